@@ -1,0 +1,85 @@
+# tern build. `make` builds build/tern; `make test-unit` runs the cmocka unit
+# tests both plain and under AddressSanitizer + UndefinedBehaviorSanitizer.
+
+CC ?= cc
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-D_GNU_SOURCE -Isrc -MMD -MP
+CFLAGS_RELEASE := $(CFLAGS_COMMON) -O2 -g
+CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS := -lpthread
+
+SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+OBJS := $(SRCS:%.c=build/obj/%.o)
+ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
+
+.PHONY: all asan unit-tests kvm-tests format format-check clean guests
+
+all: build/tern guests
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -c $< -o $@
+
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ASAN) -c $< -o $@
+
+build/libtern.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/libtern.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tern: build/obj/src/main.o build/libtern.a
+	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(LDLIBS)
+
+build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
+	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
+
+build/unit/%: tests/unit/%.c build/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/libtern.a -lcmocka $(LDLIBS)
+
+build/asan/unit/%: tests/unit/%.c build/asan/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ASAN) -Itests -o $@ $< build/asan/libtern.a -lcmocka $(LDLIBS)
+
+asan: build/asan/tern $(UNIT_TESTS:%=build/asan/unit/%)
+
+unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
+
+# Tiny project-built guests for the direct /dev/kvm tests: flat binaries
+# assembled from tests/kvm/guests/*.S.
+GUEST_SRCS := $(wildcard tests/kvm/guests/*.S)
+GUEST_BINS := $(GUEST_SRCS:tests/kvm/guests/%.S=build/guests/%.bin)
+guests: $(GUEST_BINS)
+
+# Linked at 0x1000, where the tests load and enter them in real mode.
+build/guests/%.bin: tests/kvm/guests/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o build/guests/$*.o $<
+	ld -m elf_x86_64 -Ttext=0x1000 -o build/guests/$*.elf build/guests/$*.o
+	objcopy -O binary -j .text build/guests/$*.elf $@
+
+KVM_TESTS := $(patsubst tests/kvm/%.c,%,$(wildcard tests/kvm/test_*.c))
+build/kvm/%: tests/kvm/%.c build/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/libtern.a -lcmocka $(LDLIBS)
+kvm-tests: $(KVM_TESTS:%=build/kvm/%) guests
+
+FORMAT_FILES := $(shell find src tests -name '*.[ch]')
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+clean:
+	rm -rf build/obj build/asan build/unit build/kvm build/tern build/libtern.a build/guests
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/src/main.d

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what building and testing tern needs on a fresh Debian (bookworm)
+# machine. Idempotent: packages already present are not touched, and the
+# package lists are refreshed only when something must be installed.
+set -euo pipefail
+
+packages=(
+	build-essential binutils make pkg-config clang-format
+	libcmocka-dev          # unit tests
+	libjansson-dev         # JSON (API, config file)
+	libseccomp-dev         # sandbox
+	liburing-dev           # block backend
+	qemu-system-x86        # the nested test host, and the benchmark baseline
+	busybox-static cpio kmod zstd xz-utils  # test host and guest images
+	python3 python3-pexpect                 # guest and CLI tests
+	util-linux iproute2 procps
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run this script as root" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,58 @@
+/* Loads a Linux kernel (bzImage or PVH-capable vmlinux ELF) and its initrd and
+ * command line into guest memory, and says how the boot vCPU must enter it.
+ * The image bytes are hostile input: every header field is checked before it
+ * is used as an offset, a size or an address. */
+#ifndef TERN_ARCH_X86_BOOT_KERNEL_LOADER_H
+#define TERN_ARCH_X86_BOOT_KERNEL_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory/guest_memory.h"
+
+enum kernel_format {
+	KERNEL_FORMAT_BZIMAGE,
+	KERNEL_FORMAT_ELF_PVH,
+};
+
+/* CPU state the boot vCPU starts in. */
+enum boot_cpu_mode {
+	/* 64-bit long mode, identity-mapped 4 GiB, flat GDT; rsi = zero page
+	 * (Linux boot protocol "64-bit boot protocol"). */
+	BOOT_CPU_MODE_LONG64,
+	/* 32-bit protected mode, paging off, flat GDT; rbx = hvm_start_info
+	 * (Xen PVH boot ABI as Linux implements it). */
+	BOOT_CPU_MODE_PROTECTED32,
+};
+
+struct boot_entry {
+	enum kernel_format format;
+	enum boot_cpu_mode cpu_mode;
+	uint64_t entry_gpa;
+	uint64_t rsi;
+	uint64_t rbx;
+};
+
+struct kernel_load_request {
+	const uint8_t *kernel;
+	size_t kernel_size;
+	const uint8_t *initrd; /* NULL: no initrd */
+	size_t initrd_size;
+	const char *cmdline; /* NUL-terminated, never NULL */
+};
+
+/* Fixed-size message buffer so errors carry the reason up to main, which
+ * prints one line: "kernel: setup header version 2.05 is older than 2.12". */
+struct load_error {
+	char message[256];
+};
+
+/* Detects the format from the bytes, loads the kernel, the initrd and the
+ * command line, writes the zero page (bzImage) or the PVH start_info and
+ * memory map (ELF), and fills *entry. Returns 0, or a negative errno with
+ * err->message set: -ENOEXEC not a kernel / unsupported, -EINVAL malformed or
+ * truncated, -E2BIG does not fit in guest memory or protocol limits. */
+int kernel_load(struct guest_memory *mem, const struct kernel_load_request *req,
+		struct boot_entry *entry, struct load_error *err);
+
+#endif

@@ -1,0 +1,52 @@
+/* Guest physical address map of a tern x86 guest. One place, so the loaders,
+ * the tables and the e820 map can never disagree about who owns which page. */
+#ifndef TERN_ARCH_X86_LAYOUT_H
+#define TERN_ARCH_X86_LAYOUT_H
+
+#include <stdint.h>
+
+#define KiB(x) ((uint64_t)(x) << 10)
+#define MiB(x) ((uint64_t)(x) << 20)
+#define GiB(x) ((uint64_t)(x) << 30)
+
+/* Boot-time structures, all below the EBDA so the e820 map marks them RAM
+ * that the kernel may reuse once it has read them. */
+#define LAYOUT_GDT_GPA 0x0500ULL
+#define LAYOUT_PVH_START_INFO_GPA 0x6000ULL /* hvm_start_info + memmap */
+#define LAYOUT_ZERO_PAGE_GPA 0x7000ULL /* struct boot_params */
+#define LAYOUT_PML4_GPA 0x9000ULL /* identity map, 1 GiB pages off */
+#define LAYOUT_PDPT_GPA 0xa000ULL
+#define LAYOUT_PD_GPA                                                          \
+	0xb000ULL /* 4 page directories: first 4 GiB, 2 MiB pages */
+#define LAYOUT_BOOT_STACK_GPA 0x8ff0ULL
+#define LAYOUT_CMDLINE_GPA 0x20000ULL
+#define LAYOUT_CMDLINE_MAX 0x10000ULL /* 64 KiB, well above any kernel limit   \
+				       */
+
+/* The MP table lives in the last KiB of conventional memory, where the kernel
+ * scans for the floating pointer (the EBDA), and that KiB is e820-reserved. */
+#define LAYOUT_EBDA_GPA 0x9fc00ULL
+#define LAYOUT_LOW_RAM_END 0xa0000ULL /* 640 KiB: VGA/BIOS area follows */
+#define LAYOUT_HIGH_MEMORY_GPA 0x100000ULL /* 1 MiB */
+
+/* Default load address of a bzImage's protected-mode code when the kernel is
+ * not relocatable or its pref_address does not fit. */
+#define LAYOUT_KERNEL_DEFAULT_GPA 0x100000ULL
+
+/* 32-bit hole for device MMIO: RAM stops at 3 GiB and resumes at 4 GiB. */
+#define LAYOUT_MMIO_HOLE_START 0xc0000000ULL
+#define LAYOUT_MMIO_HOLE_END 0x100000000ULL
+
+/* IOAPIC and LAPIC default bases (Intel MP spec / SDM). */
+#define LAYOUT_IOAPIC_GPA 0xfec00000ULL
+#define LAYOUT_LAPIC_GPA 0xfee00000ULL
+
+/* tern's boot-time marker: a guest byte write of TERN_BOOT_MARKER_VALUE to
+ * I/O port TERN_BOOT_MARKER_PORT makes tern log the time since its own start.
+ * The port is the ISA floppy controller's, which tern never emulates; the
+ * value is the one Firecracker's boot timer uses, so existing guest images
+ * that signal it need only the port changed. */
+#define TERN_BOOT_MARKER_PORT 0x03f0
+#define TERN_BOOT_MARKER_VALUE 123
+
+#endif

@@ -1,0 +1,301 @@
+#include "cpu/vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86/vcpu_setup.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,
+		struct tern_error *err)
+{
+	memset(vcpu, 0, sizeof(*vcpu));
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0)
+		return tern_error_set(
+			err, errno,
+			"cannot create vCPU %d: KVM_CREATE_VCPU: %s", index,
+			strerror(errno));
+	vcpu->run_size = (size_t)vm->kvm.vcpu_mmap_size;
+	vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		int saved = errno;
+
+		vcpu->run = NULL;
+		close(vcpu->fd);
+		vcpu->fd = -1;
+		return tern_error_set(err, saved,
+				      "cannot map vCPU %d's run area: %s",
+				      index, strerror(saved));
+	}
+	return 0;
+}
+
+static int set_cpuid(struct vcpu *vcpu, struct tern_error *err)
+{
+	const struct vm *vm = vcpu->vm;
+	int tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	struct cpuid_table *table = malloc(sizeof(*table));
+	int ret;
+
+	if (!table)
+		return tern_error_set(err, ENOMEM, "out of memory for CPUID");
+
+	/* A TSC frequency in CPUID lets the guest skip its calibration loop;
+	 * without KVM_GET_TSC_KHZ the guest calibrates as usual. */
+	ret = cpuid_build_for_vcpu(&vm->kvm.supported_cpuid,
+				   vm->config.cpu_template, vcpu->index,
+				   vm->config.cpu_count,
+				   tsc_khz > 0 ? (uint32_t)tsc_khz : 0, table);
+	if (ret)
+		ret = tern_error_set(err, -ret,
+				     "cannot build CPUID for vCPU %d",
+				     vcpu->index);
+	else if (ioctl(vcpu->fd, KVM_SET_CPUID2, table) < 0)
+		ret = tern_error_set(err, errno,
+				     "KVM_SET_CPUID2 failed for vCPU %d: %s",
+				     vcpu->index, strerror(errno));
+	free(table);
+	return ret;
+}
+
+int vcpu_configure(struct vcpu *vcpu, struct tern_error *err)
+{
+	int ret = set_cpuid(vcpu, err);
+
+	if (!ret)
+		ret = x86_vcpu_init_platform_state(vcpu->fd, err);
+	return ret;
+}
+
+static void handle_port_io(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t size = run->io.size;
+	uint64_t total = (uint64_t)size * run->io.count;
+	uint8_t *data;
+
+	/* The kernel fills these, but a bad offset would let one bug become a
+	 * wild write; check against the mapping. */
+	if (size == 0 || size > 4 || run->io.data_offset > vcpu->run_size ||
+	    total > vcpu->run_size - run->io.data_offset)
+		return;
+	data = (uint8_t *)run + run->io.data_offset;
+	for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+		if (run->io.direction == KVM_EXIT_IO_OUT)
+			io_bus_write(&vcpu->vm->pio_bus, run->io.port, data,
+				     size);
+		else
+			io_bus_read(&vcpu->vm->pio_bus, run->io.port, data,
+				    size);
+	}
+}
+
+static void handle_mmio(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	uint32_t len = run->mmio.len;
+
+	if (len == 0 || len > sizeof(run->mmio.data))
+		return;
+	if (run->mmio.is_write)
+		io_bus_write(&vcpu->vm->mmio_bus, run->mmio.phys_addr,
+			     run->mmio.data, len);
+	else
+		io_bus_read(&vcpu->vm->mmio_bus, run->mmio.phys_addr,
+			    run->mmio.data, len);
+}
+
+static void stop_with_dump(struct vcpu *vcpu, enum vm_stop_reason reason,
+			   const char *what)
+{
+	log_error("vCPU %d: %s", vcpu->index, what);
+	vcpu_dump_registers(vcpu);
+	vm_request_stop(vcpu->vm, reason);
+}
+
+static void handle_system_event(struct vcpu *vcpu)
+{
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_stop(vcpu->vm, VM_STOP_GUEST_POWEROFF);
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_stop(vcpu->vm, VM_STOP_GUEST_RESET);
+		break;
+	default:
+		stop_with_dump(vcpu, VM_STOP_UNHANDLED_EXIT,
+			       "guest reported a crash (system event)");
+	}
+}
+
+/* Returns 0 to keep running, 1 when the vCPU must stop. */
+static int handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	char what[128];
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_port_io(vcpu);
+		return 0;
+	case KVM_EXIT_MMIO:
+		handle_mmio(vcpu);
+		return 0;
+	case KVM_EXIT_INTR:
+		return 0;
+	case KVM_EXIT_HLT:
+		/* Only without an in-kernel LAPIC; with one, HLT sleeps in
+		 * the kernel. A halted CPU with nothing to wake it is a
+		 * powered-off machine. */
+		vm_request_stop(vcpu->vm, VM_STOP_GUEST_POWEROFF);
+		return 1;
+	case KVM_EXIT_SHUTDOWN:
+		stop_with_dump(vcpu, VM_STOP_TRIPLE_FAULT,
+			       "triple fault (KVM_EXIT_SHUTDOWN)");
+		return 1;
+	case KVM_EXIT_SYSTEM_EVENT:
+		handle_system_event(vcpu);
+		return 1;
+	case KVM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what),
+			 "KVM internal error, suberror %u%s",
+			 run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				 ? " (instruction emulation failed)"
+				 : "");
+		stop_with_dump(vcpu, VM_STOP_INTERNAL_ERROR, what);
+		return 1;
+	case KVM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what),
+			 "VM entry failed, hardware reason 0x%llx",
+			 (unsigned long long)
+				 run->fail_entry.hardware_entry_failure_reason);
+		stop_with_dump(vcpu, VM_STOP_INTERNAL_ERROR, what);
+		return 1;
+	default:
+		snprintf(what, sizeof(what), "unhandled KVM exit reason %u",
+			 run->exit_reason);
+		stop_with_dump(vcpu, VM_STOP_UNHANDLED_EXIT, what);
+		return 1;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	char name[16];
+	sigset_t kick;
+
+	snprintf(name, sizeof(name), "vcpu%d", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+
+	while (!vm_stop_requested(vcpu->vm)) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_error("vCPU %d: KVM_RUN failed: %s", vcpu->index,
+				  strerror(errno));
+			vm_request_stop(vcpu->vm, VM_STOP_INTERNAL_ERROR);
+			break;
+		}
+		atomic_fetch_add_explicit(&vcpu->exit_count, 1,
+					  memory_order_relaxed);
+		if (handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu, struct tern_error *err)
+{
+	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+	if (ret)
+		return tern_error_set(err, ret,
+				      "cannot start vCPU %d's thread: %s",
+				      vcpu->index, strerror(ret));
+	vcpu->thread_started = 1;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	/* immediate_exit covers the window before the thread enters KVM_RUN;
+	 * the signal interrupts a KVM_RUN already in progress (api.rst,
+	 * KVM_CAP_IMMEDIATE_EXIT). */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *vcpu)
+{
+	if (vcpu->thread_started)
+		pthread_join(vcpu->thread, NULL);
+	vcpu->thread_started = 0;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}
+
+static void dump_segment(const char *name, const struct kvm_segment *seg)
+{
+	fprintf(stderr,
+		"  %-3s sel=0x%04x base=0x%016llx limit=0x%08x type=%u l=%u "
+		"db=%u\r\n",
+		name, seg->selector, (unsigned long long)seg->base, seg->limit,
+		seg->type, seg->l, seg->db);
+}
+
+void vcpu_dump_registers(const struct vcpu *vcpu)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
+		fprintf(stderr, "  (registers unavailable: %s)\r\n",
+			strerror(errno));
+		return;
+	}
+	fprintf(stderr,
+		"  rip=0x%016llx rsp=0x%016llx rflags=0x%016llx\r\n"
+		"  rax=0x%016llx rbx=0x%016llx rcx=0x%016llx rdx=0x%016llx\r\n"
+		"  rsi=0x%016llx rdi=0x%016llx rbp=0x%016llx\r\n"
+		"  r8 =0x%016llx r9 =0x%016llx r10=0x%016llx r11=0x%016llx\r\n"
+		"  r12=0x%016llx r13=0x%016llx r14=0x%016llx r15=0x%016llx\r\n"
+		"  cr0=0x%016llx cr2=0x%016llx cr3=0x%016llx cr4=0x%016llx "
+		"efer=0x%llx\r\n",
+		r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi,
+		r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14,
+		r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	dump_segment("cs", &s.cs);
+	dump_segment("ss", &s.ss);
+	dump_segment("ds", &s.ds);
+	dump_segment("tr", &s.tr);
+	fprintf(stderr,
+		"  gdt base=0x%llx limit=0x%x idt base=0x%llx limit=0x%x\r\n",
+		(unsigned long long)s.gdt.base, s.gdt.limit,
+		(unsigned long long)s.idt.base, s.idt.limit);
+}

@@ -1,0 +1,44 @@
+/* One vCPU: its KVM file descriptor, its shared kvm_run page, and the thread
+ * that runs it. Exits are handled on that thread; anything that ends the VM
+ * is handed to the VM through vm_request_stop(). */
+#ifndef TERN_CPU_VCPU_H
+#define TERN_CPU_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	int thread_started;
+	_Atomic uint64_t exit_count;
+};
+
+int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,
+		struct tern_error *err);
+/* CPUID (with the VM's template and topology), MSRs, FPU, LAPIC. */
+int vcpu_configure(struct vcpu *vcpu, struct tern_error *err);
+int vcpu_start(struct vcpu *vcpu, struct tern_error *err);
+/* Makes a running KVM_RUN return so the thread sees the stop request. */
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+
+/* Writes the general, segment and control registers to stderr: what a person
+ * needs to see when a guest dies. */
+void vcpu_dump_registers(const struct vcpu *vcpu);
+
+/* The signal used to kick vCPU threads out of KVM_RUN. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+#endif

@@ -1,0 +1,26 @@
+/* 16550A-compatible UART, the guest console on COM1. */
+#ifndef TERN_DEVICES_SERIAL_8250_H
+#define TERN_DEVICES_SERIAL_8250_H
+
+#include <stddef.h>
+
+#include "devices/device.h"
+#include "devices/irq_line.h"
+
+#define SERIAL_COM1_PORT 0x3f8
+#define SERIAL_COM1_GSI 4
+#define SERIAL_PORT_COUNT 8
+
+/* output_fd receives what the guest transmits (-1 discards it); the device
+ * does not own it. */
+struct device *serial_8250_create(const struct irq_line *irq, int output_fd);
+
+/* Feeds host input to the guest. Returns how many bytes were taken (fewer
+ * than len when the receive buffer is full: the caller retries later, so
+ * pasted text is never dropped). */
+size_t serial_8250_receive(struct device *dev, const void *bytes, size_t len);
+
+/* Room left in the receive buffer. */
+size_t serial_8250_rx_space(struct device *dev);
+
+#endif

@@ -1,0 +1,46 @@
+/* tern: a KVM virtual machine monitor. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/exit_status.h"
+#include "cli/run_command.h"
+#include "util/log.h"
+
+#define TERN_VERSION "0.1.0"
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tern COMMAND [OPTIONS]\n"
+		"\n"
+		"Commands:\n"
+		"  run        boot a Linux kernel in a new virtual machine\n"
+		"\n"
+		"Options:\n"
+		"  -h, --help     show this help and exit\n"
+		"  -V, --version  show tern's version and exit\n"
+		"\n"
+		"'tern COMMAND --help' describes a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_mark_start();
+	if (argc < 2) {
+		print_usage(stderr);
+		return TERN_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		print_usage(stdout);
+		return TERN_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("tern %s\n", TERN_VERSION);
+		return TERN_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "run"))
+		return run_command_main(argc - 1, argv + 1);
+	fprintf(stderr, "tern: unknown command '%s' (see 'tern --help')\n",
+		argv[1]);
+	return TERN_EXIT_USAGE;
+}

@@ -1,0 +1,104 @@
+#include "memory/guest_memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "arch/x86/layout.h"
+
+static void add_region(struct guest_memory *mem, uint64_t gpa, uint64_t size,
+		       uint8_t *hva)
+{
+	struct guest_memory_region *region = &mem->regions[mem->region_count++];
+
+	region->gpa = gpa;
+	region->size = size;
+	region->hva = hva;
+}
+
+int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
+{
+	uint64_t low_size;
+	void *mapping;
+
+	memset(mem, 0, sizeof(*mem));
+	if (ram_size == 0 || ram_size > SIZE_MAX)
+		return -EINVAL;
+
+	/* One mapping for all RAM keeps the host side contiguous (one
+	 * madvise, one dump for snapshots); MAP_NORESERVE because the guest
+	 * rarely touches all of it and overcommit should count only what it
+	 * does. */
+	mapping = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mapping == MAP_FAILED)
+		return -errno;
+
+	mem->mapping = mapping;
+	mem->mapping_size = ram_size;
+	mem->ram_size = ram_size;
+
+	low_size = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size
+						     : LAYOUT_MMIO_HOLE_START;
+	add_region(mem, 0, low_size, mapping);
+	if (ram_size > low_size)
+		add_region(mem, LAYOUT_MMIO_HOLE_END, ram_size - low_size,
+			   (uint8_t *)mapping + low_size);
+	return 0;
+}
+
+void guest_memory_destroy(struct guest_memory *mem)
+{
+	if (mem->mapping)
+		munmap(mem->mapping, mem->mapping_size);
+	memset(mem, 0, sizeof(*mem));
+}
+
+void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,
+		       uint64_t len)
+{
+	if (len == 0)
+		return NULL;
+
+	for (int i = 0; i < mem->region_count; i++) {
+		const struct guest_memory_region *region = &mem->regions[i];
+
+		/* Written as subtractions so a huge gpa or len cannot wrap
+		 * around and pass the check. */
+		if (gpa < region->gpa)
+			continue;
+		if (gpa - region->gpa >= region->size)
+			continue;
+		if (len > region->size - (gpa - region->gpa))
+			return NULL;
+		return region->hva + (gpa - region->gpa);
+	}
+	return NULL;
+}
+
+int guest_memory_write(const struct guest_memory *mem, uint64_t gpa,
+		       const void *src, size_t len)
+{
+	void *dst = guest_memory_ptr(mem, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+int guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst,
+		      size_t len)
+{
+	const void *src = guest_memory_ptr(mem, gpa, len);
+
+	if (!src)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+uint64_t guest_memory_low_end(const struct guest_memory *mem)
+{
+	return mem->region_count > 0 ? mem->regions[0].size : 0;
+}

@@ -1,0 +1,47 @@
+/* Guest physical memory: anonymous host mappings laid out around the x86
+ * 32-bit MMIO hole, with bounds-checked translation from guest physical
+ * addresses. Every access the VMM makes on behalf of a guest or a loader goes
+ * through guest_memory_ptr(), so a hostile address can never reach outside the
+ * guest's RAM. */
+#ifndef TERN_MEMORY_GUEST_MEMORY_H
+#define TERN_MEMORY_GUEST_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEMORY_MAX_REGIONS 2
+
+struct guest_memory_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+};
+
+struct guest_memory {
+	struct guest_memory_region regions[GUEST_MEMORY_MAX_REGIONS];
+	int region_count;
+	uint64_t ram_size; /* total bytes of RAM, as the user asked */
+	uint8_t *mapping; /* one host mapping backing every region */
+	size_t mapping_size;
+};
+
+/* Maps ram_size bytes of guest RAM: below the MMIO hole first, the rest from
+ * 4 GiB up. Returns 0 or a negative errno. */
+int guest_memory_init(struct guest_memory *mem, uint64_t ram_size);
+void guest_memory_destroy(struct guest_memory *mem);
+
+/* Host pointer for [gpa, gpa+len), or NULL when any byte of the range lies
+ * outside guest RAM or the range crosses regions. len 0 is refused. */
+void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,
+		       uint64_t len);
+
+/* Copy helpers over guest_memory_ptr(); return 0 or -EFAULT. */
+int guest_memory_write(const struct guest_memory *mem, uint64_t gpa,
+		       const void *src, size_t len);
+int guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst,
+		      size_t len);
+
+/* End of RAM below the MMIO hole (exclusive). */
+uint64_t guest_memory_low_end(const struct guest_memory *mem);
+
+#endif

@@ -1,0 +1,482 @@
+#include "vm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/x86/boot/kernel_loader.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
+#include "arch/x86/vcpu_setup.h"
+#include "backends/terminal.h"
+#include "devices/boot_marker.h"
+#include "devices/cmos_rtc.h"
+#include "devices/i8042.h"
+#include "devices/serial_8250.h"
+#include "util/file_map.h"
+#include "util/log.h"
+
+/* Three pages KVM needs for the real-mode TSS on Intel, and one for the
+ * EPT identity map, placed just below the BIOS area at the top of the
+ * 32-bit hole where no RAM or device lives (api.rst, KVM_SET_TSS_ADDR). */
+#define KVM_TSS_GPA 0xfffbd000ULL
+#define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
+
+/* Console escape: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, as in
+ * QEMU's -nographic console, which people already know. */
+#define CONSOLE_ESCAPE 0x01
+
+static int vm_ioctl_check(int ret, const char *what, struct tern_error *err)
+{
+	if (ret < 0)
+		return tern_error_set(err, errno, "%s failed: %s", what,
+				      strerror(errno));
+	return 0;
+}
+
+static void kvm_set_irq_level(void *opaque, unsigned gsi, int level)
+{
+	struct vm *vm = opaque;
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
+
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("KVM_IRQ_LINE gsi %u failed: %s", gsi,
+			 strerror(errno));
+}
+
+static void request_guest_reset(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_GUEST_RESET);
+}
+
+static time_t host_utc_now(void)
+{
+	return time(NULL);
+}
+
+static int create_kvm_vm(struct vm *vm, struct tern_error *err)
+{
+	int ret;
+
+	do {
+		/* KVM_CREATE_VM can fail with EINTR while the kernel sets up
+		 * the VM's MMU notifier (api.rst). */
+		vm->fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	} while (vm->fd < 0 && errno == EINTR);
+	if (vm->fd < 0)
+		return tern_error_set(err, errno, "KVM_CREATE_VM failed: %s",
+				      strerror(errno));
+
+	ret = vm_ioctl_check(ioctl(vm->fd, KVM_SET_TSS_ADDR, KVM_TSS_GPA),
+			     "KVM_SET_TSS_ADDR", err);
+	if (!ret) {
+		uint64_t identity_map = KVM_IDENTITY_MAP_GPA;
+
+		ret = vm_ioctl_check(
+			ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map),
+			"KVM_SET_IDENTITY_MAP_ADDR", err);
+	}
+	if (!ret)
+		ret = vm_ioctl_check(ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0),
+				     "KVM_CREATE_IRQCHIP", err);
+	if (!ret) {
+		struct kvm_pit_config pit = {.flags = 0};
+
+		ret = vm_ioctl_check(ioctl(vm->fd, KVM_CREATE_PIT2, &pit),
+				     "KVM_CREATE_PIT2", err);
+	}
+	return ret;
+}
+
+static int map_guest_memory(struct vm *vm, struct tern_error *err)
+{
+	int ret = guest_memory_init(&vm->memory, vm->config.memory_size);
+
+	if (ret)
+		return tern_error_set(
+			err, -ret,
+			"cannot reserve %llu MiB of guest memory: %s",
+			(unsigned long long)(vm->config.memory_size >> 20),
+			strerror(-ret));
+	for (int i = 0; i < vm->memory.region_count; i++) {
+		const struct guest_memory_region *region =
+			&vm->memory.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = region->gpa,
+			.memory_size = region->size,
+			.userspace_addr = (uint64_t)(uintptr_t)region->hva,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return tern_error_set(
+				err, errno,
+				"KVM refused guest memory at 0x%llx (%llu "
+				"MiB): %s",
+				(unsigned long long)region->gpa,
+				(unsigned long long)(region->size >> 20),
+				strerror(errno));
+	}
+	return 0;
+}
+
+static int open_serial_output(struct vm *vm, struct tern_error *err)
+{
+	vm->serial_output_fd = -1;
+	switch (vm->config.serial_mode) {
+	case SERIAL_MODE_STDIO:
+		vm->serial_output_fd = STDOUT_FILENO;
+		break;
+	case SERIAL_MODE_FILE:
+		vm->serial_output_fd =
+			open(vm->config.serial_path,
+			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (vm->serial_output_fd < 0)
+			return tern_error_set(
+				err, errno, "serial output %s: %s",
+				vm->config.serial_path, strerror(errno));
+		vm->serial_output_owned = 1;
+		break;
+	case SERIAL_MODE_NONE:
+		break;
+	}
+	return 0;
+}
+
+static int register_device(struct io_bus *bus, uint64_t base, uint64_t length,
+			   struct device *dev, struct tern_error *err)
+{
+	int ret;
+
+	if (!dev)
+		return tern_error_set(err, ENOMEM, "out of memory for devices");
+	ret = io_bus_register(bus, base, length, dev);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "cannot place %s at 0x%llx: %s",
+				      dev->ops->name, (unsigned long long)base,
+				      strerror(-ret));
+	return 0;
+}
+
+static int create_platform_devices(struct vm *vm, struct tern_error *err)
+{
+	struct irq_line com1_irq = {kvm_set_irq_level, vm, SERIAL_COM1_GSI};
+	struct device *rtc;
+	int ret;
+
+	ret = open_serial_output(vm, err);
+	if (ret)
+		return ret;
+
+	vm->serial = serial_8250_create(&com1_irq, vm->serial_output_fd);
+	ret = register_device(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
+			      vm->serial, err);
+	if (ret)
+		return ret;
+
+	/* One range over 0x60-0x64: port 0x61 inside it is served by KVM's
+	 * in-kernel PIT (speaker gate) and never reaches tern. */
+	ret = register_device(&vm->pio_bus, I8042_DATA_PORT, I8042_PORT_SPAN,
+			      i8042_create(request_guest_reset, vm), err);
+	if (ret)
+		return ret;
+
+	rtc = cmos_rtc_create(host_utc_now);
+	ret = register_device(&vm->pio_bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT,
+			      rtc, err);
+	if (ret)
+		return ret;
+
+	vm->boot_marker = boot_marker_create();
+	return register_device(&vm->pio_bus, TERN_BOOT_MARKER_PORT, 1,
+			       vm->boot_marker, err);
+}
+
+static int create_vcpus(struct vm *vm, struct tern_error *err)
+{
+	for (int i = 0; i < vm->config.cpu_count; i++) {
+		int ret = vcpu_create(&vm->vcpus[i], vm, i, err);
+
+		if (ret)
+			return ret;
+		vm->vcpu_count++;
+		ret = vcpu_configure(&vm->vcpus[i], err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *config,
+	      struct tern_error *err)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->config = *config;
+	vm->fd = -1;
+	vm->kvm.fd = -1;
+	vm->serial_output_fd = -1;
+	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_eventfd < 0)
+		return tern_error_set(err, errno, "eventfd: %s",
+				      strerror(errno));
+
+	ret = kvm_system_open(&vm->kvm, config->kvm_path, err);
+	if (ret)
+		return ret;
+	if (config->cpu_count > vm->kvm.max_vcpus)
+		return tern_error_set(err, EINVAL,
+				      "%d vCPUs requested but this host's KVM "
+				      "allows at most %d",
+				      config->cpu_count, vm->kvm.max_vcpus);
+	ret = create_kvm_vm(vm, err);
+	if (!ret)
+		ret = map_guest_memory(vm, err);
+	if (!ret)
+		ret = create_platform_devices(vm, err);
+	if (!ret)
+		ret = create_vcpus(vm, err);
+	return ret;
+}
+
+static int load_linux(struct vm *vm, const struct file_map *kernel,
+		      const struct file_map *initrd, struct tern_error *err)
+{
+	struct kernel_load_request request = {
+		.kernel = kernel->data,
+		.kernel_size = kernel->size,
+		.initrd = initrd->data,
+		.initrd_size = initrd->size,
+		.cmdline = vm->config.cmdline ? vm->config.cmdline : "",
+	};
+	struct boot_entry entry;
+	struct load_error load_err = {{0}};
+	uint32_t apic_ids[VM_MAX_CPUS];
+	int ret;
+
+	ret = kernel_load(&vm->memory, &request, &entry, &load_err);
+	if (ret)
+		return tern_error_set(err, -ret, "kernel %s: %s",
+				      vm->config.kernel_path, load_err.message);
+
+	for (int i = 0; i < vm->config.cpu_count; i++)
+		apic_ids[i] = cpuid_apic_id(i, vm->config.cpu_count);
+	ret = mptable_write(&vm->memory, vm->config.cpu_count, apic_ids);
+	if (ret)
+		return tern_error_set(err, -ret, "cannot write the MP table");
+
+	return x86_vcpu_set_boot_entry(vm->vcpus[0].fd, &vm->memory, &entry,
+				       err);
+}
+
+int vm_load_kernel(struct vm *vm, struct tern_error *err)
+{
+	struct file_map kernel, initrd = {0};
+	int ret;
+
+	ret = file_map_open(&kernel, vm->config.kernel_path, "kernel", err);
+	if (ret)
+		return ret;
+	if (vm->config.initrd_path)
+		ret = file_map_open(&initrd, vm->config.initrd_path, "initrd",
+				    err);
+	if (!ret)
+		ret = load_linux(vm, &kernel, &initrd, err);
+	/* Loading copied everything into guest memory: the files are not
+	 * needed once the guest runs. */
+	file_map_close(&initrd);
+	file_map_close(&kernel);
+	return ret;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+	ssize_t ignored;
+
+	atomic_compare_exchange_strong(&vm->stop_reason, &expected,
+				       (int)reason);
+	ignored = write(vm->stop_eventfd, &one, sizeof(one));
+	(void)ignored;
+}
+
+int vm_stop_requested(struct vm *vm)
+{
+	return atomic_load(&vm->stop_reason) != VM_STOP_NONE;
+}
+
+static void ignore_signal(int signo)
+{
+	(void)signo;
+}
+
+/* Signals that stop tern are taken through a signalfd in the main loop, so
+ * they are blocked in every thread; the vCPU kick signal needs a handler
+ * (a no-op) so that it interrupts KVM_RUN instead of killing the process. */
+static int setup_signals(sigset_t *stop_signals)
+{
+	struct sigaction kick = {.sa_handler = ignore_signal};
+	sigset_t blocked;
+
+	sigemptyset(stop_signals);
+	sigaddset(stop_signals, SIGINT);
+	sigaddset(stop_signals, SIGTERM);
+	sigaddset(stop_signals, SIGHUP);
+	blocked = *stop_signals;
+	sigaddset(&blocked, VCPU_KICK_SIGNAL);
+	sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+	return signalfd(-1, stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+struct console_input {
+	int open; /* stdin not yet at end of file */
+	int escape_armed; /* Ctrl-A seen */
+	uint8_t pending[256];
+	size_t pending_len; /* bytes read but not yet taken by the UART */
+};
+
+/* Filters the escape sequence out of fresh input; returns 1 on Ctrl-A x. */
+static int filter_escape(struct console_input *in, const uint8_t *buf,
+			 size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+
+		if (in->escape_armed) {
+			in->escape_armed = 0;
+			if (c == 'x' || c == 'X')
+				return 1;
+			if (c != CONSOLE_ESCAPE)
+				continue; /* unknown escape: swallowed */
+		} else if (c == CONSOLE_ESCAPE) {
+			in->escape_armed = 1;
+			continue;
+		}
+		in->pending[in->pending_len++] = c;
+	}
+	return 0;
+}
+
+static void serve_console_input(struct vm *vm, struct console_input *in)
+{
+	uint8_t buf[sizeof(in->pending)];
+	ssize_t n;
+
+	if (in->pending_len == 0) {
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			in->open = 0; /* the guest keeps running */
+			return;
+		}
+		if (n < 0)
+			return;
+		if (filter_escape(in, buf, (size_t)n)) {
+			vm_request_stop(vm, VM_STOP_USER_QUIT);
+			return;
+		}
+	}
+	if (in->pending_len) {
+		size_t taken = serial_8250_receive(vm->serial, in->pending,
+						   in->pending_len);
+
+		memmove(in->pending, in->pending + taken,
+			in->pending_len - taken);
+		in->pending_len -= taken;
+	}
+}
+
+static void wait_for_stop(struct vm *vm, int signal_fd)
+{
+	struct console_input input = {
+		.open = vm->config.serial_mode == SERIAL_MODE_STDIO,
+	};
+
+	while (!vm_stop_requested(vm)) {
+		struct pollfd fds[3] = {
+			{.fd = vm->stop_eventfd, .events = POLLIN},
+			{.fd = signal_fd, .events = POLLIN},
+			{.fd = STDIN_FILENO, .events = POLLIN},
+		};
+		/* While the UART's buffer is full, stop reading stdin and
+		 * retry shortly: the guest drains it at its own pace. */
+		int waiting = input.pending_len > 0;
+		int nfds = input.open && !waiting ? 3 : 2;
+		struct signalfd_siginfo info;
+
+		if (poll(fds, nfds, waiting ? 10 : -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN &&
+		    read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+			vm->stop_signal = (int)info.ssi_signo;
+			vm_request_stop(vm, VM_STOP_SIGNAL);
+		}
+		if (nfds == 3 && fds[2].revents & (POLLNVAL | POLLERR))
+			input.open = 0; /* no usable stdin: run headless */
+		else if (input.open &&
+			 (waiting || fds[2].revents & (POLLIN | POLLHUP)))
+			serve_console_input(vm, &input);
+	}
+}
+
+enum vm_stop_reason vm_run(struct vm *vm)
+{
+	struct tern_error err = {{0}};
+	struct terminal term = {0};
+	sigset_t stop_signals;
+	int signal_fd = setup_signals(&stop_signals);
+
+	if (vm->config.serial_mode == SERIAL_MODE_STDIO)
+		terminal_enter_raw(&term, STDIN_FILENO);
+
+	for (int i = 0; i < vm->vcpu_count; i++) {
+		if (vcpu_start(&vm->vcpus[i], &err)) {
+			log_error("%s", err.message);
+			vm_request_stop(vm, VM_STOP_INTERNAL_ERROR);
+			break;
+		}
+	}
+	wait_for_stop(vm, signal_fd);
+
+	for (int i = 0; i < vm->vcpu_count; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (int i = 0; i < vm->vcpu_count; i++)
+		vcpu_join(&vm->vcpus[i]);
+
+	terminal_restore(&term);
+	if (signal_fd >= 0)
+		close(signal_fd);
+	return (enum vm_stop_reason)atomic_load(&vm->stop_reason);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (int i = 0; i < vm->vcpu_count; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	vm->vcpu_count = 0;
+	io_bus_destroy_devices(&vm->pio_bus);
+	io_bus_destroy_devices(&vm->mmio_bus);
+	if (vm->serial_output_owned && vm->serial_output_fd >= 0)
+		close(vm->serial_output_fd);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	guest_memory_destroy(&vm->memory);
+	kvm_system_close(&vm->kvm);
+	if (vm->stop_eventfd >= 0)
+		close(vm->stop_eventfd);
+	vm->fd = -1;
+	vm->stop_eventfd = -1;
+}

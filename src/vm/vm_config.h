@@ -1,0 +1,33 @@
+/* The checked configuration of one VM. The command line (and later the API
+ * and the config file) produce it; the VM core trusts it. */
+#ifndef TERN_VM_VM_CONFIG_H
+#define TERN_VM_VM_CONFIG_H
+
+#include <stdint.h>
+
+#include "cpu/cpuid.h"
+
+enum serial_mode {
+	SERIAL_MODE_STDIO,
+	SERIAL_MODE_FILE,
+	SERIAL_MODE_NONE,
+};
+
+struct vm_config {
+	const char *kvm_path;
+	uint64_t memory_size;
+	int cpu_count;
+	const char *kernel_path;
+	const char *initrd_path; /* NULL: none */
+	const char *cmdline;
+	enum serial_mode serial_mode;
+	const char *serial_path; /* SERIAL_MODE_FILE only */
+	const struct cpu_template *cpu_template;
+};
+
+#define VM_MIN_MEMORY (64ULL << 20)
+/* The MP table and 8-bit xAPIC IDs bound the vCPU count; KVM's own limit may
+ * be lower and is checked too. */
+#define VM_MAX_CPUS 64
+
+#endif

@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""tern's command line on this machine: every usage and runtime error is one
+clear line on stderr with its documented exit status (2 usage, 1 runtime).
+Kernel-format errors are found before any guest code runs, so these tests
+need this machine's /dev/kvm only to open a VM, not to boot one."""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from tap import run, skip, test  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, "build", "tern")
+WORK = tempfile.mkdtemp(prefix="tern-cli-")
+
+
+def tern(*args, user=None, timeout=60):
+    argv = [TERN] + list(args)
+    if user:
+        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + argv
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def expect_error(result, status, *words):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == status, f"status {result.returncode}, stderr: {result.stderr!r}"
+    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
+    for word in words:
+        assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+    assert lines[0].startswith("tern: ")
+
+
+def write_file(name, data):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def fake_bzimage(version=0x020f, size=64 * 1024, xloadflags=0x1, magic=b"HdrS"):
+    """A bzImage-shaped file: setup header per the boot protocol, no code."""
+    image = bytearray(size)
+    image[0x1f1] = 4                                   # setup_sects
+    struct.pack_into("<H", image, 0x1fe, 0xAA55)       # boot_flag
+    image[0x202:0x206] = magic
+    struct.pack_into("<H", image, 0x206, version)
+    image[0x211] = 0x01                                # loadflags: LOADED_HIGH
+    struct.pack_into("<H", image, 0x236, xloadflags)
+    return bytes(image)
+
+
+KERNEL_OK = None
+
+
+def setup():
+    global KERNEL_OK
+    if not os.access(TERN, os.X_OK):
+        return "build/tern is missing: the build failed"
+    KERNEL_OK = write_file("kernel", fake_bzimage())
+    return None
+
+
+@test
+def help_describes_every_option_and_exit_status():
+    result = tern("run", "--help")
+    assert result.returncode == 0
+    for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
+                   "--cpu-template", "minimal", "Exit status", "128+N"):
+        assert option in result.stdout, option
+
+
+@test
+def top_level_help_and_version():
+    assert tern("--help").returncode == 0
+    assert "tern" in tern("--version").stdout
+    expect_error(tern("launch"), 2, "unknown command")
+    assert tern().returncode == 2
+
+
+@test
+def unknown_option_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--frobnicate"), 2, "--frobnicate")
+
+
+@test
+def missing_kernel_option_is_a_usage_error():
+    expect_error(tern("run"), 2, "--kernel is required")
+
+
+@test
+def option_without_value_is_a_usage_error():
+    expect_error(tern("run", "--kernel"), 2, "needs a value")
+
+
+@test
+def bad_size_syntax_is_a_usage_error():
+    for bad in ("12X", "1.5G", "-1", "lots"):
+        expect_error(tern("run", "--kernel", "k", "--memory", bad), 2, "not a size")
+
+
+@test
+def memory_too_small_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--memory", "32M"), 2, "too small")
+
+
+@test
+def memory_too_large_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--memory", "1000T"), 2, "RAM and swap")
+
+
+@test
+def too_many_or_zero_vcpus_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--cpus", "65"), 2, "too many")
+    expect_error(tern("run", "--kernel", "k", "--cpus", "0"), 2, "not a positive number")
+
+
+@test
+def unknown_cpu_template_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--cpu-template", "pentium"), 2, "pentium")
+
+
+@test
+def bad_serial_mode_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--serial", "tcp:1"), 2, "--serial")
+
+
+@test
+def missing_kvm_device_is_a_runtime_error():
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--kvm-device", "/nonexistent/kvm"), 1,
+                 "does not exist")
+
+
+@test
+def a_device_that_is_not_kvm_is_a_runtime_error():
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--kvm-device", "/dev/null"), 1,
+                 "not a KVM device")
+
+
+@test
+def no_permission_on_kvm_is_a_runtime_error():
+    if not os.path.exists("/dev/kvm"):
+        skip("no /dev/kvm on this machine")
+    if os.stat("/dev/kvm").st_mode & 0o006:
+        skip("/dev/kvm is world-accessible here")
+    os.chmod(WORK, 0o755)
+    os.chmod(KERNEL_OK, 0o644)
+    expect_error(tern("run", "--kernel", KERNEL_OK, user="65534"), 1, "no permission")
+
+
+def needs_kvm():
+    if not os.path.exists("/dev/kvm"):
+        skip("no /dev/kvm on this machine")
+
+
+@test
+def missing_kernel_file_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", os.path.join(WORK, "nope")), 1, "No such file")
+
+
+@test
+def empty_kernel_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", write_file("empty", b"")), 1, "empty")
+
+
+@test
+def not_a_kernel_is_a_runtime_error():
+    needs_kvm()
+    garbage = write_file("garbage", os.urandom(8192))
+    expect_error(tern("run", "--kernel", garbage), 1, "not a Linux kernel")
+
+
+@test
+def truncated_kernel_is_a_runtime_error():
+    needs_kvm()
+    whole = fake_bzimage()
+    for length in (0x210, 0x300, 4 * 512 + 100):
+        path = write_file(f"truncated-{length}", whole[:length])
+        result = tern("run", "--kernel", path)
+        expect_error(result, 1, path)
+
+
+@test
+def old_boot_protocol_is_a_runtime_error():
+    needs_kvm()
+    path = write_file("old", fake_bzimage(version=0x020a))
+    expect_error(tern("run", "--kernel", path), 1, "2.10")
+
+
+@test
+def kernel_without_64_bit_entry_is_a_runtime_error():
+    needs_kvm()
+    path = write_file("no64", fake_bzimage(xloadflags=0))
+    expect_error(tern("run", "--kernel", path), 1, "64-bit")
+
+
+@test
+def missing_initrd_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--initrd", os.path.join(WORK, "none")), 1,
+                 "initrd")
+
+
+@test
+def unwritable_serial_file_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--serial", "file:/nonexistent/dir/log"), 1,
+                 "serial output")
+
+
+if __name__ == "__main__":
+    run(setup)

@@ -1,0 +1,90 @@
+"""Drives a tern guest over its serial console with pexpect: boot, run shell
+commands, reboot, and collect the exit status."""
+import os
+import re
+import subprocess
+import uuid
+
+import pexpect
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, "build", "tern")
+BOOT_TIMEOUT = 180  # everything runs emulated inside the test host
+COMMAND_TIMEOUT = 60
+
+_paths = None
+
+
+def paths():
+    """GUEST_BZIMAGE, GUEST_VMLINUX, GUEST_INITRAMFS from guest/paths.sh."""
+    global _paths
+    if _paths is None:
+        out = subprocess.run(
+            ["bash", "-c", "source guest/paths.sh >/dev/null && "
+             "echo $GUEST_BZIMAGE; echo $GUEST_VMLINUX; echo $GUEST_INITRAMFS"],
+            cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+        _paths = dict(zip(("GUEST_BZIMAGE", "GUEST_VMLINUX", "GUEST_INITRAMFS"), out))
+    return _paths
+
+
+class Guest:
+    def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None):
+        p = paths()
+        self.argv = ["run", "--kernel", kernel or p["GUEST_BZIMAGE"],
+                     "--initrd", p["GUEST_INITRAMFS"], "--cpus", str(cpus), "--memory", memory,
+                     "--cmdline", cmdline or "console=ttyS0 reboot=k quiet"] + list(extra)
+        self.child = None
+        self._log = []
+
+    def __enter__(self):
+        self.child = pexpect.spawn(TERN, self.argv, encoding="utf-8", codec_errors="replace",
+                                   timeout=BOOT_TIMEOUT, dimensions=(50, 200))
+        self.child.logfile_read = _Collector(self._log)
+        self.child.expect("TERN-GUEST-READY")
+        self.child.expect("# ")
+        return self
+
+    def __exit__(self, *exc):
+        if self.child and self.child.isalive():
+            self.child.terminate(force=True)
+        if exc[0] is not None:
+            tail = self.transcript()[-3000:]
+            print("# console transcript (last 3000 chars):")
+            for line in tail.splitlines():
+                print(f"#   {line}")
+        return False
+
+    def transcript(self):
+        return "".join(self._log)
+
+    def shell(self, command):
+        """Runs command in the guest shell and returns its output, stripped.
+        A unique marker delimits the output so echoes and prompts never
+        leak into it."""
+        marker = f"__END_{uuid.uuid4().hex[:8]}__"
+        self.child.sendline(f"{command}; echo {marker}")
+        # The first match is the echo of the typed line; the second, the
+        # marker printed on its own line by the shell.
+        self.child.expect(re.escape(marker), timeout=COMMAND_TIMEOUT)
+        self.child.expect(r"\r\n" + re.escape(marker), timeout=COMMAND_TIMEOUT)
+        output = self.child.before
+        return output.replace("\r", "").strip()
+
+    def reboot(self):
+        """Reboots the guest and returns tern's exit status."""
+        self.child.sendline("reboot -f")
+        self.child.expect(pexpect.EOF, timeout=COMMAND_TIMEOUT)
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None \
+            else 128 + (self.child.signalstatus or 0)
+
+
+class _Collector:
+    def __init__(self, sink):
+        self.sink = sink
+
+    def write(self, data):
+        self.sink.append(data)
+
+    def flush(self):
+        pass

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""The stock Debian cloud kernel under tern, run inside the nested test host
+(tests/run starts it there through testhost/run.sh): user space is reached,
+vCPU count and memory size are what was asked, the clock is right, the serial
+console works both ways, reboot ends tern with status 0, and both kernel
+formats (bzImage, vmlinux through PVH) boot."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, test  # noqa: E402
+import guestlib  # noqa: E402
+
+
+@test
+def bzimage_reaches_user_space_and_console_works_both_ways():
+    with guestlib.Guest(cpus=2, memory="256M") as guest:
+        # A line typed on the serial console reaches the shell and its
+        # output comes back: the arithmetic proves the shell ran it.
+        assert guest.shell("echo $((6 * 7))") == "42"
+        assert "guest boot marker after" in guest.transcript()
+        status = guest.reboot()
+    assert status == 0, f"tern exited with {status} after reboot"
+
+
+@test
+def guest_clock_is_within_5_seconds_of_the_host():
+    with guestlib.Guest(cpus=1, memory="256M") as guest:
+        guest_time = int(guest.shell("date +%s"))
+        host_time = time.time()
+        assert abs(guest_time - host_time) < 5, (guest_time, host_time)
+        assert guest.reboot() == 0
+
+
+def check_nproc(cpus):
+    with guestlib.Guest(cpus=cpus, memory="256M") as guest:
+        assert guest.shell("nproc") == str(cpus)
+        assert guest.reboot() == 0
+
+
+@test
+def nproc_is_1_with_one_vcpu():
+    check_nproc(1)
+
+
+@test
+def nproc_is_2_with_two_vcpus():
+    check_nproc(2)
+
+
+@test
+def nproc_is_4_with_four_vcpus():
+    check_nproc(4)
+
+
+def mem_total_kib(guest):
+    line = guest.shell("grep MemTotal /proc/meminfo")
+    return int(re.search(r"(\d+)\s*kB", line).group(1))
+
+
+def check_memory(size, mib):
+    with guestlib.Guest(cpus=1, memory=size) as guest:
+        total = mem_total_kib(guest) / 1024
+        # MemTotal is RAM less what the kernel keeps for itself (its image,
+        # page structs, reserved low memory): a few percent.
+        assert 0.88 * mib < total <= mib, f"MemTotal {total:.0f} MiB for {size}"
+        assert guest.reboot() == 0
+
+
+@test
+def mem_total_matches_256_mib():
+    check_memory("256M", 256)
+
+
+@test
+def mem_total_matches_5_gib_across_the_mmio_hole():
+    check_memory("5G", 5 * 1024)
+
+
+@test
+def vmlinux_boots_through_pvh():
+    with guestlib.Guest(cpus=2, memory="256M", kernel=guestlib.paths()["GUEST_VMLINUX"]) as guest:
+        assert guest.shell("echo pvh-ok") == "pvh-ok"
+        assert guest.shell("nproc") == "2"
+        assert guest.reboot() == 0
+
+
+@test
+def minimal_cpu_template_hides_avx_and_cx16():
+    with guestlib.Guest(cpus=1, memory="256M", extra=["--cpu-template", "minimal"]) as guest:
+        flags = guest.shell("grep -m1 ^flags /proc/cpuinfo").split()
+        for hidden in ("avx", "avx2", "cx16", "xsave"):
+            assert hidden not in flags, f"{hidden} visible with the minimal template"
+        assert "sse2" in flags
+        assert guest.reboot() == 0
+
+
+@test
+def reboot_mode_guest_exits_zero_without_a_terminal():
+    """The benchmark's way of booting: no tty, output to a file."""
+    log = f"/tmp/tern-guest-{os.getpid()}.log"
+    p = guestlib.paths()
+    result = subprocess.run(
+        [guestlib.TERN, "run", "--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
+         "--cmdline", "console=ttyS0 reboot=k quiet tern.mode=reboot", "--serial", f"file:{log}"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    with open(log, errors="replace") as f:
+        console = f.read()
+    os.unlink(log)
+    assert result.returncode == 0, result.stderr
+    assert "TERN-GUEST-READY" in console
+
+
+def setup():
+    if not os.path.exists("/dev/kvm"):
+        return "no /dev/kvm: these tests run inside the test host (testhost/run.sh)"
+    return None
+
+
+if __name__ == "__main__":
+    run(setup)
