@@ -20,12 +20,19 @@
 	0xb000ULL /* 4 page directories: first 4 GiB, 2 MiB pages */
 #define LAYOUT_BOOT_STACK_GPA 0x8ff0ULL
 #define LAYOUT_CMDLINE_GPA 0x20000ULL
-#define LAYOUT_CMDLINE_MAX 0x10000ULL /* 64 KiB, well above any kernel limit   \
-				       */
+#define LAYOUT_CMDLINE_MAX                                                     \
+	0x10000ULL /* 64 KiB, well above any kernel limit                      \
+		    */
 
-/* The MP table lives in the last KiB of conventional memory, where the kernel
- * scans for the floating pointer (the EBDA), and that KiB is e820-reserved. */
-#define LAYOUT_EBDA_GPA 0x9fc00ULL
+/* The top 4 KiB of conventional memory hold the MP tables and are reserved
+ * in the e820 map. The floating pointer sits in the last KiB, one of the
+ * places the kernel scans for it; the configuration table it points to sits
+ * below it, since 64 processor entries need more than one KiB. Linux reserves
+ * from 0x9f000 up anyway when the BIOS data area names no EBDA. */
+#define LAYOUT_BIOS_RESERVED_GPA 0x9f000ULL
+#define LAYOUT_MP_CONFIG_GPA 0x9f000ULL
+#define LAYOUT_MP_CONFIG_MAX 0xc00ULL
+#define LAYOUT_MP_FLOATING_GPA 0x9fc00ULL
 #define LAYOUT_LOW_RAM_END 0xa0000ULL /* 640 KiB: VGA/BIOS area follows */
 #define LAYOUT_HIGH_MEMORY_GPA 0x100000ULL /* 1 MiB */
 

@@ -1,0 +1,39 @@
+#include "arch/x86/e820.h"
+
+#include "arch/x86/layout.h"
+
+static void add_entry(struct e820_map *map, uint64_t addr, uint64_t size,
+		      uint32_t type)
+{
+	if (size == 0 || map->count >= E820_MAX_ENTRIES)
+		return;
+	map->entries[map->count++] = (struct e820_entry){
+		.addr = addr,
+		.size = size,
+		.type = type,
+	};
+}
+
+void e820_build(const struct guest_memory *mem, struct e820_map *map)
+{
+	uint64_t low_end = guest_memory_low_end(mem);
+
+	map->count = 0;
+	add_entry(map, 0, LAYOUT_BIOS_RESERVED_GPA, E820_TYPE_RAM);
+	/* The MP tables, then the VGA hole and BIOS area a PC has below 1 MiB:
+	 * nothing of the guest's lives there, but kernels expect it reserved.
+	 */
+	add_entry(map, LAYOUT_BIOS_RESERVED_GPA,
+		  LAYOUT_HIGH_MEMORY_GPA - LAYOUT_BIOS_RESERVED_GPA,
+		  E820_TYPE_RESERVED);
+	if (low_end > LAYOUT_HIGH_MEMORY_GPA)
+		add_entry(map, LAYOUT_HIGH_MEMORY_GPA,
+			  low_end - LAYOUT_HIGH_MEMORY_GPA, E820_TYPE_RAM);
+	for (int i = 0; i < mem->region_count; i++) {
+		const struct guest_memory_region *region = &mem->regions[i];
+
+		if (region->gpa >= LAYOUT_MMIO_HOLE_END)
+			add_entry(map, region->gpa, region->size,
+				  E820_TYPE_RAM);
+	}
+}
