@@ -1,0 +1,46 @@
+#!/bin/sh
+# /init of the guest image the tests boot under tern (busybox sh).
+# Signals the boot marker, prints TERN-GUEST-READY, then acts on tern.mode=
+# from the kernel command line:
+#   reboot    reboot at once (boot-time benchmark)
+#   poweroff  power off at once
+#   demo      print what the guest sees, then a shell
+#   (none)    a shell on the console, prompt "# "; reboot when it exits
+# The virtio modules of the kernel are in /lib/modules, not loaded: tests
+# load what they need with modprobe.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm /tmp
+mount -t devpts devpts /dev/pts
+hostname tern-guest
+
+# Boot-time marker: byte 123 to I/O port 0x3f0 (1008); see README.
+printf '\173' | dd of=/dev/port bs=1 seek=1008 count=1 conv=notrunc 2>/dev/null
+
+mode=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	tern.mode=*) mode="${arg#tern.mode=}" ;;
+	esac
+done
+
+echo TERN-GUEST-READY
+case "$mode" in
+reboot) reboot -f ;;
+poweroff) poweroff -f ;;
+demo)
+	echo "tern guest: $(uname -sr), $(nproc) CPU(s)," \
+		"$(sed -n 's/MemTotal: *//p' /proc/meminfo) of memory"
+	echo "Type 'reboot' to leave (or Ctrl-A x in tern's console)."
+	;;
+esac
+
+export PS1='# '
+while :; do
+	setsid cttyhack sh
+	echo "tern guest: shell exited; rebooting"
+	reboot -f
+	sleep 5
+done

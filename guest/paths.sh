@@ -1,0 +1,8 @@
+# Sourced: the guest kernel and initramfs the tests and benchmarks boot.
+source "$(dirname "${BASH_SOURCE[0]}")/../testhost/paths.sh"
+GUEST_CACHE="$TERN_CACHE/guest"
+# The stock Debian cloud kernel, unmodified: its bzImage, and the vmlinux ELF
+# inside it for the PVH boot path.
+GUEST_BZIMAGE="$TESTHOST_KERNEL"
+GUEST_VMLINUX="$GUEST_CACHE/vmlinux"
+GUEST_INITRAMFS="$GUEST_CACHE/initramfs.cpio.gz"

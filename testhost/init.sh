@@ -1,0 +1,51 @@
+#!/bin/sh
+# /init of the test host (busybox sh). Loads KVM and virtio-fs, mounts the
+# build machine's file system at /host, and runs there the script named by
+# tern.script= on the kernel command line (written by run.sh, which also
+# collects its exit status). Then powers off: QEMU runs with -no-reboot.
+export PATH=/bin
+
+say() { echo "testhost: $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+
+while read -r module; do
+	insmod "/modules/$module" 2>/dev/null || say "insmod $module failed"
+done </modules/order
+
+script=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	tern.script=*) script="${arg#tern.script=}" ;;
+	esac
+done
+
+if ! mount -t virtiofs hostfs /host; then
+	say "cannot mount the build machine's file system (virtio-fs)"
+	poweroff -f
+fi
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t devtmpfs dev /host/dev
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
+ln -sf pts/ptmx /host/dev/ptmx 2>/dev/null
+mount -t tmpfs shm /host/dev/shm
+# devtmpfs is the test host's own, so these links touch nothing outside.
+ln -sf /proc/self/fd /host/dev/fd
+ln -sf /proc/self/fd/0 /host/dev/stdin
+ln -sf /proc/self/fd/1 /host/dev/stdout
+ln -sf /proc/self/fd/2 /host/dev/stderr
+[ -e /dev/kvm ] || say "no /dev/kvm: kvm-amd did not load (is SVM emulated?)"
+
+if [ -n "$script" ]; then
+	# cttyhack gives the command the console as its controlling terminal,
+	# so an interactive program (tern --serial stdio) can use it.
+	setsid cttyhack chroot /host /bin/bash "$script"
+else
+	say "no tern.script= on the command line; nothing to run"
+fi
+sync
+poweroff -f

@@ -1,0 +1,106 @@
+#!/bin/bash
+# Runs one command inside the nested SVM test host (ENVIRONMENT.md section
+# 2): a QEMU-TCG virtual machine with emulated AMD-V in which /dev/kvm is
+# real KVM, and which sees this machine's whole file system through
+# virtio-fs. The command runs as root in the same working directory, its
+# output streams to stdout, and run.sh exits with its status.
+#
+# usage: testhost/run.sh [--timeout SECS] [--cpus N] [--memory MIB] -- CMD [ARG...]
+#
+# Exit status: the command's own; 124 when --timeout expired; 125 when the
+# test host itself died without reporting a status (a QEMU crash, a panic),
+# so callers can tell a broken test host from a failing test.
+# Environment: TESTHOST_PASS_ENV="NAME ..." copies those variables into the
+# command's environment; TESTHOST_SINGLE_THREAD=1 uses single-threaded TCG,
+# slower but clear of a known QEMU 7.2 multi-threaded TCG assertion.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
+
+timeout_secs=3600
+cpus=2
+memory_mib=6144
+usage() {
+	sed -n 's/^# usage: //p' "${BASH_SOURCE[0]}" >&2
+	exit 2
+}
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--timeout) timeout_secs=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--memory) memory_mib=$2; shift 2 ;;
+	--) shift; break ;;
+	*) usage ;;
+	esac
+done
+[[ $# -gt 0 ]] || usage
+
+"$TERN_ROOT/testhost/build.sh"
+
+work=$(mktemp -d /tmp/tern-testhost.XXXXXX)
+virtiofsd_pid=
+cleanup() {
+	[[ -n "$virtiofsd_pid" ]] && kill "$virtiofsd_pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The script the test host's init runs: same directory, chosen environment,
+# and the status written where this side can read it back.
+{
+	echo '#!/bin/bash'
+	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+	echo 'export HOME=/root TERM=${TERM:-linux} LANG=C.UTF-8 TERN_IN_TESTHOST=1'
+	for name in ${TESTHOST_PASS_ENV:-}; do
+		[[ -n "${!name+set}" ]] && printf 'export %s=%q\n' "$name" "${!name}"
+	done
+	printf 'cd %q || exit 1\n' "$PWD"
+	printf '%q ' "$@"
+	echo
+	printf 'echo $? >%q\n' "$work/status"
+} >"$work/cmd.sh"
+
+/usr/lib/qemu/virtiofsd --socket-path="$work/vfs.sock" -o source=/ \
+	-o cache=always -o sandbox=chroot >"$work/virtiofsd.log" 2>&1 &
+virtiofsd_pid=$!
+for _ in $(seq 100); do
+	[[ -S "$work/vfs.sock" ]] && break
+	sleep 0.1
+done
+if [[ ! -S "$work/vfs.sock" ]]; then
+	echo "testhost: virtiofsd did not start:" >&2
+	cat "$work/virtiofsd.log" >&2
+	exit 125
+fi
+
+accel=tcg
+[[ "${TESTHOST_SINGLE_THREAD:-0}" == 1 ]] && accel=tcg,thread=single
+stdin=/dev/null
+[[ -t 0 ]] && stdin=/dev/stdin
+
+set +e
+timeout -k 10 "$timeout_secs" qemu-system-x86_64 \
+	-accel "$accel" -cpu EPYC,+svm,+npt -smp "$cpus" -m "$memory_mib" \
+	-nographic -no-reboot -nodefaults -serial mon:stdio \
+	-object "memory-backend-memfd,id=mem,size=${memory_mib}M,share=on" \
+	-numa node,memdev=mem \
+	-chardev "socket,id=vfs,path=$work/vfs.sock" \
+	-device vhost-user-fs-pci,chardev=vfs,tag=hostfs \
+	-kernel "$TESTHOST_KERNEL" -initrd "$TESTHOST_INITRAMFS" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=3 tern.script=$work/cmd.sh" \
+	<"$stdin" 2> >(grep -v "TCG doesn't support requested feature" >&2) |
+	sed -u -e 's/\r$//' -e 's/\x1bc//g; s/\x1b\[[?0-9;]*[a-zA-Z]//g' \
+		-e '/^SeaBIOS (version/d; s/^Booting from ROM\.*//' \
+		-e '/^\[ *[0-9.]*\] reboot: Power down$/d; /^$/d'
+qemu_status=${PIPESTATUS[0]}
+set -e
+
+if [[ $qemu_status -eq 124 ]]; then
+	echo "testhost: timed out after ${timeout_secs}s" >&2
+	exit 124
+fi
+if [[ ! -s "$work/status" ]]; then
+	echo "testhost: the test host died without reporting an exit status" \
+		"(qemu exit $qemu_status)" >&2
+	exit 125
+fi
+exit "$(cat "$work/status")"
