@@ -44,6 +44,19 @@
 #define LAYOUT_MMIO_HOLE_START 0xc0000000ULL
 #define LAYOUT_MMIO_HOLE_END 0x100000000ULL
 
+/* Device windows inside the hole. PCI has one root bus (bus 0): 32-bit BARs
+ * come from the PCI MMIO window, config space is reachable through ports
+ * 0xcf8/0xcfc and through ECAM (announced by the ACPI MCFG table and reserved
+ * in the e820 map). virtio-mmio devices (--transport mmio) sit one per 4 KiB
+ * slot in their own window, announced on the kernel command line. */
+#define LAYOUT_PCI_MMIO_GPA 0xc0000000ULL
+#define LAYOUT_PCI_MMIO_SIZE 0x10000000ULL /* 256 MiB */
+#define LAYOUT_VIRTIO_MMIO_GPA 0xd0000000ULL
+#define LAYOUT_VIRTIO_MMIO_SLOT_SIZE 0x1000ULL
+#define LAYOUT_VIRTIO_MMIO_MAX_SLOTS 32
+#define LAYOUT_PCI_ECAM_GPA 0xe0000000ULL
+#define LAYOUT_PCI_ECAM_SIZE 0x100000ULL /* bus 0: 32 devices, 8 functions */
+
 /* IOAPIC and LAPIC default bases (Intel MP spec / SDM). */
 #define LAYOUT_IOAPIC_GPA 0xfec00000ULL
 #define LAYOUT_LAPIC_GPA 0xfee00000ULL
