@@ -23,6 +23,14 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+
+	/* Control plane: the same document (config file, GET /vm/config)
+	 * carries where logs and metrics go. */
+	int log_level; /* enum log_level */
+	const char *log_path; /* NULL: stderr */
+	int log_show_level;
+	int log_show_origin;
+	const char *metrics_path; /* NULL: no JSON metrics file */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)
