@@ -66,6 +66,15 @@ static void write_api_metrics(void *opaque, struct metrics_out *out)
 	}
 }
 
+static void printable_copy(char *out, size_t size, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && text[i]; i++)
+		out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	out[i] = '\0';
+}
+
 static enum MHD_Result send_reply(struct api_server *server,
 				  struct MHD_Connection *conn,
 				  const char *method, const char *url,
@@ -75,6 +84,12 @@ static enum MHD_Result send_reply(struct api_server *server,
 	struct MHD_Response *response;
 	enum MHD_Result ret;
 	size_t len = reply->body ? strlen(reply->body) : 0;
+	char printable_path[201], printable_method[17];
+
+	/* The path arrives percent-decoded: keep control bytes off the
+	 * terminal that shows the log. */
+	printable_copy(printable_path, sizeof(printable_path), url);
+	printable_copy(printable_method, sizeof(printable_method), method);
 
 	response = MHD_create_response_from_buffer(
 		len, reply->body ? reply->body : (void *)"",
@@ -96,9 +111,9 @@ static enum MHD_Result send_reply(struct api_server *server,
 			&server->requests[method_index(method)]
 					 [reply->status - API_STATUS_MIN],
 			1, memory_order_relaxed);
-	log_info("api request method=%s path=%.200s status=%u "
+	log_info("api request method=%.16s path=%s status=%u "
 		 "duration_ms=%.3f",
-		 method, url, reply->status,
+		 printable_method, printable_path, reply->status,
 		 (double)(log_elapsed_ns() - req->start_ns) / 1e6);
 	return ret;
 }

@@ -223,8 +223,6 @@ static int open_metrics_file(struct instance *inst, const char *path,
 static int apply_logging(const struct vm_config *config, struct tern_error *err)
 {
 	log_set_level((enum log_level)config->log_level);
-	if (!config->log_path)
-		return 0;
 	return log_open_file(config->log_path, config->log_show_level,
 			     config->log_show_origin, err);
 }
@@ -467,7 +465,13 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err)
 				     instance_state_name(inst->state));
 	} else {
 		ret = i8042_send_ctrl_alt_del(inst->vm->i8042);
-		if (ret)
+		if (ret == -ENODEV)
+			tern_error_set(
+				err, ENODEV,
+				"the guest has no keyboard driver on the "
+				"i8042 (yet): Ctrl-Alt-Del would go "
+				"nowhere");
+		else if (ret)
 			tern_error_set(err, -ret,
 				       "the keyboard buffer is full: the guest "
 				       "has not read the previous keys");
@@ -548,6 +552,22 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	return vm;
 }
 
+/* Stopping before start: an InstanceStart that came with the signal must
+ * not wait forever for an answer. */
+static void abandon_start(struct instance *inst)
+{
+	pthread_mutex_lock(&inst->lock);
+	if (inst->start_requested) {
+		inst->start_requested = 0;
+		inst->start_finished = 1;
+		inst->start_ret = -ESHUTDOWN;
+		tern_error_set(&inst->start_err, ESHUTDOWN, "tern is stopping");
+		pthread_cond_broadcast(&inst->cond);
+	}
+	set_state(inst, INSTANCE_STOPPED);
+	pthread_mutex_unlock(&inst->lock);
+}
+
 /* Waits for InstanceStart or a stop signal; 1 = start, 0 = signal. */
 static int wait_for_start(struct instance *inst, int signal_fd,
 			  struct instance_outcome *outcome)
@@ -602,6 +622,7 @@ int instance_run(struct instance *inst, int boot_now,
 		struct tern_error start_err = {{0}};
 
 		if (!wait_for_start(inst, signal_fd, outcome)) {
+			abandon_start(inst);
 			close(signal_fd);
 			log_info("stopped by signal %d before InstanceStart",
 				 outcome->stop_signal);

@@ -12,6 +12,7 @@
 #define STATUS_OUTPUT_FULL 0x01
 #define STATUS_SYSTEM_FLAG 0x04
 #define STATUS_LAST_WAS_COMMAND 0x08
+#define STATUS_KEYBOARD_UNLOCKED 0x10 /* clear: "Keylock active" */
 
 #define CMD_READ_CONFIG 0x20
 #define CMD_WRITE_CONFIG 0x60
@@ -59,6 +60,9 @@ struct i8042 {
 	uint8_t config;
 	uint8_t pending_command; /* command waiting for its data byte */
 	uint8_t keyboard_param; /* keyboard command waiting for its byte */
+	/* The guest's keyboard driver has sent the keyboard a command (Linux's
+	 * atkbd identifies it when it binds): keys typed now reach someone. */
+	int keyboard_driver_seen;
 	/* Bytes for the guest: controller replies are read by polling;
 	 * keyboard bytes also raise IRQ 1, one edge per byte. */
 	uint8_t queue[OUTPUT_QUEUE_SIZE];
@@ -137,6 +141,7 @@ static void keyboard_command(struct i8042 *kbd, uint8_t value)
 {
 	uint8_t ack = KBD_ACK;
 
+	kbd->keyboard_driver_seen = 1;
 	if (kbd->keyboard_param) {
 		kbd->keyboard_param = 0;
 		keyboard_reply(kbd, &ack, 1);
@@ -234,6 +239,10 @@ int i8042_send_ctrl_alt_del(struct device *dev)
 	int ret = 0;
 
 	pthread_mutex_lock(&kbd->lock);
+	if (!kbd->keyboard_driver_seen) {
+		pthread_mutex_unlock(&kbd->lock);
+		return -ENODEV;
+	}
 	if (kbd->config & CONFIG_TRANSLATE) {
 		codes = set1;
 		count = sizeof(set1);
@@ -310,7 +319,7 @@ struct device *i8042_create(void (*reset)(void *opaque), void *opaque,
 	kbd->opaque = opaque;
 	if (irq)
 		kbd->irq = *irq;
-	kbd->status = STATUS_SYSTEM_FLAG; /* POST passed */
+	kbd->status = STATUS_SYSTEM_FLAG | STATUS_KEYBOARD_UNLOCKED;
 	kbd->config = 0x45; /* kbd interrupt on, system flag, translation */
 	return &kbd->dev;
 }

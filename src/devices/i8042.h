@@ -20,8 +20,9 @@ struct device *i8042_create(void (*reset)(void *opaque), void *opaque,
 			    const struct irq_line *irq);
 
 /* Types Ctrl-Alt-Del (press, then release) on the keyboard, in scan code
- * set 1 or 2 as the controller's translation bit asks. Returns -EBUSY when
- * the output queue has no room. */
+ * set 1 or 2 as the controller's translation bit asks. Returns -ENODEV
+ * while no guest driver has talked to the keyboard (the keys would go
+ * nowhere), -EBUSY when the output queue has no room. */
 int i8042_send_ctrl_alt_del(struct device *dev);
 
 #endif

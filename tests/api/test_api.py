@@ -393,6 +393,9 @@ def wrong_state_requests_are_refused():
                     words=["before the VM"])
         t.api.fault("PATCH", "/machine-config", {"vcpu_count": 2}, words=["before the VM"])
         t.api.ok("PATCH", "/vm", {"state": "Resumed"})   # already running: nothing to do
+        # The fake guest has no keyboard driver: no pretended key press.
+        t.api.fault("PUT", "/actions", {"action_type": "SendCtrlAltDel"},
+                    words=["no keyboard driver"])
         assert t.api.get("/vm/config")[1]["boot-source"]["kernel_image_path"] == KERNEL
 
 

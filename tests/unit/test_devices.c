@@ -183,6 +183,8 @@ static void i8042_keyboard_acknowledges_and_types_ctrl_alt_del(void **state)
 	const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
 
 	io_bus_register(&bus, I8042_DATA_PORT, I8042_PORT_SPAN, kbd);
+	/* No driver has talked to the keyboard: the keys would go nowhere. */
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), -ENODEV);
 	/* Identify: acknowledge, then the MF2 ID as translated, each byte
 	 * with its own interrupt edge. */
 	outb(&bus, 0x60, 0xf2);
