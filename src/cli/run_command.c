@@ -27,6 +27,7 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -39,6 +40,7 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -85,6 +87,10 @@ void run_command_print_help(FILE *out)
 		DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
 	fprintf(out,
+		"      --rng              add a virtio-rng device (PCI) fed by "
+		"the host's\n"
+		"                         getrandom(): the guest's "
+		"/dev/hwrng\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -232,6 +238,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0;
 	case OPT_LOG_LEVEL:
 		return parse_log_level(arg, err);
+	case OPT_RNG:
+		config->virtio_rng = 1;
+		return 0;
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

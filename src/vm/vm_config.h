@@ -23,6 +23,7 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+	int virtio_rng; /* --rng: a virtio-rng device */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)
