@@ -69,7 +69,7 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
