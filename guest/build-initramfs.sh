@@ -20,6 +20,8 @@ for applet in $(/bin/busybox --list-full); do
 	ln -sf /bin/busybox "$root/$applet"
 done
 cp "$TERN_ROOT/guest/init.sh" "$root/init"
+cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
+	"$TERN_ROOT/guest/tools/boot-marker.c"
 chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.

@@ -102,8 +102,13 @@ void run_command_print_help(FILE *out)
 		"\n"
 		"Boot-time marker: a guest byte write of %d to I/O port 0x%x "
 		"makes tern log\n"
-		"the time since it started (e.g. from the guest's init:\n"
-		"  printf '\\173' | dd of=/dev/port bs=1 seek=%d count=1).\n"
+		"the time since it started: from the guest's init, a "
+		"program doing\n"
+		"outb(%d, 0x%x) after ioperm() (see "
+		"guest/tools/boot-marker.c), "
+		"or, on\n"
+		"kernels with /dev/port, printf '\\173' | dd of=/dev/port bs=1 "
+		"seek=%d.\n"
 		"\n"
 		"Exit status:\n"
 		"  0    the guest rebooted or powered off, or Ctrl-A x\n"
@@ -115,6 +120,7 @@ void run_command_print_help(FILE *out)
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
 		"  128+N  tern was stopped by signal N\n",
+		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_PORT);
 }

@@ -54,8 +54,8 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *config,
 	      struct tern_error *err);
 
-/* Loads the configured kernel, initrd and command line, writes the MP table
- * and points the boot vCPU at the kernel's entry. */
+/* Writes the ACPI tables, loads the configured kernel, initrd and command
+ * line, and points the boot vCPU at the kernel's entry. */
 int vm_load_kernel(struct vm *vm, struct tern_error *err);
 
 /* Runs the guest until it stops; serves console input meanwhile. */

@@ -27,7 +27,7 @@ struct vm_config {
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)
-/* The MP table and 8-bit xAPIC IDs bound the vCPU count; KVM's own limit may
+/* 8-bit xAPIC IDs in the MADT bound the vCPU count; KVM's own limit may
  * be lower and is checked too. */
 #define VM_MAX_CPUS 64
 
