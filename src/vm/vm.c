@@ -314,18 +314,26 @@ static int load_linux(struct vm *vm, const struct file_map *kernel,
 	struct acpi_platform platform = {
 		.cpu_count = vm->config.cpu_count,
 		.apic_ids = apic_ids,
+		.mmio_devices = vm->virtio_mmio,
+		.mmio_device_count = vm->virtio_mmio_count,
 	};
+	char *cmdline = vm_virtio_cmdline(vm, request.cmdline);
 	int ret;
 
 	for (int i = 0; i < vm->config.cpu_count; i++)
 		apic_ids[i] = cpuid_apic_id(i, vm->config.cpu_count);
 	ret = acpi_tables_write(&vm->memory, &platform, &request.rsdp_gpa);
-	if (ret)
+	if (ret) {
+		free(cmdline);
 		return tern_error_set(err, -ret,
 				      "cannot write the ACPI tables: %s",
 				      strerror(-ret));
+	}
 
+	if (cmdline)
+		request.cmdline = cmdline;
 	ret = kernel_load(&vm->memory, &request, &entry, &load_err);
+	free(cmdline);
 	if (ret)
 		return tern_error_set(err, -ret, "kernel %s: %s",
 				      vm->config.kernel_path, load_err.message);
