@@ -489,6 +489,26 @@ static void isr_counts_without_msix_and_clears_on_read(void **state)
 	assert_int_equal(mmio_read(f, VIRTIO_PCI_ISR_OFFSET, 1), 0);
 }
 
+static void pci_cfg_capability_reaches_bar0(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t cap = find_virtio_cap(f, VIRTIO_PCI_CAP_PCI_CFG);
+
+	assert_int_not_equal(cap, 0);
+	cfg_write(f, cap + 4, 1, 0); /* bar */
+	cfg_write(f, cap + 8, 4, COMMON(num_queues));
+	cfg_write(f, cap + 12, 4, 2);
+	assert_int_equal(cfg_read(f, cap + 16, 2), 1);
+	cfg_write(f, cap + 8, 4, COMMON(device_status));
+	cfg_write(f, cap + 12, 4, 1);
+	cfg_write(f, cap + 16, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	assert_int_equal(status(f), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	/* A length of 3 or a misaligned offset does nothing. */
+	cfg_write(f, cap + 12, 4, 3);
+	cfg_write(f, cap + 16, 1, 0);
+	assert_int_equal(status(f), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +523,7 @@ int main(void)
 		T(queue_in_bad_memory_sets_needs_reset),
 		T(driver_ok_without_features_ok_needs_reset),
 		T(isr_counts_without_msix_and_clears_on_read),
+		T(pci_cfg_capability_reaches_bar0),
 #undef T
 	};
 
