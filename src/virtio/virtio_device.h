@@ -36,8 +36,15 @@
  *    status and push it as usual.
  *
  *  - Other file descriptors (a tap fd, an io_uring ring fd): register them
- *    with virtio_device_watch_fd(); the handler runs on the same I/O thread.
+ *    with virtio_device_watch_fd() from an op (activate is the natural
+ *    place; the I/O thread exists from plugging on); the handler runs on
+ *    the same I/O thread, also before DRIVER_OK or after a reset, so it
+ *    checks the device's own state; pause a level-triggered fd with
+ *    events 0 while there is nothing to do (e.g. no rx buffers).
  *    Completing a request from the handler is the same as above.
+ *
+ *  - A struct virtq_chain holds VIRTQ_CHAIN_MAX_SEGMENTS iovecs (4 KiB):
+ *    keep one per in-flight request in the device, not many on a stack.
  *
  *  - Config space: ops->config_read/config_write get an offset already
  *    checked against config_size. When the device changes its config on
