@@ -300,6 +300,16 @@ void virtio_device_kick(struct virtio_device *vdev, uint16_t q)
 			 strerror(errno));
 }
 
+void virtio_device_kick_from_exit(struct virtio_device *vdev, uint16_t q)
+{
+	if (atomic_fetch_add_explicit(&vdev->stats.notifications_by_exit, 1,
+				      memory_order_relaxed) == 0)
+		log_debug("%s: queue notification by MMIO exit (no "
+			  "ioeventfd)",
+			  vdev->ops->name);
+	virtio_device_kick(vdev, q);
+}
+
 void virtio_device_write_status(struct virtio_device *vdev, uint8_t status)
 {
 	uint8_t added = status & ~vdev->status;

@@ -129,6 +129,8 @@ struct virtio_device_stats {
 	_Atomic uint64_t errors; /* failed requests and ring errors */
 	_Atomic uint64_t notifications; /* queue kicks received (core) */
 	_Atomic uint64_t interrupts; /* interrupts raised (core) */
+	/* Kicks that cost a vCPU exit to tern (no ioeventfd). (transport) */
+	_Atomic uint64_t notifications_by_exit;
 };
 
 static inline void virtio_stat_add(_Atomic uint64_t *counter, uint64_t n)
@@ -258,8 +260,12 @@ void virtio_device_config_read(struct virtio_device *vdev, uint32_t offset,
 void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
 				const void *data, uint32_t size);
 
-/* A queue notification that reached tern as an MMIO exit instead of
- * through KVM_IOEVENTFD: forwarded to the I/O thread the same way. */
+/* Wakes the I/O thread for queue q as KVM_IOEVENTFD does. */
 void virtio_device_kick(struct virtio_device *vdev, uint16_t q);
+
+/* A queue notification that reached tern as an MMIO exit instead of
+ * through KVM_IOEVENTFD: counted (logged at debug level the first time),
+ * then forwarded to the I/O thread the same way. */
+void virtio_device_kick_from_exit(struct virtio_device *vdev, uint16_t q);
 
 #endif

@@ -204,7 +204,7 @@ static void mmio_write(struct device *dev, uint64_t offset, const void *data,
 		/* Reached only without an ioeventfd for this queue. */
 		memcpy(&value, data, 4);
 		if (value < vm->vdev->queue_count)
-			virtio_device_kick(vm->vdev, (uint16_t)value);
+			virtio_device_kick_from_exit(vm->vdev, (uint16_t)value);
 		return;
 	}
 	pthread_mutex_lock(&vm->vdev->lock);

@@ -355,7 +355,7 @@ static void bar_write(struct pci_device *pdev, int bar, uint64_t offset,
 			VIRTIO_PCI_NOTIFY_MULTIPLIER;
 
 		if (q < vdev->queue_count)
-			virtio_device_kick(vdev, (uint16_t)q);
+			virtio_device_kick_from_exit(vdev, (uint16_t)q);
 		return;
 	}
 	pthread_mutex_lock(&vdev->lock);

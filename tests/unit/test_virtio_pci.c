@@ -350,6 +350,7 @@ static void request_is_served_with_an_msix_interrupt(void **state)
 	assert_int_equal(atomic_load(&f->vdev->stats.bytes_written), 32);
 	assert_true(atomic_load(&f->vdev->stats.notifications) >= 1);
 	assert_int_equal(atomic_load(&f->vdev->stats.interrupts), 1);
+	assert_int_equal(atomic_load(&f->vdev->stats.notifications_by_exit), 1);
 }
 
 static void masked_vector_sets_pending_and_fires_on_unmask(void **state)
