@@ -198,6 +198,9 @@ int virtio_device_start(struct virtio_device *vdev,
 	int ret;
 
 	vdev->mem = mem;
+	/* The device may have lowered max_size after virtio_device_init. */
+	for (uint16_t q = 0; q < vdev->queue_count; q++)
+		vdev->queues[q].size = vdev->queues[q].max_size;
 	vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	vdev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vdev->epoll_fd < 0 || vdev->stop_fd < 0)
@@ -378,6 +381,10 @@ void virtio_device_enable_queue(struct virtio_device *vdev, uint16_t q)
 	if (q >= vdev->queue_count)
 		return;
 	queue = &vdev->queues[q];
+	if (queue->size > queue->max_size) {
+		virtio_device_needs_reset(vdev, -VIRTQ_ERR_SIZE);
+		return;
+	}
 	ret = virtq_init(
 		&queue->vq, vdev->mem, queue->size, queue->desc_gpa,
 		queue->avail_gpa, queue->used_gpa,

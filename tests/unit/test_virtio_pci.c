@@ -465,6 +465,21 @@ static void queue_in_bad_memory_sets_needs_reset(void **state)
 	assert_int_equal(mmio_read(f, COMMON(queue_enable), 2), 0);
 }
 
+static void queue_larger_than_offered_needs_reset(void **state)
+{
+	struct fixture *f = *state;
+
+	f->vdev->queues[0].max_size = 64; /* as a device may offer */
+	negotiate(f, 1ULL << VIRTIO_F_VERSION_1);
+	mmio_write(f, COMMON(queue_select), 2, 0);
+	mmio_write(f, COMMON(queue_size), 2, 128);
+	mmio_write(f, COMMON(queue_desc_lo), 8, DESC_GPA);
+	mmio_write(f, COMMON(queue_avail_lo), 8, AVAIL_GPA);
+	mmio_write(f, COMMON(queue_used_lo), 8, USED_GPA);
+	mmio_write(f, COMMON(queue_enable), 2, 1);
+	assert_true(status(f) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 static void driver_ok_without_features_ok_needs_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -522,6 +537,7 @@ int main(void)
 		T(vector_out_of_range_reads_back_no_vector),
 		T(hostile_ring_sets_needs_reset_and_reset_recovers),
 		T(queue_in_bad_memory_sets_needs_reset),
+		T(queue_larger_than_offered_needs_reset),
 		T(driver_ok_without_features_ok_needs_reset),
 		T(isr_counts_without_msix_and_clears_on_read),
 		T(pci_cfg_capability_reaches_bar0),
