@@ -27,8 +27,9 @@
  *    readable iovecs, write the answer into the writable ones, then
  *    virtq_push(vq, chain.head, bytes_written); after a batch call
  *    virtio_device_signal_used(vdev, q), which raises the queue's interrupt
- *    (MSI-X through irqfd, or ISR + INTx) unless the driver suppressed it
- *    (EVENT_IDX / NO_INTERRUPT). A negative return from virtq_pop() or
+ *    (PCI: its MSI-X vector through an irqfd; MMIO: InterruptStatus and an
+ *    edge on the slot's GSI) unless the driver suppressed it (EVENT_IDX /
+ *    NO_INTERRUPT). A negative return from virtq_pop() or
  *    virtq_push() means the ring is malformed: call
  *    virtio_device_needs_reset(vdev, error) and return; the core then stops
  *    dispatching until the driver resets the device. A bad request (e.g. an
@@ -53,13 +54,13 @@
  *  THREADING: every op except create/destroy runs with vdev->lock held:
  *  queue_notify and fd handlers on the device's I/O thread; config_read,
  *  config_write, features_ok, activate and reset on a vCPU thread (guest
- *  register accesses). So device state needs no lock of its own, and ops
- *  must not block for long (guest register accesses wait meanwhile). Call
- *  virtio_device_signal_used / signal_config / needs_reset / watch_fd only
- *  from inside an op (lock held). reset must leave the device with no
- *  request in flight: after it returns, the device must not touch guest
- *  memory or the rings until activate. destroy runs after the I/O thread
- *  stopped and frees the device struct.
+ *  register accesses; reset also on the main thread at teardown). So device
+ * state needs no lock of its own, and ops must not block for long (guest
+ * register accesses wait meanwhile). Call virtio_device_signal_used /
+ * signal_config / needs_reset / watch_fd only from inside an op (lock held).
+ * reset must leave the device with no request in flight: after it returns, the
+ * device must not touch guest memory or the rings until activate. destroy runs
+ * after the I/O thread stopped and frees the device struct.
  *
  *  METRICS: vdev->stats holds atomic counters; the core counts
  *  notifications and interrupts, the device counts requests, bytes and
