@@ -25,7 +25,7 @@ cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
 chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.
-wanted="virtio_pci virtio_blk virtio_net virtio_console virtio_balloon
+wanted="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio_balloon
 	virtio_rng vmw_vsock_virtio_transport"
 dst="$root/lib/modules/$version"
 declare -A seen=()

@@ -5,6 +5,7 @@
 #   reboot    reboot at once (boot-time benchmark)
 #   poweroff  power off at once
 #   demo      print what the guest sees, then a shell
+#   demo-once print what the guest sees, then reboot (no terminal to type in)
 #   (none)    a shell on the console, prompt "# "; reboot when it exits
 # The virtio modules of the kernel are in /lib/modules, not loaded: tests
 # load what they need with modprobe.
@@ -30,9 +31,10 @@ echo TERN-GUEST-READY
 case "$mode" in
 reboot) reboot -f ;;
 poweroff) poweroff -f ;;
-demo)
+demo | demo-once)
 	echo "tern guest: $(uname -sr), $(nproc) CPU(s)," \
 		"$(sed -n 's/MemTotal: *//p' /proc/meminfo) of memory"
+	[ "$mode" = demo-once ] && reboot -f
 	echo "Type 'reboot' to leave (or Ctrl-A x in tern's console)."
 	;;
 esac

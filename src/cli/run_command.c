@@ -28,6 +28,8 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_RNG,
+	OPT_TRANSPORT,
 	OPT_CONFIG_FILE,
 	OPT_API_SOCK,
 };
@@ -42,6 +44,8 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"rng", no_argument, NULL, OPT_RNG},
+	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -92,6 +96,17 @@ void run_command_print_help(FILE *out)
 		DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
 	fprintf(out,
+		"      --rng              add a virtio-rng device (PCI) fed by "
+		"the host's\n"
+		"                         getrandom(): the guest's "
+		"/dev/hwrng\n"
+		"      --transport T      how virtio devices appear: pci "
+		"(modern virtio-pci,\n"
+		"                         MSI-X) or mmio (virtio-mmio, "
+		"announced in the ACPI\n"
+		"                         DSDT and on the command line). "
+		"Default: pci, or mmio\n"
+		"                         when the command line has pci=off\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -198,6 +213,20 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_CONFIG_FILE:
 	case OPT_API_SOCK:
 		return 0; /* taken in the first pass */
+	case OPT_RNG:
+		config->virtio_rng = 1;
+		return 0;
+	case OPT_TRANSPORT:
+		if (!strcmp(arg, "pci"))
+			config->virtio_transport = VIRTIO_TRANSPORT_PCI;
+		else if (!strcmp(arg, "mmio"))
+			config->virtio_transport = VIRTIO_TRANSPORT_MMIO;
+		else
+			return tern_error_set(err, EINVAL,
+					      "--transport '%s': use pci or "
+					      "mmio",
+					      arg);
+		return 0;
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

@@ -5,10 +5,15 @@
 
 #include <stdatomic.h>
 
+struct pci_bus;
+
+#include "arch/x86/acpi/acpi_tables.h"
 #include "cpu/vcpu.h"
 #include "devices/io_bus.h"
 #include "memory/guest_memory.h"
 #include "util/error.h"
+#include "virtio/virtio_mmio.h"
+#include "vm/irq_routing.h"
 #include "vm/kvm_system.h"
 #include "vm/vm_config.h"
 
@@ -32,6 +37,12 @@ struct vm {
 	struct io_bus mmio_bus;
 	struct vcpu vcpus[VM_MAX_CPUS];
 	int vcpu_count;
+
+	struct irq_routing irq_routing; /* GSI routes: the one owner */
+	struct pci_bus *pci_bus;
+	/* virtio-mmio slots in use, for the DSDT and the command line */
+	struct acpi_mmio_device virtio_mmio[VIRTIO_MMIO_MAX_DEVICES];
+	int virtio_mmio_count;
 
 	struct device *serial;
 	struct device *boot_marker;

@@ -13,6 +13,12 @@ enum serial_mode {
 	SERIAL_MODE_NONE,
 };
 
+enum virtio_transport {
+	VIRTIO_TRANSPORT_AUTO, /* PCI, or MMIO when the cmdline has pci=off */
+	VIRTIO_TRANSPORT_PCI,
+	VIRTIO_TRANSPORT_MMIO,
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
@@ -23,6 +29,8 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+	int virtio_rng; /* --rng: a virtio-rng device */
+	enum virtio_transport virtio_transport; /* --transport */
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */
