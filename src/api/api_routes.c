@@ -58,6 +58,8 @@ static void reply_result(struct api_reply *reply, int ret,
 			err->message);
 }
 
+static void configure(struct api_call *call, enum instance_setting what);
+
 /* Devices tern cannot attach through the API yet: the body is checked as
  * Firecracker would, then refused, never silently accepted. */
 static void refuse_device(struct api_call *call, const char *what,
@@ -148,10 +150,6 @@ static const struct json_field balloon_stats_fields[] = {
 	{"stats_polling_interval_s", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 };
 
-static const struct json_field entropy_fields[] = {
-	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-};
-
 #define REFUSE(call, what, fields, partial)                                    \
 	refuse_device(call, what, fields, sizeof(fields) / sizeof(fields[0]),  \
 		      partial)
@@ -203,7 +201,7 @@ static void route_balloon_stats(struct api_call *call)
 
 static void route_entropy(struct api_call *call)
 {
-	REFUSE(call, "entropy", entropy_fields, 0);
+	configure(call, INSTANCE_SET_ENTROPY);
 }
 
 static void route_not_yet(struct api_call *call)

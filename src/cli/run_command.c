@@ -217,16 +217,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		config->virtio_rng = 1;
 		return 0;
 	case OPT_TRANSPORT:
-		if (!strcmp(arg, "pci"))
-			config->virtio_transport = VIRTIO_TRANSPORT_PCI;
-		else if (!strcmp(arg, "mmio"))
-			config->virtio_transport = VIRTIO_TRANSPORT_MMIO;
-		else
-			return tern_error_set(err, EINVAL,
-					      "--transport '%s': use pci or "
-					      "mmio",
-					      arg);
-		return 0;
+		return config_parse_transport("--transport", arg,
+					      &config->virtio_transport, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

@@ -98,6 +98,36 @@ int config_parse_serial(const char *field, const char *text,
 	return 0;
 }
 
+int config_parse_transport(const char *field, const char *text,
+			   enum virtio_transport *transport,
+			   struct tern_error *err)
+{
+	if (!strcmp(text, "pci"))
+		*transport = VIRTIO_TRANSPORT_PCI;
+	else if (!strcmp(text, "mmio"))
+		*transport = VIRTIO_TRANSPORT_MMIO;
+	else if (!strcmp(text, "auto"))
+		*transport = VIRTIO_TRANSPORT_AUTO;
+	else
+		return tern_error_set(err, EINVAL,
+				      "%s '%s': use pci, mmio or auto", field,
+				      text);
+	return 0;
+}
+
+const char *config_transport_name(enum virtio_transport transport)
+{
+	switch (transport) {
+	case VIRTIO_TRANSPORT_PCI:
+		return "pci";
+	case VIRTIO_TRANSPORT_MMIO:
+		return "mmio";
+	case VIRTIO_TRANSPORT_AUTO:
+		break;
+	}
+	return "auto";
+}
+
 int config_find_cpu_template(const char *field, const char *name,
 			     const struct cpu_template **tmpl,
 			     struct tern_error *err)

@@ -27,6 +27,11 @@ int config_check_memory(const char *field, uint64_t bytes, const char *shown,
  * (pointing into text). */
 int config_parse_serial(const char *field, const char *text,
 			struct vm_config *config, struct tern_error *err);
+/* pci, mmio, or auto (MMIO when the command line has pci=off). */
+int config_parse_transport(const char *field, const char *text,
+			   enum virtio_transport *transport,
+			   struct tern_error *err);
+const char *config_transport_name(enum virtio_transport transport);
 int config_find_cpu_template(const char *field, const char *name,
 			     const struct cpu_template **tmpl,
 			     struct tern_error *err);

@@ -368,6 +368,7 @@ int vm_config_json_apply_cpu_config(struct vm_config *config,
 static const struct json_field tern_fields[] = {
 	{"serial", JSON_FIELD_STRING, 0, 0, 0},
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
+	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int apply_tern(struct vm_config *config,
@@ -391,6 +392,14 @@ static int apply_tern(struct vm_config *config,
 		if (ret)
 			return ret;
 	}
+	value = json_fields_get(body, "virtio_transport");
+	if (value) {
+		ret = config_parse_transport("tern.virtio_transport",
+					     json_string_value(value),
+					     &config->virtio_transport, err);
+		if (ret)
+			return ret;
+	}
 	value = json_fields_get(body, "kvm_device");
 	if (value) {
 		ret = config_check_path("tern.kvm_device",
@@ -406,10 +415,38 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"drives",	  "network-interfaces", "vsock",       "balloon",
-	"entropy",	  "cpu-config",		"mmds-config", "pmem",
-	"memory-hotplug",
+	"drives",     "network-interfaces", "vsock", "balloon",
+	"cpu-config", "mmds-config",	    "pmem",  "memory-hotplug",
 };
+
+static const struct json_field entropy_fields[] = {
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+/* Firecracker's entropy device is tern's virtio-rng (--rng): an object
+ * adds it, null leaves it out. */
+static int apply_entropy(struct vm_config *config,
+			 struct vm_config_storage *storage, const json_t *body,
+			 int unused, struct tern_error *err)
+{
+	int ret = JSON_FIELDS_CHECK(body, "entropy", entropy_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "entropy.rate_limiter: not supported");
+	config->virtio_rng = 1;
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_entropy(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_entropy, body, 0, err);
+}
 
 static int is_empty(const json_t *value)
 {
@@ -458,6 +495,10 @@ static int apply_document(struct vm_config *config,
 			ret = is_empty(value)
 				? 0
 				: apply_metrics(config, storage, value, 0, err);
+		else if (!strcmp(key, "entropy"))
+			ret = json_is_null(value)
+				? 0
+				: apply_entropy(config, storage, value, 0, err);
 		else if (!strcmp(key, "tern"))
 			ret = apply_tern(config, storage, value, err);
 		else
@@ -627,11 +668,14 @@ json_t *vm_config_json_export(const struct vm_config *config)
 	json_object_set_new(doc, "network-interfaces", json_array());
 	json_object_set_new(doc, "vsock", json_null());
 	json_object_set_new(doc, "balloon", json_null());
-	json_object_set_new(doc, "entropy", json_null());
+	json_object_set_new(doc, "entropy",
+			    config->virtio_rng ? json_object() : json_null());
 	json_object_set_new(
 		doc, "tern",
-		json_pack("{s:o, s:s}", "serial", export_serial(config),
+		json_pack("{s:o, s:s, s:s}", "serial", export_serial(config),
 			  "kvm_device",
-			  config->kvm_path ? config->kvm_path : "/dev/kvm"));
+			  config->kvm_path ? config->kvm_path : "/dev/kvm",
+			  "virtio_transport",
+			  config_transport_name(config->virtio_transport)));
 	return doc;
 }

@@ -1,8 +1,9 @@
 /* struct vm_config <-> the JSON document that `GET /vm/config` returns and
  * `tern run --config-file` reads: Firecracker's shape ("boot-source",
- * "machine-config", "logger", "metrics", and the device lists, which must be
- * empty until tern has those devices) plus a "tern" object for tern-only
- * options ("serial", "kvm_device"). Every value goes through the same checks
+ * "machine-config", "logger", "metrics", "entropy" (tern's virtio-rng), and
+ * the other device lists, which must be empty until tern has those devices)
+ * plus a "tern" object for tern-only options ("serial", "kvm_device",
+ * "virtio_transport"). Every value goes through the same checks
  * as the command line (config/config_check.h).
  *
  * Each apply function is all-or-nothing: on error the config and its strings
@@ -59,6 +60,11 @@ int vm_config_json_apply_metrics(struct vm_config *config,
 int vm_config_json_apply_serial(struct vm_config *config,
 				struct vm_config_storage *storage,
 				const json_t *body, struct tern_error *err);
+
+/* PUT /entropy: tern's virtio-rng device (the same as --rng). */
+int vm_config_json_apply_entropy(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err);
 
 /* PUT /cpu-config: empty modifier lists, or tern's {"template": NAME}. */
 int vm_config_json_apply_cpu_config(struct vm_config *config,

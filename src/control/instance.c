@@ -336,6 +336,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_METRICS] = "configuring metrics",
 		[INSTANCE_SET_SERIAL] = "configuring the serial console",
 		[INSTANCE_SET_CPU_CONFIG] = "setting the CPU configuration",
+		[INSTANCE_SET_ENTROPY] = "adding the entropy device",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -369,6 +370,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 	case INSTANCE_SET_CPU_CONFIG:
 		ret = vm_config_json_apply_cpu_config(config, storage, body,
 						      err);
+		break;
+	case INSTANCE_SET_ENTROPY:
+		ret = vm_config_json_apply_entropy(config, storage, body, err);
 		break;
 	}
 	applied = *config;

@@ -32,6 +32,7 @@ enum instance_setting {
 	INSTANCE_SET_METRICS,
 	INSTANCE_SET_SERIAL,
 	INSTANCE_SET_CPU_CONFIG,
+	INSTANCE_SET_ENTROPY, /* PUT /entropy: virtio-rng */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */

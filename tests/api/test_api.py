@@ -148,7 +148,9 @@ def cli_options_preconfigure_and_vm_config_round_trips():
         assert doc["machine-config"]["vcpu_count"] == 3
         assert doc["machine-config"]["mem_size_mib"] == 384
         assert doc["machine-config"]["cpu_template"] == "x86-64-v2"
-        assert doc["tern"] == {"serial": "none", "kvm_device": "/dev/kvm"}
+        assert doc["tern"] == {"serial": "none", "kvm_device": "/dev/kvm",
+                               "virtio_transport": "auto"}
+        assert doc["entropy"] is None
         assert t.api.get("/")[1]["state"] == "Not started"   # waits for InstanceStart
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL, "initrd_path": "/x/initrd",
                                          "boot_args": "a=b"})
@@ -241,13 +243,26 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
         f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
         f("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True}, words=["not available"])
         f("GET", "/balloon", words=["balloon"])
-        f("PUT", "/entropy", {}, words=["not available"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["not supported"])
         # The configuration does not claim any of them.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
         assert doc["vsock"] is None and doc["balloon"] is None
+
+
+@test
+def entropy_is_the_virtio_rng_device():
+    with Tern("--transport", "mmio") as t:
+        assert t.api.get("/vm/config")[1]["entropy"] is None
+        t.api.fault("PUT", "/entropy", {"rate_limiter": {"bandwidth": {}}},
+                    words=["rate_limiter"])
+        t.api.fault("PUT", "/entropy", {"rng": 1}, words=["unknown field 'rng'"])
+        t.api.ok("PUT", "/entropy", {})
+        doc = t.api.get("/vm/config")[1]
+        assert doc["entropy"] == {} and doc["tern"]["virtio_transport"] == "mmio"
+    with Tern("--rng") as t:
+        assert t.api.get("/vm/config")[1]["entropy"] == {}
 
 
 @test

@@ -97,6 +97,7 @@ def configure_start_pause_resume_and_metrics():
         api.ok("PUT", "/logger", {"log_path": log_path, "level": "Info", "show_level": True})
         api.ok("PUT", "/metrics", {"metrics_path": metrics_path})
         api.ok("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256})
+        api.ok("PUT", "/entropy", {})     # Firecracker's entropy = tern's virtio-rng
         api.ok("PUT", "/boot-source", {"kernel_image_path": p["GUEST_BZIMAGE"],
                                        "initrd_path": p["GUEST_INITRAMFS"],
                                        "boot_args": BOOT_ARGS})
@@ -107,6 +108,8 @@ def configure_start_pause_resume_and_metrics():
         guest.child.expect("# ")
         assert guest.shell("echo $((6 * 7))") == "42"
         assert guest.shell("nproc") == "2"
+        guest.shell("modprobe virtio_pci; modprobe virtio_rng")
+        assert guest.shell("head -c 16 /dev/hwrng | wc -c") == "16"
         # Short commands: the guest shell wraps lines at 80 columns.
         clocksource = guest.shell("cat /sys/d*/s*/clocksource/c*/current_c*")
         print(f"# guest clocksource: {clocksource}")
@@ -225,6 +228,8 @@ def the_same_vm_from_a_config_file():
         guest.child.expect("# ")
         assert guest.shell("nproc") == "2"
         assert BOOT_ARGS in guest.shell("cat /proc/cmdline")
+        guest.shell("modprobe virtio_pci; modprobe virtio_rng")
+        assert guest.shell("head -c 16 /dev/hwrng | wc -c") == "16"
         guest.child.sendline("reboot -f")
         assert guest.wait_exit() == 0
         failed = False

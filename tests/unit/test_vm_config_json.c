@@ -71,8 +71,9 @@ static void full_document_round_trips(void **state)
 			  "\"minimal\"}, \"logger\": {\"level\": \"Debug\", "
 			  "\"show_level\": true}, \"metrics\": "
 			  "{\"metrics_path\": \"/m\"}, \"drives\": [], "
-			  "\"tern\": {\"serial\": \"file:/s\", \"kvm_device\":"
-			  " \"/dev/kvm2\"}}"),
+			  "\"entropy\": {}, \"tern\": {\"serial\": "
+			  "\"file:/s\", \"kvm_device\": \"/dev/kvm2\", "
+			  "\"virtio_transport\": \"mmio\"}}"),
 		"");
 	assert_string_equal(config.kernel_path, "/k");
 	assert_string_equal(config.initrd_path, "/i");
@@ -86,6 +87,8 @@ static void full_document_round_trips(void **state)
 	assert_int_equal(config.serial_mode, SERIAL_MODE_FILE);
 	assert_string_equal(config.serial_path, "/s");
 	assert_string_equal(config.kvm_path, "/dev/kvm2");
+	assert_true(config.virtio_rng);
+	assert_int_equal(config.virtio_transport, VIRTIO_TRANSPORT_MMIO);
 
 	exported = vm_config_json_export(&config);
 	assert_non_null(exported);
@@ -185,6 +188,12 @@ static void out_of_range_values_are_refused(void **state)
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"tern\": {\"serial\": \"tcp:1\"}}",
 		       "tern.serial 'tcp:1'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"tern\": {\"virtio_transport\": \"isa\"}}",
+		       "tern.virtio_transport 'isa'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"entropy\": {\"rate_limiter\": {}}}",
+		       "entropy.rate_limiter");
 }
 
 static void missing_required_fields_are_refused(void **state)
