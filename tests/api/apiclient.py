@@ -51,8 +51,8 @@ class Api:
     def patch(self, url, body=None, **kw):
         return self.request("PATCH", url, body, **kw)
 
-    def ok(self, method, url, body=None):
-        status, reply = self.request(method, url, body)
+    def ok(self, method, url, body=None, **kw):
+        status, reply = self.request(method, url, body, **kw)
         assert status in (200, 204), f"{method} {url}: {status} {reply}"
         return reply
 
