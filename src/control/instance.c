@@ -142,7 +142,9 @@ static int write_metrics_line(struct instance *inst, struct tern_error *err)
 {
 	json_t *doc = metrics_render_json(&inst->metrics);
 	/* The NUL's slot carries the newline, so the line is one write(). */
-	char *line = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *line = doc
+		? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9))
+		: NULL;
 	int ret = 0;
 
 	json_decref(doc);
