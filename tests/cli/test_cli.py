@@ -69,7 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--rng", "--transport", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
+                   "--api-sock", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -131,6 +132,16 @@ def bad_serial_mode_is_a_usage_error():
 @test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
+
+
+@test
+def api_socket_path_too_long_is_a_runtime_error():
+    expect_error(tern("run", "--api-sock", "/tmp/" + "s" * 120), 1, "--api-sock")
+
+
+@test
+def missing_config_file_is_a_usage_error():
+    expect_error(tern("run", "--config-file", "/nonexistent/vm.json"), 2, "/nonexistent/vm.json")
 
 
 @test
