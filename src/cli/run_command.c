@@ -29,6 +29,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_RNG,
 	OPT_TRANSPORT,
+	OPT_BALLOON,
 };
 
 static const struct option run_options[] = {
@@ -43,6 +44,7 @@ static const struct option run_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
+	{"balloon", optional_argument, NULL, OPT_BALLOON},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -100,6 +102,22 @@ void run_command_print_help(FILE *out)
 		"                         DSDT and on the command line). "
 		"Default: pci, or mmio\n"
 		"                         when the command line has pci=off\n"
+		"      --balloon [SETTINGS]\n"
+		"                         add a virtio-balloon device; "
+		"SETTINGS, comma-separated:\n"
+		"                           size=SIZE  how much memory the "
+		"guest should give\n"
+		"                                      back at boot (default "
+		"0), below --memory\n"
+		"                           deflate-on-oom  the guest may take "
+		"pages back when\n"
+		"                                      it runs out of memory\n"
+		"                           stats=SECONDS  ask for memory "
+		"statistics this often\n"
+		"                           free-page-reporting  the guest "
+		"gives free pages back\n"
+		"                         Ctrl-A b SIZE Enter on the console "
+		"sets a new size.\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -221,6 +239,77 @@ static int parse_log_level(const char *text, struct tern_error *err)
 		text);
 }
 
+static int parse_balloon_size(const char *text, uint64_t *bytes,
+			      struct tern_error *err)
+{
+	if (size_parse(text, bytes))
+		return tern_error_set(err, EINVAL,
+				      "--balloon size='%s' is not a size "
+				      "(examples: 256M, 1G)",
+				      text);
+	if (*bytes % 4096)
+		return tern_error_set(err, EINVAL,
+				      "--balloon size=%s is not a multiple of "
+				      "4 KiB (the balloon's page)",
+				      text);
+	return 0;
+}
+
+static int parse_balloon_stats(const char *text, uint32_t *seconds,
+			       struct tern_error *err)
+{
+	char *end;
+	unsigned long value;
+
+	errno = 0;
+	value = strtoul(text, &end, 10);
+	if (errno || *end || end == text || text[0] == '-' || value > 86400)
+		return tern_error_set(err, EINVAL,
+				      "--balloon stats='%s' is not a number of "
+				      "seconds from 0 (off) to 86400",
+				      text);
+	*seconds = (uint32_t)value;
+	return 0;
+}
+
+/* --balloon [size=SIZE][,deflate-on-oom][,stats=SECONDS]
+ * [,free-page-reporting]; each --balloon starts from the defaults. */
+static int parse_balloon(const char *text, struct vm_balloon_config *balloon,
+			 struct tern_error *err)
+{
+	char settings[256], *save = NULL;
+	int ret = 0;
+
+	memset(balloon, 0, sizeof(*balloon));
+	balloon->enabled = 1;
+	if (!text)
+		return 0;
+	if (strlen(text) >= sizeof(settings))
+		return tern_error_set(err, EINVAL, "--balloon: too long");
+	strcpy(settings, text);
+	for (char *item = strtok_r(settings, ",", &save); item && !ret;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(item, "size=", 5))
+			ret = parse_balloon_size(item + 5,
+						 &balloon->target_bytes, err);
+		else if (!strncmp(item, "stats=", 6))
+			ret = parse_balloon_stats(
+				item + 6, &balloon->stats_interval_s, err);
+		else if (!strcmp(item, "deflate-on-oom"))
+			balloon->deflate_on_oom = 1;
+		else if (!strcmp(item, "free-page-reporting"))
+			balloon->free_page_reporting = 1;
+		else
+			ret = tern_error_set(
+				err, EINVAL,
+				"--balloon: unknown setting '%s' (use "
+				"size=SIZE, deflate-on-oom, stats=SECONDS, "
+				"free-page-reporting)",
+				item);
+	}
+	return ret;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -256,6 +345,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
+	case OPT_BALLOON:
+		return parse_balloon(arg, &config->balloon, err);
 	case OPT_TRANSPORT:
 		if (!strcmp(arg, "pci"))
 			config->virtio_transport = VIRTIO_TRANSPORT_PCI;
@@ -298,6 +389,12 @@ int run_command_parse(int argc, char **argv, struct vm_config *config,
 			return tern_error_set(err, EINVAL,
 					      "option '%s' needs a value",
 					      argv[optind - 1]);
+		/* --balloon's settings are optional; "--balloon size=1G"
+		 * (space, not '=') names them too: tern run takes no
+		 * positional argument that this could swallow. */
+		if (opt == OPT_BALLOON && !optarg && optind < argc &&
+		    argv[optind][0] != '-')
+			optarg = argv[optind++];
 		ret = parse_option(opt, optarg, config, err);
 		if (ret)
 			return ret;
@@ -307,6 +404,15 @@ int run_command_parse(int argc, char **argv, struct vm_config *config,
 				      argv[optind]);
 	if (!config->kernel_path)
 		return tern_error_set(err, EINVAL, "--kernel is required");
+	if (config->balloon.enabled &&
+	    config->balloon.target_bytes >= config->memory_size)
+		return tern_error_set(
+			err, EINVAL,
+			"--balloon size (%llu MiB) must be less "
+			"than --memory (%llu MiB)",
+			(unsigned long long)(config->balloon.target_bytes >>
+					     20),
+			(unsigned long long)(config->memory_size >> 20));
 	return 0;
 }
 

@@ -44,6 +44,10 @@ struct vm {
 	struct acpi_mmio_device virtio_mmio[VIRTIO_MMIO_MAX_DEVICES];
 	int virtio_mmio_count;
 
+	/* --balloon's device, for run-time targets (API, console escape);
+	 * owned by its transport like every virtio device. NULL: none. */
+	struct virtio_device *balloon;
+
 	struct device *serial;
 	struct device *boot_marker;
 	int serial_output_fd;
