@@ -529,7 +529,7 @@ int virtio_balloon_set_target(struct virtio_device *vdev, uint64_t bytes)
 
 	if (bytes % VIRTIO_BALLOON_PAGE_SIZE ||
 	    bytes / VIRTIO_BALLOON_PAGE_SIZE > UINT32_MAX ||
-	    (vdev->mem && bytes > vdev->mem->ram_size))
+	    (vdev->mem && bytes >= vdev->mem->ram_size))
 		return -EINVAL;
 	pthread_mutex_lock(&vdev->lock);
 	if (b->state.num_pages != bytes / VIRTIO_BALLOON_PAGE_SIZE) {

@@ -92,9 +92,9 @@ void virtio_balloon_set_release(struct virtio_device *vdev,
 				virtio_balloon_release_fn release,
 				void *opaque);
 
-/* Sets the target to `bytes` (a multiple of 4 KiB, at most the guest's
- * RAM) and raises the config-change interrupt so the driver inflates or
- * deflates towards it. Thread-safe. Returns 0 or -EINVAL. */
+/* Sets the target to `bytes` (a multiple of 4 KiB, less than the guest's
+ * RAM, as --balloon size=) and raises the config-change interrupt so the driver
+ * inflates or deflates towards it. Thread-safe. Returns 0 or -EINVAL. */
 int virtio_balloon_set_target(struct virtio_device *vdev, uint64_t bytes);
 
 /* Fills *info with the current target, actual size, counters and the last

@@ -453,7 +453,7 @@ static void console_set_balloon(struct vm *vm, const char *text)
 	ret = virtio_balloon_set_target(vm->balloon, bytes);
 	if (ret)
 		log_warn("balloon target '%s' must be a multiple of 4 KiB and "
-			 "at most the guest's memory",
+			 "less than the guest's memory",
 			 text);
 	else
 		log_info("balloon target set to %llu MiB",

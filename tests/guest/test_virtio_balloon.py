@@ -154,6 +154,7 @@ def inflate_gives_memory_back_and_deflate_returns_it():
         assert not TERN_WARNING.search(text), text[-2000:]
         status = guest.reboot()
     assert status == 0, f"tern exited with {status} after reboot"
+    os.unlink(log)
 
 
 @test
@@ -185,6 +186,25 @@ def free_page_reporting_gives_freed_memory_back():
               "256 MiB")
         assert not TERN_WARNING.search(read_log(log))
         assert guest.reboot() == 0
+    os.unlink(log)
+
+
+@test
+def balloon_over_virtio_mmio():
+    """The same device on the other transport: the target is reached and
+    statistics arrive through virtio-mmio (config interrupt and all)."""
+    log = log_file("mmio")
+    with guestlib.Guest(cpus=1, memory="256M", log_path=log,
+                        extra=["--balloon", "size=32M,stats=1", "--transport", "mmio",
+                               "--log-level", "debug"]) as guest:
+        guest.shell("modprobe virtio_mmio; modprobe virtio_balloon")
+        wait_for("the 32 MiB target", lambda: "reached the target: 32 MiB" in read_log(log))
+        wait_for("two statistics updates", lambda: len(stats_lines(log)) >= 2, timeout=60)
+        guest.child.send("\x01b16M\r")
+        wait_for("the 16 MiB target", lambda: "reached the target: 16 MiB" in read_log(log))
+        assert not TERN_WARNING.search(read_log(log))
+        assert guest.reboot() == 0
+    os.unlink(log)
 
 
 def setup():

@@ -461,6 +461,7 @@ static void target_and_actual_in_config_space(void **state)
 	generation = f->vdev->config_generation;
 	assert_int_equal(virtio_balloon_set_target(f->vdev, RAM_SIZE + PAGE),
 			 -EINVAL);
+	assert_int_equal(virtio_balloon_set_target(f->vdev, RAM_SIZE), -EINVAL);
 	assert_int_equal(virtio_balloon_set_target(f->vdev, KiB(6)), -EINVAL);
 	assert_int_equal(f->vdev->config_generation, generation);
 	assert_int_equal(virtio_balloon_set_target(f->vdev, MiB(128)), 0);
