@@ -396,6 +396,16 @@ static void reporting_releases_whole_pages_inside_ranges(void **state)
 	assert_int_equal(f->released[1].len, PAGE);
 	assert_int_equal(info(f).reported_bytes, MiB(2) + PAGE);
 	assert_int_equal(info(f).inflated_pages, 0);
+
+	/* Queue 3 exists (statistics were offered) but has no role without
+	 * them: its buffers are returned untouched and counted as errors. */
+	set_desc(f, 3, 0, MiB(8), MiB(2), VRING_DESC_F_WRITE, 0);
+	offer(f, 3, 0);
+	notify(f, 3);
+	assert_int_equal(used_idx(f, 3), 1);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(info(f).errors, 1);
+	assert_false(needs_reset(f));
 }
 
 static void reporting_follows_stats_when_both_are_negotiated(void **state)
@@ -427,6 +437,18 @@ static void reported_range_outside_ram_releases_nothing(void **state)
 	/* Broken until reset: nothing more is served. */
 	notify(f, 2);
 	assert_int_equal(f->release_count, 0);
+}
+
+static void reported_range_wrapping_around_releases_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
+	set_desc(f, 2, 0, 0xfffffffffffff000ULL, 0x2000, VRING_DESC_F_WRITE, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(f->release_count, 0);
+	assert_true(needs_reset(f));
 }
 
 static uint32_t config_u32(struct fixture *f, uint32_t offset)
@@ -540,6 +562,7 @@ int main(void)
 		T(reporting_releases_whole_pages_inside_ranges),
 		T(reporting_follows_stats_when_both_are_negotiated),
 		T(reported_range_outside_ram_releases_nothing),
+		T(reported_range_wrapping_around_releases_nothing),
 		T(target_and_actual_in_config_space),
 		T(features_offered_follow_the_options),
 		T(reset_drops_the_held_stats_buffer),
