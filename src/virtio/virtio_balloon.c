@@ -488,6 +488,8 @@ virtio_balloon_create(const struct virtio_balloon_options *options)
 	b->timer_fd = -1;
 	if (options->deflate_on_oom)
 		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (options->stats_interval_s > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S)
+		return NULL;
 	if (options->stats_interval_s) {
 		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 		queues++;
@@ -542,6 +544,24 @@ int virtio_balloon_set_target(struct virtio_device *vdev, uint64_t bytes)
 		else
 			vdev->config_generation++;
 	}
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}
+
+int virtio_balloon_set_stats_interval(struct virtio_device *vdev,
+				      uint32_t seconds)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (b->timer_fd < 0)
+		return -ENOTSUP;
+	if (seconds > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S)
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->lock);
+	b->options.stats_interval_s = seconds;
+	/* A held buffer waits for the new interval (0 disarms the timer). */
+	if (b->state.stats_held)
+		arm_stats_timer(b);
 	pthread_mutex_unlock(&vdev->lock);
 	return 0;
 }

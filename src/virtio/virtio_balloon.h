@@ -42,6 +42,8 @@
 #define VIRTIO_BALLOON_MAX_PFNS_PER_BUFFER 4096
 /* Most (tag, value) pairs one statistics buffer may carry. */
 #define VIRTIO_BALLOON_MAX_STATS_PER_BUFFER 64
+/* Longest statistics interval (a day). */
+#define VIRTIO_BALLOON_MAX_STATS_INTERVAL_S 86400
 
 struct virtio_balloon_options {
 	uint64_t target_bytes; /* initial target, a multiple of 4 KiB */
@@ -96,6 +98,13 @@ void virtio_balloon_set_release(struct virtio_device *vdev,
  * RAM, as --balloon size=) and raises the config-change interrupt so the driver
  * inflates or deflates towards it. Thread-safe. Returns 0 or -EINVAL. */
 int virtio_balloon_set_target(struct virtio_device *vdev, uint64_t bytes);
+
+/* Changes how often statistics are asked for (0: stop asking; the last
+ * values stay). Only for a device created with statistics (their queue
+ * exists from creation on): -ENOTSUP otherwise; -EINVAL above 86400 s.
+ * Thread-safe. */
+int virtio_balloon_set_stats_interval(struct virtio_device *vdev,
+				      uint32_t seconds);
 
 /* Fills *info with the current target, actual size, counters and the last
  * statistics. Thread-safe. */

@@ -370,6 +370,35 @@ static void stats_timer_hands_the_buffer_back(void **state)
 	assert_int_equal(used_idx(f, 2), 1);
 }
 
+static void stats_interval_changes_at_run_time(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_balloon_options plain = {0};
+	struct virtio_device *without = virtio_balloon_create(&plain);
+	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
+	uint64_t value = 1;
+	struct timespec nap = {0, 20 * 1000 * 1000};
+
+	assert_non_null(without);
+	assert_int_equal(virtio_balloon_set_stats_interval(without, 1),
+			 -ENOTSUP);
+	virtio_device_destroy(without);
+	assert_int_equal(virtio_balloon_set_stats_interval(f->vdev, 86401),
+			 -EINVAL);
+
+	/* Held for an hour, then the interval drops to 1 s: handed back. */
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
+		 0, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(virtio_balloon_set_stats_interval(f->vdev, 1), 0);
+	assert_int_equal(info(f).stats_interval_s, 1);
+	for (int i = 0; i < 250 && used_idx(f, 2) == 0; i++)
+		nanosleep(&nap, NULL);
+	assert_int_equal(used_idx(f, 2), 1);
+}
+
 static void reporting_releases_whole_pages_inside_ranges(void **state)
 {
 	struct fixture *f = *state;
@@ -559,6 +588,7 @@ int main(void)
 		T(stats_are_kept_and_the_buffer_handed_back),
 		cmocka_unit_test_teardown(stats_timer_hands_the_buffer_back,
 					  teardown),
+		T(stats_interval_changes_at_run_time),
 		T(reporting_releases_whole_pages_inside_ranges),
 		T(reporting_follows_stats_when_both_are_negotiated),
 		T(reported_range_outside_ram_releases_nothing),
