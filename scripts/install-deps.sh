@@ -11,6 +11,7 @@ packages=(
 	libmicrohttpd-dev      # HTTP API on a Unix socket
 	libseccomp-dev         # sandbox
 	liburing-dev           # block backend
+	zlib1g-dev             # snapshot state file checksum (crc32)
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
 	python3 python3-pexpect                 # guest and CLI tests
