@@ -191,6 +191,22 @@ static int handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* An exit tern just handled (port or MMIO read) is finished inside KVM only
+ * by the next KVM_RUN: with immediate_exit set it completes the instruction
+ * and returns at once without running the guest (api.rst, immediate_exit).
+ * Done before parking so a paused vCPU's registers are complete, as a
+ * snapshot needs them. */
+static void complete_pending_exit(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0) {
+		/* Should not happen with immediate_exit; count it anyway. */
+		atomic_fetch_add_explicit(&vcpu->exit_count, 1,
+					  memory_order_relaxed);
+	}
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -208,6 +224,7 @@ static void *vcpu_thread(void *arg)
 		unsigned slot;
 
 		if (vm_pause_requested(vcpu->vm)) {
+			complete_pending_exit(vcpu);
 			vm_vcpu_pause_point(vcpu->vm);
 			continue;
 		}

@@ -49,7 +49,10 @@ static void power_destroy(struct device *dev)
 	free(to_power(dev));
 }
 
+/* Stateless: its ports only trigger events. */
 static const struct device_ops acpi_power_ops = {
+	.save = device_save_nothing,
+	.restore = device_restore_nothing,
 	.name = "acpi-power",
 	.io_read = power_io_read,
 	.io_write = power_io_write,

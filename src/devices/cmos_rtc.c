@@ -4,6 +4,7 @@
  * MC146818A data sheet; century at 0x32 as PC firmware puts it. */
 #include "devices/cmos_rtc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -184,7 +185,50 @@ static void rtc_destroy(struct device *dev)
 	free(rtc);
 }
 
+/* The guest's clock offset from host time (so a guest that set its RTC keeps
+ * its setting), the index latch and the NVRAM. */
+struct cmos_rtc_state {
+	int64_t offset;
+	uint8_t index;
+	uint8_t pad[7];
+	uint8_t nvram[CMOS_SIZE];
+};
+
+static int rtc_save(struct device *dev, void *buf, size_t *len)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+	struct cmos_rtc_state st;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&rtc->lock);
+	st.offset = (int64_t)rtc->offset;
+	st.index = rtc->index;
+	memcpy(st.nvram, rtc->nvram, sizeof(st.nvram));
+	pthread_mutex_unlock(&rtc->lock);
+	return device_save_plain(&st, sizeof(st), buf, len);
+}
+
+static int rtc_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+	struct cmos_rtc_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.index > INDEX_MASK)
+		return -EINVAL;
+	pthread_mutex_lock(&rtc->lock);
+	rtc->offset = (time_t)st.offset;
+	rtc->index = st.index;
+	memcpy(rtc->nvram, st.nvram, sizeof(rtc->nvram));
+	pthread_mutex_unlock(&rtc->lock);
+	return 0;
+}
+
 static const struct device_ops cmos_rtc_ops = {
+	.save = rtc_save,
+	.restore = rtc_restore,
 	.name = "cmos-rtc",
 	.io_read = rtc_io_read,
 	.io_write = rtc_io_write,

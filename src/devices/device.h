@@ -6,8 +6,10 @@
 #ifndef TERN_DEVICES_DEVICE_H
 #define TERN_DEVICES_DEVICE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct device;
 
@@ -19,7 +21,45 @@ struct device_ops {
 	void (*io_write)(struct device *dev, uint64_t offset, const void *data,
 			 uint32_t size);
 	void (*destroy)(struct device *dev);
+
+	/* Snapshots, NULL-able: a device without save cannot be snapshotted,
+	 * and a snapshot of a VM holding it is refused (never half-saved). A
+	 * stateless device saves 0 bytes. save: *len is the room in buf on
+	 * entry, the bytes written on return (-ENOSPC: too small). restore
+	 * gets those bytes back from an untrusted file: anything out of range
+	 * is refused with -EINVAL before the device changes. Both run with
+	 * the vCPUs stopped. */
+	int (*save)(struct device *dev, void *buf, size_t *len);
+	int (*restore)(struct device *dev, const void *buf, size_t len);
 };
+
+/* For save hooks: copies a plain state struct into buf. */
+static inline int device_save_plain(const void *state, size_t size, void *buf,
+				    size_t *len)
+{
+	if (*len < size)
+		return -ENOSPC;
+	memcpy(buf, state, size);
+	*len = size;
+	return 0;
+}
+
+static inline int device_save_nothing(struct device *dev, void *buf,
+				      size_t *len)
+{
+	(void)dev;
+	(void)buf;
+	*len = 0;
+	return 0;
+}
+
+static inline int device_restore_nothing(struct device *dev, const void *buf,
+					 size_t len)
+{
+	(void)dev;
+	(void)buf;
+	return len == 0 ? 0 : -EINVAL;
+}
 
 struct device {
 	const struct device_ops *ops;

@@ -299,7 +299,66 @@ static void i8042_destroy(struct device *dev)
 	free(kbd);
 }
 
+/* The controller's registers and output queue; the reset callback and IRQ
+ * line belong to the new VM. */
+struct i8042_state {
+	uint8_t status, config, pending_command, keyboard_param;
+	uint32_t keyboard_driver_seen;
+	uint32_t queue_head, queue_count;
+	uint8_t queue[OUTPUT_QUEUE_SIZE];
+	uint8_t queue_from_keyboard[OUTPUT_QUEUE_SIZE];
+};
+
+static int i8042_save(struct device *dev, void *buf, size_t *len)
+{
+	struct i8042 *kbd = to_i8042(dev);
+	struct i8042_state st;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&kbd->lock);
+	st.status = kbd->status;
+	st.config = kbd->config;
+	st.pending_command = kbd->pending_command;
+	st.keyboard_param = kbd->keyboard_param;
+	st.keyboard_driver_seen = (uint32_t)kbd->keyboard_driver_seen;
+	st.queue_head = kbd->queue_head;
+	st.queue_count = kbd->queue_count;
+	memcpy(st.queue, kbd->queue, sizeof(st.queue));
+	memcpy(st.queue_from_keyboard, kbd->queue_from_keyboard,
+	       sizeof(st.queue_from_keyboard));
+	pthread_mutex_unlock(&kbd->lock);
+	return device_save_plain(&st, sizeof(st), buf, len);
+}
+
+static int i8042_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct i8042 *kbd = to_i8042(dev);
+	struct i8042_state st;
+
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.queue_head >= OUTPUT_QUEUE_SIZE ||
+	    st.queue_count > OUTPUT_QUEUE_SIZE)
+		return -EINVAL;
+	pthread_mutex_lock(&kbd->lock);
+	kbd->status = st.status;
+	kbd->config = st.config;
+	kbd->pending_command = st.pending_command;
+	kbd->keyboard_param = st.keyboard_param;
+	kbd->keyboard_driver_seen = st.keyboard_driver_seen != 0;
+	kbd->queue_head = st.queue_head;
+	kbd->queue_count = st.queue_count;
+	memcpy(kbd->queue, st.queue, sizeof(st.queue));
+	memcpy(kbd->queue_from_keyboard, st.queue_from_keyboard,
+	       sizeof(st.queue_from_keyboard));
+	pthread_mutex_unlock(&kbd->lock);
+	return 0;
+}
+
 static const struct device_ops i8042_ops = {
+	.save = i8042_save,
+	.restore = i8042_restore,
 	.name = "i8042",
 	.io_read = i8042_io_read,
 	.io_write = i8042_io_write,

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Register offsets (DLAB=0 unless noted). */
@@ -229,11 +230,77 @@ static void serial_destroy(struct device *dev)
 	free(s);
 }
 
+/* What the guest can observe of the UART; the output fd and the IRQ line
+ * belong to the new VM. */
+struct serial_8250_state {
+	uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+	uint8_t thr_interrupt_pending;
+	uint8_t irq_level;
+	uint8_t pad[7];
+	uint64_t rx_head, rx_count;
+	uint8_t rx[RX_BUFFER_SIZE];
+};
+
+static int serial_save(struct device *dev, void *buf, size_t *len)
+{
+	struct serial_8250 *s = to_serial(dev);
+	struct serial_8250_state *st = calloc(1, sizeof(*st));
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	st->ier = s->ier;
+	st->lcr = s->lcr;
+	st->mcr = s->mcr;
+	st->scr = s->scr;
+	st->fcr = s->fcr;
+	st->dll = s->dll;
+	st->dlm = s->dlm;
+	st->thr_interrupt_pending = (uint8_t)s->thr_interrupt_pending;
+	st->irq_level = (uint8_t)s->irq_level;
+	st->rx_head = s->rx_head;
+	st->rx_count = s->rx_count;
+	memcpy(st->rx, s->rx, sizeof(st->rx));
+	pthread_mutex_unlock(&s->lock);
+	ret = device_save_plain(st, sizeof(*st), buf, len);
+	free(st);
+	return ret;
+}
+
+static int serial_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct serial_8250 *s = to_serial(dev);
+	const struct serial_8250_state *st = buf;
+
+	if (len != sizeof(*st) || st->rx_head >= RX_BUFFER_SIZE ||
+	    st->rx_count > RX_BUFFER_SIZE || st->irq_level > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st->ier;
+	s->lcr = st->lcr;
+	s->mcr = st->mcr;
+	s->scr = st->scr;
+	s->fcr = st->fcr;
+	s->dll = st->dll;
+	s->dlm = st->dlm;
+	s->thr_interrupt_pending = st->thr_interrupt_pending != 0;
+	/* The line's level is part of the restored irqchip state. */
+	s->irq_level = st->irq_level;
+	s->rx_head = (size_t)st->rx_head;
+	s->rx_count = (size_t)st->rx_count;
+	memcpy(s->rx, st->rx, sizeof(s->rx));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 static const struct device_ops serial_8250_ops = {
 	.name = "serial-8250",
 	.io_read = serial_io_read,
 	.io_write = serial_io_write,
 	.destroy = serial_destroy,
+	.save = serial_save,
+	.restore = serial_restore,
 };
 
 struct device *serial_8250_create(const struct irq_line *irq, int output_fd)

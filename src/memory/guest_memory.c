@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "arch/x86/layout.h"
 
@@ -44,6 +45,25 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 	if (ram_size > low_size)
 		add_region(mem, LAYOUT_MMIO_HOLE_END, ram_size - low_size,
 			   (uint8_t *)mapping + low_size);
+	return 0;
+}
+
+int guest_memory_map_file(struct guest_memory *mem, int fd)
+{
+	struct stat st;
+	void *mapping;
+
+	if (!mem->mapping)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* A shorter file would SIGBUS on the first access past its end. */
+	if ((uint64_t)st.st_size < mem->mapping_size)
+		return -EINVAL;
+	mapping = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	if (mapping == MAP_FAILED)
+		return -errno;
 	return 0;
 }
 

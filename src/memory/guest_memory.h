@@ -30,6 +30,12 @@ struct guest_memory {
 int guest_memory_init(struct guest_memory *mem, uint64_t ram_size);
 void guest_memory_destroy(struct guest_memory *mem);
 
+/* Replaces the contents of guest RAM with a private (copy-on-write) mapping
+ * of fd, at the same host addresses, so KVM's memory slots stay valid and
+ * pages are read from the file only when first touched (snapshot restore).
+ * The file must hold at least ram_size bytes. Returns 0 or a negative errno. */
+int guest_memory_map_file(struct guest_memory *mem, int fd);
+
 /* Host pointer for [gpa, gpa+len), or NULL when any byte of the range lies
  * outside guest RAM or the range crosses regions. len 0 is refused. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,

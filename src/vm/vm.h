@@ -79,6 +79,9 @@ struct vm {
 	int paused; /* vm_pause() finished, under pause_lock */
 	struct kvm_clock_data paused_clock;
 	struct device *i8042;
+	/* KVM_MEM_LOG_DIRTY_PAGES is set on the memory slots: a snapshot was
+	 * taken or restored, and a Diff snapshot may follow (src/snapshot). */
+	int memory_dirty_log;
 };
 
 /* Opens KVM, creates the VM with its in-kernel interrupt controllers, guest

@@ -145,7 +145,62 @@ static void config_ports_write(struct device *dev, uint64_t offset,
 			     load_le(data, size));
 }
 
+/* The bus's state: the 0xcf8 latch and the host bridge's config space.
+ * Devices in other slots are virtio transports, which the snapshot code
+ * refuses until they save themselves; a bus holding one refuses here too,
+ * so nothing is ever half-saved. */
+struct pci_bus_state {
+	uint32_t config_address;
+	uint32_t pad;
+	uint8_t host_bridge_config[PCI_CONFIG_SPACE_SIZE];
+};
+
+static int pci_bus_only_host_bridge(const struct pci_bus *bus)
+{
+	for (int i = 1; i < PCI_SLOT_COUNT; i++)
+		if (bus->slots[i])
+			return 0;
+	return bus->slots[0] != NULL;
+}
+
+static int config_ports_save(struct device *dev, void *buf, size_t *len)
+{
+	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
+	struct pci_bus_state st;
+
+	if (!pci_bus_only_host_bridge(bus))
+		return -ENOTSUP;
+	memset(&st, 0, sizeof(st));
+	pthread_rwlock_rdlock(&bus->lock);
+	st.config_address =
+		__atomic_load_n(&bus->config_address, __ATOMIC_RELAXED);
+	memcpy(st.host_bridge_config, bus->slots[0]->config,
+	       sizeof(st.host_bridge_config));
+	pthread_rwlock_unlock(&bus->lock);
+	return device_save_plain(&st, sizeof(st), buf, len);
+}
+
+static int config_ports_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
+	const struct pci_bus_state *st = buf;
+
+	if (!pci_bus_only_host_bridge(bus))
+		return -ENOTSUP;
+	if (len != sizeof(*st))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&bus->lock);
+	__atomic_store_n(&bus->config_address, st->config_address,
+			 __ATOMIC_RELAXED);
+	memcpy(bus->slots[0]->config, st->host_bridge_config,
+	       sizeof(st->host_bridge_config));
+	pthread_rwlock_unlock(&bus->lock);
+	return 0;
+}
+
 static const struct device_ops config_ports_ops = {
+	.save = config_ports_save,
+	.restore = config_ports_restore,
 	.name = "pci-config-ports",
 	.io_read = config_ports_read,
 	.io_write = config_ports_write,
@@ -186,7 +241,11 @@ static void ecam_write(struct device *dev, uint64_t offset, const void *data,
 		load_le(data, size));
 }
 
+/* ECAM and the BAR window keep no state of their own: the config ports'
+ * save covers the bus. */
 static const struct device_ops ecam_ops = {
+	.save = device_save_nothing,
+	.restore = device_restore_nothing,
 	.name = "pci-ecam",
 	.io_read = ecam_read,
 	.io_write = ecam_write,
@@ -252,6 +311,8 @@ static void bar_window_write(struct device *dev, uint64_t offset,
 }
 
 static const struct device_ops bar_window_ops = {
+	.save = device_save_nothing,
+	.restore = device_restore_nothing,
 	.name = "pci-mmio-window",
 	.io_read = bar_window_read,
 	.io_write = bar_window_write,

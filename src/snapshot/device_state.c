@@ -1,0 +1,190 @@
+#include "snapshot/device_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot/snapshot_sections.h"
+
+/* Room for the largest device state (the UART's receive buffer). */
+#define DEVICE_STATE_MAX (64u << 10)
+
+/* Each device section starts with this, so a restore can tell that the
+ * snapshot's device N is this VM's device N. */
+struct device_header {
+	char kind[32]; /* ops->name */
+	uint64_t base; /* its first range's address */
+	uint32_t bus; /* 0 port I/O, 1 MMIO */
+	uint32_t pad;
+};
+
+struct device_slot {
+	struct device *dev;
+	uint64_t base;
+	uint32_t bus;
+};
+
+/* The VM's devices in bus order, each once (a device may own several
+ * ranges). Returns the count. */
+static int list_devices(struct vm *vm, struct device_slot *out, int max)
+{
+	const struct io_bus *buses[2] = {&vm->pio_bus, &vm->mmio_bus};
+	int count = 0;
+
+	for (uint32_t b = 0; b < 2; b++)
+		for (int i = 0; i < buses[b]->count; i++) {
+			struct device *dev = buses[b]->ranges[i].dev;
+			int seen = 0;
+
+			for (int j = 0; j < count; j++)
+				seen |= out[j].dev == dev;
+			if (seen || count == max)
+				continue;
+			out[count++] = (struct device_slot){
+				dev, buses[b]->ranges[i].base, b};
+		}
+	return count;
+}
+
+static void section_name(const struct device_slot *slot, char *name)
+{
+	snprintf(name, STATE_FILE_NAME_SIZE, "%.14s@%llx", slot->dev->ops->name,
+		 (unsigned long long)slot->base);
+}
+
+/* Virtio devices save nothing yet: refuse by name before anything else. */
+static int check_virtio(const struct vm *vm, struct tern_error *err)
+{
+	if (vm->virtio_device_count > 0)
+		return tern_error_set(
+			err, ENOTSUP,
+			"device %s (%s) cannot be snapshotted yet",
+			vm->virtio_devices[0].id,
+			vm->virtio_devices[0].vdev->ops->name);
+	return 0;
+}
+
+int device_state_save(struct vm *vm, struct state_file *sf,
+		      struct tern_error *err)
+{
+	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
+	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
+	uint8_t *buf;
+	int ret = check_virtio(vm, err);
+
+	if (ret)
+		return ret;
+	buf = malloc(sizeof(struct device_header) + DEVICE_STATE_MAX);
+	if (!buf)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	for (int i = 0; !ret && i < count; i++) {
+		struct device_header *h = (void *)buf;
+		size_t len = DEVICE_STATE_MAX;
+		char name[STATE_FILE_NAME_SIZE];
+
+		section_name(&slots[i], name);
+		if (!slots[i].dev->ops->save) {
+			ret = tern_error_set(err, ENOTSUP,
+					     "device %s at 0x%llx cannot be "
+					     "snapshotted yet",
+					     slots[i].dev->ops->name,
+					     (unsigned long long)slots[i].base);
+			break;
+		}
+		memset(h, 0, sizeof(*h));
+		snprintf(h->kind, sizeof(h->kind), "%s",
+			 slots[i].dev->ops->name);
+		h->base = slots[i].base;
+		h->bus = slots[i].bus;
+		ret = slots[i].dev->ops->save(slots[i].dev, buf + sizeof(*h),
+					      &len);
+		if (ret) {
+			ret = tern_error_set(err, -ret,
+					     "device %s at 0x%llx cannot be "
+					     "snapshotted: %s",
+					     slots[i].dev->ops->name,
+					     (unsigned long long)slots[i].base,
+					     strerror(-ret));
+			break;
+		}
+		ret = state_file_add(sf, SNAP_DEVICE_BASE + (uint32_t)i, name,
+				     buf, sizeof(*h) + len, err);
+	}
+	free(buf);
+	return ret;
+}
+
+int device_state_check(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
+	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
+	int ret = check_virtio(vm, err);
+
+	if (ret)
+		return ret;
+	for (int i = 0; i < count; i++) {
+		char name[STATE_FILE_NAME_SIZE];
+		const struct state_section *s;
+		struct device_header h;
+
+		section_name(&slots[i], name);
+		s = state_file_require(sf, SNAP_DEVICE_BASE + (uint32_t)i, name,
+				       0, err);
+		if (!s)
+			return -ENOENT;
+		if (s->length < sizeof(h))
+			return tern_error_set(err, EINVAL,
+					      "snapshot section %s is "
+					      "malformed",
+					      name);
+		memcpy(&h, s->data, sizeof(h));
+		h.kind[sizeof(h.kind) - 1] = '\0';
+		if (strcmp(h.kind, slots[i].dev->ops->name) != 0 ||
+		    h.base != slots[i].base || h.bus != slots[i].bus)
+			return tern_error_set(
+				err, EINVAL,
+				"the snapshot's device %d is %.31s at 0x%llx; "
+				"this VM's is %s at 0x%llx",
+				i, h.kind, (unsigned long long)h.base,
+				slots[i].dev->ops->name,
+				(unsigned long long)slots[i].base);
+		if (!slots[i].dev->ops->restore)
+			return tern_error_set(err, ENOTSUP,
+					      "device %s cannot be restored "
+					      "yet",
+					      slots[i].dev->ops->name);
+	}
+	if (state_file_find(sf, SNAP_DEVICE_BASE + (uint32_t)count))
+		return tern_error_set(err, EINVAL,
+				      "the snapshot has more devices than "
+				      "this VM (%d)",
+				      count);
+	return 0;
+}
+
+int device_state_restore(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err)
+{
+	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
+	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
+	int ret = device_state_check(vm, sf, err);
+
+	for (int i = 0; !ret && i < count; i++) {
+		const struct state_section *s =
+			state_file_find(sf, SNAP_DEVICE_BASE + (uint32_t)i);
+
+		ret = slots[i].dev->ops->restore(
+			slots[i].dev, s->data + sizeof(struct device_header),
+			s->length - sizeof(struct device_header));
+		if (ret)
+			ret = tern_error_set(err, -ret,
+					     "snapshot state of device %s at "
+					     "0x%llx is invalid: %s",
+					     slots[i].dev->ops->name,
+					     (unsigned long long)slots[i].base,
+					     strerror(-ret));
+	}
+	return ret;
+}

@@ -1,0 +1,22 @@
+/* Every device's own state in and out of a state file, through the
+ * save/restore pair of its ops table (src/devices/device.h). A device
+ * without one makes the whole snapshot fail with its name: nothing is saved
+ * or restored by halves. */
+#ifndef TERN_SNAPSHOT_DEVICE_STATE_H
+#define TERN_SNAPSHOT_DEVICE_STATE_H
+
+#include "snapshot/state_file.h"
+#include "vm/vm.h"
+
+int device_state_save(struct vm *vm, struct state_file *sf,
+		      struct tern_error *err);
+
+/* Checks that the snapshot holds exactly this VM's devices (same kind at
+ * the same address) and that each can restore, without changing any. */
+int device_state_check(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err);
+
+int device_state_restore(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err);
+
+#endif

@@ -1,0 +1,41 @@
+/* Snapshots of a whole VM: the state file (vCPUs, VM, devices) and the
+ * memory file. Create works on a paused VM (or one whose vCPUs never ran);
+ * load works on a VM fresh from vm_create() with the snapshot's vCPU count
+ * and memory size, before vm_run() and without a kernel loaded. */
+#ifndef TERN_SNAPSHOT_SNAPSHOT_H
+#define TERN_SNAPSHOT_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "vm/vm.h"
+
+enum snapshot_type {
+	SNAPSHOT_FULL, /* all of RAM, sparsely */
+	SNAPSHOT_DIFF, /* pages dirtied since the last snapshot, written onto
+			  that snapshot's memory file */
+};
+
+struct snapshot_create_request {
+	const char *snapshot_path;
+	const char *mem_file_path;
+	enum snapshot_type type;
+};
+
+struct snapshot_stats {
+	uint64_t memory_bytes_written;
+	uint64_t duration_ns;
+};
+
+/* Writes the memory file, then the state file (so a state file on disk
+ * always has its memory). stats may be NULL. */
+int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
+		    struct snapshot_stats *stats, struct tern_error *err);
+
+/* Checks everything it can first (file, versions, checksum, machine shape,
+ * CPU features, devices); a failure after that point (a KVM refusal)
+ * leaves the VM unusable: the caller destroys it. */
+int snapshot_load(struct vm *vm, const char *snapshot_path,
+		  const char *mem_file_path, struct snapshot_stats *stats,
+		  struct tern_error *err);
+
+#endif

@@ -1,0 +1,390 @@
+/* Snapshot and restore of a tiny real-mode guest on this machine's /dev/kvm:
+ * the guest counts in a register and in memory; it is paused, snapshotted,
+ * destroyed, restored into a new VM and resumed, and must go on counting
+ * from where it was with its memory intact. Full then Diff must give the
+ * same memory as a Full at the same point. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86/vcpu_setup.h"
+#include "snapshot/snapshot.h"
+#include "util/file_map.h"
+#include "util/log.h"
+#include "vm/vm.h"
+
+#define GUEST_LOAD_GPA 0x1000
+#define COUNTER_GPA 0x8000
+#define MEMORY_SIZE (64ULL << 20)
+
+struct test_vm {
+	struct vm vm;
+	pthread_t runner;
+	int running;
+	char serial_path[64];
+};
+
+static char dir[] = "/tmp/tern-snapshot-XXXXXX";
+
+static const char *guest_dir(void)
+{
+	const char *d = getenv("TERN_TEST_GUEST_DIR");
+
+	return d ? d : "build/guests";
+}
+
+static char *path_in_dir(const char *name)
+{
+	static char paths[8][128];
+	static int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, 128, "%s/%s", dir, name);
+	return p;
+}
+
+static int create_vm(struct test_vm *t, int cpus, uint64_t memory, int rng,
+		     struct tern_error *err)
+{
+	struct vm_config config = {
+		.kvm_path = "/dev/kvm",
+		.memory_size = memory,
+		.cpu_count = cpus,
+		.serial_mode = SERIAL_MODE_FILE,
+		.serial_path = t->serial_path,
+		.cpu_template = cpu_template_find("host"),
+		.virtio_rng = rng,
+	};
+	int fd;
+
+	snprintf(t->serial_path, sizeof(t->serial_path),
+		 "/tmp/tern-serial-XXXXXX");
+	fd = mkstemp(t->serial_path);
+	assert_true(fd >= 0);
+	close(fd);
+	return vm_create(&t->vm, &config, err);
+}
+
+static void load_counter_guest(struct test_vm *t)
+{
+	struct tern_error err = {{0}};
+	struct file_map image;
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/counter.bin", guest_dir());
+	if (file_map_open(&image, path, "guest", &err))
+		fail_msg("%s", err.message);
+	assert_int_equal(guest_memory_write(&t->vm.memory, GUEST_LOAD_GPA,
+					    image.data, image.size),
+			 0);
+	file_map_close(&image);
+	if (x86_vcpu_set_real_mode_entry(t->vm.vcpus[0].fd, GUEST_LOAD_GPA,
+					 &err))
+		fail_msg("%s", err.message);
+}
+
+static void *run_vm(void *arg)
+{
+	struct test_vm *t = arg;
+
+	vm_run(&t->vm);
+	return NULL;
+}
+
+static void start(struct test_vm *t)
+{
+	assert_int_equal(pthread_create(&t->runner, NULL, run_vm, t), 0);
+	t->running = 1;
+}
+
+static void pause_vm(struct test_vm *t)
+{
+	struct tern_error err = {{0}};
+
+	/* vm_pause() waits for the vCPU threads vm_run() started. */
+	while (t->vm.vcpus_running < t->vm.vcpu_count)
+		usleep(1000);
+	if (vm_pause(&t->vm, &err))
+		fail_msg("vm_pause: %s", err.message);
+}
+
+static void resume_vm(struct test_vm *t)
+{
+	struct tern_error err = {{0}};
+
+	if (vm_resume(&t->vm, &err))
+		fail_msg("vm_resume: %s", err.message);
+}
+
+static void finish(struct test_vm *t)
+{
+	if (t->running) {
+		vm_request_stop(&t->vm, VM_STOP_SIGNAL);
+		pthread_join(t->runner, NULL);
+		t->running = 0;
+	}
+	vm_destroy(&t->vm);
+	unlink(t->serial_path);
+}
+
+static uint32_t counter(struct test_vm *t)
+{
+	uint32_t value;
+
+	assert_int_equal(guest_memory_read(&t->vm.memory, COUNTER_GPA, &value,
+					   sizeof(value)),
+			 0);
+	return value;
+}
+
+static struct kvm_regs regs(struct test_vm *t)
+{
+	struct kvm_regs r;
+
+	assert_int_equal(ioctl(t->vm.vcpus[0].fd, KVM_GET_REGS, &r), 0);
+	return r;
+}
+
+static uint8_t *copy_memory(struct test_vm *t)
+{
+	uint8_t *copy = malloc(t->vm.memory.mapping_size);
+
+	assert_non_null(copy);
+	memcpy(copy, t->vm.memory.mapping, t->vm.memory.mapping_size);
+	return copy;
+}
+
+static void take(struct test_vm *t, const char *snap, const char *mem,
+		 enum snapshot_type type)
+{
+	struct tern_error err = {{0}};
+	struct snapshot_create_request req = {path_in_dir(snap),
+					      path_in_dir(mem), type};
+	struct snapshot_stats stats;
+
+	if (snapshot_create(&t->vm, &req, &stats, &err))
+		fail_msg("snapshot_create %s: %s", snap, err.message);
+}
+
+static void load(struct test_vm *t, const char *snap, const char *mem)
+{
+	struct tern_error err = {{0}};
+
+	if (create_vm(t, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	if (snapshot_load(&t->vm, path_in_dir(snap), path_in_dir(mem), NULL,
+			  &err))
+		fail_msg("snapshot_load %s: %s", snap, err.message);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cp --sparse=always %s %s", from, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int files_equal(const char *a, const char *b)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", a, b);
+	return system(cmd) == 0;
+}
+
+/* Waits until the paused-then-resumed guest has counted past `from`. */
+static void expect_counting_past(struct test_vm *t, uint32_t from)
+{
+	for (int i = 0; i < 2000 && counter(t) <= from; i++)
+		usleep(1000);
+	assert_true(counter(t) > from);
+}
+
+static void full_and_diff_restore(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct test_vm *b = calloc(1, sizeof(*b));
+	struct test_vm *c = calloc(1, sizeof(*c));
+	struct tern_error err = {{0}};
+	uint32_t count1, count2;
+	struct kvm_regs regs1, regs2, r;
+	uint8_t *mem1, *mem2;
+	struct stat st;
+
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	load_counter_guest(a);
+	start(a);
+	usleep(100 * 1000);
+
+	/* Full at point 1. */
+	pause_vm(a);
+	count1 = counter(a);
+	regs1 = regs(a);
+	assert_true(count1 > 0);
+	/* The store follows the increment: ecx is the count or one ahead. */
+	assert_true((uint32_t)regs1.rcx - count1 <= 1);
+	mem1 = copy_memory(a);
+	take(a, "snap1", "mem", SNAPSHOT_FULL);
+	copy_file(path_in_dir("mem"), path_in_dir("mem1"));
+	/* Sparse: 64 MiB of RAM, a few pages of data. */
+	assert_int_equal(stat(path_in_dir("mem"), &st), 0);
+	assert_int_equal((uint64_t)st.st_size, MEMORY_SIZE);
+	assert_true((uint64_t)st.st_blocks * 512 < (1u << 20));
+
+	/* Diff at point 2 onto the same memory file, and a Full beside it. */
+	resume_vm(a);
+	expect_counting_past(a, count1 + 100000);
+	pause_vm(a);
+	count2 = counter(a);
+	regs2 = regs(a);
+	mem2 = copy_memory(a);
+	take(a, "snap2", "mem", SNAPSHOT_DIFF);
+	take(a, "snap2full", "mem2full", SNAPSHOT_FULL);
+	assert_true(files_equal(path_in_dir("mem"), path_in_dir("mem2full")));
+	finish(a);
+
+	/* Restore point 2 (Full + Diff) into a new VM. */
+	load(b, "snap2", "mem");
+	assert_int_equal(counter(b), count2);
+	assert_memory_equal(b->vm.memory.mapping, mem2, MEMORY_SIZE);
+	r = regs(b);
+	assert_int_equal(r.rip, regs2.rip);
+	assert_int_equal(r.rcx, regs2.rcx);
+	start(b);
+	expect_counting_past(b, count2 + 1000);
+	pause_vm(b);
+	/* It went on from the restored count, not from zero. */
+	assert_true((uint32_t)regs(b).rcx > count2);
+	print_message("counted to %u (Full), %u (Diff); the restored VM went "
+		      "on to %u\n",
+		      count1, count2, counter(b));
+	finish(b);
+
+	/* Restore point 1 from the saved Full. */
+	load(c, "snap1", "mem1");
+	assert_int_equal(counter(c), count1);
+	assert_memory_equal(c->vm.memory.mapping, mem1, MEMORY_SIZE);
+	assert_int_equal(regs(c).rcx, regs1.rcx);
+	start(c);
+	expect_counting_past(c, count1 + 1000);
+	finish(c);
+
+	free(mem1);
+	free(mem2);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void expect_load_refused(int cpus, uint64_t memory, const char *snap,
+				const char *mem, const char *needle)
+{
+	struct test_vm *t = calloc(1, sizeof(*t));
+	struct tern_error err = {{0}};
+
+	if (create_vm(t, cpus, memory, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	assert_true(snapshot_load(&t->vm, path_in_dir(snap), path_in_dir(mem),
+				  NULL, &err) < 0);
+	if (!strstr(err.message, needle))
+		fail_msg("expected '%s' in '%s'", needle, err.message);
+	finish(t);
+	free(t);
+}
+
+static void mismatches_are_refused(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	char cmd[512];
+
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	load_counter_guest(a);
+	/* Never started: a snapshot of the initial state is allowed. */
+	take(a, "snap-m", "mem-m", SNAPSHOT_FULL);
+	finish(a);
+	free(a);
+
+	expect_load_refused(
+		1, 32ULL << 20, "snap-m", "mem-m",
+		"the snapshot has 64 MiB of memory, this VM 32 MiB");
+	expect_load_refused(2, MEMORY_SIZE, "snap-m", "mem-m",
+			    "the snapshot has 1 vCPUs, this VM 2");
+	expect_load_refused(1, MEMORY_SIZE, "nonexistent", "mem-m",
+			    "No such file");
+	snprintf(cmd, sizeof(cmd), "truncate -s 100 %s", path_in_dir("snap-m"));
+	assert_int_equal(system(cmd), 0);
+	expect_load_refused(1, MEMORY_SIZE, "snap-m", "mem-m", "truncated");
+}
+
+static void diff_needs_a_full_first(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	struct snapshot_create_request req = {
+		path_in_dir("snap-d"), path_in_dir("mem-d"), SNAPSHOT_DIFF};
+
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	assert_true(snapshot_create(&a->vm, &req, NULL, &err) < 0);
+	assert_non_null(strstr(err.message, "needs a Full snapshot"));
+	finish(a);
+	free(a);
+}
+
+static void virtio_devices_are_refused_by_name(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	struct snapshot_create_request req = {
+		path_in_dir("snap-v"), path_in_dir("mem-v"), SNAPSHOT_FULL};
+	struct stat st;
+
+	if (create_vm(a, 1, MEMORY_SIZE, 1, &err))
+		fail_msg("vm_create: %s", err.message);
+	assert_true(snapshot_create(&a->vm, &req, NULL, &err) < 0);
+	if (!strstr(err.message, "cannot be snapshotted yet"))
+		fail_msg("unexpected: %s", err.message);
+	/* Nothing written. */
+	assert_true(stat(path_in_dir("snap-v"), &st) < 0);
+	assert_true(stat(path_in_dir("mem-v"), &st) < 0);
+	finish(a);
+	free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(full_and_diff_restore),
+		cmocka_unit_test(mismatches_are_refused),
+		cmocka_unit_test(diff_needs_a_full_first),
+		cmocka_unit_test(virtio_devices_are_refused_by_name),
+	};
+	char cmd[128];
+	int ret;
+
+	log_mark_start();
+	log_set_level(LOG_WARN);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		ret = 1;
+	return ret;
+}
