@@ -7,6 +7,7 @@
 
 #include "config/json_fields.h"
 #include "control/balloon_control.h"
+#include "control/snapshot_control.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -378,6 +379,93 @@ static void route_vm(struct api_call *call)
 	reply_result(call->reply, ret, &err);
 }
 
+static const struct json_field snapshot_create_fields[] = {
+	{"snapshot_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"mem_file_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"snapshot_type", JSON_FIELD_STRING, 0, 0, 0},
+	{"version", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static const char *body_string(struct api_call *call, const char *key)
+{
+	return json_string_value(json_object_get(call->body, key));
+}
+
+static void route_snapshot_create(struct api_call *call)
+{
+	struct tern_error err;
+	int ret = JSON_FIELDS_CHECK(call->body, "snapshot/create",
+				    snapshot_create_fields, 0, &err);
+
+	if (!ret)
+		ret = instance_snapshot_create(
+			call->inst, body_string(call, "snapshot_path"),
+			body_string(call, "mem_file_path"),
+			body_string(call, "snapshot_type"), &err);
+	reply_result(call->reply, ret, &err);
+}
+
+/* Firecracker's shape: mem_backend {backend_path, backend_type File}, or
+ * the older mem_file_path. */
+static const struct json_field snapshot_load_fields[] = {
+	{"snapshot_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"mem_backend", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"mem_file_path", JSON_FIELD_STRING, 0, 0, 0},
+	{"resume_vm", JSON_FIELD_BOOL, 0, 0, 0},
+	{"enable_diff_snapshots", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+static const struct json_field mem_backend_fields[] = {
+	{"backend_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"backend_type", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+static void route_snapshot_load(struct api_call *call)
+{
+	struct tern_error err;
+	const json_t *backend;
+	const char *mem_path;
+	int ret = JSON_FIELDS_CHECK(call->body, "snapshot/load",
+				    snapshot_load_fields, 0, &err);
+
+	if (ret) {
+		reply_result(call->reply, ret, &err);
+		return;
+	}
+	backend = json_object_get(call->body, "mem_backend");
+	mem_path = body_string(call, "mem_file_path");
+	if (backend && mem_path)
+		ret = tern_error_set(&err, EINVAL,
+				     "snapshot/load: give mem_backend or "
+				     "mem_file_path, not both");
+	else if (!backend && !mem_path)
+		ret = tern_error_set(&err, EINVAL,
+				     "snapshot/load: mem_backend is missing");
+	else if (backend)
+		ret = JSON_FIELDS_CHECK(backend, "snapshot/load.mem_backend",
+					mem_backend_fields, 0, &err);
+	if (!ret && backend) {
+		const char *type = json_string_value(
+			json_object_get(backend, "backend_type"));
+
+		mem_path = json_string_value(
+			json_object_get(backend, "backend_path"));
+		if (strcmp(type, "File"))
+			ret = tern_error_set(&err, EINVAL,
+					     "snapshot/load.mem_backend."
+					     "backend_type '%.32s': tern "
+					     "supports File",
+					     type);
+	}
+	if (!ret)
+		ret = instance_snapshot_load(
+			call->inst, body_string(call, "snapshot_path"),
+			mem_path,
+			json_is_true(json_object_get(call->body, "resume_vm")),
+			&err);
+	reply_result(call->reply, ret, &err);
+}
+
 /* Methods allowed on a path, as a bit set. */
 #define M_GET 1
 #define M_PUT 2
@@ -409,8 +497,8 @@ static const struct route routes[] = {
 	{"/entropy", M_PUT, route_entropy},
 	{"/mmds", M_GET | M_PUT | M_PATCH, route_not_yet},
 	{"/mmds/config", M_PUT, route_not_yet},
-	{"/snapshot/create", M_PUT, route_not_yet},
-	{"/snapshot/load", M_PUT, route_not_yet},
+	{"/snapshot/create", M_PUT, route_snapshot_create},
+	{"/snapshot/load", M_PUT, route_snapshot_load},
 };
 
 static unsigned method_bit(const char *method)

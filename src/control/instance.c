@@ -15,6 +15,7 @@
 #include "control/device_metrics.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
+#include "snapshot/snapshot.h"
 #include "util/log.h"
 
 static void block_stop_signals(sigset_t *set)
@@ -304,6 +305,8 @@ void instance_destroy(struct instance *inst)
 	pthread_cond_destroy(&inst->cond);
 	pthread_mutex_destroy(&inst->lock);
 	log_close_file();
+	free(inst->load_snapshot_path);
+	free(inst->load_mem_file_path);
 	vm_config_storage_free(&inst->storage);
 	free(inst);
 }
@@ -537,7 +540,8 @@ static void finish_start(struct instance *inst, struct vm *vm, int ret,
 		set_state(inst, INSTANCE_NOT_STARTED);
 	} else {
 		inst->vm = vm;
-		set_state(inst, INSTANCE_RUNNING);
+		set_state(inst,
+			  vm->paused ? INSTANCE_PAUSED : INSTANCE_RUNNING);
 	}
 	pthread_cond_broadcast(&inst->cond);
 	pthread_mutex_unlock(&inst->lock);
@@ -558,8 +562,14 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	config = inst->config;
 	pthread_mutex_unlock(&inst->lock);
 	ret = vm_create(vm, &config, err);
-	if (!ret)
+	if (!ret && inst->load_snapshot_path) {
+		ret = snapshot_load(vm, inst->load_snapshot_path,
+				    inst->load_mem_file_path, NULL, err);
+		if (!ret && !inst->load_resume)
+			vm_set_start_paused(vm);
+	} else if (!ret) {
 		ret = vm_load_kernel(vm, err);
+	}
 	if (ret) {
 		vm_destroy(vm);
 		free(vm);

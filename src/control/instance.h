@@ -53,6 +53,12 @@ struct instance {
 	int start_ret;
 	struct tern_error start_err;
 
+	/* PUT /snapshot/load: the VM is created from this snapshot instead
+	 * of a kernel (src/control/snapshot_control.c). */
+	char *load_snapshot_path;
+	char *load_mem_file_path;
+	int load_resume;
+
 	struct metrics_registry metrics;
 	pthread_mutex_t metrics_lock; /* metrics_fd, flusher_quit */
 	pthread_cond_t flusher_cond;

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "snapshot/device_state.h"
 #include "snapshot/memory_file.h"
+#include "snapshot/snapshot_sections.h"
 #include "snapshot/state_file.h"
 #include "snapshot/vcpu_state.h"
 #include "snapshot/vm_state.h"
@@ -111,5 +113,38 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		stats->memory_bytes_written = 0;
 		stats->duration_ns = now_ns() - start;
 	}
+	return ret;
+}
+
+int snapshot_read_machine(const char *snapshot_path, int *cpu_count,
+			  uint64_t *memory_size, struct tern_error *err)
+{
+	struct state_file sf;
+	const struct state_section *s;
+	struct snap_vm_meta meta;
+	int ret = state_file_read(&sf, snapshot_path, err);
+
+	if (!ret) {
+		s = state_file_require(&sf, SNAP_VM_META, "vm.meta",
+				       sizeof(meta), err);
+		if (!s)
+			ret = -EINVAL;
+	}
+	if (!ret) {
+		memcpy(&meta, s->data, sizeof(meta));
+		if (meta.vcpu_count < 1 || meta.vcpu_count > VM_MAX_CPUS ||
+		    meta.memory_size == 0)
+			ret = tern_error_set(
+				err, EINVAL,
+				"the snapshot's machine (%u vCPUs, "
+				"%llu bytes of memory) is invalid",
+				meta.vcpu_count,
+				(unsigned long long)meta.memory_size);
+	}
+	if (!ret) {
+		*cpu_count = (int)meta.vcpu_count;
+		*memory_size = meta.memory_size;
+	}
+	state_file_free(&sf);
 	return ret;
 }

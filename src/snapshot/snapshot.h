@@ -38,4 +38,9 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		  const char *mem_file_path, struct snapshot_stats *stats,
 		  struct tern_error *err);
 
+/* The vCPU count and memory size of the machine in a snapshot, so that a
+ * fresh tern can create a VM of that shape to load it into. */
+int snapshot_read_machine(const char *snapshot_path, int *cpu_count,
+			  uint64_t *memory_size, struct tern_error *err);
+
 #endif

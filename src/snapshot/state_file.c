@@ -17,6 +17,14 @@
 #define TABLE_ENTRY_SIZE (4 + 4 + STATE_FILE_NAME_SIZE + 8 + 8)
 #define TRAILER_MAGIC "TSUM"
 #define TRAILER_SIZE 8
+/* Payloads start 8-byte aligned (the header and table entries are
+ * multiples of 8), so consumers may read KVM structs in place. */
+#define PAYLOAD_ALIGN 8
+
+static size_t align_up(size_t n)
+{
+	return (n + PAYLOAD_ALIGN - 1) & ~(size_t)(PAYLOAD_ALIGN - 1);
+}
 
 void state_file_init(struct state_file *sf)
 {
@@ -124,7 +132,7 @@ int state_file_serialize(const struct state_file *sf, uint8_t **out,
 	size_t offset;
 
 	for (uint32_t i = 0; i < sf->section_count; i++)
-		total += sf->sections[i].length;
+		total += align_up(sf->sections[i].length);
 	total += TRAILER_SIZE;
 	buf = calloc(1, total);
 	if (!buf)
@@ -148,7 +156,7 @@ int state_file_serialize(const struct state_file *sf, uint8_t **out,
 		put_u64(p + 16 + STATE_FILE_NAME_SIZE, s->length);
 		if (s->length)
 			memcpy(buf + offset, s->data, s->length);
-		offset += s->length;
+		offset += align_up(s->length); /* calloc'ed padding */
 		p += TABLE_ENTRY_SIZE;
 	}
 	memcpy(buf + offset, TRAILER_MAGIC, 4);
@@ -251,6 +259,11 @@ static int check_table_entry(struct state_file *sf, uint32_t i,
 				      "bytes, at most %u)",
 				      s->name, (unsigned long long)s->length,
 				      STATE_FILE_MAX_SECTION_SIZE);
+	if (s->offset % PAYLOAD_ALIGN)
+		return tern_error_set(err, EINVAL,
+				      "snapshot section %s is misaligned "
+				      "(offset %llu)",
+				      s->name, (unsigned long long)s->offset);
 	if (s->offset > payload_end || s->length > payload_end - s->offset ||
 	    s->offset <
 		    HEADER_SIZE + (size_t)sf->section_count * TABLE_ENTRY_SIZE)

@@ -491,6 +491,14 @@ int vm_resume(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+void vm_set_start_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, 1);
+	vm->paused = 1;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 int vm_stop_requested(struct vm *vm)
 {
 	return atomic_load(&vm->stop_reason) != VM_STOP_NONE;

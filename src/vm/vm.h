@@ -107,6 +107,11 @@ int vm_stop_requested(struct vm *vm);
 int vm_pause(struct vm *vm, struct tern_error *err);
 int vm_resume(struct vm *vm, struct tern_error *err);
 
+/* Before vm_run(): the vCPUs park before their first KVM_RUN and the VM
+ * counts as paused until vm_resume() (a snapshot loaded without
+ * resume_vm). */
+void vm_set_start_paused(struct vm *vm);
+
 /* For the vCPU threads (cpu/vcpu.c). */
 int vm_pause_requested(struct vm *vm);
 void vm_vcpu_pause_point(struct vm *vm);

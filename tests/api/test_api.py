@@ -243,11 +243,80 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
         f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
         f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
-          words=["not supported"])
+          words=["needs a paused VM", "Not started"])
         # The configuration does not claim any of them.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
         assert doc["vsock"] is None and doc["balloon"] is None
+
+
+@test
+def snapshot_requests_are_checked():
+    needs_kvm()
+    with Tern() as t:
+        f = t.api.fault
+        f("PUT", "/snapshot/create", {"snapshot_path": "/s"}, words=["mem_file_path", "missing"])
+        f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m",
+                                      "snapshot_type": "Half"}, words=["Full or Diff"])
+        f("PUT", "/snapshot/load", {"snapshot_path": "/nonexistent/s",
+                                    "mem_backend": {"backend_path": "/m", "backend_type": "File"}},
+          words=["/nonexistent/s", "No such file"])
+        f("PUT", "/snapshot/load", {"snapshot_path": "/s",
+                                    "mem_backend": {"backend_path": "/m", "backend_type": "Uffd"}},
+          words=["supports File"])
+        f("PUT", "/snapshot/load", {"snapshot_path": "/s"}, words=["mem_backend is missing"])
+        with open(os.path.join(WORK, "junk"), "wb") as junk:
+            junk.write(b"not a snapshot at all")
+        f("PUT", "/snapshot/load", {"snapshot_path": os.path.join(WORK, "junk"),
+                                    "mem_file_path": "/m"}, words=["wrong magic"])
+        assert t.api.get("/vm/config")[0] == 200
+
+
+@test
+def snapshot_create_then_load_into_a_new_tern():
+    needs_kvm()
+    snap, mem = os.path.join(WORK, "snap"), os.path.join(WORK, "mem")
+    with started("--cpus", "2") as t:
+        time.sleep(0.3)
+        t.api.fault("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem},
+                    words=["needs a paused VM", "Running"])
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.fault("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem,
+                                                "snapshot_type": "Diff"},
+                    words=["needs a Full snapshot"])
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem,
+                                             "snapshot_type": "Full"})
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        time.sleep(0.2)
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap + "2", "mem_file_path": mem,
+                                             "snapshot_type": "Diff"})
+    assert os.path.getsize(mem) == 256 << 20
+    # Paused after load unless resume_vm; a second load is refused.
+    with Tern() as t:
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap + "2",
+                                           "mem_backend": {"backend_path": mem,
+                                                           "backend_type": "File"}})
+        info = t.api.get("/")[1]
+        assert info["state"] == "Paused", info
+        machine = t.api.get("/machine-config")[1]
+        assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
+        t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem},
+                    words=["has not started"])
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        assert t.api.get("/")[1]["state"] == "Running"
+    with Tern() as t:
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem,
+                                           "resume_vm": True})
+        assert t.api.get("/")[1]["state"] == "Running"
+    # Another machine shape: the memory file no longer fits.
+    with Tern() as t:
+        with open(os.path.join(WORK, "short"), "wb") as f:
+            f.truncate(1 << 20)
+        t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap,
+                                              "mem_file_path": os.path.join(WORK, "short")},
+                    words=["memory file", "256 MiB"])
+        assert t.api.get("/")[1]["state"] == "Not started"
 
 
 @test

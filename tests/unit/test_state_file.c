@@ -190,12 +190,27 @@ static void offset_wrapping(void **state)
 {
 	uint8_t *buf;
 	size_t len;
-	uint64_t offset = UINT64_MAX - 2;
+	uint64_t offset = UINT64_MAX - 7; /* aligned, wraps */
 
 	build_valid(&buf, &len);
 	memcpy(buf + HEADER_SIZE + 32, &offset, 8);
 	refix_checksum(buf, len);
 	expect_refusal(buf, len, "section alpha lies outside the file");
+	free(buf);
+}
+
+static void misaligned_section(void **state)
+{
+	uint8_t *buf;
+	size_t len;
+	uint64_t offset;
+
+	build_valid(&buf, &len);
+	memcpy(&offset, buf + HEADER_SIZE + 32, 8);
+	offset += 3;
+	memcpy(buf + HEADER_SIZE + 32, &offset, 8);
+	refix_checksum(buf, len);
+	expect_refusal(buf, len, "section alpha is misaligned");
 	free(buf);
 }
 
@@ -285,6 +300,7 @@ int main(void)
 		cmocka_unit_test(duplicate_section),
 		cmocka_unit_test(section_past_the_end),
 		cmocka_unit_test(offset_wrapping),
+		cmocka_unit_test(misaligned_section),
 		cmocka_unit_test(oversized_section),
 		cmocka_unit_test(too_many_sections),
 		cmocka_unit_test(unterminated_name),

@@ -1,0 +1,21 @@
+/* Snapshots through the API (Firecracker's PUT /snapshot/create and PUT
+ * /snapshot/load). Errors: -EPERM wrong state, -EINVAL a bad request or
+ * snapshot, others from the files or KVM. */
+#ifndef TERN_CONTROL_SNAPSHOT_CONTROL_H
+#define TERN_CONTROL_SNAPSHOT_CONTROL_H
+
+#include "control/instance.h"
+
+/* type: "Full" (also when NULL) or "Diff". The VM must be paused. */
+int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
+			     const char *mem_file_path, const char *type,
+			     struct tern_error *err);
+
+/* Into an instance not started yet: creates a VM of the snapshot's shape
+ * (vCPUs, memory) from the rest of the configuration, loads the snapshot
+ * into it and starts it, running (resume) or paused. */
+int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
+			   const char *mem_file_path, int resume,
+			   struct tern_error *err);
+
+#endif
