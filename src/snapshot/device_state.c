@@ -7,8 +7,8 @@
 
 #include "snapshot/snapshot_sections.h"
 
-/* Room for the largest device state (the UART's receive buffer). */
-#define DEVICE_STATE_MAX (64u << 10)
+/* Room for the largest device state (the PCI bus: config space per slot). */
+#define DEVICE_STATE_MAX (1u << 20)
 
 /* Each device section starts with this, so a restore can tell that the
  * snapshot's device N is this VM's device N. */
@@ -53,15 +53,19 @@ static void section_name(const struct device_slot *slot, char *name)
 		 (unsigned long long)slot->base);
 }
 
-/* Virtio devices save nothing yet: refuse by name before anything else. */
+/* A virtio device that does not save itself yet is refused by name before
+ * anything else (its transport would only say -ENOTSUP). */
 static int check_virtio(const struct vm *vm, struct tern_error *err)
 {
-	if (vm->virtio_device_count > 0)
-		return tern_error_set(
-			err, ENOTSUP,
-			"device %s (%s) cannot be snapshotted yet",
-			vm->virtio_devices[0].id,
-			vm->virtio_devices[0].vdev->ops->name);
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		const struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+
+		if (!vdev->ops->save || !vdev->ops->restore)
+			return tern_error_set(
+				err, ENOTSUP,
+				"device %s (%s) cannot be snapshotted yet",
+				vm->virtio_devices[i].id, vdev->ops->name);
+	}
 	return 0;
 }
 

@@ -415,3 +415,159 @@ void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
 		return;
 	vdev->ops->config_write(vdev, offset, data, size);
 }
+
+struct virtio_queue_snapshot {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size, msix_vector;
+	uint16_t last_avail_idx, used_idx, signalled_used;
+	uint8_t enabled, signalled_used_valid, notify_disabled;
+	uint8_t pad[3];
+	int32_t error;
+};
+
+struct virtio_core_snapshot {
+	uint64_t device_features, driver_features;
+	uint32_t config_generation, config_size;
+	uint16_t queue_count;
+	uint8_t status, isr;
+	uint32_t device_len; /* bytes of device state after the queues */
+	struct virtio_queue_snapshot queues[VIRTIO_MAX_QUEUES];
+};
+
+int virtio_device_save_state(struct virtio_device *vdev, void *buf, size_t *len)
+{
+	struct virtio_core_snapshot *core = buf;
+	size_t device_len;
+	int ret;
+
+	if (!vdev->ops->save || !vdev->ops->restore)
+		return -ENOTSUP;
+	if (*len < sizeof(*core))
+		return -ENOSPC;
+	memset(core, 0, sizeof(*core));
+	pthread_mutex_lock(&vdev->lock);
+	core->device_features = vdev->device_features;
+	core->driver_features = vdev->driver_features;
+	core->config_generation = vdev->config_generation;
+	core->config_size = vdev->config_size;
+	core->queue_count = vdev->queue_count;
+	core->status = vdev->status;
+	core->isr = vdev->isr;
+	for (int q = 0; q < vdev->queue_count; q++) {
+		const struct virtio_queue *queue = &vdev->queues[q];
+		struct virtio_queue_snapshot *s = &core->queues[q];
+
+		s->desc_gpa = queue->desc_gpa;
+		s->avail_gpa = queue->avail_gpa;
+		s->used_gpa = queue->used_gpa;
+		s->size = queue->size;
+		s->msix_vector = queue->msix_vector;
+		s->enabled = queue->enabled;
+		s->last_avail_idx = queue->vq.last_avail_idx;
+		s->used_idx = queue->vq.used_idx;
+		s->signalled_used = queue->vq.signalled_used;
+		s->signalled_used_valid = queue->vq.signalled_used_valid;
+		s->notify_disabled = queue->vq.notify_disabled;
+		s->error = queue->vq.error;
+	}
+	device_len = *len - sizeof(*core);
+	ret = vdev->ops->save(vdev, (uint8_t *)buf + sizeof(*core),
+			      &device_len);
+	pthread_mutex_unlock(&vdev->lock);
+	if (ret)
+		return ret;
+	core->device_len = (uint32_t)device_len;
+	*len = sizeof(*core) + device_len;
+	return 0;
+}
+
+static int check_snapshot(const struct virtio_device *vdev,
+			  const struct virtio_core_snapshot *core, size_t len)
+{
+	if (len < sizeof(*core) || core->device_len != len - sizeof(*core) ||
+	    core->device_features != vdev->device_features ||
+	    (core->driver_features & ~vdev->device_features) ||
+	    core->config_size != vdev->config_size ||
+	    core->queue_count != vdev->queue_count)
+		return -EINVAL;
+	for (int q = 0; q < vdev->queue_count; q++) {
+		const struct virtio_queue_snapshot *s = &core->queues[q];
+
+		if (s->size > vdev->queues[q].max_size || s->enabled > 1 ||
+		    s->signalled_used_valid > 1 || s->notify_disabled > 1)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
+				size_t len)
+{
+	const struct virtio_core_snapshot *core = buf;
+	int ret;
+
+	if (!vdev->ops->restore)
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	ret = check_snapshot(vdev, core, len);
+	if (ret) {
+		pthread_mutex_unlock(&vdev->lock);
+		return ret;
+	}
+	vdev->driver_features = core->driver_features;
+	vdev->config_generation = core->config_generation;
+	vdev->status = core->status;
+	vdev->isr = core->isr;
+	for (int q = 0; q < vdev->queue_count; q++) {
+		const struct virtio_queue_snapshot *s = &core->queues[q];
+		struct virtio_queue *queue = &vdev->queues[q];
+
+		queue->desc_gpa = s->desc_gpa;
+		queue->avail_gpa = s->avail_gpa;
+		queue->used_gpa = s->used_gpa;
+		queue->size = s->size;
+		queue->msix_vector = s->msix_vector;
+		queue->enabled = false;
+		memset(&queue->vq, 0, sizeof(queue->vq));
+		if (!s->enabled)
+			continue;
+		/* The host views of the rings belong to this process: derive
+		 * them again from the addresses, checked as on enable. */
+		ret = virtq_init(
+			&queue->vq, vdev->mem, queue->size, queue->desc_gpa,
+			queue->avail_gpa, queue->used_gpa,
+			virtio_device_has_feature(vdev,
+						  VIRTIO_RING_F_EVENT_IDX),
+			virtio_device_has_feature(vdev,
+						  VIRTIO_RING_F_INDIRECT_DESC));
+		if (ret)
+			break;
+		queue->enabled = true;
+		queue->vq.last_avail_idx = s->last_avail_idx;
+		queue->vq.used_idx = s->used_idx;
+		queue->vq.signalled_used = s->signalled_used;
+		queue->vq.signalled_used_valid = s->signalled_used_valid;
+		queue->vq.notify_disabled = s->notify_disabled;
+		queue->vq.error = s->error;
+	}
+	if (!ret)
+		ret = vdev->ops->restore(vdev, core + 1, core->device_len);
+	if (ret) {
+		reset_device(vdev);
+		pthread_mutex_unlock(&vdev->lock);
+		return ret < 0 && ret > -1000 ? ret : -EINVAL;
+	}
+	if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK &&
+	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		if (vdev->ops->activate)
+			ret = vdev->ops->activate(vdev);
+		if (ret)
+			virtio_device_needs_reset(vdev, ret);
+		/* Requests made available before the snapshot: look. */
+		for (uint16_t q = 0; !ret && q < vdev->queue_count; q++)
+			if (vdev->queues[q].enabled)
+				virtio_device_kick(vdev, q);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}

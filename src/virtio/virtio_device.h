@@ -261,6 +261,19 @@ void virtio_device_config_read(struct virtio_device *vdev, uint32_t offset,
 void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
 				const void *data, uint32_t size);
 
+/* Snapshots (transports call these from their own save/restore): the core's
+ * plain fields and every queue's configuration and ring position, then the
+ * device's own state through ops->save / ops->restore. A device without
+ * ops->save cannot be snapshotted (-ENOTSUP). restore takes untrusted bytes:
+ * it checks them against this device (same features offered, same queues)
+ * and rebuilds each enabled queue's host pointers with virtq_init(); on a
+ * refusal (-EINVAL) the device is left as it was, unless the device's own
+ * restore refused, which leaves it reset. Both take vdev->lock. */
+int virtio_device_save_state(struct virtio_device *vdev, void *buf,
+			     size_t *len);
+int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
+				size_t len);
+
 /* Wakes the I/O thread for queue q as KVM_IOEVENTFD does. */
 void virtio_device_kick(struct virtio_device *vdev, uint16_t q);
 

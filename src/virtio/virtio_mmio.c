@@ -258,7 +258,51 @@ static void mmio_destroy(struct device *dev)
 	free(vm);
 }
 
+/* Snapshot: the transport's select registers, then the device core's state
+ * (virtio_device_save_state). The irqfd and ioeventfds are this process's,
+ * set up at create. */
+static int mmio_save(struct device *dev, void *buf, size_t *len)
+{
+	struct virtio_mmio *vm = to_vm(dev);
+	size_t core_len;
+	int ret;
+
+	if (*len < sizeof(vm->state))
+		return -ENOSPC;
+	pthread_mutex_lock(&vm->vdev->lock);
+	memcpy(buf, &vm->state, sizeof(vm->state));
+	pthread_mutex_unlock(&vm->vdev->lock);
+	core_len = *len - sizeof(vm->state);
+	ret = virtio_device_save_state(
+		vm->vdev, (uint8_t *)buf + sizeof(vm->state), &core_len);
+	if (!ret)
+		*len = sizeof(vm->state) + core_len;
+	return ret;
+}
+
+static int mmio_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct virtio_mmio *vm = to_vm(dev);
+	struct virtio_mmio_state state;
+	int ret;
+
+	if (len < sizeof(state))
+		return -EINVAL;
+	memcpy(&state, buf, sizeof(state));
+	ret = virtio_device_restore_state(vm->vdev,
+					  (const uint8_t *)buf + sizeof(state),
+					  len - sizeof(state));
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&vm->vdev->lock);
+	vm->state = state;
+	pthread_mutex_unlock(&vm->vdev->lock);
+	return 0;
+}
+
 static const struct device_ops virtio_mmio_ops = {
+	.save = mmio_save,
+	.restore = mmio_restore,
 	.name = "virtio-mmio",
 	.io_read = mmio_read,
 	.io_write = mmio_write,

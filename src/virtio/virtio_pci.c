@@ -529,7 +529,61 @@ static void virtio_pci_destroy(struct pci_device *pdev)
 	free(vp);
 }
 
+/* Snapshot: the transport state (MSI-X table, PBA, select registers), then
+ * the device core's. Config space is the bus's to save. */
+static int virtio_pci_save(struct pci_device *pdev, void *buf, size_t *len)
+{
+	struct virtio_pci *vp = to_vp(pdev);
+	size_t core_len;
+	int ret;
+
+	if (*len < sizeof(vp->state))
+		return -ENOSPC;
+	pthread_mutex_lock(&vp->vdev->lock);
+	memcpy(buf, &vp->state, sizeof(vp->state));
+	pthread_mutex_unlock(&vp->vdev->lock);
+	core_len = *len - sizeof(vp->state);
+	ret = virtio_device_save_state(
+		vp->vdev, (uint8_t *)buf + sizeof(vp->state), &core_len);
+	if (!ret)
+		*len = sizeof(vp->state) + core_len;
+	return ret;
+}
+
+static int virtio_pci_restore(struct pci_device *pdev, const void *buf,
+			      size_t len)
+{
+	struct virtio_pci *vp = to_vp(pdev);
+	struct virtio_pci_state state;
+	int ret;
+
+	if (len < sizeof(state))
+		return -EINVAL;
+	memcpy(&state, buf, sizeof(state));
+	if (state.config_vector != VIRTIO_NO_VECTOR &&
+	    state.config_vector >= vp->vector_count)
+		return -EINVAL;
+	ret = virtio_device_restore_state(vp->vdev,
+					  (const uint8_t *)buf + sizeof(state),
+					  len - sizeof(state));
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&vp->vdev->lock);
+	state.msix_enabled = state.msix_enabled != 0;
+	state.msix_function_masked = state.msix_function_masked != 0;
+	vp->state = state;
+	/* Routes are this VM's: program every deliverable vector's from the
+	 * restored table, and send what was pending. */
+	for (uint16_t v = 0; v < vp->vector_count; v++)
+		vp->route_valid[v] = false;
+	deliver_pending(vp);
+	pthread_mutex_unlock(&vp->vdev->lock);
+	return 0;
+}
+
 static const struct pci_device_ops virtio_pci_ops = {
+	.save = virtio_pci_save,
+	.restore = virtio_pci_restore,
 	.name = "virtio-pci",
 	.bar_read = bar_read,
 	.bar_write = bar_write,

@@ -76,9 +76,9 @@ class ApiTern:
             print(f"#   {line}")
 
 
-def load_and_check(snap, mem, last, marker):
+def load_and_check(snap, mem, last, marker, extra=(), after=None):
     """A new tern loads the snapshot; the counter goes on after `last`."""
-    t = ApiTern()
+    t = ApiTern(*extra)
     ok = False
     try:
         started = time.monotonic()
@@ -95,6 +95,8 @@ def load_and_check(snap, mem, last, marker):
         t.child.expect("# ")
         assert t.shell("cat /marker") == marker
         assert t.shell("echo $((6 * 7))") == "42"
+        if after:
+            after(t)
         print(f"# loaded in {load_ms:.1f} ms (API round trip); counter went on from {last}")
         status = guestlib.Guest.exit_with(t, "reboot -f")
         assert status == 0, f"tern exited with {status}"
@@ -146,6 +148,41 @@ def full_then_diff_restore_into_new_terns():
 
     load_and_check(snap1, mem1, last1, "written-before-the-snapshot")
     load_and_check(snap2, mem, last2, "written-before-the-snapshot")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+@test
+def virtio_rng_works_after_restore():
+    p = guestlib.paths()
+    snap, mem = os.path.join(WORK, "snap-rng"), os.path.join(WORK, "mem-rng")
+    os.makedirs(WORK, exist_ok=True)
+    a = ApiTern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
+                "--cmdline", BOOT_ARGS, "--memory", "256M", "--rng")
+    ok = False
+    try:
+        a.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        a.child.expect("TERN-GUEST-READY")
+        a.child.expect("# ")
+        a.shell("modprobe virtio_pci; modprobe virtio_rng")
+        assert a.shell("head -c 16 /dev/hwrng | wc -c") == "16"
+        a.shell("echo rng-guest > /marker")
+        a.child.sendline(COUNTER)
+        a.child.expect("TICK 3\r\n", timeout=60)
+        last = a.pause_and_last_tick()
+        a.api.fault("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem,
+                                                "snapshot_type": "Diff"},
+                    words=["virtio devices"])
+        a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
+        ok = True
+    finally:
+        if not ok:
+            a.dump()
+        a.kill()
+
+    def rng_works(t):
+        assert t.shell("head -c 64 /dev/hwrng | wc -c") == "64"
+
+    load_and_check(snap, mem, last, "rng-guest", extra=("--rng",), after=rng_works)
     shutil.rmtree(WORK, ignore_errors=True)
 
 

@@ -145,57 +145,140 @@ static void config_ports_write(struct device *dev, uint64_t offset,
 			     load_le(data, size));
 }
 
-/* The bus's state: the 0xcf8 latch and the host bridge's config space.
- * Devices in other slots are virtio transports, which the snapshot code
- * refuses until they save themselves; a bus holding one refuses here too,
- * so nothing is ever half-saved. */
+/* The bus's state: the 0xcf8 latch, which slots hold a device, then per
+ * device its config space and its own state (pci_device_ops save). */
 struct pci_bus_state {
 	uint32_t config_address;
-	uint32_t pad;
-	uint8_t host_bridge_config[PCI_CONFIG_SPACE_SIZE];
+	uint32_t slot_mask;
 };
 
-static int pci_bus_only_host_bridge(const struct pci_bus *bus)
+struct pci_slot_state {
+	uint8_t config[PCI_CONFIG_SPACE_SIZE];
+	uint32_t device_len;
+	uint32_t pad;
+};
+
+static size_t align8(size_t n)
 {
-	for (int i = 1; i < PCI_SLOT_COUNT; i++)
-		if (bus->slots[i])
-			return 0;
-	return bus->slots[0] != NULL;
+	return (n + 7) & ~(size_t)7;
 }
 
 static int config_ports_save(struct device *dev, void *buf, size_t *len)
 {
 	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
-	struct pci_bus_state st;
+	struct pci_bus_state *st = buf;
+	size_t used = sizeof(*st);
+	int ret = 0;
 
-	if (!pci_bus_only_host_bridge(bus))
-		return -ENOTSUP;
-	memset(&st, 0, sizeof(st));
+	if (*len < used)
+		return -ENOSPC;
+	memset(st, 0, sizeof(*st));
 	pthread_rwlock_rdlock(&bus->lock);
-	st.config_address =
+	st->config_address =
 		__atomic_load_n(&bus->config_address, __ATOMIC_RELAXED);
-	memcpy(st.host_bridge_config, bus->slots[0]->config,
-	       sizeof(st.host_bridge_config));
+	for (int i = 0; !ret && i < PCI_SLOT_COUNT; i++) {
+		struct pci_device *pdev = bus->slots[i];
+		struct pci_slot_state *slot;
+		size_t device_len;
+
+		if (!pdev)
+			continue;
+		if (!pdev->ops->save) {
+			ret = -ENOTSUP;
+			break;
+		}
+		if (*len - used < sizeof(*slot)) {
+			ret = -ENOSPC;
+			break;
+		}
+		st->slot_mask |= 1u << i;
+		slot = (void *)((uint8_t *)buf + used);
+		memcpy(slot->config, pdev->config, sizeof(slot->config));
+		used += sizeof(*slot);
+		device_len = *len - used;
+		ret = pdev->ops->save(pdev, (uint8_t *)buf + used, &device_len);
+		if (!ret) {
+			slot->device_len = (uint32_t)device_len;
+			slot->pad = 0;
+			if (align8(device_len) > *len - used)
+				ret = -ENOSPC;
+			else
+				memset((uint8_t *)buf + used + device_len, 0,
+				       align8(device_len) - device_len);
+			used += align8(device_len);
+		}
+	}
 	pthread_rwlock_unlock(&bus->lock);
-	return device_save_plain(&st, sizeof(st), buf, len);
+	if (!ret)
+		*len = used;
+	return ret;
+}
+
+/* Checks the layout against this bus before changing anything. */
+static int check_bus_state(const struct pci_bus *bus, const uint8_t *buf,
+			   size_t len)
+{
+	const struct pci_bus_state *st = (const void *)buf;
+	size_t at = sizeof(*st);
+
+	if (len < sizeof(*st))
+		return -EINVAL;
+	for (int i = 0; i < PCI_SLOT_COUNT; i++) {
+		const struct pci_slot_state *slot;
+
+		if (!!(st->slot_mask & (1u << i)) != !!bus->slots[i])
+			return -EINVAL;
+		if (!bus->slots[i])
+			continue;
+		if (len - at < sizeof(*slot))
+			return -EINVAL;
+		slot = (const void *)(buf + at);
+		at += sizeof(*slot);
+		if (slot->device_len > len - at ||
+		    align8(slot->device_len) > len - at)
+			return -EINVAL;
+		/* Same device: its IDs in config space match. */
+		if (memcmp(slot->config, bus->slots[i]->config, 4) != 0)
+			return -EINVAL;
+		at += align8(slot->device_len);
+	}
+	return at == len ? 0 : -EINVAL;
 }
 
 static int config_ports_restore(struct device *dev, const void *buf, size_t len)
 {
 	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
 	const struct pci_bus_state *st = buf;
+	size_t at = sizeof(*st);
+	int ret;
 
-	if (!pci_bus_only_host_bridge(bus))
-		return -ENOTSUP;
-	if (len != sizeof(*st))
-		return -EINVAL;
 	pthread_rwlock_wrlock(&bus->lock);
-	__atomic_store_n(&bus->config_address, st->config_address,
-			 __ATOMIC_RELAXED);
-	memcpy(bus->slots[0]->config, st->host_bridge_config,
-	       sizeof(st->host_bridge_config));
+	ret = check_bus_state(bus, buf, len);
+	if (!ret)
+		__atomic_store_n(&bus->config_address, st->config_address,
+				 __ATOMIC_RELAXED);
+	for (int i = 0; !ret && i < PCI_SLOT_COUNT; i++) {
+		struct pci_device *pdev = bus->slots[i];
+		const struct pci_slot_state *slot;
+
+		if (!pdev)
+			continue;
+		slot = (const void *)((const uint8_t *)buf + at);
+		at += sizeof(*slot);
+		if (!pdev->ops->restore) {
+			ret = -ENOTSUP;
+			break;
+		}
+		memcpy(pdev->config, slot->config, sizeof(pdev->config));
+		/* BARs decode where the restored config says (the guest may
+		 * have moved them), moving the ioeventfds along. */
+		pci_device_refresh_bars(pdev);
+		ret = pdev->ops->restore(pdev, (const uint8_t *)buf + at,
+					 slot->device_len);
+		at += align8(slot->device_len);
+	}
 	pthread_rwlock_unlock(&bus->lock);
-	return 0;
+	return ret;
 }
 
 static const struct device_ops config_ports_ops = {

@@ -114,6 +114,11 @@ static void update_bar_mapping(struct pci_device *pdev)
 	}
 }
 
+void pci_device_refresh_bars(struct pci_device *pdev)
+{
+	update_bar_mapping(pdev);
+}
+
 uint32_t pci_device_config_read(struct pci_device *pdev, uint32_t offset,
 				uint32_t size)
 {

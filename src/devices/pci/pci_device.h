@@ -12,6 +12,7 @@
 #define TERN_DEVICES_PCI_PCI_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PCI_CONFIG_SPACE_SIZE 4096
@@ -61,6 +62,12 @@ struct pci_device_ops {
 			   bool mapped);
 	/* Frees the device. */
 	void (*destroy)(struct pci_device *pdev);
+	/* Snapshots, NULL-able (then the device cannot be snapshotted): the
+	 * device's own state beyond config space, which the bus saves and
+	 * restores itself before calling restore. Same contract as
+	 * device_ops' pair (src/devices/device.h). */
+	int (*save)(struct pci_device *pdev, void *buf, size_t *len);
+	int (*restore)(struct pci_device *pdev, const void *buf, size_t len);
 };
 
 struct pci_bar {
@@ -85,6 +92,10 @@ void pci_device_init(struct pci_device *pdev, const struct pci_device_ops *ops,
 		     uint16_t vendor_id, uint16_t device_id,
 		     uint32_t class_code, uint8_t revision,
 		     uint16_t subsystem_vendor_id, uint16_t subsystem_id);
+
+/* After config space was replaced (snapshot restore): BAR decoding follows
+ * it again, calling bar_mapped as a guest write would. */
+void pci_device_refresh_bars(struct pci_device *pdev);
 
 /* Declares BAR `bar` as a 32-bit non-prefetchable memory BAR of `size`
  * bytes (a power of two, at least 16). The bus assigns its address. */

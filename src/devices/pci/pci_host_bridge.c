@@ -1,5 +1,6 @@
 #include "devices/pci/pci_host_bridge.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 static void host_bridge_destroy(struct pci_device *pdev)
@@ -7,7 +8,22 @@ static void host_bridge_destroy(struct pci_device *pdev)
 	free(pdev);
 }
 
+/* All of a host bridge's state is its config space, which the bus saves. */
+static int host_bridge_save(struct pci_device *pdev, void *buf, size_t *len)
+{
+	*len = 0;
+	return 0;
+}
+
+static int host_bridge_restore(struct pci_device *pdev, const void *buf,
+			       size_t len)
+{
+	return len == 0 ? 0 : -EINVAL;
+}
+
 static const struct pci_device_ops host_bridge_ops = {
+	.save = host_bridge_save,
+	.restore = host_bridge_restore,
 	.name = "pci-host-bridge",
 	.destroy = host_bridge_destroy,
 };
