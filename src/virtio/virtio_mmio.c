@@ -258,6 +258,10 @@ static void mmio_destroy(struct device *dev)
 	free(vm);
 }
 
+/* The core's state follows the transport's, 8-byte aligned (it holds
+ * 64-bit fields and is read in place). */
+#define CORE_STATE_OFFSET ((sizeof(struct virtio_mmio_state) + 7) & ~(size_t)7)
+
 /* Snapshot: the transport's select registers, then the device core's state
  * (virtio_device_save_state). The irqfd and ioeventfds are this process's,
  * set up at create. */
@@ -267,16 +271,17 @@ static int mmio_save(struct device *dev, void *buf, size_t *len)
 	size_t core_len;
 	int ret;
 
-	if (*len < sizeof(vm->state))
+	if (*len < CORE_STATE_OFFSET)
 		return -ENOSPC;
+	memset(buf, 0, CORE_STATE_OFFSET);
 	pthread_mutex_lock(&vm->vdev->lock);
 	memcpy(buf, &vm->state, sizeof(vm->state));
 	pthread_mutex_unlock(&vm->vdev->lock);
-	core_len = *len - sizeof(vm->state);
+	core_len = *len - CORE_STATE_OFFSET;
 	ret = virtio_device_save_state(
-		vm->vdev, (uint8_t *)buf + sizeof(vm->state), &core_len);
+		vm->vdev, (uint8_t *)buf + CORE_STATE_OFFSET, &core_len);
 	if (!ret)
-		*len = sizeof(vm->state) + core_len;
+		*len = CORE_STATE_OFFSET + core_len;
 	return ret;
 }
 
@@ -286,12 +291,12 @@ static int mmio_restore(struct device *dev, const void *buf, size_t len)
 	struct virtio_mmio_state state;
 	int ret;
 
-	if (len < sizeof(state))
+	if (len < CORE_STATE_OFFSET)
 		return -EINVAL;
 	memcpy(&state, buf, sizeof(state));
-	ret = virtio_device_restore_state(vm->vdev,
-					  (const uint8_t *)buf + sizeof(state),
-					  len - sizeof(state));
+	ret = virtio_device_restore_state(
+		vm->vdev, (const uint8_t *)buf + CORE_STATE_OFFSET,
+		len - CORE_STATE_OFFSET);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&vm->vdev->lock);

@@ -529,6 +529,10 @@ static void virtio_pci_destroy(struct pci_device *pdev)
 	free(vp);
 }
 
+/* The core's state follows the transport's, 8-byte aligned (it holds
+ * 64-bit fields and is read in place). */
+#define CORE_STATE_OFFSET ((sizeof(struct virtio_pci_state) + 7) & ~(size_t)7)
+
 /* Snapshot: the transport state (MSI-X table, PBA, select registers), then
  * the device core's. Config space is the bus's to save. */
 static int virtio_pci_save(struct pci_device *pdev, void *buf, size_t *len)
@@ -537,16 +541,17 @@ static int virtio_pci_save(struct pci_device *pdev, void *buf, size_t *len)
 	size_t core_len;
 	int ret;
 
-	if (*len < sizeof(vp->state))
+	if (*len < CORE_STATE_OFFSET)
 		return -ENOSPC;
+	memset(buf, 0, CORE_STATE_OFFSET);
 	pthread_mutex_lock(&vp->vdev->lock);
 	memcpy(buf, &vp->state, sizeof(vp->state));
 	pthread_mutex_unlock(&vp->vdev->lock);
-	core_len = *len - sizeof(vp->state);
+	core_len = *len - CORE_STATE_OFFSET;
 	ret = virtio_device_save_state(
-		vp->vdev, (uint8_t *)buf + sizeof(vp->state), &core_len);
+		vp->vdev, (uint8_t *)buf + CORE_STATE_OFFSET, &core_len);
 	if (!ret)
-		*len = sizeof(vp->state) + core_len;
+		*len = CORE_STATE_OFFSET + core_len;
 	return ret;
 }
 
@@ -557,21 +562,28 @@ static int virtio_pci_restore(struct pci_device *pdev, const void *buf,
 	struct virtio_pci_state state;
 	int ret;
 
-	if (len < sizeof(state))
+	if (len < CORE_STATE_OFFSET)
 		return -EINVAL;
+	/* The booleans are taken byte-wise below; copying them as bytes
+	 * here is fine, reading them as bool is not. */
 	memcpy(&state, buf, sizeof(state));
 	if (state.config_vector != VIRTIO_NO_VECTOR &&
 	    state.config_vector >= vp->vector_count)
 		return -EINVAL;
-	ret = virtio_device_restore_state(vp->vdev,
-					  (const uint8_t *)buf + sizeof(state),
-					  len - sizeof(state));
+	ret = virtio_device_restore_state(
+		vp->vdev, (const uint8_t *)buf + CORE_STATE_OFFSET,
+		len - CORE_STATE_OFFSET);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&vp->vdev->lock);
-	state.msix_enabled = state.msix_enabled != 0;
-	state.msix_function_masked = state.msix_function_masked != 0;
 	vp->state = state;
+	/* Booleans from a file: read as bytes, any non-zero is true. */
+	vp->state.msix_enabled =
+		((const uint8_t *)buf)[offsetof(struct virtio_pci_state,
+						msix_enabled)] != 0;
+	vp->state.msix_function_masked =
+		((const uint8_t *)buf)[offsetof(struct virtio_pci_state,
+						msix_function_masked)] != 0;
 	/* Routes are this VM's: program every deliverable vector's from the
 	 * restored table, and send what was pending. */
 	for (uint16_t v = 0; v < vp->vector_count; v++)
