@@ -69,6 +69,81 @@ static int check_virtio(const struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+/* The virtio devices plugged, in order: a restore into a VM started with
+ * other devices is refused by name before anything changes. */
+struct virtio_entry_record {
+	char id[VM_DEVICE_ID_MAX];
+	char kind[31];
+};
+
+static int save_virtio_list(struct vm *vm, struct state_file *sf,
+			    struct tern_error *err)
+{
+	struct virtio_entry_record list[VM_MAX_VIRTIO_DEVICES];
+
+	memset(list, 0, sizeof(list));
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		snprintf(list[i].id, sizeof(list[i].id), "%s",
+			 vm->virtio_devices[i].id);
+		snprintf(list[i].kind, sizeof(list[i].kind), "%s",
+			 vm->virtio_devices[i].vdev->ops->name);
+	}
+	return state_file_add(sf, SNAP_VIRTIO_BASE, "vm.virtio_devices", list,
+			      (size_t)vm->virtio_device_count * sizeof(list[0]),
+			      err);
+}
+
+static int check_virtio_list(const struct vm *vm, const struct state_file *sf,
+			     struct tern_error *err)
+{
+	const struct state_section *s = state_file_require(
+		sf, SNAP_VIRTIO_BASE, "vm.virtio_devices", 0, err);
+	struct virtio_entry_record rec;
+	size_t count;
+
+	if (!s)
+		return -ENOENT;
+	if (s->length % sizeof(rec))
+		return tern_error_set(err, EINVAL,
+				      "snapshot section vm.virtio_devices is "
+				      "malformed");
+	count = s->length / sizeof(rec);
+	for (size_t i = 0; i < count || i < (size_t)vm->virtio_device_count;
+	     i++) {
+		const char *id = i < (size_t)vm->virtio_device_count
+			? vm->virtio_devices[i].id
+			: NULL;
+
+		if (i < count) {
+			memcpy(&rec, s->data + i * sizeof(rec), sizeof(rec));
+			rec.id[sizeof(rec.id) - 1] = '\0';
+			rec.kind[sizeof(rec.kind) - 1] = '\0';
+		}
+		if (i >= count)
+			return tern_error_set(
+				err, EINVAL,
+				"the snapshot has no virtio device %s (%s): "
+				"start tern with the snapshot's devices",
+				id, vm->virtio_devices[i].vdev->ops->name);
+		if (!id)
+			return tern_error_set(
+				err, EINVAL,
+				"the snapshot has virtio device %s (%s) that "
+				"this VM lacks: start tern with the "
+				"snapshot's devices",
+				rec.id, rec.kind);
+		if (strcmp(rec.id, id) ||
+		    strcmp(rec.kind, vm->virtio_devices[i].vdev->ops->name))
+			return tern_error_set(
+				err, EINVAL,
+				"the snapshot's virtio device %zu is %s (%s); "
+				"this VM's is %s (%s)",
+				i, rec.id, rec.kind, id,
+				vm->virtio_devices[i].vdev->ops->name);
+	}
+	return 0;
+}
+
 int device_state_save(struct vm *vm, struct state_file *sf,
 		      struct tern_error *err)
 {
@@ -77,6 +152,8 @@ int device_state_save(struct vm *vm, struct state_file *sf,
 	uint8_t *buf;
 	int ret = check_virtio(vm, err);
 
+	if (!ret)
+		ret = save_virtio_list(vm, sf, err);
 	if (ret)
 		return ret;
 	buf = malloc(sizeof(struct device_header) + DEVICE_STATE_MAX);
@@ -126,6 +203,8 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
 	int ret = check_virtio(vm, err);
 
+	if (!ret)
+		ret = check_virtio_list(vm, sf, err);
 	if (ret)
 		return ret;
 	for (int i = 0; i < count; i++) {

@@ -452,9 +452,10 @@ int vcpu_state_check_cpuid(struct vcpu *vcpu, const struct state_file *sf,
 			ret = tern_error_set(
 				err, ENOTSUP,
 				"this host cannot restore the snapshot: its "
-				"CPU lacks feature %s (CPUID %s bit %u) that "
+				"CPU lacks feature %s%s(CPUID %s bit %u) that "
 				"the guest was given",
-				name ? name : "?", w->leaf_name, bit);
+				name ? name : "", name ? " " : "", w->leaf_name,
+				bit);
 		}
 	}
 	free(current);

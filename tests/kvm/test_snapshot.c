@@ -19,6 +19,8 @@
 
 #include "arch/x86/vcpu_setup.h"
 #include "snapshot/snapshot.h"
+#include "snapshot/snapshot_sections.h"
+#include "snapshot/state_file.h"
 #include "util/file_map.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -310,6 +312,7 @@ static void expect_load_refused(int cpus, uint64_t memory, const char *snap,
 				  NULL, &err) < 0);
 	if (!strstr(err.message, needle))
 		fail_msg("expected '%s' in '%s'", needle, err.message);
+	print_message("refused: %s\n", err.message);
 	finish(t);
 	free(t);
 }
@@ -338,6 +341,60 @@ static void mismatches_are_refused(void **state)
 	snprintf(cmd, sizeof(cmd), "truncate -s 100 %s", path_in_dir("snap-m"));
 	assert_int_equal(system(cmd), 0);
 	expect_load_refused(1, MEMORY_SIZE, "snap-m", "mem-m", "truncated");
+}
+
+/* A snapshot whose guest saw a CPU feature this host lacks is refused
+ * before anything changes, naming the feature. The state file is rewritten
+ * with the bit set in vCPU 0's saved CPUID (leaf 7, EBX) and a fresh
+ * checksum, as another host would have written it. */
+static void missing_cpu_feature_is_refused(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	struct state_file sf;
+	const struct state_section *s;
+	struct kvm_cpuid2 *cpuid;
+	struct kvm_cpuid_entry2 *leaf7 = NULL;
+	const struct cpuid_table *supported;
+	uint32_t host_ebx = 0;
+	int bit;
+
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	load_counter_guest(a);
+	take(a, "snap-c", "mem-c", SNAPSHOT_FULL);
+	supported = &a->vm.kvm.supported_cpuid;
+	for (uint32_t i = 0; i < supported->header.nent; i++)
+		if (supported->entries[i].function == 7 &&
+		    supported->entries[i].index == 0)
+			host_ebx = supported->entries[i].ebx;
+	finish(a);
+
+	assert_int_equal(state_file_read(&sf, path_in_dir("snap-c"), &err), 0);
+	s = state_file_find(&sf, snap_vcpu_id(0, SNAP_VCPU_CPUID));
+	assert_non_null(s);
+	cpuid = (struct kvm_cpuid2 *)s->data;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == 7 &&
+		    cpuid->entries[i].index == 0)
+			leaf7 = &cpuid->entries[i];
+	if (!leaf7) {
+		state_file_free(&sf);
+		free(a);
+		skip();
+	}
+	/* The highest bit neither the vCPU nor KVM has. */
+	for (bit = 31; bit >= 0; bit--)
+		if (!((leaf7->ebx | host_ebx) & (1u << bit)))
+			break;
+	assert_true(bit >= 0);
+	leaf7->ebx |= 1u << bit;
+	assert_int_equal(state_file_write(&sf, path_in_dir("snap-c"), &err), 0);
+	state_file_free(&sf);
+	expect_load_refused(1, MEMORY_SIZE, "snap-c", "mem-c",
+			    "this host cannot restore the snapshot: its CPU "
+			    "lacks feature");
+	free(a);
 }
 
 static void diff_needs_a_full_first(void **state)
@@ -384,7 +441,9 @@ static void virtio_rng_restores_and_others_are_refused(void **state)
 	finish(a);
 
 	/* Without the rng the devices differ. */
-	expect_load_refused(1, MEMORY_SIZE, "snap-r", "mem-r", "device");
+	expect_load_refused(1, MEMORY_SIZE, "snap-r", "mem-r",
+			    "the snapshot has virtio device rng0 (virtio-rng) "
+			    "that this VM lacks");
 	load_with(a, "snap-r", "mem-r", WITH_RNG);
 	assert_int_equal(counter(a), count);
 	start(a);
@@ -408,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_and_diff_restore),
 		cmocka_unit_test(mismatches_are_refused),
+		cmocka_unit_test(missing_cpu_feature_is_refused),
 		cmocka_unit_test(diff_needs_a_full_first),
 		cmocka_unit_test(virtio_rng_restores_and_others_are_refused),
 	};
