@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "snapshot/snapshot.h"
@@ -47,7 +48,10 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 			   struct tern_error *err)
 {
 	uint64_t memory_size, one = 1;
+	struct timespec t0, t1;
 	int cpu_count, ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	/* Read (and check) the file before touching the instance. */
 	ret = snapshot_read_machine(snapshot_path, &cpu_count, &memory_size,
@@ -94,5 +98,12 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		inst->load_mem_file_path = NULL;
 	}
 	pthread_mutex_unlock(&inst->lock);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!ret)
+		log_info("snapshot %s loaded in %.1f ms (VM created, state "
+			 "restored, memory mapped)",
+			 snapshot_path,
+			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return ret;
 }

@@ -363,11 +363,13 @@ int state_file_read(struct state_file *sf, const char *path,
 		return tern_error_set(
 			err, EINVAL, "snapshot %s is not a regular file", path);
 	}
-	if ((uint64_t)st.st_size >
-	    (uint64_t)STATE_FILE_MAX_SECTIONS * STATE_FILE_MAX_SECTION_SIZE) {
+	if ((uint64_t)st.st_size > STATE_FILE_MAX_SIZE) {
 		close(fd);
-		return tern_error_set(err, EFBIG, "snapshot %s is too large",
-				      path);
+		return tern_error_set(err, EFBIG,
+				      "snapshot %s is too large (%llu bytes, "
+				      "at most %u)",
+				      path, (unsigned long long)st.st_size,
+				      STATE_FILE_MAX_SIZE);
 	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf) {

@@ -26,6 +26,9 @@
 /* Far above any device's or vCPU's state (XSAVE is a few KiB); guest RAM
  * lives in the memory file, never here. */
 #define STATE_FILE_MAX_SECTION_SIZE (16u << 20)
+/* A whole state file: far above a VM with many vCPUs and devices, low enough
+ * that a hostile file cannot make tern read gigabytes. */
+#define STATE_FILE_MAX_SIZE (256u << 20)
 #define STATE_FILE_NAME_SIZE 24
 #define STATE_FILE_VERSION_SIZE 32
 

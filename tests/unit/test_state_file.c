@@ -113,6 +113,23 @@ static void write_and_read_a_file(void **state)
 	state_file_free(&sf);
 }
 
+static void oversized_file(void **state)
+{
+	char path[] = "/tmp/tern-state-big-XXXXXX";
+	struct state_file sf;
+	struct tern_error err = {{0}};
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	/* Sparse: no disk used. */
+	assert_int_equal(ftruncate(fd, (off_t)STATE_FILE_MAX_SIZE + 1), 0);
+	close(fd);
+	assert_true(state_file_read(&sf, path, &err) < 0);
+	assert_non_null(strstr(err.message, "too large"));
+	state_file_free(&sf);
+	unlink(path);
+}
+
 static void wrong_magic(void **state)
 {
 	uint8_t *buf;
@@ -293,6 +310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(write_and_read_a_file),
+		cmocka_unit_test(oversized_file),
 		cmocka_unit_test(wrong_magic),
 		cmocka_unit_test(other_format_version),
 		cmocka_unit_test(truncated),
