@@ -342,29 +342,28 @@ static uint64_t fill_config(struct virtio_blk *blk)
 	return features;
 }
 
-struct virtio_device *virtio_blk_create(const struct virtio_blk_options *opts,
-					struct tern_error *err)
+int virtio_blk_create(const struct virtio_blk_options *opts,
+		      struct virtio_device **out, struct tern_error *err)
 {
 	struct virtio_blk *blk = calloc(1, sizeof(*blk));
 	uint64_t features;
 	int ret;
 
-	if (!blk) {
-		tern_error_set(err, ENOMEM, "out of memory for a disk");
-		return NULL;
-	}
+	*out = NULL;
+	if (!blk)
+		return tern_error_set(err, ENOMEM, "out of memory for a disk");
 	ret = block_file_open(&blk->file, opts->path, opts->readonly,
 			      opts->cache, err);
 	if (ret) {
 		free(blk);
-		return NULL;
+		return ret;
 	}
 	ret = block_queue_create(&blk->queue, &blk->file, opts->engine,
 				 VIRTIO_BLK_QUEUE_DEPTH, err);
 	if (ret) {
 		block_file_close(&blk->file);
 		free(blk);
-		return NULL;
+		return ret;
 	}
 	blk->limits = (struct virtio_blk_limits){
 		.capacity = blk->file.size / BLOCK_SECTOR_SIZE,
@@ -386,15 +385,15 @@ struct virtio_device *virtio_blk_create(const struct virtio_blk_options *opts,
 	ret = virtio_device_init(&blk->vdev, &virtio_blk_ops, 1, features,
 				 sizeof(blk->config));
 	if (ret) {
-		tern_error_set(err, -ret, "disk %s: %s", opts->path,
-			       strerror(-ret));
 		blk_destroy(&blk->vdev);
-		return NULL;
+		return tern_error_set(err, -ret, "disk %s: %s", opts->path,
+				      strerror(-ret));
 	}
 	log_debug("disk %s: %llu sectors%s, %s engine, cache=%s", opts->path,
 		  (unsigned long long)blk->limits.capacity,
 		  opts->readonly ? ", read-only" : "",
 		  block_queue_engine_name(blk->queue),
 		  opts->cache == BLOCK_CACHE_NONE ? "none" : "writeback");
-	return &blk->vdev;
+	*out = &blk->vdev;
+	return 0;
 }

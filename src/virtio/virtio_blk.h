@@ -22,9 +22,9 @@ struct virtio_blk_options {
 	enum block_engine engine;
 };
 
-/* Opens and locks the image and builds the device; plug it with
- * vm_add_virtio_device(). Returns NULL with err set on failure. */
-struct virtio_device *virtio_blk_create(const struct virtio_blk_options *opts,
-					struct tern_error *err);
+/* Opens and locks the image and builds the device in *out; plug it with
+ * vm_add_virtio_device(). Returns 0 or a negative errno with err set. */
+int virtio_blk_create(const struct virtio_blk_options *opts,
+		      struct virtio_device **out, struct tern_error *err);
 
 #endif
