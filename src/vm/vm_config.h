@@ -26,6 +26,7 @@ struct vm_config {
 	const struct cpu_template *cpu_template;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
 	int disk_count;
+	int virtio_rng; /* --rng: a virtio-rng device */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)

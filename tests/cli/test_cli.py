@@ -274,5 +274,27 @@ def more_than_8_disks_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", *args), 2, "at most 8 disks")
 
 
+@test
+def disk_image_of_odd_size_is_a_runtime_error():
+    needs_kvm()
+    image = disk_image("odd.img", 1000)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                 image, "not a multiple of 512")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={WORK}"), 1,
+                 "Is a directory")
+
+
+@test
+def disk_image_locked_by_another_process_is_a_runtime_error():
+    needs_kvm()
+    import fcntl
+    image = disk_image("locked.img")
+    with open(image, "r+b") as holder:
+        # A POSIX lock conflicts with tern's OFD lock, as another tern's would.
+        fcntl.lockf(holder, fcntl.LOCK_SH)
+        expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                     "is locked")
+
+
 if __name__ == "__main__":
     run(setup)
