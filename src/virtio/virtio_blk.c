@@ -187,29 +187,22 @@ static void signal_if_pushed(struct virtio_blk *blk)
 	}
 }
 
-/* Takes every available chain while a slot is free. */
-static void process_queue(struct virtio_blk *blk)
+/* Takes available chains while a slot is free. Returns 0 when the ring is
+ * empty, 1 when every slot is busy, or a negative ring error. */
+static int take_available(struct virtio_blk *blk, struct virtq *vq)
 {
-	struct virtq *vq = &blk->vdev.queues[0].vq;
-
-	blk->starved = false;
 	for (;;) {
 		struct blk_slot *slot = slot_take(blk);
 		struct virtq_chain *chain;
 		int ret;
 
-		if (!slot) {
-			/* Resumed when a request completes. */
-			blk->starved = virtq_pending(vq) > 0;
-			break;
-		}
+		if (!slot)
+			return 1;
 		chain = &slot->chain;
 		ret = virtq_pop(vq, chain);
 		if (ret <= 0) {
 			slot_put(blk, slot);
-			if (ret < 0)
-				virtio_device_needs_reset(&blk->vdev, ret);
-			break;
+			return ret;
 		}
 		virtio_blk_request_parse(&blk->limits, chain->iov,
 					 chain->readable_count,
@@ -218,6 +211,26 @@ static void process_queue(struct virtio_blk *blk)
 		slot->next_range = 0;
 		start_io(blk, slot);
 	}
+}
+
+static void process_queue(struct virtio_blk *blk)
+{
+	struct virtq *vq = &blk->vdev.queues[0].vq;
+	int ret;
+
+	blk->starved = false;
+	do {
+		/* No kicks while draining; with EVENT_IDX, re-enabling is
+		 * what moves avail_event, so it must follow every drain. */
+		virtq_disable_notify(vq);
+		ret = take_available(blk, vq);
+		if (ret < 0)
+			virtio_device_needs_reset(&blk->vdev, ret);
+		if (ret == 1)
+			/* Resumed when a request completes and frees a slot;
+			 * kicks stay off until then. */
+			blk->starved = true;
+	} while (ret == 0 && virtq_enable_notify(vq));
 	block_queue_kick(blk->queue);
 	signal_if_pushed(blk);
 }

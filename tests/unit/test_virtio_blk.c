@@ -65,7 +65,7 @@ static void *gpa(struct fixture *f, uint64_t addr, uint64_t len)
 	return p;
 }
 
-static void start_device(struct fixture *f, bool readonly)
+static void start_device_with(struct fixture *f, bool readonly, bool event_idx)
 {
 	struct tern_error err = {{0}};
 	struct virtio_blk_options opts = {
@@ -85,8 +85,9 @@ static void start_device(struct fixture *f, bool readonly)
 	pthread_mutex_lock(&vdev->lock);
 	virtio_device_write_status(
 		vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	features = vdev->device_features &
-		~(1ULL << VIRTIO_RING_F_EVENT_IDX); /* simpler to count */
+	features = vdev->device_features;
+	if (!event_idx)
+		features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
 	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
 	virtio_device_write_driver_features(vdev, 1,
 					    (uint32_t)(features >> 32));
@@ -107,6 +108,11 @@ static void start_device(struct fixture *f, bool readonly)
 					   VIRTIO_CONFIG_S_DRIVER_OK);
 	assert_false(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void start_device(struct fixture *f, bool readonly)
+{
+	start_device_with(f, readonly, false);
 }
 
 static int setup(void **state)
@@ -374,6 +380,36 @@ static void readonly_disk_fails_writes_and_keeps_going(void **state)
 	close(fd);
 }
 
+/* A driver with EVENT_IDX kicks only when avail idx passes the device's
+ * avail_event (spec 2.7.10): the device must keep moving it. */
+static void event_idx_driver_keeps_getting_answers(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *avail_event = gpa(f, USED_GPA + 4 + 8ULL * QSIZE, 2);
+	int kicks = 0;
+
+	start_device_with(f, false, true);
+	for (unsigned round = 0; round < 40; round++) {
+		uint16_t old = f->avail_idx;
+		uint16_t event;
+
+		request(f, round % 8, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		event = __atomic_load_n(avail_event, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(f->avail_idx - event - 1) <
+		    (uint16_t)(f->avail_idx - old)) {
+			kick(f);
+			kicks++;
+		}
+		if (!wait_used(f, 1))
+			fail_msg("round %u: no answer (avail_event %u, kicks "
+				 "%d)",
+				 round, event, kicks);
+		assert_int_equal(slot_status(f, round % 8), VIRTIO_BLK_S_OK);
+	}
+	assert_int_equal(kicks, 40);
+}
+
 static void broken_ring_sets_needs_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -432,6 +468,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			readonly_disk_fails_writes_and_keeps_going, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			event_idx_driver_keeps_getting_answers, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(broken_ring_sets_needs_reset,
 						setup, teardown),
