@@ -59,7 +59,7 @@ def ext4_written_in_the_guest_is_on_the_image_after_reboot():
         with guestlib.Guest(cpus=2, memory="256M",
                             extra=["--disk", f"path={img},id=tern-data"]) as guest:
             load_virtio_blk(guest, 1)
-            assert guest.shell("cat /sys/block/vda/serial") == "tern-data"
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "tern-data"
             assert guest.shell("cat /sys/block/vda/size") == str(64 * MIB // 512)
             assert guest.shell("cat /sys/block/vda/ro") == "0"
             shell_ok(guest, "mkfs.ext4 -q -F /dev/vda")
@@ -119,12 +119,12 @@ def two_disks_one_readonly_which_refuses_writes():
         with guestlib.Guest(cpus=2, memory="256M", extra=extra) as guest:
             load_virtio_blk(guest, 2)
             assert guest.shell("cat /sys/block/vdb/ro") == "1"
-            assert guest.shell("cat /sys/block/vdb/serial") == "golden"
-            assert guest.shell("cat /sys/block/vda/serial") == "disk0"
+            assert guest.shell("cat /sys/block/vdb/serial; echo") == "golden"
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "disk0"
             assert guest.shell("cat /sys/block/vdb/size") == str(8 * MIB // 512)
             # The host's bytes read through the readonly disk.
             got = shell_ok(guest, "dd if=/dev/vdb bs=512 skip=6144 count=1 2>/dev/null"
-                                  " | head -c 36")
+                                  " | head -c 36; echo")
             assert got == "READ-ONLY-PATTERN-READ-ONLY-PATTERN-", got
             # Writes are refused, the guest goes on, so does tern.
             out = guest.shell("dd if=/dev/zero of=/dev/vdb bs=4k count=1 oflag=direct"
