@@ -30,6 +30,9 @@ def image(name, size=64 * MIB):
 
 
 def load_virtio_blk(guest, disks):
+    # The serial console is 80 columns to the guest: longer command lines
+    # would wrap in the echo and hide guestlib's end marker.
+    guest.shell("stty cols 1000")
     guest.shell("modprobe virtio_pci; modprobe virtio_blk")
     names = [f"vd{chr(ord('a') + i)}" for i in range(disks)]
     wait = " && ".join(f"[ -b /dev/{n} ]" for n in names)
@@ -134,7 +137,7 @@ def two_disks_one_readonly_which_refuses_writes():
             out = guest.shell("mkfs.ext4 -q -F /dev/vdb 2>&1; echo status=$?")
             assert not out.endswith("status=0"), out
             # The other disk takes a raw pattern at a known offset.
-            shell_ok(guest, "printf 'tern-raw-%05d' 4242 | dd of=/dev/vda bs=512 seek=2048"
+            shell_ok(guest, "printf 'tern-raw-%05d' 4242 | dd of=/dev/vda bs=512 seek=8192"
                             " conv=fsync 2>/dev/null")
             shell_ok(guest, "dd if=/dev/urandom of=/dev/vda bs=64k count=32 seek=16"
                             " oflag=direct 2>/dev/null")
@@ -142,7 +145,7 @@ def two_disks_one_readonly_which_refuses_writes():
                                            " iflag=direct 2>/dev/null | sha256sum").split()[0]
             assert guest.shell("echo still-alive") == "still-alive"
             assert guest.reboot() == 0
-        assert read_at(rw, 2048 * 512, 14) == b"tern-raw-04242"
+        assert read_at(rw, 8192 * 512, 14) == b"tern-raw-04242"
         assert hashlib.sha256(read_at(rw, MIB, 2 * MIB)).hexdigest() == rw_guest_sum
         assert hashlib.sha256(open(ro, "rb").read()).hexdigest() == ro_sum
     finally:
