@@ -69,8 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--disk", "readonly", "cache=none",
-                   "engine=io_uring|threads", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport", "--disk", "readonly",
+                   "cache=none", "engine=io_uring|threads", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -127,6 +127,11 @@ def unknown_cpu_template_is_a_usage_error():
 @test
 def bad_serial_mode_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--serial", "tcp:1"), 2, "--serial")
+
+
+@test
+def bad_virtio_transport_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
 
 
 @test
