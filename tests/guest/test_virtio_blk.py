@@ -29,11 +29,11 @@ def image(name, size=64 * MIB):
     return path
 
 
-def load_virtio_blk(guest, disks):
+def load_virtio_blk(guest, disks, transport="pci"):
     # The serial console is 80 columns to the guest: longer command lines
     # would wrap in the echo and hide guestlib's end marker.
     guest.shell("stty cols 1000")
-    guest.shell("modprobe virtio_pci; modprobe virtio_blk")
+    guest.shell(f"modprobe virtio_{transport}; modprobe virtio_blk")
     names = [f"vd{chr(ord('a') + i)}" for i in range(disks)]
     wait = " && ".join(f"[ -b /dev/{n} ]" for n in names)
     out = guest.shell(f"for i in $(seq 100); do {wait} && break; sleep 0.1; done; "
@@ -151,6 +151,26 @@ def two_disks_one_readonly_which_refuses_writes():
     finally:
         os.unlink(rw)
         os.unlink(ro)
+
+
+@test
+def virtio_mmio_transport_carries_the_disk_too():
+    img = image("mmio", 8 * MIB)
+    try:
+        extra = ["--transport", "mmio", "--disk", f"path={img},id=over-mmio"]
+        with guestlib.Guest(cpus=1, memory="256M", extra=extra) as guest:
+            load_virtio_blk(guest, 1, transport="mmio")
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "over-mmio"
+            shell_ok(guest, "printf 'tern-mmio-%05d' 777 | dd of=/dev/vda bs=512 seek=100"
+                            " conv=fsync 2>/dev/null")
+            shell_ok(guest, "echo 3 > /proc/sys/vm/drop_caches")
+            got = shell_ok(guest, "dd if=/dev/vda bs=512 skip=100 count=1 iflag=direct"
+                                  " 2>/dev/null | head -c 15; echo")
+            assert got == "tern-mmio-00777", got
+            assert guest.reboot() == 0
+        assert read_at(img, 100 * 512, 15) == b"tern-mmio-00777"
+    finally:
+        os.unlink(img)
 
 
 @test
