@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <seccomp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backends/block_queue.h"
@@ -448,6 +450,65 @@ static void auto_engine_picks_one(void **state)
 	assert_int_equal(block_queue_depth(f->queue), 16);
 }
 
+/* In a child (seccomp cannot be undone): with io_uring_setup refused as a
+ * seccomp profile or an old kernel would, auto picks the threads engine
+ * and still works, and a forced io_uring fails with a clear error. */
+static int fallback_child(const char *path)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	struct tern_error err = {{0}};
+	struct block_file file;
+	struct block_queue *queue;
+	static uint8_t buf[512];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct outcome out = {-1, 0};
+	struct block_request req = {
+		.op = BLOCK_OP_READ,
+		.iov = &iov,
+		.iov_count = 1,
+		.done = record_done,
+		.opaque = &out,
+	};
+
+	if (!ctx ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+			     SCMP_SYS(io_uring_setup), 0) ||
+	    seccomp_load(ctx))
+		return 10;
+	if (block_file_open(&file, path, false, BLOCK_CACHE_WRITEBACK, &err))
+		return 11;
+	if (block_queue_create(&queue, &file, BLOCK_ENGINE_IO_URING, 4, &err) !=
+		    -ENOSYS ||
+	    !strstr(err.message, "io_uring is not available"))
+		return 12;
+	if (block_queue_create(&queue, &file, BLOCK_ENGINE_AUTO, 4, &err))
+		return 13;
+	if (strcmp(block_queue_engine_name(queue), "threads"))
+		return 14;
+	if (block_queue_submit(queue, &req))
+		return 15;
+	block_queue_drain(queue);
+	if (out.calls != 1 || out.result != 0)
+		return 16;
+	block_queue_destroy(queue);
+	block_file_close(&file);
+	return 0;
+}
+
+static void auto_engine_falls_back_without_io_uring(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fallback_child(f->path));
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 #define BOTH(test)                                                             \
 	{"io_uring/" #test, test, setup_uring, teardown, NULL},                \
 	{                                                                      \
@@ -473,6 +534,9 @@ int main(void)
 						setup_threads, teardown),
 		cmocka_unit_test_setup_teardown(auto_engine_picks_one,
 						setup_threads, teardown),
+		cmocka_unit_test_setup_teardown(
+			auto_engine_falls_back_without_io_uring, setup_threads,
+			teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
