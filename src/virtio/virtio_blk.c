@@ -91,22 +91,25 @@ static void finish(struct virtio_blk *blk, struct blk_slot *slot,
 		   uint8_t status)
 {
 	struct virtio_blk_req *req = &slot->req;
+	uint32_t used_len = req->used_len;
 
-	if (!blk->resetting) {
-		if (req->action == VIRTIO_BLK_ACTION_DROP) {
-			push_used(blk, slot->chain.head, 0);
-		} else {
-			*req->status_byte = status;
-			push_used(blk, slot->chain.head,
-				  status == VIRTIO_BLK_S_OK ||
-						  req->action ==
-							  VIRTIO_BLK_ACTION_DONE
-					  ? req->used_len
-					  : 1);
-		}
-		if (status != VIRTIO_BLK_S_OK)
-			virtio_stat_add(&blk->vdev.stats.errors, 1);
+	if (blk->resetting) {
+		slot_put(blk, slot);
+		return;
 	}
+	if (req->action == VIRTIO_BLK_ACTION_DROP) {
+		used_len = 0; /* no status byte to answer in */
+		status = VIRTIO_BLK_S_IOERR; /* counted as an error */
+	} else {
+		*req->status_byte = status;
+		/* A failed transfer reports the status byte only. */
+		if (status != VIRTIO_BLK_S_OK &&
+		    req->action != VIRTIO_BLK_ACTION_DONE)
+			used_len = 1;
+	}
+	push_used(blk, slot->chain.head, used_len);
+	if (status != VIRTIO_BLK_S_OK)
+		virtio_stat_add(&blk->vdev.stats.errors, 1);
 	slot_put(blk, slot);
 }
 

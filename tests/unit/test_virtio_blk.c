@@ -310,8 +310,13 @@ static void get_id_and_unknown_and_out_of_range(void **state)
 	request(f, 1, 99, 0, 512, true);
 	request(f, 2, VIRTIO_BLK_T_IN, IMAGE_SIZE / 512, 512, true);
 	request(f, 3, VIRTIO_BLK_T_OUT, UINT64_MAX / 256, 512, false);
+	/* a header alone: no status byte to answer in */
+	set_desc(f, 12, HDR_GPA, 16, 0, 0);
+	offer(f, 12);
 	kick(f);
-	assert_true(wait_used(f, 4));
+	assert_true(wait_used(f, 5));
+	assert_int_equal(used_len_of(f, 12), 0);
+	assert_int_equal(atomic_load(&f->vdev->stats.errors), 4);
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
 	assert_memory_equal(slot_data(f, 0), "unit-disk\0", 10);
 	assert_int_equal(used_len_of(f, 0), 21);
