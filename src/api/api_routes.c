@@ -96,18 +96,6 @@ static int id_matches(struct api_call *call, const char *key)
 	return 0;
 }
 
-static const struct json_field drive_fields[] = {
-	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
-	{"is_root_device", JSON_FIELD_BOOL, 1, 0, 0},
-	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
-	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
-	{"is_read_only", JSON_FIELD_BOOL, 0, 0, 0},
-	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
-	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
-	{"socket", JSON_FIELD_STRING, 0, 0, 0},
-};
-
 static const struct json_field drive_patch_fields[] = {
 	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
@@ -147,14 +135,34 @@ static const struct json_field balloon_stats_fields[] = {
 	refuse_device(call, what, fields, sizeof(fields) / sizeof(fields[0]),  \
 		      partial)
 
+/* A PATCH tern cannot carry out: the body is checked, then the reason
+ * (unknown id, not started, not implemented) is the answer. */
+static void refuse_update(struct api_call *call, const char *what,
+			  const struct json_field *fields, size_t count,
+			  const char *kind, const char *change)
+{
+	struct tern_error err;
+	int ret = json_fields_check(call->body, what, fields, count, 0, &err);
+
+	if (!ret)
+		ret = instance_refuse_device_update(call->inst, kind, call->id,
+						    change, &err);
+	reply_result(call->reply, ret, &err);
+}
+
 static void route_drive(struct api_call *call)
 {
 	if (!id_matches(call, "drive_id"))
 		return;
 	if (!strcmp(call->method, "PUT"))
-		REFUSE(call, "drives", drive_fields, 0);
+		configure(call, INSTANCE_SET_DRIVE);
 	else
-		REFUSE(call, "drives", drive_patch_fields, 0);
+		refuse_update(call, "drives", drive_patch_fields,
+			      sizeof(drive_patch_fields) /
+				      sizeof(drive_patch_fields[0]),
+			      "drive",
+			      "swapping the backing file (path_on_host) or "
+			      "setting a rate_limiter");
 }
 
 static void route_network(struct api_call *call)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 
 #include "util/log.h"
@@ -193,6 +195,113 @@ int config_check_balloon_fits(const struct vm_config *config,
 		balloon_field,
 		(unsigned long long)(balloon->target_bytes >> 20), memory_field,
 		(unsigned long long)(config->memory_size >> 20));
+}
+
+int config_check_disk_id(const char *field, const char *id,
+			 struct tern_error *err)
+{
+	size_t len = strlen(id);
+
+	if (!len || len > VM_DISK_ID_MAX)
+		return tern_error_set(err, EINVAL,
+				      "%s must be 1 to %d characters", field,
+				      VM_DISK_ID_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (id[i] <= ' ' || id[i] > '~')
+			return tern_error_set(err, EINVAL,
+					      "%s must be printable ASCII "
+					      "without spaces",
+					      field);
+	return 0;
+}
+
+int config_parse_disk_cache(const char *field, const char *text,
+			    enum block_cache_mode *cache,
+			    struct tern_error *err)
+{
+	if (!strcasecmp(text, "writeback"))
+		*cache = BLOCK_CACHE_WRITEBACK;
+	else if (!strcasecmp(text, "none"))
+		*cache = BLOCK_CACHE_NONE;
+	else
+		/* Firecracker's Unsafe ignores the guest's flushes; tern
+		 * always honours them, so it is refused, not downgraded. */
+		return tern_error_set(err, EINVAL,
+				      "%s is writeback or none, not '%.32s'%s",
+				      field, text,
+				      strcasecmp(text, "unsafe")
+					      ? ""
+					      : " (tern always honours the "
+						"guest's flushes)");
+	return 0;
+}
+
+int config_parse_disk_engine(const char *field, const char *text,
+			     enum block_engine *engine, struct tern_error *err)
+{
+	if (!strcmp(text, "io_uring") || !strcmp(text, "Async"))
+		*engine = BLOCK_ENGINE_IO_URING;
+	else if (!strcmp(text, "threads") || !strcmp(text, "Sync"))
+		*engine = BLOCK_ENGINE_THREADS;
+	else
+		return tern_error_set(
+			err, EINVAL,
+			"%s is io_uring or threads (Firecracker's "
+			"Async or Sync), not '%.32s'",
+			field, text);
+	return 0;
+}
+
+int config_add_disk(const char *where, struct vm_config *config,
+		    const struct vm_disk_config *disk, int replace,
+		    struct tern_error *err)
+{
+	struct stat st, other;
+	int slot = config->disk_count;
+
+	if (stat(disk->path, &st) < 0)
+		return tern_error_set(err, EINVAL, "%s path=%s: %s", where,
+				      disk->path, strerror(errno));
+	for (int i = 0; i < config->disk_count; i++) {
+		const struct vm_disk_config *o = &config->disks[i];
+
+		if (!strcmp(o->id, disk->id)) {
+			if (!replace)
+				return tern_error_set(err, EINVAL,
+						      "%s: two disks have the "
+						      "id '%s'",
+						      where, disk->id);
+			slot = i;
+		}
+	}
+	for (int i = 0; i < config->disk_count; i++) {
+		const struct vm_disk_config *o = &config->disks[i];
+
+		if (i == slot)
+			continue;
+		if (stat(o->path, &other) == 0 && other.st_dev == st.st_dev &&
+		    other.st_ino == st.st_ino)
+			return tern_error_set(err, EINVAL,
+					      "%s: %s is given twice (as '%s' "
+					      "and '%s')",
+					      where, disk->path, o->id,
+					      disk->id);
+		if (o->root && disk->root)
+			return tern_error_set(err, EINVAL,
+					      "%s: '%s' and '%s' are both the "
+					      "root device",
+					      where, o->id, disk->id);
+	}
+	if (slot == config->disk_count) {
+		if (config->disk_count >= VM_MAX_DISKS)
+			return tern_error_set(err, EINVAL,
+					      "%s: at most %d disks are "
+					      "supported",
+					      where, VM_MAX_DISKS);
+		config->disk_count++;
+	}
+	config->disks[slot] = *disk;
+	return 0;
 }
 
 int config_check_bootable(const struct vm_config *config, const char *field,

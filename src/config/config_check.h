@@ -55,6 +55,25 @@ int config_check_balloon_fits(const struct vm_config *config,
 			      const char *balloon_field,
 			      const char *memory_field, struct tern_error *err);
 
+/* Disks (--disk, the document's "drives", PUT /drives/{id}). The id is
+ * what the guest reads as the serial: 1 to VM_DISK_ID_MAX printable ASCII
+ * characters without spaces. cache: writeback or none (any case);
+ * engine: io_uring or threads, or Firecracker's Async and Sync. */
+int config_check_disk_id(const char *field, const char *id,
+			 struct tern_error *err);
+int config_parse_disk_cache(const char *field, const char *text,
+			    enum block_cache_mode *cache,
+			    struct tern_error *err);
+int config_parse_disk_engine(const char *field, const char *text,
+			     enum block_engine *engine, struct tern_error *err);
+/* Adds *disk to config->disks (where names the list: "--disk",
+ * "drives"): the file must exist and not be another disk's, the id must be
+ * new unless replace (PUT of an existing drive_id: that disk is replaced in
+ * place), at most one root device, at most VM_MAX_DISKS. */
+int config_add_disk(const char *where, struct vm_config *config,
+		    const struct vm_disk_config *disk, int replace,
+		    struct tern_error *err);
+
 /* The configuration is complete enough to start a VM. */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);

@@ -66,6 +66,12 @@ int vm_config_json_apply_entropy(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
 
+/* PUT /drives/{id}: a virtio-blk disk (the same as --disk); a known
+ * drive_id replaces that disk. */
+int vm_config_json_apply_drive(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err);
+
 /* PUT /balloon: tern's virtio-balloon (the same as --balloon). */
 int vm_config_json_apply_balloon(struct vm_config *config,
 				 struct vm_config_storage *storage,

@@ -343,6 +343,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_CPU_CONFIG] = "setting the CPU configuration",
 		[INSTANCE_SET_ENTROPY] = "adding the entropy device",
 		[INSTANCE_SET_BALLOON] = "configuring the balloon device",
+		[INSTANCE_SET_DRIVE] = "configuring a drive",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -382,6 +383,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_BALLOON:
 		ret = vm_config_json_apply_balloon(config, storage, body, err);
+		break;
+	case INSTANCE_SET_DRIVE:
+		ret = vm_config_json_apply_drive(config, storage, body, err);
 		break;
 	}
 	applied = *config;
@@ -496,6 +500,39 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err)
 		else
 			log_info("sent Ctrl-Alt-Del to the guest keyboard");
 	}
+	pthread_mutex_unlock(&inst->lock);
+	return ret;
+}
+
+static int drive_known(const struct vm_config *config, const char *id)
+{
+	for (int i = 0; i < config->disk_count; i++)
+		if (!strcmp(config->disks[i].id, id))
+			return 1;
+	return 0;
+}
+
+int instance_refuse_device_update(struct instance *inst, const char *kind,
+				  const char *id, const char *what,
+				  struct tern_error *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&inst->lock);
+	if (!strcmp(kind, "drive") && !drive_known(&inst->config, id))
+		ret = tern_error_set(err, ENODEV, "no drive '%s' is configured",
+				     id);
+	else if (inst->state != INSTANCE_RUNNING &&
+		 inst->state != INSTANCE_PAUSED)
+		ret = tern_error_set(err, EPERM,
+				     "updating a %s needs a started VM (state: "
+				     "%s); before InstanceStart use PUT",
+				     kind, instance_state_name(inst->state));
+	else
+		ret = tern_error_set(err, ENOTSUP,
+				     "%s '%s': %s at run time is not "
+				     "implemented in tern",
+				     kind, id, what);
 	pthread_mutex_unlock(&inst->lock);
 	return ret;
 }

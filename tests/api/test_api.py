@@ -229,12 +229,6 @@ def invalid_paths_methods_and_ids_are_refused():
 def devices_not_yet_available_answer_400_after_checking_the_body():
     with Tern() as t:
         f = t.api.fault
-        drive = {"drive_id": "root", "is_root_device": True, "path_on_host": "/x",
-                 "is_read_only": False}
-        f("PUT", "/drives/root", drive, words=["not available"])
-        f("PUT", "/drives/root", {"drive_id": "root"}, words=["is_root_device", "missing"])
-        f("PATCH", "/drives/root", {"drive_id": "root", "path_on_host": "/y"},
-          words=["not available"])
         f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"},
           words=["not available"])
         f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
@@ -248,6 +242,70 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
         assert doc["vsock"] is None and doc["balloon"] is None
+
+
+def disk_image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@test
+def drives_configured_before_start():
+    needs_kvm()
+    root, data = disk_image("root.img"), disk_image("data.img")
+    with Tern() as t:
+        f = t.api.fault
+        drive = {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+                 "is_read_only": True}
+        f("PUT", "/drives/data", {"drive_id": "data"}, words=["is_root_device", "missing"])
+        f("PUT", "/drives/data", dict(drive, path_on_host=os.path.join(WORK, "none.img")),
+          words=["No such file"])
+        f("PUT", "/drives/data", dict(drive, cache_type="Unsafe"), words=["flushes"])
+        f("PUT", "/drives/data", dict(drive, io_engine="aio"), words=["io_engine"])
+        f("PUT", "/drives/data", dict(drive, rate_limiter={}), words=["rate_limiter"])
+        f("PUT", "/drives/data", dict(drive, partuuid="0eaa91a0-01"), words=["partuuid"])
+        f("PUT", "/drives/" + "d" * 21, dict(drive, drive_id="d" * 21),
+          words=["1 to 20 characters"])
+        f("PUT", "/drives/other", drive, words=["differs"])
+        f("PUT", "/drives/bad-id!", drive, words=["invalid id"])
+        assert t.api.get("/vm/config")[1]["drives"] == []
+        t.api.ok("PUT", "/drives/data", drive)
+        t.api.ok("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": root,
+                                           "is_root_device": True, "cache_type": "Writeback",
+                                           "io_engine": "Sync"})
+        f("PUT", "/drives/second", {"drive_id": "second", "path_on_host": root,
+                                    "is_root_device": False}, words=["given twice"])
+        f("PUT", "/drives/other", {"drive_id": "other", "path_on_host": disk_image("o.img"),
+                                   "is_root_device": True}, words=["both the root device"])
+        # PUT of a known id replaces that drive.
+        t.api.ok("PUT", "/drives/data", dict(drive, is_read_only=False, cache_type="none"))
+        drives = t.api.get("/vm/config")[1]["drives"]
+        assert drives == [
+            {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+             "is_read_only": False, "cache_type": "None"},
+            {"drive_id": "rootfs", "path_on_host": root, "is_root_device": True,
+             "is_read_only": False, "cache_type": "Writeback", "io_engine": "Sync"}], drives
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
+          words=["started VM"])
+        f("PATCH", "/drives/nope", {"drive_id": "nope", "path_on_host": data},
+          words=["no drive 'nope'"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/drives/data", drive, words=["before the VM"])
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
+          words=["swapping the backing file", "not implemented"])
+        f("PATCH", "/drives/data", {"drive_id": "data", "size": 1}, words=["unknown field"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        for drive_id in ("data", "rootfs"):
+            assert samples[("tern_virtio_requests_total",
+                            f'{{device="virtio-blk",id="{drive_id}"}}')] == 0
+    # The same drives from the command line.
+    with Tern("--disk", f"path={data},id=data,readonly,cache=none,engine=threads") as t:
+        assert t.api.get("/vm/config")[1]["drives"] == [
+            {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+             "is_read_only": True, "cache_type": "None", "io_engine": "Sync"}]
 
 
 @test

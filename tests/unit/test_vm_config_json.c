@@ -213,8 +213,8 @@ static void missing_required_fields_are_refused(void **state)
 static void devices_not_yet_available_are_refused_not_dropped(void **state)
 {
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"drives\": [{\"drive_id\": \"root\"}]}",
-		       "drives: this device is not available");
+		       "\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+		       "network-interfaces: this device is not available");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"vsock\": {\"guest_cid\": 3}}",
 		       "vsock: this device is not available");
@@ -308,6 +308,142 @@ static void bad_balloon_is_refused(void **state)
 		       "machine-config.mem_size_mib (128 MiB)");
 }
 
+/* Two image files for the drive tests (a drive's file must exist). */
+static char image_a[64], image_b[64];
+
+static void make_images(void)
+{
+	int fd;
+
+	snprintf(image_a, sizeof(image_a), "/tmp/tern-cfg-a-XXXXXX");
+	snprintf(image_b, sizeof(image_b), "/tmp/tern-cfg-b-XXXXXX");
+	fd = mkstemp(image_a);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = mkstemp(image_b);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void drives_round_trip(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *put;
+	char text[1024];
+
+	make_images();
+	vm_config_set_defaults(&config);
+	snprintf(text, sizeof(text),
+		 "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		 "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": "
+		 "\"%s\", \"is_root_device\": false, \"is_read_only\": true, "
+		 "\"cache_type\": \"None\", \"io_engine\": \"Sync\"}, "
+		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true, \"cache_type\": \"Writeback\"}]}",
+		 image_a, image_b);
+	assert_string_equal(apply_doc(&config, &storage, text), "");
+	assert_int_equal(config.disk_count, 2);
+	assert_string_equal(config.disks[0].id, "data");
+	assert_string_equal(config.disks[0].path, image_a);
+	assert_true(config.disks[0].readonly);
+	assert_false(config.disks[0].root);
+	assert_int_equal(config.disks[0].cache, BLOCK_CACHE_NONE);
+	assert_int_equal(config.disks[0].engine, BLOCK_ENGINE_THREADS);
+	assert_true(config.disks[1].root);
+	assert_false(config.disks[1].readonly);
+	assert_int_equal(config.disks[1].cache, BLOCK_CACHE_WRITEBACK);
+	assert_int_equal(config.disks[1].engine, BLOCK_ENGINE_AUTO);
+
+	exported = vm_config_json_export(&config);
+	assert_non_null(exported);
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(reexported);
+
+	/* PUT of a known drive_id replaces that drive in place. */
+	snprintf(text, sizeof(text),
+		 "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"io_engine\": \"Async\"}",
+		 image_a);
+	put = parse(text);
+	assert_int_equal(
+		vm_config_json_apply_drive(&again, &storage2, put, &err), 0);
+	json_decref(put);
+	assert_int_equal(again.disk_count, 2);
+	assert_false(again.disks[0].readonly);
+	assert_int_equal(again.disks[0].engine, BLOCK_ENGINE_IO_URING);
+	json_decref(exported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+	unlink(image_a);
+	unlink(image_b);
+}
+
+static void bad_drives_are_refused(void **state)
+{
+	char text[1024];
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"drives\": ";
+
+	make_images();
+	snprintf(text, sizeof(text), "%s{}}", head);
+	expect_refused(text, "drives: expected a JSON array");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"is_root_device\": false}]}", head);
+	expect_refused(text, "drives.path_on_host: required field is missing");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": "
+		 "\"/nonexistent/x\", \"is_root_device\": false}]}",
+		 head);
+	expect_refused(text, "No such file");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"cache_type\": \"Unsafe\"}]}",
+		 head, image_a);
+	expect_refused(text, "honours the guest's flushes");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"io_engine\": \"aio\"}]}",
+		 head, image_a);
+	expect_refused(text, "drives.io_engine is io_uring or threads");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"abcdefghijklmnopqrstu\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a);
+	expect_refused(text, "drives.drive_id must be 1 to 20 characters");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"rate_limiter\": {}}]}",
+		 head, image_a);
+	expect_refused(text, "drives.rate_limiter");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true}, {\"drive_id\": \"e\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": true}]}",
+		 head, image_a, image_b);
+	expect_refused(text, "both the root device");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}, {\"drive_id\": \"d\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a, image_b);
+	expect_refused(text, "two disks have the id 'd'");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}, {\"drive_id\": \"e\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a, image_a);
+	expect_refused(text, "is given twice");
+	unlink(image_a);
+	unlink(image_b);
+}
+
 static void a_refused_update_changes_nothing(void **state)
 {
 	struct vm_config config;
@@ -389,6 +525,8 @@ int main(void)
 		cmocka_unit_test(
 			devices_not_yet_available_are_refused_not_dropped),
 		cmocka_unit_test(balloon_round_trips),
+		cmocka_unit_test(drives_round_trip),
+		cmocka_unit_test(bad_drives_are_refused),
 		cmocka_unit_test(bad_balloon_is_refused),
 		cmocka_unit_test(a_refused_update_changes_nothing),
 		cmocka_unit_test(config_file_errors_name_the_file_and_position),
