@@ -10,6 +10,8 @@
 #include "cli/exit_status.h"
 #include "util/log.h"
 #include "util/size.h"
+#include "virtio/virtio_vsock.h"
+#include "virtio/vsock/vsock_unix.h"
 #include "vm/vm.h"
 
 #define DEFAULT_MEMORY (256ULL << 20)
@@ -29,6 +31,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_RNG,
 	OPT_TRANSPORT,
+	OPT_VSOCK,
 };
 
 static const struct option run_options[] = {
@@ -43,6 +46,7 @@ static const struct option run_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -100,6 +104,20 @@ void run_command_print_help(FILE *out)
 		"                         DSDT and on the command line). "
 		"Default: pci, or mmio\n"
 		"                         when the command line has pci=off\n"
+		"      --vsock cid=N,socket=PATH\n"
+		"                         add a virtio-vsock device: the "
+		"guest's "
+		"CID is N (3 to\n"
+		"                         4294967294). Host programs reach "
+		"guest port P by\n"
+		"                         connecting to the Unix socket PATH "
+		"and writing\n"
+		"                         \"CONNECT P\\n\" (tern answers \"OK "
+		"<host port>\\n\"); a\n"
+		"                         guest connection to CID 2 port P "
+		"goes to the Unix\n"
+		"                         socket PATH_P. PATH must not contain "
+		"a comma\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -221,6 +239,76 @@ static int parse_log_level(const char *text, struct tern_error *err)
 		text);
 }
 
+/* --vsock cid=N,socket=PATH (one device; keys in any order). */
+static int parse_vsock(const char *text, struct vm_config *config,
+		       struct tern_error *err)
+{
+	const char *p = text;
+	int have_cid = 0;
+
+	if (config->vsock_cid)
+		return tern_error_set(err, EINVAL,
+				      "--vsock given twice: tern has one vsock "
+				      "device");
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!strncmp(p, "cid=", 4)) {
+			char digits[24], *end;
+			unsigned long long cid;
+
+			if (len - 4 >= sizeof(digits))
+				len = 4 + sizeof(digits) - 1;
+			memcpy(digits, p + 4, len - 4);
+			digits[len - 4] = 0;
+			errno = 0;
+			cid = strtoull(digits, &end, 10);
+			if (errno || *end || end == digits || digits[0] == '-')
+				return tern_error_set(err, EINVAL,
+						      "--vsock cid '%s' is not "
+						      "a number",
+						      digits);
+			if (cid < VIRTIO_VSOCK_MIN_CID ||
+			    cid > VIRTIO_VSOCK_MAX_CID)
+				return tern_error_set(
+					err, EINVAL,
+					"--vsock cid=%llu: use 3 to %llu (0-2 "
+					"are reserved)",
+					cid, VIRTIO_VSOCK_MAX_CID);
+			config->vsock_cid = cid;
+			have_cid = 1;
+		} else if (!strncmp(p, "socket=", 7)) {
+			if (len == 7)
+				return tern_error_set(err, EINVAL,
+						      "--vsock socket= needs a "
+						      "path");
+			if (len - 7 > VSOCK_UNIX_PATH_MAX)
+				return tern_error_set(
+					err, EINVAL,
+					"--vsock socket path is longer than %d "
+					"bytes (it must fit a Unix socket "
+					"address with _PORT after it)",
+					VSOCK_UNIX_PATH_MAX);
+			memcpy(config->vsock_socket_path, p + 7, len - 7);
+			config->vsock_socket_path[len - 7] = 0;
+		} else {
+			return tern_error_set(err, EINVAL,
+					      "--vsock '%.*s': unknown key "
+					      "(use cid=N,socket=PATH)",
+					      (int)len, p);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!have_cid || !config->vsock_socket_path[0])
+		return tern_error_set(err, EINVAL,
+				      "--vsock '%s' needs both cid=N and "
+				      "socket=PATH",
+				      text);
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -267,6 +355,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 					      "mmio",
 					      arg);
 		return 0;
+	case OPT_VSOCK:
+		return parse_vsock(arg, config, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

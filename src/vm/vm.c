@@ -27,6 +27,7 @@
 #include "util/file_map.h"
 #include "util/log.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_vsock.h"
 #include "vm/vm_virtio.h"
 
 /* Three pages KVM needs for the real-mode TSS on Intel, and one for the
@@ -236,6 +237,15 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+static int add_vsock(struct vm *vm, struct tern_error *err)
+{
+	struct virtio_device *vdev;
+	int ret = virtio_vsock_create(vm->config.vsock_cid,
+				      vm->config.vsock_socket_path, &vdev, err);
+
+	return ret ? ret : vm_add_virtio_device(vm, vdev, err);
+}
+
 /* One line per virtio device the configuration asks for. */
 static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 {
@@ -243,6 +253,8 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 
 	if (vm->config.virtio_rng)
 		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+	if (!ret && vm->config.vsock_cid)
+		ret = add_vsock(vm, err);
 	return ret;
 }
 

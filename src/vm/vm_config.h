@@ -31,6 +31,8 @@ struct vm_config {
 	const struct cpu_template *cpu_template;
 	int virtio_rng; /* --rng: a virtio-rng device */
 	enum virtio_transport virtio_transport; /* --transport */
+	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
+	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)

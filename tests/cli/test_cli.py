@@ -69,7 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--rng", "--transport", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport", "--vsock",
+                   "CONNECT", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -131,6 +132,38 @@ def bad_serial_mode_is_a_usage_error():
 @test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
+
+
+@test
+def bad_vsock_options_are_usage_errors():
+    sock = os.path.join(WORK, "v.sock")
+    for value, words in (
+            (f"cid=2,socket={sock}", ("cid=2", "3 to 4294967294")),
+            (f"cid=0,socket={sock}", ("cid=0", "reserved")),
+            (f"cid=4294967295,socket={sock}", ("4294967295",)),
+            (f"cid=-3,socket={sock}", ("not a number",)),
+            (f"cid=seven,socket={sock}", ("'seven' is not a number",)),
+            ("cid=3", ("needs both",)),
+            (f"socket={sock}", ("needs both",)),
+            ("cid=3,socket=", ("needs a path",)),
+            (f"cid=3,socket={sock},port=5", ("'port=5'", "unknown key")),
+            ("cid=3,socket=/" + "a" * 100, ("longer than 96 bytes",))):
+        expect_error(tern("run", "--kernel", "k", "--vsock", value), 2, "--vsock", *words)
+    expect_error(tern("run", "--kernel", "k", "--vsock", f"cid=3,socket={sock}",
+                      "--vsock", f"cid=4,socket={sock}2"), 2, "twice")
+    assert not os.path.exists(sock)
+
+
+@test
+def unusable_vsock_socket_path_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock",
+                      "socket=/nonexistent/dir/v.sock,cid=3"), 1,
+                 "cannot listen on '/nonexistent/dir/v.sock'")
+    not_socket = write_file("not-a-socket", b"")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={not_socket}"), 1,
+                 "not a socket")
+    assert os.path.exists(not_socket)
 
 
 @test
