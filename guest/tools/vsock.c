@@ -74,13 +74,16 @@ static int do_listen(unsigned port)
 	}
 }
 
+/* Never blocks on a send: while the peer echoes, a blocked writer that
+ * stops reading fills every buffer on the way back and deadlocks. */
 static int do_connect(unsigned cid, unsigned port)
 {
 	struct sockaddr_vm addr = {.svm_family = AF_VSOCK,
 				   .svm_cid = cid,
 				   .svm_port = port};
+	static char out[65536], in[65536];
+	size_t out_len = 0, out_off = 0;
 	struct pollfd fds[2];
-	char buf[65536];
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 	int stdin_open = 1;
 
@@ -90,9 +93,13 @@ static int do_connect(unsigned cid, unsigned port)
 		return 1;
 	}
 	for (;;) {
-		fds[0] = (struct pollfd){.fd = stdin_open ? 0 : -1,
+		int want_stdin = stdin_open && out_off == out_len;
+
+		fds[0] = (struct pollfd){.fd = want_stdin ? 0 : -1,
 					 .events = POLLIN};
-		fds[1] = (struct pollfd){.fd = fd, .events = POLLIN};
+		fds[1] = (struct pollfd){
+			.fd = fd,
+			.events = POLLIN | (out_off < out_len ? POLLOUT : 0)};
 		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -100,27 +107,39 @@ static int do_connect(unsigned cid, unsigned port)
 			return 1;
 		}
 		if (fds[0].revents) {
-			ssize_t n = read(0, buf, sizeof(buf));
+			ssize_t n = read(0, out, sizeof(out));
 
-			if (n > 0 && write_all(fd, buf, (size_t)n)) {
-				perror("tern-vsock: send");
-				return 1;
-			}
-			if (n <= 0) {
+			if (n > 0) {
+				out_len = (size_t)n;
+				out_off = 0;
+			} else {
 				stdin_open = 0;
 				shutdown(fd, SHUT_WR);
 			}
 		}
-		if (fds[1].revents) {
-			ssize_t n = read(fd, buf, sizeof(buf));
+		if (fds[1].revents & POLLOUT) {
+			ssize_t n = send(fd, out + out_off, out_len - out_off,
+					 MSG_DONTWAIT);
 
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				perror("tern-vsock: send");
+				return 1;
+			}
+			if (n > 0)
+				out_off += (size_t)n;
+		}
+		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
 			if (n < 0) {
 				perror("tern-vsock: receive");
 				return 1;
 			}
 			if (n == 0)
 				return 0;
-			if (write_all(1, buf, (size_t)n))
+			if (write_all(1, in, (size_t)n))
 				return 1;
 		}
 	}
