@@ -90,7 +90,7 @@ static bool guest_knows(const struct vsock_conn *c)
 }
 
 /* Ends a connection: closes the host socket and, with rst, tells the guest
- * (spec 5.10.6.4: RST ends a connection at once, either side may send it). */
+ * (spec 5.10.6 "Stream Sockets": RST ends a connection at once). */
 static void conn_close(struct virtio_vsock *vs, struct vsock_conn *c, bool rst)
 {
 	if (rst && guest_knows(c))
@@ -127,8 +127,8 @@ static int watch_conn(struct virtio_vsock *vs, struct vsock_conn *c)
 
 /* After guest data was flushed or a shutdown changed: half-close the host
  * socket once the guest will send nothing more, and end the connection
- * when neither side will (spec 5.10.6.4: the device answers a full
- * SHUTDOWN with RST once it is done with the data). */
+ * with RST when neither side will send (spec 5.10.6 "Stream Sockets": the
+ * peer of a full SHUTDOWN answers RST once done with the data). */
 static void conn_progress(struct virtio_vsock *vs, struct vsock_conn *c)
 {
 	if (c->state != VSOCK_CONN_ESTABLISHED || c->buf_used)
@@ -243,8 +243,9 @@ static void guest_rw(struct virtio_vsock *vs, struct vsock_conn *c,
 		protocol_error(vs, c, "data outside an open stream");
 		return;
 	}
-	/* Spec 5.10.6.3: the driver must not send beyond the credit tern
-	 * advertised; the buffer is exactly that big. */
+	/* Spec 5.10.6 "Buffer Space Management": the driver must not send
+	 * beyond the credit tern advertised; the buffer is exactly that
+	 * big. */
 	if (!vsock_conn_can_receive(c, len)) {
 		protocol_error(vs, c, "data beyond the credit given");
 		return;
@@ -302,7 +303,8 @@ static void handle_guest_packet(struct virtio_vsock *vs,
 		return;
 	}
 	if (!c) {
-		/* Spec 5.10.6.4: packets for no connection get RST. */
+		/* Spec 5.10.6 "Stream Sockets": packets for no connection
+		 * get RST. */
 		if (hdr.op != VIRTIO_VSOCK_OP_RST)
 			queue_rst(vs, VSOCK_HOST_CID, hdr.dst_port,
 				  hdr.src_port);
@@ -693,7 +695,8 @@ const struct virtio_vsock_stats *virtio_vsock_stats(struct virtio_device *vdev)
 static void vsock_config_read(struct virtio_device *vdev, uint32_t offset,
 			      void *data, uint32_t size)
 {
-	/* struct virtio_vsock_config: le64 guest_cid (spec 5.10.4). */
+	/* struct virtio_vsock_config: le64 guest_cid (spec 5.10.4 "Device
+	 * configuration layout"). */
 	uint64_t cid = htole64(to_vsock(vdev)->guest_cid);
 
 	memcpy(data, (const uint8_t *)&cid + offset, size);
@@ -731,8 +734,8 @@ static void vsock_reset(struct virtio_device *vdev)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
 
-	/* The guest's sockets are gone with its driver (spec 5.10.6.5 treats
-	 * a transport reset as the end of every connection). */
+	/* The guest's sockets are gone with its driver (spec 5.10.6 "Device
+	 * Events" treats a transport reset as the end of every connection). */
 	close_all(vs);
 	if (vdev->epoll_fd >= 0)
 		virtio_device_watch_fd(vdev, vs->epoll_fd, 0, host_events);
@@ -798,9 +801,9 @@ int virtio_vsock_create(uint64_t guest_cid, const char *socket_path,
 				     strerror(errno));
 		goto fail;
 	}
-	/* No device features: stream sockets only (spec 5.10.3: without
-	 * VIRTIO_VSOCK_F_SEQPACKET the device does streams). Config space:
-	 * the guest's CID. */
+	/* No device features: stream sockets only (spec 5.10.3 "Feature bits":
+	 * without VIRTIO_VSOCK_F_SEQPACKET the device does streams). Config
+	 * space: the guest's CID. */
 	ret = virtio_device_init(&vs->vdev, &virtio_vsock_ops, 3, 0,
 				 sizeof(uint64_t));
 	if (ret) {

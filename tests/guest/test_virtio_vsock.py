@@ -218,6 +218,31 @@ def refusals_reach_both_sides():
         assert guest.reboot() == 0
 
 
+@test
+def vsock_over_virtio_mmio_and_reboot_with_an_open_connection():
+    path = socket_path("mmio.sock")
+    with vsock_guest(path, cpus=1, extra=["--transport", "mmio"]) as guest:
+        shell(guest, "modprobe virtio_mmio")
+        shell(guest, "modprobe vmw_vsock_virtio_transport")
+        assert shell(guest, "cat /sys/bus/virtio/devices/*/device") == "0x0013"
+        start_echo_server(guest)
+        sock, answer = host_connect(path, ECHO_PORT)
+        assert answer.startswith(b"OK "), answer
+        sock.sendall(b"over mmio")
+        echoed = b""
+        while len(echoed) < 9:
+            chunk = sock.recv(64)
+            assert chunk, echoed
+            echoed += chunk
+        assert echoed == b"over mmio", echoed
+        # The connection is still open when the guest reboots: tern ends
+        # it, exits 0, and the host client sees the end of the stream.
+        assert guest.reboot() == 0
+        assert sock.recv(64) == b""
+        sock.close()
+        assert not TERN_WARNING.search(guest.transcript())
+
+
 def setup():
     if not os.path.exists("/dev/kvm"):
         return "no /dev/kvm: these tests run inside the test host (testhost/run.sh)"

@@ -3,9 +3,9 @@
  * the host side's port, peer the guest's. Plain data (the fd and the buffer
  * pointer aside) so a later save/restore can serialize it.
  *
- * Credit (spec 5.10.6.3 "Flow Control"): each side advertises buf_alloc,
- * its receive buffer for the connection, and fwd_cnt, the bytes it has
- * consumed from it; a sender keeps (bytes sent - peer's fwd_cnt) within the
+ * Credit (spec 5.10.6 "Buffer Space Management"): each side advertises
+ * buf_alloc, its receive buffer for the connection, and fwd_cnt, the bytes it
+ * has consumed from it; a sender keeps (bytes sent - peer's fwd_cnt) within the
  * peer's buf_alloc. tern's receive buffer is `buf`, bytes from the guest
  * waiting to be written to the host socket; the guest's credit with tern is
  * VSOCK_CONN_BUF_SIZE minus what sits there, so a slow host reader stops the

@@ -103,8 +103,8 @@ enum vsock_packet_check vsock_packet_parse(const struct virtq_chain *chain,
 	    virtq_chain_read(chain, 0, raw, sizeof(raw)) != sizeof(raw))
 		return VSOCK_PACKET_SHORT;
 	vsock_hdr_decode(hdr, raw);
-	/* Spec 5.10.6.1: the driver sets src_cid to its own CID; anything
-	 * else is a guest spoofing another peer. */
+	/* Spec 5.10.6 "Addressing": the driver sets src_cid to its own CID;
+	 * anything else is a guest spoofing another peer. */
 	if (hdr->src_cid != guest_cid)
 		return VSOCK_PACKET_SRC_CID;
 	if (hdr->len > VSOCK_MAX_PAYLOAD)
