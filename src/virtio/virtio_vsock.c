@@ -7,7 +7,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -24,6 +26,7 @@
  * gets no answer, as from a lossy peer, and tern's memory stays bounded. */
 #define RST_QUEUE_SIZE (2 * VSOCK_MAX_CONNECTIONS)
 #define LISTENER_EVENT UINT64_MAX
+#define TIMER_EVENT (UINT64_MAX - 1)
 #define SHUTDOWN_BOTH (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND)
 
 struct vsock_rst {
@@ -38,6 +41,9 @@ struct virtio_vsock {
 	char *socket_path;
 	int listen_fd;
 	int epoll_fd; /* host sockets; watched through the device core */
+	int timer_fd; /* CONNECT timeouts */
+	uint32_t connect_timeout_ms;
+	uint64_t timer_deadline_ms; /* when timer_fd fires; 0: disarmed */
 
 	/* Plain state for save/restore (the host fds aside). */
 	struct vsock_conn_table table;
@@ -67,6 +73,28 @@ static void count_active(struct virtio_vsock *vs)
 {
 	atomic_store_explicit(&vs->stats.connections_active, vs->table.count,
 			      memory_order_relaxed);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Arms the timer for deadline unless it fires earlier already. */
+static void arm_timer(struct virtio_vsock *vs, uint64_t deadline_ms)
+{
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(deadline_ms / 1000),
+			     .tv_nsec = (long)(deadline_ms % 1000) * 1000000},
+	};
+
+	if (vs->timer_deadline_ms && vs->timer_deadline_ms <= deadline_ms)
+		return;
+	if (timerfd_settime(vs->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		vs->timer_deadline_ms = deadline_ms;
 }
 
 static void queue_rst(struct virtio_vsock *vs, uint64_t src_cid,
@@ -440,6 +468,8 @@ static uint32_t fill_from_conn(struct virtio_vsock *vs, struct vsock_conn *c)
 	if (c->owed & VSOCK_OWE_REQUEST) {
 		c->owed &= ~VSOCK_OWE_REQUEST;
 		hdr.op = VIRTIO_VSOCK_OP_REQUEST;
+		c->connect_deadline_ms = now_ms() + vs->connect_timeout_ms;
+		arm_timer(vs, c->connect_deadline_ms);
 	} else if (c->owed & VSOCK_OWE_RESPONSE) {
 		c->owed &= ~VSOCK_OWE_RESPONSE;
 		hdr.op = VIRTIO_VSOCK_OP_RESPONSE;
@@ -623,6 +653,36 @@ static void read_connect_line(struct virtio_vsock *vs, struct vsock_conn *c)
 	c->host_readable = true;
 }
 
+/* Host clients whose CONNECT the guest left unanswered past the deadline
+ * are closed (and the guest told with RST); the timer is re-armed for the
+ * next deadline. */
+static void expire_connects(struct virtio_vsock *vs)
+{
+	uint64_t now = now_ms(), next = 0, ticks;
+	ssize_t ignored = read(vs->timer_fd, &ticks, sizeof(ticks));
+
+	(void)ignored;
+	vs->timer_deadline_ms = 0;
+	for (int i = 0; i < VSOCK_MAX_CONNECTIONS; i++) {
+		struct vsock_conn *c = &vs->table.conns[i];
+
+		if (c->state != VSOCK_CONN_CONNECTING ||
+		    (c->owed & VSOCK_OWE_REQUEST))
+			continue;
+		if (c->connect_deadline_ms <= now) {
+			log_debug("virtio-vsock: guest port %u did not answer "
+				  "CONNECT in time",
+				  c->peer_port);
+			virtio_stat_add(&vs->stats.connections_refused, 1);
+			conn_close(vs, c, true);
+		} else if (!next || c->connect_deadline_ms < next) {
+			next = c->connect_deadline_ms;
+		}
+	}
+	if (next)
+		arm_timer(vs, next);
+}
+
 static void handle_conn_event(struct virtio_vsock *vs, struct vsock_conn *c,
 			      uint32_t events)
 {
@@ -668,6 +728,10 @@ void virtio_vsock_handle_host_events(struct virtio_device *vdev)
 			accept_host_clients(vs);
 			continue;
 		}
+		if (data == TIMER_EVENT) {
+			expire_connects(vs);
+			continue;
+		}
 		if (index >= VSOCK_MAX_CONNECTIONS)
 			continue;
 		c = &vs->table.conns[index];
@@ -678,6 +742,12 @@ void virtio_vsock_handle_host_events(struct virtio_device *vdev)
 		handle_conn_event(vs, c, events[i].events);
 	}
 	flush_rx(vs);
+}
+
+void virtio_vsock_set_connect_timeout(struct virtio_device *vdev,
+				      uint32_t timeout_ms)
+{
+	to_vsock(vdev)->connect_timeout_ms = timeout_ms;
 }
 
 int virtio_vsock_host_event_fd(struct virtio_device *vdev)
@@ -730,6 +800,15 @@ static void close_all(struct virtio_vsock *vs)
 	vs->rx_chain_held = false;
 }
 
+static void disarm_timer(struct virtio_vsock *vs)
+{
+	struct itimerspec off = {0};
+
+	if (vs->timer_fd >= 0)
+		timerfd_settime(vs->timer_fd, 0, &off, NULL);
+	vs->timer_deadline_ms = 0;
+}
+
 static void vsock_reset(struct virtio_device *vdev)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
@@ -737,6 +816,7 @@ static void vsock_reset(struct virtio_device *vdev)
 	/* The guest's sockets are gone with its driver (spec 5.10.6 "Device
 	 * Events" treats a transport reset as the end of every connection). */
 	close_all(vs);
+	disarm_timer(vs);
 	if (vdev->epoll_fd >= 0)
 		virtio_device_watch_fd(vdev, vs->epoll_fd, 0, host_events);
 }
@@ -752,6 +832,8 @@ static void vsock_destroy(struct virtio_device *vdev)
 	}
 	if (vs->epoll_fd >= 0)
 		close(vs->epoll_fd);
+	if (vs->timer_fd >= 0)
+		close(vs->timer_fd);
 	free(vs->socket_path);
 	free(vs);
 }
@@ -771,6 +853,8 @@ int virtio_vsock_create(uint64_t guest_cid, const char *socket_path,
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
 				 .data.u64 = LISTENER_EVENT};
+	struct epoll_event timer_ev = {.events = EPOLLIN,
+				       .data.u64 = TIMER_EVENT};
 	struct virtio_vsock *vs;
 	int ret;
 
@@ -782,12 +866,15 @@ int virtio_vsock_create(uint64_t guest_cid, const char *socket_path,
 	vs = calloc(1, sizeof(*vs));
 	if (!vs)
 		return tern_error_set(err, ENOMEM, "vsock: out of memory");
-	vs->listen_fd = -1;
+	vs->listen_fd = vs->epoll_fd = vs->timer_fd = -1;
 	vs->guest_cid = guest_cid;
+	vs->connect_timeout_ms = VIRTIO_VSOCK_CONNECT_TIMEOUT_MS;
 	vsock_conn_table_init(&vs->table);
 	vs->socket_path = strdup(socket_path);
 	vs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (!vs->socket_path || vs->epoll_fd < 0) {
+	vs->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!vs->socket_path || vs->epoll_fd < 0 || vs->timer_fd < 0) {
 		ret = tern_error_set(err, ENOMEM, "vsock: out of memory");
 		goto fail;
 	}
@@ -796,7 +883,9 @@ int virtio_vsock_create(uint64_t guest_cid, const char *socket_path,
 		ret = vs->listen_fd;
 		goto fail;
 	}
-	if (epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->listen_fd, &ev) < 0) {
+	if (epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->listen_fd, &ev) < 0 ||
+	    epoll_ctl(vs->epoll_fd, EPOLL_CTL_ADD, vs->timer_fd, &timer_ev) <
+		    0) {
 		ret = tern_error_set(err, errno, "vsock: epoll: %s",
 				     strerror(errno));
 		goto fail;

@@ -19,6 +19,10 @@
 /* CIDs 0-2 are reserved (hypervisor, local, host); 2^32-1 is "any". */
 #define VIRTIO_VSOCK_MIN_CID 3
 #define VIRTIO_VSOCK_MAX_CID 0xfffffffeULL
+/* How long a host client waits for the guest to accept its CONNECT (the
+ * guest answers REQUEST with RESPONSE or RST at once unless it is stuck or
+ * hostile). */
+#define VIRTIO_VSOCK_CONNECT_TIMEOUT_MS 5000
 
 /* Device-specific counters beside vdev->stats (requests: chains used on
  * rx and tx; bytes_read / bytes_written: payload from / to the guest;
@@ -44,5 +48,7 @@ const struct virtio_vsock_stats *virtio_vsock_stats(struct virtio_device *vdev);
  * I/O thread runs then, with vdev->lock held). */
 int virtio_vsock_host_event_fd(struct virtio_device *vdev);
 void virtio_vsock_handle_host_events(struct virtio_device *vdev);
+void virtio_vsock_set_connect_timeout(struct virtio_device *vdev,
+				      uint32_t timeout_ms);
 
 #endif

@@ -533,6 +533,31 @@ static void guest_refusal_closes_the_host_client(void **state)
 	close(fd);
 }
 
+static void unanswered_connect_times_out(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd p;
+	struct rx_packet pkt;
+	uint32_t port;
+	int fd;
+
+	virtio_vsock_set_connect_timeout(f->vdev, 50);
+	fd = host_requests(f, 77, &port, "");
+	/* The guest never answers: within the timeout (and some slack for
+	 * a loaded machine) tern gives up on both sides. */
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	for (int i = 0; i < 100 && poll(&p, 1, 0) == 0; i++)
+		pump(f);
+	assert_closed(fd);
+	notify(f, RX);
+	expect_rx(f, &pkt, VIRTIO_VSOCK_OP_RST);
+	assert_int_equal(pkt.hdr.src_port, port);
+	assert_int_equal(pkt.hdr.dst_port, 77);
+	assert_int_equal(stats(f)->connections_active, 0);
+	assert_int_equal(stats(f)->connections_refused, 1);
+	close(fd);
+}
+
 static void bad_connect_lines_close_the_client(void **state)
 {
 	struct fixture *f = *state;
@@ -889,6 +914,7 @@ int main(void)
 		T(guest_connect_without_listener_gets_rst),
 		T(host_to_guest_connection_relays_both_ways),
 		T(guest_refusal_closes_the_host_client),
+		T(unanswered_connect_times_out),
 		T(bad_connect_lines_close_the_client),
 		T(host_data_respects_the_guest_credit),
 		T(slow_host_reader_gets_credit_updates_and_blocks_nobody),

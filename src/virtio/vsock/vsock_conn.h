@@ -72,6 +72,7 @@ struct vsock_conn {
 	bool host_readable; /* edge seen, EAGAIN not yet */
 	bool host_eof; /* the host client will send nothing more */
 	bool host_write_shut; /* shutdown(SHUT_WR) done on the host socket */
+	uint64_t connect_deadline_ms; /* CONNECTING: CLOCK_MONOTONIC, ms */
 };
 
 struct vsock_conn_table {
