@@ -8,6 +8,7 @@ packages=(
 	build-essential binutils make pkg-config clang-format
 	libcmocka-dev          # unit tests
 	libjansson-dev         # JSON (API, config file)
+	libmicrohttpd-dev      # HTTP API on a Unix socket
 	libseccomp-dev         # sandbox
 	liburing-dev           # block backend
 	qemu-system-x86        # the nested test host, and the benchmark baseline

@@ -5,8 +5,7 @@
 #include "cli/exit_status.h"
 #include "cli/run_command.h"
 #include "util/log.h"
-
-#define TERN_VERSION "0.1.0"
+#include "util/version.h"
 
 static void print_usage(FILE *out)
 {

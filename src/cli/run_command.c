@@ -6,17 +6,18 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
+#include "api/api_server.h"
 #include "arch/x86/layout.h"
 #include "cli/exit_status.h"
+#include "config/config_check.h"
+#include "control/instance.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_vsock.h"
 #include "virtio/vsock/vsock_unix.h"
 #include "vm/vm.h"
 
-#define DEFAULT_MEMORY (256ULL << 20)
-/* reboot=k: the i8042 reset is the path tern turns into a clean exit. */
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k"
+#define DEFAULT_CMDLINE VM_CONFIG_DEFAULT_CMDLINE
 
 enum {
 	OPT_KERNEL = 'k',
@@ -32,6 +33,8 @@ enum {
 	OPT_RNG,
 	OPT_TRANSPORT,
 	OPT_VSOCK,
+	OPT_CONFIG_FILE,
+	OPT_API_SOCK,
 };
 
 static const struct option run_options[] = {
@@ -47,6 +50,8 @@ static const struct option run_options[] = {
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -55,6 +60,8 @@ void run_command_print_help(FILE *out)
 {
 	fprintf(out,
 		"Usage: tern run --kernel PATH [OPTIONS]\n"
+		"       tern run --config-file FILE [OPTIONS]\n"
+		"       tern run --api-sock PATH [OPTIONS]\n"
 		"\n"
 		"Boot a Linux kernel in a new KVM virtual machine and connect "
 		"its serial\n"
@@ -67,7 +74,9 @@ void run_command_print_help(FILE *out)
 		"                         64-bit entry) or an uncompressed "
 		"vmlinux ELF with a\n"
 		"                         PVH entry note (CONFIG_PVH=y). "
-		"Required.\n"
+		"Required, unless\n"
+		"                         --config-file or the API gives "
+		"it.\n"
 		"  -i, --initrd PATH      initial ramdisk to load beside the "
 		"kernel\n"
 		"  -c, --cmdline STR      kernel command line (default: "
@@ -119,8 +128,20 @@ void run_command_print_help(FILE *out)
 		"                         socket PATH_P. PATH must not contain "
 		"a comma\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
-		"      --log-level LEVEL  error, warn, info or debug (default: "
-		"info)\n"
+		"      --log-level LEVEL  error, warn, info, debug or off "
+		"(default: info)\n"
+		"      --config-file FILE boot the VM this JSON document "
+		"describes (the shape\n"
+		"                         GET /vm/config returns; see "
+		"docs/api.md); options\n"
+		"                         given too override the file\n"
+		"      --api-sock PATH    serve the Firecracker-compatible "
+		"HTTP API on this Unix\n"
+		"                         socket. Without --config-file, tern "
+		"waits for\n"
+		"                         PUT /actions InstanceStart; the "
+		"other options\n"
+		"                         pre-configure the VM\n"
 		"  -h, --help             show this help and exit\n"
 		"\n"
 		"Console: with --serial stdio, every key goes to the guest. "
@@ -156,6 +177,7 @@ static int parse_cpus(const char *text, int *cpus, struct tern_error *err)
 {
 	char *end;
 	long value;
+	int ret;
 
 	errno = 0;
 	value = strtol(text, &end, 10);
@@ -163,80 +185,21 @@ static int parse_cpus(const char *text, int *cpus, struct tern_error *err)
 		return tern_error_set(err, EINVAL,
 				      "--cpus '%s' is not a positive number",
 				      text);
-	if (value > VM_MAX_CPUS)
-		return tern_error_set(err, EINVAL,
-				      "--cpus %ld is too many: tern supports "
-				      "at most %d vCPUs",
-				      value, VM_MAX_CPUS);
-	*cpus = (int)value;
-	return 0;
-}
-
-static uint64_t host_memory_limit(void)
-{
-	struct sysinfo info;
-
-	if (sysinfo(&info) < 0)
-		return UINT64_MAX;
-	return ((uint64_t)info.totalram + info.totalswap) * info.mem_unit;
+	ret = config_check_cpu_count("--cpus", value, err);
+	if (!ret)
+		*cpus = (int)value;
+	return ret;
 }
 
 static int parse_memory(const char *text, uint64_t *bytes,
 			struct tern_error *err)
 {
-	uint64_t limit;
-
 	if (size_parse(text, bytes))
 		return tern_error_set(err, EINVAL,
 				      "--memory '%s' is not a size (examples: "
 				      "512M, 2G, 1024)",
 				      text);
-	if (*bytes < VM_MIN_MEMORY)
-		return tern_error_set(err, EINVAL,
-				      "--memory %s is too small: tern needs at "
-				      "least 64 MiB",
-				      text);
-	limit = host_memory_limit();
-	if (*bytes > limit)
-		return tern_error_set(err, EINVAL,
-				      "--memory %s is more than this host's "
-				      "RAM and swap (%llu MiB)",
-				      text, (unsigned long long)(limit >> 20));
-	return 0;
-}
-
-static int parse_serial(const char *text, struct vm_config *config,
-			struct tern_error *err)
-{
-	if (!strcmp(text, "stdio")) {
-		config->serial_mode = SERIAL_MODE_STDIO;
-	} else if (!strcmp(text, "none")) {
-		config->serial_mode = SERIAL_MODE_NONE;
-	} else if (!strncmp(text, "file:", 5) && text[5]) {
-		config->serial_mode = SERIAL_MODE_FILE;
-		config->serial_path = text + 5;
-	} else {
-		return tern_error_set(err, EINVAL,
-				      "--serial '%s': use stdio, none or "
-				      "file:PATH",
-				      text);
-	}
-	return 0;
-}
-
-static int parse_log_level(const char *text, struct tern_error *err)
-{
-	static const char *const names[] = {"error", "warn", "info", "debug"};
-
-	for (int i = 0; i < 4; i++) {
-		if (!strcmp(text, names[i])) {
-			log_set_level((enum log_level)i);
-			return 0;
-		}
-	}
-	return tern_error_set(
-		err, EINVAL, "--log-level '%s': use error, warn, info or debug",
-		text);
+	return config_check_memory("--memory", *bytes, text, err);
 }
 
 /* --vsock cid=N,socket=PATH (one device; keys in any order). */
@@ -327,52 +290,38 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_MEMORY:
 		return parse_memory(arg, &config->memory_size, err);
 	case OPT_SERIAL:
-		return parse_serial(arg, config, err);
+		return config_parse_serial("--serial", arg, config, err);
 	case OPT_CPU_TEMPLATE:
-		config->cpu_template = cpu_template_find(arg);
-		if (!config->cpu_template)
-			return tern_error_set(err, EINVAL,
-					      "--cpu-template '%s' is unknown "
-					      "(see tern run --help)",
-					      arg);
-		return 0;
+		return config_find_cpu_template("--cpu-template", arg,
+						&config->cpu_template, err);
 	case OPT_KVM_DEVICE:
 		config->kvm_path = arg;
 		return 0;
 	case OPT_LOG_LEVEL:
-		return parse_log_level(arg, err);
+		return config_parse_log_level("--log-level", arg,
+					      &config->log_level, err);
+	case OPT_CONFIG_FILE:
+	case OPT_API_SOCK:
+		return 0; /* taken in the first pass */
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
 	case OPT_TRANSPORT:
-		if (!strcmp(arg, "pci"))
-			config->virtio_transport = VIRTIO_TRANSPORT_PCI;
-		else if (!strcmp(arg, "mmio"))
-			config->virtio_transport = VIRTIO_TRANSPORT_MMIO;
-		else
-			return tern_error_set(err, EINVAL,
-					      "--transport '%s': use pci or "
-					      "mmio",
-					      arg);
-		return 0;
+		return config_parse_transport("--transport", arg,
+					      &config->virtio_transport, err);
 	case OPT_VSOCK:
 		return parse_vsock(arg, config, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }
 
-int run_command_parse(int argc, char **argv, struct vm_config *config,
-		      struct tern_error *err)
+/* Pass one finds --config-file and --api-sock (and --help): the file is
+ * the base the other options then override, wherever they stand. */
+static int scan_control_options(int argc, char **argv,
+				struct run_request *request,
+				struct tern_error *err)
 {
-	int opt, ret;
-
-	memset(config, 0, sizeof(*config));
-	config->kvm_path = "/dev/kvm";
-	config->memory_size = DEFAULT_MEMORY;
-	config->cpu_count = 1;
-	config->cmdline = DEFAULT_CMDLINE;
-	config->serial_mode = SERIAL_MODE_STDIO;
-	config->cpu_template = cpu_template_find("host");
+	int opt;
 
 	optind = 0; /* reset getopt: tests parse several command lines */
 	opterr = 0; /* tern reports unknown options itself, in one line */
@@ -388,19 +337,58 @@ int run_command_parse(int argc, char **argv, struct vm_config *config,
 			return tern_error_set(err, EINVAL,
 					      "option '%s' needs a value",
 					      argv[optind - 1]);
-		ret = parse_option(opt, optarg, config, err);
-		if (ret)
-			return ret;
+		if (opt == OPT_CONFIG_FILE)
+			request->config_file = optarg;
+		else if (opt == OPT_API_SOCK)
+			request->api_sock = optarg;
 	}
 	if (optind < argc)
 		return tern_error_set(err, EINVAL, "unexpected argument '%s'",
 				      argv[optind]);
-	if (!config->kernel_path)
-		return tern_error_set(err, EINVAL, "--kernel is required");
 	return 0;
 }
 
-static int exit_status_for(const struct vm *vm, enum vm_stop_reason reason)
+int run_command_parse(int argc, char **argv, struct run_request *request,
+		      struct tern_error *err)
+{
+	struct vm_config *config = &request->config;
+	int opt, ret;
+
+	memset(request, 0, sizeof(*request));
+	vm_config_set_defaults(config);
+	ret = scan_control_options(argc, argv, request, err);
+	if (ret)
+		return ret;
+	if (request->config_file) {
+		ret = vm_config_json_load_file(config, &request->storage,
+					       request->config_file, err);
+		if (ret)
+			return ret;
+	}
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":k:i:c:n:m:h", run_options,
+				  NULL)) != -1) {
+		ret = parse_option(opt, optarg, config, err);
+		if (ret)
+			return ret;
+	}
+	if (!config->kernel_path && !request->api_sock)
+		return tern_error_set(err, EINVAL,
+				      request->config_file
+					      ? "the config file sets no "
+						"boot-source.kernel_image_path"
+					      : "--kernel is required");
+	return 0;
+}
+
+void run_request_free(struct run_request *request)
+{
+	vm_config_storage_free(&request->storage);
+}
+
+static int exit_status_for(enum vm_stop_reason reason, int stop_signal)
 {
 	switch (reason) {
 	case VM_STOP_NONE:
@@ -409,7 +397,7 @@ static int exit_status_for(const struct vm *vm, enum vm_stop_reason reason)
 	case VM_STOP_USER_QUIT:
 		return TERN_EXIT_OK;
 	case VM_STOP_SIGNAL:
-		return TERN_EXIT_SIGNAL_BASE + vm->stop_signal;
+		return TERN_EXIT_SIGNAL_BASE + stop_signal;
 	case VM_STOP_TRIPLE_FAULT:
 		return TERN_EXIT_TRIPLE_FAULT;
 	case VM_STOP_INTERNAL_ERROR:
@@ -446,46 +434,49 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 int run_command_main(int argc, char **argv)
 {
 	struct tern_error err = {{0}};
-	struct vm_config config;
-	enum vm_stop_reason reason;
-	struct vm *vm;
+	struct run_request request;
+	struct api_server *server = NULL;
+	struct instance *instance;
+	struct instance_outcome outcome;
 	int ret, status;
 
-	ret = run_command_parse(argc, argv, &config, &err);
+	ret = run_command_parse(argc, argv, &request, &err);
 	if (ret == 1) {
+		run_request_free(&request);
 		run_command_print_help(stdout);
 		return TERN_EXIT_OK;
 	}
 	if (ret) {
+		run_request_free(&request);
 		fprintf(stderr, "tern: %s (see 'tern run --help')\n",
 			err.message);
 		return TERN_EXIT_USAGE;
 	}
 
-	vm = malloc(sizeof(*vm));
-	if (!vm) {
-		fprintf(stderr, "tern: out of memory\n");
+	instance = instance_create(&request.config, &request.storage, &err);
+	if (instance && request.api_sock)
+		server = api_server_start(request.api_sock, instance, &err);
+	if (!instance || (request.api_sock && !server)) {
+		fprintf(stderr, "tern: %s\n", err.message);
+		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
-	ret = vm_create(vm, &config, &err);
-	if (!ret)
-		ret = vm_load_kernel(vm, &err);
+	/* Without an API socket, or with a config file (as Firecracker
+	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
+	ret = instance_run(instance, !request.api_sock || request.config_file,
+			   &outcome, &err);
+	api_server_stop(server);
 	if (ret) {
 		fprintf(stderr, "tern: %s\n", err.message);
-		vm_destroy(vm);
-		free(vm);
+		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
-	log_debug("VM ready: %d vCPUs, %llu MiB", config.cpu_count,
-		  (unsigned long long)(config.memory_size >> 20));
-	reason = vm_run(vm);
-	status = exit_status_for(vm, reason);
+	status = exit_status_for(outcome.reason, outcome.stop_signal);
 	if (status != TERN_EXIT_OK)
-		log_error("%s, exit status %d", stop_reason_text(reason),
-			  status);
+		log_error("%s, exit status %d",
+			  stop_reason_text(outcome.reason), status);
 	else
-		log_debug("%s", stop_reason_text(reason));
-	vm_destroy(vm);
-	free(vm);
+		log_debug("%s", stop_reason_text(outcome.reason));
+	instance_destroy(instance);
 	return status;
 }

@@ -3,13 +3,23 @@
 
 #include <stdio.h>
 
+#include "config/vm_config_json.h"
 #include "util/error.h"
 #include "vm/vm_config.h"
 
+struct run_request {
+	struct vm_config config;
+	struct vm_config_storage storage; /* strings from --config-file */
+	const char *config_file; /* NULL: none */
+	const char *api_sock; /* NULL: no API */
+};
+
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.
- * Returns 0, 1 when help was printed (exit 0), or -EINVAL with err set. */
-int run_command_parse(int argc, char **argv, struct vm_config *config,
+ * Returns 0, 1 when help was printed (exit 0), or -EINVAL with err set.
+ * run_request_free() releases it in every case. */
+int run_command_parse(int argc, char **argv, struct run_request *request,
 		      struct tern_error *err);
+void run_request_free(struct run_request *request);
 
 void run_command_print_help(FILE *out);
 

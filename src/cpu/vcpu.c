@@ -203,10 +203,25 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 
+	vm_vcpu_thread_started(vcpu->vm);
 	while (!vm_stop_requested(vcpu->vm)) {
+		unsigned slot;
+
+		if (vm_pause_requested(vcpu->vm)) {
+			vm_vcpu_pause_point(vcpu->vm);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick sets immediate_exit; whoever kicked
+				 * set its flag (stop, pause) first, and the
+				 * loop checks the flags again before the next
+				 * KVM_RUN, so clearing it here loses no kick
+				 * and keeps a stale one from spinning. */
+				__atomic_store_n(&vcpu->run->immediate_exit, 0,
+						 __ATOMIC_SEQ_CST);
 				continue;
+			}
 			log_error("vCPU %d: KVM_RUN failed: %s", vcpu->index,
 				  strerror(errno));
 			vm_request_stop(vcpu->vm, VM_STOP_INTERNAL_ERROR);
@@ -214,10 +229,49 @@ static void *vcpu_thread(void *arg)
 		}
 		atomic_fetch_add_explicit(&vcpu->exit_count, 1,
 					  memory_order_relaxed);
+		slot = vcpu->run->exit_reason < VCPU_EXIT_REASON_SLOTS - 1
+			? vcpu->run->exit_reason
+			: VCPU_EXIT_REASON_SLOTS - 1;
+		atomic_fetch_add_explicit(&vcpu->exits_by_reason[slot], 1,
+					  memory_order_relaxed);
 		if (handle_exit(vcpu))
 			break;
 	}
+	vm_vcpu_thread_exited(vcpu->vm);
 	return NULL;
+}
+
+const char *vcpu_exit_reason_name(unsigned slot)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_UNKNOWN] = "unknown",
+		[KVM_EXIT_EXCEPTION] = "exception",
+		[KVM_EXIT_IO] = "io",
+		[KVM_EXIT_HYPERCALL] = "hypercall",
+		[KVM_EXIT_DEBUG] = "debug",
+		[KVM_EXIT_HLT] = "hlt",
+		[KVM_EXIT_MMIO] = "mmio",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "irq_window_open",
+		[KVM_EXIT_SHUTDOWN] = "shutdown",
+		[KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+		[KVM_EXIT_INTR] = "intr",
+		[KVM_EXIT_SET_TPR] = "set_tpr",
+		[KVM_EXIT_TPR_ACCESS] = "tpr_access",
+		[KVM_EXIT_NMI] = "nmi",
+		[KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+		[KVM_EXIT_OSI] = "osi",
+		[KVM_EXIT_SYSTEM_EVENT] = "system_event",
+		[KVM_EXIT_IOAPIC_EOI] = "ioapic_eoi",
+		[KVM_EXIT_HYPERV] = "hyperv",
+		[KVM_EXIT_X86_RDMSR] = "rdmsr",
+		[KVM_EXIT_X86_WRMSR] = "wrmsr",
+		[KVM_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
+		[KVM_EXIT_X86_BUS_LOCK] = "bus_lock",
+	};
+
+	if (slot < sizeof(names) / sizeof(names[0]) && names[slot])
+		return names[slot];
+	return slot >= VCPU_EXIT_REASON_SLOTS - 1 ? "other" : NULL;
 }
 
 int vcpu_start(struct vcpu *vcpu, struct tern_error *err)

@@ -13,6 +13,12 @@
 
 struct vm;
 
+#define VCPU_EXIT_REASON_SLOTS 48
+
+/* A short name for a KVM exit reason ("io", "mmio", "hlt", ...), "other"
+ * for the shared last slot. */
+const char *vcpu_exit_reason_name(unsigned slot);
+
 struct vcpu {
 	struct vm *vm;
 	int index;
@@ -22,6 +28,9 @@ struct vcpu {
 	pthread_t thread;
 	int thread_started;
 	_Atomic uint64_t exit_count;
+	/* Exits by KVM_EXIT_* reason (metrics); reasons at or above
+	 * VCPU_EXIT_REASON_SLOTS - 1 share the last slot. */
+	_Atomic uint64_t exits_by_reason[VCPU_EXIT_REASON_SLOTS];
 };
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,

@@ -1,15 +1,27 @@
 #include "util/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
-static enum log_level current_level = LOG_INFO;
+static _Atomic int current_level = LOG_INFO;
 static struct timespec start_time;
+
+/* The log file is swapped by the API thread while vCPU threads log. */
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_fd = -1;
+static int file_show_level;
+static int file_show_origin;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
-	[LOG_WARN] = "warning",
+	[LOG_WARN] = "warn",
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
 };
@@ -17,6 +29,70 @@ static const char *const level_names[] = {
 void log_set_level(enum log_level level)
 {
 	current_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return (enum log_level)current_level;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	if (level < LOG_ERROR || level > LOG_DEBUG)
+		return "off";
+	return level_names[level];
+}
+
+int log_level_parse(const char *text, enum log_level *level)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{"error", LOG_ERROR},  {"warn", LOG_WARN},
+		{"warning", LOG_WARN}, {"info", LOG_INFO},
+		{"debug", LOG_DEBUG},  {"trace", LOG_DEBUG},
+		{"off", LOG_OFF},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcasecmp(text, names[i].name)) {
+			*level = names[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_open_file(const char *path, int show_level, int show_origin,
+		  struct tern_error *err)
+{
+	int fd = -1;
+
+	if (path) {
+		/* O_NONBLOCK: a named pipe nobody reads must not stall a vCPU
+		 * that logs; lines that do not fit are dropped. */
+		fd = open(path,
+			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+				  O_NONBLOCK,
+			  0600);
+		if (fd < 0)
+			return tern_error_set(err, errno, "log file %s: %s",
+					      path, strerror(errno));
+	}
+	pthread_mutex_lock(&file_lock);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = fd;
+	file_show_level = show_level;
+	file_show_origin = show_origin;
+	pthread_mutex_unlock(&file_lock);
+	return 0;
+}
+
+void log_close_file(void)
+{
+	log_open_file(NULL, 0, 0, NULL);
 }
 
 void log_mark_start(void)
@@ -33,23 +109,99 @@ uint64_t log_elapsed_ns(void)
 		(uint64_t)now.tv_nsec - (uint64_t)start_time.tv_nsec;
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+/* logfmt quoting: backslash and double quote escaped, control characters
+ * shown as \n or \xHH, so one event is always one line. */
+static size_t quote_value(char *out, size_t room, const char *text)
 {
-	char line[1024];
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		char buf[5];
+		size_t len;
+
+		if (*p == '"' || *p == '\\')
+			len = (size_t)snprintf(buf, sizeof(buf), "\\%c", *p);
+		else if (*p == '\n')
+			len = (size_t)snprintf(buf, sizeof(buf), "\\n");
+		else if (*p < 0x20 || *p == 0x7f)
+			len = (size_t)snprintf(buf, sizeof(buf), "\\x%02x", *p);
+		else
+			len = (size_t)snprintf(buf, sizeof(buf), "%c", *p);
+		if (n + len + 1 > room)
+			break;
+		memcpy(out + n, buf, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static void write_logfmt(enum log_level level, const char *file, int line,
+			 const char *message)
+{
+	char quoted[2048], record[2560];
+	struct timespec now;
+	struct tm utc;
+	int len;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &utc);
+	quote_value(quoted, sizeof(quoted), message);
+	len = snprintf(record, sizeof(record),
+		       "ts=%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ "
+		       "elapsed_ms=%.3f",
+		       utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+		       utc.tm_hour, utc.tm_min, utc.tm_sec, now.tv_nsec / 1000,
+		       (double)log_elapsed_ns() / 1e6);
+	if (file_show_level)
+		len += snprintf(record + len, sizeof(record) - (size_t)len,
+				" level=%s", level_names[level]);
+	if (file_show_origin) {
+		const char *base = strrchr(file, '/');
+
+		len += snprintf(record + len, sizeof(record) - (size_t)len,
+				" origin=%s:%d", base ? base + 1 : file, line);
+	}
+	len += snprintf(record + len, sizeof(record) - (size_t)len,
+			" msg=\"%s\"\n", quoted);
+	if (len > (int)sizeof(record))
+		len = (int)sizeof(record);
+	/* One write per line, O_APPEND: lines never interleave. */
+	if (write(log_fd, record, (size_t)len) < 0 && errno != EAGAIN)
+		return;
+}
+
+void log_msg_at(enum log_level level, const char *file, int line,
+		const char *fmt, ...)
+{
+	char message[1024];
 	va_list args;
 
-	if (level > current_level)
+	if ((int)level > current_level)
 		return;
 	va_start(args, fmt);
-	vsnprintf(line, sizeof(line), fmt, args);
+	vsnprintf(message, sizeof(message), fmt, args);
 	va_end(args);
+
+	pthread_mutex_lock(&file_lock);
+	if (log_fd >= 0) {
+		write_logfmt(level, file, line, message);
+		pthread_mutex_unlock(&file_lock);
+		/* Errors also reach stderr: whoever started tern sees why it
+		 * stopped without reading the log file. */
+		if (level != LOG_ERROR)
+			return;
+	} else {
+		pthread_mutex_unlock(&file_lock);
+	}
 	/* One fprintf per line: stderr is unbuffered, so lines from vCPU
 	 * threads do not interleave mid-line. Errors keep the conventional
 	 * "prog: message" shape; other levels carry the time. */
 	if (level == LOG_ERROR)
-		fprintf(stderr, "tern: %s\r\n", line);
+		fprintf(stderr, "tern: %s\r\n", message);
 	else
 		fprintf(stderr, "tern: [%.3f ms] %s: %s\r\n",
-			(double)log_elapsed_ns() / 1e6, level_names[level],
-			line);
+			(double)log_elapsed_ns() / 1e6,
+			level == LOG_WARN ? "warning" : level_names[level],
+			message);
 }

@@ -196,8 +196,11 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 
 	/* One range over 0x60-0x64: port 0x61 inside it is served by KVM's
 	 * in-kernel PIT (speaker gate) and never reaches tern. */
+	vm->i8042 = i8042_create(
+		request_guest_reset, vm,
+		&(struct irq_line){kvm_set_irq_level, vm, I8042_KEYBOARD_GSI});
 	ret = register_device(&vm->pio_bus, I8042_DATA_PORT, I8042_PORT_SPAN,
-			      i8042_create(request_guest_reset, vm), err);
+			      vm->i8042, err);
 	if (ret)
 		return ret;
 
@@ -283,6 +286,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->serial_output_fd = -1;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_eventfd < 0)
 		return tern_error_set(err, errno, "eventfd: %s",
@@ -384,6 +389,97 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 				       (int)reason);
 	ignored = write(vm->stop_eventfd, &one, sizeof(one));
 	(void)ignored;
+	/* Parked vCPUs must wake to see the stop. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause_requested(struct vm *vm)
+{
+	return atomic_load(&vm->pause_requested);
+}
+
+void vm_vcpu_thread_started(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_running++;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_thread_exited(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_vcpu_pause_point(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpus_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !vm_stop_requested(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->vcpus_parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm, struct tern_error *err)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	atomic_store(&vm->pause_requested, 1);
+	pthread_mutex_unlock(&vm->pause_lock);
+
+	for (int i = 0; i < vm->vcpu_count; i++)
+		vcpu_kick(&vm->vcpus[i]);
+
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->vcpus_parked < vm->vcpus_running && !vm_stop_requested(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->paused = !vm_stop_requested(vm);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!vm->paused)
+		return tern_error_set(err, ESHUTDOWN, "the VM is stopping");
+
+	/* kvmclock: keep the value the guest last saw, so that on resume its
+	 * monotonic clocks continue from there instead of leaping over the
+	 * pause (which would fire every timer at once and trip the soft
+	 * lockup watchdog). The guest's wall clock lags by the pause; NTP or
+	 * the guest agent corrects it, as after a host suspend. */
+	if (ioctl(vm->fd, KVM_GET_CLOCK, &vm->paused_clock) < 0) {
+		log_warn("KVM_GET_CLOCK failed: %s; the guest clock will "
+			 "include the pause",
+			 strerror(errno));
+		vm->paused_clock.clock = 0;
+	}
+	return 0;
+}
+
+int vm_resume(struct vm *vm, struct tern_error *err)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	if (vm->paused_clock.clock) {
+		struct kvm_clock_data clock = {.clock = vm->paused_clock.clock};
+
+		if (ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
+			log_warn("KVM_SET_CLOCK failed: %s", strerror(errno));
+	}
+	vm->paused = 0;
+	atomic_store(&vm->pause_requested, 0);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	(void)err;
+	return 0;
 }
 
 int vm_stop_requested(struct vm *vm)
@@ -556,6 +652,8 @@ void vm_destroy(struct vm *vm)
 	kvm_system_close(&vm->kvm);
 	if (vm->stop_eventfd >= 0)
 		close(vm->stop_eventfd);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_mutex_destroy(&vm->pause_lock);
 	vm->fd = -1;
 	vm->stop_eventfd = -1;
 }

@@ -52,6 +52,16 @@ struct vm {
 	_Atomic int stop_reason;
 	int stop_eventfd;
 	int stop_signal; /* the signal behind VM_STOP_SIGNAL */
+
+	/* Pause: vCPU threads park on pause_cond between two KVM_RUNs. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	_Atomic int pause_requested;
+	int vcpus_running; /* threads alive, under pause_lock */
+	int vcpus_parked; /* threads parked, under pause_lock */
+	int paused; /* vm_pause() finished, under pause_lock */
+	struct kvm_clock_data paused_clock;
+	struct device *i8042;
 };
 
 /* Opens KVM, creates the VM with its in-kernel interrupt controllers, guest
@@ -69,6 +79,19 @@ enum vm_stop_reason vm_run(struct vm *vm);
 /* The first reason given wins; later calls only wake the VM's loop. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 int vm_stop_requested(struct vm *vm);
+
+/* Stops every vCPU outside KVM_RUN and returns once all are parked (they
+ * wait on a condition variable: no CPU use). The guest's kvmclock is read
+ * here and written back by vm_resume(), so the guest sees no time pass while
+ * paused. Called from the API thread. */
+int vm_pause(struct vm *vm, struct tern_error *err);
+int vm_resume(struct vm *vm, struct tern_error *err);
+
+/* For the vCPU threads (cpu/vcpu.c). */
+int vm_pause_requested(struct vm *vm);
+void vm_vcpu_pause_point(struct vm *vm);
+void vm_vcpu_thread_started(struct vm *vm);
+void vm_vcpu_thread_exited(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
 

@@ -33,6 +33,14 @@ struct vm_config {
 	enum virtio_transport virtio_transport; /* --transport */
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
+
+	/* Control plane: the same document (config file, GET /vm/config)
+	 * carries where logs and metrics go. */
+	int log_level; /* enum log_level */
+	const char *log_path; /* NULL: stderr */
+	int log_show_level;
+	int log_show_origin;
+	const char *metrics_path; /* NULL: no JSON metrics file */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)

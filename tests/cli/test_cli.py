@@ -70,7 +70,7 @@ def help_describes_every_option_and_exit_status():
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
                    "--cpu-template", "minimal", "--rng", "--transport", "--vsock",
-                   "CONNECT", "Exit status", "128+N"):
+                   "CONNECT", "--config-file", "--api-sock", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -164,6 +164,16 @@ def unusable_vsock_socket_path_is_a_runtime_error():
     expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={not_socket}"), 1,
                  "not a socket")
     assert os.path.exists(not_socket)
+
+
+@test
+def api_socket_path_too_long_is_a_runtime_error():
+    expect_error(tern("run", "--api-sock", "/tmp/" + "s" * 120), 1, "--api-sock")
+
+
+@test
+def missing_config_file_is_a_usage_error():
+    expect_error(tern("run", "--config-file", "/nonexistent/vm.json"), 2, "/nonexistent/vm.json")
 
 
 @test

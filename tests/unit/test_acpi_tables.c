@@ -167,6 +167,7 @@ static void dsdt_has_pci_serial_s5_and_mmio_devices(void **state)
 
 	assert_true(dsdt_contains(dsdt, "PCI0", 4));
 	assert_true(dsdt_contains(dsdt, "COM1", 4));
+	assert_true(dsdt_contains(dsdt, "PS2K", 4));
 	assert_true(dsdt_contains(dsdt, "_S5_", 4));
 	assert_true(dsdt_contains(dsdt, "VR00", 4));
 	assert_true(dsdt_contains(dsdt, "VR01", 4));

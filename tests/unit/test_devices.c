@@ -153,7 +153,7 @@ static void count_reset(void *opaque)
 static void i8042_answers_self_tests_and_resets(void **state)
 {
 	struct io_bus bus = {0};
-	struct device *kbd = i8042_create(count_reset, NULL);
+	struct device *kbd = i8042_create(count_reset, NULL, NULL);
 
 	resets = 0;
 	io_bus_register(&bus, I8042_DATA_PORT, I8042_PORT_SPAN, kbd);
@@ -171,6 +171,53 @@ static void i8042_answers_self_tests_and_resets(void **state)
 	outb(&bus, 0x64, 0xd1); /* output port with reset line low */
 	outb(&bus, 0x60, 0x00);
 	assert_int_equal(resets, 2);
+	io_bus_destroy_devices(&bus);
+}
+
+static void i8042_keyboard_acknowledges_and_types_ctrl_alt_del(void **state)
+{
+	struct io_bus bus = {0};
+	struct irq_recorder rec = {0};
+	struct irq_line line = {record_irq, &rec, I8042_KEYBOARD_GSI};
+	struct device *kbd = i8042_create(count_reset, NULL, &line);
+	const uint8_t set1[] = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
+
+	io_bus_register(&bus, I8042_DATA_PORT, I8042_PORT_SPAN, kbd);
+	/* No driver has talked to the keyboard: the keys would go nowhere. */
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), -ENODEV);
+	/* Identify: acknowledge, then the MF2 ID as translated, each byte
+	 * with its own interrupt edge. */
+	outb(&bus, 0x60, 0xf2);
+	assert_int_equal(rec.rising_edges, 1);
+	assert_int_equal(inb(&bus, 0x60), 0xfa);
+	assert_int_equal(rec.rising_edges, 2);
+	assert_int_equal(inb(&bus, 0x60), 0xab);
+	assert_int_equal(inb(&bus, 0x60), 0x41);
+	assert_false(inb(&bus, 0x64) & 0x01);
+	/* A command with a parameter: two acknowledges. */
+	outb(&bus, 0x60, 0xed);
+	assert_int_equal(inb(&bus, 0x60), 0xfa);
+	outb(&bus, 0x60, 0x00);
+	assert_int_equal(inb(&bus, 0x60), 0xfa);
+
+	rec.rising_edges = 0;
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), 0);
+	for (size_t i = 0; i < sizeof(set1); i++) {
+		assert_true(inb(&bus, 0x64) & 0x01);
+		assert_int_equal(inb(&bus, 0x60), set1[i]);
+	}
+	assert_int_equal(rec.rising_edges, (int)sizeof(set1));
+	assert_false(inb(&bus, 0x64) & 0x01);
+
+	/* With the interrupt disabled in the config byte: no edge. */
+	outb(&bus, 0x64, 0x60);
+	outb(&bus, 0x60, 0x44);
+	rec.rising_edges = 0;
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), 0);
+	assert_int_equal(rec.rising_edges, 0);
+	/* A full queue refuses more keys instead of dropping some. */
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), 0);
+	assert_int_equal(i8042_send_ctrl_alt_del(kbd), -EBUSY);
 	io_bus_destroy_devices(&bus);
 }
 
@@ -223,6 +270,8 @@ int main(void)
 		cmocka_unit_test(serial_receives_with_backpressure),
 		cmocka_unit_test(serial_divisor_latch_and_loopback),
 		cmocka_unit_test(i8042_answers_self_tests_and_resets),
+		cmocka_unit_test(
+			i8042_keyboard_acknowledges_and_types_ctrl_alt_del),
 		cmocka_unit_test(rtc_reports_host_time_in_bcd_and_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/i8042.h"
 #include "devices/serial_8250.h"
 
 #define ACPI_OEM_ID "TERN  "
@@ -25,9 +26,8 @@
 #define FADT_FLAG_SLP_BUTTON (1u << 5)
 #define FADT_FLAG_RESET_REG_SUP (1u << 10)
 #define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
-/* No VGA, and leave PCIe ASPM alone. No "8042 present" flag: Linux then
- * skips probing the keyboard controller, which tern keeps only for its reset
- * line (reboot=k writes port 0x64 without the driver). */
+/* No VGA, and leave PCIe ASPM alone. The keyboard controller is announced
+ * in the DSDT (PNP0303), which is where Linux looks for it under ACPI. */
 #define FADT_BOOT_ARCH_NO_VGA (1u << 2)
 #define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
 /* The SCI is unused in hardware-reduced mode, but Linux programs the IOAPIC
@@ -180,6 +180,24 @@ static void dsdt_serial(struct aml *aml)
 	aml_close(aml);
 }
 
+/* The keyboard controller, so that Linux binds its i8042 driver and IRQ 1
+ * without kernel parameters: Ctrl-Alt-Del (the API's SendCtrlAltDel) is
+ * typed on it. */
+static void dsdt_keyboard(struct aml *aml)
+{
+	aml_device_open(aml, "PS2K");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0303");
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_io(aml, I8042_DATA_PORT, 1);
+	aml_resource_io(aml, I8042_COMMAND_PORT, 1);
+	aml_resource_irq(aml, I8042_KEYBOARD_GSI);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_close(aml);
+}
+
 static void dsdt_virtio_mmio(struct aml *aml,
 			     const struct acpi_mmio_device *dev, int index)
 {
@@ -211,6 +229,7 @@ static uint64_t write_dsdt(struct table_writer *w,
 	aml_scope_open(&aml, "\\_SB_");
 	dsdt_pci_root(&aml);
 	dsdt_serial(&aml);
+	dsdt_keyboard(&aml);
 	for (int i = 0; i < platform->mmio_device_count; i++)
 		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
 	aml_close(&aml);

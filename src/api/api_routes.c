@@ -1,0 +1,475 @@
+#include "api/api_routes.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/json_fields.h"
+#include "util/log.h"
+#include "util/version.h"
+
+#define ID_MAX 64
+
+struct api_call {
+	struct instance *inst;
+	const char *method;
+	const char *path;
+	const char *id; /* the {id} part of the path, or NULL */
+	json_t *body; /* parsed PUT/PATCH body */
+	struct api_reply *reply;
+};
+
+void api_reply_fault(struct api_reply *reply, unsigned status,
+		     const char *message)
+{
+	json_t *doc = json_pack("{s:s}", "fault_message", message);
+
+	reply->status = status;
+	reply->body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	reply->content_type = "application/json";
+	json_decref(doc);
+}
+
+static void reply_json(struct api_reply *reply, json_t *doc)
+{
+	if (!doc) {
+		api_reply_fault(reply, 500, "out of memory");
+		return;
+	}
+	reply->status = 200;
+	reply->body = json_dumps(doc, JSON_COMPACT);
+	reply->content_type = "application/json";
+	json_decref(doc);
+	if (!reply->body)
+		api_reply_fault(reply, 500, "out of memory");
+}
+
+/* 204 on success; a refused request is the client's fault (400) unless the
+ * host ran out of something. */
+static void reply_result(struct api_reply *reply, int ret,
+			 const struct tern_error *err)
+{
+	if (!ret) {
+		reply->status = 204;
+		return;
+	}
+	api_reply_fault(reply, ret == -ENOMEM || ret == -EIO ? 500 : 400,
+			err->message);
+}
+
+static void configure(struct api_call *call, enum instance_setting what);
+
+/* Devices tern cannot attach through the API yet: the body is checked as
+ * Firecracker would, then refused, never silently accepted. */
+static void refuse_device(struct api_call *call, const char *what,
+			  const struct json_field *fields, size_t count,
+			  int partial)
+{
+	struct tern_error err;
+	char message[160];
+
+	if (call->body &&
+	    json_fields_check(call->body, what, fields, count, partial, &err)) {
+		api_reply_fault(call->reply, 400, err.message);
+		return;
+	}
+	snprintf(message, sizeof(message),
+		 "%s: this device is not available through tern's API yet",
+		 what);
+	api_reply_fault(call->reply, 400, message);
+}
+
+/* The body's id, when it has one, must name the same object as the path. */
+static int id_matches(struct api_call *call, const char *key)
+{
+	json_t *id = json_object_get(call->body, key);
+	char message[160];
+
+	if (!json_is_string(id) || !strcmp(json_string_value(id), call->id))
+		return 1;
+	snprintf(message, sizeof(message),
+		 "%s '%.64s' in the body differs from '%s' in the path", key,
+		 json_string_value(id), call->id);
+	api_reply_fault(call->reply, 400, message);
+	return 0;
+}
+
+static const struct json_field drive_fields[] = {
+	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"is_root_device", JSON_FIELD_BOOL, 1, 0, 0},
+	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
+	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
+	{"is_read_only", JSON_FIELD_BOOL, 0, 0, 0},
+	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
+	{"socket", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static const struct json_field drive_patch_fields[] = {
+	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+static const struct json_field net_fields[] = {
+	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
+	{"guest_mac", JSON_FIELD_STRING, 0, 0, 0},
+	{"mtu", JSON_FIELD_INT, 0, 68, 65535},
+	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+static const struct json_field net_patch_fields[] = {
+	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+static const struct json_field vsock_fields[] = {
+	{"guest_cid", JSON_FIELD_INT, 1, 3, 0xffffffffLL},
+	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static const struct json_field balloon_fields[] = {
+	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
+	{"deflate_on_oom", JSON_FIELD_BOOL, 1, 0, 0},
+	{"stats_polling_interval_s", JSON_FIELD_INT, 0, 0, 0x7fffffffLL},
+	{"free_page_hinting", JSON_FIELD_BOOL, 0, 0, 0},
+	{"free_page_reporting", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+static const struct json_field balloon_update_fields[] = {
+	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
+};
+
+static const struct json_field balloon_stats_fields[] = {
+	{"stats_polling_interval_s", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
+};
+
+#define REFUSE(call, what, fields, partial)                                    \
+	refuse_device(call, what, fields, sizeof(fields) / sizeof(fields[0]),  \
+		      partial)
+
+static void route_drive(struct api_call *call)
+{
+	if (!id_matches(call, "drive_id"))
+		return;
+	if (!strcmp(call->method, "PUT"))
+		REFUSE(call, "drives", drive_fields, 0);
+	else
+		REFUSE(call, "drives", drive_patch_fields, 0);
+}
+
+static void route_network(struct api_call *call)
+{
+	if (!id_matches(call, "iface_id"))
+		return;
+	if (!strcmp(call->method, "PUT"))
+		REFUSE(call, "network-interfaces", net_fields, 0);
+	else
+		REFUSE(call, "network-interfaces", net_patch_fields, 0);
+}
+
+static void route_vsock(struct api_call *call)
+{
+	REFUSE(call, "vsock", vsock_fields, 0);
+}
+
+static void route_balloon(struct api_call *call)
+{
+	if (!strcmp(call->method, "GET"))
+		api_reply_fault(call->reply, 400,
+				"balloon: no balloon device is configured");
+	else if (!strcmp(call->method, "PUT"))
+		REFUSE(call, "balloon", balloon_fields, 0);
+	else
+		REFUSE(call, "balloon", balloon_update_fields, 0);
+}
+
+static void route_balloon_stats(struct api_call *call)
+{
+	if (!strcmp(call->method, "GET"))
+		api_reply_fault(call->reply, 400,
+				"balloon: no balloon device is configured");
+	else
+		REFUSE(call, "balloon", balloon_stats_fields, 0);
+}
+
+static void route_entropy(struct api_call *call)
+{
+	configure(call, INSTANCE_SET_ENTROPY);
+}
+
+static void route_not_yet(struct api_call *call)
+{
+	char message[160];
+
+	snprintf(message, sizeof(message), "%s %s is not supported by tern yet",
+		 call->method, call->path);
+	api_reply_fault(call->reply, 400, message);
+}
+
+static void route_describe(struct api_call *call)
+{
+	reply_json(
+		call->reply,
+		json_pack("{s:s, s:s, s:s, s:s}", "id", "anonymous-instance",
+			  "state",
+			  instance_state_name(instance_get_state(call->inst)),
+			  "vmm_version", TERN_VERSION, "app_name", "tern"));
+}
+
+static void route_version(struct api_call *call)
+{
+	reply_json(call->reply,
+		   json_pack("{s:s, s:s}", "firecracker_version", TERN_VERSION,
+			     "vmm", "tern"));
+}
+
+static void configure(struct api_call *call, enum instance_setting what)
+{
+	struct tern_error err;
+	int ret = instance_configure(call->inst, what, call->body, &err);
+
+	reply_result(call->reply, ret, &err);
+}
+
+static void route_machine(struct api_call *call)
+{
+	if (!strcmp(call->method, "GET"))
+		reply_json(call->reply, instance_export_machine(call->inst));
+	else
+		configure(call,
+			  strcmp(call->method, "PUT") ? INSTANCE_PATCH_MACHINE
+						      : INSTANCE_SET_MACHINE);
+}
+
+static void route_boot_source(struct api_call *call)
+{
+	configure(call, INSTANCE_SET_BOOT_SOURCE);
+}
+
+static void route_logger(struct api_call *call)
+{
+	configure(call, INSTANCE_SET_LOGGER);
+}
+
+static void route_serial(struct api_call *call)
+{
+	configure(call, INSTANCE_SET_SERIAL);
+}
+
+static void route_cpu_config(struct api_call *call)
+{
+	configure(call, INSTANCE_SET_CPU_CONFIG);
+}
+
+static void route_metrics(struct api_call *call)
+{
+	if (!strcmp(call->method, "PUT")) {
+		configure(call, INSTANCE_SET_METRICS);
+		return;
+	}
+	call->reply->body = metrics_render_prometheus(&call->inst->metrics);
+	if (!call->reply->body) {
+		api_reply_fault(call->reply, 500, "out of memory");
+		return;
+	}
+	call->reply->status = 200;
+	call->reply->content_type = "text/plain; version=0.0.4";
+}
+
+static void route_vm_config(struct api_call *call)
+{
+	reply_json(call->reply, instance_export_config(call->inst));
+}
+
+static const struct json_field action_fields[] = {
+	{"action_type", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+static void route_actions(struct api_call *call)
+{
+	struct tern_error err;
+	const char *action;
+	int ret = JSON_FIELDS_CHECK(call->body, "actions", action_fields, 0,
+				    &err);
+
+	if (ret) {
+		reply_result(call->reply, ret, &err);
+		return;
+	}
+	action = json_string_value(json_object_get(call->body, "action_type"));
+	if (!strcmp(action, "InstanceStart"))
+		ret = instance_start(call->inst, &err);
+	else if (!strcmp(action, "SendCtrlAltDel"))
+		ret = instance_send_ctrl_alt_del(call->inst, &err);
+	else if (!strcmp(action, "FlushMetrics"))
+		ret = instance_flush_metrics(call->inst, &err);
+	else
+		ret = tern_error_set(&err, EINVAL,
+				     "actions.action_type '%.64s': use "
+				     "InstanceStart, SendCtrlAltDel or "
+				     "FlushMetrics",
+				     action);
+	reply_result(call->reply, ret, &err);
+}
+
+static const struct json_field vm_fields[] = {
+	{"state", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+static void route_vm(struct api_call *call)
+{
+	struct tern_error err;
+	const char *state;
+	int ret = JSON_FIELDS_CHECK(call->body, "vm", vm_fields, 0, &err);
+
+	if (!ret) {
+		state = json_string_value(json_object_get(call->body, "state"));
+		if (!strcmp(state, "Paused"))
+			ret = instance_pause(call->inst, &err);
+		else if (!strcmp(state, "Resumed"))
+			ret = instance_resume(call->inst, &err);
+		else
+			ret = tern_error_set(&err, EINVAL,
+					     "vm.state '%.64s': use Paused or "
+					     "Resumed",
+					     state);
+	}
+	reply_result(call->reply, ret, &err);
+}
+
+/* Methods allowed on a path, as a bit set. */
+#define M_GET 1
+#define M_PUT 2
+#define M_PATCH 4
+
+struct route {
+	const char *path; /* a trailing '/' takes an {id} */
+	unsigned methods;
+	void (*handle)(struct api_call *call);
+};
+
+static const struct route routes[] = {
+	{"/", M_GET, route_describe},
+	{"/version", M_GET, route_version},
+	{"/machine-config", M_GET | M_PUT | M_PATCH, route_machine},
+	{"/boot-source", M_PUT, route_boot_source},
+	{"/logger", M_PUT, route_logger},
+	{"/metrics", M_GET | M_PUT, route_metrics},
+	{"/serial", M_PUT, route_serial},
+	{"/cpu-config", M_PUT, route_cpu_config},
+	{"/actions", M_PUT, route_actions},
+	{"/vm", M_PATCH, route_vm},
+	{"/vm/config", M_GET, route_vm_config},
+	{"/drives/", M_PUT | M_PATCH, route_drive},
+	{"/network-interfaces/", M_PUT | M_PATCH, route_network},
+	{"/vsock", M_PUT, route_vsock},
+	{"/balloon", M_GET | M_PUT | M_PATCH, route_balloon},
+	{"/balloon/statistics", M_GET | M_PATCH, route_balloon_stats},
+	{"/entropy", M_PUT, route_entropy},
+	{"/mmds", M_GET | M_PUT | M_PATCH, route_not_yet},
+	{"/mmds/config", M_PUT, route_not_yet},
+	{"/snapshot/create", M_PUT, route_not_yet},
+	{"/snapshot/load", M_PUT, route_not_yet},
+};
+
+static unsigned method_bit(const char *method)
+{
+	if (!strcmp(method, "GET"))
+		return M_GET;
+	if (!strcmp(method, "PUT"))
+		return M_PUT;
+	if (!strcmp(method, "PATCH"))
+		return M_PATCH;
+	return 0;
+}
+
+/* Firecracker's ids: 1 to 64 letters, digits and underscores. */
+static int valid_id(const char *id)
+{
+	size_t len = strlen(id);
+
+	if (len == 0 || len > ID_MAX)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!(*p == '_' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return 1;
+}
+
+static const struct route *find_route(const char *path, const char **id)
+{
+	*id = NULL;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const char *pattern = routes[i].path;
+		size_t len = strlen(pattern);
+
+		if (len > 1 && pattern[len - 1] == '/') {
+			if (!strncmp(path, pattern, len)) {
+				*id = path + len;
+				return &routes[i];
+			}
+		} else if (!strcmp(path, pattern)) {
+			return &routes[i];
+		}
+	}
+	return NULL;
+}
+
+static int parse_body(struct api_call *call, const char *body, size_t len)
+{
+	json_error_t json_err;
+	char message[256];
+
+	if (!body || len == 0) {
+		api_reply_fault(call->reply, 400,
+				"this request needs a JSON body");
+		return -1;
+	}
+	call->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &json_err);
+	if (!call->body) {
+		snprintf(message, sizeof(message),
+			 "malformed JSON body (line %d, column %d): %s",
+			 json_err.line, json_err.column, json_err.text);
+		api_reply_fault(call->reply, 400, message);
+		return -1;
+	}
+	return 0;
+}
+
+void api_route(struct instance *inst, const char *method, const char *path,
+	       const char *body, size_t body_len, struct api_reply *reply)
+{
+	struct api_call call = {inst, method, path, NULL, NULL, reply};
+	const struct route *route = find_route(path, &call.id);
+	unsigned bit = method_bit(method);
+	char message[256];
+
+	memset(reply, 0, sizeof(*reply));
+	if (!route || !(route->methods & bit)) {
+		snprintf(message, sizeof(message),
+			 "invalid request method and/or path: %.16s %.200s",
+			 method, path);
+		api_reply_fault(reply, 400, message);
+		return;
+	}
+	if (call.id && !valid_id(call.id)) {
+		snprintf(message, sizeof(message),
+			 "invalid id '%.80s' in the path: use 1 to %d letters, "
+			 "digits or underscores",
+			 call.id, ID_MAX);
+		api_reply_fault(reply, 400, message);
+		return;
+	}
+	if (bit != M_GET && parse_body(&call, body, body_len))
+		return;
+	route->handle(&call);
+	json_decref(call.body);
+}

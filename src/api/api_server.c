@@ -1,0 +1,323 @@
+#include "api/api_server.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/api_routes.h"
+#include "util/log.h"
+
+enum api_method { API_GET, API_PUT, API_PATCH, API_OTHER, API_METHODS };
+
+#define API_STATUS_MIN 100
+#define API_STATUS_MAX 599
+
+struct api_server {
+	struct MHD_Daemon *daemon;
+	struct instance *inst;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	_Atomic uint64_t
+		requests[API_METHODS][API_STATUS_MAX - API_STATUS_MIN + 1];
+};
+
+struct api_request {
+	char *body;
+	size_t len;
+	int too_large;
+	uint64_t start_ns;
+};
+
+static const char *const method_names[] = {"GET", "PUT", "PATCH", "other"};
+
+static enum api_method method_index(const char *method)
+{
+	for (int i = 0; i < API_OTHER; i++)
+		if (!strcmp(method, method_names[i]))
+			return (enum api_method)i;
+	return API_OTHER;
+}
+
+static void write_api_metrics(void *opaque, struct metrics_out *out)
+{
+	struct api_server *server = opaque;
+
+	metrics_family(out, "tern_api_requests_total", METRICS_COUNTER,
+		       "API requests answered, by method and status code.");
+	for (int m = 0; m < API_METHODS; m++) {
+		for (int s = API_STATUS_MIN; s <= API_STATUS_MAX; s++) {
+			uint64_t n = atomic_load_explicit(
+				&server->requests[m][s - API_STATUS_MIN],
+				memory_order_relaxed);
+			char code[16];
+
+			if (!n)
+				continue;
+			snprintf(code, sizeof(code), "%d", s);
+			metrics_sample(out, "tern_api_requests_total",
+				       (double)n, "method", method_names[m],
+				       "status", code, NULL);
+		}
+	}
+}
+
+static void printable_copy(char *out, size_t size, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && text[i]; i++)
+		out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	out[i] = '\0';
+}
+
+static enum MHD_Result send_reply(struct api_server *server,
+				  struct MHD_Connection *conn,
+				  const char *method, const char *url,
+				  struct api_request *req,
+				  struct api_reply *reply)
+{
+	struct MHD_Response *response;
+	enum MHD_Result ret;
+	size_t len = reply->body ? strlen(reply->body) : 0;
+	char printable_path[201], printable_method[17];
+
+	/* The path arrives percent-decoded: keep control bytes off the
+	 * terminal that shows the log. */
+	printable_copy(printable_path, sizeof(printable_path), url);
+	printable_copy(printable_method, sizeof(printable_method), method);
+
+	response = MHD_create_response_from_buffer(
+		len, reply->body ? reply->body : (void *)"",
+		reply->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!response) {
+		free(reply->body);
+		return MHD_NO;
+	}
+	if (len)
+		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+					reply->content_type
+						? reply->content_type
+						: "application/json");
+	ret = MHD_queue_response(conn, reply->status, response);
+	MHD_destroy_response(response);
+
+	if (reply->status >= API_STATUS_MIN && reply->status <= API_STATUS_MAX)
+		atomic_fetch_add_explicit(
+			&server->requests[method_index(method)]
+					 [reply->status - API_STATUS_MIN],
+			1, memory_order_relaxed);
+	log_info("api request method=%.16s path=%s status=%u "
+		 "duration_ms=%.3f",
+		 printable_method, printable_path, reply->status,
+		 (double)(log_elapsed_ns() - req->start_ns) / 1e6);
+	return ret;
+}
+
+static int declared_too_large(struct MHD_Connection *conn)
+{
+	const char *length = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!length)
+		return 0;
+	errno = 0;
+	n = strtoull(length, &end, 10);
+	return errno || *end || n > API_MAX_BODY;
+}
+
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
+				      const char *url, const char *method,
+				      const char *version,
+				      const char *upload_data,
+				      size_t *upload_data_size, void **con_cls)
+{
+	struct api_server *server = cls;
+	struct api_request *req = *con_cls;
+	struct api_reply reply = {0};
+	char message[96];
+
+	if (!req) {
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->start_ns = log_elapsed_ns();
+		*con_cls = req;
+		/* Refuse a body declared too large before reading it. */
+		if (declared_too_large(conn)) {
+			snprintf(message, sizeof(message),
+				 "the request body is larger than %d bytes",
+				 API_MAX_BODY);
+			api_reply_fault(&reply, MHD_HTTP_CONTENT_TOO_LARGE,
+					message);
+			return send_reply(server, conn, method, url, req,
+					  &reply);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t size = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (req->too_large || req->len + size > API_MAX_BODY) {
+			/* Chunked bodies have no length up front: keep
+			 * reading, keep nothing, answer at the end. */
+			req->too_large = 1;
+			free(req->body);
+			req->body = NULL;
+			return MHD_YES;
+		}
+		char *grown = realloc(req->body, req->len + size + 1);
+
+		if (!grown)
+			return MHD_NO;
+		memcpy(grown + req->len, upload_data, size);
+		req->body = grown;
+		req->len += size;
+		req->body[req->len] = '\0';
+		return MHD_YES;
+	}
+	if (req->too_large) {
+		snprintf(message, sizeof(message),
+			 "the request body is larger than %d bytes",
+			 API_MAX_BODY);
+		api_reply_fault(&reply, MHD_HTTP_CONTENT_TOO_LARGE, message);
+	} else {
+		api_route(server->inst, method, url, req->body, req->len,
+			  &reply);
+	}
+	return send_reply(server, conn, method, url, req, &reply);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn,
+			      void **con_cls,
+			      enum MHD_RequestTerminationCode code)
+{
+	struct api_request *req = *con_cls;
+
+	if (code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+		log_info("api: dropped a connection idle for %d s",
+			 API_CONNECTION_TIMEOUT_S);
+	if (req) {
+		free(req->body);
+		free(req);
+	}
+	*con_cls = NULL;
+}
+
+/* A socket file left by a tern that died is replaced; one a live process
+ * still accepts on is not: two VMMs must never share an API path. */
+static int bind_socket(const char *path, struct tern_error *err)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd;
+
+	if (!path[0] || strlen(path) >= sizeof(addr.sun_path))
+		return tern_error_set(err, ENAMETOOLONG,
+				      "--api-sock '%s': a socket path must "
+				      "have 1 to %zu bytes",
+				      path, sizeof(addr.sun_path) - 1);
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0) {
+		int probe;
+
+		if (!S_ISSOCK(st.st_mode))
+			return tern_error_set(err, EEXIST,
+					      "--api-sock %s exists and is not "
+					      "a socket",
+					      path);
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 &&
+		    connect(probe, (struct sockaddr *)&addr, sizeof(addr)) ==
+			    0) {
+			close(probe);
+			return tern_error_set(err, EADDRINUSE,
+					      "--api-sock %s is in use by "
+					      "another process",
+					      path);
+		}
+		if (probe >= 0)
+			close(probe);
+		if (unlink(path) < 0)
+			return tern_error_set(err, errno,
+					      "cannot remove the stale socket "
+					      "%s: %s",
+					      path, strerror(errno));
+		log_info("removed the stale API socket %s", path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return tern_error_set(err, errno, "socket: %s",
+				      strerror(errno));
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(fd, API_MAX_CONNECTIONS) < 0) {
+		int saved = errno;
+
+		close(fd);
+		return tern_error_set(err, saved, "--api-sock %s: %s", path,
+				      strerror(saved));
+	}
+	return fd;
+}
+
+struct api_server *api_server_start(const char *path, struct instance *inst,
+				    struct tern_error *err)
+{
+	struct api_server *server = calloc(1, sizeof(*server));
+	int fd;
+
+	if (!server) {
+		tern_error_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->inst = inst;
+	fd = bind_socket(path, err);
+	if (fd < 0) {
+		free(server);
+		return NULL;
+	}
+	snprintf(server->path, sizeof(server->path), "%s", path);
+	if (metrics_register(&inst->metrics, "api", write_api_metrics, server,
+			     err)) {
+		close(fd);
+		unlink(path);
+		free(server);
+		return NULL;
+	}
+	server->daemon = MHD_start_daemon(
+		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)API_CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_MAX_CONNECTIONS,
+		MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+		MHD_OPTION_END);
+	if (!server->daemon) {
+		tern_error_set(err, EIO, "cannot start the API server on %s",
+			       path);
+		metrics_unregister(&inst->metrics, server);
+		close(fd);
+		unlink(path);
+		free(server);
+		return NULL;
+	}
+	log_info("API listening on %s", path);
+	return server;
+}
+
+void api_server_stop(struct api_server *server)
+{
+	if (!server)
+		return;
+	MHD_stop_daemon(server->daemon);
+	metrics_unregister(&server->inst->metrics, server);
+	unlink(server->path);
+	free(server);
+}

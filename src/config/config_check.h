@@ -1,0 +1,49 @@
+/* The checks every spelling of a VM configuration goes through: the command
+ * line, the config file and the API call the same functions, so a value is
+ * accepted or refused (with the same reason) whichever way it comes. `field`
+ * names the value the way its spelling does ("--cpus",
+ * "machine-config.vcpu_count"), so the message points at what to fix. */
+#ifndef TERN_CONFIG_CONFIG_CHECK_H
+#define TERN_CONFIG_CONFIG_CHECK_H
+
+#include <stdint.h>
+
+#include "util/error.h"
+#include "vm/vm_config.h"
+
+#define VM_CONFIG_DEFAULT_MEMORY (256ULL << 20)
+/* reboot=k: the i8042 reset is the path tern turns into a clean exit. */
+#define VM_CONFIG_DEFAULT_CMDLINE "console=ttyS0 reboot=k"
+
+/* tern's defaults: 1 vCPU, 256 MiB, stdio serial, host template, ... */
+void vm_config_set_defaults(struct vm_config *config);
+
+int config_check_cpu_count(const char *field, long long value,
+			   struct tern_error *err);
+/* `shown` is the value as the user wrote it, for the message. */
+int config_check_memory(const char *field, uint64_t bytes, const char *shown,
+			struct tern_error *err);
+/* stdio, none or file:PATH; on success sets serial_mode and serial_path
+ * (pointing into text). */
+int config_parse_serial(const char *field, const char *text,
+			struct vm_config *config, struct tern_error *err);
+/* pci, mmio, or auto (MMIO when the command line has pci=off). */
+int config_parse_transport(const char *field, const char *text,
+			   enum virtio_transport *transport,
+			   struct tern_error *err);
+const char *config_transport_name(enum virtio_transport transport);
+int config_find_cpu_template(const char *field, const char *name,
+			     const struct cpu_template **tmpl,
+			     struct tern_error *err);
+int config_parse_log_level(const char *field, const char *text, int *level,
+			   struct tern_error *err);
+/* A path that will be opened later must at least be non-empty and hold no
+ * NUL or newline (it is logged). */
+int config_check_path(const char *field, const char *path,
+		      struct tern_error *err);
+
+/* The configuration is complete enough to start a VM. */
+int config_check_bootable(const struct vm_config *config, const char *field,
+			  struct tern_error *err);
+
+#endif

@@ -1,0 +1,681 @@
+#include "config/vm_config_json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config_check.h"
+#include "config/json_fields.h"
+#include "util/log.h"
+
+#define MIB (1ULL << 20)
+
+typedef int (*apply_fn)(struct vm_config *config,
+			struct vm_config_storage *storage, const json_t *body,
+			int flag, struct tern_error *err);
+
+void vm_config_storage_free(struct vm_config_storage *storage)
+{
+	for (int i = 0; i < VM_CONFIG_STR_COUNT; i++) {
+		free(storage->strings[i]);
+		storage->strings[i] = NULL;
+	}
+}
+
+/* Copies a JSON string into the scratch storage slot; the config points at
+ * the copy. */
+static int keep_string(struct vm_config_storage *storage,
+		       enum vm_config_string slot, const json_t *value,
+		       const char **target, struct tern_error *err)
+{
+	char *copy = strdup(json_string_value(value));
+
+	if (!copy)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	free(storage->strings[slot]);
+	storage->strings[slot] = copy;
+	*target = copy;
+	return 0;
+}
+
+/* Runs fn on a copy and commits only if it succeeds: a refused request
+ * leaves the configuration as it was. */
+static int apply_atomically(struct vm_config *config,
+			    struct vm_config_storage *storage, apply_fn fn,
+			    const json_t *body, int flag,
+			    struct tern_error *err)
+{
+	struct vm_config scratch = *config;
+	struct vm_config_storage fresh = {{0}};
+	int ret = fn(&scratch, &fresh, body, flag, err);
+
+	if (ret) {
+		vm_config_storage_free(&fresh);
+		return ret;
+	}
+	for (int i = 0; i < VM_CONFIG_STR_COUNT; i++) {
+		if (!fresh.strings[i])
+			continue;
+		free(storage->strings[i]);
+		storage->strings[i] = fresh.strings[i];
+	}
+	*config = scratch;
+	return 0;
+}
+
+static const struct json_field machine_fields[] = {
+	{"vcpu_count", JSON_FIELD_INT, 1, 0, 0},
+	{"mem_size_mib", JSON_FIELD_INT, 1, 0, 0},
+	{"smt", JSON_FIELD_BOOL, 0, 0, 0},
+	{"track_dirty_pages", JSON_FIELD_BOOL, 0, 0, 0},
+	{"cpu_template", JSON_FIELD_STRING, 0, 0, 0},
+	{"huge_pages", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+/* Firecracker's own templates describe AWS instance types; tern has its
+ * own set, and "None" means no masking (tern's "host"). */
+static int apply_cpu_template(struct vm_config *config, const char *name,
+			      struct tern_error *err)
+{
+	static const char *const firecracker_only[] = {"C3",   "T2",  "T2S",
+						       "T2CL", "T2A", "V1N1"};
+
+	if (!strcmp(name, "None")) {
+		config->cpu_template = cpu_template_find("host");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(firecracker_only) / sizeof(char *); i++)
+		if (!strcmp(name, firecracker_only[i]))
+			return tern_error_set(
+				err, EINVAL,
+				"machine-config.cpu_template '%s' is a "
+				"Firecracker template tern does not have; use "
+				"None, host, x86-64-v2 or minimal",
+				name);
+	return config_find_cpu_template("machine-config.cpu_template", name,
+					&config->cpu_template, err);
+}
+
+static int apply_machine(struct vm_config *config,
+			 struct vm_config_storage *storage, const json_t *body,
+			 int partial, struct tern_error *err)
+{
+	json_t *value;
+	int ret = JSON_FIELDS_CHECK(body, "machine-config", machine_fields,
+				    partial, err);
+
+	if (ret)
+		return ret;
+	if (!partial)
+		config->cpu_template = cpu_template_find("host");
+	value = json_fields_get(body, "vcpu_count");
+	if (value) {
+		long long n = json_integer_value(value);
+
+		ret = config_check_cpu_count("machine-config.vcpu_count", n,
+					     err);
+		if (ret)
+			return ret;
+		config->cpu_count = (int)n;
+	}
+	value = json_fields_get(body, "mem_size_mib");
+	if (value) {
+		long long mib = json_integer_value(value);
+		char shown[32];
+
+		snprintf(shown, sizeof(shown), "%lld", mib);
+		if (mib < 1 || (unsigned long long)mib > UINT64_MAX / MIB)
+			return tern_error_set(err, EINVAL,
+					      "machine-config.mem_size_mib %s "
+					      "is not a usable size",
+					      shown);
+		ret = config_check_memory("machine-config.mem_size_mib",
+					  (uint64_t)mib * MIB, shown, err);
+		if (ret)
+			return ret;
+		config->memory_size = (uint64_t)mib * MIB;
+	}
+	value = json_fields_get(body, "smt");
+	if (value && json_is_true(value))
+		return tern_error_set(err, EINVAL,
+				      "machine-config.smt: tern gives each "
+				      "vCPU its own core; SMT is not "
+				      "supported");
+	value = json_fields_get(body, "track_dirty_pages");
+	if (value && json_is_true(value))
+		return tern_error_set(err, EINVAL,
+				      "machine-config.track_dirty_pages: "
+				      "dirty page tracking is not supported "
+				      "yet");
+	value = json_fields_get(body, "huge_pages");
+	if (value && strcmp(json_string_value(value), "None"))
+		return tern_error_set(err, EINVAL,
+				      "machine-config.huge_pages '%.32s': only "
+				      "None is supported",
+				      json_string_value(value));
+	value = json_fields_get(body, "cpu_template");
+	if (value)
+		return apply_cpu_template(config, json_string_value(value),
+					  err);
+	(void)storage;
+	return 0;
+}
+
+static const struct json_field boot_source_fields[] = {
+	{"kernel_image_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"initrd_path", JSON_FIELD_STRING, 0, 0, 0},
+	{"boot_args", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static int apply_boot_source(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *body, int unused,
+			     struct tern_error *err)
+{
+	json_t *kernel, *initrd, *args;
+	int ret = JSON_FIELDS_CHECK(body, "boot-source", boot_source_fields, 0,
+				    err);
+
+	if (ret)
+		return ret;
+	kernel = json_fields_get(body, "kernel_image_path");
+	initrd = json_fields_get(body, "initrd_path");
+	args = json_fields_get(body, "boot_args");
+	ret = config_check_path("boot-source.kernel_image_path",
+				json_string_value(kernel), err);
+	if (!ret && initrd)
+		ret = config_check_path("boot-source.initrd_path",
+					json_string_value(initrd), err);
+	if (ret)
+		return ret;
+	/* PUT replaces the whole boot source: what is left out goes back to
+	 * its default. */
+	config->initrd_path = NULL;
+	config->cmdline = VM_CONFIG_DEFAULT_CMDLINE;
+	ret = keep_string(storage, VM_CONFIG_STR_KERNEL, kernel,
+			  &config->kernel_path, err);
+	if (!ret && initrd)
+		ret = keep_string(storage, VM_CONFIG_STR_INITRD, initrd,
+				  &config->initrd_path, err);
+	if (!ret && args)
+		ret = keep_string(storage, VM_CONFIG_STR_CMDLINE, args,
+				  &config->cmdline, err);
+	return ret;
+}
+
+static const struct json_field logger_fields[] = {
+	{"log_path", JSON_FIELD_STRING, 0, 0, 0},
+	{"level", JSON_FIELD_STRING, 0, 0, 0},
+	{"show_level", JSON_FIELD_BOOL, 0, 0, 0},
+	{"show_log_origin", JSON_FIELD_BOOL, 0, 0, 0},
+	{"module", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static int apply_logger(struct vm_config *config,
+			struct vm_config_storage *storage, const json_t *body,
+			int unused, struct tern_error *err)
+{
+	json_t *value;
+	int ret = JSON_FIELDS_CHECK(body, "logger", logger_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "module"))
+		return tern_error_set(err, EINVAL,
+				      "logger.module: filtering by module is "
+				      "not supported");
+	value = json_fields_get(body, "level");
+	if (value) {
+		ret = config_parse_log_level("logger.level",
+					     json_string_value(value),
+					     &config->log_level, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "show_level");
+	config->log_show_level = value && json_is_true(value);
+	value = json_fields_get(body, "show_log_origin");
+	config->log_show_origin = value && json_is_true(value);
+	value = json_fields_get(body, "log_path");
+	config->log_path = NULL;
+	if (value) {
+		ret = config_check_path("logger.log_path",
+					json_string_value(value), err);
+		if (!ret)
+			ret = keep_string(storage, VM_CONFIG_STR_LOG_PATH,
+					  value, &config->log_path, err);
+	}
+	return ret;
+}
+
+static const struct json_field metrics_fields[] = {
+	{"metrics_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"emit_id", JSON_FIELD_BOOL, 0, 0, 0},
+	{"properties", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+static int apply_metrics(struct vm_config *config,
+			 struct vm_config_storage *storage, const json_t *body,
+			 int unused, struct tern_error *err)
+{
+	json_t *path;
+	int ret = JSON_FIELDS_CHECK(body, "metrics", metrics_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "properties") ||
+	    json_is_true(json_fields_get(body, "emit_id")))
+		return tern_error_set(err, EINVAL,
+				      "metrics: emit_id and properties are not "
+				      "supported");
+	path = json_fields_get(body, "metrics_path");
+	ret = config_check_path("metrics.metrics_path", json_string_value(path),
+				err);
+	if (!ret)
+		ret = keep_string(storage, VM_CONFIG_STR_METRICS_PATH, path,
+				  &config->metrics_path, err);
+	return ret;
+}
+
+static const struct json_field serial_fields[] = {
+	{"serial_out_path", JSON_FIELD_STRING, 0, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+static int apply_serial(struct vm_config *config,
+			struct vm_config_storage *storage, const json_t *body,
+			int unused, struct tern_error *err)
+{
+	json_t *path;
+	int ret = JSON_FIELDS_CHECK(body, "serial", serial_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "serial.rate_limiter: not supported");
+	path = json_fields_get(body, "serial_out_path");
+	if (!path) {
+		/* Firecracker's default: the console on tern's stdio. */
+		config->serial_mode = SERIAL_MODE_STDIO;
+		config->serial_path = NULL;
+		return 0;
+	}
+	ret = config_check_path("serial.serial_out_path",
+				json_string_value(path), err);
+	if (!ret)
+		ret = keep_string(storage, VM_CONFIG_STR_SERIAL, path,
+				  &config->serial_path, err);
+	if (!ret)
+		config->serial_mode = SERIAL_MODE_FILE;
+	return ret;
+}
+
+static const struct json_field cpu_config_fields[] = {
+	{"kvm_capabilities", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"cpuid_modifiers", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"msr_modifiers", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"reg_modifiers", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"vcpu_features", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"template", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+/* tern applies whole CPU templates, not bit-level modifiers: an empty
+ * Firecracker CPU config is accepted, and tern's "template" key picks one
+ * of its templates. */
+static int apply_cpu_config(struct vm_config *config,
+			    struct vm_config_storage *storage,
+			    const json_t *body, int unused,
+			    struct tern_error *err)
+{
+	json_t *value;
+	int ret = JSON_FIELDS_CHECK(body, "cpu-config", cpu_config_fields, 0,
+				    err);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < 5; i++) {
+		value = json_fields_get(body, cpu_config_fields[i].name);
+		if (value && json_array_size(value))
+			return tern_error_set(
+				err, EINVAL,
+				"cpu-config.%s: custom modifiers are not "
+				"supported; use cpu-config.template or "
+				"machine-config.cpu_template (host, x86-64-v2, "
+				"minimal)",
+				cpu_config_fields[i].name);
+	}
+	value = json_fields_get(body, "template");
+	if (value)
+		ret = config_find_cpu_template("cpu-config.template",
+					       json_string_value(value),
+					       &config->cpu_template, err);
+	(void)storage;
+	return ret;
+}
+
+int vm_config_json_apply_cpu_config(struct vm_config *config,
+				    struct vm_config_storage *storage,
+				    const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_cpu_config, body, 0,
+				err);
+}
+
+static const struct json_field tern_fields[] = {
+	{"serial", JSON_FIELD_STRING, 0, 0, 0},
+	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
+	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static int apply_tern(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *body,
+		      struct tern_error *err)
+{
+	json_t *value;
+	int ret = JSON_FIELDS_CHECK(body, "tern", tern_fields, 0, err);
+
+	if (ret)
+		return ret;
+	value = json_fields_get(body, "serial");
+	if (value) {
+		const char *serial = NULL;
+
+		ret = keep_string(storage, VM_CONFIG_STR_SERIAL, value, &serial,
+				  err);
+		if (!ret)
+			ret = config_parse_serial("tern.serial", serial, config,
+						  err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "virtio_transport");
+	if (value) {
+		ret = config_parse_transport("tern.virtio_transport",
+					     json_string_value(value),
+					     &config->virtio_transport, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "kvm_device");
+	if (value) {
+		ret = config_check_path("tern.kvm_device",
+					json_string_value(value), err);
+		if (!ret)
+			ret = keep_string(storage, VM_CONFIG_STR_KVM_DEVICE,
+					  value, &config->kvm_path, err);
+	}
+	return ret;
+}
+
+/* Sections for devices tern does not have through its API yet: an export
+ * from Firecracker carries them empty, which is accepted; anything in them
+ * is refused rather than silently dropped. */
+static const char *const device_sections[] = {
+	"drives",     "network-interfaces", "vsock", "balloon",
+	"cpu-config", "mmds-config",	    "pmem",  "memory-hotplug",
+};
+
+static const struct json_field entropy_fields[] = {
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+/* Firecracker's entropy device is tern's virtio-rng (--rng): an object
+ * adds it, null leaves it out. */
+static int apply_entropy(struct vm_config *config,
+			 struct vm_config_storage *storage, const json_t *body,
+			 int unused, struct tern_error *err)
+{
+	int ret = JSON_FIELDS_CHECK(body, "entropy", entropy_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "entropy.rate_limiter: not supported");
+	config->virtio_rng = 1;
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_entropy(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_entropy, body, 0, err);
+}
+
+static int is_empty(const json_t *value)
+{
+	return !value || json_is_null(value) ||
+		(json_is_array(value) && json_array_size(value) == 0) ||
+		(json_is_object(value) && json_object_size(value) == 0);
+}
+
+static int apply_document(struct vm_config *config,
+			  struct vm_config_storage *storage, const json_t *doc,
+			  int unused, struct tern_error *err)
+{
+	const char *key;
+	json_t *value;
+	int ret = 0;
+
+	if (!json_is_object(doc))
+		return tern_error_set(err, EINVAL,
+				      "the configuration must be a JSON "
+				      "object");
+	json_object_foreach((json_t *)doc, key, value)
+	{
+		int known = 0;
+
+		for (size_t i = 0; i < sizeof(device_sections) / sizeof(char *);
+		     i++) {
+			if (strcmp(key, device_sections[i]))
+				continue;
+			known = 1;
+			if (!is_empty(value))
+				return tern_error_set(
+					err, EINVAL,
+					"%s: this device is not available "
+					"through tern's configuration yet",
+					key);
+		}
+		if (known)
+			continue;
+		if (!strcmp(key, "boot-source"))
+			ret = apply_boot_source(config, storage, value, 0, err);
+		else if (!strcmp(key, "machine-config"))
+			ret = apply_machine(config, storage, value, 0, err);
+		else if (!strcmp(key, "logger"))
+			ret = apply_logger(config, storage, value, 0, err);
+		else if (!strcmp(key, "metrics"))
+			ret = is_empty(value)
+				? 0
+				: apply_metrics(config, storage, value, 0, err);
+		else if (!strcmp(key, "entropy"))
+			ret = json_is_null(value)
+				? 0
+				: apply_entropy(config, storage, value, 0, err);
+		else if (!strcmp(key, "tern"))
+			ret = apply_tern(config, storage, value, err);
+		else
+			ret = tern_error_set(err, EINVAL,
+					     "unknown section '%.64s'", key);
+		if (ret)
+			return ret;
+	}
+	if (!json_object_get(doc, "boot-source"))
+		return tern_error_set(err, EINVAL,
+				      "boot-source: required section is "
+				      "missing");
+	return 0;
+}
+
+int vm_config_json_apply_document(struct vm_config *config,
+				  struct vm_config_storage *storage,
+				  const json_t *doc, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_document, doc, 0, err);
+}
+
+int vm_config_json_apply_machine(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, int partial,
+				 struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_machine, body, partial,
+				err);
+}
+
+int vm_config_json_apply_boot_source(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_boot_source, body, 0,
+				err);
+}
+
+int vm_config_json_apply_logger(struct vm_config *config,
+				struct vm_config_storage *storage,
+				const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_logger, body, 0, err);
+}
+
+int vm_config_json_apply_metrics(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_metrics, body, 0, err);
+}
+
+int vm_config_json_apply_serial(struct vm_config *config,
+				struct vm_config_storage *storage,
+				const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_serial, body, 0, err);
+}
+
+int vm_config_json_load_file(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const char *path, struct tern_error *err)
+{
+	json_error_t json_err;
+	struct stat st;
+	json_t *doc;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tern_error_set(err, errno, "config file %s: %s", path,
+				      strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > VM_CONFIG_FILE_MAX) {
+		close(fd);
+		return tern_error_set(err, EFBIG,
+				      "config file %s is larger than %d bytes",
+				      path, VM_CONFIG_FILE_MAX);
+	}
+	doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &json_err);
+	close(fd);
+	if (!doc)
+		return tern_error_set(
+			err, EINVAL, "config file %s, line %d column %d: %s",
+			path, json_err.line, json_err.column, json_err.text);
+	ret = vm_config_json_apply_document(config, storage, doc, err);
+	json_decref(doc);
+	if (ret) {
+		char reason[sizeof(err->message)];
+
+		snprintf(reason, sizeof(reason), "%s", err->message);
+		tern_error_set(err, -ret, "config file %s: %s", path, reason);
+	}
+	return ret;
+}
+
+json_t *vm_config_json_export_machine(const struct vm_config *config)
+{
+	const char *tmpl =
+		config->cpu_template ? config->cpu_template->name : "host";
+
+	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count",
+			 config->cpu_count, "mem_size_mib",
+			 (json_int_t)(config->memory_size / MIB), "smt", 0,
+			 "track_dirty_pages", 0, "huge_pages", "None",
+			 "cpu_template", strcmp(tmpl, "host") ? tmpl : "None");
+}
+
+static json_t *export_boot_source(const struct vm_config *config)
+{
+	json_t *boot = json_object();
+
+	if (!boot)
+		return NULL;
+	if (config->kernel_path)
+		json_object_set_new(boot, "kernel_image_path",
+				    json_string(config->kernel_path));
+	if (config->initrd_path)
+		json_object_set_new(boot, "initrd_path",
+				    json_string(config->initrd_path));
+	json_object_set_new(
+		boot, "boot_args",
+		json_string(config->cmdline ? config->cmdline : ""));
+	return boot;
+}
+
+static json_t *export_serial(const struct vm_config *config)
+{
+	switch (config->serial_mode) {
+	case SERIAL_MODE_STDIO:
+		return json_string("stdio");
+	case SERIAL_MODE_NONE:
+		return json_string("none");
+	case SERIAL_MODE_FILE:
+		return json_sprintf("file:%s", config->serial_path);
+	}
+	return json_string("stdio");
+}
+
+json_t *vm_config_json_export(const struct vm_config *config)
+{
+	json_t *doc = json_object();
+	json_t *logger = json_pack("{s:s, s:b, s:b}", "level",
+				   log_level_name(config->log_level),
+				   "show_level", config->log_show_level,
+				   "show_log_origin", config->log_show_origin);
+
+	if (!doc || !logger) {
+		json_decref(doc);
+		json_decref(logger);
+		return NULL;
+	}
+	if (config->log_path)
+		json_object_set_new(logger, "log_path",
+				    json_string(config->log_path));
+	json_object_set_new(doc, "boot-source", export_boot_source(config));
+	json_object_set_new(doc, "machine-config",
+			    vm_config_json_export_machine(config));
+	json_object_set_new(doc, "logger", logger);
+	json_object_set_new(doc, "metrics",
+			    config->metrics_path
+				    ? json_pack("{s:s}", "metrics_path",
+						config->metrics_path)
+				    : json_null());
+	json_object_set_new(doc, "drives", json_array());
+	json_object_set_new(doc, "network-interfaces", json_array());
+	json_object_set_new(doc, "vsock", json_null());
+	json_object_set_new(doc, "balloon", json_null());
+	json_object_set_new(doc, "entropy",
+			    config->virtio_rng ? json_object() : json_null());
+	json_object_set_new(
+		doc, "tern",
+		json_pack("{s:o, s:s, s:s}", "serial", export_serial(config),
+			  "kvm_device",
+			  config->kvm_path ? config->kvm_path : "/dev/kvm",
+			  "virtio_transport",
+			  config_transport_name(config->virtio_transport)));
+	return doc;
+}

@@ -1,0 +1,83 @@
+/* struct vm_config <-> the JSON document that `GET /vm/config` returns and
+ * `tern run --config-file` reads: Firecracker's shape ("boot-source",
+ * "machine-config", "logger", "metrics", "entropy" (tern's virtio-rng), and
+ * the other device lists, which must be empty until tern has those devices)
+ * plus a "tern" object for tern-only options ("serial", "kvm_device",
+ * "virtio_transport"). Every value goes through the same checks
+ * as the command line (config/config_check.h).
+ *
+ * Each apply function is all-or-nothing: on error the config and its strings
+ * are unchanged. Strings taken from JSON are copied into a
+ * vm_config_storage, which the config then points into. */
+#ifndef TERN_CONFIG_VM_CONFIG_JSON_H
+#define TERN_CONFIG_VM_CONFIG_JSON_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+#include "vm/vm_config.h"
+
+enum vm_config_string {
+	VM_CONFIG_STR_KERNEL,
+	VM_CONFIG_STR_INITRD,
+	VM_CONFIG_STR_CMDLINE,
+	VM_CONFIG_STR_SERIAL,
+	VM_CONFIG_STR_KVM_DEVICE,
+	VM_CONFIG_STR_LOG_PATH,
+	VM_CONFIG_STR_METRICS_PATH,
+	VM_CONFIG_STR_COUNT,
+};
+
+struct vm_config_storage {
+	char *strings[VM_CONFIG_STR_COUNT];
+};
+
+void vm_config_storage_free(struct vm_config_storage *storage);
+
+/* The largest config file tern reads. */
+#define VM_CONFIG_FILE_MAX (1 << 20)
+
+int vm_config_json_apply_document(struct vm_config *config,
+				  struct vm_config_storage *storage,
+				  const json_t *doc, struct tern_error *err);
+/* PUT (partial = 0: vcpu_count and mem_size_mib required, the rest back to
+ * defaults) or PATCH (partial = 1) /machine-config. */
+int vm_config_json_apply_machine(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, int partial,
+				 struct tern_error *err);
+int vm_config_json_apply_boot_source(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body,
+				     struct tern_error *err);
+int vm_config_json_apply_logger(struct vm_config *config,
+				struct vm_config_storage *storage,
+				const json_t *body, struct tern_error *err);
+int vm_config_json_apply_metrics(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err);
+/* PUT /serial {"serial_out_path": PATH}: the console goes to PATH. */
+int vm_config_json_apply_serial(struct vm_config *config,
+				struct vm_config_storage *storage,
+				const json_t *body, struct tern_error *err);
+
+/* PUT /entropy: tern's virtio-rng device (the same as --rng). */
+int vm_config_json_apply_entropy(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err);
+
+/* PUT /cpu-config: empty modifier lists, or tern's {"template": NAME}. */
+int vm_config_json_apply_cpu_config(struct vm_config *config,
+				    struct vm_config_storage *storage,
+				    const json_t *body, struct tern_error *err);
+
+/* Reads, parses and applies a config file. */
+int vm_config_json_load_file(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const char *path, struct tern_error *err);
+
+/* New references; NULL only when out of memory. */
+json_t *vm_config_json_export(const struct vm_config *config);
+json_t *vm_config_json_export_machine(const struct vm_config *config);
+
+#endif

@@ -1,0 +1,101 @@
+/* One tern instance as the control plane sees it: the configuration being
+ * built (by the command line, a config file or API calls), the VM once it
+ * is started, its state (Not started, Running, Paused), and the metrics
+ * registry. The API thread calls the instance_* functions; the main thread
+ * runs instance_run(), which creates the VM when asked and runs it until it
+ * stops. One lock orders everything; no function here holds it while
+ * rendering metrics or logging to a file. */
+#ifndef TERN_CONTROL_INSTANCE_H
+#define TERN_CONTROL_INSTANCE_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "config/vm_config_json.h"
+#include "metrics/metrics.h"
+#include "util/error.h"
+#include "vm/vm.h"
+
+enum instance_state {
+	INSTANCE_NOT_STARTED,
+	INSTANCE_STARTING,
+	INSTANCE_RUNNING,
+	INSTANCE_PAUSED,
+	INSTANCE_STOPPED,
+};
+
+enum instance_setting {
+	INSTANCE_SET_MACHINE, /* PUT /machine-config */
+	INSTANCE_PATCH_MACHINE, /* PATCH /machine-config */
+	INSTANCE_SET_BOOT_SOURCE,
+	INSTANCE_SET_LOGGER,
+	INSTANCE_SET_METRICS,
+	INSTANCE_SET_SERIAL,
+	INSTANCE_SET_CPU_CONFIG,
+	INSTANCE_SET_ENTROPY, /* PUT /entropy: virtio-rng */
+};
+
+/* Seconds between two JSON metrics lines when a metrics file is set. */
+#define INSTANCE_METRICS_PERIOD_S 60
+
+struct instance {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum instance_state state;
+	struct vm_config config;
+	struct vm_config_storage storage;
+	struct vm *vm; /* while Running or Paused */
+
+	int wake_fd; /* eventfd: the API asks the main thread to start */
+	int start_requested;
+	int start_finished;
+	int start_ret;
+	struct tern_error start_err;
+
+	struct metrics_registry metrics;
+	pthread_mutex_t metrics_lock; /* metrics_fd, flusher_quit */
+	pthread_cond_t flusher_cond;
+	int metrics_fd;
+	int flusher_quit;
+	int flusher_started;
+	pthread_t flusher;
+};
+
+struct instance_outcome {
+	enum vm_stop_reason reason;
+	int stop_signal;
+};
+
+/* Takes over the strings in *storage (always, even on failure). Applies the
+ * logger and metrics settings of config. Blocks SIGINT, SIGTERM and SIGHUP
+ * in the calling thread, so every thread created afterwards leaves them to
+ * the main loop. */
+struct instance *instance_create(const struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 struct tern_error *err);
+void instance_destroy(struct instance *inst);
+
+/* Main thread: starts the VM at once (boot_now) or when InstanceStart
+ * comes, and runs it until it stops. Returns 0 with the outcome, or an
+ * error when boot_now and the VM could not be set up. A stop signal while
+ * waiting ends it as VM_STOP_SIGNAL. */
+int instance_run(struct instance *inst, int boot_now,
+		 struct instance_outcome *outcome, struct tern_error *err);
+
+/* API side. Each returns 0 or a negative errno with err set: -EINVAL bad
+ * input, -EPERM wrong state. */
+int instance_configure(struct instance *inst, enum instance_setting what,
+		       const json_t *body, struct tern_error *err);
+int instance_start(struct instance *inst, struct tern_error *err);
+int instance_pause(struct instance *inst, struct tern_error *err);
+int instance_resume(struct instance *inst, struct tern_error *err);
+int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err);
+int instance_flush_metrics(struct instance *inst, struct tern_error *err);
+
+enum instance_state instance_get_state(struct instance *inst);
+/* "Not started", "Running", "Paused" (Firecracker's words), "Stopped". */
+const char *instance_state_name(enum instance_state state);
+json_t *instance_export_config(struct instance *inst);
+json_t *instance_export_machine(struct instance *inst);
+
+#endif

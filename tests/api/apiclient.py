@@ -1,0 +1,113 @@
+"""A tiny client for tern's API over its Unix socket (Python's http.client,
+no curl needed), shared by the API and guest tests."""
+import http.client
+import json
+import os
+import socket
+import subprocess
+import time
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Api:
+    def __init__(self, path):
+        self.path = path
+
+    def request(self, method, url, body=None, raw=None, headers=None):
+        """Returns (status, parsed JSON or text or None)."""
+        conn = UnixHTTPConnection(self.path)
+        try:
+            data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+            hdrs = {"Content-Type": "application/json"} if data is not None else {}
+            hdrs.update(headers or {})
+            conn.request(method, url, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            ctype = resp.getheader("Content-Type") or ""
+            if not payload:
+                return resp.status, None
+            if ctype.startswith("application/json"):
+                return resp.status, json.loads(payload)
+            return resp.status, payload.decode()
+        finally:
+            conn.close()
+
+    def get(self, url):
+        return self.request("GET", url)
+
+    def put(self, url, body=None, **kw):
+        return self.request("PUT", url, body, **kw)
+
+    def patch(self, url, body=None, **kw):
+        return self.request("PATCH", url, body, **kw)
+
+    def ok(self, method, url, body=None, **kw):
+        status, reply = self.request(method, url, body, **kw)
+        assert status in (200, 204), f"{method} {url}: {status} {reply}"
+        return reply
+
+    def fault(self, method, url, body=None, status=400, words=(), **kw):
+        """Expects an error status with a fault_message holding words."""
+        got, reply = self.request(method, url, body, **kw)
+        assert got == status, f"{method} {url}: status {got}, {reply}"
+        assert isinstance(reply, dict) and isinstance(reply.get("fault_message"), str), reply
+        for word in words:
+            assert word in reply["fault_message"], (word, reply["fault_message"])
+        return reply["fault_message"]
+
+
+def wait_for_socket(path, proc=None, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if os.path.exists(path):
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(path)
+                s.close()
+                return
+            except OSError:
+                pass
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"tern exited with {proc.returncode} before its API came up")
+        time.sleep(0.02)
+    raise AssertionError(f"no API socket at {path} after {timeout} s")
+
+
+PROMETHEUS_SAMPLE = r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.eE+-]+$'
+
+
+def parse_prometheus(text):
+    """Checks the text exposition format (every sample's family declared by
+    # HELP and # TYPE before it, once) and returns {(name, labels): value}."""
+    import re
+    declared_help, declared_type, samples = set(), {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name = line.split()[2]
+            assert name not in declared_help, f"second HELP for {name}"
+            declared_help.add(name)
+        elif line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            assert name not in declared_type, f"second TYPE for {name}"
+            declared_type[name] = kind
+        elif line.startswith("#") or not line:
+            continue
+        else:
+            assert re.match(PROMETHEUS_SAMPLE, line), f"bad sample line {line!r}"
+            head, value = line.rsplit(" ", 1)
+            name = head.split("{")[0]
+            assert name in declared_help and name in declared_type, f"{name} not declared"
+            labels = head[len(name):]
+            samples[(name, labels)] = float(value)
+    return samples

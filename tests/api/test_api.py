@@ -1,0 +1,535 @@
+#!/usr/bin/python3
+"""tern's API on this machine, without a bootable guest: configuration,
+bad input of every class, wrong-state requests, many clients at once, a
+slow client, oversized bodies, the socket's life cycle, the logger and the
+metrics. A fake bzImage (headers only, zero code) lets InstanceStart create
+and run a real VM on /dev/kvm: its vCPU spins without exits, so pausing
+shows as tern's CPU use dropping to ~0.
+
+TERN=build/asan/tern runs the same tests against the sanitizer build."""
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, skip, test  # noqa: E402
+from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
+WORK = tempfile.mkdtemp(prefix="tern-api-")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def fake_bzimage(size=64 * 1024):
+    image = bytearray(size)
+    image[0x1f1] = 4                                   # setup_sects
+    struct.pack_into("<H", image, 0x1fe, 0xAA55)       # boot_flag
+    image[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", image, 0x206, 0x020f)       # protocol 2.15
+    image[0x211] = 0x01                                # LOADED_HIGH
+    struct.pack_into("<H", image, 0x236, 0x1)          # XLF_KERNEL_64
+    return bytes(image)
+
+
+KERNEL = os.path.join(WORK, "kernel")
+
+
+class Tern:
+    """tern run --api-sock in the background; stderr kept for checks."""
+    counter = 0
+
+    def __init__(self, *extra, wait=True):
+        Tern.counter += 1
+        self.sock = os.path.join(WORK, f"api{Tern.counter}.sock")
+        self.stderr_path = os.path.join(WORK, f"stderr{Tern.counter}")
+        self.proc = subprocess.Popen(
+            [TERN, "run", "--api-sock", self.sock, "--serial", "none"] + list(extra),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.stderr_path, "w"))
+        self.api = Api(self.sock)
+        if wait:
+            wait_for_socket(self.sock, self.proc)
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        if exc[0] is not None:
+            for line in self.stderr().splitlines()[-30:]:
+                print(f"#   {line}")
+        # Under ASan a leak or error changes the exit status.
+        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
+        return False
+
+
+def started(*extra):
+    t = Tern(*extra)
+    t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+    t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+    return t
+
+
+def setup():
+    if not os.access(TERN, os.X_OK):
+        return f"{TERN} is missing: the build failed"
+    with open(KERNEL, "wb") as f:
+        f.write(fake_bzimage())
+    return None
+
+
+def needs_kvm():
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this machine")
+
+
+@test
+def describe_and_version_before_start():
+    with Tern() as t:
+        status, info = t.api.get("/")
+        assert status == 200
+        assert info["state"] == "Not started" and info["app_name"] == "tern"
+        assert "vmm_version" in info and "id" in info
+        status, version = t.api.get("/version")
+        assert status == 200 and version["firecracker_version"]
+
+
+@test
+def machine_config_put_patch_get():
+    with Tern() as t:
+        status, machine = t.api.get("/machine-config")
+        assert machine["vcpu_count"] == 1 and machine["mem_size_mib"] == 256
+        t.api.ok("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 512,
+                                             "smt": False, "cpu_template": "minimal"})
+        t.api.ok("PATCH", "/machine-config", {"vcpu_count": 4})
+        status, machine = t.api.get("/machine-config")
+        assert (machine["vcpu_count"], machine["mem_size_mib"], machine["cpu_template"]) == \
+            (4, 512, "minimal")
+        # PUT resets what it leaves out; the template goes back to None.
+        t.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 128})
+        assert t.api.get("/machine-config")[1]["cpu_template"] == "None"
+
+
+@test
+def cli_options_preconfigure_and_vm_config_round_trips():
+    cmdline = "console=ttyS0 quiet"
+    with Tern("--kernel", KERNEL, "--cpus", "3", "--memory", "384M", "--cmdline", cmdline,
+              "--cpu-template", "x86-64-v2") as t:
+        status, doc = t.api.get("/vm/config")
+        assert status == 200
+        assert doc["boot-source"] == {"kernel_image_path": KERNEL, "boot_args": cmdline}
+        assert doc["machine-config"]["vcpu_count"] == 3
+        assert doc["machine-config"]["mem_size_mib"] == 384
+        assert doc["machine-config"]["cpu_template"] == "x86-64-v2"
+        assert doc["tern"] == {"serial": "none", "kvm_device": "/dev/kvm",
+                               "virtio_transport": "auto"}
+        assert doc["entropy"] is None
+        assert t.api.get("/")[1]["state"] == "Not started"   # waits for InstanceStart
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL, "initrd_path": "/x/initrd",
+                                         "boot_args": "a=b"})
+        doc2 = t.api.get("/vm/config")[1]
+        assert doc2["boot-source"] == {"kernel_image_path": KERNEL, "initrd_path": "/x/initrd",
+                                       "boot_args": "a=b"}
+    # The exported document is a valid config file: same document back.
+    path = os.path.join(WORK, "roundtrip.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    with Tern("--config-file", path, wait=False) as t2:
+        wait_for_socket(t2.sock, t2.proc)
+        doc3 = t2.api.get("/vm/config")[1]
+        assert doc3 == doc, (doc3, doc)
+
+
+@test
+def malformed_json_is_refused():
+    with Tern() as t:
+        t.api.fault("PUT", "/machine-config", raw='{"vcpu_count": 2,', words=["malformed JSON"])
+        t.api.fault("PUT", "/machine-config", raw="not json", words=["malformed JSON"])
+        t.api.fault("PUT", "/machine-config", raw='{"vcpu_count": 1, "vcpu_count": 2}',
+                    words=["malformed JSON"])
+        t.api.fault("PUT", "/boot-source", raw="", words=["needs a JSON body"])
+        t.api.fault("PUT", "/actions", raw="[]", words=["expected a JSON object"])
+
+
+@test
+def unknown_fields_wrong_types_ranges_and_missing_fields_are_refused():
+    with Tern() as t:
+        f = t.api.fault
+        f("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256, "turbo": True},
+          words=["machine-config", "unknown field 'turbo'"])
+        f("PUT", "/machine-config", {"vcpu_count": "1", "mem_size_mib": 256},
+          words=["machine-config.vcpu_count", "integer"])
+        f("PATCH", "/machine-config", {"mem_size_mib": 1.5}, words=["mem_size_mib", "integer"])
+        f("PUT", "/machine-config", {"vcpu_count": 0, "mem_size_mib": 256},
+          words=["vcpu_count 0", "not a positive"])
+        f("PUT", "/machine-config", {"vcpu_count": 65, "mem_size_mib": 256}, words=["too many"])
+        f("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 16}, words=["too small"])
+        f("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 1 << 40},
+          words=["mem_size_mib"])
+        f("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256, "smt": True},
+          words=["smt"])
+        f("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256, "cpu_template": "T2"},
+          words=["Firecracker template"])
+        f("PUT", "/machine-config", {"vcpu_count": 2}, words=["mem_size_mib", "missing"])
+        f("PUT", "/boot-source", {"boot_args": "x"}, words=["kernel_image_path", "missing"])
+        f("PUT", "/boot-source", {"kernel_image_path": ""}, words=["kernel_image_path", "empty"])
+        f("PUT", "/actions", {}, words=["action_type", "missing"])
+        f("PUT", "/actions", {"action_type": "Reboot"}, words=["InstanceStart"])
+        f("PUT", "/logger", {"level": "Loud"}, words=["logger.level"])
+        f("PUT", "/metrics", {}, words=["metrics_path", "missing"])
+        f("PUT", "/cpu-config", {"cpuid_modifiers": [{"leaf": "0x1"}]}, words=["cpuid_modifiers"])
+        f("PATCH", "/vm", {"state": "Sleeping"}, words=["Paused or Resumed"])
+        # Nothing refused changed the configuration.
+        machine = t.api.get("/machine-config")[1]
+        assert (machine["vcpu_count"], machine["mem_size_mib"]) == (1, 256)
+
+
+@test
+def invalid_paths_methods_and_ids_are_refused():
+    with Tern() as t:
+        t.api.fault("GET", "/nothing-here", words=["invalid request"])
+        t.api.fault("DELETE", "/machine-config", words=["invalid request"])
+        t.api.fault("GET", "/boot-source", words=["invalid request"])
+        body = {"drive_id": "root", "is_root_device": True, "path_on_host": "/x",
+                "is_read_only": False}
+        t.api.fault("PUT", "/drives/bad-id!", body, words=["invalid id"])
+        t.api.fault("PUT", "/drives/" + "a" * 65, body, words=["invalid id"])
+        t.api.fault("PUT", "/drives/", body, words=["invalid id"])
+        t.api.fault("PUT", "/drives/other", body, words=["differs"])
+
+
+@test
+def devices_not_yet_available_answer_400_after_checking_the_body():
+    with Tern() as t:
+        f = t.api.fault
+        drive = {"drive_id": "root", "is_root_device": True, "path_on_host": "/x",
+                 "is_read_only": False}
+        f("PUT", "/drives/root", drive, words=["not available"])
+        f("PUT", "/drives/root", {"drive_id": "root"}, words=["is_root_device", "missing"])
+        f("PATCH", "/drives/root", {"drive_id": "root", "path_on_host": "/y"},
+          words=["not available"])
+        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"},
+          words=["not available"])
+        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
+                                              "mtu": 20}, words=["mtu", "minimum"])
+        f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v.sock"}, words=["not available"])
+        f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
+        f("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True}, words=["not available"])
+        f("GET", "/balloon", words=["balloon"])
+        f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
+          words=["not supported"])
+        # The configuration does not claim any of them.
+        doc = t.api.get("/vm/config")[1]
+        assert doc["drives"] == [] and doc["network-interfaces"] == []
+        assert doc["vsock"] is None and doc["balloon"] is None
+
+
+@test
+def entropy_is_the_virtio_rng_device():
+    with Tern("--transport", "mmio") as t:
+        assert t.api.get("/vm/config")[1]["entropy"] is None
+        t.api.fault("PUT", "/entropy", {"rate_limiter": {"bandwidth": {}}},
+                    words=["rate_limiter"])
+        t.api.fault("PUT", "/entropy", {"rng": 1}, words=["unknown field 'rng'"])
+        t.api.ok("PUT", "/entropy", {})
+        doc = t.api.get("/vm/config")[1]
+        assert doc["entropy"] == {} and doc["tern"]["virtio_transport"] == "mmio"
+    with Tern("--rng") as t:
+        assert t.api.get("/vm/config")[1]["entropy"] == {}
+
+
+@test
+def oversized_bodies_get_413_and_the_api_goes_on():
+    with Tern() as t:
+        # Declared too large: answered from the headers, before any body is
+        # sent (a client still sending would race the close).
+        conn = socket.socket(socket.AF_UNIX)
+        conn.connect(t.sock)
+        conn.sendall(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 71680\r\n"
+                     b"Content-Type: application/json\r\n\r\n")
+        conn.settimeout(10)
+        reply = conn.recv(4096).decode()
+        conn.close()
+        assert reply.startswith("HTTP/1.1 413"), reply
+        assert "larger than" in reply, reply
+        # At the limit exactly: read and judged on its content.
+        body = json.dumps({"kernel_image_path": "x" * (64 * 1024 - 25)})
+        assert len(body) == 64 * 1024
+        t.api.ok("PUT", "/boot-source", raw=body)
+        # Chunked: no length up front, refused after reading.
+        conn = socket.socket(socket.AF_UNIX)
+        conn.connect(t.sock)
+        conn.sendall(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: application/json\r\n\r\n")
+        chunk = b"x" * 8192
+        for _ in range(10):
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.sendall(b"0\r\n\r\n")
+        reply = conn.recv(4096).decode()
+        conn.close()
+        assert reply.startswith("HTTP/1.1 413"), reply
+        assert t.api.get("/")[0] == 200
+
+
+@test
+def many_clients_at_once():
+    with Tern() as t:
+        failures = []
+
+        def client(n):
+            try:
+                for _ in range(10):
+                    status, _ = t.api.get("/machine-config")
+                    if status != 200:
+                        failures.append(status)
+                    t.api.fault("PUT", "/machine-config", {"vcpu_count": "x"})
+            except Exception as e:  # noqa: BLE001
+                failures.append(repr(e))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(40)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not failures, failures[:5]
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_api_requests_total", '{method="GET",status="200"}')] >= 400
+        assert samples[("tern_api_requests_total", '{method="PUT",status="400"}')] == 400
+
+
+@test
+def slow_and_half_open_clients_do_not_block_others():
+    with Tern() as t:
+        slow = socket.socket(socket.AF_UNIX)
+        slow.connect(t.sock)
+        slow.sendall(b"PUT /machine-config HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        half = socket.socket(socket.AF_UNIX)
+        half.connect(t.sock)
+        half.sendall(b"GET / HT")
+        start = time.time()
+        for _ in range(20):
+            assert t.api.get("/")[0] == 200
+        assert time.time() - start < 5, "other clients were held up"
+        # The server drops both after its connection timeout (10 s).
+        slow.settimeout(20)
+        half.settimeout(20)
+        assert slow.recv(4096) == b""
+        assert half.recv(4096) == b""
+        assert time.time() - start < 19
+
+
+@test
+def socket_in_use_is_refused_and_a_stale_one_replaced():
+    with Tern() as t:
+        second = subprocess.run([TERN, "run", "--api-sock", t.sock], capture_output=True,
+                                text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert second.returncode == 1, second
+        assert "in use" in second.stderr, second.stderr
+        assert t.api.get("/")[0] == 200
+    stale = os.path.join(WORK, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()                                # the file stays, nobody listens
+    assert os.path.exists(stale)
+    proc = subprocess.Popen([TERN, "run", "--api-sock", stale, "--serial", "none"],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_socket(stale, proc)
+    assert Api(stale).get("/")[0] == 200
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert not os.path.exists(stale), "the socket file was left behind"
+    regular = os.path.join(WORK, "regular-file")
+    open(regular, "w").close()
+    result = subprocess.run([TERN, "run", "--api-sock", regular], capture_output=True,
+                            text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and "not a socket" in result.stderr, result
+
+
+@test
+def logger_writes_logfmt_lines_for_requests_and_state_changes():
+    needs_kvm()
+    log = os.path.join(WORK, "tern.log")
+    t = Tern()
+    try:
+        t.api.ok("PUT", "/logger", {"log_path": log, "level": "Info", "show_level": True,
+                                    "show_log_origin": True})
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+    finally:
+        assert t.stop() == 128 + signal.SIGTERM
+    with open(log) as f:
+        lines = f.read().splitlines()
+    assert lines, "empty log"
+    for line in lines:
+        assert line.startswith("ts=") and " level=" in line and " origin=" in line, line
+        assert ' msg="' in line and line.endswith('"'), line
+    text = "\n".join(lines)
+    assert 'msg="api request method=PUT path=/boot-source status=204' in text
+    assert "vm state: Not started -> Running" in text
+    assert "vm state: Running -> Paused" in text
+    assert "vm state: Paused -> Running" in text
+    assert "vm state: Running -> Stopped" in text
+
+
+@test
+def wrong_state_requests_are_refused():
+    needs_kvm()
+    with Tern() as t:
+        t.api.fault("PATCH", "/vm", {"state": "Paused"}, words=["not running"])
+        t.api.fault("PUT", "/actions", {"action_type": "SendCtrlAltDel"}, words=["running VM"])
+        t.api.fault("PUT", "/actions", {"action_type": "InstanceStart"},
+                    words=["kernel_image_path"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": os.path.join(WORK, "missing")})
+        t.api.fault("PUT", "/actions", {"action_type": "InstanceStart"}, words=["missing"])
+        assert t.api.get("/")[1]["state"] == "Not started"   # a failed start can be retried
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        assert t.api.get("/")[1]["state"] == "Running"
+        t.api.fault("PUT", "/actions", {"action_type": "InstanceStart"}, words=["before the VM"])
+        t.api.fault("PUT", "/boot-source", {"kernel_image_path": KERNEL}, words=["before the VM"])
+        t.api.fault("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256},
+                    words=["before the VM"])
+        t.api.fault("PATCH", "/machine-config", {"vcpu_count": 2}, words=["before the VM"])
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})   # already running: nothing to do
+        # The fake guest has no keyboard driver: no pretended key press.
+        t.api.fault("PUT", "/actions", {"action_type": "SendCtrlAltDel"},
+                    words=["no keyboard driver"])
+        assert t.api.get("/vm/config")[1]["boot-source"]["kernel_image_path"] == KERNEL
+
+
+@test
+def pause_stops_the_vcpus_and_resume_restarts_them():
+    needs_kvm()
+    with started("--cpus", "2") as t:
+        time.sleep(0.5)
+        before = t.cpu_seconds()
+        time.sleep(1.0)
+        running = t.cpu_seconds() - before
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        assert t.api.get("/")[1]["state"] == "Paused"
+        before = t.cpu_seconds()
+        time.sleep(1.5)
+        paused = t.cpu_seconds() - before
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})    # twice: still paused, no error
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        assert t.api.get("/")[1]["state"] == "Running"
+        # Resumed: the vCPUs spin again. The machine is shared, so wait up
+        # to 10 s for 0.1 s of CPU rather than asking for a rate.
+        before = t.cpu_seconds()
+        start = time.time()
+        while t.cpu_seconds() - before < 0.1 and time.time() - start < 10:
+            time.sleep(0.1)
+        resumed = t.cpu_seconds() - before
+        print(f"# CPU seconds: running {running:.2f}/s, paused {paused:.2f}/1.5s, "
+              f"resumed {resumed:.2f} in {time.time() - start:.1f} s")
+        assert paused < 0.1, f"paused tern used {paused:.2f} s of CPU"
+        if running < 0.1:
+            skip(f"the fake guest does not spin here ({running:.2f} CPU s/s)")
+        assert resumed >= 0.1, f"resumed vCPUs used only {resumed:.2f} s of CPU in 10 s"
+
+
+@test
+def metrics_prometheus_text_and_flushed_json_lines():
+    needs_kvm()
+    path = os.path.join(WORK, "metrics.json")
+    with Tern() as t:
+        t.api.fault("PUT", "/actions", {"action_type": "FlushMetrics"}, words=["PUT /metrics"])
+        t.api.ok("PUT", "/metrics", {"metrics_path": path})
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        t.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        t.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        status, text = t.api.get("/metrics")
+        assert status == 200
+        samples = parse_prometheus(text)
+        assert samples[("tern_process_resident_memory_bytes", "")] > 1 << 20
+        assert samples[("tern_vm_running", "")] == 1
+        assert ("tern_guest_boot_seconds", "") in samples
+        assert samples[("tern_api_requests_total", '{method="PUT",status="204"}')] >= 4
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 2, lines
+    for line in lines:
+        doc = json.loads(line)
+        assert doc["utc_timestamp_ms"] > 0
+        assert doc["process"]["tern_process_resident_memory_bytes"] > 0
+        assert doc["vm"]["tern_vm_running"] == 1
+        assert any(e["method"] == "PUT" for e in doc["api"]["tern_api_requests_total"])
+
+
+@test
+def config_file_errors_are_usage_errors():
+    bad = os.path.join(WORK, "bad.json")
+    with open(bad, "w") as f:
+        f.write('{"boot-source": {"kernel_image_path": 5}}')
+    result = subprocess.run([TERN, "run", "--config-file", bad], capture_output=True,
+                            text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result
+    assert "kernel_image_path: expected a string" in result.stderr and bad in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    with open(bad, "w") as f:
+        f.write('{"boot-source": ')
+    result = subprocess.run([TERN, "run", "--config-file", bad], capture_output=True,
+                            text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and "line 1" in result.stderr, result
+
+
+@test
+def config_file_boots_without_the_api_and_options_override_it():
+    needs_kvm()
+    path = os.path.join(WORK, "boot.json")
+    with open(path, "w") as f:
+        json.dump({"boot-source": {"kernel_image_path": os.path.join(WORK, "nope")},
+                   "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+                   "tern": {"serial": "none"}}, f)
+    result = subprocess.run([TERN, "run", "--config-file", path], capture_output=True,
+                            text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1 and "nope" in result.stderr, result   # it tried to boot
+    proc = subprocess.Popen([TERN, "run", "--config-file", path, "--kernel", KERNEL],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert proc.poll() is None, proc.communicate()   # the fake guest runs
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+
+
+@test
+def sigterm_before_start_exits_and_removes_the_socket():
+    t = Tern()
+    assert t.stop() == 128 + signal.SIGTERM
+    assert not os.path.exists(t.sock)
+
+
+if __name__ == "__main__":
+    run(setup)

@@ -1,0 +1,308 @@
+/* The JSON spelling of a VM configuration: what GET /vm/config returns and
+ * --config-file reads. Round trip, and every class of bad input refused with
+ * a message that names the field. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config_check.h"
+#include "config/vm_config_json.h"
+#include "util/log.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(text, 0, &jerr);
+
+	if (!doc)
+		fail_msg("test JSON does not parse: %s", jerr.text);
+	return doc;
+}
+
+/* Applies text as a whole document; returns the error message ("" on
+ * success). */
+static const char *apply_doc(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const char *text)
+{
+	static struct tern_error err;
+	json_t *doc = parse(text);
+	int ret;
+
+	memset(&err, 0, sizeof(err));
+	ret = vm_config_json_apply_document(config, storage, doc, &err);
+	json_decref(doc);
+	return ret ? err.message : "";
+}
+
+static void expect_refused(const char *text, const char *words)
+{
+	struct vm_config config;
+	struct vm_config_storage storage = {{0}};
+	const char *message;
+
+	vm_config_set_defaults(&config);
+	message = apply_doc(&config, &storage, text);
+	if (!strstr(message, words))
+		fail_msg("'%s' not in '%s' for %s", words, message, text);
+	vm_config_storage_free(&storage);
+}
+
+static void full_document_round_trips(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	json_t *exported, *reexported;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+			  "\"initrd_path\": \"/i\", \"boot_args\": \"quiet\"},"
+			  " \"machine-config\": {\"vcpu_count\": 3, "
+			  "\"mem_size_mib\": 512, \"cpu_template\": "
+			  "\"minimal\"}, \"logger\": {\"level\": \"Debug\", "
+			  "\"show_level\": true}, \"metrics\": "
+			  "{\"metrics_path\": \"/m\"}, \"drives\": [], "
+			  "\"entropy\": {}, \"tern\": {\"serial\": "
+			  "\"file:/s\", \"kvm_device\": \"/dev/kvm2\", "
+			  "\"virtio_transport\": \"mmio\"}}"),
+		"");
+	assert_string_equal(config.kernel_path, "/k");
+	assert_string_equal(config.initrd_path, "/i");
+	assert_string_equal(config.cmdline, "quiet");
+	assert_int_equal(config.cpu_count, 3);
+	assert_int_equal(config.memory_size, 512ULL << 20);
+	assert_string_equal(config.cpu_template->name, "minimal");
+	assert_int_equal(config.log_level, LOG_DEBUG);
+	assert_true(config.log_show_level);
+	assert_string_equal(config.metrics_path, "/m");
+	assert_int_equal(config.serial_mode, SERIAL_MODE_FILE);
+	assert_string_equal(config.serial_path, "/s");
+	assert_string_equal(config.kvm_path, "/dev/kvm2");
+	assert_true(config.virtio_rng);
+	assert_int_equal(config.virtio_transport, VIRTIO_TRANSPORT_MMIO);
+
+	exported = vm_config_json_export(&config);
+	assert_non_null(exported);
+	vm_config_set_defaults(&again);
+	{
+		struct tern_error err;
+
+		assert_int_equal(vm_config_json_apply_document(
+					 &again, &storage2, exported, &err),
+				 0);
+	}
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void defaults_fill_what_the_document_leaves_out(void **state)
+{
+	struct vm_config config;
+	struct vm_config_storage storage = {{0}};
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(apply_doc(&config, &storage,
+				      "{\"boot-source\": "
+				      "{\"kernel_image_path\": \"/k\"}}"),
+			    "");
+	assert_int_equal(config.cpu_count, 1);
+	assert_int_equal(config.memory_size, VM_CONFIG_DEFAULT_MEMORY);
+	assert_string_equal(config.cmdline, VM_CONFIG_DEFAULT_CMDLINE);
+	assert_null(config.initrd_path);
+	assert_int_equal(config.serial_mode, SERIAL_MODE_STDIO);
+	vm_config_storage_free(&storage);
+}
+
+static void unknown_fields_and_sections_are_refused(void **state)
+{
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+		       "\"kernel\": \"/x\"}}",
+		       "boot-source: unknown field 'kernel'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machines\": {}}",
+		       "unknown section 'machines'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"tern\": {\"serial\": \"none\", \"colour\": 1}}",
+		       "tern: unknown field 'colour'");
+}
+
+static void wrong_types_are_refused(void **state)
+{
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": 7}}",
+		       "boot-source.kernel_image_path: expected a string");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": \"2\", "
+		       "\"mem_size_mib\": 256}}",
+		       "machine-config.vcpu_count: expected an integer");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 2.5, "
+		       "\"mem_size_mib\": 256}}",
+		       "machine-config.vcpu_count: expected an integer");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 2, "
+		       "\"mem_size_mib\": 256, \"smt\": \"no\"}}",
+		       "machine-config.smt: expected true or false");
+	expect_refused("[1, 2]", "must be a JSON object");
+	expect_refused("{\"boot-source\": []}",
+		       "boot-source: expected a JSON object");
+}
+
+static void out_of_range_values_are_refused(void **state)
+{
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 0, "
+		       "\"mem_size_mib\": 256}}",
+		       "machine-config.vcpu_count 0 is not a positive number");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 65, "
+		       "\"mem_size_mib\": 256}}",
+		       "is too many");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 32}}",
+		       "machine-config.mem_size_mib 32 is too small");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 1099511627776}}",
+		       "machine-config.mem_size_mib");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 256, \"cpu_template\": \"T2\"}}",
+		       "Firecracker template");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"logger\": {\"level\": \"loud\"}}",
+		       "logger.level 'loud'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"tern\": {\"serial\": \"tcp:1\"}}",
+		       "tern.serial 'tcp:1'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"tern\": {\"virtio_transport\": \"isa\"}}",
+		       "tern.virtio_transport 'isa'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"entropy\": {\"rate_limiter\": {}}}",
+		       "entropy.rate_limiter");
+}
+
+static void missing_required_fields_are_refused(void **state)
+{
+	expect_refused("{\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 256}}",
+		       "boot-source: required section is missing");
+	expect_refused("{\"boot-source\": {\"boot_args\": \"quiet\"}}",
+		       "boot-source.kernel_image_path: required field is "
+		       "missing");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1}}",
+		       "machine-config.mem_size_mib: required field is "
+		       "missing");
+}
+
+static void devices_not_yet_available_are_refused_not_dropped(void **state)
+{
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"drives\": [{\"drive_id\": \"root\"}]}",
+		       "drives: this device is not available");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"vsock\": {\"guest_cid\": 3}}",
+		       "vsock: this device is not available");
+}
+
+static void a_refused_update_changes_nothing(void **state)
+{
+	struct vm_config config;
+	struct vm_config_storage storage = {{0}};
+	struct tern_error err;
+	json_t *good = parse("{\"vcpu_count\": 2, \"mem_size_mib\": 128}");
+	json_t *bad = parse("{\"vcpu_count\": 4, \"mem_size_mib\": 1}");
+	json_t *patch = parse("{\"vcpu_count\": 3}");
+	json_t *boot = parse("{\"kernel_image_path\": \"/k\", "
+			     "\"boot_args\": \"a\"}");
+	json_t *bad_boot = parse("{\"kernel_image_path\": \"/k2\", "
+				 "\"boot_args\": 5}");
+
+	vm_config_set_defaults(&config);
+	assert_int_equal(
+		vm_config_json_apply_machine(&config, &storage, good, 0, &err),
+		0);
+	assert_int_not_equal(
+		vm_config_json_apply_machine(&config, &storage, bad, 0, &err),
+		0);
+	assert_int_equal(config.cpu_count, 2);
+	assert_int_equal(config.memory_size, 128ULL << 20);
+	assert_int_equal(
+		vm_config_json_apply_machine(&config, &storage, patch, 1, &err),
+		0);
+	assert_int_equal(config.cpu_count, 3);
+	assert_int_equal(config.memory_size, 128ULL << 20);
+
+	assert_int_equal(
+		vm_config_json_apply_boot_source(&config, &storage, boot, &err),
+		0);
+	assert_int_not_equal(vm_config_json_apply_boot_source(&config, &storage,
+							      bad_boot, &err),
+			     0);
+	assert_string_equal(config.kernel_path, "/k");
+	assert_string_equal(config.cmdline, "a");
+	json_decref(good);
+	json_decref(bad);
+	json_decref(patch);
+	json_decref(boot);
+	json_decref(bad_boot);
+	vm_config_storage_free(&storage);
+}
+
+static void config_file_errors_name_the_file_and_position(void **state)
+{
+	char path[] = "/tmp/tern-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct vm_config config;
+	struct vm_config_storage storage = {{0}};
+	struct tern_error err;
+	const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"\n"
+			   "  \"machine-config\": {}}";
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	vm_config_set_defaults(&config);
+	assert_int_not_equal(
+		vm_config_json_load_file(&config, &storage, path, &err), 0);
+	assert_non_null(strstr(err.message, path));
+	assert_non_null(strstr(err.message, "line 2"));
+	unlink(path);
+	assert_int_not_equal(
+		vm_config_json_load_file(&config, &storage, path, &err), 0);
+	assert_non_null(strstr(err.message, "No such file"));
+	vm_config_storage_free(&storage);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(full_document_round_trips),
+		cmocka_unit_test(defaults_fill_what_the_document_leaves_out),
+		cmocka_unit_test(unknown_fields_and_sections_are_refused),
+		cmocka_unit_test(wrong_types_are_refused),
+		cmocka_unit_test(out_of_range_values_are_refused),
+		cmocka_unit_test(missing_required_fields_are_refused),
+		cmocka_unit_test(
+			devices_not_yet_available_are_refused_not_dropped),
+		cmocka_unit_test(a_refused_update_changes_nothing),
+		cmocka_unit_test(config_file_errors_name_the_file_and_position),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
