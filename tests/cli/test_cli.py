@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -164,6 +165,19 @@ def unusable_vsock_socket_path_is_a_runtime_error():
     expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={not_socket}"), 1,
                  "not a socket")
     assert os.path.exists(not_socket)
+    # A socket something listens on is not taken over; a stale one is.
+    live = os.path.join(WORK, "live.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(live)
+    server.listen(1)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}"), 1,
+                 "in use")
+    server.close()
+    assert os.path.exists(live)
+    result = tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}",
+                  "--initrd", os.path.join(WORK, "none"))
+    expect_error(result, 1, "initrd")
+    assert not os.path.exists(live), "tern left its socket behind"
 
 
 @test

@@ -18,6 +18,21 @@ static int fill_address(struct sockaddr_un *addr, const char *path)
 	return 0;
 }
 
+/* Whether something accepts connections at addr (a socket file left by a
+ * tern that exited does not). */
+static int socket_is_live(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int live;
+
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
+		errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
 int vsock_unix_listen(const char *path, struct tern_error *err)
 {
 	struct sockaddr_un addr;
@@ -36,6 +51,12 @@ int vsock_unix_listen(const char *path, struct tern_error *err)
 					      "vsock socket path '%s' exists "
 					      "and is not a socket",
 					      path);
+		if (socket_is_live(&addr))
+			return tern_error_set(
+				err, EADDRINUSE,
+				"vsock socket path '%s' is in use "
+				"(another tern?)",
+				path);
 		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

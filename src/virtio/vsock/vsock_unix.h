@@ -17,9 +17,9 @@
 /* Longest PATH: "PATH_4294967295" must fit a sockaddr_un. */
 #define VSOCK_UNIX_PATH_MAX (108 - 1 - 11)
 
-/* Binds and listens on path. An existing socket file there (left by an
- * earlier tern) is replaced; any other file is an error. Returns the fd or
- * a negative errno with err set. */
+/* Binds and listens on path. A stale socket file there (left by an
+ * earlier tern) is replaced; a socket something listens on, or any other
+ * file, is an error. Returns the fd or a negative errno with err set. */
 int vsock_unix_listen(const char *path, struct tern_error *err);
 
 /* Connects to "<path>_<port>" without blocking. Returns the fd or a
