@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/json_fields.h"
+#include "control/balloon_control.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -134,14 +135,6 @@ static const struct json_field vsock_fields[] = {
 	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-static const struct json_field balloon_fields[] = {
-	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
-	{"deflate_on_oom", JSON_FIELD_BOOL, 1, 0, 0},
-	{"stats_polling_interval_s", JSON_FIELD_INT, 0, 0, 0x7fffffffLL},
-	{"free_page_hinting", JSON_FIELD_BOOL, 0, 0, 0},
-	{"free_page_reporting", JSON_FIELD_BOOL, 0, 0, 0},
-};
-
 static const struct json_field balloon_update_fields[] = {
 	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 };
@@ -179,24 +172,65 @@ static void route_vsock(struct api_call *call)
 	REFUSE(call, "vsock", vsock_fields, 0);
 }
 
+/* The body of a PATCH checked against its table, then its one integer. */
+static int patch_integer(struct api_call *call, const struct json_field *fields,
+			 size_t count, long long *value)
+{
+	struct tern_error err;
+
+	if (json_fields_check(call->body, "balloon", fields, count, 0, &err)) {
+		api_reply_fault(call->reply, 400, err.message);
+		return -1;
+	}
+	*value =
+		json_integer_value(json_object_get(call->body, fields[0].name));
+	return 0;
+}
+
+static void reply_json_or_fault(struct api_call *call, json_t *doc,
+				const struct tern_error *err)
+{
+	if (doc)
+		reply_json(call->reply, doc);
+	else
+		api_reply_fault(call->reply,
+				strcmp(err->message, "out of memory") ? 400
+								      : 500,
+				err->message);
+}
+
 static void route_balloon(struct api_call *call)
 {
-	if (!strcmp(call->method, "GET"))
-		api_reply_fault(call->reply, 400,
-				"balloon: no balloon device is configured");
-	else if (!strcmp(call->method, "PUT"))
-		REFUSE(call, "balloon", balloon_fields, 0);
-	else
-		REFUSE(call, "balloon", balloon_update_fields, 0);
+	struct tern_error err;
+	long long amount;
+	int ret;
+
+	if (!strcmp(call->method, "GET")) {
+		reply_json_or_fault(
+			call, instance_balloon_config(call->inst, &err), &err);
+	} else if (!strcmp(call->method, "PUT")) {
+		configure(call, INSTANCE_SET_BALLOON);
+	} else if (!patch_integer(call, balloon_update_fields, 1, &amount)) {
+		ret = instance_balloon_set_target(call->inst, amount, &err);
+		reply_result(call->reply, ret, &err);
+	}
 }
 
 static void route_balloon_stats(struct api_call *call)
 {
-	if (!strcmp(call->method, "GET"))
-		api_reply_fault(call->reply, 400,
-				"balloon: no balloon device is configured");
-	else
-		REFUSE(call, "balloon", balloon_stats_fields, 0);
+	struct tern_error err;
+	long long seconds;
+	int ret;
+
+	if (!strcmp(call->method, "GET")) {
+		reply_json_or_fault(
+			call, instance_balloon_statistics(call->inst, &err),
+			&err);
+	} else if (!patch_integer(call, balloon_stats_fields, 1, &seconds)) {
+		ret = instance_balloon_set_stats_interval(call->inst, seconds,
+							  &err);
+		reply_result(call->reply, ret, &err);
+	}
 }
 
 static void route_entropy(struct api_call *call)

@@ -32,9 +32,10 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_RNG,
 	OPT_TRANSPORT,
-	OPT_VSOCK,
 	OPT_CONFIG_FILE,
 	OPT_API_SOCK,
+	OPT_BALLOON,
+	OPT_VSOCK,
 };
 
 static const struct option run_options[] = {
@@ -49,9 +50,10 @@ static const struct option run_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
-	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
+	{"balloon", optional_argument, NULL, OPT_BALLOON},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -113,10 +115,25 @@ void run_command_print_help(FILE *out)
 		"                         DSDT and on the command line). "
 		"Default: pci, or mmio\n"
 		"                         when the command line has pci=off\n"
+		"      --balloon [SETTINGS]\n"
+		"                         add a virtio-balloon device; "
+		"SETTINGS, comma-separated:\n"
+		"                           size=SIZE  how much memory the "
+		"guest should give\n"
+		"                                      back at boot (default "
+		"0), below --memory\n"
+		"                           deflate-on-oom  the guest may take "
+		"pages back when\n"
+		"                                      it runs out of memory\n"
+		"                           stats=SECONDS  ask for memory "
+		"statistics this often\n"
+		"                           free-page-reporting  the guest "
+		"gives free pages back\n"
+		"                         Ctrl-A b SIZE Enter on the console "
+		"sets a new size.\n"
 		"      --vsock cid=N,socket=PATH\n"
 		"                         add a virtio-vsock device: the "
-		"guest's "
-		"CID is N (3 to\n"
+		"guest's CID is N (3 to\n"
 		"                         4294967294). Host programs reach "
 		"guest port P by\n"
 		"                         connecting to the Unix socket PATH "
@@ -200,6 +217,82 @@ static int parse_memory(const char *text, uint64_t *bytes,
 				      "512M, 2G, 1024)",
 				      text);
 	return config_check_memory("--memory", *bytes, text, err);
+}
+
+static int parse_balloon_size(const char *text, uint64_t *bytes,
+			      struct tern_error *err)
+{
+	if (size_parse(text, bytes))
+		return tern_error_set(err, EINVAL,
+				      "--balloon size='%s' is not a size "
+				      "(examples: 256M, 1G)",
+				      text);
+	return config_check_balloon_target("--balloon size", *bytes, text, err);
+}
+
+static int parse_balloon_stats(const char *text, uint32_t *seconds,
+			       struct tern_error *err)
+{
+	char *end;
+	long long value;
+	int ret;
+
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno || *end || end == text)
+		value = -1; /* refused below, with the range */
+	ret = config_check_balloon_stats("--balloon stats", value, text, err);
+	if (!ret)
+		*seconds = (uint32_t)value;
+	return ret;
+}
+
+/* --balloon's settings are optional; "--balloon size=1G" (space, not '=')
+ * names them too: tern run takes no positional argument that this could
+ * swallow. Both getopt passes must agree on it. */
+static void balloon_settings_after_space(int opt, int argc, char **argv)
+{
+	if (opt == OPT_BALLOON && !optarg && optind < argc &&
+	    argv[optind][0] != '-')
+		optarg = argv[optind++];
+}
+
+/* --balloon [size=SIZE][,deflate-on-oom][,stats=SECONDS]
+ * [,free-page-reporting]; each --balloon starts from the defaults. */
+static int parse_balloon(const char *text, struct vm_balloon_config *balloon,
+			 struct tern_error *err)
+{
+	char settings[256], *save = NULL;
+	int ret = 0;
+
+	memset(balloon, 0, sizeof(*balloon));
+	balloon->enabled = 1;
+	if (!text)
+		return 0;
+	if (strlen(text) >= sizeof(settings))
+		return tern_error_set(err, EINVAL, "--balloon: too long");
+	strcpy(settings, text);
+	for (char *item = strtok_r(settings, ",", &save); item && !ret;
+	     item = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(item, "size=", 5))
+			ret = parse_balloon_size(item + 5,
+						 &balloon->target_bytes, err);
+		else if (!strncmp(item, "stats=", 6))
+			ret = parse_balloon_stats(
+				item + 6, &balloon->stats_interval_s, err);
+		else if (!strcmp(item, "deflate-on-oom"))
+			balloon->deflate_on_oom = 1;
+		else if (!strcmp(item, "free-page-reporting"))
+			balloon->free_page_reporting = 1;
+		else
+			ret = tern_error_set(
+				err, EINVAL,
+				"--balloon: unknown setting '%s' (use "
+				"size=SIZE, deflate-on-oom, stats=SECONDS, "
+				"free-page-reporting)",
+				item);
+	}
+	return ret;
 }
 
 /* --vsock cid=N,socket=PATH (one device; keys in any order). */
@@ -306,11 +399,13 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
+	case OPT_BALLOON:
+		return parse_balloon(arg, &config->balloon, err);
+	case OPT_VSOCK:
+		return parse_vsock(arg, config, err);
 	case OPT_TRANSPORT:
 		return config_parse_transport("--transport", arg,
 					      &config->virtio_transport, err);
-	case OPT_VSOCK:
-		return parse_vsock(arg, config, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }
@@ -337,6 +432,7 @@ static int scan_control_options(int argc, char **argv,
 			return tern_error_set(err, EINVAL,
 					      "option '%s' needs a value",
 					      argv[optind - 1]);
+		balloon_settings_after_space(opt, argc, argv);
 		if (opt == OPT_CONFIG_FILE)
 			request->config_file = optarg;
 		else if (opt == OPT_API_SOCK)
@@ -370,6 +466,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":k:i:c:n:m:h", run_options,
 				  NULL)) != -1) {
+		balloon_settings_after_space(opt, argc, argv);
 		ret = parse_option(opt, optarg, config, err);
 		if (ret)
 			return ret;
@@ -380,7 +477,8 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
-	return 0;
+	return config_check_balloon_fits(config, "--balloon size", "--memory",
+					 err);
 }
 
 void run_request_free(struct run_request *request)

@@ -5,6 +5,7 @@
 #include <sys/sysinfo.h>
 
 #include "util/log.h"
+#include "virtio/virtio_balloon.h"
 
 void vm_config_set_defaults(struct vm_config *config)
 {
@@ -154,6 +155,44 @@ int config_parse_log_level(const char *field, const char *text, int *level,
 				      field, text);
 	*level = parsed;
 	return 0;
+}
+
+int config_check_balloon_target(const char *field, uint64_t bytes,
+				const char *shown, struct tern_error *err)
+{
+	if (bytes % 4096)
+		return tern_error_set(err, EINVAL,
+				      "%s %s is not a multiple of 4 KiB (the "
+				      "balloon's page)",
+				      field, shown);
+	return 0;
+}
+
+int config_check_balloon_stats(const char *field, long long seconds,
+			       const char *shown, struct tern_error *err)
+{
+	if (seconds < 0 || seconds > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S)
+		return tern_error_set(err, EINVAL,
+				      "%s '%s' is not a number of seconds from "
+				      "0 (off) to %d",
+				      field, shown,
+				      VIRTIO_BALLOON_MAX_STATS_INTERVAL_S);
+	return 0;
+}
+
+int config_check_balloon_fits(const struct vm_config *config,
+			      const char *balloon_field,
+			      const char *memory_field, struct tern_error *err)
+{
+	const struct vm_balloon_config *balloon = &config->balloon;
+
+	if (!balloon->enabled || balloon->target_bytes < config->memory_size)
+		return 0;
+	return tern_error_set(
+		err, EINVAL, "%s (%llu MiB) must be less than %s (%llu MiB)",
+		balloon_field,
+		(unsigned long long)(balloon->target_bytes >> 20), memory_field,
+		(unsigned long long)(config->memory_size >> 20));
 }
 
 int config_check_bootable(const struct vm_config *config, const char *field,

@@ -42,6 +42,19 @@ int config_parse_log_level(const char *field, const char *text, int *level,
 int config_check_path(const char *field, const char *path,
 		      struct tern_error *err);
 
+/* Balloon (--balloon, the document's "balloon", PUT /balloon): the target
+ * is a whole number of the balloon's 4 KiB pages; statistics are asked for
+ * every 0 (never) to 86400 seconds; the target stays below guest RAM, which
+ * is checked once both are known (memory_field names the RAM size the way
+ * the caller's spelling does). */
+int config_check_balloon_target(const char *field, uint64_t bytes,
+				const char *shown, struct tern_error *err);
+int config_check_balloon_stats(const char *field, long long seconds,
+			       const char *shown, struct tern_error *err);
+int config_check_balloon_fits(const struct vm_config *config,
+			      const char *balloon_field,
+			      const char *memory_field, struct tern_error *err);
+
 /* The configuration is complete enough to start a VM. */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);

@@ -415,9 +415,66 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"drives",     "network-interfaces", "vsock", "balloon",
-	"cpu-config", "mmds-config",	    "pmem",  "memory-hotplug",
+	"drives", "network-interfaces", "vsock", "cpu-config", "mmds-config",
+	"pmem",	  "memory-hotplug",
 };
+
+static const struct json_field balloon_fields[] = {
+	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
+	{"deflate_on_oom", JSON_FIELD_BOOL, 1, 0, 0},
+	{"stats_polling_interval_s", JSON_FIELD_INT, 0, 0, 0x7fffffffLL},
+	{"free_page_hinting", JSON_FIELD_BOOL, 0, 0, 0},
+	{"free_page_reporting", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+/* Firecracker's balloon is tern's virtio-balloon (--balloon): amount_mib is
+ * --balloon size=, stats_polling_interval_s stats=, and free_page_reporting
+ * (which Firecracker has too) free-page-reporting. PUT replaces the whole
+ * device configuration. */
+static int apply_balloon(struct vm_config *config,
+			 struct vm_config_storage *storage, const json_t *body,
+			 int unused, struct tern_error *err)
+{
+	struct vm_balloon_config balloon = {.enabled = 1};
+	json_t *value;
+	long long n;
+	char shown[32];
+	int ret = JSON_FIELDS_CHECK(body, "balloon", balloon_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_is_true(json_fields_get(body, "free_page_hinting")))
+		return tern_error_set(err, EINVAL,
+				      "balloon.free_page_hinting: not "
+				      "supported (free_page_reporting is)");
+	n = json_integer_value(json_fields_get(body, "amount_mib"));
+	balloon.target_bytes = (uint64_t)n * MIB;
+	value = json_fields_get(body, "stats_polling_interval_s");
+	if (value) {
+		n = json_integer_value(value);
+		snprintf(shown, sizeof(shown), "%lld", n);
+		ret = config_check_balloon_stats(
+			"balloon.stats_polling_interval_s", n, shown, err);
+		if (ret)
+			return ret;
+		balloon.stats_interval_s = (uint32_t)n;
+	}
+	balloon.deflate_on_oom =
+		json_is_true(json_fields_get(body, "deflate_on_oom"));
+	balloon.free_page_reporting =
+		json_is_true(json_fields_get(body, "free_page_reporting"));
+	config->balloon = balloon;
+	(void)storage;
+	return config_check_balloon_fits(config, "balloon.amount_mib",
+					 "machine-config.mem_size_mib", err);
+}
+
+int vm_config_json_apply_balloon(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_balloon, body, 0, err);
+}
 
 static const struct json_field entropy_fields[] = {
 	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
@@ -499,6 +556,10 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_entropy(config, storage, value, 0, err);
+		else if (!strcmp(key, "balloon"))
+			ret = json_is_null(value)
+				? 0
+				: apply_balloon(config, storage, value, 0, err);
 		else if (!strcmp(key, "tern"))
 			ret = apply_tern(config, storage, value, err);
 		else
@@ -511,7 +572,10 @@ static int apply_document(struct vm_config *config,
 		return tern_error_set(err, EINVAL,
 				      "boot-source: required section is "
 				      "missing");
-	return 0;
+	/* Sections come in any order: the balloon is checked against the
+	 * RAM size once both are read. */
+	return config_check_balloon_fits(config, "balloon.amount_mib",
+					 "machine-config.mem_size_mib", err);
 }
 
 int vm_config_json_apply_document(struct vm_config *config,
@@ -639,6 +703,22 @@ static json_t *export_serial(const struct vm_config *config)
 	return json_string("stdio");
 }
 
+json_t *vm_config_json_export_balloon(const struct vm_config *config)
+{
+	const struct vm_balloon_config *balloon = &config->balloon;
+
+	if (!balloon->enabled)
+		return json_null();
+	/* --balloon size= may be a 4 KiB multiple below a MiB: amount_mib
+	 * shows whole MiB, as Firecracker counts. */
+	return json_pack(
+		"{s:I, s:b, s:I, s:b, s:b}", "amount_mib",
+		(json_int_t)(balloon->target_bytes / MIB), "deflate_on_oom",
+		balloon->deflate_on_oom, "stats_polling_interval_s",
+		(json_int_t)balloon->stats_interval_s, "free_page_hinting", 0,
+		"free_page_reporting", balloon->free_page_reporting);
+}
+
 json_t *vm_config_json_export(const struct vm_config *config)
 {
 	json_t *doc = json_object();
@@ -667,7 +747,8 @@ json_t *vm_config_json_export(const struct vm_config *config)
 	json_object_set_new(doc, "drives", json_array());
 	json_object_set_new(doc, "network-interfaces", json_array());
 	json_object_set_new(doc, "vsock", json_null());
-	json_object_set_new(doc, "balloon", json_null());
+	json_object_set_new(doc, "balloon",
+			    vm_config_json_export_balloon(config));
 	json_object_set_new(doc, "entropy",
 			    config->virtio_rng ? json_object() : json_null());
 	json_object_set_new(

@@ -66,6 +66,11 @@ int vm_config_json_apply_entropy(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
 
+/* PUT /balloon: tern's virtio-balloon (the same as --balloon). */
+int vm_config_json_apply_balloon(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *body, struct tern_error *err);
+
 /* PUT /cpu-config: empty modifier lists, or tern's {"template": NAME}. */
 int vm_config_json_apply_cpu_config(struct vm_config *config,
 				    struct vm_config_storage *storage,
@@ -79,5 +84,7 @@ int vm_config_json_load_file(struct vm_config *config,
 /* New references; NULL only when out of memory. */
 json_t *vm_config_json_export(const struct vm_config *config);
 json_t *vm_config_json_export_machine(const struct vm_config *config);
+/* The "balloon" section: null when there is no balloon. */
+json_t *vm_config_json_export_balloon(const struct vm_config *config);
 
 #endif

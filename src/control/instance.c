@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config_check.h"
+#include "control/device_metrics.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
 #include "util/log.h"
@@ -267,7 +268,9 @@ struct instance *instance_create(const struct vm_config *config,
 		goto fail;
 	if (metrics_register(&inst->metrics, "process", write_process_metrics,
 			     inst, err) ||
-	    metrics_register(&inst->metrics, "vm", write_vm_metrics, inst, err))
+	    metrics_register(&inst->metrics, "vm", write_vm_metrics, inst,
+			     err) ||
+	    device_metrics_register(inst, err))
 		goto fail;
 	if (pthread_create(&inst->flusher, NULL, metrics_flusher, inst)) {
 		tern_error_set(err, EAGAIN, "cannot start the metrics thread");
@@ -339,6 +342,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_SERIAL] = "configuring the serial console",
 		[INSTANCE_SET_CPU_CONFIG] = "setting the CPU configuration",
 		[INSTANCE_SET_ENTROPY] = "adding the entropy device",
+		[INSTANCE_SET_BALLOON] = "configuring the balloon device",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -376,6 +380,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 	case INSTANCE_SET_ENTROPY:
 		ret = vm_config_json_apply_entropy(config, storage, body, err);
 		break;
+	case INSTANCE_SET_BALLOON:
+		ret = vm_config_json_apply_balloon(config, storage, body, err);
+		break;
 	}
 	applied = *config;
 out:
@@ -399,6 +406,11 @@ int instance_start(struct instance *inst, struct tern_error *err)
 	if (!ret)
 		ret = config_check_bootable(
 			&inst->config, "boot-source.kernel_image_path", err);
+	/* machine-config may have shrunk RAM after PUT /balloon. */
+	if (!ret)
+		ret = config_check_balloon_fits(
+			&inst->config, "balloon.amount_mib",
+			"machine-config.mem_size_mib", err);
 	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
 		return ret;

@@ -33,6 +33,7 @@ enum instance_setting {
 	INSTANCE_SET_SERIAL,
 	INSTANCE_SET_CPU_CONFIG,
 	INSTANCE_SET_ENTROPY, /* PUT /entropy: virtio-rng */
+	INSTANCE_SET_BALLOON, /* PUT /balloon: virtio-balloon */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */

@@ -26,6 +26,8 @@
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/log.h"
+#include "util/size.h"
+#include "virtio/virtio_balloon.h"
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_virtio.h"
@@ -249,6 +251,23 @@ static int add_vsock(struct vm *vm, struct tern_error *err)
 	return ret ? ret : vm_add_virtio_device(vm, vdev, err);
 }
 
+static int add_balloon(struct vm *vm, struct tern_error *err)
+{
+	const struct vm_balloon_config *cfg = &vm->config.balloon;
+	struct virtio_balloon_options options = {
+		.target_bytes = cfg->target_bytes,
+		.deflate_on_oom = cfg->deflate_on_oom,
+		.stats_interval_s = cfg->stats_interval_s,
+		.free_page_reporting = cfg->free_page_reporting,
+	};
+	struct virtio_device *balloon = virtio_balloon_create(&options);
+	int ret = vm_add_virtio_device(vm, balloon, err);
+
+	if (!ret)
+		vm->balloon = balloon;
+	return ret;
+}
+
 /* One line per virtio device the configuration asks for. */
 static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 {
@@ -258,6 +277,8 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
 	if (!ret && vm->config.vsock_cid)
 		ret = add_vsock(vm, err);
+	if (!ret && vm->config.balloon.enabled)
+		ret = add_balloon(vm, err);
 	return ret;
 }
 
@@ -517,19 +538,63 @@ struct console_input {
 	int escape_armed; /* Ctrl-A seen */
 	uint8_t pending[256];
 	size_t pending_len; /* bytes read but not yet taken by the UART */
+	int balloon_line; /* after Ctrl-A b: a balloon target up to Enter */
+	char balloon_text[32];
+	size_t balloon_len;
 };
 
+/* Ctrl-A b SIZE Enter: the least a person (or a test) needs to move the
+ * balloon at run time before the API exists; SIZE as for --memory. */
+static void console_set_balloon(struct vm *vm, const char *text)
+{
+	uint64_t bytes;
+	int ret;
+
+	if (!vm->balloon) {
+		log_warn("no balloon to set: start tern with --balloon");
+		return;
+	}
+	if (size_parse(text, &bytes)) {
+		log_warn("balloon target '%s' is not a size", text);
+		return;
+	}
+	ret = virtio_balloon_set_target(vm->balloon, bytes);
+	if (ret)
+		log_warn("balloon target '%s' must be a multiple of 4 KiB and "
+			 "less than the guest's memory",
+			 text);
+	else
+		log_info("balloon target set to %llu MiB",
+			 (unsigned long long)(bytes >> 20));
+}
+
 /* Filters the escape sequence out of fresh input; returns 1 on Ctrl-A x. */
-static int filter_escape(struct console_input *in, const uint8_t *buf,
-			 size_t len)
+static int filter_escape(struct vm *vm, struct console_input *in,
+			 const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint8_t c = buf[i];
 
+		if (in->balloon_line) {
+			if (c == '\r' || c == '\n') {
+				in->balloon_text[in->balloon_len] = '\0';
+				in->balloon_line = 0;
+				console_set_balloon(vm, in->balloon_text);
+			} else if (in->balloon_len + 1 <
+				   sizeof(in->balloon_text)) {
+				in->balloon_text[in->balloon_len++] = (char)c;
+			}
+			continue;
+		}
 		if (in->escape_armed) {
 			in->escape_armed = 0;
 			if (c == 'x' || c == 'X')
 				return 1;
+			if (c == 'b' || c == 'B') {
+				in->balloon_line = 1;
+				in->balloon_len = 0;
+				continue;
+			}
 			if (c != CONSOLE_ESCAPE)
 				continue; /* unknown escape: swallowed */
 		} else if (c == CONSOLE_ESCAPE) {
@@ -554,7 +619,7 @@ static void serve_console_input(struct vm *vm, struct console_input *in)
 		}
 		if (n < 0)
 			return;
-		if (filter_escape(in, buf, (size_t)n)) {
+		if (filter_escape(vm, in, buf, (size_t)n)) {
 			vm_request_stop(vm, VM_STOP_USER_QUIT);
 			return;
 		}
@@ -643,6 +708,8 @@ void vm_destroy(struct vm *vm)
 	 * (the virtio I/O threads it stops may still touch it). */
 	pci_bus_destroy(vm->pci_bus);
 	vm->pci_bus = NULL;
+	vm->balloon = NULL; /* destroyed with its transport above */
+	vm->virtio_device_count = 0;
 	irq_routing_destroy(&vm->irq_routing);
 	if (vm->serial_output_owned && vm->serial_output_fd >= 0)
 		close(vm->serial_output_fd);

@@ -17,6 +17,14 @@ struct pci_bus;
 #include "vm/kvm_system.h"
 #include "vm/vm_config.h"
 
+#define VM_MAX_VIRTIO_DEVICES 32
+#define VM_DEVICE_ID_MAX 65 /* Firecracker's ids: up to 64 characters */
+
+struct vm_virtio_entry {
+	struct virtio_device *vdev;
+	char id[VM_DEVICE_ID_MAX]; /* "rng0", or the drive's/interface's id */
+};
+
 enum vm_stop_reason {
 	VM_STOP_NONE,
 	VM_STOP_GUEST_RESET, /* reboot: i8042 reset line */
@@ -43,6 +51,15 @@ struct vm {
 	/* virtio-mmio slots in use, for the DSDT and the command line */
 	struct acpi_mmio_device virtio_mmio[VIRTIO_MMIO_MAX_DEVICES];
 	int virtio_mmio_count;
+
+	/* Every virtio device plugged, for metrics; the transports own
+	 * them. */
+	struct vm_virtio_entry virtio_devices[VM_MAX_VIRTIO_DEVICES];
+	int virtio_device_count;
+
+	/* --balloon's device, for run-time targets (API, console escape);
+	 * owned by its transport like every virtio device. NULL: none. */
+	struct virtio_device *balloon;
 
 	struct device *serial;
 	struct device *boot_marker;

@@ -19,6 +19,15 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MMIO,
 };
 
+/* --balloon: a virtio-balloon device. */
+struct vm_balloon_config {
+	int enabled;
+	uint64_t target_bytes; /* size=: initial target, < memory_size */
+	int deflate_on_oom; /* deflate-on-oom */
+	uint32_t stats_interval_s; /* stats=SECONDS; 0: no statistics */
+	int free_page_reporting; /* free-page-reporting */
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
@@ -33,6 +42,7 @@ struct vm_config {
 	enum virtio_transport virtio_transport; /* --transport */
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
+	struct vm_balloon_config balloon;
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */

@@ -95,8 +95,32 @@ enum virtio_transport vm_virtio_transport(const struct vm *vm)
 							 : VIRTIO_TRANSPORT_PCI;
 }
 
-int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
-			 struct tern_error *err)
+/* Remembers a plugged device for metrics, as "<type><n>" unless named. */
+static void list_device(struct vm *vm, struct virtio_device *vdev,
+			const char *id)
+{
+	struct vm_virtio_entry *entry;
+	const char *type = vdev->ops->name;
+	int same = 0;
+
+	if (vm->virtio_device_count >= VM_MAX_VIRTIO_DEVICES)
+		return;
+	entry = &vm->virtio_devices[vm->virtio_device_count];
+	if (!strncmp(type, "virtio-", 7))
+		type += 7;
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		same += vm->virtio_devices[i].vdev->ops->device_id ==
+			vdev->ops->device_id;
+	if (id)
+		snprintf(entry->id, sizeof(entry->id), "%s", id);
+	else
+		snprintf(entry->id, sizeof(entry->id), "%s%d", type, same);
+	entry->vdev = vdev;
+	vm->virtio_device_count++;
+}
+
+int vm_add_virtio_device_id(struct vm *vm, struct virtio_device *vdev,
+			    const char *id, struct tern_error *err)
 {
 	int ret;
 
@@ -110,8 +134,18 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 				      vdev->ops->name, strerror(-ret));
 	}
 	if (vm_virtio_transport(vm) == VIRTIO_TRANSPORT_MMIO)
-		return add_mmio(vm, vdev, err);
-	return add_pci(vm, vdev, err);
+		ret = add_mmio(vm, vdev, err);
+	else
+		ret = add_pci(vm, vdev, err);
+	if (!ret)
+		list_device(vm, vdev, id);
+	return ret;
+}
+
+int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
+			 struct tern_error *err)
+{
+	return vm_add_virtio_device_id(vm, vdev, NULL, err);
 }
 
 char *vm_virtio_cmdline(const struct vm *vm, const char *base)

@@ -14,6 +14,10 @@ struct vm;
  * destroyed then). Call from vm_create, before the vCPUs run. */
 int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 			 struct tern_error *err);
+/* The same, naming the device in metrics with id (a drive_id, iface_id);
+ * NULL: its short type and a number ("rng0", "balloon0"). */
+int vm_add_virtio_device_id(struct vm *vm, struct virtio_device *vdev,
+			    const char *id, struct tern_error *err);
 
 /* The transport vm_add_virtio_device() uses: the configured one, or for
  * VIRTIO_TRANSPORT_AUTO, MMIO when the kernel command line turns PCI off

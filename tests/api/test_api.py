@@ -241,14 +241,74 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
                                               "mtu": 20}, words=["mtu", "minimum"])
         f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v.sock"}, words=["not available"])
         f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
-        f("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True}, words=["not available"])
-        f("GET", "/balloon", words=["balloon"])
+        f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["not supported"])
         # The configuration does not claim any of them.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
         assert doc["vsock"] is None and doc["balloon"] is None
+
+
+@test
+def balloon_configured_before_start_and_driven_after():
+    needs_kvm()
+    with Tern("--memory", "256M") as t:
+        f = t.api.fault
+        f("PUT", "/balloon", {"amount_mib": 0}, words=["deflate_on_oom", "missing"])
+        f("PUT", "/balloon", {"amount_mib": 256, "deflate_on_oom": False},
+          words=["balloon.amount_mib (256 MiB) must be less than machine-config.mem_size_mib"])
+        f("PUT", "/balloon", {"amount_mib": 8, "deflate_on_oom": False,
+                              "stats_polling_interval_s": 90000}, words=["stats_polling"])
+        f("PUT", "/balloon", {"amount_mib": 8, "deflate_on_oom": False,
+                              "free_page_hinting": True}, words=["free_page_hinting"])
+        assert t.api.get("/vm/config")[1]["balloon"] is None   # refused: nothing changed
+        t.api.ok("PUT", "/balloon", {"amount_mib": 100, "deflate_on_oom": True,
+                                     "stats_polling_interval_s": 1,
+                                     "free_page_reporting": True})
+        expected = {"amount_mib": 100, "deflate_on_oom": True, "stats_polling_interval_s": 1,
+                    "free_page_hinting": False, "free_page_reporting": True}
+        assert t.api.get("/balloon") == (200, expected)
+        assert t.api.get("/vm/config")[1]["balloon"] == expected
+        f("PATCH", "/balloon", {"amount_mib": 16}, words=["started VM", "PUT /balloon"])
+        f("GET", "/balloon/statistics", words=["started VM"])
+        f("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 2}, words=["started VM"])
+        # RAM shrunk under the balloon after PUT /balloon: InstanceStart says so.
+        t.api.ok("PATCH", "/machine-config", {"mem_size_mib": 64})
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        f("PUT", "/actions", {"action_type": "InstanceStart"}, words=["balloon.amount_mib"])
+        t.api.ok("PATCH", "/machine-config", {"mem_size_mib": 256})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/balloon", {"amount_mib": 8, "deflate_on_oom": True}, words=["before the VM"])
+        t.api.ok("PATCH", "/balloon", {"amount_mib": 32})
+        f("PATCH", "/balloon", {"amount_mib": 256}, words=["must be less than"])
+        f("PATCH", "/balloon", {"amount_mib": "1"}, words=["amount_mib", "integer"])
+        f("PATCH", "/balloon", {"amount_mib": 1, "deflate_on_oom": True},
+          words=["unknown field 'deflate_on_oom'"])
+        assert t.api.get("/balloon")[1]["amount_mib"] == 32
+        assert t.api.get("/vm/config")[1]["balloon"]["amount_mib"] == 32
+        status, stats = t.api.get("/balloon/statistics")
+        # The fake guest has no driver: nothing inflated, no statistics.
+        assert status == 200 and stats == {"target_pages": 32 * 256, "actual_pages": 0,
+                                           "target_mib": 32, "actual_mib": 0}, stats
+        t.api.ok("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 5})
+        assert t.api.get("/balloon")[1]["stats_polling_interval_s"] == 5
+        f("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 86401},
+          words=["stats_polling_interval_s"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_balloon_target_bytes", "")] == 32 << 20
+        assert samples[("tern_virtio_requests_total",
+                        '{device="virtio-balloon",id="balloon0"}')] == 0
+        assert ("tern_virtio_interrupts_total",
+                '{device="virtio-balloon",id="balloon0"}') in samples
+    # Statistics need an interval at start (their queue exists from then on).
+    with started("--balloon", "size=4M") as t:
+        assert t.api.get("/balloon")[1]["stats_polling_interval_s"] == 0
+        t.api.fault("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 1},
+                    words=["not enabled"])
+        t.api.fault("GET", "/balloon/statistics", words=["not enabled"])
+    with started() as t:
+        t.api.fault("PATCH", "/balloon", {"amount_mib": 1}, words=["no balloon device"])
 
 
 @test

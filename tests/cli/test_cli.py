@@ -70,8 +70,9 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--rng", "--transport", "--vsock",
-                   "CONNECT", "--config-file", "--api-sock", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
+                   "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
+                   "--vsock", "CONNECT", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -188,6 +189,34 @@ def api_socket_path_too_long_is_a_runtime_error():
 @test
 def missing_config_file_is_a_usage_error():
     expect_error(tern("run", "--config-file", "/nonexistent/vm.json"), 2, "/nonexistent/vm.json")
+
+
+@test
+def bad_balloon_settings_are_usage_errors():
+    cases = [
+        (["--balloon", "size=lots"], "not a size"),
+        (["--balloon", "size=6K"], "multiple of 4 KiB"),
+        (["--balloon", "size=256M"], "less than --memory"),  # default memory 256M
+        (["--memory", "512M", "--balloon=size=1G"], "less than --memory"),
+        (["--balloon", "stats=soon"], "seconds"),
+        (["--balloon", "stats=-1"], "seconds"),
+        (["--balloon", "stats=100000"], "seconds"),
+        (["--balloon", "size=64M,inflate-now"], "unknown setting 'inflate-now'"),
+    ]
+    for args, words in cases:
+        expect_error(tern("run", "--kernel", "k", *args), 2, "--balloon", words)
+
+
+@test
+def balloon_settings_are_accepted_in_both_spellings():
+    """Valid settings get past the command line (to the missing kernel), with
+    the settings after a space or after '=', and --balloon alone."""
+    needs_kvm()
+    for args in (["--balloon"], ["--balloon", "size=128M,stats=1"],
+                 ["--memory", "512M", "--balloon=size=256M,deflate-on-oom,free-page-reporting"],
+                 ["--balloon", "stats=0", "--rng"]):
+        expect_error(tern("run", "--kernel", os.path.join(WORK, "absent"), *args), 1,
+                     "absent")
 
 
 @test

@@ -8,7 +8,8 @@ import uuid
 import pexpect
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TERN = os.path.join(ROOT, "build", "tern")
+# TERN=PATH tests another binary (a copy kept while the tree is rebuilt).
+TERN = os.environ.get("TERN", os.path.join(ROOT, "build", "tern"))
 BOOT_TIMEOUT = 180  # everything runs emulated inside the test host
 COMMAND_TIMEOUT = 60
 
@@ -28,8 +29,12 @@ def paths():
 
 
 class Guest:
-    def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None):
+    def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None,
+                 log_path=None):
+        """log_path: tern's stderr (its log) goes to that file instead of the
+        console, so debug logging cannot interleave with shell output."""
         p = paths()
+        self.log_path = log_path
         self.argv = ["run", "--kernel", kernel or p["GUEST_BZIMAGE"],
                      "--initrd", p["GUEST_INITRAMFS"], "--cpus", str(cpus), "--memory", memory,
                      "--cmdline", cmdline or "console=ttyS0 reboot=k quiet"] + list(extra)
@@ -37,8 +42,13 @@ class Guest:
         self._log = []
 
     def __enter__(self):
-        self.child = pexpect.spawn(TERN, self.argv, encoding="utf-8", codec_errors="replace",
-                                   timeout=BOOT_TIMEOUT, dimensions=(50, 200))
+        program, argv = TERN, self.argv
+        if self.log_path:
+            # exec: the child's pid stays tern's own (tests read /proc/PID).
+            program, argv = "/bin/sh", ["-c", 'exec "$0" "$@" 2>>"$TERN_LOG"', TERN] + argv
+        self.child = pexpect.spawn(program, argv, encoding="utf-8", codec_errors="replace",
+                                   timeout=BOOT_TIMEOUT, dimensions=(50, 200),
+                                   env=dict(os.environ, TERN_LOG=self.log_path or ""))
         self.child.logfile_read = _Collector(self._log)
         self.child.expect("TERN-GUEST-READY")
         self.child.expect("# ")

@@ -220,6 +220,94 @@ static void devices_not_yet_available_are_refused_not_dropped(void **state)
 		       "vsock: this device is not available");
 }
 
+static void balloon_round_trips(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"balloon\": {\"amount_mib\": 64, "
+			  "\"deflate_on_oom\": true, "
+			  "\"stats_polling_interval_s\": 5, "
+			  "\"free_page_reporting\": true}}"),
+		"");
+	assert_true(config.balloon.enabled);
+	assert_int_equal(config.balloon.target_bytes, 64ULL << 20);
+	assert_true(config.balloon.deflate_on_oom);
+	assert_int_equal(config.balloon.stats_interval_s, 5);
+	assert_true(config.balloon.free_page_reporting);
+	exported = vm_config_json_export(&config);
+	assert_non_null(exported);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(exported, "balloon"), "amount_mib")),
+		64);
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+
+	/* null: no balloon, and it exports as null. */
+	vm_config_set_defaults(&config);
+	assert_string_equal(apply_doc(&config, &storage,
+				      "{\"boot-source\": "
+				      "{\"kernel_image_path\": \"/k\"}, "
+				      "\"balloon\": null}"),
+			    "");
+	assert_false(config.balloon.enabled);
+	exported = vm_config_json_export(&config);
+	assert_true(json_is_null(json_object_get(exported, "balloon")));
+	json_decref(exported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void bad_balloon_is_refused(void **state)
+{
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": 0}}",
+		       "balloon.deflate_on_oom: required field is missing");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": -1, "
+		       "\"deflate_on_oom\": false}}",
+		       "balloon.amount_mib");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": \"1\", "
+		       "\"deflate_on_oom\": false}}",
+		       "balloon.amount_mib: expected an integer");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": 1, "
+		       "\"deflate_on_oom\": false, \"size\": 1}}",
+		       "balloon: unknown field 'size'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": 1, "
+		       "\"deflate_on_oom\": false, "
+		       "\"stats_polling_interval_s\": 86401}}",
+		       "balloon.stats_polling_interval_s '86401'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"balloon\": {\"amount_mib\": 1, "
+		       "\"deflate_on_oom\": false, "
+		       "\"free_page_hinting\": true}}",
+		       "balloon.free_page_hinting");
+	/* Checked against the RAM whatever the order of the sections. */
+	expect_refused("{\"balloon\": {\"amount_mib\": 128, "
+		       "\"deflate_on_oom\": false}, \"boot-source\": "
+		       "{\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 128}}",
+		       "balloon.amount_mib (128 MiB) must be less than "
+		       "machine-config.mem_size_mib (128 MiB)");
+}
+
 static void a_refused_update_changes_nothing(void **state)
 {
 	struct vm_config config;
@@ -300,6 +388,8 @@ int main(void)
 		cmocka_unit_test(missing_required_fields_are_refused),
 		cmocka_unit_test(
 			devices_not_yet_available_are_refused_not_dropped),
+		cmocka_unit_test(balloon_round_trips),
+		cmocka_unit_test(bad_balloon_is_refused),
 		cmocka_unit_test(a_refused_update_changes_nothing),
 		cmocka_unit_test(config_file_errors_name_the_file_and_position),
 	};

@@ -1,0 +1,121 @@
+#include "control/device_metrics.h"
+
+#include <stdatomic.h>
+
+#include "virtio/virtio_balloon.h"
+
+struct core_counter {
+	const char *name;
+	const char *help;
+	size_t offset; /* in struct virtio_device_stats */
+};
+
+static const struct core_counter core_counters[] = {
+	{"tern_virtio_requests_total", "Requests (chains) a device completed.",
+	 offsetof(struct virtio_device_stats, requests)},
+	{"tern_virtio_read_bytes_total",
+	 "Bytes a device read from guest buffers.",
+	 offsetof(struct virtio_device_stats, bytes_read)},
+	{"tern_virtio_written_bytes_total",
+	 "Bytes a device wrote into guest buffers.",
+	 offsetof(struct virtio_device_stats, bytes_written)},
+	{"tern_virtio_errors_total", "Failed requests and ring errors.",
+	 offsetof(struct virtio_device_stats, errors)},
+	{"tern_virtio_notifications_total",
+	 "Queue notifications (kicks) from the guest.",
+	 offsetof(struct virtio_device_stats, notifications)},
+	{"tern_virtio_notifications_by_exit_total",
+	 "Kicks that cost a vCPU exit to tern (no ioeventfd).",
+	 offsetof(struct virtio_device_stats, notifications_by_exit)},
+	{"tern_virtio_interrupts_total", "Interrupts a device raised.",
+	 offsetof(struct virtio_device_stats, interrupts)},
+};
+
+static uint64_t read_counter(const struct virtio_device *vdev, size_t offset)
+{
+	const _Atomic uint64_t *counter =
+		(const _Atomic uint64_t *)((const char *)&vdev->stats + offset);
+
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+static void write_core(const struct vm *vm, struct metrics_out *out)
+{
+	for (size_t c = 0; c < sizeof(core_counters) / sizeof(core_counters[0]);
+	     c++) {
+		metrics_family(out, core_counters[c].name, METRICS_COUNTER,
+			       core_counters[c].help);
+		for (int i = 0; i < vm->virtio_device_count; i++) {
+			const struct vm_virtio_entry *e =
+				&vm->virtio_devices[i];
+
+			metrics_sample(
+				out, core_counters[c].name,
+				(double)read_counter(e->vdev,
+						     core_counters[c].offset),
+				"device", e->vdev->ops->name, "id", e->id,
+				NULL);
+		}
+	}
+}
+
+static void balloon_sample(struct metrics_out *out, const char *name,
+			   enum metrics_type type, const char *help,
+			   uint64_t value)
+{
+	metrics_family(out, name, type, help);
+	metrics_sample(out, name, (double)value, NULL);
+}
+
+static void write_balloon(struct virtio_device *balloon,
+			  struct metrics_out *out)
+{
+	struct virtio_balloon_info info;
+
+	virtio_balloon_get_info(balloon, &info);
+	balloon_sample(out, "tern_balloon_target_bytes", METRICS_GAUGE,
+		       "What the balloon asks the guest to give back.",
+		       info.target_bytes);
+	balloon_sample(out, "tern_balloon_actual_bytes", METRICS_GAUGE,
+		       "What the guest says its balloon holds.",
+		       info.actual_bytes);
+	balloon_sample(out, "tern_balloon_inflated_pages_total",
+		       METRICS_COUNTER, "4 KiB pages the guest inflated.",
+		       info.inflated_pages);
+	balloon_sample(out, "tern_balloon_deflated_pages_total",
+		       METRICS_COUNTER, "4 KiB pages the guest deflated.",
+		       info.deflated_pages);
+	balloon_sample(out, "tern_balloon_released_bytes_total",
+		       METRICS_COUNTER,
+		       "Guest memory given back to the host (madvise).",
+		       info.released_bytes);
+	balloon_sample(out, "tern_balloon_reported_bytes_total",
+		       METRICS_COUNTER,
+		       "Of which the guest reported free (free page "
+		       "reporting).",
+		       info.reported_bytes);
+	balloon_sample(out, "tern_balloon_stats_updates_total", METRICS_COUNTER,
+		       "Statistics buffers the guest sent.",
+		       info.stats_updates);
+}
+
+static void write_device_metrics(void *opaque, struct metrics_out *out)
+{
+	struct instance *inst = opaque;
+
+	pthread_mutex_lock(&inst->lock);
+	/* The devices live as long as inst->vm is set (instance_run clears
+	 * it under this lock before destroying the VM). */
+	if (inst->vm) {
+		write_core(inst->vm, out);
+		if (inst->vm->balloon)
+			write_balloon(inst->vm->balloon, out);
+	}
+	pthread_mutex_unlock(&inst->lock);
+}
+
+int device_metrics_register(struct instance *inst, struct tern_error *err)
+{
+	return metrics_register(&inst->metrics, "devices", write_device_metrics,
+				inst, err);
+}

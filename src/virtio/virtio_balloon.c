@@ -1,0 +1,618 @@
+#include "virtio/virtio_balloon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_balloon.h>
+#include <linux/virtio_config.h>
+
+#include "devices/device.h"
+#include "util/log.h"
+
+#define QUEUE_INFLATE 0
+#define QUEUE_DEFLATE 1
+#define NO_QUEUE (-1)
+
+/* Config space (spec 5.5.4): num_pages and actual. tern offers neither
+ * FREE_PAGE_HINT nor PAGE_POISON, so the fields after them do not exist. */
+#define CONFIG_NUM_PAGES 0
+#define CONFIG_ACTUAL 4
+#define CONFIG_SIZE 8
+
+/* One statistics entry: le16 tag, le64 value, packed (spec 5.5.6.3). */
+#define STAT_ENTRY_SIZE 10
+
+/* The device's own plain state: what save/restore would serialize next to
+ * the core's struct virtio_device. */
+struct balloon_state {
+	uint32_t num_pages; /* target, set by the host */
+	uint32_t actual; /* written by the driver */
+	/* Queue numbers for the negotiated features (NO_QUEUE: absent). */
+	int stats_queue;
+	int reporting_queue;
+	/* The statistics buffer the device holds until it wants new values. */
+	bool stats_held;
+	uint16_t stats_head;
+	uint32_t stats_valid;
+	uint64_t stats[VIRTIO_BALLOON_STAT_TAGS];
+	uint64_t stats_updated_ns;
+};
+
+struct virtio_balloon {
+	struct virtio_device vdev;
+	struct virtio_balloon_options options;
+	struct balloon_state state;
+	struct virtio_balloon_counters counters;
+	int timer_fd; /* one-shot: when to hand the stats buffer back */
+	virtio_balloon_release_fn release;
+	void *release_opaque;
+	bool release_warned;
+	/* Scratch for the chain being served and its PFNs (I/O thread). */
+	struct virtq_chain chain;
+	uint32_t pfns[VIRTIO_BALLOON_MAX_PFNS_PER_BUFFER];
+};
+
+static struct virtio_balloon *to_balloon(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct virtio_balloon, vdev);
+}
+
+static int madvise_release(void *opaque, uint64_t gpa, void *hva, uint64_t len)
+{
+	(void)opaque;
+	(void)gpa;
+	/* Guest RAM is MAP_PRIVATE|MAP_ANONYMOUS: the pages go back to the
+	 * host and fault in as zeros on the guest's next touch (KVM's MMU
+	 * notifier drops its own mappings meanwhile). */
+	return madvise(hva, len, MADV_DONTNEED) < 0 ? -errno : 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool device_live(const struct virtio_device *vdev)
+{
+	return (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+static void count_error(struct virtio_balloon *b)
+{
+	virtio_stat_add(&b->vdev.stats.errors, 1);
+}
+
+/* Gives one range back; the range was checked inside guest RAM. */
+static void release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
+			  uint64_t len, bool reported)
+{
+	int ret = b->release(b->release_opaque, gpa, hva, len);
+
+	virtio_stat_add(&b->counters.release_calls, 1);
+	if (ret) {
+		count_error(b);
+		if (!b->release_warned)
+			log_warn("%s: cannot release guest pages at 0x%llx: "
+				 "%s",
+				 b->vdev.ops->name, (unsigned long long)gpa,
+				 strerror(-ret));
+		b->release_warned = true;
+		return;
+	}
+	virtio_stat_add(&b->counters.released_bytes, len);
+	if (reported)
+		virtio_stat_add(&b->counters.reported_bytes, len);
+}
+
+static int compare_pfn(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Reads the chain's PFN array into b->pfns. Returns the count, or -1 when
+ * the buffer is malformed (length not a multiple of 4, too long) or names
+ * a page outside guest RAM: such a buffer is refused as a whole. */
+static int read_pfns(struct virtio_balloon *b)
+{
+	uint32_t len = b->chain.readable_len;
+	uint32_t count = len / 4;
+
+	if (len % 4 || count > VIRTIO_BALLOON_MAX_PFNS_PER_BUFFER)
+		return -1;
+	/* One copy: the guest may rewrite the array meanwhile; what was
+	 * checked is what is used. */
+	if (virtq_chain_read(&b->chain, 0, b->pfns, len) != len)
+		return -1;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t gpa = (uint64_t)b->pfns[i] * VIRTIO_BALLOON_PAGE_SIZE;
+
+		if (!guest_memory_ptr(b->vdev.mem, gpa,
+				      VIRTIO_BALLOON_PAGE_SIZE))
+			return -1;
+	}
+	return (int)count;
+}
+
+/* Releases sorted, checked PFNs, one call per run of adjacent pages.
+ * Returns the number of distinct pages. */
+static uint32_t release_pfns(struct virtio_balloon *b, uint32_t count)
+{
+	uint32_t pages = 0;
+
+	qsort(b->pfns, count, sizeof(b->pfns[0]), compare_pfn);
+	for (uint32_t i = 0; i < count;) {
+		uint64_t first = b->pfns[i], last = first;
+		uint64_t gpa, len;
+		void *hva;
+
+		/* Duplicates fold into the run; the run ends at a gap. */
+		while (++i < count && b->pfns[i] <= last + 1)
+			last = b->pfns[i];
+		gpa = first * VIRTIO_BALLOON_PAGE_SIZE;
+		len = (last - first + 1) * VIRTIO_BALLOON_PAGE_SIZE;
+		pages += (uint32_t)(last - first + 1);
+		/* Every page was checked; a run crossing from one RAM region
+		 * into the next (adjacent in gpa) is still refused here. */
+		hva = guest_memory_ptr(b->vdev.mem, gpa, len);
+		if (!hva) {
+			count_error(b);
+			continue;
+		}
+		release_range(b, gpa, hva, len, false);
+	}
+	return pages;
+}
+
+static void serve_pfn_buffer(struct virtio_balloon *b, bool inflate)
+{
+	int count = read_pfns(b);
+
+	if (count < 0) {
+		count_error(b);
+		return;
+	}
+	virtio_stat_add(&b->vdev.stats.bytes_read, (uint64_t)count * 4);
+	if (inflate)
+		virtio_stat_add(&b->counters.inflated_pages,
+				release_pfns(b, (uint32_t)count));
+	else /* the pages fault back in when the guest touches them */
+		virtio_stat_add(&b->counters.deflated_pages, (uint64_t)count);
+}
+
+/* The guest address of a host pointer the ring walker produced (it lies
+ * in guest RAM: virtq_pop checked it). */
+static bool hva_to_gpa(const struct guest_memory *mem, const void *hva,
+		       uint64_t *gpa)
+{
+	const uint8_t *p = hva;
+
+	for (int i = 0; i < mem->region_count; i++) {
+		const struct guest_memory_region *r = &mem->regions[i];
+
+		if (p >= r->hva && (uint64_t)(p - r->hva) < r->size) {
+			*gpa = r->gpa + (uint64_t)(p - r->hva);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Free page reporting (spec 5.5.6.7): each device-writable descriptor is
+ * one range of free guest pages. Only whole 4 KiB pages inside a range
+ * are released: rounding outward would zero a neighbour's data. */
+static void serve_report_buffer(struct virtio_balloon *b)
+{
+	const struct virtq_chain *chain = &b->chain;
+	int end = chain->readable_count + chain->writable_count;
+
+	if (chain->readable_count)
+		count_error(b); /* reports are device-writable; ignored */
+	for (int i = chain->readable_count; i < end; i++) {
+		uint64_t gpa, first, last;
+		uint8_t *hva = chain->iov[i].iov_base;
+
+		if (!hva_to_gpa(b->vdev.mem, hva, &gpa)) {
+			count_error(b);
+			continue;
+		}
+		first = (gpa + VIRTIO_BALLOON_PAGE_SIZE - 1) &
+			~(VIRTIO_BALLOON_PAGE_SIZE - 1);
+		last = (gpa + chain->iov[i].iov_len) &
+			~(VIRTIO_BALLOON_PAGE_SIZE - 1);
+		if (last <= first)
+			continue;
+		release_range(b, first, hva + (first - gpa), last - first,
+			      true);
+	}
+}
+
+static void log_stats(struct virtio_balloon *b)
+{
+	char line[512];
+	size_t len = 0;
+
+	for (unsigned t = 0; t < VIRTIO_BALLOON_STAT_TAGS; t++) {
+		const char *name = virtio_balloon_stat_name(t);
+
+		if (!(b->state.stats_valid & (1U << t)) || !name ||
+		    len >= sizeof(line))
+			continue;
+		len += (size_t)snprintf(line + len, sizeof(line) - len,
+					" %s=%llu", name,
+					(unsigned long long)b->state.stats[t]);
+	}
+	log_debug("%s: statistics:%s", b->vdev.ops->name, len ? line : " none");
+}
+
+static void parse_stats(struct virtio_balloon *b)
+{
+	uint32_t len = b->chain.readable_len;
+	uint8_t entry[STAT_ENTRY_SIZE];
+
+	if (len % STAT_ENTRY_SIZE ||
+	    len / STAT_ENTRY_SIZE > VIRTIO_BALLOON_MAX_STATS_PER_BUFFER) {
+		count_error(b);
+		return;
+	}
+	for (uint32_t off = 0; off < len; off += STAT_ENTRY_SIZE) {
+		uint16_t tag;
+		uint64_t value;
+
+		if (virtq_chain_read(&b->chain, off, entry, sizeof(entry)) !=
+		    sizeof(entry))
+			break;
+		memcpy(&tag, entry, sizeof(tag)); /* little endian: x86 */
+		memcpy(&value, entry + 2, sizeof(value));
+		/* Spec 5.5.6.3: unknown tags are ignored; a tag seen twice
+		 * keeps its last value. */
+		if (tag >= VIRTIO_BALLOON_STAT_TAGS)
+			continue;
+		b->state.stats[tag] = value;
+		b->state.stats_valid |= 1U << tag;
+	}
+	virtio_stat_add(&b->vdev.stats.bytes_read, len);
+	b->state.stats_updated_ns = monotonic_ns();
+	virtio_stat_add(&b->counters.stats_updates, 1);
+	log_stats(b);
+}
+
+/* Hands the held buffer back (lock held): the driver refills it with fresh
+ * statistics and offers it again (spec 5.5.6.3). */
+static void return_stats_buffer(struct virtio_balloon *b)
+{
+	struct virtio_device *vdev = &b->vdev;
+	int q = b->state.stats_queue;
+	int ret;
+
+	if (!b->state.stats_held || q == NO_QUEUE || !device_live(vdev))
+		return;
+	b->state.stats_held = false;
+	ret = virtq_push(&vdev->queues[q].vq, b->state.stats_head, 0);
+	if (ret) {
+		virtio_device_needs_reset(vdev, ret);
+		return;
+	}
+	virtio_device_signal_used(vdev, (uint16_t)q);
+}
+
+static void arm_stats_timer(struct virtio_balloon *b)
+{
+	struct itimerspec when = {
+		.it_value.tv_sec = b->options.stats_interval_s,
+	};
+
+	if (b->timer_fd >= 0 &&
+	    timerfd_settime(b->timer_fd, 0, &when, NULL) < 0)
+		log_warn("%s: timerfd_settime: %s", b->vdev.ops->name,
+			 strerror(errno));
+}
+
+static void stats_timer_expired(struct virtio_device *vdev, int fd,
+				uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)events;
+	if (read(fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: disarmed meanwhile */
+	return_stats_buffer(to_balloon(vdev));
+}
+
+static void take_stats_buffer(struct virtio_balloon *b)
+{
+	/* A driver that offers a second buffer gets the first one back. */
+	return_stats_buffer(b);
+	parse_stats(b);
+	b->state.stats_held = true;
+	b->state.stats_head = b->chain.head;
+	arm_stats_timer(b);
+}
+
+static void balloon_queue_notify(struct virtio_device *vdev, uint16_t q)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	struct virtq *vq = &vdev->queues[q].vq;
+	bool used = false;
+	int ret;
+
+	do {
+		virtq_disable_notify(vq);
+		while ((ret = virtq_pop(vq, &b->chain)) == 1) {
+			virtio_stat_add(&vdev->stats.requests, 1);
+			if (q == b->state.stats_queue) {
+				take_stats_buffer(b);
+				continue;
+			}
+			if (q == QUEUE_INFLATE || q == QUEUE_DEFLATE)
+				serve_pfn_buffer(b, q == QUEUE_INFLATE);
+			else if (q == b->state.reporting_queue)
+				serve_report_buffer(b);
+			else
+				count_error(b); /* a queue with no role */
+			ret = virtq_push(vq, b->chain.head, 0);
+			if (ret)
+				break;
+			used = true;
+		}
+		if (ret < 0) {
+			virtio_device_needs_reset(vdev, ret);
+			return;
+		}
+	} while (virtq_enable_notify(vq));
+	if (used)
+		virtio_device_signal_used(vdev, q);
+}
+
+static void balloon_config_read(struct virtio_device *vdev, uint32_t offset,
+				void *data, uint32_t size)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	uint32_t config[2] = {b->state.num_pages, b->state.actual};
+
+	memcpy(data, (uint8_t *)config + offset, size);
+}
+
+static void balloon_config_write(struct virtio_device *vdev, uint32_t offset,
+				 const void *data, uint32_t size)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	uint32_t config[2] = {b->state.num_pages, b->state.actual};
+	uint32_t before = b->state.actual;
+
+	/* Only `actual` is the driver's to write; num_pages stays. */
+	memcpy((uint8_t *)config + offset, data, size);
+	b->state.actual = config[1];
+	if (b->state.actual != before && b->state.actual == b->state.num_pages)
+		log_debug(
+			"%s: the guest reached the target: %llu MiB in the "
+			"balloon",
+			vdev->ops->name,
+			(unsigned long long)(b->state.actual *
+						     VIRTIO_BALLOON_PAGE_SIZE >>
+					     20));
+}
+
+static int balloon_features_ok(struct virtio_device *vdev, uint64_t features)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	int next = QUEUE_DEFLATE + 1;
+
+	b->state.stats_queue = NO_QUEUE;
+	b->state.reporting_queue = NO_QUEUE;
+	if (features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
+		b->state.stats_queue = next++;
+	if (features & (1ULL << VIRTIO_BALLOON_F_REPORTING))
+		b->state.reporting_queue = next++;
+	return 0;
+}
+
+static int balloon_activate(struct virtio_device *vdev)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (b->state.stats_queue == NO_QUEUE)
+		return 0;
+	return virtio_device_watch_fd(vdev, b->timer_fd, EPOLLIN,
+				      stats_timer_expired);
+}
+
+static void balloon_reset(struct virtio_device *vdev)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	struct itimerspec off = {{0, 0}, {0, 0}};
+
+	/* The held stats buffer belongs to the old rings: drop it. The
+	 * target is the host's and stays; the pages in the balloon are the
+	 * driver's to take back, so actual starts from 0 again. */
+	b->state.stats_held = false;
+	b->state.actual = 0;
+	b->state.stats_queue = NO_QUEUE;
+	b->state.reporting_queue = NO_QUEUE;
+	if (b->timer_fd >= 0)
+		timerfd_settime(b->timer_fd, 0, &off, NULL);
+}
+
+static void balloon_destroy(struct virtio_device *vdev)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (b->timer_fd >= 0)
+		close(b->timer_fd);
+	free(b);
+}
+
+static const struct virtio_device_ops virtio_balloon_ops = {
+	.name = "virtio-balloon",
+	.device_id = VIRTIO_ID_BALLOON_DEVICE,
+	.config_read = balloon_config_read,
+	.config_write = balloon_config_write,
+	.features_ok = balloon_features_ok,
+	.activate = balloon_activate,
+	.queue_notify = balloon_queue_notify,
+	.reset = balloon_reset,
+	.destroy = balloon_destroy,
+};
+
+struct virtio_device *
+virtio_balloon_create(const struct virtio_balloon_options *options)
+{
+	struct virtio_balloon *b;
+	uint64_t features = 0;
+	uint16_t queues = 2;
+
+	if (options->target_bytes % VIRTIO_BALLOON_PAGE_SIZE ||
+	    options->target_bytes / VIRTIO_BALLOON_PAGE_SIZE > UINT32_MAX)
+		return NULL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->options = *options;
+	b->release = madvise_release;
+	b->state.num_pages =
+		(uint32_t)(options->target_bytes / VIRTIO_BALLOON_PAGE_SIZE);
+	b->state.stats_queue = NO_QUEUE;
+	b->state.reporting_queue = NO_QUEUE;
+	b->timer_fd = -1;
+	if (options->deflate_on_oom)
+		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (options->stats_interval_s > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S)
+		return NULL;
+	if (options->stats_interval_s) {
+		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+		queues++;
+		b->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					     TFD_NONBLOCK | TFD_CLOEXEC);
+		if (b->timer_fd < 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (options->free_page_reporting) {
+		features |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+		queues++;
+	}
+	if (virtio_device_init(&b->vdev, &virtio_balloon_ops, queues, features,
+			       CONFIG_SIZE)) {
+		if (b->timer_fd >= 0)
+			close(b->timer_fd);
+		free(b);
+		return NULL;
+	}
+	return &b->vdev;
+}
+
+void virtio_balloon_set_release(struct virtio_device *vdev,
+				virtio_balloon_release_fn release, void *opaque)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	pthread_mutex_lock(&vdev->lock);
+	b->release = release ? release : madvise_release;
+	b->release_opaque = opaque;
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+int virtio_balloon_set_target(struct virtio_device *vdev, uint64_t bytes)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (bytes % VIRTIO_BALLOON_PAGE_SIZE ||
+	    bytes / VIRTIO_BALLOON_PAGE_SIZE > UINT32_MAX ||
+	    (vdev->mem && bytes >= vdev->mem->ram_size))
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->lock);
+	if (b->state.num_pages != bytes / VIRTIO_BALLOON_PAGE_SIZE) {
+		b->state.num_pages =
+			(uint32_t)(bytes / VIRTIO_BALLOON_PAGE_SIZE);
+		/* Spec 5.5.6: the driver re-reads num_pages on a config
+		 * change; before DRIVER_OK it reads it while probing. */
+		if (device_live(vdev))
+			virtio_device_signal_config(vdev);
+		else
+			vdev->config_generation++;
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}
+
+int virtio_balloon_set_stats_interval(struct virtio_device *vdev,
+				      uint32_t seconds)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+
+	if (b->timer_fd < 0)
+		return -ENOTSUP;
+	if (seconds > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S)
+		return -EINVAL;
+	pthread_mutex_lock(&vdev->lock);
+	b->options.stats_interval_s = seconds;
+	/* A held buffer waits for the new interval (0 disarms the timer). */
+	if (b->state.stats_held)
+		arm_stats_timer(b);
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}
+
+void virtio_balloon_get_info(struct virtio_device *vdev,
+			     struct virtio_balloon_info *info)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	const struct virtio_balloon_counters *c = &b->counters;
+
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&vdev->lock);
+	info->target_bytes = b->state.num_pages * VIRTIO_BALLOON_PAGE_SIZE;
+	info->actual_bytes = b->state.actual * VIRTIO_BALLOON_PAGE_SIZE;
+	info->stats_interval_s = b->options.stats_interval_s;
+	info->stats_negotiated = b->state.stats_queue != NO_QUEUE;
+	info->reporting_negotiated = b->state.reporting_queue != NO_QUEUE;
+	info->deflate_on_oom_negotiated = virtio_device_has_feature(
+		vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	info->stats_valid = b->state.stats_valid;
+	memcpy(info->stats, b->state.stats, sizeof(info->stats));
+	info->stats_updated_ns = b->state.stats_updated_ns;
+	pthread_mutex_unlock(&vdev->lock);
+	info->inflated_pages = atomic_load(&c->inflated_pages);
+	info->deflated_pages = atomic_load(&c->deflated_pages);
+	info->released_bytes = atomic_load(&c->released_bytes);
+	info->reported_bytes = atomic_load(&c->reported_bytes);
+	info->release_calls = atomic_load(&c->release_calls);
+	info->stats_updates = atomic_load(&c->stats_updates);
+	info->requests = atomic_load(&vdev->stats.requests);
+	info->errors = atomic_load(&vdev->stats.errors);
+}
+
+void virtio_balloon_request_stats(struct virtio_device *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	return_stats_buffer(to_balloon(vdev));
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+const char *virtio_balloon_stat_name(unsigned tag)
+{
+	/* Spec 5.5.6.3 names, and the tags Linux 6.12 added after them. */
+	static const char *const names[VIRTIO_BALLOON_STAT_TAGS] = {
+		"swap-in",	    "swap-out",	    "major-faults",
+		"minor-faults",	    "free-memory",  "total-memory",
+		"available-memory", "disk-caches",  "hugetlb-allocations",
+		"hugetlb-failures", "oom-kills",    "alloc-stalls",
+		"async-scans",	    "direct-scans", "async-reclaims",
+		"direct-reclaims",
+	};
+
+	return tag < VIRTIO_BALLOON_STAT_TAGS ? names[tag] : NULL;
+}

@@ -1,0 +1,602 @@
+/* virtio-balloon against rings built by hand in guest memory, playing the
+ * driver: which host ranges inflating and free page reporting would give
+ * back (the release function is replaced by a recorder), statistics kept
+ * and their buffer handed back, the target and config space, and hostile
+ * buffers that must release nothing and break nothing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/virtio_balloon.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "arch/x86/layout.h"
+#include "memory/guest_memory.h"
+#include "virtio/virtio_balloon.h"
+
+#define QSIZE 16
+#define RING_GPA(q) (0x100000ULL + 0x10000ULL * (q))
+#define DATA_GPA 0x400000ULL
+/* RAM on both sides of the MMIO hole. */
+#define RAM_SIZE (LAYOUT_MMIO_HOLE_START + MiB(64))
+#define PAGE 4096ULL
+
+struct release {
+	uint64_t gpa, len;
+};
+
+struct fixture {
+	struct guest_memory mem;
+	struct virtio_device *vdev;
+	uint16_t avail_idx[4];
+	struct release released[64];
+	int release_count;
+};
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static int record_release(void *opaque, uint64_t gpa, void *hva, uint64_t len)
+{
+	struct fixture *f = opaque;
+
+	/* What would be madvised is exactly guest RAM at gpa. */
+	assert_ptr_equal(hva, guest_memory_ptr(&f->mem, gpa, len));
+	assert_int_equal(gpa % PAGE, 0);
+	assert_int_equal(len % PAGE, 0);
+	if (f->release_count < 64)
+		f->released[f->release_count] = (struct release){gpa, len};
+	f->release_count++;
+	return 0;
+}
+
+static struct fixture *create(struct virtio_balloon_options options)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(guest_memory_init(&f->mem, RAM_SIZE), 0);
+	f->vdev = virtio_balloon_create(&options);
+	assert_non_null(f->vdev);
+	virtio_balloon_set_release(f->vdev, record_release, f);
+	/* The I/O thread gives activate its epoll set (stats timer). */
+	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	return f;
+}
+
+static int setup(void **state)
+{
+	*state = create((struct virtio_balloon_options){
+		.target_bytes = MiB(32),
+		.stats_interval_s = 3600, /* tests hand it back by hand */
+		.free_page_reporting = true,
+	});
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	virtio_device_destroy(f->vdev);
+	guest_memory_destroy(&f->mem);
+	free(f);
+	return 0;
+}
+
+/* Driver side of initialization (spec 3.1.1). Queues are enabled after
+ * DRIVER_OK so that the core's start-up kick finds none and every
+ * queue_notify in a test is the test's own. */
+static void bring_up(struct fixture *f, uint64_t features)
+{
+	struct virtio_device *vdev = f->vdev;
+	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	features |= 1ULL << VIRTIO_F_VERSION_1;
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_write_status(vdev, status);
+	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
+	virtio_device_write_driver_features(vdev, 1,
+					    (uint32_t)(features >> 32));
+	status |= VIRTIO_CONFIG_S_FEATURES_OK;
+	virtio_device_write_status(vdev, status);
+	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
+	for (uint16_t q = 0; q < vdev->queue_count; q++) {
+		vdev->queues[q].size = QSIZE;
+		vdev->queues[q].desc_gpa = RING_GPA(q);
+		vdev->queues[q].avail_gpa = RING_GPA(q) + 0x1000;
+		vdev->queues[q].used_gpa = RING_GPA(q) + 0x2000;
+		virtio_device_enable_queue(vdev, q);
+		assert_true(vdev->queues[q].enabled);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void set_desc(struct fixture *f, unsigned q, unsigned i, uint64_t addr,
+		     uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct desc *d = guest_memory_ptr(&f->mem, RING_GPA(q) + 16ULL * i, 16);
+
+	*d = (struct desc){addr, len, flags, next};
+}
+
+static void offer(struct fixture *f, unsigned q, uint16_t head)
+{
+	uint16_t *avail =
+		guest_memory_ptr(&f->mem, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
+
+	avail[2 + f->avail_idx[q] % QSIZE] = head;
+	__atomic_store_n(&avail[1], ++f->avail_idx[q], __ATOMIC_RELEASE);
+}
+
+static uint16_t used_idx(struct fixture *f, unsigned q)
+{
+	uint16_t *idx = guest_memory_ptr(&f->mem, RING_GPA(q) + 0x2002, 2);
+
+	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
+}
+
+static void notify(struct fixture *f, uint16_t q)
+{
+	pthread_mutex_lock(&f->vdev->lock);
+	f->vdev->ops->queue_notify(f->vdev, q);
+	pthread_mutex_unlock(&f->vdev->lock);
+}
+
+/* One-descriptor buffer of PFNs at DATA_GPA + slot * 64 KiB. */
+static void send_pfns(struct fixture *f, unsigned q, unsigned slot,
+		      const uint32_t *pfns, uint32_t bytes)
+{
+	uint64_t gpa = DATA_GPA + slot * 0x10000ULL;
+
+	if (bytes)
+		memcpy(guest_memory_ptr(&f->mem, gpa, bytes), pfns, bytes);
+	set_desc(f, q, slot, gpa, bytes, 0, 0);
+	offer(f, q, (uint16_t)slot);
+	notify(f, q);
+}
+
+static struct virtio_balloon_info info(struct fixture *f)
+{
+	struct virtio_balloon_info i;
+
+	virtio_balloon_get_info(f->vdev, &i);
+	return i;
+}
+
+static bool needs_reset(struct fixture *f)
+{
+	return f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+static void inflate_releases_sorted_runs_once_each(void **state)
+{
+	struct fixture *f = *state;
+	/* Unsorted, with a duplicate: runs 0x100-0x102 and 0x104-0x105. */
+	uint32_t pfns[] = {0x105, 0x100, 0x101, 0x102, 0x104, 0x101};
+	uint64_t gpa = DATA_GPA;
+
+	bring_up(f, 0);
+	/* The array split across two descriptors in the middle of a PFN. */
+	memcpy(guest_memory_ptr(&f->mem, gpa, sizeof(pfns)), pfns,
+	       sizeof(pfns));
+	set_desc(f, 0, 0, gpa, 6, VRING_DESC_F_NEXT, 1);
+	set_desc(f, 0, 1, gpa + 6, sizeof(pfns) - 6, 0, 0);
+	offer(f, 0, 0);
+	notify(f, 0);
+
+	assert_int_equal(used_idx(f, 0), 1);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(f->released[0].gpa, 0x100 * PAGE);
+	assert_int_equal(f->released[0].len, 3 * PAGE);
+	assert_int_equal(f->released[1].gpa, 0x104 * PAGE);
+	assert_int_equal(f->released[1].len, 2 * PAGE);
+	assert_int_equal(info(f).inflated_pages, 5);
+	assert_int_equal(info(f).released_bytes, 5 * PAGE);
+	assert_int_equal(info(f).release_calls, 2);
+	assert_int_equal(info(f).requests, 1);
+	assert_int_equal(info(f).errors, 0);
+}
+
+static void pages_beside_the_mmio_hole_are_released_per_region(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t pfns[] = {
+		(uint32_t)(LAYOUT_MMIO_HOLE_START / PAGE) - 1,
+		(uint32_t)(LAYOUT_MMIO_HOLE_END / PAGE),
+	};
+
+	bring_up(f, 0);
+	send_pfns(f, 0, 0, pfns, sizeof(pfns));
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(f->released[0].gpa, LAYOUT_MMIO_HOLE_START - PAGE);
+	assert_int_equal(f->released[1].gpa, LAYOUT_MMIO_HOLE_END);
+	assert_int_equal(info(f).inflated_pages, 2);
+}
+
+static void deflate_releases_nothing_and_counts(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t pfns[] = {0x200, 0x201, 0x300};
+
+	bring_up(f, 0);
+	send_pfns(f, 1, 0, pfns, sizeof(pfns));
+	assert_int_equal(used_idx(f, 1), 1);
+	assert_int_equal(f->release_count, 0);
+	assert_int_equal(info(f).deflated_pages, 3);
+	assert_int_equal(info(f).inflated_pages, 0);
+}
+
+static void hostile_inflate_buffers_release_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t beyond_ram = (uint32_t)((RAM_SIZE + MiB(512)) / PAGE);
+	uint32_t in_hole = (uint32_t)(LAYOUT_PCI_MMIO_GPA / PAGE);
+	uint32_t odd[3] = {0x100, 0x101, 0x102};
+	uint32_t outside[] = {0x100, beyond_ram};
+	uint32_t hole[] = {in_hole, 0x101};
+	uint32_t top[] = {0xffffffffU};
+	static uint32_t huge[VIRTIO_BALLOON_MAX_PFNS_PER_BUFFER + 1];
+	uint32_t good[] = {0x180};
+	unsigned slot = 0;
+
+	bring_up(f, 0);
+	for (size_t i = 0; i < sizeof(huge) / 4; i++)
+		huge[i] = 0x100 + (uint32_t)i;
+	send_pfns(f, 0, slot++, odd, 10); /* not a multiple of 4 */
+	send_pfns(f, 0, slot++, outside, sizeof(outside));
+	send_pfns(f, 0, slot++, hole, sizeof(hole));
+	send_pfns(f, 0, slot++, top, sizeof(top));
+	/* Longer than the device takes: refused, not truncated. */
+	set_desc(f, 0, slot, DATA_GPA + 0x100000, sizeof(huge), 0, 0);
+	memcpy(guest_memory_ptr(&f->mem, DATA_GPA + 0x100000, sizeof(huge)),
+	       huge, sizeof(huge));
+	offer(f, 0, (uint16_t)slot++);
+	notify(f, 0);
+
+	assert_int_equal(f->release_count, 0);
+	assert_int_equal(info(f).errors, 5);
+	assert_int_equal(info(f).inflated_pages, 0);
+	/* Each bad buffer was still returned, and the device goes on. */
+	assert_int_equal(used_idx(f, 0), 5);
+	assert_false(needs_reset(f));
+	send_pfns(f, 0, slot++, good, sizeof(good));
+	assert_int_equal(f->release_count, 1);
+	assert_int_equal(f->released[0].gpa, 0x180 * PAGE);
+	/* An empty buffer is no error and releases nothing. */
+	send_pfns(f, 0, slot++, NULL, 0);
+	assert_int_equal(f->release_count, 1);
+	assert_int_equal(info(f).errors, 5);
+}
+
+/* Stats buffer of (tag, value) pairs at `gpa`, packed as in spec 5.5.6.3. */
+static uint32_t write_stats(struct fixture *f, uint64_t gpa,
+			    const uint16_t *tags, const uint64_t *values,
+			    int count)
+{
+	uint8_t *p = guest_memory_ptr(&f->mem, gpa, 10ULL * count);
+
+	for (int i = 0; i < count; i++) {
+		memcpy(p + 10 * i, &tags[i], 2);
+		memcpy(p + 10 * i + 2, &values[i], 8);
+	}
+	return 10U * (uint32_t)count;
+}
+
+static void stats_are_kept_and_the_buffer_handed_back(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t tags[] = {VIRTIO_BALLOON_S_MEMFREE, VIRTIO_BALLOON_S_MEMTOT,
+			   99};
+	uint64_t values[] = {123 * MiB(1), 456 * MiB(1), 7};
+	unsigned q = 2; /* inflate, deflate, stats */
+	struct virtio_balloon_info i;
+	uint32_t len;
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	len = write_stats(f, DATA_GPA, tags, values, 3);
+	set_desc(f, q, 0, DATA_GPA, len, 0, 0);
+	offer(f, q, 0);
+	notify(f, q);
+	/* Held: the device keeps the buffer until it wants new values. */
+	assert_int_equal(used_idx(f, q), 0);
+	i = info(f);
+	assert_true(i.stats_negotiated);
+	assert_int_equal(i.stats_valid,
+			 (1U << VIRTIO_BALLOON_S_MEMFREE) |
+				 (1U << VIRTIO_BALLOON_S_MEMTOT));
+	assert_int_equal(i.stats[VIRTIO_BALLOON_S_MEMFREE], 123 * MiB(1));
+	assert_int_equal(i.stats[VIRTIO_BALLOON_S_MEMTOT], 456 * MiB(1));
+	assert_int_equal(i.stats_updates, 1);
+	assert_true(i.stats_updated_ns > 0);
+
+	virtio_balloon_request_stats(f->vdev);
+	assert_int_equal(used_idx(f, q), 1);
+	virtio_balloon_request_stats(f->vdev); /* nothing held: no-op */
+	assert_int_equal(used_idx(f, q), 1);
+
+	/* The driver refills it; a malformed length keeps the old values
+	 * but the buffer is still held and handed back. */
+	values[0] = 100 * MiB(1);
+	write_stats(f, DATA_GPA, tags, values, 3);
+	set_desc(f, q, 0, DATA_GPA, 15, 0, 0);
+	offer(f, q, 0);
+	notify(f, q);
+	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 123 * MiB(1));
+	assert_int_equal(info(f).errors, 1);
+	virtio_balloon_request_stats(f->vdev);
+	assert_int_equal(used_idx(f, q), 2);
+
+	set_desc(f, q, 0, DATA_GPA, len, 0, 0);
+	offer(f, q, 0);
+	notify(f, q);
+	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 100 * MiB(1));
+	assert_string_equal(virtio_balloon_stat_name(VIRTIO_BALLOON_S_MEMFREE),
+			    "free-memory");
+	assert_null(virtio_balloon_stat_name(VIRTIO_BALLOON_STAT_TAGS));
+}
+
+static void stats_timer_hands_the_buffer_back(void **state)
+{
+	struct fixture *f = create((struct virtio_balloon_options){
+		.stats_interval_s = 1,
+	});
+	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
+	uint64_t value = 1;
+	struct timespec nap = {0, 20 * 1000 * 1000};
+
+	*state = f;
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
+		 0, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(used_idx(f, 2), 0);
+	for (int i = 0; i < 250 && used_idx(f, 2) == 0; i++)
+		nanosleep(&nap, NULL);
+	assert_int_equal(used_idx(f, 2), 1);
+}
+
+static void stats_interval_changes_at_run_time(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_balloon_options plain = {0};
+	struct virtio_device *without = virtio_balloon_create(&plain);
+	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
+	uint64_t value = 1;
+	struct timespec nap = {0, 20 * 1000 * 1000};
+
+	assert_non_null(without);
+	assert_int_equal(virtio_balloon_set_stats_interval(without, 1),
+			 -ENOTSUP);
+	virtio_device_destroy(without);
+	assert_int_equal(virtio_balloon_set_stats_interval(f->vdev, 86401),
+			 -EINVAL);
+
+	/* Held for an hour, then the interval drops to 1 s: handed back. */
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
+		 0, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(virtio_balloon_set_stats_interval(f->vdev, 1), 0);
+	assert_int_equal(info(f).stats_interval_s, 1);
+	for (int i = 0; i < 250 && used_idx(f, 2) == 0; i++)
+		nanosleep(&nap, NULL);
+	assert_int_equal(used_idx(f, 2), 1);
+}
+
+static void reporting_releases_whole_pages_inside_ranges(void **state)
+{
+	struct fixture *f = *state;
+	unsigned q = 2; /* no statistics negotiated: reporting is queue 2 */
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
+	assert_true(info(f).reporting_negotiated);
+	assert_false(info(f).stats_negotiated);
+	set_desc(f, q, 0, MiB(2), MiB(2),
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	/* Unaligned: only the one whole page inside is released. */
+	set_desc(f, q, 1, MiB(3) + 0x800, 0x2000,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	/* No whole page inside: nothing. */
+	set_desc(f, q, 2, MiB(4) + 0x100, 0x100, VRING_DESC_F_WRITE, 0);
+	offer(f, q, 0);
+	notify(f, q);
+
+	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(f->released[0].gpa, MiB(2));
+	assert_int_equal(f->released[0].len, MiB(2));
+	assert_int_equal(f->released[1].gpa, MiB(3) + PAGE);
+	assert_int_equal(f->released[1].len, PAGE);
+	assert_int_equal(info(f).reported_bytes, MiB(2) + PAGE);
+	assert_int_equal(info(f).inflated_pages, 0);
+
+	/* Queue 3 exists (statistics were offered) but has no role without
+	 * them: its buffers are returned untouched and counted as errors. */
+	set_desc(f, 3, 0, MiB(8), MiB(2), VRING_DESC_F_WRITE, 0);
+	offer(f, 3, 0);
+	notify(f, 3);
+	assert_int_equal(used_idx(f, 3), 1);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(info(f).errors, 1);
+	assert_false(needs_reset(f));
+}
+
+static void reporting_follows_stats_when_both_are_negotiated(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f,
+		 (1ULL << VIRTIO_BALLOON_F_STATS_VQ) |
+			 (1ULL << VIRTIO_BALLOON_F_REPORTING));
+	set_desc(f, 3, 0, MiB(2), MiB(2), VRING_DESC_F_WRITE, 0);
+	offer(f, 3, 0);
+	notify(f, 3);
+	assert_int_equal(f->release_count, 1);
+	assert_int_equal(info(f).reported_bytes, MiB(2));
+}
+
+static void reported_range_outside_ram_releases_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
+	/* Runs from the last low page into the MMIO hole. */
+	set_desc(f, 2, 0, LAYOUT_MMIO_HOLE_START - PAGE, 2 * PAGE,
+		 VRING_DESC_F_WRITE, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(f->release_count, 0);
+	assert_true(needs_reset(f));
+	/* Broken until reset: nothing more is served. */
+	notify(f, 2);
+	assert_int_equal(f->release_count, 0);
+}
+
+static void reported_range_wrapping_around_releases_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
+	set_desc(f, 2, 0, 0xfffffffffffff000ULL, 0x2000, VRING_DESC_F_WRITE, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	assert_int_equal(f->release_count, 0);
+	assert_true(needs_reset(f));
+}
+
+static uint32_t config_u32(struct fixture *f, uint32_t offset)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_read(f->vdev, offset, &v, 4);
+	pthread_mutex_unlock(&f->vdev->lock);
+	return v;
+}
+
+static void target_and_actual_in_config_space(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t actual = 0x3e8, num_pages = 1;
+	uint32_t generation;
+	uint8_t byte = 0x12;
+
+	bring_up(f, 0);
+	assert_int_equal(config_u32(f, 0), MiB(32) / PAGE);
+	assert_int_equal(config_u32(f, 4), 0);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_write(f->vdev, 4, &actual, 4);
+	virtio_device_config_write(f->vdev, 0, &num_pages, 4); /* read-only */
+	virtio_device_config_write(f->vdev, 5, &byte, 1); /* byte 1 of actual */
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_int_equal(config_u32(f, 0), MiB(32) / PAGE);
+	assert_int_equal(config_u32(f, 4), 0x12e8);
+	assert_int_equal(info(f).actual_bytes, (0x12e8) * PAGE);
+
+	generation = f->vdev->config_generation;
+	assert_int_equal(virtio_balloon_set_target(f->vdev, RAM_SIZE + PAGE),
+			 -EINVAL);
+	assert_int_equal(virtio_balloon_set_target(f->vdev, RAM_SIZE), -EINVAL);
+	assert_int_equal(virtio_balloon_set_target(f->vdev, KiB(6)), -EINVAL);
+	assert_int_equal(f->vdev->config_generation, generation);
+	assert_int_equal(virtio_balloon_set_target(f->vdev, MiB(128)), 0);
+	assert_int_equal(config_u32(f, 0), MiB(128) / PAGE);
+	assert_int_equal(info(f).target_bytes, MiB(128));
+	/* The driver is told: a config change (generation, interrupt). */
+	assert_int_equal(f->vdev->config_generation, generation + 1);
+	assert_int_equal(virtio_balloon_set_target(f->vdev, 0), 0);
+	assert_int_equal(config_u32(f, 0), 0);
+}
+
+static void features_offered_follow_the_options(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_balloon_options none = {0};
+	struct virtio_balloon_options oom = {.deflate_on_oom = true};
+	struct virtio_device *plain = virtio_balloon_create(&none);
+	struct virtio_device *with_oom = virtio_balloon_create(&oom);
+	uint64_t balloon_bits = 0x3f;
+
+	assert_non_null(plain);
+	assert_non_null(with_oom);
+	assert_int_equal(f->vdev->device_features & balloon_bits,
+			 (1ULL << VIRTIO_BALLOON_F_STATS_VQ) |
+				 (1ULL << VIRTIO_BALLOON_F_REPORTING));
+	assert_int_equal(f->vdev->queue_count, 4);
+	assert_int_equal(plain->device_features & balloon_bits, 0);
+	assert_int_equal(plain->queue_count, 2);
+	assert_int_equal(with_oom->device_features & balloon_bits,
+			 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	assert_int_equal(plain->ops->device_id, 5);
+	virtio_device_destroy(plain);
+	virtio_device_destroy(with_oom);
+	/* A target that is not whole pages is refused at creation. */
+	none.target_bytes = 100;
+	assert_null(virtio_balloon_create(&none));
+}
+
+static void reset_drops_the_held_stats_buffer(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
+	uint64_t value = 5;
+	uint32_t actual = 77;
+
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
+	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
+		 0, 0);
+	offer(f, 2, 0);
+	notify(f, 2);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_write(f->vdev, 4, &actual, 4);
+	virtio_device_write_status(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	/* No buffer held any more: asking for stats touches no ring. */
+	virtio_balloon_request_stats(f->vdev);
+	assert_int_equal(used_idx(f, 2), 0);
+	assert_int_equal(info(f).actual_bytes, 0);
+	/* The host's target survives the driver's reset. */
+	assert_int_equal(info(f).target_bytes, MiB(32));
+	/* The last statistics stay readable. */
+	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 5);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(inflate_releases_sorted_runs_once_each),
+		T(pages_beside_the_mmio_hole_are_released_per_region),
+		T(deflate_releases_nothing_and_counts),
+		T(hostile_inflate_buffers_release_nothing),
+		T(stats_are_kept_and_the_buffer_handed_back),
+		cmocka_unit_test_teardown(stats_timer_hands_the_buffer_back,
+					  teardown),
+		T(stats_interval_changes_at_run_time),
+		T(reporting_releases_whole_pages_inside_ranges),
+		T(reporting_follows_stats_when_both_are_negotiated),
+		T(reported_range_outside_ram_releases_nothing),
+		T(reported_range_wrapping_around_releases_nothing),
+		T(target_and_actual_in_config_space),
+		T(features_offered_follow_the_options),
+		T(reset_drops_the_held_stats_buffer),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
