@@ -37,6 +37,8 @@ ln -sf /proc/mounts "$root/etc/mtab"
 cp "$TERN_ROOT/guest/init.sh" "$root/init"
 cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
 	"$TERN_ROOT/guest/tools/boot-marker.c"
+cc -static -O2 -Wall -Werror -o "$root/bin/tern-vsock" \
+	"$TERN_ROOT/guest/tools/vsock.c"
 chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.

@@ -117,12 +117,6 @@ static const struct json_field net_patch_fields[] = {
 	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 };
 
-static const struct json_field vsock_fields[] = {
-	{"guest_cid", JSON_FIELD_INT, 1, 3, 0xffffffffLL},
-	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
-	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
-};
-
 static const struct json_field balloon_update_fields[] = {
 	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 };
@@ -177,7 +171,7 @@ static void route_network(struct api_call *call)
 
 static void route_vsock(struct api_call *call)
 {
-	REFUSE(call, "vsock", vsock_fields, 0);
+	configure(call, INSTANCE_SET_VSOCK);
 }
 
 /* The body of a PATCH checked against its table, then its one integer. */

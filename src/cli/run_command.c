@@ -14,6 +14,8 @@
 #include "control/instance.h"
 #include "util/log.h"
 #include "util/size.h"
+#include "virtio/virtio_vsock.h"
+#include "virtio/vsock/vsock_unix.h"
 #include "vm/vm.h"
 
 #define DEFAULT_CMDLINE VM_CONFIG_DEFAULT_CMDLINE
@@ -35,6 +37,7 @@ enum {
 	OPT_CONFIG_FILE,
 	OPT_API_SOCK,
 	OPT_BALLOON,
+	OPT_VSOCK,
 };
 
 static const struct option run_options[] = {
@@ -53,6 +56,7 @@ static const struct option run_options[] = {
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -158,6 +162,19 @@ void run_command_print_help(FILE *out)
 		"gives free pages back\n"
 		"                         Ctrl-A b SIZE Enter on the console "
 		"sets a new size.\n"
+		"      --vsock cid=N,socket=PATH\n"
+		"                         add a virtio-vsock device: the "
+		"guest's CID is N (3 to\n"
+		"                         4294967294). Host programs reach "
+		"guest port P by\n"
+		"                         connecting to the Unix socket PATH "
+		"and writing\n"
+		"                         \"CONNECT P\\n\" (tern answers \"OK "
+		"<host port>\\n\"); a\n"
+		"                         guest connection to CID 2 port P "
+		"goes to the Unix\n"
+		"                         socket PATH_P. PATH must not contain "
+		"a comma\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -309,6 +326,71 @@ static int parse_balloon(const char *text, struct vm_balloon_config *balloon,
 	return ret;
 }
 
+/* --vsock cid=N,socket=PATH (one device; keys in any order). */
+static int parse_vsock(const char *text, struct vm_config *config,
+		       struct tern_error *err)
+{
+	const char *p = text;
+	int have_cid = 0, ret;
+
+	if (config->vsock_cid)
+		return tern_error_set(err, EINVAL,
+				      "--vsock given twice: tern has one vsock "
+				      "device");
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!strncmp(p, "cid=", 4)) {
+			char digits[24], *end;
+			unsigned long long cid;
+
+			if (len - 4 >= sizeof(digits))
+				len = 4 + sizeof(digits) - 1;
+			memcpy(digits, p + 4, len - 4);
+			digits[len - 4] = 0;
+			errno = 0;
+			cid = strtoull(digits, &end, 10);
+			if (errno || *end || end == digits || digits[0] == '-')
+				return tern_error_set(err, EINVAL,
+						      "--vsock cid '%s' is not "
+						      "a number",
+						      digits);
+			ret = config_check_vsock_cid("--vsock cid=", cid, err);
+			if (ret)
+				return ret;
+			config->vsock_cid = cid;
+			have_cid = 1;
+		} else if (!strncmp(p, "socket=", 7)) {
+			char path[sizeof(config->vsock_socket_path) + 1];
+			size_t path_len = len - 7;
+
+			if (path_len >= sizeof(path))
+				path_len = sizeof(path) - 1; /* refused below */
+			memcpy(path, p + 7, path_len);
+			path[path_len] = 0;
+			ret = config_check_vsock_path("--vsock socket=", path,
+						      err);
+			if (ret)
+				return ret;
+			memcpy(config->vsock_socket_path, path, path_len + 1);
+		} else {
+			return tern_error_set(err, EINVAL,
+					      "--vsock '%.*s': unknown key "
+					      "(use cid=N,socket=PATH)",
+					      (int)len, p);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!have_cid || !config->vsock_socket_path[0])
+		return tern_error_set(err, EINVAL,
+				      "--vsock '%s' needs both cid=N and "
+				      "socket=PATH",
+				      text);
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -347,6 +429,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0;
 	case OPT_BALLOON:
 		return parse_balloon(arg, &config->balloon, err);
+	case OPT_VSOCK:
+		return parse_vsock(arg, config, err);
 	case OPT_TRANSPORT:
 		return config_parse_transport("--transport", arg,
 					      &config->virtio_transport, err);
@@ -392,7 +476,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 		      struct tern_error *err)
 {
 	struct vm_config *config = &request->config;
-	int opt, ret;
+	int opt, ret, vsock_seen = 0;
 
 	memset(request, 0, sizeof(*request));
 	vm_config_set_defaults(config);
@@ -411,6 +495,11 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 	while ((opt = getopt_long(argc, argv, ":k:i:c:n:m:h", run_options,
 				  NULL)) != -1) {
 		balloon_settings_after_space(opt, argc, argv);
+		/* The command line's vsock replaces the config file's. */
+		if (opt == OPT_VSOCK && !vsock_seen++) {
+			config->vsock_cid = 0;
+			config->vsock_socket_path[0] = '\0';
+		}
 		ret = parse_option(opt, optarg, config, err);
 		if (ret)
 			return ret;

@@ -8,6 +8,8 @@
 
 #include "util/log.h"
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_vsock.h"
+#include "virtio/vsock/vsock_unix.h"
 
 void vm_config_set_defaults(struct vm_config *config)
 {
@@ -301,6 +303,34 @@ int config_add_disk(const char *where, struct vm_config *config,
 		config->disk_count++;
 	}
 	config->disks[slot] = *disk;
+	return 0;
+}
+
+int config_check_vsock_cid(const char *field, unsigned long long cid,
+			   struct tern_error *err)
+{
+	if (cid < VIRTIO_VSOCK_MIN_CID || cid > VIRTIO_VSOCK_MAX_CID)
+		return tern_error_set(err, EINVAL,
+				      "%s%llu: use 3 to %llu (0-2 are "
+				      "reserved)",
+				      field, cid, VIRTIO_VSOCK_MAX_CID);
+	return 0;
+}
+
+int config_check_vsock_path(const char *field, const char *path,
+			    struct tern_error *err)
+{
+	if (!path[0])
+		return tern_error_set(err, EINVAL, "%s needs a path", field);
+	if (strlen(path) > VSOCK_UNIX_PATH_MAX)
+		return tern_error_set(err, EINVAL,
+				      "%s is longer than %d bytes (it must fit "
+				      "a Unix socket address with _PORT after "
+				      "it)",
+				      field, VSOCK_UNIX_PATH_MAX);
+	if (strchr(path, '\n'))
+		return tern_error_set(err, EINVAL,
+				      "%s holds a newline character", field);
 	return 0;
 }
 

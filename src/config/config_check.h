@@ -74,6 +74,14 @@ int config_add_disk(const char *where, struct vm_config *config,
 		    const struct vm_disk_config *disk, int replace,
 		    struct tern_error *err);
 
+/* Vsock (--vsock, the document's "vsock", PUT /vsock): the guest's CID is
+ * 3 to 2^32-2; the Unix socket path must leave room for "_PORT" in a
+ * sockaddr_un. */
+int config_check_vsock_cid(const char *field, unsigned long long cid,
+			   struct tern_error *err);
+int config_check_vsock_path(const char *field, const char *path,
+			    struct tern_error *err);
+
 /* The configuration is complete enough to start a VM. */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);

@@ -415,9 +415,51 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"network-interfaces", "vsock", "cpu-config",
-	"mmds-config",	      "pmem",  "memory-hotplug",
+	"network-interfaces", "cpu-config", "mmds-config", "pmem",
+	"memory-hotplug",
 };
+
+static const struct json_field vsock_fields[] = {
+	{"guest_cid", JSON_FIELD_INT, 1, 0, 0},
+	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+/* Firecracker's vsock is tern's --vsock: guest_cid is cid=, uds_path
+ * socket= (host programs connect there and write "CONNECT <port>\n";
+ * guest connections to port P reach uds_path_P). vsock_id, deprecated in
+ * Firecracker, is accepted and not kept. */
+static int apply_vsock(struct vm_config *config,
+		       struct vm_config_storage *storage, const json_t *body,
+		       int unused, struct tern_error *err)
+{
+	json_int_t cid;
+	const char *path;
+	int ret = JSON_FIELDS_CHECK(body, "vsock", vsock_fields, 0, err);
+
+	if (ret)
+		return ret;
+	cid = json_integer_value(json_fields_get(body, "guest_cid"));
+	path = json_string_value(json_fields_get(body, "uds_path"));
+	ret = config_check_vsock_cid(
+		"vsock.guest_cid ", cid < 0 ? 0 : (unsigned long long)cid, err);
+	if (!ret)
+		ret = config_check_vsock_path("vsock.uds_path", path, err);
+	if (ret)
+		return ret;
+	config->vsock_cid = (uint64_t)cid;
+	snprintf(config->vsock_socket_path, sizeof(config->vsock_socket_path),
+		 "%s", path);
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_vsock(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_vsock, body, 0, err);
+}
 
 static const struct json_field drive_fields[] = {
 	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
@@ -684,6 +726,10 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_entropy(config, storage, value, 0, err);
+		else if (!strcmp(key, "vsock"))
+			ret = json_is_null(value)
+				? 0
+				: apply_vsock(config, storage, value, 0, err);
 		else if (!strcmp(key, "drives"))
 			ret = json_is_null(value)
 				? 0
@@ -878,7 +924,13 @@ json_t *vm_config_json_export(const struct vm_config *config)
 				    : json_null());
 	json_object_set_new(doc, "drives", export_drives(config));
 	json_object_set_new(doc, "network-interfaces", json_array());
-	json_object_set_new(doc, "vsock", json_null());
+	json_object_set_new(doc, "vsock",
+			    config->vsock_cid
+				    ? json_pack("{s:I, s:s}", "guest_cid",
+						(json_int_t)config->vsock_cid,
+						"uds_path",
+						config->vsock_socket_path)
+				    : json_null());
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
 	json_object_set_new(doc, "entropy",

@@ -72,6 +72,11 @@ int vm_config_json_apply_drive(struct vm_config *config,
 			       struct vm_config_storage *storage,
 			       const json_t *body, struct tern_error *err);
 
+/* PUT /vsock: the virtio-vsock device (the same as --vsock). */
+int vm_config_json_apply_vsock(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err);
+
 /* PUT /balloon: tern's virtio-balloon (the same as --balloon). */
 int vm_config_json_apply_balloon(struct vm_config *config,
 				 struct vm_config_storage *storage,

@@ -344,6 +344,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_ENTROPY] = "adding the entropy device",
 		[INSTANCE_SET_BALLOON] = "configuring the balloon device",
 		[INSTANCE_SET_DRIVE] = "configuring a drive",
+		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -386,6 +387,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_DRIVE:
 		ret = vm_config_json_apply_drive(config, storage, body, err);
+		break;
+	case INSTANCE_SET_VSOCK:
+		ret = vm_config_json_apply_vsock(config, storage, body, err);
 		break;
 	}
 	applied = *config;

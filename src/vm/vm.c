@@ -29,6 +29,7 @@
 #include "util/size.h"
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_virtio.h"
 
@@ -242,6 +243,15 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+static int add_vsock(struct vm *vm, struct tern_error *err)
+{
+	struct virtio_device *vdev;
+	int ret = virtio_vsock_create(vm->config.vsock_cid,
+				      vm->config.vsock_socket_path, &vdev, err);
+
+	return ret ? ret : vm_add_virtio_device(vm, vdev, err);
+}
+
 static int add_balloon(struct vm *vm, struct tern_error *err)
 {
 	const struct vm_balloon_config *cfg = &vm->config.balloon;
@@ -266,6 +276,8 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 
 	if (vm->config.virtio_rng)
 		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+	if (!ret && vm->config.vsock_cid)
+		ret = add_vsock(vm, err);
 	if (!ret && vm->config.balloon.enabled)
 		ret = add_balloon(vm, err);
 	return ret;

@@ -43,6 +43,8 @@ struct vm_config {
 	int disk_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
 	enum virtio_transport virtio_transport; /* --transport */
+	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
+	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 	struct vm_balloon_config balloon;
 
 	/* Control plane: the same document (config file, GET /vm/config)

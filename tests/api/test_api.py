@@ -233,8 +233,6 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
           words=["not available"])
         f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
                                               "mtu": 20}, words=["mtu", "minimum"])
-        f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v.sock"}, words=["not available"])
-        f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
         f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["not supported"])
@@ -242,6 +240,37 @@ def devices_not_yet_available_answer_400_after_checking_the_body():
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
         assert doc["vsock"] is None and doc["balloon"] is None
+
+
+@test
+def vsock_configured_before_start():
+    needs_kvm()
+    uds = os.path.join(WORK, "v.sock")
+    with Tern() as t:
+        f = t.api.fault
+        f("PUT", "/vsock", {"guest_cid": 2, "uds_path": uds}, words=["guest_cid 2", "reserved"])
+        f("PUT", "/vsock", {"guest_cid": 1 << 32, "uds_path": uds}, words=["guest_cid"])
+        f("PUT", "/vsock", {"guest_cid": 3}, words=["uds_path", "missing"])
+        f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/" + "u" * 100},
+          words=["longer than 96 bytes"])
+        assert t.api.get("/vm/config")[1]["vsock"] is None
+        t.api.ok("PUT", "/vsock", {"guest_cid": 3, "uds_path": uds + "x", "vsock_id": "v"})
+        t.api.ok("PUT", "/vsock", {"guest_cid": 7, "uds_path": uds})     # replaces it
+        assert t.api.get("/vm/config")[1]["vsock"] == {"guest_cid": 7, "uds_path": uds}
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/vsock", {"guest_cid": 8, "uds_path": uds}, words=["before the VM"])
+        # tern listens on uds_path; a host client's CONNECT waits for the
+        # guest (which has no driver here) until tern gives up on it.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(uds)
+        s.close()
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_vsock_connections_active", "")] == 0
+        assert ("tern_virtio_requests_total", '{device="virtio-vsock",id="vsock0"}') in samples
+    # The command line's --vsock in the same document.
+    with Tern("--vsock", f"cid=9,socket={uds}") as t:
+        assert t.api.get("/vm/config")[1]["vsock"] == {"guest_cid": 9, "uds_path": uds}
 
 
 def disk_image(name, size=1 << 20):

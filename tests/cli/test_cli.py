@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def help_describes_every_option_and_exit_status():
                    "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
                    "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
                    "--disk", "readonly", "cache=none", "engine=io_uring|threads",
-                   "Exit status", "128+N"):
+                   "--vsock", "CONNECT", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -134,6 +135,51 @@ def bad_serial_mode_is_a_usage_error():
 @test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
+
+
+@test
+def bad_vsock_options_are_usage_errors():
+    sock = os.path.join(WORK, "v.sock")
+    for value, words in (
+            (f"cid=2,socket={sock}", ("cid=2", "3 to 4294967294")),
+            (f"cid=0,socket={sock}", ("cid=0", "reserved")),
+            (f"cid=4294967295,socket={sock}", ("4294967295",)),
+            (f"cid=-3,socket={sock}", ("not a number",)),
+            (f"cid=seven,socket={sock}", ("'seven' is not a number",)),
+            ("cid=3", ("needs both",)),
+            (f"socket={sock}", ("needs both",)),
+            ("cid=3,socket=", ("needs a path",)),
+            (f"cid=3,socket={sock},port=5", ("'port=5'", "unknown key")),
+            ("cid=3,socket=/" + "a" * 100, ("longer than 96 bytes",))):
+        expect_error(tern("run", "--kernel", "k", "--vsock", value), 2, "--vsock", *words)
+    expect_error(tern("run", "--kernel", "k", "--vsock", f"cid=3,socket={sock}",
+                      "--vsock", f"cid=4,socket={sock}2"), 2, "twice")
+    assert not os.path.exists(sock)
+
+
+@test
+def unusable_vsock_socket_path_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock",
+                      "socket=/nonexistent/dir/v.sock,cid=3"), 1,
+                 "cannot listen on '/nonexistent/dir/v.sock'")
+    not_socket = write_file("not-a-socket", b"")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={not_socket}"), 1,
+                 "not a socket")
+    assert os.path.exists(not_socket)
+    # A socket something listens on is not taken over; a stale one is.
+    live = os.path.join(WORK, "live.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(live)
+    server.listen(1)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}"), 1,
+                 "in use")
+    server.close()
+    assert os.path.exists(live)
+    result = tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}",
+                  "--initrd", os.path.join(WORK, "none"))
+    expect_error(result, 1, "initrd")
+    assert not os.path.exists(live), "tern left its socket behind"
 
 
 @test

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The stock Debian kernel driven through tern's API, inside the test host:
-configure (logger, metrics, machine, boot source, a drive, a balloon)
-over the socket, InstanceStart, the console reaches the shell, the guest
-reads the drive, the balloon follows PATCH /balloon and reports
+configure (logger, metrics, machine, boot source, a drive, vsock, a
+balloon) over the socket, InstanceStart, the console reaches the shell, the
+guest reads the drive, a host program talks to a guest vsock echo server
+through uds_path, the balloon follows PATCH /balloon and reports
 statistics, GET /vm/config round-trips,
 pause stops a guest counter and tern's CPU use, resume lets it go on,
 /metrics is valid Prometheus text with non-zero exit and block counters,
@@ -12,6 +13,7 @@ from --config-file."""
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -33,6 +35,33 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 BOOT_ARGS = "console=ttyS0 reboot=k quiet i8042.noaux i8042.nomux"
 SAVED_CONFIG = os.path.join(WORK, "vm-config.json")
 DATA_IMAGE = os.path.join(WORK, "data.img")
+VSOCK_UDS = os.path.join(WORK, "v.sock")
+VSOCK_CID = 7
+
+
+def vsock_echo(port, payload):
+    """CONNECT through tern's Unix socket to the guest's port, send payload,
+    read the echo back."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(VSOCK_UDS)
+    sock.sendall(f"CONNECT {port}\n".encode())
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = sock.recv(1)
+        assert chunk, f"tern closed the connection after {answer!r}"
+        answer += chunk
+    assert answer.startswith(b"OK "), answer
+    sock.sendall(payload)
+    sock.shutdown(socket.SHUT_WR)
+    echoed = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        echoed += chunk
+    sock.close()
+    return echoed
 
 
 def write_data_image():
@@ -121,6 +150,7 @@ def configure_start_pause_resume_and_metrics():
         write_data_image()
         api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": DATA_IMAGE,
                                        "is_root_device": False, "is_read_only": True})
+        api.ok("PUT", "/vsock", {"guest_cid": VSOCK_CID, "uds_path": VSOCK_UDS})
         api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True,
                                    "stats_polling_interval_s": 1})
         api.ok("PUT", "/boot-source", {"kernel_image_path": p["GUEST_BZIMAGE"],
@@ -142,6 +172,11 @@ def configure_start_pause_resume_and_metrics():
         assert guest.shell("cat /sys/block/vda/ro") == "1"
         assert guest.shell("head -c 15 /dev/vda") == "tern-api-drive"
         assert guest.shell("dd if=/dev/vda bs=64k 2>/dev/null | wc -c") == str(4 << 20)
+        # Vsock: a guest echo server reached from the host through uds_path.
+        guest.shell("modprobe vmw_vsock_virtio_transport")
+        guest.shell("(tern-vsock listen 1234 >/tmp/l.log 2>&1 &)")
+        wait_for("the guest echo server", lambda: "listening" in guest.shell("cat /tmp/l.log"))
+        assert vsock_echo(1234, b"hello over vsock\n") == b"hello over vsock\n"
         # The balloon follows PATCH /balloon; the guest sends statistics.
         api.ok("PATCH", "/balloon", {"amount_mib": 32})
         stats = wait_for("the balloon to reach 32 MiB", lambda: (
@@ -218,6 +253,9 @@ def configure_start_pause_resume_and_metrics():
         assert samples[("tern_virtio_written_bytes_total", blk)] >= 4 << 20
         assert samples[("tern_balloon_inflated_pages_total", "")] >= 32 * 256
         assert samples[("tern_balloon_stats_updates_total", "")] > 0
+        assert samples[("tern_vsock_connections_opened_total", "")] >= 1
+        vsock = '{device="virtio-vsock",id="vsock0"}'
+        assert samples[("tern_virtio_requests_total", vsock)] > 0
         api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
         with open(metrics_path) as f:
             line = json.loads(f.read().splitlines()[-1])
@@ -289,6 +327,10 @@ def the_same_vm_from_a_config_file():
         assert guest.shell("head -c 16 /dev/hwrng | wc -c") == "16"
         guest.shell("modprobe virtio_blk")
         assert guest.shell("head -c 15 /dev/vda") == "tern-api-drive"
+        guest.shell("modprobe vmw_vsock_virtio_transport")
+        guest.shell("(tern-vsock listen 1234 >/tmp/l.log 2>&1 &)")
+        wait_for("the guest echo server", lambda: "listening" in guest.shell("cat /tmp/l.log"))
+        assert vsock_echo(1234, b"again\n") == b"again\n"
         guest.child.sendline("reboot -f")
         assert guest.wait_exit() == 0
         failed = False

@@ -216,8 +216,8 @@ static void devices_not_yet_available_are_refused_not_dropped(void **state)
 		       "\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
 		       "network-interfaces: this device is not available");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"vsock\": {\"guest_cid\": 3}}",
-		       "vsock: this device is not available");
+		       "\"pmem\": [{\"id\": \"p\"}]}",
+		       "pmem: this device is not available");
 }
 
 static void balloon_round_trips(void **state)
@@ -306,6 +306,77 @@ static void bad_balloon_is_refused(void **state)
 		       "\"mem_size_mib\": 128}}",
 		       "balloon.amount_mib (128 MiB) must be less than "
 		       "machine-config.mem_size_mib (128 MiB)");
+}
+
+static void vsock_round_trips(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *vsock;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"vsock\": {\"guest_cid\": 4294967294, "
+			  "\"uds_path\": \"/run/v.sock\", \"vsock_id\": "
+			  "\"vsock0\"}}"),
+		"");
+	assert_int_equal(config.vsock_cid, 4294967294ULL);
+	assert_string_equal(config.vsock_socket_path, "/run/v.sock");
+	exported = vm_config_json_export(&config);
+	vsock = json_object_get(exported, "vsock");
+	assert_int_equal(
+		json_integer_value(json_object_get(vsock, "guest_cid")),
+		4294967294LL);
+	assert_string_equal(
+		json_string_value(json_object_get(vsock, "uds_path")),
+		"/run/v.sock");
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	vm_config_set_defaults(&config);
+	exported = vm_config_json_export(&config);
+	assert_true(json_is_null(json_object_get(exported, "vsock")));
+	json_decref(exported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void bad_vsock_is_refused(void **state)
+{
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"vsock\": ";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s{\"guest_cid\": 3}}", head);
+	expect_refused(text, "vsock.uds_path: required field is missing");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 2, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid 2: use 3 to 4294967294");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid 4294967295");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": -5, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"\"}}", head);
+	expect_refused(text, "vsock.uds_path needs a path");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"/%0100d\"}}", head, 0);
+	expect_refused(text, "vsock.uds_path is longer than 96 bytes");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": "
+		 "1}}",
+		 head);
+	expect_refused(text, "vsock: unknown field 'port'");
 }
 
 /* Two image files for the drive tests (a drive's file must exist). */
@@ -526,6 +597,8 @@ int main(void)
 			devices_not_yet_available_are_refused_not_dropped),
 		cmocka_unit_test(balloon_round_trips),
 		cmocka_unit_test(drives_round_trip),
+		cmocka_unit_test(vsock_round_trips),
+		cmocka_unit_test(bad_vsock_is_refused),
 		cmocka_unit_test(bad_drives_are_refused),
 		cmocka_unit_test(bad_balloon_is_refused),
 		cmocka_unit_test(a_refused_update_changes_nothing),
