@@ -8,6 +8,7 @@
 
 #include "arch/x86/layout.h"
 #include "cli/exit_status.h"
+#include "cli/net_option.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vm/vm.h"
@@ -27,6 +28,7 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_NET,
 };
 
 static const struct option run_options[] = {
@@ -39,6 +41,7 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"net", required_argument, NULL, OPT_NET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -85,6 +88,15 @@ void run_command_print_help(FILE *out)
 		DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
 	fprintf(out,
+		"      --net tap=NAME[,mac=MAC]\n"
+		"                         a virtio-net interface on the host "
+		"tap NAME (made with\n"
+		"                         'ip tuntap add NAME mode tap', or "
+		"created by tern when\n"
+		"                         it may); MAC default: 52:54:00 "
+		"plus a hash of NAME.\n"
+		"                         Repeat for more interfaces (at most "
+		"%d)\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -109,7 +121,7 @@ void run_command_print_help(FILE *out)
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
 		"  128+N  tern was stopped by signal N\n",
-		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
+		VM_MAX_NETS, TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_PORT);
 }
 
@@ -232,6 +244,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0;
 	case OPT_LOG_LEVEL:
 		return parse_log_level(arg, err);
+	case OPT_NET:
+		return net_option_parse(arg, config, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }
@@ -272,7 +286,7 @@ int run_command_parse(int argc, char **argv, struct vm_config *config,
 				      argv[optind]);
 	if (!config->kernel_path)
 		return tern_error_set(err, EINVAL, "--kernel is required");
-	return 0;
+	return net_options_finish(config, err);
 }
 
 static int exit_status_for(const struct vm *vm, enum vm_stop_reason reason)

@@ -7,6 +7,16 @@
 
 #include "cpu/cpuid.h"
 
+/* Interfaces one VM may have (each is one PCI function). */
+#define VM_MAX_NETS 8
+
+/* One virtio-net interface on a host tap (--net). */
+struct vm_net_config {
+	char tap_name[16]; /* IFNAMSIZ, checked like the kernel does */
+	uint8_t mac[6];
+	int mac_given; /* mac= was on the command line, not derived */
+};
+
 enum serial_mode {
 	SERIAL_MODE_STDIO,
 	SERIAL_MODE_FILE,
@@ -23,6 +33,8 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+	struct vm_net_config nets[VM_MAX_NETS];
+	int net_count;
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)

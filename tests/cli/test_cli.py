@@ -69,7 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--net tap=NAME[,mac=MAC]", "Exit status",
+                   "128+N"):
         assert option in result.stdout, option
 
 
@@ -126,6 +127,42 @@ def unknown_cpu_template_is_a_usage_error():
 @test
 def bad_serial_mode_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--serial", "tcp:1"), 2, "--serial")
+
+
+@test
+def net_without_tap_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "mac=52:54:00:12:34:56"), 2, "tap=NAME")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap"), 2, "KEY=VALUE")
+
+
+@test
+def net_bad_mac_is_a_usage_error():
+    for bad in ("52:54:00:12:34", "52:54:00:12:34:567", "52-54-00-12-34-56", "zz:54:00:12:34:56",
+                "00:00:00:00:00:00", "01:00:5e:00:00:01", "52:54:00:12:34:56:"):
+        expect_error(tern("run", "--kernel", "k", "--net", f"tap=tap0,mac={bad}"), 2,
+                     "not a unicast MAC")
+
+
+@test
+def net_bad_tap_name_or_key_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=a-name-longer-than-15"), 2,
+                 "longer than 15")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap/0"), 2, "tap/0")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap="), 2, "empty")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,speed=10"), 2, "unknown key")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,tap=tap1"), 2, "twice")
+
+
+@test
+def net_same_tap_or_mac_twice_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0", "--net", "tap=tap0"), 2,
+                 "named twice")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,mac=52:54:00:00:00:01",
+                      "--net", "tap=tap1,mac=52:54:00:00:00:01"), 2, "given twice")
+    too_many = []
+    for i in range(9):
+        too_many += ["--net", f"tap=tap{i}"]
+    expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 8")
 
 
 @test
