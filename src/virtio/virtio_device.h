@@ -1,0 +1,258 @@
+/* The virtio device core: what every tern virtio device (rng, blk, net, ...)
+ * is built on, independent of the transport (PCI or MMIO) that shows it to
+ * the guest. Virtio 1.x only (VIRTIO_F_VERSION_1, no legacy interface).
+ *
+ * HOW TO WRITE A DEVICE (see src/virtio/virtio_rng.c, the smallest one):
+ *
+ *  - Embed a struct virtio_device in your device struct and implement a
+ *    struct virtio_device_ops. In your create function call
+ *    virtio_device_init(&dev->vdev, &ops, queue_count, features,
+ *    config_size); return &dev->vdev. The VM plugs it with
+ *    vm_add_virtio_device() (src/vm/vm_virtio.h), which picks the
+ *    transport; from then on the transport owns it and calls ops->destroy
+ *    at the end. `features` are the device-specific bits you offer; the core
+ *    adds VIRTIO_F_VERSION_1, VIRTIO_F_INDIRECT_DESC and VIRTIO_F_EVENT_IDX
+ *    (all handled by the virtqueue code). Read the negotiated set in
+ *    vdev->driver_features (virtio_device_has_feature()).
+ *
+ *  - Queue notifications: each queue has an eventfd that KVM signals when
+ *    the guest writes the queue's notify address (KVM_IOEVENTFD; an MMIO
+ *    exit on that address signals it too). The device's own I/O thread,
+ *    started by the core, waits on these eventfds with epoll and calls
+ *    ops->queue_notify(vdev, q) once the driver set DRIVER_OK and enabled
+ *    queue q. vCPU threads never run queue processing.
+ *
+ *  - Completing requests: in queue_notify, loop virtq_pop() on
+ *    &vdev->queues[q].vq; for each chain read the request from its
+ *    readable iovecs, write the answer into the writable ones, then
+ *    virtq_push(vq, chain.head, bytes_written); after a batch call
+ *    virtio_device_signal_used(vdev, q), which raises the queue's interrupt
+ *    (MSI-X through irqfd, or ISR + INTx) unless the driver suppressed it
+ *    (EVENT_IDX / NO_INTERRUPT). A negative return from virtq_pop() or
+ *    virtq_push() means the ring is malformed: call
+ *    virtio_device_needs_reset(vdev, error) and return; the core then stops
+ *    dispatching until the driver resets the device. A bad request (e.g. an
+ *    unknown blk command) is not a ring error: answer it with an error
+ *    status and push it as usual.
+ *
+ *  - Other file descriptors (a tap fd, an io_uring ring fd): register them
+ *    with virtio_device_watch_fd(); the handler runs on the same I/O thread.
+ *    Completing a request from the handler is the same as above.
+ *
+ *  - Config space: ops->config_read/config_write get an offset already
+ *    checked against config_size. When the device changes its config on
+ *    its own (link up, capacity), call virtio_device_signal_config().
+ *
+ *  THREADING: every op except create/destroy runs with vdev->lock held:
+ *  queue_notify and fd handlers on the device's I/O thread; config_read,
+ *  config_write, features_ok, activate and reset on a vCPU thread (guest
+ *  register accesses). So device state needs no lock of its own, and ops
+ *  must not block for long (guest register accesses wait meanwhile). Call
+ *  virtio_device_signal_used / signal_config / needs_reset / watch_fd only
+ *  from inside an op (lock held). reset must leave the device with no
+ *  request in flight: after it returns, the device must not touch guest
+ *  memory or the rings until activate. destroy runs after the I/O thread
+ *  stopped and frees the device struct.
+ *
+ *  METRICS: vdev->stats holds atomic counters; the core counts
+ *  notifications and interrupts, the device counts requests, bytes and
+ *  errors (virtio_stat_add()). */
+#ifndef TERN_VIRTIO_VIRTIO_DEVICE_H
+#define TERN_VIRTIO_VIRTIO_DEVICE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/guest_memory.h"
+#include "virtio/virtqueue.h"
+
+#define VIRTIO_MAX_QUEUES 16
+#define VIRTIO_MAX_WATCHED_FDS 8
+/* Device-specific config space a device may have (bytes). */
+#define VIRTIO_MAX_CONFIG_SIZE 256
+/* No MSI-X vector assigned (spec 4.1.4.3). */
+#define VIRTIO_NO_VECTOR 0xffff
+
+struct virtio_device;
+
+struct virtio_device_ops {
+	const char *name; /* short, for logs: "virtio-rng" */
+	uint16_t device_id; /* virtio device ID: 1 net, 2 blk, 4 rng, ... */
+
+	/* Device-specific config space; offset + size <= config_size. */
+	void (*config_read)(struct virtio_device *vdev, uint32_t offset,
+			    void *data, uint32_t size);
+	void (*config_write)(struct virtio_device *vdev, uint32_t offset,
+			     const void *data, uint32_t size);
+
+	/* NULL-able. The driver wrote FEATURES_OK with `features` (already a
+	 * subset of what was offered, with VERSION_1): return 0 to accept or
+	 * a negative errno to refuse (FEATURES_OK then reads back clear). */
+	int (*features_ok)(struct virtio_device *vdev, uint64_t features);
+
+	/* NULL-able. The driver set DRIVER_OK: queues are configured; start
+	 * (e.g. open the backend's event source). Negative: NEEDS_RESET. */
+	int (*activate)(struct virtio_device *vdev);
+
+	/* Queue q was notified (I/O thread). */
+	void (*queue_notify)(struct virtio_device *vdev, uint16_t q);
+
+	/* The driver reset the device (status 0), or the VM stops: drop all
+	 * driver state, finish or cancel in-flight requests. The core resets
+	 * the queues and features itself. */
+	void (*reset)(struct virtio_device *vdev);
+
+	/* Frees the device; the I/O thread has stopped. */
+	void (*destroy)(struct virtio_device *vdev);
+
+	/* Save/restore (snapshots, live migration), NULL until implemented:
+	 * the device would serialize its own plain state struct; the core
+	 * serializes struct virtio_device's plain fields and the virtqs. */
+	int (*save)(struct virtio_device *vdev, void *buf, size_t *len);
+	int (*restore)(struct virtio_device *vdev, const void *buf, size_t len);
+};
+
+/* Per-device counters, read at any time by any thread (metrics API). */
+struct virtio_device_stats {
+	_Atomic uint64_t requests; /* chains completed (device) */
+	_Atomic uint64_t bytes_read; /* bytes the device read from the guest */
+	_Atomic uint64_t bytes_written; /* bytes written into the guest */
+	_Atomic uint64_t errors; /* failed requests and ring errors */
+	_Atomic uint64_t notifications; /* queue kicks received (core) */
+	_Atomic uint64_t interrupts; /* interrupts raised (core) */
+};
+
+static inline void virtio_stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* One queue as the driver configured it through the transport, and the
+ * ring walker built from it when the driver enables it. */
+struct virtio_queue {
+	uint16_t max_size; /* offered */
+	uint16_t size; /* chosen by the driver */
+	uint16_t msix_vector; /* VIRTIO_NO_VECTOR: none */
+	bool enabled;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	struct virtq vq;
+	int kick_fd; /* eventfd: KVM_IOEVENTFD target */
+};
+
+/* How the core reaches the transport that shows the device to the guest. */
+struct virtio_transport_ops {
+	/* Raise queue q's interrupt / the config-change interrupt. Called
+	 * with vdev->lock held. */
+	void (*signal_queue)(struct virtio_device *vdev, uint16_t q);
+	void (*signal_config)(struct virtio_device *vdev);
+};
+
+typedef void (*virtio_fd_handler)(struct virtio_device *vdev, int fd,
+				  uint32_t events);
+
+struct virtio_watched_fd {
+	int fd;
+	virtio_fd_handler handler;
+};
+
+struct virtio_device {
+	const struct virtio_device_ops *ops;
+	const struct guest_memory *mem; /* set when plugged */
+	pthread_mutex_t lock;
+
+	/* Transport-independent state the driver sees; plain for save. */
+	uint64_t device_features; /* offered, core bits included */
+	uint64_t driver_features; /* accepted by the driver */
+	uint8_t status; /* VIRTIO_CONFIG_S_* */
+	uint8_t isr; /* bit 0 queue interrupt, bit 1 config change */
+	uint32_t config_generation;
+	uint32_t config_size;
+	uint16_t queue_count;
+	struct virtio_queue queues[VIRTIO_MAX_QUEUES];
+
+	struct virtio_device_stats stats;
+
+	/* Set by the transport when plugged. */
+	const struct virtio_transport_ops *transport;
+	void *transport_data;
+
+	/* The I/O thread (core-private). */
+	pthread_t thread;
+	bool thread_started;
+	int epoll_fd;
+	int stop_fd;
+	struct virtio_watched_fd watched[VIRTIO_MAX_WATCHED_FDS];
+	int watched_count;
+};
+
+/* For device create functions. queue_count <= VIRTIO_MAX_QUEUES, each
+ * offered with VIRTQ_MAX_SIZE entries (lower vdev->queues[i].max_size
+ * after the call to offer less). Returns 0 or a negative errno. */
+int virtio_device_init(struct virtio_device *vdev,
+		       const struct virtio_device_ops *ops,
+		       uint16_t queue_count, uint64_t features,
+		       uint32_t config_size);
+
+static inline bool virtio_device_has_feature(const struct virtio_device *vdev,
+					     unsigned bit)
+{
+	return (vdev->driver_features >> bit) & 1;
+}
+
+/* Raises queue q's interrupt unless the driver suppressed it. */
+void virtio_device_signal_used(struct virtio_device *vdev, uint16_t q);
+
+/* Bumps config_generation and raises the config-change interrupt. */
+void virtio_device_signal_config(struct virtio_device *vdev);
+
+/* The device cannot go on (error: a negative VIRTQ_ERR_* or errno): sets
+ * DEVICE_NEEDS_RESET, counts an error, logs once, tells the driver. */
+void virtio_device_needs_reset(struct virtio_device *vdev, int error);
+
+/* Watches fd (epoll events, e.g. EPOLLIN) on the I/O thread; handler runs
+ * with the lock held. events 0 pauses watching; a second call for the same
+ * fd changes its events. Returns 0 or a negative errno. */
+int virtio_device_watch_fd(struct virtio_device *vdev, int fd, uint32_t events,
+			   virtio_fd_handler handler);
+
+/* --- For transports (virtio_pci.c, virtio_mmio.c) and the VM. --- */
+
+/* Creates the kick eventfds and starts the I/O thread. */
+int virtio_device_start(struct virtio_device *vdev,
+			const struct guest_memory *mem);
+
+/* Stops and joins the I/O thread (idempotent). */
+void virtio_device_stop(struct virtio_device *vdev);
+
+/* Stops the thread, resets, closes the fds and calls ops->destroy. */
+void virtio_device_destroy(struct virtio_device *vdev);
+
+/* Driver wrote the status register (lock held): handles FEATURES_OK
+ * checks, DRIVER_OK activation and reset (0). */
+void virtio_device_write_status(struct virtio_device *vdev, uint8_t status);
+
+/* Driver wrote feature word `select` (0: bits 0-31, 1: 32-63). Ignored
+ * once FEATURES_OK is set. Lock held. */
+void virtio_device_write_driver_features(struct virtio_device *vdev,
+					 uint32_t select, uint32_t value);
+uint32_t virtio_device_read_device_features(const struct virtio_device *vdev,
+					    uint32_t select);
+
+/* Driver enabled queue q (lock held): builds its virtq from the addresses;
+ * a bad configuration sets NEEDS_RESET. */
+void virtio_device_enable_queue(struct virtio_device *vdev, uint16_t q);
+
+/* Config space access checked against config_size (lock held); reads
+ * outside it return zeros, writes outside are dropped. */
+void virtio_device_config_read(struct virtio_device *vdev, uint32_t offset,
+			       void *data, uint32_t size);
+void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
+				const void *data, uint32_t size);
+
+/* A queue notification that reached tern as an MMIO exit instead of
+ * through KVM_IOEVENTFD: forwarded to the I/O thread the same way. */
+void virtio_device_kick(struct virtio_device *vdev, uint16_t q);
+
+#endif
