@@ -29,6 +29,7 @@ enum {
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
 	OPT_NET,
+	OPT_RNG,
 };
 
 static const struct option run_options[] = {
@@ -42,6 +43,7 @@ static const struct option run_options[] = {
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"net", required_argument, NULL, OPT_NET},
+	{"rng", no_argument, NULL, OPT_RNG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -97,6 +99,10 @@ void run_command_print_help(FILE *out)
 		"plus a hash of NAME.\n"
 		"                         Repeat for more interfaces (at most "
 		"%d)\n"
+		"      --rng              add a virtio-rng device (PCI) fed by "
+		"the host's\n"
+		"                         getrandom(): the guest's "
+		"/dev/hwrng\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -246,6 +252,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return parse_log_level(arg, err);
 	case OPT_NET:
 		return net_option_parse(arg, config, err);
+	case OPT_RNG:
+		config->virtio_rng = 1;
+		return 0;
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

@@ -21,9 +21,12 @@
 #include "devices/boot_marker.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
+#include "devices/pci/pci_bus.h"
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/log.h"
+#include "virtio/virtio_rng.h"
+#include "vm/vm_virtio.h"
 
 /* Three pages KVM needs for the real-mode TSS on Intel, and one for the
  * EPT identity map, placed just below the BIOS area at the top of the
@@ -202,6 +205,33 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 			       vm->boot_marker, err);
 }
 
+static int create_pci_bus(struct vm *vm, struct tern_error *err)
+{
+	int ret = irq_routing_init(&vm->irq_routing, vm->fd);
+
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "out of memory for IRQ routes");
+	vm->pci_bus = pci_bus_create();
+	if (!vm->pci_bus)
+		return tern_error_set(err, ENOMEM, "out of memory for PCI");
+	ret = pci_bus_attach(vm->pci_bus, &vm->pio_bus, &vm->mmio_bus);
+	if (ret)
+		return tern_error_set(err, -ret, "cannot place the PCI bus: %s",
+				      strerror(-ret));
+	return 0;
+}
+
+/* One line per virtio device the configuration asks for. */
+static int create_virtio_devices(struct vm *vm, struct tern_error *err)
+{
+	int ret = 0;
+
+	if (vm->config.virtio_rng)
+		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+	return ret;
+}
+
 static int create_vcpus(struct vm *vm, struct tern_error *err)
 {
 	for (int i = 0; i < vm->config.cpu_count; i++) {
@@ -245,6 +275,10 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = map_guest_memory(vm, err);
 	if (!ret)
 		ret = create_platform_devices(vm, err);
+	if (!ret)
+		ret = create_pci_bus(vm, err);
+	if (!ret)
+		ret = create_virtio_devices(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
 	return ret;
@@ -469,6 +503,11 @@ void vm_destroy(struct vm *vm)
 	vm->vcpu_count = 0;
 	io_bus_destroy_devices(&vm->pio_bus);
 	io_bus_destroy_devices(&vm->mmio_bus);
+	/* After the buses (their ranges point into it), before guest memory
+	 * (the virtio I/O threads it stops may still touch it). */
+	pci_bus_destroy(vm->pci_bus);
+	vm->pci_bus = NULL;
+	irq_routing_destroy(&vm->irq_routing);
 	if (vm->serial_output_owned && vm->serial_output_fd >= 0)
 		close(vm->serial_output_fd);
 	if (vm->fd >= 0)

@@ -5,10 +5,13 @@
 
 #include <stdatomic.h>
 
+struct pci_bus;
+
 #include "cpu/vcpu.h"
 #include "devices/io_bus.h"
 #include "memory/guest_memory.h"
 #include "util/error.h"
+#include "vm/irq_routing.h"
 #include "vm/kvm_system.h"
 #include "vm/vm_config.h"
 
@@ -32,6 +35,9 @@ struct vm {
 	struct io_bus mmio_bus;
 	struct vcpu vcpus[VM_MAX_CPUS];
 	int vcpu_count;
+
+	struct irq_routing irq_routing; /* GSI routes: the one owner */
+	struct pci_bus *pci_bus;
 
 	struct device *serial;
 	struct device *boot_marker;

@@ -35,6 +35,7 @@ struct vm_config {
 	const struct cpu_template *cpu_template;
 	struct vm_net_config nets[VM_MAX_NETS];
 	int net_count;
+	int virtio_rng; /* --rng: a virtio-rng device */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)

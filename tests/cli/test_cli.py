@@ -69,8 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--net tap=NAME[,mac=MAC]", "Exit status",
-                   "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--net tap=NAME[,mac=MAC]",
+                   "Exit status", "128+N"):
         assert option in result.stdout, option
 
 

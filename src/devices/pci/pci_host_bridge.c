@@ -1,0 +1,28 @@
+#include "devices/pci/pci_host_bridge.h"
+
+#include <stdlib.h>
+
+static void host_bridge_destroy(struct pci_device *pdev)
+{
+	free(pdev);
+}
+
+static const struct pci_device_ops host_bridge_ops = {
+	.name = "pci-host-bridge",
+	.destroy = host_bridge_destroy,
+};
+
+struct pci_device *pci_host_bridge_create(void)
+{
+	struct pci_device *pdev = malloc(sizeof(*pdev));
+
+	if (!pdev)
+		return NULL;
+	pci_device_init(pdev, &host_bridge_ops, PCI_HOST_BRIDGE_VENDOR_ID,
+			PCI_HOST_BRIDGE_DEVICE_ID, PCI_CLASS_HOST_BRIDGE, 0, 0,
+			0);
+	/* A bridge decodes nothing of its own: command bits stay clear. */
+	pci_wmask_set(pdev, PCI_CFG_COMMAND, 2, 0);
+	pci_wmask_set(pdev, PCI_CFG_INTERRUPT_LINE, 1, 0);
+	return pdev;
+}

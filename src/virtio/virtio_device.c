@@ -1,0 +1,400 @@
+#include "virtio/virtio_device.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "util/log.h"
+
+/* Features every tern device offers: the virtqueue code implements them. */
+#define VIRTIO_CORE_FEATURES                                                   \
+	((1ULL << VIRTIO_F_VERSION_1) |                                        \
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                               \
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+
+/* epoll data: which kind of fd woke the I/O thread. */
+#define EVENT_STOP 0
+#define EVENT_QUEUE_BASE 1
+#define EVENT_WATCHED_BASE 0x10000
+
+int virtio_device_init(struct virtio_device *vdev,
+		       const struct virtio_device_ops *ops,
+		       uint16_t queue_count, uint64_t features,
+		       uint32_t config_size)
+{
+	if (queue_count == 0 || queue_count > VIRTIO_MAX_QUEUES ||
+	    config_size > VIRTIO_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	memset(vdev, 0, sizeof(*vdev));
+	vdev->ops = ops;
+	vdev->device_features = features | VIRTIO_CORE_FEATURES;
+	vdev->config_size = config_size;
+	vdev->queue_count = queue_count;
+	vdev->epoll_fd = -1;
+	vdev->stop_fd = -1;
+	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		vdev->queues[q].max_size = q < queue_count ? VIRTQ_MAX_SIZE : 0;
+		vdev->queues[q].size = vdev->queues[q].max_size;
+		vdev->queues[q].msix_vector = VIRTIO_NO_VECTOR;
+		vdev->queues[q].kick_fd = -1;
+	}
+	pthread_mutex_init(&vdev->lock, NULL);
+	return 0;
+}
+
+static bool device_live(const struct virtio_device *vdev)
+{
+	return (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+void virtio_device_signal_used(struct virtio_device *vdev, uint16_t q)
+{
+	if (q >= vdev->queue_count || !vdev->transport)
+		return;
+	if (!virtq_needs_interrupt(&vdev->queues[q].vq))
+		return;
+	virtio_stat_add(&vdev->stats.interrupts, 1);
+	vdev->transport->signal_queue(vdev, q);
+}
+
+static void raise_config_interrupt(struct virtio_device *vdev)
+{
+	vdev->config_generation++;
+	if (!vdev->transport)
+		return;
+	virtio_stat_add(&vdev->stats.interrupts, 1);
+	vdev->transport->signal_config(vdev);
+}
+
+void virtio_device_signal_config(struct virtio_device *vdev)
+{
+	raise_config_interrupt(vdev);
+}
+
+void virtio_device_needs_reset(struct virtio_device *vdev, int error)
+{
+	virtio_stat_add(&vdev->stats.errors, 1);
+	if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	log_warn("%s: device needs reset: %s", vdev->ops->name,
+		 error <= -1000 || error >= 1000 ? virtq_error_text(error)
+						 : strerror(-error));
+	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	/* Spec 2.1.2: a device that sets NEEDS_RESET after DRIVER_OK sends a
+	 * configuration change notification. */
+	if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		raise_config_interrupt(vdev);
+}
+
+int virtio_device_watch_fd(struct virtio_device *vdev, int fd, uint32_t events,
+			   virtio_fd_handler handler)
+{
+	struct epoll_event ev = {.events = events};
+	int i;
+
+	for (i = 0; i < vdev->watched_count; i++)
+		if (vdev->watched[i].fd == fd)
+			break;
+	if (i == vdev->watched_count) {
+		if (i == VIRTIO_MAX_WATCHED_FDS)
+			return -ENOSPC;
+		ev.data.u64 = EVENT_WATCHED_BASE + (uint64_t)i;
+		if (epoll_ctl(vdev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+		vdev->watched[i] = (struct virtio_watched_fd){fd, handler};
+		vdev->watched_count++;
+		return 0;
+	}
+	ev.data.u64 = EVENT_WATCHED_BASE + (uint64_t)i;
+	vdev->watched[i].handler = handler;
+	if (epoll_ctl(vdev->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static void drain_eventfd(int fd)
+{
+	uint64_t count;
+	ssize_t ignored = read(fd, &count, sizeof(count));
+
+	(void)ignored;
+}
+
+static void handle_kick(struct virtio_device *vdev, uint16_t q)
+{
+	drain_eventfd(vdev->queues[q].kick_fd);
+	virtio_stat_add(&vdev->stats.notifications, 1);
+	pthread_mutex_lock(&vdev->lock);
+	/* Spec 3.1.1: no buffers are used before DRIVER_OK; a broken device
+	 * waits for its reset. */
+	if (device_live(vdev) && vdev->queues[q].enabled)
+		vdev->ops->queue_notify(vdev, q);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void handle_watched(struct virtio_device *vdev, int index,
+			   uint32_t events)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (index < vdev->watched_count && vdev->watched[index].handler)
+		vdev->watched[index].handler(vdev, vdev->watched[index].fd,
+					     events);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void *io_thread(void *arg)
+{
+	struct virtio_device *vdev = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "%.15s", vdev->ops->name);
+	pthread_setname_np(pthread_self(), name);
+	for (;;) {
+		struct epoll_event events[16];
+		int n = epoll_wait(vdev->epoll_fd, events, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("%s: epoll_wait: %s", vdev->ops->name,
+				  strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t what = events[i].data.u64;
+
+			if (what == EVENT_STOP)
+				return NULL;
+			if (what >= EVENT_WATCHED_BASE)
+				handle_watched(vdev,
+					       (int)(what - EVENT_WATCHED_BASE),
+					       events[i].events);
+			else
+				handle_kick(
+					vdev,
+					(uint16_t)(what - EVENT_QUEUE_BASE));
+		}
+	}
+}
+
+static int watch_internal(struct virtio_device *vdev, int fd, uint64_t what)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = what};
+
+	return epoll_ctl(vdev->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno
+								     : 0;
+}
+
+int virtio_device_start(struct virtio_device *vdev,
+			const struct guest_memory *mem)
+{
+	int ret;
+
+	vdev->mem = mem;
+	vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	vdev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vdev->epoll_fd < 0 || vdev->stop_fd < 0)
+		return -errno;
+	ret = watch_internal(vdev, vdev->stop_fd, EVENT_STOP);
+	for (uint16_t q = 0; !ret && q < vdev->queue_count; q++) {
+		vdev->queues[q].kick_fd =
+			eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vdev->queues[q].kick_fd < 0)
+			return -errno;
+		ret = watch_internal(vdev, vdev->queues[q].kick_fd,
+				     EVENT_QUEUE_BASE + q);
+	}
+	if (ret)
+		return ret;
+	ret = pthread_create(&vdev->thread, NULL, io_thread, vdev);
+	if (ret)
+		return -ret;
+	vdev->thread_started = true;
+	return 0;
+}
+
+void virtio_device_stop(struct virtio_device *vdev)
+{
+	uint64_t one = 1;
+
+	if (!vdev->thread_started)
+		return;
+	if (write(vdev->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_warn("%s: cannot stop the I/O thread: %s", vdev->ops->name,
+			 strerror(errno));
+	pthread_join(vdev->thread, NULL);
+	vdev->thread_started = false;
+}
+
+static void reset_queues(struct virtio_device *vdev)
+{
+	for (int q = 0; q < vdev->queue_count; q++) {
+		struct virtio_queue *queue = &vdev->queues[q];
+
+		queue->size = queue->max_size;
+		queue->msix_vector = VIRTIO_NO_VECTOR;
+		queue->enabled = false;
+		queue->desc_gpa = queue->avail_gpa = queue->used_gpa = 0;
+		memset(&queue->vq, 0, sizeof(queue->vq));
+	}
+}
+
+static void reset_device(struct virtio_device *vdev)
+{
+	if (vdev->ops->reset)
+		vdev->ops->reset(vdev);
+	reset_queues(vdev);
+	vdev->driver_features = 0;
+	vdev->status = 0;
+	vdev->isr = 0;
+}
+
+void virtio_device_destroy(struct virtio_device *vdev)
+{
+	virtio_device_stop(vdev);
+	pthread_mutex_lock(&vdev->lock);
+	if (vdev->status)
+		reset_device(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	for (int q = 0; q < vdev->queue_count; q++)
+		if (vdev->queues[q].kick_fd >= 0)
+			close(vdev->queues[q].kick_fd);
+	if (vdev->stop_fd >= 0)
+		close(vdev->stop_fd);
+	if (vdev->epoll_fd >= 0)
+		close(vdev->epoll_fd);
+	pthread_mutex_destroy(&vdev->lock);
+	vdev->ops->destroy(vdev);
+}
+
+static bool features_acceptable(struct virtio_device *vdev)
+{
+	uint64_t features = vdev->driver_features;
+
+	/* tern is modern-only: a driver that does not accept VERSION_1 is a
+	 * legacy driver and gets FEATURES_OK refused (spec 6.1). */
+	if (features & ~vdev->device_features)
+		return false;
+	if (!(features & (1ULL << VIRTIO_F_VERSION_1)))
+		return false;
+	return !vdev->ops->features_ok ||
+		vdev->ops->features_ok(vdev, features) == 0;
+}
+
+void virtio_device_kick(struct virtio_device *vdev, uint16_t q)
+{
+	uint64_t one = 1;
+
+	if (q >= vdev->queue_count || vdev->queues[q].kick_fd < 0)
+		return;
+	if (write(vdev->queues[q].kick_fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		log_warn("%s: queue %u kick: %s", vdev->ops->name, q,
+			 strerror(errno));
+}
+
+void virtio_device_write_status(struct virtio_device *vdev, uint8_t status)
+{
+	uint8_t added = status & ~vdev->status;
+
+	if (status == 0) {
+		reset_device(vdev);
+		return;
+	}
+	if (added & VIRTIO_CONFIG_S_FEATURES_OK && !features_acceptable(vdev))
+		status &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	/* NEEDS_RESET is the device's to set, never the driver's to clear. */
+	status = (uint8_t)((status & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
+			   (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+	vdev->status = status;
+	if (!(added & VIRTIO_CONFIG_S_DRIVER_OK))
+		return;
+	if (!(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		virtio_device_needs_reset(vdev, -EPROTO);
+		return;
+	}
+	if (vdev->ops->activate) {
+		int ret = vdev->ops->activate(vdev);
+
+		if (ret) {
+			virtio_device_needs_reset(vdev, ret);
+			return;
+		}
+	}
+	/* Buffers the driver made available before DRIVER_OK were not
+	 * processed; look at every queue once now. */
+	for (uint16_t q = 0; q < vdev->queue_count; q++)
+		if (vdev->queues[q].enabled)
+			virtio_device_kick(vdev, q);
+}
+
+void virtio_device_write_driver_features(struct virtio_device *vdev,
+					 uint32_t select, uint32_t value)
+{
+	/* Spec 3.1.1: features are fixed once FEATURES_OK is set. */
+	if (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK || select > 1)
+		return;
+	if (select == 0)
+		vdev->driver_features =
+			(vdev->driver_features & ~0xffffffffULL) | value;
+	else
+		vdev->driver_features =
+			(vdev->driver_features & 0xffffffffULL) |
+			((uint64_t)value << 32);
+}
+
+uint32_t virtio_device_read_device_features(const struct virtio_device *vdev,
+					    uint32_t select)
+{
+	if (select == 0)
+		return (uint32_t)vdev->device_features;
+	if (select == 1)
+		return (uint32_t)(vdev->device_features >> 32);
+	return 0;
+}
+
+void virtio_device_enable_queue(struct virtio_device *vdev, uint16_t q)
+{
+	struct virtio_queue *queue;
+	int ret;
+
+	if (q >= vdev->queue_count)
+		return;
+	queue = &vdev->queues[q];
+	ret = virtq_init(
+		&queue->vq, vdev->mem, queue->size, queue->desc_gpa,
+		queue->avail_gpa, queue->used_gpa,
+		virtio_device_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX),
+		virtio_device_has_feature(vdev, VIRTIO_RING_F_INDIRECT_DESC));
+	if (ret) {
+		virtio_device_needs_reset(vdev, ret);
+		return;
+	}
+	queue->enabled = true;
+}
+
+void virtio_device_config_read(struct virtio_device *vdev, uint32_t offset,
+			       void *data, uint32_t size)
+{
+	memset(data, 0, size);
+	if (offset >= vdev->config_size || size > vdev->config_size - offset ||
+	    !vdev->ops->config_read)
+		return;
+	vdev->ops->config_read(vdev, offset, data, size);
+}
+
+void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
+				const void *data, uint32_t size)
+{
+	if (offset >= vdev->config_size || size > vdev->config_size - offset ||
+	    !vdev->ops->config_write)
+		return;
+	vdev->ops->config_write(vdev, offset, data, size);
+}
