@@ -83,7 +83,9 @@ static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events);
 
 static void net_watch_tap(struct virtio_net *net, bool on)
 {
-	on = on && !net->tap_failed;
+	/* Nothing to read into before the driver enabled the receive queue
+	 * (or after the tap failed). */
+	on = on && !net->tap_failed && net->vdev.queues[NET_RX_QUEUE].enabled;
 	if (on == net->tap_watched)
 		return;
 	if (virtio_device_watch_fd(&net->vdev, net->tap.fd, on ? EPOLLIN : 0,
@@ -405,38 +407,34 @@ static const struct virtio_device_ops net_ops = {
 	.destroy = net_destroy,
 };
 
-struct virtio_device *virtio_net_create(const struct vm_net_config *config,
-					struct tern_error *err)
+int virtio_net_create(const struct vm_net_config *config,
+		      struct virtio_device **vdev, struct tern_error *err)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
 
-	if (!net) {
-		tern_error_set(err, ENOMEM, "out of memory for virtio-net");
-		return NULL;
+	if (net)
+		net->rx_frame = malloc(NET_HDR_SIZE + NET_FRAME_MAX);
+	if (!net || !net->rx_frame) {
+		free(net);
+		return tern_error_set(err, ENOMEM,
+				      "out of memory for virtio-net");
 	}
 	net->config = *config;
-	net->rx_frame = malloc(NET_HDR_SIZE + NET_FRAME_MAX);
-	if (!net->rx_frame) {
-		free(net);
-		tern_error_set(err, ENOMEM, "out of memory for virtio-net");
-		return NULL;
-	}
 	ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE, err);
-	if (ret) {
-		free(net->rx_frame);
-		free(net);
-		return NULL;
+	if (!ret) {
+		ret = virtio_device_init(&net->vdev, &net_ops, NET_QUEUE_COUNT,
+					 NET_FEATURES, NET_CONFIG_SIZE);
+		if (ret)
+			tern_error_set(err, -ret, "virtio-net %s: %s",
+				       config->tap_name, strerror(-ret));
 	}
-	ret = virtio_device_init(&net->vdev, &net_ops, NET_QUEUE_COUNT,
-				 NET_FEATURES, NET_CONFIG_SIZE);
 	if (ret) {
-		tern_error_set(err, -ret, "virtio-net %s: %s", config->tap_name,
-			       strerror(-ret));
 		tap_close(&net->tap);
 		free(net->rx_frame);
 		free(net);
-		return NULL;
+		return ret;
 	}
-	return &net->vdev;
+	*vdev = &net->vdev;
+	return 0;
 }

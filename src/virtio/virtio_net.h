@@ -9,9 +9,9 @@
 #include "vm/vm_config.h"
 
 /* Opens the tap (errors at start-up: no /dev/net/tun, permission, busy,
- * not a tap) and returns the device to plug with vm_add_virtio_device(),
- * or NULL with err set. */
-struct virtio_device *virtio_net_create(const struct vm_net_config *config,
-					struct tern_error *err);
+ * not a tap) and sets *vdev to the device to plug with
+ * vm_add_virtio_device(). Returns 0 or a negative errno with err set. */
+int virtio_net_create(const struct vm_net_config *config,
+		      struct virtio_device **vdev, struct tern_error *err);
 
 #endif
