@@ -243,6 +243,41 @@ def missing_initrd_is_a_runtime_error():
                  "initrd")
 
 
+def tern_in_netns(*args):
+    """tern in a network namespace of its own (unshare -n), which vanishes
+    with it: the host's interfaces are never touched."""
+    return subprocess.run(["unshare", "-n", TERN] + list(args), capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+@test
+def net_on_a_device_that_is_not_a_tap_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern_in_netns("run", "--kernel", KERNEL_OK, "--net", "tap=lo"), 1,
+                 "lo is not a tap interface")
+
+
+@test
+def net_on_a_busy_tap_is_a_runtime_error():
+    needs_kvm()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun on this machine")
+    # Inside one fresh namespace: a holder attaches to tap0, then tern
+    # tries the same tap.
+    holder = f"""
+import fcntl, struct, subprocess, sys
+tun = open("/dev/net/tun", "r+b", buffering=0)
+fcntl.ioctl(tun, 0x400454ca, struct.pack("16sH", b"tap0", 0x0002 | 0x1000 | 0x4000))
+r = subprocess.run([{TERN!r}, "run", "--kernel", {KERNEL_OK!r}, "--net", "tap=tap0"],
+                   capture_output=True, text=True, stdin=subprocess.DEVNULL)
+sys.stderr.write(r.stderr)
+sys.exit(r.returncode)
+"""
+    result = subprocess.run(["unshare", "-n", sys.executable, "-c", holder],
+                            capture_output=True, text=True, timeout=60)
+    expect_error(result, 1, "tap0 is busy")
+
+
 @test
 def unwritable_serial_file_is_a_runtime_error():
     needs_kvm()

@@ -81,6 +81,9 @@ def guest_iface_with_mac(guest, mac):
 
 
 def load_driver(guest):
+    # The serial console has no size: busybox wraps typed lines at 80
+    # columns, which would split the shell() marker in long commands.
+    guest.shell("stty cols 4000")
     out = guest.shell("modprobe virtio_pci && modprobe virtio_net && echo loaded")
     assert out.endswith("loaded"), out
     # The driver probes asynchronously: wait for the interfaces.
@@ -181,7 +184,7 @@ def one_interface_pings_and_moves_4_mib_each_way():
             iface = guest_iface_with_mac(guest, mac)
             configure(guest, iface, "10.0.2.15/24")
             ping_ok(guest, "10.0.2.1")
-            host_ping = sh(*ns, "ping", "-c", "2", "-W", "5",
+            host_ping = sh(*ns, "busybox", "ping", "-c", "2", "-W", "5",
                            "10.0.2.15", check=False)
             assert host_ping.returncode == 0, host_ping.stdout + host_ping.stderr
             # The driver took the offloads tern offered.
