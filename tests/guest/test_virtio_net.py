@@ -27,8 +27,9 @@ TRANSFER_BYTES = 4 * 1024 * 1024
 TRANSFER_TIMEOUT = 300  # seconds; everything is emulated in the test host
 
 
-def sh(*argv, check=True):
-    return subprocess.run(argv, capture_output=True, text=True, check=check)
+def sh(*argv, check=True, timeout=120):
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
