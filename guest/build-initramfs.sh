@@ -20,10 +20,12 @@ for applet in $(/bin/busybox --list-full); do
 	ln -sf /bin/busybox "$root/$applet"
 done
 cp "$TERN_ROOT/guest/init.sh" "$root/init"
+cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
+	"$TERN_ROOT/guest/tools/boot-marker.c"
 chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.
-wanted="virtio_pci virtio_blk virtio_net virtio_console virtio_balloon
+wanted="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio_balloon
 	virtio_rng vmw_vsock_virtio_transport"
 dst="$root/lib/modules/$version"
 declare -A seen=()

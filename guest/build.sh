@@ -10,7 +10,7 @@ HERE="$TERN_ROOT/guest"
 "$TERN_ROOT/testhost/build.sh"
 
 stamp="$GUEST_CACHE/.stamp"
-inputs_hash=$(cat "$HERE"/*.sh | sha256sum | cut -c1-16)
+inputs_hash=$(cat "$HERE"/*.sh "$HERE"/tools/* | sha256sum | cut -c1-16)
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$inputs_hash" &&
 	-f "$GUEST_VMLINUX" && -f "$GUEST_INITRAMFS" ]]; then
 	exit 0

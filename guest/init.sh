@@ -16,8 +16,8 @@ mkdir -p /dev/pts /dev/shm /tmp
 mount -t devpts devpts /dev/pts
 hostname tern-guest
 
-# Boot-time marker: byte 123 to I/O port 0x3f0 (1008); see README.
-printf '\173' | dd of=/dev/port bs=1 seek=1008 count=1 conv=notrunc 2>/dev/null
+# Boot-time marker: byte 123 to I/O port 0x3f0; see README.
+tern-boot-marker
 
 mode=
 for arg in $(cat /proc/cmdline); do

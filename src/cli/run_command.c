@@ -30,6 +30,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_NET,
 	OPT_RNG,
+	OPT_TRANSPORT,
 };
 
 static const struct option run_options[] = {
@@ -44,6 +45,7 @@ static const struct option run_options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
+	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -103,6 +105,13 @@ void run_command_print_help(FILE *out)
 		"the host's\n"
 		"                         getrandom(): the guest's "
 		"/dev/hwrng\n"
+		"      --transport T      how virtio devices appear: pci "
+		"(modern virtio-pci,\n"
+		"                         MSI-X) or mmio (virtio-mmio, "
+		"announced in the ACPI\n"
+		"                         DSDT and on the command line). "
+		"Default: pci, or mmio\n"
+		"                         when the command line has pci=off\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info or debug (default: "
 		"info)\n"
@@ -114,8 +123,13 @@ void run_command_print_help(FILE *out)
 		"\n"
 		"Boot-time marker: a guest byte write of %d to I/O port 0x%x "
 		"makes tern log\n"
-		"the time since it started (e.g. from the guest's init:\n"
-		"  printf '\\173' | dd of=/dev/port bs=1 seek=%d count=1).\n"
+		"the time since it started: from the guest's init, a "
+		"program doing\n"
+		"outb(%d, 0x%x) after ioperm() (see "
+		"guest/tools/boot-marker.c), "
+		"or, on\n"
+		"kernels with /dev/port, printf '\\173' | dd of=/dev/port bs=1 "
+		"seek=%d.\n"
 		"\n"
 		"Exit status:\n"
 		"  0    the guest rebooted or powered off, or Ctrl-A x\n"
@@ -128,6 +142,7 @@ void run_command_print_help(FILE *out)
 		"  5    the guest caused an exit tern cannot handle\n"
 		"  128+N  tern was stopped by signal N\n",
 		VM_MAX_NETS, TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
+		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_PORT);
 }
 
@@ -254,6 +269,17 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return net_option_parse(arg, config, err);
 	case OPT_RNG:
 		config->virtio_rng = 1;
+		return 0;
+	case OPT_TRANSPORT:
+		if (!strcmp(arg, "pci"))
+			config->virtio_transport = VIRTIO_TRANSPORT_PCI;
+		else if (!strcmp(arg, "mmio"))
+			config->virtio_transport = VIRTIO_TRANSPORT_MMIO;
+		else
+			return tern_error_set(err, EINVAL,
+					      "--transport '%s': use pci or "
+					      "mmio",
+					      arg);
 		return 0;
 	}
 	return tern_error_set(err, EINVAL, "unknown option");

@@ -198,6 +198,9 @@ int virtio_device_start(struct virtio_device *vdev,
 	int ret;
 
 	vdev->mem = mem;
+	/* The device may have lowered max_size after virtio_device_init. */
+	for (uint16_t q = 0; q < vdev->queue_count; q++)
+		vdev->queues[q].size = vdev->queues[q].max_size;
 	vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	vdev->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vdev->epoll_fd < 0 || vdev->stop_fd < 0)
@@ -300,6 +303,16 @@ void virtio_device_kick(struct virtio_device *vdev, uint16_t q)
 			 strerror(errno));
 }
 
+void virtio_device_kick_from_exit(struct virtio_device *vdev, uint16_t q)
+{
+	if (atomic_fetch_add_explicit(&vdev->stats.notifications_by_exit, 1,
+				      memory_order_relaxed) == 0)
+		log_debug("%s: queue notification by MMIO exit (no "
+			  "ioeventfd)",
+			  vdev->ops->name);
+	virtio_device_kick(vdev, q);
+}
+
 void virtio_device_write_status(struct virtio_device *vdev, uint8_t status)
 {
 	uint8_t added = status & ~vdev->status;
@@ -368,6 +381,10 @@ void virtio_device_enable_queue(struct virtio_device *vdev, uint16_t q)
 	if (q >= vdev->queue_count)
 		return;
 	queue = &vdev->queues[q];
+	if (queue->size > queue->max_size) {
+		virtio_device_needs_reset(vdev, -VIRTQ_ERR_SIZE);
+		return;
+	}
 	ret = virtq_init(
 		&queue->vq, vdev->mem, queue->size, queue->desc_gpa,
 		queue->avail_gpa, queue->used_gpa,

@@ -27,8 +27,9 @@
  *    readable iovecs, write the answer into the writable ones, then
  *    virtq_push(vq, chain.head, bytes_written); after a batch call
  *    virtio_device_signal_used(vdev, q), which raises the queue's interrupt
- *    (MSI-X through irqfd, or ISR + INTx) unless the driver suppressed it
- *    (EVENT_IDX / NO_INTERRUPT). A negative return from virtq_pop() or
+ *    (PCI: its MSI-X vector through an irqfd; MMIO: InterruptStatus and an
+ *    edge on the slot's GSI) unless the driver suppressed it (EVENT_IDX /
+ *    NO_INTERRUPT). A negative return from virtq_pop() or
  *    virtq_push() means the ring is malformed: call
  *    virtio_device_needs_reset(vdev, error) and return; the core then stops
  *    dispatching until the driver resets the device. A bad request (e.g. an
@@ -36,8 +37,15 @@
  *    status and push it as usual.
  *
  *  - Other file descriptors (a tap fd, an io_uring ring fd): register them
- *    with virtio_device_watch_fd(); the handler runs on the same I/O thread.
+ *    with virtio_device_watch_fd() from an op (activate is the natural
+ *    place; the I/O thread exists from plugging on); the handler runs on
+ *    the same I/O thread, also before DRIVER_OK or after a reset, so it
+ *    checks the device's own state; pause a level-triggered fd with
+ *    events 0 while there is nothing to do (e.g. no rx buffers).
  *    Completing a request from the handler is the same as above.
+ *
+ *  - A struct virtq_chain holds VIRTQ_CHAIN_MAX_SEGMENTS iovecs (4 KiB):
+ *    keep one per in-flight request in the device, not many on a stack.
  *
  *  - Config space: ops->config_read/config_write get an offset already
  *    checked against config_size. When the device changes its config on
@@ -46,13 +54,13 @@
  *  THREADING: every op except create/destroy runs with vdev->lock held:
  *  queue_notify and fd handlers on the device's I/O thread; config_read,
  *  config_write, features_ok, activate and reset on a vCPU thread (guest
- *  register accesses). So device state needs no lock of its own, and ops
- *  must not block for long (guest register accesses wait meanwhile). Call
- *  virtio_device_signal_used / signal_config / needs_reset / watch_fd only
- *  from inside an op (lock held). reset must leave the device with no
- *  request in flight: after it returns, the device must not touch guest
- *  memory or the rings until activate. destroy runs after the I/O thread
- *  stopped and frees the device struct.
+ *  register accesses; reset also on the main thread at teardown). So device
+ * state needs no lock of its own, and ops must not block for long (guest
+ * register accesses wait meanwhile). Call virtio_device_signal_used /
+ * signal_config / needs_reset / watch_fd only from inside an op (lock held).
+ * reset must leave the device with no request in flight: after it returns, the
+ * device must not touch guest memory or the rings until activate. destroy runs
+ * after the I/O thread stopped and frees the device struct.
  *
  *  METRICS: vdev->stats holds atomic counters; the core counts
  *  notifications and interrupts, the device counts requests, bytes and
@@ -122,6 +130,8 @@ struct virtio_device_stats {
 	_Atomic uint64_t errors; /* failed requests and ring errors */
 	_Atomic uint64_t notifications; /* queue kicks received (core) */
 	_Atomic uint64_t interrupts; /* interrupts raised (core) */
+	/* Kicks that cost a vCPU exit to tern (no ioeventfd). (transport) */
+	_Atomic uint64_t notifications_by_exit;
 };
 
 static inline void virtio_stat_add(_Atomic uint64_t *counter, uint64_t n)
@@ -251,8 +261,12 @@ void virtio_device_config_read(struct virtio_device *vdev, uint32_t offset,
 void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
 				const void *data, uint32_t size);
 
-/* A queue notification that reached tern as an MMIO exit instead of
- * through KVM_IOEVENTFD: forwarded to the I/O thread the same way. */
+/* Wakes the I/O thread for queue q as KVM_IOEVENTFD does. */
 void virtio_device_kick(struct virtio_device *vdev, uint16_t q);
+
+/* A queue notification that reached tern as an MMIO exit instead of
+ * through KVM_IOEVENTFD: counted (logged at debug level the first time),
+ * then forwarded to the I/O thread the same way. */
+void virtio_device_kick_from_exit(struct virtio_device *vdev, uint16_t q);
 
 #endif

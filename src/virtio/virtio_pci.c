@@ -355,7 +355,7 @@ static void bar_write(struct pci_device *pdev, int bar, uint64_t offset,
 			VIRTIO_PCI_NOTIFY_MULTIPLIER;
 
 		if (q < vdev->queue_count)
-			virtio_device_kick(vdev, (uint16_t)q);
+			virtio_device_kick_from_exit(vdev, (uint16_t)q);
 		return;
 	}
 	pthread_mutex_lock(&vdev->lock);
@@ -375,6 +375,57 @@ static void bar_write(struct pci_device *pdev, int bar, uint64_t offset,
 
 /* --- config space hooks --- */
 
+/* The window of VIRTIO_PCI_CAP_PCI_CFG: a BAR access of the length the
+ * driver put in the capability, at its offset, through pci_cfg_data. */
+static bool pci_cfg_access(struct virtio_pci *vp, uint32_t offset,
+			   uint32_t size, uint64_t *bar_offset,
+			   uint32_t *length)
+{
+	uint32_t cap = vp->pci_cfg_capability;
+	uint32_t data = cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+
+	if (!cap || offset >= data + 4 || offset + size <= data)
+		return false;
+	*bar_offset = pci_config_get(
+		&vp->pdev, cap + offsetof(struct virtio_pci_cap, offset), 4);
+	*length = pci_config_get(
+		&vp->pdev, cap + offsetof(struct virtio_pci_cap, length), 4);
+	/* Spec 4.1.4.9.1: BAR 0 only here, lengths 1, 2 or 4, aligned. */
+	return pci_config_get(&vp->pdev,
+			      cap + offsetof(struct virtio_pci_cap, bar),
+			      1) == 0 &&
+		(*length == 1 || *length == 2 || *length == 4) &&
+		!(*bar_offset & (*length - 1)) &&
+		*bar_offset < VIRTIO_PCI_BAR_SIZE;
+}
+
+static void config_read(struct pci_device *pdev, uint32_t offset, uint32_t size)
+{
+	struct virtio_pci *vp = to_vp(pdev);
+	uint32_t data = vp->pci_cfg_capability +
+		offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint64_t bar_offset;
+	uint32_t length, value = 0;
+
+	if (!pci_cfg_access(vp, offset, size, &bar_offset, &length))
+		return;
+	bar_read(pdev, 0, bar_offset, &value, length);
+	pci_config_set(pdev, data, 4, value);
+}
+
+static void pci_cfg_write(struct virtio_pci *vp, uint32_t offset, uint32_t size)
+{
+	uint32_t data = vp->pci_cfg_capability +
+		offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint64_t bar_offset;
+	uint32_t length, value;
+
+	if (!pci_cfg_access(vp, offset, size, &bar_offset, &length))
+		return;
+	value = pci_config_get(&vp->pdev, data, 4);
+	bar_write(&vp->pdev, 0, bar_offset, &value, length);
+}
+
 static void config_written(struct pci_device *pdev, uint32_t offset,
 			   uint32_t size)
 {
@@ -382,6 +433,7 @@ static void config_written(struct pci_device *pdev, uint32_t offset,
 	uint32_t control_offset = vp->msix_capability + 2u;
 	uint16_t control;
 
+	pci_cfg_write(vp, offset, size);
 	if (offset > control_offset + 1 || offset + size <= control_offset)
 		return;
 	control = (uint16_t)pci_config_get(pdev, control_offset, 2);
@@ -481,6 +533,7 @@ static const struct pci_device_ops virtio_pci_ops = {
 	.name = "virtio-pci",
 	.bar_read = bar_read,
 	.bar_write = bar_write,
+	.config_read = config_read,
 	.config_written = config_written,
 	.bar_mapped = bar_mapped,
 	.destroy = virtio_pci_destroy,
@@ -519,6 +572,31 @@ static void add_msix_cap(struct virtio_pci *vp)
 		&vp->pdev, PCI_CAP_ID_MSIX, body, sizeof(body));
 	pci_wmask_set(&vp->pdev, vp->msix_capability + 2u, 2,
 		      MSIX_CONTROL_ENABLE | MSIX_CONTROL_FUNCTION_MASK);
+}
+
+static void add_pci_cfg_cap(struct virtio_pci *vp)
+{
+	struct virtio_pci_cfg_cap cap = {
+		.cap =
+			{
+				.cap_len = sizeof(struct virtio_pci_cfg_cap),
+				.cfg_type = VIRTIO_PCI_CAP_PCI_CFG,
+			},
+	};
+	uint8_t at;
+
+	at = pci_device_add_capability(&vp->pdev, PCI_CAP_ID_VENDOR,
+				       (uint8_t *)&cap + 2, sizeof(cap) - 2);
+	vp->pci_cfg_capability = at;
+	pci_wmask_set(&vp->pdev, at + offsetof(struct virtio_pci_cap, bar), 1,
+		      0xff);
+	pci_wmask_set(&vp->pdev, at + offsetof(struct virtio_pci_cap, offset),
+		      4, 0xffffffffu);
+	pci_wmask_set(&vp->pdev, at + offsetof(struct virtio_pci_cap, length),
+		      4, 0xffffffffu);
+	pci_wmask_set(&vp->pdev,
+		      at + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 4,
+		      0xffffffffu);
 }
 
 static int setup_vectors(struct virtio_pci *vp)
@@ -578,6 +656,7 @@ struct pci_device *virtio_pci_create(struct virtio_device *vdev, int vm_fd,
 	add_virtio_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFFSET,
 		       vdev->queue_count * VIRTIO_PCI_NOTIFY_MULTIPLIER, true);
 	add_msix_cap(vp);
+	add_pci_cfg_cap(vp);
 
 	ret = setup_vectors(vp);
 	if (ret) {

@@ -15,7 +15,11 @@
  * Queue notifications: each queue's notify address is bound to the queue's
  * kick eventfd with KVM_IOEVENTFD while BAR 0 decodes, so KVM completes the
  * write in the kernel and wakes the device's I/O thread; a notify write
- * that still exits to tern (BAR moving, no ioeventfd) kicks the same fd. */
+ * that still exits to tern (BAR moving, no ioeventfd) kicks the same fd.
+ *
+ * The VIRTIO_PCI_CAP_PCI_CFG capability (spec 4.1.4.9) gives the same BAR
+ * access through config space: the driver sets bar, offset and length in
+ * it, then reads or writes its pci_cfg_data. */
 #ifndef TERN_VIRTIO_VIRTIO_PCI_H
 #define TERN_VIRTIO_VIRTIO_PCI_H
 
@@ -64,6 +68,7 @@ struct virtio_pci {
 	struct virtio_pci_state state;
 	uint16_t vector_count;
 	uint8_t msix_capability; /* config offset */
+	uint8_t pci_cfg_capability; /* VIRTIO_PCI_CAP_PCI_CFG's offset */
 
 	/* KVM plumbing; vm_fd -1 (unit tests) skips the ioctls. */
 	int vm_fd;

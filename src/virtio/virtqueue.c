@@ -198,8 +198,22 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	avail_idx = load16_acquire(&vq->avail->idx);
 	if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->size)
 		return virtq_fail(vq, VIRTQ_ERR_AVAIL_IDX);
-	if (avail_idx == vq->last_avail_idx)
-		return 0;
+	if (avail_idx == vq->last_avail_idx) {
+		/* Spec 2.7.10: the driver notifies when its new idx passes
+		 * avail_event; left behind, it would never notify again. Store
+		 * it, then look again past a full barrier (the driver does the
+		 * mirror image: idx store, barrier, avail_event load). */
+		if (!vq->event_idx || vq->notify_disabled)
+			return 0;
+		__atomic_store_n(used_avail_event(vq), vq->last_avail_idx,
+				 __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = load16_acquire(&vq->avail->idx);
+		if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->size)
+			return virtq_fail(vq, VIRTQ_ERR_AVAIL_IDX);
+		if (avail_idx == vq->last_avail_idx)
+			return 0;
+	}
 
 	head = load16(&vq->avail->ring[vq->last_avail_idx % vq->size]);
 	if (head >= vq->size)
@@ -291,6 +305,7 @@ void virtq_disable_notify(struct virtq *vq)
 {
 	if (!vq->used || vq->error)
 		return;
+	vq->notify_disabled = true;
 	/* With EVENT_IDX the driver only notifies when avail idx passes
 	 * avail_event; leaving it where it is suppresses further kicks. */
 	if (!vq->event_idx)
@@ -301,6 +316,7 @@ bool virtq_enable_notify(struct virtq *vq)
 {
 	if (!vq->used || vq->error)
 		return false;
+	vq->notify_disabled = false;
 	if (vq->event_idx)
 		store16(used_avail_event(vq), vq->last_avail_idx);
 	else

@@ -62,6 +62,7 @@ struct virtq {
 	uint16_t signalled_used; /* used_idx at the last interrupt */
 	bool signalled_used_valid; /* false: next interrupt is not suppressed */
 	int error; /* enum virtq_error once broken, else 0 */
+	bool notify_disabled; /* between disable_notify and enable_notify */
 
 	const struct guest_memory *mem;
 	struct virtq_desc_raw *desc; /* host views of the rings */
@@ -89,7 +90,10 @@ int virtq_init(struct virtq *vq, const struct guest_memory *mem, uint16_t size,
 	       bool event_idx, bool indirect);
 
 /* Takes the next available chain. Returns 1 with *chain filled, 0 when the
- * ring is empty, or a negative VIRTQ_ERR_* (the queue is then broken). */
+ * ring is empty, or a negative VIRTQ_ERR_* (the queue is then broken).
+ * With EVENT_IDX and notifications not disabled, an empty ring also
+ * publishes avail_event, so a device that simply pops until 0 keeps
+ * getting notified (as if it called virtq_enable_notify()). */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
 /* Returns chain `head` to the driver with `written` bytes written into its

@@ -15,9 +15,10 @@
 
 #include "arch/x86/boot/kernel_loader.h"
 #include "arch/x86/layout.h"
-#include "arch/x86/mptable.h"
+#include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
+#include "devices/acpi_power.h"
 #include "devices/boot_marker.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
@@ -60,6 +61,11 @@ static void kvm_set_irq_level(void *opaque, unsigned gsi, int level)
 static void request_guest_reset(void *opaque)
 {
 	vm_request_stop(opaque, VM_STOP_GUEST_RESET);
+}
+
+static void request_guest_poweroff(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_GUEST_POWEROFF);
 }
 
 static time_t host_utc_now(void)
@@ -201,6 +207,14 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 
+	ret = register_device(
+		&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT, ACPI_POWER_PORT_COUNT,
+		acpi_power_create(&(struct acpi_power_events){
+			request_guest_poweroff, request_guest_reset, vm}),
+		err);
+	if (ret)
+		return ret;
+
 	vm->boot_marker = boot_marker_create();
 	return register_device(&vm->pio_bus, TERN_BOOT_MARKER_PORT, 1,
 			       vm->boot_marker, err);
@@ -305,18 +319,32 @@ static int load_linux(struct vm *vm, const struct file_map *kernel,
 	struct boot_entry entry;
 	struct load_error load_err = {{0}};
 	uint32_t apic_ids[VM_MAX_CPUS];
+	struct acpi_platform platform = {
+		.cpu_count = vm->config.cpu_count,
+		.apic_ids = apic_ids,
+		.mmio_devices = vm->virtio_mmio,
+		.mmio_device_count = vm->virtio_mmio_count,
+	};
+	char *cmdline = vm_virtio_cmdline(vm, request.cmdline);
 	int ret;
-
-	ret = kernel_load(&vm->memory, &request, &entry, &load_err);
-	if (ret)
-		return tern_error_set(err, -ret, "kernel %s: %s",
-				      vm->config.kernel_path, load_err.message);
 
 	for (int i = 0; i < vm->config.cpu_count; i++)
 		apic_ids[i] = cpuid_apic_id(i, vm->config.cpu_count);
-	ret = mptable_write(&vm->memory, vm->config.cpu_count, apic_ids);
+	ret = acpi_tables_write(&vm->memory, &platform, &request.rsdp_gpa);
+	if (ret) {
+		free(cmdline);
+		return tern_error_set(err, -ret,
+				      "cannot write the ACPI tables: %s",
+				      strerror(-ret));
+	}
+
+	if (cmdline)
+		request.cmdline = cmdline;
+	ret = kernel_load(&vm->memory, &request, &entry, &load_err);
+	free(cmdline);
 	if (ret)
-		return tern_error_set(err, -ret, "cannot write the MP table");
+		return tern_error_set(err, -ret, "kernel %s: %s",
+				      vm->config.kernel_path, load_err.message);
 
 	return x86_vcpu_set_boot_entry(vm->vcpus[0].fd, &vm->memory, &entry,
 				       err);

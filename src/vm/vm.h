@@ -7,10 +7,12 @@
 
 struct pci_bus;
 
+#include "arch/x86/acpi/acpi_tables.h"
 #include "cpu/vcpu.h"
 #include "devices/io_bus.h"
 #include "memory/guest_memory.h"
 #include "util/error.h"
+#include "virtio/virtio_mmio.h"
 #include "vm/irq_routing.h"
 #include "vm/kvm_system.h"
 #include "vm/vm_config.h"
@@ -38,6 +40,9 @@ struct vm {
 
 	struct irq_routing irq_routing; /* GSI routes: the one owner */
 	struct pci_bus *pci_bus;
+	/* virtio-mmio slots in use, for the DSDT and the command line */
+	struct acpi_mmio_device virtio_mmio[VIRTIO_MMIO_MAX_DEVICES];
+	int virtio_mmio_count;
 
 	struct device *serial;
 	struct device *boot_marker;
@@ -54,8 +59,8 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *config,
 	      struct tern_error *err);
 
-/* Loads the configured kernel, initrd and command line, writes the MP table
- * and points the boot vCPU at the kernel's entry. */
+/* Writes the ACPI tables, loads the configured kernel, initrd and command
+ * line, and points the boot vCPU at the kernel's entry. */
 int vm_load_kernel(struct vm *vm, struct tern_error *err);
 
 /* Runs the guest until it stops; serves console input meanwhile. */

@@ -23,6 +23,12 @@ enum serial_mode {
 	SERIAL_MODE_NONE,
 };
 
+enum virtio_transport {
+	VIRTIO_TRANSPORT_AUTO, /* PCI, or MMIO when the cmdline has pci=off */
+	VIRTIO_TRANSPORT_PCI,
+	VIRTIO_TRANSPORT_MMIO,
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
@@ -36,10 +42,11 @@ struct vm_config {
 	struct vm_net_config nets[VM_MAX_NETS];
 	int net_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
+	enum virtio_transport virtio_transport; /* --transport */
 };
 
 #define VM_MIN_MEMORY (64ULL << 20)
-/* The MP table and 8-bit xAPIC IDs bound the vCPU count; KVM's own limit may
+/* 8-bit xAPIC IDs in the MADT bound the vCPU count; KVM's own limit may
  * be lower and is checked too. */
 #define VM_MAX_CPUS 64
 

@@ -1,9 +1,13 @@
 #include "vm/vm_virtio.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/layout.h"
 #include "devices/pci/pci_bus.h"
+#include "virtio/virtio_mmio.h"
 #include "virtio/virtio_pci.h"
 #include "vm/vm.h"
 
@@ -17,8 +21,7 @@ static int add_pci(struct vm *vm, struct virtio_device *vdev,
 	if (!pdev) {
 		virtio_device_destroy(vdev);
 		return tern_error_set(err, -ret,
-				      "%s: cannot set up its PCI "
-				      "function: %s",
+				      "%s: cannot set up its PCI function: %s",
 				      vdev->ops->name, strerror(-ret));
 	}
 	ret = pci_bus_add_device(vm->pci_bus, pdev);
@@ -29,6 +32,67 @@ static int add_pci(struct vm *vm, struct virtio_device *vdev,
 				      vdev->ops->name, strerror(-ret));
 	}
 	return 0;
+}
+
+static int add_mmio(struct vm *vm, struct virtio_device *vdev,
+		    struct tern_error *err)
+{
+	int slot = vm->virtio_mmio_count;
+	uint64_t base =
+		LAYOUT_VIRTIO_MMIO_GPA + slot * LAYOUT_VIRTIO_MMIO_SLOT_SIZE;
+	uint32_t gsi = VIRTIO_MMIO_FIRST_GSI + (uint32_t)slot;
+	struct device *dev;
+	int ret = 0;
+
+	if (slot >= VIRTIO_MMIO_MAX_DEVICES) {
+		virtio_device_destroy(vdev);
+		return tern_error_set(err, ENOSPC,
+				      "%s: tern has room for %d virtio-mmio "
+				      "devices (one IOAPIC pin each)",
+				      vdev->ops->name, VIRTIO_MMIO_MAX_DEVICES);
+	}
+	dev = virtio_mmio_create(vdev, base, gsi, vm->fd, &ret);
+	if (!dev) {
+		virtio_device_destroy(vdev);
+		return tern_error_set(err, -ret,
+				      "%s: cannot set up virtio-mmio: "
+				      "%s",
+				      vdev->ops->name, strerror(-ret));
+	}
+	ret = io_bus_register(&vm->mmio_bus, base, LAYOUT_VIRTIO_MMIO_SLOT_SIZE,
+			      dev);
+	if (ret) {
+		dev->ops->destroy(dev);
+		return tern_error_set(
+			err, -ret, "%s: cannot place it at 0x%llx",
+			vdev->ops->name, (unsigned long long)base);
+	}
+	vm->virtio_mmio[slot] = (struct acpi_mmio_device){
+		.base = base,
+		.size = (uint32_t)LAYOUT_VIRTIO_MMIO_SLOT_SIZE,
+		.gsi = gsi,
+	};
+	vm->virtio_mmio_count++;
+	return 0;
+}
+
+static int cmdline_turns_pci_off(const char *cmdline)
+{
+	size_t len = strlen("pci=off");
+
+	for (const char *p = cmdline; p && (p = strstr(p, "pci=off")); p++)
+		if ((p == cmdline || p[-1] == ' ') &&
+		    (p[len] == '\0' || p[len] == ' '))
+			return 1;
+	return 0;
+}
+
+enum virtio_transport vm_virtio_transport(const struct vm *vm)
+{
+	if (vm->config.virtio_transport != VIRTIO_TRANSPORT_AUTO)
+		return vm->config.virtio_transport;
+	return cmdline_turns_pci_off(vm->config.cmdline) ? VIRTIO_TRANSPORT_MMIO
+							 : VIRTIO_TRANSPORT_PCI;
 }
 
 int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
@@ -45,5 +109,28 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 		return tern_error_set(err, -ret, "cannot start %s: %s",
 				      vdev->ops->name, strerror(-ret));
 	}
+	if (vm_virtio_transport(vm) == VIRTIO_TRANSPORT_MMIO)
+		return add_mmio(vm, vdev, err);
 	return add_pci(vm, vdev, err);
+}
+
+char *vm_virtio_cmdline(const struct vm *vm, const char *base)
+{
+	size_t cap = strlen(base) + 1 + 48 * (size_t)vm->virtio_mmio_count;
+	char *cmdline;
+	size_t len;
+
+	if (!vm->virtio_mmio_count)
+		return NULL;
+	cmdline = malloc(cap);
+	if (!cmdline)
+		return NULL;
+	len = (size_t)snprintf(cmdline, cap, "%s", base);
+	for (int i = 0; i < vm->virtio_mmio_count; i++)
+		len += (size_t)snprintf(
+			cmdline + len, cap - len,
+			" virtio_mmio.device=4K@0x%llx:%u",
+			(unsigned long long)vm->virtio_mmio[i].base,
+			vm->virtio_mmio[i].gsi);
+	return cmdline;
 }

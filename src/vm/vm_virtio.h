@@ -15,4 +15,16 @@ struct vm;
 int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 			 struct tern_error *err);
 
+/* The transport vm_add_virtio_device() uses: the configured one, or for
+ * VIRTIO_TRANSPORT_AUTO, MMIO when the kernel command line turns PCI off
+ * (pci=off), else PCI. */
+enum virtio_transport vm_virtio_transport(const struct vm *vm);
+
+/* The kernel command line with one virtio_mmio.device=4K@0xBASE:GSI per
+ * virtio-mmio device appended (for kernels built with
+ * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; others find them in the DSDT).
+ * Returns a malloc'ed string, or NULL when there is nothing to append or
+ * no memory (then use base as is). */
+char *vm_virtio_cmdline(const struct vm *vm, const char *base);
+
 #endif

@@ -69,8 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--rng", "--net tap=NAME[,mac=MAC]",
-                   "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport",
+                   "--net tap=NAME[,mac=MAC]", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -163,6 +163,11 @@ def net_same_tap_or_mac_twice_is_a_usage_error():
     for i in range(9):
         too_many += ["--net", f"tap=tap{i}"]
     expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 8")
+
+
+@test
+def bad_virtio_transport_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
 
 
 @test

@@ -76,7 +76,12 @@ class Guest:
 
     def reboot(self):
         """Reboots the guest and returns tern's exit status."""
-        self.child.sendline("reboot -f")
+        return self.exit_with("reboot -f")
+
+    def exit_with(self, command):
+        """Runs a command that ends the guest (reboot, poweroff) and returns
+        tern's exit status."""
+        self.child.sendline(command)
         self.child.expect(pexpect.EOF, timeout=COMMAND_TIMEOUT)
         self.child.close()
         return self.child.exitstatus if self.child.exitstatus is not None \

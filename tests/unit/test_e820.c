@@ -34,7 +34,7 @@ static void small_guest_has_low_and_high_ram(void **state)
 
 	assert_int_equal(guest_memory_init(&mem, MiB(256)), 0);
 	e820_build(&mem, &map);
-	assert_int_equal(map.count, 3);
+	assert_int_equal(map.count, 4); /* low, BIOS, high, ECAM */
 	assert_int_equal(map.entries[0].addr, 0);
 	assert_int_equal(map.entries[0].type, E820_TYPE_RAM);
 	assert_int_equal(map.entries[1].addr, LAYOUT_BIOS_RESERVED_GPA);
@@ -52,16 +52,18 @@ static void large_guest_resumes_above_4g(void **state)
 
 	assert_int_equal(guest_memory_init(&mem, GiB(5)), 0);
 	e820_build(&mem, &map);
-	assert_int_equal(map.count, 4);
+	assert_int_equal(map.count, 5);
 	assert_int_equal(map.entries[2].addr + map.entries[2].size,
 			 LAYOUT_MMIO_HOLE_START);
-	assert_int_equal(map.entries[3].addr, GiB(4));
-	assert_int_equal(map.entries[3].size, GiB(5) - LAYOUT_MMIO_HOLE_START);
+	assert_int_equal(map.entries[3].addr, LAYOUT_PCI_ECAM_GPA);
+	assert_int_equal(map.entries[3].type, E820_TYPE_RESERVED);
+	assert_int_equal(map.entries[4].addr, GiB(4));
+	assert_int_equal(map.entries[4].size, GiB(5) - LAYOUT_MMIO_HOLE_START);
 	assert_well_formed(&map, GiB(5));
 	guest_memory_destroy(&mem);
 }
 
-static void mp_tables_are_in_reserved_memory(void **state)
+static void acpi_tables_are_in_reserved_memory(void **state)
 {
 	struct guest_memory mem;
 	struct e820_map map;
@@ -71,9 +73,9 @@ static void mp_tables_are_in_reserved_memory(void **state)
 	e820_build(&mem, &map);
 	for (int i = 0; i < map.count; i++)
 		if (map.entries[i].type == E820_TYPE_RESERVED &&
-		    map.entries[i].addr <= LAYOUT_MP_CONFIG_GPA &&
+		    map.entries[i].addr <= LAYOUT_ACPI_GPA &&
 		    map.entries[i].addr + map.entries[i].size >=
-			    LAYOUT_MP_FLOATING_GPA + 16)
+			    LAYOUT_ACPI_GPA + LAYOUT_ACPI_SIZE)
 			covered = 1;
 	assert_true(covered);
 	guest_memory_destroy(&mem);
@@ -84,7 +86,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(small_guest_has_low_and_high_ram),
 		cmocka_unit_test(large_guest_resumes_above_4g),
-		cmocka_unit_test(mp_tables_are_in_reserved_memory),
+		cmocka_unit_test(acpi_tables_are_in_reserved_memory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,6 +350,7 @@ static void request_is_served_with_an_msix_interrupt(void **state)
 	assert_int_equal(atomic_load(&f->vdev->stats.bytes_written), 32);
 	assert_true(atomic_load(&f->vdev->stats.notifications) >= 1);
 	assert_int_equal(atomic_load(&f->vdev->stats.interrupts), 1);
+	assert_int_equal(atomic_load(&f->vdev->stats.notifications_by_exit), 1);
 }
 
 static void masked_vector_sets_pending_and_fires_on_unmask(void **state)
@@ -464,6 +465,21 @@ static void queue_in_bad_memory_sets_needs_reset(void **state)
 	assert_int_equal(mmio_read(f, COMMON(queue_enable), 2), 0);
 }
 
+static void queue_larger_than_offered_needs_reset(void **state)
+{
+	struct fixture *f = *state;
+
+	f->vdev->queues[0].max_size = 64; /* as a device may offer */
+	negotiate(f, 1ULL << VIRTIO_F_VERSION_1);
+	mmio_write(f, COMMON(queue_select), 2, 0);
+	mmio_write(f, COMMON(queue_size), 2, 128);
+	mmio_write(f, COMMON(queue_desc_lo), 8, DESC_GPA);
+	mmio_write(f, COMMON(queue_avail_lo), 8, AVAIL_GPA);
+	mmio_write(f, COMMON(queue_used_lo), 8, USED_GPA);
+	mmio_write(f, COMMON(queue_enable), 2, 1);
+	assert_true(status(f) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 static void driver_ok_without_features_ok_needs_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -489,6 +505,26 @@ static void isr_counts_without_msix_and_clears_on_read(void **state)
 	assert_int_equal(mmio_read(f, VIRTIO_PCI_ISR_OFFSET, 1), 0);
 }
 
+static void pci_cfg_capability_reaches_bar0(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t cap = find_virtio_cap(f, VIRTIO_PCI_CAP_PCI_CFG);
+
+	assert_int_not_equal(cap, 0);
+	cfg_write(f, cap + 4, 1, 0); /* bar */
+	cfg_write(f, cap + 8, 4, COMMON(num_queues));
+	cfg_write(f, cap + 12, 4, 2);
+	assert_int_equal(cfg_read(f, cap + 16, 2), 1);
+	cfg_write(f, cap + 8, 4, COMMON(device_status));
+	cfg_write(f, cap + 12, 4, 1);
+	cfg_write(f, cap + 16, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	assert_int_equal(status(f), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	/* A length of 3 or a misaligned offset does nothing. */
+	cfg_write(f, cap + 12, 4, 3);
+	cfg_write(f, cap + 16, 1, 0);
+	assert_int_equal(status(f), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,8 +537,10 @@ int main(void)
 		T(vector_out_of_range_reads_back_no_vector),
 		T(hostile_ring_sets_needs_reset_and_reset_recovers),
 		T(queue_in_bad_memory_sets_needs_reset),
+		T(queue_larger_than_offered_needs_reset),
 		T(driver_ok_without_features_ok_needs_reset),
 		T(isr_counts_without_msix_and_clears_on_read),
+		T(pci_cfg_capability_reaches_bar0),
 #undef T
 	};
 

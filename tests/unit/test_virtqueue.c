@@ -550,6 +550,32 @@ static void avail_event_tells_driver_where_to_notify(void **state)
 	assert_int_equal(*avail_event, 2);
 }
 
+static void empty_pop_publishes_avail_event(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *avail_event =
+		guest_memory_ptr(&f->mem, USED_GPA + 4 + 8 * QSIZE, 2);
+
+	/* A device that only pops until the ring is empty, never calling
+	 * virtq_enable_notify(), still tells the driver where to notify. */
+	init_queue(f, true, false);
+	set_desc(f, 0, DATA_GPA, 4, 0, 0);
+	offer(f, 0);
+	offer(f, 0);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 0);
+	assert_int_equal(*avail_event, 2);
+	/* While disabled, an empty pop leaves it alone. */
+	virtq_disable_notify(&f->vq);
+	offer(f, 0);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 0);
+	assert_int_equal(*avail_event, 2);
+	assert_false(virtq_enable_notify(&f->vq));
+	assert_int_equal(*avail_event, 3);
+}
+
 static void guest_rewriting_ring_cannot_hang_pop(void **state)
 {
 	struct fixture *f = *state;
@@ -610,6 +636,7 @@ int main(void)
 		T(no_interrupt_flag_suppresses_without_event_idx),
 		T(used_event_suppresses_interrupts),
 		T(avail_event_tells_driver_where_to_notify),
+		T(empty_pop_publishes_avail_event),
 		T(guest_rewriting_ring_cannot_hang_pop),
 #undef T
 	};

@@ -20,15 +20,18 @@ void e820_build(const struct guest_memory *mem, struct e820_map *map)
 
 	map->count = 0;
 	add_entry(map, 0, LAYOUT_BIOS_RESERVED_GPA, E820_TYPE_RAM);
-	/* The MP tables, then the VGA hole and BIOS area a PC has below 1 MiB:
-	 * nothing of the guest's lives there, but kernels expect it reserved.
-	 */
+	/* The EBDA's place, the VGA hole and the BIOS area (where the ACPI
+	 * tables are) a PC has below 1 MiB: kernels expect it reserved. */
 	add_entry(map, LAYOUT_BIOS_RESERVED_GPA,
 		  LAYOUT_HIGH_MEMORY_GPA - LAYOUT_BIOS_RESERVED_GPA,
 		  E820_TYPE_RESERVED);
 	if (low_end > LAYOUT_HIGH_MEMORY_GPA)
 		add_entry(map, LAYOUT_HIGH_MEMORY_GPA,
 			  low_end - LAYOUT_HIGH_MEMORY_GPA, E820_TYPE_RAM);
+	/* Linux trusts the MCFG's ECAM window only when the firmware reserves
+	 * it (arch/x86/pci/mmconfig-shared.c checks the e820 map). */
+	add_entry(map, LAYOUT_PCI_ECAM_GPA, LAYOUT_PCI_ECAM_SIZE,
+		  E820_TYPE_RESERVED);
 	for (int i = 0; i < mem->region_count; i++) {
 		const struct guest_memory_region *region = &mem->regions[i];
 

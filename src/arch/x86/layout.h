@@ -24,15 +24,16 @@
 	0x10000ULL /* 64 KiB, well above any kernel limit                      \
 		    */
 
-/* The top 4 KiB of conventional memory hold the MP tables and are reserved
- * in the e820 map. The floating pointer sits in the last KiB, one of the
- * places the kernel scans for it; the configuration table it points to sits
- * below it, since 64 processor entries need more than one KiB. Linux reserves
- * from 0x9f000 up anyway when the BIOS data area names no EBDA. */
+/* From the EBDA's usual place up to 1 MiB nothing is RAM to the guest: the
+ * e820 map reserves it, as a PC BIOS does, and Linux reserves from 0x9f000
+ * up anyway when the BIOS data area names no EBDA. */
 #define LAYOUT_BIOS_RESERVED_GPA 0x9f000ULL
-#define LAYOUT_MP_CONFIG_GPA 0x9f000ULL
-#define LAYOUT_MP_CONFIG_MAX 0xc00ULL
-#define LAYOUT_MP_FLOATING_GPA 0x9fc00ULL
+
+/* ACPI tables live in the BIOS read-only area, where a kernel that is given
+ * no RSDP address scans for "RSD PTR " (0xe0000-0xfffff, 16-byte aligned). */
+#define LAYOUT_ACPI_GPA 0xe0000ULL
+#define LAYOUT_ACPI_SIZE 0x10000ULL
+
 #define LAYOUT_LOW_RAM_END 0xa0000ULL /* 640 KiB: VGA/BIOS area follows */
 #define LAYOUT_HIGH_MEMORY_GPA 0x100000ULL /* 1 MiB */
 

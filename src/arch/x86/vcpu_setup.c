@@ -112,7 +112,7 @@ static void set_lvt_delivery(struct kvm_lapic_state *lapic, int reg,
 }
 
 /* LINT0 carries the 8259's interrupts (virtual wire mode) and LINT1 NMIs,
- * as PC firmware programs them and as the MP table tells the guest. */
+ * as PC firmware programs them and as the MADT tells the guest. */
 static int set_lapic_lint(int vcpu_fd, struct tern_error *err)
 {
 	struct kvm_lapic_state lapic;

@@ -114,9 +114,11 @@ static void update_bar_mapping(struct pci_device *pdev)
 	}
 }
 
-uint32_t pci_device_config_read(const struct pci_device *pdev, uint32_t offset,
+uint32_t pci_device_config_read(struct pci_device *pdev, uint32_t offset,
 				uint32_t size)
 {
+	if (pdev->ops->config_read)
+		pdev->ops->config_read(pdev, offset, size);
 	return pci_config_get(pdev, offset, size);
 }
 

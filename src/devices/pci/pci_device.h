@@ -47,6 +47,10 @@ struct pci_device_ops {
 			 void *data, uint32_t size);
 	void (*bar_write)(struct pci_device *pdev, int bar, uint64_t offset,
 			  const void *data, uint32_t size);
+	/* NULL-able. Before a config read of size bytes at offset, to
+	 * refresh config bytes whose value lives elsewhere. */
+	void (*config_read)(struct pci_device *pdev, uint32_t offset,
+			    uint32_t size);
 	/* NULL-able. After the generic code applied a config write of size
 	 * bytes at offset (e.g. to follow an MSI-X enable bit). */
 	void (*config_written)(struct pci_device *pdev, uint32_t offset,
@@ -95,7 +99,7 @@ uint8_t pci_device_add_capability(struct pci_device *pdev, uint8_t id,
 /* Config space accesses as the guest makes them (offset + size within
  * 4 KiB, size 1, 2 or 4, little-endian). Writes go through the write mask
  * and update BAR decoding (calling bar_mapped), then config_written. */
-uint32_t pci_device_config_read(const struct pci_device *pdev, uint32_t offset,
+uint32_t pci_device_config_read(struct pci_device *pdev, uint32_t offset,
 				uint32_t size);
 void pci_device_config_write(struct pci_device *pdev, uint32_t offset,
 			     uint32_t size, uint32_t value);

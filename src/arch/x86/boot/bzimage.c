@@ -14,6 +14,7 @@
 
 /* Offsets in the file and in struct boot_params (the setup header sits at
  * the same offset in both). */
+#define BP_ACPI_RSDP_ADDR 0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE 0x0c4
 #define BP_EXT_CMD_LINE_PTR 0x0c8
@@ -274,6 +275,9 @@ int bzimage_load(struct guest_memory *mem,
 		put32(zero_page, BP_EXT_RAMDISK_SIZE,
 		      (uint32_t)((uint64_t)req->initrd_size >> 32));
 	}
+	/* Read by kernels of boot protocol 2.14 and later; older ones leave
+	 * the field alone and scan the BIOS area, where the RSDP also is. */
+	put64(zero_page, BP_ACPI_RSDP_ADDR, req->rsdp_gpa);
 	write_e820(mem, zero_page);
 
 	entry->format = KERNEL_FORMAT_BZIMAGE;

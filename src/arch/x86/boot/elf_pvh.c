@@ -221,13 +221,14 @@ static int load_segments(struct guest_memory *mem,
 
 static int write_start_info(struct guest_memory *mem, uint64_t cmdline_gpa,
 			    uint64_t initrd_gpa, uint64_t initrd_size,
-			    struct load_error *err)
+			    uint64_t rsdp_gpa, struct load_error *err)
 {
 	struct hvm_start_info info = {
 		.magic = HVM_START_MAGIC,
 		.version = HVM_START_VERSION,
 		.cmdline_paddr = cmdline_gpa,
 		.memmap_paddr = PVH_MEMMAP_GPA,
+		.rsdp_paddr = rsdp_gpa,
 	};
 	struct hvm_memmap_table_entry memmap[E820_MAX_ENTRIES] = {{0}};
 	struct e820_map map;
@@ -282,7 +283,8 @@ int elf_pvh_load(struct guest_memory *mem,
 			LAYOUT_MMIO_HOLE_START, &initrd_gpa, err);
 	if (!ret)
 		ret = write_start_info(mem, cmdline_gpa, initrd_gpa,
-				       req->initrd ? req->initrd_size : 0, err);
+				       req->initrd ? req->initrd_size : 0,
+				       req->rsdp_gpa, err);
 	if (ret)
 		return ret;
 

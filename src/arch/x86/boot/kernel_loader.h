@@ -39,6 +39,9 @@ struct kernel_load_request {
 	const uint8_t *initrd; /* NULL: no initrd */
 	size_t initrd_size;
 	const char *cmdline; /* NUL-terminated, never NULL */
+	/* Where the ACPI RSDP is, handed to the kernel through the zero page
+	 * or the PVH start info so it need not scan for it; 0 if none. */
+	uint64_t rsdp_gpa;
 };
 
 /* Fixed-size message buffer so errors carry the reason up to main, which

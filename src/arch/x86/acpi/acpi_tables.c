@@ -1,0 +1,390 @@
+/* Table layouts: ACPI 6.4, sections 5.2.5 (RSDP), 5.2.8 (XSDT), 5.2.9 (FADT),
+ * 5.2.12 (MADT); MCFG: PCI Firmware Specification 3.2, section 4.1.2. */
+#include "arch/x86/acpi/acpi_tables.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86/acpi/aml.h"
+#include "arch/x86/layout.h"
+#include "devices/serial_8250.h"
+
+#define ACPI_OEM_ID "TERN  "
+#define ACPI_OEM_TABLE_ID "TERNVM  "
+#define ACPI_CREATOR_ID "TERN"
+
+#define TABLE_HEADER_SIZE 36
+#define RSDP_SIZE 36
+#define FADT_SIZE 276
+#define FADT_REVISION 6
+#define FADT_MINOR_REVISION 4
+
+#define FADT_FLAG_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
+#define FADT_FLAG_SLP_BUTTON (1u << 5)
+#define FADT_FLAG_RESET_REG_SUP (1u << 10)
+#define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
+/* No VGA, and leave PCIe ASPM alone. No "8042 present" flag: Linux then
+ * skips probing the keyboard controller, which tern keeps only for its reset
+ * line (reboot=k writes port 0x64 without the driver). */
+#define FADT_BOOT_ARCH_NO_VGA (1u << 2)
+#define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
+/* The SCI is unused in hardware-reduced mode, but Linux programs the IOAPIC
+ * pin FADT names anyway: name the ISA SCI pin, never 0 (the timer). */
+#define FADT_SCI_GSI 9
+
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
+
+#define MADT_FLAG_PCAT_COMPAT 1u
+#define MADT_TYPE_LOCAL_APIC 0
+#define MADT_TYPE_IOAPIC 1
+#define MADT_TYPE_LOCAL_APIC_NMI 4
+#define MADT_LAPIC_ENABLED 1u
+#define IOAPIC_ID 0
+
+static void put16(uint8_t *p, size_t off, uint16_t v)
+{
+	p[off] = (uint8_t)v;
+	p[off + 1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, size_t off, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[off + (size_t)i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, size_t off, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[off + (size_t)i] = (uint8_t)(v >> (8 * i));
+}
+
+uint8_t acpi_checksum(const void *data, size_t len)
+{
+	const uint8_t *bytes = data;
+	uint8_t sum = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + bytes[i]);
+	return sum;
+}
+
+/* Where the next table goes; every table starts 16-byte aligned. */
+struct table_writer {
+	uint8_t *out;
+	size_t cap, used;
+	uint64_t base_gpa;
+	int error;
+};
+
+static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
+{
+	size_t at = (w->used + 15) & ~(size_t)15;
+
+	if (w->error || at > w->cap || len > w->cap - at) {
+		w->error = w->error ? w->error : -E2BIG;
+		return NULL;
+	}
+	memset(w->out + at, 0, len);
+	w->used = at + len;
+	*gpa = w->base_gpa + at;
+	return w->out + at;
+}
+
+static void header_fill(uint8_t *t, const char *signature, uint32_t length,
+			uint8_t revision)
+{
+	memcpy(t, signature, 4);
+	put32(t, 4, length);
+	t[8] = revision;
+	memcpy(t + 10, ACPI_OEM_ID, 6);
+	memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
+	put32(t, 24, 1); /* OEM revision */
+	memcpy(t + 28, ACPI_CREATOR_ID, 4);
+	put32(t, 32, 1); /* creator revision */
+}
+
+static void header_seal(uint8_t *t, uint32_t length)
+{
+	t[9] = 0;
+	t[9] = (uint8_t)(0 - acpi_checksum(t, length));
+}
+
+static void put_gas_io(uint8_t *p, size_t off, uint16_t port)
+{
+	p[off] = GAS_SYSTEM_IO;
+	p[off + 1] = 8; /* register width in bits */
+	p[off + 2] = 0;
+	p[off + 3] = GAS_ACCESS_BYTE;
+	put64(p, off + 4, port);
+}
+
+static void dsdt_pci_root(struct aml *aml)
+{
+	aml_device_open(aml, "PCI0");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0A08");
+	aml_name(aml, "_CID");
+	aml_eisa_id(aml, "PNP0A03");
+	aml_name(aml, "_SEG");
+	aml_integer(aml, 0);
+	aml_name(aml, "_UID");
+	aml_integer(aml, 0);
+	aml_name(aml, "_BBN");
+	aml_integer(aml, 0);
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_bus_range(aml, 0, 0);
+	aml_resource_io(aml, 0xcf8, 8);
+	aml_resource_io_window(aml, 0x0000, 0x0cf7);
+	aml_resource_io_window(aml, 0x0d00, 0xffff);
+	aml_resource_memory32_window(
+		aml, (uint32_t)LAYOUT_PCI_MMIO_GPA,
+		(uint32_t)(LAYOUT_PCI_MMIO_GPA + LAYOUT_PCI_MMIO_SIZE - 1));
+	aml_resource_end(aml);
+	aml_close(aml); /* _CRS buffer */
+	aml_close(aml); /* PCI0 */
+
+	/* Linux uses ECAM only when its window is reserved by the firmware:
+	 * in the e820 map, and here as a motherboard resource. */
+	aml_device_open(aml, "ECAM");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0C02");
+	aml_name(aml, "_UID");
+	aml_integer(aml, 1);
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_memory32_fixed(aml, (uint32_t)LAYOUT_PCI_ECAM_GPA,
+				    (uint32_t)LAYOUT_PCI_ECAM_SIZE);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_close(aml);
+}
+
+static void dsdt_serial(struct aml *aml)
+{
+	aml_device_open(aml, "COM1");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0501");
+	aml_name(aml, "_UID");
+	aml_integer(aml, 1);
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_io(aml, SERIAL_COM1_PORT, SERIAL_PORT_COUNT);
+	aml_resource_irq(aml, SERIAL_COM1_GSI);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_close(aml);
+}
+
+static void dsdt_virtio_mmio(struct aml *aml,
+			     const struct acpi_mmio_device *dev, int index)
+{
+	char name[5];
+
+	snprintf(name, sizeof(name), "VR%02X", (unsigned)index & 0xff);
+	aml_device_open(aml, name);
+	aml_name(aml, "_HID");
+	aml_string(aml, "LNRO0005");
+	aml_name(aml, "_UID");
+	aml_integer(aml, (uint64_t)index);
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_memory32_fixed(aml, (uint32_t)dev->base, dev->size);
+	aml_resource_interrupt(aml, dev->gsi, 0);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_close(aml);
+}
+
+static uint64_t write_dsdt(struct table_writer *w,
+			   const struct acpi_platform *platform)
+{
+	struct aml aml;
+	uint64_t gpa = 0;
+	uint8_t *t;
+
+	aml_init(&aml);
+	aml_scope_open(&aml, "\\_SB_");
+	dsdt_pci_root(&aml);
+	dsdt_serial(&aml);
+	for (int i = 0; i < platform->mmio_device_count; i++)
+		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
+	aml_close(&aml);
+	/* \_S5: SLP_TYPa, SLP_TYPb; what the guest writes to power off. */
+	aml_name(&aml, "\\_S5_");
+	aml_package_open(&aml, 2);
+	aml_integer(&aml, ACPI_S5_SLEEP_TYPE);
+	aml_integer(&aml, 0);
+	aml_close(&aml);
+
+	if (aml.failed || aml.depth != 0) {
+		w->error = w->error ? w->error : -ENOMEM;
+	} else {
+		uint32_t length = (uint32_t)(TABLE_HEADER_SIZE + aml.len);
+
+		t = table_alloc(w, length, &gpa);
+		if (t) {
+			header_fill(t, "DSDT", length, 2);
+			memcpy(t + TABLE_HEADER_SIZE, aml.data, aml.len);
+			header_seal(t, length);
+		}
+	}
+	aml_free(&aml);
+	return gpa;
+}
+
+static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
+{
+	uint64_t gpa;
+	uint8_t *t = table_alloc(w, FADT_SIZE, &gpa);
+
+	if (!t)
+		return 0;
+	header_fill(t, "FACP", FADT_SIZE, FADT_REVISION);
+	put16(t, 46, FADT_SCI_GSI);
+	put16(t, 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
+	put32(t, 112,
+	      FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
+		      FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
+	put_gas_io(t, 116, ACPI_RESET_PORT);
+	t[128] = ACPI_RESET_VALUE;
+	t[131] = FADT_MINOR_REVISION;
+	put64(t, 140, dsdt_gpa); /* X_DSDT; the 32-bit DSDT field stays 0 */
+	put_gas_io(t, 244, ACPI_SLEEP_CONTROL_PORT);
+	put_gas_io(t, 256, ACPI_SLEEP_STATUS_PORT);
+	memcpy(t + 268, "TERNKVM ", 8); /* hypervisor vendor identity */
+	header_seal(t, FADT_SIZE);
+	return gpa;
+}
+
+static uint64_t write_madt(struct table_writer *w,
+			   const struct acpi_platform *platform)
+{
+	uint32_t length = TABLE_HEADER_SIZE + 8 +
+		(uint32_t)platform->cpu_count * 8 + 12 + 6;
+	uint64_t gpa;
+	uint8_t *t = table_alloc(w, length, &gpa);
+	size_t off = TABLE_HEADER_SIZE + 8;
+
+	if (!t)
+		return 0;
+	header_fill(t, "APIC", length, 5);
+	put32(t, 36, (uint32_t)LAYOUT_LAPIC_GPA);
+	put32(t, 40, MADT_FLAG_PCAT_COMPAT);
+	for (int i = 0; i < platform->cpu_count; i++, off += 8) {
+		t[off] = MADT_TYPE_LOCAL_APIC;
+		t[off + 1] = 8;
+		t[off + 2] = (uint8_t)i; /* ACPI processor UID */
+		t[off + 3] = (uint8_t)platform->apic_ids[i];
+		put32(t, off + 4, MADT_LAPIC_ENABLED);
+	}
+	t[off] = MADT_TYPE_IOAPIC;
+	t[off + 1] = 12;
+	t[off + 2] = IOAPIC_ID;
+	put32(t, off + 4, (uint32_t)LAYOUT_IOAPIC_GPA);
+	put32(t, off + 8, 0); /* GSI base */
+	off += 12;
+	/* LINT1 of every processor is NMI, as on a PC. No interrupt source
+	 * overrides: KVM's default routing sends ISA IRQ n to IOAPIC pin n,
+	 * the PIT included, which is what their absence means. */
+	t[off] = MADT_TYPE_LOCAL_APIC_NMI;
+	t[off + 1] = 6;
+	t[off + 2] = 0xff; /* all processors */
+	put16(t, off + 3, 0);
+	t[off + 5] = 1;
+	header_seal(t, length);
+	return gpa;
+}
+
+static uint64_t write_mcfg(struct table_writer *w)
+{
+	uint32_t length = TABLE_HEADER_SIZE + 8 + 16;
+	uint64_t gpa;
+	uint8_t *t = table_alloc(w, length, &gpa);
+
+	if (!t)
+		return 0;
+	header_fill(t, "MCFG", length, 1);
+	put64(t, 44, LAYOUT_PCI_ECAM_GPA);
+	put16(t, 52, 0); /* segment */
+	t[54] = 0; /* first bus */
+	t[55] = (uint8_t)(LAYOUT_PCI_ECAM_SIZE / MiB(1) - 1); /* last bus */
+	header_seal(t, length);
+	return gpa;
+}
+
+static uint64_t write_xsdt(struct table_writer *w, const uint64_t *tables,
+			   int count)
+{
+	uint32_t length = TABLE_HEADER_SIZE + (uint32_t)count * 8;
+	uint64_t gpa;
+	uint8_t *t = table_alloc(w, length, &gpa);
+
+	if (!t)
+		return 0;
+	header_fill(t, "XSDT", length, 1);
+	for (int i = 0; i < count; i++)
+		put64(t, TABLE_HEADER_SIZE + (size_t)i * 8, tables[i]);
+	header_seal(t, length);
+	return gpa;
+}
+
+static void write_rsdp(uint8_t *r, uint64_t xsdt_gpa)
+{
+	memcpy(r, "RSD PTR ", 8);
+	memcpy(r + 9, ACPI_OEM_ID, 6);
+	r[15] = 2; /* revision: ACPI 2.0+, XSDT */
+	put32(r, 20, RSDP_SIZE);
+	put64(r, 24, xsdt_gpa);
+	r[8] = (uint8_t)(0 - acpi_checksum(r, 20));
+	r[32] = (uint8_t)(0 - acpi_checksum(r, RSDP_SIZE));
+}
+
+long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
+		       uint8_t *out, size_t cap)
+{
+	struct table_writer w = {.out = out, .cap = cap, .base_gpa = base_gpa};
+	uint64_t rsdp_gpa, dsdt, tables[3], xsdt;
+	uint8_t *rsdp;
+
+	if (platform->cpu_count < 1 || platform->cpu_count > 255 ||
+	    !platform->apic_ids || platform->mmio_device_count < 0 ||
+	    platform->mmio_device_count > 255 ||
+	    (platform->mmio_device_count && !platform->mmio_devices))
+		return -EINVAL;
+	for (int i = 0; i < platform->cpu_count; i++)
+		if (platform->apic_ids[i] > 0xfe)
+			return -EINVAL;
+
+	rsdp = table_alloc(&w, RSDP_SIZE, &rsdp_gpa);
+	dsdt = write_dsdt(&w, platform);
+	tables[0] = write_fadt(&w, dsdt);
+	tables[1] = write_madt(&w, platform);
+	tables[2] = write_mcfg(&w);
+	xsdt = write_xsdt(&w, tables, 3);
+	if (w.error)
+		return w.error;
+	write_rsdp(rsdp, xsdt);
+	return (long)w.used;
+}
+
+int acpi_tables_write(struct guest_memory *mem,
+		      const struct acpi_platform *platform, uint64_t *rsdp_gpa)
+{
+	uint8_t *area =
+		guest_memory_ptr(mem, LAYOUT_ACPI_GPA, LAYOUT_ACPI_SIZE);
+	long used;
+
+	if (!area)
+		return -EFAULT;
+	used = acpi_tables_build(platform, LAYOUT_ACPI_GPA, area,
+				 LAYOUT_ACPI_SIZE);
+	if (used < 0)
+		return (int)used;
+	*rsdp_gpa = LAYOUT_ACPI_GPA;
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* The ACPI tables a tern guest boots with: RSDP, XSDT, FADT (hardware-
+ * reduced), MADT, MCFG and a DSDT describing the PCI root bridge, the serial
+ * port, virtio-mmio devices and the S5 (soft-off) sleep state. They replace
+ * the MP table: Linux reads CPUs, the IOAPIC, PCI and power-off from them,
+ * with no kernel parameters. */
+#ifndef TERN_ARCH_X86_ACPI_ACPI_TABLES_H
+#define TERN_ARCH_X86_ACPI_ACPI_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memory/guest_memory.h"
+
+/* A virtio-mmio device as the DSDT announces it (_HID "LNRO0005"), for
+ * kernels that cannot take virtio_mmio.device= on the command line. */
+struct acpi_mmio_device {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+
+struct acpi_platform {
+	int cpu_count;
+	const uint32_t *apic_ids; /* cpu_count entries */
+	const struct acpi_mmio_device *mmio_devices;
+	int mmio_device_count;
+};
+
+/* Builds every table into out (capacity cap) as it must appear at guest
+ * physical address base_gpa; the RSDP comes first, at base_gpa. Returns the
+ * bytes used, or a negative errno: -E2BIG when the tables do not fit,
+ * -EINVAL for a bad platform description, -ENOMEM. */
+long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
+		       uint8_t *out, size_t cap);
+
+/* Builds the tables and writes them at LAYOUT_ACPI_GPA; *rsdp_gpa gets the
+ * RSDP's address for the boot protocol. Returns 0 or a negative errno. */
+int acpi_tables_write(struct guest_memory *mem,
+		      const struct acpi_platform *platform, uint64_t *rsdp_gpa);
+
+/* The sum of bytes, 0 for a correctly checksummed table. */
+uint8_t acpi_checksum(const void *data, size_t len);
+
+/* Hardware-reduced ACPI's sleep and reset registers (FADT SLEEP_CONTROL_REG,
+ * RESET_REG), I/O ports served by devices/acpi_power.c. */
+#define ACPI_SLEEP_CONTROL_PORT 0x600
+#define ACPI_SLEEP_STATUS_PORT 0x601
+#define ACPI_RESET_PORT 0x602
+#define ACPI_POWER_PORT_COUNT 3
+#define ACPI_RESET_VALUE 0x01
+/* The SLP_TYP value \_S5 names; ACPI 6.4 section 4.8.3.7 puts SLP_TYP in
+ * bits 2-4 and SLP_EN in bit 5 of the sleep control register. */
+#define ACPI_S5_SLEEP_TYPE 5
+#define ACPI_SLEEP_TYPE_SHIFT 2
+#define ACPI_SLEEP_TYPE_MASK 0x1c
+#define ACPI_SLEEP_ENABLE 0x20
+
+#endif

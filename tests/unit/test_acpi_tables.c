@@ -1,0 +1,272 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "arch/x86/acpi/acpi_tables.h"
+#include "arch/x86/acpi/aml.h"
+#include "arch/x86/layout.h"
+
+#define BASE LAYOUT_ACPI_GPA
+
+static uint8_t area[LAYOUT_ACPI_SIZE];
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		(uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* The table at a guest address inside the area, checked for bounds and
+ * checksum; its signature must be sig. */
+static const uint8_t *table_at(uint64_t gpa, const char *sig, long used)
+{
+	const uint8_t *t;
+	uint32_t length;
+
+	assert_true(gpa >= BASE && gpa + 36 <= BASE + (uint64_t)used);
+	t = area + (gpa - BASE);
+	length = get32(t + 4);
+	assert_true(gpa + length <= BASE + (uint64_t)used);
+	assert_memory_equal(t, sig, 4);
+	assert_int_equal(acpi_checksum(t, length), 0);
+	return t;
+}
+
+static long build(int cpus, const struct acpi_mmio_device *mmio, int mmio_count)
+{
+	uint32_t apic_ids[64];
+	struct acpi_platform platform = {
+		.cpu_count = cpus,
+		.apic_ids = apic_ids,
+		.mmio_devices = mmio,
+		.mmio_device_count = mmio_count,
+	};
+
+	for (int i = 0; i < cpus && i < 64; i++)
+		apic_ids[i] = (uint32_t)i;
+	memset(area, 0xcc, sizeof(area));
+	return acpi_tables_build(&platform, BASE, area, sizeof(area));
+}
+
+static const uint8_t *xsdt_entry(const char *sig, long used)
+{
+	const uint8_t *xsdt = table_at(get64(area + 24), "XSDT", used);
+	uint32_t count = (get32(xsdt + 4) - 36) / 8;
+
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t gpa = get64(xsdt + 36 + i * 8);
+
+		if (!memcmp(area + (gpa - BASE), sig, 4))
+			return table_at(gpa, sig, used);
+	}
+	fail_msg("no %s in the XSDT", sig);
+	return NULL;
+}
+
+static void rsdp_is_valid_and_points_to_xsdt(void **state)
+{
+	long used = build(1, NULL, 0);
+
+	assert_true(used > 0);
+	assert_memory_equal(area, "RSD PTR ", 8);
+	assert_int_equal(acpi_checksum(area, 20), 0);
+	assert_int_equal(acpi_checksum(area, 36), 0);
+	assert_int_equal(area[15], 2);
+	table_at(get64(area + 24), "XSDT", used);
+}
+
+static void every_table_is_checksummed(void **state)
+{
+	long used = build(4, NULL, 0);
+	const uint8_t *fadt = xsdt_entry("FACP", used);
+
+	xsdt_entry("APIC", used);
+	xsdt_entry("MCFG", used);
+	table_at(get64(fadt + 140), "DSDT", used);
+}
+
+static void fadt_is_hardware_reduced_with_sleep_registers(void **state)
+{
+	long used = build(1, NULL, 0);
+	const uint8_t *fadt = xsdt_entry("FACP", used);
+
+	assert_int_equal(get32(fadt + 4), 276);
+	assert_true(get32(fadt + 112) & (1u << 20));
+	assert_int_equal(fadt[244], 1); /* system I/O */
+	assert_int_equal(get64(fadt + 248), ACPI_SLEEP_CONTROL_PORT);
+	assert_int_equal(get64(fadt + 260), ACPI_SLEEP_STATUS_PORT);
+	assert_int_equal(get64(fadt + 120), ACPI_RESET_PORT);
+	assert_int_equal(fadt[128], ACPI_RESET_VALUE);
+	/* MSI must stay allowed: virtio devices need it. */
+	assert_false(fadt[109] & (1u << 3));
+}
+
+static void madt_lists_every_cpu_and_the_ioapic(void **state)
+{
+	long used = build(64, NULL, 0);
+	const uint8_t *madt = xsdt_entry("APIC", used);
+	uint32_t length = get32(madt + 4);
+	int cpus = 0, ioapics = 0;
+
+	assert_int_equal(get32(madt + 36), LAYOUT_LAPIC_GPA);
+	for (uint32_t off = 44; off < length; off += madt[off + 1]) {
+		assert_true(madt[off + 1] >= 2);
+		if (madt[off] == 0) {
+			assert_int_equal(madt[off + 3], cpus);
+			assert_int_equal(get32(madt + off + 4), 1);
+			cpus++;
+		} else if (madt[off] == 1) {
+			assert_int_equal(get32(madt + off + 4),
+					 LAYOUT_IOAPIC_GPA);
+			ioapics++;
+		}
+	}
+	assert_int_equal(cpus, 64);
+	assert_int_equal(ioapics, 1);
+}
+
+static void mcfg_describes_bus_zero_ecam(void **state)
+{
+	long used = build(1, NULL, 0);
+	const uint8_t *mcfg = xsdt_entry("MCFG", used);
+
+	assert_int_equal(get32(mcfg + 4), 60);
+	assert_int_equal(get64(mcfg + 44), LAYOUT_PCI_ECAM_GPA);
+	assert_int_equal(mcfg[54], 0);
+	assert_int_equal(mcfg[55], 0);
+}
+
+static int dsdt_contains(const uint8_t *dsdt, const void *needle, size_t len)
+{
+	uint32_t length = get32(dsdt + 4);
+
+	for (uint32_t i = 36; i + len <= length; i++)
+		if (!memcmp(dsdt + i, needle, len))
+			return 1;
+	return 0;
+}
+
+static void dsdt_has_pci_serial_s5_and_mmio_devices(void **state)
+{
+	const struct acpi_mmio_device mmio[2] = {
+		{LAYOUT_VIRTIO_MMIO_GPA, 0x1000, 5},
+		{LAYOUT_VIRTIO_MMIO_GPA + 0x1000, 0x1000, 6},
+	};
+	long used = build(2, mmio, 2);
+	const uint8_t *fadt = xsdt_entry("FACP", used);
+	const uint8_t *dsdt = table_at(get64(fadt + 140), "DSDT", used);
+
+	assert_true(dsdt_contains(dsdt, "PCI0", 4));
+	assert_true(dsdt_contains(dsdt, "COM1", 4));
+	assert_true(dsdt_contains(dsdt, "_S5_", 4));
+	assert_true(dsdt_contains(dsdt, "VR00", 4));
+	assert_true(dsdt_contains(dsdt, "VR01", 4));
+	assert_true(dsdt_contains(dsdt, "LNRO0005", 8));
+}
+
+static void bad_platforms_are_refused(void **state)
+{
+	uint32_t apic_ids[1] = {0xff};
+	struct acpi_platform broadcast_id = {.cpu_count = 1,
+					     .apic_ids = apic_ids};
+
+	assert_int_equal(build(0, NULL, 0), -EINVAL);
+	assert_int_equal(
+		acpi_tables_build(&broadcast_id, BASE, area, sizeof(area)),
+		-EINVAL);
+}
+
+static void too_small_an_area_is_refused(void **state)
+{
+	uint32_t apic_ids[1] = {0};
+	struct acpi_platform platform = {.cpu_count = 1, .apic_ids = apic_ids};
+
+	assert_int_equal(acpi_tables_build(&platform, BASE, area, 100), -E2BIG);
+}
+
+static void pkg_length_uses_the_shortest_encoding(void **state)
+{
+	uint8_t out[4];
+
+	assert_int_equal(aml_encode_pkg_length(0, out), 1);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(aml_encode_pkg_length(62, out), 1);
+	assert_int_equal(out[0], 63);
+	/* 63 content bytes + 2 length bytes = 65 = 0x41. */
+	assert_int_equal(aml_encode_pkg_length(63, out), 2);
+	assert_int_equal(out[0], 0x41);
+	assert_int_equal(out[1], 0x04);
+	assert_int_equal(aml_encode_pkg_length(3000, out), 2);
+	assert_int_equal((out[0] & 0x0f) | out[1] << 4, 3002);
+	assert_int_equal(aml_encode_pkg_length(5000, out), 3);
+	assert_int_equal(aml_encode_pkg_length(1 << 20, out), 4);
+	assert_int_equal(aml_encode_pkg_length((size_t)1 << 28, out), 0);
+}
+
+static void aml_objects_nest_like_asl(void **state)
+{
+	struct aml aml;
+	/* Scope(\_SB) { Name(_UID, 0x2a) } */
+	const uint8_t expected[] = {0x10, 0x0d, '\\', '_', 'S', 'B',  '_',
+				    0x08, '_',	'U',  'I', 'D', 0x0a, 0x2a};
+
+	aml_init(&aml);
+	aml_scope_open(&aml, "\\_SB");
+	aml_name(&aml, "_UID");
+	aml_integer(&aml, 42);
+	aml_close(&aml);
+	assert_false(aml.failed);
+	assert_int_equal(aml.len, sizeof(expected));
+	assert_memory_equal(aml.data, expected, sizeof(expected));
+	aml_free(&aml);
+}
+
+static void aml_eisa_id_compresses(void **state)
+{
+	struct aml aml;
+	/* PNP0A03 is 0x030ad041 as a little-endian DWord. */
+	const uint8_t expected[] = {0x0c, 0x41, 0xd0, 0x0a, 0x03};
+
+	aml_init(&aml);
+	aml_eisa_id(&aml, "PNP0A03");
+	assert_memory_equal(aml.data, expected, sizeof(expected));
+	aml_free(&aml);
+}
+
+static void unbalanced_close_is_an_error(void **state)
+{
+	struct aml aml;
+
+	aml_init(&aml);
+	aml_close(&aml);
+	assert_true(aml.failed);
+	aml_free(&aml);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rsdp_is_valid_and_points_to_xsdt),
+		cmocka_unit_test(every_table_is_checksummed),
+		cmocka_unit_test(fadt_is_hardware_reduced_with_sleep_registers),
+		cmocka_unit_test(madt_lists_every_cpu_and_the_ioapic),
+		cmocka_unit_test(mcfg_describes_bus_zero_ecam),
+		cmocka_unit_test(dsdt_has_pci_serial_s5_and_mmio_devices),
+		cmocka_unit_test(bad_platforms_are_refused),
+		cmocka_unit_test(too_small_an_area_is_refused),
+		cmocka_unit_test(pkg_length_uses_the_shortest_encoding),
+		cmocka_unit_test(aml_objects_nest_like_asl),
+		cmocka_unit_test(aml_eisa_id_compresses),
+		cmocka_unit_test(unbalanced_close_is_an_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,85 @@
+/* The VM's GSI routing table: it must start as KVM's own default (else the
+ * first KVM_SET_GSI_ROUTING for an MSI-X vector would cut the serial
+ * port's IRQ 4 off), and MSI routes come and go on top of it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "vm/irq_routing.h"
+
+static void starts_as_kvm_default_routing(void **state)
+{
+	struct irq_routing r;
+
+	(void)state;
+	assert_int_equal(irq_routing_init(&r, -1), 0);
+	assert_int_equal(r.table->nr, 16 * 2 + 8);
+	for (uint32_t gsi = 0; gsi < 24; gsi++) {
+		const struct kvm_irq_routing_entry *ioapic = NULL, *pic = NULL;
+
+		for (uint32_t i = 0; i < r.table->nr; i++) {
+			const struct kvm_irq_routing_entry *e =
+				&r.table->entries[i];
+
+			if (e->gsi != gsi)
+				continue;
+			assert_int_equal(e->type, KVM_IRQ_ROUTING_IRQCHIP);
+			if (e->u.irqchip.irqchip == KVM_IRQCHIP_IOAPIC)
+				ioapic = e;
+			else
+				pic = e;
+		}
+		assert_non_null(ioapic);
+		assert_int_equal(ioapic->u.irqchip.pin, gsi);
+		if (gsi < 16) {
+			assert_non_null(pic);
+			assert_int_equal(pic->u.irqchip.irqchip,
+					 gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						 : KVM_IRQCHIP_PIC_SLAVE);
+			assert_int_equal(pic->u.irqchip.pin, gsi % 8);
+		} else {
+			assert_null(pic);
+		}
+	}
+	irq_routing_destroy(&r);
+}
+
+static void msi_routes_are_added_replaced_and_removed(void **state)
+{
+	struct irq_routing r;
+	const struct kvm_irq_routing_entry *e;
+	int gsi;
+
+	(void)state;
+	assert_int_equal(irq_routing_init(&r, -1), 0);
+	gsi = irq_routing_alloc_gsi(&r);
+	assert_int_equal(gsi, 24);
+	assert_int_equal(irq_routing_alloc_gsi(&r), 25);
+	assert_null(irq_routing_find(&r, 24, KVM_IRQ_ROUTING_MSI));
+	assert_int_equal(irq_routing_set_msi(&r, 24, 0xfee01000, 0x4031), 0);
+	assert_int_equal(irq_routing_set_msi(&r, 24, 0xfee02000, 0x4032), 0);
+	assert_int_equal(r.table->nr, 40 + 1);
+	e = irq_routing_find(&r, 24, KVM_IRQ_ROUTING_MSI);
+	assert_non_null(e);
+	assert_int_equal(e->u.msi.address_lo, 0xfee02000);
+	assert_int_equal(e->u.msi.address_hi, 0);
+	assert_int_equal(e->u.msi.data, 0x4032);
+	assert_int_equal(irq_routing_clear(&r, 24), 0);
+	assert_null(irq_routing_find(&r, 24, KVM_IRQ_ROUTING_MSI));
+	assert_int_equal(r.table->nr, 40);
+	/* Every change pushed the whole table. */
+	assert_int_equal(r.commits, 3);
+	irq_routing_destroy(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(starts_as_kvm_default_routing),
+		cmocka_unit_test(msi_routes_are_added_replaced_and_removed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
