@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,7 +318,14 @@ static void net_rx_process(struct virtio_net *net)
 
 static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events)
 {
-	net_rx_process(to_net(vdev));
+	struct virtio_net *net = to_net(vdev);
+
+	/* A wake-up already taken by the I/O thread when a reset or a pause
+	 * came in between: the rings are not ours to touch now. */
+	if (!net->tap_watched || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+	    (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	net_rx_process(net);
 }
 
 static void net_tx_send(struct virtio_net *net, const struct virtq_chain *c)

@@ -64,8 +64,8 @@ def netns_with_taps(taps):
         holder.wait(timeout=10)
 
 
-def net_guest(ns, nets, cpus=2):
-    extra = []
+def net_guest(ns, nets, cpus=2, transport=None):
+    extra = ["--transport", transport] if transport else []
     for spec in nets:
         extra += ["--net", spec]
     return guestlib.Guest(cpus=cpus, memory="256M", extra=extra,
@@ -81,11 +81,11 @@ def guest_iface_with_mac(guest, mac):
     raise AssertionError(f"no guest interface with MAC {mac}: {out!r}")
 
 
-def load_driver(guest):
+def load_driver(guest, transport="virtio_pci"):
     # The serial console has no size: busybox wraps typed lines at 80
     # columns, which would split the shell() marker in long commands.
     guest.shell("stty cols 4000")
-    out = guest.shell("modprobe virtio_pci && modprobe virtio_net && echo loaded")
+    out = guest.shell(f"modprobe {transport} && modprobe virtio_net && echo loaded")
     assert out.endswith("loaded"), out
     # The driver probes asynchronously: wait for the interfaces.
     guest.shell("for i in $(seq 50); do ls /sys/class/net | grep -q eth && break; sleep 0.2; "
@@ -192,6 +192,20 @@ def one_interface_pings_and_moves_4_mib_each_way():
             feats = guest.shell(f"cat /sys/class/net/{iface}/device/features")
             for bit in (0, 1, 5, 7, 11, 15, 16):  # CSUM GUEST_CSUM MAC GUEST_TSO4
                 assert feats[bit] == "1", (bit, feats)  # HOST_TSO4 MRG_RXBUF STATUS
+            tcp_both_ways(guest, ns, "10.0.2.1")
+            assert guest.reboot() == 0
+
+
+@test
+def virtio_mmio_transport_pings_and_moves_data():
+    """The same device behind --transport mmio (found through the DSDT)."""
+    mac = "52:54:00:12:34:57"
+    with netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
+        with net_guest(ns, [f"tap=tap0,mac={mac}"], transport="mmio") as guest:
+            load_driver(guest, "virtio_mmio")
+            iface = guest_iface_with_mac(guest, mac)
+            configure(guest, iface, "10.0.2.15/24")
+            ping_ok(guest, "10.0.2.1")
             tcp_both_ways(guest, ns, "10.0.2.1")
             assert guest.reboot() == 0
 

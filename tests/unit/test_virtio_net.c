@@ -526,6 +526,39 @@ static void frame_too_big_for_a_single_buffer_is_dropped(void **state)
 	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+static void reset_drops_a_half_delivered_frame(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t frame[2500];
+	uint64_t buf;
+	uint32_t id, len;
+
+	if (!require_tun())
+		skip();
+	bring_up(f, ALL_FEATURES);
+	/* One buffer for a frame that needs three: the device holds it. */
+	offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+	test_frame(frame, sizeof(frame), 8);
+	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
+	usleep(200 * 1000);
+	assert_int_equal(used_idx(f, RX), 0);
+
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_write_status(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	bring_up(f, ALL_FEATURES);
+	buf = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+	test_frame(frame, 100, 9);
+	assert_int_equal(send(f->sock, frame, 100, 0), 100);
+	assert_true(wait_used(f, RX, 1));
+	used_elem(f, RX, 0, &id, &len);
+	assert_int_equal(len, HDR + 100);
+	assert_memory_equal(gpa_ptr(f, buf + HDR, 100), frame, 100);
+	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
 static void offload_features_follow_their_dependencies(void **state)
 {
 	struct fixture *f = *state;
@@ -667,6 +700,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			frame_too_big_for_a_single_buffer_is_dropped, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			reset_drops_a_half_delivered_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			offload_features_follow_their_dependencies, setup,
 			teardown),
