@@ -154,13 +154,17 @@ def tcp_both_ways(guest, ns, host_address):
     guest.shell(f"dd if=/dev/urandom of=/tmp/out bs=1M count={TRANSFER_BYTES >> 20} 2>/dev/null")
     sent = guest.shell("sha256sum /tmp/out").split()[0]
     server = start_host_server(ns, "receive", host_address, 5001)
+    started = time.monotonic()
     guest.shell(f"nc {host_address} 5001 < /tmp/out", timeout=TRANSFER_TIMEOUT)
+    print(f"# guest to host: 4 MiB in {time.monotonic() - started:.1f} s", flush=True)
     count, digest = finish_host_server(server)
     assert (count, digest) == (TRANSFER_BYTES, sent), (count, digest, sent)
 
     # Host to guest.
     server = start_host_server(ns, "send", host_address, 5002)
+    started = time.monotonic()
     guest.shell(f"nc {host_address} 5002 < /dev/null > /tmp/in", timeout=TRANSFER_TIMEOUT)
+    print(f"# host to guest: 4 MiB in {time.monotonic() - started:.1f} s", flush=True)
     count, digest = finish_host_server(server)
     got = guest.shell("wc -c < /tmp/in; sha256sum /tmp/in").split()
     assert (int(got[0]), got[1]) == (count, digest), (got, count, digest)
