@@ -175,12 +175,12 @@ static void net_reset(struct virtio_device *vdev)
  * and drops the frame: the driver counts them as receive errors. */
 static int net_rx_give_back_empty(struct virtio_net *net, struct virtq *vq)
 {
-	for (uint16_t i = 0; i < net->rx_count; i++) {
-		int ret = virtq_push(vq, net->rx_heads[i], 0);
+	int ret;
 
-		if (ret)
-			return ret;
-	}
+	memset(net->rx_lens, 0, sizeof(net->rx_lens));
+	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, net->rx_count);
+	if (ret)
+		return ret;
 	virtio_stat_add(&net->stats.rx_dropped, 1);
 	virtio_stat_add(&net->vdev.stats.errors, 1);
 	net_drop_pending(net);
@@ -233,11 +233,9 @@ static int net_rx_deliver(struct virtio_net *net)
 	num_buffers = htole16(net->rx_count);
 	virtq_chain_write(&net->rx_first, NET_NUM_BUFFERS_OFFSET, &num_buffers,
 			  sizeof(num_buffers));
-	for (uint16_t i = 0; i < net->rx_count; i++) {
-		ret = virtq_push(vq, net->rx_heads[i], net->rx_lens[i]);
-		if (ret)
-			return ret;
-	}
+	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, net->rx_count);
+	if (ret)
+		return ret;
 	virtio_stat_add(&vdev->stats.requests, 1);
 	virtio_stat_add(&vdev->stats.bytes_written, net->rx_len - NET_HDR_SIZE);
 	virtio_stat_add(&net->stats.rx_frames, 1);
