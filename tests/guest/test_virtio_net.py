@@ -105,6 +105,7 @@ def ping_ok(guest, address):
 HOST_SERVER = textwrap.dedent("""
     import hashlib, os, socket, sys
     mode, address, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    fill = sys.argv[5] if len(sys.argv) > 5 else "random"
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((address, port))
@@ -122,10 +123,12 @@ HOST_SERVER = textwrap.dedent("""
             digest.update(data)
             count += len(data)
     else:
-        data = os.urandom(size)
-        digest.update(data)
-        count = len(data)
-        conn.sendall(data)
+        chunk = 1 << 20
+        while count < size:
+            data = os.urandom(min(chunk, size - count))
+            digest.update(data)
+            count += len(data)
+            conn.sendall(data)
         conn.shutdown(socket.SHUT_WR)
         conn.recv(1)
     conn.close()
@@ -133,9 +136,9 @@ HOST_SERVER = textwrap.dedent("""
 """ % (TRANSFER_TIMEOUT, TRANSFER_TIMEOUT))
 
 
-def start_host_server(ns, mode, address, port):
+def start_host_server(ns, mode, address, port, size=TRANSFER_BYTES):
     proc = subprocess.Popen(ns + [sys.executable, "-c", HOST_SERVER,
-                                  mode, address, str(port), str(TRANSFER_BYTES)],
+                                  mode, address, str(port), str(size)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert line.strip() == "LISTENING", (line, proc.stderr.read())
@@ -171,6 +174,32 @@ def tcp_both_ways(guest, ns, host_address):
     assert count == TRANSFER_BYTES
 
 
+STREAM_MIB = 64
+
+
+def stream_both_ways(guest, ns, host_address):
+    """64 MiB each way without files, hashed on the fly: long enough for the
+    guest to run out of receive buffers and for 64 KiB TSO segments."""
+    server = start_host_server(ns, "receive", host_address, 5003, STREAM_MIB << 20)
+    started = time.monotonic()
+    guest.shell(f"dd if=/dev/zero bs=1M count={STREAM_MIB} 2>/dev/null | nc {host_address} 5003",
+                timeout=TRANSFER_TIMEOUT)
+    elapsed = time.monotonic() - started
+    count, digest = finish_host_server(server)
+    assert count == STREAM_MIB << 20, count
+    assert digest == hashlib.sha256(bytes(STREAM_MIB << 20)).hexdigest()
+    print(f"# guest to host: {STREAM_MIB} MiB streamed in {elapsed:.1f} s", flush=True)
+
+    server = start_host_server(ns, "send", host_address, 5004, STREAM_MIB << 20)
+    started = time.monotonic()
+    got = guest.shell(f"nc {host_address} 5004 < /dev/null | sha256sum",
+                      timeout=TRANSFER_TIMEOUT).split()[0]
+    elapsed = time.monotonic() - started
+    count, digest = finish_host_server(server)
+    assert (count, got) == (STREAM_MIB << 20, digest), (count, got, digest)
+    print(f"# host to guest: {STREAM_MIB} MiB streamed in {elapsed:.1f} s", flush=True)
+
+
 def tap_rx_packets(ns, tap):
     """Frames the host side of a tap received from the guest."""
     for line in sh(*ns, "cat", "/proc/net/dev").stdout.splitlines():
@@ -197,6 +226,7 @@ def one_interface_pings_and_moves_4_mib_each_way():
             for bit in (0, 1, 5, 7, 11, 15, 16):  # CSUM GUEST_CSUM MAC GUEST_TSO4
                 assert feats[bit] == "1", (bit, feats)  # HOST_TSO4 MRG_RXBUF STATUS
             tcp_both_ways(guest, ns, "10.0.2.1")
+            stream_both_ways(guest, ns, "10.0.2.1")
             assert guest.reboot() == 0
 
 
