@@ -10,6 +10,7 @@
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
 #include "cli/exit_status.h"
+#include "cli/net_option.h"
 #include "config/config_check.h"
 #include "control/instance.h"
 #include "util/log.h"
@@ -32,6 +33,7 @@ enum {
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
 	OPT_DISK,
+	OPT_NET,
 	OPT_RNG,
 	OPT_TRANSPORT,
 	OPT_CONFIG_FILE,
@@ -51,6 +53,7 @@ static const struct option run_options[] = {
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
@@ -134,6 +137,17 @@ void run_command_print_help(FILE *out)
 		"                                      io_uring, threads where "
 		"it is unavailable)\n",
 		VM_MAX_DISKS);
+	fprintf(out,
+		"      --net tap=NAME[,mac=MAC]\n"
+		"                         a virtio-net interface on the host "
+		"tap NAME (made with\n"
+		"                         'ip tuntap add NAME mode tap', or "
+		"created by tern when\n"
+		"                         it may); MAC default: 52:54:00 "
+		"plus a hash of NAME.\n"
+		"                         Repeat for more interfaces (at most "
+		"%d)\n",
+		VM_MAX_NETS);
 	fprintf(out,
 		"      --rng              add a virtio-rng device (PCI) fed by "
 		"the host's\n"
@@ -424,6 +438,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0; /* taken in the first pass */
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
+	case OPT_NET:
+		return net_option_parse(arg, config, err);
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
@@ -510,8 +526,9 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
-	return config_check_balloon_fits(config, "--balloon size", "--memory",
-					 err);
+	ret = config_check_balloon_fits(config, "--balloon size", "--memory",
+					err);
+	return ret ? ret : net_options_finish(config, err);
 }
 
 void run_request_free(struct run_request *request)

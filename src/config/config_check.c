@@ -1,11 +1,14 @@
 #include "config/config_check.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 
+#include "backends/tap.h"
 #include "util/log.h"
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_vsock.h"
@@ -332,6 +335,138 @@ int config_check_vsock_path(const char *field, const char *path,
 		return tern_error_set(err, EINVAL,
 				      "%s holds a newline character", field);
 	return 0;
+}
+
+int config_parse_mac(const char *field, const char *text, uint8_t mac[6],
+		     struct tern_error *err)
+{
+	uint8_t parsed[6];
+	int zero = 1;
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = text + 3 * i;
+
+		if (!isxdigit((unsigned char)p[0]) ||
+		    !isxdigit((unsigned char)p[1]) ||
+		    p[2] != (i == 5 ? '\0' : ':'))
+			goto bad;
+		sscanf(p, "%2hhx", &parsed[i]);
+		zero &= parsed[i] == 0;
+	}
+	/* Bit 0 of the first octet marks a group address, which no NIC
+	 * may use as its own. */
+	if (zero || parsed[0] & 1)
+		goto bad;
+	memcpy(mac, parsed, 6);
+	return 0;
+bad:
+	return tern_error_set(err, EINVAL,
+			      "%s '%.32s' is not a unicast MAC address "
+			      "(example: 52:54:00:12:34:56)",
+			      field, text);
+}
+
+int config_check_tap_name(const char *field, const char *name,
+			  struct tern_error *err)
+{
+	struct tern_error name_err = {{0}};
+
+	if (tap_check_name(name, &name_err))
+		return tern_error_set(err, EINVAL, "%s: %s", field,
+				      name_err.message);
+	return 0;
+}
+
+/* FNV-1a: a fixed, well-spread hash, so the same tap name gives the same
+ * MAC on every run (the guest's view of its NIC stays put). */
+static uint32_t hash_name(const char *name, uint32_t salt)
+{
+	uint32_t h = 2166136261u ^ salt;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static int mac_in_use(const struct vm_config *config, int self)
+{
+	for (int i = 0; i < config->net_count; i++)
+		if (i != self && (config->nets[i].mac_given || i < self) &&
+		    !memcmp(config->nets[i].mac, config->nets[self].mac, 6))
+			return 1;
+	return 0;
+}
+
+int config_finish_nets(const char *where, struct vm_config *config,
+		       struct tern_error *err)
+{
+	for (int i = 0; i < config->net_count; i++) {
+		struct vm_net_config *net = &config->nets[i];
+
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(config->nets[j].tap_name, net->tap_name))
+				return tern_error_set(err, EINVAL,
+						      "%s: tap %s named twice",
+						      where, net->tap_name);
+			if (!strcmp(config->nets[j].id, net->id))
+				return tern_error_set(err, EINVAL,
+						      "%s: two interfaces have "
+						      "the id '%s'",
+						      where, net->id);
+		}
+		if (net->mac_given) {
+			if (mac_in_use(config, i))
+				return tern_error_set(
+					err, EINVAL,
+					"%s: MAC %02x:%02x:%02x:%02x:%02x:"
+					"%02x given twice",
+					where, net->mac[0], net->mac[1],
+					net->mac[2], net->mac[3], net->mac[4],
+					net->mac[5]);
+			continue;
+		}
+		/* 52:54:00 has the locally administered bit set and is
+		 * the prefix people know from QEMU guests. */
+		for (uint32_t salt = 0;; salt++) {
+			uint32_t h = hash_name(net->tap_name, salt);
+
+			net->mac[0] = 0x52;
+			net->mac[1] = 0x54;
+			net->mac[2] = 0x00;
+			net->mac[3] = (uint8_t)(h >> 16);
+			net->mac[4] = (uint8_t)(h >> 8);
+			net->mac[5] = (uint8_t)h;
+			if (!mac_in_use(config, i))
+				break;
+		}
+	}
+	return 0;
+}
+
+int config_add_net(const char *where, struct vm_config *config,
+		   const struct vm_net_config *net, int replace,
+		   struct tern_error *err)
+{
+	int slot = config->net_count;
+
+	for (int i = 0; i < config->net_count; i++)
+		if (!strcmp(config->nets[i].id, net->id)) {
+			if (!replace)
+				return tern_error_set(err, EINVAL,
+						      "%s: two interfaces have "
+						      "the id '%s'",
+						      where, net->id);
+			slot = i;
+		}
+	if (slot == config->net_count) {
+		if (config->net_count >= VM_MAX_NETS)
+			return tern_error_set(err, EINVAL,
+					      "%s: at most %d interfaces",
+					      where, VM_MAX_NETS);
+		config->net_count++;
+	}
+	config->nets[slot] = *net;
+	return config_finish_nets(where, config, err);
 }
 
 int config_check_bootable(const struct vm_config *config, const char *field,

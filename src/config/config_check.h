@@ -82,6 +82,26 @@ int config_check_vsock_cid(const char *field, unsigned long long cid,
 int config_check_vsock_path(const char *field, const char *path,
 			    struct tern_error *err);
 
+/* Network interfaces (--net, the document's "network-interfaces", PUT
+ * /network-interfaces/{id}). A MAC is six hex pairs with colons, unicast
+ * and not all zeros; a tap name is what the kernel takes as an interface
+ * name. */
+int config_parse_mac(const char *field, const char *text, uint8_t mac[6],
+		     struct tern_error *err);
+int config_check_tap_name(const char *field, const char *name,
+			  struct tern_error *err);
+/* Adds *net to config->nets (where: "--net", "network-interfaces"); a known
+ * id is replaced in place when replace, else refused; then as
+ * config_finish_nets(). */
+int config_add_net(const char *where, struct vm_config *config,
+		   const struct vm_net_config *net, int replace,
+		   struct tern_error *err);
+/* Gives each interface without a MAC of its own a stable one derived from
+ * its tap name (52:54:00 plus a hash, locally administered), and refuses
+ * an id, tap or MAC named twice. */
+int config_finish_nets(const char *where, struct vm_config *config,
+		       struct tern_error *err);
+
 /* The configuration is complete enough to start a VM. */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);

@@ -415,9 +415,120 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"network-interfaces", "cpu-config", "mmds-config", "pmem",
+	"cpu-config",
+	"mmds-config",
+	"pmem",
 	"memory-hotplug",
 };
+
+static const struct json_field net_fields[] = {
+	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
+	{"guest_mac", JSON_FIELD_STRING, 0, 0, 0},
+	{"mtu", JSON_FIELD_INT, 0, 68, 65535},
+	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+/* One Firecracker network interface is one tern --net: host_dev_name is
+ * tap=, guest_mac mac= (absent: derived from the tap name), iface_id names
+ * it (metrics, PUT of the same id replaces it). */
+static int apply_net(struct vm_config *config,
+		     struct vm_config_storage *storage, const json_t *body,
+		     int replace, struct tern_error *err)
+{
+	struct vm_net_config net;
+	const char *id, *tap;
+	json_t *mac;
+	int ret = JSON_FIELDS_CHECK(body, "network-interfaces", net_fields, 0,
+				    err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "rx_rate_limiter") ||
+	    json_fields_get(body, "tx_rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces: rate limiters are "
+				      "not supported");
+	if (json_fields_get(body, "mtu"))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces.mtu: not supported "
+				      "(the guest sets its MTU itself)");
+	memset(&net, 0, sizeof(net));
+	id = json_string_value(json_fields_get(body, "iface_id"));
+	tap = json_string_value(json_fields_get(body, "host_dev_name"));
+	if (!id[0] || strlen(id) > VM_NET_ID_MAX)
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces.iface_id must be 1 "
+				      "to %d characters",
+				      VM_NET_ID_MAX);
+	ret = config_check_tap_name("network-interfaces.host_dev_name", tap,
+				    err);
+	if (ret)
+		return ret;
+	snprintf(net.id, sizeof(net.id), "%s", id);
+	snprintf(net.tap_name, sizeof(net.tap_name), "%s", tap);
+	mac = json_fields_get(body, "guest_mac");
+	if (mac) {
+		ret = config_parse_mac("network-interfaces.guest_mac",
+				       json_string_value(mac), net.mac, err);
+		if (ret)
+			return ret;
+		net.mac_given = 1;
+	}
+	(void)storage;
+	return config_add_net("network-interfaces", config, &net, replace, err);
+}
+
+int vm_config_json_apply_net(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_net, body, 1, err);
+}
+
+static int apply_nets(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *list,
+		      struct tern_error *err)
+{
+	size_t i;
+	json_t *net;
+	int ret;
+
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces: expected a JSON "
+				      "array");
+	config->net_count = 0; /* the document's list is the whole list */
+	json_array_foreach(list, i, net)
+	{
+		ret = apply_net(config, storage, net, 0, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* guest_mac is always shown: a derived one is what the guest sees too. */
+static json_t *export_nets(const struct vm_config *config)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < config->net_count; i++) {
+		const struct vm_net_config *net = &config->nets[i];
+		char mac[18];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 net->mac[0], net->mac[1], net->mac[2], net->mac[3],
+			 net->mac[4], net->mac[5]);
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s}", "iface_id",
+						net->id, "host_dev_name",
+						net->tap_name, "guest_mac",
+						mac));
+	}
+	return list;
+}
 
 static const struct json_field vsock_fields[] = {
 	{"guest_cid", JSON_FIELD_INT, 1, 0, 0},
@@ -730,6 +841,10 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_vsock(config, storage, value, 0, err);
+		else if (!strcmp(key, "network-interfaces"))
+			ret = json_is_null(value)
+				? 0
+				: apply_nets(config, storage, value, err);
 		else if (!strcmp(key, "drives"))
 			ret = json_is_null(value)
 				? 0
@@ -923,7 +1038,7 @@ json_t *vm_config_json_export(const struct vm_config *config)
 						config->metrics_path)
 				    : json_null());
 	json_object_set_new(doc, "drives", export_drives(config));
-	json_object_set_new(doc, "network-interfaces", json_array());
+	json_object_set_new(doc, "network-interfaces", export_nets(config));
 	json_object_set_new(doc, "vsock",
 			    config->vsock_cid
 				    ? json_pack("{s:I, s:s}", "guest_cid",

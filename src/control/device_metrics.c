@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_vsock.h"
 
 struct core_counter {
@@ -37,6 +38,11 @@ static uint64_t read_counter(const struct virtio_device *vdev, size_t offset)
 	const _Atomic uint64_t *counter =
 		(const _Atomic uint64_t *)((const char *)&vdev->stats + offset);
 
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+static uint64_t load(const _Atomic uint64_t *counter)
+{
 	return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
@@ -95,11 +101,6 @@ static void write_balloon(struct virtio_device *balloon,
 		      "Statistics buffers the guest sent.", info.stats_updates);
 }
 
-static uint64_t load(const _Atomic uint64_t *counter)
-{
-	return atomic_load_explicit(counter, memory_order_relaxed);
-}
-
 static void write_vsock(struct virtio_device *vsock, struct metrics_out *out)
 {
 	const struct virtio_vsock_stats *stats = virtio_vsock_stats(vsock);
@@ -126,6 +127,54 @@ static void write_vsock(struct virtio_device *vsock, struct metrics_out *out)
 		      load(&stats->bad_packets));
 }
 
+struct net_counter {
+	const char *name;
+	const char *help;
+	size_t offset; /* in struct virtio_net_stats */
+};
+
+static const struct net_counter net_counters[] = {
+	{"tern_net_rx_frames_total", "Frames delivered to the guest.",
+	 offsetof(struct virtio_net_stats, rx_frames)},
+	{"tern_net_tx_frames_total", "Frames the guest sent to the tap.",
+	 offsetof(struct virtio_net_stats, tx_frames)},
+	{"tern_net_rx_dropped_total",
+	 "Frames dropped: no room in the guest's receive buffers.",
+	 offsetof(struct virtio_net_stats, rx_dropped)},
+	{"tern_net_tx_dropped_total",
+	 "Guest frames dropped: malformed, or refused by the tap.",
+	 offsetof(struct virtio_net_stats, tx_dropped)},
+};
+
+static void write_nets(const struct vm *vm, struct metrics_out *out)
+{
+	for (size_t c = 0; c < sizeof(net_counters) / sizeof(net_counters[0]);
+	     c++) {
+		int declared = 0;
+
+		for (int i = 0; i < vm->virtio_device_count; i++) {
+			const struct vm_virtio_entry *e =
+				&vm->virtio_devices[i];
+			const char *stats;
+
+			if (e->vdev->ops->device_id != VIRTIO_ID_NET_DEVICE)
+				continue;
+			if (!declared++)
+				metrics_family(out, net_counters[c].name,
+					       METRICS_COUNTER,
+					       net_counters[c].help);
+			stats = (const char *)virtio_net_stats(e->vdev);
+			metrics_sample(
+				out, net_counters[c].name,
+				(double)load(
+					(const _Atomic uint64_t
+						 *)(stats +
+						    net_counters[c].offset)),
+				"id", e->id, NULL);
+		}
+	}
+}
+
 static void write_device_metrics(void *opaque, struct metrics_out *out)
 {
 	struct instance *inst = opaque;
@@ -137,6 +186,7 @@ static void write_device_metrics(void *opaque, struct metrics_out *out)
 		write_core(inst->vm, out);
 		if (inst->vm->balloon)
 			write_balloon(inst->vm->balloon, out);
+		write_nets(inst->vm, out);
 		for (int i = 0; i < inst->vm->virtio_device_count; i++) {
 			struct virtio_device *vdev =
 				inst->vm->virtio_devices[i].vdev;

@@ -345,6 +345,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_BALLOON] = "configuring the balloon device",
 		[INSTANCE_SET_DRIVE] = "configuring a drive",
 		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
+		[INSTANCE_SET_NET] = "configuring a network interface",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -390,6 +391,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_VSOCK:
 		ret = vm_config_json_apply_vsock(config, storage, body, err);
+		break;
+	case INSTANCE_SET_NET:
+		ret = vm_config_json_apply_net(config, storage, body, err);
 		break;
 	}
 	applied = *config;
@@ -508,10 +512,17 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err)
 	return ret;
 }
 
-static int drive_known(const struct vm_config *config, const char *id)
+static int device_known(const struct vm_config *config, const char *kind,
+			const char *id)
 {
-	for (int i = 0; i < config->disk_count; i++)
-		if (!strcmp(config->disks[i].id, id))
+	if (!strcmp(kind, "drive")) {
+		for (int i = 0; i < config->disk_count; i++)
+			if (!strcmp(config->disks[i].id, id))
+				return 1;
+		return 0;
+	}
+	for (int i = 0; i < config->net_count; i++)
+		if (!strcmp(config->nets[i].id, id))
 			return 1;
 	return 0;
 }
@@ -523,9 +534,9 @@ int instance_refuse_device_update(struct instance *inst, const char *kind,
 	int ret;
 
 	pthread_mutex_lock(&inst->lock);
-	if (!strcmp(kind, "drive") && !drive_known(&inst->config, id))
-		ret = tern_error_set(err, ENODEV, "no drive '%s' is configured",
-				     id);
+	if (!device_known(&inst->config, kind, id))
+		ret = tern_error_set(err, ENODEV, "no %s '%s' is configured",
+				     kind, id);
 	else if (inst->state != INSTANCE_RUNNING &&
 		 inst->state != INSTANCE_PAUSED)
 		ret = tern_error_set(err, EPERM,

@@ -36,6 +36,7 @@ enum instance_setting {
 	INSTANCE_SET_BALLOON, /* PUT /balloon: virtio-balloon */
 	INSTANCE_SET_DRIVE, /* PUT /drives/{id}: virtio-blk */
 	INSTANCE_SET_VSOCK, /* PUT /vsock: virtio-vsock */
+	INSTANCE_SET_NET, /* PUT /network-interfaces/{id}: virtio-net */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */

@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
@@ -280,6 +281,14 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 		ret = add_vsock(vm, err);
 	if (!ret && vm->config.balloon.enabled)
 		ret = add_balloon(vm, err);
+	for (int i = 0; !ret && i < vm->config.net_count; i++) {
+		struct virtio_device *net;
+
+		ret = virtio_net_create(&vm->config.nets[i], &net, err);
+		if (!ret)
+			ret = vm_add_virtio_device_id(
+				vm, net, vm->config.nets[i].id, err);
+	}
 	return ret;
 }
 

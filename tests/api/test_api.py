@@ -47,12 +47,13 @@ class Tern:
     """tern run --api-sock in the background; stderr kept for checks."""
     counter = 0
 
-    def __init__(self, *extra, wait=True):
+    def __init__(self, *extra, wait=True, wrapper=()):
         Tern.counter += 1
         self.sock = os.path.join(WORK, f"api{Tern.counter}.sock")
         self.stderr_path = os.path.join(WORK, f"stderr{Tern.counter}")
         self.proc = subprocess.Popen(
-            [TERN, "run", "--api-sock", self.sock, "--serial", "none"] + list(extra),
+            list(wrapper) + [TERN, "run", "--api-sock", self.sock, "--serial", "none"]
+            + list(extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.stderr_path, "w"))
         self.api = Api(self.sock)
@@ -226,20 +227,17 @@ def invalid_paths_methods_and_ids_are_refused():
 
 
 @test
-def devices_not_yet_available_answer_400_after_checking_the_body():
+def what_tern_lacks_answers_400_and_no_device_is_claimed():
     with Tern() as t:
         f = t.api.fault
-        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"},
-          words=["not available"])
-        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
-                                              "mtu": 20}, words=["mtu", "minimum"])
         f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["not supported"])
-        # The configuration does not claim any of them.
+        f("PUT", "/mmds", {}, words=["not supported"])
+        # Nothing configured: the document has no device.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
-        assert doc["vsock"] is None and doc["balloon"] is None
+        assert doc["vsock"] is None and doc["balloon"] is None and doc["entropy"] is None
 
 
 @test
@@ -271,6 +269,54 @@ def vsock_configured_before_start():
     # The command line's --vsock in the same document.
     with Tern("--vsock", f"cid=9,socket={uds}") as t:
         assert t.api.get("/vm/config")[1]["vsock"] == {"guest_cid": 9, "uds_path": uds}
+
+
+@test
+def network_interfaces_configured_before_start():
+    needs_kvm()
+    # A network namespace of tern's own (it vanishes with tern): the taps
+    # tern creates never touch this machine's interfaces.
+    with Tern(wrapper=["unshare", "-n"]) as t:
+        f = t.api.fault
+        iface = {"iface_id": "eth0", "host_dev_name": "tap0"}
+        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0"},
+          words=["host_dev_name", "missing"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, guest_mac="01:00:5e:00:00:01"),
+          words=["not a unicast MAC"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, host_dev_name="tap/0"), words=["tap/0"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, rx_rate_limiter={}),
+          words=["rate limiters"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, mtu=20), words=["mtu", "minimum"])
+        f("PUT", "/network-interfaces/eth1", iface, words=["differs"])
+        assert t.api.get("/vm/config")[1]["network-interfaces"] == []
+        t.api.ok("PUT", "/network-interfaces/eth0", iface)
+        t.api.ok("PUT", "/network-interfaces/eth1", {"iface_id": "eth1", "host_dev_name": "tap1",
+                                                     "guest_mac": "52:54:00:00:00:01"})
+        f("PUT", "/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "tap0"},
+          words=["tap tap0 named twice"])
+        f("PUT", "/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "tap2",
+                                              "guest_mac": "52:54:00:00:00:01"},
+          words=["given twice"])
+        nets = t.api.get("/vm/config")[1]["network-interfaces"]
+        assert [n["iface_id"] for n in nets] == ["eth0", "eth1"], nets
+        assert nets[0]["guest_mac"].startswith("52:54:00:")     # derived from the tap name
+        assert nets[1] == {"iface_id": "eth1", "host_dev_name": "tap1",
+                           "guest_mac": "52:54:00:00:00:01"}
+        patch = {"iface_id": "eth0", "rx_rate_limiter": {}}
+        f("PATCH", "/network-interfaces/eth0", patch, words=["started VM"])
+        f("PATCH", "/network-interfaces/eth9", dict(patch, iface_id="eth9"),
+          words=["no network interface 'eth9'"])
+        if not os.path.exists("/dev/net/tun"):
+            return
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/network-interfaces/eth0", iface, words=["before the VM"])
+        f("PATCH", "/network-interfaces/eth0", patch, words=["rate limiters", "not implemented"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        for iface_id in ("eth0", "eth1"):
+            assert samples[("tern_virtio_requests_total",
+                            f'{{device="virtio-net",id="{iface_id}"}}')] == 0
+            assert samples[("tern_net_tx_dropped_total", f'{{id="{iface_id}"}}')] == 0
 
 
 def disk_image(name, size=1 << 20):

@@ -213,8 +213,8 @@ static void missing_required_fields_are_refused(void **state)
 static void devices_not_yet_available_are_refused_not_dropped(void **state)
 {
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
-		       "network-interfaces: this device is not available");
+		       "\"memory-hotplug\": {\"total_size_mib\": 1}}",
+		       "memory-hotplug: this device is not available");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"pmem\": [{\"id\": \"p\"}]}",
 		       "pmem: this device is not available");
@@ -306,6 +306,94 @@ static void bad_balloon_is_refused(void **state)
 		       "\"mem_size_mib\": 128}}",
 		       "balloon.amount_mib (128 MiB) must be less than "
 		       "machine-config.mem_size_mib (128 MiB)");
+}
+
+static void network_interfaces_round_trip(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *list, *put;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			  "\"host_dev_name\": \"tap0\", \"guest_mac\": "
+			  "\"52:54:00:12:34:56\"}, {\"iface_id\": \"eth1\", "
+			  "\"host_dev_name\": \"tap1\"}]}"),
+		"");
+	assert_int_equal(config.net_count, 2);
+	assert_string_equal(config.nets[0].id, "eth0");
+	assert_string_equal(config.nets[0].tap_name, "tap0");
+	assert_true(config.nets[0].mac_given);
+	assert_int_equal(config.nets[0].mac[5], 0x56);
+	/* No guest_mac: derived from the tap name, as --net does. */
+	assert_false(config.nets[1].mac_given);
+	assert_int_equal(config.nets[1].mac[0], 0x52);
+	exported = vm_config_json_export(&config);
+	list = json_object_get(exported, "network-interfaces");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "guest_mac")),
+			    "52:54:00:12:34:56");
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	/* PUT of a known iface_id replaces it. */
+	put = parse("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap9\"}");
+	assert_int_equal(vm_config_json_apply_net(&again, &storage2, put, &err),
+			 0);
+	json_decref(put);
+	assert_int_equal(again.net_count, 2);
+	assert_string_equal(again.nets[1].tap_name, "tap9");
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void bad_network_interfaces_are_refused(void **state)
+{
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"network-interfaces\": ";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s[{\"iface_id\": \"eth0\"}]}", head);
+	expect_refused(text, "network-interfaces.host_dev_name: required");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		 "\"tap0\", \"guest_mac\": \"01:00:5e:00:00:01\"}]}",
+		 head);
+	expect_refused(text,
+		       "network-interfaces.guest_mac '01:00:5e:00:00:01' "
+		       "is not a unicast MAC");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		 "\"a-name-longer-than-15\"}]}",
+		 head);
+	expect_refused(text, "network-interfaces.host_dev_name: ");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+		 " \"rx_rate_limiter\": {}}]}",
+		 head);
+	expect_refused(text, "rate limiters are not supported");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+		 " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}]}",
+		 head);
+	expect_refused(text, "tap tap0 named twice");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+		 " {\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}]}",
+		 head);
+	expect_refused(text, "two interfaces have the id 'eth0'");
+	snprintf(text, sizeof(text), "%s{}}", head);
+	expect_refused(text, "network-interfaces: expected a JSON array");
 }
 
 static void vsock_round_trips(void **state)
@@ -598,6 +686,8 @@ int main(void)
 		cmocka_unit_test(balloon_round_trips),
 		cmocka_unit_test(drives_round_trip),
 		cmocka_unit_test(vsock_round_trips),
+		cmocka_unit_test(network_interfaces_round_trip),
+		cmocka_unit_test(bad_network_interfaces_are_refused),
 		cmocka_unit_test(bad_vsock_is_refused),
 		cmocka_unit_test(bad_drives_are_refused),
 		cmocka_unit_test(bad_balloon_is_refused),
