@@ -718,6 +718,50 @@ def config_file_boots_without_the_api_and_options_override_it():
 
 
 @test
+def config_file_with_every_device_boots_and_reads_back():
+    """A document with a drive, an interface, vsock, a balloon and entropy:
+    with --api-sock it boots at once and GET /vm/config returns it as
+    given (tern in a network namespace of its own, for the tap)."""
+    needs_kvm()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun on this machine")
+    doc = {"boot-source": {"kernel_image_path": KERNEL, "boot_args": "console=ttyS0"},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "smt": False,
+                              "track_dirty_pages": False, "huge_pages": "None",
+                              "cpu_template": "None"},
+           "logger": {"level": "info", "show_level": False, "show_log_origin": False},
+           "metrics": None,
+           "drives": [{"drive_id": "rootfs", "path_on_host": disk_image("doc.img"),
+                       "is_root_device": True, "is_read_only": True,
+                       "cache_type": "Writeback", "io_engine": "Sync"}],
+           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tapdoc",
+                                   "guest_mac": "52:54:00:aa:bb:cc"}],
+           "vsock": {"guest_cid": 42, "uds_path": os.path.join(WORK, "doc.sock")},
+           "balloon": {"amount_mib": 16, "deflate_on_oom": False,
+                       "stats_polling_interval_s": 0, "free_page_hinting": False,
+                       "free_page_reporting": False},
+           "entropy": {},
+           "tern": {"serial": "none", "kvm_device": "/dev/kvm", "virtio_transport": "auto"}}
+    path = os.path.join(WORK, "devices.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    with Tern("--config-file", path, wrapper=["unshare", "-n"]) as t:
+        # The API answers while the VM is still being created.
+        deadline = time.time() + 20
+        while t.api.get("/")[1]["state"] != "Running" and time.time() < deadline:
+            time.sleep(0.05)
+        assert t.api.get("/")[1]["state"] == "Running", t.stderr()
+        assert t.api.get("/vm/config")[1] == doc
+        assert t.api.get("/balloon")[1]["amount_mib"] == 16
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        ids = {key[1] for key in samples if key[0] == "tern_virtio_requests_total"}
+        assert ids == {'{device="virtio-rng",id="rng0"}', '{device="virtio-vsock",id="vsock0"}',
+                       '{device="virtio-balloon",id="balloon0"}',
+                       '{device="virtio-net",id="eth0"}',
+                       '{device="virtio-blk",id="rootfs"}'}, ids
+
+
+@test
 def sigterm_before_start_exits_and_removes_the_socket():
     t = Tern()
     assert t.stop() == 128 + signal.SIGTERM
