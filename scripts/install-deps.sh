@@ -14,6 +14,7 @@ packages=(
 	zlib1g-dev             # snapshot state file checksum (crc32)
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
+	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
 	python3 python3-pexpect                 # guest and CLI tests
 	util-linux iproute2 procps
 )

@@ -62,26 +62,6 @@ static void reply_result(struct api_reply *reply, int ret,
 
 static void configure(struct api_call *call, enum instance_setting what);
 
-/* Devices tern cannot attach through the API yet: the body is checked as
- * Firecracker would, then refused, never silently accepted. */
-static void refuse_device(struct api_call *call, const char *what,
-			  const struct json_field *fields, size_t count,
-			  int partial)
-{
-	struct tern_error err;
-	char message[160];
-
-	if (call->body &&
-	    json_fields_check(call->body, what, fields, count, partial, &err)) {
-		api_reply_fault(call->reply, 400, err.message);
-		return;
-	}
-	snprintf(message, sizeof(message),
-		 "%s: this device is not available through tern's API yet",
-		 what);
-	api_reply_fault(call->reply, 400, message);
-}
-
 /* The body's id, when it has one, must name the same object as the path. */
 static int id_matches(struct api_call *call, const char *key)
 {
@@ -97,43 +77,16 @@ static int id_matches(struct api_call *call, const char *key)
 	return 0;
 }
 
-static const struct json_field drive_fields[] = {
-	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
-	{"is_root_device", JSON_FIELD_BOOL, 1, 0, 0},
-	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
-	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
-	{"is_read_only", JSON_FIELD_BOOL, 0, 0, 0},
-	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
-	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
-	{"socket", JSON_FIELD_STRING, 0, 0, 0},
-};
-
 static const struct json_field drive_patch_fields[] = {
 	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"path_on_host", JSON_FIELD_STRING, 0, 0, 0},
 	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 };
 
-static const struct json_field net_fields[] = {
-	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
-	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
-	{"guest_mac", JSON_FIELD_STRING, 0, 0, 0},
-	{"mtu", JSON_FIELD_INT, 0, 68, 65535},
-	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-};
-
 static const struct json_field net_patch_fields[] = {
 	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
-};
-
-static const struct json_field vsock_fields[] = {
-	{"guest_cid", JSON_FIELD_INT, 1, 3, 0xffffffffLL},
-	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
-	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static const struct json_field balloon_update_fields[] = {
@@ -144,18 +97,34 @@ static const struct json_field balloon_stats_fields[] = {
 	{"stats_polling_interval_s", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 };
 
-#define REFUSE(call, what, fields, partial)                                    \
-	refuse_device(call, what, fields, sizeof(fields) / sizeof(fields[0]),  \
-		      partial)
+/* A PATCH tern cannot carry out: the body is checked, then the reason
+ * (unknown id, not started, not implemented) is the answer. */
+static void refuse_update(struct api_call *call, const char *what,
+			  const struct json_field *fields, size_t count,
+			  const char *kind, const char *change)
+{
+	struct tern_error err;
+	int ret = json_fields_check(call->body, what, fields, count, 0, &err);
+
+	if (!ret)
+		ret = instance_refuse_device_update(call->inst, kind, call->id,
+						    change, &err);
+	reply_result(call->reply, ret, &err);
+}
 
 static void route_drive(struct api_call *call)
 {
 	if (!id_matches(call, "drive_id"))
 		return;
 	if (!strcmp(call->method, "PUT"))
-		REFUSE(call, "drives", drive_fields, 0);
+		configure(call, INSTANCE_SET_DRIVE);
 	else
-		REFUSE(call, "drives", drive_patch_fields, 0);
+		refuse_update(call, "drives", drive_patch_fields,
+			      sizeof(drive_patch_fields) /
+				      sizeof(drive_patch_fields[0]),
+			      "drive",
+			      "swapping the backing file (path_on_host) or "
+			      "setting a rate_limiter");
 }
 
 static void route_network(struct api_call *call)
@@ -163,14 +132,17 @@ static void route_network(struct api_call *call)
 	if (!id_matches(call, "iface_id"))
 		return;
 	if (!strcmp(call->method, "PUT"))
-		REFUSE(call, "network-interfaces", net_fields, 0);
+		configure(call, INSTANCE_SET_NET);
 	else
-		REFUSE(call, "network-interfaces", net_patch_fields, 0);
+		refuse_update(
+			call, "network-interfaces", net_patch_fields,
+			sizeof(net_patch_fields) / sizeof(net_patch_fields[0]),
+			"network interface", "changing its rate limiters");
 }
 
 static void route_vsock(struct api_call *call)
 {
-	REFUSE(call, "vsock", vsock_fields, 0);
+	configure(call, INSTANCE_SET_VSOCK);
 }
 
 /* The body of a PATCH checked against its table, then its one integer. */

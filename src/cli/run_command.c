@@ -8,11 +8,15 @@
 
 #include "api/api_server.h"
 #include "arch/x86/layout.h"
+#include "cli/disk_option.h"
 #include "cli/exit_status.h"
+#include "cli/net_option.h"
 #include "config/config_check.h"
 #include "control/instance.h"
 #include "util/log.h"
 #include "util/size.h"
+#include "virtio/virtio_vsock.h"
+#include "virtio/vsock/vsock_unix.h"
 #include "vm/vm.h"
 
 #define DEFAULT_CMDLINE VM_CONFIG_DEFAULT_CMDLINE
@@ -28,11 +32,14 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_DISK,
+	OPT_NET,
 	OPT_RNG,
 	OPT_TRANSPORT,
 	OPT_CONFIG_FILE,
 	OPT_API_SOCK,
 	OPT_BALLOON,
+	OPT_VSOCK,
 };
 
 static const struct option run_options[] = {
@@ -45,11 +52,14 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
+	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -100,6 +110,45 @@ void run_command_print_help(FILE *out)
 		DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
 	fprintf(out,
+		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
+		"[,engine=ENGINE]\n"
+		"                         a raw disk image (a file or a block "
+		"device) as a\n"
+		"                         virtio-blk disk: /dev/vda, /dev/vdb, "
+		"... in order.\n"
+		"                         Repeatable, up to %d disks. Its size "
+		"must be a multiple\n"
+		"                         of 512 bytes; tern locks it so no "
+		"other VM writes it.\n"
+		"                           readonly   the guest cannot write "
+		"it\n"
+		"                           id=NAME    serial the guest reads "
+		"(/sys/block/vdX/serial),\n"
+		"                                      up to 20 characters "
+		"(default: diskN)\n"
+		"                           cache=writeback  host page cache; "
+		"guest flushes\n"
+		"                                      call fdatasync "
+		"(default)\n"
+		"                           cache=none O_DIRECT, no host "
+		"page cache\n"
+		"                           engine=io_uring|threads  how I/O "
+		"runs (default:\n"
+		"                                      io_uring, threads where "
+		"it is unavailable)\n",
+		VM_MAX_DISKS);
+	fprintf(out,
+		"      --net tap=NAME[,mac=MAC]\n"
+		"                         a virtio-net interface on the host "
+		"tap NAME (made with\n"
+		"                         'ip tuntap add NAME mode tap', or "
+		"created by tern when\n"
+		"                         it may); MAC default: 52:54:00 "
+		"plus a hash of NAME.\n"
+		"                         Repeat for more interfaces (at most "
+		"%d)\n",
+		VM_MAX_NETS);
+	fprintf(out,
 		"      --rng              add a virtio-rng device (PCI) fed by "
 		"the host's\n"
 		"                         getrandom(): the guest's "
@@ -127,6 +176,19 @@ void run_command_print_help(FILE *out)
 		"gives free pages back\n"
 		"                         Ctrl-A b SIZE Enter on the console "
 		"sets a new size.\n"
+		"      --vsock cid=N,socket=PATH\n"
+		"                         add a virtio-vsock device: the "
+		"guest's CID is N (3 to\n"
+		"                         4294967294). Host programs reach "
+		"guest port P by\n"
+		"                         connecting to the Unix socket PATH "
+		"and writing\n"
+		"                         \"CONNECT P\\n\" (tern answers \"OK "
+		"<host port>\\n\"); a\n"
+		"                         guest connection to CID 2 port P "
+		"goes to the Unix\n"
+		"                         socket PATH_P. PATH must not contain "
+		"a comma\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -278,6 +340,71 @@ static int parse_balloon(const char *text, struct vm_balloon_config *balloon,
 	return ret;
 }
 
+/* --vsock cid=N,socket=PATH (one device; keys in any order). */
+static int parse_vsock(const char *text, struct vm_config *config,
+		       struct tern_error *err)
+{
+	const char *p = text;
+	int have_cid = 0, ret;
+
+	if (config->vsock_cid)
+		return tern_error_set(err, EINVAL,
+				      "--vsock given twice: tern has one vsock "
+				      "device");
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!strncmp(p, "cid=", 4)) {
+			char digits[24], *end;
+			unsigned long long cid;
+
+			if (len - 4 >= sizeof(digits))
+				len = 4 + sizeof(digits) - 1;
+			memcpy(digits, p + 4, len - 4);
+			digits[len - 4] = 0;
+			errno = 0;
+			cid = strtoull(digits, &end, 10);
+			if (errno || *end || end == digits || digits[0] == '-')
+				return tern_error_set(err, EINVAL,
+						      "--vsock cid '%s' is not "
+						      "a number",
+						      digits);
+			ret = config_check_vsock_cid("--vsock cid=", cid, err);
+			if (ret)
+				return ret;
+			config->vsock_cid = cid;
+			have_cid = 1;
+		} else if (!strncmp(p, "socket=", 7)) {
+			char path[sizeof(config->vsock_socket_path) + 1];
+			size_t path_len = len - 7;
+
+			if (path_len >= sizeof(path))
+				path_len = sizeof(path) - 1; /* refused below */
+			memcpy(path, p + 7, path_len);
+			path[path_len] = 0;
+			ret = config_check_vsock_path("--vsock socket=", path,
+						      err);
+			if (ret)
+				return ret;
+			memcpy(config->vsock_socket_path, path, path_len + 1);
+		} else {
+			return tern_error_set(err, EINVAL,
+					      "--vsock '%.*s': unknown key "
+					      "(use cid=N,socket=PATH)",
+					      (int)len, p);
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!have_cid || !config->vsock_socket_path[0])
+		return tern_error_set(err, EINVAL,
+				      "--vsock '%s' needs both cid=N and "
+				      "socket=PATH",
+				      text);
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -309,11 +436,17 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_CONFIG_FILE:
 	case OPT_API_SOCK:
 		return 0; /* taken in the first pass */
+	case OPT_DISK:
+		return disk_option_parse(arg, config, err);
+	case OPT_NET:
+		return net_option_parse(arg, config, err);
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
 	case OPT_BALLOON:
 		return parse_balloon(arg, &config->balloon, err);
+	case OPT_VSOCK:
+		return parse_vsock(arg, config, err);
 	case OPT_TRANSPORT:
 		return config_parse_transport("--transport", arg,
 					      &config->virtio_transport, err);
@@ -359,7 +492,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 		      struct tern_error *err)
 {
 	struct vm_config *config = &request->config;
-	int opt, ret;
+	int opt, ret, vsock_seen = 0;
 
 	memset(request, 0, sizeof(*request));
 	vm_config_set_defaults(config);
@@ -378,6 +511,11 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 	while ((opt = getopt_long(argc, argv, ":k:i:c:n:m:h", run_options,
 				  NULL)) != -1) {
 		balloon_settings_after_space(opt, argc, argv);
+		/* The command line's vsock replaces the config file's. */
+		if (opt == OPT_VSOCK && !vsock_seen++) {
+			config->vsock_cid = 0;
+			config->vsock_socket_path[0] = '\0';
+		}
 		ret = parse_option(opt, optarg, config, err);
 		if (ret)
 			return ret;
@@ -388,8 +526,9 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
-	return config_check_balloon_fits(config, "--balloon size", "--memory",
-					 err);
+	ret = config_check_balloon_fits(config, "--balloon size", "--memory",
+					err);
+	return ret ? ret : net_options_finish(config, err);
 }
 
 void run_request_free(struct run_request *request)

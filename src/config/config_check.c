@@ -1,11 +1,18 @@
 #include "config/config_check.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 
+#include "backends/tap.h"
 #include "util/log.h"
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_vsock.h"
+#include "virtio/vsock/vsock_unix.h"
 
 void vm_config_set_defaults(struct vm_config *config)
 {
@@ -193,6 +200,273 @@ int config_check_balloon_fits(const struct vm_config *config,
 		balloon_field,
 		(unsigned long long)(balloon->target_bytes >> 20), memory_field,
 		(unsigned long long)(config->memory_size >> 20));
+}
+
+int config_check_disk_id(const char *field, const char *id,
+			 struct tern_error *err)
+{
+	size_t len = strlen(id);
+
+	if (!len || len > VM_DISK_ID_MAX)
+		return tern_error_set(err, EINVAL,
+				      "%s must be 1 to %d characters", field,
+				      VM_DISK_ID_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (id[i] <= ' ' || id[i] > '~')
+			return tern_error_set(err, EINVAL,
+					      "%s must be printable ASCII "
+					      "without spaces",
+					      field);
+	return 0;
+}
+
+int config_parse_disk_cache(const char *field, const char *text,
+			    enum block_cache_mode *cache,
+			    struct tern_error *err)
+{
+	if (!strcasecmp(text, "writeback"))
+		*cache = BLOCK_CACHE_WRITEBACK;
+	else if (!strcasecmp(text, "none"))
+		*cache = BLOCK_CACHE_NONE;
+	else
+		/* Firecracker's Unsafe ignores the guest's flushes; tern
+		 * always honours them, so it is refused, not downgraded. */
+		return tern_error_set(err, EINVAL,
+				      "%s is writeback or none, not '%.32s'%s",
+				      field, text,
+				      strcasecmp(text, "unsafe")
+					      ? ""
+					      : " (tern always honours the "
+						"guest's flushes)");
+	return 0;
+}
+
+int config_parse_disk_engine(const char *field, const char *text,
+			     enum block_engine *engine, struct tern_error *err)
+{
+	if (!strcmp(text, "io_uring") || !strcmp(text, "Async"))
+		*engine = BLOCK_ENGINE_IO_URING;
+	else if (!strcmp(text, "threads") || !strcmp(text, "Sync"))
+		*engine = BLOCK_ENGINE_THREADS;
+	else
+		return tern_error_set(
+			err, EINVAL,
+			"%s is io_uring or threads (Firecracker's "
+			"Async or Sync), not '%.32s'",
+			field, text);
+	return 0;
+}
+
+int config_add_disk(const char *where, struct vm_config *config,
+		    const struct vm_disk_config *disk, int replace,
+		    struct tern_error *err)
+{
+	struct stat st, other;
+	int slot = config->disk_count;
+
+	if (stat(disk->path, &st) < 0)
+		return tern_error_set(err, EINVAL, "%s path=%s: %s", where,
+				      disk->path, strerror(errno));
+	for (int i = 0; i < config->disk_count; i++) {
+		const struct vm_disk_config *o = &config->disks[i];
+
+		if (!strcmp(o->id, disk->id)) {
+			if (!replace)
+				return tern_error_set(err, EINVAL,
+						      "%s: two disks have the "
+						      "id '%s'",
+						      where, disk->id);
+			slot = i;
+		}
+	}
+	for (int i = 0; i < config->disk_count; i++) {
+		const struct vm_disk_config *o = &config->disks[i];
+
+		if (i == slot)
+			continue;
+		if (stat(o->path, &other) == 0 && other.st_dev == st.st_dev &&
+		    other.st_ino == st.st_ino)
+			return tern_error_set(err, EINVAL,
+					      "%s: %s is given twice (as '%s' "
+					      "and '%s')",
+					      where, disk->path, o->id,
+					      disk->id);
+		if (o->root && disk->root)
+			return tern_error_set(err, EINVAL,
+					      "%s: '%s' and '%s' are both the "
+					      "root device",
+					      where, o->id, disk->id);
+	}
+	if (slot == config->disk_count) {
+		if (config->disk_count >= VM_MAX_DISKS)
+			return tern_error_set(err, EINVAL,
+					      "%s: at most %d disks are "
+					      "supported",
+					      where, VM_MAX_DISKS);
+		config->disk_count++;
+	}
+	config->disks[slot] = *disk;
+	return 0;
+}
+
+int config_check_vsock_cid(const char *field, unsigned long long cid,
+			   struct tern_error *err)
+{
+	if (cid < VIRTIO_VSOCK_MIN_CID || cid > VIRTIO_VSOCK_MAX_CID)
+		return tern_error_set(err, EINVAL,
+				      "%s%llu: use 3 to %llu (0-2 are "
+				      "reserved)",
+				      field, cid, VIRTIO_VSOCK_MAX_CID);
+	return 0;
+}
+
+int config_check_vsock_path(const char *field, const char *path,
+			    struct tern_error *err)
+{
+	if (!path[0])
+		return tern_error_set(err, EINVAL, "%s needs a path", field);
+	if (strlen(path) > VSOCK_UNIX_PATH_MAX)
+		return tern_error_set(err, EINVAL,
+				      "%s is longer than %d bytes (it must fit "
+				      "a Unix socket address with _PORT after "
+				      "it)",
+				      field, VSOCK_UNIX_PATH_MAX);
+	if (strchr(path, '\n'))
+		return tern_error_set(err, EINVAL,
+				      "%s holds a newline character", field);
+	return 0;
+}
+
+int config_parse_mac(const char *field, const char *text, uint8_t mac[6],
+		     struct tern_error *err)
+{
+	uint8_t parsed[6];
+	int zero = 1;
+
+	for (int i = 0; i < 6; i++) {
+		const char *p = text + 3 * i;
+
+		if (!isxdigit((unsigned char)p[0]) ||
+		    !isxdigit((unsigned char)p[1]) ||
+		    p[2] != (i == 5 ? '\0' : ':'))
+			goto bad;
+		sscanf(p, "%2hhx", &parsed[i]);
+		zero &= parsed[i] == 0;
+	}
+	/* Bit 0 of the first octet marks a group address, which no NIC
+	 * may use as its own. */
+	if (zero || parsed[0] & 1)
+		goto bad;
+	memcpy(mac, parsed, 6);
+	return 0;
+bad:
+	return tern_error_set(err, EINVAL,
+			      "%s '%.32s' is not a unicast MAC address "
+			      "(example: 52:54:00:12:34:56)",
+			      field, text);
+}
+
+int config_check_tap_name(const char *field, const char *name,
+			  struct tern_error *err)
+{
+	struct tern_error name_err = {{0}};
+
+	if (tap_check_name(name, &name_err))
+		return tern_error_set(err, EINVAL, "%s: %s", field,
+				      name_err.message);
+	return 0;
+}
+
+/* FNV-1a: a fixed, well-spread hash, so the same tap name gives the same
+ * MAC on every run (the guest's view of its NIC stays put). */
+static uint32_t hash_name(const char *name, uint32_t salt)
+{
+	uint32_t h = 2166136261u ^ salt;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static int mac_in_use(const struct vm_config *config, int self)
+{
+	for (int i = 0; i < config->net_count; i++)
+		if (i != self && (config->nets[i].mac_given || i < self) &&
+		    !memcmp(config->nets[i].mac, config->nets[self].mac, 6))
+			return 1;
+	return 0;
+}
+
+int config_finish_nets(const char *where, struct vm_config *config,
+		       struct tern_error *err)
+{
+	for (int i = 0; i < config->net_count; i++) {
+		struct vm_net_config *net = &config->nets[i];
+
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(config->nets[j].tap_name, net->tap_name))
+				return tern_error_set(err, EINVAL,
+						      "%s: tap %s named twice",
+						      where, net->tap_name);
+			if (!strcmp(config->nets[j].id, net->id))
+				return tern_error_set(err, EINVAL,
+						      "%s: two interfaces have "
+						      "the id '%s'",
+						      where, net->id);
+		}
+		if (net->mac_given) {
+			if (mac_in_use(config, i))
+				return tern_error_set(
+					err, EINVAL,
+					"%s: MAC %02x:%02x:%02x:%02x:%02x:"
+					"%02x given twice",
+					where, net->mac[0], net->mac[1],
+					net->mac[2], net->mac[3], net->mac[4],
+					net->mac[5]);
+			continue;
+		}
+		/* 52:54:00 has the locally administered bit set and is
+		 * the prefix people know from QEMU guests. */
+		for (uint32_t salt = 0;; salt++) {
+			uint32_t h = hash_name(net->tap_name, salt);
+
+			net->mac[0] = 0x52;
+			net->mac[1] = 0x54;
+			net->mac[2] = 0x00;
+			net->mac[3] = (uint8_t)(h >> 16);
+			net->mac[4] = (uint8_t)(h >> 8);
+			net->mac[5] = (uint8_t)h;
+			if (!mac_in_use(config, i))
+				break;
+		}
+	}
+	return 0;
+}
+
+int config_add_net(const char *where, struct vm_config *config,
+		   const struct vm_net_config *net, int replace,
+		   struct tern_error *err)
+{
+	int slot = config->net_count;
+
+	for (int i = 0; i < config->net_count; i++)
+		if (!strcmp(config->nets[i].id, net->id)) {
+			if (!replace)
+				return tern_error_set(err, EINVAL,
+						      "%s: two interfaces have "
+						      "the id '%s'",
+						      where, net->id);
+			slot = i;
+		}
+	if (slot == config->net_count) {
+		if (config->net_count >= VM_MAX_NETS)
+			return tern_error_set(err, EINVAL,
+					      "%s: at most %d interfaces",
+					      where, VM_MAX_NETS);
+		config->net_count++;
+	}
+	config->nets[slot] = *net;
+	return config_finish_nets(where, config, err);
 }
 
 int config_check_bootable(const struct vm_config *config, const char *field,

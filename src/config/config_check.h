@@ -55,6 +55,53 @@ int config_check_balloon_fits(const struct vm_config *config,
 			      const char *balloon_field,
 			      const char *memory_field, struct tern_error *err);
 
+/* Disks (--disk, the document's "drives", PUT /drives/{id}). The id is
+ * what the guest reads as the serial: 1 to VM_DISK_ID_MAX printable ASCII
+ * characters without spaces. cache: writeback or none (any case);
+ * engine: io_uring or threads, or Firecracker's Async and Sync. */
+int config_check_disk_id(const char *field, const char *id,
+			 struct tern_error *err);
+int config_parse_disk_cache(const char *field, const char *text,
+			    enum block_cache_mode *cache,
+			    struct tern_error *err);
+int config_parse_disk_engine(const char *field, const char *text,
+			     enum block_engine *engine, struct tern_error *err);
+/* Adds *disk to config->disks (where names the list: "--disk",
+ * "drives"): the file must exist and not be another disk's, the id must be
+ * new unless replace (PUT of an existing drive_id: that disk is replaced in
+ * place), at most one root device, at most VM_MAX_DISKS. */
+int config_add_disk(const char *where, struct vm_config *config,
+		    const struct vm_disk_config *disk, int replace,
+		    struct tern_error *err);
+
+/* Vsock (--vsock, the document's "vsock", PUT /vsock): the guest's CID is
+ * 3 to 2^32-2; the Unix socket path must leave room for "_PORT" in a
+ * sockaddr_un. */
+int config_check_vsock_cid(const char *field, unsigned long long cid,
+			   struct tern_error *err);
+int config_check_vsock_path(const char *field, const char *path,
+			    struct tern_error *err);
+
+/* Network interfaces (--net, the document's "network-interfaces", PUT
+ * /network-interfaces/{id}). A MAC is six hex pairs with colons, unicast
+ * and not all zeros; a tap name is what the kernel takes as an interface
+ * name. */
+int config_parse_mac(const char *field, const char *text, uint8_t mac[6],
+		     struct tern_error *err);
+int config_check_tap_name(const char *field, const char *name,
+			  struct tern_error *err);
+/* Adds *net to config->nets (where: "--net", "network-interfaces"); a known
+ * id is replaced in place when replace, else refused; then as
+ * config_finish_nets(). */
+int config_add_net(const char *where, struct vm_config *config,
+		   const struct vm_net_config *net, int replace,
+		   struct tern_error *err);
+/* Gives each interface without a MAC of its own a stable one derived from
+ * its tap name (52:54:00 plus a hash, locally administered), and refuses
+ * an id, tap or MAC named twice. */
+int config_finish_nets(const char *where, struct vm_config *config,
+		       struct tern_error *err);
+
 /* The configuration is complete enough to start a VM. */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);

@@ -415,9 +415,290 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"drives", "network-interfaces", "vsock", "cpu-config", "mmds-config",
-	"pmem",	  "memory-hotplug",
+	"cpu-config",
+	"mmds-config",
+	"pmem",
+	"memory-hotplug",
 };
+
+static const struct json_field net_fields[] = {
+	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
+	{"guest_mac", JSON_FIELD_STRING, 0, 0, 0},
+	{"mtu", JSON_FIELD_INT, 0, 68, 65535},
+	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"tx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
+/* One Firecracker network interface is one tern --net: host_dev_name is
+ * tap=, guest_mac mac= (absent: derived from the tap name), iface_id names
+ * it (metrics, PUT of the same id replaces it). */
+static int apply_net(struct vm_config *config,
+		     struct vm_config_storage *storage, const json_t *body,
+		     int replace, struct tern_error *err)
+{
+	struct vm_net_config net;
+	const char *id, *tap;
+	json_t *mac;
+	int ret = JSON_FIELDS_CHECK(body, "network-interfaces", net_fields, 0,
+				    err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "rx_rate_limiter") ||
+	    json_fields_get(body, "tx_rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces: rate limiters are "
+				      "not supported");
+	if (json_fields_get(body, "mtu"))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces.mtu: not supported "
+				      "(the guest sets its MTU itself)");
+	memset(&net, 0, sizeof(net));
+	id = json_string_value(json_fields_get(body, "iface_id"));
+	tap = json_string_value(json_fields_get(body, "host_dev_name"));
+	if (!id[0] || strlen(id) > VM_NET_ID_MAX)
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces.iface_id must be 1 "
+				      "to %d characters",
+				      VM_NET_ID_MAX);
+	ret = config_check_tap_name("network-interfaces.host_dev_name", tap,
+				    err);
+	if (ret)
+		return ret;
+	snprintf(net.id, sizeof(net.id), "%s", id);
+	snprintf(net.tap_name, sizeof(net.tap_name), "%s", tap);
+	mac = json_fields_get(body, "guest_mac");
+	if (mac) {
+		ret = config_parse_mac("network-interfaces.guest_mac",
+				       json_string_value(mac), net.mac, err);
+		if (ret)
+			return ret;
+		net.mac_given = 1;
+	}
+	(void)storage;
+	return config_add_net("network-interfaces", config, &net, replace, err);
+}
+
+int vm_config_json_apply_net(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_net, body, 1, err);
+}
+
+static int apply_nets(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *list,
+		      struct tern_error *err)
+{
+	size_t i;
+	json_t *net;
+	int ret;
+
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "network-interfaces: expected a JSON "
+				      "array");
+	config->net_count = 0; /* the document's list is the whole list */
+	json_array_foreach(list, i, net)
+	{
+		ret = apply_net(config, storage, net, 0, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* guest_mac is always shown: a derived one is what the guest sees too. */
+static json_t *export_nets(const struct vm_config *config)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < config->net_count; i++) {
+		const struct vm_net_config *net = &config->nets[i];
+		char mac[18];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 net->mac[0], net->mac[1], net->mac[2], net->mac[3],
+			 net->mac[4], net->mac[5]);
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s}", "iface_id",
+						net->id, "host_dev_name",
+						net->tap_name, "guest_mac",
+						mac));
+	}
+	return list;
+}
+
+static const struct json_field vsock_fields[] = {
+	{"guest_cid", JSON_FIELD_INT, 1, 0, 0},
+	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
+	{"vsock_id", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+/* Firecracker's vsock is tern's --vsock: guest_cid is cid=, uds_path
+ * socket= (host programs connect there and write "CONNECT <port>\n";
+ * guest connections to port P reach uds_path_P). vsock_id, deprecated in
+ * Firecracker, is accepted and not kept. */
+static int apply_vsock(struct vm_config *config,
+		       struct vm_config_storage *storage, const json_t *body,
+		       int unused, struct tern_error *err)
+{
+	json_int_t cid;
+	const char *path;
+	int ret = JSON_FIELDS_CHECK(body, "vsock", vsock_fields, 0, err);
+
+	if (ret)
+		return ret;
+	cid = json_integer_value(json_fields_get(body, "guest_cid"));
+	path = json_string_value(json_fields_get(body, "uds_path"));
+	ret = config_check_vsock_cid(
+		"vsock.guest_cid ", cid < 0 ? 0 : (unsigned long long)cid, err);
+	if (!ret)
+		ret = config_check_vsock_path("vsock.uds_path", path, err);
+	if (ret)
+		return ret;
+	config->vsock_cid = (uint64_t)cid;
+	snprintf(config->vsock_socket_path, sizeof(config->vsock_socket_path),
+		 "%s", path);
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_vsock(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_vsock, body, 0, err);
+}
+
+static const struct json_field drive_fields[] = {
+	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"is_root_device", JSON_FIELD_BOOL, 1, 0, 0},
+	{"path_on_host", JSON_FIELD_STRING, 1, 0, 0},
+	{"is_read_only", JSON_FIELD_BOOL, 0, 0, 0},
+	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
+	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
+	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"socket", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+/* One Firecracker drive is one tern --disk: drive_id is the disk's id (the
+ * serial the guest reads), is_read_only readonly, cache_type cache=,
+ * io_engine engine=. replace: PUT /drives/{id} of a known id replaces that
+ * disk; in a document every id must be new. */
+static int apply_drive(struct vm_config *config,
+		       struct vm_config_storage *storage, const json_t *body,
+		       int replace, struct tern_error *err)
+{
+	struct vm_disk_config disk = {.cache = BLOCK_CACHE_WRITEBACK,
+				      .engine = BLOCK_ENGINE_AUTO};
+	const char *id, *path;
+	json_t *value;
+	int ret = JSON_FIELDS_CHECK(body, "drives", drive_fields, 0, err);
+
+	if (ret)
+		return ret;
+	if (json_fields_get(body, "partuuid"))
+		return tern_error_set(err, EINVAL,
+				      "drives.partuuid: not supported (the "
+				      "root device is the whole /dev/vda)");
+	if (json_fields_get(body, "rate_limiter"))
+		return tern_error_set(err, EINVAL,
+				      "drives.rate_limiter: not supported");
+	if (json_fields_get(body, "socket"))
+		return tern_error_set(err, EINVAL,
+				      "drives.socket: vhost-user drives are "
+				      "not supported");
+	id = json_string_value(json_fields_get(body, "drive_id"));
+	path = json_string_value(json_fields_get(body, "path_on_host"));
+	ret = config_check_disk_id("drives.drive_id", id, err);
+	if (!ret)
+		ret = config_check_path("drives.path_on_host", path, err);
+	if (ret)
+		return ret;
+	if (strlen(path) >= sizeof(disk.path))
+		return tern_error_set(err, EINVAL,
+				      "drives.path_on_host is longer than %zu "
+				      "bytes",
+				      sizeof(disk.path) - 1);
+	snprintf(disk.id, sizeof(disk.id), "%s", id);
+	snprintf(disk.path, sizeof(disk.path), "%s", path);
+	disk.root = json_is_true(json_fields_get(body, "is_root_device"));
+	disk.readonly = json_is_true(json_fields_get(body, "is_read_only"));
+	value = json_fields_get(body, "cache_type");
+	if (value) {
+		ret = config_parse_disk_cache("drives.cache_type",
+					      json_string_value(value),
+					      &disk.cache, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "io_engine");
+	if (value) {
+		ret = config_parse_disk_engine("drives.io_engine",
+					       json_string_value(value),
+					       &disk.engine, err);
+		if (ret)
+			return ret;
+	}
+	(void)storage;
+	return config_add_disk("drives", config, &disk, replace, err);
+}
+
+int vm_config_json_apply_drive(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_drive, body, 1, err);
+}
+
+static int apply_drives(struct vm_config *config,
+			struct vm_config_storage *storage, const json_t *list,
+			struct tern_error *err)
+{
+	size_t i;
+	json_t *drive;
+	int ret;
+
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "drives: expected a JSON array");
+	config->disk_count = 0; /* the document's list is the whole list */
+	json_array_foreach(list, i, drive)
+	{
+		ret = apply_drive(config, storage, drive, 0, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static json_t *export_drives(const struct vm_config *config)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < config->disk_count; i++) {
+		const struct vm_disk_config *disk = &config->disks[i];
+		json_t *drive = json_pack(
+			"{s:s, s:s, s:b, s:b, s:s}", "drive_id", disk->id,
+			"path_on_host", disk->path, "is_root_device",
+			disk->root, "is_read_only", disk->readonly,
+			"cache_type",
+			disk->cache == BLOCK_CACHE_NONE ? "None" : "Writeback");
+
+		if (drive && disk->engine != BLOCK_ENGINE_AUTO)
+			json_object_set_new(
+				drive, "io_engine",
+				json_string(
+					disk->engine == BLOCK_ENGINE_IO_URING
+						? "Async"
+						: "Sync"));
+		json_array_append_new(list, drive);
+	}
+	return list;
+}
 
 static const struct json_field balloon_fields[] = {
 	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
@@ -556,6 +837,18 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_entropy(config, storage, value, 0, err);
+		else if (!strcmp(key, "vsock"))
+			ret = json_is_null(value)
+				? 0
+				: apply_vsock(config, storage, value, 0, err);
+		else if (!strcmp(key, "network-interfaces"))
+			ret = json_is_null(value)
+				? 0
+				: apply_nets(config, storage, value, err);
+		else if (!strcmp(key, "drives"))
+			ret = json_is_null(value)
+				? 0
+				: apply_drives(config, storage, value, err);
 		else if (!strcmp(key, "balloon"))
 			ret = json_is_null(value)
 				? 0
@@ -744,9 +1037,15 @@ json_t *vm_config_json_export(const struct vm_config *config)
 				    ? json_pack("{s:s}", "metrics_path",
 						config->metrics_path)
 				    : json_null());
-	json_object_set_new(doc, "drives", json_array());
-	json_object_set_new(doc, "network-interfaces", json_array());
-	json_object_set_new(doc, "vsock", json_null());
+	json_object_set_new(doc, "drives", export_drives(config));
+	json_object_set_new(doc, "network-interfaces", export_nets(config));
+	json_object_set_new(doc, "vsock",
+			    config->vsock_cid
+				    ? json_pack("{s:I, s:s}", "guest_cid",
+						(json_int_t)config->vsock_cid,
+						"uds_path",
+						config->vsock_socket_path)
+				    : json_null());
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
 	json_object_set_new(doc, "entropy",

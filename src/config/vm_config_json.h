@@ -1,7 +1,8 @@
 /* struct vm_config <-> the JSON document that `GET /vm/config` returns and
  * `tern run --config-file` reads: Firecracker's shape ("boot-source",
- * "machine-config", "logger", "metrics", "entropy" (tern's virtio-rng), and
- * the other device lists, which must be empty until tern has those devices)
+ * "machine-config", "logger", "metrics", the devices ("drives",
+ * "network-interfaces", "vsock", "balloon", "entropy" = virtio-rng) and
+ * the sections tern has no device for, which must be empty)
  * plus a "tern" object for tern-only options ("serial", "kvm_device",
  * "virtio_transport"). Every value goes through the same checks
  * as the command line (config/config_check.h).
@@ -65,6 +66,23 @@ int vm_config_json_apply_serial(struct vm_config *config,
 int vm_config_json_apply_entropy(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
+
+/* PUT /drives/{id}: a virtio-blk disk (the same as --disk); a known
+ * drive_id replaces that disk. */
+int vm_config_json_apply_drive(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err);
+
+/* PUT /network-interfaces/{id}: a virtio-net interface (the same as
+ * --net); a known iface_id replaces that interface. */
+int vm_config_json_apply_net(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *body, struct tern_error *err);
+
+/* PUT /vsock: the virtio-vsock device (the same as --vsock). */
+int vm_config_json_apply_vsock(struct vm_config *config,
+			       struct vm_config_storage *storage,
+			       const json_t *body, struct tern_error *err);
 
 /* PUT /balloon: tern's virtio-balloon (the same as --balloon). */
 int vm_config_json_apply_balloon(struct vm_config *config,

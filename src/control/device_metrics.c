@@ -3,6 +3,8 @@
 #include <stdatomic.h>
 
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_net.h"
+#include "virtio/virtio_vsock.h"
 
 struct core_counter {
 	const char *name;
@@ -39,6 +41,11 @@ static uint64_t read_counter(const struct virtio_device *vdev, size_t offset)
 	return atomic_load_explicit(counter, memory_order_relaxed);
 }
 
+static uint64_t load(const _Atomic uint64_t *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
 static void write_core(const struct vm *vm, struct metrics_out *out)
 {
 	for (size_t c = 0; c < sizeof(core_counters) / sizeof(core_counters[0]);
@@ -59,9 +66,9 @@ static void write_core(const struct vm *vm, struct metrics_out *out)
 	}
 }
 
-static void balloon_sample(struct metrics_out *out, const char *name,
-			   enum metrics_type type, const char *help,
-			   uint64_t value)
+static void single_sample(struct metrics_out *out, const char *name,
+			  enum metrics_type type, const char *help,
+			  uint64_t value)
 {
 	metrics_family(out, name, type, help);
 	metrics_sample(out, name, (double)value, NULL);
@@ -73,30 +80,99 @@ static void write_balloon(struct virtio_device *balloon,
 	struct virtio_balloon_info info;
 
 	virtio_balloon_get_info(balloon, &info);
-	balloon_sample(out, "tern_balloon_target_bytes", METRICS_GAUGE,
-		       "What the balloon asks the guest to give back.",
-		       info.target_bytes);
-	balloon_sample(out, "tern_balloon_actual_bytes", METRICS_GAUGE,
-		       "What the guest says its balloon holds.",
-		       info.actual_bytes);
-	balloon_sample(out, "tern_balloon_inflated_pages_total",
-		       METRICS_COUNTER, "4 KiB pages the guest inflated.",
-		       info.inflated_pages);
-	balloon_sample(out, "tern_balloon_deflated_pages_total",
-		       METRICS_COUNTER, "4 KiB pages the guest deflated.",
-		       info.deflated_pages);
-	balloon_sample(out, "tern_balloon_released_bytes_total",
-		       METRICS_COUNTER,
-		       "Guest memory given back to the host (madvise).",
-		       info.released_bytes);
-	balloon_sample(out, "tern_balloon_reported_bytes_total",
-		       METRICS_COUNTER,
-		       "Of which the guest reported free (free page "
-		       "reporting).",
-		       info.reported_bytes);
-	balloon_sample(out, "tern_balloon_stats_updates_total", METRICS_COUNTER,
-		       "Statistics buffers the guest sent.",
-		       info.stats_updates);
+	single_sample(out, "tern_balloon_target_bytes", METRICS_GAUGE,
+		      "What the balloon asks the guest to give back.",
+		      info.target_bytes);
+	single_sample(out, "tern_balloon_actual_bytes", METRICS_GAUGE,
+		      "What the guest says its balloon holds.",
+		      info.actual_bytes);
+	single_sample(out, "tern_balloon_inflated_pages_total", METRICS_COUNTER,
+		      "4 KiB pages the guest inflated.", info.inflated_pages);
+	single_sample(out, "tern_balloon_deflated_pages_total", METRICS_COUNTER,
+		      "4 KiB pages the guest deflated.", info.deflated_pages);
+	single_sample(out, "tern_balloon_released_bytes_total", METRICS_COUNTER,
+		      "Guest memory given back to the host (madvise).",
+		      info.released_bytes);
+	single_sample(out, "tern_balloon_reported_bytes_total", METRICS_COUNTER,
+		      "Of which the guest reported free (free page "
+		      "reporting).",
+		      info.reported_bytes);
+	single_sample(out, "tern_balloon_stats_updates_total", METRICS_COUNTER,
+		      "Statistics buffers the guest sent.", info.stats_updates);
+}
+
+static void write_vsock(struct virtio_device *vsock, struct metrics_out *out)
+{
+	const struct virtio_vsock_stats *stats = virtio_vsock_stats(vsock);
+
+	single_sample(out, "tern_vsock_connections_opened_total",
+		      METRICS_COUNTER,
+		      "Vsock connections that reached ESTABLISHED.",
+		      load(&stats->connections_opened));
+	single_sample(out, "tern_vsock_connections_refused_total",
+		      METRICS_COUNTER,
+		      "Vsock connection requests refused (either side).",
+		      load(&stats->connections_refused));
+	single_sample(out, "tern_vsock_connections_active", METRICS_GAUGE,
+		      "Vsock connections open now.",
+		      load(&stats->connections_active));
+	single_sample(out, "tern_vsock_resets_sent_total", METRICS_COUNTER,
+		      "RST packets sent to the guest.",
+		      load(&stats->resets_sent));
+	single_sample(out, "tern_vsock_credit_updates_sent_total",
+		      METRICS_COUNTER, "Credit updates sent to the guest.",
+		      load(&stats->credit_updates_sent));
+	single_sample(out, "tern_vsock_bad_packets_total", METRICS_COUNTER,
+		      "Packets from the guest that failed to parse.",
+		      load(&stats->bad_packets));
+}
+
+struct net_counter {
+	const char *name;
+	const char *help;
+	size_t offset; /* in struct virtio_net_stats */
+};
+
+static const struct net_counter net_counters[] = {
+	{"tern_net_rx_frames_total", "Frames delivered to the guest.",
+	 offsetof(struct virtio_net_stats, rx_frames)},
+	{"tern_net_tx_frames_total", "Frames the guest sent to the tap.",
+	 offsetof(struct virtio_net_stats, tx_frames)},
+	{"tern_net_rx_dropped_total",
+	 "Frames dropped: no room in the guest's receive buffers.",
+	 offsetof(struct virtio_net_stats, rx_dropped)},
+	{"tern_net_tx_dropped_total",
+	 "Guest frames dropped: malformed, or refused by the tap.",
+	 offsetof(struct virtio_net_stats, tx_dropped)},
+};
+
+static void write_nets(const struct vm *vm, struct metrics_out *out)
+{
+	for (size_t c = 0; c < sizeof(net_counters) / sizeof(net_counters[0]);
+	     c++) {
+		int declared = 0;
+
+		for (int i = 0; i < vm->virtio_device_count; i++) {
+			const struct vm_virtio_entry *e =
+				&vm->virtio_devices[i];
+			const char *stats;
+
+			if (e->vdev->ops->device_id != VIRTIO_ID_NET_DEVICE)
+				continue;
+			if (!declared++)
+				metrics_family(out, net_counters[c].name,
+					       METRICS_COUNTER,
+					       net_counters[c].help);
+			stats = (const char *)virtio_net_stats(e->vdev);
+			metrics_sample(
+				out, net_counters[c].name,
+				(double)load(
+					(const _Atomic uint64_t
+						 *)(stats +
+						    net_counters[c].offset)),
+				"id", e->id, NULL);
+		}
+	}
 }
 
 static void write_device_metrics(void *opaque, struct metrics_out *out)
@@ -110,6 +186,15 @@ static void write_device_metrics(void *opaque, struct metrics_out *out)
 		write_core(inst->vm, out);
 		if (inst->vm->balloon)
 			write_balloon(inst->vm->balloon, out);
+		write_nets(inst->vm, out);
+		for (int i = 0; i < inst->vm->virtio_device_count; i++) {
+			struct virtio_device *vdev =
+				inst->vm->virtio_devices[i].vdev;
+
+			/* tern has one vsock device at most. */
+			if (vdev->ops->device_id == VIRTIO_ID_VSOCK_DEVICE)
+				write_vsock(vdev, out);
+		}
 	}
 	pthread_mutex_unlock(&inst->lock);
 }

@@ -346,6 +346,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_CPU_CONFIG] = "setting the CPU configuration",
 		[INSTANCE_SET_ENTROPY] = "adding the entropy device",
 		[INSTANCE_SET_BALLOON] = "configuring the balloon device",
+		[INSTANCE_SET_DRIVE] = "configuring a drive",
+		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
+		[INSTANCE_SET_NET] = "configuring a network interface",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -385,6 +388,15 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_BALLOON:
 		ret = vm_config_json_apply_balloon(config, storage, body, err);
+		break;
+	case INSTANCE_SET_DRIVE:
+		ret = vm_config_json_apply_drive(config, storage, body, err);
+		break;
+	case INSTANCE_SET_VSOCK:
+		ret = vm_config_json_apply_vsock(config, storage, body, err);
+		break;
+	case INSTANCE_SET_NET:
+		ret = vm_config_json_apply_net(config, storage, body, err);
 		break;
 	}
 	applied = *config;
@@ -499,6 +511,46 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err)
 		else
 			log_info("sent Ctrl-Alt-Del to the guest keyboard");
 	}
+	pthread_mutex_unlock(&inst->lock);
+	return ret;
+}
+
+static int device_known(const struct vm_config *config, const char *kind,
+			const char *id)
+{
+	if (!strcmp(kind, "drive")) {
+		for (int i = 0; i < config->disk_count; i++)
+			if (!strcmp(config->disks[i].id, id))
+				return 1;
+		return 0;
+	}
+	for (int i = 0; i < config->net_count; i++)
+		if (!strcmp(config->nets[i].id, id))
+			return 1;
+	return 0;
+}
+
+int instance_refuse_device_update(struct instance *inst, const char *kind,
+				  const char *id, const char *what,
+				  struct tern_error *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&inst->lock);
+	if (!device_known(&inst->config, kind, id))
+		ret = tern_error_set(err, ENODEV, "no %s '%s' is configured",
+				     kind, id);
+	else if (inst->state != INSTANCE_RUNNING &&
+		 inst->state != INSTANCE_PAUSED)
+		ret = tern_error_set(err, EPERM,
+				     "updating a %s needs a started VM (state: "
+				     "%s); before InstanceStart use PUT",
+				     kind, instance_state_name(inst->state));
+	else
+		ret = tern_error_set(err, ENOTSUP,
+				     "%s '%s': %s at run time is not "
+				     "implemented in tern",
+				     kind, id, what);
 	pthread_mutex_unlock(&inst->lock);
 	return ret;
 }

@@ -34,6 +34,9 @@ enum instance_setting {
 	INSTANCE_SET_CPU_CONFIG,
 	INSTANCE_SET_ENTROPY, /* PUT /entropy: virtio-rng */
 	INSTANCE_SET_BALLOON, /* PUT /balloon: virtio-balloon */
+	INSTANCE_SET_DRIVE, /* PUT /drives/{id}: virtio-blk */
+	INSTANCE_SET_VSOCK, /* PUT /vsock: virtio-vsock */
+	INSTANCE_SET_NET, /* PUT /network-interfaces/{id}: virtio-net */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */
@@ -98,6 +101,12 @@ int instance_pause(struct instance *inst, struct tern_error *err);
 int instance_resume(struct instance *inst, struct tern_error *err);
 int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err);
 int instance_flush_metrics(struct instance *inst, struct tern_error *err);
+/* PATCH /drives/{id} and PATCH /network-interfaces/{id}: what tern cannot
+ * change at run time yet; always an error that says which (unknown id,
+ * not started, or not implemented). kind: "drive", "network interface". */
+int instance_refuse_device_update(struct instance *inst, const char *kind,
+				  const char *id, const char *what,
+				  struct tern_error *err);
 
 enum instance_state instance_get_state(struct instance *inst);
 /* "Not started", "Running", "Paused" (Firecracker's words), "Stopped". */

@@ -28,7 +28,10 @@
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_vsock.h"
+#include "vm/vm_disks.h"
 #include "vm/vm_virtio.h"
 
 /* Three pages KVM needs for the real-mode TSS on Intel, and one for the
@@ -241,6 +244,15 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+static int add_vsock(struct vm *vm, struct tern_error *err)
+{
+	struct virtio_device *vdev;
+	int ret = virtio_vsock_create(vm->config.vsock_cid,
+				      vm->config.vsock_socket_path, &vdev, err);
+
+	return ret ? ret : vm_add_virtio_device(vm, vdev, err);
+}
+
 static int add_balloon(struct vm *vm, struct tern_error *err)
 {
 	const struct vm_balloon_config *cfg = &vm->config.balloon;
@@ -265,8 +277,18 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 
 	if (vm->config.virtio_rng)
 		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+	if (!ret && vm->config.vsock_cid)
+		ret = add_vsock(vm, err);
 	if (!ret && vm->config.balloon.enabled)
 		ret = add_balloon(vm, err);
+	for (int i = 0; !ret && i < vm->config.net_count; i++) {
+		struct virtio_device *net;
+
+		ret = virtio_net_create(&vm->config.nets[i], &net, err);
+		if (!ret)
+			ret = vm_add_virtio_device_id(
+				vm, net, vm->config.nets[i].id, err);
+	}
 	return ret;
 }
 
@@ -319,6 +341,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = create_pci_bus(vm, err);
 	if (!ret)
 		ret = create_virtio_devices(vm, err);
+	if (!ret)
+		ret = vm_create_disks(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
 	return ret;

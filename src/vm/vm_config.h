@@ -6,6 +6,20 @@
 #include <stdint.h>
 
 #include "cpu/cpuid.h"
+#include "vm/vm_disk_config.h"
+
+/* Interfaces one VM may have (each is one PCI function). */
+#define VM_MAX_NETS 8
+
+/* One virtio-net interface on a host tap (--net). */
+#define VM_NET_ID_MAX 64 /* Firecracker's iface_id */
+
+struct vm_net_config {
+	char id[VM_NET_ID_MAX + 1]; /* iface_id; --net: net0, net1, ... */
+	char tap_name[16]; /* IFNAMSIZ, checked like the kernel does */
+	uint8_t mac[6];
+	int mac_given; /* mac= was on the command line, not derived */
+};
 
 enum serial_mode {
 	SERIAL_MODE_STDIO,
@@ -38,8 +52,14 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
+	int disk_count;
+	struct vm_net_config nets[VM_MAX_NETS];
+	int net_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
 	enum virtio_transport virtio_transport; /* --transport */
+	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
+	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 	struct vm_balloon_config balloon;
 
 	/* Control plane: the same document (config file, GET /vm/config)

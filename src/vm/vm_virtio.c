@@ -148,18 +148,37 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 	return vm_add_virtio_device_id(vm, vdev, NULL, err);
 }
 
+/* Firecracker's is_root_device: the root disk is /dev/vda (vm_disks.c
+ * plugs it first); a command line that names its own root= keeps it. */
+static const char *root_device_args(const struct vm *vm, const char *base)
+{
+	for (int i = 0; i < vm->config.disk_count; i++) {
+		const struct vm_disk_config *disk = &vm->config.disks[i];
+
+		if (!disk->root)
+			continue;
+		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
+			return "";
+		return disk->readonly ? " root=/dev/vda ro"
+				      : " root=/dev/vda rw";
+	}
+	return "";
+}
+
 char *vm_virtio_cmdline(const struct vm *vm, const char *base)
 {
-	size_t cap = strlen(base) + 1 + 48 * (size_t)vm->virtio_mmio_count;
+	const char *root = root_device_args(vm, base);
+	size_t cap = strlen(base) + strlen(root) + 1 +
+		48 * (size_t)vm->virtio_mmio_count;
 	char *cmdline;
 	size_t len;
 
-	if (!vm->virtio_mmio_count)
+	if (!vm->virtio_mmio_count && !root[0])
 		return NULL;
 	cmdline = malloc(cap);
 	if (!cmdline)
 		return NULL;
-	len = (size_t)snprintf(cmdline, cap, "%s", base);
+	len = (size_t)snprintf(cmdline, cap, "%s%s", base, root);
 	for (int i = 0; i < vm->virtio_mmio_count; i++)
 		len += (size_t)snprintf(
 			cmdline + len, cap - len,

@@ -24,7 +24,8 @@ int vm_add_virtio_device_id(struct vm *vm, struct virtio_device *vdev,
  * (pci=off), else PCI. */
 enum virtio_transport vm_virtio_transport(const struct vm *vm);
 
-/* The kernel command line with one virtio_mmio.device=4K@0xBASE:GSI per
+/* The kernel command line with root=/dev/vda ro|rw for a root disk (unless
+ * it names a root) and one virtio_mmio.device=4K@0xBASE:GSI per
  * virtio-mmio device appended (for kernels built with
  * CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES; others find them in the DSDT).
  * Returns a malloc'ed string, or NULL when there is nothing to append or

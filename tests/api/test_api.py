@@ -47,12 +47,13 @@ class Tern:
     """tern run --api-sock in the background; stderr kept for checks."""
     counter = 0
 
-    def __init__(self, *extra, wait=True):
+    def __init__(self, *extra, wait=True, wrapper=()):
         Tern.counter += 1
         self.sock = os.path.join(WORK, f"api{Tern.counter}.sock")
         self.stderr_path = os.path.join(WORK, f"stderr{Tern.counter}")
         self.proc = subprocess.Popen(
-            [TERN, "run", "--api-sock", self.sock, "--serial", "none"] + list(extra),
+            list(wrapper) + [TERN, "run", "--api-sock", self.sock, "--serial", "none"]
+            + list(extra),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.stderr_path, "w"))
         self.api = Api(self.sock)
@@ -226,28 +227,160 @@ def invalid_paths_methods_and_ids_are_refused():
 
 
 @test
-def devices_not_yet_available_answer_400_after_checking_the_body():
+def what_tern_lacks_answers_400_and_no_device_is_claimed():
     with Tern() as t:
         f = t.api.fault
-        drive = {"drive_id": "root", "is_root_device": True, "path_on_host": "/x",
-                 "is_read_only": False}
-        f("PUT", "/drives/root", drive, words=["not available"])
-        f("PUT", "/drives/root", {"drive_id": "root"}, words=["is_root_device", "missing"])
-        f("PATCH", "/drives/root", {"drive_id": "root", "path_on_host": "/y"},
-          words=["not available"])
-        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"},
-          words=["not available"])
-        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0",
-                                              "mtu": 20}, words=["mtu", "minimum"])
-        f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/v.sock"}, words=["not available"])
-        f("PUT", "/vsock", {"guest_cid": 2, "uds_path": "/v.sock"}, words=["guest_cid"])
         f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["needs a paused VM", "Not started"])
-        # The configuration does not claim any of them.
+        f("PUT", "/mmds", {}, words=["not supported"])
+        # Nothing configured: the document has no device.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []
-        assert doc["vsock"] is None and doc["balloon"] is None
+        assert doc["vsock"] is None and doc["balloon"] is None and doc["entropy"] is None
+
+
+@test
+def vsock_configured_before_start():
+    needs_kvm()
+    uds = os.path.join(WORK, "v.sock")
+    with Tern() as t:
+        f = t.api.fault
+        f("PUT", "/vsock", {"guest_cid": 2, "uds_path": uds}, words=["guest_cid 2", "reserved"])
+        f("PUT", "/vsock", {"guest_cid": 1 << 32, "uds_path": uds}, words=["guest_cid"])
+        f("PUT", "/vsock", {"guest_cid": 3}, words=["uds_path", "missing"])
+        f("PUT", "/vsock", {"guest_cid": 3, "uds_path": "/" + "u" * 100},
+          words=["longer than 96 bytes"])
+        assert t.api.get("/vm/config")[1]["vsock"] is None
+        t.api.ok("PUT", "/vsock", {"guest_cid": 3, "uds_path": uds + "x", "vsock_id": "v"})
+        t.api.ok("PUT", "/vsock", {"guest_cid": 7, "uds_path": uds})     # replaces it
+        assert t.api.get("/vm/config")[1]["vsock"] == {"guest_cid": 7, "uds_path": uds}
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/vsock", {"guest_cid": 8, "uds_path": uds}, words=["before the VM"])
+        # tern listens on uds_path; a host client's CONNECT waits for the
+        # guest (which has no driver here) until tern gives up on it.
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(uds)
+        s.close()
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_vsock_connections_active", "")] == 0
+        assert ("tern_virtio_requests_total", '{device="virtio-vsock",id="vsock0"}') in samples
+    # The command line's --vsock in the same document.
+    with Tern("--vsock", f"cid=9,socket={uds}") as t:
+        assert t.api.get("/vm/config")[1]["vsock"] == {"guest_cid": 9, "uds_path": uds}
+
+
+@test
+def network_interfaces_configured_before_start():
+    needs_kvm()
+    # A network namespace of tern's own (it vanishes with tern): the taps
+    # tern creates never touch this machine's interfaces.
+    with Tern(wrapper=["unshare", "-n"]) as t:
+        f = t.api.fault
+        iface = {"iface_id": "eth0", "host_dev_name": "tap0"}
+        f("PUT", "/network-interfaces/eth0", {"iface_id": "eth0"},
+          words=["host_dev_name", "missing"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, guest_mac="01:00:5e:00:00:01"),
+          words=["not a unicast MAC"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, host_dev_name="tap/0"), words=["tap/0"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, rx_rate_limiter={}),
+          words=["rate limiters"])
+        f("PUT", "/network-interfaces/eth0", dict(iface, mtu=20), words=["mtu", "minimum"])
+        f("PUT", "/network-interfaces/eth1", iface, words=["differs"])
+        assert t.api.get("/vm/config")[1]["network-interfaces"] == []
+        t.api.ok("PUT", "/network-interfaces/eth0", iface)
+        t.api.ok("PUT", "/network-interfaces/eth1", {"iface_id": "eth1", "host_dev_name": "tap1",
+                                                     "guest_mac": "52:54:00:00:00:01"})
+        f("PUT", "/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "tap0"},
+          words=["tap tap0 named twice"])
+        f("PUT", "/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "tap2",
+                                              "guest_mac": "52:54:00:00:00:01"},
+          words=["given twice"])
+        nets = t.api.get("/vm/config")[1]["network-interfaces"]
+        assert [n["iface_id"] for n in nets] == ["eth0", "eth1"], nets
+        assert nets[0]["guest_mac"].startswith("52:54:00:")     # derived from the tap name
+        assert nets[1] == {"iface_id": "eth1", "host_dev_name": "tap1",
+                           "guest_mac": "52:54:00:00:00:01"}
+        patch = {"iface_id": "eth0", "rx_rate_limiter": {}}
+        f("PATCH", "/network-interfaces/eth0", patch, words=["started VM"])
+        f("PATCH", "/network-interfaces/eth9", dict(patch, iface_id="eth9"),
+          words=["no network interface 'eth9'"])
+        if not os.path.exists("/dev/net/tun"):
+            return
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/network-interfaces/eth0", iface, words=["before the VM"])
+        f("PATCH", "/network-interfaces/eth0", patch, words=["rate limiters", "not implemented"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        for iface_id in ("eth0", "eth1"):
+            assert samples[("tern_virtio_requests_total",
+                            f'{{device="virtio-net",id="{iface_id}"}}')] == 0
+            assert samples[("tern_net_tx_dropped_total", f'{{id="{iface_id}"}}')] == 0
+
+
+def disk_image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@test
+def drives_configured_before_start():
+    needs_kvm()
+    root, data = disk_image("root.img"), disk_image("data.img")
+    with Tern() as t:
+        f = t.api.fault
+        drive = {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+                 "is_read_only": True}
+        f("PUT", "/drives/data", {"drive_id": "data"}, words=["is_root_device", "missing"])
+        f("PUT", "/drives/data", dict(drive, path_on_host=os.path.join(WORK, "none.img")),
+          words=["No such file"])
+        f("PUT", "/drives/data", dict(drive, cache_type="Unsafe"), words=["flushes"])
+        f("PUT", "/drives/data", dict(drive, io_engine="aio"), words=["io_engine"])
+        f("PUT", "/drives/data", dict(drive, rate_limiter={}), words=["rate_limiter"])
+        f("PUT", "/drives/data", dict(drive, partuuid="0eaa91a0-01"), words=["partuuid"])
+        f("PUT", "/drives/" + "d" * 21, dict(drive, drive_id="d" * 21),
+          words=["1 to 20 characters"])
+        f("PUT", "/drives/other", drive, words=["differs"])
+        f("PUT", "/drives/bad-id!", drive, words=["invalid id"])
+        assert t.api.get("/vm/config")[1]["drives"] == []
+        t.api.ok("PUT", "/drives/data", drive)
+        t.api.ok("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": root,
+                                           "is_root_device": True, "cache_type": "Writeback",
+                                           "io_engine": "Sync"})
+        f("PUT", "/drives/second", {"drive_id": "second", "path_on_host": root,
+                                    "is_root_device": False}, words=["given twice"])
+        f("PUT", "/drives/other", {"drive_id": "other", "path_on_host": disk_image("o.img"),
+                                   "is_root_device": True}, words=["both the root device"])
+        # PUT of a known id replaces that drive.
+        t.api.ok("PUT", "/drives/data", dict(drive, is_read_only=False, cache_type="none"))
+        drives = t.api.get("/vm/config")[1]["drives"]
+        assert drives == [
+            {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+             "is_read_only": False, "cache_type": "None"},
+            {"drive_id": "rootfs", "path_on_host": root, "is_root_device": True,
+             "is_read_only": False, "cache_type": "Writeback", "io_engine": "Sync"}], drives
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
+          words=["started VM"])
+        f("PATCH", "/drives/nope", {"drive_id": "nope", "path_on_host": data},
+          words=["no drive 'nope'"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/drives/data", drive, words=["before the VM"])
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
+          words=["swapping the backing file", "not implemented"])
+        f("PATCH", "/drives/data", {"drive_id": "data", "size": 1}, words=["unknown field"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        for drive_id in ("data", "rootfs"):
+            assert samples[("tern_virtio_requests_total",
+                            f'{{device="virtio-blk",id="{drive_id}"}}')] == 0
+    # The same drives from the command line.
+    with Tern("--disk", f"path={data},id=data,readonly,cache=none,engine=threads") as t:
+        assert t.api.get("/vm/config")[1]["drives"] == [
+            {"drive_id": "data", "path_on_host": data, "is_root_device": False,
+             "is_read_only": True, "cache_type": "None", "io_engine": "Sync"}]
 
 
 @test
@@ -651,6 +784,50 @@ def config_file_boots_without_the_api_and_options_override_it():
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=20)
     assert proc.returncode == 128 + signal.SIGTERM
+
+
+@test
+def config_file_with_every_device_boots_and_reads_back():
+    """A document with a drive, an interface, vsock, a balloon and entropy:
+    with --api-sock it boots at once and GET /vm/config returns it as
+    given (tern in a network namespace of its own, for the tap)."""
+    needs_kvm()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun on this machine")
+    doc = {"boot-source": {"kernel_image_path": KERNEL, "boot_args": "console=ttyS0"},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128, "smt": False,
+                              "track_dirty_pages": False, "huge_pages": "None",
+                              "cpu_template": "None"},
+           "logger": {"level": "info", "show_level": False, "show_log_origin": False},
+           "metrics": None,
+           "drives": [{"drive_id": "rootfs", "path_on_host": disk_image("doc.img"),
+                       "is_root_device": True, "is_read_only": True,
+                       "cache_type": "Writeback", "io_engine": "Sync"}],
+           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "tapdoc",
+                                   "guest_mac": "52:54:00:aa:bb:cc"}],
+           "vsock": {"guest_cid": 42, "uds_path": os.path.join(WORK, "doc.sock")},
+           "balloon": {"amount_mib": 16, "deflate_on_oom": False,
+                       "stats_polling_interval_s": 0, "free_page_hinting": False,
+                       "free_page_reporting": False},
+           "entropy": {},
+           "tern": {"serial": "none", "kvm_device": "/dev/kvm", "virtio_transport": "auto"}}
+    path = os.path.join(WORK, "devices.json")
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    with Tern("--config-file", path, wrapper=["unshare", "-n"]) as t:
+        # The API answers while the VM is still being created.
+        deadline = time.time() + 20
+        while t.api.get("/")[1]["state"] != "Running" and time.time() < deadline:
+            time.sleep(0.05)
+        assert t.api.get("/")[1]["state"] == "Running", t.stderr()
+        assert t.api.get("/vm/config")[1] == doc
+        assert t.api.get("/balloon")[1]["amount_mib"] == 16
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        ids = {key[1] for key in samples if key[0] == "tern_virtio_requests_total"}
+        assert ids == {'{device="virtio-rng",id="rng0"}', '{device="virtio-vsock",id="vsock0"}',
+                       '{device="virtio-balloon",id="balloon0"}',
+                       '{device="virtio-net",id="eth0"}',
+                       '{device="virtio-blk",id="rootfs"}'}, ids
 
 
 @test

@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -71,7 +72,8 @@ def help_describes_every_option_and_exit_status():
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
                    "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
                    "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
-                   "Exit status", "128+N"):
+                   "--disk", "readonly", "cache=none", "engine=io_uring|threads",
+                   "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -131,8 +133,89 @@ def bad_serial_mode_is_a_usage_error():
 
 
 @test
+def net_without_tap_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "mac=52:54:00:12:34:56"), 2, "tap=NAME")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap"), 2, "KEY=VALUE")
+
+
+@test
+def net_bad_mac_is_a_usage_error():
+    for bad in ("52:54:00:12:34", "52:54:00:12:34:567", "52-54-00-12-34-56", "zz:54:00:12:34:56",
+                "00:00:00:00:00:00", "01:00:5e:00:00:01", "52:54:00:12:34:56:"):
+        expect_error(tern("run", "--kernel", "k", "--net", f"tap=tap0,mac={bad}"), 2,
+                     "not a unicast MAC")
+
+
+@test
+def net_bad_tap_name_or_key_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=a-name-longer-than-15"), 2,
+                 "longer than 15")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap/0"), 2, "tap/0")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap="), 2, "empty")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,speed=10"), 2, "unknown key")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,tap=tap1"), 2, "twice")
+
+
+@test
+def net_same_tap_or_mac_twice_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0", "--net", "tap=tap0"), 2,
+                 "named twice")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,mac=52:54:00:00:00:01",
+                      "--net", "tap=tap1,mac=52:54:00:00:00:01"), 2, "given twice")
+    too_many = []
+    for i in range(9):
+        too_many += ["--net", f"tap=tap{i}"]
+    expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 8")
+
+
+@test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
+
+
+@test
+def bad_vsock_options_are_usage_errors():
+    sock = os.path.join(WORK, "v.sock")
+    for value, words in (
+            (f"cid=2,socket={sock}", ("cid=2", "3 to 4294967294")),
+            (f"cid=0,socket={sock}", ("cid=0", "reserved")),
+            (f"cid=4294967295,socket={sock}", ("4294967295",)),
+            (f"cid=-3,socket={sock}", ("not a number",)),
+            (f"cid=seven,socket={sock}", ("'seven' is not a number",)),
+            ("cid=3", ("needs both",)),
+            (f"socket={sock}", ("needs both",)),
+            ("cid=3,socket=", ("needs a path",)),
+            (f"cid=3,socket={sock},port=5", ("'port=5'", "unknown key")),
+            ("cid=3,socket=/" + "a" * 100, ("longer than 96 bytes",))):
+        expect_error(tern("run", "--kernel", "k", "--vsock", value), 2, "--vsock", *words)
+    expect_error(tern("run", "--kernel", "k", "--vsock", f"cid=3,socket={sock}",
+                      "--vsock", f"cid=4,socket={sock}2"), 2, "twice")
+    assert not os.path.exists(sock)
+
+
+@test
+def unusable_vsock_socket_path_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock",
+                      "socket=/nonexistent/dir/v.sock,cid=3"), 1,
+                 "cannot listen on '/nonexistent/dir/v.sock'")
+    not_socket = write_file("not-a-socket", b"")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={not_socket}"), 1,
+                 "not a socket")
+    assert os.path.exists(not_socket)
+    # A socket something listens on is not taken over; a stale one is.
+    live = os.path.join(WORK, "live.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(live)
+    server.listen(1)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}"), 1,
+                 "in use")
+    server.close()
+    assert os.path.exists(live)
+    result = tern("run", "--kernel", KERNEL_OK, "--vsock", f"cid=3,socket={live}",
+                  "--initrd", os.path.join(WORK, "none"))
+    expect_error(result, 1, "initrd")
+    assert not os.path.exists(live), "tern left its socket behind"
 
 
 @test
@@ -251,11 +334,128 @@ def missing_initrd_is_a_runtime_error():
                  "initrd")
 
 
+def tern_in_netns(*args):
+    """tern in a network namespace of its own (unshare -n), which vanishes
+    with it: the host's interfaces are never touched."""
+    return subprocess.run(["unshare", "-n", TERN] + list(args), capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+@test
+def net_on_a_device_that_is_not_a_tap_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern_in_netns("run", "--kernel", KERNEL_OK, "--net", "tap=lo"), 1,
+                 "lo is not a tap interface")
+
+
+@test
+def net_on_a_busy_tap_is_a_runtime_error():
+    needs_kvm()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun on this machine")
+    # Inside one fresh namespace: a holder attaches to tap0, then tern
+    # tries the same tap.
+    holder = f"""
+import fcntl, struct, subprocess, sys
+tun = open("/dev/net/tun", "r+b", buffering=0)
+fcntl.ioctl(tun, 0x400454ca, struct.pack("16sH", b"tap0", 0x0002 | 0x1000 | 0x4000))
+r = subprocess.run([{TERN!r}, "run", "--kernel", {KERNEL_OK!r}, "--net", "tap=tap0"],
+                   capture_output=True, text=True, stdin=subprocess.DEVNULL)
+sys.stderr.write(r.stderr)
+sys.exit(r.returncode)
+"""
+    result = subprocess.run(["unshare", "-n", sys.executable, "-c", holder],
+                            capture_output=True, text=True, timeout=60)
+    expect_error(result, 1, "tap0 is busy")
+
+
 @test
 def unwritable_serial_file_is_a_runtime_error():
     needs_kvm()
     expect_error(tern("run", "--kernel", KERNEL_OK, "--serial", "file:/nonexistent/dir/log"), 1,
                  "serial output")
+
+
+def disk_image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@test
+def disk_without_path_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--disk", "readonly"), 2, "path=FILE is required")
+    expect_error(tern("run", "--kernel", "k", "--disk", "path="), 2, "path= needs a file name")
+    expect_error(tern("run", "--kernel", "k", "--disk", ""), 2, "empty item")
+
+
+@test
+def disk_with_unknown_key_or_value_is_a_usage_error():
+    image = disk_image("keys.img")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},frob=1"), 2,
+                 "unknown key 'frob=1'")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},,readonly"), 2,
+                 "empty item")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},readonly=yes"), 2,
+                 "unknown key")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},cache=unsafe"), 2,
+                 "cache= is writeback or none")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},engine=aio"), 2,
+                 "engine= is io_uring or threads")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},id=" + "x" * 21), 2,
+                 "1 to 20 characters")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},id=a b"), 2,
+                 "printable ASCII")
+
+
+@test
+def missing_disk_file_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={WORK}/no-such.img"), 2,
+                 "No such file")
+
+
+@test
+def duplicate_disk_id_or_file_is_a_usage_error():
+    a, b = disk_image("dup-a.img"), disk_image("dup-b.img")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a},id=data",
+                      "--disk", f"path={b},id=data"), 2, "two disks have the id 'data'")
+    # the default ids are disk0, disk1, ...: an explicit one can clash
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a}",
+                      "--disk", f"path={b},id=disk0"), 2, "'disk0'")
+    os.symlink(a, os.path.join(WORK, "dup-link.img"))
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a}",
+                      "--disk", f"path={WORK}/dup-link.img"), 2, "given twice")
+
+
+@test
+def more_than_8_disks_is_a_usage_error():
+    args = []
+    for i in range(9):
+        args += ["--disk", f"path={disk_image(f'many-{i}.img')}"]
+    expect_error(tern("run", "--kernel", "k", *args), 2, "at most 8 disks")
+
+
+@test
+def disk_image_of_odd_size_is_a_runtime_error():
+    needs_kvm()
+    image = disk_image("odd.img", 1000)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                 image, "not a multiple of 512")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={WORK}"), 1,
+                 "Is a directory")
+
+
+@test
+def disk_image_locked_by_another_process_is_a_runtime_error():
+    needs_kvm()
+    import fcntl
+    image = disk_image("locked.img")
+    with open(image, "r+b") as holder:
+        # A POSIX lock conflicts with tern's OFD lock, as another tern's would.
+        fcntl.lockf(holder, fcntl.LOCK_SH)
+        expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                     "is locked")
 
 
 if __name__ == "__main__":

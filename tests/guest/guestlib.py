@@ -30,7 +30,7 @@ def paths():
 
 class Guest:
     def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None,
-                 log_path=None):
+                 log_path=None, wrapper=()):
         """log_path: tern's stderr (its log) goes to that file instead of the
         console, so debug logging cannot interleave with shell output."""
         p = paths()
@@ -38,6 +38,8 @@ class Guest:
         self.argv = ["run", "--kernel", kernel or p["GUEST_BZIMAGE"],
                      "--initrd", p["GUEST_INITRAMFS"], "--cpus", str(cpus), "--memory", memory,
                      "--cmdline", cmdline or "console=ttyS0 reboot=k quiet"] + list(extra)
+        # wrapper: a command tern runs under, e.g. ["ip", "netns", "exec", NS].
+        self.wrapper = list(wrapper)
         self.child = None
         self._log = []
 
@@ -46,7 +48,9 @@ class Guest:
         if self.log_path:
             # exec: the child's pid stays tern's own (tests read /proc/PID).
             program, argv = "/bin/sh", ["-c", 'exec "$0" "$@" 2>>"$TERN_LOG"', TERN] + argv
-        self.child = pexpect.spawn(program, argv, encoding="utf-8", codec_errors="replace",
+        command = list(self.wrapper) + [program] + argv
+        self.child = pexpect.spawn(command[0], command[1:], encoding="utf-8",
+                                   codec_errors="replace",
                                    timeout=BOOT_TIMEOUT, dimensions=(50, 200),
                                    env=dict(os.environ, TERN_LOG=self.log_path or ""))
         self.child.logfile_read = _Collector(self._log)
@@ -67,7 +71,7 @@ class Guest:
     def transcript(self):
         return "".join(self._log)
 
-    def shell(self, command):
+    def shell(self, command, timeout=COMMAND_TIMEOUT):
         """Runs command in the guest shell and returns its output, stripped.
         A unique marker delimits the output so echoes and prompts never
         leak into it."""
@@ -75,8 +79,8 @@ class Guest:
         self.child.sendline(f"{command}; echo {marker}")
         # The first match is the echo of the typed line; the second, the
         # marker printed on its own line by the shell.
-        self.child.expect(re.escape(marker), timeout=COMMAND_TIMEOUT)
-        self.child.expect(r"\r\n" + re.escape(marker), timeout=COMMAND_TIMEOUT)
+        self.child.expect(re.escape(marker), timeout=timeout)
+        self.child.expect(r"\r\n" + re.escape(marker), timeout=timeout)
         output = self.child.before
         return output.replace("\r", "").strip()
 

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """The stock Debian kernel driven through tern's API, inside the test host:
-configure (logger, metrics, machine, boot source) over the socket,
-InstanceStart, the console reaches the shell, GET /vm/config round-trips,
+configure (logger, metrics, machine, boot source, a drive, vsock, a
+balloon) over the socket, InstanceStart, the console reaches the shell, the
+guest reads the drive, a host program talks to a guest vsock echo server
+through uds_path, the balloon follows PATCH /balloon and reports
+statistics, GET /vm/config round-trips,
 pause stops a guest counter and tern's CPU use, resume lets it go on,
-/metrics is valid Prometheus text with non-zero exit counters,
+/metrics is valid Prometheus text with non-zero exit and block counters,
 SendCtrlAltDel reboots the guest cleanly (tern exits 0; skipped, with the
 reason, when the guest kernel finds no i8042 keyboard). Then the same VM
 from --config-file."""
 import json
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -30,6 +34,51 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # DSDT, found through PNP: so no i8042.nopnp here.
 BOOT_ARGS = "console=ttyS0 reboot=k quiet i8042.noaux i8042.nomux"
 SAVED_CONFIG = os.path.join(WORK, "vm-config.json")
+DATA_IMAGE = os.path.join(WORK, "data.img")
+VSOCK_UDS = os.path.join(WORK, "v.sock")
+VSOCK_CID = 7
+
+
+def vsock_echo(port, payload):
+    """CONNECT through tern's Unix socket to the guest's port, send payload,
+    read the echo back."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(VSOCK_UDS)
+    sock.sendall(f"CONNECT {port}\n".encode())
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = sock.recv(1)
+        assert chunk, f"tern closed the connection after {answer!r}"
+        answer += chunk
+    assert answer.startswith(b"OK "), answer
+    sock.sendall(payload)
+    sock.shutdown(socket.SHUT_WR)
+    echoed = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        echoed += chunk
+    sock.close()
+    return echoed
+
+
+def write_data_image():
+    """4 MiB: 1 MiB of a repeated line, then zeros."""
+    with open(DATA_IMAGE, "wb") as f:
+        f.write((b"tern-api-drive\n" * 65536)[:1 << 20])
+        f.truncate(4 << 20)
+
+
+def wait_for(what, probe, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cpu_seconds(pid):
@@ -98,6 +147,12 @@ def configure_start_pause_resume_and_metrics():
         api.ok("PUT", "/metrics", {"metrics_path": metrics_path})
         api.ok("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256})
         api.ok("PUT", "/entropy", {})     # Firecracker's entropy = tern's virtio-rng
+        write_data_image()
+        api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": DATA_IMAGE,
+                                       "is_root_device": False, "is_read_only": True})
+        api.ok("PUT", "/vsock", {"guest_cid": VSOCK_CID, "uds_path": VSOCK_UDS})
+        api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True,
+                                   "stats_polling_interval_s": 1})
         api.ok("PUT", "/boot-source", {"kernel_image_path": p["GUEST_BZIMAGE"],
                                        "initrd_path": p["GUEST_INITRAMFS"],
                                        "boot_args": BOOT_ARGS})
@@ -110,13 +165,41 @@ def configure_start_pause_resume_and_metrics():
         assert guest.shell("nproc") == "2"
         guest.shell("modprobe virtio_pci; modprobe virtio_rng")
         assert guest.shell("head -c 16 /dev/hwrng | wc -c") == "16"
+        # The drive: /dev/vda, its serial is the drive_id, the data reads back.
+        guest.shell("modprobe virtio_blk; modprobe virtio_balloon")
+        # (sysfs serial has no newline)
+        assert guest.shell("cat /sys/block/vda/serial; echo") == "data"
+        assert guest.shell("cat /sys/block/vda/ro") == "1"
+        assert guest.shell("head -c 15 /dev/vda") == "tern-api-drive"
+        assert guest.shell("dd if=/dev/vda bs=64k 2>/dev/null | wc -c") == str(4 << 20)
+        # Vsock: a guest echo server reached from the host through uds_path.
+        guest.shell("modprobe vmw_vsock_virtio_transport")
+        guest.shell("(tern-vsock listen 1234 >/tmp/l.log 2>&1 &)")
+        wait_for("the guest echo server", lambda: "listening" in guest.shell("cat /tmp/l.log"))
+        assert vsock_echo(1234, b"hello over vsock\n") == b"hello over vsock\n"
+        # The balloon follows PATCH /balloon; the guest sends statistics.
+        api.ok("PATCH", "/balloon", {"amount_mib": 32})
+        stats = wait_for("the balloon to reach 32 MiB", lambda: (
+            lambda s: s if s["actual_mib"] == 32 else None)(
+                api.get("/balloon/statistics")[1]))
+        stats = wait_for("balloon statistics", lambda: (
+            lambda s: s if "free_memory" in s else None)(
+                api.get("/balloon/statistics")[1]))
+        print(f"# balloon statistics: {stats}")
+        assert stats["target_mib"] == 32 and stats["total_memory"] > 100 << 20
+        api.ok("PATCH", "/balloon", {"amount_mib": 0})
+        wait_for("the balloon to deflate", lambda: (
+            api.get("/balloon/statistics")[1]["actual_mib"] == 0))
+        api.ok("PATCH", "/balloon/statistics", {"stats_polling_interval_s": 2})
+        assert api.get("/balloon")[1]["stats_polling_interval_s"] == 2
         # Short commands: the guest shell wraps lines at 80 columns.
         clocksource = guest.shell("cat /sys/d*/s*/clocksource/c*/current_c*")
         print(f"# guest clocksource: {clocksource}")
 
-        # The configuration reads back the same after boot, and serves as
-        # the config file of the second test.
+        # The configuration reads back the same after boot (the balloon
+        # as it now is), and serves as the config file of the third test.
         after_start = api.get("/vm/config")[1]
+        before_start["balloon"]["stats_polling_interval_s"] = 2
         assert after_start == before_start, (after_start, before_start)
         with open(SAVED_CONFIG, "w") as f:
             json.dump(after_start, f)
@@ -163,11 +246,23 @@ def configure_start_pause_resume_and_metrics():
         assert io_exits > 0, [k for k in samples if k[0] == "tern_vcpu_exits_total"]
         assert samples[("tern_guest_boot_seconds", "")] > 0
         assert samples[("tern_process_resident_memory_bytes", "")] > 50 << 20
+        blk = '{device="virtio-blk",id="data"}'
+        for name in ("tern_virtio_requests_total", "tern_virtio_written_bytes_total",
+                     "tern_virtio_interrupts_total"):
+            assert samples[(name, blk)] > 0, (name, samples.get((name, blk)))
+        assert samples[("tern_virtio_written_bytes_total", blk)] >= 4 << 20
+        assert samples[("tern_balloon_inflated_pages_total", "")] >= 32 * 256
+        assert samples[("tern_balloon_stats_updates_total", "")] > 0
+        assert samples[("tern_vsock_connections_opened_total", "")] >= 1
+        vsock = '{device="virtio-vsock",id="vsock0"}'
+        assert samples[("tern_virtio_requests_total", vsock)] > 0
         api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
         with open(metrics_path) as f:
             line = json.loads(f.read().splitlines()[-1])
         assert any(e["reason"] == "io" and e["value"] > 0
                    for e in line["vm"]["tern_vcpu_exits_total"]), line["vm"]
+        assert any(e["id"] == "data" and e["value"] > 0
+                   for e in line["devices"]["tern_virtio_requests_total"]), line["devices"]
 
         # The API still answers while the guest goes down; tern exits 0.
         guest.child.sendline("reboot -f")
@@ -230,6 +325,12 @@ def the_same_vm_from_a_config_file():
         assert BOOT_ARGS in guest.shell("cat /proc/cmdline")
         guest.shell("modprobe virtio_pci; modprobe virtio_rng")
         assert guest.shell("head -c 16 /dev/hwrng | wc -c") == "16"
+        guest.shell("modprobe virtio_blk")
+        assert guest.shell("head -c 15 /dev/vda") == "tern-api-drive"
+        guest.shell("modprobe vmw_vsock_virtio_transport")
+        guest.shell("(tern-vsock listen 1234 >/tmp/l.log 2>&1 &)")
+        wait_for("the guest echo server", lambda: "listening" in guest.shell("cat /tmp/l.log"))
+        assert vsock_echo(1234, b"again\n") == b"again\n"
         guest.child.sendline("reboot -f")
         assert guest.wait_exit() == 0
         failed = False

@@ -214,6 +214,9 @@ static void mmio_devices_get_slots_gsis_and_cmdline(void **state)
 	assert_int_equal(vm->virtio_mmio[1].base, BASE + 0x1000);
 	assert_int_equal(vm->virtio_mmio[1].size, 0x1000);
 	assert_int_equal(vm->virtio_mmio[1].gsi, 17);
+	/* Listed for metrics, named by type and number. */
+	assert_int_equal(vm->virtio_device_count, 2);
+	assert_string_equal(vm->virtio_devices[1].id, "rng1");
 	cmdline = vm_virtio_cmdline(vm, vm->config.cmdline);
 	assert_string_equal(cmdline,
 			    "console=ttyS0 pci=off "
@@ -230,15 +233,40 @@ static void mmio_devices_get_slots_gsis_and_cmdline(void **state)
 	free(vm);
 }
 
+static void root_disk_is_named_on_the_command_line(void **state)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	char *cmdline;
+
+	(void)state;
+	vm->config.disk_count = 2;
+	assert_null(vm_virtio_cmdline(vm, "console=ttyS0")); /* no root */
+	vm->config.disks[1].root = true;
+	cmdline = vm_virtio_cmdline(vm, "console=ttyS0");
+	assert_string_equal(cmdline, "console=ttyS0 root=/dev/vda rw");
+	free(cmdline);
+	vm->config.disks[1].readonly = true;
+	cmdline = vm_virtio_cmdline(vm, "console=ttyS0");
+	assert_string_equal(cmdline, "console=ttyS0 root=/dev/vda ro");
+	free(cmdline);
+	assert_null(vm_virtio_cmdline(vm, "console=ttyS0 root=/dev/sda1"));
+	assert_null(vm_virtio_cmdline(vm, "root=PARTUUID=x console=ttyS0"));
+	free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	/* Firecracker's is_root_device: root=/dev/vda ro|rw, unless the
+	 * command line names a root itself. */
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(identification_registers),
 		T(notify_is_served_with_an_edge_and_ack_clears),
 		T(live_queue_cannot_be_moved_and_reset_forgets_it),
 		T(bad_queue_sets_needs_reset_with_a_config_edge),
 		cmocka_unit_test(mmio_devices_get_slots_gsis_and_cmdline),
+		cmocka_unit_test(root_disk_is_named_on_the_command_line),
 #undef T
 	};
 

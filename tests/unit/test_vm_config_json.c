@@ -213,11 +213,11 @@ static void missing_required_fields_are_refused(void **state)
 static void devices_not_yet_available_are_refused_not_dropped(void **state)
 {
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"drives\": [{\"drive_id\": \"root\"}]}",
-		       "drives: this device is not available");
+		       "\"memory-hotplug\": {\"total_size_mib\": 1}}",
+		       "memory-hotplug: this device is not available");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"vsock\": {\"guest_cid\": 3}}",
-		       "vsock: this device is not available");
+		       "\"pmem\": [{\"id\": \"p\"}]}",
+		       "pmem: this device is not available");
 }
 
 static void balloon_round_trips(void **state)
@@ -308,6 +308,301 @@ static void bad_balloon_is_refused(void **state)
 		       "machine-config.mem_size_mib (128 MiB)");
 }
 
+static void network_interfaces_round_trip(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *list, *put;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			  "\"host_dev_name\": \"tap0\", \"guest_mac\": "
+			  "\"52:54:00:12:34:56\"}, {\"iface_id\": \"eth1\", "
+			  "\"host_dev_name\": \"tap1\"}]}"),
+		"");
+	assert_int_equal(config.net_count, 2);
+	assert_string_equal(config.nets[0].id, "eth0");
+	assert_string_equal(config.nets[0].tap_name, "tap0");
+	assert_true(config.nets[0].mac_given);
+	assert_int_equal(config.nets[0].mac[5], 0x56);
+	/* No guest_mac: derived from the tap name, as --net does. */
+	assert_false(config.nets[1].mac_given);
+	assert_int_equal(config.nets[1].mac[0], 0x52);
+	exported = vm_config_json_export(&config);
+	list = json_object_get(exported, "network-interfaces");
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "guest_mac")),
+			    "52:54:00:12:34:56");
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	/* PUT of a known iface_id replaces it. */
+	put = parse("{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap9\"}");
+	assert_int_equal(vm_config_json_apply_net(&again, &storage2, put, &err),
+			 0);
+	json_decref(put);
+	assert_int_equal(again.net_count, 2);
+	assert_string_equal(again.nets[1].tap_name, "tap9");
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void bad_network_interfaces_are_refused(void **state)
+{
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"network-interfaces\": ";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s[{\"iface_id\": \"eth0\"}]}", head);
+	expect_refused(text, "network-interfaces.host_dev_name: required");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		 "\"tap0\", \"guest_mac\": \"01:00:5e:00:00:01\"}]}",
+		 head);
+	expect_refused(text,
+		       "network-interfaces.guest_mac '01:00:5e:00:00:01' "
+		       "is not a unicast MAC");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": "
+		 "\"a-name-longer-than-15\"}]}",
+		 head);
+	expect_refused(text, "network-interfaces.host_dev_name: ");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+		 " \"rx_rate_limiter\": {}}]}",
+		 head);
+	expect_refused(text, "rate limiters are not supported");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+		 " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}]}",
+		 head);
+	expect_refused(text, "tap tap0 named twice");
+	snprintf(text, sizeof(text),
+		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+		 " {\"iface_id\": \"eth0\", \"host_dev_name\": \"tap1\"}]}",
+		 head);
+	expect_refused(text, "two interfaces have the id 'eth0'");
+	snprintf(text, sizeof(text), "%s{}}", head);
+	expect_refused(text, "network-interfaces: expected a JSON array");
+}
+
+static void vsock_round_trips(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *vsock;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"vsock\": {\"guest_cid\": 4294967294, "
+			  "\"uds_path\": \"/run/v.sock\", \"vsock_id\": "
+			  "\"vsock0\"}}"),
+		"");
+	assert_int_equal(config.vsock_cid, 4294967294ULL);
+	assert_string_equal(config.vsock_socket_path, "/run/v.sock");
+	exported = vm_config_json_export(&config);
+	vsock = json_object_get(exported, "vsock");
+	assert_int_equal(
+		json_integer_value(json_object_get(vsock, "guest_cid")),
+		4294967294LL);
+	assert_string_equal(
+		json_string_value(json_object_get(vsock, "uds_path")),
+		"/run/v.sock");
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	vm_config_set_defaults(&config);
+	exported = vm_config_json_export(&config);
+	assert_true(json_is_null(json_object_get(exported, "vsock")));
+	json_decref(exported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+static void bad_vsock_is_refused(void **state)
+{
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"vsock\": ";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%s{\"guest_cid\": 3}}", head);
+	expect_refused(text, "vsock.uds_path: required field is missing");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 2, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid 2: use 3 to 4294967294");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid 4294967295");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": -5, \"uds_path\": \"/v\"}}", head);
+	expect_refused(text, "vsock.guest_cid");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"\"}}", head);
+	expect_refused(text, "vsock.uds_path needs a path");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"/%0100d\"}}", head, 0);
+	expect_refused(text, "vsock.uds_path is longer than 96 bytes");
+	snprintf(text, sizeof(text),
+		 "%s{\"guest_cid\": 3, \"uds_path\": \"/v\", \"port\": "
+		 "1}}",
+		 head);
+	expect_refused(text, "vsock: unknown field 'port'");
+}
+
+/* Two image files for the drive tests (a drive's file must exist). */
+static char image_a[64], image_b[64];
+
+static void make_images(void)
+{
+	int fd;
+
+	snprintf(image_a, sizeof(image_a), "/tmp/tern-cfg-a-XXXXXX");
+	snprintf(image_b, sizeof(image_b), "/tmp/tern-cfg-b-XXXXXX");
+	fd = mkstemp(image_a);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = mkstemp(image_b);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void drives_round_trip(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *put;
+	char text[1024];
+
+	make_images();
+	vm_config_set_defaults(&config);
+	snprintf(text, sizeof(text),
+		 "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		 "\"drives\": [{\"drive_id\": \"data\", \"path_on_host\": "
+		 "\"%s\", \"is_root_device\": false, \"is_read_only\": true, "
+		 "\"cache_type\": \"None\", \"io_engine\": \"Sync\"}, "
+		 "{\"drive_id\": \"rootfs\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true, \"cache_type\": \"Writeback\"}]}",
+		 image_a, image_b);
+	assert_string_equal(apply_doc(&config, &storage, text), "");
+	assert_int_equal(config.disk_count, 2);
+	assert_string_equal(config.disks[0].id, "data");
+	assert_string_equal(config.disks[0].path, image_a);
+	assert_true(config.disks[0].readonly);
+	assert_false(config.disks[0].root);
+	assert_int_equal(config.disks[0].cache, BLOCK_CACHE_NONE);
+	assert_int_equal(config.disks[0].engine, BLOCK_ENGINE_THREADS);
+	assert_true(config.disks[1].root);
+	assert_false(config.disks[1].readonly);
+	assert_int_equal(config.disks[1].cache, BLOCK_CACHE_WRITEBACK);
+	assert_int_equal(config.disks[1].engine, BLOCK_ENGINE_AUTO);
+
+	exported = vm_config_json_export(&config);
+	assert_non_null(exported);
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(reexported);
+
+	/* PUT of a known drive_id replaces that drive in place. */
+	snprintf(text, sizeof(text),
+		 "{\"drive_id\": \"data\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"io_engine\": \"Async\"}",
+		 image_a);
+	put = parse(text);
+	assert_int_equal(
+		vm_config_json_apply_drive(&again, &storage2, put, &err), 0);
+	json_decref(put);
+	assert_int_equal(again.disk_count, 2);
+	assert_false(again.disks[0].readonly);
+	assert_int_equal(again.disks[0].engine, BLOCK_ENGINE_IO_URING);
+	json_decref(exported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+	unlink(image_a);
+	unlink(image_b);
+}
+
+static void bad_drives_are_refused(void **state)
+{
+	char text[1024];
+	const char *head = "{\"boot-source\": {\"kernel_image_path\": "
+			   "\"/k\"}, \"drives\": ";
+
+	make_images();
+	snprintf(text, sizeof(text), "%s{}}", head);
+	expect_refused(text, "drives: expected a JSON array");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"is_root_device\": false}]}", head);
+	expect_refused(text, "drives.path_on_host: required field is missing");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": "
+		 "\"/nonexistent/x\", \"is_root_device\": false}]}",
+		 head);
+	expect_refused(text, "No such file");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"cache_type\": \"Unsafe\"}]}",
+		 head, image_a);
+	expect_refused(text, "honours the guest's flushes");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"io_engine\": \"aio\"}]}",
+		 head, image_a);
+	expect_refused(text, "drives.io_engine is io_uring or threads");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"abcdefghijklmnopqrstu\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a);
+	expect_refused(text, "drives.drive_id must be 1 to 20 characters");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"rate_limiter\": {}}]}",
+		 head, image_a);
+	expect_refused(text, "drives.rate_limiter");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": true}, {\"drive_id\": \"e\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": true}]}",
+		 head, image_a, image_b);
+	expect_refused(text, "both the root device");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}, {\"drive_id\": \"d\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a, image_b);
+	expect_refused(text, "two disks have the id 'd'");
+	snprintf(text, sizeof(text),
+		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false}, {\"drive_id\": \"e\", "
+		 "\"path_on_host\": \"%s\", \"is_root_device\": false}]}",
+		 head, image_a, image_a);
+	expect_refused(text, "is given twice");
+	unlink(image_a);
+	unlink(image_b);
+}
+
 static void a_refused_update_changes_nothing(void **state)
 {
 	struct vm_config config;
@@ -389,6 +684,12 @@ int main(void)
 		cmocka_unit_test(
 			devices_not_yet_available_are_refused_not_dropped),
 		cmocka_unit_test(balloon_round_trips),
+		cmocka_unit_test(drives_round_trip),
+		cmocka_unit_test(vsock_round_trips),
+		cmocka_unit_test(network_interfaces_round_trip),
+		cmocka_unit_test(bad_network_interfaces_are_refused),
+		cmocka_unit_test(bad_vsock_is_refused),
+		cmocka_unit_test(bad_drives_are_refused),
 		cmocka_unit_test(bad_balloon_is_refused),
 		cmocka_unit_test(a_refused_update_changes_nothing),
 		cmocka_unit_test(config_file_errors_name_the_file_and_position),
