@@ -7,6 +7,7 @@
 
 #include "config/json_fields.h"
 #include "control/balloon_control.h"
+#include "control/migration_control.h"
 #include "control/snapshot_control.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -438,6 +439,31 @@ static void route_snapshot_load(struct api_call *call)
 	reply_result(call->reply, ret, &err);
 }
 
+static const struct json_field migration_fields[] = {
+	{"destination", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+static void route_migration(struct api_call *call)
+{
+	struct tern_error err = {{0}};
+	int ret;
+
+	if (!strcmp(call->method, "GET")) {
+		json_t *doc = instance_export_migration(call->inst);
+
+		if (!doc)
+			tern_error_set(&err, ENOMEM, "out of memory");
+		reply_json_or_fault(call, doc, &err);
+		return;
+	}
+	ret = JSON_FIELDS_CHECK(call->body, "migration", migration_fields, 0,
+				&err);
+	if (!ret)
+		ret = instance_migrate(call->inst,
+				       body_string(call, "destination"), &err);
+	reply_result(call->reply, ret, &err);
+}
+
 /* Methods allowed on a path, as a bit set. */
 #define M_GET 1
 #define M_PUT 2
@@ -471,6 +497,7 @@ static const struct route routes[] = {
 	{"/mmds/config", M_PUT, route_not_yet},
 	{"/snapshot/create", M_PUT, route_snapshot_create},
 	{"/snapshot/load", M_PUT, route_snapshot_load},
+	{"/migration", M_GET | M_PUT, route_migration},
 };
 
 static unsigned method_bit(const char *method)

@@ -40,6 +40,7 @@ enum {
 	OPT_API_SOCK,
 	OPT_BALLOON,
 	OPT_VSOCK,
+	OPT_INCOMING,
 };
 
 static const struct option run_options[] = {
@@ -60,6 +61,7 @@ static const struct option run_options[] = {
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
+	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -204,6 +206,12 @@ void run_command_print_help(FILE *out)
 		"                         PUT /actions InstanceStart; the "
 		"other options\n"
 		"                         pre-configure the VM\n"
+		"      --incoming tcp:ADDR:PORT\n"
+		"                         wait for one live migration on "
+		"this address (PUT\n"
+		"                         /migration on the source) and run "
+		"the VM it brings;\n"
+		"                         no --kernel needed\n"
 		"  -h, --help             show this help and exit\n"
 		"\n"
 		"Console: with --serial stdio, every key goes to the guest. "
@@ -435,6 +443,7 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 					      &config->log_level, err);
 	case OPT_CONFIG_FILE:
 	case OPT_API_SOCK:
+	case OPT_INCOMING:
 		return 0; /* taken in the first pass */
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
@@ -481,6 +490,8 @@ static int scan_control_options(int argc, char **argv,
 			request->config_file = optarg;
 		else if (opt == OPT_API_SOCK)
 			request->api_sock = optarg;
+		else if (opt == OPT_INCOMING)
+			request->incoming = optarg;
 	}
 	if (optind < argc)
 		return tern_error_set(err, EINVAL, "unexpected argument '%s'",
@@ -520,7 +531,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 		if (ret)
 			return ret;
 	}
-	if (!config->kernel_path && !request->api_sock)
+	if (!config->kernel_path && !request->api_sock && !request->incoming)
 		return tern_error_set(err, EINVAL,
 				      request->config_file
 					      ? "the config file sets no "
@@ -543,6 +554,7 @@ static int exit_status_for(enum vm_stop_reason reason, int stop_signal)
 	case VM_STOP_GUEST_RESET:
 	case VM_STOP_GUEST_POWEROFF:
 	case VM_STOP_USER_QUIT:
+	case VM_STOP_MIGRATED:
 		return TERN_EXIT_OK;
 	case VM_STOP_SIGNAL:
 		return TERN_EXIT_SIGNAL_BASE + stop_signal;
@@ -573,6 +585,8 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 		return "KVM internal error";
 	case VM_STOP_UNHANDLED_EXIT:
 		return "unhandled exit";
+	case VM_STOP_MIGRATED:
+		return "migrated to the destination";
 	case VM_STOP_NONE:
 		break;
 	}
@@ -602,6 +616,8 @@ int run_command_main(int argc, char **argv)
 	}
 
 	instance = instance_create(&request.config, &request.storage, &err);
+	if (instance)
+		instance->incoming_address = request.incoming;
 	if (instance && request.api_sock)
 		server = api_server_start(request.api_sock, instance, &err);
 	if (!instance || (request.api_sock && !server)) {

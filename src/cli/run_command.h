@@ -12,6 +12,7 @@ struct run_request {
 	struct vm_config_storage storage; /* strings from --config-file */
 	const char *config_file; /* NULL: none */
 	const char *api_sock; /* NULL: no API */
+	const char *incoming; /* --incoming tcp:ADDR:PORT; NULL: none */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.

@@ -13,6 +13,7 @@
 
 #include "config/config_check.h"
 #include "control/device_metrics.h"
+#include "control/migration_control.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
 #include "snapshot/snapshot.h"
@@ -257,6 +258,7 @@ struct instance *instance_create(const struct vm_config *config,
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
+	inst->incoming_fd = -1;
 	inst->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (inst->wake_fd < 0) {
 		tern_error_set(err, errno, "eventfd: %s", strerror(errno));
@@ -299,6 +301,7 @@ void instance_destroy(struct instance *inst)
 		close(inst->metrics_fd);
 	if (inst->wake_fd >= 0)
 		close(inst->wake_fd);
+	instance_migration_free(inst);
 	metrics_registry_destroy(&inst->metrics);
 	pthread_cond_destroy(&inst->flusher_cond);
 	pthread_mutex_destroy(&inst->metrics_lock);
@@ -619,6 +622,8 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 				    inst->load_mem_file_path, NULL, err);
 		if (!ret && !inst->load_resume)
 			vm_set_start_paused(vm);
+	} else if (!ret && inst->incoming_fd >= 0) {
+		ret = instance_migration_receive(inst, vm, err);
 	} else if (!ret) {
 		ret = vm_load_kernel(vm, err);
 	}
@@ -687,11 +692,36 @@ int instance_run(struct instance *inst, int boot_now,
 	if (signal_fd < 0)
 		return tern_error_set(err, errno, "signalfd: %s",
 				      strerror(errno));
+	if (inst->incoming_address) {
+		int by_signal, ret;
+
+		ret = instance_migration_accept(inst, signal_fd, &by_signal,
+						&outcome->stop_signal, err);
+		if (ret == 1) {
+			outcome->reason = VM_STOP_SIGNAL;
+			abandon_start(inst);
+			close(signal_fd);
+			return 0;
+		}
+		if (ret) {
+			close(signal_fd);
+			return ret;
+		}
+		boot_now = 1;
+	}
 	if (boot_now) {
 		pthread_mutex_lock(&inst->lock);
 		set_state(inst, INSTANCE_STARTING);
 		pthread_mutex_unlock(&inst->lock);
 		vm = create_vm(inst, err);
+		/* The source stops once told; a destination that cannot tell
+		 * it must not run a second copy. */
+		if (vm && inst->incoming_fd >= 0 &&
+		    instance_migration_acknowledge(inst, err)) {
+			vm_destroy(vm);
+			free(vm);
+			vm = NULL;
+		}
 		finish_start(inst, vm, vm ? 0 : -EINVAL, err);
 		if (!vm) {
 			close(signal_fd);
@@ -717,6 +747,7 @@ int instance_run(struct instance *inst, int boot_now,
 
 	outcome->reason = vm_run(vm);
 	outcome->stop_signal = vm->stop_signal;
+	instance_migration_join(inst);
 
 	pthread_mutex_lock(&inst->lock);
 	/* A pause in progress sees the stop and gives up. */

@@ -13,6 +13,7 @@
 
 #include "config/vm_config_json.h"
 #include "metrics/metrics.h"
+#include "migration/migration_wire.h"
 #include "util/error.h"
 #include "vm/vm.h"
 
@@ -61,6 +62,13 @@ struct instance {
 	char *load_snapshot_path;
 	char *load_mem_file_path;
 	int load_resume;
+
+	/* Live migration (src/control/migration_control.c): the source's
+	 * job, and the destination's address and connection. */
+	struct migration_job *migration;
+	const char *incoming_address; /* --incoming; NULL: none */
+	int incoming_fd;
+	struct migration_machine incoming_machine;
 
 	struct metrics_registry metrics;
 	pthread_mutex_t metrics_lock; /* metrics_fd, flusher_quit */

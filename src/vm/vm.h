@@ -34,6 +34,7 @@ enum vm_stop_reason {
 	VM_STOP_TRIPLE_FAULT,
 	VM_STOP_INTERNAL_ERROR, /* KVM internal error or failed VM entry */
 	VM_STOP_UNHANDLED_EXIT,
+	VM_STOP_MIGRATED, /* the VM now runs in the migration's destination */
 };
 
 struct vm {

@@ -1,0 +1,297 @@
+#include "control/migration_control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "migration/migration_receive.h"
+#include "migration/migration_send.h"
+#include "util/log.h"
+
+struct migration_job {
+	struct instance *inst;
+	struct vm *vm;
+	int fd;
+	char destination[128];
+	struct migration_progress progress;
+	struct tern_error err; /* written before phase becomes failed */
+	pthread_t thread;
+	int thread_started;
+};
+
+static int hook_pause(void *opaque, struct tern_error *err)
+{
+	return instance_pause(opaque, err);
+}
+
+static void hook_resume(void *opaque)
+{
+	struct tern_error err;
+
+	if (instance_resume(opaque, &err))
+		log_warn("migration: cannot resume the VM: %s", err.message);
+}
+
+static void *migration_thread(void *arg)
+{
+	struct migration_job *job = arg;
+	struct migration_source_hooks hooks = {hook_pause, hook_resume,
+					       job->inst};
+	struct tern_error err = {{0}};
+	int ret;
+
+	pthread_setname_np(pthread_self(), "migration");
+	ret = migration_send_vm(job->vm, job->fd, &hooks, &job->progress, &err);
+	close(job->fd);
+	job->fd = -1;
+	if (ret) {
+		pthread_mutex_lock(&job->inst->lock);
+		job->err = err;
+		pthread_mutex_unlock(&job->inst->lock);
+		log_warn("migration to %s failed, the VM goes on here: %s",
+			 job->destination, err.message);
+		return NULL;
+	}
+	log_info("migration to %s completed: %.1f ms total, downtime %.1f ms "
+		 "(pause here to the destination's resume acknowledgement), "
+		 "%llu passes, %llu MiB sent",
+		 job->destination,
+		 (double)atomic_load(&job->progress.total_ns) / 1e6,
+		 (double)atomic_load(&job->progress.downtime_ns) / 1e6,
+		 (unsigned long long)atomic_load(&job->progress.iteration),
+		 (unsigned long long)(atomic_load(&job->progress.bytes_sent) >>
+				      20));
+	vm_request_stop(job->vm, VM_STOP_MIGRATED);
+	return NULL;
+}
+
+static int job_active(const struct migration_job *job)
+{
+	int phase = atomic_load(&job->progress.phase);
+
+	return phase == MIGRATION_PRECOPY || phase == MIGRATION_STOP_AND_COPY;
+}
+
+int instance_migrate(struct instance *inst, const char *destination,
+		     struct tern_error *err)
+{
+	struct migration_job *job;
+	int fd, ret;
+
+	pthread_mutex_lock(&inst->lock);
+	if (inst->state != INSTANCE_RUNNING)
+		ret = tern_error_set(err, EPERM,
+				     "migration needs a running VM (state: "
+				     "%s)",
+				     instance_state_name(inst->state));
+	else if (inst->migration && job_active(inst->migration))
+		ret = tern_error_set(err, EBUSY,
+				     "a migration to %s is in progress",
+				     inst->migration->destination);
+	else
+		ret = migration_check_source(inst->vm, err);
+	pthread_mutex_unlock(&inst->lock);
+	if (ret)
+		return ret;
+	/* The connection is made here so that an unreachable destination
+	 * is this request's error. */
+	fd = migration_connect(destination, err);
+	if (fd < 0)
+		return fd;
+
+	pthread_mutex_lock(&inst->lock);
+	if (inst->state != INSTANCE_RUNNING ||
+	    (inst->migration && job_active(inst->migration))) {
+		pthread_mutex_unlock(&inst->lock);
+		close(fd);
+		return tern_error_set(err, EBUSY,
+				      "the VM changed state meanwhile");
+	}
+	if (inst->migration) {
+		/* A finished, failed one: its thread has ended. */
+		if (inst->migration->thread_started)
+			pthread_join(inst->migration->thread, NULL);
+		free(inst->migration);
+		inst->migration = NULL;
+	}
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		pthread_mutex_unlock(&inst->lock);
+		close(fd);
+		return tern_error_set(err, ENOMEM, "out of memory");
+	}
+	job->inst = inst;
+	job->vm = inst->vm;
+	job->fd = fd;
+	snprintf(job->destination, sizeof(job->destination), "%s", destination);
+	atomic_store(&job->progress.phase, MIGRATION_PRECOPY);
+	inst->migration = job;
+	if (pthread_create(&job->thread, NULL, migration_thread, job)) {
+		atomic_store(&job->progress.phase, MIGRATION_FAILED);
+		tern_error_set(&job->err, EAGAIN,
+			       "cannot start the migration thread");
+		*err = job->err;
+		close(fd);
+		pthread_mutex_unlock(&inst->lock);
+		return -EAGAIN;
+	}
+	job->thread_started = 1;
+	pthread_mutex_unlock(&inst->lock);
+	log_info("migration to %s started", destination);
+	return 0;
+}
+
+json_t *instance_export_migration(struct instance *inst)
+{
+	struct migration_job *job;
+	json_t *doc;
+
+	pthread_mutex_lock(&inst->lock);
+	job = inst->migration;
+	if (!job) {
+		doc = json_pack("{s:s}", "state", "none");
+	} else {
+		struct migration_progress *p = &job->progress;
+		int phase = atomic_load(&p->phase);
+
+		doc = json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+			"state", migration_phase_name(phase), "destination",
+			job->destination, "iteration",
+			(json_int_t)atomic_load(&p->iteration), "bytes_sent",
+			(json_int_t)atomic_load(&p->bytes_sent),
+			"dirty_pages_last_round",
+			(json_int_t)atomic_load(&p->dirty_pages_last),
+			"dirty_rate_pages_per_s",
+			(json_int_t)atomic_load(&p->dirty_rate),
+			"expected_downtime_ms",
+			(json_int_t)atomic_load(&p->expected_downtime_ms),
+			"downtime_ms",
+			(double)atomic_load(&p->downtime_ns) / 1e6,
+			"total_time_ms",
+			(double)atomic_load(&p->total_ns) / 1e6);
+		if (doc && phase == MIGRATION_FAILED)
+			json_object_set_new(doc, "error",
+					    json_string(job->err.message));
+	}
+	pthread_mutex_unlock(&inst->lock);
+	return doc;
+}
+
+void instance_migration_join(struct instance *inst)
+{
+	struct migration_job *job;
+
+	pthread_mutex_lock(&inst->lock);
+	job = inst->migration;
+	pthread_mutex_unlock(&inst->lock);
+	if (job && job->thread_started) {
+		pthread_join(job->thread, NULL);
+		job->thread_started = 0;
+	}
+}
+
+void instance_migration_free(struct instance *inst)
+{
+	instance_migration_join(inst);
+	free(inst->migration);
+	inst->migration = NULL;
+	if (inst->incoming_fd >= 0)
+		close(inst->incoming_fd);
+	inst->incoming_fd = -1;
+}
+
+/* Waits for fd to be readable or a stop signal; 1 = readable. */
+static int wait_readable(int fd, int signal_fd, int *stopped_by_signal,
+			 int *stop_signal)
+{
+	for (;;) {
+		struct pollfd fds[2] = {
+			{.fd = fd, .events = POLLIN},
+			{.fd = signal_fd, .events = POLLIN},
+		};
+		struct signalfd_siginfo info;
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			return 0;
+		if (fds[1].revents & POLLIN &&
+		    read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
+			*stopped_by_signal = 1;
+			*stop_signal = (int)info.ssi_signo;
+			return 0;
+		}
+		if (fds[0].revents)
+			return 1;
+	}
+}
+
+int instance_migration_accept(struct instance *inst, int signal_fd,
+			      int *stopped_by_signal, int *stop_signal,
+			      struct tern_error *err)
+{
+	struct migration_machine machine;
+	int listen_fd, fd, ret;
+
+	*stopped_by_signal = 0;
+	listen_fd = migration_listen(inst->incoming_address, err);
+	if (listen_fd < 0)
+		return listen_fd;
+	log_info("waiting for an incoming migration on %s",
+		 inst->incoming_address);
+	if (!wait_readable(listen_fd, signal_fd, stopped_by_signal,
+			   stop_signal)) {
+		close(listen_fd);
+		if (*stopped_by_signal)
+			return 1;
+		return tern_error_set(err, EIO, "poll failed");
+	}
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	ret = fd < 0 ? -errno : 0;
+	/* One migration: nobody else may connect from now on. */
+	close(listen_fd);
+	if (ret)
+		return tern_error_set(err, -ret, "accept: %s", strerror(-ret));
+	ret = migration_receive_machine(fd, &machine, err);
+	if (ret) {
+		migration_send_refusal(fd, err->message);
+		close(fd);
+		return ret;
+	}
+	pthread_mutex_lock(&inst->lock);
+	inst->config.cpu_count = (int)machine.vcpu_count;
+	inst->config.memory_size = machine.memory_size;
+	inst->incoming_machine = machine;
+	inst->incoming_fd = fd;
+	pthread_mutex_unlock(&inst->lock);
+	log_info("incoming migration: %u vCPUs, %llu MiB", machine.vcpu_count,
+		 (unsigned long long)(machine.memory_size >> 20));
+	return 0;
+}
+
+int instance_migration_receive(struct instance *inst, struct vm *vm,
+			       struct tern_error *err)
+{
+	int ret = migration_receive_vm(vm, inst->incoming_fd,
+				       &inst->incoming_machine, err);
+
+	if (ret) {
+		migration_send_refusal(inst->incoming_fd, err->message);
+		close(inst->incoming_fd);
+		inst->incoming_fd = -1;
+	}
+	return ret;
+}
+
+int instance_migration_acknowledge(struct instance *inst,
+				   struct tern_error *err)
+{
+	int ret = migration_send_ack(inst->incoming_fd, err);
+
+	close(inst->incoming_fd);
+	inst->incoming_fd = -1;
+	return ret;
+}

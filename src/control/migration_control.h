@@ -1,0 +1,37 @@
+/* Live migration through the API and the command line: PUT /migration
+ * sends the running VM to a destination tern (GET /migration shows its
+ * progress); `tern run --incoming tcp:ADDR:PORT` waits for one and runs
+ * it. The protocol and the copying are in src/migration. */
+#ifndef TERN_CONTROL_MIGRATION_CONTROL_H
+#define TERN_CONTROL_MIGRATION_CONTROL_H
+
+#include <jansson.h>
+
+#include "control/instance.h"
+
+/* Source. Refuses (before pausing anything) a VM that is not running or
+ * cannot migrate, and a destination it cannot connect to; otherwise the
+ * migration goes on in its own thread. */
+int instance_migrate(struct instance *inst, const char *destination,
+		     struct tern_error *err);
+json_t *instance_export_migration(struct instance *inst);
+/* Main thread, after the VM stopped and before it is destroyed: waits for
+ * the migration thread. Then frees what instance_destroy() leaves. */
+void instance_migration_join(struct instance *inst);
+void instance_migration_free(struct instance *inst);
+
+/* Destination, main thread: listens on inst->incoming_address, accepts one
+ * source and reads the VM's shape into inst->config. Returns 0, 1 when a
+ * stop signal came first (outcome set), or an error. */
+int instance_migration_accept(struct instance *inst, int signal_fd,
+			      int *stopped_by_signal, int *stop_signal,
+			      struct tern_error *err);
+/* Into the VM just created: RAM and state. A refusal is sent to the
+ * source. */
+int instance_migration_receive(struct instance *inst, struct vm *vm,
+			       struct tern_error *err);
+/* Tells the source that the VM runs here, and closes the connection. */
+int instance_migration_acknowledge(struct instance *inst,
+				   struct tern_error *err);
+
+#endif

@@ -1,0 +1,451 @@
+#include "migration/migration_send.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "migration/migration_wire.h"
+#include "snapshot/device_state.h"
+#include "snapshot/memory_file.h"
+#include "snapshot/state_file.h"
+#include "snapshot/vcpu_state.h"
+#include "snapshot/vm_state.h"
+#include "util/log.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *migration_phase_name(enum migration_phase phase)
+{
+	switch (phase) {
+	case MIGRATION_NONE:
+		return "none";
+	case MIGRATION_PRECOPY:
+		return "pre-copy";
+	case MIGRATION_STOP_AND_COPY:
+		return "stop-and-copy";
+	case MIGRATION_COMPLETED:
+		return "completed";
+	case MIGRATION_FAILED:
+		return "failed";
+	}
+	return "?";
+}
+
+int migration_check_source(struct vm *vm, struct tern_error *err)
+{
+	struct state_file sf;
+	int ret;
+
+	if (vm->virtio_device_count > 0)
+		return tern_error_set(err, ENOTSUP,
+				      "live migration of a VM with virtio "
+				      "devices (%s) is not supported yet: "
+				      "their writes to guest memory bypass "
+				      "KVM's dirty log",
+				      vm->virtio_devices[0].id);
+	/* A trial save names a device that has no save/restore; its result
+	 * is thrown away. */
+	state_file_init(&sf);
+	ret = device_state_save(vm, &sf, err);
+	state_file_free(&sf);
+	return ret;
+}
+
+struct dirty_set {
+	uint64_t *bitmaps[GUEST_MEMORY_MAX_REGIONS];
+	size_t words[GUEST_MEMORY_MAX_REGIONS];
+};
+
+static void dirty_set_free(struct dirty_set *set)
+{
+	for (int i = 0; i < GUEST_MEMORY_MAX_REGIONS; i++)
+		free(set->bitmaps[i]);
+	memset(set, 0, sizeof(*set));
+}
+
+static int dirty_set_alloc(struct vm *vm, struct dirty_set *set)
+{
+	memset(set, 0, sizeof(*set));
+	for (int i = 0; i < vm->memory.region_count; i++) {
+		uint64_t pages =
+			vm->memory.regions[i].size / MIGRATION_PAGE_SIZE;
+
+		set->words[i] = (size_t)((pages + 63) / 64);
+		set->bitmaps[i] = calloc(set->words[i] ? set->words[i] : 1,
+					 sizeof(uint64_t));
+		if (!set->bitmaps[i]) {
+			dirty_set_free(set);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* ORs the pages dirtied since the last call into set (reading the log
+ * clears it). Returns the number of dirty pages in set, or -errno. */
+static int64_t dirty_set_collect(struct vm *vm, struct dirty_set *set)
+{
+	int64_t count = 0;
+
+	for (int i = 0; i < vm->memory.region_count; i++) {
+		uint64_t *scratch = calloc(set->words[i] ? set->words[i] : 1,
+					   sizeof(uint64_t));
+		struct kvm_dirty_log log = {.slot = (uint32_t)i,
+					    .dirty_bitmap = scratch};
+
+		if (!scratch)
+			return -ENOMEM;
+		if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			int ret = -errno;
+
+			free(scratch);
+			return ret;
+		}
+		for (size_t w = 0; w < set->words[i]; w++) {
+			set->bitmaps[i][w] |= scratch[w];
+			count += __builtin_popcountll(set->bitmaps[i][w]);
+		}
+		free(scratch);
+	}
+	return count;
+}
+
+static int send_run(int fd, const uint8_t *mapping, size_t offset, size_t pages,
+		    struct migration_progress *progress)
+{
+	uint8_t head[MIGRATION_MESSAGE_HEADER_SIZE + 8];
+	size_t len = pages * MIGRATION_PAGE_SIZE;
+	int ret;
+
+	migration_wire_message_header(head, MIGRATION_MSG_RAM,
+				      (uint32_t)(8 + len));
+	for (int i = 0; i < 8; i++)
+		head[MIGRATION_MESSAGE_HEADER_SIZE + i] =
+			(uint8_t)((uint64_t)offset >> (8 * i));
+	ret = migration_send_all(fd, head, sizeof(head));
+	if (!ret)
+		ret = migration_send_all(fd, mapping + offset, len);
+	if (!ret)
+		atomic_fetch_add(&progress->bytes_sent, sizeof(head) + len);
+	return ret;
+}
+
+static int page_is_zero(const uint8_t *page)
+{
+	const uint64_t *w = (const uint64_t *)page;
+
+	for (size_t i = 0; i < MIGRATION_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+/* First pass: every non-zero page (the destination's RAM starts zeroed). */
+static int send_all_ram(struct vm *vm, int fd,
+			struct migration_progress *progress)
+{
+	const uint8_t *mapping = vm->memory.mapping;
+	size_t run_start = 0, run = 0;
+	int ret = 0;
+
+	for (size_t off = 0; !ret && off < vm->memory.mapping_size;
+	     off += MIGRATION_PAGE_SIZE) {
+		if (page_is_zero(mapping + off)) {
+			if (run)
+				ret = send_run(fd, mapping, run_start, run,
+					       progress);
+			run = 0;
+			continue;
+		}
+		if (!run)
+			run_start = off;
+		if (++run == MIGRATION_MAX_RUN_PAGES) {
+			ret = send_run(fd, mapping, run_start, run, progress);
+			run = 0;
+		}
+	}
+	if (!ret && run)
+		ret = send_run(fd, mapping, run_start, run, progress);
+	return ret;
+}
+
+/* Sends every page in set (zero or not: the destination may hold older
+ * data there) and clears set. */
+static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
+			  struct migration_progress *progress)
+{
+	for (int i = 0; i < vm->memory.region_count; i++) {
+		size_t base = (size_t)(vm->memory.regions[i].hva -
+				       vm->memory.mapping);
+		size_t run_start = 0, run = 0;
+		int ret = 0;
+
+		for (size_t w = 0; w < set->words[i]; w++) {
+			uint64_t bits = set->bitmaps[i][w];
+
+			set->bitmaps[i][w] = 0;
+			while (bits) {
+				unsigned b = (unsigned)__builtin_ctzll(bits);
+				size_t off = base +
+					(w * 64 + b) * MIGRATION_PAGE_SIZE;
+
+				bits &= bits - 1;
+				if (run &&
+				    (off !=
+					     run_start +
+						     run * MIGRATION_PAGE_SIZE ||
+				     run == MIGRATION_MAX_RUN_PAGES)) {
+					ret = send_run(fd, vm->memory.mapping,
+						       run_start, run,
+						       progress);
+					run = 0;
+					if (ret)
+						return ret;
+				}
+				if (!run)
+					run_start = off;
+				run++;
+			}
+		}
+		if (run) {
+			ret = send_run(fd, vm->memory.mapping, run_start, run,
+				       progress);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int send_state(struct vm *vm, int fd,
+		      struct migration_progress *progress,
+		      struct tern_error *err)
+{
+	struct state_file sf;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	state_file_init(&sf);
+	ret = device_state_save(vm, &sf, err);
+	if (!ret)
+		ret = vm_state_save(vm, &sf, err);
+	for (int i = 0; !ret && i < vm->vcpu_count; i++)
+		ret = vcpu_state_save(&vm->vcpus[i], &sf, err);
+	if (!ret)
+		ret = state_file_serialize(&sf, &buf, &len, err);
+	state_file_free(&sf);
+	if (!ret && len > MIGRATION_MAX_STATE_SIZE)
+		ret = tern_error_set(err, EFBIG,
+				     "the VM state (%zu bytes) is larger than "
+				     "a migration allows",
+				     len);
+	if (!ret) {
+		ret = migration_send_message(fd, MIGRATION_MSG_STATE, buf,
+					     (uint32_t)len);
+		if (ret)
+			ret = tern_error_set(err, -ret,
+					     "sending the VM state: %s",
+					     strerror(-ret));
+		else
+			atomic_fetch_add(&progress->bytes_sent,
+					 MIGRATION_MESSAGE_HEADER_SIZE + len);
+	}
+	free(buf);
+	return ret;
+}
+
+static int handshake(int fd, struct vm *vm, struct tern_error *err)
+{
+	uint8_t out[MIGRATION_HANDSHAKE_SIZE], in[MIGRATION_HANDSHAKE_SIZE];
+	uint8_t machine[MIGRATION_MACHINE_SIZE];
+	struct migration_machine m = {
+		.vcpu_count = (uint32_t)vm->vcpu_count,
+		.memory_size = vm->memory.ram_size,
+		.mapping_size = vm->memory.mapping_size,
+	};
+	int ret;
+
+	migration_wire_handshake(out);
+	ret = migration_send_all(fd, out, sizeof(out));
+	if (!ret)
+		ret = migration_recv_all(fd, in, sizeof(in));
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "migration handshake with the "
+				      "destination: %s",
+				      ret == -EPIPE ? "connection closed"
+						    : strerror(-ret));
+	ret = migration_wire_check_handshake(in, err);
+	if (ret)
+		return ret;
+	migration_wire_encode_machine(machine, &m);
+	ret = migration_send_message(fd, MIGRATION_MSG_MACHINE, machine,
+				     sizeof(machine));
+	if (ret)
+		return tern_error_set(err, -ret, "migration: %s",
+				      strerror(-ret));
+	return 0;
+}
+
+static int wait_for_ack(int fd, struct tern_error *err)
+{
+	struct timeval timeout = {.tv_sec = MIGRATION_ACK_TIMEOUT_S};
+	uint8_t *payload = NULL;
+	uint32_t type, length;
+	int ret;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	ret = migration_recv_message(fd, &type, &payload, &length, err);
+	if (ret)
+		return ret;
+	if (type == MIGRATION_MSG_ERROR) {
+		ret = tern_error_set(err, ECONNREFUSED,
+				     "the destination refused the VM: %.*s",
+				     (int)length, (const char *)payload);
+	} else if (type != MIGRATION_MSG_ACK) {
+		ret = tern_error_set(err, EPROTO,
+				     "the destination answered with message "
+				     "type %u instead of an acknowledgement",
+				     type);
+	}
+	free(payload);
+	return ret;
+}
+
+static void stop_dirty_log(struct vm *vm)
+{
+	for (int i = 0; i < vm->memory.region_count; i++) {
+		const struct guest_memory_region *r = &vm->memory.regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			log_warn("migration: cannot turn off the dirty log: "
+				 "%s",
+				 strerror(errno));
+	}
+	/* The log was read (and cleared) by the migration: a Diff snapshot
+	 * needs a new Full first. */
+	vm->memory_dirty_log = 0;
+}
+
+int migration_send_vm(struct vm *vm, int fd,
+		      const struct migration_source_hooks *hooks,
+		      struct migration_progress *progress,
+		      struct tern_error *err)
+{
+	uint64_t start = now_ns(), paused_at = 0;
+	struct dirty_set set;
+	int paused = 0, ret;
+	int64_t dirty = 0;
+
+	atomic_store(&progress->phase, MIGRATION_PRECOPY);
+	ret = migration_check_source(vm, err);
+	if (ret)
+		goto fail_early;
+	ret = handshake(fd, vm, err);
+	if (ret)
+		goto fail_early;
+	if (dirty_set_alloc(vm, &set)) {
+		ret = tern_error_set(err, ENOMEM, "out of memory");
+		goto fail_early;
+	}
+	ret = memory_file_track_dirty(vm, err);
+	if (ret)
+		goto fail;
+	ret = send_all_ram(vm, fd, progress);
+	for (uint64_t pass = 1; !ret; pass++) {
+		uint64_t t0 = now_ns(), sent0, elapsed;
+
+		atomic_store(&progress->iteration, pass);
+		dirty = dirty_set_collect(vm, &set);
+		if (dirty < 0) {
+			ret = (int)dirty;
+			break;
+		}
+		atomic_store(&progress->dirty_pages_last, (uint64_t)dirty);
+		if (dirty < MIGRATION_DIRTY_PAGES_THRESHOLD ||
+		    pass >= MIGRATION_MAX_ITERATIONS)
+			break;
+		sent0 = atomic_load(&progress->bytes_sent);
+		ret = send_dirty_set(vm, fd, &set, progress);
+		elapsed = now_ns() - t0 + 1;
+		atomic_store(&progress->dirty_rate,
+			     (uint64_t)dirty * 1000000000ull / elapsed);
+		/* What the last pages would take at this pass's speed. */
+		atomic_store(
+			&progress->expected_downtime_ms,
+			(uint64_t)dirty * MIGRATION_PAGE_SIZE * 1000ull /
+				((atomic_load(&progress->bytes_sent) - sent0) *
+					 1000000000ull / elapsed +
+				 1));
+	}
+	if (ret) {
+		ret = tern_error_set(err, -ret, "migration pre-copy: %s",
+				     ret == -EPIPE ? "connection closed"
+						   : strerror(-ret));
+		goto fail;
+	}
+
+	atomic_store(&progress->phase, MIGRATION_STOP_AND_COPY);
+	paused_at = now_ns();
+	ret = hooks->pause(hooks->opaque, err);
+	if (ret)
+		goto fail;
+	paused = 1;
+	dirty = dirty_set_collect(vm, &set);
+	if (dirty < 0) {
+		ret = tern_error_set(err, (int)-dirty,
+				     "KVM_GET_DIRTY_LOG failed: %s",
+				     strerror((int)-dirty));
+		goto fail;
+	}
+	log_info("migration: %lld pages left after %llu passes; guest paused",
+		 (long long)dirty,
+		 (unsigned long long)atomic_load(&progress->iteration));
+	ret = send_dirty_set(vm, fd, &set, progress);
+	if (ret) {
+		ret = tern_error_set(err, -ret, "migration: %s",
+				     ret == -EPIPE ? "connection closed"
+						   : strerror(-ret));
+		goto fail;
+	}
+	ret = send_state(vm, fd, progress, err);
+	if (!ret && migration_send_message(fd, MIGRATION_MSG_END, NULL, 0))
+		ret = tern_error_set(err, EPIPE,
+				     "migration: connection closed before "
+				     "the end");
+	if (!ret)
+		ret = wait_for_ack(fd, err);
+	if (ret)
+		goto fail;
+	atomic_store(&progress->downtime_ns, now_ns() - paused_at);
+	atomic_store(&progress->total_ns, now_ns() - start);
+	atomic_store(&progress->phase, MIGRATION_COMPLETED);
+	dirty_set_free(&set);
+	return 0;
+
+fail:
+	stop_dirty_log(vm);
+	dirty_set_free(&set);
+	if (paused)
+		hooks->resume(hooks->opaque);
+fail_early:
+	atomic_store(&progress->total_ns, now_ns() - start);
+	atomic_store(&progress->phase, MIGRATION_FAILED);
+	return ret;
+}
