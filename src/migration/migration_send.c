@@ -348,7 +348,7 @@ int migration_send_vm(struct vm *vm, int fd,
 		      struct migration_progress *progress,
 		      struct tern_error *err)
 {
-	uint64_t start = now_ns(), paused_at = 0;
+	uint64_t start = now_ns(), paused_at = 0, t_paused = 0, t_sent = 0;
 	struct dirty_set set;
 	int paused = 0, ret;
 	int64_t dirty = 0;
@@ -407,6 +407,7 @@ int migration_send_vm(struct vm *vm, int fd,
 	if (ret)
 		goto fail;
 	paused = 1;
+	t_paused = now_ns();
 	dirty = dirty_set_collect(vm, &set);
 	if (dirty < 0) {
 		ret = tern_error_set(err, (int)-dirty,
@@ -429,10 +430,17 @@ int migration_send_vm(struct vm *vm, int fd,
 		ret = tern_error_set(err, EPIPE,
 				     "migration: connection closed before "
 				     "the end");
+	t_sent = now_ns();
 	if (!ret)
 		ret = wait_for_ack(fd, err);
 	if (ret)
 		goto fail;
+	log_info("migration downtime: %.1f ms to pause the vCPUs, %.1f ms to "
+		 "send the last pages and the state, %.1f ms to the "
+		 "destination's acknowledgement",
+		 (double)(t_paused - paused_at) / 1e6,
+		 (double)(t_sent - t_paused) / 1e6,
+		 (double)(now_ns() - t_sent) / 1e6);
 	atomic_store(&progress->downtime_ns, now_ns() - paused_at);
 	atomic_store(&progress->total_ns, now_ns() - start);
 	atomic_store(&progress->phase, MIGRATION_COMPLETED);
