@@ -96,6 +96,11 @@ def sha256(t, path):
     return m.group(1)
 
 
+def breakdown(t):
+    m = re.search(r"migration downtime: ([^\r\n]*)", t.text())
+    return m.group(1) if m else "?"
+
+
 def busy_source(memory="256M"):
     p = guestlib.paths()
     src = Tern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
@@ -162,6 +167,7 @@ def busy_guest_migrates_and_keeps_counting():
         assert answer(dst, "echo $((6 * 7))") == "42"
         print(f"# busy 256 MiB guest: total {m.group(1)} ms (API to exit {total_s:.1f} s), "
               f"downtime {m.group(2)} ms, {m.group(3)} passes, {m.group(4)} MiB sent")
+        print(f"# downtime: {breakdown(src)}")
         status = guestlib.Guest.exit_with(dst, "reboot -f")
         assert status == 0, f"destination exited with {status}"
         ok = True
@@ -197,6 +203,7 @@ def idle_guest_downtime():
         assert answer(dst, "echo $((6 * 7))") == "42"
         print(f"# idle 256 MiB guest: total {m.group(1)} ms, downtime {m.group(2)} ms, "
               f"{m.group(3)} passes, {m.group(4)} MiB sent")
+        print(f"# downtime: {breakdown(src)}")
         status = guestlib.Guest.exit_with(dst, "reboot -f")
         assert status == 0, f"destination exited with {status}"
         ok = True
