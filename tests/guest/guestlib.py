@@ -56,6 +56,10 @@ class Guest:
         self.child.logfile_read = _Collector(self._log)
         self.child.expect("TERN-GUEST-READY")
         self.child.expect("# ")
+        # The serial console has no size, so the guest's line editor wraps
+        # typed lines at 80 columns, which would split shell()'s end marker
+        # in long commands: give the terminal room first.
+        self.shell("stty cols 4000")
         return self
 
     def __exit__(self, *exc):
