@@ -7,12 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "snapshot/device_state.h"
 #include "snapshot/state_file.h"
 #include "snapshot/vcpu_state.h"
 #include "snapshot/vm_state.h"
+
+/* A peer that takes no data or sends none for this long is gone: neither
+ * side waits forever (the source's VM must get back to running). */
+static void set_stall_timeout(int fd)
+{
+	struct timeval timeout = {.tv_sec = MIGRATION_STALL_TIMEOUT_S};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+}
 
 static int resolve(const char *address, int passive, struct addrinfo **out,
 		   struct tern_error *err)
@@ -84,6 +95,7 @@ int migration_connect(const char *address, struct tern_error *err)
 				      "destination %s: %s",
 				      address, strerror(-ret));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	set_stall_timeout(fd);
 	return fd;
 }
 
@@ -95,6 +107,7 @@ int migration_receive_machine(int fd, struct migration_machine *machine,
 	uint32_t type, length;
 	int ret;
 
+	set_stall_timeout(fd);
 	migration_wire_handshake(out);
 	ret = migration_recv_all(fd, in, sizeof(in));
 	if (!ret)
@@ -181,6 +194,14 @@ int migration_receive_vm(struct vm *vm, int fd,
 			/* The parser takes the buffer over. */
 			ret = state_file_parse(&sf, payload, length, err);
 			have_state = !ret;
+		} else if (type == MIGRATION_MSG_SYNC) {
+			free(payload);
+			ret = migration_send_message(fd, MIGRATION_MSG_SYNC,
+						     NULL, 0);
+			if (ret)
+				ret = tern_error_set(err, -ret,
+						     "migration stream: %s",
+						     strerror(-ret));
 		} else if (type == MIGRATION_MSG_END) {
 			free(payload);
 			if (!have_state)

@@ -8,6 +8,8 @@
 #include "migration/migration_wire.h"
 #include "vm/vm.h"
 
+#define MIGRATION_STALL_TIMEOUT_S 60
+
 /* Listens on "tcp:ADDR:PORT"; returns the listening socket or -errno. */
 int migration_listen(const char *address, struct tern_error *err);
 /* Connects to "tcp:HOST:PORT"; returns the socket or -errno. */

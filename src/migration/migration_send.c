@@ -297,7 +297,9 @@ static int handshake(int fd, struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
-static int wait_for_ack(int fd, struct tern_error *err)
+/* Waits for the destination's answer of type `expected` (ACK, SYNC); an
+ * ERROR is its refusal. */
+static int wait_for_answer(int fd, uint32_t expected, struct tern_error *err)
 {
 	struct timeval timeout = {.tv_sec = MIGRATION_ACK_TIMEOUT_S};
 	uint8_t *payload = NULL;
@@ -312,11 +314,11 @@ static int wait_for_ack(int fd, struct tern_error *err)
 		ret = tern_error_set(err, ECONNREFUSED,
 				     "the destination refused the VM: %.*s",
 				     (int)length, (const char *)payload);
-	} else if (type != MIGRATION_MSG_ACK) {
+	} else if (type != expected) {
 		ret = tern_error_set(err, EPROTO,
 				     "the destination answered with message "
-				     "type %u instead of an acknowledgement",
-				     type);
+				     "type %u instead of %u",
+				     type, expected);
 	}
 	free(payload);
 	return ret;
@@ -401,6 +403,19 @@ int migration_send_vm(struct vm *vm, int fd,
 		goto fail;
 	}
 
+	/* The guest runs on while the destination catches up with what the
+	 * socket buffers still hold; what it dirties meanwhile is collected
+	 * after the pause. */
+	ret = migration_send_message(fd, MIGRATION_MSG_SYNC, NULL, 0);
+	if (ret)
+		ret = tern_error_set(err, -ret, "migration: %s",
+				     ret == -EPIPE ? "connection closed"
+						   : strerror(-ret));
+	else
+		ret = wait_for_answer(fd, MIGRATION_MSG_SYNC, err);
+	if (ret)
+		goto fail;
+
 	atomic_store(&progress->phase, MIGRATION_STOP_AND_COPY);
 	paused_at = now_ns();
 	ret = hooks->pause(hooks->opaque, err);
@@ -432,7 +447,7 @@ int migration_send_vm(struct vm *vm, int fd,
 				     "the end");
 	t_sent = now_ns();
 	if (!ret)
-		ret = wait_for_ack(fd, err);
+		ret = wait_for_answer(fd, MIGRATION_MSG_ACK, err);
 	if (ret)
 		goto fail;
 	log_info("migration downtime: %.1f ms to pause the vCPUs, %.1f ms to "

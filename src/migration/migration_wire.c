@@ -88,6 +88,7 @@ int migration_wire_parse_message_header(
 		break;
 	case MIGRATION_MSG_END:
 	case MIGRATION_MSG_ACK:
+	case MIGRATION_MSG_SYNC:
 		break;
 	case MIGRATION_MSG_ERROR:
 		max = MIGRATION_MAX_ERROR_SIZE;

@@ -13,6 +13,9 @@
  *   END      source->dest: nothing follows; the destination resumes
  *   ACK      dest->source: the destination's VM runs
  *   ERROR    dest->source: a refusal, its reason as text
+ *   SYNC     both ways: the source asks, the destination answers once it
+ *            has applied everything sent before (so the pages still queued
+ *            in socket buffers are not copied during the downtime)
  *
  * Everything from the peer is hostile: every length is checked against the
  * type's bounds before anything is read into memory. */
@@ -44,6 +47,7 @@ enum migration_msg_type {
 	MIGRATION_MSG_END = 4,
 	MIGRATION_MSG_ACK = 5,
 	MIGRATION_MSG_ERROR = 6,
+	MIGRATION_MSG_SYNC = 7,
 };
 
 struct migration_machine {

@@ -29,6 +29,8 @@ BOOT_ARGS = "console=ttyS0 reboot=k quiet"
 COUNTER = "i=0; while true; do i=$((i+1)); echo TICK $i; sleep 0.2; done"
 BUSY = ("(while true; do dd if=/dev/urandom of=/busy bs=1M count=16 "
         "2>/dev/null; done) & true")
+# The idle guest's size: TERN_MIGRATION_IDLE_MEMORY=1G for the benchmark.
+IDLE_MEMORY = os.environ.get("TERN_MIGRATION_IDLE_MEMORY", "256M")
 PORT = 47000 + os.getpid() % 1000
 # The test host may leave loopback down; both terns talk over it.
 subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
@@ -185,7 +187,7 @@ def busy_guest_migrates_and_keeps_counting():
 def idle_guest_downtime():
     p = guestlib.paths()
     src = Tern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
-               "--cmdline", BOOT_ARGS, "--memory", "256M")
+               "--cmdline", BOOT_ARGS, "--memory", IDLE_MEMORY)
     dst = None
     ok = False
     try:
@@ -201,7 +203,7 @@ def idle_guest_downtime():
                       r".*?(\d+) passes, (\d+) MiB sent", src.text(), re.S)
         assert m, "no completion line in the source's log"
         assert answer(dst, "echo $((6 * 7))") == "42"
-        print(f"# idle 256 MiB guest: total {m.group(1)} ms, downtime {m.group(2)} ms, "
+        print(f"# idle {IDLE_MEMORY} guest: total {m.group(1)} ms, downtime {m.group(2)} ms, "
               f"{m.group(3)} passes, {m.group(4)} MiB sent")
         print(f"# downtime: {breakdown(src)}")
         status = guestlib.Guest.exit_with(dst, "reboot -f")

@@ -106,6 +106,8 @@ static void message_header_bounds(void **state)
 	assert_int_equal(parse_header(MIGRATION_MSG_END, 0), 0);
 	assert_int_equal(parse_header(MIGRATION_MSG_END, 1), -EPROTO);
 	assert_int_equal(parse_header(MIGRATION_MSG_ACK, 4), -EPROTO);
+	assert_int_equal(parse_header(MIGRATION_MSG_SYNC, 0), 0);
+	assert_int_equal(parse_header(MIGRATION_MSG_SYNC, 8), -EPROTO);
 	assert_int_equal(
 		parse_header(MIGRATION_MSG_ERROR, MIGRATION_MAX_ERROR_SIZE + 1),
 		-EPROTO);
