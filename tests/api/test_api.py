@@ -850,5 +850,51 @@ def sigterm_before_start_exits_and_removes_the_socket():
     assert not os.path.exists(t.sock)
 
 
+@test
+def migration_requests_are_checked():
+    needs_kvm()
+    with Tern() as t:
+        f = t.api.fault
+        assert t.api.get("/migration") == (200, {"state": "none"})
+        f("PUT", "/migration", {}, words=["destination", "missing"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+          words=["needs a running VM", "Not started"])
+    with started() as t:
+        f = t.api.fault
+        f("PUT", "/migration", {"destination": "unix:/x"}, words=["tcp:HOST:PORT"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"}, words=["cannot connect"])
+        assert t.api.get("/migration") == (200, {"state": "none"})
+        assert t.api.get("/")[1]["state"] == "Running"
+    with started("--rng") as t:
+        t.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+                    words=["virtio devices", "rng0"])
+        assert t.api.get("/")[1]["state"] == "Running"
+
+
+@test
+def migration_between_two_terns():
+    needs_kvm()
+    port = 46000 + os.getpid() % 1000
+    with started("--cpus", "2") as src, Tern("--incoming", f"tcp:127.0.0.1:{port}") as dst:
+        time.sleep(0.3)
+        # The destination listens just after its API socket appears.
+        for _ in range(50):
+            status, reply = src.api.put("/migration",
+                                        {"destination": f"tcp:127.0.0.1:{port}"})
+            if status == 204 or "cannot connect" not in str(reply):
+                break
+            time.sleep(0.1)
+        assert status == 204, reply
+        assert src.proc.wait(timeout=60) == 0, src.stderr()
+        assert "completed" in src.stderr() and "downtime" in src.stderr()
+        assert dst.api.get("/")[1]["state"] == "Running"
+        machine = dst.api.get("/machine-config")[1]
+        assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
+        # One migration per destination: nobody else may connect.
+        s = socket.socket()
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+        s.close()
+
+
 if __name__ == "__main__":
     run(setup)
