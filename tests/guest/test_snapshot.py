@@ -276,6 +276,10 @@ def disk_and_vsock_survive_full_and_diff_restores():
         top = max(seen)
         for i in range(1, top + 1):
             assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+        # The guest's echo server serves one connection at a time and was
+        # blocked reading the old one, which this tern knows nothing of:
+        # only the transport reset event ends it, so an echo here proves
+        # the guest got the reset and a new connection works.
         conn, echoed = vsock_echo(vsock_path, b"after restore\n")
         conn.close()
         assert echoed == b"after restore\n", echoed
