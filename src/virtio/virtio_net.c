@@ -455,10 +455,10 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 		return virtio_device_restore_refused(
 			vdev,
 			"the snapshot's MAC %02x:%02x:%02x:%02x:%02x:%02x "
-			"differs from interface %s's: start tern with the "
-			"snapshot's MAC",
+			"differs from this one's (tap %s): start tern with "
+			"the snapshot's MAC",
 			s.mac[0], s.mac[1], s.mac[2], s.mac[3], s.mac[4],
-			s.mac[5], net->config.id);
+			s.mac[5], net->config.tap_name);
 	net_drop_pending(net);
 	net->tap_paused_for_save = false;
 	return 0;
