@@ -19,6 +19,21 @@ for applet in $(/bin/busybox --list-full); do
 	[[ "$applet" == bin/busybox ]] && continue
 	ln -sf /bin/busybox "$root/$applet"
 done
+# mke2fs from e2fsprogs (busybox's makes ext2 only) for the disk tests, with
+# the shared libraries it links; it replaces busybox's applet link.
+add_binary() {
+	local bin=$1 lib
+	rm -f "$root/sbin/$(basename "$bin")"
+	cp "$bin" "$root/sbin/"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+add_binary /usr/sbin/mke2fs
+ln -sf mke2fs "$root/sbin/mkfs.ext4"
+cp /etc/mke2fs.conf "$root/etc/"
+ln -sf /proc/mounts "$root/etc/mtab"
 cp "$TERN_ROOT/guest/init.sh" "$root/init"
 cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
 	"$TERN_ROOT/guest/tools/boot-marker.c"

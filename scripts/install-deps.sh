@@ -12,6 +12,7 @@ packages=(
 	liburing-dev           # block backend
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
+	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
 	python3 python3-pexpect                 # guest and CLI tests
 	util-linux iproute2 procps
 )

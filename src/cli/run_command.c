@@ -7,6 +7,7 @@
 #include <sys/sysinfo.h>
 
 #include "arch/x86/layout.h"
+#include "cli/disk_option.h"
 #include "cli/exit_status.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -27,6 +28,7 @@ enum {
 	OPT_CPU_TEMPLATE,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
+	OPT_DISK,
 	OPT_RNG,
 	OPT_TRANSPORT,
 };
@@ -41,6 +43,7 @@ static const struct option run_options[] = {
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"disk", required_argument, NULL, OPT_DISK},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -88,6 +91,34 @@ void run_command_print_help(FILE *out)
 		"(default: host):\n",
 		DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
+	fprintf(out,
+		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
+		"[,engine=ENGINE]\n"
+		"                         a raw disk image (a file or a block "
+		"device) as a\n"
+		"                         virtio-blk disk: /dev/vda, /dev/vdb, "
+		"... in order.\n"
+		"                         Repeatable, up to %d disks. Its size "
+		"must be a multiple\n"
+		"                         of 512 bytes; tern locks it so no "
+		"other VM writes it.\n"
+		"                           readonly   the guest cannot write "
+		"it\n"
+		"                           id=NAME    serial the guest reads "
+		"(/sys/block/vdX/serial),\n"
+		"                                      up to 20 characters "
+		"(default: diskN)\n"
+		"                           cache=writeback  host page cache; "
+		"guest flushes\n"
+		"                                      call fdatasync "
+		"(default)\n"
+		"                           cache=none O_DIRECT, no host "
+		"page cache\n"
+		"                           engine=io_uring|threads  how I/O "
+		"runs (default:\n"
+		"                                      io_uring, threads where "
+		"it is unavailable)\n",
+		VM_MAX_DISKS);
 	fprintf(out,
 		"      --rng              add a virtio-rng device (PCI) fed by "
 		"the host's\n"
@@ -253,6 +284,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0;
 	case OPT_LOG_LEVEL:
 		return parse_log_level(arg, err);
+	case OPT_DISK:
+		return disk_option_parse(arg, config, err);
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;

@@ -27,6 +27,7 @@
 #include "util/file_map.h"
 #include "util/log.h"
 #include "virtio/virtio_rng.h"
+#include "vm/vm_disks.h"
 #include "vm/vm_virtio.h"
 
 /* Three pages KVM needs for the real-mode TSS on Intel, and one for the
@@ -293,6 +294,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = create_pci_bus(vm, err);
 	if (!ret)
 		ret = create_virtio_devices(vm, err);
+	if (!ret)
+		ret = vm_create_disks(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
 	return ret;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cpu/cpuid.h"
+#include "vm/vm_disk_config.h"
 
 enum serial_mode {
 	SERIAL_MODE_STDIO,
@@ -29,6 +30,8 @@ struct vm_config {
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
 	const struct cpu_template *cpu_template;
+	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
+	int disk_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
 	enum virtio_transport virtio_transport; /* --transport */
 };

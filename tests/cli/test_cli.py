@@ -69,7 +69,8 @@ def help_describes_every_option_and_exit_status():
     result = tern("run", "--help")
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
-                   "--cpu-template", "minimal", "--rng", "--transport", "Exit status", "128+N"):
+                   "--cpu-template", "minimal", "--rng", "--transport", "--disk", "readonly",
+                   "cache=none", "engine=io_uring|threads", "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -216,6 +217,88 @@ def unwritable_serial_file_is_a_runtime_error():
     needs_kvm()
     expect_error(tern("run", "--kernel", KERNEL_OK, "--serial", "file:/nonexistent/dir/log"), 1,
                  "serial output")
+
+
+def disk_image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+@test
+def disk_without_path_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--disk", "readonly"), 2, "path=FILE is required")
+    expect_error(tern("run", "--kernel", "k", "--disk", "path="), 2, "path= needs a file name")
+    expect_error(tern("run", "--kernel", "k", "--disk", ""), 2, "empty item")
+
+
+@test
+def disk_with_unknown_key_or_value_is_a_usage_error():
+    image = disk_image("keys.img")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},frob=1"), 2,
+                 "unknown key 'frob=1'")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},,readonly"), 2,
+                 "empty item")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},readonly=yes"), 2,
+                 "unknown key")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},cache=unsafe"), 2,
+                 "cache= is writeback or none")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},engine=aio"), 2,
+                 "engine= is io_uring or threads")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},id=" + "x" * 21), 2,
+                 "1 to 20 characters")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={image},id=a b"), 2,
+                 "printable ASCII")
+
+
+@test
+def missing_disk_file_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={WORK}/no-such.img"), 2,
+                 "No such file")
+
+
+@test
+def duplicate_disk_id_or_file_is_a_usage_error():
+    a, b = disk_image("dup-a.img"), disk_image("dup-b.img")
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a},id=data",
+                      "--disk", f"path={b},id=data"), 2, "two disks have the id 'data'")
+    # the default ids are disk0, disk1, ...: an explicit one can clash
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a}",
+                      "--disk", f"path={b},id=disk0"), 2, "'disk0'")
+    os.symlink(a, os.path.join(WORK, "dup-link.img"))
+    expect_error(tern("run", "--kernel", "k", "--disk", f"path={a}",
+                      "--disk", f"path={WORK}/dup-link.img"), 2, "given twice")
+
+
+@test
+def more_than_8_disks_is_a_usage_error():
+    args = []
+    for i in range(9):
+        args += ["--disk", f"path={disk_image(f'many-{i}.img')}"]
+    expect_error(tern("run", "--kernel", "k", *args), 2, "at most 8 disks")
+
+
+@test
+def disk_image_of_odd_size_is_a_runtime_error():
+    needs_kvm()
+    image = disk_image("odd.img", 1000)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                 image, "not a multiple of 512")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={WORK}"), 1,
+                 "Is a directory")
+
+
+@test
+def disk_image_locked_by_another_process_is_a_runtime_error():
+    needs_kvm()
+    import fcntl
+    image = disk_image("locked.img")
+    with open(image, "r+b") as holder:
+        # A POSIX lock conflicts with tern's OFD lock, as another tern's would.
+        fcntl.lockf(holder, fcntl.LOCK_SH)
+        expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
+                     "is locked")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+/* virtio-blk (virtio 1.x spec 5.2): one raw disk image as a guest block
+ * device, one request queue, requests running asynchronously on the block
+ * backend (src/backends/block_queue.h). */
+#ifndef TERN_VIRTIO_VIRTIO_BLK_H
+#define TERN_VIRTIO_VIRTIO_BLK_H
+
+#include <stdbool.h>
+
+#include "backends/block_file.h"
+#include "backends/block_queue.h"
+#include "util/error.h"
+#include "virtio/virtio_device.h"
+
+/* Requests in flight at once per disk. */
+#define VIRTIO_BLK_QUEUE_DEPTH 64
+
+struct virtio_blk_options {
+	const char *path;
+	bool readonly;
+	const char *id; /* GET_ID answer, at most 20 bytes */
+	enum block_cache_mode cache;
+	enum block_engine engine;
+};
+
+/* Opens and locks the image and builds the device in *out; plug it with
+ * vm_add_virtio_device(). Returns 0 or a negative errno with err set. */
+int virtio_blk_create(const struct virtio_blk_options *opts,
+		      struct virtio_device **out, struct tern_error *err);
+
+#endif

@@ -1,0 +1,24 @@
+/* One --disk as the VM core gets it: checked, with its own copy of the
+ * strings (the config outlives the command line's parsing). */
+#ifndef TERN_VM_VM_DISK_CONFIG_H
+#define TERN_VM_VM_DISK_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "backends/block_file.h"
+#include "backends/block_queue.h"
+
+#define VM_MAX_DISKS 8
+/* virtio-blk's GET_ID answer is 20 bytes (VIRTIO_BLK_ID_BYTES). */
+#define VM_DISK_ID_MAX 20
+
+struct vm_disk_config {
+	char path[PATH_MAX];
+	char id[VM_DISK_ID_MAX + 1];
+	bool readonly;
+	enum block_cache_mode cache;
+	enum block_engine engine;
+};
+
+#endif

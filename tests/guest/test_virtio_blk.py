@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""virtio-blk under the stock Debian kernel, inside the nested test host:
+the guest makes an ext4 file system on a raw image, writes files, and after
+a reboot the host finds them on the image (debugfs); two disks at once; a
+readonly disk is read-only in the guest, its image unchanged, and tern runs
+on. Images live in /dev/shm (tmpfs: no ZERO_RANGE there, so write-zeroes
+takes its fallback)."""
+import hashlib
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, test  # noqa: E402
+import guestlib  # noqa: E402
+
+# mkfs and a few MiB of I/O run in a guest that itself runs emulated.
+guestlib.COMMAND_TIMEOUT = 240
+IMAGE_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+MIB = 1 << 20
+
+
+def image(name, size=64 * MIB):
+    path = os.path.join(IMAGE_DIR, f"tern-blk-{os.getpid()}-{name}.img")
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def load_virtio_blk(guest, disks, transport="pci"):
+    # The serial console is 80 columns to the guest: longer command lines
+    # would wrap in the echo and hide guestlib's end marker.
+    guest.shell("stty cols 1000")
+    guest.shell(f"modprobe virtio_{transport}; modprobe virtio_blk")
+    names = [f"vd{chr(ord('a') + i)}" for i in range(disks)]
+    wait = " && ".join(f"[ -b /dev/{n} ]" for n in names)
+    out = guest.shell(f"for i in $(seq 100); do {wait} && break; sleep 0.1; done; "
+                      f"ls /dev/ | grep '^vd'")
+    for name in names:
+        assert name in out.split(), f"/dev/{name} missing; /dev has {out!r}"
+
+
+def shell_ok(guest, command):
+    """Runs command and returns its output; fails the test on non-zero."""
+    out = guest.shell(f"{command}; echo status=$?")
+    body, _, status = out.rpartition("status=")
+    assert status.strip() == "0", f"{command!r} failed: {out!r}"
+    return body.strip()
+
+
+def debugfs(img, request):
+    return subprocess.run(["debugfs", "-R", request, img], capture_output=True,
+                          check=True).stdout
+
+
+@test
+def ext4_written_in_the_guest_is_on_the_image_after_reboot():
+    img = image("ext4")
+    try:
+        with guestlib.Guest(cpus=2, memory="256M",
+                            extra=["--disk", f"path={img},id=tern-data"]) as guest:
+            load_virtio_blk(guest, 1)
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "tern-data"
+            assert guest.shell("cat /sys/block/vda/size") == str(64 * MIB // 512)
+            assert guest.shell("cat /sys/block/vda/ro") == "0"
+            shell_ok(guest, "mkfs.ext4 -q -F /dev/vda")
+            shell_ok(guest, "mkdir -p /mnt && mount -t ext4 /dev/vda /mnt")
+            shell_ok(guest, "dd if=/dev/urandom of=/mnt/blob bs=64k count=64 2>/dev/null")
+            shell_ok(guest, "echo hello from the guest > /mnt/hello.txt")
+            guest_sum = shell_ok(guest, "sha256sum /mnt/blob").split()[0]
+            shell_ok(guest, "sync")
+            # Read back from the disk, not the page cache.
+            shell_ok(guest, "umount /mnt && echo 3 > /proc/sys/vm/drop_caches")
+            shell_ok(guest, "mount -t ext4 /dev/vda /mnt")
+            assert shell_ok(guest, "sha256sum /mnt/blob").split()[0] == guest_sum
+            # Deleting and trimming reaches the image as discards.
+            shell_ok(guest, "dd if=/dev/urandom of=/mnt/big bs=64k count=128 2>/dev/null"
+                            " && sync")
+            used_before = os.stat(img).st_blocks
+            shell_ok(guest, "rm /mnt/big && sync && fstrim /mnt")
+            used_after = os.stat(img).st_blocks
+            assert used_after < used_before - 4096, (used_before, used_after)
+            shell_ok(guest, "umount /mnt")
+            assert guest.reboot() == 0
+        assert debugfs(img, "cat /hello.txt") == b"hello from the guest\n"
+        blob = debugfs(img, "cat /blob")
+        assert len(blob) == 4 * MIB
+        assert hashlib.sha256(blob).hexdigest() == guest_sum
+        # A second tern run finds the file system as it was left.
+        with guestlib.Guest(cpus=1, memory="256M", extra=["--disk", f"path={img}"]) as guest:
+            load_virtio_blk(guest, 1)
+            shell_ok(guest, "mkdir -p /mnt && mount -t ext4 /dev/vda /mnt")
+            assert shell_ok(guest, "sha256sum /mnt/blob").split()[0] == guest_sum
+            shell_ok(guest, "umount /mnt")
+            assert guest.reboot() == 0
+    finally:
+        os.unlink(img)
+
+
+def write_pattern(img, offset, data):
+    with open(img, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def read_at(img, offset, length):
+    with open(img, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+@test
+def two_disks_one_readonly_which_refuses_writes():
+    rw, ro = image("rw", 16 * MIB), image("ro", 8 * MIB)
+    try:
+        write_pattern(ro, 3 * MIB, b"READ-ONLY-PATTERN-" * 28 + b"\n" * 8)
+        ro_sum = hashlib.sha256(open(ro, "rb").read()).hexdigest()
+        extra = ["--disk", f"path={rw},engine=threads",
+                 "--disk", f"path={ro},readonly,id=golden"]
+        with guestlib.Guest(cpus=2, memory="256M", extra=extra) as guest:
+            load_virtio_blk(guest, 2)
+            assert guest.shell("cat /sys/block/vdb/ro") == "1"
+            assert guest.shell("cat /sys/block/vdb/serial; echo") == "golden"
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "disk0"
+            assert guest.shell("cat /sys/block/vdb/size") == str(8 * MIB // 512)
+            # The host's bytes read through the readonly disk.
+            got = shell_ok(guest, "dd if=/dev/vdb bs=512 skip=6144 count=1 2>/dev/null"
+                                  " | head -c 36; echo")
+            assert got == "READ-ONLY-PATTERN-READ-ONLY-PATTERN-", got
+            # Writes are refused, the guest goes on, so does tern.
+            out = guest.shell("dd if=/dev/zero of=/dev/vdb bs=4k count=1 oflag=direct"
+                              " conv=fsync 2>&1; echo status=$?")
+            assert not out.endswith("status=0"), out
+            assert re.search(r"(?i)read-only|not permitted|i/o error", out), out
+            out = guest.shell("mkfs.ext4 -q -F /dev/vdb 2>&1; echo status=$?")
+            assert not out.endswith("status=0"), out
+            # The other disk takes a raw pattern at a known offset.
+            shell_ok(guest, "printf 'tern-raw-%05d' 4242 | dd of=/dev/vda bs=512 seek=8192"
+                            " conv=fsync 2>/dev/null")
+            shell_ok(guest, "dd if=/dev/urandom of=/dev/vda bs=64k count=32 seek=16"
+                            " oflag=direct 2>/dev/null")
+            rw_guest_sum = shell_ok(guest, "dd if=/dev/vda bs=64k count=32 skip=16"
+                                           " iflag=direct 2>/dev/null | sha256sum").split()[0]
+            assert guest.shell("echo still-alive") == "still-alive"
+            assert guest.reboot() == 0
+        assert read_at(rw, 8192 * 512, 14) == b"tern-raw-04242"
+        assert hashlib.sha256(read_at(rw, MIB, 2 * MIB)).hexdigest() == rw_guest_sum
+        assert hashlib.sha256(open(ro, "rb").read()).hexdigest() == ro_sum
+    finally:
+        os.unlink(rw)
+        os.unlink(ro)
+
+
+@test
+def virtio_mmio_transport_carries_the_disk_too():
+    img = image("mmio", 8 * MIB)
+    try:
+        extra = ["--transport", "mmio", "--disk", f"path={img},id=over-mmio"]
+        with guestlib.Guest(cpus=1, memory="256M", extra=extra) as guest:
+            load_virtio_blk(guest, 1, transport="mmio")
+            assert guest.shell("cat /sys/block/vda/serial; echo") == "over-mmio"
+            shell_ok(guest, "printf 'tern-mmio-%05d' 777 | dd of=/dev/vda bs=512 seek=100"
+                            " conv=fsync 2>/dev/null")
+            shell_ok(guest, "echo 3 > /proc/sys/vm/drop_caches")
+            got = shell_ok(guest, "dd if=/dev/vda bs=512 skip=100 count=1 iflag=direct"
+                                  " 2>/dev/null | head -c 15; echo")
+            assert got == "tern-mmio-00777", got
+            assert guest.reboot() == 0
+        assert read_at(img, 100 * 512, 15) == b"tern-mmio-00777"
+    finally:
+        os.unlink(img)
+
+
+@test
+def an_image_in_use_is_refused_with_a_clear_error():
+    img = image("locked", 4 * MIB)
+    try:
+        with guestlib.Guest(cpus=1, memory="256M", extra=["--disk", f"path={img}"]) as guest:
+            p = guestlib.paths()
+            result = subprocess.run(
+                [guestlib.TERN, "run", "--kernel", p["GUEST_BZIMAGE"], "--serial", "none",
+                 "--disk", f"path={img}"],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 1, result
+            assert "locked" in result.stderr, result.stderr
+            assert guest.reboot() == 0
+    finally:
+        os.unlink(img)
+
+
+def setup():
+    if not os.path.exists("/dev/kvm"):
+        return "no /dev/kvm: these tests run inside the test host (testhost/run.sh)"
+    if subprocess.run(["which", "debugfs"], capture_output=True).returncode:
+        return "debugfs (e2fsprogs) is not installed"
+    return None
+
+
+if __name__ == "__main__":
+    run(setup)

@@ -1,0 +1,487 @@
+/* The virtio-blk device end to end without KVM: the real device core and
+ * I/O thread, the block backend on a temp image, and this test playing the
+ * driver on rings built by hand in guest memory (a fake transport counts
+ * interrupts). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "arch/x86/layout.h"
+#include "memory/guest_memory.h"
+#include "virtio/virtio_blk.h"
+
+#define QSIZE 64
+#define DESC_GPA 0x10000ULL
+#define AVAIL_GPA 0x11000ULL
+#define USED_GPA 0x12000ULL
+#define HDR_GPA 0x20000ULL /* 16-byte headers, one per descriptor slot */
+#define STATUS_GPA 0x30000ULL /* one status byte per slot */
+#define DATA_GPA 0x100000ULL /* 64 KiB of data per slot */
+#define IMAGE_SIZE (4u << 20)
+
+struct fixture {
+	char path[64];
+	struct guest_memory mem;
+	struct virtio_device *vdev;
+	uint16_t avail_idx, used_seen;
+	unsigned next_desc;
+};
+
+static _Atomic int interrupts;
+
+static void fake_signal_queue(struct virtio_device *vdev, uint16_t q)
+{
+	atomic_fetch_add(&interrupts, 1);
+}
+
+static void fake_signal_config(struct virtio_device *vdev)
+{
+}
+
+static const struct virtio_transport_ops fake_transport = {
+	.signal_queue = fake_signal_queue,
+	.signal_config = fake_signal_config,
+};
+
+static void *gpa(struct fixture *f, uint64_t addr, uint64_t len)
+{
+	void *p = guest_memory_ptr(&f->mem, addr, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+static void start_device_with(struct fixture *f, bool readonly, bool event_idx)
+{
+	struct tern_error err = {{0}};
+	struct virtio_blk_options opts = {
+		.path = f->path,
+		.readonly = readonly,
+		.id = "unit-disk",
+		.engine = BLOCK_ENGINE_AUTO,
+	};
+	struct virtio_device *vdev;
+	uint64_t features;
+
+	assert_int_equal(virtio_blk_create(&opts, &f->vdev, &err), 0);
+	vdev = f->vdev;
+	vdev->transport = &fake_transport;
+	assert_int_equal(virtio_device_start(vdev, &f->mem), 0);
+
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_write_status(
+		vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	features = vdev->device_features;
+	if (!event_idx)
+		features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
+	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
+	virtio_device_write_driver_features(vdev, 1,
+					    (uint32_t)(features >> 32));
+	virtio_device_write_status(vdev,
+				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
+					   VIRTIO_CONFIG_S_DRIVER |
+					   VIRTIO_CONFIG_S_FEATURES_OK);
+	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
+	vdev->queues[0].size = QSIZE;
+	vdev->queues[0].desc_gpa = DESC_GPA;
+	vdev->queues[0].avail_gpa = AVAIL_GPA;
+	vdev->queues[0].used_gpa = USED_GPA;
+	virtio_device_enable_queue(vdev, 0);
+	virtio_device_write_status(vdev,
+				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
+					   VIRTIO_CONFIG_S_DRIVER |
+					   VIRTIO_CONFIG_S_FEATURES_OK |
+					   VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_false(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void start_device(struct fixture *f, bool readonly)
+{
+	start_device_with(f, readonly, false);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int fd;
+
+	snprintf(f->path, sizeof(f->path), "/tmp/tern-vblk-XXXXXX");
+	fd = mkstemp(f->path);
+	assert_int_equal(ftruncate(fd, IMAGE_SIZE), 0);
+	close(fd);
+	assert_int_equal(guest_memory_init(&f->mem, MiB(64)), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->vdev)
+		virtio_device_destroy(f->vdev);
+	guest_memory_destroy(&f->mem);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+static void set_desc(struct fixture *f, unsigned i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct vring_desc *d = gpa(f, DESC_GPA + 16ULL * i, 16);
+
+	*d = (struct vring_desc){addr, len, flags, next};
+}
+
+static void offer(struct fixture *f, uint16_t head)
+{
+	uint16_t *avail = gpa(f, AVAIL_GPA, 4 + 2 * QSIZE);
+
+	avail[2 + f->avail_idx % QSIZE] = head;
+	f->avail_idx++;
+	__atomic_store_n(&avail[1], f->avail_idx, __ATOMIC_RELEASE);
+}
+
+static void kick(struct fixture *f)
+{
+	virtio_device_kick(f->vdev, 0);
+}
+
+static uint16_t used_idx(struct fixture *f)
+{
+	uint16_t *idx = gpa(f, USED_GPA + 2, 2);
+
+	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
+}
+
+/* Waits until `count` more chains were used; returns false on timeout. */
+static bool wait_used(struct fixture *f, uint16_t count)
+{
+	for (int i = 0; i < 5000; i++) {
+		if ((uint16_t)(used_idx(f) - f->used_seen) >= count) {
+			f->used_seen += count;
+			return true;
+		}
+		usleep(1000);
+	}
+	return false;
+}
+
+static uint32_t used_len_of(struct fixture *f, uint16_t head)
+{
+	uint32_t *e = gpa(f, USED_GPA + 4, 8ULL * QSIZE);
+	uint16_t idx = used_idx(f);
+
+	/* newest first: a head comes back many times */
+	for (int i = 1; i <= QSIZE; i++) {
+		unsigned at = (uint16_t)(idx - i) % QSIZE;
+
+		if (e[2 * at] == head)
+			return e[2 * at + 1];
+	}
+	fail_msg("head %u not in the used ring", head);
+	return 0;
+}
+
+/* Builds a request in descriptor slot `slot` (3 descriptors: header,
+ * data, status); returns its head. */
+static uint16_t request(struct fixture *f, unsigned slot, uint32_t type,
+			uint64_t sector, uint32_t data_len, bool data_writable)
+{
+	uint16_t head = (uint16_t)(slot * 3);
+	struct virtio_blk_outhdr *hdr = gpa(f, HDR_GPA + 16ULL * slot, 16);
+	uint8_t *status = gpa(f, STATUS_GPA + slot, 1);
+
+	hdr->type = type;
+	hdr->ioprio = 0;
+	hdr->sector = sector;
+	*status = 0xff;
+	if (data_len) {
+		set_desc(f, head, HDR_GPA + 16ULL * slot, 16, VRING_DESC_F_NEXT,
+			 head + 1);
+		set_desc(f, head + 1, DATA_GPA + 0x10000ULL * slot, data_len,
+			 VRING_DESC_F_NEXT |
+				 (data_writable ? VRING_DESC_F_WRITE : 0),
+			 head + 2);
+		set_desc(f, head + 2, STATUS_GPA + slot, 1, VRING_DESC_F_WRITE,
+			 0);
+	} else {
+		set_desc(f, head, HDR_GPA + 16ULL * slot, 16, VRING_DESC_F_NEXT,
+			 head + 2);
+		set_desc(f, head + 2, STATUS_GPA + slot, 1, VRING_DESC_F_WRITE,
+			 0);
+	}
+	offer(f, head);
+	return head;
+}
+
+static uint8_t *slot_data(struct fixture *f, unsigned slot)
+{
+	return gpa(f, DATA_GPA + 0x10000ULL * slot, 0x10000);
+}
+
+static uint8_t slot_status(struct fixture *f, unsigned slot)
+{
+	return *(uint8_t *)gpa(f, STATUS_GPA + slot, 1);
+}
+
+static void config_space_describes_the_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_blk_config config;
+
+	start_device(f, false);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_read(f->vdev, 0, &config, sizeof(config));
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_int_equal(config.capacity, IMAGE_SIZE / 512);
+	assert_int_equal(config.blk_size, 512);
+	assert_true(config.seg_max >= 2 && config.seg_max <= 254);
+	assert_int_equal(config.max_discard_seg, 16);
+	assert_true(f->vdev->device_features & 1ULL << VIRTIO_BLK_F_FLUSH);
+	assert_true(f->vdev->device_features & 1ULL << VIRTIO_BLK_F_DISCARD);
+	assert_true(f->vdev->device_features &
+		    1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	assert_false(f->vdev->device_features & 1ULL << VIRTIO_BLK_F_RO);
+}
+
+static void many_writes_in_flight_then_read_back(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned n = 20;
+
+	start_device(f, false);
+	for (unsigned i = 0; i < n; i++) {
+		memset(slot_data(f, i), 'a' + (int)i, 8192);
+		request(f, i, VIRTIO_BLK_T_OUT, 16ULL * i, 8192, false);
+	}
+	kick(f);
+	assert_true(wait_used(f, (uint16_t)n));
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
+		assert_int_equal(used_len_of(f, (uint16_t)(i * 3)), 1);
+	}
+	/* flush, then read every block back into other buffers */
+	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
+	for (unsigned i = 0; i < n; i++) {
+		memset(slot_data(f, i), 0, 8192);
+		request(f, i, VIRTIO_BLK_T_IN, 16ULL * i, 8192, true);
+	}
+	kick(f);
+	assert_true(wait_used(f, (uint16_t)n));
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *data = slot_data(f, i);
+
+		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
+		assert_int_equal(data[0], 'a' + i);
+		assert_int_equal(data[8191], 'a' + i);
+		assert_int_equal(used_len_of(f, (uint16_t)(i * 3)), 8193);
+	}
+	assert_true(atomic_load(&interrupts) > 0);
+	assert_int_equal(atomic_load(&f->vdev->stats.bytes_read), n * 8192);
+	assert_int_equal(atomic_load(&f->vdev->stats.bytes_written), n * 8192);
+}
+
+static void get_id_and_unknown_and_out_of_range(void **state)
+{
+	struct fixture *f = *state;
+
+	start_device(f, false);
+	request(f, 0, VIRTIO_BLK_T_GET_ID, 0, 20, true);
+	request(f, 1, 99, 0, 512, true);
+	request(f, 2, VIRTIO_BLK_T_IN, IMAGE_SIZE / 512, 512, true);
+	request(f, 3, VIRTIO_BLK_T_OUT, UINT64_MAX / 256, 512, false);
+	/* a header alone: no status byte to answer in */
+	set_desc(f, 12, HDR_GPA, 16, 0, 0);
+	offer(f, 12);
+	kick(f);
+	assert_true(wait_used(f, 5));
+	assert_int_equal(used_len_of(f, 12), 0);
+	assert_int_equal(atomic_load(&f->vdev->stats.errors), 4);
+	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
+	assert_memory_equal(slot_data(f, 0), "unit-disk\0", 10);
+	assert_int_equal(used_len_of(f, 0), 21);
+	assert_int_equal(slot_status(f, 1), VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(slot_status(f, 2), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(slot_status(f, 3), VIRTIO_BLK_S_IOERR);
+	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+static void write_zeroes_and_discard_reach_the_image(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096], *seg;
+	int fd;
+
+	start_device(f, false);
+	memset(slot_data(f, 0), 0x5a, 65536);
+	request(f, 0, VIRTIO_BLK_T_OUT, 0, 65536, false);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	/* segments: zero sectors 8..15, discard 64..127 */
+	seg = slot_data(f, 1);
+	memset(seg, 0, 16);
+	*(uint64_t *)seg = 8;
+	*(uint32_t *)(seg + 8) = 8;
+	request(f, 1, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false);
+	seg = slot_data(f, 2);
+	memset(seg, 0, 16);
+	*(uint64_t *)seg = 64;
+	*(uint32_t *)(seg + 8) = 64;
+	request(f, 2, VIRTIO_BLK_T_DISCARD, 0, 16, false);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	assert_int_equal(slot_status(f, 1), VIRTIO_BLK_S_OK);
+	assert_int_equal(slot_status(f, 2), VIRTIO_BLK_S_OK);
+	fd = open(f->path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, 4096, 4096), 4096);
+	for (int i = 0; i < 4096; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(pread(fd, buf, 4096, 0), 4096);
+	assert_int_equal(buf[4095], 0x5a);
+	assert_int_equal(pread(fd, buf, 4096, 32768), 4096);
+	assert_int_equal(buf[0], 0); /* ext4 punched the hole */
+	close(fd);
+}
+
+static void readonly_disk_fails_writes_and_keeps_going(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[512];
+	int fd;
+
+	start_device(f, true);
+	assert_true(f->vdev->device_features & 1ULL << VIRTIO_BLK_F_RO);
+	assert_false(f->vdev->device_features & 1ULL << VIRTIO_BLK_F_DISCARD);
+	memset(slot_data(f, 0), 0x77, 512);
+	request(f, 0, VIRTIO_BLK_T_OUT, 0, 512, false);
+	request(f, 1, VIRTIO_BLK_T_IN, 0, 512, true);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(slot_status(f, 1), VIRTIO_BLK_S_OK);
+	fd = open(f->path, O_RDONLY);
+	assert_int_equal(pread(fd, buf, 512, 0), 512);
+	assert_int_equal(buf[0], 0);
+	close(fd);
+}
+
+/* A driver with EVENT_IDX kicks only when avail idx passes the device's
+ * avail_event (spec 2.7.10): the device must keep moving it. */
+static void event_idx_driver_keeps_getting_answers(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *avail_event = gpa(f, USED_GPA + 4 + 8ULL * QSIZE, 2);
+	int kicks = 0;
+
+	start_device_with(f, false, true);
+	for (unsigned round = 0; round < 40; round++) {
+		uint16_t old = f->avail_idx;
+		uint16_t event;
+
+		request(f, round % 8, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		event = __atomic_load_n(avail_event, __ATOMIC_ACQUIRE);
+		if ((uint16_t)(f->avail_idx - event - 1) <
+		    (uint16_t)(f->avail_idx - old)) {
+			kick(f);
+			kicks++;
+		}
+		if (!wait_used(f, 1))
+			fail_msg("round %u: no answer (avail_event %u, kicks "
+				 "%d)",
+				 round, event, kicks);
+		assert_int_equal(slot_status(f, round % 8), VIRTIO_BLK_S_OK);
+	}
+	assert_int_equal(kicks, 40);
+}
+
+static void broken_ring_sets_needs_reset(void **state)
+{
+	struct fixture *f = *state;
+
+	start_device(f, false);
+	offer(f, QSIZE + 5); /* a head outside the table */
+	kick(f);
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&f->vdev->lock);
+		uint8_t status = f->vdev->status;
+		pthread_mutex_unlock(&f->vdev->lock);
+
+		if (status & VIRTIO_CONFIG_S_NEEDS_RESET)
+			return;
+		usleep(1000);
+	}
+	fail_msg("NEEDS_RESET never set");
+}
+
+static void reset_with_requests_in_flight(void **state)
+{
+	struct fixture *f = *state;
+
+	start_device(f, false);
+	for (unsigned i = 0; i < 16; i++)
+		request(f, i, VIRTIO_BLK_T_OUT, 128ULL * i, 65536, false);
+	kick(f);
+	usleep(1000);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_write_status(f->vdev, 0);
+	assert_int_equal(f->vdev->status, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	/* and it comes back */
+	virtio_device_destroy(f->vdev);
+	f->vdev = NULL;
+	f->avail_idx = f->used_seen = 0;
+	memset(gpa(f, DESC_GPA, 0x3000), 0, 0x3000);
+	start_device(f, false);
+	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(config_space_describes_the_disk,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			many_writes_in_flight_then_read_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			get_id_and_unknown_and_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			write_zeroes_and_discard_reach_the_image, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			readonly_disk_fails_writes_and_keeps_going, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			event_idx_driver_keeps_getting_answers, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(broken_ring_sets_needs_reset,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(reset_with_requests_in_flight,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
