@@ -9,6 +9,7 @@
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
 #include "cli/exit_status.h"
+#include "cli/net_option.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "vm/vm.h"
@@ -29,6 +30,7 @@ enum {
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
 	OPT_DISK,
+	OPT_NET,
 	OPT_RNG,
 	OPT_TRANSPORT,
 };
@@ -44,6 +46,7 @@ static const struct option run_options[] = {
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -120,6 +123,15 @@ void run_command_print_help(FILE *out)
 		"it is unavailable)\n",
 		VM_MAX_DISKS);
 	fprintf(out,
+		"      --net tap=NAME[,mac=MAC]\n"
+		"                         a virtio-net interface on the host "
+		"tap NAME (made with\n"
+		"                         'ip tuntap add NAME mode tap', or "
+		"created by tern when\n"
+		"                         it may); MAC default: 52:54:00 "
+		"plus a hash of NAME.\n"
+		"                         Repeat for more interfaces (at most "
+		"%d)\n"
 		"      --rng              add a virtio-rng device (PCI) fed by "
 		"the host's\n"
 		"                         getrandom(): the guest's "
@@ -160,7 +172,7 @@ void run_command_print_help(FILE *out)
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
 		"  128+N  tern was stopped by signal N\n",
-		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
+		VM_MAX_NETS, TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
 		TERN_BOOT_MARKER_PORT);
 }
@@ -286,6 +298,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return parse_log_level(arg, err);
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
+	case OPT_NET:
+		return net_option_parse(arg, config, err);
 	case OPT_RNG:
 		config->virtio_rng = 1;
 		return 0;
@@ -340,7 +354,7 @@ int run_command_parse(int argc, char **argv, struct vm_config *config,
 				      argv[optind]);
 	if (!config->kernel_path)
 		return tern_error_set(err, EINVAL, "--kernel is required");
-	return 0;
+	return net_options_finish(config, err);
 }
 
 static int exit_status_for(const struct vm *vm, enum vm_stop_reason reason)

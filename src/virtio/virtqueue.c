@@ -270,6 +270,31 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	return 0;
 }
 
+int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
+		     const uint32_t *written, uint16_t count)
+{
+	if (vq->error)
+		return -vq->error;
+	if (!vq->used)
+		return -VIRTQ_ERR_NOT_READY;
+	for (uint16_t i = 0; i < count; i++)
+		if (heads[i] >= vq->size)
+			return virtq_fail(vq, VIRTQ_ERR_USED_HEAD);
+	for (uint16_t i = 0; i < count; i++) {
+		struct virtq_used_elem_raw *elem =
+			&vq->used->ring[(uint16_t)(vq->used_idx + i) %
+					vq->size];
+
+		__atomic_store_n(&elem->id, heads[i], __ATOMIC_RELAXED);
+		__atomic_store_n(&elem->len, written[i], __ATOMIC_RELAXED);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + count);
+	/* One release store for the whole group: the driver sees all of it
+	 * or none (spec 2.7.14). */
+	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Spec 2.7.10 vring_need_event(): whether used_event lies in the window of
  * entries published since the last interrupt, (old, new]. */
 static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)

@@ -101,6 +101,15 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
  * Returns 0 or a negative VIRTQ_ERR_*. */
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
 
+/* Returns `count` chains at once, in order, and publishes them with one
+ * used->idx store: the driver never sees part of the group. virtio-net
+ * needs it for a frame spread over mergeable receive buffers (spec
+ * 5.1.6.4: the driver reads num_buffers, then takes that many used
+ * entries at once). Returns 0 or a negative VIRTQ_ERR_*; on a bad head
+ * nothing is published. */
+int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
+		     const uint32_t *written, uint16_t count);
+
 /* After pushes: whether the driver wants an interrupt now (used_event with
  * EVENT_IDX, else VRING_AVAIL_F_NO_INTERRUPT). Full barrier inside. The
  * device core calls this in virtio_device_signal_used(). */

@@ -26,6 +26,7 @@
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/log.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_rng.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_virtio.h"
@@ -244,6 +245,13 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 
 	if (vm->config.virtio_rng)
 		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+	for (int i = 0; !ret && i < vm->config.net_count; i++) {
+		struct virtio_device *net;
+
+		ret = virtio_net_create(&vm->config.nets[i], &net, err);
+		if (!ret)
+			ret = vm_add_virtio_device(vm, net, err);
+	}
 	return ret;
 }
 

@@ -8,6 +8,16 @@
 #include "cpu/cpuid.h"
 #include "vm/vm_disk_config.h"
 
+/* Interfaces one VM may have (each is one PCI function). */
+#define VM_MAX_NETS 8
+
+/* One virtio-net interface on a host tap (--net). */
+struct vm_net_config {
+	char tap_name[16]; /* IFNAMSIZ, checked like the kernel does */
+	uint8_t mac[6];
+	int mac_given; /* mac= was on the command line, not derived */
+};
+
 enum serial_mode {
 	SERIAL_MODE_STDIO,
 	SERIAL_MODE_FILE,
@@ -32,6 +42,8 @@ struct vm_config {
 	const struct cpu_template *cpu_template;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
 	int disk_count;
+	struct vm_net_config nets[VM_MAX_NETS];
+	int net_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
 	enum virtio_transport virtio_transport; /* --transport */
 };

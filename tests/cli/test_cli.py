@@ -70,7 +70,8 @@ def help_describes_every_option_and_exit_status():
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
                    "--cpu-template", "minimal", "--rng", "--transport", "--disk", "readonly",
-                   "cache=none", "engine=io_uring|threads", "Exit status", "128+N"):
+                   "cache=none", "engine=io_uring|threads", "--net tap=NAME[,mac=MAC]",
+                   "Exit status", "128+N"):
         assert option in result.stdout, option
 
 
@@ -127,6 +128,42 @@ def unknown_cpu_template_is_a_usage_error():
 @test
 def bad_serial_mode_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--serial", "tcp:1"), 2, "--serial")
+
+
+@test
+def net_without_tap_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "mac=52:54:00:12:34:56"), 2, "tap=NAME")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap"), 2, "KEY=VALUE")
+
+
+@test
+def net_bad_mac_is_a_usage_error():
+    for bad in ("52:54:00:12:34", "52:54:00:12:34:567", "52-54-00-12-34-56", "zz:54:00:12:34:56",
+                "00:00:00:00:00:00", "01:00:5e:00:00:01", "52:54:00:12:34:56:"):
+        expect_error(tern("run", "--kernel", "k", "--net", f"tap=tap0,mac={bad}"), 2,
+                     "not a unicast MAC")
+
+
+@test
+def net_bad_tap_name_or_key_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=a-name-longer-than-15"), 2,
+                 "longer than 15")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap/0"), 2, "tap/0")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap="), 2, "empty")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,speed=10"), 2, "unknown key")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,tap=tap1"), 2, "twice")
+
+
+@test
+def net_same_tap_or_mac_twice_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0", "--net", "tap=tap0"), 2,
+                 "named twice")
+    expect_error(tern("run", "--kernel", "k", "--net", "tap=tap0,mac=52:54:00:00:00:01",
+                      "--net", "tap=tap1,mac=52:54:00:00:00:01"), 2, "given twice")
+    too_many = []
+    for i in range(9):
+        too_many += ["--net", f"tap=tap{i}"]
+    expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 8")
 
 
 @test
@@ -210,6 +247,41 @@ def missing_initrd_is_a_runtime_error():
     needs_kvm()
     expect_error(tern("run", "--kernel", KERNEL_OK, "--initrd", os.path.join(WORK, "none")), 1,
                  "initrd")
+
+
+def tern_in_netns(*args):
+    """tern in a network namespace of its own (unshare -n), which vanishes
+    with it: the host's interfaces are never touched."""
+    return subprocess.run(["unshare", "-n", TERN] + list(args), capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+@test
+def net_on_a_device_that_is_not_a_tap_is_a_runtime_error():
+    needs_kvm()
+    expect_error(tern_in_netns("run", "--kernel", KERNEL_OK, "--net", "tap=lo"), 1,
+                 "lo is not a tap interface")
+
+
+@test
+def net_on_a_busy_tap_is_a_runtime_error():
+    needs_kvm()
+    if not os.path.exists("/dev/net/tun"):
+        skip("no /dev/net/tun on this machine")
+    # Inside one fresh namespace: a holder attaches to tap0, then tern
+    # tries the same tap.
+    holder = f"""
+import fcntl, struct, subprocess, sys
+tun = open("/dev/net/tun", "r+b", buffering=0)
+fcntl.ioctl(tun, 0x400454ca, struct.pack("16sH", b"tap0", 0x0002 | 0x1000 | 0x4000))
+r = subprocess.run([{TERN!r}, "run", "--kernel", {KERNEL_OK!r}, "--net", "tap=tap0"],
+                   capture_output=True, text=True, stdin=subprocess.DEVNULL)
+sys.stderr.write(r.stderr)
+sys.exit(r.returncode)
+"""
+    result = subprocess.run(["unshare", "-n", sys.executable, "-c", holder],
+                            capture_output=True, text=True, timeout=60)
+    expect_error(result, 1, "tap0 is busy")
 
 
 @test

@@ -28,16 +28,20 @@ def paths():
 
 
 class Guest:
-    def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None):
+    def __init__(self, cpus=1, memory="256M", kernel=None, extra=(), cmdline=None, wrapper=()):
         p = paths()
         self.argv = ["run", "--kernel", kernel or p["GUEST_BZIMAGE"],
                      "--initrd", p["GUEST_INITRAMFS"], "--cpus", str(cpus), "--memory", memory,
                      "--cmdline", cmdline or "console=ttyS0 reboot=k quiet"] + list(extra)
+        # wrapper: a command tern runs under, e.g. ["ip", "netns", "exec", NS].
+        self.wrapper = list(wrapper)
         self.child = None
         self._log = []
 
     def __enter__(self):
-        self.child = pexpect.spawn(TERN, self.argv, encoding="utf-8", codec_errors="replace",
+        command = self.wrapper + [TERN] + self.argv
+        self.child = pexpect.spawn(command[0], command[1:], encoding="utf-8",
+                                   codec_errors="replace",
                                    timeout=BOOT_TIMEOUT, dimensions=(50, 200))
         self.child.logfile_read = _Collector(self._log)
         self.child.expect("TERN-GUEST-READY")
@@ -57,7 +61,7 @@ class Guest:
     def transcript(self):
         return "".join(self._log)
 
-    def shell(self, command):
+    def shell(self, command, timeout=COMMAND_TIMEOUT):
         """Runs command in the guest shell and returns its output, stripped.
         A unique marker delimits the output so echoes and prompts never
         leak into it."""
@@ -65,8 +69,8 @@ class Guest:
         self.child.sendline(f"{command}; echo {marker}")
         # The first match is the echo of the typed line; the second, the
         # marker printed on its own line by the shell.
-        self.child.expect(re.escape(marker), timeout=COMMAND_TIMEOUT)
-        self.child.expect(r"\r\n" + re.escape(marker), timeout=COMMAND_TIMEOUT)
+        self.child.expect(re.escape(marker), timeout=timeout)
+        self.child.expect(r"\r\n" + re.escape(marker), timeout=timeout)
         output = self.child.before
         return output.replace("\r", "").strip()
 

@@ -1,0 +1,446 @@
+#include "virtio/virtio_net.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "backends/tap.h"
+#include "devices/device.h"
+#include "util/log.h"
+
+/* Queue 0 receives, queue 1 transmits (spec 5.1.2, one queue pair). */
+#define NET_RX_QUEUE 0
+#define NET_TX_QUEUE 1
+#define NET_QUEUE_COUNT 2
+
+/* With VIRTIO_F_VERSION_1 the header always has num_buffers: 12 bytes
+ * (spec 5.1.6), whether or not MRG_RXBUF was negotiated. */
+#define NET_HDR_SIZE ((uint32_t)sizeof(struct virtio_net_hdr_v1))
+#define NET_NUM_BUFFERS_OFFSET                                                 \
+	((uint32_t)offsetof(struct virtio_net_hdr_v1, num_buffers))
+/* The largest frame either way: a 64 KiB TSO segment plus its Ethernet and
+ * VLAN headers. Anything larger from the guest is refused. */
+#define NET_FRAME_MAX (65536 + ETH_HLEN + 4)
+/* Frames taken from the tap per wake-up, so transmit gets its turn; epoll
+ * is level-triggered and calls again while the tap has more. */
+#define NET_RX_BATCH 64
+
+/* Config space (spec 5.1.4): mac[6], status, max_virtqueue_pairs. */
+#define NET_CONFIG_SIZE 10
+
+#define NET_FEATURES                                                           \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |     \
+	 (1ULL << VIRTIO_NET_F_MAC) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) |      \
+	 (1ULL << VIRTIO_NET_F_GUEST_TSO6) |                                   \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) | \
+	 (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_NET_F_STATUS))
+
+struct virtio_net_stats {
+	_Atomic uint64_t rx_frames;
+	_Atomic uint64_t tx_frames;
+	_Atomic uint64_t rx_dropped; /* no room in the guest's buffers */
+	_Atomic uint64_t tx_dropped; /* malformed, or refused by the tap */
+};
+
+struct virtio_net {
+	struct virtio_device vdev;
+	struct vm_net_config config;
+	struct tap tap;
+	bool tap_watched;
+	bool tap_failed; /* a read error other than EAGAIN: stop reading */
+
+	/* One frame read from the tap that waits for the guest's receive
+	 * buffers. It is held here, not dropped, while the ring is empty:
+	 * the tap keeps queueing meanwhile (its own queue drops when full,
+	 * as a NIC would). rx_first is the chain holding the header (its
+	 * num_buffers is written last); rx_heads/rx_lens the chains filled so
+	 * far, not yet given back. Transient: a reset or save drops it. */
+	uint8_t *rx_frame;
+	size_t rx_len;
+	size_t rx_done;
+	bool rx_pending;
+	uint16_t rx_count;
+	uint16_t rx_heads[VIRTQ_MAX_SIZE];
+	uint32_t rx_lens[VIRTQ_MAX_SIZE];
+	struct virtq_chain rx_first;
+	struct virtq_chain rx_chain;
+	struct virtq_chain tx_chain;
+
+	struct virtio_net_stats stats;
+};
+
+static struct virtio_net *to_net(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct virtio_net, vdev);
+}
+
+static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events);
+
+static void net_watch_tap(struct virtio_net *net, bool on)
+{
+	/* Nothing to read into before the driver enabled the receive queue
+	 * (or after the tap failed). */
+	on = on && !net->tap_failed && net->vdev.queues[NET_RX_QUEUE].enabled;
+	if (on == net->tap_watched)
+		return;
+	if (virtio_device_watch_fd(&net->vdev, net->tap.fd, on ? EPOLLIN : 0,
+				   net_rx_ready) == 0)
+		net->tap_watched = on;
+}
+
+static void net_config_read(struct virtio_device *vdev, uint32_t offset,
+			    void *data, uint32_t size)
+{
+	struct virtio_net *net = to_net(vdev);
+	uint8_t config[NET_CONFIG_SIZE];
+	uint16_t status = htole16(VIRTIO_NET_S_LINK_UP);
+	uint16_t pairs = htole16(1);
+
+	memcpy(config, net->config.mac, 6);
+	memcpy(config + 6, &status, 2);
+	memcpy(config + 8, &pairs, 2);
+	memcpy(data, config + offset, size);
+}
+
+/* Virtio 1.x drivers change the MAC only through the control queue, which
+ * tern does not offer: config writes are ignored (spec 5.1.4.2). */
+static void net_config_write(struct virtio_device *vdev, uint32_t offset,
+			     const void *data, uint32_t size)
+{
+}
+
+/* Spec 5.1.3.1: the offloads depend on the checksum features. */
+static int net_features_ok(struct virtio_device *vdev, uint64_t features)
+{
+	uint64_t guest_gso = (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+		(1ULL << VIRTIO_NET_F_GUEST_TSO6);
+	uint64_t host_gso = (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+		(1ULL << VIRTIO_NET_F_HOST_TSO6);
+
+	if ((features & guest_gso) &&
+	    !(features & (1ULL << VIRTIO_NET_F_GUEST_CSUM)))
+		return -EINVAL;
+	if ((features & host_gso) && !(features & (1ULL << VIRTIO_NET_F_CSUM)))
+		return -EINVAL;
+	return 0;
+}
+
+static int net_activate(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct tern_error err = {{0}};
+	unsigned offloads = 0;
+	int ret;
+
+	/* The tap may hand over what the guest said it can take. */
+	if (virtio_device_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM))
+		offloads |= TUN_F_CSUM;
+	if (virtio_device_has_feature(vdev, VIRTIO_NET_F_GUEST_TSO4))
+		offloads |= TUN_F_TSO4;
+	if (virtio_device_has_feature(vdev, VIRTIO_NET_F_GUEST_TSO6))
+		offloads |= TUN_F_TSO6;
+	ret = tap_set_offloads(&net->tap, offloads, &err);
+	if (ret) {
+		log_warn("virtio-net %s: %s", net->config.tap_name,
+			 err.message);
+		return ret;
+	}
+	net->tap_failed = false;
+	net_watch_tap(net, true);
+	return 0;
+}
+
+static void net_drop_pending(struct virtio_net *net)
+{
+	net->rx_pending = false;
+	net->rx_len = net->rx_done = 0;
+	net->rx_count = 0;
+}
+
+static void net_reset(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	net_watch_tap(net, false);
+	net_drop_pending(net);
+}
+
+/* Gives back every chain taken for the pending frame with nothing in it
+ * and drops the frame: the driver counts them as receive errors. */
+static int net_rx_give_back_empty(struct virtio_net *net, struct virtq *vq)
+{
+	int ret;
+
+	memset(net->rx_lens, 0, sizeof(net->rx_lens));
+	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, net->rx_count);
+	if (ret)
+		return ret;
+	virtio_stat_add(&net->stats.rx_dropped, 1);
+	virtio_stat_add(&net->vdev.stats.errors, 1);
+	net_drop_pending(net);
+	return 0;
+}
+
+/* Places the pending frame into receive buffers. Returns 1 when it went
+ * to the guest (or was dropped as undeliverable), 0 when the ring ran out
+ * of buffers first (the chains taken so far stay held), or a negative
+ * VIRTQ_ERR_* for a malformed ring. */
+static int net_rx_deliver(struct virtio_net *net)
+{
+	struct virtio_device *vdev = &net->vdev;
+	struct virtq *vq = &vdev->queues[NET_RX_QUEUE].vq;
+	bool mergeable =
+		virtio_device_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
+	uint16_t num_buffers;
+	int ret;
+
+	while (net->rx_done < net->rx_len) {
+		struct virtq_chain *chain =
+			net->rx_count ? &net->rx_chain : &net->rx_first;
+		size_t want = net->rx_len - net->rx_done;
+		size_t n;
+
+		/* Every buffer of the ring holds a part and still the frame
+		 * does not fit: it never will. */
+		if (net->rx_count >= vq->size)
+			return net_rx_give_back_empty(net, vq) ?: 1;
+		ret = virtq_pop(vq, chain);
+		if (ret <= 0)
+			return ret;
+		if (chain->writable_len < (net->rx_count ? 1 : NET_HDR_SIZE) ||
+		    (!mergeable && chain->writable_len < want)) {
+			/* A buffer too small for the header, or for the
+			 * whole frame when it must fit in one. */
+			net->rx_heads[net->rx_count++] = chain->head;
+			return net_rx_give_back_empty(net, vq) ?: 1;
+		}
+		n = virtq_chain_write(chain, 0, net->rx_frame + net->rx_done,
+				      want < chain->writable_len
+					      ? want
+					      : chain->writable_len);
+		net->rx_heads[net->rx_count] = chain->head;
+		net->rx_lens[net->rx_count] = (uint32_t)n;
+		net->rx_count++;
+		net->rx_done += n;
+	}
+
+	num_buffers = htole16(net->rx_count);
+	virtq_chain_write(&net->rx_first, NET_NUM_BUFFERS_OFFSET, &num_buffers,
+			  sizeof(num_buffers));
+	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, net->rx_count);
+	if (ret)
+		return ret;
+	virtio_stat_add(&vdev->stats.requests, 1);
+	virtio_stat_add(&vdev->stats.bytes_written, net->rx_len - NET_HDR_SIZE);
+	virtio_stat_add(&net->stats.rx_frames, 1);
+	net_drop_pending(net);
+	return 1;
+}
+
+/* Reads the next frame from the tap into rx_frame. Returns 1, 0 when the
+ * tap has none, or a negative errno. */
+static int net_rx_read(struct virtio_net *net)
+{
+	struct iovec iov = {net->rx_frame, NET_HDR_SIZE + NET_FRAME_MAX};
+	ssize_t n = tap_readv(&net->tap, &iov, 1);
+	struct virtio_net_hdr_v1 *hdr = (void *)net->rx_frame;
+
+	if (n == -EAGAIN)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < NET_HDR_SIZE + ETH_HLEN)
+		return -EIO;
+	/* Spec 5.1.6.4.1: without GUEST_CSUM the flags must be zero (the
+	 * tap already completed the checksum, offloads being off). */
+	if (!virtio_device_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_CSUM))
+		hdr->flags = 0;
+	net->rx_len = (size_t)n;
+	net->rx_done = 0;
+	net->rx_count = 0;
+	net->rx_pending = true;
+	return 1;
+}
+
+static void net_rx_process(struct virtio_net *net)
+{
+	struct virtio_device *vdev = &net->vdev;
+	struct virtq *vq = &vdev->queues[NET_RX_QUEUE].vq;
+	int delivered = 0, ret;
+
+	for (int i = 0; i < NET_RX_BATCH; i++) {
+		if (!net->rx_pending) {
+			ret = net_rx_read(net);
+			if (ret == 0)
+				break;
+			if (ret == -EIO) {
+				virtio_stat_add(&vdev->stats.errors, 1);
+				continue;
+			}
+			if (ret < 0) {
+				log_warn("virtio-net %s: reading the tap "
+					 "failed: %s; receiving stops",
+					 net->config.tap_name, strerror(-ret));
+				net_watch_tap(net, false);
+				net->tap_failed = true;
+				break;
+			}
+		}
+		ret = net_rx_deliver(net);
+		if (ret < 0) {
+			net_watch_tap(net, false);
+			virtio_device_needs_reset(vdev, ret);
+			return;
+		}
+		if (ret == 0) {
+			/* Out of buffers: stop reading the tap and wait for
+			 * the driver's kick, unless buffers came meanwhile. */
+			if (virtq_enable_notify(vq)) {
+				virtq_disable_notify(vq);
+				continue;
+			}
+			net_watch_tap(net, false);
+			break;
+		}
+		delivered++;
+	}
+	if (delivered)
+		virtio_device_signal_used(vdev, NET_RX_QUEUE);
+}
+
+static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	/* A wake-up already taken by the I/O thread when a reset or a pause
+	 * came in between: the rings are not ours to touch now. */
+	if (!net->tap_watched || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+	    (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	net_rx_process(net);
+}
+
+static void net_tx_send(struct virtio_net *net, const struct virtq_chain *c)
+{
+	ssize_t n;
+
+	/* Hostile or broken chains: too short for header and Ethernet
+	 * header, or longer than any frame. They are completed, not sent. */
+	if (c->readable_len < NET_HDR_SIZE + ETH_HLEN ||
+	    c->readable_len > NET_HDR_SIZE + NET_FRAME_MAX) {
+		virtio_stat_add(&net->stats.tx_dropped, 1);
+		virtio_stat_add(&net->vdev.stats.errors, 1);
+		return;
+	}
+	n = tap_writev(&net->tap, c->iov, c->readable_count);
+	if (n < 0) {
+		/* The kernel refuses inconsistent offload headers (EINVAL);
+		 * the frame is lost as on a wire. */
+		virtio_stat_add(&net->stats.tx_dropped, 1);
+		virtio_stat_add(&net->vdev.stats.errors, 1);
+		return;
+	}
+	virtio_stat_add(&net->stats.tx_frames, 1);
+	virtio_stat_add(&net->vdev.stats.bytes_read,
+			c->readable_len - NET_HDR_SIZE);
+}
+
+static void net_tx_process(struct virtio_net *net)
+{
+	struct virtio_device *vdev = &net->vdev;
+	struct virtq *vq = &vdev->queues[NET_TX_QUEUE].vq;
+	bool completed = false;
+	int ret;
+
+	do {
+		virtq_disable_notify(vq);
+		while ((ret = virtq_pop(vq, &net->tx_chain)) > 0) {
+			net_tx_send(net, &net->tx_chain);
+			virtio_stat_add(&vdev->stats.requests, 1);
+			ret = virtq_push(vq, net->tx_chain.head, 0);
+			if (ret)
+				break;
+			completed = true;
+		}
+		if (ret < 0) {
+			virtio_device_needs_reset(vdev, ret);
+			return;
+		}
+	} while (virtq_enable_notify(vq));
+	if (completed)
+		virtio_device_signal_used(vdev, NET_TX_QUEUE);
+}
+
+static void net_queue_notify(struct virtio_device *vdev, uint16_t q)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	if (q == NET_TX_QUEUE) {
+		net_tx_process(net);
+		return;
+	}
+	/* New receive buffers: take the tap up again. Kicks are not needed
+	 * while the tap is being read, only when buffers run out. */
+	virtq_disable_notify(&vdev->queues[NET_RX_QUEUE].vq);
+	net_watch_tap(net, true);
+	net_rx_process(net);
+}
+
+static void net_destroy(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	tap_close(&net->tap);
+	free(net->rx_frame);
+	free(net);
+}
+
+static const struct virtio_device_ops net_ops = {
+	.name = "virtio-net",
+	.device_id = 1,
+	.config_read = net_config_read,
+	.config_write = net_config_write,
+	.features_ok = net_features_ok,
+	.activate = net_activate,
+	.queue_notify = net_queue_notify,
+	.reset = net_reset,
+	.destroy = net_destroy,
+};
+
+int virtio_net_create(const struct vm_net_config *config,
+		      struct virtio_device **vdev, struct tern_error *err)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	int ret;
+
+	if (net)
+		net->rx_frame = malloc(NET_HDR_SIZE + NET_FRAME_MAX);
+	if (!net || !net->rx_frame) {
+		free(net);
+		return tern_error_set(err, ENOMEM,
+				      "out of memory for virtio-net");
+	}
+	net->config = *config;
+	ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE, err);
+	if (!ret) {
+		ret = virtio_device_init(&net->vdev, &net_ops, NET_QUEUE_COUNT,
+					 NET_FEATURES, NET_CONFIG_SIZE);
+		if (ret)
+			tern_error_set(err, -ret, "virtio-net %s: %s",
+				       config->tap_name, strerror(-ret));
+	}
+	if (ret) {
+		tap_close(&net->tap);
+		free(net->rx_frame);
+		free(net);
+		return ret;
+	}
+	*vdev = &net->vdev;
+	return 0;
+}
