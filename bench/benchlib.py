@@ -124,3 +124,7 @@ def print_table(title, unit, names, results, failures, baseline_pairs):
                 line += f"{'-':>20}"
         print(line)
     print("failed runs: " + ", ".join(f"{n} {failures[n]}" for n in names))
+    # Every run's figure, in run order: the spread the medians hide.
+    for figure, per_vmm in results.items():
+        print(f"{figure}: " + "; ".join(
+            f"{n} " + " ".join(f"{v:.1f}" for v in per_vmm.get(n, [])) for n in names))
