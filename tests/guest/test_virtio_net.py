@@ -178,9 +178,13 @@ def tcp_both_ways(guest, ns, host_address):
 STREAM_MIB = 64
 
 
-def stream_both_ways(guest, ns, host_address):
+def stream_both_ways(guest, ns, host_address, iface, tap):
     """64 MiB each way without files, hashed on the fly: long enough for the
-    guest to run out of receive buffers and for 64 KiB TSO segments."""
+    guest to run out of receive buffers. Frames well above the 1500-byte MTU
+    on average prove the TSO offloads: the guest sends segments of up to
+    64 KiB (HOST_TSO4) and receives them whole in mergeable buffers
+    (GUEST_TSO4)."""
+    before = tap_rx(ns, tap)
     server = start_host_server(ns, "receive", host_address, 5003, STREAM_MIB << 20)
     started = time.monotonic()
     guest.shell(f"dd if=/dev/zero bs=1M count={STREAM_MIB} 2>/dev/null | nc {host_address} 5003",
@@ -189,8 +193,12 @@ def stream_both_ways(guest, ns, host_address):
     count, digest = finish_host_server(server)
     assert count == STREAM_MIB << 20, count
     assert digest == hashlib.sha256(bytes(STREAM_MIB << 20)).hexdigest()
-    print(f"# guest to host: {STREAM_MIB} MiB streamed in {elapsed:.1f} s", flush=True)
+    sent_frame = mean_frame(before, tap_rx(ns, tap))
+    print(f"# guest to host: {STREAM_MIB} MiB streamed in {elapsed:.1f} s, "
+          f"{sent_frame:.0f} bytes per frame", flush=True)
+    assert sent_frame > 3000, sent_frame
 
+    before = guest_rx(guest, iface)
     server = start_host_server(ns, "send", host_address, 5004, STREAM_MIB << 20)
     started = time.monotonic()
     got = guest.shell(f"nc {host_address} 5004 < /dev/null | sha256sum",
@@ -198,16 +206,37 @@ def stream_both_ways(guest, ns, host_address):
     elapsed = time.monotonic() - started
     count, digest = finish_host_server(server)
     assert (count, got) == (STREAM_MIB << 20, digest), (count, got, digest)
-    print(f"# host to guest: {STREAM_MIB} MiB streamed in {elapsed:.1f} s", flush=True)
+    received_frame = mean_frame(before, guest_rx(guest, iface))
+    print(f"# host to guest: {STREAM_MIB} MiB streamed in {elapsed:.1f} s, "
+          f"{received_frame:.0f} bytes per frame", flush=True)
+    assert received_frame > 3000, received_frame
+
+
+def rx_counters(proc_net_dev, iface):
+    """(bytes, packets) an interface received, from /proc/net/dev text."""
+    for line in proc_net_dev.splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == iface:
+            fields = counters.split()
+            return int(fields[0]), int(fields[1])
+    raise AssertionError(f"{iface} not in /proc/net/dev")
+
+
+def tap_rx(ns, tap):
+    """What the host side of a tap received from the guest."""
+    return rx_counters(sh(*ns, "cat", "/proc/net/dev").stdout, tap)
 
 
 def tap_rx_packets(ns, tap):
-    """Frames the host side of a tap received from the guest."""
-    for line in sh(*ns, "cat", "/proc/net/dev").stdout.splitlines():
-        name, _, counters = line.partition(":")
-        if name.strip() == tap:
-            return int(counters.split()[1])
-    raise AssertionError(f"{tap} not in /proc/net/dev")
+    return tap_rx(ns, tap)[1]
+
+
+def guest_rx(guest, iface):
+    return rx_counters(guest.shell("cat /proc/net/dev"), iface)
+
+
+def mean_frame(before, after):
+    return (after[0] - before[0]) / max(1, after[1] - before[1])
 
 
 def check_tern_log(guest):
@@ -234,7 +263,7 @@ def one_interface_pings_and_moves_data_each_way():
             for bit in (0, 1, 5, 7, 11, 15, 16):  # CSUM GUEST_CSUM MAC GUEST_TSO4
                 assert feats[bit] == "1", (bit, feats)  # HOST_TSO4 MRG_RXBUF STATUS
             tcp_both_ways(guest, ns, "10.0.2.1")
-            stream_both_ways(guest, ns, "10.0.2.1")
+            stream_both_ways(guest, ns, "10.0.2.1", iface, "tap0")
             check_tern_log(guest)
             assert guest.reboot() == 0
 
