@@ -108,7 +108,7 @@ def print_table(title, unit, names, results, failures, baseline_pairs):
     ratio of each (first, second) pair in baseline_pairs."""
     print(f"\n{title}")
     header = f"{'figure':<28}" + "".join(f"{n:>16}" for n in names)
-    header += "".join(f"{a + '/' + b:>20}" for a, b in baseline_pairs)
+    header += "".join(f"{a + '/' + b:>28}" for a, b in baseline_pairs)
     print(header)
     for figure, per_vmm in results.items():
         line = f"{figure + ' (' + unit[figure] + ')':<28}"
@@ -119,9 +119,9 @@ def print_table(title, unit, names, results, failures, baseline_pairs):
             line += f"{m:16.1f}" if m is not None else f"{'failed':>16}"
         for a, b in baseline_pairs:
             if medians.get(a) and medians.get(b):
-                line += f"{medians[a] / medians[b]:20.2f}"
+                line += f"{medians[a] / medians[b]:28.2f}"
             else:
-                line += f"{'-':>20}"
+                line += f"{'-':>28}"
         print(line)
     print("failed runs: " + ", ".join(f"{n} {failures[n]}" for n in names))
     # Every run's figure, in run order: the spread the medians hide.
