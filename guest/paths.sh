@@ -6,3 +6,5 @@ GUEST_CACHE="$TERN_CACHE/guest"
 GUEST_BZIMAGE="$TESTHOST_KERNEL"
 GUEST_VMLINUX="$GUEST_CACHE/vmlinux"
 GUEST_INITRAMFS="$GUEST_CACHE/initramfs.cpio.gz"
+# The test initramfs plus fio and iperf3, for bench/blk and bench/net.
+GUEST_BENCH_INITRAMFS="$GUEST_CACHE/bench-initramfs.cpio"

@@ -17,6 +17,7 @@ packages=(
 	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
 	python3 python3-pexpect                 # guest and CLI tests
 	util-linux iproute2 procps
+	fio iperf3             # guest userland of bench/blk and bench/net
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #include "memory/guest_memory.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -71,6 +72,7 @@ void guest_memory_destroy(struct guest_memory *mem)
 {
 	if (mem->mapping)
 		munmap(mem->mapping, mem->mapping_size);
+	free((void *)mem->vmm_dirty);
 	memset(mem, 0, sizeof(*mem));
 }
 
@@ -121,4 +123,69 @@ int guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst,
 uint64_t guest_memory_low_end(const struct guest_memory *mem)
 {
 	return mem->region_count > 0 ? mem->regions[0].size : 0;
+}
+
+int guest_memory_dirty_start(struct guest_memory *mem)
+{
+	size_t pages = mem->mapping_size / GUEST_MEMORY_PAGE_SIZE;
+
+	if (!mem->vmm_dirty) {
+		mem->vmm_dirty_words = (pages + 63) / 64;
+		mem->vmm_dirty =
+			calloc(mem->vmm_dirty_words ? mem->vmm_dirty_words : 1,
+			       sizeof(uint64_t));
+		if (!mem->vmm_dirty)
+			return -ENOMEM;
+	}
+	for (size_t w = 0; w < mem->vmm_dirty_words; w++)
+		atomic_store_explicit(&mem->vmm_dirty[w], 0,
+				      memory_order_relaxed);
+	/* Release: a device thread that sees the flag sees the bitmap. */
+	atomic_store_explicit(&mem->vmm_dirty_on, true, memory_order_release);
+	return 0;
+}
+
+void guest_memory_mark_dirty(const struct guest_memory *mem, const void *hva,
+			     size_t len)
+{
+	const uint8_t *p = hva;
+	size_t first, last;
+
+	if (!atomic_load_explicit(&mem->vmm_dirty_on, memory_order_acquire))
+		return;
+	if (!len || p < mem->mapping || p >= mem->mapping + mem->mapping_size)
+		return;
+	first = (size_t)(p - mem->mapping);
+	if (len > mem->mapping_size - first)
+		len = mem->mapping_size - first;
+	last = (first + len - 1) / GUEST_MEMORY_PAGE_SIZE;
+	first /= GUEST_MEMORY_PAGE_SIZE;
+	for (size_t page = first; page <= last;) {
+		size_t word = page / 64;
+		unsigned bit = (unsigned)(page % 64);
+		size_t n =
+			last - page + 1 < 64 - bit ? last - page + 1 : 64 - bit;
+		uint64_t bits = (n == 64 ? ~0ULL : ((1ULL << n) - 1)) << bit;
+
+		/* Skip the locked OR when the bits are already set: the
+		 * common case for a ring page written many times. */
+		if ((atomic_load_explicit(&mem->vmm_dirty[word],
+					  memory_order_relaxed) &
+		     bits) != bits)
+			atomic_fetch_or_explicit(&mem->vmm_dirty[word], bits,
+						 memory_order_relaxed);
+		page += n;
+	}
+}
+
+void guest_memory_dirty_take(const struct guest_memory *mem, uint64_t *bitmap,
+			     size_t words)
+{
+	if (!mem->vmm_dirty)
+		return;
+	if (words > mem->vmm_dirty_words)
+		words = mem->vmm_dirty_words;
+	for (size_t w = 0; w < words; w++)
+		bitmap[w] |= atomic_exchange_explicit(&mem->vmm_dirty[w], 0,
+						      memory_order_acq_rel);
 }

@@ -6,6 +6,8 @@
 #ifndef TERN_MEMORY_GUEST_MEMORY_H
 #define TERN_MEMORY_GUEST_MEMORY_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +25,16 @@ struct guest_memory {
 	uint64_t ram_size; /* total bytes of RAM, as the user asked */
 	uint8_t *mapping; /* one host mapping backing every region */
 	size_t mapping_size;
+
+	/* Pages tern's own threads wrote (device rings and buffers), which
+	 * KVM's dirty log never sees: one bit per 4 KiB page of `mapping`,
+	 * set while vmm_dirty_on (see guest_memory_mark_dirty). */
+	_Atomic uint64_t *vmm_dirty;
+	size_t vmm_dirty_words;
+	_Atomic bool vmm_dirty_on;
 };
+
+#define GUEST_MEMORY_PAGE_SIZE 4096
 
 /* Maps ram_size bytes of guest RAM: below the MMIO hole first, the rest from
  * 4 GiB up. Returns 0 or a negative errno. */
@@ -46,6 +57,22 @@ int guest_memory_write(const struct guest_memory *mem, uint64_t gpa,
 		       const void *src, size_t len);
 int guest_memory_read(const struct guest_memory *mem, uint64_t gpa, void *dst,
 		      size_t len);
+
+/* Tracking of tern's own writes to guest RAM (for Diff snapshots and live
+ * migration, merged with KVM's dirty log). start allocates the bitmap (once)
+ * and clears it; call it with the VM paused. Returns 0 or -ENOMEM. */
+int guest_memory_dirty_start(struct guest_memory *mem);
+
+/* Records that tern wrote [hva, hva+len) of guest RAM. Costs one relaxed
+ * load when tracking is off; an atomic OR per 64 pages when on, so any
+ * thread may call it. Pointers outside RAM are ignored. */
+void guest_memory_mark_dirty(const struct guest_memory *mem, const void *hva,
+			     size_t len);
+
+/* ORs the pages marked since the last call into bitmap (bit n: page n of
+ * `mapping`, words = mapping_size / 4096 / 64 rounded up) and clears them. */
+void guest_memory_dirty_take(const struct guest_memory *mem, uint64_t *bitmap,
+			     size_t words);
 
 /* End of RAM below the MMIO hole (exclusive). */
 uint64_t guest_memory_low_end(const struct guest_memory *mem);

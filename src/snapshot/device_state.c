@@ -1,6 +1,7 @@
 #include "snapshot/device_state.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,23 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
+/* A virtio device that said why it refused its state (another disk size,
+ * MAC or CID): that sentence, with the device's name, is the error. */
+static bool virtio_refusal(const struct vm *vm, struct tern_error *err)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		const struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+
+		if (vdev->restore_error[0]) {
+			tern_error_set(err, EINVAL, "device %s (%s): %s",
+				       vm->virtio_devices[i].id,
+				       vdev->ops->name, vdev->restore_error);
+			return true;
+		}
+	}
+	return false;
+}
+
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err)
 {
@@ -261,7 +279,9 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 		ret = slots[i].dev->ops->restore(
 			slots[i].dev, s->data + sizeof(struct device_header),
 			s->length - sizeof(struct device_header));
-		if (ret)
+		if (ret && virtio_refusal(vm, err))
+			ret = -EINVAL;
+		else if (ret)
 			ret = tern_error_set(err, -ret,
 					     "snapshot state of device %s at "
 					     "0x%llx is invalid: %s",

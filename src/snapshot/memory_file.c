@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "snapshot/dirty_pages.h"
+
 static int page_is_zero(const uint8_t *page)
 {
 	static const uint8_t zero[MEMORY_FILE_PAGE_SIZE];
@@ -111,111 +113,46 @@ int memory_file_write_full(struct vm *vm, const char *path, uint64_t *written,
 	return ret;
 }
 
-static int set_slot_flags(struct vm *vm, int slot, uint32_t flags)
-{
-	const struct guest_memory_region *region = &vm->memory.regions[slot];
-	struct kvm_userspace_memory_region r = {
-		.slot = (uint32_t)slot,
-		.flags = flags,
-		.guest_phys_addr = region->gpa,
-		.memory_size = region->size,
-		.userspace_addr = (uint64_t)(uintptr_t)region->hva,
-	};
-
-	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
-}
-
-static uint64_t *dirty_bitmap_alloc(const struct guest_memory_region *region,
-				    size_t *words)
-{
-	uint64_t pages = region->size / MEMORY_FILE_PAGE_SIZE;
-
-	*words = (size_t)((pages + 63) / 64);
-	return calloc(*words ? *words : 1, sizeof(uint64_t));
-}
-
-static int get_dirty_log(struct vm *vm, int slot, uint64_t *bitmap)
-{
-	struct kvm_dirty_log log = {.slot = (uint32_t)slot,
-				    .dirty_bitmap = bitmap};
-
-	return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -errno : 0;
-}
-
 int memory_file_track_dirty(struct vm *vm, struct tern_error *err)
 {
-	for (int i = 0; i < vm->memory.region_count; i++) {
-		size_t words;
-		uint64_t *bitmap;
-		int ret = 0;
-
-		if (!vm->memory_dirty_log)
-			ret = set_slot_flags(vm, i, KVM_MEM_LOG_DIRTY_PAGES);
-		if (ret)
-			return tern_error_set(err, -ret,
-					      "cannot turn on KVM's dirty "
-					      "log: %s",
-					      strerror(-ret));
-		/* Reading the log clears it: start from nothing dirty. */
-		bitmap = dirty_bitmap_alloc(&vm->memory.regions[i], &words);
-		if (!bitmap)
-			return tern_error_set(err, ENOMEM, "out of memory");
-		ret = get_dirty_log(vm, i, bitmap);
-		free(bitmap);
-		if (ret)
-			return tern_error_set(err, -ret,
-					      "KVM_GET_DIRTY_LOG failed: %s",
-					      strerror(-ret));
-	}
-	vm->memory_dirty_log = 1;
-	return 0;
+	return dirty_pages_start(vm, err);
 }
 
 static int write_dirty_pages(struct vm *vm, int fd, uint64_t *total,
 			     struct tern_error *err)
 {
-	for (int i = 0; i < vm->memory.region_count; i++) {
-		const struct guest_memory_region *region =
-			&vm->memory.regions[i];
-		size_t base = (size_t)(region->hva - vm->memory.mapping);
-		size_t words;
-		uint64_t *bitmap = dirty_bitmap_alloc(region, &words);
-		int ret;
+	size_t words = dirty_pages_words(vm);
+	uint64_t *bitmap = calloc(words ? words : 1, sizeof(uint64_t));
+	int ret;
 
-		if (!bitmap)
-			return tern_error_set(err, ENOMEM, "out of memory");
-		ret = get_dirty_log(vm, i, bitmap);
-		if (ret) {
-			free(bitmap);
-			return tern_error_set(err, -ret,
-					      "KVM_GET_DIRTY_LOG failed: %s",
-					      strerror(-ret));
+	if (!bitmap)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	/* vCPU writes and tern's own (device rings and buffers) alike. */
+	ret = dirty_pages_collect(vm, bitmap, words, err);
+	for (size_t w = 0; !ret && w < words; w++) {
+		uint64_t bits = bitmap[w];
+
+		while (!ret && bits) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			size_t off = (w * 64 + b) * MEMORY_FILE_PAGE_SIZE;
+
+			bits &= bits - 1;
+			if (off >= vm->memory.mapping_size)
+				break;
+			/* A page dirtied to zero must be written too: the
+			 * older file may hold data. */
+			ret = pwrite_all(fd, vm->memory.mapping + off,
+					 MEMORY_FILE_PAGE_SIZE, (off_t)off);
+			if (ret)
+				ret = tern_error_set(err, -ret,
+						     "cannot write the memory "
+						     "file: %s",
+						     strerror(-ret));
+			*total += MEMORY_FILE_PAGE_SIZE;
 		}
-		for (size_t w = 0; !ret && w < words; w++) {
-			uint64_t bits = bitmap[w];
-
-			while (!ret && bits) {
-				unsigned b = (unsigned)__builtin_ctzll(bits);
-				size_t off = base +
-					(w * 64 + b) * MEMORY_FILE_PAGE_SIZE;
-
-				bits &= bits - 1;
-				/* A page dirtied to zero must be written
-				 * too: the older file may hold data. */
-				ret = pwrite_all(fd, vm->memory.mapping + off,
-						 MEMORY_FILE_PAGE_SIZE,
-						 (off_t)off);
-				*total += MEMORY_FILE_PAGE_SIZE;
-			}
-		}
-		free(bitmap);
-		if (ret)
-			return tern_error_set(err, -ret,
-					      "cannot write the memory file: "
-					      "%s",
-					      strerror(-ret));
 	}
-	return 0;
+	free(bitmap);
+	return ret;
 }
 
 int memory_file_write_diff(struct vm *vm, const char *path, uint64_t *written,

@@ -41,14 +41,6 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	if (!vcpus_stopped(vm))
 		return tern_error_set(err, EBUSY,
 				      "pause the VM before taking a snapshot");
-	/* Virtio devices write guest memory from tern's threads, which KVM's
-	 * dirty log does not see: a Diff would miss those pages. */
-	if (req->type == SNAPSHOT_DIFF && vm->virtio_device_count > 0)
-		return tern_error_set(err, ENOTSUP,
-				      "Diff snapshots of a VM with virtio "
-				      "devices are not supported yet (their "
-				      "writes bypass KVM's dirty log): take a "
-				      "Full snapshot");
 	state_file_init(&sf);
 	/* Device state first: a device that cannot be saved stops the
 	 * snapshot before any file is touched. */

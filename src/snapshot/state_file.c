@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "util/version.h"
+#include "util/le_bytes.h"
 
 #define HEADER_SIZE (8 + 4 + 4 + STATE_FILE_VERSION_SIZE)
 #define TABLE_ENTRY_SIZE (4 + 4 + STATE_FILE_NAME_SIZE + 8 + 8)
@@ -80,34 +81,6 @@ int state_file_add(struct state_file *sf, uint32_t id, const char *name,
 	return 0;
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
 static uint32_t checksum(const uint8_t *buf, size_t len)
 {
 	uLong crc = crc32(0L, Z_NULL, 0);
@@ -140,8 +113,8 @@ int state_file_serialize(const struct state_file *sf, uint8_t **out,
 				      "out of memory for the snapshot");
 
 	memcpy(buf, STATE_FILE_MAGIC, 8);
-	put_u32(buf + 8, sf->format_version);
-	put_u32(buf + 12, sf->section_count);
+	le_put32(buf + 8, sf->format_version);
+	le_put32(buf + 12, sf->section_count);
 	memcpy(buf + 16, sf->tern_version,
 	       strnlen(sf->tern_version, STATE_FILE_VERSION_SIZE));
 
@@ -150,17 +123,17 @@ int state_file_serialize(const struct state_file *sf, uint8_t **out,
 	for (uint32_t i = 0; i < sf->section_count; i++) {
 		const struct state_section *s = &sf->sections[i];
 
-		put_u32(p, s->id);
+		le_put32(p, s->id);
 		memcpy(p + 8, s->name, strnlen(s->name, STATE_FILE_NAME_SIZE));
-		put_u64(p + 8 + STATE_FILE_NAME_SIZE, offset);
-		put_u64(p + 16 + STATE_FILE_NAME_SIZE, s->length);
+		le_put64(p + 8 + STATE_FILE_NAME_SIZE, offset);
+		le_put64(p + 16 + STATE_FILE_NAME_SIZE, s->length);
 		if (s->length)
 			memcpy(buf + offset, s->data, s->length);
 		offset += align_up(s->length); /* calloc'ed padding */
 		p += TABLE_ENTRY_SIZE;
 	}
 	memcpy(buf + offset, TRAILER_MAGIC, 4);
-	put_u32(buf + offset + 4, checksum(buf, offset));
+	le_put32(buf + offset + 4, checksum(buf, offset));
 	*out = buf;
 	*out_len = total;
 	return 0;
@@ -244,15 +217,15 @@ static int check_table_entry(struct state_file *sf, uint32_t i,
 		sf->buffer + HEADER_SIZE + (size_t)i * TABLE_ENTRY_SIZE;
 	struct state_section *s = &sf->sections[i];
 
-	s->id = get_u32(p);
+	s->id = le_get32(p);
 	memcpy(s->name, p + 8, STATE_FILE_NAME_SIZE);
 	if (memchr(s->name, '\0', STATE_FILE_NAME_SIZE) == NULL)
 		return tern_error_set(err, EINVAL,
 				      "snapshot is corrupt: section %u has an "
 				      "unterminated name",
 				      i);
-	s->offset = get_u64(p + 8 + STATE_FILE_NAME_SIZE);
-	s->length = get_u64(p + 16 + STATE_FILE_NAME_SIZE);
+	s->offset = le_get64(p + 8 + STATE_FILE_NAME_SIZE);
+	s->length = le_get64(p + 16 + STATE_FILE_NAME_SIZE);
 	if (s->length > STATE_FILE_MAX_SECTION_SIZE)
 		return tern_error_set(err, EFBIG,
 				      "snapshot section %s is oversized (%llu "
@@ -299,7 +272,7 @@ int state_file_parse(struct state_file *sf, uint8_t *buf, size_t len,
 	if (len < HEADER_SIZE + TRAILER_SIZE)
 		return tern_error_set(err, EINVAL,
 				      "snapshot is truncated (%zu bytes)", len);
-	sf->format_version = get_u32(buf + 8);
+	sf->format_version = le_get32(buf + 8);
 	memcpy(sf->tern_version, buf + 16, STATE_FILE_VERSION_SIZE);
 	sf->tern_version[STATE_FILE_VERSION_SIZE] = '\0';
 	for (char *c = sf->tern_version; *c; c++)
@@ -318,11 +291,11 @@ int state_file_parse(struct state_file *sf, uint8_t *buf, size_t len,
 		return tern_error_set(err, EINVAL,
 				      "snapshot is truncated or corrupt (no "
 				      "checksum trailer at its end)");
-	if (get_u32(buf + payload_end + 4) != checksum(buf, payload_end))
+	if (le_get32(buf + payload_end + 4) != checksum(buf, payload_end))
 		return tern_error_set(err, EINVAL,
 				      "snapshot checksum mismatch: the file is "
 				      "corrupt");
-	count = get_u32(buf + 12);
+	count = le_get32(buf + 12);
 	if (count > STATE_FILE_MAX_SECTIONS)
 		return tern_error_set(err, EINVAL,
 				      "snapshot has %u sections (at most %u)",

@@ -110,6 +110,8 @@ static void release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
 		b->release_warned = true;
 		return;
 	}
+	/* The pages read as zeros now: a Diff snapshot must hold that. */
+	guest_memory_mark_dirty(b->vdev.mem, hva, len);
 	virtio_stat_add(&b->counters.released_bytes, len);
 	if (reported)
 		virtio_stat_add(&b->counters.reported_bytes, len);
@@ -454,7 +456,86 @@ static void balloon_destroy(struct virtio_device *vdev)
 	free(b);
 }
 
+/* Snapshot state: balloon_state (target, actual, negotiated queues, the
+ * held statistics buffer, the last statistics) and the interval. */
+struct balloon_snapshot {
+	uint32_t num_pages, actual;
+	int32_t stats_queue, reporting_queue;
+	uint32_t stats_interval_s;
+	uint8_t stats_held;
+	uint8_t pad;
+	uint16_t stats_head;
+	uint32_t stats_valid;
+	uint32_t pad2;
+	uint64_t stats[VIRTIO_BALLOON_STAT_TAGS];
+};
+
+static int balloon_save(struct virtio_device *vdev, void *buf, size_t *len)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	struct balloon_snapshot *s = buf;
+
+	if (*len < sizeof(*s))
+		return -ENOSPC;
+	memset(s, 0, sizeof(*s));
+	s->num_pages = b->state.num_pages;
+	s->actual = b->state.actual;
+	s->stats_queue = b->state.stats_queue;
+	s->reporting_queue = b->state.reporting_queue;
+	s->stats_interval_s = b->options.stats_interval_s;
+	s->stats_held = b->state.stats_held;
+	s->stats_head = b->state.stats_head;
+	s->stats_valid = b->state.stats_valid;
+	memcpy(s->stats, b->state.stats, sizeof(s->stats));
+	*len = sizeof(*s);
+	return 0;
+}
+
+static bool queue_ok(const struct virtio_device *vdev, int32_t q)
+{
+	return q == NO_QUEUE || (q >= 0 && q < vdev->queue_count);
+}
+
+static int balloon_restore(struct virtio_device *vdev, const void *buf,
+			   size_t len)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	struct balloon_snapshot s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, buf, sizeof(s));
+	if (!queue_ok(vdev, s.stats_queue) ||
+	    !queue_ok(vdev, s.reporting_queue) || s.stats_held > 1 ||
+	    s.stats_interval_s > VIRTIO_BALLOON_MAX_STATS_INTERVAL_S ||
+	    (s.stats_held &&
+	     (s.stats_queue == NO_QUEUE ||
+	      s.stats_head >= vdev->queues[s.stats_queue].size)))
+		return -EINVAL;
+	/* A stats queue needs the timer this tern made at create (the core
+	 * already checked that the same features are offered). */
+	if (s.stats_queue != NO_QUEUE && b->timer_fd < 0)
+		return -EINVAL;
+	b->state.num_pages = s.num_pages;
+	b->state.actual = s.actual;
+	b->state.stats_queue = s.stats_queue;
+	b->state.reporting_queue = s.reporting_queue;
+	b->options.stats_interval_s = s.stats_interval_s;
+	b->state.stats_held = s.stats_held;
+	b->state.stats_head = s.stats_head;
+	b->state.stats_valid =
+		s.stats_valid & ((1U << VIRTIO_BALLOON_STAT_TAGS) - 1);
+	memcpy(b->state.stats, s.stats, sizeof(s.stats));
+	b->state.stats_updated_ns = s.stats_valid ? monotonic_ns() : 0;
+	/* The held buffer goes back after one interval, as if just taken. */
+	if (b->state.stats_held && b->options.stats_interval_s)
+		arm_stats_timer(b);
+	return 0;
+}
+
 static const struct virtio_device_ops virtio_balloon_ops = {
+	.save = balloon_save,
+	.restore = balloon_restore,
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON_DEVICE,
 	.config_read = balloon_config_read,

@@ -8,6 +8,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -49,6 +50,7 @@ struct virtio_blk {
 	bool starved; /* the queue has work but every slot was busy */
 	bool used_pending; /* pushed since the last interrupt */
 	int free_slot; /* head of the free list, -1 when none */
+	char path[256]; /* for messages (a refused snapshot restore) */
 	struct blk_slot slots[VIRTIO_BLK_QUEUE_DEPTH];
 };
 
@@ -309,7 +311,81 @@ static void blk_destroy(struct virtio_device *vdev)
 	free(blk);
 }
 
+/* Snapshot state: the disk as the guest knows it. The backend itself is
+ * reopened from the new tern's configuration, so the snapshot only checks
+ * that it is the same disk shape; in-flight requests are finished first. */
+struct blk_snapshot {
+	uint64_t capacity; /* sectors */
+	uint32_t blk_size;
+	uint8_t readonly;
+	uint8_t pad[3];
+	char id[VIRTIO_BLK_ID_BYTES];
+	uint8_t pad2[4];
+};
+
+_Static_assert(sizeof(struct blk_snapshot) % 8 == 0, "blk state padding");
+
+static int blk_save(struct virtio_device *vdev, void *buf, size_t *len)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct blk_snapshot *s = buf;
+
+	if (*len < sizeof(*s))
+		return -ENOSPC;
+	/* Quiesce: the VM is paused, so every request in flight completes
+	 * and is pushed before the state is taken; the used ring and the
+	 * data land in memory before the memory file is written. */
+	block_queue_drain(blk->queue);
+	/* Requests left in the ring while every slot was busy would wait for
+	 * a completion that no longer comes: run them too. */
+	while (blk->starved && !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)) {
+		process_queue(blk);
+		block_queue_drain(blk->queue);
+	}
+	signal_if_pushed(blk);
+	memset(s, 0, sizeof(*s));
+	s->capacity = blk->limits.capacity;
+	s->blk_size = le32toh(blk->config.blk_size);
+	s->readonly = blk->limits.readonly;
+	memcpy(s->id, blk->limits.id, sizeof(s->id));
+	*len = sizeof(*s);
+	return 0;
+}
+
+static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct blk_snapshot s;
+
+	if (len != sizeof(s))
+		return virtio_device_restore_refused(
+			vdev, "disk %s: snapshot state has %zu bytes, not %zu",
+			blk->path, len, sizeof(s));
+	memcpy(&s, buf, sizeof(s));
+	if (s.capacity != blk->limits.capacity)
+		return virtio_device_restore_refused(
+			vdev,
+			"the snapshot's disk has %llu sectors, disk %s has "
+			"%llu: start tern with the snapshot's disk",
+			(unsigned long long)s.capacity, blk->path,
+			(unsigned long long)blk->limits.capacity);
+	if (s.readonly != blk->limits.readonly ||
+	    s.blk_size != le32toh(blk->config.blk_size) ||
+	    memcmp(s.id, blk->limits.id, sizeof(s.id)))
+		return virtio_device_restore_refused(
+			vdev,
+			"the snapshot's disk differs from disk %s (read-only, "
+			"block size or serial id): start tern with the "
+			"snapshot's disk options",
+			blk->path);
+	blk->starved = false;
+	blk->used_pending = false;
+	return 0;
+}
+
 static const struct virtio_device_ops virtio_blk_ops = {
+	.save = blk_save,
+	.restore = blk_restore,
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_read = blk_config_read,
@@ -389,6 +465,7 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 		.max_write_zeroes_sectors = VIRTIO_BLK_MAX_DISCARD_SECTORS,
 		.max_write_zeroes_seg = VIRTIO_BLK_MAX_RANGES,
 	};
+	snprintf(blk->path, sizeof(blk->path), "%s", opts->path);
 	if (opts->id)
 		memcpy(blk->limits.id, opts->id,
 		       strnlen(opts->id, sizeof(blk->limits.id)));

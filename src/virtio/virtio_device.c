@@ -1,6 +1,7 @@
 #include "virtio/virtio_device.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -509,6 +510,7 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	if (!vdev->ops->restore)
 		return -ENOTSUP;
 	pthread_mutex_lock(&vdev->lock);
+	vdev->restore_error[0] = '\0';
 	ret = check_snapshot(vdev, core, len);
 	if (ret) {
 		pthread_mutex_unlock(&vdev->lock);
@@ -570,4 +572,16 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return 0;
+}
+
+int virtio_device_restore_refused(struct virtio_device *vdev, const char *fmt,
+				  ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vdev->restore_error, sizeof(vdev->restore_error), fmt, ap);
+	va_end(ap);
+	log_error("%s: %s", vdev->ops->name, vdev->restore_error);
+	return -EINVAL;
 }

@@ -184,6 +184,10 @@ struct virtio_device {
 
 	struct virtio_device_stats stats;
 
+	/* Why the device's own restore refused the last snapshot state (a
+	 * sentence naming what differs), empty when it did not. */
+	char restore_error[192];
+
 	/* Set by the transport when plugged. */
 	const struct virtio_transport_ops *transport;
 	void *transport_data;
@@ -273,6 +277,11 @@ int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
+
+/* For a device's ops->restore: records (and logs) why the state does not
+ * fit this device, e.g. another disk size; returns -EINVAL. */
+int virtio_device_restore_refused(struct virtio_device *vdev, const char *fmt,
+				  ...) __attribute__((format(printf, 2, 3)));
 
 /* Wakes the I/O thread for queue q as KVM_IOEVENTFD does. */
 void virtio_device_kick(struct virtio_device *vdev, uint16_t q);

@@ -47,6 +47,10 @@ struct virtio_net {
 	struct tap tap;
 	bool tap_watched;
 	bool tap_failed; /* a read error other than EAGAIN: stop reading */
+	/* A snapshot stopped reading the tap (the device must not write
+	 * guest memory between its saved state and the memory file); the
+	 * next kick of either queue takes it up again. */
+	bool tap_paused_for_save;
 
 	/* One frame read from the tap that waits for the guest's receive
 	 * buffers. It is held here, not dropped, while the ring is empty:
@@ -381,8 +385,10 @@ static void net_queue_notify(struct virtio_device *vdev, uint16_t q)
 
 	if (q == NET_TX_QUEUE) {
 		net_tx_process(net);
-		return;
+		if (!net->tap_paused_for_save)
+			return;
 	}
+	net->tap_paused_for_save = false;
 	/* New receive buffers: take the tap up again. Kicks are not needed
 	 * while the tap is being read, only when buffers run out. */
 	virtq_disable_notify(&vdev->queues[NET_RX_QUEUE].vq);
@@ -399,7 +405,68 @@ static void net_destroy(struct virtio_device *vdev)
 	free(net);
 }
 
+/* Snapshot state: the MAC the guest was given (a restore into a tern
+ * with another MAC is refused); the tap is the new tern's own. */
+struct net_snapshot {
+	uint8_t mac[6];
+	uint8_t pad[2];
+	char tap_name[16];
+};
+
+static int net_save(struct virtio_device *vdev, void *buf, size_t *len)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct virtq *vq = &vdev->queues[NET_RX_QUEUE].vq;
+	struct net_snapshot *s = buf;
+
+	if (*len < sizeof(*s))
+		return -ENOSPC;
+	/* Quiesce: no tap reads until the guest runs again, and a frame
+	 * waiting for receive buffers is dropped (the chains it took go back
+	 * empty, as for an undeliverable frame); TCP sends it again. */
+	net_watch_tap(net, false);
+	net->tap_paused_for_save = true;
+	if (net->rx_pending && net->rx_count) {
+		if (net_rx_give_back_empty(net, vq))
+			net_drop_pending(net);
+		else
+			virtio_device_signal_used(vdev, NET_RX_QUEUE);
+	} else if (net->rx_pending) {
+		virtio_stat_add(&net->stats.rx_dropped, 1);
+		net_drop_pending(net);
+	}
+	memset(s, 0, sizeof(*s));
+	memcpy(s->mac, net->config.mac, sizeof(s->mac));
+	memcpy(s->tap_name, net->config.tap_name, sizeof(s->tap_name));
+	*len = sizeof(*s);
+	return 0;
+}
+
+static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
+{
+	struct virtio_net *net = to_net(vdev);
+	struct net_snapshot s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, buf, sizeof(s));
+	s.tap_name[sizeof(s.tap_name) - 1] = '\0';
+	if (memcmp(s.mac, net->config.mac, sizeof(s.mac)))
+		return virtio_device_restore_refused(
+			vdev,
+			"the snapshot's MAC %02x:%02x:%02x:%02x:%02x:%02x "
+			"differs from this one's (tap %s): start tern with "
+			"the snapshot's MAC",
+			s.mac[0], s.mac[1], s.mac[2], s.mac[3], s.mac[4],
+			s.mac[5], net->config.tap_name);
+	net_drop_pending(net);
+	net->tap_paused_for_save = false;
+	return 0;
+}
+
 static const struct virtio_device_ops net_ops = {
+	.save = net_save,
+	.restore = net_restore,
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET_DEVICE,
 	.config_read = net_config_read,

@@ -51,6 +51,14 @@ struct virtio_vsock {
 	uint32_t rst_head, rst_count;
 	uint32_t next_conn; /* round robin over connections for rx */
 	bool rx_chain_held; /* rx_chain popped, not yet used */
+	/* Restored from a snapshot: the guest's connections are gone with the
+	 * old tern, so it gets VIRTIO_VSOCK_EVENT_TRANSPORT_RESET (spec
+	 * 5.10.6.6) on the event queue as soon as a buffer is there. */
+	bool reset_event_pending;
+	/* A snapshot stopped watching the host sockets (nothing may write
+	 * guest memory between the saved state and the memory file); the
+	 * next kick takes them up again. */
+	bool host_paused_for_save;
 
 	struct virtq_chain rx_chain;
 	struct virtq_chain tx_chain;
@@ -779,14 +787,52 @@ static int vsock_activate(struct virtio_device *vdev)
 	return virtio_device_watch_fd(vdev, vs->epoll_fd, EPOLLIN, host_events);
 }
 
+/* Sends the pending transport reset event; kept pending while the driver
+ * has no event buffer in the ring. */
+static void send_reset_event(struct virtio_vsock *vs)
+{
+	struct virtio_device *vdev = &vs->vdev;
+	struct virtq *vq = &vdev->queues[VIRTIO_VSOCK_QUEUE_EVENT].vq;
+	struct virtio_vsock_event event = {
+		.id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET)};
+	struct virtq_chain *chain = &vs->tx_chain;
+	uint32_t len;
+	int ret;
+
+	if (!vs->reset_event_pending || !device_live(vdev) ||
+	    !vdev->queues[VIRTIO_VSOCK_QUEUE_EVENT].enabled)
+		return;
+	ret = virtq_pop(vq, chain);
+	if (ret <= 0) {
+		if (ret < 0)
+			virtio_device_needs_reset(vdev, ret);
+		return;
+	}
+	vs->reset_event_pending = false;
+	len = (uint32_t)virtq_chain_write(chain, 0, &event, sizeof(event));
+	ret = virtq_push(vq, chain->head, len);
+	if (ret < 0) {
+		virtio_device_needs_reset(vdev, ret);
+		return;
+	}
+	virtio_device_signal_used(vdev, VIRTIO_VSOCK_QUEUE_EVENT);
+}
+
 static void vsock_queue_notify(struct virtio_device *vdev, uint16_t q)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
 
+	send_reset_event(vs);
+	if (vs->host_paused_for_save) {
+		vs->host_paused_for_save = false;
+		virtio_device_watch_fd(vdev, vs->epoll_fd, EPOLLIN,
+				       host_events);
+	}
+
 	if (q == VIRTIO_VSOCK_QUEUE_TX)
 		process_tx(vs);
 	/* tx may have owed the guest packets; rx got buffers. The event
-	 * queue's buffers are kept: tern sends no events. */
+	 * queue's buffers are kept for a transport reset after a restore. */
 	if (q != VIRTIO_VSOCK_QUEUE_EVENT)
 		flush_rx(vs);
 }
@@ -838,7 +884,71 @@ static void vsock_destroy(struct virtio_device *vdev)
 	free(vs);
 }
 
+/* Snapshot state. Host connections cannot live on in another process, so
+ * the table is not restored: the CID (checked against the new tern's) and
+ * how many connections the guest had, which it is told to drop. */
+struct vsock_snapshot {
+	uint64_t guest_cid;
+	uint32_t connections;
+	uint32_t pad;
+};
+
+static int vsock_save(struct virtio_device *vdev, void *buf, size_t *len)
+{
+	struct virtio_vsock *vs = to_vsock(vdev);
+	struct vsock_snapshot *s = buf;
+
+	if (*len < sizeof(*s))
+		return -ENOSPC;
+	/* Quiesce: a receive buffer taken but not filled goes back to the
+	 * avail ring (it was the last one popped), and host sockets are not
+	 * read until the guest runs again. */
+	if (vs->rx_chain_held) {
+		vdev->queues[VIRTIO_VSOCK_QUEUE_RX].vq.last_avail_idx--;
+		vs->rx_chain_held = false;
+	}
+	if (vdev->epoll_fd >= 0 && device_live(vdev)) {
+		virtio_device_watch_fd(vdev, vs->epoll_fd, 0, host_events);
+		vs->host_paused_for_save = true;
+	}
+	memset(s, 0, sizeof(*s));
+	s->guest_cid = vs->guest_cid;
+	for (int i = 0; i < VSOCK_MAX_CONNECTIONS; i++)
+		s->connections += vs->table.conns[i].state != VSOCK_CONN_FREE;
+	*len = sizeof(*s);
+	return 0;
+}
+
+static int vsock_restore(struct virtio_device *vdev, const void *buf,
+			 size_t len)
+{
+	struct virtio_vsock *vs = to_vsock(vdev);
+	struct vsock_snapshot s;
+
+	if (len != sizeof(s))
+		return -EINVAL;
+	memcpy(&s, buf, sizeof(s));
+	if (s.guest_cid != vs->guest_cid) {
+		log_error(
+			"virtio-vsock (%s): the snapshot's guest CID is %llu, "
+			"this one's %llu: start tern with the snapshot's "
+			"CID",
+			vs->socket_path, (unsigned long long)s.guest_cid,
+			(unsigned long long)vs->guest_cid);
+		return -EINVAL;
+	}
+	close_all(vs);
+	disarm_timer(vs);
+	vs->host_paused_for_save = false;
+	/* Even with no connection saved: a listening guest socket or one
+	 * mid-handshake has state only the reset clears. */
+	vs->reset_event_pending = true;
+	return 0;
+}
+
 static const struct virtio_device_ops virtio_vsock_ops = {
+	.save = vsock_save,
+	.restore = vsock_restore,
 	.name = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK_DEVICE,
 	.config_read = vsock_config_read,

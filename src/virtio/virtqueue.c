@@ -1,5 +1,6 @@
 #include "virtio/virtqueue.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include <linux/virtio_ring.h>
@@ -84,6 +85,8 @@ static void store16(uint16_t *p, uint16_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
+
+static void mark_used_ring(struct virtq *vq);
 
 static uint16_t *avail_used_event(struct virtq *vq)
 {
@@ -207,6 +210,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 			return 0;
 		__atomic_store_n(used_avail_event(vq), vq->last_avail_idx,
 				 __ATOMIC_RELAXED);
+		mark_used_ring(vq);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		avail_idx = load16_acquire(&vq->avail->idx);
 		if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->size)
@@ -250,6 +254,70 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	return 1;
 }
 
+/* Dirty tracking of tern's own writes (guest_memory_mark_dirty): when a
+ * chain goes back, every device-writable buffer in it is counted as written,
+ * whatever `written` says (a device may have written more than it reports,
+ * and marking too much only costs a page in a Diff). The chain is walked
+ * again from the descriptor table, with pop's limits; a malformed walk just
+ * stops: pop already refused it or the guest broke its own ring. */
+static void mark_buffer(struct virtq *vq, uint64_t addr, uint32_t len,
+			uint16_t flags)
+{
+	void *host;
+
+	if (!(flags & VRING_DESC_F_WRITE) || !len)
+		return;
+	host = guest_memory_ptr(vq->mem, addr, len);
+	if (host)
+		guest_memory_mark_dirty(vq->mem, host, len);
+}
+
+static void mark_indirect(struct virtq *vq, const struct virtq_desc_raw *desc)
+{
+	uint32_t count = desc->len / 16, i = 0;
+	const struct virtq_desc_raw *table;
+
+	if (!count || count > VIRTQ_CHAIN_MAX_SEGMENTS)
+		return;
+	table = guest_memory_ptr(vq->mem, desc->addr, desc->len);
+	for (uint32_t visited = 0; table && visited < count; visited++) {
+		struct virtq_desc_raw entry;
+
+		memcpy(&entry, &table[i], sizeof(entry));
+		mark_buffer(vq, entry.addr, entry.len, entry.flags);
+		if (!(entry.flags & VRING_DESC_F_NEXT) || entry.next >= count)
+			return;
+		i = entry.next;
+	}
+}
+
+static void mark_chain_written(struct virtq *vq, uint16_t head)
+{
+	uint16_t i = head;
+
+	if (!atomic_load_explicit(&vq->mem->vmm_dirty_on, memory_order_relaxed))
+		return;
+	for (uint32_t visited = 0; visited < vq->size; visited++) {
+		struct virtq_desc_raw desc;
+
+		memcpy(&desc, &vq->desc[i], sizeof(desc));
+		if (desc.flags & VRING_DESC_F_INDIRECT) {
+			mark_indirect(vq, &desc);
+			return;
+		}
+		mark_buffer(vq, desc.addr, desc.len, desc.flags);
+		if (!(desc.flags & VRING_DESC_F_NEXT) || desc.next >= vq->size)
+			return;
+		i = desc.next;
+	}
+}
+
+/* The used ring (flags, idx, entries, avail_event) as written by tern. */
+static void mark_used_ring(struct virtq *vq)
+{
+	guest_memory_mark_dirty(vq->mem, vq->used, 6 + 8ULL * vq->size);
+}
+
 int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 {
 	struct virtq_used_elem_raw *elem;
@@ -267,6 +335,8 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	/* Release: the element and the data written into the buffers are
 	 * visible before the driver sees the new idx (spec 2.7.14). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	mark_chain_written(vq, head);
+	mark_used_ring(vq);
 	return 0;
 }
 
@@ -292,6 +362,9 @@ int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
 	/* One release store for the whole group: the driver sees all of it
 	 * or none (spec 2.7.14). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
+	for (uint16_t i = 0; i < count; i++)
+		mark_chain_written(vq, heads[i]);
+	mark_used_ring(vq);
 	return 0;
 }
 
@@ -335,6 +408,7 @@ void virtq_disable_notify(struct virtq *vq)
 	 * avail_event; leaving it where it is suppresses further kicks. */
 	if (!vq->event_idx)
 		store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+	mark_used_ring(vq);
 }
 
 bool virtq_enable_notify(struct virtq *vq)
@@ -346,6 +420,7 @@ bool virtq_enable_notify(struct virtq *vq)
 		store16(used_avail_event(vq), vq->last_avail_idx);
 	else
 		store16(&vq->used->flags, 0);
+	mark_used_ring(vq);
 	/* Full barrier: the re-enable must be visible before we look at avail
 	 * idx again, else a buffer added in between goes unnoticed. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

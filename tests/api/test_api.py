@@ -442,8 +442,10 @@ def snapshot_create_then_load_into_a_new_tern():
         t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem,
                                            "resume_vm": True})
         assert t.api.get("/")[1]["state"] == "Running"
-    # A device that cannot save itself yet is refused by name, nothing written.
+    # A VM with a disk snapshots; a load with a disk of another size is
+    # refused naming the drive and both sizes.
     data = disk_image("snapdata.img")
+    other = disk_image("snapother.img", 2 << 20)
     t = Tern()
     with t:
         t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
@@ -451,10 +453,20 @@ def snapshot_create_then_load_into_a_new_tern():
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         t.api.ok("PATCH", "/vm", {"state": "Paused"})
-        t.api.fault("PUT", "/snapshot/create", {"snapshot_path": snap + "3",
-                                                "mem_file_path": mem + "3"},
-                    words=["device data (virtio-blk) cannot be snapshotted yet"])
-        assert not os.path.exists(snap + "3") and not os.path.exists(mem + "3")
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap + "3",
+                                             "mem_file_path": mem + "3"})
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": other,
+                                         "is_root_device": False, "is_read_only": True})
+        t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
+                                              "mem_file_path": mem + "3"},
+                    words=["device data (virtio-blk)", "2048 sectors", "4096"])
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
+                                         "is_root_device": False, "is_read_only": True})
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
+                                           "mem_file_path": mem + "3", "resume_vm": True})
+        assert t.api.get("/")[1]["state"] == "Running"
     # Another machine shape: the memory file no longer fits.
     with Tern() as t:
         with open(os.path.join(WORK, "short"), "wb") as f:

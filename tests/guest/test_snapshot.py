@@ -4,10 +4,12 @@ counting on its console is paused and snapshotted over the API (Full, then
 Diff after it ran on), tern is killed, and new terns load the snapshots
 (PUT /snapshot/load): the counter goes on from where it was, a file the
 guest wrote to its RAM-backed root is still there, and the console still
-takes commands. The chained Full + Diff restores to the Diff's point."""
+takes commands. The chained Full + Diff restores to the Diff's point, also
+with a virtio-blk disk the guest keeps writing and a vsock device."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -169,9 +171,6 @@ def virtio_rng_works_after_restore():
         a.child.sendline(COUNTER)
         a.child.expect("TICK 3\r\n", timeout=60)
         last = a.pause_and_last_tick()
-        a.api.fault("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem,
-                                                "snapshot_type": "Diff"},
-                    words=["virtio devices"])
         a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
         ok = True
     finally:
@@ -183,6 +182,111 @@ def virtio_rng_works_after_restore():
         assert t.shell("head -c 64 /dev/hwrng | wc -c") == "64"
 
     load_and_check(snap, mem, last, "rng-guest", extra=("--rng",), after=rng_works)
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+# Each tick writes "BLK i" into sector i of the disk and syncs before it
+# prints: a tick on the console means its sector reached tern.
+DISK_COUNTER = ("i=0; while true; do i=$((i+1)); echo BLK $i | "
+                "dd of=/dev/vda bs=512 seek=$i 2>/dev/null; sync; "
+                "echo TICK $i; sleep 0.2; done")
+VSOCK_CID = 7
+ECHO_PORT = 1234
+
+
+def sector(img, i):
+    with open(img, "rb") as f:
+        f.seek(512 * i)
+        return f.read(512).split(b"\n")[0].decode(errors="replace")
+
+
+def vsock_echo(path, payload):
+    """Connects through tern's socket to the guest's echo server."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(60)
+    sock.connect(path)
+    sock.sendall(f"CONNECT {ECHO_PORT}\n".encode())
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = sock.recv(1)
+        assert chunk, f"tern closed the connection: {answer!r}"
+        answer += chunk
+    assert re.fullmatch(rb"OK \d+\n", answer), answer
+    sock.sendall(payload)
+    echoed = b""
+    while len(echoed) < len(payload):
+        chunk = sock.recv(4096)
+        assert chunk, "the echo ended early"
+        echoed += chunk
+    return sock, echoed
+
+
+@test
+def disk_and_vsock_survive_full_and_diff_restores():
+    """A guest writing to a virtio-blk disk with a vsock connection open is
+    snapshotted (Full, then Diff after it ran on) and loaded into new terns
+    with the same disk and vsock: every sector written before the snapshot
+    is on the disk, the guest keeps writing after the load, its old vsock
+    connection is reset (transport reset event) and a new one echoes."""
+    p = guestlib.paths()
+    os.makedirs(WORK, exist_ok=True)
+    img = os.path.join(WORK, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)
+    vsock_path = os.path.join(WORK, "v.sock")
+    devices = ("--disk", f"path={img}", "--vsock", f"cid={VSOCK_CID},socket={vsock_path}")
+    snap1, snap2 = os.path.join(WORK, "dsnap1"), os.path.join(WORK, "dsnap2")
+    mem, mem1 = os.path.join(WORK, "dmem"), os.path.join(WORK, "dmem1")
+    a = ApiTern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
+                "--cmdline", BOOT_ARGS, "--cpus", "2", "--memory", "256M", *devices)
+    ok = False
+    try:
+        a.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        a.child.expect("TERN-GUEST-READY")
+        a.child.expect("# ")
+        a.shell("modprobe virtio_pci; modprobe virtio_blk")
+        a.shell("modprobe vmw_vsock_virtio_transport")
+        a.shell(f"(tern-vsock listen {ECHO_PORT} >/tmp/l.log 2>&1 &)")
+        a.shell("sleep 1")
+        old_conn, echoed = vsock_echo(vsock_path, b"before\n")
+        assert echoed == b"before\n", echoed
+        a.shell("echo disk-guest > /marker")
+        a.child.sendline(DISK_COUNTER)
+        a.child.expect("TICK 5\r\n", timeout=60)
+        last1 = a.pause_and_last_tick()
+        a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap1, "mem_file_path": mem,
+                                             "snapshot_type": "Full"})
+        subprocess.run(["cp", "--sparse=always", mem, mem1], check=True)
+        for i in range(1, last1 + 1):
+            assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+        a.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        a.child.expect(f"TICK {last1 + 5}\r\n", timeout=60)
+        last2 = a.pause_and_last_tick()
+        a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem,
+                                             "snapshot_type": "Diff"})
+        old_conn.close()
+        ok = True
+    finally:
+        if not ok:
+            a.dump()
+        a.kill()
+
+    def disk_and_vsock_work(t):
+        seen = [int(n) for n in re.findall(r"TICK (\d+)\r\n", "".join(t.log))]
+        top = max(seen)
+        for i in range(1, top + 1):
+            assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+        # The guest's echo server serves one connection at a time and was
+        # blocked reading the old one, which this tern knows nothing of:
+        # only the transport reset event ends it, so an echo here proves
+        # the guest got the reset and a new connection works.
+        conn, echoed = vsock_echo(vsock_path, b"after restore\n")
+        conn.close()
+        assert echoed == b"after restore\n", echoed
+        print(f"# disk holds sectors 1..{top}; a new vsock connection echoes")
+
+    load_and_check(snap1, mem1, last1, "disk-guest", extra=devices, after=disk_and_vsock_work)
+    load_and_check(snap2, mem, last2, "disk-guest", extra=devices, after=disk_and_vsock_work)
     shutil.rmtree(WORK, ignore_errors=True)
 
 

@@ -9,8 +9,10 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/virtio_config.h>
 
@@ -22,7 +24,10 @@
 #include "memory/guest_memory.h"
 #include "util/size.h"
 #include "virtio/virtio_mmio.h"
+#include "virtio/virtio_balloon.h"
+#include "virtio/virtio_blk.h"
 #include "virtio/virtio_rng.h"
+#include "virtio/virtio_vsock.h"
 
 static uint8_t buf[1 << 16] __attribute__((aligned(8)));
 
@@ -218,13 +223,162 @@ static void virtio_mmio_rng_round_trip_and_hostile_state(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* Saves vdev's core + device state into buf; returns the length. */
+static size_t vsave(struct virtio_device *vdev)
+{
+	size_t len = sizeof(buf);
+
+	assert_int_equal(virtio_device_save_state(vdev, buf, &len), 0);
+	return len;
+}
+
+static char dir[] = "/tmp/tern-devstate-XXXXXX";
+
+static struct virtio_device *disk(struct guest_memory *mem, const char *name,
+				  uint64_t size)
+{
+	char path[128];
+	struct tern_error err = {{0}};
+	struct virtio_blk_options opts = {
+		.path = path, .id = "state-disk", .engine = BLOCK_ENGINE_AUTO};
+	struct virtio_device *vdev;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(ftruncate(fileno(f), (off_t)size), 0);
+	fclose(f);
+	assert_int_equal(virtio_blk_create(&opts, &vdev, &err), 0);
+	assert_int_equal(virtio_device_start(vdev, mem), 0);
+	return vdev;
+}
+
+/* virtio-blk: the same disk shape restores; another size, a truncated or
+ * padded state is refused (the other size by name in the log). */
+static void virtio_blk_round_trip_and_other_disk_refused(void **state)
+{
+	struct guest_memory mem;
+	struct virtio_device *a, *b, *c;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	a = disk(&mem, "a.img", MiB(1));
+	b = disk(&mem, "b.img", MiB(1));
+	c = disk(&mem, "c.img", MiB(2));
+	len = vsave(a);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	assert_int_equal(virtio_device_restore_state(c, buf, len), -EINVAL);
+	assert_int_equal(virtio_device_restore_state(b, buf, len - 1), -EINVAL);
+	assert_int_equal(virtio_device_restore_state(b, buf, 16), -EINVAL);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	virtio_device_destroy(c);
+	guest_memory_destroy(&mem);
+}
+
+static struct virtio_device *balloon(struct guest_memory *mem)
+{
+	struct virtio_balloon_options opts = {.target_bytes = MiB(8),
+					      .stats_interval_s = 60};
+	struct virtio_device *vdev = virtio_balloon_create(&opts);
+
+	assert_non_null(vdev);
+	assert_int_equal(virtio_device_start(vdev, mem), 0);
+	return vdev;
+}
+
+/* virtio-balloon: target, interval and statistics carry over; a queue
+ * number or held head out of range is refused. */
+static void virtio_balloon_round_trip_and_hostile_state(void **state)
+{
+	struct guest_memory mem;
+	struct virtio_device *a, *b;
+	struct virtio_balloon_info info;
+	/* struct balloon_snapshot: 32 bytes of fields, 16 stats. */
+	const size_t dev_len = 32 + 8 * VIRTIO_BALLOON_STAT_TAGS;
+	size_t len, dev;
+	int32_t queue;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
+	a = balloon(&mem);
+	b = balloon(&mem);
+	assert_int_equal(virtio_balloon_set_target(a, MiB(24)), 0);
+	assert_int_equal(virtio_balloon_set_stats_interval(a, 30), 0);
+	len = vsave(a);
+	dev = len - dev_len;
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	virtio_balloon_get_info(b, &info);
+	assert_int_equal(info.target_bytes, MiB(24));
+	assert_int_equal(info.stats_interval_s, 30);
+
+	queue = 9; /* stats_queue beyond the device's queues */
+	memcpy(buf + dev + 8, &queue, sizeof(queue));
+	assert_int_equal(virtio_device_restore_state(b, buf, len), -EINVAL);
+	queue = -1;
+	memcpy(buf + dev + 8, &queue, sizeof(queue));
+	buf[dev + 20] = 1; /* a held stats buffer without a stats queue */
+	assert_int_equal(virtio_device_restore_state(b, buf, len), -EINVAL);
+	buf[dev + 20] = 0;
+	assert_int_equal(virtio_device_restore_state(b, buf, len - 8), -EINVAL);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	guest_memory_destroy(&mem);
+}
+
+static struct virtio_device *vsock(struct guest_memory *mem, uint64_t cid,
+				   const char *name)
+{
+	char path[128];
+	struct tern_error err = {{0}};
+	struct virtio_device *vdev;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(virtio_vsock_create(cid, path, &vdev, &err), 0);
+	assert_int_equal(virtio_device_start(vdev, mem), 0);
+	return vdev;
+}
+
+/* virtio-vsock: the same CID restores (connections are not carried: the
+ * guest gets a transport reset); another CID is refused. */
+static void virtio_vsock_round_trip_and_other_cid_refused(void **state)
+{
+	struct guest_memory mem;
+	struct virtio_device *a, *b, *c;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	a = vsock(&mem, 3, "a.sock");
+	b = vsock(&mem, 3, "b.sock");
+	c = vsock(&mem, 4, "c.sock");
+	len = vsave(a);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	assert_int_equal(virtio_device_restore_state(c, buf, len), -EINVAL);
+	assert_int_equal(virtio_device_restore_state(b, buf, len + 8), -EINVAL);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	virtio_device_destroy(c);
+	guest_memory_destroy(&mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serial_round_trip_and_hostile_state),
 		cmocka_unit_test(i8042_and_rtc_refuse_hostile_state),
 		cmocka_unit_test(virtio_mmio_rng_round_trip_and_hostile_state),
+		cmocka_unit_test(virtio_blk_round_trip_and_other_disk_refused),
+		cmocka_unit_test(virtio_balloon_round_trip_and_hostile_state),
+		cmocka_unit_test(virtio_vsock_round_trip_and_other_cid_refused),
 	};
+	char cmd[64];
+	int ret;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (!mkdtemp(dir))
+		return 1;
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		ret = 1;
+	return ret;
 }

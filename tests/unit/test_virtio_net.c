@@ -559,6 +559,44 @@ static void reset_drops_a_half_delivered_frame(void **state)
 	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+/* Snapshot: save quiesces (a frame waiting for more receive buffers goes
+ * back as an empty used chain), the state restores, and a state with
+ * another MAC is refused with a sentence naming the MAC. */
+static void
+save_gives_back_a_held_frame_and_restore_checks_the_mac(void **state)
+{
+	static uint8_t snap[1 << 16];
+	struct fixture *f = *state;
+	uint8_t frame[2500];
+	uint32_t id, len;
+	size_t snap_len = sizeof(snap);
+
+	if (!require_tun())
+		skip();
+	bring_up(f, ALL_FEATURES);
+	offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+	test_frame(frame, sizeof(frame), 8);
+	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
+	usleep(200 * 1000);
+	assert_int_equal(used_idx(f, RX), 0);
+
+	assert_int_equal(virtio_device_save_state(f->vdev, snap, &snap_len), 0);
+	assert_int_equal(used_idx(f, RX), 1);
+	used_elem(f, RX, 0, &id, &len);
+	assert_int_equal(len, 0);
+	assert_int_equal(virtio_device_restore_state(f->vdev, snap, snap_len),
+			 0);
+	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+
+	snap[snap_len - 24] ^= 0x02; /* the saved MAC's first byte */
+	assert_int_equal(virtio_device_restore_state(f->vdev, snap, snap_len),
+			 -EINVAL);
+	assert_non_null(strstr(f->vdev->restore_error, "MAC"));
+	assert_int_equal(virtio_device_restore_state(f->vdev, snap, 8),
+			 -EINVAL);
+}
+
 static void offload_features_follow_their_dependencies(void **state)
 {
 	struct fixture *f = *state;
@@ -702,6 +740,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			reset_drops_a_half_delivered_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			save_gives_back_a_held_frame_and_restore_checks_the_mac,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			offload_features_follow_their_dependencies, setup,
 			teardown),

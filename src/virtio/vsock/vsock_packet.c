@@ -1,4 +1,5 @@
 #include "virtio/vsock/vsock_packet.h"
+#include "util/le_bytes.h"
 
 #include <endian.h>
 #include <string.h>
@@ -22,74 +23,32 @@ enum {
 _Static_assert(sizeof(struct virtio_vsock_hdr) == VSOCK_HDR_SIZE,
 	       "virtio_vsock_hdr is 44 bytes");
 
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return le16toh(v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-
 void vsock_hdr_decode(struct vsock_hdr *hdr, const uint8_t raw[VSOCK_HDR_SIZE])
 {
-	hdr->src_cid = get64(raw + OFF_SRC_CID);
-	hdr->dst_cid = get64(raw + OFF_DST_CID);
-	hdr->src_port = get32(raw + OFF_SRC_PORT);
-	hdr->dst_port = get32(raw + OFF_DST_PORT);
-	hdr->len = get32(raw + OFF_LEN);
-	hdr->type = get16(raw + OFF_TYPE);
-	hdr->op = get16(raw + OFF_OP);
-	hdr->flags = get32(raw + OFF_FLAGS);
-	hdr->buf_alloc = get32(raw + OFF_BUF_ALLOC);
-	hdr->fwd_cnt = get32(raw + OFF_FWD_CNT);
+	hdr->src_cid = le_get64(raw + OFF_SRC_CID);
+	hdr->dst_cid = le_get64(raw + OFF_DST_CID);
+	hdr->src_port = le_get32(raw + OFF_SRC_PORT);
+	hdr->dst_port = le_get32(raw + OFF_DST_PORT);
+	hdr->len = le_get32(raw + OFF_LEN);
+	hdr->type = le_get16(raw + OFF_TYPE);
+	hdr->op = le_get16(raw + OFF_OP);
+	hdr->flags = le_get32(raw + OFF_FLAGS);
+	hdr->buf_alloc = le_get32(raw + OFF_BUF_ALLOC);
+	hdr->fwd_cnt = le_get32(raw + OFF_FWD_CNT);
 }
 
 void vsock_hdr_encode(const struct vsock_hdr *hdr, uint8_t raw[VSOCK_HDR_SIZE])
 {
-	put64(raw + OFF_SRC_CID, hdr->src_cid);
-	put64(raw + OFF_DST_CID, hdr->dst_cid);
-	put32(raw + OFF_SRC_PORT, hdr->src_port);
-	put32(raw + OFF_DST_PORT, hdr->dst_port);
-	put32(raw + OFF_LEN, hdr->len);
-	put16(raw + OFF_TYPE, hdr->type);
-	put16(raw + OFF_OP, hdr->op);
-	put32(raw + OFF_FLAGS, hdr->flags);
-	put32(raw + OFF_BUF_ALLOC, hdr->buf_alloc);
-	put32(raw + OFF_FWD_CNT, hdr->fwd_cnt);
+	le_put64(raw + OFF_SRC_CID, hdr->src_cid);
+	le_put64(raw + OFF_DST_CID, hdr->dst_cid);
+	le_put32(raw + OFF_SRC_PORT, hdr->src_port);
+	le_put32(raw + OFF_DST_PORT, hdr->dst_port);
+	le_put32(raw + OFF_LEN, hdr->len);
+	le_put16(raw + OFF_TYPE, hdr->type);
+	le_put16(raw + OFF_OP, hdr->op);
+	le_put32(raw + OFF_FLAGS, hdr->flags);
+	le_put32(raw + OFF_BUF_ALLOC, hdr->buf_alloc);
+	le_put32(raw + OFF_FWD_CNT, hdr->fwd_cnt);
 }
 
 enum vsock_packet_check vsock_packet_parse(const struct virtq_chain *chain,

@@ -11,6 +11,7 @@
 #include "arch/x86/layout.h"
 #include "devices/i8042.h"
 #include "devices/serial_8250.h"
+#include "util/le_bytes.h"
 
 #define ACPI_OEM_ID "TERN  "
 #define ACPI_OEM_TABLE_ID "TERNVM  "
@@ -43,24 +44,6 @@
 #define MADT_TYPE_LOCAL_APIC_NMI 4
 #define MADT_LAPIC_ENABLED 1u
 #define IOAPIC_ID 0
-
-static void put16(uint8_t *p, size_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[off + (size_t)i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[off + (size_t)i] = (uint8_t)(v >> (8 * i));
-}
 
 uint8_t acpi_checksum(const void *data, size_t len)
 {
@@ -98,13 +81,13 @@ static void header_fill(uint8_t *t, const char *signature, uint32_t length,
 			uint8_t revision)
 {
 	memcpy(t, signature, 4);
-	put32(t, 4, length);
+	le_put32(t + 4, length);
 	t[8] = revision;
 	memcpy(t + 10, ACPI_OEM_ID, 6);
 	memcpy(t + 16, ACPI_OEM_TABLE_ID, 8);
-	put32(t, 24, 1); /* OEM revision */
+	le_put32(t + 24, 1); /* OEM revision */
 	memcpy(t + 28, ACPI_CREATOR_ID, 4);
-	put32(t, 32, 1); /* creator revision */
+	le_put32(t + 32, 1); /* creator revision */
 }
 
 static void header_seal(uint8_t *t, uint32_t length)
@@ -119,7 +102,7 @@ static void put_gas_io(uint8_t *p, size_t off, uint16_t port)
 	p[off + 1] = 8; /* register width in bits */
 	p[off + 2] = 0;
 	p[off + 3] = GAS_ACCESS_BYTE;
-	put64(p, off + 4, port);
+	le_put64(p + off + 4, port);
 }
 
 static void dsdt_pci_root(struct aml *aml)
@@ -264,15 +247,15 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
 	if (!t)
 		return 0;
 	header_fill(t, "FACP", FADT_SIZE, FADT_REVISION);
-	put16(t, 46, FADT_SCI_GSI);
-	put16(t, 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
-	put32(t, 112,
-	      FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
-		      FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
+	le_put16(t + 46, FADT_SCI_GSI);
+	le_put16(t + 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
+	le_put32(t + 112,
+		 FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
+			 FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
 	put_gas_io(t, 116, ACPI_RESET_PORT);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = FADT_MINOR_REVISION;
-	put64(t, 140, dsdt_gpa); /* X_DSDT; the 32-bit DSDT field stays 0 */
+	le_put64(t + 140, dsdt_gpa); /* X_DSDT; the 32-bit DSDT field stays 0 */
 	put_gas_io(t, 244, ACPI_SLEEP_CONTROL_PORT);
 	put_gas_io(t, 256, ACPI_SLEEP_STATUS_PORT);
 	memcpy(t + 268, "TERNKVM ", 8); /* hypervisor vendor identity */
@@ -292,20 +275,20 @@ static uint64_t write_madt(struct table_writer *w,
 	if (!t)
 		return 0;
 	header_fill(t, "APIC", length, 5);
-	put32(t, 36, (uint32_t)LAYOUT_LAPIC_GPA);
-	put32(t, 40, MADT_FLAG_PCAT_COMPAT);
+	le_put32(t + 36, (uint32_t)LAYOUT_LAPIC_GPA);
+	le_put32(t + 40, MADT_FLAG_PCAT_COMPAT);
 	for (int i = 0; i < platform->cpu_count; i++, off += 8) {
 		t[off] = MADT_TYPE_LOCAL_APIC;
 		t[off + 1] = 8;
 		t[off + 2] = (uint8_t)i; /* ACPI processor UID */
 		t[off + 3] = (uint8_t)platform->apic_ids[i];
-		put32(t, off + 4, MADT_LAPIC_ENABLED);
+		le_put32(t + off + 4, MADT_LAPIC_ENABLED);
 	}
 	t[off] = MADT_TYPE_IOAPIC;
 	t[off + 1] = 12;
 	t[off + 2] = IOAPIC_ID;
-	put32(t, off + 4, (uint32_t)LAYOUT_IOAPIC_GPA);
-	put32(t, off + 8, 0); /* GSI base */
+	le_put32(t + off + 4, (uint32_t)LAYOUT_IOAPIC_GPA);
+	le_put32(t + off + 8, 0); /* GSI base */
 	off += 12;
 	/* LINT1 of every processor is NMI, as on a PC. No interrupt source
 	 * overrides: KVM's default routing sends ISA IRQ n to IOAPIC pin n,
@@ -313,7 +296,7 @@ static uint64_t write_madt(struct table_writer *w,
 	t[off] = MADT_TYPE_LOCAL_APIC_NMI;
 	t[off + 1] = 6;
 	t[off + 2] = 0xff; /* all processors */
-	put16(t, off + 3, 0);
+	le_put16(t + off + 3, 0);
 	t[off + 5] = 1;
 	header_seal(t, length);
 	return gpa;
@@ -328,8 +311,8 @@ static uint64_t write_mcfg(struct table_writer *w)
 	if (!t)
 		return 0;
 	header_fill(t, "MCFG", length, 1);
-	put64(t, 44, LAYOUT_PCI_ECAM_GPA);
-	put16(t, 52, 0); /* segment */
+	le_put64(t + 44, LAYOUT_PCI_ECAM_GPA);
+	le_put16(t + 52, 0); /* segment */
 	t[54] = 0; /* first bus */
 	t[55] = (uint8_t)(LAYOUT_PCI_ECAM_SIZE / MiB(1) - 1); /* last bus */
 	header_seal(t, length);
@@ -347,7 +330,7 @@ static uint64_t write_xsdt(struct table_writer *w, const uint64_t *tables,
 		return 0;
 	header_fill(t, "XSDT", length, 1);
 	for (int i = 0; i < count; i++)
-		put64(t, TABLE_HEADER_SIZE + (size_t)i * 8, tables[i]);
+		le_put64(t + TABLE_HEADER_SIZE + (size_t)i * 8, tables[i]);
 	header_seal(t, length);
 	return gpa;
 }
@@ -357,8 +340,8 @@ static void write_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, ACPI_OEM_ID, 6);
 	r[15] = 2; /* revision: ACPI 2.0+, XSDT */
-	put32(r, 20, RSDP_SIZE);
-	put64(r, 24, xsdt_gpa);
+	le_put32(r + 20, RSDP_SIZE);
+	le_put64(r + 24, xsdt_gpa);
 	r[8] = (uint8_t)(0 - acpi_checksum(r, 20));
 	r[32] = (uint8_t)(0 - acpi_checksum(r, RSDP_SIZE));
 }

@@ -11,6 +11,7 @@
 #include "arch/x86/boot/boot_image.h"
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
+#include "util/le_bytes.h"
 
 /* Offsets in the file and in struct boot_params (the setup header sits at
  * the same offset in both). */
@@ -58,39 +59,6 @@
 #define LEGACY_CMDLINE_MAX 255
 #define LEGACY_INITRD_END_MAX 0x38000000ULL
 
-static uint16_t get16(const uint8_t *p, size_t off)
-{
-	return (uint16_t)(p[off] | p[off + 1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p, size_t off)
-{
-	return (uint32_t)get16(p, off) | (uint32_t)get16(p, off + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p, size_t off)
-{
-	return (uint64_t)get32(p, off) | (uint64_t)get32(p, off + 4) << 32;
-}
-
-static void put16(uint8_t *p, size_t off, uint16_t v)
-{
-	p[off] = (uint8_t)v;
-	p[off + 1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, size_t off, uint32_t v)
-{
-	put16(p, off, (uint16_t)v);
-	put16(p, off + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, size_t off, uint64_t v)
-{
-	put32(p, off, (uint32_t)v);
-	put32(p, off + 4, (uint32_t)(v >> 32));
-}
-
 /* What the header says, after validation. */
 struct bzimage {
 	uint64_t setup_size; /* real-mode part, skipped */
@@ -115,7 +83,7 @@ static int parse_header(const struct kernel_load_request *req,
 		return load_fail(err, ENOEXEC,
 				 "not a Linux kernel: no bzImage setup header "
 				 "(\"HdrS\" at 0x202) and no ELF header");
-	version = get16(k, HDR_VERSION);
+	version = le_get16(k + HDR_VERSION);
 	if (version < MIN_BOOT_PROTOCOL)
 		return load_fail(err, ENOEXEC,
 				 "boot protocol %u.%02u is too old: tern needs "
@@ -130,7 +98,7 @@ static int parse_header(const struct kernel_load_request *req,
 		return load_fail(err, ENOEXEC,
 				 "zImage kernels (loaded below 1 MiB) are not "
 				 "supported; use a bzImage");
-	if (!(get16(k, HDR_XLOADFLAGS) & XLF_KERNEL_64))
+	if (!(le_get16(k + HDR_XLOADFLAGS) & XLF_KERNEL_64))
 		return load_fail(err, ENOEXEC,
 				 "kernel has no 64-bit entry point "
 				 "(XLF_KERNEL_64 not set): not an x86-64 "
@@ -152,21 +120,21 @@ static int parse_header(const struct kernel_load_request *req,
 	if (img->header_end < HDR_END_2_12 + 4)
 		img->header_end = HDR_END_2_12 + 4;
 
-	init_size = get32(k, HDR_INIT_SIZE);
+	init_size = le_get32(k + HDR_INIT_SIZE);
 	img->footprint =
 		init_size > img->payload_size ? init_size : img->payload_size;
 
 	/* Load where the kernel was linked to run, so it need not relocate
 	 * itself; a relocatable kernel that does not fit there goes at the
 	 * first aligned address above 1 MiB. */
-	pref = get64(k, HDR_PREF_ADDRESS);
+	pref = le_get64(k + HDR_PREF_ADDRESS);
 	if (pref == 0)
 		pref = LAYOUT_KERNEL_DEFAULT_GPA;
 	img->load_gpa = pref;
 	if (k[HDR_RELOCATABLE] &&
 	    (pref < LAYOUT_HIGH_MEMORY_GPA ||
 	     pref + img->footprint > guest_memory_low_end(mem))) {
-		alignment = get32(k, HDR_KERNEL_ALIGNMENT);
+		alignment = le_get32(k + HDR_KERNEL_ALIGNMENT);
 		if (alignment < PAGE_SIZE || (alignment & (alignment - 1)) ||
 		    alignment > GiB(1))
 			return load_fail(
@@ -191,10 +159,10 @@ static int parse_header(const struct kernel_load_request *req,
 
 	/* Zero in either field means the kernel left it out; the protocol
 	 * then prescribes the limits of older versions. */
-	img->cmdline_max = get32(k, HDR_CMDLINE_SIZE);
+	img->cmdline_max = le_get32(k + HDR_CMDLINE_SIZE);
 	if (img->cmdline_max == 0)
 		img->cmdline_max = LEGACY_CMDLINE_MAX;
-	img->initrd_end_max = (uint64_t)get32(k, HDR_INITRD_ADDR_MAX) + 1;
+	img->initrd_end_max = (uint64_t)le_get32(k + HDR_INITRD_ADDR_MAX) + 1;
 	if (img->initrd_end_max == 1)
 		img->initrd_end_max = LEGACY_INITRD_END_MAX;
 	return 0;
@@ -209,9 +177,9 @@ static void write_e820(struct guest_memory *mem, uint8_t *zero_page)
 	for (int i = 0; i < map.count && i < BP_E820_TABLE_MAX; i++) {
 		size_t off = BP_E820_TABLE + (size_t)i * 20;
 
-		put64(zero_page, off, map.entries[i].addr);
-		put64(zero_page, off + 8, map.entries[i].size);
-		put32(zero_page, off + 16, map.entries[i].type);
+		le_put64(zero_page + off, map.entries[i].addr);
+		le_put64(zero_page + off + 8, map.entries[i].size);
+		le_put32(zero_page + off + 16, map.entries[i].type);
 	}
 }
 
@@ -263,21 +231,23 @@ int bzimage_load(struct guest_memory *mem,
 
 	zero_page[HDR_TYPE_OF_LOADER] = LOADER_TYPE_UNDEFINED;
 	zero_page[HDR_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
-	put16(zero_page, HDR_HEAP_END_PTR, HEAP_END);
-	put32(zero_page, HDR_CODE32_START, (uint32_t)img.load_gpa);
-	put32(zero_page, HDR_CMD_LINE_PTR, (uint32_t)cmdline_gpa);
-	put32(zero_page, BP_EXT_CMD_LINE_PTR, (uint32_t)(cmdline_gpa >> 32));
+	le_put16(zero_page + HDR_HEAP_END_PTR, HEAP_END);
+	le_put32(zero_page + HDR_CODE32_START, (uint32_t)img.load_gpa);
+	le_put32(zero_page + HDR_CMD_LINE_PTR, (uint32_t)cmdline_gpa);
+	le_put32(zero_page + BP_EXT_CMD_LINE_PTR,
+		 (uint32_t)(cmdline_gpa >> 32));
 	if (req->initrd) {
-		put32(zero_page, HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
-		put32(zero_page, HDR_RAMDISK_SIZE, (uint32_t)req->initrd_size);
-		put32(zero_page, BP_EXT_RAMDISK_IMAGE,
-		      (uint32_t)(initrd_gpa >> 32));
-		put32(zero_page, BP_EXT_RAMDISK_SIZE,
-		      (uint32_t)((uint64_t)req->initrd_size >> 32));
+		le_put32(zero_page + HDR_RAMDISK_IMAGE, (uint32_t)initrd_gpa);
+		le_put32(zero_page + HDR_RAMDISK_SIZE,
+			 (uint32_t)req->initrd_size);
+		le_put32(zero_page + BP_EXT_RAMDISK_IMAGE,
+			 (uint32_t)(initrd_gpa >> 32));
+		le_put32(zero_page + BP_EXT_RAMDISK_SIZE,
+			 (uint32_t)((uint64_t)req->initrd_size >> 32));
 	}
 	/* Read by kernels of boot protocol 2.14 and later; older ones leave
 	 * the field alone and scan the BIOS area, where the RSDP also is. */
-	put64(zero_page, BP_ACPI_RSDP_ADDR, req->rsdp_gpa);
+	le_put64(zero_page + BP_ACPI_RSDP_ADDR, req->rsdp_gpa);
 	write_e820(mem, zero_page);
 
 	entry->format = KERNEL_FORMAT_BZIMAGE;
