@@ -9,7 +9,7 @@
 
 #include "migration/migration_wire.h"
 #include "snapshot/device_state.h"
-#include "snapshot/memory_file.h"
+#include "snapshot/dirty_pages.h"
 #include "snapshot/state_file.h"
 #include "snapshot/vcpu_state.h"
 #include "snapshot/vm_state.h"
@@ -60,61 +60,46 @@ int migration_check_source(struct vm *vm, struct tern_error *err)
 	return ret;
 }
 
+/* Pages to send, one bit per page of the RAM mapping (as dirty_pages). */
 struct dirty_set {
-	uint64_t *bitmaps[GUEST_MEMORY_MAX_REGIONS];
-	size_t words[GUEST_MEMORY_MAX_REGIONS];
+	uint64_t *bitmap;
+	uint64_t *scratch;
+	size_t words;
 };
 
 static void dirty_set_free(struct dirty_set *set)
 {
-	for (int i = 0; i < GUEST_MEMORY_MAX_REGIONS; i++)
-		free(set->bitmaps[i]);
+	free(set->bitmap);
+	free(set->scratch);
 	memset(set, 0, sizeof(*set));
 }
 
 static int dirty_set_alloc(struct vm *vm, struct dirty_set *set)
 {
-	memset(set, 0, sizeof(*set));
-	for (int i = 0; i < vm->memory.region_count; i++) {
-		uint64_t pages =
-			vm->memory.regions[i].size / MIGRATION_PAGE_SIZE;
-
-		set->words[i] = (size_t)((pages + 63) / 64);
-		set->bitmaps[i] = calloc(set->words[i] ? set->words[i] : 1,
-					 sizeof(uint64_t));
-		if (!set->bitmaps[i]) {
-			dirty_set_free(set);
-			return -ENOMEM;
-		}
+	set->words = dirty_pages_words(vm);
+	set->bitmap = calloc(set->words ? set->words : 1, sizeof(uint64_t));
+	set->scratch = calloc(set->words ? set->words : 1, sizeof(uint64_t));
+	if (!set->bitmap || !set->scratch) {
+		dirty_set_free(set);
+		return -ENOMEM;
 	}
 	return 0;
 }
 
-/* ORs the pages dirtied since the last call into set (reading the log
- * clears it). Returns the number of dirty pages in set, or -errno. */
-static int64_t dirty_set_collect(struct vm *vm, struct dirty_set *set)
+/* ORs the pages written since the last call, by vCPUs (KVM's log) or by
+ * tern's threads, into set (reading clears the logs). Returns the number
+ * of pages in set, or a negative errno with err set. */
+static int64_t dirty_set_collect(struct vm *vm, struct dirty_set *set,
+				 struct tern_error *err)
 {
 	int64_t count = 0;
+	int ret = dirty_pages_collect(vm, set->scratch, set->words, err);
 
-	for (int i = 0; i < vm->memory.region_count; i++) {
-		uint64_t *scratch = calloc(set->words[i] ? set->words[i] : 1,
-					   sizeof(uint64_t));
-		struct kvm_dirty_log log = {.slot = (uint32_t)i,
-					    .dirty_bitmap = scratch};
-
-		if (!scratch)
-			return -ENOMEM;
-		if (ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0) {
-			int ret = -errno;
-
-			free(scratch);
-			return ret;
-		}
-		for (size_t w = 0; w < set->words[i]; w++) {
-			set->bitmaps[i][w] |= scratch[w];
-			count += __builtin_popcountll(set->bitmaps[i][w]);
-		}
-		free(scratch);
+	if (ret)
+		return ret;
+	for (size_t w = 0; w < set->words; w++) {
+		set->bitmap[w] |= set->scratch[w];
+		count += __builtin_popcountll(set->bitmap[w]);
 	}
 	return count;
 }
@@ -183,46 +168,37 @@ static int send_all_ram(struct vm *vm, int fd,
 static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
 			  struct migration_progress *progress)
 {
-	for (int i = 0; i < vm->memory.region_count; i++) {
-		size_t base = (size_t)(vm->memory.regions[i].hva -
-				       vm->memory.mapping);
-		size_t run_start = 0, run = 0;
-		int ret = 0;
+	size_t run_start = 0, run = 0;
+	int ret;
 
-		for (size_t w = 0; w < set->words[i]; w++) {
-			uint64_t bits = set->bitmaps[i][w];
+	for (size_t w = 0; w < set->words; w++) {
+		uint64_t bits = set->bitmap[w];
 
-			set->bitmaps[i][w] = 0;
-			while (bits) {
-				unsigned b = (unsigned)__builtin_ctzll(bits);
-				size_t off = base +
-					(w * 64 + b) * MIGRATION_PAGE_SIZE;
+		set->bitmap[w] = 0;
+		while (bits) {
+			unsigned b = (unsigned)__builtin_ctzll(bits);
+			size_t off = (w * 64 + b) * MIGRATION_PAGE_SIZE;
 
-				bits &= bits - 1;
-				if (run &&
-				    (off !=
-					     run_start +
-						     run * MIGRATION_PAGE_SIZE ||
-				     run == MIGRATION_MAX_RUN_PAGES)) {
-					ret = send_run(fd, vm->memory.mapping,
-						       run_start, run,
-						       progress);
-					run = 0;
-					if (ret)
-						return ret;
-				}
-				if (!run)
-					run_start = off;
-				run++;
+			bits &= bits - 1;
+			if (off + MIGRATION_PAGE_SIZE > vm->memory.mapping_size)
+				break;
+			if (run &&
+			    (off != run_start + run * MIGRATION_PAGE_SIZE ||
+			     run == MIGRATION_MAX_RUN_PAGES)) {
+				ret = send_run(fd, vm->memory.mapping,
+					       run_start, run, progress);
+				run = 0;
+				if (ret)
+					return ret;
 			}
-		}
-		if (run) {
-			ret = send_run(fd, vm->memory.mapping, run_start, run,
-				       progress);
-			if (ret)
-				return ret;
+			if (!run)
+				run_start = off;
+			run++;
 		}
 	}
+	if (run)
+		return send_run(fd, vm->memory.mapping, run_start, run,
+				progress);
 	return 0;
 }
 
@@ -366,7 +342,7 @@ int migration_send_vm(struct vm *vm, int fd,
 		ret = tern_error_set(err, ENOMEM, "out of memory");
 		goto fail_early;
 	}
-	ret = memory_file_track_dirty(vm, err);
+	ret = dirty_pages_start(vm, err);
 	if (ret)
 		goto fail;
 	ret = send_all_ram(vm, fd, progress);
@@ -374,10 +350,10 @@ int migration_send_vm(struct vm *vm, int fd,
 		uint64_t t0 = now_ns(), sent0, elapsed;
 
 		atomic_store(&progress->iteration, pass);
-		dirty = dirty_set_collect(vm, &set);
+		dirty = dirty_set_collect(vm, &set, err);
 		if (dirty < 0) {
 			ret = (int)dirty;
-			break;
+			goto fail;
 		}
 		atomic_store(&progress->dirty_pages_last, (uint64_t)dirty);
 		if (dirty < MIGRATION_DIRTY_PAGES_THRESHOLD ||
@@ -423,11 +399,9 @@ int migration_send_vm(struct vm *vm, int fd,
 		goto fail;
 	paused = 1;
 	t_paused = now_ns();
-	dirty = dirty_set_collect(vm, &set);
+	dirty = dirty_set_collect(vm, &set, err);
 	if (dirty < 0) {
-		ret = tern_error_set(err, (int)-dirty,
-				     "KVM_GET_DIRTY_LOG failed: %s",
-				     strerror((int)-dirty));
+		ret = (int)dirty;
 		goto fail;
 	}
 	log_info("migration: %lld pages left after %llu passes; guest paused",
