@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/vcpu_setup.h"
@@ -315,8 +316,22 @@ void vcpu_kick(struct vcpu *vcpu)
 
 void vcpu_join(struct vcpu *vcpu)
 {
-	if (vcpu->thread_started)
-		pthread_join(vcpu->thread, NULL);
+	/* Kick again until the thread is gone: a kick that lands while the
+	 * thread is outside KVM_RUN is lost on a KVM that ignores
+	 * immediate_exit (see vm_pause). */
+	while (vcpu->thread_started) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += VCPU_REKICK_NS;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(vcpu->thread, NULL, &deadline) == 0)
+			break;
+		vcpu_kick(vcpu);
+	}
 	vcpu->thread_started = 0;
 }
 

@@ -47,6 +47,9 @@ void vcpu_destroy(struct vcpu *vcpu);
  * needs to see when a guest dies. */
 void vcpu_dump_registers(const struct vcpu *vcpu);
 
+/* How long to wait for a kicked vCPU before kicking it again. */
+#define VCPU_REKICK_NS 20000000L /* 20 ms */
+
 /* The signal used to kick vCPU threads out of KVM_RUN. */
 #define VCPU_KICK_SIGNAL SIGUSR1
 

@@ -472,9 +472,29 @@ int vm_pause(struct vm *vm, struct tern_error *err)
 	for (int i = 0; i < vm->vcpu_count; i++)
 		vcpu_kick(&vm->vcpus[i]);
 
+	/* A kick can be lost: the signal lands while the vCPU thread is in
+	 * user space, and a KVM that does not honour immediate_exit (the
+	 * build machines' PVM) then runs the guest until its next exit, which
+	 * a guest spinning in emulated code may never make. So kick again
+	 * every few milliseconds until every vCPU has parked. */
 	pthread_mutex_lock(&vm->pause_lock);
-	while (vm->vcpus_parked < vm->vcpus_running && !vm_stop_requested(vm))
-		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	while (vm->vcpus_parked < vm->vcpus_running && !vm_stop_requested(vm)) {
+		struct timespec deadline;
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += VCPU_REKICK_NS;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock,
+					   &deadline) == ETIMEDOUT) {
+			pthread_mutex_unlock(&vm->pause_lock);
+			for (int i = 0; i < vm->vcpu_count; i++)
+				vcpu_kick(&vm->vcpus[i]);
+			pthread_mutex_lock(&vm->pause_lock);
+		}
+	}
 	vm->paused = !vm_stop_requested(vm);
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (!vm->paused)
