@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "cli/exit_status.h"
+#include "cli/restore_command.h"
 #include "cli/run_command.h"
+#include "cli/snapshot_command.h"
 #include "util/log.h"
 #include "util/version.h"
 
@@ -14,6 +16,9 @@ static void print_usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  run        boot a Linux kernel in a new virtual machine\n"
+		"  snapshot   save a running tern's VM to files (through its "
+		"API socket)\n"
+		"  restore    start a new virtual machine from a snapshot\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help and exit\n"
@@ -39,6 +44,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return run_command_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "snapshot"))
+		return snapshot_command_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "restore"))
+		return restore_command_main(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (see 'tern --help')\n",
 		argv[1]);
 	return TERN_EXIT_USAGE;

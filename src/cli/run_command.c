@@ -13,6 +13,7 @@
 #include "cli/net_option.h"
 #include "config/config_check.h"
 #include "control/instance.h"
+#include "control/snapshot_control.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_vsock.h"
@@ -499,8 +500,8 @@ static int scan_control_options(int argc, char **argv,
 	return 0;
 }
 
-int run_command_parse(int argc, char **argv, struct run_request *request,
-		      struct tern_error *err)
+static int parse_request(int argc, char **argv, struct run_request *request,
+			 int kernel_needed, struct tern_error *err)
 {
 	struct vm_config *config = &request->config;
 	int opt, ret, vsock_seen = 0;
@@ -531,7 +532,8 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 		if (ret)
 			return ret;
 	}
-	if (!config->kernel_path && !request->api_sock && !request->incoming)
+	if (kernel_needed && !config->kernel_path && !request->api_sock &&
+	    !request->incoming)
 		return tern_error_set(err, EINVAL,
 				      request->config_file
 					      ? "the config file sets no "
@@ -540,6 +542,12 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 	ret = config_check_balloon_fits(config, "--balloon size", "--memory",
 					err);
 	return ret ? ret : net_options_finish(config, err);
+}
+
+int run_command_parse(int argc, char **argv, struct run_request *request,
+		      struct tern_error *err)
+{
+	return parse_request(argc, argv, request, 1, err);
 }
 
 void run_request_free(struct run_request *request)
@@ -593,7 +601,8 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 	return "stopped";
 }
 
-int run_command_main(int argc, char **argv)
+static int run_main(int argc, char **argv,
+		    const struct run_from_snapshot *from_snapshot)
 {
 	struct tern_error err = {{0}};
 	struct run_request request;
@@ -602,7 +611,13 @@ int run_command_main(int argc, char **argv)
 	struct instance_outcome outcome;
 	int ret, status;
 
-	ret = run_command_parse(argc, argv, &request, &err);
+	ret = parse_request(argc, argv, &request, !from_snapshot, &err);
+	if (ret == 1 && from_snapshot)
+		ret = tern_error_set(&err, EINVAL, "--help");
+	if (!ret && from_snapshot && request.incoming)
+		ret = tern_error_set(&err, EINVAL,
+				     "--incoming: a restored VM comes from its "
+				     "snapshot, not from a migration");
 	if (ret == 1) {
 		run_request_free(&request);
 		run_command_print_help(stdout);
@@ -610,14 +625,23 @@ int run_command_main(int argc, char **argv)
 	}
 	if (ret) {
 		run_request_free(&request);
-		fprintf(stderr, "tern: %s (see 'tern run --help')\n",
-			err.message);
+		fprintf(stderr, "tern: %s (see 'tern %s --help')\n",
+			err.message, from_snapshot ? "restore" : "run");
 		return TERN_EXIT_USAGE;
 	}
 
 	instance = instance_create(&request.config, &request.storage, &err);
 	if (instance)
 		instance->incoming_address = request.incoming;
+	if (instance && from_snapshot &&
+	    instance_snapshot_load_at_start(instance,
+					    from_snapshot->snapshot_path,
+					    from_snapshot->mem_file_path,
+					    !from_snapshot->paused, &err)) {
+		fprintf(stderr, "tern: %s\n", err.message);
+		instance_destroy(instance);
+		return TERN_EXIT_RUNTIME_ERROR;
+	}
 	if (instance && request.api_sock)
 		server = api_server_start(request.api_sock, instance, &err);
 	if (!instance || (request.api_sock && !server)) {
@@ -627,7 +651,9 @@ int run_command_main(int argc, char **argv)
 	}
 	/* Without an API socket, or with a config file (as Firecracker
 	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
-	ret = instance_run(instance, !request.api_sock || request.config_file,
+	ret = instance_run(instance,
+			   !request.api_sock || request.config_file ||
+				   from_snapshot,
 			   &outcome, &err);
 	api_server_stop(server);
 	if (ret) {
@@ -643,4 +669,15 @@ int run_command_main(int argc, char **argv)
 		log_debug("%s", stop_reason_text(outcome.reason));
 	instance_destroy(instance);
 	return status;
+}
+
+int run_command_main(int argc, char **argv)
+{
+	return run_main(argc, argv, NULL);
+}
+
+int run_command_main_from_snapshot(int argc, char **argv,
+				   const struct run_from_snapshot *start)
+{
+	return run_main(argc, argv, start);
 }

@@ -27,4 +27,17 @@ void run_command_print_help(FILE *out);
 /* Runs `tern run`; returns the process exit status. */
 int run_command_main(int argc, char **argv);
 
+/* tern restore: `tern run` whose VM is loaded from a snapshot at start
+ * instead of booting a kernel. */
+struct run_from_snapshot {
+	const char *snapshot_path;
+	const char *mem_file_path;
+	int paused; /* leave the restored VM paused (resume through the API) */
+};
+
+/* argv: the `tern run` device options (argv[0] is "restore"); --help
+ * must have been handled by the caller. Returns the exit status. */
+int run_command_main_from_snapshot(int argc, char **argv,
+				   const struct run_from_snapshot *start);
+
 #endif

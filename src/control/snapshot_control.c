@@ -107,3 +107,37 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return ret;
 }
+
+int instance_snapshot_load_at_start(struct instance *inst,
+				    const char *snapshot_path,
+				    const char *mem_file_path, int resume,
+				    struct tern_error *err)
+{
+	uint64_t memory_size;
+	int cpu_count, ret;
+
+	if (access(mem_file_path, R_OK))
+		return tern_error_set(err, errno, "memory file '%.100s': %s",
+				      mem_file_path, strerror(errno));
+	ret = snapshot_read_machine(snapshot_path, &cpu_count, &memory_size,
+				    err);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&inst->lock);
+	if (inst->state != INSTANCE_NOT_STARTED) {
+		pthread_mutex_unlock(&inst->lock);
+		return tern_error_set(err, EPERM, "the VM has started already");
+	}
+	free(inst->load_snapshot_path);
+	free(inst->load_mem_file_path);
+	inst->load_snapshot_path = strdup(snapshot_path);
+	inst->load_mem_file_path = strdup(mem_file_path);
+	inst->load_resume = resume;
+	inst->config.cpu_count = cpu_count;
+	inst->config.memory_size = memory_size;
+	ret = inst->load_snapshot_path && inst->load_mem_file_path
+		? 0
+		: tern_error_set(err, ENOMEM, "out of memory");
+	pthread_mutex_unlock(&inst->lock);
+	return ret;
+}

@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -456,6 +457,160 @@ def disk_image_locked_by_another_process_is_a_runtime_error():
         fcntl.lockf(holder, fcntl.LOCK_SH)
         expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
                      "is locked")
+
+
+# tern snapshot / tern restore: clients of a running tern's API and `tern
+# run` loading a snapshot. The fake bzImage gives InstanceStart a real VM on
+# this machine's /dev/kvm (its vCPU spins without exits), enough for a
+# snapshot round trip without a guest.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from apiclient import Api, wait_for_socket  # noqa: E402
+
+
+class Background:
+    """tern run/restore with an API socket, stopped with SIGTERM."""
+    counter = 0
+
+    def __init__(self, command, *args):
+        Background.counter += 1
+        self.sock = os.path.join(WORK, f"api{Background.counter}.sock")
+        self.proc = subprocess.Popen(
+            [TERN, command, "--api-sock", self.sock, "--serial", "none"] + list(args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        wait_for_socket(self.sock, self.proc)
+        self.api = Api(self.sock)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, self.stderr = self.proc.communicate(timeout=20)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        assert status in (0, 128 + signal.SIGTERM), (status, self.stderr)
+        return False
+
+
+def tern_in_work(*args):
+    return subprocess.run([TERN] + list(args), capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=WORK)
+
+
+@test
+def snapshot_and_restore_help_and_command_list():
+    result = tern("--help")
+    assert result.returncode == 0 and "snapshot" in result.stdout and "restore" in result.stdout
+    result = tern("snapshot", "--help")
+    assert result.returncode == 0
+    for word in ("--api-sock", "--snapshot", "--mem", "--diff", "--resume", "paused",
+                 "Exit status"):
+        assert word in result.stdout, word
+    result = tern("restore", "--help")
+    assert result.returncode == 0
+    for word in ("--snapshot", "--mem", "--paused", "--api-sock", "--serial", "--disk",
+                 "Exit status"):
+        assert word in result.stdout, word
+
+
+@test
+def snapshot_usage_errors():
+    expect_error(tern("snapshot"), 2, "--api-sock is required")
+    expect_error(tern("snapshot", "--api-sock", "s"), 2, "--snapshot is required")
+    expect_error(tern("snapshot", "--api-sock", "s", "--snapshot", "a"), 2, "--mem is required")
+    expect_error(tern("snapshot", "--api-sock", "s", "--snapshot", "a", "--mem", "b", "--full"),
+                 2, "unknown option '--full'")
+    expect_error(tern("snapshot", "--api-sock", "s", "--snapshot", "a", "--mem", "b", "extra"),
+                 2, "unexpected argument 'extra'")
+    expect_error(tern("snapshot", "--api-sock"), 2, "needs a value")
+
+
+@test
+def snapshot_without_a_tern_on_the_socket_is_a_runtime_error():
+    expect_error(tern("snapshot", "--api-sock", os.path.join(WORK, "nope.sock"),
+                      "--snapshot", "a", "--mem", "b"), 1, "cannot connect", "nope.sock")
+    plain = os.path.join(WORK, "not-a-socket")
+    write_file("not-a-socket", b"")
+    expect_error(tern("snapshot", "--api-sock", plain, "--snapshot", "a", "--mem", "b"), 1,
+                 "cannot connect")
+
+
+@test
+def restore_usage_errors():
+    expect_error(tern("restore"), 2, "--snapshot is required")
+    expect_error(tern("restore", "--snapshot", "a"), 2, "--mem is required")
+    expect_error(tern("restore", "--snapshot", "a", "--mem"), 2, "need a value")
+    expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--paused"), 2,
+                 "--paused needs --api-sock")
+    expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--bogus"), 2,
+                 "unknown option '--bogus'", "tern restore --help")
+    expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--incoming", "tcp:127.0.0.1:1"),
+                 2, "--incoming")
+
+
+@test
+def restore_from_missing_or_bad_files_is_a_runtime_error():
+    needs_kvm()
+    mem = write_file("restore-mem", b"\0" * 4096)
+    expect_error(tern("restore", "--snapshot", os.path.join(WORK, "nope"), "--mem", mem,
+                      "--serial", "none"), 1, "nope")
+    expect_error(tern("restore", "--snapshot", mem, "--mem", os.path.join(WORK, "nomem"),
+                      "--serial", "none"), 1, "nomem", "No such file")
+    junk = write_file("junk-snapshot", b"not a snapshot at all")
+    expect_error(tern("restore", "--snapshot", junk, "--mem", mem, "--serial", "none"), 1)
+
+
+@test
+def snapshot_then_restore_round_trip():
+    needs_kvm()
+    snap, mem = "rt-snap", "rt-mem"       # relative: made absolute by the client
+    with Background("run", "--kernel", KERNEL_OK, "--cpus", "2") as t:
+        expect_error(tern_in_work("snapshot", "--api-sock", t.sock, "--snapshot", snap,
+                                  "--mem", mem), 1, "not running", "Not started")
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        # The API's own error comes through as one line.
+        expect_error(tern_in_work("snapshot", "--api-sock", t.sock, "--snapshot", snap,
+                                  "--mem", mem, "--diff"), 1, "needs a Full snapshot")
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        result = tern_in_work("snapshot", "--api-sock", t.sock, "--snapshot", snap, "--mem", mem)
+        assert result.returncode == 0, result.stderr
+        assert "Full snapshot written" in result.stdout and "paused" in result.stdout, result.stdout
+        assert t.api.get("/")[1]["state"] == "Paused"     # left paused by default
+        result = tern_in_work("snapshot", "--api-sock", t.sock, "--snapshot", snap + "2",
+                              "--mem", mem, "--diff", "--resume")
+        assert result.returncode == 0, result.stderr
+        assert "Diff snapshot written" in result.stdout, result.stdout
+        assert t.api.get("/")[1]["state"] == "Running"
+    assert os.path.getsize(os.path.join(WORK, mem)) == 256 << 20
+    snap, mem = os.path.join(WORK, snap), os.path.join(WORK, mem)
+    with Background("restore", "--snapshot", snap + "2", "--mem", mem) as t:
+        assert t.api.get("/")[1]["state"] == "Running"
+        machine = t.api.get("/machine-config")[1]
+        assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
+    with Background("restore", "--snapshot", snap, "--mem", mem, "--paused") as t:
+        assert t.api.get("/")[1]["state"] == "Paused"
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        assert t.api.get("/")[1]["state"] == "Running"
+    # Without an API socket it runs like tern run until a signal.
+    proc = subprocess.Popen([TERN, "restore", "--snapshot", snap, "--mem", mem, "--serial", "none"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        proc.wait(timeout=1.5)
+    except subprocess.TimeoutExpired:
+        pass
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, err)
+    # The devices must match the snapshot's.
+    result = tern("restore", "--snapshot", snap, "--mem", mem, "--serial", "none", "--rng")
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 if __name__ == "__main__":

@@ -1,0 +1,33 @@
+/* A minimal HTTP/1.1 client for tern's own API socket: one request per
+ * connection (Connection: close), bounded reply, timeouts. Enough for the
+ * command-line clients (tern snapshot); not a general HTTP client. */
+#ifndef TERN_CLI_API_CLIENT_H
+#define TERN_CLI_API_CLIENT_H
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Replies larger than this are refused (tern's own are a few hundred
+ * bytes; GET /vm/config is the largest). */
+#define API_CLIENT_MAX_REPLY (256 * 1024)
+
+struct api_reply {
+	int status; /* HTTP status code */
+	char *body; /* NUL-terminated; free() it */
+};
+
+/* Sends METHOD PATH with an optional JSON body to the Unix socket
+ * sock_path and waits at most timeout_s seconds for each read or write.
+ * Returns 0 with *reply filled (any HTTP status), or a negative errno with
+ * err set when the socket or the reply is unusable. */
+int api_client_request(const char *sock_path, const char *method,
+		       const char *path, const char *body, int timeout_s,
+		       struct api_reply *reply, struct tern_error *err);
+
+/* The API's error text: the body's "fault_message", else the body itself
+ * (shortened), else the status. Writes into buf. */
+const char *api_client_fault(const struct api_reply *reply, char *buf,
+			     size_t size);
+
+#endif
