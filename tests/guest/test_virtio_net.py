@@ -176,6 +176,11 @@ def tcp_both_ways(guest, ns, host_address):
 
 
 STREAM_MIB = 64
+# Without segmentation offloads no frame exceeds the MTU plus the Ethernet
+# header, so a mean above it proves TSO frames crossed. How far above varies
+# with the guest's TCP pacing in the emulated test host (1.6 to 41 KB seen),
+# so that is printed, not asserted.
+LARGEST_FRAME_WITHOUT_TSO = 1500 + 14
 
 
 def stream_both_ways(guest, ns, host_address, iface, tap):
@@ -196,7 +201,7 @@ def stream_both_ways(guest, ns, host_address, iface, tap):
     sent_frame = mean_frame(before, tap_rx(ns, tap))
     print(f"# guest to host: {STREAM_MIB} MiB streamed in {elapsed:.1f} s, "
           f"{sent_frame:.0f} bytes per frame", flush=True)
-    assert sent_frame > 3000, sent_frame
+    assert sent_frame > LARGEST_FRAME_WITHOUT_TSO, sent_frame
 
     before = guest_rx(guest, iface)
     server = start_host_server(ns, "send", host_address, 5004, STREAM_MIB << 20)
@@ -209,7 +214,7 @@ def stream_both_ways(guest, ns, host_address, iface, tap):
     received_frame = mean_frame(before, guest_rx(guest, iface))
     print(f"# host to guest: {STREAM_MIB} MiB streamed in {elapsed:.1f} s, "
           f"{received_frame:.0f} bytes per frame", flush=True)
-    assert received_frame > 3000, received_frame
+    assert received_frame > LARGEST_FRAME_WITHOUT_TSO, received_frame
 
 
 def rx_counters(proc_net_dev, iface):
