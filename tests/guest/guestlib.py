@@ -70,6 +70,12 @@ class Guest:
             print("# console transcript (last 3000 chars):")
             for line in tail.splitlines():
                 print(f"#   {line}")
+            if self.log_path and os.path.exists(self.log_path):
+                with open(self.log_path, errors="replace") as f:
+                    log_tail = f.read()[-2000:]
+                print("# tern's log (last 2000 chars):")
+                for line in log_tail.splitlines():
+                    print(f"#   {line}")
         return False
 
     def transcript(self):
