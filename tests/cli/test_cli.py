@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from tap import run, skip, test  # noqa: E402
@@ -564,6 +565,17 @@ def restore_from_missing_or_bad_files_is_a_runtime_error():
     expect_error(tern("restore", "--snapshot", junk, "--mem", mem, "--serial", "none"), 1)
 
 
+def settled_state(t, timeout=10):
+    """The instance state once a restore's load, which runs at start beside
+    the API, has finished (it reads "Not started" until then)."""
+    deadline = time.monotonic() + timeout
+    state = t.api.get("/")[1]["state"]
+    while state == "Not started" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = t.api.get("/")[1]["state"]
+    return state
+
+
 @test
 def snapshot_then_restore_round_trip():
     needs_kvm()
@@ -588,11 +600,11 @@ def snapshot_then_restore_round_trip():
     assert os.path.getsize(os.path.join(WORK, mem)) == 256 << 20
     snap, mem = os.path.join(WORK, snap), os.path.join(WORK, mem)
     with Background("restore", "--snapshot", snap + "2", "--mem", mem) as t:
-        assert t.api.get("/")[1]["state"] == "Running"
+        assert settled_state(t) == "Running"
         machine = t.api.get("/machine-config")[1]
         assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
     with Background("restore", "--snapshot", snap, "--mem", mem, "--paused") as t:
-        assert t.api.get("/")[1]["state"] == "Paused"
+        assert settled_state(t) == "Paused"
         t.api.ok("PATCH", "/vm", {"state": "Resumed"})
         assert t.api.get("/")[1]["state"] == "Running"
     # Without an API socket it runs like tern run until a signal.
