@@ -8,9 +8,18 @@
 Each test prints "ok N - name" or "not ok N - name" with the failure below
 it as "# " lines; skip(reason) inside a test reports "ok N - name # SKIP
 reason", which tests/run counts as skipped, never as passed.
+
+Every test runs under a watchdog (TEST_TIMEOUT_S, or @test_with_timeout(S)):
+a test still running then fails with the traceback of where it was stuck,
+so one hang cannot stall the whole file.
 """
+import os
+import signal
 import sys
+import threading
 import traceback
+
+TEST_TIMEOUT_S = 420
 
 _tests = []
 
@@ -19,9 +28,25 @@ class Skip(Exception):
     pass
 
 
+class Hung(Exception):
+    pass
+
+
 def test(fn):
     _tests.append(fn)
     return fn
+
+
+def test_with_timeout(seconds):
+    """@test for a test that legitimately runs longer than TEST_TIMEOUT_S."""
+    def register(fn):
+        fn.tap_timeout = seconds
+        return test(fn)
+    return register
+
+
+def _on_watchdog(signum, frame):
+    raise Hung("the test was still running after its time limit (tap.py watchdog)")
 
 
 def skip(reason):
@@ -39,14 +64,27 @@ def run(setup=None):
         if all_skipped:
             print(f"ok {number} - {name} # SKIP {all_skipped}", flush=True)
             continue
+        signal.signal(signal.SIGALRM, _on_watchdog)
+        signal.alarm(getattr(fn, "tap_timeout", TEST_TIMEOUT_S))
         try:
             fn()
+            signal.alarm(0)
             print(f"ok {number} - {name}", flush=True)
         except Skip as s:
+            signal.alarm(0)
             print(f"ok {number} - {name} # SKIP {s}", flush=True)
         except Exception:  # a test's own bug fails that test only
+            signal.alarm(0)
             failed += 1
             print(f"not ok {number} - {name}", flush=True)
             for line in traceback.format_exc().rstrip().splitlines():
                 print(f"# {line}", flush=True)
+    # A thread a failed test left blocked would keep the interpreter from
+    # exiting; the results are out, so leave without waiting for it.
+    leftover = [t.name for t in threading.enumerate()
+                if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if leftover:
+        print(f"# threads still running at the end: {', '.join(leftover)}", flush=True)
+        sys.stderr.flush()
+        os._exit(1 if failed else 0)
     sys.exit(1 if failed else 0)
