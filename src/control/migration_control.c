@@ -264,6 +264,10 @@ int instance_migration_accept(struct instance *inst, int signal_fd,
 	pthread_mutex_lock(&inst->lock);
 	inst->config.cpu_count = (int)machine.vcpu_count;
 	inst->config.memory_size = machine.memory_size;
+	/* The source holds its disks' locks until it stopped the guest and
+	 * flushed them: this VM takes them as it restores the state. */
+	for (int i = 0; i < inst->config.disk_count; i++)
+		inst->config.disks[i].lock_at_restore = true;
 	inst->incoming_machine = machine;
 	inst->incoming_fd = fd;
 	pthread_mutex_unlock(&inst->lock);

@@ -8,6 +8,12 @@
 #include "snapshot/state_file.h"
 #include "vm/vm.h"
 
+/* Whether every device has save and restore, from the ops tables alone:
+ * unlike a trial save it changes nothing while the VM runs (virtio-blk's
+ * save drains its requests, virtio-net's stops reading its tap). The
+ * error names the first device that cannot. */
+int device_state_can_save(struct vm *vm, struct tern_error *err);
+
 int device_state_save(struct vm *vm, struct state_file *sf,
 		      struct tern_error *err);
 

@@ -574,6 +574,30 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	return 0;
 }
 
+int virtio_device_migration_release(struct virtio_device *vdev)
+{
+	int ret = 0;
+
+	if (!vdev->ops->migration_release)
+		return 0;
+	pthread_mutex_lock(&vdev->lock);
+	ret = vdev->ops->migration_release(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
+int virtio_device_migration_reclaim(struct virtio_device *vdev)
+{
+	int ret = 0;
+
+	if (!vdev->ops->migration_reclaim)
+		return 0;
+	pthread_mutex_lock(&vdev->lock);
+	ret = vdev->ops->migration_reclaim(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
 int virtio_device_restore_refused(struct virtio_device *vdev, const char *fmt,
 				  ...)
 {

@@ -120,6 +120,16 @@ struct virtio_device_ops {
 	 * serializes struct virtio_device's plain fields and the virtqs. */
 	int (*save)(struct virtio_device *vdev, void *buf, size_t *len);
 	int (*restore)(struct virtio_device *vdev, const void *buf, size_t len);
+
+	/* Live migration, NULL-able (nothing to hand over). After save, with
+	 * the vCPUs paused: make what the guest wrote durable and release
+	 * what only one process may hold (a disk's lock), so that the
+	 * destination can take it before it runs the guest. reclaim: the
+	 * migration failed after release; take it back before the guest
+	 * runs here again (-EBUSY: someone else holds it now). Both return
+	 * 0 or a negative errno, with the lock held by the caller. */
+	int (*migration_release)(struct virtio_device *vdev);
+	int (*migration_reclaim)(struct virtio_device *vdev);
 };
 
 /* Per-device counters, read at any time by any thread (metrics API). */
@@ -277,6 +287,11 @@ int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
+
+/* Live migration (src/migration): ops->migration_release / _reclaim
+ * under vdev->lock; 0 for a device without them. */
+int virtio_device_migration_release(struct virtio_device *vdev);
+int virtio_device_migration_reclaim(struct virtio_device *vdev);
 
 /* For a device's ops->restore: records (and logs) why the state does not
  * fit this device, e.g. another disk size; returns -EINVAL. */

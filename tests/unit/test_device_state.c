@@ -277,6 +277,44 @@ static void virtio_blk_round_trip_and_other_disk_refused(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* A live migration's hand-over of a disk's lock: the destination's device
+ * opens the same image unlocked and takes the lock as it restores, which
+ * fails while the source holds it; the source releases it after saving and
+ * cannot reclaim it while the destination holds it. */
+static void virtio_blk_lock_hand_over(void **state)
+{
+	char path[128];
+	struct tern_error err = {{0}};
+	struct virtio_blk_options opts = {.path = path,
+					  .id = "state-disk",
+					  .engine = BLOCK_ENGINE_AUTO,
+					  .lock_at_restore = true};
+	struct guest_memory mem;
+	struct virtio_device *src, *dst, *other;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	src = disk(&mem, "handover.img", MiB(1));
+	snprintf(path, sizeof(path), "%s/handover.img", dir);
+	/* Without the deferred lock the image is taken. */
+	opts.lock_at_restore = false;
+	assert_int_equal(virtio_blk_create(&opts, &other, &err), -EBUSY);
+	opts.lock_at_restore = true;
+	assert_int_equal(virtio_blk_create(&opts, &dst, &err), 0);
+	assert_int_equal(virtio_device_start(dst, &mem), 0);
+	len = vsave(src);
+	assert_int_equal(virtio_device_restore_state(dst, buf, len), -EINVAL);
+	assert_non_null(strstr(dst->restore_error, "locked"));
+	assert_int_equal(virtio_device_migration_release(src), 0);
+	assert_int_equal(virtio_device_restore_state(dst, buf, len), 0);
+	assert_int_equal(virtio_device_migration_reclaim(src), -EBUSY);
+	virtio_device_destroy(dst);
+	assert_int_equal(virtio_device_migration_reclaim(src), 0);
+	assert_int_equal(virtio_device_migration_reclaim(src), 0);
+	virtio_device_destroy(src);
+	guest_memory_destroy(&mem);
+}
+
 static struct virtio_device *balloon(struct guest_memory *mem)
 {
 	struct virtio_balloon_options opts = {.target_bytes = MiB(8),
@@ -368,6 +406,7 @@ int main(void)
 		cmocka_unit_test(i8042_and_rtc_refuse_hostile_state),
 		cmocka_unit_test(virtio_mmio_rng_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_blk_round_trip_and_other_disk_refused),
+		cmocka_unit_test(virtio_blk_lock_hand_over),
 		cmocka_unit_test(virtio_balloon_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_vsock_round_trip_and_other_cid_refused),
 	};
