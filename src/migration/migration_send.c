@@ -284,6 +284,29 @@ static int reclaim_backends(struct vm *vm)
 	return -1;
 }
 
+/* With the vCPUs paused, the device threads still serve kicks the guest
+ * made just before, host sockets and timers (a balloon's statistics), and
+ * would write guest memory after the state was taken or the last dirty
+ * pages were collected. Stopped for the stop-and-copy: nothing but the
+ * device saves (which run here) touches guest memory until the end. */
+static void stop_device_threads(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		virtio_device_stop(vm->virtio_devices[i].vdev);
+}
+
+static void restart_device_threads(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		int ret = virtio_device_restart(vm->virtio_devices[i].vdev);
+
+		if (ret)
+			log_error("migration: device %s: cannot restart its "
+				  "I/O thread: %s",
+				  vm->virtio_devices[i].id, strerror(-ret));
+	}
+}
+
 /* Device save stopped reading host sockets until the guest's next kick:
  * an idle guest would never send one, so kick every queue (a spurious
  * notification is harmless: the device finds nothing new). */
@@ -385,7 +408,7 @@ int migration_send_vm(struct vm *vm, int fd,
 {
 	uint64_t start = now_ns(), paused_at = 0, t_paused = 0, t_sent = 0;
 	struct dirty_set set;
-	int paused = 0, released = 0, ret;
+	int paused = 0, threads_stopped = 0, released = 0, ret;
 	uint8_t *state = NULL;
 	size_t state_len = 0;
 	int64_t dirty = 0;
@@ -458,6 +481,8 @@ int migration_send_vm(struct vm *vm, int fd,
 		goto fail;
 	paused = 1;
 	t_paused = now_ns();
+	stop_device_threads(vm);
+	threads_stopped = 1;
 	ret = build_state(vm, &state, &state_len, err);
 	if (ret)
 		goto fail;
@@ -530,6 +555,8 @@ fail:
 			ret = -EBUSY;
 		}
 	}
+	if (threads_stopped)
+		restart_device_threads(vm);
 	if (paused) {
 		hooks->resume(hooks->opaque);
 		kick_devices(vm);

@@ -237,6 +237,26 @@ void virtio_device_stop(struct virtio_device *vdev)
 	vdev->thread_started = false;
 }
 
+int virtio_device_restart(struct virtio_device *vdev)
+{
+	uint64_t count;
+	ssize_t ignored;
+	int ret;
+
+	if (vdev->thread_started || vdev->epoll_fd < 0)
+		return 0;
+	/* The stop request was taken by the thread that ended; what else
+	 * became ready meanwhile (kicks, host sockets) is still pending in
+	 * epoll and is served now. */
+	ignored = read(vdev->stop_fd, &count, sizeof(count));
+	(void)ignored;
+	ret = pthread_create(&vdev->thread, NULL, io_thread, vdev);
+	if (ret)
+		return -ret;
+	vdev->thread_started = true;
+	return 0;
+}
+
 static void reset_queues(struct virtio_device *vdev)
 {
 	for (int q = 0; q < vdev->queue_count; q++) {

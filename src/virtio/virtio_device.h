@@ -247,8 +247,13 @@ int virtio_device_watch_fd(struct virtio_device *vdev, int fd, uint32_t events,
 int virtio_device_start(struct virtio_device *vdev,
 			const struct guest_memory *mem);
 
-/* Stops and joins the I/O thread (idempotent). */
+/* Stops and joins the I/O thread (idempotent). Events that arrive or are
+ * pending meanwhile stay queued (level-triggered). */
 void virtio_device_stop(struct virtio_device *vdev);
+/* Starts the I/O thread again after virtio_device_stop() (a live
+ * migration that failed after stopping the device threads for its
+ * stop-and-copy); what became ready meanwhile is served. 0 or -errno. */
+int virtio_device_restart(struct virtio_device *vdev);
 
 /* Stops the thread, resets, closes the fds and calls ops->destroy. */
 void virtio_device_destroy(struct virtio_device *vdev);

@@ -368,7 +368,11 @@ def host_pings_guest(ns, tries=3):
         r = sh(*ns, "busybox", "ping", "-c", "2", "-W", "5", GUEST_IP, check=False)
         if r.returncode == 0:
             return
-    raise AssertionError(f"ping {GUEST_IP}: {r.stdout}{r.stderr}")
+    diag = [sh(*ns, *cmd, check=False) for cmd in
+            (["ip", "-s", "link", "show"], ["bridge", "fdb", "show", "br", "br0"],
+             ["ip", "neigh", "show"])]
+    raise AssertionError(f"ping {GUEST_IP}: {r.stdout}{r.stderr}\n"
+                         + "\n".join(d.stdout + d.stderr for d in diag))
 
 
 def tern_migrate(src, port):
