@@ -318,3 +318,9 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 	}
 	return ret;
 }
+
+void device_state_restored(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		virtio_device_resignal(vm->virtio_devices[i].vdev);
+}

@@ -25,4 +25,10 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err);
 
+/* After the vCPU and VM sections were restored too: interrupts the devices
+ * raised since their own restore reached interrupt controllers whose state
+ * was then overwritten; each virtio device raises its queues' once more
+ * (virtio_device_resignal). */
+void device_state_restored(struct vm *vm);
+
 #endif

@@ -594,6 +594,18 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	return 0;
 }
 
+void virtio_device_resignal(struct virtio_device *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (device_live(vdev) && vdev->transport) {
+		for (uint16_t q = 0; q < vdev->queue_count; q++)
+			if (vdev->queues[q].enabled)
+				vdev->transport->signal_queue(vdev, q);
+		vdev->transport->signal_config(vdev);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 int virtio_device_migration_release(struct virtio_device *vdev)
 {
 	int ret = 0;

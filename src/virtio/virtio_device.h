@@ -293,6 +293,15 @@ int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
 
+/* After a whole VM's state was restored (snapshot load, migration): raises
+ * every enabled queue's interrupt and the config interrupt once, without
+ * suppression. The restore kicks every queue, and what the device then
+ * completed was signalled before the vCPUs' LAPICs and the IOAPIC got
+ * their state back, which dropped those interrupts; with EVENT_IDX the
+ * device would not signal again and the queue would stall. A driver takes
+ * a spurious interrupt as "look at the used ring / the config". */
+void virtio_device_resignal(struct virtio_device *vdev);
+
 /* Live migration (src/migration): ops->migration_release / _reclaim
  * under vdev->lock; 0 for a device without them. */
 int virtio_device_migration_release(struct virtio_device *vdev);

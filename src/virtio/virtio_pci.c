@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <linux/kvm.h>
-#include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 
 #include "devices/device.h"
@@ -590,19 +589,6 @@ static int virtio_pci_restore(struct pci_device *pdev, const void *buf,
 	for (uint16_t v = 0; v < vp->vector_count; v++)
 		vp->route_valid[v] = false;
 	deliver_pending(vp);
-	/* The core's restore kicked every queue, and the device may have
-	 * completed work and signalled before the MSI-X state above was
-	 * back (then only the ISR bit was set, which an MSI-X driver never
-	 * reads): with EVENT_IDX that interrupt would never come again and
-	 * the queue would stall (a migrated guest stopped receiving). One
-	 * interrupt per queue now; a driver takes a spurious one as "look at
-	 * the used ring". */
-	if (vp->state.msix_enabled &&
-	    (vp->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
-		for (uint16_t q = 0; q < vp->vdev->queue_count; q++)
-			if (vp->vdev->queues[q].enabled)
-				msix_notify(vp,
-					    vp->vdev->queues[q].msix_vector);
 	pthread_mutex_unlock(&vp->vdev->lock);
 	return 0;
 }
