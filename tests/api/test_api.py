@@ -933,19 +933,21 @@ def migration_hands_the_disk_lock_over():
     takes the lock as it restores the state, after the source flushed and
     released it; then the source exits 0."""
     needs_kvm()
-    port = 46500 + os.getpid() % 1000
-    img = disk_image("handover.img")
-    devices = ("--rng", "--disk", f"path={img}")
-    with started(*devices) as src, Tern("--incoming", f"tcp:127.0.0.1:{port}",
-                                        *devices) as dst:
-        assert image_locked(img)
-        time.sleep(0.3)
-        put_migration(src, port)
-        assert src.proc.wait(timeout=60) == 0, src.stderr()
-        assert "completed" in src.stderr(), src.stderr()
-        assert dst.api.get("/")[1]["state"] == "Running"
-        assert image_locked(img), "the destination does not hold the disk's lock"
-    assert not image_locked(img)
+    for n, transport in enumerate(("pci", "mmio")):
+        port = 46500 + os.getpid() % 1000 + n
+        img = disk_image(f"handover-{transport}.img")
+        devices = ("--rng", "--disk", f"path={img}", "--balloon", "stats=1",
+                   "--transport", transport)
+        with started(*devices) as src, Tern("--incoming", f"tcp:127.0.0.1:{port}",
+                                            *devices) as dst:
+            assert image_locked(img)
+            time.sleep(0.3)
+            put_migration(src, port)
+            assert src.proc.wait(timeout=60) == 0, src.stderr()
+            assert "completed" in src.stderr(), src.stderr()
+            assert dst.api.get("/")[1]["state"] == "Running"
+            assert image_locked(img), "the destination does not hold the disk's lock"
+        assert not image_locked(img)
 
 
 @test

@@ -8,11 +8,12 @@ A migration whose destination is killed mid-way leaves the source running:
 GET /migration says failed, and its console still answers.
 A guest with virtio-blk, virtio-net (a tap on a bridge in a network
 namespace the test makes), virtio-vsock, virtio-rng and virtio-balloon on
-virtio-pci migrates with `tern migrate` while it writes a counter to its disk
-with sync: the destination names the same disk image, another tap on the
-same bridge and its own vsock socket; the counter goes on, the host pings
-the guest before and after, a new vsock connection echoes, and after the
-destination exits every counted sector is on the disk."""
+virtio-pci, then on virtio-mmio, migrates with `tern migrate` while it
+writes a counter to its disk with sync: the destination names the same disk
+image, another tap on the same bridge and its own vsock socket; the counter
+goes on, the host pings the guest before and after, a new vsock connection
+echoes, the balloon follows a new target, and after the destination exits
+every counted sector is on the disk."""
 import contextlib
 import glob
 import socket
@@ -387,6 +388,15 @@ def tern_migrate(src, port):
 
 @test
 def guest_with_disk_tap_and_vsock_migrates():
+    migrate_guest_with_devices("pci", PORT + 3)
+
+
+@test
+def guest_with_disk_tap_and_vsock_migrates_on_virtio_mmio():
+    migrate_guest_with_devices("mmio", PORT + 4)
+
+
+def migrate_guest_with_devices(transport, port):
     reason = load_bridge_modules()
     if reason:
         skip(f"no bridge in the test host: {reason}")
@@ -400,7 +410,7 @@ def guest_with_disk_tap_and_vsock_migrates():
     def devices(tap, vsock):
         return ("--disk", f"path={img}", "--net", f"tap={tap},mac={MAC}",
                 "--vsock", f"cid={VSOCK_CID},socket={vsock}", "--rng",
-                "--balloon", "stats=1", "--transport", "pci")
+                "--balloon", "stats=1", "--transport", transport)
 
     with bridged_taps() as ns:
         src = Tern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
@@ -413,8 +423,8 @@ def guest_with_disk_tap_and_vsock_migrates():
             src.child.expect("TERN-GUEST-READY")
             src.child.expect("# ")
             src.shell("stty cols 4000")
-            src.shell("for m in virtio_pci virtio_blk virtio_net virtio_rng virtio_balloon "
-                      "vmw_vsock_virtio_transport; do modprobe $m; done")
+            src.shell(f"for m in virtio_{transport} virtio_blk virtio_net virtio_rng "
+                      "virtio_balloon vmw_vsock_virtio_transport; do modprobe $m; done")
             iface = src.shell(f"grep -l {MAC} /sys/class/net/*/address").split("/")[-2]
             src.shell(f"ip link set {iface} up; ip addr add {GUEST_IP}/24 dev {iface}")
             src.shell(f"(tern-vsock listen {ECHO_PORT} >/tmp/l.log 2>&1 &)")
@@ -425,7 +435,6 @@ def guest_with_disk_tap_and_vsock_migrates():
             src.child.sendline(DISK_COUNTER)
             src.child.expect("TICK 5\r\n", timeout=60)
 
-            port = PORT + 3
             dst = destination(port, *devices("tap1", dst_vsock), wrapper=ns)
             report = tern_migrate(src, port)
             src.child.expect(pexpect.EOF, timeout=60)
@@ -459,7 +468,7 @@ def guest_with_disk_tap_and_vsock_migrates():
             assert status == 0, f"destination exited with {status}"
             for i in range(1, top + 1):
                 assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
-            print(f"# {report}")
+            print(f"# virtio-{transport}: {report}")
             print(f"# counter {last} on the source, {top} at the end: sectors 1..{top} on "
                   f"the disk; ping and a new vsock connection work after the migration")
             ok = True
