@@ -376,6 +376,19 @@ def host_pings_guest(ns, tries=3):
                          + "\n".join(d.stdout + d.stderr for d in diag))
 
 
+def stop_counter(t, tries=5):
+    """Ctrl-C to the foreground counter loop. Busybox's shell may miss a
+    SIGINT that lands between two commands of the loop: retried."""
+    for _ in range(tries):
+        t.child.sendcontrol("c")
+        try:
+            t.child.expect("# ", timeout=15)
+            return
+        except pexpect.TIMEOUT:
+            pass
+    raise AssertionError(f"the counter loop ignored {tries} Ctrl-C")
+
+
 def tern_migrate(src, port):
     """`tern migrate` waits for the end and reports; exit status 0."""
     r = subprocess.run([guestlib.TERN, "migrate", "--api-sock", src.sock,
@@ -460,8 +473,7 @@ def migrate_guest_with_devices(transport, port):
             while dst.api.get("/balloon/statistics")[1].get("actual_mib") != 32:
                 assert time.time() < deadline, "the balloon did not follow its new target"
                 dst.drain(0.5)
-            dst.child.sendcontrol("c")
-            dst.child.expect("# ")
+            stop_counter(dst)
             assert dst.shell("head -c 16 /dev/hwrng | wc -c").splitlines()[-1].strip() == "16"
             top = max(dst.ticks())
             status = guestlib.Guest.exit_with(dst, "reboot -f")
