@@ -13,8 +13,12 @@ writes a counter to its disk with sync: the destination names the same disk
 image, another tap on the same bridge and its own vsock socket; the counter
 goes on, the host pings the guest before and after, a new vsock connection
 echoes, the balloon follows a new target, and after the destination exits
-every counted sector is on the disk."""
+every counted sector is on the disk. A destination that refuses that guest's
+state (it has a device more) after the source paused and released its disk
+leaves the source running with its devices: disk lock taken back, counter,
+ping and the open vsock connection go on."""
 import contextlib
+import fcntl
 import glob
 import socket
 import os
@@ -409,46 +413,68 @@ def guest_with_disk_tap_and_vsock_migrates_on_virtio_mmio():
     migrate_guest_with_devices("mmio", PORT + 4)
 
 
-def migrate_guest_with_devices(transport, port):
-    reason = load_bridge_modules()
-    if reason:
-        skip(f"no bridge in the test host: {reason}")
-    p = guestlib.paths()
+def shared_disk():
     os.makedirs(WORK, exist_ok=True)
     img = os.path.join(WORK, "shared-disk.img")
     with open(img, "wb") as f:
         f.truncate(16 << 20)
+    return img
+
+
+def device_args(img, tap, vsock, transport, balloon=True):
+    return (("--disk", f"path={img}", "--net", f"tap={tap},mac={MAC}",
+             "--vsock", f"cid={VSOCK_CID},socket={vsock}", "--rng", "--transport", transport)
+            + (("--balloon", "stats=1") if balloon else ()))
+
+
+def device_source(ns, transport, devices, vsock):
+    """Boots the source with its devices in the namespace, brings the
+    drivers, the interface and a vsock echo server up, pings it, opens a
+    vsock connection and starts the disk counter. Returns (tern, the open
+    vsock connection)."""
+    p = guestlib.paths()
+    src = Tern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
+               "--cmdline", BOOT_ARGS, "--cpus", "2", "--memory", "256M", *devices,
+               wrapper=ns)
+    try:
+        src.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        src.child.expect("TERN-GUEST-READY")
+        src.child.expect("# ")
+        src.shell("stty cols 4000")
+        src.shell(f"for m in virtio_{transport} virtio_blk virtio_net virtio_rng "
+                  "virtio_balloon vmw_vsock_virtio_transport; do modprobe $m; done")
+        m = re.search(r"/sys/class/net/(\w+)/address",
+                      src.shell(f"grep -l {MAC} /sys/class/net/*/address"))
+        assert m, "no interface with the MAC"
+        src.shell(f"ip link set {m.group(1)} up; ip addr add {GUEST_IP}/24 dev {m.group(1)}")
+        src.shell(f"(tern-vsock listen {ECHO_PORT} >/tmp/l.log 2>&1 &)")
+        src.shell("sleep 1")
+        host_pings_guest(ns)
+        conn, echoed = vsock_echo(vsock, b"before\n")
+        assert echoed == b"before\n", echoed
+        src.child.sendline(DISK_COUNTER)
+        src.child.expect("TICK 5\r\n", timeout=60)
+    except BaseException:
+        src.dump("source")
+        src.kill()
+        raise
+    return src, conn
+
+
+def migrate_guest_with_devices(transport, port):
+    reason = load_bridge_modules()
+    if reason:
+        skip(f"no bridge in the test host: {reason}")
+    img = shared_disk()
     src_vsock, dst_vsock = os.path.join(WORK, "v-src.sock"), os.path.join(WORK, "v-dst.sock")
-
-    def devices(tap, vsock):
-        return ("--disk", f"path={img}", "--net", f"tap={tap},mac={MAC}",
-                "--vsock", f"cid={VSOCK_CID},socket={vsock}", "--rng",
-                "--balloon", "stats=1", "--transport", transport)
-
     with bridged_taps() as ns:
-        src = Tern("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
-                   "--cmdline", BOOT_ARGS, "--cpus", "2", "--memory", "256M",
-                   *devices("tap0", src_vsock), wrapper=ns)
+        src, old_conn = device_source(ns, transport,
+                                      device_args(img, "tap0", src_vsock, transport), src_vsock)
         dst = None
         ok = False
         try:
-            src.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
-            src.child.expect("TERN-GUEST-READY")
-            src.child.expect("# ")
-            src.shell("stty cols 4000")
-            src.shell(f"for m in virtio_{transport} virtio_blk virtio_net virtio_rng "
-                      "virtio_balloon vmw_vsock_virtio_transport; do modprobe $m; done")
-            iface = src.shell(f"grep -l {MAC} /sys/class/net/*/address").split("/")[-2]
-            src.shell(f"ip link set {iface} up; ip addr add {GUEST_IP}/24 dev {iface}")
-            src.shell(f"(tern-vsock listen {ECHO_PORT} >/tmp/l.log 2>&1 &)")
-            src.shell("sleep 1")
-            host_pings_guest(ns)
-            old_conn, echoed = vsock_echo(src_vsock, b"before\n")
-            assert echoed == b"before\n", echoed
-            src.child.sendline(DISK_COUNTER)
-            src.child.expect("TICK 5\r\n", timeout=60)
-
-            dst = destination(port, *devices("tap1", dst_vsock), wrapper=ns)
+            dst = destination(port, *device_args(img, "tap1", dst_vsock, transport),
+                              wrapper=ns)
             report = tern_migrate(src, port)
             src.child.expect(pexpect.EOF, timeout=60)
             src.child.close()
@@ -494,6 +520,83 @@ def migrate_guest_with_devices(transport, port):
                 dst.kill()
             shutil.rmtree(WORK, ignore_errors=True)
 
+
+def image_locked(path):
+    """Whether a process holds the image's lock (tern's OFD lock conflicts
+    with this POSIX one)."""
+    with open(path, "r+b") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(f, fcntl.LOCK_UN)
+        return False
+
+
+@test
+def refusal_after_stop_and_copy_leaves_the_source_and_its_devices_working():
+    """The destination has one device more (a balloon): it refuses the
+    state, after the source paused, saved its devices and released its
+    disk's lock. The source takes the lock back and runs on: the counter
+    goes on, the host pings the guest, the vsock connection opened before
+    still echoes, and every counted sector is on the disk."""
+    reason = load_bridge_modules()
+    if reason:
+        skip(f"no bridge in the test host: {reason}")
+    img = shared_disk()
+    src_vsock, dst_vsock = os.path.join(WORK, "v-src.sock"), os.path.join(WORK, "v-dst.sock")
+    port = PORT + 5
+    with bridged_taps() as ns:
+        src, conn = device_source(ns, "pci",
+                                  device_args(img, "tap0", src_vsock, "pci", balloon=False),
+                                  src_vsock)
+        dst = None
+        ok = False
+        try:
+            dst = destination(port, *device_args(img, "tap1", dst_vsock, "pci"), wrapper=ns)
+            r = subprocess.run([guestlib.TERN, "migrate", "--api-sock", src.sock,
+                                f"tcp:127.0.0.1:{port}"], capture_output=True, text=True,
+                               timeout=300, stdin=subprocess.DEVNULL)
+            assert r.returncode == 1, f"tern migrate: {r.returncode} {r.stdout} {r.stderr}"
+            assert "refused" in r.stderr and "balloon" in r.stderr, r.stderr
+            dst.child.expect(pexpect.EOF, timeout=60)
+            dst.child.close()
+            assert dst.child.exitstatus == 1, f"destination exited with {dst.child.exitstatus}"
+            state = src.api.get("/migration")[1]
+            assert state["state"] == "failed", state
+            assert src.api.get("/")[1]["state"] == "Running"
+            assert image_locked(img), "the source did not take its disk's lock back"
+            src.drain(2)   # the console up to now: ticks from before the refusal
+            last = max(src.ticks())
+            src.child.expect(f"TICK {last + 3}\r\n", timeout=120)
+            host_pings_guest(ns)
+            conn.sendall(b"still here\n")
+            echoed = b""
+            while len(echoed) < len(b"still here\n"):
+                chunk = conn.recv(64)
+                assert chunk, "the vsock connection ended"
+                echoed += chunk
+            assert echoed == b"still here\n", echoed
+            conn.close()
+            stop_counter(src)
+            top = max(src.ticks())
+            status = guestlib.Guest.exit_with(src, "reboot -f")
+            assert status == 0, f"source exited with {status}"
+            for i in range(1, top + 1):
+                assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+            print(f"# {r.stderr.strip()}")
+            print(f"# the source ran on: counter {last} at the refusal, {top} at the end, "
+                  f"ping and the old vsock connection work")
+            ok = True
+        finally:
+            if not ok:
+                src.dump("source")
+                if dst:
+                    dst.dump("destination")
+            src.kill()
+            if dst:
+                dst.kill()
+            shutil.rmtree(WORK, ignore_errors=True)
 
 if __name__ == "__main__":
     run()
