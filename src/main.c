@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/exit_status.h"
+#include "cli/migrate_command.h"
 #include "cli/restore_command.h"
 #include "cli/run_command.h"
 #include "cli/snapshot_command.h"
@@ -19,6 +20,8 @@ static void print_usage(FILE *out)
 		"  snapshot   save a running tern's VM to files (through its "
 		"API socket)\n"
 		"  restore    start a new virtual machine from a snapshot\n"
+		"  migrate    move a running tern's VM to another tern (live "
+		"migration)\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help and exit\n"
@@ -48,6 +51,8 @@ int main(int argc, char **argv)
 		return snapshot_command_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore"))
 		return restore_command_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "migrate"))
+		return migrate_command_main(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (see 'tern --help')\n",
 		argv[1]);
 	return TERN_EXIT_USAGE;

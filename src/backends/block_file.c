@@ -88,8 +88,9 @@ static uint32_t direct_alignment(const struct block_file *file)
 	return BLOCK_SECTOR_SIZE;
 }
 
-int block_file_open(struct block_file *file, const char *path, bool readonly,
-		    enum block_cache_mode cache, struct tern_error *err)
+static int open_image(struct block_file *file, const char *path, bool readonly,
+		      enum block_cache_mode cache, bool lock,
+		      struct tern_error *err)
 {
 	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	int ret;
@@ -117,7 +118,7 @@ int block_file_open(struct block_file *file, const char *path, bool readonly,
 		return tern_error_set(err, ret, "disk %s: %s", path,
 				      strerror(ret));
 	}
-	ret = lock_image(file->fd, path, readonly, err);
+	ret = lock ? block_file_lock(file, path, err) : 0;
 	if (!ret)
 		ret = image_size(file, path, err);
 	if (!ret && cache == BLOCK_CACHE_NONE) {
@@ -130,6 +131,54 @@ int block_file_open(struct block_file *file, const char *path, bool readonly,
 	if (ret)
 		block_file_close(file);
 	return ret;
+}
+
+int block_file_open(struct block_file *file, const char *path, bool readonly,
+		    enum block_cache_mode cache, struct tern_error *err)
+{
+	return open_image(file, path, readonly, cache, true, err);
+}
+
+int block_file_open_unlocked(struct block_file *file, const char *path,
+			     bool readonly, enum block_cache_mode cache,
+			     struct tern_error *err)
+{
+	return open_image(file, path, readonly, cache, false, err);
+}
+
+int block_file_lock(struct block_file *file, const char *path,
+		    struct tern_error *err)
+{
+	int ret;
+
+	if (file->locked)
+		return 0;
+	ret = lock_image(file->fd, path, file->readonly, err);
+	if (!ret)
+		file->locked = true;
+	return ret;
+}
+
+int block_file_unlock(struct block_file *file)
+{
+	struct flock lock = {
+		.l_type = F_UNLCK,
+		.l_whence = SEEK_SET,
+	};
+
+	if (!file->locked)
+		return 0;
+	if (fcntl(file->fd, F_OFD_SETLK, &lock) < 0)
+		return -errno;
+	file->locked = false;
+	return 0;
+}
+
+int block_file_sync(struct block_file *file)
+{
+	if (file->readonly)
+		return 0;
+	return fdatasync(file->fd) < 0 ? -errno : 0;
 }
 
 void block_file_close(struct block_file *file)

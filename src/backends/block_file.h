@@ -37,6 +37,7 @@ struct block_file {
 	/* O_DIRECT needs buffers, offsets and lengths aligned to this; 1 with
 	 * cache=writeback. */
 	uint32_t direct_alignment;
+	bool locked; /* holds its OFD lock (block_file_lock) */
 };
 
 /* Opens path read-write (or read-only) and takes an OFD lock on it: an
@@ -46,6 +47,26 @@ struct block_file {
  * and sizes that are not a multiple of 512. */
 int block_file_open(struct block_file *file, const char *path, bool readonly,
 		    enum block_cache_mode cache, struct tern_error *err);
+/* The same without the lock, for a live migration's destination: the
+ * source still holds the image's lock while the destination's VM is
+ * created; block_file_lock() takes it once the source released it (see
+ * docs/migration.md, "Disks"). */
+int block_file_open_unlocked(struct block_file *file, const char *path,
+			     bool readonly, enum block_cache_mode cache,
+			     struct tern_error *err);
+
+/* Takes the image's OFD lock (exclusive, or shared when read-only); a
+ * no-op when held. -EBUSY when another open file description holds a
+ * conflicting one. */
+int block_file_lock(struct block_file *file, const char *path,
+		    struct tern_error *err);
+/* Drops the lock (a no-op when not held); the file stays open. Returns 0
+ * or a negative errno. */
+int block_file_unlock(struct block_file *file);
+/* fdatasync() of a writable image: what the guest wrote is on stable
+ * storage. 0 or a negative errno. */
+int block_file_sync(struct block_file *file);
+
 void block_file_close(struct block_file *file);
 
 #endif

@@ -748,6 +748,7 @@ int instance_run(struct instance *inst, int boot_now,
 	outcome->reason = vm_run(vm);
 	outcome->stop_signal = vm->stop_signal;
 	instance_migration_join(inst);
+	instance_migration_linger(inst);
 
 	pthread_mutex_lock(&inst->lock);
 	/* A pause in progress sees the stop and gives up. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "migration/migration_receive.h"
@@ -21,6 +22,10 @@ struct migration_job {
 	struct tern_error err; /* written before phase becomes failed */
 	pthread_t thread;
 	int thread_started;
+	/* A client follows GET /migration (tern migrate): after completing,
+	 * the source lingers until it has read the result. */
+	_Atomic int watched;
+	_Atomic int result_read;
 };
 
 static int hook_pause(void *opaque, struct tern_error *err)
@@ -158,6 +163,12 @@ json_t *instance_export_migration(struct instance *inst)
 		struct migration_progress *p = &job->progress;
 		int phase = atomic_load(&p->phase);
 
+		if (phase == MIGRATION_PRECOPY ||
+		    phase == MIGRATION_STOP_AND_COPY)
+			atomic_store(&job->watched, 1);
+		else if (phase == MIGRATION_COMPLETED)
+			atomic_store(&job->result_read, 1);
+
 		doc = json_pack(
 			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
 			"state", migration_phase_name(phase), "destination",
@@ -193,6 +204,23 @@ void instance_migration_join(struct instance *inst)
 		pthread_join(job->thread, NULL);
 		job->thread_started = 0;
 	}
+}
+
+void instance_migration_linger(struct instance *inst)
+{
+	const struct timespec tick = {.tv_nsec = 10 * 1000000};
+	struct migration_job *job;
+
+	pthread_mutex_lock(&inst->lock);
+	job = inst->migration;
+	pthread_mutex_unlock(&inst->lock);
+	if (!job || atomic_load(&job->progress.phase) != MIGRATION_COMPLETED ||
+	    !atomic_load(&job->watched))
+		return;
+	for (int i = 0;
+	     i < MIGRATION_LINGER_MS / 10 && !atomic_load(&job->result_read);
+	     i++)
+		nanosleep(&tick, NULL);
 }
 
 void instance_migration_free(struct instance *inst)
@@ -264,6 +292,10 @@ int instance_migration_accept(struct instance *inst, int signal_fd,
 	pthread_mutex_lock(&inst->lock);
 	inst->config.cpu_count = (int)machine.vcpu_count;
 	inst->config.memory_size = machine.memory_size;
+	/* The source holds its disks' locks until it stopped the guest and
+	 * flushed them: this VM takes them as it restores the state. */
+	for (int i = 0; i < inst->config.disk_count; i++)
+		inst->config.disks[i].lock_at_restore = true;
 	inst->incoming_machine = machine;
 	inst->incoming_fd = fd;
 	pthread_mutex_unlock(&inst->lock);

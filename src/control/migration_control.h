@@ -19,6 +19,12 @@ json_t *instance_export_migration(struct instance *inst);
  * the migration thread. Then frees what instance_destroy() leaves. */
 void instance_migration_join(struct instance *inst);
 void instance_migration_free(struct instance *inst);
+/* After the VM stopped because it migrated, with the API still serving: a
+ * client that followed GET /migration (tern migrate) gets to read the
+ * completed state, its downtime and totals, before this tern exits; waits
+ * at most MIGRATION_LINGER_MS, not at all when nobody was following. */
+#define MIGRATION_LINGER_MS 3000
+void instance_migration_linger(struct instance *inst);
 
 /* Destination, main thread: listens on inst->incoming_address, accepts one
  * source and reads the VM's shape into inst->config. Returns 0, 1 when a

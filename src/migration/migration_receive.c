@@ -153,6 +153,8 @@ static int restore_state(struct vm *vm, const struct state_file *sf,
 		ret = vm_state_restore(vm, sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
 		ret = vcpu_state_restore(&vm->vcpus[i], sf, err);
+	if (!ret)
+		device_state_restored(vm);
 	return ret;
 }
 

@@ -14,6 +14,7 @@
 #include "snapshot/vcpu_state.h"
 #include "snapshot/vm_state.h"
 #include "util/log.h"
+#include "virtio/virtio_device.h"
 
 static uint64_t now_ns(void)
 {
@@ -42,22 +43,10 @@ const char *migration_phase_name(enum migration_phase phase)
 
 int migration_check_source(struct vm *vm, struct tern_error *err)
 {
-	struct state_file sf;
-	int ret;
-
-	if (vm->virtio_device_count > 0)
-		return tern_error_set(err, ENOTSUP,
-				      "live migration of a VM with virtio "
-				      "devices (%s) is not supported yet: "
-				      "their writes to guest memory bypass "
-				      "KVM's dirty log",
-				      vm->virtio_devices[0].id);
-	/* A trial save names a device that has no save/restore; its result
-	 * is thrown away. */
-	state_file_init(&sf);
-	ret = device_state_save(vm, &sf, err);
-	state_file_free(&sf);
-	return ret;
+	/* From the ops tables only: a trial save would quiesce the devices
+	 * of a running VM (virtio-blk drains, virtio-net stops reading its
+	 * tap), and a refusal must leave the VM as it was. */
+	return device_state_can_save(vm, err);
 }
 
 /* Pages to send, one bit per page of the RAM mapping (as dirty_pages). */
@@ -202,15 +191,19 @@ static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
 	return 0;
 }
 
-static int send_state(struct vm *vm, int fd,
-		      struct migration_progress *progress,
-		      struct tern_error *err)
+/* The VM's state as a snapshot state file, with the vCPUs paused. The
+ * devices' save quiesces them: virtio-blk completes what is in flight,
+ * virtio-net and virtio-vsock stop reading their host sockets until the
+ * guest's next kick. So their last writes to guest memory happen here,
+ * before the final dirty collection, and none after it. */
+static int build_state(struct vm *vm, uint8_t **buf, size_t *len,
+		       struct tern_error *err)
 {
 	struct state_file sf;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int ret;
 
+	*buf = NULL;
+	*len = 0;
 	state_file_init(&sf);
 	ret = device_state_save(vm, &sf, err);
 	if (!ret)
@@ -218,26 +211,113 @@ static int send_state(struct vm *vm, int fd,
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
 		ret = vcpu_state_save(&vm->vcpus[i], &sf, err);
 	if (!ret)
-		ret = state_file_serialize(&sf, &buf, &len, err);
+		ret = state_file_serialize(&sf, buf, len, err);
 	state_file_free(&sf);
-	if (!ret && len > MIGRATION_MAX_STATE_SIZE)
+	if (!ret && *len > MIGRATION_MAX_STATE_SIZE)
 		ret = tern_error_set(err, EFBIG,
 				     "the VM state (%zu bytes) is larger than "
 				     "a migration allows",
-				     len);
-	if (!ret) {
-		ret = migration_send_message(fd, MIGRATION_MSG_STATE, buf,
-					     (uint32_t)len);
-		if (ret)
-			ret = tern_error_set(err, -ret,
-					     "sending the VM state: %s",
-					     strerror(-ret));
-		else
-			atomic_fetch_add(&progress->bytes_sent,
-					 MIGRATION_MESSAGE_HEADER_SIZE + len);
+				     *len);
+	if (ret) {
+		free(*buf);
+		*buf = NULL;
 	}
-	free(buf);
 	return ret;
+}
+
+static int send_state(int fd, const uint8_t *buf, size_t len,
+		      struct migration_progress *progress,
+		      struct tern_error *err)
+{
+	int ret = migration_send_message(fd, MIGRATION_MSG_STATE, buf,
+					 (uint32_t)len);
+
+	if (ret)
+		return tern_error_set(err, -ret, "sending the VM state: %s",
+				      strerror(-ret));
+	atomic_fetch_add(&progress->bytes_sent,
+			 MIGRATION_MESSAGE_HEADER_SIZE + len);
+	return 0;
+}
+
+/* Hands the devices' host resources over (disks: fdatasync, then their
+ * lock released); on a failure takes back what was released. Returns 0 or
+ * a negative errno with err set. */
+static int release_backends(struct vm *vm, struct tern_error *err)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		int ret = virtio_device_migration_release(
+			vm->virtio_devices[i].vdev);
+
+		if (ret) {
+			for (int j = 0; j < i; j++)
+				virtio_device_migration_reclaim(
+					vm->virtio_devices[j].vdev);
+			return tern_error_set(
+				err, -ret,
+				"device %s cannot hand over its backend: %s",
+				vm->virtio_devices[i].id, strerror(-ret));
+		}
+	}
+	return 0;
+}
+
+/* After a failure: takes the disks' locks back before the guest runs here
+ * again. The destination drops them as it exits after refusing, which may
+ * take a moment: retried for MIGRATION_RECLAIM_TIMEOUT_S. Returns the
+ * first device that stayed held by someone else, or -1. */
+static int reclaim_backends(struct vm *vm)
+{
+	uint64_t deadline =
+		now_ns() + MIGRATION_RECLAIM_TIMEOUT_S * 1000000000ull;
+
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+		const struct timespec pause = {.tv_nsec = 100 * 1000000};
+
+		while (virtio_device_migration_reclaim(vdev)) {
+			if (now_ns() >= deadline)
+				return i;
+			nanosleep(&pause, NULL);
+		}
+	}
+	return -1;
+}
+
+/* With the vCPUs paused, the device threads still serve kicks the guest
+ * made just before, host sockets and timers (a balloon's statistics), and
+ * would write guest memory after the state was taken or the last dirty
+ * pages were collected. Stopped for the stop-and-copy: nothing but the
+ * device saves (which run here) touches guest memory until the end. */
+static void stop_device_threads(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		virtio_device_stop(vm->virtio_devices[i].vdev);
+}
+
+static void restart_device_threads(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		int ret = virtio_device_restart(vm->virtio_devices[i].vdev);
+
+		if (ret)
+			log_error("migration: device %s: cannot restart its "
+				  "I/O thread: %s",
+				  vm->virtio_devices[i].id, strerror(-ret));
+	}
+}
+
+/* Device save stopped reading host sockets until the guest's next kick:
+ * an idle guest would never send one, so kick every queue (a spurious
+ * notification is harmless: the device finds nothing new). */
+static void kick_devices(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+
+		for (uint16_t q = 0; q < vdev->queue_count; q++)
+			virtio_device_kick(vdev, q);
+	}
 }
 
 static int handshake(int fd, struct vm *vm, struct tern_error *err)
@@ -328,7 +408,9 @@ int migration_send_vm(struct vm *vm, int fd,
 {
 	uint64_t start = now_ns(), paused_at = 0, t_paused = 0, t_sent = 0;
 	struct dirty_set set;
-	int paused = 0, ret;
+	int paused = 0, threads_stopped = 0, released = 0, ret;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
 	int64_t dirty = 0;
 
 	atomic_store(&progress->phase, MIGRATION_PRECOPY);
@@ -399,6 +481,18 @@ int migration_send_vm(struct vm *vm, int fd,
 		goto fail;
 	paused = 1;
 	t_paused = now_ns();
+	stop_device_threads(vm);
+	threads_stopped = 1;
+	ret = build_state(vm, &state, &state_len, err);
+	if (ret)
+		goto fail;
+	/* Every device is quiet now: the disks' data goes to stable storage
+	 * and their locks to the destination, which takes them as it
+	 * restores the state. */
+	ret = release_backends(vm, err);
+	if (ret)
+		goto fail;
+	released = 1;
 	dirty = dirty_set_collect(vm, &set, err);
 	if (dirty < 0) {
 		ret = (int)dirty;
@@ -414,7 +508,7 @@ int migration_send_vm(struct vm *vm, int fd,
 						   : strerror(-ret));
 		goto fail;
 	}
-	ret = send_state(vm, fd, progress, err);
+	ret = send_state(fd, state, state_len, progress, err);
 	if (!ret && migration_send_message(fd, MIGRATION_MSG_END, NULL, 0))
 		ret = tern_error_set(err, EPIPE,
 				     "migration: connection closed before "
@@ -434,13 +528,39 @@ int migration_send_vm(struct vm *vm, int fd,
 	atomic_store(&progress->total_ns, now_ns() - start);
 	atomic_store(&progress->phase, MIGRATION_COMPLETED);
 	dirty_set_free(&set);
+	free(state);
 	return 0;
 
 fail:
 	stop_dirty_log(vm);
 	dirty_set_free(&set);
-	if (paused)
+	free(state);
+	if (released) {
+		int held = reclaim_backends(vm);
+
+		if (held >= 0) {
+			/* Whoever holds the disk now may run this guest (the
+			 * destination restored it and its ACK was lost):
+			 * running it here too would corrupt the disk. */
+			char first[sizeof(err->message)];
+
+			snprintf(first, sizeof(first), "%s", err->message);
+			tern_error_set(err, EBUSY,
+				       "%s; then device %s could not take its "
+				       "disk's lock back (another process "
+				       "holds it: the destination may run the "
+				       "VM), so the VM stays paused here",
+				       first, vm->virtio_devices[held].id);
+			paused = 0;
+			ret = -EBUSY;
+		}
+	}
+	if (threads_stopped)
+		restart_device_threads(vm);
+	if (paused) {
 		hooks->resume(hooks->opaque);
+		kick_devices(vm);
+	}
 fail_early:
 	atomic_store(&progress->total_ns, now_ns() - start);
 	atomic_store(&progress->phase, MIGRATION_FAILED);

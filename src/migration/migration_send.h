@@ -16,6 +16,9 @@
 #define MIGRATION_MAX_ITERATIONS 30
 /* How long the source waits for the destination's answer after END. */
 #define MIGRATION_ACK_TIMEOUT_S 30
+/* After a failure, how long the source tries to take its disks' locks back
+ * (a refusing destination drops them as it exits). */
+#define MIGRATION_RECLAIM_TIMEOUT_S 10
 
 enum migration_phase {
 	MIGRATION_NONE,
@@ -45,14 +48,16 @@ struct migration_source_hooks {
 	void *opaque;
 };
 
-/* Refuses, without touching anything, a VM that cannot migrate: devices
- * without save/restore, and virtio devices (their writes to guest memory
- * bypass KVM's dirty log). */
+/* Refuses, without touching anything (no device's save runs), a VM that
+ * cannot migrate: a device without save/restore in its ops table. */
 int migration_check_source(struct vm *vm, struct tern_error *err);
 
 /* fd: a connected stream. Returns 0 once the destination acknowledged: the
  * VM is left paused for the caller to stop. On failure the guest runs as
- * before (resumed if it was paused here) and dirty logging is off. */
+ * before (resumed if it was paused here, its disks' locks taken back) and
+ * dirty logging is off; except when a disk's lock cannot be taken back
+ * (-EBUSY): another process, maybe the destination running the guest,
+ * holds it, and the VM stays paused. */
 int migration_send_vm(struct vm *vm, int fd,
 		      const struct migration_source_hooks *hooks,
 		      struct migration_progress *progress,

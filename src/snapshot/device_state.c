@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci/pci_bus.h"
 #include "snapshot/snapshot_sections.h"
 
 /* Room for the largest device state (the PCI bus: config space per slot). */
@@ -143,6 +144,32 @@ static int check_virtio_list(const struct vm *vm, const struct state_file *sf,
 				vm->virtio_devices[i].vdev->ops->name);
 	}
 	return 0;
+}
+
+int device_state_can_save(struct vm *vm, struct tern_error *err)
+{
+	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
+	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
+	int ret = check_virtio(vm, err);
+
+	for (int i = 0; !ret && i < count; i++)
+		if (!slots[i].dev->ops->save || !slots[i].dev->ops->restore)
+			ret = tern_error_set(err, ENOTSUP,
+					     "device %s at 0x%llx cannot be "
+					     "snapshotted yet",
+					     slots[i].dev->ops->name,
+					     (unsigned long long)slots[i].base);
+	/* The PCI bus saves its slots' devices through their own ops. */
+	for (int i = 0; !ret && vm->pci_bus && i < PCI_SLOT_COUNT; i++) {
+		const struct pci_device *pdev = vm->pci_bus->slots[i];
+
+		if (pdev && (!pdev->ops->save || !pdev->ops->restore))
+			ret = tern_error_set(err, ENOTSUP,
+					     "PCI device %s in slot %d cannot "
+					     "be snapshotted yet",
+					     pdev->ops->name, i);
+	}
+	return ret;
 }
 
 int device_state_save(struct vm *vm, struct state_file *sf,
@@ -290,4 +317,10 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 					     strerror(-ret));
 	}
 	return ret;
+}
+
+void device_state_restored(struct vm *vm)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		virtio_device_resignal(vm->virtio_devices[i].vdev);
 }

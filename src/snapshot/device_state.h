@@ -8,6 +8,12 @@
 #include "snapshot/state_file.h"
 #include "vm/vm.h"
 
+/* Whether every device has save and restore, from the ops tables alone:
+ * unlike a trial save it changes nothing while the VM runs (virtio-blk's
+ * save drains its requests, virtio-net's stops reading its tap). The
+ * error names the first device that cannot. */
+int device_state_can_save(struct vm *vm, struct tern_error *err);
+
 int device_state_save(struct vm *vm, struct state_file *sf,
 		      struct tern_error *err);
 
@@ -18,5 +24,11 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err);
+
+/* After the vCPU and VM sections were restored too: interrupts the devices
+ * raised since their own restore reached interrupt controllers whose state
+ * was then overwritten; each virtio device raises its queues' once more
+ * (virtio_device_resignal). */
+void device_state_restored(struct vm *vm);
 
 #endif

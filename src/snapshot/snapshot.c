@@ -105,6 +105,8 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		ret = vm_state_restore(vm, &sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
 		ret = vcpu_state_restore(&vm->vcpus[i], &sf, err);
+	if (!ret)
+		device_state_restored(vm);
 	/* A Diff of this VM can go onto the file it was restored from. */
 	if (!ret)
 		ret = memory_file_track_dirty(vm, err);

@@ -355,6 +355,7 @@ static int blk_save(struct virtio_device *vdev, void *buf, size_t *len)
 static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_blk *blk = to_blk(vdev);
+	struct tern_error err = {{0}};
 	struct blk_snapshot s;
 
 	if (len != sizeof(s))
@@ -378,14 +379,53 @@ static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
 			"block size or serial id): start tern with the "
 			"snapshot's disk options",
 			blk->path);
+	/* A migration's destination opened the image unlocked; the source
+	 * released the lock before it sent this state. */
+	if (block_file_lock(&blk->file, blk->path, &err))
+		return virtio_device_restore_refused(vdev, "%s", err.message);
 	blk->starved = false;
 	blk->used_pending = false;
 	return 0;
 }
 
+/* Live migration, after blk_save drained every request with the vCPUs
+ * paused: nothing more reaches the image from this process until the
+ * guest runs here again. The data goes to stable storage before the lock
+ * is released, so the destination (which takes the lock as it restores
+ * the state) reads everything the guest wrote. */
+static int blk_migration_release(struct virtio_device *vdev)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	int ret = block_file_sync(&blk->file);
+
+	if (ret) {
+		log_error("disk %s: fdatasync before the migration: %s",
+			  blk->path, strerror(-ret));
+		return ret;
+	}
+	ret = block_file_unlock(&blk->file);
+	if (ret)
+		log_error("disk %s: cannot release its lock: %s", blk->path,
+			  strerror(-ret));
+	return ret;
+}
+
+static int blk_migration_reclaim(struct virtio_device *vdev)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct tern_error err = {{0}};
+	int ret = block_file_lock(&blk->file, blk->path, &err);
+
+	if (ret)
+		log_warn("%s", err.message);
+	return ret;
+}
+
 static const struct virtio_device_ops virtio_blk_ops = {
 	.save = blk_save,
 	.restore = blk_restore,
+	.migration_release = blk_migration_release,
+	.migration_reclaim = blk_migration_reclaim,
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_read = blk_config_read,
@@ -444,8 +484,11 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 	*out = NULL;
 	if (!blk)
 		return tern_error_set(err, ENOMEM, "out of memory for a disk");
-	ret = block_file_open(&blk->file, opts->path, opts->readonly,
-			      opts->cache, err);
+	ret = opts->lock_at_restore
+		? block_file_open_unlocked(&blk->file, opts->path,
+					   opts->readonly, opts->cache, err)
+		: block_file_open(&blk->file, opts->path, opts->readonly,
+				  opts->cache, err);
 	if (ret) {
 		free(blk);
 		return ret;

@@ -20,6 +20,10 @@ struct virtio_blk_options {
 	const char *id; /* GET_ID answer, at most 20 bytes */
 	enum block_cache_mode cache;
 	enum block_engine engine;
+	/* A live migration's destination: open the image without its lock,
+	 * which the restore of the migrated state takes (the source holds it
+	 * until it stops the guest; docs/migration.md, "Disks"). */
+	bool lock_at_restore;
 };
 
 /* Opens and locks the image and builds the device in *out; plug it with

@@ -237,6 +237,26 @@ void virtio_device_stop(struct virtio_device *vdev)
 	vdev->thread_started = false;
 }
 
+int virtio_device_restart(struct virtio_device *vdev)
+{
+	uint64_t count;
+	ssize_t ignored;
+	int ret;
+
+	if (vdev->thread_started || vdev->epoll_fd < 0)
+		return 0;
+	/* The stop request was taken by the thread that ended; what else
+	 * became ready meanwhile (kicks, host sockets) is still pending in
+	 * epoll and is served now. */
+	ignored = read(vdev->stop_fd, &count, sizeof(count));
+	(void)ignored;
+	ret = pthread_create(&vdev->thread, NULL, io_thread, vdev);
+	if (ret)
+		return -ret;
+	vdev->thread_started = true;
+	return 0;
+}
+
 static void reset_queues(struct virtio_device *vdev)
 {
 	for (int q = 0; q < vdev->queue_count; q++) {
@@ -572,6 +592,42 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	}
 	pthread_mutex_unlock(&vdev->lock);
 	return 0;
+}
+
+void virtio_device_resignal(struct virtio_device *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	if (device_live(vdev) && vdev->transport) {
+		for (uint16_t q = 0; q < vdev->queue_count; q++)
+			if (vdev->queues[q].enabled)
+				vdev->transport->signal_queue(vdev, q);
+		vdev->transport->signal_config(vdev);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+int virtio_device_migration_release(struct virtio_device *vdev)
+{
+	int ret = 0;
+
+	if (!vdev->ops->migration_release)
+		return 0;
+	pthread_mutex_lock(&vdev->lock);
+	ret = vdev->ops->migration_release(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
+int virtio_device_migration_reclaim(struct virtio_device *vdev)
+{
+	int ret = 0;
+
+	if (!vdev->ops->migration_reclaim)
+		return 0;
+	pthread_mutex_lock(&vdev->lock);
+	ret = vdev->ops->migration_reclaim(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
 }
 
 int virtio_device_restore_refused(struct virtio_device *vdev, const char *fmt,

@@ -120,6 +120,16 @@ struct virtio_device_ops {
 	 * serializes struct virtio_device's plain fields and the virtqs. */
 	int (*save)(struct virtio_device *vdev, void *buf, size_t *len);
 	int (*restore)(struct virtio_device *vdev, const void *buf, size_t len);
+
+	/* Live migration, NULL-able (nothing to hand over). After save, with
+	 * the vCPUs paused: make what the guest wrote durable and release
+	 * what only one process may hold (a disk's lock), so that the
+	 * destination can take it before it runs the guest. reclaim: the
+	 * migration failed after release; take it back before the guest
+	 * runs here again (-EBUSY: someone else holds it now). Both return
+	 * 0 or a negative errno, with the lock held by the caller. */
+	int (*migration_release)(struct virtio_device *vdev);
+	int (*migration_reclaim)(struct virtio_device *vdev);
 };
 
 /* Per-device counters, read at any time by any thread (metrics API). */
@@ -237,8 +247,13 @@ int virtio_device_watch_fd(struct virtio_device *vdev, int fd, uint32_t events,
 int virtio_device_start(struct virtio_device *vdev,
 			const struct guest_memory *mem);
 
-/* Stops and joins the I/O thread (idempotent). */
+/* Stops and joins the I/O thread (idempotent). Events that arrive or are
+ * pending meanwhile stay queued (level-triggered). */
 void virtio_device_stop(struct virtio_device *vdev);
+/* Starts the I/O thread again after virtio_device_stop() (a live
+ * migration that failed after stopping the device threads for its
+ * stop-and-copy); what became ready meanwhile is served. 0 or -errno. */
+int virtio_device_restart(struct virtio_device *vdev);
 
 /* Stops the thread, resets, closes the fds and calls ops->destroy. */
 void virtio_device_destroy(struct virtio_device *vdev);
@@ -277,6 +292,20 @@ int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
+
+/* After a whole VM's state was restored (snapshot load, migration): raises
+ * every enabled queue's interrupt and the config interrupt once, without
+ * suppression. The restore kicks every queue, and what the device then
+ * completed was signalled before the vCPUs' LAPICs and the IOAPIC got
+ * their state back, which dropped those interrupts; with EVENT_IDX the
+ * device would not signal again and the queue would stall. A driver takes
+ * a spurious interrupt as "look at the used ring / the config". */
+void virtio_device_resignal(struct virtio_device *vdev);
+
+/* Live migration (src/migration): ops->migration_release / _reclaim
+ * under vdev->lock; 0 for a device without them. */
+int virtio_device_migration_release(struct virtio_device *vdev);
+int virtio_device_migration_reclaim(struct virtio_device *vdev);
 
 /* For a device's ops->restore: records (and logs) why the state does not
  * fit this device, e.g. another disk size; returns -EINVAL. */

@@ -13,6 +13,7 @@
 #include "backends/tap.h"
 #include "devices/device.h"
 #include "util/log.h"
+#include "virtio/virtio_net_announce.h"
 
 /* Queue 0 receives, queue 1 transmits (spec 5.1.2, one queue pair). */
 #define NET_RX_QUEUE 0
@@ -30,6 +31,9 @@
 /* Frames taken from the tap per wake-up, so transmit gets its turn; epoll
  * is level-triggered and calls again while the tap has more. */
 #define NET_RX_BATCH 64
+
+/* Announcements of the guest's MAC after a restore. */
+#define NET_ANNOUNCE_COUNT 3
 
 /* Config space (spec 5.1.4): mac[6], status, max_virtqueue_pairs. */
 #define NET_CONFIG_SIZE 10
@@ -442,6 +446,22 @@ static int net_save(struct virtio_device *vdev, void *buf, size_t *len)
 	return 0;
 }
 
+/* The guest now sits behind this tap (a migration's destination, a
+ * snapshot load): tell the bridges at once, a few times as frames may be
+ * lost. Best effort: a full tap queue only delays the learning until the
+ * guest's own next frame. */
+static void net_announce(struct virtio_net *net)
+{
+	uint8_t frame[NET_HDR_SIZE + NET_ANNOUNCE_FRAME_SIZE];
+	struct iovec iov = {frame, sizeof(frame)};
+
+	memset(frame, 0, NET_HDR_SIZE); /* no offloads */
+	net_announce_frame(frame + NET_HDR_SIZE, net->config.mac);
+	for (int i = 0; i < NET_ANNOUNCE_COUNT; i++)
+		if (tap_writev(&net->tap, &iov, 1) < 0)
+			break;
+}
+
 static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_net *net = to_net(vdev);
@@ -461,6 +481,7 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 			s.mac[5], net->config.tap_name);
 	net_drop_pending(net);
 	net->tap_paused_for_save = false;
+	net_announce(net);
 	return 0;
 }
 

@@ -22,6 +22,9 @@ struct vm_disk_config {
 	bool root;
 	enum block_cache_mode cache;
 	enum block_engine engine;
+	/* Set for a live migration's destination (src/control): the image's
+	 * lock is taken when the migrated state is restored. */
+	bool lock_at_restore;
 };
 
 #endif

@@ -31,6 +31,7 @@ int vm_create_disks(struct vm *vm, struct tern_error *err)
 			.id = disk->id,
 			.cache = disk->cache,
 			.engine = disk->engine,
+			.lock_at_restore = disk->lock_at_restore,
 		};
 		struct virtio_device *vdev;
 		int ret = virtio_blk_create(&opts, &vdev, err);

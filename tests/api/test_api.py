@@ -7,6 +7,7 @@ and run a real VM on /dev/kvm: its vCPU spins without exits, so pausing
 shows as tern's CPU use dropping to ~0.
 
 TERN=build/asan/tern runs the same tests against the sanitizer build."""
+import fcntl
 import json
 import os
 import signal
@@ -877,10 +878,100 @@ def migration_requests_are_checked():
         f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"}, words=["cannot connect"])
         assert t.api.get("/migration") == (200, {"state": "none"})
         assert t.api.get("/")[1]["state"] == "Running"
-    with started("--rng") as t:
+    # Virtio devices pass the check, which runs no device's save: the
+    # refused request leaves the disk locked and the VM running.
+    img = disk_image("precheck.img")
+    with started("--rng", "--disk", f"path={img}") as t:
         t.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
-                    words=["virtio devices", "rng0"])
+                    words=["cannot connect"])
         assert t.api.get("/")[1]["state"] == "Running"
+        assert image_locked(img)
+
+
+def disk_image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def image_locked(path):
+    """Whether some process holds a lock on the image (tern's OFD lock
+    conflicts with this POSIX lock)."""
+    with open(path, "r+b") as f:
+        try:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.lockf(f, fcntl.LOCK_UN)
+        return False
+
+
+def put_migration(src, port):
+    """The destination listens just after its API socket appears."""
+    for _ in range(50):
+        status, reply = src.api.put("/migration", {"destination": f"tcp:127.0.0.1:{port}"})
+        if status == 204 or "cannot connect" not in str(reply):
+            break
+        time.sleep(0.1)
+    assert status == 204, reply
+
+
+def wait_migration_state(t, states, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = t.api.get("/migration")[1]
+        if state["state"] in states:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"migration still {state} after {timeout} s")
+
+
+@test
+def migration_hands_the_disk_lock_over():
+    """Both terns name the same image: the destination opens it unlocked and
+    takes the lock as it restores the state, after the source flushed and
+    released it; then the source exits 0."""
+    needs_kvm()
+    for n, transport in enumerate(("pci", "mmio")):
+        port = 46500 + os.getpid() % 1000 + n
+        img = disk_image(f"handover-{transport}.img")
+        devices = ("--rng", "--disk", f"path={img}", "--balloon", "stats=1",
+                   "--transport", transport)
+        with started(*devices) as src, Tern("--incoming", f"tcp:127.0.0.1:{port}",
+                                            *devices) as dst:
+            assert image_locked(img)
+            time.sleep(0.3)
+            put_migration(src, port)
+            assert src.proc.wait(timeout=60) == 0, src.stderr()
+            assert "completed" in src.stderr(), src.stderr()
+            assert dst.api.get("/")[1]["state"] == "Running"
+            assert image_locked(img), "the destination does not hold the disk's lock"
+        assert not image_locked(img)
+
+
+@test
+def refused_migration_gives_the_disk_lock_back():
+    """A destination with other devices refuses the state after the source
+    released its disk's lock: the source takes the lock back and runs on."""
+    needs_kvm()
+    port = 46600 + os.getpid() % 1000
+    img = disk_image("refused.img")
+    with started("--disk", f"path={img}") as src:
+        dst = Tern("--incoming", f"tcp:127.0.0.1:{port}", "--disk", f"path={img}", "--rng")
+        try:
+            time.sleep(0.3)
+            put_migration(src, port)
+            state = wait_migration_state(src, ("failed", "completed"))
+            assert state["state"] == "failed", state
+            assert "rng0" in state["error"], state
+            assert dst.proc.wait(timeout=30) == 1, dst.stderr()
+            assert src.api.get("/")[1]["state"] == "Running"
+            assert image_locked(img), "the source did not take its disk's lock back"
+        finally:
+            if dst.proc.poll() is None:
+                dst.proc.kill()
+                dst.proc.wait(timeout=10)
 
 
 @test
@@ -889,14 +980,7 @@ def migration_between_two_terns():
     port = 46000 + os.getpid() % 1000
     with started("--cpus", "2") as src, Tern("--incoming", f"tcp:127.0.0.1:{port}") as dst:
         time.sleep(0.3)
-        # The destination listens just after its API socket appears.
-        for _ in range(50):
-            status, reply = src.api.put("/migration",
-                                        {"destination": f"tcp:127.0.0.1:{port}"})
-            if status == 204 or "cannot connect" not in str(reply):
-                break
-            time.sleep(0.1)
-        assert status == 204, reply
+        put_migration(src, port)
         assert src.proc.wait(timeout=60) == 0, src.stderr()
         assert "completed" in src.stderr() and "downtime" in src.stderr()
         assert dst.api.get("/")[1]["state"] == "Running"

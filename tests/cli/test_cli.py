@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import os
+import re
 import signal
 import socket
 import struct
@@ -623,6 +624,75 @@ def snapshot_then_restore_round_trip():
     result = tern("restore", "--snapshot", snap, "--mem", mem, "--serial", "none", "--rng")
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+# tern migrate: a client of the source's API (PUT /migration, then GET
+# /migration until it ends).
+@test
+def migrate_help_and_usage_errors():
+    result = tern("--help")
+    assert result.returncode == 0 and "migrate" in result.stdout
+    result = tern("migrate", "--help")
+    assert result.returncode == 0
+    for word in ("--api-sock", "tcp:HOST:PORT", "--timeout", "--quiet", "--incoming",
+                 "downtime", "Exit status"):
+        assert word in result.stdout, word
+    expect_error(tern("migrate"), 2, "--api-sock is required")
+    expect_error(tern("migrate", "--api-sock", "s"), 2, "destination", "required")
+    expect_error(tern("migrate", "--api-sock", "s", "unix:/x"), 2, "tcp:HOST:PORT")
+    expect_error(tern("migrate", "--api-sock", "s", "tcp:h"), 2, "no port")
+    expect_error(tern("migrate", "--api-sock", "s", "tcp:h:44x"), 2, "not a number")
+    expect_error(tern("migrate", "--api-sock", "s", "tcp::4444"), 2, "names no host")
+    expect_error(tern("migrate", "--api-sock", "s", "tcp:h:1", "tcp:h:2"), 2,
+                 "unexpected argument 'tcp:h:2'")
+    expect_error(tern("migrate", "--api-sock", "s", "--timeout", "-1", "tcp:h:1"), 2,
+                 "--timeout")
+    expect_error(tern("migrate", "--api-sock", "s", "--timeout", "x", "tcp:h:1"), 2,
+                 "--timeout")
+    expect_error(tern("migrate", "--api-sock", "s", "--bogus", "tcp:h:1"), 2,
+                 "unknown option '--bogus'", "tern migrate --help")
+    expect_error(tern("migrate", "--api-sock"), 2, "needs a value")
+
+
+@test
+def migrate_runtime_errors():
+    expect_error(tern("migrate", "--api-sock", os.path.join(WORK, "nope.sock"),
+                      "tcp:127.0.0.1:1"), 1, "cannot connect", "nope.sock")
+    needs_kvm()
+    with Background("run", "--kernel", KERNEL_OK) as t:
+        expect_error(tern("migrate", "--api-sock", t.sock, "tcp:127.0.0.1:1"), 1,
+                     "needs a running VM", "Not started")
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        expect_error(tern("migrate", "--api-sock", t.sock, "tcp:127.0.0.1:1"), 1,
+                     "cannot connect")
+        assert t.api.get("/")[1]["state"] == "Running"
+
+
+@test
+def migrate_moves_a_vm_with_a_disk_and_reports():
+    """The fake guest with a disk moves to a destination naming the same
+    image; tern migrate prints the passes and the downtime, exits 0, and the
+    source exits 0 too."""
+    needs_kvm()
+    port = 45500 + os.getpid() % 1000
+    image = disk_image("migrate.img")
+    with Background("run", "--kernel", KERNEL_OK, "--disk", f"path={image}", "--rng") as src, \
+            Background("run", "--incoming", f"tcp:127.0.0.1:{port}", "--disk",
+                       f"path={image}", "--rng") as dst:
+        src.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        for _ in range(50):   # the destination listens just after its socket appears
+            result = tern("migrate", "--api-sock", src.sock, f"tcp:127.0.0.1:{port}")
+            if "cannot connect" not in result.stderr:
+                break
+            time.sleep(0.1)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert lines[0] == f"migrating to tcp:127.0.0.1:{port}", lines
+        # The fake guest moves within one poll: no pass line need show.
+        assert re.match(rf"migrated to tcp:127.0.0.1:{port}: [\d.]+ ms in all, downtime "
+                        r"[\d.]+ ms, \d+ passes, [\d.]+ MiB sent$", lines[-1]), lines
+        assert src.proc.wait(timeout=30) == 0, src.proc.communicate()
+        assert dst.api.get("/")[1]["state"] == "Running"
 
 
 if __name__ == "__main__":

@@ -400,6 +400,40 @@ static void second_writer_is_locked_out(void **state)
 	block_file_close(&a);
 }
 
+/* A live migration's hand-over: the destination opens the image while the
+ * source holds the lock, and takes the lock once the source released it. */
+static void lock_is_handed_over(void **state)
+{
+	struct fixture *f = *state;
+	struct block_file src, dst;
+	struct tern_error err = {{0}};
+
+	assert_int_equal(block_file_open(&src, f->path, false,
+					 BLOCK_CACHE_WRITEBACK, &err),
+			 0);
+	assert_true(src.locked);
+	assert_int_equal(block_file_open_unlocked(&dst, f->path, false,
+						  BLOCK_CACHE_WRITEBACK, &err),
+			 0);
+	assert_false(dst.locked);
+	assert_int_equal(dst.size, src.size);
+	assert_int_equal(block_file_lock(&dst, f->path, &err), -EBUSY);
+	assert_non_null(strstr(err.message, "locked"));
+	assert_false(dst.locked);
+	assert_int_equal(block_file_sync(&src), 0);
+	assert_int_equal(block_file_unlock(&src), 0);
+	assert_false(src.locked);
+	assert_int_equal(block_file_unlock(&src), 0); /* idempotent */
+	assert_int_equal(block_file_lock(&dst, f->path, &err), 0);
+	assert_true(dst.locked);
+	assert_int_equal(block_file_lock(&dst, f->path, &err), 0);
+	/* The source cannot take it back while the destination holds it. */
+	assert_int_equal(block_file_lock(&src, f->path, &err), -EBUSY);
+	block_file_close(&dst);
+	assert_int_equal(block_file_lock(&src, f->path, &err), 0);
+	block_file_close(&src);
+}
+
 static void cache_none_handles_aligned_and_unaligned_buffers(void **state)
 {
 	struct fixture *f = *state;
@@ -531,6 +565,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(odd_sized_image_is_refused,
 						setup_threads, teardown),
 		cmocka_unit_test_setup_teardown(second_writer_is_locked_out,
+						setup_threads, teardown),
+		cmocka_unit_test_setup_teardown(lock_is_handed_over,
 						setup_threads, teardown),
 		cmocka_unit_test_setup_teardown(auto_engine_picks_one,
 						setup_threads, teardown),

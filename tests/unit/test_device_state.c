@@ -223,6 +223,72 @@ static void virtio_mmio_rng_round_trip_and_hostile_state(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* After a whole VM's state is back, a restored device raises its queues'
+ * and config interrupts once more (those raised during the restore were
+ * lost with the interrupt controllers' state); one not running raises
+ * none. */
+static void restored_device_signals_again(void **state)
+{
+	struct guest_memory mem;
+	struct mmio_rng a, b;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
+	mmio_rng_create(&a, &mem);
+	mmio_rng_create(&b, &mem);
+	virtio_device_resignal(b.vdev);
+	assert_int_equal(rd(b.dev, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
+	bring_up(a.dev);
+	len = save(a.dev);
+	assert_int_equal(b.dev->ops->restore(b.dev, buf, len), 0);
+	wr(b.dev, VIRTIO_MMIO_REG_INTERRUPT_ACK, 3);
+	assert_int_equal(rd(b.dev, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
+	virtio_device_resignal(b.vdev);
+	assert_int_equal(rd(b.dev, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 3);
+	a.dev->ops->destroy(a.dev);
+	b.dev->ops->destroy(b.dev);
+	guest_memory_destroy(&mem);
+}
+
+static uint16_t used_idx(struct guest_memory *mem)
+{
+	uint16_t idx;
+
+	memcpy(&idx, guest_memory_ptr(mem, 0x12002, 2), sizeof(idx));
+	return idx;
+}
+
+/* A live migration stops the device threads for its stop-and-copy: a kick
+ * meanwhile is not served (nothing writes guest memory) until the thread
+ * is restarted after a failure, and then it is. */
+static void stopped_device_thread_serves_kicks_after_restart(void **state)
+{
+	struct guest_memory mem;
+	struct mmio_rng r;
+	/* desc[0]: 16 writable bytes at 0x20000; avail: idx 1, ring[0] 0. */
+	const uint8_t desc[16] = {0, 0, 2, 0, 0, 0, 0, 0, 16, 0, 0, 0, 2, 0};
+	const uint8_t avail[6] = {0, 0, 1, 0, 0, 0};
+
+	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
+	mmio_rng_create(&r, &mem);
+	bring_up(r.dev);
+	virtio_device_stop(r.vdev);
+	memcpy(guest_memory_ptr(&mem, 0x10000, sizeof(desc)), desc,
+	       sizeof(desc));
+	memcpy(guest_memory_ptr(&mem, 0x11000, sizeof(avail)), avail,
+	       sizeof(avail));
+	virtio_device_kick(r.vdev, 0);
+	usleep(100 * 1000);
+	assert_int_equal(used_idx(&mem), 0);
+	assert_int_equal(virtio_device_restart(r.vdev), 0);
+	assert_int_equal(virtio_device_restart(r.vdev), 0); /* running */
+	for (int i = 0; i < 200 && used_idx(&mem) == 0; i++)
+		usleep(10 * 1000);
+	assert_int_equal(used_idx(&mem), 1);
+	r.dev->ops->destroy(r.dev);
+	guest_memory_destroy(&mem);
+}
+
 /* Saves vdev's core + device state into buf; returns the length. */
 static size_t vsave(struct virtio_device *vdev)
 {
@@ -274,6 +340,44 @@ static void virtio_blk_round_trip_and_other_disk_refused(void **state)
 	virtio_device_destroy(a);
 	virtio_device_destroy(b);
 	virtio_device_destroy(c);
+	guest_memory_destroy(&mem);
+}
+
+/* A live migration's hand-over of a disk's lock: the destination's device
+ * opens the same image unlocked and takes the lock as it restores, which
+ * fails while the source holds it; the source releases it after saving and
+ * cannot reclaim it while the destination holds it. */
+static void virtio_blk_lock_hand_over(void **state)
+{
+	char path[128];
+	struct tern_error err = {{0}};
+	struct virtio_blk_options opts = {.path = path,
+					  .id = "state-disk",
+					  .engine = BLOCK_ENGINE_AUTO,
+					  .lock_at_restore = true};
+	struct guest_memory mem;
+	struct virtio_device *src, *dst, *other;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	src = disk(&mem, "handover.img", MiB(1));
+	snprintf(path, sizeof(path), "%s/handover.img", dir);
+	/* Without the deferred lock the image is taken. */
+	opts.lock_at_restore = false;
+	assert_int_equal(virtio_blk_create(&opts, &other, &err), -EBUSY);
+	opts.lock_at_restore = true;
+	assert_int_equal(virtio_blk_create(&opts, &dst, &err), 0);
+	assert_int_equal(virtio_device_start(dst, &mem), 0);
+	len = vsave(src);
+	assert_int_equal(virtio_device_restore_state(dst, buf, len), -EINVAL);
+	assert_non_null(strstr(dst->restore_error, "locked"));
+	assert_int_equal(virtio_device_migration_release(src), 0);
+	assert_int_equal(virtio_device_restore_state(dst, buf, len), 0);
+	assert_int_equal(virtio_device_migration_reclaim(src), -EBUSY);
+	virtio_device_destroy(dst);
+	assert_int_equal(virtio_device_migration_reclaim(src), 0);
+	assert_int_equal(virtio_device_migration_reclaim(src), 0);
+	virtio_device_destroy(src);
 	guest_memory_destroy(&mem);
 }
 
@@ -368,6 +472,10 @@ int main(void)
 		cmocka_unit_test(i8042_and_rtc_refuse_hostile_state),
 		cmocka_unit_test(virtio_mmio_rng_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_blk_round_trip_and_other_disk_refused),
+		cmocka_unit_test(virtio_blk_lock_hand_over),
+		cmocka_unit_test(restored_device_signals_again),
+		cmocka_unit_test(
+			stopped_device_thread_serves_kicks_after_restart),
 		cmocka_unit_test(virtio_balloon_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_vsock_round_trip_and_other_cid_refused),
 	};
