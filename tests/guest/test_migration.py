@@ -191,13 +191,7 @@ def busy_guest_migrates_and_keeps_counting():
         assert status == 0, f"destination exited with {status}"
         ok = True
     finally:
-        if not ok:
-            src.dump("source")
-            if dst:
-                dst.dump("destination")
-        src.kill()
-        if dst:
-            dst.kill()
+        end_both(src, dst, ok, remove_work=False)
 
 
 @test
@@ -227,13 +221,7 @@ def idle_guest_downtime():
         assert status == 0, f"destination exited with {status}"
         ok = True
     finally:
-        if not ok:
-            src.dump("source")
-            if dst:
-                dst.dump("destination")
-        src.kill()
-        if dst:
-            dst.kill()
+        end_both(src, dst, ok, remove_work=False)
 
 
 @test
@@ -264,13 +252,7 @@ def killed_destination_leaves_source_running():
         dst.kill()
         ok = True
     finally:
-        if not ok:
-            src.dump("source")
-            if dst:
-                dst.dump("destination")
-        src.kill()
-        if dst:
-            dst.kill()
+        end_both(src, dst, ok, remove_work=False)
 
 
 def sh(*argv, check=True, timeout=60):
@@ -359,13 +341,37 @@ def vsock_echo(path, payload):
         assert chunk, f"tern closed the connection: {reply!r}"
         reply += chunk
     assert re.fullmatch(rb"OK \d+\n", reply), reply
-    sock.sendall(payload)
+    return sock, echo_on(sock, payload)
+
+
+def echo_on(conn, payload):
+    """Sends payload on an open vsock connection and reads the echo."""
+    conn.sendall(payload)
     echoed = b""
     while len(echoed) < len(payload):
-        chunk = sock.recv(4096)
-        assert chunk, "the echo ended early"
+        chunk = conn.recv(4096)
+        assert chunk, f"the echo ended early: {echoed!r}"
         echoed += chunk
-    return sock, echoed
+    return echoed
+
+
+def assert_counted_sectors_on_disk(img, top):
+    for i in range(1, top + 1):
+        assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+
+
+def end_both(src, dst, ok, remove_work=True):
+    """The end of a test: the consoles when it failed, then both tern
+    processes (and the work directory of the device tests) go."""
+    if not ok:
+        src.dump("source")
+        if dst:
+            dst.dump("destination")
+    src.kill()
+    if dst:
+        dst.kill()
+    if remove_work:
+        shutil.rmtree(WORK, ignore_errors=True)
 
 
 def host_pings_guest(ns, tries=3):
@@ -504,21 +510,13 @@ def migrate_guest_with_devices(transport, port):
             top = max(dst.ticks())
             status = guestlib.Guest.exit_with(dst, "reboot -f")
             assert status == 0, f"destination exited with {status}"
-            for i in range(1, top + 1):
-                assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+            assert_counted_sectors_on_disk(img, top)
             print(f"# virtio-{transport}: {report}")
             print(f"# counter {last} on the source, {top} at the end: sectors 1..{top} on "
                   f"the disk; ping and a new vsock connection work after the migration")
             ok = True
         finally:
-            if not ok:
-                src.dump("source")
-                if dst:
-                    dst.dump("destination")
-            src.kill()
-            if dst:
-                dst.kill()
-            shutil.rmtree(WORK, ignore_errors=True)
+            end_both(src, dst, ok)
 
 
 def image_locked(path):
@@ -570,33 +568,21 @@ def refusal_after_stop_and_copy_leaves_the_source_and_its_devices_working():
             last = max(src.ticks())
             src.child.expect(f"TICK {last + 3}\r\n", timeout=120)
             host_pings_guest(ns)
-            conn.sendall(b"still here\n")
-            echoed = b""
-            while len(echoed) < len(b"still here\n"):
-                chunk = conn.recv(64)
-                assert chunk, "the vsock connection ended"
-                echoed += chunk
+            echoed = echo_on(conn, b"still here\n")
             assert echoed == b"still here\n", echoed
             conn.close()
             stop_counter(src)
             top = max(src.ticks())
             status = guestlib.Guest.exit_with(src, "reboot -f")
             assert status == 0, f"source exited with {status}"
-            for i in range(1, top + 1):
-                assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
+            assert_counted_sectors_on_disk(img, top)
             print(f"# {r.stderr.strip()}")
             print(f"# the source ran on: counter {last} at the refusal, {top} at the end, "
                   f"ping and the old vsock connection work")
             ok = True
         finally:
-            if not ok:
-                src.dump("source")
-                if dst:
-                    dst.dump("destination")
-            src.kill()
-            if dst:
-                dst.kill()
-            shutil.rmtree(WORK, ignore_errors=True)
+            end_both(src, dst, ok)
+
 
 if __name__ == "__main__":
     run()
