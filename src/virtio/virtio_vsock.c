@@ -631,6 +631,11 @@ static void accept_host_clients(struct virtio_vsock *vs)
 		c->fd = fd;
 		c->state = VSOCK_CONN_HANDSHAKE;
 		c->host_initiated = true;
+		/* A client that never sends its CONNECT line would hold a
+		 * slot of the table forever: it gets the same time as the
+		 * guest gets to answer. */
+		c->connect_deadline_ms = now_ms() + vs->connect_timeout_ms;
+		arm_timer(vs, c->connect_deadline_ms);
 		count_active(vs);
 		if (watch_conn(vs, c))
 			conn_close(vs, c, false);
@@ -661,9 +666,9 @@ static void read_connect_line(struct virtio_vsock *vs, struct vsock_conn *c)
 	c->host_readable = true;
 }
 
-/* Host clients whose CONNECT the guest left unanswered past the deadline
- * are closed (and the guest told with RST); the timer is re-armed for the
- * next deadline. */
+/* Host clients whose CONNECT line did not come, or whose CONNECT the guest
+ * left unanswered, past the deadline are closed (the guest, if it was asked,
+ * told with RST); the timer is re-armed for the next deadline. */
 static void expire_connects(struct virtio_vsock *vs)
 {
 	uint64_t now = now_ms(), next = 0, ticks;
@@ -674,15 +679,22 @@ static void expire_connects(struct virtio_vsock *vs)
 	for (int i = 0; i < VSOCK_MAX_CONNECTIONS; i++) {
 		struct vsock_conn *c = &vs->table.conns[i];
 
-		if (c->state != VSOCK_CONN_CONNECTING ||
-		    (c->owed & VSOCK_OWE_REQUEST))
+		bool handshake = c->state == VSOCK_CONN_HANDSHAKE;
+
+		if (!handshake &&
+		    (c->state != VSOCK_CONN_CONNECTING ||
+		     (c->owed & VSOCK_OWE_REQUEST)))
 			continue;
 		if (c->connect_deadline_ms <= now) {
-			log_debug("virtio-vsock: guest port %u did not answer "
-				  "CONNECT in time",
-				  c->peer_port);
+			if (handshake)
+				log_debug("virtio-vsock: host client sent no "
+					  "CONNECT line in time");
+			else
+				log_debug("virtio-vsock: guest port %u did "
+					  "not answer CONNECT in time",
+					  c->peer_port);
 			virtio_stat_add(&vs->stats.connections_refused, 1);
-			conn_close(vs, c, true);
+			conn_close(vs, c, !handshake);
 		} else if (!next || c->connect_deadline_ms < next) {
 			next = c->connect_deadline_ms;
 		}

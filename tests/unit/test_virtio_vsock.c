@@ -345,10 +345,15 @@ static ssize_t host_read(int fd, void *buf, size_t len)
 }
 
 /* The peer closed: EOF, or ECONNRESET when it left bytes unread. */
+/* Fails, rather than blocks, when tern left the socket open. */
 static void assert_closed(int fd)
 {
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	char buf[16];
-	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	ssize_t n;
+
+	poll(&p, 1, 2000);
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 	assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 }
@@ -555,6 +560,29 @@ static void unanswered_connect_times_out(void **state)
 	assert_int_equal(pkt.hdr.dst_port, 77);
 	assert_int_equal(stats(f)->connections_active, 0);
 	assert_int_equal(stats(f)->connections_refused, 1);
+	close(fd);
+}
+
+static void silent_host_client_is_closed_and_frees_its_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd p;
+	int fd;
+
+	virtio_vsock_set_connect_timeout(f->vdev, 50);
+	fd = host_connect(f);
+	pump(f);
+	assert_int_equal(stats(f)->connections_active, 1);
+	/* No CONNECT line ever: the client is closed, the guest never hears
+	 * of it. */
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	for (int i = 0; i < 100 && poll(&p, 1, 0) == 0; i++)
+		pump(f);
+	assert_closed(fd);
+	assert_int_equal(stats(f)->connections_active, 0);
+	assert_int_equal(stats(f)->connections_refused, 1);
+	notify(f, RX);
+	expect_no_rx(f);
 	close(fd);
 }
 
@@ -915,6 +943,7 @@ int main(void)
 		T(host_to_guest_connection_relays_both_ways),
 		T(guest_refusal_closes_the_host_client),
 		T(unanswered_connect_times_out),
+		T(silent_host_client_is_closed_and_frees_its_slot),
 		T(bad_connect_lines_close_the_client),
 		T(host_data_respects_the_guest_credit),
 		T(slow_host_reader_gets_credit_updates_and_blocks_nobody),
