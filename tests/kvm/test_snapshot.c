@@ -440,8 +440,8 @@ static void virtio_rng_and_balloon_restore(void **state)
 
 	/* Without the rng the devices differ. */
 	expect_load_refused(1, MEMORY_SIZE, "snap-r", "mem-r",
-			    "the snapshot has virtio device rng0 (virtio-rng) "
-			    "that this VM lacks");
+			    "the snapshot's VM has an entropy device "
+			    "(virtio-rng), this VM has none");
 	load_with(a, "snap-r", "mem-r", WITH_RNG);
 	assert_int_equal(counter(a), count);
 	start(a);
