@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "snapshot/config_state.h"
+#include "snapshot/device_io.h"
 #include "snapshot/device_state.h"
 #include "snapshot/memory_file.h"
 #include "snapshot/snapshot_sections.h"
@@ -42,6 +43,10 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	if (!vcpus_stopped(vm))
 		return tern_error_set(err, EBUSY,
 				      "pause the VM before taking a snapshot");
+	/* From the device save to the memory file, no device thread may
+	 * write guest memory (a pending kick, a tap or vsock event, the
+	 * balloon's statistics timer): the two would disagree. */
+	device_io_stop(vm);
 	state_file_init(&sf);
 	/* The configuration and device state first: a device that cannot be
 	 * saved stops the snapshot before any file is touched. */
@@ -62,6 +67,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 		if (!ret)
 			ret = memory_file_track_dirty(vm, err);
 	}
+	device_io_restart(vm, "snapshot");
 	if (!ret)
 		ret = state_file_write(&sf, req->snapshot_path, err);
 	state_file_free(&sf);
