@@ -531,6 +531,8 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 		ret = parse_option(opt, optarg, config, err);
 		if (ret)
 			return ret;
+		request->cpus_given |= opt == OPT_CPUS;
+		request->memory_given |= opt == OPT_MEMORY;
 	}
 	if (kernel_needed && !config->kernel_path && !request->api_sock &&
 	    !request->incoming)
@@ -601,6 +603,31 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 	return "stopped";
 }
 
+/* tern restore: the machine is the snapshot's; a --cpus or --memory that
+ * says otherwise is a mistake worth saying, not something to ignore. */
+static int restore_machine_conflicts(const struct run_request *request,
+				     const struct vm_config *snapshot,
+				     struct tern_error *err)
+{
+	if (request->cpus_given &&
+	    request->config.cpu_count != snapshot->cpu_count)
+		return tern_error_set(err, EINVAL,
+				      "--cpus %d: the snapshot's VM has %d "
+				      "vCPUs, and a restored VM keeps them "
+				      "(leave --cpus out)",
+				      request->config.cpu_count,
+				      snapshot->cpu_count);
+	if (request->memory_given &&
+	    request->config.memory_size != snapshot->memory_size)
+		return tern_error_set(
+			err, EINVAL,
+			"--memory %llu MiB: the snapshot's VM has %llu MiB, "
+			"and a restored VM keeps it (leave --memory out)",
+			(unsigned long long)(request->config.memory_size >> 20),
+			(unsigned long long)(snapshot->memory_size >> 20));
+	return 0;
+}
+
 static int run_main(int argc, char **argv,
 		    const struct run_from_snapshot *from_snapshot)
 {
@@ -641,6 +668,13 @@ static int run_main(int argc, char **argv,
 		fprintf(stderr, "tern: %s\n", err.message);
 		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
+	}
+	if (instance && from_snapshot &&
+	    restore_machine_conflicts(&request, &instance->config, &err)) {
+		fprintf(stderr, "tern: %s (see 'tern restore --help')\n",
+			err.message);
+		instance_destroy(instance);
+		return TERN_EXIT_USAGE;
 	}
 	if (instance && request.api_sock)
 		server = api_server_start(request.api_sock, instance, &err);

@@ -13,6 +13,7 @@ struct run_request {
 	const char *config_file; /* NULL: none */
 	const char *api_sock; /* NULL: no API */
 	const char *incoming; /* --incoming tcp:ADDR:PORT; NULL: none */
+	int cpus_given, memory_given; /* --cpus, --memory on the command line */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.

@@ -16,6 +16,7 @@
 #include "control/migration_control.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
+#include "snapshot/device_io.h"
 #include "snapshot/snapshot.h"
 #include "util/log.h"
 
@@ -482,6 +483,11 @@ int instance_resume(struct instance *inst, struct tern_error *err)
 				     instance_state_name(inst->state));
 	} else {
 		ret = vm_resume(inst->vm, err);
+		/* After a snapshot create (or a load left paused), virtio-net
+		 * and virtio-vsock read their host sockets again only on a
+		 * kick: give one, so a guest that only receives gets data. */
+		if (!ret)
+			device_io_kick_all(inst->vm);
 		if (!ret)
 			set_state(inst, INSTANCE_RUNNING);
 	}

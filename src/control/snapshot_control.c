@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "snapshot/snapshot.h"
+#include "vm/vm_virtio.h"
 #include "util/log.h"
 
 int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
@@ -43,27 +44,65 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 	return ret;
 }
 
+/* The loaded VM is the snapshot's: its vCPUs, memory, CPU template and
+ * boot source replace the configuration's (GET /vm/config shows them),
+ * and its devices must be the configured ones (host paths may differ).
+ * Lock held; takes the snapshot's strings over. */
+static int take_snapshot_config(struct instance *inst,
+				struct snapshot_config *snap,
+				struct tern_error *err)
+{
+	struct vm_config merged = inst->config;
+	static const enum vm_config_string moved[] = {VM_CONFIG_STR_KERNEL,
+						      VM_CONFIG_STR_INITRD,
+						      VM_CONFIG_STR_CMDLINE};
+	int ret;
+
+	merged.cpu_count = snap->config.cpu_count;
+	merged.memory_size = snap->config.memory_size;
+	merged.cpu_template = snap->config.cpu_template;
+	merged.kernel_path = snap->config.kernel_path;
+	merged.initrd_path = snap->config.initrd_path;
+	merged.cmdline = snap->config.cmdline;
+	ret = config_state_compare(snap, &merged,
+				   vm_config_virtio_transport(&merged), err);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+		free(inst->storage.strings[moved[i]]);
+		inst->storage.strings[moved[i]] =
+			snap->storage.strings[moved[i]];
+		snap->storage.strings[moved[i]] = NULL;
+	}
+	inst->config = merged;
+	return 0;
+}
+
 int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 			   const char *mem_file_path, int resume,
 			   struct tern_error *err)
 {
-	uint64_t memory_size, one = 1;
+	struct snapshot_config snap;
 	struct timespec t0, t1;
-	int cpu_count, ret;
+	uint64_t one = 1;
+	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	/* Read (and check) the file before touching the instance. */
-	ret = snapshot_read_machine(snapshot_path, &cpu_count, &memory_size,
-				    err);
+	ret = snapshot_read_config(snapshot_path, &snap, err);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&inst->lock);
-	if (inst->state != INSTANCE_NOT_STARTED) {
+	if (inst->state != INSTANCE_NOT_STARTED)
 		ret = tern_error_set(err, EPERM,
 				     "a snapshot loads only into a tern whose "
 				     "VM has not started (state: %s)",
 				     instance_state_name(inst->state));
+	else
+		ret = take_snapshot_config(inst, &snap, err);
+	config_state_free(&snap);
+	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
 		return ret;
 	}
@@ -76,8 +115,6 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		return tern_error_set(err, ENOMEM, "out of memory");
 	}
 	inst->load_resume = resume;
-	inst->config.cpu_count = cpu_count;
-	inst->config.memory_size = memory_size;
 
 	/* The same hand-over to the main thread as InstanceStart. */
 	inst->state = INSTANCE_STARTING;
@@ -113,28 +150,30 @@ int instance_snapshot_load_at_start(struct instance *inst,
 				    const char *mem_file_path, int resume,
 				    struct tern_error *err)
 {
-	uint64_t memory_size;
-	int cpu_count, ret;
+	struct snapshot_config snap;
+	int ret;
 
 	if (access(mem_file_path, R_OK))
 		return tern_error_set(err, errno, "memory file '%.100s': %s",
 				      mem_file_path, strerror(errno));
-	ret = snapshot_read_machine(snapshot_path, &cpu_count, &memory_size,
-				    err);
+	ret = snapshot_read_config(snapshot_path, &snap, err);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&inst->lock);
-	if (inst->state != INSTANCE_NOT_STARTED) {
+	if (inst->state != INSTANCE_NOT_STARTED)
+		ret = tern_error_set(err, EPERM, "the VM has started already");
+	else
+		ret = take_snapshot_config(inst, &snap, err);
+	config_state_free(&snap);
+	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
-		return tern_error_set(err, EPERM, "the VM has started already");
+		return ret;
 	}
 	free(inst->load_snapshot_path);
 	free(inst->load_mem_file_path);
 	inst->load_snapshot_path = strdup(snapshot_path);
 	inst->load_mem_file_path = strdup(mem_file_path);
 	inst->load_resume = resume;
-	inst->config.cpu_count = cpu_count;
-	inst->config.memory_size = memory_size;
 	ret = inst->load_snapshot_path && inst->load_mem_file_path
 		? 0
 		: tern_error_set(err, ENOMEM, "out of memory");

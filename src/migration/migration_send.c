@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "migration/migration_wire.h"
+#include "snapshot/device_io.h"
 #include "snapshot/device_state.h"
 #include "snapshot/dirty_pages.h"
 #include "snapshot/state_file.h"
@@ -284,42 +285,6 @@ static int reclaim_backends(struct vm *vm)
 	return -1;
 }
 
-/* With the vCPUs paused, the device threads still serve kicks the guest
- * made just before, host sockets and timers (a balloon's statistics), and
- * would write guest memory after the state was taken or the last dirty
- * pages were collected. Stopped for the stop-and-copy: nothing but the
- * device saves (which run here) touches guest memory until the end. */
-static void stop_device_threads(struct vm *vm)
-{
-	for (int i = 0; i < vm->virtio_device_count; i++)
-		virtio_device_stop(vm->virtio_devices[i].vdev);
-}
-
-static void restart_device_threads(struct vm *vm)
-{
-	for (int i = 0; i < vm->virtio_device_count; i++) {
-		int ret = virtio_device_restart(vm->virtio_devices[i].vdev);
-
-		if (ret)
-			log_error("migration: device %s: cannot restart its "
-				  "I/O thread: %s",
-				  vm->virtio_devices[i].id, strerror(-ret));
-	}
-}
-
-/* Device save stopped reading host sockets until the guest's next kick:
- * an idle guest would never send one, so kick every queue (a spurious
- * notification is harmless: the device finds nothing new). */
-static void kick_devices(struct vm *vm)
-{
-	for (int i = 0; i < vm->virtio_device_count; i++) {
-		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
-
-		for (uint16_t q = 0; q < vdev->queue_count; q++)
-			virtio_device_kick(vdev, q);
-	}
-}
-
 static int handshake(int fd, struct vm *vm, struct tern_error *err)
 {
 	uint8_t out[MIGRATION_HANDSHAKE_SIZE], in[MIGRATION_HANDSHAKE_SIZE];
@@ -481,7 +446,7 @@ int migration_send_vm(struct vm *vm, int fd,
 		goto fail;
 	paused = 1;
 	t_paused = now_ns();
-	stop_device_threads(vm);
+	device_io_stop(vm);
 	threads_stopped = 1;
 	ret = build_state(vm, &state, &state_len, err);
 	if (ret)
@@ -556,10 +521,10 @@ fail:
 		}
 	}
 	if (threads_stopped)
-		restart_device_threads(vm);
+		device_io_restart(vm, "migration");
 	if (paused) {
 		hooks->resume(hooks->opaque);
-		kick_devices(vm);
+		device_io_kick_all(vm);
 	}
 fail_early:
 	atomic_store(&progress->total_ns, now_ns() - start);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "snapshot/config_state.h"
+#include "snapshot/device_io.h"
 #include "snapshot/device_state.h"
 #include "snapshot/memory_file.h"
 #include "snapshot/snapshot_sections.h"
@@ -41,10 +43,16 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	if (!vcpus_stopped(vm))
 		return tern_error_set(err, EBUSY,
 				      "pause the VM before taking a snapshot");
+	/* From the device save to the memory file, no device thread may
+	 * write guest memory (a pending kick, a tap or vsock event, the
+	 * balloon's statistics timer): the two would disagree. */
+	device_io_stop(vm);
 	state_file_init(&sf);
-	/* Device state first: a device that cannot be saved stops the
-	 * snapshot before any file is touched. */
-	ret = device_state_save(vm, &sf, err);
+	/* The configuration and device state first: a device that cannot be
+	 * saved stops the snapshot before any file is touched. */
+	ret = config_state_save(&vm->config, &sf, err);
+	if (!ret)
+		ret = device_state_save(vm, &sf, err);
 	if (!ret)
 		ret = vm_state_save(vm, &sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
@@ -59,6 +67,7 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 		if (!ret)
 			ret = memory_file_track_dirty(vm, err);
 	}
+	device_io_restart(vm, "snapshot");
 	if (!ret)
 		ret = state_file_write(&sf, req->snapshot_path, err);
 	state_file_free(&sf);
@@ -72,8 +81,12 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 static int check_snapshot(struct vm *vm, const struct state_file *sf,
 			  struct tern_error *err)
 {
-	int ret = vm_state_check(vm, sf, err);
+	/* The configuration first: its refusals name drives, interfaces and
+	 * settings rather than device addresses. */
+	int ret = config_state_check(vm, sf, err);
 
+	if (!ret)
+		ret = vm_state_check(vm, sf, err);
 	if (!ret)
 		ret = device_state_check(vm, sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
@@ -118,14 +131,17 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 	return ret;
 }
 
-int snapshot_read_machine(const char *snapshot_path, int *cpu_count,
-			  uint64_t *memory_size, struct tern_error *err)
+int snapshot_read_config(const char *snapshot_path, struct snapshot_config *out,
+			 struct tern_error *err)
 {
 	struct state_file sf;
 	const struct state_section *s;
 	struct snap_vm_meta meta;
 	int ret = state_file_read(&sf, snapshot_path, err);
 
+	memset(out, 0, sizeof(*out));
+	if (!ret)
+		ret = config_state_parse(&sf, out, err);
 	if (!ret) {
 		s = state_file_require(&sf, SNAP_VM_META, "vm.meta",
 				       sizeof(meta), err);
@@ -134,19 +150,24 @@ int snapshot_read_machine(const char *snapshot_path, int *cpu_count,
 	}
 	if (!ret) {
 		memcpy(&meta, s->data, sizeof(meta));
-		if (meta.vcpu_count < 1 || meta.vcpu_count > VM_MAX_CPUS ||
-		    meta.memory_size == 0)
+		/* The configuration shows whole MiB; vm.meta has the bytes. */
+		if (meta.vcpu_count != (uint32_t)out->config.cpu_count ||
+		    meta.memory_size >> 20 != out->config.memory_size >> 20)
 			ret = tern_error_set(
 				err, EINVAL,
-				"the snapshot's machine (%u vCPUs, "
-				"%llu bytes of memory) is invalid",
+				"the snapshot is inconsistent: its machine has "
+				"%u vCPUs and %llu bytes of memory, its "
+				"configuration %d vCPUs and %llu MiB",
 				meta.vcpu_count,
-				(unsigned long long)meta.memory_size);
-	}
-	if (!ret) {
-		*cpu_count = (int)meta.vcpu_count;
-		*memory_size = meta.memory_size;
+				(unsigned long long)meta.memory_size,
+				out->config.cpu_count,
+				(unsigned long long)(out->config.memory_size >>
+						     20));
+		else
+			out->config.memory_size = meta.memory_size;
 	}
 	state_file_free(&sf);
+	if (ret)
+		config_state_free(out);
 	return ret;
 }

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "snapshot/config_state.h"
 #include "vm/vm.h"
 
 enum snapshot_type {
@@ -38,9 +39,11 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		  const char *mem_file_path, struct snapshot_stats *stats,
 		  struct tern_error *err);
 
-/* The vCPU count and memory size of the machine in a snapshot, so that a
- * fresh tern can create a VM of that shape to load it into. */
-int snapshot_read_machine(const char *snapshot_path, int *cpu_count,
-			  uint64_t *memory_size, struct tern_error *err);
+/* The configuration of the VM in a snapshot (checked: see
+ * snapshot/config_state.h), so that a fresh tern can create a VM of that
+ * shape to load it into and show it in GET /vm/config. Free it with
+ * config_state_free(). */
+int snapshot_read_config(const char *snapshot_path, struct snapshot_config *out,
+			 struct tern_error *err);
 
 #endif

@@ -21,7 +21,8 @@
 #include "util/error.h"
 
 #define STATE_FILE_MAGIC "TERNSNAP"
-#define STATE_FILE_FORMAT_VERSION 1
+/* 2: the vm.config section (the VM's configuration) is required. */
+#define STATE_FILE_FORMAT_VERSION 2
 #define STATE_FILE_MAX_SECTIONS 1024
 /* Far above any device's or vCPU's state (XSAVE is a few KiB); guest RAM
  * lives in the memory file, never here. */

@@ -87,12 +87,17 @@ static int cmdline_turns_pci_off(const char *cmdline)
 	return 0;
 }
 
+enum virtio_transport vm_config_virtio_transport(const struct vm_config *config)
+{
+	if (config->virtio_transport != VIRTIO_TRANSPORT_AUTO)
+		return config->virtio_transport;
+	return cmdline_turns_pci_off(config->cmdline) ? VIRTIO_TRANSPORT_MMIO
+						      : VIRTIO_TRANSPORT_PCI;
+}
+
 enum virtio_transport vm_virtio_transport(const struct vm *vm)
 {
-	if (vm->config.virtio_transport != VIRTIO_TRANSPORT_AUTO)
-		return vm->config.virtio_transport;
-	return cmdline_turns_pci_off(vm->config.cmdline) ? VIRTIO_TRANSPORT_MMIO
-							 : VIRTIO_TRANSPORT_PCI;
+	return vm_config_virtio_transport(&vm->config);
 }
 
 /* Remembers a plugged device for metrics, as "<type><n>" unless named. */

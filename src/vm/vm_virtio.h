@@ -6,6 +6,7 @@
 
 #include "util/error.h"
 #include "virtio/virtio_device.h"
+#include "vm/vm_config.h"
 
 struct vm;
 
@@ -23,6 +24,9 @@ int vm_add_virtio_device_id(struct vm *vm, struct virtio_device *vdev,
  * VIRTIO_TRANSPORT_AUTO, MMIO when the kernel command line turns PCI off
  * (pci=off), else PCI. */
 enum virtio_transport vm_virtio_transport(const struct vm *vm);
+/* The same for a configuration (a snapshot's, before any VM exists). */
+enum virtio_transport
+vm_config_virtio_transport(const struct vm_config *config);
 
 /* The kernel command line with root=/dev/vda ro|rw for a root disk (unless
  * it names a root) and one virtio_mmio.device=4K@0xBASE:GSI per

@@ -10,6 +10,7 @@ TERN=build/asan/tern runs the same tests against the sanitizer build."""
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -435,6 +436,10 @@ def snapshot_create_then_load_into_a_new_tern():
         assert info["state"] == "Paused", info
         machine = t.api.get("/machine-config")[1]
         assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
+        # GET /vm/config shows the snapshot's VM, boot source included.
+        config = t.api.get("/vm/config")[1]
+        assert config["boot-source"]["kernel_image_path"] == KERNEL, config
+        assert config["machine-config"]["vcpu_count"] == 2, config
         t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_file_path": mem},
                     words=["has not started"])
         t.api.ok("PATCH", "/vm", {"state": "Resumed"})
@@ -462,6 +467,31 @@ def snapshot_create_then_load_into_a_new_tern():
         t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
                                               "mem_file_path": mem + "3"},
                     words=["device data (virtio-blk)", "2048 sectors", "4096"])
+    # Another drive id, or read-only flag: refused by the configuration
+    # check, naming the drives, before any device is created.
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/other", {"drive_id": "other", "path_on_host": data,
+                                          "is_root_device": False, "is_read_only": True})
+        t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
+                                              "mem_file_path": mem + "3"},
+                    words=["has 1 drives (data), this VM 1 (other)"])
+        assert t.api.get("/")[1]["state"] == "Not started"
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
+                                         "is_root_device": False, "is_read_only": False})
+        t.api.fault("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
+                                              "mem_file_path": mem + "3"},
+                    words=["drive 'data' is read-only in the snapshot and writable here"])
+    # The image path may differ (a restore on another host): a copy works.
+    copy = os.path.join(WORK, "snapdata-copy.img")
+    shutil.copyfile(data, copy)
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": copy,
+                                         "is_root_device": False, "is_read_only": True})
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap + "3",
+                                           "mem_file_path": mem + "3"})
+        drives = t.api.get("/vm/config")[1]["drives"]
+        assert [d["path_on_host"] for d in drives] == [copy], drives
     with Tern() as t:
         t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
                                          "is_root_device": False, "is_read_only": True})

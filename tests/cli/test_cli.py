@@ -604,6 +604,19 @@ def snapshot_then_restore_round_trip():
         assert settled_state(t) == "Running"
         machine = t.api.get("/machine-config")[1]
         assert machine["vcpu_count"] == 2 and machine["mem_size_mib"] == 256, machine
+        # The snapshot's configuration: its boot source, too.
+        config = t.api.get("/vm/config")[1]
+        assert config["boot-source"]["kernel_image_path"] == KERNEL_OK, config
+        assert config["machine-config"]["vcpu_count"] == 2, config
+    # --cpus / --memory other than the snapshot's: refused, not ignored;
+    # the same values are fine.
+    expect_error(tern("restore", "--snapshot", snap, "--mem", mem, "--serial", "none",
+                      "--cpus", "1"), 2, "--cpus 1: the snapshot's VM has 2 vCPUs")
+    expect_error(tern("restore", "--snapshot", snap, "--mem", mem, "--serial", "none",
+                      "-m", "128M"), 2, "--memory 128 MiB: the snapshot's VM has 256 MiB")
+    with Background("restore", "--snapshot", snap, "--mem", mem, "--cpus", "2",
+                    "--memory", "256M", "--paused") as t:
+        assert settled_state(t) == "Paused"
     with Background("restore", "--snapshot", snap, "--mem", mem, "--paused") as t:
         assert settled_state(t) == "Paused"
         t.api.ok("PATCH", "/vm", {"state": "Resumed"})
@@ -624,6 +637,7 @@ def snapshot_then_restore_round_trip():
     result = tern("restore", "--snapshot", snap, "--mem", mem, "--serial", "none", "--rng")
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "an entropy device (virtio-rng)" in result.stderr, result.stderr
 
 
 # tern migrate: a client of the source's API (PUT /migration, then GET

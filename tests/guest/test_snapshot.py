@@ -227,7 +227,9 @@ def disk_and_vsock_survive_full_and_diff_restores():
     snapshotted (Full, then Diff after it ran on) and loaded into new terns
     with the same disk and vsock: every sector written before the snapshot
     is on the disk, the guest keeps writing after the load, its old vsock
-    connection is reset (transport reset event) and a new one echoes."""
+    connection is reset (transport reset event) and a new one echoes. After
+    the Full the source resumes, and data the host sends on the open vsock
+    connection reaches the guest without the guest kicking first."""
     p = guestlib.paths()
     os.makedirs(WORK, exist_ok=True)
     img = os.path.join(WORK, "disk.img")
@@ -260,6 +262,17 @@ def disk_and_vsock_survive_full_and_diff_restores():
         for i in range(1, last1 + 1):
             assert sector(img, i) == f"BLK {i}", (i, sector(img, i))
         a.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        # The save stopped reading host sockets; the resume takes them up
+        # again: what the host sends on the open connection reaches the
+        # guest, which sent nothing since, and its echo comes back.
+        old_conn.settimeout(20)
+        old_conn.sendall(b"after resume\n")
+        echoed = b""
+        while len(echoed) < len(b"after resume\n"):
+            chunk = old_conn.recv(4096)
+            assert chunk, "the echo ended early"
+            echoed += chunk
+        assert echoed == b"after resume\n", echoed
         a.child.expect(f"TICK {last1 + 5}\r\n", timeout=60)
         last2 = a.pause_and_last_tick()
         a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem,

@@ -412,6 +412,13 @@ static void diff_needs_a_full_first(void **state)
 	free(a);
 }
 
+static void expect_device_threads_running(const struct vm *vm)
+{
+	assert_true(vm->virtio_device_count > 0);
+	for (int i = 0; i < vm->virtio_device_count; i++)
+		assert_true(vm->virtio_devices[i].vdev->thread_started);
+}
+
 /* virtio-rng saves itself (core, queues, transport): a VM with one is
  * snapshotted and restored, and keeps counting; a Diff works too (device
  * writes are tracked beside KVM's dirty log); the balloon saves itself. */
@@ -423,6 +430,9 @@ static void virtio_rng_and_balloon_restore(void **state)
 		path_in_dir("snap-r2"), path_in_dir("mem-r"), SNAPSHOT_DIFF};
 	struct snapshot_create_request full = {
 		path_in_dir("snap-v"), path_in_dir("mem-v"), SNAPSHOT_FULL};
+	struct snapshot_create_request unwritable = {"/nonexistent-dir/snap-u",
+						     "/nonexistent-dir/mem-u",
+						     SNAPSHOT_FULL};
 	struct stat st;
 	uint32_t count;
 
@@ -434,14 +444,20 @@ static void virtio_rng_and_balloon_restore(void **state)
 	pause_vm(a);
 	count = counter(a);
 	take(a, "snap-r", "mem-r", SNAPSHOT_FULL);
+	/* The create stops the device I/O threads around the device save and
+	 * the memory file, and starts them again, also after a failure. */
+	expect_device_threads_running(&a->vm);
+	if (snapshot_create(&a->vm, &unwritable, NULL, &err) == 0)
+		fail_msg("a memory file in a missing directory was written");
+	expect_device_threads_running(&a->vm);
 	if (snapshot_create(&a->vm, &diff, NULL, &err))
 		fail_msg("Diff with virtio-rng: %s", err.message);
 	finish(a);
 
 	/* Without the rng the devices differ. */
 	expect_load_refused(1, MEMORY_SIZE, "snap-r", "mem-r",
-			    "the snapshot has virtio device rng0 (virtio-rng) "
-			    "that this VM lacks");
+			    "the snapshot's VM has an entropy device "
+			    "(virtio-rng), this VM has none");
 	load_with(a, "snap-r", "mem-r", WITH_RNG);
 	assert_int_equal(counter(a), count);
 	start(a);

@@ -148,9 +148,12 @@ static void other_format_version(void **state)
 	size_t len;
 
 	build_valid(&buf, &len);
-	buf[8] = 2;
-	expect_refusal(buf, len, "format version 2 (written by tern");
-	expect_refusal(buf, len, "reads format version 1");
+	/* Version 1 had no configuration section. */
+	buf[8] = 1;
+	expect_refusal(buf, len, "format version 1 (written by tern");
+	expect_refusal(buf, len, "reads format version 2");
+	buf[8] = 3;
+	expect_refusal(buf, len, "format version 3 (written by tern");
 	free(buf);
 }
 
