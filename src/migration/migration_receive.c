@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "snapshot/config_state.h"
 #include "snapshot/device_state.h"
 #include "snapshot/state_file.h"
 #include "snapshot/vcpu_state.h"
@@ -141,8 +142,10 @@ int migration_receive_machine(int fd, struct migration_machine *machine,
 static int restore_state(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err)
 {
-	int ret = vm_state_check(vm, sf, err);
+	int ret = config_state_check(vm, sf, err);
 
+	if (!ret)
+		ret = vm_state_check(vm, sf, err);
 	if (!ret)
 		ret = device_state_check(vm, sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)

@@ -9,6 +9,7 @@
 
 #include "migration/migration_wire.h"
 #include "snapshot/device_io.h"
+#include "snapshot/config_state.h"
 #include "snapshot/device_state.h"
 #include "snapshot/dirty_pages.h"
 #include "snapshot/state_file.h"
@@ -206,7 +207,11 @@ static int build_state(struct vm *vm, uint8_t **buf, size_t *len,
 	*buf = NULL;
 	*len = 0;
 	state_file_init(&sf);
-	ret = device_state_save(vm, &sf, err);
+	/* The configuration too, as in a snapshot: the destination refuses
+	 * another device set by name before it restores anything. */
+	ret = config_state_save(&vm->config, &sf, err);
+	if (!ret)
+		ret = device_state_save(vm, &sf, err);
 	if (!ret)
 		ret = vm_state_save(vm, &sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)

@@ -391,9 +391,9 @@ static int compare_balloon(const struct vm_balloon_config *old,
 {
 	if (!old->enabled != !cur->enabled)
 		return tern_error_set(err, EINVAL,
-				      "the snapshot's VM %s a balloon, this VM "
+				      "the snapshot's VM has %s, this VM "
 				      "%s" HINT,
-				      old->enabled ? "has" : "has no",
+				      old->enabled ? "a balloon" : "no balloon",
 				      cur->enabled ? "has one" : "has none");
 	if (!old->enabled)
 		return 0;
@@ -449,9 +449,10 @@ int config_state_compare(const struct snapshot_config *snap,
 		if (!old->vsock_cid || !current->vsock_cid)
 			return tern_error_set(
 				err, EINVAL,
-				"the snapshot's VM %s a vsock device, this VM "
+				"the snapshot's VM has %s, this VM "
 				"%s" HINT,
-				old->vsock_cid ? "has" : "has no",
+				old->vsock_cid ? "a vsock device"
+					       : "no vsock device",
 				current->vsock_cid ? "has one" : "has none");
 		return tern_error_set(
 			err, EINVAL,
@@ -466,9 +467,10 @@ int config_state_compare(const struct snapshot_config *snap,
 		return ret;
 	if (!old->virtio_rng != !current->virtio_rng)
 		return tern_error_set(err, EINVAL,
-				      "the snapshot's VM %s an entropy device "
-				      "(virtio-rng), this VM %s" HINT,
-				      old->virtio_rng ? "has" : "has no",
+				      "the snapshot's VM has %s (virtio-rng), "
+				      "this VM %s" HINT,
+				      old->virtio_rng ? "an entropy device"
+						      : "no entropy device",
 				      current->virtio_rng ? "has one"
 							  : "has none");
 	return 0;
