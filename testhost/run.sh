@@ -54,6 +54,10 @@ trap cleanup EXIT
 		[[ -n "${!name+set}" ]] && printf 'export %s=%q\n' "$name" "${!name}"
 	done
 	printf 'cd %q || exit 1\n' "$PWD"
+	# A hang report a minute before the time limit (hang-report.sh).
+	report_after=$((timeout_secs > 120 ? timeout_secs - 60 : timeout_secs))
+	printf '(sleep %d; bash %q %d) >&2 &\n' "$report_after" \
+		"$TERN_ROOT/testhost/hang-report.sh" "$report_after"
 	printf '%q ' "$@"
 	echo
 	printf 'echo $? >%q\n' "$work/status"
