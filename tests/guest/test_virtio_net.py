@@ -65,7 +65,10 @@ def netns_with_taps(taps):
         holder.wait(timeout=10)
 
 
-def net_guest(ns, nets, cpus=2, transport=None):
+def net_guest(ns, nets, cpus=1, transport=None):
+    """One vCPU unless a test asks for more: two-vCPU guests are the ones
+    that die or freeze the emulated test host most (README, "Known open
+    problem"); the first test keeps two, for virtio-net on an SMP guest."""
     extra = ["--transport", transport] if transport else []
     for spec in nets:
         extra += ["--net", spec]
@@ -306,7 +309,7 @@ def check_tern_log(guest):
 def one_interface_pings_and_moves_data_each_way():
     mac = "52:54:00:12:34:56"
     with netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
-        with net_guest(ns, [f"tap=tap0,mac={mac}"]) as guest:
+        with net_guest(ns, [f"tap=tap0,mac={mac}"], cpus=2) as guest:
             load_driver(guest)
             iface = guest_iface_with_mac(guest, mac)
             configure(guest, iface, "10.0.2.15/24")
@@ -332,7 +335,7 @@ def one_interface_pings_and_moves_data_each_way():
 def one_interface_streams_64_mib_each_way():
     mac = "52:54:00:12:34:56"
     with netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
-        with net_guest(ns, [f"tap=tap0,mac={mac}"], cpus=1) as guest:
+        with net_guest(ns, [f"tap=tap0,mac={mac}"]) as guest:
             load_driver(guest)
             iface = guest_iface_with_mac(guest, mac)
             configure(guest, iface, "10.0.2.15/24")
