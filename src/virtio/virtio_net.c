@@ -32,6 +32,13 @@
  * is level-triggered and calls again while the tap has more. */
 #define NET_RX_BATCH 64
 
+/* iovecs of one receive readv(): the receive buffers popped ahead, then
+ * the bounce buffer (UIO_MAXIOV in all). */
+#define NET_RX_IOV_MAX 1024
+/* Starting guess of the next frame's size (header and a full standard
+ * frame), before any frame was seen. */
+#define NET_RX_EXPECT_INITIAL (NET_HDR_SIZE + ETH_FRAME_LEN)
+
 /* Announcements of the guest's MAC after a restore. */
 #define NET_ANNOUNCE_COUNT 3
 
@@ -65,12 +72,19 @@ struct virtio_net {
 	uint8_t *rx_frame;
 	size_t rx_len;
 	size_t rx_done;
+	size_t rx_total; /* the whole frame with its header, for the stats */
 	bool rx_pending;
 	uint16_t rx_count;
 	uint16_t rx_heads[VIRTQ_MAX_SIZE];
 	uint32_t rx_lens[VIRTQ_MAX_SIZE];
 	struct virtq_chain rx_first;
 	struct virtq_chain rx_chain;
+	/* Receive straight into the guest's buffers: the writable parts of
+	 * the chains popped ahead, then rx_frame for what does not fit.
+	 * rx_expect is a running average of recent frame sizes (header
+	 * included): how much room to pop ahead. */
+	struct iovec rx_iov[NET_RX_IOV_MAX];
+	uint32_t rx_expect;
 	struct virtq_chain tx_chain;
 
 	struct virtio_net_stats stats;
@@ -243,7 +257,8 @@ static int net_rx_deliver(struct virtio_net *net)
 	if (ret)
 		return ret;
 	virtio_stat_add(&vdev->stats.requests, 1);
-	virtio_stat_add(&vdev->stats.bytes_written, net->rx_len - NET_HDR_SIZE);
+	virtio_stat_add(&vdev->stats.bytes_written,
+			net->rx_total - NET_HDR_SIZE);
 	virtio_stat_add(&net->stats.rx_frames, 1);
 	net_drop_pending(net);
 	return 1;
@@ -267,11 +282,154 @@ static int net_rx_read(struct virtio_net *net)
 	 * tap already completed the checksum, offloads being off). */
 	if (!virtio_device_has_feature(&net->vdev, VIRTIO_NET_F_GUEST_CSUM))
 		hdr->flags = 0;
-	net->rx_len = (size_t)n;
+	net->rx_len = net->rx_total = (size_t)n;
 	net->rx_done = 0;
 	net->rx_count = 0;
 	net->rx_pending = true;
 	return 1;
+}
+
+/* What net_rx_read_direct() did with the next frame. */
+enum net_rx_direct {
+	NET_RX_NONE = 0, /* the tap had no frame */
+	NET_RX_DELIVERED, /* the frame went to the guest */
+	NET_RX_OVERFLOWED, /* its tail waits in rx_frame (rx_pending) */
+	NET_RX_USE_BOUNCE, /* no receive buffer to read into: nothing read */
+};
+
+/* Pops receive chains ahead until they hold rx_expect bytes (at least
+ * one chain) and lines up their writable parts in rx_iov; the first must
+ * hold the virtio-net header. A chain that does not fit (too many
+ * segments, no room at all, too small to lead) goes back unused and ends
+ * the walk. Returns the number of chains (their heads and sizes in
+ * rx_heads / rx_lens) with *iovcnt, *room set, or a negative VIRTQ_ERR_*. */
+static int net_rx_pop_ahead(struct virtio_net *net, struct virtq *vq,
+			    int *iovcnt, size_t *room)
+{
+	uint16_t count = 0;
+	int ret;
+
+	*iovcnt = 0;
+	*room = 0;
+	while ((count == 0 || *room < net->rx_expect) && count < vq->size) {
+		struct virtq_chain *chain =
+			count ? &net->rx_chain : &net->rx_first;
+
+		ret = virtq_pop(vq, chain);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			break;
+		if (chain->writable_len < (count ? 1 : NET_HDR_SIZE) ||
+		    chain->writable_count > NET_RX_IOV_MAX - 1 - *iovcnt) {
+			ret = virtq_unpop(vq, 1);
+			if (ret < 0)
+				return ret;
+			break;
+		}
+		memcpy(&net->rx_iov[*iovcnt],
+		       &chain->iov[chain->readable_count],
+		       chain->writable_count * sizeof(struct iovec));
+		*iovcnt += chain->writable_count;
+		*room += chain->writable_len;
+		net->rx_heads[count] = chain->head;
+		net->rx_lens[count] = chain->writable_len;
+		count++;
+	}
+	return count;
+}
+
+/* Reads the next frame from the tap straight into the guest's mergeable
+ * receive buffers, saving the copy through rx_frame: one readv() over the
+ * chains popped ahead with rx_frame as the overflow tail. The chains the
+ * frame did not reach go back unused (virtq_unpop); a frame longer than
+ * the room popped continues through the pending-frame path. Returns an
+ * enum net_rx_direct, -EIO for a runt frame, a negative errno when the
+ * tap failed, or a negative VIRTQ_ERR_* for a malformed ring. */
+static int net_rx_read_direct(struct virtio_net *net)
+{
+	struct virtio_device *vdev = &net->vdev;
+	struct virtq *vq = &vdev->queues[NET_RX_QUEUE].vq;
+	uint16_t used = 0, num_buffers;
+	size_t room, left;
+	int iovcnt, count, ret;
+	ssize_t n;
+
+	count = net_rx_pop_ahead(net, vq, &iovcnt, &room);
+	if (count <= 0)
+		return count ?: NET_RX_USE_BOUNCE;
+	net->rx_iov[iovcnt++] =
+		(struct iovec){net->rx_frame, NET_HDR_SIZE + NET_FRAME_MAX};
+	n = tap_readv(&net->tap, net->rx_iov, iovcnt);
+	if (n < 0 || (size_t)n < NET_HDR_SIZE + ETH_HLEN) {
+		ret = virtq_unpop(vq, (uint16_t)count);
+		if (ret < 0)
+			return ret;
+		if (n == -EAGAIN)
+			return NET_RX_NONE;
+		return n < 0 ? (int)n : -EIO;
+	}
+	/* A running average, quick to follow a change of traffic. */
+	net->rx_expect = (uint32_t)((net->rx_expect * 3ULL + (size_t)n) / 4);
+	/* Spec 5.1.6.4.1: without GUEST_CSUM the flags must be zero (the
+	 * tap already completed the checksum, offloads being off). */
+	if (!virtio_device_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM)) {
+		uint8_t flags = 0;
+
+		virtq_chain_write(&net->rx_first,
+				  offsetof(struct virtio_net_hdr_v1, flags),
+				  &flags, sizeof(flags));
+	}
+	if ((size_t)n > room) {
+		/* Every chain popped is full; the rest is in rx_frame. */
+		net->rx_len = (size_t)n - room;
+		net->rx_done = 0;
+		net->rx_total = (size_t)n;
+		net->rx_count = (uint16_t)count;
+		net->rx_pending = true;
+		return NET_RX_OVERFLOWED;
+	}
+	for (left = (size_t)n; left; used++) {
+		if (net->rx_lens[used] > left)
+			net->rx_lens[used] = (uint32_t)left;
+		left -= net->rx_lens[used];
+	}
+	ret = virtq_unpop(vq, (uint16_t)(count - used));
+	if (ret < 0)
+		return ret;
+	num_buffers = htole16(used);
+	virtq_chain_write(&net->rx_first, NET_NUM_BUFFERS_OFFSET, &num_buffers,
+			  sizeof(num_buffers));
+	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, used);
+	if (ret)
+		return ret;
+	virtio_stat_add(&vdev->stats.requests, 1);
+	virtio_stat_add(&vdev->stats.bytes_written, (size_t)n - NET_HDR_SIZE);
+	virtio_stat_add(&net->stats.rx_frames, 1);
+	return NET_RX_DELIVERED;
+}
+
+/* Takes the next frame from the tap: straight into the receive buffers
+ * with mergeable buffers, else (or with no buffer to read into) through
+ * rx_frame. Returns 1 when a frame is pending, 2 when it was already
+ * delivered, 0 when the tap has none, -EIO for a runt frame, a negative
+ * errno when the tap failed or a negative VIRTQ_ERR_*. */
+static int net_rx_take(struct virtio_net *net)
+{
+	int ret = NET_RX_USE_BOUNCE;
+
+	if (virtio_device_has_feature(&net->vdev, VIRTIO_NET_F_MRG_RXBUF))
+		ret = net_rx_read_direct(net);
+	switch (ret) {
+	case NET_RX_USE_BOUNCE:
+		return net_rx_read(net);
+	case NET_RX_DELIVERED:
+		return 2;
+	case NET_RX_OVERFLOWED:
+		return 1;
+	default:
+		return ret;
+	}
 }
 
 static void net_rx_process(struct virtio_net *net)
@@ -282,9 +440,18 @@ static void net_rx_process(struct virtio_net *net)
 
 	for (int i = 0; i < NET_RX_BATCH; i++) {
 		if (!net->rx_pending) {
-			ret = net_rx_read(net);
+			ret = net_rx_take(net);
 			if (ret == 0)
 				break;
+			if (ret == 2) {
+				delivered++;
+				continue;
+			}
+			if (ret <= -VIRTQ_ERR_SIZE) {
+				net_watch_tap(net, false);
+				virtio_device_needs_reset(vdev, ret);
+				return;
+			}
 			if (ret == -EIO) {
 				virtio_stat_add(&vdev->stats.errors, 1);
 				continue;
@@ -513,6 +680,7 @@ int virtio_net_create(const struct vm_net_config *config,
 				      "out of memory for virtio-net");
 	}
 	net->config = *config;
+	net->rx_expect = NET_RX_EXPECT_INITIAL;
 	ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE, err);
 	if (!ret) {
 		ret = virtio_device_init(&net->vdev, &net_ops, NET_QUEUE_COUNT,

@@ -1,5 +1,6 @@
 #include "virtio/virtqueue.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -252,6 +253,20 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	}
 	vq->last_avail_idx++;
 	return 1;
+}
+
+int virtq_unpop(struct virtq *vq, uint16_t count)
+{
+	if (vq->error)
+		return -vq->error;
+	if (!vq->avail)
+		return -VIRTQ_ERR_NOT_READY;
+	/* Every pop moves last_avail_idx and every push used_idx by one, so
+	 * their distance is the number of chains the device holds. */
+	if (count > (uint16_t)(vq->last_avail_idx - vq->used_idx))
+		return -EINVAL;
+	vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - count);
+	return 0;
 }
 
 /* Dirty tracking of tern's own writes (guest_memory_mark_dirty): when a

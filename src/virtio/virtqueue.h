@@ -96,6 +96,16 @@ int virtq_init(struct virtq *vq, const struct guest_memory *mem, uint16_t size,
  * getting notified (as if it called virtq_enable_notify()). */
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain);
 
+/* Gives the last `count` popped chains back to the available ring, unused:
+ * the next virtq_pop() takes them again (re-reading and re-checking their
+ * descriptors). Only chains never pushed: a device that pops ahead (e.g.
+ * virtio-net reading a frame of unknown size straight into receive
+ * buffers) returns what it did not fill. Their buffers may have been
+ * written; that is allowed, they were the device's until used (spec
+ * 2.7.13). Returns 0, -EINVAL when fewer than `count` chains are
+ * outstanding (popped and not yet pushed), or the queue's error. */
+int virtq_unpop(struct virtq *vq, uint16_t count);
+
 /* Returns chain `head` to the driver with `written` bytes written into its
  * writable part and publishes it (release barrier before used->idx).
  * Returns 0 or a negative VIRTQ_ERR_*. */

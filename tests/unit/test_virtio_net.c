@@ -446,6 +446,153 @@ static void received_frame_fills_mergeable_buffers(void **state)
 	assert_memory_equal(gpa_ptr(f, bufs[3] + HDR, 100), frame, 100);
 }
 
+/* Checks used entry `i`: chain `id`, `len` bytes, and (first of a frame)
+ * num_buffers and the frame's bytes after the header. */
+static void expect_received(struct fixture *f, unsigned i, uint32_t want_id,
+			    uint32_t want_len)
+{
+	uint32_t id, len;
+
+	used_elem(f, RX, i, &id, &len);
+	assert_int_equal(id, want_id);
+	assert_int_equal(len, want_len);
+}
+
+/* Frames are read from the tap straight into the receive buffers popped
+ * ahead (as many as recent frames needed): a frame spanning buffers, one
+ * running past the buffers popped into the bounce tail, and small frames
+ * after big ones, whose unused buffers go back to the ring and are taken
+ * in order by the next frames. */
+static void received_frames_span_overflow_and_give_back_buffers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t frame[3 * 1024], whole[HDR + 3000];
+	uint64_t bufs[10];
+	struct virtio_net_hdr_v1 hdr;
+	size_t off = 0;
+	uint32_t id, len;
+
+	if (!require_tun())
+		skip();
+	bring_up(f, ALL_FEATURES);
+	for (int i = 0; i < 10; i++)
+		bufs[i] = offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+
+	/* 3012 bytes: more than the two buffers the first guess takes. */
+	test_frame(frame, 3000, 21);
+	assert_int_equal(send(f->sock, frame, 3000, 0), 3000);
+	assert_true(wait_used(f, RX, 3));
+	for (unsigned i = 0; i < 3; i++) {
+		used_elem(f, RX, i, &id, &len);
+		assert_int_equal(id, i);
+		memcpy(whole + off, gpa_ptr(f, bufs[i], len), len);
+		off += len;
+	}
+	assert_int_equal(off, sizeof(whole));
+	memcpy(&hdr, whole, HDR);
+	assert_int_equal(hdr.num_buffers, 3);
+	assert_memory_equal(whole + HDR, frame, 3000);
+
+	/* Small frames after it: one buffer each, in ring order, though
+	 * the device popped more ahead. */
+	for (unsigned i = 0; i < 2; i++) {
+		test_frame(frame, 100, (uint8_t)(22 + i));
+		assert_int_equal(send(f->sock, frame, 100, 0), 100);
+		assert_true(wait_used(f, RX, (uint16_t)(4 + i)));
+		expect_received(f, 3 + i, 3 + i, HDR + 100);
+		memcpy(&hdr, gpa_ptr(f, bufs[3 + i], HDR), HDR);
+		assert_int_equal(hdr.num_buffers, 1);
+		assert_memory_equal(gpa_ptr(f, bufs[3 + i] + HDR, 100), frame,
+				    100);
+	}
+
+	/* Exactly two buffers' worth. */
+	test_frame(frame, 2048 - HDR, 24);
+	assert_int_equal(send(f->sock, frame, 2048 - HDR, 0), 2048 - HDR);
+	assert_true(wait_used(f, RX, 7));
+	expect_received(f, 5, 5, 1024);
+	expect_received(f, 6, 6, 1024);
+	memcpy(&hdr, gpa_ptr(f, bufs[5], HDR), HDR);
+	assert_int_equal(hdr.num_buffers, 2);
+	assert_memory_equal(gpa_ptr(f, bufs[5] + HDR, 1024 - HDR), frame,
+			    1024 - HDR);
+	assert_memory_equal(gpa_ptr(f, bufs[6], 1024), frame + 1024 - HDR,
+			    1024);
+	assert_int_equal(atomic_load(&f->vdev->stats.bytes_written),
+			 3000 + 100 + 100 + 2048 - HDR);
+	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+
+	/* The three buffers left still take a frame that needs them all. */
+	test_frame(frame, 3 * 1024 - HDR, 25);
+	assert_int_equal(send(f->sock, frame, 3 * 1024 - HDR, 0),
+			 3 * 1024 - HDR);
+	assert_true(wait_used(f, RX, 10));
+	for (unsigned i = 7; i < 10; i++)
+		expect_received(f, i, i, 1024);
+	memcpy(&hdr, gpa_ptr(f, bufs[7], HDR), HDR);
+	assert_int_equal(hdr.num_buffers, 3);
+	assert_memory_equal(gpa_ptr(f, bufs[9], 1024), frame + 2 * 1024 - HDR,
+			    1024);
+}
+
+/* Hostile receive chains: a first buffer too small for the header, a
+ * buffer with no writable part after a good one. The frame they were
+ * meant for is dropped (the chains go back empty), the device carries on
+ * with the next buffers and never writes outside the ones offered. */
+static void short_receive_chains_drop_the_frame_not_the_device(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t frame[1500];
+	uint64_t tiny, good, before, readonly;
+	uint32_t id, len;
+
+	if (!require_tun())
+		skip();
+	bring_up(f, ALL_FEATURES);
+	tiny = offer(f, RX, (struct seg[]){{HDR - 1, true, NULL}}, 1);
+	memset(gpa_ptr(f, tiny + HDR - 1, 1), 0xee, 1);
+	good = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+	test_frame(frame, 100, 31);
+	assert_int_equal(send(f->sock, frame, 100, 0), 100);
+	assert_true(wait_used(f, RX, 1));
+	expect_received(f, 0, 0, 0);
+	/* The byte after the tiny buffer is untouched. */
+	assert_int_equal(*(uint8_t *)gpa_ptr(f, tiny + HDR - 1, 1), 0xee);
+	test_frame(frame, 100, 32);
+	assert_int_equal(send(f->sock, frame, 100, 0), 100);
+	assert_true(wait_used(f, RX, 2));
+	expect_received(f, 1, 1, HDR + 100);
+	assert_memory_equal(gpa_ptr(f, good + HDR, 100), frame, 100);
+
+	/* A 1024-byte buffer, then one only readable: a 1500-byte frame
+	 * would need both. */
+	before = offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
+	readonly = offer(f, RX, (struct seg[]){{1024, false, NULL}}, 1);
+	memset(gpa_ptr(f, readonly, 1024), 0xab, 1024);
+	good = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
+	virtio_device_kick(f->vdev, RX);
+	test_frame(frame, sizeof(frame), 33);
+	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
+	assert_true(wait_used(f, RX, 4));
+	expect_received(f, 2, 2, 0);
+	expect_received(f, 3, 3, 0);
+	for (int i = 0; i < 1024; i++)
+		assert_int_equal(((uint8_t *)gpa_ptr(f, readonly, 1024))[i],
+				 0xab);
+	test_frame(frame, 100, 34);
+	assert_int_equal(send(f->sock, frame, 100, 0), 100);
+	assert_true(wait_used(f, RX, 5));
+	used_elem(f, RX, 4, &id, &len);
+	assert_int_equal(id, 4);
+	assert_int_equal(len, HDR + 100);
+	assert_memory_equal(gpa_ptr(f, good + HDR, 100), frame, 100);
+	assert_int_equal(atomic_load(&f->vdev->stats.errors), 2);
+	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	(void)before;
+}
+
 static double cpu_seconds(void)
 {
 	struct rusage ru;
@@ -732,6 +879,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			received_frame_fills_mergeable_buffers, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			received_frames_span_overflow_and_give_back_buffers,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			short_receive_chains_drop_the_frame_not_the_device,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			without_buffers_the_device_waits_and_loses_nothing,
 			setup, teardown),

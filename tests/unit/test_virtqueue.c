@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -607,6 +608,52 @@ static void guest_rewriting_ring_cannot_hang_pop(void **state)
 	}
 }
 
+/* A device that popped ahead gives back what it did not use: the same
+ * chains come out again, in order, also across the 16-bit wrap; it cannot
+ * give back more than it holds. */
+static void unpop_gives_chains_back_in_order(void **state)
+{
+	struct fixture *f = *state;
+
+	init_queue(f, true, false);
+	f->vq.last_avail_idx = f->vq.used_idx = 0xfffe;
+	f->avail_idx = 0xfffe;
+	for (uint16_t i = 0; i < 4; i++) {
+		set_desc(f, i, DATA_GPA + 0x100ULL * i, 64, VRING_DESC_F_WRITE,
+			 0);
+		offer(f, i);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_pending(&f->vq), 1);
+	assert_int_equal(virtq_unpop(&f->vq, 4), -EINVAL);
+	assert_int_equal(virtq_unpop(&f->vq, 2), 0);
+	assert_int_equal(f->vq.last_avail_idx, 0xffff);
+	assert_int_equal(virtq_pending(&f->vq), 3);
+	for (uint16_t i = 1; i < 4; i++) {
+		assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+		assert_int_equal(f->chain.head, i);
+		assert_int_equal(f->chain.writable_len, 64);
+	}
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 0);
+
+	/* Pushed chains are the driver's again: not given back. */
+	assert_int_equal(virtq_push(&f->vq, 0, 64), 0);
+	assert_int_equal(virtq_push(&f->vq, 1, 64), 0);
+	assert_int_equal(virtq_unpop(&f->vq, 3), -EINVAL);
+	assert_int_equal(virtq_unpop(&f->vq, 2), 0);
+	assert_int_equal(virtq_unpop(&f->vq, 1), -EINVAL);
+	assert_int_equal(virtq_unpop(&f->vq, 0), 0);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(f->chain.head, 2);
+
+	/* A broken queue stays broken. */
+	offer(f, QSIZE);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), -VIRTQ_ERR_HEAD_INDEX);
+	assert_int_equal(virtq_unpop(&f->vq, 1), -VIRTQ_ERR_HEAD_INDEX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +685,7 @@ int main(void)
 		T(avail_event_tells_driver_where_to_notify),
 		T(empty_pop_publishes_avail_event),
 		T(guest_rewriting_ring_cannot_hang_pop),
+		T(unpop_gives_chains_back_in_order),
 #undef T
 	};
 
