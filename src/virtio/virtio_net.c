@@ -289,11 +289,11 @@ static int net_rx_read(struct virtio_net *net)
 	return 1;
 }
 
-/* What net_rx_read_direct() did with the next frame. */
-enum net_rx_direct {
+/* What taking the next frame from the tap came to. */
+enum net_rx_taken {
 	NET_RX_NONE = 0, /* the tap had no frame */
 	NET_RX_DELIVERED, /* the frame went to the guest */
-	NET_RX_OVERFLOWED, /* its tail waits in rx_frame (rx_pending) */
+	NET_RX_PENDING, /* it, or its tail, waits in rx_frame (rx_pending) */
 	NET_RX_USE_BOUNCE, /* no receive buffer to read into: nothing read */
 };
 
@@ -344,7 +344,7 @@ static int net_rx_pop_ahead(struct virtio_net *net, struct virtq *vq,
  * chains popped ahead with rx_frame as the overflow tail. The chains the
  * frame did not reach go back unused (virtq_unpop); a frame longer than
  * the room popped continues through the pending-frame path. Returns an
- * enum net_rx_direct, -EIO for a runt frame, a negative errno when the
+ * enum net_rx_taken, -EIO for a runt frame, a negative errno when the
  * tap failed, or a negative VIRTQ_ERR_* for a malformed ring. */
 static int net_rx_read_direct(struct virtio_net *net)
 {
@@ -387,7 +387,7 @@ static int net_rx_read_direct(struct virtio_net *net)
 		net->rx_total = (size_t)n;
 		net->rx_count = (uint16_t)count;
 		net->rx_pending = true;
-		return NET_RX_OVERFLOWED;
+		return NET_RX_PENDING;
 	}
 	for (left = (size_t)n; left; used++) {
 		if (net->rx_lens[used] > left)
@@ -411,25 +411,18 @@ static int net_rx_read_direct(struct virtio_net *net)
 
 /* Takes the next frame from the tap: straight into the receive buffers
  * with mergeable buffers, else (or with no buffer to read into) through
- * rx_frame. Returns 1 when a frame is pending, 2 when it was already
- * delivered, 0 when the tap has none, -EIO for a runt frame, a negative
- * errno when the tap failed or a negative VIRTQ_ERR_*. */
+ * rx_frame. Returns NET_RX_NONE, _DELIVERED or _PENDING, -EIO for a runt
+ * frame, a negative errno when the tap failed or a negative VIRTQ_ERR_*. */
 static int net_rx_take(struct virtio_net *net)
 {
 	int ret = NET_RX_USE_BOUNCE;
 
 	if (virtio_device_has_feature(&net->vdev, VIRTIO_NET_F_MRG_RXBUF))
 		ret = net_rx_read_direct(net);
-	switch (ret) {
-	case NET_RX_USE_BOUNCE:
-		return net_rx_read(net);
-	case NET_RX_DELIVERED:
-		return 2;
-	case NET_RX_OVERFLOWED:
-		return 1;
-	default:
+	if (ret != NET_RX_USE_BOUNCE)
 		return ret;
-	}
+	ret = net_rx_read(net);
+	return ret == 1 ? NET_RX_PENDING : ret;
 }
 
 static void net_rx_process(struct virtio_net *net)
@@ -441,9 +434,9 @@ static void net_rx_process(struct virtio_net *net)
 	for (int i = 0; i < NET_RX_BATCH; i++) {
 		if (!net->rx_pending) {
 			ret = net_rx_take(net);
-			if (ret == 0)
+			if (ret == NET_RX_NONE)
 				break;
-			if (ret == 2) {
+			if (ret == NET_RX_DELIVERED) {
 				delivered++;
 				continue;
 			}
