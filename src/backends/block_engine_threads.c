@@ -55,9 +55,16 @@ static void *worker_main(void *opaque)
 		pthread_mutex_lock(&engine->lock);
 		req->result = result;
 		req->next = engine->finished;
+		/* One wake-up per batch, not per request: a list that was
+		 * not empty was signalled when it became non-empty, and
+		 * block_queue_complete() clears the event fd before it takes
+		 * the list, so that signal is still pending or the list is
+		 * about to be taken with this request on it. */
+		if (!engine->finished) {
+			ignored = write(queue->event_fd, &one, sizeof(one));
+			(void)ignored;
+		}
 		engine->finished = req;
-		ignored = write(queue->event_fd, &one, sizeof(one));
-		(void)ignored;
 	}
 	pthread_mutex_unlock(&engine->lock);
 	return NULL;

@@ -18,6 +18,44 @@ static void add_region(struct guest_memory *mem, uint64_t gpa, uint64_t size,
 	region->hva = hva;
 }
 
+/* Anonymous RAM starting on a 2 MiB boundary, with transparent huge pages
+ * asked for. KVM maps guest memory with 2 MiB pages only where the guest
+ * address and the host address agree modulo 2 MiB: a plain mmap (not
+ * 2 MiB-aligned on Linux before 6.7) left every guest page mapped at 4 KiB
+ * even with the host's THP on (measured in the test host: KVM's pages_2m
+ * 0, pages_4k 67196 for a 512 MiB guest; aligned: pages_2m 131, as QEMU,
+ * which aligns its RAM too). Large pages shorten the guest's two-level
+ * page walks; with nested KVM every walk is expensive. madvise covers
+ * hosts whose THP mode is "madvise"; it is only a hint. Returns NULL with
+ * errno set. */
+static void *map_ram(uint64_t ram_size)
+{
+	size_t size = (size_t)ram_size;
+	size_t extra = size >= GUEST_MEMORY_HUGE_PAGE_SIZE &&
+			size <= SIZE_MAX - GUEST_MEMORY_HUGE_PAGE_SIZE
+		? GUEST_MEMORY_HUGE_PAGE_SIZE
+		: 0;
+	uint8_t *raw, *ram;
+	size_t head;
+
+	raw = mmap(NULL, size + extra, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	head = extra ? (GUEST_MEMORY_HUGE_PAGE_SIZE -
+			(uintptr_t)raw % GUEST_MEMORY_HUGE_PAGE_SIZE) %
+			GUEST_MEMORY_HUGE_PAGE_SIZE
+		     : 0;
+	ram = raw + head;
+	if (head)
+		munmap(raw, head);
+	if (extra - head)
+		munmap(ram + size, extra - head);
+	if (extra)
+		(void)madvise(ram, size, MADV_HUGEPAGE);
+	return ram;
+}
+
 int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 {
 	uint64_t low_size;
@@ -31,9 +69,8 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 	 * madvise, one dump for snapshots); MAP_NORESERVE because the guest
 	 * rarely touches all of it and overcommit should count only what it
 	 * does. */
-	mapping = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mapping == MAP_FAILED)
+	mapping = map_ram(ram_size);
+	if (!mapping)
 		return -errno;
 
 	mem->mapping = mapping;

@@ -35,6 +35,8 @@ struct guest_memory {
 };
 
 #define GUEST_MEMORY_PAGE_SIZE 4096
+/* Transparent huge page size on x86-64: guest RAM starts on this boundary. */
+#define GUEST_MEMORY_HUGE_PAGE_SIZE (2u << 20)
 
 /* Maps ram_size bytes of guest RAM: below the MMIO hole first, the rest from
  * 4 GiB up. Returns 0 or a negative errno. */

@@ -343,6 +343,10 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 		return -VIRTQ_ERR_NOT_READY;
 	if (head >= vq->size)
 		return virtq_fail(vq, VIRTQ_ERR_USED_HEAD);
+	/* The chain is walked again while it is still the device's: once
+	 * used idx moves, the driver may reuse its descriptors for other
+	 * buffers, and the walk would mark those instead. */
+	mark_chain_written(vq, head);
 	elem = &vq->used->ring[vq->used_idx % vq->size];
 	__atomic_store_n(&elem->id, head, __ATOMIC_RELAXED);
 	__atomic_store_n(&elem->len, written, __ATOMIC_RELAXED);
@@ -350,7 +354,6 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	/* Release: the element and the data written into the buffers are
 	 * visible before the driver sees the new idx (spec 2.7.14). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
-	mark_chain_written(vq, head);
 	mark_used_ring(vq);
 	return 0;
 }
@@ -365,6 +368,9 @@ int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
 	for (uint16_t i = 0; i < count; i++)
 		if (heads[i] >= vq->size)
 			return virtq_fail(vq, VIRTQ_ERR_USED_HEAD);
+	/* Before publishing, as in virtq_push. */
+	for (uint16_t i = 0; i < count; i++)
+		mark_chain_written(vq, heads[i]);
 	for (uint16_t i = 0; i < count; i++) {
 		struct virtq_used_elem_raw *elem =
 			&vq->used->ring[(uint16_t)(vq->used_idx + i) %
@@ -377,8 +383,6 @@ int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
 	/* One release store for the whole group: the driver sees all of it
 	 * or none (spec 2.7.14). */
 	__atomic_store_n(&vq->used->idx, vq->used_idx, __ATOMIC_RELEASE);
-	for (uint16_t i = 0; i < count; i++)
-		mark_chain_written(vq, heads[i]);
 	mark_used_ring(vq);
 	return 0;
 }

@@ -218,6 +218,51 @@ static void many_requests_in_flight(void **state)
 		assert_filled(back + i * 4096, 4096, (uint8_t)(i + 1));
 }
 
+/* The threads engine raises its event fd once for a batch of completions
+ * that nobody reaped yet (each raise wakes the device's I/O thread), and
+ * the batch is still delivered whole, each request exactly once. */
+static void threads_signal_once_per_batch(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t bufs[16][4096];
+	struct block_request reqs[16];
+	struct iovec iov[16];
+	struct outcome out[16];
+
+	open_or_skip(f, false, BLOCK_CACHE_WRITEBACK);
+	for (int round = 0; round < 3; round++) {
+		int n = round == 1 ? 1 : 16;
+		uint64_t raised = 0;
+
+		for (int i = 0; i < n; i++) {
+			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+			out[i] = (struct outcome){-1, 0};
+			reqs[i] = (struct block_request){
+				.op = BLOCK_OP_WRITE,
+				.offset = (uint64_t)i * 4096,
+				.iov = &iov[i],
+				.iov_count = 1,
+				.done = record_done,
+				.opaque = &out[i],
+			};
+			assert_int_equal(block_queue_submit(f->queue, &reqs[i]),
+					 0);
+		}
+		block_queue_kick(f->queue);
+		usleep(300 * 1000); /* every worker is done by then */
+		assert_int_equal(read(block_queue_event_fd(f->queue), &raised,
+				      sizeof(raised)),
+				 sizeof(raised));
+		block_queue_complete(f->queue);
+		assert_int_equal(block_queue_in_flight(f->queue), 0);
+		assert_int_equal(raised, 1);
+		for (int i = 0; i < n; i++) {
+			assert_int_equal(out[i].calls, 1);
+			assert_int_equal(out[i].result, 0);
+		}
+	}
+}
+
 static void flush_succeeds(void **state)
 {
 	struct fixture *f = *state;
@@ -567,6 +612,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(second_writer_is_locked_out,
 						setup_threads, teardown),
 		cmocka_unit_test_setup_teardown(lock_is_handed_over,
+						setup_threads, teardown),
+		cmocka_unit_test_setup_teardown(threads_signal_once_per_batch,
 						setup_threads, teardown),
 		cmocka_unit_test_setup_teardown(auto_engine_picks_one,
 						setup_threads, teardown),

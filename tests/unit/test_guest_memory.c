@@ -39,6 +39,34 @@ static void large_memory_skips_the_mmio_hole(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* KVM maps guest RAM with 2 MiB pages only where guest-physical and host
+ * addresses agree modulo 2 MiB; the mapping also covers exactly the RAM
+ * (the alignment slack is given back), so it reads and writes end to
+ * end. */
+static void ram_starts_on_a_huge_page_boundary(void **state)
+{
+	static const uint64_t sizes[] = {MiB(1), MiB(3), MiB(64) + 4096,
+					 MiB(512)};
+
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct guest_memory mem;
+		uint8_t *last;
+
+		assert_int_equal(guest_memory_init(&mem, sizes[i]), 0);
+		if (sizes[i] >= GUEST_MEMORY_HUGE_PAGE_SIZE)
+			assert_int_equal((uintptr_t)mem.mapping %
+						 GUEST_MEMORY_HUGE_PAGE_SIZE,
+					 0);
+		assert_int_equal(mem.mapping_size, sizes[i]);
+		mem.mapping[0] = 1;
+		last = guest_memory_ptr(&mem, sizes[i] - 1, 1);
+		assert_ptr_equal(last, mem.mapping + sizes[i] - 1);
+		*last = 2;
+		assert_int_equal(mem.mapping[0] + *last, 3);
+		guest_memory_destroy(&mem);
+	}
+}
+
 static void wrapping_ranges_are_refused(void **state)
 {
 	struct guest_memory mem;
@@ -68,6 +96,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(small_memory_is_one_low_region),
 		cmocka_unit_test(large_memory_skips_the_mmio_hole),
+		cmocka_unit_test(ram_starts_on_a_huge_page_boundary),
 		cmocka_unit_test(wrapping_ranges_are_refused),
 		cmocka_unit_test(zero_size_is_refused),
 	};

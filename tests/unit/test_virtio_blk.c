@@ -39,6 +39,7 @@ struct fixture {
 	struct virtio_device *vdev;
 	uint16_t avail_idx, used_seen;
 	unsigned next_desc;
+	enum block_engine engine;
 };
 
 static _Atomic int interrupts;
@@ -72,7 +73,7 @@ static void start_device_with(struct fixture *f, bool readonly, bool event_idx)
 		.path = f->path,
 		.readonly = readonly,
 		.id = "unit-disk",
-		.engine = BLOCK_ENGINE_AUTO,
+		.engine = f->engine,
 	};
 	struct virtio_device *vdev;
 	uint64_t features;
@@ -126,6 +127,13 @@ static int setup(void **state)
 	close(fd);
 	assert_int_equal(guest_memory_init(&f->mem, MiB(64)), 0);
 	*state = f;
+	return 0;
+}
+
+static int setup_threads(void **state)
+{
+	setup(state);
+	((struct fixture *)*state)->engine = BLOCK_ENGINE_THREADS;
 	return 0;
 }
 
@@ -459,6 +467,113 @@ static void reset_with_requests_in_flight(void **state)
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
 }
 
+/* Fills the image's 64 KiB block b with the byte block_byte(b). */
+static uint8_t block_byte(unsigned b)
+{
+	return (uint8_t)(b * 7 + 1);
+}
+
+static void fill_image_blocks(struct fixture *f, unsigned count)
+{
+	uint8_t buf[65536];
+	int fd = open(f->path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	for (unsigned b = 0; b < count; b++) {
+		memset(buf, block_byte(b), sizeof(buf));
+		assert_int_equal(pwrite(fd, buf, sizeof(buf), 65536LL * b),
+				 (ssize_t)sizeof(buf));
+	}
+	close(fd);
+}
+
+/* Rounds of 20 reads in flight at once, completing in any order (the
+ * threads engine's workers race each other and the I/O thread): every
+ * head comes back exactly once per round, with its own data and status. */
+static void reads_in_flight_each_answered_once(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned n = 20, blocks = IMAGE_SIZE / 65536;
+	uint32_t *used = gpa(f, USED_GPA + 4, 8ULL * QSIZE);
+
+	fill_image_blocks(f, blocks);
+	start_device(f, false);
+	for (unsigned round = 0; round < 30; round++) {
+		unsigned seen[20] = {0};
+		uint16_t first = f->used_seen;
+
+		for (unsigned i = 0; i < n; i++) {
+			unsigned b = (round * n + i) % blocks;
+
+			memset(slot_data(f, i), 0, 65536);
+			request(f, i, VIRTIO_BLK_T_IN, 128ULL * b, 65536, true);
+		}
+		kick(f);
+		assert_true(wait_used(f, (uint16_t)n));
+		/* Nothing more than this round's answers. */
+		usleep(2000);
+		assert_int_equal(used_idx(f), f->used_seen);
+		for (unsigned k = 0; k < n; k++) {
+			unsigned at = (uint16_t)(first + k) % QSIZE;
+			uint32_t head = used[2 * at];
+
+			assert_true(head % 3 == 0 && head / 3 < n);
+			seen[head / 3]++;
+			assert_int_equal(used[2 * at + 1], 65537);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			uint8_t want = block_byte((round * n + i) % blocks);
+			uint8_t *data = slot_data(f, i);
+
+			assert_int_equal(seen[i], 1);
+			assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
+			assert_int_equal(data[0], want);
+			assert_int_equal(data[65535], want);
+		}
+	}
+	assert_int_equal(atomic_load(&f->vdev->stats.errors), 0);
+}
+
+/* A reset returns only once no request can touch guest memory any more:
+ * nothing in flight writes a data buffer, a status byte or the used ring
+ * after it, whatever the engine. */
+static void reset_leaves_no_write_behind(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned n = 20;
+	uint16_t used_after;
+
+	fill_image_blocks(f, n);
+	start_device(f, false);
+	for (unsigned i = 0; i < n; i++)
+		request(f, i, VIRTIO_BLK_T_IN, 128ULL * i, 65536, true);
+	kick(f);
+	usleep(500);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_write_status(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	used_after = used_idx(f);
+	for (unsigned i = 0; i < n; i++) {
+		memset(slot_data(f, i), 0xee, 65536);
+		*(uint8_t *)gpa(f, STATUS_GPA + i, 1) = 0xee;
+	}
+	usleep(20000);
+	assert_int_equal(used_idx(f), used_after);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *data = slot_data(f, i);
+
+		assert_int_equal(data[0], 0xee);
+		assert_int_equal(data[65535], 0xee);
+		assert_int_equal(slot_status(f, i), 0xee);
+	}
+}
+
+#define THREADS(test)                                                          \
+	{                                                                      \
+		"threads/" #test, test, setup_threads, teardown, NULL          \
+	}
+#define BOTH(test) {#test, test, setup, teardown, NULL}, THREADS(test)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +596,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(reset_with_requests_in_flight,
 						setup, teardown),
+		/* The default engine above; the threads engine's workers
+		 * complete out of order, concurrently with the I/O thread. */
+		THREADS(many_writes_in_flight_then_read_back),
+		BOTH(reads_in_flight_each_answered_once),
+		BOTH(reset_leaves_no_write_behind),
+		THREADS(reset_with_requests_in_flight),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
