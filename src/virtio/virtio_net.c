@@ -521,7 +521,6 @@ static void net_tx_process(struct virtio_net *net)
 {
 	struct virtio_device *vdev = &net->vdev;
 	struct virtq *vq = &vdev->queues[NET_TX_QUEUE].vq;
-	bool completed = false;
 	int ret;
 
 	do {
@@ -532,15 +531,20 @@ static void net_tx_process(struct virtio_net *net)
 			ret = virtq_push(vq, net->tx_chain.head, 0);
 			if (ret)
 				break;
-			completed = true;
+			/* Signal each completion as it is made, not once
+			 * after the batch: the guest frees a sent skb only
+			 * when it sees it used, and TCP small queues hold its
+			 * socket back until then, while one writev of a TSO
+			 * frame can run the host's whole TCP receive path.
+			 * With EVENT_IDX this costs an interrupt only where
+			 * the driver's used_event asks for one. */
+			virtio_device_signal_used(vdev, NET_TX_QUEUE);
 		}
 		if (ret < 0) {
 			virtio_device_needs_reset(vdev, ret);
 			return;
 		}
 	} while (virtq_enable_notify(vq));
-	if (completed)
-		virtio_device_signal_used(vdev, NET_TX_QUEUE);
 }
 
 static void net_queue_notify(struct virtio_device *vdev, uint16_t q)
