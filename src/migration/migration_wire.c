@@ -228,8 +228,11 @@ int migration_recv_message(int fd, uint32_t *type, uint8_t **payload,
 
 	if (ret)
 		return tern_error_set(err, -ret, "migration stream: %s",
-				      ret == -EPIPE ? "the peer closed the "
-						      "connection"
+				      /* Worded as the sender's write errors:
+				       * which side notices a cut first is
+				       * timing. */
+				      ret == -EPIPE ? "connection closed by "
+						      "the peer"
 						    : strerror(-ret));
 	ret = migration_wire_parse_message_header(header, type, length, err);
 	if (ret)
