@@ -21,6 +21,19 @@ class GuestFailed(Exception):
     pass
 
 
+def run_inside_testhost(script, inner_args, timeout):
+    """Builds tern and the benchmark initramfs here, then runs `script`
+    (a path relative to the repository) with --inner and inner_args inside
+    the nested test host, where KVM can boot the guest. The whole test-host
+    run is bounded: a stuck test host ends as a failure (run.sh's timeout),
+    not a hang. Returns the exit status."""
+    subprocess.run(["make", "-s", "build/tern"], cwd=ROOT, check=True)
+    subprocess.run(["guest/build-bench-initramfs.sh"], cwd=ROOT, check=True)
+    argv = ["testhost/run.sh", "--timeout", str(timeout), "--", "/usr/bin/python3",
+            script, "--inner"] + inner_args
+    return subprocess.run(argv, cwd=ROOT).returncode
+
+
 def guest_paths():
     """The guest bzImage and the benchmark initramfs (with fio, iperf3)."""
     out = subprocess.run(

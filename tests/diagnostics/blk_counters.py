@@ -145,11 +145,8 @@ def main():
     args = parser.parse_args()
     if args.inner:
         return inner(args)
-    subprocess.run(["make", "-s", "build/tern"], cwd=ROOT, check=True)
-    subprocess.run(["guest/build-bench-initramfs.sh"], cwd=ROOT, check=True)
-    return subprocess.run(["testhost/run.sh", "--timeout", "1800", "--", "/usr/bin/python3",
-                           os.path.relpath(__file__, ROOT), "--inner",
-                           "--runtime", str(args.runtime)] + args.vmm, cwd=ROOT).returncode
+    return benchlib.run_inside_testhost(os.path.relpath(__file__, ROOT),
+                                        ["--runtime", str(args.runtime)] + args.vmm, 1800)
 
 
 if __name__ == "__main__":

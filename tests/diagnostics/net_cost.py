@@ -137,12 +137,9 @@ def main():
     args = parser.parse_args()
     if args.inner:
         return inner(args)
-    subprocess.run(["make", "-s", "build/tern"], cwd=ROOT, check=True)
-    subprocess.run(["guest/build-bench-initramfs.sh"], cwd=ROOT, check=True)
-    return subprocess.run(["testhost/run.sh", "--timeout", "1800", "--", "/usr/bin/python3",
-                           "tests/diagnostics/net_cost.py", "--inner", "--time", str(args.time),
-                           "--vmms", args.vmms, "--figures", args.figures],
-                          cwd=ROOT).returncode
+    return benchlib.run_inside_testhost(
+        "tests/diagnostics/net_cost.py",
+        ["--time", str(args.time), "--vmms", args.vmms, "--figures", args.figures], 1800)
 
 
 if __name__ == "__main__":

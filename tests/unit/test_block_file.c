@@ -182,18 +182,14 @@ static void write_then_read_back(void **state)
 	assert_filled(back, 512, 0xb2);
 }
 
-static void many_requests_in_flight(void **state)
+/* Submits n writes, request i of page bufs[i] to offset i * 4096, each
+ * recording its outcome in out[i]. */
+static void submit_page_writes(struct fixture *f, int n, uint8_t (*bufs)[4096],
+			       struct block_request *reqs, struct iovec *iov,
+			       struct outcome *out)
 {
-	struct fixture *f = *state;
-	static uint8_t bufs[16][4096], back[16 * 4096];
-	struct block_request reqs[16];
-	struct iovec iov[16];
-	struct outcome out[16];
-
-	open_or_skip(f, false, BLOCK_CACHE_WRITEBACK);
-	for (int i = 0; i < 16; i++) {
-		memset(bufs[i], i + 1, sizeof(bufs[i]));
-		iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
+	for (int i = 0; i < n; i++) {
+		iov[i] = (struct iovec){bufs[i], 4096};
 		out[i] = (struct outcome){-1, 0};
 		reqs[i] = (struct block_request){
 			.op = BLOCK_OP_WRITE,
@@ -205,6 +201,20 @@ static void many_requests_in_flight(void **state)
 		};
 		assert_int_equal(block_queue_submit(f->queue, &reqs[i]), 0);
 	}
+}
+
+static void many_requests_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t bufs[16][4096], back[16 * 4096];
+	struct block_request reqs[16];
+	struct iovec iov[16];
+	struct outcome out[16];
+
+	open_or_skip(f, false, BLOCK_CACHE_WRITEBACK);
+	for (int i = 0; i < 16; i++)
+		memset(bufs[i], i + 1, sizeof(bufs[i]));
+	submit_page_writes(f, 16, bufs, reqs, iov, out);
 	assert_int_equal(block_queue_in_flight(f->queue), 16);
 	/* depth 16: one more waits for room */
 	assert_int_equal(block_queue_submit(f->queue, &reqs[0]), -EBUSY);
@@ -234,20 +244,7 @@ static void threads_signal_once_per_batch(void **state)
 		int n = round == 1 ? 1 : 16;
 		uint64_t raised = 0;
 
-		for (int i = 0; i < n; i++) {
-			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-			out[i] = (struct outcome){-1, 0};
-			reqs[i] = (struct block_request){
-				.op = BLOCK_OP_WRITE,
-				.offset = (uint64_t)i * 4096,
-				.iov = &iov[i],
-				.iov_count = 1,
-				.done = record_done,
-				.opaque = &out[i],
-			};
-			assert_int_equal(block_queue_submit(f->queue, &reqs[i]),
-					 0);
-		}
+		submit_page_writes(f, n, bufs, reqs, iov, out);
 		block_queue_kick(f->queue);
 		usleep(300 * 1000); /* every worker is done by then */
 		assert_int_equal(read(block_queue_event_fd(f->queue), &raised,
