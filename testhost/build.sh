@@ -32,7 +32,7 @@ root="$work/root"
 mkdir -p "$root"/{bin,dev,proc,sys,host,modules}
 cp /bin/busybox "$root/bin/busybox"
 for applet in sh mount umount insmod mkdir ln cat echo poweroff setsid cttyhack \
-	chroot sleep mknod sync; do
+	chroot sleep mknod sync ip ifconfig; do
 	ln -s busybox "$root/bin/$applet"
 done
 

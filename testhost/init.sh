@@ -38,6 +38,8 @@ ln -sf /proc/self/fd /host/dev/fd
 ln -sf /proc/self/fd/0 /host/dev/stdin
 ln -sf /proc/self/fd/1 /host/dev/stdout
 ln -sf /proc/self/fd/2 /host/dev/stderr
+# Loopback up, as on any machine: tests (migration over 127.0.0.1) use it.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || say "cannot bring up lo"
 [ -e /dev/kvm ] || say "no /dev/kvm: kvm-amd did not load (is SVM emulated?)"
 
 if [ -n "$script" ]; then

@@ -12,7 +12,11 @@
 # so callers can tell a broken test host from a failing test.
 # Environment: TESTHOST_PASS_ENV="NAME ..." copies those variables into the
 # command's environment; TESTHOST_SINGLE_THREAD=1 uses single-threaded TCG,
-# slower but clear of a known QEMU 7.2 multi-threaded TCG assertion.
+# slower but clear of a known QEMU 7.2 multi-threaded TCG assertion;
+# TESTHOST_EMULATOR=backports|system picks the emulator: QEMU 10.0 from
+# bookworm-backports (unpacked by fetch-qemu-backports.sh) or the system's
+# QEMU 7.2 (README.md, "The test host's emulator", says which is the
+# default and why).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 
@@ -76,13 +80,25 @@ if [[ ! -S "$work/vfs.sock" ]]; then
 	exit 125
 fi
 
+qemu=(qemu-system-x86_64)
+case "${TESTHOST_EMULATOR:-system}" in
+system) ;;
+backports)
+	binary=$("$TERN_ROOT/testhost/fetch-qemu-backports.sh")
+	qemu=("$binary" -L "${binary%/bin/*}/share/qemu" -L /usr/share/qemu)
+	;;
+*)
+	echo "testhost: TESTHOST_EMULATOR=$TESTHOST_EMULATOR: expected system or backports" >&2
+	exit 2
+	;;
+esac
 accel=tcg
 [[ "${TESTHOST_SINGLE_THREAD:-0}" == 1 ]] && accel=tcg,thread=single
 stdin=/dev/null
 [[ -t 0 ]] && stdin=/dev/stdin
 
 set +e
-timeout -k 10 "$timeout_secs" qemu-system-x86_64 \
+timeout -k 10 "$timeout_secs" "${qemu[@]}" \
 	-accel "$accel" -cpu EPYC,+svm,+npt -smp "$cpus" -m "$memory_mib" \
 	-nographic -no-reboot -nodefaults -serial mon:stdio \
 	-object "memory-backend-memfd,id=mem,size=${memory_mib}M,share=on" \

@@ -70,25 +70,54 @@ def how_it_ended(transcript):
     return "stall (no progress, no message)"
 
 
-def one_run(config):
+class Phases:
+    """Seconds spent in each named phase of one run, to see where a slow
+    VMM's time goes (boot, driver load, each stream, the reboot)."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+        self.spent = []
+
+    def done(self, name):
+        now = time.monotonic()
+        self.spent.append(f"{name} {now - self.last:.1f}")
+        self.last = now
+
+    def __str__(self):
+        return ", ".join(self.spent)
+
+
+def one_run(config, transcript_dir):
     with net.netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
         guest = make_guest(config, ns)
         started = time.monotonic()
+        phases = Phases()
         try:
             with guest:
+                phases.done("boot")
                 net.load_driver(guest)
+                phases.done("driver")
                 net.configure(guest, net.guest_iface_with_mac(guest, MAC), "10.0.2.15/24")
+                phases.done("configure")
                 server = net.start_host_server(ns, "receive", "10.0.2.1", 5003, STREAM_BYTES)
                 guest.shell("dd if=/dev/zero bs=1M count=64 2>/dev/null | nc 10.0.2.1 5003",
                             timeout=300)
                 net.finish_host_server(server)
+                phases.done("to-host")
                 server = net.start_host_server(ns, "send", "10.0.2.1", 5004, STREAM_BYTES)
                 guest.shell("nc 10.0.2.1 5004 < /dev/null | sha256sum", timeout=300)
                 net.finish_host_server(server)
+                phases.done("to-guest")
                 guest.reboot()
-            return f"ok ({time.monotonic() - started:.0f} s)"
+                phases.done("reboot")
+            return f"ok ({time.monotonic() - started:.0f} s: {phases})"
         except (pexpect.ExceptionPexpect, AssertionError, subprocess.SubprocessError):
-            return how_it_ended(guest.transcript())
+            return f"{how_it_ended(guest.transcript())} (after {phases or 'nothing'})"
+        finally:
+            if transcript_dir:
+                name = f"{config}-{time.strftime('%H%M%S')}.log"
+                with open(os.path.join(transcript_dir, name), "w") as f:
+                    f.write(guest.transcript())
 
 
 def main():
@@ -96,16 +125,19 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--configs", default="tern1,tern2,qemu1,qemu2",
                         help="VMM and vCPU count per config, comma-separated")
+    parser.add_argument("--transcripts", metavar="DIR",
+                        help="write each run's guest console to DIR/CONFIG-HHMMSS.log")
     args = parser.parse_args()
     if not os.environ.get("TERN_IN_TESTHOST"):
+        extra = ["--transcripts", os.path.abspath(args.transcripts)] if args.transcripts else []
         os.execvp(os.path.join(ROOT, "testhost/run.sh"),
                   ["testhost/run.sh", "--", sys.executable, os.path.abspath(__file__),
-                   "--runs", str(args.runs), "--configs", args.configs])
+                   "--runs", str(args.runs), "--configs", args.configs] + extra)
     configs = args.configs.split(",")
     outcomes = {c: [] for c in configs}
     for run in range(args.runs):
         for config in configs:
-            outcome = one_run(config)
+            outcome = one_run(config, args.transcripts)
             outcomes[config].append(outcome)
             print(f"run {run + 1} {config}: {outcome}", flush=True)
     print("\nsummary (runs that completed both streams):")
