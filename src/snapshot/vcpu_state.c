@@ -296,18 +296,27 @@ struct feature_word {
 	uint32_t function, index;
 	enum cpuid_register reg;
 	const char *leaf_name;
+	/* Bits that mirror guest state rather than the CPU, so a running
+	 * guest's CPUID has them where a fresh vCPU's does not: KVM sets
+	 * OSXSAVE (1.ecx bit 27) from CR4.OSXSAVE and OSPKE (7.0.ecx bit 4)
+	 * from CR4.PKE once the guest enables them, and the restored CR4
+	 * brings them back. */
+	uint32_t guest_state_bits;
 };
 
+#define CPUID_1_ECX_OSXSAVE (1u << 27)
+#define CPUID_7_ECX_OSPKE (1u << 4)
+
 static const struct feature_word feature_words[] = {
-	{0x1, 0, CPUID_ECX, "1.ecx"},
-	{0x1, 0, CPUID_EDX, "1.edx"},
-	{0x7, 0, CPUID_EBX, "7.0.ebx"},
-	{0x7, 0, CPUID_ECX, "7.0.ecx"},
-	{0x7, 0, CPUID_EDX, "7.0.edx"},
-	{0x7, 1, CPUID_EAX, "7.1.eax"},
-	{0xd, 1, CPUID_EAX, "0xd.1.eax"},
-	{0x80000001, 0, CPUID_ECX, "0x80000001.ecx"},
-	{0x80000001, 0, CPUID_EDX, "0x80000001.edx"},
+	{0x1, 0, CPUID_ECX, "1.ecx", CPUID_1_ECX_OSXSAVE},
+	{0x1, 0, CPUID_EDX, "1.edx", 0},
+	{0x7, 0, CPUID_EBX, "7.0.ebx", 0},
+	{0x7, 0, CPUID_ECX, "7.0.ecx", CPUID_7_ECX_OSPKE},
+	{0x7, 0, CPUID_EDX, "7.0.edx", 0},
+	{0x7, 1, CPUID_EAX, "7.1.eax", 0},
+	{0xd, 1, CPUID_EAX, "0xd.1.eax", 0},
+	{0x80000001, 0, CPUID_ECX, "0x80000001.ecx", 0},
+	{0x80000001, 0, CPUID_EDX, "0x80000001.edx", 0},
 };
 
 struct feature_name {
@@ -433,7 +442,7 @@ int vcpu_state_check_cpuid(struct vcpu *vcpu, const struct state_file *sf,
 
 		if (!e)
 			continue;
-		missing = entry_reg(e, w->reg) &
+		missing = entry_reg(e, w->reg) & ~w->guest_state_bits &
 			~offered_bits(&current->header,
 				      &vcpu->vm->kvm.supported_cpuid.header, w);
 		if (!missing)

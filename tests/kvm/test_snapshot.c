@@ -343,6 +343,25 @@ static void mismatches_are_refused(void **state)
 	expect_load_refused(1, MEMORY_SIZE, "snap-m", "mem-m", "truncated");
 }
 
+/* vCPU 0's saved CPUID entry for `function` (sub-leaf 0) in a state file
+ * read into sf, to rewrite as another host or a later guest would have
+ * left it; NULL when the snapshot has no such leaf. */
+static struct kvm_cpuid_entry2 *saved_leaf(struct state_file *sf,
+					   uint32_t function)
+{
+	const struct state_section *s =
+		state_file_find(sf, snap_vcpu_id(0, SNAP_VCPU_CPUID));
+	struct kvm_cpuid2 *cpuid;
+
+	assert_non_null(s);
+	cpuid = (struct kvm_cpuid2 *)s->data;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == function &&
+		    cpuid->entries[i].index == 0)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
 /* A snapshot whose guest saw a CPU feature this host lacks is refused
  * before anything changes, naming the feature. The state file is rewritten
  * with the bit set in vCPU 0's saved CPUID (leaf 7, EBX) and a fresh
@@ -352,9 +371,7 @@ static void missing_cpu_feature_is_refused(void **state)
 	struct test_vm *a = calloc(1, sizeof(*a));
 	struct tern_error err = {{0}};
 	struct state_file sf;
-	const struct state_section *s;
-	struct kvm_cpuid2 *cpuid;
-	struct kvm_cpuid_entry2 *leaf7 = NULL;
+	struct kvm_cpuid_entry2 *leaf7;
 	const struct cpuid_table *supported;
 	uint32_t host_ebx = 0;
 	int bit;
@@ -371,13 +388,7 @@ static void missing_cpu_feature_is_refused(void **state)
 	finish(a);
 
 	assert_int_equal(state_file_read(&sf, path_in_dir("snap-c"), &err), 0);
-	s = state_file_find(&sf, snap_vcpu_id(0, SNAP_VCPU_CPUID));
-	assert_non_null(s);
-	cpuid = (struct kvm_cpuid2 *)s->data;
-	for (uint32_t i = 0; i < cpuid->nent; i++)
-		if (cpuid->entries[i].function == 7 &&
-		    cpuid->entries[i].index == 0)
-			leaf7 = &cpuid->entries[i];
+	leaf7 = saved_leaf(&sf, 7);
 	if (!leaf7) {
 		state_file_free(&sf);
 		free(a);
@@ -394,6 +405,35 @@ static void missing_cpu_feature_is_refused(void **state)
 	expect_load_refused(1, MEMORY_SIZE, "snap-c", "mem-c",
 			    "this host cannot restore the snapshot: its CPU "
 			    "lacks feature");
+	free(a);
+}
+
+/* OSXSAVE (CPUID 1.ecx bit 27) is no CPU feature but a mirror of the
+ * guest's CR4.OSXSAVE, which KVM sets in the vCPU's CPUID once the guest
+ * enables XSAVE, and which KVM never lists as supported. A snapshot of
+ * such a guest (every Linux guest on an XSAVE host) must restore on the
+ * same host: it was refused as "lacks feature (CPUID 1.ecx bit 27)". */
+static void guest_enabled_osxsave_is_no_missing_feature(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	struct state_file sf;
+	struct kvm_cpuid_entry2 *leaf1;
+
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	load_counter_guest(a);
+	take(a, "snap-x", "mem-x", SNAPSHOT_FULL);
+	finish(a);
+
+	assert_int_equal(state_file_read(&sf, path_in_dir("snap-x"), &err), 0);
+	leaf1 = saved_leaf(&sf, 1);
+	assert_non_null(leaf1);
+	leaf1->ecx |= 1u << 27;
+	assert_int_equal(state_file_write(&sf, path_in_dir("snap-x"), &err), 0);
+	state_file_free(&sf);
+	load(a, "snap-x", "mem-x");
+	finish(a);
 	free(a);
 }
 
@@ -481,6 +521,7 @@ int main(void)
 		cmocka_unit_test(full_and_diff_restore),
 		cmocka_unit_test(mismatches_are_refused),
 		cmocka_unit_test(missing_cpu_feature_is_refused),
+		cmocka_unit_test(guest_enabled_osxsave_is_no_missing_feature),
 		cmocka_unit_test(diff_needs_a_full_first),
 		cmocka_unit_test(virtio_rng_and_balloon_restore),
 	};
