@@ -37,7 +37,8 @@ for applet in sh mount umount insmod mkdir ln cat echo poweroff setsid cttyhack 
 done
 
 # Modules in load order: each after its dependencies, from modinfo.
-wanted="kvm-amd virtiofs virtio_pci tun"
+# vhost_vsock: QEMU's vhost-vsock-pci in tests/diagnostics/guest_stalls.py.
+wanted="kvm-amd virtiofs virtio_pci tun vhost_vsock"
 declare -A seen=()
 order=()
 add_module() {

@@ -14,9 +14,8 @@
 # command's environment; TESTHOST_SINGLE_THREAD=1 uses single-threaded TCG,
 # slower but clear of a known QEMU 7.2 multi-threaded TCG assertion;
 # TESTHOST_EMULATOR=backports|system picks the emulator: QEMU 10.0 from
-# bookworm-backports (unpacked by fetch-qemu-backports.sh) or the system's
-# QEMU 7.2 (README.md, "The test host's emulator", says which is the
-# default and why).
+# bookworm-backports (unpacked by fetch-qemu-backports.sh; the default) or
+# the system's QEMU 7.2 (README.md, "The test host's emulator", says why).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 
@@ -81,7 +80,7 @@ if [[ ! -S "$work/vfs.sock" ]]; then
 fi
 
 qemu=(qemu-system-x86_64)
-case "${TESTHOST_EMULATOR:-system}" in
+case "${TESTHOST_EMULATOR:-backports}" in
 system) ;;
 backports)
 	binary=$("$TERN_ROOT/testhost/fetch-qemu-backports.sh")

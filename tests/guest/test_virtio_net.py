@@ -341,7 +341,7 @@ def one_interface_pings_and_moves_data_each_way():
 # reporting a soft lockup in tern's vCPU thread); with two vCPUs the guest
 # triple-faults, panics or stalls in nearly every run, and QEMU's own
 # virtio-net-pci guest dies in half of them (tests/diagnostics/
-# net_stream_smp.py; README, "Known open problem"). Whether tern has a part
+# guest_stalls.py; README, "Known open problem"). Whether tern has a part
 # in the one-vCPU stall is not known. Until it is, the stream runs on
 # request (TERN_NET_STREAM=1) and is otherwise reported as skipped; TSO both
 # ways is proven by the first test.
