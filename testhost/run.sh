@@ -94,10 +94,17 @@ esac
 accel=tcg
 [[ "${TESTHOST_SINGLE_THREAD:-0}" == 1 ]] && accel=tcg,thread=single
 stdin=/dev/null
-[[ -t 0 ]] && stdin=/dev/stdin
+foreground=()
+if [[ -t 0 ]]; then
+	stdin=/dev/stdin
+	# timeout puts its child in a background process group, where QEMU's
+	# first read of the terminal stops it with SIGTTIN (the demo hung at a
+	# terminal); --foreground keeps it in the terminal's group.
+	foreground=(--foreground)
+fi
 
 set +e
-timeout -k 10 "$timeout_secs" "${qemu[@]}" \
+timeout "${foreground[@]}" -k 10 "$timeout_secs" "${qemu[@]}" \
 	-accel "$accel" -cpu EPYC,+svm,+npt -smp "$cpus" -m "$memory_mib" \
 	-nographic -no-reboot -nodefaults -serial mon:stdio \
 	-object "memory-backend-memfd,id=mem,size=${memory_mib}M,share=on" \

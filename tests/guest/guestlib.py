@@ -3,6 +3,7 @@ commands, reboot, and collect the exit status."""
 import os
 import re
 import subprocess
+import time
 import uuid
 
 import pexpect
@@ -106,6 +107,22 @@ class Guest:
         self.child.close()
         return self.child.exitstatus if self.child.exitstatus is not None \
             else 128 + (self.child.signalstatus or 0)
+
+
+def expect_tick(child, at_least, timeout):
+    """Waits for a counter loop's "TICK n" line with n >= at_least. Not the
+    exact line "TICK at_least": tern's log shares the console, and a log
+    line written in the middle of that one line splits it ("TI<log>CK 11"),
+    which made migration and snapshot tests wait for ever for a tick that
+    had been printed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise pexpect.TIMEOUT(f"no TICK {at_least} or later within {timeout} s")
+        child.expect(r"TICK (\d+)\r\n", timeout=left)
+        if int(child.match.group(1)) >= at_least:
+            return int(child.match.group(1))
 
 
 class _Collector:

@@ -223,7 +223,7 @@ def configure_start_pause_resume_and_metrics():
         api.ok("PATCH", "/vm", {"state": "Resumed"})
         paused_for = time.time() - host_paused_at
         last = max(during)
-        guest.child.expect(f"TICK {last + 2}\r\n", timeout=60)
+        guestlib.expect_tick(guest.child, last + 2, timeout=60)
         guest.child.expect("TICK 60\r\n", timeout=120)
         guest.child.expect("# ")
         print(f"# paused {paused_for:.1f} s; tern CPU while paused {cpu_paused:.3f} s")

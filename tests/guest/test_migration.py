@@ -176,7 +176,7 @@ def busy_guest_migrates_and_keeps_counting():
         m = re.search(r"migration to \S+ completed: ([\d.]+) ms total, downtime ([\d.]+) ms"
                       r".*?(\d+) passes, (\d+) MiB sent", src.text(), re.S)
         assert m, "no completion line in the source's log"
-        dst.child.expect(f"TICK {last + 3}\r\n", timeout=120)
+        guestlib.expect_tick(dst.child, last + 3, timeout=120)
         seen = dst.ticks()
         assert min(seen) > last - 2, f"the counter restarted: {seen[:5]} after {last}"
         assert dst.api.get("/")[1]["state"] == "Running"
@@ -244,7 +244,7 @@ def killed_destination_leaves_source_running():
         assert src.child.isalive()
         assert src.api.get("/")[1]["state"] == "Running"
         before = max(src.ticks())
-        src.child.expect(f"TICK {before + 3}\r\n", timeout=60)
+        guestlib.expect_tick(src.child, before + 3, timeout=60)
         src.child.sendcontrol("c")
         src.child.expect("# ")
         assert sha256(src, "/data") == digest
@@ -491,7 +491,7 @@ def migrate_guest_with_devices(transport, port):
             assert old_conn.recv(16) == b"", "the old vsock connection is still open"
             old_conn.close()
 
-            dst.child.expect(f"TICK {last + 3}\r\n", timeout=120)
+            guestlib.expect_tick(dst.child, last + 3, timeout=120)
             seen = dst.ticks()
             assert min(seen) > last - 2, f"the counter restarted: {seen[:5]} after {last}"
             host_pings_guest(ns)
@@ -566,7 +566,7 @@ def refusal_after_stop_and_copy_leaves_the_source_and_its_devices_working():
             assert image_locked(img), "the source did not take its disk's lock back"
             src.drain(2)   # the console up to now: ticks from before the refusal
             last = max(src.ticks())
-            src.child.expect(f"TICK {last + 3}\r\n", timeout=120)
+            guestlib.expect_tick(src.child, last + 3, timeout=120)
             host_pings_guest(ns)
             echoed = echo_on(conn, b"still here\n")
             assert echoed == b"still here\n", echoed

@@ -90,7 +90,7 @@ def load_and_check(snap, mem, last, marker, extra=(), after=None):
                                            "resume_vm": True})
         load_ms = (time.monotonic() - started) * 1000
         assert t.api.get("/")[1]["state"] == "Running"
-        t.child.expect(f"TICK {last + 3}\r\n", timeout=60)
+        guestlib.expect_tick(t.child, last + 3, timeout=60)
         seen = t.ticks(0.1)
         assert min(seen) >= last, f"the counter restarted: {seen[:5]} after {last}"
         t.child.sendcontrol("c")
@@ -136,7 +136,7 @@ def full_then_diff_restore_into_new_terns():
         assert used < 256 << 20
 
         a.api.ok("PATCH", "/vm", {"state": "Resumed"})
-        a.child.expect(f"TICK {last1 + 5}\r\n", timeout=60)
+        guestlib.expect_tick(a.child, last1 + 5, timeout=60)
         last2 = a.pause_and_last_tick()
         started = time.monotonic()
         a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem,
@@ -273,7 +273,7 @@ def disk_and_vsock_survive_full_and_diff_restores():
             assert chunk, "the echo ended early"
             echoed += chunk
         assert echoed == b"after resume\n", echoed
-        a.child.expect(f"TICK {last1 + 5}\r\n", timeout=60)
+        guestlib.expect_tick(a.child, last1 + 5, timeout=60)
         last2 = a.pause_and_last_tick()
         a.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem,
                                              "snapshot_type": "Diff"})
