@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,6 +655,37 @@ static void unpop_gives_chains_back_in_order(void **state)
 	assert_int_equal(virtq_unpop(&f->vq, 1), -VIRTQ_ERR_HEAD_INDEX);
 }
 
+/* struct virtq's error only ever holds 0 or a code virtq stored, but a
+ * restore once copied it from a state file: whatever it holds, a call on
+ * the queue fails with a negative code. A negative error made virtq_pop()
+ * return 1, "a chain was filled", with the chain never written (virtio-rng
+ * then wrote random bytes through stack garbage, virtio-blk and the
+ * balloon looped for ever); a positive one not from enum virtq_error is
+ * no code a caller can report. */
+static void stored_error_outside_the_codes_never_reads_as_a_chain(void **state)
+{
+	struct fixture *f = *state;
+	const int corrupt[] = {-1, -VIRTQ_ERR_HEAD_INDEX, 5,
+			       VIRTQ_ERR_NOT_READY, INT_MIN};
+
+	for (unsigned i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+		init_queue(f, false, false);
+		set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_WRITE, 0);
+		offer(f, 0);
+		f->vq.error = corrupt[i];
+		assert_int_equal(virtq_pop(&f->vq, &f->chain),
+				 -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_push(&f->vq, 0, 0),
+				 -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_unpop(&f->vq, 0), -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_pending(&f->vq), 0);
+	}
+	/* A code virtq stores comes back as it is. */
+	init_queue(f, false, false);
+	f->vq.error = VIRTQ_ERR_HEAD_INDEX;
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), -VIRTQ_ERR_HEAD_INDEX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +718,7 @@ int main(void)
 		T(empty_pop_publishes_avail_event),
 		T(guest_rewriting_ring_cannot_hang_pop),
 		T(unpop_gives_chains_back_in_order),
+		T(stored_error_outside_the_codes_never_reads_as_a_chain),
 #undef T
 	};
 
