@@ -686,6 +686,64 @@ static void stored_error_outside_the_codes_never_reads_as_a_chain(void **state)
 	assert_int_equal(virtq_pop(&f->vq, &f->chain), -VIRTQ_ERR_HEAD_INDEX);
 }
 
+/* Pops and pushes as a device does until virtq_pop() stops saying 1,
+ * failing the test after `limit` chains; returns the chains served, *last
+ * is pop's last result. held: chains popped first and never pushed (a
+ * held receive buffer, a request at the backend); batch: chains popped
+ * before pushing them. */
+static unsigned serve(struct fixture *f, unsigned held, unsigned batch,
+		      unsigned limit, int *last)
+{
+	uint16_t heads[QSIZE];
+	unsigned served = 0;
+
+	for (unsigned i = 0; i < held; i++)
+		assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	for (;;) {
+		unsigned n = 0;
+
+		while (n < batch && (*last = virtq_pop(&f->vq, &f->chain)) == 1)
+			heads[n++] = f->chain.head;
+		for (unsigned i = 0; i < n; i++)
+			virtq_push(&f->vq, heads[i], 0);
+		served += n;
+		assert_true(served <= limit);
+		if (n < batch)
+			return served;
+	}
+}
+
+/* The driver may place its avail ring over its used ring (one address for
+ * both): then every push also moves avail idx. A live device cannot be
+ * made to serve chains for ever by it: the device holds at most the queue
+ * size in flight, so after a push avail idx lies at or behind
+ * last_avail_idx, which pop takes as empty or refuses as running more than
+ * the size ahead. (A restored in-flight window wider than the size is what
+ * could spin; virtio_device_restore_state() refuses it.) */
+static void avail_ring_over_used_ring_cannot_spin(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *idx = guest_memory_ptr(&f->mem, USED_GPA + 2, 2);
+	uint16_t *ring = guest_memory_ptr(&f->mem, USED_GPA + 4, 2 * QSIZE);
+	int last;
+
+	for (uint16_t i = 0; i < QSIZE; i++)
+		set_desc(f, i, DATA_GPA + 64ULL * i, 64, VRING_DESC_F_WRITE, 0);
+	for (unsigned held = 0; held <= QSIZE / 2; held += QSIZE / 4)
+		for (unsigned batch = 1; batch <= QSIZE; batch *= 2) {
+			assert_int_equal(virtq_init(&f->vq, &f->mem, QSIZE,
+						    DESC_GPA, USED_GPA,
+						    USED_GPA, false, false),
+					 0);
+			for (uint16_t i = 0; i < QSIZE; i++)
+				ring[i] = i;
+			*idx = QSIZE; /* a full ring offered */
+			assert_true(serve(f, held, batch, 2 * QSIZE, &last) <=
+				    QSIZE);
+			assert_true(last <= 0);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -719,6 +777,7 @@ int main(void)
 		T(guest_rewriting_ring_cannot_hang_pop),
 		T(unpop_gives_chains_back_in_order),
 		T(stored_error_outside_the_codes_never_reads_as_a_chain),
+		T(avail_ring_over_used_ring_cannot_spin),
 #undef T
 	};
 
