@@ -119,6 +119,42 @@ static void i8042_and_rtc_refuse_hostile_state(void **state)
 	rtc->ops->destroy(rtc);
 }
 
+/* The guest's clock offset from host time is bounded (2^40 s, see
+ * cmos_rtc.c): a restored one beyond is refused (host time plus INT64_MAX
+ * overflowed), and a guest walking its clock forward with repeated writes
+ * stops at the bound, so what a guest set always restores. */
+static void rtc_offset_is_bounded(void **state)
+{
+	const int64_t bound = 1LL << 40, year = 31556952;
+	const int64_t bad[] = {INT64_MAX, INT64_MIN, bound + 1, -bound - 1};
+	struct device *a = cmos_rtc_create(fixed_clock);
+	struct device *b = cmos_rtc_create(fixed_clock);
+	int64_t offset;
+	size_t len;
+
+	len = save(a);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(buf, &bad[i], sizeof(bad[i]));
+		assert_int_equal(b->ops->restore(b, buf, len), -EINVAL);
+	}
+	offset = -bound;
+	memcpy(buf, &offset, sizeof(offset));
+	assert_int_equal(b->ops->restore(b, buf, len), 0);
+
+	outb(a, 0, 0x0b);
+	outb(a, 1, 0x06); /* binary, 24 h */
+	for (int i = 0; i < 400; i++) {
+		outb(a, 0, 0x09);
+		outb(a, 1, 255); /* year 255 of this century: 2 more each */
+	}
+	len = save(a);
+	memcpy(&offset, buf, sizeof(offset));
+	assert_true(offset <= bound && offset > bound - 201 * year);
+	assert_int_equal(b->ops->restore(b, buf, len), 0);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
 struct mmio_rng {
 	struct virtio_device *vdev;
 	struct device *dev;
@@ -621,6 +657,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serial_round_trip_and_hostile_state),
 		cmocka_unit_test(i8042_and_rtc_refuse_hostile_state),
+		cmocka_unit_test(rtc_offset_is_bounded),
 		cmocka_unit_test(virtio_mmio_rng_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_blk_round_trip_and_other_disk_refused),
 		cmocka_unit_test(virtio_blk_lock_hand_over),
