@@ -6,9 +6,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/log.h"
 
 enum {
 	REG_SECONDS = 0x00,
@@ -33,6 +36,15 @@ enum {
 #define STATUS_B_BINARY 0x04
 #define STATUS_B_SET 0x80
 #define STATUS_D_VALID_RAM 0x80
+
+/* How far the guest's clock may be from host time: 2^40 s, about 34,800
+ * years either way. The registers name years up to 25599 (century and
+ * year 255 in binary mode), which lies inside; a guest that walks its
+ * clock further with repeated writes stops here. The bound keeps host time
+ * plus the offset far from overflowing time_t and inside the years
+ * gmtime_r() can represent (an int tm_year), so it is also what a restored
+ * offset must lie in: tern never saves one beyond it. */
+#define RTC_OFFSET_MAX (1LL << 40)
 
 struct cmos_rtc {
 	struct device dev;
@@ -67,12 +79,29 @@ static int decode(const struct cmos_rtc *rtc, uint8_t value)
 	return (value >> 4) * 10 + (value & 0x0f);
 }
 
+static bool offset_in_range(int64_t offset)
+{
+	return offset >= -RTC_OFFSET_MAX && offset <= RTC_OFFSET_MAX;
+}
+
+/* The guest's current date. With the offset bounded neither step fails
+ * for any host clock a machine has, but should now() be absurd, the guest
+ * reads 1970-01-01 00:00:00 (a Thursday), never uninitialised bytes (a
+ * failing gmtime_r() leaves fields of tm unwritten). */
+static void guest_date(const struct cmos_rtc *rtc, struct tm *tm)
+{
+	time_t t;
+
+	if (__builtin_add_overflow(rtc->now(), rtc->offset, &t) ||
+	    !gmtime_r(&t, tm))
+		*tm = (struct tm){.tm_mday = 1, .tm_year = 70, .tm_wday = 4};
+}
+
 static uint8_t read_time_register(struct cmos_rtc *rtc, uint8_t reg)
 {
-	time_t t = rtc->now() + rtc->offset;
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
+	guest_date(rtc, &tm);
 	switch (reg) {
 	case REG_SECONDS:
 		return encode(rtc, tm.tm_sec);
@@ -99,12 +128,11 @@ static uint8_t read_time_register(struct cmos_rtc *rtc, uint8_t reg)
 static void write_time_register(struct cmos_rtc *rtc, uint8_t reg,
 				uint8_t value)
 {
-	time_t t = rtc->now() + rtc->offset;
 	int field = decode(rtc, value);
 	struct tm tm;
-	time_t updated;
+	time_t updated, offset;
 
-	gmtime_r(&t, &tm);
+	guest_date(rtc, &tm);
 	switch (reg) {
 	case REG_SECONDS:
 		tm.tm_sec = field;
@@ -131,9 +159,13 @@ static void write_time_register(struct cmos_rtc *rtc, uint8_t reg,
 		rtc->nvram[reg] = value;
 		return;
 	}
+	/* A date timegm() cannot represent, or one beyond RTC_OFFSET_MAX,
+	 * leaves the clock as it was. */
 	updated = timegm(&tm);
-	if (updated != (time_t)-1)
-		rtc->offset = updated - rtc->now();
+	if (updated != (time_t)-1 &&
+	    !__builtin_sub_overflow(updated, rtc->now(), &offset) &&
+	    offset_in_range(offset))
+		rtc->offset = offset;
 }
 
 static void rtc_io_read(struct device *dev, uint64_t offset, void *data,
@@ -218,6 +250,12 @@ static int rtc_restore(struct device *dev, const void *buf, size_t len)
 	memcpy(&st, buf, sizeof(st));
 	if (st.index > INDEX_MASK)
 		return -EINVAL;
+	if (!offset_in_range(st.offset)) {
+		log_error("cmos-rtc: the saved clock is %lld s from host time, "
+			  "more than the %lld s a guest may set",
+			  (long long)st.offset, (long long)RTC_OFFSET_MAX);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&rtc->lock);
 	rtc->offset = (time_t)st.offset;
 	rtc->index = st.index;

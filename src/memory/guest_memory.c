@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "arch/x86/layout.h"
+#include "util/log.h"
 
 static void add_region(struct guest_memory *mem, uint64_t gpa, uint64_t size,
 		       uint8_t *hva)
@@ -16,6 +17,19 @@ static void add_region(struct guest_memory *mem, uint64_t gpa, uint64_t size,
 	region->gpa = gpa;
 	region->size = size;
 	region->hva = hva;
+}
+
+/* Guest RAM stays out of tern's core dumps: it is the guest's data (its
+ * keys, its files), possibly gigabytes of it, and a crash of tern is
+ * debugged from tern's own memory. The flag belongs to the mapping, so
+ * every mmap of guest RAM sets it again. Refused, it costs only the dump's
+ * privacy and size: a warning, the VM runs the same. */
+static void keep_out_of_core_dumps(void *ram, size_t size)
+{
+	if (madvise(ram, size, MADV_DONTDUMP) < 0)
+		log_warn("guest RAM will be in core dumps: "
+			 "madvise(MADV_DONTDUMP): %s",
+			 strerror(errno));
 }
 
 /* Anonymous RAM starting on a 2 MiB boundary, with transparent huge pages
@@ -53,6 +67,7 @@ static void *map_ram(uint64_t ram_size)
 		munmap(ram + size, extra - head);
 	if (extra)
 		(void)madvise(ram, size, MADV_HUGEPAGE);
+	keep_out_of_core_dumps(ram, size);
 	return ram;
 }
 
@@ -102,6 +117,7 @@ int guest_memory_map_file(struct guest_memory *mem, int fd)
 		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
 	if (mapping == MAP_FAILED)
 		return -errno;
+	keep_out_of_core_dumps(mapping, mem->mapping_size);
 	return 0;
 }
 

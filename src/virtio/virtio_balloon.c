@@ -369,7 +369,7 @@ static void balloon_queue_notify(struct virtio_device *vdev, uint16_t q)
 				break;
 			used = true;
 		}
-		if (ret < 0) {
+		if (ret != 0) {
 			virtio_device_needs_reset(vdev, ret);
 			return;
 		}

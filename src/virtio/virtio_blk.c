@@ -205,9 +205,11 @@ static int take_available(struct virtio_blk *blk, struct virtq *vq)
 			return 1;
 		chain = &slot->chain;
 		ret = virtq_pop(vq, chain);
-		if (ret <= 0) {
+		if (ret != 1) {
 			slot_put(blk, slot);
-			return ret;
+			/* Only 1 means a chain (see virtq_pop); 1 here would
+			 * mean "every slot busy". */
+			return ret <= 0 ? ret : -VIRTQ_ERR_NOT_READY;
 		}
 		virtio_blk_request_parse(&blk->limits, chain->iov,
 					 chain->readable_count,

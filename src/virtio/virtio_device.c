@@ -502,7 +502,35 @@ int virtio_device_save_state(struct virtio_device *vdev, void *buf, size_t *len)
 	return 0;
 }
 
-static int check_snapshot(const struct virtio_device *vdev,
+/* What virtq_init() does not check in a saved queue: its position.
+ *  - error goes to the virtqueue code as it is: only 0 or a code virtq
+ *    itself records is taken (a negative one made virtq_pop() return 1
+ *    with the chain never filled).
+ *  - tern drains its devices before saving, so a device holds a few
+ *    chains at most, never more than the queue has entries. A wider
+ *    in-flight window (last_avail_idx - used_idx, 16-bit) is refused:
+ *    with an avail ring the guest placed over the used ring, each push
+ *    would announce one more available chain, and the restore's kick
+ *    would spin the I/O thread for ever. */
+static int check_queue_position(struct virtio_device *vdev, int q,
+				const struct virtio_queue_snapshot *s)
+{
+	uint16_t window = (uint16_t)(s->last_avail_idx - s->used_idx);
+
+	if (!virtq_error_valid(s->error))
+		return virtio_device_restore_refused(
+			vdev, "queue %d: error %d is not a virtqueue error", q,
+			(int)s->error);
+	if (s->enabled && window > s->size)
+		return virtio_device_restore_refused(
+			vdev,
+			"queue %d: %u chains in flight, more than its %u "
+			"entries (last_avail_idx %u, used_idx %u)",
+			q, window, s->size, s->last_avail_idx, s->used_idx);
+	return 0;
+}
+
+static int check_snapshot(struct virtio_device *vdev,
 			  const struct virtio_core_snapshot *core, size_t len)
 {
 	if (len < sizeof(*core) || core->device_len != len - sizeof(*core) ||
@@ -513,10 +541,14 @@ static int check_snapshot(const struct virtio_device *vdev,
 		return -EINVAL;
 	for (int q = 0; q < vdev->queue_count; q++) {
 		const struct virtio_queue_snapshot *s = &core->queues[q];
+		int ret;
 
 		if (s->size > vdev->queues[q].max_size || s->enabled > 1 ||
 		    s->signalled_used_valid > 1 || s->notify_disabled > 1)
 			return -EINVAL;
+		ret = check_queue_position(vdev, q, s);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

@@ -285,9 +285,11 @@ void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
  * device's own state through ops->save / ops->restore. A device without
  * ops->save cannot be snapshotted (-ENOTSUP). restore takes untrusted bytes:
  * it checks them against this device (same features offered, same queues)
- * and rebuilds each enabled queue's host pointers with virtq_init(); on a
- * refusal (-EINVAL) the device is left as it was, unless the device's own
- * restore refused, which leaves it reset. Both take vdev->lock. */
+ * and each queue's saved error and in-flight window (those refusals named
+ * in restore_error), and rebuilds each enabled queue's host pointers with
+ * virtq_init(); on a refusal (-EINVAL) the device is left as it was, unless
+ * the device's own restore refused, which leaves it reset. Both take
+ * vdev->lock. */
 int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
@@ -307,8 +309,9 @@ void virtio_device_resignal(struct virtio_device *vdev);
 int virtio_device_migration_release(struct virtio_device *vdev);
 int virtio_device_migration_reclaim(struct virtio_device *vdev);
 
-/* For a device's ops->restore: records (and logs) why the state does not
- * fit this device, e.g. another disk size; returns -EINVAL. */
+/* For a device's ops->restore (and the core's own checks): records (and
+ * logs) why the state does not fit this device, e.g. another disk size;
+ * returns -EINVAL. */
 int virtio_device_restore_refused(struct virtio_device *vdev, const char *fmt,
 				  ...) __attribute__((format(printf, 2, 3)));
 

@@ -231,8 +231,11 @@ static int net_rx_deliver(struct virtio_net *net)
 		if (net->rx_count >= vq->size)
 			return net_rx_give_back_empty(net, vq) ?: 1;
 		ret = virtq_pop(vq, chain);
-		if (ret <= 0)
-			return ret;
+		if (ret == 0)
+			return 0;
+		/* Only 1 means a chain (see virtq_pop). */
+		if (ret != 1)
+			return ret < 0 ? ret : -VIRTQ_ERR_NOT_READY;
 		if (chain->writable_len < (net->rx_count ? 1 : NET_HDR_SIZE) ||
 		    (!mergeable && chain->writable_len < want)) {
 			/* A buffer too small for the header, or for the
@@ -316,10 +319,11 @@ static int net_rx_pop_ahead(struct virtio_net *net, struct virtq *vq,
 			count ? &net->rx_chain : &net->rx_first;
 
 		ret = virtq_pop(vq, chain);
-		if (ret < 0)
-			return ret;
 		if (ret == 0)
 			break;
+		/* Only 1 means a chain (see virtq_pop). */
+		if (ret != 1)
+			return ret < 0 ? ret : -VIRTQ_ERR_NOT_READY;
 		if (chain->writable_len < (count ? 1 : NET_HDR_SIZE) ||
 		    chain->writable_count > NET_RX_IOV_MAX - 1 - *iovcnt) {
 			ret = virtq_unpop(vq, 1);
@@ -525,7 +529,7 @@ static void net_tx_process(struct virtio_net *net)
 
 	do {
 		virtq_disable_notify(vq);
-		while ((ret = virtq_pop(vq, &net->tx_chain)) > 0) {
+		while ((ret = virtq_pop(vq, &net->tx_chain)) == 1) {
 			net_tx_send(net, &net->tx_chain);
 			virtio_stat_add(&vdev->stats.requests, 1);
 			ret = virtq_push(vq, net->tx_chain.head, 0);
@@ -540,7 +544,7 @@ static void net_tx_process(struct virtio_net *net)
 			 * the driver's used_event asks for one. */
 			virtio_device_signal_used(vdev, NET_TX_QUEUE);
 		}
-		if (ret < 0) {
+		if (ret != 0) {
 			virtio_device_needs_reset(vdev, ret);
 			return;
 		}

@@ -547,12 +547,12 @@ static void flush_rx(struct virtio_vsock *vs)
 			break;
 		if (!vs->rx_chain_held) {
 			ret = virtq_pop(vq, &vs->rx_chain);
-			if (ret < 0) {
+			if (ret == 0)
+				break; /* the guest kicks rx when it refills */
+			if (ret != 1) {
 				virtio_device_needs_reset(vdev, ret);
 				return;
 			}
-			if (ret == 0)
-				break; /* the guest kicks rx when it refills */
 			vs->rx_chain_held = true;
 		}
 		/* Linux gives header + 4 KiB; a buffer that cannot carry
@@ -596,7 +596,7 @@ static void process_tx(struct virtio_vsock *vs)
 				break;
 			used = true;
 		}
-		if (ret < 0) {
+		if (ret != 0) {
 			virtio_device_needs_reset(vdev, ret);
 			return;
 		}
@@ -815,8 +815,8 @@ static void send_reset_event(struct virtio_vsock *vs)
 	    !vdev->queues[VIRTIO_VSOCK_QUEUE_EVENT].enabled)
 		return;
 	ret = virtq_pop(vq, chain);
-	if (ret <= 0) {
-		if (ret < 0)
+	if (ret != 1) {
+		if (ret != 0)
 			virtio_device_needs_reset(vdev, ret);
 		return;
 	}

@@ -33,11 +33,30 @@ struct virtq_used_raw {
 
 _Static_assert(sizeof(struct virtq_desc_raw) == 16, "descriptor size");
 
+bool virtq_error_valid(int error)
+{
+	return error == 0 ||
+		(error >= VIRTQ_ERR_SIZE && error <= VIRTQ_ERR_USED_HEAD);
+}
+
+/* What every call on a broken queue returns: its error, negated. Always
+ * negative, even should vq->error hold a value no virtq_* call stores (a
+ * restore checks the saved one with virtq_error_valid()): a zero or
+ * positive return from virtq_pop() would read as "empty" or as "a chain
+ * was filled" with *chain never written. Such a queue reports itself as
+ * not set up. */
+static int broken_result(const struct virtq *vq)
+{
+	if (vq->error > 0 && virtq_error_valid(vq->error))
+		return -vq->error;
+	return -VIRTQ_ERR_NOT_READY;
+}
+
 static int virtq_fail(struct virtq *vq, int error)
 {
 	if (!vq->error)
 		vq->error = error;
-	return -vq->error;
+	return broken_result(vq);
 }
 
 int virtq_init(struct virtq *vq, const struct guest_memory *mem, uint16_t size,
@@ -194,7 +213,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 	uint32_t visited = 0;
 
 	if (vq->error)
-		return -vq->error;
+		return broken_result(vq);
 	if (!vq->avail)
 		return -VIRTQ_ERR_NOT_READY;
 	/* Acquire: the ring entry and descriptors the driver wrote before
@@ -258,7 +277,7 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 int virtq_unpop(struct virtq *vq, uint16_t count)
 {
 	if (vq->error)
-		return -vq->error;
+		return broken_result(vq);
 	if (!vq->avail)
 		return -VIRTQ_ERR_NOT_READY;
 	/* Every pop moves last_avail_idx and every push used_idx by one, so
@@ -338,7 +357,7 @@ int virtq_push(struct virtq *vq, uint16_t head, uint32_t written)
 	struct virtq_used_elem_raw *elem;
 
 	if (vq->error)
-		return -vq->error;
+		return broken_result(vq);
 	if (!vq->used)
 		return -VIRTQ_ERR_NOT_READY;
 	if (head >= vq->size)
@@ -362,7 +381,7 @@ int virtq_push_batch(struct virtq *vq, const uint16_t *heads,
 		     const uint32_t *written, uint16_t count)
 {
 	if (vq->error)
-		return -vq->error;
+		return broken_result(vq);
 	if (!vq->used)
 		return -VIRTQ_ERR_NOT_READY;
 	for (uint16_t i = 0; i < count; i++)

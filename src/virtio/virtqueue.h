@@ -28,7 +28,10 @@
 #define VIRTQ_MAX_SIZE 256
 #define VIRTQ_CHAIN_MAX_SEGMENTS 256
 
-/* Why a ring is malformed. virtq_* functions return them negated. */
+/* Why a ring is malformed. virtq_* functions return them negated. The
+ * codes a failing call records in struct virtq's error come first, from
+ * VIRTQ_ERR_SIZE to VIRTQ_ERR_USED_HEAD (virtq_error_valid() relies on the
+ * order); VIRTQ_ERR_NOT_READY is only ever returned. */
 enum virtq_error {
 	VIRTQ_ERR_NONE = 0,
 	VIRTQ_ERR_SIZE = 1000, /* queue size 0, above max or not a power of 2 */
@@ -89,8 +92,11 @@ int virtq_init(struct virtq *vq, const struct guest_memory *mem, uint16_t size,
 	       uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
 	       bool event_idx, bool indirect);
 
-/* Takes the next available chain. Returns 1 with *chain filled, 0 when the
- * ring is empty, or a negative VIRTQ_ERR_* (the queue is then broken).
+/* Takes the next available chain. Returns exactly one of: 1 with *chain
+ * filled, 0 when the ring is empty, or a negative VIRTQ_ERR_* (the queue is
+ * then broken); never another value, whatever vq->error holds. Callers
+ * take a chain only on 1 and treat anything but 1 and 0 as an error, so a
+ * value outside the contract can never read as "a chain was filled".
  * With EVENT_IDX and notifications not disabled, an empty ring also
  * publishes avail_event, so a device that simply pops until 0 keeps
  * getting notified (as if it called virtq_enable_notify()). */
@@ -143,6 +149,12 @@ size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset,
 			void *dst, size_t len);
 size_t virtq_chain_write(const struct virtq_chain *chain, size_t offset,
 			 const void *src, size_t len);
+
+/* Whether `error` is a value struct virtq's error field can hold: 0, or a
+ * code a failing virtq_* call records (VIRTQ_ERR_SIZE to
+ * VIRTQ_ERR_USED_HEAD). A restore takes a queue's error from an untrusted
+ * state file and checks it with this. */
+bool virtq_error_valid(int error);
 
 /* A sentence for a VIRTQ_ERR_* (negated or not). */
 const char *virtq_error_text(int error);

@@ -119,6 +119,42 @@ static void i8042_and_rtc_refuse_hostile_state(void **state)
 	rtc->ops->destroy(rtc);
 }
 
+/* The guest's clock offset from host time is bounded (2^40 s, see
+ * cmos_rtc.c): a restored one beyond is refused (host time plus INT64_MAX
+ * overflowed), and a guest walking its clock forward with repeated writes
+ * stops at the bound, so what a guest set always restores. */
+static void rtc_offset_is_bounded(void **state)
+{
+	const int64_t bound = 1LL << 40, year = 31556952;
+	const int64_t bad[] = {INT64_MAX, INT64_MIN, bound + 1, -bound - 1};
+	struct device *a = cmos_rtc_create(fixed_clock);
+	struct device *b = cmos_rtc_create(fixed_clock);
+	int64_t offset;
+	size_t len;
+
+	len = save(a);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(buf, &bad[i], sizeof(bad[i]));
+		assert_int_equal(b->ops->restore(b, buf, len), -EINVAL);
+	}
+	offset = -bound;
+	memcpy(buf, &offset, sizeof(offset));
+	assert_int_equal(b->ops->restore(b, buf, len), 0);
+
+	outb(a, 0, 0x0b);
+	outb(a, 1, 0x06); /* binary, 24 h */
+	for (int i = 0; i < 400; i++) {
+		outb(a, 0, 0x09);
+		outb(a, 1, 255); /* year 255 of this century: 2 more each */
+	}
+	len = save(a);
+	memcpy(&offset, buf, sizeof(offset));
+	assert_true(offset <= bound && offset > bound - 201 * year);
+	assert_int_equal(b->ops->restore(b, buf, len), 0);
+	a->ops->destroy(a);
+	b->ops->destroy(b);
+}
+
 struct mmio_rng {
 	struct virtio_device *vdev;
 	struct device *dev;
@@ -465,11 +501,163 @@ static void virtio_vsock_round_trip_and_other_cid_refused(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* The virtio core's saved queue 0 in a virtio_device_save_state() buffer
+ * (struct virtio_queue_snapshot in virtio_device.c): after the core's 32
+ * bytes of fields; its ring position after the gpas, size and vector. */
+#define Q0_LAST_AVAIL (32 + 28)
+#define Q0_USED_IDX (32 + 30)
+#define Q0_ERROR (32 + 40)
+
+#define STATUS_UP (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
+
+/* An rng driven to DRIVER_OK through the core, queue 0 of 8 entries with
+ * its avail ring over its used ring (the guest's choice). Not started: no
+ * I/O thread serves a restore's kick, so a state a restore wrongly takes
+ * fails the test instead of spinning a thread or writing through garbage
+ * pointers. */
+static struct virtio_device *unstarted_rng(struct guest_memory *mem)
+{
+	struct virtio_device *vdev = virtio_rng_create();
+	struct virtio_queue *queue;
+
+	assert_non_null(vdev);
+	vdev->mem = mem;
+	virtio_device_write_status(vdev, STATUS_UP);
+	virtio_device_write_driver_features(vdev, 1, 1); /* VERSION_1 */
+	virtio_device_write_status(vdev,
+				   STATUS_UP | VIRTIO_CONFIG_S_FEATURES_OK);
+	queue = &vdev->queues[0];
+	queue->size = 8;
+	queue->desc_gpa = 0x10000;
+	queue->avail_gpa = queue->used_gpa = 0x12000;
+	virtio_device_enable_queue(vdev, 0);
+	assert_true(queue->enabled);
+	virtio_device_write_status(vdev,
+				   STATUS_UP | VIRTIO_CONFIG_S_FEATURES_OK |
+					   VIRTIO_CONFIG_S_DRIVER_OK);
+	return vdev;
+}
+
+static void put32(size_t at, int32_t v)
+{
+	memcpy(buf + at, &v, sizeof(v));
+}
+
+static int32_t get32(size_t at)
+{
+	int32_t v;
+
+	memcpy(&v, buf + at, sizeof(v));
+	return v;
+}
+
+static void put16(size_t at, uint16_t v)
+{
+	memcpy(buf + at, &v, sizeof(v));
+}
+
+static uint16_t get16(size_t at)
+{
+	uint16_t v;
+
+	memcpy(&v, buf + at, sizeof(v));
+	return v;
+}
+
+/* A queue's saved error goes to the virtqueue code as it is: only 0 or a
+ * code virtq records is taken. A negative one made virtq_pop() return 1
+ * with the chain never filled: virtio-rng wrote random bytes through an
+ * uninitialised stack chain, virtio-blk and the balloon looped for ever
+ * holding the device lock. */
+static void virtio_restore_refuses_an_error_virtq_never_records(void **state)
+{
+	const int32_t bad[] = {-1, -VIRTQ_ERR_HEAD_INDEX, 5,
+			       VIRTQ_ERR_NOT_READY, INT32_MIN};
+	struct guest_memory mem;
+	struct virtio_device *a, *b;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	a = unstarted_rng(&mem);
+	b = unstarted_rng(&mem);
+	a->queues[0].vq.error = VIRTQ_ERR_HEAD_INDEX;
+	len = vsave(a);
+	assert_int_equal(get32(Q0_ERROR), VIRTQ_ERR_HEAD_INDEX);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	assert_int_equal(b->queues[0].vq.error, VIRTQ_ERR_HEAD_INDEX);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put32(Q0_ERROR, bad[i]);
+		assert_int_equal(virtio_device_restore_state(b, buf, len),
+				 -EINVAL);
+		assert_non_null(
+			strstr(b->restore_error, "not a virtqueue error"));
+	}
+	put32(Q0_ERROR, 0);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	assert_int_equal(b->queues[0].vq.error, 0);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	guest_memory_destroy(&mem);
+}
+
+/* tern drains its devices before saving: a queue restored with more chains
+ * in flight than it has entries (last_avail_idx - used_idx, 16-bit) is
+ * refused. With the avail ring over the used ring, the restore's kick then
+ * made every push announce one more chain, for ever. At most the size
+ * is taken, and serving it ends. */
+static void virtio_restore_refuses_more_in_flight_than_the_queue(void **state)
+{
+	/* desc[0]: 16 writable bytes at 0x20000. */
+	const uint8_t desc[16] = {0, 0, 2, 0, 0, 0, 0, 0, 16, 0, 0, 0, 2, 0};
+	struct guest_memory mem;
+	struct virtio_device *a, *b;
+	uint16_t avail_idx = 6, head = 0;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	a = unstarted_rng(&mem);
+	b = unstarted_rng(&mem);
+	a->queues[0].vq.last_avail_idx = 5;
+	a->queues[0].vq.used_idx = 0xfffd; /* 8 in flight across the wrap */
+	len = vsave(a);
+	assert_int_equal(get16(Q0_LAST_AVAIL), 5);
+	assert_int_equal(get16(Q0_USED_IDX), 0xfffd);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+
+	put16(Q0_USED_IDX, 0xfffc); /* 9 */
+	assert_int_equal(virtio_device_restore_state(b, buf, len), -EINVAL);
+	assert_non_null(strstr(b->restore_error, "in flight"));
+	put16(Q0_LAST_AVAIL, 0);
+	put16(Q0_USED_IDX, 1); /* 0xffff */
+	assert_int_equal(virtio_device_restore_state(b, buf, len), -EINVAL);
+
+	/* The accepted window, served: one chain offered (avail idx, which
+	 * is used idx, one past last_avail_idx), then pop refuses the used
+	 * idx its own push wrote as running ahead, and the device stops. */
+	put16(Q0_LAST_AVAIL, 5);
+	put16(Q0_USED_IDX, 0xfffd);
+	assert_int_equal(virtio_device_restore_state(b, buf, len), 0);
+	memcpy(guest_memory_ptr(&mem, 0x10000, sizeof(desc)), desc,
+	       sizeof(desc));
+	memcpy(guest_memory_ptr(&mem, 0x12002, 2), &avail_idx, 2);
+	memcpy(guest_memory_ptr(&mem, 0x12004 + 2 * 5, 2), &head, 2);
+	pthread_mutex_lock(&b->lock);
+	b->ops->queue_notify(b, 0);
+	pthread_mutex_unlock(&b->lock);
+	assert_int_equal(b->queues[0].vq.used_idx, 0xfffe);
+	assert_int_equal(b->queues[0].vq.error, VIRTQ_ERR_AVAIL_IDX);
+	assert_true(b->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	guest_memory_destroy(&mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(serial_round_trip_and_hostile_state),
 		cmocka_unit_test(i8042_and_rtc_refuse_hostile_state),
+		cmocka_unit_test(rtc_offset_is_bounded),
 		cmocka_unit_test(virtio_mmio_rng_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_blk_round_trip_and_other_disk_refused),
 		cmocka_unit_test(virtio_blk_lock_hand_over),
@@ -478,6 +666,10 @@ int main(void)
 			stopped_device_thread_serves_kicks_after_restart),
 		cmocka_unit_test(virtio_balloon_round_trip_and_hostile_state),
 		cmocka_unit_test(virtio_vsock_round_trip_and_other_cid_refused),
+		cmocka_unit_test(
+			virtio_restore_refuses_an_error_virtq_never_records),
+		cmocka_unit_test(
+			virtio_restore_refuses_more_in_flight_than_the_queue),
 	};
 	char cmd[64];
 	int ret;

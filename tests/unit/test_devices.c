@@ -261,6 +261,47 @@ static void rtc_reports_host_time_in_bcd_and_binary(void **state)
 	io_bus_destroy_devices(&bus);
 }
 
+static time_t absurd_clock(void)
+{
+	return (time_t)1 << 60; /* a year beyond struct tm's int tm_year */
+}
+
+/* Leaves a pattern where the next calls' frames go, so that a register
+ * read from uninitialised stack bytes shows. */
+static __attribute__((noinline)) void poison_stack(void)
+{
+	volatile uint8_t junk[4096];
+
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = 0xa5;
+}
+
+/* gmtime_r() fails past year 2^31 and leaves the date fields of its
+ * struct tm unwritten: the guest then read stack bytes as day and month.
+ * It reads 1970-01-01 00:00:00, a Thursday, instead, and a write cannot
+ * move the clock beyond the offset's bound. */
+static void rtc_reads_a_defined_date_when_gmtime_fails(void **state)
+{
+	static const struct {
+		uint8_t reg, value;
+	} epoch[] = {/* day and month first: gmtime_r() left those unset */
+		     {0x07, 0x01}, {0x08, 0x01}, {0x00, 0x00}, {0x02, 0x00},
+		     {0x04, 0x00}, {0x06, 0x05}, {0x09, 0x70}, {0x32, 0x19}};
+	struct io_bus bus = {0};
+	struct device *rtc = cmos_rtc_create(absurd_clock);
+
+	io_bus_register(&bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT, rtc);
+	for (unsigned i = 0; i < sizeof(epoch) / sizeof(epoch[0]); i++) {
+		poison_stack();
+		assert_int_equal(cmos_read(&bus, epoch[i].reg), epoch[i].value);
+	}
+	outb(&bus, 0x70, 0x09);
+	outb(&bus, 0x71, 0x26);
+	poison_stack();
+	assert_int_equal(cmos_read(&bus, 0x09), 0x70);
+	io_bus_destroy_devices(&bus);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +314,7 @@ int main(void)
 		cmocka_unit_test(
 			i8042_keyboard_acknowledges_and_types_ctrl_alt_del),
 		cmocka_unit_test(rtc_reports_host_time_in_bcd_and_binary),
+		cmocka_unit_test(rtc_reads_a_defined_date_when_gmtime_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,11 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/x86/layout.h"
 #include "memory/guest_memory.h"
@@ -91,6 +96,55 @@ static void zero_size_is_refused(void **state)
 	assert_int_equal(guest_memory_init(&mem, 0), -EINVAL);
 }
 
+/* Whether the host mapping holding addr has VmFlag `flag` (two letters)
+ * in /proc/self/smaps. */
+static bool has_vm_flag(const void *addr, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false, found = false;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+		char *save, *word;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			inside = start <= (uintptr_t)addr &&
+				(uintptr_t)addr < end;
+			continue;
+		}
+		if (!inside || strncmp(line, "VmFlags:", 8) != 0)
+			continue;
+		for (word = strtok_r(line + 8, " \n", &save); word;
+		     word = strtok_r(NULL, " \n", &save))
+			found |= strcmp(word, flag) == 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Guest RAM is the guest's data: tern's core dumps leave it out (VmFlag
+ * dd, MADV_DONTDUMP), also once a snapshot's memory file replaced the
+ * mapping. */
+static void ram_is_left_out_of_core_dumps(void **state)
+{
+	struct guest_memory mem;
+	int fd = memfd_create("guest-ram", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MiB(64)), 0);
+	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
+	assert_true(has_vm_flag(mem.mapping, "dd"));
+	assert_true(has_vm_flag(mem.mapping + MiB(64) - 1, "dd"));
+	assert_int_equal(guest_memory_map_file(&mem, fd), 0);
+	assert_true(has_vm_flag(mem.mapping, "dd"));
+	assert_true(has_vm_flag(mem.mapping + MiB(64) - 1, "dd"));
+	close(fd);
+	guest_memory_destroy(&mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -99,6 +153,7 @@ int main(void)
 		cmocka_unit_test(ram_starts_on_a_huge_page_boundary),
 		cmocka_unit_test(wrapping_ranges_are_refused),
 		cmocka_unit_test(zero_size_is_refused),
+		cmocka_unit_test(ram_is_left_out_of_core_dumps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

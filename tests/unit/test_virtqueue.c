@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -654,6 +655,95 @@ static void unpop_gives_chains_back_in_order(void **state)
 	assert_int_equal(virtq_unpop(&f->vq, 1), -VIRTQ_ERR_HEAD_INDEX);
 }
 
+/* struct virtq's error only ever holds 0 or a code virtq stored, but a
+ * restore once copied it from a state file: whatever it holds, a call on
+ * the queue fails with a negative code. A negative error made virtq_pop()
+ * return 1, "a chain was filled", with the chain never written (virtio-rng
+ * then wrote random bytes through stack garbage, virtio-blk and the
+ * balloon looped for ever); a positive one not from enum virtq_error is
+ * no code a caller can report. */
+static void stored_error_outside_the_codes_never_reads_as_a_chain(void **state)
+{
+	struct fixture *f = *state;
+	const int corrupt[] = {-1, -VIRTQ_ERR_HEAD_INDEX, 5,
+			       VIRTQ_ERR_NOT_READY, INT_MIN};
+
+	for (unsigned i = 0; i < sizeof(corrupt) / sizeof(corrupt[0]); i++) {
+		init_queue(f, false, false);
+		set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_WRITE, 0);
+		offer(f, 0);
+		f->vq.error = corrupt[i];
+		assert_int_equal(virtq_pop(&f->vq, &f->chain),
+				 -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_push(&f->vq, 0, 0),
+				 -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_unpop(&f->vq, 0), -VIRTQ_ERR_NOT_READY);
+		assert_int_equal(virtq_pending(&f->vq), 0);
+	}
+	/* A code virtq stores comes back as it is. */
+	init_queue(f, false, false);
+	f->vq.error = VIRTQ_ERR_HEAD_INDEX;
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), -VIRTQ_ERR_HEAD_INDEX);
+}
+
+/* Pops and pushes as a device does until virtq_pop() stops saying 1,
+ * failing the test after `limit` chains; returns the chains served, *last
+ * is pop's last result. held: chains popped first and never pushed (a
+ * held receive buffer, a request at the backend); batch: chains popped
+ * before pushing them. */
+static unsigned serve(struct fixture *f, unsigned held, unsigned batch,
+		      unsigned limit, int *last)
+{
+	uint16_t heads[QSIZE];
+	unsigned served = 0;
+
+	for (unsigned i = 0; i < held; i++)
+		assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	for (;;) {
+		unsigned n = 0;
+
+		while (n < batch && (*last = virtq_pop(&f->vq, &f->chain)) == 1)
+			heads[n++] = f->chain.head;
+		for (unsigned i = 0; i < n; i++)
+			virtq_push(&f->vq, heads[i], 0);
+		served += n;
+		assert_true(served <= limit);
+		if (n < batch)
+			return served;
+	}
+}
+
+/* The driver may place its avail ring over its used ring (one address for
+ * both): then every push also moves avail idx. A live device cannot be
+ * made to serve chains for ever by it: the device holds at most the queue
+ * size in flight, so after a push avail idx lies at or behind
+ * last_avail_idx, which pop takes as empty or refuses as running more than
+ * the size ahead. (A restored in-flight window wider than the size is what
+ * could spin; virtio_device_restore_state() refuses it.) */
+static void avail_ring_over_used_ring_cannot_spin(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *idx = guest_memory_ptr(&f->mem, USED_GPA + 2, 2);
+	uint16_t *ring = guest_memory_ptr(&f->mem, USED_GPA + 4, 2 * QSIZE);
+	int last;
+
+	for (uint16_t i = 0; i < QSIZE; i++)
+		set_desc(f, i, DATA_GPA + 64ULL * i, 64, VRING_DESC_F_WRITE, 0);
+	for (unsigned held = 0; held <= QSIZE / 2; held += QSIZE / 4)
+		for (unsigned batch = 1; batch <= QSIZE; batch *= 2) {
+			assert_int_equal(virtq_init(&f->vq, &f->mem, QSIZE,
+						    DESC_GPA, USED_GPA,
+						    USED_GPA, false, false),
+					 0);
+			for (uint16_t i = 0; i < QSIZE; i++)
+				ring[i] = i;
+			*idx = QSIZE; /* a full ring offered */
+			assert_true(serve(f, held, batch, 2 * QSIZE, &last) <=
+				    QSIZE);
+			assert_true(last <= 0);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +776,8 @@ int main(void)
 		T(empty_pop_publishes_avail_event),
 		T(guest_rewriting_ring_cannot_hang_pop),
 		T(unpop_gives_chains_back_in_order),
+		T(stored_error_outside_the_codes_never_reads_as_a_chain),
+		T(avail_ring_over_used_ring_cannot_spin),
 #undef T
 	};
 
