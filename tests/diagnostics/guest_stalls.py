@@ -251,6 +251,10 @@ WORKLOADS = {"net": net_workload, "memory": memory_workload, "vsock": vsock_work
 
 
 def how_it_ended(transcript):
+    # Only what came after the guest's init was ready: under QEMU a program
+    # in the initramfs' init reports "Segmentation fault" on every boot
+    # (also in runs that pass), which says nothing about how a run ended.
+    transcript = transcript.partition("TERN-GUEST-READY")[2] or transcript
     for marker, name in (("triple-faulted", "triple fault"), ("Kernel panic", "panic"),
                          ("rcu_preempt detected stalls", "RCU stall reported"),
                          ("soft lockup", "soft lockup reported"),
@@ -271,8 +275,17 @@ def one_run(workload, config, transcript_dir):
             return f"ok ({time.monotonic() - started:.0f} s: {phases})"
         except (pexpect.ExceptionPexpect, AssertionError, subprocess.SubprocessError,
                 OSError) as e:
-            transcript = run["guest"].transcript() if "guest" in run else ""
-            return f"{how_it_ended(transcript)} after {phases} ({type(e).__name__})"
+            guest = run.get("guest")
+            ended = how_it_ended(guest.transcript() if guest else "")
+            if vmm == "qemu" and isinstance(e, pexpect.EOF):
+                # With -no-reboot QEMU exits 0 without a word when the guest
+                # resets itself (a triple fault, as tern reports it).
+                guest.child.close()
+                if guest.child.exitstatus == 0:
+                    ended = "guest reset (QEMU exited 0: a triple fault under -no-reboot)"
+                else:
+                    ended = f"QEMU died ({guest.child.exitstatus}, {guest.child.signalstatus})"
+            return f"{ended} after {phases} ({type(e).__name__})"
         finally:
             if transcript_dir and "guest" in run:
                 name = f"{workload}-{config}-{time.strftime('%H%M%S')}.log"
