@@ -65,7 +65,8 @@ int jail_exec_file_check(const char *path, struct tern_error *err)
 				      path, strerror(errno));
 	if (read_at(fd, &eh, sizeof(eh), 0) ||
 	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_EXEC ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) ||
 	    eh.e_phentsize != sizeof(Elf64_Phdr)) {
 		close(fd);
 		return tern_error_set(err, ENOEXEC,

@@ -80,6 +80,7 @@ static int check_controllers(const struct jailer_cgroup *cg,
 	if (ret)
 		return tern_error_set(err, -ret, "read %.150s: %s", path,
 				      strerror(-ret));
+	list[strcspn(list, "\n")] = '\0';
 	for (unsigned i = 0; i < opts->cgroup_count; i++) {
 		controller_of(opts->cgroups[i].file, name, sizeof(name));
 		if (strcmp(name, "cgroup") && !word_in_list(list, name))
@@ -89,7 +90,7 @@ static int check_controllers(const struct jailer_cgroup *cg,
 				"available in %.150s (cgroup.controllers: "
 				"%.60s)",
 				opts->cgroups[i].file, name, cg->mount,
-				list[0] && list[0] != '\n' ? list : "none");
+				list[0] ? list : "none");
 	}
 	return 0;
 }
