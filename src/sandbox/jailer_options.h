@@ -13,9 +13,11 @@
 /* Firecracker's jailer bounds no-file to this when no limit is given. */
 #define JAILER_DEFAULT_NO_FILE 2048
 #define JAILER_MAX_CGROUP_SETTINGS 32
+#define JAILER_CGROUP_FILE_MAX 64
 
 struct jailer_cgroup_setting {
-	char file[64]; /* e.g. "memory.max": controller.property */
+	char file[JAILER_CGROUP_FILE_MAX]; /* e.g. "memory.max":
+					      controller.property */
 	const char *value; /* points into argv */
 };
 

@@ -33,6 +33,15 @@ def cgroup2_mount():
     return None
 
 
+def cgroup_v1_mount(controller):
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == "cgroup" and controller in fields[3].split(","):
+                return fields[1]
+    return None
+
+
 def read(path):
     with open(path) as f:
         return f.read()
@@ -282,6 +291,40 @@ def cgroup_is_created_with_its_values_and_holds_the_program():
             assert read(os.path.join(leaf, "pids.max")).strip() == "50"
         proc.kill()
         proc.wait()
+
+
+@test
+def cgroup_v1_places_the_program_in_each_controllers_hierarchy():
+    pids = cgroup_v1_mount("pids")
+    cpuset = cgroup_v1_mount("cpuset")
+    if not pids:
+        skip("no cgroup v1 hierarchy with the pids controller")
+    parent = f"tern-jailer-test-{os.getpid()}"
+    settings = ["--cgroup", "pids.max=40"]
+    if cpuset:
+        cpus = read(os.path.join(cpuset, "cpuset.cpus")).strip().split(",")[0].split("-")[0]
+        settings += ["--cgroup", f"cpuset.cpus={cpus}"]
+    with Jail("cgroup-v1") as jail:
+        for mount in filter(None, (pids, cpuset)):
+            jail.cgroups += [os.path.join(mount, parent), os.path.join(mount, parent, jail.id)]
+        proc = jail.start("--cgroup-version", "1", "--parent-cgroup", parent, *settings,
+                          script=f"echo ready; exec {BB} sleep 60")
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        groups = read(f"/proc/{proc.pid}/cgroup").splitlines()
+        assert any(line.endswith(f":pids:/{parent}/{jail.id}") for line in groups), groups
+        assert read(os.path.join(pids, parent, jail.id, "pids.max")).strip() == "40"
+        if cpuset:
+            leaf = os.path.join(cpuset, parent, jail.id)
+            assert any(line.endswith(f":cpuset:/{parent}/{jail.id}") for line in groups), groups
+            assert read(os.path.join(leaf, "cpuset.cpus")).strip() == cpus
+            # Copied from the parent: a cpuset without mems takes no task.
+            assert read(os.path.join(leaf, "cpuset.mems")).strip() == \
+                read(os.path.join(cpuset, "cpuset.mems")).strip()
+        proc.kill()
+        proc.wait()
+        expect_error(jail.run("--cgroup-version", "1", "--cgroup", "nosuchcontroller.max=1",
+                              script="true"),
+                     1, "no cgroup v1 hierarchy is mounted with the nosuchcontroller")
 
 
 @test

@@ -132,6 +132,22 @@ static void every_option_is_taken(void **state)
 	assert_null(opts.exec_args[2]);
 }
 
+static void cgroup_version_1_is_taken(void **state)
+{
+	struct jailer_options opts;
+	struct tern_error err;
+	struct args a;
+
+	base_args(&a);
+	add(&a, "--cgroup-version");
+	add(&a, "1");
+	add(&a, "--cgroup");
+	add(&a, "memory.limit_in_bytes=1G");
+	assert_int_equal(parse(&a, &opts, &err), 0);
+	assert_int_equal(opts.cgroup_version, 1);
+	assert_string_equal(opts.cgroups[0].file, "memory.limit_in_bytes");
+}
+
 static void help_wins(void **state)
 {
 	struct jailer_options opts;
@@ -273,6 +289,10 @@ static void bad_cgroup_forms_on_the_command_line(void **state)
 	base_args(&a);
 	add(&a, "--cgroup-version");
 	add(&a, "3");
+	expect_usage_error(&a, "1 or 2");
+	base_args(&a);
+	add(&a, "--cgroup-version");
+	add(&a, "v1");
 	expect_usage_error(&a, "1 or 2");
 }
 
@@ -416,6 +436,7 @@ int main(void)
 		cmocka_unit_test(
 			minimal_command_line_gets_firecracker_defaults),
 		cmocka_unit_test(every_option_is_taken),
+		cmocka_unit_test(cgroup_version_1_is_taken),
 		cmocka_unit_test(help_wins),
 		cmocka_unit_test(each_required_option_is_named_when_missing),
 		cmocka_unit_test(ids_are_checked),
