@@ -65,11 +65,13 @@ void jailer_command_print_help(FILE *out)
 	      "                           /var/run/netns/NAME)\n"
 	      "      --daemonize          detach: a new session, standard "
 	      "input and output\n"
-	      "                           on /dev/null; the jailer returns at "
-	      "once\n"
+	      "                           on /dev/null; the jailer returns "
+	      "once the\n"
+	      "                           program has started (it waits for "
+	      "the exec)\n"
 	      "      --new-pid-ns         run the program as pid 1 of a new "
 	      "PID namespace;\n"
-	      "                           the jailer returns once it is "
+	      "                           the jailer returns once it has "
 	      "started\n"
 	      "      --cgroup-version 1|2 the cgroup hierarchy: 2 (the default "
 	      "here; it\n"
@@ -118,7 +120,9 @@ void jailer_command_print_help(FILE *out)
 	      "  none  on success the program replaces the jailer\n"
 	      "  0     --daemonize or --new-pid-ns: the program was started\n"
 	      "  1     a step failed (one line on stderr names the step and "
-	      "the path)\n"
+	      "the path;\n"
+	      "        with --daemonize or --new-pid-ns also a step after the "
+	      "fork)\n"
 	      "  2     the command line is wrong\n",
 	      out);
 }
@@ -141,6 +145,8 @@ int jailer_command_main(int argc, char **argv)
 	ret = jailer_run(&opts, &err);
 	if (ret == JAILER_HANDED_OVER)
 		return TERN_EXIT_OK;
+	if (ret == JAILER_REPORTED)
+		return TERN_EXIT_RUNTIME_ERROR;
 	fprintf(stderr, "tern: jailer: %s\n", err.message);
 	return TERN_EXIT_RUNTIME_ERROR;
 }

@@ -141,13 +141,12 @@ static int owned_dir(const char *root, const char *name,
 	return 0;
 }
 
-static int copy_bytes(int from, int to, const char *src, const char *dst,
-		      struct tern_error *err)
+static int copy_chunks(int from, int to, char *chunk, const char *src,
+		       const char *dst, struct tern_error *err)
 {
-	static char chunk[COPY_CHUNK];
 	ssize_t n;
 
-	while ((n = read(from, chunk, sizeof(chunk))) != 0) {
+	while ((n = read(from, chunk, COPY_CHUNK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -164,6 +163,17 @@ static int copy_bytes(int from, int to, const char *src, const char *dst,
 		}
 	}
 	return 0;
+}
+
+static int copy_bytes(int from, int to, const char *src, const char *dst,
+		      struct tern_error *err)
+{
+	char *chunk = malloc(COPY_CHUNK);
+	int ret = chunk ? copy_chunks(from, to, chunk, src, dst, err)
+			: tern_error_set(err, ENOMEM, "out of memory");
+
+	free(chunk);
+	return ret;
 }
 
 /* A copy, never a link: two VMMs must not share the executable's pages,

@@ -30,6 +30,7 @@ struct jail {
 	char root[PATH_MAX]; /* BASE/NAME/ID/root */
 	int netns_fd;
 	int null_fd;
+	int report_fd; /* see open_report_pipe(); -1 when none */
 	struct jailer_cgroup cgroup;
 };
 
@@ -57,6 +58,11 @@ static int resolve_exec_file(struct jail *jail, struct tern_error *err)
 		return tern_error_set(err, EINVAL,
 				      "exec file %.150s is not a regular file",
 				      path);
+	if (!(st.st_mode & S_IXUSR))
+		return tern_error_set(err, EACCES,
+				      "exec file %.150s is not executable "
+				      "(mode %04o)",
+				      path, (unsigned)(st.st_mode & 07777));
 	jail->exec_name = strrchr(jail->exec_path, '/') + 1;
 	return jail_exec_file_check(jail->exec_path, err);
 }
@@ -223,20 +229,97 @@ static int write_pid_file(const struct jail *jail, pid_t pid,
 	return 0;
 }
 
-/* Two forks, as Firecracker's jailer: the session leader's child can
- * never acquire a controlling terminal again. */
-static int daemonize(const struct jail *jail, struct tern_error *err)
+/* A jailer that forks returns only once the program has started: the
+ * first parent holds the read end of a close-on-exec pipe whose write end
+ * every descendant keeps until its exec, or until it fails and writes its
+ * error there (its own stderr may be /dev/null by then). So the pid file
+ * exists when the jailer returns, and a late failure is its exit status. */
+static int open_report_pipe(struct jail *jail, int *read_fd,
+			    struct tern_error *err)
+{
+	int fds[2];
+
+	*read_fd = -1;
+	if (jail->report_fd >= 0)
+		return 0; /* an ancestor waits already */
+	if (pipe2(fds, O_CLOEXEC))
+		return tern_error_set(err, errno, "create a pipe: %s",
+				      strerror(errno));
+	*read_fd = fds[0];
+	jail->report_fd = fds[1];
+	return 0;
+}
+
+static int read_report(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < size - 1 &&
+	       ((n = read(fd, buf + len, size - 1 - len)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		len += n > 0 ? (size_t)n : 0;
+	buf[len] = '\0';
+	return len > 0;
+}
+
+/* A parent's part after fork, given its own result so far. */
+static int hand_over(struct jail *jail, int read_fd, int ret,
+		     struct tern_error *err)
+{
+	char report[sizeof(err->message)];
+	int failed;
+
+	if (ret && read_fd < 0)
+		return ret; /* jailer_run writes it to the waiting ancestor */
+	close(jail->report_fd);
+	jail->report_fd = -1;
+	if (read_fd < 0)
+		return JAILER_HANDED_OVER;
+	failed = read_report(read_fd, report, sizeof(report));
+	close(read_fd);
+	if (ret)
+		return ret;
+	return failed ? tern_error_set(err, EIO, "%s", report)
+		      : JAILER_HANDED_OVER;
+}
+
+static pid_t fork_or_fail(const char *step, int *read_fd,
+			  struct tern_error *err)
 {
 	pid_t pid;
 
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		tern_error_set(err, errno, "%s: fork: %s", step,
+			       strerror(errno));
+		if (*read_fd >= 0)
+			close(*read_fd);
+		*read_fd = -1;
+	} else if (pid == 0 && *read_fd >= 0) {
+		close(*read_fd);
+		*read_fd = -1;
+	}
+	return pid;
+}
+
+/* Two forks, as Firecracker's jailer: the session leader's child can
+ * never acquire a controlling terminal again. */
+static int daemonize(struct jail *jail, struct tern_error *err)
+{
+	int read_fd, ret;
+	pid_t pid;
+
 	for (int round = 0; round < 2; round++) {
-		fflush(NULL);
-		pid = fork();
+		ret = open_report_pipe(jail, &read_fd, err);
+		if (ret)
+			return ret;
+		pid = fork_or_fail("daemonize", &read_fd, err);
 		if (pid < 0)
-			return tern_error_set(err, errno, "daemonize: fork: %s",
-					      strerror(errno));
+			return -EAGAIN;
 		if (pid > 0)
-			return JAILER_HANDED_OVER;
+			return hand_over(jail, read_fd, 0, err);
 		if (round == 0 && setsid() < 0)
 			return tern_error_set(err, errno,
 					      "daemonize: setsid: %s",
@@ -249,31 +332,31 @@ static int daemonize(const struct jail *jail, struct tern_error *err)
 					      "/dev/null: %s",
 					      fd, strerror(errno));
 	close(jail->null_fd);
+	jail->null_fd = -1;
 	return 0;
 }
 
 /* The first child after unshare(CLONE_NEWPID) is the new namespace's
- * init; this process stays outside, records its pid and is done. */
-static int fork_into_pid_ns(const struct jail *jail, struct tern_error *err)
+ * init; this process stays outside and records the child's pid. */
+static int fork_into_pid_ns(struct jail *jail, struct tern_error *err)
 {
 	int session_leader = getsid(0) == getpid();
+	int read_fd, ret;
 	pid_t pid;
 
 	if (unshare(CLONE_NEWPID))
 		return tern_error_set(err, errno,
 				      "enter a new PID namespace: %s",
 				      strerror(errno));
-	fflush(NULL);
-	pid = fork();
+	ret = open_report_pipe(jail, &read_fd, err);
+	if (ret)
+		return ret;
+	pid = fork_or_fail("new PID namespace", &read_fd, err);
 	if (pid < 0)
-		return tern_error_set(err, errno,
-				      "fork into the new PID namespace: %s",
-				      strerror(errno));
-	if (pid > 0) {
-		int ret = write_pid_file(jail, pid, err);
-
-		return ret ? ret : JAILER_HANDED_OVER;
-	}
+		return -EAGAIN;
+	if (pid > 0)
+		return hand_over(jail, read_fd, write_pid_file(jail, pid, err),
+				 err);
 	/* The jailer's exit must not send this init a SIGHUP. */
 	if (session_leader && setsid() < 0)
 		return tern_error_set(err, errno, "setsid: %s",
@@ -416,13 +499,21 @@ static int finish_in_jail(struct jail *jail, struct tern_error *err)
 
 int jailer_run(const struct jailer_options *opts, struct tern_error *err)
 {
-	struct jail jail = {.opts = opts, .netns_fd = -1, .null_fd = -1};
+	struct jail jail = {
+		.opts = opts, .netns_fd = -1, .null_fd = -1, .report_fd = -1};
 	int ret = prepare(&jail, err);
 
 	if (!ret)
 		ret = build_and_enter(&jail, err);
 	if (!ret)
 		ret = finish_in_jail(&jail, err);
+	if (ret < 0 && jail.report_fd >= 0) {
+		/* A forked jailer: the waiting parent prints it. */
+		if (write(jail.report_fd, err->message, strlen(err->message)) >
+		    0)
+			ret = JAILER_REPORTED;
+		close(jail.report_fd);
+	}
 	if (jail.netns_fd >= 0)
 		close(jail.netns_fd);
 	if (jail.null_fd >= 0)

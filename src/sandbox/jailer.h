@@ -10,13 +10,18 @@
 #include "sandbox/jailer_options.h"
 #include "util/error.h"
 
-/* Returned by jailer_run in a process whose part is done: the parent
- * left behind by --daemonize or --new-pid-ns. It should exit 0. */
+/* Returned by jailer_run in a process whose part is done: a parent left
+ * behind by --daemonize or --new-pid-ns once the program has started. It
+ * should exit 0. */
 #define JAILER_HANDED_OVER 1
+/* Returned in a forked jailer that failed and has handed its error to the
+ * waiting parent, which prints it: exit non-zero without a word. */
+#define JAILER_REPORTED 2
 
 /* Execs the jailed program and so returns only in a handed-over parent
- * (JAILER_HANDED_OVER) or on failure: -errno with err naming the step and
- * the path. A failure before the jail is entered leaves no jail root. */
+ * (JAILER_HANDED_OVER), in a failed child (JAILER_REPORTED) or on failure:
+ * -errno with err naming the step and the path. A failure before the jail
+ * is entered leaves no jail root. */
 int jailer_run(const struct jailer_options *opts, struct tern_error *err);
 
 #endif

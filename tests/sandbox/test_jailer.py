@@ -294,6 +294,27 @@ def cgroup_is_created_with_its_values_and_holds_the_program():
 
 
 @test
+def without_cgroup_settings_a_prepared_parent_is_joined():
+    mount = cgroup2_mount()
+    if not mount:
+        skip("no cgroup2 file system mounted")
+    parent = f"tern-jailer-test-{os.getpid()}"
+    with Jail("parent-only") as jail:
+        jail.cgroups.append(os.path.join(mount, parent))
+        result = jail.run("--parent-cgroup", parent, script=f"{BB} cat /busybox.pid")
+        assert result.returncode == 0, result.stderr
+        assert not os.path.exists(os.path.join(mount, parent)), "a cgroup was made"
+        os.mkdir(os.path.join(mount, parent))
+        jail.id += "-again"
+        jail.root = os.path.join(jail.base, "busybox", jail.id, "root")
+        proc = jail.start("--parent-cgroup", parent, script=f"echo ready; exec {BB} sleep 60")
+        assert proc.stdout.readline() == "ready\n", proc.stderr.read()
+        assert read(f"/proc/{proc.pid}/cgroup").splitlines()[-1] == f"0::/{parent}"
+        proc.kill()
+        proc.wait()
+
+
+@test
 def cgroup_v1_places_the_program_in_each_controllers_hierarchy():
     pids = cgroup_v1_mount("pids")
     cpuset = cgroup_v1_mount("cpuset")
@@ -380,6 +401,7 @@ def daemonize_returns_at_once_and_the_program_runs_on():
         assert result.returncode == 0, result.stderr
         assert elapsed < 2, f"the jailer took {elapsed:.1f} s to return"
         assert result.stdout == "" and result.stderr == ""
+        # Written before the jailer returned: it waits for the exec.
         pid = jail.pid_file()
         jail.pids.append(pid)
         assert alive(pid)
@@ -387,6 +409,24 @@ def daemonize_returns_at_once_and_the_program_runs_on():
         assert int(stat[3]) != os.getsid(0), "still in the caller's session"
         assert int(stat[4]) == 0, "still has a controlling terminal"
         wait_for(lambda: os.path.exists(os.path.join(jail.root, "alive")), what="/alive")
+
+
+@test
+def failure_after_forking_is_the_jailers_own_status():
+    # Kernel-refused at exec only: an x86 busybox relabelled as AArch64.
+    with Jail("late") as jail:
+        foreign = os.path.join(jail.base, "busybox")
+        shutil.copy(BUSYBOX, foreign + ".tmp")
+        with open(foreign + ".tmp", "r+b") as f:
+            f.seek(18)
+            f.write((183).to_bytes(2, "little"))    # e_machine: EM_AARCH64
+        os.makedirs(os.path.join(jail.base, "elsewhere"))
+        exec_file = os.path.join(jail.base, "elsewhere", "busybox")
+        os.rename(foreign + ".tmp", exec_file)
+        for options in (["--daemonize"], ["--new-pid-ns"], ["--daemonize", "--new-pid-ns"]):
+            result = jail.run(*options, script="true", exec_file=exec_file)
+            expect_error(result, 1, "exec /busybox in the jail", "Exec format error")
+            shutil.rmtree(os.path.join(jail.base, "busybox"))
 
 
 @test
@@ -399,6 +439,11 @@ def failing_step_is_one_line_and_leaves_nothing_behind():
         expect_error(jail.run(script="true", exec_file=dynamic), 1, "dynamically linked")
         expect_error(jail.run(script="true", exec_file="/nonexistent"), 1,
                      "exec file /nonexistent", "No such file")
+        unexecutable = os.path.join(jail.base, "not-executable")
+        shutil.copy(BUSYBOX, unexecutable)
+        os.chmod(unexecutable, 0o644)
+        expect_error(jail.run(script="true", exec_file=unexecutable), 1,
+                     "is not executable (mode 0644)")
         argv = jail.argv(script="true")
         argv[argv.index("--chroot-base-dir") + 1] = "/nonexistent-base"
         expect_error(subprocess.run(argv, capture_output=True, text=True), 1,
