@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/exit_status.h"
+#include "cli/jailer_command.h"
 #include "cli/migrate_command.h"
 #include "cli/restore_command.h"
 #include "cli/run_command.h"
@@ -22,6 +23,8 @@ static void print_usage(FILE *out)
 		"  restore    start a new virtual machine from a snapshot\n"
 		"  migrate    move a running tern's VM to another tern (live "
 		"migration)\n"
+		"  jailer     start a program in a chroot jail, as "
+		"Firecracker's jailer\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help and exit\n"
@@ -30,9 +33,20 @@ static void print_usage(FILE *out)
 		"'tern COMMAND --help' describes a command.\n");
 }
 
+/* Tools that start Firecracker's jailer by path can be given tern's binary
+ * under that name. */
+static int called_as_jailer(const char *argv0)
+{
+	const char *slash = strrchr(argv0, '/');
+
+	return !strcmp(slash ? slash + 1 : argv0, "jailer");
+}
+
 int main(int argc, char **argv)
 {
 	log_mark_start();
+	if (argc > 0 && called_as_jailer(argv[0]))
+		return jailer_command_main(argc, argv);
 	if (argc < 2) {
 		print_usage(stderr);
 		return TERN_EXIT_USAGE;
@@ -53,6 +67,8 @@ int main(int argc, char **argv)
 		return restore_command_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "migrate"))
 		return migrate_command_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "jailer"))
+		return jailer_command_main(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (see 'tern --help')\n",
 		argv[1]);
 	return TERN_EXIT_USAGE;
