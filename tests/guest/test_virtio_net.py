@@ -336,17 +336,15 @@ def one_interface_pings_and_moves_data_each_way():
             assert guest.reboot() == 0
 
 
-# Open problem: this stream, even with one vCPU, stalls in about one run in
-# four in the emulated test host (once with the test host's kernel
-# reporting a soft lockup in tern's vCPU thread); with two vCPUs the guest
-# triple-faults, panics or stalls in nearly every run, and QEMU's own
-# virtio-net-pci guest dies in half of them (tests/diagnostics/
-# guest_stalls.py; README, "Known open problem"). Whether tern has a part
-# in the one-vCPU stall is not known. Until it is, the stream runs on
-# request (TERN_NET_STREAM=1) and is otherwise reported as skipped; TSO both
-# ways is proven by the first test.
-STREAM_OPEN_PROBLEM = ("open problem: stalls in ~1 of 4 runs in the emulated test host "
-                       "(README); TERN_NET_STREAM=1 runs it")
+# Open problem: guests die while sending this stream to the host, in the
+# emulated test host: tern's in 4 of 7 runs (1 and 2 vCPUs, triple faults
+# and a stall), QEMU's own virtio-net-pci guest in 1 of 4
+# (tests/diagnostics/guest_stalls.py --workload net; README, "Known open
+# problem"). Until that is explained the stream runs on request
+# (TERN_NET_STREAM=1) and is otherwise reported as skipped; the first test
+# moves 4 MiB each way with TSO.
+STREAM_OPEN_PROBLEM = ("open problem: the guest dies sending 64 MiB to the host in about half "
+                       "the runs in the emulated test host (README); TERN_NET_STREAM=1 runs it")
 
 
 @test
