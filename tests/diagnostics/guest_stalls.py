@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,6 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "guest"))
 import guestlib  # noqa: E402
 import pexpect  # noqa: E402
 import test_virtio_net as net  # noqa: E402
+from test_virtio_vsock import HostEchoServer  # noqa: E402
 
 MAC = "52:54:00:12:34:56"
 STREAM_BYTES = 64 << 20
@@ -184,46 +184,14 @@ def net_workload(vmm, cpus, phases, ns, run):
         phases.done("reboot")
 
 
-class EchoServer:
-    """Echoes every connection, one at a time, until stopped."""
-
-    def __init__(self, family, address):
-        self.server = socket.socket(family, socket.SOCK_STREAM)
-        self.server.bind(address)
-        self.server.listen(8)
-        self.server.settimeout(0.5)
-        self.stopped = False
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        while not self.stopped:
-            try:
-                conn, _ = self.server.accept()
-            except socket.timeout:
-                continue
-            conn.settimeout(120)
-            with conn:
-                try:
-                    while data := conn.recv(65536):
-                        conn.sendall(data)
-                except OSError:
-                    pass
-
-    def stop(self):
-        self.stopped = True
-        self.thread.join(timeout=10)
-        self.server.close()
-
-
 def vsock_workload(vmm, cpus, phases, ns, run):
     if vmm == "tern":
         path = os.path.join(WORK, f"vsock-{time.time_ns()}.sock")
-        server = EchoServer(socket.AF_UNIX, f"{path}_{VSOCK_PORT}")
+        server = HostEchoServer(f"{path}_{VSOCK_PORT}")
         guest = guestlib.Guest(cpus=cpus, memory="256M",
                                extra=["--vsock", f"cid={VSOCK_CID},socket={path}"])
     else:
-        server = EchoServer(socket.AF_VSOCK, (socket.VMADDR_CID_ANY, VSOCK_PORT))
+        server = HostEchoServer((socket.VMADDR_CID_ANY, VSOCK_PORT), socket.AF_VSOCK)
         guest = QemuGuest(cpus, 256, ["-device", f"vhost-vsock-pci,guest-cid={VSOCK_CID}"])
     run["guest"] = guest
     try:

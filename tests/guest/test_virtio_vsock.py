@@ -134,10 +134,12 @@ def a_mebibyte_round_trips_host_to_guest_with_credit_updates():
 
 class HostEchoServer:
     """Listens on PATH_<port> as a host program would and echoes every
-    connection (one at a time) until stopped."""
+    connection (one at a time) until stopped. family/address other than a
+    Unix path serve tests/diagnostics/guest_stalls.py's AF_VSOCK listener
+    for QEMU's vhost-vsock."""
 
-    def __init__(self, path):
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def __init__(self, path, family=socket.AF_UNIX):
+        self.server = socket.socket(family, socket.SOCK_STREAM)
         self.server.bind(path)
         self.server.listen(8)
         self.server.settimeout(0.5)
