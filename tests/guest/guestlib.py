@@ -64,9 +64,18 @@ class Guest:
         return self
 
     def __exit__(self, *exc):
+        threads = None
+        if exc[0] is not None and self.child and self.child.isalive():
+            threads = _thread_activity(self.child.pid)
         if self.child and self.child.isalive():
             self.child.terminate(force=True)
         if exc[0] is not None:
+            if threads:
+                # Tells a guest that went quiet (vCPUs asleep in HLT: a lost
+                # interrupt?) from one spinning or a VMM thread stuck.
+                print("# tern's threads when the test failed (CPU time used in 2 s, state, kernel wait):")
+                for line in threads:
+                    print(f"#   {line}")
             tail = self.transcript()[-3000:]
             print("# console transcript (last 3000 chars):")
             for line in tail.splitlines():
@@ -123,6 +132,40 @@ def expect_tick(child, at_least, timeout):
         child.expect(r"TICK (\d+)\r\n", timeout=left)
         if int(child.match.group(1)) >= at_least:
             return int(child.match.group(1))
+
+
+def _thread_times(pid):
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/wchan") as f:
+                wchan = f.read().strip() or "-"
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        # fields[0] is the state; utime and stime are stat fields 14 and 15.
+        times[tid] = (name, fields[0], int(fields[11]) + int(fields[12]), wchan)
+    return times
+
+
+def _thread_activity(pid):
+    """One line per thread of process pid: CPU ticks used over 2 s, state,
+    kernel wait channel. Empty if the process is gone."""
+    try:
+        before = _thread_times(pid)
+        time.sleep(2)
+        after = _thread_times(pid)
+    except OSError:
+        return []
+    hz = os.sysconf("SC_CLK_TCK")
+    lines = []
+    for tid, (name, state, ticks, wchan) in sorted(after.items(), key=lambda t: int(t[0])):
+        used = (ticks - before.get(tid, (name, state, ticks, wchan))[2]) / hz
+        lines.append(f"{tid} {name}: {used:.2f} s, state {state}, {wchan}")
+    return lines
 
 
 class _Collector:
