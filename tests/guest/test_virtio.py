@@ -84,8 +84,9 @@ def a_large_read_crosses_many_requests():
     with guestlib.Guest(cpus=1, memory="256M", extra=["--rng"]) as guest:
         guest.shell("modprobe virtio_pci; modprobe virtio_rng")
         # 256 KiB is thousands of the driver's small requests, many times
-        # round the queue, without 1 MiB's 30-60 s in the emulated test host (a CI run under load went past the 60 s command limit
-        # with both the vCPU and tern's rng thread busy, not stuck).
+        # round the queue, without 1 MiB's 30-60 s in the emulated test
+        # host (a CI run under load went past the 60 s command limit with
+        # both the vCPU and tern's rng thread busy, not stuck).
         size = guest.shell("head -c 262144 /dev/hwrng | wc -c", timeout=180)
         assert size == "262144", size
         assert guest.reboot() == 0
