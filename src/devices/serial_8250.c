@@ -268,13 +268,22 @@ static int serial_save(struct device *dev, void *buf, size_t *len)
 	return ret;
 }
 
+static int serial_check(struct device *dev, const void *buf, size_t len)
+{
+	const struct serial_8250_state *st = buf;
+
+	if (len != sizeof(*st) || st->rx_head >= RX_BUFFER_SIZE ||
+	    st->rx_count > RX_BUFFER_SIZE || st->irq_level > 1)
+		return -EINVAL;
+	return 0;
+}
+
 static int serial_restore(struct device *dev, const void *buf, size_t len)
 {
 	struct serial_8250 *s = to_serial(dev);
 	const struct serial_8250_state *st = buf;
 
-	if (len != sizeof(*st) || st->rx_head >= RX_BUFFER_SIZE ||
-	    st->rx_count > RX_BUFFER_SIZE || st->irq_level > 1)
+	if (serial_check(dev, buf, len))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->ier = st->ier;
@@ -301,6 +310,7 @@ static const struct device_ops serial_8250_ops = {
 	.destroy = serial_destroy,
 	.save = serial_save,
 	.restore = serial_restore,
+	.check = serial_check,
 };
 
 struct device *serial_8250_create(const struct irq_line *irq, int output_fd)

@@ -120,6 +120,11 @@ struct virtio_device_ops {
 	 * serializes struct virtio_device's plain fields and the virtqs. */
 	int (*save)(struct virtio_device *vdev, void *buf, size_t *len);
 	int (*restore)(struct virtio_device *vdev, const void *buf, size_t len);
+	/* NULL-able: restore's refusals of buf, changing nothing (a load
+	 * checks every device before it restores any); called with the
+	 * device's lock held, as restore. Host resources restore takes (a
+	 * disk's lock) can still fail there. */
+	int (*check)(struct virtio_device *vdev, const void *buf, size_t len);
 
 	/* Live migration, NULL-able (nothing to hand over). After save, with
 	 * the vCPUs paused: make what the guest wrote durable and release
@@ -292,6 +297,11 @@ void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
  * vdev->lock. */
 int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
+/* What virtio_device_restore_state() would refuse (the core's checks, the
+ * rings' addresses, the device's ops->check), changing nothing but
+ * restore_error. */
+int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
+			      size_t len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
 
