@@ -502,6 +502,14 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 					   opts->readonly, opts->cache, err)
 		: block_file_open(&blk->file, opts->path, opts->readonly,
 				  opts->cache, err);
+	if (!ret && blk->file.is_block_device && !opts->allow_block_device) {
+		block_file_close(&blk->file);
+		ret = tern_error_set(err, EPERM,
+				     "disk %s is a block device: tern uses one "
+				     "only when started with "
+				     "--allow-block-devices",
+				     opts->path);
+	}
 	if (ret) {
 		free(blk);
 		return ret;

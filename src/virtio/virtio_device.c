@@ -84,9 +84,12 @@ void virtio_device_needs_reset(struct virtio_device *vdev, int error)
 	virtio_stat_add(&vdev->stats.errors, 1);
 	if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
-	log_warn("%s: device needs reset: %s", vdev->ops->name,
-		 error <= -1000 || error >= 1000 ? virtq_error_text(error)
-						 : strerror(-error));
+	/* The guest can break a ring again after every reset. */
+	log_ratelimited(&vdev->needs_reset_log, LOG_WARN,
+			"%s: device needs reset: %s", vdev->ops->name,
+			error <= -1000 || error >= 1000
+				? virtq_error_text(error)
+				: strerror(-error));
 	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	/* Spec 2.1.2: a device that sets NEEDS_RESET after DRIVER_OK sends a
 	 * configuration change notification. */

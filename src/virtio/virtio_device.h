@@ -74,6 +74,7 @@
 #include <stdint.h>
 
 #include "memory/guest_memory.h"
+#include "util/log.h"
 #include "virtio/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 16
@@ -202,6 +203,10 @@ struct virtio_device {
 	/* Why the device's own restore refused the last snapshot state (a
 	 * sentence naming what differs), empty when it did not. */
 	char restore_error[192];
+
+	/* "needs reset" lines: a guest that breaks a ring after every reset
+	 * gets a few a minute, not one per cycle. Survives resets. */
+	struct log_ratelimit needs_reset_log;
 
 	/* Set by the transport when plugged. */
 	const struct virtio_transport_ops *transport;
