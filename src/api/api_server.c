@@ -211,6 +211,21 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 }
 
+/* The API controls the VM (and names host files tern opens): its socket
+ * is created 0600, for tern's own user only, whatever the umask. The
+ * umask is the process's, but this runs before any other thread creates
+ * files, and would only make one of theirs stricter. */
+static int bind_private(int fd, const struct sockaddr_un *addr)
+{
+	mode_t old = umask(0177);
+	int ret = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	int saved = errno;
+
+	umask(old);
+	errno = saved;
+	return ret;
+}
+
 /* A socket file left by a tern that died is replaced; one a live process
  * still accepts on is not: two VMMs must never share an API path. */
 static int bind_socket(const char *path, struct tern_error *err)
@@ -256,7 +271,7 @@ static int bind_socket(const char *path, struct tern_error *err)
 	if (fd < 0)
 		return tern_error_set(err, errno, "socket: %s",
 				      strerror(errno));
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	if (bind_private(fd, &addr) < 0 ||
 	    listen(fd, API_MAX_CONNECTIONS) < 0) {
 		int saved = errno;
 

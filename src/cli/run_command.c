@@ -42,6 +42,8 @@ enum {
 	OPT_BALLOON,
 	OPT_VSOCK,
 	OPT_INCOMING,
+	OPT_SERIAL_FILE_LIMIT,
+	OPT_ALLOW_BLOCK_DEVICES,
 };
 
 static const struct option run_options[] = {
@@ -63,6 +65,8 @@ static const struct option run_options[] = {
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"incoming", required_argument, NULL, OPT_INCOMING},
+	{"serial-file-limit", required_argument, NULL, OPT_SERIAL_FILE_LIMIT},
+	{"allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK_DEVICES},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -107,6 +111,16 @@ void run_command_print_help(FILE *out)
 		"                           file:PATH  append the output to "
 		"PATH, no input\n"
 		"                           none       discard it\n"
+		"                         PATH is never written through a "
+		"symbolic link\n"
+		"      --serial-file-limit SIZE\n"
+		"                         with file:PATH, write at most SIZE "
+		"bytes of guest\n"
+		"                         output (suffix K, M, G; a bare "
+		"number is bytes), then\n"
+		"                         drop the rest with one warning; 0: "
+		"no limit\n"
+		"                         (default: 256M)\n"
 		"      --cpu-template NAME\n"
 		"                         CPU features the guest sees "
 		"(default: host):\n",
@@ -115,8 +129,9 @@ void run_command_print_help(FILE *out)
 	fprintf(out,
 		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
 		"[,engine=ENGINE]\n"
-		"                         a raw disk image (a file or a block "
-		"device) as a\n"
+		"                         a raw disk image (a regular file, or "
+		"a block device\n"
+		"                         with --allow-block-devices) as a\n"
 		"                         virtio-blk disk: /dev/vda, /dev/vdb, "
 		"... in order.\n"
 		"                         Repeatable, up to %d disks. Its size "
@@ -138,7 +153,12 @@ void run_command_print_help(FILE *out)
 		"                           engine=io_uring|threads  how I/O "
 		"runs (default:\n"
 		"                                      io_uring, threads where "
-		"it is unavailable)\n",
+		"it is unavailable)\n"
+		"      --allow-block-devices\n"
+		"                         a --disk (or an API drive) may be a "
+		"host block device;\n"
+		"                         without it only regular files are "
+		"accepted\n",
 		VM_MAX_DISKS);
 	fprintf(out,
 		"      --net tap=NAME[,mac=MAC]\n"
@@ -414,6 +434,28 @@ static int parse_vsock(const char *text, struct vm_config *config,
 	return 0;
 }
 
+/* Bytes, or a size with a K/M/G/T suffix; 0 is no limit (stored as
+ * UINT64_MAX, 0 being the default's mark in vm_config). */
+static int parse_serial_file_limit(const char *text, uint64_t *limit,
+				   struct tern_error *err)
+{
+	uint64_t bytes;
+	char *end;
+
+	errno = 0;
+	bytes = strtoull(text, &end, 10);
+	/* A bare number is bytes here (size_parse() reads it as MiB). */
+	if (text[0] < '0' || text[0] > '9' || errno ||
+	    (*end && size_parse(text, &bytes)))
+		return tern_error_set(err, EINVAL,
+				      "--serial-file-limit '%s' is not a size "
+				      "(examples: 1048576, 64M, 1G; 0 for no "
+				      "limit)",
+				      text);
+	*limit = bytes ? bytes : UINT64_MAX;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -460,6 +502,12 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_TRANSPORT:
 		return config_parse_transport("--transport", arg,
 					      &config->virtio_transport, err);
+	case OPT_SERIAL_FILE_LIMIT:
+		return parse_serial_file_limit(arg, &config->serial_file_limit,
+					       err);
+	case OPT_ALLOW_BLOCK_DEVICES:
+		config->allow_block_devices = 1;
+		return 0;
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }

@@ -18,6 +18,7 @@
 #include "devices/i8042.h"
 #include "snapshot/device_io.h"
 #include "snapshot/snapshot.h"
+#include "util/host_path.h"
 #include "util/log.h"
 
 static void block_stop_signals(sigset_t *set)
@@ -213,11 +214,9 @@ static int open_metrics_file(struct instance *inst, const char *path,
 	int fd;
 
 	/* O_NONBLOCK: a named pipe nobody reads must not block the API. */
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK,
-		  0600);
+	fd = host_path_open_output(path, O_NONBLOCK, 0600, "metrics file", err);
 	if (fd < 0)
-		return tern_error_set(err, errno, "metrics file %s: %s", path,
-				      strerror(errno));
+		return fd;
 	pthread_mutex_lock(&inst->metrics_lock);
 	if (inst->metrics_fd >= 0)
 		close(inst->metrics_fd);

@@ -53,6 +53,7 @@ static void power_destroy(struct device *dev)
 static const struct device_ops acpi_power_ops = {
 	.save = device_save_nothing,
 	.restore = device_restore_nothing,
+	.check = device_check_nothing,
 	.name = "acpi-power",
 	.io_read = power_io_read,
 	.io_write = power_io_write,

@@ -42,6 +42,7 @@ static void marker_destroy(struct device *dev)
 static const struct device_ops boot_marker_ops = {
 	.save = device_save_nothing,
 	.restore = device_restore_nothing,
+	.check = device_check_nothing,
 	.name = "boot-marker",
 	.io_write = marker_io_write,
 	.destroy = marker_destroy,

@@ -240,9 +240,8 @@ static int rtc_save(struct device *dev, void *buf, size_t *len)
 	return device_save_plain(&st, sizeof(st), buf, len);
 }
 
-static int rtc_restore(struct device *dev, const void *buf, size_t len)
+static int rtc_check(struct device *dev, const void *buf, size_t len)
 {
-	struct cmos_rtc *rtc = to_rtc(dev);
 	struct cmos_rtc_state st;
 
 	if (len != sizeof(st))
@@ -256,6 +255,18 @@ static int rtc_restore(struct device *dev, const void *buf, size_t len)
 			  (long long)st.offset, (long long)RTC_OFFSET_MAX);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int rtc_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+	struct cmos_rtc_state st;
+	int ret = rtc_check(dev, buf, len);
+
+	if (ret)
+		return ret;
+	memcpy(&st, buf, sizeof(st));
 	pthread_mutex_lock(&rtc->lock);
 	rtc->offset = (time_t)st.offset;
 	rtc->index = st.index;
@@ -267,6 +278,7 @@ static int rtc_restore(struct device *dev, const void *buf, size_t len)
 static const struct device_ops cmos_rtc_ops = {
 	.save = rtc_save,
 	.restore = rtc_restore,
+	.check = rtc_check,
 	.name = "cmos-rtc",
 	.io_read = rtc_io_read,
 	.io_write = rtc_io_write,

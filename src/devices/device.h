@@ -31,6 +31,10 @@ struct device_ops {
 	 * the vCPUs stopped. */
 	int (*save)(struct device *dev, void *buf, size_t *len);
 	int (*restore)(struct device *dev, const void *buf, size_t len);
+	/* NULL-able: refuses what restore would refuse, changing nothing. A
+	 * load checks every device's bytes before it restores any device,
+	 * so a bad last section does not leave the first ones restored. */
+	int (*check)(struct device *dev, const void *buf, size_t len);
 };
 
 /* For save hooks: copies a plain state struct into buf. */
@@ -59,6 +63,12 @@ static inline int device_restore_nothing(struct device *dev, const void *buf,
 	(void)dev;
 	(void)buf;
 	return len == 0 ? 0 : -EINVAL;
+}
+
+static inline int device_check_nothing(struct device *dev, const void *buf,
+				       size_t len)
+{
+	return device_restore_nothing(dev, buf, len);
 }
 
 struct device {

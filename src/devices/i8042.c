@@ -330,9 +330,8 @@ static int i8042_save(struct device *dev, void *buf, size_t *len)
 	return device_save_plain(&st, sizeof(st), buf, len);
 }
 
-static int i8042_restore(struct device *dev, const void *buf, size_t len)
+static int i8042_check(struct device *dev, const void *buf, size_t len)
 {
-	struct i8042 *kbd = to_i8042(dev);
 	struct i8042_state st;
 
 	if (len != sizeof(st))
@@ -341,6 +340,18 @@ static int i8042_restore(struct device *dev, const void *buf, size_t len)
 	if (st.queue_head >= OUTPUT_QUEUE_SIZE ||
 	    st.queue_count > OUTPUT_QUEUE_SIZE)
 		return -EINVAL;
+	return 0;
+}
+
+static int i8042_restore(struct device *dev, const void *buf, size_t len)
+{
+	struct i8042 *kbd = to_i8042(dev);
+	struct i8042_state st;
+	int ret = i8042_check(dev, buf, len);
+
+	if (ret)
+		return ret;
+	memcpy(&st, buf, sizeof(st));
 	pthread_mutex_lock(&kbd->lock);
 	kbd->status = st.status;
 	kbd->config = st.config;
@@ -359,6 +370,7 @@ static int i8042_restore(struct device *dev, const void *buf, size_t len)
 static const struct device_ops i8042_ops = {
 	.save = i8042_save,
 	.restore = i8042_restore,
+	.check = i8042_check,
 	.name = "i8042",
 	.io_read = i8042_io_read,
 	.io_write = i8042_io_write,

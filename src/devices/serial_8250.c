@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 /* Register offsets (DLAB=0 unless noted). */
 enum {
 	REG_DATA = 0, /* RBR on read, THR on write; DLL with DLAB */
@@ -58,6 +60,9 @@ struct serial_8250 {
 	struct irq_line irq;
 	int output_fd;
 	int irq_level;
+	/* The guest decides how much it prints: a file stops growing at
+	 * output_limit bytes (0: no limit), with one line in tern's log. */
+	uint64_t output_limit, output_written;
 
 	uint8_t ier, lcr, mcr, scr, fcr;
 	uint8_t dll, dlm;
@@ -104,11 +109,20 @@ static void transmit(struct serial_8250 *s, uint8_t byte)
 				byte;
 			s->rx_count++;
 		}
+	} else if (s->output_fd >= 0 && s->output_limit &&
+		   s->output_written >= s->output_limit) {
+		/* Dropped: the line below was logged once, as the limit was
+		 * reached. */
 	} else if (s->output_fd >= 0) {
 		/* A failed console write (closed pipe, full disk) must not
 		 * stop the guest; the byte is lost like on a cut line. */
 		ssize_t ignored = write(s->output_fd, &byte, 1);
 		(void)ignored;
+		if (s->output_limit && ++s->output_written == s->output_limit)
+			log_warn("serial: the console output reached its "
+				 "limit of %llu bytes (--serial-file-limit); "
+				 "the guest's further output is dropped",
+				 (unsigned long long)s->output_limit);
 	}
 	s->thr_interrupt_pending = 1;
 }
@@ -268,13 +282,22 @@ static int serial_save(struct device *dev, void *buf, size_t *len)
 	return ret;
 }
 
+static int serial_check(struct device *dev, const void *buf, size_t len)
+{
+	const struct serial_8250_state *st = buf;
+
+	if (len != sizeof(*st) || st->rx_head >= RX_BUFFER_SIZE ||
+	    st->rx_count > RX_BUFFER_SIZE || st->irq_level > 1)
+		return -EINVAL;
+	return 0;
+}
+
 static int serial_restore(struct device *dev, const void *buf, size_t len)
 {
 	struct serial_8250 *s = to_serial(dev);
 	const struct serial_8250_state *st = buf;
 
-	if (len != sizeof(*st) || st->rx_head >= RX_BUFFER_SIZE ||
-	    st->rx_count > RX_BUFFER_SIZE || st->irq_level > 1)
+	if (serial_check(dev, buf, len))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->ier = st->ier;
@@ -301,7 +324,17 @@ static const struct device_ops serial_8250_ops = {
 	.destroy = serial_destroy,
 	.save = serial_save,
 	.restore = serial_restore,
+	.check = serial_check,
 };
+
+void serial_8250_set_output_limit(struct device *dev, uint64_t limit)
+{
+	struct serial_8250 *s = to_serial(dev);
+
+	pthread_mutex_lock(&s->lock);
+	s->output_limit = limit;
+	pthread_mutex_unlock(&s->lock);
+}
 
 struct device *serial_8250_create(const struct irq_line *irq, int output_fd)
 {

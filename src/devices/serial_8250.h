@@ -3,6 +3,7 @@
 #define TERN_DEVICES_SERIAL_8250_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "devices/device.h"
 #include "devices/irq_line.h"
@@ -14,6 +15,10 @@
 /* output_fd receives what the guest transmits (-1 discards it); the device
  * does not own it. */
 struct device *serial_8250_create(const struct irq_line *irq, int output_fd);
+
+/* At most limit bytes (0: no limit) of the guest's output reach output_fd
+ * from now on; the rest is dropped, with one warning in tern's log. */
+void serial_8250_set_output_limit(struct device *dev, uint64_t limit);
 
 /* Feeds host input to the guest. Returns how many bytes were taken (fewer
  * than len when the receive buffer is full: the caller retries later, so

@@ -10,11 +10,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "snapshot/config_state.h"
-#include "snapshot/device_state.h"
 #include "snapshot/state_file.h"
-#include "snapshot/vcpu_state.h"
-#include "snapshot/vm_state.h"
+#include "snapshot/state_sequence.h"
 
 /* A peer that takes no data or sends none for this long is gone: neither
  * side waits forever (the source's VM must get back to running). */
@@ -139,25 +136,14 @@ int migration_receive_machine(int fd, struct migration_machine *machine,
 	return ret;
 }
 
+/* RAM arrived already: the same two passes as a snapshot load. */
 static int restore_state(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err)
 {
-	int ret = config_state_check(vm, sf, err);
+	int ret = state_sequence_check(vm, sf, err);
 
 	if (!ret)
-		ret = vm_state_check(vm, sf, err);
-	if (!ret)
-		ret = device_state_check(vm, sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_check_cpuid(&vm->vcpus[i], sf, err);
-	if (!ret)
-		ret = device_state_restore(vm, sf, err);
-	if (!ret)
-		ret = vm_state_restore(vm, sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_restore(&vm->vcpus[i], sf, err);
-	if (!ret)
-		device_state_restored(vm);
+		ret = state_sequence_restore(vm, sf, err);
 	return ret;
 }
 

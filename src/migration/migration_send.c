@@ -9,12 +9,10 @@
 
 #include "migration/migration_wire.h"
 #include "snapshot/device_io.h"
-#include "snapshot/config_state.h"
 #include "snapshot/device_state.h"
 #include "snapshot/dirty_pages.h"
 #include "snapshot/state_file.h"
-#include "snapshot/vcpu_state.h"
-#include "snapshot/vm_state.h"
+#include "snapshot/state_sequence.h"
 #include "util/log.h"
 #include "virtio/virtio_device.h"
 
@@ -207,15 +205,10 @@ static int build_state(struct vm *vm, uint8_t **buf, size_t *len,
 	*buf = NULL;
 	*len = 0;
 	state_file_init(&sf);
-	/* The configuration too, as in a snapshot: the destination refuses
-	 * another device set by name before it restores anything. */
-	ret = config_state_save(&vm->config, &sf, err);
-	if (!ret)
-		ret = device_state_save(vm, &sf, err);
-	if (!ret)
-		ret = vm_state_save(vm, &sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_save(&vm->vcpus[i], &sf, err);
+	/* The same sections as a snapshot, configuration included: the
+	 * destination refuses another device set by name before it restores
+	 * anything. */
+	ret = state_sequence_save(vm, &sf, err);
 	if (!ret)
 		ret = state_file_serialize(&sf, buf, len, err);
 	state_file_free(&sf);

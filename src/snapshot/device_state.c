@@ -224,6 +224,50 @@ int device_state_save(struct vm *vm, struct state_file *sf,
 	return ret;
 }
 
+/* A virtio device that said why it refused its state (another disk size,
+ * MAC or CID): that sentence, with the device's name, is the error. */
+static bool virtio_refusal(const struct vm *vm, struct tern_error *err)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		const struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+
+		if (vdev->restore_error[0]) {
+			tern_error_set(err, EINVAL, "device %s (%s): %s",
+				       vm->virtio_devices[i].id,
+				       vdev->ops->name, vdev->restore_error);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int refused(struct vm *vm, const struct device_slot *slot, int ret,
+		   struct tern_error *err)
+{
+	if (virtio_refusal(vm, err))
+		return -EINVAL;
+	return tern_error_set(err, -ret,
+			      "snapshot state of device %s at 0x%llx is "
+			      "invalid: %s",
+			      slot->dev->ops->name,
+			      (unsigned long long)slot->base, strerror(-ret));
+}
+
+/* The device's own check of its bytes, where it has one (its restore
+ * refuses them again in any case). */
+static int check_bytes(struct vm *vm, const struct device_slot *slot,
+		       const struct state_section *s, struct tern_error *err)
+{
+	int ret;
+
+	if (!slot->dev->ops->check)
+		return 0;
+	ret = slot->dev->ops->check(slot->dev,
+				    s->data + sizeof(struct device_header),
+				    s->length - sizeof(struct device_header));
+	return ret ? refused(vm, slot, ret, err) : 0;
+}
+
 int device_state_check(struct vm *vm, const struct state_file *sf,
 		       struct tern_error *err)
 {
@@ -266,6 +310,9 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 					      "device %s cannot be restored "
 					      "yet",
 					      slots[i].dev->ops->name);
+		ret = check_bytes(vm, &slots[i], s, err);
+		if (ret)
+			return ret;
 	}
 	if (state_file_find(sf, SNAP_DEVICE_BASE + (uint32_t)count))
 		return tern_error_set(err, EINVAL,
@@ -273,23 +320,6 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 				      "this VM (%d)",
 				      count);
 	return 0;
-}
-
-/* A virtio device that said why it refused its state (another disk size,
- * MAC or CID): that sentence, with the device's name, is the error. */
-static bool virtio_refusal(const struct vm *vm, struct tern_error *err)
-{
-	for (int i = 0; i < vm->virtio_device_count; i++) {
-		const struct virtio_device *vdev = vm->virtio_devices[i].vdev;
-
-		if (vdev->restore_error[0]) {
-			tern_error_set(err, EINVAL, "device %s (%s): %s",
-				       vm->virtio_devices[i].id,
-				       vdev->ops->name, vdev->restore_error);
-			return true;
-		}
-	}
-	return false;
 }
 
 int device_state_restore(struct vm *vm, const struct state_file *sf,
@@ -306,15 +336,8 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 		ret = slots[i].dev->ops->restore(
 			slots[i].dev, s->data + sizeof(struct device_header),
 			s->length - sizeof(struct device_header));
-		if (ret && virtio_refusal(vm, err))
-			ret = -EINVAL;
-		else if (ret)
-			ret = tern_error_set(err, -ret,
-					     "snapshot state of device %s at "
-					     "0x%llx is invalid: %s",
-					     slots[i].dev->ops->name,
-					     (unsigned long long)slots[i].base,
-					     strerror(-ret));
+		if (ret)
+			ret = refused(vm, &slots[i], ret, err);
 	}
 	return ret;
 }

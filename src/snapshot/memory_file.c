@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "snapshot/dirty_pages.h"
+#include "util/host_path.h"
 
 static int page_is_zero(const uint8_t *page)
 {
@@ -81,6 +82,9 @@ int memory_file_write_full(struct vm *vm, const char *path, uint64_t *written,
 		return tern_error_set(err, EINVAL,
 				      "guest memory is not a whole number of "
 				      "pages");
+	ret = host_path_check_replaceable(path, "memory file", err);
+	if (ret)
+		return ret;
 	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
 		return tern_error_set(err, ENOMEM, "out of memory");
 	fd = mkostemp(tmp, O_CLOEXEC);
@@ -166,12 +170,14 @@ int memory_file_write_diff(struct vm *vm, const char *path, uint64_t *written,
 		return tern_error_set(err, EINVAL,
 				      "a Diff snapshot needs a Full snapshot "
 				      "(or a restore) of this VM first");
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* Guest pages go into an existing file: the last snapshot's, never
+	 * whatever file of the right size a path or a link leads to. */
+	fd = host_path_open_own_file(path, O_WRONLY,
+				     "memory file (a Diff is written onto the "
+				     "last snapshot's)",
+				     err);
 	if (fd < 0)
-		return tern_error_set(err, errno,
-				      "memory file %s (a Diff is written onto "
-				      "the last snapshot's): %s",
-				      path, strerror(errno));
+		return fd;
 	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != vm->memory.ram_size) {
 		close(fd);
 		return tern_error_set(

@@ -7,11 +7,10 @@
 
 #include "snapshot/config_state.h"
 #include "snapshot/device_io.h"
-#include "snapshot/device_state.h"
 #include "snapshot/memory_file.h"
 #include "snapshot/snapshot_sections.h"
 #include "snapshot/state_file.h"
-#include "snapshot/vcpu_state.h"
+#include "snapshot/state_sequence.h"
 #include "snapshot/vm_state.h"
 
 static uint64_t now_ns(void)
@@ -48,15 +47,9 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	 * balloon's statistics timer): the two would disagree. */
 	device_io_stop(vm);
 	state_file_init(&sf);
-	/* The configuration and device state first: a device that cannot be
-	 * saved stops the snapshot before any file is touched. */
-	ret = config_state_save(&vm->config, &sf, err);
-	if (!ret)
-		ret = device_state_save(vm, &sf, err);
-	if (!ret)
-		ret = vm_state_save(vm, &sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_save(&vm->vcpus[i], &sf, err);
+	/* The state before the memory: a device that cannot be saved stops
+	 * the snapshot before any file is touched. */
+	ret = state_sequence_save(vm, &sf, err);
 	if (!ret && req->type == SNAPSHOT_DIFF)
 		ret = memory_file_write_diff(vm, req->mem_file_path, &written,
 					     err);
@@ -78,22 +71,6 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	return ret;
 }
 
-static int check_snapshot(struct vm *vm, const struct state_file *sf,
-			  struct tern_error *err)
-{
-	/* The configuration first: its refusals name drives, interfaces and
-	 * settings rather than device addresses. */
-	int ret = config_state_check(vm, sf, err);
-
-	if (!ret)
-		ret = vm_state_check(vm, sf, err);
-	if (!ret)
-		ret = device_state_check(vm, sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_check_cpuid(&vm->vcpus[i], sf, err);
-	return ret;
-}
-
 int snapshot_load(struct vm *vm, const char *snapshot_path,
 		  const char *mem_file_path, struct snapshot_stats *stats,
 		  struct tern_error *err)
@@ -108,18 +85,12 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 				      "has not started");
 	ret = state_file_read(&sf, snapshot_path, err);
 	if (!ret)
-		ret = check_snapshot(vm, &sf, err);
+		ret = state_sequence_check(vm, &sf, err);
 	/* From here on the VM changes. */
 	if (!ret)
 		ret = memory_file_map(vm, mem_file_path, err);
 	if (!ret)
-		ret = device_state_restore(vm, &sf, err);
-	if (!ret)
-		ret = vm_state_restore(vm, &sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_restore(&vm->vcpus[i], &sf, err);
-	if (!ret)
-		device_state_restored(vm);
+		ret = state_sequence_restore(vm, &sf, err);
 	/* A Diff of this VM can go onto the file it was restored from. */
 	if (!ret)
 		ret = memory_file_track_dirty(vm, err);

@@ -32,9 +32,11 @@ struct snapshot_stats {
 int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 		    struct snapshot_stats *stats, struct tern_error *err);
 
-/* Checks everything it can first (file, versions, checksum, machine shape,
- * CPU features, devices); a failure after that point (a KVM refusal)
- * leaves the VM unusable: the caller destroys it. */
+/* Checks every section first (file, versions, checksum, machine shape,
+ * CPU features, devices and each device's own bytes: see
+ * snapshot/state_sequence.h), so a refusal leaves the VM as vm_create()
+ * made it; a failure after that point (a KVM refusal, a disk's lock held
+ * elsewhere) leaves the VM unusable: the caller destroys it. */
 int snapshot_load(struct vm *vm, const char *snapshot_path,
 		  const char *mem_file_path, struct snapshot_stats *stats,
 		  struct tern_error *err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "util/host_path.h"
 #include "util/version.h"
 #include "util/le_bytes.h"
 
@@ -177,7 +178,9 @@ int state_file_write(const struct state_file *sf, const char *path,
 	char *tmp;
 	int fd, ret;
 
-	ret = state_file_serialize(sf, &buf, &len, err);
+	ret = host_path_check_replaceable(path, "snapshot", err);
+	if (!ret)
+		ret = state_file_serialize(sf, &buf, &len, err);
 	if (ret)
 		return ret;
 	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/host_path.h"
+
 static _Atomic int current_level = LOG_INFO;
 static struct timespec start_time;
 
@@ -72,13 +74,10 @@ int log_open_file(const char *path, int show_level, int show_origin,
 	if (path) {
 		/* O_NONBLOCK: a named pipe nobody reads must not stall a vCPU
 		 * that logs; lines that do not fit are dropped. */
-		fd = open(path,
-			  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-				  O_NONBLOCK,
-			  0600);
+		fd = host_path_open_output(path, O_NONBLOCK, 0600, "log file",
+					   err);
 		if (fd < 0)
-			return tern_error_set(err, errno, "log file %s: %s",
-					      path, strerror(errno));
+			return fd;
 	}
 	pthread_mutex_lock(&file_lock);
 	if (log_fd >= 0)
@@ -169,6 +168,53 @@ static void write_logfmt(enum log_level level, const char *file, int line,
 	/* One write per line, O_APPEND: lines never interleave. */
 	if (write(log_fd, record, (size_t)len) < 0 && errno != EAGAIN)
 		return;
+}
+
+static pthread_mutex_t ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns,
+			uint32_t *suppressed)
+{
+	int allow;
+
+	pthread_mutex_lock(&ratelimit_lock);
+	if (!rl->lines ||
+	    now_ns - rl->window_start_ns >= LOG_RATELIMIT_WINDOW_NS) {
+		rl->window_start_ns = now_ns;
+		rl->lines = 0;
+	}
+	allow = rl->lines < LOG_RATELIMIT_BURST;
+	if (allow) {
+		rl->lines++;
+		*suppressed = rl->suppressed;
+		rl->suppressed = 0;
+	} else if (rl->suppressed < UINT32_MAX) {
+		rl->suppressed++;
+	}
+	pthread_mutex_unlock(&ratelimit_lock);
+	return allow;
+}
+
+void log_ratelimited_at(struct log_ratelimit *rl, enum log_level level,
+			const char *file, int line, const char *fmt, ...)
+{
+	char message[1024];
+	uint32_t suppressed;
+	va_list args;
+
+	if ((int)level > current_level ||
+	    !log_ratelimit_allow(rl, log_elapsed_ns(), &suppressed))
+		return;
+	va_start(args, fmt);
+	vsnprintf(message, sizeof(message), fmt, args);
+	va_end(args);
+	if (suppressed)
+		log_msg_at(level, file, line,
+			   "%s (%u more like it suppressed before: at most %d "
+			   "a minute)",
+			   message, suppressed, LOG_RATELIMIT_BURST);
+	else
+		log_msg_at(level, file, line, "%s", message);
 }
 
 void log_msg_at(enum log_level level, const char *file, int line,

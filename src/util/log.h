@@ -40,4 +40,31 @@ void log_msg_at(enum log_level level, const char *file, int line,
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
+/* Events a guest can repeat at will (break a ring, reset the device, break
+ * it again) must not flood the host's log: one limiter per source (per
+ * device) lets LOG_RATELIMIT_BURST lines through per LOG_RATELIMIT_WINDOW_NS
+ * and drops the rest; the first line let through after a drop says how
+ * many were dropped. Zero-initialised is ready; thread-safe. */
+#define LOG_RATELIMIT_BURST 10
+#define LOG_RATELIMIT_WINDOW_NS (60ull * 1000000000ull)
+
+struct log_ratelimit {
+	uint64_t window_start_ns;
+	uint32_t lines; /* let through in this window */
+	uint32_t suppressed; /* dropped since the last line let through */
+};
+
+/* The decision alone, at time now_ns: 1 to log the line, and then
+ * *suppressed is how many were dropped before it (to report); 0 to drop
+ * it. */
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns,
+			uint32_t *suppressed);
+
+void log_ratelimited_at(struct log_ratelimit *rl, enum log_level level,
+			const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+#define log_ratelimited(rl, level, ...)                                        \
+	log_ratelimited_at(rl, level, __FILE__, __LINE__, __VA_ARGS__)
+
 #endif

@@ -496,8 +496,8 @@ static bool queue_ok(const struct virtio_device *vdev, int32_t q)
 	return q == NO_QUEUE || (q >= 0 && q < vdev->queue_count);
 }
 
-static int balloon_restore(struct virtio_device *vdev, const void *buf,
-			   size_t len)
+static int balloon_check(struct virtio_device *vdev, const void *buf,
+			 size_t len)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
 	struct balloon_snapshot s;
@@ -516,6 +516,19 @@ static int balloon_restore(struct virtio_device *vdev, const void *buf,
 	 * already checked that the same features are offered). */
 	if (s.stats_queue != NO_QUEUE && b->timer_fd < 0)
 		return -EINVAL;
+	return 0;
+}
+
+static int balloon_restore(struct virtio_device *vdev, const void *buf,
+			   size_t len)
+{
+	struct virtio_balloon *b = to_balloon(vdev);
+	struct balloon_snapshot s;
+	int ret = balloon_check(vdev, buf, len);
+
+	if (ret)
+		return ret;
+	memcpy(&s, buf, sizeof(s));
 	b->state.num_pages = s.num_pages;
 	b->state.actual = s.actual;
 	b->state.stats_queue = s.stats_queue;
@@ -536,6 +549,7 @@ static int balloon_restore(struct virtio_device *vdev, const void *buf,
 static const struct virtio_device_ops virtio_balloon_ops = {
 	.save = balloon_save,
 	.restore = balloon_restore,
+	.check = balloon_check,
 	.name = "virtio-balloon",
 	.device_id = VIRTIO_ID_BALLOON_DEVICE,
 	.config_read = balloon_config_read,

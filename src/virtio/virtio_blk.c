@@ -354,10 +354,9 @@ static int blk_save(struct virtio_device *vdev, void *buf, size_t *len)
 	return 0;
 }
 
-static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
+static int blk_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_blk *blk = to_blk(vdev);
-	struct tern_error err = {{0}};
 	struct blk_snapshot s;
 
 	if (len != sizeof(s))
@@ -381,6 +380,17 @@ static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
 			"block size or serial id): start tern with the "
 			"snapshot's disk options",
 			blk->path);
+	return 0;
+}
+
+static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct tern_error err = {{0}};
+	int ret = blk_check(vdev, buf, len);
+
+	if (ret)
+		return ret;
 	/* A migration's destination opened the image unlocked; the source
 	 * released the lock before it sent this state. */
 	if (block_file_lock(&blk->file, blk->path, &err))
@@ -426,6 +436,7 @@ static int blk_migration_reclaim(struct virtio_device *vdev)
 static const struct virtio_device_ops virtio_blk_ops = {
 	.save = blk_save,
 	.restore = blk_restore,
+	.check = blk_check,
 	.migration_release = blk_migration_release,
 	.migration_reclaim = blk_migration_reclaim,
 	.name = "virtio-blk",
@@ -491,6 +502,14 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 					   opts->readonly, opts->cache, err)
 		: block_file_open(&blk->file, opts->path, opts->readonly,
 				  opts->cache, err);
+	if (!ret && blk->file.is_block_device && !opts->allow_block_device) {
+		block_file_close(&blk->file);
+		ret = tern_error_set(err, EPERM,
+				     "disk %s is a block device: tern uses one "
+				     "only when started with "
+				     "--allow-block-devices",
+				     opts->path);
+	}
 	if (ret) {
 		free(blk);
 		return ret;

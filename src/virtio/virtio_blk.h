@@ -24,6 +24,9 @@ struct virtio_blk_options {
 	 * which the restore of the migrated state takes (the source holds it
 	 * until it stops the guest; docs/migration.md, "Disks"). */
 	bool lock_at_restore;
+	/* A host block device is refused unless allowed (the operator's
+	 * --allow-block-devices): regular image files only by default. */
+	bool allow_block_device;
 };
 
 /* Opens and locks the image and builds the device in *out; plug it with

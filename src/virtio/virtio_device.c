@@ -84,9 +84,12 @@ void virtio_device_needs_reset(struct virtio_device *vdev, int error)
 	virtio_stat_add(&vdev->stats.errors, 1);
 	if (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
-	log_warn("%s: device needs reset: %s", vdev->ops->name,
-		 error <= -1000 || error >= 1000 ? virtq_error_text(error)
-						 : strerror(-error));
+	/* The guest can break a ring again after every reset. */
+	log_ratelimited(&vdev->needs_reset_log, LOG_WARN,
+			"%s: device needs reset: %s", vdev->ops->name,
+			error <= -1000 || error >= 1000
+				? virtq_error_text(error)
+				: strerror(-error));
 	vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	/* Spec 2.1.2: a device that sets NEEDS_RESET after DRIVER_OK sends a
 	 * configuration change notification. */
@@ -551,6 +554,46 @@ static int check_snapshot(struct virtio_device *vdev,
 			return ret;
 	}
 	return 0;
+}
+
+/* Each enabled queue's rings inside guest memory, as virtq_init() will
+ * find them at restore (into a scratch virtq: nothing changes). */
+static int check_ring_addresses(struct virtio_device *vdev,
+				const struct virtio_core_snapshot *core)
+{
+	for (int q = 0; q < vdev->queue_count; q++) {
+		const struct virtio_queue_snapshot *s = &core->queues[q];
+		struct virtq scratch;
+
+		if (s->enabled &&
+		    virtq_init(&scratch, vdev->mem, s->size, s->desc_gpa,
+			       s->avail_gpa, s->used_gpa, false, false))
+			return virtio_device_restore_refused(
+				vdev,
+				"queue %d: its rings are not inside guest "
+				"memory (or misaligned)",
+				q);
+	}
+	return 0;
+}
+
+int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
+			      size_t len)
+{
+	const struct virtio_core_snapshot *core = buf;
+	int ret;
+
+	if (!vdev->ops->restore)
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	vdev->restore_error[0] = '\0';
+	ret = check_snapshot(vdev, core, len);
+	if (!ret)
+		ret = check_ring_addresses(vdev, core);
+	if (!ret && vdev->ops->check)
+		ret = vdev->ops->check(vdev, core + 1, core->device_len);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret < 0 && ret > -1000 ? ret : ret ? -EINVAL : 0;
 }
 
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,

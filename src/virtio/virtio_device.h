@@ -74,6 +74,7 @@
 #include <stdint.h>
 
 #include "memory/guest_memory.h"
+#include "util/log.h"
 #include "virtio/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 16
@@ -120,6 +121,11 @@ struct virtio_device_ops {
 	 * serializes struct virtio_device's plain fields and the virtqs. */
 	int (*save)(struct virtio_device *vdev, void *buf, size_t *len);
 	int (*restore)(struct virtio_device *vdev, const void *buf, size_t len);
+	/* NULL-able: restore's refusals of buf, changing nothing (a load
+	 * checks every device before it restores any); called with the
+	 * device's lock held, as restore. Host resources restore takes (a
+	 * disk's lock) can still fail there. */
+	int (*check)(struct virtio_device *vdev, const void *buf, size_t len);
 
 	/* Live migration, NULL-able (nothing to hand over). After save, with
 	 * the vCPUs paused: make what the guest wrote durable and release
@@ -197,6 +203,10 @@ struct virtio_device {
 	/* Why the device's own restore refused the last snapshot state (a
 	 * sentence naming what differs), empty when it did not. */
 	char restore_error[192];
+
+	/* "needs reset" lines: a guest that breaks a ring after every reset
+	 * gets a few a minute, not one per cycle. Survives resets. */
+	struct log_ratelimit needs_reset_log;
 
 	/* Set by the transport when plugged. */
 	const struct virtio_transport_ops *transport;
@@ -292,6 +302,11 @@ void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
  * vdev->lock. */
 int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
+/* What virtio_device_restore_state() would refuse (the core's checks, the
+ * rings' addresses, the device's ops->check), changing nothing but
+ * restore_error. */
+int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
+			      size_t len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 				size_t len);
 

@@ -285,6 +285,15 @@ static int mmio_save(struct device *dev, void *buf, size_t *len)
 	return ret;
 }
 
+static int mmio_check(struct device *dev, const void *buf, size_t len)
+{
+	if (len < CORE_STATE_OFFSET)
+		return -EINVAL;
+	return virtio_device_check_state(
+		to_vm(dev)->vdev, (const uint8_t *)buf + CORE_STATE_OFFSET,
+		len - CORE_STATE_OFFSET);
+}
+
 static int mmio_restore(struct device *dev, const void *buf, size_t len)
 {
 	struct virtio_mmio *vm = to_vm(dev);
@@ -308,6 +317,7 @@ static int mmio_restore(struct device *dev, const void *buf, size_t len)
 static const struct device_ops virtio_mmio_ops = {
 	.save = mmio_save,
 	.restore = mmio_restore,
+	.check = mmio_check,
 	.name = "virtio-mmio",
 	.io_read = mmio_read,
 	.io_write = mmio_write,

@@ -630,7 +630,7 @@ static void net_announce(struct virtio_net *net)
 			break;
 }
 
-static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
+static int net_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_net *net = to_net(vdev);
 	struct net_snapshot s;
@@ -647,6 +647,16 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 			"the snapshot's MAC",
 			s.mac[0], s.mac[1], s.mac[2], s.mac[3], s.mac[4],
 			s.mac[5], net->config.tap_name);
+	return 0;
+}
+
+static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
+{
+	struct virtio_net *net = to_net(vdev);
+	int ret = net_check(vdev, buf, len);
+
+	if (ret)
+		return ret;
 	net_drop_pending(net);
 	net->tap_paused_for_save = false;
 	net_announce(net);
@@ -656,6 +666,7 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 static const struct virtio_device_ops net_ops = {
 	.save = net_save,
 	.restore = net_restore,
+	.check = net_check,
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET_DEVICE,
 	.config_read = net_config_read,

@@ -555,6 +555,23 @@ static int virtio_pci_save(struct pci_device *pdev, void *buf, size_t *len)
 	return ret;
 }
 
+static int virtio_pci_check(struct pci_device *pdev, const void *buf,
+			    size_t len)
+{
+	struct virtio_pci *vp = to_vp(pdev);
+	struct virtio_pci_state state;
+
+	if (len < CORE_STATE_OFFSET)
+		return -EINVAL;
+	memcpy(&state, buf, sizeof(state));
+	if (state.config_vector != VIRTIO_NO_VECTOR &&
+	    state.config_vector >= vp->vector_count)
+		return -EINVAL;
+	return virtio_device_check_state(
+		vp->vdev, (const uint8_t *)buf + CORE_STATE_OFFSET,
+		len - CORE_STATE_OFFSET);
+}
+
 static int virtio_pci_restore(struct pci_device *pdev, const void *buf,
 			      size_t len)
 {
@@ -596,6 +613,7 @@ static int virtio_pci_restore(struct pci_device *pdev, const void *buf,
 static const struct pci_device_ops virtio_pci_ops = {
 	.save = virtio_pci_save,
 	.restore = virtio_pci_restore,
+	.check = virtio_pci_check,
 	.name = "virtio-pci",
 	.bar_read = bar_read,
 	.bar_write = bar_write,

@@ -88,6 +88,7 @@ static int rng_restore(struct virtio_device *vdev, const void *buf, size_t len)
 static const struct virtio_device_ops virtio_rng_ops = {
 	.save = rng_save,
 	.restore = rng_restore,
+	.check = rng_restore, /* stateless: nothing to change either way */
 	.name = "virtio-rng",
 	.device_id = VIRTIO_ID_RNG_DEVICE,
 	.queue_notify = rng_queue_notify,

@@ -931,8 +931,7 @@ static int vsock_save(struct virtio_device *vdev, void *buf, size_t *len)
 	return 0;
 }
 
-static int vsock_restore(struct virtio_device *vdev, const void *buf,
-			 size_t len)
+static int vsock_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
 	struct vsock_snapshot s;
@@ -949,6 +948,17 @@ static int vsock_restore(struct virtio_device *vdev, const void *buf,
 			(unsigned long long)vs->guest_cid);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int vsock_restore(struct virtio_device *vdev, const void *buf,
+			 size_t len)
+{
+	struct virtio_vsock *vs = to_vsock(vdev);
+	int ret = vsock_check(vdev, buf, len);
+
+	if (ret)
+		return ret;
 	close_all(vs);
 	disarm_timer(vs);
 	vs->host_paused_for_save = false;
@@ -961,6 +971,7 @@ static int vsock_restore(struct virtio_device *vdev, const void *buf,
 static const struct virtio_device_ops virtio_vsock_ops = {
 	.save = vsock_save,
 	.restore = vsock_restore,
+	.check = vsock_check,
 	.name = "virtio-vsock",
 	.device_id = VIRTIO_ID_VSOCK_DEVICE,
 	.config_read = vsock_config_read,

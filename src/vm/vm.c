@@ -25,6 +25,7 @@
 #include "devices/pci/pci_bus.h"
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
+#include "util/host_path.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_balloon.h"
@@ -151,13 +152,10 @@ static int open_serial_output(struct vm *vm, struct tern_error *err)
 		vm->serial_output_fd = STDOUT_FILENO;
 		break;
 	case SERIAL_MODE_FILE:
-		vm->serial_output_fd =
-			open(vm->config.serial_path,
-			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		vm->serial_output_fd = host_path_open_output(
+			vm->config.serial_path, 0, 0644, "serial output", err);
 		if (vm->serial_output_fd < 0)
-			return tern_error_set(
-				err, errno, "serial output %s: %s",
-				vm->config.serial_path, strerror(errno));
+			return vm->serial_output_fd;
 		vm->serial_output_owned = 1;
 		break;
 	case SERIAL_MODE_NONE:
@@ -193,6 +191,9 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 		return ret;
 
 	vm->serial = serial_8250_create(&com1_irq, vm->serial_output_fd);
+	if (vm->serial && vm->config.serial_mode == SERIAL_MODE_FILE)
+		serial_8250_set_output_limit(
+			vm->serial, vm_config_serial_file_limit(&vm->config));
 	ret = register_device(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
 			      vm->serial, err);
 	if (ret)

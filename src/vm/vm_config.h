@@ -51,6 +51,14 @@ struct vm_config {
 	const char *cmdline;
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
+	/* SERIAL_MODE_FILE: the most bytes of guest output written to the
+	 * file; 0 is the default (SERIAL_FILE_LIMIT_DEFAULT), UINT64_MAX no
+	 * limit. Command line only (--serial-file-limit). */
+	uint64_t serial_file_limit;
+	/* --allow-block-devices: a disk may be a host block device; without
+	 * it only regular files. The operator's choice on the command line,
+	 * never the config file's or the API's. */
+	int allow_block_devices;
 	const struct cpu_template *cpu_template;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
 	int disk_count;
@@ -70,6 +78,15 @@ struct vm_config {
 	int log_show_origin;
 	const char *metrics_path; /* NULL: no JSON metrics file */
 };
+
+#define SERIAL_FILE_LIMIT_DEFAULT (256ULL << 20)
+
+static inline uint64_t vm_config_serial_file_limit(const struct vm_config *c)
+{
+	if (!c->serial_file_limit)
+		return SERIAL_FILE_LIMIT_DEFAULT;
+	return c->serial_file_limit == UINT64_MAX ? 0 : c->serial_file_limit;
+}
 
 #define VM_MIN_MEMORY (64ULL << 20)
 /* 8-bit xAPIC IDs in the MADT bound the vCPU count; KVM's own limit may

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -689,6 +690,70 @@ def socket_in_use_is_refused_and_a_stale_one_replaced():
     result = subprocess.run([TERN, "run", "--api-sock", regular], capture_output=True,
                             text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 1 and "not a socket" in result.stderr, result
+
+
+@test
+def api_socket_is_private_whatever_the_umask():
+    old = os.umask(0)
+    try:
+        t = Tern()
+    finally:
+        os.umask(old)
+    with t:
+        mode = stat.S_IMODE(os.stat(t.sock).st_mode)
+        assert mode == 0o600, oct(mode)
+
+
+@test
+def host_paths_are_not_written_through_planted_links():
+    needs_kvm()
+    victim = os.path.join(WORK, "victim")
+    with open(victim, "wb") as f:
+        f.write(b"precious")
+    for name in ("log-link", "metrics-link", "snap-link"):
+        os.symlink(victim, os.path.join(WORK, name))
+    mem = os.path.join(WORK, "links-mem")
+    with Tern() as t:
+        t.api.fault("PUT", "/logger", {"log_path": os.path.join(WORK, "log-link")},
+                    words=["symbolic link"])
+        t.api.fault("PUT", "/metrics", {"metrics_path": os.path.join(WORK, "metrics-link")},
+                    words=["symbolic link"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        # Snapshot files are replaced only where a regular file stands.
+        t.api.fault("PUT", "/snapshot/create",
+                    {"snapshot_path": os.path.join(WORK, "links-snap"),
+                     "mem_file_path": os.path.join(WORK, "snap-link")},
+                    words=["memory file", "symbolic link"])
+        t.api.fault("PUT", "/snapshot/create",
+                    {"snapshot_path": os.path.join(WORK, "snap-link"), "mem_file_path": mem},
+                    words=["snapshot", "symbolic link"])
+        t.api.ok("PUT", "/snapshot/create",
+                 {"snapshot_path": os.path.join(WORK, "links-snap"), "mem_file_path": mem})
+        # A Diff writes guest pages into the last memory file only: not
+        # through a link to a file of the right size, nor a second name.
+        big_victim = os.path.join(WORK, "big-victim")
+        with open(big_victim, "wb") as f:
+            f.truncate(os.path.getsize(mem))
+        os.symlink(big_victim, os.path.join(WORK, "mem-link"))
+        t.api.fault("PUT", "/snapshot/create",
+                    {"snapshot_path": os.path.join(WORK, "links-snap2"),
+                     "mem_file_path": os.path.join(WORK, "mem-link"), "snapshot_type": "Diff"},
+                    words=["symbolic link"])
+        os.link(mem, os.path.join(WORK, "mem-hard"))
+        t.api.fault("PUT", "/snapshot/create",
+                    {"snapshot_path": os.path.join(WORK, "links-snap2"),
+                     "mem_file_path": mem, "snapshot_type": "Diff"},
+                    words=["hard links"])
+        os.unlink(os.path.join(WORK, "mem-hard"))
+        t.api.ok("PUT", "/snapshot/create",
+                 {"snapshot_path": os.path.join(WORK, "links-snap2"),
+                  "mem_file_path": mem, "snapshot_type": "Diff"})
+    with open(victim, "rb") as f:
+        assert f.read() == b"precious"
+    with open(big_victim, "rb") as f:
+        assert not f.read().strip(b"\0"), "guest pages reached the linked file"
 
 
 @test

@@ -3,10 +3,12 @@
 clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
+import glob
 import os
 import re
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -76,7 +78,8 @@ def help_describes_every_option_and_exit_status():
                    "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
                    "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
                    "--disk", "readonly", "cache=none", "engine=io_uring|threads",
-                   "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N"):
+                   "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N",
+                   "--serial-file-limit", "--allow-block-devices"):
         assert option in result.stdout, option
 
 
@@ -379,6 +382,25 @@ def unwritable_serial_file_is_a_runtime_error():
                  "serial output")
 
 
+@test
+def serial_file_through_a_symlink_is_a_runtime_error():
+    needs_kvm()
+    victim = write_file("serial-victim", b"precious")
+    link = os.path.join(WORK, "serial-link")
+    os.symlink(victim, link)
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--serial", f"file:{link}"), 1,
+                 "serial output", link, "symbolic link")
+    with open(victim, "rb") as f:
+        assert f.read() == b"precious"
+
+
+@test
+def bad_serial_file_limit_is_a_usage_error():
+    for bad in ("lots", "-1", "12Q", ""):
+        expect_error(tern("run", "--kernel", "k", "--serial-file-limit", bad), 2,
+                     "--serial-file-limit", "not a size")
+
+
 def disk_image(name, size=1 << 20):
     path = os.path.join(WORK, name)
     with open(path, "wb") as f:
@@ -447,6 +469,18 @@ def disk_image_of_odd_size_is_a_runtime_error():
                  image, "not a multiple of 512")
     expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={WORK}"), 1,
                  "Is a directory")
+
+
+@test
+def block_device_disk_needs_allow_block_devices():
+    needs_kvm()
+    # An unbound loop device: a block device that holds nothing.
+    devices = [d for d in sorted(glob.glob("/dev/loop[0-9]*"))
+               if stat.S_ISBLK(os.stat(d).st_mode)]
+    if not devices:
+        skip("no loop device node on this machine")
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={devices[0]},readonly"), 1,
+                 devices[0], "block device", "--allow-block-devices")
 
 
 @test

@@ -515,6 +515,106 @@ static void virtio_rng_and_balloon_restore(void **state)
 	free(a);
 }
 
+/* Rewrites a state file with section `id` replaced by its payload plus one
+ * byte (every device refuses a length it did not write), or with an extra
+ * section `id` when the file has none. */
+static void rewrite_section(const char *snap, uint32_t id)
+{
+	struct tern_error err = {{0}};
+	struct state_file in, out;
+	int found = 0;
+
+	assert_int_equal(state_file_read(&in, path_in_dir(snap), &err), 0);
+	state_file_init(&out);
+	for (uint32_t i = 0; i < in.section_count; i++) {
+		const struct state_section *s = &in.sections[i];
+		uint8_t *copy = calloc(1, s->length + 1);
+
+		assert_non_null(copy);
+		memcpy(copy, s->data, s->length);
+		found |= s->id == id;
+		assert_int_equal(state_file_add(&out, s->id, s->name, copy,
+						s->length + (s->id == id),
+						&err),
+				 0);
+		free(copy);
+	}
+	if (!found)
+		assert_int_equal(state_file_add(&out, id, "from.the.future",
+						"x", 1, &err),
+				 0);
+	assert_int_equal(state_file_write(&out, path_in_dir(snap), &err), 0);
+	state_file_free(&in);
+	state_file_free(&out);
+}
+
+/* The last device section of a state file, or 0. */
+static uint32_t last_device_section(const char *snap)
+{
+	struct tern_error err = {{0}};
+	struct state_file sf;
+	uint32_t last = 0;
+
+	assert_int_equal(state_file_read(&sf, path_in_dir(snap), &err), 0);
+	for (uint32_t i = 0; i < sf.section_count; i++)
+		if (sf.sections[i].id >= SNAP_DEVICE_BASE &&
+		    sf.sections[i].id < SNAP_VIRTIO_BASE &&
+		    sf.sections[i].id > last)
+			last = sf.sections[i].id;
+	state_file_free(&sf);
+	return last;
+}
+
+/* A refused load changes nothing: every section is checked (the devices'
+ * own bytes too) before the memory file is mapped or any device restored.
+ * The bad section is the last device's, so a load that restored devices
+ * in order before checking the next would already have mapped the memory
+ * file and restored the others. */
+static void refused_load_changes_nothing(void **state)
+{
+	struct test_vm *a = calloc(1, sizeof(*a));
+	struct tern_error err = {{0}};
+	uint8_t *before;
+	uint32_t last;
+
+	if (create_vm(a, 1, MEMORY_SIZE, WITH_RNG, &err))
+		fail_msg("vm_create: %s", err.message);
+	load_counter_guest(a);
+	start(a);
+	expect_counting_past(a, 100);
+	pause_vm(a);
+	take(a, "snap-b", "mem-b", SNAPSHOT_FULL);
+	finish(a);
+	last = last_device_section("snap-b");
+	assert_true(last > SNAP_DEVICE_BASE);
+	rewrite_section("snap-b", last);
+
+	if (create_vm(a, 1, MEMORY_SIZE, WITH_RNG, &err))
+		fail_msg("vm_create: %s", err.message);
+	before = copy_memory(a);
+	assert_true(snapshot_load(&a->vm, path_in_dir("snap-b"),
+				  path_in_dir("mem-b"), NULL, &err) < 0);
+	print_message("refused: %s\n", err.message);
+	if (!strstr(err.message, "snapshot state of device") ||
+	    !strstr(err.message, "is invalid"))
+		fail_msg("unclear refusal: %s", err.message);
+	/* Still the fresh VM's memory, not the memory file's guest. */
+	if (memcmp(before, a->vm.memory.mapping, a->vm.memory.mapping_size))
+		fail_msg("the refused load changed guest memory");
+	free(before);
+	finish(a);
+
+	/* A section this tern does not know would be dropped: refused. */
+	if (create_vm(a, 1, MEMORY_SIZE, 0, &err))
+		fail_msg("vm_create: %s", err.message);
+	take(a, "snap-n", "mem-n", SNAPSHOT_FULL);
+	finish(a);
+	rewrite_section("snap-n", 0x9);
+	expect_load_refused(1, MEMORY_SIZE, "snap-n", "mem-n",
+			    "that this tern cannot restore");
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +624,7 @@ int main(void)
 		cmocka_unit_test(guest_enabled_osxsave_is_no_missing_feature),
 		cmocka_unit_test(diff_needs_a_full_first),
 		cmocka_unit_test(virtio_rng_and_balloon_restore),
+		cmocka_unit_test(refused_load_changes_nothing),
 	};
 	char cmd[128];
 	int ret;

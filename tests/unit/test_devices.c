@@ -94,6 +94,30 @@ static void serial_transmits_and_interrupts_on_thre(void **state)
 	close(pipe_fds[1]);
 }
 
+/* A guest prints as much as it likes: past the file's limit its output
+ * is dropped (and the guest goes on, THRE as ever). */
+static void serial_output_stops_at_its_limit(void **state)
+{
+	struct irq_line none = {0};
+	struct io_bus bus = {0};
+	int pipe_fds[2];
+	char out[16] = {0};
+	struct device *uart;
+
+	assert_int_equal(pipe(pipe_fds), 0);
+	uart = serial_8250_create(&none, pipe_fds[1]);
+	serial_8250_set_output_limit(uart, 5);
+	io_bus_register(&bus, SERIAL_COM1_PORT, SERIAL_PORT_COUNT, uart);
+	for (const char *p = "hello, world"; *p; p++)
+		outb(&bus, 0x3f8, (uint8_t)*p);
+	assert_true(inb(&bus, 0x3fd) & 0x60); /* LSR: THRE | TEMT */
+	close(pipe_fds[1]);
+	assert_int_equal(read(pipe_fds[0], out, sizeof(out)), 5);
+	assert_string_equal(out, "hello");
+	io_bus_destroy_devices(&bus);
+	close(pipe_fds[0]);
+}
+
 static void serial_receives_with_backpressure(void **state)
 {
 	struct irq_recorder rec = {0};
@@ -309,6 +333,7 @@ int main(void)
 			bus_refuses_overlaps_and_reads_ones_when_unmapped),
 		cmocka_unit_test(serial_transmits_and_interrupts_on_thre),
 		cmocka_unit_test(serial_receives_with_backpressure),
+		cmocka_unit_test(serial_output_stops_at_its_limit),
 		cmocka_unit_test(serial_divisor_latch_and_loopback),
 		cmocka_unit_test(i8042_answers_self_tests_and_resets),
 		cmocka_unit_test(

@@ -245,6 +245,34 @@ static int check_bus_state(const struct pci_bus *bus, const uint8_t *buf,
 	return at == len ? 0 : -EINVAL;
 }
 
+/* The layout, then each slot's device's own bytes. */
+static int config_ports_check(struct device *dev, const void *buf, size_t len)
+{
+	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
+	size_t at = sizeof(struct pci_bus_state);
+	int ret;
+
+	pthread_rwlock_rdlock(&bus->lock);
+	ret = check_bus_state(bus, buf, len);
+	for (int i = 0; !ret && i < PCI_SLOT_COUNT; i++) {
+		struct pci_device *pdev = bus->slots[i];
+		const struct pci_slot_state *slot;
+
+		if (!pdev)
+			continue;
+		slot = (const void *)((const uint8_t *)buf + at);
+		at += sizeof(*slot);
+		if (!pdev->ops->restore)
+			ret = -ENOTSUP;
+		else if (pdev->ops->check)
+			ret = pdev->ops->check(pdev, (const uint8_t *)buf + at,
+					       slot->device_len);
+		at += align8(slot->device_len);
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return ret;
+}
+
 static int config_ports_restore(struct device *dev, const void *buf, size_t len)
 {
 	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
@@ -284,6 +312,7 @@ static int config_ports_restore(struct device *dev, const void *buf, size_t len)
 static const struct device_ops config_ports_ops = {
 	.save = config_ports_save,
 	.restore = config_ports_restore,
+	.check = config_ports_check,
 	.name = "pci-config-ports",
 	.io_read = config_ports_read,
 	.io_write = config_ports_write,
@@ -329,6 +358,7 @@ static void ecam_write(struct device *dev, uint64_t offset, const void *data,
 static const struct device_ops ecam_ops = {
 	.save = device_save_nothing,
 	.restore = device_restore_nothing,
+	.check = device_check_nothing,
 	.name = "pci-ecam",
 	.io_read = ecam_read,
 	.io_write = ecam_write,
@@ -396,6 +426,7 @@ static void bar_window_write(struct device *dev, uint64_t offset,
 static const struct device_ops bar_window_ops = {
 	.save = device_save_nothing,
 	.restore = device_restore_nothing,
+	.check = device_check_nothing,
 	.name = "pci-mmio-window",
 	.io_read = bar_window_read,
 	.io_write = bar_window_write,

@@ -68,6 +68,8 @@ struct pci_device_ops {
 	 * device_ops' pair (src/devices/device.h). */
 	int (*save)(struct pci_device *pdev, void *buf, size_t *len);
 	int (*restore)(struct pci_device *pdev, const void *buf, size_t len);
+	/* NULL-able: restore's refusals, changing nothing (as device_ops'). */
+	int (*check)(struct pci_device *pdev, const void *buf, size_t len);
 };
 
 struct pci_bar {

@@ -24,6 +24,7 @@ static int host_bridge_restore(struct pci_device *pdev, const void *buf,
 static const struct pci_device_ops host_bridge_ops = {
 	.save = host_bridge_save,
 	.restore = host_bridge_restore,
+	.check = host_bridge_restore, /* nothing to change either way */
 	.name = "pci-host-bridge",
 	.destroy = host_bridge_destroy,
 };
