@@ -1,17 +1,34 @@
 /* MC146818-compatible CMOS real-time clock: the guest's wall-clock time at
- * boot and for hwclock. */
+ * boot, its rtc0 (Linux's rtc_cmos, PNP0B00 in the DSDT) for hwclock, and
+ * the RTC's interrupts on ISA IRQ 8 (periodic, alarm, update-ended). */
 #ifndef TERN_DEVICES_CMOS_RTC_H
 #define TERN_DEVICES_CMOS_RTC_H
 
 #include <time.h>
 
 #include "devices/device.h"
+#include "devices/irq_line.h"
 
 #define CMOS_RTC_PORT 0x70
 #define CMOS_RTC_PORT_COUNT 2
+#define CMOS_RTC_GSI 8
+/* Where the century lives in CMOS; the FADT's CENTURY field names it. */
+#define CMOS_RTC_CENTURY_REGISTER 0x32
 
-/* now() gives the current UTC time (time() on a real VM, a fixed clock in
- * tests). */
-struct device *cmos_rtc_create(time_t (*now)(void));
+/* Fills *ts with the current UTC time: CLOCK_REALTIME on a real VM, a fake
+ * clock in tests. */
+typedef void (*cmos_rtc_clock)(struct timespec *ts);
+
+/* irq: the line the RTC drives (ISA IRQ 8), high while register C's IRQF
+ * is set. Interrupt flags are kept up to date at every register access;
+ * only cmos_rtc_start() makes the line rise with no access (a timer
+ * thread), so tests with a fake clock simply do not call it. NULL: out of
+ * memory. */
+struct device *cmos_rtc_create(cmos_rtc_clock now, const struct irq_line *irq);
+
+/* Starts the RTC's timer thread, which raises the interrupt line when an
+ * enabled event comes due. Returns 0 or a negative errno. destroy stops it.
+ */
+int cmos_rtc_start(struct device *dev);
 
 #endif

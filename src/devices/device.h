@@ -35,6 +35,11 @@ struct device_ops {
 	 * load checks every device's bytes before it restores any device,
 	 * so a bad last section does not leave the first ones restored. */
 	int (*check)(struct device *dev, const void *buf, size_t len);
+	/* NULL-able: once the whole VM is restored, the interrupt controllers
+	 * included (their restore came after the device's and overwrote any
+	 * edge the device sent in between), a device whose line is up raises
+	 * it once more. */
+	void (*restored)(struct device *dev);
 };
 
 /* For save hooks: copies a plain state struct into buf. */

@@ -344,6 +344,12 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 
 void device_state_restored(struct vm *vm)
 {
+	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
+	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
+
+	for (int i = 0; i < count; i++)
+		if (slots[i].dev->ops->restored)
+			slots[i].dev->ops->restored(slots[i].dev);
 	for (int i = 0; i < vm->virtio_device_count; i++)
 		virtio_device_resignal(vm->virtio_devices[i].vdev);
 }

@@ -27,8 +27,9 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 
 /* After the vCPU and VM sections were restored too: interrupts the devices
  * raised since their own restore reached interrupt controllers whose state
- * was then overwritten; each virtio device raises its queues' once more
- * (virtio_device_resignal). */
+ * was then overwritten: each platform device with a restored op raises its
+ * line again if it is up (the RTC), and each virtio device raises its
+ * queues' once more (virtio_device_resignal). */
 void device_state_restored(struct vm *vm);
 
 #endif

@@ -73,9 +73,9 @@ static void request_guest_poweroff(void *opaque)
 	vm_request_stop(opaque, VM_STOP_GUEST_POWEROFF);
 }
 
-static time_t host_utc_now(void)
+static void host_utc_now(struct timespec *ts)
 {
-	return time(NULL);
+	clock_gettime(CLOCK_REALTIME, ts);
 }
 
 static int create_kvm_vm(struct vm *vm, struct tern_error *err)
@@ -209,11 +209,18 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 
-	rtc = cmos_rtc_create(host_utc_now);
+	rtc = cmos_rtc_create(
+		host_utc_now,
+		&(struct irq_line){kvm_set_irq_level, vm, CMOS_RTC_GSI});
 	ret = register_device(&vm->pio_bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT,
 			      rtc, err);
 	if (ret)
 		return ret;
+	ret = cmos_rtc_start(rtc);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "cannot start the RTC's timer thread: %s",
+				      strerror(-ret));
 
 	ret = register_device(
 		&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT, ACPI_POWER_PORT_COUNT,

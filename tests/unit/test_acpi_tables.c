@@ -174,6 +174,24 @@ static void dsdt_has_pci_serial_s5_and_mmio_devices(void **state)
 	assert_true(dsdt_contains(dsdt, "LNRO0005", 8));
 }
 
+/* Linux's rtc_cmos binds to PNP0B00 and takes its IRQ from _CRS: ports
+ * 0x70-0x71, then ISA IRQ 8 (IRQNoFlags: edge, active high). The FADT
+ * names the century register, which Linux then reads and writes. */
+static void dsdt_has_the_rtc_with_irq_8(void **state)
+{
+	static const uint8_t pnp0b00[] = {0x0c, 0x41, 0xd0, 0x0b, 0x00};
+	static const uint8_t crs[] = {0x47, 0x01, 0x70, 0x00, 0x70, 0x00,
+				      0x01, 0x02, 0x22, 0x00, 0x01, 0x79};
+	long used = build(1, NULL, 0);
+	const uint8_t *fadt = xsdt_entry("FACP", used);
+	const uint8_t *dsdt = table_at(get64(fadt + 140), "DSDT", used);
+
+	assert_true(dsdt_contains(dsdt, "RTC_", 4));
+	assert_true(dsdt_contains(dsdt, pnp0b00, sizeof(pnp0b00)));
+	assert_true(dsdt_contains(dsdt, crs, sizeof(crs)));
+	assert_int_equal(fadt[108], 0x32);
+}
+
 static void bad_platforms_are_refused(void **state)
 {
 	uint32_t apic_ids[1] = {0xff};
@@ -262,6 +280,7 @@ int main(void)
 		cmocka_unit_test(madt_lists_every_cpu_and_the_ioapic),
 		cmocka_unit_test(mcfg_describes_bus_zero_ecam),
 		cmocka_unit_test(dsdt_has_pci_serial_s5_and_mmio_devices),
+		cmocka_unit_test(dsdt_has_the_rtc_with_irq_8),
 		cmocka_unit_test(bad_platforms_are_refused),
 		cmocka_unit_test(too_small_an_area_is_refused),
 		cmocka_unit_test(pkg_length_uses_the_shortest_encoding),

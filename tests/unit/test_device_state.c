@@ -88,16 +88,16 @@ static void reset_none(void *opaque)
 {
 }
 
-static time_t fixed_clock(void)
+static void fixed_clock(struct timespec *ts)
 {
-	return 1700000000;
+	*ts = (struct timespec){.tv_sec = 1700000000};
 }
 
 static void i8042_and_rtc_refuse_hostile_state(void **state)
 {
 	struct irq_line line = {ignore_irq, NULL, 1};
 	struct device *kbd = i8042_create(reset_none, NULL, &line);
-	struct device *rtc = cmos_rtc_create(fixed_clock);
+	struct device *rtc = cmos_rtc_create(fixed_clock, NULL);
 	uint32_t big = 1000;
 	size_t len;
 
@@ -127,8 +127,8 @@ static void rtc_offset_is_bounded(void **state)
 {
 	const int64_t bound = 1LL << 40, year = 31556952;
 	const int64_t bad[] = {INT64_MAX, INT64_MIN, bound + 1, -bound - 1};
-	struct device *a = cmos_rtc_create(fixed_clock);
-	struct device *b = cmos_rtc_create(fixed_clock);
+	struct device *a = cmos_rtc_create(fixed_clock, NULL);
+	struct device *b = cmos_rtc_create(fixed_clock, NULL);
 	int64_t offset;
 	size_t len;
 

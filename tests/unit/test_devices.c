@@ -245,9 +245,10 @@ static void i8042_keyboard_acknowledges_and_types_ctrl_alt_del(void **state)
 	io_bus_destroy_devices(&bus);
 }
 
-static time_t fixed_clock(void)
+static void fixed_clock(struct timespec *ts)
 {
-	return 1795000000; /* 2026-11-18 11:06:40 UTC, a Wednesday */
+	/* 2026-11-18 11:06:40 UTC, a Wednesday */
+	*ts = (struct timespec){.tv_sec = 1795000000};
 }
 
 static uint8_t cmos_read(struct io_bus *bus, uint8_t reg)
@@ -259,7 +260,7 @@ static uint8_t cmos_read(struct io_bus *bus, uint8_t reg)
 static void rtc_reports_host_time_in_bcd_and_binary(void **state)
 {
 	struct io_bus bus = {0};
-	struct device *rtc = cmos_rtc_create(fixed_clock);
+	struct device *rtc = cmos_rtc_create(fixed_clock, NULL);
 
 	io_bus_register(&bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT, rtc);
 	assert_int_equal(cmos_read(&bus, 0x00), 0x40); /* seconds, BCD */
@@ -285,9 +286,10 @@ static void rtc_reports_host_time_in_bcd_and_binary(void **state)
 	io_bus_destroy_devices(&bus);
 }
 
-static time_t absurd_clock(void)
+static void absurd_clock(struct timespec *ts)
 {
-	return (time_t)1 << 60; /* a year beyond struct tm's int tm_year */
+	/* A year beyond struct tm's int tm_year. */
+	*ts = (struct timespec){.tv_sec = (time_t)1 << 60};
 }
 
 /* Leaves a pattern where the next calls' frames go, so that a register
@@ -312,7 +314,7 @@ static void rtc_reads_a_defined_date_when_gmtime_fails(void **state)
 		     {0x07, 0x01}, {0x08, 0x01}, {0x00, 0x00}, {0x02, 0x00},
 		     {0x04, 0x00}, {0x06, 0x05}, {0x09, 0x70}, {0x32, 0x19}};
 	struct io_bus bus = {0};
-	struct device *rtc = cmos_rtc_create(absurd_clock);
+	struct device *rtc = cmos_rtc_create(absurd_clock, NULL);
 
 	io_bus_register(&bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT, rtc);
 	for (unsigned i = 0; i < sizeof(epoch) / sizeof(epoch[0]); i++) {

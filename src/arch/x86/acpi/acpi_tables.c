@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/serial_8250.h"
 #include "util/le_bytes.h"
@@ -181,6 +182,24 @@ static void dsdt_keyboard(struct aml *aml)
 	aml_close(aml);
 }
 
+/* The CMOS RTC, so that Linux's rtc_cmos binds to it with IRQ 8 as rtc0:
+ * without this device (and with no legacy PIC in hardware-reduced ACPI)
+ * its fallback platform device asks for an IRQ 8 nothing has mapped, and
+ * the probe fails with -EINVAL. */
+static void dsdt_rtc(struct aml *aml)
+{
+	aml_device_open(aml, "RTC_");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0B00");
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_io(aml, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT);
+	aml_resource_irq(aml, CMOS_RTC_GSI);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_close(aml);
+}
+
 static void dsdt_virtio_mmio(struct aml *aml,
 			     const struct acpi_mmio_device *dev, int index)
 {
@@ -213,6 +232,7 @@ static uint64_t write_dsdt(struct table_writer *w,
 	dsdt_pci_root(&aml);
 	dsdt_serial(&aml);
 	dsdt_keyboard(&aml);
+	dsdt_rtc(&aml);
 	for (int i = 0; i < platform->mmio_device_count; i++)
 		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
 	aml_close(&aml);
@@ -248,6 +268,7 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
 		return 0;
 	header_fill(t, "FACP", FADT_SIZE, FADT_REVISION);
 	le_put16(t + 46, FADT_SCI_GSI);
+	t[108] = CMOS_RTC_CENTURY_REGISTER; /* CENTURY: the RTC has one */
 	le_put16(t + 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
 	le_put32(t + 112,
 		 FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
