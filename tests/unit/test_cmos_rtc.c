@@ -350,18 +350,23 @@ static void restore_refuses_hostile_states(void **state)
 	for (size_t i = 0; i < sizeof(bad_bytes) / sizeof(bad_bytes[0]); i++) {
 		memcpy(state_buf, good, len);
 		state_buf[bad_bytes[i].offset] = bad_bytes[i].value;
+		assert_int_equal(b->ops->check(b, state_buf, len), -EINVAL);
 		assert_int_equal(b->ops->restore(b, state_buf, len), -EINVAL);
 	}
 	for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
 		memcpy(state_buf, good, len);
 		memcpy(state_buf + ST_CHECKED_SEC, &bad_times[i][0], 8);
 		memcpy(state_buf + ST_CHECKED_NSEC, &bad_times[i][1], 8);
+		assert_int_equal(b->ops->check(b, state_buf, len), -EINVAL);
 		assert_int_equal(b->ops->restore(b, state_buf, len), -EINVAL);
 	}
 	memcpy(state_buf, good, len);
 	assert_int_equal(b->ops->restore(b, state_buf, len - 1), -EINVAL);
 	assert_int_equal(b->ops->restore(b, state_buf, len + 1), -EINVAL);
 	assert_int_equal(b->ops->restore(b, state_buf, 0), -EINVAL);
+	assert_int_equal(b->ops->check(b, state_buf, len - 1), -EINVAL);
+	assert_int_equal(b->ops->check(b, state_buf, len), 0);
+	assert_int_equal(b->ops->check(b, state_buf, ST_NVRAM + 128), 0);
 	assert_int_equal(b->ops->restore(b, state_buf, len), 0);
 	a->ops->destroy(a);
 	b->ops->destroy(b);
