@@ -7,7 +7,7 @@ CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS_RELEASE := $(CFLAGS_COMMON) -O2 -g
 CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
-LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lm -lpthread -lz
+LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lssl -lcrypto -lm -lpthread -lz
 
 SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_check.h"
 #include "config/json_fields.h"
 #include "control/balloon_control.h"
 #include "control/migration_control.h"
@@ -441,10 +442,65 @@ static void route_snapshot_load(struct api_call *call)
 
 static const struct json_field migration_fields[] = {
 	{"destination", JSON_FIELD_STRING, 1, 0, 0},
+	{"tls", JSON_FIELD_OBJECT, 0, 0, 0},
+	{"insecure_plain_tcp", JSON_FIELD_BOOL, 0, 0, 0},
 };
+
+static const struct json_field migration_tls_fields[] = {
+	{"ca_file", JSON_FIELD_STRING, 0, 0, 0},
+	{"cert_file", JSON_FIELD_STRING, 0, 0, 0},
+	{"key_file", JSON_FIELD_STRING, 0, 0, 0},
+	{"psk_file", JSON_FIELD_STRING, 0, 0, 0},
+};
+
+static int tls_path(const json_t *tls, const char *key, char **out,
+		    struct tern_error *err)
+{
+	const char *path = json_string_value(json_fields_get(tls, key));
+	char field[32];
+
+	if (!path)
+		return 0;
+	snprintf(field, sizeof(field), "migration.tls.%s", key);
+	if (config_check_path(field, path, err))
+		return -EINVAL;
+	*out = strdup(path);
+	return *out ? 0 : tern_error_set(err, ENOMEM, "out of memory");
+}
+
+/* PUT /migration's transport; none given: the one tern run was given. */
+static int
+migration_transport_from_body(const json_t *body,
+			      struct migration_transport_config *transport,
+			      struct tern_error *err)
+{
+	json_t *tls = json_fields_get(body, "tls");
+	int ret = 0;
+
+	memset(transport, 0, sizeof(*transport));
+	transport->insecure_plain_tcp =
+		json_is_true(json_fields_get(body, "insecure_plain_tcp"));
+	if (tls)
+		ret = JSON_FIELDS_CHECK(tls, "migration.tls",
+					migration_tls_fields, 0, err);
+	if (!ret && tls)
+		ret = tls_path(tls, "ca_file", &transport->ca_file, err);
+	if (!ret && tls)
+		ret = tls_path(tls, "cert_file", &transport->cert_file, err);
+	if (!ret && tls)
+		ret = tls_path(tls, "key_file", &transport->key_file, err);
+	if (!ret && tls)
+		ret = tls_path(tls, "psk_file", &transport->psk_file, err);
+	if (!ret && migration_transport_given(transport))
+		ret = migration_transport_check(
+			transport, "migration.tls",
+			"migration.insecure_plain_tcp: true", err);
+	return ret;
+}
 
 static void route_migration(struct api_call *call)
 {
+	struct migration_transport_config transport = {0};
 	struct tern_error err = {{0}};
 	int ret;
 
@@ -459,8 +515,13 @@ static void route_migration(struct api_call *call)
 	ret = JSON_FIELDS_CHECK(call->body, "migration", migration_fields, 0,
 				&err);
 	if (!ret)
+		ret = migration_transport_from_body(call->body, &transport,
+						    &err);
+	if (!ret)
 		ret = instance_migrate(call->inst,
-				       body_string(call, "destination"), &err);
+				       body_string(call, "destination"),
+				       &transport, &err);
+	migration_transport_config_free(&transport);
 	reply_result(call->reply, ret, &err);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/api_client.h"
 #include "cli/exit_status.h"
@@ -25,12 +26,16 @@ enum {
 	OPT_API_SOCK = 256,
 	OPT_TIMEOUT,
 	OPT_QUIET,
+	OPT_MIGRATION_TLS,
+	OPT_INSECURE_PLAIN_TCP,
 };
 
 static const struct option migrate_options[] = {
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"migration-tls", required_argument, NULL, OPT_MIGRATION_TLS},
+	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -39,7 +44,11 @@ void migrate_command_print_help(FILE *out)
 {
 	fprintf(out,
 		"Usage: tern migrate --api-sock PATH [--timeout SECONDS] "
-		"[--quiet] tcp:HOST:PORT\n"
+		"[--quiet]\n"
+		"                    [--migration-tls "
+		"ca=FILE,cert=FILE,key=FILE "
+		"| psk=FILE |\n"
+		"                     --insecure-plain-tcp] tcp:HOST:PORT\n"
 		"\n"
 		"Move the running VM of a tern (started with --api-sock PATH) "
 		"to another tern\n"
@@ -74,14 +83,36 @@ void migrate_command_print_help(FILE *out)
 		"in the source\n"
 		"      --quiet            print only the result, not each "
 		"pass\n"
+		"      --migration-tls ca=FILE,cert=FILE,key=FILE\n"
+		"      --migration-tls psk=FILE\n"
+		"                         the TLS 1.3 material the source "
+		"tern uses (PEM CA,\n"
+		"                         its certificate and key; or a "
+		"pre-shared key file,\n"
+		"                         the destination's too); relative "
+		"paths are made\n"
+		"                         absolute here, and the source tern "
+		"opens them. Without\n"
+		"                         this option or the next, the source "
+		"uses what its own\n"
+		"                         tern run --migration-tls gave, and "
+		"refuses when that\n"
+		"                         is nothing\n"
+		"      --insecure-plain-tcp\n"
+		"                         send over plain TCP: the guest's "
+		"memory unencrypted,\n"
+		"                         the destination unauthenticated\n"
 		"  -h, --help             show this help and exit\n"
 		"\n"
 		"Example:\n"
-		"  tern run --incoming tcp:0.0.0.0:4444 --disk path=/shared/"
-		"root.img ...  # on B\n"
-		"  tern migrate --api-sock /tmp/a.sock tcp:B:4444              "
-		" "
-		"           # on A\n"
+		"  tern run --incoming tcp:0.0.0.0:4444 --migration-tls "
+		"psk=/etc/tern/psk \\\n"
+		"      --disk path=/shared/root.img ...                  # on "
+		"B\n"
+		"  tern migrate --api-sock /tmp/a.sock --migration-tls "
+		"psk=/etc/tern/psk \\\n"
+		"      tcp:B:4444                                        # on "
+		"A\n"
 		"\n"
 		"Exit status:\n"
 		"  0    the migration completed: the VM runs in the "
@@ -93,6 +124,32 @@ void migrate_command_print_help(FILE *out)
 		"       as one line), or --timeout expired\n"
 		"  2    the command line is wrong\n",
 		DEFAULT_TIMEOUT_S);
+}
+
+void migrate_request_free(struct migrate_request *req)
+{
+	migration_transport_config_free(&req->transport);
+}
+
+/* The source tern opens the files, from its own working directory. */
+static int absolute_path(char **path)
+{
+	char cwd[4096], *joined;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    asprintf(&joined, "%s/%s", cwd, *path) < 0)
+		return -ENOMEM;
+	free(*path);
+	*path = joined;
+	return 0;
+}
+
+static int absolute_paths(struct migration_transport_config *c)
+{
+	return absolute_path(&c->ca_file) || absolute_path(&c->cert_file) ||
+		absolute_path(&c->key_file) || absolute_path(&c->psk_file);
 }
 
 int migrate_command_parse(int argc, char **argv, struct migrate_request *req,
@@ -130,6 +187,15 @@ int migrate_command_parse(int argc, char **argv, struct migrate_request *req,
 		case OPT_QUIET:
 			req->quiet = 1;
 			break;
+		case OPT_INSECURE_PLAIN_TCP:
+			req->transport.insecure_plain_tcp = 1;
+			break;
+		case OPT_MIGRATION_TLS:
+			if (migration_transport_parse_tls("--migration-tls",
+							  optarg,
+							  &req->transport, err))
+				return -EINVAL;
+			break;
 		case ':':
 			return tern_error_set(err, EINVAL,
 					      "option '%s' needs a value",
@@ -149,6 +215,12 @@ int migrate_command_parse(int argc, char **argv, struct migrate_request *req,
 	if (optind + 1 < argc)
 		return tern_error_set(err, EINVAL, "unexpected argument '%s'",
 				      argv[optind + 1]);
+	if (migration_transport_given(&req->transport) &&
+	    migration_transport_check(&req->transport, "--migration-tls",
+				      "--insecure-plain-tcp", err))
+		return -EINVAL;
+	if (absolute_paths(&req->transport))
+		return tern_error_set(err, ENOMEM, "out of memory");
 	req->destination = argv[optind];
 	/* The same check the source applies, so a typo is a usage error. */
 	if (migration_parse_address(req->destination, host, sizeof(host), port,
@@ -284,14 +356,44 @@ static int follow(const struct migrate_request *req, struct tern_error *err)
 	}
 }
 
+static int add_path(json_t *tls, const char *key, const char *path)
+{
+	return path ? json_object_set_new(tls, key, json_string(path)) : 0;
+}
+
+/* The transport as PUT /migration spells it; nothing when none was given
+ * (the source's own applies). */
+static int add_transport(json_t *body,
+			 const struct migration_transport_config *c)
+{
+	json_t *tls;
+
+	if (c->insecure_plain_tcp)
+		return json_object_set_new(body, "insecure_plain_tcp",
+					   json_true());
+	if (!migration_transport_given(c))
+		return 0;
+	tls = json_object();
+	if (!tls || add_path(tls, "ca_file", c->ca_file) ||
+	    add_path(tls, "cert_file", c->cert_file) ||
+	    add_path(tls, "key_file", c->key_file) ||
+	    add_path(tls, "psk_file", c->psk_file)) {
+		json_decref(tls);
+		return -1;
+	}
+	return json_object_set_new(body, "tls", tls);
+}
+
 static int migrate(const struct migrate_request *req, struct tern_error *err)
 {
 	json_t *body;
 	int ret;
 
 	body = json_pack("{s:s}", "destination", req->destination);
-	if (!body)
+	if (!body || add_transport(body, &req->transport)) {
+		json_decref(body);
 		return tern_error_set(err, ENOMEM, "out of memory");
+	}
 	/* The source checks its state, its devices and the connection:
 	 * a refusal here changed nothing. */
 	ret = call(req->api_sock, "PUT", "/migration", body, NULL, err);
@@ -312,15 +414,19 @@ int migrate_command_main(int argc, char **argv)
 	int ret = migrate_command_parse(argc, argv, &req, &err);
 
 	if (ret == 1) {
+		migrate_request_free(&req);
 		migrate_command_print_help(stdout);
 		return TERN_EXIT_OK;
 	}
 	if (ret) {
+		migrate_request_free(&req);
 		fprintf(stderr, "tern: %s (see 'tern migrate --help')\n",
 			err.message);
 		return TERN_EXIT_USAGE;
 	}
-	if (migrate(&req, &err)) {
+	ret = migrate(&req, &err);
+	migrate_request_free(&req);
+	if (ret) {
 		fprintf(stderr, "tern: %s\n", err.message);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}

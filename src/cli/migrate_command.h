@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "migration/migration_transport.h"
 #include "util/error.h"
 
 struct migrate_request {
@@ -10,7 +11,12 @@ struct migrate_request {
 	const char *destination; /* tcp:HOST:PORT */
 	int timeout_s; /* 0: wait as long as it takes */
 	int quiet;
+	/* --migration-tls, --insecure-plain-tcp; none: the source tern's own
+	 * (its tern run --migration-tls). Owned: migrate_request_free(). */
+	struct migration_transport_config transport;
 };
+
+void migrate_request_free(struct migrate_request *req);
 
 void migrate_command_print_help(FILE *out);
 

@@ -44,6 +44,8 @@ enum {
 	OPT_INCOMING,
 	OPT_SERIAL_FILE_LIMIT,
 	OPT_ALLOW_BLOCK_DEVICES,
+	OPT_MIGRATION_TLS,
+	OPT_INSECURE_PLAIN_TCP,
 };
 
 static const struct option run_options[] = {
@@ -67,6 +69,8 @@ static const struct option run_options[] = {
 	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"serial-file-limit", required_argument, NULL, OPT_SERIAL_FILE_LIMIT},
 	{"allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK_DEVICES},
+	{"migration-tls", required_argument, NULL, OPT_MIGRATION_TLS},
+	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -233,6 +237,41 @@ void run_command_print_help(FILE *out)
 		"                         /migration on the source) and run "
 		"the VM it brings;\n"
 		"                         no --kernel needed\n"
+		"      --migration-tls ca=FILE,cert=FILE,key=FILE\n"
+		"      --migration-tls psk=FILE\n"
+		"                         secure live migration with TLS 1.3, "
+		"for --incoming and\n"
+		"                         for PUT /migration requests that "
+		"name no transport:\n"
+		"                           ca=,cert=,key=  PEM files: the CA "
+		"both ends' certificates\n"
+		"                                      come from, this tern's "
+		"certificate (a\n"
+		"                                      destination's must name "
+		"the address the\n"
+		"                                      source connects to) and "
+		"its private key\n"
+		"                           psk=FILE   a pre-shared key, the "
+		"same file on both\n"
+		"                                      ends: at least 32 "
+		"random "
+		"bytes as hex\n"
+		"                                      ('openssl rand -hex 32 "
+		"> "
+		"FILE')\n"
+		"                         Key files must not be readable by "
+		"other users. With\n"
+		"                         --incoming, a peer that fails the "
+		"handshake is turned\n"
+		"                         away and tern goes on waiting\n"
+		"      --insecure-plain-tcp\n"
+		"                         migrate over plain TCP instead: the "
+		"guest's memory\n"
+		"                         crosses the network unencrypted and "
+		"anyone who can\n"
+		"                         connect first can send a VM. "
+		"--incoming needs this or\n"
+		"                         --migration-tls\n"
 		"  -h, --help             show this help and exit\n"
 		"\n"
 		"Console: with --serial stdio, every key goes to the guest. "
@@ -487,6 +526,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_CONFIG_FILE:
 	case OPT_API_SOCK:
 	case OPT_INCOMING:
+	case OPT_MIGRATION_TLS:
+	case OPT_INSECURE_PLAIN_TCP:
 		return 0; /* taken in the first pass */
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
@@ -541,6 +582,13 @@ static int scan_control_options(int argc, char **argv,
 			request->api_sock = optarg;
 		else if (opt == OPT_INCOMING)
 			request->incoming = optarg;
+		else if (opt == OPT_INSECURE_PLAIN_TCP)
+			request->migration_transport.insecure_plain_tcp = 1;
+		else if (opt == OPT_MIGRATION_TLS &&
+			 migration_transport_parse_tls(
+				 "--migration-tls", optarg,
+				 &request->migration_transport, err))
+			return -EINVAL;
 	}
 	if (optind < argc)
 		return tern_error_set(err, EINVAL, "unexpected argument '%s'",
@@ -589,6 +637,16 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
+	/* --incoming needs a transport; without it one given is the source's
+	 * default, and must be complete too. */
+	if (request->incoming ||
+	    migration_transport_given(&request->migration_transport)) {
+		ret = migration_transport_check(&request->migration_transport,
+						"--migration-tls",
+						"--insecure-plain-tcp", err);
+		if (ret)
+			return ret;
+	}
 	ret = config_check_balloon_fits(config, "--balloon size", "--memory",
 					err);
 	return ret ? ret : net_options_finish(config, err);
@@ -603,6 +661,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 void run_request_free(struct run_request *request)
 {
 	vm_config_storage_free(&request->storage);
+	migration_transport_config_free(&request->migration_transport);
 }
 
 static int exit_status_for(enum vm_stop_reason reason, int stop_signal)
@@ -706,8 +765,14 @@ static int run_main(int argc, char **argv,
 	}
 
 	instance = instance_create(&request.config, &request.storage, &err);
-	if (instance)
+	if (instance) {
 		instance->incoming_address = request.incoming;
+		instance->migration_transport = request.migration_transport;
+		memset(&request.migration_transport, 0,
+		       sizeof(request.migration_transport));
+	} else {
+		migration_transport_config_free(&request.migration_transport);
+	}
 	if (instance && from_snapshot &&
 	    instance_snapshot_load_at_start(instance,
 					    from_snapshot->snapshot_path,

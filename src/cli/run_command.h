@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "config/vm_config_json.h"
+#include "migration/migration_transport.h"
 #include "util/error.h"
 #include "vm/vm_config.h"
 
@@ -13,6 +14,8 @@ struct run_request {
 	const char *config_file; /* NULL: none */
 	const char *api_sock; /* NULL: no API */
 	const char *incoming; /* --incoming tcp:ADDR:PORT; NULL: none */
+	/* --migration-tls, --insecure-plain-tcp: owned */
+	struct migration_transport_config migration_transport;
 	int cpus_given, memory_given; /* --cpus, --memory on the command line */
 };
 

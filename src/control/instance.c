@@ -258,7 +258,6 @@ struct instance *instance_create(const struct vm_config *config,
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
-	inst->incoming_fd = -1;
 	inst->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (inst->wake_fd < 0) {
 		tern_error_set(err, errno, "eventfd: %s", strerror(errno));
@@ -627,7 +626,7 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 				    inst->load_mem_file_path, NULL, err);
 		if (!ret && !inst->load_resume)
 			vm_set_start_paused(vm);
-	} else if (!ret && inst->incoming_fd >= 0) {
+	} else if (!ret && inst->incoming_stream) {
 		ret = instance_migration_receive(inst, vm, err);
 	} else if (!ret) {
 		ret = vm_load_kernel(vm, err);
@@ -721,7 +720,7 @@ int instance_run(struct instance *inst, int boot_now,
 		vm = create_vm(inst, err);
 		/* The source stops once told; a destination that cannot tell
 		 * it must not run a second copy. */
-		if (vm && inst->incoming_fd >= 0 &&
+		if (vm && inst->incoming_stream &&
 		    instance_migration_acknowledge(inst, err)) {
 			vm_destroy(vm);
 			free(vm);

@@ -13,6 +13,7 @@
 
 #include "config/vm_config_json.h"
 #include "metrics/metrics.h"
+#include "migration/migration_transport.h"
 #include "migration/migration_wire.h"
 #include "util/error.h"
 #include "vm/vm.h"
@@ -64,10 +65,13 @@ struct instance {
 	int load_resume;
 
 	/* Live migration (src/control/migration_control.c): the source's
-	 * job, and the destination's address and connection. */
+	 * job, and the destination's address and connection; the transport
+	 * (--migration-tls, --insecure-plain-tcp) is the destination's, and
+	 * the source's when PUT /migration names none. */
 	struct migration_job *migration;
+	struct migration_transport_config migration_transport;
 	const char *incoming_address; /* --incoming; NULL: none */
-	int incoming_fd;
+	struct migration_stream *incoming_stream;
 	struct migration_machine incoming_machine;
 
 	struct metrics_registry metrics;

@@ -16,7 +16,7 @@
 struct migration_job {
 	struct instance *inst;
 	struct vm *vm;
-	int fd;
+	struct migration_stream *stream;
 	char destination[128];
 	struct migration_progress progress;
 	struct tern_error err; /* written before phase becomes failed */
@@ -50,9 +50,10 @@ static void *migration_thread(void *arg)
 	int ret;
 
 	pthread_setname_np(pthread_self(), "migration");
-	ret = migration_send_vm(job->vm, job->fd, &hooks, &job->progress, &err);
-	close(job->fd);
-	job->fd = -1;
+	ret = migration_send_vm(job->vm, job->stream, &hooks, &job->progress,
+				&err);
+	migration_stream_close(job->stream);
+	job->stream = NULL;
 	if (ret) {
 		pthread_mutex_lock(&job->inst->lock);
 		job->err = err;
@@ -82,10 +83,13 @@ static int job_active(const struct migration_job *job)
 }
 
 int instance_migrate(struct instance *inst, const char *destination,
+		     const struct migration_transport_config *transport,
 		     struct tern_error *err)
 {
+	struct migration_transport_config own;
+	struct migration_stream *stream = NULL;
 	struct migration_job *job;
-	int fd, ret;
+	int ret;
 
 	pthread_mutex_lock(&inst->lock);
 	if (inst->state != INSTANCE_RUNNING)
@@ -99,20 +103,34 @@ int instance_migrate(struct instance *inst, const char *destination,
 				     inst->migration->destination);
 	else
 		ret = migration_check_source(inst->vm, err);
+	/* The request's transport, else the one tern run was given. */
+	if (!ret)
+		ret = migration_transport_config_copy(
+			&own,
+			transport && migration_transport_given(transport)
+				? transport
+				: &inst->migration_transport,
+			err);
 	pthread_mutex_unlock(&inst->lock);
 	if (ret)
 		return ret;
-	/* The connection is made here so that an unreachable destination
-	 * is this request's error. */
-	fd = migration_connect(destination, err);
-	if (fd < 0)
-		return fd;
+	ret = migration_transport_check(
+		&own, "tls (or tern run --migration-tls)",
+		"insecure_plain_tcp: true (or --insecure-plain-tcp)", err);
+	/* The connection is made and authenticated here, so that an
+	 * unreachable or refusing destination is this request's error. */
+	if (!ret)
+		ret = migration_transport_connect(destination, &own, &stream,
+						  err);
+	migration_transport_config_free(&own);
+	if (ret)
+		return ret;
 
 	pthread_mutex_lock(&inst->lock);
 	if (inst->state != INSTANCE_RUNNING ||
 	    (inst->migration && job_active(inst->migration))) {
 		pthread_mutex_unlock(&inst->lock);
-		close(fd);
+		migration_stream_close(stream);
 		return tern_error_set(err, EBUSY,
 				      "the VM changed state meanwhile");
 	}
@@ -126,12 +144,12 @@ int instance_migrate(struct instance *inst, const char *destination,
 	job = calloc(1, sizeof(*job));
 	if (!job) {
 		pthread_mutex_unlock(&inst->lock);
-		close(fd);
+		migration_stream_close(stream);
 		return tern_error_set(err, ENOMEM, "out of memory");
 	}
 	job->inst = inst;
 	job->vm = inst->vm;
-	job->fd = fd;
+	job->stream = stream;
 	snprintf(job->destination, sizeof(job->destination), "%s", destination);
 	atomic_store(&job->progress.phase, MIGRATION_PRECOPY);
 	inst->migration = job;
@@ -140,13 +158,15 @@ int instance_migrate(struct instance *inst, const char *destination,
 		tern_error_set(&job->err, EAGAIN,
 			       "cannot start the migration thread");
 		*err = job->err;
-		close(fd);
+		migration_stream_close(stream);
+		job->stream = NULL;
 		pthread_mutex_unlock(&inst->lock);
 		return -EAGAIN;
 	}
 	job->thread_started = 1;
 	pthread_mutex_unlock(&inst->lock);
-	log_info("migration to %s started", destination);
+	log_info("migration to %s started over %s", destination,
+		 stream->description);
 	return 0;
 }
 
@@ -228,9 +248,9 @@ void instance_migration_free(struct instance *inst)
 	instance_migration_join(inst);
 	free(inst->migration);
 	inst->migration = NULL;
-	if (inst->incoming_fd >= 0)
-		close(inst->incoming_fd);
-	inst->incoming_fd = -1;
+	migration_stream_close(inst->incoming_stream);
+	inst->incoming_stream = NULL;
+	migration_transport_config_free(&inst->migration_transport);
 }
 
 /* Waits for fd to be readable or a stop signal; 1 = readable. */
@@ -257,36 +277,58 @@ static int wait_readable(int fd, int signal_fd, int *stopped_by_signal,
 	}
 }
 
+/* Waits for a source that passes the TLS handshake: a peer that fails it
+ * (no or a wrong certificate or key) is turned away and the listener goes
+ * on, so a stranger's connection neither gets the VM nor uses up the one
+ * migration. Returns 1 with *stream, 0 on a stop signal, or an error. */
+static int accept_authenticated(struct migration_listener *l, int signal_fd,
+				int *stopped_by_signal, int *stop_signal,
+				struct migration_stream **stream,
+				struct tern_error *err)
+{
+	for (;;) {
+		int ret;
+
+		if (!wait_readable(migration_listener_fd(l), signal_fd,
+				   stopped_by_signal, stop_signal)) {
+			if (*stopped_by_signal)
+				return 0;
+			return tern_error_set(err, EIO, "poll failed");
+		}
+		ret = migration_listener_accept(l, stream, err);
+		if (ret != -EACCES)
+			return ret ? ret : 1;
+		log_warn("incoming migration refused: %s", err->message);
+	}
+}
+
 int instance_migration_accept(struct instance *inst, int signal_fd,
 			      int *stopped_by_signal, int *stop_signal,
 			      struct tern_error *err)
 {
 	struct migration_machine machine;
-	int listen_fd, fd, ret;
+	struct migration_listener *listener;
+	struct migration_stream *stream = NULL;
+	int ret;
 
 	*stopped_by_signal = 0;
-	listen_fd = migration_listen(inst->incoming_address, err);
-	if (listen_fd < 0)
-		return listen_fd;
+	ret = migration_listener_open(inst->incoming_address,
+				      &inst->migration_transport, &listener,
+				      err);
+	if (ret)
+		return ret;
 	log_info("waiting for an incoming migration on %s",
 		 inst->incoming_address);
-	if (!wait_readable(listen_fd, signal_fd, stopped_by_signal,
-			   stop_signal)) {
-		close(listen_fd);
-		if (*stopped_by_signal)
-			return 1;
-		return tern_error_set(err, EIO, "poll failed");
-	}
-	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	ret = fd < 0 ? -errno : 0;
+	ret = accept_authenticated(listener, signal_fd, stopped_by_signal,
+				   stop_signal, &stream, err);
 	/* One migration: nobody else may connect from now on. */
-	close(listen_fd);
-	if (ret)
-		return tern_error_set(err, -ret, "accept: %s", strerror(-ret));
-	ret = migration_receive_machine(fd, &machine, err);
+	migration_listener_close(listener);
+	if (ret <= 0)
+		return *stopped_by_signal ? 1 : ret;
+	ret = migration_receive_machine(stream, &machine, err);
 	if (ret) {
-		migration_send_refusal(fd, err->message);
-		close(fd);
+		migration_send_refusal(stream, err->message);
+		migration_stream_close(stream);
 		return ret;
 	}
 	pthread_mutex_lock(&inst->lock);
@@ -297,9 +339,10 @@ int instance_migration_accept(struct instance *inst, int signal_fd,
 	for (int i = 0; i < inst->config.disk_count; i++)
 		inst->config.disks[i].lock_at_restore = true;
 	inst->incoming_machine = machine;
-	inst->incoming_fd = fd;
+	inst->incoming_stream = stream;
 	pthread_mutex_unlock(&inst->lock);
-	log_info("incoming migration: %u vCPUs, %llu MiB", machine.vcpu_count,
+	log_info("incoming migration over %s: %u vCPUs, %llu MiB",
+		 stream->description, machine.vcpu_count,
 		 (unsigned long long)(machine.memory_size >> 20));
 	return 0;
 }
@@ -307,13 +350,13 @@ int instance_migration_accept(struct instance *inst, int signal_fd,
 int instance_migration_receive(struct instance *inst, struct vm *vm,
 			       struct tern_error *err)
 {
-	int ret = migration_receive_vm(vm, inst->incoming_fd,
+	int ret = migration_receive_vm(vm, inst->incoming_stream,
 				       &inst->incoming_machine, err);
 
 	if (ret) {
-		migration_send_refusal(inst->incoming_fd, err->message);
-		close(inst->incoming_fd);
-		inst->incoming_fd = -1;
+		migration_send_refusal(inst->incoming_stream, err->message);
+		migration_stream_close(inst->incoming_stream);
+		inst->incoming_stream = NULL;
 	}
 	return ret;
 }
@@ -321,9 +364,9 @@ int instance_migration_receive(struct instance *inst, struct vm *vm,
 int instance_migration_acknowledge(struct instance *inst,
 				   struct tern_error *err)
 {
-	int ret = migration_send_ack(inst->incoming_fd, err);
+	int ret = migration_send_ack(inst->incoming_stream, err);
 
-	close(inst->incoming_fd);
-	inst->incoming_fd = -1;
+	migration_stream_close(inst->incoming_stream);
+	inst->incoming_stream = NULL;
 	return ret;
 }

@@ -10,9 +10,12 @@
 #include "control/instance.h"
 
 /* Source. Refuses (before pausing anything) a VM that is not running or
- * cannot migrate, and a destination it cannot connect to; otherwise the
- * migration goes on in its own thread. */
+ * cannot migrate, no transport (transport, or else the instance's
+ * migration_transport, must name TLS material or plain TCP), and a
+ * destination it cannot connect to or that refuses the TLS handshake;
+ * otherwise the migration goes on in its own thread. */
 int instance_migrate(struct instance *inst, const char *destination,
+		     const struct migration_transport_config *transport,
 		     struct tern_error *err);
 json_t *instance_export_migration(struct instance *inst);
 /* Main thread, after the VM stopped and before it is destroyed: waits for
@@ -27,7 +30,8 @@ void instance_migration_free(struct instance *inst);
 void instance_migration_linger(struct instance *inst);
 
 /* Destination, main thread: listens on inst->incoming_address, accepts one
- * source and reads the VM's shape into inst->config. Returns 0, 1 when a
+ * source that passes the TLS handshake (inst->migration_transport) and
+ * reads the VM's shape into inst->config. Returns 0, 1 when a
  * stop signal came first (outcome set), or an error. */
 int instance_migration_accept(struct instance *inst, int signal_fd,
 			      int *stopped_by_signal, int *stop_signal,

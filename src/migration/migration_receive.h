@@ -8,26 +8,22 @@
 #include "migration/migration_wire.h"
 #include "vm/vm.h"
 
-#define MIGRATION_STALL_TIMEOUT_S 60
-
-/* Listens on "tcp:ADDR:PORT"; returns the listening socket or -errno. */
-int migration_listen(const char *address, struct tern_error *err);
-/* Connects to "tcp:HOST:PORT"; returns the socket or -errno. */
-int migration_connect(const char *address, struct tern_error *err);
-
-/* Handshake and MACHINE message. */
-int migration_receive_machine(int fd, struct migration_machine *machine,
+/* Handshake and MACHINE message, whose vCPU count and memory size must
+ * pass the checks of --cpus and --memory. */
+int migration_receive_machine(struct migration_stream *stream,
+			      struct migration_machine *machine,
 			      struct tern_error *err);
 
 /* Into a VM fresh from vm_create() with the machine's shape: RAM, state,
  * END; checks the state (machine, devices, CPU features) and restores it.
  * A failure leaves the VM unusable: the caller destroys it. */
-int migration_receive_vm(struct vm *vm, int fd,
+int migration_receive_vm(struct vm *vm, struct migration_stream *stream,
 			 const struct migration_machine *machine,
 			 struct tern_error *err);
 
 /* Best effort: tells the source why its VM is refused. */
-void migration_send_refusal(int fd, const char *reason);
-int migration_send_ack(int fd, struct tern_error *err);
+void migration_send_refusal(struct migration_stream *stream,
+			    const char *reason);
+int migration_send_ack(struct migration_stream *stream, struct tern_error *err);
 
 #endif

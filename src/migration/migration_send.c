@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "migration/migration_wire.h"
@@ -93,7 +92,8 @@ static int64_t dirty_set_collect(struct vm *vm, struct dirty_set *set,
 	return count;
 }
 
-static int send_run(int fd, const uint8_t *mapping, size_t offset, size_t pages,
+static int send_run(struct migration_stream *stream, const uint8_t *mapping,
+		    size_t offset, size_t pages,
 		    struct migration_progress *progress)
 {
 	uint8_t head[MIGRATION_MESSAGE_HEADER_SIZE + 8];
@@ -105,9 +105,9 @@ static int send_run(int fd, const uint8_t *mapping, size_t offset, size_t pages,
 	for (int i = 0; i < 8; i++)
 		head[MIGRATION_MESSAGE_HEADER_SIZE + i] =
 			(uint8_t)((uint64_t)offset >> (8 * i));
-	ret = migration_send_all(fd, head, sizeof(head));
+	ret = migration_stream_write_all(stream, head, sizeof(head));
 	if (!ret)
-		ret = migration_send_all(fd, mapping + offset, len);
+		ret = migration_stream_write_all(stream, mapping + offset, len);
 	if (!ret)
 		atomic_fetch_add(&progress->bytes_sent, sizeof(head) + len);
 	return ret;
@@ -124,7 +124,7 @@ static int page_is_zero(const uint8_t *page)
 }
 
 /* First pass: every non-zero page (the destination's RAM starts zeroed). */
-static int send_all_ram(struct vm *vm, int fd,
+static int send_all_ram(struct vm *vm, struct migration_stream *stream,
 			struct migration_progress *progress)
 {
 	const uint8_t *mapping = vm->memory.mapping;
@@ -135,7 +135,7 @@ static int send_all_ram(struct vm *vm, int fd,
 	     off += MIGRATION_PAGE_SIZE) {
 		if (page_is_zero(mapping + off)) {
 			if (run)
-				ret = send_run(fd, mapping, run_start, run,
+				ret = send_run(stream, mapping, run_start, run,
 					       progress);
 			run = 0;
 			continue;
@@ -143,18 +143,20 @@ static int send_all_ram(struct vm *vm, int fd,
 		if (!run)
 			run_start = off;
 		if (++run == MIGRATION_MAX_RUN_PAGES) {
-			ret = send_run(fd, mapping, run_start, run, progress);
+			ret = send_run(stream, mapping, run_start, run,
+				       progress);
 			run = 0;
 		}
 	}
 	if (!ret && run)
-		ret = send_run(fd, mapping, run_start, run, progress);
+		ret = send_run(stream, mapping, run_start, run, progress);
 	return ret;
 }
 
 /* Sends every page in set (zero or not: the destination may hold older
  * data there) and clears set. */
-static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
+static int send_dirty_set(struct vm *vm, struct migration_stream *stream,
+			  struct dirty_set *set,
 			  struct migration_progress *progress)
 {
 	size_t run_start = 0, run = 0;
@@ -174,7 +176,7 @@ static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
 			if (run &&
 			    (off != run_start + run * MIGRATION_PAGE_SIZE ||
 			     run == MIGRATION_MAX_RUN_PAGES)) {
-				ret = send_run(fd, vm->memory.mapping,
+				ret = send_run(stream, vm->memory.mapping,
 					       run_start, run, progress);
 				run = 0;
 				if (ret)
@@ -186,7 +188,7 @@ static int send_dirty_set(struct vm *vm, int fd, struct dirty_set *set,
 		}
 	}
 	if (run)
-		return send_run(fd, vm->memory.mapping, run_start, run,
+		return send_run(stream, vm->memory.mapping, run_start, run,
 				progress);
 	return 0;
 }
@@ -224,11 +226,11 @@ static int build_state(struct vm *vm, uint8_t **buf, size_t *len,
 	return ret;
 }
 
-static int send_state(int fd, const uint8_t *buf, size_t len,
-		      struct migration_progress *progress,
+static int send_state(struct migration_stream *stream, const uint8_t *buf,
+		      size_t len, struct migration_progress *progress,
 		      struct tern_error *err)
 {
-	int ret = migration_send_message(fd, MIGRATION_MSG_STATE, buf,
+	int ret = migration_send_message(stream, MIGRATION_MSG_STATE, buf,
 					 (uint32_t)len);
 
 	if (ret)
@@ -283,7 +285,8 @@ static int reclaim_backends(struct vm *vm)
 	return -1;
 }
 
-static int handshake(int fd, struct vm *vm, struct tern_error *err)
+static int handshake(struct migration_stream *stream, struct vm *vm,
+		     struct tern_error *err)
 {
 	uint8_t out[MIGRATION_HANDSHAKE_SIZE], in[MIGRATION_HANDSHAKE_SIZE];
 	uint8_t machine[MIGRATION_MACHINE_SIZE];
@@ -295,9 +298,9 @@ static int handshake(int fd, struct vm *vm, struct tern_error *err)
 	int ret;
 
 	migration_wire_handshake(out);
-	ret = migration_send_all(fd, out, sizeof(out));
+	ret = migration_stream_write_all(stream, out, sizeof(out));
 	if (!ret)
-		ret = migration_recv_all(fd, in, sizeof(in));
+		ret = migration_stream_read_all(stream, in, sizeof(in));
 	if (ret)
 		return tern_error_set(err, -ret,
 				      "migration handshake with the "
@@ -308,7 +311,7 @@ static int handshake(int fd, struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 	migration_wire_encode_machine(machine, &m);
-	ret = migration_send_message(fd, MIGRATION_MSG_MACHINE, machine,
+	ret = migration_send_message(stream, MIGRATION_MSG_MACHINE, machine,
 				     sizeof(machine));
 	if (ret)
 		return tern_error_set(err, -ret, "migration: %s",
@@ -318,15 +321,16 @@ static int handshake(int fd, struct vm *vm, struct tern_error *err)
 
 /* Waits for the destination's answer of type `expected` (ACK, SYNC); an
  * ERROR is its refusal. */
-static int wait_for_answer(int fd, uint32_t expected, struct tern_error *err)
+static int wait_for_answer(struct migration_stream *stream, uint32_t expected,
+			   struct tern_error *err)
 {
-	struct timeval timeout = {.tv_sec = MIGRATION_ACK_TIMEOUT_S};
 	uint8_t *payload = NULL;
 	uint32_t type, length;
 	int ret;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	ret = migration_recv_message(fd, &type, &payload, &length, err);
+	migration_stream_set_timeouts(stream, MIGRATION_ACK_TIMEOUT_S,
+				      MIGRATION_STALL_TIMEOUT_S);
+	ret = migration_recv_message(stream, &type, &payload, &length, err);
 	if (ret)
 		return ret;
 	if (type == MIGRATION_MSG_ERROR) {
@@ -364,7 +368,7 @@ static void stop_dirty_log(struct vm *vm)
 	vm->memory_dirty_log = 0;
 }
 
-int migration_send_vm(struct vm *vm, int fd,
+int migration_send_vm(struct vm *vm, struct migration_stream *stream,
 		      const struct migration_source_hooks *hooks,
 		      struct migration_progress *progress,
 		      struct tern_error *err)
@@ -380,7 +384,7 @@ int migration_send_vm(struct vm *vm, int fd,
 	ret = migration_check_source(vm, err);
 	if (ret)
 		goto fail_early;
-	ret = handshake(fd, vm, err);
+	ret = handshake(stream, vm, err);
 	if (ret)
 		goto fail_early;
 	if (dirty_set_alloc(vm, &set)) {
@@ -390,7 +394,7 @@ int migration_send_vm(struct vm *vm, int fd,
 	ret = dirty_pages_start(vm, err);
 	if (ret)
 		goto fail;
-	ret = send_all_ram(vm, fd, progress);
+	ret = send_all_ram(vm, stream, progress);
 	for (uint64_t pass = 1; !ret; pass++) {
 		uint64_t t0 = now_ns(), sent0, elapsed;
 
@@ -405,7 +409,7 @@ int migration_send_vm(struct vm *vm, int fd,
 		    pass >= MIGRATION_MAX_ITERATIONS)
 			break;
 		sent0 = atomic_load(&progress->bytes_sent);
-		ret = send_dirty_set(vm, fd, &set, progress);
+		ret = send_dirty_set(vm, stream, &set, progress);
 		elapsed = now_ns() - t0 + 1;
 		atomic_store(&progress->dirty_rate,
 			     (uint64_t)dirty * 1000000000ull / elapsed);
@@ -427,13 +431,13 @@ int migration_send_vm(struct vm *vm, int fd,
 	/* The guest runs on while the destination catches up with what the
 	 * socket buffers still hold; what it dirties meanwhile is collected
 	 * after the pause. */
-	ret = migration_send_message(fd, MIGRATION_MSG_SYNC, NULL, 0);
+	ret = migration_send_message(stream, MIGRATION_MSG_SYNC, NULL, 0);
 	if (ret)
 		ret = tern_error_set(err, -ret, "migration: %s",
 				     ret == -EPIPE ? "connection closed"
 						   : strerror(-ret));
 	else
-		ret = wait_for_answer(fd, MIGRATION_MSG_SYNC, err);
+		ret = wait_for_answer(stream, MIGRATION_MSG_SYNC, err);
 	if (ret)
 		goto fail;
 
@@ -464,21 +468,21 @@ int migration_send_vm(struct vm *vm, int fd,
 	log_info("migration: %lld pages left after %llu passes; guest paused",
 		 (long long)dirty,
 		 (unsigned long long)atomic_load(&progress->iteration));
-	ret = send_dirty_set(vm, fd, &set, progress);
+	ret = send_dirty_set(vm, stream, &set, progress);
 	if (ret) {
 		ret = tern_error_set(err, -ret, "migration: %s",
 				     ret == -EPIPE ? "connection closed"
 						   : strerror(-ret));
 		goto fail;
 	}
-	ret = send_state(fd, state, state_len, progress, err);
-	if (!ret && migration_send_message(fd, MIGRATION_MSG_END, NULL, 0))
+	ret = send_state(stream, state, state_len, progress, err);
+	if (!ret && migration_send_message(stream, MIGRATION_MSG_END, NULL, 0))
 		ret = tern_error_set(err, EPIPE,
 				     "migration: connection closed before "
 				     "the end");
 	t_sent = now_ns();
 	if (!ret)
-		ret = wait_for_answer(fd, MIGRATION_MSG_ACK, err);
+		ret = wait_for_answer(stream, MIGRATION_MSG_ACK, err);
 	if (ret)
 		goto fail;
 	log_info("migration downtime: %.1f ms to pause the vCPUs, %.1f ms to "

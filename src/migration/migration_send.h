@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "migration/migration_stream.h"
 #include "vm/vm.h"
 
 /* Stop pre-copy when a pass leaves fewer dirty pages than this... */
@@ -52,13 +53,14 @@ struct migration_source_hooks {
  * cannot migrate: a device without save/restore in its ops table. */
 int migration_check_source(struct vm *vm, struct tern_error *err);
 
-/* fd: a connected stream. Returns 0 once the destination acknowledged: the
+/* stream: connected (and authenticated, unless plain TCP was asked
+ * for); the caller closes it. Returns 0 once the destination acknowledged: the
  * VM is left paused for the caller to stop. On failure the guest runs as
  * before (resumed if it was paused here, its disks' locks taken back) and
  * dirty logging is off; except when a disk's lock cannot be taken back
  * (-EBUSY): another process, maybe the destination running the guest,
  * holds it, and the VM stays paused. */
-int migration_send_vm(struct vm *vm, int fd,
+int migration_send_vm(struct vm *vm, struct migration_stream *stream,
 		      const struct migration_source_hooks *hooks,
 		      struct migration_progress *progress,
 		      struct tern_error *err);

@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -172,59 +170,26 @@ int migration_wire_parse_ram(const uint8_t *payload, size_t length,
 	return 0;
 }
 
-int migration_send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int migration_recv_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int migration_send_message(int fd, uint32_t type, const void *payload,
-			   uint32_t length)
+int migration_send_message(struct migration_stream *s, uint32_t type,
+			   const void *payload, uint32_t length)
 {
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
 	int ret;
 
 	migration_wire_message_header(header, type, length);
-	ret = migration_send_all(fd, header, sizeof(header));
+	ret = migration_stream_write_all(s, header, sizeof(header));
 	if (!ret && length)
-		ret = migration_send_all(fd, payload, length);
+		ret = migration_stream_write_all(s, payload, length);
 	return ret;
 }
 
-int migration_recv_message(int fd, uint32_t *type, uint8_t **payload,
-			   uint32_t *length, struct tern_error *err)
+int migration_recv_message(struct migration_stream *s, uint32_t *type,
+			   uint8_t **payload, uint32_t *length,
+			   struct tern_error *err)
 {
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
 	uint8_t *buf = NULL;
-	int ret = migration_recv_all(fd, header, sizeof(header));
+	int ret = migration_stream_read_all(s, header, sizeof(header));
 
 	if (ret)
 		return tern_error_set(err, -ret, "migration stream: %s",
@@ -241,7 +206,7 @@ int migration_recv_message(int fd, uint32_t *type, uint8_t **payload,
 		buf = malloc(*length);
 		if (!buf)
 			return tern_error_set(err, ENOMEM, "out of memory");
-		ret = migration_recv_all(fd, buf, *length);
+		ret = migration_stream_read_all(s, buf, *length);
 		if (ret) {
 			free(buf);
 			return tern_error_set(

@@ -1,5 +1,5 @@
-/* The live migration stream between two tern processes (one TCP
- * connection).
+/* The live migration protocol between two tern processes, over one
+ * stream (migration_stream.h: TLS, or plain TCP when asked for).
  *
  * Handshake, each way first: magic "TERNMIGR", version u32, reserved u32.
  * Then messages: type u32, length u32, payload of `length` bytes (all
@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "migration/migration_stream.h"
 #include "util/error.h"
 
 #define MIGRATION_MAGIC "TERNMIGR"
@@ -39,6 +40,9 @@
  * queues); a peer cannot make tern allocate more. */
 #define MIGRATION_MAX_STATE_SIZE (16u << 20)
 #define MIGRATION_MAX_ERROR_SIZE 512
+/* A peer that takes no data or sends none for this long is gone: neither
+ * side waits forever (the source's VM must get back to running). */
+#define MIGRATION_STALL_TIMEOUT_S 60
 
 enum migration_msg_type {
 	MIGRATION_MSG_MACHINE = 1,
@@ -80,15 +84,15 @@ int migration_wire_parse_ram(const uint8_t *payload, size_t length,
 			     const uint8_t **pages, size_t *pages_len,
 			     struct tern_error *err);
 
-/* Blocking I/O on the connection: 0, or -errno (-EPIPE at end of stream). */
-int migration_send_all(int fd, const void *buf, size_t len);
-int migration_recv_all(int fd, void *buf, size_t len);
-int migration_send_message(int fd, uint32_t type, const void *payload,
-			   uint32_t length);
+/* Messages on the connection: 0, or a negative errno (-EPIPE at the end
+ * of the stream). */
+int migration_send_message(struct migration_stream *s, uint32_t type,
+			   const void *payload, uint32_t length);
 /* Reads one message: the header checked, the payload into a malloc'ed
  * buffer (NULL for an empty one) the caller frees. */
-int migration_recv_message(int fd, uint32_t *type, uint8_t **payload,
-			   uint32_t *length, struct tern_error *err);
+int migration_recv_message(struct migration_stream *s, uint32_t *type,
+			   uint8_t **payload, uint32_t *length,
+			   struct tern_error *err);
 
 /* "tcp:HOST:PORT" into host and port (host may be empty for a listener). */
 int migration_parse_address(const char *address, char *host, size_t host_size,

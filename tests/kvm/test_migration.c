@@ -21,6 +21,7 @@
 #include "arch/x86/vcpu_setup.h"
 #include "migration/migration_receive.h"
 #include "migration/migration_send.h"
+#include "migration/migration_tls.h"
 #include "util/file_map.h"
 #include "util/log.h"
 #include "vm/vm.h"
@@ -144,6 +145,8 @@ static void hook_resume(void *opaque)
 /* The destination: its own VM, made from the stream. */
 struct destination {
 	int fd;
+	struct migration_tls *tls; /* NULL: plain */
+	struct migration_stream *stream;
 	struct test_vm *t;
 	int ret;
 	struct tern_error err;
@@ -158,7 +161,12 @@ static void *destination_thread(void *arg)
 	struct destination *d = arg;
 	struct migration_machine machine;
 
-	d->ret = migration_receive_machine(d->fd, &machine, &d->err);
+	d->ret = d->tls
+		? migration_tls_start(d->tls, d->fd, NULL, &d->stream, &d->err)
+		: migration_stream_plain(d->fd, &d->stream);
+	if (d->ret)
+		return NULL;
+	d->ret = migration_receive_machine(d->stream, &machine, &d->err);
 	if (d->ret)
 		return NULL;
 	if (d->cut_after) {
@@ -166,30 +174,67 @@ static void *destination_thread(void *arg)
 			uint8_t *payload = NULL;
 			uint32_t type, length;
 
-			if (migration_recv_message(d->fd, &type, &payload,
+			if (migration_recv_message(d->stream, &type, &payload,
 						   &length, &d->err))
 				break;
 			free(payload);
 		}
-		shutdown(d->fd, SHUT_RDWR);
+		shutdown(d->stream->fd, SHUT_RDWR);
 		d->ret = -1;
 		return NULL;
 	}
 	d->ret = create_vm(d->t, (int)machine.vcpu_count, machine.memory_size,
 			   &d->err);
 	if (!d->ret)
-		d->ret = migration_receive_vm(&d->t->vm, d->fd, &machine,
+		d->ret = migration_receive_vm(&d->t->vm, d->stream, &machine,
 					      &d->err);
 	if (!d->ret && d->refuse) {
-		migration_send_refusal(d->fd, "refused by the test");
+		migration_send_refusal(d->stream, "refused by the test");
 		d->ret = -1;
 	} else if (!d->ret) {
-		d->ret = migration_send_ack(d->fd, &d->err);
+		d->ret = migration_send_ack(d->stream, &d->err);
 	}
 	return NULL;
 }
 
-static void migrates_and_keeps_counting(void **state)
+/* Starts the destination thread on one end of a socketpair and returns
+ * the source's stream on the other: over TLS with a pre-shared key when
+ * psk_file is set (the handshake runs with the destination's). */
+static struct migration_stream *start_destination(struct destination *d,
+						  const char *psk_file,
+						  pthread_t *thread)
+{
+	struct migration_transport_config c = {.psk_file = (char *)psk_file};
+	struct migration_stream *s = NULL;
+	struct migration_tls *client = NULL;
+	struct tern_error err = {{0}};
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	d->fd = sv[1];
+	if (psk_file &&
+	    (migration_tls_new(&c, 1, &d->tls, &err) ||
+	     migration_tls_new(&c, 0, &client, &err)))
+		fail_msg("%s", err.message);
+	assert_int_equal(pthread_create(thread, NULL, destination_thread, d),
+			 0);
+	if (!psk_file)
+		assert_int_equal(migration_stream_plain(sv[0], &s), 0);
+	else if (migration_tls_start(client, sv[0], NULL, &s, &err))
+		fail_msg("TLS handshake: %s", err.message);
+	migration_tls_free(client);
+	return s;
+}
+
+static void finish_destination(struct destination *d, pthread_t thread)
+{
+	pthread_join(thread, NULL);
+	migration_tls_free(d->tls);
+	d->tls = NULL;
+}
+
+static void migrate_and_keep_counting(const char *psk_file)
 {
 	struct test_vm *a = calloc(1, sizeof(*a));
 	struct test_vm *b = calloc(1, sizeof(*b));
@@ -200,7 +245,7 @@ static void migrates_and_keeps_counting(void **state)
 	struct kvm_regs ra, rb;
 	pthread_t dest;
 	uint32_t at_switch;
-	int sv[2];
+	struct migration_stream *s;
 
 	if (create_vm(a, 1, MEMORY_SIZE, &err))
 		fail_msg("vm_create: %s", err.message);
@@ -208,13 +253,10 @@ static void migrates_and_keeps_counting(void **state)
 	start(a);
 	expect_counting_past(a, 100000);
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	d.fd = sv[1];
-	assert_int_equal(pthread_create(&dest, NULL, destination_thread, &d),
-			 0);
-	if (migration_send_vm(&a->vm, sv[0], &hooks, &progress, &err))
+	s = start_destination(&d, psk_file, &dest);
+	if (migration_send_vm(&a->vm, s, &hooks, &progress, &err))
 		fail_msg("migration_send_vm: %s", err.message);
-	pthread_join(dest, NULL);
+	finish_destination(&d, dest);
 	if (d.ret)
 		fail_msg("destination: %s", d.err.message);
 	assert_int_equal(atomic_load(&progress.phase), MIGRATION_COMPLETED);
@@ -230,9 +272,10 @@ static void migrates_and_keeps_counting(void **state)
 	assert_int_equal(ra.rip, rb.rip);
 	assert_int_equal(ra.rcx, rb.rcx);
 	print_message(
-		"switched at count %u after %llu passes, %llu KiB sent, "
+		"%s: switched at count %u after %llu passes, %llu KiB sent, "
 		"downtime %.2f ms, total %.2f ms\n",
-		at_switch, (unsigned long long)atomic_load(&progress.iteration),
+		s->description, at_switch,
+		(unsigned long long)atomic_load(&progress.iteration),
 		(unsigned long long)(atomic_load(&progress.bytes_sent) >> 10),
 		(double)atomic_load(&progress.downtime_ns) / 1e6,
 		(double)atomic_load(&progress.total_ns) / 1e6);
@@ -242,10 +285,30 @@ static void migrates_and_keeps_counting(void **state)
 	start(b);
 	expect_counting_past(b, at_switch + 1000);
 	finish(b);
-	close(sv[0]);
-	close(sv[1]);
+	migration_stream_close(s);
+	migration_stream_close(d.stream);
 	free(a);
 	free(b);
+}
+
+static void migrates_and_keeps_counting(void **state)
+{
+	migrate_and_keep_counting(NULL);
+}
+
+/* The same over TLS 1.3 with a pre-shared key made for the test. */
+static void migrates_over_tls_and_keeps_counting(void **state)
+{
+	char path[] = "/tmp/tern-psk-XXXXXX";
+	const char *hex = "00112233445566778899aabbccddeeff"
+			  "00112233445566778899aabbccddeeff\n";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, hex, strlen(hex)), (ssize_t)strlen(hex));
+	close(fd);
+	migrate_and_keep_counting(path);
+	unlink(path);
 }
 
 /* Runs a migration of a counting guest to a destination that fails as d
@@ -257,9 +320,9 @@ static void failing_destination(struct destination *d, const char *needle)
 	struct migration_source_hooks hooks = {hook_pause, hook_resume, &a->vm};
 	struct migration_progress progress = {0};
 	struct tern_error err = {{0}};
+	struct migration_stream *s;
 	pthread_t dest;
 	uint32_t after;
-	int sv[2];
 
 	d->t = b;
 	if (create_vm(a, 1, MEMORY_SIZE, &err))
@@ -267,12 +330,9 @@ static void failing_destination(struct destination *d, const char *needle)
 	load_counter_guest(a);
 	start(a);
 	expect_counting_past(a, 1000);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	d->fd = sv[1];
-	assert_int_equal(pthread_create(&dest, NULL, destination_thread, d), 0);
-	assert_true(migration_send_vm(&a->vm, sv[0], &hooks, &progress, &err) <
-		    0);
-	pthread_join(dest, NULL);
+	s = start_destination(d, NULL, &dest);
+	assert_true(migration_send_vm(&a->vm, s, &hooks, &progress, &err) < 0);
+	finish_destination(d, dest);
 	print_message("source kept running: %s\n", err.message);
 	if (!strstr(err.message, needle))
 		fail_msg("expected '%s' in '%s'", needle, err.message);
@@ -284,8 +344,8 @@ static void failing_destination(struct destination *d, const char *needle)
 	finish(a);
 	if (!d->cut_after && b->vm.fd > 0)
 		finish(b);
-	close(sv[0]);
-	close(sv[1]);
+	migration_stream_close(s);
+	migration_stream_close(d->stream);
 	free(a);
 	free(b);
 }
@@ -314,6 +374,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(migrates_and_keeps_counting),
+		cmocka_unit_test(migrates_over_tls_and_keeps_counting),
 		cmocka_unit_test(cut_connection_leaves_source_running),
 		cmocka_unit_test(refusal_resumes_source),
 	};

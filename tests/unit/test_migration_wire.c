@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "migration/migration_receive.h"
 #include "migration/migration_wire.h"
 
 #define MAPPING_SIZE (64ull << 20)
@@ -186,36 +187,45 @@ static void ram_runs(void **state)
 			 -EPROTO);
 }
 
+static struct migration_stream *plain(int fd)
+{
+	struct migration_stream *s = NULL;
+
+	assert_int_equal(migration_stream_plain(fd, &s), 0);
+	return s;
+}
+
 static void stream_round_trip(void **state)
 {
+	struct migration_stream *s0, *s1;
 	int sv[2];
 	uint8_t *payload = NULL;
 	uint32_t type, length;
 	struct tern_error err;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s0 = plain(sv[0]);
+	s1 = plain(sv[1]);
 	assert_int_equal(
-		migration_send_message(sv[0], MIGRATION_MSG_ERROR, "no", 2), 0);
+		migration_send_message(s0, MIGRATION_MSG_ERROR, "no", 2), 0);
+	assert_int_equal(migration_send_message(s0, MIGRATION_MSG_END, NULL, 0),
+			 0);
 	assert_int_equal(
-		migration_send_message(sv[0], MIGRATION_MSG_END, NULL, 0), 0);
-	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
-		0);
+		migration_recv_message(s1, &type, &payload, &length, &err), 0);
 	assert_int_equal(type, MIGRATION_MSG_ERROR);
 	assert_int_equal(length, 2);
 	assert_memory_equal(payload, "no", 2);
 	free(payload);
 	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
-		0);
+		migration_recv_message(s1, &type, &payload, &length, &err), 0);
 	assert_int_equal(type, MIGRATION_MSG_END);
 	assert_null(payload);
-	close(sv[0]);
+	migration_stream_close(s0);
 	/* End of stream where a header should be. */
 	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
+		migration_recv_message(s1, &type, &payload, &length, &err),
 		-EPIPE);
-	close(sv[1]);
+	migration_stream_close(s1);
 }
 
 static void stream_truncated(void **state)
@@ -223,6 +233,7 @@ static void stream_truncated(void **state)
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
 	uint8_t *payload = NULL;
 	uint32_t type, length;
+	struct migration_stream *s1;
 	struct tern_error err;
 	int sv[2];
 
@@ -232,20 +243,22 @@ static void stream_truncated(void **state)
 	assert_int_equal(write(sv[0], header, sizeof(header)), sizeof(header));
 	assert_int_equal(write(sv[0], "12345678abc", 11), 11);
 	close(sv[0]);
+	s1 = plain(sv[1]);
 	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
+		migration_recv_message(s1, &type, &payload, &length, &err),
 		-EPIPE);
 	assert_non_null(strstr(err.message, "truncated"));
-	close(sv[1]);
+	migration_stream_close(s1);
 
 	/* Half a header. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[0], header, 5), 5);
 	close(sv[0]);
+	s1 = plain(sv[1]);
 	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
+		migration_recv_message(s1, &type, &payload, &length, &err),
 		-EPIPE);
-	close(sv[1]);
+	migration_stream_close(s1);
 }
 
 static void stream_oversized_refused_before_reading(void **state)
@@ -253,6 +266,7 @@ static void stream_oversized_refused_before_reading(void **state)
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
 	uint8_t *payload = NULL;
 	uint32_t type, length;
+	struct migration_stream *s1;
 	struct tern_error err;
 	int sv[2];
 
@@ -261,12 +275,68 @@ static void stream_oversized_refused_before_reading(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	migration_wire_message_header(header, MIGRATION_MSG_STATE, UINT32_MAX);
 	assert_int_equal(write(sv[0], header, sizeof(header)), sizeof(header));
+	s1 = plain(sv[1]);
 	assert_int_equal(
-		migration_recv_message(sv[1], &type, &payload, &length, &err),
+		migration_recv_message(s1, &type, &payload, &length, &err),
 		-EPROTO);
 	assert_null(payload);
 	close(sv[0]);
-	close(sv[1]);
+	migration_stream_close(s1);
+}
+
+/* What a destination makes of a MACHINE message fed to it raw. */
+static int receive_crafted_machine(uint32_t vcpus, uint64_t memory,
+				   uint64_t mapping, struct tern_error *err)
+{
+	uint8_t hello[MIGRATION_HANDSHAKE_SIZE];
+	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
+	uint8_t payload[MIGRATION_MACHINE_SIZE];
+	struct migration_machine m = {vcpus, memory, mapping};
+	struct migration_stream *s1;
+	int sv[2], ret;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	migration_wire_handshake(hello);
+	migration_wire_message_header(header, MIGRATION_MSG_MACHINE,
+				      sizeof(payload));
+	migration_wire_encode_machine(payload, &m);
+	assert_int_equal(write(sv[0], hello, sizeof(hello)), sizeof(hello));
+	assert_int_equal(write(sv[0], header, sizeof(header)), sizeof(header));
+	assert_int_equal(write(sv[0], payload, sizeof(payload)),
+			 sizeof(payload));
+	s1 = plain(sv[1]);
+	ret = migration_receive_machine(s1, &m, err);
+	migration_stream_close(s1);
+	close(sv[0]);
+	return ret;
+}
+
+/* The source's vCPU count and memory size go through the checks of --cpus
+ * and --memory: before, 1 PiB of RAM or 64 MiB + 4 KiB passed and the
+ * destination tried to allocate it. */
+static void machine_message_checked_like_the_command_line(void **state)
+{
+	struct tern_error err;
+
+	assert_int_equal(
+		receive_crafted_machine(2, 64ull << 20, 64ull << 20, &err), 0);
+	assert_int_equal(
+		receive_crafted_machine(1, 1ull << 50, 1ull << 50, &err),
+		-EINVAL);
+	assert_non_null(strstr(err.message, "more than this host's RAM"));
+	assert_int_equal(receive_crafted_machine(1, (64ull << 20) + 4096,
+						 (64ull << 20) + 4096, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.message, "whole number of MiB"));
+	assert_int_equal(
+		receive_crafted_machine(1, 4ull << 20, 4ull << 20, &err),
+		-EINVAL);
+	assert_non_null(strstr(err.message, "too small"));
+	assert_int_equal(receive_crafted_machine(VM_MAX_CPUS + 1, 64ull << 20,
+						 64ull << 20, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.message, "too many"));
+	assert_non_null(strstr(err.message, "the migrating VM's vCPU count"));
 }
 
 static void addresses(void **state)
@@ -322,6 +392,7 @@ int main(void)
 		cmocka_unit_test(stream_round_trip),
 		cmocka_unit_test(stream_truncated),
 		cmocka_unit_test(stream_oversized_refused_before_reading),
+		cmocka_unit_test(machine_message_checked_like_the_command_line),
 		cmocka_unit_test(addresses),
 	};
 
