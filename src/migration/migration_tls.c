@@ -194,7 +194,14 @@ static int load_certificates(struct migration_tls *tls,
 			c->cert_file,
 			openssl_reason(why, sizeof(why), "cannot load it"));
 	if (SSL_CTX_use_PrivateKey_file(tls->ctx, c->key_file,
-					SSL_FILETYPE_PEM) != 1)
+					SSL_FILETYPE_PEM) != 1 &&
+	    ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH)
+		return tern_error_set(err, EINVAL,
+				      "TLS key file %s does not belong to the "
+				      "certificate %s",
+				      c->key_file, c->cert_file);
+	if (!SSL_CTX_get0_privatekey(tls->ctx))
 		return tern_error_set(
 			err, EINVAL, "TLS key file %s: %s", c->key_file,
 			openssl_reason(why, sizeof(why), "cannot load it"));

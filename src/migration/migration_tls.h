@@ -7,7 +7,10 @@
  * MIGRATION_TLS_ACCEPTED, and the client reads it before it returns: in
  * TLS 1.3 the client's handshake completes before the server has checked
  * the client's certificate, and without this byte a refused source would
- * only learn of it at its first read, after the migration had started. */
+ * only learn of it at its first read, after the migration had started.
+ *
+ * OpenSSL writes to the socket with write(2): the process must ignore
+ * SIGPIPE (tern does, instance.c), so a closed peer is an error. */
 #ifndef TERN_MIGRATION_MIGRATION_TLS_H
 #define TERN_MIGRATION_MIGRATION_TLS_H
 
