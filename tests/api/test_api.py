@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
 from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
+from tlskeys import TlsKeys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -965,19 +966,35 @@ def migration_requests_are_checked():
         f = t.api.fault
         assert t.api.get("/migration") == (200, {"state": "none"})
         f("PUT", "/migration", {}, words=["destination", "missing"])
-        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", "insecure_plain_tcp": True},
           words=["needs a running VM", "Not started"])
+    plain = {"insecure_plain_tcp": True}
     with started() as t:
         f = t.api.fault
-        f("PUT", "/migration", {"destination": "unix:/x"}, words=["tcp:HOST:PORT"])
-        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"}, words=["cannot connect"])
+        f("PUT", "/migration", {"destination": "unix:/x", **plain}, words=["tcp:HOST:PORT"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", **plain},
+          words=["cannot connect"])
+        # No transport here nor from tern run: refused, never plain TCP.
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+          words=["migration needs TLS", "insecure_plain_tcp"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", "insecure_plain_tcp": True,
+                                "tls": {"psk_file": "/x"}}, words=["exclude each other"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", "tls": {"ca_file": "/x"}},
+          words=["migration.tls", "the certificate file is missing"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", "tls": {"psk": "/x"}},
+          words=["migration.tls", "psk"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", "tls": {"psk_file": ""}},
+          words=["migration.tls.psk_file", "empty"])
+        f("PUT", "/migration", {"destination": "tcp:127.0.0.1:1",
+                                "tls": {"psk_file": "/nonexistent/psk"}},
+          words=["PSK file /nonexistent/psk", "No such file"])
         assert t.api.get("/migration") == (200, {"state": "none"})
         assert t.api.get("/")[1]["state"] == "Running"
     # Virtio devices pass the check, which runs no device's save: the
     # refused request leaves the disk locked and the VM running.
     img = disk_image("precheck.img")
     with started("--rng", "--disk", f"path={img}") as t:
-        t.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+        t.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", **plain},
                     words=["cannot connect"])
         assert t.api.get("/")[1]["state"] == "Running"
         assert image_locked(img)
@@ -1002,10 +1019,14 @@ def image_locked(path):
         return False
 
 
-def put_migration(src, port):
-    """The destination listens just after its API socket appears."""
+def put_migration(src, port, transport=None):
+    """The destination listens just after its API socket appears. transport:
+    PUT /migration's fields for it (default: plain TCP)."""
+    if transport is None:
+        transport = {"insecure_plain_tcp": True}
     for _ in range(50):
-        status, reply = src.api.put("/migration", {"destination": f"tcp:127.0.0.1:{port}"})
+        status, reply = src.api.put("/migration",
+                                    {"destination": f"tcp:127.0.0.1:{port}", **transport})
         if status == 204 or "cannot connect" not in str(reply):
             break
         time.sleep(0.1)
@@ -1034,7 +1055,7 @@ def migration_hands_the_disk_lock_over():
         devices = ("--rng", "--disk", f"path={img}", "--balloon", "stats=1",
                    "--transport", transport)
         with started(*devices) as src, Tern("--incoming", f"tcp:127.0.0.1:{port}",
-                                            *devices) as dst:
+                                            "--insecure-plain-tcp", *devices) as dst:
             assert image_locked(img)
             time.sleep(0.3)
             put_migration(src, port)
@@ -1053,7 +1074,8 @@ def refused_migration_gives_the_disk_lock_back():
     port = 46600 + os.getpid() % 1000
     img = disk_image("refused.img")
     with started("--disk", f"path={img}") as src:
-        dst = Tern("--incoming", f"tcp:127.0.0.1:{port}", "--disk", f"path={img}", "--rng")
+        dst = Tern("--incoming", f"tcp:127.0.0.1:{port}", "--insecure-plain-tcp",
+                   "--disk", f"path={img}", "--rng")
         try:
             time.sleep(0.3)
             put_migration(src, port)
@@ -1073,7 +1095,8 @@ def refused_migration_gives_the_disk_lock_back():
 def migration_between_two_terns():
     needs_kvm()
     port = 46000 + os.getpid() % 1000
-    with started("--cpus", "2") as src, Tern("--incoming", f"tcp:127.0.0.1:{port}") as dst:
+    with started("--cpus", "2") as src, Tern("--incoming", f"tcp:127.0.0.1:{port}",
+                                             "--insecure-plain-tcp") as dst:
         time.sleep(0.3)
         put_migration(src, port)
         assert src.proc.wait(timeout=60) == 0, src.stderr()
@@ -1085,6 +1108,113 @@ def migration_between_two_terns():
         s = socket.socket()
         assert s.connect_ex(("127.0.0.1", port)) != 0
         s.close()
+
+
+KEYS = None
+
+
+def keys():
+    global KEYS
+    if KEYS is None:
+        KEYS = TlsKeys(os.path.join(WORK, "tls"))
+    return KEYS
+
+
+def migrate_and_check(src, dst, port, transport):
+    put_migration(src, port, transport)
+    assert src.proc.wait(timeout=60) == 0, src.stderr()
+    assert "completed" in src.stderr(), src.stderr()
+    assert dst.api.get("/")[1]["state"] == "Running"
+
+
+@test
+def migration_over_tls_with_certificates():
+    """Both ends present certificates from the test's CA; the destination's
+    names 127.0.0.1, the address the source connects to."""
+    needs_kvm()
+    port = 46700 + os.getpid() % 1000
+    k = keys()
+    with started("--cpus", "2") as src, \
+            Tern("--incoming", f"tcp:127.0.0.1:{port}", "--migration-tls",
+                 k.tls_option("dst")) as dst:
+        time.sleep(0.3)
+        migrate_and_check(src, dst, port, {"tls": k.tls_json("src")})
+        assert "TLS 1.3, certificates" in src.stderr(), src.stderr()
+        assert "TLS 1.3, certificates" in dst.stderr(), dst.stderr()
+        assert dst.api.get("/machine-config")[1]["vcpu_count"] == 2
+
+
+@test
+def migration_over_tls_with_a_pre_shared_key_from_tern_run():
+    """The source's own --migration-tls serves a PUT /migration that names no
+    transport."""
+    needs_kvm()
+    port = 46800 + os.getpid() % 1000
+    k = keys()
+    with started("--migration-tls", k.psk_option("psk")) as src, \
+            Tern("--incoming", f"tcp:127.0.0.1:{port}", "--migration-tls",
+                 k.psk_option("psk")) as dst:
+        time.sleep(0.3)
+        migrate_and_check(src, dst, port, {})
+        assert "TLS 1.3, pre-shared key" in src.stderr(), src.stderr()
+
+
+def guest_keeps_running(t):
+    """The fake guest's vCPU spins: a running VM burns CPU time."""
+    assert t.api.get("/")[1]["state"] == "Running"
+    before = t.cpu_seconds()
+    time.sleep(0.5)
+    assert t.cpu_seconds() - before > 0.1, "the source's guest does not run"
+
+
+@test
+def source_without_the_key_or_certificate_is_refused_and_runs_on():
+    """Sources with the wrong key, a certificate of another CA, or plain TCP
+    are refused at the handshake: PUT /migration fails, the source's VM runs
+    on, and the destination goes on waiting, so the right source can then
+    migrate to it."""
+    needs_kvm()
+    port = 46900 + os.getpid() % 1000
+    k = keys()
+    with started() as src, \
+            Tern("--incoming", f"tcp:127.0.0.1:{port}", "--migration-tls",
+                 k.psk_option("psk")) as dst:
+        time.sleep(0.3)
+        dest = {"destination": f"tcp:127.0.0.1:{port}"}
+        for transport in ({"tls": {"psk_file": k.path("psk2")}},
+                          {"tls": k.tls_json("rogue", ca="other")}):
+            src.api.fault("PUT", "/migration", {**dest, **transport},
+                          words=["TLS handshake", "failed"])
+            assert src.api.get("/migration")[1]["state"] == "none"
+            guest_keeps_running(src)
+        # Plain TCP connects (nothing to check on this side), then the
+        # destination's handshake fails and the migration with it.
+        assert src.api.put("/migration", {**dest, "insecure_plain_tcp": True})[0] == 204
+        state = wait_migration_state(src, ("failed", "completed"))
+        assert state["state"] == "failed", state
+        guest_keeps_running(src)
+        assert dst.proc.poll() is None, dst.stderr()
+        assert dst.stderr().count("incoming migration refused") == 3, dst.stderr()
+        migrate_and_check(src, dst, port, {"tls": {"psk_file": k.path("psk")}})
+
+
+@test
+def destination_with_another_ca_is_refused():
+    """A destination whose certificate the source's CA did not sign never
+    gets the VM, even though it would accept the source."""
+    needs_kvm()
+    port = 47000 + os.getpid() % 1000
+    k = keys()
+    rogue = (f"ca={k.path('ca.pem')},cert={k.path('rogue.pem')},"
+             f"key={k.path('rogue.key')}")
+    with started() as src, \
+            Tern("--incoming", f"tcp:127.0.0.1:{port}", "--migration-tls", rogue) as dst:
+        time.sleep(0.3)
+        src.api.fault("PUT", "/migration",
+                      {"destination": f"tcp:127.0.0.1:{port}", "tls": k.tls_json("src")},
+                      words=["destination's certificate is refused"])
+        guest_keeps_running(src)
+        assert dst.proc.poll() is None
 
 
 if __name__ == "__main__":
