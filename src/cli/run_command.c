@@ -637,9 +637,10 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
-	/* --incoming needs a transport; without it one given is the source's
-	 * default, and must be complete too. */
-	if (request->incoming ||
+	/* --incoming needs a transport (tern restore refuses --incoming
+	 * itself); without it one given is the source's default, and must be
+	 * complete too. */
+	if ((request->incoming && kernel_needed) ||
 	    migration_transport_given(&request->migration_transport)) {
 		ret = migration_transport_check(&request->migration_transport,
 						"--migration-tls",

@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from tap import run, skip, test  # noqa: E402
+from tlskeys import TlsKeys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, "build", "tern")
@@ -683,7 +684,8 @@ def migrate_help_and_usage_errors():
     result = tern("migrate", "--help")
     assert result.returncode == 0
     for word in ("--api-sock", "tcp:HOST:PORT", "--timeout", "--quiet", "--incoming",
-                 "downtime", "Exit status"):
+                 "downtime", "Exit status", "--migration-tls", "psk=FILE",
+                 "--insecure-plain-tcp"):
         assert word in result.stdout, word
     expect_error(tern("migrate"), 2, "--api-sock is required")
     expect_error(tern("migrate", "--api-sock", "s"), 2, "destination", "required")
@@ -700,6 +702,29 @@ def migrate_help_and_usage_errors():
     expect_error(tern("migrate", "--api-sock", "s", "--bogus", "tcp:h:1"), 2,
                  "unknown option '--bogus'", "tern migrate --help")
     expect_error(tern("migrate", "--api-sock"), 2, "needs a value")
+    expect_error(tern("migrate", "--api-sock", "s", "--migration-tls", "ca=a,cert=b", "tcp:h:1"),
+                 2, "--migration-tls", "the key file is missing")
+    expect_error(tern("migrate", "--api-sock", "s", "--migration-tls", "psk=a",
+                      "--insecure-plain-tcp", "tcp:h:1"), 2, "exclude each other")
+    expect_error(tern("migrate", "--api-sock", "s", "--migration-tls", "pks=a", "tcp:h:1"),
+                 2, "use ca=FILE,cert=FILE,key=FILE or psk=FILE")
+
+
+@test
+def incoming_needs_tls_or_plain_tcp_by_name():
+    expect_error(tern("run", "--incoming", "tcp:127.0.0.1:1"), 2, "migration needs TLS",
+                 "--migration-tls", "--insecure-plain-tcp")
+    expect_error(tern("run", "--incoming", "tcp:127.0.0.1:1", "--migration-tls", "psk=x",
+                      "--insecure-plain-tcp"), 2, "exclude each other")
+    expect_error(tern("run", "--kernel", "k", "--migration-tls", "cert=a,key=b"), 2,
+                 "the CA file is missing")
+    # Files are read when the listener is set up: before anything listens.
+    expect_error(tern("run", "--incoming", "tcp:127.0.0.1:1", "--migration-tls",
+                      "psk=" + os.path.join(WORK, "nope")), 1, "PSK file", "No such file")
+    result = tern("run", "--help")
+    for word in ("--migration-tls", "ca=FILE,cert=FILE,key=FILE", "psk=FILE",
+                 "--insecure-plain-tcp", "unencrypted"):
+        assert word in result.stdout, word
 
 
 @test
@@ -712,7 +737,9 @@ def migrate_runtime_errors():
                      "needs a running VM", "Not started")
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         expect_error(tern("migrate", "--api-sock", t.sock, "tcp:127.0.0.1:1"), 1,
-                     "cannot connect")
+                     "migration needs TLS")
+        expect_error(tern("migrate", "--api-sock", t.sock, "--insecure-plain-tcp",
+                          "tcp:127.0.0.1:1"), 1, "cannot connect")
         assert t.api.get("/")[1]["state"] == "Running"
 
 
@@ -724,12 +751,19 @@ def migrate_moves_a_vm_with_a_disk_and_reports():
     needs_kvm()
     port = 45500 + os.getpid() % 1000
     image = disk_image("migrate.img")
+    keys = TlsKeys(os.path.join(WORK, "tls"))
+    # Relative paths: tern migrate makes them absolute for the source.
+    src_tls = "ca=tls/ca.pem,cert=tls/src.pem,key=tls/src.key"
     with Background("run", "--kernel", KERNEL_OK, "--disk", f"path={image}", "--rng") as src, \
             Background("run", "--incoming", f"tcp:127.0.0.1:{port}", "--disk",
-                       f"path={image}", "--rng") as dst:
+                       f"path={image}", "--rng", "--migration-tls",
+                       keys.tls_option("dst")) as dst:
         src.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         for _ in range(50):   # the destination listens just after its socket appears
-            result = tern("migrate", "--api-sock", src.sock, f"tcp:127.0.0.1:{port}")
+            result = subprocess.run([TERN, "migrate", "--api-sock", src.sock,
+                                     "--migration-tls", src_tls, f"tcp:127.0.0.1:{port}"],
+                                    capture_output=True, text=True, timeout=60, cwd=WORK,
+                                    stdin=subprocess.DEVNULL)
             if "cannot connect" not in result.stderr:
                 break
             time.sleep(0.1)

@@ -23,6 +23,7 @@ import glob
 import socket
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,11 @@ from apiclient import Api, wait_for_socket  # noqa: E402
 import guestlib  # noqa: E402
 
 WORK = tempfile.mkdtemp(prefix="tern-migration-guest-")
+# Every migration here runs over TLS 1.3 with this pre-shared key.
+PSK = os.path.join(WORK, "psk")
+with open(os.open(PSK, os.O_WRONLY | os.O_CREAT, 0o600), "w") as _f:
+    _f.write(secrets.token_hex(32) + "\n")
+TLS = {"tls": {"psk_file": PSK}}
 BOOT_ARGS = "console=ttyS0 reboot=k quiet"
 COUNTER = "i=0; while true; do i=$((i+1)); echo TICK $i; sleep 0.2; done"
 BUSY = ("(while true; do dd if=/dev/urandom of=/busy bs=1M count=16 "
@@ -134,7 +140,8 @@ def busy_source(memory="256M"):
 
 
 def destination(port, *args, wrapper=()):
-    dst = Tern("--incoming", f"tcp:127.0.0.1:{port}", *args, wrapper=wrapper)
+    dst = Tern("--incoming", f"tcp:127.0.0.1:{port}", "--migration-tls", f"psk={PSK}", *args,
+               wrapper=wrapper)
     dst.child.expect("waiting for an incoming migration", timeout=30)
     return dst
 
@@ -162,10 +169,10 @@ def busy_guest_migrates_and_keeps_counting():
     ok = False
     try:
         dst = destination(PORT)
-        src.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1"},
+        src.api.fault("PUT", "/migration", {"destination": "tcp:127.0.0.1:1", **TLS},
                       words=["cannot connect"])
         started = time.monotonic()
-        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT}"})
+        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT}", **TLS})
         progress = wait_migration(src, ("completed", "failed"))
         assert progress["state"] in ("completed", "exited"), progress
         src.child.expect(pexpect.EOF, timeout=120)
@@ -206,7 +213,7 @@ def idle_guest_downtime():
         src.child.expect("TERN-GUEST-READY")
         src.child.expect("# ")
         dst = destination(PORT + 1)
-        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT + 1}"})
+        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT + 1}", **TLS})
         src.child.expect(pexpect.EOF, timeout=300)
         src.child.close()
         assert src.child.exitstatus == 0, f"source exited with {src.child.exitstatus}"
@@ -231,7 +238,7 @@ def killed_destination_leaves_source_running():
     ok = False
     try:
         dst = destination(PORT + 2)
-        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT + 2}"})
+        src.api.ok("PUT", "/migration", {"destination": f"tcp:127.0.0.1:{PORT + 2}", **TLS})
         # Cut in the middle of pre-copy: once RAM is flowing.
         deadline = time.time() + 60
         while src.api.get("/migration")[1].get("bytes_sent", 0) < (8 << 20):
@@ -402,7 +409,8 @@ def stop_counter(t, tries=5):
 def tern_migrate(src, port):
     """`tern migrate` waits for the end and reports; exit status 0."""
     r = subprocess.run([guestlib.TERN, "migrate", "--api-sock", src.sock,
-                        f"tcp:127.0.0.1:{port}"], capture_output=True, text=True,
+                        "--migration-tls", f"psk={PSK}", f"tcp:127.0.0.1:{port}"],
+                       capture_output=True, text=True,
                        timeout=600, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, f"tern migrate: {r.returncode} {r.stdout} {r.stderr}"
     assert "downtime" in r.stdout, r.stdout
