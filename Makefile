@@ -9,7 +9,7 @@ CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lssl -lcrypto -lm -lpthread -lz
 
-SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
+SRCS := $(shell find src -name '*.c' ! -path src/main.c ! -path 'src/static/*' | sort)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 OBJS := $(SRCS:%.c=build/obj/%.o)
@@ -17,7 +17,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 
 .PHONY: all asan unit-tests kvm-tests format format-check clean guests
 
-all: build/tern guests
+all: build/tern build/tern-static guests
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -37,6 +37,20 @@ build/asan/libtern.a: $(ASAN_OBJS)
 
 build/tern: build/obj/src/main.o build/libtern.a
 	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(LDLIBS)
+
+# tern linked statically, for `tern jailer` (the jail has no loader and no
+# libraries). The .a files come from the same Debian -dev packages (see
+# scripts/install-deps.sh), except GnuTLS, which Debian's libmicrohttpd.a
+# wants and cannot get statically (p11-kit has no .a): tern never uses
+# microhttpd's TLS, and src/static/microhttpd_without_gnutls.c stands in
+# for it. glibc warns that getaddrinfo/gethostbyname/dlopen need its shared
+# libraries at run time: see docs/security.md, "Jailer", for why tern does
+# not need them in the jail.
+STATIC_LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lssl -lcrypto -lz \
+	-lm -lpthread
+build/tern-static: build/obj/src/main.o build/libtern.a \
+		build/obj/src/static/microhttpd_without_gnutls.o
+	$(CC) $(CFLAGS_RELEASE) -static -o $@ $^ $(STATIC_LDLIBS)
 
 build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
@@ -66,6 +80,14 @@ build/guests/%.bin: tests/kvm/guests/%.S
 	ld -m elf_x86_64 -Ttext=0x1000 -o build/guests/$*.elf build/guests/$*.o
 	objcopy -O binary -j .text build/guests/$*.elf $@
 
+# The 32-bit test guest as a PVH ELF kernel that tern run --kernel boots
+# (it prints "326" on COM1 and resets): the sandbox suite's jailed tern.
+guests: build/guests/protected32-pvh.elf
+build/guests/protected32-pvh.elf: build/guests/protected32.bin tests/sandbox/pvh_note.S
+	$(CC) -c -o build/guests/pvh_note.o tests/sandbox/pvh_note.S
+	ld -m elf_x86_64 -z noexecstack -Ttext-segment=0x100000 -o $@ \
+		build/guests/protected32.o build/guests/pvh_note.o
+
 KVM_TESTS := $(patsubst tests/kvm/%.c,%,$(wildcard tests/kvm/test_*.c))
 build/kvm/%: tests/kvm/%.c build/libtern.a
 	@mkdir -p $(dir $@)
@@ -80,6 +102,8 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
-	rm -rf build/obj build/asan build/unit build/kvm build/tern build/libtern.a build/guests
+	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \
+		build/libtern.a build/guests
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/src/main.d
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/src/main.d \
+	build/obj/src/static/microhttpd_without_gnutls.d
