@@ -13,7 +13,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, skip, test  # noqa: E402
+from apiclient import Api  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.abspath(os.environ.get("TERN", os.path.join(ROOT, "build", "tern")))
@@ -68,10 +70,11 @@ def alive(pid):
 class Jail:
     """One temporary chroot base and one jail ID; use with 'with'."""
 
-    def __init__(self, name):
+    def __init__(self, name, exec_name="busybox"):
         self.base = tempfile.mkdtemp(prefix="tern-jailer-test-", dir="/tmp")
         self.id = f"{name.replace('_', '-')}-{os.getpid()}"
-        self.root = os.path.join(self.base, "busybox", self.id, "root")
+        self.exec_name = exec_name
+        self.root = os.path.join(self.base, exec_name, self.id, "root")
         self.procs = []
         self.pids = []
         self.cgroups = []
@@ -109,7 +112,7 @@ class Jail:
         return proc
 
     def pid_file(self):
-        return int(read(os.path.join(self.root, "busybox.pid")))
+        return int(read(os.path.join(self.root, f"{self.exec_name}.pid")))
 
     def __exit__(self, *exc):
         for proc in self.procs:
@@ -478,6 +481,74 @@ def tern_called_jailer_is_the_jailer():
         assert result.returncode == 0 and "Usage: tern jailer" in result.stdout
         result = jail.run(script="id -u", program=link)
         assert (result.returncode, result.stdout) == (0, f"{UID}\n"), result.stderr
+
+
+# tern jailing tern (Firecracker's way): build/tern-static as the exec file,
+# its API socket inside the jail, a tiny guest booted through it.
+TERN_STATIC = os.path.join(ROOT, "build", "tern-static")
+PVH_GUEST = os.path.join(ROOT, "build", "guests", "protected32-pvh.elf")
+TERN_UID = TERN_GID = 1234
+
+
+@test
+def jailed_static_tern_boots_a_guest_through_its_api_and_sees_no_host_files():
+    """A jailed tern (uid/gid 1234, its own PID namespace) serves its API on
+    a socket inside the jail; it cannot open a file the host made in /tmp
+    (the same path is "No such file" to it), runs as an unprivileged user
+    with no capabilities, and boots the 32-bit test guest (a PVH ELF copied
+    into the jail), which prints "326" on the serial file and resets, ending
+    tern with status 0."""
+    for path in (TERN_STATIC, PVH_GUEST):
+        assert os.path.exists(path), f"{path} is missing: the build failed"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no /dev/kvm on this machine: the jailed tern cannot open a VM")
+    host_file = tempfile.NamedTemporaryFile(prefix="tern-host-only-", dir="/tmp")
+    with host_file, Jail("tern", exec_name="tern-static") as jail:
+        # Output through a file: the jailed tern keeps the jailer's stderr.
+        log = os.path.join(jail.base, "tern.log")
+        with open(log, "w") as out:
+            status = subprocess.run(
+                [TERN, "jailer", "--id", jail.id, "--exec-file", TERN_STATIC,
+                 "--uid", str(TERN_UID), "--gid", str(TERN_GID), "--chroot-base-dir", jail.base,
+                 "--new-pid-ns", "--", "run", "--api-sock", "/run/api.sock",
+                 "--serial", "file:/run/serial.out"],
+                stdout=out, stderr=out, timeout=30, stdin=subprocess.DEVNULL).returncode
+        assert status == 0, read(log)
+        pid = jail.pid_file()
+        jail.pids.append(pid)
+        sock = os.path.join(jail.root, "run", "api.sock")
+        wait_for(lambda: os.path.exists(sock) or not alive(pid), what="the jailed API socket")
+        assert alive(pid), "the jailed tern exited before serving its API"
+        api = Api(sock)
+        assert api.get("/")[1]["state"] == "Not started"
+
+        status = proc_status(pid)
+        assert status["Uid"].split() == [str(TERN_UID)] * 4, status["Uid"]
+        assert status["Gid"].split() == [str(TERN_GID)] * 4, status["Gid"]
+        assert status["NSpid"].split()[-1] == "1", status["NSpid"]
+        assert status["NoNewPrivs"] == "1"
+        assert int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0
+        assert sorted(os.listdir(f"/proc/{pid}/root")) == \
+            ["dev", "run", "tern-static", "tern-static.pid"], os.listdir(f"/proc/{pid}/root")
+        # The host's file, by its host path: not there for the jailed tern.
+        assert os.path.exists(host_file.name)
+        api.ok("PUT", "/boot-source", {"kernel_image_path": host_file.name})
+        api.fault("PUT", "/actions", {"action_type": "InstanceStart"},
+                  words=[host_file.name, "No such file"])
+        assert api.get("/")[1]["state"] == "Not started"
+        api.fault("PUT", "/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/etc/hostname",
+                                            "is_root_device": True, "is_read_only": True},
+                  words=["/etc/hostname", "No such file"])
+
+        shutil.copy(PVH_GUEST, os.path.join(jail.root, "guest.elf"))
+        os.chmod(os.path.join(jail.root, "guest.elf"), 0o644)
+        api.ok("PUT", "/boot-source", {"kernel_image_path": "/guest.elf"})
+        api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        wait_for(lambda: not alive(pid), timeout=60, what="the guest to reset and tern to exit")
+        assert read(os.path.join(jail.root, "run", "serial.out")) == "326\n", read(log)
+        assert "Running -> Stopped" in read(log), read(log)
+        # tern removes its API socket as it exits.
+        assert not os.path.exists(sock)
 
 
 run(setup)
