@@ -7,11 +7,17 @@ set -euo pipefail
 packages=(
 	build-essential binutils make pkg-config clang-format
 	libcmocka-dev          # unit tests
+	# Each -dev package below also ships the .a that build/tern-static
+	# (the jailer's tern) links: libjansson.a, libmicrohttpd.a, libseccomp.a,
+	# liburing.a, libz.a, libssl.a + libcrypto.a; libc.a, libm.a and
+	# libpthread.a come with build-essential (libc6-dev).
 	libjansson-dev         # JSON (API, config file)
 	libmicrohttpd-dev      # HTTP API on a Unix socket
+	libgnutls28-dev        # GnuTLS's headers: tern-static's stand-in for microhttpd's unused TLS
 	libseccomp-dev         # sandbox
 	liburing-dev           # block backend
 	zlib1g-dev             # snapshot state file checksum (crc32)
+	libssl-dev openssl     # migration over TLS 1.3 (OpenSSL); the CLI makes test keys
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
 	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
