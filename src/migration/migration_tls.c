@@ -195,8 +195,7 @@ static int load_certificates(struct migration_tls *tls,
 			openssl_reason(why, sizeof(why), "cannot load it"));
 	if (SSL_CTX_use_PrivateKey_file(tls->ctx, c->key_file,
 					SSL_FILETYPE_PEM) != 1 &&
-	    ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH)
+	    ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
 		return tern_error_set(err, EINVAL,
 				      "TLS key file %s does not belong to the "
 				      "certificate %s",

@@ -197,9 +197,9 @@ static void pre_shared_key(void **state)
 	struct tern_error ce, se;
 	int sret;
 
-	assert_int_equal(handshake(psk("psk"), psk("psk"), "127.0.0.1", &sret,
-				   &ce, &se),
-			 0);
+	assert_int_equal(
+		handshake(psk("psk"), psk("psk"), "127.0.0.1", &sret, &ce, &se),
+		0);
 	assert_int_equal(sret, 0);
 }
 
@@ -224,9 +224,9 @@ static void source_from_another_ca_refused(void **state)
 	int sret;
 	struct migration_transport_config rogue = certs("rogue");
 
-	assert_int_equal(handshake(certs("dst"), rogue, "127.0.0.1", &sret,
-				   &ce, &se),
-			 -EACCES);
+	assert_int_equal(
+		handshake(certs("dst"), rogue, "127.0.0.1", &sret, &ce, &se),
+		-EACCES);
 	assert_int_equal(sret, -EACCES);
 	assert_non_null(strstr(se.message, "source's certificate is refused"));
 	print_message("client: %s\nserver: %s\n", ce.message, se.message);
@@ -239,9 +239,9 @@ static void destination_from_another_ca_refused(void **state)
 	int sret;
 
 	/* The rogue destination trusts the real CA for the client. */
-	assert_int_equal(handshake(rogue, certs("src"), "127.0.0.1", &sret,
-				   &ce, &se),
-			 -EACCES);
+	assert_int_equal(
+		handshake(rogue, certs("src"), "127.0.0.1", &sret, &ce, &se),
+		-EACCES);
 	assert_non_null(
 		strstr(ce.message, "destination's certificate is refused"));
 	assert_int_not_equal(sret, 0);
@@ -265,12 +265,12 @@ static void psk_source_meets_certificate_destination(void **state)
 	struct tern_error ce, se;
 	int sret;
 
-	assert_int_equal(handshake(certs("dst"), psk("psk"), "127.0.0.1",
-				   &sret, &ce, &se),
+	assert_int_equal(handshake(certs("dst"), psk("psk"), "127.0.0.1", &sret,
+				   &ce, &se),
 			 -EACCES);
 	assert_int_not_equal(sret, 0);
-	assert_int_equal(handshake(psk("psk"), certs("src"), "127.0.0.1",
-				   &sret, &ce, &se),
+	assert_int_equal(handshake(psk("psk"), certs("src"), "127.0.0.1", &sret,
+				   &ce, &se),
 			 -EACCES);
 	assert_int_not_equal(sret, 0);
 }
@@ -312,26 +312,25 @@ static void option_syntax_and_combinations(void **state)
 	struct migration_transport_config c = {0};
 	struct tern_error err;
 
-	assert_int_equal(migration_transport_parse_tls(
-				 "--migration-tls", "ca=a,cert=b,key=c", &c,
-				 &err),
+	assert_int_equal(migration_transport_parse_tls("--migration-tls",
+						       "ca=a,cert=b,key=c", &c,
+						       &err),
 			 0);
 	assert_string_equal(c.ca_file, "a");
 	assert_string_equal(c.key_file, "c");
-	assert_int_equal(
-		migration_transport_parse_tls("--migration-tls", "psk=p", &c,
-					      &err),
-		0);
+	assert_int_equal(migration_transport_parse_tls("--migration-tls",
+						       "psk=p", &c, &err),
+			 0);
 	assert_null(c.ca_file);
 	assert_string_equal(c.psk_file, "p");
 	assert_int_equal(migration_transport_parse_tls("--migration-tls",
 						       "ca=a,cert=b", &c, &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.message, "the key file is missing"));
-	assert_int_equal(migration_transport_parse_tls(
-				 "--migration-tls", "ca=a,cert=b,key=c,psk=p",
-				 &c, &err),
-			 -EINVAL);
+	assert_int_equal(
+		migration_transport_parse_tls(
+			"--migration-tls", "ca=a,cert=b,key=c,psk=p", &c, &err),
+		-EINVAL);
 	assert_non_null(strstr(err.message, "not both"));
 	assert_int_equal(migration_transport_parse_tls("--migration-tls",
 						       "psk=", &c, &err),
