@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/migrate_command.h"
 
@@ -52,6 +54,38 @@ static void valid_requests(void **state)
 	assert_int_equal(parse(&req, &err, "-h", "--bogus", NULL), 1);
 }
 
+/* The transport: passed on to the source with paths made absolute here
+ * (the source tern opens them from its own working directory). */
+static void transport(void **state)
+{
+	struct migrate_request req;
+	struct tern_error err;
+	char cwd[512], expect[600];
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(parse(&req, &err, "--api-sock", "s", "--migration-tls",
+			       "ca=/etc/ca.pem,cert=c.pem,key=k/k.key",
+			       "tcp:h:1", NULL),
+			 0);
+	assert_string_equal(req.transport.ca_file, "/etc/ca.pem");
+	snprintf(expect, sizeof(expect), "%s/c.pem", cwd);
+	assert_string_equal(req.transport.cert_file, expect);
+	snprintf(expect, sizeof(expect), "%s/k/k.key", cwd);
+	assert_string_equal(req.transport.key_file, expect);
+	assert_null(req.transport.psk_file);
+	migrate_request_free(&req);
+	assert_int_equal(parse(&req, &err, "--api-sock", "s",
+			       "--insecure-plain-tcp", "tcp:h:1", NULL),
+			 0);
+	assert_int_equal(req.transport.insecure_plain_tcp, 1);
+	migrate_request_free(&req);
+	/* None: the source's own (tern run --migration-tls) applies. */
+	assert_int_equal(parse(&req, &err, "--api-sock", "s", "tcp:h:1", NULL),
+			 0);
+	assert_int_equal(migration_transport_given(&req.transport), 0);
+	migrate_request_free(&req);
+}
+
 static void refused(const char *word, ...)
 {
 	char *argv[16] = {"migrate"};
@@ -66,6 +100,7 @@ static void refused(const char *word, ...)
 	va_end(ap);
 	assert_int_equal(migrate_command_parse(argc, argv, &req, &err),
 			 -EINVAL);
+	migrate_request_free(&req);
 	if (!strstr(err.message, word))
 		fail_msg("'%s' not in '%s'", word, err.message);
 }
@@ -94,6 +129,12 @@ static void invalid_requests(void **state)
 		"tcp:h:1", NULL);
 	refused("--timeout", "--api-sock", "s", "--timeout",
 		"99999999999999999999", "tcp:h:1", NULL);
+	refused("the key file is missing", "--api-sock", "s", "--migration-tls",
+		"ca=a,cert=b", "tcp:h:1", NULL);
+	refused("exclude each other", "--api-sock", "s", "--migration-tls",
+		"psk=p", "--insecure-plain-tcp", "tcp:h:1", NULL);
+	refused("not both", "--api-sock", "s", "--migration-tls",
+		"psk=p,ca=a,cert=b,key=c", "tcp:h:1", NULL);
 }
 
 int main(void)
@@ -101,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(valid_requests),
 		cmocka_unit_test(invalid_requests),
+		cmocka_unit_test(transport),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
