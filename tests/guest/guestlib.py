@@ -101,7 +101,10 @@ class Guest:
         # marker printed on its own line by the shell.
         self.child.expect(re.escape(marker), timeout=timeout)
         self.child.expect(r"\r\n" + re.escape(marker), timeout=timeout)
-        output = self.child.before
+        # Typed while the guest was still busy, the line is echoed twice
+        # (by the tty at once, then redrawn by the shell's line editor): the
+        # output starts after the last echo of the marker.
+        output = self.child.before.rsplit(marker, 1)[-1]
         return output.replace("\r", "").strip()
 
     def reboot(self):
