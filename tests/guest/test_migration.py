@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import glob
 import socket
+import atexit
 import os
 import re
 import secrets
@@ -41,8 +42,11 @@ from apiclient import Api, wait_for_socket  # noqa: E402
 import guestlib  # noqa: E402
 
 WORK = tempfile.mkdtemp(prefix="tern-migration-guest-")
-# Every migration here runs over TLS 1.3 with this pre-shared key.
-PSK = os.path.join(WORK, "psk")
+# Every migration here runs over TLS 1.3 with this pre-shared key. Its own
+# directory: the device tests remove WORK when they end.
+PSK_DIR = tempfile.mkdtemp(prefix="tern-migration-psk-")
+atexit.register(shutil.rmtree, PSK_DIR, ignore_errors=True)
+PSK = os.path.join(PSK_DIR, "psk")
 with open(os.open(PSK, os.O_WRONLY | os.O_CREAT, 0o600), "w") as _f:
     _f.write(secrets.token_hex(32) + "\n")
 TLS = {"tls": {"psk_file": PSK}}
