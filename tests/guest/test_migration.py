@@ -17,12 +17,12 @@ every counted sector is on the disk. A destination that refuses that guest's
 state (it has a device more) after the source paused and released its disk
 leaves the source running with its devices: disk lock taken back, counter,
 ping and the open vsock connection go on."""
+import atexit
 import contextlib
 import fcntl
 import glob
-import socket
-import atexit
 import os
+import socket
 import re
 import secrets
 import shutil
