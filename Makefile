@@ -69,9 +69,11 @@ unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
 
 # Tiny project-built guests for the direct /dev/kvm tests: flat binaries
 # assembled from tests/kvm/guests/*.S.
-GUEST_SRCS := $(wildcard tests/kvm/guests/*.S)
+MULTIBOOT_GUEST_SRCS := $(wildcard tests/kvm/guests/multiboot_*.S)
+GUEST_SRCS := $(filter-out $(MULTIBOOT_GUEST_SRCS),$(wildcard tests/kvm/guests/*.S))
 GUEST_BINS := $(GUEST_SRCS:tests/kvm/guests/%.S=build/guests/%.bin)
-guests: $(GUEST_BINS)
+MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin
+guests: $(GUEST_BINS) $(MULTIBOOT_GUESTS)
 
 # Linked at 0x1000, where the tests load and enter them in real mode.
 build/guests/%.bin: tests/kvm/guests/%.S
@@ -87,6 +89,22 @@ build/guests/protected32-pvh.elf: build/guests/protected32.bin tests/sandbox/pvh
 	$(CC) -c -o build/guests/pvh_note.o tests/sandbox/pvh_note.S
 	ld -m elf_x86_64 -z noexecstack -Ttext-segment=0x100000 -o $@ \
 		build/guests/protected32.o build/guests/pvh_note.o
+
+# Multiboot guests are 32-bit images that tern loads itself: an ELF32 at
+# 1 MiB (-n: no page-aligned headers below it), and a flat binary at 2 MiB
+# whose header carries its addresses (the a.out kludge).
+MULTIBOOT_GUEST_DEPS := tests/kvm/guests/multiboot_defs.inc \
+	tests/kvm/guests/multiboot_common.inc
+build/guests/multiboot_%.o: tests/kvm/guests/multiboot_%.S $(MULTIBOOT_GUEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -c -o $@ $<
+
+build/guests/multiboot_elf.elf: build/guests/multiboot_elf.o
+	ld -m elf_i386 -n --no-warn-rwx-segments -Ttext=0x100000 -o $@ $<
+
+build/guests/multiboot_aout.bin: build/guests/multiboot_aout.o
+	ld -m elf_i386 -n --no-warn-rwx-segments -Ttext=0x200000 -o build/guests/multiboot_aout.elf $<
+	objcopy -O binary -j .text build/guests/multiboot_aout.elf $@
 
 KVM_TESTS := $(patsubst tests/kvm/%.c,%,$(wildcard tests/kvm/test_*.c))
 build/kvm/%: tests/kvm/%.c build/libtern.a

@@ -11,6 +11,8 @@
 #include "cli/disk_option.h"
 #include "cli/exit_status.h"
 #include "cli/net_option.h"
+#include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "config/config_check.h"
 #include "control/instance.h"
 #include "control/snapshot_control.h"
@@ -46,6 +48,8 @@ enum {
 	OPT_ALLOW_BLOCK_DEVICES,
 	OPT_MIGRATION_TLS,
 	OPT_INSECURE_PLAIN_TCP,
+	OPT_MODULE,
+	OPT_DEBUG_EXIT,
 };
 
 static const struct option run_options[] = {
@@ -71,6 +75,8 @@ static const struct option run_options[] = {
 	{"allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK_DEVICES},
 	{"migration-tls", required_argument, NULL, OPT_MIGRATION_TLS},
 	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
+	{"module", required_argument, NULL, OPT_MODULE},
+	{"debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -82,9 +88,10 @@ void run_command_print_help(FILE *out)
 		"       tern run --config-file FILE [OPTIONS]\n"
 		"       tern run --api-sock PATH [OPTIONS]\n"
 		"\n"
-		"Boot a Linux kernel in a new KVM virtual machine and connect "
-		"its serial\n"
-		"console to this terminal. tern exits when the guest reboots "
+		"Boot a Linux kernel (or a Multiboot image) in a new KVM "
+		"virtual machine and\n"
+		"connect its serial console to this terminal. tern exits when "
+		"the guest reboots\n"
 		"or powers off.\n"
 		"\n"
 		"Options:\n"
@@ -92,12 +99,30 @@ void run_command_print_help(FILE *out)
 		"boot protocol 2.12+,\n"
 		"                         64-bit entry) or an uncompressed "
 		"vmlinux ELF with a\n"
-		"                         PVH entry note (CONFIG_PVH=y). "
-		"Required, unless\n"
-		"                         --config-file or the API gives "
-		"it.\n"
+		"                         PVH entry note (CONFIG_PVH=y), or "
+		"a Multiboot v1 image\n"
+		"                         (32-bit ELF or a.out kludge, as "
+		"kvm-unit-tests' x86\n"
+		"                         tests). Required, unless "
+		"--config-file or the API\n"
+		"                         gives it.\n"
 		"  -i, --initrd PATH      initial ramdisk to load beside the "
-		"kernel\n"
+		"kernel; a Multiboot\n"
+		"                         kernel gets it as its first module, "
+		"named PATH\n"
+		"      --module PATH[,STRING]\n"
+		"                         Multiboot kernels only: one more "
+		"module after the\n"
+		"                         initrd, with STRING (everything "
+		"after the first comma)\n"
+		"                         as its command line (default: "
+		"PATH). Repeatable, up\n"
+		"                         to %d, in order. A Multiboot "
+		"kernel's "
+		"command line is\n"
+		"                         \"PATH ARGS\" as GRUB and QEMU give "
+		"it, ARGS from\n"
+		"                         --cmdline (no default there)\n"
 		"  -c, --cmdline STR      kernel command line (default: "
 		"\"%s\")\n"
 		"  -n, --cpus N           number of vCPUs, 1 to %d (default: "
@@ -128,7 +153,7 @@ void run_command_print_help(FILE *out)
 		"      --cpu-template NAME\n"
 		"                         CPU features the guest sees "
 		"(default: host):\n",
-		DEFAULT_CMDLINE, VM_MAX_CPUS);
+		VM_MAX_MODULES, DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
 	fprintf(out,
 		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
@@ -216,6 +241,15 @@ void run_command_print_help(FILE *out)
 		"goes to the Unix\n"
 		"                         socket PATH_P. PATH must not contain "
 		"a comma\n"
+		"      --debug-exit[=PORT]\n"
+		"                         QEMU's isa-debug-exit: a guest write "
+		"of value V to I/O\n"
+		"                         port PORT (default 0x%x; decimal or "
+		"0x hex; 4 ports\n"
+		"                         wide) ends tern with exit status "
+		"(V << 1) | 1, low\n"
+		"                         8 bits, as QEMU does: how "
+		"kvm-unit-tests report\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -297,10 +331,17 @@ void run_command_print_help(FILE *out)
 		"  4    KVM internal error or failed VM entry (registers on "
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
-		"  128+N  tern was stopped by signal N\n",
-		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
-		TERN_BOOT_MARKER_VALUE, TERN_BOOT_MARKER_PORT,
-		TERN_BOOT_MARKER_PORT);
+		"  128+N  tern was stopped by signal N\n"
+		"  (V << 1) | 1  with --debug-exit, the guest wrote V to its "
+		"port\n"
+		"\n"
+		"Firmware configuration: QEMU's fw_cfg at ports 0x%x-0x%x "
+		"(signature, ID, RAM\n"
+		"size, CPU count, an empty file directory; no DMA).\n",
+		DEBUG_EXIT_DEFAULT_PORT, TERN_BOOT_MARKER_VALUE,
+		TERN_BOOT_MARKER_PORT, TERN_BOOT_MARKER_VALUE,
+		TERN_BOOT_MARKER_PORT, TERN_BOOT_MARKER_PORT, FW_CFG_PORT,
+		FW_CFG_PORT + FW_CFG_PORT_COUNT - 1);
 }
 
 static int parse_cpus(const char *text, int *cpus, struct tern_error *err)
@@ -495,6 +536,55 @@ static int parse_serial_file_limit(const char *text, uint64_t *limit,
 	return 0;
 }
 
+/* --module PATH[,STRING]: the path ends at the first comma, so STRING may
+ * hold commas (a module's command line often does); a path with a comma
+ * cannot be given, as in --disk. */
+static int parse_module(const char *arg, struct vm_config *config,
+			struct tern_error *err)
+{
+	const char *comma = strchr(arg, ',');
+	size_t path_len = comma ? (size_t)(comma - arg) : strlen(arg);
+
+	if (config->module_count == VM_MAX_MODULES)
+		return tern_error_set(err, EINVAL,
+				      "--module: at most %d modules",
+				      VM_MAX_MODULES);
+	if (path_len == 0)
+		return tern_error_set(err, EINVAL,
+				      "--module '%s' names no file (use "
+				      "PATH[,STRING])",
+				      arg);
+	config->modules[config->module_count++] = (struct vm_module_config){
+		.spec = arg,
+		.path_len = path_len,
+		.string = comma ? comma + 1 : NULL,
+	};
+	return 0;
+}
+
+/* --debug-exit[=PORT]: decimal or 0x hexadecimal, the 4 ports inside the
+ * 16-bit I/O space. */
+static int parse_debug_exit(const char *text, uint16_t *port,
+			    struct tern_error *err)
+{
+	unsigned long value = DEBUG_EXIT_DEFAULT_PORT;
+	char *end;
+
+	if (text) {
+		errno = 0;
+		value = strtoul(text, &end, 0);
+		if (errno || *end || end == text || text[0] == '-' ||
+		    value == 0 || value > 0x10000 - DEBUG_EXIT_PORT_COUNT)
+			return tern_error_set(err, EINVAL,
+					      "--debug-exit port '%s' is not "
+					      "an I/O port from 1 to 0x%x",
+					      text,
+					      0x10000 - DEBUG_EXIT_PORT_COUNT);
+	}
+	*port = (uint16_t)value;
+	return 0;
+}
+
 static int parse_option(int opt, const char *arg, struct vm_config *config,
 			struct tern_error *err)
 {
@@ -505,6 +595,10 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_INITRD:
 		config->initrd_path = arg;
 		return 0;
+	case OPT_MODULE:
+		return parse_module(arg, config, err);
+	case OPT_DEBUG_EXIT:
+		return parse_debug_exit(arg, &config->debug_exit_port, err);
 	case OPT_CMDLINE:
 		config->cmdline = arg;
 		return 0;
@@ -665,9 +759,12 @@ void run_request_free(struct run_request *request)
 	migration_transport_config_free(&request->migration_transport);
 }
 
-static int exit_status_for(enum vm_stop_reason reason, int stop_signal)
+static int exit_status_for(enum vm_stop_reason reason, int stop_signal,
+			   uint32_t debug_exit_value)
 {
 	switch (reason) {
+	case VM_STOP_DEBUG_EXIT:
+		return debug_exit_status(debug_exit_value);
 	case VM_STOP_NONE:
 	case VM_STOP_GUEST_RESET:
 	case VM_STOP_GUEST_POWEROFF:
@@ -705,6 +802,8 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 		return "unhandled exit";
 	case VM_STOP_MIGRATED:
 		return "migrated to the destination";
+	case VM_STOP_DEBUG_EXIT:
+		return "guest wrote to the debug-exit port";
 	case VM_STOP_NONE:
 		break;
 	}
@@ -809,8 +908,13 @@ static int run_main(int argc, char **argv,
 		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
-	status = exit_status_for(outcome.reason, outcome.stop_signal);
-	if (status != TERN_EXIT_OK)
+	status = exit_status_for(outcome.reason, outcome.stop_signal,
+				 outcome.debug_exit_value);
+	if (outcome.reason == VM_STOP_DEBUG_EXIT)
+		log_debug("%s (value %u), exit status %d",
+			  stop_reason_text(outcome.reason),
+			  outcome.debug_exit_value, status);
+	else if (status != TERN_EXIT_OK)
 		log_error("%s, exit status %d",
 			  stop_reason_text(outcome.reason), status);
 	else

@@ -751,6 +751,7 @@ int instance_run(struct instance *inst, int boot_now,
 
 	outcome->reason = vm_run(vm);
 	outcome->stop_signal = vm->stop_signal;
+	outcome->debug_exit_value = atomic_load(&vm->debug_exit_value);
 	instance_migration_join(inst);
 	instance_migration_linger(inst);
 

@@ -86,6 +86,8 @@ struct instance {
 struct instance_outcome {
 	enum vm_stop_reason reason;
 	int stop_signal;
+	uint32_t
+		debug_exit_value; /* VM_STOP_DEBUG_EXIT: what the guest wrote */
 };
 
 /* Takes over the strings in *storage (always, even on failure). Applies the

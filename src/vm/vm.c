@@ -18,9 +18,12 @@
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
+#include "config/config_check.h"
 #include "devices/acpi_power.h"
 #include "devices/boot_marker.h"
 #include "devices/cmos_rtc.h"
+#include "devices/debug_exit.h"
+#include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/serial_8250.h"
@@ -71,6 +74,18 @@ static void request_guest_reset(void *opaque)
 static void request_guest_poweroff(void *opaque)
 {
 	vm_request_stop(opaque, VM_STOP_GUEST_POWEROFF);
+}
+
+/* The first write wins, like the first stop reason: a second vCPU's value
+ * must not change the status of a VM already stopping. */
+static void request_debug_exit(void *opaque, uint32_t value)
+{
+	struct vm *vm = opaque;
+
+	if (vm_stop_requested(vm))
+		return;
+	atomic_store(&vm->debug_exit_value, value);
+	vm_request_stop(vm, VM_STOP_DEBUG_EXIT);
 }
 
 static void host_utc_now(struct timespec *ts)
@@ -230,6 +245,26 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 
+	ret = register_device(
+		&vm->pio_bus, FW_CFG_PORT, FW_CFG_PORT_COUNT,
+		fw_cfg_create(&(struct fw_cfg_machine){
+			.ram_size = vm->config.memory_size,
+			.cpu_count = (uint16_t)vm->config.cpu_count}),
+		err);
+	if (ret)
+		return ret;
+
+	if (vm->config.debug_exit_port) {
+		ret = register_device(
+			&vm->pio_bus, vm->config.debug_exit_port,
+			DEBUG_EXIT_PORT_COUNT,
+			debug_exit_create(&(struct debug_exit_events){
+				request_debug_exit, vm}),
+			err);
+		if (ret)
+			return ret;
+	}
+
 	vm->boot_marker = boot_marker_create();
 	return register_device(&vm->pio_bus, TERN_BOOT_MARKER_PORT, 1,
 			       vm->boot_marker, err);
@@ -356,15 +391,33 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	return ret;
 }
 
-static int load_linux(struct vm *vm, const struct file_map *kernel,
-		      const struct file_map *initrd, struct tern_error *err)
+struct boot_files {
+	struct file_map kernel;
+	struct file_map initrd;
+	struct file_map modules[VM_MAX_MODULES];
+	char *module_paths[VM_MAX_MODULES];
+	struct boot_module boot_modules[VM_MAX_MODULES];
+};
+
+_Static_assert(VM_MAX_MODULES == BOOT_MAX_MODULES, "one module limit");
+
+static int load_boot_image(struct vm *vm, struct boot_files *files,
+			   struct tern_error *err)
 {
 	struct kernel_load_request request = {
-		.kernel = kernel->data,
-		.kernel_size = kernel->size,
-		.initrd = initrd->data,
-		.initrd_size = initrd->size,
+		.kernel = files->kernel.data,
+		.kernel_size = files->kernel.size,
+		.initrd = files->initrd.data,
+		.initrd_size = files->initrd.size,
+		.initrd_string = vm->config.initrd_path,
+		.modules = files->boot_modules,
+		.module_count = vm->config.module_count,
 		.cmdline = vm->config.cmdline ? vm->config.cmdline : "",
+		.kernel_name = vm->config.kernel_path,
+		/* tern's default command line is Linux's: a Multiboot
+		 * kernel given none gets none. */
+		.cmdline_is_linux_default = !vm->config.cmdline ||
+			!strcmp(vm->config.cmdline, VM_CONFIG_DEFAULT_CMDLINE),
 	};
 	struct boot_entry entry;
 	struct load_error load_err = {{0}};
@@ -402,21 +455,39 @@ static int load_linux(struct vm *vm, const struct file_map *kernel,
 
 int vm_load_kernel(struct vm *vm, struct tern_error *err)
 {
-	struct file_map kernel, initrd = {0};
+	struct boot_files *files = calloc(1, sizeof(*files));
 	int ret;
 
-	ret = file_map_open(&kernel, vm->config.kernel_path, "kernel", err);
-	if (ret)
-		return ret;
-	if (vm->config.initrd_path)
-		ret = file_map_open(&initrd, vm->config.initrd_path, "initrd",
-				    err);
+	if (!files)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	ret = file_map_open(&files->kernel, vm->config.kernel_path, "kernel",
+			    err);
+	if (!ret && vm->config.initrd_path)
+		ret = file_map_open(&files->initrd, vm->config.initrd_path,
+				    "initrd", err);
+	for (int i = 0; !ret && i < vm->config.module_count; i++) {
+		const struct vm_module_config *m = &vm->config.modules[i];
+		char *path = strndup(m->spec, m->path_len);
+
+		files->module_paths[i] = path;
+		ret = path
+			? file_map_open(&files->modules[i], path, "module", err)
+			: tern_error_set(err, ENOMEM, "out of memory");
+		files->boot_modules[i] = (struct boot_module){
+			files->modules[i].data, files->modules[i].size,
+			m->string ? m->string : path};
+	}
 	if (!ret)
-		ret = load_linux(vm, &kernel, &initrd, err);
+		ret = load_boot_image(vm, files, err);
 	/* Loading copied everything into guest memory: the files are not
 	 * needed once the guest runs. */
-	file_map_close(&initrd);
-	file_map_close(&kernel);
+	for (int i = 0; i < vm->config.module_count; i++) {
+		file_map_close(&files->modules[i]);
+		free(files->module_paths[i]);
+	}
+	file_map_close(&files->initrd);
+	file_map_close(&files->kernel);
+	free(files);
 	return ret;
 }
 

@@ -35,6 +35,8 @@ enum vm_stop_reason {
 	VM_STOP_INTERNAL_ERROR, /* KVM internal error or failed VM entry */
 	VM_STOP_UNHANDLED_EXIT,
 	VM_STOP_MIGRATED, /* the VM now runs in the migration's destination */
+	VM_STOP_DEBUG_EXIT, /* a write to --debug-exit's port: debug_exit_value
+			     */
 };
 
 struct vm {
@@ -70,6 +72,7 @@ struct vm {
 	_Atomic int stop_reason;
 	int stop_eventfd;
 	int stop_signal; /* the signal behind VM_STOP_SIGNAL */
+	_Atomic uint32_t debug_exit_value; /* behind VM_STOP_DEBUG_EXIT */
 
 	/* Pause: vCPU threads park on pause_cond between two KVM_RUNs. */
 	pthread_mutex_t pause_lock;

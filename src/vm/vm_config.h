@@ -3,6 +3,7 @@
 #ifndef TERN_VM_VM_CONFIG_H
 #define TERN_VM_VM_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cpu/cpuid.h"
@@ -42,12 +43,25 @@ struct vm_balloon_config {
 	int free_page_reporting; /* free-page-reporting */
 };
 
+/* A Multiboot module after the initrd (--module PATH[,STRING]). */
+#define VM_MAX_MODULES 16
+
+struct vm_module_config {
+	/* The option's text: the path is its first path_len bytes (up to
+	 * the comma), the module's string the rest after the comma. */
+	const char *spec;
+	size_t path_len;
+	const char *string; /* NULL: no comma; the string is the path */
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
 	int cpu_count;
 	const char *kernel_path;
 	const char *initrd_path; /* NULL: none */
+	struct vm_module_config modules[VM_MAX_MODULES]; /* --module */
+	int module_count;
 	const char *cmdline;
 	enum serial_mode serial_mode;
 	const char *serial_path; /* SERIAL_MODE_FILE only */
@@ -69,6 +83,8 @@ struct vm_config {
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 	struct vm_balloon_config balloon;
+	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
+	uint16_t debug_exit_port;
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */

@@ -13,6 +13,9 @@
  * that the kernel may reuse once it has read them. */
 #define LAYOUT_GDT_GPA 0x0500ULL
 #define LAYOUT_PVH_START_INFO_GPA 0x6000ULL /* hvm_start_info + memmap */
+/* The Multiboot information structure, memory map and module list: the
+ * PVH start info's page, since only one loader runs per boot. */
+#define LAYOUT_MULTIBOOT_INFO_GPA 0x6000ULL
 #define LAYOUT_ZERO_PAGE_GPA 0x7000ULL /* struct boot_params */
 #define LAYOUT_PML4_GPA 0x9000ULL /* identity map, 1 GiB pages off */
 #define LAYOUT_PDPT_GPA 0xa000ULL

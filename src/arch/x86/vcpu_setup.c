@@ -284,6 +284,7 @@ int x86_vcpu_set_boot_entry(int vcpu_fd, struct guest_memory *mem,
 	regs.rip = entry->entry_gpa;
 	regs.rsi = entry->rsi;
 	regs.rbx = entry->rbx;
+	regs.rax = entry->rax;
 	regs.rsp = LAYOUT_BOOT_STACK_GPA;
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return tern_error_set(err, errno, "KVM_SET_REGS failed: %s",

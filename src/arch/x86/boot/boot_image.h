@@ -1,8 +1,10 @@
-/* What the bzImage and PVH loaders share: error reporting, and placing the
- * command line and the initrd in guest memory. Internal to boot/. */
+/* What the bzImage, PVH and Multiboot loaders share: error reporting, and
+ * placing the command line and the initrd in guest memory. Internal to boot/.
+ */
 #ifndef TERN_ARCH_X86_BOOT_BOOT_IMAGE_H
 #define TERN_ARCH_X86_BOOT_BOOT_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "arch/x86/boot/kernel_loader.h"
@@ -31,5 +33,34 @@ int bzimage_load(struct guest_memory *mem,
 int elf_pvh_load(struct guest_memory *mem,
 		 const struct kernel_load_request *req,
 		 struct boot_entry *entry, struct load_error *err);
+
+/* A Multiboot v1 header found in an image's first 8 KiB. */
+struct multiboot_header {
+	size_t offset; /* in the file, 4-byte aligned */
+	size_t length; /* bytes of it inside the file and the 8 KiB: 12-32 */
+	uint32_t flags;
+	/* The a.out kludge's fields (flags bit 16); 0 beyond length. */
+	uint32_t header_addr;
+	uint32_t load_addr;
+	uint32_t load_end_addr;
+	uint32_t bss_end_addr;
+	uint32_t entry_addr;
+};
+
+enum multiboot_probe {
+	MULTIBOOT_NONE,
+	MULTIBOOT_FOUND,
+	/* The magic is there, but no copy with a valid checksum: hdr->offset
+	 * says where the first one is. */
+	MULTIBOOT_BAD_CHECKSUM,
+};
+
+enum multiboot_probe multiboot_find_header(const uint8_t *image, size_t size,
+					   struct multiboot_header *hdr);
+
+int multiboot_load(struct guest_memory *mem,
+		   const struct kernel_load_request *req,
+		   const struct multiboot_header *hdr, struct boot_entry *entry,
+		   struct load_error *err);
 
 #endif

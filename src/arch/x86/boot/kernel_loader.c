@@ -1,5 +1,6 @@
 #include "arch/x86/boot/kernel_loader.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,15 +79,55 @@ static int is_elf(const struct kernel_load_request *req)
 		       4) == 0;
 }
 
+static int is_elf64(const struct kernel_load_request *req)
+{
+	return is_elf(req) && req->kernel_size > EI_CLASS &&
+		req->kernel[EI_CLASS] == ELFCLASS64;
+}
+
+/* A Linux kernel, which takes one initrd and no further modules. */
+static int load_linux(struct guest_memory *mem,
+		      const struct kernel_load_request *req,
+		      struct boot_entry *entry, struct load_error *err)
+{
+	if (req->module_count)
+		return load_fail(err, EINVAL,
+				 "--module is only for Multiboot kernels; "
+				 "this is a Linux kernel (give it one "
+				 "--initrd)");
+	if (is_elf(req))
+		return elf_pvh_load(mem, req, entry, err);
+	return bzimage_load(mem, req, entry, err);
+}
+
+/* A 64-bit ELF is a PVH kernel even if it also carries a Multiboot header
+ * (Multiboot v1 cannot load ELF64 without the a.out kludge); anything else
+ * with a valid Multiboot header is a Multiboot image. A header whose
+ * checksum is wrong is named only when nothing else recognises the file,
+ * since four bytes of a bzImage may spell the magic by chance. */
 int kernel_load(struct guest_memory *mem, const struct kernel_load_request *req,
 		struct boot_entry *entry, struct load_error *err)
 {
+	struct multiboot_header mb;
+	enum multiboot_probe probe;
+	int ret;
+
 	memset(entry, 0, sizeof(*entry));
 	if (req->kernel_size == 0)
 		return load_fail(err, ENOEXEC, "file is empty");
 	if (req->initrd && req->initrd_size == 0)
 		return load_fail(err, EINVAL, "initrd is empty");
-	if (is_elf(req))
-		return elf_pvh_load(mem, req, entry, err);
-	return bzimage_load(mem, req, entry, err);
+	if (is_elf64(req))
+		return load_linux(mem, req, entry, err);
+	probe = multiboot_find_header(req->kernel, req->kernel_size, &mb);
+	if (probe == MULTIBOOT_FOUND)
+		return multiboot_load(mem, req, &mb, entry, err);
+	ret = load_linux(mem, req, entry, err);
+	if (ret == -ENOEXEC && probe == MULTIBOOT_BAD_CHECKSUM)
+		return load_fail(err, ENOEXEC,
+				 "Multiboot header at offset %#zx has a bad "
+				 "checksum (magic + flags + checksum must be "
+				 "0 modulo 2^32)",
+				 mb.offset);
+	return ret;
 }
