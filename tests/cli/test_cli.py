@@ -80,7 +80,9 @@ def help_describes_every_option_and_exit_status():
                    "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
                    "--disk", "readonly", "cache=none", "engine=io_uring|threads",
                    "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N",
-                   "--serial-file-limit", "--allow-block-devices"):
+                   "--serial-file-limit", "--allow-block-devices",
+                   "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
+                   "fw_cfg"):
         assert option in result.stdout, option
 
 
@@ -494,6 +496,79 @@ def disk_image_locked_by_another_process_is_a_runtime_error():
         fcntl.lockf(holder, fcntl.LOCK_SH)
         expect_error(tern("run", "--kernel", KERNEL_OK, "--disk", f"path={image}"), 1,
                      "is locked")
+
+
+# Multiboot images and QEMU's debug-exit port: the project's Multiboot test
+# guests (tests/kvm/guests/multiboot_*.S) boot on this machine's /dev/kvm and
+# end tern through the port with (value << 1) | 1.
+GUESTS = os.path.join(ROOT, "build", "guests")
+
+
+def multiboot_guest(name):
+    path = os.path.join(GUESTS, name)
+    if not os.path.exists(path):
+        raise AssertionError(f"{path} is missing: the guests build failed")
+    return path
+
+
+@test
+def multiboot_guest_exits_through_debug_exit():
+    needs_kvm()
+    kernel = multiboot_guest("multiboot_elf.elf")
+    env = write_file("env", b"NR_CPUS=1\n")
+    extra = write_file("extra", b"extra bytes")
+    result = tern("run", "--kernel", kernel, "--cmdline", "a b", "--initrd", env,
+                  "--module", f"{extra},extra,string", "--debug-exit", "--memory", "64M",
+                  "--serial", "stdio", "--log-level", "warn")
+    assert result.returncode == 85, (result.returncode, result.stdout, result.stderr)
+    assert f"cmdline {kernel} a b\n" in result.stdout, result.stdout
+    assert f"module {env}=NR_CPUS=1\n" in result.stdout, result.stdout
+    assert "module extra,string=extra bytes\n" in result.stdout, result.stdout
+    assert "fwcfg QEMU 00000001 0000000004000000 00000000\n" in result.stdout, result.stdout
+    assert result.stderr == "", result.stderr
+
+
+@test
+def aout_kludge_guest_exits_through_debug_exit_port():
+    needs_kvm()
+    kernel = multiboot_guest("multiboot_aout.bin")
+    result = tern("run", "--kernel", kernel, "--debug-exit=0xf4", "--memory", "64M",
+                  "--log-level", "warn")
+    assert result.returncode == 43, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == f"aout cmdline {kernel}\n", result.stdout
+
+
+@test
+def debug_exit_and_module_usage_errors():
+    for bad in ("0", "0x10000", "0xfffd", "-1", "f4", "0xf4x"):
+        expect_error(tern("run", "--kernel", "k", f"--debug-exit={bad}"), 2,
+                     f"--debug-exit port '{bad}'")
+    expect_error(tern("run", "--kernel", "k", "--module", ",x"), 2, "names no file")
+    too_many = []
+    for i in range(17):
+        too_many += ["--module", f"m{i}"]
+    expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 16 modules")
+
+
+@test
+def multiboot_runtime_errors():
+    needs_kvm()
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--module", KERNEL_OK), 1,
+                 "only for Multiboot")
+    kernel = multiboot_guest("multiboot_elf.elf")
+    expect_error(tern("run", "--kernel", kernel, "--module", os.path.join(WORK, "nope")), 1,
+                 "nope")
+    image = bytearray(open(kernel, "rb").read())
+    offset = image.find(struct.pack("<I", 0x1BADB002))
+    assert 0 <= offset < 8192
+    image[offset + 8] ^= 1
+    expect_error(tern("run", "--kernel", write_file("badsum.elf", bytes(image))), 1,
+                 "bad checksum")
+    image[offset + 8] ^= 1
+    phoff = struct.unpack_from("<I", image, 0x1c)[0]
+    struct.pack_into("<I", image, phoff + 12, 0x7000)   # the PT_LOAD's p_paddr: below 1 MiB
+    expect_error(tern("run", "--kernel", write_file("low.elf", bytes(image))), 1,
+                 "outside the guest's RAM")
 
 
 # tern snapshot / tern restore: clients of a running tern's API and `tern
