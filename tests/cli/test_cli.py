@@ -566,9 +566,12 @@ def multiboot_runtime_errors():
                  "bad checksum")
     image[offset + 8] ^= 1
     phoff = struct.unpack_from("<I", image, 0x1c)[0]
-    struct.pack_into("<I", image, phoff + 12, 0x7000)   # the PT_LOAD's p_paddr: below 1 MiB
+    struct.pack_into("<I", image, phoff + 12, 0x6000)   # the PT_LOAD's p_paddr
     expect_error(tern("run", "--kernel", write_file("low.elf", bytes(image))), 1,
-                 "outside the guest's RAM")
+                 "overlaps the Multiboot information")
+    struct.pack_into("<I", image, phoff + 12, 0x7ffff000)
+    expect_error(tern("run", "--kernel", write_file("high.elf", bytes(image)), "--memory", "64M"),
+                 1, "outside the guest's RAM")
 
 
 # tern snapshot / tern restore: clients of a running tern's API and `tern

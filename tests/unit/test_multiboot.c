@@ -363,12 +363,33 @@ static void elf_of_another_machine_is_refused(void **state)
 	load_fails(f, ENOEXEC, "not 32-bit x86");
 }
 
-static void segment_below_1mib_is_refused(void **state)
+static void segment_over_tern_boot_pages_is_refused(void **state)
 {
 	struct fixture *f = *state;
+	static const uint32_t starts[] = {0,	   0x5000,  0x1f000,
+					  0x2f000, 0x9e000, 0xff000};
 
-	phdr(f, 0)->p_paddr = 0x7000; /* over tern's boot structures */
-	load_fails(f, E2BIG, "outside the guest's RAM");
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		phdr(f, 0)->p_paddr = starts[i];
+		load_fails(f, EINVAL, "which tern needs to boot it");
+	}
+}
+
+static void segment_below_1mib_between_tern_pages_loads(void **state)
+{
+	struct fixture *f = *state;
+	const struct mb_module *list;
+	static const uint8_t initrd[] = "m";
+
+	/* kvm-unit-tests' realmode test links at 0x8000. */
+	phdr(f, 0)->p_paddr = phdr(f, 0)->p_vaddr = 0x8000;
+	((Elf32_Ehdr *)f->image)->e_entry = 0x8010;
+	f->req.initrd = initrd;
+	f->req.initrd_size = sizeof(initrd);
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->entry.entry_gpa, 0x8010);
+	list = guest_memory_ptr(&f->mem, info(f)->mods_addr, sizeof(*list));
+	assert_int_equal(list[0].start, LOAD_GPA); /* modules from 1 MiB */
 }
 
 static void segment_beyond_ram_is_refused(void **state)
@@ -516,19 +537,19 @@ static void aout_hostile_addresses_are_refused(void **state)
 	}
 }
 
-static void aout_below_1mib_is_refused(void **state)
+static void aout_over_tern_boot_pages_is_refused(void **state)
 {
 	struct fixture *f = *state;
 	uint32_t *h;
 
 	make_aout(f);
 	h = header(f, 0x40);
-	h[3] = 0x1040;
-	h[4] = 0x1000;
-	h[5] = 0x1000 + IMAGE_SIZE;
+	h[3] = 0x5040;
+	h[4] = 0x5000;
+	h[5] = 0x5000 + IMAGE_SIZE; /* over the Multiboot information */
 	h[6] = 0;
-	h[7] = 0x1080;
-	load_fails(f, E2BIG, "outside the guest's RAM");
+	h[7] = 0x5080;
+	load_fails(f, EINVAL, "the Multiboot information");
 }
 
 static void aout_header_cut_off_is_refused(void **state)
@@ -581,7 +602,8 @@ int main(void)
 		T(unknown_required_flag_is_refused),
 		T(elf64_with_header_is_left_to_pvh),
 		T(elf_of_another_machine_is_refused),
-		T(segment_below_1mib_is_refused),
+		T(segment_over_tern_boot_pages_is_refused),
+		T(segment_below_1mib_between_tern_pages_loads),
 		T(segment_beyond_ram_is_refused),
 		T(huge_memsz_is_refused),
 		T(overlapping_segments_are_refused),
@@ -594,7 +616,7 @@ int main(void)
 		T(aout_load_end_stops_the_copy),
 		T(aout_load_end_zero_loads_the_file),
 		T(aout_hostile_addresses_are_refused),
-		T(aout_below_1mib_is_refused),
+		T(aout_over_tern_boot_pages_is_refused),
 		T(aout_header_cut_off_is_refused),
 		T(truncated_images_are_refused_at_every_length),
 	};

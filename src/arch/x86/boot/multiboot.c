@@ -7,8 +7,9 @@
  *
  * Every header field, ELF field and size is hostile: each is checked against
  * the file and against guest RAM before use, so a crafted image gets one
- * clear error and never a write outside the guest. Images load from 1 MiB up,
- * below the 32-bit MMIO hole: below 1 MiB live tern's boot structures. */
+ * clear error and never a write outside the guest. Images load into RAM below
+ * the 32-bit MMIO hole, also below 1 MiB (kvm-unit-tests' realmode test
+ * links at 0x8000), but never over the pages tern boots them with. */
 #include <elf.h>
 #include <errno.h>
 #include <stddef.h>
@@ -159,31 +160,62 @@ enum multiboot_probe multiboot_find_header(const uint8_t *image, size_t size,
 	return result;
 }
 
-/* Host pointer for [gpa, gpa+len) if it is guest RAM from 1 MiB up and
- * below the MMIO hole, else NULL. */
-static uint8_t *image_dst(struct guest_memory *mem, uint64_t gpa, uint64_t len)
+/* What tern keeps below 1 MiB while the image starts: an image loaded over
+ * one of these would be overwritten by it, or overwrite it. */
+static const struct {
+	uint64_t start, end;
+	const char *what;
+} tern_low_ranges[] = {
+	{0, 0x1000, "the real-mode IVT and tern's GDT"},
+	{MB_INFO_GPA, MB_INFO_GPA + 0x1000, "the Multiboot information"},
+	{LAYOUT_CMDLINE_GPA, LAYOUT_CMDLINE_GPA + LAYOUT_CMDLINE_MAX,
+	 "the command line and module strings"},
+	{LAYOUT_BIOS_RESERVED_GPA, LAYOUT_HIGH_MEMORY_GPA,
+	 "the reserved BIOS area and ACPI tables"},
+};
+
+/* The host pointer for [gpa, gpa+len) in *dst, if that is guest RAM below
+ * the MMIO hole clear of tern's boot pages. gpa, len < 2^32: no wrap. */
+static int image_dst(struct guest_memory *mem, const char *what, uint64_t gpa,
+		     uint64_t len, uint8_t **dst, struct load_error *err)
 {
-	if (gpa < LAYOUT_HIGH_MEMORY_GPA || len > guest_memory_low_end(mem) ||
-	    gpa > guest_memory_low_end(mem) - len)
-		return NULL;
-	return guest_memory_ptr(mem, gpa, len);
+	uint64_t low_end = guest_memory_low_end(mem), end = gpa + len;
+
+	for (size_t i = 0;
+	     i < sizeof(tern_low_ranges) / sizeof(tern_low_ranges[0]); i++)
+		if (gpa < tern_low_ranges[i].end &&
+		    tern_low_ranges[i].start < end)
+			return load_fail(
+				err, EINVAL,
+				"%s (%#llx-%#llx) overlaps %s (%#llx-%#llx), "
+				"which tern needs to boot it; link the image "
+				"elsewhere",
+				what, (unsigned long long)gpa,
+				(unsigned long long)end,
+				tern_low_ranges[i].what,
+				(unsigned long long)tern_low_ranges[i].start,
+				(unsigned long long)tern_low_ranges[i].end);
+	*dst = end <= low_end ? guest_memory_ptr(mem, gpa, len) : NULL;
+	if (!*dst)
+		return load_fail(err, E2BIG,
+				 "%s (%#llx-%#llx) is outside the guest's RAM "
+				 "(up to %#llx); give the guest more --memory "
+				 "or link the image lower",
+				 what, (unsigned long long)gpa,
+				 (unsigned long long)end,
+				 (unsigned long long)low_end);
+	return 0;
 }
 
 static int add_range(struct loaded_image *img, struct guest_memory *mem,
 		     const char *what, uint64_t start, uint64_t len,
 		     uint64_t vaddr, uint8_t **dst, struct load_error *err)
 {
-	uint64_t end = start + len; /* start, len < 2^32: no wrap */
+	uint64_t end = start + len;
+	int ret = image_dst(mem, what, start, len, dst, err);
 
-	*dst = image_dst(mem, start, len);
-	if (!*dst)
-		return load_fail(err, E2BIG,
-				 "%s (%#llx-%#llx) is outside the guest's RAM "
-				 "from 1 MiB to %#llx; give the guest more "
-				 "--memory or link the image higher",
-				 what, (unsigned long long)start,
-				 (unsigned long long)end,
-				 (unsigned long long)guest_memory_low_end(mem));
+	if (ret)
+		return ret;
 	for (int i = 0; i < img->count; i++)
 		if (start < img->ranges[i].end && img->ranges[i].start < end)
 			return load_fail(
@@ -399,9 +431,10 @@ static int put_string(struct guest_memory *mem, struct string_area *area,
 	return 0;
 }
 
-/* Modules follow the image, each page-aligned (flags bit 0 asks for it; it
- * costs nothing to always do it), in the order given: where QEMU puts
- * them, so guests tested there find them where they expect. */
+/* Modules follow the image (from 1 MiB on, for an image below it), each
+ * page-aligned (flags bit 0 asks for it; it costs nothing to always do it),
+ * in the order given: where QEMU puts them, so guests tested there find
+ * them where they expect. */
 static int place_modules(struct guest_memory *mem,
 			 const struct kernel_load_request *req,
 			 uint64_t image_end, struct string_area *strings,
@@ -409,7 +442,9 @@ static int place_modules(struct guest_memory *mem,
 			 struct load_error *err)
 {
 	struct boot_module all[MB_MAX_TOTAL_MODULES];
-	uint64_t gpa = (image_end + MB_PAGE_SIZE - 1) & ~(MB_PAGE_SIZE - 1);
+	uint64_t gpa = image_end > LAYOUT_HIGH_MEMORY_GPA
+		? (image_end + MB_PAGE_SIZE - 1) & ~(MB_PAGE_SIZE - 1)
+		: LAYOUT_HIGH_MEMORY_GPA;
 	uint64_t low_end = guest_memory_low_end(mem);
 	int n = 0;
 
