@@ -46,6 +46,7 @@ enum {
 	OPT_ALLOW_BLOCK_DEVICES,
 	OPT_MIGRATION_TLS,
 	OPT_INSECURE_PLAIN_TCP,
+	OPT_ON_REBOOT,
 };
 
 static const struct option run_options[] = {
@@ -71,6 +72,7 @@ static const struct option run_options[] = {
 	{"allow-block-devices", no_argument, NULL, OPT_ALLOW_BLOCK_DEVICES},
 	{"migration-tls", required_argument, NULL, OPT_MIGRATION_TLS},
 	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
+	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -84,8 +86,9 @@ void run_command_print_help(FILE *out)
 		"\n"
 		"Boot a Linux kernel in a new KVM virtual machine and connect "
 		"its serial\n"
-		"console to this terminal. tern exits when the guest reboots "
-		"or powers off.\n"
+		"console to this terminal. tern exits when the guest powers "
+		"off, and when it\n"
+		"reboots unless --on-reboot restart.\n"
 		"\n"
 		"Options:\n"
 		"  -k, --kernel PATH      kernel to boot: a bzImage (Linux "
@@ -216,6 +219,22 @@ void run_command_print_help(FILE *out)
 		"goes to the Unix\n"
 		"                         socket PATH_P. PATH must not contain "
 		"a comma\n"
+		"      --on-reboot ACTION what a guest reset does: exit (tern "
+		"exits with status 0;\n"
+		"                         the default) or restart (the VM "
+		"boots its kernel,\n"
+		"                         initrd and command line again in "
+		"this process, with\n"
+		"                         fresh vCPUs, devices and RAM; "
+		"disks, taps, the vsock\n"
+		"                         socket and the API socket stay). "
+		"A reset is any of a\n"
+		"                         PC's: the keyboard controller's "
+		"reset line, the ACPI\n"
+		"                         reset register, port 0xcf9, a jump "
+		"to the reset vector,\n"
+		"                         or a triple fault (its registers "
+		"are logged)\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -289,11 +308,15 @@ void run_command_print_help(FILE *out)
 		"seek=%d.\n"
 		"\n"
 		"Exit status:\n"
-		"  0    the guest rebooted or powered off, or Ctrl-A x\n"
+		"  0    the guest rebooted (any reset, a triple fault "
+		"included) or powered\n"
+		"       off, or Ctrl-A x\n"
 		"  1    tern could not set up the VM (KVM, files, kernel "
-		"format)\n"
+		"format), or\n"
+		"       could not boot it again after a reset (--on-reboot "
+		"restart)\n"
 		"  2    the command line is wrong\n"
-		"  3    the guest triple-faulted (registers on stderr)\n"
+		"  3    not used any more (was: the guest triple-faulted)\n"
 		"  4    KVM internal error or failed VM entry (registers on "
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
@@ -549,6 +572,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_ALLOW_BLOCK_DEVICES:
 		config->allow_block_devices = 1;
 		return 0;
+	case OPT_ON_REBOOT:
+		return config_parse_on_reboot("--on-reboot", arg,
+					      &config->on_reboot, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }
@@ -670,18 +696,19 @@ static int exit_status_for(enum vm_stop_reason reason, int stop_signal)
 	switch (reason) {
 	case VM_STOP_NONE:
 	case VM_STOP_GUEST_RESET:
+	case VM_STOP_TRIPLE_FAULT: /* a reset, as on a PC */
 	case VM_STOP_GUEST_POWEROFF:
 	case VM_STOP_USER_QUIT:
 	case VM_STOP_MIGRATED:
 		return TERN_EXIT_OK;
 	case VM_STOP_SIGNAL:
 		return TERN_EXIT_SIGNAL_BASE + stop_signal;
-	case VM_STOP_TRIPLE_FAULT:
-		return TERN_EXIT_TRIPLE_FAULT;
 	case VM_STOP_INTERNAL_ERROR:
 		return TERN_EXIT_KVM_ERROR;
 	case VM_STOP_UNHANDLED_EXIT:
 		return TERN_EXIT_UNHANDLED_EXIT;
+	case VM_STOP_RESTART_FAILED:
+		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	return TERN_EXIT_UNHANDLED_EXIT;
 }
@@ -705,6 +732,8 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 		return "unhandled exit";
 	case VM_STOP_MIGRATED:
 		return "migrated to the destination";
+	case VM_STOP_RESTART_FAILED:
+		return "the VM could not restart after a guest reset";
 	case VM_STOP_NONE:
 		break;
 	}
@@ -813,6 +842,9 @@ static int run_main(int argc, char **argv,
 	if (status != TERN_EXIT_OK)
 		log_error("%s, exit status %d",
 			  stop_reason_text(outcome.reason), status);
+	else if (outcome.reason == VM_STOP_TRIPLE_FAULT)
+		log_warn("%s (a reset), exit status 0",
+			 stop_reason_text(outcome.reason));
 	else
 		log_debug("%s", stop_reason_text(outcome.reason));
 	instance_destroy(instance);

@@ -325,6 +325,13 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err)
 {
+	return device_state_restore_except(vm, sf, NULL, err);
+}
+
+int device_state_restore_except(struct vm *vm, const struct state_file *sf,
+				const struct device *keep,
+				struct tern_error *err)
+{
 	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
 	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
 	int ret = device_state_check(vm, sf, err);
@@ -332,6 +339,9 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 	for (int i = 0; !ret && i < count; i++) {
 		const struct state_section *s =
 			state_file_find(sf, SNAP_DEVICE_BASE + (uint32_t)i);
+
+		if (slots[i].dev == keep)
+			continue;
 
 		ret = slots[i].dev->ops->restore(
 			slots[i].dev, s->data + sizeof(struct device_header),

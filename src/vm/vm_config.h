@@ -33,6 +33,13 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MMIO,
 };
 
+/* --on-reboot: what a guest reset (any of a PC's reset paths, or a triple
+ * fault) does. */
+enum vm_reboot_action {
+	VM_REBOOT_EXIT, /* tern exits with status 0 */
+	VM_REBOOT_RESTART, /* the VM boots its kernel again, same process */
+};
+
 /* --balloon: a virtio-balloon device. */
 struct vm_balloon_config {
 	int enabled;
@@ -69,6 +76,7 @@ struct vm_config {
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 	struct vm_balloon_config balloon;
+	enum vm_reboot_action on_reboot; /* --on-reboot */
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */
