@@ -10,15 +10,12 @@
 #include "snapshot/state_file.h"
 #include "snapshot/vcpu_state.h"
 #include "snapshot/vm_state.h"
-#include "util/log.h"
 #include "virtio/virtio_device.h"
 #include "vm/vm.h"
 
-/* One state file per vCPU (their sections share ids), one for the rest. */
+/* In memory only, never written to a file. */
 struct vm_power_on_state {
-	struct state_file machine;
-	struct state_file vcpus[VM_MAX_CPUS];
-	int vcpu_count;
+	struct state_file sf;
 };
 
 void vm_reset_forget(struct vm *vm)
@@ -27,9 +24,7 @@ void vm_reset_forget(struct vm *vm)
 
 	if (!state)
 		return;
-	state_file_free(&state->machine);
-	for (int i = 0; i < state->vcpu_count; i++)
-		state_file_free(&state->vcpus[i]);
+	state_file_free(&state->sf);
 	free(state);
 	vm->power_on = NULL;
 }
@@ -42,15 +37,12 @@ int vm_reset_prepare(struct vm *vm, struct tern_error *err)
 	if (!state)
 		return tern_error_set(err, ENOMEM, "out of memory");
 	vm->power_on = state;
-	state_file_init(&state->machine);
-	ret = vm_state_save(vm, &state->machine, err);
+	state_file_init(&state->sf);
+	ret = vm_state_save(vm, &state->sf, err);
 	if (!ret)
-		ret = device_state_save(vm, &state->machine, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++) {
-		state_file_init(&state->vcpus[i]);
-		state->vcpu_count++;
-		ret = vcpu_state_save(&vm->vcpus[i], &state->vcpus[i], err);
-	}
+		ret = device_state_save(vm, &state->sf, err);
+	for (int i = 0; !ret && i < vm->vcpu_count; i++)
+		ret = vcpu_state_save(&vm->vcpus[i], &state->sf, err);
 	if (ret) {
 		/* err names the device or ioctl; say what it was for. */
 		struct tern_error why = *err;
@@ -103,11 +95,11 @@ int vm_reset(struct vm *vm, struct tern_error *err)
 		return tern_error_set(err, EINVAL,
 				      "no power-on state to reset to");
 	reset_virtio_devices(vm);
-	ret = device_state_restore_except(vm, &state->machine, vm->rtc, err);
+	ret = device_state_restore_except(vm, &state->sf, vm->rtc, err);
 	if (!ret)
-		ret = vm_state_restore_chips(vm, &state->machine, err);
+		ret = vm_state_restore_chips(vm, &state->sf, err);
 	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_restore(&vm->vcpus[i], &state->vcpus[i], err);
+		ret = vcpu_state_restore(&vm->vcpus[i], &state->sf, err);
 	if (ret)
 		return ret;
 	/* Guest RAM last: until here a device could still have written it
