@@ -322,15 +322,8 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
-int device_state_restore(struct vm *vm, const struct state_file *sf,
-			 struct tern_error *err)
-{
-	return device_state_restore_except(vm, sf, NULL, err);
-}
-
-int device_state_restore_except(struct vm *vm, const struct state_file *sf,
-				const struct device *keep,
-				struct tern_error *err)
+static int restore_devices(struct vm *vm, const struct state_file *sf,
+			   const struct device *keep, struct tern_error *err)
 {
 	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
 	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
@@ -350,6 +343,18 @@ int device_state_restore_except(struct vm *vm, const struct state_file *sf,
 			ret = refused(vm, &slots[i], ret, err);
 	}
 	return ret;
+}
+
+int device_state_restore(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err)
+{
+	return restore_devices(vm, sf, NULL, err);
+}
+
+int device_state_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	return restore_devices(vm, sf, vm->rtc, err);
 }
 
 void device_state_restored(struct vm *vm)

@@ -25,12 +25,11 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err);
 
-/* A reset of the VM (src/vm/vm_reset.c): every device back to sf's state
- * but `keep` (NULL: none), which goes on with its own, as a PC's
- * battery-backed CMOS does through a reset. */
-int device_state_restore_except(struct vm *vm, const struct state_file *sf,
-				const struct device *keep,
-				struct tern_error *err);
+/* A guest reset (state_sequence_reset): every device back to sf's state
+ * but the CMOS (vm->rtc), which goes on with its contents and clock, as a
+ * PC's battery-backed CMOS does through a reset. */
+int device_state_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err);
 
 /* After the vCPU and VM sections were restored too: interrupts the devices
  * raised since their own restore reached interrupt controllers whose state

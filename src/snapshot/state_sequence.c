@@ -81,6 +81,7 @@ static const struct state_sequence_entry entries[] = {
 		.check = device_state_check,
 		.restore = device_state_restore,
 		.restored = device_state_restored,
+		.reset = device_state_reset,
 	},
 	{
 		.name = "machine",
@@ -89,6 +90,7 @@ static const struct state_sequence_entry entries[] = {
 		.save = vm_state_save,
 		.check = vm_check,
 		.restore = vm_state_restore,
+		.reset = vm_state_reset,
 	},
 	{
 		.name = "vcpus",
@@ -97,6 +99,7 @@ static const struct state_sequence_entry entries[] = {
 		.save = vcpus_save,
 		.check = vcpus_check,
 		.restore = vcpus_restore,
+		.reset = vcpus_restore,
 	},
 };
 #define ENTRY_COUNT (sizeof(entries) / sizeof(entries[0]))
@@ -164,5 +167,16 @@ int state_sequence_restore(struct vm *vm, const struct state_file *sf,
 	for (size_t i = 0; !ret && i < ENTRY_COUNT; i++)
 		if (entries[i].restored)
 			entries[i].restored(vm);
+	return ret;
+}
+
+int state_sequence_reset(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ENTRY_COUNT; i++)
+		if (entries[i].reset)
+			ret = entries[i].reset(vm, sf, err);
 	return ret;
 }

@@ -107,8 +107,8 @@ int vm_state_check(const struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
-int vm_state_restore_chips(struct vm *vm, const struct state_file *sf,
-			   struct tern_error *err)
+int vm_state_reset(struct vm *vm, const struct state_file *sf,
+		   struct tern_error *err)
 {
 	const struct state_section *s;
 
@@ -143,7 +143,7 @@ int vm_state_restore(struct vm *vm, const struct state_file *sf,
 {
 	const struct state_section *s;
 	struct kvm_clock_data clock;
-	int ret = vm_state_restore_chips(vm, sf, err);
+	int ret = vm_state_reset(vm, sf, err);
 
 	if (ret)
 		return ret;

@@ -6,14 +6,14 @@
 #include <unistd.h>
 
 #include "arch/x86/reset_rom.h"
-#include "snapshot/device_state.h"
 #include "snapshot/state_file.h"
-#include "snapshot/vcpu_state.h"
-#include "snapshot/vm_state.h"
+#include "snapshot/state_sequence.h"
 #include "virtio/virtio_device.h"
 #include "vm/vm.h"
 
-/* In memory only, never written to a file. */
+/* In memory only, never written to a file: what the snapshot's sequence
+ * saves (snapshot/state_sequence.c), whose reset hooks then put back what a
+ * PC's reset resets (not the configuration, the clock or the CMOS). */
 struct vm_power_on_state {
 	struct state_file sf;
 };
@@ -38,11 +38,7 @@ int vm_reset_prepare(struct vm *vm, struct tern_error *err)
 		return tern_error_set(err, ENOMEM, "out of memory");
 	vm->power_on = state;
 	state_file_init(&state->sf);
-	ret = vm_state_save(vm, &state->sf, err);
-	if (!ret)
-		ret = device_state_save(vm, &state->sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_save(&vm->vcpus[i], &state->sf, err);
+	ret = state_sequence_save(vm, &state->sf, err);
 	if (ret) {
 		/* err names the device or ioctl; say what it was for. */
 		struct tern_error why = *err;
@@ -95,11 +91,7 @@ int vm_reset(struct vm *vm, struct tern_error *err)
 		return tern_error_set(err, EINVAL,
 				      "no power-on state to reset to");
 	reset_virtio_devices(vm);
-	ret = device_state_restore_except(vm, &state->sf, vm->rtc, err);
-	if (!ret)
-		ret = vm_state_restore_chips(vm, &state->sf, err);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_restore(&vm->vcpus[i], &state->sf, err);
+	ret = state_sequence_reset(vm, &state->sf, err);
 	if (ret)
 		return ret;
 	/* Guest RAM last: until here a device could still have written it
