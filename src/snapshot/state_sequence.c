@@ -56,6 +56,16 @@ static int vcpus_restore(struct vm *vm, const struct state_file *sf,
 	return ret;
 }
 
+static int vcpus_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	int ret = 0;
+
+	for (int i = 0; !ret && i < vm->vcpu_count; i++)
+		ret = vcpu_state_reset(&vm->vcpus[i], sf, err);
+	return ret;
+}
+
 /* The order matters:
  *  - the configuration first: its refusals name drives, interfaces and
  *    settings rather than device addresses, and a device that cannot be
@@ -99,7 +109,7 @@ static const struct state_sequence_entry entries[] = {
 		.save = vcpus_save,
 		.check = vcpus_check,
 		.restore = vcpus_restore,
-		.reset = vcpus_restore,
+		.reset = vcpus_reset,
 	},
 };
 #define ENTRY_COUNT (sizeof(entries) / sizeof(entries[0]))

@@ -19,6 +19,13 @@ _start:
 	out %al, %dx
 1:	movb $0xaa, 0x8000
 
+	/* CR4.OSXSAVE, as every Linux sets it: KVM mirrors it into the vCPU's
+	 * CPUID, which a reset must not try to set back (KVM refuses a changed
+	 * CPUID once the vCPU ran). */
+	mov %cr4, %eax
+	or $0x40000, %eax
+	mov %eax, %cr4
+
 	mov $0x40, %al          /* CMOS index 0x40: the boot count */
 	out %al, $0x70
 	in $0x71, %al
