@@ -50,6 +50,7 @@ enum {
 	OPT_INSECURE_PLAIN_TCP,
 	OPT_MODULE,
 	OPT_DEBUG_EXIT,
+	OPT_ON_REBOOT,
 };
 
 static const struct option run_options[] = {
@@ -77,6 +78,7 @@ static const struct option run_options[] = {
 	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
 	{"module", required_argument, NULL, OPT_MODULE},
 	{"debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT},
+	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -91,8 +93,8 @@ void run_command_print_help(FILE *out)
 		"Boot a Linux kernel (or a Multiboot image) in a new KVM "
 		"virtual machine and\n"
 		"connect its serial console to this terminal. tern exits when "
-		"the guest reboots\n"
-		"or powers off.\n"
+		"the guest powers\n"
+		"off, and when it reboots unless --on-reboot restart.\n"
 		"\n"
 		"Options:\n"
 		"  -k, --kernel PATH      kernel to boot: a bzImage (Linux "
@@ -254,6 +256,22 @@ void run_command_print_help(FILE *out)
 		"                         tern restore needs it again when "
 		"the snapshotted VM\n"
 		"                         had it\n"
+		"      --on-reboot ACTION what a guest reset does: exit (tern "
+		"exits with status 0;\n"
+		"                         the default) or restart (the VM "
+		"boots its kernel,\n"
+		"                         initrd and command line again in "
+		"this process, with\n"
+		"                         fresh vCPUs, devices and RAM; "
+		"disks, taps, the vsock\n"
+		"                         socket and the API socket stay). "
+		"A reset is any of a\n"
+		"                         PC's: the keyboard controller's "
+		"reset line, the ACPI\n"
+		"                         reset register, port 0xcf9, a jump "
+		"to the reset vector,\n"
+		"                         or a triple fault (its registers "
+		"are logged)\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -327,11 +345,15 @@ void run_command_print_help(FILE *out)
 		"seek=%d.\n"
 		"\n"
 		"Exit status:\n"
-		"  0    the guest rebooted or powered off, or Ctrl-A x\n"
+		"  0    the guest rebooted (any reset, a triple fault "
+		"included) or powered\n"
+		"       off, or Ctrl-A x\n"
 		"  1    tern could not set up the VM (KVM, files, kernel "
-		"format)\n"
+		"format), or\n"
+		"       could not boot it again after a reset (--on-reboot "
+		"restart)\n"
 		"  2    the command line is wrong\n"
-		"  3    the guest triple-faulted (registers on stderr)\n"
+		"  3    not used any more (was: the guest triple-faulted)\n"
 		"  4    KVM internal error or failed VM entry (registers on "
 		"stderr)\n"
 		"  5    the guest caused an exit tern cannot handle\n"
@@ -647,6 +669,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_ALLOW_BLOCK_DEVICES:
 		config->allow_block_devices = 1;
 		return 0;
+	case OPT_ON_REBOOT:
+		return config_parse_on_reboot("--on-reboot", arg,
+					      &config->on_reboot, err);
 	}
 	return tern_error_set(err, EINVAL, "unknown option");
 }
@@ -771,18 +796,19 @@ static int exit_status_for(enum vm_stop_reason reason, int stop_signal,
 		return debug_exit_status(debug_exit_value);
 	case VM_STOP_NONE:
 	case VM_STOP_GUEST_RESET:
+	case VM_STOP_TRIPLE_FAULT: /* a reset, as on a PC */
 	case VM_STOP_GUEST_POWEROFF:
 	case VM_STOP_USER_QUIT:
 	case VM_STOP_MIGRATED:
 		return TERN_EXIT_OK;
 	case VM_STOP_SIGNAL:
 		return TERN_EXIT_SIGNAL_BASE + stop_signal;
-	case VM_STOP_TRIPLE_FAULT:
-		return TERN_EXIT_TRIPLE_FAULT;
 	case VM_STOP_INTERNAL_ERROR:
 		return TERN_EXIT_KVM_ERROR;
 	case VM_STOP_UNHANDLED_EXIT:
 		return TERN_EXIT_UNHANDLED_EXIT;
+	case VM_STOP_RESTART_FAILED:
+		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	return TERN_EXIT_UNHANDLED_EXIT;
 }
@@ -808,6 +834,8 @@ static const char *stop_reason_text(enum vm_stop_reason reason)
 		return "migrated to the destination";
 	case VM_STOP_DEBUG_EXIT:
 		return "guest wrote to the debug-exit port";
+	case VM_STOP_RESTART_FAILED:
+		return "the VM could not restart after a guest reset";
 	case VM_STOP_NONE:
 		break;
 	}
@@ -921,6 +949,9 @@ static int run_main(int argc, char **argv,
 	else if (status != TERN_EXIT_OK)
 		log_error("%s, exit status %d",
 			  stop_reason_text(outcome.reason), status);
+	else if (outcome.reason == VM_STOP_TRIPLE_FAULT)
+		log_warn("%s (a reset), exit status 0",
+			 stop_reason_text(outcome.reason));
 	else
 		log_debug("%s", stop_reason_text(outcome.reason));
 	instance_destroy(instance);

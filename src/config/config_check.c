@@ -123,6 +123,26 @@ int config_parse_transport(const char *field, const char *text,
 	return 0;
 }
 
+int config_parse_on_reboot(const char *field, const char *text,
+			   enum vm_reboot_action *action,
+			   struct tern_error *err)
+{
+	if (!strcmp(text, "exit"))
+		*action = VM_REBOOT_EXIT;
+	else if (!strcmp(text, "restart"))
+		*action = VM_REBOOT_RESTART;
+	else
+		return tern_error_set(err, EINVAL,
+				      "%s '%s': use exit or restart", field,
+				      text);
+	return 0;
+}
+
+const char *config_on_reboot_name(enum vm_reboot_action action)
+{
+	return action == VM_REBOOT_RESTART ? "restart" : "exit";
+}
+
 const char *config_transport_name(enum virtio_transport transport)
 {
 	switch (transport) {

@@ -32,6 +32,11 @@ int config_parse_transport(const char *field, const char *text,
 			   enum virtio_transport *transport,
 			   struct tern_error *err);
 const char *config_transport_name(enum virtio_transport transport);
+/* exit or restart (--on-reboot, tern.on_reboot). */
+int config_parse_on_reboot(const char *field, const char *text,
+			   enum vm_reboot_action *action,
+			   struct tern_error *err);
+const char *config_on_reboot_name(enum vm_reboot_action action);
 int config_find_cpu_template(const char *field, const char *name,
 			     const struct cpu_template **tmpl,
 			     struct tern_error *err);

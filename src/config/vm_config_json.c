@@ -369,6 +369,7 @@ static const struct json_field tern_fields[] = {
 	{"serial", JSON_FIELD_STRING, 0, 0, 0},
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
 	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
+	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int apply_tern(struct vm_config *config,
@@ -397,6 +398,14 @@ static int apply_tern(struct vm_config *config,
 		ret = config_parse_transport("tern.virtio_transport",
 					     json_string_value(value),
 					     &config->virtio_transport, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "on_reboot");
+	if (value) {
+		ret = config_parse_on_reboot("tern.on_reboot",
+					     json_string_value(value),
+					     &config->on_reboot, err);
 		if (ret)
 			return ret;
 	}
@@ -1052,10 +1061,12 @@ json_t *vm_config_json_export(const struct vm_config *config)
 			    config->virtio_rng ? json_object() : json_null());
 	json_object_set_new(
 		doc, "tern",
-		json_pack("{s:o, s:s, s:s}", "serial", export_serial(config),
-			  "kvm_device",
+		json_pack("{s:o, s:s, s:s, s:s}", "serial",
+			  export_serial(config), "kvm_device",
 			  config->kvm_path ? config->kvm_path : "/dev/kvm",
 			  "virtio_transport",
-			  config_transport_name(config->virtio_transport)));
+			  config_transport_name(config->virtio_transport),
+			  "on_reboot",
+			  config_on_reboot_name(config->on_reboot)));
 	return doc;
 }

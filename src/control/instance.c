@@ -20,6 +20,7 @@
 #include "snapshot/snapshot.h"
 #include "util/host_path.h"
 #include "util/log.h"
+#include "vm/vm_reset.h"
 
 static void block_stop_signals(sigset_t *set)
 {
@@ -683,6 +684,27 @@ static int wait_for_start(struct instance *inst, int signal_fd,
 	}
 }
 
+/* --on-reboot restart: the same VM object boots again (vm/vm_reset.h).
+ * Under the lock, so the API never sees a VM half reset. */
+static int restart_vm(struct instance *inst, struct vm *vm)
+{
+	struct tern_error err = {{0}};
+	int ret;
+
+	pthread_mutex_lock(&inst->lock);
+	ret = vm_reset(vm, &err);
+	if (!ret)
+		ret = vm_load_kernel(vm, &err);
+	pthread_mutex_unlock(&inst->lock);
+	if (ret)
+		log_error("cannot restart the VM after its reset: %s",
+			  err.message);
+	else
+		log_info("VM restarted after a guest reset (--on-reboot "
+			 "restart)");
+	return ret;
+}
+
 int instance_run(struct instance *inst, int boot_now,
 		 struct instance_outcome *outcome, struct tern_error *err)
 {
@@ -750,6 +772,14 @@ int instance_run(struct instance *inst, int boot_now,
 	close(signal_fd);
 
 	outcome->reason = vm_run(vm);
+	while (vm_stop_is_reset(outcome->reason) &&
+	       vm->config.on_reboot == VM_REBOOT_RESTART) {
+		if (restart_vm(inst, vm)) {
+			outcome->reason = VM_STOP_RESTART_FAILED;
+			break;
+		}
+		outcome->reason = vm_run(vm);
+	}
 	outcome->stop_signal = vm->stop_signal;
 	outcome->debug_exit_value = atomic_load(&vm->debug_exit_value);
 	instance_migration_join(inst);

@@ -121,6 +121,24 @@ int guest_memory_map_file(struct guest_memory *mem, int fd)
 	return 0;
 }
 
+int guest_memory_clear(struct guest_memory *mem)
+{
+	void *mapping;
+
+	if (!mem->mapping)
+		return -EINVAL;
+	mapping = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+		       -1, 0);
+	if (mapping == MAP_FAILED)
+		return -errno;
+	/* The advice belongs to the mapping, which is new: as in map_ram(). */
+	if (mem->mapping_size >= GUEST_MEMORY_HUGE_PAGE_SIZE)
+		(void)madvise(mapping, mem->mapping_size, MADV_HUGEPAGE);
+	keep_out_of_core_dumps(mapping, mem->mapping_size);
+	return 0;
+}
+
 void guest_memory_destroy(struct guest_memory *mem)
 {
 	if (mem->mapping)

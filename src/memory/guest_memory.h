@@ -49,6 +49,13 @@ void guest_memory_destroy(struct guest_memory *mem);
  * The file must hold at least ram_size bytes. Returns 0 or a negative errno. */
 int guest_memory_map_file(struct guest_memory *mem, int fd);
 
+/* Empties guest RAM: a fresh anonymous mapping at the same host addresses
+ * (KVM's memory slots stay valid), so every page reads as zero and the
+ * host gets the old pages back, whether they were anonymous or a
+ * snapshot's file. For a reset of the VM, with its vCPUs and device
+ * threads away from guest memory. Returns 0 or a negative errno. */
+int guest_memory_clear(struct guest_memory *mem);
+
 /* Host pointer for [gpa, gpa+len), or NULL when any byte of the range lies
  * outside guest RAM or the range crosses regions. len 0 is refused. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,

@@ -197,6 +197,8 @@ static const struct json_field tern_fields[] = {
 	{"serial", JSON_FIELD_STRING, 0, 0, 0},
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
 	{"virtio_transport", JSON_FIELD_STRING, 1, 0, 0},
+	/* The restoring tern's own choice (--on-reboot): not used. */
+	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int parse_section(struct snapshot_config *snap, const char *key,

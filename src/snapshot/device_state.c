@@ -322,8 +322,8 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
-int device_state_restore(struct vm *vm, const struct state_file *sf,
-			 struct tern_error *err)
+static int restore_devices(struct vm *vm, const struct state_file *sf,
+			   const struct device *keep, struct tern_error *err)
 {
 	struct device_slot slots[2 * IO_BUS_MAX_RANGES];
 	int count = list_devices(vm, slots, 2 * IO_BUS_MAX_RANGES);
@@ -333,6 +333,9 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 		const struct state_section *s =
 			state_file_find(sf, SNAP_DEVICE_BASE + (uint32_t)i);
 
+		if (slots[i].dev == keep)
+			continue;
+
 		ret = slots[i].dev->ops->restore(
 			slots[i].dev, s->data + sizeof(struct device_header),
 			s->length - sizeof(struct device_header));
@@ -340,6 +343,18 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 			ret = refused(vm, &slots[i], ret, err);
 	}
 	return ret;
+}
+
+int device_state_restore(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err)
+{
+	return restore_devices(vm, sf, NULL, err);
+}
+
+int device_state_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	return restore_devices(vm, sf, vm->rtc, err);
 }
 
 void device_state_restored(struct vm *vm)

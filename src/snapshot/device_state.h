@@ -25,6 +25,12 @@ int device_state_check(struct vm *vm, const struct state_file *sf,
 int device_state_restore(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err);
 
+/* A guest reset (state_sequence_reset): every device back to sf's state
+ * but the CMOS (vm->rtc), which goes on with its contents and clock, as a
+ * PC's battery-backed CMOS does through a reset. */
+int device_state_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err);
+
 /* After the vCPU and VM sections were restored too: interrupts the devices
  * raised since their own restore reached interrupt controllers whose state
  * was then overwritten: each platform device with a restored op raises its

@@ -56,6 +56,16 @@ static int vcpus_restore(struct vm *vm, const struct state_file *sf,
 	return ret;
 }
 
+static int vcpus_reset(struct vm *vm, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	int ret = 0;
+
+	for (int i = 0; !ret && i < vm->vcpu_count; i++)
+		ret = vcpu_state_reset(&vm->vcpus[i], sf, err);
+	return ret;
+}
+
 /* The order matters:
  *  - the configuration first: its refusals name drives, interfaces and
  *    settings rather than device addresses, and a device that cannot be
@@ -81,6 +91,7 @@ static const struct state_sequence_entry entries[] = {
 		.check = device_state_check,
 		.restore = device_state_restore,
 		.restored = device_state_restored,
+		.reset = device_state_reset,
 	},
 	{
 		.name = "machine",
@@ -89,6 +100,7 @@ static const struct state_sequence_entry entries[] = {
 		.save = vm_state_save,
 		.check = vm_check,
 		.restore = vm_state_restore,
+		.reset = vm_state_reset,
 	},
 	{
 		.name = "vcpus",
@@ -97,6 +109,7 @@ static const struct state_sequence_entry entries[] = {
 		.save = vcpus_save,
 		.check = vcpus_check,
 		.restore = vcpus_restore,
+		.reset = vcpus_reset,
 	},
 };
 #define ENTRY_COUNT (sizeof(entries) / sizeof(entries[0]))
@@ -164,5 +177,16 @@ int state_sequence_restore(struct vm *vm, const struct state_file *sf,
 	for (size_t i = 0; !ret && i < ENTRY_COUNT; i++)
 		if (entries[i].restored)
 			entries[i].restored(vm);
+	return ret;
+}
+
+int state_sequence_reset(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ENTRY_COUNT; i++)
+		if (entries[i].reset)
+			ret = entries[i].reset(vm, sf, err);
 	return ret;
 }

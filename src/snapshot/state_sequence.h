@@ -34,6 +34,11 @@ struct state_sequence_entry {
 		       struct tern_error *err);
 	/* NULL-able: runs once every entry was restored. */
 	void (*restored)(struct vm *vm);
+	/* A guest reset with --on-reboot restart (vm/vm_reset.c): back to the
+	 * power-on state in sf, as much of it as a PC's reset resets. NULL:
+	 * this state is untouched by a reset. */
+	int (*reset)(struct vm *vm, const struct state_file *sf,
+		     struct tern_error *err);
 };
 
 /* The table, in save, check and restore order. */
@@ -55,5 +60,12 @@ int state_sequence_check(struct vm *vm, const struct state_file *sf,
  * refusal) leaves the VM unusable: the caller destroys it. */
 int state_sequence_restore(struct vm *vm, const struct state_file *sf,
 			   struct tern_error *err);
+
+/* A guest reset: every entry's reset, in table order, from a state file
+ * that state_sequence_save() wrote before the VM first ran. The caller
+ * empties guest RAM and loads the kernel. A failure leaves the VM
+ * unusable. */
+int state_sequence_reset(struct vm *vm, const struct state_file *sf,
+			 struct tern_error *err);
 
 #endif

@@ -569,19 +569,12 @@ static int restore_msrs(struct vcpu *vcpu, const struct state_file *sf,
 	return 0;
 }
 
-int vcpu_state_restore(struct vcpu *vcpu, const struct state_file *sf,
-		       struct tern_error *err)
+/* Everything but CPUID, in the order KVM needs. */
+static int restore_registers(struct vcpu *vcpu, const struct state_file *sf,
+			     struct tern_error *err)
 {
-	const struct kvm_cpuid2 *cpuid = saved_cpuid(vcpu, sf, err);
-	int ret;
+	int ret = set_fixed(vcpu, sf, SNAP_VCPU_REGS, err);
 
-	if (!cpuid)
-		return -EINVAL;
-	/* CPUID first: it decides which MSRs and XSAVE components the vCPU
-	 * accepts. */
-	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
-		return ioctl_error(err, vcpu, "KVM_SET_CPUID2");
-	ret = set_fixed(vcpu, sf, SNAP_VCPU_REGS, err);
 	if (!ret)
 		ret = restore_fpu_state(vcpu, sf, err);
 	if (!ret)
@@ -599,4 +592,28 @@ int vcpu_state_restore(struct vcpu *vcpu, const struct state_file *sf,
 	if (!ret)
 		ret = set_fixed(vcpu, sf, SNAP_VCPU_DEBUGREGS, err);
 	return ret;
+}
+
+int vcpu_state_restore(struct vcpu *vcpu, const struct state_file *sf,
+		       struct tern_error *err)
+{
+	const struct kvm_cpuid2 *cpuid = saved_cpuid(vcpu, sf, err);
+
+	if (!cpuid)
+		return -EINVAL;
+	/* CPUID first: it decides which MSRs and XSAVE components the vCPU
+	 * accepts. */
+	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
+		return ioctl_error(err, vcpu, "KVM_SET_CPUID2");
+	return restore_registers(vcpu, sf, err);
+}
+
+int vcpu_state_reset(struct vcpu *vcpu, const struct state_file *sf,
+		     struct tern_error *err)
+{
+	/* The CPUID is the VM's configuration, set at creation and the same
+	 * since; KVM refuses to set it again once the vCPU ran if its runtime
+	 * bits differ (OSXSAVE, the APIC's enable: Linux 6.1 compares them as
+	 * the guest left them), so it is left alone. */
+	return restore_registers(vcpu, sf, err);
 }

@@ -21,4 +21,8 @@ int vcpu_state_check_cpuid(struct vcpu *vcpu, const struct state_file *sf,
 int vcpu_state_restore(struct vcpu *vcpu, const struct state_file *sf,
 		       struct tern_error *err);
 
+/* A guest reset (state_sequence_reset): like restore, without CPUID. */
+int vcpu_state_reset(struct vcpu *vcpu, const struct state_file *sf,
+		     struct tern_error *err);
+
 #endif

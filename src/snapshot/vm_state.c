@@ -107,11 +107,10 @@ int vm_state_check(const struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
-int vm_state_restore(struct vm *vm, const struct state_file *sf,
-		     struct tern_error *err)
+int vm_state_reset(struct vm *vm, const struct state_file *sf,
+		   struct tern_error *err)
 {
 	const struct state_section *s;
-	struct kvm_clock_data clock;
 
 	s = state_file_require(sf, SNAP_VM_PIT, "vm.pit",
 			       sizeof(struct kvm_pit_state2), err);
@@ -136,7 +135,18 @@ int vm_state_restore(struct vm *vm, const struct state_file *sf,
 		if (ioctl(vm->fd, KVM_SET_IRQCHIP, &chip) < 0)
 			return vm_ioctl_error(err, "KVM_SET_IRQCHIP");
 	}
+	return 0;
+}
 
+int vm_state_restore(struct vm *vm, const struct state_file *sf,
+		     struct tern_error *err)
+{
+	const struct state_section *s;
+	struct kvm_clock_data clock;
+	int ret = vm_state_reset(vm, sf, err);
+
+	if (ret)
+		return ret;
 	s = state_file_require(sf, SNAP_VM_CLOCK, "vm.clock", sizeof(clock),
 			       err);
 	if (!s)

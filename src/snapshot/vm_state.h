@@ -27,4 +27,9 @@ int vm_state_check(const struct vm *vm, const struct state_file *sf,
 int vm_state_restore(struct vm *vm, const struct state_file *sf,
 		     struct tern_error *err);
 
+/* A guest reset (state_sequence_reset): only the PIT and the interrupt
+ * controllers; the clock runs on, as a PC's does through a reset. */
+int vm_state_reset(struct vm *vm, const struct state_file *sf,
+		   struct tern_error *err);
+
 #endif

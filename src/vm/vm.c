@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "arch/x86/boot/kernel_loader.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/acpi/acpi_tables.h"
+#include "arch/x86/reset_rom.h"
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
@@ -26,6 +28,7 @@
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/pci/pci_bus.h"
+#include "devices/reset_port.h"
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/host_path.h"
@@ -36,6 +39,7 @@
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
+#include "vm/vm_reset.h"
 #include "vm/vm_virtio.h"
 
 /* Three pages KVM needs for the real-mode TSS on Intel, and one for the
@@ -66,9 +70,32 @@ static void kvm_set_irq_level(void *opaque, unsigned gsi, int level)
 			 strerror(errno));
 }
 
-static void request_guest_reset(void *opaque)
+/* Every way a PC resets ends here; the log says which one the guest took
+ * (Linux's reboot= methods each use a different one). */
+static void guest_reset(struct vm *vm, const char *how)
 {
-	vm_request_stop(opaque, VM_STOP_GUEST_RESET);
+	log_info("guest reset: %s", how);
+	vm_request_stop(vm, VM_STOP_GUEST_RESET);
+}
+
+static void reset_by_keyboard_controller(void *opaque)
+{
+	guest_reset(opaque, "i8042 reset line (keyboard controller)");
+}
+
+static void reset_by_acpi(void *opaque)
+{
+	guest_reset(opaque, "ACPI reset register");
+}
+
+static void reset_by_reset_control(void *opaque)
+{
+	guest_reset(opaque, "reset control register (port 0xcf9)");
+}
+
+static void reset_by_reset_vector(void *opaque)
+{
+	guest_reset(opaque, "jump to the reset vector");
 }
 
 static void request_guest_poweroff(void *opaque)
@@ -198,7 +225,6 @@ static int register_device(struct io_bus *bus, uint64_t base, uint64_t length,
 static int create_platform_devices(struct vm *vm, struct tern_error *err)
 {
 	struct irq_line com1_irq = {kvm_set_irq_level, vm, SERIAL_COM1_GSI};
-	struct device *rtc;
 	int ret;
 
 	ret = open_serial_output(vm, err);
@@ -217,21 +243,21 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	/* One range over 0x60-0x64: port 0x61 inside it is served by KVM's
 	 * in-kernel PIT (speaker gate) and never reaches tern. */
 	vm->i8042 = i8042_create(
-		request_guest_reset, vm,
+		reset_by_keyboard_controller, vm,
 		&(struct irq_line){kvm_set_irq_level, vm, I8042_KEYBOARD_GSI});
 	ret = register_device(&vm->pio_bus, I8042_DATA_PORT, I8042_PORT_SPAN,
 			      vm->i8042, err);
 	if (ret)
 		return ret;
 
-	rtc = cmos_rtc_create(
+	vm->rtc = cmos_rtc_create(
 		host_utc_now,
 		&(struct irq_line){kvm_set_irq_level, vm, CMOS_RTC_GSI});
 	ret = register_device(&vm->pio_bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT,
-			      rtc, err);
+			      vm->rtc, err);
 	if (ret)
 		return ret;
-	ret = cmos_rtc_start(rtc);
+	ret = cmos_rtc_start(vm->rtc);
 	if (ret)
 		return tern_error_set(err, -ret,
 				      "cannot start the RTC's timer thread: %s",
@@ -240,7 +266,16 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	ret = register_device(
 		&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT, ACPI_POWER_PORT_COUNT,
 		acpi_power_create(&(struct acpi_power_events){
-			request_guest_poweroff, request_guest_reset, vm}),
+			request_guest_poweroff, reset_by_acpi, vm}),
+		err);
+	if (ret)
+		return ret;
+
+	ret = register_device(
+		&vm->pio_bus, TERN_RESET_PORT, 1,
+		reset_port_create(
+			"reset-vector-port", 0xff, TERN_RESET_PORT_VALUE,
+			&(struct reset_port_events){reset_by_reset_vector, vm}),
 		err);
 	if (ret)
 		return ret;
@@ -272,6 +307,7 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 
 static int create_pci_bus(struct vm *vm, struct tern_error *err)
 {
+	struct device *reset_control;
 	int ret = irq_routing_init(&vm->irq_routing, vm->fd);
 
 	if (ret)
@@ -284,6 +320,51 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return tern_error_set(err, -ret, "cannot place the PCI bus: %s",
 				      strerror(-ret));
+	reset_control = reset_port_create(
+		"reset-control", RESET_CONTROL_RESET_CPU,
+		RESET_CONTROL_RESET_CPU,
+		&(struct reset_port_events){reset_by_reset_control, vm});
+	if (!reset_control)
+		return tern_error_set(err, ENOMEM, "out of memory for devices");
+	pci_bus_set_reset_control(vm->pci_bus, reset_control);
+	return 0;
+}
+
+/* The reset-vector ROM (src/arch/x86/reset_rom.c) in its own memory slot
+ * above guest RAM's, read-only where KVM can make it so (guest writes then
+ * exit as MMIO that nothing answers, as writes to a flash chip), and its
+ * real-mode alias in RAM. */
+static int map_reset_rom(struct vm *vm, struct tern_error *err)
+{
+	int readonly =
+		ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
+	struct kvm_userspace_memory_region slot;
+	void *rom = mmap(NULL, LAYOUT_RESET_ROM_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (rom == MAP_FAILED)
+		return tern_error_set(err, errno,
+				      "cannot map the reset-vector ROM: %s",
+				      strerror(errno));
+	vm->reset_rom = rom;
+	reset_rom_fill(rom, LAYOUT_RESET_ROM_SIZE);
+	slot = (struct kvm_userspace_memory_region){
+		.slot = VM_RESET_ROM_SLOT,
+		.flags = readonly ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = LAYOUT_RESET_ROM_GPA,
+		.memory_size = LAYOUT_RESET_ROM_SIZE,
+		.userspace_addr = (uint64_t)(uintptr_t)rom,
+	};
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return tern_error_set(err, errno,
+				      "KVM refused the reset-vector ROM at "
+				      "0x%llx: %s",
+				      (unsigned long long)LAYOUT_RESET_ROM_GPA,
+				      strerror(errno));
+	if (reset_rom_install_alias(&vm->memory))
+		return tern_error_set(err, EFAULT,
+				      "cannot place the reset vector's "
+				      "real-mode alias");
 	return 0;
 }
 
@@ -379,6 +460,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	if (!ret)
 		ret = map_guest_memory(vm, err);
 	if (!ret)
+		ret = map_reset_rom(vm, err);
+	if (!ret)
 		ret = create_platform_devices(vm, err);
 	if (!ret)
 		ret = create_pci_bus(vm, err);
@@ -388,6 +471,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = vm_create_disks(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
+	/* Before any guest code runs: this is the state a reset returns to. */
+	if (!ret && config->on_reboot == VM_REBOOT_RESTART)
+		ret = vm_reset_prepare(vm, err);
 	return ret;
 }
 
@@ -818,6 +904,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	vm_reset_forget(vm);
 	for (int i = 0; i < vm->vcpu_count; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpu_count = 0;
@@ -835,6 +922,9 @@ void vm_destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	guest_memory_destroy(&vm->memory);
+	if (vm->reset_rom)
+		munmap(vm->reset_rom, LAYOUT_RESET_ROM_SIZE);
+	vm->reset_rom = NULL;
 	kvm_system_close(&vm->kvm);
 	if (vm->stop_eventfd >= 0)
 		close(vm->stop_eventfd);

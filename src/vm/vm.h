@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 struct pci_bus;
+struct vm_power_on_state;
 
 #include "arch/x86/acpi/acpi_tables.h"
 #include "cpu/vcpu.h"
@@ -25,18 +26,26 @@ struct vm_virtio_entry {
 	char id[VM_DEVICE_ID_MAX]; /* "rng0", or the drive's/interface's id */
 };
 
+/* KVM memory slot of the reset-vector ROM: after guest RAM's. */
+#define VM_RESET_ROM_SLOT GUEST_MEMORY_MAX_REGIONS
+
 enum vm_stop_reason {
 	VM_STOP_NONE,
-	VM_STOP_GUEST_RESET, /* reboot: i8042 reset line */
+	/* reboot: i8042 reset line, ACPI reset register, port 0xcf9, a jump to
+	 * the reset vector */
+	VM_STOP_GUEST_RESET,
 	VM_STOP_GUEST_POWEROFF, /* poweroff */
 	VM_STOP_USER_QUIT, /* Ctrl-A x on the console */
 	VM_STOP_SIGNAL, /* SIGINT, SIGTERM or SIGHUP to tern */
-	VM_STOP_TRIPLE_FAULT,
+	VM_STOP_TRIPLE_FAULT, /* a reset too, as on a PC; logged with registers
+			       */
 	VM_STOP_INTERNAL_ERROR, /* KVM internal error or failed VM entry */
 	VM_STOP_UNHANDLED_EXIT,
 	VM_STOP_MIGRATED, /* the VM now runs in the migration's destination */
 	VM_STOP_DEBUG_EXIT, /* a write to --debug-exit's port: debug_exit_value
 			     */
+	/* --on-reboot restart could not boot the VM again (kernel gone, ...) */
+	VM_STOP_RESTART_FAILED,
 };
 
 struct vm {
@@ -44,6 +53,7 @@ struct vm {
 	struct kvm_system kvm;
 	int fd;
 	struct guest_memory memory;
+	uint8_t *reset_rom; /* LAYOUT_RESET_ROM_SIZE bytes, VM_RESET_ROM_SLOT */
 	struct io_bus pio_bus;
 	struct io_bus mmio_bus;
 	struct vcpu vcpus[VM_MAX_CPUS];
@@ -66,6 +76,10 @@ struct vm {
 
 	struct device *serial;
 	struct device *boot_marker;
+	struct device *rtc; /* keeps its contents through a reset */
+	/* --on-reboot restart: the vCPUs', interrupt controllers' and devices'
+	 * state at creation, which a reset restores (vm/vm_reset.c). */
+	struct vm_power_on_state *power_on;
 	int serial_output_fd;
 	int serial_output_owned;
 
@@ -99,6 +113,13 @@ int vm_load_kernel(struct vm *vm, struct tern_error *err);
 
 /* Runs the guest until it stops; serves console input meanwhile. */
 enum vm_stop_reason vm_run(struct vm *vm);
+
+/* A guest reset by any path: the VM restarts or tern exits, as
+ * config.on_reboot says. */
+static inline int vm_stop_is_reset(enum vm_stop_reason reason)
+{
+	return reason == VM_STOP_GUEST_RESET || reason == VM_STOP_TRIPLE_FAULT;
+}
 
 /* The first reason given wins; later calls only wake the VM's loop. */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);

@@ -34,6 +34,13 @@ enum virtio_transport {
 	VIRTIO_TRANSPORT_MMIO,
 };
 
+/* --on-reboot: what a guest reset (any of a PC's reset paths, or a triple
+ * fault) does. */
+enum vm_reboot_action {
+	VM_REBOOT_EXIT, /* tern exits with status 0 */
+	VM_REBOOT_RESTART, /* the VM boots its kernel again, same process */
+};
+
 /* --balloon: a virtio-balloon device. */
 struct vm_balloon_config {
 	int enabled;
@@ -85,6 +92,7 @@ struct vm_config {
 	struct vm_balloon_config balloon;
 	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
 	uint16_t debug_exit_port;
+	enum vm_reboot_action on_reboot; /* --on-reboot */
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */

@@ -154,7 +154,7 @@ def cli_options_preconfigure_and_vm_config_round_trips():
         assert doc["machine-config"]["mem_size_mib"] == 384
         assert doc["machine-config"]["cpu_template"] == "x86-64-v2"
         assert doc["tern"] == {"serial": "none", "kvm_device": "/dev/kvm",
-                               "virtio_transport": "auto"}
+                               "virtio_transport": "auto", "on_reboot": "exit"}
         assert doc["entropy"] is None
         assert t.api.get("/")[1]["state"] == "Not started"   # waits for InstanceStart
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL, "initrd_path": "/x/initrd",
@@ -932,7 +932,9 @@ def config_file_with_every_device_boots_and_reads_back():
                        "stats_polling_interval_s": 0, "free_page_hinting": False,
                        "free_page_reporting": False},
            "entropy": {},
-           "tern": {"serial": "none", "kvm_device": "/dev/kvm", "virtio_transport": "auto"}}
+           # restart: the power-on state of every device is taken at start
+           "tern": {"serial": "none", "kvm_device": "/dev/kvm", "virtio_transport": "auto",
+                    "on_reboot": "restart"}}
     path = os.path.join(WORK, "devices.json")
     with open(path, "w") as f:
         json.dump(doc, f)

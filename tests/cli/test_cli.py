@@ -80,7 +80,8 @@ def help_describes_every_option_and_exit_status():
                    "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
                    "--disk", "readonly", "cache=none", "engine=io_uring|threads",
                    "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N",
-                   "--serial-file-limit", "--allow-block-devices",
+                   "--serial-file-limit", "--allow-block-devices", "--on-reboot", "restart",
+                   "0xcf9",
                    "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
                    "fw_cfg"):
         assert option in result.stdout, option
@@ -180,6 +181,13 @@ def net_same_tap_or_mac_twice_is_a_usage_error():
 @test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
+
+
+@test
+def bad_on_reboot_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--on-reboot", "reboot"), 2,
+                 "--on-reboot 'reboot': use exit or restart")
+    expect_error(tern("run", "--kernel", "k", "--on-reboot"), 2, "needs a value")
 
 
 @test

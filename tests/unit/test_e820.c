@@ -34,7 +34,7 @@ static void small_guest_has_low_and_high_ram(void **state)
 
 	assert_int_equal(guest_memory_init(&mem, MiB(256)), 0);
 	e820_build(&mem, &map);
-	assert_int_equal(map.count, 4); /* low, BIOS, high, ECAM */
+	assert_int_equal(map.count, 5); /* low, BIOS, high, ECAM, ROM */
 	assert_int_equal(map.entries[0].addr, 0);
 	assert_int_equal(map.entries[0].type, E820_TYPE_RAM);
 	assert_int_equal(map.entries[1].addr, LAYOUT_BIOS_RESERVED_GPA);
@@ -52,13 +52,15 @@ static void large_guest_resumes_above_4g(void **state)
 
 	assert_int_equal(guest_memory_init(&mem, GiB(5)), 0);
 	e820_build(&mem, &map);
-	assert_int_equal(map.count, 5);
+	assert_int_equal(map.count, 6);
 	assert_int_equal(map.entries[2].addr + map.entries[2].size,
 			 LAYOUT_MMIO_HOLE_START);
 	assert_int_equal(map.entries[3].addr, LAYOUT_PCI_ECAM_GPA);
 	assert_int_equal(map.entries[3].type, E820_TYPE_RESERVED);
-	assert_int_equal(map.entries[4].addr, GiB(4));
-	assert_int_equal(map.entries[4].size, GiB(5) - LAYOUT_MMIO_HOLE_START);
+	assert_int_equal(map.entries[4].addr, LAYOUT_RESET_ROM_GPA);
+	assert_int_equal(map.entries[4].type, E820_TYPE_RESERVED);
+	assert_int_equal(map.entries[5].addr, GiB(4));
+	assert_int_equal(map.entries[5].size, GiB(5) - LAYOUT_MMIO_HOLE_START);
 	assert_well_formed(&map, GiB(5));
 	guest_memory_destroy(&mem);
 }

@@ -14,6 +14,7 @@
 #include "devices/io_bus.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/pci/pci_host_bridge.h"
+#include "devices/reset_port.h"
 
 struct test_device {
 	struct pci_device pdev;
@@ -276,6 +277,39 @@ static void ecam_reaches_the_same_and_the_extended_space(void **state)
 			 0xffffffffu);
 }
 
+static void count_reset(void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
+/* Port 0xcf9 as a byte is the reset control register (bit 2 resets); a
+ * dword at 0xcf8 is still the address latch. The bus owns the device. */
+static void port_cf9_is_the_reset_control_register(void **state)
+{
+	struct fixture *f = *state;
+	int resets = 0;
+	uint8_t b;
+
+	pci_bus_set_reset_control(
+		f->bus,
+		reset_port_create(
+			"reset-control", RESET_CONTROL_RESET_CPU,
+			RESET_CONTROL_RESET_CPU,
+			&(struct reset_port_events){count_reset, &resets}));
+	b = 0x02; /* reset type only */
+	io_bus_write(&f->pio, 0xcf9, &b, 1);
+	assert_int_equal(resets, 0);
+	outl(f, 0xcf8, 0x80000000u);
+	assert_int_equal(inl(f, 0xcf8), 0x80000000u);
+	assert_int_equal(resets, 0);
+	b = 0x06;
+	io_bus_write(&f->pio, 0xcf9, &b, 1);
+	assert_int_equal(resets, 1);
+	b = 0xff;
+	io_bus_read(&f->pio, 0xcf9, &b, 1);
+	assert_int_equal(b, 0);
+}
+
 static void bus_destroys_its_devices(void **state)
 {
 	struct fixture *f = *state;
@@ -297,6 +331,7 @@ int main(void)
 		T(capability_list_is_linked),
 		T(ecam_reaches_the_same_and_the_extended_space),
 		T(bus_destroys_its_devices),
+		T(port_cf9_is_the_reset_control_register),
 #undef T
 	};
 

@@ -74,6 +74,8 @@ static const char *const section_functions[] = {
 	"vm_state_save(",	   "vm_state_check(",
 	"vm_state_restore(",	   "vcpu_state_save(",
 	"vcpu_state_check_cpuid(", "vcpu_state_restore(",
+	"device_state_reset(",	   "vm_state_reset(",
+	"vcpu_state_reset(",
 };
 
 static char offenders[4096];

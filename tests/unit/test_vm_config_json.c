@@ -73,7 +73,8 @@ static void full_document_round_trips(void **state)
 			  "{\"metrics_path\": \"/m\"}, \"drives\": [], "
 			  "\"entropy\": {}, \"tern\": {\"serial\": "
 			  "\"file:/s\", \"kvm_device\": \"/dev/kvm2\", "
-			  "\"virtio_transport\": \"mmio\"}}"),
+			  "\"virtio_transport\": \"mmio\", \"on_reboot\": "
+			  "\"restart\"}}"),
 		"");
 	assert_string_equal(config.kernel_path, "/k");
 	assert_string_equal(config.initrd_path, "/i");
@@ -89,6 +90,7 @@ static void full_document_round_trips(void **state)
 	assert_string_equal(config.kvm_path, "/dev/kvm2");
 	assert_true(config.virtio_rng);
 	assert_int_equal(config.virtio_transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(config.on_reboot, VM_REBOOT_RESTART);
 
 	exported = vm_config_json_export(&config);
 	assert_non_null(exported);
@@ -191,6 +193,9 @@ static void out_of_range_values_are_refused(void **state)
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"tern\": {\"virtio_transport\": \"isa\"}}",
 		       "tern.virtio_transport 'isa'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"tern\": {\"on_reboot\": \"reboot\"}}",
+		       "tern.on_reboot 'reboot': use exit or restart");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"entropy\": {\"rate_limiter\": {}}}",
 		       "entropy.rate_limiter");

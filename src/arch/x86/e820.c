@@ -32,6 +32,9 @@ void e820_build(const struct guest_memory *mem, struct e820_map *map)
 	 * it (arch/x86/pci/mmconfig-shared.c checks the e820 map). */
 	add_entry(map, LAYOUT_PCI_ECAM_GPA, LAYOUT_PCI_ECAM_SIZE,
 		  E820_TYPE_RESERVED);
+	/* The reset-vector ROM: firmware, never RAM, as a PC's BIOS flash. */
+	add_entry(map, LAYOUT_RESET_ROM_GPA, LAYOUT_RESET_ROM_SIZE,
+		  E820_TYPE_RESERVED);
 	for (int i = 0; i < mem->region_count; i++) {
 		const struct guest_memory_region *region = &mem->regions[i];
 

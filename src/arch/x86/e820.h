@@ -24,7 +24,8 @@ struct e820_map {
 };
 
 /* Builds the map: conventional RAM up to the EBDA, the EBDA and BIOS area
- * reserved, RAM from 1 MiB to the hole, RAM above 4 GiB. Sorted, no overlaps.
+ * reserved, RAM from 1 MiB to the hole, the ECAM window and the reset-vector
+ * ROM reserved, RAM above 4 GiB. Sorted, no overlaps.
  */
 void e820_build(const struct guest_memory *mem, struct e820_map *map);
 

@@ -65,6 +65,27 @@
 #define LAYOUT_IOAPIC_GPA 0xfec00000ULL
 #define LAYOUT_LAPIC_GPA 0xfee00000ULL
 
+/* tern's reset-vector ROM (src/arch/x86/reset_rom.c): the last 64 KiB below
+ * 4 GiB, where a PC's firmware sits and where a CPU fetches its first
+ * instruction after a reset (0xfffffff0), mapped read-only; its last 16
+ * bytes are also copied to 0xffff0, the real-mode alias (0xf000:0xfff0)
+ * that a guest's "jump to the BIOS" reboot lands on. Reserved in the e820
+ * map, outside every PCI window. */
+#define LAYOUT_RESET_ROM_GPA 0xffff0000ULL
+#define LAYOUT_RESET_ROM_SIZE 0x10000ULL
+#define LAYOUT_RESET_VECTOR_GPA 0xfffffff0ULL
+#define LAYOUT_RESET_VECTOR_ALIAS_GPA 0xffff0ULL
+#define LAYOUT_RESET_VECTOR_SIZE 16
+
+/* tern's reset port: the reset-vector ROM writes TERN_RESET_PORT_VALUE to
+ * I/O port TERN_RESET_PORT, which tern takes as a reset (a PC's firmware
+ * would reinitialise the machine from there). Next to the boot marker in
+ * the ISA floppy controller's ports, which tern never emulates; 0x3f1 is a
+ * read-only status register there, so no floppy driver writes it, and any
+ * other value is ignored. */
+#define TERN_RESET_PORT 0x03f1
+#define TERN_RESET_PORT_VALUE 0x52 /* 'R' */
+
 /* tern's boot-time marker: a guest byte write of TERN_BOOT_MARKER_VALUE to
  * I/O port TERN_BOOT_MARKER_PORT makes tern log the time since its own start.
  * The port is the ISA floppy controller's, which tern never emulates; the

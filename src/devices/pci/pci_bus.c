@@ -6,6 +6,7 @@
 
 #include "arch/x86/layout.h"
 #include "devices/pci/pci_host_bridge.h"
+#include "devices/reset_port.h"
 
 /* Configuration mechanism #1 (PCI 3.0, 3.2.2.3.2): bit 31 enables, then
  * bus 23:16, device 15:11, function 10:8, dword register 7:2. Bits 27:24
@@ -97,13 +98,28 @@ static bool conf1_decode(uint32_t address, uint32_t port_offset,
 	return true;
 }
 
+/* Port 0xcf9 as a byte is the reset control register, not a part of the
+ * address latch (which only dword accesses reach). */
+static struct device *reset_control_at(struct pci_bus *bus, uint64_t offset,
+				       uint32_t size)
+{
+	if (offset == RESET_CONTROL_PORT - PCI_CONFIG_ADDRESS_PORT && size == 1)
+		return bus->reset_control;
+	return NULL;
+}
+
 static void config_ports_read(struct device *dev, uint64_t offset, void *data,
 			      uint32_t size)
 {
 	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
+	struct device *reset_control = reset_control_at(bus, offset, size);
 	unsigned bus_number, slot, function;
 	uint32_t reg, address;
 
+	if (reset_control) {
+		reset_control->ops->io_read(reset_control, 0, data, size);
+		return;
+	}
 	if (offset == 0 && size == 4) {
 		store_le(data, size,
 			 __atomic_load_n(&bus->config_address,
@@ -126,9 +142,14 @@ static void config_ports_write(struct device *dev, uint64_t offset,
 			       const void *data, uint32_t size)
 {
 	struct pci_bus *bus = container_of(dev, struct pci_bus, config_ports);
+	struct device *reset_control = reset_control_at(bus, offset, size);
 	unsigned bus_number, slot, function;
 	uint32_t reg, address;
 
+	if (reset_control) {
+		reset_control->ops->io_write(reset_control, 0, data, size);
+		return;
+	}
 	/* Only dword accesses reach the address latch; byte writes to 0xcfb
 	 * belong to the old mechanism #2 probe and are ignored. */
 	if (offset == 0 && size == 4) {
@@ -466,6 +487,11 @@ int pci_bus_attach(struct pci_bus *bus, struct io_bus *pio_bus,
 	return ret;
 }
 
+void pci_bus_set_reset_control(struct pci_bus *bus, struct device *dev)
+{
+	bus->reset_control = dev;
+}
+
 int pci_bus_add_device(struct pci_bus *bus, struct pci_device *pdev)
 {
 	uint64_t window_end = LAYOUT_PCI_MMIO_GPA + LAYOUT_PCI_MMIO_SIZE;
@@ -505,6 +531,8 @@ void pci_bus_destroy(struct pci_bus *bus)
 	for (int s = 0; s < PCI_SLOT_COUNT; s++)
 		if (bus->slots[s] && bus->slots[s]->ops->destroy)
 			bus->slots[s]->ops->destroy(bus->slots[s]);
+	if (bus->reset_control)
+		bus->reset_control->ops->destroy(bus->reset_control);
 	pthread_rwlock_destroy(&bus->lock);
 	free(bus);
 }

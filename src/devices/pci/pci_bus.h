@@ -33,6 +33,10 @@ struct pci_bus {
 	uint32_t config_address; /* the 0xcf8 latch */
 	struct pci_device *slots[PCI_SLOT_COUNT];
 	uint64_t next_bar_gpa; /* BAR allocator inside the window */
+	/* Byte accesses to 0xcf9, inside the config ports' range: the
+	 * chipset's reset control register (devices/reset_port.h), owned by
+	 * the bus. NULL: none. */
+	struct device *reset_control;
 };
 
 /* Allocates the bus with its host bridge in slot 0. NULL: out of memory. */
@@ -42,6 +46,11 @@ struct pci_bus *pci_bus_create(void);
  * Returns 0 or a negative errno. */
 int pci_bus_attach(struct pci_bus *bus, struct io_bus *pio_bus,
 		   struct io_bus *mmio_bus);
+
+/* Gives the bus the device behind port 0xcf9 (byte accesses only; dword
+ * accesses at 0xcf8 stay the address latch, as on PIIX and ICH chipsets).
+ * The bus owns it afterwards. */
+void pci_bus_set_reset_control(struct pci_bus *bus, struct device *dev);
 
 /* Plugs pdev into the first free slot, assigns its BARs from the window
  * (naturally aligned) and enables memory decoding as firmware would.
