@@ -212,12 +212,12 @@ static void negotiate(struct fuzz_driver *d, struct fuzz_input *in)
 	}
 }
 
-void fuzz_device_attach(struct fuzz_driver *d, struct virtio_device *vdev,
-			struct fuzz_input *in)
+void fuzz_device_plug(struct fuzz_driver *d, struct virtio_device *vdev)
 {
 	d->vdev = vdev;
 	d->queue_count = vdev->queue_count;
-	vdev->transport = &fake_transport;
+	if (!vdev->transport)
+		vdev->transport = &fake_transport;
 	vdev->mem = d->mem;
 	for (uint16_t q = 0; q < vdev->queue_count; q++)
 		vdev->queues[q].size = vdev->queues[q].max_size;
@@ -226,6 +226,12 @@ void fuzz_device_attach(struct fuzz_driver *d, struct virtio_device *vdev,
 	vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (vdev->epoll_fd < 0)
 		abort();
+}
+
+void fuzz_device_attach(struct fuzz_driver *d, struct virtio_device *vdev,
+			struct fuzz_input *in)
+{
+	fuzz_device_plug(d, vdev);
 	negotiate(d, in);
 }
 

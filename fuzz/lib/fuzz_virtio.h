@@ -53,7 +53,12 @@ void fuzz_driver_add_chain(struct fuzz_driver *d, uint16_t q,
 /* Writes input bytes at an input-chosen guest address (rings included). */
 void fuzz_driver_poke(struct fuzz_driver *d, struct fuzz_input *in);
 
-/* Plugs vdev without an I/O thread, negotiates the offered features
+/* Plugs vdev without an I/O thread (a transport fuzzer drives the rest
+ * through the transport's registers); a vdev without a transport gets one
+ * that ignores interrupts. */
+void fuzz_device_plug(struct fuzz_driver *d, struct virtio_device *vdev);
+
+/* fuzz_device_plug(), then negotiates the offered features
  * masked by the input's choice, enables every queue at FUZZ_RING_GPA and
  * sets DRIVER_OK. */
 void fuzz_device_attach(struct fuzz_driver *d, struct virtio_device *vdev,
