@@ -138,6 +138,10 @@ struct vm *fuzz_vm_get(void)
 	vm_config_set_defaults(&vm->config);
 	vm->config.memory_size = RAM_SIZE;
 	vm->fd = -1;
+	/* One vCPU without a KVM fd: its state sections are checked, and
+	 * the ioctls that would apply them fail with EBADF. */
+	vm->vcpu_count = 1;
+	vm->vcpus[0] = (struct vcpu){.vm = vm, .index = 0, .fd = -1};
 	vm->serial_output_fd = -1;
 	vm->stop_eventfd = -1;
 	must(guest_memory_init(&vm->memory, RAM_SIZE), "memory", NULL);
@@ -167,6 +171,15 @@ int fuzz_vm_save(struct vm *vm, struct state_file *sf)
 	}
 	ret = state_file_add(sf, SNAP_VM_META, "vm.meta", &meta, sizeof(meta),
 			     &err);
+	if (!ret) {
+		/* What an empty CPUID list looks like (no features to
+		 * compare with this host's). */
+		struct kvm_cpuid2 cpuid = {0};
+
+		ret = state_file_add(sf, snap_vcpu_id(0, SNAP_VCPU_CPUID),
+				     "vcpu0.cpuid", &cpuid, sizeof(cpuid),
+				     &err);
+	}
 	if (!ret)
 		ret = config_state_save(&vm->config, sf, &err);
 	if (!ret)

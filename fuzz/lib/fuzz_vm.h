@@ -1,6 +1,6 @@
 /* A VM without KVM for the snapshot and migration targets: what vm_create()
- * builds minus the VM file descriptor and the vCPUs (fd -1, which the
- * transports and the irq routing take as "no KVM"): 64 MiB of RAM, the
+ * builds minus KVM (VM and vCPU fds -1, which the transports and the irq
+ * routing take as "no KVM"; one vCPU for the state checks): 64 MiB of RAM, the
  * platform devices on port I/O, the PCI bus, and virtio-rng, -balloon and
  * -blk on PCI and -vsock on MMIO, each with its real save/restore. Built
  * once per process; restores go into it again and again. */
@@ -16,8 +16,8 @@
 struct vm *fuzz_vm_get(void);
 
 /* The state sections a snapshot of this VM holds, except the ones only KVM
- * can give (clock, irqchips, PIT, vCPUs): vm.meta, vm.config, the virtio
- * list and every device. For seeds. Returns 0 or a negative errno. */
+ * can give (clock, irqchips, PIT, vCPU registers): vm.meta, an empty vCPU CPUID,
+ * vm.config, the virtio list and every device. For seeds. Returns 0 or a negative errno. */
 int fuzz_vm_save(struct vm *vm, struct state_file *sf);
 
 /* Writes the serialized buffer to path (seed generation); exits on error. */
