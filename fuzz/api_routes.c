@@ -61,8 +61,9 @@ static void *fake_main_thread(void *arg)
 	struct fake_main *m = arg;
 
 	for (;;) {
-		struct pollfd fds[2] = {{.fd = m->inst->wake_fd, .events = POLLIN},
-					{.fd = m->quit_fd[0], .events = POLLIN}};
+		struct pollfd fds[2] = {
+			{.fd = m->inst->wake_fd, .events = POLLIN},
+			{.fd = m->quit_fd[0], .events = POLLIN}};
 		uint64_t count;
 
 		if (poll(fds, 2, -1) < 0)

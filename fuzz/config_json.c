@@ -21,20 +21,25 @@ static int apply_machine_put(struct vm_config *c, struct vm_config_storage *s,
 	return vm_config_json_apply_machine(c, s, body, 0, err);
 }
 
-static int apply_machine_patch(struct vm_config *c,
-			       struct vm_config_storage *s, const json_t *body,
-			       struct tern_error *err)
+static int apply_machine_patch(struct vm_config *c, struct vm_config_storage *s,
+			       const json_t *body, struct tern_error *err)
 {
 	return vm_config_json_apply_machine(c, s, body, 1, err);
 }
 
 static const apply_fn sections[] = {
-	vm_config_json_apply_document,	  apply_machine_put,
-	apply_machine_patch,		  vm_config_json_apply_boot_source,
-	vm_config_json_apply_logger,	  vm_config_json_apply_metrics,
-	vm_config_json_apply_serial,	  vm_config_json_apply_entropy,
-	vm_config_json_apply_drive,	  vm_config_json_apply_net,
-	vm_config_json_apply_vsock,	  vm_config_json_apply_balloon,
+	vm_config_json_apply_document,
+	apply_machine_put,
+	apply_machine_patch,
+	vm_config_json_apply_boot_source,
+	vm_config_json_apply_logger,
+	vm_config_json_apply_metrics,
+	vm_config_json_apply_serial,
+	vm_config_json_apply_entropy,
+	vm_config_json_apply_drive,
+	vm_config_json_apply_net,
+	vm_config_json_apply_vsock,
+	vm_config_json_apply_balloon,
 	vm_config_json_apply_cpu_config,
 };
 #define SECTION_COUNT (sizeof(sections) / sizeof(sections[0]))

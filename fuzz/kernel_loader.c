@@ -3,6 +3,7 @@
  * as for --kernel), after one byte choosing an initrd size and a short
  * command line, loaded into 64 MiB of guest RAM. A load that succeeds
  * must name an entry point inside RAM. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,9 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		req.initrd_size = (setup & 0x40) ? sizeof(initrd) : 4096;
 	}
 	req.rsdp_gpa = (setup & 0x80) ? 0xe0000 : 0;
-	if (kernel_load(&mem, &req, &entry, &err) == 0 &&
-	    !guest_memory_ptr(&mem, entry.entry_gpa, 1))
-		abort();
+	if (kernel_load(&mem, &req, &entry, &err) == 0) {
+		if (!guest_memory_ptr(&mem, entry.entry_gpa, 1))
+			abort();
+	} else if (getenv("FUZZ_VERBOSE")) {
+		fprintf(stderr, "refused: %s\n", err.message);
+	}
 	free(kernel);
 	return 0;
 }

@@ -43,8 +43,7 @@ static const uint16_t bases[3] = {SERIAL_COM1_PORT, I8042_DATA_PORT,
 static const uint16_t spans[3] = {SERIAL_PORT_COUNT, I8042_PORT_SPAN,
 				  CMOS_RTC_PORT_COUNT};
 
-static void restore_op(struct devices *d, unsigned which,
-		       struct fuzz_input *in)
+static void restore_op(struct devices *d, unsigned which, struct fuzz_input *in)
 {
 	struct device *dev = d->dev[which];
 	uint8_t buf[512];
@@ -81,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.dev[1] = i8042_create(count_reset, NULL, &kbd);
 	d.dev[2] = cmos_rtc_create(fixed_now);
 	for (int i = 0; i < 3; i++)
-		if (!d.dev[i] || io_bus_register(&d.bus, bases[i], spans[i],
-						 d.dev[i]))
+		if (!d.dev[i] ||
+		    io_bus_register(&d.bus, bases[i], spans[i], d.dev[i]))
 			abort();
 
 	while (!fuzz_done(&in)) {
@@ -91,13 +90,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t value = 0;
 
 		switch (op & 15) {
-		case 0: case 1: case 2: case 3: case 4: case 5:
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+		case 5:
 			value = fuzz_u32(&in);
-			io_bus_write(&d.bus, bases[which] + fuzz_u8(&in) % (spans[which] + 1),
+			io_bus_write(&d.bus,
+				     bases[which] +
+					     fuzz_u8(&in) % (spans[which] + 1),
 				     &value, 1u << (op & 1));
 			break;
-		case 6: case 7: case 8: case 9: case 10:
-			io_bus_read(&d.bus, bases[which] + fuzz_u8(&in) % (spans[which] + 1),
+		case 6:
+		case 7:
+		case 8:
+		case 9:
+		case 10:
+			io_bus_read(&d.bus,
+				    bases[which] +
+					    fuzz_u8(&in) % (spans[which] + 1),
 				    &value, 1u << (op & 1));
 			break;
 		case 11: {
@@ -116,7 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		default: /* a 4-byte access, which the ISA devices take too */
 			value = fuzz_u32(&in);
-			io_bus_write(&d.bus, bases[which] + fuzz_u8(&in) % spans[which],
+			io_bus_write(&d.bus,
+				     bases[which] + fuzz_u8(&in) % spans[which],
 				     &value, 4);
 			break;
 		}

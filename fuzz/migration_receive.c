@@ -33,9 +33,9 @@ static void *feed(void *arg)
 	bool open_for_writing = true;
 
 	for (;;) {
-		struct pollfd pfd = {
-			.fd = f->fd,
-			.events = POLLIN | (open_for_writing ? POLLOUT : 0)};
+		struct pollfd pfd = {.fd = f->fd,
+				     .events = POLLIN |
+					     (open_for_writing ? POLLOUT : 0)};
 		char sink[4096];
 
 		if (poll(&pfd, 1, -1) < 0)

@@ -25,7 +25,8 @@ static void host_op(struct fuzz_driver *d, struct fuzz_input *in)
 
 	switch (op % 3) {
 	case 0:
-		virtio_balloon_set_target(d->vdev, (uint64_t)fuzz_u16(in) * 4096);
+		virtio_balloon_set_target(d->vdev,
+					  (uint64_t)fuzz_u16(in) * 4096);
 		break;
 	case 1:
 		virtio_balloon_request_stats(d->vdev);

@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int error = 0;
 	struct device *dev = virtio_mmio_create(vdev, BASE, 16, -1, &error);
 
-	if (!dev || io_bus_register(&mmio, BASE, LAYOUT_VIRTIO_MMIO_SLOT_SIZE,
-				    dev))
+	if (!dev ||
+	    io_bus_register(&mmio, BASE, LAYOUT_VIRTIO_MMIO_SLOT_SIZE, dev))
 		abort();
 	while (!fuzz_done(&in)) {
 		uint8_t op = fuzz_u8(&in);
@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		/* Mostly the registers (0x000-0x0ff), then config space;
 		 * now and then just past the slot. */
-		fuzz_transport_access(&mmio, BASE + fuzz_u16(&in) % 0x1100,
-				      &in, op);
+		fuzz_transport_access(&mmio, BASE + fuzz_u16(&in) % 0x1100, &in,
+				      op);
 	}
 	io_bus_destroy_devices(&mmio);
 	return 0;

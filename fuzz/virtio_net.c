@@ -32,7 +32,8 @@ static void make_persistent_tap(void)
 	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), TAP_NAME);
-	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETPERSIST, 1)) {
+	if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) ||
+	    ioctl(fd, TUNSETPERSIST, 1)) {
 		printf("fuzz-skip: cannot make a tap (%m)\n");
 		fflush(stdout);
 		_exit(77);

@@ -44,10 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				&in, op);
 			break;
 		default: /* BAR 0 (common, ISR, device, notify, MSI-X) */
-			fuzz_transport_access(
-				&mmio,
-				pci_device_bar_address(pdev, 0) + where % 0x6000,
-				&in, op);
+			fuzz_transport_access(&mmio,
+					      pci_device_bar_address(pdev, 0) +
+						      where % 0x6000,
+					      &in, op);
 			break;
 		}
 	}

@@ -56,7 +56,8 @@ static void pop(struct fuzz_driver *d, struct virtq *vq, unsigned slot,
 	if (ret == 1) {
 		check_chain(d->mem, &chains[slot]);
 		(*outstanding)++;
-	} else if (ret != 0 && (ret > -VIRTQ_ERR_SIZE || ret < -VIRTQ_ERR_USED_HEAD)) {
+	} else if (ret != 0 &&
+		   (ret > -VIRTQ_ERR_SIZE || ret < -VIRTQ_ERR_USED_HEAD)) {
 		abort();
 	}
 }
@@ -90,13 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned slot = (op >> 4) & 3;
 
 		switch (op & 15) {
-		case 0: case 1: case 2:
+		case 0:
+		case 1:
+		case 2:
 			fuzz_driver_add_chain(&d, 0, &in);
 			break;
 		case 3:
 			fuzz_driver_poke(&d, &in);
 			break;
-		case 4: case 5:
+		case 4:
+		case 5:
 			pop(&d, &vq, slot, &outstanding);
 			break;
 		case 6:
@@ -114,11 +118,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				written[i] = fuzz_u32(&in);
 			}
 			virtq_push_batch(&vq, heads, written, count);
-			outstanding = outstanding > count ? outstanding - count : 0;
+			outstanding =
+				outstanding > count ? outstanding - count : 0;
 			break;
 		}
 		case 8:
-			if (virtq_unpop(&vq, fuzz_u8(&in) % 4) == 0 && outstanding)
+			if (virtq_unpop(&vq, fuzz_u8(&in) % 4) == 0 &&
+			    outstanding)
 				outstanding = 0;
 			break;
 		case 9:

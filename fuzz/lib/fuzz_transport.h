@@ -47,8 +47,8 @@ static inline void fuzz_transport_access(struct io_bus *bus, uint64_t addr,
 }
 
 /* The guest's other moves; returns false for an op it does not know. */
-static inline bool fuzz_transport_driver_op(struct fuzz_driver *d,
-					    uint8_t op, struct fuzz_input *in)
+static inline bool fuzz_transport_driver_op(struct fuzz_driver *d, uint8_t op,
+					    struct fuzz_input *in)
 {
 	uint16_t q = (uint16_t)((op >> 4) % d->queue_count);
 

@@ -84,9 +84,8 @@ static struct vring_desc build_indirect(struct fuzz_driver *d,
 	gpa = alloc_data(d, count * 16);
 	if (gpa_ptr(d, gpa, count * 16))
 		memcpy(gpa_ptr(d, gpa, count * 16), table, count * 16);
-	return (struct vring_desc){.addr = gpa,
-				   .len = count * 16,
-				   .flags = VRING_DESC_F_INDIRECT};
+	return (struct vring_desc){
+		.addr = gpa, .len = count * 16, .flags = VRING_DESC_F_INDIRECT};
 }
 
 static struct vring_desc build_desc(struct fuzz_driver *d,
@@ -113,7 +112,8 @@ static struct vring_desc build_desc(struct fuzz_driver *d,
 	if (buf && !(desc.flags & VRING_DESC_F_WRITE)) {
 		/* ctl bits 4-6 choose how much of it the input fills: the
 		 * rest stays as it was (zeros or an older buffer). */
-		uint32_t fill = (ctl & 0x70) ? desc.len : (desc.len < 64 ? desc.len : 64);
+		uint32_t fill = (ctl & 0x70) ? desc.len
+					     : (desc.len < 64 ? desc.len : 64);
 
 		fuzz_bytes(in, buf, fill);
 	}
@@ -200,8 +200,9 @@ static void negotiate(struct fuzz_driver *d, struct fuzz_input *in)
 		queue->used_gpa = FUZZ_USED_GPA(q);
 		virtio_device_enable_queue(vdev, q);
 	}
-	virtio_device_write_status(vdev, base | VIRTIO_CONFIG_S_FEATURES_OK |
-						 VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_device_write_status(vdev,
+				   base | VIRTIO_CONFIG_S_FEATURES_OK |
+					   VIRTIO_CONFIG_S_DRIVER_OK);
 	pthread_mutex_unlock(&vdev->lock);
 	for (uint16_t q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		d->avail_idx[q] = d->next_desc[q] = 0;
@@ -266,7 +267,8 @@ void fuzz_device_service(struct fuzz_driver *d)
 			break;
 		pthread_mutex_lock(&vdev->lock);
 		for (int i = 0; i < n; i++) {
-			uint64_t index = events[i].data.u64 - EVENT_WATCHED_BASE;
+			uint64_t index =
+				events[i].data.u64 - EVENT_WATCHED_BASE;
 
 			if (events[i].data.u64 < EVENT_WATCHED_BASE ||
 			    index >= (uint64_t)vdev->watched_count ||
@@ -304,10 +306,15 @@ void fuzz_device_run(struct fuzz_driver *d, struct fuzz_input *in)
 		uint16_t q = (uint16_t)((op >> 4) % d->queue_count);
 
 		switch (op & 15) {
-		case 0: case 1: case 2: case 3:
+		case 0:
+		case 1:
+		case 2:
+		case 3:
 			fuzz_driver_add_chain(d, q, in);
 			break;
-		case 4: case 5: case 6:
+		case 4:
+		case 5:
+		case 6:
 			fuzz_device_notify(d, q);
 			fuzz_device_service(d);
 			break;
@@ -323,7 +330,8 @@ void fuzz_device_run(struct fuzz_driver *d, struct fuzz_input *in)
 		case 10:
 			negotiate(d, in);
 			break;
-		case 11: case 12:
+		case 11:
+		case 12:
 			if (d->device_op)
 				d->device_op(d, in);
 			break;

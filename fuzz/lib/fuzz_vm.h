@@ -16,8 +16,9 @@
 struct vm *fuzz_vm_get(void);
 
 /* The state sections a snapshot of this VM holds, except the ones only KVM
- * can give (clock, irqchips, PIT, vCPU registers): vm.meta, an empty vCPU CPUID,
- * vm.config, the virtio list and every device. For seeds. Returns 0 or a negative errno. */
+ * can give (clock, irqchips, PIT, vCPU registers): vm.meta, an empty vCPU
+ * CPUID, vm.config, the virtio list and every device. For seeds. Returns 0 or a
+ * negative errno. */
 int fuzz_vm_save(struct vm *vm, struct state_file *sf);
 
 /* Writes the serialized buffer to path (seed generation); exits on error. */
