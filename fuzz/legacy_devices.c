@@ -1,9 +1,9 @@
 /* Fuzz target: the port-I/O devices (src/devices/): the 16550A UART at
  * COM1, the i8042 controller and the CMOS RTC, on one I/O bus as the VM
  * has them, in any access sequence, width and value, with host input on
- * the serial line, Ctrl-Alt-Del from the API, and each device's restore
- * fed untrusted bytes (then used). An interrupt line that is raised must
- * be a 0/1 level; the i8042's reset line only counts. */
+ * the serial line, Ctrl-Alt-Del from the API, and each device's check
+ * and restore fed untrusted bytes (then used). An interrupt line that is raised
+ * must be a 0/1 level; the i8042's reset line only counts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +28,10 @@ static void count_reset(void *opaque)
 	resets++;
 }
 
-static time_t fixed_now(void)
+static void fixed_now(struct timespec *ts)
 {
-	return 1700000000;
+	ts->tv_sec = 1700000000;
+	ts->tv_nsec = 0;
 }
 
 struct devices {
@@ -64,7 +65,10 @@ static void restore_op(struct devices *d, unsigned which, struct fuzz_input *in)
 	} else {
 		fuzz_bytes(in, buf, len);
 	}
-	dev->ops->restore(dev, buf, len);
+	/* As a snapshot load: restore only what the device's check took. */
+	if ((!dev->ops->check || dev->ops->check(dev, buf, len) == 0) &&
+	    dev->ops->restore(dev, buf, len) == 0 && dev->ops->restored)
+		dev->ops->restored(dev);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -78,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_set_level(LOG_OFF);
 	d.dev[0] = serial_8250_create(&com1, -1);
 	d.dev[1] = i8042_create(count_reset, NULL, &kbd);
-	d.dev[2] = cmos_rtc_create(fixed_now);
+	d.dev[2] = cmos_rtc_create(fixed_now, NULL);
 	for (int i = 0; i < 3; i++)
 		if (!d.dev[i] ||
 		    io_bus_register(&d.bus, bases[i], spans[i], d.dev[i]))

@@ -46,9 +46,10 @@ static void no_event(void *opaque)
 {
 }
 
-static time_t fixed_now(void)
+static void fixed_now(struct timespec *ts)
 {
-	return 1700000000;
+	ts->tv_sec = 1700000000;
+	ts->tv_nsec = 0;
 }
 
 static void must(int ret, const char *what, const struct tern_error *err)
@@ -75,7 +76,7 @@ static void add_platform(struct vm *vm)
 			     i8042_create(no_event, NULL, &kbd)),
 	     "i8042", NULL);
 	must(io_bus_register(&vm->pio_bus, CMOS_RTC_PORT, CMOS_RTC_PORT_COUNT,
-			     cmos_rtc_create(fixed_now)),
+			     cmos_rtc_create(fixed_now, NULL)),
 	     "rtc", NULL);
 	must(io_bus_register(&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT,
 			     ACPI_POWER_PORT_COUNT, acpi_power_create(&power)),
