@@ -67,7 +67,7 @@ asan: build/asan/tern $(UNIT_TESTS:%=build/asan/unit/%)
 
 unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
 
-# libFuzzer targets (fuzz/*.c, see fuzz/README.md): clang builds the whole
+# libFuzzer targets (fuzz/*.c, docs/security.md "Fuzzing"): clang builds the whole
 # library again with coverage instrumentation, ASan and UBSan into
 # build/fuzz/obj; gcc stays the compiler for everything else.
 FUZZ_CC ?= clang
