@@ -1,8 +1,8 @@
 /* Fuzz target: the live migration receiver (src/migration/
- * migration_receive.c, migration_wire.c) reading the input as the stream
- * from a hostile source over a socketpair: handshake, MACHINE, RAM runs,
- * SYNCs, the STATE file and END, then the restore into a VM without KVM
- * (fuzz/lib/fuzz_vm.h; the KVM-only sections fail at their ioctls). A
+ * migration_receive.c, migration_wire.c, migration_stream.c) reading the input
+ * as the stream from a hostile source over a socketpair: handshake, MACHINE,
+ * RAM runs, SYNCs, the STATE file and END, then the restore into a VM without
+ * KVM (fuzz/lib/fuzz_vm.h; the KVM-only sections fail at their ioctls). A
  * feeder thread writes the input and reads whatever the receiver answers,
  * so neither side can block the other.
  *
@@ -18,6 +18,7 @@
 
 #include "fuzz_vm.h"
 #include "migration/migration_receive.h"
+#include "migration/migration_stream.h"
 #include "migration/migration_wire.h"
 
 struct feeder {
@@ -129,16 +130,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_t thread;
 	int fds[2];
 
+	struct migration_stream *stream;
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
 		abort();
 	f.fd = fds[1];
 	if (pthread_create(&thread, NULL, feed, &f))
 		abort();
-	if ((migration_receive_machine(fds[0], &machine, &err) ||
-	     migration_receive_vm(vm, fds[0], &machine, &err)) &&
+	/* The plain stream, as over TCP; the TLS one decrypts to it. */
+	if (migration_stream_plain(fds[0], &stream))
+		abort();
+	if ((migration_receive_machine(stream, &machine, &err) ||
+	     migration_receive_vm(vm, stream, &machine, &err)) &&
 	    getenv("FUZZ_VERBOSE"))
 		fprintf(stderr, "refused: %s\n", err.message);
-	close(fds[0]);
+	migration_stream_close(stream);
 	pthread_join(thread, NULL);
 	close(fds[1]);
 	return 0;
