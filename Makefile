@@ -15,7 +15,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS := $(SRCS:%.c=build/obj/%.o)
 ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 
-.PHONY: all asan unit-tests kvm-tests format format-check clean guests
+.PHONY: all asan unit-tests kvm-tests fuzz format format-check clean guests
 
 all: build/tern build/tern-static guests
 
@@ -67,6 +67,32 @@ asan: build/asan/tern $(UNIT_TESTS:%=build/asan/unit/%)
 
 unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
 
+# libFuzzer targets (fuzz/*.c, docs/security.md "Fuzzing"): clang builds the whole
+# library again with coverage instrumentation, ASan and UBSan into
+# build/fuzz/obj; gcc stays the compiler for everything else.
+FUZZ_CC ?= clang
+# (the kernel's kvm_cpuid2 ends in a flexible array, which clang names)
+CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-Wno-gnu-variable-sized-type-not-at-end
+FUZZ_OBJS := $(SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_LIB_SRCS := $(wildcard fuzz/lib/*.c)
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=build/fuzz/obj/%.o)
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/*.c))
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -Ifuzz/lib -c $< -o $@
+
+build/fuzz/libtern.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/%: build/fuzz/obj/fuzz/%.o $(FUZZ_LIB_OBJS) build/fuzz/libtern.a
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+
 # Tiny project-built guests for the direct /dev/kvm tests: flat binaries
 # assembled from tests/kvm/guests/*.S.
 MULTIBOOT_GUEST_SRCS := $(wildcard tests/kvm/guests/multiboot_*.S)
@@ -112,7 +138,7 @@ build/kvm/%: tests/kvm/%.c build/libtern.a
 	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/libtern.a -lcmocka $(LDLIBS)
 kvm-tests: $(KVM_TESTS:%=build/kvm/%) guests
 
-FORMAT_FILES := $(shell find src tests -name '*.[ch]')
+FORMAT_FILES := $(shell find src tests fuzz -name '*.[ch]')
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -121,7 +147,8 @@ format-check:
 
 clean:
 	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \
-		build/libtern.a build/guests
+		build/libtern.a build/guests build/fuzz
 
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/src/main.d \
 	build/obj/src/static/microhttpd_without_gnutls.d
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/fuzz/%.d)

@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
 	build-essential binutils make pkg-config clang-format
+	clang libclang-rt-14-dev  # fuzz/: libFuzzer, ASan and UBSan runtimes
 	libcmocka-dev          # unit tests
 	# Each -dev package below also ships the .a that build/tern-static
 	# (the jailer's tern) links: libjansson.a, libmicrohttpd.a, libseccomp.a,
