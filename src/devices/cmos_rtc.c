@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -204,6 +205,16 @@ static int timespec_cmp(const struct timespec *a, const struct timespec *b)
 	return 0;
 }
 
+/* The years the registers can name: century 0-255 (binary) and year 0-99.
+ * The offset's bound alone allows years before 0, whose fields would encode
+ * as negative numbers. */
+#define RTC_YEAR_MAX 25599
+
+static bool year_nameable(long long year)
+{
+	return year >= 0 && year <= RTC_YEAR_MAX;
+}
+
 /* The guest's second at host second host_s; false on overflow (an absurd
  * host clock). */
 static bool guest_second(const struct cmos_rtc *rtc, time_t host_s,
@@ -221,7 +232,8 @@ static void guest_date(const struct cmos_rtc *rtc, time_t host_s, struct tm *tm)
 {
 	time_t t;
 
-	if (!guest_second(rtc, host_s, &t) || !gmtime_r(&t, tm))
+	if (!guest_second(rtc, host_s, &t) || !gmtime_r(&t, tm) ||
+	    !year_nameable(tm->tm_year + 1900))
 		*tm = (struct tm){.tm_mday = 1, .tm_year = 70, .tm_wday = 4};
 }
 
@@ -714,9 +726,25 @@ static bool registers_valid(const uint8_t *nvram)
 		nvram[REG_STATUS_D] == STATUS_D_VALID_RAM;
 }
 
+/* Whether the guest's date is one the registers can hold at the host's
+ * present time (a restored state is checked against the present: the VM
+ * resumes now). */
+static bool offset_names_a_year_now(const struct cmos_rtc *rtc, int64_t offset)
+{
+	struct timespec now;
+	time_t guest_s;
+	struct tm tm;
+
+	rtc->now(&now);
+	guest_s = now.tv_sec;
+
+	return !__builtin_add_overflow(guest_s, (time_t)offset, &guest_s) &&
+		gmtime_r(&guest_s, &tm) && year_nameable(tm.tm_year + 1900LL);
+}
+
 /* The state in buf, checked; *first_layout when it is the 144-byte one. */
-static int parse_state(const void *buf, size_t len, struct cmos_rtc_state *st,
-		       bool *first_layout)
+static int parse_state(const struct cmos_rtc *rtc, const void *buf, size_t len,
+		       struct cmos_rtc_state *st, bool *first_layout)
 {
 	*first_layout = len == STATE_FIRST_LAYOUT_SIZE;
 	if (len != sizeof(*st) && !*first_layout)
@@ -731,6 +759,13 @@ static int parse_state(const void *buf, size_t len, struct cmos_rtc_state *st,
 			  (long long)st->offset, (long long)RTC_OFFSET_MAX);
 		return -EINVAL;
 	}
+	if (!offset_names_a_year_now(rtc, st->offset)) {
+		log_error("cmos-rtc: the saved clock offset of %lld s puts the "
+			  "guest's date outside the years 0-%d its registers "
+			  "can hold",
+			  (long long)st->offset, RTC_YEAR_MAX);
+		return -EINVAL;
+	}
 	if (!*first_layout &&
 	    (st->checked_sec < 0 || st->checked_nsec < 0 ||
 	     st->checked_nsec >= NS_PER_S))
@@ -743,8 +778,7 @@ static int rtc_check(struct device *dev, const void *buf, size_t len)
 	struct cmos_rtc_state st;
 	bool first_layout;
 
-	(void)dev;
-	return parse_state(buf, len, &st, &first_layout);
+	return parse_state(to_rtc(dev), buf, len, &st, &first_layout);
 }
 
 static int rtc_restore(struct device *dev, const void *buf, size_t len)
@@ -753,7 +787,7 @@ static int rtc_restore(struct device *dev, const void *buf, size_t len)
 	struct cmos_rtc_state st;
 	bool first_layout;
 	struct timespec now;
-	int ret = parse_state(buf, len, &st, &first_layout);
+	int ret = parse_state(rtc, buf, len, &st, &first_layout);
 
 	if (ret)
 		return ret;

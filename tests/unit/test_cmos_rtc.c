@@ -360,6 +360,19 @@ static void restore_refuses_hostile_states(void **state)
 		assert_int_equal(b->ops->check(b, state_buf, len), -EINVAL);
 		assert_int_equal(b->ops->restore(b, state_buf, len), -EINVAL);
 	}
+	/* Within the offset's bound, but dates before year 0 (the fuzzer's
+	 * find: their fields encoded as negative numbers) or past the
+	 * registers' 25599. */
+	static const int64_t bad_offsets[] = {
+		-(1LL << 40), 1LL << 40, -(int64_t)T0 - 2100LL * 365 * 86400,
+		25000LL * 365 * 86400};
+	for (size_t i = 0; i < sizeof(bad_offsets) / sizeof(bad_offsets[0]);
+	     i++) {
+		memcpy(state_buf, good, len);
+		memcpy(state_buf, &bad_offsets[i], 8);
+		assert_int_equal(b->ops->check(b, state_buf, len), -EINVAL);
+		assert_int_equal(b->ops->restore(b, state_buf, len), -EINVAL);
+	}
 	memcpy(state_buf, good, len);
 	assert_int_equal(b->ops->restore(b, state_buf, len - 1), -EINVAL);
 	assert_int_equal(b->ops->restore(b, state_buf, len + 1), -EINVAL);
