@@ -5,7 +5,9 @@ CC ?= cc
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-D_GNU_SOURCE -Isrc -MMD -MP
 CFLAGS_RELEASE := $(CFLAGS_COMMON) -O2 -g
-CFLAGS_ASAN := $(CFLAGS_COMMON) -O1 -g -fsanitize=address,undefined \
+# The sanitizer build is a test build: TERN_TEST_HOOKS compiles in test-only
+# triggers (see src/sandbox/seccomp.h) that release builds never have.
+CFLAGS_ASAN := $(CFLAGS_COMMON) -DTERN_TEST_HOOKS -O1 -g -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lssl -lcrypto -lm -lpthread -lz
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/api_routes.h"
+#include "sandbox/seccomp.h"
 #include "util/log.h"
 
 enum api_method { API_GET, API_PUT, API_PATCH, API_OTHER, API_METHODS };
@@ -195,6 +197,22 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	return send_reply(server, conn, method, url, req, &reply);
 }
 
+/* libmicrohttpd's polling thread is its own, started under the ceiling
+ * (sandbox/seccomp.h); it narrows itself when the first client connects,
+ * before it reads a byte the client sent. */
+static void connection_notified(void *cls, struct MHD_Connection *conn,
+				void **socket_context,
+				enum MHD_ConnectionNotificationCode code)
+{
+	static __thread int narrowed;
+
+	if (code != MHD_CONNECTION_NOTIFY_STARTED || narrowed)
+		return;
+	narrowed = 1;
+	pthread_setname_np(pthread_self(), "api");
+	seccomp_enter_thread(SECCOMP_THREAD_API);
+}
+
 static void request_completed(void *cls, struct MHD_Connection *conn,
 			      void **con_cls,
 			      enum MHD_RequestTerminationCode code)
@@ -313,6 +331,7 @@ struct api_server *api_server_start(const char *path, struct instance *inst,
 		(unsigned int)API_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_MAX_CONNECTIONS,
 		MHD_OPTION_NOTIFY_COMPLETED, request_completed, server,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_notified, server,
 		MHD_OPTION_END);
 	if (!server->daemon) {
 		tern_error_set(err, EIO, "cannot start the API server on %s",

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "sandbox/seccomp.h"
+
 #define BLOCK_THREADS_MAX 4
 
 struct threads_engine {
@@ -36,6 +38,10 @@ static void *worker_main(void *opaque)
 	struct block_queue *queue = opaque;
 	struct threads_engine *engine = queue->engine;
 
+	pthread_setname_np(pthread_self(), "block-worker");
+	/* Before the first request: its buffers and offsets are the
+	 * guest's. */
+	seccomp_enter_thread(SECCOMP_THREAD_BLOCK_WORKER);
 	pthread_mutex_lock(&engine->lock);
 	for (;;) {
 		struct block_request *req;

@@ -51,6 +51,8 @@ enum {
 	OPT_MODULE,
 	OPT_DEBUG_EXIT,
 	OPT_ON_REBOOT,
+	OPT_SECCOMP,
+	OPT_NO_SECCOMP,
 };
 
 static const struct option run_options[] = {
@@ -79,6 +81,8 @@ static const struct option run_options[] = {
 	{"module", required_argument, NULL, OPT_MODULE},
 	{"debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
+	{"seccomp", required_argument, NULL, OPT_SECCOMP},
+	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -328,6 +332,27 @@ void run_command_print_help(FILE *out)
 		"                         connect first can send a VM. "
 		"--incoming needs this or\n"
 		"                         --migration-tls\n"
+		"      --seccomp MODE     system call filters, one list per "
+		"kind of tern thread\n"
+		"                         (vCPU, device I/O, API, ...; see "
+		"docs/security.md):\n"
+		"                           kill  a call outside the thread's "
+		"list ends tern,\n"
+		"                                 killed by SIGSYS, after one "
+		"line on stderr\n"
+		"                                 naming the call and the "
+		"thread (default)\n"
+		"                           log   such calls run, and the "
+		"kernel logs each\n"
+		"                                 (dmesg: comm=THREAD "
+		"syscall=NUMBER); for\n"
+		"                                 finding a missing call, "
+		"not for production\n"
+		"                           off   no filters: UNSAFE, a guest "
+		"that takes over a\n"
+		"                                 tern thread can make any "
+		"system call\n"
+		"      --no-seccomp       the same as --seccomp off (UNSAFE)\n"
 		"  -h, --help             show this help and exit\n"
 		"\n"
 		"Console: with --serial stdio, every key goes to the guest. "
@@ -648,6 +673,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_INCOMING:
 	case OPT_MIGRATION_TLS:
 	case OPT_INSECURE_PLAIN_TCP:
+	case OPT_SECCOMP:
+	case OPT_NO_SECCOMP:
 		return 0; /* taken in the first pass */
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
@@ -711,6 +738,12 @@ static int scan_control_options(int argc, char **argv,
 			 migration_transport_parse_tls(
 				 "--migration-tls", optarg,
 				 &request->migration_transport, err))
+			return -EINVAL;
+		else if (opt == OPT_NO_SECCOMP)
+			request->seccomp = TERN_SECCOMP_OFF;
+		else if (opt == OPT_SECCOMP &&
+			 tern_seccomp_parse_mode(optarg, &request->seccomp,
+						 err))
 			return -EINVAL;
 	}
 	if (optind < argc)
@@ -896,6 +929,13 @@ static int run_main(int argc, char **argv,
 		return TERN_EXIT_USAGE;
 	}
 
+	/* Before the first thread and before anything a guest or client
+	 * sends: every thread tern creates starts under the ceiling. */
+	if (seccomp_start_process(request.seccomp, &err)) {
+		run_request_free(&request);
+		fprintf(stderr, "tern: %s\n", err.message);
+		return TERN_EXIT_RUNTIME_ERROR;
+	}
 	instance = instance_create(&request.config, &request.storage, &err);
 	if (instance) {
 		instance->incoming_address = request.incoming;

@@ -5,6 +5,7 @@
 
 #include "config/vm_config_json.h"
 #include "migration/migration_transport.h"
+#include "sandbox/seccomp.h"
 #include "util/error.h"
 #include "vm/vm_config.h"
 
@@ -17,6 +18,7 @@ struct run_request {
 	/* --migration-tls, --insecure-plain-tcp: owned */
 	struct migration_transport_config migration_transport;
 	int cpus_given, memory_given; /* --cpus, --memory on the command line */
+	enum tern_seccomp_mode seccomp; /* --seccomp, --no-seccomp */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -19,6 +20,7 @@
 #include "snapshot/device_io.h"
 #include "snapshot/snapshot.h"
 #include "util/host_path.h"
+#include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "vm/vm_reset.h"
 
@@ -58,16 +60,18 @@ static void set_state(struct instance *inst, enum instance_state state)
 }
 
 /* Metrics sources of the instance itself: the process and the VM. */
-static uint64_t resident_bytes(void)
+static uint64_t resident_bytes(int statm_fd)
 {
 	unsigned long long size = 0, resident = 0;
-	FILE *statm = fopen("/proc/self/statm", "r");
+	char text[128];
+	ssize_t n =
+		statm_fd >= 0 ? pread(statm_fd, text, sizeof(text) - 1, 0) : -1;
 
-	if (!statm)
+	if (n <= 0)
 		return 0;
-	if (fscanf(statm, "%llu %llu", &size, &resident) != 2)
+	text[n] = '\0';
+	if (sscanf(text, "%llu %llu", &size, &resident) != 2)
 		resident = 0;
-	fclose(statm);
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
@@ -81,11 +85,13 @@ static double cpu_seconds(void)
 
 static void write_process_metrics(void *opaque, struct metrics_out *out)
 {
+	struct instance *inst = opaque;
+
 	metrics_family(out, "tern_process_resident_memory_bytes", METRICS_GAUGE,
 		       "Resident memory of the tern process (VMM and guest "
 		       "pages it touched).");
 	metrics_sample(out, "tern_process_resident_memory_bytes",
-		       (double)resident_bytes(), NULL);
+		       (double)resident_bytes(inst->statm_fd), NULL);
 	metrics_family(out, "tern_process_cpu_seconds_total", METRICS_COUNTER,
 		       "CPU time used by the tern process, all threads.");
 	metrics_sample(out, "tern_process_cpu_seconds_total", cpu_seconds(),
@@ -183,6 +189,7 @@ static void *metrics_flusher(void *arg)
 	struct instance *inst = arg;
 
 	pthread_setname_np(pthread_self(), "metrics");
+	seccomp_enter_thread(SECCOMP_THREAD_METRICS);
 	pthread_mutex_lock(&inst->metrics_lock);
 	while (!inst->flusher_quit) {
 		struct timespec deadline;
@@ -259,6 +266,8 @@ struct instance *instance_create(const struct vm_config *config,
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
+	inst->incoming_fd = -1;
+	inst->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	inst->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (inst->wake_fd < 0) {
 		tern_error_set(err, errno, "eventfd: %s", strerror(errno));
@@ -299,6 +308,8 @@ void instance_destroy(struct instance *inst)
 	}
 	if (inst->metrics_fd >= 0)
 		close(inst->metrics_fd);
+	if (inst->statm_fd >= 0)
+		close(inst->statm_fd);
 	if (inst->wake_fd >= 0)
 		close(inst->wake_fd);
 	instance_migration_free(inst);

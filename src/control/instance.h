@@ -78,6 +78,9 @@ struct instance {
 	pthread_mutex_t metrics_lock; /* metrics_fd, flusher_quit */
 	pthread_cond_t flusher_cond;
 	int metrics_fd;
+	/* /proc/self/statm, opened at start: the metrics and API threads
+	 * read it without opening files (their seccomp lists). */
+	int statm_fd;
 	int flusher_quit;
 	int flusher_started;
 	pthread_t flusher;

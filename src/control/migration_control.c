@@ -11,6 +11,7 @@
 
 #include "migration/migration_receive.h"
 #include "migration/migration_send.h"
+#include "sandbox/seccomp.h"
 #include "util/log.h"
 
 struct migration_job {
@@ -50,6 +51,7 @@ static void *migration_thread(void *arg)
 	int ret;
 
 	pthread_setname_np(pthread_self(), "migration");
+	seccomp_enter_thread(SECCOMP_THREAD_MIGRATION);
 	ret = migration_send_vm(job->vm, job->stream, &hooks, &job->progress,
 				&err);
 	migration_stream_close(job->stream);

@@ -13,6 +13,7 @@
 #include "arch/x86/vcpu_setup.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "sandbox/seccomp.h"
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,
 		struct tern_error *err)
@@ -224,6 +225,8 @@ static void *vcpu_thread(void *arg)
 
 	snprintf(name, sizeof(name), "vcpu%d", vcpu->index);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first KVM_RUN: from there on the guest drives it. */
+	seccomp_enter_thread(SECCOMP_THREAD_VCPU);
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);

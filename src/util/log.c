@@ -94,6 +94,11 @@ void log_close_file(void)
 	log_open_file(NULL, 0, 0, NULL);
 }
 
+int log_file_fd(void)
+{
+	return __atomic_load_n(&log_fd, __ATOMIC_RELAXED);
+}
+
 void log_mark_start(void)
 {
 	clock_gettime(CLOCK_MONOTONIC, &start_time);

@@ -25,6 +25,9 @@ int log_level_parse(const char *text, enum log_level *level);
 int log_open_file(const char *path, int show_level, int show_origin,
 		  struct tern_error *err);
 void log_close_file(void);
+/* The log file's descriptor, or -1 (for reports from signal handlers,
+ * which cannot take the lock). */
+int log_file_fd(void);
 
 /* Records the process start; call first thing in main. */
 void log_mark_start(void);

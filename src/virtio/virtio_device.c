@@ -11,6 +11,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "sandbox/seccomp.h"
 #include "util/log.h"
 
 /* Features every tern device offers: the virtqueue code implements them. */
@@ -160,6 +161,8 @@ static void *io_thread(void *arg)
 
 	snprintf(name, sizeof(name), "%.15s", vdev->ops->name);
 	pthread_setname_np(pthread_self(), name);
+	/* Before the first kick: queues are the guest's. */
+	seccomp_enter_thread(seccomp_kind_for_device(vdev->ops->name));
 	for (;;) {
 		struct epoll_event events[16];
 		int n = epoll_wait(vdev->epoll_fd, events, 16, -1);

@@ -32,6 +32,7 @@
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/host_path.h"
+#include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "util/size.h"
 #include "virtio/virtio_balloon.h"
@@ -889,6 +890,9 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			break;
 		}
 	}
+	/* Last of all threads (see sandbox/seccomp.h): creating the VM and
+	 * its threads needed the ceiling; the loop needs only its list. */
+	seccomp_enter_thread(SECCOMP_THREAD_MAIN);
 	wait_for_stop(vm, signal_fd);
 
 	for (int i = 0; i < vm->vcpu_count; i++)
