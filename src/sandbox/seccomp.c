@@ -280,6 +280,9 @@ int seccomp_start_process(enum tern_seccomp_mode mode, struct tern_error *err)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return tern_error_set(err, errno, "seccomp: no_new_privs: %s",
 				      strerror(errno));
+	if (prctl(PR_GET_NAME, thread_name, 0, 0, 0) < 0)
+		thread_name[0] = '\0';
+	thread_kind_name = seccomp_kind_name(SECCOMP_THREAD_PROCESS);
 	ret = install(&programs[SECCOMP_THREAD_PROCESS]);
 	if (ret)
 		return tern_error_set(err, -ret,

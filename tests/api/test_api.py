@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,24 +23,13 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
+from apiclient import Api, fake_bzimage, parse_prometheus, wait_for_socket  # noqa: E402
 from tlskeys import TlsKeys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
 WORK = tempfile.mkdtemp(prefix="tern-api-")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def fake_bzimage(size=64 * 1024):
-    image = bytearray(size)
-    image[0x1f1] = 4                                   # setup_sects
-    struct.pack_into("<H", image, 0x1fe, 0xAA55)       # boot_flag
-    image[0x202:0x206] = b"HdrS"
-    struct.pack_into("<H", image, 0x206, 0x020f)       # protocol 2.15
-    image[0x211] = 0x01                                # LOADED_HIGH
-    struct.pack_into("<H", image, 0x236, 0x1)          # XLF_KERNEL_64
-    return bytes(image)
 
 
 KERNEL = os.path.join(WORK, "kernel")

@@ -83,7 +83,7 @@ def help_describes_every_option_and_exit_status():
                    "--serial-file-limit", "--allow-block-devices", "--on-reboot", "restart",
                    "0xcf9",
                    "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
-                   "fw_cfg"):
+                   "fw_cfg", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS"):
         assert option in result.stdout, option
 
 
@@ -238,6 +238,13 @@ def unusable_vsock_socket_path_is_a_runtime_error():
 @test
 def api_socket_path_too_long_is_a_runtime_error():
     expect_error(tern("run", "--api-sock", "/tmp/" + "s" * 120), 1, "--api-sock")
+
+
+@test
+def bad_seccomp_mode_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--seccomp", "strict"), 2,
+                 "--seccomp 'strict'", "kill, log or off")
+    expect_error(tern("run", "--kernel", "k", "--seccomp"), 2, "needs a value")
 
 
 @test
