@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "sandbox/seccomp.h"
 
 enum {
 	REG_SECONDS = 0x00,
@@ -628,6 +629,7 @@ static void *rtc_timer_thread(void *opaque)
 	struct cmos_rtc *rtc = opaque;
 
 	pthread_setname_np(pthread_self(), "rtc");
+	seccomp_enter_thread(SECCOMP_THREAD_RTC);
 	pthread_mutex_lock(&rtc->lock);
 	while (!rtc->stopping) {
 		struct timespec now, deadline, wake_at;

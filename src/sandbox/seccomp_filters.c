@@ -193,6 +193,14 @@ static const struct seccomp_rule api_server[] = {
 	ALLOW(rename, "a snapshot file appears whole"),
 	ALLOW(unlink, "a half-written snapshot file removed"),
 	ALLOW(sysinfo, "memory checks of PUT /machine-config"),
+	ALLOW(geteuid, "a Diff memory file must be tern's own"),
+	ALLOW(getrandom, "mkostemp's names for snapshot files"),
+	ALLOW(access, "snapshot paths checked before work starts"),
+	ALLOW(faccessat, "as access"),
+	ALLOW(faccessat2, "as access"),
+	ALLOW_IOCTL(TCGETS,
+		    "isatty(): a log or metrics path may be a "
+		    "terminal"),
 	ALLOW_IF(clock_gettime, 0, CLOCK_PROCESS_CPUTIME_ID,
 		 "tern_process_cpu_seconds_total"),
 	ALLOW_IF(socket, 0, AF_INET,
@@ -317,6 +325,11 @@ static const struct seccomp_rule block_worker[] = {
 	ALLOW(fallocate, "discard and write-zeroes"),
 };
 
+/* --- The CMOS RTC's timer: periodic, update and alarm interrupts ------- */
+static const struct seccomp_rule rtc_timer[] = {
+	ALLOW_IOCTL(KVM_IRQ_LINE, "IRQ 8 when an interrupt comes due"),
+};
+
 /* --- Setup: the main thread before the vCPUs run -------------------------
  * Only the ceiling has these: opening files and devices, creating the VM,
  * the API and vsock sockets, waiting for a migration. Nothing here runs
@@ -362,6 +375,10 @@ static const struct seccomp_rule setup[] = {
 	ALLOW(recvfrom, "the migration stream"),
 	ALLOW(sendto, "answers to the migration source"),
 	ALLOW(sysinfo, "the host's RAM, for --memory checks"),
+	ALLOW(umask, "the API socket is created 0600"),
+	ALLOW(geteuid, "ownership checks of host paths"),
+	ALLOW(faccessat, "checks of paths"),
+	ALLOW(faccessat2, "checks of paths"),
 	ALLOW(prlimit64, "resource limits"),
 	ALLOW(getrandom, "hash seeds (jansson), MAC addresses"),
 	ALLOW(sched_getaffinity, "the number of CPUs"),
@@ -521,7 +538,8 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
 				     SECCOMP_THREAD_VIRTIO_OTHER,
-				     SECCOMP_THREAD_BLOCK_WORKER},
+				     SECCOMP_THREAD_BLOCK_WORKER,
+				     SECCOMP_THREAD_RTC},
 			.include_count = SECCOMP_THREAD_KIND_COUNT - 1,
 		},
 	[SECCOMP_THREAD_MAIN] = {KIND("main", GROUP(main_loop))},
@@ -566,6 +584,7 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 		"virtio-other", GROUP(virtio_io_loop), GROUP(close_fds))},
 	[SECCOMP_THREAD_BLOCK_WORKER] = {KIND("block-worker",
 					      GROUP(block_worker))},
+	[SECCOMP_THREAD_RTC] = {KIND("rtc", GROUP(rtc_timer))},
 };
 
 const char *seccomp_kind_name(enum seccomp_thread_kind kind)

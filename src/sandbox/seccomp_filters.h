@@ -35,6 +35,7 @@ enum seccomp_thread_kind {
 	/* A virtio device without a list of its own: the I/O loop only. */
 	SECCOMP_THREAD_VIRTIO_OTHER,
 	SECCOMP_THREAD_BLOCK_WORKER, /* engine=threads workers */
+	SECCOMP_THREAD_RTC, /* the CMOS RTC's interrupt timer */
 	SECCOMP_THREAD_KIND_COUNT,
 };
 

@@ -35,7 +35,7 @@ TEST_BUILD = None  # whether TERN honours TERN_TEST_FORBIDDEN_SYSCALL
 
 # Each kind of tern thread, as /proc/PID/task/*/comm shows it.
 THREAD_NAMES = ("tern", "metrics", "api", "vcpu0", "vcpu1", "virtio-blk", "virtio-net",
-                "virtio-vsock", "virtio-balloon", "virtio-rng", "block-worker")
+                "virtio-vsock", "virtio-balloon", "virtio-rng", "block-worker", "rtc")
 
 
 class Vm:
@@ -208,7 +208,8 @@ def free_port_listener():
 # kind -> what makes tern start a thread of that kind (after InstanceStart
 # for all but the ceiling, the metrics thread and the API thread).
 KINDS = ("process", "metrics", "api", "main", "vcpu", "virtio-blk", "virtio-net",
-         "virtio-vsock", "virtio-balloon", "virtio-rng", "block-worker", "migration")
+         "virtio-vsock", "virtio-balloon", "virtio-rng", "block-worker", "rtc",
+         "migration")
 
 
 def forbidden_call_from(kind):

@@ -24,7 +24,7 @@
 
 /* --- The lists as data ---------------------------------------------------- */
 
-#define MAX_RULES 1024
+#define MAX_RULES 4096
 
 struct rule_set {
 	const struct seccomp_rule *rules[MAX_RULES];
