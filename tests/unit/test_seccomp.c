@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -213,6 +214,73 @@ static void no_list_maps_executable_memory(void **state)
 			assert_int_equal(r->b, 0);
 		}
 	}
+}
+
+/* docs/security.md has a table per group; a call added to a group must be
+ * documented in that group's table with its reason (tests/run runs this
+ * from the repository's root; elsewhere the check is skipped). */
+static char doc[1 << 18];
+
+static bool row_in_section(const char *section, const char *section_end,
+			   const char *cell, const char *why)
+{
+	for (const char *line = section; line && line < section_end;
+	     line = strchr(line + 1, '\n')) {
+		const char *eol = strchr(line + 1, '\n');
+		const char *at = strstr(line, cell);
+		const char *reason = at ? strstr(at, why) : NULL;
+
+		if (at && reason && (!eol || reason < eol) &&
+		    (!eol || at < eol))
+			return true;
+	}
+	return false;
+}
+
+static void check_group_documented(const struct seccomp_group *group,
+				   void *opaque)
+{
+	char heading[64];
+	const char *section, *section_end;
+
+	if (!strcmp(group->name, "sanitizer_runtime"))
+		return;
+	snprintf(heading, sizeof(heading), "#### `%s`", group->name);
+	section = strstr(doc, heading);
+	if (!section)
+		fail_msg("docs/security.md has no section %s", heading);
+	section_end = strstr(section + 1, "\n#### ");
+	if (!section_end)
+		section_end = section + strlen(section);
+	for (size_t i = 0; i < group->count; i++) {
+		const struct seccomp_rule *r = &group->rules[i];
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+							      r->nr);
+		char cell[96];
+
+		snprintf(cell, sizeof(cell), "| `%s` |", name);
+		free(name);
+		if (!row_in_section(section, section_end, cell, r->why))
+			fail_msg("docs/security.md, %s: no row %s ... %s",
+				 heading, cell, r->why);
+	}
+}
+
+static void the_documentation_lists_every_call(void **state)
+{
+	FILE *f = fopen("docs/security.md", "r");
+	size_t len;
+
+	if (!f) {
+		skip();
+		return;
+	}
+	len = fread(doc, 1, sizeof(doc) - 1, f);
+	fclose(f);
+	doc[len] = '\0';
+	for (int k = 0; k < SECCOMP_THREAD_KIND_COUNT; k++)
+		seccomp_kind_groups((enum seccomp_thread_kind)k,
+				    check_group_documented, NULL);
 }
 
 static void device_names_find_their_lists(void **state)
@@ -480,6 +548,7 @@ int main(void)
 		/* The sanitizer runtime of a test build maps as it likes. */
 		cmocka_unit_test(executable_mappings_are_refused),
 #endif
+		cmocka_unit_test(the_documentation_lists_every_call),
 		cmocka_unit_test(device_names_find_their_lists),
 		cmocka_unit_test(modes_parse),
 		cmocka_unit_test(vcpu_making_a_socket_is_killed_and_named),
