@@ -159,6 +159,10 @@ static const struct seccomp_rule main_loop[] = {
 	ALLOW(close, "teardown"),
 	ALLOW(io_uring_enter, "teardown: virtio-blk drains its queue"),
 	ALLOW_IF(madvise, 2, MADV_DONTNEED, "guest memory released"),
+	ALLOW(clock_nanosleep,
+	      "a migration's source waits until its "
+	      "result was read"),
+	ALLOW(nanosleep, "as clock_nanosleep"),
 };
 
 /* --- libmicrohttpd's polling thread: the API ------------------------------
@@ -256,6 +260,8 @@ static const struct seccomp_rule migration_sender[] = {
 	ALLOW(poll, "waiting for the destination with a time limit"),
 	ALLOW(setsockopt, "socket time limits"),
 	ALLOW(close, "the connection"),
+	ALLOW(clock_nanosleep, "pauses between pre-copy passes"),
+	ALLOW(nanosleep, "as clock_nanosleep"),
 };
 
 /* --- The metrics thread: a JSON line every minute --------------------- */
@@ -268,6 +274,9 @@ static const struct seccomp_rule metrics_writer[] = {
 /* --- virtio device I/O threads ------------------------------------------ */
 static const struct seccomp_rule virtio_io_loop[] = {
 	ALLOW(epoll_wait, "the I/O loop"),
+	ALLOW(epoll_ctl,
+	      "virtio_device_watch_fd(): a backend fd watched "
+	      "or set aside (a full tap, a drained queue)"),
 	ALLOW(read, "queue notification eventfds"),
 	ALLOW_IOCTL(KVM_IRQ_LINE,
 		    "virtio-mmio interrupts (level "
@@ -287,6 +296,7 @@ static const struct seccomp_rule block_io[] = {
 static const struct seccomp_rule tap_io[] = {
 	ALLOW(readv, "frames from the tap"),
 	ALLOW(writev, "frames to the tap"),
+	ALLOW(close, "a tap that failed is closed"),
 };
 
 static const struct seccomp_rule vsock_io[] = {
@@ -310,6 +320,7 @@ static const struct seccomp_rule balloon_io[] = {
 	ALLOW_IF(madvise, 2, MADV_DONTNEED,
 		 "inflated and reported pages "
 		 "go back to the host"),
+	ALLOW(timerfd_settime, "the statistics timer"),
 };
 
 static const struct seccomp_rule rng_io[] = {

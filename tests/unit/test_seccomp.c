@@ -247,8 +247,10 @@ static void check_group_documented(const struct seccomp_group *group,
 		return;
 	snprintf(heading, sizeof(heading), "#### `%s`", group->name);
 	section = strstr(doc, heading);
-	if (!section)
+	if (!section) {
 		fail_msg("docs/security.md has no section %s", heading);
+		return;
+	}
 	section_end = strstr(section + 1, "\n#### ");
 	if (!section_end)
 		section_end = section + strlen(section);
