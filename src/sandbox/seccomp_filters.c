@@ -158,6 +158,9 @@ static const struct seccomp_rule main_loop[] = {
 	ALLOW(unlink, "teardown: the API socket and vsock's socket files"),
 	ALLOW(close, "teardown"),
 	ALLOW(io_uring_enter, "teardown: virtio-blk drains its queue"),
+	ALLOW(timerfd_settime,
+	      "teardown: device resets disarm the "
+	      "balloon's and vsock's timers"),
 	ALLOW_IF(madvise, 2, MADV_DONTNEED, "guest memory released"),
 	ALLOW(clock_nanosleep,
 	      "a migration's source waits until its "
