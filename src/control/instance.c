@@ -266,7 +266,6 @@ struct instance *instance_create(const struct vm_config *config,
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
-	inst->incoming_fd = -1;
 	inst->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	inst->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (inst->wake_fd < 0) {

@@ -891,8 +891,11 @@ enum vm_stop_reason vm_run(struct vm *vm)
 		}
 	}
 	/* Last of all threads (see sandbox/seccomp.h): creating the VM and
-	 * its threads needed the ceiling; the loop needs only its list. */
-	seccomp_enter_thread(SECCOMP_THREAD_MAIN);
+	 * its threads needed the ceiling; the loop needs only its list. With
+	 * --on-reboot restart this thread rebuilds the machine after each
+	 * reset (kernel files, vCPU threads), so it keeps the ceiling. */
+	if (vm->config.on_reboot != VM_REBOOT_RESTART)
+		seccomp_enter_thread(SECCOMP_THREAD_MAIN);
 	wait_for_stop(vm, signal_fd);
 
 	for (int i = 0; i < vm->vcpu_count; i++)
