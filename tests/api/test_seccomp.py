@@ -227,7 +227,8 @@ def forbidden_call_from(kind):
             listener, held = free_port_listener()
             port = listener.getsockname()[1]
             reply = vm.api.request("PUT", "/migration",
-                                   {"destination": f"tcp:127.0.0.1:{port}"})
+                                   {"destination": f"tcp:127.0.0.1:{port}",
+                                    "insecure_plain_tcp": True})
             assert reply[0] == 204, f"PUT /migration: {reply}"
         status = vm.proc.wait(timeout=60)
     except (AssertionError, OSError, ConnectionError) as e:
