@@ -263,13 +263,13 @@ static uint8_t time_field(const struct cmos_rtc *rtc, const struct tm *tm,
 }
 
 /* Sets the offset so that the guest's date is tm at host second host_s. A
- * date timegm() cannot represent, or one beyond RTC_OFFSET_MAX, leaves the
- * clock as it was. */
+ * date timegm() cannot represent, one past the years the registers hold, or
+ * one beyond RTC_OFFSET_MAX leaves the clock as it was. */
 static void set_guest_date(struct cmos_rtc *rtc, struct tm *tm, time_t host_s)
 {
 	time_t updated = timegm(tm), offset;
 
-	if (updated != (time_t)-1 &&
+	if (updated != (time_t)-1 && year_nameable(tm->tm_year + 1900LL) &&
 	    !__builtin_sub_overflow(updated, host_s, &offset) &&
 	    offset_in_range(offset))
 		rtc->offset = offset;

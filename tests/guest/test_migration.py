@@ -565,6 +565,7 @@ def refusal_after_stop_and_copy_leaves_the_source_and_its_devices_working():
         try:
             dst = destination(port, *device_args(img, "tap1", dst_vsock, "pci"), wrapper=ns)
             r = subprocess.run([guestlib.TERN, "migrate", "--api-sock", src.sock,
+                                "--migration-tls", f"psk={PSK}",
                                 f"tcp:127.0.0.1:{port}"], capture_output=True, text=True,
                                timeout=300, stdin=subprocess.DEVNULL)
             assert r.returncode == 1, f"tern migrate: {r.returncode} {r.stdout} {r.stderr}"
