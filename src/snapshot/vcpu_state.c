@@ -608,12 +608,32 @@ int vcpu_state_restore(struct vcpu *vcpu, const struct state_file *sf,
 	return restore_registers(vcpu, sf, err);
 }
 
+/* After a triple fault, AMD's KVM (seen with Linux 6.1) has re-initialised
+ * the VMCB, nested page table root included, but keeps its MMU loaded, so
+ * the next KVM_RUN enters the guest with no page table: it never executes
+ * an instruction (the test host's restart_after_a_triple_fault). KVM
+ * reloads the MMU when KVM_SET_SREGS changes CR3, so CR3 is moved here and
+ * put back by the restore that follows. Harmless after any other reset. */
+static int force_mmu_reload(struct vcpu *vcpu, struct tern_error *err)
+{
+	struct kvm_sregs sregs;
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return ioctl_error(err, vcpu, "KVM_GET_SREGS");
+	sregs.cr3 ^= 0x1000;
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &sregs) < 0)
+		return ioctl_error(err, vcpu, "KVM_SET_SREGS");
+	return 0;
+}
+
 int vcpu_state_reset(struct vcpu *vcpu, const struct state_file *sf,
 		     struct tern_error *err)
 {
+	int ret = force_mmu_reload(vcpu, err);
+
 	/* The CPUID is the VM's configuration, set at creation and the same
 	 * since; KVM refuses to set it again once the vCPU ran if its runtime
 	 * bits differ (OSXSAVE, the APIC's enable: Linux 6.1 compares them as
 	 * the guest left them), so it is left alone. */
-	return restore_registers(vcpu, sf, err);
+	return ret ? ret : restore_registers(vcpu, sf, err);
 }
