@@ -67,6 +67,14 @@ class Guest:
         threads = None
         if exc[0] is not None and self.child and self.child.isalive():
             threads = _thread_activity(self.child.pid)
+        if exc[0] is not None and self.child:
+            # What tern or the guest printed while the test was not reading
+            # the console (waiting on the API, say), tern's last words
+            # included, belongs in the transcript.
+            try:
+                self.child.expect(pexpect.EOF, timeout=1)
+            except (pexpect.TIMEOUT, pexpect.EOF, OSError):
+                pass
         if self.child and self.child.isalive():
             self.child.terminate(force=True)
         if exc[0] is not None:
