@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -257,6 +258,11 @@ int seccomp_start_process(enum tern_seccomp_mode mode, struct tern_error *err)
 
 	if (mode == TERN_SECCOMP_OFF)
 		return 0;
+	/* glibc loads the time zone (openat /etc/localtime, fstat, lseek)
+	 * the first time any thread converts a time, even with gmtime_r():
+	 * the RTC does that on a vCPU thread, whose list rightly has no
+	 * openat. Loaded here, before any filter, it is never loaded again. */
+	tzset();
 	resolve_syscall_names();
 	for (int k = 0; k < SECCOMP_THREAD_KIND_COUNT; k++) {
 		ret = compile((enum seccomp_thread_kind)k, action, &programs[k],

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/seccomp.h"
@@ -448,6 +449,25 @@ static void expect_exit_0(const struct outcome *out)
 			 out->stderr_text);
 }
 
+static int convert_a_date(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	return gmtime_r(&now, &tm) ? 0 : 1;
+}
+
+/* The CMOS RTC converts dates on vCPU threads; glibc's first conversion
+ * in a process loads the time zone from /etc/localtime (seen killing every
+ * Linux guest at its first RTC read). */
+static void a_vcpu_converts_dates_without_opening_files(void **state)
+{
+	struct outcome out = run_filtered(TERN_SECCOMP_KILL,
+					  SECCOMP_THREAD_VCPU, convert_a_date);
+
+	expect_exit_0(&out);
+}
+
 static void vcpu_making_a_socket_is_killed_and_named(void **state)
 {
 	struct outcome out = run_filtered(
@@ -554,6 +574,7 @@ int main(void)
 		cmocka_unit_test(device_names_find_their_lists),
 		cmocka_unit_test(modes_parse),
 		cmocka_unit_test(vcpu_making_a_socket_is_killed_and_named),
+		cmocka_unit_test(a_vcpu_converts_dates_without_opening_files),
 		cmocka_unit_test(ioctl_requests_are_checked),
 		cmocka_unit_test(socket_families_are_checked),
 		cmocka_unit_test(signals_stay_inside_tern),
