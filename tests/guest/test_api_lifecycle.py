@@ -124,13 +124,23 @@ class ApiGuest:
         return self.child.exitstatus if self.child.exitstatus is not None \
             else 128 + (self.child.signalstatus or 0)
 
-    def close(self, failed):
+    def close(self, failed, log_path=None):
+        if failed:
+            try:  # what the console printed while the test waited on the API
+                self.child.expect(pexpect.EOF, timeout=1)
+            except (pexpect.TIMEOUT, pexpect.EOF, OSError):
+                pass
         if self.child.isalive():
             self.child.terminate(force=True)
         if failed:
             print("# console transcript (last 3000 chars):")
             for line in "".join(self.log)[-3000:].splitlines():
                 print(f"#   {line}")
+            if log_path and os.path.exists(log_path):
+                with open(log_path, errors="replace") as f:
+                    print("# tern's log (last 2000 chars):")
+                    for line in f.read()[-2000:].splitlines():
+                        print(f"#   {line}")
 
 
 @test
@@ -277,7 +287,7 @@ def configure_start_pause_resume_and_metrics():
             assert event in log, f"{event!r} not in the log"
         failed = False
     finally:
-        guest.close(failed)
+        guest.close(failed, log_path)
 
 
 @test
