@@ -468,33 +468,14 @@ static void a_vcpu_converts_dates_without_opening_files(void **state)
 	expect_exit_0(&out);
 }
 
-static int compare_u64(const void *a, const void *b)
+/* glibc's qsort() asks sysinfo() for the memory size, once per process,
+ * past 1 KiB of elements; the balloon sorts each batch of page numbers (a
+ * guest's first inflation killed tern). Checked on the list: in this test
+ * process an earlier qsort() has already cached the answer, so a filtered
+ * child would not make the call. */
+static void the_balloon_may_sort_a_page_batch(void **state)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The balloon sorts each batch of page numbers it is given. */
-static int sort_a_page_batch(void)
-{
-	static uint64_t pfns[4096];
-
-	for (size_t i = 0; i < 4096; i++)
-		pfns[i] = (i * 2654435761u) % 100000;
-	qsort(pfns, 4096, sizeof(pfns[0]), compare_u64);
-	return pfns[0] <= pfns[4095] ? 0 : 1;
-}
-
-/* glibc's qsort() asks sysinfo() for the memory size past 1 KiB of
- * elements (seen killing tern at a guest's first balloon inflation). */
-static void the_balloon_sorts_a_page_batch(void **state)
-{
-	struct outcome out =
-		run_filtered(TERN_SECCOMP_KILL, SECCOMP_THREAD_VIRTIO_BALLOON,
-			     sort_a_page_batch);
-
-	expect_exit_0(&out);
+	assert_true(mentions(SECCOMP_THREAD_VIRTIO_BALLOON, SCMP_SYS(sysinfo)));
 }
 
 static void vcpu_making_a_socket_is_killed_and_named(void **state)
@@ -604,7 +585,7 @@ int main(void)
 		cmocka_unit_test(modes_parse),
 		cmocka_unit_test(vcpu_making_a_socket_is_killed_and_named),
 		cmocka_unit_test(a_vcpu_converts_dates_without_opening_files),
-		cmocka_unit_test(the_balloon_sorts_a_page_batch),
+		cmocka_unit_test(the_balloon_may_sort_a_page_batch),
 		cmocka_unit_test(ioctl_requests_are_checked),
 		cmocka_unit_test(socket_families_are_checked),
 		cmocka_unit_test(signals_stay_inside_tern),
