@@ -34,6 +34,8 @@ static const char *image(void)
 	return image_path;
 }
 
+static unsigned failures_in_a_row;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = fuzz_input_of(data, size);
@@ -49,8 +51,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct virtio_device *vdev;
 	struct fuzz_driver d;
 
-	if (virtio_blk_create(&opts, &vdev, &err))
-		abort();
+	/* Seen once in a CI run after ~8,700 inputs, not reproducible from the
+	 * saved input alone: creation failed for a reason of the process's
+	 * accumulated state, not of this input (it chooses only read-only and
+	 * the engine). Said and skipped; a target whose creations keep failing
+	 * is broken and stops. */
+	if (virtio_blk_create(&opts, &vdev, &err)) {
+		fprintf(stderr,
+			"virtio_blk fuzz: cannot create the device: %s\n",
+			err.message);
+		if (++failures_in_a_row > 100)
+			abort();
+		return 0;
+	}
+	failures_in_a_row = 0;
 	fuzz_driver_init(&d, vdev->queue_count);
 	fuzz_device_attach(&d, vdev, &in);
 	fuzz_device_run(&d, &in);
