@@ -110,13 +110,14 @@ build/guests/%.bin: tests/kvm/guests/%.S
 	ld -m elf_x86_64 -Ttext=0x1000 -o build/guests/$*.elf build/guests/$*.o
 	objcopy -O binary -j .text build/guests/$*.elf $@
 
-# The 32-bit test guest as a PVH ELF kernel that tern run --kernel boots
-# (it prints "326" on COM1 and resets): the sandbox suite's jailed tern.
-guests: build/guests/protected32-pvh.elf
-build/guests/protected32-pvh.elf: build/guests/protected32.bin tests/sandbox/pvh_note.S
+# 32-bit test guests as PVH ELF kernels that tern run --kernel boots:
+# protected32 prints "326" on COM1 and resets (the sandbox suite's jailed
+# tern); spin32 spins with markers on its stack (the CLI's vCPU report).
+guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf
+build/guests/%-pvh.elf: build/guests/%.bin tests/sandbox/pvh_note.S
 	$(CC) -c -o build/guests/pvh_note.o tests/sandbox/pvh_note.S
 	ld -m elf_x86_64 -z noexecstack -Ttext-segment=0x100000 -o $@ \
-		build/guests/protected32.o build/guests/pvh_note.o
+		build/guests/$*.o build/guests/pvh_note.o
 
 # Multiboot guests are 32-bit images that tern loads itself: an ELF32 at
 # 1 MiB (-n: no page-aligned headers below it), and a flat binary at 2 MiB

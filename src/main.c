@@ -1,4 +1,5 @@
 /* tern: a KVM virtual machine monitor. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,10 @@ int main(int argc, char **argv)
 	log_mark_start();
 	if (argc > 0 && called_as_jailer(argv[0]))
 		return jailer_command_main(argc, argv);
+	/* SIGUSR2 asks a running VM for its vCPU report (vm.c); before the VM
+	 * runs, or when none will, it must not end tern. Ignored here, it is
+	 * still queued for the signalfd once vm_run() blocks it. */
+	signal(SIGUSR2, SIG_IGN);
 	if (argc < 2) {
 		print_usage(stderr);
 		return TERN_EXIT_USAGE;

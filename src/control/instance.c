@@ -24,13 +24,22 @@
 #include "util/log.h"
 #include "vm/vm_reset.h"
 
+/* Before any thread starts, so that every thread inherits the mask: a
+ * process-directed signal goes to some thread that does not block it, and
+ * one that ignores it would swallow it (SIGUSR2 is ignored until vm_run()
+ * takes it from its signalfd, see main.c). */
 static void block_stop_signals(sigset_t *set)
 {
+	sigset_t report;
+
 	sigemptyset(set);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, set, NULL);
+	sigemptyset(&report);
+	sigaddset(&report, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &report, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

@@ -235,6 +235,8 @@ static void *vcpu_thread(void *arg)
 	while (!vm_stop_requested(vcpu->vm)) {
 		unsigned slot;
 
+		if (atomic_exchange(&vcpu->report_requested, 0))
+			vcpu_report_state(vcpu);
 		if (vm_pause_requested(vcpu->vm)) {
 			complete_pending_exit(vcpu);
 			vm_vcpu_pause_point(vcpu->vm);
@@ -354,45 +356,4 @@ void vcpu_destroy(struct vcpu *vcpu)
 		close(vcpu->fd);
 	vcpu->run = NULL;
 	vcpu->fd = -1;
-}
-
-static void dump_segment(const char *name, const struct kvm_segment *seg)
-{
-	fprintf(stderr,
-		"  %-3s sel=0x%04x base=0x%016llx limit=0x%08x type=%u l=%u "
-		"db=%u\r\n",
-		name, seg->selector, (unsigned long long)seg->base, seg->limit,
-		seg->type, seg->l, seg->db);
-}
-
-void vcpu_dump_registers(const struct vcpu *vcpu)
-{
-	struct kvm_regs r;
-	struct kvm_sregs s;
-
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 ||
-	    ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0) {
-		fprintf(stderr, "  (registers unavailable: %s)\r\n",
-			strerror(errno));
-		return;
-	}
-	fprintf(stderr,
-		"  rip=0x%016llx rsp=0x%016llx rflags=0x%016llx\r\n"
-		"  rax=0x%016llx rbx=0x%016llx rcx=0x%016llx rdx=0x%016llx\r\n"
-		"  rsi=0x%016llx rdi=0x%016llx rbp=0x%016llx\r\n"
-		"  r8 =0x%016llx r9 =0x%016llx r10=0x%016llx r11=0x%016llx\r\n"
-		"  r12=0x%016llx r13=0x%016llx r14=0x%016llx r15=0x%016llx\r\n"
-		"  cr0=0x%016llx cr2=0x%016llx cr3=0x%016llx cr4=0x%016llx "
-		"efer=0x%llx\r\n",
-		r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi,
-		r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14,
-		r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
-	dump_segment("cs", &s.cs);
-	dump_segment("ss", &s.ss);
-	dump_segment("ds", &s.ds);
-	dump_segment("tr", &s.tr);
-	fprintf(stderr,
-		"  gdt base=0x%llx limit=0x%x idt base=0x%llx limit=0x%x\r\n",
-		(unsigned long long)s.gdt.base, s.gdt.limit,
-		(unsigned long long)s.idt.base, s.idt.limit);
 }

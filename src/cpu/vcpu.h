@@ -31,6 +31,8 @@ struct vcpu {
 	/* Exits by KVM_EXIT_* reason (metrics); reasons at or above
 	 * VCPU_EXIT_REASON_SLOTS - 1 share the last slot. */
 	_Atomic uint64_t exits_by_reason[VCPU_EXIT_REASON_SLOTS];
+	/* Set by vcpu_request_report(); the vCPU's own thread reports. */
+	_Atomic int report_requested;
 };
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,
@@ -46,6 +48,13 @@ void vcpu_destroy(struct vcpu *vcpu);
 /* Writes the general, segment and control registers to stderr: what a person
  * needs to see when a guest dies. */
 void vcpu_dump_registers(const struct vcpu *vcpu);
+
+/* For a guest that stopped answering: logs the vCPU's run state, registers,
+ * pending events, LAPIC in-service and requested vectors and the top of the
+ * guest's stack. Called on the vCPU's thread (KVM serialises vCPU ioctls
+ * behind KVM_RUN); vcpu_request_report() asks for it from any thread. */
+void vcpu_report_state(const struct vcpu *vcpu);
+void vcpu_request_report(struct vcpu *vcpu);
 
 /* How long to wait for a kicked vCPU before kicking it again. */
 #define VCPU_REKICK_NS 20000000L /* 20 ms */

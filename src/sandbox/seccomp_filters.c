@@ -114,6 +114,12 @@ static const struct seccomp_rule kvm_vcpu[] = {
 	ALLOW_IOCTL(KVM_RUN, "run the guest"),
 	ALLOW_IOCTL(KVM_GET_REGS, "register dump on a fatal exit"),
 	ALLOW_IOCTL(KVM_GET_SREGS, "register dump on a fatal exit"),
+	ALLOW_IOCTL(KVM_GET_MP_STATE, "the SIGUSR2 report (vcpu_report.c)"),
+	ALLOW_IOCTL(KVM_GET_VCPU_EVENTS, "the SIGUSR2 report"),
+	ALLOW_IOCTL(KVM_GET_LAPIC, "the SIGUSR2 report"),
+	ALLOW_IOCTL(KVM_TRANSLATE,
+		    "the SIGUSR2 report reads the guest's stack through its "
+		    "page tables"),
 	ALLOW_IOCTL(KVM_IRQ_LINE,
 		    "serial, keyboard, RTC, ACPI and "
 		    "virtio-mmio interrupts"),

@@ -719,9 +719,10 @@ static void ignore_signal(int signo)
 	(void)signo;
 }
 
-/* Signals that stop tern are taken through a signalfd in the main loop, so
- * they are blocked in every thread; the vCPU kick signal needs a handler
- * (a no-op) so that it interrupts KVM_RUN instead of killing the process. */
+/* Signals that stop tern, and SIGUSR2 (the vCPU report), are taken through
+ * a signalfd in the main loop, so they are blocked in every thread; the vCPU
+ * kick signal needs a handler (a no-op) so that it interrupts KVM_RUN
+ * instead of killing the process. */
 static int setup_signals(sigset_t *stop_signals)
 {
 	struct sigaction kick = {.sa_handler = ignore_signal};
@@ -731,6 +732,7 @@ static int setup_signals(sigset_t *stop_signals)
 	sigaddset(stop_signals, SIGINT);
 	sigaddset(stop_signals, SIGTERM);
 	sigaddset(stop_signals, SIGHUP);
+	sigaddset(stop_signals, SIGUSR2);
 	blocked = *stop_signals;
 	sigaddset(&blocked, VCPU_KICK_SIGNAL);
 	sigaction(VCPU_KICK_SIGNAL, &kick, NULL);
@@ -840,6 +842,18 @@ static void serve_console_input(struct vm *vm, struct console_input *in)
 	}
 }
 
+static void take_signal(struct vm *vm, const struct signalfd_siginfo *info)
+{
+	if (info->ssi_signo == SIGUSR2) {
+		log_info("SIGUSR2: each vCPU reports its state");
+		for (int i = 0; i < vm->vcpu_count; i++)
+			vcpu_request_report(&vm->vcpus[i]);
+		return;
+	}
+	vm->stop_signal = (int)info->ssi_signo;
+	vm_request_stop(vm, VM_STOP_SIGNAL);
+}
+
 static void wait_for_stop(struct vm *vm, int signal_fd)
 {
 	struct console_input input = {
@@ -861,10 +875,8 @@ static void wait_for_stop(struct vm *vm, int signal_fd)
 		if (poll(fds, nfds, waiting ? 10 : -1) < 0 && errno != EINTR)
 			break;
 		if (fds[1].revents & POLLIN &&
-		    read(signal_fd, &info, sizeof(info)) == sizeof(info)) {
-			vm->stop_signal = (int)info.ssi_signo;
-			vm_request_stop(vm, VM_STOP_SIGNAL);
-		}
+		    read(signal_fd, &info, sizeof(info)) == sizeof(info))
+			take_signal(vm, &info);
 		if (nfds == 3 && fds[2].revents & (POLLNVAL | POLLERR))
 			input.open = 0; /* no usable stdin: run headless */
 		else if (input.open &&

@@ -519,7 +519,7 @@ def disk_image_locked_by_another_process_is_a_runtime_error():
 GUESTS = os.path.join(ROOT, "build", "guests")
 
 
-def multiboot_guest(name):
+def built_guest(name):
     path = os.path.join(GUESTS, name)
     if not os.path.exists(path):
         raise AssertionError(f"{path} is missing: the guests build failed")
@@ -529,7 +529,7 @@ def multiboot_guest(name):
 @test
 def multiboot_guest_exits_through_debug_exit():
     needs_kvm()
-    kernel = multiboot_guest("multiboot_elf.elf")
+    kernel = built_guest("multiboot_elf.elf")
     env = write_file("env", b"NR_CPUS=1\n")
     extra = write_file("extra", b"extra bytes")
     result = tern("run", "--kernel", kernel, "--cmdline", "a b", "--initrd", env,
@@ -546,11 +546,48 @@ def multiboot_guest_exits_through_debug_exit():
 @test
 def aout_kludge_guest_exits_through_debug_exit_port():
     needs_kvm()
-    kernel = multiboot_guest("multiboot_aout.bin")
+    kernel = built_guest("multiboot_aout.bin")
     result = tern("run", "--kernel", kernel, "--debug-exit=0xf4", "--memory", "64M",
                   "--log-level", "warn")
     assert result.returncode == 43, (result.returncode, result.stdout, result.stderr)
     assert result.stdout == f"aout cmdline {kernel}\n", result.stdout
+
+
+@test
+def sigusr2_logs_each_vcpus_report_and_tern_runs_on():
+    needs_kvm()
+    kernel = built_guest("spin32-pvh.elf")
+    # The API's and devices' threads start before the VM runs: the signal
+    # must reach the main loop all the same, not a thread that drops it.
+    log = os.path.join(WORK, "report.log")
+    with open(log, "w") as err:
+        proc = subprocess.Popen([TERN, "run", "--kernel", kernel, "--cpus", "2", "--memory", "64M",
+                                 "--serial", "none", "--rng", "--balloon",
+                                 "--api-sock", os.path.join(WORK, "report.sock")], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err, cwd=WORK)
+    try:
+        deadline = time.monotonic() + 30
+        while "Not started -> Running" not in open(log).read():
+            assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGUSR2)
+        # The boot vCPU spins with two marker words on its stack; the second
+        # vCPU was never started (PVH boots one), so KVM keeps it waiting.
+        while "vCPU 1: stack+0x0e0" not in open(log).read() or \
+                "vCPU 0: stack+0x0e0" not in open(log).read():
+            assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
+            time.sleep(0.05)
+        text = open(log).read()
+        assert re.search(r"vCPU 0: runnable rip=0x1010[0-9a-f]{2} rsp=0x7fff8 ", text), text
+        assert "vCPU 0: stack+0x000: cafe0002cafe0001 " in text, text
+        assert re.search(r"vCPU 1: uninitialized rip=0xfff0 ", text), text
+        assert re.search(r"vCPU 0: pending exception=none:0 interrupt=none:0", text), text
+        assert "vCPU 0: lapic tpr=0x0 in-service=- requested=-" in text, text
+        assert proc.poll() is None, "SIGUSR2 ended tern"
+    finally:
+        proc.terminate()
+        status = proc.wait(timeout=30)
+    assert status == 128 + signal.SIGTERM, (status, open(log).read())
 
 
 @test
@@ -570,7 +607,7 @@ def multiboot_runtime_errors():
     needs_kvm()
     expect_error(tern("run", "--kernel", KERNEL_OK, "--module", KERNEL_OK), 1,
                  "only for Multiboot")
-    kernel = multiboot_guest("multiboot_elf.elf")
+    kernel = built_guest("multiboot_elf.elf")
     expect_error(tern("run", "--kernel", kernel, "--module", os.path.join(WORK, "nope")), 1,
                  "nope")
     image = bytearray(open(kernel, "rb").read())

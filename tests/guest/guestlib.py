@@ -1,7 +1,10 @@
 """Drives a tern guest over its serial console with pexpect: boot, run shell
 commands, reboot, and collect the exit status."""
 import os
+import bisect
+import glob
 import re
+import signal
 import subprocess
 import time
 import uuid
@@ -43,6 +46,7 @@ class Guest:
         self.wrapper = list(wrapper)
         self.child = None
         self._log = []
+        self.kernel_text = None  # where the guest's kernel text starts (KASLR)
 
     def __enter__(self):
         program, argv = TERN, self.argv
@@ -61,12 +65,24 @@ class Guest:
         # typed lines at 80 columns, which would split shell()'s end marker
         # in long commands: give the terminal room first.
         self.shell("stty cols 4000")
+        # Where KASLR put the kernel: a failed test symbolizes the vCPU
+        # report's addresses against System.map with it.
+        text = self.shell("grep -m1 ' _text$' /proc/kallsyms").split()
+        if text and re.fullmatch(r"[0-9a-f]{16}", text[0]):
+            self.kernel_text = int(text[0], 16)
         return self
 
     def __exit__(self, *exc):
         threads = None
         if exc[0] is not None and self.child and self.child.isalive():
             threads = _thread_activity(self.child.pid)
+            # tern's vCPU report (registers, pending events, LAPIC vectors,
+            # the guest's stack): where a quiet guest's vCPUs are.
+            try:
+                os.kill(self.child.pid, signal.SIGUSR2)
+                time.sleep(1)
+            except OSError:
+                pass
         if exc[0] is not None and self.child:
             # What tern or the guest printed while the test was not reading
             # the console (waiting on the API, say), tern's last words
@@ -84,6 +100,12 @@ class Guest:
                 print("# tern's threads when the test failed (CPU time used in 2 s, state, kernel wait):")
                 for line in threads:
                     print(f"#   {line}")
+            report = vcpu_report_symbols(self.transcript() + self._log_file_text(),
+                                         self.kernel_text)
+            if report:
+                print("# the vCPU report's kernel addresses (SIGUSR2 to tern):")
+                for line in report:
+                    print(f"#   {line}")
             tail = self.transcript()[-3000:]
             print("# console transcript (last 3000 chars):")
             for line in tail.splitlines():
@@ -95,6 +117,12 @@ class Guest:
                 for line in log_tail.splitlines():
                     print(f"#   {line}")
         return False
+
+    def _log_file_text(self):
+        if not self.log_path or not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
 
     def transcript(self):
         return "".join(self._log)
@@ -176,6 +204,57 @@ def _thread_activity(pid):
     for tid, (name, state, ticks, wchan) in sorted(after.items(), key=lambda t: int(t[0])):
         used = (ticks - before.get(tid, (name, state, ticks, wchan))[2]) / hz
         lines.append(f"{tid} {name}: {used:.2f} s, state {state}, {wchan}")
+    return lines
+
+
+def _kernel_symbols():
+    """(addresses, names) of the guest kernel's text symbols, sorted. Debian's
+    System.map is a placeholder (the real one is in the -dbg package), but
+    the test host runs the very kernel the guests boot, so its own
+    /proc/kallsyms serves, once both are taken relative to _text (KASLR
+    moves each by its own offset). Empty elsewhere."""
+    kernels = glob.glob(os.path.join(ROOT, "build", "cache", "kernel-root", "boot", "vmlinuz-*"))
+    if not kernels or os.path.basename(kernels[0]) != f"vmlinuz-{os.uname().release}":
+        return [], []
+    symbols = []
+    try:
+        with open("/proc/kallsyms") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[1] in "tT":
+                    symbols.append((int(parts[0], 16), parts[2]))
+    except OSError:
+        return [], []
+    symbols.sort()
+    return [a for a, _ in symbols], [n for _, n in symbols]
+
+
+def vcpu_report_symbols(text, kernel_text):
+    """For each vCPU in tern's SIGUSR2 report found in text: its state and
+    rip, and the stack words that point into the kernel's text, as symbol
+    names."""
+    addresses, names = _kernel_symbols()
+    if not addresses or not kernel_text or "_text" not in names or addresses[0] == 0:
+        return []  # no symbols, or kallsyms hides its addresses (kptr_restrict)
+    link_text = addresses[names.index("_text")]
+    offset = kernel_text - link_text
+    end = addresses[names.index("_etext")] if "_etext" in names else addresses[-1]
+
+    def name(value):
+        unrelocated = value - offset
+        if not link_text <= unrelocated < end:
+            return None
+        i = bisect.bisect_right(addresses, unrelocated) - 1
+        return f"{names[i]}+0x{unrelocated - addresses[i]:x}"
+
+    lines = []
+    for match in re.finditer(r"vCPU (\d+): (\S+) rip=0x([0-9a-f]+)", text):
+        lines.append(f"vCPU {match.group(1)} {match.group(2)} at "
+                     f"{name(int(match.group(3), 16)) or match.group(3)}")
+    for match in re.finditer(r"vCPU (\d+): stack\+0x([0-9a-f]+):((?: [0-9a-f]{16})+)", text):
+        called = [n for n in (name(int(w, 16)) for w in match.group(3).split()) if n]
+        if called:
+            lines.append(f"vCPU {match.group(1)} stack+0x{match.group(2)}: {' '.join(called)}")
     return lines
 
 

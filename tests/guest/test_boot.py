@@ -6,6 +6,7 @@ console works both ways, reboot ends tern with status 0, and both kernel
 formats (bzImage, vmlinux through PVH) boot."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -23,8 +24,24 @@ def bzimage_reaches_user_space_and_console_works_both_ways():
         # output comes back: the arithmetic proves the shell ran it.
         assert guest.shell("echo $((6 * 7))") == "42"
         assert "guest boot marker after" in guest.transcript()
+        check_vcpu_report(guest)
         status = guest.reboot()
     assert status == 0, f"tern exited with {status} after reboot"
+
+
+def check_vcpu_report(guest):
+    """SIGUSR2 makes tern log each vCPU's report, and guestlib (which prints
+    it for a failed test) names the kernel functions in it: the chain a
+    stalled guest's diagnosis depends on, checked on a healthy one."""
+    guest.child.kill(signal.SIGUSR2)
+    for _ in range(2):
+        guest.child.expect(r"vCPU \d: stack\+0x0e0:", timeout=30)
+    names = guestlib.vcpu_report_symbols(guest.transcript(), guest.kernel_text)
+    for cpu in (0, 1):
+        assert any(re.match(rf"vCPU {cpu} \S+ at \w+\+0x[0-9a-f]+$", line) for line in names), \
+            (guest.kernel_text, names)
+    assert any(re.match(r"vCPU \d stack\+0x[0-9a-f]+: \w+\+0x", line) for line in names), names
+    assert guest.shell("echo still here") == "still here"
 
 
 @test
