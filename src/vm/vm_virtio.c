@@ -154,30 +154,38 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 }
 
 /* Firecracker's is_root_device: the root disk is /dev/vda (vm_disks.c
- * plugs it first); a command line that names its own root= keeps it. */
-static const char *root_device_args(const struct vm *vm, const char *base)
+ * plugs it first), or its partition partuuid names; a command line that
+ * names its own root= keeps it. */
+static void root_device_args(const struct vm *vm, const char *base,
+			     char *out, size_t size)
 {
+	out[0] = '\0';
 	for (int i = 0; i < vm->config.disk_count; i++) {
 		const struct vm_disk_config *disk = &vm->config.disks[i];
 
 		if (!disk->root)
 			continue;
 		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
-			return "";
-		return disk->readonly ? " root=/dev/vda ro"
-				      : " root=/dev/vda rw";
+			return;
+		if (disk->partuuid[0])
+			snprintf(out, size, " root=PARTUUID=%s %s",
+				 disk->partuuid, disk->readonly ? "ro" : "rw");
+		else
+			snprintf(out, size, " root=/dev/vda %s",
+				 disk->readonly ? "ro" : "rw");
+		return;
 	}
-	return "";
 }
 
 char *vm_virtio_cmdline(const struct vm *vm, const char *base)
 {
-	const char *root = root_device_args(vm, base);
-	size_t cap = strlen(base) + strlen(root) + 1 +
-		48 * (size_t)vm->virtio_mmio_count;
+	char root[32 + VM_DISK_PARTUUID_MAX];
 	char *cmdline;
-	size_t len;
+	size_t cap, len;
 
+	root_device_args(vm, base, root, sizeof(root));
+	cap = strlen(base) + strlen(root) + 1 +
+	      48 * (size_t)vm->virtio_mmio_count;
 	if (!vm->virtio_mmio_count && !root[0])
 		return NULL;
 	cmdline = malloc(cap);
