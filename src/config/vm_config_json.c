@@ -176,9 +176,12 @@ static const struct json_field boot_source_fields[] = {
 	{"boot_args", JSON_FIELD_STRING, 0, 0, 0},
 };
 
+/* open_files: PUT /boot-source. A config file's paths are checked when
+ * the VM boots instead, so a --kernel given beside the file can replace a
+ * kernel the file names but this host lacks. */
 static int apply_boot_source(struct vm_config *config,
 			     struct vm_config_storage *storage,
-			     const json_t *body, int unused,
+			     const json_t *body, int open_files,
 			     struct tern_error *err)
 {
 	json_t *kernel, *initrd, *args;
@@ -190,13 +193,16 @@ static int apply_boot_source(struct vm_config *config,
 	kernel = json_fields_get(body, "kernel_image_path");
 	initrd = json_fields_get(body, "initrd_path");
 	args = json_fields_get(body, "boot_args");
-	/* As Firecracker: the files are opened when the request comes, so
-	 * a wrong path is this request's 400, not InstanceStart's. */
-	ret = config_check_input_file("boot-source.kernel_image_path",
-				      json_string_value(kernel), err);
+	/* As Firecracker: the API opens the files when the request comes,
+	 * so a wrong path is this request's 400, not InstanceStart's. */
+	ret = (open_files ? config_check_input_file : config_check_path)(
+		"boot-source.kernel_image_path", json_string_value(kernel),
+		err);
 	if (!ret && initrd)
-		ret = config_check_input_file("boot-source.initrd_path",
-					      json_string_value(initrd), err);
+		ret = (open_files ? config_check_input_file
+				  : config_check_path)(
+			"boot-source.initrd_path", json_string_value(initrd),
+			err);
 	if (ret)
 		return ret;
 	/* PUT replaces the whole boot source: what is left out goes back to
@@ -973,7 +979,7 @@ int vm_config_json_apply_boot_source(struct vm_config *config,
 				     struct vm_config_storage *storage,
 				     const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_boot_source, body, 0,
+	return apply_atomically(config, storage, apply_boot_source, body, 1,
 				err);
 }
 
