@@ -226,8 +226,7 @@ static void route_describe(struct api_call *call)
 {
 	reply_json(
 		call->reply,
-		json_pack("{s:s, s:s, s:s, s:s}", "id", call->inst->id,
-			  "state",
+		json_pack("{s:s, s:s, s:s, s:s}", "id", call->inst->id, "state",
 			  instance_state_name(instance_get_state(call->inst)),
 			  "vmm_version", TERN_VERSION, "app_name", "tern"));
 }

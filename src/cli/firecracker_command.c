@@ -112,7 +112,8 @@ void firecracker_command_print_help(FILE *out)
 		"Usage: firecracker [OPTIONS]\n"
 		"       tern firecracker [OPTIONS]\n"
 		"\n"
-		"Run tern with Firecracker's command line, for tools that start "
+		"Run tern with Firecracker's command line, for tools that "
+		"start "
 		"Firecracker\n"
 		"(Kata Containers, firecracker-containerd, firectl, the Go "
 		"SDK). tern serves\n"
@@ -211,7 +212,8 @@ void firecracker_command_print_help(FILE *out)
 		"\n"
 		"Differences from Firecracker: the default machine is 1 vCPU "
 		"and 128 MiB, as\n"
-		"Firecracker's; tern run's own default stays 256 MiB. The API's "
+		"Firecracker's; tern run's own default stays 256 MiB. The "
+		"API's "
 		"supported\n"
 		"fields and refusals are listed in docs/api.md.\n"
 		"\n"
@@ -232,8 +234,8 @@ static int parse_u64(const char *option, const char *text,
 	*value = strtoull(text, &end, 10);
 	if (!isdigit((unsigned char)text[0]) || errno || *end)
 		return tern_error_set(err, EINVAL,
-				      "--%s '%s' is not a whole number",
-				      option, text);
+				      "--%s '%s' is not a whole number", option,
+				      text);
 	return 0;
 }
 
@@ -413,8 +415,8 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	memset(req, 0, sizeof(*req));
 	vm_config_set_defaults(config);
 	config->memory_size = FC_DEFAULT_MEMORY;
-	config->virtio_transport = a->enable_pci ? VIRTIO_TRANSPORT_PCI
-						 : VIRTIO_TRANSPORT_MMIO;
+	config->virtio_transport =
+		a->enable_pci ? VIRTIO_TRANSPORT_PCI : VIRTIO_TRANSPORT_MMIO;
 	if (a->level) {
 		ret = config_parse_log_level("--level", a->level,
 					     &config->log_level, err);

@@ -22,9 +22,9 @@ static int refuse_negative(const char *field, const char *key,
 	const json_t *value = json_fields_get(bucket, key);
 
 	if (value && json_integer_value(value) < 0)
-		return tern_error_set(err, EINVAL,
-				      "%s.%s %lld: must not be negative", field,
-				      key, (long long)json_integer_value(value));
+		return tern_error_set(
+			err, EINVAL, "%s.%s %lld: must not be negative", field,
+			key, (long long)json_integer_value(value));
 	return 0;
 }
 
@@ -35,9 +35,9 @@ int rate_limiter_json_check_bucket(const char *field, const json_t *bucket,
 
 	if (!bucket || json_is_null(bucket))
 		return 0;
-	ret = json_fields_check(bucket, field, bucket_fields,
-				sizeof(bucket_fields) / sizeof(bucket_fields[0]),
-				0, err);
+	ret = json_fields_check(
+		bucket, field, bucket_fields,
+		sizeof(bucket_fields) / sizeof(bucket_fields[0]), 0, err);
 	if (!ret)
 		ret = refuse_negative(field, "size", bucket, err);
 	if (!ret)
@@ -50,11 +50,12 @@ int rate_limiter_json_check_bucket(const char *field, const json_t *bucket,
 	if (json_integer_value(json_fields_get(bucket, "size")) == 0 ||
 	    json_integer_value(json_fields_get(bucket, "refill_time")) == 0)
 		return 0;
-	return tern_error_set(err, EINVAL,
-			      "%s: rate limiting is not supported by tern yet "
-			      "(only an empty limiter, or a bucket with size or "
-			      "refill_time 0, is accepted)",
-			      field);
+	return tern_error_set(
+		err, EINVAL,
+		"%s: rate limiting is not supported by tern yet "
+		"(only an empty limiter, or a bucket with size or "
+		"refill_time 0, is accepted)",
+		field);
 }
 
 int rate_limiter_json_check(const char *field, const json_t *limiter,
@@ -65,10 +66,9 @@ int rate_limiter_json_check(const char *field, const json_t *limiter,
 
 	if (!limiter || json_is_null(limiter))
 		return 0;
-	ret = json_fields_check(limiter, field, limiter_fields,
-				sizeof(limiter_fields) /
-					sizeof(limiter_fields[0]),
-				0, err);
+	ret = json_fields_check(
+		limiter, field, limiter_fields,
+		sizeof(limiter_fields) / sizeof(limiter_fields[0]), 0, err);
 	if (ret)
 		return ret;
 	snprintf(where, sizeof(where), "%s.bandwidth", field);

@@ -195,9 +195,9 @@ static int apply_boot_source(struct vm_config *config,
 	args = json_fields_get(body, "boot_args");
 	/* As Firecracker: the API opens the files when the request comes,
 	 * so a wrong path is this request's 400, not InstanceStart's. */
-	ret = (open_files ? config_check_input_file : config_check_path)(
-		"boot-source.kernel_image_path", json_string_value(kernel),
-		err);
+	ret = (open_files ? config_check_input_file
+			  : config_check_path)("boot-source.kernel_image_path",
+					       json_string_value(kernel), err);
 	if (!ret && initrd)
 		ret = (open_files ? config_check_input_file
 				  : config_check_path)(
@@ -1103,10 +1103,11 @@ json_t *vm_config_json_export_balloon(const struct vm_config *config)
 
 static json_t *export_logger(const struct vm_config *config)
 {
-	json_t *logger = json_pack("{s:s, s:b, s:b}", "level",
-				   log_level_firecracker_name(config->log_level),
-				   "show_level", config->log_show_level,
-				   "show_log_origin", config->log_show_origin);
+	json_t *logger =
+		json_pack("{s:s, s:b, s:b}", "level",
+			  log_level_firecracker_name(config->log_level),
+			  "show_level", config->log_show_level,
+			  "show_log_origin", config->log_show_origin);
 
 	if (logger && config->log_path)
 		json_object_set_new(logger, "log_path",
@@ -1127,9 +1128,9 @@ static json_t *export_metrics(const struct vm_config *config)
 	if (metrics && config->metrics_emit_id)
 		json_object_set_new(metrics, "emit_id", json_true());
 	if (metrics && config->metrics_properties)
-		json_object_set_new(metrics, "properties",
-				    json_loads(config->metrics_properties, 0,
-					       NULL));
+		json_object_set_new(
+			metrics, "properties",
+			json_loads(config->metrics_properties, 0, NULL));
 	return metrics;
 }
 
@@ -1146,10 +1147,9 @@ static json_t *export_tern(const struct vm_config *config, int only_changed)
 	if (!only_changed || strcmp(kvm, "/dev/kvm"))
 		json_object_set_new(tern, "kvm_device", json_string(kvm));
 	if (!only_changed || config->virtio_transport != VIRTIO_TRANSPORT_AUTO)
-		json_object_set_new(
-			tern, "virtio_transport",
-			json_string(
-				config_transport_name(config->virtio_transport)));
+		json_object_set_new(tern, "virtio_transport",
+				    json_string(config_transport_name(
+					    config->virtio_transport)));
 	if (!only_changed || config->on_reboot != VM_REBOOT_EXIT)
 		json_object_set_new(
 			tern, "on_reboot",
@@ -1168,7 +1168,8 @@ static json_t *export_document(const struct vm_config *config,
 	/* Firecracker's BootSource requires kernel_image_path: before one is
 	 * set the API shows no boot source (null), as an absent section. */
 	json_object_set_new(doc, "boot-source",
-			    config->kernel_path || shape == VM_CONFIG_EXPORT_FULL
+			    config->kernel_path ||
+					    shape == VM_CONFIG_EXPORT_FULL
 				    ? export_boot_source(config)
 				    : json_null());
 	json_object_set_new(doc, "machine-config",

@@ -160,8 +160,8 @@ static void add_metrics_identity(struct instance *inst, json_t *doc)
 	pthread_mutex_lock(&inst->lock);
 	emit_id = inst->config.metrics_emit_id;
 	if (inst->config.metrics_properties)
-		properties = json_loads(inst->config.metrics_properties, 0,
-					NULL);
+		properties =
+			json_loads(inst->config.metrics_properties, 0, NULL);
 	pthread_mutex_unlock(&inst->lock);
 	if (emit_id)
 		json_object_set_new(doc, "id", json_string(inst->id));
@@ -607,9 +607,9 @@ json_t *instance_export_config(struct instance *inst)
 
 	pthread_mutex_lock(&inst->lock);
 	doc = vm_config_json_export_shaped(
-		&inst->config, inst->firecracker_api
-				       ? VM_CONFIG_EXPORT_FIRECRACKER
-				       : VM_CONFIG_EXPORT_API);
+		&inst->config,
+		inst->firecracker_api ? VM_CONFIG_EXPORT_FIRECRACKER
+				      : VM_CONFIG_EXPORT_API);
 	pthread_mutex_unlock(&inst->lock);
 	return doc;
 }

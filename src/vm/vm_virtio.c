@@ -30,8 +30,8 @@ static int add_pci(struct vm *vm, struct virtio_device *vdev,
 	if (ret < 0) {
 		pdev->ops->destroy(pdev);
 		return tern_error_set(err, -ret,
-				      "%s: no room on the PCI bus: %s",
-				      name, strerror(-ret));
+				      "%s: no room on the PCI bus: %s", name,
+				      strerror(-ret));
 	}
 	return 0;
 }
@@ -66,9 +66,9 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 			      dev);
 	if (ret) {
 		dev->ops->destroy(dev);
-		return tern_error_set(
-			err, -ret, "%s: cannot place it at 0x%llx",
-			name, (unsigned long long)base);
+		return tern_error_set(err, -ret,
+				      "%s: cannot place it at 0x%llx", name,
+				      (unsigned long long)base);
 	}
 	vm->virtio_mmio[slot] = (struct acpi_mmio_device){
 		.base = base,
@@ -161,8 +161,8 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 /* Firecracker's is_root_device: the root disk is /dev/vda (vm_disks.c
  * plugs it first), or its partition partuuid names; a command line that
  * names its own root= keeps it. */
-static void root_device_args(const struct vm *vm, const char *base,
-			     char *out, size_t size)
+static void root_device_args(const struct vm *vm, const char *base, char *out,
+			     size_t size)
 {
 	out[0] = '\0';
 	for (int i = 0; i < vm->config.disk_count; i++) {
@@ -190,7 +190,7 @@ char *vm_virtio_cmdline(const struct vm *vm, const char *base)
 
 	root_device_args(vm, base, root, sizeof(root));
 	cap = strlen(base) + strlen(root) + 1 +
-	      48 * (size_t)vm->virtio_mmio_count;
+		48 * (size_t)vm->virtio_mmio_count;
 	if (!vm->virtio_mmio_count && !root[0])
 		return NULL;
 	cmdline = malloc(cap);
