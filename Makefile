@@ -19,7 +19,12 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 
 .PHONY: all asan unit-tests kvm-tests fuzz format format-check clean guests
 
-all: build/tern build/tern-static guests
+all: build/tern build/firecracker build/tern-static guests
+
+# Firecracker's clients start a program named "firecracker": tern is that
+# program under this name (src/main.c).
+build/firecracker: build/tern
+	ln -sf tern $@
 
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)

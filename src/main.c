@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/exit_status.h"
+#include "cli/firecracker_command.h"
 #include "cli/jailer_command.h"
 #include "cli/migrate_command.h"
 #include "cli/restore_command.h"
@@ -26,6 +27,9 @@ static void print_usage(FILE *out)
 		"migration)\n"
 		"  jailer     start a program in a chroot jail, as "
 		"Firecracker's jailer\n"
+		"  firecracker  run with Firecracker's command line and "
+		"API (also: tern\n"
+		"             started under the name 'firecracker')\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help     show this help and exit\n"
@@ -34,24 +38,26 @@ static void print_usage(FILE *out)
 		"'tern COMMAND --help' describes a command.\n");
 }
 
-/* Tools that start Firecracker's jailer by path can be given tern's binary
- * under that name. */
-static int called_as_jailer(const char *argv0)
+/* Tools that start Firecracker or its jailer by path can be given tern's
+ * binary under that name (build/firecracker is such a link). */
+static int called_as(const char *argv0, const char *name)
 {
 	const char *slash = strrchr(argv0, '/');
 
-	return !strcmp(slash ? slash + 1 : argv0, "jailer");
+	return !strcmp(slash ? slash + 1 : argv0, name);
 }
 
 int main(int argc, char **argv)
 {
 	log_mark_start();
-	if (argc > 0 && called_as_jailer(argv[0]))
+	if (argc > 0 && called_as(argv[0], "jailer"))
 		return jailer_command_main(argc, argv);
 	/* SIGUSR2 asks a running VM for its vCPU report (vm.c); before the VM
 	 * runs, or when none will, it must not end tern. Ignored here, it is
 	 * still queued for the signalfd once vm_run() blocks it. */
 	signal(SIGUSR2, SIG_IGN);
+	if (argc > 0 && called_as(argv[0], "firecracker"))
+		return firecracker_command_main(argc, argv);
 	if (argc < 2) {
 		print_usage(stderr);
 		return TERN_EXIT_USAGE;
@@ -74,6 +80,8 @@ int main(int argc, char **argv)
 		return migrate_command_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "jailer"))
 		return jailer_command_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "firecracker"))
+		return firecracker_command_main(argc - 1, argv + 1);
 	fprintf(stderr, "tern: unknown command '%s' (see 'tern --help')\n",
 		argv[1]);
 	return TERN_EXIT_USAGE;

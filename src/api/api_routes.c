@@ -226,17 +226,19 @@ static void route_describe(struct api_call *call)
 {
 	reply_json(
 		call->reply,
-		json_pack("{s:s, s:s, s:s, s:s}", "id", "anonymous-instance",
-			  "state",
+		json_pack("{s:s, s:s, s:s, s:s}", "id", call->inst->id, "state",
 			  instance_state_name(instance_get_state(call->inst)),
 			  "vmm_version", TERN_VERSION, "app_name", "tern"));
 }
 
 static void route_version(struct api_call *call)
 {
+	/* Firecracker's FirecrackerVersion has this one field: the API
+	 * version tern follows. tern's own version is GET /'s
+	 * vmm_version, beside app_name "tern". */
 	reply_json(call->reply,
-		   json_pack("{s:s, s:s}", "firecracker_version", TERN_VERSION,
-			     "vmm", "tern"));
+		   json_pack("{s:s}", "firecracker_version",
+			     TERN_FIRECRACKER_API_VERSION));
 }
 
 static void configure(struct api_call *call, enum instance_setting what)

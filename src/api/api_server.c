@@ -23,6 +23,7 @@ enum api_method { API_GET, API_PUT, API_PATCH, API_OTHER, API_METHODS };
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct instance *inst;
+	size_t max_body;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	_Atomic uint64_t
 		requests[API_METHODS][API_STATUS_MAX - API_STATUS_MIN + 1];
@@ -120,7 +121,7 @@ static enum MHD_Result send_reply(struct api_server *server,
 	return ret;
 }
 
-static int declared_too_large(struct MHD_Connection *conn)
+static int declared_too_large(struct MHD_Connection *conn, size_t max_body)
 {
 	const char *length = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -131,7 +132,7 @@ static int declared_too_large(struct MHD_Connection *conn)
 		return 0;
 	errno = 0;
 	n = strtoull(length, &end, 10);
-	return errno || *end || n > API_MAX_BODY;
+	return errno || *end || n > max_body;
 }
 
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
@@ -152,10 +153,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		req->start_ns = log_elapsed_ns();
 		*con_cls = req;
 		/* Refuse a body declared too large before reading it. */
-		if (declared_too_large(conn)) {
+		if (declared_too_large(conn, server->max_body)) {
 			snprintf(message, sizeof(message),
-				 "the request body is larger than %d bytes",
-				 API_MAX_BODY);
+				 "the request body is larger than %zu bytes",
+				 server->max_body);
 			api_reply_fault(&reply, MHD_HTTP_CONTENT_TOO_LARGE,
 					message);
 			return send_reply(server, conn, method, url, req,
@@ -167,7 +168,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		size_t size = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (req->too_large || req->len + size > API_MAX_BODY) {
+		if (req->too_large || req->len + size > server->max_body) {
 			/* Chunked bodies have no length up front: keep
 			 * reading, keep nothing, answer at the end. */
 			req->too_large = 1;
@@ -187,8 +188,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->too_large) {
 		snprintf(message, sizeof(message),
-			 "the request body is larger than %d bytes",
-			 API_MAX_BODY);
+			 "the request body is larger than %zu bytes",
+			 server->max_body);
 		api_reply_fault(&reply, MHD_HTTP_CONTENT_TOO_LARGE, message);
 	} else {
 		api_route(server->inst, method, url, req->body, req->len,
@@ -301,7 +302,7 @@ static int bind_socket(const char *path, struct tern_error *err)
 }
 
 struct api_server *api_server_start(const char *path, struct instance *inst,
-				    struct tern_error *err)
+				    size_t max_body, struct tern_error *err)
 {
 	struct api_server *server = calloc(1, sizeof(*server));
 	int fd;
@@ -311,6 +312,7 @@ struct api_server *api_server_start(const char *path, struct instance *inst,
 		return NULL;
 	}
 	server->inst = inst;
+	server->max_body = max_body ? max_body : API_MAX_BODY;
 	fd = bind_socket(path, err);
 	if (fd < 0) {
 		free(server);

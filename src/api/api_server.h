@@ -16,9 +16,10 @@
 struct api_server;
 
 /* Binds path (refusing one a live process listens on, replacing a stale
- * one), then serves in its own thread. NULL with err set on failure. */
+ * one), then serves in its own thread; a body over max_body bytes (0:
+ * API_MAX_BODY) is answered 413. NULL with err set on failure. */
 struct api_server *api_server_start(const char *path, struct instance *inst,
-				    struct tern_error *err);
+				    size_t max_body, struct tern_error *err);
 /* Stops serving and removes the socket file. NULL is allowed. */
 void api_server_stop(struct api_server *server);
 

@@ -25,6 +25,10 @@
 enum block_cache_mode {
 	BLOCK_CACHE_WRITEBACK,
 	BLOCK_CACHE_NONE,
+	/* Firecracker's Unsafe (the guest's flushes may be ignored): tern
+	 * runs it as writeback, flushes honoured, which is what Unsafe allows
+	 * and safer; kept apart only to be reported back as asked. */
+	BLOCK_CACHE_UNSAFE,
 };
 
 struct block_file {

@@ -908,50 +908,36 @@ static int restore_machine_conflicts(const struct run_request *request,
 	return 0;
 }
 
-static int run_main(int argc, char **argv,
-		    const struct run_from_snapshot *from_snapshot)
+/* Everything after the command line: the request is checked and complete
+ * (tern run's parser or tern firecracker's filled it). Frees it. */
+int run_command_execute(struct run_request *request,
+			const struct run_from_snapshot *from_snapshot)
 {
 	struct tern_error err = {{0}};
-	struct run_request request;
 	struct api_server *server = NULL;
 	struct instance *instance;
 	struct instance_outcome outcome;
 	int ret, status;
 
-	ret = parse_request(argc, argv, &request, !from_snapshot, &err);
-	if (ret == 1 && from_snapshot)
-		ret = tern_error_set(&err, EINVAL, "--help");
-	if (!ret && from_snapshot && request.incoming)
-		ret = tern_error_set(&err, EINVAL,
-				     "--incoming: a restored VM comes from its "
-				     "snapshot, not from a migration");
-	if (ret == 1) {
-		run_request_free(&request);
-		run_command_print_help(stdout);
-		return TERN_EXIT_OK;
-	}
-	if (ret) {
-		run_request_free(&request);
-		fprintf(stderr, "tern: %s (see 'tern %s --help')\n",
-			err.message, from_snapshot ? "restore" : "run");
-		return TERN_EXIT_USAGE;
-	}
-
 	/* Before the first thread and before anything a guest or client
 	 * sends: every thread tern creates starts under the ceiling. */
-	if (seccomp_start_process(request.seccomp, &err)) {
-		run_request_free(&request);
+	if (seccomp_start_process(request->seccomp, &err)) {
+		run_request_free(request);
 		fprintf(stderr, "tern: %s\n", err.message);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
-	instance = instance_create(&request.config, &request.storage, &err);
+	instance = instance_create(&request->config, &request->storage, &err);
 	if (instance) {
-		instance->incoming_address = request.incoming;
-		instance->migration_transport = request.migration_transport;
-		memset(&request.migration_transport, 0,
-		       sizeof(request.migration_transport));
+		instance->incoming_address = request->incoming;
+		instance->migration_transport = request->migration_transport;
+		instance->firecracker_api = request->firecracker;
+		if (request->instance_id)
+			snprintf(instance->id, sizeof(instance->id), "%s",
+				 request->instance_id);
+		memset(&request->migration_transport, 0,
+		       sizeof(request->migration_transport));
 	} else {
-		migration_transport_config_free(&request.migration_transport);
+		migration_transport_config_free(&request->migration_transport);
 	}
 	if (instance && from_snapshot &&
 	    instance_snapshot_load_at_start(instance,
@@ -963,15 +949,16 @@ static int run_main(int argc, char **argv,
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	if (instance && from_snapshot &&
-	    restore_machine_conflicts(&request, &instance->config, &err)) {
+	    restore_machine_conflicts(request, &instance->config, &err)) {
 		fprintf(stderr, "tern: %s (see 'tern restore --help')\n",
 			err.message);
 		instance_destroy(instance);
 		return TERN_EXIT_USAGE;
 	}
-	if (instance && request.api_sock)
-		server = api_server_start(request.api_sock, instance, &err);
-	if (!instance || (request.api_sock && !server)) {
+	if (instance && request->api_sock)
+		server = api_server_start(request->api_sock, instance,
+					  request->api_max_body, &err);
+	if (!instance || (request->api_sock && !server)) {
 		fprintf(stderr, "tern: %s\n", err.message);
 		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
@@ -979,7 +966,7 @@ static int run_main(int argc, char **argv,
 	/* Without an API socket, or with a config file (as Firecracker
 	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
 	ret = instance_run(instance,
-			   !request.api_sock || request.config_file ||
+			   !request->api_sock || request->config_file ||
 				   from_snapshot,
 			   &outcome, &err);
 	api_server_stop(server);
@@ -1004,6 +991,34 @@ static int run_main(int argc, char **argv,
 		log_debug("%s", stop_reason_text(outcome.reason));
 	instance_destroy(instance);
 	return status;
+}
+
+static int run_main(int argc, char **argv,
+		    const struct run_from_snapshot *from_snapshot)
+{
+	struct tern_error err = {{0}};
+	struct run_request request;
+	int ret;
+
+	ret = parse_request(argc, argv, &request, !from_snapshot, &err);
+	if (ret == 1 && from_snapshot)
+		ret = tern_error_set(&err, EINVAL, "--help");
+	if (!ret && from_snapshot && request.incoming)
+		ret = tern_error_set(&err, EINVAL,
+				     "--incoming: a restored VM comes from its "
+				     "snapshot, not from a migration");
+	if (ret == 1) {
+		run_request_free(&request);
+		run_command_print_help(stdout);
+		return TERN_EXIT_OK;
+	}
+	if (ret) {
+		run_request_free(&request);
+		fprintf(stderr, "tern: %s (see 'tern %s --help')\n",
+			err.message, from_snapshot ? "restore" : "run");
+		return TERN_EXIT_USAGE;
+	}
+	return run_command_execute(&request, from_snapshot);
 }
 
 int run_command_main(int argc, char **argv)

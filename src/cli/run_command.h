@@ -19,6 +19,10 @@ struct run_request {
 	struct migration_transport_config migration_transport;
 	int cpus_given, memory_given; /* --cpus, --memory on the command line */
 	enum tern_seccomp_mode seccomp; /* --seccomp, --no-seccomp */
+	/* Set by tern firecracker (src/cli/firecracker_command.c): */
+	const char *instance_id; /* --id; NULL: "anonymous-instance" */
+	size_t api_max_body; /* --http-api-max-payload-size; 0: default */
+	int firecracker; /* API answers strictly in Firecracker's shapes */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.
@@ -40,6 +44,11 @@ struct run_from_snapshot {
 	const char *mem_file_path;
 	int paused; /* leave the restored VM paused (resume through the API) */
 };
+
+/* Runs a parsed request (the VM, the API, until the guest stops), then
+ * frees it. Returns the process exit status. from_snapshot may be NULL. */
+int run_command_execute(struct run_request *request,
+			const struct run_from_snapshot *from_snapshot);
 
 /* argv: the `tern run` device options (argv[0] is "restore"); --help
  * must have been handled by the caller. Returns the exit status. */

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -83,6 +85,81 @@ int config_check_path(const char *field, const char *path,
 		return tern_error_set(err, EINVAL,
 				      "%s holds a newline character", field);
 	return 0;
+}
+
+int config_check_input_file(const char *field, const char *path,
+			    struct tern_error *err)
+{
+	struct stat st;
+	int ret = config_check_path(field, path, err);
+	int fd;
+
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tern_error_set(err, errno, "%s %s: %s", field, path,
+				      strerror(errno));
+	ret = fstat(fd, &st);
+	close(fd);
+	if (ret < 0)
+		return tern_error_set(err, errno, "%s %s: %s", field, path,
+				      strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return tern_error_set(err, EINVAL,
+				      "%s %s is not a regular file", field,
+				      path);
+	return 0;
+}
+
+int config_check_log_module(const char *field, const char *module,
+			    struct tern_error *err)
+{
+	size_t len = strlen(module);
+
+	if (len == 0 || len > 128)
+		return tern_error_set(err, EINVAL,
+				      "%s must be 1 to 128 characters", field);
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)module[i]) && module[i] != '_' &&
+		    module[i] != ':')
+			return tern_error_set(err, EINVAL,
+					      "%s '%.128s': use letters, "
+					      "digits, '_' and '::' (a module "
+					      "path such as api::api_server)",
+					      field, module);
+	return 0;
+}
+
+int config_check_partuuid(const char *field, const char *text,
+			  struct tern_error *err)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > VM_DISK_PARTUUID_MAX)
+		return tern_error_set(err, EINVAL,
+				      "%s must be 1 to %d characters", field,
+				      VM_DISK_PARTUUID_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)text[i]) && text[i] != '-')
+			return tern_error_set(err, EINVAL,
+					      "%s '%.40s' is not a partition "
+					      "UUID (hex digits and '-')",
+					      field, text);
+	return 0;
+}
+
+const char *config_disk_cache_name(enum block_cache_mode cache)
+{
+	switch (cache) {
+	case BLOCK_CACHE_NONE:
+		return "None";
+	case BLOCK_CACHE_UNSAFE:
+		return "Unsafe";
+	case BLOCK_CACHE_WRITEBACK:
+		break;
+	}
+	return "Writeback";
 }
 
 int config_parse_serial(const char *field, const char *text,
@@ -248,16 +325,15 @@ int config_parse_disk_cache(const char *field, const char *text,
 		*cache = BLOCK_CACHE_WRITEBACK;
 	else if (!strcasecmp(text, "none"))
 		*cache = BLOCK_CACHE_NONE;
+	else if (!strcasecmp(text, "unsafe"))
+		/* Unsafe lets a VMM ignore the guest's flushes; tern honours
+		 * them anyway (the same data path as writeback). */
+		*cache = BLOCK_CACHE_UNSAFE;
 	else
-		/* Firecracker's Unsafe ignores the guest's flushes; tern
-		 * always honours them, so it is refused, not downgraded. */
 		return tern_error_set(err, EINVAL,
-				      "%s is writeback or none, not '%.32s'%s",
-				      field, text,
-				      strcasecmp(text, "unsafe")
-					      ? ""
-					      : " (tern always honours the "
-						"guest's flushes)");
+				      "%s is Unsafe, Writeback or None, not "
+				      "'%.32s'",
+				      field, text);
 	return 0;
 }
 

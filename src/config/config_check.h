@@ -46,6 +46,20 @@ int config_parse_log_level(const char *field, const char *text, int *level,
  * NUL or newline (it is logged). */
 int config_check_path(const char *field, const char *path,
 		      struct tern_error *err);
+/* A file tern will read (a kernel, an initrd): checked as a path, then
+ * opened for reading now and required to be a regular file. */
+int config_check_input_file(const char *field, const char *path,
+			    struct tern_error *err);
+/* logger.module: a module path prefix such as "api" or "virtio::virtio_blk"
+ * (see util/log.h). */
+int config_check_log_module(const char *field, const char *module,
+			    struct tern_error *err);
+/* drives.partuuid: hex digits and hyphens, 1 to VM_DISK_PARTUUID_MAX. */
+int config_check_partuuid(const char *field, const char *text,
+			  struct tern_error *err);
+/* Firecracker's name of a cache mode: Writeback, None (tern's O_DIRECT),
+ * Unsafe. */
+const char *config_disk_cache_name(enum block_cache_mode cache);
 
 /* Balloon (--balloon, the document's "balloon", PUT /balloon): the target
  * is a whole number of the balloon's 4 KiB pages; statistics are asked for

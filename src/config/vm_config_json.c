@@ -9,6 +9,7 @@
 
 #include "config/config_check.h"
 #include "config/json_fields.h"
+#include "config/rate_limiter_json.h"
 #include "util/log.h"
 
 #define MIB (1ULL << 20)
@@ -109,8 +110,11 @@ static int apply_machine(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (!partial)
+	if (!partial) {
 		config->cpu_template = cpu_template_find("host");
+		config->smt = 0;
+		config->track_dirty_pages = 0;
+	}
 	value = json_fields_get(body, "vcpu_count");
 	if (value) {
 		long long n = json_integer_value(value);
@@ -139,17 +143,19 @@ static int apply_machine(struct vm_config *config,
 		config->memory_size = (uint64_t)mib * MIB;
 	}
 	value = json_fields_get(body, "smt");
-	if (value && json_is_true(value))
+	if (value)
+		config->smt = json_is_true(value);
+	/* Firecracker's rule on x86: with SMT, vCPUs come in pairs of
+	 * threads, so their number is 1 or even. Checked on the result, so a
+	 * PATCH of either field alone is held to it too. */
+	if (config->smt && config->cpu_count > 1 && config->cpu_count % 2)
 		return tern_error_set(err, EINVAL,
-				      "machine-config.smt: tern gives each "
-				      "vCPU its own core; SMT is not "
-				      "supported");
+				      "machine-config.vcpu_count %d: with smt "
+				      "true the vCPU count must be 1 or even",
+				      config->cpu_count);
 	value = json_fields_get(body, "track_dirty_pages");
-	if (value && json_is_true(value))
-		return tern_error_set(err, EINVAL,
-				      "machine-config.track_dirty_pages: "
-				      "dirty page tracking is not supported "
-				      "yet");
+	if (value)
+		config->track_dirty_pages = json_is_true(value);
 	value = json_fields_get(body, "huge_pages");
 	if (value && strcmp(json_string_value(value), "None"))
 		return tern_error_set(err, EINVAL,
@@ -170,9 +176,12 @@ static const struct json_field boot_source_fields[] = {
 	{"boot_args", JSON_FIELD_STRING, 0, 0, 0},
 };
 
+/* open_files: PUT /boot-source. A config file's paths are checked when
+ * the VM boots instead, so a --kernel given beside the file can replace a
+ * kernel the file names but this host lacks. */
 static int apply_boot_source(struct vm_config *config,
 			     struct vm_config_storage *storage,
-			     const json_t *body, int unused,
+			     const json_t *body, int open_files,
 			     struct tern_error *err)
 {
 	json_t *kernel, *initrd, *args;
@@ -184,11 +193,16 @@ static int apply_boot_source(struct vm_config *config,
 	kernel = json_fields_get(body, "kernel_image_path");
 	initrd = json_fields_get(body, "initrd_path");
 	args = json_fields_get(body, "boot_args");
-	ret = config_check_path("boot-source.kernel_image_path",
-				json_string_value(kernel), err);
+	/* As Firecracker: the API opens the files when the request comes,
+	 * so a wrong path is this request's 400, not InstanceStart's. */
+	ret = (open_files ? config_check_input_file
+			  : config_check_path)("boot-source.kernel_image_path",
+					       json_string_value(kernel), err);
 	if (!ret && initrd)
-		ret = config_check_path("boot-source.initrd_path",
-					json_string_value(initrd), err);
+		ret = (open_files ? config_check_input_file
+				  : config_check_path)(
+			"boot-source.initrd_path", json_string_value(initrd),
+			err);
 	if (ret)
 		return ret;
 	/* PUT replaces the whole boot source: what is left out goes back to
@@ -223,10 +237,17 @@ static int apply_logger(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "module"))
-		return tern_error_set(err, EINVAL,
-				      "logger.module: filtering by module is "
-				      "not supported");
+	value = json_fields_get(body, "module");
+	config->log_module = NULL;
+	if (value) {
+		ret = config_check_log_module("logger.module",
+					      json_string_value(value), err);
+		if (!ret)
+			ret = keep_string(storage, VM_CONFIG_STR_LOG_MODULE,
+					  value, &config->log_module, err);
+		if (ret)
+			return ret;
+	}
 	value = json_fields_get(body, "level");
 	if (value) {
 		ret = config_parse_log_level("logger.level",
@@ -257,20 +278,58 @@ static const struct json_field metrics_fields[] = {
 	{"properties", JSON_FIELD_OBJECT, 0, 0, 0},
 };
 
+/* metrics.properties: operator-chosen string values copied into every
+ * metrics line; kept as compact JSON text. */
+static int keep_metrics_properties(struct vm_config *config,
+				   struct vm_config_storage *storage,
+				   const json_t *properties,
+				   struct tern_error *err)
+{
+	const char *key;
+	json_t *value;
+	char *text;
+
+	json_object_foreach((json_t *)properties, key, value)
+	{
+		if (!json_is_string(value))
+			return tern_error_set(err, EINVAL,
+					      "metrics.properties.%.64s: "
+					      "expected a string",
+					      key);
+		if (!strcmp(key, "utc_timestamp_ms") || !strcmp(key, "id"))
+			return tern_error_set(
+				err, EINVAL,
+				"metrics.properties.%s: this key is one of "
+				"the metrics line's own",
+				key);
+	}
+	text = json_dumps(properties, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	free(storage->strings[VM_CONFIG_STR_METRICS_PROPERTIES]);
+	storage->strings[VM_CONFIG_STR_METRICS_PROPERTIES] = text;
+	config->metrics_properties = text;
+	return 0;
+}
+
 static int apply_metrics(struct vm_config *config,
 			 struct vm_config_storage *storage, const json_t *body,
 			 int unused, struct tern_error *err)
 {
-	json_t *path;
+	json_t *path, *properties;
 	int ret = JSON_FIELDS_CHECK(body, "metrics", metrics_fields, 0, err);
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "properties") ||
-	    json_is_true(json_fields_get(body, "emit_id")))
-		return tern_error_set(err, EINVAL,
-				      "metrics: emit_id and properties are not "
-				      "supported");
+	properties = json_fields_get(body, "properties");
+	config->metrics_properties = NULL;
+	if (properties) {
+		ret = keep_metrics_properties(config, storage, properties, err);
+		if (ret)
+			return ret;
+	}
+	config->metrics_emit_id =
+		json_is_true(json_fields_get(body, "emit_id"));
 	path = json_fields_get(body, "metrics_path");
 	ret = config_check_path("metrics.metrics_path", json_string_value(path),
 				err);
@@ -294,9 +353,11 @@ static int apply_serial(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "rate_limiter"))
-		return tern_error_set(err, EINVAL,
-				      "serial.rate_limiter: not supported");
+	ret = rate_limiter_json_check_bucket(
+		"serial.rate_limiter", json_fields_get(body, "rate_limiter"),
+		err);
+	if (ret)
+		return ret;
 	path = json_fields_get(body, "serial_out_path");
 	if (!path) {
 		/* Firecracker's default: the console on tern's stdio. */
@@ -454,16 +515,19 @@ static int apply_net(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "rx_rate_limiter") ||
-	    json_fields_get(body, "tx_rate_limiter"))
-		return tern_error_set(err, EINVAL,
-				      "network-interfaces: rate limiters are "
-				      "not supported");
-	if (json_fields_get(body, "mtu"))
-		return tern_error_set(err, EINVAL,
-				      "network-interfaces.mtu: not supported "
-				      "(the guest sets its MTU itself)");
+	ret = rate_limiter_json_check("network-interfaces.rx_rate_limiter",
+				      json_fields_get(body, "rx_rate_limiter"),
+				      err);
+	if (!ret)
+		ret = rate_limiter_json_check(
+			"network-interfaces.tx_rate_limiter",
+			json_fields_get(body, "tx_rate_limiter"), err);
+	if (ret)
+		return ret;
 	memset(&net, 0, sizeof(net));
+	if (json_fields_get(body, "mtu"))
+		net.mtu = (uint16_t)json_integer_value(
+			json_fields_get(body, "mtu"));
 	id = json_string_value(json_fields_get(body, "iface_id"));
 	tap = json_string_value(json_fields_get(body, "host_dev_name"));
 	if (!id[0] || strlen(id) > VM_NET_ID_MAX)
@@ -530,11 +594,14 @@ static json_t *export_nets(const struct vm_config *config)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 net->mac[0], net->mac[1], net->mac[2], net->mac[3],
 			 net->mac[4], net->mac[5]);
-		json_array_append_new(list,
-				      json_pack("{s:s, s:s, s:s}", "iface_id",
-						net->id, "host_dev_name",
-						net->tap_name, "guest_mac",
-						mac));
+		json_t *entry = json_pack("{s:s, s:s, s:s}", "iface_id",
+					  net->id, "host_dev_name",
+					  net->tap_name, "guest_mac", mac);
+
+		if (entry && net->mtu)
+			json_object_set_new(entry, "mtu",
+					    json_integer(net->mtu));
+		json_array_append_new(list, entry);
 	}
 	return list;
 }
@@ -609,13 +676,20 @@ static int apply_drive(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "partuuid"))
-		return tern_error_set(err, EINVAL,
-				      "drives.partuuid: not supported (the "
-				      "root device is the whole /dev/vda)");
-	if (json_fields_get(body, "rate_limiter"))
-		return tern_error_set(err, EINVAL,
-				      "drives.rate_limiter: not supported");
+	ret = rate_limiter_json_check("drives.rate_limiter",
+				      json_fields_get(body, "rate_limiter"),
+				      err);
+	if (ret)
+		return ret;
+	value = json_fields_get(body, "partuuid");
+	if (value) {
+		ret = config_check_partuuid("drives.partuuid",
+					    json_string_value(value), err);
+		if (ret)
+			return ret;
+		snprintf(disk.partuuid, sizeof(disk.partuuid), "%s",
+			 json_string_value(value));
+	}
 	if (json_fields_get(body, "socket"))
 		return tern_error_set(err, EINVAL,
 				      "drives.socket: vhost-user drives are "
@@ -694,8 +768,11 @@ static json_t *export_drives(const struct vm_config *config)
 			"{s:s, s:s, s:b, s:b, s:s}", "drive_id", disk->id,
 			"path_on_host", disk->path, "is_root_device",
 			disk->root, "is_read_only", disk->readonly,
-			"cache_type",
-			disk->cache == BLOCK_CACHE_NONE ? "None" : "Writeback");
+			"cache_type", config_disk_cache_name(disk->cache));
+
+		if (drive && disk->partuuid[0])
+			json_object_set_new(drive, "partuuid",
+					    json_string(disk->partuuid));
 
 		if (drive && disk->engine != BLOCK_ENGINE_AUTO)
 			json_object_set_new(
@@ -780,9 +857,11 @@ static int apply_entropy(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_fields_get(body, "rate_limiter"))
-		return tern_error_set(err, EINVAL,
-				      "entropy.rate_limiter: not supported");
+	ret = rate_limiter_json_check("entropy.rate_limiter",
+				      json_fields_get(body, "rate_limiter"),
+				      err);
+	if (ret)
+		return ret;
 	config->virtio_rng = 1;
 	(void)storage;
 	return 0;
@@ -900,7 +979,7 @@ int vm_config_json_apply_boot_source(struct vm_config *config,
 				     struct vm_config_storage *storage,
 				     const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_boot_source, body, 0,
+	return apply_atomically(config, storage, apply_boot_source, body, 1,
 				err);
 }
 
@@ -969,8 +1048,9 @@ json_t *vm_config_json_export_machine(const struct vm_config *config)
 
 	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count",
 			 config->cpu_count, "mem_size_mib",
-			 (json_int_t)(config->memory_size / MIB), "smt", 0,
-			 "track_dirty_pages", 0, "huge_pages", "None",
+			 (json_int_t)(config->memory_size / MIB), "smt",
+			 config->smt, "track_dirty_pages",
+			 config->track_dirty_pages, "huge_pages", "None",
 			 "cpu_template", strcmp(tmpl, "host") ? tmpl : "None");
 }
 
@@ -1021,31 +1101,81 @@ json_t *vm_config_json_export_balloon(const struct vm_config *config)
 		"free_page_reporting", balloon->free_page_reporting);
 }
 
-json_t *vm_config_json_export(const struct vm_config *config)
+static json_t *export_logger(const struct vm_config *config)
 {
-	json_t *doc = json_object();
-	json_t *logger = json_pack("{s:s, s:b, s:b}", "level",
-				   log_level_name(config->log_level),
-				   "show_level", config->log_show_level,
-				   "show_log_origin", config->log_show_origin);
+	json_t *logger =
+		json_pack("{s:s, s:b, s:b}", "level",
+			  log_level_firecracker_name(config->log_level),
+			  "show_level", config->log_show_level,
+			  "show_log_origin", config->log_show_origin);
 
-	if (!doc || !logger) {
-		json_decref(doc);
-		json_decref(logger);
-		return NULL;
-	}
-	if (config->log_path)
+	if (logger && config->log_path)
 		json_object_set_new(logger, "log_path",
 				    json_string(config->log_path));
-	json_object_set_new(doc, "boot-source", export_boot_source(config));
+	if (logger && config->log_module)
+		json_object_set_new(logger, "module",
+				    json_string(config->log_module));
+	return logger;
+}
+
+static json_t *export_metrics(const struct vm_config *config)
+{
+	json_t *metrics;
+
+	if (!config->metrics_path)
+		return json_null();
+	metrics = json_pack("{s:s}", "metrics_path", config->metrics_path);
+	if (metrics && config->metrics_emit_id)
+		json_object_set_new(metrics, "emit_id", json_true());
+	if (metrics && config->metrics_properties)
+		json_object_set_new(
+			metrics, "properties",
+			json_loads(config->metrics_properties, 0, NULL));
+	return metrics;
+}
+
+/* tern's own settings, with the value each has when nobody set it. */
+static json_t *export_tern(const struct vm_config *config, int only_changed)
+{
+	const char *kvm = config->kvm_path ? config->kvm_path : "/dev/kvm";
+	json_t *tern = json_object();
+
+	if (!tern)
+		return NULL;
+	if (!only_changed || config->serial_mode != SERIAL_MODE_STDIO)
+		json_object_set_new(tern, "serial", export_serial(config));
+	if (!only_changed || strcmp(kvm, "/dev/kvm"))
+		json_object_set_new(tern, "kvm_device", json_string(kvm));
+	if (!only_changed || config->virtio_transport != VIRTIO_TRANSPORT_AUTO)
+		json_object_set_new(tern, "virtio_transport",
+				    json_string(config_transport_name(
+					    config->virtio_transport)));
+	if (!only_changed || config->on_reboot != VM_REBOOT_EXIT)
+		json_object_set_new(
+			tern, "on_reboot",
+			json_string(config_on_reboot_name(config->on_reboot)));
+	return tern;
+}
+
+static json_t *export_document(const struct vm_config *config,
+			       enum vm_config_export_shape shape)
+{
+	json_t *doc = json_object();
+	json_t *tern;
+
+	if (!doc)
+		return NULL;
+	/* Firecracker's BootSource requires kernel_image_path: before one is
+	 * set the API shows no boot source (null), as an absent section. */
+	json_object_set_new(doc, "boot-source",
+			    config->kernel_path ||
+					    shape == VM_CONFIG_EXPORT_FULL
+				    ? export_boot_source(config)
+				    : json_null());
 	json_object_set_new(doc, "machine-config",
 			    vm_config_json_export_machine(config));
-	json_object_set_new(doc, "logger", logger);
-	json_object_set_new(doc, "metrics",
-			    config->metrics_path
-				    ? json_pack("{s:s}", "metrics_path",
-						config->metrics_path)
-				    : json_null());
+	json_object_set_new(doc, "logger", export_logger(config));
+	json_object_set_new(doc, "metrics", export_metrics(config));
 	json_object_set_new(doc, "drives", export_drives(config));
 	json_object_set_new(doc, "network-interfaces", export_nets(config));
 	json_object_set_new(doc, "vsock",
@@ -1059,14 +1189,23 @@ json_t *vm_config_json_export(const struct vm_config *config)
 			    vm_config_json_export_balloon(config));
 	json_object_set_new(doc, "entropy",
 			    config->virtio_rng ? json_object() : json_null());
-	json_object_set_new(
-		doc, "tern",
-		json_pack("{s:o, s:s, s:s, s:s}", "serial",
-			  export_serial(config), "kvm_device",
-			  config->kvm_path ? config->kvm_path : "/dev/kvm",
-			  "virtio_transport",
-			  config_transport_name(config->virtio_transport),
-			  "on_reboot",
-			  config_on_reboot_name(config->on_reboot)));
+	if (shape == VM_CONFIG_EXPORT_FIRECRACKER)
+		return doc;
+	tern = export_tern(config, shape == VM_CONFIG_EXPORT_API);
+	if (tern && json_object_size(tern))
+		json_object_set_new(doc, "tern", tern);
+	else
+		json_decref(tern);
 	return doc;
+}
+
+json_t *vm_config_json_export(const struct vm_config *config)
+{
+	return export_document(config, VM_CONFIG_EXPORT_FULL);
+}
+
+json_t *vm_config_json_export_shaped(const struct vm_config *config,
+				     enum vm_config_export_shape shape)
+{
+	return export_document(config, shape);
 }

@@ -26,6 +26,8 @@ enum vm_config_string {
 	VM_CONFIG_STR_KVM_DEVICE,
 	VM_CONFIG_STR_LOG_PATH,
 	VM_CONFIG_STR_METRICS_PATH,
+	VM_CONFIG_STR_LOG_MODULE,
+	VM_CONFIG_STR_METRICS_PROPERTIES,
 	VM_CONFIG_STR_COUNT,
 };
 
@@ -101,6 +103,22 @@ int vm_config_json_load_file(struct vm_config *config,
 
 /* New references; NULL only when out of memory. */
 json_t *vm_config_json_export(const struct vm_config *config);
+
+/* How much of tern shows in an exported document. */
+enum vm_config_export_shape {
+	/* Everything, the "tern" section whole: the snapshot's record. */
+	VM_CONFIG_EXPORT_FULL,
+	/* GET /vm/config of tern run: Firecracker's sections, and a "tern"
+	 * section only with what differs from tern's defaults (the user
+	 * asked for a tern extension), so a default VM validates against
+	 * Firecracker's specification. */
+	VM_CONFIG_EXPORT_API,
+	/* GET /vm/config of tern firecracker: Firecracker's sections only. */
+	VM_CONFIG_EXPORT_FIRECRACKER,
+};
+
+json_t *vm_config_json_export_shaped(const struct vm_config *config,
+				     enum vm_config_export_shape shape);
 json_t *vm_config_json_export_machine(const struct vm_config *config);
 /* The "balloon" section: null when there is no balloon. */
 json_t *vm_config_json_export_balloon(const struct vm_config *config);

@@ -159,15 +159,36 @@ static void write_vm_metrics(void *opaque, struct metrics_out *out)
 	pthread_mutex_unlock(&inst->lock);
 }
 
+/* Firecracker's metrics.emit_id and metrics.properties: the instance id
+ * and the operator's strings on each line, at the top level. */
+static void add_metrics_identity(struct instance *inst, json_t *doc)
+{
+	json_t *properties = NULL;
+	int emit_id;
+
+	pthread_mutex_lock(&inst->lock);
+	emit_id = inst->config.metrics_emit_id;
+	if (inst->config.metrics_properties)
+		properties =
+			json_loads(inst->config.metrics_properties, 0, NULL);
+	pthread_mutex_unlock(&inst->lock);
+	if (emit_id)
+		json_object_set_new(doc, "id", json_string(inst->id));
+	if (properties)
+		json_object_set_new(doc, "properties", properties);
+}
+
 static int write_metrics_line(struct instance *inst, struct tern_error *err)
 {
 	json_t *doc = metrics_render_json(&inst->metrics);
-	/* The NUL's slot carries the newline, so the line is one write(). */
-	char *line = doc
-		? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9))
-		: NULL;
+	char *line = NULL;
 	int ret = 0;
 
+	if (doc) {
+		add_metrics_identity(inst, doc);
+		/* The NUL's slot carries the newline: one write(). */
+		line = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	}
 	json_decref(doc);
 	if (!line)
 		return tern_error_set(err, ENOMEM, "out of memory for metrics");
@@ -245,6 +266,7 @@ static int open_metrics_file(struct instance *inst, const char *path,
 static int apply_logging(const struct vm_config *config, struct tern_error *err)
 {
 	log_set_level((enum log_level)config->log_level);
+	log_set_module(config->log_module);
 	return log_open_file(config->log_path, config->log_show_level,
 			     config->log_show_origin, err);
 }
@@ -266,6 +288,7 @@ struct instance *instance_create(const struct vm_config *config,
 	pthread_mutex_init(&inst->lock, NULL);
 	pthread_cond_init(&inst->cond, NULL);
 	pthread_mutex_init(&inst->metrics_lock, NULL);
+	snprintf(inst->id, sizeof(inst->id), "%s", INSTANCE_ID_DEFAULT);
 	pthread_condattr_init(&monotonic);
 	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
 	pthread_cond_init(&inst->flusher_cond, &monotonic);
@@ -592,7 +615,10 @@ json_t *instance_export_config(struct instance *inst)
 	json_t *doc;
 
 	pthread_mutex_lock(&inst->lock);
-	doc = vm_config_json_export(&inst->config);
+	doc = vm_config_json_export_shaped(
+		&inst->config,
+		inst->firecracker_api ? VM_CONFIG_EXPORT_FIRECRACKER
+				      : VM_CONFIG_EXPORT_API);
 	pthread_mutex_unlock(&inst->lock);
 	return doc;
 }
@@ -640,6 +666,13 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	pthread_mutex_lock(&inst->lock);
 	config = inst->config;
 	pthread_mutex_unlock(&inst->lock);
+	/* Accepted for Firecracker's clients (firectl asks for SMT by
+	 * default); said once so nobody mistakes the topology. */
+	if (config.smt && config.cpu_count > 1)
+		log_info("machine-config.smt: the guest sees its %d vCPUs as "
+			 "%d cores of one thread each (tern does not present "
+			 "SMT siblings yet)",
+			 config.cpu_count, config.cpu_count);
 	ret = vm_create(vm, &config, err);
 	if (!ret && inst->load_snapshot_path) {
 		ret = snapshot_load(vm, inst->load_snapshot_path,

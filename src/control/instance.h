@@ -44,6 +44,10 @@ enum instance_setting {
 /* Seconds between two JSON metrics lines when a metrics file is set. */
 #define INSTANCE_METRICS_PERIOD_S 60
 
+/* Firecracker's instance ids: 1 to 64 letters, digits and hyphens. */
+#define INSTANCE_ID_MAX 64
+#define INSTANCE_ID_DEFAULT "anonymous-instance"
+
 struct instance {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -84,6 +88,14 @@ struct instance {
 	int flusher_quit;
 	int flusher_started;
 	pthread_t flusher;
+
+	/* The microVM's name (tern firecracker --id): GET /, and each metrics
+	 * line with metrics.emit_id. */
+	char id[INSTANCE_ID_MAX + 1];
+	/* Started as `firecracker`: GET /vm/config has Firecracker's sections
+	 * only (no "tern" section), as a client validating against its
+	 * specification expects. */
+	int firecracker_api;
 };
 
 struct instance_outcome {

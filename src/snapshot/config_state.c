@@ -105,6 +105,7 @@ static const struct json_field drive_fields[] = {
 	{"is_read_only", JSON_FIELD_BOOL, 1, 0, 0},
 	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
 	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
+	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 /* Not through the config's own drive parser: that one opens the image,
@@ -142,6 +143,15 @@ static int parse_drive(struct vm_config *config, const json_t *body,
 	disk->readonly = json_is_true(json_fields_get(body, "is_read_only"));
 	disk->cache = BLOCK_CACHE_WRITEBACK;
 	disk->engine = BLOCK_ENGINE_AUTO;
+	value = json_fields_get(body, "partuuid");
+	if (value)
+		ret = config_check_partuuid("drives.partuuid",
+					    json_string_value(value), err);
+	if (!ret && value)
+		snprintf(disk->partuuid, sizeof(disk->partuuid), "%s",
+			 json_string_value(value));
+	if (ret)
+		return ret;
 	value = json_fields_get(body, "cache_type");
 	if (value)
 		ret = config_parse_disk_cache("drives.cache_type",

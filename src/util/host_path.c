@@ -18,11 +18,16 @@ static int refuse_link(const char *path, const char *what,
 int host_path_open_output(const char *path, int extra_flags, mode_t mode,
 			  const char *what, struct tern_error *err)
 {
-	int fd = open(path,
-		      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-			      extra_flags,
-		      mode);
+	int flags = O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | extra_flags;
+	int fd = open(path, O_WRONLY | flags, mode);
 	struct stat st;
+
+	/* A named pipe nobody reads yet refuses a non-blocking writer
+	 * (ENXIO); opened for reading too, as Firecracker opens its log and
+	 * metrics pipes, it is there at once and the reader may come later.
+	 * Linux never blocks an O_RDWR open of a FIFO. */
+	if (fd < 0 && errno == ENXIO && (extra_flags & O_NONBLOCK))
+		fd = open(path, O_RDWR | flags, mode);
 
 	if (fd < 0 && errno == ELOOP)
 		return refuse_link(path, what, err);

@@ -20,6 +20,8 @@ static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;
 static int file_show_level;
 static int file_show_origin;
+/* Set before the threads that log start (configuration time). */
+static char module_filter[129];
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -36,6 +38,48 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return (enum log_level)current_level;
+}
+
+const char *log_level_firecracker_name(enum log_level level)
+{
+	static const char *const names[] = {
+		[LOG_ERROR] = "Error",
+		[LOG_WARN] = "Warning",
+		[LOG_INFO] = "Info",
+		[LOG_DEBUG] = "Debug",
+	};
+
+	if (level < LOG_ERROR || level > LOG_DEBUG)
+		return "Off";
+	return names[level];
+}
+
+void log_set_module(const char *module)
+{
+	pthread_mutex_lock(&file_lock);
+	snprintf(module_filter, sizeof(module_filter), "%s",
+		 module ? module : "");
+	pthread_mutex_unlock(&file_lock);
+}
+
+int log_module_matches(const char *filter, const char *file)
+{
+	const char *src = strstr(file, "src/");
+	const char *p = src ? src + 4 : file;
+	const char *f = filter;
+
+	while (*f) {
+		if (f[0] == ':' && f[1] == ':' && *p == '/') {
+			f += 2;
+			p++;
+		} else if (*p && *p != '.' && *p != '/' && *f == *p) {
+			f++;
+			p++;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
 }
 
 const char *log_level_name(enum log_level level)
@@ -235,6 +279,11 @@ void log_msg_at(enum log_level level, const char *file, int line,
 	va_end(args);
 
 	pthread_mutex_lock(&file_lock);
+	if (level != LOG_ERROR && module_filter[0] &&
+	    !log_module_matches(module_filter, file)) {
+		pthread_mutex_unlock(&file_lock);
+		return;
+	}
 	if (log_fd >= 0) {
 		write_logfmt(level, file, line, message);
 		pthread_mutex_unlock(&file_lock);

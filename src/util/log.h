@@ -15,6 +15,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* "error", "warn", ... ("off" for LOG_OFF). */
 const char *log_level_name(enum log_level level);
+/* Firecracker's spelling: "Error", "Warning", "Info", "Debug", "Off". */
+const char *log_level_firecracker_name(enum log_level level);
 /* Accepts tern's names (error, warn, info, debug) and Firecracker's (Error,
  * Warning, Info, Debug, Trace, Off), case-insensitively. -1 if unknown
  * (LOG_OFF is returned through *level). */
@@ -25,6 +27,13 @@ int log_level_parse(const char *text, enum log_level *level);
 int log_open_file(const char *path, int show_level, int show_origin,
 		  struct tern_error *err);
 void log_close_file(void);
+/* Firecracker's logger.module: only events whose module path starts with
+ * module are logged (errors always are). An event's module path is its
+ * source file under src/ without ".c", "/" written "::": src/api/api_server.c
+ * is api::api_server. NULL or "" logs every module. Copied. */
+void log_set_module(const char *module);
+/* The filter's decision for an event from file (a __FILE__). */
+int log_module_matches(const char *filter, const char *file);
 /* The log file's descriptor, or -1 (for reports from signal handlers,
  * which cannot take the lock). */
 int log_file_fd(void);

@@ -42,8 +42,9 @@
 /* Announcements of the guest's MAC after a restore. */
 #define NET_ANNOUNCE_COUNT 3
 
-/* Config space (spec 5.1.4): mac[6], status, max_virtqueue_pairs. */
-#define NET_CONFIG_SIZE 10
+/* Config space (spec 5.1.4): mac[6], status, max_virtqueue_pairs, mtu
+ * (read only with VIRTIO_NET_F_MTU). */
+#define NET_CONFIG_SIZE 12
 
 #define NET_FEATURES                                                           \
 	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |     \
@@ -121,10 +122,12 @@ static void net_config_read(struct virtio_device *vdev, uint32_t offset,
 	uint8_t config[NET_CONFIG_SIZE];
 	uint16_t status = htole16(VIRTIO_NET_S_LINK_UP);
 	uint16_t pairs = htole16(1);
+	uint16_t mtu = htole16(net->config.mtu);
 
 	memcpy(config, net->config.mac, 6);
 	memcpy(config + 6, &status, 2);
 	memcpy(config + 8, &pairs, 2);
+	memcpy(config + 10, &mtu, 2);
 	memcpy(data, config + offset, size);
 }
 
@@ -695,8 +698,14 @@ int virtio_net_create(const struct vm_net_config *config,
 	net->rx_expect = NET_RX_EXPECT_INITIAL;
 	ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE, err);
 	if (!ret) {
+		/* Firecracker's mtu: offered only when configured; without
+		 * it the guest keeps its default (1500). */
+		uint64_t features = NET_FEATURES;
+
+		if (config->mtu)
+			features |= 1ULL << VIRTIO_NET_F_MTU;
 		ret = virtio_device_init(&net->vdev, &net_ops, NET_QUEUE_COUNT,
-					 NET_FEATURES, NET_CONFIG_SIZE);
+					 features, NET_CONFIG_SIZE);
 		if (ret)
 			tern_error_set(err, -ret, "virtio-net %s: %s",
 				       config->tap_name, strerror(-ret));

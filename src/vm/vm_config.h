@@ -20,6 +20,9 @@ struct vm_net_config {
 	char tap_name[16]; /* IFNAMSIZ, checked like the kernel does */
 	uint8_t mac[6];
 	int mac_given; /* mac= was on the command line, not derived */
+	/* Firecracker's mtu: offered to the guest (VIRTIO_NET_F_MTU); 0: not
+	 * offered, the guest picks its own. */
+	uint16_t mtu;
 };
 
 enum serial_mode {
@@ -93,6 +96,10 @@ struct vm_config {
 	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
 	uint16_t debug_exit_port;
 	enum vm_reboot_action on_reboot; /* --on-reboot */
+	/* Firecracker's machine-config.smt and track_dirty_pages: recorded
+	 * and reported (docs/api.md says what each changes in tern). */
+	int smt;
+	int track_dirty_pages;
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */
@@ -100,7 +107,12 @@ struct vm_config {
 	const char *log_path; /* NULL: stderr */
 	int log_show_level;
 	int log_show_origin;
+	const char *log_module; /* only events of this module; NULL: all */
 	const char *metrics_path; /* NULL: no JSON metrics file */
+	int metrics_emit_id; /* each metrics line carries the instance id */
+	/* Firecracker's metrics.properties: a JSON object of strings, compact
+	 * text, copied into each metrics line; NULL: none. */
+	const char *metrics_properties;
 };
 
 #define SERIAL_FILE_LIMIT_DEFAULT (256ULL << 20)

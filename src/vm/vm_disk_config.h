@@ -9,9 +9,14 @@
 #include "backends/block_file.h"
 #include "backends/block_queue.h"
 
-#define VM_MAX_DISKS 8
+/* Kata Containers configures 9 drives; 16 leaves room. Each is a PCI
+ * function (bus 0 has 32 slots) or a virtio-mmio slot (those are bounded
+ * by the IOAPIC's free pins: VIRTIO_MMIO_MAX_DEVICES for all devices). */
+#define VM_MAX_DISKS 16
 /* virtio-blk's GET_ID answer is 20 bytes (VIRTIO_BLK_ID_BYTES). */
 #define VM_DISK_ID_MAX 20
+/* A partition's UUID (GPT, 36 characters) or MBR id ("xxxxxxxx-NN"). */
+#define VM_DISK_PARTUUID_MAX 36
 
 struct vm_disk_config {
 	char path[PATH_MAX];
@@ -20,6 +25,9 @@ struct vm_disk_config {
 	/* Firecracker's is_root_device: the first disk (/dev/vda), and
 	 * root=/dev/vda on a command line that names no root. */
 	bool root;
+	/* Firecracker's partuuid: the root device's command line says
+	 * root=PARTUUID=... instead of root=/dev/vda. Empty: none. */
+	char partuuid[VM_DISK_PARTUUID_MAX + 1];
 	enum block_cache_mode cache;
 	enum block_engine engine;
 	/* Set for a live migration's destination (src/control): the image's

@@ -14,6 +14,8 @@
 static int add_pci(struct vm *vm, struct virtio_device *vdev,
 		   struct tern_error *err)
 {
+	/* The ops table is static: its name outlives a destroyed vdev. */
+	const char *name = vdev->ops->name;
 	struct pci_device *pdev;
 	int ret = 0;
 
@@ -22,14 +24,14 @@ static int add_pci(struct vm *vm, struct virtio_device *vdev,
 		virtio_device_destroy(vdev);
 		return tern_error_set(err, -ret,
 				      "%s: cannot set up its PCI function: %s",
-				      vdev->ops->name, strerror(-ret));
+				      name, strerror(-ret));
 	}
 	ret = pci_bus_add_device(vm->pci_bus, pdev);
 	if (ret < 0) {
 		pdev->ops->destroy(pdev);
 		return tern_error_set(err, -ret,
-				      "%s: no room on the PCI bus: %s",
-				      vdev->ops->name, strerror(-ret));
+				      "%s: no room on the PCI bus: %s", name,
+				      strerror(-ret));
 	}
 	return 0;
 }
@@ -41,6 +43,7 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 	uint64_t base =
 		LAYOUT_VIRTIO_MMIO_GPA + slot * LAYOUT_VIRTIO_MMIO_SLOT_SIZE;
 	uint32_t gsi = VIRTIO_MMIO_FIRST_GSI + (uint32_t)slot;
+	const char *name = vdev->ops->name; /* static: outlives vdev */
 	struct device *dev;
 	int ret = 0;
 
@@ -49,7 +52,7 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 		return tern_error_set(err, ENOSPC,
 				      "%s: tern has room for %d virtio-mmio "
 				      "devices (one IOAPIC pin each)",
-				      vdev->ops->name, VIRTIO_MMIO_MAX_DEVICES);
+				      name, VIRTIO_MMIO_MAX_DEVICES);
 	}
 	dev = virtio_mmio_create(vdev, base, gsi, vm->fd, &ret);
 	if (!dev) {
@@ -57,15 +60,15 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 		return tern_error_set(err, -ret,
 				      "%s: cannot set up virtio-mmio: "
 				      "%s",
-				      vdev->ops->name, strerror(-ret));
+				      name, strerror(-ret));
 	}
 	ret = io_bus_register(&vm->mmio_bus, base, LAYOUT_VIRTIO_MMIO_SLOT_SIZE,
 			      dev);
 	if (ret) {
 		dev->ops->destroy(dev);
-		return tern_error_set(
-			err, -ret, "%s: cannot place it at 0x%llx",
-			vdev->ops->name, (unsigned long long)base);
+		return tern_error_set(err, -ret,
+				      "%s: cannot place it at 0x%llx", name,
+				      (unsigned long long)base);
 	}
 	vm->virtio_mmio[slot] = (struct acpi_mmio_device){
 		.base = base,
@@ -127,16 +130,18 @@ static void list_device(struct vm *vm, struct virtio_device *vdev,
 int vm_add_virtio_device_id(struct vm *vm, struct virtio_device *vdev,
 			    const char *id, struct tern_error *err)
 {
+	const char *name;
 	int ret;
 
 	if (!vdev)
 		return tern_error_set(err, ENOMEM,
 				      "out of memory for a virtio device");
+	name = vdev->ops->name; /* static: outlives vdev */
 	ret = virtio_device_start(vdev, &vm->memory);
 	if (ret) {
 		virtio_device_destroy(vdev);
-		return tern_error_set(err, -ret, "cannot start %s: %s",
-				      vdev->ops->name, strerror(-ret));
+		return tern_error_set(err, -ret, "cannot start %s: %s", name,
+				      strerror(-ret));
 	}
 	if (vm_virtio_transport(vm) == VIRTIO_TRANSPORT_MMIO)
 		ret = add_mmio(vm, vdev, err);
@@ -154,30 +159,38 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 }
 
 /* Firecracker's is_root_device: the root disk is /dev/vda (vm_disks.c
- * plugs it first); a command line that names its own root= keeps it. */
-static const char *root_device_args(const struct vm *vm, const char *base)
+ * plugs it first), or its partition partuuid names; a command line that
+ * names its own root= keeps it. */
+static void root_device_args(const struct vm *vm, const char *base, char *out,
+			     size_t size)
 {
+	out[0] = '\0';
 	for (int i = 0; i < vm->config.disk_count; i++) {
 		const struct vm_disk_config *disk = &vm->config.disks[i];
 
 		if (!disk->root)
 			continue;
 		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
-			return "";
-		return disk->readonly ? " root=/dev/vda ro"
-				      : " root=/dev/vda rw";
+			return;
+		if (disk->partuuid[0])
+			snprintf(out, size, " root=PARTUUID=%s %s",
+				 disk->partuuid, disk->readonly ? "ro" : "rw");
+		else
+			snprintf(out, size, " root=/dev/vda %s",
+				 disk->readonly ? "ro" : "rw");
+		return;
 	}
-	return "";
 }
 
 char *vm_virtio_cmdline(const struct vm *vm, const char *base)
 {
-	const char *root = root_device_args(vm, base);
-	size_t cap = strlen(base) + strlen(root) + 1 +
-		48 * (size_t)vm->virtio_mmio_count;
+	char root[32 + VM_DISK_PARTUUID_MAX];
 	char *cmdline;
-	size_t len;
+	size_t cap, len;
 
+	root_device_args(vm, base, root, sizeof(root));
+	cap = strlen(base) + strlen(root) + 1 +
+		48 * (size_t)vm->virtio_mmio_count;
 	if (!vm->virtio_mmio_count && !root[0])
 		return NULL;
 	cmdline = malloc(cap);

@@ -196,9 +196,11 @@ static void out_of_range_values_are_refused(void **state)
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"tern\": {\"on_reboot\": \"reboot\"}}",
 		       "tern.on_reboot 'reboot': use exit or restart");
-	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
-		       "\"entropy\": {\"rate_limiter\": {}}}",
-		       "entropy.rate_limiter");
+	expect_refused(
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		"\"entropy\": {\"rate_limiter\": {\"ops\": {\"size\": 1, "
+		"\"refill_time\": 1}}}}",
+		"entropy.rate_limiter.ops: rate limiting is not supported");
 }
 
 static void missing_required_fields_are_refused(void **state)
@@ -384,9 +386,12 @@ static void bad_network_interfaces_are_refused(void **state)
 	expect_refused(text, "network-interfaces.host_dev_name: ");
 	snprintf(text, sizeof(text),
 		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
-		 " \"rx_rate_limiter\": {}}]}",
+		 " \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 100, "
+		 "\"refill_time\": 10}}}]}",
 		 head);
-	expect_refused(text, "rate limiters are not supported");
+	expect_refused(text,
+		       "network-interfaces.tx_rate_limiter.bandwidth: "
+		       "rate limiting is not supported");
 	snprintf(text, sizeof(text),
 		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
 		 " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}]}",
@@ -568,9 +573,9 @@ static void bad_drives_are_refused(void **state)
 	expect_refused(text, "No such file");
 	snprintf(text, sizeof(text),
 		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
-		 "\"is_root_device\": false, \"cache_type\": \"Unsafe\"}]}",
+		 "\"is_root_device\": false, \"cache_type\": \"Fast\"}]}",
 		 head, image_a);
-	expect_refused(text, "honours the guest's flushes");
+	expect_refused(text, "drives.cache_type is Unsafe, Writeback or None");
 	snprintf(text, sizeof(text),
 		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": false, \"io_engine\": \"aio\"}]}",
@@ -583,9 +588,10 @@ static void bad_drives_are_refused(void **state)
 	expect_refused(text, "drives.drive_id must be 1 to 20 characters");
 	snprintf(text, sizeof(text),
 		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
-		 "\"is_root_device\": false, \"rate_limiter\": {}}]}",
+		 "\"is_root_device\": false, \"rate_limiter\": {\"ops\": "
+		 "{\"size\": 5, \"refill_time\": 5}}}]}",
 		 head, image_a);
-	expect_refused(text, "drives.rate_limiter");
+	expect_refused(text, "drives.rate_limiter.ops");
 	snprintf(text, sizeof(text),
 		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": true}, {\"drive_id\": \"e\", "
@@ -616,10 +622,17 @@ static void a_refused_update_changes_nothing(void **state)
 	json_t *good = parse("{\"vcpu_count\": 2, \"mem_size_mib\": 128}");
 	json_t *bad = parse("{\"vcpu_count\": 4, \"mem_size_mib\": 1}");
 	json_t *patch = parse("{\"vcpu_count\": 3}");
-	json_t *boot = parse("{\"kernel_image_path\": \"/k\", "
-			     "\"boot_args\": \"a\"}");
-	json_t *bad_boot = parse("{\"kernel_image_path\": \"/k2\", "
-				 "\"boot_args\": 5}");
+	/* PUT /boot-source opens the kernel: it must exist. */
+	char kernel[] = "/tmp/tern-kernel-XXXXXX";
+	int fd = mkstemp(kernel);
+	json_t *boot, *bad_boot;
+
+	assert_true(fd >= 0);
+	close(fd);
+	boot = json_pack("{s:s, s:s}", "kernel_image_path", kernel, "boot_args",
+			 "a");
+	bad_boot = json_pack("{s:s, s:i}", "kernel_image_path", kernel,
+			     "boot_args", 5);
 
 	vm_config_set_defaults(&config);
 	assert_int_equal(
@@ -642,7 +655,8 @@ static void a_refused_update_changes_nothing(void **state)
 	assert_int_not_equal(vm_config_json_apply_boot_source(&config, &storage,
 							      bad_boot, &err),
 			     0);
-	assert_string_equal(config.kernel_path, "/k");
+	assert_string_equal(config.kernel_path, kernel);
+	unlink(kernel);
 	assert_string_equal(config.cmdline, "a");
 	json_decref(good);
 	json_decref(bad);

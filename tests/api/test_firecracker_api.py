@@ -1,0 +1,416 @@
+#!/usr/bin/python3
+"""tern as a drop-in for Firecracker, on this machine without a bootable
+guest: started as `firecracker` (the build's link), every response of
+Firecracker's shape is checked against the schemas of Firecracker's API
+specification (the version docs/api.md names), and the requests Firecracker's
+clients send (firectl, Kata Containers, the Go SDK) are accepted.
+
+The schemas below are written here from the specification's field names and
+types; nothing is vendored. They are checked the way Firecracker's own test
+framework checks responses: null values count as absent, and an object may
+hold no field its schema does not name.
+
+TERN=build/asan/tern runs the same tests against the sanitizer build (as
+`firecracker`, through a link made in a scratch directory)."""
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, skip, test  # noqa: E402
+from apiclient import Api, fake_bzimage, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
+WORK = tempfile.mkdtemp(prefix="tern-fcapi-")
+FIRECRACKER = os.path.join(WORK, "firecracker")
+KERNEL = os.path.join(WORK, "kernel")
+
+# --- The specification's schemas, as this test needs them ------------------
+
+S, I, B = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+
+
+def obj(props, required=()):
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+def enum(*values):
+    return {"type": "string", "enum": list(values)}
+
+
+TOKEN_BUCKET = obj({"size": {"type": "integer", "minimum": 0},
+                    "one_time_burst": {"type": "integer", "minimum": 0},
+                    "refill_time": {"type": "integer", "minimum": 0}},
+                   ["size", "refill_time"])
+RATE_LIMITER = obj({"bandwidth": TOKEN_BUCKET, "ops": TOKEN_BUCKET})
+BOOT_SOURCE = obj({"kernel_image_path": S, "initrd_path": S, "boot_args": S},
+                  ["kernel_image_path"])
+MACHINE = obj({"vcpu_count": {"type": "integer", "minimum": 1, "maximum": 32},
+               "mem_size_mib": I, "smt": B, "track_dirty_pages": B,
+               "huge_pages": enum("None", "Transparent", "2M"),
+               "cpu_template": enum("C3", "T2", "T2S", "T2CL", "T2A", "V1N1", "None")},
+              ["vcpu_count", "mem_size_mib"])
+LOGGER = obj({"level": enum("Error", "Warning", "Info", "Debug", "Trace", "Off"),
+              "log_path": S, "show_level": B, "show_log_origin": B, "module": S})
+METRICS = obj({"metrics_path": S, "emit_id": B,
+               "properties": {"type": "object", "values": S}}, ["metrics_path"])
+DRIVE = obj({"drive_id": S, "partuuid": S, "is_root_device": B,
+             "cache_type": enum("Unsafe", "Writeback"), "is_read_only": B,
+             "path_on_host": S, "rate_limiter": RATE_LIMITER,
+             "io_engine": enum("Sync", "Async"), "socket": S},
+            ["drive_id", "is_root_device"])
+NET = obj({"iface_id": S, "host_dev_name": S, "guest_mac": S,
+           "mtu": {"type": "integer", "minimum": 68, "maximum": 65535},
+           "rx_rate_limiter": RATE_LIMITER, "tx_rate_limiter": RATE_LIMITER},
+          ["iface_id", "host_dev_name"])
+VSOCK = obj({"guest_cid": {"type": "integer", "minimum": 3}, "uds_path": S, "vsock_id": S},
+            ["guest_cid", "uds_path"])
+BALLOON = obj({"amount_mib": I, "deflate_on_oom": B, "stats_polling_interval_s": I,
+               "free_page_hinting": B, "free_page_reporting": B},
+              ["amount_mib", "deflate_on_oom"])
+BALLOON_STATS = obj(dict({k: I for k in (
+    "target_pages", "actual_pages", "target_mib", "actual_mib", "swap_in", "swap_out",
+    "major_faults", "minor_faults", "free_memory", "total_memory", "available_memory",
+    "disk_caches", "hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall",
+    "async_scan", "direct_scan", "async_reclaim", "direct_reclaim")}),
+    ["target_pages", "actual_pages", "target_mib", "actual_mib"])
+ENTROPY = obj({"rate_limiter": RATE_LIMITER})
+MMDS_CONFIG = obj({"version": enum("V1", "V2"), "network_interfaces": {"type": "array", "items": S},
+                   "ipv4_address": S, "imds_compat": B}, ["network_interfaces"])
+PMEM = obj({"id": S, "path_on_host": S, "root_device": B, "read_only": B,
+            "rate_limiter": RATE_LIMITER}, ["id", "path_on_host"])
+HOTPLUG = obj({"total_size_mib": I, "slot_size_mib": I, "block_size_mib": I})
+CPU_CONFIG = obj({k: {"type": "array"} for k in (
+    "kvm_capabilities", "cpuid_modifiers", "msr_modifiers", "reg_modifiers", "vcpu_features")})
+FULL_CONFIG = obj({
+    "balloon": BALLOON, "drives": {"type": "array", "items": DRIVE}, "boot-source": BOOT_SOURCE,
+    "cpu-config": CPU_CONFIG, "logger": LOGGER, "machine-config": MACHINE, "metrics": METRICS,
+    "memory-hotplug": HOTPLUG, "mmds-config": MMDS_CONFIG,
+    "network-interfaces": {"type": "array", "items": NET},
+    "pmem": {"type": "array", "items": PMEM}, "vsock": VSOCK, "entropy": ENTROPY})
+INSTANCE_INFO = obj({"app_name": S, "id": S,
+                     "state": enum("Not started", "Running", "Paused"), "vmm_version": S},
+                    ["app_name", "id", "state", "vmm_version"])
+VERSION = obj({"firecracker_version": S}, ["firecracker_version"])
+ERROR = obj({"fault_message": S})
+
+TYPES = {"string": str, "boolean": bool, "object": dict, "array": list}
+
+
+def check(schema, value, where="$"):
+    """Raises AssertionError naming the first place value breaks schema."""
+    kind = schema.get("type")
+    if kind == "integer":
+        assert isinstance(value, int) and not isinstance(value, bool), \
+            f"{where}: {value!r} is not an integer"
+        if "minimum" in schema:
+            assert value >= schema["minimum"], f"{where}: {value} < {schema['minimum']}"
+        if "maximum" in schema:
+            assert value <= schema["maximum"], f"{where}: {value} > {schema['maximum']}"
+    elif kind:
+        assert isinstance(value, TYPES[kind]), f"{where}: {value!r} is not a {kind}"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} is not one of {schema['enum']}"
+    if kind == "object" and "properties" in schema:
+        present = {k: v for k, v in value.items() if v is not None}
+        for key in schema["required"]:
+            assert key in present, f"{where}: required {key!r} is missing"
+        for key, item in present.items():
+            assert key in schema["properties"], f"{where}: {key!r} is not in the specification"
+            check(schema["properties"][key], item, f"{where}.{key}")
+    if kind == "object" and "values" in schema:
+        for key, item in value.items():
+            check(schema["values"], item, f"{where}.{key}")
+    if kind == "array" and "items" in schema:
+        for i, item in enumerate(value):
+            if item is not None:
+                check(schema["items"], item, f"{where}[{i}]")
+
+
+@test
+def the_checker_itself_fails_on_what_the_issue_found():
+    # tern's earlier answers: each must be refused by check(), or the
+    # conformance tests below prove nothing.
+    bad = [
+        (VERSION, {"firecracker_version": "0.1.0", "vmm": "tern"}),
+        (LOGGER, {"level": "info", "show_level": False}),
+        (FULL_CONFIG, {"boot-source": {"boot_args": "console=ttyS0"}}),
+        (FULL_CONFIG, {"tern": {"serial": "stdio"}}),
+        (MACHINE, {"vcpu_count": 1}),
+        (DRIVE, {"drive_id": "a", "is_root_device": True, "cache_type": "None"}),
+        (ERROR, {"fault_message": 1}),
+    ]
+    for schema, value in bad:
+        try:
+            check(schema, value)
+        except AssertionError:
+            continue
+        raise AssertionError(f"check() accepted {value!r}")
+    check(FULL_CONFIG, {"boot-source": None, "logger": {"level": "Info"}})
+
+
+# --- tern started as firecracker -------------------------------------------
+
+class Firecracker:
+    counter = 0
+
+    def __init__(self, *extra, tern_run=False):
+        Firecracker.counter += 1
+        self.sock = os.path.join(WORK, f"fc{Firecracker.counter}.sock")
+        self.stderr_path = os.path.join(WORK, f"stderr{Firecracker.counter}")
+        argv = ([TERN, "run"] if tern_run else [FIRECRACKER]) + \
+            ["--api-sock", self.sock]
+        self.proc = subprocess.Popen(argv + list(extra), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(self.stderr_path, "w"))
+        self.api = Api(self.sock)
+        wait_for_socket(self.sock, self.proc)
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def get(self, url, schema):
+        status, body = self.api.get(url)
+        assert status == 200, (url, status, body)
+        check(schema, body, url)
+        return body
+
+    def fault(self, method, url, body, *words):
+        status, reply = self.api.request(method, url, body)
+        assert status == 400, (method, url, status, reply)
+        check(ERROR, reply, url)
+        for word in words:
+            assert word in reply["fault_message"], (word, reply)
+        return reply["fault_message"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        status = self.proc.wait(timeout=20)
+        if exc[0] is not None:
+            for line in self.stderr().splitlines()[-20:]:
+                print(f"#   {line}")
+        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
+        return False
+
+
+def image(name, size=1 << 20):
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+def setup():
+    if not os.access(TERN, os.X_OK):
+        return f"{TERN} is missing: the build failed"
+    os.symlink(TERN, FIRECRACKER)
+    with open(KERNEL, "wb") as f:
+        f.write(fake_bzimage())
+    return None
+
+
+def needs_kvm():
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this machine")
+
+
+@test
+def fresh_instance_answers_in_the_specifications_shapes():
+    with Firecracker("--id", "fc-test-1") as fc:
+        info = fc.get("/", INSTANCE_INFO)
+        assert info["id"] == "fc-test-1" and info["state"] == "Not started"
+        version = fc.get("/version", VERSION)
+        assert version["firecracker_version"][0].isdigit()
+        machine = fc.get("/machine-config", MACHINE)
+        # Firecracker's default machine: 1 vCPU, 128 MiB.
+        assert machine["vcpu_count"] == 1 and machine["mem_size_mib"] == 128, machine
+        doc = fc.get("/vm/config", FULL_CONFIG)
+        assert doc["logger"]["level"] == "Info", doc
+        assert doc.get("boot-source") is None, doc
+        fc.fault("GET", "/balloon", None)
+        fc.fault("PUT", "/nonexistent", {})
+
+
+@test
+def tern_run_keeps_its_own_default_memory_and_validates_when_unchanged():
+    with Firecracker(tern_run=True) as t:
+        assert t.get("/machine-config", MACHINE)["mem_size_mib"] == 256
+        t.get("/vm/config", FULL_CONFIG)
+        t.get("/version", VERSION)
+        t.get("/", INSTANCE_INFO)
+
+
+@test
+def tern_run_shows_its_extensions_only_when_asked_for():
+    with Firecracker("--on-reboot", "restart", "--serial", "none", tern_run=True) as t:
+        status, doc = t.api.get("/vm/config")
+        assert status == 200 and doc["tern"] == {"serial": "none", "on_reboot": "restart"}, doc
+
+
+@test
+def the_clients_requests_are_accepted():
+    drives = [image(f"d{i}.img") for i in range(9)]
+    with Firecracker() as fc:
+        api = fc.api
+        # firectl's machine: SMT on by default.
+        api.ok("PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256, "smt": True,
+                                          "track_dirty_pages": True, "huge_pages": "None"})
+        fc.fault("PATCH", "/machine-config", {"vcpu_count": 3}, "1 or even")
+        api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL,
+                                       "boot_args": "console=ttyS0 reboot=k panic=1"})
+        # Kata Containers: 9 drives, Firecracker's default cache type.
+        for i, path in enumerate(drives):
+            api.ok("PUT", f"/drives/drive_{i}", {
+                "drive_id": f"drive_{i}", "path_on_host": path, "is_root_device": i == 0,
+                "is_read_only": False, "cache_type": "Unsafe", "io_engine": "Sync",
+                "partuuid": "0eaa91a0-01" if i == 0 else None, "rate_limiter": {}})
+        api.ok("PUT", "/logger", {"level": "Debug", "log_path": os.path.join(WORK, "fc.log"),
+                                  "show_level": True, "show_log_origin": True,
+                                  "module": "api"})
+        api.ok("PUT", "/metrics", {"metrics_path": os.path.join(WORK, "fc.metrics"),
+                                   "emit_id": True, "properties": {"pod": "p1"}})
+        api.ok("PUT", "/entropy", {"rate_limiter": {"bandwidth": {"size": 0, "refill_time": 0}}})
+        api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True,
+                                   "stats_polling_interval_s": 1})
+        doc = fc.get("/vm/config", FULL_CONFIG)
+        assert len(doc["drives"]) == 9 and doc["drives"][0]["cache_type"] == "Unsafe", doc
+        assert doc["drives"][0]["partuuid"] == "0eaa91a0-01", doc
+        assert doc["machine-config"]["smt"] and doc["machine-config"]["track_dirty_pages"]
+        assert doc["logger"] == {"level": "Debug", "log_path": os.path.join(WORK, "fc.log"),
+                                 "show_level": True, "show_log_origin": True,
+                                 "module": "api"}, doc
+        assert doc["metrics"]["emit_id"] and doc["metrics"]["properties"] == {"pod": "p1"}
+        fc.get("/balloon", BALLOON)
+        api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        with open(os.path.join(WORK, "fc.metrics")) as f:
+            line = json.loads(f.readline())
+        assert line["id"] == "anonymous-instance" and line["properties"] == {"pod": "p1"}, line
+        with open(os.path.join(WORK, "fc.log")) as f:
+            origins = [w for w in f.read().split() if w.startswith("origin=")]
+        assert origins and all(o.startswith("origin=api_") for o in origins), origins
+
+
+@test
+def network_interfaces_take_empty_limiters_and_mtu():
+    with Firecracker() as fc:
+        fc.api.ok("PUT", "/network-interfaces/eth0", {
+            "iface_id": "eth0", "host_dev_name": "fctap0", "guest_mac": "06:00:ac:10:00:02",
+            "rx_rate_limiter": {}, "tx_rate_limiter": {}, "mtu": 9000})
+        doc = fc.get("/vm/config", FULL_CONFIG)
+        assert doc["network-interfaces"][0]["mtu"] == 9000, doc
+        fc.fault("PUT", "/network-interfaces/eth1", {
+            "iface_id": "eth1", "host_dev_name": "fctap1",
+            "rx_rate_limiter": {"bandwidth": {"size": 1048576, "refill_time": 1000}}},
+            "rx_rate_limiter.bandwidth", "not supported by tern yet")
+        fc.fault("PUT", "/network-interfaces/eth1", {
+            "iface_id": "eth1", "host_dev_name": "fctap1",
+            "tx_rate_limiter": {"bandwidth": {"size": -1, "refill_time": 1}}}, "negative")
+        fc.fault("PUT", "/network-interfaces/eth1", {
+            "iface_id": "eth1", "host_dev_name": "fctap1", "mtu": 67}, "mtu")
+        fc.fault("PATCH", "/network-interfaces/eth0", {"iface_id": "eth0",
+                                                       "rx_rate_limiter": {}})
+
+
+@test
+def boot_source_files_are_checked_when_put():
+    with Firecracker() as fc:
+        fc.fault("PUT", "/boot-source", {"kernel_image_path": os.path.join(WORK, "none")},
+                 "kernel_image_path", "No such file")
+        fc.fault("PUT", "/boot-source", {"kernel_image_path": WORK}, "not a regular file")
+        fc.fault("PUT", "/boot-source", {"kernel_image_path": KERNEL,
+                                         "initrd_path": os.path.join(WORK, "none")},
+                 "initrd_path")
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        doc = fc.get("/vm/config", FULL_CONFIG)
+        assert doc["boot-source"]["kernel_image_path"] == KERNEL
+
+
+@test
+def log_and_metrics_fifos_need_no_reader_yet():
+    log_fifo, metrics_fifo = os.path.join(WORK, "log.fifo"), os.path.join(WORK, "metrics.fifo")
+    os.mkfifo(log_fifo)
+    os.mkfifo(metrics_fifo)
+    with Firecracker("--log-path", log_fifo, "--metrics-path", metrics_fifo,
+                     "--level", "Info", "--show-level") as fc:
+        fc.get("/", INSTANCE_INFO)
+        fc.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        # A reader that comes later finds what was written before it.
+        fd = os.open(log_fifo, os.O_RDONLY | os.O_NONBLOCK)
+        text = os.read(fd, 65536).decode()
+        os.close(fd)
+        assert "level=info" in text and "api request" in text, text
+        fd = os.open(metrics_fifo, os.O_RDONLY | os.O_NONBLOCK)
+        line = os.read(fd, 65536).decode().splitlines()[0]
+        os.close(fd)
+        assert "utc_timestamp_ms" in json.loads(line)
+        assert stat.S_ISFIFO(os.stat(log_fifo).st_mode)
+    with Firecracker() as fc:
+        fifo = os.path.join(WORK, "api-log.fifo")
+        os.mkfifo(fifo)
+        fc.api.ok("PUT", "/logger", {"log_path": fifo, "level": "Warning"})
+        assert fc.get("/vm/config", FULL_CONFIG)["logger"]["level"] == "Warning"
+
+
+@test
+def payload_limit_is_the_command_lines():
+    with Firecracker("--http-api-max-payload-size", "200") as fc:
+        # Headers only: tern answers from Content-Length before the body.
+        conn = socket.socket(socket.AF_UNIX)
+        conn.connect(fc.sock)
+        conn.sendall(b"PUT /boot-source HTTP/1.1\r\nHost: x\r\nContent-Length: 201\r\n"
+                     b"Content-Type: application/json\r\n\r\n")
+        conn.settimeout(10)
+        reply = conn.recv(4096).decode()
+        conn.close()
+        assert reply.startswith("HTTP/1.1 413") and "200 bytes" in reply, reply
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+
+
+@test
+def running_instance_answers_in_the_specifications_shapes():
+    needs_kvm()
+    with Firecracker() as fc:
+        fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        fc.api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                      "stats_polling_interval_s": 1})
+        for i in range(9):
+            fc.api.ok("PUT", f"/drives/d{i}", {"drive_id": f"d{i}", "is_root_device": False,
+                                               "path_on_host": image(f"run{i}.img"),
+                                               "is_read_only": i % 2 == 1})
+        # virtio-mmio (Firecracker's transport) has room for 8 devices.
+        fc.fault("PUT", "/actions", {"action_type": "InstanceStart"}, "mmio")
+    with Firecracker("--enable-pci") as fc:
+        fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        fc.api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                      "stats_polling_interval_s": 1})
+        for i in range(9):
+            fc.api.ok("PUT", f"/drives/d{i}", {"drive_id": f"d{i}", "is_root_device": False,
+                                               "path_on_host": image(f"pci{i}.img"),
+                                               "is_read_only": False})
+        fc.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        assert fc.get("/", INSTANCE_INFO)["state"] == "Running"
+        fc.get("/vm/config", FULL_CONFIG)
+        fc.get("/machine-config", MACHINE)
+        fc.get("/balloon", BALLOON)
+        fc.get("/balloon/statistics", BALLOON_STATS)
+        fc.api.ok("PATCH", "/vm", {"state": "Paused"})
+        assert fc.get("/", INSTANCE_INFO)["state"] == "Paused"
+        fc.fault("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+
+
+if __name__ == "__main__":
+    run(setup)
