@@ -566,6 +566,9 @@ def sigusr2_logs_each_vcpus_report_and_tern_runs_on():
                                  "--api-sock", os.path.join(WORK, "report.sock")], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err, cwd=WORK)
     try:
+        wait_for_socket(os.path.join(WORK, "report.sock"), proc)
+        Api(os.path.join(WORK, "report.sock")).ok("PUT", "/actions",
+                                                  {"action_type": "InstanceStart"})
         deadline = time.monotonic() + 30
         while "Not started -> Running" not in open(log).read():
             assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
