@@ -1,8 +1,7 @@
 /* Fuzz target: the API's routes (src/api/api_routes.c) and everything
  * behind them on a not-started instance: "METHOD PATH\nBODY" as
- * libmicrohttpd would hand them over (its own request parsing is not
- * tern's code). A stand-in main thread answers InstanceStart and snapshot
- * loads with a failure, as instance_run() does when the VM cannot be made.
+ * libmicrohttpd would hand them over (api_http feeds the whole HTTP
+ * exchange). The instance is fuzz/lib/fuzz_instance.c's: nothing boots.
  *
  * Bodies name files (logger, metrics, snapshot paths): the target runs in
  * an empty directory of its own, emptied after every input, and skips
@@ -10,15 +9,13 @@
  * reaches a file outside it. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api_routes.h"
-#include "config/config_check.h"
-#include "control/instance.h"
+#include "fuzz_instance.h"
 #include "util/log.h"
 
 static char work_dir[64];
@@ -50,47 +47,9 @@ static void setup_once(void)
 	atexit(remove_work_dir);
 }
 
-struct fake_main {
-	struct instance *inst;
-	int quit_fd[2];
-};
-
-/* instance_run()'s side of a start request, failing it. */
-static void *fake_main_thread(void *arg)
-{
-	struct fake_main *m = arg;
-
-	for (;;) {
-		struct pollfd fds[2] = {
-			{.fd = m->inst->wake_fd, .events = POLLIN},
-			{.fd = m->quit_fd[0], .events = POLLIN}};
-		uint64_t count;
-
-		if (poll(fds, 2, -1) < 0)
-			continue;
-		if (fds[1].revents)
-			return NULL;
-		if (read(m->inst->wake_fd, &count, sizeof(count)) <= 0)
-			continue;
-		pthread_mutex_lock(&m->inst->lock);
-		m->inst->start_requested = 0;
-		m->inst->start_finished = 1;
-		m->inst->start_ret = -ENODEV;
-		tern_error_set(&m->inst->start_err, ENODEV,
-			       "fuzz: no VM is made here");
-		m->inst->state = INSTANCE_NOT_STARTED;
-		pthread_cond_broadcast(&m->inst->cond);
-		pthread_mutex_unlock(&m->inst->lock);
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct vm_config config;
-	struct vm_config_storage storage = {0};
-	struct tern_error err = {{0}};
-	struct fake_main m;
-	pthread_t thread;
+	struct fuzz_instance fi;
 	const uint8_t *eol = memchr(data, '\n', size);
 	char request[256], *path;
 	const char *body;
@@ -110,14 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	*path++ = '\0';
 
 	setup_once();
-	log_set_level(LOG_OFF);
-	vm_config_set_defaults(&config);
-	config.log_level = LOG_OFF;
-	m.inst = instance_create(&config, &storage, &err);
-	if (!m.inst || pipe(m.quit_fd))
-		abort();
-	if (pthread_create(&thread, NULL, fake_main_thread, &m))
-		abort();
+	fuzz_instance_start(&fi);
 
 	/* In two parts, like each request: route, then the next one sees
 	 * what the first configured. */
@@ -127,19 +79,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memcpy(copy, body, body_len);
 		copy[body_len] = '\0';
-		api_route(m.inst, request, path, copy, body_len, &reply);
+		api_route(fi.inst, request, path, copy, body_len, &reply);
 		if (reply.status < 200 || reply.status > 599)
 			abort();
 		free(reply.body);
 		free(copy);
 	}
 
-	if (write(m.quit_fd[1], "q", 1) != 1)
-		abort();
-	pthread_join(thread, NULL);
-	close(m.quit_fd[0]);
-	close(m.quit_fd[1]);
-	instance_destroy(m.inst);
+	fuzz_instance_stop(&fi);
 	log_close_file();
 	empty_work_dir();
 	return 0;
