@@ -13,6 +13,9 @@
 
 #define REPORT_STACK_WORDS 32
 #define PAGE_SIZE_4K 4096u
+#define X86_CR0_PG (1ull << 31)
+/* CR3's page-table address (bits 12-51); the low bits are PCID or flags. */
+#define CR3_ADDRESS_MASK 0x000ffffffffff000ull
 
 static void dump_segment(const char *name, const struct kvm_segment *seg)
 {
@@ -173,6 +176,16 @@ static void report_locked(const struct vcpu *vcpu)
 	log_info("vCPU %d: rax=0x%llx rbx=0x%llx rcx=0x%llx rdx=0x%llx "
 		 "rsi=0x%llx rdi=0x%llx rbp=0x%llx",
 		 vcpu->index, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp);
+	/* The page-table root the CPU walks must be guest RAM; a CR3 outside
+	 * it (a flipped bit, say) makes every fetch fault while the guest's
+	 * own software walk, from the pgd it believes in, finds the page
+	 * present: a #PF retried for ever. */
+	if ((s.cr0 & X86_CR0_PG) &&
+	    !guest_memory_ptr(&vcpu->vm->memory, s.cr3 & CR3_ADDRESS_MASK,
+			      PAGE_SIZE_4K))
+		log_info("vCPU %d: cr3 0x%llx points outside guest RAM: the "
+			 "page walk cannot start",
+			 vcpu->index, s.cr3);
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
 		log_info("vCPU %d: pending exception=%s%u interrupt=%s%u "
 			 "nmi=%u/%u interrupt-shadow=%u",

@@ -47,6 +47,7 @@ class Guest:
         self.child = None
         self._log = []
         self.kernel_text = None  # where the guest's kernel text starts (KASLR)
+        self.modules = []  # (start, size, name) of the guest's loaded modules
 
     def __enter__(self):
         program, argv = TERN, self.argv
@@ -70,6 +71,10 @@ class Guest:
         text = self.shell("grep -m1 ' _text$' /proc/kallsyms").split()
         if text and re.fullmatch(r"[0-9a-f]{16}", text[0]):
             self.kernel_text = int(text[0], 16)
+        for line in self.shell("cat /proc/modules").splitlines():
+            fields = line.split()
+            if len(fields) == 6 and fields[5].startswith("0x"):
+                self.modules.append((int(fields[5], 16), int(fields[1]), fields[0]))
         return self
 
     def __exit__(self, *exc):
@@ -101,7 +106,7 @@ class Guest:
                 for line in threads:
                     print(f"#   {line}")
             report = vcpu_report_symbols(self.transcript() + self._log_file_text(),
-                                         self.kernel_text)
+                                         self.kernel_text, self.modules)
             if report:
                 print("# the vCPU report's kernel addresses (SIGUSR2 to tern):")
                 for line in report:
@@ -229,20 +234,24 @@ def _kernel_symbols():
     return [a for a, _ in symbols], [n for _, n in symbols]
 
 
-def vcpu_report_symbols(text, kernel_text):
+def vcpu_report_symbols(text, kernel_text, modules=()):
     """For each vCPU in tern's SIGUSR2 report found in text: its state and
-    rip, and the stack words that point into the kernel's text, as symbol
-    names."""
+    rip, and the stack words that point into the kernel's text (as symbol
+    names) or into a module (as module+offset; modules: (start, size, name)
+    from the guest's /proc/modules)."""
     addresses, names = _kernel_symbols()
     if not addresses or not kernel_text or "_text" not in names or addresses[0] == 0:
-        return []  # no symbols, or kallsyms hides its addresses (kptr_restrict)
-    link_text = addresses[names.index("_text")]
-    offset = kernel_text - link_text
-    end = addresses[names.index("_etext")] if "_etext" in names else addresses[-1]
+        addresses = []  # no symbols, or kallsyms hides its addresses (kptr_restrict)
+    link_text = addresses[names.index("_text")] if addresses else 0
+    offset = kernel_text - link_text if addresses else 0
+    end = addresses[names.index("_etext")] if "_etext" in names else link_text
 
     def name(value):
+        for start, size, module in modules:
+            if start <= value < start + size:
+                return f"[{module}]+0x{value - start:x}"
         unrelocated = value - offset
-        if not link_text <= unrelocated < end:
+        if not addresses or not link_text <= unrelocated < end:
             return None
         i = bisect.bisect_right(addresses, unrelocated) - 1
         return f"{names[i]}+0x{unrelocated - addresses[i]:x}"
