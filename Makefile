@@ -11,7 +11,8 @@ CFLAGS_ASAN := $(CFLAGS_COMMON) -DTERN_TEST_HOOKS -O1 -g -fsanitize=address,unde
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS := -lmicrohttpd -ljansson -luring -lseccomp -lssl -lcrypto -lm -lpthread -lz
 
-SRCS := $(shell find src -name '*.c' ! -path src/main.c ! -path 'src/static/*' | sort)
+# Each program's main.c (tern, ternd, ternctl) stays out of the library.
+SRCS := $(shell find src -name '*.c' ! -name main.c ! -path 'src/static/*' | sort)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 OBJS := $(SRCS:%.c=build/obj/%.o)
@@ -19,7 +20,7 @@ ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 
 .PHONY: all asan unit-tests kvm-tests fuzz format format-check clean guests
 
-all: build/tern build/firecracker build/tern-static guests
+all: build/tern build/firecracker build/tern-static build/ternd build/ternctl guests
 
 # Firecracker's clients start a program named "firecracker": tern is that
 # program under this name (src/main.c).
@@ -62,6 +63,20 @@ build/tern-static: build/obj/src/main.o build/libtern.a \
 build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
+# ternd, the host's VM manager, and ternctl, its client (docs/ternd.md).
+TERND_LDLIBS := -lsqlite3 $(LDLIBS)
+build/ternd: build/obj/src/ternd/main.o build/libtern.a
+	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(TERND_LDLIBS)
+
+build/ternctl: build/obj/src/ternctl/main.o build/libtern.a
+	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(LDLIBS)
+
+build/asan/ternd: build/asan/obj/src/ternd/main.o build/asan/libtern.a
+	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(TERND_LDLIBS)
+
+build/asan/ternctl: build/asan/obj/src/ternctl/main.o build/asan/libtern.a
+	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
+
 build/unit/%: tests/unit/%.c build/libtern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/libtern.a -lcmocka $(LDLIBS)
@@ -70,7 +85,7 @@ build/asan/unit/%: tests/unit/%.c build/asan/libtern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ASAN) -Itests -o $@ $< build/asan/libtern.a -lcmocka $(LDLIBS)
 
-asan: build/asan/tern $(UNIT_TESTS:%=build/asan/unit/%)
+asan: build/asan/tern build/asan/ternd build/asan/ternctl $(UNIT_TESTS:%=build/asan/unit/%)
 
 unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
 
@@ -157,8 +172,11 @@ format-check:
 
 clean:
 	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \
+		build/ternd build/ternctl \
 		build/libtern.a build/guests build/fuzz
 
 -include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) build/obj/src/main.d \
+	build/obj/src/ternd/main.d build/obj/src/ternctl/main.d \
+	build/asan/obj/src/ternd/main.d build/asan/obj/src/ternctl/main.d \
 	build/obj/src/static/microhttpd_without_gnutls.d
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/fuzz/%.d)

@@ -19,6 +19,7 @@ packages=(
 	liburing-dev           # block backend
 	zlib1g-dev             # snapshot state file checksum (crc32)
 	libssl-dev openssl     # migration over TLS 1.3 (OpenSSL); the CLI makes test keys
+	libsqlite3-dev         # ternd's state database
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
 	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests

@@ -14,6 +14,7 @@
 #include "api/api_routes.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
+#include "util/unix_listener.h"
 
 enum api_method { API_GET, API_PUT, API_PATCH, API_OTHER, API_METHODS };
 
@@ -230,77 +231,6 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 }
 
-/* The API controls the VM (and names host files tern opens): its socket
- * is created 0600, for tern's own user only, whatever the umask. The
- * umask is the process's, but this runs before any other thread creates
- * files, and would only make one of theirs stricter. */
-static int bind_private(int fd, const struct sockaddr_un *addr)
-{
-	mode_t old = umask(0177);
-	int ret = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	int saved = errno;
-
-	umask(old);
-	errno = saved;
-	return ret;
-}
-
-/* A socket file left by a tern that died is replaced; one a live process
- * still accepts on is not: two VMMs must never share an API path. */
-static int bind_socket(const char *path, struct tern_error *err)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct stat st;
-	int fd;
-
-	if (!path[0] || strlen(path) >= sizeof(addr.sun_path))
-		return tern_error_set(err, ENAMETOOLONG,
-				      "--api-sock '%s': a socket path must "
-				      "have 1 to %zu bytes",
-				      path, sizeof(addr.sun_path) - 1);
-	memcpy(addr.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		int probe;
-
-		if (!S_ISSOCK(st.st_mode))
-			return tern_error_set(err, EEXIST,
-					      "--api-sock %s exists and is not "
-					      "a socket",
-					      path);
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 &&
-		    connect(probe, (struct sockaddr *)&addr, sizeof(addr)) ==
-			    0) {
-			close(probe);
-			return tern_error_set(err, EADDRINUSE,
-					      "--api-sock %s is in use by "
-					      "another process",
-					      path);
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) < 0)
-			return tern_error_set(err, errno,
-					      "cannot remove the stale socket "
-					      "%s: %s",
-					      path, strerror(errno));
-		log_info("removed the stale API socket %s", path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return tern_error_set(err, errno, "socket: %s",
-				      strerror(errno));
-	if (bind_private(fd, &addr) < 0 ||
-	    listen(fd, API_MAX_CONNECTIONS) < 0) {
-		int saved = errno;
-
-		close(fd);
-		return tern_error_set(err, saved, "--api-sock %s: %s", path,
-				      strerror(saved));
-	}
-	return fd;
-}
-
 struct api_server *api_server_start(const char *path, struct instance *inst,
 				    size_t max_body, struct tern_error *err)
 {
@@ -313,7 +243,8 @@ struct api_server *api_server_start(const char *path, struct instance *inst,
 	}
 	server->inst = inst;
 	server->max_body = max_body ? max_body : API_MAX_BODY;
-	fd = bind_socket(path, err);
+	/* The API controls the VM (and names host files tern opens). */
+	fd = unix_listener_open(path, "--api-sock", API_MAX_CONNECTIONS, err);
 	if (fd < 0) {
 		free(server);
 		return NULL;

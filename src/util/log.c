@@ -13,6 +13,8 @@
 #include "util/host_path.h"
 
 static _Atomic int current_level = LOG_INFO;
+/* Set once at start, before any thread logs. */
+static const char *program_name = "tern";
 static struct timespec start_time;
 
 /* The log file is swapped by the API thread while vCPU threads log. */
@@ -29,6 +31,11 @@ static const char *const level_names[] = {
 	[LOG_INFO] = "info",
 	[LOG_DEBUG] = "debug",
 };
+
+void log_set_program(const char *name)
+{
+	program_name = name;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -298,9 +305,9 @@ void log_msg_at(enum log_level level, const char *file, int line,
 	 * threads do not interleave mid-line. Errors keep the conventional
 	 * "prog: message" shape; other levels carry the time. */
 	if (level == LOG_ERROR)
-		fprintf(stderr, "tern: %s\r\n", message);
+		fprintf(stderr, "%s: %s\r\n", program_name, message);
 	else
-		fprintf(stderr, "tern: [%.3f ms] %s: %s\r\n",
+		fprintf(stderr, "%s: [%.3f ms] %s: %s\r\n", program_name,
 			(double)log_elapsed_ns() / 1e6,
 			level == LOG_WARN ? "warning" : level_names[level],
 			message);

@@ -11,6 +11,9 @@
 
 enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* The name each stderr line starts with ("tern" unless set; ternd sets
+ * its own). Call before any other thread logs. */
+void log_set_program(const char *name);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* "error", "warn", ... ("off" for LOG_OFF). */

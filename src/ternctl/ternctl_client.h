@@ -1,0 +1,22 @@
+/* ternctl's requests to ternd: one HTTP request over ternd's Unix socket
+ * (cli/api_client.h), its JSON answer parsed, and every failure turned
+ * into one sentence for the user: ternd not reachable, its fault message,
+ * or a reply that is not ternd's. */
+#ifndef TERN_TERNCTL_TERNCTL_CLIENT_H
+#define TERN_TERNCTL_TERNCTL_CLIENT_H
+
+#include <jansson.h>
+
+#include "util/error.h"
+
+/* A start waits for the VM to run, a destroy up to twice ternd's grace
+ * period: longer than any ternd operation. */
+#define TERNCTL_TIMEOUT_S 60
+
+/* 0 with *answer (new reference, NULL for an empty body) on a 2xx reply;
+ * a negative errno with err set otherwise. */
+int ternctl_request(const char *socket_path, const char *method,
+		    const char *path, const char *body, json_t **answer,
+		    struct tern_error *err);
+
+#endif

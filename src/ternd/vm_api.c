@@ -1,0 +1,56 @@
+#include "ternd/vm_api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/api_client.h"
+
+int vm_api_call(const char *api_socket, const char *method, const char *path,
+		const char *body, struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	char fault[200];
+	int ret;
+
+	ret = api_client_request(api_socket, method, path, body,
+				 VM_API_TIMEOUT_S, &reply, err);
+	if (ret)
+		return ret;
+	if (reply.status < 200 || reply.status > 299)
+		ret = tern_error_set(
+			err, EREMOTEIO, "%s",
+			api_client_fault(&reply, fault, sizeof(fault)));
+	free(reply.body);
+	return ret;
+}
+
+int vm_api_state(const char *api_socket, enum vm_state *state,
+		 struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	const char *text;
+	json_t *doc;
+	int ret;
+
+	ret = api_client_request(api_socket, "GET", "/", NULL, VM_API_TIMEOUT_S,
+				 &reply, err);
+	if (ret)
+		return ret;
+	doc = reply.status == 200 ? json_loads(reply.body, 0, NULL) : NULL;
+	text = json_string_value(json_object_get(doc, "state"));
+	if (text && !strcmp(text, "Running"))
+		*state = VM_STATE_RUNNING;
+	else if (text && !strcmp(text, "Paused"))
+		*state = VM_STATE_PAUSED;
+	else if (text)
+		ret = tern_error_set(err, EAGAIN, "tern's VM is '%.40s'", text);
+	else
+		ret = tern_error_set(err, EPROTO,
+				     "tern's GET / answered %d without a state",
+				     reply.status);
+	json_decref(doc);
+	free(reply.body);
+	return ret;
+}

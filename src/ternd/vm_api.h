@@ -1,0 +1,24 @@
+/* ternd talking to one VM's tern over that tern's own API socket
+ * (docs/api.md), with short timeouts: a tern that hangs must not hang
+ * ternd for long. */
+#ifndef TERN_TERND_VM_API_H
+#define TERN_TERND_VM_API_H
+
+#include "ternd/vm_state.h"
+#include "util/error.h"
+
+#define VM_API_TIMEOUT_S 5
+
+/* GET /: 0 with *state running or paused; -EAGAIN when tern answers but
+ * its VM is not running yet; another negative errno when it does not
+ * answer (err set). */
+int vm_api_state(const char *api_socket, enum vm_state *state,
+		 struct tern_error *err);
+
+/* One request; 0 on a 2xx answer, -EREMOTEIO with tern's fault message
+ * in err on another answer, another negative errno when it does not
+ * answer. */
+int vm_api_call(const char *api_socket, const char *method, const char *path,
+		const char *body, struct tern_error *err);
+
+#endif

@@ -1,0 +1,689 @@
+#include "ternd/vm_manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ternd/test_hooks.h"
+#include "ternd/vm_api.h"
+#include "ternd/vm_process.h"
+#include "util/log.h"
+
+/* A VM whose tern process ternd follows (running or paused). */
+struct live_vm {
+	char name[VM_NAME_MAX + 1];
+	struct vm_process proc;
+};
+
+struct vm_manager {
+	char state_dir[4096];
+	char tern_path[4096];
+	struct ternd_db *db;
+	struct live_vm *live;
+	size_t live_count;
+};
+
+static const char *const file_names[] = {
+	[VM_FILE_DIR] = "",
+	[VM_FILE_CONFIG] = "/config.json",
+	[VM_FILE_API_SOCKET] = "/api.sock",
+	[VM_FILE_LOG] = "/tern.log",
+	[VM_FILE_CONSOLE] = "/console.log",
+};
+
+int vm_manager_path(const struct vm_manager *m, const char *name,
+		    enum vm_file file, char *buf, size_t size)
+{
+	size_t need = strlen(m->state_dir) + strlen("/vms/") + strlen(name) +
+		strlen(file_names[file]);
+
+	if (need >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, m->state_dir);
+	strcat(buf, "/vms/");
+	strcat(buf, name);
+	strcat(buf, file_names[file]);
+	return 0;
+}
+
+static struct live_vm *find_live(struct vm_manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->live_count; i++)
+		if (!strcmp(m->live[i].name, name))
+			return &m->live[i];
+	return NULL;
+}
+
+static int add_live(struct vm_manager *m, const char *name,
+		    const struct vm_process *proc, struct tern_error *err)
+{
+	struct live_vm *grown =
+		realloc(m->live, (m->live_count + 1) * sizeof(*m->live));
+
+	if (!grown)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	m->live = grown;
+	snprintf(grown[m->live_count].name, sizeof(grown->name), "%s", name);
+	grown[m->live_count].proc = *proc;
+	m->live_count++;
+	return 0;
+}
+
+static void remove_live(struct vm_manager *m, struct live_vm *vm)
+{
+	size_t i = (size_t)(vm - m->live);
+
+	memmove(&m->live[i], &m->live[i + 1],
+		(m->live_count - i - 1) * sizeof(*m->live));
+	m->live_count--;
+}
+
+static struct vm_runtime shut_off(const char *reason)
+{
+	struct vm_runtime rt = {.state = VM_STATE_SHUT_OFF};
+
+	snprintf(rt.reason, sizeof(rt.reason), "%s", reason);
+	return rt;
+}
+
+/* Records the end of a followed VM's process and stops following it. */
+static void record_exit(struct vm_manager *m, struct live_vm *vm,
+			const char *why)
+{
+	struct tern_error err;
+	char how[64], reason[160];
+	struct vm_runtime rt;
+
+	vm_process_finish(&vm->proc, how, sizeof(how));
+	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
+	rt = shut_off(reason);
+	if (ternd_db_set_runtime(m->db, vm->name, &rt, &err))
+		log_error("VM '%s' stopped, but recording it failed: %s",
+			  vm->name, err.message);
+	log_info("VM '%s' is shut off: %s", vm->name, reason);
+	remove_live(m, vm);
+}
+
+size_t vm_manager_poll_count(const struct vm_manager *m)
+{
+	return m->live_count;
+}
+
+void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds)
+{
+	for (size_t i = 0; i < m->live_count; i++)
+		fds[i] = (struct pollfd){.fd = m->live[i].proc.pidfd,
+					 .events = POLLIN};
+}
+
+void vm_manager_reap(struct vm_manager *m)
+{
+	for (size_t i = 0; i < m->live_count;) {
+		if (vm_process_exited(&m->live[i].proc))
+			record_exit(m, &m->live[i], "its tern process ended");
+		else
+			i++;
+	}
+}
+
+static void reattach_one(struct vm_manager *m, const struct vm_record *r)
+{
+	const struct vm_runtime *rec = &r->runtime;
+	struct vm_runtime rt = *rec;
+	struct tern_error err;
+	struct vm_process proc;
+	enum vm_state now;
+
+	if (vm_process_attach(rec->pid, rec->pid_start_time, rec->api_socket,
+			      &proc)) {
+		rt = shut_off("stopped while ternd was not running");
+		log_warn("VM '%s' (pid %d) stopped while ternd was not "
+			 "running: recorded as shut off",
+			 r->name, (int)rec->pid);
+		if (ternd_db_set_runtime(m->db, r->name, &rt, &err))
+			log_error("VM '%s': %s", r->name, err.message);
+		return;
+	}
+	if (add_live(m, r->name, &proc, &err)) {
+		log_error("VM '%s': %s", r->name, err.message);
+		vm_process_forget(&proc);
+		return;
+	}
+	if (vm_api_state(rec->api_socket, &now, &err)) {
+		log_warn("VM '%s' (pid %d) runs but does not answer on %s: %s",
+			 r->name, (int)rec->pid, rec->api_socket, err.message);
+		return;
+	}
+	log_info("re-attached to VM '%s' (pid %d, %s)", r->name, (int)rec->pid,
+		 vm_state_name(now));
+	if (now != rec->state) {
+		rt.state = now;
+		snprintf(rt.reason, sizeof(rt.reason),
+			 "found %s when ternd re-attached", vm_state_name(now));
+		if (ternd_db_set_runtime(m->db, r->name, &rt, &err))
+			log_error("VM '%s': %s", r->name, err.message);
+	}
+}
+
+static int reattach_all(struct vm_manager *m, struct tern_error *err)
+{
+	struct vm_record *records;
+	size_t count;
+	int ret = ternd_db_list(m->db, &records, &count, err);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < count; i++)
+		if (vm_state_active(records[i].runtime.state))
+			reattach_one(m, &records[i]);
+	vm_records_free(records, count);
+	return 0;
+}
+
+static int make_dir(const char *path, struct tern_error *err)
+{
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return tern_error_set(err, errno, "cannot create %s: %s", path,
+				      strerror(errno));
+	return 0;
+}
+
+int vm_manager_open(const struct vm_manager_options *options,
+		    struct vm_manager **out, struct tern_error *err)
+{
+	struct vm_manager *m = calloc(1, sizeof(*m));
+	char path[4200];
+	int ret;
+
+	if (!m)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	if (snprintf(m->state_dir, sizeof(m->state_dir), "%s",
+		     options->state_dir) >= (int)sizeof(m->state_dir) ||
+	    snprintf(m->tern_path, sizeof(m->tern_path), "%s",
+		     options->tern_path) >= (int)sizeof(m->tern_path)) {
+		free(m);
+		return tern_error_set(err, ENAMETOOLONG, "path too long");
+	}
+	snprintf(path, sizeof(path), "%s/vms", m->state_dir);
+	ret = make_dir(m->state_dir, err);
+	if (!ret)
+		ret = make_dir(path, err);
+	snprintf(path, sizeof(path), "%s/ternd.db", m->state_dir);
+	if (!ret)
+		ret = ternd_db_open(path, &m->db, err);
+	if (!ret)
+		ret = reattach_all(m, err);
+	if (ret) {
+		vm_manager_close(m);
+		return ret;
+	}
+	*out = m;
+	return 0;
+}
+
+void vm_manager_close(struct vm_manager *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->live_count; i++)
+		vm_process_forget(&m->live[i].proc);
+	free(m->live);
+	ternd_db_close(m->db);
+	free(m);
+}
+
+int vm_manager_get(struct vm_manager *m, const char *name,
+		   struct vm_record *record, struct tern_error *err)
+{
+	int ret = vm_name_check(name, err);
+
+	if (ret)
+		return ret;
+	ret = ternd_db_get(m->db, name, record, err);
+	if (ret == -ENOENT)
+		tern_error_set(err, ENOENT,
+			       "no VM named '%s' ('ternctl list --all' shows "
+			       "the defined VMs)",
+			       name);
+	return ret;
+}
+
+int vm_manager_list(struct vm_manager *m, struct vm_record **records,
+		    size_t *count, struct tern_error *err)
+{
+	return ternd_db_list(m->db, records, count, err);
+}
+
+/* The VM's API socket path must fit a sockaddr_un. */
+static int check_socket_fits(const struct vm_manager *m, const char *name,
+			     struct tern_error *err)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (vm_manager_path(m, name, VM_FILE_API_SOCKET, path, sizeof(path)))
+		return tern_error_set(err, EINVAL,
+				      "VM name '%s' is too long for this "
+				      "state directory: %s/vms/%s/api.sock "
+				      "must fit in %zu bytes",
+				      name, m->state_dir, name,
+				      sizeof(path) - 1);
+	return 0;
+}
+
+int vm_manager_define(struct vm_manager *m, const char *name,
+		      const char *document, size_t len, int *created,
+		      struct tern_error *err)
+{
+	json_error_t json_err;
+	json_t *doc;
+	char *text;
+	int ret;
+
+	ret = vm_name_check(name, err);
+	if (!ret)
+		ret = check_socket_fits(m, name, err);
+	if (ret)
+		return ret;
+	doc = json_loadb(document ? document : "", len, JSON_REJECT_DUPLICATES,
+			 &json_err);
+	if (!doc)
+		return tern_error_set(err, EINVAL,
+				      "the definition is not JSON: %s (line "
+				      "%d, column %d)",
+				      json_err.text, json_err.line,
+				      json_err.column);
+	ret = vm_definition_check(doc, NULL, err);
+	text = ret ? NULL : json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (ret)
+		return -EINVAL;
+	if (!text)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	ret = ternd_db_define(m->db, name, text, VM_CONFIG_DOC_VERSION, created,
+			      err);
+	free(text);
+	if (!ret)
+		log_info("VM '%s' %s", name,
+			 *created ? "defined" : "redefined");
+	return ret;
+}
+
+/* The files ternd made for the VM; its logs go with the definition. */
+static void remove_vm_files(struct vm_manager *m, const char *name)
+{
+	static const enum vm_file files[] = {VM_FILE_CONFIG, VM_FILE_API_SOCKET,
+					     VM_FILE_LOG, VM_FILE_CONSOLE,
+					     VM_FILE_DIR};
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (vm_manager_path(m, name, files[i], path, sizeof(path)))
+			continue;
+		if ((files[i] == VM_FILE_DIR ? rmdir(path) : unlink(path)) <
+			    0 &&
+		    errno != ENOENT)
+			log_warn("undefine '%s': cannot remove %s: %s", name,
+				 path, strerror(errno));
+	}
+}
+
+static int require_state(const struct vm_record *r, int want_active,
+			 struct tern_error *err)
+{
+	enum vm_state state = r->runtime.state;
+
+	if (want_active && !vm_state_active(state))
+		return tern_error_set(err, EBUSY, "VM '%s' is not running",
+				      r->name);
+	if (!want_active && vm_state_active(state))
+		return tern_error_set(err, EBUSY, "VM '%s' is already %s",
+				      r->name, vm_state_name(state));
+	return 0;
+}
+
+int vm_manager_undefine(struct vm_manager *m, const char *name,
+			struct tern_error *err)
+{
+	struct vm_record r;
+	int ret = vm_manager_get(m, name, &r, err);
+
+	if (ret)
+		return ret;
+	if (vm_state_active(r.runtime.state))
+		ret = tern_error_set(err, EBUSY,
+				     "VM '%s' is %s: 'ternctl destroy %s' or "
+				     "'ternctl shutdown %s' first",
+				     name, vm_state_name(r.runtime.state), name,
+				     name);
+	vm_record_free(&r);
+	if (!ret)
+		ret = ternd_db_undefine(m->db, name, err);
+	if (ret)
+		return ret;
+	remove_vm_files(m, name);
+	log_info("VM '%s' undefined", name);
+	return 0;
+}
+
+/* Written beside and renamed: tern never reads half a file. */
+static int write_config(const char *path, const char *text,
+			struct tern_error *err)
+{
+	char tmp[4300];
+	size_t len = strlen(text);
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tern_error_set(err, errno, "cannot write %s: %s", tmp,
+				      strerror(errno));
+	ok = write(fd, text, len) == (ssize_t)len;
+	ok = !close(fd) && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return tern_error_set(err, EIO, "cannot write %s", path);
+	}
+	return 0;
+}
+
+/* The last line tern wrote before it ended: why it did not start. */
+static void last_log_line(const char *path, char *buf, size_t size)
+{
+	char tail[1024];
+	ssize_t n = 0;
+	char *end, *start;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	off_t length = lseek(fd, 0, SEEK_END);
+	if (length > 0) {
+		off_t from = length > (off_t)sizeof(tail) - 1
+			? length - (off_t)sizeof(tail) + 1
+			: 0;
+		n = pread(fd, tail, sizeof(tail) - 1, from);
+	}
+	close(fd);
+	if (n <= 0)
+		return;
+	tail[n] = '\0';
+	end = tail + n;
+	while (end > tail && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	start = end;
+	while (start > tail && start[-1] != '\n')
+		start--;
+	n = end - start;
+	if ((size_t)n >= size)
+		n = (ssize_t)size - 1;
+	memcpy(buf, start, (size_t)n);
+	buf[n] = '\0';
+}
+
+/* Waits for the new tern to answer with its VM running. */
+static int wait_started(struct vm_manager *m, const char *name,
+			struct live_vm *vm, const char *api_socket,
+			struct tern_error *err)
+{
+	char log_path[4200], line[300];
+	struct tern_error probe;
+	enum vm_state state;
+
+	for (int waited = 0; waited < VM_START_TIMEOUT_MS; waited += 50) {
+		if (vm_process_wait_exit(&vm->proc, 50)) {
+			vm_manager_path(m, name, VM_FILE_LOG, log_path,
+					sizeof(log_path));
+			last_log_line(log_path, line, sizeof(line));
+			record_exit(m, vm, "failed to start");
+			return tern_error_set(
+				err, EREMOTEIO,
+				"VM '%s' failed to start: %s "
+				"(log: %s)",
+				name, line[0] ? line : "tern ended", log_path);
+		}
+		if (vm_api_state(api_socket, &state, &probe) == 0)
+			return 0;
+	}
+	vm_process_signal(&vm->proc, SIGKILL);
+	vm_process_wait_exit(&vm->proc, 5000);
+	record_exit(m, vm, "did not answer on its API socket in time");
+	return tern_error_set(err, EREMOTEIO,
+			      "VM '%s': tern did not answer on %s within %d s",
+			      name, api_socket, VM_START_TIMEOUT_MS / 1000);
+}
+
+struct start_files {
+	char dir[4200], config[4200], log[4200], console[4200];
+	char api_socket[108];
+};
+
+static int prepare_files(struct vm_manager *m, const struct vm_record *r,
+			 struct start_files *f, struct tern_error *err)
+{
+	int ret = check_socket_fits(m, r->name, err);
+
+	if (ret)
+		return ret;
+	vm_manager_path(m, r->name, VM_FILE_DIR, f->dir, sizeof(f->dir));
+	vm_manager_path(m, r->name, VM_FILE_CONFIG, f->config,
+			sizeof(f->config));
+	vm_manager_path(m, r->name, VM_FILE_LOG, f->log, sizeof(f->log));
+	vm_manager_path(m, r->name, VM_FILE_CONSOLE, f->console,
+			sizeof(f->console));
+	vm_manager_path(m, r->name, VM_FILE_API_SOCKET, f->api_socket,
+			sizeof(f->api_socket));
+	ret = make_dir(f->dir, err);
+	if (!ret)
+		ret = write_config(f->config, r->config, err);
+	return ret;
+}
+
+/* Spawns, records, and only then lets the process become tern. */
+static int launch(struct vm_manager *m, const struct vm_record *r,
+		  const struct start_files *f, struct tern_error *err)
+{
+	struct vm_launch l = {.tern_path = m->tern_path,
+			      .config_path = f->config,
+			      .api_socket = f->api_socket,
+			      .log_path = f->log,
+			      .console_path = f->console};
+	struct vm_runtime rt = {.state = VM_STATE_RUNNING};
+	struct vm_process proc;
+	int ret;
+
+	ret = vm_process_spawn(&l, &proc, err);
+	if (ret)
+		return ret;
+	rt.pid = proc.pid;
+	rt.pid_start_time = proc.start_time;
+	snprintf(rt.api_socket, sizeof(rt.api_socket), "%s", f->api_socket);
+	snprintf(rt.reason, sizeof(rt.reason), "started");
+	ret = ternd_db_set_runtime(m->db, r->name, &rt, err);
+	if (!ret)
+		ret = add_live(m, r->name, &proc, err);
+	if (ret) {
+		vm_process_abandon(&proc);
+		return ret;
+	}
+	/* Recorded, not yet tern: a kill here must leave no VM running. */
+	ternd_test_kill_point("start");
+	return vm_process_release(&find_live(m, r->name)->proc, err);
+}
+
+int vm_manager_start(struct vm_manager *m, const char *name,
+		     struct tern_error *err)
+{
+	struct start_files files;
+	struct vm_record r;
+	int launched = 0, ret = vm_manager_get(m, name, &r, err);
+
+	if (ret)
+		return ret;
+	ret = require_state(&r, 0, err);
+	/* A definition stored by an older ternd is checked again. */
+	if (!ret) {
+		json_t *doc = json_loads(r.config, 0, NULL);
+
+		ret = vm_definition_check(doc, NULL, err);
+		json_decref(doc);
+	}
+	if (!ret)
+		ret = prepare_files(m, &r, &files, err);
+	if (!ret) {
+		launched = 1;
+		ret = launch(m, &r, &files, err);
+	}
+	vm_record_free(&r);
+	if (ret && launched) {
+		/* Only a process this start launched: never a VM that was
+		 * already running under this name. */
+		struct live_vm *vm = find_live(m, name);
+
+		if (vm) {
+			vm_process_signal(&vm->proc, SIGKILL);
+			vm_process_wait_exit(&vm->proc, 5000);
+			record_exit(m, vm, "failed to start");
+		}
+	}
+	if (ret)
+		return ret;
+	ret = wait_started(m, name, find_live(m, name), files.api_socket, err);
+	if (!ret)
+		log_info("VM '%s' started (pid %d)", name,
+			 (int)find_live(m, name)->proc.pid);
+	return ret;
+}
+
+/* The record and the live process of a running or paused VM. */
+static int get_active(struct vm_manager *m, const char *name,
+		      struct vm_record *r, struct live_vm **vm,
+		      struct tern_error *err)
+{
+	int ret = vm_manager_get(m, name, r, err);
+
+	if (ret)
+		return ret;
+	ret = require_state(r, 1, err);
+	if (!ret) {
+		*vm = find_live(m, name);
+		if (!*vm)
+			ret = tern_error_set(
+				err, EIO,
+				"VM '%s' is recorded as %s but "
+				"ternd does not follow its process",
+				name, vm_state_name(r->runtime.state));
+	}
+	if (ret)
+		vm_record_free(r);
+	return ret;
+}
+
+int vm_manager_shutdown(struct vm_manager *m, const char *name,
+			struct tern_error *err)
+{
+	struct live_vm *vm;
+	struct vm_record r;
+	int ret = get_active(m, name, &r, &vm, err);
+
+	if (ret)
+		return ret;
+	if (r.runtime.state == VM_STATE_PAUSED)
+		ret = tern_error_set(err, EBUSY,
+				     "VM '%s' is paused: resume it first, "
+				     "so the guest can see the key press",
+				     name);
+	if (!ret)
+		ret = vm_api_call(r.runtime.api_socket, "PUT", "/actions",
+				  "{\"action_type\": \"SendCtrlAltDel\"}", err);
+	if (ret == -EREMOTEIO) {
+		char why[sizeof(err->message)];
+
+		snprintf(why, sizeof(why), "%s", err->message);
+		tern_error_set(err, EREMOTEIO,
+			       "VM '%s' cannot be shut down by the guest: %s "
+			       "('ternctl destroy %s' stops it at once)",
+			       name, why, name);
+	}
+	vm_record_free(&r);
+	if (!ret)
+		log_info("VM '%s': sent Ctrl-Alt-Del", name);
+	return ret;
+}
+
+int vm_manager_destroy(struct vm_manager *m, const char *name,
+		       struct tern_error *err)
+{
+	struct live_vm *vm;
+	struct vm_record r;
+	int ret = get_active(m, name, &r, &vm, err);
+
+	if (ret)
+		return ret;
+	vm_record_free(&r);
+	vm_process_signal(&vm->proc, SIGTERM);
+	if (!vm_process_wait_exit(&vm->proc, VM_DESTROY_GRACE_MS)) {
+		log_warn("VM '%s' (pid %d) still runs %d s after SIGTERM: "
+			 "SIGKILL",
+			 name, (int)vm->proc.pid, VM_DESTROY_GRACE_MS / 1000);
+		vm_process_signal(&vm->proc, SIGKILL);
+		if (!vm_process_wait_exit(&vm->proc, VM_DESTROY_GRACE_MS))
+			return tern_error_set(err, EIO,
+					      "VM '%s' (pid %d) did not end "
+					      "after SIGKILL",
+					      name, (int)vm->proc.pid);
+	}
+	record_exit(m, vm, "destroyed");
+	return 0;
+}
+
+static int set_paused(struct vm_manager *m, const char *name, int pause,
+		      struct tern_error *err)
+{
+	enum vm_state want = pause ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+	struct live_vm *vm;
+	struct vm_record r;
+	int ret = get_active(m, name, &r, &vm, err);
+
+	if (ret)
+		return ret;
+	if (r.runtime.state == want)
+		ret = tern_error_set(err, EBUSY, "VM '%s' is already %s", name,
+				     vm_state_name(want));
+	if (!ret)
+		ret = vm_api_call(r.runtime.api_socket, "PATCH", "/vm",
+				  pause ? "{\"state\": \"Paused\"}"
+					: "{\"state\": \"Resumed\"}",
+				  err);
+	if (!ret) {
+		r.runtime.state = want;
+		snprintf(r.runtime.reason, sizeof(r.runtime.reason), "%s",
+			 pause ? "paused" : "resumed");
+		ret = ternd_db_set_runtime(m->db, name, &r.runtime, err);
+	}
+	vm_record_free(&r);
+	if (!ret)
+		log_info("VM '%s' %s", name, pause ? "paused" : "resumed");
+	return ret;
+}
+
+int vm_manager_pause(struct vm_manager *m, const char *name,
+		     struct tern_error *err)
+{
+	return set_paused(m, name, 1, err);
+}
+
+int vm_manager_resume(struct vm_manager *m, const char *name,
+		      struct tern_error *err)
+{
+	return set_paused(m, name, 0, err);
+}

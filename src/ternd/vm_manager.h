@@ -1,0 +1,88 @@
+/* ternd's VMs: the definitions and runtime records in the state database
+ * (ternd_db.h) and the tern processes behind the running ones
+ * (vm_process.h), kept in step. Every operation either completes and is
+ * recorded, or fails with err set and the recorded state unchanged, except
+ * that a start whose tern dies is recorded as shut off with the reason.
+ *
+ * Errors are negative errnos that say what kind of failure it was, for the
+ * API's status codes: -ENOENT no such VM, -EINVAL bad input, -EBUSY the VM
+ * is in the wrong state, -EREMOTEIO the VM's tern refused or failed,
+ * anything else ternd's own trouble.
+ *
+ * Single-threaded: ternd's one loop calls everything here. */
+#ifndef TERN_TERND_VM_MANAGER_H
+#define TERN_TERND_VM_MANAGER_H
+
+#include <poll.h>
+#include <stddef.h>
+
+#include "ternd/ternd_db.h"
+#include "ternd/vm_definition.h"
+#include "util/error.h"
+
+/* How long a started tern has to answer on its API socket. */
+#define VM_START_TIMEOUT_MS 15000
+/* destroy: SIGTERM, this long, then SIGKILL. */
+#define VM_DESTROY_GRACE_MS 5000
+
+struct vm_manager;
+
+struct vm_manager_options {
+	const char *state_dir; /* holds ternd.db and vms/NAME/ */
+	const char *tern_path; /* the tern binary VMs run */
+};
+
+/* Opens the state, then re-attaches to the VMs recorded as running or
+ * paused: each that is still its tern process and answers is followed
+ * again; each that is gone is recorded as shut off (and logged). */
+int vm_manager_open(const struct vm_manager_options *options,
+		    struct vm_manager **manager, struct tern_error *err);
+/* Leaves every VM running. */
+void vm_manager_close(struct vm_manager *m);
+
+/* The descriptors that become readable when a VM's process exits. */
+size_t vm_manager_poll_count(const struct vm_manager *m);
+void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds);
+/* Records every VM whose process has exited. */
+void vm_manager_reap(struct vm_manager *m);
+
+/* The document is the JSON text of tern's configuration; *created is 1
+ * for a new VM, 0 when an existing definition was replaced (a running VM
+ * keeps its configuration until it is next started). */
+int vm_manager_define(struct vm_manager *m, const char *name,
+		      const char *document, size_t len, int *created,
+		      struct tern_error *err);
+int vm_manager_undefine(struct vm_manager *m, const char *name,
+			struct tern_error *err);
+/* Returns once the VM's tern answers with its vCPUs running. */
+int vm_manager_start(struct vm_manager *m, const char *name,
+		     struct tern_error *err);
+/* Presses the guest's Ctrl-Alt-Del (tern's SendCtrlAltDel); the guest
+ * decides, and the VM is recorded as shut off when its tern exits. */
+int vm_manager_shutdown(struct vm_manager *m, const char *name,
+			struct tern_error *err);
+/* SIGTERM, then SIGKILL after VM_DESTROY_GRACE_MS. */
+int vm_manager_destroy(struct vm_manager *m, const char *name,
+		       struct tern_error *err);
+int vm_manager_pause(struct vm_manager *m, const char *name,
+		     struct tern_error *err);
+int vm_manager_resume(struct vm_manager *m, const char *name,
+		      struct tern_error *err);
+
+int vm_manager_get(struct vm_manager *m, const char *name,
+		   struct vm_record *record, struct tern_error *err);
+int vm_manager_list(struct vm_manager *m, struct vm_record **records,
+		    size_t *count, struct tern_error *err);
+
+/* The files of a VM under the state directory. */
+enum vm_file {
+	VM_FILE_DIR,
+	VM_FILE_CONFIG,
+	VM_FILE_API_SOCKET,
+	VM_FILE_LOG,
+	VM_FILE_CONSOLE
+};
+int vm_manager_path(const struct vm_manager *m, const char *name,
+		    enum vm_file file, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,279 @@
+#include "ternd/vm_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+static int pidfd_open_pid(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+uint64_t vm_process_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *fields;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name (field 2) may hold spaces and parentheses: the
+	 * fields after it start after its last ')'. starttime is field 22,
+	 * the 20th after that parenthesis. */
+	fields = strrchr(buf, ')');
+	if (!fields)
+		return 0;
+	fields++;
+	for (int i = 0; i < 19 && fields; i++) {
+		fields = strchr(fields + 1, ' ');
+	}
+	if (!fields || sscanf(fields, " %llu", &start) != 1)
+		return 0;
+	return start;
+}
+
+/* Whether /proc/PID/cmdline is `... run ... --api-sock api_socket ...`:
+ * a pid that now belongs to something else is never taken for a VM. */
+static int cmdline_matches(pid_t pid, const char *api_socket)
+{
+	char path[64], buf[8192];
+	const char *arg, *prev = NULL;
+	int argc = 0, run_seen = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (arg = buf; arg < buf + n; arg += strlen(arg) + 1, argc++) {
+		if (argc == 1 && !strcmp(arg, "run"))
+			run_seen = 1;
+		if (run_seen && prev && !strcmp(prev, "--api-sock") &&
+		    !strcmp(arg, api_socket))
+			return 1;
+		prev = arg;
+	}
+	return 0;
+}
+
+int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
+		      struct vm_process *proc)
+{
+	int pidfd;
+
+	if (pid <= 0 || !start_time ||
+	    vm_process_start_time(pid) != start_time ||
+	    !cmdline_matches(pid, api_socket))
+		return -ESRCH;
+	pidfd = pidfd_open_pid(pid);
+	if (pidfd < 0)
+		return -ESRCH;
+	/* The pid could have been reused between the checks and the open:
+	 * the pidfd now pins one process; check that it is still the one. */
+	if (vm_process_start_time(pid) != start_time) {
+		close(pidfd);
+		return -ESRCH;
+	}
+	*proc = (struct vm_process){.pid = pid,
+				    .pidfd = pidfd,
+				    .start_time = start_time,
+				    .is_child = 0,
+				    .release_fd = -1};
+	return 0;
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_run(int wait_fd, int log_fd, const char *tern_path, char *const argv[])
+{
+	sigset_t none;
+	char go;
+	ssize_t n;
+	int null_fd;
+
+	setsid();
+	/* ternd's blocked signals (its signalfd) and ignored ones would
+	 * otherwise pass to tern through exec. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	do {
+		n = read(wait_fd, &go, 1);
+	} while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(127); /* ternd went away before recording this VM */
+	null_fd = open("/dev/null", O_RDONLY);
+	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
+	    dup2(log_fd, 2) < 0)
+		_exit(127);
+	syscall(SYS_close_range, 3, ~0U, 0);
+	execv(tern_path, argv);
+	dprintf(2, "ternd: cannot run %s: %s\n", tern_path, strerror(errno));
+	_exit(127);
+}
+
+int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
+		     struct tern_error *err)
+{
+	char serial[4200];
+	char *argv[] = {(char *)launch->tern_path,
+			"run",
+			"--config-file",
+			(char *)launch->config_path,
+			"--api-sock",
+			(char *)launch->api_socket,
+			"--serial",
+			serial,
+			NULL};
+	int wait_pipe[2], log_fd, pidfd, saved;
+	pid_t pid;
+
+	if (snprintf(serial, sizeof(serial), "file:%s", launch->console_path) >=
+	    (int)sizeof(serial))
+		return tern_error_set(err, ENAMETOOLONG,
+				      "console path too long");
+	log_fd = open(launch->log_path,
+		      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (log_fd < 0)
+		return tern_error_set(err, errno, "cannot open %s: %s",
+				      launch->log_path, strerror(errno));
+	if (pipe2(wait_pipe, O_CLOEXEC) < 0) {
+		saved = errno;
+		close(log_fd);
+		return tern_error_set(err, saved, "pipe: %s", strerror(saved));
+	}
+	pid = fork();
+	if (pid == 0)
+		child_run(wait_pipe[0], log_fd, launch->tern_path, argv);
+	saved = errno;
+	close(wait_pipe[0]);
+	close(log_fd);
+	if (pid < 0) {
+		close(wait_pipe[1]);
+		return tern_error_set(err, saved, "fork: %s", strerror(saved));
+	}
+	pidfd = pidfd_open_pid(pid);
+	*proc = (struct vm_process){.pid = pid,
+				    .pidfd = pidfd,
+				    .start_time = vm_process_start_time(pid),
+				    .is_child = 1,
+				    .release_fd = wait_pipe[1]};
+	if (pidfd < 0 || !proc->start_time) {
+		saved = pidfd < 0 ? errno : ESRCH;
+		vm_process_abandon(proc);
+		return tern_error_set(err, saved,
+				      "cannot follow the new tern process: %s",
+				      strerror(saved));
+	}
+	return 0;
+}
+
+int vm_process_release(struct vm_process *proc, struct tern_error *err)
+{
+	ssize_t n;
+
+	do {
+		n = write(proc->release_fd, "g", 1);
+	} while (n < 0 && errno == EINTR);
+	close(proc->release_fd);
+	proc->release_fd = -1;
+	if (n != 1)
+		return tern_error_set(err, errno ? errno : EIO,
+				      "cannot start the tern process: %s",
+				      strerror(errno));
+	return 0;
+}
+
+void vm_process_abandon(struct vm_process *proc)
+{
+	char how[64];
+
+	if (proc->release_fd >= 0)
+		close(proc->release_fd);
+	proc->release_fd = -1;
+	if (proc->pidfd >= 0) {
+		vm_process_wait_exit(proc, 5000);
+		vm_process_finish(proc, how, sizeof(how));
+	} else {
+		waitpid(proc->pid, NULL, 0);
+	}
+}
+
+int vm_process_wait_exit(const struct vm_process *proc, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = proc->pidfd, .events = POLLIN};
+	int n;
+
+	do {
+		n = poll(&pfd, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	return n > 0;
+}
+
+int vm_process_exited(const struct vm_process *proc)
+{
+	return vm_process_wait_exit(proc, 0);
+}
+
+int vm_process_signal(const struct vm_process *proc, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, proc->pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void vm_process_finish(struct vm_process *proc, char *how, size_t size)
+{
+	siginfo_t info = {0};
+
+	snprintf(how, size, "exited");
+	if (proc->is_child &&
+	    waitid((idtype_t)P_PIDFD, (id_t)proc->pidfd, &info,
+		   WEXITED | WNOHANG) == 0 &&
+	    info.si_pid) {
+		if (info.si_code == CLD_EXITED)
+			snprintf(how, size, "exited with status %d",
+				 info.si_status);
+		else
+			snprintf(how, size, "killed by SIG%s",
+				 sigabbrev_np(info.si_status)
+					 ? sigabbrev_np(info.si_status)
+					 : "?");
+	}
+	vm_process_forget(proc);
+}
+
+void vm_process_forget(struct vm_process *proc)
+{
+	if (proc->pidfd >= 0)
+		close(proc->pidfd);
+	if (proc->release_fd >= 0)
+		close(proc->release_fd);
+	proc->pidfd = proc->release_fd = -1;
+}

@@ -1,0 +1,65 @@
+/* One VM's tern process as ternd starts, recognises and stops it. The
+ * process is a `tern run --config-file F --api-sock S --serial file:C`
+ * in a session of its own (setsid: a ternd that stops or is killed takes
+ * no VM with it), its stdout and stderr appended to a log file.
+ *
+ * Starting is two steps so that a ternd killed in between leaves no VM it
+ * has not recorded: vm_process_spawn() forks a child that waits on a pipe;
+ * the caller records the pid, then vm_process_release() lets the child
+ * exec tern. If ternd dies before releasing, the pipe closes and the child
+ * exits without running tern. */
+#ifndef TERN_TERND_VM_PROCESS_H
+#define TERN_TERND_VM_PROCESS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+struct vm_launch {
+	const char *tern_path;
+	const char *config_path;
+	const char *api_socket;
+	const char *log_path; /* tern's stdout and stderr, appended */
+	const char *console_path; /* the guest's serial console, appended */
+};
+
+struct vm_process {
+	pid_t pid;
+	int pidfd; /* readable once the process has exited */
+	uint64_t start_time; /* /proc/PID/stat starttime */
+	int is_child; /* ours to reap (waitid) */
+	int release_fd; /* spawned, not yet released; else -1 */
+};
+
+int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
+		     struct tern_error *err);
+/* Lets the spawned child exec tern. */
+int vm_process_release(struct vm_process *proc, struct tern_error *err);
+/* Ends a spawned, unreleased child (it exits without running tern) and
+ * reaps it. */
+void vm_process_abandon(struct vm_process *proc);
+
+/* Opens a process ternd did not start (a VM of an earlier ternd): 0 when
+ * pid is alive, started at start_time and is `tern run --api-sock
+ * api_socket`; -ESRCH when it is gone or is another process. */
+int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
+		      struct vm_process *proc);
+
+/* Nonzero once the process has exited. */
+int vm_process_exited(const struct vm_process *proc);
+/* Waits up to timeout_ms for the exit; nonzero if it came. */
+int vm_process_wait_exit(const struct vm_process *proc, int timeout_ms);
+/* Signals exactly this process (pidfd_send_signal: never a reused pid). */
+int vm_process_signal(const struct vm_process *proc, int sig);
+/* After the exit: reaps a child and describes how it ended ("exited with
+ * status 0", "killed by SIGKILL", or "exited" for a process that was
+ * not ternd's child); closes the pidfd. */
+void vm_process_finish(struct vm_process *proc, char *how, size_t size);
+/* Closes what ternd holds without touching the process. */
+void vm_process_forget(struct vm_process *proc);
+
+/* /proc/PID/stat's starttime, or 0 when the process is gone. */
+uint64_t vm_process_start_time(pid_t pid);
+
+#endif
