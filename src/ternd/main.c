@@ -220,6 +220,12 @@ static int lock_state_dir(const char *dir, struct tern_error *err)
 	if (fd < 0)
 		return tern_error_set(err, errno, "cannot open %s: %s", path,
 				      strerror(errno));
+	/* A VM process forked by a ternd that was just killed holds a copy
+	 * of the lock until it has closed ternd's descriptors (at most a
+	 * few milliseconds): give it a moment. */
+	for (int tries = 0; tries < 20 && flock(fd, LOCK_EX | LOCK_NB) < 0;
+	     tries++)
+		usleep(50 * 1000);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		return tern_error_set(err, EBUSY,

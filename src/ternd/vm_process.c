@@ -109,13 +109,18 @@ int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_run(int wait_fd, int log_fd, const char *tern_path, char *const argv[])
+child_run(const int wait_pipe[2], int log_fd, const char *tern_path,
+	  char *const argv[])
 {
+	int wait_fd = wait_pipe[0];
 	sigset_t none;
 	char go;
 	ssize_t n;
 	int null_fd;
 
+	/* Only ternd may hold the write end, or ternd's death would never
+	 * show here as the end of the pipe. */
+	close(wait_pipe[1]);
 	setsid();
 	/* ternd's blocked signals (its signalfd) and ignored ones would
 	 * otherwise pass to tern through exec. */
@@ -170,7 +175,7 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 	}
 	pid = fork();
 	if (pid == 0)
-		child_run(wait_pipe[0], log_fd, launch->tern_path, argv);
+		child_run(wait_pipe, log_fd, launch->tern_path, argv);
 	saved = errno;
 	close(wait_pipe[0]);
 	close(log_fd);

@@ -1,0 +1,611 @@
+#!/usr/bin/python3
+"""ternd and ternctl end to end on this machine's /dev/kvm: VMs are real tern
+processes running build/guests/idle32-pvh.elf (a PVH kernel that halts for
+ever, so several run at no CPU cost). Covers the life cycle through ternctl,
+ternd killed with SIGKILL while VMs run and a new ternd re-attaching, VMs
+that die while ternd is down, a recorded pid that now belongs to another
+process, definitions surviving kill -9 (and, with the sanitizer build's test
+hooks, kill -9 in the middle of a define or a start), and bad requests.
+
+TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
+against the sanitizer build; the VMs always run build/tern."""
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from tap import run, skip, test  # noqa: E402
+from apiclient import Api, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERND = os.path.join(ROOT, os.environ.get("TERND", "build/ternd"))
+TERNCTL = os.path.join(ROOT, os.environ.get("TERNCTL", "build/ternctl"))
+TERN = os.path.join(ROOT, "build/tern")
+GUEST = os.path.join(ROOT, "build/guests/idle32-pvh.elf")
+WORK = tempfile.mkdtemp(prefix="ternd-test-")
+
+
+def has_test_hooks():
+    out = subprocess.run([TERND, "--version"], capture_output=True, text=True).stdout
+    return "(test hooks)" in out
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until(condition, timeout=10, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not true after {timeout} s")
+
+
+class Host:
+    """One state directory and socket; ternd started and stopped on it."""
+    counter = 0
+
+    def __init__(self):
+        Host.counter += 1
+        self.dir = os.path.join(WORK, f"h{Host.counter}")
+        os.makedirs(self.dir)
+        self.state = os.path.join(self.dir, "state")
+        self.sock = os.path.join(self.dir, "ternd.sock")
+        self.log = os.path.join(self.dir, "ternd.stderr")
+        self.proc = None
+
+    def start(self, env=None, wait=True):
+        self.proc = subprocess.Popen(
+            [TERND, "--foreground", "--state-dir", self.state, "--socket", self.sock,
+             "--tern", TERN],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
+            start_new_session=True)
+        if wait:
+            wait_for_socket(self.sock, self.proc)
+        return self
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            status = self.proc.wait(timeout=20)
+            # Under ASan a leak or an error changes the exit status.
+            assert status == 0, f"ternd exited with {status}: {self.stderr()[-2000:]}"
+
+    def stderr(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def ctl(self, *args, check=None):
+        result = subprocess.run([TERNCTL, "-c", self.sock] + list(args), capture_output=True,
+                                text=True, timeout=90, stdin=subprocess.DEVNULL)
+        if check is not None:
+            assert result.returncode == check, \
+                f"ternctl {' '.join(args)}: status {result.returncode}, " \
+                f"stdout {result.stdout!r}, stderr {result.stderr!r}"
+        return result
+
+    def ok(self, *args):
+        return self.ctl(*args, check=0).stdout
+
+    def fails(self, *args, words=(), status=1):
+        result = self.ctl(*args, check=status)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ternctl: "), result.stderr
+        for word in words:
+            assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+        return lines[0]
+
+    def info(self, name):
+        return json.loads(self.ok("info", name, "--json"))
+
+    def listing(self, *flags):
+        return {vm["name"]: vm for vm in json.loads(self.ok("list", "--json", *flags))["vms"]}
+
+    def api(self):
+        return Api(self.sock)
+
+    def define(self, name, vcpus=1, mem=64, kernel=GUEST, **extra):
+        path = os.path.join(self.dir, f"{name}.json")
+        doc = {"boot-source": {"kernel_image_path": kernel},
+               "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem}}
+        doc.update(extra)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        self.ok("define", name, path)
+        return doc
+
+    def tern_pids(self):
+        """Every process whose command line names this host's state
+        directory: the VMs' terns (and nothing else this test did not
+        start)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1] == b"run" and \
+                    any(self.state.encode() in a for a in argv) and pid_alive(int(entry)):
+                pids.append(int(entry))
+        return pids
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.tern_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None and os.path.exists(self.log):
+            for line in self.stderr().splitlines()[-25:]:
+                print(f"#   {line}")
+        self.cleanup()
+        return False
+
+
+def setup():
+    for path in (TERND, TERNCTL, TERN):
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing: the build failed"
+    if not os.path.exists(GUEST):
+        return f"{GUEST} is missing: make guests"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "no usable /dev/kvm (tests/run runs this suite in the test host then)"
+    return None
+
+
+@test
+def help_and_usage_errors():
+    out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for verb in ("define NAME FILE", "undefine", "start", "shutdown", "destroy",
+                 "list [--all]", "info", "pause", "resume", "Exit status"):
+        assert verb in out.stdout, verb
+    out = subprocess.run([TERNCTL, "list", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--all" in out.stdout and "shut off" in out.stdout
+    for argv, word in ((["bogus"], "unknown verb 'bogus'"), (["start"], "expected start NAME"),
+                       (["--frob", "list"], "unknown option"),
+                       (["start", "a", "--json"], "--json"),
+                       (["info", "a", "--all"], "--all"), (["-c"], "needs a socket")):
+        out = subprocess.run([TERNCTL] + argv, capture_output=True, text=True)
+        assert out.returncode == 2, (argv, out)
+        assert word in out.stderr, (argv, out.stderr)
+    out = subprocess.run([TERND, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--state-dir" in out.stdout and "--socket" in out.stdout
+    out = subprocess.run([TERND, "--bogus"], capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown option" in out.stderr
+
+
+@test
+def missing_ternd_is_a_clear_error():
+    with Host() as h:
+        line = h.fails("list", words=("cannot reach ternd at", h.sock, "is ternd running"))
+        assert "No such file" in line
+        h.fails("start", "web", words=("cannot reach ternd",))
+
+
+@test
+def define_start_list_pause_resume_destroy_undefine():
+    with Host() as h:
+        h.start()
+        doc = h.define("web", vcpus=2, mem=128)
+        h.define("db")
+        vms = h.listing("--all")
+        assert vms["web"] == {"name": "web", "state": "shut off", "vcpus": 2, "memory_mib": 128}
+        assert "web" not in h.listing(), "list without --all shows only active VMs"
+        assert "web" in h.ok("list", "--all") and "shut off" in h.ok("list", "--all")
+
+        assert h.ok("start", "web") == "VM 'web' started\n"
+        info = h.info("web")
+        assert info["state"] == "running" and info["config"] == doc
+        pid = info["pid"]
+        assert pid_alive(pid) and h.tern_pids() == [pid]
+        # The VM's own tern answers on the socket ternd recorded.
+        assert Api(info["api_socket"]).get("/")[1]["state"] == "Running"
+        table = h.ok("list").splitlines()
+        assert table[0].split() == ["Name", "State", "vCPUs", "Memory"]
+        assert table[2].split() == ["web", "running", "2", "128", "MiB"]
+        assert not any(line.split()[:1] == ["db"] for line in table[2:])
+
+        h.ok("pause", "web")
+        assert h.info("web")["state"] == "paused"
+        assert Api(info["api_socket"]).get("/")[1]["state"] == "Paused"
+        assert "paused" in h.ok("list")
+        h.ok("resume", "web")
+        assert Api(info["api_socket"]).get("/")[1]["state"] == "Running"
+        assert h.info("web")["state"] == "running"
+
+        assert h.ok("destroy", "web") == "VM 'web' destroyed\n"
+        info = h.info("web")
+        assert info["state"] == "shut off" and info["pid"] is None
+        assert "destroyed" in info["reason"]
+        assert not pid_alive(pid) and h.tern_pids() == []
+        # A shut-off VM starts again.
+        h.ok("start", "web")
+        h.ok("destroy", "web")
+        h.ok("undefine", "web")
+        assert set(h.listing("--all")) == {"db"}
+        assert not os.path.exists(os.path.join(h.state, "vms", "web"))
+        h.stop()
+
+
+@test
+def wrong_state_and_unknown_vm_are_refused_and_change_nothing():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.fails("pause", "web", words=("'web' is not running",))
+        h.fails("destroy", "web", words=("not running",))
+        h.fails("shutdown", "web", words=("not running",))
+        h.ok("start", "web")
+        pid = h.info("web")["pid"]
+        h.fails("start", "web", words=("'web' is already running",))
+        h.fails("resume", "web", words=("already running",))
+        h.fails("undefine", "web", words=("is running", "destroy"))
+        h.ok("pause", "web")
+        h.fails("start", "web", words=("already paused",))
+        h.fails("pause", "web", words=("already paused",))
+        h.fails("shutdown", "web", words=("paused", "resume"))
+        # None of the refusals touched the running VM.
+        assert pid_alive(pid) and h.info("web")["pid"] == pid
+        assert h.info("web")["state"] == "paused"
+        for verb in ("start", "info", "destroy", "undefine", "pause"):
+            h.fails(verb, "nosuch", words=("no VM named 'nosuch'", "list --all"))
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def shutdown_presses_ctrl_alt_del_and_says_when_the_guest_cannot_hear_it():
+    """idle32 has no keyboard driver: tern refuses SendCtrlAltDel, and ternd
+    passes tern's reason on instead of pretending the guest was asked."""
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.ok("start", "web")
+        pid = h.info("web")["pid"]
+        h.fails("shutdown", "web", words=("cannot be shut down by the guest", "keyboard",
+                                          "ternctl destroy web"))
+        assert pid_alive(pid) and h.info("web")["state"] == "running"
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def bad_definitions_are_refused_and_nothing_is_created():
+    with Host() as h:
+        h.start()
+        bad = os.path.join(h.dir, "bad.json")
+        cases = [
+            ("{not json", ("not JSON",)),
+            ("[1, 2]", ("JSON object",)),
+            (json.dumps({"machine-config": {"vcpu_count": 1, "mem_size_mib": 64}}),
+             ("boot-source",)),
+            (json.dumps({"boot-source": {"kernel_image_path": GUEST},
+                         "machine-config": {"vcpu_count": 0, "mem_size_mib": 64}}), ("vcpu",)),
+            (json.dumps({"boot-source": {"kernel_image_path": GUEST},
+                         "frobnicate": {}}), ("frobnicate",)),
+            (json.dumps({"boot-source": {"kernel_image_path": GUEST},
+                         "machine-config": {"vcpu_count": 1, "mem_size_mib": "lots"}}),
+             ("mem_size_mib",)),
+        ]
+        for text, words in cases:
+            with open(bad, "w") as f:
+                f.write(text)
+            h.fails("define", "web", bad, words=("define: ",) + words)
+        h.fails("define", "web", os.path.join(h.dir, "missing.json"),
+                words=("cannot read", "No such file"))
+        for name in ("../etc", "a/b", ".hidden", "x" * 65, "sp ace", "_under"):
+            h.fails("define", name, bad, words=("name",))
+        assert h.listing("--all") == {}
+        assert os.listdir(os.path.join(h.state, "vms")) == []
+
+        api = h.api()
+        status, body = api.request("PUT", "/v1/vms/..%2Fetc", raw="{}")
+        assert status == 400 and "name" in body["fault_message"], (status, body)
+        # A body declared too large is refused before it is read.
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(h.sock)
+            s.sendall(b"PUT /v1/vms/web HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Length: 2000000\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 413"), "no 413"
+        # One sent without a length (chunked) is read, not kept, refused.
+        status, body = api.request("PUT", "/v1/vms/web", raw=iter([b"x" * 65536] * 20))
+        assert status == 413 and "larger than" in body["fault_message"], status
+        status, body = api.request("GET", "/v2/things")
+        assert status == 404 and "/v1/vms" in body["fault_message"]
+        status, body = api.request("PATCH", "/v1/vms/web")
+        assert status == 405 and "allowed" in body["fault_message"]
+        status, body = api.request("GET", "/v1/vms/web/start")
+        assert status == 405
+        status, body = api.request("POST", "/v1/vms/web/explode")
+        assert status in (404,) and "unknown action" in body["fault_message"]
+        status, body = api.request("PUT", "/v1/vms/web", raw='{"a": 1, "a": 2}')
+        assert status == 400 and "not JSON" in body["fault_message"]
+        assert api.get("/v1/vms") == (200, {"vms": []})
+        assert api.get("/v1/version")[1]["name"] == "ternd"
+        h.stop()
+
+
+@test
+def a_tern_that_fails_to_start_is_reported_with_its_reason():
+    with Host() as h:
+        h.start()
+        not_a_kernel = os.path.join(h.dir, "not-a-kernel")
+        with open(not_a_kernel, "wb") as f:
+            f.write(b"\0" * 4096)
+        h.define("broken", kernel=not_a_kernel)
+        line = h.fails("start", "broken", words=("'broken' failed to start", "tern.log"))
+        assert "tern:" in line, line    # tern's own last log line
+        info = h.info("broken")
+        assert info["state"] == "shut off" and "failed to start" in info["reason"]
+        assert h.tern_pids() == []
+        h.stop()
+
+
+@test
+def an_exit_while_ternd_runs_is_recorded():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.ok("start", "web")
+        os.kill(h.info("web")["pid"], signal.SIGKILL)
+        wait_until(lambda: h.info("web")["state"] == "shut off", what="the exit recorded")
+        assert "killed by SIGKILL" in h.info("web")["reason"], h.info("web")
+        assert "VM 'web' is shut off" in h.stderr()
+        h.ok("start", "web")    # and it starts again
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def kill9_of_ternd_then_a_new_ternd_reattaches():
+    with Host() as h:
+        h.start()
+        h.define("a", vcpus=2)
+        h.define("b")
+        h.define("c")
+        h.ok("start", "a")
+        h.ok("start", "b")
+        h.ok("pause", "b")
+        pids = {name: h.info(name)["pid"] for name in ("a", "b")}
+        h.kill9()
+        time.sleep(0.3)
+        assert all(pid_alive(p) for p in pids.values()), "a VM died with ternd"
+        h.fails("list", words=("cannot reach ternd",))
+
+        h.start()
+        vms = h.listing("--all")
+        assert (vms["a"]["state"], vms["b"]["state"], vms["c"]["state"]) == \
+            ("running", "paused", "shut off"), vms
+        assert h.info("a")["pid"] == pids["a"]
+        log = h.stderr()
+        assert "re-attached to VM 'a'" in log and "re-attached to VM 'b'" in log
+        # Controllable: pause, resume, exits noticed, destroy.
+        h.ok("pause", "a")
+        h.ok("resume", "b")
+        assert Api(h.info("b")["api_socket"]).get("/")[1]["state"] == "Running"
+        h.ok("resume", "a")
+        os.kill(pids["b"], signal.SIGKILL)
+        wait_until(lambda: h.info("b")["state"] == "shut off",
+                   what="a re-attached VM's exit recorded")
+        h.ok("destroy", "a")
+        assert not pid_alive(pids["a"])
+        # A plain stop (SIGTERM) leaves the VMs running too.
+        h.ok("start", "c")
+        pid_c = h.info("c")["pid"]
+        h.stop()
+        assert pid_alive(pid_c)
+        h.start()
+        assert h.info("c")["state"] == "running"
+        h.ok("destroy", "c")
+        h.stop()
+
+
+@test
+def a_vm_killed_while_ternd_is_down_is_reported_shut_off():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.define("db")
+        h.ok("start", "web")
+        h.ok("start", "db")
+        web = h.info("web")["pid"]
+        h.kill9()
+        os.kill(web, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(web), what="the VM gone")
+        h.start()
+        info = h.info("web")
+        assert info["state"] == "shut off" and info["pid"] is None
+        assert info["reason"] == "stopped while ternd was not running", info
+        assert "VM 'web' (pid %d) stopped while ternd was not running" % web in h.stderr()
+        assert h.info("db")["state"] == "running"
+        h.ok("start", "web")
+        h.ok("destroy", "web")
+        h.ok("destroy", "db")
+        h.stop()
+
+
+@test
+def a_recorded_pid_now_used_by_another_process_is_not_taken_for_the_vm():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.stop()
+        sleeper = subprocess.Popen(["sleep", "60"])
+        try:
+            # As if the VM's tern had died and its pid been reused.
+            db = sqlite3.connect(os.path.join(h.state, "ternd.db"))
+            with open(f"/proc/{sleeper.pid}/stat") as f:
+                start_time = int(f.read().rsplit(")", 1)[1].split()[19])
+            db.execute("UPDATE vm_runtime SET state = 'running', pid = ?, pid_start_time = ?, "
+                       "api_socket = ? WHERE name = 'web'",
+                       (sleeper.pid, start_time, os.path.join(h.state, "vms/web/api.sock")))
+            db.commit()
+            db.close()
+            h.start()
+            assert h.info("web")["state"] == "shut off"
+            assert sleeper.poll() is None, "ternd touched a process that is not its VM"
+            h.fails("destroy", "web", words=("not running",))
+            assert sleeper.poll() is None
+            h.stop()
+        finally:
+            sleeper.kill()
+            sleeper.wait()
+
+
+@test
+def definitions_survive_kill9():
+    with Host() as h:
+        h.start()
+        docs = {f"vm{i}": h.define(f"vm{i}", vcpus=i + 1, mem=64 + i) for i in range(5)}
+        h.kill9()
+        h.start()
+        for name, doc in docs.items():
+            assert h.info(name)["config"] == doc
+        # A redefinition replaces the document, and survives too.
+        docs["vm0"] = h.define("vm0", vcpus=3, mem=96)
+        h.kill9()
+        h.start()
+        assert h.info("vm0")["config"] == docs["vm0"]
+        assert h.listing("--all")["vm0"]["vcpus"] == 3
+        h.stop()
+
+
+@test
+def kill9_in_the_middle_of_a_define_leaves_nothing_half_made():
+    if not has_test_hooks():
+        skip("needs ternd's test hooks (the sanitizer build, build/asan/ternd)")
+    with Host() as h:
+        h.start()
+        kept = h.define("kept")
+        h.stop()
+        h.start(env={"TERND_TEST_KILL_AT": "define"})
+        path = os.path.join(h.dir, "new.json")
+        with open(path, "w") as f:
+            json.dump(kept, f)
+        h.ctl("define", "new", path, check=1)
+        h.proc.wait(timeout=10)
+        assert h.proc.returncode == -signal.SIGKILL, h.proc.returncode
+        h.start()
+        assert set(h.listing("--all")) == {"kept"}
+        assert h.info("kept")["config"] == kept
+        # The redefinition of an existing VM is all or nothing too.
+        h.stop()
+        h.start(env={"TERND_TEST_KILL_AT": "define"})
+        h.ctl("define", "kept", path.replace("new", "other"), check=1)   # unreadable: no request
+        with open(path, "w") as f:
+            json.dump(dict(kept, **{"machine-config": {"vcpu_count": 4, "mem_size_mib": 64}}), f)
+        h.ctl("define", "kept", path, check=1)
+        h.proc.wait(timeout=10)
+        h.start()
+        assert h.info("kept")["config"] == kept
+        h.stop()
+
+
+@test
+def kill9_in_the_middle_of_a_start_leaves_no_vm_running():
+    if not has_test_hooks():
+        skip("needs ternd's test hooks (the sanitizer build, build/asan/ternd)")
+    with Host() as h:
+        h.start(env={"TERND_TEST_KILL_AT": "start"})
+        h.define("web")
+        h.ctl("start", "web", check=1)
+        h.proc.wait(timeout=10)
+        assert h.proc.returncode == -signal.SIGKILL
+        # The child was recorded but never became tern: it must go away.
+        wait_until(lambda: h.tern_pids() == [], timeout=5, what="no tern left")
+        time.sleep(0.5)
+        assert h.tern_pids() == []
+        h.start()
+        info = h.info("web")
+        assert info["state"] == "shut off", info
+        h.ok("start", "web")
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def one_ternd_per_state_directory_and_socket():
+    with Host() as h:
+        h.start()
+        second = subprocess.run([TERND, "--foreground", "--state-dir", h.state, "--socket",
+                                 h.sock + "2", "--tern", TERN], capture_output=True, text=True,
+                                timeout=30)
+        assert second.returncode == 1 and "another ternd uses the state directory" in \
+            second.stderr, second
+        other = os.path.join(h.dir, "other-state")
+        second = subprocess.run([TERND, "--foreground", "--state-dir", other, "--socket",
+                                 h.sock, "--tern", TERN], capture_output=True, text=True,
+                                timeout=30)
+        assert second.returncode == 1 and "in use by another process" in second.stderr, second
+        assert h.api().get("/v1/vms")[0] == 200
+        bad = subprocess.run([TERND, "--foreground", "--state-dir", other, "--socket", h.sock,
+                              "--tern", "/nonexistent/tern"], capture_output=True, text=True)
+        assert bad.returncode == 1 and "--tern /nonexistent/tern" in bad.stderr, bad
+        h.stop()
+        assert not os.path.exists(h.sock), "ternd left its socket behind"
+
+
+@test
+def without_foreground_ternd_detaches_once_it_listens():
+    with Host() as h:
+        result = subprocess.run([TERND, "--state-dir", h.state, "--socket", h.sock,
+                                 "--tern", TERN], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result
+        daemon = None
+        try:
+            # It answers as soon as the starting process has returned.
+            assert h.api().get("/v1/vms") == (200, {"vms": []})
+            with open(os.path.join(h.state, "ternd.log")) as f:
+                assert "listening on" in f.read()
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/cmdline", "rb") as f:
+                            argv = f.read().split(b"\0")
+                    except OSError:
+                        continue
+                    if argv[0] == TERND.encode() and h.state.encode() in argv:
+                        daemon = int(entry)
+            assert daemon, "no detached ternd found"
+        finally:
+            if daemon:
+                os.kill(daemon, signal.SIGTERM)
+                wait_until(lambda: not pid_alive(daemon), what="the daemon stopped")
+
+
+if __name__ == "__main__":
+    try:
+        run(setup)
+    finally:
+        subprocess.run(["rm", "-rf", WORK])
