@@ -85,6 +85,9 @@ build/asan/unit/%: tests/unit/%.c build/asan/libtern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ASAN) -Itests -o $@ $< build/asan/libtern.a -lcmocka $(LDLIBS)
 
+# Unit tests of ternd's state database link SQLite.
+build/unit/test_ternd_db build/asan/unit/test_ternd_db: LDLIBS := -lsqlite3 $(LDLIBS)
+
 asan: build/asan/tern build/asan/ternd build/asan/ternctl $(UNIT_TESTS:%=build/asan/unit/%)
 
 unit-tests: $(UNIT_TESTS:%=build/unit/%) $(UNIT_TESTS:%=build/asan/unit/%)
