@@ -240,7 +240,7 @@ static int lock_state_dir(const char *dir, struct tern_error *err)
  * its verdict, so `ternd && ternctl ...` works. Returns in the child. */
 static int detach(const char *state_dir, int *ready_fd, struct tern_error *err)
 {
-	char log_path[PATH_MAX], message[300];
+	char log_path[PATH_MAX + 16], message[300];
 	int pipe_fds[2], log_fd, null_fd;
 	ssize_t n;
 	pid_t pid;
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 	struct vm_manager_options manager_options;
 	struct ternd_server *server = NULL;
 	struct vm_manager *m = NULL;
-	char tern_path[PATH_MAX];
+	char tern_path[PATH_MAX], state_dir[PATH_MAX];
 	struct tern_error err;
 	int ret, ready_fd = -1, signal_fd, lock_fd = -1, status;
 	struct options o;
@@ -360,6 +360,12 @@ int main(int argc, char **argv)
 	ret = find_tern(o.tern, tern_path, &err);
 	if (!ret)
 		ret = lock_fd = lock_state_dir(o.state_dir, &err);
+	/* VMs run from /, and their paths under the state directory must
+	 * mean the same there. */
+	if (ret >= 0 && !realpath(o.state_dir, state_dir))
+		ret = tern_error_set(&err, errno, "%s: %s", o.state_dir,
+				     strerror(errno));
+	o.state_dir = state_dir;
 	if (ret >= 0 && !o.foreground)
 		ret = detach(o.state_dir, &ready_fd, &err);
 	if (ret < 0) {

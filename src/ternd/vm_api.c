@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,13 @@ int vm_api_call(const char *api_socket, const char *method, const char *path,
 
 	ret = api_client_request(api_socket, method, path, body,
 				 VM_API_TIMEOUT_S, &reply, err);
-	if (ret)
-		return ret;
+	if (ret) {
+		char why[sizeof(err->message)];
+
+		snprintf(why, sizeof(why), "%s", err->message);
+		return tern_error_set(err, EREMOTEIO,
+				      "the VM's tern does not answer: %s", why);
+	}
 	if (reply.status < 200 || reply.status > 299)
 		ret = tern_error_set(
 			err, EREMOTEIO, "%s",

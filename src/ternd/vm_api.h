@@ -15,9 +15,8 @@
 int vm_api_state(const char *api_socket, enum vm_state *state,
 		 struct tern_error *err);
 
-/* One request; 0 on a 2xx answer, -EREMOTEIO with tern's fault message
- * in err on another answer, another negative errno when it does not
- * answer. */
+/* One request; 0 on a 2xx answer, else -EREMOTEIO with tern's fault
+ * message (or why tern did not answer) in err. */
 int vm_api_call(const char *api_socket, const char *method, const char *path,
 		const char *body, struct tern_error *err);
 

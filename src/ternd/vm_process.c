@@ -133,6 +133,10 @@ child_run(const int wait_pipe[2], int log_fd, const char *tern_path,
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(127); /* ternd went away before recording this VM */
+	/* Whatever directory ternd was started in: relative paths in a
+	 * definition mean the same for every VM (docs/ternd.md). */
+	if (chdir("/") < 0)
+		_exit(127);
 	null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 ||
 	    dup2(log_fd, 2) < 0)

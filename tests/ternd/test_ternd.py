@@ -67,13 +67,14 @@ class Host:
         self.log = os.path.join(self.dir, "ternd.stderr")
         self.proc = None
 
-    def start(self, env=None, wait=True):
+    def start(self, env=None, wait=True, relative=False):
+        # relative: started in the host's directory with "--state-dir state".
         self.proc = subprocess.Popen(
-            [TERND, "--foreground", "--state-dir", self.state, "--socket", self.sock,
-             "--tern", TERN],
+            [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
+             "--socket", self.sock, "--tern", TERN],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
-            start_new_session=True)
+            start_new_session=True, cwd=self.dir if relative else None)
         if wait:
             wait_for_socket(self.sock, self.proc)
         return self
@@ -574,6 +575,24 @@ def one_ternd_per_state_directory_and_socket():
         assert bad.returncode == 1 and "--tern /nonexistent/tern" in bad.stderr, bad
         h.stop()
         assert not os.path.exists(h.sock), "ternd left its socket behind"
+
+
+@test
+def a_relative_state_directory_is_made_absolute():
+    """VMs run from / (relative paths in definitions mean the same for all),
+    so ternd's own paths must not depend on where it was started."""
+    with Host() as h:
+        h.start(relative=True)
+        h.define("web")
+        h.ok("start", "web")
+        info = h.info("web")
+        assert info["api_socket"] == os.path.join(h.state, "vms/web/api.sock"), info
+        assert os.readlink(f"/proc/{info['pid']}/cwd") == "/"
+        h.kill9()
+        h.start()    # the same state, named absolutely: re-attaches
+        assert h.info("web")["state"] == "running"
+        h.ok("destroy", "web")
+        h.stop()
 
 
 @test
