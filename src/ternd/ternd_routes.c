@@ -81,9 +81,12 @@ static void list_vms(struct vm_manager *m, struct ternd_reply *reply)
 		return;
 	}
 	list = json_array();
-	for (size_t i = 0; list && i < count; i++)
-		if (json_array_append_new(list, vm_view_summary(&records[i])))
-			json_decref(list), list = NULL;
+	for (size_t i = 0; list && i < count; i++) {
+		if (json_array_append_new(list, vm_view_summary(&records[i]))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
 	vm_records_free(records, count);
 	reply_json(reply, 200, list ? json_pack("{s:o}", "vms", list) : NULL);
 }
