@@ -24,6 +24,7 @@ stall) and after which phase; a summary follows.
 """
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -78,10 +79,41 @@ class QemuGuest(guestlib.Guest):
         return self
 
     def monitor(self, command):
+        """Runs a monitor command; returns what the monitor printed."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.connect(self.monitor_path)
             s.sendall(command.encode() + b"\n")
             time.sleep(0.5)
+            s.settimeout(1)
+            out = b""
+            try:
+                while chunk := s.recv(65536):
+                    out += chunk
+            except OSError:
+                pass
+        return out.decode(errors="replace")
+
+    def ask_vcpu_report(self):
+        # QEMU's SIGUSR2 is not tern's: ask its monitor instead.
+        try:
+            self._registers = self.monitor("info registers -a")
+        except OSError as e:
+            self._registers = f"(monitor: {e})"
+
+    def vcpu_report(self):
+        """Each vCPU's RIP and CR3 as QEMU's monitor gave them, with the
+        check tern's report makes: does CR3 point inside guest RAM?"""
+        lines = []
+        for cpu, block in enumerate(getattr(self, "_registers", "").split("CPU#")[1:]):
+            rip = re.search(r"RIP=([0-9a-f]+)", block)
+            cr3 = re.search(r"CR3=([0-9a-f]+)", block)
+            if not rip or not cr3:
+                continue
+            root = int(cr3.group(1), 16) & 0x000ffffffffff000
+            where = "" if root < self.memory_mib << 20 else " (outside guest RAM)"
+            halted = " halted" if "HLT=1" in block else ""
+            lines.append(f"CPU {cpu}{halted} RIP={rip.group(1)} CR3={cr3.group(1)}{where}")
+        return lines
 
 
 class Phases:

@@ -71,23 +71,20 @@ class Guest:
         text = self.shell("grep -m1 ' _text$' /proc/kallsyms").split()
         if text and re.fullmatch(r"[0-9a-f]{16}", text[0]):
             self.kernel_text = int(text[0], 16)
+        return self
+
+    def _read_modules(self):
+        self.modules = []
         for line in self.shell("cat /proc/modules").splitlines():
             fields = line.split()
-            if len(fields) == 6 and fields[5].startswith("0x"):
+            if len(fields) >= 6 and fields[5].startswith("0x"):
                 self.modules.append((int(fields[5], 16), int(fields[1]), fields[0]))
-        return self
 
     def __exit__(self, *exc):
         threads = None
         if exc[0] is not None and self.child and self.child.isalive():
             threads = _thread_activity(self.child.pid)
-            # tern's vCPU report (registers, pending events, LAPIC vectors,
-            # the guest's stack): where a quiet guest's vCPUs are.
-            try:
-                os.kill(self.child.pid, signal.SIGUSR2)
-                time.sleep(1)
-            except OSError:
-                pass
+            self.ask_vcpu_report()
         if exc[0] is not None and self.child:
             # What tern or the guest printed while the test was not reading
             # the console (waiting on the API, say), tern's last words
@@ -105,10 +102,9 @@ class Guest:
                 print("# tern's threads when the test failed (CPU time used in 2 s, state, kernel wait):")
                 for line in threads:
                     print(f"#   {line}")
-            report = vcpu_report_symbols(self.transcript() + self._log_file_text(),
-                                         self.kernel_text, self.modules)
+            report = self.vcpu_report()
             if report:
-                print("# the vCPU report's kernel addresses (SIGUSR2 to tern):")
+                print("# where the vCPUs were (the VMM's report, kernel addresses named):")
                 for line in report:
                     print(f"#   {line}")
             tail = self.transcript()[-3000:]
@@ -122,6 +118,21 @@ class Guest:
                 for line in log_tail.splitlines():
                     print(f"#   {line}")
         return False
+
+    def ask_vcpu_report(self):
+        """tern's vCPU report (registers, pending events, LAPIC vectors,
+        the guest's stack): where a quiet guest's vCPUs are. It lands in the
+        console or the log file."""
+        try:
+            os.kill(self.child.pid, signal.SIGUSR2)
+            time.sleep(1)
+        except OSError:
+            pass
+
+    def vcpu_report(self):
+        """The report's lines worth printing (see vcpu_report_symbols)."""
+        return vcpu_report_symbols(self.transcript() + self._log_file_text(),
+                                   self.kernel_text, self.modules)
 
     def _log_file_text(self):
         if not self.log_path or not os.path.exists(self.log_path):
@@ -146,6 +157,9 @@ class Guest:
         # (by the tty at once, then redrawn by the shell's line editor): the
         # output starts after the last echo of the marker.
         output = self.child.before.rsplit(marker, 1)[-1]
+        if "modprobe" in command and self.kernel_text:
+            # Where the modules landed, for a failed test's vCPU report.
+            self._read_modules()
         return output.replace("\r", "").strip()
 
     def reboot(self):
