@@ -38,11 +38,21 @@ def has_test_hooks():
 
 
 def pid_alive(pid):
+    """True while any thread of pid is not yet a zombie: a multi-threaded
+    process's leader turns Z first, while its other threads still hold the
+    shared file table (its listening API socket among them)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        tasks = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
+                    return True
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def wait_until(condition, timeout=10, what="condition"):
