@@ -105,9 +105,8 @@ static int send_run(struct migration_stream *stream, const uint8_t *mapping,
 	for (int i = 0; i < 8; i++)
 		head[MIGRATION_MESSAGE_HEADER_SIZE + i] =
 			(uint8_t)((uint64_t)offset >> (8 * i));
-	ret = migration_stream_write_all(stream, head, sizeof(head));
-	if (!ret)
-		ret = migration_stream_write_all(stream, mapping + offset, len);
+	ret = migration_stream_write_message(stream, head, sizeof(head),
+					     mapping + offset, len);
 	if (!ret)
 		atomic_fetch_add(&progress->bytes_sent, sizeof(head) + len);
 	return ret;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static ssize_t plain_read(struct migration_stream *s, void *buf, size_t len)
@@ -41,6 +42,41 @@ static ssize_t plain_write(struct migration_stream *s, const void *buf,
 	}
 }
 
+/* One sendmsg for both parts, resumed where a short send stopped. */
+static int plain_write_message(struct migration_stream *s, const void *head,
+			       size_t head_len, const void *body,
+			       size_t body_len)
+{
+	struct iovec iov[2] = {{(void *)head, head_len},
+			       {(void *)body, body_len}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+	while (msg.msg_iovlen) {
+		ssize_t n = sendmsg(s->fd, &msg, MSG_NOSIGNAL);
+
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return -ETIMEDOUT;
+			return -errno;
+		}
+		while (msg.msg_iovlen && (size_t)n >= msg.msg_iov->iov_len) {
+			n -= (ssize_t)msg.msg_iov->iov_len;
+			msg.msg_iov++;
+			msg.msg_iovlen--;
+		}
+		if (msg.msg_iovlen) {
+			msg.msg_iov->iov_base =
+				(uint8_t *)msg.msg_iov->iov_base + n;
+			msg.msg_iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
 static void plain_close(struct migration_stream *s)
 {
 	close(s->fd);
@@ -50,6 +86,7 @@ static void plain_close(struct migration_stream *s)
 static const struct migration_stream_ops plain_ops = {
 	.read = plain_read,
 	.write = plain_write,
+	.write_message = plain_write_message,
 	.close = plain_close,
 };
 
@@ -83,6 +120,18 @@ int migration_stream_write_all(struct migration_stream *s, const void *buf,
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int migration_stream_write_message(struct migration_stream *s, const void *head,
+				   size_t head_len, const void *body,
+				   size_t body_len)
+{
+	int ret;
+
+	if (s->ops->write_message)
+		return s->ops->write_message(s, head, head_len, body, body_len);
+	ret = migration_stream_write_all(s, head, head_len);
+	return ret ? ret : migration_stream_write_all(s, body, body_len);
 }
 
 int migration_stream_read_all(struct migration_stream *s, void *buf, size_t len)

@@ -20,6 +20,11 @@ struct migration_stream_ops {
 	ssize_t (*read)(struct migration_stream *s, void *buf, size_t len);
 	ssize_t (*write)(struct migration_stream *s, const void *buf,
 			 size_t len);
+	/* Optional: head then body, all of both, as one unit: 0 or a
+	 * negative errno. Without it, two whole writes. */
+	int (*write_message)(struct migration_stream *s, const void *head,
+			     size_t head_len, const void *body,
+			     size_t body_len);
 	/* Ends the session (TLS: close_notify, best effort), closes the
 	 * socket and frees the stream. */
 	void (*close)(struct migration_stream *s);
@@ -42,6 +47,13 @@ int migration_stream_write_all(struct migration_stream *s, const void *buf,
 			       size_t len);
 int migration_stream_read_all(struct migration_stream *s, void *buf,
 			      size_t len);
+/* A message's header and its payload (a RAM run's pages), whole, as
+ * migration_stream_write_all() of each would: but a small header then
+ * costs no packet (plain: one sendmsg) or TLS record (an AEAD pass, a
+ * record header and tag, a syscall on each side) of its own. */
+int migration_stream_write_message(struct migration_stream *s, const void *head,
+				   size_t head_len, const void *body,
+				   size_t body_len);
 
 /* A read or write that waits longer than this fails with -ETIMEDOUT
  * (SO_RCVTIMEO / SO_SNDTIMEO on the socket; 0: wait forever). */

@@ -174,13 +174,10 @@ int migration_send_message(struct migration_stream *s, uint32_t type,
 			   const void *payload, uint32_t length)
 {
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
-	int ret;
 
 	migration_wire_message_header(header, type, length);
-	ret = migration_stream_write_all(s, header, sizeof(header));
-	if (!ret && length)
-		ret = migration_stream_write_all(s, payload, length);
-	return ret;
+	return migration_stream_write_message(s, header, sizeof(header),
+					      payload, length);
 }
 
 int migration_recv_message(struct migration_stream *s, uint32_t *type,

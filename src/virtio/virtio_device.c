@@ -580,23 +580,38 @@ static int check_ring_addresses(struct virtio_device *vdev,
 	return 0;
 }
 
-int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
+/* Every check of a saved state against this device, under vdev->lock:
+ * the core's fields and each queue's position, the rings' addresses, then
+ * the device's own ops->check. Both check_state and restore_state run
+ * exactly this, so a load's check pass and its restore cannot disagree on
+ * what is acceptable. Returns 0 or a negative errno (-EINVAL for a refusal
+ * without one). */
+static int check_state_locked(struct virtio_device *vdev,
+			      const struct virtio_core_snapshot *core,
 			      size_t len)
 {
-	const struct virtio_core_snapshot *core = buf;
 	int ret;
 
-	if (!vdev->ops->restore)
-		return -ENOTSUP;
-	pthread_mutex_lock(&vdev->lock);
 	vdev->restore_error[0] = '\0';
 	ret = check_snapshot(vdev, core, len);
 	if (!ret)
 		ret = check_ring_addresses(vdev, core);
 	if (!ret && vdev->ops->check)
 		ret = vdev->ops->check(vdev, core + 1, core->device_len);
-	pthread_mutex_unlock(&vdev->lock);
 	return ret < 0 && ret > -1000 ? ret : ret ? -EINVAL : 0;
+}
+
+int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
+			      size_t len)
+{
+	int ret;
+
+	if (!vdev->ops->restore)
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	ret = check_state_locked(vdev, buf, len);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
 }
 
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
@@ -608,8 +623,8 @@ int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,
 	if (!vdev->ops->restore)
 		return -ENOTSUP;
 	pthread_mutex_lock(&vdev->lock);
-	vdev->restore_error[0] = '\0';
-	ret = check_snapshot(vdev, core, len);
+	/* A refusal here leaves the device as it was. */
+	ret = check_state_locked(vdev, core, len);
 	if (ret) {
 		pthread_mutex_unlock(&vdev->lock);
 		return ret;

@@ -294,17 +294,17 @@ void virtio_device_config_write(struct virtio_device *vdev, uint32_t offset,
  * plain fields and every queue's configuration and ring position, then the
  * device's own state through ops->save / ops->restore. A device without
  * ops->save cannot be snapshotted (-ENOTSUP). restore takes untrusted bytes:
- * it checks them against this device (same features offered, same queues)
- * and each queue's saved error and in-flight window (those refusals named
- * in restore_error), and rebuilds each enabled queue's host pointers with
- * virtq_init(); on a refusal (-EINVAL) the device is left as it was, unless
- * the device's own restore refused, which leaves it reset. Both take
- * vdev->lock. */
+ * first it makes every check virtio_device_check_state() makes (the same
+ * code), then rebuilds each enabled queue's host pointers with
+ * virtq_init(); on a refusal of those checks the device is left as it was,
+ * and only a refusal of the device's own restore leaves it reset. Both
+ * take vdev->lock. */
 int virtio_device_save_state(struct virtio_device *vdev, void *buf,
 			     size_t *len);
-/* What virtio_device_restore_state() would refuse (the core's checks, the
- * rings' addresses, the device's ops->check), changing nothing but
- * restore_error. */
+/* What virtio_device_restore_state() would refuse (the core's fields, each
+ * queue's saved error and in-flight window, the rings' addresses, the
+ * device's ops->check; refusals named in restore_error), changing nothing
+ * but restore_error. */
 int virtio_device_check_state(struct virtio_device *vdev, const void *buf,
 			      size_t len);
 int virtio_device_restore_state(struct virtio_device *vdev, const void *buf,

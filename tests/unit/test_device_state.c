@@ -257,12 +257,17 @@ static void virtio_mmio_rng_round_trip_and_hostile_state(void **state)
 	size = 4096;
 	memcpy(buf + queue0_size, &size, sizeof(size));
 	assert_int_equal(b.dev->ops->restore(b.dev, buf, len), -EINVAL);
-	/* A ring outside guest RAM: refused by virtq_init, device reset. */
+	/* A ring outside guest RAM: refused by the checks before anything
+	 * changed, so the device goes on as the first restore left it. */
 	size = 8;
 	memcpy(buf + queue0_size, &size, sizeof(size));
 	memset(buf + core + 32, 0xff, 8); /* desc_gpa */
 	assert_int_equal(b.dev->ops->restore(b.dev, buf, len), -EINVAL);
-	assert_int_equal(rd(b.dev, VIRTIO_MMIO_REG_STATUS), 0);
+	assert_non_null(
+		strstr(b.vdev->restore_error, "not inside guest memory"));
+	assert_int_equal(rd(b.dev, VIRTIO_MMIO_REG_STATUS),
+			 rd(a.dev, VIRTIO_MMIO_REG_STATUS));
+	assert_int_equal(b.vdev->queues[0].desc_gpa, 0x10000);
 
 	a.dev->ops->destroy(a.dev);
 	b.dev->ops->destroy(b.dev);
@@ -514,6 +519,7 @@ static void virtio_vsock_round_trip_and_other_cid_refused(void **state)
 /* The virtio core's saved queue 0 in a virtio_device_save_state() buffer
  * (struct virtio_queue_snapshot in virtio_device.c): after the core's 32
  * bytes of fields; its ring position after the gpas, size and vector. */
+#define Q0_DESC_GPA (32 + 0)
 #define Q0_LAST_AVAIL (32 + 28)
 #define Q0_USED_IDX (32 + 30)
 #define Q0_ERROR (32 + 40)
@@ -662,6 +668,39 @@ static void virtio_restore_refuses_more_in_flight_than_the_queue(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* The checks of virtio_device_check_state() are restore's own: rings a
+ * saved queue places outside guest memory are refused before anything
+ * changes, with the reason, as a load's check pass refuses them. (restore
+ * once found them only in virtq_init() halfway through, and left the
+ * device reset without saying why.) */
+static void virtio_restore_checks_what_check_state_checks(void **state)
+{
+	/* 8 descriptors (128 bytes) from 64 bytes before the end of RAM */
+	const uint64_t outside = MiB(16) - 64;
+	struct guest_memory mem;
+	struct virtio_device *a, *b;
+	size_t len;
+
+	assert_int_equal(guest_memory_init(&mem, MiB(16)), 0);
+	a = unstarted_rng(&mem);
+	b = unstarted_rng(&mem);
+	len = vsave(a);
+	memcpy(buf + Q0_DESC_GPA, &outside, sizeof(outside));
+	assert_int_equal(virtio_device_check_state(b, buf, len), -EINVAL);
+	assert_non_null(strstr(b->restore_error, "not inside guest memory"));
+	b->restore_error[0] = '\0';
+	assert_int_equal(virtio_device_restore_state(b, buf, len), -EINVAL);
+	assert_non_null(strstr(b->restore_error, "not inside guest memory"));
+	/* Nothing changed: still driven, queue 0 where the driver put it. */
+	assert_true(b->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_true(b->queues[0].enabled);
+	assert_int_equal(b->queues[0].desc_gpa, 0x10000);
+	assert_int_equal(b->queues[0].size, 8);
+	virtio_device_destroy(a);
+	virtio_device_destroy(b);
+	guest_memory_destroy(&mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -680,6 +719,7 @@ int main(void)
 			virtio_restore_refuses_an_error_virtq_never_records),
 		cmocka_unit_test(
 			virtio_restore_refuses_more_in_flight_than_the_queue),
+		cmocka_unit_test(virtio_restore_checks_what_check_state_checks),
 	};
 	char cmd[64];
 	int ret;

@@ -203,6 +203,83 @@ static void pre_shared_key(void **state)
 	assert_int_equal(sret, 0);
 }
 
+/* Both ends over a socketpair with a PSK, handshakes done. */
+static void connected_pair(struct migration_stream **client,
+			   struct migration_stream **server,
+			   struct migration_tls **tls_client,
+			   struct migration_tls **tls_server)
+{
+	struct migration_transport_config dst = psk("psk"), src = psk("psk");
+	struct tern_error err;
+	struct server s = {0};
+	pthread_t thread;
+	int sv[2];
+
+	assert_int_equal(migration_tls_new(&dst, 1, &s.tls, &err), 0);
+	assert_int_equal(migration_tls_new(&src, 0, tls_client, &err), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	s.fd = sv[1];
+	assert_int_equal(pthread_create(&thread, NULL, server_thread, &s), 0);
+	assert_int_equal(migration_tls_start(*tls_client, sv[0], "127.0.0.1",
+					     client, &err),
+			 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(s.ret, 0);
+	*server = s.stream;
+	*tls_server = s.tls;
+	migration_transport_config_free(&dst);
+	migration_transport_config_free(&src);
+}
+
+/* A message's header rides in the first record of its payload: a RAM
+ * header and one page are one TLS record on the wire (5-byte record
+ * header, 24 + 4096 bytes, the inner content type, a 16-byte tag), not a
+ * record each. Longer and empty payloads arrive whole and in order. */
+static void message_header_shares_the_payloads_first_record(void **state)
+{
+	struct migration_stream *client, *server;
+	struct migration_tls *tc, *ts;
+	uint8_t head[24], *body = malloc(100000), *in = malloc(100100);
+	uint8_t wire[8192];
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(head); i++)
+		head[i] = (uint8_t)(0xa0 + i);
+	for (size_t i = 0; i < 100000; i++)
+		body[i] = (uint8_t)(i * 7 + i / 4096);
+	connected_pair(&client, &server, &tc, &ts);
+	assert_int_equal(
+		migration_stream_write_message(client, head, 24, body, 4096),
+		0);
+	/* The raw bytes under the server's TLS session. */
+	n = recv(server->fd, wire, sizeof(wire), MSG_DONTWAIT);
+	assert_int_equal(n, 5 + 24 + 4096 + 1 + 16);
+	assert_int_equal(recv(server->fd, wire, sizeof(wire), MSG_DONTWAIT),
+			 -1);
+	migration_stream_close(client);
+	migration_stream_close(server);
+	migration_tls_free(tc);
+	migration_tls_free(ts);
+
+	connected_pair(&client, &server, &tc, &ts);
+	assert_int_equal(
+		migration_stream_write_message(client, head, 24, body, 100000),
+		0);
+	assert_int_equal(
+		migration_stream_write_message(client, head, 24, NULL, 0), 0);
+	assert_int_equal(migration_stream_read_all(server, in, 100048), 0);
+	assert_memory_equal(in, head, 24);
+	assert_memory_equal(in + 24, body, 100000);
+	assert_memory_equal(in + 100024, head, 24);
+	migration_stream_close(client);
+	migration_stream_close(server);
+	migration_tls_free(tc);
+	migration_tls_free(ts);
+	free(body);
+	free(in);
+}
+
 static void wrong_pre_shared_key_refused_both_ways(void **state)
 {
 	struct tern_error ce, se;
@@ -358,6 +435,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(certificates_both_ways),
 		cmocka_unit_test(pre_shared_key),
+		cmocka_unit_test(
+			message_header_shares_the_payloads_first_record),
 		cmocka_unit_test(wrong_pre_shared_key_refused_both_ways),
 		cmocka_unit_test(source_from_another_ca_refused),
 		cmocka_unit_test(destination_from_another_ca_refused),

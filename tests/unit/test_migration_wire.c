@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -228,6 +229,58 @@ static void stream_round_trip(void **state)
 	migration_stream_close(s1);
 }
 
+struct reader {
+	struct migration_stream *s;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+};
+
+static void *read_everything(void *arg)
+{
+	struct reader *r = arg;
+
+	r->ret = migration_stream_read_all(r->s, r->buf, r->len);
+	return NULL;
+}
+
+/* A header and a payload larger than the socket's buffer: sendmsg sends
+ * part, and the rest follows from where it stopped, in order. */
+static void stream_message_larger_than_the_socket_buffer(void **state)
+{
+	const size_t body_len = 4u << 20, total = 24 + body_len;
+	struct migration_stream *s0, *s1;
+	struct reader r = {0};
+	uint8_t head[24], *body = malloc(body_len);
+	pthread_t thread;
+	int sv[2];
+
+	assert_non_null(body);
+	for (size_t i = 0; i < sizeof(head); i++)
+		head[i] = (uint8_t)(0xa0 + i);
+	for (size_t i = 0; i < body_len; i++)
+		body[i] = (uint8_t)(i * 13 + i / 4096);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	s0 = plain(sv[0]);
+	s1 = plain(sv[1]);
+	r.s = s1;
+	r.len = total;
+	r.buf = malloc(total);
+	assert_non_null(r.buf);
+	assert_int_equal(pthread_create(&thread, NULL, read_everything, &r), 0);
+	assert_int_equal(migration_stream_write_message(s0, head, sizeof(head),
+							body, body_len),
+			 0);
+	pthread_join(thread, NULL);
+	assert_int_equal(r.ret, 0);
+	assert_memory_equal(r.buf, head, sizeof(head));
+	assert_memory_equal(r.buf + sizeof(head), body, body_len);
+	migration_stream_close(s0);
+	migration_stream_close(s1);
+	free(r.buf);
+	free(body);
+}
+
 static void stream_truncated(void **state)
 {
 	uint8_t header[MIGRATION_MESSAGE_HEADER_SIZE];
@@ -392,6 +445,7 @@ int main(void)
 		cmocka_unit_test(stream_round_trip),
 		cmocka_unit_test(stream_truncated),
 		cmocka_unit_test(stream_oversized_refused_before_reading),
+		cmocka_unit_test(stream_message_larger_than_the_socket_buffer),
 		cmocka_unit_test(machine_message_checked_like_the_command_line),
 		cmocka_unit_test(addresses),
 	};
