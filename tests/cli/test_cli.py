@@ -573,13 +573,17 @@ def sigusr2_logs_each_vcpus_report_and_tern_runs_on():
         while "Not started -> Running" not in open(log).read():
             assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
             time.sleep(0.05)
-        proc.send_signal(signal.SIGUSR2)
         # The boot vCPU spins with two marker words on its stack; the second
         # vCPU was never started (PVH boots one), so KVM keeps it waiting.
-        while "vCPU 1: stack+0x0e0" not in open(log).read() or \
-                "vCPU 0: stack+0x0e0" not in open(log).read():
-            assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
-            time.sleep(0.05)
+        # On a loaded machine the first report can come before vCPU 0 ran
+        # its first instructions: ask again until the markers are there.
+        while "vCPU 0: stack+0x000: cafe0002cafe0001" not in open(log).read():
+            reports = open(log).read().count("each vCPU reports its state")
+            proc.send_signal(signal.SIGUSR2)
+            while open(log).read().count("vCPU 0: stack+0x0e0") <= reports or \
+                    open(log).read().count("vCPU 1: stack+0x0e0") <= reports:
+                assert proc.poll() is None and time.monotonic() < deadline, open(log).read()
+                time.sleep(0.05)
         text = open(log).read()
         assert re.search(r"vCPU 0: runnable rip=0x1010[0-9a-f]{2} rsp=0x7fff8 ", text), text
         assert "vCPU 0: stack+0x000: cafe0002cafe0001 " in text, text
