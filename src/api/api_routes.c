@@ -7,8 +7,10 @@
 
 #include "config/config_check.h"
 #include "config/json_fields.h"
+#include "config/rate_limiter_json.h"
 #include "control/balloon_control.h"
 #include "control/migration_control.h"
+#include "control/rate_limiter_control.h"
 #include "control/snapshot_control.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -114,6 +116,37 @@ static void refuse_update(struct api_call *call, const char *what,
 	reply_result(call->reply, ret, &err);
 }
 
+/* PATCH /drives/{id}: the rate limiter changes at run time; swapping the
+ * backing file is not implemented yet. */
+static void patch_drive(struct api_call *call)
+{
+	struct rate_limiter_update updates[2] = {{0}};
+	struct tern_error err;
+	int ret;
+
+	if (json_object_get(call->body, "path_on_host") &&
+	    !json_is_null(json_object_get(call->body, "path_on_host"))) {
+		refuse_update(call, "drives", drive_patch_fields,
+			      sizeof(drive_patch_fields) /
+				      sizeof(drive_patch_fields[0]),
+			      "drive",
+			      "swapping the backing file (path_on_host)");
+		return;
+	}
+	ret = JSON_FIELDS_CHECK(call->body, "drives", drive_patch_fields, 0,
+				&err);
+	if (!ret)
+		ret = rate_limiter_json_parse_update(
+			"drives.rate_limiter",
+			json_fields_get(call->body, "rate_limiter"),
+			&updates[0], &err);
+	if (!ret)
+		ret = instance_update_rate_limiters(call->inst,
+						    RATE_LIMITED_DRIVE,
+						    call->id, updates, &err);
+	reply_result(call->reply, ret, &err);
+}
+
 static void route_drive(struct api_call *call)
 {
 	if (!id_matches(call, "drive_id"))
@@ -121,12 +154,31 @@ static void route_drive(struct api_call *call)
 	if (!strcmp(call->method, "PUT"))
 		configure(call, INSTANCE_SET_DRIVE);
 	else
-		refuse_update(call, "drives", drive_patch_fields,
-			      sizeof(drive_patch_fields) /
-				      sizeof(drive_patch_fields[0]),
-			      "drive",
-			      "swapping the backing file (path_on_host) or "
-			      "setting a rate_limiter");
+		patch_drive(call);
+}
+
+/* PATCH /network-interfaces/{id}: rx_rate_limiter, tx_rate_limiter. */
+static void patch_network(struct api_call *call)
+{
+	struct rate_limiter_update updates[2] = {{0}};
+	struct tern_error err;
+	int ret = JSON_FIELDS_CHECK(call->body, "network-interfaces",
+				    net_patch_fields, 0, &err);
+
+	if (!ret)
+		ret = rate_limiter_json_parse_update(
+			"network-interfaces.rx_rate_limiter",
+			json_fields_get(call->body, "rx_rate_limiter"),
+			&updates[0], &err);
+	if (!ret)
+		ret = rate_limiter_json_parse_update(
+			"network-interfaces.tx_rate_limiter",
+			json_fields_get(call->body, "tx_rate_limiter"),
+			&updates[1], &err);
+	if (!ret)
+		ret = instance_update_rate_limiters(
+			call->inst, RATE_LIMITED_NET, call->id, updates, &err);
+	reply_result(call->reply, ret, &err);
 }
 
 static void route_network(struct api_call *call)
@@ -136,10 +188,7 @@ static void route_network(struct api_call *call)
 	if (!strcmp(call->method, "PUT"))
 		configure(call, INSTANCE_SET_NET);
 	else
-		refuse_update(
-			call, "network-interfaces", net_patch_fields,
-			sizeof(net_patch_fields) / sizeof(net_patch_fields[0]),
-			"network interface", "changing its rate limiters");
+		patch_network(call);
 }
 
 static void route_vsock(struct api_call *call)

@@ -353,9 +353,9 @@ static int apply_serial(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	ret = rate_limiter_json_check_bucket(
+	ret = rate_limiter_json_parse_bucket(
 		"serial.rate_limiter", json_fields_get(body, "rate_limiter"),
-		err);
+		&config->serial_rate_limiter, err);
 	if (ret)
 		return ret;
 	path = json_fields_get(body, "serial_out_path");
@@ -515,16 +515,17 @@ static int apply_net(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	ret = rate_limiter_json_check("network-interfaces.rx_rate_limiter",
+	memset(&net, 0, sizeof(net));
+	ret = rate_limiter_json_parse("network-interfaces.rx_rate_limiter",
 				      json_fields_get(body, "rx_rate_limiter"),
-				      err);
+				      &net.rx_rate_limiter, err);
 	if (!ret)
-		ret = rate_limiter_json_check(
+		ret = rate_limiter_json_parse(
 			"network-interfaces.tx_rate_limiter",
-			json_fields_get(body, "tx_rate_limiter"), err);
+			json_fields_get(body, "tx_rate_limiter"),
+			&net.tx_rate_limiter, err);
 	if (ret)
 		return ret;
-	memset(&net, 0, sizeof(net));
 	if (json_fields_get(body, "mtu"))
 		net.mtu = (uint16_t)json_integer_value(
 			json_fields_get(body, "mtu"));
@@ -582,6 +583,16 @@ static int apply_nets(struct vm_config *config,
 	return 0;
 }
 
+/* A limiter that limits something, under key; none is left out. */
+static void set_limiter(json_t *object, const char *key,
+			const struct rate_limiter_config *config)
+{
+	json_t *limiter = rate_limiter_json_export(config);
+
+	if (object && limiter)
+		json_object_set_new(object, key, limiter);
+}
+
 /* guest_mac is always shown: a derived one is what the guest sees too. */
 static json_t *export_nets(const struct vm_config *config)
 {
@@ -601,6 +612,8 @@ static json_t *export_nets(const struct vm_config *config)
 		if (entry && net->mtu)
 			json_object_set_new(entry, "mtu",
 					    json_integer(net->mtu));
+		set_limiter(entry, "rx_rate_limiter", &net->rx_rate_limiter);
+		set_limiter(entry, "tx_rate_limiter", &net->tx_rate_limiter);
 		json_array_append_new(list, entry);
 	}
 	return list;
@@ -676,9 +689,9 @@ static int apply_drive(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	ret = rate_limiter_json_check("drives.rate_limiter",
+	ret = rate_limiter_json_parse("drives.rate_limiter",
 				      json_fields_get(body, "rate_limiter"),
-				      err);
+				      &disk.rate_limiter, err);
 	if (ret)
 		return ret;
 	value = json_fields_get(body, "partuuid");
@@ -774,6 +787,7 @@ static json_t *export_drives(const struct vm_config *config)
 			json_object_set_new(drive, "partuuid",
 					    json_string(disk->partuuid));
 
+		set_limiter(drive, "rate_limiter", &disk->rate_limiter);
 		if (drive && disk->engine != BLOCK_ENGINE_AUTO)
 			json_object_set_new(
 				drive, "io_engine",
@@ -857,9 +871,9 @@ static int apply_entropy(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	ret = rate_limiter_json_check("entropy.rate_limiter",
+	ret = rate_limiter_json_parse("entropy.rate_limiter",
 				      json_fields_get(body, "rate_limiter"),
-				      err);
+				      &config->rng_rate_limiter, err);
 	if (ret)
 		return ret;
 	config->virtio_rng = 1;
@@ -1157,6 +1171,17 @@ static json_t *export_tern(const struct vm_config *config, int only_changed)
 	return tern;
 }
 
+static json_t *export_entropy(const struct vm_config *config)
+{
+	json_t *entropy;
+
+	if (!config->virtio_rng)
+		return json_null();
+	entropy = json_object();
+	set_limiter(entropy, "rate_limiter", &config->rng_rate_limiter);
+	return entropy;
+}
+
 static json_t *export_document(const struct vm_config *config,
 			       enum vm_config_export_shape shape)
 {
@@ -1187,8 +1212,7 @@ static json_t *export_document(const struct vm_config *config,
 				    : json_null());
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
-	json_object_set_new(doc, "entropy",
-			    config->virtio_rng ? json_object() : json_null());
+	json_object_set_new(doc, "entropy", export_entropy(config));
 	if (shape == VM_CONFIG_EXPORT_FIRECRACKER)
 		return doc;
 	tern = export_tern(config, shape == VM_CONFIG_EXPORT_API);

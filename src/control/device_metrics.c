@@ -31,6 +31,10 @@ static const struct core_counter core_counters[] = {
 	 offsetof(struct virtio_device_stats, notifications_by_exit)},
 	{"tern_virtio_interrupts_total", "Interrupts a device raised.",
 	 offsetof(struct virtio_device_stats, interrupts)},
+	{"tern_virtio_rate_limiter_throttled_total",
+	 "Requests a rate limiter held back, and kicks that found it "
+	 "blocked.",
+	 offsetof(struct virtio_device_stats, rate_limiter_throttled)},
 };
 
 static uint64_t read_counter(const struct virtio_device *vdev, size_t offset)
@@ -144,6 +148,12 @@ static const struct net_counter net_counters[] = {
 	{"tern_net_tx_dropped_total",
 	 "Guest frames dropped: malformed, or refused by the tap.",
 	 offsetof(struct virtio_net_stats, tx_dropped)},
+	{"tern_net_rx_rate_limiter_throttled_total",
+	 "Times the rx rate limiter left the tap unread.",
+	 offsetof(struct virtio_net_stats, rx_throttled)},
+	{"tern_net_tx_rate_limiter_throttled_total",
+	 "Guest frames the tx rate limiter left in the ring.",
+	 offsetof(struct virtio_net_stats, tx_throttled)},
 };
 
 static void write_nets(const struct vm *vm, struct metrics_out *out)

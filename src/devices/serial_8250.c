@@ -3,6 +3,8 @@
  * the FIFO is written and the THRE interrupt follows each write. */
 #include "devices/serial_8250.h"
 
+#include "util/token_bucket.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -63,6 +65,11 @@ struct serial_8250 {
 	/* The guest decides how much it prints: a file stops growing at
 	 * output_limit bytes (0: no limit), with one line in tern's log. */
 	uint64_t output_limit, output_written;
+	/* Firecracker's serial rate_limiter: output beyond it is dropped, as
+	 * Firecracker does (a vCPU never waits for its console). */
+	struct token_bucket rate_limit;
+	uint64_t rate_limited_bytes;
+	struct log_ratelimit rate_limit_log;
 
 	uint8_t ier, lcr, mcr, scr, fcr;
 	uint8_t dll, dlm;
@@ -99,6 +106,22 @@ static void update_irq(struct serial_8250 *s)
 	}
 }
 
+static bool rate_limit_admits(struct serial_8250 *s)
+{
+	uint64_t wait;
+
+	if (!token_bucket_limits(&s->rate_limit) ||
+	    token_bucket_reduce(&s->rate_limit, 1, token_bucket_now_ns(),
+				&wait) == TOKEN_BUCKET_TAKEN)
+		return true;
+	s->rate_limited_bytes++;
+	log_ratelimited(&s->rate_limit_log, LOG_WARN,
+			"serial: output over its rate_limiter is dropped "
+			"(%llu bytes so far)",
+			(unsigned long long)s->rate_limited_bytes);
+	return false;
+}
+
 static void transmit(struct serial_8250 *s, uint8_t byte)
 {
 	if (s->mcr & MCR_LOOP) {
@@ -113,6 +136,8 @@ static void transmit(struct serial_8250 *s, uint8_t byte)
 		   s->output_written >= s->output_limit) {
 		/* Dropped: the line below was logged once, as the limit was
 		 * reached. */
+	} else if (s->output_fd >= 0 && !rate_limit_admits(s)) {
+		/* Dropped and counted by rate_limit_admits. */
 	} else if (s->output_fd >= 0) {
 		/* A failed console write (closed pipe, full disk) must not
 		 * stop the guest; the byte is lost like on a cut line. */
@@ -334,6 +359,27 @@ void serial_8250_set_output_limit(struct device *dev, uint64_t limit)
 	pthread_mutex_lock(&s->lock);
 	s->output_limit = limit;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_8250_set_rate_limit(struct device *dev,
+				const struct token_bucket_config *limit)
+{
+	struct serial_8250 *s = to_serial(dev);
+
+	pthread_mutex_lock(&s->lock);
+	token_bucket_init(&s->rate_limit, limit, token_bucket_now_ns());
+	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t serial_8250_rate_limited_bytes(struct device *dev)
+{
+	struct serial_8250 *s = to_serial(dev);
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->rate_limited_bytes;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 struct device *serial_8250_create(const struct irq_line *irq, int output_fd)

@@ -7,6 +7,7 @@
 
 #include "devices/device.h"
 #include "devices/irq_line.h"
+#include "util/token_bucket.h"
 
 #define SERIAL_COM1_PORT 0x3f8
 #define SERIAL_COM1_GSI 4
@@ -19,6 +20,13 @@ struct device *serial_8250_create(const struct irq_line *irq, int output_fd);
 /* At most limit bytes (0: no limit) of the guest's output reach output_fd
  * from now on; the rest is dropped, with one warning in tern's log. */
 void serial_8250_set_output_limit(struct device *dev, uint64_t limit);
+
+/* Firecracker's serial rate_limiter (a config that limits nothing turns
+ * it off): guest output beyond it is dropped, as Firecracker does, and
+ * counted. */
+void serial_8250_set_rate_limit(struct device *dev,
+				const struct token_bucket_config *limit);
+uint64_t serial_8250_rate_limited_bytes(struct device *dev);
 
 /* Feeds host input to the guest. Returns how many bytes were taken (fewer
  * than len when the receive buffer is full: the caller retries later, so

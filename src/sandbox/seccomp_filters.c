@@ -230,6 +230,9 @@ static const struct seccomp_rule api_server[] = {
 	ALLOW_IOCTL(KVM_IRQ_LINE,
 		    "balloon config interrupt "
 		    "(PATCH /balloon, virtio-mmio)"),
+	ALLOW(timerfd_settime,
+	      "PATCH of a rate limiter wakes the device's thread "
+	      "through the limiter's timer"),
 };
 
 /* Saving the VM's state (snapshot create on the API thread, pre-copy on
@@ -286,7 +289,10 @@ static const struct seccomp_rule virtio_io_loop[] = {
 	ALLOW(epoll_ctl,
 	      "virtio_device_watch_fd(): a backend fd watched "
 	      "or set aside (a full tap, a drained queue)"),
-	ALLOW(read, "queue notification eventfds"),
+	ALLOW(read, "queue notification eventfds; rate limiter timers"),
+	ALLOW(timerfd_settime,
+	      "a rate limiter's timer, armed when a queue must wait "
+	      "for tokens"),
 	ALLOW_IOCTL(KVM_IRQ_LINE,
 		    "virtio-mmio interrupts (level "
 		    "changes when not through an irqfd)"),
@@ -379,7 +385,7 @@ static const struct seccomp_rule setup[] = {
 	ALLOW(epoll_create1, "device I/O loops, libmicrohttpd"),
 	ALLOW(epoll_ctl, "device I/O loops"),
 	ALLOW(signalfd4, "stop signals in the event loop"),
-	ALLOW(timerfd_create, "vsock time limits"),
+	ALLOW(timerfd_create, "vsock time limits; rate limiter timers"),
 	ALLOW(timerfd_settime, "vsock time limits"),
 	ALLOW(poll, "waiting for InstanceStart or a migration"),
 	ALLOW(ppoll, "waiting"),

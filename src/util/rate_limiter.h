@@ -40,6 +40,17 @@ struct rate_limiter_update {
 	struct rate_limiter_config config; /* the buckets being set */
 };
 
+/* What a configuration becomes after update (for GET /vm/config). */
+static inline void
+rate_limiter_config_apply_update(struct rate_limiter_config *config,
+				 const struct rate_limiter_update *update)
+{
+	if (update->set_bandwidth)
+		config->bandwidth = update->config.bandwidth;
+	if (update->set_ops)
+		config->ops = update->config.ops;
+}
+
 struct rate_limiter {
 	struct token_bucket bandwidth;
 	struct token_bucket ops;

@@ -178,8 +178,8 @@ void token_bucket_save(const struct token_bucket *bucket, uint64_t now_ns,
 		.refill_time_ms = bucket->config.refill_time_ms,
 		.budget = bucket->budget,
 		.burst_left = bucket->burst_left,
-		.counted_ago_ns = (int64_t)now_ns -
-			(int64_t)bucket->counted_until_ns,
+		.counted_ago_ns =
+			(int64_t)now_ns - (int64_t)bucket->counted_until_ns,
 	};
 }
 

@@ -49,10 +49,16 @@ struct virtio_blk {
 	bool resetting; /* completions only free their slot */
 	bool starved; /* the queue has work but every slot was busy */
 	bool used_pending; /* pushed since the last interrupt */
+	/* Requests wait in the ring while it is blocked; its timer fd is
+	 * watched from activate on. */
+	struct rate_limiter limiter;
+	bool limiter_watched;
 	int free_slot; /* head of the free list, -1 when none */
 	char path[256]; /* for messages (a refused snapshot restore) */
 	struct blk_slot slots[VIRTIO_BLK_QUEUE_DEPTH];
 };
+
+static const struct rate_limiter_config no_rate_limit;
 
 static struct virtio_blk *to_blk(struct virtio_device *vdev)
 {
@@ -192,8 +198,28 @@ static void signal_if_pushed(struct virtio_blk *blk)
 	}
 }
 
+/* Firecracker's accounting: one op per request, and the data's bytes for
+ * reads and writes. Malformed requests, answered at once, cost nothing. */
+static bool limiter_admits(struct virtio_blk *blk,
+			   const struct virtio_blk_req *req)
+{
+	uint64_t bytes = 0;
+
+	if (req->action == VIRTIO_BLK_ACTION_DONE ||
+	    req->action == VIRTIO_BLK_ACTION_DROP)
+		return true;
+	if (req->action == VIRTIO_BLK_ACTION_READ ||
+	    req->action == VIRTIO_BLK_ACTION_WRITE)
+		bytes = req->data_len;
+	if (rate_limiter_consume(&blk->limiter, bytes))
+		return true;
+	virtio_stat_add(&blk->vdev.stats.rate_limiter_throttled, 1);
+	return false;
+}
+
 /* Takes available chains while a slot is free. Returns 0 when the ring is
- * empty, 1 when every slot is busy, or a negative ring error. */
+ * empty, 1 when every slot is busy, 2 when the rate limiter holds the
+ * next request back (it stays in the ring), or a negative ring error. */
 static int take_available(struct virtio_blk *blk, struct virtq *vq)
 {
 	for (;;) {
@@ -215,6 +241,11 @@ static int take_available(struct virtio_blk *blk, struct virtq *vq)
 					 chain->readable_count,
 					 chain->iov + chain->readable_count,
 					 chain->writable_count, &slot->req);
+		if (!limiter_admits(blk, &slot->req)) {
+			slot_put(blk, slot);
+			ret = virtq_unpop(vq, 1);
+			return ret < 0 ? ret : 2;
+		}
 		slot->next_range = 0;
 		start_io(blk, slot);
 	}
@@ -237,6 +268,8 @@ static void process_queue(struct virtio_blk *blk)
 			/* Resumed when a request completes and frees a slot;
 			 * kicks stay off until then. */
 			blk->starved = true;
+		/* ret 2: resumed by the limiter's timer (limiter_ready);
+		 * kicks stay off until then too. */
 	} while (ret == 0 && virtq_enable_notify(vq));
 	block_queue_kick(blk->queue);
 	signal_if_pushed(blk);
@@ -259,10 +292,32 @@ static void backend_ready(struct virtio_device *vdev, int fd, uint32_t events)
 	signal_if_pushed(blk);
 }
 
+/* The limiter's timer: tokens are back (or the limits changed). */
+static void limiter_ready(struct virtio_device *vdev, int fd, uint32_t events)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+
+	rate_limiter_timer_fired(&blk->limiter);
+	if (blk->resetting || !vdev->queues[0].enabled ||
+	    !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+	    (vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return;
+	process_queue(blk);
+}
+
 static int blk_activate(struct virtio_device *vdev)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 	int ret;
+
+	if (!blk->limiter_watched) {
+		ret = virtio_device_watch_fd(
+			vdev, rate_limiter_timer_fd(&blk->limiter), EPOLLIN,
+			limiter_ready);
+		if (ret)
+			return ret;
+		blk->limiter_watched = true;
+	}
 
 	blk->limits.discard =
 		virtio_device_has_feature(vdev, VIRTIO_BLK_F_DISCARD);
@@ -289,6 +344,16 @@ static void blk_reset(struct virtio_device *vdev)
 	blk->resetting = false;
 	blk->starved = false;
 	blk->used_pending = false;
+	rate_limiter_unblock(&blk->limiter);
+}
+
+static int blk_update_rate_limiter(struct virtio_device *vdev, unsigned which,
+				   const struct rate_limiter_update *update)
+{
+	if (which != 0)
+		return -ENOENT;
+	rate_limiter_update(&to_blk(vdev)->limiter, update);
+	return 0;
 }
 
 static void blk_config_read(struct virtio_device *vdev, uint32_t offset,
@@ -310,6 +375,7 @@ static void blk_destroy(struct virtio_device *vdev)
 
 	block_queue_destroy(blk->queue);
 	block_file_close(&blk->file);
+	rate_limiter_destroy(&blk->limiter);
 	free(blk);
 }
 
@@ -327,12 +393,20 @@ struct blk_snapshot {
 
 _Static_assert(sizeof(struct blk_snapshot) % 8 == 0, "blk state padding");
 
+/* Since rate limiters: the limiter's buckets follow (a state without them,
+ * from an older tern, keeps this tern's configured limiter). */
+struct blk_snapshot_limited {
+	struct blk_snapshot disk;
+	struct rate_limiter_state limiter;
+};
+
 static int blk_save(struct virtio_device *vdev, void *buf, size_t *len)
 {
 	struct virtio_blk *blk = to_blk(vdev);
-	struct blk_snapshot *s = buf;
+	struct blk_snapshot_limited *saved = buf;
+	struct blk_snapshot *s = &saved->disk;
 
-	if (*len < sizeof(*s))
+	if (*len < sizeof(*saved))
 		return -ENOSPC;
 	/* Quiesce: the VM is paused, so every request in flight completes
 	 * and is pushed before the state is taken; the used ring and the
@@ -350,20 +424,31 @@ static int blk_save(struct virtio_device *vdev, void *buf, size_t *len)
 	s->blk_size = le32toh(blk->config.blk_size);
 	s->readonly = blk->limits.readonly;
 	memcpy(s->id, blk->limits.id, sizeof(s->id));
-	*len = sizeof(*s);
+	rate_limiter_save(&blk->limiter, &saved->limiter);
+	*len = sizeof(*saved);
 	return 0;
 }
 
 static int blk_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_blk *blk = to_blk(vdev);
+	struct blk_snapshot_limited limited;
 	struct blk_snapshot s;
 
-	if (len != sizeof(s))
+	if (len != sizeof(s) && len != sizeof(limited))
 		return virtio_device_restore_refused(
 			vdev, "disk %s: snapshot state has %zu bytes, not %zu",
-			blk->path, len, sizeof(s));
+			blk->path, len, sizeof(limited));
 	memcpy(&s, buf, sizeof(s));
+	if (len == sizeof(limited)) {
+		memcpy(&limited, buf, sizeof(limited));
+		if (rate_limiter_state_check(&limited.limiter))
+			return virtio_device_restore_refused(
+				vdev,
+				"disk %s: the snapshot's rate limiter "
+				"state is not valid",
+				blk->path);
+	}
 	if (s.capacity != blk->limits.capacity)
 		return virtio_device_restore_refused(
 			vdev,
@@ -397,6 +482,13 @@ static int blk_restore(struct virtio_device *vdev, const void *buf, size_t len)
 		return virtio_device_restore_refused(vdev, "%s", err.message);
 	blk->starved = false;
 	blk->used_pending = false;
+	/* As Firecracker: the snapshot's limiter, tokens and all. */
+	if (len == sizeof(struct blk_snapshot_limited)) {
+		struct blk_snapshot_limited limited;
+
+		memcpy(&limited, buf, sizeof(limited));
+		rate_limiter_restore(&blk->limiter, &limited.limiter);
+	}
 	return 0;
 }
 
@@ -439,6 +531,7 @@ static const struct virtio_device_ops virtio_blk_ops = {
 	.check = blk_check,
 	.migration_release = blk_migration_release,
 	.migration_reclaim = blk_migration_reclaim,
+	.update_rate_limiter = blk_update_rate_limiter,
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_read = blk_config_read,
@@ -517,6 +610,15 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 	ret = block_queue_create(&blk->queue, &blk->file, opts->engine,
 				 VIRTIO_BLK_QUEUE_DEPTH, err);
 	if (ret) {
+		block_file_close(&blk->file);
+		free(blk);
+		return ret;
+	}
+	ret = rate_limiter_init(
+		&blk->limiter,
+		opts->rate_limiter ? opts->rate_limiter : &no_rate_limit, err);
+	if (ret) {
+		block_queue_destroy(blk->queue);
 		block_file_close(&blk->file);
 		free(blk);
 		return ret;

@@ -27,6 +27,8 @@ struct virtio_blk_options {
 	/* A host block device is refused unless allowed (the operator's
 	 * --allow-block-devices): regular image files only by default. */
 	bool allow_block_device;
+	/* Firecracker's rate_limiter; NULL or all zero: none. */
+	const struct rate_limiter_config *rate_limiter;
 };
 
 /* Opens and locks the image and builds the device in *out; plug it with

@@ -75,6 +75,7 @@
 
 #include "memory/guest_memory.h"
 #include "util/log.h"
+#include "util/rate_limiter.h"
 #include "virtio/virtqueue.h"
 
 #define VIRTIO_MAX_QUEUES 16
@@ -136,6 +137,14 @@ struct virtio_device_ops {
 	 * 0 or a negative errno, with the lock held by the caller. */
 	int (*migration_release)(struct virtio_device *vdev);
 	int (*migration_reclaim)(struct virtio_device *vdev);
+
+	/* NULL-able: a rate limiter changed at run time (PATCH of a drive or
+	 * an interface). which: 0 the device's limiter (virtio-net: rx), 1
+	 * virtio-net's tx. Called with the lock held, on the API thread:
+	 * the limiter's timer wakes the I/O thread to look again. -ENOENT:
+	 * no such limiter. */
+	int (*update_rate_limiter)(struct virtio_device *vdev, unsigned which,
+				   const struct rate_limiter_update *update);
 };
 
 /* Per-device counters, read at any time by any thread (metrics API). */
@@ -148,6 +157,10 @@ struct virtio_device_stats {
 	_Atomic uint64_t interrupts; /* interrupts raised (core) */
 	/* Kicks that cost a vCPU exit to tern (no ioeventfd). (transport) */
 	_Atomic uint64_t notifications_by_exit;
+	/* A request held back by a rate limiter, or a kick that found the
+	 * limiter blocked (Firecracker's rate_limiter_throttled_events).
+	 * (device) */
+	_Atomic uint64_t rate_limiter_throttled;
 };
 
 static inline void virtio_stat_add(_Atomic uint64_t *counter, uint64_t n)

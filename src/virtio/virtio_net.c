@@ -88,6 +88,15 @@ struct virtio_net {
 	uint32_t rx_expect;
 	struct virtq_chain tx_chain;
 
+	/* Firecracker's rx_rate_limiter and tx_rate_limiter: one op and the
+	 * frame's bytes (without the virtio-net header) per frame. A frame
+	 * is read before its size is known, so receiving charges it after
+	 * the fact and stops reading the tap while the debt is repaid;
+	 * transmitting asks first and leaves the frame in the ring. */
+	struct rate_limiter rx_limiter;
+	struct rate_limiter tx_limiter;
+	bool limiters_watched;
+
 	struct virtio_net_stats stats;
 };
 
@@ -102,6 +111,7 @@ const struct virtio_net_stats *virtio_net_stats(struct virtio_device *vdev)
 }
 
 static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events);
+static int net_watch_limiters(struct virtio_net *net);
 
 static void net_watch_tap(struct virtio_net *net, bool on)
 {
@@ -174,6 +184,9 @@ static int net_activate(struct virtio_device *vdev)
 			 err.message);
 		return ret;
 	}
+	ret = net_watch_limiters(net);
+	if (ret)
+		return ret;
 	net->tap_failed = false;
 	net_watch_tap(net, true);
 	return 0;
@@ -192,6 +205,8 @@ static void net_reset(struct virtio_device *vdev)
 
 	net_watch_tap(net, false);
 	net_drop_pending(net);
+	rate_limiter_unblock(&net->rx_limiter);
+	rate_limiter_unblock(&net->tx_limiter);
 }
 
 /* Gives back every chain taken for the pending frame with nothing in it
@@ -410,6 +425,7 @@ static int net_rx_read_direct(struct virtio_net *net)
 	ret = virtq_push_batch(vq, net->rx_heads, net->rx_lens, used);
 	if (ret)
 		return ret;
+	net->rx_total = (size_t)n; /* for the rate limiter */
 	virtio_stat_add(&vdev->stats.requests, 1);
 	virtio_stat_add(&vdev->stats.bytes_written, (size_t)n - NET_HDR_SIZE);
 	virtio_stat_add(&net->stats.rx_frames, 1);
@@ -440,7 +456,20 @@ static void net_rx_process(struct virtio_net *net)
 
 	for (int i = 0; i < NET_RX_BATCH; i++) {
 		if (!net->rx_pending) {
+			if (net->rx_limiter.blocked) {
+				/* The limiter's timer takes the tap up
+				 * again. */
+				virtio_stat_add(
+					&vdev->stats.rate_limiter_throttled, 1);
+				virtio_stat_add(&net->stats.rx_throttled, 1);
+				net_watch_tap(net, false);
+				break;
+			}
 			ret = net_rx_take(net);
+			if (ret == NET_RX_DELIVERED || ret == NET_RX_PENDING)
+				rate_limiter_charge(&net->rx_limiter,
+						    net->rx_total -
+							    NET_HDR_SIZE);
 			if (ret == NET_RX_NONE)
 				break;
 			if (ret == NET_RX_DELIVERED) {
@@ -524,6 +553,19 @@ static void net_tx_send(struct virtio_net *net, const struct virtq_chain *c)
 			c->readable_len - NET_HDR_SIZE);
 }
 
+static bool net_tx_admitted(struct virtio_net *net, const struct virtq_chain *c)
+{
+	uint64_t bytes = c->readable_len > NET_HDR_SIZE
+		? c->readable_len - NET_HDR_SIZE
+		: 0;
+
+	if (rate_limiter_consume(&net->tx_limiter, bytes))
+		return true;
+	virtio_stat_add(&net->vdev.stats.rate_limiter_throttled, 1);
+	virtio_stat_add(&net->stats.tx_throttled, 1);
+	return false;
+}
+
 static void net_tx_process(struct virtio_net *net)
 {
 	struct virtio_device *vdev = &net->vdev;
@@ -533,6 +575,14 @@ static void net_tx_process(struct virtio_net *net)
 	do {
 		virtq_disable_notify(vq);
 		while ((ret = virtq_pop(vq, &net->tx_chain)) == 1) {
+			if (!net_tx_admitted(net, &net->tx_chain)) {
+				/* Back to the ring; the limiter's timer sends
+				 * it, kicks stay off until then. */
+				ret = virtq_unpop(vq, 1);
+				if (ret)
+					virtio_device_needs_reset(vdev, ret);
+				return;
+			}
 			net_tx_send(net, &net->tx_chain);
 			virtio_stat_add(&vdev->stats.requests, 1);
 			ret = virtq_push(vq, net->tx_chain.head, 0);
@@ -571,10 +621,71 @@ static void net_queue_notify(struct virtio_device *vdev, uint16_t q)
 	net_rx_process(net);
 }
 
+static bool net_live(const struct virtio_device *vdev, uint16_t q)
+{
+	return vdev->queues[q].enabled &&
+		(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+static void net_rx_limiter_ready(struct virtio_device *vdev, int fd,
+				 uint32_t events)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	rate_limiter_timer_fired(&net->rx_limiter);
+	if (!net_live(vdev, NET_RX_QUEUE) || net->tap_paused_for_save)
+		return;
+	net_watch_tap(net, true);
+	net_rx_process(net);
+}
+
+static void net_tx_limiter_ready(struct virtio_device *vdev, int fd,
+				 uint32_t events)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	rate_limiter_timer_fired(&net->tx_limiter);
+	if (net_live(vdev, NET_TX_QUEUE))
+		net_tx_process(net);
+}
+
+static int net_watch_limiters(struct virtio_net *net)
+{
+	int ret;
+
+	if (net->limiters_watched)
+		return 0;
+	ret = virtio_device_watch_fd(&net->vdev,
+				     rate_limiter_timer_fd(&net->rx_limiter),
+				     EPOLLIN, net_rx_limiter_ready);
+	if (!ret)
+		ret = virtio_device_watch_fd(
+			&net->vdev, rate_limiter_timer_fd(&net->tx_limiter),
+			EPOLLIN, net_tx_limiter_ready);
+	if (!ret)
+		net->limiters_watched = true;
+	return ret;
+}
+
+static int net_update_rate_limiter(struct virtio_device *vdev, unsigned which,
+				   const struct rate_limiter_update *update)
+{
+	struct virtio_net *net = to_net(vdev);
+
+	if (which > 1)
+		return -ENOENT;
+	rate_limiter_update(which ? &net->tx_limiter : &net->rx_limiter,
+			    update);
+	return 0;
+}
+
 static void net_destroy(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
 
+	rate_limiter_destroy(&net->rx_limiter);
+	rate_limiter_destroy(&net->tx_limiter);
 	tap_close(&net->tap);
 	free(net->rx_frame);
 	free(net);
@@ -588,13 +699,22 @@ struct net_snapshot {
 	char tap_name[16];
 };
 
+/* Since rate limiters: both limiters' buckets follow (a state without
+ * them, from an older tern, keeps this tern's configured limiters). */
+struct net_snapshot_limited {
+	struct net_snapshot net;
+	struct rate_limiter_state rx;
+	struct rate_limiter_state tx;
+};
+
 static int net_save(struct virtio_device *vdev, void *buf, size_t *len)
 {
 	struct virtio_net *net = to_net(vdev);
 	struct virtq *vq = &vdev->queues[NET_RX_QUEUE].vq;
-	struct net_snapshot *s = buf;
+	struct net_snapshot_limited *saved = buf;
+	struct net_snapshot *s = &saved->net;
 
-	if (*len < sizeof(*s))
+	if (*len < sizeof(*saved))
 		return -ENOSPC;
 	/* Quiesce: no tap reads until the guest runs again, and a frame
 	 * waiting for receive buffers is dropped (the chains it took go back
@@ -613,7 +733,9 @@ static int net_save(struct virtio_device *vdev, void *buf, size_t *len)
 	memset(s, 0, sizeof(*s));
 	memcpy(s->mac, net->config.mac, sizeof(s->mac));
 	memcpy(s->tap_name, net->config.tap_name, sizeof(s->tap_name));
-	*len = sizeof(*s);
+	rate_limiter_save(&net->rx_limiter, &saved->rx);
+	rate_limiter_save(&net->tx_limiter, &saved->tx);
+	*len = sizeof(*saved);
 	return 0;
 }
 
@@ -636,11 +758,22 @@ static void net_announce(struct virtio_net *net)
 static int net_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_net *net = to_net(vdev);
+	struct net_snapshot_limited limited;
 	struct net_snapshot s;
 
-	if (len != sizeof(s))
+	if (len != sizeof(s) && len != sizeof(limited))
 		return -EINVAL;
 	memcpy(&s, buf, sizeof(s));
+	if (len == sizeof(limited)) {
+		memcpy(&limited, buf, sizeof(limited));
+		if (rate_limiter_state_check(&limited.rx) ||
+		    rate_limiter_state_check(&limited.tx))
+			return virtio_device_restore_refused(
+				vdev,
+				"tap %s: the snapshot's rate limiter state "
+				"is not valid",
+				net->config.tap_name);
+	}
 	s.tap_name[sizeof(s.tap_name) - 1] = '\0';
 	if (memcmp(s.mac, net->config.mac, sizeof(s.mac)))
 		return virtio_device_restore_refused(
@@ -662,6 +795,14 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 		return ret;
 	net_drop_pending(net);
 	net->tap_paused_for_save = false;
+	/* As Firecracker: the snapshot's limiters, tokens and all. */
+	if (len == sizeof(struct net_snapshot_limited)) {
+		struct net_snapshot_limited limited;
+
+		memcpy(&limited, buf, sizeof(limited));
+		rate_limiter_restore(&net->rx_limiter, &limited.rx);
+		rate_limiter_restore(&net->tx_limiter, &limited.tx);
+	}
 	net_announce(net);
 	return 0;
 }
@@ -670,6 +811,7 @@ static const struct virtio_device_ops net_ops = {
 	.save = net_save,
 	.restore = net_restore,
 	.check = net_check,
+	.update_rate_limiter = net_update_rate_limiter,
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET_DEVICE,
 	.config_read = net_config_read,
@@ -696,7 +838,16 @@ int virtio_net_create(const struct vm_net_config *config,
 	}
 	net->config = *config;
 	net->rx_expect = NET_RX_EXPECT_INITIAL;
-	ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE, err);
+	net->rx_limiter.timer_fd = net->tx_limiter.timer_fd = -1;
+	net->tap.fd = -1;
+	ret = rate_limiter_init(&net->rx_limiter, &config->rx_rate_limiter,
+				err);
+	if (!ret)
+		ret = rate_limiter_init(&net->tx_limiter,
+					&config->tx_rate_limiter, err);
+	if (!ret)
+		ret = tap_open(&net->tap, config->tap_name, (int)NET_HDR_SIZE,
+			       err);
 	if (!ret) {
 		/* Firecracker's mtu: offered only when configured; without
 		 * it the guest keeps its default (1500). */
@@ -712,6 +863,8 @@ int virtio_net_create(const struct vm_net_config *config,
 	}
 	if (ret) {
 		tap_close(&net->tap);
+		rate_limiter_destroy(&net->rx_limiter);
+		rate_limiter_destroy(&net->tx_limiter);
 		free(net->rx_frame);
 		free(net);
 		return ret;

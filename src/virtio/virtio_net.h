@@ -25,6 +25,10 @@ struct virtio_net_stats {
 	_Atomic uint64_t tx_frames;
 	_Atomic uint64_t rx_dropped; /* no room in the guest's buffers */
 	_Atomic uint64_t tx_dropped; /* malformed, or refused by the tap */
+	/* Firecracker's rx_rate_limiter_throttled / tx_rate_limiter_
+	 * throttled: the tap left unread, a frame left in the ring. */
+	_Atomic uint64_t rx_throttled;
+	_Atomic uint64_t tx_throttled;
 };
 
 const struct virtio_net_stats *virtio_net_stats(struct virtio_device *vdev);

@@ -9,5 +9,9 @@
 
 /* NULL: out of memory. Plug it with vm_add_virtio_device(). */
 struct virtio_device *virtio_rng_create(void);
+/* With Firecracker's entropy rate_limiter (NULL: none); NULL when out of
+ * memory or timers. */
+struct virtio_device *
+virtio_rng_create_limited(const struct rate_limiter_config *limit);
 
 #endif

@@ -236,6 +236,9 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (vm->serial && vm->config.serial_mode == SERIAL_MODE_FILE)
 		serial_8250_set_output_limit(
 			vm->serial, vm_config_serial_file_limit(&vm->config));
+	if (vm->serial)
+		serial_8250_set_rate_limit(vm->serial,
+					   &vm->config.serial_rate_limiter);
 	ret = register_device(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
 			      vm->serial, err);
 	if (ret)
@@ -401,7 +404,10 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 	int ret = 0;
 
 	if (vm->config.virtio_rng)
-		ret = vm_add_virtio_device(vm, virtio_rng_create(), err);
+		ret = vm_add_virtio_device(
+			vm,
+			virtio_rng_create_limited(&vm->config.rng_rate_limiter),
+			err);
 	if (!ret && vm->config.vsock_cid)
 		ret = add_vsock(vm, err);
 	if (!ret && vm->config.balloon.enabled)

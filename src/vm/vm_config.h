@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cpu/cpuid.h"
+#include "util/rate_limiter.h"
 #include "vm/vm_disk_config.h"
 
 /* Interfaces one VM may have (each is one PCI function). */
@@ -23,6 +24,10 @@ struct vm_net_config {
 	/* Firecracker's mtu: offered to the guest (VIRTIO_NET_F_MTU); 0: not
 	 * offered, the guest picks its own. */
 	uint16_t mtu;
+	/* Firecracker's rx_rate_limiter / tx_rate_limiter: frames the guest
+	 * receives / sends; all zero: no limit. */
+	struct rate_limiter_config rx_rate_limiter;
+	struct rate_limiter_config tx_rate_limiter;
 };
 
 enum serial_mode {
@@ -79,6 +84,9 @@ struct vm_config {
 	 * file; 0 is the default (SERIAL_FILE_LIMIT_DEFAULT), UINT64_MAX no
 	 * limit. Command line only (--serial-file-limit). */
 	uint64_t serial_file_limit;
+	/* Firecracker's serial.rate_limiter: guest output beyond it is
+	 * dropped (and counted), as Firecracker does; zero: no limit. */
+	struct token_bucket_config serial_rate_limiter;
 	/* --allow-block-devices: a disk may be a host block device; without
 	 * it only regular files. The operator's choice on the command line,
 	 * never the config file's or the API's. */
@@ -89,6 +97,8 @@ struct vm_config {
 	struct vm_net_config nets[VM_MAX_NETS];
 	int net_count;
 	int virtio_rng; /* --rng: a virtio-rng device */
+	/* Firecracker's entropy.rate_limiter on the virtio-rng's requests. */
+	struct rate_limiter_config rng_rate_limiter;
 	enum virtio_transport virtio_transport; /* --transport */
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */

@@ -8,6 +8,7 @@
 
 #include "backends/block_file.h"
 #include "backends/block_queue.h"
+#include "util/rate_limiter.h"
 
 /* Kata Containers configures 9 drives; 16 leaves room. Each is a PCI
  * function (bus 0 has 32 slots) or a virtio-mmio slot (those are bounded
@@ -30,6 +31,8 @@ struct vm_disk_config {
 	char partuuid[VM_DISK_PARTUUID_MAX + 1];
 	enum block_cache_mode cache;
 	enum block_engine engine;
+	/* Firecracker's rate_limiter on the disk's requests; zero: none. */
+	struct rate_limiter_config rate_limiter;
 	/* Set for a live migration's destination (src/control): the image's
 	 * lock is taken when the migrated state is restored. */
 	bool lock_at_restore;

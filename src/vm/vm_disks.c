@@ -33,6 +33,7 @@ int vm_create_disks(struct vm *vm, struct tern_error *err)
 			.engine = disk->engine,
 			.lock_at_restore = disk->lock_at_restore,
 			.allow_block_device = vm->config.allow_block_devices,
+			.rate_limiter = &disk->rate_limiter,
 		};
 		struct virtio_device *vdev;
 		int ret = virtio_blk_create(&opts, &vdev, err);

@@ -1,5 +1,5 @@
-/* The pure pieces behind tern's Firecracker compatibility: which rate
- * limiters are accepted (only those that limit nothing), the logger's
+/* The pure pieces behind tern's Firecracker compatibility: rate limiters
+ * as the API gives them (PUT and PATCH) and shows them back, the logger's
  * module filter, partition UUIDs, and Firecracker's spelling of levels and
  * cache modes. */
 #include <stdarg.h>
@@ -9,62 +9,129 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config_check.h"
 #include "config/rate_limiter_json.h"
 #include "util/log.h"
 
-static int limiter(const char *text, struct tern_error *err)
+static int limiter(const char *text, struct rate_limiter_config *out,
+		   struct tern_error *err)
 {
 	json_t *value = json_loads(text, JSON_DECODE_ANY, NULL);
 	int ret;
 
 	assert_non_null(value);
 	memset(err, 0, sizeof(*err));
-	ret = rate_limiter_json_check("net.rx_rate_limiter", value, err);
+	ret = rate_limiter_json_parse("net.rx_rate_limiter", value, out, err);
 	json_decref(value);
 	return ret;
 }
 
-static void limiters_that_limit_nothing_are_accepted(void **state)
+static void limiters_that_limit_nothing_are_off(void **state)
 {
+	const char *none[] = {
+		"null",
+		"{}",
+		"{\"bandwidth\": null, \"ops\": null}",
+		"{\"bandwidth\": {\"size\": 0, \"refill_time\": 100}}",
+		"{\"ops\": {\"size\": 5, \"refill_time\": 0, "
+		"\"one_time_burst\": 3}}",
+	};
+	struct rate_limiter_config config;
 	struct tern_error err;
 
 	(void)state;
-	assert_int_equal(limiter("null", &err), 0);
-	assert_int_equal(limiter("{}", &err), 0);
-	assert_int_equal(limiter("{\"bandwidth\": null, \"ops\": null}", &err),
-			 0);
-	assert_int_equal(
-		limiter("{\"bandwidth\": {\"size\": 0, \"refill_time\": 100}}",
-			&err),
-		0);
-	assert_int_equal(limiter("{\"ops\": {\"size\": 5, \"refill_time\": 0, "
-				 "\"one_time_burst\": 3}}",
-				 &err),
-			 0);
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		memset(&config, 0xff, sizeof(config));
+		assert_int_equal(limiter(none[i], &config, &err), 0);
+		assert_false(rate_limiter_config_limits(&config));
+		assert_null(rate_limiter_json_export(&config));
+	}
 }
 
-static void real_limits_and_bad_shapes_are_refused(void **state)
+static void real_limits_are_parsed_and_shown_back(void **state)
 {
+	struct rate_limiter_config config;
 	struct tern_error err;
+	json_t *shown;
+	char *text;
 
 	(void)state;
 	assert_int_equal(
-		limiter("{\"bandwidth\": {\"size\": 10, \"refill_time\": 100}}",
-			&err),
-		-EINVAL);
-	assert_non_null(strstr(err.message, "net.rx_rate_limiter.bandwidth"));
-	assert_non_null(strstr(err.message, "not supported by tern yet"));
-	assert_int_equal(limiter("{\"ops\": {\"size\": 1}}", &err), -EINVAL);
+		limiter("{\"bandwidth\": {\"size\": 1048576, "
+			"\"refill_time\": 1000, \"one_time_burst\": 4096}, "
+			"\"ops\": {\"size\": 100, \"refill_time\": 10}}",
+			&config, &err),
+		0);
+	assert_int_equal(config.bandwidth.size, 1048576);
+	assert_int_equal(config.bandwidth.refill_time_ms, 1000);
+	assert_int_equal(config.bandwidth.one_time_burst, 4096);
+	assert_int_equal(config.ops.size, 100);
+	assert_int_equal(config.ops.one_time_burst, 0);
+	shown = rate_limiter_json_export(&config);
+	text = json_dumps(shown, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text,
+			    "{\"bandwidth\":{\"one_time_burst\":4096,"
+			    "\"refill_time\":1000,\"size\":1048576},"
+			    "\"ops\":{\"refill_time\":10,\"size\":100}}");
+	free(text);
+	json_decref(shown);
+}
+
+static void bad_shapes_are_refused_naming_the_field(void **state)
+{
+	struct rate_limiter_config config;
+	struct tern_error err;
+
+	(void)state;
+	assert_int_equal(limiter("{\"ops\": {\"size\": 1}}", &config, &err),
+			 -EINVAL);
 	assert_non_null(strstr(err.message, "refill_time"));
-	assert_int_equal(limiter("{\"burst\": {}}", &err), -EINVAL);
-	assert_int_equal(limiter("[]", &err), -EINVAL);
-	assert_int_equal(
-		limiter("{\"ops\": {\"size\": -1, \"refill_time\": 1}}", &err),
-		-EINVAL);
+	assert_int_equal(limiter("{\"burst\": {}}", &config, &err), -EINVAL);
+	assert_int_equal(limiter("[]", &config, &err), -EINVAL);
+	assert_int_equal(limiter("{\"ops\": {\"size\": -1, "
+				 "\"refill_time\": 1}}",
+				 &config, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.message, "net.rx_rate_limiter.ops.size"));
 	assert_non_null(strstr(err.message, "negative"));
+	assert_int_equal(limiter("{\"bandwidth\": {\"size\": 1, "
+				 "\"refill_time\": 9223372036854775807}}",
+				 &config, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.message, "at most"));
+	assert_int_equal(limiter("{\"bandwidth\": {\"size\": \"1\", "
+				 "\"refill_time\": 1}}",
+				 &config, &err),
+			 -EINVAL);
+}
+
+static void a_patch_keeps_what_it_leaves_out(void **state)
+{
+	json_t *body = json_loads("{\"ops\": {\"size\": 0, "
+				  "\"refill_time\": 0}}",
+				  0, NULL);
+	struct rate_limiter_config config = {.bandwidth = {10, 0, 100},
+					     .ops = {5, 0, 100}};
+	struct rate_limiter_update update;
+	struct tern_error err;
+
+	(void)state;
+	assert_int_equal(rate_limiter_json_parse_update("drives.rate_limiter",
+							body, &update, &err),
+			 0);
+	assert_false(update.set_bandwidth);
+	assert_true(update.set_ops);
+	rate_limiter_config_apply_update(&config, &update);
+	assert_int_equal(config.bandwidth.size, 10);
+	assert_false(token_bucket_config_limits(&config.ops));
+	json_decref(body);
+	assert_int_equal(rate_limiter_json_parse_update("drives.rate_limiter",
+							NULL, &update, &err),
+			 0);
+	assert_false(update.set_bandwidth || update.set_ops);
 }
 
 static void module_filter_matches_module_path_prefixes(void **state)
@@ -130,8 +197,10 @@ static void firecracker_spellings(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(limiters_that_limit_nothing_are_accepted),
-		cmocka_unit_test(real_limits_and_bad_shapes_are_refused),
+		cmocka_unit_test(limiters_that_limit_nothing_are_off),
+		cmocka_unit_test(real_limits_are_parsed_and_shown_back),
+		cmocka_unit_test(bad_shapes_are_refused_naming_the_field),
+		cmocka_unit_test(a_patch_keeps_what_it_leaves_out),
 		cmocka_unit_test(module_filter_matches_module_path_prefixes),
 		cmocka_unit_test(partuuids_and_modules_are_checked),
 		cmocka_unit_test(firecracker_spellings),

@@ -196,8 +196,7 @@ static void huge_values_do_not_overflow(void **state)
 	struct token_bucket slow = bucket_of(1, 0, TOKEN_BUCKET_REFILL_MS_MAX);
 	uint64_t wait;
 
-	assert_int_equal(reduce(&b, UINT64_MAX, T0, &wait),
-			 TOKEN_BUCKET_TAKEN);
+	assert_int_equal(reduce(&b, UINT64_MAX, T0, &wait), TOKEN_BUCKET_TAKEN);
 	token_bucket_refill(&b, UINT64_MAX);
 	assert_int_equal(reduce(&slow, UINT64_MAX, T0, &wait),
 			 TOKEN_BUCKET_OWED);
@@ -307,8 +306,8 @@ static void update_replaces_or_keeps_each_bucket(void **state)
 	/* The device's thread is woken at once to look again. */
 	assert_true(timer_fires_within(&rl, 1000));
 	rate_limiter_timer_fired(&rl);
-	update = (struct rate_limiter_update){
-		.set_ops = true, .config.ops = {5, 7, 300}};
+	update = (struct rate_limiter_update){.set_ops = true,
+					      .config.ops = {5, 7, 300}};
 	rate_limiter_update(&rl, &update);
 	rate_limiter_get_config(&rl, &now);
 	assert_int_equal(now.ops.size, 5);

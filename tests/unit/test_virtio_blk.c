@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct fixture {
 	uint16_t avail_idx, used_seen;
 	unsigned next_desc;
 	enum block_engine engine;
+	const struct rate_limiter_config *limit; /* NULL: none */
 };
 
 static _Atomic int interrupts;
@@ -74,6 +76,7 @@ static void start_device_with(struct fixture *f, bool readonly, bool event_idx)
 		.readonly = readonly,
 		.id = "unit-disk",
 		.engine = f->engine,
+		.rate_limiter = f->limit,
 	};
 	struct virtio_device *vdev;
 	uint64_t features;
@@ -307,6 +310,82 @@ static void many_writes_in_flight_then_read_back(void **state)
 	assert_true(atomic_load(&interrupts) > 0);
 	assert_int_equal(atomic_load(&f->vdev->stats.bytes_read), n * 8192);
 	assert_int_equal(atomic_load(&f->vdev->stats.bytes_written), n * 8192);
+}
+
+static uint64_t now_ms(void)
+{
+	return token_bucket_now_ns() / 1000000;
+}
+
+/* 64 KiB per 100 ms: 8 writes of 32 KiB are 2 at once, then the other
+ * 192 KiB at the refill rate, 300 ms; none is lost, none fails. */
+static void rate_limited_requests_wait_in_the_ring(void **state)
+{
+	static const struct rate_limiter_config limit = {
+		.bandwidth = {64 << 10, 0, 100}};
+	struct fixture *f = *state;
+	uint64_t start, took;
+
+	f->limit = &limit;
+	start_device(f, false);
+	start = now_ms();
+	for (unsigned i = 0; i < 8; i++)
+		request(f, i, VIRTIO_BLK_T_OUT, 128ULL * i, 32 << 10, false);
+	kick(f);
+	assert_true(wait_used(f, 2));
+	assert_true(wait_used(f, 6));
+	took = now_ms() - start;
+	assert_true(took >= 280);
+	assert_true(took < 3000);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
+	assert_true(atomic_load(&f->vdev->stats.rate_limiter_throttled) > 0);
+}
+
+/* Larger than the bucket: served at once, the next waits for the debt. */
+static void an_oversized_request_is_served_then_paid_for(void **state)
+{
+	static const struct rate_limiter_config limit = {
+		.bandwidth = {16 << 10, 0, 100}};
+	struct fixture *f = *state;
+	uint64_t start;
+
+	f->limit = &limit;
+	start_device(f, false);
+	start = now_ms();
+	request(f, 0, VIRTIO_BLK_T_IN, 0, 64 << 10, true);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	assert_true(now_ms() - start < 250);
+	request(f, 1, VIRTIO_BLK_T_IN, 0, 512, true);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	/* 48 KiB owed at 16 KiB per 100 ms */
+	assert_true(now_ms() - start >= 280);
+}
+
+/* A live update turns the limit off: what waits goes at once. */
+static void an_update_frees_a_throttled_queue(void **state)
+{
+	static const struct rate_limiter_config limit = {.ops = {1, 0, 100000}};
+	struct rate_limiter_update off = {.set_ops = true};
+	struct fixture *f = *state;
+
+	f->limit = &limit;
+	start_device(f, false);
+	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	request(f, 1, VIRTIO_BLK_T_FLUSH, 0, 0, false);
+	kick(f);
+	assert_true(wait_used(f, 1));
+	usleep(50000);
+	assert_int_equal(used_idx(f), 1); /* the second waits 100 s */
+	pthread_mutex_lock(&f->vdev->lock);
+	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 0, &off),
+			 0);
+	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 1, &off),
+			 -ENOENT);
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_true(wait_used(f, 1));
 }
 
 static void get_id_and_unknown_and_out_of_range(void **state)
@@ -577,6 +656,14 @@ static void reset_leaves_no_write_behind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+			rate_limited_requests_wait_in_the_ring, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			an_oversized_request_is_served_then_paid_for, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			an_update_frees_a_throttled_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_space_describes_the_disk,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -199,8 +199,9 @@ static void out_of_range_values_are_refused(void **state)
 	expect_refused(
 		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		"\"entropy\": {\"rate_limiter\": {\"ops\": {\"size\": 1, "
-		"\"refill_time\": 1}}}}",
-		"entropy.rate_limiter.ops: rate limiting is not supported");
+		"\"refill_time\": -1}}}}",
+		"entropy.rate_limiter.ops.refill_time -1: must not be "
+		"negative");
 }
 
 static void missing_required_fields_are_refused(void **state)
@@ -387,11 +388,9 @@ static void bad_network_interfaces_are_refused(void **state)
 	snprintf(text, sizeof(text),
 		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
 		 " \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 100, "
-		 "\"refill_time\": 10}}}]}",
+		 "\"refill_time\": 10, \"burst\": 1}}}]}",
 		 head);
-	expect_refused(text,
-		       "network-interfaces.tx_rate_limiter.bandwidth: "
-		       "rate limiting is not supported");
+	expect_refused(text, "network-interfaces.tx_rate_limiter.bandwidth");
 	snprintf(text, sizeof(text),
 		 "%s[{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
 		 " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap0\"}]}",
@@ -479,6 +478,53 @@ static void bad_vsock_is_refused(void **state)
 
 /* Two image files for the drive tests (a drive's file must exist). */
 static char image_a[64], image_b[64];
+
+/* Limiters on an interface (rx and tx) and the entropy device come back
+ * in GET /vm/config's shape; Kata's empty ones are shown as absent. */
+static void rate_limiters_round_trip(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err;
+	json_t *exported, *reexported, *net;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"network-interfaces\": [{\"iface_id\": \"eth0\", "
+			  "\"host_dev_name\": \"tap0\", \"rx_rate_limiter\": "
+			  "{}, \"tx_rate_limiter\": {\"bandwidth\": {\"size\": "
+			  "1048576, \"refill_time\": 1000}}}], \"entropy\": "
+			  "{\"rate_limiter\": {\"ops\": {\"size\": 10, "
+			  "\"one_time_burst\": 5, \"refill_time\": 100}}}}"),
+		"");
+	assert_false(
+		rate_limiter_config_limits(&config.nets[0].rx_rate_limiter));
+	assert_int_equal(config.nets[0].tx_rate_limiter.bandwidth.size,
+			 1048576);
+	assert_int_equal(config.rng_rate_limiter.ops.one_time_burst, 5);
+	exported = vm_config_json_export(&config);
+	net = json_array_get(json_object_get(exported, "network-interfaces"),
+			     0);
+	assert_null(json_object_get(net, "rx_rate_limiter"));
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(net, "tx_rate_limiter"),
+					"bandwidth"),
+			"refill_time")),
+		1000);
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	json_decref(exported);
+	json_decref(reexported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
 
 static void make_images(void)
 {
@@ -589,7 +635,7 @@ static void bad_drives_are_refused(void **state)
 	snprintf(text, sizeof(text),
 		 "%s[{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
 		 "\"is_root_device\": false, \"rate_limiter\": {\"ops\": "
-		 "{\"size\": 5, \"refill_time\": 5}}}]}",
+		 "{\"size\": 5}}}]}",
 		 head, image_a);
 	expect_refused(text, "drives.rate_limiter.ops");
 	snprintf(text, sizeof(text),
@@ -706,6 +752,7 @@ int main(void)
 		cmocka_unit_test(drives_round_trip),
 		cmocka_unit_test(vsock_round_trips),
 		cmocka_unit_test(network_interfaces_round_trip),
+		cmocka_unit_test(rate_limiters_round_trip),
 		cmocka_unit_test(bad_network_interfaces_are_refused),
 		cmocka_unit_test(bad_vsock_is_refused),
 		cmocka_unit_test(bad_drives_are_refused),
