@@ -278,12 +278,13 @@ def network_interfaces_configured_before_start():
           words=["not a unicast MAC"])
         f("PUT", "/network-interfaces/eth0", dict(iface, host_dev_name="tap/0"), words=["tap/0"])
         f("PUT", "/network-interfaces/eth0",
-          dict(iface, rx_rate_limiter={"ops": {"size": 10, "refill_time": 100}}),
-          words=["rx_rate_limiter.ops", "not supported"])
+          dict(iface, rx_rate_limiter={"ops": {"size": 10, "refill_time": -100}}),
+          words=["rx_rate_limiter.ops.refill_time", "negative"])
         f("PUT", "/network-interfaces/eth0", dict(iface, mtu=20), words=["mtu", "minimum"])
         f("PUT", "/network-interfaces/eth1", iface, words=["differs"])
         assert t.api.get("/vm/config")[1]["network-interfaces"] == []
-        t.api.ok("PUT", "/network-interfaces/eth0", iface)
+        t.api.ok("PUT", "/network-interfaces/eth0",
+                 dict(iface, tx_rate_limiter={"ops": {"size": 10, "refill_time": 100}}))
         t.api.ok("PUT", "/network-interfaces/eth1", {"iface_id": "eth1", "host_dev_name": "tap1",
                                                      "guest_mac": "52:54:00:00:00:01"})
         f("PUT", "/network-interfaces/eth2", {"iface_id": "eth2", "host_dev_name": "tap0"},
@@ -294,6 +295,8 @@ def network_interfaces_configured_before_start():
         nets = t.api.get("/vm/config")[1]["network-interfaces"]
         assert [n["iface_id"] for n in nets] == ["eth0", "eth1"], nets
         assert nets[0]["guest_mac"].startswith("52:54:00:")     # derived from the tap name
+        assert nets[0]["tx_rate_limiter"] == {"ops": {"size": 10, "refill_time": 100}}, nets
+        assert "rx_rate_limiter" not in nets[0], nets
         assert nets[1] == {"iface_id": "eth1", "host_dev_name": "tap1",
                            "guest_mac": "52:54:00:00:00:01"}
         patch = {"iface_id": "eth0", "rx_rate_limiter": {}}
@@ -305,7 +308,30 @@ def network_interfaces_configured_before_start():
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         f("PUT", "/network-interfaces/eth0", iface, words=["before the VM"])
-        f("PATCH", "/network-interfaces/eth0", patch, words=["rate limiters", "not implemented"])
+        # Firecracker's PATCH: a bucket given replaces that bucket, one left
+        # out stays, size 0 turns it off; the device takes it live.
+        t.api.ok("PATCH", "/network-interfaces/eth0", patch)
+        t.api.ok("PATCH", "/network-interfaces/eth0", {
+            "iface_id": "eth0",
+            "rx_rate_limiter": {"bandwidth": {"size": 1 << 20, "refill_time": 1000,
+                                              "one_time_burst": 4096}},
+            "tx_rate_limiter": {"bandwidth": {"size": 5000, "refill_time": 10}}})
+        net = t.api.get("/vm/config")[1]["network-interfaces"][0]
+        assert net["rx_rate_limiter"] == {"bandwidth": {"size": 1 << 20, "refill_time": 1000,
+                                                        "one_time_burst": 4096}}, net
+        assert net["tx_rate_limiter"] == {"bandwidth": {"size": 5000, "refill_time": 10},
+                                          "ops": {"size": 10, "refill_time": 100}}, net
+        t.api.ok("PATCH", "/network-interfaces/eth0", {
+            "iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})
+        net = t.api.get("/vm/config")[1]["network-interfaces"][0]
+        assert net["tx_rate_limiter"] == {"bandwidth": {"size": 5000, "refill_time": 10}}, net
+        f("PATCH", "/network-interfaces/eth0", {"iface_id": "eth0", "mtu": 1400},
+          words=["unknown field"])
+        f("PATCH", "/network-interfaces/eth0", {
+            "iface_id": "eth0", "rx_rate_limiter": {"ops": {"size": 1}}},
+          words=["rx_rate_limiter.ops", "refill_time"])
+        f("PATCH", "/network-interfaces/eth9", dict(patch, iface_id="eth9"),
+          words=["no network interface 'eth9'"])
         samples = parse_prometheus(t.api.get("/metrics")[1])
         for iface_id in ("eth0", "eth1"):
             assert samples[("tern_virtio_requests_total",
@@ -333,9 +359,10 @@ def drives_configured_before_start():
           words=["No such file"])
         f("PUT", "/drives/data", dict(drive, cache_type="Fast"), words=["Unsafe, Writeback"])
         f("PUT", "/drives/data", dict(drive, io_engine="aio"), words=["io_engine"])
-        f("PUT", "/drives/data", dict(drive, rate_limiter={"bandwidth": {"size": 1,
-                                                                         "refill_time": 1}}),
-          words=["rate_limiter"])
+        f("PUT", "/drives/data", dict(drive, rate_limiter={"bandwidth": {"size": 1}}),
+          words=["drives.rate_limiter.bandwidth", "refill_time"])
+        f("PUT", "/drives/data", dict(drive, rate_limiter={"iops": {}}),
+          words=["drives.rate_limiter", "iops"])
         f("PUT", "/drives/data", dict(drive, partuuid="0eaa91a0-0x"), words=["partuuid"])
         f("PUT", "/drives/" + "d" * 21, dict(drive, drive_id="d" * 21),
           words=["1 to 20 characters"])
@@ -351,11 +378,14 @@ def drives_configured_before_start():
         f("PUT", "/drives/other", {"drive_id": "other", "path_on_host": disk_image("o.img"),
                                    "is_root_device": True}, words=["both the root device"])
         # PUT of a known id replaces that drive.
-        t.api.ok("PUT", "/drives/data", dict(drive, is_read_only=False, cache_type="none"))
+        t.api.ok("PUT", "/drives/data", dict(drive, is_read_only=False, cache_type="none",
+                                             rate_limiter={"ops": {"size": 100,
+                                                                   "refill_time": 1000}}))
         drives = t.api.get("/vm/config")[1]["drives"]
         assert drives == [
             {"drive_id": "data", "path_on_host": data, "is_root_device": False,
-             "is_read_only": False, "cache_type": "None"},
+             "is_read_only": False, "cache_type": "None",
+             "rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}},
             {"drive_id": "rootfs", "path_on_host": root, "is_root_device": True,
              "is_read_only": False, "cache_type": "Writeback", "io_engine": "Sync"}], drives
         f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
@@ -367,10 +397,25 @@ def drives_configured_before_start():
         f("PUT", "/drives/data", drive, words=["before the VM"])
         f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
           words=["swapping the backing file", "not implemented"])
+        t.api.ok("PATCH", "/drives/data", {"drive_id": "data", "rate_limiter": {
+            "bandwidth": {"size": 1 << 20, "refill_time": 1000}}})
+        t.api.ok("PATCH", "/drives/rootfs", {"drive_id": "rootfs", "rate_limiter": {
+            "ops": {"size": 50, "one_time_burst": 10, "refill_time": 100}}})
+        limiters = [d.get("rate_limiter") for d in t.api.get("/vm/config")[1]["drives"]]
+        assert limiters == [
+            {"bandwidth": {"size": 1 << 20, "refill_time": 1000},
+             "ops": {"size": 100, "refill_time": 1000}},
+            {"ops": {"size": 50, "one_time_burst": 10, "refill_time": 100}}], limiters
+        f("PATCH", "/drives/data", {"drive_id": "data", "rate_limiter": {
+            "bandwidth": {"size": 1, "refill_time": 1, "extra": 1}}},
+          words=["drives.rate_limiter.bandwidth", "extra"])
+        t.api.ok("PATCH", "/drives/data", {"drive_id": "data"})
         f("PATCH", "/drives/data", {"drive_id": "data", "size": 1}, words=["unknown field"])
         samples = parse_prometheus(t.api.get("/metrics")[1])
         for drive_id in ("data", "rootfs"):
             assert samples[("tern_virtio_requests_total",
+                            f'{{device="virtio-blk",id="{drive_id}"}}')] == 0
+            assert samples[("tern_virtio_rate_limiter_throttled_total",
                             f'{{device="virtio-blk",id="{drive_id}"}}')] == 0
     # The same drives from the command line.
     with Tern("--disk", f"path={data},id=data,readonly,cache=none,engine=threads") as t:
