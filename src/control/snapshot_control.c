@@ -44,6 +44,21 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 	return ret;
 }
 
+/* The devices' state brings the snapshot's rate limiters (as Firecracker
+ * restores them), so the configuration shows those. The compare above
+ * made sure the devices are the same, in the same order. */
+static void take_rate_limiters(struct vm_config *merged,
+			       const struct vm_config *snap)
+{
+	for (int i = 0; i < merged->disk_count && i < snap->disk_count; i++)
+		merged->disks[i].rate_limiter = snap->disks[i].rate_limiter;
+	for (int i = 0; i < merged->net_count && i < snap->net_count; i++) {
+		merged->nets[i].rx_rate_limiter = snap->nets[i].rx_rate_limiter;
+		merged->nets[i].tx_rate_limiter = snap->nets[i].tx_rate_limiter;
+	}
+	merged->rng_rate_limiter = snap->rng_rate_limiter;
+}
+
 /* The loaded VM is the snapshot's: its vCPUs, memory, CPU template and
  * boot source replace the configuration's (GET /vm/config shows them),
  * and its devices must be the configured ones (host paths may differ).
@@ -68,6 +83,7 @@ static int take_snapshot_config(struct instance *inst,
 				   vm_config_virtio_transport(&merged), err);
 	if (ret)
 		return ret;
+	take_rate_limiters(&merged, &snap->config);
 	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
 		free(inst->storage.strings[moved[i]]);
 		inst->storage.strings[moved[i]] =

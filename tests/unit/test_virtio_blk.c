@@ -388,6 +388,43 @@ static void an_update_frees_a_throttled_queue(void **state)
 	assert_true(wait_used(f, 1));
 }
 
+/* The device's state carries its limiter (Firecracker's persisted
+ * buckets): restored into a device without one, the limit comes along; a
+ * state from before limiters (the disk part only) is still accepted. */
+static void the_saved_state_carries_the_limiter(void **state)
+{
+	static const struct rate_limiter_config limit = {.ops = {7, 3, 250}};
+	struct virtio_blk_options opts = {.path = NULL, .id = "unit-disk"};
+	struct fixture *f = *state;
+	struct rate_limiter_state again;
+	uint8_t buf[1024], buf2[1024];
+	size_t len = sizeof(buf), len2 = sizeof(buf2), disk_only;
+	struct tern_error err;
+
+	f->limit = &limit;
+	start_device(f, false);
+	pthread_mutex_lock(&f->vdev->lock);
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	virtio_device_destroy(f->vdev); /* releases the image's lock */
+	opts.path = f->path;
+	assert_int_equal(virtio_blk_create(&opts, &f->vdev, &err), 0);
+	disk_only = len - sizeof(struct rate_limiter_state);
+	assert_int_equal(f->vdev->ops->check(f->vdev, buf, disk_only), 0);
+	assert_int_equal(f->vdev->ops->restore(f->vdev, buf, len), 0);
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf2, &len2), 0);
+	assert_int_equal(len2, len);
+	memcpy(&again, buf2 + disk_only, sizeof(again));
+	assert_int_equal(again.ops.size, 7);
+	assert_int_equal(again.ops.one_time_burst, 3);
+	assert_int_equal(again.ops.refill_time_ms, 250);
+	/* corrupt bucket state is refused */
+	again.ops.budget = 8;
+	memcpy(buf + disk_only, &again, sizeof(again));
+	assert_int_equal(f->vdev->ops->check(f->vdev, buf, len), -EINVAL);
+	assert_int_equal(f->vdev->ops->check(f->vdev, buf, len - 1), -EINVAL);
+}
+
 static void get_id_and_unknown_and_out_of_range(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +701,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			an_update_frees_a_throttled_queue, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			the_saved_state_carries_the_limiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_space_describes_the_disk,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
