@@ -98,9 +98,17 @@ def disk_read_rate(guest, skip_mib, bucket):
 
 
 def tap_bytes(ns, direction):
-    out = subprocess.run(ns + ["cat", f"/sys/class/net/{TAP}/statistics/{direction}_bytes"],
+    """The tap's byte counter in the namespace ("rx": what the guest sent).
+    /proc/net/dev is the reading process's namespace's; /sys/class/net
+    would be the one sysfs was mounted in."""
+    out = subprocess.run(ns + ["cat", "/proc/net/dev"],
                          capture_output=True, text=True, check=True).stdout
-    return int(out)
+    for line in out.splitlines():
+        name, _, counters = line.partition(":")
+        if name.strip() == TAP:
+            fields = counters.split()
+            return int(fields[0] if direction == "rx" else fields[8])
+    raise AssertionError(f"no {TAP} in /proc/net/dev: {out!r}")
 
 
 # The host side of one transfer: receives (and hashes) or sends random
