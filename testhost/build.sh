@@ -38,7 +38,9 @@ done
 
 # Modules in load order: each after its dependencies, from modinfo.
 # vhost_vsock: QEMU's vhost-vsock-pci in tests/diagnostics/guest_stalls.py.
-wanted="kvm-amd virtiofs virtio_pci tun vhost_vsock"
+# loop: unbound /dev/loopN nodes, the block devices the CLI suite's
+# --allow-block-devices refusal is checked against.
+wanted="kvm-amd virtiofs virtio_pci tun vhost_vsock loop"
 declare -A seen=()
 order=()
 add_module() {
