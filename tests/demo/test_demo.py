@@ -13,6 +13,7 @@ shows the prompt, and the test fails on its timeout."""
 import os
 import signal
 import sys
+import time
 
 import pexpect
 
@@ -28,6 +29,7 @@ COMMAND_TIMEOUT = 60
 
 @test
 def demo_at_a_terminal_gives_a_shell_and_reboot_ends_it():
+    started = time.monotonic()
     child = pexpect.spawn("scripts/demo", cwd=ROOT, encoding="utf-8", codec_errors="replace",
                           timeout=BOOT_TIMEOUT, dimensions=(40, 120))
     transcript = []
@@ -43,6 +45,7 @@ def demo_at_a_terminal_gives_a_shell_and_reboot_ends_it():
         child.sendline("reboot -f")
         child.expect(pexpect.EOF, timeout=COMMAND_TIMEOUT)
         child.close()
+        print(f"# the demo ran {time.monotonic() - started:.0f} s", flush=True)
         assert child.exitstatus == 0, \
             f"the demo ended with status {child.exitstatus}, signal {child.signalstatus}"
     except BaseException:
