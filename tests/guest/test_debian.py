@@ -64,10 +64,23 @@ class Debian(guestlib.Guest):
             encoding="utf-8", codec_errors="replace", timeout=DEBIAN_BOOT_TIMEOUT,
             dimensions=(50, 200), env=dict(os.environ, TERN_LOG=self.log_path))
         self.child.logfile_read = guestlib._Collector(self._log)
-        self.wait_for_shell()
+        self.started = time.monotonic()
+        try:
+            self.wait_for_shell()
+        except BaseException:
+            # The with body never ran, so __exit__ will not: the transcript
+            # and tern's log still belong in the report.
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def wait_for_shell(self):
+        self.child.expect_exact(PROMPT)
+        print(f"# a shell {time.monotonic() - self.started:.0f} s after tern started",
+              flush=True)
+        # bash's bracketed-paste mode writes escape sequences around each
+        # command's output, which would hide shell()'s end marker.
+        self.child.sendline("bind 'set enable-bracketed-paste off'")
         self.child.expect_exact(PROMPT)
         self.shell("stty cols 4000")
 
@@ -117,6 +130,10 @@ def debian_boots_reboots_in_place_and_powers_off():
             boot_id = guest.shell("cat /proc/sys/kernel/random/boot_id")
             guest.shell("echo written-before-the-reboot > /root/mark")
             guest.child.sendline("systemctl reboot")
+            # bash prompts again before the system goes down: the new
+            # boot's own words first (agetty's autologin).
+            guest.child.expect_exact("(automatic login)")
+            guest.started = time.monotonic()
             guest.wait_for_shell()
             assert guest.shell("cat /root/mark") == "written-before-the-reboot"
             assert guest.shell("cat /proc/sys/kernel/random/boot_id") != boot_id
