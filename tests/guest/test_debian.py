@@ -74,10 +74,9 @@ class Debian(guestlib.Guest):
             raise
         return self
 
-    def wait_for_shell(self):
+    def wait_for_shell(self, since="tern started"):
         self.child.expect_exact(PROMPT)
-        print(f"# a shell {time.monotonic() - self.started:.0f} s after tern started",
-              flush=True)
+        print(f"# a shell {time.monotonic() - self.started:.0f} s after {since}", flush=True)
         # bash's bracketed-paste mode writes escape sequences around each
         # command's output, which would hide shell()'s end marker.
         self.child.sendline("bind 'set enable-bracketed-paste off'")
@@ -129,12 +128,12 @@ def debian_boots_reboots_in_place_and_powers_off():
             check_clock(guest)
             boot_id = guest.shell("cat /proc/sys/kernel/random/boot_id")
             guest.shell("echo written-before-the-reboot > /root/mark")
+            guest.started = time.monotonic()
             guest.child.sendline("systemctl reboot")
             # bash prompts again before the system goes down: the new
             # boot's own words first (agetty's autologin).
             guest.child.expect_exact("(automatic login)")
-            guest.started = time.monotonic()
-            guest.wait_for_shell()
+            guest.wait_for_shell("systemctl reboot")
             assert guest.shell("cat /root/mark") == "written-before-the-reboot"
             assert guest.shell("cat /proc/sys/kernel/random/boot_id") != boot_id
             check_system_running(guest)
