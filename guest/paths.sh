@@ -8,3 +8,9 @@ GUEST_VMLINUX="$GUEST_CACHE/vmlinux"
 GUEST_INITRAMFS="$GUEST_CACHE/initramfs.cpio.gz"
 # The test initramfs plus fio and iperf3, for bench/blk and bench/net.
 GUEST_BENCH_INITRAMFS="$GUEST_CACHE/bench-initramfs.cpio"
+# The Debian 12 system of guest/build-debian.sh: a raw ext4 root disk and the
+# distribution's own kernel and initramfs from it.
+DEBIAN_CACHE="$TERN_CACHE/debian"
+DEBIAN_IMAGE="$DEBIAN_CACHE/rootfs.ext4"
+DEBIAN_KERNEL="$DEBIAN_CACHE/vmlinuz"
+DEBIAN_INITRD="$DEBIAN_CACHE/initrd.img"

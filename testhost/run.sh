@@ -99,31 +99,49 @@ backports)
 esac
 accel=tcg
 [[ "${TESTHOST_SINGLE_THREAD:-0}" == 1 ]] && accel=tcg,thread=single
-stdin=/dev/null
-foreground=()
-if [[ -t 0 ]]; then
-	stdin=/dev/stdin
-	# timeout puts its child in a background process group, where QEMU's
-	# first read of the terminal stops it with SIGTTIN (the demo hung at a
-	# terminal); --foreground keeps it in the terminal's group.
-	foreground=(--foreground)
-fi
+run_qemu() {
+	timeout "${foreground[@]}" -k 10 "$timeout_secs" "${qemu[@]}" \
+		-accel "$accel" -cpu EPYC,+svm,+npt -smp "$cpus" -m "$memory_mib" \
+		-nographic -no-reboot -nodefaults "${console[@]}" \
+		-object "memory-backend-memfd,id=mem,size=${memory_mib}M,share=on" \
+		-numa node,memdev=mem \
+		-chardev "socket,id=vfs,path=$work/vfs.sock" \
+		-device vhost-user-fs-pci,chardev=vfs,tag=hostfs \
+		-kernel "$TESTHOST_KERNEL" -initrd "$TESTHOST_INITRAMFS" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=3 tern.script=$work/cmd.sh" \
+		<"$stdin" 2> >(grep -v -e "TCG doesn't support requested feature" \
+			-e "fw_cfg item names should be prefixed" >&2)
+}
 
 set +e
-timeout "${foreground[@]}" -k 10 "$timeout_secs" "${qemu[@]}" \
-	-accel "$accel" -cpu EPYC,+svm,+npt -smp "$cpus" -m "$memory_mib" \
-	-nographic -no-reboot -nodefaults -serial mon:stdio \
-	-object "memory-backend-memfd,id=mem,size=${memory_mib}M,share=on" \
-	-numa node,memdev=mem \
-	-chardev "socket,id=vfs,path=$work/vfs.sock" \
-	-device vhost-user-fs-pci,chardev=vfs,tag=hostfs \
-	-kernel "$TESTHOST_KERNEL" -initrd "$TESTHOST_INITRAMFS" \
-	-append "console=ttyS0 panic=-1 quiet loglevel=3 tern.script=$work/cmd.sh" \
-	<"$stdin" 2> >(grep -v "TCG doesn't support requested feature" >&2) |
-	sed -u -e 's/\r$//' -e 's/\x1bc//g; s/\x1b\[[?0-9;]*[a-zA-Z]//g' \
-		-e '/^SeaBIOS (version/d; s/^Booting from ROM\.*//' \
-		-e '/^\[ *[0-9.]*\] reboot: Power down$/d; /^$/d'
-qemu_status=${PIPESTATUS[0]}
+if [[ -t 0 ]]; then
+	# At a terminal (scripts/demo) the console is the person's: every byte
+	# both ways, at once. timeout puts its child in a background process
+	# group, where QEMU's first read of the terminal stops it with SIGTTIN:
+	# --foreground keeps it in the terminal's group. The output goes to the
+	# terminal unfiltered (a line filter would hold back a shell prompt,
+	# which ends without a newline, and echo of typed characters until
+	# Enter); SeaBIOS's serial console, which would reset the terminal and
+	# turn off its line wrap, is off (sercon-port 0). QEMU's monitor is not
+	# multiplexed in and the terminal's signal keys are not QEMU's, so
+	# Ctrl-C reaches the guest and Ctrl-A x reaches tern's console.
+	stdin=/dev/stdin
+	foreground=(--foreground)
+	printf '\0\0' >"$work/sercon-port"
+	console=(-chardev stdio,id=console,signal=off -serial chardev:console
+		-fw_cfg "name=etc/sercon-port,file=$work/sercon-port")
+	run_qemu
+	qemu_status=$?
+else
+	stdin=/dev/null
+	foreground=()
+	console=(-serial mon:stdio)
+	run_qemu |
+		sed -u -e 's/\r$//' -e 's/\x1bc//g; s/\x1b\[[?0-9;]*[a-zA-Z]//g' \
+			-e '/^SeaBIOS (version/d; s/^Booting from ROM\.*//' \
+			-e '/^\[ *[0-9.]*\] reboot: Power down$/d; /^$/d'
+	qemu_status=${PIPESTATUS[0]}
+fi
 set -e
 
 if [[ $qemu_status -eq 124 ]]; then

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""A real distribution under tern, inside the nested test host: the Debian 12
+system of guest/build-debian.sh (systemd, udev, root on virtio-blk) boots
+with the distribution's own cloud kernel and initramfs and an ordinary
+command line (root=/dev/vda, no reboot=), reaches multi-user.target with no
+failed unit, reads the RTC with hwclock and timedatectl, reboots with
+`systemctl reboot` under --on-reboot restart and comes back to a shell in
+the same tern process (with what it wrote to its disk), and `poweroff` ends
+tern with status 0.
+
+One tern process carries the whole sequence, as a person's session would:
+each Debian boot takes a minute or more in the emulated test host."""
+import calendar
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pexpect
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, test_with_timeout  # noqa: E402
+import guestlib  # noqa: E402
+
+# Debian's ordinary command line (GRUB's default adds quiet); no reboot=, so
+# the guest resets the way Linux picks on tern's machine.
+CMDLINE = "root=/dev/vda ro quiet console=ttyS0"
+# bash's prompt for root in Debian's /root/.bashrc, after the serial
+# console's autologin (the image's getty override).
+PROMPT = "root@tern-debian:~# "
+# A Debian boot to the prompt: ~1.5 min in the emulated test host when it
+# is idle; several times that when the machine is loaded.
+DEBIAN_BOOT_TIMEOUT = 300
+_paths = {}
+
+
+def debian_paths():
+    if not _paths:
+        out = subprocess.run(
+            ["bash", "-c", "source guest/paths.sh >/dev/null && "
+             "echo $DEBIAN_IMAGE; echo $DEBIAN_KERNEL; echo $DEBIAN_INITRD"],
+            cwd=guestlib.ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+        _paths.update(zip(("image", "kernel", "initrd"), out))
+    return _paths
+
+
+class Debian(guestlib.Guest):
+    """guestlib.Guest booting the Debian system from a disk of its own."""
+
+    def __init__(self, disk, log_path):
+        super().__init__(log_path=log_path)
+        p = debian_paths()
+        self.argv = ["run", "--kernel", p["kernel"], "--initrd", p["initrd"],
+                     "--cmdline", CMDLINE, "--cpus", "2", "--memory", "512M",
+                     "--disk", f"path={disk}", "--on-reboot", "restart"]
+
+    def __enter__(self):
+        self.child = pexpect.spawn(
+            "/bin/sh", ["-c", 'exec "$0" "$@" 2>>"$TERN_LOG"', guestlib.TERN] + self.argv,
+            encoding="utf-8", codec_errors="replace", timeout=DEBIAN_BOOT_TIMEOUT,
+            dimensions=(50, 200), env=dict(os.environ, TERN_LOG=self.log_path))
+        self.child.logfile_read = guestlib._Collector(self._log)
+        self.started = time.monotonic()
+        try:
+            self.wait_for_shell()
+        except BaseException:
+            # The with body never ran, so __exit__ will not: the transcript
+            # and tern's log still belong in the report.
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def wait_for_shell(self, since="tern started"):
+        self.child.expect_exact(PROMPT)
+        print(f"# a shell {time.monotonic() - self.started:.0f} s after {since}", flush=True)
+        # bash's bracketed-paste mode writes escape sequences around each
+        # command's output, which would hide shell()'s end marker.
+        self.child.sendline("bind 'set enable-bracketed-paste off'")
+        self.child.expect_exact(PROMPT)
+        self.shell("stty cols 4000")
+
+
+def check_system_running(guest):
+    """multi-user.target reached with nothing failed: `is-system-running`
+    says "running", not "degraded"; when it does not, the failed units and
+    their logs say why."""
+    state = guest.shell("systemctl is-system-running --wait", timeout=DEBIAN_BOOT_TIMEOUT)
+    if state.splitlines()[-1:] != ["running"]:
+        failed = guest.shell("systemctl --failed --no-legend --plain")
+        logs = guest.shell("journalctl -b --no-pager -p warning | tail -n 60")
+        raise AssertionError(f"system state {state!r}; failed units:\n{failed}\n"
+                             f"warnings of this boot:\n{logs}")
+    assert guest.shell("systemctl is-active multi-user.target") == "active"
+
+
+def check_clock(guest):
+    """util-linux hwclock reads rtc0 (tern's CMOS RTC, UTC), and timedatectl
+    (systemd-timedated over D-Bus) shows the same RTC, in UTC."""
+    out = guest.shell("hwclock --show --utc")
+    m = re.search(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)", out)
+    assert m, f"hwclock --show printed {out!r}"
+    rtc = calendar.timegm(tuple(int(g) for g in m.groups()) + (0, 0, 0))
+    assert abs(rtc - time.time()) < 30, f"hwclock: RTC {out!r}, host {time.ctime()}"
+    info = guest.shell("timedatectl")
+    rtc_line = re.search(r"RTC time: (.*)", info)
+    assert rtc_line and "n/a" not in rtc_line.group(1), f"timedatectl:\n{info}"
+    assert re.search(r"RTC in local TZ: no", info), f"timedatectl:\n{info}"
+
+
+@test_with_timeout(560)
+def debian_boots_reboots_in_place_and_powers_off():
+    p = debian_paths()
+    missing = [path for path in p.values() if not os.path.isfile(path)]
+    assert not missing, f"no Debian system at {missing}: run guest/build-debian.sh"
+    work = tempfile.mkdtemp(prefix="tern-debian-")
+    try:
+        # The guest writes to its root disk: a copy, so the cached image
+        # stays as built.
+        disk = os.path.join(work, "root.ext4")
+        subprocess.run(["cp", "--sparse=always", p["image"], disk], check=True)
+        with Debian(disk, os.path.join(work, "tern.log")) as guest:
+            check_system_running(guest)
+            print("# " + guest.shell("systemd-analyze time").splitlines()[0], flush=True)
+            check_clock(guest)
+            boot_id = guest.shell("cat /proc/sys/kernel/random/boot_id")
+            guest.shell("echo written-before-the-reboot > /root/mark")
+            guest.started = time.monotonic()
+            guest.child.sendline("systemctl reboot")
+            # bash prompts again before the system goes down: the new
+            # boot's own words first (agetty's autologin).
+            guest.child.expect_exact("(automatic login)")
+            guest.wait_for_shell("systemctl reboot")
+            assert guest.shell("cat /root/mark") == "written-before-the-reboot"
+            assert guest.shell("cat /proc/sys/kernel/random/boot_id") != boot_id
+            check_system_running(guest)
+            guest.child.sendline("systemctl poweroff")
+            guest.child.expect(pexpect.EOF, timeout=DEBIAN_BOOT_TIMEOUT)
+            guest.child.close()
+            status = guest.child.exitstatus
+            log = open(guest.log_path, errors="replace").read()
+        assert status == 0, f"tern exited with {status} after poweroff"
+        assert "guest reset:" in log, f"no reset in tern's log:\n{log[-2000:]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+run()
