@@ -28,6 +28,16 @@ if ! mount -t virtiofs hostfs /host; then
 fi
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
+# The jailer's cgroups (the sandbox suite runs here on machines without
+# /dev/kvm), in the hybrid layout of the build machines, so that both
+# --cgroup-version 1 and 2 are tested: v1 pids and cpuset hierarchies, the
+# unified (v2) one beside them.
+cgroups=/host/sys/fs/cgroup
+mount -t tmpfs -o mode=755 cgroup "$cgroups" &&
+	mkdir "$cgroups/pids" "$cgroups/cpuset" "$cgroups/unified" &&
+	mount -t cgroup -o pids cgroup "$cgroups/pids" &&
+	mount -t cgroup -o cpuset cgroup "$cgroups/cpuset" &&
+	mount -t cgroup2 cgroup2 "$cgroups/unified" || say "cannot mount the cgroup hierarchies"
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
