@@ -136,9 +136,10 @@ build/guests/%.bin: tests/kvm/guests/%.S
 # 32-bit test guests as PVH ELF kernels that tern run --kernel boots:
 # protected32 prints "326" on COM1 and resets (the sandbox suite's jailed
 # tern); spin32 spins with markers on its stack (the CLI's vCPU report);
-# idle32 halts for ever at no CPU cost (the ternd suite's VMs).
+# idle32 halts for ever at no CPU cost (the ternd suite's VMs); fill32
+# dirties 480 MiB and spins (bench/migration-transport).
 guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf \
-	build/guests/idle32-pvh.elf
+	build/guests/idle32-pvh.elf build/guests/fill32-pvh.elf
 build/guests/%-pvh.elf: build/guests/%.bin tests/sandbox/pvh_note.S
 	$(CC) -c -o build/guests/pvh_note.o tests/sandbox/pvh_note.S
 	ld -m elf_x86_64 -z noexecstack -Ttext-segment=0x100000 -o $@ \
