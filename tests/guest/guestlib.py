@@ -104,7 +104,10 @@ class Guest:
                 print("# tern's threads when the test failed (CPU time used in 2 s, state, kernel wait):")
                 for line in threads:
                     print(f"#   {line}")
-            report = self.vcpu_report()
+            try:
+                report = self.vcpu_report()
+            except Exception as e:  # a diagnosis must not hide the failure
+                report = [f"(the vCPU report could not be read: {e!r})"]
             if report:
                 print("# where the vCPUs were (the VMM's report, kernel addresses named):")
                 for line in report:
@@ -259,7 +262,9 @@ def vcpu_report_symbols(text, kernel_text, modules=()):
     from the guest's /proc/modules)."""
     addresses, names = _kernel_symbols()
     if not addresses or not kernel_text or "_text" not in names or addresses[0] == 0:
-        addresses = []  # no symbols, or kallsyms hides its addresses (kptr_restrict)
+        # No symbols, kallsyms hides its addresses (kptr_restrict), or the
+        # guest's kernel was not placed (another kernel than the host's).
+        addresses, names = [], []
     link_text = addresses[names.index("_text")] if addresses else 0
     offset = kernel_text - link_text if addresses else 0
     end = addresses[names.index("_etext")] if "_etext" in names else link_text
