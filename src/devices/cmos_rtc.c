@@ -72,6 +72,7 @@ enum {
 #define STATUS_B_PIE 0x40
 #define STATUS_B_AIE 0x20
 #define STATUS_B_UIE 0x10
+#define STATUS_B_SQWE 0x08
 #define STATUS_B_BINARY 0x04
 #define STATUS_B_24_HOUR 0x02
 #define STATUS_C_IRQF 0x80
@@ -830,6 +831,19 @@ static void rtc_restored(struct device *dev)
 	irq_line_set(&rtc->irq, 0);
 	update_irq(rtc);
 	pthread_cond_signal(&rtc->wake);
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+void cmos_rtc_reset(struct device *dev)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+
+	pthread_mutex_lock(&rtc->lock);
+	rtc->nvram[REG_STATUS_B] &= (uint8_t) ~(STATUS_B_PIE | STATUS_B_AIE |
+						STATUS_B_UIE | STATUS_B_SQWE);
+	rtc->nvram[REG_STATUS_C] = 0;
+	update_irq(rtc);
+	pthread_cond_signal(&rtc->wake); /* the timer thread's next event */
 	pthread_mutex_unlock(&rtc->lock);
 }
 

@@ -31,4 +31,11 @@ struct device *cmos_rtc_create(cmos_rtc_clock now, const struct irq_line *irq);
  */
 int cmos_rtc_start(struct device *dev);
 
+/* What the MC146818's RESET pin does when the machine resets: the clock,
+ * the date format and the NVRAM stay; the interrupt enables (periodic,
+ * alarm, update, square wave) and the pending flags are cleared, so a
+ * rebooted guest starts without the interrupts its previous boot asked
+ * for (a PC's RTC is not reset with the rest of the machine otherwise). */
+void cmos_rtc_reset(struct device *dev);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/cmos_rtc.h"
 #include "devices/pci/pci_bus.h"
 #include "snapshot/snapshot_sections.h"
 
@@ -354,7 +355,11 @@ int device_state_restore(struct vm *vm, const struct state_file *sf,
 int device_state_reset(struct vm *vm, const struct state_file *sf,
 		       struct tern_error *err)
 {
-	return restore_devices(vm, sf, vm->rtc, err);
+	int ret = restore_devices(vm, sf, vm->rtc, err);
+
+	if (!ret && vm->rtc)
+		cmos_rtc_reset(vm->rtc);
+	return ret;
 }
 
 void device_state_restored(struct vm *vm)

@@ -211,15 +211,23 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
 {
 	uint16_t avail_idx, head, i;
 	uint32_t visited = 0;
+	bool promised = vq->avail_promised;
 
 	if (vq->error)
 		return broken_result(vq);
 	if (!vq->avail)
 		return -VIRTQ_ERR_NOT_READY;
+	vq->avail_promised = false;
 	/* Acquire: the ring entry and descriptors the driver wrote before
 	 * bumping idx are visible once we see the new idx (spec 2.7.13). */
 	avail_idx = load16_acquire(&vq->avail->idx);
 	if ((uint16_t)(avail_idx - vq->last_avail_idx) > vq->size)
+		return virtq_fail(vq, VIRTQ_ERR_AVAIL_IDX);
+	if (avail_idx == vq->last_avail_idx && promised)
+		/* enable_notify saw a new idx and now it is gone: the driver's
+		 * idx went back, or the rings overlap so that the used ring's
+		 * flags or avail_event, which tern writes, are the avail idx. A
+		 * device's pop / enable_notify loop would turn for ever. */
 		return virtq_fail(vq, VIRTQ_ERR_AVAIL_IDX);
 	if (avail_idx == vq->last_avail_idx) {
 		/* Spec 2.7.10: the driver notifies when its new idx passes
@@ -462,7 +470,8 @@ bool virtq_enable_notify(struct virtq *vq)
 	/* Full barrier: the re-enable must be visible before we look at avail
 	 * idx again, else a buffer added in between goes unnoticed. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return load16(&vq->avail->idx) != vq->last_avail_idx;
+	vq->avail_promised = load16(&vq->avail->idx) != vq->last_avail_idx;
+	return vq->avail_promised;
 }
 
 size_t virtq_chain_read(const struct virtq_chain *chain, size_t offset,
@@ -524,7 +533,8 @@ const char *virtq_error_text(int error)
 	case VIRTQ_ERR_RING_ADDRESS:
 		return "a ring lies outside guest RAM or is misaligned";
 	case VIRTQ_ERR_AVAIL_IDX:
-		return "avail idx moved more than the queue size ahead";
+		return "avail idx moved more than the queue size ahead, or "
+		       "back";
 	case VIRTQ_ERR_HEAD_INDEX:
 		return "avail ring names a descriptor beyond the queue";
 	case VIRTQ_ERR_NEXT_INDEX:

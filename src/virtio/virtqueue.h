@@ -36,7 +36,7 @@ enum virtq_error {
 	VIRTQ_ERR_NONE = 0,
 	VIRTQ_ERR_SIZE = 1000, /* queue size 0, above max or not a power of 2 */
 	VIRTQ_ERR_RING_ADDRESS, /* a ring outside guest RAM or misaligned */
-	VIRTQ_ERR_AVAIL_IDX, /* avail idx moved more than size ahead */
+	VIRTQ_ERR_AVAIL_IDX, /* avail idx more than size ahead, or back */
 	VIRTQ_ERR_HEAD_INDEX, /* an avail entry names a descriptor >= size */
 	VIRTQ_ERR_NEXT_INDEX, /* a descriptor's next is out of range */
 	VIRTQ_ERR_BUFFER_ADDRESS, /* a buffer outside RAM or across regions */
@@ -66,6 +66,9 @@ struct virtq {
 	bool signalled_used_valid; /* false: next interrupt is not suppressed */
 	int error; /* enum virtq_error once broken, else 0 */
 	bool notify_disabled; /* between disable_notify and enable_notify */
+	/* enable_notify saw avail idx past last_avail_idx: the next pop must
+	 * find a chain, as idx never moves back. */
+	bool avail_promised;
 
 	const struct guest_memory *mem;
 	struct virtq_desc_raw *desc; /* host views of the rings */

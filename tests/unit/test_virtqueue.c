@@ -443,6 +443,35 @@ static void avail_idx_jumping_ahead_is_refused(void **state)
 	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
 }
 
+/* The avail idx laid over the used ring's flags (the guest places its
+ * rings): enable_notify's write of flags 0 shows a "new" idx, the next
+ * disable_notify's write of NO_NOTIFY takes it back, and a device's
+ * pop / enable_notify loop turned for ever (fuzz: virtio_mmio, balloon).
+ * A pop that finds nothing after enable_notify promised a chain is a
+ * broken ring. */
+static void
+avail_idx_that_goes_back_after_enable_notify_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t *avail_idx;
+
+	assert_int_equal(virtq_init(&f->vq, &f->mem, QSIZE, DESC_GPA,
+				    USED_GPA - 2, USED_GPA, false, false),
+			 0);
+	avail_idx = guest_memory_ptr(&f->mem, USED_GPA, 2); /* = used flags */
+	set_desc(f, 0, DATA_GPA, 4, 0, 0);
+	*avail_idx = 1; /* ring[0], over used idx, is 0: head 0 */
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 1);
+	assert_int_equal(virtq_push(&f->vq, f->chain.head, 0), 0);
+
+	virtq_disable_notify(&f->vq); /* flags = 1: idx 1, nothing new */
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), 0);
+	assert_true(virtq_enable_notify(&f->vq)); /* flags = 0: idx 0 */
+	virtq_disable_notify(&f->vq);
+	assert_int_equal(virtq_pop(&f->vq, &f->chain), -VIRTQ_ERR_AVAIL_IDX);
+	assert_false(virtq_enable_notify(&f->vq));
+}
+
 static void bad_queue_configuration_is_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -749,6 +778,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(pops_readable_then_writable_and_pushes_used),
+		T(avail_idx_that_goes_back_after_enable_notify_is_refused),
 		T(indices_wrap_around_16_bits),
 		T(indirect_table_is_followed),
 		T(indirect_without_feature_is_refused),
