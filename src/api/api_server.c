@@ -70,15 +70,6 @@ static void write_api_metrics(void *opaque, struct metrics_out *out)
 	}
 }
 
-static void printable_copy(char *out, size_t size, const char *text)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && text[i]; i++)
-		out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-	out[i] = '\0';
-}
-
 static enum MHD_Result send_reply(struct api_server *server,
 				  struct MHD_Connection *conn,
 				  const char *method, const char *url,
@@ -92,8 +83,8 @@ static enum MHD_Result send_reply(struct api_server *server,
 
 	/* The path arrives percent-decoded: keep control bytes off the
 	 * terminal that shows the log. */
-	printable_copy(printable_path, sizeof(printable_path), url);
-	printable_copy(printable_method, sizeof(printable_method), method);
+	log_printable_copy(printable_path, sizeof(printable_path), url);
+	log_printable_copy(printable_method, sizeof(printable_method), method);
 
 	response = MHD_create_response_from_buffer(
 		len, reply->body ? reply->body : (void *)"",

@@ -25,15 +25,6 @@ struct request {
 	int too_large;
 };
 
-static void printable_copy(char *out, size_t size, const char *text)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < size && text[i]; i++)
-		out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
-	out[i] = '\0';
-}
-
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
 				  const char *method, const char *url,
 				  struct ternd_reply *reply)
@@ -57,8 +48,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	MHD_destroy_response(response);
 	/* The path arrives percent-decoded: keep control bytes off the
 	 * terminal that shows the log. */
-	printable_copy(shown_url, sizeof(shown_url), url);
-	printable_copy(shown_method, sizeof(shown_method), method);
+	log_printable_copy(shown_url, sizeof(shown_url), url);
+	log_printable_copy(shown_method, sizeof(shown_method), method);
 	log_info("api request method=%s path=%s status=%u", shown_method,
 		 shown_url, reply->status);
 	return ret;

@@ -20,22 +20,33 @@ static int pidfd_open_pid(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-uint64_t vm_process_start_time(pid_t pid)
+/* /proc/PID/NAME's first size - 1 bytes, NUL-terminated; the length read,
+ * or <= 0 when the process or the file is gone. */
+static ssize_t read_proc_file(pid_t pid, const char *name, char *buf,
+			      size_t size)
 {
-	char path[64], buf[1024], *fields;
-	unsigned long long start = 0;
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	n = read(fd, buf, size - 1);
 	close(fd);
-	if (n <= 0)
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+uint64_t vm_process_start_time(pid_t pid)
+{
+	char buf[1024], *fields;
+	unsigned long long start = 0;
+
+	if (read_proc_file(pid, "stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	buf[n] = '\0';
 	/* The command name (field 2) may hold spaces and parentheses: the
 	 * fields after it start after its last ')'. starttime is field 22,
 	 * the 20th after that parenthesis. */
@@ -55,21 +66,13 @@ uint64_t vm_process_start_time(pid_t pid)
  * a pid that now belongs to something else is never taken for a VM. */
 static int cmdline_matches(pid_t pid, const char *api_socket)
 {
-	char path[64], buf[8192];
+	char buf[8192];
 	const char *arg, *prev = NULL;
 	int argc = 0, run_seen = 0;
-	ssize_t n;
-	int fd;
+	ssize_t n = read_proc_file(pid, "cmdline", buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (n <= 0)
 		return 0;
-	buf[n] = '\0';
 	for (arg = buf; arg < buf + n; arg += strlen(arg) + 1, argc++) {
 		if (argc == 1 && !strcmp(arg, "run"))
 			run_seen = 1;

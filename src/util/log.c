@@ -312,3 +312,12 @@ void log_msg_at(enum log_level level, const char *file, int line,
 			level == LOG_WARN ? "warning" : level_names[level],
 			message);
 }
+
+void log_printable_copy(char *out, size_t size, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && text[i]; i++)
+		out[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	out[i] = '\0';
+}

@@ -5,6 +5,7 @@
 #ifndef TERN_UTIL_LOG_H
 #define TERN_UTIL_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/error.h"
@@ -30,6 +31,11 @@ int log_level_parse(const char *text, enum log_level *level);
 int log_open_file(const char *path, int show_level, int show_origin,
 		  struct tern_error *err);
 void log_close_file(void);
+
+/* Copies text a client sent (a URL, a method) for a log line: at most
+ * size - 1 bytes, each control or non-ASCII byte shown as '?', so a
+ * request cannot forge log lines or terminal escapes. */
+void log_printable_copy(char *out, size_t size, const char *text);
 /* Firecracker's logger.module: only events whose module path starts with
  * module are logged (errors always are). An event's module path is its
  * source file under src/ without ".c", "/" written "::": src/api/api_server.c
