@@ -235,7 +235,11 @@ static void *vcpu_thread(void *arg)
 	while (!vm_stop_requested(vcpu->vm)) {
 		unsigned slot;
 
-		if (atomic_exchange(&vcpu->report_requested, 0))
+		/* A plain load first: the exchange's locked bus cycle stays
+		 * off the exit path until a report is asked for. */
+		if (atomic_load_explicit(&vcpu->report_requested,
+					 memory_order_relaxed) &&
+		    atomic_exchange(&vcpu->report_requested, 0))
 			vcpu_report_state(vcpu);
 		if (vm_pause_requested(vcpu->vm)) {
 			complete_pending_exit(vcpu);
