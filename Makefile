@@ -140,8 +140,12 @@ build/guests/%.bin: tests/kvm/guests/%.S
 # dirties 480 MiB and spins (bench/migration-transport).
 guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf \
 	build/guests/idle32-pvh.elf build/guests/fill32-pvh.elf
-build/guests/%-pvh.elf: build/guests/%.bin tests/sandbox/pvh_note.S
-	$(CC) -c -o build/guests/pvh_note.o tests/sandbox/pvh_note.S
+# The note is its own target: built inside each link, parallel links (make
+# -j) rewrote it under one another and a guest could lose its PVH entry.
+build/guests/pvh_note.o: tests/sandbox/pvh_note.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
+build/guests/%-pvh.elf: build/guests/%.bin build/guests/pvh_note.o
 	ld -m elf_x86_64 -z noexecstack -Ttext-segment=0x100000 -o $@ \
 		build/guests/$*.o build/guests/pvh_note.o
 

@@ -6,6 +6,7 @@ one test-host run, and prints how each run ended and where its time went.
 
     tests/diagnostics/guest_stalls.py [--workload net|memory|vsock]
         [--runs N] [--configs tern1,tern2,qemu1,qemu2] [--transcripts DIR]
+        [--trace-kvm]
 
 Workloads, each the one a guest test stalled in:
   net     64 MiB TCP each way over virtio-net-pci (test_virtio_net.py's
@@ -17,6 +18,13 @@ Workloads, each the one a guest test stalled in:
           each way, three times (test_virtio_vsock.py's guest-to-host
           test; the guest reported rcu_preempt stalls). tern's side is its
           Unix socket; QEMU's is vhost-vsock-pci with an AF_VSOCK listener.
+
+--trace-kvm records the test host KVM's own view of each run (trace events
+kvm_exit, kvm_inj_exception, kvm_inj_virq, kvm_page_fault and, on AMD,
+the exit that a triple fault becomes) and prints the last of it when a run
+fails: a triple fault on AMD leaves the VMM only the reset state, but the
+exits just before it carry the guest's RIP and the exception being
+delivered.
 
 It runs itself inside the test host (testhost/run.sh). Each run prints
 "ok (T s: phase seconds...)" or how the guest ended (triple fault, panic,
@@ -114,6 +122,39 @@ class QemuGuest(guestlib.Guest):
             halted = " halted" if "HLT=1" in block else ""
             lines.append(f"CPU {cpu}{halted} RIP={rip.group(1)} CR3={cr3.group(1)}{where}")
         return lines
+
+
+class KvmTrace:
+    """The test host kernel's kvm trace events in its ring buffer, kept
+    small enough to be cheap and read only when a run fails."""
+
+    ROOT = "/sys/kernel/tracing"
+    EVENTS = ("kvm_exit", "kvm_inj_exception", "kvm_inj_virq", "kvm_page_fault",
+              "kvm_nested_vmexit", "kvm_fpu")
+
+    def __init__(self):
+        if not os.path.isdir(os.path.join(self.ROOT, "events")):
+            subprocess.run(["mount", "-t", "tracefs", "tracefs", self.ROOT], check=True)
+        self.write("tracing_on", "0")
+        self.write("buffer_size_kb", "16384")
+        for event in self.EVENTS:
+            path = os.path.join(self.ROOT, "events", "kvm", event, "enable")
+            if os.path.exists(path):
+                self.write(os.path.join("events", "kvm", event, "enable"), "1")
+
+    def write(self, name, value):
+        with open(os.path.join(self.ROOT, name), "w") as f:
+            f.write(value)
+
+    def start(self):
+        self.write("trace", "")
+        self.write("tracing_on", "1")
+
+    def stop_and_tail(self, lines=400):
+        self.write("tracing_on", "0")
+        with open(os.path.join(self.ROOT, "trace"), errors="replace") as f:
+            tail = f.readlines()[-lines:]
+        return "".join(tail)
 
 
 class Phases:
@@ -264,11 +305,13 @@ def how_it_ended(transcript):
     return "stall (no progress, no message)"
 
 
-def one_run(workload, config, transcript_dir):
+def one_run(workload, config, transcript_dir, trace=None):
     vmm, cpus = config[:-1], int(config[-1])
     phases = Phases()
     started = time.monotonic()
     run = {}
+    if trace:
+        trace.start()
     with net.netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
         try:
             WORKLOADS[workload](vmm, cpus, phases, ns, run)
@@ -285,12 +328,20 @@ def one_run(workload, config, transcript_dir):
                     ended = "guest reset (QEMU exited 0: a triple fault under -no-reboot)"
                 else:
                     ended = f"QEMU died ({guest.child.exitstatus}, {guest.child.signalstatus})"
+            if trace:
+                tail = trace.stop_and_tail()
+                run["trace"] = tail
+                print(f"# last kvm trace events of the failed run:\n"
+                      + "".join(tail.splitlines(True)[-60:]), flush=True)
             return f"{ended} after {phases} ({type(e).__name__})"
         finally:
             if transcript_dir and "guest" in run:
                 name = f"{workload}-{config}-{time.strftime('%H%M%S')}.log"
                 with open(os.path.join(transcript_dir, name), "w") as f:
                     f.write(run["guest"].transcript())
+                if "trace" in run:
+                    with open(os.path.join(transcript_dir, name[:-4] + ".trace"), "w") as f:
+                        f.write(run["trace"])
 
 
 def main():
@@ -301,18 +352,23 @@ def main():
                         help="VMM and vCPU count per config, comma-separated")
     parser.add_argument("--transcripts", metavar="DIR",
                         help="write each run's guest console to DIR/WORKLOAD-CONFIG-HHMMSS.log")
+    parser.add_argument("--trace-kvm", action="store_true",
+                        help="record the test host's kvm trace events; print their end "
+                        "when a run fails (and write DIR/...trace with --transcripts)")
     args = parser.parse_args()
     if not os.environ.get("TERN_IN_TESTHOST"):
         extra = ["--transcripts", os.path.abspath(args.transcripts)] if args.transcripts else []
+        extra += ["--trace-kvm"] if args.trace_kvm else []
         os.execvp(os.path.join(ROOT, "testhost/run.sh"),
                   ["testhost/run.sh", "--", sys.executable, os.path.abspath(__file__),
                    "--workload", args.workload, "--runs", str(args.runs),
                    "--configs", args.configs] + extra)
     configs = args.configs.split(",")
+    trace = KvmTrace() if args.trace_kvm else None
     outcomes = {c: [] for c in configs}
     for run in range(args.runs):
         for config in configs:
-            outcome = one_run(args.workload, config, args.transcripts)
+            outcome = one_run(args.workload, config, args.transcripts, trace)
             outcomes[config].append(outcome)
             print(f"run {run + 1} {args.workload} {config}: {outcome}", flush=True)
     print(f"\nsummary ({args.workload}: runs that finished the whole workload):")

@@ -25,8 +25,9 @@ from tap import run, skip, test_with_timeout  # noqa: E402
 import guestlib  # noqa: E402
 
 # Debian's ordinary command line (GRUB's default adds quiet); no reboot=, so
-# the guest resets the way Linux picks on tern's machine.
-CMDLINE = "root=/dev/vda ro quiet console=ttyS0"
+# the guest resets the way Linux picks on tern's machine. TERN_DEBIAN_CMDLINE
+# replaces it to look closer (e.g. without quiet, with ignore_loglevel).
+CMDLINE = os.environ.get("TERN_DEBIAN_CMDLINE", "root=/dev/vda ro quiet console=ttyS0")
 # bash's prompt for root in Debian's /root/.bashrc, after the serial
 # console's autologin (the image's getty override).
 PROMPT = "root@tern-debian:~# "
