@@ -45,6 +45,18 @@ def test_with_timeout(seconds):
     return register
 
 
+def test_in_builds_where(applies):
+    """@test for a test that belongs to some builds only (the sanitizer
+    build's test hooks, say): applies() is asked after setup, and where it
+    is false the test is not part of this run at all. The suite runs each
+    file once per build, so the test runs where it means something and is
+    neither passed nor skipped where it does not."""
+    def register(fn):
+        fn.tap_applies = applies
+        return test(fn)
+    return register
+
+
 def _on_watchdog(signum, frame):
     raise Hung("the test was still running after its time limit (tap.py watchdog)")
 
@@ -56,10 +68,11 @@ def skip(reason):
 def run(setup=None):
     """Runs the registered tests in order. setup() may return a reason string
     to skip them all (e.g. no kernel to boot)."""
-    print(f"1..{len(_tests)}", flush=True)
     all_skipped = setup() if setup else None
+    tests = [fn for fn in _tests if getattr(fn, "tap_applies", lambda: True)()]
+    print(f"1..{len(tests)}", flush=True)
     failed = 0
-    for number, fn in enumerate(_tests, 1):
+    for number, fn in enumerate(tests, 1):
         name = fn.__name__
         if all_skipped:
             print(f"ok {number} - {name} # SKIP {all_skipped}", flush=True)

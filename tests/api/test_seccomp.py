@@ -7,8 +7,8 @@ of thread ends tern by SIGSYS with one line naming the call and the thread.
 The forbidden call comes from a test-only trigger, TERN_TEST_FORBIDDEN_SYSCALL
 =<thread kind>, compiled only into test builds (make asan defines
 TERN_TEST_HOOKS): with TERN=build/asan/tern those tests run; with the
-release build they are skipped, and a test checks the release build ignores
-the variable.
+release build they are not part of the run, and a test (release builds
+only) checks the release build ignores the variable.
 
 TERN=build/asan/tern runs the same tests against the sanitizer build."""
 import os
@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
-from tap import run, skip, test  # noqa: E402
+from tap import run, test, test_in_builds_where  # noqa: E402
 from apiclient import Api, fake_bzimage, wait_for_socket  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -245,10 +245,9 @@ def forbidden_call_from(kind):
     return status, vm.stderr()
 
 
-@test
+# The trigger exists only in test builds (TERN=build/asan/tern).
+@test_in_builds_where(lambda: TEST_BUILD)
 def a_forbidden_call_from_each_kind_of_thread_stops_tern_naming_both():
-    if not TEST_BUILD:
-        skip("the trigger exists only in test builds (TERN=build/asan/tern)")
     for kind in KINDS:
         status, stderr = forbidden_call_from(kind)
         assert status == -signal.SIGSYS, f"{kind}: status {status}, stderr: {stderr[-2000:]}"
@@ -258,10 +257,8 @@ def a_forbidden_call_from_each_kind_of_thread_stops_tern_naming_both():
         print(f"# {kind}: {line.group(0)}")
 
 
-@test
+@test_in_builds_where(lambda: TEST_BUILD)
 def log_mode_lets_a_forbidden_call_run():
-    if not TEST_BUILD:
-        skip("the trigger exists only in test builds (TERN=build/asan/tern)")
     with Vm("--seccomp", "log", env={"TERN_TEST_FORBIDDEN_SYSCALL": "vcpu"}) as vm:
         vm.start()
         time.sleep(0.5)
@@ -271,10 +268,8 @@ def log_mode_lets_a_forbidden_call_run():
             assert status.get("Seccomp") == "2", f"{comm}: Seccomp {status.get('Seccomp')}"
 
 
-@test
+@test_in_builds_where(lambda: not TEST_BUILD)
 def release_builds_ignore_the_trigger():
-    if TEST_BUILD:
-        skip("this is a test build (the check is for release builds)")
     with Vm(env={"TERN_TEST_FORBIDDEN_SYSCALL": "vcpu"}, net=False) as vm:
         vm.start()
         time.sleep(0.5)

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, skip, test  # noqa: E402
+from tap import run, test, test_in_builds_where  # noqa: E402
 from apiclient import Api, wait_for_socket  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -512,10 +512,9 @@ def definitions_survive_kill9():
         h.stop()
 
 
-@test
+# ternd's test hooks exist in the sanitizer build only (build/asan/ternd).
+@test_in_builds_where(has_test_hooks)
 def kill9_in_the_middle_of_a_define_leaves_nothing_half_made():
-    if not has_test_hooks():
-        skip("needs ternd's test hooks (the sanitizer build, build/asan/ternd)")
     with Host() as h:
         h.start()
         kept = h.define("kept")
@@ -543,10 +542,9 @@ def kill9_in_the_middle_of_a_define_leaves_nothing_half_made():
         h.stop()
 
 
-@test
+# ternd's test hooks exist in the sanitizer build only (build/asan/ternd).
+@test_in_builds_where(has_test_hooks)
 def kill9_in_the_middle_of_a_start_leaves_no_vm_running():
-    if not has_test_hooks():
-        skip("needs ternd's test hooks (the sanitizer build, build/asan/ternd)")
     with Host() as h:
         h.start(env={"TERND_TEST_KILL_AT": "start"})
         h.define("web")
