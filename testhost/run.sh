@@ -15,7 +15,10 @@
 # slower but clear of a known QEMU 7.2 multi-threaded TCG assertion;
 # TESTHOST_EMULATOR=backports|system picks the emulator: QEMU 10.0 from
 # bookworm-backports (unpacked by fetch-qemu-backports.sh; the default) or
-# the system's QEMU 7.2 (README.md, "The test host's emulator", says why).
+# the system's QEMU 7.2 (README.md, "The test host's emulator", says why);
+# TESTHOST_KVM_TRACE=0 turns off the test host's kvm trace events, which
+# otherwise record every guest's exits so that a triple fault's last events
+# are printed after the command (testhost/kvm-trace.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 
@@ -61,9 +64,13 @@ trap cleanup EXIT
 	report_after=$((timeout_secs > 120 ? timeout_secs - 60 : timeout_secs))
 	printf '(sleep %d; bash %q %d) >&2 &\n' "$report_after" \
 		"$TERN_ROOT/testhost/hang-report.sh" "$report_after"
+	printf 'export TESTHOST_KVM_TRACE=%q\n' "${TESTHOST_KVM_TRACE:-1}"
+	printf 'bash %q start\n' "$TERN_ROOT/testhost/kvm-trace.sh"
 	printf '%q ' "$@"
 	echo
-	printf 'echo $? >%q\n' "$work/status"
+	echo 'status=$?'
+	printf 'bash %q report >&2\n' "$TERN_ROOT/testhost/kvm-trace.sh"
+	printf 'echo $status >%q\n' "$work/status"
 } >"$work/cmd.sh"
 
 /usr/lib/qemu/virtiofsd --socket-path="$work/vfs.sock" -o source=/ \
