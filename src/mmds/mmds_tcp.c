@@ -223,7 +223,7 @@ static void take_data(struct mmds_conn *c, const struct mmds_segment *seg)
 	if (!seg->len && !fin)
 		return;
 	c->ack_due = true;
-	if (c->fin_received || c->close_after_reply)
+	if (c->fin_received)
 		return;
 	/* Ahead of rcv_nxt (a segment was lost): dropped. */
 	if ((int32_t)off < 0)
@@ -232,10 +232,15 @@ static void take_data(struct mmds_conn *c, const struct mmds_segment *seg)
 	if (off > seg->len || (off == seg->len && !fin))
 		return;
 	n = seg->len - off;
-	if (n > room)
-		n = room;
-	memcpy(c->rx + c->rx_len, seg->payload + off, n);
-	c->rx_len += n;
+	if (c->close_after_reply) {
+		/* After the last request we answer: taken and dropped, so
+		 * the guest's FIN behind it is in order. */
+	} else {
+		if (n > room)
+			n = room;
+		memcpy(c->rx + c->rx_len, seg->payload + off, n);
+		c->rx_len += n;
+	}
 	c->rcv_nxt += (uint32_t)n;
 	if (fin && off + n == seg->len) {
 		c->rcv_nxt++;
