@@ -262,13 +262,39 @@ static void route_entropy(struct api_call *call)
 	configure(call, INSTANCE_SET_ENTROPY);
 }
 
-static void route_not_yet(struct api_call *call)
+/* GET, PUT and PATCH /mmds, before and after start. The body is the
+ * metadata itself: any JSON. Over the size limit is Firecracker's 413. */
+static void route_mmds(struct api_call *call)
 {
-	char message[160];
+	struct tern_error err;
+	int ret;
 
-	snprintf(message, sizeof(message), "%s %s is not supported by tern yet",
-		 call->method, call->path);
-	api_reply_fault(call->reply, 400, message);
+	if (!strcmp(call->method, "GET")) {
+		reply_json_or_fault(call, instance_mmds_get(call->inst, &err),
+				    &err);
+		return;
+	}
+	if (!strcmp(call->method, "PUT"))
+		ret = instance_mmds_put(call->inst, call->body, &err);
+	else
+		ret = instance_mmds_patch(call->inst, call->body, &err);
+	if (ret == -EFBIG)
+		api_reply_fault(call->reply, 413, err.message);
+	else
+		reply_result(call->reply, ret, &err);
+}
+
+static void route_mmds_config(struct api_call *call)
+{
+	const json_t *version = json_object_get(call->body, "version");
+
+	configure(call, INSTANCE_SET_MMDS);
+	/* Firecracker deprecates V1 (also when version is left out). */
+	if (call->reply->status == 204 &&
+	    (!json_is_string(version) ||
+	     !strcmp(json_string_value(version), "V1")))
+		call->reply->deprecation =
+			"PUT /mmds/config: V1 is deprecated. Use V2 instead.";
 }
 
 static void route_describe(struct api_call *call)
@@ -605,8 +631,8 @@ static const struct route routes[] = {
 	{"/balloon", M_GET | M_PUT | M_PATCH, route_balloon},
 	{"/balloon/statistics", M_GET | M_PATCH, route_balloon_stats},
 	{"/entropy", M_PUT, route_entropy},
-	{"/mmds", M_GET | M_PUT | M_PATCH, route_not_yet},
-	{"/mmds/config", M_PUT, route_not_yet},
+	{"/mmds", M_GET | M_PUT | M_PATCH, route_mmds},
+	{"/mmds/config", M_PUT, route_mmds_config},
 	{"/snapshot/create", M_PUT, route_snapshot_create},
 	{"/snapshot/load", M_PUT, route_snapshot_load},
 	{"/migration", M_GET | M_PUT, route_migration},

@@ -13,6 +13,9 @@ struct api_reply {
 	unsigned status;
 	char *body; /* malloc'd, NULL for none */
 	const char *content_type;
+	/* Non-NULL: the request is deprecated (a Deprecation header, and
+	 * this reason in the log). */
+	const char *deprecation;
 };
 
 void api_route(struct instance *inst, const char *method, const char *path,

@@ -98,6 +98,12 @@ static enum MHD_Result send_reply(struct api_server *server,
 					reply->content_type
 						? reply->content_type
 						: "application/json");
+	/* Firecracker's Deprecation header on a deprecated request; the
+	 * reason goes to the log. */
+	if (reply->deprecation) {
+		MHD_add_response_header(response, "Deprecation", "true");
+		log_warn("%s", reply->deprecation);
+	}
 	ret = MHD_queue_response(conn, reply->status, response);
 	MHD_destroy_response(response);
 

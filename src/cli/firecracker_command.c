@@ -91,6 +91,7 @@ struct fc_args {
 	int no_api, no_seccomp, show_level, show_log_origin, enable_pci;
 	int version, snapshot_version, help;
 	unsigned long long max_payload;
+	unsigned long long mmds_size_limit; /* 0: max_payload */
 };
 
 void firecracker_command_print_version(FILE *out)
@@ -168,9 +169,10 @@ void firecracker_command_print_help(FILE *out)
 		"one is answered\n"
 		"                         413 (default: %d; at most %llu)\n"
 		"  --mmds-size-limit BYTES\n"
-		"                         checked and accepted; tern has no "
-		"MMDS yet (its API\n"
-		"                         answers 400), so nothing uses it\n"
+		"                         the most bytes the MMDS data store "
+		"holds (its compact\n"
+		"                         JSON text; default: the API's body "
+		"limit)\n"
 		"  --metadata FILE        refused: it fills the MMDS, which "
 		"tern does not have yet\n"
 		"  --boot-timer           accepted: tern's boot marker (a "
@@ -344,7 +346,14 @@ static int take_option(int opt, const char *arg, struct fc_args *a,
 		a->max_payload = n;
 		return 0;
 	case FC_MMDS_SIZE_LIMIT:
-		return parse_u64("mmds-size-limit", arg, &n, err);
+		if (parse_u64("mmds-size-limit", arg, &n, err))
+			return -EINVAL;
+		if (n < 1)
+			return tern_error_set(err, EINVAL,
+					      "--mmds-size-limit 0: use at "
+					      "least 1 byte");
+		a->mmds_size_limit = n;
+		return 0;
 	case FC_ENABLE_PCI:
 		a->enable_pci = 1;
 		return 0;
@@ -441,6 +450,9 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	req->seccomp = a->no_seccomp ? TERN_SECCOMP_OFF : TERN_SECCOMP_KILL;
 	req->instance_id = a->id;
 	req->api_max_body = (size_t)a->max_payload;
+	/* Firecracker's default: the API's body limit. */
+	config->mmds_size_limit =
+		a->mmds_size_limit ? a->mmds_size_limit : a->max_payload;
 	req->firecracker = 1;
 	return 0;
 }

@@ -1,7 +1,9 @@
 #include "config/vm_config_json.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -486,7 +488,6 @@ static int apply_tern(struct vm_config *config,
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
 	"cpu-config",
-	"mmds-config",
 	"pmem",
 	"memory-hotplug",
 };
@@ -888,6 +889,134 @@ int vm_config_json_apply_entropy(struct vm_config *config,
 	return apply_atomically(config, storage, apply_entropy, body, 0, err);
 }
 
+static const struct json_field mmds_fields[] = {
+	{"network_interfaces", JSON_FIELD_ARRAY, 1, 0, 0},
+	{"ipv4_address", JSON_FIELD_STRING, 0, 0, 0},
+	{"version", JSON_FIELD_STRING, 0, 0, 0},
+	{"imds_compat", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+static bool net_id_exists(const struct vm_config *config, const char *id)
+{
+	for (int i = 0; i < config->net_count; i++)
+		if (!strcmp(config->nets[i].id, id))
+			return true;
+	return false;
+}
+
+/* Firecracker's rule: 169.254.0.0/16 without its first and last /24,
+ * which RFC 3927 2.1 reserves. */
+static int parse_mmds_address(const char *text, uint32_t *ipv4,
+			      struct tern_error *err)
+{
+	struct in_addr addr;
+	const uint8_t *b = (const uint8_t *)&addr.s_addr;
+
+	if (inet_pton(AF_INET, text, &addr) != 1 || b[0] != 169 ||
+	    b[1] != 254 || b[2] == 0 || b[2] == 255)
+		return tern_error_set(err, EINVAL,
+				      "mmds-config.ipv4_address '%.64s': The "
+				      "MMDS IPv4 address is not link local "
+				      "(use 169.254.1.0 to 169.254.254.255)",
+				      text);
+	*ipv4 = addr.s_addr;
+	return 0;
+}
+
+static int parse_mmds_interfaces(struct vm_mmds_config *mmds,
+				 const struct vm_config *config,
+				 const json_t *list, struct tern_error *err)
+{
+	size_t i;
+	json_t *id;
+
+	if (json_array_size(list) == 0)
+		return tern_error_set(err, EINVAL,
+				      "mmds-config.network_interfaces: The "
+				      "list of network interface IDs that "
+				      "allow forwarding MMDS requests is "
+				      "empty.");
+	json_array_foreach(list, i, id)
+	{
+		const char *name = json_string_value(id);
+
+		if (!name || !net_id_exists(config, name))
+			return tern_error_set(
+				err, EINVAL,
+				"mmds-config.network_interfaces: The list of "
+				"network interface IDs provided contains at "
+				"least one ID that does not correspond to any "
+				"existing network interface ('%.64s').",
+				name ? name : "(not a string)");
+		if (mmds->iface_count == VM_MAX_NETS)
+			return tern_error_set(err, EINVAL,
+					      "mmds-config.network_interfaces: "
+					      "at most %d",
+					      VM_MAX_NETS);
+		snprintf(mmds->ifaces[mmds->iface_count++],
+			 sizeof(mmds->ifaces[0]), "%s", name);
+	}
+	return 0;
+}
+
+static int apply_mmds(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *body,
+		      int unused, struct tern_error *err)
+{
+	struct vm_mmds_config mmds = {.enabled = 1, .version = 1};
+	const char *version, *address;
+	int ret = JSON_FIELDS_CHECK(body, "mmds-config", mmds_fields, 0, err);
+
+	if (ret)
+		return ret;
+	version = json_string_value(json_fields_get(body, "version"));
+	if (version && !strcmp(version, "V2"))
+		mmds.version = 2;
+	else if (version && strcmp(version, "V1"))
+		return tern_error_set(err, EINVAL,
+				      "mmds-config.version '%.32s': use V1 "
+				      "or V2",
+				      version);
+	mmds.imds_compat = json_is_true(json_fields_get(body, "imds_compat"));
+	address = json_string_value(json_fields_get(body, "ipv4_address"));
+	ret = parse_mmds_address(address ? address : "169.254.169.254",
+				 &mmds.ipv4, err);
+	if (!ret)
+		ret = parse_mmds_interfaces(
+			&mmds, config,
+			json_fields_get(body, "network_interfaces"), err);
+	if (ret)
+		return ret;
+	config->mmds = mmds;
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_mmds(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_mmds, body, 0, err);
+}
+
+json_t *vm_config_json_export_mmds(const struct vm_config *config)
+{
+	const struct vm_mmds_config *mmds = &config->mmds;
+	char address[INET_ADDRSTRLEN];
+	json_t *list;
+
+	if (!mmds->enabled)
+		return json_null();
+	list = json_array();
+	for (int i = 0; list && i < mmds->iface_count; i++)
+		json_array_append_new(list, json_string(mmds->ifaces[i]));
+	inet_ntop(AF_INET, &mmds->ipv4, address, sizeof(address));
+	return json_pack("{s:s, s:o, s:s, s:b}", "version",
+			 mmds->version == 2 ? "V2" : "V1", "network_interfaces",
+			 list ? list : json_array(), "ipv4_address", address,
+			 "imds_compat", mmds->imds_compat);
+}
+
 static int is_empty(const json_t *value)
 {
 	return !value || json_is_null(value) ||
@@ -923,7 +1052,7 @@ static int apply_document(struct vm_config *config,
 					"through tern's configuration yet",
 					key);
 		}
-		if (known)
+		if (known || !strcmp(key, "mmds-config"))
 			continue;
 		if (!strcmp(key, "boot-source"))
 			ret = apply_boot_source(config, storage, value, 0, err);
@@ -967,6 +1096,14 @@ static int apply_document(struct vm_config *config,
 		return tern_error_set(err, EINVAL,
 				      "boot-source: required section is "
 				      "missing");
+	/* After the interfaces, whatever the document's order: it names
+	 * them. */
+	value = json_object_get(doc, "mmds-config");
+	if (value && !json_is_null(value)) {
+		ret = apply_mmds(config, storage, value, 0, err);
+		if (ret)
+			return ret;
+	}
 	/* Sections come in any order: the balloon is checked against the
 	 * RAM size once both are read. */
 	return config_check_balloon_fits(config, "balloon.amount_mib",
@@ -1213,6 +1350,8 @@ static json_t *export_document(const struct vm_config *config,
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
 	json_object_set_new(doc, "entropy", export_entropy(config));
+	json_object_set_new(doc, "mmds-config",
+			    vm_config_json_export_mmds(config));
 	if (shape == VM_CONFIG_EXPORT_FIRECRACKER)
 		return doc;
 	tern = export_tern(config, shape == VM_CONFIG_EXPORT_API);

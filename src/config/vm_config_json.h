@@ -69,6 +69,15 @@ int vm_config_json_apply_entropy(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
 
+/* PUT /mmds/config: which interfaces serve the MMDS (each an existing
+ * iface_id), its IPv4 address (link-local; default 169.254.169.254), its
+ * version (V1, the default, or V2) and imds_compat. */
+int vm_config_json_apply_mmds(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, struct tern_error *err);
+/* The mmds-config section (null when the MMDS is not configured). */
+json_t *vm_config_json_export_mmds(const struct vm_config *config);
+
 /* PUT /drives/{id}: a virtio-blk disk (the same as --disk); a known
  * drive_id replaces that disk. */
 int vm_config_json_apply_drive(struct vm_config *config,

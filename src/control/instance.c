@@ -1,5 +1,7 @@
 #include "control/instance.h"
 
+#include "mmds/mmds_store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +19,7 @@
 #include "control/migration_control.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
+#include "mmds/mmds_store.h"
 #include "snapshot/device_io.h"
 #include "snapshot/snapshot.h"
 #include "util/host_path.h"
@@ -306,6 +309,12 @@ struct instance *instance_create(const struct vm_config *config,
 	}
 	if (apply_logging(config, err))
 		goto fail;
+	inst->mmds = mmds_store_create(config->mmds_size_limit
+					       ? config->mmds_size_limit
+					       : MMDS_DEFAULT_SIZE_LIMIT,
+				       err);
+	if (!inst->mmds)
+		goto fail;
 	if (config->metrics_path &&
 	    open_metrics_file(inst, config->metrics_path, err))
 		goto fail;
@@ -353,6 +362,7 @@ void instance_destroy(struct instance *inst)
 	free(inst->load_snapshot_path);
 	free(inst->load_mem_file_path);
 	vm_config_storage_free(&inst->storage);
+	mmds_store_destroy(inst->mmds);
 	free(inst);
 }
 
@@ -394,6 +404,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_DRIVE] = "configuring a drive",
 		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
 		[INSTANCE_SET_NET] = "configuring a network interface",
+		[INSTANCE_SET_MMDS] = "configuring the MMDS",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -442,6 +453,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_NET:
 		ret = vm_config_json_apply_net(config, storage, body, err);
+		break;
+	case INSTANCE_SET_MMDS:
+		ret = vm_config_json_apply_mmds(config, storage, body, err);
 		break;
 	}
 	applied = *config;
@@ -666,6 +680,12 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	pthread_mutex_lock(&inst->lock);
 	config = inst->config;
 	pthread_mutex_unlock(&inst->lock);
+	/* The store outlives the VM; a snapshot's mmds-config has replaced
+	 * the configured one by now (snapshot_control.c). */
+	config.mmds_store = inst->mmds;
+	mmds_store_set_mode(inst->mmds,
+			    config.mmds.version == 2 ? MMDS_V2 : MMDS_V1,
+			    config.mmds.imds_compat);
 	/* Accepted for Firecracker's clients (firectl asks for SMT by
 	 * default); said once so nobody mistakes the topology. */
 	if (config.smt && config.cpu_count > 1)

@@ -39,6 +39,7 @@ enum instance_setting {
 	INSTANCE_SET_DRIVE, /* PUT /drives/{id}: virtio-blk */
 	INSTANCE_SET_VSOCK, /* PUT /vsock: virtio-vsock */
 	INSTANCE_SET_NET, /* PUT /network-interfaces/{id}: virtio-net */
+	INSTANCE_SET_MMDS, /* PUT /mmds/config */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */
@@ -96,6 +97,10 @@ struct instance {
 	 * only (no "tern" section), as a client validating against its
 	 * specification expects. */
 	int firecracker_api;
+	/* The MMDS data store (src/mmds): PUT/PATCH/GET /mmds before and
+	 * after start; the VM's MMDS interfaces serve it. Lives as long as
+	 * the instance, through reboots. */
+	struct mmds_store *mmds;
 };
 
 struct instance_outcome {
@@ -136,6 +141,14 @@ int instance_flush_metrics(struct instance *inst, struct tern_error *err);
 int instance_refuse_device_update(struct instance *inst, const char *kind,
 				  const char *id, const char *what,
 				  struct tern_error *err);
+
+/* PUT, PATCH and GET /mmds (src/control/mmds_control.c): -EFBIG over the
+ * size limit (413), -ENOENT PATCH before any PUT. */
+int instance_mmds_put(struct instance *inst, const json_t *doc,
+		      struct tern_error *err);
+int instance_mmds_patch(struct instance *inst, const json_t *patch,
+			struct tern_error *err);
+json_t *instance_mmds_get(struct instance *inst, struct tern_error *err);
 
 enum instance_state instance_get_state(struct instance *inst);
 /* "Not started", "Running", "Paused" (Firecracker's words), "Stopped". */

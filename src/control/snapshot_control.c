@@ -79,6 +79,7 @@ static int take_snapshot_config(struct instance *inst,
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;
 	merged.cmdline = snap->config.cmdline;
+	merged.mmds = snap->config.mmds;
 	ret = config_state_compare(snap, &merged,
 				   vm_config_virtio_transport(&merged), err);
 	if (ret)

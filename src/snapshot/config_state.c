@@ -241,6 +241,9 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 			? 0
 			: vm_config_json_apply_entropy(config, &snap->storage,
 						       value, err);
+	/* After the interfaces it names (parse_document). */
+	if (!strcmp(key, "mmds-config"))
+		return 0;
 	if (!strcmp(key, "tern")) {
 		int ret = JSON_FIELDS_CHECK(value, "tern", tern_fields, 0, err);
 
@@ -276,6 +279,12 @@ static int parse_document(struct snapshot_config *snap, const json_t *doc,
 		if (strcmp(key, "machine-config"))
 			ret = parse_section(snap, key, value, err);
 	}
+	/* Firecracker keeps the MMDS's configuration (not its data) in a
+	 * snapshot, and a restored VM serves it the same way. */
+	value = json_object_get(doc, "mmds-config");
+	if (!ret && value && !json_is_null(value))
+		ret = vm_config_json_apply_mmds(&snap->config, &snap->storage,
+						value, err);
 	return ret;
 }
 

@@ -9,9 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backends/tap.h"
 #include "devices/device.h"
+#include "mmds/mmds_net.h"
 #include "util/log.h"
 #include "virtio/virtio_net_announce.h"
 
@@ -38,6 +43,13 @@
 /* Starting guess of the next frame's size (header and a full standard
  * frame), before any frame was seen. */
 #define NET_RX_EXPECT_INITIAL (NET_HDR_SIZE + ETH_FRAME_LEN)
+
+/* The largest frame to the MMDS tern takes: its window is a few KiB, so
+ * a well-behaved guest never sends more in one segment; a larger frame
+ * to the MMDS address is dropped. */
+#define NET_MMDS_FRAME_MAX 8192
+/* Bytes of a frame that say whether it is the MMDS's (an ARP packet). */
+#define NET_MMDS_PEEK 42
 
 /* Announcements of the guest's MAC after a restore. */
 #define NET_ANNOUNCE_COUNT 3
@@ -96,6 +108,16 @@ struct virtio_net {
 	struct rate_limiter rx_limiter;
 	struct rate_limiter tx_limiter;
 	bool limiters_watched;
+
+	/* MMDS on this interface (src/mmds): frames to its address are
+	 * taken off the transmit path into mmds_frame and answered through
+	 * the receive path, ahead of the tap's frames; a timer resends and
+	 * expires its TCP connections. NULL: not this interface. */
+	struct mmds_net *mmds;
+	uint8_t *mmds_frame;
+	int mmds_timer_fd;
+	bool mmds_timer_watched;
+	bool mmds_timer_armed;
 
 	struct virtio_net_stats stats;
 };
@@ -207,6 +229,8 @@ static void net_reset(struct virtio_device *vdev)
 	net_drop_pending(net);
 	rate_limiter_unblock(&net->rx_limiter);
 	rate_limiter_unblock(&net->tx_limiter);
+	if (net->mmds)
+		mmds_net_reset(net->mmds);
 }
 
 /* Gives back every chain taken for the pending frame with nothing in it
@@ -448,6 +472,36 @@ static int net_rx_take(struct virtio_net *net)
 	return ret == 1 ? NET_RX_PENDING : ret;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The MMDS's next answer as the pending frame, ahead of the tap's: 1 when
+ * there was one. */
+static int net_rx_take_mmds(struct virtio_net *net)
+{
+	size_t n;
+
+	if (!net->mmds || !mmds_net_has_output(net->mmds))
+		return 0;
+	n = mmds_net_next_frame(net->mmds, net->rx_frame + NET_HDR_SIZE,
+				NET_FRAME_MAX, now_ms());
+	if (!n)
+		return 0;
+	/* No offloads: tern wrote whole checksums. */
+	memset(net->rx_frame, 0, NET_HDR_SIZE);
+	net->rx_len = net->rx_total = NET_HDR_SIZE + n;
+	net->rx_done = 0;
+	net->rx_count = 0;
+	net->rx_pending = true;
+	virtio_stat_add(&net->stats.mmds_tx_frames, 1);
+	return 1;
+}
+
 static void net_rx_process(struct virtio_net *net)
 {
 	struct virtio_device *vdev = &net->vdev;
@@ -455,7 +509,9 @@ static void net_rx_process(struct virtio_net *net)
 	int delivered = 0, ret;
 
 	for (int i = 0; i < NET_RX_BATCH; i++) {
-		if (!net->rx_pending) {
+		if (!net->rx_pending && net_rx_take_mmds(net)) {
+			/* Delivered below like a frame from the tap. */
+		} else if (!net->rx_pending) {
 			if (net->rx_limiter.blocked) {
 				/* The limiter's timer takes the tap up
 				 * again. */
@@ -528,6 +584,45 @@ static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events)
 	net_rx_process(net);
 }
 
+/* Arms the MMDS's timer while it has connections, disarms it after. */
+static void net_mmds_timer(struct virtio_net *net, bool on)
+{
+	struct itimerspec when = {{0, 0}, {0, 0}};
+
+	if (on == net->mmds_timer_armed)
+		return;
+	if (on) {
+		when.it_interval.tv_nsec = MMDS_TCP_TICK_MS * 1000000L;
+		when.it_value = when.it_interval;
+	}
+	if (timerfd_settime(net->mmds_timer_fd, 0, &when, NULL) == 0)
+		net->mmds_timer_armed = on;
+}
+
+/* Whether the frame in c is the MMDS's; if so it is taken (answered or
+ * dropped), never sent to the tap. */
+static bool net_tx_to_mmds(struct virtio_net *net, const struct virtq_chain *c)
+{
+	size_t len = c->readable_len - NET_HDR_SIZE;
+	uint8_t peek[NET_MMDS_PEEK];
+	size_t got;
+
+	got = virtq_chain_read(c, NET_HDR_SIZE, peek,
+			       len < sizeof(peek) ? len : sizeof(peek));
+	if (!mmds_net_is_for_mmds(net->mmds, peek, got))
+		return false;
+	virtio_stat_add(&net->stats.mmds_rx_frames, 1);
+	if (len > NET_MMDS_FRAME_MAX) {
+		virtio_stat_add(&net->stats.tx_dropped, 1);
+		return true;
+	}
+	got = virtq_chain_read(c, NET_HDR_SIZE, net->mmds_frame, len);
+	mmds_net_receive(net->mmds, net->mmds_frame, got, now_ms());
+	if (mmds_tcp_conn_count(&net->mmds->tcp))
+		net_mmds_timer(net, true);
+	return true;
+}
+
 static void net_tx_send(struct virtio_net *net, const struct virtq_chain *c)
 {
 	ssize_t n;
@@ -540,6 +635,8 @@ static void net_tx_send(struct virtio_net *net, const struct virtq_chain *c)
 		virtio_stat_add(&net->vdev.stats.errors, 1);
 		return;
 	}
+	if (net->mmds && net_tx_to_mmds(net, c))
+		return;
 	n = tap_writev(&net->tap, c->iov, c->readable_count);
 	if (n < 0) {
 		/* The kernel refuses inconsistent offload headers (EINVAL);
@@ -604,12 +701,45 @@ static void net_tx_process(struct virtio_net *net)
 	} while (virtq_enable_notify(vq));
 }
 
+static bool net_live(const struct virtio_device *vdev, uint16_t q);
+
+/* Moves the MMDS's answers into the receive queue (until it has none or
+ * the guest's buffers run out; a kick for new buffers goes on). */
+static void net_mmds_flush(struct virtio_net *net)
+{
+	for (int rounds = 0; rounds < 64; rounds++) {
+		if (!net_live(&net->vdev, NET_RX_QUEUE))
+			return;
+		net_rx_process(net);
+		if (!mmds_net_has_output(net->mmds) || net->rx_pending)
+			return;
+	}
+}
+
+static void net_mmds_timer_ready(struct virtio_device *vdev, int fd,
+				 uint32_t events)
+{
+	struct virtio_net *net = to_net(vdev);
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	if (!mmds_net_tick(net->mmds, now_ms()))
+		net_mmds_timer(net, false);
+	if (mmds_net_has_output(net->mmds) && !net->tap_paused_for_save)
+		net_mmds_flush(net);
+}
+
 static void net_queue_notify(struct virtio_device *vdev, uint16_t q)
 {
 	struct virtio_net *net = to_net(vdev);
 
 	if (q == NET_TX_QUEUE) {
 		net_tx_process(net);
+		/* The MMDS's answers to what the guest just sent. */
+		if (net->mmds && mmds_net_has_output(net->mmds) &&
+		    !net->tap_paused_for_save)
+			net_mmds_flush(net);
 		if (!net->tap_paused_for_save)
 			return;
 	}
@@ -665,6 +795,12 @@ static int net_watch_limiters(struct virtio_net *net)
 			EPOLLIN, net_tx_limiter_ready);
 	if (!ret)
 		net->limiters_watched = true;
+	if (!ret && net->mmds && !net->mmds_timer_watched) {
+		ret = virtio_device_watch_fd(&net->vdev, net->mmds_timer_fd,
+					     EPOLLIN, net_mmds_timer_ready);
+		if (!ret)
+			net->mmds_timer_watched = true;
+	}
 	return ret;
 }
 
@@ -688,6 +824,10 @@ static void net_destroy(struct virtio_device *vdev)
 	rate_limiter_destroy(&net->tx_limiter);
 	tap_close(&net->tap);
 	free(net->rx_frame);
+	mmds_net_destroy(net->mmds);
+	free(net->mmds_frame);
+	if (net->mmds_timer_fd >= 0)
+		close(net->mmds_timer_fd);
 	free(net);
 }
 
@@ -795,6 +935,10 @@ static int net_restore(struct virtio_device *vdev, const void *buf, size_t len)
 		return ret;
 	net_drop_pending(net);
 	net->tap_paused_for_save = false;
+	/* MMDS connections are not in a snapshot (nor its data store, as in
+	 * Firecracker); the guest's stack sees its old ones reset. */
+	if (net->mmds)
+		mmds_net_reset(net->mmds);
 	/* As Firecracker: the snapshot's limiters, tokens and all. */
 	if (len == sizeof(struct net_snapshot_limited)) {
 		struct net_snapshot_limited limited;
@@ -823,8 +967,38 @@ static const struct virtio_device_ops net_ops = {
 	.destroy = net_destroy,
 };
 
+/* The MMDS's side of an interface: its stack, the frame buffer and the
+ * timer, made here on the main thread (the I/O thread's system call list
+ * has no timerfd_create, getrandom). */
+static int net_setup_mmds(struct virtio_net *net, struct mmds_store *store,
+			  uint32_t ipv4, struct tern_error *err)
+{
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) < 0)
+		seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
+	net->mmds_timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (net->mmds_timer_fd < 0)
+		return tern_error_set(err, errno, "MMDS timer: %s",
+				      strerror(errno));
+	net->mmds_frame = malloc(NET_MMDS_FRAME_MAX);
+	net->mmds = mmds_net_create(store, ipv4, seed);
+	if (!net->mmds_frame || !net->mmds)
+		return tern_error_set(err, ENOMEM,
+				      "out of memory for the MMDS");
+	return 0;
+}
+
 int virtio_net_create(const struct vm_net_config *config,
 		      struct virtio_device **vdev, struct tern_error *err)
+{
+	return virtio_net_create_mmds(config, NULL, 0, vdev, err);
+}
+
+int virtio_net_create_mmds(const struct vm_net_config *config,
+			   struct mmds_store *store, uint32_t mmds_ipv4,
+			   struct virtio_device **vdev, struct tern_error *err)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	int ret;
@@ -840,8 +1014,11 @@ int virtio_net_create(const struct vm_net_config *config,
 	net->rx_expect = NET_RX_EXPECT_INITIAL;
 	net->rx_limiter.timer_fd = net->tx_limiter.timer_fd = -1;
 	net->tap.fd = -1;
-	ret = rate_limiter_init(&net->rx_limiter, &config->rx_rate_limiter,
-				err);
+	net->mmds_timer_fd = -1;
+	ret = store ? net_setup_mmds(net, store, mmds_ipv4, err) : 0;
+	if (!ret)
+		ret = rate_limiter_init(&net->rx_limiter,
+					&config->rx_rate_limiter, err);
 	if (!ret)
 		ret = rate_limiter_init(&net->tx_limiter,
 					&config->tx_rate_limiter, err);
@@ -866,6 +1043,10 @@ int virtio_net_create(const struct vm_net_config *config,
 		rate_limiter_destroy(&net->rx_limiter);
 		rate_limiter_destroy(&net->tx_limiter);
 		free(net->rx_frame);
+		mmds_net_destroy(net->mmds);
+		free(net->mmds_frame);
+		if (net->mmds_timer_fd >= 0)
+			close(net->mmds_timer_fd);
 		free(net);
 		return ret;
 	}

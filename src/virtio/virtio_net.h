@@ -19,6 +19,13 @@
 int virtio_net_create(const struct vm_net_config *config,
 		      struct virtio_device **vdev, struct tern_error *err);
 
+/* The same, serving the MMDS (src/mmds) from store at mmds_ipv4 (network
+ * byte order) on this interface: the guest's frames to that address are
+ * answered by tern and never reach the tap. */
+int virtio_net_create_mmds(const struct vm_net_config *config,
+			   struct mmds_store *store, uint32_t mmds_ipv4,
+			   struct virtio_device **vdev, struct tern_error *err);
+
 /* Frame counters beside vdev->stats, atomic (metrics read them any time). */
 struct virtio_net_stats {
 	_Atomic uint64_t rx_frames;
@@ -29,6 +36,9 @@ struct virtio_net_stats {
 	 * throttled: the tap left unread, a frame left in the ring. */
 	_Atomic uint64_t rx_throttled;
 	_Atomic uint64_t tx_throttled;
+	/* Frames the guest sent to the MMDS, and tern's answers. */
+	_Atomic uint64_t mmds_rx_frames;
+	_Atomic uint64_t mmds_tx_frames;
 };
 
 const struct virtio_net_stats *virtio_net_stats(struct virtio_device *vdev);

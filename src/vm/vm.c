@@ -398,6 +398,18 @@ static int add_balloon(struct vm *vm, struct tern_error *err)
 	return ret;
 }
 
+/* Whether interface i is one of mmds-config's network_interfaces (and
+ * the instance has a store to serve). */
+static bool net_serves_mmds(const struct vm_config *config, int i)
+{
+	if (!config->mmds.enabled || !config->mmds_store)
+		return false;
+	for (int k = 0; k < config->mmds.iface_count; k++)
+		if (!strcmp(config->mmds.ifaces[k], config->nets[i].id))
+			return true;
+	return false;
+}
+
 /* One line per virtio device the configuration asks for. */
 static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 {
@@ -415,7 +427,11 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 	for (int i = 0; !ret && i < vm->config.net_count; i++) {
 		struct virtio_device *net;
 
-		ret = virtio_net_create(&vm->config.nets[i], &net, err);
+		ret = virtio_net_create_mmds(&vm->config.nets[i],
+					     net_serves_mmds(&vm->config, i)
+						     ? vm->config.mmds_store
+						     : NULL,
+					     vm->config.mmds.ipv4, &net, err);
 		if (!ret)
 			ret = vm_add_virtio_device_id(
 				vm, net, vm->config.nets[i].id, err);

@@ -49,6 +49,19 @@ enum vm_reboot_action {
 	VM_REBOOT_RESTART, /* the VM boots its kernel again, same process */
 };
 
+/* Firecracker's mmds-config: which interfaces answer MMDS requests, at
+ * which address, with which MMDS version (src/mmds). */
+struct vm_mmds_config {
+	int enabled; /* configured: at least one interface */
+	char ifaces[VM_MAX_NETS][VM_NET_ID_MAX + 1]; /* iface_ids */
+	int iface_count;
+	uint32_t ipv4; /* network byte order; link-local */
+	int version; /* enum mmds_version: 1 or 2 */
+	int imds_compat;
+};
+
+struct mmds_store;
+
 /* --balloon: a virtio-balloon device. */
 struct vm_balloon_config {
 	int enabled;
@@ -110,6 +123,13 @@ struct vm_config {
 	 * and reported (docs/api.md says what each changes in tern). */
 	int smt;
 	int track_dirty_pages;
+	struct vm_mmds_config mmds;
+	/* --mmds-size-limit: the most bytes the MMDS data store may hold
+	 * (its compact JSON text); 0: the API's body limit, as Firecracker. */
+	uint64_t mmds_size_limit;
+	/* Not configuration: the instance's MMDS data store, which the VM's
+	 * MMDS interfaces serve; NULL: none. It outlives the VM. */
+	struct mmds_store *mmds_store;
 
 	/* Control plane: the same document (config file, GET /vm/config)
 	 * carries where logs and metrics go. */

@@ -226,7 +226,7 @@ def what_tern_lacks_answers_400_and_no_device_is_claimed():
         f("GET", "/balloon", words=["no balloon device"])
         f("PUT", "/snapshot/create", {"snapshot_path": "/s", "mem_file_path": "/m"},
           words=["needs a paused VM", "Not started"])
-        f("PUT", "/mmds", {}, words=["not supported"])
+        f("PATCH", "/mmds", {}, words=["not initialized"])
         # Nothing configured: the document has no device.
         doc = t.api.get("/vm/config")[1]
         assert doc["drives"] == [] and doc["network-interfaces"] == []

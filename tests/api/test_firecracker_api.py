@@ -24,7 +24,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import Api, fake_bzimage, wait_for_socket  # noqa: E402
+from apiclient import UnixHTTPConnection, Api, fake_bzimage, wait_for_socket  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -326,6 +326,62 @@ def network_interfaces_take_limiters_and_mtu():
         fc.fault("PATCH", "/network-interfaces/eth0", {"iface_id": "eth0",
                                                        "rx_rate_limiter": {}},
                  "started VM")
+
+
+@test
+def mmds_follows_firecrackers_rules():
+    """test_mmds.py's pre-boot steps: the store and its limit, PATCH before
+    PUT, mmds-config's checks and defaults, the V1 Deprecation header."""
+    with Firecracker("--http-api-max-payload-size", "512000",
+                     "--mmds-size-limit", "51200") as fc:
+        api = fc.api
+        assert api.get("/mmds") == (200, {})
+        msg = fc.fault("PATCH", "/mmds", {"latest": {"meta-data": {"ami-id": "dummy"}}})
+        assert "The MMDS data store is not initialized." in msg, msg
+        small = {"latest": {"meta-data": {"ami-id": "dummy"}}}
+        api.ok("PUT", "/mmds", small)
+        big = {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 51200}}}
+        status, reply = api.put("/mmds", big)
+        assert status == 413, (status, reply)
+        check(ERROR, reply, "/mmds")
+        assert api.get("/mmds") == (200, small)
+        # Exactly at the limit, then one key more is 413 and changes nothing.
+        full = {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 51137}}}
+        api.ok("PATCH", "/mmds", full)
+        status, _ = api.patch("/mmds", {"latest": {"meta-data": {"secret_key2": "b" * 10}}})
+        assert status == 413
+        assert api.get("/mmds") == (200, full)
+        api.ok("PATCH", "/mmds", {"latest": {"meta-data": {"secret_key": "a"}}})
+        assert len(json.dumps(api.get("/mmds")[1], separators=(",", ":"))) == 59
+        # The configuration: interfaces must exist, the address link-local.
+        fc.fault("PUT", "/mmds/config", {"network_interfaces": ["eth0"]}, "does not correspond")
+        api.ok("PUT", "/network-interfaces/eth0", {"iface_id": "eth0",
+                                                   "host_dev_name": "fctap0"})
+        fc.fault("PUT", "/mmds/config", {"network_interfaces": []}, "is empty")
+        fc.fault("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": ""},
+                 "not link local")
+        fc.fault("PUT", "/mmds/config", {"network_interfaces": ["eth0"],
+                                         "ipv4_address": "1.1.1.1"}, "not link local")
+        fc.fault("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": "V3"},
+                 "V1 or V2")
+        assert fc.get("/vm/config", FULL_CONFIG)["mmds-config"] is None
+        for version, deprecated in ((None, True), ("V1", True), ("V2", False)):
+            body = {"network_interfaces": ["eth0"]}
+            if version:
+                body["version"] = version
+            conn = UnixHTTPConnection(fc.sock)
+            conn.request("PUT", "/mmds/config", body=json.dumps(body))
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            assert resp.status == 204
+            assert (resp.getheader("Deprecation") is not None) == deprecated, version
+        api.ok("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": "V2",
+                                       "ipv4_address": "169.254.169.250",
+                                       "imds_compat": True})
+        assert fc.get("/vm/config", FULL_CONFIG)["mmds-config"] == {
+            "version": "V2", "ipv4_address": "169.254.169.250",
+            "network_interfaces": ["eth0"], "imds_compat": True}
 
 
 @test
