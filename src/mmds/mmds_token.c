@@ -4,14 +4,36 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "util/siphash.h"
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* The tag covers a domain string with the expiry, so a MAC computed by
+ * other users of a key (none today) never passes as a tag. HMAC-SHA256
+ * from OpenSSL, truncated to 64 bits (RFC 2104 section 5 allows it): a
+ * forged tag is a 2^64 guess per request over the guest's TCP. */
+static uint64_t token_tag(const struct mmds_token_key *key,
+			  const uint8_t expiry[8])
+{
+	uint8_t msg[16] = "tern-mmds";
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	uint64_t tag = 0;
+
+	memcpy(msg + 8, expiry, 8);
+	if (!HMAC(EVP_sha256(), key->key, sizeof(key->key), msg, sizeof(msg),
+		  mac, &mac_len) ||
+	    mac_len < 8)
+		return 0; /* never issued: mmds_token_key_init checked it */
+	for (int i = 7; i >= 0; i--)
+		tag = (tag << 8) | mac[i];
+	return tag;
+}
 
 int mmds_token_key_init(struct mmds_token_key *key, struct tern_error *err)
 {
 	size_t got = 0;
+	uint8_t probe[8] = {0};
 
 	while (got < sizeof(key->key)) {
 		ssize_t n =
@@ -25,18 +47,15 @@ int mmds_token_key_init(struct mmds_token_key *key, struct tern_error *err)
 					      strerror(errno ? errno : EIO));
 		got += (size_t)n;
 	}
+	/* OpenSSL initialises itself and fetches SHA-256 on first use: here,
+	 * on the thread configuring the VM, not on the device thread whose
+	 * seccomp list has no room for it. No configuration file is read. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	if (token_tag(key, probe) == 0 && token_tag(key, probe) == 0)
+		return tern_error_set(err, ENOTSUP,
+				      "MMDS token key: OpenSSL has no "
+				      "HMAC-SHA256");
 	return 0;
-}
-
-/* The tag covers a domain string with the expiry, so a SipHash value
- * computed by other users of a key (none today) never passes as a tag. */
-static uint64_t token_tag(const struct mmds_token_key *key,
-			  const uint8_t expiry[8])
-{
-	uint8_t msg[16] = "tern-mmds";
-
-	memcpy(msg + 8, expiry, 8);
-	return siphash24(key->key, msg, sizeof(msg));
 }
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -54,59 +73,27 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
-/* 16 bytes: five whole groups of three, then one byte and "==". */
 static void encode16(const uint8_t in[16], char out[MMDS_TOKEN_SIZE])
 {
-	char *o = out;
-
-	for (int i = 0; i < 15; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
-			in[i + 2];
-
-		*o++ = b64[v >> 18];
-		*o++ = b64[(v >> 12) & 63];
-		*o++ = b64[(v >> 6) & 63];
-		*o++ = b64[v & 63];
-	}
-	*o++ = b64[in[15] >> 2];
-	*o++ = b64[(in[15] & 3) << 4];
-	*o++ = '=';
-	*o++ = '=';
-	*o = '\0';
+	EVP_EncodeBlock((unsigned char *)out, in, 16);
 }
 
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
-}
-
-/* The exact inverse of encode16: anything else (other lengths, bits set
- * that encode16 leaves clear, padding elsewhere) is refused. */
+/* Only the exact encoding of 16 bytes: OpenSSL's decoder is lenient
+ * (spaces, other padding), so what it gives is encoded again and must
+ * be the token byte for byte. */
 static bool decode16(const char *in, size_t len, uint8_t out[16])
 {
-	int v[MMDS_TOKEN_LEN - 2];
+	unsigned char decoded[MMDS_TOKEN_LEN];
+	char again[MMDS_TOKEN_SIZE];
 
-	if (len != MMDS_TOKEN_LEN || in[22] != '=' || in[23] != '=')
+	if (len != MMDS_TOKEN_LEN ||
+	    EVP_DecodeBlock(decoded, (const unsigned char *)in,
+			    MMDS_TOKEN_LEN) != 18)
 		return false;
-	for (int i = 0; i < MMDS_TOKEN_LEN - 2; i++)
-		if ((v[i] = b64_value(in[i])) < 0)
-			return false;
-	if (v[21] & 15)
-		return false;
-	for (int i = 0, j = 0; i < 15; i += 3, j += 4) {
-		uint32_t w = (uint32_t)v[j] << 18 | (uint32_t)v[j + 1] << 12 |
-			(uint32_t)v[j + 2] << 6 | (uint32_t)v[j + 3];
-
-		out[i] = (uint8_t)(w >> 16);
-		out[i + 1] = (uint8_t)(w >> 8);
-		out[i + 2] = (uint8_t)w;
-	}
-	out[15] = (uint8_t)(v[20] << 2 | v[21] >> 4);
-	return true;
+	memcpy(out, decoded, 16);
+	encode16(out, again);
+	return memcmp(again, in, MMDS_TOKEN_LEN) == 0;
 }
-
 void mmds_token_issue(const struct mmds_token_key *key, uint32_t ttl_s,
 		      uint64_t now_ms, char out[MMDS_TOKEN_SIZE])
 {

@@ -1,6 +1,6 @@
 /* MMDS session tokens (V2, and accepted by V1): PUT /latest/api/token with
  * X-metadata-token-ttl-seconds issues one, later GETs present it in
- * X-metadata-token. A token is its expiry time and a SipHash-2-4 tag of it
+ * X-metadata-token. A token is its expiry time and an HMAC-SHA256 tag of it
  * under a key drawn at random for each VM: tern keeps no token list (a
  * guest cannot fill tern's memory by asking for tokens), a guest cannot
  * make one up or stretch its lifetime without the key, and a token from

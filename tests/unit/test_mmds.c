@@ -13,7 +13,6 @@
 #include "mmds/mmds_net.h"
 #include "mmds/mmds_store.h"
 #include "mmds/mmds_token.h"
-#include "util/siphash.h"
 
 #define T0 1000000ULL /* an arbitrary monotonic time, ms */
 
@@ -31,20 +30,6 @@ static struct mmds_store *store_with(const char *json)
 		json_decref(doc);
 	}
 	return store;
-}
-
-/* The reference vector of the SipHash paper (key 00..0f). */
-static void siphash_matches_the_reference(void **state)
-{
-	uint8_t key[16], msg[15];
-
-	for (int i = 0; i < 16; i++)
-		key[i] = (uint8_t)i;
-	for (int i = 0; i < 15; i++)
-		msg[i] = (uint8_t)i;
-	assert_true(siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ULL);
-	assert_true(siphash24(key, msg, 15) == 0xa129ca6149be45e5ULL);
-	assert_true(siphash24(key, msg, 8) == 0x93f5f5799a932462ULL);
 }
 
 static void tokens_expire_and_resist_tampering(void **state)
@@ -635,7 +620,6 @@ static void hostile_frames_are_dropped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(siphash_matches_the_reference),
 		cmocka_unit_test(tokens_expire_and_resist_tampering),
 		cmocka_unit_test(put_patch_and_the_size_limit),
 		cmocka_unit_test(reads_as_json_and_imds_text),
