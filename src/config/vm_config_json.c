@@ -431,6 +431,7 @@ static const struct json_field tern_fields[] = {
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
 	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
+	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int apply_tern(struct vm_config *config,
@@ -467,6 +468,16 @@ static int apply_tern(struct vm_config *config,
 		ret = config_parse_on_reboot("tern.on_reboot",
 					     json_string_value(value),
 					     &config->on_reboot, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "firmware");
+	if (value) {
+		ret = config_check_path("tern.firmware",
+					json_string_value(value), err);
+		if (!ret)
+			ret = keep_string(storage, VM_CONFIG_STR_FIRMWARE,
+					  value, &config->firmware_path, err);
 		if (ret)
 			return ret;
 	}
@@ -1168,6 +1179,10 @@ static json_t *export_tern(const struct vm_config *config, int only_changed)
 		json_object_set_new(
 			tern, "on_reboot",
 			json_string(config_on_reboot_name(config->on_reboot)));
+	/* No default to show: absent means no firmware. */
+	if (config->firmware_path)
+		json_object_set_new(tern, "firmware",
+				    json_string(config->firmware_path));
 	return tern;
 }
 
@@ -1194,7 +1209,8 @@ static json_t *export_document(const struct vm_config *config,
 	 * set the API shows no boot source (null), as an absent section. */
 	json_object_set_new(doc, "boot-source",
 			    config->kernel_path ||
-					    shape == VM_CONFIG_EXPORT_FULL
+					    (shape == VM_CONFIG_EXPORT_FULL &&
+					     !config->firmware_path)
 				    ? export_boot_source(config)
 				    : json_null());
 	json_object_set_new(doc, "machine-config",

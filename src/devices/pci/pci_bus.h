@@ -1,7 +1,9 @@
 /* PCI bus 0 of a tern VM: 32 slots (function 0 only), config space through
  * configuration mechanism #1 (ports 0xcf8/0xcfc, what Linux probes without
  * ACPI) and through ECAM at LAYOUT_PCI_ECAM_GPA (announced by ACPI MCFG),
- * and the BARs, assigned from the LAYOUT_PCI_MMIO window as firmware would.
+ * and the BARs, assigned from the LAYOUT_PCI_MMIO window as firmware would
+ * (and decoded in the LAYOUT_PCI_MMIO_HIGH window too, where PC firmware
+ * run by --firmware moves them).
  * The bus answers the whole PCI MMIO window on the VM's MMIO bus and
  * dispatches to whichever BAR decodes the address at the time, since the
  * guest may move BARs while it runs.
@@ -26,6 +28,7 @@ struct pci_bus {
 	struct device config_ports; /* on the port I/O bus */
 	struct device ecam; /* on the MMIO bus */
 	struct device bar_window; /* on the MMIO bus */
+	struct device bar_window_high; /* the firmware's, on the MMIO bus */
 
 	/* Held for writing around config accesses (they may move BARs), for
 	 * reading around BAR dispatch. */
