@@ -7,6 +7,7 @@
 #include <sys/sysinfo.h>
 
 #include "api/api_server.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
 #include "cli/exit_status.h"
@@ -823,6 +824,9 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
 	ret = config_check_firmware(config, err);
+	if (!ret && config->firmware_path)
+		ret = firmware_check_file(config->firmware_path, "--firmware",
+					  err);
 	if (ret)
 		return ret;
 	/* --incoming needs a transport (tern restore refuses --incoming

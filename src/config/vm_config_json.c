@@ -936,8 +936,12 @@ static int apply_document(struct vm_config *config,
 		}
 		if (known)
 			continue;
+		/* null: judged below, once tern.firmware is known. */
 		if (!strcmp(key, "boot-source"))
-			ret = apply_boot_source(config, storage, value, 0, err);
+			ret = json_is_null(value)
+				? 0
+				: apply_boot_source(config, storage, value, 0,
+						    err);
 		else if (!strcmp(key, "machine-config"))
 			ret = apply_machine(config, storage, value, 0, err);
 		else if (!strcmp(key, "logger"))
@@ -974,10 +978,15 @@ static int apply_document(struct vm_config *config,
 		if (ret)
 			return ret;
 	}
-	if (!json_object_get(doc, "boot-source"))
+	/* A firmware boots from its disk: no boot source then (the export
+	 * shows it as null). */
+	value = json_object_get(doc, "boot-source");
+	if (!value && !config->firmware_path)
 		return tern_error_set(err, EINVAL,
 				      "boot-source: required section is "
 				      "missing");
+	if (json_is_null(value) && !config->firmware_path)
+		return apply_boot_source(config, storage, value, 0, err);
 	/* Sections come in any order: the balloon is checked against the
 	 * RAM size once both are read. */
 	return config_check_balloon_fits(config, "balloon.amount_mib",

@@ -415,10 +415,11 @@ static int map_firmware(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 	if (firmware_check_size(image.size)) {
-		ret = tern_error_set(err, EINVAL,
-				     "firmware %s: %zu bytes; an image must be "
-				     "64 KiB to 16 MiB, a multiple of 64 KiB",
-				     vm->config.firmware_path, image.size);
+		ret = tern_error_set(
+			err, EINVAL,
+			"firmware %s: %zu bytes; a firmware image "
+			"is 64 KiB to 16 MiB, a multiple of 64 KiB",
+			vm->config.firmware_path, image.size);
 	} else {
 		ret = alloc_rom(vm, image.size, "firmware", err);
 		if (!ret)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "arch/x86/e820.h"
 #include "arch/x86/layout.h"
@@ -17,6 +18,26 @@ int firmware_check_size(uint64_t size)
 	if (size < LAYOUT_FIRMWARE_MIN_SIZE ||
 	    size > LAYOUT_FIRMWARE_MAX_SIZE || size % LAYOUT_FIRMWARE_MIN_SIZE)
 		return -EINVAL;
+	return 0;
+}
+
+int firmware_check_file(const char *path, const char *where,
+			struct tern_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return tern_error_set(err, errno, "%s %s: %s", where, path,
+				      strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return tern_error_set(err, EINVAL, "%s %s: not a regular file",
+				      where, path);
+	if (firmware_check_size((uint64_t)st.st_size))
+		return tern_error_set(err, EINVAL,
+				      "%s %s: %lld bytes; a firmware image is "
+				      "64 KiB to 16 MiB, a multiple of 64 KiB "
+				      "(SeaBIOS's bios.bin is 128 KiB)",
+				      where, path, (long long)st.st_size);
 	return 0;
 }
 

@@ -14,10 +14,17 @@
 #include "arch/x86/acpi/acpi_tables.h"
 #include "devices/device.h"
 #include "memory/guest_memory.h"
+#include "util/error.h"
 
 /* 0 when an image of size bytes can be mapped (64 KiB to 16 MiB, a
  * multiple of 64 KiB, as QEMU's -bios), -EINVAL otherwise. */
 int firmware_check_size(uint64_t size);
+
+/* The file at path can be a firmware image: a regular file of a size
+ * firmware_check_size() accepts. where names it in the message (an option
+ * or a field). Returns 0 or a negative errno with err set. */
+int firmware_check_file(const char *path, const char *where,
+			struct tern_error *err);
 
 /* Guest physical address of an image of size bytes: it ends at 4 GiB. */
 uint64_t firmware_gpa(uint64_t size);
