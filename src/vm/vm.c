@@ -22,6 +22,7 @@
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
+#include "devices/acpi_pm1.h"
 #include "devices/acpi_power.h"
 #include "devices/boot_marker.h"
 #include "devices/cmos_rtc.h"
@@ -304,6 +305,15 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (vm->config.firmware_path) {
 		ret = register_device(&vm->pio_bus, DEBUG_CONSOLE_PORT, 1,
 				      debug_console_create(), err);
+		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why). */
+		if (!ret)
+			ret = register_device(
+				&vm->pio_bus, ACPI_PM1_EVT_PORT,
+				ACPI_PM1_PORT_COUNT,
+				acpi_pm1_create(&(struct acpi_power_events){
+					request_guest_poweroff, reset_by_acpi,
+					vm}),
+				err);
 		if (ret)
 			return ret;
 	}
@@ -442,6 +452,7 @@ static void fill_acpi_platform(struct vm *vm, struct acpi_platform *platform,
 		.apic_ids = apic_ids,
 		.mmio_devices = vm->virtio_mmio,
 		.mmio_device_count = vm->virtio_mmio_count,
+		.full_acpi = vm->config.firmware_path != NULL,
 	};
 }
 

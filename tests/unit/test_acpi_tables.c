@@ -269,9 +269,10 @@ static const uint8_t *fw_table(const struct acpi_firmware_blobs *b,
 static void firmware_loader_links_the_tables_where_it_puts_them(void **state)
 {
 	uint32_t apic_ids[3] = {0, 1, 2};
-	struct acpi_platform platform = {.cpu_count = 3, .apic_ids = apic_ids};
+	struct acpi_platform platform = {
+		.cpu_count = 3, .apic_ids = apic_ids, .full_acpi = 1};
 	struct acpi_firmware_blobs b;
-	const uint8_t *xsdt, *fadt = NULL;
+	const uint8_t *xsdt, *fadt = NULL, *facs;
 	int allocs = 0;
 
 	assert_int_equal(acpi_tables_build_for_firmware(&platform, &b), 0);
@@ -292,6 +293,19 @@ static void firmware_loader_links_the_tables_where_it_puts_them(void **state)
 	}
 	assert_non_null(fadt);
 	fw_table(&b, get64(fadt + 140), "DSDT");
+	/* Full ACPI for a BIOS-booted OS: not hardware-reduced, the PM1
+	 * blocks named, and a FACS (no checksum, 64-byte aligned). */
+	assert_int_equal(get32(fadt + 112) & (1u << 20), 0);
+	assert_int_equal(get32(fadt + 56), 0x608);
+	assert_int_equal(get32(fadt + 64), 0x60c);
+	assert_int_equal(fadt[88], 4);
+	assert_int_equal(fadt[89], 2);
+	assert_int_equal(get64(fadt + 152), 0x608);
+	assert_int_equal(get64(fadt + 176), 0x60c);
+	assert_int_equal(get64(fadt + 132) % 64, 0);
+	facs = b.tables + (get64(fadt + 132) - FW_TABLES_GPA);
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal(get32(facs + 4), 64);
 	acpi_firmware_blobs_free(&b);
 }
 

@@ -13,6 +13,7 @@
 
 #include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_pm1.h"
 #include "devices/fw_cfg.h"
 #include "util/le_bytes.h"
 
@@ -125,6 +126,75 @@ static void fw_cfg_gets_what_seabios_reads(void **state)
 	guest_memory_destroy(&mem);
 }
 
+static int poweroffs;
+
+static void count_poweroff(void *opaque)
+{
+	(void)opaque;
+	poweroffs++;
+}
+
+static void never_called(void *opaque)
+{
+	(void)opaque;
+	fail_msg("PM1 reset");
+}
+
+static uint16_t pm1_read16(struct device *dev, uint64_t port)
+{
+	uint16_t v = 0;
+
+	dev->ops->io_read(dev, port - ACPI_PM1_EVT_PORT, &v, 2);
+	return v;
+}
+
+static void pm1_write16(struct device *dev, uint64_t port, uint16_t v)
+{
+	dev->ops->io_write(dev, port - ACPI_PM1_EVT_PORT, &v, 2);
+}
+
+/* Linux's view of full ACPI's PM1 blocks: ACPI mode on, enable bits kept,
+ * no status ever, and `poweroff` (SLP_TYP 5 with SLP_EN) ends the VM. */
+static void pm1_blocks_power_off_on_s5(void **state)
+{
+	struct device *dev = acpi_pm1_create(&(struct acpi_power_events){
+		count_poweroff, never_called, NULL});
+	uint8_t buf[16], hi;
+	size_t len = sizeof(buf);
+	struct {
+		uint16_t enable, control;
+	} bad = {0, ACPI_PM1_SLP_EN};
+
+	assert_non_null(dev);
+	poweroffs = 0;
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_CNT_PORT) & ACPI_PM1_SCI_EN,
+			 ACPI_PM1_SCI_EN);
+	pm1_write16(dev, ACPI_PM1_EVT_PORT + 2, 0x0120);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT + 2), 0x0120);
+	pm1_write16(dev, ACPI_PM1_EVT_PORT, 0xffff); /* clear all: none set */
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), 0);
+	/* S1 (not offered) is ignored; S5 powers off, written whole or as
+	 * the high byte alone. */
+	pm1_write16(dev, ACPI_PM1_CNT_PORT,
+		    1 << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_SLP_EN);
+	assert_int_equal(poweroffs, 0);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_CNT_PORT) & ACPI_PM1_SLP_EN,
+			 0);
+	pm1_write16(dev, ACPI_PM1_CNT_PORT,
+		    5 << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_SLP_EN);
+	assert_int_equal(poweroffs, 1);
+	hi = (5 << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_SLP_EN) >> 8;
+	dev->ops->io_write(dev, ACPI_PM1_CNT_PORT + 1 - ACPI_PM1_EVT_PORT, &hi,
+			   1);
+	assert_int_equal(poweroffs, 2);
+	assert_int_equal(dev->ops->save(dev, buf, &len), 0);
+	assert_int_equal(dev->ops->restore(dev, buf, len), 0);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT + 2), 0x0120);
+	assert_int_equal(dev->ops->restore(dev, &bad, sizeof(bad)), -EINVAL);
+	assert_int_equal(dev->ops->restore(dev, &bad, 3), -EINVAL);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +202,7 @@ int main(void)
 		cmocka_unit_test(e820_has_ram_and_the_reserved_windows),
 		cmocka_unit_test(low_copy_is_the_images_last_128_kib),
 		cmocka_unit_test(fw_cfg_gets_what_seabios_reads),
+		cmocka_unit_test(pm1_blocks_power_off_on_s5),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_pm1.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/serial_8250.h"
@@ -30,6 +31,8 @@
 #define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
 /* No VGA, and leave PCIe ASPM alone. The keyboard controller is announced
  * in the DSDT (PNP0303), which is where Linux looks for it under ACPI. */
+#define FADT_BOOT_ARCH_LEGACY_DEVICES (1u << 0)
+#define FADT_BOOT_ARCH_8042 (1u << 1)
 #define FADT_BOOT_ARCH_NO_VGA (1u << 2)
 #define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
 /* The SCI is unused in hardware-reduced mode, but Linux programs the IOAPIC
@@ -89,9 +92,10 @@ struct table_writer {
 	struct link_log *log; /* NULL: tables at fixed addresses */
 };
 
-static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
+static uint8_t *table_alloc_aligned(struct table_writer *w, size_t len,
+				    size_t align, uint64_t *gpa)
 {
-	size_t at = (w->used + 15) & ~(size_t)15;
+	size_t at = (w->used + align - 1) & ~(align - 1);
 
 	if (w->error || at > w->cap || len > w->cap - at) {
 		w->error = w->error ? w->error : -E2BIG;
@@ -101,6 +105,11 @@ static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
 	w->used = at + len;
 	*gpa = w->base_gpa + at;
 	return w->out + at;
+}
+
+static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
+{
+	return table_alloc_aligned(w, len, 16, gpa);
 }
 
 static void log_pointer(struct table_writer *w, const uint8_t *field,
@@ -327,9 +336,48 @@ static uint64_t write_dsdt(struct table_writer *w,
 	return gpa;
 }
 
-static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
+/* Full ACPI's firmware control structure: its global lock and waking
+ * vector, unused (no S3); 64-byte aligned, no checksum (ACPI 6.4 5.2.10). */
+#define FACS_SIZE 64
+
+static uint64_t write_facs(struct table_writer *w)
 {
 	uint64_t gpa;
+	uint8_t *t = table_alloc_aligned(w, FACS_SIZE, 64, &gpa);
+
+	if (!t)
+		return 0;
+	memcpy(t, "FACS", 4);
+	le_put32(t + 4, FACS_SIZE);
+	t[32] = 2; /* version */
+	return gpa;
+}
+
+/* The PM1 blocks of devices/acpi_pm1.h, in both the 32-bit and the
+ * extended fields. SMI_CMD stays 0: ACPI mode is always on. */
+static void fadt_full_acpi(struct table_writer *w, uint8_t *t,
+			   uint64_t facs_gpa)
+{
+	le_put32(t + 56, ACPI_PM1_EVT_PORT); /* PM1a_EVT_BLK */
+	le_put32(t + 64, ACPI_PM1_CNT_PORT); /* PM1a_CNT_BLK */
+	t[88] = ACPI_PM1_EVT_LEN;
+	t[89] = ACPI_PM1_CNT_LEN;
+	le_put64(t + 132, facs_gpa); /* X_FIRMWARE_CTRL */
+	log_pointer(w, t + 132, 0, 8);
+	t[148] = GAS_SYSTEM_IO; /* X_PM1a_EVT_BLK */
+	t[149] = ACPI_PM1_EVT_LEN * 8;
+	t[151] = 2; /* word access */
+	le_put64(t + 152, ACPI_PM1_EVT_PORT);
+	t[172] = GAS_SYSTEM_IO; /* X_PM1a_CNT_BLK */
+	t[173] = ACPI_PM1_CNT_LEN * 8;
+	t[175] = 2;
+	le_put64(t + 176, ACPI_PM1_CNT_PORT);
+}
+
+static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa,
+			   const struct acpi_platform *platform)
+{
+	uint64_t gpa, facs = platform->full_acpi ? write_facs(w) : 0;
 	uint8_t *t = table_alloc(w, FADT_SIZE, &gpa);
 
 	if (!t)
@@ -337,10 +385,17 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
 	header_fill(t, "FACP", FADT_SIZE, FADT_REVISION);
 	le_put16(t + 46, FADT_SCI_GSI);
 	t[108] = CMOS_RTC_CENTURY_REGISTER; /* CENTURY: the RTC has one */
-	le_put16(t + 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
+	le_put16(t + 109,
+		 FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM |
+			 (platform->full_acpi ? FADT_BOOT_ARCH_LEGACY_DEVICES |
+					  FADT_BOOT_ARCH_8042
+					      : 0));
 	le_put32(t + 112,
-		 FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
-			 FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
+		 (platform->full_acpi ? 0 : FADT_FLAG_HW_REDUCED_ACPI) |
+			 FADT_FLAG_RESET_REG_SUP | FADT_FLAG_PWR_BUTTON |
+			 FADT_FLAG_SLP_BUTTON);
+	if (platform->full_acpi)
+		fadt_full_acpi(w, t, facs);
 	put_gas_io(t, 116, ACPI_RESET_PORT);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = FADT_MINOR_REVISION;
@@ -468,7 +523,7 @@ static long build_tables(const struct acpi_platform *platform,
 		rsdp = table_alloc(&w, RSDP_SIZE, &rsdp_gpa);
 	}
 	dsdt = write_dsdt(&w, platform);
-	tables[0] = write_fadt(&w, dsdt);
+	tables[0] = write_fadt(&w, dsdt, platform);
 	tables[1] = write_madt(&w, platform);
 	tables[2] = write_mcfg(&w);
 	xsdt = write_xsdt(&w, tables, 3);

@@ -25,6 +25,11 @@ struct acpi_platform {
 	const uint32_t *apic_ids; /* cpu_count entries */
 	const struct acpi_mmio_device *mmio_devices;
 	int mmio_device_count;
+	/* Full ACPI instead of hardware-reduced (--firmware): the FADT names
+	 * the PM1 blocks of devices/acpi_pm1.h, a FACS and the 8042, so the
+	 * OS treats the machine as a PC with an 8259 PIC (which the BIOS has
+	 * programmed and the OS must mask; see acpi_pm1.h). */
+	int full_acpi;
 };
 
 /* Builds every table into out (capacity cap) as it must appear at guest
