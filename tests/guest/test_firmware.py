@@ -8,7 +8,9 @@ and the gap after it, the root file system in partition 1), as
 SeaBIOS's banner, GRUB's menu, then Linux and a shell; SeaBIOS's debug
 port shows that it found the virtio-blk disk on PCI and the ACPI tables
 tern handed it through fw_cfg reach Linux; `poweroff` (ACPI S5) ends tern
-with status 0."""
+with status 0. With --on-reboot restart, `reboot` goes through SeaBIOS and
+GRUB again (tern copies the firmware below 1 MiB again and the vCPUs start
+at the reset vector) back to a shell that sees what the first boot wrote."""
 import os
 import shutil
 import subprocess
@@ -37,10 +39,10 @@ def disk_path():
 class FirmwareGuest(guestlib.Guest):
     """tern run --firmware BIOS --disk path=DISK, console on a pty."""
 
-    def __init__(self, disk, log_path):
+    def __init__(self, disk, log_path, extra=()):
         super().__init__(log_path=log_path)
         self.argv = ["run", "--firmware", BIOS, "--disk", f"path={disk}",
-                     "--cpus", "2", "--memory", "512M", "--log-level", "debug"]
+                     "--cpus", "2", "--memory", "512M", "--log-level", "debug"] + list(extra)
 
     def __enter__(self):
         self.child = pexpect.spawn(
@@ -51,6 +53,13 @@ class FirmwareGuest(guestlib.Guest):
         self.started = time.monotonic()
         return self
 
+    def wait_for_shell(self):
+        self.child.expect_exact(PROMPT)
+        self.mark("a shell")
+        self.child.sendline("bind 'set enable-bracketed-paste off'")
+        self.child.expect_exact(PROMPT)
+        self.shell("stty cols 4000")
+
     def mark(self, what):
         print(f"# {what} {time.monotonic() - self.started:.1f} s after tern started",
               flush=True)
@@ -59,12 +68,9 @@ class FirmwareGuest(guestlib.Guest):
 @test_with_timeout(560)
 def seabios_boots_debian_from_its_grub_disk():
     assert os.path.isfile(BIOS), f"{BIOS} missing: scripts/install-deps.sh installs seabios"
-    image = disk_path()
-    assert os.path.isfile(image), f"no {image}: run guest/build-debian-disk.sh"
     work = tempfile.mkdtemp(prefix="tern-firmware-")
     try:
-        disk = os.path.join(work, "disk.img")
-        subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+        disk = fresh_disk(work)
         log_path = os.path.join(work, "tern.log")
         with FirmwareGuest(disk, log_path) as guest:
             guest.child.expect_exact("SeaBIOS (version")
@@ -73,11 +79,7 @@ def seabios_boots_debian_from_its_grub_disk():
             guest.child.expect_exact("GNU GRUB")
             guest.mark("GRUB's menu")
             guest.child.expect_exact("Loading Linux")
-            guest.child.expect_exact(PROMPT)
-            guest.mark("a shell")
-            guest.child.sendline("bind 'set enable-bracketed-paste off'")
-            guest.child.expect_exact(PROMPT)
-            guest.shell("stty cols 4000")
+            guest.wait_for_shell()
             # Root is partition 1 of the virtio disk, as GRUB's entry says.
             assert guest.shell("findmnt -n -o SOURCE /") == "/dev/vda1"
             # The ACPI tables came through SeaBIOS's loader: Linux found
@@ -94,6 +96,39 @@ def seabios_boots_debian_from_its_grub_disk():
         for line in ("firmware: Found QEMU fw_cfg", "firmware: found virtio-blk at 00:01.0",
                      "firmware: Booting from Hard Disk..."):
             assert line in log, f"{line!r} not in tern's log"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def fresh_disk(work):
+    image = disk_path()
+    assert os.path.isfile(image), f"no {image}: run guest/build-debian-disk.sh"
+    disk = os.path.join(work, "disk.img")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    return disk
+
+
+@test_with_timeout(560)
+def seabios_reboots_in_place():
+    work = tempfile.mkdtemp(prefix="tern-firmware-")
+    try:
+        log_path = os.path.join(work, "tern.log")
+        with FirmwareGuest(fresh_disk(work), log_path, ["--on-reboot", "restart"]) as guest:
+            guest.wait_for_shell()
+            guest.shell("echo written-before-the-reboot > /root/mark; sync")
+            guest.child.sendline("reboot")
+            guest.child.expect_exact("SeaBIOS (version")
+            guest.mark("SeaBIOS again")
+            guest.child.expect_exact("GNU GRUB")
+            guest.wait_for_shell()
+            assert guest.shell("cat /root/mark") == "written-before-the-reboot"
+            guest.child.sendline("poweroff")
+            guest.child.expect(pexpect.EOF, timeout=BOOT_TIMEOUT)
+            guest.child.close()
+            status = guest.child.exitstatus
+            log = open(log_path, errors="replace").read()
+        assert status == 0, f"tern exited with {status} after poweroff"
+        assert "guest reset:" in log and "VM restarted" in log, log[-2000:]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
