@@ -346,6 +346,9 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	if (!vm->pci_bus)
 		return tern_error_set(err, ENOMEM, "out of memory for PCI");
 	ret = pci_bus_attach(vm->pci_bus, &vm->pio_bus, &vm->mmio_bus);
+	if (!ret && vm->config.firmware_path)
+		ret = pci_bus_enable_firmware_window(vm->pci_bus,
+						     &vm->mmio_bus);
 	if (ret)
 		return tern_error_set(err, -ret, "cannot place the PCI bus: %s",
 				      strerror(-ret));

@@ -228,8 +228,11 @@ static void bar_sizing_reads_back_the_size_mask(void **state)
 	assert_int_equal(v, 0);
 	io_bus_read(&f->mmio, LAYOUT_PCI_MMIO_GPA + 8, &v, 4);
 	assert_int_equal(v, 0xffffffffu);
-	/* A BAR moved outside the window decodes nowhere. */
+	/* A BAR moved outside the window decodes nowhere, nor in the
+	 * firmware's window of a VM without --firmware. */
 	conf1_write(f, 1, 0x10, 0x10000000u);
+	assert_false(f->td->last_mapped);
+	conf1_write(f, 1, 0x10, 0xfebfc000u);
 	assert_false(f->td->last_mapped);
 }
 
@@ -242,6 +245,7 @@ static void bar_decodes_where_pc_firmware_puts_it(void **state)
 	/* SeaBIOS takes the machine for QEMU's (and reads fw_cfg, sets up
 	 * PCI) by the host bridge's subsystem IDs. */
 	assert_int_equal(conf1_read(f, 0, 0x2c), 0x11001af4);
+	assert_int_equal(pci_bus_enable_firmware_window(f->bus, &f->mmio), 0);
 	pci_bus_add_device(f->bus, &f->td->pdev);
 	conf1_write(f, 1, 0x10, at);
 	assert_true(f->td->last_mapped);

@@ -58,9 +58,9 @@
 #define LAYOUT_VIRTIO_MMIO_GPA 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SLOT_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_MMIO_MAX_SLOTS 32
-/* A second BAR window, up to the IOAPIC: PC firmware (SeaBIOS) assigns
- * BARs itself, top-down from 0xfec00000, whatever tern chose; BARs decode
- * in either window, and the DSDT announces both. */
+/* A second BAR window, up to the IOAPIC, for --firmware only: PC firmware
+ * (SeaBIOS) assigns BARs itself, top-down from 0xfec00000, whatever tern
+ * chose; BARs then decode in either window, and the DSDT announces both. */
 #define LAYOUT_PCI_MMIO_HIGH_GPA 0xf0000000ULL
 #define LAYOUT_PCI_MMIO_HIGH_SIZE 0x0ec00000ULL /* to 0xfec00000 */
 #define LAYOUT_PCI_ECAM_GPA 0xe0000000ULL

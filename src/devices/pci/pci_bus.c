@@ -510,10 +510,17 @@ int pci_bus_attach(struct pci_bus *bus, struct io_bus *pio_bus,
 	if (!ret)
 		ret = io_bus_register(mmio_bus, LAYOUT_PCI_MMIO_GPA,
 				      LAYOUT_PCI_MMIO_SIZE, &bus->bar_window);
+	return ret;
+}
+
+int pci_bus_enable_firmware_window(struct pci_bus *bus, struct io_bus *mmio_bus)
+{
+	int ret = io_bus_register(mmio_bus, LAYOUT_PCI_MMIO_HIGH_GPA,
+				  LAYOUT_PCI_MMIO_HIGH_SIZE,
+				  &bus->bar_window_high);
+
 	if (!ret)
-		ret = io_bus_register(mmio_bus, LAYOUT_PCI_MMIO_HIGH_GPA,
-				      LAYOUT_PCI_MMIO_HIGH_SIZE,
-				      &bus->bar_window_high);
+		bus->firmware_window = true;
 	return ret;
 }
 
@@ -545,6 +552,7 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *pdev)
 	}
 	bus->next_bar_gpa = gpa;
 	pdev->slot = (uint8_t)slot;
+	pdev->firmware_window = bus->firmware_window;
 	pthread_rwlock_wrlock(&bus->lock);
 	bus->slots[slot] = pdev;
 	pci_device_config_write(pdev, PCI_CFG_COMMAND, 2,

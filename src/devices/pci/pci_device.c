@@ -91,13 +91,15 @@ static bool inside(uint64_t gpa, uint64_t size, uint64_t start, uint64_t len)
 	return gpa >= start && size <= len && gpa - start <= len - size;
 }
 
-/* tern's own window, or the one below the IOAPIC where PC firmware puts
- * BARs (arch/x86/layout.h). */
-static bool in_bar_window(uint64_t gpa, uint64_t size)
+/* tern's own window, or (--firmware) the one below the IOAPIC where PC
+ * firmware puts BARs (arch/x86/layout.h). */
+static bool in_bar_window(const struct pci_device *pdev, uint64_t gpa,
+			  uint64_t size)
 {
 	return inside(gpa, size, LAYOUT_PCI_MMIO_GPA, LAYOUT_PCI_MMIO_SIZE) ||
-		inside(gpa, size, LAYOUT_PCI_MMIO_HIGH_GPA,
-		       LAYOUT_PCI_MMIO_HIGH_SIZE);
+		(pdev->firmware_window &&
+		 inside(gpa, size, LAYOUT_PCI_MMIO_HIGH_GPA,
+			LAYOUT_PCI_MMIO_HIGH_SIZE));
 }
 
 /* A BAR decodes when memory decoding is on and its whole range lies inside
@@ -111,8 +113,8 @@ static void update_bar_mapping(struct pci_device *pdev)
 	for (int i = 0; i < PCI_BAR_COUNT; i++) {
 		struct pci_bar *bar = &pdev->bars[i];
 		uint64_t gpa = pci_device_bar_address(pdev, i);
-		bool mapped =
-			memory && bar->size && in_bar_window(gpa, bar->size);
+		bool mapped = memory && bar->size &&
+			in_bar_window(pdev, gpa, bar->size);
 
 		if (mapped == bar->mapped &&
 		    (!mapped || gpa == bar->mapped_gpa))

@@ -180,7 +180,7 @@ static void put_gas_io(uint8_t *p, size_t off, uint16_t port)
 	le_put64(p + off + 4, port);
 }
 
-static void dsdt_pci_root(struct aml *aml)
+static void dsdt_pci_root(struct aml *aml, const struct acpi_platform *platform)
 {
 	aml_device_open(aml, "PCI0");
 	aml_name(aml, "_HID");
@@ -306,7 +306,7 @@ static uint64_t write_dsdt(struct table_writer *w,
 
 	aml_init(&aml);
 	aml_scope_open(&aml, "\\_SB_");
-	dsdt_pci_root(&aml);
+	dsdt_pci_root(&aml, platform);
 	dsdt_serial(&aml);
 	dsdt_keyboard(&aml);
 	dsdt_rtc(&aml);
