@@ -14,3 +14,6 @@ DEBIAN_CACHE="$TERN_CACHE/debian"
 DEBIAN_IMAGE="$DEBIAN_CACHE/rootfs.ext4"
 DEBIAN_KERNEL="$DEBIAN_CACHE/vmlinuz"
 DEBIAN_INITRD="$DEBIAN_CACHE/initrd.img"
+# The same system as a PC disk with an MBR partition table and GRUB
+# (guest/build-debian-disk.sh), booted by --firmware.
+DEBIAN_DISK="$DEBIAN_CACHE/disk.img"

@@ -7,6 +7,7 @@
 #include <sys/sysinfo.h>
 
 #include "api/api_server.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
 #include "cli/exit_status.h"
@@ -53,10 +54,12 @@ enum {
 	OPT_ON_REBOOT,
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
+	OPT_FIRMWARE,
 };
 
 static const struct option run_options[] = {
 	{"kernel", required_argument, NULL, OPT_KERNEL},
+	{"firmware", required_argument, NULL, OPT_FIRMWARE},
 	{"initrd", required_argument, NULL, OPT_INITRD},
 	{"cmdline", required_argument, NULL, OPT_CMDLINE},
 	{"cpus", required_argument, NULL, OPT_CPUS},
@@ -91,6 +94,7 @@ void run_command_print_help(FILE *out)
 {
 	fprintf(out,
 		"Usage: tern run --kernel PATH [OPTIONS]\n"
+		"       tern run --firmware PATH --disk path=IMAGE [OPTIONS]\n"
 		"       tern run --config-file FILE [OPTIONS]\n"
 		"       tern run --api-sock PATH [OPTIONS]\n"
 		"\n"
@@ -113,6 +117,21 @@ void run_command_print_help(FILE *out)
 		"Required, unless\n"
 		"                         --config-file or the API gives "
 		"it.\n"
+		"      --firmware PATH    boot a PC BIOS image instead of a "
+		"kernel: SeaBIOS's\n"
+		"                         bios.bin (Debian package seabios, "
+		"/usr/share/seabios/),\n"
+		"                         64 KiB to 16 MiB, a multiple of 64 "
+		"KiB. It boots the\n"
+		"                         first --disk (a partitioned image "
+		"with a boot loader)\n"
+		"                         and shows its screen on the serial "
+		"console; its debug\n"
+		"                         messages (port 0x402) go to the log "
+		"at --log-level\n"
+		"                         debug. Not with --kernel, --initrd, "
+		"--module,\n"
+		"                         --cmdline or --transport mmio\n"
 		"  -i, --initrd PATH      initial ramdisk to load beside the "
 		"kernel; a Multiboot\n"
 		"                         kernel gets it as its first module, "
@@ -651,6 +670,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_KERNEL:
 		config->kernel_path = arg;
 		return 0;
+	case OPT_FIRMWARE:
+		config->firmware_path = arg;
+		return 0;
 	case OPT_INITRD:
 		config->initrd_path = arg;
 		return 0;
@@ -794,13 +816,19 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 		request->cpus_given |= opt == OPT_CPUS;
 		request->memory_given |= opt == OPT_MEMORY;
 	}
-	if (kernel_needed && !config->kernel_path && !request->api_sock &&
-	    !request->incoming)
+	if (kernel_needed && !config->kernel_path && !config->firmware_path &&
+	    !request->api_sock && !request->incoming)
 		return tern_error_set(err, EINVAL,
 				      request->config_file
 					      ? "the config file sets no "
 						"boot-source.kernel_image_path"
 					      : "--kernel is required");
+	ret = config_check_firmware(config, err);
+	if (!ret && config->firmware_path)
+		ret = firmware_check_file(config->firmware_path, "--firmware",
+					  err);
+	if (ret)
+		return ret;
 	/* --incoming needs a transport (tern restore refuses --incoming
 	 * itself); without it one given is the source's default, and must be
 	 * complete too. */

@@ -565,10 +565,37 @@ int config_add_net(const char *where, struct vm_config *config,
 	return config_finish_nets(where, config, err);
 }
 
+int config_check_firmware(const struct vm_config *config,
+			  struct tern_error *err)
+{
+	if (!config->firmware_path)
+		return 0;
+	/* SeaBIOS boots what is on the disk; its direct kernel boot needs
+	 * QEMU's own option ROM (linuxboot), which tern does not have. */
+	if (config->kernel_path || config->initrd_path || config->module_count)
+		return tern_error_set(err, EINVAL,
+				      "a firmware boots the guest from its "
+				      "disk: no kernel, initrd or module "
+				      "beside it");
+	if (config->cmdline &&
+	    strcmp(config->cmdline, VM_CONFIG_DEFAULT_CMDLINE))
+		return tern_error_set(err, EINVAL,
+				      "a firmware boots the guest from its "
+				      "disk: the kernel command line is the "
+				      "boot loader's");
+	/* SeaBIOS finds virtio-blk disks on PCI only. */
+	if (config->virtio_transport == VIRTIO_TRANSPORT_MMIO)
+		return tern_error_set(err, EINVAL,
+				      "a firmware needs the pci transport "
+				      "(its boot disk is a virtio-pci "
+				      "device)");
+	return 0;
+}
+
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err)
 {
-	if (!config->kernel_path)
+	if (!config->kernel_path && !config->firmware_path)
 		return tern_error_set(err, EINVAL, "%s is not set", field);
-	return 0;
+	return config_check_firmware(config, err);
 }

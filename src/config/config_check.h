@@ -121,7 +121,13 @@ int config_add_net(const char *where, struct vm_config *config,
 int config_finish_nets(const char *where, struct vm_config *config,
 		       struct tern_error *err);
 
-/* The configuration is complete enough to start a VM. */
+/* A firmware (--firmware, tern.firmware) goes with no kernel, initrd,
+ * module or command line, and with the PCI transport. */
+int config_check_firmware(const struct vm_config *config,
+			  struct tern_error *err);
+
+/* The configuration is complete enough to start a VM: a kernel or a
+ * firmware, and config_check_firmware(). */
 int config_check_bootable(const struct vm_config *config, const char *field,
 			  struct tern_error *err);
 

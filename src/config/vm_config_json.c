@@ -433,6 +433,7 @@ static const struct json_field tern_fields[] = {
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
 	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
+	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int apply_tern(struct vm_config *config,
@@ -469,6 +470,16 @@ static int apply_tern(struct vm_config *config,
 		ret = config_parse_on_reboot("tern.on_reboot",
 					     json_string_value(value),
 					     &config->on_reboot, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "firmware");
+	if (value) {
+		ret = config_check_path("tern.firmware",
+					json_string_value(value), err);
+		if (!ret)
+			ret = keep_string(storage, VM_CONFIG_STR_FIRMWARE,
+					  value, &config->firmware_path, err);
 		if (ret)
 			return ret;
 	}
@@ -1054,8 +1065,12 @@ static int apply_document(struct vm_config *config,
 		}
 		if (known || !strcmp(key, "mmds-config"))
 			continue;
+		/* null: judged below, once tern.firmware is known. */
 		if (!strcmp(key, "boot-source"))
-			ret = apply_boot_source(config, storage, value, 0, err);
+			ret = json_is_null(value)
+				? 0
+				: apply_boot_source(config, storage, value, 0,
+						    err);
 		else if (!strcmp(key, "machine-config"))
 			ret = apply_machine(config, storage, value, 0, err);
 		else if (!strcmp(key, "logger"))
@@ -1092,10 +1107,15 @@ static int apply_document(struct vm_config *config,
 		if (ret)
 			return ret;
 	}
-	if (!json_object_get(doc, "boot-source"))
+	/* A firmware boots from its disk: no boot source then (the export
+	 * shows it as null). */
+	value = json_object_get(doc, "boot-source");
+	if (!value && !config->firmware_path)
 		return tern_error_set(err, EINVAL,
 				      "boot-source: required section is "
 				      "missing");
+	if (json_is_null(value) && !config->firmware_path)
+		return apply_boot_source(config, storage, value, 0, err);
 	/* After the interfaces, whatever the document's order: it names
 	 * them. */
 	value = json_object_get(doc, "mmds-config");
@@ -1305,6 +1325,10 @@ static json_t *export_tern(const struct vm_config *config, int only_changed)
 		json_object_set_new(
 			tern, "on_reboot",
 			json_string(config_on_reboot_name(config->on_reboot)));
+	/* No default to show: absent means no firmware. */
+	if (config->firmware_path)
+		json_object_set_new(tern, "firmware",
+				    json_string(config->firmware_path));
 	return tern;
 }
 
@@ -1331,7 +1355,8 @@ static json_t *export_document(const struct vm_config *config,
 	 * set the API shows no boot source (null), as an absent section. */
 	json_object_set_new(doc, "boot-source",
 			    config->kernel_path ||
-					    shape == VM_CONFIG_EXPORT_FULL
+					    (shape == VM_CONFIG_EXPORT_FULL &&
+					     !config->firmware_path)
 				    ? export_boot_source(config)
 				    : json_null());
 	json_object_set_new(doc, "machine-config",

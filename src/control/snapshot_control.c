@@ -30,6 +30,12 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 		ret = tern_error_set(err, EPERM,
 				     "a snapshot needs a paused VM (state: %s)",
 				     instance_state_name(inst->state));
+	/* Its image below 4 GiB is not guest RAM and no snapshot carries
+	 * it yet. */
+	else if (inst->vm->config.firmware_path)
+		ret = tern_error_set(err, ENOTSUP,
+				     "a VM booted by a firmware cannot be "
+				     "snapshotted yet");
 	else
 		ret = snapshot_create(inst->vm, &req, &stats, err);
 	pthread_mutex_unlock(&inst->lock);

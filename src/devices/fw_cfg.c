@@ -1,16 +1,20 @@
 #include "devices/fw_cfg.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define FW_CFG_ITEM_MAX 8 /* bytes of the largest item tern serves */
 #define FW_CFG_ID_TRADITIONAL 0x1 /* bit 1 (DMA) clear: no DMA */
 #define FW_CFG_ENTRY_MASK 0x3fff /* without the write and arch bits */
+#define FW_CFG_MAX_ITEMS (16 + FW_CFG_MAX_FILES)
+/* One directory entry: be32 size, be16 key, u16 reserved, the name. */
+#define FW_CFG_DIR_ENTRY_SIZE (8 + FW_CFG_FILE_NAME_SIZE)
 
 struct fw_cfg_item {
 	uint16_t key;
-	uint8_t len;
-	uint8_t data[FW_CFG_ITEM_MAX];
+	uint32_t len;
+	uint8_t *data; /* owned */
 };
 
 /* Guest-visible state: which item is selected and how far it was read. */
@@ -24,8 +28,12 @@ struct fw_cfg {
 	struct device dev;
 	pthread_mutex_t lock; /* vCPU threads share the cursor */
 	struct fw_cfg_state state;
-	struct fw_cfg_item items[6];
+	struct fw_cfg_item items[FW_CFG_MAX_ITEMS];
 	int item_count;
+	/* The directory's bytes: a big-endian count, then one entry per
+	 * file, rebuilt as files are added (the FW_CFG_FILE_DIR item). */
+	uint8_t directory[4 + FW_CFG_MAX_FILES * FW_CFG_DIR_ENTRY_SIZE];
+	int file_count;
 };
 
 static struct fw_cfg *to_fw_cfg(struct device *dev)
@@ -33,26 +41,114 @@ static struct fw_cfg *to_fw_cfg(struct device *dev)
 	return container_of(dev, struct fw_cfg, dev);
 }
 
-static void add_le(struct fw_cfg *cfg, uint16_t key, uint64_t value, int len)
+static struct fw_cfg_item *find_key(struct fw_cfg *cfg, uint16_t key)
 {
-	struct fw_cfg_item *item = &cfg->items[cfg->item_count++];
-
-	item->key = key;
-	item->len = (uint8_t)len;
-	for (int i = 0; i < len; i++)
-		item->data[i] = (uint8_t)(value >> (8 * i));
-}
-
-static const struct fw_cfg_item *find_item(const struct fw_cfg *cfg,
-					   uint16_t selector)
-{
-	/* Arch-local keys (x86: e820, ACPI tables, ...) are all absent. */
-	if (selector & FW_CFG_ARCH_LOCAL)
-		return NULL;
 	for (int i = 0; i < cfg->item_count; i++)
-		if (cfg->items[i].key == (selector & FW_CFG_ENTRY_MASK))
+		if (cfg->items[i].key == key)
 			return &cfg->items[i];
 	return NULL;
+}
+
+static const struct fw_cfg_item *find_item(struct fw_cfg *cfg,
+					   uint16_t selector)
+{
+	/* Arch-local keys (x86: the legacy e820, ACPI and SMBIOS items) are
+	 * all absent: their contents go in files. */
+	if (selector & FW_CFG_ARCH_LOCAL)
+		return NULL;
+	return find_key(cfg, selector & FW_CFG_ENTRY_MASK);
+}
+
+/* The item with key, holding a copy of len bytes; an existing item of that
+ * key gets the new contents. */
+static int put_item(struct fw_cfg *cfg, uint16_t key, const void *data,
+		    size_t len)
+{
+	struct fw_cfg_item *item = find_key(cfg, key);
+	uint8_t *copy;
+
+	if (len > FW_CFG_ITEM_MAX_SIZE)
+		return -EINVAL;
+	if (!item && cfg->item_count == FW_CFG_MAX_ITEMS)
+		return -ENOSPC;
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	if (!item) {
+		item = &cfg->items[cfg->item_count++];
+		item->key = key;
+	} else {
+		free(item->data);
+	}
+	item->data = copy;
+	item->len = (uint32_t)len;
+	return 0;
+}
+
+static int put_le(struct fw_cfg *cfg, uint16_t key, uint64_t value, int len)
+{
+	uint8_t bytes[8];
+
+	for (int i = 0; i < len; i++)
+		bytes[i] = (uint8_t)(value >> (8 * i));
+	return put_item(cfg, key, bytes, (size_t)len);
+}
+
+static void put_be(uint8_t *p, uint32_t value, int len)
+{
+	for (int i = 0; i < len; i++)
+		p[i] = (uint8_t)(value >> (8 * (len - 1 - i)));
+}
+
+int fw_cfg_add_item(struct device *dev, uint16_t key, const void *data,
+		    size_t len)
+{
+	struct fw_cfg *cfg = to_fw_cfg(dev);
+
+	if (key >= FW_CFG_FILE_FIRST || key == FW_CFG_FILE_DIR ||
+	    find_key(cfg, key))
+		return -EINVAL;
+	return put_item(cfg, key, data, len);
+}
+
+static int file_exists(const struct fw_cfg *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->file_count; i++)
+		if (!strcmp((const char *)&cfg
+				    ->directory[4 + 8 +
+						i * FW_CFG_DIR_ENTRY_SIZE],
+			    name))
+			return 1;
+	return 0;
+}
+
+int fw_cfg_add_file(struct device *dev, const char *name, const void *data,
+		    size_t len)
+{
+	struct fw_cfg *cfg = to_fw_cfg(dev);
+	uint16_t key = (uint16_t)(FW_CFG_FILE_FIRST + cfg->file_count);
+	size_t name_len = strlen(name);
+	uint8_t *entry;
+	int ret;
+
+	if (name_len == 0 || name_len >= FW_CFG_FILE_NAME_SIZE ||
+	    len > FW_CFG_ITEM_MAX_SIZE || file_exists(cfg, name))
+		return -EINVAL;
+	if (cfg->file_count == FW_CFG_MAX_FILES)
+		return -ENOSPC;
+	ret = put_item(cfg, key, data, len);
+	if (ret)
+		return ret;
+	entry = &cfg->directory[4 + cfg->file_count * FW_CFG_DIR_ENTRY_SIZE];
+	memset(entry, 0, FW_CFG_DIR_ENTRY_SIZE);
+	put_be(entry, (uint32_t)len, 4);
+	put_be(entry + 4, key, 2);
+	memcpy(entry + 8, name, name_len);
+	cfg->file_count++;
+	put_be(cfg->directory, (uint32_t)cfg->file_count, 4);
+	return put_item(cfg, FW_CFG_FILE_DIR, cfg->directory,
+			4 + (size_t)cfg->file_count * FW_CFG_DIR_ENTRY_SIZE);
 }
 
 static uint8_t next_byte(struct fw_cfg *cfg)
@@ -128,6 +224,8 @@ static void fw_cfg_destroy(struct device *dev)
 {
 	struct fw_cfg *cfg = to_fw_cfg(dev);
 
+	for (int i = 0; i < cfg->item_count; i++)
+		free(cfg->items[i].data);
 	pthread_mutex_destroy(&cfg->lock);
 	free(cfg);
 }
@@ -144,17 +242,27 @@ static const struct device_ops fw_cfg_ops = {
 struct device *fw_cfg_create(const struct fw_cfg_machine *machine)
 {
 	struct fw_cfg *cfg = calloc(1, sizeof(*cfg));
+	int ret;
 
 	if (!cfg)
 		return NULL;
 	cfg->dev.ops = &fw_cfg_ops;
 	pthread_mutex_init(&cfg->lock, NULL);
-	add_le(cfg, FW_CFG_SIGNATURE, 0x554d4551, 4); /* "QEMU" */
-	add_le(cfg, FW_CFG_ID, FW_CFG_ID_TRADITIONAL, 4);
-	add_le(cfg, FW_CFG_RAM_SIZE, machine->ram_size, 8);
-	add_le(cfg, FW_CFG_NB_CPUS, machine->cpu_count, 2);
-	add_le(cfg, FW_CFG_MAX_CPUS, machine->cpu_count, 2);
-	/* The file directory: a big-endian count of 0 files. */
-	add_le(cfg, FW_CFG_FILE_DIR, 0, 4);
+	ret = put_le(cfg, FW_CFG_SIGNATURE, 0x554d4551, 4); /* "QEMU" */
+	if (!ret)
+		ret = put_le(cfg, FW_CFG_ID, FW_CFG_ID_TRADITIONAL, 4);
+	if (!ret)
+		ret = put_le(cfg, FW_CFG_RAM_SIZE, machine->ram_size, 8);
+	if (!ret)
+		ret = put_le(cfg, FW_CFG_NB_CPUS, machine->cpu_count, 2);
+	if (!ret)
+		ret = put_le(cfg, FW_CFG_MAX_CPUS, machine->cpu_count, 2);
+	/* The file directory: a big-endian count of 0 files so far. */
+	if (!ret)
+		ret = put_item(cfg, FW_CFG_FILE_DIR, cfg->directory, 4);
+	if (ret) {
+		fw_cfg_destroy(&cfg->dev);
+		return NULL;
+	}
 	return &cfg->dev;
 }

@@ -209,6 +209,9 @@ static const struct json_field tern_fields[] = {
 	{"virtio_transport", JSON_FIELD_STRING, 1, 0, 0},
 	/* The restoring tern's own choice (--on-reboot): not used. */
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
+	/* Not restored: a snapshot of a firmware-booted VM is refused when
+	 * taken (snapshot/snapshot.c), so none carries it. */
+	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int parse_section(struct snapshot_config *snap, const char *key,

@@ -15,15 +15,18 @@
 #include <unistd.h>
 
 #include "arch/x86/boot/kernel_loader.h"
+#include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/reset_rom.h"
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
+#include "devices/acpi_pm1.h"
 #include "devices/acpi_power.h"
 #include "devices/boot_marker.h"
 #include "devices/cmos_rtc.h"
+#include "devices/debug_console.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
@@ -134,10 +137,17 @@ static int create_kvm_vm(struct vm *vm, struct tern_error *err)
 		return tern_error_set(err, errno, "KVM_CREATE_VM failed: %s",
 				      strerror(errno));
 
-	ret = vm_ioctl_check(ioctl(vm->fd, KVM_SET_TSS_ADDR, KVM_TSS_GPA),
+	/* A firmware image may reach far below 4 GiB: its real-mode pages go
+	 * where QEMU puts them, reserved in the firmware's e820 map. */
+	ret = vm_ioctl_check(ioctl(vm->fd, KVM_SET_TSS_ADDR,
+				   vm->config.firmware_path
+					   ? LAYOUT_FIRMWARE_KVM_TSS_GPA
+					   : KVM_TSS_GPA),
 			     "KVM_SET_TSS_ADDR", err);
 	if (!ret) {
-		uint64_t identity_map = KVM_IDENTITY_MAP_GPA;
+		uint64_t identity_map = vm->config.firmware_path
+			? LAYOUT_FIRMWARE_KVM_IDENTITY_MAP_GPA
+			: KVM_IDENTITY_MAP_GPA;
 
 		ret = vm_ioctl_check(
 			ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &identity_map),
@@ -284,14 +294,29 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (ret)
 		return ret;
 
-	ret = register_device(
-		&vm->pio_bus, FW_CFG_PORT, FW_CFG_PORT_COUNT,
-		fw_cfg_create(&(struct fw_cfg_machine){
-			.ram_size = vm->config.memory_size,
-			.cpu_count = (uint16_t)vm->config.cpu_count}),
-		err);
+	vm->fw_cfg = fw_cfg_create(&(struct fw_cfg_machine){
+		.ram_size = vm->config.memory_size,
+		.cpu_count = (uint16_t)vm->config.cpu_count});
+	ret = register_device(&vm->pio_bus, FW_CFG_PORT, FW_CFG_PORT_COUNT,
+			      vm->fw_cfg, err);
 	if (ret)
 		return ret;
+
+	if (vm->config.firmware_path) {
+		ret = register_device(&vm->pio_bus, DEBUG_CONSOLE_PORT, 1,
+				      debug_console_create(), err);
+		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why). */
+		if (!ret)
+			ret = register_device(
+				&vm->pio_bus, ACPI_PM1_EVT_PORT,
+				ACPI_PM1_PORT_COUNT,
+				acpi_pm1_create(&(struct acpi_power_events){
+					request_guest_poweroff, reset_by_acpi,
+					vm}),
+				err);
+		if (ret)
+			return ret;
+	}
 
 	if (vm->config.debug_exit_port) {
 		ret = register_device(
@@ -321,6 +346,9 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	if (!vm->pci_bus)
 		return tern_error_set(err, ENOMEM, "out of memory for PCI");
 	ret = pci_bus_attach(vm->pci_bus, &vm->pio_bus, &vm->mmio_bus);
+	if (!ret && vm->config.firmware_path)
+		ret = pci_bus_enable_firmware_window(vm->pci_bus,
+						     &vm->mmio_bus);
 	if (ret)
 		return tern_error_set(err, -ret, "cannot place the PCI bus: %s",
 				      strerror(-ret));
@@ -334,41 +362,118 @@ static int create_pci_bus(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
-/* The reset-vector ROM (src/arch/x86/reset_rom.c) in its own memory slot
- * above guest RAM's, read-only where KVM can make it so (guest writes then
- * exit as MMIO that nothing answers, as writes to a flash chip), and its
- * real-mode alias in RAM. */
-static int map_reset_rom(struct vm *vm, struct tern_error *err)
+/* The ROM below 4 GiB in its own memory slot above guest RAM's, read-only
+ * where KVM can make it so (guest writes then exit as MMIO that nothing
+ * answers, as writes to a flash chip). */
+static int map_rom_slot(struct vm *vm, uint64_t gpa, const char *what,
+			struct tern_error *err)
 {
 	int readonly =
 		ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
-	struct kvm_userspace_memory_region slot;
-	void *rom = mmap(NULL, LAYOUT_RESET_ROM_SIZE, PROT_READ | PROT_WRITE,
+	struct kvm_userspace_memory_region slot = {
+		.slot = VM_RESET_ROM_SLOT,
+		.flags = readonly ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = vm->reset_rom_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->reset_rom,
+	};
+
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return tern_error_set(err, errno,
+				      "KVM refused the %s at 0x%llx: %s", what,
+				      (unsigned long long)gpa, strerror(errno));
+	return 0;
+}
+
+static int alloc_rom(struct vm *vm, size_t size, const char *what,
+		     struct tern_error *err)
+{
+	void *rom = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (rom == MAP_FAILED)
-		return tern_error_set(err, errno,
-				      "cannot map the reset-vector ROM: %s",
+		return tern_error_set(err, errno, "cannot map the %s: %s", what,
 				      strerror(errno));
 	vm->reset_rom = rom;
-	reset_rom_fill(rom, LAYOUT_RESET_ROM_SIZE);
-	slot = (struct kvm_userspace_memory_region){
-		.slot = VM_RESET_ROM_SLOT,
-		.flags = readonly ? KVM_MEM_READONLY : 0,
-		.guest_phys_addr = LAYOUT_RESET_ROM_GPA,
-		.memory_size = LAYOUT_RESET_ROM_SIZE,
-		.userspace_addr = (uint64_t)(uintptr_t)rom,
-	};
-	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		return tern_error_set(err, errno,
-				      "KVM refused the reset-vector ROM at "
-				      "0x%llx: %s",
-				      (unsigned long long)LAYOUT_RESET_ROM_GPA,
-				      strerror(errno));
-	if (reset_rom_install_alias(&vm->memory))
+	vm->reset_rom_size = size;
+	return 0;
+}
+
+/* The reset-vector ROM (src/arch/x86/reset_rom.c) and its real-mode alias
+ * in RAM. */
+static int map_reset_rom(struct vm *vm, struct tern_error *err)
+{
+	int ret = alloc_rom(vm, LAYOUT_RESET_ROM_SIZE, "reset-vector ROM", err);
+
+	if (ret)
+		return ret;
+	reset_rom_fill(vm->reset_rom, LAYOUT_RESET_ROM_SIZE);
+	ret = map_rom_slot(vm, LAYOUT_RESET_ROM_GPA, "reset-vector ROM", err);
+	if (!ret && reset_rom_install_alias(&vm->memory))
 		return tern_error_set(err, EFAULT,
 				      "cannot place the reset vector's "
 				      "real-mode alias");
+	return ret;
+}
+
+/* --firmware: the image, read once into tern's own copy (the file may
+ * change or go away while the VM runs; a reset copies the low part again
+ * from this one), ending at 4 GiB. */
+static int map_firmware(struct vm *vm, struct tern_error *err)
+{
+	struct file_map image;
+	int ret = file_map_open(&image, vm->config.firmware_path, "firmware",
+				err);
+
+	if (ret)
+		return ret;
+	if (firmware_check_size(image.size)) {
+		ret = tern_error_set(
+			err, EINVAL,
+			"firmware %s: %zu bytes; a firmware image "
+			"is 64 KiB to 16 MiB, a multiple of 64 KiB",
+			vm->config.firmware_path, image.size);
+	} else {
+		ret = alloc_rom(vm, image.size, "firmware", err);
+		if (!ret)
+			memcpy(vm->reset_rom, image.data, image.size);
+	}
+	file_map_close(&image);
+	if (!ret)
+		ret = map_rom_slot(vm, firmware_gpa(vm->reset_rom_size),
+				   "firmware", err);
+	return ret;
+}
+
+static void fill_acpi_platform(struct vm *vm, struct acpi_platform *platform,
+			       uint32_t *apic_ids)
+{
+	for (int i = 0; i < vm->config.cpu_count; i++)
+		apic_ids[i] = cpuid_apic_id(i, vm->config.cpu_count);
+	*platform = (struct acpi_platform){
+		.cpu_count = vm->config.cpu_count,
+		.apic_ids = apic_ids,
+		.mmio_devices = vm->virtio_mmio,
+		.mmio_device_count = vm->virtio_mmio_count,
+		.full_acpi = vm->config.firmware_path != NULL,
+	};
+}
+
+/* After every device exists: the ACPI tables describe them. */
+static int fill_firmware_config(struct vm *vm, struct tern_error *err)
+{
+	uint32_t apic_ids[VM_MAX_CPUS];
+	struct acpi_platform platform;
+	int ret;
+
+	fill_acpi_platform(vm, &platform, apic_ids);
+	ret = firmware_fill_fw_cfg(vm->fw_cfg, &vm->memory, &platform,
+				   vm->config.serial_mode != SERIAL_MODE_NONE);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "cannot give the firmware its "
+				      "configuration: %s",
+				      strerror(-ret));
 	return 0;
 }
 
@@ -483,7 +588,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	if (!ret)
 		ret = map_guest_memory(vm, err);
 	if (!ret)
-		ret = map_reset_rom(vm, err);
+		ret = config->firmware_path ? map_firmware(vm, err)
+					    : map_reset_rom(vm, err);
 	if (!ret)
 		ret = create_platform_devices(vm, err);
 	if (!ret)
@@ -492,6 +598,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = create_virtio_devices(vm, err);
 	if (!ret)
 		ret = vm_create_disks(vm, err);
+	if (!ret && config->firmware_path)
+		ret = fill_firmware_config(vm, err);
 	if (!ret)
 		ret = create_vcpus(vm, err);
 	/* Before any guest code runs: this is the state a reset returns to. */
@@ -531,17 +639,11 @@ static int load_boot_image(struct vm *vm, struct boot_files *files,
 	struct boot_entry entry;
 	struct load_error load_err = {{0}};
 	uint32_t apic_ids[VM_MAX_CPUS];
-	struct acpi_platform platform = {
-		.cpu_count = vm->config.cpu_count,
-		.apic_ids = apic_ids,
-		.mmio_devices = vm->virtio_mmio,
-		.mmio_device_count = vm->virtio_mmio_count,
-	};
+	struct acpi_platform platform;
 	char *cmdline = vm_virtio_cmdline(vm, request.cmdline);
 	int ret;
 
-	for (int i = 0; i < vm->config.cpu_count; i++)
-		apic_ids[i] = cpuid_apic_id(i, vm->config.cpu_count);
+	fill_acpi_platform(vm, &platform, apic_ids);
 	ret = acpi_tables_write(&vm->memory, &platform, &request.rsdp_gpa);
 	if (ret) {
 		free(cmdline);
@@ -562,11 +664,31 @@ static int load_boot_image(struct vm *vm, struct boot_files *files,
 				       err);
 }
 
+/* The vCPUs are in KVM's power-on state (a reset restored it): real mode
+ * at 0xf000:0xfff0, which the low copy answers (the CPU fetches from the
+ * image at 0xfffffff0 first, and SeaBIOS's reset vector jumps into the F
+ * segment). */
+static int load_firmware(struct vm *vm, struct tern_error *err)
+{
+	int ret = firmware_install_low_copy(&vm->memory, vm->reset_rom,
+					    vm->reset_rom_size);
+
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "cannot copy the firmware below 1 MiB: "
+				      "%s",
+				      strerror(-ret));
+	return 0;
+}
+
 int vm_load_kernel(struct vm *vm, struct tern_error *err)
 {
-	struct boot_files *files = calloc(1, sizeof(*files));
+	struct boot_files *files;
 	int ret;
 
+	if (vm->config.firmware_path)
+		return load_firmware(vm, err);
+	files = calloc(1, sizeof(*files));
 	if (!files)
 		return tern_error_set(err, ENOMEM, "out of memory");
 	ret = file_map_open(&files->kernel, vm->config.kernel_path, "kernel",
@@ -964,8 +1086,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->fd);
 	guest_memory_destroy(&vm->memory);
 	if (vm->reset_rom)
-		munmap(vm->reset_rom, LAYOUT_RESET_ROM_SIZE);
+		munmap(vm->reset_rom, vm->reset_rom_size);
 	vm->reset_rom = NULL;
+	vm->fw_cfg = NULL; /* destroyed with the port bus's devices */
 	kvm_system_close(&vm->kvm);
 	if (vm->stop_eventfd >= 0)
 		close(vm->stop_eventfd);

@@ -53,7 +53,11 @@ struct vm {
 	struct kvm_system kvm;
 	int fd;
 	struct guest_memory memory;
-	uint8_t *reset_rom; /* LAYOUT_RESET_ROM_SIZE bytes, VM_RESET_ROM_SLOT */
+	/* The reset-vector ROM (LAYOUT_RESET_ROM_SIZE bytes) or, with
+	 * --firmware, the firmware image; in slot VM_RESET_ROM_SLOT. */
+	uint8_t *reset_rom;
+	size_t reset_rom_size;
+	struct device *fw_cfg;
 	struct io_bus pio_bus;
 	struct io_bus mmio_bus;
 	struct vcpu vcpus[VM_MAX_CPUS];
@@ -108,7 +112,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	      struct tern_error *err);
 
 /* Writes the ACPI tables, loads the configured kernel, initrd and command
- * line, and points the boot vCPU at the kernel's entry. */
+ * line, and points the boot vCPU at the kernel's entry. With --firmware:
+ * copies the firmware's low part into RAM, and the boot vCPU stays at the
+ * reset vector, where KVM creates it. */
 int vm_load_kernel(struct vm *vm, struct tern_error *err);
 
 /* Runs the guest until it stops; serves console input meanwhile. */

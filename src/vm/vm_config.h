@@ -87,6 +87,9 @@ struct vm_config {
 	uint64_t memory_size;
 	int cpu_count;
 	const char *kernel_path;
+	/* --firmware: a PC BIOS image booted instead of a kernel (no kernel,
+	 * initrd, modules or command line then); NULL: none. */
+	const char *firmware_path;
 	const char *initrd_path; /* NULL: none */
 	struct vm_module_config modules[VM_MAX_MODULES]; /* --module */
 	int module_count;

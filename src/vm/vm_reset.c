@@ -97,7 +97,8 @@ int vm_reset(struct vm *vm, struct tern_error *err)
 	/* Guest RAM last: until here a device could still have written it
 	 * (a virtio-blk read finishing during its reset). */
 	ret = guest_memory_clear(&vm->memory);
-	if (!ret)
+	/* With --firmware, vm_load_kernel() copies the firmware there. */
+	if (!ret && !vm->config.firmware_path)
 		ret = reset_rom_install_alias(&vm->memory);
 	if (ret)
 		return tern_error_set(err, -ret, "cannot empty guest RAM: %s",

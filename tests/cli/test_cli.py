@@ -4,6 +4,7 @@ clear line on stderr with its documented exit status (2 usage, 1 runtime).
 Kernel-format errors are found before any guest code runs, so these tests
 need this machine's /dev/kvm only to open a VM, not to boot one."""
 import glob
+import json
 import os
 import re
 import signal
@@ -83,7 +84,7 @@ def help_describes_every_option_and_exit_status():
                    "--serial-file-limit", "--allow-block-devices", "--on-reboot", "restart",
                    "0xcf9",
                    "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
-                   "fw_cfg", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS"):
+                   "fw_cfg", "--firmware PATH", "bios.bin", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS"):
         assert option in result.stdout, option
 
 
@@ -245,6 +246,37 @@ def bad_seccomp_mode_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--seccomp", "strict"), 2,
                  "--seccomp 'strict'", "kill, log or off")
     expect_error(tern("run", "--kernel", "k", "--seccomp"), 2, "needs a value")
+
+
+# --firmware (a PC BIOS image such as SeaBIOS's bios.bin): every mistake is
+# a usage error before any VM exists, so these run without KVM.
+@test
+def firmware_file_errors_are_usage_errors():
+    expect_error(tern("run", "--firmware", "/nonexistent/bios.bin"), 2,
+                 "--firmware /nonexistent/bios.bin", "No such file")
+    expect_error(tern("run", "--firmware", WORK), 2, "not a regular file")
+    for size, shown in ((3, "3 bytes"), (128 * 1024 + 512, "131584 bytes"),
+                        (32 * 1024, "32768 bytes"), (17 * 1024 * 1024, "17825792 bytes")):
+        path = write_file("bios-bad.bin", bytes(size))
+        expect_error(tern("run", "--firmware", path), 2, shown,
+                     "64 KiB to 16 MiB, a multiple of 64 KiB")
+
+
+@test
+def firmware_goes_without_a_kernel_and_with_pci():
+    bios = write_file("bios.bin", bytes(128 * 1024))
+    for extra, words in ((["--kernel", KERNEL_OK], ["no kernel, initrd or module"]),
+                         (["--initrd", KERNEL_OK], ["no kernel, initrd or module"]),
+                         (["--cmdline", "quiet"], ["command line is the boot loader's"]),
+                         (["--transport", "mmio"], ["needs the pci transport"])):
+        expect_error(tern("run", "--firmware", bios, *extra), 2, *words)
+    # The config file's spelling, tern.firmware, is checked the same way.
+    doc = write_file("firmware.json", json.dumps({
+        "boot-source": {"kernel_image_path": KERNEL_OK},
+        "tern": {"firmware": bios}}).encode())
+    expect_error(tern("run", "--config-file", doc), 2, "no kernel, initrd or module")
+    doc = write_file("firmware-bad.json", json.dumps({"tern": {"firmware": 12}}).encode())
+    expect_error(tern("run", "--config-file", doc), 2, "tern.firmware")
 
 
 @test

@@ -192,6 +192,123 @@ static void dsdt_has_the_rtc_with_irq_8(void **state)
 	assert_int_equal(fadt[108], 0x32);
 }
 
+/* SeaBIOS's romfile_loader, as a test double: places the two blobs at the
+ * addresses it would pick, then runs the script's ADD_POINTER and
+ * ADD_CHECKSUM entries on them. */
+#define FW_TABLES_GPA 0x0fff0000ULL
+#define FW_RSDP_GPA 0x000f5a40ULL
+
+static uint8_t *fw_blob(const char *name, struct acpi_firmware_blobs *b,
+			uint64_t *gpa, size_t *len)
+{
+	if (!strcmp(name, ACPI_FIRMWARE_TABLES_FILE)) {
+		*gpa = FW_TABLES_GPA;
+		*len = b->tables_len;
+		return b->tables;
+	}
+	assert_string_equal(name, ACPI_FIRMWARE_RSDP_FILE);
+	*gpa = FW_RSDP_GPA;
+	*len = sizeof(b->rsdp);
+	return b->rsdp;
+}
+
+static void run_loader(struct acpi_firmware_blobs *b, int *allocs)
+{
+	assert_int_equal(b->loader_len % 128, 0);
+	for (size_t at = 0; at < b->loader_len; at += 128) {
+		const uint8_t *e = b->loader + at;
+		uint64_t gpa, src_gpa;
+		size_t len, src_len;
+		uint8_t *blob, *sum_at;
+
+		switch (get32(e)) {
+		case 1: /* ALLOCATE: file, align, zone (HIGH 1, FSEG 2) */
+			fw_blob((const char *)e + 4, b, &gpa, &len);
+			assert_int_equal(e[64], gpa == FW_RSDP_GPA ? 2 : 1);
+			(*allocs)++;
+			break;
+		case 2: /* ADD_POINTER: dest, src, offset, size */
+			blob = fw_blob((const char *)e + 4, b, &gpa, &len);
+			fw_blob((const char *)e + 60, b, &src_gpa, &src_len);
+			assert_int_equal(e[120], 8);
+			assert_true(get32(e + 116) + 8 <= len);
+			blob += get32(e + 116);
+			assert_true(get64(blob) < src_len);
+			src_gpa += get64(blob);
+			for (int i = 0; i < 8; i++)
+				blob[i] = (uint8_t)(src_gpa >> (8 * i));
+			break;
+		case 3: /* ADD_CHECKSUM: file, offset, start, length */
+			blob = fw_blob((const char *)e + 4, b, &gpa, &len);
+			assert_true(get32(e + 64) + get32(e + 68) <= len);
+			sum_at = blob + get32(e + 60);
+			*sum_at = (uint8_t)(*sum_at -
+					    acpi_checksum(blob + get32(e + 64),
+							  get32(e + 68)));
+			break;
+		default:
+			fail_msg("unknown loader command %u", get32(e));
+		}
+	}
+}
+
+static const uint8_t *fw_table(const struct acpi_firmware_blobs *b,
+			       uint64_t gpa, const char *sig)
+{
+	const uint8_t *t;
+
+	assert_true(gpa >= FW_TABLES_GPA &&
+		    gpa + 36 <= FW_TABLES_GPA + b->tables_len);
+	t = b->tables + (gpa - FW_TABLES_GPA);
+	assert_memory_equal(t, sig, 4);
+	assert_true(gpa + get32(t + 4) <= FW_TABLES_GPA + b->tables_len);
+	assert_int_equal(acpi_checksum(t, get32(t + 4)), 0);
+	return t;
+}
+
+static void firmware_loader_links_the_tables_where_it_puts_them(void **state)
+{
+	uint32_t apic_ids[3] = {0, 1, 2};
+	struct acpi_platform platform = {
+		.cpu_count = 3, .apic_ids = apic_ids, .full_acpi = 1};
+	struct acpi_firmware_blobs b;
+	const uint8_t *xsdt, *fadt = NULL, *facs;
+	int allocs = 0;
+
+	assert_int_equal(acpi_tables_build_for_firmware(&platform, &b), 0);
+	run_loader(&b, &allocs);
+	assert_int_equal(allocs, 2);
+	assert_memory_equal(b.rsdp, "RSD PTR ", 8);
+	assert_int_equal(acpi_checksum(b.rsdp, 20), 0);
+	assert_int_equal(acpi_checksum(b.rsdp, 36), 0);
+	xsdt = fw_table(&b, get64(b.rsdp + 24), "XSDT");
+	for (uint32_t i = 0; i < (get32(xsdt + 4) - 36) / 8; i++) {
+		uint64_t gpa = get64(xsdt + 36 + i * 8);
+		const uint8_t *t = fw_table(&b, gpa,
+					    (const char *)b.tables +
+						    (gpa - FW_TABLES_GPA));
+
+		if (!memcmp(t, "FACP", 4))
+			fadt = t;
+	}
+	assert_non_null(fadt);
+	fw_table(&b, get64(fadt + 140), "DSDT");
+	/* Full ACPI for a BIOS-booted OS: not hardware-reduced, the PM1
+	 * blocks named, and a FACS (no checksum, 64-byte aligned). */
+	assert_int_equal(get32(fadt + 112) & (1u << 20), 0);
+	assert_int_equal(get32(fadt + 56), 0x608);
+	assert_int_equal(get32(fadt + 64), 0x60c);
+	assert_int_equal(fadt[88], 4);
+	assert_int_equal(fadt[89], 2);
+	assert_int_equal(get64(fadt + 152), 0x608);
+	assert_int_equal(get64(fadt + 176), 0x60c);
+	assert_int_equal(get64(fadt + 132) % 64, 0);
+	facs = b.tables + (get64(fadt + 132) - FW_TABLES_GPA);
+	assert_memory_equal(facs, "FACS", 4);
+	assert_int_equal(get32(facs + 4), 64);
+	acpi_firmware_blobs_free(&b);
+}
+
 static void bad_platforms_are_refused(void **state)
 {
 	uint32_t apic_ids[1] = {0xff};
@@ -282,6 +399,8 @@ int main(void)
 		cmocka_unit_test(dsdt_has_pci_serial_s5_and_mmio_devices),
 		cmocka_unit_test(dsdt_has_the_rtc_with_irq_8),
 		cmocka_unit_test(bad_platforms_are_refused),
+		cmocka_unit_test(
+			firmware_loader_links_the_tables_where_it_puts_them),
 		cmocka_unit_test(too_small_an_area_is_refused),
 		cmocka_unit_test(pkg_length_uses_the_shortest_encoding),
 		cmocka_unit_test(aml_objects_nest_like_asl),

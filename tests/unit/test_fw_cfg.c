@@ -6,8 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "devices/debug_console.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 
@@ -153,6 +156,96 @@ static void hostile_saved_state_is_refused(void **state)
 	dev->ops->destroy(dev);
 }
 
+static uint32_t read_be32(struct device *dev)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | (uint32_t)read_bytes(dev, 1);
+	return v;
+}
+
+/* SeaBIOS's walk of the directory: a big-endian count, then 64-byte entries
+ * (be32 size, be16 key, 2 reserved, 56 of name), each file's key selecting
+ * its bytes. */
+static void files_are_listed_and_read_by_key(void **state)
+{
+	struct device *dev = make_fw_cfg();
+	uint16_t keys[2];
+	char name[56];
+
+	assert_int_equal(fw_cfg_add_file(dev, "etc/e820", "0123456789", 10), 0);
+	assert_int_equal(fw_cfg_add_file(dev, "etc/sercon-port", "\xf8\x03", 2),
+			 0);
+	select_key(dev, FW_CFG_FILE_DIR);
+	assert_int_equal(read_be32(dev), 2);
+	for (int i = 0; i < 2; i++) {
+		uint32_t size = read_be32(dev);
+		uint16_t key = (uint16_t)(read_bytes(dev, 1) << 8);
+
+		key |= (uint16_t)read_bytes(dev, 1);
+		keys[i] = key;
+		read_bytes(dev, 2);
+		for (int c = 0; c < 56; c++)
+			name[c] = (char)read_bytes(dev, 1);
+		assert_string_equal(name, i ? "etc/sercon-port" : "etc/e820");
+		assert_int_equal(size, i ? 2 : 10);
+	}
+	assert_int_equal(keys[0], FW_CFG_FILE_FIRST);
+	select_key(dev, keys[1]);
+	assert_int_equal(read_bytes(dev, 2), 0x3f8);
+	select_key(dev, keys[0]);
+	assert_int_equal(read_bytes(dev, 1), '0');
+	dev->ops->destroy(dev);
+}
+
+static void bad_files_and_items_are_refused(void **state)
+{
+	struct device *dev = make_fw_cfg();
+	char long_name[FW_CFG_FILE_NAME_SIZE + 1];
+	char name[16];
+	uint8_t zero[2] = {0, 0};
+
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(fw_cfg_add_file(dev, long_name, "x", 1), -EINVAL);
+	assert_int_equal(fw_cfg_add_file(dev, "", "x", 1), -EINVAL);
+	assert_int_equal(fw_cfg_add_file(dev, "a", "x", 1), 0);
+	assert_int_equal(fw_cfg_add_file(dev, "a", "y", 1), -EINVAL);
+	/* Numbered items: new ones below the files, never a taken key. */
+	assert_int_equal(fw_cfg_add_item(dev, FW_CFG_BOOT_MENU, zero, 2), 0);
+	assert_int_equal(fw_cfg_add_item(dev, FW_CFG_BOOT_MENU, zero, 2),
+			 -EINVAL);
+	assert_int_equal(fw_cfg_add_item(dev, FW_CFG_SIGNATURE, zero, 2),
+			 -EINVAL);
+	assert_int_equal(fw_cfg_add_item(dev, FW_CFG_FILE_FIRST, zero, 2),
+			 -EINVAL);
+	for (int i = 1; i < FW_CFG_MAX_FILES; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(fw_cfg_add_file(dev, name, "x", 1), 0);
+	}
+	assert_int_equal(fw_cfg_add_file(dev, "one-more", "x", 1), -ENOSPC);
+	dev->ops->destroy(dev);
+}
+
+/* SeaBIOS writes its debug output only when a read answers 0xe9. */
+static void debug_console_answers_the_probe(void **state)
+{
+	struct device *dev = debug_console_create();
+	uint8_t b = 0;
+
+	assert_non_null(dev);
+	dev->ops->io_read(dev, 0, &b, 1);
+	assert_int_equal(b, DEBUG_CONSOLE_READBACK);
+	for (int i = 0; i < 3 * DEBUG_CONSOLE_LINE_MAX; i++) {
+		b = (uint8_t)(i % 7 ? 'x' : 0x01);
+		dev->ops->io_write(dev, 0, &b, 1);
+	}
+	b = '\n';
+	dev->ops->io_write(dev, 0, &b, 1);
+	dev->ops->destroy(dev);
+}
+
 static uint32_t last_value;
 static int exits;
 
@@ -196,6 +289,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(items_read_as_qemu_gives_them),
+		cmocka_unit_test(files_are_listed_and_read_by_key),
+		cmocka_unit_test(bad_files_and_items_are_refused),
+		cmocka_unit_test(debug_console_answers_the_probe),
 		cmocka_unit_test(selecting_again_rewinds),
 		cmocka_unit_test(unknown_and_arch_keys_read_zero),
 		cmocka_unit_test(only_16_bit_writes_select),

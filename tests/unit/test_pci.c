@@ -228,8 +228,34 @@ static void bar_sizing_reads_back_the_size_mask(void **state)
 	assert_int_equal(v, 0);
 	io_bus_read(&f->mmio, LAYOUT_PCI_MMIO_GPA + 8, &v, 4);
 	assert_int_equal(v, 0xffffffffu);
-	/* A BAR moved outside the window decodes nowhere. */
+	/* A BAR moved outside the window decodes nowhere, nor in the
+	 * firmware's window of a VM without --firmware. */
 	conf1_write(f, 1, 0x10, 0x10000000u);
+	assert_false(f->td->last_mapped);
+	conf1_write(f, 1, 0x10, 0xfebfc000u);
+	assert_false(f->td->last_mapped);
+}
+
+/* Where SeaBIOS (--firmware) puts it: top-down from the IOAPIC. */
+static void bar_decodes_where_pc_firmware_puts_it(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t at = 0xfebfc000u, v = 0x5eab105;
+
+	/* SeaBIOS takes the machine for QEMU's (and reads fw_cfg, sets up
+	 * PCI) by the host bridge's subsystem IDs. */
+	assert_int_equal(conf1_read(f, 0, 0x2c), 0x11001af4);
+	assert_int_equal(pci_bus_enable_firmware_window(f->bus, &f->mmio), 0);
+	pci_bus_add_device(f->bus, &f->td->pdev);
+	conf1_write(f, 1, 0x10, at);
+	assert_true(f->td->last_mapped);
+	assert_int_equal(f->td->last_gpa, at);
+	io_bus_write(&f->mmio, at + 8, &v, 4);
+	v = 0;
+	io_bus_read(&f->mmio, at + 8, &v, 4);
+	assert_int_equal(v, 0x5eab105);
+	/* Reaching into the IOAPIC is no window's. */
+	conf1_write(f, 1, 0x10, 0xfec00000u);
 	assert_false(f->td->last_mapped);
 }
 
@@ -325,6 +351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(linux_conf1_probe_finds_the_host_bridge),
+		T(bar_decodes_where_pc_firmware_puts_it),
 		T(byte_and_word_accesses_reach_their_register),
 		T(device_gets_slot_bar_and_decoding),
 		T(bar_sizing_reads_back_the_size_mask),

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,6 +109,47 @@ static void full_document_round_trips(void **state)
 	json_decref(reexported);
 	vm_config_storage_free(&storage);
 	vm_config_storage_free(&storage2);
+}
+
+/* tern.firmware: kept, exported beside a null boot source (a firmware VM
+ * has no kernel), and the export applies again to the same document. */
+static void firmware_round_trips(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct tern_error err = {{0}};
+	json_t *exported, *reexported;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"tern\": {\"firmware\": \"/fw/bios.bin\"}}"),
+		"");
+	assert_string_equal(config.firmware_path, "/fw/bios.bin");
+	assert_int_equal(config_check_bootable(&config, "boot-source", &err),
+			 0);
+	exported = vm_config_json_export(&config);
+	assert_true(json_is_null(json_object_get(exported, "boot-source")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(exported, "tern"), "firmware")),
+		"/fw/bios.bin");
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	reexported = vm_config_json_export(&again);
+	assert_true(json_equal(exported, reexported));
+	/* A kernel beside it is refused when the VM would start. */
+	again.kernel_path = "/k/bzImage";
+	assert_int_equal(config_check_bootable(&again, "boot-source", &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.message, "no kernel"));
+	json_decref(exported);
+	json_decref(reexported);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+	expect_refused("{\"tern\": {\"firmware\": 1}}", "tern.firmware");
 }
 
 static void defaults_fill_what_the_document_leaves_out(void **state)
@@ -741,6 +783,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_document_round_trips),
+		cmocka_unit_test(firmware_round_trips),
 		cmocka_unit_test(defaults_fill_what_the_document_leaves_out),
 		cmocka_unit_test(unknown_fields_and_sections_are_refused),
 		cmocka_unit_test(wrong_types_are_refused),

@@ -58,6 +58,11 @@
 #define LAYOUT_VIRTIO_MMIO_GPA 0xd0000000ULL
 #define LAYOUT_VIRTIO_MMIO_SLOT_SIZE 0x1000ULL
 #define LAYOUT_VIRTIO_MMIO_MAX_SLOTS 32
+/* A second BAR window, up to the IOAPIC, for --firmware only: PC firmware
+ * (SeaBIOS) assigns BARs itself, top-down from 0xfec00000, whatever tern
+ * chose; BARs then decode in either window, and the DSDT announces both. */
+#define LAYOUT_PCI_MMIO_HIGH_GPA 0xf0000000ULL
+#define LAYOUT_PCI_MMIO_HIGH_SIZE 0x0ec00000ULL /* to 0xfec00000 */
 #define LAYOUT_PCI_ECAM_GPA 0xe0000000ULL
 #define LAYOUT_PCI_ECAM_SIZE 0x100000ULL /* bus 0: 32 devices, 8 functions */
 
@@ -76,6 +81,22 @@
 #define LAYOUT_RESET_VECTOR_GPA 0xfffffff0ULL
 #define LAYOUT_RESET_VECTOR_ALIAS_GPA 0xffff0ULL
 #define LAYOUT_RESET_VECTOR_SIZE 16
+
+/* --firmware: the image (a PC BIOS such as SeaBIOS) ends at 4 GiB, mapped
+ * read-only in place of the reset-vector ROM; its last 128 KiB are also
+ * copied into RAM at 0xe0000-0xfffff, the legacy BIOS area a PC chipset
+ * maps there at reset (SeaBIOS's real-mode code runs from that copy and
+ * writes its data into it: tern leaves it RAM, as if the PAM registers
+ * always said read-write). Up to 16 MiB, as QEMU's PC flash. KVM's
+ * real-mode TSS and identity map then sit where QEMU puts them, below the
+ * image's largest extent. */
+#define LAYOUT_FIRMWARE_MIN_SIZE KiB(64)
+#define LAYOUT_FIRMWARE_MAX_SIZE MiB(16)
+#define LAYOUT_FIRMWARE_LOW_GPA 0xe0000ULL
+#define LAYOUT_FIRMWARE_LOW_SIZE KiB(128)
+#define LAYOUT_FIRMWARE_KVM_IDENTITY_MAP_GPA 0xfeffc000ULL
+#define LAYOUT_FIRMWARE_KVM_TSS_GPA 0xfeffd000ULL
+#define LAYOUT_FIRMWARE_KVM_PAGES_SIZE 0x4000ULL
 
 /* tern's reset port: the reset-vector ROM writes TERN_RESET_PORT_VALUE to
  * I/O port TERN_RESET_PORT, which tern takes as a reset (a PC's firmware

@@ -410,16 +410,32 @@ static struct pci_device *find_bar(struct pci_bus *bus, uint64_t gpa,
 	return NULL;
 }
 
+static const struct device_ops bar_window_high_ops;
+
+/* Both windows share these ops; the device says which one was hit. */
+static struct pci_bus *window_bus(struct device *dev)
+{
+	return dev->ops == &bar_window_high_ops
+		? container_of(dev, struct pci_bus, bar_window_high)
+		: container_of(dev, struct pci_bus, bar_window);
+}
+
+static uint64_t window_base(struct pci_bus *bus, struct device *dev)
+{
+	return dev == &bus->bar_window_high ? LAYOUT_PCI_MMIO_HIGH_GPA
+					    : LAYOUT_PCI_MMIO_GPA;
+}
+
 static void bar_window_read(struct device *dev, uint64_t offset, void *data,
 			    uint32_t size)
 {
-	struct pci_bus *bus = container_of(dev, struct pci_bus, bar_window);
+	struct pci_bus *bus = window_bus(dev);
 	struct pci_device *pdev;
 	uint64_t bar_offset;
 	int bar;
 
 	pthread_rwlock_rdlock(&bus->lock);
-	pdev = find_bar(bus, LAYOUT_PCI_MMIO_GPA + offset, size, &bar,
+	pdev = find_bar(bus, window_base(bus, dev) + offset, size, &bar,
 			&bar_offset);
 	if (pdev && pdev->ops->bar_read)
 		pdev->ops->bar_read(pdev, bar, bar_offset, data, size);
@@ -431,13 +447,13 @@ static void bar_window_read(struct device *dev, uint64_t offset, void *data,
 static void bar_window_write(struct device *dev, uint64_t offset,
 			     const void *data, uint32_t size)
 {
-	struct pci_bus *bus = container_of(dev, struct pci_bus, bar_window);
+	struct pci_bus *bus = window_bus(dev);
 	struct pci_device *pdev;
 	uint64_t bar_offset;
 	int bar;
 
 	pthread_rwlock_rdlock(&bus->lock);
-	pdev = find_bar(bus, LAYOUT_PCI_MMIO_GPA + offset, size, &bar,
+	pdev = find_bar(bus, window_base(bus, dev) + offset, size, &bar,
 			&bar_offset);
 	if (pdev && pdev->ops->bar_write)
 		pdev->ops->bar_write(pdev, bar, bar_offset, data, size);
@@ -453,6 +469,15 @@ static const struct device_ops bar_window_ops = {
 	.io_write = bar_window_write,
 };
 
+static const struct device_ops bar_window_high_ops = {
+	.save = device_save_nothing,
+	.restore = device_restore_nothing,
+	.check = device_check_nothing,
+	.name = "pci-mmio-window-high",
+	.io_read = bar_window_read,
+	.io_write = bar_window_write,
+};
+
 struct pci_bus *pci_bus_create(void)
 {
 	struct pci_bus *bus = calloc(1, sizeof(*bus));
@@ -462,6 +487,7 @@ struct pci_bus *pci_bus_create(void)
 	bus->config_ports.ops = &config_ports_ops;
 	bus->ecam.ops = &ecam_ops;
 	bus->bar_window.ops = &bar_window_ops;
+	bus->bar_window_high.ops = &bar_window_high_ops;
 	pthread_rwlock_init(&bus->lock, NULL);
 	bus->next_bar_gpa = LAYOUT_PCI_MMIO_GPA;
 	bus->slots[0] = pci_host_bridge_create();
@@ -484,6 +510,17 @@ int pci_bus_attach(struct pci_bus *bus, struct io_bus *pio_bus,
 	if (!ret)
 		ret = io_bus_register(mmio_bus, LAYOUT_PCI_MMIO_GPA,
 				      LAYOUT_PCI_MMIO_SIZE, &bus->bar_window);
+	return ret;
+}
+
+int pci_bus_enable_firmware_window(struct pci_bus *bus, struct io_bus *mmio_bus)
+{
+	int ret = io_bus_register(mmio_bus, LAYOUT_PCI_MMIO_HIGH_GPA,
+				  LAYOUT_PCI_MMIO_HIGH_SIZE,
+				  &bus->bar_window_high);
+
+	if (!ret)
+		bus->firmware_window = true;
 	return ret;
 }
 
@@ -515,6 +552,7 @@ int pci_bus_add_device(struct pci_bus *bus, struct pci_device *pdev)
 	}
 	bus->next_bar_gpa = gpa;
 	pdev->slot = (uint8_t)slot;
+	pdev->firmware_window = bus->firmware_window;
 	pthread_rwlock_wrlock(&bus->lock);
 	bus->slots[slot] = pdev;
 	pci_device_config_write(pdev, PCI_CFG_COMMAND, 2,

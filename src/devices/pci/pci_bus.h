@@ -1,7 +1,9 @@
 /* PCI bus 0 of a tern VM: 32 slots (function 0 only), config space through
  * configuration mechanism #1 (ports 0xcf8/0xcfc, what Linux probes without
  * ACPI) and through ECAM at LAYOUT_PCI_ECAM_GPA (announced by ACPI MCFG),
- * and the BARs, assigned from the LAYOUT_PCI_MMIO window as firmware would.
+ * and the BARs, assigned from the LAYOUT_PCI_MMIO window as firmware would
+ * (and decoded in the LAYOUT_PCI_MMIO_HIGH window too, where PC firmware
+ * run by --firmware moves them).
  * The bus answers the whole PCI MMIO window on the VM's MMIO bus and
  * dispatches to whichever BAR decodes the address at the time, since the
  * guest may move BARs while it runs.
@@ -12,6 +14,7 @@
 #define TERN_DEVICES_PCI_PCI_BUS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devices/device.h"
@@ -26,6 +29,10 @@ struct pci_bus {
 	struct device config_ports; /* on the port I/O bus */
 	struct device ecam; /* on the MMIO bus */
 	struct device bar_window; /* on the MMIO bus */
+	/* The firmware's, on the MMIO bus with --firmware only: a VM's
+	 * device list (and so its snapshots) stays as it was without. */
+	struct device bar_window_high;
+	bool firmware_window;
 
 	/* Held for writing around config accesses (they may move BARs), for
 	 * reading around BAR dispatch. */
@@ -46,6 +53,13 @@ struct pci_bus *pci_bus_create(void);
  * Returns 0 or a negative errno. */
 int pci_bus_attach(struct pci_bus *bus, struct io_bus *pio_bus,
 		   struct io_bus *mmio_bus);
+
+/* --firmware: BARs decode in the LAYOUT_PCI_MMIO_HIGH window too, where PC
+ * firmware reassigns them; registers that window on the MMIO bus. Call
+ * after pci_bus_attach(), before devices are added. Returns 0 or a
+ * negative errno. */
+int pci_bus_enable_firmware_window(struct pci_bus *bus,
+				   struct io_bus *mmio_bus);
 
 /* Gives the bus the device behind port 0xcf9 (byte accesses only; dword
  * accesses at 0xcf8 stay the address latch, as on PIIX and ICH chipsets).

@@ -86,8 +86,24 @@ uint32_t pci_device_bar_address(const struct pci_device *pdev, int bar)
 	return pci_config_get(pdev, PCI_CFG_BAR0 + 4 * bar, 4) & ~0xfu;
 }
 
+static bool inside(uint64_t gpa, uint64_t size, uint64_t start, uint64_t len)
+{
+	return gpa >= start && size <= len && gpa - start <= len - size;
+}
+
+/* tern's own window, or (--firmware) the one below the IOAPIC where PC
+ * firmware puts BARs (arch/x86/layout.h). */
+static bool in_bar_window(const struct pci_device *pdev, uint64_t gpa,
+			  uint64_t size)
+{
+	return inside(gpa, size, LAYOUT_PCI_MMIO_GPA, LAYOUT_PCI_MMIO_SIZE) ||
+		(pdev->firmware_window &&
+		 inside(gpa, size, LAYOUT_PCI_MMIO_HIGH_GPA,
+			LAYOUT_PCI_MMIO_HIGH_SIZE));
+}
+
 /* A BAR decodes when memory decoding is on and its whole range lies inside
- * the PCI MMIO window; elsewhere (e.g. all-ones while being sized) nothing
+ * a PCI MMIO window; elsewhere (e.g. all-ones while being sized) nothing
  * of tern answers it. */
 static void update_bar_mapping(struct pci_device *pdev)
 {
@@ -98,9 +114,7 @@ static void update_bar_mapping(struct pci_device *pdev)
 		struct pci_bar *bar = &pdev->bars[i];
 		uint64_t gpa = pci_device_bar_address(pdev, i);
 		bool mapped = memory && bar->size &&
-			gpa >= LAYOUT_PCI_MMIO_GPA &&
-			gpa + bar->size <=
-				LAYOUT_PCI_MMIO_GPA + LAYOUT_PCI_MMIO_SIZE;
+			in_bar_window(pdev, gpa, bar->size);
 
 		if (mapped == bar->mapped &&
 		    (!mapped || gpa == bar->mapped_gpa))

@@ -86,6 +86,9 @@ struct pci_device {
 	uint8_t last_capability; /* 0: none yet */
 	uint16_t next_capability; /* where the next one goes; 0: 0x40 */
 	uint8_t slot; /* device number on bus 0, set when plugged */
+	/* BARs may also decode in the firmware's window (--firmware; see
+	 * LAYOUT_PCI_MMIO_HIGH_GPA), set when plugged. */
+	bool firmware_window;
 };
 
 /* Fills the header: IDs, class (base class << 16 | sub << 8 | prog-if),

@@ -35,9 +35,12 @@ struct pci_device *pci_host_bridge_create(void)
 
 	if (!pdev)
 		return NULL;
+	/* The subsystem IDs of QEMU's machines: SeaBIOS (--firmware) reads
+	 * fw_cfg and sets up PCI only on a host bridge that carries them. */
 	pci_device_init(pdev, &host_bridge_ops, PCI_HOST_BRIDGE_VENDOR_ID,
-			PCI_HOST_BRIDGE_DEVICE_ID, PCI_CLASS_HOST_BRIDGE, 0, 0,
-			0);
+			PCI_HOST_BRIDGE_DEVICE_ID, PCI_CLASS_HOST_BRIDGE, 0,
+			PCI_HOST_BRIDGE_SUBSYSTEM_VENDOR_ID,
+			PCI_HOST_BRIDGE_SUBSYSTEM_ID);
 	/* A bridge decodes nothing of its own: command bits stay clear. */
 	pci_wmask_set(pdev, PCI_CFG_COMMAND, 2, 0);
 	pci_wmask_set(pdev, PCI_CFG_INTERRUPT_LINE, 1, 0);

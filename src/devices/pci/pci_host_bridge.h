@@ -11,6 +11,8 @@
 #define PCI_HOST_BRIDGE_VENDOR_ID 0x1b36
 #define PCI_HOST_BRIDGE_DEVICE_ID 0x0008
 #define PCI_CLASS_HOST_BRIDGE 0x060000
+#define PCI_HOST_BRIDGE_SUBSYSTEM_VENDOR_ID 0x1af4 /* Red Hat */
+#define PCI_HOST_BRIDGE_SUBSYSTEM_ID 0x1100 /* QEMU virtual machine */
 
 struct pci_device *pci_host_bridge_create(void);
 

@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_pm1.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/serial_8250.h"
@@ -19,7 +20,7 @@
 #define ACPI_CREATOR_ID "TERN"
 
 #define TABLE_HEADER_SIZE 36
-#define RSDP_SIZE 36
+#define RSDP_SIZE ACPI_RSDP_SIZE
 #define FADT_SIZE 276
 #define FADT_REVISION 6
 #define FADT_MINOR_REVISION 4
@@ -30,6 +31,8 @@
 #define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
 /* No VGA, and leave PCIe ASPM alone. The keyboard controller is announced
  * in the DSDT (PNP0303), which is where Linux looks for it under ACPI. */
+#define FADT_BOOT_ARCH_LEGACY_DEVICES (1u << 0)
+#define FADT_BOOT_ARCH_8042 (1u << 1)
 #define FADT_BOOT_ARCH_NO_VGA (1u << 2)
 #define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
 /* The SCI is unused in hardware-reduced mode, but Linux programs the IOAPIC
@@ -56,17 +59,43 @@ uint8_t acpi_checksum(const void *data, size_t len)
 	return sum;
 }
 
+/* For firmware that places the tables itself: where the pointers and the
+ * checksums are, so its loader script can fix them up. */
+#define LINK_MAX_POINTERS (8 + 8)
+#define LINK_MAX_CHECKSUMS 8
+
+struct link_pointer {
+	int in_rsdp; /* the pointer sits in the RSDP blob, else the tables */
+	uint32_t offset;
+	uint8_t size;
+};
+
+struct link_checksum {
+	int in_rsdp;
+	uint32_t offset, start, length;
+};
+
+struct link_log {
+	uint8_t *rsdp; /* RSDP_SIZE bytes: the RSDP goes here, not in out */
+	struct link_pointer pointers[LINK_MAX_POINTERS];
+	int pointer_count;
+	struct link_checksum checksums[LINK_MAX_CHECKSUMS];
+	int checksum_count;
+};
+
 /* Where the next table goes; every table starts 16-byte aligned. */
 struct table_writer {
 	uint8_t *out;
 	size_t cap, used;
 	uint64_t base_gpa;
 	int error;
+	struct link_log *log; /* NULL: tables at fixed addresses */
 };
 
-static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
+static uint8_t *table_alloc_aligned(struct table_writer *w, size_t len,
+				    size_t align, uint64_t *gpa)
 {
-	size_t at = (w->used + 15) & ~(size_t)15;
+	size_t at = (w->used + align - 1) & ~(align - 1);
 
 	if (w->error || at > w->cap || len > w->cap - at) {
 		w->error = w->error ? w->error : -E2BIG;
@@ -76,6 +105,50 @@ static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
 	w->used = at + len;
 	*gpa = w->base_gpa + at;
 	return w->out + at;
+}
+
+static uint8_t *table_alloc(struct table_writer *w, size_t len, uint64_t *gpa)
+{
+	return table_alloc_aligned(w, len, 16, gpa);
+}
+
+static void log_pointer(struct table_writer *w, const uint8_t *field,
+			int in_rsdp, uint8_t size)
+{
+	struct link_log *log = w->log;
+
+	if (!log)
+		return;
+	if (log->pointer_count == LINK_MAX_POINTERS) {
+		w->error = w->error ? w->error : -E2BIG;
+		return;
+	}
+	log->pointers[log->pointer_count++] = (struct link_pointer){
+		.in_rsdp = in_rsdp,
+		.offset = (uint32_t)(field - (in_rsdp ? log->rsdp : w->out)),
+		.size = size,
+	};
+}
+
+static void log_checksum(struct table_writer *w, const uint8_t *start,
+			 int in_rsdp, uint32_t checksum_at, uint32_t length)
+{
+	struct link_log *log = w->log;
+	uint32_t base;
+
+	if (!log)
+		return;
+	if (log->checksum_count == LINK_MAX_CHECKSUMS) {
+		w->error = w->error ? w->error : -E2BIG;
+		return;
+	}
+	base = (uint32_t)(start - (in_rsdp ? log->rsdp : w->out));
+	log->checksums[log->checksum_count++] = (struct link_checksum){
+		.in_rsdp = in_rsdp,
+		.offset = base + checksum_at,
+		.start = base,
+		.length = length,
+	};
 }
 
 static void header_fill(uint8_t *t, const char *signature, uint32_t length,
@@ -91,10 +164,11 @@ static void header_fill(uint8_t *t, const char *signature, uint32_t length,
 	le_put32(t + 32, 1); /* creator revision */
 }
 
-static void header_seal(uint8_t *t, uint32_t length)
+static void header_seal(struct table_writer *w, uint8_t *t, uint32_t length)
 {
 	t[9] = 0;
 	t[9] = (uint8_t)(0 - acpi_checksum(t, length));
+	log_checksum(w, t, 0, 9, length);
 }
 
 static void put_gas_io(uint8_t *p, size_t off, uint16_t port)
@@ -106,7 +180,7 @@ static void put_gas_io(uint8_t *p, size_t off, uint16_t port)
 	le_put64(p + off + 4, port);
 }
 
-static void dsdt_pci_root(struct aml *aml)
+static void dsdt_pci_root(struct aml *aml, const struct acpi_platform *platform)
 {
 	aml_device_open(aml, "PCI0");
 	aml_name(aml, "_HID");
@@ -128,6 +202,9 @@ static void dsdt_pci_root(struct aml *aml)
 	aml_resource_memory32_window(
 		aml, (uint32_t)LAYOUT_PCI_MMIO_GPA,
 		(uint32_t)(LAYOUT_PCI_MMIO_GPA + LAYOUT_PCI_MMIO_SIZE - 1));
+	aml_resource_memory32_window(aml, (uint32_t)LAYOUT_PCI_MMIO_HIGH_GPA,
+				     (uint32_t)(LAYOUT_PCI_MMIO_HIGH_GPA +
+						LAYOUT_PCI_MMIO_HIGH_SIZE - 1));
 	aml_resource_end(aml);
 	aml_close(aml); /* _CRS buffer */
 	aml_close(aml); /* PCI0 */
@@ -229,7 +306,7 @@ static uint64_t write_dsdt(struct table_writer *w,
 
 	aml_init(&aml);
 	aml_scope_open(&aml, "\\_SB_");
-	dsdt_pci_root(&aml);
+	dsdt_pci_root(&aml, platform);
 	dsdt_serial(&aml);
 	dsdt_keyboard(&aml);
 	dsdt_rtc(&aml);
@@ -252,16 +329,55 @@ static uint64_t write_dsdt(struct table_writer *w,
 		if (t) {
 			header_fill(t, "DSDT", length, 2);
 			memcpy(t + TABLE_HEADER_SIZE, aml.data, aml.len);
-			header_seal(t, length);
+			header_seal(w, t, length);
 		}
 	}
 	aml_free(&aml);
 	return gpa;
 }
 
-static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
+/* Full ACPI's firmware control structure: its global lock and waking
+ * vector, unused (no S3); 64-byte aligned, no checksum (ACPI 6.4 5.2.10). */
+#define FACS_SIZE 64
+
+static uint64_t write_facs(struct table_writer *w)
 {
 	uint64_t gpa;
+	uint8_t *t = table_alloc_aligned(w, FACS_SIZE, 64, &gpa);
+
+	if (!t)
+		return 0;
+	memcpy(t, "FACS", 4);
+	le_put32(t + 4, FACS_SIZE);
+	t[32] = 2; /* version */
+	return gpa;
+}
+
+/* The PM1 blocks of devices/acpi_pm1.h, in both the 32-bit and the
+ * extended fields. SMI_CMD stays 0: ACPI mode is always on. */
+static void fadt_full_acpi(struct table_writer *w, uint8_t *t,
+			   uint64_t facs_gpa)
+{
+	le_put32(t + 56, ACPI_PM1_EVT_PORT); /* PM1a_EVT_BLK */
+	le_put32(t + 64, ACPI_PM1_CNT_PORT); /* PM1a_CNT_BLK */
+	t[88] = ACPI_PM1_EVT_LEN;
+	t[89] = ACPI_PM1_CNT_LEN;
+	le_put64(t + 132, facs_gpa); /* X_FIRMWARE_CTRL */
+	log_pointer(w, t + 132, 0, 8);
+	t[148] = GAS_SYSTEM_IO; /* X_PM1a_EVT_BLK */
+	t[149] = ACPI_PM1_EVT_LEN * 8;
+	t[151] = 2; /* word access */
+	le_put64(t + 152, ACPI_PM1_EVT_PORT);
+	t[172] = GAS_SYSTEM_IO; /* X_PM1a_CNT_BLK */
+	t[173] = ACPI_PM1_CNT_LEN * 8;
+	t[175] = 2;
+	le_put64(t + 176, ACPI_PM1_CNT_PORT);
+}
+
+static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa,
+			   const struct acpi_platform *platform)
+{
+	uint64_t gpa, facs = platform->full_acpi ? write_facs(w) : 0;
 	uint8_t *t = table_alloc(w, FADT_SIZE, &gpa);
 
 	if (!t)
@@ -269,18 +385,26 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa)
 	header_fill(t, "FACP", FADT_SIZE, FADT_REVISION);
 	le_put16(t + 46, FADT_SCI_GSI);
 	t[108] = CMOS_RTC_CENTURY_REGISTER; /* CENTURY: the RTC has one */
-	le_put16(t + 109, FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM);
+	le_put16(t + 109,
+		 FADT_BOOT_ARCH_NO_VGA | FADT_BOOT_ARCH_NO_ASPM |
+			 (platform->full_acpi ? FADT_BOOT_ARCH_LEGACY_DEVICES |
+					  FADT_BOOT_ARCH_8042
+					      : 0));
 	le_put32(t + 112,
-		 FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP |
-			 FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
+		 (platform->full_acpi ? 0 : FADT_FLAG_HW_REDUCED_ACPI) |
+			 FADT_FLAG_RESET_REG_SUP | FADT_FLAG_PWR_BUTTON |
+			 FADT_FLAG_SLP_BUTTON);
+	if (platform->full_acpi)
+		fadt_full_acpi(w, t, facs);
 	put_gas_io(t, 116, ACPI_RESET_PORT);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = FADT_MINOR_REVISION;
 	le_put64(t + 140, dsdt_gpa); /* X_DSDT; the 32-bit DSDT field stays 0 */
+	log_pointer(w, t + 140, 0, 8);
 	put_gas_io(t, 244, ACPI_SLEEP_CONTROL_PORT);
 	put_gas_io(t, 256, ACPI_SLEEP_STATUS_PORT);
 	memcpy(t + 268, "TERNKVM ", 8); /* hypervisor vendor identity */
-	header_seal(t, FADT_SIZE);
+	header_seal(w, t, FADT_SIZE);
 	return gpa;
 }
 
@@ -319,7 +443,7 @@ static uint64_t write_madt(struct table_writer *w,
 	t[off + 2] = 0xff; /* all processors */
 	le_put16(t + off + 3, 0);
 	t[off + 5] = 1;
-	header_seal(t, length);
+	header_seal(w, t, length);
 	return gpa;
 }
 
@@ -336,7 +460,7 @@ static uint64_t write_mcfg(struct table_writer *w)
 	le_put16(t + 52, 0); /* segment */
 	t[54] = 0; /* first bus */
 	t[55] = (uint8_t)(LAYOUT_PCI_ECAM_SIZE / MiB(1) - 1); /* last bus */
-	header_seal(t, length);
+	header_seal(w, t, length);
 	return gpa;
 }
 
@@ -350,13 +474,15 @@ static uint64_t write_xsdt(struct table_writer *w, const uint64_t *tables,
 	if (!t)
 		return 0;
 	header_fill(t, "XSDT", length, 1);
-	for (int i = 0; i < count; i++)
+	for (int i = 0; i < count; i++) {
 		le_put64(t + TABLE_HEADER_SIZE + (size_t)i * 8, tables[i]);
-	header_seal(t, length);
+		log_pointer(w, t + TABLE_HEADER_SIZE + (size_t)i * 8, 0, 8);
+	}
+	header_seal(w, t, length);
 	return gpa;
 }
 
-static void write_rsdp(uint8_t *r, uint64_t xsdt_gpa)
+static void write_rsdp(struct table_writer *w, uint8_t *r, uint64_t xsdt_gpa)
 {
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, ACPI_OEM_ID, 6);
@@ -365,12 +491,19 @@ static void write_rsdp(uint8_t *r, uint64_t xsdt_gpa)
 	le_put64(r + 24, xsdt_gpa);
 	r[8] = (uint8_t)(0 - acpi_checksum(r, 20));
 	r[32] = (uint8_t)(0 - acpi_checksum(r, RSDP_SIZE));
+	log_pointer(w, r + 24, 1, 8);
+	/* The first checksum covers the ACPI 1.0 part, the second all of it,
+	 * the first included: fixed in that order. */
+	log_checksum(w, r, 1, 8, 20);
+	log_checksum(w, r, 1, 32, RSDP_SIZE);
 }
 
-long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
-		       uint8_t *out, size_t cap)
+static long build_tables(const struct acpi_platform *platform,
+			 uint64_t base_gpa, uint8_t *out, size_t cap,
+			 struct link_log *log)
 {
-	struct table_writer w = {.out = out, .cap = cap, .base_gpa = base_gpa};
+	struct table_writer w = {
+		.out = out, .cap = cap, .base_gpa = base_gpa, .log = log};
 	uint64_t rsdp_gpa, dsdt, tables[3], xsdt;
 	uint8_t *rsdp;
 
@@ -383,16 +516,27 @@ long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
 		if (platform->apic_ids[i] > 0xfe)
 			return -EINVAL;
 
-	rsdp = table_alloc(&w, RSDP_SIZE, &rsdp_gpa);
+	if (log) {
+		rsdp = log->rsdp;
+		memset(rsdp, 0, RSDP_SIZE);
+	} else {
+		rsdp = table_alloc(&w, RSDP_SIZE, &rsdp_gpa);
+	}
 	dsdt = write_dsdt(&w, platform);
-	tables[0] = write_fadt(&w, dsdt);
+	tables[0] = write_fadt(&w, dsdt, platform);
 	tables[1] = write_madt(&w, platform);
 	tables[2] = write_mcfg(&w);
 	xsdt = write_xsdt(&w, tables, 3);
 	if (w.error)
 		return w.error;
-	write_rsdp(rsdp, xsdt);
-	return (long)w.used;
+	write_rsdp(&w, rsdp, xsdt);
+	return w.error ? w.error : (long)w.used;
+}
+
+long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
+		       uint8_t *out, size_t cap)
+{
+	return build_tables(platform, base_gpa, out, cap, NULL);
 }
 
 int acpi_tables_write(struct guest_memory *mem,
@@ -410,4 +554,108 @@ int acpi_tables_write(struct guest_memory *mem,
 		return (int)used;
 	*rsdp_gpa = LAYOUT_ACPI_GPA;
 	return 0;
+}
+
+/* QEMU's linker/loader commands (hw/acpi/bios-linker-loader.c in QEMU;
+ * SeaBIOS src/fw/romfile_loader.h): 128-byte little-endian entries. */
+#define LOADER_ENTRY_SIZE 128
+#define LOADER_ALLOCATE 1
+#define LOADER_ADD_POINTER 2
+#define LOADER_ADD_CHECKSUM 3
+#define LOADER_ZONE_HIGH 1
+#define LOADER_ZONE_FSEG 2
+#define LOADER_NAME_SIZE 56
+#define LOADER_MAX_ENTRIES (2 + LINK_MAX_POINTERS + LINK_MAX_CHECKSUMS)
+
+static uint8_t *loader_entry(struct acpi_firmware_blobs *blobs,
+			     uint32_t command)
+{
+	uint8_t *e = blobs->loader + blobs->loader_len;
+
+	blobs->loader_len += LOADER_ENTRY_SIZE;
+	le_put32(e, command);
+	return e;
+}
+
+static void loader_name(uint8_t *at, const char *name)
+{
+	memcpy(at, name, strlen(name) + 1); /* the rest is already zero */
+}
+
+static const char *blob_name(int in_rsdp)
+{
+	return in_rsdp ? ACPI_FIRMWARE_RSDP_FILE : ACPI_FIRMWARE_TABLES_FILE;
+}
+
+static void write_loader(struct acpi_firmware_blobs *blobs,
+			 const struct link_log *log)
+{
+	uint8_t *e = loader_entry(blobs, LOADER_ALLOCATE);
+
+	/* The tables anywhere in RAM, the RSDP where operating systems scan
+	 * for it (0xe0000-0xfffff). */
+	loader_name(e + 4, ACPI_FIRMWARE_TABLES_FILE);
+	le_put32(e + 4 + LOADER_NAME_SIZE, 64);
+	e[8 + LOADER_NAME_SIZE] = LOADER_ZONE_HIGH;
+	e = loader_entry(blobs, LOADER_ALLOCATE);
+	loader_name(e + 4, ACPI_FIRMWARE_RSDP_FILE);
+	le_put32(e + 4 + LOADER_NAME_SIZE, 16);
+	e[8 + LOADER_NAME_SIZE] = LOADER_ZONE_FSEG;
+	/* Every pointer holds an offset into the tables blob; the firmware
+	 * adds where it put that blob. */
+	for (int i = 0; i < log->pointer_count; i++) {
+		const struct link_pointer *p = &log->pointers[i];
+
+		e = loader_entry(blobs, LOADER_ADD_POINTER);
+		loader_name(e + 4, blob_name(p->in_rsdp));
+		loader_name(e + 4 + LOADER_NAME_SIZE,
+			    ACPI_FIRMWARE_TABLES_FILE);
+		le_put32(e + 4 + 2 * LOADER_NAME_SIZE, p->offset);
+		e[8 + 2 * LOADER_NAME_SIZE] = p->size;
+	}
+	/* Then the checksums, which the pointers changed. */
+	for (int i = 0; i < log->checksum_count; i++) {
+		const struct link_checksum *c = &log->checksums[i];
+
+		e = loader_entry(blobs, LOADER_ADD_CHECKSUM);
+		loader_name(e + 4, blob_name(c->in_rsdp));
+		le_put32(e + 4 + LOADER_NAME_SIZE, c->offset);
+		le_put32(e + 8 + LOADER_NAME_SIZE, c->start);
+		le_put32(e + 12 + LOADER_NAME_SIZE, c->length);
+	}
+}
+
+int acpi_tables_build_for_firmware(const struct acpi_platform *platform,
+				   struct acpi_firmware_blobs *blobs)
+{
+	struct link_log *log = calloc(1, sizeof(*log));
+	long used;
+
+	memset(blobs, 0, sizeof(*blobs));
+	blobs->tables = malloc(LAYOUT_ACPI_SIZE);
+	blobs->loader = calloc(LOADER_MAX_ENTRIES, LOADER_ENTRY_SIZE);
+	if (!log || !blobs->tables || !blobs->loader) {
+		free(log);
+		acpi_firmware_blobs_free(blobs);
+		return -ENOMEM;
+	}
+	log->rsdp = blobs->rsdp;
+	used = build_tables(platform, 0, blobs->tables, LAYOUT_ACPI_SIZE, log);
+	if (used < 0) {
+		free(log);
+		acpi_firmware_blobs_free(blobs);
+		return (int)used;
+	}
+	blobs->tables_len = (size_t)used;
+	write_loader(blobs, log);
+	free(log);
+	return 0;
+}
+
+void acpi_firmware_blobs_free(struct acpi_firmware_blobs *blobs)
+{
+	free(blobs->tables);
+	free(blobs->loader);
+	blobs->tables = blobs->loader = NULL;
+	blobs->tables_len = blobs->loader_len = 0;
 }

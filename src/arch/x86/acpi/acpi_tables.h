@@ -25,6 +25,11 @@ struct acpi_platform {
 	const uint32_t *apic_ids; /* cpu_count entries */
 	const struct acpi_mmio_device *mmio_devices;
 	int mmio_device_count;
+	/* Full ACPI instead of hardware-reduced (--firmware): the FADT names
+	 * the PM1 blocks of devices/acpi_pm1.h, a FACS and the 8042, so the
+	 * OS treats the machine as a PC with an 8259 PIC (which the BIOS has
+	 * programmed and the OS must mask; see acpi_pm1.h). */
+	int full_acpi;
 };
 
 /* Builds every table into out (capacity cap) as it must appear at guest
@@ -38,6 +43,31 @@ long acpi_tables_build(const struct acpi_platform *platform, uint64_t base_gpa,
  * RSDP's address for the boot protocol. Returns 0 or a negative errno. */
 int acpi_tables_write(struct guest_memory *mem,
 		      const struct acpi_platform *platform, uint64_t *rsdp_gpa);
+
+/* The tables for firmware that places them itself (SeaBIOS, through fw_cfg,
+ * as QEMU hands them over): the RSDP and the other tables as two blobs in
+ * which every pointer holds an offset into the tables blob, and the loader
+ * script ("linker/loader") that makes the firmware allocate both (the RSDP
+ * in the BIOS's F segment, where operating systems scan for it), add the
+ * tables' address to each pointer and fix each checksum. */
+#define ACPI_FIRMWARE_RSDP_FILE "etc/acpi/rsdp"
+#define ACPI_FIRMWARE_TABLES_FILE "etc/acpi/tables"
+#define ACPI_FIRMWARE_LOADER_FILE "etc/table-loader"
+#define ACPI_RSDP_SIZE 36
+
+struct acpi_firmware_blobs {
+	uint8_t rsdp[ACPI_RSDP_SIZE];
+	uint8_t *tables;
+	size_t tables_len;
+	uint8_t *loader;
+	size_t loader_len;
+};
+
+/* Returns 0 or a negative errno as acpi_tables_build(); free the blobs with
+ * acpi_firmware_blobs_free() after success. */
+int acpi_tables_build_for_firmware(const struct acpi_platform *platform,
+				   struct acpi_firmware_blobs *blobs);
+void acpi_firmware_blobs_free(struct acpi_firmware_blobs *blobs);
 
 /* The sum of bytes, 0 for a correctly checksummed table. */
 uint8_t acpi_checksum(const void *data, size_t len);
