@@ -346,8 +346,11 @@ void volume_pool_recover(const struct volume_pool *pool,
 	while ((entry = readdir(dir))) {
 		if (!pending_name(entry->d_name, name, sizeof(name)))
 			continue;
-		snprintf(from, sizeof(from), "%s/%s", pool->dir, entry->d_name);
-		if (volume_pool_path(pool, name, to, sizeof(to)))
+		/* "new" or "del", as pending_name() found. */
+		if (pending_path(pool, name,
+				 entry->d_name + strlen(entry->d_name) - 3,
+				 from, sizeof(from)) ||
+		    volume_pool_path(pool, name, to, sizeof(to)))
 			continue;
 		if (in_catalog(ctx, name) && lstat(to, &st) < 0 &&
 		    renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) ==
