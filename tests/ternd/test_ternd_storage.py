@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test, test_in_builds_where  # noqa: E402
 from apiclient import Api  # noqa: E402
 from ternd_host import GUEST, WORK, Host, has_test_hooks, setup  # noqa: E402
@@ -133,7 +134,7 @@ def a_definition_names_a_volume_and_the_vm_gets_its_file():
 def bad_volume_names_sizes_and_definitions_are_refused_and_change_nothing():
     with Host() as h:
         h.start()
-        for name in ("../etc", "a/b", ".hidden", "..", "x" * 65, "sp ace", "-x"):
+        for name in ("../etc", "a/b", ".hidden", "..", "x" * 65, "sp ace", "_x", "a\\b"):
             h.fails("vol-create", name, "1M", words=("volume name",))
             h.fails("vol-clone", name, "ok", words=("volume name",))
             h.fails("vol-delete", name, words=("volume name",))
