@@ -76,9 +76,10 @@ static int maybe_wait(struct ternd_server *server, struct MHD_Connection *conn,
 
 /* Resumes the long polls that have an event or whose time is up (all of
  * them with all set); libmicrohttpd calls handle_request() for each again
- * on its next run. */
-static void wake_waiters(struct ternd_server *server, int all)
+ * on its next run. Returns how many. */
+static size_t wake_waiters(struct ternd_server *server, int all)
 {
+	size_t woken = 0;
 	int64_t last = ternd_db_last_event_id(vm_manager_db(server->manager));
 	int64_t now = now_ms();
 
@@ -92,7 +93,9 @@ static void wake_waiters(struct ternd_server *server, int all)
 		w->req->resumed = 1;
 		MHD_resume_connection(w->conn);
 		*w = server->waiters[--server->waiter_count];
+		woken++;
 	}
+	return woken;
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
@@ -298,10 +301,14 @@ int ternd_server_timeout_ms(const struct ternd_server *server)
 
 void ternd_server_run(struct ternd_server *server)
 {
-	MHD_run(server->daemon);
-	/* Events logged by this run's requests, or by exits recorded before
-	 * it. */
+	/* Events logged by exits recorded since the last run. */
 	wake_waiters(server, 0);
+	MHD_run(server->daemon);
+	/* Events this run's requests logged: answered now, not at the next
+	 * wake-up (a resumed connection does not make the epoll descriptor
+	 * readable in libmicrohttpd's external-poll mode). */
+	if (wake_waiters(server, 0))
+		MHD_run(server->daemon);
 }
 
 void ternd_server_stop(struct ternd_server *server)

@@ -620,6 +620,83 @@ def events_follow_waits_for_new_events_and_a_long_poll_times_out():
         assert waiter.returncode == 1
 
 
+MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "man")
+
+
+def complete(h, *words):
+    """What bash completion offers for `ternctl WORDS...` (the last word is
+    the one at the cursor), with this build's ternctl first in PATH."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "scripts", "completion", "ternctl.bash")
+    line = ["ternctl"] + list(words)
+    program = (f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in line)}); "
+               f"COMP_CWORD={len(line) - 1}; _ternctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=h.sock)
+    out = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not out.stderr, out
+    return sorted(w for w in out.stdout.split("\n") if w)
+
+
+def help_verbs():
+    out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True).stdout
+    lines = out.split("Verbs:\n")[1].split("\n\n")[0].splitlines()
+    return sorted(line.split()[0] for line in lines)
+
+
+@test
+def bash_completion_offers_verbs_options_and_names():
+    with Host() as h:
+        # ternd not running: verbs and options, no names, no noise.
+        assert complete(h, "") == help_verbs()
+        assert complete(h, "vol-") == [v for v in help_verbs() if v.startswith("vol-")]
+        assert complete(h, "start", "") == []
+        h.start()
+        h.define("web")
+        h.define("db")
+        h.ok("vol-create", "disk1", "1M")
+        h.ok("start", "web")
+        assert complete(h, "start", "") == ["db", "web"]
+        assert complete(h, "destroy", "") == ["web"], "only running VMs to destroy"
+        assert complete(h, "info", "w") == ["web"]
+        assert complete(h, "start", "web", "") == []
+        assert complete(h, "vol-delete", "") == ["disk1"]
+        assert complete(h, "vol-clone", "d") == ["disk1"]
+        assert complete(h, "list", "--") == ["--all", "--help", "--json", "--name"]
+        assert complete(h, "vol-resize", "disk1", "1G", "--s") == ["--shrink"]
+        assert complete(h, "autostart", "web", "--d") == ["--disable"]
+        assert complete(h, "events", "--f") == ["--follow"]
+        # -c names the ternd to ask.
+        other = Host()
+        assert complete(other, "-c", h.sock, "start", "") == ["db", "web"]
+        assert complete(other, "start", "") == []
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def the_man_pages_render_and_name_every_verb_and_option():
+    for page in ("ternctl.1", "ternd.8"):
+        out = subprocess.run(["man", "--warnings", "-l", os.path.join(MAN, page)],
+                             capture_output=True, text=True,
+                             env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8"))
+        assert out.returncode == 0 and not out.stderr.strip(), (page, out.stderr)
+        text = out.stdout.replace("\u2010", "-").replace("\u2011", "-")
+        # man hyphenates at line ends: join the words back.
+        text = text.replace("-\n", "").replace("\u2010\n", "")
+        if page == "ternctl.1":
+            for verb in help_verbs():
+                assert verb in text, verb
+            for option in ("--connect", "--json", "--all", "--name", "--shrink", "--disable",
+                           "--follow", "TERND_SOCKET", "EXIT STATUS"):
+                assert option in text, option
+        else:
+            usage = subprocess.run([TERND, "--help"], capture_output=True, text=True).stdout
+            for option in ("--state-dir", "--socket", "--foreground", "--tern", "--pool-dir",
+                           "--log-level"):
+                assert option in usage and option in text, option
+
+
 if __name__ == "__main__":
     try:
         run(setup)

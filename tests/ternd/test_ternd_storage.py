@@ -146,7 +146,8 @@ def bad_volume_names_sizes_and_definitions_are_refused_and_change_nothing():
         api = h.api()
         cases = [
             ("PUT", "/v1/volumes/..%2Fetc", {"capacity": 512}, 400, "volume name"),
-            ("PUT", "/v1/volumes/a%2Fb", {"capacity": 512}, 400, "volume name"),
+            # Decoded, "a/b" is volume a's action b: none such, nothing made.
+            ("PUT", "/v1/volumes/a%2Fb", {"capacity": 512}, 404, "unknown volume action"),
             ("PUT", "/v1/volumes/" + "y" * 200, {"capacity": 512}, 400, "1 to 64"),
             ("PUT", "/v1/volumes/v", "not json", 400, "not a JSON object"),
             ("PUT", "/v1/volumes/v", [1], 400, "not a JSON object"),
