@@ -1,5 +1,5 @@
 # bash completion for ternctl (docs/ternd.md). Source it, or install it as
-# /usr/share/bash-completion/completions/ternctl (make install does).
+# PREFIX/share/bash-completion/completions/ternctl (make install does).
 #
 # Completes the verbs, each verb's options, and the names it takes: VMs
 # from `ternctl list --all --name`, volumes from `ternctl vol-list --name`,
