@@ -18,7 +18,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 OBJS := $(SRCS:%.c=build/obj/%.o)
 ASAN_OBJS := $(SRCS:%.c=build/asan/obj/%.o)
 
-.PHONY: all asan unit-tests kvm-tests fuzz format format-check clean guests
+.PHONY: all asan unit-tests kvm-tests fuzz format format-check clean guests install
 
 all: build/tern build/firecracker build/tern-static build/ternd build/ternctl guests
 
@@ -177,6 +177,19 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs (ternd finds
+# the tern beside it), the man pages and ternctl's bash completion; the
+# systemd unit (scripts/systemd/ternd.service) names PREFIX/bin/ternd.
+PREFIX ?= /usr/local
+install: build/tern build/ternd build/ternctl
+	install -D -m 0755 build/tern $(DESTDIR)$(PREFIX)/bin/tern
+	install -D -m 0755 build/ternd $(DESTDIR)$(PREFIX)/bin/ternd
+	install -D -m 0755 build/ternctl $(DESTDIR)$(PREFIX)/bin/ternctl
+	install -D -m 0644 docs/man/ternctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/ternctl.1
+	install -D -m 0644 docs/man/ternd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ternd.8
+	install -D -m 0644 scripts/completion/ternctl.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ternctl
 
 clean:
 	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \

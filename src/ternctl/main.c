@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +12,39 @@
 #include "ternctl/ternctl_client.h"
 #include "ternctl/ternctl_print.h"
 #include "config/vm_config_json.h"
-#include "ternd/vm_definition.h"
+#include "ternd/ternd_name.h"
 #include "util/version.h"
 
 #define DEFAULT_SOCKET "/run/ternd.sock"
+/* ternd's page of events (TERND_EVENTS_PAGE). */
+#define EVENTS_PAGE 1000
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
+/* Options a verb may take, beyond -c and --help. */
+enum {
+	OPT_JSON = 1 << 0,
+	OPT_ALL = 1 << 1,
+	OPT_NAME = 1 << 2,
+	OPT_SHRINK = 1 << 3,
+	OPT_DISABLE = 1 << 4,
+	OPT_FOLLOW = 1 << 5,
+};
+
+static const struct {
+	const char *flag;
+	int bit;
+} flags[] = {
+	{"--json", OPT_JSON},	    {"--all", OPT_ALL},
+	{"--name", OPT_NAME},	    {"--shrink", OPT_SHRINK},
+	{"--disable", OPT_DISABLE}, {"--follow", OPT_FOLLOW},
+};
+
 /* What one command line asked for. */
 struct invocation {
+	const char *verb;
 	const char *socket;
-	int json;
-	int all;
+	int options; /* OPT_* */
 	const char *args[2];
 	int arg_count;
 };
@@ -32,7 +54,7 @@ struct verb {
 	const char *synopsis;
 	const char *help;
 	int args; /* exact count of operands */
-	int takes_json, takes_all;
+	int options; /* the OPT_* it takes */
 	int (*run)(const struct verb *verb, const struct invocation *inv);
 };
 
@@ -46,68 +68,131 @@ static int failed(const char *verb, const struct tern_error *err)
 	return EXIT_FAILED;
 }
 
+/* How a verb shows ternd's answer (not called with --json, which prints
+ * the answer as it came). */
+typedef void (*shower)(const struct invocation *inv, json_t *answer);
+
+/* Every verb's one request: sends body (NULL for none), then prints the
+ * answer with --json, else through show (NULL: nothing). The exit
+ * status. */
+static int call(const struct verb *verb, const struct invocation *inv,
+		const char *method, const char *path, const char *body,
+		shower show)
+{
+	struct tern_error err;
+	json_t *answer;
+
+	if (ternctl_request(inv->socket, method, path, body, &answer, &err))
+		return failed(verb->name, &err);
+	if (inv->options & OPT_JSON)
+		ternctl_print_json(stdout, answer);
+	else if (show)
+		show(inv, answer);
+	json_decref(answer);
+	return 0;
+}
+
+/* call() with a JSON body (taken). */
+static int call_json(const struct verb *verb, const struct invocation *inv,
+		     const char *method, const char *path, json_t *body,
+		     shower show)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	int ret;
+
+	json_decref(body);
+	if (!text) {
+		fprintf(stderr, "ternctl: %s: out of memory\n", verb->name);
+		return EXIT_FAILED;
+	}
+	ret = call(verb, inv, method, path, text, show);
+	free(text);
+	return ret;
+}
+
+/* The operand that names a VM or a volume, checked before anything is
+ * sent; kind as ternd_name_check's. */
+static int check_name(const struct verb *verb, const char *kind,
+		      const char *name)
+{
+	struct tern_error err;
+
+	if (ternd_name_check(kind, name, &err))
+		return failed(verb->name, &err);
+	return 0;
+}
+
+/* /v1/COLLECTION/NAME[/ACTION], the name checked. Nonzero: the exit
+ * status, after the message. */
+static int object_path(const struct verb *verb, const char *kind,
+		       const char *name, const char *action, char *buf,
+		       size_t size)
+{
+	if (check_name(verb, kind, name))
+		return EXIT_FAILED;
+	snprintf(buf, size, "/v1/%s/%s%s%s",
+		 strcmp(kind, "VM") ? "volumes" : "vms", name,
+		 action ? "/" : "", action ? action : "");
+	return 0;
+}
+
+/* Without --all, only running and paused VMs: the table and the JSON
+ * show the same selection. */
+static void select_active(const struct invocation *inv, json_t *answer)
+{
+	json_t *vms = json_object_get(answer, "vms"), *vm;
+	size_t i;
+
+	if (inv->options & OPT_ALL)
+		return;
+	json_array_foreach(vms, i, vm)
+	{
+		const char *state =
+			json_string_value(json_object_get(vm, "state"));
+
+		if (state && !strcmp(state, "shut off")) {
+			json_array_remove(vms, i);
+			i--;
+		}
+	}
+}
+
+static void show_list(const struct invocation *inv, json_t *answer)
+{
+	select_active(inv, answer);
+	if (inv->options & OPT_NAME)
+		ternctl_print_names(stdout, json_object_get(answer, "vms"));
+	else
+		ternctl_print_list(stdout, answer, 1);
+}
+
 static int run_list(const struct verb *verb, const struct invocation *inv)
 {
 	struct tern_error err;
 	json_t *answer;
 
+	if (!(inv->options & OPT_JSON))
+		return call(verb, inv, "GET", "/v1/vms", NULL, show_list);
 	if (ternctl_request(inv->socket, "GET", "/v1/vms", NULL, &answer, &err))
 		return failed(verb->name, &err);
-	if (inv->json) {
-		/* The same selection as the table. */
-		json_t *vms = json_object_get(answer, "vms"), *vm;
-		size_t i;
-
-		json_array_foreach(vms, i, vm)
-		{
-			const char *state =
-				json_string_value(json_object_get(vm, "state"));
-
-			if (!inv->all && state && !strcmp(state, "shut off")) {
-				json_array_remove(vms, i);
-				i--;
-			}
-		}
-		ternctl_print_json(stdout, answer);
-	} else {
-		ternctl_print_list(stdout, answer, inv->all);
-	}
+	select_active(inv, answer);
+	ternctl_print_json(stdout, answer);
 	json_decref(answer);
 	return 0;
 }
 
-static int vm_path(char *buf, size_t size, const char *name, const char *action)
+static void show_info(const struct invocation *inv, json_t *answer)
 {
-	return snprintf(buf, size, "/v1/vms/%s%s%s", name, action ? "/" : "",
-			action ? action : "");
-}
-
-static int check_name(const struct verb *verb, const char *name)
-{
-	struct tern_error err;
-
-	if (vm_name_check(name, &err))
-		return failed(verb->name, &err);
-	return 0;
+	ternctl_print_info(stdout, answer);
 }
 
 static int run_info(const struct verb *verb, const struct invocation *inv)
 {
-	struct tern_error err;
-	json_t *answer;
 	char path[128];
 
-	if (check_name(verb, inv->args[0]))
+	if (object_path(verb, "VM", inv->args[0], NULL, path, sizeof(path)))
 		return EXIT_FAILED;
-	vm_path(path, sizeof(path), inv->args[0], NULL);
-	if (ternctl_request(inv->socket, "GET", path, NULL, &answer, &err))
-		return failed(verb->name, &err);
-	if (inv->json)
-		ternctl_print_json(stdout, answer);
-	else
-		ternctl_print_info(stdout, answer);
-	json_decref(answer);
-	return 0;
+	return call(verb, inv, "GET", path, NULL, show_info);
 }
 
 static char *read_file(const char *path, struct tern_error *err)
@@ -158,70 +243,259 @@ static char *read_file(const char *path, struct tern_error *err)
 	return buf;
 }
 
+/* The line a verb without output prints once done: "VM 'web' started". */
+static void show_done(const struct invocation *inv, json_t *answer)
+{
+	static const struct {
+		const char *verb, *done;
+	} done[] = {
+		{"define", "VM '%s' defined from %s\n"},
+		{"undefine", "VM '%s' undefined\n"},
+		{"start", "VM '%s' started\n"},
+		{"shutdown",
+		 "VM '%s' is being shut down (Ctrl-Alt-Del sent)\n"},
+		{"destroy", "VM '%s' destroyed\n"},
+		{"pause", "VM '%s' paused\n"},
+		{"resume", "VM '%s' resumed\n"},
+		{"vol-create", "Volume '%s' created (%s)\n"},
+		{"vol-delete", "Volume '%s' deleted\n"},
+	};
+
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (!strcmp(done[i].verb, inv->verb))
+			printf(done[i].done, inv->args[0],
+			       inv->args[1] ? inv->args[1] : "");
+}
+
 static int run_define(const struct verb *verb, const struct invocation *inv)
 {
 	struct tern_error err;
-	json_t *answer;
 	char path[128], *doc;
 	int ret;
 
-	if (check_name(verb, inv->args[0]))
+	if (object_path(verb, "VM", inv->args[0], NULL, path, sizeof(path)))
 		return EXIT_FAILED;
 	doc = read_file(inv->args[1], &err);
 	if (!doc)
 		return failed(verb->name, &err);
-	vm_path(path, sizeof(path), inv->args[0], NULL);
-	ret = ternctl_request(inv->socket, "PUT", path, doc, &answer, &err);
+	/* Sent as written: ternd is the one that says what is wrong. */
+	ret = call(verb, inv, "PUT", path, doc, show_done);
 	free(doc);
-	if (ret)
-		return failed(verb->name, &err);
-	json_decref(answer);
-	printf("VM '%s' defined from %s\n", inv->args[0], inv->args[1]);
-	return 0;
+	return ret;
 }
 
 static int run_undefine(const struct verb *verb, const struct invocation *inv)
 {
-	struct tern_error err;
-	json_t *answer;
 	char path[128];
 
-	if (check_name(verb, inv->args[0]))
+	if (object_path(verb, "VM", inv->args[0], NULL, path, sizeof(path)))
 		return EXIT_FAILED;
-	vm_path(path, sizeof(path), inv->args[0], NULL);
-	if (ternctl_request(inv->socket, "DELETE", path, NULL, &answer, &err))
-		return failed(verb->name, &err);
-	json_decref(answer);
-	printf("VM '%s' undefined\n", inv->args[0]);
-	return 0;
+	return call(verb, inv, "DELETE", path, NULL, show_done);
 }
 
 /* start, shutdown, destroy, pause, resume. */
 static int run_action(const struct verb *verb, const struct invocation *inv)
 {
-	static const struct {
-		const char *verb, *done;
-	} done[] = {
-		{"start", "started"},
-		{"shutdown", "is being shut down (Ctrl-Alt-Del sent)"},
-		{"destroy", "destroyed"},
-		{"pause", "paused"},
-		{"resume", "resumed"},
-	};
-	struct tern_error err;
-	json_t *answer;
 	char path[128];
 
-	if (check_name(verb, inv->args[0]))
+	if (object_path(verb, "VM", inv->args[0], verb->name, path,
+			sizeof(path)))
 		return EXIT_FAILED;
-	vm_path(path, sizeof(path), inv->args[0], verb->name);
-	if (ternctl_request(inv->socket, "POST", path, NULL, &answer, &err))
-		return failed(verb->name, &err);
-	json_decref(answer);
-	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
-		if (!strcmp(done[i].verb, verb->name))
-			printf("VM '%s' %s\n", inv->args[0], done[i].done);
+	return call(verb, inv, "POST", path, NULL, show_done);
+}
+
+static void show_autostart(const struct invocation *inv, json_t *answer)
+{
+	printf("VM '%s' %s\n", inv->args[0],
+	       json_is_true(json_object_get(answer, "autostart"))
+		       ? "starts when ternd starts (autostart)"
+		       : "no longer starts when ternd starts");
+}
+
+static int run_autostart(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+
+	if (object_path(verb, "VM", inv->args[0], "autostart", path,
+			sizeof(path)))
+		return EXIT_FAILED;
+	return call_json(
+		verb, inv, "PUT", path,
+		json_pack("{s:b}", "enabled", !(inv->options & OPT_DISABLE)),
+		show_autostart);
+}
+
+/* A size in bytes: N with an optional K, M, G, T or P (powers of 1024,
+ * "KiB" and "K" alike). */
+static int parse_size(const struct verb *verb, const char *text, uint64_t *size)
+{
+	static const char units[] = "KMGTP";
+	unsigned long long n;
+	const char *unit;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (*end && (unit = strchr(units, *end & ~0x20)) && *end) {
+		shift = 10 * (int)(unit - units + 1);
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+	}
+	if (text[0] < '0' || text[0] > '9' || errno || *end ||
+	    (shift && n > (~0ULL >> shift))) {
+		fprintf(stderr,
+			"ternctl: %s: size '%s': expected bytes, or a number "
+			"with K, M, G, T or P (powers of 1024), as 10G\n",
+			verb->name, text);
+		return EXIT_USAGE;
+	}
+	*size = (uint64_t)n << shift;
 	return 0;
+}
+
+static void show_volume(const struct invocation *inv, json_t *answer)
+{
+	const char *how =
+		json_string_value(json_object_get(answer, "clone_method"));
+	char size[32];
+
+	ternctl_format_size(size, sizeof(size),
+			    json_object_get(answer, "capacity"));
+	if (!strcmp(inv->verb, "vol-clone"))
+		printf("Volume '%s' cloned from '%s' (%s)\n", inv->args[1],
+		       inv->args[0],
+		       how && !strcmp(how, "reflink")
+			       ? "reflink: blocks shared until written"
+			       : "copied: this file system shares no blocks");
+	else if (!strcmp(inv->verb, "vol-resize"))
+		printf("Volume '%s' resized to %s\n", inv->args[0], size);
+	else
+		ternctl_print_volume(stdout, answer);
+}
+
+static int run_vol_create(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+	uint64_t size;
+	int ret = parse_size(verb, inv->args[1], &size);
+
+	if (ret)
+		return ret;
+	if (object_path(verb, "volume", inv->args[0], NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call_json(verb, inv, "PUT", path,
+			 json_pack("{s:I}", "capacity", (json_int_t)size),
+			 show_done);
+}
+
+static int run_vol_clone(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+
+	if (object_path(verb, "volume", inv->args[0], "clone", path,
+			sizeof(path)) ||
+	    check_name(verb, "volume", inv->args[1]))
+		return EXIT_FAILED;
+	return call_json(verb, inv, "POST", path,
+			 json_pack("{s:s}", "name", inv->args[1]), show_volume);
+}
+
+static int run_vol_resize(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+	uint64_t size;
+	int ret = parse_size(verb, inv->args[1], &size);
+
+	if (ret)
+		return ret;
+	if (object_path(verb, "volume", inv->args[0], "resize", path,
+			sizeof(path)))
+		return EXIT_FAILED;
+	return call_json(verb, inv, "POST", path,
+			 json_pack("{s:I, s:b}", "capacity", (json_int_t)size,
+				   "shrink", !!(inv->options & OPT_SHRINK)),
+			 show_volume);
+}
+
+static int run_vol_delete(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+
+	if (object_path(verb, "volume", inv->args[0], NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "DELETE", path, NULL, show_done);
+}
+
+static int run_vol_info(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+
+	if (object_path(verb, "volume", inv->args[0], NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "GET", path, NULL, show_volume);
+}
+
+static void show_volumes(const struct invocation *inv, json_t *answer)
+{
+	if (inv->options & OPT_NAME)
+		ternctl_print_names(stdout, json_object_get(answer, "volumes"));
+	else
+		ternctl_print_volumes(stdout, answer);
+}
+
+static int run_vol_list(const struct verb *verb, const struct invocation *inv)
+{
+	return call(verb, inv, "GET", "/v1/volumes", NULL, show_volumes);
+}
+
+static void show_events(const struct invocation *inv, json_t *answer)
+{
+	json_t *events = json_object_get(answer, "events"), *event;
+	size_t i;
+
+	json_array_foreach(events, i, event)
+	{
+		if (inv->options & OPT_JSON) {
+			json_dumpf(event, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+		} else {
+			ternctl_print_event(stdout, event);
+		}
+	}
+	fflush(stdout);
+}
+
+/* Everything logged so far, then (--follow) long polls for what comes,
+ * until interrupted. --json: one event per line (JSON lines), so a
+ * follower's output can be read as it comes. */
+static int run_events(const struct verb *verb, const struct invocation *inv)
+{
+	int follow = inv->options & OPT_FOLLOW, first = 1, more;
+	struct tern_error err;
+	long long since = 0;
+	char path[96];
+	json_t *answer;
+
+	for (;;) {
+		snprintf(path, sizeof(path), "/v1/events?since=%lld%s", since,
+			 follow && !first ? "&wait=25" : "");
+		if (ternctl_request(inv->socket, "GET", path, NULL, &answer,
+				    &err))
+			return failed(verb->name, &err);
+		show_events(inv, answer);
+		since = (long long)json_integer_value(
+			json_object_get(answer, "last_id"));
+		/* A full page: more are logged already, fetched at once. */
+		more = json_array_size(json_object_get(answer, "events")) ==
+			EVENTS_PAGE;
+		json_decref(answer);
+		if (!more && !follow)
+			return 0;
+		if (!more)
+			first = 0;
+	}
 }
 
 static const struct verb verbs[] = {
@@ -236,22 +510,25 @@ static const struct verb verbs[] = {
 	 "definition\n"
 	 "is replaced; a running VM keeps its configuration until it is next "
 	 "started.\n"
+	 "A drive may name a pool volume, \"volume\": \"VOL\", in place of "
+	 "\"path_on_host\"\n"
+	 "(see vol-create); the volume must exist.\n"
 	 "NAME: 1 to 64 letters, digits, '.', '_' or '-', starting with a "
 	 "letter or digit.",
-	 2, 0, 0, run_define},
+	 2, 0, run_define},
 	{"undefine", "undefine NAME",
 	 "Removes a shut-off VM's definition, and its files under ternd's "
 	 "state\n"
 	 "directory (logs included). A running or paused VM is refused: "
 	 "destroy or\n"
-	 "shut it down first.",
-	 1, 0, 0, run_undefine},
+	 "shut it down first. The volumes it named stay.",
+	 1, 0, run_undefine},
 	{"start", "start NAME",
 	 "Starts a shut-off VM: ternd runs a tern process for it and returns "
 	 "once its\n"
 	 "vCPUs run. If tern fails, the error names tern's last log line and "
 	 "the log.",
-	 1, 0, 0, run_action},
+	 1, 0, run_action},
 	{"shutdown", "shutdown NAME",
 	 "Asks the guest to shut down: presses Ctrl-Alt-Del on its keyboard "
 	 "(tern's\n"
@@ -262,30 +539,84 @@ static const struct verb verbs[] = {
 	 "reboot ends it). A guest without a keyboard driver cannot be asked: "
 	 "the error\n"
 	 "says so; use destroy.",
-	 1, 0, 0, run_action},
+	 1, 0, run_action},
 	{"destroy", "destroy NAME",
 	 "Stops a running or paused VM at once: SIGTERM to its tern, and "
 	 "SIGKILL\n"
 	 "if it still runs 5 s later. The guest gets no warning, as if its "
 	 "power cord\n"
 	 "were pulled. The definition stays.",
-	 1, 0, 0, run_action},
-	{"list", "list [--all] [--json]",
+	 1, 0, run_action},
+	{"list", "list [--all] [--name] [--json]",
 	 "One line per VM: name, state (running, paused, shut off), vCPUs "
 	 "and memory.\n"
-	 "Without --all only running and paused VMs are listed.",
-	 0, 1, 1, run_list},
+	 "Without --all only running and paused VMs are listed; --name "
+	 "prints only\n"
+	 "their names, one a line (for scripts and shell completion).",
+	 0, OPT_JSON | OPT_ALL | OPT_NAME, run_list},
 	{"info", "info NAME [--json]",
-	 "The VM's state and why it last changed, vCPUs, memory, its tern's "
-	 "pid and\n"
-	 "API socket, and its log files. --json adds the definition.",
-	 1, 1, 0, run_info},
+	 "The VM's state and why it last changed, vCPUs, memory, autostart, "
+	 "its tern's\n"
+	 "pid and API socket, and its log files. --json adds the definition.",
+	 1, OPT_JSON, run_info},
 	{"pause", "pause NAME",
 	 "Stops the VM's vCPUs (tern's PATCH /vm Paused); its memory and "
 	 "devices stay.",
-	 1, 0, 0, run_action},
+	 1, 0, run_action},
 	{"resume", "resume NAME", "Lets a paused VM's vCPUs run again.", 1, 0,
-	 0, run_action},
+	 run_action},
+	{"autostart", "autostart NAME [--disable]",
+	 "Marks the VM to be started whenever ternd starts (or restarts) and "
+	 "finds it\n"
+	 "shut off; a VM ternd re-attaches to is left as it runs. --disable "
+	 "removes the\n"
+	 "mark. 'ternctl info' shows it.",
+	 1, OPT_DISABLE, run_autostart},
+	{"vol-create", "vol-create NAME SIZE",
+	 "Creates a volume in ternd's storage pool: a sparse raw disk image "
+	 "of SIZE\n"
+	 "bytes (K, M, G, T or P for powers of 1024, as 10G; a multiple of "
+	 "512).\n"
+	 "A definition's drive names it with \"volume\": \"NAME\".",
+	 2, OPT_JSON, run_vol_create},
+	{"vol-clone", "vol-clone SRC NAME",
+	 "Creates the volume NAME as a copy of SRC: a reflink (blocks shared "
+	 "until\n"
+	 "either is written) where the pool's file system can, else a copy "
+	 "that keeps\n"
+	 "the holes; the output says which. SRC must not be in use by a "
+	 "running VM.",
+	 2, OPT_JSON, run_vol_clone},
+	{"vol-resize", "vol-resize NAME SIZE [--shrink]",
+	 "Sets the volume's size (as vol-create's SIZE). Only grows it unless "
+	 "--shrink\n"
+	 "is given (shrinking loses the end of the disk). Refused while a "
+	 "running or\n"
+	 "paused VM uses it: the guest would not see the change.",
+	 2, OPT_JSON | OPT_SHRINK, run_vol_resize},
+	{"vol-delete", "vol-delete NAME",
+	 "Deletes the volume and its data. Refused while a VM's definition "
+	 "names it.",
+	 1, 0, run_vol_delete},
+	{"vol-list", "vol-list [--name] [--json]",
+	 "One line per volume: name, size, the space it takes on disk, and "
+	 "the VMs\n"
+	 "whose definitions name it. --name prints only the names.",
+	 0, OPT_JSON | OPT_NAME, run_vol_list},
+	{"vol-info", "vol-info NAME [--json]",
+	 "The volume's file, size, space on disk, origin and users.", 1,
+	 OPT_JSON, run_vol_info},
+	{"events", "events [--follow] [--json]",
+	 "ternd's event log: VMs defined, undefined, started, stopped, "
+	 "crashed, paused,\n"
+	 "resumed, autostart changes; volumes created, cloned, resized, "
+	 "deleted; each\n"
+	 "with its time and reason, oldest first. --follow then waits for "
+	 "new events\n"
+	 "and prints them as they come, until interrupted. --json prints one "
+	 "JSON\n"
+	 "object per event and line.",
+	 0, OPT_JSON | OPT_FOLLOW, run_events},
 };
 
 #define VERB_COUNT (sizeof(verbs) / sizeof(verbs[0]))
@@ -312,8 +643,9 @@ static void print_usage(FILE *out)
 		"$TERND_SOCKET, "
 		"else\n"
 		"                        " DEFAULT_SOCKET ")\n"
-		"  --json                machine-readable JSON output (list, "
-		"info)\n"
+		"  --json                machine-readable JSON output (the "
+		"verbs that\n"
+		"                        print something)\n"
 		"  -h, --help            this help; 'ternctl VERB --help' "
 		"describes a verb\n"
 		"  -V, --version         the version\n"
@@ -351,6 +683,14 @@ static int usage_error(const char *fmt, const char *what)
 	return EXIT_USAGE;
 }
 
+static int flag_bit(const char *arg)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strcmp(flags[i].flag, arg))
+			return flags[i].bit;
+	return 0;
+}
+
 /* Options may stand before or after the verb; "-c" takes a value. Returns
  * 0 to run, -1 when help or the version was printed, else EXIT_USAGE. */
 static int parse(int argc, char **argv, struct invocation *inv,
@@ -369,10 +709,8 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			inv->socket = argv[i];
 		} else if (!strncmp(arg, "--connect=", 10)) {
 			inv->socket = arg + 10;
-		} else if (!strcmp(arg, "--json")) {
-			inv->json = 1;
-		} else if (!strcmp(arg, "--all")) {
-			inv->all = 1;
+		} else if (flag_bit(arg)) {
+			inv->options |= flag_bit(arg);
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			help = 1;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
@@ -412,11 +750,19 @@ static int check_invocation(const struct verb *verb,
 			verb->synopsis);
 		return EXIT_USAGE;
 	}
-	if (inv->json && !verb->takes_json)
-		return usage_error("--json: %s has no output to format",
-				   verb->name);
-	if (inv->all && !verb->takes_all)
-		return usage_error("--all belongs to list, not %s", verb->name);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (!(inv->options & flags[i].bit & ~verb->options))
+			continue;
+		fprintf(stderr,
+			"ternctl: %s: %s does not take %s%s ('ternctl %s "
+			"--help' for usage)\n",
+			flags[i].flag, verb->name, flags[i].flag,
+			flags[i].bit == OPT_JSON ? " (it has no output to "
+						   "format)"
+						 : "",
+			verb->name);
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -435,5 +781,6 @@ int main(int argc, char **argv)
 	ret = check_invocation(verb, &inv);
 	if (ret)
 		return ret;
+	inv.verb = verb->name;
 	return verb->run(verb, &inv);
 }

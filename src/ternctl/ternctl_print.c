@@ -88,7 +88,131 @@ void ternctl_print_info(FILE *out, const json_t *vm)
 	fprintf(out, "%-16s%s\n", "Log:", text_or(vm, "log_file", "-"));
 	fprintf(out, "%-16s%s\n",
 		"Console log:", text_or(vm, "console_log", "-"));
+	fprintf(out, "%-16s%s\n", "Autostart:",
+		json_is_true(json_object_get(vm, "autostart")) ? "enabled"
+							       : "disabled");
 	print_time(out, "Defined:", json_object_get(vm, "defined_at"));
+}
+
+void ternctl_print_names(FILE *out, const json_t *list)
+{
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(list, i, item)
+		fprintf(out, "%s\n", text_or(item, "name", "?"));
+}
+
+void ternctl_format_size(char *buf, size_t size, const json_t *bytes)
+{
+	static const char *const units[] = {"B",   "KiB", "MiB",
+					    "GiB", "TiB", "PiB"};
+	double value = (double)json_integer_value(bytes);
+	size_t unit = 0;
+
+	if (!json_is_integer(bytes)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
+		value /= 1024;
+		unit++;
+	}
+	if (unit == 0)
+		snprintf(buf, size, "%lld B",
+			 (long long)json_integer_value(bytes));
+	else
+		snprintf(buf, size, "%.2f %s", value, units[unit]);
+}
+
+/* "a, b" from ["a", "b"]; "-" for none. */
+static void join_names(char *buf, size_t size, const json_t *names)
+{
+	size_t i, used = 0;
+	json_t *name;
+
+	snprintf(buf, size, "-");
+	json_array_foreach(names, i, name)
+	{
+		int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+				 json_string_value(name));
+
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+void ternctl_print_volumes(FILE *out, const json_t *answer)
+{
+	const json_t *volumes = json_object_get(answer, "volumes");
+	size_t i, width = 4;
+	json_t *v;
+
+	json_array_foreach(volumes, i, v)
+	{
+		size_t len = strlen(text_or(v, "name", "?"));
+
+		if (len > width)
+			width = len;
+	}
+	fprintf(out, " %-*s   %-12s %-12s %s\n", (int)width, "Name", "Capacity",
+		"Allocation", "Used by");
+	for (i = 0; i < width + 44; i++)
+		fputc('-', out);
+	fputc('\n', out);
+	json_array_foreach(volumes, i, v)
+	{
+		char capacity[32], allocation[32], users[256];
+
+		ternctl_format_size(capacity, sizeof(capacity),
+				    json_object_get(v, "capacity"));
+		ternctl_format_size(allocation, sizeof(allocation),
+				    json_object_get(v, "allocation"));
+		join_names(users, sizeof(users), json_object_get(v, "used_by"));
+		fprintf(out, " %-*s   %-12s %-12s %s\n", (int)width,
+			text_or(v, "name", "?"),
+			json_is_integer(json_object_get(v, "capacity"))
+				? capacity
+				: "(no file)",
+			allocation, users);
+	}
+	fprintf(out, "\nPool: %s\n", text_or(answer, "pool", "?"));
+}
+
+void ternctl_print_volume(FILE *out, const json_t *v)
+{
+	char capacity[32], allocation[32], users[512];
+
+	ternctl_format_size(capacity, sizeof(capacity),
+			    json_object_get(v, "capacity"));
+	ternctl_format_size(allocation, sizeof(allocation),
+			    json_object_get(v, "allocation"));
+	join_names(users, sizeof(users), json_object_get(v, "used_by"));
+	fprintf(out, "%-16s%s\n", "Name:", text_or(v, "name", "?"));
+	fprintf(out, "%-16s%s\n", "Path:", text_or(v, "path", "-"));
+	fprintf(out, "%-16s%s\n", "Capacity:", capacity);
+	fprintf(out, "%-16s%s\n", "Allocation:", allocation);
+	fprintf(out, "%-16s%s\n", "Cloned from:", text_or(v, "origin", "-"));
+	fprintf(out, "%-16s%s\n", "Used by:", users);
+	fprintf(out, "%-16s%s\n", "In use:",
+		json_is_true(json_object_get(v, "in_use")) ? "yes (a VM runs)"
+							   : "no");
+	print_time(out, "Created:", json_object_get(v, "created_at"));
+}
+
+void ternctl_print_event(FILE *out, const json_t *event)
+{
+	time_t t = (time_t)json_integer_value(json_object_get(event, "time"));
+	char text[64] = "?";
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm))
+		strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	fprintf(out, "%s  #%lld  %s %s %s: %s\n", text,
+		(long long)json_integer_value(json_object_get(event, "id")),
+		text_or(event, "object", "?"), text_or(event, "name", "?"),
+		text_or(event, "kind", "?"), text_or(event, "reason", ""));
 }
 
 void ternctl_print_json(FILE *out, const json_t *doc)

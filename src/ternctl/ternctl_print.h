@@ -4,12 +4,22 @@
 #define TERN_TERNCTL_TERNCTL_PRINT_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* One line per VM: name, state, vCPUs, memory. With all = 0 only the
  * running and paused ones. */
 void ternctl_print_list(FILE *out, const json_t *answer, int all);
 void ternctl_print_info(FILE *out, const json_t *vm);
+/* One name a line: the "name" of each object in list (completion). */
+void ternctl_print_names(FILE *out, const json_t *list);
+/* "1.50 GiB", from a byte count; "-" for null. */
+void ternctl_format_size(char *buf, size_t size, const json_t *bytes);
+/* GET /v1/volumes: name, size, allocation, users; then the pool. */
+void ternctl_print_volumes(FILE *out, const json_t *answer);
+void ternctl_print_volume(FILE *out, const json_t *volume);
+/* "2026-01-02 03:04:05 UTC  #12  vm web started: reason" */
+void ternctl_print_event(FILE *out, const json_t *event);
 /* Indented JSON and a newline. */
 void ternctl_print_json(FILE *out, const json_t *doc);
 

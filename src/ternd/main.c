@@ -28,6 +28,7 @@ struct options {
 	const char *state_dir;
 	const char *socket;
 	const char *tern;
+	const char *pool_dir;
 	int foreground;
 };
 
@@ -36,7 +37,8 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"Usage: ternd [--state-dir DIR] [--socket PATH] "
 		"[--foreground]\n"
-		"             [--tern PATH] [--log-level LEVEL]\n"
+		"             [--tern PATH] [--pool-dir DIR] [--log-level "
+		"LEVEL]\n"
 		"\n"
 		"ternd keeps this host's tern virtual machines: their "
 		"definitions, and a\n"
@@ -78,10 +80,20 @@ static void print_usage(FILE *out)
 		"'tern' beside\n"
 		"                     ternd's own binary, else 'tern' in "
 		"PATH.\n"
+		"  --pool-dir DIR     the storage pool: a directory of raw "
+		"disk images, one\n"
+		"                     file per volume, named as the volume "
+		"(created 0700\n"
+		"                     if missing). Default: "
+		"DIR/pools/default\n"
 		"  --log-level LEVEL  error, warn, info or debug. Default: "
 		"info\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
+		"\n"
+		"Once it listens, ternd starts every VM marked autostart that "
+		"is not\n"
+		"running (ternctl autostart NAME).\n"
 		"\n"
 		"Signals: SIGTERM or SIGINT stops ternd (its VMs keep "
 		"running).\n"
@@ -96,6 +108,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"socket", required_argument, NULL, 'S'},
 		{"foreground", no_argument, NULL, 'f'},
 		{"tern", required_argument, NULL, 't'},
+		{"pool-dir", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -121,6 +134,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 't':
 			o->tern = optarg;
+			break;
+		case 'p':
+			o->pool_dir = optarg;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {
@@ -374,7 +390,8 @@ int main(int argc, char **argv)
 	}
 	signal_fd = block_signals();
 	manager_options = (struct vm_manager_options){.state_dir = o.state_dir,
-						      .tern_path = tern_path};
+						      .tern_path = tern_path,
+						      .pool_dir = o.pool_dir};
 	ret = vm_manager_open(&manager_options, &m, &err);
 	if (!ret) {
 		server = ternd_server_start(o.socket, m, &err);
@@ -395,6 +412,8 @@ int main(int argc, char **argv)
 			log_warn("the starting ternd went away");
 		close(ready_fd);
 	}
+	/* After the socket answers: clients see the VMs come up. */
+	vm_manager_autostart(m);
 	status = serve(server, m, signal_fd);
 	ternd_server_stop(server);
 	vm_manager_close(m);

@@ -1,6 +1,7 @@
 #include "ternd/ternd_db.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@ struct ternd_db {
 	sqlite3 *sql;
 };
 
-/* Version 1. A later schema adds its own step after this one and
- * raises TERND_DB_SCHEMA_VERSION. */
+/* Each version's step, run in order from the database's version; a later
+ * schema adds its own step and raises TERND_DB_SCHEMA_VERSION. */
 static const char schema_v1[] =
 	"CREATE TABLE vm ("
 	" name TEXT PRIMARY KEY NOT NULL,"
@@ -32,6 +33,30 @@ static const char schema_v1[] =
 	" api_socket TEXT,"
 	" reason TEXT NOT NULL DEFAULT '',"
 	" changed_at INTEGER NOT NULL);";
+
+/* Version 2: autostart, the volume catalog (vm_volume: which definition
+ * names which volume; its foreign keys keep a named volume from being
+ * removed), the event log. AUTOINCREMENT: an event's id is never reused,
+ * even after the oldest events are dropped, so "since ID" stays
+ * meaningful. */
+static const char schema_v2[] =
+	"ALTER TABLE vm ADD COLUMN autostart INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE volume ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" origin TEXT NOT NULL DEFAULT '',"
+	" created_at INTEGER NOT NULL);"
+	"CREATE TABLE vm_volume ("
+	" vm TEXT NOT NULL REFERENCES vm(name) ON DELETE CASCADE,"
+	" volume TEXT NOT NULL REFERENCES volume(name),"
+	" PRIMARY KEY (vm, volume));"
+	"CREATE INDEX vm_volume_by_volume ON vm_volume(volume);"
+	"CREATE TABLE event ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at INTEGER NOT NULL,"
+	" object TEXT NOT NULL CHECK (object IN ('vm', 'volume')),"
+	" name TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '');";
 
 static int db_fail(struct ternd_db *db, struct tern_error *err,
 		   const char *what)
@@ -58,25 +83,95 @@ static int begin(struct ternd_db *db, struct tern_error *err)
 	return exec(db, "BEGIN IMMEDIATE", err);
 }
 
-static int commit(struct ternd_db *db, struct tern_error *err)
+/* Commits when ret is 0, else rolls back; returns the outcome. */
+static int finish(struct ternd_db *db, int ret, struct tern_error *err)
 {
-	return exec(db, "COMMIT", err);
+	if (!ret)
+		ret = exec(db, "COMMIT", err);
+	if (ret)
+		sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
 }
 
-static void rollback(struct ternd_db *db)
+static int vquery(struct ternd_db *db, sqlite3_stmt **st,
+		  struct tern_error *err, const char *sql, const char *types,
+		  va_list ap)
 {
-	sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	int n = 1;
+
+	if (sqlite3_prepare_v2(db->sql, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "preparing a statement");
+	for (const char *t = types; *t; t++, n++) {
+		if (*t == 't') {
+			const char *text = va_arg(ap, const char *);
+
+			if (text)
+				sqlite3_bind_text(*st, n, text, -1,
+						  SQLITE_TRANSIENT);
+		} else if (*t == 'i') {
+			sqlite3_bind_int(*st, n, va_arg(ap, int));
+		} else {
+			sqlite3_bind_int64(*st, n, va_arg(ap, int64_t));
+		}
+	}
+	return 0;
+}
+
+/* Prepares sql and binds one argument per letter of types: 't' text
+ * (const char *, NULL binds NULL), 'i' int, 'l' int64_t. Bound values are
+ * copied (SQLITE_TRANSIENT), so callers may pass any buffer. */
+static int query(struct ternd_db *db, sqlite3_stmt **st, struct tern_error *err,
+		 const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, types);
+	ret = vquery(db, st, err, sql, types, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* One statement that returns no rows: prepared and bound as query(),
+ * run, finalized. */
+static int run(struct ternd_db *db, struct tern_error *err, const char *sql,
+	       const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc, ret;
+
+	va_start(ap, types);
+	ret = vquery(db, &st, err, sql, types, ap);
+	va_end(ap);
+	if (ret)
+		return ret;
+	rc = sqlite3_step(st);
+	/* The message before finalizing, which resets it. */
+	ret = rc == SQLITE_DONE ? 0 : db_fail(db, err, "writing");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* 1 when the statement returns a row, 0 when none, else an error. */
+static int exists(struct ternd_db *db, struct tern_error *err, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(db, err, "reading");
+	return rc == SQLITE_ROW;
 }
 
 static int user_version(struct ternd_db *db, int *version,
 			struct tern_error *err)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc, ret = query(db, &st, err, "PRAGMA user_version", "");
 
-	if (sqlite3_prepare_v2(db->sql, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return db_fail(db, err, "reading the schema version");
+	if (ret)
+		return ret;
 	rc = sqlite3_step(st);
 	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
@@ -102,16 +197,14 @@ static int migrate(struct ternd_db *db, struct tern_error *err)
 				     version, TERND_DB_SCHEMA_VERSION);
 	if (!ret && version < 1)
 		ret = exec(db, schema_v1, err);
+	if (!ret && version < 2)
+		ret = exec(db, schema_v2, err);
 	if (!ret && version < TERND_DB_SCHEMA_VERSION) {
 		snprintf(set_version, sizeof(set_version),
 			 "PRAGMA user_version = %d", TERND_DB_SCHEMA_VERSION);
 		ret = exec(db, set_version, err);
 	}
-	if (!ret)
-		ret = commit(db, err);
-	if (ret)
-		rollback(db);
-	return ret;
+	return finish(db, ret, err);
 }
 
 int ternd_db_open(const char *path, struct ternd_db **out,
@@ -171,153 +264,18 @@ void vm_records_free(struct vm_record *records, size_t count)
 	free(records);
 }
 
-/* Bound values are copied (SQLITE_TRANSIENT), so callers may pass any
- * buffer. */
-static int prepare(struct ternd_db *db, const char *sql, sqlite3_stmt **st,
-		   struct tern_error *err)
+void volume_record_free(struct volume_record *record)
 {
-	if (sqlite3_prepare_v2(db->sql, sql, -1, st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "preparing a statement");
-	return 0;
+	free(record->used_by);
+	record->used_by = NULL;
 }
 
-static int step_done(struct ternd_db *db, sqlite3_stmt *st,
-		     struct tern_error *err)
+void volume_records_free(struct volume_record *records, size_t count)
 {
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "writing");
+	for (size_t i = 0; i < count; i++)
+		volume_record_free(&records[i]);
+	free(records);
 }
-
-static int vm_exists(struct ternd_db *db, const char *name, int *exists,
-		     struct tern_error *err)
-{
-	sqlite3_stmt *st;
-	int rc, ret;
-
-	ret = prepare(db, "SELECT 1 FROM vm WHERE name = ?1", &st, err);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(db, err, "reading");
-	*exists = rc == SQLITE_ROW;
-	return 0;
-}
-
-static int insert_vm(struct ternd_db *db, const char *name, const char *config,
-		     int config_version, int64_t now, struct tern_error *err)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	ret = prepare(db,
-		      "INSERT INTO vm (name, config, config_version, "
-		      "defined_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-		      &st, err);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, config, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, config_version);
-	sqlite3_bind_int64(st, 4, now);
-	ret = step_done(db, st, err);
-	if (ret)
-		return ret;
-	ret = prepare(db,
-		      "INSERT INTO vm_runtime (name, state, reason, changed_at)"
-		      " VALUES (?1, 'shut off', 'defined', ?2)",
-		      &st, err);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, now);
-	return step_done(db, st, err);
-}
-
-static int update_vm(struct ternd_db *db, const char *name, const char *config,
-		     int config_version, int64_t now, struct tern_error *err)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	ret = prepare(db,
-		      "UPDATE vm SET config = ?2, config_version = ?3, "
-		      "updated_at = ?4 WHERE name = ?1",
-		      &st, err);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, config, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, config_version);
-	sqlite3_bind_int64(st, 4, now);
-	return step_done(db, st, err);
-}
-
-int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
-		    int config_version, int *created, struct tern_error *err)
-{
-	int64_t now = (int64_t)time(NULL);
-	int exists = 0, ret;
-
-	ret = begin(db, err);
-	if (ret)
-		return ret;
-	ret = vm_exists(db, name, &exists, err);
-	if (!ret)
-		ret = exists
-			? update_vm(db, name, config, config_version, now, err)
-			: insert_vm(db, name, config, config_version, now, err);
-	/* Written but not committed: a kill here must leave nothing. */
-	ternd_test_kill_point("define");
-	if (!ret)
-		ret = commit(db, err);
-	if (ret) {
-		rollback(db);
-		return ret;
-	}
-	*created = !exists;
-	return 0;
-}
-
-int ternd_db_undefine(struct ternd_db *db, const char *name,
-		      struct tern_error *err)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	ret = begin(db, err);
-	if (ret)
-		return ret;
-	/* Both rows explicitly: a database opened without foreign keys
-	 * (the sqlite3 shell) must not keep an orphan runtime row. */
-	ret = prepare(db, "DELETE FROM vm_runtime WHERE name = ?1", &st, err);
-	if (!ret) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-		ret = step_done(db, st, err);
-	}
-	if (!ret)
-		ret = prepare(db, "DELETE FROM vm WHERE name = ?1", &st, err);
-	if (!ret) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-		ret = step_done(db, st, err);
-	}
-	if (!ret && sqlite3_changes(db->sql) == 0)
-		ret = -ENOENT;
-	if (!ret)
-		ret = commit(db, err);
-	if (ret)
-		rollback(db);
-	return ret;
-}
-
-static const char select_vm[] =
-	"SELECT vm.name, vm.config, vm.config_version, vm.defined_at,"
-	" r.state, r.pid, r.pid_start_time, r.api_socket, r.reason,"
-	" r.changed_at FROM vm JOIN vm_runtime AS r ON r.name = vm.name";
 
 static const char *column_text(sqlite3_stmt *st, int col)
 {
@@ -326,9 +284,186 @@ static const char *column_text(sqlite3_stmt *st, int col)
 	return text ? (const char *)text : "";
 }
 
-static int read_row(struct ternd_db *db, sqlite3_stmt *st,
-		    struct vm_record *record, struct tern_error *err)
+/* Reads one row of a statement into one element; frees it on error. */
+typedef int (*row_reader)(struct ternd_db *db, sqlite3_stmt *st, void *out,
+			  struct tern_error *err);
+
+/* Every row of st (finalized here) read into a malloc'd array. */
+static int collect(struct ternd_db *db, sqlite3_stmt *st, size_t elem_size,
+		   row_reader read, void (*free_one)(void *), void **out,
+		   size_t *count, struct tern_error *err)
 {
+	char *list = NULL;
+	size_t n = 0;
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *grown = realloc(list, (n + 1) * elem_size);
+
+		if (!grown) {
+			ret = tern_error_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		list = grown;
+		ret = read(db, st, list + n * elem_size, err);
+		if (ret)
+			break;
+		n++;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = db_fail(db, err, "reading");
+	sqlite3_finalize(st);
+	if (ret) {
+		for (size_t i = 0; free_one && i < n; i++)
+			free_one(list + i * elem_size);
+		free(list);
+		return ret;
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+/* The one row st returns: 0, -ENOENT for none. */
+static int collect_one(struct ternd_db *db, sqlite3_stmt *st, row_reader read,
+		       void *out, struct tern_error *err)
+{
+	int rc = sqlite3_step(st), ret;
+
+	if (rc == SQLITE_ROW)
+		ret = read(db, st, out, err);
+	else if (rc == SQLITE_DONE)
+		ret = -ENOENT;
+	else
+		ret = db_fail(db, err, "reading");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* Inside the caller's transaction, so an event is logged exactly when its
+ * change is committed. The oldest events beyond TERND_DB_EVENTS_KEPT go. */
+static int log_event(struct ternd_db *db, const char *object, const char *name,
+		     const char *kind, const char *reason,
+		     struct tern_error *err)
+{
+	int ret = run(db, err,
+		      "INSERT INTO event (at, object, name, kind, reason)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5)",
+		      "ltttt", (int64_t)time(NULL), object, name, kind,
+		      reason ? reason : "");
+
+	if (!ret)
+		ret = run(db, err, "DELETE FROM event WHERE id <= ?1 - ?2",
+			  "li", (int64_t)sqlite3_last_insert_rowid(db->sql),
+			  TERND_DB_EVENTS_KEPT);
+	return ret;
+}
+
+static int set_volumes(struct ternd_db *db, const char *name,
+		       const struct vm_volume_refs *volumes,
+		       struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret =
+		run(db, err, "DELETE FROM vm_volume WHERE vm = ?1", "t", name);
+
+	for (size_t i = 0; !ret && volumes && i < volumes->count; i++) {
+		const char *volume = volumes->names[i];
+
+		ret = query(db, &st, err,
+			    "SELECT 1 FROM volume WHERE name = ?1", "t",
+			    volume);
+		if (!ret)
+			ret = exists(db, err, st);
+		if (ret == 0)
+			return tern_error_set(
+				err, ENOENT,
+				"no volume named '%s' in the pool "
+				"('ternctl vol-list' lists them)",
+				volume);
+		ret = run(db, err,
+			  "INSERT INTO vm_volume (vm, volume) VALUES (?1, ?2)",
+			  "tt", name, volume);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
+		    int config_version, const struct vm_volume_refs *volumes,
+		    int *created, struct tern_error *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *st;
+	int found = 0, ret;
+
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	ret = query(db, &st, err, "SELECT 1 FROM vm WHERE name = ?1", "t",
+		    name);
+	if (!ret)
+		ret = found = exists(db, err, st);
+	if (ret > 0)
+		ret = run(db, err,
+			  "UPDATE vm SET config = ?2, config_version = ?3, "
+			  "updated_at = ?4 WHERE name = ?1",
+			  "ttil", name, config, config_version, now);
+	else if (ret == 0)
+		ret = run(db, err,
+			  "INSERT INTO vm (name, config, config_version, "
+			  "defined_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+			  "ttil", name, config, config_version, now);
+	if (!ret && !found)
+		ret = run(db, err,
+			  "INSERT INTO vm_runtime (name, state, reason, "
+			  "changed_at) VALUES (?1, 'shut off', 'defined', ?2)",
+			  "tl", name, now);
+	if (!ret)
+		ret = set_volumes(db, name, volumes, err);
+	if (!ret)
+		ret = log_event(db, "vm", name, "defined",
+				found ? "redefined" : "defined", err);
+	/* Written but not committed: a kill here must leave nothing. */
+	ternd_test_kill_point("define");
+	ret = finish(db, ret, err);
+	if (!ret)
+		*created = !found;
+	return ret;
+}
+
+int ternd_db_undefine(struct ternd_db *db, const char *name,
+		      struct tern_error *err)
+{
+	int ret;
+
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	/* Every row explicitly: a database opened without foreign keys
+	 * (the sqlite3 shell) must not keep an orphan. */
+	ret = run(db, err, "DELETE FROM vm_runtime WHERE name = ?1", "t", name);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm_volume WHERE vm = ?1", "t",
+			  name);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm WHERE name = ?1", "t", name);
+	if (!ret && sqlite3_changes(db->sql) == 0)
+		ret = -ENOENT;
+	if (!ret)
+		ret = log_event(db, "vm", name, "undefined", "undefined", err);
+	return finish(db, ret, err);
+}
+
+static const char select_vm[] =
+	"SELECT vm.name, vm.config, vm.config_version, vm.defined_at,"
+	" r.state, r.pid, r.pid_start_time, r.api_socket, r.reason,"
+	" r.changed_at, vm.autostart FROM vm"
+	" JOIN vm_runtime AS r ON r.name = vm.name";
+
+static int read_vm(struct ternd_db *db, sqlite3_stmt *st, void *out,
+		   struct tern_error *err)
+{
+	struct vm_record *record = out;
 	struct vm_runtime *rt = &record->runtime;
 
 	memset(record, 0, sizeof(*record));
@@ -349,7 +484,13 @@ static int read_row(struct ternd_db *db, sqlite3_stmt *st,
 		 column_text(st, 7));
 	snprintf(rt->reason, sizeof(rt->reason), "%s", column_text(st, 8));
 	rt->changed_at = sqlite3_column_int64(st, 9);
+	record->autostart = sqlite3_column_int(st, 10);
 	return 0;
+}
+
+static void free_vm(void *record)
+{
+	vm_record_free(record);
 }
 
 int ternd_db_get(struct ternd_db *db, const char *name,
@@ -357,65 +498,76 @@ int ternd_db_get(struct ternd_db *db, const char *name,
 {
 	char sql[sizeof(select_vm) + 32];
 	sqlite3_stmt *st;
-	int rc, ret;
+	int ret;
 
 	snprintf(sql, sizeof(sql), "%s WHERE vm.name = ?1", select_vm);
-	ret = prepare(db, sql, &st, err);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		ret = read_row(db, st, record, err);
-	else if (rc == SQLITE_DONE)
-		ret = -ENOENT;
-	else
-		ret = db_fail(db, err, "reading");
-	sqlite3_finalize(st);
-	return ret;
+	ret = query(db, &st, err, sql, "t", name);
+	return ret ? ret : collect_one(db, st, read_vm, record, err);
 }
 
 int ternd_db_list(struct ternd_db *db, struct vm_record **records,
 		  size_t *count, struct tern_error *err)
 {
 	char sql[sizeof(select_vm) + 32];
-	struct vm_record *list = NULL;
-	size_t n = 0;
 	sqlite3_stmt *st;
-	int rc, ret;
+	int ret;
 
 	snprintf(sql, sizeof(sql), "%s ORDER BY vm.name", select_vm);
-	ret = prepare(db, sql, &st, err);
-	if (ret)
-		return ret;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct vm_record *grown =
-			realloc(list, (n + 1) * sizeof(*list));
-
-		if (!grown) {
-			ret = tern_error_set(err, ENOMEM, "out of memory");
-			break;
-		}
-		list = grown;
-		ret = read_row(db, st, &list[n], err);
-		if (ret)
-			break;
-		n++;
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = db_fail(db, err, "reading");
-	sqlite3_finalize(st);
-	if (ret) {
-		vm_records_free(list, n);
-		return ret;
-	}
-	*records = list;
-	*count = n;
-	return 0;
+	ret = query(db, &st, err, sql, "");
+	return ret ? ret
+		   : collect(db, st, sizeof(**records), read_vm, free_vm,
+			     (void **)records, count, err);
 }
 
 int ternd_db_set_runtime(struct ternd_db *db, const char *name,
-			 const struct vm_runtime *rt, struct tern_error *err)
+			 const struct vm_runtime *rt, const char *event,
+			 struct tern_error *err)
+{
+	int ret;
+
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	/* pid, its start time and the socket are NULL when shut off. */
+	ret = run(db, err,
+		  "UPDATE vm_runtime SET state = ?2, pid = nullif(?3, 0),"
+		  " pid_start_time = CASE WHEN ?3 > 0 THEN ?4 END,"
+		  " api_socket = CASE WHEN ?3 > 0 THEN ?5 END, reason = ?6,"
+		  " changed_at = ?7 WHERE name = ?1",
+		  "ttllttl", name, vm_state_name(rt->state),
+		  (int64_t)(rt->pid > 0 ? rt->pid : 0),
+		  (int64_t)rt->pid_start_time, rt->api_socket, rt->reason,
+		  (int64_t)time(NULL));
+	if (!ret && sqlite3_changes(db->sql) == 0)
+		ret = -ENOENT;
+	if (!ret && event)
+		ret = log_event(db, "vm", name, event, rt->reason, err);
+	return finish(db, ret, err);
+}
+
+int ternd_db_set_autostart(struct ternd_db *db, const char *name, int autostart,
+			   struct tern_error *err)
+{
+	int ret;
+
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	ret = run(db, err, "UPDATE vm SET autostart = ?2 WHERE name = ?1", "ti",
+		  name, autostart ? 1 : 0);
+	if (!ret && sqlite3_changes(db->sql) == 0)
+		ret = -ENOENT;
+	if (!ret)
+		ret = log_event(db, "vm", name, "autostart",
+				autostart ? "autostart enabled"
+					  : "autostart disabled",
+				err);
+	return finish(db, ret, err);
+}
+
+int ternd_db_volume_add(struct ternd_db *db, const char *name,
+			const char *origin, const char *reason,
+			struct tern_error *err)
 {
 	sqlite3_stmt *st;
 	int ret;
@@ -423,30 +575,161 @@ int ternd_db_set_runtime(struct ternd_db *db, const char *name,
 	ret = begin(db, err);
 	if (ret)
 		return ret;
-	ret = prepare(db,
-		      "UPDATE vm_runtime SET state = ?2, pid = ?3,"
-		      " pid_start_time = ?4, api_socket = ?5, reason = ?6,"
-		      " changed_at = ?7 WHERE name = ?1",
-		      &st, err);
-	if (!ret) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, vm_state_name(rt->state), -1,
-				  SQLITE_TRANSIENT);
-		if (rt->pid > 0) {
-			sqlite3_bind_int64(st, 3, rt->pid);
-			sqlite3_bind_int64(st, 4, (int64_t)rt->pid_start_time);
-			sqlite3_bind_text(st, 5, rt->api_socket, -1,
-					  SQLITE_TRANSIENT);
-		}
-		sqlite3_bind_text(st, 6, rt->reason, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 7, (int64_t)time(NULL));
-		ret = step_done(db, st, err);
-	}
-	if (!ret && sqlite3_changes(db->sql) == 0)
-		ret = -ENOENT;
+	ret = query(db, &st, err, "SELECT 1 FROM volume WHERE name = ?1", "t",
+		    name);
 	if (!ret)
-		ret = commit(db, err);
+		ret = exists(db, err, st);
+	if (ret > 0)
+		ret = tern_error_set(err, EEXIST,
+				     "a volume named '%s' already exists",
+				     name);
+	if (!ret)
+		ret = run(db, err,
+			  "INSERT INTO volume (name, origin, created_at)"
+			  " VALUES (?1, ?2, ?3)",
+			  "ttl", name, origin ? origin : "",
+			  (int64_t)time(NULL));
+	if (!ret)
+		ret = log_event(db, "volume", name,
+				origin && origin[0] ? "cloned" : "created",
+				reason, err);
+	/* Written but not committed: a kill here must leave no volume. */
+	ternd_test_kill_point("volume");
+	return finish(db, ret, err);
+}
+
+static const char select_volume[] =
+	"SELECT v.name, v.origin, v.created_at,"
+	" (SELECT group_concat(vm, ',') FROM"
+	"  (SELECT vm FROM vm_volume WHERE volume = v.name ORDER BY vm)),"
+	" EXISTS (SELECT 1 FROM vm_volume AS u"
+	"  JOIN vm_runtime AS r ON r.name = u.vm"
+	"  WHERE u.volume = v.name AND r.state != 'shut off')"
+	" FROM volume AS v";
+
+static int read_volume(struct ternd_db *db, sqlite3_stmt *st, void *out,
+		       struct tern_error *err)
+{
+	struct volume_record *record = out;
+
+	memset(record, 0, sizeof(*record));
+	snprintf(record->name, sizeof(record->name), "%s", column_text(st, 0));
+	snprintf(record->origin, sizeof(record->origin), "%s",
+		 column_text(st, 1));
+	record->created_at = sqlite3_column_int64(st, 2);
+	record->used_by = strdup(column_text(st, 3));
+	record->in_use = sqlite3_column_int(st, 4);
+	if (!record->used_by)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static void free_volume(void *record)
+{
+	volume_record_free(record);
+}
+
+int ternd_db_volume_get(struct ternd_db *db, const char *name,
+			struct volume_record *record, struct tern_error *err)
+{
+	char sql[sizeof(select_volume) + 32];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "%s WHERE v.name = ?1", select_volume);
+	ret = query(db, &st, err, sql, "t", name);
+	return ret ? ret : collect_one(db, st, read_volume, record, err);
+}
+
+int ternd_db_volume_list(struct ternd_db *db, struct volume_record **records,
+			 size_t *count, struct tern_error *err)
+{
+	char sql[sizeof(select_volume) + 32];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "%s ORDER BY v.name", select_volume);
+	ret = query(db, &st, err, sql, "");
+	return ret ? ret
+		   : collect(db, st, sizeof(**records), read_volume,
+			     free_volume, (void **)records, count, err);
+}
+
+int ternd_db_volume_remove(struct ternd_db *db, const char *name,
+			   struct tern_error *err)
+{
+	struct volume_record record = {0};
+	int ret;
+
+	ret = begin(db, err);
 	if (ret)
-		rollback(db);
-	return ret;
+		return ret;
+	ret = ternd_db_volume_get(db, name, &record, err);
+	if (!ret && record.used_by[0])
+		ret = tern_error_set(err, EBUSY,
+				     "volume '%s' is named by the definition "
+				     "of %s: undefine or redefine first",
+				     name, record.used_by);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM volume WHERE name = ?1", "t",
+			  name);
+	if (!ret)
+		ret = log_event(db, "volume", name, "deleted", "deleted", err);
+	volume_record_free(&record);
+	return finish(db, ret, err);
+}
+
+int ternd_db_event_add(struct ternd_db *db, const char *object,
+		       const char *name, const char *kind, const char *reason,
+		       struct tern_error *err)
+{
+	int ret = begin(db, err);
+
+	if (ret)
+		return ret;
+	return finish(db, log_event(db, object, name, kind, reason, err), err);
+}
+
+static int read_event(struct ternd_db *db, sqlite3_stmt *st, void *out,
+		      struct tern_error *err)
+{
+	struct ternd_event *ev = out;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->id = sqlite3_column_int64(st, 0);
+	ev->at = sqlite3_column_int64(st, 1);
+	snprintf(ev->object, sizeof(ev->object), "%s", column_text(st, 2));
+	snprintf(ev->name, sizeof(ev->name), "%s", column_text(st, 3));
+	snprintf(ev->kind, sizeof(ev->kind), "%s", column_text(st, 4));
+	snprintf(ev->reason, sizeof(ev->reason), "%s", column_text(st, 5));
+	return 0;
+}
+
+int ternd_db_events(struct ternd_db *db, int64_t since, size_t max,
+		    struct ternd_event **events, size_t *count,
+		    struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret = query(db, &st, err,
+			"SELECT id, at, object, name, kind, reason FROM event"
+			" WHERE id > ?1 ORDER BY id LIMIT ?2",
+			"ll", since, (int64_t)max);
+
+	return ret ? ret
+		   : collect(db, st, sizeof(**events), read_event, NULL,
+			     (void **)events, count, err);
+}
+
+int64_t ternd_db_last_event_id(struct ternd_db *db)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(db->sql, "SELECT max(id) FROM event", -1, &st,
+			       NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
 }

@@ -1,11 +1,13 @@
 /* ternd's state: one SQLite database (STATE_DIR/ternd.db) holding every VM
  * definition (name, tern's configuration document as JSON, the document's
- * version) and each VM's runtime record (state, the tern process's pid and
- * start time, its API socket, why it last changed). Every change is one
- * transaction: a ternd killed at any moment leaves each definition either
- * wholly there or not at all. The database's user_version is the schema
- * version; ternd_db_open() creates or upgrades it, and refuses a newer
- * one it does not know. */
+ * version, autostart) and each VM's runtime record (state, the tern
+ * process's pid and start time, its API socket, why it last changed), the
+ * pool's volume catalog with which VMs name which volume, and the event
+ * log. Every change is one transaction, its event written in the same
+ * one: a ternd killed at any moment leaves each change either wholly there
+ * (event included) or not at all. The database's user_version is the
+ * schema version; ternd_db_open() creates or upgrades it, and refuses a
+ * newer one it does not know. */
 #ifndef TERN_TERND_TERND_DB_H
 #define TERN_TERND_TERND_DB_H
 
@@ -17,7 +19,9 @@
 #include "ternd/vm_state.h"
 #include "util/error.h"
 
-#define TERND_DB_SCHEMA_VERSION 1
+#define TERND_DB_SCHEMA_VERSION 2
+/* The event log keeps this many of the newest events. */
+#define TERND_DB_EVENTS_KEPT 10000
 
 struct ternd_db;
 
@@ -37,20 +41,47 @@ struct vm_record {
 	char *config; /* the JSON document; malloc'd */
 	int config_version;
 	int64_t defined_at;
+	int autostart;
 	struct vm_runtime runtime;
+};
+
+struct volume_record {
+	char name[TERND_NAME_MAX + 1];
+	char origin[TERND_NAME_MAX + 1]; /* cloned from; "" when created */
+	int64_t created_at;
+	/* The VMs whose definitions name it, comma-separated, by name. */
+	char *used_by; /* malloc'd */
+	int in_use; /* one of them is running or paused */
+};
+
+/* One line of the event log. object is "vm" or "volume"; kind one of
+ * defined, undefined, started, stopped, crashed, paused, resumed,
+ * autostart (VMs), created, cloned, resized, deleted (volumes). */
+struct ternd_event {
+	int64_t id; /* increasing, never reused */
+	int64_t at; /* Unix time */
+	char object[8];
+	char name[TERND_NAME_MAX + 1];
+	char kind[16];
+	char reason[200];
 };
 
 void vm_record_free(struct vm_record *record);
 void vm_records_free(struct vm_record *records, size_t count);
+void volume_record_free(struct volume_record *record);
+void volume_records_free(struct volume_record *records, size_t count);
 
 int ternd_db_open(const char *path, struct ternd_db **db,
 		  struct tern_error *err);
 void ternd_db_close(struct ternd_db *db);
 
 /* Creates the VM (runtime "shut off") or replaces its document, keeping
- * its runtime record; *created says which. */
+ * its runtime record; *created says which. volumes: the pool volumes the
+ * document names, each of which must be in the catalog (-ENOENT naming it
+ * otherwise). */
 int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
-		    int config_version, int *created, struct tern_error *err);
+		    int config_version, const struct vm_volume_refs *volumes,
+		    int *created, struct tern_error *err);
 /* Removes the definition and its runtime record. -ENOENT if unknown. */
 int ternd_db_undefine(struct ternd_db *db, const char *name,
 		      struct tern_error *err);
@@ -60,10 +91,40 @@ int ternd_db_get(struct ternd_db *db, const char *name,
 /* Every VM, by name. */
 int ternd_db_list(struct ternd_db *db, struct vm_record **records,
 		  size_t *count, struct tern_error *err);
-/* Replaces the runtime record (changed_at is set here). -ENOENT if the VM
+/* Replaces the runtime record (changed_at is set here) and, when event is
+ * not NULL, logs that event with the record's reason. -ENOENT if the VM
  * is unknown. */
 int ternd_db_set_runtime(struct ternd_db *db, const char *name,
-			 const struct vm_runtime *runtime,
+			 const struct vm_runtime *runtime, const char *event,
 			 struct tern_error *err);
+int ternd_db_set_autostart(struct ternd_db *db, const char *name, int autostart,
+			   struct tern_error *err);
+
+/* Adds a volume to the catalog (kind "created" or "cloned", origin "" or
+ * the source) with its event. -EEXIST if the name is taken. */
+int ternd_db_volume_add(struct ternd_db *db, const char *name,
+			const char *origin, const char *reason,
+			struct tern_error *err);
+/* Removes it, with its event; -EBUSY naming the VMs while definitions
+ * name it, -ENOENT if unknown. */
+int ternd_db_volume_remove(struct ternd_db *db, const char *name,
+			   struct tern_error *err);
+int ternd_db_volume_get(struct ternd_db *db, const char *name,
+			struct volume_record *record, struct tern_error *err);
+/* Every volume, by name. */
+int ternd_db_volume_list(struct ternd_db *db, struct volume_record **records,
+			 size_t *count, struct tern_error *err);
+
+/* Logs an event on its own (a change the catalog does not hold, such as a
+ * volume's new size). */
+int ternd_db_event_add(struct ternd_db *db, const char *object,
+		       const char *name, const char *kind, const char *reason,
+		       struct tern_error *err);
+/* The events after since (at most max), oldest first. */
+int ternd_db_events(struct ternd_db *db, int64_t since, size_t max,
+		    struct ternd_event **events, size_t *count,
+		    struct tern_error *err);
+/* The newest event's id, 0 for none. */
+int64_t ternd_db_last_event_id(struct ternd_db *db);
 
 #endif

@@ -20,7 +20,7 @@ void ternd_reply_fault(struct ternd_reply *reply, unsigned status,
 	json_decref(doc);
 }
 
-static void reply_json(struct ternd_reply *reply, unsigned status, json_t *doc)
+void ternd_reply_json(struct ternd_reply *reply, unsigned status, json_t *doc)
 {
 	if (!doc) {
 		ternd_reply_fault(reply, 500, "out of memory");
@@ -39,6 +39,7 @@ static unsigned status_for(int ret)
 	case EINVAL:
 		return 400;
 	case EBUSY:
+	case EEXIST:
 		return 409;
 	case EREMOTEIO:
 		return 502;
@@ -47,8 +48,8 @@ static unsigned status_for(int ret)
 	}
 }
 
-static void reply_error(struct ternd_reply *reply, int ret,
-			const struct tern_error *err)
+void ternd_reply_error(struct ternd_reply *reply, int ret,
+		       const struct tern_error *err)
 {
 	ternd_reply_fault(reply, status_for(ret), err->message);
 }
@@ -61,10 +62,10 @@ static void reply_vm(struct vm_manager *m, const char *name, unsigned status,
 	int ret = vm_manager_get(m, name, &r, &err);
 
 	if (ret) {
-		reply_error(reply, ret, &err);
+		ternd_reply_error(reply, ret, &err);
 		return;
 	}
-	reply_json(reply, status, vm_view_detail(m, &r));
+	ternd_reply_json(reply, status, vm_view_detail(m, &r));
 	vm_record_free(&r);
 }
 
@@ -77,18 +78,20 @@ static void list_vms(struct vm_manager *m, struct ternd_reply *reply)
 	int ret = vm_manager_list(m, &records, &count, &err);
 
 	if (ret) {
-		reply_error(reply, ret, &err);
+		ternd_reply_error(reply, ret, &err);
 		return;
 	}
 	list = json_array();
 	for (size_t i = 0; list && i < count; i++) {
-		if (json_array_append_new(list, vm_view_summary(&records[i]))) {
+		if (json_array_append_new(list,
+					  vm_view_summary(m, &records[i]))) {
 			json_decref(list);
 			list = NULL;
 		}
 	}
 	vm_records_free(records, count);
-	reply_json(reply, 200, list ? json_pack("{s:o}", "vms", list) : NULL);
+	ternd_reply_json(reply, 200,
+			 list ? json_pack("{s:o}", "vms", list) : NULL);
 }
 
 typedef int (*vm_action)(struct vm_manager *m, const char *name,
@@ -118,7 +121,7 @@ static void run_action(struct vm_manager *m, const char *name,
 		int ret = actions[i].run(m, name, &err);
 
 		if (ret)
-			reply_error(reply, ret, &err);
+			ternd_reply_error(reply, ret, &err);
 		else
 			reply_vm(m, name, actions[i].status, reply);
 		return;
@@ -128,7 +131,8 @@ static void run_action(struct vm_manager *m, const char *name,
 			  "destroy, pause and resume");
 }
 
-static void method_not_allowed(struct ternd_reply *reply, const char *allowed)
+void ternd_reply_method_not_allowed(struct ternd_reply *reply,
+				    const char *allowed)
 {
 	char message[128];
 
@@ -145,7 +149,7 @@ static void define_vm(struct vm_manager *m, const char *name, const char *body,
 	int ret = vm_manager_define(m, name, body, len, &created, &err);
 
 	if (ret)
-		reply_error(reply, ret, &err);
+		ternd_reply_error(reply, ret, &err);
 	else
 		reply_vm(m, name, created ? 201 : 200, reply);
 }
@@ -157,69 +161,175 @@ static void undefine_vm(struct vm_manager *m, const char *name,
 	int ret = vm_manager_undefine(m, name, &err);
 
 	if (ret)
-		reply_error(reply, ret, &err);
+		ternd_reply_error(reply, ret, &err);
 	else
 		reply->status = 204;
 }
 
-/* /v1/vms/NAME and /v1/vms/NAME/ACTION. */
-static void route_vm(struct vm_manager *m, const char *method, const char *rest,
-		     const char *body, size_t len, struct ternd_reply *reply)
+int ternd_route_name(const char *kind, const char *rest, char *name,
+		     const char **action, struct ternd_reply *reply)
 {
-	char name[VM_NAME_MAX + 2];
 	const char *slash = strchr(rest, '/');
 	size_t name_len = slash ? (size_t)(slash - rest) : strlen(rest);
 	struct tern_error err;
 
-	if (name_len >= sizeof(name)) {
-		vm_name_check(rest, &err);
+	if (name_len > TERND_NAME_MAX) {
+		ternd_name_check(kind, rest, &err);
 		ternd_reply_fault(reply, 400, err.message);
-		return;
+		return -1;
 	}
 	memcpy(name, rest, name_len);
 	name[name_len] = '\0';
-	if (vm_name_check(name, &err)) {
+	if (ternd_name_check(kind, name, &err)) {
 		ternd_reply_fault(reply, 400, err.message);
+		return -1;
+	}
+	*action = slash ? slash + 1 : NULL;
+	return 0;
+}
+
+json_t *ternd_route_body(const struct ternd_request *request,
+			 const char *const *allowed, struct ternd_reply *reply)
+{
+	json_error_t json_err;
+	const char *key;
+	char message[200];
+	json_t *doc, *value;
+
+	doc = json_loadb(request->body ? request->body : "", request->body_len,
+			 JSON_REJECT_DUPLICATES, &json_err);
+	if (!json_is_object(doc)) {
+		snprintf(message, sizeof(message),
+			 "the request body is not a JSON object%s%s",
+			 doc ? "" : ": ", doc ? "" : json_err.text);
+		json_decref(doc);
+		ternd_reply_fault(reply, 400, message);
+		return NULL;
+	}
+	json_object_foreach(doc, key, value)
+	{
+		size_t i = 0;
+
+		while (allowed[i] && strcmp(allowed[i], key))
+			i++;
+		if (!allowed[i]) {
+			snprintf(message, sizeof(message),
+				 "unknown field \"%.64s\" in the request body",
+				 key);
+			json_decref(doc);
+			ternd_reply_fault(reply, 400, message);
+			return NULL;
+		}
+	}
+	return doc;
+}
+
+static void set_autostart(struct vm_manager *m, const char *name,
+			  const struct ternd_request *request,
+			  struct ternd_reply *reply)
+{
+	static const char *const fields[] = {"enabled", NULL};
+	json_t *doc = ternd_route_body(request, fields, reply);
+	json_t *enabled = json_object_get(doc, "enabled");
+	struct tern_error err;
+	int ret;
+
+	if (!doc)
+		return;
+	if (!json_is_boolean(enabled)) {
+		json_decref(doc);
+		ternd_reply_fault(reply, 400,
+				  "expected {\"enabled\": true or false}");
 		return;
 	}
-	if (slash) {
-		if (strcmp(method, "POST"))
-			method_not_allowed(reply, "POST");
+	ret = vm_manager_set_autostart(m, name, json_is_true(enabled), &err);
+	json_decref(doc);
+	if (ret)
+		ternd_reply_error(reply, ret, &err);
+	else
+		reply_vm(m, name, 200, reply);
+}
+
+/* /v1/vms/NAME and /v1/vms/NAME/ACTION. */
+static void route_vm(struct vm_manager *m, const struct ternd_request *request,
+		     const char *rest, struct ternd_reply *reply)
+{
+	const char *method = request->method, *action;
+	char name[TERND_NAME_MAX + 1];
+
+	if (ternd_route_name("VM", rest, name, &action, reply))
+		return;
+	if (action && !strcmp(action, "autostart")) {
+		if (strcmp(method, "PUT"))
+			ternd_reply_method_not_allowed(reply, "PUT");
 		else
-			run_action(m, name, slash + 1, reply);
+			set_autostart(m, name, request, reply);
+	} else if (action) {
+		if (strcmp(method, "POST"))
+			ternd_reply_method_not_allowed(reply, "POST");
+		else
+			run_action(m, name, action, reply);
 	} else if (!strcmp(method, "GET")) {
 		reply_vm(m, name, 200, reply);
 	} else if (!strcmp(method, "PUT")) {
-		define_vm(m, name, body, len, reply);
+		define_vm(m, name, request->body, request->body_len, reply);
 	} else if (!strcmp(method, "DELETE")) {
 		undefine_vm(m, name, reply);
 	} else {
-		method_not_allowed(reply, "GET, PUT, DELETE");
+		ternd_reply_method_not_allowed(reply, "GET, PUT, DELETE");
 	}
 }
 
-void ternd_route(struct vm_manager *m, const char *method, const char *url,
-		 const char *body, size_t body_len, struct ternd_reply *reply)
+/* A path that is exactly prefix, with or without a trailing slash. */
+static int is_collection(const char *url, const char *prefix)
 {
+	size_t len = strlen(prefix);
+
+	return !strncmp(url, prefix, len) &&
+		(!url[len] || (url[len] == '/' && !url[len + 1]));
+}
+
+static int is_item(const char *url, const char *prefix, const char **rest)
+{
+	size_t len = strlen(prefix);
+
+	if (strncmp(url, prefix, len) || url[len] != '/' || !url[len + 1])
+		return 0;
+	*rest = url + len + 1;
+	return 1;
+}
+
+void ternd_route(struct vm_manager *m, const struct ternd_request *request,
+		 struct ternd_reply *reply)
+{
+	const char *url = request->url, *method = request->method, *rest;
+
 	if (!strcmp(url, "/v1/version")) {
 		if (strcmp(method, "GET"))
-			method_not_allowed(reply, "GET");
+			ternd_reply_method_not_allowed(reply, "GET");
 		else
-			reply_json(reply, 200,
-				   json_pack("{s:s, s:s, s:i}", "name", "ternd",
-					     "version", TERN_VERSION,
-					     "api_version", 1));
-	} else if (!strcmp(url, PREFIX) || !strcmp(url, PREFIX "/")) {
+			ternd_reply_json(reply, 200,
+					 json_pack("{s:s, s:s, s:i}", "name",
+						   "ternd", "version",
+						   TERN_VERSION, "api_version",
+						   1));
+	} else if (is_collection(url, PREFIX)) {
 		if (strcmp(method, "GET"))
-			method_not_allowed(reply, "GET");
+			ternd_reply_method_not_allowed(reply, "GET");
 		else
 			list_vms(m, reply);
-	} else if (!strncmp(url, PREFIX "/", strlen(PREFIX "/"))) {
-		route_vm(m, method, url + strlen(PREFIX "/"), body, body_len,
-			 reply);
+	} else if (is_item(url, PREFIX, &rest)) {
+		route_vm(m, request, rest, reply);
+	} else if (is_collection(url, "/v1/volumes")) {
+		volume_route(m, request, NULL, reply);
+	} else if (is_item(url, "/v1/volumes", &rest)) {
+		volume_route(m, request, rest, reply);
+	} else if (is_collection(url, "/v1/events")) {
+		event_route(m, request, reply);
 	} else {
 		ternd_reply_fault(reply, 404,
-				  "no such path: ternd's API is under /v1/vms "
+				  "no such path: ternd's API is under /v1/vms, "
+				  "/v1/volumes and /v1/events "
 				  "(docs/ternd-openapi.yaml)");
 	}
 }

@@ -1,14 +1,17 @@
 /* ternd's REST API (docs/ternd-openapi.yaml): JSON over its Unix socket,
  * under /v1. Errors are {"fault_message": "..."}, as tern's own API
- * answers them, with 400 (bad request or definition), 404 (no such VM or
- * path), 405, 409 (the VM is in the wrong state) or 502 (the VM's tern
- * refused or failed). */
+ * answers them, with 400 (bad request or definition), 404 (no such VM,
+ * volume or path), 405, 409 (the VM is in the wrong state, the volume in
+ * use, the name taken) or 502 (the VM's tern refused or failed). This
+ * file dispatches and serves /v1/vms; volume_routes.c serves
+ * /v1/volumes and event_routes.c /v1/events, with the helpers below. */
 #ifndef TERN_TERND_TERND_ROUTES_H
 #define TERN_TERND_TERND_ROUTES_H
 
 #include <stddef.h>
 
 #include "config/vm_config_json.h"
+#include "ternd/ternd_name.h"
 #include "ternd/vm_manager.h"
 
 /* A definition is at most this large (tern's own config file limit). */
@@ -19,11 +22,52 @@ struct ternd_reply {
 	char *body; /* malloc'd JSON, NULL for none */
 };
 
-void ternd_route(struct vm_manager *m, const char *method, const char *url,
-		 const char *body, size_t body_len, struct ternd_reply *reply);
+struct ternd_request {
+	const char *method;
+	const char *url; /* percent-decoded, without the query */
+	const char *body; /* NULL for none */
+	size_t body_len;
+	/* GET /v1/events's query arguments, NULL when absent. */
+	const char *since, *limit, *wait;
+};
+
+void ternd_route(struct vm_manager *m, const struct ternd_request *request,
+		 struct ternd_reply *reply);
 
 /* Fills reply with {"fault_message": message}. */
 void ternd_reply_fault(struct ternd_reply *reply, unsigned status,
 		       const char *message);
+/* status with doc (taken; NULL: a 500 "out of memory"). */
+void ternd_reply_json(struct ternd_reply *reply, unsigned status, json_t *doc);
+/* A fault whose status follows the errno (vm_manager.h's kinds). */
+void ternd_reply_error(struct ternd_reply *reply, int ret,
+		       const struct tern_error *err);
+void ternd_reply_method_not_allowed(struct ternd_reply *reply,
+				    const char *allowed);
+
+/* rest is "NAME" or "NAME/ACTION": copies NAME out (checked as a kind
+ * name, ternd_name.h) and points *action at ACTION or NULL. 0, or -1
+ * with a 400 in reply. */
+int ternd_route_name(const char *kind, const char *rest, char *name,
+		     const char **action, struct ternd_reply *reply);
+/* The body as a JSON object whose keys are all among allowed (a
+ * NULL-terminated list). NULL with a 400 in reply otherwise. */
+json_t *ternd_route_body(const struct ternd_request *request,
+			 const char *const *allowed, struct ternd_reply *reply);
+
+void volume_route(struct vm_manager *m, const struct ternd_request *request,
+		  const char *rest, struct ternd_reply *reply);
+void event_route(struct vm_manager *m, const struct ternd_request *request,
+		 struct ternd_reply *reply);
+
+/* GET /v1/events: at most this many events per answer, and a long poll
+ * waits at most this many seconds (below the clients' own timeouts). */
+#define TERND_EVENTS_PAGE 1000
+#define TERND_EVENTS_WAIT_MAX 30
+/* since, limit and wait from the query (0, TERND_EVENTS_PAGE, 0 when
+ * absent); -1 with a 400 in reply when one is not a number in range. */
+int ternd_events_args(const struct ternd_request *request, long long *since,
+		      long long *limit, long long *wait,
+		      struct ternd_reply *reply);
 
 #endif

@@ -7,23 +7,96 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ternd/ternd_routes.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
 
+/* A GET /v1/events?wait= held until an event after since is logged. */
+struct waiter {
+	struct MHD_Connection *conn;
+	struct request *req;
+	int64_t since;
+	int64_t deadline_ms; /* monotonic */
+};
+
 struct ternd_server {
 	struct MHD_Daemon *daemon;
 	struct vm_manager *manager;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct waiter waiters[TERND_MAX_CONNECTIONS];
+	size_t waiter_count;
 };
 
 struct request {
 	char *body;
 	size_t len;
 	int too_large;
+	int resumed; /* a long poll that waited: answer now */
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Suspends a long poll with nothing to answer yet; 0 when it was
+ * suspended, -1 when it is to be answered now. */
+static int maybe_wait(struct ternd_server *server, struct MHD_Connection *conn,
+		      struct request *req, const struct ternd_request *request)
+{
+	long long since, limit, wait;
+	struct ternd_reply ignored = {0};
+	struct waiter *w;
+
+	if (req->resumed || strcmp(request->method, "GET") ||
+	    strcmp(request->url, "/v1/events") || !request->wait)
+		return -1;
+	if (ternd_events_args(request, &since, &limit, &wait, &ignored)) {
+		free(ignored.body); /* the route says it again */
+		return -1;
+	}
+	if (!wait ||
+	    ternd_db_last_event_id(vm_manager_db(server->manager)) > since ||
+	    server->waiter_count == TERND_MAX_CONNECTIONS)
+		return -1;
+	w = &server->waiters[server->waiter_count++];
+	*w = (struct waiter){.conn = conn,
+			     .req = req,
+			     .since = since,
+			     .deadline_ms = now_ms() + wait * 1000};
+	MHD_suspend_connection(conn);
+	return 0;
+}
+
+/* Resumes the long polls that have an event or whose time is up (all of
+ * them with all set); libmicrohttpd calls handle_request() for each again
+ * on its next run. Returns how many. */
+static size_t wake_waiters(struct ternd_server *server, int all)
+{
+	size_t woken = 0;
+	int64_t last = ternd_db_last_event_id(vm_manager_db(server->manager));
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < server->waiter_count;) {
+		struct waiter *w = &server->waiters[i];
+
+		if (!all && w->since >= last && now < w->deadline_ms) {
+			i++;
+			continue;
+		}
+		w->req->resumed = 1;
+		MHD_resume_connection(w->conn);
+		*w = server->waiters[--server->waiter_count];
+		woken++;
+	}
+	return woken;
+}
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn,
 				  const char *method, const char *url,
@@ -113,6 +186,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	struct ternd_server *server = cls;
 	struct request *req = *con_cls;
 	struct ternd_reply reply = {0};
+	struct ternd_request request;
 
 	if (!req) {
 		req = calloc(1, sizeof(*req));
@@ -130,7 +204,21 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->too_large)
 		return too_large(conn, method, url);
-	ternd_route(server->manager, method, url, req->body, req->len, &reply);
+	request = (struct ternd_request){
+		.method = method,
+		.url = url,
+		.body = req->body,
+		.body_len = req->len,
+		.since = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "since"),
+		.limit = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "limit"),
+		.wait = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						    "wait"),
+	};
+	if (!maybe_wait(server, conn, req, &request))
+		return MHD_YES;
+	ternd_route(server->manager, &request, &reply);
 	return send_reply(conn, method, url, &reply);
 }
 
@@ -165,8 +253,9 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 	}
 	snprintf(server->path, sizeof(server->path), "%s", path);
 	server->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL, 0, NULL, NULL, handle_request, server,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)TERND_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)TERND_MAX_CONNECTIONS,
@@ -195,21 +284,39 @@ int ternd_server_fd(const struct ternd_server *server)
 int ternd_server_timeout_ms(const struct ternd_server *server)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	int64_t now = now_ms(), timeout = -1;
 
-	if (MHD_get_timeout(server->daemon, &ms) != MHD_YES)
-		return -1;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	if (MHD_get_timeout(server->daemon, &ms) == MHD_YES)
+		timeout = ms > INT_MAX ? INT_MAX : (int64_t)ms;
+	for (size_t i = 0; i < server->waiter_count; i++) {
+		int64_t left = server->waiters[i].deadline_ms - now;
+
+		if (left < 0)
+			left = 0;
+		if (timeout < 0 || left < timeout)
+			timeout = left;
+	}
+	return (int)timeout;
 }
 
 void ternd_server_run(struct ternd_server *server)
 {
+	/* Events logged by exits recorded since the last run. */
+	wake_waiters(server, 0);
 	MHD_run(server->daemon);
+	/* Events this run's requests logged: answered now, not at the next
+	 * wake-up (a resumed connection does not make the epoll descriptor
+	 * readable in libmicrohttpd's external-poll mode). */
+	if (wake_waiters(server, 0))
+		MHD_run(server->daemon);
 }
 
 void ternd_server_stop(struct ternd_server *server)
 {
 	if (!server)
 		return;
+	/* libmicrohttpd stops no daemon with suspended connections. */
+	wake_waiters(server, 1);
 	MHD_stop_daemon(server->daemon);
 	unlink(server->path);
 	free(server);

@@ -6,13 +6,15 @@
 #define TERN_TERND_VM_DEFINITION_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "ternd/ternd_name.h"
 #include "util/error.h"
+#include "vm/vm_disk_config.h"
 
-/* Names: 1 to VM_NAME_MAX of [A-Za-z0-9._-], starting with a letter or a
- * digit (never ".", "..", or anything with a slash). */
-#define VM_NAME_MAX 64
+/* Names: see ternd_name.h. */
+#define VM_NAME_MAX TERND_NAME_MAX
 
 /* The version of the configuration document stored with each definition:
  * a later tern that changes the document's shape converts older versions
@@ -24,12 +26,31 @@ struct vm_summary {
 	uint64_t memory_mib;
 };
 
+/* The pool volumes a definition's drives name, in drive order. */
+struct vm_volume_refs {
+	char names[VM_MAX_DISKS][TERND_NAME_MAX + 1];
+	size_t count;
+};
+
 /* 0, or -EINVAL with err saying what is wrong with the name. */
 int vm_name_check(const char *name, struct tern_error *err);
 
 /* Checks a document as tern would read it (vm_config_json_apply_document
- * plus "a kernel is named"); fills *summary when given. 0 or -EINVAL. */
-int vm_definition_check(const json_t *doc, struct vm_summary *summary,
+ * plus "a kernel is named"; tern opens each disk), its drives' volumes
+ * resolved to files in pool_dir; fills *summary and *refs when given.
+ * 0 or -EINVAL. */
+int vm_definition_check(const json_t *doc, const char *pool_dir,
+			struct vm_summary *summary, struct vm_volume_refs *refs,
 			struct tern_error *err);
+
+/* ternd's one addition to tern's document: a drive may name a pool volume,
+ * "volume": "NAME", in place of "path_on_host" (never both; a volume at
+ * most once per definition). Returns a new document (a deep copy) in which
+ * each such drive has "path_on_host": "POOL_DIR/NAME" instead, which is
+ * what tern reads; pool_dir NULL gives placeholder paths, for checking.
+ * NULL with err set (-EINVAL's message) when a volume field is wrong. */
+json_t *vm_definition_resolve(const json_t *doc, const char *pool_dir,
+			      struct vm_volume_refs *refs,
+			      struct tern_error *err);
 
 #endif

@@ -26,6 +26,7 @@ struct live_vm {
 struct vm_manager {
 	char state_dir[4096];
 	char tern_path[4096];
+	struct volume_pool pool;
 	struct ternd_db *db;
 	struct live_vm *live;
 	size_t live_count;
@@ -96,16 +97,18 @@ static struct vm_runtime shut_off(const char *reason)
 
 /* Records the end of a followed VM's process and stops following it. */
 static void record_exit(struct vm_manager *m, struct live_vm *vm,
-			const char *why)
+			const char *why, int asked)
 {
 	struct tern_error err;
 	char how[64], reason[160];
 	struct vm_runtime rt;
+	int clean = vm_process_finish(&vm->proc, how, sizeof(how));
 
-	vm_process_finish(&vm->proc, how, sizeof(how));
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
 	rt = shut_off(reason);
-	if (ternd_db_set_runtime(m->db, vm->name, &rt, &err))
+	/* A crash: an end ternd did not ask for, other than status 0. */
+	if (ternd_db_set_runtime(m->db, vm->name, &rt,
+				 asked || clean ? "stopped" : "crashed", &err))
 		log_error("VM '%s' stopped, but recording it failed: %s",
 			  vm->name, err.message);
 	log_info("VM '%s' is shut off: %s", vm->name, reason);
@@ -128,7 +131,8 @@ void vm_manager_reap(struct vm_manager *m)
 {
 	for (size_t i = 0; i < m->live_count;) {
 		if (vm_process_exited(&m->live[i].proc))
-			record_exit(m, &m->live[i], "its tern process ended");
+			record_exit(m, &m->live[i], "its tern process ended",
+				    0);
 		else
 			i++;
 	}
@@ -148,7 +152,7 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 		log_warn("VM '%s' (pid %d) stopped while ternd was not "
 			 "running: recorded as shut off",
 			 r->name, (int)rec->pid);
-		if (ternd_db_set_runtime(m->db, r->name, &rt, &err))
+		if (ternd_db_set_runtime(m->db, r->name, &rt, "stopped", &err))
 			log_error("VM '%s': %s", r->name, err.message);
 		return;
 	}
@@ -168,7 +172,10 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 		rt.state = now;
 		snprintf(rt.reason, sizeof(rt.reason),
 			 "found %s when ternd re-attached", vm_state_name(now));
-		if (ternd_db_set_runtime(m->db, r->name, &rt, &err))
+		if (ternd_db_set_runtime(m->db, r->name, &rt,
+					 now == VM_STATE_PAUSED ? "paused"
+								: "resumed",
+					 &err))
 			log_error("VM '%s': %s", r->name, err.message);
 	}
 }
@@ -186,6 +193,26 @@ static int reattach_all(struct vm_manager *m, struct tern_error *err)
 			reattach_one(m, &records[i]);
 	vm_records_free(records, count);
 	return 0;
+}
+
+static int volume_in_catalog(void *ctx, const char *name)
+{
+	struct vm_manager *m = ctx;
+	struct volume_record r;
+	struct tern_error err;
+
+	if (ternd_db_volume_get(m->db, name, &r, &err))
+		return 0;
+	volume_record_free(&r);
+	return 1;
+}
+
+static void report_recovered(void *ctx, const char *file, const char *what)
+{
+	struct vm_manager *m = ctx;
+
+	log_warn("pool %s: %s was left by an interrupted volume change: %s",
+		 m->pool.dir, file, what);
 }
 
 static int make_dir(const char *path, struct tern_error *err)
@@ -216,9 +243,20 @@ int vm_manager_open(const struct vm_manager_options *options,
 	ret = make_dir(m->state_dir, err);
 	if (!ret)
 		ret = make_dir(path, err);
+	snprintf(path, sizeof(path), "%s/pools", m->state_dir);
+	if (!ret && !options->pool_dir)
+		ret = make_dir(path, err);
+	snprintf(path, sizeof(path), "%s/pools/default", m->state_dir);
+	if (!ret)
+		ret = volume_pool_open(
+			&m->pool, options->pool_dir ? options->pool_dir : path,
+			err);
 	snprintf(path, sizeof(path), "%s/ternd.db", m->state_dir);
 	if (!ret)
 		ret = ternd_db_open(path, &m->db, err);
+	if (!ret)
+		volume_pool_recover(&m->pool, volume_in_catalog,
+				    report_recovered, m);
 	if (!ret)
 		ret = reattach_all(m, err);
 	if (ret) {
@@ -227,6 +265,16 @@ int vm_manager_open(const struct vm_manager_options *options,
 	}
 	*out = m;
 	return 0;
+}
+
+struct ternd_db *vm_manager_db(struct vm_manager *m)
+{
+	return m->db;
+}
+
+const struct volume_pool *vm_manager_pool(const struct vm_manager *m)
+{
+	return &m->pool;
 }
 
 void vm_manager_close(struct vm_manager *m)
@@ -278,10 +326,34 @@ static int check_socket_fits(const struct vm_manager *m, const char *name,
 	return 0;
 }
 
+/* Each volume the document names is in the catalog. */
+static int check_volumes(struct vm_manager *m, const json_t *doc,
+			 struct tern_error *err)
+{
+	struct vm_volume_refs volumes;
+	struct volume_record r;
+	json_t *resolved = vm_definition_resolve(doc, NULL, &volumes, err);
+
+	if (!resolved)
+		return -EINVAL;
+	json_decref(resolved);
+	for (size_t i = 0; i < volumes.count; i++) {
+		if (ternd_db_volume_get(m->db, volumes.names[i], &r, err))
+			return tern_error_set(err, EINVAL,
+					      "no volume named '%s' in the "
+					      "pool ('ternctl vol-list' lists "
+					      "them)",
+					      volumes.names[i]);
+		volume_record_free(&r);
+	}
+	return 0;
+}
+
 int vm_manager_define(struct vm_manager *m, const char *name,
 		      const char *document, size_t len, int *created,
 		      struct tern_error *err)
 {
+	struct vm_volume_refs volumes;
 	json_error_t json_err;
 	json_t *doc;
 	char *text;
@@ -300,15 +372,23 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 				      "%d, column %d)",
 				      json_err.text, json_err.line,
 				      json_err.column);
-	ret = vm_definition_check(doc, NULL, err);
+	/* The volumes first: "no such volume" says more than tern's "no
+	 * such file" for the path it would have. */
+	ret = check_volumes(m, doc, err);
+	if (!ret)
+		ret = vm_definition_check(doc, m->pool.dir, NULL, &volumes,
+					  err);
 	text = ret ? NULL : json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	if (ret)
 		return -EINVAL;
 	if (!text)
 		return tern_error_set(err, ENOMEM, "out of memory");
-	ret = ternd_db_define(m->db, name, text, VM_CONFIG_DOC_VERSION, created,
-			      err);
+	/* The catalog checks them again in the define's transaction. */
+	ret = ternd_db_define(m->db, name, text, VM_CONFIG_DOC_VERSION,
+			      &volumes, created, err);
+	if (ret == -ENOENT)
+		ret = -EINVAL;
 	free(text);
 	if (!ret)
 		log_info("VM '%s' %s", name,
@@ -444,7 +524,7 @@ static int wait_started(struct vm_manager *m, const char *name,
 			vm_manager_path(m, name, VM_FILE_LOG, log_path,
 					sizeof(log_path));
 			last_log_line(log_path, line, sizeof(line));
-			record_exit(m, vm, "failed to start");
+			record_exit(m, vm, "failed to start", 0);
 			return tern_error_set(
 				err, EREMOTEIO,
 				"VM '%s' failed to start: %s "
@@ -456,7 +536,7 @@ static int wait_started(struct vm_manager *m, const char *name,
 	}
 	vm_process_signal(&vm->proc, SIGKILL);
 	vm_process_wait_exit(&vm->proc, 5000);
-	record_exit(m, vm, "did not answer on its API socket in time");
+	record_exit(m, vm, "did not answer on its API socket in time", 1);
 	return tern_error_set(err, EREMOTEIO,
 			      "VM '%s': tern did not answer on %s within %d s",
 			      name, api_socket, VM_START_TIMEOUT_MS / 1000);
@@ -468,7 +548,8 @@ struct start_files {
 };
 
 static int prepare_files(struct vm_manager *m, const struct vm_record *r,
-			 struct start_files *f, struct tern_error *err)
+			 const char *config, struct start_files *f,
+			 struct tern_error *err)
 {
 	int ret = check_socket_fits(m, r->name, err);
 
@@ -484,7 +565,7 @@ static int prepare_files(struct vm_manager *m, const struct vm_record *r,
 			sizeof(f->api_socket));
 	ret = make_dir(f->dir, err);
 	if (!ret)
-		ret = write_config(f->config, r->config, err);
+		ret = write_config(f->config, config, err);
 	return ret;
 }
 
@@ -508,7 +589,8 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 	rt.pid_start_time = proc.start_time;
 	snprintf(rt.api_socket, sizeof(rt.api_socket), "%s", f->api_socket);
 	snprintf(rt.reason, sizeof(rt.reason), "started");
-	ret = ternd_db_set_runtime(m->db, r->name, &rt, err);
+	/* The event comes once tern answers (vm_manager_start). */
+	ret = ternd_db_set_runtime(m->db, r->name, &rt, NULL, err);
 	if (!ret)
 		ret = add_live(m, r->name, &proc, err);
 	if (ret) {
@@ -520,25 +602,60 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 	return vm_process_release(&find_live(m, r->name)->proc, err);
 }
 
-int vm_manager_start(struct vm_manager *m, const char *name,
-		     struct tern_error *err)
+/* The document tern gets: the definition checked again (an older
+ * ternd's may not pass), its volumes resolved to their files in the
+ * pool, each of which must be there. */
+static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
+			     struct tern_error *err)
+{
+	struct vm_volume_refs volumes = {0};
+	uint64_t capacity, allocation;
+	json_t *doc = json_loads(r->config, 0, NULL);
+	json_t *resolved =
+		vm_definition_resolve(doc, m->pool.dir, &volumes, err);
+	char *text = NULL;
+	int ret = resolved ? 0 : -EINVAL;
+
+	/* The volumes first: tern's "no such file" says less. */
+	for (size_t i = 0; !ret && i < volumes.count; i++)
+		if (volume_pool_stat(&m->pool, volumes.names[i], &capacity,
+				     &allocation))
+			ret = tern_error_set(err, EINVAL,
+					     "VM '%s' names volume '%s', which "
+					     "has no file in the pool %s",
+					     r->name, volumes.names[i],
+					     m->pool.dir);
+	if (!ret)
+		ret = vm_definition_check(doc, m->pool.dir, NULL, NULL, err);
+	if (!ret) {
+		text = json_dumps(resolved, JSON_COMPACT);
+		if (!text)
+			tern_error_set(err, ENOMEM, "out of memory");
+	}
+	json_decref(doc);
+	json_decref(resolved);
+	return text;
+}
+
+static int start_vm(struct vm_manager *m, const char *name, const char *why,
+		    struct tern_error *err)
 {
 	struct start_files files;
+	struct vm_runtime rt;
 	struct vm_record r;
+	char *config = NULL;
 	int launched = 0, ret = vm_manager_get(m, name, &r, err);
 
 	if (ret)
 		return ret;
 	ret = require_state(&r, 0, err);
-	/* A definition stored by an older ternd is checked again. */
 	if (!ret) {
-		json_t *doc = json_loads(r.config, 0, NULL);
-
-		ret = vm_definition_check(doc, NULL, err);
-		json_decref(doc);
+		config = config_for_tern(m, &r, err);
+		ret = config ? 0 : -EINVAL;
 	}
 	if (!ret)
-		ret = prepare_files(m, &r, &files, err);
+		ret = prepare_files(m, &r, config, &files, err);
+	free(config);
 	if (!ret) {
 		launched = 1;
 		ret = launch(m, &r, &files, err);
@@ -552,15 +669,70 @@ int vm_manager_start(struct vm_manager *m, const char *name,
 		if (vm) {
 			vm_process_signal(&vm->proc, SIGKILL);
 			vm_process_wait_exit(&vm->proc, 5000);
-			record_exit(m, vm, "failed to start");
+			record_exit(m, vm, "failed to start", 1);
 		}
 	}
 	if (ret)
 		return ret;
 	ret = wait_started(m, name, find_live(m, name), files.api_socket, err);
+	if (ret)
+		return ret;
+	log_info("VM '%s' %s (pid %d)", name, why,
+		 (int)find_live(m, name)->proc.pid);
+	/* The runtime record says so already; this logs the event, with
+	 * why, once tern answers. */
+	if (!vm_manager_get(m, name, &r, err)) {
+		rt = r.runtime;
+		vm_record_free(&r);
+		snprintf(rt.reason, sizeof(rt.reason), "%s", why);
+		if (ternd_db_set_runtime(m->db, name, &rt, "started", err))
+			log_error("VM '%s': %s", name, err->message);
+	}
+	return 0;
+}
+
+int vm_manager_start(struct vm_manager *m, const char *name,
+		     struct tern_error *err)
+{
+	return start_vm(m, name, "started", err);
+}
+
+void vm_manager_autostart(struct vm_manager *m)
+{
+	struct vm_record *records;
+	struct tern_error err;
+	size_t count;
+
+	if (ternd_db_list(m->db, &records, &count, &err)) {
+		log_error("autostart: %s", err.message);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (!records[i].autostart ||
+		    vm_state_active(records[i].runtime.state))
+			continue;
+		if (start_vm(m, records[i].name, "started by autostart", &err))
+			log_error("autostart of VM '%s' failed: %s",
+				  records[i].name, err.message);
+	}
+	vm_records_free(records, count);
+}
+
+int vm_manager_set_autostart(struct vm_manager *m, const char *name,
+			     int autostart, struct tern_error *err)
+{
+	int ret = vm_name_check(name, err);
+
 	if (!ret)
-		log_info("VM '%s' started (pid %d)", name,
-			 (int)find_live(m, name)->proc.pid);
+		ret = ternd_db_set_autostart(m->db, name, autostart, err);
+	if (ret == -ENOENT)
+		tern_error_set(err, ENOENT,
+			       "no VM named '%s' ('ternctl list --all' shows "
+			       "the defined VMs)",
+			       name);
+	if (!ret)
+		log_info("VM '%s': autostart %s", name,
+			 autostart ? "enabled" : "disabled");
 	return ret;
 }
 
@@ -642,7 +814,7 @@ int vm_manager_destroy(struct vm_manager *m, const char *name,
 					      "after SIGKILL",
 					      name, (int)vm->proc.pid);
 	}
-	record_exit(m, vm, "destroyed");
+	record_exit(m, vm, "destroyed", 1);
 	return 0;
 }
 
@@ -668,7 +840,8 @@ static int set_paused(struct vm_manager *m, const char *name, int pause,
 		r.runtime.state = want;
 		snprintf(r.runtime.reason, sizeof(r.runtime.reason), "%s",
 			 pause ? "paused" : "resumed");
-		ret = ternd_db_set_runtime(m->db, name, &r.runtime, err);
+		ret = ternd_db_set_runtime(m->db, name, &r.runtime,
+					   pause ? "paused" : "resumed", err);
 	}
 	vm_record_free(&r);
 	if (!ret)

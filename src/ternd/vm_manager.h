@@ -18,6 +18,7 @@
 
 #include "ternd/ternd_db.h"
 #include "ternd/vm_definition.h"
+#include "ternd/volume_pool.h"
 #include "util/error.h"
 
 /* How long a started tern has to answer on its API socket. */
@@ -30,15 +31,27 @@ struct vm_manager;
 struct vm_manager_options {
 	const char *state_dir; /* holds ternd.db and vms/NAME/ */
 	const char *tern_path; /* the tern binary VMs run */
+	const char
+		*pool_dir; /* the storage pool; NULL: STATE_DIR/pools/default */
 };
 
-/* Opens the state, then re-attaches to the VMs recorded as running or
- * paused: each that is still its tern process and answers is followed
- * again; each that is gone is recorded as shut off (and logged). */
+/* Opens the state and the pool (finishing what a killed ternd left
+ * pending in it, volume_pool.h), then re-attaches to the VMs recorded as
+ * running or paused: each that is still its tern process and answers is
+ * followed again; each that is gone is recorded as shut off (and
+ * logged). */
 int vm_manager_open(const struct vm_manager_options *options,
 		    struct vm_manager **manager, struct tern_error *err);
 /* Leaves every VM running. */
 void vm_manager_close(struct vm_manager *m);
+
+/* Starts every VM marked autostart that is shut off (one that was
+ * re-attached is left alone); failures are logged, not fatal. */
+void vm_manager_autostart(struct vm_manager *m);
+
+/* For the volume operations (volumes.h), which share the state. */
+struct ternd_db *vm_manager_db(struct vm_manager *m);
+const struct volume_pool *vm_manager_pool(const struct vm_manager *m);
 
 /* The descriptors that become readable when a VM's process exits. */
 size_t vm_manager_poll_count(const struct vm_manager *m);
@@ -68,6 +81,8 @@ int vm_manager_pause(struct vm_manager *m, const char *name,
 		     struct tern_error *err);
 int vm_manager_resume(struct vm_manager *m, const char *name,
 		      struct tern_error *err);
+int vm_manager_set_autostart(struct vm_manager *m, const char *name,
+			     int autostart, struct tern_error *err);
 
 int vm_manager_get(struct vm_manager *m, const char *name,
 		   struct vm_record *record, struct tern_error *err);

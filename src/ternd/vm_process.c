@@ -260,15 +260,17 @@ int vm_process_signal(const struct vm_process *proc, int sig)
 	return 0;
 }
 
-void vm_process_finish(struct vm_process *proc, char *how, size_t size)
+int vm_process_finish(struct vm_process *proc, char *how, size_t size)
 {
 	siginfo_t info = {0};
+	int clean = 1;
 
 	snprintf(how, size, "exited");
 	if (proc->is_child &&
 	    waitid((idtype_t)P_PIDFD, (id_t)proc->pidfd, &info,
 		   WEXITED | WNOHANG) == 0 &&
 	    info.si_pid) {
+		clean = info.si_code == CLD_EXITED && info.si_status == 0;
 		if (info.si_code == CLD_EXITED)
 			snprintf(how, size, "exited with status %d",
 				 info.si_status);
@@ -279,6 +281,7 @@ void vm_process_finish(struct vm_process *proc, char *how, size_t size)
 					 : "?");
 	}
 	vm_process_forget(proc);
+	return clean;
 }
 
 void vm_process_forget(struct vm_process *proc)

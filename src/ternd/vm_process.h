@@ -54,8 +54,9 @@ int vm_process_wait_exit(const struct vm_process *proc, int timeout_ms);
 int vm_process_signal(const struct vm_process *proc, int sig);
 /* After the exit: reaps a child and describes how it ended ("exited with
  * status 0", "killed by SIGKILL", or "exited" for a process that was
- * not ternd's child); closes the pidfd. */
-void vm_process_finish(struct vm_process *proc, char *how, size_t size);
+ * not ternd's child); closes the pidfd. Returns 1 for an end that is not
+ * a failure (status 0, or unknown: not ternd's child), else 0. */
+int vm_process_finish(struct vm_process *proc, char *how, size_t size);
 /* Closes what ternd holds without touching the process. */
 void vm_process_forget(struct vm_process *proc);
 

@@ -2,7 +2,7 @@
 
 #include "ternd/vm_definition.h"
 
-json_t *vm_view_summary(const struct vm_record *r)
+json_t *vm_view_summary(const struct vm_manager *m, const struct vm_record *r)
 {
 	struct vm_summary summary = {0};
 	struct tern_error err;
@@ -11,7 +11,8 @@ json_t *vm_view_summary(const struct vm_record *r)
 
 	/* Stored definitions passed the same check; one that no longer
 	 * does (an older ternd's) still lists, with nulls. */
-	int ok = !vm_definition_check(doc, &summary, &err);
+	int ok = !vm_definition_check(doc, vm_manager_pool(m)->dir, &summary,
+				      NULL, &err);
 
 	json_decref(doc);
 	out = json_pack("{s:s, s:s}", "name", r->name, "state",
@@ -39,7 +40,7 @@ static json_t *path_or_null(const struct vm_manager *m, const char *name,
 json_t *vm_view_detail(const struct vm_manager *m, const struct vm_record *r)
 {
 	const struct vm_runtime *rt = &r->runtime;
-	json_t *out = vm_view_summary(r);
+	json_t *out = vm_view_summary(m, r);
 	int active = vm_state_active(rt->state);
 
 	if (!out)
@@ -56,6 +57,7 @@ json_t *vm_view_detail(const struct vm_manager *m, const struct vm_record *r)
 			    path_or_null(m, r->name, VM_FILE_LOG));
 	json_object_set_new(out, "console_log",
 			    path_or_null(m, r->name, VM_FILE_CONSOLE));
+	json_object_set_new(out, "autostart", json_boolean(r->autostart));
 	json_object_set_new(out, "config_version",
 			    json_integer(r->config_version));
 	json_object_set_new(out, "config", json_loads(r->config, 0, NULL));

@@ -10,7 +10,8 @@
 #include "ternd/vm_manager.h"
 
 /* New reference; NULL only when out of memory. */
-json_t *vm_view_summary(const struct vm_record *record);
+json_t *vm_view_summary(const struct vm_manager *m,
+			const struct vm_record *record);
 json_t *vm_view_detail(const struct vm_manager *m,
 		       const struct vm_record *record);
 

@@ -16,181 +16,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test, test_in_builds_where  # noqa: E402
-from apiclient import Api, wait_for_socket  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TERND = os.path.join(ROOT, os.environ.get("TERND", "build/ternd"))
-TERNCTL = os.path.join(ROOT, os.environ.get("TERNCTL", "build/ternctl"))
-TERN = os.path.join(ROOT, "build/tern")
-GUEST = os.path.join(ROOT, "build/guests/idle32-pvh.elf")
-WORK = tempfile.mkdtemp(prefix="ternd-test-")
-
-
-def has_test_hooks():
-    out = subprocess.run([TERND, "--version"], capture_output=True, text=True).stdout
-    return "(test hooks)" in out
-
-
-def pid_alive(pid):
-    """True while any thread of pid is not yet a zombie: a multi-threaded
-    process's leader turns Z first, while its other threads still hold the
-    shared file table (its listening API socket among them)."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return False
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
-                    return True
-        except FileNotFoundError:
-            continue
-    return False
-
-
-def wait_until(condition, timeout=10, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not true after {timeout} s")
-
-
-class Host:
-    """One state directory and socket; ternd started and stopped on it."""
-    counter = 0
-
-    def __init__(self):
-        Host.counter += 1
-        self.dir = os.path.join(WORK, f"h{Host.counter}")
-        os.makedirs(self.dir)
-        self.state = os.path.join(self.dir, "state")
-        self.sock = os.path.join(self.dir, "ternd.sock")
-        self.log = os.path.join(self.dir, "ternd.stderr")
-        self.proc = None
-
-    def start(self, env=None, wait=True, relative=False):
-        # relative: started in the host's directory with "--state-dir state".
-        self.proc = subprocess.Popen(
-            [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
-             "--socket", self.sock, "--tern", TERN],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
-            start_new_session=True, cwd=self.dir if relative else None)
-        if wait:
-            wait_for_socket(self.sock, self.proc)
-        return self
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            status = self.proc.wait(timeout=20)
-            # Under ASan a leak or an error changes the exit status.
-            assert status == 0, f"ternd exited with {status}: {self.stderr()[-2000:]}"
-
-    def stderr(self):
-        with open(self.log) as f:
-            return f.read()
-
-    def ctl(self, *args, check=None):
-        result = subprocess.run([TERNCTL, "-c", self.sock] + list(args), capture_output=True,
-                                text=True, timeout=90, stdin=subprocess.DEVNULL)
-        if check is not None:
-            assert result.returncode == check, \
-                f"ternctl {' '.join(args)}: status {result.returncode}, " \
-                f"stdout {result.stdout!r}, stderr {result.stderr!r}"
-        return result
-
-    def ok(self, *args):
-        return self.ctl(*args, check=0).stdout
-
-    def fails(self, *args, words=(), status=1):
-        result = self.ctl(*args, check=status)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("ternctl: "), result.stderr
-        for word in words:
-            assert word in lines[0], f"{word!r} not in {lines[0]!r}"
-        return lines[0]
-
-    def info(self, name):
-        return json.loads(self.ok("info", name, "--json"))
-
-    def listing(self, *flags):
-        return {vm["name"]: vm for vm in json.loads(self.ok("list", "--json", *flags))["vms"]}
-
-    def api(self):
-        return Api(self.sock)
-
-    def define(self, name, vcpus=1, mem=64, kernel=GUEST, **extra):
-        path = os.path.join(self.dir, f"{name}.json")
-        doc = {"boot-source": {"kernel_image_path": kernel},
-               "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem}}
-        doc.update(extra)
-        with open(path, "w") as f:
-            json.dump(doc, f)
-        self.ok("define", name, path)
-        return doc
-
-    def tern_pids(self):
-        """Every process whose command line names this host's state
-        directory: the VMs' terns (and nothing else this test did not
-        start)."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if len(argv) > 1 and argv[1] == b"run" and \
-                    any(self.state.encode() in a for a in argv) and pid_alive(int(entry)):
-                pids.append(int(entry))
-        return pids
-
-    def cleanup(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for pid in self.tern_pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is not None and os.path.exists(self.log):
-            for line in self.stderr().splitlines()[-25:]:
-                print(f"#   {line}")
-        self.cleanup()
-        return False
-
-
-def setup():
-    for path in (TERND, TERNCTL, TERN):
-        if not os.access(path, os.X_OK):
-            return f"{path} is missing: the build failed"
-    if not os.path.exists(GUEST):
-        return f"{GUEST} is missing: make guests"
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "no usable /dev/kvm (tests/run runs this suite in the test host then)"
-    return None
+from apiclient import Api  # noqa: E402
+from ternd_host import (GUEST, TERN, TERNCTL, TERND, WORK, Host, has_test_hooks,  # noqa: E402
+                        pid_alive, setup, wait_until)
 
 
 @test
@@ -198,14 +31,21 @@ def help_and_usage_errors():
     out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True)
     assert out.returncode == 0
     for verb in ("define NAME FILE", "undefine", "start", "shutdown", "destroy",
-                 "list [--all]", "info", "pause", "resume", "Exit status"):
+                 "list [--all]", "info", "pause", "resume", "autostart NAME [--disable]",
+                 "vol-create NAME SIZE", "vol-clone SRC NAME", "vol-resize NAME SIZE [--shrink]",
+                 "vol-delete NAME", "vol-list", "events [--follow] [--json]", "Exit status"):
         assert verb in out.stdout, verb
     out = subprocess.run([TERNCTL, "list", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--all" in out.stdout and "shut off" in out.stdout
     for argv, word in ((["bogus"], "unknown verb 'bogus'"), (["start"], "expected start NAME"),
                        (["--frob", "list"], "unknown option"),
                        (["start", "a", "--json"], "--json"),
-                       (["info", "a", "--all"], "--all"), (["-c"], "needs a socket")):
+                       (["info", "a", "--all"], "--all"), (["-c"], "needs a socket"),
+                       (["start", "a", "--shrink"], "--shrink"),
+                       (["vol-create", "a", "10Q"], "size '10Q'"),
+                       (["vol-resize", "a", "-5"], "unknown option"),
+                       (["vol-create", "a", "99999999999999999999G"], "size"),
+                       (["events", "--all"], "--all")):
         out = subprocess.run([TERNCTL] + argv, capture_output=True, text=True)
         assert out.returncode == 2, (argv, out)
         assert word in out.stderr, (argv, out.stderr)
@@ -629,6 +469,232 @@ def without_foreground_ternd_detaches_once_it_listens():
             if daemon:
                 os.kill(daemon, signal.SIGTERM)
                 wait_until(lambda: not pid_alive(daemon), what="the daemon stopped")
+
+
+@test
+def autostart_starts_vms_when_ternd_starts_and_leaves_running_ones_alone():
+    with Host() as h:
+        h.start()
+        for name in ("a", "b", "c"):
+            h.define(name)
+        assert h.ok("autostart", "a") == \
+            "VM 'a' starts when ternd starts (autostart)\n"
+        h.ok("autostart", "b")
+        assert h.info("a")["autostart"] is True and h.info("c")["autostart"] is False
+        assert "Autostart:      enabled" in h.ok("info", "a")
+        h.fails("autostart", "nosuch", words=("no VM named 'nosuch'",))
+        h.fails("autostart", "../x", words=("name",))
+        # b runs already when ternd next starts: re-attached, not restarted.
+        h.ok("start", "b")
+        pid_b = h.info("b")["pid"]
+        h.kill9()
+        h.start()
+        wait_until(lambda: h.info("a")["state"] == "running", what="a autostarted")
+        assert h.info("a")["reason"] == "started by autostart", h.info("a")
+        assert h.info("b")["pid"] == pid_b and h.info("b")["reason"] == "started"
+        assert h.info("c")["state"] == "shut off"
+        assert "re-attached to VM 'b'" in h.stderr()
+        # A VM killed while ternd is down comes back too.
+        pid_a = h.info("a")["pid"]
+        h.kill9()
+        os.kill(pid_a, signal.SIGKILL)
+        wait_until(lambda: not pid_alive(pid_a), what="a gone")
+        h.start()
+        wait_until(lambda: h.info("a")["state"] == "running", what="a autostarted again")
+        assert h.info("a")["pid"] != pid_a
+        # --disable: the next ternd leaves it shut off.
+        assert "no longer starts" in h.ok("autostart", "a", "--disable")
+        h.ok("destroy", "a")
+        h.stop()
+        h.start()
+        time.sleep(0.5)
+        assert h.info("a")["state"] == "shut off"
+        kinds = [(e["name"], e["kind"], e["reason"]) for e in h.events()]
+        assert ("a", "started", "started by autostart") in kinds, kinds
+        assert ("a", "autostart", "autostart disabled") in kinds, kinds
+        h.ok("destroy", "b")
+        h.stop()
+
+
+@test
+def an_autostart_vm_that_cannot_start_does_not_stop_ternd():
+    with Host() as h:
+        h.start()
+        not_a_kernel = os.path.join(h.dir, "not-a-kernel")
+        with open(not_a_kernel, "wb") as f:
+            f.write(b"\0" * 4096)
+        h.define("broken", kernel=not_a_kernel)
+        h.define("good")
+        h.ok("autostart", "broken")
+        h.ok("autostart", "good")
+        h.stop()
+        h.start()
+        wait_until(lambda: h.info("good")["state"] == "running", what="good autostarted")
+        assert h.info("broken")["state"] == "shut off"
+        assert "autostart of VM 'broken' failed" in h.stderr()
+        h.ok("destroy", "good")
+        h.stop()
+
+
+@test
+def the_event_log_records_each_change_with_its_reason():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.ok("start", "web")
+        h.ok("pause", "web")
+        h.ok("resume", "web")
+        h.ok("destroy", "web")
+        h.ok("start", "web")
+        pid = h.info("web")["pid"]
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: h.info("web")["state"] == "shut off", what="the crash recorded")
+        h.define("web")
+        h.ok("undefine", "web")
+        events = h.events()
+        got = [(e["object"], e["name"], e["kind"]) for e in events]
+        assert got == [("vm", "web", k) for k in (
+            "defined", "started", "paused", "resumed", "stopped", "started", "crashed",
+            "defined", "undefined")], got
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+        assert "destroyed" in events[4]["reason"]
+        assert "killed by SIGKILL" in events[6]["reason"], events[6]
+        assert events[7]["reason"] == "redefined"
+        assert all(abs(e["time"] - time.time()) < 600 for e in events)
+        table = h.ok("events").splitlines()
+        assert len(table) == len(events) and " vm web crashed: " in table[6], table
+        # The log survives kill -9, and ids go on from where they were.
+        h.kill9()
+        h.start()
+        h.define("db")
+        again = h.events()
+        assert again[:-1] == events and again[-1]["id"] > events[-1]["id"]
+        api = h.api()
+        last = again[-1]["id"]
+        assert api.get(f"/v1/events?since={last}") == (200, {"events": [], "last_id": last})
+        for query in ("since=-1", "since=x", "wait=31", "limit=0x10", "since="):
+            status, body = api.get(f"/v1/events?{query}")
+            assert status == 400 and "expected an integer" in body["fault_message"], (query, body)
+        status, body = api.get("/v1/events?since=0&limit=1")
+        assert status == 200 and len(body["events"]) == 1 and body["last_id"] == 1, body
+        h.stop()
+
+
+@test
+def events_follow_waits_for_new_events_and_a_long_poll_times_out():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        follower = subprocess.Popen([TERNCTL, "-c", h.sock, "events", "--follow", "--json"],
+                                    stdout=subprocess.PIPE, text=True)
+        try:
+            first = json.loads(follower.stdout.readline())
+            assert (first["name"], first["kind"]) == ("web", "defined")
+            # A long poll is waiting now: the next change wakes it.
+            time.sleep(0.5)
+            started = time.time()
+            h.ok("start", "web")
+            line = json.loads(follower.stdout.readline())
+            assert (line["name"], line["kind"]) == ("web", "started"), line
+            assert time.time() - started < 10
+            # Other requests are served while the poll waits.
+            assert h.info("web")["state"] == "running"
+            h.ok("destroy", "web")
+            assert json.loads(follower.stdout.readline())["kind"] == "stopped"
+        finally:
+            follower.kill()
+            follower.wait()
+        # Nothing new: the poll answers empty once its time is up.
+        api = h.api()
+        last = h.events()[-1]["id"]
+        started = time.time()
+        status, body = api.get(f"/v1/events?since={last}&wait=2")
+        waited = time.time() - started
+        assert status == 200 and body["events"] == [] and 1.5 < waited < 10, (body, waited)
+        # A waiting poll does not keep ternd from stopping.
+        waiter = subprocess.Popen([TERNCTL, "-c", h.sock, "events", "--follow"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        h.stop()
+        waiter.wait(timeout=60)
+        assert waiter.returncode == 1
+
+
+MAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "man")
+
+
+def complete(h, *words):
+    """What bash completion offers for `ternctl WORDS...` (the last word is
+    the one at the cursor), with this build's ternctl first in PATH."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "scripts", "completion", "ternctl.bash")
+    line = ["ternctl"] + list(words)
+    program = (f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in line)}); "
+               f"COMP_CWORD={len(line) - 1}; _ternctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=h.sock)
+    out = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not out.stderr, out
+    return sorted(w for w in out.stdout.split("\n") if w)
+
+
+def help_verbs():
+    out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True).stdout
+    lines = out.split("Verbs:\n")[1].split("\n\n")[0].splitlines()
+    return sorted(line.split()[0] for line in lines)
+
+
+@test
+def bash_completion_offers_verbs_options_and_names():
+    with Host() as h:
+        # ternd not running: verbs and options, no names, no noise.
+        assert complete(h, "") == help_verbs()
+        assert complete(h, "vol-") == [v for v in help_verbs() if v.startswith("vol-")]
+        assert complete(h, "start", "") == []
+        h.start()
+        h.define("web")
+        h.define("db")
+        h.ok("vol-create", "disk1", "1M")
+        h.ok("start", "web")
+        assert complete(h, "start", "") == ["db", "web"]
+        assert complete(h, "destroy", "") == ["web"], "only running VMs to destroy"
+        assert complete(h, "info", "w") == ["web"]
+        assert complete(h, "start", "web", "") == []
+        assert complete(h, "vol-delete", "") == ["disk1"]
+        assert complete(h, "vol-clone", "d") == ["disk1"]
+        assert complete(h, "list", "--") == ["--all", "--help", "--json", "--name"]
+        assert complete(h, "vol-resize", "disk1", "1G", "--s") == ["--shrink"]
+        assert complete(h, "autostart", "web", "--d") == ["--disable"]
+        assert complete(h, "events", "--f") == ["--follow"]
+        # -c names the ternd to ask.
+        other = Host()
+        assert complete(other, "-c", h.sock, "start", "") == ["db", "web"]
+        assert complete(other, "start", "") == []
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def the_man_pages_render_and_name_every_verb_and_option():
+    for page in ("ternctl.1", "ternd.8"):
+        out = subprocess.run(["man", "--warnings", "-l", os.path.join(MAN, page)],
+                             capture_output=True, text=True,
+                             env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8"))
+        assert out.returncode == 0 and not out.stderr.strip(), (page, out.stderr)
+        text = out.stdout.replace("\u2010", "-").replace("\u2011", "-")
+        # man hyphenates at line ends: join the words back.
+        text = text.replace("-\n", "").replace("\u2010\n", "")
+        if page == "ternctl.1":
+            for verb in help_verbs():
+                assert verb in text, verb
+            for option in ("--connect", "--json", "--all", "--name", "--shrink", "--disable",
+                           "--follow", "TERND_SOCKET", "EXIT STATUS"):
+                assert option in text, option
+        else:
+            usage = subprocess.run([TERND, "--help"], capture_output=True, text=True).stdout
+            for option in ("--state-dir", "--socket", "--foreground", "--tern", "--pool-dir",
+                           "--log-level"):
+                assert option in usage and option in text, option
 
 
 if __name__ == "__main__":

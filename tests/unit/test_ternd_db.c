@@ -62,11 +62,11 @@ static void define_get_list_undefine(void **state)
 	size_t count;
 	int created = -1;
 
-	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &created, &err),
-			 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
 	assert_int_equal(created, 1);
-	assert_int_equal(ternd_db_define(f->db, "db", DOC, 1, &created, &err),
-			 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.name, "web");
 	assert_string_equal(r.config, DOC);
@@ -99,12 +99,13 @@ static void redefine_keeps_the_runtime_record(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &created, &err),
-			 0);
-	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, &err), 0);
 	assert_int_equal(
-		ternd_db_define(f->db, "web", "{\"x\":1}", 1, &created, &err),
-		0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(
+		ternd_db_set_runtime(f->db, "web", &rt, "started", &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", "{\"x\":1}", 1, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(created, 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.config, "{\"x\":1}");
@@ -117,13 +118,14 @@ static void redefine_keeps_the_runtime_record(void **state)
 	/* Shut off: no pid, no socket. */
 	rt = (struct vm_runtime){.state = VM_STATE_SHUT_OFF,
 				 .reason = "destroyed"};
-	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, &err), 0);
+	assert_int_equal(
+		ternd_db_set_runtime(f->db, "web", &rt, "started", &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_int_equal(r.runtime.pid, 0);
 	assert_string_equal(r.runtime.api_socket, "");
 	assert_string_equal(r.runtime.reason, "destroyed");
 	vm_record_free(&r);
-	assert_int_equal(ternd_db_set_runtime(f->db, "nosuch", &rt, &err),
+	assert_int_equal(ternd_db_set_runtime(f->db, "nosuch", &rt, NULL, &err),
 			 -ENOENT);
 }
 
@@ -134,14 +136,14 @@ static void a_failed_define_changes_nothing(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &created, &err),
-			 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
 	/* The schema's CHECK refuses text that is not JSON: the replacement
 	 * fails as a whole. */
-	assert_true(ternd_db_define(f->db, "web", "{broken", 1, &created,
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
 				    &err) < 0);
 	assert_non_null(strstr(err.message, "state database"));
-	assert_true(ternd_db_define(f->db, "new", "{broken", 1, &created,
+	assert_true(ternd_db_define(f->db, "new", "{broken", 1, NULL, &created,
 				    &err) < 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.config, DOC);
@@ -156,8 +158,8 @@ static void the_state_survives_reopening(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &created, &err),
-			 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
 	ternd_db_close(f->db);
 	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
@@ -215,7 +217,8 @@ static void definitions_are_checked_as_tern_would(void **state)
 	struct tern_error err;
 	json_t *doc = json_loads(DOC, 0, NULL);
 
-	assert_int_equal(vm_definition_check(doc, &summary, &err), 0);
+	assert_int_equal(vm_definition_check(doc, NULL, &summary, NULL, &err),
+			 0);
 	assert_int_equal(summary.vcpus, 2);
 	assert_int_equal(summary.memory_mib, 128);
 	json_decref(doc);
@@ -231,10 +234,184 @@ static void definitions_are_checked_as_tern_would(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		doc = json_loads(bad[i], 0, NULL);
 		assert_non_null(doc);
-		assert_int_equal(vm_definition_check(doc, NULL, &err), -EINVAL);
+		assert_int_equal(
+			vm_definition_check(doc, NULL, NULL, NULL, &err),
+			-EINVAL);
 		json_decref(doc);
 	}
-	assert_int_equal(vm_definition_check(NULL, NULL, &err), -EINVAL);
+	assert_int_equal(vm_definition_check(NULL, NULL, NULL, NULL, &err),
+			 -EINVAL);
+}
+
+static void volumes_catalog_and_references(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_volume_refs refs = {.count = 1};
+	struct volume_record v, *list;
+	struct tern_error err;
+	size_t count;
+	int created;
+
+	snprintf(refs.names[0], sizeof(refs.names[0]), "disk");
+	/* A definition may name only a volume in the catalog. */
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		-ENOENT);
+	assert_non_null(strstr(err.message, "no volume named 'disk'"));
+	assert_int_equal(
+		ternd_db_get(f->db, "web", &(struct vm_record){0}, &err),
+		-ENOENT);
+
+	assert_int_equal(
+		ternd_db_volume_add(f->db, "disk", NULL, "created", &err), 0);
+	assert_int_equal(
+		ternd_db_volume_add(f->db, "disk", NULL, "created", &err),
+		-EEXIST);
+	assert_int_equal(
+		ternd_db_volume_add(f->db, "copy", "disk", "cloned", &err), 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		0);
+	assert_int_equal(ternd_db_volume_get(f->db, "disk", &v, &err), 0);
+	assert_string_equal(v.used_by, "web");
+	assert_int_equal(v.in_use, 0);
+	volume_record_free(&v);
+
+	/* Named by a definition: not removable. */
+	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), -EBUSY);
+	assert_non_null(strstr(err.message, "web"));
+
+	/* In use while the VM runs. */
+	struct vm_runtime rt = {.state = VM_STATE_RUNNING,
+				.pid = 42,
+				.api_socket = "/s",
+				.reason = "started"};
+	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, NULL, &err),
+			 0);
+	assert_int_equal(ternd_db_volume_get(f->db, "disk", &v, &err), 0);
+	assert_int_equal(v.in_use, 1);
+	volume_record_free(&v);
+
+	assert_int_equal(ternd_db_volume_list(f->db, &list, &count, &err), 0);
+	assert_int_equal(count, 2);
+	assert_string_equal(list[0].name, "copy");
+	assert_string_equal(list[0].origin, "disk");
+	assert_string_equal(list[0].used_by, "");
+	volume_records_free(list, count);
+
+	/* A redefinition without the volume frees it; so does undefine. */
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), 0);
+	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), -ENOENT);
+	snprintf(refs.names[0], sizeof(refs.names[0]), "copy");
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		0);
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
+	assert_int_equal(ternd_db_volume_remove(f->db, "copy", &err), 0);
+}
+
+static void events_are_logged_with_their_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_runtime rt = {.state = VM_STATE_PAUSED,
+				.pid = 42,
+				.api_socket = "/s",
+				.reason = "paused"};
+	struct ternd_event *events;
+	struct tern_error err;
+	size_t count;
+	int created;
+
+	assert_int_equal(ternd_db_last_event_id(f->db), 0);
+	assert_int_equal(
+		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(
+		ternd_db_set_runtime(f->db, "web", &rt, "paused", &err), 0);
+	/* No event asked for: none logged. */
+	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, NULL, &err),
+			 0);
+	assert_int_equal(ternd_db_set_autostart(f->db, "web", 1, &err), 0);
+	assert_int_equal(ternd_db_set_autostart(f->db, "nosuch", 1, &err),
+			 -ENOENT);
+	assert_int_equal(ternd_db_volume_add(f->db, "disk", NULL,
+					     "created, 512 bytes", &err),
+			 0);
+	assert_int_equal(ternd_db_event_add(f->db, "volume", "disk", "resized",
+					    "to 1024", &err),
+			 0);
+	/* A failed change logs nothing. */
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
+				    &err) < 0);
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
+
+	assert_int_equal(ternd_db_events(f->db, 0, 100, &events, &count, &err),
+			 0);
+	const char *kinds[] = {"defined", "paused",  "autostart",
+			       "created", "resized", "undefined"};
+	assert_int_equal(count, 6);
+	for (size_t i = 0; i < count; i++) {
+		assert_string_equal(events[i].kind, kinds[i]);
+		assert_int_equal(events[i].id, (int64_t)i + 1);
+	}
+	assert_string_equal(events[1].reason, "paused");
+	assert_string_equal(events[3].object, "volume");
+	assert_string_equal(events[4].reason, "to 1024");
+	free(events);
+	assert_int_equal(ternd_db_events(f->db, 4, 1, &events, &count, &err),
+			 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(events[0].id, 5);
+	free(events);
+	assert_int_equal(ternd_db_last_event_id(f->db), 6);
+
+	/* The autostart mark is read back with the VM. */
+	struct vm_record r;
+	assert_int_equal(
+		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_set_autostart(f->db, "db", 1, &err), 0);
+	assert_int_equal(ternd_db_get(f->db, "db", &r, &err), 0);
+	assert_int_equal(r.autostart, 1);
+	vm_record_free(&r);
+}
+
+static void a_version_1_database_is_upgraded(void **state)
+{
+	struct fixture *f = *state;
+	struct tern_error err;
+	struct vm_record r;
+	sqlite3 *sql;
+
+	/* Version 1 as the first ternd wrote it: one VM. */
+	ternd_db_close(f->db);
+	f->db = NULL;
+	unlink(f->path);
+	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			sql,
+			"CREATE TABLE vm (name TEXT PRIMARY KEY NOT NULL,"
+			" config TEXT NOT NULL, config_version INTEGER NOT "
+			"NULL, defined_at INTEGER NOT NULL, updated_at "
+			"INTEGER NOT NULL);"
+			"CREATE TABLE vm_runtime (name TEXT PRIMARY KEY NOT "
+			"NULL, state TEXT NOT NULL, pid INTEGER, "
+			"pid_start_time INTEGER, api_socket TEXT, reason TEXT "
+			"NOT NULL DEFAULT '', changed_at INTEGER NOT NULL);"
+			"INSERT INTO vm VALUES ('old', '{}', 1, 1, 1);"
+			"INSERT INTO vm_runtime (name, state, changed_at) "
+			"VALUES ('old', 'shut off', 1);"
+			"PRAGMA user_version = 1;",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(sql);
+	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+	assert_int_equal(ternd_db_get(f->db, "old", &r, &err), 0);
+	assert_int_equal(r.autostart, 0);
+	vm_record_free(&r);
+	assert_int_equal(ternd_db_volume_add(f->db, "disk", NULL, "x", &err),
+			 0);
 }
 
 int main(void)
@@ -250,6 +427,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(a_newer_schema_is_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(volumes_catalog_and_references,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			events_are_logged_with_their_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_version_1_database_is_upgraded, setup, teardown),
 		cmocka_unit_test(vm_names),
 		cmocka_unit_test(definitions_are_checked_as_tern_would),
 	};

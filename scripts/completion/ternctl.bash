@@ -1,0 +1,115 @@
+# bash completion for ternctl (docs/ternd.md). Source it, or install it as
+# PREFIX/share/bash-completion/completions/ternctl (make install does).
+#
+# Completes the verbs, each verb's options, and the names it takes: VMs
+# from `ternctl list --all --name`, volumes from `ternctl vol-list --name`,
+# asked of the ternd the command line names with -c/--connect (else
+# $TERND_SOCKET, else ternctl's default). Nothing is completed when ternd
+# does not answer: ternctl's errors go to /dev/null, never to the prompt.
+
+_ternctl_names()
+{
+	# $1: list or vol-list; the socket options from the line so far.
+	ternctl "${_ternctl_connect[@]}" "$1" ${2:+"$2"} --name 2>/dev/null
+}
+
+_ternctl()
+{
+	local cur prev verb i word
+	local verbs="define undefine start shutdown destroy list info pause
+		resume autostart vol-create vol-clone vol-resize vol-delete
+		vol-list vol-info events"
+	local -a operands=()
+	_ternctl_connect=()
+
+	COMPREPLY=()
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=${COMP_WORDS[COMP_CWORD - 1]}
+
+	# The verb, the operands before the cursor, and -c SOCKET.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		word=${COMP_WORDS[i]}
+		case $word in
+		-c | --connect)
+			((i++))
+			_ternctl_connect=(-c "${COMP_WORDS[i]}")
+			;;
+		--connect=*)
+			_ternctl_connect=(-c "${word#--connect=}")
+			;;
+		-*) ;;
+		*)
+			if [[ -z $verb ]]; then
+				verb=$word
+			else
+				operands+=("$word")
+			fi
+			;;
+		esac
+	done
+
+	case $prev in
+	-c | --connect)
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	esac
+
+	if [[ -z $verb ]]; then
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "-c --connect --json -h --help
+				-V --version" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+		fi
+		return
+	fi
+
+	if [[ $cur == -* ]]; then
+		local options="--help"
+		case $verb in
+		list) options+=" --all --name --json" ;;
+		info | vol-info | vol-create | vol-clone) options+=" --json" ;;
+		vol-resize) options+=" --shrink --json" ;;
+		vol-list) options+=" --name --json" ;;
+		autostart) options+=" --disable" ;;
+		events) options+=" --follow --json" ;;
+		esac
+		COMPREPLY=($(compgen -W "$options" -- "$cur"))
+		return
+	fi
+
+	# The operand at the cursor: its position after the verb.
+	local n=${#operands[@]}
+	case $verb in
+	start | autostart)
+		# Shut-off VMs are the ones to start; all are offered.
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
+		;;
+	shutdown | destroy | pause | resume)
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list)" -- "$cur"))
+		;;
+	undefine | info)
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
+		;;
+	define)
+		if ((n == 0)); then
+			COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
+		elif ((n == 1)); then
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		;;
+	vol-clone | vol-delete | vol-info)
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names vol-list)" -- "$cur"))
+		;;
+	vol-resize)
+		if ((n == 0)); then
+			COMPREPLY=($(compgen -W "$(_ternctl_names vol-list)" -- "$cur"))
+		fi
+		;;
+	esac
+}
+
+complete -F _ternctl ternctl

@@ -1,0 +1,185 @@
+"""What the ternd suite's files share: the paths of the binaries under test,
+and Host, one state directory and socket with a ternd started and stopped
+on it and ternctl run against it."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from apiclient import Api, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERND = os.path.join(ROOT, os.environ.get("TERND", "build/ternd"))
+TERNCTL = os.path.join(ROOT, os.environ.get("TERNCTL", "build/ternctl"))
+TERN = os.path.join(ROOT, "build/tern")
+GUEST = os.path.join(ROOT, "build/guests/idle32-pvh.elf")
+WORK = tempfile.mkdtemp(prefix="ternd-test-")
+
+
+def has_test_hooks():
+    out = subprocess.run([TERND, "--version"], capture_output=True, text=True).stdout
+    return "(test hooks)" in out
+
+
+def pid_alive(pid):
+    """True while any thread of pid is not yet a zombie: a multi-threaded
+    process's leader turns Z first, while its other threads still hold the
+    shared file table (its listening API socket among them)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
+                    return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def wait_until(condition, timeout=10, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not true after {timeout} s")
+
+
+class Host:
+    """One state directory and socket; ternd started and stopped on it."""
+    counter = 0
+
+    def __init__(self):
+        Host.counter += 1
+        self.dir = os.path.join(WORK, f"h{Host.counter}")
+        os.makedirs(self.dir)
+        self.state = os.path.join(self.dir, "state")
+        self.sock = os.path.join(self.dir, "ternd.sock")
+        self.log = os.path.join(self.dir, "ternd.stderr")
+        self.proc = None
+
+    def start(self, env=None, wait=True, relative=False, args=()):
+        # relative: started in the host's directory with "--state-dir state".
+        self.proc = subprocess.Popen(
+            [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
+             "--socket", self.sock, "--tern", TERN] + list(args),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
+            start_new_session=True, cwd=self.dir if relative else None)
+        if wait:
+            wait_for_socket(self.sock, self.proc)
+        return self
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            status = self.proc.wait(timeout=20)
+            # Under ASan a leak or an error changes the exit status.
+            assert status == 0, f"ternd exited with {status}: {self.stderr()[-2000:]}"
+
+    def stderr(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def ctl(self, *args, check=None):
+        result = subprocess.run([TERNCTL, "-c", self.sock] + list(args), capture_output=True,
+                                text=True, timeout=90, stdin=subprocess.DEVNULL)
+        if check is not None:
+            assert result.returncode == check, \
+                f"ternctl {' '.join(args)}: status {result.returncode}, " \
+                f"stdout {result.stdout!r}, stderr {result.stderr!r}"
+        return result
+
+    def ok(self, *args):
+        return self.ctl(*args, check=0).stdout
+
+    def fails(self, *args, words=(), status=1):
+        result = self.ctl(*args, check=status)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ternctl: "), result.stderr
+        for word in words:
+            assert word in lines[0], f"{word!r} not in {lines[0]!r}"
+        return lines[0]
+
+    def info(self, name):
+        return json.loads(self.ok("info", name, "--json"))
+
+    def listing(self, *flags):
+        return {vm["name"]: vm for vm in json.loads(self.ok("list", "--json", *flags))["vms"]}
+
+    def api(self):
+        return Api(self.sock)
+
+    def events(self):
+        return [json.loads(line) for line in self.ok("events", "--json").splitlines()]
+
+    def define(self, name, vcpus=1, mem=64, kernel=GUEST, **extra):
+        path = os.path.join(self.dir, f"{name}.json")
+        doc = {"boot-source": {"kernel_image_path": kernel},
+               "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem}}
+        doc.update(extra)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        self.ok("define", name, path)
+        return doc
+
+    def tern_pids(self):
+        """Every process whose command line names this host's state
+        directory: the VMs' terns (and nothing else this test did not
+        start)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if len(argv) > 1 and argv[1] == b"run" and \
+                    any(self.state.encode() in a for a in argv) and pid_alive(int(entry)):
+                pids.append(int(entry))
+        return pids
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for pid in self.tern_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None and os.path.exists(self.log):
+            for line in self.stderr().splitlines()[-25:]:
+                print(f"#   {line}")
+        self.cleanup()
+        return False
+
+
+def setup():
+    for path in (TERND, TERNCTL, TERN):
+        if not os.access(path, os.X_OK):
+            return f"{path} is missing: the build failed"
+    if not os.path.exists(GUEST):
+        return f"{GUEST} is missing: make guests"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "no usable /dev/kvm (tests/run runs this suite in the test host then)"
+    return None
