@@ -47,21 +47,22 @@ static void *migration_thread(void *arg)
 	struct migration_job *job = arg;
 	struct migration_source_hooks hooks = {hook_pause, hook_resume,
 					       job->inst};
-	struct tern_error err = {{0}};
 	int ret;
 
 	pthread_setname_np(pthread_self(), "migration");
 	seccomp_enter_thread(SECCOMP_THREAD_MIGRATION);
+	/* The error goes straight into the job: migration_send_vm fills it
+	 * before it stores the failed phase, so a GET /migration that sees
+	 * "failed" (instance_export_migration loads the phase first) always
+	 * sees the reason too. Copied in afterwards, a GET in between showed
+	 * "failed" with an empty error. */
 	ret = migration_send_vm(job->vm, job->stream, &hooks, &job->progress,
-				&err);
+				&job->err);
 	migration_stream_close(job->stream);
 	job->stream = NULL;
 	if (ret) {
-		pthread_mutex_lock(&job->inst->lock);
-		job->err = err;
-		pthread_mutex_unlock(&job->inst->lock);
 		log_warn("migration to %s failed, the VM goes on here: %s",
-			 job->destination, err.message);
+			 job->destination, job->err.message);
 		return NULL;
 	}
 	log_info("migration to %s completed: %.1f ms total, downtime %.1f ms "
