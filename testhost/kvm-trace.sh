@@ -8,8 +8,10 @@
 #
 #   kvm-trace.sh start    before the test command (quietly does nothing
 #                         where tracefs or the kvm events are missing)
-#   kvm-trace.sh report   after it: the last events before the latest
-#                         triple fault, if there was one
+#   kvm-trace.sh report STATUS   after it: when the command failed
+#                         (STATUS not 0), the last events before the latest
+#                         triple fault, if there was one (guests that reset
+#                         that way on purpose, reboot=t, say nothing then)
 # TESTHOST_KVM_TRACE=0 turns it off.
 set -u
 T=/sys/kernel/tracing
@@ -34,7 +36,7 @@ start() {
 }
 
 report() {
-	[[ -r $T/snapshot ]] || return 0
+	[[ ${1:-1} != 0 && -r $T/snapshot ]] || return 0
 	local events
 	events=$(grep -v '^#' "$T/snapshot" 2>/dev/null | grep -v '^\s*$') || return 0
 	grep -q 'reason shutdown' <<<"$events" || return 0
@@ -47,7 +49,7 @@ report() {
 
 case ${1:-} in
 start) start ;;
-report) report ;;
-*) echo "usage: kvm-trace.sh start|report" >&2; exit 2 ;;
+report) report "${2:-1}" ;;
+*) echo "usage: kvm-trace.sh start|report STATUS" >&2; exit 2 ;;
 esac
 exit 0

@@ -69,7 +69,7 @@ trap cleanup EXIT
 	printf '%q ' "$@"
 	echo
 	echo 'status=$?'
-	printf 'bash %q report >&2\n' "$TERN_ROOT/testhost/kvm-trace.sh"
+	printf 'bash %q report "$status" >&2\n' "$TERN_ROOT/testhost/kvm-trace.sh"
 	printf 'echo $status >%q\n' "$work/status"
 } >"$work/cmd.sh"
 
