@@ -394,13 +394,15 @@ static void route_actions(struct api_call *call)
 		ret = instance_start(call->inst, &err);
 	else if (!strcmp(action, "SendCtrlAltDel"))
 		ret = instance_send_ctrl_alt_del(call->inst, &err);
+	else if (!strcmp(action, "SendPowerButton"))
+		ret = instance_send_power_button(call->inst, &err);
 	else if (!strcmp(action, "FlushMetrics"))
 		ret = instance_flush_metrics(call->inst, &err);
 	else
 		ret = tern_error_set(&err, EINVAL,
 				     "actions.action_type '%.64s': use "
-				     "InstanceStart, SendCtrlAltDel or "
-				     "FlushMetrics",
+				     "InstanceStart, SendCtrlAltDel, "
+				     "SendPowerButton or FlushMetrics",
 				     action);
 	reply_result(call->reply, ret, &err);
 }

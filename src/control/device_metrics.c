@@ -5,6 +5,7 @@
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_net.h"
 #include "virtio/virtio_vsock.h"
+#include "vm/vm_power_button.h"
 
 struct core_counter {
 	const char *name;
@@ -197,6 +198,10 @@ static void write_device_metrics(void *opaque, struct metrics_out *out)
 		if (inst->vm->balloon)
 			write_balloon(inst->vm->balloon, out);
 		write_nets(inst->vm, out);
+		single_sample(out, "tern_power_button_presses_total",
+			      METRICS_COUNTER,
+			      "ACPI power button presses sent to the guest.",
+			      vm_power_button_presses(inst->vm));
 		for (int i = 0; i < inst->vm->virtio_device_count; i++) {
 			struct virtio_device *vdev =
 				inst->vm->virtio_devices[i].vdev;

@@ -25,6 +25,7 @@
 #include "util/host_path.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
+#include "vm/vm_power_button.h"
 #include "vm/vm_reset.h"
 
 /* Before any thread starts, so that every thread inherits the mask: a
@@ -576,6 +577,24 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err)
 			log_info("sent Ctrl-Alt-Del to the guest keyboard");
 	}
 	pthread_mutex_unlock(&inst->lock);
+	return ret;
+}
+
+int instance_send_power_button(struct instance *inst, struct tern_error *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&inst->lock);
+	if (inst->state != INSTANCE_RUNNING)
+		ret = tern_error_set(err, EPERM,
+				     "SendPowerButton needs a running VM "
+				     "(state: %s)",
+				     instance_state_name(inst->state));
+	else
+		ret = vm_press_power_button(inst->vm, err);
+	pthread_mutex_unlock(&inst->lock);
+	if (!ret)
+		log_info("pressed the guest's ACPI power button");
 	return ret;
 }
 

@@ -134,6 +134,9 @@ int instance_start(struct instance *inst, struct tern_error *err);
 int instance_pause(struct instance *inst, struct tern_error *err);
 int instance_resume(struct instance *inst, struct tern_error *err);
 int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err);
+/* Presses the guest's ACPI power button (vm/vm_power_button.h): a running
+ * VM only; -ENODEV when the guest does not listen. */
+int instance_send_power_button(struct instance *inst, struct tern_error *err);
 int instance_flush_metrics(struct instance *inst, struct tern_error *err);
 /* PATCH /drives/{id} and PATCH /network-interfaces/{id}: what tern cannot
  * change at run time yet; always an error that says which (unknown id,

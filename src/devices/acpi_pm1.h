@@ -6,14 +6,19 @@
  * the BIOS programmed (vector base 8, the PIT's IRQ 0 unmasked, the local
  * APIC's LINT0 in ExtINT "virtual wire" mode) to deliver the timer tick as
  * vector 8, a double fault, the moment it enables interrupts. With full
- * ACPI Linux masks and remaps the PIC as on any PC. No fixed events ever
- * fire and the SCI never asserts; ACPI mode is always on (SMI_CMD is 0),
- * so SCI_EN reads 1; a write of SLP_EN with SLP_TYP 5 (\_S5) powers off. */
+ * ACPI Linux masks and remaps the PIC as on any PC. The one fixed event is
+ * the power button (PWRBTN_STS/PWRBTN_EN, ACPI 6.4 section 4.8.3.1): a
+ * press sets its status bit, and the SCI (level-triggered, FADT SCI_INT)
+ * is asserted while a status bit is set whose enable bit is set too; the
+ * OS clears the status by writing 1 to it. ACPI mode is always on (SMI_CMD
+ * is 0), so SCI_EN reads 1; a write of SLP_EN with SLP_TYP 5 (\_S5) powers
+ * off. */
 #ifndef TERN_DEVICES_ACPI_PM1_H
 #define TERN_DEVICES_ACPI_PM1_H
 
 #include "devices/acpi_power.h"
 #include "devices/device.h"
+#include "devices/irq_line.h"
 
 #define ACPI_PM1_EVT_PORT 0x608 /* status 0x608, enable 0x60a */
 #define ACPI_PM1_EVT_LEN 4
@@ -21,12 +26,25 @@
 #define ACPI_PM1_CNT_LEN 2
 #define ACPI_PM1_PORT_COUNT (ACPI_PM1_EVT_LEN + ACPI_PM1_CNT_LEN)
 
+#define ACPI_PM1_PWRBTN 0x0100 /* status and enable: the same bit */
 #define ACPI_PM1_SCI_EN 0x0001
 #define ACPI_PM1_SLP_TYP_SHIFT 10
 #define ACPI_PM1_SLP_TYP_MASK 0x1c00
 #define ACPI_PM1_SLP_EN 0x2000
 
-/* events->poweroff on S5; events->reset is not used. */
-struct device *acpi_pm1_create(const struct acpi_power_events *events);
+/* The FADT's SCI_INT: the ISA SCI pin, as on a PC. */
+#define ACPI_PM1_SCI_GSI 9
+
+/* events->poweroff on S5; events->reset is not used. sci: the SCI's line
+ * (ACPI_PM1_SCI_GSI), or NULL for none. */
+struct device *acpi_pm1_create(const struct acpi_power_events *events,
+			       const struct irq_line *sci);
+
+/* One press of the fixed power button. Returns -ENODEV while the OS has not
+ * enabled the button's event (PWRBTN_EN clear: nobody would hear it). */
+int acpi_pm1_press_power_button(struct device *dev);
+
+/* Presses accepted since the device was created, for metrics. */
+uint64_t acpi_pm1_power_button_presses(struct device *dev);
 
 #endif

@@ -22,6 +22,7 @@
 #include "arch/x86/vcpu_setup.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
+#include "devices/acpi_ged.h"
 #include "devices/acpi_pm1.h"
 #include "devices/acpi_power.h"
 #include "devices/boot_marker.h"
@@ -305,17 +306,25 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (vm->config.firmware_path) {
 		ret = register_device(&vm->pio_bus, DEBUG_CONSOLE_PORT, 1,
 				      debug_console_create(), err);
-		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why). */
-		if (!ret)
-			ret = register_device(
-				&vm->pio_bus, ACPI_PM1_EVT_PORT,
-				ACPI_PM1_PORT_COUNT,
-				acpi_pm1_create(&(struct acpi_power_events){
-					request_guest_poweroff, reset_by_acpi,
-					vm}),
-				err);
 		if (ret)
 			return ret;
+		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why), with
+		 * the fixed power button on the SCI. */
+		vm->acpi_pm1 = acpi_pm1_create(
+			&(struct acpi_power_events){request_guest_poweroff,
+						    reset_by_acpi, vm},
+			&(struct irq_line){kvm_set_irq_level, vm,
+					   ACPI_PM1_SCI_GSI});
+		ret = register_device(&vm->pio_bus, ACPI_PM1_EVT_PORT,
+				      ACPI_PM1_PORT_COUNT, vm->acpi_pm1, err);
+		if (ret)
+			return ret;
+	} else {
+		vm->acpi_ged = acpi_ged_create(&(struct irq_line){
+			kvm_set_irq_level, vm, ACPI_GED_GSI});
+		if (!vm->acpi_ged)
+			return tern_error_set(err, ENOMEM,
+					      "out of memory for devices");
 	}
 
 	if (vm->config.debug_exit_port) {
@@ -1073,6 +1082,10 @@ void vm_destroy(struct vm *vm)
 	vm->vcpu_count = 0;
 	io_bus_destroy_devices(&vm->pio_bus);
 	io_bus_destroy_devices(&vm->mmio_bus);
+	vm->acpi_pm1 = NULL; /* destroyed with the port bus's devices */
+	if (vm->acpi_ged)
+		vm->acpi_ged->ops->destroy(vm->acpi_ged);
+	vm->acpi_ged = NULL;
 	/* After the buses (their ranges point into it), before guest memory
 	 * (the virtio I/O threads it stops may still touch it). */
 	pci_bus_destroy(vm->pci_bus);

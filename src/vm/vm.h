@@ -101,6 +101,11 @@ struct vm {
 	int paused; /* vm_pause() finished, under pause_lock */
 	struct kvm_clock_data paused_clock;
 	struct device *i8042;
+	/* The power button (vm/vm_power_button.h): hardware-reduced ACPI's
+	 * GED (owned here: it has no ports, so no bus holds it), or with
+	 * --firmware full ACPI's PM1 device (owned by the port bus). */
+	struct device *acpi_ged;
+	struct device *acpi_pm1;
 	/* KVM_MEM_LOG_DIRTY_PAGES is set on the memory slots: a snapshot was
 	 * taken or restored, and a Diff snapshot may follow (src/snapshot). */
 	int memory_dirty_log;

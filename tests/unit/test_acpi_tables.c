@@ -9,6 +9,8 @@
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_ged.h"
+#include "devices/acpi_pm1.h"
 
 #define BASE LAYOUT_ACPI_GPA
 
@@ -190,6 +192,90 @@ static void dsdt_has_the_rtc_with_irq_8(void **state)
 	assert_true(dsdt_contains(dsdt, pnp0b00, sizeof(pnp0b00)));
 	assert_true(dsdt_contains(dsdt, crs, sizeof(crs)));
 	assert_int_equal(fadt[108], 0x32);
+}
+
+/* The _EVT method of the power button's GED, byte for byte (checked with
+ * iasl -d): Method (_EVT, 1) { If (LEqual (Arg0, 5)) {
+ * Notify (\_SB.PWRB, 0x80) } }. */
+static const uint8_t evt_method[] = {
+	0x14, 0x19, '_',  'E',	'V', 'T', 0x01, /* Method, 1 arg */
+	0xa0, 0x12, /* If */
+	0x93, 0x68, 0x0a, 0x05, /* LEqual (Arg0, 5) */
+	0x86, 0x5c, 0x2e, '_',	'S', 'B', '_',	'P', 'W', 'R', 'B', /* Notify */
+	0x0a, 0x80,
+};
+
+static void aml_writes_the_power_buttons_event_method(void **state)
+{
+	struct aml aml;
+
+	aml_init(&aml);
+	aml_method_open(&aml, "_EVT", 1);
+	aml_if_open(&aml);
+	aml_lequal(&aml);
+	aml_arg(&aml, 0);
+	aml_integer(&aml, 5);
+	aml_notify(&aml, "\\_SB_.PWRB", 0x80);
+	aml_close(&aml);
+	aml_close(&aml);
+	assert_false(aml.failed);
+	assert_int_equal(aml.depth, 0);
+	assert_int_equal(aml.len, sizeof(evt_method));
+	assert_memory_equal(aml.data, evt_method, sizeof(evt_method));
+	aml_free(&aml);
+
+	/* Out of range: Arg7 does not exist, a method takes 7 args at most. */
+	aml_init(&aml);
+	aml_arg(&aml, 7);
+	assert_true(aml.failed);
+	aml_free(&aml);
+	aml_init(&aml);
+	aml_method_open(&aml, "_EVT", 8);
+	assert_true(aml.failed);
+	aml_free(&aml);
+}
+
+/* Hardware-reduced ACPI: the power button device, and the GED with its
+ * edge-triggered interrupt on ACPI_GED_GSI and the _EVT method; the FADT
+ * says there is no fixed power button. */
+static void dsdt_has_the_power_button_and_its_ged(void **state)
+{
+	static const uint8_t pnp0c0c[] = {0x0c, 0x41, 0xd0, 0x0c, 0x0c};
+	/* Extended interrupt: consumer, edge, active high, exclusive. */
+	static const uint8_t crs[] = {0x89,	    0x06, 0x00, 0x03, 0x01,
+				      ACPI_GED_GSI, 0x00, 0x00, 0x00, 0x79};
+	long used = build(1, NULL, 0);
+	const uint8_t *fadt = xsdt_entry("FACP", used);
+	const uint8_t *dsdt = table_at(get64(fadt + 140), "DSDT", used);
+
+	assert_true(dsdt_contains(dsdt, "PWRB", 4));
+	assert_true(dsdt_contains(dsdt, pnp0c0c, sizeof(pnp0c0c)));
+	assert_true(dsdt_contains(dsdt, "GED_", 4));
+	assert_true(dsdt_contains(dsdt, "ACPI0013", 9));
+	assert_true(dsdt_contains(dsdt, crs, sizeof(crs)));
+	assert_true(dsdt_contains(dsdt, evt_method, sizeof(evt_method)));
+	assert_true(get32(fadt + 112) & (1u << 4)); /* PWR_BUTTON: none */
+}
+
+/* Full ACPI (--firmware): the fixed power button of the PM1 blocks, on
+ * the SCI; no GED. */
+static void full_acpi_has_the_fixed_power_button(void **state)
+{
+	uint32_t apic_id = 0;
+	struct acpi_platform platform = {
+		.cpu_count = 1, .apic_ids = &apic_id, .full_acpi = 1};
+	long used;
+	const uint8_t *fadt, *dsdt;
+
+	memset(area, 0xcc, sizeof(area));
+	used = acpi_tables_build(&platform, BASE, area, sizeof(area));
+	assert_true(used > 0);
+	fadt = xsdt_entry("FACP", used);
+	dsdt = table_at(get64(fadt + 140), "DSDT", used);
+	assert_false(get32(fadt + 112) & (1u << 4));
+	assert_false(get32(fadt + 112) & (1u << 20));
+	assert_int_equal(fadt[46], ACPI_PM1_SCI_GSI);
+	assert_false(dsdt_contains(dsdt, "GED_", 4));
 }
 
 /* SeaBIOS's romfile_loader, as a test double: places the two blobs at the
@@ -398,6 +484,9 @@ int main(void)
 		cmocka_unit_test(mcfg_describes_bus_zero_ecam),
 		cmocka_unit_test(dsdt_has_pci_serial_s5_and_mmio_devices),
 		cmocka_unit_test(dsdt_has_the_rtc_with_irq_8),
+		cmocka_unit_test(aml_writes_the_power_buttons_event_method),
+		cmocka_unit_test(dsdt_has_the_power_button_and_its_ged),
+		cmocka_unit_test(full_acpi_has_the_fixed_power_button),
 		cmocka_unit_test(bad_platforms_are_refused),
 		cmocka_unit_test(
 			firmware_loader_links_the_tables_where_it_puts_them),

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/acpi_ged.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
 #include "devices/io_bus.h"
@@ -328,6 +329,31 @@ static void rtc_reads_a_defined_date_when_gmtime_fails(void **state)
 	io_bus_destroy_devices(&bus);
 }
 
+/* Each press is one edge on the GED's line, which ends low; the device has
+ * no state to save and refuses any saved bytes. */
+static void ged_power_button_is_one_edge_per_press(void **state)
+{
+	struct irq_recorder rec = {0};
+	struct device *ged = acpi_ged_create(
+		&(struct irq_line){record_irq, &rec, ACPI_GED_GSI});
+	uint8_t buf[4];
+	size_t len = sizeof(buf);
+
+	assert_non_null(ged);
+	assert_int_equal(acpi_ged_power_button_presses(ged), 0);
+	acpi_ged_press_power_button(ged);
+	assert_int_equal(rec.rising_edges, 1);
+	assert_int_equal(rec.level, 0);
+	acpi_ged_press_power_button(ged);
+	assert_int_equal(rec.rising_edges, 2);
+	assert_int_equal(acpi_ged_power_button_presses(ged), 2);
+	assert_int_equal(ged->ops->save(ged, buf, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(ged->ops->restore(ged, buf, 0), 0);
+	assert_int_equal(ged->ops->check(ged, buf, 1), -EINVAL);
+	ged->ops->destroy(ged);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +368,7 @@ int main(void)
 			i8042_keyboard_acknowledges_and_types_ctrl_alt_del),
 		cmocka_unit_test(rtc_reports_host_time_in_bcd_and_binary),
 		cmocka_unit_test(rtc_reads_a_defined_date_when_gmtime_fails),
+		cmocka_unit_test(ged_power_button_is_one_edge_per_press),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

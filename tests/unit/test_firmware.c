@@ -157,8 +157,9 @@ static void pm1_write16(struct device *dev, uint64_t port, uint16_t v)
  * no status ever, and `poweroff` (SLP_TYP 5 with SLP_EN) ends the VM. */
 static void pm1_blocks_power_off_on_s5(void **state)
 {
-	struct device *dev = acpi_pm1_create(&(struct acpi_power_events){
-		count_poweroff, never_called, NULL});
+	struct device *dev = acpi_pm1_create(
+		&(struct acpi_power_events){count_poweroff, never_called, NULL},
+		NULL);
 	uint8_t buf[16], hi;
 	size_t len = sizeof(buf);
 	struct {
@@ -195,6 +196,71 @@ static void pm1_blocks_power_off_on_s5(void **state)
 	dev->ops->destroy(dev);
 }
 
+struct sci_recorder {
+	int level;
+	int changes;
+};
+
+static void record_sci(void *opaque, unsigned gsi, int level)
+{
+	struct sci_recorder *rec = opaque;
+
+	assert_int_equal(gsi, ACPI_PM1_SCI_GSI);
+	rec->changes += rec->level != level;
+	rec->level = level;
+}
+
+/* The fixed power button as ACPICA drives it: refused until the OS sets
+ * PWRBTN_EN; a press sets PWRBTN_STS and raises the SCI, which stays up
+ * until the OS writes 1 to the status bit. Saved states carry the status,
+ * and the first layout (4 bytes, no status) still restores. */
+static void pm1_fixed_power_button_raises_the_sci(void **state)
+{
+	struct sci_recorder rec = {0};
+	struct device *dev = acpi_pm1_create(
+		&(struct acpi_power_events){count_poweroff, never_called, NULL},
+		&(struct irq_line){record_sci, &rec, ACPI_PM1_SCI_GSI});
+	uint8_t buf[16];
+	size_t len = sizeof(buf);
+	const uint16_t old_layout[2] = {ACPI_PM1_PWRBTN, 0};
+	const uint16_t bad_status[3] = {ACPI_PM1_PWRBTN, 0, 0x0001};
+
+	assert_int_equal(acpi_pm1_press_power_button(dev), -ENODEV);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), 0);
+	assert_int_equal(rec.level, 0);
+	pm1_write16(dev, ACPI_PM1_EVT_PORT + 2, ACPI_PM1_PWRBTN);
+	assert_int_equal(acpi_pm1_press_power_button(dev), 0);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), ACPI_PM1_PWRBTN);
+	assert_int_equal(rec.level, 1);
+	assert_int_equal(acpi_pm1_power_button_presses(dev), 1);
+
+	/* Saved with the status set, restored: the SCI comes back up. */
+	assert_int_equal(dev->ops->save(dev, buf, &len), 0);
+	assert_int_equal(len, 6);
+	pm1_write16(dev, ACPI_PM1_EVT_PORT, 0x00ff); /* not the button's */
+	assert_int_equal(rec.level, 1);
+	pm1_write16(dev, ACPI_PM1_EVT_PORT, ACPI_PM1_PWRBTN);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), 0);
+	assert_int_equal(rec.level, 0);
+	assert_int_equal(dev->ops->restore(dev, buf, len), 0);
+	dev->ops->restored(dev);
+	assert_int_equal(rec.level, 1);
+
+	/* Disabling the event drops the SCI; the status stays. */
+	pm1_write16(dev, ACPI_PM1_EVT_PORT + 2, 0);
+	assert_int_equal(rec.level, 0);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), ACPI_PM1_PWRBTN);
+
+	assert_int_equal(dev->ops->restore(dev, old_layout, 4), 0);
+	dev->ops->restored(dev);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), 0);
+	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT + 2),
+			 ACPI_PM1_PWRBTN);
+	assert_int_equal(dev->ops->check(dev, bad_status, 6), -EINVAL);
+	assert_int_equal(dev->ops->check(dev, bad_status, 5), -EINVAL);
+	dev->ops->destroy(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +269,7 @@ int main(void)
 		cmocka_unit_test(low_copy_is_the_images_last_128_kib),
 		cmocka_unit_test(fw_cfg_gets_what_seabios_reads),
 		cmocka_unit_test(pm1_blocks_power_off_on_s5),
+		cmocka_unit_test(pm1_fixed_power_button_raises_the_sci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 
 #include "arch/x86/acpi/aml.h"
 #include "arch/x86/layout.h"
+#include "devices/acpi_ged.h"
 #include "devices/acpi_pm1.h"
 #include "devices/cmos_rtc.h"
 #include "devices/i8042.h"
@@ -25,7 +26,9 @@
 #define FADT_REVISION 6
 #define FADT_MINOR_REVISION 4
 
-#define FADT_FLAG_PWR_BUTTON (1u << 4) /* no fixed-feature power button */
+/* No fixed-feature power button: hardware-reduced ACPI has the GED's
+ * instead; full ACPI clears the flag and uses PM1's (acpi_pm1.h). */
+#define FADT_FLAG_PWR_BUTTON (1u << 4)
 #define FADT_FLAG_SLP_BUTTON (1u << 5)
 #define FADT_FLAG_RESET_REG_SUP (1u << 10)
 #define FADT_FLAG_HW_REDUCED_ACPI (1u << 20)
@@ -37,7 +40,7 @@
 #define FADT_BOOT_ARCH_NO_ASPM (1u << 4)
 /* The SCI is unused in hardware-reduced mode, but Linux programs the IOAPIC
  * pin FADT names anyway: name the ISA SCI pin, never 0 (the timer). */
-#define FADT_SCI_GSI 9
+#define FADT_SCI_GSI ACPI_PM1_SCI_GSI
 
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
@@ -277,6 +280,45 @@ static void dsdt_rtc(struct aml *aml)
 	aml_close(aml);
 }
 
+/* The power button of hardware-reduced ACPI (devices/acpi_ged.h):
+ *
+ *   Device (PWRB) { Name (_HID, EisaId ("PNP0C0C")) }
+ *   Device (GED_) {
+ *     Name (_HID, "ACPI0013")
+ *     Name (_CRS, ResourceTemplate () {
+ *       Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive) { GSI }
+ *     })
+ *     Method (_EVT, 1) { If (LEqual (Arg0, GSI)) { Notify (PWRB, 0x80) } }
+ *   }
+ *
+ * Linux's GED driver calls _EVT with the GSI that fired; 0x80 is the
+ * button's "pressed" notification (ACPI 6.4 section 4.8.2.2.1.3). */
+static void dsdt_power_button(struct aml *aml)
+{
+	aml_device_open(aml, "PWRB");
+	aml_name(aml, "_HID");
+	aml_eisa_id(aml, "PNP0C0C");
+	aml_close(aml);
+
+	aml_device_open(aml, "GED_");
+	aml_name(aml, "_HID");
+	aml_string(aml, "ACPI0013");
+	aml_name(aml, "_CRS");
+	aml_buffer_open(aml);
+	aml_resource_interrupt(aml, ACPI_GED_GSI, 0);
+	aml_resource_end(aml);
+	aml_close(aml);
+	aml_method_open(aml, "_EVT", 1);
+	aml_if_open(aml);
+	aml_lequal(aml);
+	aml_arg(aml, 0);
+	aml_integer(aml, ACPI_GED_GSI);
+	aml_notify(aml, "\\_SB_.PWRB", 0x80);
+	aml_close(aml); /* If */
+	aml_close(aml); /* _EVT */
+	aml_close(aml); /* GED_ */
+}
+
 static void dsdt_virtio_mmio(struct aml *aml,
 			     const struct acpi_mmio_device *dev, int index)
 {
@@ -310,6 +352,8 @@ static uint64_t write_dsdt(struct table_writer *w,
 	dsdt_serial(&aml);
 	dsdt_keyboard(&aml);
 	dsdt_rtc(&aml);
+	if (!platform->full_acpi)
+		dsdt_power_button(&aml);
 	for (int i = 0; i < platform->mmio_device_count; i++)
 		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
 	aml_close(&aml);
@@ -392,8 +436,8 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa,
 					      : 0));
 	le_put32(t + 112,
 		 (platform->full_acpi ? 0 : FADT_FLAG_HW_REDUCED_ACPI) |
-			 FADT_FLAG_RESET_REG_SUP | FADT_FLAG_PWR_BUTTON |
-			 FADT_FLAG_SLP_BUTTON);
+			 (platform->full_acpi ? 0 : FADT_FLAG_PWR_BUTTON) |
+			 FADT_FLAG_RESET_REG_SUP | FADT_FLAG_SLP_BUTTON);
 	if (platform->full_acpi)
 		fadt_full_acpi(w, t, facs);
 	put_gas_io(t, 116, ACPI_RESET_PORT);

@@ -15,6 +15,11 @@ enum {
 	AML_SCOPE_OP = 0x10,
 	AML_BUFFER_OP = 0x11,
 	AML_PACKAGE_OP = 0x12,
+	AML_METHOD_OP = 0x14,
+	AML_ARG0_OP = 0x68,
+	AML_NOTIFY_OP = 0x86,
+	AML_LEQUAL_OP = 0x93,
+	AML_IF_OP = 0xa0,
 	AML_EXT_OP_PREFIX = 0x5b,
 	AML_DEVICE_OP = 0x82, /* after the extended prefix */
 	AML_ROOT_CHAR = '\\',
@@ -206,6 +211,46 @@ void aml_buffer_open(struct aml *aml)
 {
 	aml_byte(aml, AML_BUFFER_OP);
 	open_pkg(aml, 1);
+}
+
+void aml_method_open(struct aml *aml, const char *path, uint8_t arg_count)
+{
+	if (arg_count > 7) {
+		aml->failed = 1;
+		return;
+	}
+	aml_byte(aml, AML_METHOD_OP);
+	open_pkg(aml, 0);
+	aml_name_string(aml, path);
+	/* MethodFlags: ArgCount in bits 0-2; NotSerialized, SyncLevel 0. */
+	aml_byte(aml, arg_count);
+}
+
+void aml_if_open(struct aml *aml)
+{
+	aml_byte(aml, AML_IF_OP);
+	open_pkg(aml, 0);
+}
+
+void aml_lequal(struct aml *aml)
+{
+	aml_byte(aml, AML_LEQUAL_OP);
+}
+
+void aml_arg(struct aml *aml, int index)
+{
+	if (index < 0 || index > 6) {
+		aml->failed = 1;
+		return;
+	}
+	aml_byte(aml, (uint8_t)(AML_ARG0_OP + index));
+}
+
+void aml_notify(struct aml *aml, const char *path, uint64_t value)
+{
+	aml_byte(aml, AML_NOTIFY_OP);
+	aml_name_string(aml, path);
+	aml_integer(aml, value);
 }
 
 int aml_encode_pkg_length(size_t content_len, uint8_t out[4])

@@ -1,6 +1,7 @@
 /* A small AML (ACPI Machine Language) writer: just the terms tern's DSDT
- * needs (scopes, devices, names, integers, strings, packages, buffers and
- * resource templates). Encodings follow ACPI 6.4 section 20.2. Objects with
+ * needs (scopes, devices, names, integers, strings, packages, buffers,
+ * resource templates, and the few statements of the power button's event
+ * method). Encodings follow ACPI 6.4 section 20.2. Objects with
  * a PkgLength are written open/close: the length is inserted when the object
  * is closed, so callers nest them like the ASL they stand for. */
 #ifndef TERN_ARCH_X86_ACPI_AML_H
@@ -42,7 +43,20 @@ void aml_device_open(struct aml *aml, const char *path);
 void aml_package_open(struct aml *aml, uint8_t element_count);
 /* Buffer(){...}: the size term is written at close. */
 void aml_buffer_open(struct aml *aml);
+/* Method(path, arg_count, NotSerialized){...}: arg_count 0-7. */
+void aml_method_open(struct aml *aml, const char *path, uint8_t arg_count);
+/* If(<predicate written next>){<then the body>}. */
+void aml_if_open(struct aml *aml);
 void aml_close(struct aml *aml);
+
+/* Statements and expressions, written in AML's prefix order: an operator,
+ * then its operands. */
+/* LEqual(<operand>, <operand>), both written next. */
+void aml_lequal(struct aml *aml);
+/* Arg0 ... Arg6 of the enclosing method. */
+void aml_arg(struct aml *aml, int index);
+/* Notify(path, value): the OS's notify handlers for that object run. */
+void aml_notify(struct aml *aml, const char *path, uint64_t value);
 
 /* Resource template items (ACPI 6.4 section 6.4), written inside an open
  * buffer; aml_resource_end() adds the end tag. */
