@@ -325,6 +325,48 @@ def send_ctrl_alt_del_reboots_the_guest():
         guest.close(failed)
 
 
+def ged_interrupts(guest):
+    """The GED's line of /proc/interrupts (Linux names it "ACPI:Ged"): the
+    sum of its per-CPU counts, or None when there is no such line."""
+    for line in guest.shell("cat /proc/interrupts").splitlines():
+        if "ACPI:Ged" in line:
+            counts = [f for f in line.split()[1:] if f.isdigit()]
+            return sum(int(c) for c in counts)
+    return None
+
+
+@test
+def send_power_button_reaches_the_guests_ged():
+    """The test initramfs has no ACPI button module (and no logind), so the
+    guest does not shut down: what shows the press arrived is the GED's
+    interrupt, counted in /proc/interrupts, and tern's metric."""
+    p = guestlib.paths()
+    guest = ApiGuest("--kernel", p["GUEST_BZIMAGE"], "--initrd", p["GUEST_INITRAMFS"],
+                     "--cmdline", BOOT_ARGS, "--log-level", "warn")
+    failed = True
+    try:
+        guest.api.fault("PUT", "/actions", {"action_type": "SendPowerButton"},
+                        words=["running VM"])
+        guest.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        guest.child.expect("TERN-GUEST-READY")
+        guest.child.expect("# ")
+        before = ged_interrupts(guest)
+        assert before is not None, guest.shell("cat /proc/interrupts")
+        for line in guest.shell("dmesg | grep -i -E 'ged|button'").splitlines():
+            print(f"# guest: {line}")
+        guest.api.ok("PUT", "/actions", {"action_type": "SendPowerButton"})
+        guest.api.ok("PUT", "/actions", {"action_type": "SendPowerButton"})
+        deadline = time.time() + 30
+        while ged_interrupts(guest) < before + 2:
+            assert time.time() < deadline, guest.shell("cat /proc/interrupts")
+            time.sleep(0.5)
+        samples = parse_prometheus(guest.api.get("/metrics")[1])
+        assert samples[("tern_power_button_presses_total", "")] == 2
+        failed = False
+    finally:
+        guest.close(failed)
+
+
 @test
 def the_same_vm_from_a_config_file():
     with open(SAVED_CONFIG) as f:

@@ -3,8 +3,9 @@
 system of guest/build-debian.sh (systemd, udev, root on virtio-blk) boots
 with the distribution's own cloud kernel and initramfs and an ordinary
 command line (root=/dev/vda, no reboot=), reaches multi-user.target with no
-failed unit, reads the RTC with hwclock and timedatectl, and `poweroff` ends tern with
-status 0. Rebooting with `systemctl reboot` under --on-reboot restart, back
+failed unit, reads the RTC with hwclock and timedatectl, and the ACPI power
+button (the API's SendPowerButton: the kernel's button driver, then
+systemd-logind) powers it off, tern ending with status 0. Rebooting with `systemctl reboot` under --on-reboot restart, back
 to a shell in the same tern process with what it wrote to its disk, is the
 second test."""
 import calendar
@@ -20,7 +21,9 @@ import pexpect
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test_with_timeout  # noqa: E402
+from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
 import guestlib  # noqa: E402
 
 # Debian's ordinary command line (GRUB's default adds quiet); no reboot=, so
@@ -49,12 +52,20 @@ def debian_paths():
 class Debian(guestlib.Guest):
     """guestlib.Guest booting the Debian system from a disk of its own."""
 
-    def __init__(self, disk, log_path):
+    def __init__(self, disk, log_path, with_api=False):
+        """with_api: tern serves its API (on api.sock beside the disk), and
+        the VM starts with the API's InstanceStart."""
         super().__init__(log_path=log_path)
         p = debian_paths()
+        self.api_sock = os.path.join(os.path.dirname(disk), "api.sock") if with_api else None
         self.argv = ["run", "--kernel", p["kernel"], "--initrd", p["initrd"],
                      "--cmdline", CMDLINE, "--cpus", "2", "--memory", "512M",
                      "--disk", f"path={disk}", "--on-reboot", "restart"]
+        if with_api:
+            self.argv += ["--api-sock", self.api_sock]
+
+    def api(self):
+        return Api(self.api_sock)
 
     def __enter__(self):
         self.child = pexpect.spawn(
@@ -64,6 +75,9 @@ class Debian(guestlib.Guest):
         self.child.logfile_read = guestlib._Collector(self._log)
         self.started = time.monotonic()
         try:
+            if self.api_sock:
+                wait_for_socket(self.api_sock, timeout=30)
+                self.api().ok("PUT", "/actions", {"action_type": "InstanceStart"})
             self.wait_for_shell()
         except BaseException:
             # The with body never ran, so __exit__ will not: the transcript
@@ -120,6 +134,22 @@ def fresh_disk(work):
     return disk
 
 
+def press_power_button(guest):
+    """The guest's kernel binds its ACPI button driver to the DSDT's PNP0C0C
+    (udev loads the module), logind listens on that input device, and one
+    press of tern's power button shuts the system down."""
+    assert "button" in guest.shell("lsmod").split(), guest.shell("lsmod")
+    devices = guest.shell("cat /proc/bus/input/devices")
+    assert "Power Button" in devices, devices
+    api = guest.api()
+    api.ok("PUT", "/actions", {"action_type": "SendPowerButton"})
+    samples = parse_prometheus(api.get("/metrics")[1])
+    assert samples[("tern_power_button_presses_total", "")] == 1
+    guest.child.expect(pexpect.EOF, timeout=DEBIAN_BOOT_TIMEOUT)
+    guest.child.close()
+    return guest.child.exitstatus
+
+
 def power_off(guest):
     guest.child.sendline("systemctl poweroff")
     guest.child.expect(pexpect.EOF, timeout=DEBIAN_BOOT_TIMEOUT)
@@ -128,15 +158,16 @@ def power_off(guest):
 
 
 @test_with_timeout(560)
-def debian_boots_to_multi_user_keeps_its_clock_and_powers_off():
+def debian_boots_to_multi_user_keeps_its_clock_and_powers_off_on_the_button():
     work = tempfile.mkdtemp(prefix="tern-debian-")
     try:
-        with Debian(fresh_disk(work), os.path.join(work, "tern.log")) as guest:
+        with Debian(fresh_disk(work), os.path.join(work, "tern.log"),
+                    with_api=True) as guest:
             check_system_running(guest)
             print("# " + guest.shell("systemd-analyze time").splitlines()[0], flush=True)
             check_clock(guest)
-            status = power_off(guest)
-        assert status == 0, f"tern exited with {status} after poweroff"
+            status = press_power_button(guest)
+        assert status == 0, f"tern exited with {status} after the power button"
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
