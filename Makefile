@@ -136,10 +136,13 @@ build/guests/%.bin: tests/kvm/guests/%.S
 # 32-bit test guests as PVH ELF kernels that tern run --kernel boots:
 # protected32 prints "326" on COM1 and resets (the sandbox suite's jailed
 # tern); spin32 spins with markers on its stack (the CLI's vCPU report);
-# idle32 halts for ever at no CPU cost (the ternd suite's VMs); fill32
-# dirties 480 MiB and spins (bench/migration-transport).
+# idle32 halts for ever at no CPU cost (the ternd suite's VMs); ged32 does
+# the same after unmasking the power button's IOAPIC pin (the API's and
+# ternd's power button tests); fill32 dirties 480 MiB and spins
+# (bench/migration-transport).
 guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf \
-	build/guests/idle32-pvh.elf build/guests/fill32-pvh.elf
+	build/guests/idle32-pvh.elf build/guests/ged32-pvh.elf \
+	build/guests/fill32-pvh.elf
 # The note is its own target: built inside each link, parallel links (make
 # -j) rewrote it under one another and a guest could lose its PVH entry.
 build/guests/pvh_note.o: tests/sandbox/pvh_note.S

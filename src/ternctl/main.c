@@ -45,6 +45,7 @@ struct invocation {
 	const char *verb;
 	const char *socket;
 	int options; /* OPT_* */
+	const char *mode; /* shutdown --mode, NULL: ternd's default */
 	const char *args[2];
 	int arg_count;
 };
@@ -252,8 +253,7 @@ static void show_done(const struct invocation *inv, json_t *answer)
 		{"define", "VM '%s' defined from %s\n"},
 		{"undefine", "VM '%s' undefined\n"},
 		{"start", "VM '%s' started\n"},
-		{"shutdown",
-		 "VM '%s' is being shut down (Ctrl-Alt-Del sent)\n"},
+		{"shutdown", "VM '%s' is being shut down\n"},
 		{"destroy", "VM '%s' destroyed\n"},
 		{"pause", "VM '%s' paused\n"},
 		{"resume", "VM '%s' resumed\n"},
@@ -296,12 +296,22 @@ static int run_undefine(const struct verb *verb, const struct invocation *inv)
 /* start, shutdown, destroy, pause, resume. */
 static int run_action(const struct verb *verb, const struct invocation *inv)
 {
-	char path[128];
+	char path[128], *body = NULL;
+	int ret;
 
 	if (object_path(verb, "VM", inv->args[0], verb->name, path,
 			sizeof(path)))
 		return EXIT_FAILED;
-	return call(verb, inv, "POST", path, NULL, show_done);
+	/* ternd checks the mode's name and says what the modes are. */
+	if (inv->mode) {
+		json_t *doc = json_pack("{s:s}", "mode", inv->mode);
+
+		body = doc ? json_dumps(doc, 0) : NULL;
+		json_decref(doc);
+	}
+	ret = call(verb, inv, "POST", path, body, show_done);
+	free(body);
+	return ret;
 }
 
 static void show_autostart(const struct invocation *inv, json_t *answer)
@@ -529,16 +539,23 @@ static const struct verb verbs[] = {
 	 "vCPUs run. If tern fails, the error names tern's last log line and "
 	 "the log.",
 	 1, 0, run_action},
-	{"shutdown", "shutdown NAME",
-	 "Asks the guest to shut down: presses Ctrl-Alt-Del on its keyboard "
+	{"shutdown", "shutdown NAME [--mode acpi|ctrl-alt-del]",
+	 "Asks the guest to shut down. The guest decides; the VM is shut off "
+	 "when its\n"
+	 "tern exits.\n"
+	 "  --mode acpi          (default) presses the ACPI power button "
 	 "(tern's\n"
-	 "SendCtrlAltDel), like the power button. The guest decides; the VM "
-	 "is shut off\n"
-	 "when its tern exits (with tern's default --on-reboot exit, the "
-	 "guest's\n"
-	 "reboot ends it). A guest without a keyboard driver cannot be asked: "
-	 "the error\n"
-	 "says so; use destroy.",
+	 "                       SendPowerButton): systemd-logind or acpid "
+	 "power the\n"
+	 "                       guest off\n"
+	 "  --mode ctrl-alt-del  presses Ctrl-Alt-Del on its keyboard "
+	 "(SendCtrlAltDel):\n"
+	 "                       most inits reboot, which ends the VM under "
+	 "tern's\n"
+	 "                       default --on-reboot exit\n"
+	 "A guest that does not listen (no ACPI button driver, or no keyboard "
+	 "driver)\n"
+	 "cannot be asked: the error says so; use destroy.",
 	 1, 0, run_action},
 	{"destroy", "destroy NAME",
 	 "Stops a running or paused VM at once: SIGTERM to its tern, and "
@@ -711,6 +728,13 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			inv->socket = arg + 10;
 		} else if (flag_bit(arg)) {
 			inv->options |= flag_bit(arg);
+		} else if (!strcmp(arg, "--mode")) {
+			if (++i == argc)
+				return usage_error(
+					"%s needs acpi or ctrl-alt-del", arg);
+			inv->mode = argv[i];
+		} else if (!strncmp(arg, "--mode=", 7)) {
+			inv->mode = arg + 7;
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			help = 1;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
@@ -763,6 +787,9 @@ static int check_invocation(const struct verb *verb,
 			verb->name);
 		return EXIT_USAGE;
 	}
+	if (inv->mode && strcmp(verb->name, "shutdown"))
+		return usage_error("--mode belongs to shutdown, not %s",
+				   verb->name);
 	return 0;
 }
 

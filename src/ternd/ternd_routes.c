@@ -103,18 +103,76 @@ static const struct {
 	unsigned status;
 } actions[] = {
 	{"start", vm_manager_start, 200},
-	/* The guest decides, later: accepted, not done. */
-	{"shutdown", vm_manager_shutdown, 202},
 	{"destroy", vm_manager_destroy, 200},
 	{"pause", vm_manager_pause, 200},
 	{"resume", vm_manager_resume, 200},
 };
 
+/* The body is empty or {"mode": "acpi" | "ctrl-alt-del"}. */
+static int shutdown_mode_from_body(const char *body, size_t len,
+				   enum vm_shutdown_mode *mode,
+				   struct tern_error *err)
+{
+	json_t *doc, *value;
+	const char *key;
+	int ret = 0;
+
+	*mode = VM_SHUTDOWN_ACPI;
+	if (!body || len == 0)
+		return 0;
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return tern_error_set(err, EINVAL,
+				      "shutdown: the body is a JSON object "
+				      "{\"mode\": \"acpi\" | "
+				      "\"ctrl-alt-del\"}, or empty");
+	}
+	json_object_foreach(doc, key, value)
+	{
+		if (strcmp(key, "mode"))
+			ret = tern_error_set(err, EINVAL,
+					     "shutdown: unknown field '%.32s'",
+					     key);
+		else if (!json_is_string(value))
+			ret = tern_error_set(err, EINVAL,
+					     "shutdown: mode is a string");
+		else
+			ret = vm_shutdown_mode_parse(json_string_value(value),
+						     mode, err);
+		if (ret)
+			break;
+	}
+	json_decref(doc);
+	return ret;
+}
+
+/* The guest decides, later: accepted (202), not done. */
+static void shutdown_vm(struct vm_manager *m, const char *name,
+			const char *body, size_t len, struct ternd_reply *reply)
+{
+	enum vm_shutdown_mode mode;
+	struct tern_error err;
+	int ret = shutdown_mode_from_body(body, len, &mode, &err);
+
+	if (!ret)
+		ret = vm_manager_shutdown(m, name, mode, &err);
+	if (ret)
+		ternd_reply_error(reply, ret, &err);
+	else
+		reply_vm(m, name, 202, reply);
+}
+
 static void run_action(struct vm_manager *m, const char *name,
-		       const char *action, struct ternd_reply *reply)
+		       const char *action, const char *body, size_t len,
+		       struct ternd_reply *reply)
 {
 	struct tern_error err;
 
+	if (!strcmp(action, "shutdown")) {
+		shutdown_vm(m, name, body, len, reply);
+		return;
+	}
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strcmp(action, actions[i].name))
 			continue;
@@ -268,7 +326,8 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 		if (strcmp(method, "POST"))
 			ternd_reply_method_not_allowed(reply, "POST");
 		else
-			run_action(m, name, action, reply);
+			run_action(m, name, action, request->body,
+				   request->body_len, reply);
 	} else if (!strcmp(method, "GET")) {
 		reply_vm(m, name, 200, reply);
 	} else if (!strcmp(method, "PUT")) {

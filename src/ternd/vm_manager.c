@@ -760,9 +760,26 @@ static int get_active(struct vm_manager *m, const char *name,
 	return ret;
 }
 
-int vm_manager_shutdown(struct vm_manager *m, const char *name,
-			struct tern_error *err)
+int vm_shutdown_mode_parse(const char *text, enum vm_shutdown_mode *mode,
+			   struct tern_error *err)
 {
+	if (!strcmp(text, "acpi"))
+		*mode = VM_SHUTDOWN_ACPI;
+	else if (!strcmp(text, "ctrl-alt-del"))
+		*mode = VM_SHUTDOWN_CTRL_ALT_DEL;
+	else
+		return tern_error_set(err, EINVAL,
+				      "shutdown mode '%.32s': use acpi or "
+				      "ctrl-alt-del",
+				      text);
+	return 0;
+}
+
+int vm_manager_shutdown(struct vm_manager *m, const char *name,
+			enum vm_shutdown_mode mode, struct tern_error *err)
+{
+	const char *what = mode == VM_SHUTDOWN_ACPI ? "pressed the power button"
+						    : "sent Ctrl-Alt-Del";
 	struct live_vm *vm;
 	struct vm_record r;
 	int ret = get_active(m, name, &r, &vm, err);
@@ -772,11 +789,17 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 	if (r.runtime.state == VM_STATE_PAUSED)
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is paused: resume it first, "
-				     "so the guest can see the key press",
-				     name);
+				     "so the guest can see the %s",
+				     name,
+				     mode == VM_SHUTDOWN_ACPI ? "power button"
+							      : "key press");
 	if (!ret)
-		ret = vm_api_call(r.runtime.api_socket, "PUT", "/actions",
-				  "{\"action_type\": \"SendCtrlAltDel\"}", err);
+		ret = vm_api_call(
+			r.runtime.api_socket, "PUT", "/actions",
+			mode == VM_SHUTDOWN_ACPI
+				? "{\"action_type\": \"SendPowerButton\"}"
+				: "{\"action_type\": \"SendCtrlAltDel\"}",
+			err);
 	if (ret == -EREMOTEIO) {
 		char why[sizeof(err->message)];
 
@@ -788,7 +811,7 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 	}
 	vm_record_free(&r);
 	if (!ret)
-		log_info("VM '%s': sent Ctrl-Alt-Del", name);
+		log_info("VM '%s': %s", name, what);
 	return ret;
 }
 

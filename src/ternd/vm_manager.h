@@ -70,10 +70,22 @@ int vm_manager_undefine(struct vm_manager *m, const char *name,
 /* Returns once the VM's tern answers with its vCPUs running. */
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err);
-/* Presses the guest's Ctrl-Alt-Del (tern's SendCtrlAltDel); the guest
- * decides, and the VM is recorded as shut off when its tern exits. */
+/* How a shutdown asks the guest, as virsh shutdown --mode: the ACPI power
+ * button (tern's SendPowerButton; the default) or Ctrl-Alt-Del on its
+ * keyboard (SendCtrlAltDel, which a systemd guest takes as a reboot). */
+enum vm_shutdown_mode {
+	VM_SHUTDOWN_ACPI,
+	VM_SHUTDOWN_CTRL_ALT_DEL,
+};
+
+/* "acpi", "ctrl-alt-del"; 0, or -EINVAL with err set for another name. */
+int vm_shutdown_mode_parse(const char *text, enum vm_shutdown_mode *mode,
+			   struct tern_error *err);
+
+/* Asks the guest to shut down (mode); the guest decides, and the VM is
+ * recorded as shut off when its tern exits. */
 int vm_manager_shutdown(struct vm_manager *m, const char *name,
-			struct tern_error *err);
+			enum vm_shutdown_mode mode, struct tern_error *err);
 /* SIGTERM, then SIGKILL after VM_DESTROY_GRACE_MS. */
 int vm_manager_destroy(struct vm_manager *m, const char *name,
 		       struct tern_error *err);

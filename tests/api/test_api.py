@@ -829,6 +829,7 @@ def wrong_state_requests_are_refused():
     with Tern() as t:
         t.api.fault("PATCH", "/vm", {"state": "Paused"}, words=["not running"])
         t.api.fault("PUT", "/actions", {"action_type": "SendCtrlAltDel"}, words=["running VM"])
+        t.api.fault("PUT", "/actions", {"action_type": "SendPowerButton"}, words=["running VM"])
         t.api.fault("PUT", "/actions", {"action_type": "InstanceStart"},
                     words=["kernel_image_path"])
         # A kernel file that is there when configured but gone at start.
@@ -851,6 +852,39 @@ def wrong_state_requests_are_refused():
         t.api.fault("PUT", "/actions", {"action_type": "SendCtrlAltDel"},
                     words=["no keyboard driver"])
         assert t.api.get("/vm/config")[1]["boot-source"]["kernel_image_path"] == KERNEL
+
+
+GED_GUEST = os.path.join(ROOT, "build/guests/ged32-pvh.elf")
+
+
+@test
+def send_power_button_waits_for_a_listening_guest_and_is_counted():
+    """The fake guest never unmasks the GED's IOAPIC pin: no pretended
+    press. ged32 unmasks it as Linux's GED driver does: each press is
+    accepted and counted in tern_power_button_presses_total."""
+    needs_kvm()
+    with started() as t:
+        t.api.fault("PUT", "/actions", {"action_type": "SendPowerButton"},
+                    words=["power button", "masked"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_power_button_presses_total", "")] == 0
+    assert os.path.exists(GED_GUEST), f"{GED_GUEST} is missing: make guests"
+    with Tern() as t:
+        t.api.fault("PUT", "/actions", {"action_type": "SendPowerButton"},
+                    words=["running VM"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": GED_GUEST})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        deadline = time.time() + 30
+        while True:   # until the guest's few instructions have run
+            status, _ = t.api.request("PUT", "/actions", {"action_type": "SendPowerButton"})
+            if status == 204:
+                break
+            assert time.time() < deadline, "ged32 never unmasked the GED's pin"
+            time.sleep(0.1)
+        t.api.ok("PUT", "/actions", {"action_type": "SendPowerButton"})
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_power_button_presses_total", "")] == 2
+        assert "pressed the guest's ACPI power button" in t.stderr()
 
 
 @test

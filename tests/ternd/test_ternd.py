@@ -21,9 +21,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test, test_in_builds_where  # noqa: E402
-from apiclient import Api  # noqa: E402
+from apiclient import Api, parse_prometheus  # noqa: E402
 from ternd_host import (GUEST, TERN, TERNCTL, TERND, WORK, Host, has_test_hooks,  # noqa: E402
                         pid_alive, setup, wait_until)
+# A tiny guest that unmasks the power button's IOAPIC pin (tests/kvm/guests).
+GED_GUEST = os.path.join(os.path.dirname(GUEST), "ged32-pvh.elf")
 
 
 @test
@@ -135,17 +137,39 @@ def wrong_state_and_unknown_vm_are_refused_and_change_nothing():
 
 
 @test
-def shutdown_presses_ctrl_alt_del_and_says_when_the_guest_cannot_hear_it():
-    """idle32 has no keyboard driver: tern refuses SendCtrlAltDel, and ternd
+def shutdown_says_when_the_guest_cannot_hear_it():
+    """idle32 has neither an ACPI GED driver nor a keyboard driver: tern
+    refuses SendPowerButton (the default mode) and SendCtrlAltDel, and ternd
     passes tern's reason on instead of pretending the guest was asked."""
     with Host() as h:
         h.start()
         h.define("web")
         h.ok("start", "web")
         pid = h.info("web")["pid"]
-        h.fails("shutdown", "web", words=("cannot be shut down by the guest", "keyboard",
+        h.fails("shutdown", "web", words=("cannot be shut down by the guest", "power button",
                                           "ternctl destroy web"))
+        h.fails("shutdown", "web", "--mode", "ctrl-alt-del",
+                words=("cannot be shut down by the guest", "keyboard", "ternctl destroy web"))
+        h.fails("shutdown", "web", "--mode", "initctl", words=("acpi or ctrl-alt-del",))
+        h.fails("start", "web", "--mode", "acpi", words=("--mode belongs to shutdown",),
+                status=2)
         assert pid_alive(pid) and h.info("web")["state"] == "running"
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def shutdown_presses_the_power_button_by_default():
+    """ged32 listens for the power button as Linux's GED driver does: ternd's
+    shutdown (no mode, and --mode acpi) is tern's SendPowerButton."""
+    with Host() as h:
+        h.start()
+        h.define("web", kernel=GED_GUEST)
+        h.ok("start", "web")
+        wait_until(lambda: h.ctl("shutdown", "web").returncode == 0, what="a press accepted")
+        h.ok("shutdown", "web", "--mode", "acpi")
+        samples = parse_prometheus(Api(h.info("web")["api_socket"]).get("/metrics")[1])
+        assert samples[("tern_power_button_presses_total", "")] == 2
         h.ok("destroy", "web")
         h.stop()
 
