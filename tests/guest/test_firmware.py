@@ -7,8 +7,9 @@ and the gap after it, the root file system in partition 1), as
 `qemu-system-x86_64 -drive file=disk.img` boots it. The console shows
 SeaBIOS's banner, GRUB's menu, then Linux and a shell; SeaBIOS's debug
 port shows that it found the virtio-blk disk on PCI and the ACPI tables
-tern handed it through fw_cfg reach Linux; `poweroff` (ACPI S5) ends tern
-with status 0. With --on-reboot restart, `reboot` goes through SeaBIOS and
+tern handed it through fw_cfg reach Linux; the fixed ACPI power button
+(full ACPI's PM1 PWRBTN on the SCI; the API's SendPowerButton) powers it
+off and tern ends with status 0. With --on-reboot restart, `reboot` goes through SeaBIOS and
 GRUB again (tern copies the firmware below 1 MiB again and the vCPUs start
 at the reset vector) back to a shell that sees what the first boot wrote."""
 import os
@@ -22,7 +23,9 @@ import pexpect
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test_with_timeout  # noqa: E402
+from apiclient import Api, wait_for_socket  # noqa: E402
 import guestlib  # noqa: E402
 
 BIOS = "/usr/share/seabios/bios.bin"
@@ -72,7 +75,10 @@ def seabios_boots_debian_from_its_grub_disk():
     try:
         disk = fresh_disk(work)
         log_path = os.path.join(work, "tern.log")
-        with FirmwareGuest(disk, log_path) as guest:
+        sock = os.path.join(work, "api.sock")
+        with FirmwareGuest(disk, log_path, ["--api-sock", sock]) as guest:
+            wait_for_socket(sock, timeout=30)
+            Api(sock).ok("PUT", "/actions", {"action_type": "InstanceStart"})
             guest.child.expect_exact("SeaBIOS (version")
             guest.mark("SeaBIOS's banner")
             guest.child.expect_exact("Booting from Hard Disk...")
@@ -86,12 +92,15 @@ def seabios_boots_debian_from_its_grub_disk():
             # tern's (OEM ID TERN) at the RSDP SeaBIOS placed.
             dmesg = guest.shell("dmesg | grep -E 'ACPI: (RSDP|XSDT|DSDT)'")
             assert "TERN" in dmesg, f"no tern ACPI tables in dmesg:\n{dmesg}"
-            guest.child.sendline("poweroff")
+            # Full ACPI: Linux's button driver binds the fixed power button.
+            devices = guest.shell("cat /proc/bus/input/devices")
+            assert "LNXPWRBN" in devices, devices
+            Api(sock).ok("PUT", "/actions", {"action_type": "SendPowerButton"})
             guest.child.expect(pexpect.EOF, timeout=BOOT_TIMEOUT)
             guest.child.close()
             status = guest.child.exitstatus
             log = open(log_path, errors="replace").read()
-        assert status == 0, f"tern exited with {status} after poweroff"
+        assert status == 0, f"tern exited with {status} after the power button"
         # SeaBIOS's own account of it (port 0x402, logged at debug level).
         for line in ("firmware: Found QEMU fw_cfg", "firmware: found virtio-blk at 00:01.0",
                      "firmware: Booting from Hard Disk..."):

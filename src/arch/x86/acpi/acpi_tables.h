@@ -1,7 +1,8 @@
 /* The ACPI tables a tern guest boots with: RSDP, XSDT, FADT (hardware-
  * reduced), MADT, MCFG and a DSDT describing the PCI root bridge, the serial
- * port, the keyboard controller, the CMOS RTC, virtio-mmio devices and the S5
- * (soft-off) sleep state. They replace
+ * port, the keyboard controller, the CMOS RTC, the power button and its
+ * Generic Event Device (hardware-reduced only: full ACPI has PM1's fixed
+ * button), virtio-mmio devices and the S5 (soft-off) sleep state. They replace
  * the MP table: Linux reads CPUs, the IOAPIC, PCI and power-off from them,
  * with no kernel parameters. */
 #ifndef TERN_ARCH_X86_ACPI_ACPI_TABLES_H
