@@ -45,7 +45,7 @@ static void ports_write(struct pc_testdev *t, uint64_t offset,
 
 		if (at < 4)
 			t->data = (t->data & ~(0xffu << (8 * at))) |
-				  (uint32_t)data[i] << (8 * at);
+				(uint32_t)data[i] << (8 * at);
 	}
 	/* Ports 0xe4-0xe7, "flush page": QEMU unmaps and maps again the
 	 * host page behind the written address, so that KVM must fault it

@@ -261,10 +261,9 @@ static int create_pc_testdev(struct vm *vm, struct tern_error *err)
 		struct device *dev = pc_testdev_window(t, places[i].window);
 
 		if (!ret)
-			ret = register_device(places[i].mmio ? &vm->mmio_bus
-							     : &vm->pio_bus,
-					      places[i].base, places[i].length,
-					      dev, err);
+			ret = register_device(
+				places[i].mmio ? &vm->mmio_bus : &vm->pio_bus,
+				places[i].base, places[i].length, dev, err);
 		if (ret) /* not on a bus */
 			dev->ops->destroy(dev);
 	}
