@@ -51,6 +51,7 @@ enum {
 	OPT_INSECURE_PLAIN_TCP,
 	OPT_MODULE,
 	OPT_DEBUG_EXIT,
+	OPT_PC_TESTDEV,
 	OPT_ON_REBOOT,
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
@@ -83,6 +84,7 @@ static const struct option run_options[] = {
 	{"insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP},
 	{"module", required_argument, NULL, OPT_MODULE},
 	{"debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT},
+	{"pc-testdev", no_argument, NULL, OPT_PC_TESTDEV},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
@@ -279,6 +281,17 @@ void run_command_print_help(FILE *out)
 		"                         tern restore needs it again when "
 		"the snapshotted VM\n"
 		"                         had it\n"
+		"      --pc-testdev       QEMU's pc-testdev, kvm-unit-tests' "
+		"x86 test device: a\n"
+		"                         scratch register at ports 0xe0-0xe3, "
+		"\"flush page\" at\n"
+		"                         0xe4 (taken, no effect), ISA "
+		"interrupt line N set by\n"
+		"                         a write to port 0x2000+N (N < 24), "
+		"64 KiB of scratch\n"
+		"                         MMIO at 0xff000000. For test "
+		"guests; not with\n"
+		"                         --firmware\n"
 		"      --on-reboot ACTION what a guest reset does: exit (tern "
 		"exits with status 0;\n"
 		"                         the default) or restart (the VM "
@@ -680,6 +693,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return parse_module(arg, config, err);
 	case OPT_DEBUG_EXIT:
 		return parse_debug_exit(arg, &config->debug_exit_port, err);
+	case OPT_PC_TESTDEV:
+		config->pc_testdev = 1;
+		return 0;
 	case OPT_CMDLINE:
 		config->cmdline = arg;
 		return 0;

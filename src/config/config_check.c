@@ -583,6 +583,12 @@ int config_check_firmware(const struct vm_config *config,
 				      "a firmware boots the guest from its "
 				      "disk: the kernel command line is the "
 				      "boot loader's");
+	/* pc-testdev's MMIO window (0xff000000) lies inside the last 16 MiB
+	 * below 4 GiB, where a firmware image is mapped. */
+	if (config->pc_testdev)
+		return tern_error_set(err, EINVAL,
+				      "--pc-testdev is for test kernels, "
+				      "not with a firmware");
 	/* SeaBIOS finds virtio-blk disks on PCI only. */
 	if (config->virtio_transport == VIRTIO_TRANSPORT_MMIO)
 		return tern_error_set(err, EINVAL,

@@ -29,6 +29,7 @@
 #include "devices/cmos_rtc.h"
 #include "devices/debug_console.h"
 #include "devices/debug_exit.h"
+#include "devices/pc_testdev.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
 #include "devices/pci/pci_bus.h"
@@ -234,6 +235,42 @@ static int register_device(struct io_bus *bus, uint64_t base, uint64_t length,
 	return 0;
 }
 
+/* --pc-testdev: its three windows on the port and MMIO buses. A window
+ * left off a bus by an error is destroyed here, so the buses' destroy of
+ * the others frees the device. */
+static int create_pc_testdev(struct vm *vm, struct tern_error *err)
+{
+	static const struct {
+		enum pc_testdev_window window;
+		int mmio;
+		uint64_t base, length;
+	} places[PC_TESTDEV_WINDOWS] = {
+		{PC_TESTDEV_WINDOW_PORTS, 0, PC_TESTDEV_PORT,
+		 PC_TESTDEV_PORT_COUNT},
+		{PC_TESTDEV_WINDOW_IRQ, 0, PC_TESTDEV_IRQ_PORT,
+		 PC_TESTDEV_IRQ_LINES},
+		{PC_TESTDEV_WINDOW_IOMEM, 1, PC_TESTDEV_IOMEM_GPA,
+		 PC_TESTDEV_IOMEM_SIZE},
+	};
+	struct pc_testdev *t =
+		pc_testdev_create(&(struct irq_line){kvm_set_irq_level, vm, 0});
+	int ret = 0;
+
+	if (!t)
+		return tern_error_set(err, ENOMEM, "out of memory for devices");
+	for (int i = 0; i < PC_TESTDEV_WINDOWS; i++) {
+		struct device *dev = pc_testdev_window(t, places[i].window);
+
+		if (!ret)
+			ret = register_device(
+				places[i].mmio ? &vm->mmio_bus : &vm->pio_bus,
+				places[i].base, places[i].length, dev, err);
+		if (ret) /* not on a bus */
+			dev->ops->destroy(dev);
+	}
+	return ret;
+}
+
 static int create_platform_devices(struct vm *vm, struct tern_error *err)
 {
 	struct irq_line com1_irq = {kvm_set_irq_level, vm, SERIAL_COM1_GSI};
@@ -334,6 +371,12 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 			debug_exit_create(&(struct debug_exit_events){
 				request_debug_exit, vm}),
 			err);
+		if (ret)
+			return ret;
+	}
+
+	if (vm->config.pc_testdev) {
+		ret = create_pc_testdev(vm, err);
 		if (ret)
 			return ret;
 	}

@@ -121,6 +121,9 @@ struct vm_config {
 	struct vm_balloon_config balloon;
 	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
 	uint16_t debug_exit_port;
+	/* --pc-testdev: QEMU's pc-testdev for kvm-unit-tests
+	 * (devices/pc_testdev.h) */
+	int pc_testdev;
 	enum vm_reboot_action on_reboot; /* --on-reboot */
 	/* Firecracker's machine-config.smt and track_dirty_pages: recorded
 	 * and reported (docs/api.md says what each changes in tern). */
