@@ -30,6 +30,7 @@
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
 #include "devices/i8042.h"
+#include "mmds/mmds_store.h"
 #include "devices/pci/pci_bus.h"
 #include "devices/reset_port.h"
 #include "devices/serial_8250.h"
@@ -530,13 +531,19 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 	if (!ret && vm->config.balloon.enabled)
 		ret = add_balloon(vm, err);
 	for (int i = 0; !ret && i < vm->config.net_count; i++) {
+		bool mmds = net_serves_mmds(&vm->config, i);
 		struct virtio_device *net;
 
-		ret = virtio_net_create_mmds(&vm->config.nets[i],
-					     net_serves_mmds(&vm->config, i)
-						     ? vm->config.mmds_store
-						     : NULL,
-					     vm->config.mmds.ipv4, &net, err);
+		/* Tokens only once a guest can reach the store, and here,
+		 * before the device's thread and its seccomp list. */
+		if (mmds)
+			ret = mmds_store_prepare_tokens(vm->config.mmds_store,
+							err);
+		if (!ret)
+			ret = virtio_net_create_mmds(
+				&vm->config.nets[i],
+				mmds ? vm->config.mmds_store : NULL,
+				vm->config.mmds.ipv4, &net, err);
 		if (!ret)
 			ret = vm_add_virtio_device_id(
 				vm, net, vm->config.nets[i].id, err);
