@@ -26,6 +26,7 @@
 #include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "vm/vm_reset.h"
+#include "util/thread.h"
 
 /* Before any thread starts, so that every thread inherits the mask: a
  * process-directed signal goes to some thread that does not block it, and
@@ -324,7 +325,7 @@ struct instance *instance_create(const struct vm_config *config,
 			     err) ||
 	    device_metrics_register(inst, err))
 		goto fail;
-	if (pthread_create(&inst->flusher, NULL, metrics_flusher, inst)) {
+	if (thread_start(&inst->flusher, metrics_flusher, inst)) {
 		tern_error_set(err, EAGAIN, "cannot start the metrics thread");
 		goto fail;
 	}
