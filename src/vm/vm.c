@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include "devices/serial_8250.h"
 #include "util/file_map.h"
 #include "util/host_path.h"
+#include "util/idle_memory.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -1054,12 +1054,10 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			break;
 		}
 	}
-	/* Set-up is over: what it freed (libseccomp's filter compilation,
-	 * the configuration's copies, kernel loading) goes back to the host
-	 * rather than staying resident in the heap for the VM's life; the
-	 * heap halved in an idle tern (bench/density-probe). Once per boot,
-	 * under the common seccomp list's brk and madvise(MADV_DONTNEED). */
-	malloc_trim(0);
+	/* Set-up is over: what only it used goes back (util/idle_memory.h).
+	 * Once per boot, on this thread before its seccomp list. */
+	log_debug("idle memory: %zu KiB of set-up code unmapped",
+		  idle_memory_release() >> 10);
 	/* Last of all threads (see sandbox/seccomp.h): creating the VM and
 	 * its threads needed the ceiling; the loop needs only its list. With
 	 * --on-reboot restart this thread rebuilds the machine after each
