@@ -13,9 +13,11 @@ struct drop_state {
 	size_t dropped;
 };
 
-/* Only whole pages inside an executable, non-writable segment: a page
- * the segment shares with writable data (possible without -z
- * separate-code) is left mapped. */
+/* Only whole pages inside a segment the ELF file loads read-only (code,
+ * read-only data, symbol tables and relocation records): nothing ever
+ * writes there. RELRO, which the loader writes before making it
+ * read-only, lies in a writable PT_LOAD and is never dropped; a page at a
+ * segment's edge is left mapped. */
 static void drop_segment(struct drop_state *st, uintptr_t start, size_t len)
 {
 	uintptr_t first = (start + st->page - 1) & ~(st->page - 1);
@@ -39,8 +41,7 @@ static int drop_object_code(struct dl_phdr_info *info, size_t size, void *arg)
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
-		    !(ph->p_flags & PF_W))
+		if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W))
 			drop_segment(st, info->dlpi_addr + ph->p_vaddr,
 				     ph->p_memsz);
 	}

@@ -4,15 +4,17 @@
  *
  * - The heap: what set-up freed (libseccomp compiling the filters, copies
  *   of the configuration, kernel loading) goes back (malloc_trim).
- * - Code: set-up runs most of tern's code once (option and JSON parsing,
- *   the kernel loader, ACPI tables, seccomp compilation) and with the
- *   kernel's fault-around each touched page maps its 64 KiB neighbourhood;
- *   those pages stayed mapped, counted in tern's RSS, for the VM's life.
- *   The executable segments (r-x, never written: no text relocations) of
- *   tern and its libraries are dropped from tern's page tables with
- *   MADV_DONTNEED; they stay in the page cache, shared with every other
- *   process, and what the running VM executes faults back in (a minor
- *   fault per 64 KiB, once). Data segments, relocated read-only data and
+ * - Code and read-only data: set-up runs most of tern's code once
+ *   (option and JSON parsing, the kernel loader, ACPI tables, seccomp
+ *   compilation), the dynamic loader reads every library's symbol tables
+ *   and relocation records, and with the kernel's fault-around each
+ *   touched page maps its 64 KiB neighbourhood; those pages stayed mapped,
+ *   counted in tern's RSS, for the VM's life. The segments the ELF files
+ *   load read-only (never written: no text relocations) of tern and its
+ *   libraries are dropped from tern's page tables with MADV_DONTNEED; they
+ *   stay in the page cache, shared with every other process, and what the
+ *   running VM uses faults back in (a minor fault per 64 KiB, once).
+ *   Writable segments (data, bss, RELRO, which the loader relocated) and
  *   the vDSO are left alone: dropping a written private page would revert
  *   it to the file's contents.
  *
@@ -26,7 +28,7 @@
 
 #include <stddef.h>
 
-/* Returns the bytes of code whose mappings were dropped (for the log). */
+/* Returns the bytes whose mappings were dropped (for the log). */
 size_t idle_memory_release(void);
 
 #endif

@@ -1056,7 +1056,7 @@ enum vm_stop_reason vm_run(struct vm *vm)
 	}
 	/* Set-up is over: what only it used goes back (util/idle_memory.h).
 	 * Once per boot, on this thread before its seccomp list. */
-	log_debug("idle memory: %zu KiB of set-up code unmapped",
+	log_debug("idle memory: %zu KiB of read-only pages unmapped",
 		  idle_memory_release() >> 10);
 	/* Last of all threads (see sandbox/seccomp.h): creating the VM and
 	 * its threads needed the ceiling; the loop needs only its list. With
