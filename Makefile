@@ -43,8 +43,17 @@ build/asan/libtern.a: $(ASAN_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-build/tern: build/obj/src/main.o build/libtern.a
-	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(LDLIBS)
+# libmicrohttpd comes in statically, with the GnuTLS stand-ins of
+# build/tern-static (below): Debian's shared libmicrohttpd pulls in GnuTLS
+# and, through its constructor's gnutls_global_init(), p11-kit, nettle,
+# gmp, libtasn1, libunistring, libidn2 and libffi, ~2.3 MiB resident in
+# every tern for TLS that tern's Unix-socket API never uses
+# (docs/benchmarks.md, "Memory per VM").
+TERN_LDLIBS := -Wl,-Bstatic -lmicrohttpd -Wl,-Bdynamic -ljansson -luring \
+	-lseccomp -lssl -lcrypto -lm -lpthread -lz
+build/tern: build/obj/src/main.o build/libtern.a \
+		build/obj/src/static/microhttpd_without_gnutls.o
+	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(TERN_LDLIBS)
 
 # tern linked statically, for `tern jailer` (the jail has no loader and no
 # libraries). The .a files come from the same Debian -dev packages (see

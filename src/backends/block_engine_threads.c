@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox/seccomp.h"
+#include "util/thread.h"
 
 #define BLOCK_THREADS_MAX 4
 
@@ -106,8 +107,7 @@ static int threads_init(struct block_queue *queue)
 	pthread_cond_init(&engine->work, NULL);
 	queue->engine = engine;
 	for (int i = 0; i < wanted; i++) {
-		int ret = pthread_create(&engine->threads[i], NULL, worker_main,
-					 queue);
+		int ret = thread_start(&engine->threads[i], worker_main, queue);
 
 		if (ret) {
 			threads_fini(queue);

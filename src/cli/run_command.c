@@ -1041,28 +1041,39 @@ static int run_main(int argc, char **argv,
 		    const struct run_from_snapshot *from_snapshot)
 {
 	struct tern_error err = {{0}};
-	struct run_request request;
+	/* On the heap: a request holds a whole configuration (~70 KiB), and
+	 * this frame lives as long as tern, so on the stack its pages would
+	 * stay resident for the VM's life (bench/density-probe). */
+	struct run_request *request = malloc(sizeof(*request));
 	int ret;
 
-	ret = parse_request(argc, argv, &request, !from_snapshot, &err);
+	if (!request) {
+		fprintf(stderr, "tern: out of memory\n");
+		return TERN_EXIT_USAGE;
+	}
+	ret = parse_request(argc, argv, request, !from_snapshot, &err);
 	if (ret == 1 && from_snapshot)
 		ret = tern_error_set(&err, EINVAL, "--help");
-	if (!ret && from_snapshot && request.incoming)
+	if (!ret && from_snapshot && request->incoming)
 		ret = tern_error_set(&err, EINVAL,
 				     "--incoming: a restored VM comes from its "
 				     "snapshot, not from a migration");
 	if (ret == 1) {
-		run_request_free(&request);
+		run_request_free(request);
+		free(request);
 		run_command_print_help(stdout);
 		return TERN_EXIT_OK;
 	}
 	if (ret) {
-		run_request_free(&request);
+		run_request_free(request);
+		free(request);
 		fprintf(stderr, "tern: %s (see 'tern %s --help')\n",
 			err.message, from_snapshot ? "restore" : "run");
 		return TERN_EXIT_USAGE;
 	}
-	return run_command_execute(&request, from_snapshot);
+	ret = run_command_execute(request, from_snapshot);
+	free(request);
+	return ret;
 }
 
 int run_command_main(int argc, char **argv)

@@ -27,6 +27,7 @@
 #include "util/log.h"
 #include "vm/vm_power_button.h"
 #include "vm/vm_reset.h"
+#include "util/thread.h"
 
 /* Before any thread starts, so that every thread inherits the mask: a
  * process-directed signal goes to some thread that does not block it, and
@@ -325,7 +326,7 @@ struct instance *instance_create(const struct vm_config *config,
 			     err) ||
 	    device_metrics_register(inst, err))
 		goto fail;
-	if (pthread_create(&inst->flusher, NULL, metrics_flusher, inst)) {
+	if (thread_start(&inst->flusher, metrics_flusher, inst)) {
 		tern_error_set(err, EAGAIN, "cannot start the metrics thread");
 		goto fail;
 	}
@@ -688,31 +689,36 @@ static void finish_start(struct instance *inst, struct vm *vm, int ret,
 /* Creates the VM from the configuration as it stands; NULL with err set. */
 static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 {
-	struct vm_config config;
+	/* On the heap, not this thread's stack: a configuration is ~70 KiB,
+	 * and stack pages once touched stay resident for the VM's life while
+	 * the heap's go back (vm_run trims it). */
+	struct vm_config *config = malloc(sizeof(*config));
 	struct vm *vm = malloc(sizeof(*vm));
 	int ret;
 
-	if (!vm) {
+	if (!vm || !config) {
+		free(vm);
+		free(config);
 		tern_error_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_lock(&inst->lock);
-	config = inst->config;
+	*config = inst->config;
 	pthread_mutex_unlock(&inst->lock);
 	/* The store outlives the VM; a snapshot's mmds-config has replaced
 	 * the configured one by now (snapshot_control.c). */
-	config.mmds_store = inst->mmds;
+	config->mmds_store = inst->mmds;
 	mmds_store_set_mode(inst->mmds,
-			    config.mmds.version == 2 ? MMDS_V2 : MMDS_V1,
-			    config.mmds.imds_compat);
+			    config->mmds.version == 2 ? MMDS_V2 : MMDS_V1,
+			    config->mmds.imds_compat);
 	/* Accepted for Firecracker's clients (firectl asks for SMT by
 	 * default); said once so nobody mistakes the topology. */
-	if (config.smt && config.cpu_count > 1)
+	if (config->smt && config->cpu_count > 1)
 		log_info("machine-config.smt: the guest sees its %d vCPUs as "
 			 "%d cores of one thread each (tern does not present "
 			 "SMT siblings yet)",
-			 config.cpu_count, config.cpu_count);
-	ret = vm_create(vm, &config, err);
+			 config->cpu_count, config->cpu_count);
+	ret = vm_create(vm, config, err);
 	if (!ret && inst->load_snapshot_path) {
 		ret = snapshot_load(vm, inst->load_snapshot_path,
 				    inst->load_mem_file_path, NULL, err);
@@ -723,13 +729,15 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	} else if (!ret) {
 		ret = vm_load_kernel(vm, err);
 	}
+	if (!ret)
+		log_debug("VM ready: %d vCPUs, %llu MiB", config->cpu_count,
+			  (unsigned long long)(config->memory_size >> 20));
+	free(config);
 	if (ret) {
 		vm_destroy(vm);
 		free(vm);
 		return NULL;
 	}
-	log_debug("VM ready: %d vCPUs, %llu MiB", config.cpu_count,
-		  (unsigned long long)(config.memory_size >> 20));
 	return vm;
 }
 

@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "vm/vm.h"
 #include "sandbox/seccomp.h"
+#include "util/thread.h"
 
 int vcpu_create(struct vcpu *vcpu, struct vm *vm, int index,
 		struct tern_error *err)
@@ -311,7 +312,7 @@ const char *vcpu_exit_reason_name(unsigned slot)
 
 int vcpu_start(struct vcpu *vcpu, struct tern_error *err)
 {
-	int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	int ret = thread_start(&vcpu->thread, vcpu_thread, vcpu);
 
 	if (ret)
 		return tern_error_set(err, ret,

@@ -41,6 +41,7 @@
 
 #include "util/log.h"
 #include "sandbox/seccomp.h"
+#include "util/thread.h"
 
 enum {
 	REG_SECONDS = 0x00,
@@ -660,7 +661,7 @@ int cmos_rtc_start(struct device *dev)
 
 	if (rtc->thread_started)
 		return 0;
-	ret = pthread_create(&rtc->thread, NULL, rtc_timer_thread, rtc);
+	ret = thread_start(&rtc->thread, rtc_timer_thread, rtc);
 	if (ret)
 		return -ret;
 	rtc->thread_started = true;

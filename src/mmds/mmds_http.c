@@ -355,6 +355,11 @@ static int answer_put(struct mmds_store *store, const struct request *r,
 			      "token: %u. Please provide a value between %d "
 			      "and %d.",
 			      ttl, MMDS_TOKEN_TTL_MIN, MMDS_TOKEN_TTL_MAX);
+	/* A store no VM prepared has no key: no token is made with a zero
+	 * one (vm.c prepares every store a guest can reach). */
+	if (!store->tokens_ready)
+		return plainf(500, r, r->close, reply,
+			      "MMDS tokens are not available.");
 	mmds_token_issue(&store->token_key, ttl, now_ms, token);
 	/* The TTL header comes back as the guest named it (IMDS does so). */
 	snprintf(header, sizeof(header), "%.*s: %u",
@@ -367,7 +372,7 @@ static int answer_put(struct mmds_store *store, const struct request *r,
 static int answer_get(struct mmds_store *store, const struct request *r,
 		      uint64_t now_ms, struct mmds_http_reply *reply)
 {
-	bool valid = r->has_token &&
+	bool valid = r->has_token && store->tokens_ready &&
 		mmds_token_valid(&store->token_key, r->token.p, r->token.len,
 				 now_ms);
 	enum mmds_lookup found;

@@ -18,15 +18,24 @@ struct mmds_store *mmds_store_create(size_t limit, struct tern_error *err)
 		tern_error_set(err, ENOMEM, "out of memory for the MMDS");
 		return NULL;
 	}
-	if (mmds_token_key_init(&store->token_key, err)) {
-		free(store);
-		return NULL;
-	}
 	pthread_mutex_init(&store->lock, NULL);
 	store->data = json_null();
 	store->limit = limit;
 	store->version = MMDS_V1;
 	return store;
+}
+
+int mmds_store_prepare_tokens(struct mmds_store *store, struct tern_error *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&store->lock);
+	if (!store->tokens_ready) {
+		ret = mmds_token_key_init(&store->token_key, err);
+		store->tokens_ready = ret == 0;
+	}
+	pthread_mutex_unlock(&store->lock);
+	return ret;
 }
 
 void mmds_store_destroy(struct mmds_store *store)

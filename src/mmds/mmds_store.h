@@ -41,15 +41,26 @@ struct mmds_store {
 	size_t limit;
 	enum mmds_version version;
 	bool imds_compat; /* IMDS text whatever the Accept header says */
-	struct mmds_token_key token_key; /* set once at creation */
+	/* Drawn by mmds_store_prepare_tokens() when a VM first serves the
+	 * MMDS to a guest, not at creation: the HMAC needs OpenSSL, whose
+	 * initialisation alone (the default provider, its algorithm tables)
+	 * makes ~3 MiB of libcrypto and heap resident in every tern, and most
+	 * VMs never serve an MMDS (docs/benchmarks.md, "Memory per VM"). */
+	struct mmds_token_key token_key;
+	bool tokens_ready; /* token_key is drawn; no token is valid before */
 	/* Firecracker's mmds.rx_no_token / rx_invalid_token: GETs that came
 	 * without a token or with an invalid one (V1 answers them anyway). */
 	atomic_ullong rx_no_token;
 	atomic_ullong rx_invalid_token;
 };
 
-/* NULL with err set (out of memory, no randomness for the token key). */
+/* NULL with err set (out of memory). */
 struct mmds_store *mmds_store_create(size_t limit, struct tern_error *err);
+/* Draws the token key (once; later calls return 0 at once) on the thread
+ * configuring the VM, before any device thread serves the store: OpenSSL
+ * initialises there, outside the device thread's seccomp list. -errno with
+ * err set when the host has no randomness or OpenSSL no HMAC-SHA256. */
+int mmds_store_prepare_tokens(struct mmds_store *store, struct tern_error *err);
 void mmds_store_destroy(struct mmds_store *store);
 
 void mmds_store_set_mode(struct mmds_store *store, enum mmds_version version,

@@ -1,6 +1,6 @@
-/* Linked into build/tern-static only (the Makefile keeps src/static out of
- * libtern.a): the GnuTLS functions Debian's libmicrohttpd.a refers to, none
- * of which tern reaches.
+/* Linked into build/tern and build/tern-static (the Makefile keeps src/static
+ * out of libtern.a): the GnuTLS functions Debian's libmicrohttpd.a refers to,
+ * none of which tern reaches.
  *
  * Why: Debian builds libmicrohttpd with HTTPS through GnuTLS, so its static
  * archive needs libgnutls.a, which needs p11-kit, which Debian ships only

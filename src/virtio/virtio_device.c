@@ -13,6 +13,7 @@
 
 #include "sandbox/seccomp.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* Features every tern device offers: the virtqueue code implements them. */
 #define VIRTIO_CORE_FEATURES                                                   \
@@ -223,7 +224,7 @@ int virtio_device_start(struct virtio_device *vdev,
 	}
 	if (ret)
 		return ret;
-	ret = pthread_create(&vdev->thread, NULL, io_thread, vdev);
+	ret = thread_start(&vdev->thread, io_thread, vdev);
 	if (ret)
 		return -ret;
 	vdev->thread_started = true;
@@ -256,7 +257,7 @@ int virtio_device_restart(struct virtio_device *vdev)
 	 * epoll and is served now. */
 	ignored = read(vdev->stop_fd, &count, sizeof(count));
 	(void)ignored;
-	ret = pthread_create(&vdev->thread, NULL, io_thread, vdev);
+	ret = thread_start(&vdev->thread, io_thread, vdev);
 	if (ret)
 		return -ret;
 	vdev->thread_started = true;

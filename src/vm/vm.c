@@ -35,8 +35,10 @@
 #include "devices/pci/pci_bus.h"
 #include "devices/reset_port.h"
 #include "devices/serial_8250.h"
+#include "mmds/mmds_store.h"
 #include "util/file_map.h"
 #include "util/host_path.h"
+#include "util/idle_memory.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -582,13 +584,19 @@ static int create_virtio_devices(struct vm *vm, struct tern_error *err)
 	if (!ret && vm->config.balloon.enabled)
 		ret = add_balloon(vm, err);
 	for (int i = 0; !ret && i < vm->config.net_count; i++) {
+		bool mmds = net_serves_mmds(&vm->config, i);
 		struct virtio_device *net;
 
-		ret = virtio_net_create_mmds(&vm->config.nets[i],
-					     net_serves_mmds(&vm->config, i)
-						     ? vm->config.mmds_store
-						     : NULL,
-					     vm->config.mmds.ipv4, &net, err);
+		/* Tokens only once a guest can reach the store, and here,
+		 * before the device's thread and its seccomp list. */
+		if (mmds)
+			ret = mmds_store_prepare_tokens(vm->config.mmds_store,
+							err);
+		if (!ret)
+			ret = virtio_net_create_mmds(
+				&vm->config.nets[i],
+				mmds ? vm->config.mmds_store : NULL,
+				vm->config.mmds.ipv4, &net, err);
 		if (!ret)
 			ret = vm_add_virtio_device_id(
 				vm, net, vm->config.nets[i].id, err);
@@ -1098,6 +1106,10 @@ enum vm_stop_reason vm_run(struct vm *vm)
 			break;
 		}
 	}
+	/* Set-up is over: what only it used goes back (util/idle_memory.h).
+	 * Once per boot, on this thread before its seccomp list. */
+	log_debug("idle memory: %zu KiB of read-only pages unmapped",
+		  idle_memory_release() >> 10);
 	/* Last of all threads (see sandbox/seccomp.h): creating the VM and
 	 * its threads needed the ceiling; the loop needs only its list. With
 	 * --on-reboot restart this thread rebuilds the machine after each

@@ -23,6 +23,8 @@ static struct mmds_store *store_with(const char *json)
 	json_t *doc;
 
 	assert_non_null(store);
+	/* As vm.c does before a guest can reach the store. */
+	assert_int_equal(mmds_store_prepare_tokens(store, &err), 0);
 	if (json) {
 		doc = json_loads(json, 0, NULL);
 		assert_non_null(doc);
@@ -269,6 +271,38 @@ static void http_v2_tokens(void **state)
 	free(ask(store, request, &status, T0 + 2000));
 	assert_int_equal(status, 401);
 	free(text);
+	mmds_store_destroy(store);
+}
+
+/* The token key (and OpenSSL with it) waits until a VM serves the store:
+ * before that no token is issued or accepted, and preparing twice keeps
+ * the first key, so tokens already given out stay valid. */
+static void tokens_wait_for_prepare(void **state)
+{
+	const char *put = "PUT /latest/api/token HTTP/1.1\r\n"
+			  "X-metadata-token-ttl-seconds: 60\r\n\r\n";
+	struct tern_error err;
+	struct mmds_store *store = mmds_store_create(51200, &err);
+	json_t *doc = json_loads("{\"foo\":\"bar\"}", 0, NULL);
+	char request[256], *text;
+	unsigned status;
+
+	assert_non_null(store);
+	assert_int_equal(mmds_store_put(store, doc, &err), 0);
+	json_decref(doc);
+	mmds_store_set_mode(store, MMDS_V2, false);
+	assert_false(store->tokens_ready);
+	expect(store, put, 500, "MMDS tokens are not available.");
+	assert_int_equal(mmds_store_prepare_tokens(store, &err), 0);
+	text = ask(store, put, &status, T0);
+	assert_int_equal(status, 200);
+	assert_int_equal(mmds_store_prepare_tokens(store, &err), 0);
+	snprintf(request, sizeof(request),
+		 "GET /foo HTTP/1.1\r\nX-metadata-token: %s\r\n\r\n",
+		 strstr(text, "\r\n\r\n") + 4);
+	free(text);
+	free(ask(store, request, &status, T0 + 1000));
+	assert_int_equal(status, 200);
 	mmds_store_destroy(store);
 }
 
@@ -625,6 +659,7 @@ int main(void)
 		cmocka_unit_test(reads_as_json_and_imds_text),
 		cmocka_unit_test(http_v1_and_errors),
 		cmocka_unit_test(http_v2_tokens),
+		cmocka_unit_test(tokens_wait_for_prepare),
 		cmocka_unit_test(request_end_finds_the_blank_line),
 		cmocka_unit_test(arp_request_gets_the_mmds_mac),
 		cmocka_unit_test(tcp_serves_a_request_in_segments),
