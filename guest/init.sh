@@ -39,9 +39,21 @@ demo | demo-once)
 	;;
 esac
 
+# busybox's reboot, poweroff and halt without -f ask init to do it by a
+# signal (TERM, USR2, USR1); this script is init, so it does what they ask.
+# halt powers off: a halted guest would leave its VMM running for ever.
+trap 'reboot -f' TERM
+trap 'poweroff -f' USR1 USR2
+
 export PS1='# '
 while :; do
-	setsid cttyhack sh
+	# In the background and waited for: a shell running in the foreground
+	# would hold the traps above until it exits. cttyhack reopens the
+	# console as the shell's terminal, whatever stdin it was given, and
+	# tern-default-signals gives it back the Ctrl-C and Ctrl-\ that sh
+	# takes from background commands.
+	tern-default-signals setsid cttyhack sh &
+	wait $!
 	echo "tern guest: shell exited; rebooting"
 	reboot -f
 	sleep 5
