@@ -30,12 +30,6 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 		ret = tern_error_set(err, EPERM,
 				     "a snapshot needs a paused VM (state: %s)",
 				     instance_state_name(inst->state));
-	/* Its image below 4 GiB is not guest RAM and no snapshot carries
-	 * it yet. */
-	else if (inst->vm->config.firmware_path)
-		ret = tern_error_set(err, ENOTSUP,
-				     "a VM booted by a firmware cannot be "
-				     "snapshotted yet");
 	else
 		ret = snapshot_create(inst->vm, &req, &stats, err);
 	pthread_mutex_unlock(&inst->lock);
@@ -74,9 +68,9 @@ static int take_snapshot_config(struct instance *inst,
 				struct tern_error *err)
 {
 	struct vm_config merged = inst->config;
-	static const enum vm_config_string moved[] = {VM_CONFIG_STR_KERNEL,
-						      VM_CONFIG_STR_INITRD,
-						      VM_CONFIG_STR_CMDLINE};
+	static const enum vm_config_string moved[] = {
+		VM_CONFIG_STR_KERNEL, VM_CONFIG_STR_INITRD,
+		VM_CONFIG_STR_CMDLINE, VM_CONFIG_STR_FIRMWARE};
 	int ret;
 
 	merged.cpu_count = snap->config.cpu_count;
@@ -85,6 +79,7 @@ static int take_snapshot_config(struct instance *inst,
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;
 	merged.cmdline = snap->config.cmdline;
+	merged.firmware_path = snap->config.firmware_path;
 	merged.mmds = snap->config.mmds;
 	ret = config_state_compare(snap, &merged,
 				   vm_config_virtio_transport(&merged), err);

@@ -209,8 +209,8 @@ static const struct json_field tern_fields[] = {
 	{"virtio_transport", JSON_FIELD_STRING, 1, 0, 0},
 	/* The restoring tern's own choice (--on-reboot): not used. */
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
-	/* Not restored: a snapshot of a firmware-booted VM is refused when
-	 * taken (snapshot/snapshot.c), so none carries it. */
+	/* The restored VM's boot source (its slot's size comes from the
+	 * file there; the image itself from the firmware section). */
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
@@ -249,7 +249,12 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 		return 0;
 	if (!strcmp(key, "tern")) {
 		int ret = JSON_FIELDS_CHECK(value, "tern", tern_fields, 0, err);
+		const json_t *firmware =
+			ret ? NULL : json_fields_get(value, "firmware");
 
+		if (firmware)
+			ret = keep(snap, VM_CONFIG_STR_FIRMWARE, firmware,
+				   &config->firmware_path, err);
 		return ret ? ret
 			   : config_parse_transport(
 				     "tern.virtio_transport",
