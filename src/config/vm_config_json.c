@@ -1046,9 +1046,12 @@ json_t *vm_config_json_export_mmds(const struct vm_config *config)
 }
 
 /* Reads a JSON file of at most VM_CONFIG_FILE_MAX bytes; what names it in
- * messages ("config file"). */
-static int load_json_file(const char *path, const char *what, json_t **doc,
-			  struct tern_error *err)
+ * messages ("config file"). quiet: a file named inside a document, which
+ * may come from someone other than the operator (ternd's VM definitions):
+ * only a regular file, and a parse error says where, not what jansson
+ * read there. */
+static int load_json_file(const char *path, const char *what, int quiet,
+			  json_t **doc, struct tern_error *err)
 {
 	json_error_t json_err;
 	struct stat st;
@@ -1059,6 +1062,11 @@ static int load_json_file(const char *path, const char *what, json_t **doc,
 	if (fd < 0)
 		return tern_error_set(err, errno, "%s %s: %s", what, path,
 				      strerror(errno));
+	if (quiet && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return tern_error_set(
+			err, EINVAL, "%s %s is not a regular file", what, path);
+	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size > VM_CONFIG_FILE_MAX) {
 		close(fd);
@@ -1068,6 +1076,12 @@ static int load_json_file(const char *path, const char *what, json_t **doc,
 	}
 	*doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &json_err);
 	close(fd);
+	if (!*doc && quiet)
+		return tern_error_set(err, EINVAL,
+				      "%s %s is not valid JSON (line %d column "
+				      "%d)",
+				      what, path, json_err.line,
+				      json_err.column);
 	if (!*doc)
 		return tern_error_set(
 			err, EINVAL, "%s %s, line %d column %d: %s", what, path,
@@ -1089,8 +1103,8 @@ static int apply_cpu_config_section(struct vm_config *config,
 	ret = config_check_path("cpu-config", json_string_value(value), err);
 	if (ret)
 		return ret;
-	ret = load_json_file(json_string_value(value), "cpu-config file", &doc,
-			     err);
+	ret = load_json_file(json_string_value(value), "cpu-config file", 1,
+			     &doc, err);
 	if (ret)
 		return ret;
 	ret = apply_cpu_config(config, storage, doc, 0, err);
@@ -1260,7 +1274,7 @@ int vm_config_json_load_file(struct vm_config *config,
 			     const char *path, struct tern_error *err)
 {
 	json_t *doc;
-	int ret = load_json_file(path, "config file", &doc, err);
+	int ret = load_json_file(path, "config file", 0, &doc, err);
 
 	if (ret)
 		return ret;

@@ -241,6 +241,12 @@ static void out_of_range_values_are_refused(void **state)
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"cpu-config\": \"/nonexistent/cpu.json\"}",
 		       "cpu-config file /nonexistent/cpu.json");
+	/* A file named in a document: a regular one, and what it holds is
+	 * not echoed (ternd's definitions name files too). */
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"cpu-config\": \"/dev/null\"}",
+		       "cpu-config file /dev/null is not a regular file");
+
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"logger\": {\"level\": \"loud\"}}",
 		       "logger.level 'loud'");
@@ -880,6 +886,31 @@ static void cpu_templates_static_and_custom(void **state)
 	vm_config_storage_free(&storage2);
 }
 
+/* A cpu-config file that is not JSON: where, never what it holds. */
+static void cpu_config_file_contents_are_not_echoed(void **state)
+{
+	char path[] = "/tmp/tern-cpu-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	const char *message;
+	char doc[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret-word\n", 12), 12);
+	close(fd);
+	snprintf(doc, sizeof(doc),
+		 "{\"cpu-config\": \"%s\", \"boot-source\": "
+		 "{\"kernel_image_path\": \"/k\"}}",
+		 path);
+	vm_config_set_defaults(&config);
+	message = apply_doc(&config, &storage, doc);
+	assert_non_null(strstr(message, "is not valid JSON (line 1 column"));
+	assert_null(strstr(message, "secret"));
+	unlink(path);
+	vm_config_storage_free(&storage);
+}
+
 /* Firecracker's config file may name a file holding the cpu-config. */
 static void cpu_config_from_a_file(void **state)
 {
@@ -911,6 +942,7 @@ int main(void)
 		cmocka_unit_test(full_document_round_trips),
 		cmocka_unit_test(cpu_templates_static_and_custom),
 		cmocka_unit_test(cpu_config_from_a_file),
+		cmocka_unit_test(cpu_config_file_contents_are_not_echoed),
 		cmocka_unit_test(firmware_round_trips),
 		cmocka_unit_test(defaults_fill_what_the_document_leaves_out),
 		cmocka_unit_test(unknown_fields_and_sections_are_refused),
