@@ -711,13 +711,6 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	mmds_store_set_mode(inst->mmds,
 			    config->mmds.version == 2 ? MMDS_V2 : MMDS_V1,
 			    config->mmds.imds_compat);
-	/* Accepted for Firecracker's clients (firectl asks for SMT by
-	 * default); said once so nobody mistakes the topology. */
-	if (config->smt && config->cpu_count > 1)
-		log_info("machine-config.smt: the guest sees its %d vCPUs as "
-			 "%d cores of one thread each (tern does not present "
-			 "SMT siblings yet)",
-			 config->cpu_count, config->cpu_count);
 	ret = vm_create(vm, config, err);
 	if (!ret && inst->load_snapshot_path) {
 		ret = snapshot_load(vm, inst->load_snapshot_path,

@@ -59,10 +59,10 @@ static void take_rate_limiters(struct vm_config *merged,
 	merged->rng_rate_limiter = snap->rng_rate_limiter;
 }
 
-/* The loaded VM is the snapshot's: its vCPUs, memory, CPU template and
- * boot source replace the configuration's (GET /vm/config shows them),
- * and its devices must be the configured ones (host paths may differ).
- * Lock held; takes the snapshot's strings over. */
+/* The loaded VM is the snapshot's: its vCPUs, memory, SMT, CPU template
+ * (static and custom) and boot source replace the configuration's (GET
+ * /vm/config shows them), and its devices must be the configured ones (host
+ * paths may differ). Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
 				struct snapshot_config *snap,
 				struct tern_error *err)
@@ -76,6 +76,8 @@ static int take_snapshot_config(struct instance *inst,
 	merged.cpu_count = snap->config.cpu_count;
 	merged.memory_size = snap->config.memory_size;
 	merged.cpu_template = snap->config.cpu_template;
+	merged.cpu_custom = snap->config.cpu_custom;
+	merged.smt = snap->config.smt;
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;
 	merged.cmdline = snap->config.cmdline;
@@ -91,6 +93,11 @@ static int take_snapshot_config(struct instance *inst,
 		inst->storage.strings[moved[i]] =
 			snap->storage.strings[moved[i]];
 		snap->storage.strings[moved[i]] = NULL;
+	}
+	if (snap->storage.cpu_custom) {
+		free(inst->storage.cpu_custom);
+		inst->storage.cpu_custom = snap->storage.cpu_custom;
+		snap->storage.cpu_custom = NULL;
 	}
 	inst->config = merged;
 	return 0;

@@ -247,6 +247,13 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 	/* After the interfaces it names (parse_document). */
 	if (!strcmp(key, "mmds-config"))
 		return 0;
+	/* machine-config came first (parse_document): the custom template
+	 * and the template it applies on top of replace its cpu_template. */
+	if (!strcmp(key, "cpu-config"))
+		return json_is_null(value)
+			? 0
+			: vm_config_json_apply_cpu_config(
+				  config, &snap->storage, value, err);
 	if (!strcmp(key, "tern")) {
 		int ret = JSON_FIELDS_CHECK(value, "tern", tern_fields, 0, err);
 		const json_t *firmware =
