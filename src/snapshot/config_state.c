@@ -225,8 +225,12 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 			? 0
 			: tern_error_set(err, EINVAL,
 					 "%s: expected a JSON object", key);
+	/* null: a firmware VM's. The loaded VM is checked as any other
+	 * before it starts: a kernel or a firmware (config_check.c). */
 	if (!strcmp(key, "boot-source"))
-		return parse_boot_source(snap, value, err);
+		return json_is_null(value)
+			? 0
+			: parse_boot_source(snap, value, err);
 	if (!strcmp(key, "drives") || !strcmp(key, "network-interfaces"))
 		return parse_list(snap, value, key, err);
 	if (!strcmp(key, "vsock"))

@@ -214,6 +214,26 @@ static void mismatches_are_named(void **state)
 	config_state_free(&snap);
 }
 
+/* A --firmware VM has no boot source (null in the document): its
+ * snapshot's configuration reads back with the firmware as its boot. */
+static void firmware_vm_round_trips(void **state)
+{
+	struct vm_config c;
+	struct snapshot_config snap;
+
+	full_config(&c);
+	c.kernel_path = NULL;
+	c.cmdline = NULL;
+	c.firmware_path = "/usr/share/seabios/bios.bin";
+	c.virtio_transport = VIRTIO_TRANSPORT_PCI;
+	saved(&c, &snap);
+	assert_null(snap.config.kernel_path);
+	assert_non_null(snap.config.firmware_path);
+	assert_string_equal(snap.config.firmware_path,
+			    "/usr/share/seabios/bios.bin");
+	config_state_free(&snap);
+}
+
 static void missing_section(void **state)
 {
 	struct state_file sf;
@@ -392,6 +412,7 @@ int main(void)
 		cmocka_unit_test(cpu_configuration_round_trips),
 		cmocka_unit_test(host_paths_may_differ),
 		cmocka_unit_test(mismatches_are_named),
+		cmocka_unit_test(firmware_vm_round_trips),
 		cmocka_unit_test(missing_section),
 		cmocka_unit_test(hostile_sections),
 		cmocka_unit_test(random_corruption),
