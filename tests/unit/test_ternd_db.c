@@ -63,10 +63,10 @@ static void define_get_list_undefine(void **state)
 	int created = -1;
 
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(created, 1);
 	assert_int_equal(
-		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "db", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.name, "web");
 	assert_string_equal(r.config, DOC);
@@ -100,10 +100,10 @@ static void redefine_keeps_the_runtime_record(void **state)
 	int created;
 
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(
 		ternd_db_set_runtime(f->db, "web", &rt, "started", &err), 0);
-	assert_int_equal(ternd_db_define(f->db, "web", "{\"x\":1}", 1, NULL,
+	assert_int_equal(ternd_db_define(f->db, "web", "{\"x\":1}", 1, NULL, NULL,
 					 &created, &err),
 			 0);
 	assert_int_equal(created, 0);
@@ -137,13 +137,13 @@ static void a_failed_define_changes_nothing(void **state)
 	int created;
 
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	/* The schema's CHECK refuses text that is not JSON: the replacement
 	 * fails as a whole. */
-	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, NULL, &created,
 				    &err) < 0);
 	assert_non_null(strstr(err.message, "state database"));
-	assert_true(ternd_db_define(f->db, "new", "{broken", 1, NULL, &created,
+	assert_true(ternd_db_define(f->db, "new", "{broken", 1, NULL, NULL, &created,
 				    &err) < 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.config, DOC);
@@ -159,7 +159,7 @@ static void the_state_survives_reopening(void **state)
 	int created;
 
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	ternd_db_close(f->db);
 	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
@@ -217,7 +217,7 @@ static void definitions_are_checked_as_tern_would(void **state)
 	struct tern_error err;
 	json_t *doc = json_loads(DOC, 0, NULL);
 
-	assert_int_equal(vm_definition_check(doc, NULL, &summary, NULL, &err),
+	assert_int_equal(vm_definition_check(doc, NULL, &summary, NULL, NULL, &err),
 			 0);
 	assert_int_equal(summary.vcpus, 2);
 	assert_int_equal(summary.memory_mib, 128);
@@ -235,11 +235,11 @@ static void definitions_are_checked_as_tern_would(void **state)
 		doc = json_loads(bad[i], 0, NULL);
 		assert_non_null(doc);
 		assert_int_equal(
-			vm_definition_check(doc, NULL, NULL, NULL, &err),
+			vm_definition_check(doc, NULL, NULL, NULL, NULL, &err),
 			-EINVAL);
 		json_decref(doc);
 	}
-	assert_int_equal(vm_definition_check(NULL, NULL, NULL, NULL, &err),
+	assert_int_equal(vm_definition_check(NULL, NULL, NULL, NULL, NULL, &err),
 			 -EINVAL);
 }
 
@@ -255,7 +255,7 @@ static void volumes_catalog_and_references(void **state)
 	snprintf(refs.names[0], sizeof(refs.names[0]), "disk");
 	/* A definition may name only a volume in the catalog. */
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		ternd_db_define(f->db, "web", DOC, 1, &refs, NULL, &created, &err),
 		-ENOENT);
 	assert_non_null(strstr(err.message, "no volume named 'disk'"));
 	assert_int_equal(
@@ -270,7 +270,7 @@ static void volumes_catalog_and_references(void **state)
 	assert_int_equal(
 		ternd_db_volume_add(f->db, "copy", "disk", "cloned", &err), 0);
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		ternd_db_define(f->db, "web", DOC, 1, &refs, NULL, &created, &err),
 		0);
 	assert_int_equal(ternd_db_volume_get(f->db, "disk", &v, &err), 0);
 	assert_string_equal(v.used_by, "web");
@@ -301,12 +301,12 @@ static void volumes_catalog_and_references(void **state)
 
 	/* A redefinition without the volume frees it; so does undefine. */
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), -ENOENT);
 	snprintf(refs.names[0], sizeof(refs.names[0]), "copy");
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
+		ternd_db_define(f->db, "web", DOC, 1, &refs, NULL, &created, &err),
 		0);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "copy", &err), 0);
@@ -326,7 +326,7 @@ static void events_are_logged_with_their_changes(void **state)
 
 	assert_int_equal(ternd_db_last_event_id(f->db), 0);
 	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "web", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(
 		ternd_db_set_runtime(f->db, "web", &rt, "paused", &err), 0);
 	/* No event asked for: none logged. */
@@ -342,7 +342,7 @@ static void events_are_logged_with_their_changes(void **state)
 					    "to 1024", &err),
 			 0);
 	/* A failed change logs nothing. */
-	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, NULL, &created,
 				    &err) < 0);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
 
@@ -369,7 +369,7 @@ static void events_are_logged_with_their_changes(void **state)
 	/* The autostart mark is read back with the VM. */
 	struct vm_record r;
 	assert_int_equal(
-		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
+		ternd_db_define(f->db, "db", DOC, 1, NULL, NULL, &created, &err), 0);
 	assert_int_equal(ternd_db_set_autostart(f->db, "db", 1, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "db", &r, &err), 0);
 	assert_int_equal(r.autostart, 1);
