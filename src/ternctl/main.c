@@ -137,11 +137,10 @@ static int object_path(const struct verb *verb, const char *kind,
 	if (check_name(verb, kind, name))
 		return EXIT_FAILED;
 	snprintf(buf, size, "/v1/%s/%s%s%s",
-		 !strcmp(kind, "VM")	     ? "vms"
-		 : !strcmp(kind, "network") ? "networks"
-					    : "volumes",
-		 name,
-		 action ? "/" : "", action ? action : "");
+		 !strcmp(kind, "VM")		    ? "vms"
+			 : !strcmp(kind, "network") ? "networks"
+						    : "volumes",
+		 name, action ? "/" : "", action ? action : "");
 	return 0;
 }
 
@@ -472,8 +471,7 @@ static int run_vol_list(const struct verb *verb, const struct invocation *inv)
 	return call(verb, inv, "GET", "/v1/volumes", NULL, show_volumes);
 }
 
-static int run_net_define(const struct verb *verb,
-			  const struct invocation *inv)
+static int run_net_define(const struct verb *verb, const struct invocation *inv)
 {
 	char path[128];
 	json_t *body;
@@ -499,8 +497,7 @@ static int run_net_define(const struct verb *verb,
 }
 
 /* net-undefine, net-start, net-destroy. */
-static int run_net_action(const struct verb *verb,
-			  const struct invocation *inv)
+static int run_net_action(const struct verb *verb, const struct invocation *inv)
 {
 	char path[128];
 	int undefine = !strcmp(verb->name, "net-undefine");
@@ -845,7 +842,8 @@ static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		size_t len = strlen(names[k]);
 
-		if (strncmp(arg, names[k], len) || (arg[len] && arg[len] != '='))
+		if (strncmp(arg, names[k], len) ||
+		    (arg[len] && arg[len] != '='))
 			continue;
 		if (arg[len] == '=') {
 			*slots[k] = arg + len + 1;

@@ -257,14 +257,14 @@ void ternctl_print_network(FILE *out, const json_t *n)
 	fprintf(out, "%-16s%s\n", "NAT:", yes_no(n, "nat"));
 	fprintf(out, "%-16s%s\n", "DHCP:", yes_no(n, "dhcp"));
 	if (json_is_integer(pid))
-		fprintf(out, "%-16s%lld\n", "dnsmasq pid:",
-			(long long)json_integer_value(pid));
+		fprintf(out, "%-16s%lld\n",
+			"dnsmasq pid:", (long long)json_integer_value(pid));
 	fprintf(out, "%-16s%s\n", "Used by:", users);
 	fprintf(out, "%-16s%s\n", "VMs on it:", attached);
 	json_array_foreach(leases, i, lease)
-		fprintf(out, "%-16s%s %s %s\n", i ? "" : "Leases:",
-			text_or(lease, "ip", "?"), text_or(lease, "mac", "?"),
-			text_or(lease, "vm", "-"));
+		fprintf(out, "%-16s%s %s %s\n",
+			i ? "" : "Leases:", text_or(lease, "ip", "?"),
+			text_or(lease, "mac", "?"), text_or(lease, "vm", "-"));
 }
 
 void ternctl_print_event(FILE *out, const json_t *event)

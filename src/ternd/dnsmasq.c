@@ -16,8 +16,7 @@ void dnsmasq_files_for(const char *network_dir, struct dnsmasq_files *files)
 		 network_dir);
 	snprintf(files->leases, sizeof(files->leases), "%s/dnsmasq.leases",
 		 network_dir);
-	snprintf(files->log, sizeof(files->log), "%s/dnsmasq.log",
-		 network_dir);
+	snprintf(files->log, sizeof(files->log), "%s/dnsmasq.log", network_dir);
 }
 
 int dnsmasq_config(const struct network_def *def,
@@ -47,8 +46,8 @@ int dnsmasq_config(const struct network_def *def,
 		     "dhcp-authoritative\n"
 		     "dhcp-lease-max=%u\n"
 		     "dhcp-leasefile=%s\n",
-		     def->name, def->bridge, first, last, mask,
-		     to - from + 1, files->leases);
+		     def->name, def->bridge, first, last, mask, to - from + 1,
+		     files->leases);
 	return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
@@ -67,8 +66,7 @@ static int write_text(const char *path, const char *text,
 	return ok ? 0 : tern_error_set(err, EIO, "cannot write %s", path);
 }
 
-static void conf_arg(const struct dnsmasq_files *files, char *buf,
-		     size_t size)
+static void conf_arg(const struct dnsmasq_files *files, char *buf, size_t size)
 {
 	snprintf(buf, size, "--conf-file=%s", files->conf);
 }

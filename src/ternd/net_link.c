@@ -59,7 +59,7 @@ int net_link_is_bridge(const char *name)
 	ifreq_for(&ifr, name);
 	ifr.ifr_data = (char *)&info;
 	return sock_ioctl(SIOCETHTOOL, &ifr) == 0 &&
-	       !strcmp(info.driver, "bridge");
+		!strcmp(info.driver, "bridge");
 }
 
 int net_bridge_create(const char *name, struct tern_error *err)

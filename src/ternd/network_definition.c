@@ -37,9 +37,8 @@ int network_ifname_check(const char *what, const char *name,
 				      "a %s name has 1 to %d characters", what,
 				      IFNAMSIZ - 1);
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return tern_error_set(err, EINVAL,
-				      "'%s' is not a valid %s name", name,
-				      what);
+		return tern_error_set(
+			err, EINVAL, "'%s' is not a valid %s name", name, what);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
@@ -112,8 +111,7 @@ void network_ip_text(uint32_t ip, char *buf, size_t size)
 		 ip >> 8 & 0xff, ip & 0xff);
 }
 
-void network_subnet_text(const struct network_def *def, char *buf,
-			 size_t size)
+void network_subnet_text(const struct network_def *def, char *buf, size_t size)
 {
 	char ip[16];
 
@@ -156,19 +154,20 @@ static int check_kind(struct network_def *def, const json_t *body,
 	const char *kind = json_string_value(json_fields_get(body, "kind"));
 
 	if (kind && network_kind_parse(kind, &def->kind))
-		return tern_error_set(err, EINVAL,
-				      "network kind '%.32s': use managed (ternd "
-				      "creates the bridge) or bridge (an "
-				      "existing one)",
-				      kind);
+		return tern_error_set(
+			err, EINVAL,
+			"network kind '%.32s': use managed (ternd "
+			"creates the bridge) or bridge (an "
+			"existing one)",
+			kind);
 	if (!kind)
 		def->kind = def->prefix ? NETWORK_MANAGED : NETWORK_BRIDGE;
 	if (def->kind == NETWORK_MANAGED && !def->prefix)
 		return tern_error_set(err, EINVAL,
 				      "a managed network needs a subnet "
 				      "(\"subnet\": \"192.168.122.0/24\")");
-	if (def->kind == NETWORK_BRIDGE && (def->prefix || def->nat ||
-					    def->dhcp))
+	if (def->kind == NETWORK_BRIDGE &&
+	    (def->prefix || def->nat || def->dhcp))
 		return tern_error_set(err, EINVAL,
 				      "a bridge network names a bridge someone "
 				      "else manages: it takes no subnet, NAT "

@@ -46,8 +46,7 @@ int network_def_from_json(const char *name, const json_t *body,
 int network_subnet_parse(const char *text, uint32_t *subnet, int *prefix,
 			 struct tern_error *err);
 /* "A.B.C.D/N", or "" for a bridge network. */
-void network_subnet_text(const struct network_def *def, char *buf,
-			 size_t size);
+void network_subnet_text(const struct network_def *def, char *buf, size_t size);
 /* A host-order IPv4 address as dotted text. */
 void network_ip_text(uint32_t ip, char *buf, size_t size);
 /* The bridge's (gateway's) address: the subnet's first. */

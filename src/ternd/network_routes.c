@@ -23,8 +23,8 @@ static void define_network(struct vm_manager *m, const char *name,
 			   const struct ternd_request *request,
 			   struct ternd_reply *reply)
 {
-	static const char *const fields[] = {"kind", "bridge", "subnet", "nat",
-					     "dhcp", NULL};
+	static const char *const fields[] = {"kind", "bridge", "subnet",
+					     "nat",  "dhcp",   NULL};
 	json_t *doc = ternd_route_body(request, fields, reply);
 	struct tern_error err;
 	int ret;

@@ -434,8 +434,7 @@ int networks_undefine(struct networks *n, const char *name,
 	return 0;
 }
 
-int networks_start(struct networks *n, const char *name,
-		   struct tern_error *err)
+int networks_start(struct networks *n, const char *name, struct tern_error *err)
 {
 	struct network_record r;
 	struct tern_error ignored;
@@ -463,11 +462,11 @@ int networks_start(struct networks *n, const char *name,
 	if (!ret && r.def.kind == NETWORK_MANAGED) {
 		ret = build_managed(n, &r, err);
 		if (ret) {
-			snprintf(reason, sizeof(reason), "failed to start: %.160s",
-				 err->message);
+			snprintf(reason, sizeof(reason),
+				 "failed to start: %.160s", err->message);
 			teardown_managed(n, &r, &ignored);
-			ternd_db_network_set_state(n->db, name, 0, 0, 0,
-						   reason, NULL, &ignored);
+			ternd_db_network_set_state(n->db, name, 0, 0, 0, reason,
+						   NULL, &ignored);
 		}
 	}
 	if (!ret) {
@@ -570,8 +569,7 @@ static json_t *network_json(struct networks *n, const struct network_record *r)
 		r->reason, "dnsmasq_pid",
 		d ? json_integer(d->proc.pid) : json_null(), "used_by",
 		split_names(r->used_by), "attached", split_names(r->attached),
-		"leases",
-		def->dhcp ? leases_json(n, def->name) : json_array(),
+		"leases", def->dhcp ? leases_json(n, def->name) : json_array(),
 		"defined_at", (json_int_t)r->defined_at);
 }
 
@@ -588,8 +586,7 @@ int networks_get_json(struct networks *n, const char *name, json_t **out,
 	return *out ? 0 : tern_error_set(err, ENOMEM, "out of memory");
 }
 
-int networks_list_json(struct networks *n, json_t **out,
-		       struct tern_error *err)
+int networks_list_json(struct networks *n, json_t **out, struct tern_error *err)
 {
 	struct network_record *records;
 	size_t count;
@@ -662,7 +659,8 @@ static int check_networks(struct networks *n, const char *vm,
 					     "VM '%s' names network '%s', "
 					     "which is not active ('ternctl "
 					     "net-start %s')",
-					     vm, refs->names[i], refs->names[i]);
+					     vm, refs->names[i],
+					     refs->names[i]);
 		else
 			ret = check_bridge_there(&r.def, err);
 		defs[i] = r.def;
@@ -686,13 +684,11 @@ int networks_vm_taps_up(struct networks *n, const char *vm,
 		return ret;
 	for (size_t i = 0; i < refs->count; i++) {
 		memset(&taps[i], 0, sizeof(taps[i]));
-		snprintf(taps[i].tap, sizeof(taps[i].tap), "%s",
-			 refs->taps[i]);
+		snprintf(taps[i].tap, sizeof(taps[i].tap), "%s", refs->taps[i]);
 		snprintf(taps[i].vm, sizeof(taps[i].vm), "%s", vm);
 		snprintf(taps[i].network, sizeof(taps[i].network), "%s",
 			 refs->names[i]);
-		snprintf(taps[i].mac, sizeof(taps[i].mac), "%s",
-			 refs->macs[i]);
+		snprintf(taps[i].mac, sizeof(taps[i].mac), "%s", refs->macs[i]);
 		taps[i].position = (int)i;
 	}
 	/* Recorded before created: a kill from here on leaves records the

@@ -413,8 +413,8 @@ static int set_networks(struct ternd_db *db, const char *name,
 			struct tern_error *err)
 {
 	sqlite3_stmt *st;
-	int ret = run(db, err, "DELETE FROM vm_network WHERE vm = ?1", "t",
-		      name);
+	int ret =
+		run(db, err, "DELETE FROM vm_network WHERE vm = ?1", "t", name);
 
 	for (size_t i = 0; !ret && networks && i < networks->count; i++) {
 		const char *network = networks->names[i];
@@ -430,10 +430,11 @@ static int set_networks(struct ternd_db *db, const char *name,
 					      "('ternctl net-list' lists them)",
 					      network);
 		if (ret > 0)
-			ret = run(db, err,
-				  "INSERT OR IGNORE INTO vm_network (vm, network)"
-				  " VALUES (?1, ?2)",
-				  "tt", name, network);
+			ret = run(
+				db, err,
+				"INSERT OR IGNORE INTO vm_network (vm, network)"
+				" VALUES (?1, ?2)",
+				"tt", name, network);
 	}
 	return ret < 0 ? ret : 0;
 }
@@ -867,12 +868,13 @@ int ternd_db_network_add(struct ternd_db *db, const struct network_def *def,
 				     "already",
 				     def->bridge, other);
 	if (!ret)
-		ret = run(db, err,
-			  "INSERT INTO network (name, kind, bridge, subnet, nat,"
-			  " dhcp, defined_at, reason, changed_at)"
-			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'defined', ?7)",
-			  "ttttiil", def->name, network_kind_name(def->kind),
-			  def->bridge, subnet, def->nat, def->dhcp, now);
+		ret = run(
+			db, err,
+			"INSERT INTO network (name, kind, bridge, subnet, nat,"
+			" dhcp, defined_at, reason, changed_at)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'defined', ?7)",
+			"ttttiil", def->name, network_kind_name(def->kind),
+			def->bridge, subnet, def->nat, def->dhcp, now);
 	if (!ret)
 		ret = log_event(db, "network", def->name, "defined", "defined",
 				err);
@@ -904,8 +906,8 @@ static int read_network(struct ternd_db *db, sqlite3_stmt *st, void *out,
 	if (network_kind_parse(column_text(st, 1), &def->kind))
 		return db_fail(db, err, "a network has an unknown kind");
 	snprintf(def->bridge, sizeof(def->bridge), "%s", column_text(st, 2));
-	if (subnet[0] && network_subnet_parse(subnet, &def->subnet,
-					      &def->prefix, &ignored))
+	if (subnet[0] &&
+	    network_subnet_parse(subnet, &def->subnet, &def->prefix, &ignored))
 		return db_fail(db, err, "a network has a malformed subnet");
 	def->nat = sqlite3_column_int(st, 4);
 	def->dhcp = sqlite3_column_int(st, 5);

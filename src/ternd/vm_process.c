@@ -181,8 +181,8 @@ int vm_process_spawn_program(char *const argv[], const char *log_path,
 	int wait_pipe[2], log_fd, pidfd, saved;
 	pid_t pid;
 
-	log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		      0600);
+	log_fd =
+		open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return tern_error_set(err, errno, "cannot open %s: %s",
 				      log_path, strerror(errno));

@@ -66,10 +66,12 @@ class Host:
         self.log = os.path.join(self.dir, "ternd.stderr")
         self.proc = None
 
-    def start(self, env=None, wait=True, relative=False, args=()):
+    def start(self, env=None, wait=True, relative=False, args=(), wrapper=()):
         # relative: started in the host's directory with "--state-dir state".
+        # wrapper: a command ternd runs under (nsenter --net=... for the
+        # network tests).
         self.proc = subprocess.Popen(
-            [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
+            list(wrapper) + [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
              "--socket", self.sock, "--tern", TERN] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
