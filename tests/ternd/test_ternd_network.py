@@ -247,6 +247,13 @@ def a_vm_gets_a_tap_on_the_bridge_and_loses_it_when_it_stops():
         assert h.info("web")["state"] == "shut off"
         assert not link(ns, tap), "a dead VM's tap survived ternd's restart"
 
+        # A start that fails (tern cannot load the "kernel") leaves no tap.
+        vm_with_network(h, "broken", kernel=os.path.abspath(__file__))
+        h.fails("start", "broken", words=("failed to start",))
+        assert [entry["ifname"] for entry in links(ns) if entry["ifname"].startswith("tn")] \
+            == [], "a failed start left its tap"
+        h.ok("undefine", "broken")
+
         # The same MAC and tap at every start.
         h.ok("start", "web")
         again = json.load(open(os.path.join(h.state, "vms", "web", "config.json")))
