@@ -24,8 +24,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "guest"))
-from tap import run, test, test_with_timeout  # noqa: E402
-from ternd_host import GUEST, Host, setup as host_setup, wait_until  # noqa: E402
+from tap import run, test, test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import GUEST, Host, has_test_hooks, setup as host_setup, wait_until  # noqa: E402
 
 SUBNET = "192.168.122.0/24"
 BRIDGE = "ternbr0"
@@ -262,6 +262,48 @@ def a_vm_gets_a_tap_on_the_bridge_and_loses_it_when_it_stops():
         h.ok("undefine", "web")
         h.ok("net-destroy", "default")
         h.ok("net-undefine", "default")
+        h.stop()
+
+
+@test_in_builds_where(has_test_hooks)
+def kill_9_in_the_middle_leaves_nothing_half_made():
+    with netns() as ns, Host() as h:
+        # Inside the define's transaction: no network.
+        h.start(wrapper=ns, env={"TERND_TEST_KILL_AT": "network"})
+        h.ctl("net-define", "default", "--bridge", BRIDGE, "--subnet", SUBNET, "--dhcp")
+        h.proc.wait(timeout=10)
+        h.start(wrapper=ns)
+        assert json.loads(h.ok("net-list", "--json"))["networks"] == []
+        h.ok("net-define", "default", "--bridge", BRIDGE, "--subnet", SUBNET, "--nat",
+             "--dhcp")
+        h.kill9()
+        # Recorded active, bridge and NAT made, dnsmasq not yet: the next
+        # ternd builds the rest.
+        h.start(wrapper=ns, env={"TERND_TEST_KILL_AT": "network-build"})
+        h.ctl("net-start", "default")
+        h.proc.wait(timeout=10)
+        assert link(ns, BRIDGE) and not dnsmasq_pids(h)
+        h.start(wrapper=ns)
+        info = network(h, "default")
+        assert info["active"] and dnsmasq_pids(h) == [info["dnsmasq_pid"]], info
+        assert "ternd-default" in nft_tables(ns)
+        # A VM's taps recorded, not yet made: the next ternd forgets them,
+        # and the VM starts normally after.
+        vm_with_network(h, "web")
+        h.kill9()
+        h.start(wrapper=ns, env={"TERND_TEST_KILL_AT": "taps"})
+        h.ctl("start", "web")
+        h.proc.wait(timeout=10)
+        assert not h.tern_pids()
+        h.start(wrapper=ns)
+        assert h.info("web")["state"] == "shut off"
+        assert network(h, "default")["attached"] == []
+        assert not [entry for entry in links(ns) if entry["ifname"].startswith("tn")]
+        h.ok("start", "web")
+        h.ok("destroy", "web")
+        h.ok("undefine", "web")
+        h.ok("net-destroy", "default")
+        assert not link(ns, BRIDGE) and not dnsmasq_pids(h)
         h.stop()
 
 
