@@ -30,16 +30,18 @@ def pid_alive(pid):
     """True while any thread of pid is not yet a zombie: a multi-threaded
     process's leader turns Z first, while its other threads still hold the
     shared file table (its listening API socket among them)."""
+    # A task being reaped can answer ESRCH (ProcessLookupError) rather
+    # than ENOENT while its /proc entry goes away: gone all the same.
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return False
 
