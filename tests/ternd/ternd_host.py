@@ -161,11 +161,27 @@ class Host:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for pid in self.tern_pids():
+        for pid in self.tern_pids() + self.dnsmasq_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def dnsmasq_pids(self):
+        """The dnsmasq of this host's networks (a failed test leaves them
+        running otherwise: they hold their network namespace)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"dnsmasq") and any(self.state.encode() in a for a in argv):
+                pids.append(int(entry))
+        return pids
 
     def __enter__(self):
         return self

@@ -66,17 +66,7 @@ def nft_tables(ns):
 
 
 def dnsmasq_pids(h):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if argv[0].endswith(b"dnsmasq") and any(h.state.encode() in a for a in argv):
-                pids.append(int(entry))
-    return pids
+    return h.dnsmasq_pids()
 
 
 def network(h, name):
