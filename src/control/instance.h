@@ -87,6 +87,11 @@ struct instance {
 	 * read it without opening files (their seccomp lists). */
 	int statm_fd;
 	int flusher_quit;
+	/* Firecracker's line (firecracker_api): the counters' values at the
+	 * last flush, and logger.metrics_fails / missed_metrics_count. */
+	json_t *fc_previous;
+	_Atomic uint64_t metrics_fails;
+	_Atomic uint64_t metrics_missed;
 	int flusher_started;
 	pthread_t flusher;
 
@@ -95,7 +100,8 @@ struct instance {
 	char id[INSTANCE_ID_MAX + 1];
 	/* Started as `firecracker`: GET /vm/config has Firecracker's sections
 	 * only (no "tern" section), as a client validating against its
-	 * specification expects. */
+	 * specification expects, and the metrics file gets Firecracker's
+	 * line (metrics/fc_metrics.h) instead of tern's. */
 	int firecracker_api;
 	/* The MMDS data store (src/mmds): PUT/PATCH/GET /mmds before and
 	 * after start; the VM's MMDS interfaces serve it. Lives as long as
