@@ -23,6 +23,7 @@ struct run_request {
 	const char *instance_id; /* --id; NULL: "anonymous-instance" */
 	size_t api_max_body; /* --http-api-max-payload-size; 0: default */
 	int firecracker; /* API answers strictly in Firecracker's shapes */
+	json_t *mmds_metadata; /* --metadata: the MMDS at start; owned */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.
