@@ -90,6 +90,7 @@ struct fc_args {
 	const char *metrics_path;
 	const char *describe_snapshot;
 	const char *metadata; /* --metadata FILE */
+	struct instance_start_times start_times; /* the jailer's */
 	int no_api, no_seccomp, show_level, show_log_origin, enable_pci;
 	int version, snapshot_version, help;
 	unsigned long long max_payload;
@@ -202,8 +203,9 @@ void firecracker_command_print_help(FILE *out)
 		"  --start-time-us US, --start-time-cpu-us US, "
 		"--parent-cpu-time-us US\n"
 		"                         what Firecracker's jailer passes: "
-		"checked as numbers,\n"
-		"                         not used\n"
+		"the metrics'\n"
+		"                         api_server start-up times count "
+		"from them\n"
 		"  --version              print the Firecracker API version "
 		"tern speaks and\n"
 		"                         tern's own version, then exit\n"
@@ -293,11 +295,16 @@ static int take_option(int opt, const char *arg, struct fc_args *a,
 		a->no_seccomp = 1;
 		return 0;
 	case FC_START_TIME_US:
-		return parse_u64("start-time-us", arg, &n, err);
+		a->start_times.has_start = 1;
+		return parse_u64("start-time-us", arg, &a->start_times.start_us,
+				 err);
 	case FC_START_TIME_CPU_US:
-		return parse_u64("start-time-cpu-us", arg, &n, err);
+		a->start_times.has_start_cpu = 1;
+		return parse_u64("start-time-cpu-us", arg,
+				 &a->start_times.start_cpu_us, err);
 	case FC_PARENT_CPU_TIME_US:
-		return parse_u64("parent-cpu-time-us", arg, &n, err);
+		return parse_u64("parent-cpu-time-us", arg,
+				 &a->start_times.parent_cpu_us, err);
 	case FC_CONFIG_FILE:
 		a->config_file = arg;
 		return 0;
@@ -491,6 +498,7 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	config->mmds_size_limit =
 		a->mmds_size_limit ? a->mmds_size_limit : a->max_payload;
 	req->firecracker = 1;
+	req->start_times = a->start_times;
 	if (a->metadata)
 		return load_metadata(a->metadata, config->mmds_size_limit,
 				     &req->mmds_metadata, err);

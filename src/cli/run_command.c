@@ -1020,6 +1020,7 @@ int run_command_execute(struct run_request *request,
 		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
+	instance_report_start_times(instance, &request->start_times);
 	/* Without an API socket, or with a config file (as Firecracker
 	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
 	ret = instance_run(instance,

@@ -197,6 +197,50 @@ static void fc_instance_metrics(void *opaque, json_t *doc)
 		       atomic_load(&inst->metrics_fails));
 	fc_metrics_add(doc, "logger", "missed_metrics_count",
 		       atomic_load(&inst->metrics_missed));
+	fc_metrics_add(doc, "api_server", "process_startup_time_us",
+		       atomic_load(&inst->startup_us));
+	fc_metrics_add(doc, "api_server", "process_startup_time_cpu_us",
+		       atomic_load(&inst->startup_cpu_us));
+	/* One measurement of tern's pause (vCPUs stopped, devices quiet):
+	 * Firecracker's API-side and VMM-side figures are the same here. */
+	fc_metrics_add(doc, "latencies_us", "pause_vm",
+		       atomic_load(&inst->pause_us));
+	fc_metrics_add(doc, "latencies_us", "vmm_pause_vm",
+		       atomic_load(&inst->pause_us));
+	fc_metrics_add(doc, "latencies_us", "resume_vm",
+		       atomic_load(&inst->resume_us));
+	fc_metrics_add(doc, "latencies_us", "vmm_resume_vm",
+		       atomic_load(&inst->resume_us));
+}
+
+static uint64_t clock_us(clockid_t clock)
+{
+	struct timespec now;
+
+	clock_gettime(clock, &now);
+	return (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+}
+
+void instance_report_start_times(struct instance *inst,
+				 const struct instance_start_times *times)
+{
+	uint64_t now;
+
+	/* Only what was given, as Firecracker; a start in the future (a
+	 * wrong value) reports 0 rather than wrapping. */
+	if (times->has_start) {
+		now = clock_us(CLOCK_MONOTONIC);
+		atomic_store(&inst->startup_us,
+			     now > times->start_us ? now - times->start_us : 0);
+	}
+	if (times->has_start_cpu) {
+		now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+		atomic_store(&inst->startup_cpu_us,
+			     (now > times->start_cpu_us
+				      ? now - times->start_cpu_us
+				      : 0) +
+				     times->parent_cpu_us);
+	}
 }
 
 /* Firecracker's metrics.emit_id and metrics.properties: the instance id
@@ -566,9 +610,14 @@ int instance_pause(struct instance *inst, struct tern_error *err)
 				     "(state: %s)",
 				     instance_state_name(inst->state));
 	} else {
+		uint64_t start = log_elapsed_ns();
+
 		ret = vm_pause(inst->vm, err);
-		if (!ret)
+		if (!ret) {
+			atomic_store(&inst->pause_us,
+				     (log_elapsed_ns() - start) / 1000);
 			set_state(inst, INSTANCE_PAUSED);
+		}
 	}
 	pthread_mutex_unlock(&inst->lock);
 	return ret;
@@ -587,7 +636,12 @@ int instance_resume(struct instance *inst, struct tern_error *err)
 				     "(state: %s)",
 				     instance_state_name(inst->state));
 	} else {
+		uint64_t start = log_elapsed_ns();
+
 		ret = vm_resume(inst->vm, err);
+		if (!ret)
+			atomic_store(&inst->resume_us,
+				     (log_elapsed_ns() - start) / 1000);
 		/* After a snapshot create (or a load left paused), virtio-net
 		 * and virtio-vsock read their host sockets again only on a
 		 * kick: give one, so a guest that only receives gets data. */

@@ -508,7 +508,10 @@ def read_metrics_lines(path):
 @test
 def metrics_file_has_firecrackers_keys():
     path = os.path.join(WORK, "fc-keys.metrics")
-    with Firecracker("--metrics-path", path) as fc:
+    # As Firecracker's jailer passes it: its CLOCK_MONOTONIC start.
+    start_us = int(time.monotonic() * 1e6)
+    with Firecracker("--metrics-path", path, "--start-time-us", str(start_us),
+                     "--start-time-cpu-us", "0", "--parent-cpu-time-us", "5") as fc:
         fc.api.ok("PUT", "/drives/rootfs", {"drive_id": "rootfs", "is_root_device": True,
                                             "path_on_host": image("keys.img"),
                                             "is_read_only": False})
@@ -532,6 +535,11 @@ def metrics_file_has_firecrackers_keys():
         assert second["get_api_requests"]["instance_info_count"] == 0, second
         assert second["put_api_requests"]["drive_count"] == 0, second
         assert second["put_api_requests"]["actions_count"] == 1, second
+        # Stored values stay from line to line.
+        startup = first["api_server"]["process_startup_time_us"]
+        assert 0 < startup < 60e6, first["api_server"]
+        assert first["api_server"]["process_startup_time_cpu_us"] >= 5, first["api_server"]
+        assert second["api_server"] == first["api_server"], second["api_server"]
     # tern run keeps tern's own line.
     path = os.path.join(WORK, "tern-keys.metrics")
     with Firecracker(tern_run=True) as t:
@@ -620,6 +628,7 @@ def running_instance_answers_in_the_specifications_shapes():
         line = read_metrics_lines(metrics)[-1]
         check_fc_metrics_line(line)
         assert all(f"block_d{i}" in line for i in range(9)), sorted(line)
+        assert line["latencies_us"]["pause_vm"] > 0, line["latencies_us"]
 
 
 if __name__ == "__main__":
