@@ -327,7 +327,9 @@ static void fc_device_metrics(void *opaque, json_t *doc)
 	/* Firecracker makes a drive's or interface's group when it is
 	 * configured, before the VM runs. */
 	for (int i = 0; i < inst->config.disk_count; i++)
-		fc_metrics_device(doc, "block", inst->config.disks[i].id);
+		if (inst->config.disks[i].id[0]) /* tern run's --disk: none */
+			fc_metrics_device(doc, "block",
+					  inst->config.disks[i].id);
 	for (int i = 0; i < inst->config.net_count; i++)
 		fc_metrics_device(doc, "net", inst->config.nets[i].id);
 	if (inst->vm)
