@@ -2,8 +2,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include "util/timer_fd.h"
 
 int rate_limiter_init(struct rate_limiter *limiter,
 		      const struct rate_limiter_config *config,
@@ -12,12 +13,11 @@ int rate_limiter_init(struct rate_limiter *limiter,
 	uint64_t now = token_bucket_now_ns();
 
 	memset(limiter, 0, sizeof(*limiter));
-	limiter->timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	limiter->timer_fd = timer_fd_create();
 	if (limiter->timer_fd < 0)
-		return tern_error_set(err, errno,
+		return tern_error_set(err, -limiter->timer_fd,
 				      "rate limiter: timerfd_create: %s",
-				      strerror(errno));
+				      strerror(-limiter->timer_fd));
 	token_bucket_init(&limiter->bandwidth, &config->bandwidth, now);
 	token_bucket_init(&limiter->ops, &config->ops, now);
 	return 0;
@@ -32,18 +32,10 @@ void rate_limiter_destroy(struct rate_limiter *limiter)
 
 static void arm(struct rate_limiter *limiter, uint64_t wait_ns)
 {
-	struct itimerspec when = {0};
-
-	if (!wait_ns)
-		wait_ns = 1; /* 0 would disarm */
-	when.it_value.tv_sec = (time_t)(wait_ns / 1000000000ULL);
-	when.it_value.tv_nsec = (long)(wait_ns % 1000000000ULL);
-	limiter->blocked = true;
 	/* Cannot fail for a valid fd and a relative time in range; if it
 	 * did, the queue would stay stopped, so the limiter opens instead
 	 * (the limit is not kept, no request is lost). */
-	if (timerfd_settime(limiter->timer_fd, 0, &when, NULL) < 0)
-		limiter->blocked = false;
+	limiter->blocked = timer_fd_arm(limiter->timer_fd, wait_ns, 0) == 0;
 }
 
 static bool waits(enum token_bucket_result result)

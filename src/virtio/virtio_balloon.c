@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 
 #include "devices/device.h"
 #include "util/log.h"
+#include "util/timer_fd.h"
 
 #define QUEUE_INFLATE 0
 #define QUEUE_DEFLATE 1
@@ -310,16 +310,21 @@ static void return_stats_buffer(struct virtio_balloon *b)
 	virtio_device_signal_used(vdev, (uint16_t)q);
 }
 
+/* An interval of 0 (statistics turned off at run time) leaves the timer
+ * off: the held buffer stays until a new interval is set. */
 static void arm_stats_timer(struct virtio_balloon *b)
 {
-	struct itimerspec when = {
-		.it_value.tv_sec = b->options.stats_interval_s,
-	};
+	uint64_t interval_ns =
+		(uint64_t)b->options.stats_interval_s * 1000000000ULL;
+	int ret;
 
-	if (b->timer_fd >= 0 &&
-	    timerfd_settime(b->timer_fd, 0, &when, NULL) < 0)
+	if (b->timer_fd < 0)
+		return;
+	ret = interval_ns ? timer_fd_arm(b->timer_fd, interval_ns, 0)
+			  : timer_fd_disarm(b->timer_fd);
+	if (ret)
 		log_warn("%s: timerfd_settime: %s", b->vdev.ops->name,
-			 strerror(errno));
+			 strerror(-ret));
 }
 
 static void stats_timer_expired(struct virtio_device *vdev, int fd,
@@ -434,7 +439,6 @@ static int balloon_activate(struct virtio_device *vdev)
 static void balloon_reset(struct virtio_device *vdev)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
-	struct itimerspec off = {{0, 0}, {0, 0}};
 
 	/* The held stats buffer belongs to the old rings: drop it. The
 	 * target is the host's and stays; the pages in the balloon are the
@@ -444,7 +448,7 @@ static void balloon_reset(struct virtio_device *vdev)
 	b->state.stats_queue = NO_QUEUE;
 	b->state.reporting_queue = NO_QUEUE;
 	if (b->timer_fd >= 0)
-		timerfd_settime(b->timer_fd, 0, &off, NULL);
+		timer_fd_disarm(b->timer_fd);
 }
 
 static void balloon_destroy(struct virtio_device *vdev)
@@ -588,8 +592,7 @@ virtio_balloon_create(const struct virtio_balloon_options *options)
 	if (options->stats_interval_s) {
 		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
 		queues++;
-		b->timer_fd = timerfd_create(CLOCK_MONOTONIC,
-					     TFD_NONBLOCK | TFD_CLOEXEC);
+		b->timer_fd = timer_fd_create();
 		if (b->timer_fd < 0) {
 			free(b);
 			return NULL;

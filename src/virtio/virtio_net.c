@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "devices/device.h"
 #include "mmds/mmds_net.h"
 #include "util/log.h"
+#include "util/timer_fd.h"
 #include "virtio/virtio_net_announce.h"
 
 /* Queue 0 receives, queue 1 transmits (spec 5.1.2, one queue pair). */
@@ -587,15 +587,12 @@ static void net_rx_ready(struct virtio_device *vdev, int fd, uint32_t events)
 /* Arms the MMDS's timer while it has connections, disarms it after. */
 static void net_mmds_timer(struct virtio_net *net, bool on)
 {
-	struct itimerspec when = {{0, 0}, {0, 0}};
+	const uint64_t tick_ns = MMDS_TCP_TICK_MS * TIMER_FD_NS_PER_MS;
 
 	if (on == net->mmds_timer_armed)
 		return;
-	if (on) {
-		when.it_interval.tv_nsec = MMDS_TCP_TICK_MS * 1000000L;
-		when.it_value = when.it_interval;
-	}
-	if (timerfd_settime(net->mmds_timer_fd, 0, &when, NULL) == 0)
+	if ((on ? timer_fd_arm(net->mmds_timer_fd, tick_ns, tick_ns)
+		: timer_fd_disarm(net->mmds_timer_fd)) == 0)
 		net->mmds_timer_armed = on;
 }
 
@@ -977,11 +974,11 @@ static int net_setup_mmds(struct virtio_net *net, struct mmds_store *store,
 
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) < 0)
 		seed = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL;
-	net->mmds_timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	net->mmds_timer_fd = timer_fd_create();
 	if (net->mmds_timer_fd < 0)
-		return tern_error_set(err, errno, "MMDS timer: %s",
-				      strerror(errno));
+		return tern_error_set(err, -net->mmds_timer_fd,
+				      "MMDS timer: %s",
+				      strerror(-net->mmds_timer_fd));
 	net->mmds_frame = malloc(NET_MMDS_FRAME_MAX);
 	net->mmds = mmds_net_create(store, ipv4, seed);
 	if (!net->mmds_frame || !net->mmds)

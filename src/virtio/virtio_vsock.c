@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 
 #include "devices/device.h"
 #include "util/log.h"
+#include "util/timer_fd.h"
 #include "virtio/vsock/vsock_conn.h"
 #include "virtio/vsock/vsock_packet.h"
 #include "virtio/vsock/vsock_unix.h"
@@ -94,14 +94,10 @@ static uint64_t now_ms(void)
 /* Arms the timer for deadline unless it fires earlier already. */
 static void arm_timer(struct virtio_vsock *vs, uint64_t deadline_ms)
 {
-	struct itimerspec its = {
-		.it_value = {.tv_sec = (time_t)(deadline_ms / 1000),
-			     .tv_nsec = (long)(deadline_ms % 1000) * 1000000},
-	};
-
 	if (vs->timer_deadline_ms && vs->timer_deadline_ms <= deadline_ms)
 		return;
-	if (timerfd_settime(vs->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+	if (timer_fd_arm_at(vs->timer_fd, deadline_ms * TIMER_FD_NS_PER_MS) ==
+	    0)
 		vs->timer_deadline_ms = deadline_ms;
 }
 
@@ -860,10 +856,8 @@ static void close_all(struct virtio_vsock *vs)
 
 static void disarm_timer(struct virtio_vsock *vs)
 {
-	struct itimerspec off = {0};
-
 	if (vs->timer_fd >= 0)
-		timerfd_settime(vs->timer_fd, 0, &off, NULL);
+		timer_fd_disarm(vs->timer_fd);
 	vs->timer_deadline_ms = 0;
 }
 
@@ -1005,8 +999,7 @@ int virtio_vsock_create(uint64_t guest_cid, const char *socket_path,
 	vsock_conn_table_init(&vs->table);
 	vs->socket_path = strdup(socket_path);
 	vs->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	vs->timer_fd =
-		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	vs->timer_fd = timer_fd_create();
 	if (!vs->socket_path || vs->epoll_fd < 0 || vs->timer_fd < 0) {
 		ret = tern_error_set(err, ENOMEM, "vsock: out of memory");
 		goto fail;
