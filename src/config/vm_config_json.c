@@ -116,6 +116,7 @@ static int apply_machine(struct vm_config *config,
 		config->cpu_template = cpu_template_find("host");
 		config->smt = 0;
 		config->track_dirty_pages = 0;
+		config->huge_pages = VM_HUGE_PAGES_NONE;
 	}
 	value = json_fields_get(body, "vcpu_count");
 	if (value) {
@@ -159,11 +160,19 @@ static int apply_machine(struct vm_config *config,
 	if (value)
 		config->track_dirty_pages = json_is_true(value);
 	value = json_fields_get(body, "huge_pages");
-	if (value && strcmp(json_string_value(value), "None"))
-		return tern_error_set(err, EINVAL,
-				      "machine-config.huge_pages '%.32s': only "
-				      "None is supported",
-				      json_string_value(value));
+	if (value) {
+		ret = config_parse_huge_pages("machine-config.huge_pages",
+					      json_string_value(value),
+					      &config->huge_pages, err);
+		if (ret)
+			return ret;
+	}
+	/* On the result, as smt: a PATCH of either field alone is held to
+	 * it too. */
+	ret = config_check_huge_pages_fit(config, "machine-config.mem_size_mib",
+					  err);
+	if (ret)
+		return ret;
 	value = json_fields_get(body, "cpu_template");
 	if (value)
 		return apply_cpu_template(config, json_string_value(value),
@@ -1221,7 +1230,8 @@ json_t *vm_config_json_export_machine(const struct vm_config *config)
 			 config->cpu_count, "mem_size_mib",
 			 (json_int_t)(config->memory_size / MIB), "smt",
 			 config->smt, "track_dirty_pages",
-			 config->track_dirty_pages, "huge_pages", "None",
+			 config->track_dirty_pages, "huge_pages",
+			 config_huge_pages_name(config->huge_pages),
 			 "cpu_template", strcmp(tmpl, "host") ? tmpl : "None");
 }
 

@@ -487,6 +487,10 @@ int instance_start(struct instance *inst, struct tern_error *err)
 		ret = config_check_balloon_fits(
 			&inst->config, "balloon.amount_mib",
 			"machine-config.mem_size_mib", err);
+	/* --memory on the command line may not have been 2 MiB-aligned. */
+	if (!ret)
+		ret = config_check_huge_pages_fit(
+			&inst->config, "machine-config.mem_size_mib", err);
 	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
 		return ret;

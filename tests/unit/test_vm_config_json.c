@@ -246,6 +246,96 @@ static void out_of_range_values_are_refused(void **state)
 		"negative");
 }
 
+static const char *apply_machine(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const char *text, int partial)
+{
+	static struct tern_error err;
+	json_t *body = parse(text);
+	int ret;
+
+	memset(&err, 0, sizeof(err));
+	ret = vm_config_json_apply_machine(config, storage, body, partial,
+					   &err);
+	json_decref(body);
+	return ret ? err.message : "";
+}
+
+/* machine-config.huge_pages: Firecracker's three names, kept and exported;
+ * anything else refused by name; a size that is not whole 2 MiB pages
+ * refused with any but None, on PUT and on a PATCH of either field. */
+static void huge_pages_are_parsed_checked_and_exported(void **state)
+{
+	static const char *const names[] = {"None", "Transparent", "2M"};
+	struct vm_config config;
+	struct vm_config_storage storage = {{0}};
+
+	for (int i = 0; i < 3; i++) {
+		char body[128];
+		json_t *machine;
+
+		vm_config_set_defaults(&config);
+		snprintf(body, sizeof(body),
+			 "{\"vcpu_count\": 1, \"mem_size_mib\": 256, "
+			 "\"huge_pages\": \"%s\"}",
+			 names[i]);
+		assert_string_equal(apply_machine(&config, &storage, body, 0),
+				    "");
+		assert_int_equal(config.huge_pages, i);
+		machine = vm_config_json_export_machine(&config);
+		assert_string_equal(json_string_value(json_object_get(
+					    machine, "huge_pages")),
+				    names[i]);
+		json_decref(machine);
+	}
+	/* PUT without the field goes back to None. */
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 1, "
+					  "\"mem_size_mib\": 256}",
+					  0),
+			    "");
+	assert_int_equal(config.huge_pages, VM_HUGE_PAGES_NONE);
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 1, "
+					  "\"mem_size_mib\": 256, "
+					  "\"huge_pages\": \"1G\"}",
+					  0),
+			    "machine-config.huge_pages '1G': expected None, "
+			    "Transparent or 2M");
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 1, "
+					  "\"mem_size_mib\": 257, "
+					  "\"huge_pages\": \"2M\"}",
+					  0),
+			    "machine-config.mem_size_mib (263168 KiB) must be "
+			    "a multiple of 2 MiB with huge_pages 2M");
+	/* An odd size is fine without huge pages, and a PATCH that asks
+	 * for them then is refused. */
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 1, "
+					  "\"mem_size_mib\": 257}",
+					  0),
+			    "");
+	assert_string_not_equal(apply_machine(&config, &storage,
+					      "{\"huge_pages\": "
+					      "\"Transparent\"}",
+					      1),
+				"");
+	assert_string_equal(
+		apply_machine(&config, &storage, "{\"mem_size_mib\": 258}", 1),
+		"");
+	assert_string_equal(
+		apply_machine(&config, &storage, "{\"huge_pages\": \"2M\"}", 1),
+		"");
+	assert_int_equal(config.huge_pages, VM_HUGE_PAGES_2M);
+	assert_string_not_equal(
+		apply_machine(&config, &storage, "{\"mem_size_mib\": 259}", 1),
+		"");
+	vm_config_storage_free(&storage);
+}
+
 static void missing_required_fields_are_refused(void **state)
 {
 	expect_refused("{\"machine-config\": {\"vcpu_count\": 1, "
@@ -784,6 +874,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_document_round_trips),
 		cmocka_unit_test(firmware_round_trips),
+		cmocka_unit_test(huge_pages_are_parsed_checked_and_exported),
 		cmocka_unit_test(defaults_fill_what_the_document_leaves_out),
 		cmocka_unit_test(unknown_fields_and_sections_are_refused),
 		cmocka_unit_test(wrong_types_are_refused),
