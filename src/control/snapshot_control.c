@@ -65,8 +65,8 @@ static void take_rate_limiters(struct vm_config *merged,
 	merged->rng_rate_limiter = snap->rng_rate_limiter;
 }
 
-/* The loaded VM is the snapshot's: its vCPUs, memory, CPU template and
- * boot source replace the configuration's (GET /vm/config shows them),
+/* The loaded VM is the snapshot's: its vCPUs, memory (size and huge
+ * pages), CPU template and boot source replace the configuration's (GET /vm/config shows them),
  * and its devices must be the configured ones (host paths may differ).
  * Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
@@ -81,6 +81,10 @@ static int take_snapshot_config(struct instance *inst,
 
 	merged.cpu_count = snap->config.cpu_count;
 	merged.memory_size = snap->config.memory_size;
+	/* Firecracker's snapshot-load default ("Snapshot"): the RAM backing
+	 * the snapshotted VM had. hugetlbfs RAM reads the memory file in
+	 * (guest_memory_map_file), so 2M works with a File backend too. */
+	merged.huge_pages = snap->config.huge_pages;
 	merged.cpu_template = snap->config.cpu_template;
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;

@@ -22,6 +22,7 @@ static void full_config(struct vm_config *c)
 	vm_config_set_defaults(c);
 	c->cpu_count = 2;
 	c->memory_size = 512ull << 20;
+	c->huge_pages = VM_HUGE_PAGES_2M;
 	c->kernel_path = "/boot/vmlinuz";
 	c->cmdline = "console=ttyS0 pci=off";
 	c->virtio_transport = VIRTIO_TRANSPORT_AUTO;
@@ -84,6 +85,7 @@ static void round_trip(void **state)
 	saved(&c, &snap);
 	assert_int_equal(snap.config.cpu_count, 2);
 	assert_int_equal(snap.config.memory_size, 512ull << 20);
+	assert_int_equal(snap.config.huge_pages, VM_HUGE_PAGES_2M);
 	assert_string_equal(snap.config.kernel_path, "/boot/vmlinuz");
 	assert_string_equal(snap.config.cmdline, "console=ttyS0 pci=off");
 	assert_int_equal(snap.transport, VIRTIO_TRANSPORT_MMIO);
