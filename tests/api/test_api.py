@@ -131,6 +131,28 @@ def machine_config_put_patch_get():
 
 
 @test
+def machine_config_huge_pages():
+    """Firecracker's three huge_pages values are kept and read back (the
+    pool is looked at only when the VM starts); a size that is not whole
+    2 MiB pages, or another value, is refused by name."""
+    with Tern() as t:
+        assert t.api.get("/machine-config")[1]["huge_pages"] == "None"
+        for value in ("2M", "Transparent", "None"):
+            t.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256,
+                                                 "huge_pages": value})
+            assert t.api.get("/machine-config")[1]["huge_pages"] == value
+            assert t.api.get("/vm/config")[1]["machine-config"]["huge_pages"] == value
+        t.api.ok("PATCH", "/machine-config", {"huge_pages": "2M"})
+        t.api.fault("PATCH", "/machine-config", {"mem_size_mib": 255},
+                    words=["machine-config.mem_size_mib", "multiple of 2 MiB", "huge_pages 2M"])
+        t.api.fault("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256,
+                                               "huge_pages": "1G"},
+                    words=["machine-config.huge_pages '1G'", "None, Transparent or 2M"])
+        machine = t.api.get("/machine-config")[1]
+        assert (machine["mem_size_mib"], machine["huge_pages"]) == (256, "2M"), machine
+
+
+@test
 def cli_options_preconfigure_and_vm_config_round_trips():
     cmdline = "console=ttyS0 quiet"
     with Tern("--kernel", KERNEL, "--cpus", "3", "--memory", "384M", "--cmdline", cmdline,
