@@ -508,7 +508,6 @@ static int apply_tern(struct vm_config *config,
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
 	"cpu-config",
-	"pmem",
 	"memory-hotplug",
 };
 
@@ -821,6 +820,115 @@ static json_t *export_drives(const struct vm_config *config)
 	return list;
 }
 
+static const struct json_field pmem_fields[] = {
+	{"id", JSON_FIELD_STRING, 1, 0, 0},
+	{"path_on_host", JSON_FIELD_STRING, 1, 0, 0},
+	{"root_device", JSON_FIELD_BOOL, 0, 0, 0},
+	{"read_only", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+/* One Firecracker pmem device. replace: PUT /pmem/{id} of a known id
+ * replaces that device; in a document every id must be new. Only one may
+ * be the root device, as with drives. */
+static int apply_pmem(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *body,
+		      int replace, struct tern_error *err)
+{
+	struct vm_pmem_config pmem = {0};
+	const char *id, *path;
+	int ret = JSON_FIELDS_CHECK(body, "pmem", pmem_fields, 0, err);
+	int slot;
+
+	if (ret)
+		return ret;
+	id = json_string_value(json_fields_get(body, "id"));
+	path = json_string_value(json_fields_get(body, "path_on_host"));
+	ret = config_check_disk_id("pmem.id", id, err);
+	if (!ret)
+		ret = config_check_path("pmem.path_on_host", path, err);
+	if (ret)
+		return ret;
+	if (strlen(path) >= sizeof(pmem.path))
+		return tern_error_set(err, EINVAL,
+				      "pmem.path_on_host is longer than %zu "
+				      "bytes",
+				      sizeof(pmem.path) - 1);
+	snprintf(pmem.id, sizeof(pmem.id), "%s", id);
+	snprintf(pmem.path, sizeof(pmem.path), "%s", path);
+	pmem.root = json_is_true(json_fields_get(body, "root_device"));
+	pmem.readonly = json_is_true(json_fields_get(body, "read_only"));
+	for (slot = 0; slot < config->pmem_count; slot++)
+		if (!strcmp(config->pmems[slot].id, id))
+			break;
+	if (slot < config->pmem_count && !replace)
+		return tern_error_set(err, EINVAL, "pmem '%s' is listed twice",
+				      id);
+	if (slot == config->pmem_count && slot >= VM_MAX_PMEM)
+		return tern_error_set(err, EINVAL, "pmem: at most %d devices",
+				      VM_MAX_PMEM);
+	for (int i = 0; pmem.root && i < config->pmem_count; i++)
+		if (i != slot && config->pmems[i].root)
+			return tern_error_set(err, EINVAL,
+					      "pmem '%s': '%s' is the root "
+					      "device already",
+					      id, config->pmems[i].id);
+	for (int i = 0; pmem.root && i < config->disk_count; i++)
+		if (config->disks[i].root)
+			return tern_error_set(err, EINVAL,
+					      "pmem '%s': drive '%s' is the "
+					      "root device already",
+					      id, config->disks[i].id);
+	config->pmems[slot] = pmem;
+	if (slot == config->pmem_count)
+		config->pmem_count++;
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_pmem(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_pmem, body, 1, err);
+}
+
+static int apply_pmems(struct vm_config *config,
+		       struct vm_config_storage *storage, const json_t *list,
+		       struct tern_error *err)
+{
+	size_t i;
+	json_t *item;
+	int ret;
+
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "pmem: expected a JSON array");
+	config->pmem_count = 0; /* the document's list is the whole list */
+	json_array_foreach(list, i, item)
+	{
+		ret = apply_pmem(config, storage, item, 0, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static json_t *export_pmems(const struct vm_config *config)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < config->pmem_count; i++) {
+		const struct vm_pmem_config *pmem = &config->pmems[i];
+
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:b, s:b}", "id", pmem->id,
+				  "path_on_host", pmem->path, "root_device",
+				  pmem->root, "read_only", pmem->readonly));
+	}
+	return list;
+}
+
 static const struct json_field balloon_fields[] = {
 	{"amount_mib", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 	{"deflate_on_oom", JSON_FIELD_BOOL, 1, 0, 0},
@@ -1104,6 +1212,10 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_drives(config, storage, value, err);
+		else if (!strcmp(key, "pmem"))
+			ret = json_is_null(value)
+				? 0
+				: apply_pmems(config, storage, value, err);
 		else if (!strcmp(key, "balloon"))
 			ret = json_is_null(value)
 				? 0
@@ -1374,6 +1486,7 @@ static json_t *export_document(const struct vm_config *config,
 	json_object_set_new(doc, "logger", export_logger(config));
 	json_object_set_new(doc, "metrics", export_metrics(config));
 	json_object_set_new(doc, "drives", export_drives(config));
+	json_object_set_new(doc, "pmem", export_pmems(config));
 	json_object_set_new(doc, "network-interfaces", export_nets(config));
 	json_object_set_new(doc, "vsock",
 			    config->vsock_cid

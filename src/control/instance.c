@@ -407,6 +407,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
 		[INSTANCE_SET_NET] = "configuring a network interface",
 		[INSTANCE_SET_MMDS] = "configuring the MMDS",
+		[INSTANCE_SET_PMEM] = "configuring a pmem device",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -458,6 +459,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_MMDS:
 		ret = vm_config_json_apply_mmds(config, storage, body, err);
+		break;
+	case INSTANCE_SET_PMEM:
+		ret = vm_config_json_apply_pmem(config, storage, body, err);
 		break;
 	}
 	applied = *config;

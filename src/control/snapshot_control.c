@@ -66,9 +66,9 @@ static void take_rate_limiters(struct vm_config *merged,
 }
 
 /* The loaded VM is the snapshot's: its vCPUs, memory (size and huge
- * pages), CPU template and boot source replace the configuration's (GET /vm/config shows them),
- * and its devices must be the configured ones (host paths may differ).
- * Lock held; takes the snapshot's strings over. */
+ * pages), CPU template and boot source replace the configuration's (GET
+ * /vm/config shows them), and its devices must be the configured ones (host
+ * paths may differ). Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
 				struct snapshot_config *snap,
 				struct tern_error *err)

@@ -47,6 +47,7 @@
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
+#include "vm/vm_pmem.h"
 #include "vm/vm_reset.h"
 #include "vm/vm_virtio.h"
 
@@ -699,6 +700,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = create_virtio_devices(vm, err);
 	if (!ret)
 		ret = vm_create_disks(vm, err);
+	if (!ret)
+		ret = vm_create_pmem_devices(vm, err);
 	if (!ret && config->firmware_path)
 		ret = fill_firmware_config(vm, err);
 	if (!ret)
