@@ -14,7 +14,9 @@ import json
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test  # noqa: E402
+from apiclient import Api, parse_prometheus  # noqa: E402
 import guestlib  # noqa: E402
 
 MiB = 1 << 20
@@ -47,7 +49,8 @@ def load_driver(guest):
 
 
 def read_at(guest, device, offset, length):
-    return guest.shell(f"dd if={device} bs=1 skip={offset} count={length} 2>/dev/null")
+    # echo: the bytes end without a newline, guestlib's marker needs one.
+    return guest.shell(f"dd if={device} bs=1 skip={offset} count={length} 2>/dev/null; echo")
 
 
 @test
@@ -55,7 +58,8 @@ def guest_reads_the_host_file_and_its_flushed_writes_reach_it():
     path = backing_file("rw.img")
     conf = config_file([{"id": "pm0", "path_on_host": path, "root_device": False,
                          "read_only": False}])
-    with guestlib.Guest(extra=["--config-file", conf]) as guest:
+    sock = os.path.join(WORK, "api.sock")
+    with guestlib.Guest(extra=["--config-file", conf, "--api-sock", sock]) as guest:
         load_driver(guest)
         size = int(guest.shell("cat /sys/block/pmem0/size")) * 512
         assert size == 4 * MiB, size
@@ -64,6 +68,12 @@ def guest_reads_the_host_file_and_its_flushed_writes_reach_it():
         guest.shell("printf guest-wrote-this | dd of=/dev/pmem0 bs=1 seek=2097152 "
                     "conv=notrunc,fsync 2>/dev/null")
         assert "virtio_pmem" in guest.shell("ls /sys/bus/virtio/drivers")
+        # The fsync reached tern as flush requests (counted per device).
+        metrics = parse_prometheus(Api(sock).get("/metrics")[1])
+        flushes = [v for (name, labels), v in metrics.items()
+                   if name == "tern_virtio_requests_total" and "pm0" in labels]
+        print(f"# flush requests answered: {flushes}")
+        assert flushes and flushes[0] >= 1, flushes
         status = guest.exit_with("poweroff -f")
         assert status == 0, status
     with open(path, "rb") as f:
