@@ -827,13 +827,20 @@ static const struct json_field pmem_fields[] = {
 	{"read_only", JSON_FIELD_BOOL, 0, 0, 0},
 };
 
-/* One Firecracker pmem device. replace: PUT /pmem/{id} of a known id
- * replaces that device; in a document every id must be new. Only one may
- * be the root device, as with drives. */
+/* Where a pmem device comes from (apply_pmem's `from`). */
+#define PMEM_FROM_DOCUMENT 0 /* every id new; the file checked at boot */
+#define PMEM_FROM_API 1 /* a known id replaced; the file checked now */
+#define PMEM_FROM_RECORD 2 /* a snapshot's: the file need not be here */
+
+/* One Firecracker pmem device. PUT /pmem/{id} of a known id replaces that
+ * device, and its file is opened when the request comes (as Firecracker
+ * does, and as PUT /drives); in a document every id must be new. Only one
+ * may be the root device, as with drives. */
 static int apply_pmem(struct vm_config *config,
 		      struct vm_config_storage *storage, const json_t *body,
-		      int replace, struct tern_error *err)
+		      int from, struct tern_error *err)
 {
+	int replace = from != PMEM_FROM_DOCUMENT;
 	struct vm_pmem_config pmem = {0};
 	const char *id, *path;
 	int ret = JSON_FIELDS_CHECK(body, "pmem", pmem_fields, 0, err);
@@ -845,7 +852,10 @@ static int apply_pmem(struct vm_config *config,
 	path = json_string_value(json_fields_get(body, "path_on_host"));
 	ret = config_check_disk_id("pmem.id", id, err);
 	if (!ret)
-		ret = config_check_path("pmem.path_on_host", path, err);
+		ret = from == PMEM_FROM_API
+			? config_check_input_file("pmem.path_on_host", path,
+						  err)
+			: config_check_path("pmem.path_on_host", path, err);
 	if (ret)
 		return ret;
 	if (strlen(path) >= sizeof(pmem.path))
@@ -889,7 +899,16 @@ int vm_config_json_apply_pmem(struct vm_config *config,
 			      struct vm_config_storage *storage,
 			      const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_pmem, body, 1, err);
+	return apply_atomically(config, storage, apply_pmem, body,
+				PMEM_FROM_API, err);
+}
+
+int vm_config_json_apply_pmem_record(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_pmem, body,
+				PMEM_FROM_RECORD, err);
 }
 
 static int apply_pmems(struct vm_config *config,
@@ -906,7 +925,8 @@ static int apply_pmems(struct vm_config *config,
 	config->pmem_count = 0; /* the document's list is the whole list */
 	json_array_foreach(list, i, item)
 	{
-		ret = apply_pmem(config, storage, item, 0, err);
+		ret = apply_pmem(config, storage, item, PMEM_FROM_DOCUMENT,
+				 err);
 		if (ret)
 			return ret;
 	}

@@ -230,8 +230,8 @@ static int parse_pmems(struct snapshot_config *snap, const json_t *list,
 				      "pmem: expected a JSON array");
 	json_array_foreach(list, i, item)
 	{
-		int ret = vm_config_json_apply_pmem(&snap->config,
-						    &snap->storage, item, err);
+		int ret = vm_config_json_apply_pmem_record(
+			&snap->config, &snap->storage, item, err);
 
 		if (ret)
 			return ret;

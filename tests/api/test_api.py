@@ -447,6 +447,36 @@ def drives_configured_before_start():
 
 
 @test
+def pmem_configured_before_start():
+    """PUT /pmem/{id}: Firecracker's fields, its file opened when the
+    request comes, kept in order and read back; refused after start."""
+    needs_kvm()
+    path = disk_image("pmem.img")
+    with Tern() as t:
+        f = t.api.fault
+        pmem = {"id": "pm0", "path_on_host": path, "root_device": False, "read_only": False}
+        f("PUT", "/pmem/pm0", {"id": "pm0"}, words=["path_on_host", "missing"])
+        f("PUT", "/pmem/pm0", dict(pmem, path_on_host=os.path.join(WORK, "none.img")),
+          words=["pmem.path_on_host", "No such file"])
+        f("PUT", "/pmem/other", pmem, words=["differs"])
+        f("PUT", "/pmem/pm0", dict(pmem, dax=True), words=["unknown field 'dax'"])
+        t.api.ok("PUT", "/pmem/pm0", pmem)
+        t.api.ok("PUT", "/pmem/pm1", dict(pmem, id="pm1", root_device=True, read_only=True))
+        f("PUT", "/pmem/pm2", dict(pmem, id="pm2", root_device=True),
+          words=["'pm1' is the root device already"])
+        # PUT of a known id replaces that device.
+        t.api.ok("PUT", "/pmem/pm0", dict(pmem, read_only=True))
+        assert t.api.get("/vm/config")[1]["pmem"] == [
+            dict(pmem, read_only=True),
+            {"id": "pm1", "path_on_host": path, "root_device": True, "read_only": True}]
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/pmem/pm0", pmem, words=["before the VM"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_virtio_requests_total", '{device="virtio-pmem",id="pm0"}')] == 0
+
+
+@test
 def snapshot_requests_are_checked():
     needs_kvm()
     with Tern() as t:
