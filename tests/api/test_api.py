@@ -1060,6 +1060,7 @@ def config_file_with_every_device_boots_and_reads_back():
                        "stats_polling_interval_s": 0, "free_page_hinting": False,
                        "free_page_reporting": False},
            "entropy": {},
+           "pmem": [],
            "mmds-config": None,
            # restart: the power-on state of every device is taken at start
            "tern": {"serial": "none", "on_reboot": "restart"}}
