@@ -39,6 +39,8 @@ cc -static -O2 -Wall -Werror -o "$root/bin/tern-boot-marker" \
 	"$TERN_ROOT/guest/tools/boot-marker.c"
 cc -static -O2 -Wall -Werror -o "$root/bin/tern-vsock" \
 	"$TERN_ROOT/guest/tools/vsock.c"
+cc -static -O2 -Wall -Werror -o "$root/bin/tern-default-signals" \
+	"$TERN_ROOT/guest/tools/default-signals.c"
 chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.

@@ -6,6 +6,10 @@
 #   poweroff  power off at once
 #   demo      print what the guest sees, then a shell
 #   demo-once print what the guest sees, then reboot (no terminal to type in)
+#   dhcp      bring up eth0 by DHCP (busybox udhcpc), print
+#             "TERN-DHCP <address>", then ping each address of tern.ping=A,B
+#             and print "TERN-PING <address> ok|failed"; then idle (no
+#             console to type in: ternd's VMs)
 #   (none)    a shell on the console, prompt "# "; reboot when it exits
 # The virtio modules of the kernel are in /lib/modules, not loaded: tests
 # load what they need with modprobe.
@@ -21,15 +25,52 @@ hostname tern-guest
 tern-boot-marker
 
 mode=
+ping_list=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	tern.mode=*) mode="${arg#tern.mode=}" ;;
+	tern.ping=*) ping_list="${arg#tern.ping=}" ;;
 	esac
 done
+
+# udhcpc's script: sets what the server offered on the interface.
+dhcp_script() {
+	cat >/tmp/udhcpc.sh <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+	echo "TERN-DHCP $ip"
+	;;
+esac
+SCRIPT
+	chmod +x /tmp/udhcpc.sh
+}
+
+dhcp_mode() {
+	modprobe virtio_pci 2>/dev/null
+	modprobe virtio_net
+	ip link set lo up
+	ip link set eth0 up
+	dhcp_script
+	udhcpc -i eth0 -s /tmp/udhcpc.sh -q -f -n -t 30 -T 2 -x hostname:tern-guest ||
+		echo "TERN-DHCP failed"
+	for address in $(echo "$ping_list" | tr ',' ' '); do
+		if ping -c 3 -W 5 "$address" >/dev/null 2>&1; then
+			echo "TERN-PING $address ok"
+		else
+			echo "TERN-PING $address failed"
+		fi
+	done
+	while :; do sleep 3600; done
+}
 
 echo TERN-GUEST-READY
 case "$mode" in
 reboot) reboot -f ;;
+dhcp) dhcp_mode ;;
 poweroff) poweroff -f ;;
 demo | demo-once)
 	echo "tern guest: $(uname -sr), $(nproc) CPU(s)," \
@@ -39,9 +80,21 @@ demo | demo-once)
 	;;
 esac
 
+# busybox's reboot, poweroff and halt without -f ask init to do it by a
+# signal (TERM, USR2, USR1); this script is init, so it does what they ask.
+# halt powers off: a halted guest would leave its VMM running for ever.
+trap 'reboot -f' TERM
+trap 'poweroff -f' USR1 USR2
+
 export PS1='# '
 while :; do
-	setsid cttyhack sh
+	# In the background and waited for: a shell running in the foreground
+	# would hold the traps above until it exits. cttyhack reopens the
+	# console as the shell's terminal, whatever stdin it was given, and
+	# tern-default-signals gives it back the Ctrl-C and Ctrl-\ that sh
+	# takes from background commands.
+	tern-default-signals setsid cttyhack sh &
+	wait $!
 	echo "tern guest: shell exited; rebooting"
 	reboot -f
 	sleep 5

@@ -20,6 +20,7 @@ packages=(
 	zlib1g-dev             # snapshot state file checksum (crc32)
 	libssl-dev openssl     # migration over TLS 1.3 (OpenSSL); the CLI makes test keys
 	libsqlite3-dev         # ternd's state database
+	dnsmasq-base nftables  # ternd's networks: DHCP/DNS and NAT
 	man-db groff-base      # the ternd suite renders docs/man with man -l
 	qemu-system-x86        # the nested test host, and the benchmark baseline
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images

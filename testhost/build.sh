@@ -40,7 +40,11 @@ done
 # vhost_vsock: QEMU's vhost-vsock-pci in tests/diagnostics/guest_stalls.py.
 # loop: unbound /dev/loopN nodes, the block devices the CLI suite's
 # --allow-block-devices refusal is checked against.
-wanted="kvm-amd virtiofs virtio_pci tun vhost_vsock loop"
+# bridge, veth, nf_tables, nft_chain_nat, nft_masq: ternd's networks (a
+# bridge, its NAT table, and a veth pair to a namespace standing for the
+# outside world in tests/ternd/test_ternd_network.py).
+wanted="kvm-amd virtiofs virtio_pci tun vhost_vsock loop bridge veth nf_tables
+	nft_chain_nat nft_masq"
 declare -A seen=()
 order=()
 add_module() {

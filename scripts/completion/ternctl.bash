@@ -3,13 +3,14 @@
 #
 # Completes the verbs, each verb's options, and the names it takes: VMs
 # from `ternctl list --all --name`, volumes from `ternctl vol-list --name`,
+# networks from `ternctl net-list --name`,
 # asked of the ternd the command line names with -c/--connect (else
 # $TERND_SOCKET, else ternctl's default). Nothing is completed when ternd
 # does not answer: ternctl's errors go to /dev/null, never to the prompt.
 
 _ternctl_names()
 {
-	# $1: list or vol-list; the socket options from the line so far.
+	# $1: list, vol-list or net-list; the socket options from the line so far.
 	ternctl "${_ternctl_connect[@]}" "$1" ${2:+"$2"} --name 2>/dev/null
 }
 
@@ -18,7 +19,8 @@ _ternctl()
 	local cur prev verb i word
 	local verbs="define undefine start shutdown destroy list info pause
 		resume autostart vol-create vol-clone vol-resize vol-delete
-		vol-list vol-info events"
+		vol-list vol-info net-define net-undefine net-start net-destroy
+		net-list net-info events"
 	local -a operands=()
 	_ternctl_connect=()
 
@@ -37,6 +39,7 @@ _ternctl()
 		--connect=*)
 			_ternctl_connect=(-c "${word#--connect=}")
 			;;
+		--bridge | --subnet | --kind | --mode) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $verb ]]; then
@@ -54,6 +57,11 @@ _ternctl()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
+	--kind)
+		COMPREPLY=($(compgen -W "managed bridge" -- "$cur"))
+		return
+		;;
+	--bridge | --subnet) return ;;
 	esac
 
 	if [[ -z $verb ]]; then
@@ -72,7 +80,9 @@ _ternctl()
 		list) options+=" --all --name --json" ;;
 		info | vol-info | vol-create | vol-clone) options+=" --json" ;;
 		vol-resize) options+=" --shrink --json" ;;
-		vol-list) options+=" --name --json" ;;
+		vol-list | net-list) options+=" --name --json" ;;
+		net-info) options+=" --json" ;;
+		net-define) options+=" --bridge --subnet --nat --dhcp --kind" ;;
 		autostart) options+=" --disable" ;;
 		events) options+=" --follow --json" ;;
 		esac
@@ -103,6 +113,9 @@ _ternctl()
 		;;
 	vol-clone | vol-delete | vol-info)
 		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names vol-list)" -- "$cur"))
+		;;
+	net-undefine | net-start | net-destroy | net-info)
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names net-list)" -- "$cur"))
 		;;
 	vol-resize)
 		if ((n == 0)); then

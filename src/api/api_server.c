@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/api_routes.h"
+#include "metrics/fc_metrics.h"
 #include "sandbox/seccomp.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
@@ -21,6 +22,49 @@ enum api_method { API_GET, API_PUT, API_PATCH, API_OTHER, API_METHODS };
 #define API_STATUS_MIN 100
 #define API_STATUS_MAX 599
 
+/* Firecracker's per-request counters (put_api_requests.drive_count,
+ * ..._fails): which requests each counts. A path ending in '/' matches
+ * every path under it (/drives/{id}). Firecracker counts a request when it
+ * parses it and a failure when it cannot carry it out; tern counts every
+ * answer, and a failure for a status of 400 or more. */
+struct fc_request_counter {
+	const char *method;
+	const char *path;
+	const char *group;
+	const char *name; /* "<name>_count", "<name>_fails" */
+};
+
+static const struct fc_request_counter fc_request_counters[] = {
+	{"GET", "/", "get_api_requests", "instance_info"},
+	{"GET", "/machine-config", "get_api_requests", "machine_cfg"},
+	{"GET", "/mmds", "get_api_requests", "mmds"},
+	{"GET", "/version", "get_api_requests", "vmm_version"},
+	{"GET", "/hotplug/memory", "get_api_requests", "hotplug_memory"},
+	{"PUT", "/actions", "put_api_requests", "actions"},
+	{"PUT", "/boot-source", "put_api_requests", "boot_source"},
+	{"PUT", "/drives/", "put_api_requests", "drive"},
+	{"PUT", "/logger", "put_api_requests", "logger"},
+	{"PUT", "/machine-config", "put_api_requests", "machine_cfg"},
+	{"PUT", "/cpu-config", "put_api_requests", "cpu_cfg"},
+	{"PUT", "/metrics", "put_api_requests", "metrics"},
+	{"PUT", "/network-interfaces/", "put_api_requests", "network"},
+	{"PUT", "/mmds", "put_api_requests", "mmds"},
+	{"PUT", "/mmds/config", "put_api_requests", "mmds"},
+	{"PUT", "/vsock", "put_api_requests", "vsock"},
+	{"PUT", "/pmem/", "put_api_requests", "pmem"},
+	{"PUT", "/serial", "put_api_requests", "serial"},
+	{"PUT", "/hotplug/memory", "put_api_requests", "hotplug_memory"},
+	{"PATCH", "/drives/", "patch_api_requests", "drive"},
+	{"PATCH", "/network-interfaces/", "patch_api_requests", "network"},
+	{"PATCH", "/machine-config", "patch_api_requests", "machine_cfg"},
+	{"PATCH", "/mmds", "patch_api_requests", "mmds"},
+	{"PATCH", "/hotplug/memory", "patch_api_requests", "hotplug_memory"},
+	{"PATCH", "/pmem/", "patch_api_requests", "pmem"},
+};
+
+#define FC_REQUEST_COUNTERS                                                    \
+	(sizeof(fc_request_counters) / sizeof(fc_request_counters[0]))
+
 struct api_server {
 	struct MHD_Daemon *daemon;
 	struct instance *inst;
@@ -28,6 +72,8 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	_Atomic uint64_t
 		requests[API_METHODS][API_STATUS_MAX - API_STATUS_MIN + 1];
+	_Atomic uint64_t fc_requests[FC_REQUEST_COUNTERS][2]; /* all, failed */
+	_Atomic uint64_t deprecated_requests;
 };
 
 struct api_request {
@@ -68,6 +114,66 @@ static void write_api_metrics(void *opaque, struct metrics_out *out)
 				       "status", code, NULL);
 		}
 	}
+}
+
+/* The counter of fc_request_counters for this request; -1: none. */
+static int fc_request_counter_index(const char *method, const char *url)
+{
+	for (size_t i = 0; i < FC_REQUEST_COUNTERS; i++) {
+		const struct fc_request_counter *c = &fc_request_counters[i];
+		size_t len = strlen(c->path);
+
+		if (strcmp(method, c->method))
+			continue;
+		if (c->path[len - 1] == '/' && len > 1
+			    ? !strncmp(url, c->path, len) && url[len]
+			    : !strcmp(url, c->path))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Routes the request, counting it first (as Firecracker counts when it
+ * parses, so a FlushMetrics line counts its own request). */
+static void route_counted(struct api_server *server, const char *method,
+			  const char *url, struct api_request *req,
+			  struct api_reply *reply)
+{
+	int i = fc_request_counter_index(method, url);
+
+	if (i >= 0)
+		atomic_fetch_add_explicit(&server->fc_requests[i][0], 1,
+					  memory_order_relaxed);
+	api_route(server->inst, method, url, req->body, req->len, reply);
+	if (reply->deprecation)
+		atomic_fetch_add_explicit(&server->deprecated_requests, 1,
+					  memory_order_relaxed);
+	if (i >= 0 && reply->status >= 400)
+		atomic_fetch_add_explicit(&server->fc_requests[i][1], 1,
+					  memory_order_relaxed);
+}
+
+static void fc_api_metrics(void *opaque, json_t *doc)
+{
+	struct api_server *server = opaque;
+	char key[64];
+
+	for (size_t i = 0; i < FC_REQUEST_COUNTERS; i++) {
+		const struct fc_request_counter *c = &fc_request_counters[i];
+
+		snprintf(key, sizeof(key), "%s_count", c->name);
+		fc_metrics_add(doc, c->group, key,
+			       atomic_load_explicit(&server->fc_requests[i][0],
+						    memory_order_relaxed));
+		/* GET has no _fails keys; fc_metrics_add ignores them. */
+		snprintf(key, sizeof(key), "%s_fails", c->name);
+		fc_metrics_add(doc, c->group, key,
+			       atomic_load_explicit(&server->fc_requests[i][1],
+						    memory_order_relaxed));
+	}
+	fc_metrics_add(doc, "deprecated_api", "deprecated_http_api_calls",
+		       atomic_load_explicit(&server->deprecated_requests,
+					    memory_order_relaxed));
 }
 
 static enum MHD_Result send_reply(struct api_server *server,
@@ -190,8 +296,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 			 server->max_body);
 		api_reply_fault(&reply, MHD_HTTP_CONTENT_TOO_LARGE, message);
 	} else {
-		api_route(server->inst, method, url, req->body, req->len,
-			  &reply);
+		route_counted(server, method, url, req, &reply);
 	}
 	return send_reply(server, conn, method, url, req, &reply);
 }
@@ -254,6 +359,7 @@ struct api_server *api_server_start(const char *path, struct instance *inst,
 		free(server);
 		return NULL;
 	}
+	metrics_set_firecracker(&inst->metrics, "api", fc_api_metrics);
 	server->daemon = MHD_start_daemon(
 		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
 		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/api_server.h"
 #include "cli/exit_status.h"
@@ -88,6 +89,8 @@ struct fc_args {
 	const char *module;
 	const char *metrics_path;
 	const char *describe_snapshot;
+	const char *metadata; /* --metadata FILE */
+	struct instance_start_times start_times; /* the jailer's */
 	int no_api, no_seccomp, show_level, show_log_origin, enable_pci;
 	int version, snapshot_version, help;
 	unsigned long long max_payload;
@@ -173,8 +176,10 @@ void firecracker_command_print_help(FILE *out)
 		"holds (its compact\n"
 		"                         JSON text; default: the API's body "
 		"limit)\n"
-		"  --metadata FILE        refused: it fills the MMDS, which "
-		"tern does not have yet\n"
+		"  --metadata FILE        fill the MMDS data store from this "
+		"JSON file at start\n"
+		"                         (as PUT /mmds; within the size "
+		"limit)\n"
 		"  --boot-timer           accepted: tern's boot marker (a "
 		"guest write of 123 to\n"
 		"                         I/O port 0x3f0 logs the time since "
@@ -198,8 +203,9 @@ void firecracker_command_print_help(FILE *out)
 		"  --start-time-us US, --start-time-cpu-us US, "
 		"--parent-cpu-time-us US\n"
 		"                         what Firecracker's jailer passes: "
-		"checked as numbers,\n"
-		"                         not used\n"
+		"the metrics'\n"
+		"                         api_server start-up times count "
+		"from them\n"
 		"  --version              print the Firecracker API version "
 		"tern speaks and\n"
 		"                         tern's own version, then exit\n"
@@ -289,20 +295,22 @@ static int take_option(int opt, const char *arg, struct fc_args *a,
 		a->no_seccomp = 1;
 		return 0;
 	case FC_START_TIME_US:
-		return parse_u64("start-time-us", arg, &n, err);
+		a->start_times.has_start = 1;
+		return parse_u64("start-time-us", arg, &a->start_times.start_us,
+				 err);
 	case FC_START_TIME_CPU_US:
-		return parse_u64("start-time-cpu-us", arg, &n, err);
+		a->start_times.has_start_cpu = 1;
+		return parse_u64("start-time-cpu-us", arg,
+				 &a->start_times.start_cpu_us, err);
 	case FC_PARENT_CPU_TIME_US:
-		return parse_u64("parent-cpu-time-us", arg, &n, err);
+		return parse_u64("parent-cpu-time-us", arg,
+				 &a->start_times.parent_cpu_us, err);
 	case FC_CONFIG_FILE:
 		a->config_file = arg;
 		return 0;
 	case FC_METADATA:
-		return tern_error_set(err, ENOTSUP,
-				      "--metadata %s: tern has no MMDS yet, "
-				      "so it cannot serve metadata to the "
-				      "guest",
-				      arg);
+		a->metadata = arg;
+		return 0;
 	case FC_NO_API:
 		a->no_api = 1;
 		return 0;
@@ -415,6 +423,42 @@ static int describe_snapshot(const char *path)
 
 /* The run request tern run's own parser would build, from Firecracker's
  * options: the same checks (config_check, vm_config_json) fill it. */
+/* A file this many times the store's limit is refused unread: its
+ * compact text could not fit (whitespace aside), and reading it whole
+ * would only cost memory. */
+#define FC_METADATA_FILE_FACTOR 16
+
+/* --metadata FILE: the JSON document the MMDS starts with. The store
+ * checks its size against --mmds-size-limit when it is put. */
+static int load_metadata(const char *path, unsigned long long limit,
+			 json_t **out, struct tern_error *err)
+{
+	json_error_t jerr;
+	struct stat st;
+
+	if (stat(path, &st))
+		return tern_error_set(err, errno, "--metadata %s: %s", path,
+				      strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return tern_error_set(err, EISDIR,
+				      "--metadata %s: is a directory", path);
+	if (S_ISREG(st.st_mode) &&
+	    (unsigned long long)st.st_size > limit * FC_METADATA_FILE_FACTOR)
+		return tern_error_set(
+			err, EFBIG,
+			"--metadata %s: the file has %lld bytes, more than the "
+			"MMDS size limit (%llu bytes, --mmds-size-limit) can "
+			"hold",
+			path, (long long)st.st_size, limit);
+	*out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*out)
+		return tern_error_set(err, EINVAL,
+				      "--metadata %s: not valid JSON: %s "
+				      "(line %d, column %d)",
+				      path, jerr.text, jerr.line, jerr.column);
+	return 0;
+}
+
 static int build_request(const struct fc_args *a, struct run_request *req,
 			 struct tern_error *err)
 {
@@ -454,6 +498,10 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	config->mmds_size_limit =
 		a->mmds_size_limit ? a->mmds_size_limit : a->max_payload;
 	req->firecracker = 1;
+	req->start_times = a->start_times;
+	if (a->metadata)
+		return load_metadata(a->metadata, config->mmds_size_limit,
+				     &req->mmds_metadata, err);
 	return 0;
 }
 

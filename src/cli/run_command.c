@@ -887,6 +887,8 @@ void run_request_free(struct run_request *request)
 {
 	vm_config_storage_free(&request->storage);
 	migration_transport_config_free(&request->migration_transport);
+	json_decref(request->mmds_metadata);
+	request->mmds_metadata = NULL;
 }
 
 static int exit_status_for(enum vm_stop_reason reason, int stop_signal,
@@ -999,6 +1001,17 @@ int run_command_execute(struct run_request *request,
 	} else {
 		migration_transport_config_free(&request->migration_transport);
 	}
+	/* Firecracker's --metadata: the store's own checks (size limit) as
+	 * for PUT /mmds. */
+	if (instance && request->mmds_metadata &&
+	    instance_mmds_put(instance, request->mmds_metadata, &err)) {
+		fprintf(stderr, "tern: --metadata: %s\n", err.message);
+		instance_destroy(instance);
+		run_request_free(request);
+		return TERN_EXIT_USAGE;
+	}
+	json_decref(request->mmds_metadata);
+	request->mmds_metadata = NULL;
 	if (instance && from_snapshot &&
 	    instance_snapshot_load_at_start(instance,
 					    from_snapshot->snapshot_path,
@@ -1023,6 +1036,7 @@ int run_command_execute(struct run_request *request,
 		instance_destroy(instance);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
+	instance_report_start_times(instance, &request->start_times);
 	/* Without an API socket, or with a config file (as Firecracker
 	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
 	ret = instance_run(instance,

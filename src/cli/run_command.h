@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "config/vm_config_json.h"
+#include "control/instance.h"
 #include "migration/migration_transport.h"
 #include "sandbox/seccomp.h"
 #include "util/error.h"
@@ -23,6 +24,8 @@ struct run_request {
 	const char *instance_id; /* --id; NULL: "anonymous-instance" */
 	size_t api_max_body; /* --http-api-max-payload-size; 0: default */
 	int firecracker; /* API answers strictly in Firecracker's shapes */
+	json_t *mmds_metadata; /* --metadata: the MMDS at start; owned */
+	struct instance_start_times start_times; /* --start-time-us, ... */
 };
 
 /* Parses `tern run` arguments (argv[0] is "run") into a checked config.

@@ -240,11 +240,13 @@ int config_find_cpu_template(const char *field, const char *name,
 {
 	*tmpl = cpu_template_find(name);
 	if (!*tmpl)
-		return tern_error_set(err, EINVAL,
-				      "%s '%s' is unknown (tern's templates: "
-				      "host, x86-64-v2, minimal; see tern run "
-				      "--help)",
-				      field, name);
+		return tern_error_set(
+			err, EINVAL,
+			"%s '%.64s' is unknown (tern's templates: "
+			"host, x86-64-v2, minimal; Firecracker's: "
+			"C3, T2, T2S, T2CL, T2A; see tern run "
+			"--help)",
+			field, name);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/config_check.h"
+#include "config/cpu_config_json.h"
 #include "config/json_fields.h"
 #include "config/rate_limiter_json.h"
 #include "util/log.h"
@@ -26,6 +27,8 @@ void vm_config_storage_free(struct vm_config_storage *storage)
 		free(storage->strings[i]);
 		storage->strings[i] = NULL;
 	}
+	free(storage->cpu_custom);
+	storage->cpu_custom = NULL;
 }
 
 /* Copies a JSON string into the scratch storage slot; the config points at
@@ -52,7 +55,7 @@ static int apply_atomically(struct vm_config *config,
 			    struct tern_error *err)
 {
 	struct vm_config scratch = *config;
-	struct vm_config_storage fresh = {{0}};
+	struct vm_config_storage fresh = {0};
 	int ret = fn(&scratch, &fresh, body, flag, err);
 
 	if (ret) {
@@ -64,6 +67,10 @@ static int apply_atomically(struct vm_config *config,
 			continue;
 		free(storage->strings[i]);
 		storage->strings[i] = fresh.strings[i];
+	}
+	if (fresh.cpu_custom) {
+		free(storage->cpu_custom);
+		storage->cpu_custom = fresh.cpu_custom;
 	}
 	*config = scratch;
 	return 0;
@@ -78,26 +85,24 @@ static const struct json_field machine_fields[] = {
 	{"huge_pages", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-/* Firecracker's own templates describe AWS instance types; tern has its
- * own set, and "None" means no masking (tern's "host"). */
+/* Firecracker's static templates (C3, T2, T2S, T2CL, T2A) and tern's own
+ * share one table; "None" means no masking (tern's "host"). Whether the
+ * host's CPU can take the template is checked when the VM starts, as
+ * Firecracker checks it (cpu_template_check_host). As in Firecracker, a
+ * template set here replaces a custom template set before. */
 static int apply_cpu_template(struct vm_config *config, const char *name,
 			      struct tern_error *err)
 {
-	static const char *const firecracker_only[] = {"C3",   "T2",  "T2S",
-						       "T2CL", "T2A", "V1N1"};
-
+	config->cpu_custom = NULL;
 	if (!strcmp(name, "None")) {
 		config->cpu_template = cpu_template_find("host");
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(firecracker_only) / sizeof(char *); i++)
-		if (!strcmp(name, firecracker_only[i]))
-			return tern_error_set(
-				err, EINVAL,
-				"machine-config.cpu_template '%s' is a "
-				"Firecracker template tern does not have; use "
-				"None, host, x86-64-v2 or minimal",
-				name);
+	if (!strcmp(name, "V1N1"))
+		return tern_error_set(err, EINVAL,
+				      "machine-config.cpu_template 'V1N1' is "
+				      "Firecracker's template for ARM Neoverse "
+				      "V1 (aarch64); tern runs x86_64 guests");
 	return config_find_cpu_template("machine-config.cpu_template", name,
 					&config->cpu_template, err);
 }
@@ -112,8 +117,9 @@ static int apply_machine(struct vm_config *config,
 
 	if (ret)
 		return ret;
+	/* A PUT without cpu_template keeps the template (static or custom),
+	 * as Firecracker's does: a client may send /cpu-config first. */
 	if (!partial) {
-		config->cpu_template = cpu_template_find("host");
 		config->smt = 0;
 		config->track_dirty_pages = 0;
 		config->huge_pages = VM_HUGE_PAGES_NONE;
@@ -395,38 +401,50 @@ static const struct json_field cpu_config_fields[] = {
 	{"template", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-/* tern applies whole CPU templates, not bit-level modifiers: an empty
- * Firecracker CPU config is accepted, and tern's "template" key picks one
- * of its templates. */
+/* Firecracker's custom template on x86_64: kvm_capabilities,
+ * cpuid_modifiers, msr_modifiers (config/cpu_config_json.c). Its ARM lists
+ * mean nothing here: Firecracker on x86_64 refuses them as unknown fields;
+ * tern takes them empty (an export may carry them so) and refuses them
+ * with content. "template" is tern's: the template the modifiers apply on
+ * top of. */
 static int apply_cpu_config(struct vm_config *config,
 			    struct vm_config_storage *storage,
 			    const json_t *body, int unused,
 			    struct tern_error *err)
 {
+	static const char *const arm_only[] = {"reg_modifiers",
+					       "vcpu_features"};
+	struct cpu_custom_template *custom = NULL;
 	json_t *value;
 	int ret = JSON_FIELDS_CHECK(body, "cpu-config", cpu_config_fields, 0,
 				    err);
 
 	if (ret)
 		return ret;
-	for (size_t i = 0; i < 5; i++) {
-		value = json_fields_get(body, cpu_config_fields[i].name);
+	for (size_t i = 0; i < sizeof(arm_only) / sizeof(arm_only[0]); i++) {
+		value = json_fields_get(body, arm_only[i]);
 		if (value && json_array_size(value))
 			return tern_error_set(
 				err, EINVAL,
-				"cpu-config.%s: custom modifiers are not "
-				"supported; use cpu-config.template or "
-				"machine-config.cpu_template (host, x86-64-v2, "
-				"minimal)",
-				cpu_config_fields[i].name);
+				"cpu-config.%s: ARM (aarch64) settings; tern "
+				"runs x86_64 guests, where Firecracker refuses "
+				"them too",
+				arm_only[i]);
 	}
+	config->cpu_template = cpu_template_find("host");
 	value = json_fields_get(body, "template");
 	if (value)
 		ret = config_find_cpu_template("cpu-config.template",
 					       json_string_value(value),
 					       &config->cpu_template, err);
-	(void)storage;
-	return ret;
+	if (!ret)
+		ret = cpu_config_json_parse(body, "cpu-config", &custom, err);
+	if (ret)
+		return ret;
+	free(storage->cpu_custom);
+	storage->cpu_custom = custom;
+	config->cpu_custom = custom;
+	return 0;
 }
 
 int vm_config_json_apply_cpu_config(struct vm_config *config,
@@ -507,7 +525,6 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"cpu-config",
 	"memory-hotplug",
 };
 
@@ -1165,6 +1182,73 @@ json_t *vm_config_json_export_mmds(const struct vm_config *config)
 			 "imds_compat", mmds->imds_compat);
 }
 
+/* Reads a JSON file of at most VM_CONFIG_FILE_MAX bytes; what names it in
+ * messages ("config file"). quiet: a file named inside a document, which
+ * may come from someone other than the operator (ternd's VM definitions):
+ * only a regular file, and a parse error says where, not what jansson
+ * read there. */
+static int load_json_file(const char *path, const char *what, int quiet,
+			  json_t **doc, struct tern_error *err)
+{
+	json_error_t json_err;
+	struct stat st;
+	int fd;
+
+	*doc = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tern_error_set(err, errno, "%s %s: %s", what, path,
+				      strerror(errno));
+	if (quiet && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return tern_error_set(
+			err, EINVAL, "%s %s is not a regular file", what, path);
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > VM_CONFIG_FILE_MAX) {
+		close(fd);
+		return tern_error_set(err, EFBIG,
+				      "%s %s is larger than %d bytes", what,
+				      path, VM_CONFIG_FILE_MAX);
+	}
+	*doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &json_err);
+	close(fd);
+	if (!*doc && quiet)
+		return tern_error_set(err, EINVAL,
+				      "%s %s is not valid JSON (line %d column "
+				      "%d)",
+				      what, path, json_err.line,
+				      json_err.column);
+	if (!*doc)
+		return tern_error_set(
+			err, EINVAL, "%s %s, line %d column %d: %s", what, path,
+			json_err.line, json_err.column, json_err.text);
+	return 0;
+}
+
+/* Firecracker's config file takes cpu-config inline or as the path of a
+ * JSON file holding it. */
+static int apply_cpu_config_section(struct vm_config *config,
+				    struct vm_config_storage *storage,
+				    const json_t *value, struct tern_error *err)
+{
+	json_t *doc;
+	int ret;
+
+	if (!json_is_string(value))
+		return apply_cpu_config(config, storage, value, 0, err);
+	ret = config_check_path("cpu-config", json_string_value(value), err);
+	if (ret)
+		return ret;
+	ret = load_json_file(json_string_value(value), "cpu-config file", 1,
+			     &doc, err);
+	if (ret)
+		return ret;
+	ret = apply_cpu_config(config, storage, doc, 0, err);
+	json_decref(doc);
+	return ret;
+}
+
 static int is_empty(const json_t *value)
 {
 	return !value || json_is_null(value) ||
@@ -1200,7 +1284,8 @@ static int apply_document(struct vm_config *config,
 					"through tern's configuration yet",
 					key);
 		}
-		if (known || !strcmp(key, "mmds-config"))
+		if (known || !strcmp(key, "mmds-config") ||
+		    !strcmp(key, "cpu-config"))
 			continue;
 		/* null: judged below, once tern.firmware is known. */
 		if (!strcmp(key, "boot-source"))
@@ -1242,6 +1327,7 @@ static int apply_document(struct vm_config *config,
 				: apply_balloon(config, storage, value, 0, err);
 		else if (!strcmp(key, "tern"))
 			ret = apply_tern(config, storage, value, err);
+
 		else
 			ret = tern_error_set(err, EINVAL,
 					     "unknown section '%.64s'", key);
@@ -1257,6 +1343,14 @@ static int apply_document(struct vm_config *config,
 				      "missing");
 	if (json_is_null(value) && !config->firmware_path)
 		return apply_boot_source(config, storage, value, 0, err);
+	/* After machine-config, whatever the document's order: a custom
+	 * template replaces its cpu_template, as in Firecracker. */
+	value = json_object_get(doc, "cpu-config");
+	if (value && !json_is_null(value)) {
+		ret = apply_cpu_config_section(config, storage, value, err);
+		if (ret)
+			return ret;
+	}
 	/* After the interfaces, whatever the document's order: it names
 	 * them. */
 	value = json_object_get(doc, "mmds-config");
@@ -1320,28 +1414,11 @@ int vm_config_json_load_file(struct vm_config *config,
 			     struct vm_config_storage *storage,
 			     const char *path, struct tern_error *err)
 {
-	json_error_t json_err;
-	struct stat st;
 	json_t *doc;
-	int fd, ret;
+	int ret = load_json_file(path, "config file", 0, &doc, err);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return tern_error_set(err, errno, "config file %s: %s", path,
-				      strerror(errno));
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size > VM_CONFIG_FILE_MAX) {
-		close(fd);
-		return tern_error_set(err, EFBIG,
-				      "config file %s is larger than %d bytes",
-				      path, VM_CONFIG_FILE_MAX);
-	}
-	doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &json_err);
-	close(fd);
-	if (!doc)
-		return tern_error_set(
-			err, EINVAL, "config file %s, line %d column %d: %s",
-			path, json_err.line, json_err.column, json_err.text);
+	if (ret)
+		return ret;
 	ret = vm_config_json_apply_document(config, storage, doc, err);
 	json_decref(doc);
 	if (ret) {
@@ -1485,6 +1562,21 @@ static json_t *export_entropy(const struct vm_config *config)
 	return entropy;
 }
 
+/* tern's "template" goes along when the modifiers apply on top of one of
+ * tern's templates (not in Firecracker's shape, which has no such key). */
+static json_t *export_cpu_config(const struct vm_config *config,
+				 enum vm_config_export_shape shape)
+{
+	json_t *cpu = cpu_config_json_export(config->cpu_custom);
+	const char *tmpl =
+		config->cpu_template ? config->cpu_template->name : "host";
+
+	if (cpu && shape != VM_CONFIG_EXPORT_FIRECRACKER &&
+	    strcmp(tmpl, "host"))
+		json_object_set_new(cpu, "template", json_string(tmpl));
+	return cpu;
+}
+
 static json_t *export_document(const struct vm_config *config,
 			       enum vm_config_export_shape shape)
 {
@@ -1520,6 +1612,11 @@ static json_t *export_document(const struct vm_config *config,
 	json_object_set_new(doc, "entropy", export_entropy(config));
 	json_object_set_new(doc, "mmds-config",
 			    vm_config_json_export_mmds(config));
+	/* The custom template: what PUT /cpu-config set, in the same shape,
+	 * so the snapshot's record and GET /vm/config carry it. */
+	if (config->cpu_custom)
+		json_object_set_new(doc, "cpu-config",
+				    export_cpu_config(config, shape));
 	if (shape == VM_CONFIG_EXPORT_FIRECRACKER)
 		return doc;
 	tern = export_tern(config, shape == VM_CONFIG_EXPORT_API);

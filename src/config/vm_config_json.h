@@ -34,6 +34,9 @@ enum vm_config_string {
 
 struct vm_config_storage {
 	char *strings[VM_CONFIG_STR_COUNT];
+	/* What vm_config.cpu_custom points at (or did: a template set later
+	 * clears the pointer and leaves this until it is replaced). */
+	struct cpu_custom_template *cpu_custom;
 };
 
 void vm_config_storage_free(struct vm_config_storage *storage);
@@ -111,7 +114,10 @@ int vm_config_json_apply_balloon(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
 
-/* PUT /cpu-config: empty modifier lists, or tern's {"template": NAME}. */
+/* PUT /cpu-config: Firecracker's custom CPU template (config/cpu_config_json.h)
+ * and tern's "template": NAME, the template the modifiers apply on top of
+ * (absent: host, as in Firecracker, where the last of a static and a custom
+ * template wins). */
 int vm_config_json_apply_cpu_config(struct vm_config *config,
 				    struct vm_config_storage *storage,
 				    const json_t *body, struct tern_error *err);

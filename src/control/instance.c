@@ -19,6 +19,7 @@
 #include "control/migration_control.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
+#include "metrics/fc_metrics.h"
 #include "mmds/mmds_store.h"
 #include "snapshot/device_io.h"
 #include "snapshot/snapshot.h"
@@ -164,6 +165,84 @@ static void write_vm_metrics(void *opaque, struct metrics_out *out)
 	pthread_mutex_unlock(&inst->lock);
 }
 
+static uint64_t load_mmds(const atomic_ullong *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+/* Firecracker's mmds and logger groups. */
+static void fc_instance_metrics(void *opaque, json_t *doc)
+{
+	struct instance *inst = opaque;
+	const struct mmds_metrics *m = &inst->mmds->metrics;
+
+	fc_metrics_add(doc, "mmds", "rx_accepted", load_mmds(&m->rx_accepted));
+	fc_metrics_add(doc, "mmds", "rx_accepted_err",
+		       load_mmds(&m->rx_accepted_err));
+	fc_metrics_add(doc, "mmds", "rx_accepted_unusual",
+		       load_mmds(&m->rx_accepted_unusual));
+	fc_metrics_add(doc, "mmds", "rx_bad_eth", load_mmds(&m->rx_bad_eth));
+	fc_metrics_add(doc, "mmds", "rx_count", load_mmds(&m->rx_count));
+	fc_metrics_add(doc, "mmds", "tx_bytes", load_mmds(&m->tx_bytes));
+	fc_metrics_add(doc, "mmds", "tx_frames", load_mmds(&m->tx_frames));
+	fc_metrics_add(doc, "mmds", "connections_created",
+		       load_mmds(&m->connections_created));
+	fc_metrics_add(doc, "mmds", "connections_destroyed",
+		       load_mmds(&m->connections_destroyed));
+	fc_metrics_add(doc, "mmds", "rx_no_token",
+		       load_mmds(&inst->mmds->rx_no_token));
+	fc_metrics_add(doc, "mmds", "rx_invalid_token",
+		       load_mmds(&inst->mmds->rx_invalid_token));
+	fc_metrics_add(doc, "logger", "metrics_fails",
+		       atomic_load(&inst->metrics_fails));
+	fc_metrics_add(doc, "logger", "missed_metrics_count",
+		       atomic_load(&inst->metrics_missed));
+	fc_metrics_add(doc, "api_server", "process_startup_time_us",
+		       atomic_load(&inst->startup_us));
+	fc_metrics_add(doc, "api_server", "process_startup_time_cpu_us",
+		       atomic_load(&inst->startup_cpu_us));
+	/* One measurement of tern's pause (vCPUs stopped, devices quiet):
+	 * Firecracker's API-side and VMM-side figures are the same here. */
+	fc_metrics_add(doc, "latencies_us", "pause_vm",
+		       atomic_load(&inst->pause_us));
+	fc_metrics_add(doc, "latencies_us", "vmm_pause_vm",
+		       atomic_load(&inst->pause_us));
+	fc_metrics_add(doc, "latencies_us", "resume_vm",
+		       atomic_load(&inst->resume_us));
+	fc_metrics_add(doc, "latencies_us", "vmm_resume_vm",
+		       atomic_load(&inst->resume_us));
+}
+
+static uint64_t clock_us(clockid_t clock)
+{
+	struct timespec now;
+
+	clock_gettime(clock, &now);
+	return (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+}
+
+void instance_report_start_times(struct instance *inst,
+				 const struct instance_start_times *times)
+{
+	uint64_t now;
+
+	/* Only what was given, as Firecracker; a start in the future (a
+	 * wrong value) reports 0 rather than wrapping. */
+	if (times->has_start) {
+		now = clock_us(CLOCK_MONOTONIC);
+		atomic_store(&inst->startup_us,
+			     now > times->start_us ? now - times->start_us : 0);
+	}
+	if (times->has_start_cpu) {
+		now = clock_us(CLOCK_PROCESS_CPUTIME_ID);
+		atomic_store(&inst->startup_cpu_us,
+			     (now > times->start_cpu_us
+				      ? now - times->start_cpu_us
+				      : 0) +
+				     times->parent_cpu_us);
+	}
+}
+
 /* Firecracker's metrics.emit_id and metrics.properties: the instance id
  * and the operator's strings on each line, at the top level. */
 static void add_metrics_identity(struct instance *inst, json_t *doc)
@@ -185,7 +264,9 @@ static void add_metrics_identity(struct instance *inst, json_t *doc)
 
 static int write_metrics_line(struct instance *inst, struct tern_error *err)
 {
-	json_t *doc = metrics_render_json(&inst->metrics);
+	json_t *doc = inst->firecracker_api
+		? metrics_render_firecracker(&inst->metrics, inst->fc_previous)
+		: metrics_render_json(&inst->metrics);
 	char *line = NULL;
 	int ret = 0;
 
@@ -207,11 +288,19 @@ static int write_metrics_line(struct instance *inst, struct tern_error *err)
 
 		line[len] = '\n';
 		/* One write of the whole line: O_APPEND keeps it whole. */
-		if (write(inst->metrics_fd, line, len + 1) < 0 &&
-		    errno != EAGAIN)
-			ret = tern_error_set(
-				err, errno, "cannot write the metrics file: %s",
-				strerror(errno));
+		if (write(inst->metrics_fd, line, len + 1) < 0) {
+			/* A full pipe loses the line (Firecracker's
+			 * missed_metrics_count); other errors are failures. */
+			if (errno == EAGAIN) {
+				atomic_fetch_add(&inst->metrics_missed, 1);
+			} else {
+				atomic_fetch_add(&inst->metrics_fails, 1);
+				ret = tern_error_set(
+					err, errno,
+					"cannot write the metrics file: %s",
+					strerror(errno));
+			}
+		}
 		line[len] = '\0';
 	}
 	pthread_mutex_unlock(&inst->metrics_lock);
@@ -303,6 +392,7 @@ struct instance *instance_create(const struct vm_config *config,
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
+	inst->fc_previous = json_object();
 	inst->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	inst->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (inst->wake_fd < 0) {
@@ -326,6 +416,7 @@ struct instance *instance_create(const struct vm_config *config,
 			     err) ||
 	    device_metrics_register(inst, err))
 		goto fail;
+	metrics_set_firecracker(&inst->metrics, "process", fc_instance_metrics);
 	if (thread_start(&inst->flusher, metrics_flusher, inst)) {
 		tern_error_set(err, EAGAIN, "cannot start the metrics thread");
 		goto fail;
@@ -356,6 +447,7 @@ void instance_destroy(struct instance *inst)
 		close(inst->wake_fd);
 	instance_migration_free(inst);
 	metrics_registry_destroy(&inst->metrics);
+	json_decref(inst->fc_previous);
 	pthread_cond_destroy(&inst->flusher_cond);
 	pthread_mutex_destroy(&inst->metrics_lock);
 	pthread_cond_destroy(&inst->cond);
@@ -526,9 +618,14 @@ int instance_pause(struct instance *inst, struct tern_error *err)
 				     "(state: %s)",
 				     instance_state_name(inst->state));
 	} else {
+		uint64_t start = log_elapsed_ns();
+
 		ret = vm_pause(inst->vm, err);
-		if (!ret)
+		if (!ret) {
+			atomic_store(&inst->pause_us,
+				     (log_elapsed_ns() - start) / 1000);
 			set_state(inst, INSTANCE_PAUSED);
+		}
 	}
 	pthread_mutex_unlock(&inst->lock);
 	return ret;
@@ -547,7 +644,12 @@ int instance_resume(struct instance *inst, struct tern_error *err)
 				     "(state: %s)",
 				     instance_state_name(inst->state));
 	} else {
+		uint64_t start = log_elapsed_ns();
+
 		ret = vm_resume(inst->vm, err);
+		if (!ret)
+			atomic_store(&inst->resume_us,
+				     (log_elapsed_ns() - start) / 1000);
 		/* After a snapshot create (or a load left paused), virtio-net
 		 * and virtio-vsock read their host sockets again only on a
 		 * kick: give one, so a guest that only receives gets data. */
@@ -719,13 +821,6 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	mmds_store_set_mode(inst->mmds,
 			    config->mmds.version == 2 ? MMDS_V2 : MMDS_V1,
 			    config->mmds.imds_compat);
-	/* Accepted for Firecracker's clients (firectl asks for SMT by
-	 * default); said once so nobody mistakes the topology. */
-	if (config->smt && config->cpu_count > 1)
-		log_info("machine-config.smt: the guest sees its %d vCPUs as "
-			 "%d cores of one thread each (tern does not present "
-			 "SMT siblings yet)",
-			 config->cpu_count, config->cpu_count);
 	ret = vm_create(vm, config, err);
 	if (!ret && inst->load_snapshot_path) {
 		ret = snapshot_load(vm, inst->load_snapshot_path,

@@ -50,6 +50,14 @@ enum instance_setting {
 #define INSTANCE_ID_MAX 64
 #define INSTANCE_ID_DEFAULT "anonymous-instance"
 
+/* What Firecracker's jailer passes (--start-time-us: its CLOCK_MONOTONIC;
+ * --start-time-cpu-us: its CPU time; --parent-cpu-time-us), for the
+ * metrics' api_server group. */
+struct instance_start_times {
+	int has_start, has_start_cpu;
+	unsigned long long start_us, start_cpu_us, parent_cpu_us;
+};
+
 struct instance {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -88,6 +96,18 @@ struct instance {
 	 * read it without opening files (their seccomp lists). */
 	int statm_fd;
 	int flusher_quit;
+	/* Firecracker's line (firecracker_api): the counters' values at the
+	 * last flush, and logger.metrics_fails / missed_metrics_count. */
+	json_t *fc_previous;
+	_Atomic uint64_t metrics_fails;
+	_Atomic uint64_t metrics_missed;
+	/* Firecracker's latencies_us.pause_vm / resume_vm: the last pause's
+	 * and resume's duration. */
+	_Atomic uint64_t pause_us;
+	_Atomic uint64_t resume_us;
+	/* Firecracker's api_server.process_startup_time_us and _cpu_us. */
+	_Atomic uint64_t startup_us;
+	_Atomic uint64_t startup_cpu_us;
 	int flusher_started;
 	pthread_t flusher;
 
@@ -96,7 +116,8 @@ struct instance {
 	char id[INSTANCE_ID_MAX + 1];
 	/* Started as `firecracker`: GET /vm/config has Firecracker's sections
 	 * only (no "tern" section), as a client validating against its
-	 * specification expects. */
+	 * specification expects, and the metrics file gets Firecracker's
+	 * line (metrics/fc_metrics.h) instead of tern's. */
 	int firecracker_api;
 	/* The MMDS data store (src/mmds): PUT/PATCH/GET /mmds before and
 	 * after start; the VM's MMDS interfaces serve it. Lives as long as
@@ -138,6 +159,10 @@ int instance_send_ctrl_alt_del(struct instance *inst, struct tern_error *err);
 /* Presses the guest's ACPI power button (vm/vm_power_button.h): a running
  * VM only; -ENODEV when the guest does not listen. */
 int instance_send_power_button(struct instance *inst, struct tern_error *err);
+/* Once the API serves (or the VM is about to boot without one): the time
+ * since the jailer's start, as Firecracker's process_startup_time_us. */
+void instance_report_start_times(struct instance *inst,
+				 const struct instance_start_times *times);
 int instance_flush_metrics(struct instance *inst, struct tern_error *err);
 /* PATCH /drives/{id} and PATCH /network-interfaces/{id}: what tern cannot
  * change at run time yet; always an error that says which (unknown id,

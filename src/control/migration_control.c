@@ -100,10 +100,6 @@ int instance_migrate(struct instance *inst, const char *destination,
 				     "migration needs a running VM (state: "
 				     "%s)",
 				     instance_state_name(inst->state));
-	else if (inst->vm->config.firmware_path)
-		ret = tern_error_set(err, ENOTSUP,
-				     "a VM booted by a firmware cannot be "
-				     "migrated yet");
 	else if (inst->migration && job_active(inst->migration))
 		ret = tern_error_set(err, EBUSY,
 				     "a migration to %s is in progress",

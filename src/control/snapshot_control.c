@@ -30,12 +30,6 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 		ret = tern_error_set(err, EPERM,
 				     "a snapshot needs a paused VM (state: %s)",
 				     instance_state_name(inst->state));
-	/* Its image below 4 GiB is not guest RAM and no snapshot carries
-	 * it yet. */
-	else if (inst->vm->config.firmware_path)
-		ret = tern_error_set(err, ENOTSUP,
-				     "a VM booted by a firmware cannot be "
-				     "snapshotted yet");
 	else
 		ret = snapshot_create(inst->vm, &req, &stats, err);
 	pthread_mutex_unlock(&inst->lock);
@@ -66,7 +60,8 @@ static void take_rate_limiters(struct vm_config *merged,
 }
 
 /* The loaded VM is the snapshot's: its vCPUs, memory (size and huge
- * pages), CPU template and boot source replace the configuration's (GET
+ * pages), SMT, CPU template (static and custom) and boot source replace
+ * the configuration's (GET
  * /vm/config shows them), and its devices must be the configured ones (host
  * paths may differ). Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
@@ -74,9 +69,9 @@ static int take_snapshot_config(struct instance *inst,
 				struct tern_error *err)
 {
 	struct vm_config merged = inst->config;
-	static const enum vm_config_string moved[] = {VM_CONFIG_STR_KERNEL,
-						      VM_CONFIG_STR_INITRD,
-						      VM_CONFIG_STR_CMDLINE};
+	static const enum vm_config_string moved[] = {
+		VM_CONFIG_STR_KERNEL, VM_CONFIG_STR_INITRD,
+		VM_CONFIG_STR_CMDLINE, VM_CONFIG_STR_FIRMWARE};
 	int ret;
 
 	merged.cpu_count = snap->config.cpu_count;
@@ -86,9 +81,12 @@ static int take_snapshot_config(struct instance *inst,
 	 * (guest_memory_map_file), so 2M works with a File backend too. */
 	merged.huge_pages = snap->config.huge_pages;
 	merged.cpu_template = snap->config.cpu_template;
+	merged.cpu_custom = snap->config.cpu_custom;
+	merged.smt = snap->config.smt;
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;
 	merged.cmdline = snap->config.cmdline;
+	merged.firmware_path = snap->config.firmware_path;
 	merged.mmds = snap->config.mmds;
 	ret = config_state_compare(snap, &merged,
 				   vm_config_virtio_transport(&merged), err);
@@ -100,6 +98,11 @@ static int take_snapshot_config(struct instance *inst,
 		inst->storage.strings[moved[i]] =
 			snap->storage.strings[moved[i]];
 		snap->storage.strings[moved[i]] = NULL;
+	}
+	if (snap->storage.cpu_custom) {
+		free(inst->storage.cpu_custom);
+		inst->storage.cpu_custom = snap->storage.cpu_custom;
+		snap->storage.cpu_custom = NULL;
 	}
 	inst->config = merged;
 	return 0;

@@ -5,8 +5,11 @@
  * the template's feature bits, then write the fields that describe this guest
  * rather than the host: topology, the hypervisor bit and the KVM leaves.
  *
- * Topology: one socket, cpu_count cores, one thread per core, so a vCPU's APIC
- * ID is simply its index and the SMT level is always one thread wide.
+ * Topology: one socket of cpu_count logical processors, one thread per core
+ * or, with SMT (machine-config.smt), two: cpu_count / 2 cores. A vCPU's APIC
+ * ID is its index either way: with two threads the lowest bit is the thread,
+ * the bits above the core, and the count is even, so the IDs stay dense.
+ * This is Firecracker's topology, so guests see the same CPUs under both.
  *
  * References: Intel SDM vol. 2A, CPUID instruction (leaves 0x1, 0x4, 0xB,
  * 0x1F); AMD APM vol. 3, appendix E (0x80000008, 0x8000001E); the kernel's
@@ -26,6 +29,11 @@
 #define LEAF_KVM_TSC_FREQ 0x40000010u
 #define LEAF_AMD_ADDR_SIZES 0x80000008u
 #define LEAF_AMD_EXT_APIC_ID 0x8000001eu
+#define LEAF_EXT_FEATURES 0x80000001u
+
+/* Leaf 0x80000001 ECX bit 22: TopologyExtensions, leaves 0x8000001D and
+ * 0x8000001E are valid. */
+#define ECX_TOPOEXT (1u << 22)
 #define LEAF_AMD_CACHE_TOPOLOGY 0x8000001du
 
 /* Leaves below this are "basic" leaves, bounded by leaf 0 EAX. */
@@ -248,6 +256,7 @@ static void apply_template_masks(const struct cpu_template *tmpl,
 struct topology {
 	uint32_t apic_id;
 	uint32_t cpu_count;
+	uint32_t threads; /* per core: 1 or 2 */
 };
 
 /* Leaf 0: the highest basic leaf must not point past the ones we removed. */
@@ -279,13 +288,14 @@ static void set_feature_leaf(struct kvm_cpuid_entry2 *e,
 	e->ecx |= ECX_HYPERVISOR;
 }
 
-/* EAX[25:14]: logical processors sharing this cache, minus one. With one
- * thread per core, L1 and L2 are private; L3 and beyond are shared by the
- * whole package. */
+/* EAX[25:14]: logical processors sharing this cache, minus one. L1 and L2
+ * belong to one core (its threads share them); L3 and beyond are shared by
+ * the whole package. */
 static void set_cache_sharing(struct kvm_cpuid_entry2 *e,
 			      const struct topology *topo)
 {
-	uint32_t sharing = CACHE_LEVEL(e->eax) >= 3 ? topo->cpu_count : 1;
+	uint32_t sharing =
+		CACHE_LEVEL(e->eax) >= 3 ? topo->cpu_count : topo->threads;
 
 	set_field(&e->eax, CACHE_SHARING_MASK, CACHE_SHARING_SHIFT,
 		  min_u32(sharing - 1, 0xfffu));
@@ -297,7 +307,7 @@ static void set_cache_sharing(struct kvm_cpuid_entry2 *e,
 static void set_cache_leaf(struct kvm_cpuid_entry2 *e,
 			   const struct topology *topo)
 {
-	uint32_t core_ids = 1u << id_width(topo->cpu_count);
+	uint32_t core_ids = 1u << id_width(topo->cpu_count / topo->threads);
 
 	if ((e->eax & CACHE_TYPE_MASK) == 0)
 		return;
@@ -318,8 +328,10 @@ static void set_extended_topology(struct kvm_cpuid_entry2 *e,
 	e->eax = 0;
 	e->ebx = 0;
 	if (e->index == 0) {
-		type = TOPOLOGY_LEVEL_SMT; /* one thread: no SMT ID bits */
-		e->ebx = 1;
+		/* One thread per core: no APIC ID bits for the thread. */
+		type = TOPOLOGY_LEVEL_SMT;
+		e->eax = id_width(topo->threads);
+		e->ebx = topo->threads;
 	} else if (e->index == 1) {
 		type = TOPOLOGY_LEVEL_CORE;
 		e->eax = id_width(topo->cpu_count);
@@ -339,21 +351,41 @@ static void set_amd_core_count(struct kvm_cpuid_entry2 *e,
 	e->ecx |= id_width(topo->cpu_count) << AMD_APIC_ID_SIZE_SHIFT;
 }
 
-/* AMD 0x8000001E: EAX extended APIC ID; EBX[7:0] core ID with EBX[15:8]
- * threads per core minus one (0); ECX node ID 0 in a one-node package. */
+/* AMD 0x8000001E: EAX extended APIC ID; EBX[7:0] core ID (the APIC ID
+ * without its thread bit) with EBX[15:8] threads per core minus one; ECX
+ * node ID 0 in a one-node package. Linux takes its SMT siblings from
+ * EBX[15:8] on AMD (TopologyExtensions). */
 static void set_amd_extended_apic_id(struct kvm_cpuid_entry2 *e,
 				     const struct topology *topo)
 {
 	e->eax = topo->apic_id;
-	e->ebx = topo->apic_id & 0xffu;
+	e->ebx = ((topo->apic_id >> id_width(topo->threads)) & 0xffu) |
+		((topo->threads - 1) << 8);
 	e->ecx = 0;
 	e->edx = 0;
+}
+
+/* Linux on AMD counts SMT siblings only from 0x8000001E, and reads that
+ * leaf only with TopologyExtensions; without it, CmpLegacy makes every
+ * logical processor a core. So with two threads per core, a table that has
+ * 0x8000001E (AMD's, filled in by set_amd_extended_apic_id) announces it,
+ * as Firecracker does on every AMD host. The bit only says that the leaves
+ * are there: no hardware behind it. */
+static void announce_amd_topology(struct cpuid_table *out,
+				  const struct topology *topo)
+{
+	struct kvm_cpuid_entry2 *ext = find_entry(out, LEAF_EXT_FEATURES, 0);
+
+	if (topo->threads > 1 && ext &&
+	    find_entry(out, LEAF_AMD_EXT_APIC_ID, 0))
+		ext->ecx |= ECX_TOPOEXT;
 }
 
 static void set_topology_fields(struct cpuid_table *out,
 				const struct cpu_template *tmpl,
 				const struct topology *topo)
 {
+	announce_amd_topology(out, topo);
 	for (uint32_t i = 0; i < out->header.nent; i++) {
 		struct kvm_cpuid_entry2 *e = &out->entries[i];
 
@@ -427,25 +459,92 @@ static int set_kvm_leaves(struct cpuid_table *out, uint32_t tsc_khz)
 	return tsc_khz ? set_tsc_frequency_leaf(out, tsc_khz) : 0;
 }
 
+/* A modifier names one entry: leaf and sub-leaf, where a leaf whose index
+ * KVM ignores has its one entry at every sub-leaf. */
+static int apply_cpuid_modifiers(const struct cpu_modifiers *mods,
+				 struct cpuid_table *out,
+				 struct tern_error *err)
+{
+	for (int m = 0; mods && m < mods->cpuid_count; m++) {
+		const struct cpuid_modifier *mod = &mods->cpuid[m];
+		struct kvm_cpuid_entry2 *e =
+			find_entry(out, mod->leaf, mod->subleaf);
+		uint32_t *reg;
+
+		if (!e)
+			return tern_error_set(
+				err, ENOTSUP,
+				"the CPU template changes CPUID leaf %#x "
+				"sub-leaf %#x, which this host's KVM does not "
+				"support",
+				mod->leaf, mod->subleaf);
+		reg = entry_register(e, mod->reg);
+		if (!reg)
+			continue;
+		e->flags = mod->flags;
+		*reg = (uint32_t)cpu_bitmap_apply(*reg, mod->mask, mod->value);
+	}
+	return 0;
+}
+
+int cpuid_build(const struct cpuid_table *supported,
+		const struct cpuid_params *params, struct cpuid_table *out,
+		struct tern_error *err)
+{
+	const struct cpu_template *tmpl = params->tmpl;
+	struct topology topo;
+	int ret;
+
+	if (params->cpu_count < 1 || params->cpu_index < 0 ||
+	    params->cpu_index >= params->cpu_count ||
+	    supported->header.nent > CPUID_MAX_ENTRIES ||
+	    (params->threads_per_core != 1 && params->threads_per_core != 2) ||
+	    params->cpu_count % params->threads_per_core)
+		return tern_error_set(err, EINVAL,
+				      "vCPU %d of %d with %d threads per core "
+				      "is not a topology",
+				      params->cpu_index, params->cpu_count,
+				      params->threads_per_core);
+	topo.apic_id = cpuid_apic_id(params->cpu_index, params->cpu_count);
+	topo.cpu_count = (uint32_t)params->cpu_count;
+	topo.threads = (uint32_t)params->threads_per_core;
+
+	memset(out, 0, sizeof(*out));
+	ret = copy_supported_leaves(supported, tmpl, out);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "the guest's CPUID has more than %d "
+				      "entries",
+				      CPUID_MAX_ENTRIES);
+	apply_template_masks(tmpl, out);
+	ret = apply_cpuid_modifiers(tmpl ? tmpl->modifiers : NULL, out, err);
+	if (!ret)
+		ret = apply_cpuid_modifiers(params->custom, out, err);
+	if (ret)
+		return ret;
+	set_topology_fields(out, tmpl, &topo);
+	ret = set_kvm_leaves(out, params->tsc_khz);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "the guest's CPUID has more than %d "
+				      "entries",
+				      CPUID_MAX_ENTRIES);
+	return 0;
+}
+
 int cpuid_build_for_vcpu(const struct cpuid_table *supported,
 			 const struct cpu_template *tmpl, int cpu_index,
 			 int cpu_count, uint32_t tsc_khz,
 			 struct cpuid_table *out)
 {
-	struct topology topo;
-	int ret;
+	struct cpuid_params params = {
+		.tmpl = tmpl,
+		.cpu_index = cpu_index,
+		.cpu_count = cpu_count,
+		.threads_per_core = 1,
+		.tsc_khz = tsc_khz,
+	};
+	struct tern_error err;
 
-	if (cpu_count < 1 || cpu_index < 0 || cpu_index >= cpu_count ||
-	    supported->header.nent > CPUID_MAX_ENTRIES)
-		return -EINVAL;
-	topo.apic_id = cpuid_apic_id(cpu_index, cpu_count);
-	topo.cpu_count = (uint32_t)cpu_count;
-
-	memset(out, 0, sizeof(*out));
-	ret = copy_supported_leaves(supported, tmpl, out);
-	if (ret)
-		return ret;
-	apply_template_masks(tmpl, out);
-	set_topology_fields(out, tmpl, &topo);
-	return set_kvm_leaves(out, tsc_khz);
+	return cpuid_build(supported, &params, out, &err);
 }

@@ -49,22 +49,26 @@ static int set_cpuid(struct vcpu *vcpu, struct tern_error *err)
 	const struct vm *vm = vcpu->vm;
 	int tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
 	struct cpuid_table *table = malloc(sizeof(*table));
+	/* A TSC frequency in CPUID lets the guest skip its calibration loop;
+	 * without KVM_GET_TSC_KHZ the guest calibrates as usual. SMT pairs
+	 * the vCPUs as threads of one core (Firecracker: 1 or an even
+	 * count, checked with the configuration). */
+	struct cpuid_params params = {
+		.tmpl = vm->config.cpu_template,
+		.custom = vm->config.cpu_custom ? &vm->config.cpu_custom->mods
+						: NULL,
+		.cpu_index = vcpu->index,
+		.cpu_count = vm->config.cpu_count,
+		.threads_per_core =
+			vm->config.smt && vm->config.cpu_count > 1 ? 2 : 1,
+		.tsc_khz = tsc_khz > 0 ? (uint32_t)tsc_khz : 0,
+	};
 	int ret;
 
 	if (!table)
 		return tern_error_set(err, ENOMEM, "out of memory for CPUID");
-
-	/* A TSC frequency in CPUID lets the guest skip its calibration loop;
-	 * without KVM_GET_TSC_KHZ the guest calibrates as usual. */
-	ret = cpuid_build_for_vcpu(&vm->kvm.supported_cpuid,
-				   vm->config.cpu_template, vcpu->index,
-				   vm->config.cpu_count,
-				   tsc_khz > 0 ? (uint32_t)tsc_khz : 0, table);
-	if (ret)
-		ret = tern_error_set(err, -ret,
-				     "cannot build CPUID for vCPU %d",
-				     vcpu->index);
-	else if (ioctl(vcpu->fd, KVM_SET_CPUID2, table) < 0)
+	ret = cpuid_build(&vm->kvm.supported_cpuid, &params, table, err);
+	if (!ret && ioctl(vcpu->fd, KVM_SET_CPUID2, table) < 0)
 		ret = tern_error_set(err, errno,
 				     "KVM_SET_CPUID2 failed for vCPU %d: %s",
 				     vcpu->index, strerror(errno));
@@ -72,12 +76,59 @@ static int set_cpuid(struct vcpu *vcpu, struct tern_error *err)
 	return ret;
 }
 
+/* One MSR of a CPU template: read what KVM gives the vCPU, change the
+ * template's bits, write it back. As in Firecracker, an MSR KVM will not
+ * read or write for this vCPU is an error, not a silent skip. */
+static int apply_msr_modifier(struct vcpu *vcpu, const struct msr_modifier *mod,
+			      struct tern_error *err)
+{
+	struct {
+		struct kvm_msrs header;
+		struct kvm_msr_entry entry;
+	} msr = {.header.nmsrs = 1, .entry.index = mod->addr};
+
+	if (ioctl(vcpu->fd, KVM_GET_MSRS, &msr) != 1)
+		return tern_error_set(err, ENOTSUP,
+				      "vCPU %d: the CPU template changes MSR "
+				      "%#x, which this host's KVM does not "
+				      "let a guest have",
+				      vcpu->index, mod->addr);
+	msr.entry.data =
+		cpu_bitmap_apply(msr.entry.data, mod->mask, mod->value);
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &msr) != 1)
+		return tern_error_set(err, ENOTSUP,
+				      "vCPU %d: this host's KVM refused MSR "
+				      "%#x = %#llx from the CPU template",
+				      vcpu->index, mod->addr,
+				      (unsigned long long)msr.entry.data);
+	return 0;
+}
+
+static int apply_msr_modifiers(struct vcpu *vcpu,
+			       const struct cpu_modifiers *mods,
+			       struct tern_error *err)
+{
+	int ret = 0;
+
+	for (int i = 0; mods && !ret && i < mods->msr_count; i++)
+		ret = apply_msr_modifier(vcpu, &mods->msrs[i], err);
+	return ret;
+}
+
 int vcpu_configure(struct vcpu *vcpu, struct tern_error *err)
 {
+	const struct vm_config *config = &vcpu->vm->config;
 	int ret = set_cpuid(vcpu, err);
 
 	if (!ret)
 		ret = x86_vcpu_init_platform_state(vcpu->fd, err);
+	/* After the platform's own MSR values, which they change; the
+	 * static template's first, the custom one's last. */
+	if (!ret && config->cpu_template)
+		ret = apply_msr_modifiers(vcpu, config->cpu_template->modifiers,
+					  err);
+	if (!ret && config->cpu_custom)
+		ret = apply_msr_modifiers(vcpu, &config->cpu_custom->mods, err);
 	return ret;
 }
 

@@ -1,5 +1,7 @@
 #include "metrics/metrics.h"
 
+#include "metrics/fc_metrics.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -39,6 +41,7 @@ int metrics_register(struct metrics_registry *reg, const char *name,
 
 		snprintf(src->name, sizeof(src->name), "%s", name);
 		src->write = write;
+		src->fc_write = NULL;
 		src->opaque = opaque;
 	}
 	pthread_mutex_unlock(&reg->lock);
@@ -58,6 +61,16 @@ void metrics_unregister(struct metrics_registry *reg, void *opaque)
 			i++;
 		}
 	}
+	pthread_mutex_unlock(&reg->lock);
+}
+
+void metrics_set_firecracker(struct metrics_registry *reg, const char *name,
+			     metrics_fc_fn fc_write)
+{
+	pthread_mutex_lock(&reg->lock);
+	for (int i = 0; i < reg->count; i++)
+		if (!strcmp(reg->sources[i].name, name))
+			reg->sources[i].fc_write = fc_write;
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -189,6 +202,25 @@ json_t *metrics_render_json(struct metrics_registry *reg)
 		reg->sources[i].write(reg->sources[i].opaque, &out);
 		json_object_set_new(doc, reg->sources[i].name, out.group);
 	}
+	pthread_mutex_unlock(&reg->lock);
+	return doc;
+}
+
+json_t *metrics_render_firecracker(struct metrics_registry *reg,
+				   json_t *previous)
+{
+	struct timespec now;
+	json_t *doc = fc_metrics_skeleton();
+
+	if (!doc)
+		return NULL;
+	pthread_mutex_lock(&reg->lock);
+	for (int i = 0; i < reg->count; i++)
+		if (reg->sources[i].fc_write)
+			reg->sources[i].fc_write(reg->sources[i].opaque, doc);
+	clock_gettime(CLOCK_REALTIME, &now);
+	fc_metrics_finish(doc, previous,
+			  (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 	pthread_mutex_unlock(&reg->lock);
 	return doc;
 }

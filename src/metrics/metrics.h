@@ -20,10 +20,14 @@ enum metrics_type { METRICS_COUNTER, METRICS_GAUGE };
 
 struct metrics_out;
 typedef void (*metrics_write_fn)(void *opaque, struct metrics_out *out);
+/* Adds the source's cumulative values under Firecracker's keys
+ * (fc_metrics.h: fc_metrics_add, fc_metrics_device_add). */
+typedef void (*metrics_fc_fn)(void *opaque, json_t *doc);
 
 struct metrics_source {
 	char name[32]; /* the JSON group: "vcpu", "api", "virtio_blk0" */
 	metrics_write_fn write;
+	metrics_fc_fn fc_write; /* NULL: nothing in Firecracker's line */
 	void *opaque;
 };
 
@@ -42,6 +46,11 @@ int metrics_register(struct metrics_registry *reg, const char *name,
  * away). */
 void metrics_unregister(struct metrics_registry *reg, void *opaque);
 
+/* Gives the source registered under name its part of Firecracker's
+ * line. */
+void metrics_set_firecracker(struct metrics_registry *reg, const char *name,
+			     metrics_fc_fn fc_write);
+
 /* Inside a callback: declares a metric family (name: Prometheus rules,
  * [a-zA-Z_:][a-zA-Z0-9_:]*; counters end in _total), then its samples. The
  * label list is name, value, name, value, ..., NULL. */
@@ -55,5 +64,10 @@ char *metrics_render_prometheus(struct metrics_registry *reg);
 /* One JSON object: {"utc_timestamp_ms": ..., "<source>": {...}, ...};
  * a labelled metric becomes an array of {label: value, ..., "value": N}. */
 json_t *metrics_render_json(struct metrics_registry *reg);
+/* Firecracker's line (fc_metrics.h): its counters as changes since the
+ * previous call with the same previous ({} at first, kept by the caller
+ * and only used under the registry's lock). */
+json_t *metrics_render_firecracker(struct metrics_registry *reg,
+				   json_t *previous);
 
 #endif

@@ -36,9 +36,10 @@
 /* One RAM message carries at most this many pages (256 KiB). */
 #define MIGRATION_MAX_RUN_PAGES 64
 #define MIGRATION_MACHINE_SIZE 24
-/* The state of a VM is a few hundred KiB at most (XSAVE per vCPU, device
- * queues); a peer cannot make tern allocate more. */
-#define MIGRATION_MAX_STATE_SIZE (16u << 20)
+/* The state of a VM is a few hundred KiB (XSAVE per vCPU, device queues)
+ * plus, for a --firmware VM, its image (at most 16 MiB); a peer cannot make
+ * tern allocate more. */
+#define MIGRATION_MAX_STATE_SIZE (24u << 20)
 #define MIGRATION_MAX_ERROR_SIZE 512
 /* A peer that takes no data or sends none for this long is gone: neither
  * side waits forever (the source's VM must get back to running). */

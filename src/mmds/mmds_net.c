@@ -88,6 +88,7 @@ static void receive_arp(struct mmds_net *net, const uint8_t *arp, size_t len)
 	if (len < ARP_LEN || get16(arp) != 1 || get16(arp + 2) != 0x0800 ||
 	    arp[4] != 6 || arp[5] != 4 || get16(arp + 6) != 1) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	/* One reply pending: a newer request replaces an older one (the
@@ -150,6 +151,7 @@ static void receive_ipv4(struct mmds_net *net, const uint8_t *eth,
 
 	if (len < IPV4_HDR_MIN || ip[0] >> 4 != 4) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	ihl = (size_t)(ip[0] & 15) * 4;
@@ -159,23 +161,27 @@ static void receive_ipv4(struct mmds_net *net, const uint8_t *eth,
 	if (ihl < IPV4_HDR_MIN || total < ihl || total > len ||
 	    ip[9] != IPPROTO_TCP_NUM) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	/* Fragments (MF set or an offset): the MMDS's requests are small and
 	 * the guest sends them whole; tern reassembles nothing. */
 	if (get16(ip + 6) & 0x3fff) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	tcp = ip + ihl;
 	len = total - ihl;
 	if (len < TCP_HDR_MIN) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	doff = (size_t)(tcp[12] >> 4) * 4;
 	if (doff < TCP_HDR_MIN || doff > len) {
 		net->stats.rx_dropped++;
+		MMDS_COUNT(net->tcp.store, rx_bad_eth, 1);
 		return;
 	}
 	/* Checksums are not verified: the "wire" is a copy in memory that
@@ -195,6 +201,7 @@ static void receive_ipv4(struct mmds_net *net, const uint8_t *eth,
 		seg.mss = find_mss(tcp + TCP_HDR_MIN, doff - TCP_HDR_MIN);
 	seg.payload = tcp + doff;
 	seg.len = len - doff;
+	MMDS_COUNT(net->tcp.store, rx_count, 1);
 	mmds_tcp_receive(&net->tcp, &seg, now_ms);
 }
 
@@ -204,6 +211,7 @@ void mmds_net_receive(struct mmds_net *net, const uint8_t *frame, size_t len,
 	if (!mmds_net_is_for_mmds(net, frame, len))
 		return;
 	net->stats.rx_frames++;
+	MMDS_COUNT(net->tcp.store, rx_accepted, 1);
 	if (get16(frame + 12) == ETHERTYPE_ARP)
 		receive_arp(net, frame + ETH_HDR, len - ETH_HDR);
 	else
@@ -288,17 +296,20 @@ size_t mmds_net_next_frame(struct mmds_net *net, uint8_t *buf, size_t cap,
 			   uint64_t now_ms)
 {
 	struct mmds_segment_out seg;
+	size_t len;
 
 	if (cap < MMDS_FRAME_MAX)
 		return 0;
-	if (net->arp_due) {
-		net->stats.tx_frames++;
-		return write_arp_reply(net, buf);
-	}
-	if (!mmds_tcp_next(&net->tcp, &seg, now_ms))
+	if (net->arp_due)
+		len = write_arp_reply(net, buf);
+	else if (mmds_tcp_next(&net->tcp, &seg, now_ms))
+		len = write_segment(net, buf, &seg);
+	else
 		return 0;
 	net->stats.tx_frames++;
-	return write_segment(net, buf, &seg);
+	MMDS_COUNT(net->tcp.store, tx_frames, 1);
+	MMDS_COUNT(net->tcp.store, tx_bytes, len);
+	return len;
 }
 
 bool mmds_net_tick(struct mmds_net *net, uint64_t now_ms)

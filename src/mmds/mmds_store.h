@@ -34,6 +34,31 @@ enum mmds_lookup {
 	MMDS_NO_MEMORY,
 };
 
+/* Firecracker's mmds metrics, counted where the guest's frames reach the
+ * MMDS (mmds_net.c, mmds_tcp.c): one set for all interfaces, as
+ * Firecracker's. Relaxed atomics: device threads count, the metrics
+ * thread reads. */
+struct mmds_metrics {
+	atomic_ullong rx_accepted; /* frames taken off the TX path */
+	atomic_ullong
+		rx_bad_eth; /* of those, ARP/IPv4/TCP that did not parse */
+	atomic_ullong rx_count; /* TCP segments handed to the MMDS's TCP */
+	atomic_ullong rx_accepted_unusual; /* segments it could not use */
+	atomic_ullong rx_accepted_err; /* connections refused: table full */
+	atomic_ullong tx_frames; /* frames to the guest */
+	atomic_ullong tx_bytes;
+	atomic_ullong connections_created;
+	atomic_ullong connections_destroyed;
+};
+
+/* A NULL store (the fuzzers' and unit tests' bare TCP) counts nothing. */
+#define MMDS_COUNT(store, counter, n)                                          \
+	do {                                                                   \
+		if (store)                                                     \
+			atomic_fetch_add_explicit(&(store)->metrics.counter,   \
+						  (n), memory_order_relaxed);  \
+	} while (0)
+
 struct mmds_store {
 	pthread_mutex_t lock;
 	json_t *data; /* json null until the first PUT */
@@ -52,6 +77,7 @@ struct mmds_store {
 	 * without a token or with an invalid one (V1 answers them anyway). */
 	atomic_ullong rx_no_token;
 	atomic_ullong rx_invalid_token;
+	struct mmds_metrics metrics;
 };
 
 /* NULL with err set (out of memory). */

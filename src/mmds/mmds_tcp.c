@@ -34,8 +34,10 @@ void mmds_tcp_init(struct mmds_tcp *tcp, struct mmds_store *store,
 	tcp->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 }
 
-static void conn_free(struct mmds_conn *c)
+static void conn_free(struct mmds_tcp *tcp, struct mmds_conn *c)
 {
+	if (c->used)
+		MMDS_COUNT(tcp->store, connections_destroyed, 1);
 	free(c->reply.data);
 	memset(c, 0, offsetof(struct mmds_conn, rx));
 	c->reply.data = NULL;
@@ -46,7 +48,7 @@ void mmds_tcp_reset(struct mmds_tcp *tcp)
 {
 	for (int i = 0; i < MMDS_TCP_MAX_CONNS; i++)
 		if (tcp->conns[i].used)
-			conn_free(&tcp->conns[i]);
+			conn_free(tcp, &tcp->conns[i]);
 	tcp->reset_count = 0;
 }
 
@@ -115,7 +117,7 @@ static struct mmds_conn *take_slot(struct mmds_tcp *tcp, uint64_t now_ms)
 			oldest = c;
 	}
 	if (oldest && now_ms - oldest->last_rx_ms >= MMDS_TCP_EVICT_MS) {
-		conn_free(oldest);
+		conn_free(tcp, oldest);
 		return oldest;
 	}
 	return NULL;
@@ -128,6 +130,7 @@ static void passive_open(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 
 	if (!c) {
 		tcp->stats.conns_refused++;
+		MMDS_COUNT(tcp->store, rx_accepted_err, 1);
 		queue_reset(tcp, seg);
 		return;
 	}
@@ -149,6 +152,7 @@ static void passive_open(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 	c->synack_due = true;
 	c->last_rx_ms = c->sent_ms = now_ms;
 	tcp->stats.conns_opened++;
+	MMDS_COUNT(tcp->store, connections_created, 1);
 }
 
 /* Cuts the next request out of the receive buffer and answers it, when
@@ -261,7 +265,7 @@ void mmds_tcp_receive(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 	if (c && (seg->flags & TCP_SYN) && !(seg->flags & TCP_ACK) &&
 	    seg->seq != c->rcv_nxt - 1 && c->fin_received && c->fin_sent) {
 		/* The guest reuses the port of a connection that is over. */
-		conn_free(c);
+		conn_free(tcp, c);
 		c = NULL;
 	}
 	if (!c) {
@@ -276,7 +280,7 @@ void mmds_tcp_receive(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 		/* RFC 5961 3: only a reset inside the window ends it. */
 		if (seg->len == 0 &&
 		    (uint32_t)(seg->seq - c->rcv_nxt) <= sizeof(c->rx))
-			conn_free(c);
+			conn_free(tcp, c);
 		return;
 	}
 	if (seg->flags & TCP_SYN) {
@@ -290,6 +294,7 @@ void mmds_tcp_receive(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 	}
 	if (!(seg->flags & TCP_ACK)) {
 		tcp->stats.segments_dropped++;
+		MMDS_COUNT(tcp->store, rx_accepted_unusual, 1);
 		return;
 	}
 	if (!take_ack(c, seg, now_ms) || !c->established)
@@ -297,7 +302,7 @@ void mmds_tcp_receive(struct mmds_tcp *tcp, const struct mmds_segment *seg,
 	take_data(c, seg);
 	serve(tcp, c, now_ms);
 	if (c->fin_received && c->fin_sent && c->snd_una == c->snd_nxt)
-		conn_free(c); /* both sides closed, our FIN acknowledged */
+		conn_free(tcp, c); /* both sides closed, our FIN acknowledged */
 }
 
 /* How many reply bytes are ready to go now: unsent, inside the guest's
@@ -373,7 +378,7 @@ static void conn_next(struct mmds_tcp *tcp, struct mmds_conn *c,
 	c->ack_due = false;
 	if (c->reset_due) {
 		out->flags = TCP_RST | TCP_ACK;
-		conn_free(c);
+		conn_free(tcp, c);
 		return;
 	}
 	if (c->synack_due) {
@@ -462,7 +467,7 @@ bool mmds_tcp_tick(struct mmds_tcp *tcp, uint64_t now_ms)
 			continue;
 		if (now_ms - c->last_rx_ms >= MMDS_TCP_IDLE_MS ||
 		    c->retries >= MMDS_TCP_RETRIES_MAX) {
-			conn_free(c);
+			conn_free(tcp, c);
 			continue;
 		}
 		any = true;

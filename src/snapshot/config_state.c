@@ -209,8 +209,8 @@ static const struct json_field tern_fields[] = {
 	{"virtio_transport", JSON_FIELD_STRING, 1, 0, 0},
 	/* The restoring tern's own choice (--on-reboot): not used. */
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
-	/* Not restored: a snapshot of a firmware-booted VM is refused when
-	 * taken (snapshot/snapshot.c), so none carries it. */
+	/* The restored VM's boot source (its slot's size comes from the
+	 * file there; the image itself from the firmware section). */
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
@@ -250,8 +250,12 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 			? 0
 			: tern_error_set(err, EINVAL,
 					 "%s: expected a JSON object", key);
+	/* null: a firmware VM's. The loaded VM is checked as any other
+	 * before it starts: a kernel or a firmware (config_check.c). */
 	if (!strcmp(key, "boot-source"))
-		return parse_boot_source(snap, value, err);
+		return json_is_null(value)
+			? 0
+			: parse_boot_source(snap, value, err);
 	if (!strcmp(key, "drives") || !strcmp(key, "network-interfaces"))
 		return parse_list(snap, value, key, err);
 	if (!strcmp(key, "vsock"))
@@ -274,9 +278,21 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 	/* After the interfaces it names (parse_document). */
 	if (!strcmp(key, "mmds-config"))
 		return 0;
+	/* machine-config came first (parse_document): the custom template
+	 * and the template it applies on top of replace its cpu_template. */
+	if (!strcmp(key, "cpu-config"))
+		return json_is_null(value)
+			? 0
+			: vm_config_json_apply_cpu_config(
+				  config, &snap->storage, value, err);
 	if (!strcmp(key, "tern")) {
 		int ret = JSON_FIELDS_CHECK(value, "tern", tern_fields, 0, err);
+		const json_t *firmware =
+			ret ? NULL : json_fields_get(value, "firmware");
 
+		if (firmware)
+			ret = keep(snap, VM_CONFIG_STR_FIRMWARE, firmware,
+				   &config->firmware_path, err);
 		return ret ? ret
 			   : config_parse_transport(
 				     "tern.virtio_transport",

@@ -14,6 +14,7 @@ enum snap_section_id {
 	SNAP_VM_PIT = 0x6,
 	SNAP_VM_MEMORY = 0x7,
 	SNAP_VM_CONFIG = 0x8, /* JSON: src/snapshot/config_state.h */
+	SNAP_VM_FIRMWARE = 0x9, /* src/snapshot/firmware_state.h */
 
 	SNAP_VCPU_BASE = 0x1000,
 	SNAP_VCPU_STRIDE = 0x20,

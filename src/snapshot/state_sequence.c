@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include "snapshot/config_state.h"
+#include "snapshot/firmware_state.h"
 #include "snapshot/device_state.h"
 #include "snapshot/snapshot_sections.h"
 #include "snapshot/vcpu_state.h"
@@ -82,6 +83,15 @@ static const struct state_sequence_entry entries[] = {
 		.last_id = SNAP_VM_CONFIG,
 		.save = config_save,
 		.check = config_check,
+	},
+	/* A reset leaves the image alone, as a PC's leaves its ROM. */
+	{
+		.name = "firmware",
+		.first_id = SNAP_VM_FIRMWARE,
+		.last_id = SNAP_VM_FIRMWARE,
+		.save = firmware_state_save,
+		.check = firmware_state_check,
+		.restore = firmware_state_restore,
 	},
 	{
 		.name = "devices",

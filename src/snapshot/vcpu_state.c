@@ -52,10 +52,15 @@ static const uint32_t wanted_msrs[] = {
 	MSR_IA32_TSC_DEADLINE, /* last: see vcpu_state_restore() */
 };
 #define WANTED_MSR_COUNT (sizeof(wanted_msrs) / sizeof(wanted_msrs[0]))
+/* Beside those, the MSRs the VM's CPU templates set (T2S's
+ * IA32_ARCH_CAPABILITIES, a custom template's msr_modifiers): a restored
+ * or migrated guest keeps the values it was given. */
+#define TEMPLATE_MSR_MAX (CPU_CUSTOM_MAX_MSRS + 8)
+#define SAVED_MSR_MAX (WANTED_MSR_COUNT + TEMPLATE_MSR_MAX)
 
 struct msr_block {
 	struct kvm_msrs header;
-	struct kvm_msr_entry entries[WANTED_MSR_COUNT];
+	struct kvm_msr_entry entries[SAVED_MSR_MAX];
 };
 
 static int ioctl_error(struct tern_error *err, const struct vcpu *vcpu,
@@ -116,6 +121,38 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd)
 	return list;
 }
 
+static void add_msr_modifiers(struct msr_block *block,
+			      const struct cpu_modifiers *mods)
+{
+	for (int i = 0; mods && i < mods->msr_count; i++) {
+		uint32_t index = mods->msrs[i].addr;
+		uint32_t n = block->header.nmsrs;
+
+		for (uint32_t j = 0; j < n; j++)
+			if (block->entries[j].index == index)
+				index = 0;
+		if (!index || n >= SAVED_MSR_MAX)
+			continue;
+		block->entries[n].index = index;
+		/* Before the TSC deadline, which stays last. */
+		if (n && block->entries[n - 1].index == MSR_IA32_TSC_DEADLINE) {
+			block->entries[n] = block->entries[n - 1];
+			block->entries[n - 1].index = index;
+		}
+		block->header.nmsrs++;
+	}
+}
+
+static void add_template_msrs(const struct vcpu *vcpu, struct msr_block *block)
+{
+	const struct vm_config *config = &vcpu->vm->config;
+
+	if (config->cpu_template)
+		add_msr_modifiers(block, config->cpu_template->modifiers);
+	if (config->cpu_custom)
+		add_msr_modifiers(block, &config->cpu_custom->mods);
+}
+
 static int save_msrs(struct vcpu *vcpu, struct state_file *sf,
 		     struct tern_error *err)
 {
@@ -133,6 +170,7 @@ static int save_msrs(struct vcpu *vcpu, struct state_file *sf,
 			block.entries[block.header.nmsrs++].index =
 				wanted_msrs[i];
 	free(list);
+	add_template_msrs(vcpu, &block);
 
 	/* KVM_GET_MSRS stops at the first MSR it cannot read (a listed one
 	 * the vCPU's CPUID does not expose): drop that one and retry. */
@@ -543,7 +581,7 @@ static int restore_msrs(struct vcpu *vcpu, const struct state_file *sf,
 	if (!s)
 		return -EINVAL;
 	saved = (const void *)s->data;
-	if (s->length < sizeof(*saved) || saved->nmsrs > WANTED_MSR_COUNT ||
+	if (s->length < sizeof(*saved) || saved->nmsrs > SAVED_MSR_MAX ||
 	    s->length !=
 		    sizeof(*saved) +
 			    saved->nmsrs * sizeof(struct kvm_msr_entry))

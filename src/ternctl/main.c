@@ -29,6 +29,8 @@ enum {
 	OPT_SHRINK = 1 << 3,
 	OPT_DISABLE = 1 << 4,
 	OPT_FOLLOW = 1 << 5,
+	OPT_NAT = 1 << 6,
+	OPT_DHCP = 1 << 7,
 };
 
 static const struct {
@@ -38,6 +40,7 @@ static const struct {
 	{"--json", OPT_JSON},	    {"--all", OPT_ALL},
 	{"--name", OPT_NAME},	    {"--shrink", OPT_SHRINK},
 	{"--disable", OPT_DISABLE}, {"--follow", OPT_FOLLOW},
+	{"--nat", OPT_NAT},	    {"--dhcp", OPT_DHCP},
 };
 
 /* What one command line asked for. */
@@ -46,6 +49,8 @@ struct invocation {
 	const char *socket;
 	int options; /* OPT_* */
 	const char *mode; /* shutdown --mode, NULL: ternd's default */
+	/* net-define's --bridge, --subnet, --kind; NULL when not given. */
+	const char *bridge, *subnet, *kind;
 	const char *args[2];
 	int arg_count;
 };
@@ -132,8 +137,10 @@ static int object_path(const struct verb *verb, const char *kind,
 	if (check_name(verb, kind, name))
 		return EXIT_FAILED;
 	snprintf(buf, size, "/v1/%s/%s%s%s",
-		 strcmp(kind, "VM") ? "volumes" : "vms", name,
-		 action ? "/" : "", action ? action : "");
+		 !strcmp(kind, "VM")		    ? "vms"
+			 : !strcmp(kind, "network") ? "networks"
+						    : "volumes",
+		 name, action ? "/" : "", action ? action : "");
 	return 0;
 }
 
@@ -259,6 +266,10 @@ static void show_done(const struct invocation *inv, json_t *answer)
 		{"resume", "VM '%s' resumed\n"},
 		{"vol-create", "Volume '%s' created (%s)\n"},
 		{"vol-delete", "Volume '%s' deleted\n"},
+		{"net-define", "Network '%s' defined\n"},
+		{"net-undefine", "Network '%s' undefined\n"},
+		{"net-start", "Network '%s' started\n"},
+		{"net-destroy", "Network '%s' destroyed\n"},
 	};
 
 	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
@@ -460,6 +471,74 @@ static int run_vol_list(const struct verb *verb, const struct invocation *inv)
 	return call(verb, inv, "GET", "/v1/volumes", NULL, show_volumes);
 }
 
+static int run_net_define(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+	json_t *body;
+
+	if (!inv->bridge) {
+		fprintf(stderr,
+			"ternctl: net-define: --bridge BRIDGE is needed\n");
+		return EXIT_USAGE;
+	}
+	if (object_path(verb, "network", inv->args[0], NULL, path,
+			sizeof(path)))
+		return EXIT_FAILED;
+	body = json_pack("{s:s}", "bridge", inv->bridge);
+	if (body && inv->subnet)
+		json_object_set_new(body, "subnet", json_string(inv->subnet));
+	if (body && inv->kind)
+		json_object_set_new(body, "kind", json_string(inv->kind));
+	if (body && (inv->options & OPT_NAT))
+		json_object_set_new(body, "nat", json_true());
+	if (body && (inv->options & OPT_DHCP))
+		json_object_set_new(body, "dhcp", json_true());
+	return call_json(verb, inv, "PUT", path, body, show_done);
+}
+
+/* net-undefine, net-start, net-destroy. */
+static int run_net_action(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+	int undefine = !strcmp(verb->name, "net-undefine");
+
+	if (object_path(verb, "network", inv->args[0],
+			undefine ? NULL : verb->name + 4, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, undefine ? "DELETE" : "POST", path, NULL,
+		    show_done);
+}
+
+static void show_network(const struct invocation *inv, json_t *answer)
+{
+	(void)inv;
+	ternctl_print_network(stdout, answer);
+}
+
+static int run_net_info(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+
+	if (object_path(verb, "network", inv->args[0], NULL, path,
+			sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "GET", path, NULL, show_network);
+}
+
+static void show_networks(const struct invocation *inv, json_t *answer)
+{
+	if (inv->options & OPT_NAME)
+		ternctl_print_names(stdout,
+				    json_object_get(answer, "networks"));
+	else
+		ternctl_print_networks(stdout, answer);
+}
+
+static int run_net_list(const struct verb *verb, const struct invocation *inv)
+{
+	return call(verb, inv, "GET", "/v1/networks", NULL, show_networks);
+}
+
 static void show_events(const struct invocation *inv, json_t *answer)
 {
 	json_t *events = json_object_get(answer, "events"), *event;
@@ -623,6 +702,49 @@ static const struct verb verbs[] = {
 	{"vol-info", "vol-info NAME [--json]",
 	 "The volume's file, size, space on disk, origin and users.", 1,
 	 OPT_JSON, run_vol_info},
+	{"net-define",
+	 "net-define NAME --bridge BRIDGE [--subnet A.B.C.D/N [--nat] "
+	 "[--dhcp]] [--kind managed|bridge]",
+	 "Defines a network (inactive until net-start).\n"
+	 "With --subnet it is managed: ternd creates the bridge BRIDGE, gives "
+	 "it the\n"
+	 "subnet's first address, and with --nat masquerades the subnet's "
+	 "traffic to\n"
+	 "other networks (an nftables table 'ternd-NAME'), with --dhcp runs "
+	 "dnsmasq\n"
+	 "for DHCP and DNS on that bridge only. Without --subnet it is a "
+	 "bridge\n"
+	 "network: BRIDGE exists already, made and managed outside ternd, "
+	 "and VMs\n"
+	 "only join it. --kind says which explicitly.\n"
+	 "A VM's interface names a network with \"network\": \"NAME\" in "
+	 "place of\n"
+	 "\"host_dev_name\"; ternd then makes its tap.",
+	 1, OPT_NAT | OPT_DHCP, run_net_define},
+	{"net-undefine", "net-undefine NAME",
+	 "Removes an inactive network's definition and its files. Refused "
+	 "while a\n"
+	 "VM's definition names it.",
+	 1, 0, run_net_action},
+	{"net-start", "net-start NAME",
+	 "Starts a network: for a managed one its bridge, address, NAT and "
+	 "dnsmasq;\n"
+	 "for a bridge network, the check that the bridge exists.",
+	 1, 0, run_net_action},
+	{"net-destroy", "net-destroy NAME",
+	 "Stops a network: dnsmasq, the NAT table and the bridge of a "
+	 "managed one go.\n"
+	 "Refused while running VMs are on it.",
+	 1, 0, run_net_action},
+	{"net-list", "net-list [--name] [--json]",
+	 "One line per network: name, state, kind, bridge, subnet, NAT and "
+	 "DHCP.",
+	 0, OPT_JSON | OPT_NAME, run_net_list},
+	{"net-info", "net-info NAME [--json]",
+	 "The network's definition, state, dnsmasq, the VMs that name it "
+	 "and those on\n"
+	 "it now, and its DHCP leases (with the VM each belongs to).",
+	 1, OPT_JSON, run_net_info},
 	{"events", "events [--follow] [--json]",
 	 "ternd's event log: VMs defined, undefined, started, stopped, "
 	 "crashed, paused,\n"
@@ -708,12 +830,39 @@ static int flag_bit(const char *arg)
 	return 0;
 }
 
+/* net-define's --bridge, --subnet and --kind, as "--NAME VALUE" or
+ * "--NAME=VALUE": 1 when argv[*i] is one (stored, *i past its value), 0
+ * when not, -1 when its value is missing. */
+static int value_option(int argc, char **argv, int *i, struct invocation *inv)
+{
+	static const char *const names[] = {"--bridge", "--subnet", "--kind"};
+	const char **slots[] = {&inv->bridge, &inv->subnet, &inv->kind};
+	const char *arg = argv[*i];
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		size_t len = strlen(names[k]);
+
+		if (strncmp(arg, names[k], len) ||
+		    (arg[len] && arg[len] != '='))
+			continue;
+		if (arg[len] == '=') {
+			*slots[k] = arg + len + 1;
+			return 1;
+		}
+		if (*i + 1 == argc)
+			return -1;
+		*slots[k] = argv[++*i];
+		return 1;
+	}
+	return 0;
+}
+
 /* Options may stand before or after the verb; "-c" takes a value. Returns
  * 0 to run, -1 when help or the version was printed, else EXIT_USAGE. */
 static int parse(int argc, char **argv, struct invocation *inv,
 		 const struct verb **verb)
 {
-	int help = 0;
+	int help = 0, value;
 
 	*verb = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -735,6 +884,9 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			inv->mode = argv[i];
 		} else if (!strncmp(arg, "--mode=", 7)) {
 			inv->mode = arg + 7;
+		} else if ((value = value_option(argc, argv, &i, inv))) {
+			if (value < 0)
+				return usage_error("%s needs a value", arg);
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			help = 1;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
@@ -789,6 +941,11 @@ static int check_invocation(const struct verb *verb,
 	}
 	if (inv->mode && strcmp(verb->name, "shutdown"))
 		return usage_error("--mode belongs to shutdown, not %s",
+				   verb->name);
+	if ((inv->bridge || inv->subnet || inv->kind) &&
+	    strcmp(verb->name, "net-define"))
+		return usage_error("--bridge, --subnet and --kind belong to "
+				   "net-define, not %s",
 				   verb->name);
 	return 0;
 }

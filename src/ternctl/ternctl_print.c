@@ -201,6 +201,72 @@ void ternctl_print_volume(FILE *out, const json_t *v)
 	print_time(out, "Created:", json_object_get(v, "created_at"));
 }
 
+static const char *yes_no(const json_t *object, const char *key)
+{
+	return json_is_true(json_object_get(object, key)) ? "yes" : "no";
+}
+
+void ternctl_print_networks(FILE *out, const json_t *answer)
+{
+	const json_t *networks = json_object_get(answer, "networks");
+	size_t i, width = 4;
+	json_t *n;
+
+	json_array_foreach(networks, i, n)
+	{
+		size_t len = strlen(text_or(n, "name", "?"));
+
+		if (len > width)
+			width = len;
+	}
+	fprintf(out, " %-*s   %-9s %-8s %-15s %-18s %-4s %s\n", (int)width,
+		"Name", "State", "Kind", "Bridge", "Subnet", "NAT", "DHCP");
+	for (i = 0; i < width + 66; i++)
+		fputc('-', out);
+	fputc('\n', out);
+	json_array_foreach(networks, i, n)
+	{
+		fprintf(out, " %-*s   %-9s %-8s %-15s %-18s %-4s %s\n",
+			(int)width, text_or(n, "name", "?"),
+			json_is_true(json_object_get(n, "active")) ? "active"
+								   : "inactive",
+			text_or(n, "kind", "?"), text_or(n, "bridge", "?"),
+			text_or(n, "subnet", "-"), yes_no(n, "nat"),
+			yes_no(n, "dhcp"));
+	}
+}
+
+void ternctl_print_network(FILE *out, const json_t *n)
+{
+	const json_t *leases = json_object_get(n, "leases"), *lease;
+	json_t *pid = json_object_get(n, "dnsmasq_pid");
+	char users[512], attached[512];
+	size_t i;
+
+	join_names(users, sizeof(users), json_object_get(n, "used_by"));
+	join_names(attached, sizeof(attached), json_object_get(n, "attached"));
+	fprintf(out, "%-16s%s\n", "Name:", text_or(n, "name", "?"));
+	fprintf(out, "%-16s%s\n", "Kind:", text_or(n, "kind", "?"));
+	fprintf(out, "%-16s%s\n", "State:",
+		json_is_true(json_object_get(n, "active")) ? "active"
+							   : "inactive");
+	fprintf(out, "%-16s%s\n", "Reason:", text_or(n, "reason", "-"));
+	fprintf(out, "%-16s%s\n", "Bridge:", text_or(n, "bridge", "?"));
+	fprintf(out, "%-16s%s\n", "Subnet:", text_or(n, "subnet", "-"));
+	fprintf(out, "%-16s%s\n", "Gateway:", text_or(n, "gateway", "-"));
+	fprintf(out, "%-16s%s\n", "NAT:", yes_no(n, "nat"));
+	fprintf(out, "%-16s%s\n", "DHCP:", yes_no(n, "dhcp"));
+	if (json_is_integer(pid))
+		fprintf(out, "%-16s%lld\n",
+			"dnsmasq pid:", (long long)json_integer_value(pid));
+	fprintf(out, "%-16s%s\n", "Used by:", users);
+	fprintf(out, "%-16s%s\n", "VMs on it:", attached);
+	json_array_foreach(leases, i, lease)
+		fprintf(out, "%-16s%s %s %s\n",
+			i ? "" : "Leases:", text_or(lease, "ip", "?"),
+			text_or(lease, "mac", "?"), text_or(lease, "vm", "-"));
+}
+
 void ternctl_print_event(FILE *out, const json_t *event)
 {
 	time_t t = (time_t)json_integer_value(json_object_get(event, "time"));

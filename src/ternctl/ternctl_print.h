@@ -18,6 +18,10 @@ void ternctl_format_size(char *buf, size_t size, const json_t *bytes);
 /* GET /v1/volumes: name, size, allocation, users; then the pool. */
 void ternctl_print_volumes(FILE *out, const json_t *answer);
 void ternctl_print_volume(FILE *out, const json_t *volume);
+/* GET /v1/networks: name, state, kind, bridge, subnet, NAT, DHCP. */
+void ternctl_print_networks(FILE *out, const json_t *answer);
+/* One network, with its leases. */
+void ternctl_print_network(FILE *out, const json_t *network);
 /* "2026-01-02 03:04:05 UTC  #12  vm web started: reason" */
 void ternctl_print_event(FILE *out, const json_t *event);
 /* Indented JSON and a newline. */

@@ -58,6 +58,53 @@ static const char schema_v2[] =
 	" kind TEXT NOT NULL,"
 	" reason TEXT NOT NULL DEFAULT '');";
 
+/* Version 3: networks (network_definition.h), which definitions name which
+ * network (vm_network, as vm_volume), and the taps ternd made for running
+ * VMs (vm_tap: written before a tap is created and removed after it is
+ * deleted, so a ternd killed in between knows what to clean up). The
+ * event log's CHECK learns 'network': SQLite cannot alter a CHECK, so the
+ * table is copied, its ids and AUTOINCREMENT counter kept. */
+static const char schema_v3[] =
+	"CREATE TABLE network ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('managed', 'bridge')),"
+	" bridge TEXT NOT NULL UNIQUE,"
+	" subnet TEXT NOT NULL DEFAULT '',"
+	" nat INTEGER NOT NULL DEFAULT 0,"
+	" dhcp INTEGER NOT NULL DEFAULT 0,"
+	" defined_at INTEGER NOT NULL,"
+	" active INTEGER NOT NULL DEFAULT 0,"
+	" dnsmasq_pid INTEGER,"
+	" dnsmasq_start_time INTEGER,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" changed_at INTEGER NOT NULL);"
+	"CREATE TABLE vm_network ("
+	" vm TEXT NOT NULL REFERENCES vm(name) ON DELETE CASCADE,"
+	" network TEXT NOT NULL REFERENCES network(name),"
+	" PRIMARY KEY (vm, network));"
+	"CREATE INDEX vm_network_by_network ON vm_network(network);"
+	"CREATE TABLE vm_tap ("
+	" tap TEXT PRIMARY KEY NOT NULL,"
+	" vm TEXT NOT NULL REFERENCES vm(name) ON DELETE CASCADE,"
+	" network TEXT NOT NULL REFERENCES network(name),"
+	" position INTEGER NOT NULL,"
+	" mac TEXT NOT NULL);"
+	"CREATE TABLE event_v3 ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at INTEGER NOT NULL,"
+	" object TEXT NOT NULL"
+	"  CHECK (object IN ('vm', 'volume', 'network')),"
+	" name TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '');"
+	"INSERT INTO event_v3 SELECT id, at, object, name, kind, reason"
+	" FROM event;"
+	"DELETE FROM sqlite_sequence WHERE name = 'event_v3';"
+	"INSERT INTO sqlite_sequence (name, seq)"
+	" SELECT 'event_v3', seq FROM sqlite_sequence WHERE name = 'event';"
+	"DROP TABLE event;"
+	"ALTER TABLE event_v3 RENAME TO event;";
+
 static int db_fail(struct ternd_db *db, struct tern_error *err,
 		   const char *what)
 {
@@ -199,6 +246,8 @@ static int migrate(struct ternd_db *db, struct tern_error *err)
 		ret = exec(db, schema_v1, err);
 	if (!ret && version < 2)
 		ret = exec(db, schema_v2, err);
+	if (!ret && version < 3)
+		ret = exec(db, schema_v3, err);
 	if (!ret && version < TERND_DB_SCHEMA_VERSION) {
 		snprintf(set_version, sizeof(set_version),
 			 "PRAGMA user_version = %d", TERND_DB_SCHEMA_VERSION);
@@ -359,6 +408,37 @@ static int log_event(struct ternd_db *db, const char *object, const char *name,
 	return ret;
 }
 
+static int set_networks(struct ternd_db *db, const char *name,
+			const struct vm_network_refs *networks,
+			struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret =
+		run(db, err, "DELETE FROM vm_network WHERE vm = ?1", "t", name);
+
+	for (size_t i = 0; !ret && networks && i < networks->count; i++) {
+		const char *network = networks->names[i];
+
+		ret = query(db, &st, err,
+			    "SELECT 1 FROM network WHERE name = ?1", "t",
+			    network);
+		if (!ret)
+			ret = exists(db, err, st);
+		if (ret == 0)
+			return tern_error_set(err, ENOENT,
+					      "no network named '%s' "
+					      "('ternctl net-list' lists them)",
+					      network);
+		if (ret > 0)
+			ret = run(
+				db, err,
+				"INSERT OR IGNORE INTO vm_network (vm, network)"
+				" VALUES (?1, ?2)",
+				"tt", name, network);
+	}
+	return ret < 0 ? ret : 0;
+}
+
 static int set_volumes(struct ternd_db *db, const char *name,
 		       const struct vm_volume_refs *volumes,
 		       struct tern_error *err)
@@ -390,7 +470,8 @@ static int set_volumes(struct ternd_db *db, const char *name,
 
 int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
 		    int config_version, const struct vm_volume_refs *volumes,
-		    int *created, struct tern_error *err)
+		    const struct vm_network_refs *networks, int *created,
+		    struct tern_error *err)
 {
 	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *st;
@@ -421,6 +502,8 @@ int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
 	if (!ret)
 		ret = set_volumes(db, name, volumes, err);
 	if (!ret)
+		ret = set_networks(db, name, networks, err);
+	if (!ret)
 		ret = log_event(db, "vm", name, "defined",
 				found ? "redefined" : "defined", err);
 	/* Written but not committed: a kill here must leave nothing. */
@@ -444,6 +527,12 @@ int ternd_db_undefine(struct ternd_db *db, const char *name,
 	ret = run(db, err, "DELETE FROM vm_runtime WHERE name = ?1", "t", name);
 	if (!ret)
 		ret = run(db, err, "DELETE FROM vm_volume WHERE vm = ?1", "t",
+			  name);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm_network WHERE vm = ?1", "t",
+			  name);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm_tap WHERE vm = ?1", "t",
 			  name);
 	if (!ret)
 		ret = run(db, err, "DELETE FROM vm WHERE name = ?1", "t", name);
@@ -732,4 +821,260 @@ int64_t ternd_db_last_event_id(struct ternd_db *db)
 		id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return id;
+}
+
+void network_record_free(struct network_record *record)
+{
+	free(record->used_by);
+	free(record->attached);
+	record->used_by = record->attached = NULL;
+}
+
+void network_records_free(struct network_record *records, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		network_record_free(&records[i]);
+	free(records);
+}
+
+int ternd_db_network_add(struct ternd_db *db, const struct network_def *def,
+			 struct tern_error *err)
+{
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *st;
+	char subnet[24], other[TERND_NAME_MAX + 1] = "";
+	int ret;
+
+	network_subnet_text(def, subnet, sizeof(subnet));
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	ret = query(db, &st, err,
+		    "SELECT name FROM network WHERE name = ?1 OR bridge = ?2",
+		    "tt", def->name, def->bridge);
+	if (!ret) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(other, sizeof(other), "%s",
+				 column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	if (!ret && !strcmp(other, def->name))
+		ret = tern_error_set(err, EEXIST,
+				     "a network named '%s' already exists",
+				     def->name);
+	else if (!ret && other[0])
+		ret = tern_error_set(err, EEXIST,
+				     "bridge %s belongs to network '%s' "
+				     "already",
+				     def->bridge, other);
+	if (!ret)
+		ret = run(
+			db, err,
+			"INSERT INTO network (name, kind, bridge, subnet, nat,"
+			" dhcp, defined_at, reason, changed_at)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'defined', ?7)",
+			"ttttiil", def->name, network_kind_name(def->kind),
+			def->bridge, subnet, def->nat, def->dhcp, now);
+	if (!ret)
+		ret = log_event(db, "network", def->name, "defined", "defined",
+				err);
+	ternd_test_kill_point("network");
+	return finish(db, ret, err);
+}
+
+static const char select_network[] =
+	"SELECT n.name, n.kind, n.bridge, n.subnet, n.nat, n.dhcp,"
+	" n.defined_at, n.active, n.dnsmasq_pid, n.dnsmasq_start_time,"
+	" n.reason, n.changed_at,"
+	" (SELECT group_concat(vm, ',') FROM"
+	"  (SELECT vm FROM vm_network WHERE network = n.name ORDER BY vm)),"
+	" (SELECT group_concat(vm, ',') FROM"
+	"  (SELECT DISTINCT vm FROM vm_tap WHERE network = n.name"
+	"   ORDER BY vm))"
+	" FROM network AS n";
+
+static int read_network(struct ternd_db *db, sqlite3_stmt *st, void *out,
+			struct tern_error *err)
+{
+	struct network_record *r = out;
+	struct network_def *def = &r->def;
+	const char *subnet = column_text(st, 3);
+	struct tern_error ignored;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(def->name, sizeof(def->name), "%s", column_text(st, 0));
+	if (network_kind_parse(column_text(st, 1), &def->kind))
+		return db_fail(db, err, "a network has an unknown kind");
+	snprintf(def->bridge, sizeof(def->bridge), "%s", column_text(st, 2));
+	if (subnet[0] &&
+	    network_subnet_parse(subnet, &def->subnet, &def->prefix, &ignored))
+		return db_fail(db, err, "a network has a malformed subnet");
+	def->nat = sqlite3_column_int(st, 4);
+	def->dhcp = sqlite3_column_int(st, 5);
+	r->defined_at = sqlite3_column_int64(st, 6);
+	r->active = sqlite3_column_int(st, 7);
+	r->dnsmasq_pid = (pid_t)sqlite3_column_int64(st, 8);
+	r->dnsmasq_start_time = (uint64_t)sqlite3_column_int64(st, 9);
+	snprintf(r->reason, sizeof(r->reason), "%s", column_text(st, 10));
+	r->changed_at = sqlite3_column_int64(st, 11);
+	r->used_by = strdup(column_text(st, 12));
+	r->attached = strdup(column_text(st, 13));
+	if (!r->used_by || !r->attached) {
+		network_record_free(r);
+		return tern_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static void free_network(void *record)
+{
+	network_record_free(record);
+}
+
+int ternd_db_network_get(struct ternd_db *db, const char *name,
+			 struct network_record *record, struct tern_error *err)
+{
+	char sql[sizeof(select_network) + 32];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "%s WHERE n.name = ?1", select_network);
+	ret = query(db, &st, err, sql, "t", name);
+	return ret ? ret : collect_one(db, st, read_network, record, err);
+}
+
+int ternd_db_network_list(struct ternd_db *db, struct network_record **records,
+			  size_t *count, struct tern_error *err)
+{
+	char sql[sizeof(select_network) + 32];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "%s ORDER BY n.name", select_network);
+	ret = query(db, &st, err, sql, "");
+	return ret ? ret
+		   : collect(db, st, sizeof(**records), read_network,
+			     free_network, (void **)records, count, err);
+}
+
+int ternd_db_network_remove(struct ternd_db *db, const char *name,
+			    struct tern_error *err)
+{
+	struct network_record r = {0};
+	int ret = begin(db, err);
+
+	if (ret)
+		return ret;
+	ret = ternd_db_network_get(db, name, &r, err);
+	if (!ret && r.active)
+		ret = tern_error_set(err, EBUSY,
+				     "network '%s' is active: 'ternctl "
+				     "net-destroy %s' first",
+				     name, name);
+	else if (!ret && r.used_by[0])
+		ret = tern_error_set(err, EBUSY,
+				     "network '%s' is named by the definition "
+				     "of %s: undefine or redefine first",
+				     name, r.used_by);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM network WHERE name = ?1", "t",
+			  name);
+	if (!ret)
+		ret = log_event(db, "network", name, "undefined", "undefined",
+				err);
+	network_record_free(&r);
+	return finish(db, ret, err);
+}
+
+int ternd_db_network_set_state(struct ternd_db *db, const char *name,
+			       int active, pid_t dnsmasq_pid,
+			       uint64_t dnsmasq_start_time, const char *reason,
+			       const char *event, struct tern_error *err)
+{
+	int ret = begin(db, err);
+
+	if (ret)
+		return ret;
+	ret = run(db, err,
+		  "UPDATE network SET active = ?2, dnsmasq_pid = nullif(?3, 0),"
+		  " dnsmasq_start_time = CASE WHEN ?3 > 0 THEN ?4 END,"
+		  " reason = ?5, changed_at = ?6 WHERE name = ?1",
+		  "tilltl", name, active ? 1 : 0, (int64_t)dnsmasq_pid,
+		  (int64_t)dnsmasq_start_time, reason, (int64_t)time(NULL));
+	if (!ret && sqlite3_changes(db->sql) == 0)
+		ret = -ENOENT;
+	if (!ret && event)
+		ret = log_event(db, "network", name, event, reason, err);
+	return finish(db, ret, err);
+}
+
+int ternd_db_taps_add(struct ternd_db *db, const struct tap_record *taps,
+		      size_t count, struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret = begin(db, err);
+
+	for (size_t i = 0; !ret && i < count; i++) {
+		ret = query(db, &st, err, "SELECT 1 FROM vm_tap WHERE tap = ?1",
+			    "t", taps[i].tap);
+		if (!ret)
+			ret = exists(db, err, st);
+		if (ret > 0) {
+			ret = tern_error_set(err, EEXIST,
+					     "tap %s is recorded for another "
+					     "VM already",
+					     taps[i].tap);
+			break;
+		}
+		if (!ret)
+			ret = run(db, err,
+				  "INSERT INTO vm_tap (tap, vm, network,"
+				  " position, mac) VALUES (?1, ?2, ?3, ?4, ?5)",
+				  "tttit", taps[i].tap, taps[i].vm,
+				  taps[i].network, taps[i].position,
+				  taps[i].mac);
+	}
+	return finish(db, ret, err);
+}
+
+static int read_tap(struct ternd_db *db, sqlite3_stmt *st, void *out,
+		    struct tern_error *err)
+{
+	struct tap_record *t = out;
+
+	(void)db;
+	(void)err;
+	memset(t, 0, sizeof(*t));
+	snprintf(t->tap, sizeof(t->tap), "%s", column_text(st, 0));
+	snprintf(t->vm, sizeof(t->vm), "%s", column_text(st, 1));
+	snprintf(t->network, sizeof(t->network), "%s", column_text(st, 2));
+	t->position = sqlite3_column_int(st, 3);
+	snprintf(t->mac, sizeof(t->mac), "%s", column_text(st, 4));
+	return 0;
+}
+
+int ternd_db_taps_list(struct ternd_db *db, const char *vm,
+		       struct tap_record **taps, size_t *count,
+		       struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret = query(db, &st, err,
+			"SELECT tap, vm, network, position, mac FROM vm_tap"
+			" WHERE ?1 IS NULL OR vm = ?1 ORDER BY vm, position",
+			"t", vm);
+
+	return ret ? ret
+		   : collect(db, st, sizeof(**taps), read_tap, NULL,
+			     (void **)taps, count, err);
+}
+
+int ternd_db_tap_remove(struct ternd_db *db, const char *tap,
+			struct tern_error *err)
+{
+	int ret = begin(db, err);
+
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm_tap WHERE tap = ?1", "t",
+			  tap);
+	return finish(db, ret, err);
 }

@@ -15,11 +15,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ternd/network_definition.h"
 #include "ternd/vm_definition.h"
 #include "ternd/vm_state.h"
 #include "util/error.h"
 
-#define TERND_DB_SCHEMA_VERSION 2
+#define TERND_DB_SCHEMA_VERSION 3
 /* The event log keeps this many of the newest events. */
 #define TERND_DB_EVENTS_KEPT 10000
 
@@ -54,9 +55,34 @@ struct volume_record {
 	int in_use; /* one of them is running or paused */
 };
 
-/* One line of the event log. object is "vm" or "volume"; kind one of
- * defined, undefined, started, stopped, crashed, paused, resumed,
- * autostart (VMs), created, cloned, resized, deleted (volumes). */
+struct network_record {
+	struct network_def def;
+	int64_t defined_at;
+	int active; /* started: its bridge (and NAT, dnsmasq) are up */
+	pid_t dnsmasq_pid; /* 0 for none */
+	uint64_t dnsmasq_start_time;
+	char reason[160]; /* why it last changed */
+	int64_t changed_at;
+	/* The VMs whose definitions name it, comma-separated. */
+	char *used_by; /* malloc'd */
+	/* The VMs that have a tap on it now, comma-separated. */
+	char *attached; /* malloc'd */
+};
+
+/* A tap ternd made for a VM (vm_tap): the VM's position-th interface that
+ * names a network. */
+struct tap_record {
+	char tap[IFNAMSIZ];
+	char vm[TERND_NAME_MAX + 1];
+	char network[TERND_NAME_MAX + 1];
+	int position;
+	char mac[18]; /* the guest's, as text */
+};
+
+/* One line of the event log. object is "vm", "volume" or "network"; kind
+ * one of defined, undefined, started, stopped, crashed, paused, resumed,
+ * autostart (VMs), created, cloned, resized, deleted (volumes), defined,
+ * undefined, started, stopped, dnsmasq (networks). */
 struct ternd_event {
 	int64_t id; /* increasing, never reused */
 	int64_t at; /* Unix time */
@@ -67,6 +93,8 @@ struct ternd_event {
 };
 
 void vm_record_free(struct vm_record *record);
+void network_record_free(struct network_record *record);
+void network_records_free(struct network_record *records, size_t count);
 void vm_records_free(struct vm_record *records, size_t count);
 void volume_record_free(struct volume_record *record);
 void volume_records_free(struct volume_record *records, size_t count);
@@ -78,10 +106,11 @@ void ternd_db_close(struct ternd_db *db);
 /* Creates the VM (runtime "shut off") or replaces its document, keeping
  * its runtime record; *created says which. volumes: the pool volumes the
  * document names, each of which must be in the catalog (-ENOENT naming it
- * otherwise). */
+ * otherwise); networks likewise, each of which must be defined. */
 int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
 		    int config_version, const struct vm_volume_refs *volumes,
-		    int *created, struct tern_error *err);
+		    const struct vm_network_refs *networks, int *created,
+		    struct tern_error *err);
 /* Removes the definition and its runtime record. -ENOENT if unknown. */
 int ternd_db_undefine(struct ternd_db *db, const char *name,
 		      struct tern_error *err);
@@ -114,6 +143,39 @@ int ternd_db_volume_get(struct ternd_db *db, const char *name,
 /* Every volume, by name. */
 int ternd_db_volume_list(struct ternd_db *db, struct volume_record **records,
 			 size_t *count, struct tern_error *err);
+
+/* Adds a network (inactive) with its event. -EEXIST if the name or the
+ * bridge is taken (by another network). */
+int ternd_db_network_add(struct ternd_db *db, const struct network_def *def,
+			 struct tern_error *err);
+/* Removes an inactive network, with its event; -EBUSY while it is active
+ * or a definition names it, -ENOENT if unknown. */
+int ternd_db_network_remove(struct ternd_db *db, const char *name,
+			    struct tern_error *err);
+int ternd_db_network_get(struct ternd_db *db, const char *name,
+			 struct network_record *record, struct tern_error *err);
+/* Every network, by name. */
+int ternd_db_network_list(struct ternd_db *db, struct network_record **records,
+			  size_t *count, struct tern_error *err);
+/* Records the network active or not, its dnsmasq (pid 0: none) and why;
+ * logs event (NULL: none) with the reason. -ENOENT if unknown. */
+int ternd_db_network_set_state(struct ternd_db *db, const char *name,
+			       int active, pid_t dnsmasq_pid,
+			       uint64_t dnsmasq_start_time, const char *reason,
+			       const char *event, struct tern_error *err);
+
+/* Records the taps a VM is about to get, in one transaction, before they
+ * are created; -EEXIST if one is recorded already (another VM's tap with
+ * the same name). */
+int ternd_db_taps_add(struct ternd_db *db, const struct tap_record *taps,
+		      size_t count, struct tern_error *err);
+/* The taps recorded for vm (NULL: every VM), by VM and position. */
+int ternd_db_taps_list(struct ternd_db *db, const char *vm,
+		       struct tap_record **taps, size_t *count,
+		       struct tern_error *err);
+/* Forgets one tap, once it is deleted. */
+int ternd_db_tap_remove(struct ternd_db *db, const char *tap,
+			struct tern_error *err);
 
 /* Logs an event on its own (a change the catalog does not hold, such as a
  * volume's new size). */

@@ -383,12 +383,16 @@ void ternd_route(struct vm_manager *m, const struct ternd_request *request,
 		volume_route(m, request, NULL, reply);
 	} else if (is_item(url, "/v1/volumes", &rest)) {
 		volume_route(m, request, rest, reply);
+	} else if (is_collection(url, "/v1/networks")) {
+		network_route(m, request, NULL, reply);
+	} else if (is_item(url, "/v1/networks", &rest)) {
+		network_route(m, request, rest, reply);
 	} else if (is_collection(url, "/v1/events")) {
 		event_route(m, request, reply);
 	} else {
 		ternd_reply_fault(reply, 404,
 				  "no such path: ternd's API is under /v1/vms, "
-				  "/v1/volumes and /v1/events "
+				  "/v1/volumes, /v1/networks and /v1/events "
 				  "(docs/ternd-openapi.yaml)");
 	}
 }

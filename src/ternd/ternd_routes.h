@@ -4,7 +4,8 @@
  * volume or path), 405, 409 (the VM is in the wrong state, the volume in
  * use, the name taken) or 502 (the VM's tern refused or failed). This
  * file dispatches and serves /v1/vms; volume_routes.c serves
- * /v1/volumes and event_routes.c /v1/events, with the helpers below. */
+ * /v1/volumes, network_routes.c /v1/networks and event_routes.c
+ * /v1/events, with the helpers below. */
 #ifndef TERN_TERND_TERND_ROUTES_H
 #define TERN_TERND_TERND_ROUTES_H
 
@@ -57,6 +58,8 @@ json_t *ternd_route_body(const struct ternd_request *request,
 
 void volume_route(struct vm_manager *m, const struct ternd_request *request,
 		  const char *rest, struct ternd_reply *reply);
+void network_route(struct vm_manager *m, const struct ternd_request *request,
+		   const char *rest, struct ternd_reply *reply);
 void event_route(struct vm_manager *m, const struct ternd_request *request,
 		 struct ternd_reply *reply);
 

@@ -11,6 +11,7 @@
 
 #include "ternd/ternd_name.h"
 #include "util/error.h"
+#include "vm/vm_config.h"
 #include "vm/vm_disk_config.h"
 
 /* Names: see ternd_name.h. */
@@ -32,6 +33,17 @@ struct vm_volume_refs {
 	size_t count;
 };
 
+/* The networks a definition's network interfaces name ("network": NAME,
+ * ternd's other addition), in interface order, with the tap and guest MAC
+ * each gets (network_definition.h: derived from the VM's name and the
+ * position, the MAC only when the interface gives none). */
+struct vm_network_refs {
+	char names[VM_MAX_NETS][TERND_NAME_MAX + 1];
+	char taps[VM_MAX_NETS][16];
+	char macs[VM_MAX_NETS][18];
+	size_t count;
+};
+
 /* 0, or -EINVAL with err saying what is wrong with the name. */
 int vm_name_check(const char *name, struct tern_error *err);
 
@@ -41,7 +53,7 @@ int vm_name_check(const char *name, struct tern_error *err);
  * 0 or -EINVAL. */
 int vm_definition_check(const json_t *doc, const char *pool_dir,
 			struct vm_summary *summary, struct vm_volume_refs *refs,
-			struct tern_error *err);
+			struct vm_network_refs *nets, struct tern_error *err);
 
 /* ternd's one addition to tern's document: a drive may name a pool volume,
  * "volume": "NAME", in place of "path_on_host" (never both; a volume at
@@ -52,5 +64,13 @@ int vm_definition_check(const json_t *doc, const char *pool_dir,
 json_t *vm_definition_resolve(const json_t *doc, const char *pool_dir,
 			      struct vm_volume_refs *refs,
 			      struct tern_error *err);
+/* The same for network interfaces, in place in a resolved copy: an
+ * interface may name a ternd network, "network": "NAME", in place of
+ * "host_dev_name" (never both); it then gets "host_dev_name": the VM's
+ * tap for it, and "guest_mac" unless it has one. vm NULL: a placeholder
+ * name, for checking. 0 or -EINVAL. */
+int vm_definition_resolve_networks(json_t *doc, const char *vm,
+				   struct vm_network_refs *refs,
+				   struct tern_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/networks.h"
 #include "ternd/test_hooks.h"
 #include "ternd/vm_api.h"
 #include "ternd/vm_process.h"
@@ -28,6 +29,7 @@ struct vm_manager {
 	char tern_path[4096];
 	struct volume_pool pool;
 	struct ternd_db *db;
+	struct networks *nets;
 	struct live_vm *live;
 	size_t live_count;
 };
@@ -106,6 +108,9 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
 	rt = shut_off(reason);
+	/* Its tern is gone, so its taps can go (and must: a tap names the
+	 * VM's MAC on the bridge). */
+	networks_vm_taps_down(m->nets, vm->name);
 	/* A crash: an end ternd did not ask for, other than status 0. */
 	if (ternd_db_set_runtime(m->db, vm->name, &rt,
 				 asked || clean ? "stopped" : "crashed", &err))
@@ -117,7 +122,7 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 
 size_t vm_manager_poll_count(const struct vm_manager *m)
 {
-	return m->live_count;
+	return m->live_count + networks_poll_count(m->nets);
 }
 
 void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds)
@@ -125,6 +130,7 @@ void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds)
 	for (size_t i = 0; i < m->live_count; i++)
 		fds[i] = (struct pollfd){.fd = m->live[i].proc.pidfd,
 					 .events = POLLIN};
+	networks_poll_fill(m->nets, fds + m->live_count);
 }
 
 void vm_manager_reap(struct vm_manager *m)
@@ -136,6 +142,7 @@ void vm_manager_reap(struct vm_manager *m)
 		else
 			i++;
 	}
+	networks_reap(m->nets);
 }
 
 static void reattach_one(struct vm_manager *m, const struct vm_record *r)
@@ -258,7 +265,12 @@ int vm_manager_open(const struct vm_manager_options *options,
 		volume_pool_recover(&m->pool, volume_in_catalog,
 				    report_recovered, m);
 	if (!ret)
+		ret = networks_open(m->db, m->state_dir, &m->nets, err);
+	if (!ret)
 		ret = reattach_all(m, err);
+	/* After the VMs: the taps of those found shut off go. */
+	if (!ret)
+		networks_recover(m->nets);
 	if (ret) {
 		vm_manager_close(m);
 		return ret;
@@ -277,6 +289,11 @@ const struct volume_pool *vm_manager_pool(const struct vm_manager *m)
 	return &m->pool;
 }
 
+struct networks *vm_manager_networks(struct vm_manager *m)
+{
+	return m->nets;
+}
+
 void vm_manager_close(struct vm_manager *m)
 {
 	if (!m)
@@ -284,6 +301,7 @@ void vm_manager_close(struct vm_manager *m)
 	for (size_t i = 0; i < m->live_count; i++)
 		vm_process_forget(&m->live[i].proc);
 	free(m->live);
+	networks_close(m->nets);
 	ternd_db_close(m->db);
 	free(m);
 }
@@ -354,6 +372,7 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 		      struct tern_error *err)
 {
 	struct vm_volume_refs volumes;
+	struct vm_network_refs networks;
 	json_error_t json_err;
 	json_t *doc;
 	char *text;
@@ -377,7 +396,7 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 	ret = check_volumes(m, doc, err);
 	if (!ret)
 		ret = vm_definition_check(doc, m->pool.dir, NULL, &volumes,
-					  err);
+					  &networks, err);
 	text = ret ? NULL : json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	if (ret)
@@ -386,7 +405,7 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 		return tern_error_set(err, ENOMEM, "out of memory");
 	/* The catalog checks them again in the define's transaction. */
 	ret = ternd_db_define(m->db, name, text, VM_CONFIG_DOC_VERSION,
-			      &volumes, created, err);
+			      &volumes, &networks, created, err);
 	if (ret == -ENOENT)
 		ret = -EINVAL;
 	free(text);
@@ -444,8 +463,12 @@ int vm_manager_undefine(struct vm_manager *m, const char *name,
 				     name, vm_state_name(r.runtime.state), name,
 				     name);
 	vm_record_free(&r);
-	if (!ret)
+	if (!ret) {
+		/* None while shut off, unless a tap could not be deleted
+		 * when the VM stopped. */
+		networks_vm_taps_down(m->nets, name);
 		ret = ternd_db_undefine(m->db, name, err);
+	}
 	if (ret)
 		return ret;
 	remove_vm_files(m, name);
@@ -606,6 +629,7 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
  * ternd's may not pass), its volumes resolved to their files in the
  * pool, each of which must be there. */
 static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
+			     struct vm_network_refs *networks,
 			     struct tern_error *err)
 {
 	struct vm_volume_refs volumes = {0};
@@ -616,6 +640,9 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 	char *text = NULL;
 	int ret = resolved ? 0 : -EINVAL;
 
+	if (!ret)
+		ret = vm_definition_resolve_networks(resolved, r->name,
+						     networks, err);
 	/* The volumes first: tern's "no such file" says less. */
 	for (size_t i = 0; !ret && i < volumes.count; i++)
 		if (volume_pool_stat(&m->pool, volumes.names[i], &capacity,
@@ -626,7 +653,8 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 					     r->name, volumes.names[i],
 					     m->pool.dir);
 	if (!ret)
-		ret = vm_definition_check(doc, m->pool.dir, NULL, NULL, err);
+		ret = vm_definition_check(doc, m->pool.dir, NULL, NULL, NULL,
+					  err);
 	if (!ret) {
 		text = json_dumps(resolved, JSON_COMPACT);
 		if (!text)
@@ -640,6 +668,7 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 static int start_vm(struct vm_manager *m, const char *name, const char *why,
 		    struct tern_error *err)
 {
+	struct vm_network_refs networks = {0};
 	struct start_files files;
 	struct vm_runtime rt;
 	struct vm_record r;
@@ -650,12 +679,15 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 		return ret;
 	ret = require_state(&r, 0, err);
 	if (!ret) {
-		config = config_for_tern(m, &r, err);
+		config = config_for_tern(m, &r, &networks, err);
 		ret = config ? 0 : -EINVAL;
 	}
 	if (!ret)
 		ret = prepare_files(m, &r, config, &files, err);
 	free(config);
+	/* The taps last: nothing before can fail and leave them behind. */
+	if (!ret)
+		ret = networks_vm_taps_up(m->nets, name, &networks, err);
 	if (!ret) {
 		launched = 1;
 		ret = launch(m, &r, &files, err);
@@ -670,6 +702,10 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 			vm_process_signal(&vm->proc, SIGKILL);
 			vm_process_wait_exit(&vm->proc, 5000);
 			record_exit(m, vm, "failed to start", 1);
+		} else {
+			/* No process: this start's taps (record_exit
+			 * deletes them otherwise). */
+			networks_vm_taps_down(m->nets, name);
 		}
 	}
 	if (ret)

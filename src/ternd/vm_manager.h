@@ -52,6 +52,8 @@ void vm_manager_autostart(struct vm_manager *m);
 /* For the volume operations (volumes.h), which share the state. */
 struct ternd_db *vm_manager_db(struct vm_manager *m);
 const struct volume_pool *vm_manager_pool(const struct vm_manager *m);
+/* For the network operations (networks.h). */
+struct networks *vm_manager_networks(struct vm_manager *m);
 
 /* The descriptors that become readable when a VM's process exits. */
 size_t vm_manager_poll_count(const struct vm_manager *m);

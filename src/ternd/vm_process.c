@@ -84,14 +84,27 @@ static int cmdline_matches(pid_t pid, const char *api_socket)
 	return 0;
 }
 
-int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
-		      struct vm_process *proc)
+/* Whether one of /proc/PID/cmdline's arguments is arg. */
+static int cmdline_has(pid_t pid, const char *arg)
+{
+	char buf[8192];
+	ssize_t n = read_proc_file(pid, "cmdline", buf, sizeof(buf));
+
+	for (const char *a = buf; n > 0 && a < buf + n; a += strlen(a) + 1)
+		if (!strcmp(a, arg))
+			return 1;
+	return 0;
+}
+
+static int attach(pid_t pid, uint64_t start_time, const char *api_socket,
+		  const char *arg, struct vm_process *proc)
 {
 	int pidfd;
 
 	if (pid <= 0 || !start_time ||
 	    vm_process_start_time(pid) != start_time ||
-	    !cmdline_matches(pid, api_socket))
+	    (api_socket && !cmdline_matches(pid, api_socket)) ||
+	    (arg && !cmdline_has(pid, arg)))
 		return -ESRCH;
 	pidfd = pidfd_open_pid(pid);
 	if (pidfd < 0)
@@ -110,9 +123,21 @@ int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
 	return 0;
 }
 
+int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
+		      struct vm_process *proc)
+{
+	return attach(pid, start_time, api_socket, NULL, proc);
+}
+
+int vm_process_attach_arg(pid_t pid, uint64_t start_time, const char *arg,
+			  struct vm_process *proc)
+{
+	return attach(pid, start_time, NULL, arg, proc);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_run(const int wait_pipe[2], int log_fd, const char *tern_path,
+child_run(const int wait_pipe[2], int log_fd, const char *path,
 	  char *const argv[])
 {
 	int wait_fd = wait_pipe[0];
@@ -145,36 +170,22 @@ child_run(const int wait_pipe[2], int log_fd, const char *tern_path,
 	    dup2(log_fd, 2) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 3, ~0U, 0);
-	execv(tern_path, argv);
-	dprintf(2, "ternd: cannot run %s: %s\n", tern_path, strerror(errno));
+	execv(path, argv);
+	dprintf(2, "ternd: cannot run %s: %s\n", path, strerror(errno));
 	_exit(127);
 }
 
-int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
-		     struct tern_error *err)
+int vm_process_spawn_program(char *const argv[], const char *log_path,
+			     struct vm_process *proc, struct tern_error *err)
 {
-	char serial[4200];
-	char *argv[] = {(char *)launch->tern_path,
-			"run",
-			"--config-file",
-			(char *)launch->config_path,
-			"--api-sock",
-			(char *)launch->api_socket,
-			"--serial",
-			serial,
-			NULL};
 	int wait_pipe[2], log_fd, pidfd, saved;
 	pid_t pid;
 
-	if (snprintf(serial, sizeof(serial), "file:%s", launch->console_path) >=
-	    (int)sizeof(serial))
-		return tern_error_set(err, ENAMETOOLONG,
-				      "console path too long");
-	log_fd = open(launch->log_path,
-		      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	log_fd =
+		open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (log_fd < 0)
 		return tern_error_set(err, errno, "cannot open %s: %s",
-				      launch->log_path, strerror(errno));
+				      log_path, strerror(errno));
 	if (pipe2(wait_pipe, O_CLOEXEC) < 0) {
 		saved = errno;
 		close(log_fd);
@@ -182,7 +193,7 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 	}
 	pid = fork();
 	if (pid == 0)
-		child_run(wait_pipe, log_fd, launch->tern_path, argv);
+		child_run(wait_pipe, log_fd, argv[0], argv);
 	saved = errno;
 	close(wait_pipe[0]);
 	close(log_fd);
@@ -200,10 +211,31 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 		saved = pidfd < 0 ? errno : ESRCH;
 		vm_process_abandon(proc);
 		return tern_error_set(err, saved,
-				      "cannot follow the new tern process: %s",
-				      strerror(saved));
+				      "cannot follow the new %s process: %s",
+				      argv[0], strerror(saved));
 	}
 	return 0;
+}
+
+int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
+		     struct tern_error *err)
+{
+	char serial[4200];
+	char *argv[] = {(char *)launch->tern_path,
+			"run",
+			"--config-file",
+			(char *)launch->config_path,
+			"--api-sock",
+			(char *)launch->api_socket,
+			"--serial",
+			serial,
+			NULL};
+
+	if (snprintf(serial, sizeof(serial), "file:%s", launch->console_path) >=
+	    (int)sizeof(serial))
+		return tern_error_set(err, ENAMETOOLONG,
+				      "console path too long");
+	return vm_process_spawn_program(argv, launch->log_path, proc, err);
 }
 
 int vm_process_release(struct vm_process *proc, struct tern_error *err)

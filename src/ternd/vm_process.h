@@ -34,6 +34,11 @@ struct vm_process {
 
 int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 		     struct tern_error *err);
+/* The same two steps for another program ternd runs beside its VMs
+ * (dnsmasq): argv[0] is its absolute path; its stdout and stderr are
+ * appended to log_path. */
+int vm_process_spawn_program(char *const argv[], const char *log_path,
+			     struct vm_process *proc, struct tern_error *err);
 /* Lets the spawned child exec tern. */
 int vm_process_release(struct vm_process *proc, struct tern_error *err);
 /* Ends a spawned, unreleased child (it exits without running tern) and
@@ -45,6 +50,11 @@ void vm_process_abandon(struct vm_process *proc);
  * api_socket`; -ESRCH when it is gone or is another process. */
 int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
 		      struct vm_process *proc);
+
+/* The same for such another program: its command line must have an
+ * argument equal to arg (its configuration file, say). */
+int vm_process_attach_arg(pid_t pid, uint64_t start_time, const char *arg,
+			  struct vm_process *proc);
 
 /* Nonzero once the process has exited. */
 int vm_process_exited(const struct vm_process *proc);

@@ -12,7 +12,7 @@ json_t *vm_view_summary(const struct vm_manager *m, const struct vm_record *r)
 	/* Stored definitions passed the same check; one that no longer
 	 * does (an older ternd's) still lists, with nulls. */
 	int ok = !vm_definition_check(doc, vm_manager_pool(m)->dir, &summary,
-				      NULL, &err);
+				      NULL, NULL, &err);
 
 	json_decref(doc);
 	out = json_pack("{s:s, s:s}", "name", r->name, "state",

@@ -661,6 +661,35 @@ static int create_vcpus(struct vm *vm, struct tern_error *err)
 	return 0;
 }
 
+/* Before anything is built: a CPU template this host cannot take, or a
+ * KVM capability the custom template requires and KVM lacks, is the start
+ * request's error (Firecracker refuses both at InstanceStart too). */
+static int check_cpu_config(struct vm *vm, struct tern_error *err)
+{
+	const struct cpu_custom_template *custom = vm->config.cpu_custom;
+	int ret = cpu_template_check_host(vm->config.cpu_template,
+					  &vm->kvm.supported_cpuid,
+					  "CPU template", err);
+
+	for (int i = 0; !ret && custom && i < custom->mods.cap_count; i++) {
+		const struct kvm_cap_modifier *cap = &custom->mods.caps[i];
+		int answer;
+
+		if (cap->removed)
+			continue;
+		answer = ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION,
+			       (unsigned long)cap->cap);
+		if (answer <= 0)
+			ret = tern_error_set(
+				err, ENOTSUP,
+				"cpu-config.kvm_capabilities: this host's KVM "
+				"lacks capability %u (KVM_CHECK_EXTENSION "
+				"answered %d), which the CPU template requires",
+				cap->cap, answer);
+	}
+	return ret;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *config,
 	      struct tern_error *err)
 {
@@ -686,7 +715,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 				      "%d vCPUs requested but this host's KVM "
 				      "allows at most %d",
 				      config->cpu_count, vm->kvm.max_vcpus);
-	ret = create_kvm_vm(vm, err);
+	ret = check_cpu_config(vm, err);
+	if (!ret)
+		ret = create_kvm_vm(vm, err);
 	if (!ret)
 		ret = map_guest_memory(vm, err);
 	if (!ret)

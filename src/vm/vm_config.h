@@ -128,6 +128,9 @@ struct vm_config {
 	 * never the config file's or the API's. */
 	int allow_block_devices;
 	const struct cpu_template *cpu_template;
+	/* Firecracker's custom CPU template (cpu-config), applied after
+	 * cpu_template; NULL: none. Owned by the configuration's storage. */
+	const struct cpu_custom_template *cpu_custom;
 	struct vm_disk_config disks[VM_MAX_DISKS]; /* --disk, in order */
 	int disk_count;
 	struct vm_net_config nets[VM_MAX_NETS];
@@ -147,8 +150,9 @@ struct vm_config {
 	 * (devices/pc_testdev.h) */
 	int pc_testdev;
 	enum vm_reboot_action on_reboot; /* --on-reboot */
-	/* Firecracker's machine-config.smt and track_dirty_pages: recorded
-	 * and reported (docs/api.md says what each changes in tern). */
+	/* Firecracker's machine-config.smt: two threads per core in the
+	 * guest's topology (cpu/cpuid.c). track_dirty_pages: recorded and
+	 * reported (docs/api.md says what it changes in tern). */
 	int smt;
 	int track_dirty_pages;
 	struct vm_mmds_config mmds;

@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -398,6 +399,156 @@ def boot_source_files_are_checked_when_put():
         assert doc["boot-source"]["kernel_image_path"] == KERNEL
 
 
+# Firecracker's metrics line as its own tests validate it
+# (tests/host_tools/fcmetrics.py, validate_fc_metrics, x86_64): these
+# groups with exactly these keys, block_<id>/net_<id> as block/net, and
+# nothing else at the top but utc_timestamp_ms, id and properties. "*" marks
+# a latency aggregate {min_us, max_us, sum_us}.
+FC_BLOCK = ("activate_fails cfg_fails no_avail_buffer event_fails execute_fails "
+            "invalid_reqs_count flush_count queue_event_count rate_limiter_event_count "
+            "update_count update_fails read_bytes write_bytes read_count write_count "
+            "rate_limiter_throttled_events io_engine_throttled_events remaining_reqs_count "
+            "*read_agg *write_agg")
+FC_NET = ("activate_fails cfg_fails no_rx_avail_buffer no_tx_avail_buffer event_fails "
+          "rx_queue_event_count rx_event_rate_limiter_count rx_rate_limiter_throttled "
+          "rx_tap_event_count rx_bytes_count rx_packets_count rx_fails rx_count "
+          "tap_read_fails tap_write_fails tx_bytes_count tx_malformed_frames tx_fails "
+          "tx_count tx_packets_count tx_queue_event_count tx_rate_limiter_event_count "
+          "tx_rate_limiter_throttled tx_spoofed_mac_count tx_remaining_reqs_count "
+          "*tap_write_agg")
+FC_GROUPS = {
+    "api_server": "process_startup_time_us process_startup_time_cpu_us",
+    "balloon": "activate_fails inflate_count stats_updates_count stats_update_fails "
+               "deflate_count event_fails free_page_report_count free_page_report_freed "
+               "free_page_report_fails free_page_hint_count free_page_hint_freed "
+               "free_page_hint_fails",
+    "block": FC_BLOCK,
+    "deprecated_api": "deprecated_http_api_calls",
+    "get_api_requests": "instance_info_count machine_cfg_count mmds_count "
+                        "vmm_version_count hotplug_memory_count",
+    "i8042": "error_count missed_read_count missed_write_count read_count reset_count "
+             "write_count",
+    "latencies_us": "full_create_snapshot diff_create_snapshot load_snapshot pause_vm "
+                    "resume_vm vmm_full_create_snapshot vmm_diff_create_snapshot "
+                    "vmm_load_snapshot vmm_pause_vm vmm_resume_vm",
+    "logger": "missed_metrics_count metrics_fails missed_log_count rate_limited_log_count",
+    "mmds": "rx_accepted rx_accepted_err rx_accepted_unusual rx_bad_eth rx_invalid_token "
+            "rx_no_token rx_count tx_bytes tx_count tx_errors tx_frames "
+            "connections_created connections_destroyed",
+    "net": FC_NET,
+    "patch_api_requests": "drive_count drive_fails network_count network_fails "
+                          "machine_cfg_count machine_cfg_fails mmds_count mmds_fails "
+                          "hotplug_memory_count hotplug_memory_fails pmem_count pmem_fails",
+    "put_api_requests": "actions_count actions_fails boot_source_count boot_source_fails "
+                        "drive_count drive_fails logger_count logger_fails "
+                        "machine_cfg_count machine_cfg_fails cpu_cfg_count cpu_cfg_fails "
+                        "metrics_count metrics_fails network_count network_fails "
+                        "mmds_count mmds_fails vsock_count vsock_fails pmem_count "
+                        "pmem_fails serial_count serial_fails hotplug_memory_count "
+                        "hotplug_memory_fails",
+    "seccomp": "num_faults",
+    "vcpu": "exit_io_in exit_io_out exit_mmio_read exit_mmio_write failures "
+            "kvmclock_ctrl_fails *exit_io_in_agg *exit_io_out_agg *exit_mmio_read_agg "
+            "*exit_mmio_write_agg",
+    "vmm": "panic_count",
+    "uart": "error_count flush_count missed_read_count missed_write_count read_count "
+            "write_count rate_limiter_dropped_bytes",
+    "signals": "sigbus sigsegv sigxfsz sigxcpu sigpipe sighup sigill",
+    "vsock": "activate_fails cfg_fails rx_queue_event_fails tx_queue_event_fails "
+             "ev_queue_event_fails muxer_event_fails conn_event_fails "
+             "rx_queue_event_count tx_queue_event_count rx_bytes_count tx_bytes_count "
+             "rx_packets_count tx_packets_count conns_added conns_killed conns_removed "
+             "killq_resync tx_flush_fails tx_write_fails rx_read_fails",
+    "entropy": "activate_fails entropy_event_fails entropy_event_count entropy_bytes "
+               "host_rng_fails entropy_rate_limiter_throttled rate_limiter_event_count",
+    "interrupts": "triggers config_updates",
+    "pmem": "activate_fails cfg_fails event_fails queue_event_count "
+            "rate_limiter_throttled_events rate_limiter_event_count",
+    "memory_hotplug": "activate_fails queue_event_fails queue_event_count plug_count "
+                      "plug_bytes plug_fails *plug_agg unplug_count unplug_bytes "
+                      "unplug_fails unplug_discard_fails *unplug_agg state_count "
+                      "state_fails *state_agg unplug_all_count unplug_all_fails "
+                      "*unplug_all_agg",
+}
+
+
+def check_fc_group(name, group, keys):
+    want = {k.lstrip("*"): k.startswith("*") for k in keys.split()}
+    assert set(group) == set(want), (name, set(group) ^ set(want))
+    for key, agg in want.items():
+        if agg:
+            assert set(group[key]) == {"min_us", "max_us", "sum_us"}, (name, key)
+            assert all(isinstance(v, int) for v in group[key].values()), (name, key)
+        else:
+            assert isinstance(group[key], int), (name, key, group[key])
+
+
+def check_fc_metrics_line(line):
+    now_ms = time.time() * 1000
+    assert abs(line["utc_timestamp_ms"] - now_ms) < 1000, line["utc_timestamp_ms"]
+    for name, value in line.items():
+        if name in ("utc_timestamp_ms", "id", "properties"):
+            continue
+        if name.startswith("block_"):
+            check_fc_group(name, value, FC_BLOCK)
+        elif name.startswith("net_"):
+            check_fc_group(name, value, FC_NET)
+        else:
+            assert name in FC_GROUPS, f"{name}: not a group of Firecracker's"
+    for name, keys in FC_GROUPS.items():
+        assert name in line, f"{name} is missing"
+        check_fc_group(name, line[name], keys)
+
+
+def read_metrics_lines(path):
+    with open(path) as f:
+        return [json.loads(text) for text in f.read().splitlines()]
+
+
+@test
+def metrics_file_has_firecrackers_keys():
+    path = os.path.join(WORK, "fc-keys.metrics")
+    # As Firecracker's jailer passes it: its CLOCK_MONOTONIC start.
+    start_us = int(time.monotonic() * 1e6)
+    with Firecracker("--metrics-path", path, "--start-time-us", str(start_us),
+                     "--start-time-cpu-us", "0", "--parent-cpu-time-us", "5") as fc:
+        fc.api.ok("PUT", "/drives/rootfs", {"drive_id": "rootfs", "is_root_device": True,
+                                            "path_on_host": image("keys.img"),
+                                            "is_read_only": False})
+        fc.fault("PUT", "/drives/bad", {"drive_id": "bad"})
+        fc.get("/", INSTANCE_INFO)
+        fc.get("/", INSTANCE_INFO)
+        fc.get("/version", VERSION)
+        fc.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        fc.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        first, second = read_metrics_lines(path)
+        for line in (first, second):
+            check_fc_metrics_line(line)
+            assert "block_rootfs" in line and "id" not in line, sorted(line)
+        # Counters: what happened since the last flush, the flush itself
+        # included (Firecracker counts a request when it parses it).
+        assert first["get_api_requests"]["instance_info_count"] == 2, first
+        assert first["get_api_requests"]["vmm_version_count"] == 1, first
+        assert first["put_api_requests"]["drive_count"] == 2, first
+        assert first["put_api_requests"]["drive_fails"] == 1, first
+        assert first["put_api_requests"]["actions_count"] == 1, first
+        assert second["get_api_requests"]["instance_info_count"] == 0, second
+        assert second["put_api_requests"]["drive_count"] == 0, second
+        assert second["put_api_requests"]["actions_count"] == 1, second
+        # Stored values stay from line to line.
+        startup = first["api_server"]["process_startup_time_us"]
+        assert 0 < startup < 60e6, first["api_server"]
+        assert first["api_server"]["process_startup_time_cpu_us"] >= 5, first["api_server"]
+        assert second["api_server"] == first["api_server"], second["api_server"]
+    # tern run keeps tern's own line.
+    path = os.path.join(WORK, "tern-keys.metrics")
+    with Firecracker(tern_run=True) as t:
+        t.api.ok("PUT", "/metrics", {"metrics_path": path})
+        t.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        line = read_metrics_lines(path)[0]
+        assert "process" in line and "put_api_requests" not in line, sorted(line)
+
+
 @test
 def log_and_metrics_fifos_need_no_reader_yet():
     log_fifo, metrics_fifo = os.path.join(WORK, "log.fifo"), os.path.join(WORK, "metrics.fifo")
@@ -453,7 +604,8 @@ def running_instance_answers_in_the_specifications_shapes():
                                                "is_read_only": i % 2 == 1})
         # virtio-mmio (Firecracker's transport) has room for 8 devices.
         fc.fault("PUT", "/actions", {"action_type": "InstanceStart"}, "mmio")
-    with Firecracker("--enable-pci") as fc:
+    metrics = os.path.join(WORK, "running.metrics")
+    with Firecracker("--enable-pci", "--metrics-path", metrics) as fc:
         fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
         fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         fc.api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
@@ -471,6 +623,12 @@ def running_instance_answers_in_the_specifications_shapes():
         fc.api.ok("PATCH", "/vm", {"state": "Paused"})
         assert fc.get("/", INSTANCE_INFO)["state"] == "Paused"
         fc.fault("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        # A running VM's devices in Firecracker's keys.
+        fc.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        line = read_metrics_lines(metrics)[-1]
+        check_fc_metrics_line(line)
+        assert all(f"block_d{i}" in line for i in range(9)), sorted(line)
+        assert line["latencies_us"]["pause_vm"] > 0, line["latencies_us"]
 
 
 if __name__ == "__main__":

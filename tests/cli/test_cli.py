@@ -980,7 +980,7 @@ def firecracker_help_describes_every_option():
                    "--module", "--metrics-path", "--no-seccomp", "--seccomp-filter",
                    "--http-api-max-payload-size", "51200", "--mmds-size-limit",
                    "--describe-snapshot", "--snapshot-version", "--version", "--enable-pci",
-                   "--start-time-us", "128 MiB", "Exit status"):
+                   "--start-time-us", "128 MiB", "--metadata", "Exit status"):
         assert option in result.stdout, option
     assert "firecracker" in tern("--help").stdout
 
@@ -995,8 +995,43 @@ def firecracker_usage_errors():
                  2, "--level")
     expect_error(firecracker("--http-api-max-payload-size", "lots"), 2, "whole number")
     expect_error(firecracker("--start-time-us", "-1"), 2, "--start-time-us")
-    expect_error(firecracker("--metadata", "/etc/hostname"), 2, "MMDS")
+    expect_error(firecracker("--metadata", "/etc/hostname"), 2, "--metadata", "not valid JSON")
     expect_error(firecracker("--api-sock"), 2, "needs a value")
+
+
+@test
+def firecracker_metadata_fills_the_mmds():
+    expect_error(firecracker("--metadata", os.path.join(WORK, "none.json")), 2,
+                 "--metadata", "No such file")
+    expect_error(firecracker("--metadata", write_file("bad.json", b'{"a": ')), 2,
+                 "--metadata", "not valid JSON", "line 1")
+    expect_error(firecracker("--metadata", write_file("dup.json", b'{"a": 1, "a": 2}')), 2,
+                 "--metadata", "duplicate")
+    expect_error(firecracker("--metadata", WORK), 2, "--metadata", "directory")
+    # Over the store's limit: the same check and words as PUT /mmds.
+    big = write_file("big.json", json_bytes({"k": "x" * 300}))
+    result = firecracker("--metadata", big, "--mmds-size-limit", "100",
+                         "--api-sock", os.path.join(WORK, "md-big.sock"))
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "--metadata" in last and "limit" in last and "100" in last, last
+    # Far over it: refused before the file is read.
+    huge = write_file("huge.json", b" " * 2000 + b"{}")
+    result = firecracker("--metadata", huge, "--mmds-size-limit", "100")
+    expect_error(result, 2, "--metadata", "2002 bytes")
+    doc = {"latest": {"meta-data": {"ami-id": "ami-12345678", "list": [1, 2]}}}
+    sock = os.path.join(WORK, "md.sock")
+    proc = subprocess.Popen([FIRECRACKER, "--api-sock", sock, "--metadata",
+                             write_file("md.json", json_bytes(doc))],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_socket(sock, proc)
+        status, body = Api(sock).get("/mmds")
+        assert status == 200 and body == doc, (status, body)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
 
 
 @test

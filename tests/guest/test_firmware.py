@@ -142,5 +142,53 @@ def seabios_reboots_in_place():
         shutil.rmtree(work, ignore_errors=True)
 
 
+class RestoredGuest(FirmwareGuest):
+    """tern restore of a firmware VM's snapshot: no --firmware given, the
+    boot source and the image come from the snapshot."""
+
+    def __init__(self, snapshot, mem, disk, log_path):
+        super().__init__(disk, log_path)
+        self.argv = ["restore", "--snapshot", snapshot, "--mem", mem,
+                     "--disk", f"path={disk}", "--log-level", "debug"]
+
+
+@test_with_timeout(560)
+def snapshot_of_a_seabios_vm_restores_into_a_new_tern():
+    """A VM SeaBIOS booted is snapshotted at its shell and restored by a
+    new tern: the shell's variables (guest RAM), the disk and the firmware
+    image (not RAM: the snapshot carries it) are there, and the restored
+    guest powers off with status 0."""
+    work = tempfile.mkdtemp(prefix="tern-firmware-")
+    try:
+        disk = fresh_disk(work)
+        sock = os.path.join(work, "api.sock")
+        snapshot, mem = os.path.join(work, "vm.snap"), os.path.join(work, "vm.mem")
+        with FirmwareGuest(disk, os.path.join(work, "tern.log"), ["--api-sock", sock]) as guest:
+            wait_for_socket(sock, timeout=30)
+            api = Api(sock)
+            api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+            guest.wait_for_shell()
+            guest.shell("kept=in-memory-$((6 * 7)); echo on-disk > /root/mark; sync")
+            api.ok("PATCH", "/vm", {"state": "Paused"})
+            api.ok("PUT", "/snapshot/create", {"snapshot_path": snapshot, "mem_file_path": mem})
+            guest.mark("snapshot written")
+            guest.child.terminate(force=True)
+        log_path = os.path.join(work, "restored.log")
+        with RestoredGuest(snapshot, mem, disk, log_path) as restored:
+            restored.child.sendline("")
+            restored.child.expect_exact(PROMPT)
+            restored.mark("the restored shell")
+            assert restored.shell("echo $kept") == "in-memory-42"
+            assert restored.shell("cat /root/mark") == "on-disk"
+            restored.child.sendline("poweroff")
+            restored.child.expect(pexpect.EOF, timeout=BOOT_TIMEOUT)
+            restored.child.close()
+            status = restored.child.exitstatus
+            log = open(log_path, errors="replace").read()
+        assert status == 0, f"the restored tern exited with {status}:\n{log[-2000:]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run()

@@ -30,16 +30,18 @@ def pid_alive(pid):
     """True while any thread of pid is not yet a zombie: a multi-threaded
     process's leader turns Z first, while its other threads still hold the
     shared file table (its listening API socket among them)."""
+    # A task being reaped can answer ESRCH (ProcessLookupError) rather
+    # than ENOENT while its /proc entry goes away: gone all the same.
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     for tid in tasks:
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] not in "ZX":
                     return True
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return False
 
@@ -66,10 +68,12 @@ class Host:
         self.log = os.path.join(self.dir, "ternd.stderr")
         self.proc = None
 
-    def start(self, env=None, wait=True, relative=False, args=()):
+    def start(self, env=None, wait=True, relative=False, args=(), wrapper=()):
         # relative: started in the host's directory with "--state-dir state".
+        # wrapper: a command ternd runs under (nsenter --net=... for the
+        # network tests).
         self.proc = subprocess.Popen(
-            [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
+            list(wrapper) + [TERND, "--foreground", "--state-dir", "state" if relative else self.state,
              "--socket", self.sock, "--tern", TERN] + list(args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.log, "a"), env=dict(os.environ, **(env or {})),
@@ -157,11 +161,27 @@ class Host:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        for pid in self.tern_pids():
+        for pid in self.tern_pids() + self.dnsmasq_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def dnsmasq_pids(self):
+        """The dnsmasq of this host's networks (a failed test leaves them
+        running otherwise: they hold their network namespace)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv[0].endswith(b"dnsmasq") and any(self.state.encode() in a for a in argv):
+                pids.append(int(entry))
+        return pids
 
     def __enter__(self):
         return self

@@ -232,6 +232,26 @@ static void mismatches_are_named(void **state)
 	config_state_free(&snap);
 }
 
+/* A --firmware VM has no boot source (null in the document): its
+ * snapshot's configuration reads back with the firmware as its boot. */
+static void firmware_vm_round_trips(void **state)
+{
+	struct vm_config c;
+	struct snapshot_config snap;
+
+	full_config(&c);
+	c.kernel_path = NULL;
+	c.cmdline = NULL;
+	c.firmware_path = "/usr/share/seabios/bios.bin";
+	c.virtio_transport = VIRTIO_TRANSPORT_PCI;
+	saved(&c, &snap);
+	assert_null(snap.config.kernel_path);
+	assert_non_null(snap.config.firmware_path);
+	assert_string_equal(snap.config.firmware_path,
+			    "/usr/share/seabios/bios.bin");
+	config_state_free(&snap);
+}
+
 static void missing_section(void **state)
 {
 	struct state_file sf;
@@ -366,12 +386,56 @@ static void random_corruption(void **state)
 	state_file_free(&sf);
 }
 
+/* The CPU configuration goes with the snapshot: SMT, the template and a
+ * custom template (tern's own on top of one of its templates, too). */
+static void cpu_configuration_round_trips(void **state)
+{
+	struct vm_config c;
+	struct snapshot_config snap;
+	struct cpu_custom_template *custom = calloc(1, sizeof(*custom));
+
+	assert_non_null(custom);
+	custom->mods.cpuid = custom->cpuid;
+	custom->mods.msrs = custom->msrs;
+	custom->mods.caps = custom->caps;
+	custom->cpuid[0] = (struct cpuid_modifier){
+		.leaf = 1, .reg = CPUID_ECX, .mask = 1u << 23, .value = 0};
+	custom->mods.cpuid_count = 1;
+	custom->msrs[0] = (struct msr_modifier){
+		.addr = 0x10a, .mask = 0xff, .value = 0x0c};
+	custom->mods.msr_count = 1;
+	full_config(&c);
+	c.smt = 1;
+	c.cpu_template = cpu_template_find("minimal");
+	c.cpu_custom = custom;
+	saved(&c, &snap);
+	assert_true(snap.config.smt);
+	assert_string_equal(snap.config.cpu_template->name, "minimal");
+	assert_non_null(snap.config.cpu_custom);
+	assert_memory_equal(snap.config.cpu_custom->cpuid, custom->cpuid,
+			    sizeof(custom->cpuid[0]));
+	assert_memory_equal(snap.config.cpu_custom->msrs, custom->msrs,
+			    sizeof(custom->msrs[0]));
+	config_state_free(&snap);
+
+	/* A Firecracker template, no custom one. */
+	c.cpu_custom = NULL;
+	c.cpu_template = cpu_template_find("T2CL");
+	saved(&c, &snap);
+	assert_string_equal(snap.config.cpu_template->name, "T2CL");
+	assert_null(snap.config.cpu_custom);
+	config_state_free(&snap);
+	free(custom);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(cpu_configuration_round_trips),
 		cmocka_unit_test(host_paths_may_differ),
 		cmocka_unit_test(mismatches_are_named),
+		cmocka_unit_test(firmware_vm_round_trips),
 		cmocka_unit_test(missing_section),
 		cmocka_unit_test(hostile_sections),
 		cmocka_unit_test(random_corruption),

@@ -384,7 +384,10 @@ static void rules_match_by_sub_leaf(void **state)
 		 .reg = CPUID_EDX,
 		 .clear_bits = 1}, /* leaf 1 ignores the index */
 	};
-	const struct cpu_template tmpl = {"test", "test", rules, 3, 0};
+	const struct cpu_template tmpl = {.name = "test",
+					  .description = "test",
+					  .rules = rules,
+					  .rule_count = 3};
 
 	build_intel_like();
 	assert_int_equal(cpuid_build_for_vcpu(&supported, &tmpl, 0, 1, 0, &out),
@@ -472,6 +475,197 @@ static void bad_arguments_are_refused(void **state)
 	assert_true(must_find(0x1, 0)->ecx & F1_AVX);
 }
 
+static void build_params(const char *template_name,
+			 const struct cpu_modifiers *custom, int cpu, int count,
+			 int threads)
+{
+	struct cpuid_params params = {
+		.tmpl = cpu_template_find(template_name),
+		.custom = custom,
+		.cpu_index = cpu,
+		.cpu_count = count,
+		.threads_per_core = threads,
+	};
+	struct tern_error err;
+	int ret = cpuid_build(&supported, &params, &out, &err);
+
+	if (ret)
+		fail_msg("cpuid_build: %s", err.message);
+}
+
+/* SMT: two threads per core, APIC ID bit 0 the thread. */
+static void smt_intel_topology(void **state)
+{
+	build_intel_like();
+	for (int cpu = 0; cpu < 4; cpu++) {
+		const struct kvm_cpuid_entry2 *smt, *core, *l1, *l3;
+
+		build_params("host", NULL, cpu, 4, 2);
+		assert_int_equal(must_find(0x1, 0)->ebx >> 24, cpu);
+		assert_int_equal((must_find(0x1, 0)->ebx >> 16) & 0xff, 4);
+		smt = must_find(0xb, 0);
+		assert_int_equal(smt->eax & 0x1f, 1);
+		assert_int_equal(smt->ebx & 0xffff, 2);
+		assert_int_equal(smt->ecx, (1 << 8) | 0);
+		core = must_find(0xb, 1);
+		assert_int_equal(core->eax & 0x1f, 2);
+		assert_int_equal(core->ebx & 0xffff, 4);
+		assert_int_equal(core->edx, cpu);
+		/* Two cores in the package; L1 shared by a core's threads,
+		 * L3 by all four. */
+		l1 = must_find(0x4, 0);
+		assert_int_equal(l1->eax >> 26, 1);
+		assert_int_equal((l1->eax >> 14) & 0xfff, 1);
+		l3 = must_find(0x4, 3);
+		assert_int_equal((l3->eax >> 14) & 0xfff, 3);
+		assert_int_equal(must_find(0x1f, 0)->ebx & 0xffff, 2);
+	}
+}
+
+static void smt_amd_topology(void **state)
+{
+	build_amd_like();
+	for (uint32_t cpu = 0; cpu < 6; cpu++) {
+		const struct kvm_cpuid_entry2 *ext;
+
+		build_params("host", NULL, (int)cpu, 6, 2);
+		ext = must_find(0x8000001e, 0);
+		assert_int_equal(ext->eax, cpu);
+		assert_int_equal(ext->ebx & 0xff, cpu / 2);
+		assert_int_equal((ext->ebx >> 8) & 0xff, 1);
+		assert_int_equal(must_find(0x80000008, 0)->ecx & 0xff, 5);
+		assert_int_equal((must_find(0x8000001d, 0)->eax >> 14) & 0xfff,
+				 1);
+		assert_int_equal((must_find(0x8000001d, 1)->eax >> 14) & 0xfff,
+				 5);
+		/* TopologyExtensions: Linux reads 0x8000001E only then. */
+		assert_true(must_find(0x80000001, 0)->ecx & BIT(22));
+	}
+	/* Without SMT the host's bit stays as it was (clear here). */
+	build_params("host", NULL, 0, 2, 1);
+	assert_false(must_find(0x80000001, 0)->ecx & BIT(22));
+	/* Intel has no 0x8000001E: nothing announced. */
+	build_intel_like();
+	build_params("host", NULL, 0, 2, 2);
+	assert_false(must_find(0x80000001, 0)->ecx & BIT(22));
+}
+
+static void odd_count_with_smt_is_refused(void **state)
+{
+	struct cpuid_params params = {
+		.cpu_index = 0, .cpu_count = 3, .threads_per_core = 2};
+	struct tern_error err;
+
+	build_intel_like();
+	assert_int_equal(cpuid_build(&supported, &params, &out, &err), -EINVAL);
+	params.threads_per_core = 3;
+	params.cpu_count = 6;
+	assert_int_equal(cpuid_build(&supported, &params, &out, &err), -EINVAL);
+}
+
+/* A custom modifier applies after the template: it may give back a bit the
+ * template cleared, and set and clear bits in one register. */
+static void custom_modifiers_apply_after_the_template(void **state)
+{
+	static const struct cpuid_modifier mods[] = {
+		{.leaf = 0x1,
+		 .subleaf = 0,
+		 .reg = CPUID_ECX,
+		 .mask = F1_CX16 | F1_SSE3,
+		 .value = F1_CX16},
+		{.leaf = 0x7,
+		 .subleaf = 0,
+		 .flags = SIG,
+		 .reg = CPUID_EBX,
+		 .mask = 0xff000000u,
+		 .value = 0x5a000000u},
+	};
+	const struct cpu_modifiers custom = {.cpuid = mods, .cpuid_count = 2};
+
+	build_intel_like();
+	build_params("minimal", &custom, 0, 1, 1);
+	assert_true(must_find(0x1, 0)->ecx & F1_CX16);
+	assert_false(must_find(0x1, 0)->ecx & F1_SSE3);
+	assert_false(must_find(0x1, 0)->ecx & F1_AVX); /* the template's */
+	assert_int_equal(must_find(0x7, 0)->ebx, 0x5a000000u | F7_FSGSBASE);
+	/* The topology is written after the modifiers. */
+	assert_true(must_find(0x1, 0)->ecx & F1_HYPERVISOR);
+}
+
+static void modifier_of_a_missing_leaf_is_refused(void **state)
+{
+	static const struct cpuid_modifier mods[] = {
+		{.leaf = 0x14, .subleaf = 0, .reg = CPUID_EAX, .mask = 1},
+	};
+	const struct cpu_modifiers custom = {.cpuid = mods, .cpuid_count = 1};
+	struct cpuid_params params = {
+		.custom = &custom, .cpu_count = 1, .threads_per_core = 1};
+	struct tern_error err;
+
+	build_intel_like();
+	assert_int_equal(cpuid_build(&supported, &params, &out, &err),
+			 -ENOTSUP);
+	assert_non_null(strstr(err.message, "leaf 0x14"));
+}
+
+static void t2a_on_amd_sets_its_model_and_bits(void **state)
+{
+	const struct kvm_cpuid_entry2 *e;
+	struct tern_error err;
+
+	build_amd_like();
+	assert_int_equal(cpu_template_check_host(cpu_template_find("T2A"),
+						 &supported, "tmpl", &err),
+			 0);
+	build_params("T2A", NULL, 0, 2, 1);
+	e = must_find(0x1, 0);
+	assert_int_equal(e->eax & 0x0fff3fff, 0x000306f2);
+	assert_true(e->edx & (BIT(7) | BIT(12)));
+	assert_false(must_find(0x7, 0)->ebx & F7_AVX512F);
+	assert_true(must_find(0x7, 0)->ebx & BIT(9)); /* ERMS set */
+	e = must_find(0x80000008, 0);
+	assert_int_equal(e->ebx & 0x001c0205, 0x001c0004);
+}
+
+static void vendor_mismatch_is_refused_by_name(void **state)
+{
+	struct tern_error err;
+
+	build_amd_like();
+	assert_int_equal(cpu_template_check_host(cpu_template_find("T2"),
+						 &supported, "tmpl", &err),
+			 -ENOTSUP);
+	assert_non_null(strstr(err.message, "T2 is a template for Intel"));
+	assert_non_null(strstr(err.message, "AuthenticAMD"));
+	build_intel_like();
+	assert_int_equal(cpu_template_check_host(cpu_template_find("T2A"),
+						 &supported, "tmpl", &err),
+			 -ENOTSUP);
+	assert_non_null(strstr(err.message, "for AMD"));
+	/* T2 changes leaf 0x80000008, which this table has. */
+	assert_int_equal(cpu_template_check_host(cpu_template_find("T2"),
+						 &supported, "tmpl", &err),
+			 0);
+	/* tern's own templates suit any vendor. */
+	assert_int_equal(cpu_template_check_host(cpu_template_find("minimal"),
+						 &supported, "tmpl", &err),
+			 0);
+}
+
+static void missing_template_leaf_is_refused(void **state)
+{
+	struct tern_error err;
+
+	build_intel_like();
+	for (unsigned i = 0; i < supported.header.nent; i++)
+		if (supported.entries[i].function == 0x80000008)
+			supported.entries[i].function = 0x80000007;
+	assert_int_equal(cpu_template_check_host(cpu_template_find("T2CL"),
+						 &supported, "tmpl", &err),
+			 -ENOTSUP);
+	assert_non_null(strstr(err.message, "0x80000008"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -493,6 +687,14 @@ int main(void)
 		cmocka_unit_test(adding_the_tsc_leaf_overflows),
 		cmocka_unit_test(rebuilding_topology_leaves_overflows),
 		cmocka_unit_test(bad_arguments_are_refused),
+		cmocka_unit_test(smt_intel_topology),
+		cmocka_unit_test(smt_amd_topology),
+		cmocka_unit_test(odd_count_with_smt_is_refused),
+		cmocka_unit_test(custom_modifiers_apply_after_the_template),
+		cmocka_unit_test(modifier_of_a_missing_leaf_is_refused),
+		cmocka_unit_test(t2a_on_amd_sets_its_model_and_bits),
+		cmocka_unit_test(vendor_mismatch_is_refused_by_name),
+		cmocka_unit_test(missing_template_leaf_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -651,6 +651,44 @@ static void hostile_frames_are_dropped(void **state)
 	wire_fini(&w);
 }
 
+static unsigned long long mmds_metric(struct wire *w, size_t offset)
+{
+	return atomic_load(
+		(atomic_ullong *)((char *)&w->store->metrics + offset));
+}
+
+#define METRIC(w, name) mmds_metric(w, offsetof(struct mmds_metrics, name))
+
+/* Firecracker's mmds metrics: frames taken, segments, connections made
+ * and ended, frames and bytes sent, frames that did not parse. */
+static void metrics_count_what_the_mmds_sees(void **state)
+{
+	struct wire w;
+	uint32_t seq, ack;
+	size_t plen, len;
+	uint8_t flags, f[128];
+
+	wire_init(&w, "{\"k\":\"v\"}");
+	send_segment(&w, 80, 1000, 0, TCP_SYN, NULL);
+	assert_true(next_tcp(&w, &flags, &seq, &ack, &plen));
+	assert_int_equal(METRIC(&w, rx_accepted), 1);
+	assert_int_equal(METRIC(&w, rx_count), 1);
+	assert_int_equal(METRIC(&w, connections_created), 1);
+	assert_int_equal(METRIC(&w, tx_frames), 1);
+	assert_int_equal(METRIC(&w, tx_bytes), w.len);
+	/* UDP to the MMDS address: taken, not parsed. */
+	len = guest_segment(&w, f, 80, 1, 0, TCP_ACK, NULL);
+	f[14 + 9] = 17;
+	mmds_net_receive(w.net, f, len, T0);
+	assert_int_equal(METRIC(&w, rx_accepted), 2);
+	assert_int_equal(METRIC(&w, rx_bad_eth), 1);
+	/* A reset in the window ends the connection. */
+	send_segment(&w, 80, 1001, 0, TCP_RST, NULL);
+	assert_int_equal(METRIC(&w, connections_destroyed), 1);
+	assert_int_equal(METRIC(&w, rx_count), 2);
+	wire_fini(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +705,7 @@ int main(void)
 		cmocka_unit_test(tcp_resets_what_it_does_not_serve),
 		cmocka_unit_test(connection_table_is_bounded),
 		cmocka_unit_test(hostile_frames_are_dropped),
+		cmocka_unit_test(metrics_count_what_the_mmds_sees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,11 +62,13 @@ static void define_get_list_undefine(void **state)
 	size_t count;
 	int created = -1;
 
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(created, 1);
-	assert_int_equal(
-		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "db", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.name, "web");
 	assert_string_equal(r.config, DOC);
@@ -99,12 +101,13 @@ static void redefine_keeps_the_runtime_record(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(
 		ternd_db_set_runtime(f->db, "web", &rt, "started", &err), 0);
 	assert_int_equal(ternd_db_define(f->db, "web", "{\"x\":1}", 1, NULL,
-					 &created, &err),
+					 NULL, &created, &err),
 			 0);
 	assert_int_equal(created, 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
@@ -136,15 +139,16 @@ static void a_failed_define_changes_nothing(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	/* The schema's CHECK refuses text that is not JSON: the replacement
 	 * fails as a whole. */
-	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
-				    &err) < 0);
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, NULL,
+				    &created, &err) < 0);
 	assert_non_null(strstr(err.message, "state database"));
-	assert_true(ternd_db_define(f->db, "new", "{broken", 1, NULL, &created,
-				    &err) < 0);
+	assert_true(ternd_db_define(f->db, "new", "{broken", 1, NULL, NULL,
+				    &created, &err) < 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_string_equal(r.config, DOC);
 	vm_record_free(&r);
@@ -158,8 +162,9 @@ static void the_state_survives_reopening(void **state)
 	struct vm_record r;
 	int created;
 
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	ternd_db_close(f->db);
 	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
@@ -217,8 +222,8 @@ static void definitions_are_checked_as_tern_would(void **state)
 	struct tern_error err;
 	json_t *doc = json_loads(DOC, 0, NULL);
 
-	assert_int_equal(vm_definition_check(doc, NULL, &summary, NULL, &err),
-			 0);
+	assert_int_equal(
+		vm_definition_check(doc, NULL, &summary, NULL, NULL, &err), 0);
 	assert_int_equal(summary.vcpus, 2);
 	assert_int_equal(summary.memory_mib, 128);
 	json_decref(doc);
@@ -235,12 +240,13 @@ static void definitions_are_checked_as_tern_would(void **state)
 		doc = json_loads(bad[i], 0, NULL);
 		assert_non_null(doc);
 		assert_int_equal(
-			vm_definition_check(doc, NULL, NULL, NULL, &err),
+			vm_definition_check(doc, NULL, NULL, NULL, NULL, &err),
 			-EINVAL);
 		json_decref(doc);
 	}
-	assert_int_equal(vm_definition_check(NULL, NULL, NULL, NULL, &err),
-			 -EINVAL);
+	assert_int_equal(
+		vm_definition_check(NULL, NULL, NULL, NULL, NULL, &err),
+		-EINVAL);
 }
 
 static void volumes_catalog_and_references(void **state)
@@ -254,9 +260,9 @@ static void volumes_catalog_and_references(void **state)
 
 	snprintf(refs.names[0], sizeof(refs.names[0]), "disk");
 	/* A definition may name only a volume in the catalog. */
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
-		-ENOENT);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &refs, NULL,
+					 &created, &err),
+			 -ENOENT);
 	assert_non_null(strstr(err.message, "no volume named 'disk'"));
 	assert_int_equal(
 		ternd_db_get(f->db, "web", &(struct vm_record){0}, &err),
@@ -269,9 +275,9 @@ static void volumes_catalog_and_references(void **state)
 		-EEXIST);
 	assert_int_equal(
 		ternd_db_volume_add(f->db, "copy", "disk", "cloned", &err), 0);
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
-		0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &refs, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(ternd_db_volume_get(f->db, "disk", &v, &err), 0);
 	assert_string_equal(v.used_by, "web");
 	assert_int_equal(v.in_use, 0);
@@ -300,14 +306,15 @@ static void volumes_catalog_and_references(void **state)
 	volume_records_free(list, count);
 
 	/* A redefinition without the volume frees it; so does undefine. */
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "disk", &err), -ENOENT);
 	snprintf(refs.names[0], sizeof(refs.names[0]), "copy");
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, &refs, &created, &err),
-		0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, &refs, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
 	assert_int_equal(ternd_db_volume_remove(f->db, "copy", &err), 0);
 }
@@ -325,8 +332,9 @@ static void events_are_logged_with_their_changes(void **state)
 	int created;
 
 	assert_int_equal(ternd_db_last_event_id(f->db), 0);
-	assert_int_equal(
-		ternd_db_define(f->db, "web", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(
 		ternd_db_set_runtime(f->db, "web", &rt, "paused", &err), 0);
 	/* No event asked for: none logged. */
@@ -342,8 +350,8 @@ static void events_are_logged_with_their_changes(void **state)
 					    "to 1024", &err),
 			 0);
 	/* A failed change logs nothing. */
-	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, &created,
-				    &err) < 0);
+	assert_true(ternd_db_define(f->db, "web", "{broken", 1, NULL, NULL,
+				    &created, &err) < 0);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
 
 	assert_int_equal(ternd_db_events(f->db, 0, 100, &events, &count, &err),
@@ -368,8 +376,9 @@ static void events_are_logged_with_their_changes(void **state)
 
 	/* The autostart mark is read back with the VM. */
 	struct vm_record r;
-	assert_int_equal(
-		ternd_db_define(f->db, "db", DOC, 1, NULL, &created, &err), 0);
+	assert_int_equal(ternd_db_define(f->db, "db", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
 	assert_int_equal(ternd_db_set_autostart(f->db, "db", 1, &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "db", &r, &err), 0);
 	assert_int_equal(r.autostart, 1);
@@ -414,6 +423,138 @@ static void a_version_1_database_is_upgraded(void **state)
 			 0);
 }
 
+/* A version-2 database (events logged) becomes version 3: the event ids
+ * and the AUTOINCREMENT counter survive the event table's copy, and
+ * network events can be logged. */
+static void a_version_2_database_keeps_its_events(void **state)
+{
+	struct fixture *f = *state;
+	struct ternd_event *events;
+	struct tern_error err;
+	size_t count;
+	sqlite3 *sql;
+
+	assert_int_equal(
+		ternd_db_event_add(f->db, "vm", "a", "defined", "x", &err), 0);
+	assert_int_equal(
+		ternd_db_event_add(f->db, "vm", "b", "defined", "x", &err), 0);
+	ternd_db_close(f->db);
+	f->db = NULL;
+	/* Back to version 2's event table: the CHECK without 'network'. */
+	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(sql,
+			     "DROP TABLE vm_tap; DROP TABLE vm_network;"
+			     "DROP TABLE network;"
+			     "CREATE TABLE e2 (id INTEGER PRIMARY KEY "
+			     "AUTOINCREMENT, at INTEGER NOT NULL, object TEXT "
+			     "NOT NULL CHECK (object IN ('vm', 'volume')), "
+			     "name TEXT NOT NULL, kind TEXT NOT NULL, reason "
+			     "TEXT NOT NULL DEFAULT '');"
+			     "INSERT INTO e2 SELECT * FROM event;"
+			     "DELETE FROM event WHERE id = 1;"
+			     "DROP TABLE event; ALTER TABLE e2 RENAME TO event;"
+			     "UPDATE sqlite_sequence SET seq = 40 WHERE name = "
+			     "'event';"
+			     "PRAGMA user_version = 2;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(sql);
+	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+	assert_int_equal(ternd_db_event_add(f->db, "network", "default",
+					    "defined", "x", &err),
+			 0);
+	assert_int_equal(ternd_db_events(f->db, 0, 10, &events, &count, &err),
+			 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(events[0].id, 1);
+	assert_int_equal(events[1].id, 2);
+	/* After the highest id ever given, not after the highest kept. */
+	assert_int_equal(events[2].id, 41);
+	assert_string_equal(events[2].object, "network");
+	free(events);
+}
+
+static void networks_catalog_and_taps(void **state)
+{
+	struct fixture *f = *state;
+	struct network_def def = {.name = "default",
+				  .kind = NETWORK_MANAGED,
+				  .bridge = "br0",
+				  .subnet = 0xc0a87a00,
+				  .prefix = 24,
+				  .nat = 1,
+				  .dhcp = 1};
+	struct vm_network_refs nets = {.count = 1};
+	struct tap_record tap = {.tap = "tn1-0",
+				 .vm = "web",
+				 .network = "default",
+				 .mac = "52:54:00:01:02:03"};
+	struct network_record r, *list;
+	struct tap_record *taps;
+	struct tern_error err;
+	size_t count;
+	int created;
+
+	assert_int_equal(ternd_db_network_add(f->db, &def, &err), 0);
+	assert_int_equal(ternd_db_network_add(f->db, &def, &err), -EEXIST);
+	snprintf(def.name, sizeof(def.name), "other");
+	assert_int_equal(ternd_db_network_add(f->db, &def, &err), -EEXIST);
+	assert_non_null(strstr(err.message, "belongs to network 'default'"));
+	assert_int_equal(ternd_db_network_get(f->db, "default", &r, &err), 0);
+	assert_int_equal(r.def.subnet, 0xc0a87a00);
+	assert_int_equal(r.def.prefix, 24);
+	assert_true(r.def.nat && r.def.dhcp && !r.active);
+	network_record_free(&r);
+
+	/* A definition naming it, and one naming an unknown network. */
+	snprintf(nets.names[0], sizeof(nets.names[0]), "nosuch");
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, &nets,
+					 &created, &err),
+			 -ENOENT);
+	snprintf(nets.names[0], sizeof(nets.names[0]), "default");
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, &nets,
+					 &created, &err),
+			 0);
+	assert_int_equal(ternd_db_network_remove(f->db, "default", &err),
+			 -EBUSY);
+
+	assert_int_equal(ternd_db_network_set_state(f->db, "default", 1, 42, 7,
+						    "started", "started", &err),
+			 0);
+	assert_int_equal(ternd_db_taps_add(f->db, &tap, 1, &err), 0);
+	assert_int_equal(ternd_db_taps_add(f->db, &tap, 1, &err), -EEXIST);
+	assert_int_equal(ternd_db_network_list(f->db, &list, &count, &err), 0);
+	assert_int_equal(count, 1);
+	assert_true(list[0].active);
+	assert_int_equal(list[0].dnsmasq_pid, 42);
+	assert_string_equal(list[0].used_by, "web");
+	assert_string_equal(list[0].attached, "web");
+	network_records_free(list, count);
+	assert_int_equal(ternd_db_taps_list(f->db, "web", &taps, &count, &err),
+			 0);
+	assert_int_equal(count, 1);
+	assert_string_equal(taps[0].mac, "52:54:00:01:02:03");
+	free(taps);
+	assert_int_equal(ternd_db_tap_remove(f->db, "tn1-0", &err), 0);
+	assert_int_equal(ternd_db_taps_list(f->db, NULL, &taps, &count, &err),
+			 0);
+	assert_int_equal(count, 0);
+	free(taps);
+
+	assert_int_equal(ternd_db_network_remove(f->db, "default", &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.message, "active"));
+	assert_int_equal(ternd_db_network_set_state(f->db, "default", 0, 0, 0,
+						    "destroyed", "stopped",
+						    &err),
+			 0);
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
+	assert_int_equal(ternd_db_network_remove(f->db, "default", &err), 0);
+	assert_int_equal(ternd_db_network_get(f->db, "default", &r, &err),
+			 -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +574,10 @@ int main(void)
 			events_are_logged_with_their_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			a_version_1_database_is_upgraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_version_2_database_keeps_its_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(networks_catalog_and_taps,
+						setup, teardown),
 		cmocka_unit_test(vm_names),
 		cmocka_unit_test(definitions_are_checked_as_tern_would),
 	};

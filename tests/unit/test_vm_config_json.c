@@ -46,7 +46,7 @@ static const char *apply_doc(struct vm_config *config,
 static void expect_refused(const char *text, const char *words)
 {
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 	const char *message;
 
 	vm_config_set_defaults(&config);
@@ -59,7 +59,7 @@ static void expect_refused(const char *text, const char *words)
 static void full_document_round_trips(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	json_t *exported, *reexported;
 
 	vm_config_set_defaults(&config);
@@ -116,7 +116,7 @@ static void full_document_round_trips(void **state)
 static void firmware_round_trips(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err = {{0}};
 	json_t *exported, *reexported;
 
@@ -155,7 +155,7 @@ static void firmware_round_trips(void **state)
 static void defaults_fill_what_the_document_leaves_out(void **state)
 {
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 
 	vm_config_set_defaults(&config);
 	assert_string_equal(apply_doc(&config, &storage,
@@ -224,8 +224,29 @@ static void out_of_range_values_are_refused(void **state)
 		       "machine-config.mem_size_mib");
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"machine-config\": {\"vcpu_count\": 1, "
-		       "\"mem_size_mib\": 256, \"cpu_template\": \"T2\"}}",
-		       "Firecracker template");
+		       "\"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}}",
+		       "aarch64");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"machine-config\": {\"vcpu_count\": 1, "
+		       "\"mem_size_mib\": 256, \"cpu_template\": \"T3\"}}",
+		       "machine-config.cpu_template 'T3' is unknown");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"cpu-config\": {\"reg_modifiers\": [{\"addr\": "
+		       "\"0x1\", \"bitmap\": \"0b1\"}]}}",
+		       "cpu-config.reg_modifiers: ARM");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"cpu-config\": {\"msr_modifiers\": [{\"addr\": "
+		       "\"0x10a\", \"bitmap\": \"0b2\"}]}}",
+		       "cpu-config.msr_modifiers[0].bitmap '0b2'");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"cpu-config\": \"/nonexistent/cpu.json\"}",
+		       "cpu-config file /nonexistent/cpu.json");
+	/* A file named in a document: a regular one, and what it holds is
+	 * not echoed (ternd's definitions name files too). */
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"cpu-config\": \"/dev/null\"}",
+		       "cpu-config file /dev/null is not a regular file");
+
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"logger\": {\"level\": \"loud\"}}",
 		       "logger.level 'loud'");
@@ -268,7 +289,7 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
 {
 	static const char *const names[] = {"None", "Transparent", "2M"};
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 
 	for (int i = 0; i < 3; i++) {
 		char body[128];
@@ -342,7 +363,7 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
 static void pmem_section_is_parsed_checked_and_exported(void **state)
 {
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 	json_t *doc;
 	const json_t *list;
 
@@ -422,7 +443,7 @@ static void devices_not_yet_available_are_refused_not_dropped(void **state)
 static void balloon_round_trips(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported;
 
@@ -510,7 +531,7 @@ static void bad_balloon_is_refused(void **state)
 static void network_interfaces_round_trip(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *list, *put;
 
@@ -599,7 +620,7 @@ static void bad_network_interfaces_are_refused(void **state)
 static void vsock_round_trips(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *vsock;
 
@@ -675,7 +696,7 @@ static char image_a[64], image_b[64];
 static void rate_limiters_round_trip(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *net;
 
@@ -734,7 +755,7 @@ static void make_images(void)
 static void drives_round_trip(void **state)
 {
 	struct vm_config config, again;
-	struct vm_config_storage storage = {{0}}, storage2 = {{0}};
+	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *put;
 	char text[1024];
@@ -854,7 +875,7 @@ static void bad_drives_are_refused(void **state)
 static void a_refused_update_changes_nothing(void **state)
 {
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 	struct tern_error err;
 	json_t *good = parse("{\"vcpu_count\": 2, \"mem_size_mib\": 128}");
 	json_t *bad = parse("{\"vcpu_count\": 4, \"mem_size_mib\": 1}");
@@ -908,7 +929,7 @@ static void config_file_errors_name_the_file_and_position(void **state)
 	char path[] = "/tmp/tern-config-XXXXXX";
 	int fd = mkstemp(path);
 	struct vm_config config;
-	struct vm_config_storage storage = {{0}};
+	struct vm_config_storage storage = {0};
 	struct tern_error err;
 	const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"\n"
 			   "  \"machine-config\": {}}";
@@ -928,10 +949,149 @@ static void config_file_errors_name_the_file_and_position(void **state)
 	vm_config_storage_free(&storage);
 }
 
+#define CPU_CONFIG                                                             \
+	"{\"kvm_capabilities\": [\"!56\"], \"cpuid_modifiers\": [{\"leaf\": "  \
+	"\"0x1\", \"subleaf\": \"0x0\", \"flags\": 0, \"modifiers\": "         \
+	"[{\"register\": \"ecx\", \"bitmap\": \"0b0xxxxxxxx\"}]}]}"
+
+/* Firecracker's static templates are tern templates; the custom one lives
+ * beside whichever template it applies on top of, the last set winning as
+ * in Firecracker, and both go through the exported document. */
+static void cpu_templates_static_and_custom(void **state)
+{
+	struct vm_config config, again;
+	struct vm_config_storage storage = {0}, storage2 = {0};
+	struct tern_error err;
+	json_t *exported, *cpu;
+
+	vm_config_set_defaults(&config);
+	assert_string_equal(
+		apply_doc(&config, &storage,
+			  "{\"boot-source\": {\"kernel_image_path\": \"/k\"},"
+			  " \"machine-config\": {\"vcpu_count\": 2, "
+			  "\"mem_size_mib\": 256, \"cpu_template\": \"T2A\", "
+			  "\"smt\": true}}"),
+		"");
+	assert_string_equal(config.cpu_template->name, "T2A");
+	assert_true(config.smt);
+	assert_null(config.cpu_custom);
+
+	/* PUT /cpu-config: the custom template replaces T2A. */
+	cpu = parse(CPU_CONFIG);
+	assert_int_equal(
+		vm_config_json_apply_cpu_config(&config, &storage, cpu, &err),
+		0);
+	json_decref(cpu);
+	assert_string_equal(config.cpu_template->name, "host");
+	assert_non_null(config.cpu_custom);
+	assert_int_equal(config.cpu_custom->mods.cpuid_count, 1);
+	assert_int_equal(config.cpu_custom->mods.cpuid[0].mask, 0x100);
+
+	/* A PUT /machine-config without cpu_template keeps it. */
+	cpu = parse("{\"vcpu_count\": 2, \"mem_size_mib\": 128}");
+	assert_int_equal(
+		vm_config_json_apply_machine(&config, &storage, cpu, 0, &err),
+		0);
+	json_decref(cpu);
+	assert_non_null(config.cpu_custom);
+
+	/* The document carries it and applies again to the same VM. */
+	exported = vm_config_json_export(&config);
+	assert_non_null(json_object_get(exported, "cpu-config"));
+	vm_config_set_defaults(&again);
+	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
+						       exported, &err),
+			 0);
+	assert_non_null(again.cpu_custom);
+	assert_memory_equal(again.cpu_custom->cpuid, config.cpu_custom->cpuid,
+			    sizeof(struct cpuid_modifier));
+	assert_int_equal(again.cpu_custom->mods.caps[0].cap, 56);
+	json_decref(exported);
+
+	/* tern's "template" under it: the modifiers on top of minimal, and
+	 * the export keeps that. */
+	cpu = parse("{\"template\": \"minimal\", \"cpuid_modifiers\": []}");
+	assert_int_equal(
+		vm_config_json_apply_cpu_config(&config, &storage, cpu, &err),
+		0);
+	json_decref(cpu);
+	assert_string_equal(config.cpu_template->name, "minimal");
+	assert_null(config.cpu_custom);
+
+	/* A static template set later replaces the custom one. */
+	cpu = parse(CPU_CONFIG);
+	assert_int_equal(
+		vm_config_json_apply_cpu_config(&config, &storage, cpu, &err),
+		0);
+	json_decref(cpu);
+	cpu = parse("{\"cpu_template\": \"C3\"}");
+	assert_int_equal(
+		vm_config_json_apply_machine(&config, &storage, cpu, 1, &err),
+		0);
+	json_decref(cpu);
+	assert_string_equal(config.cpu_template->name, "C3");
+	assert_null(config.cpu_custom);
+	vm_config_storage_free(&storage);
+	vm_config_storage_free(&storage2);
+}
+
+/* A cpu-config file that is not JSON: where, never what it holds. */
+static void cpu_config_file_contents_are_not_echoed(void **state)
+{
+	char path[] = "/tmp/tern-cpu-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	const char *message;
+	char doc[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret-word\n", 12), 12);
+	close(fd);
+	snprintf(doc, sizeof(doc),
+		 "{\"cpu-config\": \"%s\", \"boot-source\": "
+		 "{\"kernel_image_path\": \"/k\"}}",
+		 path);
+	vm_config_set_defaults(&config);
+	message = apply_doc(&config, &storage, doc);
+	assert_non_null(strstr(message, "is not valid JSON (line 1 column"));
+	assert_null(strstr(message, "secret"));
+	unlink(path);
+	vm_config_storage_free(&storage);
+}
+
+/* Firecracker's config file may name a file holding the cpu-config. */
+static void cpu_config_from_a_file(void **state)
+{
+	char path[] = "/tmp/tern-cpu-config-XXXXXX";
+	int fd = mkstemp(path);
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	char doc[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, CPU_CONFIG, strlen(CPU_CONFIG)),
+			 (ssize_t)strlen(CPU_CONFIG));
+	close(fd);
+	snprintf(doc, sizeof(doc),
+		 "{\"cpu-config\": \"%s\", \"boot-source\": "
+		 "{\"kernel_image_path\": \"/k\"}}",
+		 path);
+	vm_config_set_defaults(&config);
+	assert_string_equal(apply_doc(&config, &storage, doc), "");
+	assert_non_null(config.cpu_custom);
+	assert_int_equal(config.cpu_custom->mods.cap_count, 1);
+	unlink(path);
+	vm_config_storage_free(&storage);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_document_round_trips),
+		cmocka_unit_test(cpu_templates_static_and_custom),
+		cmocka_unit_test(cpu_config_from_a_file),
+		cmocka_unit_test(cpu_config_file_contents_are_not_echoed),
 		cmocka_unit_test(firmware_round_trips),
 		cmocka_unit_test(huge_pages_are_parsed_checked_and_exported),
 		cmocka_unit_test(pmem_section_is_parsed_checked_and_exported),
