@@ -45,7 +45,7 @@ chmod +x "$root/init"
 
 # virtio devices the later issues give the guest, with their dependencies.
 wanted="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio_balloon
-	virtio_rng vmw_vsock_virtio_transport"
+	virtio_rng vmw_vsock_virtio_transport virtio_pmem nd_pmem"
 dst="$root/lib/modules/$version"
 declare -A seen=()
 add_module() {

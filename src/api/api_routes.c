@@ -157,6 +157,13 @@ static void route_drive(struct api_call *call)
 		patch_drive(call);
 }
 
+/* PUT /pmem/{id}, before start (Firecracker has no PATCH for it). */
+static void route_pmem(struct api_call *call)
+{
+	if (id_matches(call, "id"))
+		configure(call, INSTANCE_SET_PMEM);
+}
+
 /* PATCH /network-interfaces/{id}: rx_rate_limiter, tx_rate_limiter. */
 static void patch_network(struct api_call *call)
 {
@@ -628,6 +635,7 @@ static const struct route routes[] = {
 	{"/vm", M_PATCH, route_vm},
 	{"/vm/config", M_GET, route_vm_config},
 	{"/drives/", M_PUT | M_PATCH, route_drive},
+	{"/pmem/", M_PUT, route_pmem},
 	{"/network-interfaces/", M_PUT | M_PATCH, route_network},
 	{"/vsock", M_PUT, route_vsock},
 	{"/balloon", M_GET | M_PUT | M_PATCH, route_balloon},

@@ -34,6 +34,7 @@ enum {
 	OPT_HELP = 'h',
 	OPT_SERIAL = 256,
 	OPT_CPU_TEMPLATE,
+	OPT_HUGE_PAGES,
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
 	OPT_DISK,
@@ -67,6 +68,7 @@ static const struct option run_options[] = {
 	{"memory", required_argument, NULL, OPT_MEMORY},
 	{"serial", required_argument, NULL, OPT_SERIAL},
 	{"cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE},
+	{"huge-pages", required_argument, NULL, OPT_HUGE_PAGES},
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"disk", required_argument, NULL, OPT_DISK},
@@ -183,6 +185,15 @@ void run_command_print_help(FILE *out)
 		"(default: host):\n",
 		VM_MAX_MODULES, DEFAULT_CMDLINE, VM_MAX_CPUS);
 	cpu_template_print_all(out);
+	fprintf(out,
+		"      --huge-pages MODE  what backs guest RAM: None or "
+		"Transparent (anonymous\n"
+		"                         memory, transparent huge pages asked "
+		"for), 2M (the\n"
+		"                         host's 2 MiB hugetlbfs pool, "
+		"reserved at start; --memory\n"
+		"                         a multiple of 2 MiB) (default: "
+		"None)\n");
 	fprintf(out,
 		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
 		"[,engine=ENGINE]\n"
@@ -708,6 +719,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_CPU_TEMPLATE:
 		return config_find_cpu_template("--cpu-template", arg,
 						&config->cpu_template, err);
+	case OPT_HUGE_PAGES:
+		return config_parse_huge_pages("--huge-pages", arg,
+					       &config->huge_pages, err);
 	case OPT_KVM_DEVICE:
 		config->kvm_path = arg;
 		return 0;
@@ -858,6 +872,8 @@ static int parse_request(int argc, char **argv, struct run_request *request,
 	}
 	ret = config_check_balloon_fits(config, "--balloon size", "--memory",
 					err);
+	if (!ret)
+		ret = config_check_huge_pages_fit(config, "--memory", err);
 	return ret ? ret : net_options_finish(config, err);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/sysinfo.h>
 
 #include "backends/tap.h"
+#include "memory/guest_memory.h"
 #include "util/log.h"
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_vsock.h"
@@ -284,6 +285,47 @@ int config_check_balloon_stats(const char *field, long long seconds,
 				      field, shown,
 				      VIRTIO_BALLOON_MAX_STATS_INTERVAL_S);
 	return 0;
+}
+
+static const char *const huge_pages_names[] = {
+	[VM_HUGE_PAGES_NONE] = "None",
+	[VM_HUGE_PAGES_TRANSPARENT] = "Transparent",
+	[VM_HUGE_PAGES_2M] = "2M",
+};
+
+int config_parse_huge_pages(const char *field, const char *text,
+			    enum vm_huge_pages *out, struct tern_error *err)
+{
+	for (int i = 0; i <= VM_HUGE_PAGES_2M; i++)
+		if (!strcmp(text, huge_pages_names[i])) {
+			*out = (enum vm_huge_pages)i;
+			return 0;
+		}
+	return tern_error_set(err, EINVAL,
+			      "%s '%.32s': expected None, Transparent or 2M",
+			      field, text);
+}
+
+const char *config_huge_pages_name(enum vm_huge_pages huge_pages)
+{
+	return (unsigned)huge_pages <= VM_HUGE_PAGES_2M
+		? huge_pages_names[huge_pages]
+		: "None";
+}
+
+int config_check_huge_pages_fit(const struct vm_config *config,
+				const char *memory_field,
+				struct tern_error *err)
+{
+	if (config->huge_pages == VM_HUGE_PAGES_NONE ||
+	    config->memory_size % GUEST_MEMORY_HUGE_PAGE_SIZE == 0)
+		return 0;
+	return tern_error_set(err, EINVAL,
+			      "%s (%llu KiB) must be a multiple of 2 MiB with "
+			      "huge_pages %s",
+			      memory_field,
+			      (unsigned long long)(config->memory_size >> 10),
+			      config_huge_pages_name(config->huge_pages));
 }
 
 int config_check_balloon_fits(const struct vm_config *config,

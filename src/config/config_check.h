@@ -61,6 +61,16 @@ int config_check_partuuid(const char *field, const char *text,
  * Unsafe. */
 const char *config_disk_cache_name(enum block_cache_mode cache);
 
+/* Huge pages (--huge-pages, machine-config.huge_pages): Firecracker's
+ * names None, Transparent and 2M. Any but None needs guest RAM to be a
+ * whole number of 2 MiB pages, checked once both are known. */
+int config_parse_huge_pages(const char *field, const char *text,
+			    enum vm_huge_pages *out, struct tern_error *err);
+const char *config_huge_pages_name(enum vm_huge_pages huge_pages);
+int config_check_huge_pages_fit(const struct vm_config *config,
+				const char *memory_field,
+				struct tern_error *err);
+
 /* Balloon (--balloon, the document's "balloon", PUT /balloon): the target
  * is a whole number of the balloon's 4 KiB pages; statistics are asked for
  * every 0 (never) to 86400 seconds; the target stays below guest RAM, which

@@ -122,6 +122,7 @@ static int apply_machine(struct vm_config *config,
 	if (!partial) {
 		config->smt = 0;
 		config->track_dirty_pages = 0;
+		config->huge_pages = VM_HUGE_PAGES_NONE;
 	}
 	value = json_fields_get(body, "vcpu_count");
 	if (value) {
@@ -165,11 +166,19 @@ static int apply_machine(struct vm_config *config,
 	if (value)
 		config->track_dirty_pages = json_is_true(value);
 	value = json_fields_get(body, "huge_pages");
-	if (value && strcmp(json_string_value(value), "None"))
-		return tern_error_set(err, EINVAL,
-				      "machine-config.huge_pages '%.32s': only "
-				      "None is supported",
-				      json_string_value(value));
+	if (value) {
+		ret = config_parse_huge_pages("machine-config.huge_pages",
+					      json_string_value(value),
+					      &config->huge_pages, err);
+		if (ret)
+			return ret;
+	}
+	/* On the result, as smt: a PATCH of either field alone is held to
+	 * it too. */
+	ret = config_check_huge_pages_fit(config, "machine-config.mem_size_mib",
+					  err);
+	if (ret)
+		return ret;
 	value = json_fields_get(body, "cpu_template");
 	if (value)
 		return apply_cpu_template(config, json_string_value(value),
@@ -516,7 +525,6 @@ static int apply_tern(struct vm_config *config,
  * from Firecracker carries them empty, which is accepted; anything in them
  * is refused rather than silently dropped. */
 static const char *const device_sections[] = {
-	"pmem",
 	"memory-hotplug",
 };
 
@@ -825,6 +833,135 @@ static json_t *export_drives(const struct vm_config *config)
 						? "Async"
 						: "Sync"));
 		json_array_append_new(list, drive);
+	}
+	return list;
+}
+
+static const struct json_field pmem_fields[] = {
+	{"id", JSON_FIELD_STRING, 1, 0, 0},
+	{"path_on_host", JSON_FIELD_STRING, 1, 0, 0},
+	{"root_device", JSON_FIELD_BOOL, 0, 0, 0},
+	{"read_only", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+/* Where a pmem device comes from (apply_pmem's `from`). */
+#define PMEM_FROM_DOCUMENT 0 /* every id new; the file checked at boot */
+#define PMEM_FROM_API 1 /* a known id replaced; the file checked now */
+#define PMEM_FROM_RECORD 2 /* a snapshot's: the file need not be here */
+
+/* One Firecracker pmem device. PUT /pmem/{id} of a known id replaces that
+ * device, and its file is opened when the request comes (as Firecracker
+ * does, and as PUT /drives); in a document every id must be new. Only one
+ * may be the root device, as with drives. */
+static int apply_pmem(struct vm_config *config,
+		      struct vm_config_storage *storage, const json_t *body,
+		      int from, struct tern_error *err)
+{
+	int replace = from != PMEM_FROM_DOCUMENT;
+	struct vm_pmem_config pmem = {0};
+	const char *id, *path;
+	int ret = JSON_FIELDS_CHECK(body, "pmem", pmem_fields, 0, err);
+	int slot;
+
+	if (ret)
+		return ret;
+	id = json_string_value(json_fields_get(body, "id"));
+	path = json_string_value(json_fields_get(body, "path_on_host"));
+	ret = config_check_disk_id("pmem.id", id, err);
+	if (!ret)
+		ret = from == PMEM_FROM_API
+			? config_check_input_file("pmem.path_on_host", path,
+						  err)
+			: config_check_path("pmem.path_on_host", path, err);
+	if (ret)
+		return ret;
+	if (strlen(path) >= sizeof(pmem.path))
+		return tern_error_set(err, EINVAL,
+				      "pmem.path_on_host is longer than %zu "
+				      "bytes",
+				      sizeof(pmem.path) - 1);
+	snprintf(pmem.id, sizeof(pmem.id), "%s", id);
+	snprintf(pmem.path, sizeof(pmem.path), "%s", path);
+	pmem.root = json_is_true(json_fields_get(body, "root_device"));
+	pmem.readonly = json_is_true(json_fields_get(body, "read_only"));
+	for (slot = 0; slot < config->pmem_count; slot++)
+		if (!strcmp(config->pmems[slot].id, id))
+			break;
+	if (slot < config->pmem_count && !replace)
+		return tern_error_set(err, EINVAL, "pmem '%s' is listed twice",
+				      id);
+	if (slot == config->pmem_count && slot >= VM_MAX_PMEM)
+		return tern_error_set(err, EINVAL, "pmem: at most %d devices",
+				      VM_MAX_PMEM);
+	for (int i = 0; pmem.root && i < config->pmem_count; i++)
+		if (i != slot && config->pmems[i].root)
+			return tern_error_set(err, EINVAL,
+					      "pmem '%s': '%s' is the root "
+					      "device already",
+					      id, config->pmems[i].id);
+	for (int i = 0; pmem.root && i < config->disk_count; i++)
+		if (config->disks[i].root)
+			return tern_error_set(err, EINVAL,
+					      "pmem '%s': drive '%s' is the "
+					      "root device already",
+					      id, config->disks[i].id);
+	config->pmems[slot] = pmem;
+	if (slot == config->pmem_count)
+		config->pmem_count++;
+	(void)storage;
+	return 0;
+}
+
+int vm_config_json_apply_pmem(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_pmem, body,
+				PMEM_FROM_API, err);
+}
+
+int vm_config_json_apply_pmem_record(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body, struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_pmem, body,
+				PMEM_FROM_RECORD, err);
+}
+
+static int apply_pmems(struct vm_config *config,
+		       struct vm_config_storage *storage, const json_t *list,
+		       struct tern_error *err)
+{
+	size_t i;
+	json_t *item;
+	int ret;
+
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "pmem: expected a JSON array");
+	config->pmem_count = 0; /* the document's list is the whole list */
+	json_array_foreach(list, i, item)
+	{
+		ret = apply_pmem(config, storage, item, PMEM_FROM_DOCUMENT,
+				 err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static json_t *export_pmems(const struct vm_config *config)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; list && i < config->pmem_count; i++) {
+		const struct vm_pmem_config *pmem = &config->pmems[i];
+
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:b, s:b}", "id", pmem->id,
+				  "path_on_host", pmem->path, "root_device",
+				  pmem->root, "read_only", pmem->readonly));
 	}
 	return list;
 }
@@ -1180,6 +1317,10 @@ static int apply_document(struct vm_config *config,
 			ret = json_is_null(value)
 				? 0
 				: apply_drives(config, storage, value, err);
+		else if (!strcmp(key, "pmem"))
+			ret = json_is_null(value)
+				? 0
+				: apply_pmems(config, storage, value, err);
 		else if (!strcmp(key, "balloon"))
 			ret = json_is_null(value)
 				? 0
@@ -1298,7 +1439,8 @@ json_t *vm_config_json_export_machine(const struct vm_config *config)
 			 config->cpu_count, "mem_size_mib",
 			 (json_int_t)(config->memory_size / MIB), "smt",
 			 config->smt, "track_dirty_pages",
-			 config->track_dirty_pages, "huge_pages", "None",
+			 config->track_dirty_pages, "huge_pages",
+			 config_huge_pages_name(config->huge_pages),
 			 "cpu_template", strcmp(tmpl, "host") ? tmpl : "None");
 }
 
@@ -1456,6 +1598,7 @@ static json_t *export_document(const struct vm_config *config,
 	json_object_set_new(doc, "logger", export_logger(config));
 	json_object_set_new(doc, "metrics", export_metrics(config));
 	json_object_set_new(doc, "drives", export_drives(config));
+	json_object_set_new(doc, "pmem", export_pmems(config));
 	json_object_set_new(doc, "network-interfaces", export_nets(config));
 	json_object_set_new(doc, "vsock",
 			    config->vsock_cid

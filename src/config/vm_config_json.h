@@ -84,6 +84,16 @@ json_t *vm_config_json_export_mmds(const struct vm_config *config);
 
 /* PUT /drives/{id}: a virtio-blk disk (the same as --disk); a known
  * drive_id replaces that disk. */
+/* PUT /pmem/{id}: one virtio-pmem device (a known id is replaced; the
+ * file must be there). _record: the same from a snapshot's configuration,
+ * whose file need not exist on this host. */
+int vm_config_json_apply_pmem(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, struct tern_error *err);
+int vm_config_json_apply_pmem_record(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body,
+				     struct tern_error *err);
 int vm_config_json_apply_drive(struct vm_config *config,
 			       struct vm_config_storage *storage,
 			       const json_t *body, struct tern_error *err);

@@ -499,6 +499,7 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_VSOCK] = "configuring the vsock device",
 		[INSTANCE_SET_NET] = "configuring a network interface",
 		[INSTANCE_SET_MMDS] = "configuring the MMDS",
+		[INSTANCE_SET_PMEM] = "configuring a pmem device",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -551,6 +552,9 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 	case INSTANCE_SET_MMDS:
 		ret = vm_config_json_apply_mmds(config, storage, body, err);
 		break;
+	case INSTANCE_SET_PMEM:
+		ret = vm_config_json_apply_pmem(config, storage, body, err);
+		break;
 	}
 	applied = *config;
 out:
@@ -579,6 +583,10 @@ int instance_start(struct instance *inst, struct tern_error *err)
 		ret = config_check_balloon_fits(
 			&inst->config, "balloon.amount_mib",
 			"machine-config.mem_size_mib", err);
+	/* --memory on the command line may not have been 2 MiB-aligned. */
+	if (!ret)
+		ret = config_check_huge_pages_fit(
+			&inst->config, "machine-config.mem_size_mib", err);
 	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
 		return ret;

@@ -59,8 +59,9 @@ static void take_rate_limiters(struct vm_config *merged,
 	merged->rng_rate_limiter = snap->rng_rate_limiter;
 }
 
-/* The loaded VM is the snapshot's: its vCPUs, memory, SMT, CPU template
- * (static and custom) and boot source replace the configuration's (GET
+/* The loaded VM is the snapshot's: its vCPUs, memory (size and huge
+ * pages), SMT, CPU template (static and custom) and boot source replace
+ * the configuration's (GET
  * /vm/config shows them), and its devices must be the configured ones (host
  * paths may differ). Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
@@ -75,6 +76,10 @@ static int take_snapshot_config(struct instance *inst,
 
 	merged.cpu_count = snap->config.cpu_count;
 	merged.memory_size = snap->config.memory_size;
+	/* Firecracker's snapshot-load default ("Snapshot"): the RAM backing
+	 * the snapshotted VM had. hugetlbfs RAM reads the memory file in
+	 * (guest_memory_map_file), so 2M works with a File backend too. */
+	merged.huge_pages = snap->config.huge_pages;
 	merged.cpu_template = snap->config.cpu_template;
 	merged.cpu_custom = snap->config.cpu_custom;
 	merged.smt = snap->config.smt;

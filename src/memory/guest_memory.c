@@ -1,13 +1,21 @@
 #include "memory/guest_memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "arch/x86/layout.h"
 #include "util/log.h"
+
+/* glibc's <sys/mman.h> has MAP_HUGE_SHIFT but not the size constants. */
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
 
 static void add_region(struct guest_memory *mem, uint64_t gpa, uint64_t size,
 		       uint8_t *hva)
@@ -32,28 +40,41 @@ static void keep_out_of_core_dumps(void *ram, size_t size)
 			 strerror(errno));
 }
 
-/* Anonymous RAM starting on a 2 MiB boundary, with transparent huge pages
- * asked for. KVM maps guest memory with 2 MiB pages only where the guest
- * address and the host address agree modulo 2 MiB: a plain mmap (not
- * 2 MiB-aligned on Linux before 6.7) left every guest page mapped at 4 KiB
- * even with the host's THP on (measured in the test host: KVM's pages_2m
- * 0, pages_4k 67196 for a 512 MiB guest; aligned: pages_2m 131, as QEMU,
- * which aligns its RAM too). Large pages shorten the guest's two-level
- * page walks; with nested KVM every walk is expensive. madvise covers
- * hosts whose THP mode is "madvise"; it is only a hint. Returns NULL with
- * errno set. */
-static void *map_ram(uint64_t ram_size)
+/* The advice belongs to the mapping, so every mapping of guest RAM (the
+ * first, a snapshot's file, a reset's fresh one) gets it again; a MAP_FIXED
+ * remap without it would quietly drop THP for the rest of the VM's life.
+ * MADV_HUGEPAGE covers hosts whose THP mode is "madvise"; it is only a hint,
+ * and means nothing on hugetlbfs RAM, which is huge already. */
+static void advise_ram(const struct guest_memory *mem, void *ram)
 {
-	size_t size = (size_t)ram_size;
-	size_t extra = size >= GUEST_MEMORY_HUGE_PAGE_SIZE &&
+	if (mem->backing == GUEST_MEMORY_ANONYMOUS &&
+	    mem->mapping_size >= GUEST_MEMORY_HUGE_PAGE_SIZE)
+		(void)madvise(ram, mem->mapping_size, MADV_HUGEPAGE);
+	keep_out_of_core_dumps(ram, mem->mapping_size);
+}
+
+/* Anonymous RAM starting on a 2 MiB boundary, with transparent huge pages
+ * asked for (advise_ram). KVM maps guest memory with 2 MiB pages only where
+ * the guest address and the host address agree modulo 2 MiB: a plain mmap
+ * (not 2 MiB-aligned on Linux before 6.7) left every guest page mapped at
+ * 4 KiB even with the host's THP on (measured in the test host: KVM's
+ * pages_2m 0, pages_4k 67196 for a 512 MiB guest; aligned: pages_2m 131,
+ * as QEMU, which aligns its RAM too). Large pages shorten the guest's
+ * two-level page walks; with nested KVM every walk is expensive. Returns
+ * NULL with errno set. */
+static void *map_anonymous_ram(size_t size, void *at)
+{
+	size_t extra = !at && size >= GUEST_MEMORY_HUGE_PAGE_SIZE &&
 			size <= SIZE_MAX - GUEST_MEMORY_HUGE_PAGE_SIZE
 		? GUEST_MEMORY_HUGE_PAGE_SIZE
 		: 0;
 	uint8_t *raw, *ram;
 	size_t head;
 
-	raw = mmap(NULL, size + extra, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	raw = mmap(at, size + extra, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			   (at ? MAP_FIXED : 0),
+		   -1, 0);
 	if (raw == MAP_FAILED)
 		return NULL;
 	head = extra ? (GUEST_MEMORY_HUGE_PAGE_SIZE -
@@ -65,13 +86,81 @@ static void *map_ram(uint64_t ram_size)
 		munmap(raw, head);
 	if (extra - head)
 		munmap(ram + size, extra - head);
-	if (extra)
-		(void)madvise(ram, size, MADV_HUGEPAGE);
-	keep_out_of_core_dumps(ram, size);
 	return ram;
 }
 
+/* 2 MiB hugetlbfs pages, always 2 MiB-aligned. Without MAP_NORESERVE: the
+ * kernel reserves every page of the pool at mmap time and fails with
+ * ENOMEM when it cannot, where MAP_NORESERVE (Firecracker's choice) would
+ * let the VM start and die of SIGBUS on the first page the pool lacks.
+ * The pages themselves are taken (and zeroed) only when first touched. */
+static void *map_hugetlb_ram(size_t size, void *at)
+{
+	void *ram = mmap(at, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+				 MAP_HUGE_2MB | (at ? MAP_FIXED : 0),
+			 -1, 0);
+
+	return ram == MAP_FAILED ? NULL : ram;
+}
+
+/* at NULL: anywhere; otherwise over the old RAM (MAP_FIXED), so KVM's
+ * memory slots stay valid. */
+static void *map_ram(const struct guest_memory *mem, void *at)
+{
+	void *ram = mem->backing == GUEST_MEMORY_HUGETLB_2M
+		? map_hugetlb_ram(mem->mapping_size, at)
+		: map_anonymous_ram(mem->mapping_size, at);
+
+	if (ram)
+		advise_ram(mem, ram);
+	return ram;
+}
+
+static int read_number(const char *dir, const char *name, uint64_t *value)
+{
+	char path[512], text[32];
+	ssize_t n;
+	char *end;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EINVAL;
+	text[n] = '\0';
+	errno = 0;
+	*value = strtoull(text, &end, 10);
+	if (errno || end == text || (*end && *end != '\n'))
+		return -EINVAL;
+	return 0;
+}
+
+int guest_memory_hugetlb_available(const char *sysfs_dir, uint64_t *pages)
+{
+	uint64_t free_pages, reserved;
+	int ret = read_number(sysfs_dir, "free_hugepages", &free_pages);
+
+	if (!ret)
+		ret = read_number(sysfs_dir, "resv_hugepages", &reserved);
+	if (ret)
+		return ret;
+	/* Reserved pages are counted free until their owner touches them. */
+	*pages = free_pages > reserved ? free_pages - reserved : 0;
+	return 0;
+}
+
 int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
+{
+	return guest_memory_init_backed(mem, ram_size, GUEST_MEMORY_ANONYMOUS);
+}
+
+int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
+			     enum guest_memory_backing backing)
 {
 	uint64_t low_size;
 	void *mapping;
@@ -79,17 +168,25 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 	memset(mem, 0, sizeof(*mem));
 	if (ram_size == 0 || ram_size > SIZE_MAX)
 		return -EINVAL;
+	if (backing == GUEST_MEMORY_HUGETLB_2M &&
+	    ram_size % GUEST_MEMORY_HUGE_PAGE_SIZE)
+		return -EINVAL;
 
 	/* One mapping for all RAM keeps the host side contiguous (one
-	 * madvise, one dump for snapshots); MAP_NORESERVE because the guest
-	 * rarely touches all of it and overcommit should count only what it
-	 * does. */
-	mapping = map_ram(ram_size);
-	if (!mapping)
-		return -errno;
+	 * madvise, one dump for snapshots); anonymous RAM is MAP_NORESERVE
+	 * because the guest rarely touches all of it and overcommit should
+	 * count only what it does. */
+	mem->mapping_size = ram_size;
+	mem->backing = backing;
+	mapping = map_ram(mem, NULL);
+	if (!mapping) {
+		int ret = -errno;
+
+		memset(mem, 0, sizeof(*mem));
+		return ret;
+	}
 
 	mem->mapping = mapping;
-	mem->mapping_size = ram_size;
 	mem->ram_size = ram_size;
 
 	low_size = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size
@@ -98,6 +195,25 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 	if (ram_size > low_size)
 		add_region(mem, LAYOUT_MMIO_HOLE_END, ram_size - low_size,
 			   (uint8_t *)mapping + low_size);
+	return 0;
+}
+
+/* hugetlbfs RAM takes no regular file's pages: the contents are copied in,
+ * every byte of RAM overwritten. */
+static int read_file_into_ram(struct guest_memory *mem, int fd)
+{
+	size_t done = 0;
+
+	while (done < mem->mapping_size) {
+		ssize_t n = pread(fd, mem->mapping + done,
+				  mem->mapping_size - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
 	return 0;
 }
 
@@ -113,30 +229,21 @@ int guest_memory_map_file(struct guest_memory *mem, int fd)
 	/* A shorter file would SIGBUS on the first access past its end. */
 	if ((uint64_t)st.st_size < mem->mapping_size)
 		return -EINVAL;
+	if (mem->backing == GUEST_MEMORY_HUGETLB_2M)
+		return read_file_into_ram(mem, fd);
 	mapping = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0);
 	if (mapping == MAP_FAILED)
 		return -errno;
-	keep_out_of_core_dumps(mapping, mem->mapping_size);
+	advise_ram(mem, mapping);
 	return 0;
 }
 
 int guest_memory_clear(struct guest_memory *mem)
 {
-	void *mapping;
-
 	if (!mem->mapping)
 		return -EINVAL;
-	mapping = mmap(mem->mapping, mem->mapping_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
-		       -1, 0);
-	if (mapping == MAP_FAILED)
-		return -errno;
-	/* The advice belongs to the mapping, which is new: as in map_ram(). */
-	if (mem->mapping_size >= GUEST_MEMORY_HUGE_PAGE_SIZE)
-		(void)madvise(mapping, mem->mapping_size, MADV_HUGEPAGE);
-	keep_out_of_core_dumps(mapping, mem->mapping_size);
-	return 0;
+	return map_ram(mem, mem->mapping) ? 0 : -errno;
 }
 
 void guest_memory_destroy(struct guest_memory *mem)

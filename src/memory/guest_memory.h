@@ -13,6 +13,14 @@
 
 #define GUEST_MEMORY_MAX_REGIONS 2
 
+/* What backs guest RAM: ordinary anonymous pages (transparent huge pages
+ * asked for), or 2 MiB pages from the host's hugetlbfs pool
+ * (Firecracker's machine-config.huge_pages "2M"). */
+enum guest_memory_backing {
+	GUEST_MEMORY_ANONYMOUS,
+	GUEST_MEMORY_HUGETLB_2M,
+};
+
 struct guest_memory_region {
 	uint64_t gpa;
 	uint64_t size;
@@ -25,6 +33,7 @@ struct guest_memory {
 	uint64_t ram_size; /* total bytes of RAM, as the user asked */
 	uint8_t *mapping; /* one host mapping backing every region */
 	size_t mapping_size;
+	enum guest_memory_backing backing;
 
 	/* Pages tern's own threads wrote (device rings and buffers), which
 	 * KVM's dirty log never sees: one bit per 4 KiB page of `mapping`,
@@ -41,12 +50,29 @@ struct guest_memory {
 /* Maps ram_size bytes of guest RAM: below the MMIO hole first, the rest from
  * 4 GiB up. Returns 0 or a negative errno. */
 int guest_memory_init(struct guest_memory *mem, uint64_t ram_size);
+
+/* guest_memory_init with a choice of backing. GUEST_MEMORY_HUGETLB_2M needs
+ * ram_size to be a multiple of 2 MiB (-EINVAL otherwise) and reserves all
+ * of it from the host's pool when mapping (-ENOMEM when the pool is too
+ * small), so a short pool is an error now, not a SIGBUS when the guest
+ * first touches a page the pool cannot give. */
+int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
+			     enum guest_memory_backing backing);
+
+/* The host's 2 MiB hugetlbfs pages that a new mapping can still reserve
+ * (free_hugepages - resv_hugepages in sysfs_dir, normally
+ * GUEST_MEMORY_HUGETLB_SYSFS). Returns 0 or a negative errno (-ENOENT: the
+ * host kernel has no 2 MiB hugetlbfs pool). */
+#define GUEST_MEMORY_HUGETLB_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB"
+int guest_memory_hugetlb_available(const char *sysfs_dir, uint64_t *pages);
 void guest_memory_destroy(struct guest_memory *mem);
 
 /* Replaces the contents of guest RAM with a private (copy-on-write) mapping
  * of fd, at the same host addresses, so KVM's memory slots stay valid and
  * pages are read from the file only when first touched (snapshot restore).
- * The file must hold at least ram_size bytes. Returns 0 or a negative errno. */
+ * hugetlbfs RAM cannot map a regular file: its contents are read in whole
+ * instead, and RAM stays on huge pages. The file must hold at least
+ * ram_size bytes. Returns 0 or a negative errno. */
 int guest_memory_map_file(struct guest_memory *mem, int fd);
 
 /* Empties guest RAM: a fresh anonymous mapping at the same host addresses

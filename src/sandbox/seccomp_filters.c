@@ -345,6 +345,12 @@ static const struct seccomp_rule rng_io[] = {
 	ALLOW(getrandom, "the bytes the guest reads from /dev/hwrng"),
 };
 
+static const struct seccomp_rule pmem_io[] = {
+	ALLOW(fdatasync,
+	      "virtio-pmem's flush requests: the guest's writes "
+	      "to the file's shared mapping made durable"),
+};
+
 /* --- engine=threads block workers --------------------------------------- */
 static const struct seccomp_rule block_worker[] = {
 	ALLOW(preadv, "disk reads"),
@@ -566,6 +572,7 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_VSOCK,
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
+				     SECCOMP_THREAD_VIRTIO_PMEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER,
 				     SECCOMP_THREAD_BLOCK_WORKER,
 				     SECCOMP_THREAD_RTC},
@@ -583,8 +590,9 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_VSOCK,
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
+				     SECCOMP_THREAD_VIRTIO_PMEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER},
-			.include_count = 7,
+			.include_count = 8,
 		},
 	[SECCOMP_THREAD_METRICS] = {KIND("metrics", GROUP(metrics_writer))},
 	[SECCOMP_THREAD_MIGRATION] =
@@ -596,8 +604,9 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_VSOCK,
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
+				     SECCOMP_THREAD_VIRTIO_PMEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER},
-			.include_count = 6,
+			.include_count = 7,
 		},
 	[SECCOMP_THREAD_VIRTIO_BLK] = {KIND("virtio-blk", GROUP(virtio_io_loop),
 					    GROUP(block_io))},
@@ -609,6 +618,8 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 		"virtio-balloon", GROUP(virtio_io_loop), GROUP(balloon_io))},
 	[SECCOMP_THREAD_VIRTIO_RNG] = {KIND("virtio-rng", GROUP(virtio_io_loop),
 					    GROUP(rng_io))},
+	[SECCOMP_THREAD_VIRTIO_PMEM] = {KIND(
+		"virtio-pmem", GROUP(virtio_io_loop), GROUP(pmem_io))},
 	[SECCOMP_THREAD_VIRTIO_OTHER] = {KIND(
 		"virtio-other", GROUP(virtio_io_loop), GROUP(close_fds))},
 	[SECCOMP_THREAD_BLOCK_WORKER] = {KIND("block-worker",

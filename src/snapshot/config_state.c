@@ -214,6 +214,31 @@ static const struct json_field tern_fields[] = {
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 };
 
+/* The snapshot's pmem devices: their files hold their contents (shared
+ * mappings), so a restored VM needs the same devices in the same order;
+ * the paths may differ. */
+static int parse_pmems(struct snapshot_config *snap, const json_t *list,
+		       struct tern_error *err)
+{
+	size_t i;
+	json_t *item;
+
+	if (json_is_null(list))
+		return 0;
+	if (!json_is_array(list))
+		return tern_error_set(err, EINVAL,
+				      "pmem: expected a JSON array");
+	json_array_foreach(list, i, item)
+	{
+		int ret = vm_config_json_apply_pmem_record(
+			&snap->config, &snap->storage, item, err);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int parse_section(struct snapshot_config *snap, const char *key,
 			 const json_t *value, struct tern_error *err)
 {
@@ -248,6 +273,8 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 			? 0
 			: vm_config_json_apply_entropy(config, &snap->storage,
 						       value, err);
+	if (!strcmp(key, "pmem"))
+		return parse_pmems(snap, value, err);
 	/* After the interfaces it names (parse_document). */
 	if (!strcmp(key, "mmds-config"))
 		return 0;
@@ -472,7 +499,7 @@ int config_state_compare(const struct snapshot_config *snap,
 			(unsigned long long)(current->memory_size / MIB));
 	if (snap->transport != transport &&
 	    (old->disk_count || old->net_count || old->vsock_cid ||
-	     old->balloon.enabled || old->virtio_rng))
+	     old->pmem_count || old->balloon.enabled || old->virtio_rng))
 		return tern_error_set(
 			err, EINVAL,
 			"the snapshot's virtio devices are on %s, this VM's on "
@@ -505,6 +532,23 @@ int config_state_compare(const struct snapshot_config *snap,
 	ret = compare_balloon(&old->balloon, &current->balloon, err);
 	if (ret)
 		return ret;
+	if (old->pmem_count != current->pmem_count)
+		return tern_error_set(err, EINVAL,
+				      "the snapshot's VM has %d pmem devices, "
+				      "this VM %d" HINT,
+				      old->pmem_count, current->pmem_count);
+	for (int i = 0; i < old->pmem_count; i++)
+		if (strcmp(old->pmems[i].id, current->pmems[i].id) ||
+		    old->pmems[i].readonly != current->pmems[i].readonly)
+			return tern_error_set(
+				err, EINVAL,
+				"the snapshot's pmem device %d is '%s'%s, "
+				"this VM's '%s'%s" HINT,
+				i, old->pmems[i].id,
+				old->pmems[i].readonly ? " (read-only)" : "",
+				current->pmems[i].id,
+				current->pmems[i].readonly ? " (read-only)"
+							   : "");
 	if (!old->virtio_rng != !current->virtio_rng)
 		return tern_error_set(err, EINVAL,
 				      "the snapshot's VM has %s (virtio-rng), "

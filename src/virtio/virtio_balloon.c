@@ -93,11 +93,40 @@ static void count_error(struct virtio_balloon *b)
 	virtio_stat_add(&b->vdev.stats.errors, 1);
 }
 
+/* hugetlbfs RAM goes back to the host only in whole 2 MiB pages (the
+ * kernel refuses MADV_DONTNEED on part of one): the range shrinks to the
+ * huge pages it covers, and the 4 KiB pages around them stay the guest's
+ * host memory. gpa and hva agree modulo 2 MiB (guest_memory.h). Returns
+ * false when no whole huge page is left. */
+static bool trim_to_huge_pages(const struct guest_memory *mem, uint64_t *gpa,
+			       uint8_t **hva, uint64_t *len)
+{
+	const uint64_t huge = GUEST_MEMORY_HUGE_PAGE_SIZE;
+	uint64_t start, end;
+
+	if (mem->backing != GUEST_MEMORY_HUGETLB_2M)
+		return true;
+	start = (*gpa + huge - 1) / huge * huge;
+	end = (*gpa + *len) / huge * huge;
+	if (start >= end)
+		return false;
+	*hva += start - *gpa;
+	*len = end - start;
+	*gpa = start;
+	return true;
+}
+
 /* Gives one range back; the range was checked inside guest RAM. */
 static void release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
 			  uint64_t len, bool reported)
 {
-	int ret = b->release(b->release_opaque, gpa, hva, len);
+	uint8_t *start = hva;
+	int ret;
+
+	if (!trim_to_huge_pages(b->vdev.mem, &gpa, &start, &len))
+		return;
+	hva = start;
+	ret = b->release(b->release_opaque, gpa, hva, len);
 
 	virtio_stat_add(&b->counters.release_calls, 1);
 	if (ret) {

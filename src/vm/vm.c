@@ -47,6 +47,7 @@
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
+#include "vm/vm_pmem.h"
 #include "vm/vm_reset.h"
 #include "vm/vm_virtio.h"
 
@@ -169,10 +170,51 @@ static int create_kvm_vm(struct vm *vm, struct tern_error *err)
 	return ret;
 }
 
+/* Checked before mapping so the refusal names both numbers; the mmap's own
+ * reservation (guest_memory_init_backed) still closes the race with
+ * another process taking pages in between. */
+static int check_hugetlb_pool(uint64_t ram_size, struct tern_error *err)
+{
+	uint64_t needed = ram_size / GUEST_MEMORY_HUGE_PAGE_SIZE, available;
+	int ret = guest_memory_hugetlb_available(GUEST_MEMORY_HUGETLB_SYSFS,
+						 &available);
+
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "huge_pages 2M: cannot read the host's "
+				      "2 MiB page pool (%s): %s",
+				      GUEST_MEMORY_HUGETLB_SYSFS,
+				      strerror(-ret));
+	if (available < needed)
+		return tern_error_set(
+			err, ENOMEM,
+			"huge_pages 2M: the host has %llu free 2 MiB "
+			"hugetlbfs pages, the guest's %llu MiB need %llu "
+			"(raise "
+			"%s/nr_hugepages)",
+			(unsigned long long)available,
+			(unsigned long long)(ram_size >> 20),
+			(unsigned long long)needed, GUEST_MEMORY_HUGETLB_SYSFS);
+	return 0;
+}
+
 static int map_guest_memory(struct vm *vm, struct tern_error *err)
 {
-	int ret = guest_memory_init(&vm->memory, vm->config.memory_size);
+	bool hugetlb = vm->config.huge_pages == VM_HUGE_PAGES_2M;
+	int ret = hugetlb ? check_hugetlb_pool(vm->config.memory_size, err) : 0;
 
+	if (ret)
+		return ret;
+	ret = guest_memory_init_backed(&vm->memory, vm->config.memory_size,
+				       hugetlb ? GUEST_MEMORY_HUGETLB_2M
+					       : GUEST_MEMORY_ANONYMOUS);
+	if (ret && hugetlb)
+		return tern_error_set(
+			err, -ret,
+			"huge_pages 2M: cannot reserve %llu MiB of guest "
+			"memory from the host's 2 MiB hugetlbfs pool: %s",
+			(unsigned long long)(vm->config.memory_size >> 20),
+			strerror(-ret));
 	if (ret)
 		return tern_error_set(
 			err, -ret,
@@ -689,6 +731,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = create_virtio_devices(vm, err);
 	if (!ret)
 		ret = vm_create_disks(vm, err);
+	if (!ret)
+		ret = vm_create_pmem_devices(vm, err);
 	if (!ret && config->firmware_path)
 		ret = fill_firmware_config(vm, err);
 	if (!ret)

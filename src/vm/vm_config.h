@@ -82,9 +82,29 @@ struct vm_module_config {
 	const char *string; /* NULL: no comma; the string is the path */
 };
 
+/* Firecracker's machine-config.huge_pages. None and Transparent both run
+ * on anonymous RAM with transparent huge pages asked for (tern's way since
+ * before the field); 2M puts RAM on the host's 2 MiB hugetlbfs pool. */
+enum vm_huge_pages {
+	VM_HUGE_PAGES_NONE,
+	VM_HUGE_PAGES_TRANSPARENT,
+	VM_HUGE_PAGES_2M,
+};
+
+/* Firecracker's pmem devices (PUT /pmem/{id}): a host file shown to the
+ * guest as persistent memory through virtio-pmem (virtio/virtio_pmem.h). */
+#define VM_MAX_PMEM 4
+struct vm_pmem_config {
+	char id[VM_DISK_ID_MAX + 1];
+	char path[PATH_MAX];
+	bool root; /* root=/dev/pmem0 on a command line that names no root */
+	bool readonly; /* mapped read-only; the guest's writes are dropped */
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
+	enum vm_huge_pages huge_pages; /* --huge-pages */
 	int cpu_count;
 	const char *kernel_path;
 	/* --firmware: a PC BIOS image booted instead of a kernel (no kernel,
@@ -122,6 +142,8 @@ struct vm_config {
 	uint64_t vsock_cid; /* --vsock cid=: 0 means no vsock device */
 	char vsock_socket_path[108]; /* --vsock socket= (a sun_path) */
 	struct vm_balloon_config balloon;
+	struct vm_pmem_config pmems[VM_MAX_PMEM]; /* in order: /dev/pmem0.. */
+	int pmem_count;
 	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
 	uint16_t debug_exit_port;
 	/* --pc-testdev: QEMU's pc-testdev for kvm-unit-tests

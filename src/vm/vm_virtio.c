@@ -159,12 +159,22 @@ int vm_add_virtio_device(struct vm *vm, struct virtio_device *vdev,
 }
 
 /* Firecracker's is_root_device: the root disk is /dev/vda (vm_disks.c
- * plugs it first), or its partition partuuid names; a command line that
- * names its own root= keeps it. */
+ * plugs it first), or its partition partuuid names; a root pmem device is
+ * /dev/pmem0 (vm_pmem.c plugs it first); a command line that names its
+ * own root= keeps it. */
 static void root_device_args(const struct vm *vm, const char *base, char *out,
 			     size_t size)
 {
 	out[0] = '\0';
+	for (int i = 0; i < vm->config.pmem_count; i++) {
+		if (!vm->config.pmems[i].root)
+			continue;
+		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
+			return;
+		snprintf(out, size, " root=/dev/pmem0 %s",
+			 vm->config.pmems[i].readonly ? "ro" : "rw");
+		return;
+	}
 	for (int i = 0; i < vm->config.disk_count; i++) {
 		const struct vm_disk_config *disk = &vm->config.disks[i];
 

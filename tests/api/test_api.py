@@ -135,6 +135,28 @@ def machine_config_put_patch_get():
 
 
 @test
+def machine_config_huge_pages():
+    """Firecracker's three huge_pages values are kept and read back (the
+    pool is looked at only when the VM starts); a size that is not whole
+    2 MiB pages, or another value, is refused by name."""
+    with Tern() as t:
+        assert t.api.get("/machine-config")[1]["huge_pages"] == "None"
+        for value in ("2M", "Transparent", "None"):
+            t.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256,
+                                                 "huge_pages": value})
+            assert t.api.get("/machine-config")[1]["huge_pages"] == value
+            assert t.api.get("/vm/config")[1]["machine-config"]["huge_pages"] == value
+        t.api.ok("PATCH", "/machine-config", {"huge_pages": "2M"})
+        t.api.fault("PATCH", "/machine-config", {"mem_size_mib": 255},
+                    words=["machine-config.mem_size_mib", "multiple of 2 MiB", "huge_pages 2M"])
+        t.api.fault("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 256,
+                                               "huge_pages": "1G"},
+                    words=["machine-config.huge_pages '1G'", "None, Transparent or 2M"])
+        machine = t.api.get("/machine-config")[1]
+        assert (machine["mem_size_mib"], machine["huge_pages"]) == (256, "2M"), machine
+
+
+@test
 def cli_options_preconfigure_and_vm_config_round_trips():
     cmdline = "console=ttyS0 quiet"
     with Tern("--kernel", KERNEL, "--cpus", "3", "--memory", "384M", "--cmdline", cmdline,
@@ -426,6 +448,36 @@ def drives_configured_before_start():
         assert t.api.get("/vm/config")[1]["drives"] == [
             {"drive_id": "data", "path_on_host": data, "is_root_device": False,
              "is_read_only": True, "cache_type": "None", "io_engine": "Sync"}]
+
+
+@test
+def pmem_configured_before_start():
+    """PUT /pmem/{id}: Firecracker's fields, its file opened when the
+    request comes, kept in order and read back; refused after start."""
+    needs_kvm()
+    path = disk_image("pmem.img")
+    with Tern() as t:
+        f = t.api.fault
+        pmem = {"id": "pm0", "path_on_host": path, "root_device": False, "read_only": False}
+        f("PUT", "/pmem/pm0", {"id": "pm0"}, words=["path_on_host", "missing"])
+        f("PUT", "/pmem/pm0", dict(pmem, path_on_host=os.path.join(WORK, "none.img")),
+          words=["pmem.path_on_host", "No such file"])
+        f("PUT", "/pmem/other", pmem, words=["differs"])
+        f("PUT", "/pmem/pm0", dict(pmem, dax=True), words=["unknown field 'dax'"])
+        t.api.ok("PUT", "/pmem/pm0", pmem)
+        t.api.ok("PUT", "/pmem/pm1", dict(pmem, id="pm1", root_device=True, read_only=True))
+        f("PUT", "/pmem/pm2", dict(pmem, id="pm2", root_device=True),
+          words=["'pm1' is the root device already"])
+        # PUT of a known id replaces that device.
+        t.api.ok("PUT", "/pmem/pm0", dict(pmem, read_only=True))
+        assert t.api.get("/vm/config")[1]["pmem"] == [
+            dict(pmem, read_only=True),
+            {"id": "pm1", "path_on_host": path, "root_device": True, "read_only": True}]
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        f("PUT", "/pmem/pm0", pmem, words=["before the VM"])
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_virtio_requests_total", '{device="virtio-pmem",id="pm0"}')] == 0
 
 
 @test
@@ -1012,6 +1064,7 @@ def config_file_with_every_device_boots_and_reads_back():
                        "stats_polling_interval_s": 0, "free_page_hinting": False,
                        "free_page_reporting": False},
            "entropy": {},
+           "pmem": [],
            "mmds-config": None,
            # restart: the power-on state of every device is taken at start
            "tern": {"serial": "none", "on_reboot": "restart"}}

@@ -22,6 +22,7 @@ static void full_config(struct vm_config *c)
 	vm_config_set_defaults(c);
 	c->cpu_count = 2;
 	c->memory_size = 512ull << 20;
+	c->huge_pages = VM_HUGE_PAGES_2M;
 	c->kernel_path = "/boot/vmlinuz";
 	c->cmdline = "console=ttyS0 pci=off";
 	c->virtio_transport = VIRTIO_TRANSPORT_AUTO;
@@ -44,6 +45,10 @@ static void full_config(struct vm_config *c)
 	c->balloon.deflate_on_oom = 1;
 	c->balloon.stats_interval_s = 5;
 	c->virtio_rng = 1;
+	c->pmem_count = 1;
+	snprintf(c->pmems[0].id, sizeof(c->pmems[0].id), "pm0");
+	snprintf(c->pmems[0].path, sizeof(c->pmems[0].path), "/img/pm");
+	c->pmems[0].readonly = 1;
 }
 
 /* A state file holding only this section (text, len), parsed. */
@@ -84,6 +89,10 @@ static void round_trip(void **state)
 	saved(&c, &snap);
 	assert_int_equal(snap.config.cpu_count, 2);
 	assert_int_equal(snap.config.memory_size, 512ull << 20);
+	assert_int_equal(snap.config.huge_pages, VM_HUGE_PAGES_2M);
+	assert_int_equal(snap.config.pmem_count, 1);
+	assert_string_equal(snap.config.pmems[0].path, "/img/pm");
+	assert_true(snap.config.pmems[0].readonly);
 	assert_string_equal(snap.config.kernel_path, "/boot/vmlinuz");
 	assert_string_equal(snap.config.cmdline, "console=ttyS0 pci=off");
 	assert_int_equal(snap.transport, VIRTIO_TRANSPORT_MMIO);
@@ -120,6 +129,7 @@ static void host_paths_may_differ(void **state)
 	snprintf(here.vsock_socket_path, sizeof(here.vsock_socket_path),
 		 "/tmp/other.sock");
 	here.serial_mode = SERIAL_MODE_NONE;
+	snprintf(here.pmems[0].path, sizeof(here.pmems[0].path), "/x/pm");
 	here.balloon.target_bytes = 0;
 	if (config_state_compare(&snap, &here, VIRTIO_TRANSPORT_MMIO, &err))
 		fail_msg("refused: %s", err.message);
@@ -200,6 +210,14 @@ static void mismatches_are_named(void **state)
 	h.virtio_rng = 0;
 	expect_mismatch(&snap, &h, mmio,
 			"has an entropy device (virtio-rng), this VM has none");
+	h = c;
+	h.pmem_count = 0;
+	expect_mismatch(&snap, &h, mmio,
+			"the snapshot's VM has 1 pmem devices, this VM 0");
+	h = c;
+	h.pmems[0].readonly = 0;
+	expect_mismatch(&snap, &h, mmio,
+			"pmem device 0 is 'pm0' (read-only), this VM's 'pm0'");
 	config_state_free(&snap);
 
 	/* The other way round: this VM has devices the snapshot lacks. */
@@ -292,7 +310,12 @@ static void hostile_sections(void **state)
 		       "vm.config) is invalid: machine-config.vcpu_count");
 	expect_invalid("{\"machine-config\":{\"vcpu_count\":1}}",
 		       "mem_size_mib");
-	expect_invalid("{" MACHINE ",\"pmem\":[]}", "unknown section 'pmem'");
+	expect_invalid("{" MACHINE ",\"memory-hotplug\":{}}",
+		       "unknown section 'memory-hotplug'");
+	expect_invalid("{" MACHINE ",\"pmem\":{}}",
+		       "pmem: expected a JSON array");
+	expect_invalid("{" MACHINE ",\"pmem\":[{\"id\":\"p\"}]}",
+		       "pmem.path_on_host");
 	expect_invalid("{" MACHINE ",\"drives\":{}}", "expected a JSON array");
 	expect_invalid("{" MACHINE ",\"drives\":[7]}", "drives");
 	expect_invalid("{" MACHINE ",\"drives\":[{\"drive_id\":\"a\","

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -145,6 +146,142 @@ static void ram_is_left_out_of_core_dumps(void **state)
 	guest_memory_destroy(&mem);
 }
 
+/* Transparent huge pages stay asked for (VmFlag hg) on every mapping of
+ * guest RAM: the first, a snapshot's file mapped over it, and a reset's
+ * fresh one. A MAP_FIXED remap without the advice used to drop it. */
+static void huge_page_advice_survives_remaps(void **state)
+{
+	struct guest_memory mem;
+	int fd = memfd_create("guest-ram", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MiB(64)), 0);
+	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
+	if (!has_vm_flag(mem.mapping, "hg")) {
+		close(fd);
+		guest_memory_destroy(&mem);
+		skip(); /* a host kernel without THP */
+	}
+	assert_int_equal(guest_memory_map_file(&mem, fd), 0);
+	assert_true(has_vm_flag(mem.mapping, "hg"));
+	assert_int_equal(guest_memory_clear(&mem), 0);
+	assert_true(has_vm_flag(mem.mapping, "hg"));
+	assert_true(has_vm_flag(mem.mapping, "dd"));
+	close(fd);
+	guest_memory_destroy(&mem);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(unlink(path), 0);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The pool a mapping can still reserve: free minus reserved pages, never
+ * below zero; a pool that is not there or not a number is an error. */
+static void hugetlb_pool_is_read_from_sysfs(void **state)
+{
+	char dir[] = "/tmp/test_hugetlb.XXXXXX";
+	uint64_t pages = 99;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(guest_memory_hugetlb_available(dir, &pages), -ENOENT);
+	write_file(dir, "free_hugepages", "130\n");
+	write_file(dir, "resv_hugepages", "2\n");
+	assert_int_equal(guest_memory_hugetlb_available(dir, &pages), 0);
+	assert_int_equal(pages, 128);
+	write_file(dir, "resv_hugepages", "131\n");
+	assert_int_equal(guest_memory_hugetlb_available(dir, &pages), 0);
+	assert_int_equal(pages, 0);
+	write_file(dir, "free_hugepages", "lots\n");
+	assert_int_equal(guest_memory_hugetlb_available(dir, &pages), -EINVAL);
+	write_file(dir, "free_hugepages", "");
+	assert_int_equal(guest_memory_hugetlb_available(dir, &pages), -EINVAL);
+	remove_file(dir, "free_hugepages");
+	remove_file(dir, "resv_hugepages");
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* hugetlbfs RAM is whole 2 MiB pages; with this host's pool empty the
+ * mapping's reservation fails at once (no SIGBUS later) and leaves
+ * nothing behind; with pages in the pool, the RAM is on them. */
+static void hugetlb_ram_is_whole_pages_reserved_up_front(void **state)
+{
+	struct guest_memory mem;
+	uint64_t pages = 0;
+	int ret;
+
+	assert_int_equal(
+		guest_memory_init_backed(&mem, MiB(3), GUEST_MEMORY_HUGETLB_2M),
+		-EINVAL);
+	if (guest_memory_hugetlb_available(GUEST_MEMORY_HUGETLB_SYSFS, &pages))
+		skip(); /* no 2 MiB hugetlbfs on this host */
+	ret = guest_memory_init_backed(&mem, MiB(4), GUEST_MEMORY_HUGETLB_2M);
+	if (pages >= 2) {
+		assert_int_equal(ret, 0);
+		assert_int_equal(mem.backing, GUEST_MEMORY_HUGETLB_2M);
+		assert_true(has_vm_flag(mem.mapping, "ht"));
+		assert_true(has_vm_flag(mem.mapping, "dd"));
+		mem.mapping[MiB(4) - 1] = 1;
+		guest_memory_destroy(&mem);
+	} else if (ret) {
+		/* Surplus pages (nr_overcommit_hugepages) may still serve. */
+		assert_int_equal(ret, -ENOMEM);
+		assert_null(mem.mapping);
+		assert_int_equal(mem.region_count, 0);
+	} else {
+		guest_memory_destroy(&mem);
+	}
+}
+
+/* A snapshot's memory file cannot be mapped over hugetlbfs RAM: it is
+ * read in whole instead, and the RAM keeps its own mapping. Shown with
+ * anonymous RAM marked as hugetlbfs, which takes the same path. */
+static void hugetlb_ram_reads_a_memory_file_in(void **state)
+{
+	struct guest_memory mem;
+	int fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	uint8_t *before;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MiB(4)), 0);
+	assert_int_equal(pwrite(fd, "head", 4, 0), 4);
+	assert_int_equal(pwrite(fd, "tail", 4, MiB(4) - 4), 4);
+	assert_int_equal(guest_memory_init(&mem, MiB(4)), 0);
+	mem.backing = GUEST_MEMORY_HUGETLB_2M;
+	before = mem.mapping;
+	memset(mem.mapping + MiB(1), 0xaa, 4096);
+	assert_int_equal(guest_memory_map_file(&mem, fd), 0);
+	assert_ptr_equal(mem.mapping, before);
+	assert_memory_equal(mem.mapping, "head", 4);
+	assert_memory_equal(mem.mapping + MiB(4) - 4, "tail", 4);
+	assert_int_equal(mem.mapping[MiB(1)], 0);
+	/* Writes stay in RAM, not in the file. */
+	mem.mapping[0] = 'H';
+	{
+		char c = 0;
+
+		assert_int_equal(pread(fd, &c, 1, 0), 1);
+		assert_int_equal(c, 'h');
+	}
+	close(fd);
+	guest_memory_destroy(&mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +291,10 @@ int main(void)
 		cmocka_unit_test(wrapping_ranges_are_refused),
 		cmocka_unit_test(zero_size_is_refused),
 		cmocka_unit_test(ram_is_left_out_of_core_dumps),
+		cmocka_unit_test(huge_page_advice_survives_remaps),
+		cmocka_unit_test(hugetlb_pool_is_read_from_sysfs),
+		cmocka_unit_test(hugetlb_ram_is_whole_pages_reserved_up_front),
+		cmocka_unit_test(hugetlb_ram_reads_a_memory_file_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -437,6 +437,36 @@ static void reporting_releases_whole_pages_inside_ranges(void **state)
 	assert_false(needs_reset(f));
 }
 
+/* hugetlbfs RAM (machine-config.huge_pages 2M) gives back only whole 2 MiB
+ * pages: the kernel refuses MADV_DONTNEED on part of one, so 4 KiB inflated
+ * pages stay, and a reported range shrinks to the huge pages inside it. */
+static void hugetlb_ram_releases_only_whole_huge_pages(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t pfns[] = {0x100, 0x101, 0x102};
+	unsigned q = 2;
+
+	f->mem.backing = GUEST_MEMORY_HUGETLB_2M;
+	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
+	send_pfns(f, 0, 0, pfns, sizeof(pfns));
+	assert_int_equal(f->release_count, 0);
+	assert_int_equal(info(f).inflated_pages, 3);
+	assert_int_equal(info(f).released_bytes, 0);
+
+	set_desc(f, q, 0, MiB(2) + PAGE, MiB(4),
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	set_desc(f, q, 1, MiB(8), MiB(2), VRING_DESC_F_WRITE, 0);
+	offer(f, q, 0);
+	notify(f, q);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(f->released[0].gpa, MiB(4));
+	assert_int_equal(f->released[0].len, MiB(2));
+	assert_int_equal(f->released[1].gpa, MiB(8));
+	assert_int_equal(f->released[1].len, MiB(2));
+	assert_int_equal(info(f).reported_bytes, MiB(4));
+	assert_int_equal(info(f).errors, 0);
+}
+
 static void reporting_follows_stats_when_both_are_negotiated(void **state)
 {
 	struct fixture *f = *state;
@@ -591,6 +621,7 @@ int main(void)
 		T(stats_interval_changes_at_run_time),
 		T(reporting_releases_whole_pages_inside_ranges),
 		T(reporting_follows_stats_when_both_are_negotiated),
+		T(hugetlb_ram_releases_only_whole_huge_pages),
 		T(reported_range_outside_ram_releases_nothing),
 		T(reported_range_wrapping_around_releases_nothing),
 		T(target_and_actual_in_config_space),

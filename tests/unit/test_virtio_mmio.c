@@ -254,6 +254,29 @@ static void root_disk_is_named_on_the_command_line(void **state)
 	free(vm);
 }
 
+/* Firecracker's pmem root_device: root=/dev/pmem0 (vm_pmem.c plugs the
+ * root device first), rw or ro as the device, unless the command line
+ * names a root. */
+static void root_pmem_is_named_on_the_command_line(void **state)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	char *cmdline;
+
+	(void)state;
+	vm->config.pmem_count = 2;
+	assert_null(vm_virtio_cmdline(vm, "console=ttyS0")); /* no root */
+	vm->config.pmems[1].root = true;
+	cmdline = vm_virtio_cmdline(vm, "console=ttyS0");
+	assert_string_equal(cmdline, "console=ttyS0 root=/dev/pmem0 rw");
+	free(cmdline);
+	vm->config.pmems[1].readonly = true;
+	cmdline = vm_virtio_cmdline(vm, "console=ttyS0");
+	assert_string_equal(cmdline, "console=ttyS0 root=/dev/pmem0 ro");
+	free(cmdline);
+	assert_null(vm_virtio_cmdline(vm, "console=ttyS0 root=/dev/vda"));
+	free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +290,7 @@ int main(void)
 		T(bad_queue_sets_needs_reset_with_a_config_edge),
 		cmocka_unit_test(mmio_devices_get_slots_gsis_and_cmdline),
 		cmocka_unit_test(root_disk_is_named_on_the_command_line),
+		cmocka_unit_test(root_pmem_is_named_on_the_command_line),
 #undef T
 	};
 

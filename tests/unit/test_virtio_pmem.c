@@ -1,0 +1,284 @@
+/* virtio-pmem against rings built by hand in guest memory, playing the
+ * driver: the host file mapped with a zero tail up to 2 MiB, config space
+ * (start, size), flush requests answered, and hostile chains (short,
+ * unknown type, no room for the answer) answered with an error and
+ * counted, never crashing; the saved range checked on restore. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_pmem.h>
+#include <linux/virtio_ring.h>
+
+#include "arch/x86/layout.h"
+#include "memory/guest_memory.h"
+#include "virtio/virtio_pmem.h"
+
+#define QSIZE 16
+#define RING_GPA 0x100000ULL
+#define DATA_GPA 0x400000ULL
+#define PMEM_GPA (4ULL << 30)
+
+struct fixture {
+	struct guest_memory mem;
+	struct virtio_device *vdev;
+	char path[64];
+	uint16_t avail_idx;
+};
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+static struct fixture *create(bool readonly)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct virtio_pmem_mapping mapping;
+	struct tern_error err;
+	int fd;
+
+	assert_non_null(f);
+	snprintf(f->path, sizeof(f->path), "/tmp/test_pmem.XXXXXX");
+	fd = mkstemp(f->path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, MiB(3) + 100), 0);
+	assert_int_equal(pwrite(fd, "host", 4, 0), 4);
+	close(fd);
+	assert_int_equal(guest_memory_init(&f->mem, MiB(64)), 0);
+	assert_int_equal(
+		virtio_pmem_map_file(f->path, readonly, &mapping, &err), 0);
+	assert_int_equal(mapping.size, MiB(4));
+	assert_int_equal(mapping.file_size, MiB(3) + 100);
+	assert_memory_equal(mapping.hva, "host", 4);
+	/* Past the file's end: zeros, not SIGBUS. */
+	assert_int_equal(mapping.hva[MiB(4) - 1], 0);
+	f->vdev = virtio_pmem_create(&mapping, PMEM_GPA);
+	assert_non_null(f->vdev);
+	assert_int_equal(mapping.fd, -1); /* taken over */
+	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	return f;
+}
+
+static int setup(void **state)
+{
+	*state = create(false);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	virtio_device_destroy(f->vdev);
+	guest_memory_destroy(&f->mem);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+static void bring_up(struct fixture *f)
+{
+	struct virtio_device *vdev = f->vdev;
+	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	pthread_mutex_lock(&vdev->lock);
+	virtio_device_write_status(vdev, status);
+	virtio_device_write_driver_features(vdev, 0, 0);
+	virtio_device_write_driver_features(vdev, 1, 1); /* VERSION_1 */
+	status |= VIRTIO_CONFIG_S_FEATURES_OK;
+	virtio_device_write_status(vdev, status);
+	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
+	vdev->queues[0].size = QSIZE;
+	vdev->queues[0].desc_gpa = RING_GPA;
+	vdev->queues[0].avail_gpa = RING_GPA + 0x1000;
+	vdev->queues[0].used_gpa = RING_GPA + 0x2000;
+	virtio_device_enable_queue(vdev, 0);
+	assert_true(vdev->queues[0].enabled);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void set_desc(struct fixture *f, unsigned i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct desc *d = guest_memory_ptr(&f->mem, RING_GPA + 16ULL * i, 16);
+
+	*d = (struct desc){addr, len, flags, next};
+}
+
+static void offer_and_notify(struct fixture *f, uint16_t head)
+{
+	uint16_t *avail =
+		guest_memory_ptr(&f->mem, RING_GPA + 0x1000, 4 + 2 * QSIZE);
+
+	avail[2 + f->avail_idx % QSIZE] = head;
+	__atomic_store_n(&avail[1], ++f->avail_idx, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&f->vdev->lock);
+	f->vdev->ops->queue_notify(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+}
+
+static uint16_t used_idx(struct fixture *f)
+{
+	uint16_t *idx = guest_memory_ptr(&f->mem, RING_GPA + 0x2002, 2);
+
+	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
+}
+
+/* The used element's written length for the last completed chain. */
+static uint32_t used_len(struct fixture *f)
+{
+	uint32_t *elem = guest_memory_ptr(
+		&f->mem, RING_GPA + 0x2004 + 8 * ((used_idx(f) - 1) % QSIZE),
+		8);
+
+	return elem[1];
+}
+
+static uint32_t *response(struct fixture *f)
+{
+	return guest_memory_ptr(&f->mem, DATA_GPA + 0x100, 4);
+}
+
+/* A well-formed flush: the request, then a writable response. */
+static void send_request(struct fixture *f, uint32_t type)
+{
+	*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA, 4) = type;
+	*response(f) = 0xdead;
+	set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
+	set_desc(f, 1, DATA_GPA + 0x100, 4, VRING_DESC_F_WRITE, 0);
+	offer_and_notify(f, 0);
+}
+
+static void config_space_says_where_the_range_is(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_pmem_config config;
+
+	f->vdev->ops->config_read(f->vdev, 0, &config, sizeof(config));
+	assert_int_equal(config.start, PMEM_GPA);
+	assert_int_equal(config.size, MiB(4));
+	assert_int_equal(f->vdev->ops->device_id, 27);
+}
+
+static void flush_is_answered_with_success(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f);
+	send_request(f, VIRTIO_PMEM_REQ_TYPE_FLUSH);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(used_len(f), 4);
+	assert_int_equal(*response(f), 0);
+	assert_int_equal(f->vdev->stats.requests, 1);
+	assert_int_equal(f->vdev->stats.errors, 0);
+}
+
+static void hostile_requests_are_answered_with_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f);
+	/* An unknown type. */
+	send_request(f, 7);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(*response(f), 1);
+	/* A request shorter than its type field. */
+	set_desc(f, 0, DATA_GPA, 2, VRING_DESC_F_NEXT, 1);
+	set_desc(f, 1, DATA_GPA + 0x100, 4, VRING_DESC_F_WRITE, 0);
+	*response(f) = 0xdead;
+	offer_and_notify(f, 0);
+	assert_int_equal(used_idx(f), 2);
+	assert_int_equal(*response(f), 1);
+	/* No room for the answer: handed back with nothing written. */
+	set_desc(f, 0, DATA_GPA, 4, 0, 0);
+	offer_and_notify(f, 0);
+	assert_int_equal(used_idx(f), 3);
+	assert_int_equal(used_len(f), 0);
+	assert_int_equal(f->vdev->stats.errors, 3);
+	/* A descriptor outside guest RAM breaks the ring: NEEDS_RESET, no
+	 * crash, nothing written. */
+	set_desc(f, 0, GiB(1), 4, VRING_DESC_F_NEXT, 1);
+	offer_and_notify(f, 0);
+	assert_int_equal(used_idx(f), 3);
+	assert_true(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(f->vdev->stats.requests, 3);
+}
+
+/* The saved range must be this device's range: a file that changed size
+ * between snapshot and load is refused. */
+static void saved_range_is_checked_on_restore(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[64];
+	size_t len = sizeof(buf);
+	uint64_t *words = (uint64_t *)buf;
+
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+	assert_int_equal(len, 16);
+	assert_int_equal(f->vdev->ops->check(f->vdev, buf, len), 0);
+	assert_int_equal(f->vdev->ops->restore(f->vdev, buf, len), 0);
+	words[1] += MiB(2);
+	assert_int_not_equal(f->vdev->ops->check(f->vdev, buf, len), 0);
+	assert_int_not_equal(f->vdev->ops->check(f->vdev, buf, 8), 0);
+	len = 8;
+	assert_int_not_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+}
+
+static void files_that_cannot_be_shown_are_refused(void **state)
+{
+	struct virtio_pmem_mapping mapping;
+	struct tern_error err;
+	char path[] = "/tmp/test_pmem_empty.XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_not_equal(virtio_pmem_map_file(path, false, &mapping, &err),
+			     0);
+	assert_non_null(strstr(err.message, "regular file"));
+	unlink(path);
+	assert_int_not_equal(
+		virtio_pmem_map_file("/tmp", false, &mapping, &err), 0);
+	assert_int_not_equal(
+		virtio_pmem_map_file("/nonexistent/x", true, &mapping, &err),
+		0);
+}
+
+/* Read-only: a private read-only mapping; a flush has nothing to do. */
+static void read_only_file_is_mapped_read_only(void **state)
+{
+	struct fixture *f = create(true);
+
+	bring_up(f);
+	send_request(f, VIRTIO_PMEM_REQ_TYPE_FLUSH);
+	assert_int_equal(*response(f), 0);
+	*state = f;
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(config_space_says_where_the_range_is),
+		T(flush_is_answered_with_success),
+		T(hostile_requests_are_answered_with_errors),
+		T(saved_range_is_checked_on_restore),
+		cmocka_unit_test(files_that_cannot_be_shown_are_refused),
+		cmocka_unit_test_teardown(read_only_file_is_mapped_read_only,
+					  teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
