@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ternd/net_nat.h"
+
 static const char *const dnsmasq_paths[] = {"/usr/sbin/dnsmasq",
 					    "/sbin/dnsmasq"};
 
@@ -51,21 +53,6 @@ int dnsmasq_config(const struct network_def *def,
 	return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
-static int write_text(const char *path, const char *text,
-		      struct tern_error *err)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int ok;
-
-	if (fd < 0)
-		return tern_error_set(err, errno, "cannot write %s: %s", path,
-				      strerror(errno));
-	ok = write(fd, text, len) == (ssize_t)len;
-	ok = !close(fd) && ok;
-	return ok ? 0 : tern_error_set(err, EIO, "cannot write %s", path);
-}
-
 static void conf_arg(const struct dnsmasq_files *files, char *buf, size_t size)
 {
 	snprintf(buf, size, "--conf-file=%s", files->conf);
@@ -96,7 +83,7 @@ int dnsmasq_spawn(const struct network_def *def,
 				      "network '%s': dnsmasq configuration "
 				      "too long",
 				      def->name);
-	ret = write_text(files->conf, text, err);
+	ret = net_write_file(files->conf, text, err);
 	if (ret)
 		return ret;
 	conf_arg(files, conf, sizeof(conf));

@@ -110,8 +110,7 @@ int net_run_command(char *const argv[], struct tern_error *err)
 			      out[0] ? out : "no message");
 }
 
-static int write_file(const char *path, const char *text,
-		      struct tern_error *err)
+int net_write_file(const char *path, const char *text, struct tern_error *err)
 {
 	size_t len = strlen(text);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -157,7 +156,7 @@ static int run_script(const struct network_def *def, int remove,
 		return tern_error_set(err, ENAMETOOLONG,
 				      "network '%s': NAT script too long",
 				      def->name);
-	ret = write_file(script_path, script, err);
+	ret = net_write_file(script_path, script, err);
 	return ret ? ret : run_nft(script_path, err);
 }
 
@@ -168,7 +167,7 @@ int net_nat_apply(const struct network_def *def, const char *script_path,
 
 	if (ret)
 		return ret;
-	ret = write_file("/proc/sys/net/ipv4/ip_forward", "1\n", err);
+	ret = net_write_file("/proc/sys/net/ipv4/ip_forward", "1\n", err);
 	if (ret)
 		net_nat_remove(def, script_path, NULL);
 	return ret;

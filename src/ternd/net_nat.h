@@ -29,4 +29,8 @@ int net_nat_remove(const struct network_def *def, const char *script_path,
  * it exits 0, else -EIO with err holding the start of its stderr. */
 int net_run_command(char *const argv[], struct tern_error *err);
 
+/* Writes text to path (created 0600, truncated): a script, a
+ * configuration file, a /proc switch. */
+int net_write_file(const char *path, const char *text, struct tern_error *err);
+
 #endif
