@@ -132,7 +132,8 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 MULTIBOOT_GUEST_SRCS := $(wildcard tests/kvm/guests/multiboot_*.S)
 GUEST_SRCS := $(filter-out $(MULTIBOOT_GUEST_SRCS),$(wildcard tests/kvm/guests/*.S))
 GUEST_BINS := $(GUEST_SRCS:tests/kvm/guests/%.S=build/guests/%.bin)
-MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin
+MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin \
+	build/guests/multiboot_realmode.elf
 guests: $(GUEST_BINS) $(MULTIBOOT_GUESTS)
 
 # Linked at 0x1000, where the tests load and enter them in real mode.
@@ -170,7 +171,7 @@ build/guests/multiboot_%.o: tests/kvm/guests/multiboot_%.S $(MULTIBOOT_GUEST_DEP
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -o $@ $<
 
-build/guests/multiboot_elf.elf: build/guests/multiboot_elf.o
+build/guests/multiboot_%.elf: build/guests/multiboot_%.o
 	ld -m elf_i386 -n --no-warn-rwx-segments -Ttext=0x100000 -o $@ $<
 
 build/guests/multiboot_aout.bin: build/guests/multiboot_aout.o
