@@ -244,8 +244,7 @@ int config_find_cpu_template(const char *field, const char *name,
 			err, EINVAL,
 			"%s '%.64s' is unknown (tern's templates: "
 			"host, x86-64-v2, minimal; Firecracker's: "
-			"C3, T2, T2S, T2CL, T2A; see tern run "
-			"--help)",
+			"C3, T2, T2S, T2CL, T2A)",
 			field, name);
 	return 0;
 }

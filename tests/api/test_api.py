@@ -1020,6 +1020,26 @@ def config_file_errors_are_usage_errors():
     assert result.returncode == 2 and "line 1" in result.stderr, result
 
 
+def wait_for_thread(proc, name, timeout=30):
+    """Waits until proc has a thread called name; fails if proc ends first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, (proc.returncode, proc.communicate()[1][-2000:])
+        try:
+            tasks = os.listdir(f"/proc/{proc.pid}/task")
+        except FileNotFoundError:
+            tasks = []
+        for tid in tasks:
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/comm") as f:
+                    if f.read().strip() == name:
+                        return
+            except FileNotFoundError:
+                pass
+        time.sleep(0.05)
+    raise AssertionError(f"no thread {name} in tern after {timeout} s")
+
+
 @test
 def config_file_boots_without_the_api_and_options_override_it():
     needs_kvm()
@@ -1033,11 +1053,12 @@ def config_file_boots_without_the_api_and_options_override_it():
     assert result.returncode == 1 and "nope" in result.stderr, result   # it tried to boot
     proc = subprocess.Popen([TERN, "run", "--config-file", path, "--kernel", KERNEL],
                             stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
-    assert proc.poll() is None, proc.communicate()   # the fake guest runs
+    # The fake guest runs once tern has its vCPU thread (a fixed sleep was
+    # too short for the sanitizer build's start-up on a loaded test host).
+    wait_for_thread(proc, "vcpu0")
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=20)
-    assert proc.returncode == 128 + signal.SIGTERM
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, err[-2000:])
 
 
 @test
