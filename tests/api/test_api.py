@@ -421,8 +421,27 @@ def drives_configured_before_start():
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         f("PUT", "/drives/data", drive, words=["before the VM"])
-        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": data},
-          words=["swapping the backing file", "not implemented"])
+        # A new backing file at run time (Kata's hot-plug): GET /vm/config
+        # names it; the same file again re-reads its size; a file that
+        # cannot serve (missing, or another drive's, locked) leaves the
+        # drive on the old one.
+        swap = disk_image("swap.img")
+        with open(swap, "r+b") as img:
+            img.truncate(2 << 20)
+        t.api.ok("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": swap})
+        assert t.api.get("/vm/config")[1]["drives"][0]["path_on_host"] == swap
+        with open(swap, "r+b") as img:
+            img.truncate(4 << 20)
+        t.api.ok("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": swap})
+        f("PATCH", "/drives/data", {"drive_id": "data",
+                                    "path_on_host": os.path.join(WORK, "missing.img")},
+          words=["missing.img"])
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": root},
+          words=[root])
+        f("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": ""},
+          words=["path_on_host"])
+        assert t.api.get("/vm/config")[1]["drives"][0]["path_on_host"] == swap
+        assert "backing file replaced" in t.stderr(), t.stderr()
         t.api.ok("PATCH", "/drives/data", {"drive_id": "data", "rate_limiter": {
             "bandwidth": {"size": 1 << 20, "refill_time": 1000}}})
         t.api.ok("PATCH", "/drives/rootfs", {"drive_id": "rootfs", "rate_limiter": {
