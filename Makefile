@@ -73,7 +73,7 @@ build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
 # ternd, the host's VM manager, and ternctl, its client (docs/ternd.md).
-TERND_LDLIBS := -lsqlite3 $(LDLIBS)
+TERND_LDLIBS := -lsqlite3 -lgnutls $(LDLIBS)
 build/ternd: build/obj/src/ternd/main.o build/libtern.a
 	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(TERND_LDLIBS)
 
