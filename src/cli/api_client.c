@@ -68,7 +68,7 @@ int api_client_reply_complete(const char *buf, size_t len)
 		return 0;
 	cl = strcasestr(buf, "\r\nContent-Length:");
 	return cl && cl < end &&
-	       len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+		len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
 }
 
 /* Reads until the server closes (we asked for Connection: close) or the

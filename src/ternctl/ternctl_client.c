@@ -47,9 +47,8 @@ int ternctl_request(const char *socket_path, const char *method,
 
 	*answer = NULL;
 	if (ternctl_tls_is_uri(socket_path)) {
-		ret = ternctl_tls_request(socket_path, &tls_files, method,
-					  path, body, TERNCTL_TIMEOUT_S, &reply,
-					  err);
+		ret = ternctl_tls_request(socket_path, &tls_files, method, path,
+					  body, TERNCTL_TIMEOUT_S, &reply, err);
 		if (ret)
 			return ret;
 	} else {

@@ -22,7 +22,7 @@
 int ternctl_tls_is_uri(const char *connect)
 {
 	return !strncmp(connect, "tls://", 6) ||
-	       !strncmp(connect, "https://", 8);
+		!strncmp(connect, "https://", 8);
 }
 
 /* A file's path: the option, else the variable, else the default
@@ -46,8 +46,8 @@ static void default_dir(char *out, size_t size)
 	char probe[PATH_MAX];
 
 	if (home && home[0]) {
-		snprintf(probe, sizeof(probe), "%s/" USER_PKI_DIR
-			 "/client-cert.pem", home);
+		snprintf(probe, sizeof(probe),
+			 "%s/" USER_PKI_DIR "/client-cert.pem", home);
 		if (!access(probe, F_OK)) {
 			snprintf(out, size, "%s/" USER_PKI_DIR, home);
 			return;
@@ -109,9 +109,8 @@ static SSL_CTX *make_context(const char *cert, const char *key, const char *ca,
 	} else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) !=
 			   1 ||
 		   SSL_CTX_check_private_key(ctx) != 1) {
-		tern_error_set(err, EINVAL,
-			       "the client key %s (for %s): %s", key, cert,
-			       ssl_reason(why, sizeof(why)));
+		tern_error_set(err, EINVAL, "the client key %s (for %s): %s",
+			       key, cert, ssl_reason(why, sizeof(why)));
 	} else {
 		return ctx;
 	}
@@ -188,16 +187,15 @@ static int handshake_failed(SSL *ssl, const char *uri, const char *ca,
 /* A read or write that failed after the handshake: in TLS 1.3 a refused
  * client certificate shows here, as an alert or as the connection closed
  * without an answer. */
-static int transfer_failed(SSL *ssl, int ret, const char *uri,
-			   const char *cert, struct tern_error *err)
+static int transfer_failed(SSL *ssl, int ret, const char *uri, const char *cert,
+			   struct tern_error *err)
 {
 	int code = SSL_get_error(ssl, ret);
 	unsigned long e = ERR_peek_error();
 	char why[256];
 
 	if (code == SSL_ERROR_SSL && e &&
-	    strstr(ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-					       : "",
+	    strstr(ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "",
 		   "alert"))
 		return tern_error_set(
 			err, EACCES,
@@ -206,8 +204,7 @@ static int transfer_failed(SSL *ssl, int ret, const char *uri,
 			"not expired nor revoked, and allowed by its "
 			"--tls-allow-dn",
 			uri, cert, ssl_reason(why, sizeof(why)));
-	if (code == SSL_ERROR_ZERO_RETURN ||
-	    (code == SSL_ERROR_SYSCALL && !e))
+	if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && !e))
 		return tern_error_set(
 			err, ECONNRESET,
 			"ternd at %s closed the connection without an "
@@ -216,8 +213,8 @@ static int transfer_failed(SSL *ssl, int ret, const char *uri,
 			uri, cert);
 	if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE ||
 	    (code == SSL_ERROR_SYSCALL && (errno == EAGAIN)))
-		return tern_error_set(err, ETIMEDOUT,
-				      "ternd at %s: timed out", uri);
+		return tern_error_set(err, ETIMEDOUT, "ternd at %s: timed out",
+				      uri);
 	return tern_error_set(err, EIO, "ternd at %s: %s", uri,
 			      code == SSL_ERROR_SYSCALL
 				      ? strerror(errno)
@@ -255,10 +252,9 @@ static int read_reply(SSL *ssl, char *buf, size_t size, size_t *len,
 		if (n <= 0) {
 			/* Connection: close; a server that does not send
 			 * close_notify ends the same way. */
-			if (*len && (SSL_get_error(ssl, n) ==
-					     SSL_ERROR_ZERO_RETURN ||
-				     SSL_get_error(ssl, n) ==
-					     SSL_ERROR_SYSCALL)) {
+			if (*len &&
+			    (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN ||
+			     SSL_get_error(ssl, n) == SSL_ERROR_SYSCALL)) {
 				ERR_clear_error();
 				break;
 			}
@@ -277,7 +273,7 @@ static int is_ip_literal(const char *host)
 	unsigned char addr[16];
 
 	return inet_pton(AF_INET, host, addr) == 1 ||
-	       inet_pton(AF_INET6, host, addr) == 1;
+		inet_pton(AF_INET6, host, addr) == 1;
 }
 
 int ternctl_tls_request(const char *uri, const struct ternctl_tls_files *files,

@@ -258,10 +258,11 @@ static int watch_daemon(struct ternd_server *server, struct MHD_Daemon *daemon,
 	struct epoll_event event = {.events = EPOLLIN};
 
 	if (!info)
-		return tern_error_set(err, EIO, "libmicrohttpd has no epoll fd");
+		return tern_error_set(err, EIO,
+				      "libmicrohttpd has no epoll fd");
 	event.data.fd = info->epoll_fd;
-	if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, info->epoll_fd,
-		      &event) < 0)
+	if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, info->epoll_fd, &event) <
+	    0)
 		return tern_error_set(err, errno, "epoll_ctl: %s",
 				      strerror(errno));
 	return 0;

@@ -90,10 +90,11 @@ int tls_listener_check_usage(const struct tls_listener_options *o,
 
 	if (!o->listen) {
 		if (o->cert || o->key || o->ca || o->crl || o->allow_dn_count)
-			return tern_error_set(err, EINVAL,
-					      "--tls-cert, --tls-key, --tls-ca, "
-					      "--tls-crl and --tls-allow-dn "
-					      "belong to --listen");
+			return tern_error_set(
+				err, EINVAL,
+				"--tls-cert, --tls-key, --tls-ca, "
+				"--tls-crl and --tls-allow-dn "
+				"belong to --listen");
 		return 0;
 	}
 	if (!o->cert || !o->key || !o->ca)
@@ -196,8 +197,7 @@ static int load_trust(struct tls_listener *l,
 						   GNUTLS_X509_FMT_PEM, 0, 0);
 	if (ret <= 0) {
 		free(crl);
-		return tern_error_set(err, EINVAL,
-				      "--tls-ca %s: %s", o->ca,
+		return tern_error_set(err, EINVAL, "--tls-ca %s: %s", o->ca,
 				      ret < 0 ? gnutls_strerror(ret)
 					      : "no certificate in it");
 	}
@@ -318,8 +318,8 @@ static int verify_client(gnutls_session_t session)
 	if (!c)
 		return -1;
 	peers = gnutls_certificate_get_peers(session, &count);
-	if (gnutls_certificate_type_get(session) != GNUTLS_CRT_X509 ||
-	    !peers || !count)
+	if (gnutls_certificate_type_get(session) != GNUTLS_CRT_X509 || !peers ||
+	    !count)
 		return refuse(c, "no client certificate");
 	if (count > MAX_CHAIN)
 		return refuse(c, "a certificate chain over 16 certificates");
@@ -341,8 +341,8 @@ static int verify_client(gnutls_session_t session)
 		gnutls_free(text.data);
 		text.data = NULL;
 	}
-	if (gnutls_x509_trust_list_verify_crt2(c->listener->trust, chain,
-					       count, &purpose, 1, 0, &status,
+	if (gnutls_x509_trust_list_verify_crt2(c->listener->trust, chain, count,
+					       &purpose, 1, 0, &status,
 					       NULL) < 0) {
 		refuse(c, "its certificate could not be verified");
 		goto out;
@@ -415,8 +415,8 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
 int tls_listener_client(struct MHD_Connection *conn, char *dn, size_t dn_size,
 			char *address, size_t address_size)
 {
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	struct tls_client *c;
 	unsigned status = 1;
 

@@ -28,8 +28,7 @@ int host_port_split(const char *text, const char *what, char *host,
 		if (!host_end)
 			return bad(err, what, text, "no ']' after the address");
 		if (host_end[1] != ':')
-			return bad(err, what, text,
-				   "no ':PORT' after the ']'");
+			return bad(err, what, text, "no ':PORT' after the ']'");
 		port_text = host_end + 2;
 	} else {
 		host_end = strrchr(text, ':');
