@@ -221,6 +221,10 @@ def clients_without_a_valid_certificate_are_refused_in_the_handshake():
                 words=("refused our client certificate", "expired-cert.pem"))
         refused(h, uri, "vol-create", "x3", "1M", client="revoked",
                 words=("refused our client certificate",))
+        # A certificate the CA signed for a server (extended key usage
+        # serverAuth only) is no client's.
+        refused(h, uri, "vol-create", "x4", "1M", client="server", client_dir=SERVER,
+                words=("refused our client certificate",))
         # Nothing was done for any of them.
         assert h.ok("vol-list", "--name") == ""
         log = h.stderr()
@@ -228,6 +232,8 @@ def clients_without_a_valid_certificate_are_refused_in_the_handshake():
         assert "CN=admin: The certificate is NOT trusted. The certificate issuer is unknown." in log
         assert "CN=old: The certificate is NOT trusted. The certificate chain uses expired certificate." in log
         assert "CN=gone: The certificate is NOT trusted. The certificate chain is revoked." in log
+        assert "CN=localhost: The certificate is NOT trusted. The certificate chain does not match " \
+            "the intended purpose." in log
         h.stop()
 
 
@@ -356,6 +362,61 @@ def bad_options_are_refused_with_clear_messages():
         "the client certificate /nonexistent.pem: No such file or directory" in result.stderr, result
 
 
+MAN = os.path.join(ROOT, "docs", "man")
+
+
+def man_text(page):
+    out = subprocess.run(["man", "--warnings", "-l", os.path.join(MAN, page)],
+                         capture_output=True, text=True,
+                         env=dict(os.environ, MANWIDTH="80", LC_ALL="C.UTF-8"))
+    assert out.returncode == 0 and not out.stderr.strip(), (page, out.stderr)
+    text = out.stdout.replace("\u2010", "-").replace("\u2011", "-")
+    return text.replace("-\n", "").replace("\u2010\n", "")
+
+
+def complete(words, socket_path="/nonexistent.sock"):
+    """What bash completion offers for `ternctl WORDS...` (the last word is
+    the one at the cursor), with this build's ternctl first in PATH."""
+    script = os.path.join(ROOT, "scripts", "completion", "ternctl.bash")
+    line = ["ternctl"] + list(words)
+    program = (f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in line)}); "
+               f"COMP_CWORD={len(line) - 1}; _ternctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=socket_path, HOME="/nonexistent")
+    out = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not out.stderr, out
+    return sorted(w for w in out.stdout.split("\n") if w)
+
+
+@test
+def help_man_pages_and_completion_know_remote_access():
+    ternd_help = subprocess.run([TERND, "--help"], capture_output=True, text=True).stdout
+    ternd_man = man_text("ternd.8")
+    for option in ("--listen", "--tls-cert", "--tls-key", "--tls-ca", "--tls-crl",
+                   "--tls-allow-dn"):
+        assert option in ternd_help and option in ternd_man, option
+    assert "REMOTE ACCESS" in ternd_man and "scripts/ternd-tls-certs" in ternd_help
+    ternctl_help = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True).stdout
+    ternctl_man = man_text("ternctl.1")
+    for word in ("tls://HOST:PORT", "--tls-cert", "--tls-key", "--tls-ca", "$TERNCTL_TLS_CERT",
+                 "~/.pki/ternctl/", "/etc/pki/ternctl/"):
+        assert word in ternctl_help and word in ternctl_man, word
+    usage = subprocess.run([CERTS_SCRIPT, "--help"], capture_output=True, text=True)
+    assert usage.returncode == 0 and "ternd-tls-certs server" in usage.stdout
+    assert complete(["--tls-"]) == ["--tls-ca", "--tls-cert", "--tls-key"]
+    # Names come from the remote ternd that the line names.
+    port = free_port()
+    with tls_host(f"127.0.0.1:{port}") as h:
+        h.ok("vol-create", "far", "1M")
+        words = ["-c", f"tls://localhost:{port}",
+                 "--tls-cert", os.path.join(CLIENT, "client-cert.pem"),
+                 "--tls-key", os.path.join(CLIENT, "client-key.pem"),
+                 "--tls-ca", os.path.join(CLIENT, "ca-cert.pem"), "vol-delete", ""]
+        assert complete(words) == ["far"]
+        assert complete(words[:2] + ["vol-delete", ""]) == [], "no client files: no names, no noise"
+        h.stop()
+
+
 def setup():
     for path in (TERND, TERNCTL, TERN):
         if not os.access(path, os.X_OK):
@@ -367,4 +428,7 @@ def setup():
 
 
 if __name__ == "__main__":
-    run(setup)
+    try:
+        run(setup)
+    finally:
+        subprocess.run(["rm", "-rf", WORK])
