@@ -23,6 +23,10 @@
 #define MAX_PEM_FILE (1024 * 1024)
 /* A client's chain: its certificate and intermediates. */
 #define MAX_CHAIN 16
+/* One address cannot take all of the listener's connections (a client
+ * that connects and says nothing holds one for the connection timeout);
+ * the Unix socket has connections of its own. */
+#define TLS_LISTENER_PER_CLIENT_CONNECTIONS 16
 /* TLS 1.2 and 1.3 only. */
 #define PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -423,6 +427,11 @@ int tls_listener_client(struct MHD_Connection *conn, char *dn, size_t dn_size,
 	if (!info)
 		return 0;
 	c = client_of(conn);
+	/* A resumed session's handshake carried no certificate: check the
+	 * one it was first made with, as a full handshake would have. */
+	if (c && !c->verified && !c->refused &&
+	    gnutls_session_is_resumed((gnutls_session_t)info->tls_session))
+		verify_client((gnutls_session_t)info->tls_session);
 	/* The handshake checked it; a second look costs nothing and keeps
 	 * a request from ever being served on a session that skipped it. */
 	if (!c || !c->verified ||
@@ -475,6 +484,8 @@ struct tls_listener *tls_listener_open(const struct tls_listener_options *o,
 		(unsigned int)TERND_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)TERND_MAX_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)TLS_LISTENER_PER_CLIENT_CONNECTIONS,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_END);
 	if (!l->daemon) {
 		tern_error_set(err, EIO,

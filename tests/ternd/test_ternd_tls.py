@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from tap import run, skip, test  # noqa: E402
@@ -163,6 +164,67 @@ def the_unix_socket_and_tls_serve_side_by_side():
         assert (result.returncode, result.stdout) == (0, "local\nremote\n"), result
         assert "api client dn=CN=operator" in h.stderr()
         h.stop()
+
+
+def tls_context(client="client"):
+    context = ssl.create_default_context(cafile=os.path.join(CLIENT, "ca-cert.pem"))
+    context.load_cert_chain(os.path.join(CLIENT, f"{client}-cert.pem"),
+                            os.path.join(CLIENT, f"{client}-key.pem"))
+    return context
+
+
+def tls_get(port, path, timeout=30):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with tls_context().wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), data
+    return json.loads(body)
+
+
+@test
+def a_long_poll_over_tls_is_woken_by_a_change_on_the_unix_socket():
+    import threading
+    port = free_port()
+    with tls_host(f"127.0.0.1:{port}") as h:
+        last = tls_get(port, "/v1/events")["last_id"]
+        answer = {}
+
+        def poll():
+            started = time.monotonic()
+            answer["doc"] = tls_get(port, f"/v1/events?since={last}&wait=20")
+            answer["took"] = time.monotonic() - started
+
+        waiter = threading.Thread(target=poll)
+        waiter.start()
+        time.sleep(1)
+        # Served while the TLS long poll waits, which it then answers.
+        h.ok("vol-create", "woke", "1M")
+        waiter.join(timeout=30)
+        events = answer["doc"]["events"]
+        assert [(e["object"], e["name"], e["kind"]) for e in events] == \
+            [("volume", "woke", "created")], events
+        assert answer["took"] < 10, answer["took"]
+        # One waiting when ternd stops does not keep it from stopping.
+        def poll_until_stopped():
+            try:
+                tls_get(port, "/v1/events?since=1000&wait=25")
+            except (AssertionError, OSError):
+                pass  # closed by the stopping ternd, without an answer
+
+        waiter = threading.Thread(target=poll_until_stopped)
+        waiter.start()
+        time.sleep(1)
+        started = time.monotonic()
+        h.stop()
+        assert time.monotonic() - started < 10
+        waiter.join(timeout=30)
 
 
 @test
