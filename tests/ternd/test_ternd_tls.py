@@ -268,6 +268,22 @@ def clients_without_a_valid_certificate_are_refused_in_the_handshake():
         except (ssl.SSLError, ConnectionError) as e:
             answer = repr(e).encode()
         assert b"HTTP/" not in answer, answer
+        # In TLS 1.2 the client's handshake completes only after the
+        # server's checks: it is the handshake that fails.
+        context12 = ssl.create_default_context(cafile=os.path.join(CLIENT, "ca-cert.pem"))
+        context12.maximum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            raw_tls_exchange(port, context12)
+            assert False, "a TLS 1.2 handshake without a client certificate completed"
+        except (ssl.SSLError, ConnectionError):
+            pass
+        context12.load_cert_chain(os.path.join(PKI, "client-other", "client-cert.pem"),
+                                  os.path.join(PKI, "client-other", "client-key.pem"))
+        try:
+            raw_tls_exchange(port, context12)
+            assert False, "a TLS 1.2 handshake with another CA's certificate completed"
+        except ssl.SSLError as e:
+            assert "BAD_CERTIFICATE" in str(e), e
         # The same client with a certificate is served: the refusal above
         # was the missing certificate.
         context.load_cert_chain(os.path.join(CLIENT, "client-cert.pem"),
