@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,9 @@ int ternctl_tls_request(const char *uri, const struct ternctl_tls_files *files,
 	char hostport[300];
 
 	memset(reply, 0, sizeof(*reply));
+	/* OpenSSL writes with write(2): a ternd that refused us and closed
+	 * must make a write fail, not end ternctl on SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(hostport, sizeof(hostport), "%s", authority);
 	slash = strchr(hostport, '/');
 	if (slash)
