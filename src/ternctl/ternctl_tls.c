@@ -205,6 +205,11 @@ static int transfer_failed(SSL *ssl, int ret, const char *uri, const char *cert,
 			"not expired nor revoked, and allowed by its "
 			"--tls-allow-dn",
 			uri, cert, ssl_reason(why, sizeof(why)));
+	if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE ||
+	    (code == SSL_ERROR_SYSCALL && errno == EAGAIN))
+		return tern_error_set(err, ETIMEDOUT, "ternd at %s: timed out",
+				      uri);
+	/* An end of file, or a reset, where the answer should be. */
 	if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && !e))
 		return tern_error_set(
 			err, ECONNRESET,
@@ -212,10 +217,6 @@ static int transfer_failed(SSL *ssl, int ret, const char *uri, const char *cert,
 			"answer (did it refuse our client certificate %s? "
 			"its log says why)",
 			uri, cert);
-	if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE ||
-	    (code == SSL_ERROR_SYSCALL && (errno == EAGAIN)))
-		return tern_error_set(err, ETIMEDOUT, "ternd at %s: timed out",
-				      uri);
 	return tern_error_set(err, EIO, "ternd at %s: %s", uri,
 			      code == SSL_ERROR_SYSCALL
 				      ? strerror(errno)
