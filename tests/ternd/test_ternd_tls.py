@@ -97,10 +97,16 @@ def refused(h, uri, *args, words=(), **kw):
     return lines[0]
 
 
-def tls_host(listen, **kw):
-    h = Host()
-    h.start(args=server_args(listen, **kw))
+def start_tls(h, args, listen):
+    """Starts ternd and waits for its TLS listener too (it opens after the
+    Unix socket that Host.start waits for)."""
+    h.start(args=args)
+    wait_until(lambda: f"listening on {listen} (TLS" in h.stderr(), what="the TLS listener")
     return h
+
+
+def tls_host(listen, **kw):
+    return start_tls(Host(), server_args(listen, **kw), listen)
 
 
 @test
@@ -366,10 +372,10 @@ def ternctl_refuses_a_server_it_cannot_trust():
     port = free_port()
     h = Host()
     with h:
-        h.start(args=["--listen", f"127.0.0.1:{port}",
+        start_tls(h, ["--listen", f"127.0.0.1:{port}",
                       "--tls-cert", os.path.join(PKI, "server-other", "server-cert.pem"),
                       "--tls-key", os.path.join(PKI, "server-other", "server-key.pem"),
-                      "--tls-ca", os.path.join(CA, "ca-cert.pem")])
+                      "--tls-ca", os.path.join(CA, "ca-cert.pem")], f"127.0.0.1:{port}")
         refused(h, f"tls://127.0.0.1:{port}", "vol-list",
                 words=("is not trusted", "unable to get local issuer certificate"))
         h.stop()
