@@ -399,21 +399,20 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
 	}
 	info = MHD_get_connection_info(conn,
 				       MHD_CONNECTION_INFO_GNUTLS_SESSION);
-	c = calloc(1, sizeof(*c));
-	if (!c || !info) {
-		/* No context: verify_client() refuses the handshake. */
-		free(c);
-		return;
-	}
+	if (!info)
+		return; /* not TLS: tls_listener_client() refuses it */
 	session = info->tls_session;
+	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+	gnutls_session_set_verify_function(session, verify_client);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return; /* no context: verify_client() refuses the handshake */
 	c->listener = l;
 	info = MHD_get_connection_info(conn,
 				       MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	format_address(info ? info->client_addr : NULL, c->address,
 		       sizeof(c->address));
 	*socket_context = c;
-	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
-	gnutls_session_set_verify_function(session, verify_client);
 }
 
 int tls_listener_client(struct MHD_Connection *conn, char *dn, size_t dn_size,
