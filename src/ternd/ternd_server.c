@@ -195,8 +195,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 
 	if (!req) {
 		char dn[256], address[64];
-		int tls = tls_listener_client(conn, dn, sizeof(dn), address,
-					      sizeof(address));
+		int tls = tls_listener_client(server->tls, conn, dn, sizeof(dn),
+					      address, sizeof(address));
 
 		if (tls < 0)
 			return MHD_NO; /* closed, never answered */

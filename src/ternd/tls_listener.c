@@ -400,7 +400,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
 	info = MHD_get_connection_info(conn,
 				       MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!info)
-		return; /* not TLS: tls_listener_client() refuses it */
+		return; /* no session: tls_listener_client() refuses it */
 	session = info->tls_session;
 	gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
 	gnutls_session_set_verify_function(session, verify_client);
@@ -415,16 +415,21 @@ static void notify_connection(void *cls, struct MHD_Connection *conn,
 	*socket_context = c;
 }
 
-int tls_listener_client(struct MHD_Connection *conn, char *dn, size_t dn_size,
+int tls_listener_client(const struct tls_listener *l,
+			struct MHD_Connection *conn, char *dn, size_t dn_size,
 			char *address, size_t address_size)
 {
-	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-		conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
 	struct tls_client *c;
 	unsigned status = 1;
 
+	if (!l || !info || info->daemon != l->daemon)
+		return 0; /* the Unix socket's */
+	info = MHD_get_connection_info(conn,
+				       MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (!info)
-		return 0;
+		return -1;
 	c = client_of(conn);
 	/* A resumed session's handshake carried no certificate: check the
 	 * one it was first made with, as a full handshake would have. */

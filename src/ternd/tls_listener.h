@@ -46,11 +46,13 @@ struct MHD_Daemon *tls_listener_daemon(const struct tls_listener *l);
 /* Stops the daemon. NULL is allowed. */
 void tls_listener_close(struct tls_listener *l);
 
-/* For any connection of ternd's daemons: 0 for one that is not TLS (the
- * Unix socket), 1 for a TLS client whose certificate was verified (its DN
- * and address written into dn and address), -1 for a TLS connection
- * without a verified certificate, which must get no answer. */
-int tls_listener_client(struct MHD_Connection *conn, char *dn, size_t dn_size,
+/* For any connection of ternd's daemons: 0 for one that is not l's (the
+ * Unix socket's; l may be NULL), 1 for a TLS client of l whose
+ * certificate was verified (its DN and address written into dn and
+ * address), -1 for one of l's without a verified certificate, which must
+ * get no answer. */
+int tls_listener_client(const struct tls_listener *l,
+			struct MHD_Connection *conn, char *dn, size_t dn_size,
 			char *address, size_t address_size);
 
 #endif
