@@ -164,10 +164,12 @@ static int connect_tcp(const char *host, unsigned port, const char *uri,
 }
 
 /* Why the handshake failed, for the user. */
-static int handshake_failed(SSL *ssl, const char *uri, const char *ca,
-			    struct tern_error *err)
+static int handshake_failed(SSL *ssl, int ret, const char *uri, const char *ca,
+			    const char *cert, struct tern_error *err)
 {
 	long verify = SSL_get_verify_result(ssl);
+	int code = SSL_get_error(ssl, ret);
+	unsigned long e = ERR_peek_error();
 	char why[256];
 
 	if (verify != X509_V_OK) {
@@ -178,10 +180,37 @@ static int handshake_failed(SSL *ssl, const char *uri, const char *ca,
 			"(checked against %s and the host in -c)",
 			uri, X509_verify_cert_error_string(verify), ca);
 	}
+	if (code == SSL_ERROR_SYSCALL && errno == EAGAIN)
+		return tern_error_set(err, ETIMEDOUT,
+				      "ternd at %s: the TLS handshake timed "
+				      "out",
+				      uri);
+	/* ternd closes without a word a connection over its limits and, in
+	 * TLS 1.2, one whose certificate it refused. */
+	if ((code == SSL_ERROR_SYSCALL && !e) ||
+	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		ERR_clear_error();
+		return tern_error_set(
+			err, ECONNRESET,
+			"ternd at %s closed the connection in the TLS "
+			"handshake (did it refuse our client certificate %s, "
+			"or have too many connections from this address? "
+			"its log says why)",
+			uri, cert);
+	}
+	if (e &&
+	    strstr(ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "",
+		   "alert"))
+		return tern_error_set(
+			err, EACCES,
+			"ternd at %s refused our client certificate %s (%s): "
+			"it must be signed by the CA of ternd's --tls-ca, "
+			"not expired nor revoked, and allowed by its "
+			"--tls-allow-dn",
+			uri, cert, ssl_reason(why, sizeof(why)));
 	return tern_error_set(err, EPROTO,
 			      "TLS handshake with %s failed: %s (is it "
-			      "ternd's --listen port? did ternd refuse our "
-			      "client certificate?)",
+			      "ternd's --listen port?)",
 			      uri, ssl_reason(why, sizeof(why)));
 }
 
@@ -290,7 +319,7 @@ int ternctl_tls_request(const char *uri, const struct ternctl_tls_files *files,
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	unsigned port;
-	int bracketed, fd = -1, ret, n;
+	int bracketed, fd = -1, ret, n, connected;
 	char hostport[300];
 
 	memset(reply, 0, sizeof(*reply));
@@ -336,8 +365,9 @@ int ternctl_tls_request(const char *uri, const struct ternctl_tls_files *files,
 		SSL_set1_host(ssl, host);
 		SSL_set_tlsext_host_name(ssl, host);
 	}
-	if (SSL_connect(ssl) != 1) {
-		ret = handshake_failed(ssl, uri, ca, err);
+	connected = SSL_connect(ssl);
+	if (connected != 1) {
+		ret = handshake_failed(ssl, connected, uri, ca, cert, err);
 		goto out;
 	}
 	ret = write_all(ssl, head, (size_t)n, uri, cert, err);

@@ -345,6 +345,31 @@ def plain_http_to_the_tls_port_gets_no_answer():
 
 
 @test
+def idle_connections_to_the_tls_port_never_lock_out_the_unix_socket():
+    port = free_port()
+    uri = f"tls://localhost:{port}"
+    with tls_host(f"127.0.0.1:{port}") as h:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
+        try:
+            # One address holds at most 16: the 17th is closed at once.
+            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with extra:
+                extra.settimeout(10)
+                assert extra.recv(1) == b""
+            line = refused(h, uri, "vol-list", words=("closed the connection in the TLS handshake",
+                                                      "too many connections"))
+            # The host's own socket is not the TLS port's.
+            assert h.ok("vol-create", "still", "1M") == "Volume 'still' created (1M)\n"
+        finally:
+            for s in idle:
+                s.close()
+        wait_until(lambda: remote(h, uri, "vol-list", "--name").returncode == 0,
+                   what="the TLS port serving again")
+        assert remote(h, uri, "vol-list", "--name", check=0).stdout == "still\n", line
+        h.stop()
+
+
+@test
 def only_the_allowed_dns_get_in():
     port = free_port()
     uri = f"tls://localhost:{port}"
