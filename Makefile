@@ -73,7 +73,7 @@ build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
 # ternd, the host's VM manager, and ternctl, its client (docs/ternd.md).
-TERND_LDLIBS := -lsqlite3 $(LDLIBS)
+TERND_LDLIBS := -lsqlite3 -lgnutls $(LDLIBS)
 build/ternd: build/obj/src/ternd/main.o build/libtern.a
 	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(TERND_LDLIBS)
 
@@ -192,13 +192,15 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the programs (ternd finds
-# the tern beside it), the man pages and ternctl's bash completion; the
+# the tern beside it), ternd-tls-certs (remote access's certificates), the
+# man pages and ternctl's bash completion; the
 # systemd unit (scripts/systemd/ternd.service) names PREFIX/bin/ternd.
 PREFIX ?= /usr/local
 install: build/tern build/ternd build/ternctl
 	install -D -m 0755 build/tern $(DESTDIR)$(PREFIX)/bin/tern
 	install -D -m 0755 build/ternd $(DESTDIR)$(PREFIX)/bin/ternd
 	install -D -m 0755 build/ternctl $(DESTDIR)$(PREFIX)/bin/ternctl
+	install -D -m 0755 scripts/ternd-tls-certs $(DESTDIR)$(PREFIX)/bin/ternd-tls-certs
 	install -D -m 0644 docs/man/ternctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/ternctl.1
 	install -D -m 0644 docs/man/ternd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ternd.8
 	install -D -m 0644 scripts/completion/ternctl.bash \

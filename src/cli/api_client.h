@@ -25,6 +25,18 @@ int api_client_request(const char *sock_path, const char *method,
 		       const char *path, const char *body, int timeout_s,
 		       struct api_reply *reply, struct tern_error *err);
 
+/* The pieces of api_client_request() that other transports share
+ * (ternctl's TLS): the request's head (its length, or -EINVAL); whether
+ * buf (NUL-terminated, len bytes) holds a whole reply; and the reply
+ * parsed from buf (malloc'd, taken: reply->body on success, freed on
+ * failure; peer names the server in messages). */
+int api_client_format_head(char *head, size_t size, const char *method,
+			   const char *path, size_t body_len,
+			   struct tern_error *err);
+int api_client_reply_complete(const char *buf, size_t len);
+int api_client_parse_reply(char *buf, size_t len, const char *peer,
+			   struct api_reply *reply, struct tern_error *err);
+
 /* The API's error text: the body's "fault_message", else the body itself
  * (shortened), else the status. Writes into buf. */
 const char *api_client_fault(const struct api_reply *reply, char *buf,

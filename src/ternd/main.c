@@ -30,6 +30,7 @@ struct options {
 	const char *tern;
 	const char *pool_dir;
 	int foreground;
+	struct tls_listener_options tls;
 };
 
 static void print_usage(FILE *out)
@@ -39,6 +40,9 @@ static void print_usage(FILE *out)
 		"[--foreground]\n"
 		"             [--tern PATH] [--pool-dir DIR] [--log-level "
 		"LEVEL]\n"
+		"             [--listen ADDR:PORT --tls-cert FILE --tls-key "
+		"FILE --tls-ca FILE\n"
+		"              [--tls-crl FILE] [--tls-allow-dn PATTERN]...]\n"
 		"\n"
 		"ternd keeps this host's tern virtual machines: their "
 		"definitions, and a\n"
@@ -91,6 +95,38 @@ static void print_usage(FILE *out)
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
+		"Remote access (for other hosts; ternctl -c tls://HOST:PORT):\n"
+		"  --listen ADDR:PORT the API over TLS on TCP too, with client "
+		"certificates:\n"
+		"                     127.0.0.1:16514, 0.0.0.0:16514, "
+		"[::1]:16514, [::]:16514.\n"
+		"                     Never plain TCP: needs the three files "
+		"below.\n"
+		"  --tls-cert FILE    ternd's certificate (PEM; its "
+		"subjectAltNames are the\n"
+		"                     names and addresses clients reach it "
+		"by)\n"
+		"  --tls-key FILE     its private key (PEM, unencrypted; keep "
+		"it 0600)\n"
+		"  --tls-ca FILE      the CA that signs client certificates: a "
+		"client without\n"
+		"                     a valid certificate it signed is refused "
+		"in the TLS\n"
+		"                     handshake and gets no answer\n"
+		"  --tls-crl FILE     that CA's revocation list (PEM): revoked "
+		"client\n"
+		"                     certificates are refused (read at "
+		"start)\n"
+		"  --tls-allow-dn PATTERN  only clients whose certificate DN "
+		"(RFC 4514,\n"
+		"                     'CN=admin,O=Example') matches one such "
+		"shell pattern\n"
+		"                     (repeatable; default: any the CA "
+		"signed)\n"
+		"  scripts/ternd-tls-certs makes a CA and certificates "
+		"(docs/ternd.md,\n"
+		"  \"Remote access\").\n"
+		"\n"
 		"Once it listens, ternd starts every VM marked autostart that "
 		"is not\n"
 		"running (ternctl autostart NAME).\n"
@@ -110,11 +146,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"tern", required_argument, NULL, 't'},
 		{"pool-dir", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"listen", required_argument, NULL, 'L'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-ca", required_argument, NULL, 'A'},
+		{"tls-crl", required_argument, NULL, 'R'},
+		{"tls-allow-dn", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
 	enum log_level level;
+	struct tern_error err;
 	int opt;
 
 	*o = (struct options){.state_dir = DEFAULT_STATE_DIR,
@@ -148,6 +191,31 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			log_set_level(level);
 			break;
+		case 'L':
+			o->tls.listen = optarg;
+			break;
+		case 'C':
+			o->tls.cert = optarg;
+			break;
+		case 'K':
+			o->tls.key = optarg;
+			break;
+		case 'A':
+			o->tls.ca = optarg;
+			break;
+		case 'R':
+			o->tls.crl = optarg;
+			break;
+		case 'D':
+			if (o->tls.allow_dn_count ==
+			    TLS_LISTENER_MAX_ALLOW_DN) {
+				fprintf(stderr,
+					"ternd: more than %d --tls-allow-dn\n",
+					TLS_LISTENER_MAX_ALLOW_DN);
+				return EXIT_USAGE;
+			}
+			o->tls.allow_dn[o->tls.allow_dn_count++] = optarg;
+			break;
 		case 'h':
 			print_usage(stdout);
 			exit(0);
@@ -170,6 +238,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "ternd: unexpected argument '%s'\n",
 			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (tls_listener_check_usage(&o->tls, &err)) {
+		fprintf(stderr, "ternd: %s\n", err.message);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -395,13 +467,15 @@ int main(int argc, char **argv)
 	ret = vm_manager_open(&manager_options, &m, &err);
 	if (!ret) {
 		server = ternd_server_start(o.socket, m, &err);
-		ret = server ? 0 : -1;
+		ret = server ? ternd_server_listen_tls(server, &o.tls, &err)
+			     : -1;
 	}
 	if (ret) {
 		log_error("%s", err.message);
 		if (ready_fd >= 0 &&
 		    write(ready_fd, err.message, strlen(err.message)) < 0)
 			ret = -1;
+		ternd_server_stop(server);
 		vm_manager_close(m);
 		return 1;
 	}

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ternd/ternd_routes.h"
+#include "ternd/tls_listener.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
 
@@ -24,6 +26,9 @@ struct waiter {
 
 struct ternd_server {
 	struct MHD_Daemon *daemon;
+	struct tls_listener *tls; /* --listen; NULL without */
+	/* Holds the daemons' epoll descriptors: the one to poll. */
+	int epoll_fd;
 	struct vm_manager *manager;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct waiter waiters[TERND_MAX_CONNECTIONS];
@@ -189,6 +194,14 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	struct ternd_request request;
 
 	if (!req) {
+		char dn[256], address[64];
+		int tls = tls_listener_client(server->tls, conn, dn, sizeof(dn),
+					      address, sizeof(address));
+
+		if (tls < 0)
+			return MHD_NO; /* closed, never answered */
+		if (tls)
+			log_debug("api client dn=%s address=%s", dn, address);
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -235,6 +248,26 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 }
 
+/* The daemon's epoll descriptor joins the server's: epoll descriptors
+ * nest, so ternd's loop polls one descriptor however many listeners. */
+static int watch_daemon(struct ternd_server *server, struct MHD_Daemon *daemon,
+			struct tern_error *err)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	struct epoll_event event = {.events = EPOLLIN};
+
+	if (!info)
+		return tern_error_set(err, EIO,
+				      "libmicrohttpd has no epoll fd");
+	event.data.fd = info->epoll_fd;
+	if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, info->epoll_fd, &event) <
+	    0)
+		return tern_error_set(err, errno, "epoll_ctl: %s",
+				      strerror(errno));
+	return 0;
+}
+
 struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 					struct tern_error *err)
 {
@@ -246,8 +279,16 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 		return NULL;
 	}
 	server->manager = m;
+	server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (server->epoll_fd < 0) {
+		tern_error_set(err, errno, "epoll_create1: %s",
+			       strerror(errno));
+		free(server);
+		return NULL;
+	}
 	fd = unix_listener_open(path, "--socket", TERND_MAX_CONNECTIONS, err);
 	if (fd < 0) {
+		close(server->epoll_fd);
 		free(server);
 		return NULL;
 	}
@@ -266,28 +307,55 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 			       path);
 		close(fd);
 		unlink(path);
+		close(server->epoll_fd);
 		free(server);
+		return NULL;
+	}
+	if (watch_daemon(server, server->daemon, err)) {
+		ternd_server_stop(server);
 		return NULL;
 	}
 	log_info("listening on %s", path);
 	return server;
 }
 
+int ternd_server_listen_tls(struct ternd_server *server,
+			    const struct tls_listener_options *o,
+			    struct tern_error *err)
+{
+	if (!o->listen)
+		return 0;
+	server->tls = tls_listener_open(o, handle_request, request_completed,
+					server, err);
+	if (!server->tls)
+		return -1;
+	return watch_daemon(server, tls_listener_daemon(server->tls), err);
+}
+
 int ternd_server_fd(const struct ternd_server *server)
 {
-	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	return server->epoll_fd;
+}
 
-	return info ? info->epoll_fd : -1;
+static void shorter_timeout(struct MHD_Daemon *daemon, int64_t *timeout)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(daemon, &ms) != MHD_YES)
+		return;
+	if (ms > INT_MAX)
+		ms = INT_MAX;
+	if (*timeout < 0 || (int64_t)ms < *timeout)
+		*timeout = (int64_t)ms;
 }
 
 int ternd_server_timeout_ms(const struct ternd_server *server)
 {
-	MHD_UNSIGNED_LONG_LONG ms;
 	int64_t now = now_ms(), timeout = -1;
 
-	if (MHD_get_timeout(server->daemon, &ms) == MHD_YES)
-		timeout = ms > INT_MAX ? INT_MAX : (int64_t)ms;
+	shorter_timeout(server->daemon, &timeout);
+	if (server->tls)
+		shorter_timeout(tls_listener_daemon(server->tls), &timeout);
 	for (size_t i = 0; i < server->waiter_count; i++) {
 		int64_t left = server->waiters[i].deadline_ms - now;
 
@@ -299,16 +367,23 @@ int ternd_server_timeout_ms(const struct ternd_server *server)
 	return (int)timeout;
 }
 
+static void run_daemons(struct ternd_server *server)
+{
+	MHD_run(server->daemon);
+	if (server->tls)
+		MHD_run(tls_listener_daemon(server->tls));
+}
+
 void ternd_server_run(struct ternd_server *server)
 {
 	/* Events logged by exits recorded since the last run. */
 	wake_waiters(server, 0);
-	MHD_run(server->daemon);
+	run_daemons(server);
 	/* Events this run's requests logged: answered now, not at the next
 	 * wake-up (a resumed connection does not make the epoll descriptor
 	 * readable in libmicrohttpd's external-poll mode). */
 	if (wake_waiters(server, 0))
-		MHD_run(server->daemon);
+		run_daemons(server);
 }
 
 void ternd_server_stop(struct ternd_server *server)
@@ -317,7 +392,9 @@ void ternd_server_stop(struct ternd_server *server)
 		return;
 	/* libmicrohttpd stops no daemon with suspended connections. */
 	wake_waiters(server, 1);
+	tls_listener_close(server->tls);
 	MHD_stop_daemon(server->daemon);
+	close(server->epoll_fd);
 	unlink(server->path);
 	free(server);
 }
