@@ -448,6 +448,41 @@ int config_add_disk(const char *where, struct vm_config *config,
 	return 0;
 }
 
+int config_add_pmem(const char *where, struct vm_config *config,
+		    const struct vm_pmem_config *pmem, int replace,
+		    struct tern_error *err)
+{
+	int slot;
+
+	for (slot = 0; slot < config->pmem_count; slot++)
+		if (!strcmp(config->pmems[slot].id, pmem->id))
+			break;
+	if (slot < config->pmem_count && !replace)
+		return tern_error_set(err, EINVAL, "%s '%s' is listed twice",
+				      where, pmem->id);
+	if (slot == config->pmem_count && slot >= VM_MAX_PMEM)
+		return tern_error_set(err, EINVAL, "%s: at most %d devices",
+				      where, VM_MAX_PMEM);
+	for (int i = 0; pmem->root && i < config->pmem_count; i++)
+		if (i != slot && config->pmems[i].root)
+			return tern_error_set(err, EINVAL,
+					      "%s '%s': '%s' is the root "
+					      "device already",
+					      where, pmem->id,
+					      config->pmems[i].id);
+	for (int i = 0; pmem->root && i < config->disk_count; i++)
+		if (config->disks[i].root)
+			return tern_error_set(err, EINVAL,
+					      "%s '%s': drive '%s' is the "
+					      "root device already",
+					      where, pmem->id,
+					      config->disks[i].id);
+	config->pmems[slot] = *pmem;
+	if (slot == config->pmem_count)
+		config->pmem_count++;
+	return 0;
+}
+
 int config_check_vsock_cid(const char *field, unsigned long long cid,
 			   struct tern_error *err)
 {
