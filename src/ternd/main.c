@@ -29,6 +29,7 @@ struct options {
 	const char *socket;
 	const char *tern;
 	const char *pool_dir;
+	const char *metrics_listen;
 	int foreground;
 };
 
@@ -39,6 +40,7 @@ static void print_usage(FILE *out)
 		"[--foreground]\n"
 		"             [--tern PATH] [--pool-dir DIR] [--log-level "
 		"LEVEL]\n"
+		"             [--metrics-listen [ADDR:]PORT]\n"
 		"\n"
 		"ternd keeps this host's tern virtual machines: their "
 		"definitions, and a\n"
@@ -88,6 +90,16 @@ static void print_usage(FILE *out)
 		"DIR/pools/default\n"
 		"  --log-level LEVEL  error, warn, info or debug. Default: "
 		"info\n"
+		"  --metrics-listen [ADDR:]PORT\n"
+		"                     also serve GET /metrics (the API's "
+		"/v1/metrics: ternd's\n"
+		"                     and every VM's metrics, labelled vm) "
+		"over plain HTTP on\n"
+		"                     this TCP address, for Prometheus; "
+		"nothing else is served\n"
+		"                     there. ADDR defaults to 127.0.0.1 "
+		"([::1]:PORT for IPv6).\n"
+		"                     Default: off\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
@@ -110,6 +122,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"tern", required_argument, NULL, 't'},
 		{"pool-dir", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"metrics-listen", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -137,6 +150,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			o->pool_dir = optarg;
+			break;
+		case 'm':
+			o->metrics_listen = optarg;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {
@@ -325,14 +341,15 @@ static int read_signals(int fd)
 	return stop;
 }
 
-static int serve(struct ternd_server *server, struct vm_manager *m,
-		 int signal_fd)
+static int serve(struct ternd_server *server, struct ternd_server *metrics,
+		 struct vm_manager *m, int signal_fd)
 {
 	struct pollfd *fds = NULL;
 	int stop = 0;
 
 	while (!stop) {
-		size_t count = 2 + vm_manager_poll_count(m);
+		size_t count = 3 + vm_manager_poll_count(m);
+		int timeout;
 		struct pollfd *grown = realloc(fds, count * sizeof(*fds));
 
 		if (!grown) {
@@ -343,8 +360,19 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 		fds[0] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
 		fds[1] = (struct pollfd){.fd = ternd_server_fd(server),
 					 .events = POLLIN};
-		vm_manager_poll_fill(m, fds + 2);
-		if (poll(fds, count, ternd_server_timeout_ms(server)) < 0 &&
+		/* fd -1: poll ignores it (no --metrics-listen). */
+		fds[2] = (struct pollfd){
+			.fd = metrics ? ternd_server_fd(metrics) : -1,
+			.events = POLLIN};
+		vm_manager_poll_fill(m, fds + 3);
+		timeout = ternd_server_timeout_ms(server);
+		if (metrics) {
+			int t = ternd_server_timeout_ms(metrics);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
+		if (poll(fds, count, timeout) < 0 &&
 		    errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
@@ -353,6 +381,8 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 			stop = read_signals(signal_fd);
 		vm_manager_reap(m);
 		ternd_server_run(server);
+		if (metrics)
+			ternd_server_run(metrics);
 	}
 	free(fds);
 	return stop ? 0 : 1;
@@ -361,7 +391,7 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 int main(int argc, char **argv)
 {
 	struct vm_manager_options manager_options;
-	struct ternd_server *server = NULL;
+	struct ternd_server *server = NULL, *metrics = NULL;
 	struct vm_manager *m = NULL;
 	char tern_path[PATH_MAX], state_dir[PATH_MAX];
 	struct tern_error err;
@@ -397,11 +427,16 @@ int main(int argc, char **argv)
 		server = ternd_server_start(o.socket, m, &err);
 		ret = server ? 0 : -1;
 	}
+	if (!ret && o.metrics_listen) {
+		metrics = ternd_server_start_metrics(o.metrics_listen, m, &err);
+		ret = metrics ? 0 : -1;
+	}
 	if (ret) {
 		log_error("%s", err.message);
 		if (ready_fd >= 0 &&
 		    write(ready_fd, err.message, strlen(err.message)) < 0)
 			ret = -1;
+		ternd_server_stop(server);
 		vm_manager_close(m);
 		return 1;
 	}
@@ -414,7 +449,8 @@ int main(int argc, char **argv)
 	}
 	/* After the socket answers: clients see the VMs come up. */
 	vm_manager_autostart(m);
-	status = serve(server, m, signal_fd);
+	status = serve(server, metrics, m, signal_fd);
+	ternd_server_stop(metrics);
 	ternd_server_stop(server);
 	vm_manager_close(m);
 	close(lock_fd);

@@ -17,6 +17,11 @@ struct ternd_server;
 /* Listens on path (0600; a stale socket replaced, a live one refused). */
 struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 					struct tern_error *err);
+/* --metrics-listen: GET /metrics (and /v1/metrics) on a TCP address
+ * (metrics_listen.h), nothing else. */
+struct ternd_server *ternd_server_start_metrics(const char *listen_spec,
+						struct vm_manager *m,
+						struct tern_error *err);
 /* The descriptor to poll for input. */
 int ternd_server_fd(const struct ternd_server *server);
 /* Milliseconds until the server needs ternd_server_run() anyway; -1 for

@@ -14,6 +14,7 @@
 
 #include "ternd/networks.h"
 #include "ternd/test_hooks.h"
+#include "ternd/ternd_stats.h"
 #include "ternd/vm_api.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
@@ -665,8 +666,8 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 	return text;
 }
 
-static int start_vm(struct vm_manager *m, const char *name, const char *why,
-		    struct tern_error *err)
+static int start_vm_untimed(struct vm_manager *m, const char *name,
+			    const char *why, struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
 	struct start_files files;
@@ -725,6 +726,19 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 			log_error("VM '%s': %s", name, err->message);
 	}
 	return 0;
+}
+
+/* Timed for GET /v1/metrics; a refusal (no such VM, wrong state) is not a
+ * failed start. */
+static int start_vm(struct vm_manager *m, const char *name, const char *why,
+		    struct tern_error *err)
+{
+	int64_t since = ternd_stats_now_us();
+	int ret = start_vm_untimed(m, name, why, err);
+
+	if (ret != -ENOENT && ret != -EBUSY)
+		ternd_stats_start(since, !ret);
+	return ret;
 }
 
 int vm_manager_start(struct vm_manager *m, const char *name,
