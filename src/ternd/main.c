@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ternd/test_hooks.h"
+#include "ternd/metrics_listen.h"
 #include "ternd/ternd_server.h"
 #include "ternd/vm_manager.h"
 #include "util/log.h"
@@ -151,9 +152,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'p':
 			o->pool_dir = optarg;
 			break;
-		case 'm':
+		case 'm': {
+			struct sockaddr_storage addr;
+			struct tern_error err;
+			socklen_t len;
+			char shown[80];
+
+			if (metrics_listen_parse(optarg, &addr, &len, shown,
+						 sizeof(shown), &err)) {
+				fprintf(stderr, "ternd: %s\n", err.message);
+				return EXIT_USAGE;
+			}
 			o->metrics_listen = optarg;
 			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &level)) {
 				fprintf(stderr,
