@@ -174,8 +174,14 @@ static void format_value(char *buf, size_t size, double value)
 		snprintf(buf, size, value > 0 ? "+Inf" : "-Inf");
 	else if (value == (double)(long long)value && fabs(value) < 1e15)
 		snprintf(buf, size, "%lld", (long long)value);
-	else
-		snprintf(buf, size, "%.17g", value);
+	else {
+		/* The shortest text that reads back as the same double. */
+		for (int precision = 15; precision <= 17; precision++) {
+			snprintf(buf, size, "%.*g", precision, value);
+			if (strtod(buf, NULL) == value)
+				break;
+		}
+	}
 }
 
 /* The family a sample's name belongs to: its own, or the histogram or

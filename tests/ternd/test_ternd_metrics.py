@@ -149,6 +149,60 @@ def a_stopped_tern_does_not_hold_the_scrape():
         h.stop()
 
 
+FAKE_TERN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_tern.py")
+
+GOOD = ("# HELP tern_vm_running 1 while running\n# TYPE tern_vm_running gauge\n"
+        "tern_vm_running 1\n# TYPE tern_net_rx_frames_total counter\n"
+        'tern_net_rx_frames_total{id="eth0"} 42\n')
+HOSTILE = {
+    "forger": 'tern_vm_running{vm="good"} 0\n',
+    "impostor": "ternd_vms{state=\"running\"} 100\n",
+    "retyper": "# TYPE tern_vm_running counter\ntern_vm_running 1\n",
+    "escaper": 'tern_x{a="\\q"} 1\n',
+    "injector": 'tern_x{a="1"} 1\n# TYPE tern_x gauge\n',
+    "giant": "tern_big 1\n" + "# " + "x" * (1 << 20) + "\n",
+    "garbage": "\x00\x01 not metrics\n",
+}
+
+
+@test
+def hostile_metrics_from_a_vm_are_refused_whole():
+    """Fake terns (tests/ternd/fake_tern.py) export what the test writes:
+    one good, the others each hostile in one way. The hostile ones are
+    left out whole with scrape_up 0; the good one is untouched."""
+    with Host() as h:
+        texts = os.path.join(h.dir, "texts")
+        os.makedirs(texts)
+        with open(os.path.join(texts, "good"), "w") as f:
+            f.write(GOOD)
+        for name, text in HOSTILE.items():
+            with open(os.path.join(texts, name), "w") as f:
+                f.write(text)
+        h.start(args=["--tern", FAKE_TERN], env={"FAKE_TERN_METRICS": texts})
+        for name in ["good"] + list(HOSTILE):
+            h.define(name, kernel="/nonexistent")
+            h.ok("start", name)
+        families, text, _ = scrape(h)
+        assert prom_text.value(families, "ternd_vm_scrape_up", vm="good") == 1
+        for name in HOSTILE:
+            assert prom_text.value(families, "ternd_vm_scrape_up", vm=name) == 0, name
+            assert f"metrics: VM '{name}': " in h.stderr(), name
+        assert vms_of(families) == {"good"}
+        assert families["tern_vm_running"].type == "gauge"
+        assert prom_text.value(families, "tern_vm_running", vm="good") == 1
+        assert prom_text.value(families, "tern_net_rx_frames_total", vm="good", id="eth0") == 42
+        assert prom_text.value(families, "ternd_vms", state="running") == 1 + len(HOSTILE)
+        assert "tern_x" not in families and "tern_big" not in families
+        # A VM whose tern answers GET /metrics with an error.
+        os.unlink(os.path.join(texts, "good"))
+        families, _, _ = scrape(h)
+        assert prom_text.value(families, "ternd_vm_scrape_up", vm="good") == 0
+        assert "GET /metrics answered status 500" in h.stderr()
+        for name in ["good"] + list(HOSTILE):
+            h.ok("destroy", name)
+        h.stop()
+
+
 def ternd_alone(h, listen):
     """ternd on h with --metrics-listen listen, to see it refused."""
     return subprocess.run([TERND, "--foreground", "--state-dir", h.state, "--socket", h.sock,
