@@ -16,6 +16,7 @@
 #include "ternd/test_hooks.h"
 #include "ternd/metrics_listen.h"
 #include "ternd/ternd_server.h"
+#include "ternd/vm_jail.h"
 #include "ternd/vm_manager.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -31,6 +32,8 @@ struct options {
 	const char *tern;
 	const char *pool_dir;
 	const char *metrics_listen;
+	const char *jail_tern; /* NULL: tern-static beside the tern */
+	uint32_t jail_uid_base, jail_uid_count; /* base 0: no jails */
 	int foreground;
 };
 
@@ -42,6 +45,8 @@ static void print_usage(FILE *out)
 		"             [--tern PATH] [--pool-dir DIR] [--log-level "
 		"LEVEL]\n"
 		"             [--metrics-listen [ADDR:]PORT]\n"
+		"             [--jail-uid-base UID [--jail-uid-count N] "
+		"[--jail-tern PATH]]\n"
 		"\n"
 		"ternd keeps this host's tern virtual machines: their "
 		"definitions, and a\n"
@@ -101,6 +106,23 @@ static void print_usage(FILE *out)
 		"                     there. ADDR defaults to 127.0.0.1 "
 		"([::1]:PORT for IPv6).\n"
 		"                     Default: off\n"
+		"  --jail-uid-base UID\n"
+		"                     run each VM's tern jailed (tern "
+		"jailer's steps: a chroot\n"
+		"                     under DIR/jail, new mount namespace, "
+		"a cgroup of its own,\n"
+		"                     no capabilities) as a uid and gid of "
+		"its own from UID on,\n"
+		"                     kept for the VM in "
+		"DIR/vms/NAME/jail-uid. Needs root.\n"
+		"                     Default: off (VMs run as ternd's "
+		"user)\n"
+		"  --jail-uid-count N how many uids from UID are VMs'. "
+		"Default: 1000\n"
+		"  --jail-tern PATH   the statically linked tern jailed VMs "
+		"run. Default:\n"
+		"                     'tern-static' beside the tern of "
+		"--tern\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
 		"\n"
@@ -124,6 +146,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"pool-dir", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"metrics-listen", required_argument, NULL, 'm'},
+		{"jail-uid-base", required_argument, NULL, 'J'},
+		{"jail-uid-count", required_argument, NULL, 'N'},
+		{"jail-tern", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -132,7 +157,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){.state_dir = DEFAULT_STATE_DIR,
-			      .socket = DEFAULT_SOCKET};
+			      .socket = DEFAULT_SOCKET,
+			      .jail_uid_count = 1000};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hV", long_options, NULL)) !=
 	       -1) {
@@ -151,6 +177,30 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			o->pool_dir = optarg;
+			break;
+		case 'J':
+		case 'N': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    v == 0 || v >= UINT32_MAX) {
+				fprintf(stderr,
+					"ternd: --%s '%s': expected a number "
+					"from 1 to 4294967294\n",
+					opt == 'J' ? "jail-uid-base"
+						   : "jail-uid-count",
+					optarg);
+				return EXIT_USAGE;
+			}
+			*(opt == 'J' ? &o->jail_uid_base : &o->jail_uid_count) =
+				(uint32_t)v;
+			break;
+		}
+		case 'T':
+			o->jail_tern = optarg;
 			break;
 		case 'm': {
 			struct sockaddr_storage addr;
@@ -403,6 +453,7 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 int main(int argc, char **argv)
 {
 	struct vm_manager_options manager_options;
+	static struct vm_jail_config jail;
 	struct ternd_server *server = NULL, *metrics = NULL;
 	struct vm_manager *m = NULL;
 	char tern_path[PATH_MAX], state_dir[PATH_MAX];
@@ -424,6 +475,19 @@ int main(int argc, char **argv)
 		ret = tern_error_set(&err, errno, "%s: %s", o.state_dir,
 				     strerror(errno));
 	o.state_dir = state_dir;
+	if (ret >= 0 && o.jail_uid_base) {
+		char jail_tern[PATH_MAX];
+
+		snprintf(jail_tern, sizeof(jail_tern), "%s", tern_path);
+		strcpy(strrchr(jail_tern, '/') + 1, "tern-static");
+		if (o.jail_tern && !realpath(o.jail_tern, jail_tern))
+			ret = tern_error_set(&err, errno, "--jail-tern %s: %s",
+					     o.jail_tern, strerror(errno));
+		if (ret >= 0)
+			ret = vm_jail_config_init(&jail, o.state_dir,
+						  jail_tern, o.jail_uid_base,
+						  o.jail_uid_count, &err);
+	}
 	if (ret >= 0 && !o.foreground)
 		ret = detach(o.state_dir, &ready_fd, &err);
 	if (ret < 0) {
@@ -433,7 +497,10 @@ int main(int argc, char **argv)
 	signal_fd = block_signals();
 	manager_options = (struct vm_manager_options){.state_dir = o.state_dir,
 						      .tern_path = tern_path,
-						      .pool_dir = o.pool_dir};
+						      .pool_dir = o.pool_dir,
+						      .jail = o.jail_uid_base
+								      ? &jail
+								      : NULL};
 	ret = vm_manager_open(&manager_options, &m, &err);
 	if (!ret) {
 		server = ternd_server_start(o.socket, m, &err);
