@@ -374,6 +374,15 @@ void vm_jail_cleanup(const char *vm_dir)
 	unlink(path);
 }
 
+void vm_jail_forget(const char *vm_dir)
+{
+	char path[4400];
+
+	vm_jail_cleanup(vm_dir);
+	snprintf(path, sizeof(path), "%s/jail-uid", vm_dir);
+	unlink(path);
+}
+
 int vm_jail_prepare(const struct vm_jail_config *c, const char *state_dir,
 		    const char *vm_dir, const char *text, const char *console,
 		    struct vm_jail *j, struct tern_error *err)

@@ -84,6 +84,9 @@ int vm_jail_enter(void *opaque);
  * files they name) and its cgroup. Nothing when vm_dir has no jail. */
 void vm_jail_cleanup(const char *vm_dir);
 
+/* At undefine: vm_jail_cleanup(), and the VM's uid is free again. */
+void vm_jail_forget(const char *vm_dir);
+
 /* The uid a jailed VM runs as (its jail-uid file), or -1 when it is not
  * jailed. */
 long vm_jail_uid(const char *vm_dir);

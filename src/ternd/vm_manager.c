@@ -439,6 +439,9 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 					     VM_FILE_DIR};
 	char path[4200];
 
+	/* A jailed VM's uid is free again. */
+	if (!vm_manager_path(m, name, VM_FILE_DIR, path, sizeof(path)))
+		vm_jail_forget(path);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (vm_manager_path(m, name, files[i], path, sizeof(path)))
 			continue;

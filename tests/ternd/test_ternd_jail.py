@@ -137,6 +137,13 @@ def jailed_vms_run_as_their_own_uid_through_their_life_cycle():
         h.ok("start", "a")
         assert check_jailed(h, "a")[1] == ua
         h.ok("destroy", "a")
+        # Undefined, its uid is free and its directory gone.
+        h.ok("undefine", "a")
+        assert not os.path.exists(os.path.join(h.state, "vms", "a"))
+        h.define("c")
+        h.ok("start", "c")
+        assert check_jailed(h, "c")[1] == ua
+        h.ok("destroy", "c")
         h.stop()
 
 
