@@ -476,13 +476,16 @@ int main(int argc, char **argv)
 				     strerror(errno));
 	o.state_dir = state_dir;
 	if (ret >= 0 && o.jail_uid_base) {
-		char jail_tern[PATH_MAX];
+		char beside[PATH_MAX], jail_tern[PATH_MAX];
 
-		snprintf(jail_tern, sizeof(jail_tern), "%s", tern_path);
-		strcpy(strrchr(jail_tern, '/') + 1, "tern-static");
-		if (o.jail_tern && !realpath(o.jail_tern, jail_tern))
+		/* Canonical: the jailer names the jail after the file's
+		 * own name. */
+		snprintf(beside, sizeof(beside), "%s", tern_path);
+		strcpy(strrchr(beside, '/') + 1, "tern-static");
+		if (!realpath(o.jail_tern ? o.jail_tern : beside, jail_tern))
 			ret = tern_error_set(&err, errno, "--jail-tern %s: %s",
-					     o.jail_tern, strerror(errno));
+					     o.jail_tern ? o.jail_tern : beside,
+					     strerror(errno));
 		if (ret >= 0)
 			ret = vm_jail_config_init(&jail, o.state_dir,
 						  jail_tern, o.jail_uid_base,

@@ -264,26 +264,33 @@ static int remove_entry(const char *path, const struct stat *st, int type,
 	return 0;
 }
 
-/* Gives the writable files (links whose uid is the VM's) back to root,
- * then removes the directory's tree. */
+/* The jail's uid while its tree is walked (nftw takes no argument). */
+static long give_back_uid = -1;
+
+/* Gives the writable files (links the VM's uid was given) back to root,
+ * then removes the directory's tree. A read-only file linked as it was
+ * (another owner's, world-readable) is left as it is. */
 static int give_back(const char *path, const struct stat *st, int type,
 		     struct FTW *ftw)
 {
 	(void)ftw;
 	if (type == FTW_F && S_ISREG(st->st_mode) && st->st_nlink > 1 &&
-	    st->st_uid != 0 && lchown(path, 0, 0))
+	    give_back_uid > 0 && st->st_uid == (uid_t)give_back_uid &&
+	    lchown(path, 0, 0))
 		log_warn("jail: cannot give %s back to root: %s", path,
 			 strerror(errno));
 	return 0;
 }
 
-static void remove_tree(const char *dir)
+static void remove_tree(const char *dir, long uid)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) || !S_ISDIR(st.st_mode))
 		return;
+	give_back_uid = uid;
 	nftw(dir, give_back, 16, FTW_PHYS | FTW_MOUNT);
+	give_back_uid = -1;
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
@@ -365,7 +372,7 @@ void vm_jail_cleanup(const char *vm_dir)
 	/* Only what ternd wrote: BASE/NAME/uUID. */
 	id = strrchr(dir, '/');
 	if (n > 0 && id && id[1] == 'u') {
-		remove_tree(dir);
+		remove_tree(dir, strtol(id + 2, NULL, 10));
 		if (cgroup && cgroup[0] == '/' && rmdir(cgroup) &&
 		    errno != ENOENT)
 			log_warn("jail: cannot remove the cgroup %s: %s",
@@ -410,7 +417,7 @@ int vm_jail_prepare(const struct vm_jail_config *c, const char *state_dir,
 	snprintf(j->console, sizeof(j->console), "%s", console);
 	/* A jail a killed ternd left (the VM is shut off: start checked). */
 	vm_jail_cleanup(vm_dir);
-	remove_tree(j->id_dir);
+	remove_tree(j->id_dir, j->uid);
 	ret = rewrite(j, text, err);
 	if (ret) {
 		vm_jail_free(j);
