@@ -6,6 +6,7 @@ cycle, across kill -9 of ternd, and cleaned up after.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern-static."""
+import contextlib
 import json
 import os
 import signal
@@ -176,6 +177,47 @@ def kill9_of_ternd_and_reattach_to_jailed_vms():
         wait_until(lambda: not pid_alive(pids["run"]) and not pid_alive(pids["paused"]),
                    what="terns gone")
         assert os.listdir(os.path.join(h.state, "jail", "tern-static")) == []
+        h.stop()
+
+
+@contextlib.contextmanager
+def netns():
+    """A network namespace of its own for ternd (as test_ternd_network.py
+    makes), held by a sleeping process; yields the nsenter prefix."""
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
+    ns_path = f"/proc/{holder.pid}/ns/net"
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
+        yield ["nsenter", f"--net={ns_path}"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+def ip(ns, *args):
+    return subprocess.run(ns + ["ip"] + list(args), capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+
+
+@test
+def a_jailed_vm_attaches_to_the_tap_ternd_made_for_it():
+    with netns() as ns, Host() as h:
+        h.start(args=ARGS, wrapper=ns)
+        h.ok("net-define", "lan", "--bridge", "ternbr9", "--subnet", "10.9.0.0/24")
+        h.ok("net-start", "lan")
+        h.define("n", **{"network-interfaces": [{"iface_id": "eth0", "network": "lan"}]})
+        h.ok("start", "n")
+        pid, uid = check_jailed(h, "n")
+        taps = [entry["ifname"] for entry in json.loads(ip(ns, "-j", "link", "show"))
+                if entry["ifname"].startswith("tn")]
+        assert len(taps) == 1, taps
+        details = ip(ns, "-d", "link", "show", taps[0])
+        assert f"user {uid}" in details and f"group {uid}" in details, details
+        h.ok("destroy", "n")
+        wait_until(lambda: not pid_alive(pid), what="tern gone")
+        assert not [entry for entry in json.loads(ip(ns, "-j", "link", "show"))
+                    if entry["ifname"].startswith("tn")]
         h.stop()
 
 
