@@ -44,8 +44,7 @@ struct jailer_options {
 	 * owned by uid:gid, before it is entered (the jailer refuses a root
 	 * that exists, so nothing can be put there earlier). A failure
 	 * removes the root as any other step's does. NULL: nothing. */
-	int (*populate)(const char *root, void *opaque,
-			struct tern_error *err);
+	int (*populate)(const char *root, void *opaque, struct tern_error *err);
 	void *populate_opaque;
 };
 

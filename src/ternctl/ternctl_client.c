@@ -60,8 +60,8 @@ int ternctl_request(const char *socket_path, const char *method,
 	return ret;
 }
 
-int ternctl_request_text(const char *socket_path, const char *path,
-			 char **text, struct tern_error *err)
+int ternctl_request_text(const char *socket_path, const char *path, char **text,
+			 struct tern_error *err)
 {
 	struct api_reply reply = {0};
 	char fault[sizeof(err->message)];

@@ -21,7 +21,7 @@ int ternctl_request(const char *socket_path, const char *method,
 
 /* As ternctl_request, for an answer that is text (GET /v1/metrics):
  * *text malloc'd, NUL-terminated. */
-int ternctl_request_text(const char *socket_path, const char *path,
-			 char **text, struct tern_error *err);
+int ternctl_request_text(const char *socket_path, const char *path, char **text,
+			 struct tern_error *err);
 
 #endif

@@ -185,8 +185,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
-			    v == 0 || v >= UINT32_MAX) {
+			if (errno || end == optarg || *end ||
+			    optarg[0] == '-' || v == 0 || v >= UINT32_MAX) {
 				fprintf(stderr,
 					"ternd: --%s '%s': expected a number "
 					"from 1 to 4294967294\n",
@@ -434,8 +434,7 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		}
-		if (poll(fds, count, timeout) < 0 &&
-		    errno != EINTR) {
+		if (poll(fds, count, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
@@ -487,8 +486,8 @@ int main(int argc, char **argv)
 					     o.jail_tern ? o.jail_tern : beside,
 					     strerror(errno));
 		if (ret >= 0)
-			ret = vm_jail_config_init(&jail, o.state_dir,
-						  jail_tern, o.jail_uid_base,
+			ret = vm_jail_config_init(&jail, o.state_dir, jail_tern,
+						  o.jail_uid_base,
 						  o.jail_uid_count, &err);
 	}
 	if (ret >= 0 && !o.foreground)
@@ -498,12 +497,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal_fd = block_signals();
-	manager_options = (struct vm_manager_options){.state_dir = o.state_dir,
-						      .tern_path = tern_path,
-						      .pool_dir = o.pool_dir,
-						      .jail = o.jail_uid_base
-								      ? &jail
-								      : NULL};
+	manager_options = (struct vm_manager_options){
+		.state_dir = o.state_dir,
+		.tern_path = tern_path,
+		.pool_dir = o.pool_dir,
+		.jail = o.jail_uid_base ? &jail : NULL};
 	ret = vm_manager_open(&manager_options, &m, &err);
 	if (!ret) {
 		server = ternd_server_start(o.socket, m, &err);

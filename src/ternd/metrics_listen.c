@@ -38,9 +38,9 @@ int metrics_listen_parse(const char *spec, struct sockaddr_storage *addr,
 		const char *close = strchr(spec, ']');
 
 		if (!close || close[1] != ':')
-			return tern_error_set(err, EINVAL,
-					      "--metrics-listen '%.80s': " USAGE,
-					      spec);
+			return tern_error_set(
+				err, EINVAL, "--metrics-listen '%.80s': " USAGE,
+				spec);
 		hlen = (size_t)(close - spec - 1);
 		if (hlen >= sizeof(host))
 			return tern_error_set(err, EINVAL,
@@ -111,7 +111,8 @@ int metrics_listen_open(const char *spec, char *shown, size_t shown_size,
 		return ret;
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return tern_error_set(err, errno, "--metrics-listen: socket: %s",
+		return tern_error_set(err, errno,
+				      "--metrics-listen: socket: %s",
 				      strerror(errno));
 	if (addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

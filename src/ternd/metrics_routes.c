@@ -127,10 +127,10 @@ static int own_samples(struct prom_merge *pm, struct vm_manager *m,
 static int vm_samples(struct prom_merge *pm, const struct vm_record *vms,
 		      size_t vm_count)
 {
-	struct vm_scrape *scrapes = calloc(vm_count ? vm_count : 1,
-					   sizeof(*scrapes));
-	const struct vm_record **active = calloc(vm_count ? vm_count : 1,
-						 sizeof(*active));
+	struct vm_scrape *scrapes =
+		calloc(vm_count ? vm_count : 1, sizeof(*scrapes));
+	const struct vm_record **active =
+		calloc(vm_count ? vm_count : 1, sizeof(*active));
 	size_t n = 0;
 	int ret = 0;
 
@@ -153,8 +153,8 @@ static int vm_samples(struct prom_merge *pm, const struct vm_record *vms,
 		struct tern_error err;
 		int up = s->ok;
 
-		if (up && prom_merge_add_text(pm, name, s->body, s->body_len,
-					      &err)) {
+		if (up &&
+		    prom_merge_add_text(pm, name, s->body, s->body_len, &err)) {
 			up = 0;
 			snprintf(s->why, sizeof(s->why), "its metrics: %.140s",
 				 err.message);

@@ -151,8 +151,8 @@ static size_t name_len(const char *s, const char *end, int colon)
 	return n;
 }
 
-int prom_merge_family(struct prom_merge *pm, const char *name,
-		      const char *type, const char *help)
+int prom_merge_family(struct prom_merge *pm, const char *name, const char *type,
+		      const char *help)
 {
 	struct family *f;
 
@@ -200,8 +200,9 @@ static struct family *family_of(struct prom_merge *pm, const char *name,
 		if (len <= slen || memcmp(name + len - slen, suffixes[i], slen))
 			continue;
 		f = find(pm, name, len - slen);
-		if (f && (!strcmp(f->type, "histogram") ||
-			  (i > 0 && !strcmp(f->type, "summary"))))
+		if (f &&
+		    (!strcmp(f->type, "histogram") ||
+		     (i > 0 && !strcmp(f->type, "summary"))))
 			return f;
 	}
 	return NULL;
@@ -363,8 +364,9 @@ static int parse_comment(struct parse *p, const char *s, const char *end)
 			type_end++;
 		if (!is_type(rest, (size_t)(type_end - rest)) ||
 		    skip_blanks(type_end, end) != end)
-			return refuse(p, "# TYPE is counter, gauge, "
-					 "histogram, summary or untyped");
+			return refuse(p,
+				      "# TYPE is counter, gauge, "
+				      "histogram, summary or untyped");
 		if (f && f->text_type)
 			return refuse(p, "a second # TYPE for the family");
 		if (!f) {
@@ -386,8 +388,8 @@ static int parse_comment(struct parse *p, const char *s, const char *end)
 			 * still say its type. */
 			if (f->len == 0 && f->text_help &&
 			    !strcmp(f->type, "untyped")) {
-				char *type = strndup(
-					rest, (size_t)(type_end - rest));
+				char *type = strndup(rest,
+						     (size_t)(type_end - rest));
 
 				if (!type)
 					return tern_error_set(p->err, ENOMEM,
@@ -396,8 +398,9 @@ static int parse_comment(struct parse *p, const char *s, const char *end)
 				f->type = type;
 				return 0;
 			}
-			return refuse(p, "a # TYPE that disagrees with the "
-					 "family's from another source");
+			return refuse(p,
+				      "a # TYPE that disagrees with the "
+				      "family's from another source");
 		}
 		return 0;
 	}
@@ -442,9 +445,8 @@ static size_t value_len(const char *s, const char *end)
 
 /* Appends ,name="value" for each of the sample's labels to p->label_buf
  * (via a scratch family) and returns the position after '}'. */
-static const char *parse_labels(struct parse *p, const char *s,
-				const char *end, struct family *out,
-				int *failed)
+static const char *parse_labels(struct parse *p, const char *s, const char *end,
+				struct family *out, int *failed)
 {
 	/* The label names seen, to refuse a repeated one. */
 	const char *seen[64];
@@ -493,18 +495,20 @@ static const char *parse_labels(struct parse *p, const char *s,
 		s++;
 		if (append_str(out, ",") || append(out, name, nlen) ||
 		    append_str(out, "=\"")) {
-			*failed = tern_error_set(p->err, ENOMEM,
-						 "out of memory");
+			*failed =
+				tern_error_set(p->err, ENOMEM, "out of memory");
 			return NULL;
 		}
 		while (s < end && *s != '"') {
 			char c = *s;
 
 			if (c == '\\') {
-				if (s + 1 == end || (s[1] != '\\' &&
-						     s[1] != 'n' && s[1] != '"')) {
-					*failed = refuse(
-						p, "a bad escape in a label value");
+				if (s + 1 == end ||
+				    (s[1] != '\\' && s[1] != 'n' &&
+				     s[1] != '"')) {
+					*failed = refuse(p,
+							 "a bad escape in a "
+							 "label value");
 					return NULL;
 				}
 				c = s[1] == 'n' ? '\n' : s[1];
@@ -523,8 +527,8 @@ static const char *parse_labels(struct parse *p, const char *s,
 		}
 		s++;
 		if (append_str(out, "\"")) {
-			*failed = tern_error_set(p->err, ENOMEM,
-						 "out of memory");
+			*failed =
+				tern_error_set(p->err, ENOMEM, "out of memory");
 			return NULL;
 		}
 		s = skip_blanks(s, end);
@@ -561,8 +565,8 @@ static int parse_sample(struct parse *p, const char *s, const char *end)
 	}
 	value = skip_blanks(s, end);
 	vlen = value_len(value, end);
-	if (value == s || !vlen || (value + vlen < end && value[vlen] != ' ' &&
-				    value[vlen] != '\t')) {
+	if (value == s || !vlen ||
+	    (value + vlen < end && value[vlen] != ' ' && value[vlen] != '\t')) {
 		free(labels.samples);
 		return refuse(p, "not a sample value");
 	}
@@ -590,14 +594,15 @@ static int parse_sample(struct parse *p, const char *s, const char *end)
 		append_str(f, "\"") ||
 		(labels.len && append(f, labels.samples, labels.len)) ||
 		append_str(f, "} ") || append(f, value, vlen) ||
-		(s > ts && (append_str(f, " ") || append(f, ts, (size_t)(s - ts)))) ||
+		(s > ts &&
+		 (append_str(f, " ") || append(f, ts, (size_t)(s - ts)))) ||
 		append_str(f, "\n");
 	free(labels.samples);
 	return failed ? tern_error_set(p->err, ENOMEM, "out of memory") : 0;
 }
 
-int prom_merge_add_text(struct prom_merge *pm, const char *vm,
-			const char *text, size_t len, struct tern_error *err)
+int prom_merge_add_text(struct prom_merge *pm, const char *vm, const char *text,
+			size_t len, struct tern_error *err)
 {
 	size_t count = pm->count, *lens;
 	struct parse p = {.pm = pm, .vm = vm, .err = err};

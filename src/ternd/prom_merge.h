@@ -29,8 +29,8 @@ void prom_merge_free(struct prom_merge *pm);
 
 /* Declares one of ternd's own families (type "counter", "gauge",
  * "histogram"...); 0, or -1 when out of memory or already declared. */
-int prom_merge_family(struct prom_merge *pm, const char *name,
-		      const char *type, const char *help);
+int prom_merge_family(struct prom_merge *pm, const char *name, const char *type,
+		      const char *help);
 /* A sample of a declared family (for a histogram: NAME_bucket with "le",
  * NAME_sum, NAME_count). The labels are name, value, ..., NULL; values
  * are escaped here. */
@@ -40,8 +40,8 @@ int prom_merge_sample(struct prom_merge *pm, const char *name, double value,
 /* Adds a VM's whole text with vm="vm" on each sample: 0, or -EINVAL with
  * err naming the first offending line (nothing of this text is kept), or
  * -ENOMEM. */
-int prom_merge_add_text(struct prom_merge *pm, const char *vm,
-			const char *text, size_t len, struct tern_error *err);
+int prom_merge_add_text(struct prom_merge *pm, const char *vm, const char *text,
+			size_t len, struct tern_error *err);
 
 /* The document, malloc'd and NUL-terminated; NULL when out of memory. */
 char *prom_merge_render(const struct prom_merge *pm);

@@ -128,8 +128,7 @@ static int allocate_uid(const struct vm_jail_config *c, const char *state_dir,
 			continue;
 		snprintf(other, sizeof(other), "%s/%s/jail-uid", vms,
 			 e->d_name);
-		if (!read_number_file(other, &value) &&
-		    value >= c->uid_base &&
+		if (!read_number_file(other, &value) && value >= c->uid_base &&
 		    value < (long)c->uid_base + c->uid_count)
 			taken[value - c->uid_base] = 1;
 	}
@@ -192,8 +191,8 @@ static int refuse_unjailable(json_t *doc, struct tern_error *err)
 				      "(its socket would be inside the jail)");
 	if (json_string_value(json_object_get(json_object_get(doc, "logger"),
 					      "log_path")) ||
-	    json_string_value(json_object_get(
-		    json_object_get(doc, "metrics"), "metrics_path")))
+	    json_string_value(json_object_get(json_object_get(doc, "metrics"),
+					      "metrics_path")))
 		return tern_error_set(err, EINVAL,
 				      "a jailed VM cannot have a log or "
 				      "metrics file yet (ternd's metrics and "
@@ -204,8 +203,7 @@ static int refuse_unjailable(json_t *doc, struct tern_error *err)
 	return 0;
 }
 
-static int rewrite(struct vm_jail *j, const char *text,
-		   struct tern_error *err)
+static int rewrite(struct vm_jail *j, const char *text, struct tern_error *err)
 {
 	json_t *doc = json_loads(text, 0, NULL);
 	json_t *boot, *list, *item;
@@ -218,7 +216,8 @@ static int rewrite(struct vm_jail *j, const char *text,
 	ret = refuse_unjailable(doc, err);
 	boot = json_object_get(doc, "boot-source");
 	if (!ret)
-		ret = jail_path(j, boot, "kernel_image_path", "/kernel", 0, err);
+		ret = jail_path(j, boot, "kernel_image_path", "/kernel", 0,
+				err);
 	if (!ret)
 		ret = jail_path(j, boot, "initrd_path", "/initrd", 0, err);
 	list = json_object_get(doc, "drives");
@@ -227,10 +226,10 @@ static int rewrite(struct vm_jail *j, const char *text,
 		if (ret)
 			break;
 		snprintf(inside, sizeof(inside), "/drive%zu", i);
-		ret = jail_path(j, item, "path_on_host", inside,
-				!json_is_true(json_object_get(item,
-							      "is_read_only")),
-				err);
+		ret = jail_path(
+			j, item, "path_on_host", inside,
+			!json_is_true(json_object_get(item, "is_read_only")),
+			err);
 	}
 	list = json_object_get(doc, "pmem");
 	json_array_foreach(list, i, item)
@@ -238,10 +237,9 @@ static int rewrite(struct vm_jail *j, const char *text,
 		if (ret)
 			break;
 		snprintf(inside, sizeof(inside), "/pmem%zu", i);
-		ret = jail_path(j, item, "path_on_host", inside,
-				!json_is_true(json_object_get(item,
-							      "read_only")),
-				err);
+		ret = jail_path(
+			j, item, "path_on_host", inside,
+			!json_is_true(json_object_get(item, "read_only")), err);
 	}
 	if (!ret) {
 		j->document = json_dumps(doc, JSON_COMPACT);
@@ -320,8 +318,9 @@ static void find_cgroup(struct vm_jail_config *c)
 	char dev[256], dir[4096], type[64], options[1024];
 
 	c->cgroup_version = 0;
-	while (f && fscanf(f, "%255s %4095s %63s %1023s %*[^\n]", dev, dir,
-			   type, options) == 4) {
+	while (f &&
+	       fscanf(f, "%255s %4095s %63s %1023s %*[^\n]", dev, dir, type,
+		      options) == 4) {
 		int version = !strcmp(type, "cgroup2") ? 2
 			: !strcmp(type, "cgroup")      ? 1
 						       : 0;
@@ -407,8 +406,8 @@ int vm_jail_prepare(const struct vm_jail_config *c, const char *state_dir,
 	if (snprintf(j->id_dir, sizeof(j->id_dir), "%s/%s/%s", c->base_dir,
 		     exec_name, j->id) >= (int)sizeof(j->id_dir) ||
 	    snprintf(j->api_socket, sizeof(j->api_socket), "%s/root%s",
-		     j->id_dir, VM_JAIL_API_SOCKET) >=
-		    (int)sizeof(j->api_socket))
+		     j->id_dir,
+		     VM_JAIL_API_SOCKET) >= (int)sizeof(j->api_socket))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "the jail's API socket %s/root%s is "
 				      "longer than a socket path may be "
@@ -554,35 +553,17 @@ int vm_jail_enter(void *opaque)
 {
 	struct vm_jail *j = opaque;
 	char uid[16], version[4];
-	char *argv[] = {"jailer",
-			"--id",
-			j->id,
-			"--exec-file",
-			(char *)j->config->tern_static,
-			"--uid",
-			uid,
-			"--gid",
-			uid,
-			"--chroot-base-dir",
-			(char *)j->config->base_dir,
-			"--parent-cgroup",
-			VM_JAIL_CGROUP_PARENT,
+	char *argv[] = {"jailer", "--id", j->id, "--exec-file",
+			(char *)j->config->tern_static, "--uid", uid, "--gid",
+			uid, "--chroot-base-dir", (char *)j->config->base_dir,
+			"--parent-cgroup", VM_JAIL_CGROUP_PARENT,
 			/* A setting, so that the jailer makes the VM a cgroup
 			 * of its own (it joins the parent's otherwise). The
 			 * last four are left out without a pids hierarchy. */
-			"--cgroup-version",
-			version,
-			"--cgroup",
-			"pids.max=max",
-			"--",
-			"run",
-			"--config-file",
-			"/config.json",
-			"--api-sock",
-			VM_JAIL_API_SOCKET,
-			"--serial",
-			"file:/console.log",
-			NULL};
+			"--cgroup-version", version, "--cgroup", "pids.max=max",
+			"--", "run", "--config-file", "/config.json",
+			"--api-sock", VM_JAIL_API_SOCKET, "--serial",
+			"file:/console.log", NULL};
 	struct jailer_options opts;
 	struct tern_error err;
 	int ret;

@@ -220,9 +220,9 @@ child_run(const int wait_pipe[2], int log_fd, const char *path,
 	_exit(127);
 }
 
-static int spawn(char *const argv[], const char *log_path,
-		 int (*enter)(void *), void *enter_opaque,
-		 struct vm_process *proc, struct tern_error *err)
+static int spawn(char *const argv[], const char *log_path, int (*enter)(void *),
+		 void *enter_opaque, struct vm_process *proc,
+		 struct tern_error *err)
 {
 	int wait_pipe[2], log_fd, pidfd, saved;
 	pid_t pid;

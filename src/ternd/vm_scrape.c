@@ -210,8 +210,9 @@ void vm_scrape_all(struct vm_scrape *scrapes, size_t count, int timeout_ms)
 		struct vm_scrape *s = &scrapes[i];
 
 		if (!s->done)
-			finish(s, fds && which ? "no answer within the deadline"
-					       : "out of memory");
+			finish(s,
+			       fds && which ? "no answer within the deadline"
+					    : "out of memory");
 		free(s->buf);
 		s->buf = NULL;
 	}

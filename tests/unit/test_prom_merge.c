@@ -54,24 +54,25 @@ static void merges_families_once(void **state)
 	char *out;
 
 	(void)state;
-	assert_int_equal(prom_merge_family(pm, "ternd_vm_scrape_up", "gauge",
-					   "up"),
-			 0);
+	assert_int_equal(
+		prom_merge_family(pm, "ternd_vm_scrape_up", "gauge", "up"), 0);
 	assert_int_equal(add(pm, "a", vm_text), 0);
 	assert_int_equal(add(pm, "b\"\\\n", vm_text), 0);
-	assert_int_equal(prom_merge_sample(pm, "ternd_vm_scrape_up", 1, "vm",
-					   "a", NULL),
-			 0);
+	assert_int_equal(
+		prom_merge_sample(pm, "ternd_vm_scrape_up", 1, "vm", "a", NULL),
+		0);
 	out = prom_merge_render(pm);
 	assert_non_null(out);
 	assert_int_equal(count(out, "# TYPE tern_vm_running gauge\n"), 1);
 	assert_int_equal(count(out, "# HELP tern_vcpu_exits_total"), 1);
 	assert_int_equal(count(out, "# TYPE lat histogram\n"), 1);
-	assert_non_null(strstr(out, "tern_vcpu_exits_total{vm=\"a\",vcpu="
-				    "\"0\",reason=\"io\"} 12\n"));
+	assert_non_null(strstr(out,
+			       "tern_vcpu_exits_total{vm=\"a\",vcpu="
+			       "\"0\",reason=\"io\"} 12\n"));
 	/* The name escaped; samples of both VMs after one TYPE. */
-	assert_non_null(strstr(out, "tern_vm_running{vm=\"a\"} 1\n"
-				    "tern_vm_running{vm=\"b\\\"\\\\\\n\"} 1\n"));
+	assert_non_null(strstr(out,
+			       "tern_vm_running{vm=\"a\"} 1\n"
+			       "tern_vm_running{vm=\"b\\\"\\\\\\n\"} 1\n"));
 	assert_non_null(strstr(out, "lat_sum{vm=\"a\"} 1.5e-3\n"));
 	assert_non_null(strstr(out, "ternd_vm_scrape_up{vm=\"a\"} 1\n"));
 	/* ternd's family first, as declared. */
@@ -110,8 +111,8 @@ static void refuses_hostile_text_whole(void **state)
 		char text[256];
 
 		/* Good lines first: those must not stay either. */
-		snprintf(text, sizeof(text), "tern_new 1\ntern_vm_running 1\n%s",
-			 bad[i]);
+		snprintf(text, sizeof(text),
+			 "tern_new 1\ntern_vm_running 1\n%s", bad[i]);
 		if (add(pm, "b", text) != -EINVAL)
 			fail_msg("accepted: %s", bad[i]);
 		after = prom_merge_render(pm);
@@ -122,9 +123,9 @@ static void refuses_hostile_text_whole(void **state)
 		/* A NUL byte inside. */
 		struct tern_error err;
 
-		assert_int_equal(prom_merge_add_text(pm, "b", "x 1\0y 2\n", 8,
-						     &err),
-				 -EINVAL);
+		assert_int_equal(
+			prom_merge_add_text(pm, "b", "x 1\0y 2\n", 8, &err),
+			-EINVAL);
 	}
 	free(before);
 	prom_merge_free(pm);
@@ -151,10 +152,10 @@ static void listen_addresses(void **state)
 			 0);
 	assert_int_equal(addr.ss_family, AF_INET6);
 	assert_string_equal(shown, "[::1]:9700");
-	static const char *const bad[] = {"",	     "0",	  "65536",
-					  "x:80",    "::1:80",	  "[::1]80",
-					  "1.2.3:80", "localhost:80", "80x",
-					  "[zz]:80", "1.2.3.4:"};
+	static const char *const bad[] = {
+		"",	  "0",	     "65536",	 "x:80",
+		"::1:80", "[::1]80", "1.2.3:80", "localhost:80",
+		"80x",	  "[zz]:80", "1.2.3.4:"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(metrics_listen_parse(bad[i], &addr, &len,
 						      shown, sizeof(shown),
