@@ -21,7 +21,7 @@ _ternctl()
 	local verbs="define undefine start shutdown destroy list info pause
 		resume autostart vol-create vol-clone vol-resize vol-delete
 		vol-list vol-info net-define net-undefine net-start net-destroy
-		net-list net-info events"
+		net-list net-info events metrics"
 	local -a operands=()
 	_ternctl_connect=()
 

@@ -9,8 +9,10 @@
 #include "util/error.h"
 
 /* Replies larger than this are refused (tern's own are a few hundred
- * bytes; GET /vm/config is the largest). */
-#define API_CLIENT_MAX_REPLY (256 * 1024)
+ * bytes, GET /vm/config the largest of them; ternd's GET /v1/metrics, a
+ * few KiB per VM, is the largest of all). The buffer is malloc'd at this
+ * size, which costs only the pages a reply touches. */
+#define API_CLIENT_MAX_REPLY (16 * 1024 * 1024)
 
 struct api_reply {
 	int status; /* HTTP status code */

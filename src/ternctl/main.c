@@ -588,6 +588,20 @@ static int run_events(const struct verb *verb, const struct invocation *inv)
 	}
 }
 
+/* Prometheus text, as ternd answers it: for a look, or a script that
+ * cannot reach the TCP port (ternd --metrics-listen). */
+static int run_metrics(const struct verb *verb, const struct invocation *inv)
+{
+	struct tern_error err;
+	char *text;
+
+	if (ternctl_request_text(inv->socket, "/v1/metrics", &text, &err))
+		return failed(verb->name, &err);
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) ? EXIT_FAILED : 0;
+}
+
 static const struct verb verbs[] = {
 	{"define", "define NAME FILE",
 	 "Stores a VM definition under NAME: FILE (- for standard input) is "
@@ -757,6 +771,20 @@ static const struct verb verbs[] = {
 	 "JSON\n"
 	 "object per event and line.",
 	 0, OPT_JSON | OPT_FOLLOW, run_events},
+	{"metrics", "metrics",
+	 "Prints the host's metrics in Prometheus text format: ternd's own "
+	 "(ternd_*:\n"
+	 "VMs by state, volumes, networks, requests, events, start "
+	 "latency) and every\n"
+	 "running or paused VM's tern's metrics (tern_*, docs/api.md), each "
+	 "sample\n"
+	 "labelled vm=\"NAME\". A VM whose tern does not answer within 1 s "
+	 "is left out,\n"
+	 "with ternd_vm_scrape_up{vm=\"NAME\"} 0. The same text is ternd's "
+	 "GET /v1/metrics,\n"
+	 "and GET /metrics on ternd's --metrics-listen port, for "
+	 "Prometheus.",
+	 0, 0, run_metrics},
 };
 
 #define VERB_COUNT (sizeof(verbs) / sizeof(verbs[0]))

@@ -74,3 +74,26 @@ int ternctl_request(const char *socket_path, const char *method,
 	*answer = doc;
 	return ret;
 }
+
+int ternctl_request_text(const char *socket_path, const char *path, char **text,
+			 struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	char fault[sizeof(err->message)];
+	int ret;
+
+	*text = NULL;
+	ret = api_client_request(socket_path, "GET", path, NULL,
+				 TERNCTL_TIMEOUT_S, &reply, err);
+	if (ret)
+		return unreachable(socket_path, ret, err);
+	if (reply.status < 200 || reply.status > 299) {
+		ret = tern_error_set(
+			err, EREMOTEIO, "%s",
+			api_client_fault(&reply, fault, sizeof(fault)));
+		free(reply.body);
+		return ret;
+	}
+	*text = reply.body ? reply.body : strdup("");
+	return *text ? 0 : tern_error_set(err, ENOMEM, "out of memory");
+}

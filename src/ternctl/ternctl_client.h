@@ -26,4 +26,9 @@ int ternctl_request(const char *socket_path, const char *method,
 		    const char *path, const char *body, json_t **answer,
 		    struct tern_error *err);
 
+/* As ternctl_request, for an answer that is text (GET /v1/metrics):
+ * *text malloc'd, NUL-terminated. */
+int ternctl_request_text(const char *socket_path, const char *path, char **text,
+			 struct tern_error *err);
+
 #endif

@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/metrics_listen.h"
 #include "ternd/ternd_routes.h"
+#include "ternd/ternd_stats.h"
 #include "ternd/tls_listener.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
@@ -33,6 +35,7 @@ struct ternd_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct waiter waiters[TERND_MAX_CONNECTIONS];
 	size_t waiter_count;
+	int metrics_only; /* --metrics-listen's TCP port: GET /metrics only */
 };
 
 struct request {
@@ -121,7 +124,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	}
 	if (len)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
+					reply->content_type
+						? reply->content_type
+						: "application/json");
+	ternd_stats_request(reply->status);
 	ret = MHD_queue_response(conn, reply->status, response);
 	MHD_destroy_response(response);
 	/* The path arrives percent-decoded: keep control bytes off the
@@ -182,6 +188,22 @@ static enum MHD_Result append_body(struct request *req, const char *data,
 	return MHD_YES;
 }
 
+/* The TCP port answers the metrics and nothing else: it is not
+ * authenticated, unlike the Unix socket (0600). */
+static void metrics_only_route(struct vm_manager *m,
+			       const struct ternd_request *request,
+			       struct ternd_reply *reply)
+{
+	if (strcmp(request->url, "/metrics") &&
+	    strcmp(request->url, "/v1/metrics"))
+		ternd_reply_fault(reply, 404,
+				  "no such path: this port serves only "
+				  "/metrics (ternd's API is on its Unix "
+				  "socket)");
+	else
+		metrics_route(m, request, reply);
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 				      const char *url, const char *method,
 				      const char *version,
@@ -229,6 +251,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		.wait = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 						    "wait"),
 	};
+	if (server->metrics_only) {
+		metrics_only_route(server->manager, &request, &reply);
+		return send_reply(conn, method, url, &reply);
+	}
 	if (!maybe_wait(server, conn, req, &request))
 		return MHD_YES;
 	ternd_route(server->manager, &request, &reply);
@@ -268,31 +294,20 @@ static int watch_daemon(struct ternd_server *server, struct MHD_Daemon *daemon,
 	return 0;
 }
 
-struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
-					struct tern_error *err)
+static struct ternd_server *start_daemon(struct ternd_server *server, int fd,
+					 const char *what,
+					 struct tern_error *err)
 {
-	struct ternd_server *server = calloc(1, sizeof(*server));
-	int fd;
-
-	if (!server) {
-		tern_error_set(err, ENOMEM, "out of memory");
-		return NULL;
-	}
-	server->manager = m;
 	server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (server->epoll_fd < 0) {
 		tern_error_set(err, errno, "epoll_create1: %s",
 			       strerror(errno));
+		close(fd);
+		if (server->path[0])
+			unlink(server->path);
 		free(server);
 		return NULL;
 	}
-	fd = unix_listener_open(path, "--socket", TERND_MAX_CONNECTIONS, err);
-	if (fd < 0) {
-		close(server->epoll_fd);
-		free(server);
-		return NULL;
-	}
-	snprintf(server->path, sizeof(server->path), "%s", path);
 	server->daemon = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
@@ -304,9 +319,10 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 		MHD_OPTION_END);
 	if (!server->daemon) {
 		tern_error_set(err, EIO, "cannot start the HTTP server on %s",
-			       path);
+			       what);
 		close(fd);
-		unlink(path);
+		if (server->path[0])
+			unlink(server->path);
 		close(server->epoll_fd);
 		free(server);
 		return NULL;
@@ -315,7 +331,7 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 		ternd_server_stop(server);
 		return NULL;
 	}
-	log_info("listening on %s", path);
+	log_info("listening on %s", what);
 	return server;
 }
 
@@ -330,6 +346,49 @@ int ternd_server_listen_tls(struct ternd_server *server,
 	if (!server->tls)
 		return -1;
 	return watch_daemon(server, tls_listener_daemon(server->tls), err);
+}
+
+struct ternd_server *ternd_server_start_metrics(const char *listen_spec,
+						struct vm_manager *m,
+						struct tern_error *err)
+{
+	struct ternd_server *server = calloc(1, sizeof(*server));
+	char shown[80];
+	int fd;
+
+	if (!server) {
+		tern_error_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->manager = m;
+	server->metrics_only = 1;
+	fd = metrics_listen_open(listen_spec, shown, sizeof(shown), err);
+	if (fd < 0) {
+		free(server);
+		return NULL;
+	}
+	return start_daemon(server, fd, shown, err);
+}
+
+struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
+					struct tern_error *err)
+{
+	struct ternd_server *server = calloc(1, sizeof(*server));
+	int fd;
+
+	if (!server) {
+		tern_error_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->manager = m;
+	ternd_stats(); /* its start time: now */
+	fd = unix_listener_open(path, "--socket", TERND_MAX_CONNECTIONS, err);
+	if (fd < 0) {
+		free(server);
+		return NULL;
+	}
+	snprintf(server->path, sizeof(server->path), "%s", path);
+	return start_daemon(server, fd, path, err);
 }
 
 int ternd_server_fd(const struct ternd_server *server)
@@ -395,6 +454,7 @@ void ternd_server_stop(struct ternd_server *server)
 	tls_listener_close(server->tls);
 	MHD_stop_daemon(server->daemon);
 	close(server->epoll_fd);
-	unlink(server->path);
+	if (server->path[0])
+		unlink(server->path);
 	free(server);
 }

@@ -24,6 +24,11 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 int ternd_server_listen_tls(struct ternd_server *server,
 			    const struct tls_listener_options *o,
 			    struct tern_error *err);
+/* --metrics-listen: GET /metrics (and /v1/metrics) on a TCP address
+ * (metrics_listen.h), nothing else. */
+struct ternd_server *ternd_server_start_metrics(const char *listen_spec,
+						struct vm_manager *m,
+						struct tern_error *err);
 /* The descriptor to poll for input (every listener's). */
 int ternd_server_fd(const struct ternd_server *server);
 /* Milliseconds until the server needs ternd_server_run() anyway; -1 for

@@ -33,6 +33,8 @@ struct vm_manager_options {
 	const char *tern_path; /* the tern binary VMs run */
 	const char
 		*pool_dir; /* the storage pool; NULL: STATE_DIR/pools/default */
+	/* Each VM in a jail (vm_jail.h); NULL: VMs run as ternd's user. */
+	const struct vm_jail_config *jail;
 };
 
 /* Opens the state and the pool (finishing what a killed ternd left

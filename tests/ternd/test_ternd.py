@@ -751,7 +751,8 @@ def the_man_pages_render_and_name_every_verb_and_option():
         else:
             usage = subprocess.run([TERND, "--help"], capture_output=True, text=True).stdout
             for option in ("--state-dir", "--socket", "--foreground", "--tern", "--pool-dir",
-                           "--log-level"):
+                           "--log-level", "--metrics-listen", "--jail-uid-base",
+                           "--jail-uid-count", "--jail-tern"):
                 assert option in usage and option in text, option
 
 
