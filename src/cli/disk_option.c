@@ -60,7 +60,7 @@ static int parse_item(const struct option_item *item, void *ctx,
 		return tern_error_set(err, EINVAL,
 				      "--disk: unknown key '%.*s' (keys: "
 				      "path, readonly, id, cache, engine)",
-				      (int)item->key_len, item->key);
+				      (int)item->len, item->text);
 	}
 	return 0;
 }

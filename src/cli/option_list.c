@@ -13,6 +13,8 @@ int option_list_each(const char *option, const char *text, option_item_fn each,
 		size_t len = comma ? (size_t)(comma - item) : strlen(item);
 		const char *eq = memchr(item, '=', len);
 		struct option_item parsed = {
+			.text = item,
+			.len = len,
 			.key = item,
 			.key_len = eq ? (size_t)(eq - item) : len,
 			.value = eq ? eq + 1 : NULL,

@@ -8,9 +8,11 @@
 
 #include "util/error.h"
 
-/* One item: its key, and its value when the item has '=' (value NULL
- * otherwise). Neither is NUL-terminated. */
+/* One item: the whole of it, its key, and its value when the item has '='
+ * (value NULL otherwise). None is NUL-terminated. */
 struct option_item {
+	const char *text;
+	size_t len;
 	const char *key;
 	size_t key_len;
 	const char *value;

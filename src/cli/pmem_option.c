@@ -44,7 +44,7 @@ static int parse_item(const struct option_item *item, void *ctx,
 		return tern_error_set(err, EINVAL,
 				      "--pmem: unknown key '%.*s' (keys: "
 				      "path, id, root, readonly)",
-				      (int)item->key_len, item->key);
+				      (int)item->len, item->text);
 	}
 	return 0;
 }

@@ -182,7 +182,7 @@ def net_same_tap_or_mac_twice_is_a_usage_error():
 @test
 def bad_pmem_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--pmem", "colour=red"), 2,
-                 "--pmem: unknown key 'colour'")
+                 "--pmem: unknown key 'colour=red'")
     expect_error(tern("run", "--kernel", "k", "--pmem", "path=/nonexistent/pm"), 2,
                  "--pmem path /nonexistent/pm")
 

@@ -77,13 +77,13 @@ static void bad_values_are_refused_naming_the_reason(void **state)
 {
 	expect_refused("id=x", "path=FILE is required");
 	expect_refused("path=/nonexistent/pmem", "No such file");
-	expect_refused("path=%s,colour=red", "unknown key 'colour'");
+	expect_refused("path=%s,colour=red", "unknown key 'colour=red'");
 	expect_refused("path=%s,,", "empty item");
 	expect_refused("path=%s,id=first", "listed twice");
 	expect_refused("path=%s,id=second,root", "root device already");
 	expect_refused("path=%s,id=has space", "id=");
 	expect_refused("path=%s,id=123456789012345678901", "1 to 20");
-	expect_refused("path=%s,readonly=yes", "unknown key 'readonly'");
+	expect_refused("path=%s,readonly=yes", "unknown key 'readonly=yes'");
 	expect_refused("path=", "path= needs a file name");
 }
 
