@@ -351,7 +351,7 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 		}
 		if (fds[0].revents)
 			stop = read_signals(signal_fd);
-		vm_manager_reap(m);
+		vm_manager_reap(m, fds + 2);
 		ternd_server_run(server);
 	}
 	free(fds);

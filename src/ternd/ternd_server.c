@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/console_route.h"
 #include "ternd/ternd_routes.h"
+#include "ternd/vm_consoles.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
 
@@ -35,6 +37,7 @@ struct request {
 	size_t len;
 	int too_large;
 	int resumed; /* a long poll that waited: answer now */
+	void *upgrade; /* a console's (console_route.h), freed at the end */
 };
 
 static int64_t now_ms(void)
@@ -187,6 +190,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	struct request *req = *con_cls;
 	struct ternd_reply reply = {0};
 	struct ternd_request request;
+	enum MHD_Result result;
 
 	if (!req) {
 		req = calloc(1, sizeof(*req));
@@ -218,6 +222,13 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	};
 	if (!maybe_wait(server, conn, req, &request))
 		return MHD_YES;
+	switch (console_route(server->manager, conn, method, url, &reply,
+			      &result, &req->upgrade)) {
+	case 0:
+		return result;
+	case 1:
+		return send_reply(conn, method, url, &reply);
+	}
 	ternd_route(server->manager, &request, &reply);
 	return send_reply(conn, method, url, &reply);
 }
@@ -230,6 +241,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 
 	if (req) {
 		free(req->body);
+		free(req->upgrade);
 		free(req);
 	}
 	*con_cls = NULL;
@@ -253,7 +265,8 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 	}
 	snprintf(server->path, sizeof(server->path), "%s", path);
 	server->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE,
+		0, NULL, NULL,
 		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)TERND_CONNECTION_TIMEOUT_S,
@@ -315,8 +328,11 @@ void ternd_server_stop(struct ternd_server *server)
 {
 	if (!server)
 		return;
-	/* libmicrohttpd stops no daemon with suspended connections. */
+	/* libmicrohttpd stops no daemon with suspended connections, and
+	 * an upgraded one (a console) counts as suspended. */
 	wake_waiters(server, 1);
+	vm_consoles_drop_clients(vm_manager_consoles(server->manager));
+	MHD_run(server->daemon);
 	MHD_stop_daemon(server->daemon);
 	unlink(server->path);
 	free(server);

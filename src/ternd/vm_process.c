@@ -231,7 +231,7 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 			serial,
 			NULL};
 
-	if (snprintf(serial, sizeof(serial), "file:%s", launch->console_path) >=
+	if (snprintf(serial, sizeof(serial), "unix:%s", launch->console_socket) >=
 	    (int)sizeof(serial))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "console path too long");
