@@ -156,7 +156,8 @@ static void lose_tern(struct vm_console *con, const char *why)
 	con->tern_fd = -1;
 	log_info("VM '%s': console connection to its tern closed (%s)",
 		 con->name, why);
-	drop_client(con, "the VM's console went away");
+	/* Most likely the VM is stopping: its client stays until ternd
+	 * records the exit, and is told then (vm_consoles_vm_stopped). */
 }
 
 static void take_output(struct vm_console *con, const uint8_t *data,
@@ -330,6 +331,12 @@ int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
 					      name, err->message);
 		log_info("VM '%s': console connection to its tern restored",
 			 name);
+		/* A client left on the lost connection relays nothing. */
+		if (con->client.fd >= 0) {
+			tell_client(con->client.fd,
+				    "\r\n[the console connection was lost]\r\n");
+			lose_client(con, "its connection to the VM was lost");
+		}
 	}
 	if (con->client.fd >= 0 && !force)
 		return tern_error_set(err, EBUSY,
