@@ -111,8 +111,8 @@ static void flush_output(struct serial_socket *s)
 
 static void accept_client(struct serial_socket *s)
 {
-	int fd = accept4(s->listen_fd, NULL, NULL,
-			 SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd =
+		accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
@@ -168,7 +168,7 @@ static int socket_poll_fill(struct serial_backend *b, struct pollfd *fds,
 		fds[count++] = (struct pollfd){
 			.fd = s->client_fd,
 			.events = (short)((s->in_len < sizeof(s->in) ? POLLIN
-								      : 0) |
+								     : 0) |
 					  (pending ? POLLOUT : 0)),
 		};
 	}

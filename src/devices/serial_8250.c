@@ -367,8 +367,7 @@ void serial_8250_set_output_limit(struct device *dev, uint64_t limit)
 	pthread_mutex_unlock(&s->lock);
 }
 
-void serial_8250_set_backend(struct device *dev,
-			     struct serial_backend *backend)
+void serial_8250_set_backend(struct device *dev, struct serial_backend *backend)
 {
 	struct serial_8250 *s = to_serial(dev);
 

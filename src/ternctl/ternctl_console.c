@@ -97,8 +97,8 @@ static void write_all(int fd, const void *data, size_t len)
 }
 
 /* A refusal's JSON body, read to its Content-Length. */
-static int refused(int fd, char *buf, size_t len, size_t head_len,
-		   int status, struct tern_error *err)
+static int refused(int fd, char *buf, size_t len, size_t head_len, int status,
+		   struct tern_error *err)
 {
 	const char *cl = strcasestr(buf, "\r\nContent-Length:");
 	size_t want = cl ? strtoul(cl + 17, NULL, 10) : 0;
@@ -124,8 +124,8 @@ static int refused(int fd, char *buf, size_t len, size_t head_len,
 
 /* Sends the request and reads ternd's answer: 0 once upgraded, with
  * what came after the head in buf (*extra bytes). */
-static int handshake(int fd, const struct ternctl_console_options *o,
-		     char *buf, size_t *extra, struct tern_error *err)
+static int handshake(int fd, const struct ternctl_console_options *o, char *buf,
+		     size_t *extra, struct tern_error *err)
 {
 	char request[512];
 	size_t len = 0, head_len;
@@ -324,8 +324,7 @@ int ternctl_console(const struct ternctl_console_options *o,
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	s.signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (isatty(STDIN_FILENO)) {
-		fprintf(stderr,
-			"Connected to VM '%s' (Ctrl-] detaches)\r\n",
+		fprintf(stderr, "Connected to VM '%s' (Ctrl-] detaches)\r\n",
 			o->name);
 		terminal_enter_raw(&term, STDIN_FILENO);
 	} else {

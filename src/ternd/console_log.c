@@ -27,7 +27,8 @@ static int write_all(int fd, const void *data, size_t len)
 
 static int open_append(const char *path)
 {
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+	return open(path,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 }
 
@@ -81,14 +82,14 @@ static int rewrite_tail(struct console_log *log, const uint8_t *data,
 		read_fd = open(log->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (!old || read_fd < 0 ||
 		    pread(read_fd, old, from_file,
-			  (off_t)(log->size - from_file)) !=
-			    (ssize_t)from_file)
+			  (off_t)(log->size - from_file)) != (ssize_t)from_file)
 			ret = -EIO;
 		if (read_fd >= 0)
 			close(read_fd);
 	}
 	fd = ret ? -1
-		 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		 : open(tmp,
+			O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 			0600);
 	if (!ret && fd < 0)
 		ret = -errno;

@@ -29,8 +29,8 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
 	struct console_upgrade *u = cls;
 
 	vm_consoles_add_client(vm_manager_consoles(u->manager), u->name,
-			       u->force, u->scrollback, extra_in,
-			       extra_in_size, sock, urh);
+			       u->force, u->scrollback, extra_in, extra_in_size,
+			       sock, urh);
 }
 
 /* A comma-separated header value holding token (case-insensitive). */
@@ -55,8 +55,8 @@ static int parse_args(struct MHD_Connection *conn, struct console_upgrade *u,
 {
 	const char *scrollback = MHD_lookup_connection_value(
 		conn, MHD_GET_ARGUMENT_KIND, "scrollback");
-	const char *force =
-		MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "force");
+	const char *force = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "force");
 	char message[160];
 	char *end;
 	unsigned long long n;
@@ -122,8 +122,8 @@ int console_route(struct vm_manager *m, struct MHD_Connection *conn,
 	const char *action;
 	struct tern_error err;
 
-	if (strncmp(url, PREFIX, strlen(PREFIX)) || len <= strlen(PREFIX) +
-							     strlen(SUFFIX) ||
+	if (strncmp(url, PREFIX, strlen(PREFIX)) ||
+	    len <= strlen(PREFIX) + strlen(SUFFIX) ||
 	    strcmp(url + len - strlen(SUFFIX), SUFFIX))
 		return -1;
 	name_len = len - strlen(PREFIX) - strlen(SUFFIX);
@@ -148,10 +148,11 @@ int console_route(struct vm_manager *m, struct MHD_Connection *conn,
 	    !has_token(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_UPGRADE),
 		       PROTOCOL)) {
-		ternd_reply_fault(reply, 400,
-				  "the console is a byte stream: ask with "
-				  "'Connection: Upgrade' and 'Upgrade: " PROTOCOL
-				  "' ('ternctl console NAME' does)");
+		ternd_reply_fault(
+			reply, 400,
+			"the console is a byte stream: ask with "
+			"'Connection: Upgrade' and 'Upgrade: " PROTOCOL
+			"' ('ternctl console NAME' does)");
 		goto answered;
 	}
 	if (parse_args(conn, u, reply) || check_vm(m, u, reply))

@@ -265,10 +265,9 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 	}
 	snprintf(server->path, sizeof(server->path), "%s", path);
 	server->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE,
-		0, NULL, NULL,
-		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
+		NULL, NULL, handle_request, server, MHD_OPTION_LISTEN_SOCKET,
+		fd, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)TERND_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)TERND_MAX_CONNECTIONS,

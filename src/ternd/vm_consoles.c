@@ -113,8 +113,8 @@ static void flush_client(struct vm_console *con)
 	while (cl->fd >= 0 && byte_ring_used(&cl->out)) {
 		const uint8_t *data;
 		size_t len = byte_ring_peek(&cl->out, &data);
-		ssize_t n = send(cl->fd, data, len,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n =
+			send(cl->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n > 0) {
 			byte_ring_consume(&cl->out, (size_t)n);
@@ -160,8 +160,7 @@ static void lose_tern(struct vm_console *con, const char *why)
 	 * records the exit, and is told then (vm_consoles_vm_stopped). */
 }
 
-static void take_output(struct vm_console *con, const uint8_t *data,
-			size_t len)
+static void take_output(struct vm_console *con, const uint8_t *data, size_t len)
 {
 	int ret = console_log_append(&con->log, data, len);
 
@@ -217,8 +216,7 @@ static int connect_tern(struct vm_console *con, struct tern_error *err)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	int fd;
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s",
-		 con->socket_path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", con->socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return tern_error_set(err, errno, "socket: %s",
@@ -333,8 +331,9 @@ int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
 			 name);
 		/* A client left on the lost connection relays nothing. */
 		if (con->client.fd >= 0) {
-			tell_client(con->client.fd,
-				    "\r\n[the console connection was lost]\r\n");
+			tell_client(
+				con->client.fd,
+				"\r\n[the console connection was lost]\r\n");
 			lose_client(con, "its connection to the VM was lost");
 		}
 	}
@@ -347,8 +346,8 @@ int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
 	return 0;
 }
 
-void vm_consoles_add_client(struct vm_consoles *c, const char *name,
-			    int force, size_t scrollback, const char *extra,
+void vm_consoles_add_client(struct vm_consoles *c, const char *name, int force,
+			    size_t scrollback, const char *extra,
 			    size_t extra_len, MHD_socket sock,
 			    struct MHD_UpgradeResponseHandle *urh)
 {
@@ -418,7 +417,8 @@ size_t vm_consoles_poll_count(const struct vm_consoles *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->count; i++)
-		n += (c->items[i]->tern_fd >= 0) + (c->items[i]->client.fd >= 0);
+		n += (c->items[i]->tern_fd >= 0) +
+			(c->items[i]->client.fd >= 0);
 	return n;
 }
 

@@ -54,8 +54,8 @@ int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
  * first, then the live console; extra is what the client sent after its
  * request. With force, a current client is closed with a line saying why;
  * without, a client that lost the race is told so and closed. */
-void vm_consoles_add_client(struct vm_consoles *c, const char *name,
-			    int force, size_t scrollback, const char *extra,
+void vm_consoles_add_client(struct vm_consoles *c, const char *name, int force,
+			    size_t scrollback, const char *extra,
 			    size_t extra_len, MHD_socket sock,
 			    struct MHD_UpgradeResponseHandle *urh);
 /* Closes every client (before the HTTP server stops). */

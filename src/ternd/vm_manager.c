@@ -137,8 +137,9 @@ void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
 		fds[i] = (struct pollfd){.fd = m->live[i].proc.pidfd,
 					 .events = POLLIN};
 	networks_poll_fill(m->nets, fds + m->live_count);
-	vm_consoles_poll_fill(m->consoles, fds + m->live_count +
-						   networks_poll_count(m->nets));
+	vm_consoles_poll_fill(m->consoles,
+			      fds + m->live_count +
+				      networks_poll_count(m->nets));
 }
 
 void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)

@@ -231,8 +231,8 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 			serial,
 			NULL};
 
-	if (snprintf(serial, sizeof(serial), "unix:%s", launch->console_socket) >=
-	    (int)sizeof(serial))
+	if (snprintf(serial, sizeof(serial), "unix:%s",
+		     launch->console_socket) >= (int)sizeof(serial))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "console path too long");
 	return vm_process_spawn_program(argv, launch->log_path, proc, err);

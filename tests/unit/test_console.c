@@ -145,9 +145,8 @@ static void log_appends_and_keeps_its_newest_bytes(void **state)
 	assert_int_equal(console_log_tail(f->path, tail, 4), 4);
 	assert_memory_equal(tail, "XYZ!", 4);
 	/* One append larger than keep: only its own newest bytes. */
-	assert_int_equal(console_log_append(&log, "abcdefghijklmnopqrstuvwxyz",
-					    26),
-			 0);
+	assert_int_equal(
+		console_log_append(&log, "abcdefghijklmnopqrstuvwxyz", 26), 0);
 	assert_int_equal(console_log_tail(f->path, tail, sizeof(tail)), 10);
 	assert_memory_equal(tail, "qrstuvwxyz", 10);
 	console_log_close(&log);
@@ -213,10 +212,9 @@ static void serial_unix_mode_is_parsed_and_exported(void **state)
 	assert_string_equal(config->serial_path, "/run/c.sock");
 	doc = vm_config_json_export(config);
 	assert_non_null(doc);
-	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(doc, "tern"),
-						  "serial")),
-		"unix:/run/c.sock");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(doc, "tern"), "serial")),
+			    "unix:/run/c.sock");
 	json_decref(doc);
 	assert_int_not_equal(
 		config_parse_serial("--serial", "unix:", config, &err), 0);
