@@ -104,6 +104,8 @@ static int check_vm(struct vm_manager *m, const struct console_upgrade *u,
 		vm_record_free(&r);
 	}
 	if (!ret)
+		ret = vm_manager_attach_console(m, u->name, &err);
+	if (!ret)
 		ret = vm_consoles_check(vm_manager_consoles(m), u->name,
 					u->force, &err);
 	if (ret)

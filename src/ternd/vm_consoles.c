@@ -307,6 +307,11 @@ void vm_consoles_vm_stopped(struct vm_consoles *c, const char *name)
 	remove_console(c, con);
 }
 
+int vm_consoles_has(struct vm_consoles *c, const char *name)
+{
+	return find(c, name) != NULL;
+}
+
 int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
 		      struct tern_error *err)
 {
@@ -314,11 +319,7 @@ int vm_consoles_check(struct vm_consoles *c, const char *name, int force,
 	int ret;
 
 	if (!con)
-		return tern_error_set(err, EBUSY,
-				      "VM '%s' has no console socket: its "
-				      "tern was started with --serial file: "
-				      "(by an older ternd?); restart the VM "
-				      "to have a console",
+		return tern_error_set(err, EBUSY, "VM '%s' has no console",
 				      name);
 	if (con->tern_fd < 0) {
 		ret = connect_tern(con, err);

@@ -44,6 +44,10 @@ int vm_consoles_attach(struct vm_consoles *c, const char *name,
  * its console and client are closed. */
 void vm_consoles_vm_stopped(struct vm_consoles *c, const char *name);
 
+/* Whether ternd relays the VM's console (attached, even if its
+ * connection was lost since). */
+int vm_consoles_has(struct vm_consoles *c, const char *name);
+
 /* Whether a client may have the VM's console now: 0, or -EBUSY with err
  * set (no console connection, or another client has it and force is 0).
  * Reconnects to the VM's socket first when the connection was lost. */

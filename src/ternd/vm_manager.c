@@ -157,18 +157,44 @@ void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 	networks_reap(m->nets);
 }
 
-/* The VM's console: ternd relays it for as long as the VM runs. */
-static void attach_console(struct vm_manager *m, const char *name)
+static int connect_console(struct vm_manager *m, const char *name,
+			   struct tern_error *err)
 {
 	char socket_path[4200], log_path[4200];
-	struct tern_error err;
 
 	vm_manager_path(m, name, VM_FILE_CONSOLE_SOCKET, socket_path,
 			sizeof(socket_path));
 	vm_manager_path(m, name, VM_FILE_CONSOLE, log_path, sizeof(log_path));
-	if (vm_consoles_attach(m->consoles, name, socket_path, log_path, &err))
+	return vm_consoles_attach(m->consoles, name, socket_path, log_path,
+				  err);
+}
+
+/* The VM's console: ternd relays it for as long as the VM runs. */
+static void attach_console(struct vm_manager *m, const char *name)
+{
+	struct tern_error err;
+
+	if (connect_console(m, name, &err))
 		log_warn("VM '%s' has no console through ternd: %s", name,
 			 err.message);
+}
+
+int vm_manager_attach_console(struct vm_manager *m, const char *name,
+			      struct tern_error *err)
+{
+	char why[sizeof(err->message)];
+
+	if (vm_consoles_has(m->consoles, name))
+		return 0;
+	if (!connect_console(m, name, err)) {
+		log_info("VM '%s': console connection to its tern made", name);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", err->message);
+	return tern_error_set(err, EBUSY,
+			      "VM '%s' has no console: %s (a VM started by an "
+			      "older ternd has none until it is restarted)",
+			      name, why);
 }
 
 static void reattach_one(struct vm_manager *m, const struct vm_record *r)

@@ -56,6 +56,11 @@ const struct volume_pool *vm_manager_pool(const struct vm_manager *m);
 struct networks *vm_manager_networks(struct vm_manager *m);
 /* The VMs' serial consoles (vm_consoles.h). */
 struct vm_consoles *vm_manager_consoles(struct vm_manager *m);
+/* Connects ternd to a running VM's console socket unless it is already:
+ * 0, or -EBUSY with err saying why not (a tern started by an older ternd
+ * has no console socket). */
+int vm_manager_attach_console(struct vm_manager *m, const char *name,
+			      struct tern_error *err);
 
 /* The descriptors that become readable when a VM's process exits, then
  * those of the VMs' consoles (vm_consoles.h). */

@@ -281,6 +281,23 @@ def a_console_is_refused_with_the_reason():
 
 
 @test
+def a_vm_without_a_console_socket_is_refused_with_the_reason():
+    """A tern an older ternd started has --serial file: and no socket."""
+    with Host() as h:
+        h.start()
+        started(h)
+        h.kill9()
+        os.unlink(os.path.join(h.state, "vms", "echo", "console.sock"))
+        h.start()
+        assert h.listing()["echo"]["state"] == "running"
+        assert "VM 'echo' has no console through ternd" in h.stderr()
+        h.fails("console", "echo", words=["VM 'echo' has no console",
+                                          "until it is restarted"])
+        h.ok("destroy", "echo")
+        h.stop()
+
+
+@test
 def ternd_stops_cleanly_with_a_console_attached():
     with Host() as h:
         h.start()
