@@ -626,7 +626,9 @@ static int console_closed(const struct verb *verb, const char *name,
 
 	snprintf(path, sizeof(path), "/v1/vms/%s", name);
 	if (ternctl_request(inv->socket, "GET", path, NULL, &answer, &err)) {
-		fprintf(stderr, "ternctl: %s: the console ended: %s\n",
+		fprintf(stderr,
+			"ternctl: %s: the console ended, and ternd does not "
+			"answer: %s\n",
 			verb->name, err.message);
 		return EXIT_FAILED;
 	}

@@ -383,13 +383,15 @@ void vm_consoles_add_client(struct vm_consoles *c, const char *name, int force,
 	cl->fd = sock;
 	cl->urh = urh;
 	cl->in_len = extra_len < sizeof(cl->in) ? extra_len : sizeof(cl->in);
-	memcpy(cl->in, extra, cl->in_len);
+	if (cl->in_len)
+		memcpy(cl->in, extra, cl->in_len);
 	/* The scrollback, then at once what tern sent meanwhile: the log
 	 * holds everything up to now, so nothing is shown twice or
 	 * missed. */
 	tail = scrollback ? malloc(scrollback) : NULL;
 	n = tail ? console_log_tail(con->log.path, tail, scrollback) : 0;
-	byte_ring_push(&cl->out, tail, n);
+	if (n)
+		byte_ring_push(&cl->out, tail, n);
 	free(tail);
 	log_info("VM '%s': console client attached%s", name,
 		 force ? " (--force)" : "");

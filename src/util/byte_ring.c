@@ -27,6 +27,8 @@ size_t byte_ring_push(struct byte_ring *ring, const void *data, size_t len)
 	const uint8_t *in = data;
 	size_t dropped = 0, tail, first;
 
+	if (!len)
+		return 0;
 	if (len >= ring->capacity) {
 		/* Only the newest capacity bytes can stay. */
 		dropped = ring->used + (len - ring->capacity);

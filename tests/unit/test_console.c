@@ -82,6 +82,7 @@ static void ring_full_drops_the_oldest_and_counts(void **state)
 	assert_memory_equal(out, "mnopqrst", 8);
 	assert_int_equal(r.dropped, 18);
 	byte_ring_consume(&r, 5); /* more than it holds: harmless */
+	assert_int_equal(byte_ring_push(&r, NULL, 0), 0);
 	assert_int_equal(byte_ring_used(&r), 0);
 	byte_ring_free(&r);
 	assert_int_equal(byte_ring_init(&r, 0), -EINVAL);
