@@ -18,8 +18,8 @@ _ternctl_names()
 _ternctl()
 {
 	local cur prev verb i word
-	local verbs="define undefine start shutdown destroy list info pause
-		resume autostart vol-create vol-clone vol-resize vol-delete
+	local verbs="define undefine start shutdown destroy list info console
+		pause resume autostart vol-create vol-clone vol-resize vol-delete
 		vol-list vol-info net-define net-undefine net-start net-destroy
 		net-list net-info events metrics"
 	local -a operands=()
@@ -47,7 +47,7 @@ _ternctl()
 		--tls-cert=* | --tls-key=* | --tls-ca=*)
 			_ternctl_connect+=("$word")
 			;;
-		--bridge | --subnet | --kind | --mode) ((i++)) ;;
+		--bridge | --subnet | --kind | --mode | --scrollback) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $verb ]]; then
@@ -69,7 +69,7 @@ _ternctl()
 		COMPREPLY=($(compgen -W "managed bridge" -- "$cur"))
 		return
 		;;
-	--bridge | --subnet) return ;;
+	--bridge | --subnet | --scrollback) return ;;
 	esac
 
 	if [[ -z $verb ]]; then
@@ -92,6 +92,7 @@ _ternctl()
 		net-info) options+=" --json" ;;
 		net-define) options+=" --bridge --subnet --nat --dhcp --kind" ;;
 		autostart) options+=" --disable" ;;
+		console) options+=" --force --scrollback" ;;
 		events) options+=" --follow --json" ;;
 		esac
 		COMPREPLY=($(compgen -W "$options" -- "$cur"))
@@ -105,7 +106,7 @@ _ternctl()
 		# Shut-off VMs are the ones to start; all are offered.
 		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
 		;;
-	shutdown | destroy | pause | resume)
+	shutdown | destroy | pause | resume | console)
 		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list)" -- "$cur"))
 		;;
 	undefine | info)

@@ -176,9 +176,14 @@ int config_parse_serial(const char *field, const char *text,
 		   !strchr(text, '\n')) {
 		config->serial_mode = SERIAL_MODE_FILE;
 		config->serial_path = text + 5;
+	} else if (!strncmp(text, "unix:", 5) && text[5] &&
+		   !strchr(text, '\n')) {
+		config->serial_mode = SERIAL_MODE_UNIX;
+		config->serial_path = text + 5;
 	} else {
 		return tern_error_set(err, EINVAL,
-				      "%s '%s': use stdio, none or file:PATH",
+				      "%s '%s': use stdio, none, file:PATH or "
+				      "unix:PATH",
 				      field, text);
 	}
 	return 0;

@@ -1446,6 +1446,8 @@ static json_t *export_serial(const struct vm_config *config)
 		return json_string("none");
 	case SERIAL_MODE_FILE:
 		return json_sprintf("file:%s", config->serial_path);
+	case SERIAL_MODE_UNIX:
+		return json_sprintf("unix:%s", config->serial_path);
 	}
 	return json_string("stdio");
 }

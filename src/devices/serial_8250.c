@@ -3,6 +3,7 @@
  * the FIFO is written and the THRE interrupt follows each write. */
 #include "devices/serial_8250.h"
 
+#include "backends/serial_backend.h"
 #include "util/token_bucket.h"
 
 #include <errno.h>
@@ -61,6 +62,8 @@ struct serial_8250 {
 	pthread_mutex_t lock;
 	struct irq_line irq;
 	int output_fd;
+	/* Set: the guest's output goes to it instead of output_fd. */
+	struct serial_backend *backend;
 	int irq_level;
 	/* The guest decides how much it prints: a file stops growing at
 	 * output_limit bytes (0: no limit), with one line in tern's log. */
@@ -132,6 +135,9 @@ static void transmit(struct serial_8250 *s, uint8_t byte)
 				byte;
 			s->rx_count++;
 		}
+	} else if (s->backend) {
+		if (rate_limit_admits(s))
+			s->backend->ops->transmit(s->backend, byte);
 	} else if (s->output_fd >= 0 && s->output_limit &&
 		   s->output_written >= s->output_limit) {
 		/* Dropped: the line below was logged once, as the limit was
@@ -358,6 +364,15 @@ void serial_8250_set_output_limit(struct device *dev, uint64_t limit)
 
 	pthread_mutex_lock(&s->lock);
 	s->output_limit = limit;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_8250_set_backend(struct device *dev, struct serial_backend *backend)
+{
+	struct serial_8250 *s = to_serial(dev);
+
+	pthread_mutex_lock(&s->lock);
+	s->backend = backend;
 	pthread_mutex_unlock(&s->lock);
 }
 

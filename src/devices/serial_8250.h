@@ -21,6 +21,12 @@ struct device *serial_8250_create(const struct irq_line *irq, int output_fd);
  * from now on; the rest is dropped, with one warning in tern's log. */
 void serial_8250_set_output_limit(struct device *dev, uint64_t limit);
 
+struct serial_backend;
+/* From now on the guest's output goes to backend (backends/serial_backend.h)
+ * rather than the output fd; the backend must outlive the device. */
+void serial_8250_set_backend(struct device *dev,
+			     struct serial_backend *backend);
+
 /* Firecracker's serial rate_limiter (a config that limits nothing turns
  * it off): guest output beyond it is dropped, as Firecracker does, and
  * counted. */

@@ -152,6 +152,8 @@ static const struct seccomp_rule kvm_vcpu[] = {
 static const struct seccomp_rule main_loop[] = {
 	ALLOW(poll, "the event loop: stop eventfd, signalfd, stdin"),
 	ALLOW(read, "signalfd, stdin (console input), eventfds"),
+	ALLOW(accept4, "--serial unix: a console client connects"),
+	ALLOW(sendto, "--serial unix: the guest's output to its client"),
 	ALLOW_IOCTL(TCGETS, "the terminal's settings, restored at exit"),
 	ALLOW_IOCTL(TCSETS, "restore the terminal at exit"),
 	ALLOW_IOCTL(KVM_IRQ_LINE,

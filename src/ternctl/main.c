@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ternctl/ternctl_client.h"
+#include "ternctl/ternctl_console.h"
 #include "ternctl/ternctl_print.h"
 #include "config/vm_config_json.h"
 #include "ternd/ternd_name.h"
@@ -18,6 +19,8 @@
 #define DEFAULT_SOCKET "/run/ternd.sock"
 /* ternd's page of events (TERND_EVENTS_PAGE). */
 #define EVENTS_PAGE 1000
+/* ternd's CONSOLE_SCROLLBACK_MAX. */
+#define CONSOLE_SCROLLBACK_LIMIT (1024 * 1024)
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -31,6 +34,7 @@ enum {
 	OPT_FOLLOW = 1 << 5,
 	OPT_NAT = 1 << 6,
 	OPT_DHCP = 1 << 7,
+	OPT_FORCE = 1 << 8,
 };
 
 static const struct {
@@ -41,6 +45,7 @@ static const struct {
 	{"--name", OPT_NAME},	    {"--shrink", OPT_SHRINK},
 	{"--disable", OPT_DISABLE}, {"--follow", OPT_FOLLOW},
 	{"--nat", OPT_NAT},	    {"--dhcp", OPT_DHCP},
+	{"--force", OPT_FORCE},
 };
 
 /* What one command line asked for. */
@@ -51,6 +56,7 @@ struct invocation {
 	const char *mode; /* shutdown --mode, NULL: ternd's default */
 	/* net-define's --bridge, --subnet, --kind; NULL when not given. */
 	const char *bridge, *subnet, *kind;
+	const char *scrollback; /* console's --scrollback, NULL: default */
 	const char *args[2];
 	int arg_count;
 	struct ternctl_tls_files tls; /* --tls-cert, --tls-key, --tls-ca */
@@ -602,6 +608,100 @@ static int run_metrics(const struct verb *verb, const struct invocation *inv)
 	return fflush(stdout) ? EXIT_FAILED : 0;
 }
 
+/* --scrollback's value: bytes, or with K or M (powers of 1024). -1 when it
+ * is not one, or more than ternd keeps. */
+static long long parse_scrollback(const char *text)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!text[0] || text[0] == '-')
+		return -1;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		n <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20, end++;
+	if (*end || n > CONSOLE_SCROLLBACK_LIMIT)
+		return -1;
+	return (long long)n;
+}
+
+/* Why a console that ternd closed ended, from the VM's state now. */
+static int console_closed(const struct verb *verb, const char *name,
+			  const struct invocation *inv)
+{
+	struct tern_error err;
+	const char *state, *reason;
+	char path[128];
+	json_t *answer;
+
+	snprintf(path, sizeof(path), "/v1/vms/%s", name);
+	if (ternctl_request(inv->socket, "GET", path, NULL, &answer, &err)) {
+		fprintf(stderr,
+			"ternctl: %s: the console ended, and ternd does not "
+			"answer: %s\n",
+			verb->name, err.message);
+		return EXIT_FAILED;
+	}
+	state = json_string_value(json_object_get(answer, "state"));
+	reason = json_string_value(json_object_get(answer, "reason"));
+	if (state && !strcmp(state, "shut off")) {
+		fprintf(stderr, "ternctl: %s: VM '%s' is shut off (%s)\n",
+			verb->name, name, reason ? reason : "");
+		json_decref(answer);
+		return 0;
+	}
+	json_decref(answer);
+	fprintf(stderr,
+		"ternctl: %s: ternd closed the console of VM '%s' (another "
+		"client took it with --force, or its connection to the VM "
+		"was lost)\n",
+		verb->name, name);
+	return EXIT_FAILED;
+}
+
+static int run_console(const struct verb *verb, const struct invocation *inv)
+{
+	struct ternctl_console_options o = {
+		.socket = inv->socket,
+		.name = inv->args[0],
+		.scrollback = 4096,
+		.force = !!(inv->options & OPT_FORCE),
+	};
+	enum ternctl_console_end end;
+	struct tern_error err;
+	long long scrollback;
+
+	if (check_name(verb, "VM", o.name))
+		return EXIT_FAILED;
+	if (inv->scrollback) {
+		scrollback = parse_scrollback(inv->scrollback);
+		if (scrollback < 0) {
+			fprintf(stderr,
+				"ternctl: %s: --scrollback '%s': a number of "
+				"bytes (K, M: powers of 1024), at most 1M\n",
+				verb->name, inv->scrollback);
+			return EXIT_USAGE;
+		}
+		o.scrollback = (size_t)scrollback;
+	}
+	if (ternctl_console(&o, &end, &err))
+		return failed(verb->name, &err);
+	switch (end) {
+	case TERNCTL_CONSOLE_DETACHED:
+		return 0;
+	case TERNCTL_CONSOLE_SIGNAL:
+		return EXIT_FAILED;
+	case TERNCTL_CONSOLE_CLOSED:
+		break;
+	}
+	return console_closed(verb, o.name, inv);
+}
+
 static const struct verb verbs[] = {
 	{"define", "define NAME FILE",
 	 "Stores a VM definition under NAME: FILE (- for standard input) is "
@@ -670,6 +770,27 @@ static const struct verb verbs[] = {
 	 "its tern's\n"
 	 "pid and API socket, and its log files. --json adds the definition.",
 	 1, OPT_JSON, run_info},
+	{"console", "console NAME [--force] [--scrollback BYTES]",
+	 "Attaches this terminal to the VM's serial console (COM1, the "
+	 "guest's ttyS0)\n"
+	 "through ternd: first the newest BYTES of what the guest printed "
+	 "(default\n"
+	 "4096; K and M for powers of 1024, at most 1M; 0 for none; ternd "
+	 "keeps the\n"
+	 "newest 512 KiB to 1 MiB in the VM's console.log), then the live "
+	 "console.\n"
+	 "The terminal is raw: every key goes to the guest, except Ctrl-], "
+	 "which\n"
+	 "detaches (the VM runs on). One console per VM: a second is "
+	 "refused unless\n"
+	 "--force, which takes it over (the first is told, and ends).\n"
+	 "Standard input need not be a terminal (scripts): it is sent as "
+	 "is, and its\n"
+	 "end detaches, as a Ctrl-] byte in it does.\n"
+	 "Exit status: 0 detached, or the VM stopped; 1 the console could "
+	 "not be had,\n"
+	 "was taken over, or ternd went away.",
+	 1, OPT_FORCE, run_console},
 	{"pause", "pause NAME",
 	 "Stops the VM's vCPUs (tern's PATCH /vm Paused); its memory and "
 	 "devices stay.",
@@ -877,13 +998,15 @@ static int flag_bit(const char *arg)
 	return 0;
 }
 
-/* net-define's --bridge, --subnet and --kind, as "--NAME VALUE" or
- * "--NAME=VALUE": 1 when argv[*i] is one (stored, *i past its value), 0
- * when not, -1 when its value is missing. */
+/* net-define's --bridge, --subnet and --kind, console's --scrollback, as
+ * "--NAME VALUE" or "--NAME=VALUE": 1 when argv[*i] is one (stored, *i
+ * past its value), 0 when not, -1 when its value is missing. */
 static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 {
-	static const char *const names[] = {"--bridge", "--subnet", "--kind"};
-	const char **slots[] = {&inv->bridge, &inv->subnet, &inv->kind};
+	static const char *const names[] = {"--bridge", "--subnet", "--kind",
+					    "--scrollback"};
+	const char **slots[] = {&inv->bridge, &inv->subnet, &inv->kind,
+				&inv->scrollback};
 	const char *arg = argv[*i];
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
@@ -1024,6 +1147,9 @@ static int check_invocation(const struct verb *verb,
 				   "to -c tls://HOST:PORT, not to the socket "
 				   "%s",
 				   inv->socket);
+	if (inv->scrollback && strcmp(verb->name, "console"))
+		return usage_error("--scrollback belongs to console, not %s",
+				   verb->name);
 	if ((inv->bridge || inv->subnet || inv->kind) &&
 	    strcmp(verb->name, "net-define"))
 		return usage_error("--bridge, --subnet and --kind belong to "

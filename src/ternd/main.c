@@ -69,7 +69,8 @@ static void print_usage(FILE *out)
 		"definitions and\n"
 		"                     runtime records), DIR/vms/NAME/ (each "
 		"VM's config.json,\n"
-		"                     api.sock, tern.log and console.log), "
+		"                     api.sock, tern.log, console.sock and "
+		"console.log), "
 		"DIR/ternd.log\n"
 		"                     (without --foreground). Created 0700 if "
 		"missing.\n"
@@ -513,7 +514,7 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 		}
 		if (fds[0].revents)
 			stop = read_signals(signal_fd);
-		vm_manager_reap(m);
+		vm_manager_reap(m, fds + 2);
 		ternd_server_run(server);
 		if (metrics)
 			ternd_server_run(metrics);

@@ -11,10 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/console_route.h"
 #include "ternd/metrics_listen.h"
 #include "ternd/ternd_routes.h"
 #include "ternd/ternd_stats.h"
 #include "ternd/tls_listener.h"
+#include "ternd/vm_consoles.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
 
@@ -43,6 +45,7 @@ struct request {
 	size_t len;
 	int too_large;
 	int resumed; /* a long poll that waited: answer now */
+	void *upgrade; /* a console's (console_route.h), freed at the end */
 };
 
 static int64_t now_ms(void)
@@ -214,6 +217,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	struct request *req = *con_cls;
 	struct ternd_reply reply = {0};
 	struct ternd_request request;
+	enum MHD_Result result;
 
 	if (!req) {
 		char dn[256], address[64];
@@ -257,6 +261,13 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (!maybe_wait(server, conn, req, &request))
 		return MHD_YES;
+	switch (console_route(server->manager, conn, method, url, &reply,
+			      &result, &req->upgrade)) {
+	case 0:
+		return result;
+	case 1:
+		return send_reply(conn, method, url, &reply);
+	}
 	ternd_route(server->manager, &request, &reply);
 	return send_reply(conn, method, url, &reply);
 }
@@ -269,6 +280,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 
 	if (req) {
 		free(req->body);
+		free(req->upgrade);
 		free(req);
 	}
 	*con_cls = NULL;
@@ -309,9 +321,9 @@ static struct ternd_server *start_daemon(struct ternd_server *server, int fd,
 		return NULL;
 	}
 	server->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_TIMEOUT,
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE, 0,
+		NULL, NULL, handle_request, server, MHD_OPTION_LISTEN_SOCKET,
+		fd, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)TERND_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)TERND_MAX_CONNECTIONS,
@@ -449,8 +461,11 @@ void ternd_server_stop(struct ternd_server *server)
 {
 	if (!server)
 		return;
-	/* libmicrohttpd stops no daemon with suspended connections. */
+	/* libmicrohttpd stops no daemon with suspended connections, and
+	 * an upgraded one (a console) counts as suspended. */
 	wake_waiters(server, 1);
+	vm_consoles_drop_clients(vm_manager_consoles(server->manager));
+	MHD_run(server->daemon);
 	tls_listener_close(server->tls);
 	MHD_stop_daemon(server->daemon);
 	close(server->epoll_fd);

@@ -16,6 +16,7 @@
 #include "ternd/networks.h"
 #include "ternd/test_hooks.h"
 #include "ternd/ternd_stats.h"
+#include "ternd/vm_consoles.h"
 #include "ternd/vm_api.h"
 #include "ternd/vm_jail.h"
 #include "ternd/vm_process.h"
@@ -33,6 +34,7 @@ struct vm_manager {
 	struct volume_pool pool;
 	struct ternd_db *db;
 	struct networks *nets;
+	struct vm_consoles *consoles;
 	struct live_vm *live;
 	size_t live_count;
 	const struct vm_jail_config *jail; /* NULL: no jails */
@@ -44,6 +46,7 @@ static const char *const file_names[] = {
 	[VM_FILE_API_SOCKET] = "/api.sock",
 	[VM_FILE_LOG] = "/tern.log",
 	[VM_FILE_CONSOLE] = "/console.log",
+	[VM_FILE_CONSOLE_SOCKET] = "/console.sock",
 };
 
 int vm_manager_path(const struct vm_manager *m, const char *name,
@@ -121,6 +124,8 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
 	rt = shut_off(reason);
+	/* What the guest said last is logged before the console goes. */
+	vm_consoles_vm_stopped(m->consoles, vm->name);
 	/* Its tern is gone, so its taps can go (and must: a tap names the
 	 * VM's MAC on the bridge). */
 	networks_vm_taps_down(m->nets, vm->name);
@@ -136,19 +141,26 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 
 size_t vm_manager_poll_count(const struct vm_manager *m)
 {
-	return m->live_count + networks_poll_count(m->nets);
+	return m->live_count + networks_poll_count(m->nets) +
+		vm_consoles_poll_count(m->consoles);
 }
 
-void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds)
+void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
 {
 	for (size_t i = 0; i < m->live_count; i++)
 		fds[i] = (struct pollfd){.fd = m->live[i].proc.pidfd,
 					 .events = POLLIN};
 	networks_poll_fill(m->nets, fds + m->live_count);
+	vm_consoles_poll_fill(m->consoles,
+			      fds + m->live_count +
+				      networks_poll_count(m->nets));
 }
 
-void vm_manager_reap(struct vm_manager *m)
+void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 {
+	/* The consoles first: an exit below drops its console. */
+	vm_consoles_serve(m->consoles,
+			  fds + m->live_count + networks_poll_count(m->nets));
 	for (size_t i = 0; i < m->live_count;) {
 		if (vm_process_exited(&m->live[i].proc))
 			record_exit(m, &m->live[i], "its tern process ended",
@@ -157,6 +169,56 @@ void vm_manager_reap(struct vm_manager *m)
 			i++;
 	}
 	networks_reap(m->nets);
+}
+
+static int connect_console(struct vm_manager *m, const char *name,
+			   struct tern_error *err)
+{
+	char socket_path[4200], log_path[4200];
+
+	vm_manager_path(m, name, VM_FILE_CONSOLE_SOCKET, socket_path,
+			sizeof(socket_path));
+	vm_manager_path(m, name, VM_FILE_CONSOLE, log_path, sizeof(log_path));
+	return vm_consoles_attach(m->consoles, name, socket_path, log_path,
+				  err);
+}
+
+/* The VM's console: ternd relays it for as long as the VM runs. */
+static void attach_console(struct vm_manager *m, const char *name)
+{
+	struct tern_error err;
+
+	/* A jailed tern writes its console to a file (see start). */
+	if (m->jail)
+		return;
+	if (connect_console(m, name, &err))
+		log_warn("VM '%s' has no console through ternd: %s", name,
+			 err.message);
+}
+
+int vm_manager_attach_console(struct vm_manager *m, const char *name,
+			      struct tern_error *err)
+{
+	char why[sizeof(err->message)];
+
+	if (vm_consoles_has(m->consoles, name))
+		return 0;
+	if (m->jail)
+		return tern_error_set(err, EBUSY,
+				      "VM '%s' is jailed: its console is the "
+				      "file console.log in its state "
+				      "directory; ternctl console does not "
+				      "reach into jails yet",
+				      name);
+	if (!connect_console(m, name, err)) {
+		log_info("VM '%s': console connection to its tern made", name);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", err->message);
+	return tern_error_set(err, EBUSY,
+			      "VM '%s' has no console: %s (a VM started by an "
+			      "older ternd has none until it is restarted)",
+			      name, why);
 }
 
 static void reattach_one(struct vm_manager *m, const struct vm_record *r)
@@ -190,6 +252,7 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 	}
 	log_info("re-attached to VM '%s' (pid %d, %s)", r->name, (int)rec->pid,
 		 vm_state_name(now));
+	attach_console(m, r->name);
 	if (now != rec->state) {
 		rt.state = now;
 		snprintf(rt.reason, sizeof(rt.reason),
@@ -280,6 +343,11 @@ int vm_manager_open(const struct vm_manager_options *options,
 	if (!ret)
 		volume_pool_recover(&m->pool, volume_in_catalog,
 				    report_recovered, m);
+	if (!ret) {
+		m->consoles = vm_consoles_new();
+		if (!m->consoles)
+			ret = tern_error_set(err, ENOMEM, "out of memory");
+	}
 	if (!ret)
 		ret = networks_open(m->db, m->state_dir, &m->nets, err);
 	if (!ret)
@@ -310,6 +378,11 @@ struct networks *vm_manager_networks(struct vm_manager *m)
 	return m->nets;
 }
 
+struct vm_consoles *vm_manager_consoles(struct vm_manager *m)
+{
+	return m->consoles;
+}
+
 void vm_manager_close(struct vm_manager *m)
 {
 	if (!m)
@@ -317,6 +390,7 @@ void vm_manager_close(struct vm_manager *m)
 	for (size_t i = 0; i < m->live_count; i++)
 		vm_process_forget(&m->live[i].proc);
 	free(m->live);
+	vm_consoles_free(m->consoles);
 	networks_close(m->nets);
 	ternd_db_close(m->db);
 	free(m);
@@ -350,10 +424,12 @@ static int check_socket_fits(const struct vm_manager *m, const char *name,
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
-	if (vm_manager_path(m, name, VM_FILE_API_SOCKET, path, sizeof(path)))
+	if (vm_manager_path(m, name, VM_FILE_API_SOCKET, path, sizeof(path)) ||
+	    vm_manager_path(m, name, VM_FILE_CONSOLE_SOCKET, path,
+			    sizeof(path)))
 		return tern_error_set(err, EINVAL,
 				      "VM name '%s' is too long for this "
-				      "state directory: %s/vms/%s/api.sock "
+				      "state directory: %s/vms/%s/console.sock "
 				      "must fit in %zu bytes",
 				      name, m->state_dir, name,
 				      sizeof(path) - 1);
@@ -434,9 +510,9 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 /* The files ternd made for the VM; its logs go with the definition. */
 static void remove_vm_files(struct vm_manager *m, const char *name)
 {
-	static const enum vm_file files[] = {VM_FILE_CONFIG, VM_FILE_API_SOCKET,
-					     VM_FILE_LOG, VM_FILE_CONSOLE,
-					     VM_FILE_DIR};
+	static const enum vm_file files[] = {
+		VM_FILE_CONFIG,	 VM_FILE_API_SOCKET,	 VM_FILE_LOG,
+		VM_FILE_CONSOLE, VM_FILE_CONSOLE_SOCKET, VM_FILE_DIR};
 	char path[4200];
 
 	/* A jailed VM's uid is free again. */
@@ -585,8 +661,8 @@ static int wait_started(struct vm_manager *m, const char *name,
 }
 
 struct start_files {
-	char dir[4200], config[4200], log[4200], console[4200];
-	char api_socket[108];
+	char dir[4200], config[4200], log[4200];
+	char api_socket[108], console_socket[108];
 };
 
 static int prepare_files(struct vm_manager *m, const struct vm_record *r,
@@ -601,8 +677,8 @@ static int prepare_files(struct vm_manager *m, const struct vm_record *r,
 	vm_manager_path(m, r->name, VM_FILE_CONFIG, f->config,
 			sizeof(f->config));
 	vm_manager_path(m, r->name, VM_FILE_LOG, f->log, sizeof(f->log));
-	vm_manager_path(m, r->name, VM_FILE_CONSOLE, f->console,
-			sizeof(f->console));
+	vm_manager_path(m, r->name, VM_FILE_CONSOLE_SOCKET, f->console_socket,
+			sizeof(f->console_socket));
 	vm_manager_path(m, r->name, VM_FILE_API_SOCKET, f->api_socket,
 			sizeof(f->api_socket));
 	ret = make_dir(f->dir, err);
@@ -620,7 +696,7 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 			      .config_path = f->config,
 			      .api_socket = f->api_socket,
 			      .log_path = f->log,
-			      .console_path = f->console,
+			      .console_socket = f->console_socket,
 			      .enter = jail ? vm_jail_enter : NULL,
 			      .enter_opaque = jail};
 	struct vm_runtime rt = {.state = VM_STATE_RUNNING};
@@ -725,8 +801,20 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 	if (!ret)
 		ret = prepare_files(m, &r, config, &files, err);
 	if (!ret && m->jail) {
-		ret = vm_jail_prepare(m->jail, m->state_dir, files.dir, config,
-				      files.console, &jail, err);
+		/* A jailed tern writes its console to a file in the jail
+		 * (linked to the VM's console.log): ternd relays no socket
+		 * from inside a jail yet. */
+		char console_log[4200];
+
+		if (vm_manager_path(m, name, VM_FILE_CONSOLE, console_log,
+				    sizeof(console_log)))
+			ret = tern_error_set(err, ENAMETOOLONG,
+					     "VM '%s': its console path is too "
+					     "long",
+					     name);
+		else
+			ret = vm_jail_prepare(m->jail, m->state_dir, files.dir,
+					      config, console_log, &jail, err);
 		if (!ret)
 			memcpy(files.api_socket, jail.api_socket,
 			       sizeof(files.api_socket));
@@ -770,6 +858,7 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 		return ret;
 	log_info("VM '%s' %s (pid %d)", name, why,
 		 (int)find_live(m, name)->proc.pid);
+	attach_console(m, name);
 	/* The runtime record says so already; this logs the event, with
 	 * why, once tern answers. */
 	if (!vm_manager_get(m, name, &r, err)) {

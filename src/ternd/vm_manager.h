@@ -56,12 +56,21 @@ struct ternd_db *vm_manager_db(struct vm_manager *m);
 const struct volume_pool *vm_manager_pool(const struct vm_manager *m);
 /* For the network operations (networks.h). */
 struct networks *vm_manager_networks(struct vm_manager *m);
+/* The VMs' serial consoles (vm_consoles.h). */
+struct vm_consoles *vm_manager_consoles(struct vm_manager *m);
+/* Connects ternd to a running VM's console socket unless it is already:
+ * 0, or -EBUSY with err saying why not (a tern started by an older ternd
+ * has no console socket). */
+int vm_manager_attach_console(struct vm_manager *m, const char *name,
+			      struct tern_error *err);
 
-/* The descriptors that become readable when a VM's process exits. */
+/* The descriptors that become readable when a VM's process exits, then
+ * those of the VMs' consoles (vm_consoles.h). */
 size_t vm_manager_poll_count(const struct vm_manager *m);
-void vm_manager_poll_fill(const struct vm_manager *m, struct pollfd *fds);
-/* Records every VM whose process has exited. */
-void vm_manager_reap(struct vm_manager *m);
+void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds);
+/* Serves the consoles, then records every VM whose process has
+ * exited. */
+void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds);
 
 /* The document is the JSON text of tern's configuration; *created is 1
  * for a new VM, 0 when an existing definition was replaced (a running VM
@@ -111,7 +120,8 @@ enum vm_file {
 	VM_FILE_CONFIG,
 	VM_FILE_API_SOCKET,
 	VM_FILE_LOG,
-	VM_FILE_CONSOLE
+	VM_FILE_CONSOLE,
+	VM_FILE_CONSOLE_SOCKET, /* tern's --serial unix: socket */
 };
 int vm_manager_path(const struct vm_manager *m, const char *name,
 		    enum vm_file file, char *buf, size_t size);

@@ -284,8 +284,8 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 			serial,
 			NULL};
 
-	if (snprintf(serial, sizeof(serial), "file:%s", launch->console_path) >=
-	    (int)sizeof(serial))
+	if (snprintf(serial, sizeof(serial), "unix:%s",
+		     launch->console_socket) >= (int)sizeof(serial))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "console path too long");
 	return spawn(argv, launch->log_path, launch->enter,

@@ -1,5 +1,5 @@
 /* One VM's tern process as ternd starts, recognises and stops it. The
- * process is a `tern run --config-file F --api-sock S --serial file:C`
+ * process is a `tern run --config-file F --api-sock S --serial unix:C`
  * in a session of its own (setsid: a ternd that stops or is killed takes
  * no VM with it), its stdout and stderr appended to a log file.
  *
@@ -21,7 +21,9 @@ struct vm_launch {
 	const char *config_path;
 	const char *api_socket;
 	const char *log_path; /* tern's stdout and stderr, appended */
-	const char *console_path; /* the guest's serial console, appended */
+	/* the guest's serial console: tern listens there, ternd relays
+	 * (vm_consoles.h) */
+	const char *console_socket;
 	/* A jailed VM (vm_jail.h): the child calls enter(enter_opaque),
 	 * which becomes the jailed tern, instead of exec'ing tern_path. */
 	int (*enter)(void *opaque);

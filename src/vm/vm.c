@@ -21,6 +21,7 @@
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/reset_rom.h"
 #include "arch/x86/vcpu_setup.h"
+#include "backends/serial_backend.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
 #include "devices/acpi_ged.h"
@@ -258,6 +259,9 @@ static int open_serial_output(struct vm *vm, struct tern_error *err)
 			return vm->serial_output_fd;
 		vm->serial_output_owned = 1;
 		break;
+	case SERIAL_MODE_UNIX:
+		return serial_socket_open(vm->config.serial_path,
+					  &vm->serial_backend, err);
 	case SERIAL_MODE_NONE:
 		break;
 	}
@@ -329,6 +333,8 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 	if (vm->serial && vm->config.serial_mode == SERIAL_MODE_FILE)
 		serial_8250_set_output_limit(
 			vm->serial, vm_config_serial_file_limit(&vm->config));
+	if (vm->serial && vm->serial_backend)
+		serial_8250_set_backend(vm->serial, vm->serial_backend);
 	if (vm->serial)
 		serial_8250_set_rate_limit(vm->serial,
 					   &vm->config.serial_rate_limiter);
@@ -1146,7 +1152,7 @@ static void wait_for_stop(struct vm *vm, int signal_fd)
 	};
 
 	while (!vm_stop_requested(vm)) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[3 + SERIAL_BACKEND_MAX_FDS] = {
 			{.fd = vm->stop_eventfd, .events = POLLIN},
 			{.fd = signal_fd, .events = POLLIN},
 			{.fd = STDIN_FILENO, .events = POLLIN},
@@ -1155,14 +1161,29 @@ static void wait_for_stop(struct vm *vm, int signal_fd)
 		 * retry shortly: the guest drains it at its own pace. */
 		int waiting = input.pending_len > 0;
 		int nfds = input.open && !waiting ? 3 : 2;
+		int timeout = waiting ? 10 : -1, backend_fds = 0;
 		struct signalfd_siginfo info;
 
-		if (poll(fds, nfds, waiting ? 10 : -1) < 0 && errno != EINTR)
+		/* The backend's entries after stdin's slot, used or not. */
+		if (vm->serial_backend)
+			backend_fds = vm->serial_backend->ops->poll_fill(
+				vm->serial_backend, fds + 3, &timeout);
+		if (backend_fds) {
+			if (nfds == 2)
+				fds[2].fd = -1; /* poll skips it */
+			nfds = 3 + backend_fds;
+		}
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
 			break;
+		if (backend_fds)
+			vm->serial_backend->ops->serve(vm->serial_backend,
+						       fds + 3, backend_fds,
+						       vm->serial);
 		if (fds[1].revents & POLLIN &&
 		    read(signal_fd, &info, sizeof(info)) == sizeof(info))
 			take_signal(vm, &info);
-		if (nfds == 3 && fds[2].revents & (POLLNVAL | POLLERR))
+		if (nfds >= 3 && fds[2].fd >= 0 &&
+		    fds[2].revents & (POLLNVAL | POLLERR))
 			input.open = 0; /* no usable stdin: run headless */
 		else if (input.open &&
 			 (waiting || fds[2].revents & (POLLIN | POLLHUP)))
@@ -1229,6 +1250,10 @@ void vm_destroy(struct vm *vm)
 	vm->balloon = NULL; /* destroyed with its transport above */
 	vm->virtio_device_count = 0;
 	irq_routing_destroy(&vm->irq_routing);
+	/* After the UART (destroyed with the port bus) that wrote to it. */
+	if (vm->serial_backend)
+		vm->serial_backend->ops->destroy(vm->serial_backend);
+	vm->serial_backend = NULL;
 	if (vm->serial_output_owned && vm->serial_output_fd >= 0)
 		close(vm->serial_output_fd);
 	if (vm->fd >= 0)

@@ -86,6 +86,8 @@ struct vm {
 	struct vm_power_on_state *power_on;
 	int serial_output_fd;
 	int serial_output_owned;
+	/* --serial unix:PATH (backends/serial_backend.h); NULL otherwise. */
+	struct serial_backend *serial_backend;
 
 	_Atomic int stop_reason;
 	int stop_eventfd;

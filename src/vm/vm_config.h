@@ -34,6 +34,7 @@ enum serial_mode {
 	SERIAL_MODE_STDIO,
 	SERIAL_MODE_FILE,
 	SERIAL_MODE_NONE,
+	SERIAL_MODE_UNIX, /* a Unix socket tern listens on */
 };
 
 enum virtio_transport {
@@ -115,7 +116,7 @@ struct vm_config {
 	int module_count;
 	const char *cmdline;
 	enum serial_mode serial_mode;
-	const char *serial_path; /* SERIAL_MODE_FILE only */
+	const char *serial_path; /* SERIAL_MODE_FILE and _UNIX only */
 	/* SERIAL_MODE_FILE: the most bytes of guest output written to the
 	 * file; 0 is the default (SERIAL_FILE_LIMIT_DEFAULT), UINT64_MAX no
 	 * limit. Command line only (--serial-file-limit). */
