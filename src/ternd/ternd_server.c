@@ -215,6 +215,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 			conn, MHD_GET_ARGUMENT_KIND, "limit"),
 		.wait = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 						    "wait"),
+		.snapshots = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "snapshots"),
 	};
 	if (!maybe_wait(server, conn, req, &request))
 		return MHD_YES;

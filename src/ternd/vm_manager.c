@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ternd/networks.h"
+#include "ternd/snapshots.h"
 #include "ternd/test_hooks.h"
 #include "ternd/vm_api.h"
 #include "ternd/vm_process.h"
@@ -40,6 +41,7 @@ static const char *const file_names[] = {
 	[VM_FILE_API_SOCKET] = "/api.sock",
 	[VM_FILE_LOG] = "/tern.log",
 	[VM_FILE_CONSOLE] = "/console.log",
+	[VM_FILE_SNAPSHOTS] = "/snapshots",
 };
 
 int vm_manager_path(const struct vm_manager *m, const char *name,
@@ -265,6 +267,8 @@ int vm_manager_open(const struct vm_manager_options *options,
 		volume_pool_recover(&m->pool, volume_in_catalog,
 				    report_recovered, m);
 	if (!ret)
+		snapshots_recover(m);
+	if (!ret)
 		ret = networks_open(m->db, m->state_dir, &m->nets, err);
 	if (!ret)
 		ret = reattach_all(m, err);
@@ -418,15 +422,17 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 /* The files ternd made for the VM; its logs go with the definition. */
 static void remove_vm_files(struct vm_manager *m, const char *name)
 {
-	static const enum vm_file files[] = {VM_FILE_CONFIG, VM_FILE_API_SOCKET,
-					     VM_FILE_LOG, VM_FILE_CONSOLE,
-					     VM_FILE_DIR};
+	static const enum vm_file files[] = {
+		VM_FILE_CONFIG,	 VM_FILE_API_SOCKET, VM_FILE_LOG,
+		VM_FILE_CONSOLE, VM_FILE_SNAPSHOTS,  VM_FILE_DIR};
 	char path[4200];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (vm_manager_path(m, name, files[i], path, sizeof(path)))
 			continue;
-		if ((files[i] == VM_FILE_DIR ? rmdir(path) : unlink(path)) <
+		if ((files[i] == VM_FILE_DIR || files[i] == VM_FILE_SNAPSHOTS
+			     ? rmdir(path)
+			     : unlink(path)) <
 			    0 &&
 		    errno != ENOENT)
 			log_warn("undefine '%s': cannot remove %s: %s", name,
@@ -594,7 +600,8 @@ static int prepare_files(struct vm_manager *m, const struct vm_record *r,
 
 /* Spawns, records, and only then lets the process become tern. */
 static int launch(struct vm_manager *m, const struct vm_record *r,
-		  const struct start_files *f, struct tern_error *err)
+		  const struct start_files *f, const struct vm_restore *restore,
+		  struct tern_error *err)
 {
 	struct vm_launch l = {.tern_path = m->tern_path,
 			      .config_path = f->config,
@@ -602,6 +609,14 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 			      .log_path = f->log,
 			      .console_path = f->console};
 	struct vm_runtime rt = {.state = VM_STATE_RUNNING};
+
+	if (restore) {
+		l.snapshot_path = restore->snapshot_path;
+		l.mem_path = restore->mem_path;
+		l.paused = restore->paused;
+		if (restore->paused)
+			rt.state = VM_STATE_PAUSED;
+	}
 	struct vm_process proc;
 	int ret;
 
@@ -623,6 +638,27 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 	/* Recorded, not yet tern: a kill here must leave no VM running. */
 	ternd_test_kill_point("start");
 	return vm_process_release(&find_live(m, r->name)->proc, err);
+}
+
+/* A guest that reboots keeps running, in the same tern (libvirt's
+ * on_reboot default, "restart"), unless its definition says otherwise:
+ * tern's own default, exit, would record every guest reboot as a
+ * shutdown. */
+static int default_on_reboot(json_t *doc, struct tern_error *err)
+{
+	json_t *tern = json_object_get(doc, "tern");
+
+	if (json_is_object(tern) && json_object_get(tern, "on_reboot") &&
+	    !json_is_null(json_object_get(tern, "on_reboot")))
+		return 0;
+	if (!json_is_object(tern)) {
+		tern = json_object();
+		if (!tern || json_object_set_new(doc, "tern", tern))
+			return tern_error_set(err, ENOMEM, "out of memory");
+	}
+	if (json_object_set_new(tern, "on_reboot", json_string("restart")))
+		return tern_error_set(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* The document tern gets: the definition checked again (an older
@@ -655,6 +691,8 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 	if (!ret)
 		ret = vm_definition_check(doc, m->pool.dir, NULL, NULL, NULL,
 					  err);
+	if (!ret)
+		ret = default_on_reboot(resolved, err);
 	if (!ret) {
 		text = json_dumps(resolved, JSON_COMPACT);
 		if (!text)
@@ -666,9 +704,10 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 }
 
 static int start_vm(struct vm_manager *m, const char *name, const char *why,
-		    struct tern_error *err)
+		    const struct vm_restore *restore, struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
+	const char *event = "started";
 	struct start_files files;
 	struct vm_runtime rt;
 	struct vm_record r;
@@ -677,9 +716,19 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 
 	if (ret)
 		return ret;
+	if (restore && restore->why)
+		why = restore->why;
+	if (restore && restore->event)
+		event = restore->event;
 	ret = require_state(&r, 0, err);
 	if (!ret) {
+		/* A revert's tern gets the snapshot's definition. */
+		char *own = r.config;
+
+		if (restore && restore->config)
+			r.config = (char *)restore->config;
 		config = config_for_tern(m, &r, &networks, err);
+		r.config = own;
 		ret = config ? 0 : -EINVAL;
 	}
 	if (!ret)
@@ -690,7 +739,7 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 		ret = networks_vm_taps_up(m->nets, name, &networks, err);
 	if (!ret) {
 		launched = 1;
-		ret = launch(m, &r, &files, err);
+		ret = launch(m, &r, &files, restore, err);
 	}
 	vm_record_free(&r);
 	if (ret && launched) {
@@ -721,7 +770,7 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 		rt = r.runtime;
 		vm_record_free(&r);
 		snprintf(rt.reason, sizeof(rt.reason), "%s", why);
-		if (ternd_db_set_runtime(m->db, name, &rt, "started", err))
+		if (ternd_db_set_runtime(m->db, name, &rt, event, err))
 			log_error("VM '%s': %s", name, err->message);
 	}
 	return 0;
@@ -730,7 +779,14 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err)
 {
-	return start_vm(m, name, "started", err);
+	return start_vm(m, name, "started", NULL, err);
+}
+
+int vm_manager_start_restore(struct vm_manager *m, const char *name,
+			     const struct vm_restore *restore,
+			     struct tern_error *err)
+{
+	return start_vm(m, name, "started", restore, err);
 }
 
 void vm_manager_autostart(struct vm_manager *m)
@@ -747,7 +803,8 @@ void vm_manager_autostart(struct vm_manager *m)
 		if (!records[i].autostart ||
 		    vm_state_active(records[i].runtime.state))
 			continue;
-		if (start_vm(m, records[i].name, "started by autostart", &err))
+		if (start_vm(m, records[i].name, "started by autostart", NULL,
+			     &err))
 			log_error("autostart of VM '%s' failed: %s",
 				  records[i].name, err.message);
 	}
@@ -854,6 +911,12 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 int vm_manager_destroy(struct vm_manager *m, const char *name,
 		       struct tern_error *err)
 {
+	return vm_manager_stop(m, name, "destroyed", err);
+}
+
+int vm_manager_stop(struct vm_manager *m, const char *name, const char *why,
+		    struct tern_error *err)
+{
 	struct live_vm *vm;
 	struct vm_record r;
 	int ret = get_active(m, name, &r, &vm, err);
@@ -873,7 +936,7 @@ int vm_manager_destroy(struct vm_manager *m, const char *name,
 					      "after SIGKILL",
 					      name, (int)vm->proc.pid);
 	}
-	record_exit(m, vm, "destroyed", 1);
+	record_exit(m, vm, why, 1);
 	return 0;
 }
 

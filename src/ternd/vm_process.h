@@ -22,6 +22,11 @@ struct vm_launch {
 	const char *api_socket;
 	const char *log_path; /* tern's stdout and stderr, appended */
 	const char *console_path; /* the guest's serial console, appended */
+	/* A revert (snapshots.h): `tern restore --snapshot S --mem M
+	 * [--paused]` with the same options, in place of `tern run`. NULL
+	 * for a boot. */
+	const char *snapshot_path, *mem_path;
+	int paused;
 };
 
 struct vm_process {
@@ -47,7 +52,8 @@ void vm_process_abandon(struct vm_process *proc);
 
 /* Opens a process ternd did not start (a VM of an earlier ternd): 0 when
  * pid is alive, started at start_time and is `tern run --api-sock
- * api_socket`; -ESRCH when it is gone or is another process. */
+ * api_socket` (or `tern restore ... --api-sock api_socket`, a reverted
+ * VM); -ESRCH when it is gone or is another process. */
 int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
 		      struct vm_process *proc);
 
