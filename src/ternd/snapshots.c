@@ -495,7 +495,7 @@ static const char *pending_kind(const char *entry, char *name)
 
 static void recover_vm(struct vm_manager *m, const char *vm)
 {
-	char name[TERND_NAME_MAX + 1], pending[4400];
+	char name[TERND_NAME_MAX + 1], pending[4600];
 	struct snapshot_record s;
 	struct tern_error err;
 	struct snap_paths p;
