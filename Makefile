@@ -149,10 +149,11 @@ build/guests/%.bin: tests/kvm/guests/%.S
 # idle32 halts for ever at no CPU cost (the ternd suite's VMs); ged32 does
 # the same after unmasking the power button's IOAPIC pin (the API's and
 # ternd's power button tests); fill32 dirties 480 MiB and spins
-# (bench/migration-transport).
+# (bench/migration-transport); count32 counts in RAM (ternd's snapshot
+# tests).
 guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf \
 	build/guests/idle32-pvh.elf build/guests/ged32-pvh.elf \
-	build/guests/fill32-pvh.elf
+	build/guests/fill32-pvh.elf build/guests/count32-pvh.elf
 # The note is its own target: built inside each link, parallel links (make
 # -j) rewrote it under one another and a guest could lose its PVH entry.
 build/guests/pvh_note.o: tests/sandbox/pvh_note.S

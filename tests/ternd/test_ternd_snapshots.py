@@ -16,8 +16,10 @@ against the sanitizer build; the VMs always run build/tern."""
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
@@ -27,6 +29,9 @@ from ternd_host import ROOT, WORK, Host, has_test_hooks, setup, wait_until  # no
 
 BALLOON = {"amount_mib": 0, "deflate_on_oom": True}
 RESETTING_GUEST = os.path.join(ROOT, "build/guests/protected32-pvh.elf")
+# Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
+COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
+COUNTER = 0x70000
 
 
 def snaps_dir(h, vm):
@@ -124,6 +129,55 @@ def a_running_vm_is_snapshotted_and_reverted():
         h.ok("snapshot-revert", "web", auto)
         assert h.info("web")["state"] == "running"
         h.ok("destroy", "web")
+        h.stop()
+
+
+def count_in(h, vm, snap):
+    """The guest's count in the snapshot's memory file (guest physical
+    address = file offset)."""
+    with open(os.path.join(snaps_dir(h, vm), snap, "mem"), "rb") as f:
+        f.seek(COUNTER)
+        count, marker = struct.unpack("<II", f.read(8))
+    assert marker == 0x21544E43, f"no CNT! marker at {COUNTER:#x}: the layout changed"
+    return count
+
+
+@test
+def the_guest_s_memory_comes_back_and_goes_on():
+    with Host() as h:
+        h.start()
+        h.define("counter", kernel=COUNTING_GUEST)
+        h.ok("start", "counter")
+        time.sleep(2)
+        h.ok("snapshot-create", "counter", "a")
+        a = count_in(h, "counter", "a")
+        time.sleep(3)
+        h.ok("snapshot-create", "counter", "b")
+        b = count_in(h, "counter", "b")
+        assert b > a > 0, (a, b)
+        # Back to a: the count resumes from a's (a new boot would start
+        # from 0 and, within a second, stay below a's two seconds).
+        h.ok("snapshot-revert", "counter", "a")
+        h.ok("snapshot-create", "counter", "c")
+        c = count_in(h, "counter", "c")
+        assert a < c < b, (a, c, b)
+
+        # Paused: the count stands still at the snapshot's until resumed.
+        h.ok("pause", "counter")
+        h.ok("snapshot-create", "counter", "p")
+        p = count_in(h, "counter", "p")
+        h.ok("resume", "counter")
+        time.sleep(1)
+        h.ok("snapshot-revert", "counter", "p")
+        assert h.info("counter")["state"] == "paused"
+        time.sleep(1)
+        h.ok("snapshot-create", "counter", "p2")
+        assert count_in(h, "counter", "p2") == p
+        h.ok("resume", "counter")
+        time.sleep(1)
+        h.ok("snapshot-create", "counter", "p3")
+        assert count_in(h, "counter", "p3") > p
+        h.ok("destroy", "counter")
         h.stop()
 
 
