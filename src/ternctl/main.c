@@ -39,10 +39,14 @@ static const struct {
 	const char *flag;
 	int bit;
 } flags[] = {
-	{"--json", OPT_JSON},	    {"--all", OPT_ALL},
-	{"--name", OPT_NAME},	    {"--shrink", OPT_SHRINK},
-	{"--disable", OPT_DISABLE}, {"--follow", OPT_FOLLOW},
-	{"--nat", OPT_NAT},	    {"--dhcp", OPT_DHCP},
+	{"--json", OPT_JSON},
+	{"--all", OPT_ALL},
+	{"--name", OPT_NAME},
+	{"--shrink", OPT_SHRINK},
+	{"--disable", OPT_DISABLE},
+	{"--follow", OPT_FOLLOW},
+	{"--nat", OPT_NAT},
+	{"--dhcp", OPT_DHCP},
 	{"--snapshots-too", OPT_SNAPSHOTS_TOO},
 };
 
@@ -542,8 +546,7 @@ static int run_setmem(const struct verb *verb, const struct invocation *inv)
 	 * means bytes. */
 	if (strspn(inv->args[1], "0123456789") == strlen(inv->args[1]))
 		size <<= 20;
-	if (object_path(verb, "VM", inv->args[0], "setmem", path,
-			sizeof(path)))
+	if (object_path(verb, "VM", inv->args[0], "setmem", path, sizeof(path)))
 		return EXIT_FAILED;
 	return call_json(verb, inv, "POST", path,
 			 json_pack("{s:I}", "memory", (json_int_t)size),
@@ -1088,10 +1091,11 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			inv->options |= flag_bit(arg);
 		} else if (!strcmp(arg, "--mode")) {
 			if (++i == argc)
-				return usage_error("%s needs a mode (shutdown: "
-						   "acpi, ctrl-alt-del; reboot: "
-						   "ctrl-alt-del, reset)",
-						   arg);
+				return usage_error(
+					"%s needs a mode (shutdown: "
+					"acpi, ctrl-alt-del; reboot: "
+					"ctrl-alt-del, reset)",
+					arg);
 			inv->mode = argv[i];
 		} else if (!strncmp(arg, "--mode=", 7)) {
 			inv->mode = arg + 7;

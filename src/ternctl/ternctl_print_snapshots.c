@@ -45,7 +45,8 @@ void ternctl_print_snapshots(FILE *out, const json_t *answer)
 	fputc('\n', out);
 	json_array_foreach(list, i, s)
 	{
-		format_time(when, sizeof(when), json_object_get(s, "created_at"));
+		format_time(when, sizeof(when),
+			    json_object_get(s, "created_at"));
 		ternctl_format_size(size, sizeof(size),
 				    json_object_get(s, "disk_usage"));
 		fprintf(out, " %-*s  %-23s  %-8s  %s%s\n", (int)width,
@@ -94,6 +95,6 @@ void ternctl_print_balloon(FILE *out, const json_t *vm)
 		fprintf(out, "%-16s%lld MiB\n", "Balloon actual:",
 			(long long)json_integer_value(actual));
 	else
-		fprintf(out, "%-16s%s\n", "Balloon actual:",
-			"- (the balloon has no statistics)");
+		fprintf(out, "%-16s%s\n",
+			"Balloon actual:", "- (the balloon has no statistics)");
 }

@@ -58,21 +58,22 @@ static void list_snapshots(struct vm_manager *m, const char *vm,
 	}
 	out = json_array();
 	for (size_t i = 0; out && i < count; i++)
-		if (json_array_append_new(out, snapshots_view(m, &list[i], 0))) {
+		if (json_array_append_new(out,
+					  snapshots_view(m, &list[i], 0))) {
 			json_decref(out);
 			out = NULL;
 		}
 	snapshot_records_free(list, count);
-	ternd_reply_json(reply, 200,
-			 out ? json_pack("{s:s, s:o}", "vm", vm, "snapshots",
-					 out)
-			     : NULL);
+	ternd_reply_json(
+		reply, 200,
+		out ? json_pack("{s:s, s:o}", "vm", vm, "snapshots", out)
+		    : NULL);
 }
 
 /* POST /v1/vms/VM/snapshots, body empty or {"name": SNAP}. */
 static void create_snapshot(struct vm_manager *m,
-			    const struct ternd_request *request,
-			    const char *vm, struct ternd_reply *reply)
+			    const struct ternd_request *request, const char *vm,
+			    struct ternd_reply *reply)
 {
 	static const char *const fields[] = {"name", NULL};
 	char name[TERND_NAME_MAX + 1];
@@ -214,7 +215,8 @@ int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
 		   const char *vm, const char *action,
 		   struct ternd_reply *reply)
 {
-	if (!strcmp(action, "snapshots") || !strncmp(action, "snapshots/", 10)) {
+	if (!strcmp(action, "snapshots") ||
+	    !strncmp(action, "snapshots/", 10)) {
 		snapshot_route(m, request, vm, action + strlen("snapshots"),
 			       reply);
 		return 1;

@@ -31,8 +31,7 @@ static int paths_for(const struct vm_manager *m, const char *vm,
 		     const char *snap, const char *pending_suffix,
 		     struct snap_paths *p, struct tern_error *err)
 {
-	if (vm_manager_path(m, vm, VM_FILE_SNAPSHOTS, p->root,
-			    sizeof(p->root)))
+	if (vm_manager_path(m, vm, VM_FILE_SNAPSHOTS, p->root, sizeof(p->root)))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "VM '%s': the state directory's path is "
 				      "too long",
@@ -154,11 +153,10 @@ json_t *snapshots_view(const struct vm_manager *m,
 
 	if (paths_for(m, r->vm, r->name, NULL, &p, &err))
 		return NULL;
-	out = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:b}",
-			"name", r->name, "vm", r->vm, "state",
-			vm_state_name(r->state), "created_at",
-			(json_int_t)r->created_at, "directory", p.dir,
-			"state_file", p.state, "memory_file", p.mem,
+	out = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:b}", "name",
+			r->name, "vm", r->vm, "state", vm_state_name(r->state),
+			"created_at", (json_int_t)r->created_at, "directory",
+			p.dir, "state_file", p.state, "memory_file", p.mem,
 			"disk_usage", disk_usage(p.state) + disk_usage(p.mem),
 			"files_present",
 			!stat(p.state, &st) && !stat(p.mem, &st));
@@ -313,8 +311,9 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		snprintf(name, sizeof(name), "%s", snap);
 	else if (!ret)
 		ret = time_name(m, vm, name, err);
-	if (!ret && !ternd_db_snapshot_get(vm_manager_db(m), vm, name,
-					   &existing, err)) {
+	if (!ret &&
+	    !ternd_db_snapshot_get(vm_manager_db(m), vm, name, &existing,
+				   err)) {
 		snapshot_record_free(&existing);
 		ret = tern_error_set(err, EEXIST,
 				     "VM '%s' has a snapshot named '%s' "
@@ -344,10 +343,9 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 			snprintf(reason, sizeof(reason),
 				 "snapshot '%s' created (the VM was %s)", name,
 				 vm_state_name(taken));
-			ret = ternd_db_snapshot_add(vm_manager_db(m), vm, name,
-						    taken, r.config,
-						    r.config_version, reason,
-						    err);
+			ret = ternd_db_snapshot_add(
+				vm_manager_db(m), vm, name, taken, r.config,
+				r.config_version, reason, err);
 		}
 		if (ret)
 			remove_tree(p.pending);
@@ -444,8 +442,7 @@ int snapshots_delete(struct vm_manager *m, const char *vm, const char *snap,
 	/* Moved aside, not committed: a kill here keeps the snapshot. */
 	ternd_test_kill_point("snapshot-delete");
 	snprintf(reason, sizeof(reason), "snapshot '%s' deleted", snap);
-	ret = ternd_db_snapshot_remove(vm_manager_db(m), vm, snap, reason,
-				       err);
+	ret = ternd_db_snapshot_remove(vm_manager_db(m), vm, snap, reason, err);
 	if (ret) {
 		if (moved && rename(p.pending, p.dir) < 0)
 			log_error("VM '%s': snapshot '%s' stays, but %s "

@@ -537,7 +537,8 @@ static int refuse_snapshots(struct ternd_db *db, const char *name,
 			    struct tern_error *err)
 {
 	sqlite3_stmt *st;
-	int rc, ret = query(db, &st, err,
+	int rc,
+		ret = query(db, &st, err,
 			    "SELECT count(*), group_concat(name, ', ') FROM"
 			    " (SELECT name FROM snapshot WHERE vm = ?1"
 			    "  ORDER BY created_at, name)",
@@ -1130,10 +1131,10 @@ int ternd_db_tap_remove(struct ternd_db *db, const char *tap,
 
 /* Snapshots (schema version 4). */
 
-int ternd_db_snapshot_add(struct ternd_db *db, const char *vm,
-			  const char *name, enum vm_state state,
-			  const char *config, int config_version,
-			  const char *reason, struct tern_error *err)
+int ternd_db_snapshot_add(struct ternd_db *db, const char *vm, const char *name,
+			  enum vm_state state, const char *config,
+			  int config_version, const char *reason,
+			  struct tern_error *err)
 {
 	sqlite3_stmt *st;
 	int ret;
@@ -1151,9 +1152,10 @@ int ternd_db_snapshot_add(struct ternd_db *db, const char *vm,
 	if (ret == 0)
 		ret = tern_error_set(err, ENOENT, "no VM named '%s'", vm);
 	else if (ret > 0)
-		ret = query(db, &st, err,
-			    "SELECT 1 FROM snapshot WHERE vm = ?1 AND name = ?2",
-			    "tt", vm, name);
+		ret = query(
+			db, &st, err,
+			"SELECT 1 FROM snapshot WHERE vm = ?1 AND name = ?2",
+			"tt", vm, name);
 	if (!ret)
 		ret = exists(db, err, st);
 	if (ret > 0)
@@ -1233,8 +1235,8 @@ void snapshot_records_free(struct snapshot_record *records, size_t count)
 	free(records);
 }
 
-int ternd_db_snapshot_get(struct ternd_db *db, const char *vm,
-			  const char *name, struct snapshot_record *record,
+int ternd_db_snapshot_get(struct ternd_db *db, const char *vm, const char *name,
+			  struct snapshot_record *record,
 			  struct tern_error *err)
 {
 	char sql[sizeof(select_snapshot) + 48];

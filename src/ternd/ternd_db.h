@@ -205,17 +205,17 @@ void snapshot_records_free(struct snapshot_record *records, size_t count);
 
 /* Adds a snapshot whose files are complete, with its event (reason).
  * -ENOENT if the VM is unknown, -EEXIST if the VM has one of that name. */
-int ternd_db_snapshot_add(struct ternd_db *db, const char *vm,
-			  const char *name, enum vm_state state,
-			  const char *config, int config_version,
-			  const char *reason, struct tern_error *err);
+int ternd_db_snapshot_add(struct ternd_db *db, const char *vm, const char *name,
+			  enum vm_state state, const char *config,
+			  int config_version, const char *reason,
+			  struct tern_error *err);
 /* Removes it, with its event; -ENOENT if unknown. */
 int ternd_db_snapshot_remove(struct ternd_db *db, const char *vm,
 			     const char *name, const char *reason,
 			     struct tern_error *err);
 /* -ENOENT if unknown. */
-int ternd_db_snapshot_get(struct ternd_db *db, const char *vm,
-			  const char *name, struct snapshot_record *record,
+int ternd_db_snapshot_get(struct ternd_db *db, const char *vm, const char *name,
+			  struct snapshot_record *record,
 			  struct tern_error *err);
 /* vm's snapshots (NULL: every VM's), oldest first. */
 int ternd_db_snapshot_list(struct ternd_db *db, const char *vm,

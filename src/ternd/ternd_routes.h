@@ -74,7 +74,8 @@ int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
 		   const char *vm, const char *action,
 		   struct ternd_reply *reply);
 void snapshot_route(struct vm_manager *m, const struct ternd_request *request,
-		    const char *vm, const char *rest, struct ternd_reply *reply);
+		    const char *vm, const char *rest,
+		    struct ternd_reply *reply);
 /* DELETE /v1/vms/NAME[?snapshots=true]. */
 void undefine_with_snapshots(struct vm_manager *m,
 			     const struct ternd_request *request,

@@ -82,8 +82,7 @@ int vm_api_get(const char *api_socket, const char *path, int timeout_s,
 		ret = tern_error_set(
 			err, EREMOTEIO, "%s",
 			api_client_fault(&reply, fault, sizeof(fault)));
-	else if (!(*doc = json_loads(reply.body, JSON_REJECT_DUPLICATES,
-				      NULL)))
+	else if (!(*doc = json_loads(reply.body, JSON_REJECT_DUPLICATES, NULL)))
 		ret = tern_error_set(err, EREMOTEIO,
 				     "the VM's tern answered GET %s with "
 				     "something other than JSON",

@@ -108,8 +108,8 @@ json_t *vm_balloon_view(const char *api_socket)
 	target = json_integer_value(json_object_get(balloon, "amount_mib"));
 	json_decref(balloon);
 	/* Only a balloon started with statistics answers this. */
-	vm_api_get(api_socket, "/balloon/statistics",
-		   VM_BALLOON_INFO_TIMEOUT_S, &stats, &err);
+	vm_api_get(api_socket, "/balloon/statistics", VM_BALLOON_INFO_TIMEOUT_S,
+		   &stats, &err);
 	out = json_pack("{s:I, s:I, s:I}", "target_mib", target, "memory_mib",
 			(json_int_t)memory_mib, "guest_memory_mib",
 			(json_int_t)memory_mib - target);

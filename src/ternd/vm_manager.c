@@ -432,8 +432,7 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 			continue;
 		if ((files[i] == VM_FILE_DIR || files[i] == VM_FILE_SNAPSHOTS
 			     ? rmdir(path)
-			     : unlink(path)) <
-			    0 &&
+			     : unlink(path)) < 0 &&
 		    errno != ENOENT)
 			log_warn("undefine '%s': cannot remove %s: %s", name,
 				 path, strerror(errno));

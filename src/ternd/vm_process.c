@@ -75,7 +75,8 @@ static int cmdline_matches(pid_t pid, const char *api_socket)
 	if (n <= 0)
 		return 0;
 	for (arg = buf; arg < buf + n; arg += strlen(arg) + 1, argc++) {
-		if (argc == 1 && (!strcmp(arg, "run") || !strcmp(arg, "restore")))
+		if (argc == 1 &&
+		    (!strcmp(arg, "run") || !strcmp(arg, "restore")))
 			run_seen = 1;
 		if (run_seen && prev && !strcmp(prev, "--api-sock") &&
 		    !strcmp(arg, api_socket))

@@ -77,11 +77,11 @@ static int send_ctrl_alt_del(struct vm_manager *m, const struct vm_record *r,
 			       "tern instead)",
 			       name, why, name);
 	}
-	if (!ret && ternd_db_event_add(vm_manager_db(m), "vm", name,
-				       "rebooted",
-				       "sent Ctrl-Alt-Del: the guest reboots "
-				       "in the same tern",
-				       err))
+	if (!ret &&
+	    ternd_db_event_add(vm_manager_db(m), "vm", name, "rebooted",
+			       "sent Ctrl-Alt-Del: the guest reboots "
+			       "in the same tern",
+			       err))
 		log_error("VM '%s': %s", name, err->message);
 	return ret;
 }

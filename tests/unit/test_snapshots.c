@@ -53,8 +53,8 @@ static int setup(void **state)
 		 "\"machine-config\":{\"vcpu_count\":1,\"mem_size_mib\":64}}",
 		 kernel);
 	open_manager(f);
-	assert_int_equal(vm_manager_define(f->m, "web", f->doc,
-					   strlen(f->doc), &created, &err),
+	assert_int_equal(vm_manager_define(f->m, "web", f->doc, strlen(f->doc),
+					   &created, &err),
 			 0);
 	*state = f;
 	return 0;
@@ -85,8 +85,7 @@ static void make_snapshot_dir(struct fixture *f, const char *entry)
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/vms/web/snapshots", f->dir);
 	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/vms/web/snapshots/%s", f->dir,
-		 entry);
+	snprintf(path, sizeof(path), "%s/vms/web/snapshots/%s", f->dir, entry);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/vms/web/snapshots/%s/state", f->dir,
 		 entry);
@@ -106,8 +105,7 @@ static int present(struct fixture *f, const char *entry)
 	char path[512];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/vms/web/snapshots/%s", f->dir,
-		 entry);
+	snprintf(path, sizeof(path), "%s/vms/web/snapshots/%s", f->dir, entry);
 	return lstat(path, &st) == 0;
 }
 
@@ -131,9 +129,9 @@ static void add_row(struct fixture *f, const char *name)
 {
 	struct tern_error err;
 
-	assert_int_equal(ternd_db_snapshot_add(vm_manager_db(f->m), "web",
-					       name, VM_STATE_RUNNING, f->doc,
-					       1, "x", &err),
+	assert_int_equal(ternd_db_snapshot_add(vm_manager_db(f->m), "web", name,
+					       VM_STATE_RUNNING, f->doc, 1, "x",
+					       &err),
 			 0);
 }
 
@@ -233,8 +231,7 @@ static void refusals(void **state)
 			 -ENOENT);
 	assert_int_equal(snapshots_revert(f->m, "web", "s1", &err), -ENOENT);
 	assert_non_null(strstr(err.message, "no snapshot named 's1'"));
-	assert_int_equal(snapshots_revert(f->m, "web", "../x", &err),
-			 -EINVAL);
+	assert_int_equal(snapshots_revert(f->m, "web", "../x", &err), -EINVAL);
 	assert_int_equal(snapshots_get(f->m, "web", ".hidden", &s, &err),
 			 -EINVAL);
 	assert_int_equal(snapshots_delete(f->m, "web", "a/b", &err), -EINVAL);

@@ -602,8 +602,8 @@ static void snapshots_catalog(void **state)
 			 -EINVAL);
 	/* Not JSON: the CHECK refuses it. */
 	assert_int_not_equal(ternd_db_snapshot_add(f->db, "web", "s4",
-						   VM_STATE_PAUSED, "{", 1,
-						   "x", &err),
+						   VM_STATE_PAUSED, "{", 1, "x",
+						   &err),
 			     0);
 
 	assert_int_equal(ternd_db_snapshot_get(f->db, "web", "s2", &s, &err),
@@ -617,17 +617,15 @@ static void snapshots_catalog(void **state)
 	assert_int_equal(ternd_db_snapshot_get(f->db, "web", "s9", &s, &err),
 			 -ENOENT);
 
-	assert_int_equal(ternd_db_snapshot_list(f->db, "web", &list, &count,
-						&err),
-			 0);
+	assert_int_equal(
+		ternd_db_snapshot_list(f->db, "web", &list, &count, &err), 0);
 	assert_int_equal(count, 2);
 	assert_string_equal(list[0].name, "s1");
 	assert_int_equal(list[0].state, VM_STATE_RUNNING);
 	assert_string_equal(list[1].name, "s2");
 	snapshot_records_free(list, count);
-	assert_int_equal(ternd_db_snapshot_list(f->db, NULL, &list, &count,
-						&err),
-			 0);
+	assert_int_equal(
+		ternd_db_snapshot_list(f->db, NULL, &list, &count, &err), 0);
 	assert_int_equal(count, 3);
 	assert_string_equal(list[0].vm, "db");
 	snapshot_records_free(list, count);
@@ -646,18 +644,16 @@ static void snapshots_catalog(void **state)
 						  "snapshot 's1' deleted",
 						  &err),
 			 0);
-	assert_int_equal(ternd_db_snapshot_remove(f->db, "web", "s1", "x",
-						  &err),
-			 -ENOENT);
+	assert_int_equal(
+		ternd_db_snapshot_remove(f->db, "web", "s1", "x", &err),
+		-ENOENT);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), -EBUSY);
 	assert_non_null(strstr(err.message, "1 snapshot (s2)"));
-	assert_int_equal(ternd_db_snapshot_remove(f->db, "web", "s2", "x",
-						  &err),
-			 0);
+	assert_int_equal(
+		ternd_db_snapshot_remove(f->db, "web", "s2", "x", &err), 0);
 	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
 	/* db's snapshot is its own. */
-	assert_int_equal(ternd_db_snapshot_get(f->db, "db", "s1", &s, &err),
-			 0);
+	assert_int_equal(ternd_db_snapshot_get(f->db, "db", "s1", &s, &err), 0);
 	snapshot_record_free(&s);
 
 	assert_int_equal(ternd_db_events(f->db, 0, 100, &events, &count, &err),
@@ -706,8 +702,7 @@ static void a_version_3_database_is_upgraded(void **state)
 					       VM_STATE_RUNNING, DOC, 1, "x",
 					       &err),
 			 0);
-	assert_int_equal(ternd_db_snapshot_get(f->db, "old", "first", &s,
-					       &err),
+	assert_int_equal(ternd_db_snapshot_get(f->db, "old", "first", &s, &err),
 			 0);
 	snapshot_record_free(&s);
 	assert_int_equal(ternd_db_events(f->db, 0, 10, &events, &count, &err),
@@ -720,9 +715,9 @@ static void a_version_3_database_is_upgraded(void **state)
 	ternd_db_close(f->db);
 	f->db = NULL;
 	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(sql, "PRAGMA user_version", -1,
-					    &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(sql, "PRAGMA user_version", -1, &st, NULL),
+		SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 4);
 	sqlite3_finalize(st);
