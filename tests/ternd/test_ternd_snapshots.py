@@ -201,7 +201,7 @@ def a_paused_vm_reverts_paused():
         h.ok("resume", "p")
         assert tern_api(h, "p").get("/")[1]["state"] == "Running"
         # The revert took the definition back too.
-        h.define("p", mem=32)
+        h.define("p", mem=128)
         h.ok("snapshot-revert", "p", "frozen")
         assert h.info("p")["memory_mib"] == 64
         assert h.info("p")["config"]["machine-config"]["mem_size_mib"] == 64
