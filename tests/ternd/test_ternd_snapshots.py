@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test, test_in_builds_where  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import ROOT, WORK, Host, has_test_hooks, setup, wait_until  # noqa: E402
+from ternd_host import ROOT, TERNCTL, WORK, Host, has_test_hooks, setup, wait_until  # noqa: E402
 
 BALLOON = {"amount_mib": 0, "deflate_on_oom": True}
 RESETTING_GUEST = os.path.join(ROOT, "build/guests/protected32-pvh.elf")
@@ -350,6 +350,43 @@ def reboot_keeps_the_vm_running():
         h.fails("reboot", "exiter", words=("on_reboot is exit", "--mode reset"))
         assert h.info("exiter")["state"] == "running"
         h.ok("destroy", "exiter")
+        h.stop()
+
+
+def complete(h, *words):
+    """What bash completion offers for `ternctl WORDS...` (the last word is
+    the one at the cursor), as test_ternd.py asks it."""
+    script = os.path.join(ROOT, "scripts", "completion", "ternctl.bash")
+    line = ["ternctl"] + list(words)
+    program = (f"source {script}; COMP_WORDS=({' '.join(repr(w) for w in line)}); "
+               f"COMP_CWORD={len(line) - 1}; _ternctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=h.sock)
+    out = subprocess.run(["bash", "-c", program], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not out.stderr, out
+    return sorted(w for w in out.stdout.split("\n") if w)
+
+
+@test
+def bash_completion_offers_snapshots_and_modes():
+    with Host() as h:
+        h.start()
+        h.define("web")
+        h.ok("start", "web")
+        h.ok("snapshot-create", "web", "s1")
+        h.ok("snapshot-create", "web", "s2")
+        assert complete(h, "snapshot-revert", "web", "") == ["s1", "s2"]
+        assert complete(h, "snapshot", "") == ["create", "delete", "info", "list", "revert"]
+        assert complete(h, "snapshot", "delete", "web", "s") == ["s1", "s2"]
+        assert complete(h, "snapshot", "list", "w") == ["web"]
+        assert complete(h, "snapshot-") == ["snapshot-create", "snapshot-delete",
+                                             "snapshot-info", "snapshot-list",
+                                             "snapshot-revert"]
+        assert complete(h, "reboot", "web", "--mode", "") == ["ctrl-alt-del", "reset"]
+        assert complete(h, "shutdown", "web", "--mode", "") == ["acpi", "ctrl-alt-del"]
+        assert complete(h, "undefine", "web", "--s") == ["--snapshots-too"]
+        assert complete(h, "setmem", "") == ["web"]
+        h.ok("destroy", "web")
         h.stop()
 
 
