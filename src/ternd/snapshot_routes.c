@@ -1,6 +1,5 @@
-/* /v1/vms/NAME/snapshots (snapshots.h), and the requests that act on a
- * running guest: /v1/vms/NAME/setmem (vm_balloon.h) and /reboot
- * (vm_reboot.h). */
+/* /v1/vms/NAME/snapshots (snapshots.h), and DELETE /v1/vms/NAME with its
+ * snapshots=true. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,8 +7,6 @@
 
 #include "ternd/snapshots.h"
 #include "ternd/ternd_routes.h"
-#include "ternd/vm_balloon.h"
-#include "ternd/vm_reboot.h"
 #include "ternd/vm_view.h"
 
 void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
@@ -151,115 +148,32 @@ void snapshot_route(struct vm_manager *m, const struct ternd_request *request,
 	}
 }
 
-/* POST /v1/vms/VM/setmem {"memory": BYTES}. */
-static void setmem(struct vm_manager *m, const struct ternd_request *request,
-		   const char *vm, struct ternd_reply *reply)
-{
-	static const char *const fields[] = {"memory", NULL};
-	json_t *doc = ternd_route_body(request, fields, reply);
-	json_t *memory = json_object_get(doc, "memory");
-	struct tern_error err;
-	int ret;
-
-	if (!doc)
-		return;
-	if (!json_is_integer(memory) || json_integer_value(memory) <= 0) {
-		json_decref(doc);
-		ternd_reply_fault(reply, 400,
-				  "expected {\"memory\": BYTES}, a positive "
-				  "whole number of bytes");
-		return;
-	}
-	ret = vm_balloon_setmem(m, vm, (uint64_t)json_integer_value(memory),
-				&err);
-	json_decref(doc);
-	if (ret)
-		ternd_reply_error(reply, ret, &err);
-	else
-		ternd_reply_vm(m, vm, 200, reply);
-}
-
-/* POST /v1/vms/VM/reboot, body empty or {"mode": M}. */
-static void reboot(struct vm_manager *m, const struct ternd_request *request,
-		   const char *vm, struct ternd_reply *reply)
-{
-	static const char *const fields[] = {"mode", NULL};
-	enum vm_reboot_mode mode = VM_REBOOT_CTRL_ALT_DEL;
-	struct tern_error err;
-	json_t *doc = NULL, *value;
-	int ret = 0;
-
-	if (request->body && request->body_len) {
-		doc = ternd_route_body(request, fields, reply);
-		if (!doc)
-			return;
-		value = json_object_get(doc, "mode");
-		if (value && !json_is_string(value))
-			ret = tern_error_set(&err, EINVAL,
-					     "reboot: mode is a string");
-		else if (value)
-			ret = vm_reboot_mode_parse(json_string_value(value),
-						   &mode, &err);
-		json_decref(doc);
-	}
-	if (!ret)
-		ret = vm_reboot(m, vm, mode, &err);
-	if (ret)
-		ternd_reply_error(reply, ret, &err);
-	else
-		ternd_reply_vm(m, vm, mode == VM_REBOOT_RESET ? 200 : 202,
-			       reply);
-}
-
-int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
-		   const char *vm, const char *action,
-		   struct ternd_reply *reply)
-{
-	if (!strcmp(action, "snapshots") ||
-	    !strncmp(action, "snapshots/", 10)) {
-		snapshot_route(m, request, vm, action + strlen("snapshots"),
-			       reply);
-		return 1;
-	}
-	if (strcmp(action, "setmem") && strcmp(action, "reboot"))
-		return 0;
-	if (strcmp(request->method, "POST"))
-		ternd_reply_method_not_allowed(reply, "POST");
-	else if (!strcmp(action, "setmem"))
-		setmem(m, request, vm, reply);
-	else
-		reboot(m, request, vm, reply);
-	return 1;
-}
-
 void undefine_with_snapshots(struct vm_manager *m,
 			     const struct ternd_request *request,
 			     const char *vm, struct ternd_reply *reply)
 {
 	struct tern_error err;
+	int with_snapshots =
+		request->snapshots && strcmp(request->snapshots, "false");
+	struct vm_record r;
 	int ret = 0;
 
-	if (!request->snapshots || !strcmp(request->snapshots, "false"))
-		ret = 0;
-	else if (strcmp(request->snapshots, "true"))
+	if (with_snapshots && strcmp(request->snapshots, "true"))
 		ret = tern_error_set(&err, EINVAL,
 				     "snapshots=%.16s: use snapshots=true to "
 				     "delete the VM's snapshots with it",
 				     request->snapshots);
-	else {
-		struct vm_record r;
-
-		/* Only a VM that can go: its snapshots stay otherwise. */
-		ret = vm_manager_get(m, vm, &r, &err);
-		if (!ret && vm_state_active(r.runtime.state))
+	/* Only a VM that can go loses its snapshots. */
+	if (!ret && with_snapshots &&
+	    !(ret = vm_manager_get(m, vm, &r, &err))) {
+		if (vm_state_active(r.runtime.state))
 			ret = tern_error_set(&err, EBUSY,
 					     "VM '%s' is %s: 'ternctl destroy "
 					     "%s' or 'ternctl shutdown %s' "
 					     "first",
 					     vm, vm_state_name(r.runtime.state),
 					     vm, vm);
-		if (!ret || ret == -EBUSY)
-			vm_record_free(&r);
+		vm_record_free(&r);
 		if (!ret)
 			ret = snapshots_delete_all(m, vm, &err);
 	}

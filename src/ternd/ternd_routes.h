@@ -68,8 +68,8 @@ void event_route(struct vm_manager *m, const struct ternd_request *request,
 /* The VM's view (GET /v1/vms/NAME) as the answer. */
 void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
 		    struct ternd_reply *reply);
-/* snapshot_routes.c: /v1/vms/NAME/snapshots..., /setmem and /reboot;
- * 0 when action is none of them. */
+/* vm_guest_routes.c: /v1/vms/NAME/snapshots... (snapshot_routes.c),
+ * /setmem and /reboot; 0 when action is none of them. */
 int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
 		   const char *vm, const char *action,
 		   struct ternd_reply *reply);
