@@ -73,7 +73,7 @@ build/asan/tern: build/asan/obj/src/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
 # ternd, the host's VM manager, and ternctl, its client (docs/ternd.md).
-TERND_LDLIBS := -lsqlite3 $(LDLIBS)
+TERND_LDLIBS := -lsqlite3 -lgnutls $(LDLIBS)
 build/ternd: build/obj/src/ternd/main.o build/libtern.a
 	$(CC) $(CFLAGS_RELEASE) -o $@ $^ $(TERND_LDLIBS)
 
@@ -133,7 +133,8 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 MULTIBOOT_GUEST_SRCS := $(wildcard tests/kvm/guests/multiboot_*.S)
 GUEST_SRCS := $(filter-out $(MULTIBOOT_GUEST_SRCS),$(wildcard tests/kvm/guests/*.S))
 GUEST_BINS := $(GUEST_SRCS:tests/kvm/guests/%.S=build/guests/%.bin)
-MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin
+MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin \
+	build/guests/multiboot_realmode.elf
 guests: $(GUEST_BINS) $(MULTIBOOT_GUESTS)
 
 # Linked at 0x1000, where the tests load and enter them in real mode.
@@ -172,7 +173,7 @@ build/guests/multiboot_%.o: tests/kvm/guests/multiboot_%.S $(MULTIBOOT_GUEST_DEP
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -o $@ $<
 
-build/guests/multiboot_elf.elf: build/guests/multiboot_elf.o
+build/guests/multiboot_%.elf: build/guests/multiboot_%.o
 	ld -m elf_i386 -n --no-warn-rwx-segments -Ttext=0x100000 -o $@ $<
 
 build/guests/multiboot_aout.bin: build/guests/multiboot_aout.o
@@ -193,13 +194,15 @@ format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the programs (ternd finds
-# the tern beside it), the man pages and ternctl's bash completion; the
+# the tern beside it), ternd-tls-certs (remote access's certificates), the
+# man pages and ternctl's bash completion; the
 # systemd unit (scripts/systemd/ternd.service) names PREFIX/bin/ternd.
 PREFIX ?= /usr/local
 install: build/tern build/ternd build/ternctl
 	install -D -m 0755 build/tern $(DESTDIR)$(PREFIX)/bin/tern
 	install -D -m 0755 build/ternd $(DESTDIR)$(PREFIX)/bin/ternd
 	install -D -m 0755 build/ternctl $(DESTDIR)$(PREFIX)/bin/ternctl
+	install -D -m 0755 scripts/ternd-tls-certs $(DESTDIR)$(PREFIX)/bin/ternd-tls-certs
 	install -D -m 0644 docs/man/ternctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/ternctl.1
 	install -D -m 0644 docs/man/ternd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ternd.8
 	install -D -m 0644 scripts/completion/ternctl.bash \

@@ -14,11 +14,11 @@ packages=(
 	# libpthread.a come with build-essential (libc6-dev).
 	libjansson-dev         # JSON (API, config file)
 	libmicrohttpd-dev      # HTTP API on a Unix socket
-	libgnutls28-dev        # GnuTLS's headers: tern-static's stand-in for microhttpd's unused TLS
+	libgnutls28-dev        # GnuTLS: ternd's TLS listener (--listen); tern-static's stand-in for microhttpd's unused TLS
 	libseccomp-dev         # sandbox
 	liburing-dev           # block backend
 	zlib1g-dev             # snapshot state file checksum (crc32)
-	libssl-dev openssl     # migration over TLS 1.3 (OpenSSL); the CLI makes test keys
+	libssl-dev openssl     # migration over TLS 1.3 and ternctl's tls:// (OpenSSL); test keys, scripts/ternd-tls-certs
 	libsqlite3-dev         # ternd's state database
 	dnsmasq-base nftables  # ternd's networks: DHCP/DNS and NAT
 	man-db groff-base      # the ternd suite renders docs/man with man -l

@@ -6,7 +6,8 @@
 # networks from `ternctl net-list --name`, a VM's snapshots from
 # `ternctl snapshot-list VM --name`,
 # asked of the ternd the command line names with -c/--connect (else
-# $TERND_SOCKET, else ternctl's default). Nothing is completed when ternd
+# $TERND_SOCKET, else ternctl's default), a remote one (-c tls://HOST:PORT)
+# with the line's --tls-cert, --tls-key and --tls-ca. Nothing is completed when ternd
 # does not answer: ternctl's errors go to /dev/null, never to the prompt.
 
 _ternctl_names()
@@ -21,7 +22,7 @@ _ternctl()
 	local verbs="define undefine start shutdown destroy list info pause
 		resume autostart vol-create vol-clone vol-resize vol-delete
 		vol-list vol-info net-define net-undefine net-start net-destroy
-		net-list net-info events reboot setmem snapshot-create
+		net-list net-info events metrics reboot setmem snapshot-create
 		snapshot-list snapshot-info snapshot-revert snapshot-delete"
 	local -a operands=()
 	_ternctl_connect=()
@@ -36,10 +37,17 @@ _ternctl()
 		case $word in
 		-c | --connect)
 			((i++))
-			_ternctl_connect=(-c "${COMP_WORDS[i]}")
+			_ternctl_connect+=(-c "${COMP_WORDS[i]}")
 			;;
 		--connect=*)
-			_ternctl_connect=(-c "${word#--connect=}")
+			_ternctl_connect+=(-c "${word#--connect=}")
+			;;
+		--tls-cert | --tls-key | --tls-ca)
+			((i++))
+			_ternctl_connect+=("$word" "${COMP_WORDS[i]}")
+			;;
+		--tls-cert=* | --tls-key=* | --tls-ca=*)
+			_ternctl_connect+=("$word")
 			;;
 		--bridge | --subnet | --kind | --mode) ((i++)) ;;
 		-*) ;;
@@ -54,7 +62,7 @@ _ternctl()
 	done
 
 	case $prev in
-	-c | --connect)
+	-c | --connect | --tls-cert | --tls-key | --tls-ca)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -68,8 +76,8 @@ _ternctl()
 
 	if [[ -z $verb ]]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-c --connect --json -h --help
-				-V --version" -- "$cur"))
+			COMPREPLY=($(compgen -W "-c --connect --tls-cert --tls-key
+				--tls-ca --json -h --help -V --version" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
 		fi

@@ -10,6 +10,7 @@
 #include "config/rate_limiter_json.h"
 #include "control/balloon_control.h"
 #include "control/migration_control.h"
+#include "control/drive_control.h"
 #include "control/rate_limiter_control.h"
 #include "control/snapshot_control.h"
 #include "util/log.h"
@@ -101,38 +102,15 @@ static const struct json_field balloon_stats_fields[] = {
 	{"stats_polling_interval_s", JSON_FIELD_INT, 1, 0, 0x7fffffffLL},
 };
 
-/* A PATCH tern cannot carry out: the body is checked, then the reason
- * (unknown id, not started, not implemented) is the answer. */
-static void refuse_update(struct api_call *call, const char *what,
-			  const struct json_field *fields, size_t count,
-			  const char *kind, const char *change)
-{
-	struct tern_error err;
-	int ret = json_fields_check(call->body, what, fields, count, 0, &err);
-
-	if (!ret)
-		ret = instance_refuse_device_update(call->inst, kind, call->id,
-						    change, &err);
-	reply_result(call->reply, ret, &err);
-}
-
-/* PATCH /drives/{id}: the rate limiter changes at run time; swapping the
- * backing file is not implemented yet. */
+/* PATCH /drives/{id}: the rate limiter, the backing file (path_on_host),
+ * or both, at run time. */
 static void patch_drive(struct api_call *call)
 {
 	struct rate_limiter_update updates[2] = {{0}};
+	const json_t *path;
 	struct tern_error err;
 	int ret;
 
-	if (json_object_get(call->body, "path_on_host") &&
-	    !json_is_null(json_object_get(call->body, "path_on_host"))) {
-		refuse_update(call, "drives", drive_patch_fields,
-			      sizeof(drive_patch_fields) /
-				      sizeof(drive_patch_fields[0]),
-			      "drive",
-			      "swapping the backing file (path_on_host)");
-		return;
-	}
 	ret = JSON_FIELDS_CHECK(call->body, "drives", drive_patch_fields, 0,
 				&err);
 	if (!ret)
@@ -140,7 +118,11 @@ static void patch_drive(struct api_call *call)
 			"drives.rate_limiter",
 			json_fields_get(call->body, "rate_limiter"),
 			&updates[0], &err);
-	if (!ret)
+	path = json_fields_get(call->body, "path_on_host");
+	if (!ret && path)
+		ret = instance_replace_drive_file(
+			call->inst, call->id, json_string_value(path), &err);
+	if (!ret && (updates[0].set_bandwidth || updates[0].set_ops || !path))
 		ret = instance_update_rate_limiters(call->inst,
 						    RATE_LIMITED_DRIVE,
 						    call->id, updates, &err);

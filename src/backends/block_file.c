@@ -190,3 +190,23 @@ void block_file_close(struct block_file *file)
 	file->fd = -1;
 	file->buffered_fd = -1;
 }
+
+bool block_file_is(const struct block_file *file, const char *path)
+{
+	struct stat open_st, path_st;
+
+	return fstat(file->fd, &open_st) == 0 && stat(path, &path_st) == 0 &&
+		open_st.st_dev == path_st.st_dev &&
+		open_st.st_ino == path_st.st_ino;
+}
+
+int block_file_refresh_size(struct block_file *file, const char *path,
+			    struct tern_error *err)
+{
+	uint64_t old = file->size;
+	int ret = image_size(file, path, err);
+
+	if (ret)
+		file->size = old;
+	return ret;
+}

@@ -73,4 +73,11 @@ int block_file_sync(struct block_file *file);
 
 void block_file_close(struct block_file *file);
 
+/* Whether path names the open image itself (same device and inode). */
+bool block_file_is(const struct block_file *file, const char *path);
+/* Reads the image's size anew (it was resized while open); on an error the
+ * old size stays. 0 or a negative errno with err set. */
+int block_file_refresh_size(struct block_file *file, const char *path,
+			    struct tern_error *err);
+
 #endif

@@ -60,6 +60,17 @@ static int write_all(int fd, const char *data, size_t len,
 	return 0;
 }
 
+int api_client_reply_complete(const char *buf, size_t len)
+{
+	const char *end = strstr(buf, "\r\n\r\n"), *cl;
+
+	if (!end)
+		return 0;
+	cl = strcasestr(buf, "\r\nContent-Length:");
+	return cl && cl < end &&
+		len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
+}
+
 /* Reads until the server closes (we asked for Connection: close) or the
  * Content-Length is complete. */
 static int read_reply(int fd, char *buf, size_t size, size_t *len,
@@ -68,7 +79,6 @@ static int read_reply(int fd, char *buf, size_t size, size_t *len,
 	*len = 0;
 	for (;;) {
 		ssize_t n;
-		char *end;
 
 		if (*len + 1 >= size)
 			return tern_error_set(err, EMSGSIZE,
@@ -86,17 +96,48 @@ static int read_reply(int fd, char *buf, size_t size, size_t *len,
 			break;
 		*len += (size_t)n;
 		buf[*len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-		if (end) {
-			const char *cl = strcasestr(buf, "\r\nContent-Length:");
-
-			if (cl && cl < end &&
-			    *len >= (size_t)(end + 4 - buf) +
-					    strtoul(cl + 17, NULL, 10))
-				break;
-		}
+		if (api_client_reply_complete(buf, *len))
+			break;
 	}
 	buf[*len] = 0;
+	return 0;
+}
+
+int api_client_format_head(char *head, size_t size, const char *method,
+			   const char *path, size_t body_len,
+			   struct tern_error *err)
+{
+	int n = snprintf(head, size,
+			 "%s %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Accept: application/json\r\n"
+			 "Connection: close\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n\r\n",
+			 method, path, body_len);
+
+	if (n < 0 || (size_t)n >= size)
+		return tern_error_set(err, EINVAL, "API request too long");
+	return n;
+}
+
+int api_client_parse_reply(char *buf, size_t len, const char *peer,
+			   struct api_reply *reply, struct tern_error *err)
+{
+	const char *body_start;
+	int minor;
+
+	if (sscanf(buf, "HTTP/1.%d %3d", &minor, &reply->status) != 2 ||
+	    reply->status < 100 || reply->status > 599) {
+		free(buf);
+		return tern_error_set(err, EPROTO,
+				      "the API socket '%.100s' did not answer "
+				      "HTTP",
+				      peer);
+	}
+	body_start = strstr(buf, "\r\n\r\n");
+	body_start = body_start ? body_start + 4 : buf + len;
+	memmove(buf, body_start, strlen(body_start) + 1);
+	reply->body = buf;
 	return 0;
 }
 
@@ -105,20 +146,14 @@ int api_client_request(const char *sock_path, const char *method,
 		       struct api_reply *reply, struct tern_error *err)
 {
 	char head[512], *buf;
-	const char *body_start;
 	size_t len, body_len = body ? strlen(body) : 0;
-	int fd, ret, n, minor;
+	int fd, ret, n;
 
 	memset(reply, 0, sizeof(*reply));
-	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.1\r\nHost: localhost\r\n"
-		     "Accept: application/json\r\n"
-		     "Connection: close\r\n"
-		     "Content-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n\r\n",
-		     method, path, body_len);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return tern_error_set(err, EINVAL, "API request too long");
+	n = api_client_format_head(head, sizeof(head), method, path, body_len,
+				   err);
+	if (n < 0)
+		return n;
 	fd = connect_unix(sock_path, timeout_s, err);
 	if (fd < 0)
 		return fd;
@@ -135,19 +170,7 @@ int api_client_request(const char *sock_path, const char *method,
 		free(buf);
 		return ret;
 	}
-	if (sscanf(buf, "HTTP/1.%d %3d", &minor, &reply->status) != 2 ||
-	    reply->status < 100 || reply->status > 599) {
-		free(buf);
-		return tern_error_set(err, EPROTO,
-				      "the API socket '%.100s' did not answer "
-				      "HTTP",
-				      sock_path);
-	}
-	body_start = strstr(buf, "\r\n\r\n");
-	body_start = body_start ? body_start + 4 : buf + len;
-	memmove(buf, body_start, strlen(body_start) + 1);
-	reply->body = buf;
-	return 0;
+	return api_client_parse_reply(buf, len, sock_path, reply, err);
 }
 
 const char *api_client_fault(const struct api_reply *reply, char *buf,

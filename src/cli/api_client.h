@@ -9,8 +9,10 @@
 #include "util/error.h"
 
 /* Replies larger than this are refused (tern's own are a few hundred
- * bytes; GET /vm/config is the largest). */
-#define API_CLIENT_MAX_REPLY (256 * 1024)
+ * bytes, GET /vm/config the largest of them; ternd's GET /v1/metrics, a
+ * few KiB per VM, is the largest of all). The buffer is malloc'd at this
+ * size, which costs only the pages a reply touches. */
+#define API_CLIENT_MAX_REPLY (16 * 1024 * 1024)
 
 struct api_reply {
 	int status; /* HTTP status code */
@@ -24,6 +26,18 @@ struct api_reply {
 int api_client_request(const char *sock_path, const char *method,
 		       const char *path, const char *body, int timeout_s,
 		       struct api_reply *reply, struct tern_error *err);
+
+/* The pieces of api_client_request() that other transports share
+ * (ternctl's TLS): the request's head (its length, or -EINVAL); whether
+ * buf (NUL-terminated, len bytes) holds a whole reply; and the reply
+ * parsed from buf (malloc'd, taken: reply->body on success, freed on
+ * failure; peer names the server in messages). */
+int api_client_format_head(char *head, size_t size, const char *method,
+			   const char *path, size_t body_len,
+			   struct tern_error *err);
+int api_client_reply_complete(const char *buf, size_t len);
+int api_client_parse_reply(char *buf, size_t len, const char *peer,
+			   struct api_reply *reply, struct tern_error *err);
 
 /* The API's error text: the body's "fault_message", else the body itself
  * (shortened), else the status. Writes into buf. */

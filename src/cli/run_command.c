@@ -10,6 +10,7 @@
 #include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
+#include "cli/pmem_option.h"
 #include "cli/exit_status.h"
 #include "cli/net_option.h"
 #include "devices/debug_exit.h"
@@ -38,6 +39,7 @@ enum {
 	OPT_KVM_DEVICE,
 	OPT_LOG_LEVEL,
 	OPT_DISK,
+	OPT_PMEM,
 	OPT_NET,
 	OPT_RNG,
 	OPT_TRANSPORT,
@@ -72,6 +74,7 @@ static const struct option run_options[] = {
 	{"kvm-device", required_argument, NULL, OPT_KVM_DEVICE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"disk", required_argument, NULL, OPT_DISK},
+	{"pmem", required_argument, NULL, OPT_PMEM},
 	{"net", required_argument, NULL, OPT_NET},
 	{"rng", no_argument, NULL, OPT_RNG},
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
@@ -228,6 +231,26 @@ void run_command_print_help(FILE *out)
 		"                         without it only regular files are "
 		"accepted\n",
 		VM_MAX_DISKS);
+	fprintf(out,
+		"      --pmem path=FILE[,id=NAME][,root][,readonly]\n"
+		"                         a host file mapped into the guest as "
+		"persistent memory\n"
+		"                         (virtio-pmem: /dev/pmem0, "
+		"/dev/pmem1, "
+		"... in order;\n"
+		"                         1 byte to 1 TiB, shown rounded up to "
+		"2 MiB with zeros).\n"
+		"                         Repeatable, up to %d.\n"
+		"                           id=NAME    its name in the API "
+		"(default: pmemN)\n"
+		"                           root       root=/dev/pmem0 on a "
+		"command line that\n"
+		"                                      names no root= (not "
+		"beside a root drive)\n"
+		"                           readonly   mapped read-only; the "
+		"guest's writes are\n"
+		"                                      dropped\n",
+		VM_MAX_PMEM);
 	fprintf(out,
 		"      --net tap=NAME[,mac=MAC]\n"
 		"                         a virtio-net interface on the host "
@@ -738,6 +761,8 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0; /* taken in the first pass */
 	case OPT_DISK:
 		return disk_option_parse(arg, config, err);
+	case OPT_PMEM:
+		return pmem_option_parse(arg, config, err);
 	case OPT_NET:
 		return net_option_parse(arg, config, err);
 	case OPT_RNG:

@@ -244,8 +244,7 @@ int config_find_cpu_template(const char *field, const char *name,
 			err, EINVAL,
 			"%s '%.64s' is unknown (tern's templates: "
 			"host, x86-64-v2, minimal; Firecracker's: "
-			"C3, T2, T2S, T2CL, T2A; see tern run "
-			"--help)",
+			"C3, T2, T2S, T2CL, T2A)",
 			field, name);
 	return 0;
 }
@@ -446,6 +445,41 @@ int config_add_disk(const char *where, struct vm_config *config,
 		config->disk_count++;
 	}
 	config->disks[slot] = *disk;
+	return 0;
+}
+
+int config_add_pmem(const char *where, struct vm_config *config,
+		    const struct vm_pmem_config *pmem, int replace,
+		    struct tern_error *err)
+{
+	int slot;
+
+	for (slot = 0; slot < config->pmem_count; slot++)
+		if (!strcmp(config->pmems[slot].id, pmem->id))
+			break;
+	if (slot < config->pmem_count && !replace)
+		return tern_error_set(err, EINVAL, "%s '%s' is listed twice",
+				      where, pmem->id);
+	if (slot == config->pmem_count && slot >= VM_MAX_PMEM)
+		return tern_error_set(err, EINVAL, "%s: at most %d devices",
+				      where, VM_MAX_PMEM);
+	for (int i = 0; pmem->root && i < config->pmem_count; i++)
+		if (i != slot && config->pmems[i].root)
+			return tern_error_set(err, EINVAL,
+					      "%s '%s': '%s' is the root "
+					      "device already",
+					      where, pmem->id,
+					      config->pmems[i].id);
+	for (int i = 0; pmem->root && i < config->disk_count; i++)
+		if (config->disks[i].root)
+			return tern_error_set(err, EINVAL,
+					      "%s '%s': drive '%s' is the "
+					      "root device already",
+					      where, pmem->id,
+					      config->disks[i].id);
+	config->pmems[slot] = *pmem;
+	if (slot == config->pmem_count)
+		config->pmem_count++;
 	return 0;
 }
 

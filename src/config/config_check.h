@@ -102,6 +102,11 @@ int config_parse_disk_engine(const char *field, const char *text,
 int config_add_disk(const char *where, struct vm_config *config,
 		    const struct vm_disk_config *disk, int replace,
 		    struct tern_error *err);
+/* Adds (or, with replace, replaces by id) a pmem device: ids unique, at
+ * most VM_MAX_PMEM, one root device among pmem devices and drives. */
+int config_add_pmem(const char *where, struct vm_config *config,
+		    const struct vm_pmem_config *pmem, int replace,
+		    struct tern_error *err);
 
 /* Vsock (--vsock, the document's "vsock", PUT /vsock): the guest's CID is
  * 3 to 2^32-2; the Unix socket path must leave room for "_PORT" in a

@@ -861,7 +861,6 @@ static int apply_pmem(struct vm_config *config,
 	struct vm_pmem_config pmem = {0};
 	const char *id, *path;
 	int ret = JSON_FIELDS_CHECK(body, "pmem", pmem_fields, 0, err);
-	int slot;
 
 	if (ret)
 		return ret;
@@ -884,32 +883,8 @@ static int apply_pmem(struct vm_config *config,
 	snprintf(pmem.path, sizeof(pmem.path), "%s", path);
 	pmem.root = json_is_true(json_fields_get(body, "root_device"));
 	pmem.readonly = json_is_true(json_fields_get(body, "read_only"));
-	for (slot = 0; slot < config->pmem_count; slot++)
-		if (!strcmp(config->pmems[slot].id, id))
-			break;
-	if (slot < config->pmem_count && !replace)
-		return tern_error_set(err, EINVAL, "pmem '%s' is listed twice",
-				      id);
-	if (slot == config->pmem_count && slot >= VM_MAX_PMEM)
-		return tern_error_set(err, EINVAL, "pmem: at most %d devices",
-				      VM_MAX_PMEM);
-	for (int i = 0; pmem.root && i < config->pmem_count; i++)
-		if (i != slot && config->pmems[i].root)
-			return tern_error_set(err, EINVAL,
-					      "pmem '%s': '%s' is the root "
-					      "device already",
-					      id, config->pmems[i].id);
-	for (int i = 0; pmem.root && i < config->disk_count; i++)
-		if (config->disks[i].root)
-			return tern_error_set(err, EINVAL,
-					      "pmem '%s': drive '%s' is the "
-					      "root device already",
-					      id, config->disks[i].id);
-	config->pmems[slot] = pmem;
-	if (slot == config->pmem_count)
-		config->pmem_count++;
 	(void)storage;
-	return 0;
+	return config_add_pmem("pmem", config, &pmem, replace, err);
 }
 
 int vm_config_json_apply_pmem(struct vm_config *config,

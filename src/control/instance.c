@@ -709,46 +709,6 @@ int instance_send_power_button(struct instance *inst, struct tern_error *err)
 	return ret;
 }
 
-static int device_known(const struct vm_config *config, const char *kind,
-			const char *id)
-{
-	if (!strcmp(kind, "drive")) {
-		for (int i = 0; i < config->disk_count; i++)
-			if (!strcmp(config->disks[i].id, id))
-				return 1;
-		return 0;
-	}
-	for (int i = 0; i < config->net_count; i++)
-		if (!strcmp(config->nets[i].id, id))
-			return 1;
-	return 0;
-}
-
-int instance_refuse_device_update(struct instance *inst, const char *kind,
-				  const char *id, const char *what,
-				  struct tern_error *err)
-{
-	int ret;
-
-	pthread_mutex_lock(&inst->lock);
-	if (!device_known(&inst->config, kind, id))
-		ret = tern_error_set(err, ENODEV, "no %s '%s' is configured",
-				     kind, id);
-	else if (inst->state != INSTANCE_RUNNING &&
-		 inst->state != INSTANCE_PAUSED)
-		ret = tern_error_set(err, EPERM,
-				     "updating a %s needs a started VM (state: "
-				     "%s); before InstanceStart use PUT",
-				     kind, instance_state_name(inst->state));
-	else
-		ret = tern_error_set(err, ENOTSUP,
-				     "%s '%s': %s at run time is not "
-				     "implemented in tern",
-				     kind, id, what);
-	pthread_mutex_unlock(&inst->lock);
-	return ret;
-}
-
 int instance_flush_metrics(struct instance *inst, struct tern_error *err)
 {
 	return write_metrics_line(inst, err);

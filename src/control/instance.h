@@ -164,13 +164,6 @@ int instance_send_power_button(struct instance *inst, struct tern_error *err);
 void instance_report_start_times(struct instance *inst,
 				 const struct instance_start_times *times);
 int instance_flush_metrics(struct instance *inst, struct tern_error *err);
-/* PATCH /drives/{id} and PATCH /network-interfaces/{id}: what tern cannot
- * change at run time yet; always an error that says which (unknown id,
- * not started, or not implemented). kind: "drive", "network interface". */
-int instance_refuse_device_update(struct instance *inst, const char *kind,
-				  const char *id, const char *what,
-				  struct tern_error *err);
-
 /* PUT, PATCH and GET /mmds (src/control/mmds_control.c): -EFBIG over the
  * size limit (413), -ENOENT PATCH before any PUT. */
 int instance_mmds_put(struct instance *inst, const json_t *doc,

@@ -466,7 +466,11 @@ static int build_and_enter(struct jail *jail, struct tern_error *err)
 
 	if (ret)
 		return ret;
-	ret = join_netns(jail, err);
+	if (jail->opts->populate)
+		ret = jail->opts->populate(jail->root,
+					   jail->opts->populate_opaque, err);
+	if (!ret)
+		ret = join_netns(jail, err);
 	if (!ret)
 		ret = apply_limits(jail->opts, err);
 	if (!ret)

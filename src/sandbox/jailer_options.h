@@ -39,6 +39,13 @@ struct jailer_options {
 	struct jailer_cgroup_setting cgroups[JAILER_MAX_CGROUP_SETTINGS];
 	char **exec_args; /* after "--"; NULL-terminated (argv's own end) */
 	int exec_arg_count;
+	/* Not on the command line: a program running the jailer in-process
+	 * (ternd, for its VMs) puts files into the root once it is built and
+	 * owned by uid:gid, before it is entered (the jailer refuses a root
+	 * that exists, so nothing can be put there earlier). A failure
+	 * removes the root as any other step's does. NULL: nothing. */
+	int (*populate)(const char *root, void *opaque, struct tern_error *err);
+	void *populate_opaque;
 };
 
 /* Parses argv (argv[0] is the command's name, "jailer"). Returns 0, 1 for

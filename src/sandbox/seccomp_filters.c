@@ -197,6 +197,13 @@ static const struct seccomp_rule api_server[] = {
 	      "a file's size and kind (snapshot load checks, "
 	      "libmicrohttpd)"),
 	ALLOW(fstat, "a file's size"),
+	ALLOW(statx, "PATCH /drives: a new file's O_DIRECT alignment"),
+	ALLOW_IOCTL(BLKGETSIZE64, "PATCH /drives: a block device's size"),
+	ALLOW_IOCTL(BLKSSZGET, "PATCH /drives: a block device's sector size"),
+	ALLOW_IF(fcntl, 1, F_OFD_SETLK, "PATCH /drives: the new file's lock"),
+	ALLOW(io_uring_enter,
+	      "PATCH /drives: requests in flight finish before the file "
+	      "is replaced"),
 	ALLOW(lseek, "snapshot files"),
 	ALLOW(pread64, "snapshot files; /proc/self/statm for metrics"),
 	ALLOW(pwrite64, "snapshot files"),

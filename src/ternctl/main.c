@@ -60,6 +60,7 @@ struct invocation {
 	const char *bridge, *subnet, *kind;
 	const char *args[2];
 	int arg_count;
+	struct ternctl_tls_files tls; /* --tls-cert, --tls-key, --tls-ca */
 };
 
 struct verb {
@@ -729,6 +730,20 @@ static int run_events(const struct verb *verb, const struct invocation *inv)
 	}
 }
 
+/* Prometheus text, as ternd answers it: for a look, or a script that
+ * cannot reach the TCP port (ternd --metrics-listen). */
+static int run_metrics(const struct verb *verb, const struct invocation *inv)
+{
+	struct tern_error err;
+	char *text;
+
+	if (ternctl_request_text(inv->socket, "/v1/metrics", &text, &err))
+		return failed(verb->name, &err);
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) ? EXIT_FAILED : 0;
+}
+
 static const struct verb verbs[] = {
 	{"define", "define NAME FILE",
 	 "Stores a VM definition under NAME: FILE (- for standard input) is "
@@ -968,6 +983,20 @@ static const struct verb verbs[] = {
 	 "JSON\n"
 	 "object per event and line.",
 	 0, OPT_JSON | OPT_FOLLOW, run_events},
+	{"metrics", "metrics",
+	 "Prints the host's metrics in Prometheus text format: ternd's own "
+	 "(ternd_*:\n"
+	 "VMs by state, volumes, networks, requests, events, start "
+	 "latency) and every\n"
+	 "running or paused VM's tern's metrics (tern_*, docs/api.md), each "
+	 "sample\n"
+	 "labelled vm=\"NAME\". A VM whose tern does not answer within 1 s "
+	 "is left out,\n"
+	 "with ternd_vm_scrape_up{vm=\"NAME\"} 0. The same text is ternd's "
+	 "GET /v1/metrics,\n"
+	 "and GET /metrics on ternd's --metrics-listen port, for "
+	 "Prometheus.",
+	 0, 0, run_metrics},
 };
 
 #define VERB_COUNT (sizeof(verbs) / sizeof(verbs[0]))
@@ -993,7 +1022,25 @@ static void print_usage(FILE *out)
 		"  -c, --connect SOCKET  ternd's socket (default: "
 		"$TERND_SOCKET, "
 		"else\n"
-		"                        " DEFAULT_SOCKET ")\n"
+		"                        " DEFAULT_SOCKET "), or "
+		"tls://HOST:PORT for a ternd\n"
+		"                        on another host (ternd --listen; "
+		"https:// too)\n"
+		"  --tls-cert FILE       with tls://: the client certificate "
+		"(default:\n"
+		"                        $TERNCTL_TLS_CERT, else "
+		"client-cert.pem in\n"
+		"                        ~/.pki/ternctl/ if it has one, else "
+		"in "
+		"/etc/pki/ternctl/)\n"
+		"  --tls-key FILE        its key ($TERNCTL_TLS_KEY, else "
+		"client-key.pem there)\n"
+		"  --tls-ca FILE         the CA that signed ternd's "
+		"certificate "
+		"($TERNCTL_TLS_CA,\n"
+		"                        else ca-cert.pem there); ternd's "
+		"certificate must also\n"
+		"                        name the HOST of -c\n"
 		"  --json                machine-readable JSON output (the "
 		"verbs that\n"
 		"                        print something)\n"
@@ -1069,6 +1116,32 @@ static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 	return 0;
 }
 
+/* --tls-cert, --tls-key and --tls-ca, as value_option(). */
+static int tls_option(int argc, char **argv, int *i, struct invocation *inv)
+{
+	static const char *const names[] = {"--tls-cert", "--tls-key",
+					    "--tls-ca"};
+	const char **slots[] = {&inv->tls.cert, &inv->tls.key, &inv->tls.ca};
+	const char *arg = argv[*i];
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		size_t len = strlen(names[k]);
+
+		if (strncmp(arg, names[k], len) ||
+		    (arg[len] && arg[len] != '='))
+			continue;
+		if (arg[len] == '=') {
+			*slots[k] = arg + len + 1;
+			return 1;
+		}
+		if (*i + 1 == argc)
+			return -1;
+		*slots[k] = argv[++*i];
+		return 1;
+	}
+	return 0;
+}
+
 /* Options may stand before or after the verb; "-c" takes a value. Returns
  * 0 to run, -1 when help or the version was printed, else EXIT_USAGE. */
 static int parse(int argc, char **argv, struct invocation *inv,
@@ -1102,6 +1175,9 @@ static int parse(int argc, char **argv, struct invocation *inv,
 		} else if ((value = value_option(argc, argv, &i, inv))) {
 			if (value < 0)
 				return usage_error("%s needs a value", arg);
+		} else if ((value = tls_option(argc, argv, &i, inv))) {
+			if (value < 0)
+				return usage_error("%s needs a file", arg);
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			help = 1;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
@@ -1177,6 +1253,12 @@ static int check_invocation(const struct verb *verb,
 		return usage_error("--mode belongs to shutdown and reboot, not "
 				   "%s",
 				   verb->name);
+	if ((inv->tls.cert || inv->tls.key || inv->tls.ca) &&
+	    !ternctl_tls_is_uri(inv->socket))
+		return usage_error("--tls-cert, --tls-key and --tls-ca belong "
+				   "to -c tls://HOST:PORT, not to the socket "
+				   "%s",
+				   inv->socket);
 	if ((inv->bridge || inv->subnet || inv->kind) &&
 	    strcmp(verb->name, "net-define"))
 		return usage_error("--bridge, --subnet and --kind belong to "
@@ -1201,5 +1283,6 @@ int main(int argc, char **argv)
 	if (ret)
 		return ret;
 	inv.verb = verb->name;
+	ternctl_client_set_tls_files(&inv.tls);
 	return verb->run(verb, &inv);
 }

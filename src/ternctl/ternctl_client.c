@@ -5,6 +5,14 @@
 #include <string.h>
 
 #include "cli/api_client.h"
+#include "ternctl/ternctl_tls.h"
+
+static struct ternctl_tls_files tls_files;
+
+void ternctl_client_set_tls_files(const struct ternctl_tls_files *files)
+{
+	tls_files = *files;
+}
 
 static int unreachable(const char *socket_path, int ret, struct tern_error *err)
 {
@@ -38,10 +46,17 @@ int ternctl_request(const char *socket_path, const char *method,
 	int ret;
 
 	*answer = NULL;
-	ret = api_client_request(socket_path, method, path, body,
-				 TERNCTL_TIMEOUT_S, &reply, err);
-	if (ret)
-		return unreachable(socket_path, ret, err);
+	if (ternctl_tls_is_uri(socket_path)) {
+		ret = ternctl_tls_request(socket_path, &tls_files, method, path,
+					  body, TERNCTL_TIMEOUT_S, &reply, err);
+		if (ret)
+			return ret;
+	} else {
+		ret = api_client_request(socket_path, method, path, body,
+					 TERNCTL_TIMEOUT_S, &reply, err);
+		if (ret)
+			return unreachable(socket_path, ret, err);
+	}
 	if (reply.status < 200 || reply.status > 299) {
 		ret = tern_error_set(
 			err, EREMOTEIO, "%s",
@@ -52,10 +67,33 @@ int ternctl_request(const char *socket_path, const char *method,
 			ret = tern_error_set(
 				err, EPROTO,
 				"%s did not answer with JSON: is it "
-				"ternd's socket?",
+				"ternd?",
 				socket_path);
 	}
 	free(reply.body);
 	*answer = doc;
 	return ret;
+}
+
+int ternctl_request_text(const char *socket_path, const char *path, char **text,
+			 struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	char fault[sizeof(err->message)];
+	int ret;
+
+	*text = NULL;
+	ret = api_client_request(socket_path, "GET", path, NULL,
+				 TERNCTL_TIMEOUT_S, &reply, err);
+	if (ret)
+		return unreachable(socket_path, ret, err);
+	if (reply.status < 200 || reply.status > 299) {
+		ret = tern_error_set(
+			err, EREMOTEIO, "%s",
+			api_client_fault(&reply, fault, sizeof(fault)));
+		free(reply.body);
+		return ret;
+	}
+	*text = reply.body ? reply.body : strdup("");
+	return *text ? 0 : tern_error_set(err, ENOMEM, "out of memory");
 }

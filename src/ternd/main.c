@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "ternd/test_hooks.h"
+#include "ternd/metrics_listen.h"
 #include "ternd/ternd_server.h"
+#include "ternd/vm_jail.h"
 #include "ternd/vm_manager.h"
 #include "util/log.h"
 #include "util/version.h"
@@ -29,7 +31,11 @@ struct options {
 	const char *socket;
 	const char *tern;
 	const char *pool_dir;
+	const char *metrics_listen;
+	const char *jail_tern; /* NULL: tern-static beside the tern */
+	uint32_t jail_uid_base, jail_uid_count; /* base 0: no jails */
 	int foreground;
+	struct tls_listener_options tls;
 };
 
 static void print_usage(FILE *out)
@@ -39,6 +45,12 @@ static void print_usage(FILE *out)
 		"[--foreground]\n"
 		"             [--tern PATH] [--pool-dir DIR] [--log-level "
 		"LEVEL]\n"
+		"             [--listen ADDR:PORT --tls-cert FILE --tls-key "
+		"FILE --tls-ca FILE\n"
+		"              [--tls-crl FILE] [--tls-allow-dn PATTERN]...]\n"
+		"             [--metrics-listen [ADDR:]PORT]\n"
+		"             [--jail-uid-base UID [--jail-uid-count N] "
+		"[--jail-tern PATH]]\n"
 		"\n"
 		"ternd keeps this host's tern virtual machines: their "
 		"definitions, and a\n"
@@ -88,8 +100,67 @@ static void print_usage(FILE *out)
 		"DIR/pools/default\n"
 		"  --log-level LEVEL  error, warn, info or debug. Default: "
 		"info\n"
+		"  --metrics-listen [ADDR:]PORT\n"
+		"                     also serve GET /metrics (the API's "
+		"/v1/metrics: ternd's\n"
+		"                     and every VM's metrics, labelled vm) "
+		"over plain HTTP on\n"
+		"                     this TCP address, for Prometheus; "
+		"nothing else is served\n"
+		"                     there. ADDR defaults to 127.0.0.1 "
+		"([::1]:PORT for IPv6).\n"
+		"                     Default: off\n"
+		"  --jail-uid-base UID\n"
+		"                     run each VM's tern jailed (tern "
+		"jailer's steps: a chroot\n"
+		"                     under DIR/jail, new mount namespace, "
+		"a cgroup of its own,\n"
+		"                     no capabilities) as a uid and gid of "
+		"its own from UID on,\n"
+		"                     kept for the VM in "
+		"DIR/vms/NAME/jail-uid. Needs root.\n"
+		"                     Default: off (VMs run as ternd's "
+		"user)\n"
+		"  --jail-uid-count N how many uids from UID are VMs'. "
+		"Default: 1000\n"
+		"  --jail-tern PATH   the statically linked tern jailed VMs "
+		"run. Default:\n"
+		"                     'tern-static' beside the tern of "
+		"--tern\n"
 		"  -h, --help         show this help and exit\n"
 		"  -V, --version      show the version and exit\n"
+		"\n"
+		"Remote access (for other hosts; ternctl -c tls://HOST:PORT):\n"
+		"  --listen ADDR:PORT the API over TLS on TCP too, with client "
+		"certificates:\n"
+		"                     127.0.0.1:16514, 0.0.0.0:16514, "
+		"[::1]:16514, [::]:16514.\n"
+		"                     Never plain TCP: needs the three files "
+		"below.\n"
+		"  --tls-cert FILE    ternd's certificate (PEM; its "
+		"subjectAltNames are the\n"
+		"                     names and addresses clients reach it "
+		"by)\n"
+		"  --tls-key FILE     its private key (PEM, unencrypted; keep "
+		"it 0600)\n"
+		"  --tls-ca FILE      the CA that signs client certificates: a "
+		"client without\n"
+		"                     a valid certificate it signed is refused "
+		"in the TLS\n"
+		"                     handshake and gets no answer\n"
+		"  --tls-crl FILE     that CA's revocation list (PEM): revoked "
+		"client\n"
+		"                     certificates are refused (read at "
+		"start)\n"
+		"  --tls-allow-dn PATTERN  only clients whose certificate DN "
+		"(RFC 4514,\n"
+		"                     'CN=admin,O=Example') matches one such "
+		"shell pattern\n"
+		"                     (repeatable; default: any the CA "
+		"signed)\n"
+		"  scripts/ternd-tls-certs makes a CA and certificates "
+		"(docs/ternd.md,\n"
+		"  \"Remote access\").\n"
 		"\n"
 		"Once it listens, ternd starts every VM marked autostart that "
 		"is not\n"
@@ -110,15 +181,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"tern", required_argument, NULL, 't'},
 		{"pool-dir", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"listen", required_argument, NULL, 'L'},
+		{"tls-cert", required_argument, NULL, 'C'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-ca", required_argument, NULL, 'A'},
+		{"tls-crl", required_argument, NULL, 'R'},
+		{"tls-allow-dn", required_argument, NULL, 'D'},
+		{"metrics-listen", required_argument, NULL, 'm'},
+		{"jail-uid-base", required_argument, NULL, 'J'},
+		{"jail-uid-count", required_argument, NULL, 'N'},
+		{"jail-tern", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
 	enum log_level level;
+	struct tern_error err;
 	int opt;
 
 	*o = (struct options){.state_dir = DEFAULT_STATE_DIR,
-			      .socket = DEFAULT_SOCKET};
+			      .socket = DEFAULT_SOCKET,
+			      .jail_uid_count = 1000};
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":hV", long_options, NULL)) !=
 	       -1) {
@@ -138,6 +221,44 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'p':
 			o->pool_dir = optarg;
 			break;
+		case 'J':
+		case 'N': {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end ||
+			    optarg[0] == '-' || v == 0 || v >= UINT32_MAX) {
+				fprintf(stderr,
+					"ternd: --%s '%s': expected a number "
+					"from 1 to 4294967294\n",
+					opt == 'J' ? "jail-uid-base"
+						   : "jail-uid-count",
+					optarg);
+				return EXIT_USAGE;
+			}
+			*(opt == 'J' ? &o->jail_uid_base : &o->jail_uid_count) =
+				(uint32_t)v;
+			break;
+		}
+		case 'T':
+			o->jail_tern = optarg;
+			break;
+		case 'm': {
+			struct sockaddr_storage addr;
+			struct tern_error err;
+			socklen_t len;
+			char shown[80];
+
+			if (metrics_listen_parse(optarg, &addr, &len, shown,
+						 sizeof(shown), &err)) {
+				fprintf(stderr, "ternd: %s\n", err.message);
+				return EXIT_USAGE;
+			}
+			o->metrics_listen = optarg;
+			break;
+		}
 		case 'l':
 			if (log_level_parse(optarg, &level)) {
 				fprintf(stderr,
@@ -147,6 +268,31 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return EXIT_USAGE;
 			}
 			log_set_level(level);
+			break;
+		case 'L':
+			o->tls.listen = optarg;
+			break;
+		case 'C':
+			o->tls.cert = optarg;
+			break;
+		case 'K':
+			o->tls.key = optarg;
+			break;
+		case 'A':
+			o->tls.ca = optarg;
+			break;
+		case 'R':
+			o->tls.crl = optarg;
+			break;
+		case 'D':
+			if (o->tls.allow_dn_count ==
+			    TLS_LISTENER_MAX_ALLOW_DN) {
+				fprintf(stderr,
+					"ternd: more than %d --tls-allow-dn\n",
+					TLS_LISTENER_MAX_ALLOW_DN);
+				return EXIT_USAGE;
+			}
+			o->tls.allow_dn[o->tls.allow_dn_count++] = optarg;
 			break;
 		case 'h':
 			print_usage(stdout);
@@ -170,6 +316,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "ternd: unexpected argument '%s'\n",
 			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (tls_listener_check_usage(&o->tls, &err)) {
+		fprintf(stderr, "ternd: %s\n", err.message);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -325,14 +475,15 @@ static int read_signals(int fd)
 	return stop;
 }
 
-static int serve(struct ternd_server *server, struct vm_manager *m,
-		 int signal_fd)
+static int serve(struct ternd_server *server, struct ternd_server *metrics,
+		 struct vm_manager *m, int signal_fd)
 {
 	struct pollfd *fds = NULL;
 	int stop = 0;
 
 	while (!stop) {
-		size_t count = 2 + vm_manager_poll_count(m);
+		size_t count = 3 + vm_manager_poll_count(m);
+		int timeout;
 		struct pollfd *grown = realloc(fds, count * sizeof(*fds));
 
 		if (!grown) {
@@ -343,9 +494,19 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 		fds[0] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
 		fds[1] = (struct pollfd){.fd = ternd_server_fd(server),
 					 .events = POLLIN};
-		vm_manager_poll_fill(m, fds + 2);
-		if (poll(fds, count, ternd_server_timeout_ms(server)) < 0 &&
-		    errno != EINTR) {
+		/* fd -1: poll ignores it (no --metrics-listen). */
+		fds[2] = (struct pollfd){
+			.fd = metrics ? ternd_server_fd(metrics) : -1,
+			.events = POLLIN};
+		vm_manager_poll_fill(m, fds + 3);
+		timeout = ternd_server_timeout_ms(server);
+		if (metrics) {
+			int t = ternd_server_timeout_ms(metrics);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
+		if (poll(fds, count, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
@@ -353,6 +514,8 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 			stop = read_signals(signal_fd);
 		vm_manager_reap(m);
 		ternd_server_run(server);
+		if (metrics)
+			ternd_server_run(metrics);
 	}
 	free(fds);
 	return stop ? 0 : 1;
@@ -361,7 +524,8 @@ static int serve(struct ternd_server *server, struct vm_manager *m,
 int main(int argc, char **argv)
 {
 	struct vm_manager_options manager_options;
-	struct ternd_server *server = NULL;
+	static struct vm_jail_config jail;
+	struct ternd_server *server = NULL, *metrics = NULL;
 	struct vm_manager *m = NULL;
 	char tern_path[PATH_MAX], state_dir[PATH_MAX];
 	struct tern_error err;
@@ -382,6 +546,22 @@ int main(int argc, char **argv)
 		ret = tern_error_set(&err, errno, "%s: %s", o.state_dir,
 				     strerror(errno));
 	o.state_dir = state_dir;
+	if (ret >= 0 && o.jail_uid_base) {
+		char beside[PATH_MAX], jail_tern[PATH_MAX];
+
+		/* Canonical: the jailer names the jail after the file's
+		 * own name. */
+		snprintf(beside, sizeof(beside), "%s", tern_path);
+		strcpy(strrchr(beside, '/') + 1, "tern-static");
+		if (!realpath(o.jail_tern ? o.jail_tern : beside, jail_tern))
+			ret = tern_error_set(&err, errno, "--jail-tern %s: %s",
+					     o.jail_tern ? o.jail_tern : beside,
+					     strerror(errno));
+		if (ret >= 0)
+			ret = vm_jail_config_init(&jail, o.state_dir, jail_tern,
+						  o.jail_uid_base,
+						  o.jail_uid_count, &err);
+	}
 	if (ret >= 0 && !o.foreground)
 		ret = detach(o.state_dir, &ready_fd, &err);
 	if (ret < 0) {
@@ -389,19 +569,27 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal_fd = block_signals();
-	manager_options = (struct vm_manager_options){.state_dir = o.state_dir,
-						      .tern_path = tern_path,
-						      .pool_dir = o.pool_dir};
+	manager_options = (struct vm_manager_options){
+		.state_dir = o.state_dir,
+		.tern_path = tern_path,
+		.pool_dir = o.pool_dir,
+		.jail = o.jail_uid_base ? &jail : NULL};
 	ret = vm_manager_open(&manager_options, &m, &err);
 	if (!ret) {
 		server = ternd_server_start(o.socket, m, &err);
-		ret = server ? 0 : -1;
+		ret = server ? ternd_server_listen_tls(server, &o.tls, &err)
+			     : -1;
+	}
+	if (!ret && o.metrics_listen) {
+		metrics = ternd_server_start_metrics(o.metrics_listen, m, &err);
+		ret = metrics ? 0 : -1;
 	}
 	if (ret) {
 		log_error("%s", err.message);
 		if (ready_fd >= 0 &&
 		    write(ready_fd, err.message, strlen(err.message)) < 0)
 			ret = -1;
+		ternd_server_stop(server);
 		vm_manager_close(m);
 		return 1;
 	}
@@ -414,7 +602,8 @@ int main(int argc, char **argv)
 	}
 	/* After the socket answers: clients see the VMs come up. */
 	vm_manager_autostart(m);
-	status = serve(server, m, signal_fd);
+	status = serve(server, metrics, m, signal_fd);
+	ternd_server_stop(metrics);
 	ternd_server_stop(server);
 	vm_manager_close(m);
 	close(lock_fd);

@@ -217,3 +217,17 @@ int net_tap_delete(const char *name, struct tern_error *err)
 	close(fd);
 	return 0;
 }
+
+int net_tap_set_owner(const char *name, uint32_t uid, uint32_t gid,
+		      struct tern_error *err)
+{
+	int fd = tap_attach(name, err), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0 ||
+	    ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0)
+		ret = fail(err, "cannot set the owner of tap", name);
+	close(fd);
+	return ret;
+}

@@ -39,4 +39,9 @@ int net_tap_create(const char *name, struct tern_error *err);
  * still running) holds it. */
 int net_tap_delete(const char *name, struct tern_error *err);
 
+/* Gives the persistent tap name to uid:gid, so that a process running as
+ * them (a jailed VM's tern, without CAP_NET_ADMIN) may attach to it. */
+int net_tap_set_owner(const char *name, uint32_t uid, uint32_t gid,
+		      struct tern_error *err);
+
 #endif

@@ -285,6 +285,17 @@ static int time_name(struct vm_manager *m, const char *vm, char *name,
 	return tern_error_set(err, EEXIST, "no free snapshot name");
 }
 
+/* A jailed tern sees only its jail: it could neither write the files
+ * under the state directory nor be restored from them. */
+static int refuse_jailed(const struct vm_manager *m, struct tern_error *err)
+{
+	if (!vm_manager_jailed(m))
+		return 0;
+	return tern_error_set(err, EBUSY,
+			      "snapshots are not supported yet when ternd "
+			      "jails its VMs (--jail-uid-base)");
+}
+
 int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		     char *name_out, struct tern_error *err)
 {
@@ -294,8 +305,10 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 	struct snap_paths p;
 	struct vm_record r;
 	struct stat st;
-	int ret = vm_manager_get(m, vm, &r, err);
+	int ret = refuse_jailed(m, err);
 
+	if (!ret)
+		ret = vm_manager_get(m, vm, &r, err);
 	if (ret)
 		return ret;
 	if (!vm_state_active(r.runtime.state))
@@ -377,8 +390,10 @@ int snapshots_revert(struct vm_manager *m, const char *vm, const char *snap,
 	struct snap_paths p;
 	struct vm_record r;
 	struct stat st;
-	int created, ret = snapshots_get(m, vm, snap, &s, err);
+	int created, ret = refuse_jailed(m, err);
 
+	if (!ret)
+		ret = snapshots_get(m, vm, snap, &s, err);
 	if (ret)
 		return ret;
 	ret = paths_for(m, vm, snap, NULL, &p, err);

@@ -380,10 +380,13 @@ void ternd_route(struct vm_manager *m, const struct ternd_request *request,
 		network_route(m, request, rest, reply);
 	} else if (is_collection(url, "/v1/events")) {
 		event_route(m, request, reply);
+	} else if (is_collection(url, "/v1/metrics")) {
+		metrics_route(m, request, reply);
 	} else {
 		ternd_reply_fault(reply, 404,
 				  "no such path: ternd's API is under /v1/vms, "
-				  "/v1/volumes, /v1/networks and /v1/events "
+				  "/v1/volumes, /v1/networks, /v1/events and "
+				  "/v1/metrics "
 				  "(docs/ternd-openapi.yaml)");
 	}
 }

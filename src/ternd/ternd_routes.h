@@ -21,6 +21,7 @@
 struct ternd_reply {
 	unsigned status;
 	char *body; /* malloc'd JSON, NULL for none */
+	const char *content_type; /* NULL: application/json */
 };
 
 struct ternd_request {
@@ -64,6 +65,9 @@ void network_route(struct vm_manager *m, const struct ternd_request *request,
 		   const char *rest, struct ternd_reply *reply);
 void event_route(struct vm_manager *m, const struct ternd_request *request,
 		 struct ternd_reply *reply);
+/* GET /v1/metrics (metrics_routes.c): Prometheus text, not JSON. */
+void metrics_route(struct vm_manager *m, const struct ternd_request *request,
+		   struct ternd_reply *reply);
 
 /* The VM's view (GET /v1/vms/NAME) as the answer. */
 void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,

@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/metrics_listen.h"
 #include "ternd/ternd_routes.h"
+#include "ternd/ternd_stats.h"
+#include "ternd/tls_listener.h"
 #include "util/log.h"
 #include "util/unix_listener.h"
 
@@ -24,10 +28,14 @@ struct waiter {
 
 struct ternd_server {
 	struct MHD_Daemon *daemon;
+	struct tls_listener *tls; /* --listen; NULL without */
+	/* Holds the daemons' epoll descriptors: the one to poll. */
+	int epoll_fd;
 	struct vm_manager *manager;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct waiter waiters[TERND_MAX_CONNECTIONS];
 	size_t waiter_count;
+	int metrics_only; /* --metrics-listen's TCP port: GET /metrics only */
 };
 
 struct request {
@@ -116,7 +124,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	}
 	if (len)
 		MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json");
+					reply->content_type
+						? reply->content_type
+						: "application/json");
+	ternd_stats_request(reply->status);
 	ret = MHD_queue_response(conn, reply->status, response);
 	MHD_destroy_response(response);
 	/* The path arrives percent-decoded: keep control bytes off the
@@ -177,6 +188,22 @@ static enum MHD_Result append_body(struct request *req, const char *data,
 	return MHD_YES;
 }
 
+/* The TCP port answers the metrics and nothing else: it is not
+ * authenticated, unlike the Unix socket (0600). */
+static void metrics_only_route(struct vm_manager *m,
+			       const struct ternd_request *request,
+			       struct ternd_reply *reply)
+{
+	if (strcmp(request->url, "/metrics") &&
+	    strcmp(request->url, "/v1/metrics"))
+		ternd_reply_fault(reply, 404,
+				  "no such path: this port serves only "
+				  "/metrics (ternd's API is on its Unix "
+				  "socket)");
+	else
+		metrics_route(m, request, reply);
+}
+
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 				      const char *url, const char *method,
 				      const char *version,
@@ -189,6 +216,14 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	struct ternd_request request;
 
 	if (!req) {
+		char dn[256], address[64];
+		int tls = tls_listener_client(server->tls, conn, dn, sizeof(dn),
+					      address, sizeof(address));
+
+		if (tls < 0)
+			return MHD_NO; /* closed, never answered */
+		if (tls)
+			log_debug("api client dn=%s address=%s", dn, address);
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
@@ -218,6 +253,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		.snapshots = MHD_lookup_connection_value(
 			conn, MHD_GET_ARGUMENT_KIND, "snapshots"),
 	};
+	if (server->metrics_only) {
+		metrics_only_route(server->manager, &request, &reply);
+		return send_reply(conn, method, url, &reply);
+	}
 	if (!maybe_wait(server, conn, req, &request))
 		return MHD_YES;
 	ternd_route(server->manager, &request, &reply);
@@ -237,23 +276,40 @@ static void request_completed(void *cls, struct MHD_Connection *conn,
 	*con_cls = NULL;
 }
 
-struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
-					struct tern_error *err)
+/* The daemon's epoll descriptor joins the server's: epoll descriptors
+ * nest, so ternd's loop polls one descriptor however many listeners. */
+static int watch_daemon(struct ternd_server *server, struct MHD_Daemon *daemon,
+			struct tern_error *err)
 {
-	struct ternd_server *server = calloc(1, sizeof(*server));
-	int fd;
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	struct epoll_event event = {.events = EPOLLIN};
 
-	if (!server) {
-		tern_error_set(err, ENOMEM, "out of memory");
-		return NULL;
-	}
-	server->manager = m;
-	fd = unix_listener_open(path, "--socket", TERND_MAX_CONNECTIONS, err);
-	if (fd < 0) {
+	if (!info)
+		return tern_error_set(err, EIO,
+				      "libmicrohttpd has no epoll fd");
+	event.data.fd = info->epoll_fd;
+	if (epoll_ctl(server->epoll_fd, EPOLL_CTL_ADD, info->epoll_fd, &event) <
+	    0)
+		return tern_error_set(err, errno, "epoll_ctl: %s",
+				      strerror(errno));
+	return 0;
+}
+
+static struct ternd_server *start_daemon(struct ternd_server *server, int fd,
+					 const char *what,
+					 struct tern_error *err)
+{
+	server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (server->epoll_fd < 0) {
+		tern_error_set(err, errno, "epoll_create1: %s",
+			       strerror(errno));
+		close(fd);
+		if (server->path[0])
+			unlink(server->path);
 		free(server);
 		return NULL;
 	}
-	snprintf(server->path, sizeof(server->path), "%s", path);
 	server->daemon = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		handle_request, server, MHD_OPTION_LISTEN_SOCKET, fd,
@@ -265,31 +321,102 @@ struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
 		MHD_OPTION_END);
 	if (!server->daemon) {
 		tern_error_set(err, EIO, "cannot start the HTTP server on %s",
-			       path);
+			       what);
 		close(fd);
-		unlink(path);
+		if (server->path[0])
+			unlink(server->path);
+		close(server->epoll_fd);
 		free(server);
 		return NULL;
 	}
-	log_info("listening on %s", path);
+	if (watch_daemon(server, server->daemon, err)) {
+		ternd_server_stop(server);
+		return NULL;
+	}
+	log_info("listening on %s", what);
 	return server;
+}
+
+int ternd_server_listen_tls(struct ternd_server *server,
+			    const struct tls_listener_options *o,
+			    struct tern_error *err)
+{
+	if (!o->listen)
+		return 0;
+	server->tls = tls_listener_open(o, handle_request, request_completed,
+					server, err);
+	if (!server->tls)
+		return -1;
+	return watch_daemon(server, tls_listener_daemon(server->tls), err);
+}
+
+struct ternd_server *ternd_server_start_metrics(const char *listen_spec,
+						struct vm_manager *m,
+						struct tern_error *err)
+{
+	struct ternd_server *server = calloc(1, sizeof(*server));
+	char shown[80];
+	int fd;
+
+	if (!server) {
+		tern_error_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->manager = m;
+	server->metrics_only = 1;
+	fd = metrics_listen_open(listen_spec, shown, sizeof(shown), err);
+	if (fd < 0) {
+		free(server);
+		return NULL;
+	}
+	return start_daemon(server, fd, shown, err);
+}
+
+struct ternd_server *ternd_server_start(const char *path, struct vm_manager *m,
+					struct tern_error *err)
+{
+	struct ternd_server *server = calloc(1, sizeof(*server));
+	int fd;
+
+	if (!server) {
+		tern_error_set(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	server->manager = m;
+	ternd_stats(); /* its start time: now */
+	fd = unix_listener_open(path, "--socket", TERND_MAX_CONNECTIONS, err);
+	if (fd < 0) {
+		free(server);
+		return NULL;
+	}
+	snprintf(server->path, sizeof(server->path), "%s", path);
+	return start_daemon(server, fd, path, err);
 }
 
 int ternd_server_fd(const struct ternd_server *server)
 {
-	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	return server->epoll_fd;
+}
 
-	return info ? info->epoll_fd : -1;
+static void shorter_timeout(struct MHD_Daemon *daemon, int64_t *timeout)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(daemon, &ms) != MHD_YES)
+		return;
+	if (ms > INT_MAX)
+		ms = INT_MAX;
+	if (*timeout < 0 || (int64_t)ms < *timeout)
+		*timeout = (int64_t)ms;
 }
 
 int ternd_server_timeout_ms(const struct ternd_server *server)
 {
-	MHD_UNSIGNED_LONG_LONG ms;
 	int64_t now = now_ms(), timeout = -1;
 
-	if (MHD_get_timeout(server->daemon, &ms) == MHD_YES)
-		timeout = ms > INT_MAX ? INT_MAX : (int64_t)ms;
+	shorter_timeout(server->daemon, &timeout);
+	if (server->tls)
+		shorter_timeout(tls_listener_daemon(server->tls), &timeout);
 	for (size_t i = 0; i < server->waiter_count; i++) {
 		int64_t left = server->waiters[i].deadline_ms - now;
 
@@ -301,16 +428,23 @@ int ternd_server_timeout_ms(const struct ternd_server *server)
 	return (int)timeout;
 }
 
+static void run_daemons(struct ternd_server *server)
+{
+	MHD_run(server->daemon);
+	if (server->tls)
+		MHD_run(tls_listener_daemon(server->tls));
+}
+
 void ternd_server_run(struct ternd_server *server)
 {
 	/* Events logged by exits recorded since the last run. */
 	wake_waiters(server, 0);
-	MHD_run(server->daemon);
+	run_daemons(server);
 	/* Events this run's requests logged: answered now, not at the next
 	 * wake-up (a resumed connection does not make the epoll descriptor
 	 * readable in libmicrohttpd's external-poll mode). */
 	if (wake_waiters(server, 0))
-		MHD_run(server->daemon);
+		run_daemons(server);
 }
 
 void ternd_server_stop(struct ternd_server *server)
@@ -319,7 +453,10 @@ void ternd_server_stop(struct ternd_server *server)
 		return;
 	/* libmicrohttpd stops no daemon with suspended connections. */
 	wake_waiters(server, 1);
+	tls_listener_close(server->tls);
 	MHD_stop_daemon(server->daemon);
-	unlink(server->path);
+	close(server->epoll_fd);
+	if (server->path[0])
+		unlink(server->path);
 	free(server);
 }

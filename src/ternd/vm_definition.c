@@ -188,12 +188,16 @@ int vm_definition_check(const json_t *doc, const char *pool_dir,
 		vm_config_storage_free(&storage);
 		return -EINVAL;
 	}
-	if (!config.kernel_path) {
+	/* A firmware VM boots from its disk: its document has boot-source
+	 * null and tern.firmware instead (docs/firmware.md). */
+	if (!config.kernel_path && !config.firmware_path) {
 		vm_config_storage_free(&storage);
 		return tern_error_set(err, EINVAL,
 				      "the definition names no kernel "
 				      "(\"boot-source\": "
-				      "{\"kernel_image_path\": ...})");
+				      "{\"kernel_image_path\": ...}) and no "
+				      "firmware (\"tern\": {\"firmware\": "
+				      "PATH})");
 	}
 	if (summary) {
 		summary->vcpus = config.cpu_count;

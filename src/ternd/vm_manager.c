@@ -12,10 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ternd/net_link.h"
 #include "ternd/networks.h"
 #include "ternd/snapshots.h"
 #include "ternd/test_hooks.h"
+#include "ternd/ternd_stats.h"
 #include "ternd/vm_api.h"
+#include "ternd/vm_jail.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
 
@@ -33,6 +36,7 @@ struct vm_manager {
 	struct networks *nets;
 	struct live_vm *live;
 	size_t live_count;
+	const struct vm_jail_config *jail; /* NULL: no jails */
 };
 
 static const char *const file_names[] = {
@@ -99,6 +103,15 @@ static struct vm_runtime shut_off(const char *reason)
 	return rt;
 }
 
+/* A jailed VM's jail and cgroup, once its tern is gone. */
+static void jail_cleanup(struct vm_manager *m, const char *name)
+{
+	char dir[4200];
+
+	if (!vm_manager_path(m, name, VM_FILE_DIR, dir, sizeof(dir)))
+		vm_jail_cleanup(dir);
+}
+
 /* Records the end of a followed VM's process and stops following it. */
 static void record_exit(struct vm_manager *m, struct live_vm *vm,
 			const char *why, int asked)
@@ -113,6 +126,7 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 	/* Its tern is gone, so its taps can go (and must: a tap names the
 	 * VM's MAC on the bridge). */
 	networks_vm_taps_down(m->nets, vm->name);
+	jail_cleanup(m, vm->name);
 	/* A crash: an end ternd did not ask for, other than status 0. */
 	if (ternd_db_set_runtime(m->db, vm->name, &rt,
 				 asked || clean ? "stopped" : "crashed", &err))
@@ -161,6 +175,7 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 		log_warn("VM '%s' (pid %d) stopped while ternd was not "
 			 "running: recorded as shut off",
 			 r->name, (int)rec->pid);
+		jail_cleanup(m, r->name);
 		if (ternd_db_set_runtime(m->db, r->name, &rt, "stopped", &err))
 			log_error("VM '%s': %s", r->name, err.message);
 		return;
@@ -241,6 +256,7 @@ int vm_manager_open(const struct vm_manager_options *options,
 
 	if (!m)
 		return tern_error_set(err, ENOMEM, "out of memory");
+	m->jail = options->jail;
 	if (snprintf(m->state_dir, sizeof(m->state_dir), "%s",
 		     options->state_dir) >= (int)sizeof(m->state_dir) ||
 	    snprintf(m->tern_path, sizeof(m->tern_path), "%s",
@@ -427,6 +443,9 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 		VM_FILE_CONSOLE, VM_FILE_SNAPSHOTS,  VM_FILE_DIR};
 	char path[4200];
 
+	/* A jailed VM's uid is free again. */
+	if (!vm_manager_path(m, name, VM_FILE_DIR, path, sizeof(path)))
+		vm_jail_forget(path);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (vm_manager_path(m, name, files[i], path, sizeof(path)))
 			continue;
@@ -600,13 +619,15 @@ static int prepare_files(struct vm_manager *m, const struct vm_record *r,
 /* Spawns, records, and only then lets the process become tern. */
 static int launch(struct vm_manager *m, const struct vm_record *r,
 		  const struct start_files *f, const struct vm_restore *restore,
-		  struct tern_error *err)
+		  struct vm_jail *jail, struct tern_error *err)
 {
 	struct vm_launch l = {.tern_path = m->tern_path,
 			      .config_path = f->config,
 			      .api_socket = f->api_socket,
 			      .log_path = f->log,
-			      .console_path = f->console};
+			      .console_path = f->console,
+			      .enter = jail ? vm_jail_enter : NULL,
+			      .enter_opaque = jail};
 	struct vm_runtime rt = {.state = VM_STATE_RUNNING};
 
 	if (restore) {
@@ -702,11 +723,30 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 	return text;
 }
 
-static int start_vm(struct vm_manager *m, const char *name, const char *why,
-		    const struct vm_restore *restore, struct tern_error *err)
+/* A jailed tern has no CAP_NET_ADMIN: the taps ternd made for it become
+ * its uid's. */
+static int give_taps(struct vm_manager *m, const char *name, uint32_t uid,
+		     struct tern_error *err)
+{
+	struct tap_record *taps;
+	size_t count;
+	int ret = ternd_db_taps_list(m->db, name, &taps, &count, err);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; !ret && i < count; i++)
+		ret = net_tap_set_owner(taps[i].tap, uid, uid, err);
+	free(taps);
+	return ret;
+}
+
+static int start_vm_untimed(struct vm_manager *m, const char *name,
+			    const char *why, const struct vm_restore *restore,
+			    struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
 	const char *event = "started";
+	struct vm_jail jail = {0};
 	struct start_files files;
 	struct vm_runtime rt;
 	struct vm_record r;
@@ -732,14 +772,30 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 	}
 	if (!ret)
 		ret = prepare_files(m, &r, config, &files, err);
+	if (!ret && m->jail) {
+		ret = vm_jail_prepare(m->jail, m->state_dir, files.dir, config,
+				      files.console, &jail, err);
+		if (!ret)
+			memcpy(files.api_socket, jail.api_socket,
+			       sizeof(files.api_socket));
+	}
 	free(config);
 	/* The taps last: nothing before can fail and leave them behind. */
 	if (!ret)
 		ret = networks_vm_taps_up(m->nets, name, &networks, err);
+	if (!ret && m->jail) {
+		ret = give_taps(m, name, jail.uid, err);
+		if (ret)
+			networks_vm_taps_down(m->nets, name);
+	}
 	if (!ret) {
 		launched = 1;
-		ret = launch(m, &r, &files, restore, err);
+		ret = launch(m, &r, &files, restore, m->jail ? &jail : NULL,
+			     err);
 	}
+	vm_jail_free(&jail);
+	if (ret && !launched)
+		jail_cleanup(m, name);
 	vm_record_free(&r);
 	if (ret && launched) {
 		/* Only a process this start launched: never a VM that was
@@ -775,6 +831,19 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 	return 0;
 }
 
+/* Timed for GET /v1/metrics; a refusal (no such VM, wrong state) is not a
+ * failed start. */
+static int start_vm(struct vm_manager *m, const char *name, const char *why,
+		    const struct vm_restore *restore, struct tern_error *err)
+{
+	int64_t since = ternd_stats_now_us();
+	int ret = start_vm_untimed(m, name, why, restore, err);
+
+	if (ret != -ENOENT && ret != -EBUSY)
+		ternd_stats_start(since, !ret);
+	return ret;
+}
+
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err)
 {
@@ -785,7 +854,20 @@ int vm_manager_start_restore(struct vm_manager *m, const char *name,
 			     const struct vm_restore *restore,
 			     struct tern_error *err)
 {
+	/* A jailed tern sees only its jail: the snapshot's files are not
+	 * there, and vm_jail_enter execs `run`. */
+	if (restore && restore->snapshot_path && m->jail)
+		return tern_error_set(
+			err, EBUSY,
+			"VM '%s': snapshots are not supported yet "
+			"when ternd jails its VMs (--jail-uid-base)",
+			name);
 	return start_vm(m, name, "started", restore, err);
+}
+
+int vm_manager_jailed(const struct vm_manager *m)
+{
+	return m->jail != NULL;
 }
 
 void vm_manager_autostart(struct vm_manager *m)

@@ -33,6 +33,8 @@ struct vm_manager_options {
 	const char *tern_path; /* the tern binary VMs run */
 	const char
 		*pool_dir; /* the storage pool; NULL: STATE_DIR/pools/default */
+	/* Each VM in a jail (vm_jail.h); NULL: VMs run as ternd's user. */
+	const struct vm_jail_config *jail;
 };
 
 /* Opens the state and the pool (finishing what a killed ternd left
@@ -109,6 +111,9 @@ struct vm_restore {
 int vm_manager_start_restore(struct vm_manager *m, const char *name,
 			     const struct vm_restore *restore,
 			     struct tern_error *err);
+
+/* Whether ternd runs its VMs jailed (snapshots are refused then). */
+int vm_manager_jailed(const struct vm_manager *m);
 
 int vm_manager_pause(struct vm_manager *m, const char *name,
 		     struct tern_error *err);

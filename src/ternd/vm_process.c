@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,9 +63,46 @@ uint64_t vm_process_start_time(pid_t pid)
 	return start;
 }
 
+/* The real uid in /proc/PID/status, or -1. */
+static long process_uid(pid_t pid)
+{
+	char buf[4096], *line;
+	unsigned long uid;
+
+	if (read_proc_file(pid, "status", buf, sizeof(buf)) <= 0)
+		return -1;
+	line = strstr(buf, "\nUid:");
+	if (!line || sscanf(line + 5, "%lu", &uid) != 1)
+		return -1;
+	return (long)uid;
+}
+
+/* A jailed tern's --api-sock inside (an absolute path in its root) is
+ * recorded as ROOT + inside: the recorded path must end so, ROOT must end
+ * in "/root", and the process must run as ROOT's owner (the jail's uid,
+ * never root). */
+static int jailed_socket_matches(pid_t pid, const char *recorded,
+				 const char *inside)
+{
+	size_t rlen = strlen(recorded), ilen = strlen(inside);
+	char root[108];
+	struct stat st;
+
+	if (inside[0] != '/' || ilen + 5 >= rlen || rlen >= sizeof(root) ||
+	    strcmp(recorded + rlen - ilen, inside))
+		return 0;
+	memcpy(root, recorded, rlen - ilen);
+	root[rlen - ilen] = '\0';
+	if (rlen - ilen < 5 || strcmp(root + rlen - ilen - 5, "/root") ||
+	    lstat(root, &st) || !S_ISDIR(st.st_mode) || st.st_uid == 0)
+		return 0;
+	return process_uid(pid) == (long)st.st_uid;
+}
+
 /* Whether /proc/PID/cmdline is `... run ... --api-sock api_socket ...`
- * (or `... restore ...`, a VM started from a snapshot): a pid that now
- * belongs to something else is never taken for a VM. */
+ * (or `... restore ...`, a VM started from a snapshot, or the jailed
+ * form): a pid that now belongs to something else is never taken for a
+ * VM. */
 static int cmdline_matches(pid_t pid, const char *api_socket)
 {
 	char buf[8192];
@@ -79,7 +117,8 @@ static int cmdline_matches(pid_t pid, const char *api_socket)
 		    (!strcmp(arg, "run") || !strcmp(arg, "restore")))
 			run_seen = 1;
 		if (run_seen && prev && !strcmp(prev, "--api-sock") &&
-		    !strcmp(arg, api_socket))
+		    (!strcmp(arg, api_socket) ||
+		     jailed_socket_matches(pid, api_socket, arg)))
 			return 1;
 		prev = arg;
 	}
@@ -140,7 +179,7 @@ int vm_process_attach_arg(pid_t pid, uint64_t start_time, const char *arg,
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 child_run(const int wait_pipe[2], int log_fd, const char *path,
-	  char *const argv[])
+	  char *const argv[], int (*enter)(void *), void *enter_opaque)
 {
 	int wait_fd = wait_pipe[0];
 	sigset_t none;
@@ -172,13 +211,20 @@ child_run(const int wait_pipe[2], int log_fd, const char *path,
 	    dup2(log_fd, 2) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 3, ~0U, 0);
+	if (enter) {
+		/* ternd is single-threaded: the jailer's steps may allocate
+		 * here. It returns only on failure, having said why. */
+		enter(enter_opaque);
+		_exit(127);
+	}
 	execv(path, argv);
 	dprintf(2, "ternd: cannot run %s: %s\n", path, strerror(errno));
 	_exit(127);
 }
 
-int vm_process_spawn_program(char *const argv[], const char *log_path,
-			     struct vm_process *proc, struct tern_error *err)
+static int spawn(char *const argv[], const char *log_path, int (*enter)(void *),
+		 void *enter_opaque, struct vm_process *proc,
+		 struct tern_error *err)
 {
 	int wait_pipe[2], log_fd, pidfd, saved;
 	pid_t pid;
@@ -195,7 +241,8 @@ int vm_process_spawn_program(char *const argv[], const char *log_path,
 	}
 	pid = fork();
 	if (pid == 0)
-		child_run(wait_pipe, log_fd, argv[0], argv);
+		child_run(wait_pipe, log_fd, argv[0], argv, enter,
+			  enter_opaque);
 	saved = errno;
 	close(wait_pipe[0]);
 	close(log_fd);
@@ -217,6 +264,12 @@ int vm_process_spawn_program(char *const argv[], const char *log_path,
 				      argv[0], strerror(saved));
 	}
 	return 0;
+}
+
+int vm_process_spawn_program(char *const argv[], const char *log_path,
+			     struct vm_process *proc, struct tern_error *err)
+{
+	return spawn(argv, log_path, NULL, NULL, proc, err);
 }
 
 int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
@@ -253,7 +306,8 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 	    (int)sizeof(serial))
 		return tern_error_set(err, ENAMETOOLONG,
 				      "console path too long");
-	return vm_process_spawn_program(argv, launch->log_path, proc, err);
+	return spawn(argv, launch->log_path, launch->enter,
+		     launch->enter_opaque, proc, err);
 }
 
 int vm_process_release(struct vm_process *proc, struct tern_error *err)

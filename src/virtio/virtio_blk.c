@@ -580,6 +580,72 @@ static uint64_t fill_config(struct virtio_blk *blk)
 	return features;
 }
 
+static bool can_process(const struct virtio_blk *blk)
+{
+	const struct virtio_device *vdev = &blk->vdev;
+
+	return !blk->resetting && vdev->queues[0].enabled &&
+		(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+int virtio_blk_replace_file(struct virtio_device *vdev, const char *path,
+			    bool allow_block_device, struct tern_error *err)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct block_file next;
+	bool same = block_file_is(&blk->file, path);
+	uint64_t capacity;
+	int ret = 0;
+
+	/* Opened (and locked) before the device is touched: a file that
+	 * cannot serve leaves the disk as it was. */
+	if (!same) {
+		ret = block_file_open(&next, path, blk->file.readonly,
+				      blk->file.cache, err);
+		if (ret)
+			return ret;
+		if (next.is_block_device && !allow_block_device) {
+			block_file_close(&next);
+			return tern_error_set(err, EPERM,
+					      "disk %s is a block device: tern "
+					      "uses one only when started with "
+					      "--allow-block-devices",
+					      path);
+		}
+	}
+	pthread_mutex_lock(&vdev->lock);
+	block_queue_drain(blk->queue);
+	if (same) {
+		ret = block_file_refresh_size(&blk->file, path, err);
+	} else {
+		block_file_close(&blk->file);
+		blk->file = next;
+		snprintf(blk->path, sizeof(blk->path), "%s", path);
+	}
+	if (!ret) {
+		/* The block size stays what the driver read at probe time;
+		 * requests the new file cannot take directly go through its
+		 * buffered descriptor. */
+		blk->limits.capacity = blk->file.size / BLOCK_SECTOR_SIZE;
+		blk->config.capacity = htole64(blk->limits.capacity);
+		if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			virtio_device_signal_config(vdev);
+	}
+	signal_if_pushed(blk);
+	/* Requests left waiting for a slot would wait for a completion that
+	 * the drain already took. */
+	if (blk->starved && can_process(blk))
+		process_queue(blk);
+	capacity = blk->limits.capacity;
+	pthread_mutex_unlock(&vdev->lock);
+	if (!ret)
+		log_info("disk %s: %s, %llu sectors", path,
+			 same ? "size read again" : "backing file replaced",
+			 (unsigned long long)capacity);
+	return ret;
+}
+
 int virtio_blk_create(const struct virtio_blk_options *opts,
 		      struct virtio_device **out, struct tern_error *err)
 {

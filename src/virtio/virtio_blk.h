@@ -36,4 +36,14 @@ struct virtio_blk_options {
 int virtio_blk_create(const struct virtio_blk_options *opts,
 		      struct virtio_device **out, struct tern_error *err);
 
+/* A new backing file for a running disk (Firecracker's PATCH /drives with
+ * path_on_host): requests in flight finish on the old file, then the new
+ * one, opened and locked with the disk's options, takes its place and the
+ * guest hears of the new capacity through a configuration change. The
+ * same file again only reads its size anew (how Firecracker's users
+ * announce a resize). 0 or a negative errno with err set; on an error the
+ * old file stays. */
+int virtio_blk_replace_file(struct virtio_device *vdev, const char *path,
+			    bool allow_block_device, struct tern_error *err);
+
 #endif

@@ -57,6 +57,42 @@ static bool device_live(const struct virtio_device *vdev)
 		!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+void virtio_device_serve_queue(struct virtio_device *vdev, uint16_t q,
+			       virtio_serve_fn serve)
+{
+	struct virtq *vq = &vdev->queues[q].vq;
+	struct virtq_chain chain;
+	bool used = false;
+	int ret;
+
+	do {
+		virtq_disable_notify(vq);
+		while ((ret = virtq_pop(vq, &chain)) == 1) {
+			uint32_t written = 0;
+
+			if (serve(vdev, &chain, &written) ==
+			    VIRTIO_SERVE_LATER) {
+				ret = virtq_unpop(vq, 1);
+				if (ret)
+					virtio_device_needs_reset(vdev, ret);
+				else if (used)
+					virtio_device_signal_used(vdev, q);
+				return;
+			}
+			ret = virtq_push(vq, chain.head, written);
+			if (ret)
+				break;
+			used = true;
+		}
+		if (ret != 0) {
+			virtio_device_needs_reset(vdev, ret);
+			return;
+		}
+	} while (virtq_enable_notify(vq));
+	if (used)
+		virtio_device_signal_used(vdev, q);
+}
+
 void virtio_device_signal_used(struct virtio_device *vdev, uint16_t q)
 {
 	if (q >= vdev->queue_count || !vdev->transport)

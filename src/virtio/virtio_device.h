@@ -258,6 +258,25 @@ void virtio_device_signal_config(struct virtio_device *vdev);
  * DEVICE_NEEDS_RESET, counts an error, logs once, tells the driver. */
 void virtio_device_needs_reset(struct virtio_device *vdev, int error);
 
+/* What a device did with one chain in virtio_device_serve_queue(). */
+enum virtio_serve_result {
+	VIRTIO_SERVE_PUSH, /* answered: *written bytes go to the used ring */
+	VIRTIO_SERVE_LATER, /* not now (a rate limiter): back to the ring */
+};
+
+typedef enum virtio_serve_result (*virtio_serve_fn)(struct virtio_device *vdev,
+						    struct virtq_chain *chain,
+						    uint32_t *written);
+
+/* The queue-drain loop of a device that answers each chain on its own
+ * (rng, pmem): pops with notifications off, serves, pushes, re-enables
+ * notifications and drains again if the driver added chains meanwhile,
+ * then signals the used ring once. A malformed ring sets NEEDS_RESET; a
+ * chain served LATER stops the loop with notifications left off (the
+ * device calls again when it can serve, e.g. from its limiter's timer). */
+void virtio_device_serve_queue(struct virtio_device *vdev, uint16_t q,
+			       virtio_serve_fn serve);
+
 /* Watches fd (epoll events, e.g. EPOLLIN) on the I/O thread; handler runs
  * with the lock held. events 0 pauses watching; a second call for the same
  * fd changes its events. Returns 0 or a negative errno. */

@@ -324,6 +324,15 @@ static const struct device_ops virtio_mmio_ops = {
 	.destroy = mmio_destroy,
 };
 
+uint32_t virtio_mmio_slot_gsi(int slot)
+{
+	static const uint8_t gsis[VIRTIO_MMIO_MAX_DEVICES] = {
+		16, 17, 18, 19, 20, 21, 22, 23, 3, 6, 7, 10, 11, 13, 14, 15,
+	};
+
+	return gsis[slot];
+}
+
 struct device *virtio_mmio_create(struct virtio_device *vdev, uint64_t base,
 				  uint32_t gsi, int vm_fd, int *error)
 {

@@ -23,8 +23,11 @@
 #define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
 #define VIRTIO_MMIO_VERSION 2
 #define VIRTIO_MMIO_VENDOR_ID 0x4e524554 /* "TERN" */
-#define VIRTIO_MMIO_FIRST_GSI 16
-#define VIRTIO_MMIO_MAX_DEVICES 8 /* GSIs 16-23: the IOAPIC's free pins */
+/* One IOAPIC pin each (edge-triggered, never shared): the IOAPIC's 24 pins
+ * less those of the PIT (0, and 2 for its override), keyboard (1), COM1
+ * (4), ACPI GED (5), RTC (8), SCI (9) and a PS/2 mouse (12, by
+ * convention). See virtio_mmio_slot_gsi(). */
+#define VIRTIO_MMIO_MAX_DEVICES 16
 #define VIRTIO_MMIO_CONFIG_OFFSET 0x100
 
 /* Register offsets, spec 4.2.2. */
@@ -81,6 +84,12 @@ struct virtio_mmio {
 /* Wraps a started virtio device for the slot at base with its gsi.
  * Returns NULL with *error set (negative errno); the device is then still
  * the caller's. The returned device's destroy destroys vdev too. */
+/* The GSI of the device in virtio-mmio slot SLOT (< VIRTIO_MMIO_MAX_DEVICES):
+ * 16-23 first, which no ISA device claims, then the free ISA pins, as
+ * Firecracker also gives its devices ISA pins. A slot keeps its GSI in
+ * every tern version, so a snapshot's devices find theirs again. */
+uint32_t virtio_mmio_slot_gsi(int slot);
+
 struct device *virtio_mmio_create(struct virtio_device *vdev, uint64_t base,
 				  uint32_t gsi, int vm_fd, int *error);
 

@@ -146,43 +146,28 @@ static uint32_t serve_request(struct virtio_pmem *pmem,
 						: PMEM_RESP_ERROR;
 }
 
+static enum virtio_serve_result serve_chain(struct virtio_device *vdev,
+					    struct virtq_chain *chain,
+					    uint32_t *written)
+{
+	struct virtio_pmem_resp resp = {
+		.ret = serve_request(to_pmem(vdev), chain),
+	};
+
+	*written = (uint32_t)virtq_chain_write(chain, 0, &resp, sizeof(resp));
+	virtio_stat_add(&vdev->stats.requests, 1);
+	virtio_stat_add(&vdev->stats.bytes_read, chain->readable_len);
+	virtio_stat_add(&vdev->stats.bytes_written, *written);
+	/* A chain without room for the answer is the guest's error; it is
+	 * handed back all the same. */
+	if (resp.ret != PMEM_RESP_OK || *written != sizeof(resp))
+		virtio_stat_add(&vdev->stats.errors, 1);
+	return VIRTIO_SERVE_PUSH;
+}
+
 static void pmem_queue_notify(struct virtio_device *vdev, uint16_t q)
 {
-	struct virtio_pmem *pmem = to_pmem(vdev);
-	struct virtq *vq = &vdev->queues[q].vq;
-	struct virtq_chain chain;
-	bool used = false;
-	int ret;
-
-	do {
-		virtq_disable_notify(vq);
-		while ((ret = virtq_pop(vq, &chain)) == 1) {
-			struct virtio_pmem_resp resp = {
-				.ret = serve_request(pmem, &chain),
-			};
-			uint32_t written = (uint32_t)virtq_chain_write(
-				&chain, 0, &resp, sizeof(resp));
-
-			virtio_stat_add(&vdev->stats.requests, 1);
-			virtio_stat_add(&vdev->stats.bytes_read,
-					chain.readable_len);
-			virtio_stat_add(&vdev->stats.bytes_written, written);
-			/* A chain without room for the answer is the
-			 * guest's error; it is handed back all the same. */
-			if (resp.ret != PMEM_RESP_OK || written != sizeof(resp))
-				virtio_stat_add(&vdev->stats.errors, 1);
-			ret = virtq_push(vq, chain.head, written);
-			if (ret)
-				break;
-			used = true;
-		}
-		if (ret != 0) {
-			virtio_device_needs_reset(vdev, ret);
-			return;
-		}
-	} while (virtq_enable_notify(vq));
-	if (used)
-		virtio_device_signal_used(vdev, q);
+	virtio_device_serve_queue(vdev, q, serve_chain);
 }
 
 static void pmem_destroy(struct virtio_device *vdev)

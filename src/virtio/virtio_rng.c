@@ -51,49 +51,28 @@ static uint32_t fill_random(const struct virtq_chain *chain)
 	return written;
 }
 
+static enum virtio_serve_result serve_chain(struct virtio_device *vdev,
+					    struct virtq_chain *chain,
+					    uint32_t *written)
+{
+	if (!rate_limiter_consume(&to_rng(vdev)->limiter,
+				  chain->writable_len)) {
+		/* Back to the ring until the limiter's timer fires; kicks
+		 * stay off meanwhile. */
+		virtio_stat_add(&vdev->stats.rate_limiter_throttled, 1);
+		return VIRTIO_SERVE_LATER;
+	}
+	*written = fill_random(chain);
+	virtio_stat_add(&vdev->stats.requests, 1);
+	virtio_stat_add(&vdev->stats.bytes_written, *written);
+	if (*written < chain->writable_len)
+		virtio_stat_add(&vdev->stats.errors, 1);
+	return VIRTIO_SERVE_PUSH;
+}
+
 static void rng_queue_notify(struct virtio_device *vdev, uint16_t q)
 {
-	struct virtq *vq = &vdev->queues[q].vq;
-	struct virtq_chain chain;
-	bool used = false;
-	int ret;
-
-	do {
-		virtq_disable_notify(vq);
-		while ((ret = virtq_pop(vq, &chain)) == 1) {
-			uint32_t written;
-
-			if (!rate_limiter_consume(&to_rng(vdev)->limiter,
-						  chain.writable_len)) {
-				/* Back to the ring until the timer fires;
-				 * kicks stay off meanwhile. */
-				virtio_stat_add(
-					&vdev->stats.rate_limiter_throttled, 1);
-				ret = virtq_unpop(vq, 1);
-				if (ret)
-					virtio_device_needs_reset(vdev, ret);
-				else if (used)
-					virtio_device_signal_used(vdev, q);
-				return;
-			}
-			written = fill_random(&chain);
-
-			virtio_stat_add(&vdev->stats.requests, 1);
-			virtio_stat_add(&vdev->stats.bytes_written, written);
-			if (written < chain.writable_len)
-				virtio_stat_add(&vdev->stats.errors, 1);
-			ret = virtq_push(vq, chain.head, written);
-			if (ret)
-				break;
-			used = true;
-		}
-		if (ret != 0) {
-			virtio_device_needs_reset(vdev, ret);
-			return;
-		}
-	} while (virtq_enable_notify(vq));
-	if (used)
-		virtio_device_signal_used(vdev, q);
+	virtio_device_serve_queue(vdev, q, serve_chain);
 }
 
 static void rng_limiter_ready(struct virtio_device *vdev, int fd,

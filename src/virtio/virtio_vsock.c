@@ -575,30 +575,19 @@ static void flush_rx(struct virtio_vsock *vs)
 		virtio_device_signal_used(vdev, VIRTIO_VSOCK_QUEUE_RX);
 }
 
+static enum virtio_serve_result serve_tx(struct virtio_device *vdev,
+					 struct virtq_chain *chain,
+					 uint32_t *written)
+{
+	handle_guest_packet(to_vsock(vdev), chain);
+	virtio_stat_add(&vdev->stats.requests, 1);
+	*written = 0;
+	return VIRTIO_SERVE_PUSH;
+}
+
 static void process_tx(struct virtio_vsock *vs)
 {
-	struct virtio_device *vdev = &vs->vdev;
-	struct virtq *vq = &vdev->queues[VIRTIO_VSOCK_QUEUE_TX].vq;
-	bool used = false;
-	int ret;
-
-	do {
-		virtq_disable_notify(vq);
-		while ((ret = virtq_pop(vq, &vs->tx_chain)) == 1) {
-			handle_guest_packet(vs, &vs->tx_chain);
-			virtio_stat_add(&vdev->stats.requests, 1);
-			ret = virtq_push(vq, vs->tx_chain.head, 0);
-			if (ret)
-				break;
-			used = true;
-		}
-		if (ret != 0) {
-			virtio_device_needs_reset(vdev, ret);
-			return;
-		}
-	} while (virtq_enable_notify(vq));
-	if (used)
-		virtio_device_signal_used(vdev, VIRTIO_VSOCK_QUEUE_TX);
+	virtio_device_serve_queue(&vs->vdev, VIRTIO_VSOCK_QUEUE_TX, serve_tx);
 }
 
 /* --- Host sockets. --- */

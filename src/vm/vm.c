@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/bios_handover.h"
 #include "arch/x86/boot/kernel_loader.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
@@ -794,6 +795,11 @@ static int load_boot_image(struct vm *vm, struct boot_files *files,
 	if (ret)
 		return tern_error_set(err, -ret, "kernel %s: %s",
 				      vm->config.kernel_path, load_err.message);
+	if (entry.format == KERNEL_FORMAT_MULTIBOOT) {
+		ret = bios_handover_apply(vm->fd, &vm->memory, err);
+		if (ret)
+			return ret;
+	}
 
 	return x86_vcpu_set_boot_entry(vm->vcpus[0].fd, &vm->memory, &entry,
 				       err);

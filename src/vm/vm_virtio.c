@@ -42,9 +42,9 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 	int slot = vm->virtio_mmio_count;
 	uint64_t base =
 		LAYOUT_VIRTIO_MMIO_GPA + slot * LAYOUT_VIRTIO_MMIO_SLOT_SIZE;
-	uint32_t gsi = VIRTIO_MMIO_FIRST_GSI + (uint32_t)slot;
 	const char *name = vdev->ops->name; /* static: outlives vdev */
 	struct device *dev;
+	uint32_t gsi;
 	int ret = 0;
 
 	if (slot >= VIRTIO_MMIO_MAX_DEVICES) {
@@ -54,6 +54,7 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 				      "devices (one IOAPIC pin each)",
 				      name, VIRTIO_MMIO_MAX_DEVICES);
 	}
+	gsi = virtio_mmio_slot_gsi(slot);
 	dev = virtio_mmio_create(vdev, base, gsi, vm->fd, &ret);
 	if (!dev) {
 		virtio_device_destroy(vdev);

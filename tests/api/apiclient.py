@@ -19,6 +19,7 @@ def fake_bzimage(size=64 * 1024):
     struct.pack_into("<H", image, 0x206, 0x020f)       # protocol 2.15
     image[0x211] = 0x01                                # LOADED_HIGH
     struct.pack_into("<H", image, 0x236, 0x1)          # XLF_KERNEL_64
+    struct.pack_into("<I", image, 0x238, 2047)         # cmdline_size, as Linux's
     return bytes(image)
 
 

@@ -180,6 +180,14 @@ def net_same_tap_or_mac_twice_is_a_usage_error():
 
 
 @test
+def bad_pmem_is_a_usage_error():
+    expect_error(tern("run", "--kernel", "k", "--pmem", "colour=red"), 2,
+                 "--pmem: unknown key 'colour'")
+    expect_error(tern("run", "--kernel", "k", "--pmem", "path=/nonexistent/pm"), 2,
+                 "--pmem path /nonexistent/pm")
+
+
+@test
 def bad_virtio_transport_is_a_usage_error():
     expect_error(tern("run", "--kernel", "k", "--transport", "isa"), 2, "--transport")
 

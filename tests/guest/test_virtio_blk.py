@@ -6,14 +6,19 @@ readonly disk is read-only in the guest, its image unchanged, and tern runs
 on. Images live in /dev/shm (tmpfs: no ZERO_RANGE there, so write-zeroes
 takes its fallback)."""
 import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test  # noqa: E402
+from apiclient import Api, wait_for_socket  # noqa: E402
 import guestlib  # noqa: E402
 
 # mkfs and a few MiB of I/O run in a guest that itself runs emulated.
@@ -171,6 +176,83 @@ def virtio_mmio_transport_carries_the_disk_too():
         assert read_at(img, 100 * 512, 15) == b"tern-mmio-00777"
     finally:
         os.unlink(img)
+
+
+@test
+def sixteen_disks_on_virtio_mmio_each_interrupt_on_its_own_pin():
+    """virtio-mmio's 16 slots: GSIs 16-23, then the free ISA pins (3, 6, 7,
+    10, 11, 13, 14, 15). Each disk has its serial's words at sector 8; a
+    direct read from each needs its completion interrupt on its own pin."""
+    imgs = [image(f"mmio16-{i}", 1 * MIB) for i in range(16)]
+    try:
+        extra = ["--transport", "mmio"]
+        for i, img in enumerate(imgs):
+            with open(img, "r+b") as f:
+                f.seek(8 * 512)
+                f.write(b"tern-disk%02d" % i)
+            extra += ["--disk", f"path={img},id=disk{i:02d}"]
+        with guestlib.Guest(cpus=1, memory="256M", extra=extra) as guest:
+            load_virtio_blk(guest, 16, transport="mmio")
+            seen = set()
+            for i in range(16):
+                name = f"vd{chr(ord('a') + i)}"
+                serial = guest.shell(f"cat /sys/block/{name}/serial; echo")
+                got = shell_ok(guest, f"dd if=/dev/{name} bs=512 skip=8 count=1 iflag=direct"
+                                      " 2>/dev/null | head -c 11; echo")
+                assert serial.startswith("disk") and got == "tern-" + serial, (name, serial, got)
+                seen.add(serial)
+            assert len(seen) == 16, seen
+            interrupts = guest.shell("grep virtio /proc/interrupts")
+            for pin in (16, 17, 18, 19, 20, 21, 22, 23, 3, 6, 7, 10, 11, 13, 14, 15):
+                assert re.search(rf"\b{pin}-edge\s+virtio", interrupts), (pin, interrupts)
+            assert guest.reboot() == 0
+    finally:
+        for img in imgs:
+            os.unlink(img)
+
+
+@test
+def a_running_drive_takes_a_new_backing_file():
+    """PATCH /drives with path_on_host after start (Firecracker's, and how
+    Kata Containers plugs a container's disk into a placeholder drive):
+    the guest hears of the new capacity through a configuration change,
+    reads the new file's bytes and writes to it, not to the old one."""
+    first, second = image("swap-first", 4 * MIB), image("swap-second", 8 * MIB)
+    for path, words in ((first, b"tern-first-file"), (second, b"tern-other-file")):
+        with open(path, "r+b") as f:
+            f.write(words)
+    work = tempfile.mkdtemp(prefix="tern-blk-swap-")
+    sock, config = os.path.join(work, "api.sock"), os.path.join(work, "vm.json")
+    with open(config, "w") as f:
+        json.dump({"boot-source": {"kernel_image_path": guestlib.paths()["GUEST_BZIMAGE"]},
+                   "drives": [{"drive_id": "data", "path_on_host": first,
+                               "is_root_device": False, "is_read_only": False}]}, f)
+    read_first_sector = ("dd if=/dev/vda bs=512 count=1 iflag=direct 2>/dev/null"
+                         " | head -c 15; echo")
+    try:
+        with guestlib.Guest(cpus=1, memory="256M",
+                            extra=["--config-file", config, "--api-sock", sock]) as guest:
+            api = Api(sock)
+            wait_for_socket(sock)
+            load_virtio_blk(guest, 1)
+            assert guest.shell("cat /sys/block/vda/size") == str(4 * MIB // 512)
+            assert shell_ok(guest, read_first_sector) == "tern-first-file"
+            api.ok("PATCH", "/drives/data", {"drive_id": "data", "path_on_host": second})
+            size = guest.shell("for i in $(seq 100); do [ $(cat /sys/block/vda/size) = "
+                               f"{8 * MIB // 512} ] && break; sleep 0.1; done; "
+                               "cat /sys/block/vda/size")
+            assert size == str(8 * MIB // 512), size
+            assert shell_ok(guest, read_first_sector) == "tern-other-file"
+            shell_ok(guest, "printf tern-written | dd of=/dev/vda bs=512 seek=10"
+                            " oflag=direct conv=fsync 2>/dev/null")
+            assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == second
+            assert guest.reboot() == 0
+        assert read_at(second, 10 * 512, 12) == b"tern-written"
+        assert read_at(first, 10 * 512, 12) == bytes(12)
+    finally:
+        os.unlink(first)
+        os.unlink(second)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @test

@@ -87,8 +87,8 @@ def read_only_device_never_writes_the_file():
     path = backing_file("ro.img")
     with open(path, "rb") as f:
         before = f.read()
-    conf = config_file([{"id": "pm0", "path_on_host": path, "read_only": True}])
-    with guestlib.Guest(extra=["--config-file", conf]) as guest:
+    # The command line's spelling this time (--pmem, as the document's pmem).
+    with guestlib.Guest(extra=["--pmem", f"path={path},id=pm0,readonly"]) as guest:
         load_driver(guest)
         assert read_at(guest, "/dev/pmem0", 0, 19) == "written-by-the-host"
         guest.shell("printf nope | dd of=/dev/pmem0 bs=1 conv=notrunc,fsync 2>/dev/null")

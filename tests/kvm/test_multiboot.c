@@ -1,7 +1,8 @@
 /* The Multiboot test guests (tests/kvm/guests/multiboot_*.S) booted through
  * vm_load_kernel on this machine's /dev/kvm: the loader, the 32-bit entry
- * state, the information structure as a guest reads it, fw_cfg, and the
- * debug-exit port that ends the VM with the guest's value. */
+ * state, the information structure as a guest reads it, fw_cfg, the
+ * debug-exit port that ends the VM with the guest's value, and the 8259s,
+ * PIT and IVT a PC BIOS would have left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -145,11 +146,26 @@ static void aout_guest_loads_by_its_header(void **state)
 	finish(t);
 }
 
+/* What a PC BIOS hands a loader (arch/x86/bios_handover.c): the 8259s'
+ * masks with the timer and cascade open, and in real mode the BIOS tick
+ * through the IVT ending STI; HLT twice (0x7d: the LAPIC guard fired
+ * instead, nothing ticked). */
+static void realmode_guest_is_woken_by_the_bios_tick(void **state)
+{
+	struct mb_vm *t = boot("multiboot_realmode.elf", NULL);
+
+	assert_int_equal(vm_run(&t->vm), VM_STOP_DEBUG_EXIT);
+	assert_int_equal(t->vm.debug_exit_value, 0x2b);
+	expect_line(serial_output(t), "imr 000000fa 000000ff\n");
+	finish(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(elf_guest_reads_info_and_fw_cfg),
 		cmocka_unit_test(aout_guest_loads_by_its_header),
+		cmocka_unit_test(realmode_guest_is_woken_by_the_bios_tick),
 	};
 
 	log_mark_start();

@@ -111,6 +111,40 @@ def define_start_list_pause_resume_destroy_undefine():
 
 
 @test
+def a_firmware_vm_is_defined_without_a_kernel_and_boots_its_bios():
+    """tern's configuration document for --firmware has boot-source null and
+    tern.firmware (docs/firmware.md); ternd takes it as a definition and its
+    tern runs SeaBIOS, whose banner reaches the VM's console log."""
+    with Host() as h:
+        h.start()
+        doc = {"boot-source": None,
+               "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+               "tern": {"firmware": "/usr/share/seabios/bios.bin"}}
+        path = os.path.join(h.dir, "bios.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        h.ok("define", "bios", path)
+        h.ok("start", "bios")
+        info = h.info("bios")
+        assert info["state"] == "running", info
+        assert info["config"]["tern"]["firmware"] == "/usr/share/seabios/bios.bin", info
+        console = os.path.join(h.state, "vms", "bios", "console.log")
+
+        def banner():
+            with open(console, errors="replace") as f:
+                return "SeaBIOS (version" in f.read()
+        wait_until(banner, timeout=60, what="SeaBIOS's banner on the console")
+        h.ok("destroy", "bios")
+        # boot-source null without a firmware: refused.
+        del doc["tern"]
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        h.fails("define", "nothing", path, words=("boot-source",))
+        assert set(h.listing("--all")) == {"bios"}
+        h.stop()
+
+
+@test
 def wrong_state_and_unknown_vm_are_refused_and_change_nothing():
     with Host() as h:
         h.start()
@@ -717,7 +751,8 @@ def the_man_pages_render_and_name_every_verb_and_option():
         else:
             usage = subprocess.run([TERND, "--help"], capture_output=True, text=True).stdout
             for option in ("--state-dir", "--socket", "--foreground", "--tern", "--pool-dir",
-                           "--log-level"):
+                           "--log-level", "--metrics-listen", "--jail-uid-base",
+                           "--jail-uid-count", "--jail-tern"):
                 assert option in usage and option in text, option
 
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "arch/x86/layout.h"
 #include "devices/io_bus.h"
+#include "devices/serial_8250.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_rng.h"
@@ -233,6 +235,35 @@ static void mmio_devices_get_slots_gsis_and_cmdline(void **state)
 	free(vm);
 }
 
+/* 16 slots, each on its own IOAPIC pin: 16-23, then the ISA pins no
+ * platform device uses; a 17th device is refused naming the limit. */
+static void sixteen_mmio_devices_get_distinct_free_pins(void **state)
+{
+	static const uint32_t expected[16] = {16, 17, 18, 19, 20, 21, 22, 23,
+					      3,  6,  7,  10, 11, 13, 14, 15};
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct tern_error err = {{0}};
+
+	(void)state;
+	vm->fd = -1;
+	vm->config.virtio_transport = VIRTIO_TRANSPORT_MMIO;
+	assert_int_equal(guest_memory_init(&vm->memory, MiB(64)), 0);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(
+			vm_add_virtio_device(vm, virtio_rng_create(), &err), 0);
+		assert_int_equal(vm->virtio_mmio[i].gsi, expected[i]);
+		assert_int_equal(virtio_mmio_slot_gsi(i), expected[i]);
+	}
+	assert_int_not_equal(vm->virtio_mmio[8].gsi, SERIAL_COM1_GSI);
+	assert_int_equal(vm_add_virtio_device(vm, virtio_rng_create(), &err),
+			 -ENOSPC);
+	assert_non_null(strstr(err.message, "room for 16 virtio-mmio"));
+	assert_int_equal(vm->virtio_mmio_count, 16);
+	io_bus_destroy_devices(&vm->mmio_bus);
+	guest_memory_destroy(&vm->memory);
+	free(vm);
+}
+
 static void root_disk_is_named_on_the_command_line(void **state)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -289,6 +320,7 @@ int main(void)
 		T(live_queue_cannot_be_moved_and_reset_forgets_it),
 		T(bad_queue_sets_needs_reset_with_a_config_edge),
 		cmocka_unit_test(mmio_devices_get_slots_gsis_and_cmdline),
+		cmocka_unit_test(sixteen_mmio_devices_get_distinct_free_pins),
 		cmocka_unit_test(root_disk_is_named_on_the_command_line),
 		cmocka_unit_test(root_pmem_is_named_on_the_command_line),
 #undef T

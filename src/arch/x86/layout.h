@@ -37,6 +37,13 @@
 #define LAYOUT_ACPI_GPA 0xe0000ULL
 #define LAYOUT_ACPI_SIZE 0x10000ULL
 
+/* The interrupt handlers a PC BIOS leaves in its ROM, for Multiboot boots
+ * only (arch/x86/bios_handover.c): in the reserved area below the
+ * real-mode reset vector's alias, at 0xf000:0xf000 (segment 0xf000, as
+ * a BIOS's own code is). */
+#define LAYOUT_BIOS_HANDLERS_GPA 0xff000ULL
+#define LAYOUT_BIOS_HANDLERS_SEGMENT 0xf000u
+
 #define LAYOUT_LOW_RAM_END 0xa0000ULL /* 640 KiB: VGA/BIOS area follows */
 #define LAYOUT_HIGH_MEMORY_GPA 0x100000ULL /* 1 MiB */
 

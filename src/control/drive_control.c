@@ -1,0 +1,77 @@
+#include "control/drive_control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/virtio_ids.h>
+
+#include "config/config_check.h"
+#include "virtio/virtio_blk.h"
+
+static struct vm_disk_config *configured_disk(struct vm_config *config,
+					      const char *id)
+{
+	for (int i = 0; i < config->disk_count; i++)
+		if (!strcmp(config->disks[i].id, id))
+			return &config->disks[i];
+	return NULL;
+}
+
+static struct virtio_device *running_disk(struct vm *vm, const char *id)
+{
+	for (int i = 0; i < vm->virtio_device_count; i++) {
+		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
+
+		if (vdev->ops->device_id == VIRTIO_ID_BLOCK &&
+		    !strcmp(vm->virtio_devices[i].id, id))
+			return vdev;
+	}
+	return NULL;
+}
+
+static int replace(struct instance *inst, const char *id, const char *path,
+		   struct tern_error *err)
+{
+	struct vm_disk_config *disk = configured_disk(&inst->config, id);
+	struct virtio_device *vdev;
+	int ret;
+
+	if (!disk)
+		return tern_error_set(err, ENODEV,
+				      "no drive '%s' is configured", id);
+	if ((inst->state != INSTANCE_RUNNING &&
+	     inst->state != INSTANCE_PAUSED) ||
+	    !inst->vm)
+		return tern_error_set(err, EPERM,
+				      "replacing a drive's backing file needs "
+				      "a started VM (state: %s); before "
+				      "InstanceStart use PUT",
+				      instance_state_name(inst->state));
+	ret = config_check_path("drives.path_on_host", path, err);
+	if (ret)
+		return ret;
+	if (strlen(path) >= sizeof(disk->path))
+		return tern_error_set(err, ENAMETOOLONG,
+				      "drives.path_on_host is too long");
+	vdev = running_disk(inst->vm, id);
+	if (!vdev)
+		return tern_error_set(err, ENODEV,
+				      "drive '%s' has no device to update", id);
+	ret = virtio_blk_replace_file(vdev, path,
+				      inst->config.allow_block_devices, err);
+	if (!ret)
+		snprintf(disk->path, sizeof(disk->path), "%s", path);
+	return ret;
+}
+
+int instance_replace_drive_file(struct instance *inst, const char *id,
+				const char *path, struct tern_error *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&inst->lock);
+	ret = replace(inst, id, path, err);
+	pthread_mutex_unlock(&inst->lock);
+	return ret;
+}
