@@ -247,13 +247,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'm': {
 			struct sockaddr_storage addr;
-			struct tern_error err;
+			struct tern_error listen_err;
 			socklen_t len;
 			char shown[80];
 
 			if (metrics_listen_parse(optarg, &addr, &len, shown,
-						 sizeof(shown), &err)) {
-				fprintf(stderr, "ternd: %s\n", err.message);
+						 sizeof(shown), &listen_err)) {
+				fprintf(stderr, "ternd: %s\n",
+					listen_err.message);
 				return EXIT_USAGE;
 			}
 			o->metrics_listen = optarg;
