@@ -3,7 +3,8 @@
 #
 # Completes the verbs, each verb's options, and the names it takes: VMs
 # from `ternctl list --all --name`, volumes from `ternctl vol-list --name`,
-# networks from `ternctl net-list --name`,
+# networks from `ternctl net-list --name`, a VM's snapshots from
+# `ternctl snapshot-list VM --name`,
 # asked of the ternd the command line names with -c/--connect (else
 # $TERND_SOCKET, else ternctl's default), a remote one (-c tls://HOST:PORT)
 # with the line's --tls-cert, --tls-key and --tls-ca. Nothing is completed when ternd
@@ -21,7 +22,8 @@ _ternctl()
 	local verbs="define undefine start shutdown destroy list info console
 		pause resume autostart vol-create vol-clone vol-resize vol-delete
 		vol-list vol-info net-define net-undefine net-start net-destroy
-		net-list net-info events metrics"
+		net-list net-info events metrics reboot setmem snapshot-create
+		snapshot-list snapshot-info snapshot-revert snapshot-delete"
 	local -a operands=()
 	_ternctl_connect=()
 
@@ -82,6 +84,25 @@ _ternctl()
 		return
 	fi
 
+	# "snapshot create ..." is "snapshot-create ...".
+	if [[ $verb == snapshot ]]; then
+		if ((${#operands[@]} == 0)); then
+			[[ $cur != -* ]] && COMPREPLY=($(compgen -W "create list info
+				revert delete" -- "$cur"))
+			return
+		fi
+		verb=snapshot-${operands[0]}
+		operands=("${operands[@]:1}")
+	fi
+
+	if [[ $prev == --mode ]]; then
+		case $verb in
+		shutdown) COMPREPLY=($(compgen -W "acpi ctrl-alt-del" -- "$cur")) ;;
+		reboot) COMPREPLY=($(compgen -W "ctrl-alt-del reset" -- "$cur")) ;;
+		esac
+		return
+	fi
+
 	if [[ $cur == -* ]]; then
 		local options="--help"
 		case $verb in
@@ -94,6 +115,11 @@ _ternctl()
 		autostart) options+=" --disable" ;;
 		console) options+=" --force --scrollback" ;;
 		events) options+=" --follow --json" ;;
+		shutdown) options+=" --mode" ;;
+		reboot) options+=" --mode" ;;
+		undefine) options+=" --snapshots-too" ;;
+		snapshot-list) options+=" --name --json" ;;
+		snapshot-info) options+=" --json" ;;
 		esac
 		COMPREPLY=($(compgen -W "$options" -- "$cur"))
 		return
@@ -106,7 +132,7 @@ _ternctl()
 		# Shut-off VMs are the ones to start; all are offered.
 		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
 		;;
-	shutdown | destroy | pause | resume | console)
+	shutdown | destroy | pause | resume | console | reboot | setmem)
 		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list)" -- "$cur"))
 		;;
 	undefine | info)
@@ -118,6 +144,16 @@ _ternctl()
 		elif ((n == 1)); then
 			compopt -o filenames 2>/dev/null
 			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		;;
+	snapshot-create | snapshot-list)
+		((n == 0)) && COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
+		;;
+	snapshot-info | snapshot-revert | snapshot-delete)
+		if ((n == 0)); then
+			COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
+		elif ((n == 1)); then
+			COMPREPLY=($(compgen -W "$(_ternctl_names snapshot-list "${operands[0]}")" -- "$cur"))
 		fi
 		;;
 	vol-clone | vol-delete | vol-info)

@@ -12,6 +12,7 @@
 #include "ternctl/ternctl_client.h"
 #include "ternctl/ternctl_console.h"
 #include "ternctl/ternctl_print.h"
+#include "ternctl/ternctl_print_snapshots.h"
 #include "config/vm_config_json.h"
 #include "ternd/ternd_name.h"
 #include "util/version.h"
@@ -35,16 +36,22 @@ enum {
 	OPT_NAT = 1 << 6,
 	OPT_DHCP = 1 << 7,
 	OPT_FORCE = 1 << 8,
+	OPT_SNAPSHOTS_TOO = 1 << 12,
 };
 
 static const struct {
 	const char *flag;
 	int bit;
 } flags[] = {
-	{"--json", OPT_JSON},	    {"--all", OPT_ALL},
-	{"--name", OPT_NAME},	    {"--shrink", OPT_SHRINK},
-	{"--disable", OPT_DISABLE}, {"--follow", OPT_FOLLOW},
-	{"--nat", OPT_NAT},	    {"--dhcp", OPT_DHCP},
+	{"--json", OPT_JSON},
+	{"--all", OPT_ALL},
+	{"--name", OPT_NAME},
+	{"--shrink", OPT_SHRINK},
+	{"--disable", OPT_DISABLE},
+	{"--follow", OPT_FOLLOW},
+	{"--nat", OPT_NAT},
+	{"--dhcp", OPT_DHCP},
+	{"--snapshots-too", OPT_SNAPSHOTS_TOO},
 	{"--force", OPT_FORCE},
 };
 
@@ -271,6 +278,8 @@ static void show_done(const struct invocation *inv, json_t *answer)
 		{"destroy", "VM '%s' destroyed\n"},
 		{"pause", "VM '%s' paused\n"},
 		{"resume", "VM '%s' resumed\n"},
+		{"reboot", "VM '%s' is being rebooted\n"},
+		{"snapshot-delete", "Snapshot '%2$s' of VM '%1$s' deleted\n"},
 		{"vol-create", "Volume '%s' created (%s)\n"},
 		{"vol-delete", "Volume '%s' deleted\n"},
 		{"net-define", "Network '%s' defined\n"},
@@ -304,9 +313,110 @@ static int run_define(const struct verb *verb, const struct invocation *inv)
 
 static int run_undefine(const struct verb *verb, const struct invocation *inv)
 {
-	char path[128];
+	char path[160];
 
 	if (object_path(verb, "VM", inv->args[0], NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	if (inv->options & OPT_SNAPSHOTS_TOO)
+		strcat(path, "?snapshots=true");
+	return call(verb, inv, "DELETE", path, NULL, show_done);
+}
+
+/* /v1/vms/VM/snapshots[/SNAP[/ACTION]], both names checked. */
+static int snapshot_path(const struct verb *verb, const struct invocation *inv,
+			 const char *snap, const char *action, char *buf,
+			 size_t size)
+{
+	if (object_path(verb, "VM", inv->args[0], "snapshots", buf, size))
+		return EXIT_FAILED;
+	if (!snap)
+		return 0;
+	if (check_name(verb, "snapshot", snap))
+		return EXIT_FAILED;
+	snprintf(buf + strlen(buf), size - strlen(buf), "/%s%s%s", snap,
+		 action ? "/" : "", action ? action : "");
+	return 0;
+}
+
+static void show_snapshot(const struct invocation *inv, json_t *answer)
+{
+	if (!strcmp(inv->verb, "snapshot-create"))
+		printf("Snapshot '%s' of VM '%s' created (the VM was %s)\n",
+		       json_string_value(json_object_get(answer, "name")),
+		       inv->args[0],
+		       json_string_value(json_object_get(answer, "state")));
+	else
+		ternctl_print_snapshot(stdout, answer);
+}
+
+static int run_snapshot_create(const struct verb *verb,
+			       const struct invocation *inv)
+{
+	char path[256];
+
+	if (snapshot_path(verb, inv, NULL, NULL, path, sizeof(path)) ||
+	    (inv->args[1] && check_name(verb, "snapshot", inv->args[1])))
+		return EXIT_FAILED;
+	if (!inv->args[1])
+		return call(verb, inv, "POST", path, NULL, show_snapshot);
+	return call_json(verb, inv, "POST", path,
+			 json_pack("{s:s}", "name", inv->args[1]),
+			 show_snapshot);
+}
+
+static void show_snapshots(const struct invocation *inv, json_t *answer)
+{
+	if (inv->options & OPT_NAME)
+		ternctl_print_names(stdout,
+				    json_object_get(answer, "snapshots"));
+	else
+		ternctl_print_snapshots(stdout, answer);
+}
+
+static int run_snapshot_list(const struct verb *verb,
+			     const struct invocation *inv)
+{
+	char path[256];
+
+	if (snapshot_path(verb, inv, NULL, NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "GET", path, NULL, show_snapshots);
+}
+
+static int run_snapshot_info(const struct verb *verb,
+			     const struct invocation *inv)
+{
+	char path[256];
+
+	if (snapshot_path(verb, inv, inv->args[1], NULL, path, sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "GET", path, NULL, show_snapshot);
+}
+
+static void show_reverted(const struct invocation *inv, json_t *answer)
+{
+	printf("VM '%s' reverted to snapshot '%s' (%s)\n", inv->args[0],
+	       inv->args[1],
+	       json_string_value(json_object_get(answer, "state")));
+}
+
+static int run_snapshot_revert(const struct verb *verb,
+			       const struct invocation *inv)
+{
+	char path[256];
+
+	if (snapshot_path(verb, inv, inv->args[1], "revert", path,
+			  sizeof(path)))
+		return EXIT_FAILED;
+	return call(verb, inv, "POST", path, NULL, show_reverted);
+}
+
+static int run_snapshot_delete(const struct verb *verb,
+			       const struct invocation *inv)
+{
+	char path[256];
+
+	if (snapshot_path(verb, inv, inv->args[1], NULL, path, sizeof(path)))
 		return EXIT_FAILED;
 	return call(verb, inv, "DELETE", path, NULL, show_done);
 }
@@ -416,6 +526,38 @@ static int run_vol_create(const struct verb *verb, const struct invocation *inv)
 	return call_json(verb, inv, "PUT", path,
 			 json_pack("{s:I}", "capacity", (json_int_t)size),
 			 show_done);
+}
+
+static void show_setmem(const struct invocation *inv, json_t *answer)
+{
+	const json_t *b = json_object_get(answer, "balloon");
+
+	printf("VM '%s': balloon target %lld MiB, the guest has %lld of "
+	       "%lld MiB once its driver follows\n",
+	       inv->args[0],
+	       (long long)json_integer_value(json_object_get(b, "target_mib")),
+	       (long long)json_integer_value(
+		       json_object_get(b, "guest_memory_mib")),
+	       (long long)json_integer_value(json_object_get(b, "memory_mib")));
+}
+
+static int run_setmem(const struct verb *verb, const struct invocation *inv)
+{
+	char path[128];
+	uint64_t size;
+	int ret = parse_size(verb, inv->args[1], &size);
+
+	if (ret)
+		return ret;
+	/* A bare number is MiB here, as virsh setmem's is KiB: nobody
+	 * means bytes. */
+	if (strspn(inv->args[1], "0123456789") == strlen(inv->args[1]))
+		size <<= 20;
+	if (object_path(verb, "VM", inv->args[0], "setmem", path, sizeof(path)))
+		return EXIT_FAILED;
+	return call_json(verb, inv, "POST", path,
+			 json_pack("{s:I}", "memory", (json_int_t)size),
+			 show_setmem);
 }
 
 static int run_vol_clone(const struct verb *verb, const struct invocation *inv)
@@ -720,13 +862,15 @@ static const struct verb verbs[] = {
 	 "NAME: 1 to 64 letters, digits, '.', '_' or '-', starting with a "
 	 "letter or digit.",
 	 2, 0, run_define},
-	{"undefine", "undefine NAME",
+	{"undefine", "undefine NAME [--snapshots-too]",
 	 "Removes a shut-off VM's definition, and its files under ternd's "
 	 "state\n"
 	 "directory (logs included). A running or paused VM is refused: "
 	 "destroy or\n"
-	 "shut it down first. The volumes it named stay.",
-	 1, 0, run_undefine},
+	 "shut it down first. The volumes it named stay. A VM with "
+	 "snapshots is\n"
+	 "refused unless --snapshots-too, which deletes them with it.",
+	 1, OPT_SNAPSHOTS_TOO, run_undefine},
 	{"start", "start NAME",
 	 "Starts a shut-off VM: ternd runs a tern process for it and returns "
 	 "once its\n"
@@ -743,10 +887,11 @@ static const struct verb verbs[] = {
 	 "power the\n"
 	 "                       guest off\n"
 	 "  --mode ctrl-alt-del  presses Ctrl-Alt-Del on its keyboard "
-	 "(SendCtrlAltDel):\n"
-	 "                       most inits reboot, which ends the VM under "
-	 "tern's\n"
-	 "                       default --on-reboot exit\n"
+	 "(SendCtrlAltDel),\n"
+	 "                       for guests whose init powers off on it; "
+	 "most reboot\n"
+	 "                       instead, and the VM stays running (see "
+	 "reboot)\n"
 	 "A guest that does not listen (no ACPI button driver, or no keyboard "
 	 "driver)\n"
 	 "cannot be asked: the error says so; use destroy.",
@@ -791,6 +936,72 @@ static const struct verb verbs[] = {
 	 "not be had,\n"
 	 "was taken over, or ternd went away.",
 	 1, OPT_FORCE, run_console},
+	{"reboot", "reboot NAME [--mode ctrl-alt-del|reset]",
+	 "Reboots the guest; the VM stays running.\n"
+	 "  --mode ctrl-alt-del  (default) presses Ctrl-Alt-Del on its "
+	 "keyboard (tern's\n"
+	 "                       SendCtrlAltDel): the guest's init reboots, "
+	 "and tern\n"
+	 "                       boots it again in the same process (ternd "
+	 "starts VMs\n"
+	 "                       with tern.on_reboot restart unless the "
+	 "definition\n"
+	 "                       says exit). The guest decides; one without "
+	 "a\n"
+	 "                       keyboard driver, or paused, is refused\n"
+	 "  --mode reset         does not ask the guest: stops the VM's tern "
+	 "and starts\n"
+	 "                       a new one from the definition, as a reset "
+	 "button",
+	 1, 0, run_action},
+	{"setmem", "setmem NAME SIZE",
+	 "Sets how much memory a running VM's guest has, through its "
+	 "virtio-balloon:\n"
+	 "the balloon's target becomes the VM's memory minus SIZE (tern's "
+	 "PATCH\n"
+	 "/balloon), and the guest's driver gives or takes the difference. "
+	 "SIZE is MiB,\n"
+	 "or has K, M, G (powers of 1024), a whole number of MiB, at most "
+	 "the VM's\n"
+	 "memory. A VM whose definition has no \"balloon\" is refused; "
+	 "'ternctl info'\n"
+	 "shows the balloon's target and what the guest gave.",
+	 2, 0, run_setmem},
+	{"snapshot-create", "snapshot-create NAME [SNAP]",
+	 "Saves a running or paused VM's state (vCPUs, devices, memory) as "
+	 "the\n"
+	 "snapshot SNAP (default: the time, as 1765432100): a running VM is "
+	 "paused\n"
+	 "while its tern writes the files, then resumed. A shut-off VM has "
+	 "no state\n"
+	 "and is refused. Disks are not copied: a volume's data stays as it "
+	 "is.\n"
+	 "Also spelled 'ternctl snapshot create NAME [SNAP]'.",
+	 1, 0, run_snapshot_create},
+	{"snapshot-list", "snapshot-list NAME [--name] [--json]",
+	 "The VM's snapshots, oldest first: name, creation time, the VM's "
+	 "state then,\n"
+	 "size on disk. --name prints only their names.",
+	 1, OPT_JSON | OPT_NAME, run_snapshot_list},
+	{"snapshot-info", "snapshot-info NAME SNAP [--json]",
+	 "One snapshot: its state, time, directory and size; --json adds the "
+	 "definition\n"
+	 "the VM had when it was taken.",
+	 2, OPT_JSON, run_snapshot_info},
+	{"snapshot-revert", "snapshot-revert NAME SNAP",
+	 "Returns the VM to the snapshot: its tern (if running) is stopped, "
+	 "its\n"
+	 "definition becomes the one it had then, and a new tern restores "
+	 "the\n"
+	 "snapshot, running or paused as the VM was when it was taken. "
+	 "Whatever the\n"
+	 "guest did since is lost, except what it wrote to its disks.",
+	 2, 0, run_snapshot_revert},
+	{"snapshot-delete", "snapshot-delete NAME SNAP",
+	 "Deletes the snapshot's files and its catalog entry. A VM running "
+	 "from it\n"
+	 "keeps running.",
+	 2, 0, run_snapshot_delete},
 	{"pause", "pause NAME",
 	 "Stops the VM's vCPUs (tern's PATCH /vm Paused); its memory and "
 	 "devices stay.",
@@ -884,8 +1095,9 @@ static const struct verb verbs[] = {
 	{"events", "events [--follow] [--json]",
 	 "ternd's event log: VMs defined, undefined, started, stopped, "
 	 "crashed, paused,\n"
-	 "resumed, autostart changes; volumes created, cloned, resized, "
-	 "deleted; each\n"
+	 "resumed, reverted, rebooted, autostart changes, snapshots created "
+	 "and deleted,\n"
+	 "setmem; volumes created, cloned, resized, deleted; each\n"
 	 "with its time and reason, oldest first. --follow then waits for "
 	 "new events\n"
 	 "and prints them as they come, until interrupted. --json prints one "
@@ -1076,7 +1288,10 @@ static int parse(int argc, char **argv, struct invocation *inv,
 		} else if (!strcmp(arg, "--mode")) {
 			if (++i == argc)
 				return usage_error(
-					"%s needs acpi or ctrl-alt-del", arg);
+					"%s needs a mode (shutdown: "
+					"acpi, ctrl-alt-del; reboot: "
+					"ctrl-alt-del, reset)",
+					arg);
 			inv->mode = argv[i];
 		} else if (!strncmp(arg, "--mode=", 7)) {
 			inv->mode = arg + 7;
@@ -1093,6 +1308,20 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			return -1;
 		} else if (arg[0] == '-' && arg[1]) {
 			return usage_error("unknown option '%s'", arg);
+		} else if (!*verb && !strcmp(arg, "snapshot")) {
+			/* "snapshot create" is "snapshot-create". */
+			static char joined[32];
+
+			if (i + 1 == argc || strlen(argv[i + 1]) > 16)
+				return usage_error(
+					"%s needs create, list, info, revert "
+					"or delete",
+					arg);
+			snprintf(joined, sizeof(joined), "snapshot-%s",
+				 argv[++i]);
+			*verb = find_verb(joined);
+			if (!*verb)
+				return usage_error("unknown verb '%s'", joined);
 		} else if (!*verb) {
 			*verb = find_verb(arg);
 			if (!*verb)
@@ -1120,7 +1349,11 @@ static int parse(int argc, char **argv, struct invocation *inv,
 static int check_invocation(const struct verb *verb,
 			    const struct invocation *inv)
 {
-	if (inv->arg_count != verb->args) {
+	/* The one verb with an optional operand: snapshot-create's SNAP. */
+	int optional = !strcmp(verb->name, "snapshot-create");
+
+	if (inv->arg_count < verb->args ||
+	    inv->arg_count > verb->args + optional) {
 		fprintf(stderr, "ternctl: %s: expected %s\n", verb->name,
 			verb->synopsis);
 		return EXIT_USAGE;
@@ -1138,8 +1371,10 @@ static int check_invocation(const struct verb *verb,
 			verb->name);
 		return EXIT_USAGE;
 	}
-	if (inv->mode && strcmp(verb->name, "shutdown"))
-		return usage_error("--mode belongs to shutdown, not %s",
+	if (inv->mode && strcmp(verb->name, "shutdown") &&
+	    strcmp(verb->name, "reboot"))
+		return usage_error("--mode belongs to shutdown and reboot, not "
+				   "%s",
 				   verb->name);
 	if ((inv->tls.cert || inv->tls.key || inv->tls.ca) &&
 	    !ternctl_tls_is_uri(inv->socket))

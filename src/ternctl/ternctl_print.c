@@ -1,4 +1,5 @@
 #include "ternctl/ternctl_print.h"
+#include "ternctl/ternctl_print_snapshots.h"
 
 #include <string.h>
 #include <time.h>
@@ -92,6 +93,7 @@ void ternctl_print_info(FILE *out, const json_t *vm)
 		json_is_true(json_object_get(vm, "autostart")) ? "enabled"
 							       : "disabled");
 	print_time(out, "Defined:", json_object_get(vm, "defined_at"));
+	ternctl_print_balloon(out, vm);
 }
 
 void ternctl_print_names(FILE *out, const json_t *list)

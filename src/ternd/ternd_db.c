@@ -105,6 +105,21 @@ static const char schema_v3[] =
 	"DROP TABLE event;"
 	"ALTER TABLE event_v3 RENAME TO event;";
 
+/* Version 4: the VMs' snapshots (snapshots.h): one row per snapshot whose
+ * files are complete under DIR/vms/VM/snapshots/NAME/, with the
+ * definition the VM had when it was taken (a revert starts tern from
+ * it) and whether the VM was running or paused. The VM is a foreign key
+ * without a cascade: a VM's row cannot go while it has snapshots. */
+static const char schema_v4[] =
+	"CREATE TABLE snapshot ("
+	" vm TEXT NOT NULL REFERENCES vm(name),"
+	" name TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('running', 'paused')),"
+	" config TEXT NOT NULL CHECK (json_valid(config)),"
+	" config_version INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" PRIMARY KEY (vm, name));";
+
 static int db_fail(struct ternd_db *db, struct tern_error *err,
 		   const char *what)
 {
@@ -248,6 +263,8 @@ static int migrate(struct ternd_db *db, struct tern_error *err)
 		ret = exec(db, schema_v2, err);
 	if (!ret && version < 3)
 		ret = exec(db, schema_v3, err);
+	if (!ret && version < 4)
+		ret = exec(db, schema_v4, err);
 	if (!ret && version < TERND_DB_SCHEMA_VERSION) {
 		snprintf(set_version, sizeof(set_version),
 			 "PRAGMA user_version = %d", TERND_DB_SCHEMA_VERSION);
@@ -514,6 +531,36 @@ int ternd_db_define(struct ternd_db *db, const char *name, const char *config,
 	return ret;
 }
 
+/* A VM with snapshots stays (snapshots.h deletes them first, when
+ * asked): -EBUSY naming them and the way out. */
+static int refuse_snapshots(struct ternd_db *db, const char *name,
+			    struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int rc,
+		ret = query(db, &st, err,
+			    "SELECT count(*), group_concat(name, ', ') FROM"
+			    " (SELECT name FROM snapshot WHERE vm = ?1"
+			    "  ORDER BY created_at, name)",
+			    "t", name);
+
+	if (ret)
+		return ret;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		ret = db_fail(db, err, "reading");
+	else if (sqlite3_column_int(st, 0) > 0)
+		ret = tern_error_set(err, EBUSY,
+				     "VM '%s' has %d snapshot%s (%.120s): "
+				     "'ternctl undefine %s --snapshots-too' "
+				     "deletes them with it",
+				     name, sqlite3_column_int(st, 0),
+				     sqlite3_column_int(st, 0) == 1 ? "" : "s",
+				     column_text(st, 1), name);
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int ternd_db_undefine(struct ternd_db *db, const char *name,
 		      struct tern_error *err)
 {
@@ -522,9 +569,12 @@ int ternd_db_undefine(struct ternd_db *db, const char *name,
 	ret = begin(db, err);
 	if (ret)
 		return ret;
+	ret = refuse_snapshots(db, name, err);
 	/* Every row explicitly: a database opened without foreign keys
 	 * (the sqlite3 shell) must not keep an orphan. */
-	ret = run(db, err, "DELETE FROM vm_runtime WHERE name = ?1", "t", name);
+	if (!ret)
+		ret = run(db, err, "DELETE FROM vm_runtime WHERE name = ?1",
+			  "t", name);
 	if (!ret)
 		ret = run(db, err, "DELETE FROM vm_volume WHERE vm = ?1", "t",
 			  name);
@@ -1077,4 +1127,141 @@ int ternd_db_tap_remove(struct ternd_db *db, const char *tap,
 		ret = run(db, err, "DELETE FROM vm_tap WHERE tap = ?1", "t",
 			  tap);
 	return finish(db, ret, err);
+}
+
+/* Snapshots (schema version 4). */
+
+int ternd_db_snapshot_add(struct ternd_db *db, const char *vm, const char *name,
+			  enum vm_state state, const char *config,
+			  int config_version, const char *reason,
+			  struct tern_error *err)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (state != VM_STATE_RUNNING && state != VM_STATE_PAUSED)
+		return tern_error_set(err, EINVAL,
+				      "a snapshot is of a running or paused "
+				      "VM");
+	ret = begin(db, err);
+	if (ret)
+		return ret;
+	ret = query(db, &st, err, "SELECT 1 FROM vm WHERE name = ?1", "t", vm);
+	if (!ret)
+		ret = exists(db, err, st);
+	if (ret == 0)
+		ret = tern_error_set(err, ENOENT, "no VM named '%s'", vm);
+	else if (ret > 0)
+		ret = query(
+			db, &st, err,
+			"SELECT 1 FROM snapshot WHERE vm = ?1 AND name = ?2",
+			"tt", vm, name);
+	if (!ret)
+		ret = exists(db, err, st);
+	if (ret > 0)
+		ret = tern_error_set(err, EEXIST,
+				     "VM '%s' has a snapshot named '%s' "
+				     "already",
+				     vm, name);
+	if (!ret)
+		ret = run(db, err,
+			  "INSERT INTO snapshot (vm, name, state, config,"
+			  " config_version, created_at)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			  "ttttil", vm, name, vm_state_name(state), config,
+			  config_version, (int64_t)time(NULL));
+	if (!ret)
+		ret = log_event(db, "vm", vm, "snapshot-created", reason, err);
+	/* Written but not committed: a kill here must leave no snapshot. */
+	ternd_test_kill_point("snapshot");
+	return finish(db, ret, err);
+}
+
+int ternd_db_snapshot_remove(struct ternd_db *db, const char *vm,
+			     const char *name, const char *reason,
+			     struct tern_error *err)
+{
+	int ret = begin(db, err);
+
+	if (ret)
+		return ret;
+	ret = run(db, err, "DELETE FROM snapshot WHERE vm = ?1 AND name = ?2",
+		  "tt", vm, name);
+	if (!ret && sqlite3_changes(db->sql) == 0)
+		ret = -ENOENT;
+	if (!ret)
+		ret = log_event(db, "vm", vm, "snapshot-deleted", reason, err);
+	return finish(db, ret, err);
+}
+
+static const char select_snapshot[] =
+	"SELECT vm, name, state, config, config_version, created_at"
+	" FROM snapshot";
+
+static int read_snapshot(struct ternd_db *db, sqlite3_stmt *st, void *out,
+			 struct tern_error *err)
+{
+	struct snapshot_record *record = out;
+
+	(void)db;
+	memset(record, 0, sizeof(*record));
+	snprintf(record->vm, sizeof(record->vm), "%s", column_text(st, 0));
+	snprintf(record->name, sizeof(record->name), "%s", column_text(st, 1));
+	if (vm_state_parse(column_text(st, 2), &record->state))
+		record->state = VM_STATE_PAUSED;
+	record->config = strdup(column_text(st, 3));
+	record->config_version = sqlite3_column_int(st, 4);
+	record->created_at = sqlite3_column_int64(st, 5);
+	if (!record->config)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static void free_snapshot(void *record)
+{
+	snapshot_record_free(record);
+}
+
+void snapshot_record_free(struct snapshot_record *record)
+{
+	free(record->config);
+	record->config = NULL;
+}
+
+void snapshot_records_free(struct snapshot_record *records, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		snapshot_record_free(&records[i]);
+	free(records);
+}
+
+int ternd_db_snapshot_get(struct ternd_db *db, const char *vm, const char *name,
+			  struct snapshot_record *record,
+			  struct tern_error *err)
+{
+	char sql[sizeof(select_snapshot) + 48];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql), "%s WHERE vm = ?1 AND name = ?2",
+		 select_snapshot);
+	ret = query(db, &st, err, sql, "tt", vm, name);
+	return ret ? ret : collect_one(db, st, read_snapshot, record, err);
+}
+
+int ternd_db_snapshot_list(struct ternd_db *db, const char *vm,
+			   struct snapshot_record **records, size_t *count,
+			   struct tern_error *err)
+{
+	char sql[sizeof(select_snapshot) + 80];
+	sqlite3_stmt *st;
+	int ret;
+
+	snprintf(sql, sizeof(sql),
+		 "%s WHERE ?1 IS NULL OR vm = ?1 ORDER BY vm, created_at, name",
+		 select_snapshot);
+	ret = query(db, &st, err, sql, "t", vm);
+	return ret ? ret
+		   : collect(db, st, sizeof(**records), read_snapshot,
+			     free_snapshot, (void **)records, count, err);
 }

@@ -20,7 +20,7 @@
 #include "ternd/vm_state.h"
 #include "util/error.h"
 
-#define TERND_DB_SCHEMA_VERSION 3
+#define TERND_DB_SCHEMA_VERSION 4
 /* The event log keeps this many of the newest events. */
 #define TERND_DB_EVENTS_KEPT 10000
 
@@ -82,13 +82,14 @@ struct tap_record {
 /* One line of the event log. object is "vm", "volume" or "network"; kind
  * one of defined, undefined, started, stopped, crashed, paused, resumed,
  * autostart (VMs), created, cloned, resized, deleted (volumes), defined,
- * undefined, started, stopped, dnsmasq (networks). */
+ * undefined, started, stopped, dnsmasq (networks); snapshot-created,
+ * snapshot-deleted, reverted, rebooted (VMs, snapshots.h, vm_reboot.h). */
 struct ternd_event {
 	int64_t id; /* increasing, never reused */
 	int64_t at; /* Unix time */
 	char object[8];
 	char name[TERND_NAME_MAX + 1];
-	char kind[16];
+	char kind[24];
 	char reason[200];
 };
 
@@ -188,5 +189,37 @@ int ternd_db_events(struct ternd_db *db, int64_t since, size_t max,
 		    struct tern_error *err);
 /* The newest event's id, 0 for none. */
 int64_t ternd_db_last_event_id(struct ternd_db *db);
+
+/* A VM's snapshot in the catalog (snapshots.h has its files). */
+struct snapshot_record {
+	char vm[TERND_NAME_MAX + 1];
+	char name[TERND_NAME_MAX + 1];
+	enum vm_state state; /* the VM's when taken: running or paused */
+	char *config; /* the VM's definition then; malloc'd */
+	int config_version;
+	int64_t created_at;
+};
+
+void snapshot_record_free(struct snapshot_record *record);
+void snapshot_records_free(struct snapshot_record *records, size_t count);
+
+/* Adds a snapshot whose files are complete, with its event (reason).
+ * -ENOENT if the VM is unknown, -EEXIST if the VM has one of that name. */
+int ternd_db_snapshot_add(struct ternd_db *db, const char *vm, const char *name,
+			  enum vm_state state, const char *config,
+			  int config_version, const char *reason,
+			  struct tern_error *err);
+/* Removes it, with its event; -ENOENT if unknown. */
+int ternd_db_snapshot_remove(struct ternd_db *db, const char *vm,
+			     const char *name, const char *reason,
+			     struct tern_error *err);
+/* -ENOENT if unknown. */
+int ternd_db_snapshot_get(struct ternd_db *db, const char *vm, const char *name,
+			  struct snapshot_record *record,
+			  struct tern_error *err);
+/* vm's snapshots (NULL: every VM's), oldest first. */
+int ternd_db_snapshot_list(struct ternd_db *db, const char *vm,
+			   struct snapshot_record **records, size_t *count,
+			   struct tern_error *err);
 
 #endif

@@ -186,7 +186,8 @@ static void run_action(struct vm_manager *m, const char *name,
 	}
 	ternd_reply_fault(reply, 404,
 			  "unknown action: the actions are start, shutdown, "
-			  "destroy, pause and resume");
+			  "destroy, pause, resume, reboot, setmem and "
+			  "snapshots");
 }
 
 void ternd_reply_method_not_allowed(struct ternd_reply *reply,
@@ -210,18 +211,6 @@ static void define_vm(struct vm_manager *m, const char *name, const char *body,
 		ternd_reply_error(reply, ret, &err);
 	else
 		reply_vm(m, name, created ? 201 : 200, reply);
-}
-
-static void undefine_vm(struct vm_manager *m, const char *name,
-			struct ternd_reply *reply)
-{
-	struct tern_error err;
-	int ret = vm_manager_undefine(m, name, &err);
-
-	if (ret)
-		ternd_reply_error(reply, ret, &err);
-	else
-		reply->status = 204;
 }
 
 int ternd_route_name(const char *kind, const char *rest, char *name,
@@ -317,6 +306,8 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 
 	if (ternd_route_name("VM", rest, name, &action, reply))
 		return;
+	if (action && vm_guest_route(m, request, name, action, reply))
+		return;
 	if (action && !strcmp(action, "autostart")) {
 		if (strcmp(method, "PUT"))
 			ternd_reply_method_not_allowed(reply, "PUT");
@@ -333,7 +324,7 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 	} else if (!strcmp(method, "PUT")) {
 		define_vm(m, name, request->body, request->body_len, reply);
 	} else if (!strcmp(method, "DELETE")) {
-		undefine_vm(m, name, reply);
+		undefine_with_snapshots(m, request, name, reply);
 	} else {
 		ternd_reply_method_not_allowed(reply, "GET, PUT, DELETE");
 	}

@@ -31,6 +31,8 @@ struct ternd_request {
 	size_t body_len;
 	/* GET /v1/events's query arguments, NULL when absent. */
 	const char *since, *limit, *wait;
+	/* DELETE /v1/vms/NAME?snapshots=true: its snapshots go too. */
+	const char *snapshots;
 };
 
 void ternd_route(struct vm_manager *m, const struct ternd_request *request,
@@ -66,6 +68,22 @@ void event_route(struct vm_manager *m, const struct ternd_request *request,
 /* GET /v1/metrics (metrics_routes.c): Prometheus text, not JSON. */
 void metrics_route(struct vm_manager *m, const struct ternd_request *request,
 		   struct ternd_reply *reply);
+
+/* The VM's view (GET /v1/vms/NAME) as the answer. */
+void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
+		    struct ternd_reply *reply);
+/* vm_guest_routes.c: /v1/vms/NAME/snapshots... (snapshot_routes.c),
+ * /setmem and /reboot; 0 when action is none of them. */
+int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
+		   const char *vm, const char *action,
+		   struct ternd_reply *reply);
+void snapshot_route(struct vm_manager *m, const struct ternd_request *request,
+		    const char *vm, const char *rest,
+		    struct ternd_reply *reply);
+/* DELETE /v1/vms/NAME[?snapshots=true]. */
+void undefine_with_snapshots(struct vm_manager *m,
+			     const struct ternd_request *request,
+			     const char *vm, struct ternd_reply *reply);
 
 /* GET /v1/events: at most this many events per answer, and a long poll
  * waits at most this many seconds (below the clients' own timeouts). */

@@ -254,6 +254,8 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 			conn, MHD_GET_ARGUMENT_KIND, "limit"),
 		.wait = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 						    "wait"),
+		.snapshots = MHD_lookup_connection_value(
+			conn, MHD_GET_ARGUMENT_KIND, "snapshots"),
 	};
 	if (server->metrics_only) {
 		metrics_only_route(server->manager, &request, &reply);

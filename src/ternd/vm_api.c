@@ -60,3 +60,33 @@ int vm_api_state(const char *api_socket, enum vm_state *state,
 	free(reply.body);
 	return ret;
 }
+
+int vm_api_get(const char *api_socket, const char *path, int timeout_s,
+	       json_t **doc, struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	char fault[200];
+	int ret;
+
+	*doc = NULL;
+	ret = api_client_request(api_socket, "GET", path, NULL, timeout_s,
+				 &reply, err);
+	if (ret) {
+		char why[sizeof(err->message)];
+
+		snprintf(why, sizeof(why), "%s", err->message);
+		return tern_error_set(err, EREMOTEIO,
+				      "the VM's tern does not answer: %s", why);
+	}
+	if (reply.status < 200 || reply.status > 299)
+		ret = tern_error_set(
+			err, EREMOTEIO, "%s",
+			api_client_fault(&reply, fault, sizeof(fault)));
+	else if (!(*doc = json_loads(reply.body, JSON_REJECT_DUPLICATES, NULL)))
+		ret = tern_error_set(err, EREMOTEIO,
+				     "the VM's tern answered GET %s with "
+				     "something other than JSON",
+				     path);
+	free(reply.body);
+	return ret;
+}

@@ -4,6 +4,8 @@
 #ifndef TERN_TERND_VM_API_H
 #define TERN_TERND_VM_API_H
 
+#include <jansson.h>
+
 #include "ternd/vm_state.h"
 #include "util/error.h"
 
@@ -19,5 +21,10 @@ int vm_api_state(const char *api_socket, enum vm_state *state,
  * message (or why tern did not answer) in err. */
 int vm_api_call(const char *api_socket, const char *method, const char *path,
 		const char *body, struct tern_error *err);
+
+/* GET path; 0 with *doc (the JSON answer of a 2xx), else -EREMOTEIO
+ * with tern's fault message, or why tern did not answer, in err. */
+int vm_api_get(const char *api_socket, const char *path, int timeout_s,
+	       json_t **doc, struct tern_error *err);
 
 #endif

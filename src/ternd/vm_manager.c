@@ -14,6 +14,7 @@
 
 #include "ternd/net_link.h"
 #include "ternd/networks.h"
+#include "ternd/snapshots.h"
 #include "ternd/test_hooks.h"
 #include "ternd/ternd_stats.h"
 #include "ternd/vm_consoles.h"
@@ -47,6 +48,7 @@ static const char *const file_names[] = {
 	[VM_FILE_LOG] = "/tern.log",
 	[VM_FILE_CONSOLE] = "/console.log",
 	[VM_FILE_CONSOLE_SOCKET] = "/console.sock",
+	[VM_FILE_SNAPSHOTS] = "/snapshots",
 };
 
 int vm_manager_path(const struct vm_manager *m, const char *name,
@@ -349,6 +351,8 @@ int vm_manager_open(const struct vm_manager_options *options,
 			ret = tern_error_set(err, ENOMEM, "out of memory");
 	}
 	if (!ret)
+		snapshots_recover(m);
+	if (!ret)
 		ret = networks_open(m->db, m->state_dir, &m->nets, err);
 	if (!ret)
 		ret = reattach_all(m, err);
@@ -512,7 +516,8 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 {
 	static const enum vm_file files[] = {
 		VM_FILE_CONFIG,	 VM_FILE_API_SOCKET,	 VM_FILE_LOG,
-		VM_FILE_CONSOLE, VM_FILE_CONSOLE_SOCKET, VM_FILE_DIR};
+		VM_FILE_CONSOLE, VM_FILE_CONSOLE_SOCKET, VM_FILE_SNAPSHOTS,
+		VM_FILE_DIR};
 	char path[4200];
 
 	/* A jailed VM's uid is free again. */
@@ -521,8 +526,9 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		if (vm_manager_path(m, name, files[i], path, sizeof(path)))
 			continue;
-		if ((files[i] == VM_FILE_DIR ? rmdir(path) : unlink(path)) <
-			    0 &&
+		if ((files[i] == VM_FILE_DIR || files[i] == VM_FILE_SNAPSHOTS
+			     ? rmdir(path)
+			     : unlink(path)) < 0 &&
 		    errno != ENOENT)
 			log_warn("undefine '%s': cannot remove %s: %s", name,
 				 path, strerror(errno));
@@ -689,8 +695,8 @@ static int prepare_files(struct vm_manager *m, const struct vm_record *r,
 
 /* Spawns, records, and only then lets the process become tern. */
 static int launch(struct vm_manager *m, const struct vm_record *r,
-		  const struct start_files *f, struct vm_jail *jail,
-		  struct tern_error *err)
+		  const struct start_files *f, const struct vm_restore *restore,
+		  struct vm_jail *jail, struct tern_error *err)
 {
 	struct vm_launch l = {.tern_path = m->tern_path,
 			      .config_path = f->config,
@@ -700,6 +706,14 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 			      .enter = jail ? vm_jail_enter : NULL,
 			      .enter_opaque = jail};
 	struct vm_runtime rt = {.state = VM_STATE_RUNNING};
+
+	if (restore) {
+		l.snapshot_path = restore->snapshot_path;
+		l.mem_path = restore->mem_path;
+		l.paused = restore->paused;
+		if (restore->paused)
+			rt.state = VM_STATE_PAUSED;
+	}
 	struct vm_process proc;
 	int ret;
 
@@ -721,6 +735,27 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 	/* Recorded, not yet tern: a kill here must leave no VM running. */
 	ternd_test_kill_point("start");
 	return vm_process_release(&find_live(m, r->name)->proc, err);
+}
+
+/* A guest that reboots keeps running, in the same tern (libvirt's
+ * on_reboot default, "restart"), unless its definition says otherwise:
+ * tern's own default, exit, would record every guest reboot as a
+ * shutdown. */
+static int default_on_reboot(json_t *doc, struct tern_error *err)
+{
+	json_t *tern = json_object_get(doc, "tern");
+
+	if (json_is_object(tern) && json_object_get(tern, "on_reboot") &&
+	    !json_is_null(json_object_get(tern, "on_reboot")))
+		return 0;
+	if (!json_is_object(tern)) {
+		tern = json_object();
+		if (!tern || json_object_set_new(doc, "tern", tern))
+			return tern_error_set(err, ENOMEM, "out of memory");
+	}
+	if (json_object_set_new(tern, "on_reboot", json_string("restart")))
+		return tern_error_set(err, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* The document tern gets: the definition checked again (an older
@@ -753,6 +788,8 @@ static char *config_for_tern(struct vm_manager *m, const struct vm_record *r,
 	if (!ret)
 		ret = vm_definition_check(doc, m->pool.dir, NULL, NULL, NULL,
 					  err);
+	if (!ret)
+		ret = default_on_reboot(resolved, err);
 	if (!ret) {
 		text = json_dumps(resolved, JSON_COMPACT);
 		if (!text)
@@ -781,9 +818,11 @@ static int give_taps(struct vm_manager *m, const char *name, uint32_t uid,
 }
 
 static int start_vm_untimed(struct vm_manager *m, const char *name,
-			    const char *why, struct tern_error *err)
+			    const char *why, const struct vm_restore *restore,
+			    struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
+	const char *event = "started";
 	struct vm_jail jail = {0};
 	struct start_files files;
 	struct vm_runtime rt;
@@ -793,9 +832,19 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 
 	if (ret)
 		return ret;
+	if (restore && restore->why)
+		why = restore->why;
+	if (restore && restore->event)
+		event = restore->event;
 	ret = require_state(&r, 0, err);
 	if (!ret) {
+		/* A revert's tern gets the snapshot's definition. */
+		char *own = r.config;
+
+		if (restore && restore->config)
+			r.config = (char *)restore->config;
 		config = config_for_tern(m, &r, &networks, err);
+		r.config = own;
 		ret = config ? 0 : -EINVAL;
 	}
 	if (!ret)
@@ -830,7 +879,8 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 	}
 	if (!ret) {
 		launched = 1;
-		ret = launch(m, &r, &files, m->jail ? &jail : NULL, err);
+		ret = launch(m, &r, &files, restore, m->jail ? &jail : NULL,
+			     err);
 	}
 	vm_jail_free(&jail);
 	if (ret && !launched)
@@ -865,7 +915,7 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 		rt = r.runtime;
 		vm_record_free(&r);
 		snprintf(rt.reason, sizeof(rt.reason), "%s", why);
-		if (ternd_db_set_runtime(m->db, name, &rt, "started", err))
+		if (ternd_db_set_runtime(m->db, name, &rt, event, err))
 			log_error("VM '%s': %s", name, err->message);
 	}
 	return 0;
@@ -874,10 +924,10 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 /* Timed for GET /v1/metrics; a refusal (no such VM, wrong state) is not a
  * failed start. */
 static int start_vm(struct vm_manager *m, const char *name, const char *why,
-		    struct tern_error *err)
+		    const struct vm_restore *restore, struct tern_error *err)
 {
 	int64_t since = ternd_stats_now_us();
-	int ret = start_vm_untimed(m, name, why, err);
+	int ret = start_vm_untimed(m, name, why, restore, err);
 
 	if (ret != -ENOENT && ret != -EBUSY)
 		ternd_stats_start(since, !ret);
@@ -887,7 +937,27 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err)
 {
-	return start_vm(m, name, "started", err);
+	return start_vm(m, name, "started", NULL, err);
+}
+
+int vm_manager_start_restore(struct vm_manager *m, const char *name,
+			     const struct vm_restore *restore,
+			     struct tern_error *err)
+{
+	/* A jailed tern sees only its jail: the snapshot's files are not
+	 * there, and vm_jail_enter execs `run`. */
+	if (restore && restore->snapshot_path && m->jail)
+		return tern_error_set(
+			err, EBUSY,
+			"VM '%s': snapshots are not supported yet "
+			"when ternd jails its VMs (--jail-uid-base)",
+			name);
+	return start_vm(m, name, "started", restore, err);
+}
+
+int vm_manager_jailed(const struct vm_manager *m)
+{
+	return m->jail != NULL;
 }
 
 void vm_manager_autostart(struct vm_manager *m)
@@ -904,7 +974,8 @@ void vm_manager_autostart(struct vm_manager *m)
 		if (!records[i].autostart ||
 		    vm_state_active(records[i].runtime.state))
 			continue;
-		if (start_vm(m, records[i].name, "started by autostart", &err))
+		if (start_vm(m, records[i].name, "started by autostart", NULL,
+			     &err))
 			log_error("autostart of VM '%s' failed: %s",
 				  records[i].name, err.message);
 	}
@@ -1011,6 +1082,12 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 int vm_manager_destroy(struct vm_manager *m, const char *name,
 		       struct tern_error *err)
 {
+	return vm_manager_stop(m, name, "destroyed", err);
+}
+
+int vm_manager_stop(struct vm_manager *m, const char *name, const char *why,
+		    struct tern_error *err)
+{
 	struct live_vm *vm;
 	struct vm_record r;
 	int ret = get_active(m, name, &r, &vm, err);
@@ -1030,7 +1107,7 @@ int vm_manager_destroy(struct vm_manager *m, const char *name,
 					      "after SIGKILL",
 					      name, (int)vm->proc.pid);
 	}
-	record_exit(m, vm, "destroyed", 1);
+	record_exit(m, vm, why, 1);
 	return 0;
 }
 

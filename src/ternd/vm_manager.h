@@ -102,6 +102,28 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 /* SIGTERM, then SIGKILL after VM_DESTROY_GRACE_MS. */
 int vm_manager_destroy(struct vm_manager *m, const char *name,
 		       struct tern_error *err);
+/* destroy's way, for a VM ternd stops to start it again (a revert, a
+ * reboot --mode reset): why is the recorded reason, its event "stopped". */
+int vm_manager_stop(struct vm_manager *m, const char *name, const char *why,
+		    struct tern_error *err);
+
+/* A start that restores a snapshot instead of booting (snapshots.h). */
+struct vm_restore {
+	const char *snapshot_path, *mem_path; /* absolute */
+	const char *config; /* the definition tern gets (the snapshot's) */
+	int paused; /* leave it paused, as it was taken */
+	const char *why; /* the recorded reason */
+	const char *event; /* its event's kind */
+};
+/* Starts a shut-off VM with `tern restore`; returns once tern answers
+ * with the VM running or paused. why/event NULL: a plain start. */
+int vm_manager_start_restore(struct vm_manager *m, const char *name,
+			     const struct vm_restore *restore,
+			     struct tern_error *err);
+
+/* Whether ternd runs its VMs jailed (snapshots are refused then). */
+int vm_manager_jailed(const struct vm_manager *m);
+
 int vm_manager_pause(struct vm_manager *m, const char *name,
 		     struct tern_error *err);
 int vm_manager_resume(struct vm_manager *m, const char *name,
@@ -122,6 +144,7 @@ enum vm_file {
 	VM_FILE_LOG,
 	VM_FILE_CONSOLE,
 	VM_FILE_CONSOLE_SOCKET, /* tern's --serial unix: socket */
+	VM_FILE_SNAPSHOTS /* the directory of its snapshots (snapshots.h) */
 };
 int vm_manager_path(const struct vm_manager *m, const char *name,
 		    enum vm_file file, char *buf, size_t size);

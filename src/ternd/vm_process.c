@@ -100,8 +100,9 @@ static int jailed_socket_matches(pid_t pid, const char *recorded,
 }
 
 /* Whether /proc/PID/cmdline is `... run ... --api-sock api_socket ...`
- * (or its jailed form): a pid that now belongs to something else is never
- * taken for a VM. */
+ * (or `... restore ...`, a VM started from a snapshot, or the jailed
+ * form): a pid that now belongs to something else is never taken for a
+ * VM. */
 static int cmdline_matches(pid_t pid, const char *api_socket)
 {
 	char buf[8192];
@@ -112,7 +113,8 @@ static int cmdline_matches(pid_t pid, const char *api_socket)
 	if (n <= 0)
 		return 0;
 	for (arg = buf; arg < buf + n; arg += strlen(arg) + 1, argc++) {
-		if (argc == 1 && !strcmp(arg, "run"))
+		if (argc == 1 &&
+		    (!strcmp(arg, "run") || !strcmp(arg, "restore")))
 			run_seen = 1;
 		if (run_seen && prev && !strcmp(prev, "--api-sock") &&
 		    (!strcmp(arg, api_socket) ||
@@ -282,8 +284,24 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 			(char *)launch->api_socket,
 			"--serial",
 			serial,
+			NULL,
+			NULL,
+			NULL,
+			NULL,
+			NULL,
 			NULL};
 
+	if (launch->snapshot_path) {
+		size_t n = 8;
+
+		argv[1] = "restore";
+		argv[n++] = "--snapshot";
+		argv[n++] = (char *)launch->snapshot_path;
+		argv[n++] = "--mem";
+		argv[n++] = (char *)launch->mem_path;
+		if (launch->paused)
+			argv[n++] = "--paused";
+	}
 	if (snprintf(serial, sizeof(serial), "unix:%s",
 		     launch->console_socket) >= (int)sizeof(serial))
 		return tern_error_set(err, ENAMETOOLONG,

@@ -24,6 +24,11 @@ struct vm_launch {
 	/* the guest's serial console: tern listens there, ternd relays
 	 * (vm_consoles.h) */
 	const char *console_socket;
+	/* A revert (snapshots.h): `tern restore --snapshot S --mem M
+	 * [--paused]` with the same options, in place of `tern run`. NULL
+	 * for a boot. */
+	const char *snapshot_path, *mem_path;
+	int paused;
 	/* A jailed VM (vm_jail.h): the child calls enter(enter_opaque),
 	 * which becomes the jailed tern, instead of exec'ing tern_path. */
 	int (*enter)(void *opaque);
@@ -53,9 +58,10 @@ void vm_process_abandon(struct vm_process *proc);
 
 /* Opens a process ternd did not start (a VM of an earlier ternd): 0 when
  * pid is alive, started at start_time and is `tern run --api-sock
- * api_socket`, or a jailed tern (`tern-static run --api-sock
- * /run/api.sock` run by the uid that owns the jail root, when api_socket
- * is ROOT/run/api.sock); -ESRCH when it is gone or is another process. */
+ * api_socket` (or `tern restore ... --api-sock api_socket`, a reverted
+ * VM), or a jailed tern (`tern-static run --api-sock /run/api.sock` run
+ * by the uid that owns the jail root, when api_socket is
+ * ROOT/run/api.sock); -ESRCH when it is gone or is another process. */
 int vm_process_attach(pid_t pid, uint64_t start_time, const char *api_socket,
 		      struct vm_process *proc);
 

@@ -1,5 +1,6 @@
 #include "ternd/vm_view.h"
 
+#include "ternd/vm_balloon.h"
 #include "ternd/vm_definition.h"
 
 json_t *vm_view_summary(const struct vm_manager *m, const struct vm_record *r)
@@ -61,5 +62,11 @@ json_t *vm_view_detail(const struct vm_manager *m, const struct vm_record *r)
 	json_object_set_new(out, "config_version",
 			    json_integer(r->config_version));
 	json_object_set_new(out, "config", json_loads(r->config, 0, NULL));
+	/* Asked of the running tern: the target setmem set, and what the
+	 * guest gave (null without a balloon). */
+	json_object_set_new(out, "balloon",
+			    active ? vm_balloon_view(rt->api_socket) : NULL);
+	if (!json_object_get(out, "balloon"))
+		json_object_set_new(out, "balloon", json_null());
 	return out;
 }

@@ -152,7 +152,8 @@ class Host:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if len(argv) > 1 and argv[1] == b"run" and \
+            # "restore": a VM reverted to a snapshot.
+            if len(argv) > 1 and argv[1] in (b"run", b"restore") and \
                     any(self.state.encode() in a for a in argv) and pid_alive(int(entry)):
                 pids.append(int(entry))
         return pids

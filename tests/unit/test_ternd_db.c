@@ -444,6 +444,7 @@ static void a_version_2_database_keeps_its_events(void **state)
 	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
 	assert_int_equal(
 		sqlite3_exec(sql,
+			     "DROP TABLE snapshot;"
 			     "DROP TABLE vm_tap; DROP TABLE vm_network;"
 			     "DROP TABLE network;"
 			     "CREATE TABLE e2 (id INTEGER PRIMARY KEY "
@@ -555,6 +556,175 @@ static void networks_catalog_and_taps(void **state)
 			 -ENOENT);
 }
 
+/* Snapshots in the catalog: added with their event, one name per VM,
+ * only for a known VM and a running or paused state; a VM with snapshots
+ * cannot be undefined, and the refusal names the way out. */
+static void snapshots_catalog(void **state)
+{
+	struct fixture *f = *state;
+	struct snapshot_record s, *list;
+	struct ternd_event *events;
+	struct tern_error err;
+	size_t count;
+	int created;
+
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
+	assert_int_equal(ternd_db_define(f->db, "db", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
+	assert_int_equal(ternd_db_snapshot_add(f->db, "web", "s1",
+					       VM_STATE_RUNNING, DOC, 1,
+					       "snapshot 's1' created", &err),
+			 0);
+	assert_int_equal(ternd_db_snapshot_add(f->db, "web", "s2",
+					       VM_STATE_PAUSED, "{\"a\":1}", 1,
+					       "x", &err),
+			 0);
+	/* The same name on another VM is another snapshot. */
+	assert_int_equal(ternd_db_snapshot_add(f->db, "db", "s1",
+					       VM_STATE_PAUSED, DOC, 1, "x",
+					       &err),
+			 0);
+	assert_int_equal(ternd_db_snapshot_add(f->db, "web", "s1",
+					       VM_STATE_PAUSED, DOC, 1, "x",
+					       &err),
+			 -EEXIST);
+	assert_non_null(strstr(err.message, "'s1' already"));
+	assert_int_equal(ternd_db_snapshot_add(f->db, "nope", "s1",
+					       VM_STATE_PAUSED, DOC, 1, "x",
+					       &err),
+			 -ENOENT);
+	assert_int_equal(ternd_db_snapshot_add(f->db, "web", "s3",
+					       VM_STATE_SHUT_OFF, DOC, 1, "x",
+					       &err),
+			 -EINVAL);
+	/* Not JSON: the CHECK refuses it. */
+	assert_int_not_equal(ternd_db_snapshot_add(f->db, "web", "s4",
+						   VM_STATE_PAUSED, "{", 1, "x",
+						   &err),
+			     0);
+
+	assert_int_equal(ternd_db_snapshot_get(f->db, "web", "s2", &s, &err),
+			 0);
+	assert_string_equal(s.vm, "web");
+	assert_string_equal(s.name, "s2");
+	assert_int_equal(s.state, VM_STATE_PAUSED);
+	assert_string_equal(s.config, "{\"a\":1}");
+	assert_true(s.created_at > 0);
+	snapshot_record_free(&s);
+	assert_int_equal(ternd_db_snapshot_get(f->db, "web", "s9", &s, &err),
+			 -ENOENT);
+
+	assert_int_equal(
+		ternd_db_snapshot_list(f->db, "web", &list, &count, &err), 0);
+	assert_int_equal(count, 2);
+	assert_string_equal(list[0].name, "s1");
+	assert_int_equal(list[0].state, VM_STATE_RUNNING);
+	assert_string_equal(list[1].name, "s2");
+	snapshot_records_free(list, count);
+	assert_int_equal(
+		ternd_db_snapshot_list(f->db, NULL, &list, &count, &err), 0);
+	assert_int_equal(count, 3);
+	assert_string_equal(list[0].vm, "db");
+	snapshot_records_free(list, count);
+
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), -EBUSY);
+	assert_non_null(strstr(err.message, "2 snapshots (s1, s2)"));
+	assert_non_null(strstr(err.message, "--snapshots-too"));
+	{
+		struct vm_record kept;
+
+		assert_int_equal(ternd_db_get(f->db, "web", &kept, &err), 0);
+		vm_record_free(&kept);
+	}
+
+	assert_int_equal(ternd_db_snapshot_remove(f->db, "web", "s1",
+						  "snapshot 's1' deleted",
+						  &err),
+			 0);
+	assert_int_equal(
+		ternd_db_snapshot_remove(f->db, "web", "s1", "x", &err),
+		-ENOENT);
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), -EBUSY);
+	assert_non_null(strstr(err.message, "1 snapshot (s2)"));
+	assert_int_equal(
+		ternd_db_snapshot_remove(f->db, "web", "s2", "x", &err), 0);
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
+	/* db's snapshot is its own. */
+	assert_int_equal(ternd_db_snapshot_get(f->db, "db", "s1", &s, &err), 0);
+	snapshot_record_free(&s);
+
+	assert_int_equal(ternd_db_events(f->db, 0, 100, &events, &count, &err),
+			 0);
+	assert_true(count >= 7);
+	assert_string_equal(events[2].kind, "snapshot-created");
+	assert_string_equal(events[2].name, "web");
+	assert_string_equal(events[2].reason, "snapshot 's1' created");
+	assert_string_equal(events[count - 3].kind, "snapshot-deleted");
+	assert_string_equal(events[count - 3].reason, "snapshot 's1' deleted");
+	assert_string_equal(events[count - 1].kind, "undefined");
+	free(events);
+}
+
+/* A version-3 database (before snapshots) becomes version 4: its VMs
+ * and events stay, and snapshots can be added. */
+static void a_version_3_database_is_upgraded(void **state)
+{
+	struct fixture *f = *state;
+	struct ternd_event *events;
+	struct snapshot_record s;
+	struct tern_error err;
+	struct vm_record r;
+	sqlite3_stmt *st;
+	size_t count;
+	sqlite3 *sql;
+	int created;
+
+	assert_int_equal(ternd_db_define(f->db, "old", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
+	ternd_db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(sql,
+				      "DROP TABLE snapshot;"
+				      "PRAGMA user_version = 3;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(sql);
+
+	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+	assert_int_equal(ternd_db_get(f->db, "old", &r, &err), 0);
+	vm_record_free(&r);
+	assert_int_equal(ternd_db_snapshot_add(f->db, "old", "first",
+					       VM_STATE_RUNNING, DOC, 1, "x",
+					       &err),
+			 0);
+	assert_int_equal(ternd_db_snapshot_get(f->db, "old", "first", &s, &err),
+			 0);
+	snapshot_record_free(&s);
+	assert_int_equal(ternd_db_events(f->db, 0, 10, &events, &count, &err),
+			 0);
+	assert_int_equal(count, 2);
+	assert_string_equal(events[0].kind, "defined");
+	assert_int_equal(events[0].id, 1);
+	assert_int_equal(events[1].id, 2);
+	free(events);
+	ternd_db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(sql, "PRAGMA user_version", -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 4);
+	sqlite3_finalize(st);
+	sqlite3_close(sql);
+	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +748,10 @@ int main(void)
 			a_version_2_database_keeps_its_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(networks_catalog_and_taps,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(snapshots_catalog, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			a_version_3_database_is_upgraded, setup, teardown),
 		cmocka_unit_test(vm_names),
 		cmocka_unit_test(definitions_are_checked_as_tern_would),
 	};
