@@ -820,6 +820,15 @@ static int run_console(const struct verb *verb, const struct invocation *inv)
 
 	if (check_name(verb, "VM", o.name))
 		return EXIT_FAILED;
+	/* The console is a byte stream after an HTTP upgrade, which only
+	 * the Unix socket's server allows (not yet the TLS listener). */
+	if (ternctl_tls_is_uri(inv->socket)) {
+		fprintf(stderr,
+			"ternctl: %s: the console is reached through ternd's "
+			"Unix socket on the VM's host, not over %s\n",
+			verb->name, inv->socket);
+		return EXIT_FAILED;
+	}
 	if (inv->scrollback) {
 		scrollback = parse_scrollback(inv->scrollback);
 		if (scrollback < 0) {
