@@ -1175,13 +1175,6 @@ def migration_requests_are_checked():
         assert image_locked(img)
 
 
-def disk_image(name, size=1 << 20):
-    path = os.path.join(WORK, name)
-    with open(path, "wb") as f:
-        f.truncate(size)
-    return path
-
-
 def image_locked(path):
     """Whether some process holds a lock on the image (tern's OFD lock
     conflicts with this POSIX lock)."""
