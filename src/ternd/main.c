@@ -514,7 +514,7 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 		}
 		if (fds[0].revents)
 			stop = read_signals(signal_fd);
-		vm_manager_reap(m, fds + 2);
+		vm_manager_reap(m, fds + 3);
 		ternd_server_run(server);
 		if (metrics)
 			ternd_server_run(metrics);
