@@ -477,6 +477,10 @@ static int read_signals(int fd)
 	return stop;
 }
 
+/* ternd's own descriptors come first in the poll array, the VM
+ * manager's (pidfds, dnsmasq, consoles) after them. */
+enum { POLL_SIGNALS, POLL_API, POLL_METRICS, POLL_MANAGER };
+
 static int serve(struct ternd_server *server, struct ternd_server *metrics,
 		 struct vm_manager *m, int signal_fd)
 {
@@ -484,7 +488,7 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 	int stop = 0;
 
 	while (!stop) {
-		size_t count = 3 + vm_manager_poll_count(m);
+		size_t count = POLL_MANAGER + vm_manager_poll_count(m);
 		int timeout;
 		struct pollfd *grown = realloc(fds, count * sizeof(*fds));
 
@@ -493,14 +497,15 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 			break;
 		}
 		fds = grown;
-		fds[0] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
-		fds[1] = (struct pollfd){.fd = ternd_server_fd(server),
-					 .events = POLLIN};
+		fds[POLL_SIGNALS] =
+			(struct pollfd){.fd = signal_fd, .events = POLLIN};
+		fds[POLL_API] = (struct pollfd){.fd = ternd_server_fd(server),
+						.events = POLLIN};
 		/* fd -1: poll ignores it (no --metrics-listen). */
-		fds[2] = (struct pollfd){
+		fds[POLL_METRICS] = (struct pollfd){
 			.fd = metrics ? ternd_server_fd(metrics) : -1,
 			.events = POLLIN};
-		vm_manager_poll_fill(m, fds + 3);
+		vm_manager_poll_fill(m, fds + POLL_MANAGER);
 		timeout = ternd_server_timeout_ms(server);
 		if (metrics) {
 			int t = ternd_server_timeout_ms(metrics);
@@ -512,9 +517,9 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		if (fds[0].revents)
+		if (fds[POLL_SIGNALS].revents)
 			stop = read_signals(signal_fd);
-		vm_manager_reap(m, fds + 3);
+		vm_manager_reap(m, fds + POLL_MANAGER);
 		ternd_server_run(server);
 		if (metrics)
 			ternd_server_run(metrics);
