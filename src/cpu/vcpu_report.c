@@ -144,6 +144,10 @@ static void report_stack(const struct vcpu *vcpu, uint64_t rsp)
 	if (count == 0)
 		log_info("vCPU %d: stack at 0x%llx not readable", vcpu->index,
 			 (unsigned long long)rsp);
+	/* The stack shown stops where its mapping does (an interrupt stack
+	 * near its top), so the report says where it ends for readers that
+	 * wait for it. */
+	log_info("vCPU %d: report ends (%u stack words)", vcpu->index, count);
 }
 
 /* One vCPU's lines stay together in the log when they all report at once. */
