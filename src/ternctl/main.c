@@ -1219,41 +1219,18 @@ static int flag_bit(const char *arg)
 	return 0;
 }
 
-/* net-define's --bridge, --subnet and --kind, console's --scrollback, as
- * "--NAME VALUE" or "--NAME=VALUE": 1 when argv[*i] is one (stored, *i
- * past its value), 0 when not, -1 when its value is missing. */
+/* net-define's --bridge, --subnet and --kind, console's --scrollback, the
+ * TLS files (--tls-cert, --tls-key, --tls-ca), as "--NAME VALUE" or
+ * "--NAME=VALUE": 1 when argv[*i] is one (stored, *i past its value), 0
+ * when not, -1 when its value is missing. */
 static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 {
-	static const char *const names[] = {"--bridge", "--subnet", "--kind",
-					    "--scrollback"};
-	const char **slots[] = {&inv->bridge, &inv->subnet, &inv->kind,
-				&inv->scrollback};
-	const char *arg = argv[*i];
-
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		size_t len = strlen(names[k]);
-
-		if (strncmp(arg, names[k], len) ||
-		    (arg[len] && arg[len] != '='))
-			continue;
-		if (arg[len] == '=') {
-			*slots[k] = arg + len + 1;
-			return 1;
-		}
-		if (*i + 1 == argc)
-			return -1;
-		*slots[k] = argv[++*i];
-		return 1;
-	}
-	return 0;
-}
-
-/* --tls-cert, --tls-key and --tls-ca, as value_option(). */
-static int tls_option(int argc, char **argv, int *i, struct invocation *inv)
-{
-	static const char *const names[] = {"--tls-cert", "--tls-key",
-					    "--tls-ca"};
-	const char **slots[] = {&inv->tls.cert, &inv->tls.key, &inv->tls.ca};
+	static const char *const names[] = {
+		"--bridge",   "--subnet",  "--kind",  "--scrollback",
+		"--tls-cert", "--tls-key", "--tls-ca"};
+	const char **slots[] = {&inv->bridge,	  &inv->subnet,	  &inv->kind,
+				&inv->scrollback, &inv->tls.cert, &inv->tls.key,
+				&inv->tls.ca};
 	const char *arg = argv[*i];
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
@@ -1306,10 +1283,10 @@ static int parse(int argc, char **argv, struct invocation *inv,
 			inv->mode = arg + 7;
 		} else if ((value = value_option(argc, argv, &i, inv))) {
 			if (value < 0)
-				return usage_error("%s needs a value", arg);
-		} else if ((value = tls_option(argc, argv, &i, inv))) {
-			if (value < 0)
-				return usage_error("%s needs a file", arg);
+				return usage_error(strncmp(arg, "--tls-", 6)
+							   ? "%s needs a value"
+							   : "%s needs a file",
+						   arg);
 		} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			help = 1;
 		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
