@@ -10,8 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int connect_unix(const char *sock_path, int timeout_s,
-			struct tern_error *err)
+int api_client_connect(const char *sock_path, int timeout_s,
+		       struct tern_error *err)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct timeval tv = {.tv_sec = timeout_s};
@@ -154,7 +154,7 @@ int api_client_request(const char *sock_path, const char *method,
 				   err);
 	if (n < 0)
 		return n;
-	fd = connect_unix(sock_path, timeout_s, err);
+	fd = api_client_connect(sock_path, timeout_s, err);
 	if (fd < 0)
 		return fd;
 	ret = write_all(fd, head, (size_t)n, err);

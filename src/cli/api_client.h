@@ -19,6 +19,12 @@ struct api_reply {
 	char *body; /* NUL-terminated; free() it */
 };
 
+/* A stream connection to the Unix socket sock_path, each read and write
+ * bounded by timeout_s seconds (connect() too): the descriptor, or a
+ * negative errno with err set. */
+int api_client_connect(const char *sock_path, int timeout_s,
+		       struct tern_error *err);
+
 /* Sends METHOD PATH with an optional JSON body to the Unix socket
  * sock_path and waits at most timeout_s seconds for each read or write.
  * Returns 0 with *reply filled (any HTTP status), or a negative errno with

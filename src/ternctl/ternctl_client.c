@@ -14,7 +14,8 @@ void ternctl_client_set_tls_files(const struct ternctl_tls_files *files)
 	tls_files = *files;
 }
 
-static int unreachable(const char *socket_path, int ret, struct tern_error *err)
+int ternctl_unreachable(const char *socket_path, int ret,
+			struct tern_error *err)
 {
 	switch (-ret) {
 	case ENOENT:
@@ -55,7 +56,7 @@ int ternctl_request(const char *socket_path, const char *method,
 		ret = api_client_request(socket_path, method, path, body,
 					 TERNCTL_TIMEOUT_S, &reply, err);
 		if (ret)
-			return unreachable(socket_path, ret, err);
+			return ternctl_unreachable(socket_path, ret, err);
 	}
 	if (reply.status < 200 || reply.status > 299) {
 		ret = tern_error_set(
@@ -86,7 +87,7 @@ int ternctl_request_text(const char *socket_path, const char *path, char **text,
 	ret = api_client_request(socket_path, "GET", path, NULL,
 				 TERNCTL_TIMEOUT_S, &reply, err);
 	if (ret)
-		return unreachable(socket_path, ret, err);
+		return ternctl_unreachable(socket_path, ret, err);
 	if (reply.status < 200 || reply.status > 299) {
 		ret = tern_error_set(
 			err, EREMOTEIO, "%s",

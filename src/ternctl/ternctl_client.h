@@ -19,6 +19,11 @@
  * defaults of ternctl_tls.h). */
 void ternctl_client_set_tls_files(const struct ternctl_tls_files *files);
 
+/* Rewords api_client's failure ret to reach ternd at socket_path (ternd
+ * not running, or its socket not ours) and returns it. */
+int ternctl_unreachable(const char *socket_path, int ret,
+			struct tern_error *err);
+
 /* socket_path: a Unix socket's path, or tls://HOST:PORT.
  * 0 with *answer (new reference, NULL for an empty body) on a 2xx reply;
  * a negative errno with err set otherwise. */

@@ -15,6 +15,7 @@
 
 #include "backends/terminal.h"
 #include "cli/api_client.h"
+#include "ternctl/ternctl_client.h"
 
 /* ternd's answer before the stream: a status line and a few headers, or
  * an error with its JSON. */
@@ -35,32 +36,9 @@ size_t ternctl_console_scan(const void *in, size_t len, int *escape)
 
 static int connect_ternd(const char *path, struct tern_error *err)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
-	int fd, saved;
+	int fd = api_client_connect(path, HANDSHAKE_TIMEOUT_S, err);
 
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return tern_error_set(err, ENAMETOOLONG,
-				      "ternd's socket path '%.100s' is too "
-				      "long",
-				      path);
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return tern_error_set(err, errno, "socket: %s",
-				      strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		saved = errno;
-		close(fd);
-		return tern_error_set(err, saved,
-				      "cannot reach ternd at %s: %s (is ternd "
-				      "running? -c SOCKET names another "
-				      "socket)",
-				      path, strerror(saved));
-	}
-	return fd;
+	return fd < 0 ? ternctl_unreachable(path, fd, err) : fd;
 }
 
 static int send_all(int fd, const void *data, size_t len)
