@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/api_client.h"
 #include "ternd/ternd_name.h"
 #include "ternd/test_hooks.h"
 #include "ternd/vm_api.h"
@@ -174,8 +173,7 @@ json_t *snapshots_view(const struct vm_manager *m,
 static int tern_snapshot(const char *api_socket, const struct snap_paths *p,
 			 struct tern_error *err)
 {
-	char state[4400], mem[4400], fault[200];
-	struct api_reply reply = {0};
+	char state[4400], mem[4400];
 	json_t *body;
 	char *text;
 	int ret;
@@ -188,21 +186,9 @@ static int tern_snapshot(const char *api_socket, const struct snap_paths *p,
 	json_decref(body);
 	if (!text)
 		return tern_error_set(err, ENOMEM, "out of memory");
-	ret = api_client_request(api_socket, "PUT", "/snapshot/create", text,
-				 SNAPSHOT_CREATE_TIMEOUT_S, &reply, err);
+	ret = vm_api_call_within(api_socket, "PUT", "/snapshot/create", text,
+				 SNAPSHOT_CREATE_TIMEOUT_S, err);
 	free(text);
-	if (ret) {
-		char why[sizeof(err->message)];
-
-		snprintf(why, sizeof(why), "%s", err->message);
-		return tern_error_set(err, EREMOTEIO,
-				      "the VM's tern does not answer: %s", why);
-	}
-	if (reply.status < 200 || reply.status > 299)
-		ret = tern_error_set(
-			err, EREMOTEIO, "%s",
-			api_client_fault(&reply, fault, sizeof(fault)));
-	free(reply.body);
 	return ret;
 }
 

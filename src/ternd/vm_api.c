@@ -11,12 +11,20 @@
 int vm_api_call(const char *api_socket, const char *method, const char *path,
 		const char *body, struct tern_error *err)
 {
+	return vm_api_call_within(api_socket, method, path, body,
+				  VM_API_TIMEOUT_S, err);
+}
+
+int vm_api_call_within(const char *api_socket, const char *method,
+		       const char *path, const char *body, int timeout_s,
+		       struct tern_error *err)
+{
 	struct api_reply reply = {0};
 	char fault[200];
 	int ret;
 
-	ret = api_client_request(api_socket, method, path, body,
-				 VM_API_TIMEOUT_S, &reply, err);
+	ret = api_client_request(api_socket, method, path, body, timeout_s,
+				 &reply, err);
 	if (ret) {
 		char why[sizeof(err->message)];
 

@@ -21,6 +21,11 @@ int vm_api_state(const char *api_socket, enum vm_state *state,
  * message (or why tern did not answer) in err. */
 int vm_api_call(const char *api_socket, const char *method, const char *path,
 		const char *body, struct tern_error *err);
+/* The same with its own limit on each read and write (a snapshot's
+ * memory file takes as long as the guest's RAM is large). */
+int vm_api_call_within(const char *api_socket, const char *method,
+		       const char *path, const char *body, int timeout_s,
+		       struct tern_error *err);
 
 /* GET path; 0 with *doc (the JSON answer of a 2xx), else -EREMOTEIO
  * with tern's fault message, or why tern did not answer, in err. */
