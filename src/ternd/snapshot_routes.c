@@ -9,21 +9,6 @@
 #include "ternd/ternd_routes.h"
 #include "ternd/vm_view.h"
 
-void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
-		    struct ternd_reply *reply)
-{
-	struct tern_error err;
-	struct vm_record r;
-	int ret = vm_manager_get(m, name, &r, &err);
-
-	if (ret) {
-		ternd_reply_error(reply, ret, &err);
-		return;
-	}
-	ternd_reply_json(reply, status, vm_view_detail(m, &r));
-	vm_record_free(&r);
-}
-
 static void reply_snapshot(struct vm_manager *m, const char *vm,
 			   const char *snap, unsigned status,
 			   struct ternd_reply *reply)

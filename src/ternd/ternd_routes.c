@@ -54,8 +54,8 @@ void ternd_reply_error(struct ternd_reply *reply, int ret,
 	ternd_reply_fault(reply, status_for(ret), err->message);
 }
 
-static void reply_vm(struct vm_manager *m, const char *name, unsigned status,
-		     struct ternd_reply *reply)
+void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
+		    struct ternd_reply *reply)
 {
 	struct tern_error err;
 	struct vm_record r;
@@ -160,7 +160,7 @@ static void shutdown_vm(struct vm_manager *m, const char *name,
 	if (ret)
 		ternd_reply_error(reply, ret, &err);
 	else
-		reply_vm(m, name, 202, reply);
+		ternd_reply_vm(m, name, 202, reply);
 }
 
 static void run_action(struct vm_manager *m, const char *name,
@@ -181,7 +181,7 @@ static void run_action(struct vm_manager *m, const char *name,
 		if (ret)
 			ternd_reply_error(reply, ret, &err);
 		else
-			reply_vm(m, name, actions[i].status, reply);
+			ternd_reply_vm(m, name, actions[i].status, reply);
 		return;
 	}
 	ternd_reply_fault(reply, 404,
@@ -210,7 +210,7 @@ static void define_vm(struct vm_manager *m, const char *name, const char *body,
 	if (ret)
 		ternd_reply_error(reply, ret, &err);
 	else
-		reply_vm(m, name, created ? 201 : 200, reply);
+		ternd_reply_vm(m, name, created ? 201 : 200, reply);
 }
 
 int ternd_route_name(const char *kind, const char *rest, char *name,
@@ -294,7 +294,7 @@ static void set_autostart(struct vm_manager *m, const char *name,
 	if (ret)
 		ternd_reply_error(reply, ret, &err);
 	else
-		reply_vm(m, name, 200, reply);
+		ternd_reply_vm(m, name, 200, reply);
 }
 
 /* /v1/vms/NAME and /v1/vms/NAME/ACTION. */
@@ -320,7 +320,7 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 			run_action(m, name, action, request->body,
 				   request->body_len, reply);
 	} else if (!strcmp(method, "GET")) {
-		reply_vm(m, name, 200, reply);
+		ternd_reply_vm(m, name, 200, reply);
 	} else if (!strcmp(method, "PUT")) {
 		define_vm(m, name, request->body, request->body_len, reply);
 	} else if (!strcmp(method, "DELETE")) {

@@ -15,16 +15,17 @@ int vm_api_call(const char *api_socket, const char *method, const char *path,
 				  VM_API_TIMEOUT_S, err);
 }
 
-int vm_api_call_within(const char *api_socket, const char *method,
-		       const char *path, const char *body, int timeout_s,
-		       struct tern_error *err)
+/* One request; 0 with *reply (a 2xx answer, its body the caller's to
+ * free), else -EREMOTEIO with tern's fault or why it did not answer. */
+static int request(const char *api_socket, const char *method, const char *path,
+		   const char *body, int timeout_s, struct api_reply *reply,
+		   struct tern_error *err)
 {
-	struct api_reply reply = {0};
 	char fault[200];
 	int ret;
 
 	ret = api_client_request(api_socket, method, path, body, timeout_s,
-				 &reply, err);
+				 reply, err);
 	if (ret) {
 		char why[sizeof(err->message)];
 
@@ -32,11 +33,25 @@ int vm_api_call_within(const char *api_socket, const char *method,
 		return tern_error_set(err, EREMOTEIO,
 				      "the VM's tern does not answer: %s", why);
 	}
-	if (reply.status < 200 || reply.status > 299)
-		ret = tern_error_set(
-			err, EREMOTEIO, "%s",
-			api_client_fault(&reply, fault, sizeof(fault)));
-	free(reply.body);
+	if (reply->status >= 200 && reply->status <= 299)
+		return 0;
+	ret = tern_error_set(err, EREMOTEIO, "%s",
+			     api_client_fault(reply, fault, sizeof(fault)));
+	free(reply->body);
+	reply->body = NULL;
+	return ret;
+}
+
+int vm_api_call_within(const char *api_socket, const char *method,
+		       const char *path, const char *body, int timeout_s,
+		       struct tern_error *err)
+{
+	struct api_reply reply = {0};
+	int ret =
+		request(api_socket, method, path, body, timeout_s, &reply, err);
+
+	if (!ret)
+		free(reply.body);
 	return ret;
 }
 
@@ -73,28 +88,18 @@ int vm_api_get(const char *api_socket, const char *path, int timeout_s,
 	       json_t **doc, struct tern_error *err)
 {
 	struct api_reply reply = {0};
-	char fault[200];
 	int ret;
 
 	*doc = NULL;
-	ret = api_client_request(api_socket, "GET", path, NULL, timeout_s,
-				 &reply, err);
-	if (ret) {
-		char why[sizeof(err->message)];
-
-		snprintf(why, sizeof(why), "%s", err->message);
-		return tern_error_set(err, EREMOTEIO,
-				      "the VM's tern does not answer: %s", why);
-	}
-	if (reply.status < 200 || reply.status > 299)
-		ret = tern_error_set(
-			err, EREMOTEIO, "%s",
-			api_client_fault(&reply, fault, sizeof(fault)));
-	else if (!(*doc = json_loads(reply.body, JSON_REJECT_DUPLICATES, NULL)))
-		ret = tern_error_set(err, EREMOTEIO,
-				     "the VM's tern answered GET %s with "
-				     "something other than JSON",
-				     path);
+	ret = request(api_socket, "GET", path, NULL, timeout_s, &reply, err);
+	if (ret)
+		return ret;
+	*doc = json_loads(reply.body, JSON_REJECT_DUPLICATES, NULL);
 	free(reply.body);
-	return ret;
+	if (!*doc)
+		return tern_error_set(err, EREMOTEIO,
+				      "the VM's tern answered GET %s with "
+				      "something other than JSON",
+				      path);
+	return 0;
 }
