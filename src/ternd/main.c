@@ -507,6 +507,13 @@ static int serve(struct ternd_server *server, struct ternd_server *metrics,
 			.events = POLLIN};
 		vm_manager_poll_fill(m, fds + POLL_MANAGER);
 		timeout = ternd_server_timeout_ms(server);
+		{
+			/* An incoming migration is looked at regularly. */
+			int t = vm_manager_timeout_ms(m);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
 		if (metrics) {
 			int t = ternd_server_timeout_ms(metrics);
 

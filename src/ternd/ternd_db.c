@@ -120,6 +120,26 @@ static const char schema_v4[] =
 	" created_at INTEGER NOT NULL,"
 	" PRIMARY KEY (vm, name));";
 
+/* Version 5: a VM's runtime state may be 'migrating' (the source of a
+ * live migration) or 'incoming' (its destination, vm_migration.h). The
+ * CHECK widens, which SQLite cannot alter: the table is copied. */
+static const char schema_v5[] =
+	"CREATE TABLE vm_runtime_v5 ("
+	" name TEXT PRIMARY KEY NOT NULL"
+	"  REFERENCES vm(name) ON DELETE CASCADE,"
+	" state TEXT NOT NULL"
+	"  CHECK (state IN ('shut off', 'running', 'paused', 'migrating',"
+	"   'incoming')),"
+	" pid INTEGER,"
+	" pid_start_time INTEGER,"
+	" api_socket TEXT,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" changed_at INTEGER NOT NULL);"
+	"INSERT INTO vm_runtime_v5 SELECT name, state, pid, pid_start_time,"
+	" api_socket, reason, changed_at FROM vm_runtime;"
+	"DROP TABLE vm_runtime;"
+	"ALTER TABLE vm_runtime_v5 RENAME TO vm_runtime;";
+
 static int db_fail(struct ternd_db *db, struct tern_error *err,
 		   const char *what)
 {
@@ -265,6 +285,8 @@ static int migrate(struct ternd_db *db, struct tern_error *err)
 		ret = exec(db, schema_v3, err);
 	if (!ret && version < 4)
 		ret = exec(db, schema_v4, err);
+	if (!ret && version < 5)
+		ret = exec(db, schema_v5, err);
 	if (!ret && version < TERND_DB_SCHEMA_VERSION) {
 		snprintf(set_version, sizeof(set_version),
 			 "PRAGMA user_version = %d", TERND_DB_SCHEMA_VERSION);

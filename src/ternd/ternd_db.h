@@ -20,7 +20,7 @@
 #include "ternd/vm_state.h"
 #include "util/error.h"
 
-#define TERND_DB_SCHEMA_VERSION 4
+#define TERND_DB_SCHEMA_VERSION 5
 /* The event log keeps this many of the newest events. */
 #define TERND_DB_EVENTS_KEPT 10000
 

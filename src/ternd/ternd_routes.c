@@ -186,8 +186,8 @@ static void run_action(struct vm_manager *m, const char *name,
 	}
 	ternd_reply_fault(reply, 404,
 			  "unknown action: the actions are start, shutdown, "
-			  "destroy, pause, resume, reboot, setmem and "
-			  "snapshots");
+			  "destroy, pause, resume, reboot, setmem, "
+			  "snapshots, migrate and incoming");
 }
 
 void ternd_reply_method_not_allowed(struct ternd_reply *reply,
@@ -307,6 +307,8 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 	if (ternd_route_name("VM", rest, name, &action, reply))
 		return;
 	if (action && vm_guest_route(m, request, name, action, reply))
+		return;
+	if (action && migration_route(m, request, name, action, reply))
 		return;
 	if (action && !strcmp(action, "autostart")) {
 		if (strcmp(method, "PUT"))

@@ -77,6 +77,11 @@ void ternd_reply_vm(struct vm_manager *m, const char *name, unsigned status,
 int vm_guest_route(struct vm_manager *m, const struct ternd_request *request,
 		   const char *vm, const char *action,
 		   struct ternd_reply *reply);
+/* migration_routes.c: /v1/vms/NAME/incoming and /migrate; 0 when
+ * action is neither. */
+int migration_route(struct vm_manager *m, const struct ternd_request *request,
+		    const char *vm, const char *action,
+		    struct ternd_reply *reply);
 void snapshot_route(struct vm_manager *m, const struct ternd_request *request,
 		    const char *vm, const char *rest,
 		    struct ternd_reply *reply);

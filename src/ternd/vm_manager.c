@@ -20,6 +20,7 @@
 #include "ternd/vm_consoles.h"
 #include "ternd/vm_api.h"
 #include "ternd/vm_jail.h"
+#include "ternd/vm_migration.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
 
@@ -39,6 +40,7 @@ struct vm_manager {
 	struct live_vm *live;
 	size_t live_count;
 	const struct vm_jail_config *jail; /* NULL: no jails */
+	struct vm_migrations *migrations; /* vm_migration.h */
 };
 
 static const char *const file_names[] = {
@@ -123,8 +125,12 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 	char how[64], reason[160];
 	struct vm_runtime rt;
 	int clean = vm_process_finish(&vm->proc, how, sizeof(how));
+	const char *event = asked || clean ? "stopped" : "crashed";
 
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
+	/* A migration's end: "migrated to ...", or why it failed. */
+	vm_migrations_tern_exited(m->migrations, vm->name, clean, how, reason,
+				  sizeof(reason), &event);
 	rt = shut_off(reason);
 	/* What the guest said last is logged before the console goes. */
 	vm_consoles_vm_stopped(m->consoles, vm->name);
@@ -133,8 +139,7 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 	networks_vm_taps_down(m->nets, vm->name);
 	jail_cleanup(m, vm->name);
 	/* A crash: an end ternd did not ask for, other than status 0. */
-	if (ternd_db_set_runtime(m->db, vm->name, &rt,
-				 asked || clean ? "stopped" : "crashed", &err))
+	if (ternd_db_set_runtime(m->db, vm->name, &rt, event, &err))
 		log_error("VM '%s' stopped, but recording it failed: %s",
 			  vm->name, err.message);
 	log_info("VM '%s' is shut off: %s", vm->name, reason);
@@ -144,7 +149,13 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 size_t vm_manager_poll_count(const struct vm_manager *m)
 {
 	return m->live_count + networks_poll_count(m->nets) +
-		vm_consoles_poll_count(m->consoles);
+		vm_consoles_poll_count(m->consoles) +
+		vm_migrations_poll_count(m->migrations);
+}
+
+int vm_manager_timeout_ms(const struct vm_manager *m)
+{
+	return vm_migrations_timeout_ms(m->migrations);
 }
 
 void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
@@ -156,10 +167,20 @@ void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
 	vm_consoles_poll_fill(m->consoles,
 			      fds + m->live_count +
 				      networks_poll_count(m->nets));
+	vm_migrations_poll_fill(m->migrations,
+				fds + m->live_count +
+					networks_poll_count(m->nets) +
+					vm_consoles_poll_count(m->consoles));
 }
 
 void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 {
+	/* Counted before anything below changes the counts. */
+	const struct pollfd *migration_fds =
+		fds + m->live_count + networks_poll_count(m->nets) +
+		vm_consoles_poll_count(m->consoles);
+	size_t migration_count = vm_migrations_poll_count(m->migrations);
+
 	/* The consoles first: an exit below drops its console. */
 	vm_consoles_serve(m->consoles,
 			  fds + m->live_count + networks_poll_count(m->nets));
@@ -171,6 +192,7 @@ void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 			i++;
 	}
 	networks_reap(m->nets);
+	vm_migrations_reap(m, migration_fds, migration_count);
 }
 
 static int connect_console(struct vm_manager *m, const char *name,
@@ -245,6 +267,15 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 	if (add_live(m, r->name, &proc, &err)) {
 		log_error("VM '%s': %s", r->name, err.message);
 		vm_process_forget(&proc);
+		return;
+	}
+	if (rec->state == VM_STATE_INCOMING &&
+	    vm_api_state(rec->api_socket, &now, &err) == -EAGAIN) {
+		/* Still waiting for its migration: looked at again. */
+		log_info("re-attached to VM '%s' (pid %d, incoming)", r->name,
+			 (int)rec->pid);
+		if (vm_migrations_follow_incoming(m->migrations, r->name, 0))
+			log_error("VM '%s': out of memory", r->name);
 		return;
 	}
 	if (vm_api_state(rec->api_socket, &now, &err)) {
@@ -347,7 +378,8 @@ int vm_manager_open(const struct vm_manager_options *options,
 				    report_recovered, m);
 	if (!ret) {
 		m->consoles = vm_consoles_new();
-		if (!m->consoles)
+		m->migrations = vm_migrations_new();
+		if (!m->consoles || !m->migrations)
 			ret = tern_error_set(err, ENOMEM, "out of memory");
 	}
 	if (!ret)
@@ -387,6 +419,16 @@ struct vm_consoles *vm_manager_consoles(struct vm_manager *m)
 	return m->consoles;
 }
 
+struct vm_migrations *vm_manager_migrations(struct vm_manager *m)
+{
+	return m->migrations;
+}
+
+const char *vm_manager_tern_path(const struct vm_manager *m)
+{
+	return m->tern_path;
+}
+
 void vm_manager_close(struct vm_manager *m)
 {
 	if (!m)
@@ -395,6 +437,7 @@ void vm_manager_close(struct vm_manager *m)
 		vm_process_forget(&m->live[i].proc);
 	free(m->live);
 	vm_consoles_free(m->consoles);
+	vm_migrations_free(m->migrations);
 	networks_close(m->nets);
 	ternd_db_close(m->db);
 	free(m);
@@ -637,7 +680,7 @@ static void last_log_line(const char *path, char *buf, size_t size)
 /* Waits for the new tern to answer with its VM running. */
 static int wait_started(struct vm_manager *m, const char *name,
 			struct live_vm *vm, const char *api_socket,
-			struct tern_error *err)
+			int incoming, struct tern_error *err)
 {
 	char log_path[4200], line[300];
 	struct tern_error probe;
@@ -655,7 +698,10 @@ static int wait_started(struct vm_manager *m, const char *name,
 				"(log: %s)",
 				name, line[0] ? line : "tern ended", log_path);
 		}
-		if (vm_api_state(api_socket, &state, &probe) == 0)
+		int answer = vm_api_state(api_socket, &state, &probe);
+
+		/* An incoming tern has no VM until the stream comes. */
+		if (answer == 0 || (incoming && answer == -EAGAIN))
 			return 0;
 	}
 	vm_process_signal(&vm->proc, SIGKILL);
@@ -711,8 +757,12 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 		l.snapshot_path = restore->snapshot_path;
 		l.mem_path = restore->mem_path;
 		l.paused = restore->paused;
+		l.incoming = restore->incoming;
+		l.psk_file = restore->psk_file;
 		if (restore->paused)
 			rt.state = VM_STATE_PAUSED;
+		if (restore->incoming)
+			rt.state = VM_STATE_INCOMING;
 	}
 	struct vm_process proc;
 	int ret;
@@ -903,12 +953,16 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 	}
 	if (ret)
 		return ret;
-	ret = wait_started(m, name, find_live(m, name), files.api_socket, err);
+	ret = wait_started(m, name, find_live(m, name), files.api_socket,
+			   restore && restore->incoming, err);
 	if (ret)
 		return ret;
 	log_info("VM '%s' %s (pid %d)", name, why,
 		 (int)find_live(m, name)->proc.pid);
-	attach_console(m, name);
+	/* An incoming VM's console comes once its guest runs here
+	 * (vm_migration.c). */
+	if (!restore || !restore->incoming)
+		attach_console(m, name);
 	/* The runtime record says so already; this logs the event, with
 	 * why, once tern answers. */
 	if (!vm_manager_get(m, name, &r, err)) {
@@ -946,12 +1000,14 @@ int vm_manager_start_restore(struct vm_manager *m, const char *name,
 {
 	/* A jailed tern sees only its jail: the snapshot's files are not
 	 * there, and vm_jail_enter execs `run`. */
-	if (restore && restore->snapshot_path && m->jail)
+	if (restore && (restore->snapshot_path || restore->incoming) &&
+	    m->jail)
 		return tern_error_set(
 			err, EBUSY,
-			"VM '%s': snapshots are not supported yet "
-			"when ternd jails its VMs (--jail-uid-base)",
-			name);
+			"VM '%s': %s not supported yet when ternd "
+			"jails its VMs (--jail-uid-base)",
+			name,
+			restore->incoming ? "migrations are" : "snapshots are");
 	return start_vm(m, name, "started", restore, err);
 }
 
@@ -1050,7 +1106,12 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 
 	if (ret)
 		return ret;
-	if (r.runtime.state == VM_STATE_PAUSED)
+	if (vm_state_migration(r.runtime.state))
+		ret = tern_error_set(err, EBUSY,
+				     "VM '%s' is %s: wait for the migration's "
+				     "end (or destroy it)",
+				     name, vm_state_name(r.runtime.state));
+	else if (r.runtime.state == VM_STATE_PAUSED)
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is paused: resume it first, "
 				     "so the guest can see the %s",
@@ -1121,7 +1182,12 @@ static int set_paused(struct vm_manager *m, const char *name, int pause,
 
 	if (ret)
 		return ret;
-	if (r.runtime.state == want)
+	if (vm_state_migration(r.runtime.state))
+		ret = tern_error_set(err, EBUSY,
+				     "VM '%s' is %s: wait for the migration's "
+				     "end (or destroy it)",
+				     name, vm_state_name(r.runtime.state));
+	else if (r.runtime.state == want)
 		ret = tern_error_set(err, EBUSY, "VM '%s' is already %s", name,
 				     vm_state_name(want));
 	if (!ret)

@@ -69,8 +69,14 @@ int vm_manager_attach_console(struct vm_manager *m, const char *name,
 size_t vm_manager_poll_count(const struct vm_manager *m);
 void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds);
 /* Serves the consoles, then records every VM whose process has
- * exited. */
+ * exited, then the migrations' children (vm_migration.h). */
 void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds);
+/* The longest the loop may wait before calling vm_manager_reap again
+ * (an incoming VM is looked at), or -1. */
+int vm_manager_timeout_ms(const struct vm_manager *m);
+/* The migrations in progress (vm_migration.h) and the tern binary. */
+struct vm_migrations *vm_manager_migrations(struct vm_manager *m);
+const char *vm_manager_tern_path(const struct vm_manager *m);
 
 /* The document is the JSON text of tern's configuration; *created is 1
  * for a new VM, 0 when an existing definition was replaced (a running VM
@@ -114,9 +120,14 @@ struct vm_restore {
 	int paused; /* leave it paused, as it was taken */
 	const char *why; /* the recorded reason */
 	const char *event; /* its event's kind */
+	/* A migration's destination (vm_migration.h): `tern run
+	 * --incoming INCOMING --migration-tls psk=PSK_FILE`, recorded
+	 * `incoming` once tern answers; snapshot_path NULL. */
+	const char *incoming, *psk_file;
 };
-/* Starts a shut-off VM with `tern restore`; returns once tern answers
- * with the VM running or paused. why/event NULL: a plain start. */
+/* Starts a shut-off VM with `tern restore` (or `tern run --incoming`);
+ * returns once tern answers with the VM running or paused (or, incoming,
+ * at all). why/event NULL: a plain start. */
 int vm_manager_start_restore(struct vm_manager *m, const char *name,
 			     const struct vm_restore *restore,
 			     struct tern_error *err);

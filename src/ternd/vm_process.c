@@ -275,7 +275,7 @@ int vm_process_spawn_program(char *const argv[], const char *log_path,
 int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 		     struct tern_error *err)
 {
-	char serial[4200];
+	char serial[4200], psk[4200];
 	char *argv[] = {(char *)launch->tern_path,
 			"run",
 			"--config-file",
@@ -284,6 +284,8 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 			(char *)launch->api_socket,
 			"--serial",
 			serial,
+			NULL,
+			NULL,
 			NULL,
 			NULL,
 			NULL,
@@ -301,6 +303,17 @@ int vm_process_spawn(const struct vm_launch *launch, struct vm_process *proc,
 		argv[n++] = (char *)launch->mem_path;
 		if (launch->paused)
 			argv[n++] = "--paused";
+	} else if (launch->incoming) {
+		size_t n = 8;
+
+		if (snprintf(psk, sizeof(psk), "psk=%s", launch->psk_file) >=
+		    (int)sizeof(psk))
+			return tern_error_set(err, ENAMETOOLONG,
+					      "PSK path too long");
+		argv[n++] = "--incoming";
+		argv[n++] = (char *)launch->incoming;
+		argv[n++] = "--migration-tls";
+		argv[n++] = psk;
 	}
 	if (snprintf(serial, sizeof(serial), "unix:%s",
 		     launch->console_socket) >= (int)sizeof(serial))

@@ -29,6 +29,9 @@ struct vm_launch {
 	 * for a boot. */
 	const char *snapshot_path, *mem_path;
 	int paused;
+	/* A live migration's destination (vm_migration.h): `tern run ...
+	 * --incoming INCOMING --migration-tls psk=PSK_FILE`. NULL otherwise. */
+	const char *incoming, *psk_file;
 	/* A jailed VM (vm_jail.h): the child calls enter(enter_opaque),
 	 * which becomes the jailed tern, instead of exec'ing tern_path. */
 	int (*enter)(void *opaque);

@@ -6,6 +6,8 @@ static const char *const names[] = {
 	[VM_STATE_SHUT_OFF] = "shut off",
 	[VM_STATE_RUNNING] = "running",
 	[VM_STATE_PAUSED] = "paused",
+	[VM_STATE_MIGRATING] = "migrating",
+	[VM_STATE_INCOMING] = "incoming",
 };
 
 const char *vm_state_name(enum vm_state state)
