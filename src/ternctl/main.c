@@ -11,6 +11,7 @@
 
 #include "ternctl/ternctl_client.h"
 #include "ternctl/ternctl_console.h"
+#include "ternctl/ternctl_migrate.h"
 #include "ternctl/ternctl_print.h"
 #include "ternctl/ternctl_print_snapshots.h"
 #include "config/vm_config_json.h"
@@ -37,6 +38,7 @@ enum {
 	OPT_DHCP = 1 << 7,
 	OPT_FORCE = 1 << 8,
 	OPT_SNAPSHOTS_TOO = 1 << 12,
+	OPT_UNDEFINE_SOURCE = 1 << 13,
 };
 
 static const struct {
@@ -53,6 +55,7 @@ static const struct {
 	{"--dhcp", OPT_DHCP},
 	{"--snapshots-too", OPT_SNAPSHOTS_TOO},
 	{"--force", OPT_FORCE},
+	{"--undefine-source", OPT_UNDEFINE_SOURCE},
 };
 
 /* What one command line asked for. */
@@ -64,6 +67,8 @@ struct invocation {
 	/* net-define's --bridge, --subnet, --kind; NULL when not given. */
 	const char *bridge, *subnet, *kind;
 	const char *scrollback; /* console's --scrollback, NULL: default */
+	/* migrate's --listen-address, --port, --timeout; NULL: defaults. */
+	const char *listen_address, *port, *timeout;
 	const char *args[2];
 	int arg_count;
 	struct ternctl_tls_files tls; /* --tls-cert, --tls-key, --tls-ca */
@@ -806,6 +811,22 @@ static int console_closed(const struct verb *verb, const char *name,
 	return EXIT_FAILED;
 }
 
+static int run_migrate(const struct verb *verb, const struct invocation *inv)
+{
+	struct ternctl_migrate_options o = {
+		.source = inv->socket,
+		.dest = inv->args[1],
+		.name = inv->args[0],
+		.listen_address = inv->listen_address,
+		.port = inv->port,
+		.timeout = inv->timeout,
+		.undefine_source = !!(inv->options & OPT_UNDEFINE_SOURCE),
+	};
+
+	(void)verb;
+	return ternctl_migrate(&o);
+}
+
 static int run_console(const struct verb *verb, const struct invocation *inv)
 {
 	struct ternctl_console_options o = {
@@ -1101,6 +1122,41 @@ static const struct verb verbs[] = {
 	 "and those on\n"
 	 "it now, and its DHCP leases (with the VM each belongs to).",
 	 1, OPT_JSON, run_net_info},
+	{"migrate",
+	 "migrate NAME DEST [--listen-address ADDR] [--port PORT] "
+	 "[--timeout SECONDS] [--undefine-source]",
+	 "Moves a running VM, live, from the ternd of -c to the ternd DEST "
+	 "(a socket\n"
+	 "path or tls://HOST:PORT, as -c takes it). ternctl drives both: the "
+	 "destination\n"
+	 "defines the VM (it must have no VM of that name, and the volumes "
+	 "and networks\n"
+	 "the definition names) and starts its tern waiting for the "
+	 "migration, with a\n"
+	 "one-time key; the source's tern sends the guest there over TLS "
+	 "while it runs.\n"
+	 "Afterwards the VM runs on DEST and is shut off on the source, its "
+	 "definition\n"
+	 "kept (--undefine-source removes it). On failure the guest runs on "
+	 "at the\n"
+	 "source, the destination drops what it made, and the message says "
+	 "why.\n"
+	 "  --listen-address ADDR  the destination's IP address that the "
+	 "source reaches\n"
+	 "                         (default: the HOST of a tls:// DEST; "
+	 "required for a\n"
+	 "                         socket DEST)\n"
+	 "  --port PORT            the destination's TCP port for the stream "
+	 "(default:\n"
+	 "                         a free one)\n"
+	 "  --timeout SECONDS      give up after this long (default 300): the "
+	 "destination\n"
+	 "                         is abandoned, the guest stays on the "
+	 "source\n"
+	 "Not yet for jailed VMs (ternd --jail-uid-base). Disks must be the "
+	 "same files\n"
+	 "on both hosts (shared storage as the pool directory).",
+	 2, OPT_UNDEFINE_SOURCE, run_migrate},
 	{"events", "events [--follow] [--json]",
 	 "ternd's event log: VMs defined, undefined, started, stopped, "
 	 "crashed, paused,\n"
@@ -1226,11 +1282,13 @@ static int flag_bit(const char *arg)
 static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 {
 	static const char *const names[] = {
-		"--bridge",   "--subnet",  "--kind",  "--scrollback",
-		"--tls-cert", "--tls-key", "--tls-ca"};
+		"--bridge",   "--subnet",	  "--kind", "--scrollback",
+		"--tls-cert", "--tls-key",	  "--tls-ca", "--listen-address",
+		"--port",     "--timeout"};
 	const char **slots[] = {&inv->bridge,	  &inv->subnet,	  &inv->kind,
 				&inv->scrollback, &inv->tls.cert, &inv->tls.key,
-				&inv->tls.ca};
+				&inv->tls.ca,	  &inv->listen_address,
+				&inv->port,	  &inv->timeout};
 	const char *arg = argv[*i];
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
@@ -1363,11 +1421,18 @@ static int check_invocation(const struct verb *verb,
 				   "%s",
 				   verb->name);
 	if ((inv->tls.cert || inv->tls.key || inv->tls.ca) &&
-	    !ternctl_tls_is_uri(inv->socket))
+	    !ternctl_tls_is_uri(inv->socket) &&
+	    !(!strcmp(verb->name, "migrate") && inv->arg_count == 2 &&
+	      ternctl_tls_is_uri(inv->args[1])))
 		return usage_error("--tls-cert, --tls-key and --tls-ca belong "
 				   "to -c tls://HOST:PORT, not to the socket "
 				   "%s",
 				   inv->socket);
+	if ((inv->listen_address || inv->port || inv->timeout) &&
+	    strcmp(verb->name, "migrate"))
+		return usage_error("--listen-address, --port and --timeout "
+				   "belong to migrate, not %s",
+				   verb->name);
 	if (inv->scrollback && strcmp(verb->name, "console"))
 		return usage_error("--scrollback belongs to console, not %s",
 				   verb->name);
