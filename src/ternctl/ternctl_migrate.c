@@ -207,7 +207,7 @@ int ternctl_migrate(const struct ternctl_migrate_options *o)
 			   "psk", psk, "listen_address", host, "port",
 			   (int)port),
 		 &answer, &err))
-		return fail("the destination refused: %s%s", err.message,
+		return fail("at the destination: %s%s", err.message,
 			    " (nothing was changed)");
 	snprintf(address, sizeof(address), "%s",
 		 json_string_value(json_object_get(answer,
@@ -266,6 +266,18 @@ int ternctl_migrate(const struct ternctl_migrate_options *o)
 				    "destination %s does not show it running "
 				    "(ternctl -c DEST info)",
 				    o->name, o->dest);
+		/* The source undefines it once its child is reaped too. */
+		for (double until = now_s() + DEST_SETTLE_S;
+		     o->undefine_source && state[0] && now_s() < until;
+		     sleep_ms(POLL_MS))
+			if (vm_state(o->source, vm_path, state, sizeof(state),
+				     reason, sizeof(reason), &err))
+				break;
+		if (o->undefine_source && state[0])
+			fprintf(stderr,
+				"ternctl: migrate: VM '%s' is still defined on "
+				"the source (%s)\n",
+				o->name, state);
 		printf("VM '%s' migrated to %s in %.1f s%s\n", o->name, o->dest,
 		       now_s() - started,
 		       o->undefine_source ? "; undefined on the source" : "");

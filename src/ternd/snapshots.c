@@ -297,7 +297,9 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		ret = vm_manager_get(m, vm, &r, err);
 	if (ret)
 		return ret;
-	if (!vm_state_active(r.runtime.state))
+	if (vm_state_migration(r.runtime.state))
+		ret = vm_manager_migration_busy(&r, err);
+	else if (!vm_state_active(r.runtime.state))
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is shut off: a snapshot saves a "
 				     "running or paused VM's memory and "
@@ -398,7 +400,9 @@ int snapshots_revert(struct vm_manager *m, const char *vm, const char *snap,
 	/* The definition first, while the VM is untouched: one the catalog
 	 * refuses now (a volume or network gone since) stops the revert
 	 * here. A running VM keeps its tern until it is stopped below. */
-	if (strcmp(r.config, s.config))
+	if (vm_state_migration(r.runtime.state))
+		ret = vm_manager_migration_busy(&r, err);
+	else if (strcmp(r.config, s.config))
 		ret = vm_manager_define(m, vm, s.config, strlen(s.config),
 					&created, err);
 	if (!ret && vm_state_active(r.runtime.state)) {

@@ -46,7 +46,9 @@ int vm_balloon_setmem(struct vm_manager *m, const char *name, uint64_t bytes,
 
 	if (ret)
 		return ret;
-	if (!vm_state_active(r.runtime.state))
+	if (vm_state_migration(r.runtime.state))
+		ret = vm_manager_migration_busy(&r, err);
+	else if (!vm_state_active(r.runtime.state))
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is shut off: setmem changes a "
 				     "running VM's memory through its "

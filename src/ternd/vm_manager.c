@@ -578,6 +578,15 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 	}
 }
 
+int vm_manager_migration_busy(const struct vm_record *r,
+			      struct tern_error *err)
+{
+	return tern_error_set(err, EBUSY,
+			      "VM '%s' is %s: wait for the migration's end "
+			      "(or destroy it)",
+			      r->name, vm_state_name(r->runtime.state));
+}
+
 static int require_state(const struct vm_record *r, int want_active,
 			 struct tern_error *err)
 {
@@ -1107,10 +1116,7 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 	if (ret)
 		return ret;
 	if (vm_state_migration(r.runtime.state))
-		ret = tern_error_set(err, EBUSY,
-				     "VM '%s' is %s: wait for the migration's "
-				     "end (or destroy it)",
-				     name, vm_state_name(r.runtime.state));
+		ret = vm_manager_migration_busy(&r, err);
 	else if (r.runtime.state == VM_STATE_PAUSED)
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is paused: resume it first, "
@@ -1183,10 +1189,7 @@ static int set_paused(struct vm_manager *m, const char *name, int pause,
 	if (ret)
 		return ret;
 	if (vm_state_migration(r.runtime.state))
-		ret = tern_error_set(err, EBUSY,
-				     "VM '%s' is %s: wait for the migration's "
-				     "end (or destroy it)",
-				     name, vm_state_name(r.runtime.state));
+		ret = vm_manager_migration_busy(&r, err);
 	else if (r.runtime.state == want)
 		ret = tern_error_set(err, EBUSY, "VM '%s' is already %s", name,
 				     vm_state_name(want));

@@ -142,6 +142,11 @@ int vm_manager_resume(struct vm_manager *m, const char *name,
 int vm_manager_set_autostart(struct vm_manager *m, const char *name,
 			     int autostart, struct tern_error *err);
 
+/* -EBUSY: the VM is migrating or incoming (vm_state_migration), and no
+ * action but destroy may come between. */
+int vm_manager_migration_busy(const struct vm_record *r,
+			      struct tern_error *err);
+
 int vm_manager_get(struct vm_manager *m, const char *name,
 		   struct vm_record *record, struct tern_error *err);
 int vm_manager_list(struct vm_manager *m, struct vm_record **records,

@@ -715,6 +715,9 @@ int vm_migration_abandon(struct vm_manager *m, const char *name,
 				      "migration",
 				      name, vm_state_name(state));
 	if (state == VM_STATE_INCOMING) {
+		/* Its end is the abandon's, not a failed migration's. */
+		if (in)
+			in->waiting = 0;
 		ret = vm_manager_stop(m, name, "the incoming migration was "
 					       "abandoned",
 				      err);

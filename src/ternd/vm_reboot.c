@@ -97,7 +97,9 @@ int vm_reboot(struct vm_manager *m, const char *name, enum vm_reboot_mode mode,
 
 	if (ret)
 		return ret;
-	if (!vm_state_active(r.runtime.state))
+	if (vm_state_migration(r.runtime.state))
+		ret = vm_manager_migration_busy(&r, err);
+	else if (!vm_state_active(r.runtime.state))
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is not running ('ternctl start "
 				     "%s' starts it)",

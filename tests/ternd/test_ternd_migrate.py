@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""ternctl migrate: a running VM moves, live, from one ternd to another.
+Two ternd, each in a network namespace of its own that this test creates
+(joined by a veth pair, 10.77.0.1 and 10.77.0.2) and deletes; ternctl
+reaches both through their Unix sockets and drives them. The guest counts
+in RAM (count32): a snapshot on the source before and on the destination
+after shows the count went on from where it was (a new boot would start
+again from 0). Then the refusals, each of which leaves both sides as they
+were: a VM that is not running, a name the destination has already
+(running, or defined and shut off), an unreachable destination, a listen
+address that is not the destination's, jailed VMs; and a migration that
+fails after both sides agreed (the source's key is not the destination's):
+the guest runs on at the source, the destination drops what it made.
+
+TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
+against the sanitizer build; the VMs always run build/tern."""
+import contextlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from tap import run, test, test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import GUEST, ROOT, TERNCTL, Host, setup as host_setup, wait_until  # noqa: E402
+
+# Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
+COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
+COUNTER = 0x70000
+SRC_IP, DST_IP = "10.77.0.1", "10.77.0.2"
+
+
+def sh(*argv, check=True):
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def two_namespaces():
+    """Two fresh network namespaces held by sleeping processes, joined by a
+    veth pair with SRC_IP and DST_IP; yields their nsenter prefixes. The
+    namespaces, and the pair with them, go when the holders are killed."""
+    holders = [subprocess.Popen(["unshare", "--net", "sleep", "infinity"]) for _ in range(2)]
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        prefixes = []
+        for holder in holders:
+            ns_path = f"/proc/{holder.pid}/ns/net"
+            wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
+            prefixes.append(["nsenter", f"--net={ns_path}"])
+            sh(*prefixes[-1], "ip", "link", "set", "lo", "up")
+        a, b = prefixes
+        sh(*a, "ip", "link", "add", "mig0", "type", "veth", "peer", "name", "mig1",
+           "netns", str(holders[1].pid))
+        sh(*a, "ip", "addr", "add", f"{SRC_IP}/24", "dev", "mig0")
+        sh(*a, "ip", "link", "set", "mig0", "up")
+        sh(*b, "ip", "addr", "add", f"{DST_IP}/24", "dev", "mig1")
+        sh(*b, "ip", "link", "set", "mig1", "up")
+        yield a, b
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def two_hosts(src_args=(), dst_args=()):
+    with two_namespaces() as (ns_a, ns_b), Host() as src, Host() as dst:
+        src.start(wrapper=ns_a, args=src_args)
+        dst.start(wrapper=ns_b, args=dst_args)
+        yield src, dst
+
+
+def migrate(src, dst, name, *extra, listen=DST_IP):
+    args = ["migrate", name, dst.sock] + (["--listen-address", listen] if listen else [])
+    return src.ctl(*args, *extra)
+
+
+def state(h, name):
+    return h.listing("--all").get(name, {}).get("state")
+
+
+def events_of(h, name):
+    return [(e["kind"], e["reason"]) for e in h.events() if e.get("name") == name]
+
+
+def psk_file(h, name):
+    return os.path.join(h.state, "vms", name, "migration.psk")
+
+
+def count_in(h, vm, snap):
+    """The guest's count in the snapshot's memory file (guest physical
+    address = file offset)."""
+    with open(os.path.join(h.state, "vms", vm, "snapshots", snap, "mem"), "rb") as f:
+        f.seek(COUNTER)
+        count, marker = struct.unpack("<II", f.read(8))
+    assert marker == 0x21544E43, f"no CNT! marker at {COUNTER:#x}: the layout changed"
+    return count
+
+
+def untouched(src, dst, name, src_state, dst_state, src_events, dst_events):
+    """Both sides as they were before a refused migration."""
+    assert state(src, name) == src_state, (state(src, name), src_state)
+    assert state(dst, name) == dst_state, (state(dst, name), dst_state)
+    assert len(src.events()) == src_events, src.events()[src_events:]
+    assert len(dst.events()) == dst_events, dst.events()[dst_events:]
+    assert not os.path.exists(psk_file(dst, name))
+    assert not os.path.exists(psk_file(src, name))
+
+
+@test_with_timeout(600)
+def a_running_vm_moves_and_its_guest_runs_on():
+    with two_hosts() as (src, dst):
+        src.define("counter", kernel=COUNTING_GUEST)
+        src.ok("start", "counter")
+        src_pid = src.info("counter")["pid"]
+        time.sleep(3)
+        src.ok("snapshot-create", "counter", "before")
+        before = count_in(src, "counter", "before")
+        assert before > 0, before
+
+        out = migrate(src, dst, "counter", check=0).stdout
+        assert "VM 'counter' migrated to" in out, out
+
+        # The source: shut off, definition kept, its tern gone.
+        info = src.info("counter")
+        assert info["state"] == "shut off", info
+        assert info["reason"].startswith(f"migrated to tcp:{DST_IP}:"), info
+        assert "counter" not in src.listing()  # list without --all: active VMs only
+        wait_until(lambda: not os.path.exists(f"/proc/{src_pid}"), what="source tern gone")
+        # The destination: running, under ternctl list and info alike.
+        assert dst.listing()["counter"]["state"] == "running"
+        info = dst.info("counter")
+        assert info["state"] == "running" and info["reason"] == "migrated in", info
+        assert "running" in dst.ok("list") and "shut off" in src.ok("list", "--all")
+        assert not os.path.exists(psk_file(src, "counter"))
+        assert not os.path.exists(psk_file(dst, "counter"))
+
+        # The guest went on counting from where it was on the source.
+        dst.ok("snapshot-create", "counter", "after")
+        after = count_in(dst, "counter", "after")
+        assert after > before, (before, after)
+        time.sleep(1)
+        dst.ok("snapshot-create", "counter", "later")
+        assert count_in(dst, "counter", "later") > after
+
+        kinds = [k for k, _ in events_of(src, "counter")]
+        assert kinds[-2:] == ["migrating", "migrated"], kinds
+        kinds = [k for k, _ in events_of(dst, "counter")]
+        assert kinds == ["defined", "incoming", "migrated-in", "snapshot-created",
+                         "snapshot-created"], kinds
+
+        # Back again, with --undefine-source: the first host has the
+        # name (shut off, its own): refused until it is undefined.
+        counts = len(src.events()), len(dst.events())
+        line = dst.fails("migrate", "counter", src.sock, "--listen-address", SRC_IP,
+                         words=("has a VM named 'counter' already",))
+        assert "nothing was changed" in line, line
+        untouched(dst, src, "counter", "running", "shut off", counts[1], counts[0])
+        src.ok("undefine", "counter", "--snapshots-too")
+        for snap in ("after", "later"):
+            dst.ok("snapshot-delete", "counter", snap)
+        dst.ok("migrate", "counter", src.sock, "--listen-address", SRC_IP,
+               "--undefine-source")
+        assert "counter" not in dst.listing("--all")
+        assert state(src, "counter") == "running"
+        src.ok("destroy", "counter")
+        src.stop()
+        dst.stop()
+
+
+@test_with_timeout(600)
+def refusals_leave_both_sides_as_they_were():
+    with two_hosts() as (src, dst):
+        src.define("idle")
+        counts = len(src.events()), len(dst.events())
+        # Not running.
+        src.fails("migrate", "idle", dst.sock, "--listen-address", DST_IP,
+                         words=("shut off", "only a running VM migrates"))
+        untouched(src, dst, "idle", "shut off", None, *counts)
+        # No such VM.
+        src.fails("migrate", "nothing", dst.sock, "--listen-address", DST_IP,
+                  words=("no VM named 'nothing'",))
+
+        # The destination runs that name already.
+        src.ok("start", "idle")
+        dst.define("idle")
+        dst.ok("start", "idle")
+        counts = len(src.events()), len(dst.events())
+        src.fails("migrate", "idle", dst.sock, "--listen-address", DST_IP,
+                  words=("running on the destination already",))
+        untouched(src, dst, "idle", "running", "running", *counts)
+        dst.ok("destroy", "idle")
+        dst.ok("undefine", "idle")
+
+        # An unreachable destination; an address that is not its own.
+        counts = len(src.events()), len(dst.events())
+        src.fails("migrate", "idle", os.path.join(dst.dir, "no.sock"), "--listen-address", DST_IP,
+                  words=("cannot reach ternd",))
+        src.fails("migrate", "idle", dst.sock, "--listen-address", SRC_IP,
+                  words=("not an address of the destination host",))
+        untouched(src, dst, "idle", "running", None, *counts)
+
+        # Usage errors, before anything is asked of either side.
+        line = src.fails("migrate", "idle", dst.sock, status=2,
+                         words=("--listen-address",))
+        src.fails("migrate", "idle", dst.sock, "--listen-address", "dst.example",
+                  status=2, words=("not an IPv4 or IPv6 address",))
+        src.fails("migrate", "idle", dst.sock, "--listen-address", DST_IP, "--port", "70000",
+                  status=2, words=("--port",))
+        src.fails("list", "--listen-address", DST_IP, status=2, words=("belong to migrate",))
+        untouched(src, dst, "idle", "running", None, *counts)
+
+        # While migrating or incoming, the VM takes no other action but
+        # destroy (the API directly: ternctl would finish the migration).
+        status, reply = dst.api().request(
+            "POST", "/v1/vms/idle/incoming",
+            {"definition": src.info("idle")["config"], "psk": "ab" * 32,
+             "listen_address": DST_IP})
+        assert status == 201 and reply["state"] == "incoming", (status, reply)
+        assert reply["migration_address"].startswith(f"tcp:{DST_IP}:"), reply
+        assert os.stat(psk_file(dst, "idle")).st_mode & 0o777 == 0o600
+        assert "incoming" in dst.ok("list")
+        dst.api().fault("POST", "/v1/vms/idle/pause", status=409, words=("incoming",))
+        dst.api().fault("POST", "/v1/vms/idle/snapshots", {"name": "s"}, status=409,
+                        words=("migration",))
+        dst.api().fault("POST", "/v1/vms/idle/incoming",
+                        {"definition": {}, "psk": "ab" * 32, "listen_address": DST_IP},
+                        status=409, words=("incoming on the destination already",))
+        for body, words in (({"psk": "ab"}, ("definition",)),
+                            ({"definition": {}, "psk": "xyz", "listen_address": DST_IP},
+                             ("hex digits",)),
+                            ({"definition": {}, "psk": "ab" * 32, "listen_address": DST_IP,
+                              "port": 70000}, ("port",)),
+                            ({"definition": {}, "psk": "ab" * 32, "listen_address": DST_IP,
+                              "extra": 1}, ("unknown field",))):
+            dst.api().fault("POST", "/v1/vms/other/incoming", body, status=400, words=words)
+        assert "other" not in dst.listing("--all")
+
+        # A key the destination does not have: tern migrate fails, the
+        # guest runs on at the source, and abandon drops the destination's
+        # VM, which it defined.
+        address = reply["migration_address"]
+        pid = src.info("idle")["pid"]
+        status, reply = src.api().request(
+            "POST", "/v1/vms/idle/migrate", {"destination": address, "psk": "cd" * 32})
+        assert status == 202 and reply["state"] == "migrating", (status, reply)
+        wait_until(lambda: state(src, "idle") == "running", timeout=60, what="source back")
+        info = src.info("idle")
+        assert info["pid"] == pid and info["reason"].startswith("migration to "), info
+        assert [k for k, _ in events_of(src, "idle")][-2:] == ["migrating", "migration-failed"]
+        assert not os.path.exists(psk_file(src, "idle"))
+        assert state(dst, "idle") == "incoming"
+        dst.api().ok("DELETE", "/v1/vms/idle/incoming")
+        assert "idle" not in dst.listing("--all")
+        assert not dst.tern_pids()
+        dst.api().fault("DELETE", "/v1/vms/idle/incoming", status=404)
+
+        src.ok("destroy", "idle")
+        src.stop()
+        dst.stop()
+
+
+def can_jail():
+    return os.geteuid() == 0 and os.access(os.path.join(ROOT, "build/tern-static"), os.X_OK)
+
+
+@test_in_builds_where(can_jail)
+def jailed_vms_are_refused_and_touch_nothing():
+    jail = ["--jail-uid-base", "320000", "--jail-tern", os.path.join(ROOT, "build/tern-static")]
+    with two_hosts(src_args=jail) as (src, dst):
+        src.define("jailed")
+        src.ok("start", "jailed")
+        counts = len(src.events()), len(dst.events())
+        src.fails("migrate", "jailed", dst.sock, "--listen-address", DST_IP,
+                  words=("not supported yet", "jail"))
+        untouched(src, dst, "jailed", "running", None, *counts)
+        src.ok("destroy", "jailed")
+        src.stop()
+        dst.stop()
+
+
+def setup():
+    reason = host_setup()
+    if reason:
+        return reason
+    if not os.path.exists(COUNTING_GUEST):
+        return f"{COUNTING_GUEST} is missing: make guests"
+    if os.geteuid() != 0:
+        return "network namespaces and veth pairs need root (the test host has it)"
+    return None
+
+
+if __name__ == "__main__":
+    run(setup)
