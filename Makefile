@@ -97,6 +97,7 @@ build/asan/unit/%: tests/unit/%.c build/asan/libtern.a
 # Unit tests of ternd's state database link SQLite.
 build/unit/test_ternd_db build/asan/unit/test_ternd_db: LDLIBS := -lsqlite3 $(LDLIBS)
 build/unit/test_snapshots build/asan/unit/test_snapshots: LDLIBS := -lsqlite3 $(LDLIBS)
+build/unit/test_migration_address build/asan/unit/test_migration_address: LDLIBS := -lsqlite3 $(LDLIBS)
 
 asan: build/asan/tern build/asan/ternd build/asan/ternctl $(UNIT_TESTS:%=build/asan/unit/%)
 

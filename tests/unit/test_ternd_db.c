@@ -719,10 +719,94 @@ static void a_version_3_database_is_upgraded(void **state)
 		sqlite3_prepare_v2(sql, "PRAGMA user_version", -1, &st, NULL),
 		SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 4);
+	assert_int_equal(sqlite3_column_int(st, 0), TERND_DB_SCHEMA_VERSION);
 	sqlite3_finalize(st);
 	sqlite3_close(sql);
 	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+}
+
+/* A version-4 database (runtime states without a migration's) becomes
+ * version 5: a running VM's record stays, and 'migrating' and 'incoming'
+ * can be recorded; the CHECK still refuses other words. */
+static void a_version_4_database_learns_the_migration_states(void **state)
+{
+	struct fixture *f = *state;
+	struct vm_runtime rt = {.state = VM_STATE_RUNNING,
+				.pid = 4242,
+				.pid_start_time = 99,
+				.api_socket = "/run/x.sock",
+				.reason = "started"};
+	struct tern_error err;
+	struct vm_record r;
+	sqlite3 *sql;
+	int created;
+
+	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
+					 &created, &err),
+			 0);
+	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, "started",
+					      &err),
+			 0);
+	ternd_db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(sql,
+			     "CREATE TABLE old_runtime ("
+			     " name TEXT PRIMARY KEY NOT NULL"
+			     "  REFERENCES vm(name) ON DELETE CASCADE,"
+			     " state TEXT NOT NULL"
+			     "  CHECK (state IN ('shut off', 'running', "
+			     "'paused')),"
+			     " pid INTEGER, pid_start_time INTEGER,"
+			     " api_socket TEXT,"
+			     " reason TEXT NOT NULL DEFAULT '',"
+			     " changed_at INTEGER NOT NULL);"
+			     "INSERT INTO old_runtime SELECT * FROM vm_runtime;"
+			     "DROP TABLE vm_runtime;"
+			     "ALTER TABLE old_runtime RENAME TO vm_runtime;"
+			     "PRAGMA user_version = 4;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(sql);
+
+	assert_int_equal(ternd_db_open(f->path, &f->db, &err), 0);
+	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
+	assert_int_equal(r.runtime.state, VM_STATE_RUNNING);
+	assert_int_equal(r.runtime.pid, 4242);
+	assert_string_equal(r.runtime.api_socket, "/run/x.sock");
+	vm_record_free(&r);
+	rt.state = VM_STATE_MIGRATING;
+	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, "migrating",
+					      &err),
+			 0);
+	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
+	assert_int_equal(r.runtime.state, VM_STATE_MIGRATING);
+	assert_string_equal(vm_state_name(r.runtime.state), "migrating");
+	vm_record_free(&r);
+	rt.state = VM_STATE_INCOMING;
+	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, NULL, &err),
+			 0);
+	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
+	assert_int_equal(r.runtime.state, VM_STATE_INCOMING);
+	vm_record_free(&r);
+	/* The undefine cascades to the copied table as to the old one. */
+	assert_int_equal(ternd_db_undefine(f->db, "web", &err), 0);
+	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), -ENOENT);
+}
+
+static void migration_state_names(void **state)
+{
+	enum vm_state parsed;
+
+	assert_int_equal(vm_state_parse("migrating", &parsed), 0);
+	assert_int_equal(parsed, VM_STATE_MIGRATING);
+	assert_int_equal(vm_state_parse("incoming", &parsed), 0);
+	assert_int_equal(parsed, VM_STATE_INCOMING);
+	assert_true(vm_state_active(VM_STATE_MIGRATING));
+	assert_true(vm_state_migration(VM_STATE_INCOMING));
+	assert_false(vm_state_migration(VM_STATE_RUNNING));
+	assert_int_equal(vm_state_parse("migrated", &parsed), -1);
 }
 
 int main(void)
@@ -752,6 +836,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			a_version_3_database_is_upgraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			a_version_4_database_learns_the_migration_states, setup,
+			teardown),
+		cmocka_unit_test(migration_state_names),
 		cmocka_unit_test(vm_names),
 		cmocka_unit_test(definitions_are_checked_as_tern_would),
 	};
