@@ -23,7 +23,8 @@ _ternctl()
 		pause resume autostart vol-create vol-clone vol-resize vol-delete
 		vol-list vol-info net-define net-undefine net-start net-destroy
 		net-list net-info events metrics reboot setmem snapshot-create
-		snapshot-list snapshot-info snapshot-revert snapshot-delete"
+		snapshot-list snapshot-info snapshot-revert snapshot-delete
+		migrate"
 	local -a operands=()
 	_ternctl_connect=()
 
@@ -49,7 +50,8 @@ _ternctl()
 		--tls-cert=* | --tls-key=* | --tls-ca=*)
 			_ternctl_connect+=("$word")
 			;;
-		--bridge | --subnet | --kind | --mode | --scrollback) ((i++)) ;;
+		--bridge | --subnet | --kind | --mode | --scrollback | \
+			--listen-address | --port | --timeout) ((i++)) ;;
 		-*) ;;
 		*)
 			if [[ -z $verb ]]; then
@@ -71,7 +73,8 @@ _ternctl()
 		COMPREPLY=($(compgen -W "managed bridge" -- "$cur"))
 		return
 		;;
-	--bridge | --subnet | --scrollback) return ;;
+	--bridge | --subnet | --scrollback | --listen-address | --port | \
+		--timeout) return ;;
 	esac
 
 	if [[ -z $verb ]]; then
@@ -120,6 +123,8 @@ _ternctl()
 		undefine) options+=" --snapshots-too" ;;
 		snapshot-list) options+=" --name --json" ;;
 		snapshot-info) options+=" --json" ;;
+		migrate) options+=" --listen-address --port --timeout
+			--undefine-source --tls-cert --tls-key --tls-ca" ;;
 		esac
 		COMPREPLY=($(compgen -W "$options" -- "$cur"))
 		return
@@ -154,6 +159,15 @@ _ternctl()
 			COMPREPLY=($(compgen -W "$(_ternctl_names list --all)" -- "$cur"))
 		elif ((n == 1)); then
 			COMPREPLY=($(compgen -W "$(_ternctl_names snapshot-list "${operands[0]}")" -- "$cur"))
+		fi
+		;;
+	migrate)
+		# The running VMs, then the destination: a socket or tls://.
+		if ((n == 0)); then
+			COMPREPLY=($(compgen -W "$(_ternctl_names list)" -- "$cur"))
+		elif ((n == 1)); then
+			compopt -o filenames 2>/dev/null
+			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
 		;;
 	vol-clone | vol-delete | vol-info)

@@ -83,7 +83,9 @@ struct tap_record {
  * one of defined, undefined, started, stopped, crashed, paused, resumed,
  * autostart (VMs), created, cloned, resized, deleted (volumes), defined,
  * undefined, started, stopped, dnsmasq (networks); snapshot-created,
- * snapshot-deleted, reverted, rebooted (VMs, snapshots.h, vm_reboot.h). */
+ * snapshot-deleted, reverted, rebooted (VMs, snapshots.h, vm_reboot.h);
+ * migrating, migrated, incoming, migrated-in, migration-failed (VMs,
+ * vm_migration.h). */
 struct ternd_event {
 	int64_t id; /* increasing, never reused */
 	int64_t at; /* Unix time */
