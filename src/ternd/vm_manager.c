@@ -129,8 +129,8 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
 	/* A migration's end: "migrated to ...", or why it failed. */
-	vm_migrations_tern_exited(m->migrations, vm->name, clean, how, reason,
-				  sizeof(reason), &event);
+	vm_migrations_tern_exited(m->migrations, vm->name, clean, asked, how,
+				  reason, sizeof(reason), &event);
 	rt = shut_off(reason);
 	/* What the guest said last is logged before the console goes. */
 	vm_consoles_vm_stopped(m->consoles, vm->name);

@@ -233,18 +233,18 @@ static void last_line(const char *path, char *buf, size_t size)
 }
 
 void vm_migrations_tern_exited(struct vm_migrations *migs, const char *name,
-			       int clean, const char *how, char *reason,
-			       size_t size, const char **event)
+			       int clean, int asked, const char *how,
+			       char *reason, size_t size, const char **event)
 {
 	struct outgoing *o = find_out(migs, name);
 	struct incoming *in = find_in(migs, name);
 
 	if (o) {
 		o->tern_gone = 1;
-		o->tern_clean = clean;
 		/* The source's tern exits 0 once the destination took the
-		 * guest (its ACK); any other end is a crash. */
-		if (clean) {
+		 * guest (its ACK); any other end is a crash, or a destroy. */
+		o->tern_clean = clean && !asked;
+		if (o->tern_clean) {
 			snprintf(reason, size, "migrated to %.100s",
 				 o->destination);
 			*event = "migrated";
@@ -252,6 +252,8 @@ void vm_migrations_tern_exited(struct vm_migrations *migs, const char *name,
 	}
 	if (in && in->waiting) {
 		in->waiting = 0;
+		if (asked)
+			return;
 		snprintf(reason, size,
 			 "the incoming migration did not complete (tern %s)",
 			 how);

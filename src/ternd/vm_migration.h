@@ -67,11 +67,12 @@ void vm_migrations_reap(struct vm_manager *m, const struct pollfd *fds,
 /* The loop's longest wait: -1 without incoming VMs. */
 int vm_migrations_timeout_ms(const struct vm_migrations *migs);
 
-/* The VM's tern ended (vm_manager's record of its exit): when a
- * migration had the VM, its reason and event replace the plain ones. */
+/* The VM's tern ended (vm_manager's record of its exit; asked: ternd
+ * stopped it, a destroy): when a migration had the VM, its reason and
+ * event replace the plain ones. */
 void vm_migrations_tern_exited(struct vm_migrations *migs, const char *name,
-			       int clean, const char *how, char *reason,
-			       size_t size, const char **event);
+			       int clean, int asked, const char *how,
+			       char *reason, size_t size, const char **event);
 /* A VM re-attached while `incoming` (a restarted ternd) is looked at
  * again. */
 int vm_migrations_follow_incoming(struct vm_migrations *migs,
