@@ -1284,13 +1284,14 @@ static int flag_bit(const char *arg)
 static int value_option(int argc, char **argv, int *i, struct invocation *inv)
 {
 	static const char *const names[] = {
-		"--bridge",   "--subnet",	  "--kind", "--scrollback",
-		"--tls-cert", "--tls-key",	  "--tls-ca", "--listen-address",
+		"--bridge",   "--subnet",  "--kind",   "--scrollback",
+		"--tls-cert", "--tls-key", "--tls-ca", "--listen-address",
 		"--port",     "--timeout"};
-	const char **slots[] = {&inv->bridge,	  &inv->subnet,	  &inv->kind,
-				&inv->scrollback, &inv->tls.cert, &inv->tls.key,
-				&inv->tls.ca,	  &inv->listen_address,
-				&inv->port,	  &inv->timeout};
+	const char **slots[] = {&inv->bridge,	&inv->subnet,
+				&inv->kind,	&inv->scrollback,
+				&inv->tls.cert, &inv->tls.key,
+				&inv->tls.ca,	&inv->listen_address,
+				&inv->port,	&inv->timeout};
 	const char *arg = argv[*i];
 
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {

@@ -162,7 +162,8 @@ int ternctl_migrate(const struct ternctl_migrate_options *o)
 		return fail("%s%s", err.message, "");
 	if (o->port && ternctl_migrate_number(o->port, 1, 65535, &port))
 		return usage("--port '%s': a TCP port, 1 to 65535", o->port);
-	if (o->timeout && ternctl_migrate_number(o->timeout, 1, 86400, &timeout))
+	if (o->timeout &&
+	    ternctl_migrate_number(o->timeout, 1, 86400, &timeout))
 		return usage("--timeout '%s': seconds, 1 to 86400", o->timeout);
 	if (o->listen_address)
 		snprintf(host, sizeof(host), "%s", o->listen_address);
@@ -210,10 +211,9 @@ int ternctl_migrate(const struct ternctl_migrate_options *o)
 		return fail("at the destination: %s%s", err.message,
 			    " (nothing was changed)");
 	snprintf(address, sizeof(address), "%s",
-		 json_string_value(json_object_get(answer,
-						   "migration_address"))
-			 ? json_string_value(json_object_get(
-				   answer, "migration_address"))
+		 json_string_value(json_object_get(answer, "migration_address"))
+			 ? json_string_value(
+				   json_object_get(answer, "migration_address"))
 			 : "");
 	json_decref(answer);
 

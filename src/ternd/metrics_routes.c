@@ -61,7 +61,7 @@ static int own_samples(struct prom_merge *pm, struct vm_manager *m,
 	double cumulative = 0;
 	int ret = 0;
 	static const enum vm_state states[] = {
-		VM_STATE_RUNNING,   VM_STATE_PAUSED,   VM_STATE_SHUT_OFF,
+		VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_SHUT_OFF,
 		VM_STATE_MIGRATING, VM_STATE_INCOMING};
 
 	ret |= prom_merge_sample(pm, "ternd_info", 1, "version", TERN_VERSION,

@@ -61,8 +61,8 @@ int migration_tcp_address(const char *host, unsigned port, char *buf,
 	int n;
 
 	if (port < 1 || port > 65535)
-		return tern_error_set(err, EINVAL,
-				      "port %u is not 1 to 65535", port);
+		return tern_error_set(err, EINVAL, "port %u is not 1 to 65535",
+				      port);
 	n = snprintf(buf, size, v6 ? "tcp:[%s]:%u" : "tcp:%s:%u", host, port);
 	if (n < 0 || (size_t)n >= size)
 		return tern_error_set(err, EINVAL,

@@ -176,8 +176,8 @@ void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
 void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 {
 	/* Counted before anything below changes the counts. */
-	const struct pollfd *migration_fds =
-		fds + m->live_count + networks_poll_count(m->nets) +
+	const struct pollfd *migration_fds = fds + m->live_count +
+		networks_poll_count(m->nets) +
 		vm_consoles_poll_count(m->consoles);
 	size_t migration_count = vm_migrations_poll_count(m->migrations);
 
@@ -578,8 +578,7 @@ static void remove_vm_files(struct vm_manager *m, const char *name)
 	}
 }
 
-int vm_manager_migration_busy(const struct vm_record *r,
-			      struct tern_error *err)
+int vm_manager_migration_busy(const struct vm_record *r, struct tern_error *err)
 {
 	return tern_error_set(err, EBUSY,
 			      "VM '%s' is %s: wait for the migration's end "
@@ -1009,8 +1008,7 @@ int vm_manager_start_restore(struct vm_manager *m, const char *name,
 {
 	/* A jailed tern sees only its jail: the snapshot's files are not
 	 * there, and vm_jail_enter execs `run`. */
-	if (restore && (restore->snapshot_path || restore->incoming) &&
-	    m->jail)
+	if (restore && (restore->snapshot_path || restore->incoming) && m->jail)
 		return tern_error_set(
 			err, EBUSY,
 			"VM '%s': %s not supported yet when ternd "

@@ -102,13 +102,14 @@ static void drop_in(struct vm_migrations *migs, struct incoming *in)
 	migs->in_count--;
 }
 
-int vm_migrations_follow_incoming(struct vm_migrations *migs,
-				  const char *name, int defined_here)
+int vm_migrations_follow_incoming(struct vm_migrations *migs, const char *name,
+				  int defined_here)
 {
 	struct incoming *in = find_in(migs, name), *grown;
 
 	if (!in) {
-		grown = realloc(migs->in, (migs->in_count + 1) * sizeof(*grown));
+		grown = realloc(migs->in,
+				(migs->in_count + 1) * sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		migs->in = grown;
@@ -303,8 +304,7 @@ static void child_ended(struct vm_manager *m, struct outgoing *o)
 	snprintf(reason, sizeof(reason), "migration to %s failed: %s",
 		 o->destination, line[0] ? line : how);
 	log_warn("VM '%s': %s", o->name, reason);
-	if (o->tern_gone ||
-	    vm_manager_get(m, o->name, &r, &err))
+	if (o->tern_gone || vm_manager_get(m, o->name, &r, &err))
 		return;
 	/* A source that could not take its disks back stays paused
 	 * (docs/migration.md): its tern says which. */
@@ -403,8 +403,9 @@ static json_t *load_object(const char *body, size_t len, const char *what,
 
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		tern_error_set(err, EINVAL, "%s: the body is not a JSON object%s%s",
-			       what, body && len ? ": " : "",
+		tern_error_set(err, EINVAL,
+			       "%s: the body is not a JSON object%s%s", what,
+			       body && len ? ": " : "",
 			       body && len ? json_err.text : "");
 		return NULL;
 	}
@@ -412,8 +413,8 @@ static json_t *load_object(const char *body, size_t len, const char *what,
 }
 
 /* Every key of doc is among allowed (NULL-terminated). */
-static int only_keys(json_t *doc, const char *const *allowed,
-		     const char *what, struct tern_error *err)
+static int only_keys(json_t *doc, const char *const *allowed, const char *what,
+		     struct tern_error *err)
 {
 	const char *key;
 	json_t *value;
@@ -489,8 +490,8 @@ int vm_migration_incoming_parse(const char *body, size_t len,
 				     "incoming: \"port\" is 0 (any free one) "
 				     "to 65535");
 	if (!ret) {
-		snprintf(req->listen_address, sizeof(req->listen_address),
-			 "%s", addr);
+		snprintf(req->listen_address, sizeof(req->listen_address), "%s",
+			 addr);
 		req->port = port ? (unsigned)json_integer_value(port) : 0;
 		req->definition = json_dumps(def, JSON_COMPACT);
 		if (!req->definition)
@@ -543,8 +544,9 @@ int vm_migration_outgoing_parse(const char *body, size_t len,
 		ret = migration_parse_address(dest, host, sizeof(host), port,
 					      sizeof(port), err);
 	if (!ret)
-		ret = migration_host_check(host, "migrate: the destination's "
-						 "address",
+		ret = migration_host_check(host,
+					   "migrate: the destination's "
+					   "address",
 					   err);
 	if (!ret)
 		ret = take_psk(doc, req->psk, what, err);
@@ -609,14 +611,13 @@ static int probe_port(const char *addr, unsigned port, unsigned *chosen,
 				      strerror(saved));
 	}
 	close(fd);
-	*chosen = ntohs(ss.ss_family == AF_INET ? v4->sin_port
-						 : v6->sin6_port);
+	*chosen = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
 	return 0;
 }
 
 int vm_migration_prepare(struct vm_manager *m, const char *name,
-			 const struct vm_migration_incoming *req,
-			 char *address, size_t size, struct tern_error *err)
+			 const struct vm_migration_incoming *req, char *address,
+			 size_t size, struct tern_error *err)
 {
 	struct vm_migrations *migs = vm_manager_migrations(m);
 	struct incoming *left = find_in(migs, name);
@@ -720,8 +721,9 @@ int vm_migration_abandon(struct vm_manager *m, const char *name,
 		/* Its end is the abandon's, not a failed migration's. */
 		if (in)
 			in->waiting = 0;
-		ret = vm_manager_stop(m, name, "the incoming migration was "
-					       "abandoned",
+		ret = vm_manager_stop(m, name,
+				      "the incoming migration was "
+				      "abandoned",
 				      err);
 		if (ret)
 			return ret;
@@ -759,8 +761,9 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 		return ret;
 	if (r.runtime.state != VM_STATE_RUNNING)
 		ret = tern_error_set(
-			err, EBUSY, "VM '%s' is %s: only a running VM migrates%s",
-			name, vm_state_name(r.runtime.state),
+			err, EBUSY,
+			"VM '%s' is %s: only a running VM migrates%s", name,
+			vm_state_name(r.runtime.state),
 			r.runtime.state == VM_STATE_PAUSED
 				? " (resume it first)"
 				: "");
@@ -780,10 +783,10 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 		return ret;
 	}
 	ret = write_psk(m, name, req->psk, psk_path, sizeof(psk_path), err);
-	if (!ret && vm_file(m, name, "migration.log", log_path,
-			    sizeof(log_path)))
-		ret = tern_error_set(err, ENAMETOOLONG, "VM '%s': path too long",
-				     name);
+	if (!ret &&
+	    vm_file(m, name, "migration.log", log_path, sizeof(log_path)))
+		ret = tern_error_set(err, ENAMETOOLONG,
+				     "VM '%s': path too long", name);
 	if (!ret) {
 		char *argv[] = {(char *)vm_manager_tern_path(m),
 				"migrate",
@@ -799,8 +802,9 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 		unlink(log_path);
 		ret = vm_process_spawn_program(argv, log_path, &child, err);
 	}
-	grown = ret ? NULL
-		    : realloc(migs->out, (migs->out_count + 1) * sizeof(*grown));
+	grown = ret
+		? NULL
+		: realloc(migs->out, (migs->out_count + 1) * sizeof(*grown));
 	if (!ret && !grown) {
 		vm_process_abandon(&child);
 		ret = tern_error_set(err, ENOMEM, "out of memory");

@@ -75,8 +75,8 @@ void vm_migrations_tern_exited(struct vm_migrations *migs, const char *name,
 			       char *reason, size_t size, const char **event);
 /* A VM re-attached while `incoming` (a restarted ternd) is looked at
  * again. */
-int vm_migrations_follow_incoming(struct vm_migrations *migs,
-				  const char *name, int defined_here);
+int vm_migrations_follow_incoming(struct vm_migrations *migs, const char *name,
+				  int defined_here);
 
 /* The body of POST /v1/vms/NAME/incoming and /migrate: 0, or -EINVAL
  * with err naming the field. */
@@ -94,8 +94,8 @@ int vm_migration_outgoing_parse(const char *body, size_t len,
  * definition this host cannot run (a volume or network it has not) or
  * an address that is not this host's; nothing changed then. */
 int vm_migration_prepare(struct vm_manager *m, const char *name,
-			 const struct vm_migration_incoming *req,
-			 char *address, size_t size, struct tern_error *err);
+			 const struct vm_migration_incoming *req, char *address,
+			 size_t size, struct tern_error *err);
 /* Destination: destroys the incoming VM's tern and undefines the VM if
  * prepare defined it. -EBUSY when the VM runs here already (the
  * migration completed). */

@@ -3,10 +3,8 @@
 #include <string.h>
 
 static const char *const names[] = {
-	[VM_STATE_SHUT_OFF] = "shut off",
-	[VM_STATE_RUNNING] = "running",
-	[VM_STATE_PAUSED] = "paused",
-	[VM_STATE_MIGRATING] = "migrating",
+	[VM_STATE_SHUT_OFF] = "shut off", [VM_STATE_RUNNING] = "running",
+	[VM_STATE_PAUSED] = "paused",	  [VM_STATE_MIGRATING] = "migrating",
 	[VM_STATE_INCOMING] = "incoming",
 };
 

@@ -33,12 +33,12 @@ static void the_destination_s_host_is_the_default_listen_address(void **state)
 					     sizeof(host), &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.message, "--listen-address"));
-	assert_int_equal(migration_dest_host("tls://10.0.0.2", host,
-					     sizeof(host), &err),
-			 -EINVAL);
-	assert_int_equal(migration_dest_host("tls://:1", host, sizeof(host),
-					     &err),
-			 -EINVAL);
+	assert_int_equal(
+		migration_dest_host("tls://10.0.0.2", host, sizeof(host), &err),
+		-EINVAL);
+	assert_int_equal(
+		migration_dest_host("tls://:1", host, sizeof(host), &err),
+		-EINVAL);
 }
 
 static void only_address_literals_are_hosts(void **state)
@@ -60,16 +60,16 @@ static void tcp_addresses_bracket_ipv6(void **state)
 	struct tern_error err;
 	char buf[64], small[12];
 
-	assert_int_equal(migration_tcp_address("10.0.0.2", 4444, buf,
-					       sizeof(buf), &err),
-			 0);
+	assert_int_equal(
+		migration_tcp_address("10.0.0.2", 4444, buf, sizeof(buf), &err),
+		0);
 	assert_string_equal(buf, "tcp:10.0.0.2:4444");
 	assert_int_equal(
 		migration_tcp_address("fd00::2", 1, buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "tcp:[fd00::2]:1");
-	assert_int_equal(migration_tcp_address("10.0.0.2", 0, buf, sizeof(buf),
-					       &err),
-			 -EINVAL);
+	assert_int_equal(
+		migration_tcp_address("10.0.0.2", 0, buf, sizeof(buf), &err),
+		-EINVAL);
 	assert_int_equal(migration_tcp_address("10.0.0.2", 65536, buf,
 					       sizeof(buf), &err),
 			 -EINVAL);
@@ -110,11 +110,13 @@ static void an_incoming_request_is_checked_field_by_field(void **state)
 		{"{\"definition\": 1, \"psk\": \"" PSK
 		 "\", \"listen_address\": \"10.0.0.2\"}",
 		 "definition"},
-		{"{\"definition\": {}, \"listen_address\": \"10.0.0.2\"}", "psk"},
+		{"{\"definition\": {}, \"listen_address\": \"10.0.0.2\"}",
+		 "psk"},
 		{"{\"definition\": {}, \"psk\": \"ab\", \"listen_address\": "
 		 "\"10.0.0.2\"}",
 		 "hex digits"},
-		{"{\"definition\": {}, \"psk\": \"" PSK "\"}", "listen_address"},
+		{"{\"definition\": {}, \"psk\": \"" PSK "\"}",
+		 "listen_address"},
 		{"{\"definition\": {}, \"psk\": \"" PSK
 		 "\", \"listen_address\": \"dst.example\"}",
 		 "not an IPv4 or IPv6"},
@@ -134,18 +136,17 @@ static void an_incoming_request_is_checked_field_by_field(void **state)
 			   "\", \"listen_address\": \"::1\", \"port\": 4444}";
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(vm_migration_incoming_parse(
-					 bad[i].body, strlen(bad[i].body), &req,
-					 &err),
-				 -EINVAL);
+		assert_int_equal(
+			vm_migration_incoming_parse(
+				bad[i].body, strlen(bad[i].body), &req, &err),
+			-EINVAL);
 		assert_null(req.definition);
 		if (!strstr(err.message, bad[i].words))
 			fail_msg("%s: '%s' lacks '%s'", bad[i].body,
 				 err.message, bad[i].words);
 	}
-	assert_int_equal(vm_migration_incoming_parse(good, strlen(good), &req,
-						     &err),
-			 0);
+	assert_int_equal(
+		vm_migration_incoming_parse(good, strlen(good), &req, &err), 0);
 	assert_string_equal(req.definition, "{\"a\":1}");
 	assert_string_equal(req.psk, PSK);
 	assert_string_equal(req.listen_address, "::1");
@@ -162,7 +163,8 @@ static void a_migrate_request_is_checked_field_by_field(void **state)
 		{"{}", "destination"},
 		{"{\"destination\": \"10.0.0.2:1\", \"psk\": \"" PSK "\"}",
 		 "tcp:HOST:PORT"},
-		{"{\"destination\": \"tcp:dst.example:1\", \"psk\": \"" PSK "\"}",
+		{"{\"destination\": \"tcp:dst.example:1\", \"psk\": \"" PSK
+		 "\"}",
 		 "not an IPv4 or IPv6"},
 		{"{\"destination\": \"tcp:10.0.0.2:1\"}", "psk"},
 		{"{\"destination\": \"tcp:10.0.0.2:1\", \"psk\": \"" PSK
@@ -181,17 +183,16 @@ static void a_migrate_request_is_checked_field_by_field(void **state)
 			   "\"" PSK "\", \"undefine_source\": true}";
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(vm_migration_outgoing_parse(
-					 bad[i].body, strlen(bad[i].body), &req,
-					 &err),
-				 -EINVAL);
+		assert_int_equal(
+			vm_migration_outgoing_parse(
+				bad[i].body, strlen(bad[i].body), &req, &err),
+			-EINVAL);
 		if (!strstr(err.message, bad[i].words))
 			fail_msg("%s: '%s' lacks '%s'", bad[i].body,
 				 err.message, bad[i].words);
 	}
-	assert_int_equal(vm_migration_outgoing_parse(good, strlen(good), &req,
-						     &err),
-			 0);
+	assert_int_equal(
+		vm_migration_outgoing_parse(good, strlen(good), &req, &err), 0);
 	assert_string_equal(req.destination, "tcp:[fd00::2]:4444");
 	assert_true(req.undefine_source);
 	assert_false(req.check_only);

@@ -744,9 +744,8 @@ static void a_version_4_database_learns_the_migration_states(void **state)
 	assert_int_equal(ternd_db_define(f->db, "web", DOC, 1, NULL, NULL,
 					 &created, &err),
 			 0);
-	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, "started",
-					      &err),
-			 0);
+	assert_int_equal(
+		ternd_db_set_runtime(f->db, "web", &rt, "started", &err), 0);
 	ternd_db_close(f->db);
 	f->db = NULL;
 	assert_int_equal(sqlite3_open(f->path, &sql), SQLITE_OK);
@@ -777,9 +776,8 @@ static void a_version_4_database_learns_the_migration_states(void **state)
 	assert_string_equal(r.runtime.api_socket, "/run/x.sock");
 	vm_record_free(&r);
 	rt.state = VM_STATE_MIGRATING;
-	assert_int_equal(ternd_db_set_runtime(f->db, "web", &rt, "migrating",
-					      &err),
-			 0);
+	assert_int_equal(
+		ternd_db_set_runtime(f->db, "web", &rt, "migrating", &err), 0);
 	assert_int_equal(ternd_db_get(f->db, "web", &r, &err), 0);
 	assert_int_equal(r.runtime.state, VM_STATE_MIGRATING);
 	assert_string_equal(vm_state_name(r.runtime.state), "migrating");
