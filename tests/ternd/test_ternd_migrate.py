@@ -74,9 +74,9 @@ def two_hosts(src_args=(), dst_args=()):
         yield src, dst
 
 
-def migrate(src, dst, name, *extra, listen=DST_IP):
+def migrate(src, dst, name, *extra, listen=DST_IP, check=None):
     args = ["migrate", name, dst.sock] + (["--listen-address", listen] if listen else [])
-    return src.ctl(*args, *extra)
+    return src.ctl(*args, *extra, check=check)
 
 
 def state(h, name):
