@@ -197,7 +197,7 @@ format-check:
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the programs (ternd finds
 # the tern beside it), ternd-tls-certs (remote access's certificates), the
-# man pages and ternctl's bash completion; the
+# man pages and ternctl's bash and fish completions; the
 # systemd unit (scripts/systemd/ternd.service) names PREFIX/bin/ternd.
 PREFIX ?= /usr/local
 install: build/tern build/ternd build/ternctl
@@ -209,6 +209,8 @@ install: build/tern build/ternd build/ternctl
 	install -D -m 0644 docs/man/ternd.8 $(DESTDIR)$(PREFIX)/share/man/man8/ternd.8
 	install -D -m 0644 scripts/completion/ternctl.bash \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ternctl
+	install -D -m 0644 scripts/completion/ternctl.fish \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ternctl.fish
 
 clean:
 	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \

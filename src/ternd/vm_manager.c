@@ -23,6 +23,7 @@
 #include "ternd/vm_migration.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
+#include "util/last_line.h"
 
 /* A VM whose tern process ternd follows (running or paused). */
 struct live_vm {
@@ -650,41 +651,6 @@ static int write_config(const char *path, const char *text,
 	return 0;
 }
 
-/* The last line tern wrote before it ended: why it did not start. */
-static void last_log_line(const char *path, char *buf, size_t size)
-{
-	char tail[1024];
-	ssize_t n = 0;
-	char *end, *start;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return;
-	off_t length = lseek(fd, 0, SEEK_END);
-	if (length > 0) {
-		off_t from = length > (off_t)sizeof(tail) - 1
-			? length - (off_t)sizeof(tail) + 1
-			: 0;
-		n = pread(fd, tail, sizeof(tail) - 1, from);
-	}
-	close(fd);
-	if (n <= 0)
-		return;
-	tail[n] = '\0';
-	end = tail + n;
-	while (end > tail && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	start = end;
-	while (start > tail && start[-1] != '\n')
-		start--;
-	n = end - start;
-	if ((size_t)n >= size)
-		n = (ssize_t)size - 1;
-	memcpy(buf, start, (size_t)n);
-	buf[n] = '\0';
-}
-
 /* Waits for the new tern to answer with its VM running. */
 static int wait_started(struct vm_manager *m, const char *name,
 			struct live_vm *vm, const char *api_socket,
@@ -698,7 +664,7 @@ static int wait_started(struct vm_manager *m, const char *name,
 		if (vm_process_wait_exit(&vm->proc, 50)) {
 			vm_manager_path(m, name, VM_FILE_LOG, log_path,
 					sizeof(log_path));
-			last_log_line(log_path, line, sizeof(line));
+			file_last_line(log_path, line, sizeof(line));
 			record_exit(m, vm, "failed to start", 0);
 			return tern_error_set(
 				err, EREMOTEIO,

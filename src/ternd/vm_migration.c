@@ -18,6 +18,7 @@
 #include "ternd/vm_api.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
+#include "util/last_line.h"
 
 /* A source VM's `tern migrate` child. */
 struct outgoing {
@@ -199,40 +200,6 @@ static int write_psk(struct vm_manager *m, const char *name, const char *psk,
 	return 0;
 }
 
-/* The last line of a log: why a child failed. */
-static void last_line(const char *path, char *buf, size_t size)
-{
-	char tail[1024], *end, *start;
-	ssize_t n = 0;
-	off_t length;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	buf[0] = '\0';
-	if (fd < 0)
-		return;
-	length = lseek(fd, 0, SEEK_END);
-	if (length > 0)
-		n = pread(fd, tail, sizeof(tail) - 1,
-			  length > (off_t)sizeof(tail) - 1
-				  ? length - (off_t)sizeof(tail) + 1
-				  : 0);
-	close(fd);
-	if (n <= 0)
-		return;
-	tail[n] = '\0';
-	end = tail + n;
-	while (end > tail && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	start = end;
-	while (start > tail && start[-1] != '\n')
-		start--;
-	n = end - start;
-	if ((size_t)n >= size)
-		n = (ssize_t)size - 1;
-	memcpy(buf, start, (size_t)n);
-	buf[n] = '\0';
-}
-
 void vm_migrations_tern_exited(struct vm_migrations *migs, const char *name,
 			       int clean, int asked, const char *how,
 			       char *reason, size_t size, const char **event)
@@ -300,7 +267,7 @@ static void child_ended(struct vm_manager *m, struct outgoing *o)
 	}
 	line[0] = '\0';
 	if (!vm_file(m, o->name, "migration.log", log_path, sizeof(log_path)))
-		last_line(log_path, line, sizeof(line));
+		file_last_line(log_path, line, sizeof(line));
 	snprintf(reason, sizeof(reason), "migration to %s failed: %s",
 		 o->destination, line[0] ? line : how);
 	log_warn("VM '%s': %s", o->name, reason);

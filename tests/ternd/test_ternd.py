@@ -696,6 +696,19 @@ def complete(h, *words):
     return sorted(w for w in out.stdout.split("\n") if w)
 
 
+def complete_fish(h, *words):
+    """What fish offers for `ternctl WORDS...` through ternctl.fish."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "scripts", "completion", "ternctl.fish")
+    line = " ".join(["ternctl"] + list(words))
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=h.sock)
+    out = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and not out.stderr, out
+    return sorted(w.split("\t")[0] for w in out.stdout.split("\n") if w)
+
+
 def help_verbs():
     out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True).stdout
     lines = out.split("Verbs:\n")[1].split("\n\n")[0].splitlines()
@@ -728,6 +741,24 @@ def bash_completion_offers_verbs_options_and_names():
         other = Host()
         assert complete(other, "-c", h.sock, "start", "") == ["db", "web"]
         assert complete(other, "start", "") == []
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def fish_completion_gives_what_bash_completion_gives():
+    with Host() as h:
+        assert complete_fish(h, "") == help_verbs()
+        assert complete_fish(h, "snap") == complete(h, "snap")
+        h.start()
+        h.define("web")
+        h.define("db")
+        h.ok("start", "web")
+        assert complete_fish(h, "start", "") == ["db", "web"]
+        assert complete_fish(h, "destroy", "") == ["web"]
+        assert complete_fish(h, "list", "--") == ["--all", "--help", "--json", "--name"]
+        # -c names the ternd to ask, as in bash.
+        assert complete_fish(Host(), "-c", h.sock, "info", "d") == ["db"]
         h.ok("destroy", "web")
         h.stop()
 
