@@ -126,6 +126,8 @@ build/fuzz/libtern.a: $(FUZZ_OBJS)
 
 build/fuzz/%: build/fuzz/obj/fuzz/%.o $(FUZZ_LIB_OBJS) build/fuzz/libtern.a
 	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+# The migration requests' parsers sit beside ternd's database code.
+build/fuzz/ternd_migration_request: LDLIBS := $(TERND_LDLIBS)
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 
