@@ -199,7 +199,7 @@ format-check:
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the programs (ternd finds
 # the tern beside it), ternd-tls-certs (remote access's certificates), the
-# man pages and ternctl's bash and fish completions; the
+# man pages and ternctl's bash, zsh and fish completions; the
 # systemd unit (scripts/systemd/ternd.service) names PREFIX/bin/ternd.
 PREFIX ?= /usr/local
 install: build/tern build/ternd build/ternctl
@@ -213,6 +213,8 @@ install: build/tern build/ternd build/ternctl
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ternctl
 	install -D -m 0644 scripts/completion/ternctl.fish \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/ternctl.fish
+	install -D -m 0644 scripts/completion/_ternctl \
+		$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_ternctl
 
 clean:
 	rm -rf build/obj build/asan build/unit build/kvm build/tern build/tern-static \

@@ -26,7 +26,7 @@ packages=(
 	busybox-static cpio kmod zstd xz-utils  # test host and guest images
 	mmdebstrap             # the Debian 12 guest system (guest/build-debian.sh)
 	seabios                # --firmware's BIOS image (tests/guest/test_firmware.py)
-	fish                   # ternctl's fish completion (tests/ternd/test_ternd.py)
+	fish zsh               # ternctl's fish and zsh completions (tests/ternd/test_ternd.py)
 	grub-pc-bin grub-common fdisk  # the GRUB disk it boots (guest/build-debian-disk.sh)
 	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
 	python3 python3-pexpect                 # guest and CLI tests

@@ -11,6 +11,7 @@ TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -709,6 +710,43 @@ def complete_fish(h, *words):
     return sorted(w.split("\t")[0] for w in out.stdout.split("\n") if w)
 
 
+# Drives an interactive zsh on a pseudo-terminal (zsh/zpty): the line
+# "ternctl WORDS" and a Tab, with _ternctl on $fpath; prints what zsh drew.
+ZSH_DRIVER = r"""
+zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "fpath=(${(q)1} \\$fpath)"
+zpty -w z 'PS1="%% "; autoload -U compinit; compinit -u
+  zstyle ":completion:*" list-prompt ""; zstyle ":completion:*" menu no
+  unsetopt zle_bracketed_paste; setopt nobeep; print READY-$((6*7))'
+local out all; integer n=0
+while (( n++ < 100 )); do
+  zpty -r -t z out && all+=$out; [[ $all == *READY-42* ]] && break; sleep 0.1
+done
+all=
+zpty -w -n z "ternctl $2"$'\t'
+n=0
+while (( n++ < 30 )); do sleep 0.3; zpty -r -t z out && all+=$out; done
+print -r -- "$all"
+zpty -d z
+"""
+
+
+def complete_zsh(h, *words):
+    """What zsh shows after `ternctl WORDS<Tab>` through _ternctl: the
+    terminal's text with its escape sequences taken out."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                        "scripts", "completion")
+    env = dict(os.environ, PATH=os.path.dirname(TERNCTL) + ":" + os.environ["PATH"],
+               TERND_SOCKET=h.sock)
+    out = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", here, " ".join(words)],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0 and not out.stderr, out
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|[\x08\r]", " ", out.stdout)
+    # What the line holds after the Tab, and the words listed under it.
+    return text.split("ternctl ", 1)[1] if "ternctl " in text else text
+
+
 def help_verbs():
     out = subprocess.run([TERNCTL, "--help"], capture_output=True, text=True).stdout
     lines = out.split("Verbs:\n")[1].split("\n\n")[0].splitlines()
@@ -759,6 +797,26 @@ def fish_completion_gives_what_bash_completion_gives():
         assert complete_fish(h, "list", "--") == ["--all", "--help", "--json", "--name"]
         # -c names the ternd to ask, as in bash.
         assert complete_fish(Host(), "-c", h.sock, "info", "d") == ["db"]
+        h.ok("destroy", "web")
+        h.stop()
+
+
+@test
+def zsh_completion_gives_what_bash_completion_gives():
+    with Host() as h:
+        # One candidate: zsh completes the word in the line.
+        assert complete_zsh(h, "snapshot-rev").split() == ["snapshot-revert"]
+        h.start()
+        h.define("web")
+        h.define("db")
+        h.ok("start", "web")
+        # Several: zsh lists them under the line.
+        shown = complete_zsh(h, "start", "").split()
+        assert "db" in shown and "web" in shown, shown
+        shown = complete_zsh(h, "destroy", "").split()
+        assert shown[-1] == "web" and "db" not in shown, shown
+        shown = complete_zsh(h, "list", "--").split()
+        assert {"--all", "--help", "--json", "--name"} <= set(shown), shown
         h.ok("destroy", "web")
         h.stop()
 
