@@ -18,7 +18,9 @@
 # the system's QEMU 7.2 (README.md, "The test host's emulator", says why);
 # TESTHOST_KVM_TRACE=0 turns off the test host's kvm trace events, which
 # otherwise record every guest's exits so that a triple fault's last events
-# are printed after the command (testhost/kvm-trace.sh).
+# are printed after the command (testhost/kvm-trace.sh); TESTHOST_LOCK names
+# the lock file that lets one test host run at a time (default
+# /tmp/tern-testhost.lock).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 
@@ -39,6 +41,17 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $# -gt 0 ]] || usage
+
+# One test host at a time on this machine: two emulated hosts on two cores
+# slow each other into time-outs and stalls that are no test's fault. A
+# second caller (a developer's run beside CI's, a demo) waits and says so.
+# The lock goes with this shell; virtiofsd is started without it.
+lock=${TESTHOST_LOCK:-/tmp/tern-testhost.lock}
+exec {lock_fd}>>"$lock"
+if ! flock -n "$lock_fd"; then
+	echo "testhost: waiting for the test host run that holds $lock" >&2
+	flock "$lock_fd"
+fi
 
 "$TERN_ROOT/testhost/build.sh"
 
@@ -74,7 +87,7 @@ trap cleanup EXIT
 } >"$work/cmd.sh"
 
 /usr/lib/qemu/virtiofsd --socket-path="$work/vfs.sock" -o source=/ \
-	-o cache=always -o sandbox=chroot >"$work/virtiofsd.log" 2>&1 &
+	-o cache=always -o sandbox=chroot >"$work/virtiofsd.log" 2>&1 {lock_fd}>&- &
 virtiofsd_pid=$!
 for _ in $(seq 100); do
 	[[ -S "$work/vfs.sock" ]] && break
