@@ -6,7 +6,6 @@ cycle, across kill -9 of ternd, and cleaned up after.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern-static."""
-import contextlib
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import run, test  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import ROOT, TERN, TERND, WORK, Host, pid_alive, setup, wait_until  # noqa: E402
+from ternd_host import ROOT, TERN, TERND, WORK, Host, netns, pid_alive, setup, wait_until  # noqa: E402
 import prom_text  # noqa: E402
 
 BASE = 300000
@@ -178,21 +177,6 @@ def kill9_of_ternd_and_reattach_to_jailed_vms():
                    what="terns gone")
         assert os.listdir(os.path.join(h.state, "jail", "tern-static")) == []
         h.stop()
-
-
-@contextlib.contextmanager
-def netns():
-    """A network namespace of its own for ternd (as test_ternd_network.py
-    makes), held by a sleeping process; yields the nsenter prefix."""
-    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
-    ns_path = f"/proc/{holder.pid}/ns/net"
-    try:
-        own = os.readlink("/proc/self/ns/net")
-        wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
-        yield ["nsenter", f"--net={ns_path}"]
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
 
 
 def ip(ns, *args):
