@@ -423,6 +423,19 @@ size_t serial_8250_rx_space(struct device *dev)
 	return space;
 }
 
+void serial_8250_report(struct device *dev)
+{
+	struct serial_8250 *s = to_serial(dev);
+
+	pthread_mutex_lock(&s->lock);
+	log_info("serial: ier=%#x iir=%#x lcr=%#x mcr=%#x fcr=%#x, %zu bytes "
+		 "received and unread, THRE interrupt %s, line %s",
+		 s->ier, pending_interrupt_id(s), s->lcr, s->mcr, s->fcr,
+		 s->rx_count, s->thr_interrupt_pending ? "pending" : "clear",
+		 s->irq_level ? "raised" : "low");
+	pthread_mutex_unlock(&s->lock);
+}
+
 size_t serial_8250_receive(struct device *dev, const void *bytes, size_t len)
 {
 	struct serial_8250 *s = to_serial(dev);

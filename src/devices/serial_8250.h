@@ -42,4 +42,9 @@ size_t serial_8250_receive(struct device *dev, const void *bytes, size_t len);
 /* Room left in the receive buffer. */
 size_t serial_8250_rx_space(struct device *dev);
 
+/* One log line with the registers and the interrupt line, for the SIGUSR2
+ * report: a console that stops answering is either input that never
+ * reached the UART or an interrupt the guest never took. */
+void serial_8250_report(struct device *dev);
+
 #endif

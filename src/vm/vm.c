@@ -1133,12 +1133,17 @@ static void serve_console_input(struct vm *vm, struct console_input *in)
 	}
 }
 
-static void take_signal(struct vm *vm, const struct signalfd_siginfo *info)
+static void take_signal(struct vm *vm, const struct signalfd_siginfo *info,
+			const struct console_input *input)
 {
 	if (info->ssi_signo == SIGUSR2) {
 		log_info("SIGUSR2: each vCPU reports its state");
 		for (int i = 0; i < vm->vcpu_count; i++)
 			vcpu_request_report(&vm->vcpus[i]);
+		serial_8250_report(vm->serial);
+		log_info("console input: %zu bytes read and waiting for room "
+			 "in the UART, standard input %s",
+			 input->pending_len, input->open ? "open" : "closed");
 		return;
 	}
 	vm->stop_signal = (int)info->ssi_signo;
@@ -1181,7 +1186,7 @@ static void wait_for_stop(struct vm *vm, int signal_fd)
 						       vm->serial);
 		if (fds[1].revents & POLLIN &&
 		    read(signal_fd, &info, sizeof(info)) == sizeof(info))
-			take_signal(vm, &info);
+			take_signal(vm, &info, &input);
 		if (nfds >= 3 && fds[2].fd >= 0 &&
 		    fds[2].revents & (POLLNVAL | POLLERR))
 			input.open = 0; /* no usable stdin: run headless */
