@@ -105,10 +105,11 @@ def three_linux_vms_under_one_ternd_from_define_to_shutdown():
 
         # list: one line per VM, as virsh's.
         assert states(h) == {"store": "running", "web": "running", "client": "running"}
-        rows = {line.split()[0]: line.split() for line in h.ok("list").splitlines()[2:]}
-        assert set(rows) == {"store", "web", "client"}, rows
-        assert all(row[1] == "running" and str(MEM_MIB) in " ".join(row) for row in
-                   rows.values()), rows
+        table = h.ok("list").splitlines()
+        assert table[0].split() == ["Name", "State", "vCPUs", "Memory"], table
+        rows = sorted(line.split() for line in table[2:] if line.strip())
+        assert rows == [[name, "running", "1", str(MEM_MIB), "MiB"]
+                        for name in ("client", "store", "web")], table
 
         # A console round trip that reads the volume's size and writes it.
         shell(h, "store", "cat /sys/block/vda/size", str(VOLUME_MIB * 2048))
