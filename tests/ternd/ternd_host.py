@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -266,3 +267,12 @@ def setup():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "no usable /dev/kvm (tests/run runs this suite in the test host then)"
     return None
+
+
+def main(file_setup):
+    """Runs the file's tests, then removes every Host's directory."""
+    import tap
+    try:
+        tap.run(file_setup)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)

@@ -13,13 +13,12 @@ TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
 import os
 import sys
-import subprocess
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test  # noqa: E402
+from tap import test  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
-from ternd_host import ROOT, WORK, Host, setup, wait_until  # noqa: E402
+from ternd_host import main, ROOT, Host, setup, wait_until  # noqa: E402
 
 ECHO = os.path.join(ROOT, "build/guests/echo32-pvh.elf")
 
@@ -252,7 +251,4 @@ def ternd_stops_cleanly_with_a_console_attached():
 
 
 if __name__ == "__main__":
-    try:
-        run(lambda: setup() or (None if os.path.exists(ECHO) else f"{ECHO} is missing: make guests"))
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(lambda: setup() or (None if os.path.exists(ECHO) else f"{ECHO} is missing: make guests"))

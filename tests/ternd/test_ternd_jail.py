@@ -14,9 +14,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test  # noqa: E402
+from tap import test  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import ROOT, TERN, TERND, WORK, Host, netns, pid_alive, setup, wait_until  # noqa: E402
+from ternd_host import main, ROOT, TERN, TERND, Host, netns, pid_alive, setup, wait_until  # noqa: E402
 import prom_text  # noqa: E402
 
 BASE = 300000
@@ -225,7 +225,4 @@ def jailing_needs_a_static_tern_and_refuses_what_a_jail_cannot_hold():
 
 
 if __name__ == "__main__":
-    try:
-        run(jail_setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(jail_setup)

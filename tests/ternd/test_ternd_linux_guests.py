@@ -16,14 +16,13 @@ the suite's other files (on the tiny guests)."""
 import json
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test_in_builds_where  # noqa: E402
+from tap import test_in_builds_where  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
-from ternd_host import (WORK, Host, console_log, guest_paths, has_test_hooks,  # noqa: E402
+from ternd_host import (main, Host, console_log, guest_paths, has_test_hooks,  # noqa: E402
                         netns, setup as host_setup, sh, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
@@ -187,7 +186,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)

@@ -23,8 +23,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test_in_builds_where, test_with_timeout  # noqa: E402
-from ternd_host import ROOT, Host, setup as host_setup, sh, wait_until  # noqa: E402
+from tap import test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import main, ROOT, Host, setup as host_setup, sh, wait_until  # noqa: E402
 
 # Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
 COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
@@ -289,4 +289,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    run(setup)
+    main(setup)

@@ -21,8 +21,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "guest"))
-from tap import run, test, test_in_builds_where, test_with_timeout  # noqa: E402
-from ternd_host import (GUEST, Host, console_log as console, guest_paths, has_test_hooks,  # noqa: E402
+from tap import test, test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import (main, GUEST, Host, console_log as console, guest_paths, has_test_hooks,  # noqa: E402
                         netns, setup as host_setup, sh, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
@@ -344,4 +344,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    run(setup)
+    main(setup)
