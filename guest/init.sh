@@ -11,6 +11,10 @@
 #             and print "TERN-PING <address> ok|failed"; then idle (no
 #             console to type in: ternd's VMs)
 #   (none)    a shell on the console, prompt "# "; reboot when it exits
+# tern.modules=A,B loads those modules first (the guest loads none by
+# itself: tests choose), and tern.power=button makes the ACPI power button power the guest off, as
+# a distribution's acpid or logind does (busybox acpid; off by default, so
+# tests that press the button see only the interrupt arrive).
 # The virtio modules of the kernel are in /lib/modules, not loaded: tests
 # load what they need with modprobe.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
@@ -26,12 +30,35 @@ tern-boot-marker
 
 mode=
 ping_list=
+power=
+modules=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	tern.mode=*) mode="${arg#tern.mode=}" ;;
 	tern.ping=*) ping_list="${arg#tern.ping=}" ;;
+	tern.power=*) power="${arg#tern.power=}" ;;
+	tern.modules=*) modules="${arg#tern.modules=}" ;;
 	esac
 done
+
+for module in $(echo "$modules" | tr ',' ' '); do
+	modprobe "$module" || echo "tern guest: modprobe $module failed"
+done
+
+# busybox acpid reads the button's key from /dev/input/event* (the button
+# driver reports through evdev) and runs /etc/acpi/PWRF/00000080 for it.
+if [ "$power" = button ]; then
+	modprobe button
+	modprobe evdev
+	mkdir -p /etc/acpi/PWRF
+	cat >/etc/acpi/PWRF/00000080 <<'SCRIPT'
+#!/bin/sh
+echo "tern guest: power button: powering off" >/dev/console
+poweroff -f
+SCRIPT
+	chmod +x /etc/acpi/PWRF/00000080
+	acpid -c /etc/acpi -l /tmp/acpid.log
+fi
 
 # udhcpc's script: sets what the server offered on the interface.
 dhcp_script() {

@@ -1,8 +1,12 @@
 """What the ternd suite's files share: the paths of the binaries under test,
-and Host, one state directory and socket with a ternd started and stopped
-on it and ternctl run against it."""
+Host (one state directory and socket with a ternd started and stopped on
+it and ternctl run against it), network namespaces for ternds of their
+own, and the Linux guest's files and console log."""
+import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +23,65 @@ TERNCTL = os.path.join(ROOT, os.environ.get("TERNCTL", "build/ternctl"))
 TERN = os.path.join(ROOT, "build/tern")
 GUEST = os.path.join(ROOT, "build/guests/idle32-pvh.elf")
 WORK = tempfile.mkdtemp(prefix="ternd-test-")
+
+
+def sh(*argv, check=True):
+    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def netns():
+    """A fresh network namespace held by a sleeping process (no /run/netns
+    file), its loopback up; yields the nsenter prefix. Its interfaces go
+    with it."""
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
+    ns_path = f"/proc/{holder.pid}/ns/net"
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
+        prefix = ["nsenter", f"--net={ns_path}"]
+        sh(*prefix, "ip", "link", "set", "lo", "up")
+        yield prefix
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+def guest_paths():
+    """The Debian kernel and the busybox initramfs (guest/build.sh)."""
+    out = subprocess.run(["bash", "-c", "source guest/paths.sh >/dev/null && "
+                          "echo $GUEST_BZIMAGE; echo $GUEST_INITRAMFS"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    return out[0], out[1]
+
+
+def console_log(h, name):
+    """What VM name's guest printed, from ternd's scrollback file."""
+    try:
+        with open(os.path.join(h.state, "vms", name, "console.log"), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_console(h, name, pattern, timeout=240, after=0):
+    """The first match of pattern in VM name's console log from offset
+    after on; the log's last lines go to the TAP output when it never
+    comes."""
+    found = []
+
+    def seen():
+        match = re.compile(pattern).search(console_log(h, name), after)
+        if match:
+            found.append(match)
+        return bool(match)
+    try:
+        wait_until(seen, timeout=timeout, what=f"{name}: {pattern}")
+    except AssertionError:
+        print("\n".join(f"#   {line}" for line in console_log(h, name).splitlines()[-20:]))
+        raise
+    return found[0]
 
 
 def has_test_hooks():
@@ -204,3 +267,12 @@ def setup():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "no usable /dev/kvm (tests/run runs this suite in the test host then)"
     return None
+
+
+def main(file_setup):
+    """Runs the file's tests, then removes every Host's directory."""
+    import tap
+    try:
+        tap.run(file_setup)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)

@@ -21,9 +21,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test, test_in_builds_where  # noqa: E402
+from tap import test, test_in_builds_where  # noqa: E402
 from apiclient import Api, parse_prometheus  # noqa: E402
-from ternd_host import (GUEST, TERN, TERNCTL, TERND, WORK, Host, has_test_hooks,  # noqa: E402
+from ternd_host import (main, GUEST, TERN, TERNCTL, TERND, Host, has_test_hooks,  # noqa: E402
                         pid_alive, setup, wait_until)
 # A tiny guest that unmasks the power button's IOAPIC pin (tests/kvm/guests).
 GED_GUEST = os.path.join(os.path.dirname(GUEST), "ged32-pvh.elf")
@@ -854,7 +854,4 @@ def the_man_pages_render_and_name_every_verb_and_option():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)

@@ -12,81 +12,15 @@ under its console, standard input that is not a terminal, and the refusals
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
 import os
-import pty
-import select
-import subprocess
 import sys
-import termios
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test  # noqa: E402
-from ternd_host import ROOT, TERNCTL, WORK, Host, setup, wait_until  # noqa: E402
+from tap import test  # noqa: E402
+from console_client import DETACH, Console  # noqa: E402
+from ternd_host import main, ROOT, Host, setup, wait_until  # noqa: E402
 
 ECHO = os.path.join(ROOT, "build/guests/echo32-pvh.elf")
-DETACH = b"\x1d"  # Ctrl-]
-
-
-class Console:
-    """One `ternctl console` run, on a pty (tty=True) or on pipes."""
-
-    def __init__(self, h, name, *args, tty=True):
-        cmd = [TERNCTL, "-c", h.sock, "console", name] + list(args)
-        self.out = b""
-        if tty:
-            self.master, self.slave = pty.openpty()
-            self.proc = subprocess.Popen(cmd, stdin=self.slave, stdout=self.slave,
-                                         stderr=subprocess.PIPE)
-            self.read_fd, self.write_fd = self.master, self.master
-        else:
-            self.master = self.slave = None
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE)
-            self.read_fd = self.proc.stdout.fileno()
-            self.write_fd = self.proc.stdin.fileno()
-
-    def expect(self, text, timeout=20):
-        """Reads until text has been seen; returns everything so far."""
-        deadline = time.time() + timeout
-        while text not in self.out:
-            left = deadline - time.time()
-            assert left > 0, f"{text!r} not seen; got {self.out!r}"
-            ready, _, _ = select.select([self.read_fd], [], [], left)
-            if ready:
-                try:
-                    data = os.read(self.read_fd, 4096)
-                except OSError:  # a pty whose other side is closed
-                    data = b""
-                if not data:
-                    self.proc.wait(timeout=10)
-                    raise AssertionError(f"{text!r} not seen before the end; got {self.out!r}; "
-                                         f"ternctl: {self.proc.stderr.read()!r}")
-                self.out += data
-        return self.out
-
-    def send(self, data):
-        os.write(self.write_fd, data)
-
-    def raw(self):
-        return not termios.tcgetattr(self.slave)[3] & (termios.ICANON | termios.ECHO)
-
-    def wait(self, timeout=20):
-        status = self.proc.wait(timeout=timeout)
-        err = self.proc.stderr.read().decode()
-        return status, err
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for fd in (self.master, self.slave):
-            if fd is not None:
-                os.close(fd)
-        if self.master is None:
-            self.proc.stdin.close()
-            self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 def started(h, name="echo"):
@@ -317,7 +251,4 @@ def ternd_stops_cleanly_with_a_console_attached():
 
 
 if __name__ == "__main__":
-    try:
-        run(lambda: setup() or (None if os.path.exists(ECHO) else f"{ECHO} is missing: make guests"))
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(lambda: setup() or (None if os.path.exists(ECHO) else f"{ECHO} is missing: make guests"))

@@ -6,7 +6,6 @@ cycle, across kill -9 of ternd, and cleaned up after.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern-static."""
-import contextlib
 import json
 import os
 import signal
@@ -15,9 +14,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test  # noqa: E402
+from tap import test  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import ROOT, TERN, TERND, WORK, Host, pid_alive, setup, wait_until  # noqa: E402
+from ternd_host import main, ROOT, TERN, TERND, Host, netns, pid_alive, setup, wait_until  # noqa: E402
 import prom_text  # noqa: E402
 
 BASE = 300000
@@ -180,21 +179,6 @@ def kill9_of_ternd_and_reattach_to_jailed_vms():
         h.stop()
 
 
-@contextlib.contextmanager
-def netns():
-    """A network namespace of its own for ternd (as test_ternd_network.py
-    makes), held by a sleeping process; yields the nsenter prefix."""
-    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
-    ns_path = f"/proc/{holder.pid}/ns/net"
-    try:
-        own = os.readlink("/proc/self/ns/net")
-        wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
-        yield ["nsenter", f"--net={ns_path}"]
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
-
-
 def ip(ns, *args):
     return subprocess.run(ns + ["ip"] + list(args), capture_output=True, text=True,
                           check=True, timeout=60).stdout
@@ -241,7 +225,4 @@ def jailing_needs_a_static_tern_and_refuses_what_a_jail_cannot_hold():
 
 
 if __name__ == "__main__":
-    try:
-        run(jail_setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(jail_setup)

@@ -18,9 +18,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test  # noqa: E402
+from tap import test  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import TERN, TERND, WORK, Host, setup  # noqa: E402
+from ternd_host import main, TERN, TERND, Host, setup  # noqa: E402
 import prom_text  # noqa: E402
 
 # ternd's deadline for the slowest VM (VM_SCRAPE_TIMEOUT_MS), and what a
@@ -228,7 +228,4 @@ def a_bad_metrics_listen_is_refused():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)

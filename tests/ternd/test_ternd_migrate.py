@@ -15,7 +15,6 @@ the guest runs on at the source, the destination drops what it made.
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
 import contextlib
-import json
 import os
 import struct
 import subprocess
@@ -24,18 +23,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test, test_in_builds_where, test_with_timeout  # noqa: E402
-from ternd_host import GUEST, ROOT, TERNCTL, Host, setup as host_setup, wait_until  # noqa: E402
+from tap import test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import main, ROOT, Host, setup as host_setup, sh, wait_until  # noqa: E402
 
 # Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
 COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
 COUNTER = 0x70000
 SRC_IP, DST_IP = "10.77.0.1", "10.77.0.2"
-
-
-def sh(*argv, check=True):
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60,
-                          stdin=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -205,7 +199,7 @@ def refusals_leave_both_sides_as_they_were():
         untouched(src, dst, "idle", "running", None, *counts)
 
         # Usage errors, before anything is asked of either side.
-        line = src.fails("migrate", "idle", dst.sock, status=2,
+        src.fails("migrate", "idle", dst.sock, status=2,
                          words=("--listen-address",))
         src.fails("migrate", "idle", dst.sock, "--listen-address", "dst.example",
                   status=2, words=("not an IPv4 or IPv6 address",))
@@ -295,4 +289,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    run(setup)
+    main(setup)

@@ -12,45 +12,21 @@ outside world only through the masquerade.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
-import contextlib
 import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "guest"))
-from tap import run, test, test_in_builds_where, test_with_timeout  # noqa: E402
-from ternd_host import GUEST, Host, has_test_hooks, setup as host_setup, wait_until  # noqa: E402
+from tap import test, test_in_builds_where, test_with_timeout  # noqa: E402
+from ternd_host import (main, GUEST, Host, console_log as console, guest_paths, has_test_hooks,  # noqa: E402
+                        netns, setup as host_setup, sh, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
 BRIDGE = "ternbr0"
-
-
-def sh(*argv, check=True):
-    return subprocess.run(argv, capture_output=True, text=True, check=check, timeout=60,
-                          stdin=subprocess.DEVNULL)
-
-
-@contextlib.contextmanager
-def netns():
-    """A fresh network namespace held by a sleeping process (no /run/netns
-    file); yields the nsenter prefix. Its interfaces go with it."""
-    holder = subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
-    ns_path = f"/proc/{holder.pid}/ns/net"
-    try:
-        own = os.readlink("/proc/self/ns/net")
-        wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
-        prefix = ["nsenter", f"--net={ns_path}"]
-        sh(*prefix, "ip", "link", "set", "lo", "up")
-        yield prefix
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
 
 
 def links(ns):
@@ -297,39 +273,6 @@ def kill_9_in_the_middle_leaves_nothing_half_made():
         h.stop()
 
 
-def guest_paths():
-    out = subprocess.run(["bash", "-c", "source guest/paths.sh >/dev/null && "
-                          "echo $GUEST_BZIMAGE; echo $GUEST_INITRAMFS"],
-                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(
-                             os.path.abspath(__file__)))),
-                         capture_output=True, text=True, check=True).stdout.split()
-    return out[0], out[1]
-
-
-def console(h, name):
-    try:
-        with open(os.path.join(h.state, "vms", name, "console.log"), errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
-
-
-def wait_console(h, name, pattern, timeout=240):
-    found = []
-
-    def seen():
-        match = re.search(pattern, console(h, name))
-        if match:
-            found.append(match)
-        return bool(match)
-    try:
-        wait_until(seen, timeout=timeout, what=f"{name}: {pattern}")
-    except AssertionError:
-        print("\n".join(f"#   {line}" for line in console(h, name).splitlines()[-20:]))
-        raise
-    return found[0]
-
-
 def linux_vm(h, name, kernel, initrd, ping):
     boot = f"console=ttyS0 reboot=k quiet tern.mode=dhcp tern.ping={ping}"
     doc = {"boot-source": {"kernel_image_path": kernel, "initrd_path": initrd,
@@ -401,4 +344,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    run(setup)
+    main(setup)

@@ -23,9 +23,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test, test_in_builds_where  # noqa: E402
+from tap import test, test_in_builds_where  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import ROOT, TERNCTL, WORK, Host, has_test_hooks, setup, wait_until  # noqa: E402
+from ternd_host import main, ROOT, TERNCTL, Host, has_test_hooks, setup, wait_until  # noqa: E402
 
 BALLOON = {"amount_mib": 0, "deflate_on_oom": True}
 RESETTING_GUEST = os.path.join(ROOT, "build/guests/protected32-pvh.elf")
@@ -461,7 +461,4 @@ def kill9_inside_a_snapshot_leaves_the_whole_snapshot_or_nothing():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)

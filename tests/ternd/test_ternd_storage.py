@@ -11,14 +11,13 @@ against the sanitizer build; the VMs always run build/tern."""
 import json
 import os
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import run, test, test_in_builds_where  # noqa: E402
+from tap import test, test_in_builds_where  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import GUEST, WORK, Host, has_test_hooks, setup  # noqa: E402
+from ternd_host import main, GUEST, Host, has_test_hooks, setup  # noqa: E402
 
 MiB = 1 << 20
 
@@ -260,7 +259,4 @@ def kill9_in_the_middle_of_a_create_leaves_the_whole_volume_or_nothing():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)

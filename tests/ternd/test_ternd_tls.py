@@ -20,8 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tap import run, skip, test  # noqa: E402
-from ternd_host import GUEST, ROOT, TERN, TERNCTL, TERND, WORK, Host, wait_until  # noqa: E402
+from tap import skip, test  # noqa: E402
+from ternd_host import main, GUEST, ROOT, TERN, TERNCTL, TERND, WORK, Host, wait_until  # noqa: E402
 
 CERTS_SCRIPT = os.path.join(ROOT, "scripts", "ternd-tls-certs")
 PKI = os.path.join(WORK, "pki")
@@ -537,7 +537,4 @@ def setup():
 
 
 if __name__ == "__main__":
-    try:
-        run(setup)
-    finally:
-        subprocess.run(["rm", "-rf", WORK])
+    main(setup)
