@@ -45,17 +45,14 @@ def test_with_timeout(seconds):
     return register
 
 
-def test_in_builds_where(applies, timeout=None):
+def test_in_builds_where(applies):
     """@test for a test that belongs to some builds only (the sanitizer
     build's test hooks, say): applies() is asked after setup, and where it
     is false the test is not part of this run at all. The suite runs each
     file once per build, so the test runs where it means something and is
-    neither passed nor skipped where it does not. timeout: as
-    @test_with_timeout."""
+    neither passed nor skipped where it does not."""
     def register(fn):
         fn.tap_applies = applies
-        if timeout:
-            fn.tap_timeout = timeout
         return test(fn)
     return register
 

@@ -10,9 +10,9 @@ running after it, console and API working), autostart at the next ternd
 start, a shutdown through the ACPI power button that the guest obeys, and
 nothing left behind.
 
-The scenario runs once, against the plain build: it boots Linux guests
-for minutes, and every ternd path it drives runs under AddressSanitizer in
-the suite's other files (on the tiny guests)."""
+tests/run runs it once, against the plain build (TERND_PLAIN_ONLY): it
+boots Linux guests for minutes, and every ternd path it drives runs under
+AddressSanitizer in the suite's other files (on the tiny guests)."""
 import json
 import os
 import re
@@ -20,9 +20,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import test_in_builds_where  # noqa: E402
+from tap import test_with_timeout  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
-from ternd_host import (main, Host, console_log, guest_paths, has_test_hooks,  # noqa: E402
+from ternd_host import (main, Host, console_log, guest_paths,  # noqa: E402
                         netns, setup as host_setup, sh, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
@@ -32,11 +32,6 @@ VOLUME_MIB = 8
 # drivers, tern.mode=dhcp configures eth0 and pings tern.ping's addresses,
 # tern.power=button powers off on the ACPI power button (busybox acpid).
 BOOT_ARGS = "console=ttyS0 reboot=k quiet"
-
-
-def plain_build():
-    """The sanitizer build is the one with test hooks."""
-    return not has_test_hooks()
 
 
 def define_linux(h, name, boot_args, **sections):
@@ -76,7 +71,7 @@ def ping_results(h, name, address):
     return console_log(h, name).count(f"TERN-PING {address} ok")
 
 
-@test_in_builds_where(plain_build, timeout=1500)
+@test_with_timeout(1100)
 def three_linux_vms_under_one_ternd_from_define_to_shutdown():
     with netns() as ns, Host() as h:
         h.start(wrapper=ns)
