@@ -43,6 +43,44 @@ def guest_paths():
     return out[0], out[1]
 
 
+def test_guest_paths():
+    """The guest bzImage and the test initramfs the guest tests boot (no
+    fio or iperf3: the smaller one, for benchmarks that only idle)."""
+    out = subprocess.run(
+        ["bash", "-c", "source guest/paths.sh >/dev/null && "
+         "echo $GUEST_BZIMAGE; echo $GUEST_INITRAMFS"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
+    return out[0], out[1]
+
+
+def process_memory_kib(pid, memory_mib):
+    """A VMM's memory from /proc/PID/smaps, in KiB: (total RSS, the
+    guest-RAM mapping's RSS, total Anonymous, the guest-RAM mapping's
+    Anonymous). The guest-RAM mapping is the most resident one whose size
+    is within [memory, memory + 4 MiB], as bench/boot and
+    bench/density-probe find it. None when the process is gone."""
+    maps = []
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    maps.append({})
+                    continue
+                key, _, rest = line.partition(":")
+                fields = rest.split()
+                if maps and len(fields) == 2 and fields[1] == "kB":
+                    maps[-1][key] = int(fields[0])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    guest = {}
+    for m in maps:
+        if memory_mib * 1024 <= m.get("Size", 0) <= (memory_mib + 4) * 1024 and \
+                m.get("Rss", 0) >= guest.get("Rss", 0):
+            guest = m
+    return (sum(m.get("Rss", 0) for m in maps), guest.get("Rss", 0),
+            sum(m.get("Anonymous", 0) for m in maps), guest.get("Anonymous", 0))
+
+
 def tern_argv(memory_mib, cpus, devices):
     bzimage, initrd = guest_paths()
     return [TERN, "run", "--kernel", bzimage, "--initrd", initrd, "--memory",
