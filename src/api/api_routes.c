@@ -276,9 +276,8 @@ static void route_balloon_hint_status(struct api_call *call)
 {
 	struct tern_error err;
 
-	reply_json_or_fault(call,
-			    instance_balloon_hint_status(call->inst, &err),
-			    &err);
+	reply_json_or_fault(
+		call, instance_balloon_hint_status(call->inst, &err), &err);
 }
 
 /* PATCH /balloon/hinting/stop: a body, if any, is not read (as in

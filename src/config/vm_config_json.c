@@ -951,8 +951,8 @@ static const struct json_field balloon_fields[] = {
 
 /* Firecracker's balloon is tern's virtio-balloon (--balloon): amount_mib is
  * --balloon size=, stats_polling_interval_s stats=, free_page_reporting
- * free-page-reporting and free_page_hinting free-page-hinting. PUT replaces the whole
- * device configuration. */
+ * free-page-reporting and free_page_hinting free-page-hinting. PUT replaces the
+ * whole device configuration. */
 static int apply_balloon(struct vm_config *config,
 			 struct vm_config_storage *storage, const json_t *body,
 			 int unused, struct tern_error *err)
@@ -1458,13 +1458,13 @@ json_t *vm_config_json_export_balloon(const struct vm_config *config)
 		return json_null();
 	/* --balloon size= may be a 4 KiB multiple below a MiB: amount_mib
 	 * shows whole MiB, as Firecracker counts. */
-	return json_pack(
-		"{s:I, s:b, s:I, s:b, s:b}", "amount_mib",
-		(json_int_t)(balloon->target_bytes / MIB), "deflate_on_oom",
-		balloon->deflate_on_oom, "stats_polling_interval_s",
-		(json_int_t)balloon->stats_interval_s, "free_page_hinting",
-		balloon->free_page_hinting,
-		"free_page_reporting", balloon->free_page_reporting);
+	return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib",
+			 (json_int_t)(balloon->target_bytes / MIB),
+			 "deflate_on_oom", balloon->deflate_on_oom,
+			 "stats_polling_interval_s",
+			 (json_int_t)balloon->stats_interval_s,
+			 "free_page_hinting", balloon->free_page_hinting,
+			 "free_page_reporting", balloon->free_page_reporting);
 }
 
 static json_t *export_logger(const struct vm_config *config)

@@ -17,8 +17,9 @@ static int explain(int ret, struct tern_error *err)
 		return tern_error_set(err, EAGAIN,
 				      "the guest's balloon driver has not "
 				      "set the device up yet");
-	return tern_error_set(err, -ret, "balloon free page hinting: refused "
-					 "by the device");
+	return tern_error_set(err, -ret,
+			      "balloon free page hinting: refused "
+			      "by the device");
 }
 
 int instance_balloon_hint_start(struct instance *inst, bool ack_on_stop,

@@ -295,8 +295,7 @@ static void fc_balloon(struct virtio_device *vdev, json_t *doc)
 		       info.hint_ranges);
 	fc_metrics_add(doc, "balloon", "free_page_hint_freed",
 		       info.hinted_bytes);
-	fc_metrics_add(doc, "balloon", "free_page_hint_fails",
-		       info.hint_fails);
+	fc_metrics_add(doc, "balloon", "free_page_hint_fails", info.hint_fails);
 }
 
 static void fc_entropy(struct virtio_device *vdev, json_t *doc)

@@ -276,8 +276,7 @@ static bool release_free_range(struct virtio_balloon *b, int i,
 	last = (gpa + iov->iov_len) & ~(VIRTIO_BALLOON_PAGE_SIZE - 1);
 	if (last <= first)
 		return true;
-	return release_range(b, first, hva + (first - gpa), last - first,
-			     kind);
+	return release_range(b, first, hva + (first - gpa), last - first, kind);
 }
 
 /* Free page reporting (spec 5.5.6.7): each device-writable descriptor is
@@ -316,8 +315,7 @@ static bool serve_hint_buffer(struct virtio_balloon *b)
 		    sizeof(cmd)) {
 			signal = balloon_hint_guest_cmd(&b->state.hint,
 							le32toh(cmd));
-			virtio_stat_add(&b->vdev.stats.bytes_read,
-					sizeof(cmd));
+			virtio_stat_add(&b->vdev.stats.bytes_read, sizeof(cmd));
 		}
 	} else if (chain->readable_len) {
 		count_error(b); /* not a command id: ignored */
@@ -892,8 +890,7 @@ static int set_hint_cmd(struct virtio_balloon *b, bool start, bool ack)
 		id = balloon_hint_start(&b->state.hint, ack);
 	else
 		balloon_hint_stop(&b->state.hint);
-	log_debug("%s: free page hinting: command id %u", vdev->ops->name,
-		  id);
+	log_debug("%s: free page hinting: command id %u", vdev->ops->name, id);
 	virtio_device_signal_config(vdev);
 	return 0;
 }

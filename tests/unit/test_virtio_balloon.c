@@ -609,7 +609,6 @@ static void reset_drops_the_held_stats_buffer(void **state)
 	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 5);
 }
 
-
 /* ---- free page hinting (spec 5.5.6.4) ---- */
 
 #define HINT_BIT (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT)
@@ -628,8 +627,7 @@ static int setup_hinting(void **state)
 }
 
 /* The driver's command id: a 4-byte device-readable buffer. */
-static void send_cmd(struct fixture *f, unsigned q, unsigned slot,
-		     uint32_t cmd)
+static void send_cmd(struct fixture *f, unsigned q, unsigned slot, uint32_t cmd)
 {
 	uint64_t gpa = CMD_GPA + 8ULL * slot;
 
@@ -785,8 +783,8 @@ static void hostile_hint_buffers_release_nothing(void **state)
 	memcpy(guest_memory_ptr(&f->mem, CMD_GPA, 4), &cmd, 4);
 	set_desc(f, q, 3, CMD_GPA, 2, VRING_DESC_F_NEXT, 4);
 	set_desc(f, q, 4, CMD_GPA + 2, 2, VRING_DESC_F_NEXT, 5);
-	set_desc(f, q, 5, MiB(8) + 1, PAGE, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
-		 6);
+	set_desc(f, q, 5, MiB(8) + 1, PAGE,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 6);
 	set_desc(f, q, 6, MiB(12), MiB(1), VRING_DESC_F_WRITE, 0);
 	offer(f, q, 3);
 	notify(f, q);
