@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
 import guestlib  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from apiclient import Api, parse_prometheus  # noqa: E402
+from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
 
 MiB = 1 << 20
 TERN_WARNING = re.compile(r"tern: \[[^\]]*\] (warning|error)")
@@ -200,6 +201,17 @@ def free_page_reporting_gives_freed_memory_back():
     os.unlink(log)
 
 
+def start_through_the_api(sock):
+    """tern run --api-sock waits for InstanceStart (the command line only
+    pre-configures): sent from a thread while guestlib waits for the boot."""
+    def start():
+        wait_for_socket(sock, timeout=60)
+        Api(sock).ok("PUT", "/actions", {"action_type": "InstanceStart"})
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    return thread
+
+
 def hint_status(api):
     status, body = api.get("/balloon/hinting/status")
     assert status == 200, (status, body)
@@ -210,6 +222,7 @@ def hint_status(api):
 def free_page_hinting_gives_free_memory_back_when_asked():
     log = log_file("hinting")
     sock = log + ".sock"
+    start_through_the_api(sock)
     with guestlib.Guest(cpus=2, memory="512M", log_path=log,
                         extra=["--balloon", "free-page-hinting", "--api-sock", sock,
                                "--log-level", "debug"]) as guest:
