@@ -1,6 +1,7 @@
 /* Fuzz target: virtio-balloon (inflate, deflate, statistics, free page
- * reporting) from a hostile driver, with the host changing the target and
- * asking for statistics in between. Pages are "released" by a stand-in
+ * reporting and hinting) from a hostile driver, with the host changing the
+ * target, asking for statistics and starting and stopping hinting runs in
+ * between. Pages are "released" by a stand-in
  * that checks each range lies inside guest memory and zeroes it (as
  * MADV_DONTNEED would), so ASan sees a range that is not. */
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static void host_op(struct fuzz_driver *d, struct fuzz_input *in)
 {
 	uint8_t op = fuzz_u8(in);
 
-	switch (op % 3) {
+	switch (op % 5) {
 	case 0:
 		virtio_balloon_set_target(d->vdev,
 					  (uint64_t)fuzz_u16(in) * 4096);
@@ -31,8 +32,14 @@ static void host_op(struct fuzz_driver *d, struct fuzz_input *in)
 	case 1:
 		virtio_balloon_request_stats(d->vdev);
 		break;
-	default:
+	case 2:
 		virtio_balloon_set_stats_interval(d->vdev, fuzz_u8(in) % 3);
+		break;
+	case 3:
+		virtio_balloon_hint_start(d->vdev, op & 0x80);
+		break;
+	default:
+		virtio_balloon_hint_stop(d->vdev);
 		break;
 	}
 }
@@ -46,6 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.deflate_on_oom = setup & 0x10,
 		.stats_interval_s = (setup & 0x20) ? 1 : 0,
 		.free_page_reporting = setup & 0x40,
+		.free_page_hinting = setup & 0x80,
 	};
 	struct virtio_device *vdev = virtio_balloon_create(&opts);
 	struct fuzz_driver d;

@@ -9,6 +9,7 @@
 #include "config/json_fields.h"
 #include "config/rate_limiter_json.h"
 #include "control/balloon_control.h"
+#include "control/balloon_hinting_control.h"
 #include "control/migration_control.h"
 #include "control/drive_control.h"
 #include "control/rate_limiter_control.h"
@@ -244,6 +245,49 @@ static void route_balloon_stats(struct api_call *call)
 							  &err);
 		reply_result(call->reply, ret, &err);
 	}
+}
+
+static const struct json_field balloon_hint_start_fields[] = {
+	{"acknowledge_on_stop", JSON_FIELD_BOOL, 0, 0, 0},
+};
+
+/* PATCH /balloon/hinting/start: the body is optional (Firecracker's
+ * acknowledge_on_stop defaults to true). */
+static void route_balloon_hint_start(struct api_call *call)
+{
+	struct tern_error err;
+	json_t *ack;
+	int ret;
+
+	if (call->body &&
+	    JSON_FIELDS_CHECK(call->body, "balloon/hinting/start",
+			      balloon_hint_start_fields, 0, &err)) {
+		api_reply_fault(call->reply, 400, err.message);
+		return;
+	}
+	ack = call->body ? json_fields_get(call->body, "acknowledge_on_stop")
+			 : NULL;
+	ret = instance_balloon_hint_start(call->inst, !ack || json_is_true(ack),
+					  &err);
+	reply_result(call->reply, ret, &err);
+}
+
+static void route_balloon_hint_status(struct api_call *call)
+{
+	struct tern_error err;
+
+	reply_json_or_fault(
+		call, instance_balloon_hint_status(call->inst, &err), &err);
+}
+
+/* PATCH /balloon/hinting/stop: a body, if any, is not read (as in
+ * Firecracker). */
+static void route_balloon_hint_stop(struct api_call *call)
+{
+	struct tern_error err;
+	int ret = instance_balloon_hint_stop(call->inst, &err);
+
+	reply_result(call->reply, ret, &err);
 }
 
 static void route_entropy(struct api_call *call)
@@ -597,6 +641,8 @@ static void route_migration(struct api_call *call)
 #define M_GET 1
 #define M_PUT 2
 #define M_PATCH 4
+/* Not a method: PUT/PATCH may come without a body (call->body NULL). */
+#define BODY_OPTIONAL 8
 
 struct route {
 	const char *path; /* a trailing '/' takes an {id} */
@@ -622,6 +668,11 @@ static const struct route routes[] = {
 	{"/vsock", M_PUT, route_vsock},
 	{"/balloon", M_GET | M_PUT | M_PATCH, route_balloon},
 	{"/balloon/statistics", M_GET | M_PATCH, route_balloon_stats},
+	{"/balloon/hinting/start", M_PATCH | BODY_OPTIONAL,
+	 route_balloon_hint_start},
+	{"/balloon/hinting/status", M_GET, route_balloon_hint_status},
+	{"/balloon/hinting/stop", M_PATCH | BODY_OPTIONAL,
+	 route_balloon_hint_stop},
 	{"/entropy", M_PUT, route_entropy},
 	{"/mmds", M_GET | M_PUT | M_PATCH, route_mmds},
 	{"/mmds/config", M_PUT, route_mmds_config},
@@ -674,6 +725,16 @@ static const struct route *find_route(const char *path, const char **id)
 	return NULL;
 }
 
+/* No body, or only white space (curl -d "" sends none). */
+static int is_blank(const char *body, size_t len)
+{
+	for (size_t i = 0; body && i < len; i++)
+		if (body[i] != ' ' && body[i] != '\t' && body[i] != '\r' &&
+		    body[i] != '\n')
+			return 0;
+	return 1;
+}
+
 static int parse_body(struct api_call *call, const char *body, size_t len)
 {
 	json_error_t json_err;
@@ -719,7 +780,9 @@ void api_route(struct instance *inst, const char *method, const char *path,
 		api_reply_fault(reply, 400, message);
 		return;
 	}
-	if (bit != M_GET && parse_body(&call, body, body_len))
+	if (bit != M_GET &&
+	    !((route->methods & BODY_OPTIONAL) && is_blank(body, body_len)) &&
+	    parse_body(&call, body, body_len))
 		return;
 	route->handle(&call);
 	json_decref(call.body);

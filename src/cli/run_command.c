@@ -298,6 +298,9 @@ void run_command_print_help(FILE *out)
 		"statistics this often\n"
 		"                           free-page-reporting  the guest "
 		"gives free pages back\n"
+		"                           free-page-hinting  the guest "
+		"gives free pages back\n"
+		"                                      when asked (API)\n"
 		"                         Ctrl-A b SIZE Enter on the console "
 		"sets a new size.\n"
 		"      --vsock cid=N,socket=PATH\n"
@@ -573,12 +576,14 @@ static int parse_balloon(const char *text, struct vm_balloon_config *balloon,
 			balloon->deflate_on_oom = 1;
 		else if (!strcmp(item, "free-page-reporting"))
 			balloon->free_page_reporting = 1;
+		else if (!strcmp(item, "free-page-hinting"))
+			balloon->free_page_hinting = 1;
 		else
 			ret = tern_error_set(
 				err, EINVAL,
 				"--balloon: unknown setting '%s' (use "
 				"size=SIZE, deflate-on-oom, stats=SECONDS, "
-				"free-page-reporting)",
+				"free-page-reporting, free-page-hinting)",
 				item);
 	}
 	return ret;

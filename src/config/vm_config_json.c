@@ -950,9 +950,9 @@ static const struct json_field balloon_fields[] = {
 };
 
 /* Firecracker's balloon is tern's virtio-balloon (--balloon): amount_mib is
- * --balloon size=, stats_polling_interval_s stats=, and free_page_reporting
- * (which Firecracker has too) free-page-reporting. PUT replaces the whole
- * device configuration. */
+ * --balloon size=, stats_polling_interval_s stats=, free_page_reporting
+ * free-page-reporting and free_page_hinting free-page-hinting. PUT replaces the
+ * whole device configuration. */
 static int apply_balloon(struct vm_config *config,
 			 struct vm_config_storage *storage, const json_t *body,
 			 int unused, struct tern_error *err)
@@ -965,10 +965,6 @@ static int apply_balloon(struct vm_config *config,
 
 	if (ret)
 		return ret;
-	if (json_is_true(json_fields_get(body, "free_page_hinting")))
-		return tern_error_set(err, EINVAL,
-				      "balloon.free_page_hinting: not "
-				      "supported (free_page_reporting is)");
 	n = json_integer_value(json_fields_get(body, "amount_mib"));
 	balloon.target_bytes = (uint64_t)n * MIB;
 	value = json_fields_get(body, "stats_polling_interval_s");
@@ -985,6 +981,8 @@ static int apply_balloon(struct vm_config *config,
 		json_is_true(json_fields_get(body, "deflate_on_oom"));
 	balloon.free_page_reporting =
 		json_is_true(json_fields_get(body, "free_page_reporting"));
+	balloon.free_page_hinting =
+		json_is_true(json_fields_get(body, "free_page_hinting"));
 	config->balloon = balloon;
 	(void)storage;
 	return config_check_balloon_fits(config, "balloon.amount_mib",
@@ -1460,12 +1458,13 @@ json_t *vm_config_json_export_balloon(const struct vm_config *config)
 		return json_null();
 	/* --balloon size= may be a 4 KiB multiple below a MiB: amount_mib
 	 * shows whole MiB, as Firecracker counts. */
-	return json_pack(
-		"{s:I, s:b, s:I, s:b, s:b}", "amount_mib",
-		(json_int_t)(balloon->target_bytes / MIB), "deflate_on_oom",
-		balloon->deflate_on_oom, "stats_polling_interval_s",
-		(json_int_t)balloon->stats_interval_s, "free_page_hinting", 0,
-		"free_page_reporting", balloon->free_page_reporting);
+	return json_pack("{s:I, s:b, s:I, s:b, s:b}", "amount_mib",
+			 (json_int_t)(balloon->target_bytes / MIB),
+			 "deflate_on_oom", balloon->deflate_on_oom,
+			 "stats_polling_interval_s",
+			 (json_int_t)balloon->stats_interval_s,
+			 "free_page_hinting", balloon->free_page_hinting,
+			 "free_page_reporting", balloon->free_page_reporting);
 }
 
 static json_t *export_logger(const struct vm_config *config)

@@ -19,11 +19,9 @@ static const char *const stat_fields[VIRTIO_BALLOON_STAT_TAGS] = {
 	"direct_reclaim",
 };
 
-/* With inst->lock held: the running VM's balloon in *balloon, or an
- * error. */
-static int running_balloon(struct instance *inst, const char *what,
-			   struct virtio_device **balloon,
-			   struct tern_error *err)
+int instance_running_balloon(struct instance *inst, const char *what,
+			     struct virtio_device **balloon,
+			     struct tern_error *err)
 {
 	*balloon = NULL;
 	if (!inst->config.balloon.enabled)
@@ -50,7 +48,8 @@ int instance_balloon_set_target(struct instance *inst, long long amount_mib,
 	int ret;
 
 	pthread_mutex_lock(&inst->lock);
-	ret = running_balloon(inst, "changing the balloon size", &balloon, err);
+	ret = instance_running_balloon(inst, "changing the balloon size",
+				       &balloon, err);
 	if (!ret) {
 		changed = inst->config;
 		changed.balloon.target_bytes = (uint64_t)amount_mib * MIB;
@@ -83,8 +82,8 @@ int instance_balloon_set_stats_interval(struct instance *inst,
 
 	snprintf(shown, sizeof(shown), "%lld", seconds);
 	pthread_mutex_lock(&inst->lock);
-	ret = running_balloon(inst, "changing the statistics interval",
-			      &balloon, err);
+	ret = instance_running_balloon(inst, "changing the statistics interval",
+				       &balloon, err);
 	if (!ret)
 		ret = config_check_balloon_stats(
 			"balloon.stats_polling_interval_s", seconds, shown,
@@ -135,7 +134,8 @@ json_t *instance_balloon_statistics(struct instance *inst,
 	json_t *doc;
 
 	pthread_mutex_lock(&inst->lock);
-	if (!running_balloon(inst, "balloon statistics", &balloon, err)) {
+	if (!instance_running_balloon(inst, "balloon statistics", &balloon,
+				      err)) {
 		virtio_balloon_get_info(balloon, &info);
 		/* The statistics queue exists when the device was created
 		 * with an interval. */

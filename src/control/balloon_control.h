@@ -10,6 +10,12 @@
 
 #include "control/instance.h"
 
+/* With inst->lock held: the running (or paused) VM's balloon in *balloon,
+ * or an error naming `what` (-ENODEV none, -EPERM not started). */
+int instance_running_balloon(struct instance *inst, const char *what,
+			     struct virtio_device **balloon,
+			     struct tern_error *err);
+
 /* PATCH /balloon {"amount_mib": N}: a new target, below guest RAM. */
 int instance_balloon_set_target(struct instance *inst, long long amount_mib,
 				struct tern_error *err);

@@ -106,6 +106,9 @@ static void write_balloon(struct virtio_device *balloon,
 		      "Of which the guest reported free (free page "
 		      "reporting).",
 		      info.reported_bytes);
+	single_sample(out, "tern_balloon_hinted_bytes_total", METRICS_COUNTER,
+		      "Of which the guest hinted free (free page hinting).",
+		      info.hinted_bytes);
 	single_sample(out, "tern_balloon_stats_updates_total", METRICS_COUNTER,
 		      "Statistics buffers the guest sent.", info.stats_updates);
 }
@@ -282,8 +285,17 @@ static void fc_balloon(struct virtio_device *vdev, json_t *doc)
 	virtio_balloon_get_info(vdev, &info);
 	fc_metrics_add(doc, "balloon", "stats_updates_count",
 		       info.stats_updates);
+	fc_metrics_add(doc, "balloon", "free_page_report_count",
+		       info.report_ranges);
 	fc_metrics_add(doc, "balloon", "free_page_report_freed",
 		       info.reported_bytes);
+	fc_metrics_add(doc, "balloon", "free_page_report_fails",
+		       info.report_fails);
+	fc_metrics_add(doc, "balloon", "free_page_hint_count",
+		       info.hint_ranges);
+	fc_metrics_add(doc, "balloon", "free_page_hint_freed",
+		       info.hinted_bytes);
+	fc_metrics_add(doc, "balloon", "free_page_hint_fails", info.hint_fails);
 }
 
 static void fc_entropy(struct virtio_device *vdev, json_t *doc)

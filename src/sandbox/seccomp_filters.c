@@ -342,7 +342,7 @@ static const struct seccomp_rule vsock_io[] = {
 
 static const struct seccomp_rule balloon_io[] = {
 	ALLOW_IF(madvise, 2, MADV_DONTNEED,
-		 "inflated and reported pages "
+		 "inflated, reported and hinted pages "
 		 "go back to the host"),
 	ALLOW(timerfd_settime, "the statistics timer"),
 	ALLOW(sysinfo,

@@ -466,15 +466,19 @@ static int compare_balloon(const struct vm_balloon_config *old,
 		return 0;
 	/* Both decide the features the guest negotiated. */
 	if (!old->deflate_on_oom != !cur->deflate_on_oom ||
-	    !old->free_page_reporting != !cur->free_page_reporting)
+	    !old->free_page_reporting != !cur->free_page_reporting ||
+	    !old->free_page_hinting != !cur->free_page_hinting)
 		return tern_error_set(
 			err, EINVAL,
-			"the snapshot's balloon has deflate_on_oom %s and "
-			"free_page_reporting %s, this VM's %s and %s",
+			"the snapshot's balloon has deflate_on_oom %s, "
+			"free_page_reporting %s and free_page_hinting %s, "
+			"this VM's %s, %s and %s",
 			old->deflate_on_oom ? "on" : "off",
 			old->free_page_reporting ? "on" : "off",
+			old->free_page_hinting ? "on" : "off",
 			cur->deflate_on_oom ? "on" : "off",
-			cur->free_page_reporting ? "on" : "off");
+			cur->free_page_reporting ? "on" : "off",
+			cur->free_page_hinting ? "on" : "off");
 	return 0;
 }
 

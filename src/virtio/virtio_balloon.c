@@ -1,5 +1,6 @@
 #include "virtio/virtio_balloon.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +16,20 @@
 #include "devices/device.h"
 #include "util/log.h"
 #include "util/timer_fd.h"
+#include "virtio/virtio_balloon_hint.h"
 
 #define QUEUE_INFLATE 0
 #define QUEUE_DEFLATE 1
 #define NO_QUEUE (-1)
 
-/* Config space (spec 5.5.4): num_pages and actual. tern offers neither
- * FREE_PAGE_HINT nor PAGE_POISON, so the fields after them do not exist. */
+/* Config space (spec 5.5.4): num_pages, actual, and with FREE_PAGE_HINT
+ * offered free_page_hint_cmd_id. tern does not offer PAGE_POISON, so
+ * poison_val (offset 12) does not exist. */
 #define CONFIG_NUM_PAGES 0
 #define CONFIG_ACTUAL 4
+#define CONFIG_HINT_CMD_ID 8
 #define CONFIG_SIZE 8
+#define CONFIG_SIZE_HINTING 12
 
 /* One statistics entry: le16 tag, le64 value, packed (spec 5.5.6.3). */
 #define STAT_ENTRY_SIZE 10
@@ -36,6 +41,7 @@ struct balloon_state {
 	uint32_t actual; /* written by the driver */
 	/* Queue numbers for the negotiated features (NO_QUEUE: absent). */
 	int stats_queue;
+	int hint_queue;
 	int reporting_queue;
 	/* The statistics buffer the device holds until it wants new values. */
 	bool stats_held;
@@ -43,6 +49,7 @@ struct balloon_state {
 	uint32_t stats_valid;
 	uint64_t stats[VIRTIO_BALLOON_STAT_TAGS];
 	uint64_t stats_updated_ns;
+	struct balloon_hint hint;
 };
 
 struct virtio_balloon {
@@ -116,15 +123,19 @@ static bool trim_to_huge_pages(const struct guest_memory *mem, uint64_t *gpa,
 	return true;
 }
 
-/* Gives one range back; the range was checked inside guest RAM. */
-static void release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
-			  uint64_t len, bool reported)
+/* Who gave the pages: the counters differ. */
+enum release_kind { RELEASE_INFLATED, RELEASE_REPORTED, RELEASE_HINTED };
+
+/* Gives one range back; the range was checked inside guest RAM. Returns
+ * false when the host refused it. */
+static bool release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
+			  uint64_t len, enum release_kind kind)
 {
 	uint8_t *start = hva;
 	int ret;
 
 	if (!trim_to_huge_pages(b->vdev.mem, &gpa, &start, &len))
-		return;
+		return true;
 	hva = start;
 	ret = b->release(b->release_opaque, gpa, hva, len);
 
@@ -137,13 +148,16 @@ static void release_range(struct virtio_balloon *b, uint64_t gpa, void *hva,
 				 b->vdev.ops->name, (unsigned long long)gpa,
 				 strerror(-ret));
 		b->release_warned = true;
-		return;
+		return false;
 	}
 	/* The pages read as zeros now: a Diff snapshot must hold that. */
 	guest_memory_mark_dirty(b->vdev.mem, hva, len);
 	virtio_stat_add(&b->counters.released_bytes, len);
-	if (reported)
+	if (kind == RELEASE_REPORTED)
 		virtio_stat_add(&b->counters.reported_bytes, len);
+	else if (kind == RELEASE_HINTED)
+		virtio_stat_add(&b->counters.hinted_bytes, len);
+	return true;
 }
 
 static int compare_pfn(const void *a, const void *b)
@@ -202,7 +216,7 @@ static uint32_t release_pfns(struct virtio_balloon *b, uint32_t count)
 			count_error(b);
 			continue;
 		}
-		release_range(b, gpa, hva, len, false);
+		release_range(b, gpa, hva, len, RELEASE_INFLATED);
 	}
 	return pages;
 }
@@ -241,9 +255,32 @@ static bool hva_to_gpa(const struct guest_memory *mem, const void *hva,
 	return false;
 }
 
+/* One device-writable segment of the chain is a range of free guest
+ * pages (reporting, hinting). Only whole 4 KiB pages inside it are
+ * released: rounding outward would zero a neighbour's data. The ring
+ * walker already checked the segment inside guest RAM. Returns false
+ * when it could not be released. */
+static bool release_free_range(struct virtio_balloon *b, int i,
+			       enum release_kind kind)
+{
+	const struct iovec *iov = &b->chain.iov[i];
+	uint8_t *hva = iov->iov_base;
+	uint64_t gpa, first, last;
+
+	if (!hva_to_gpa(b->vdev.mem, hva, &gpa)) {
+		count_error(b);
+		return false;
+	}
+	first = (gpa + VIRTIO_BALLOON_PAGE_SIZE - 1) &
+		~(VIRTIO_BALLOON_PAGE_SIZE - 1);
+	last = (gpa + iov->iov_len) & ~(VIRTIO_BALLOON_PAGE_SIZE - 1);
+	if (last <= first)
+		return true;
+	return release_range(b, first, hva + (first - gpa), last - first, kind);
+}
+
 /* Free page reporting (spec 5.5.6.7): each device-writable descriptor is
- * one range of free guest pages. Only whole 4 KiB pages inside a range
- * are released: rounding outward would zero a neighbour's data. */
+ * one range of free guest pages. */
 static void serve_report_buffer(struct virtio_balloon *b)
 {
 	const struct virtq_chain *chain = &b->chain;
@@ -252,22 +289,45 @@ static void serve_report_buffer(struct virtio_balloon *b)
 	if (chain->readable_count)
 		count_error(b); /* reports are device-writable; ignored */
 	for (int i = chain->readable_count; i < end; i++) {
-		uint64_t gpa, first, last;
-		uint8_t *hva = chain->iov[i].iov_base;
-
-		if (!hva_to_gpa(b->vdev.mem, hva, &gpa)) {
-			count_error(b);
-			continue;
-		}
-		first = (gpa + VIRTIO_BALLOON_PAGE_SIZE - 1) &
-			~(VIRTIO_BALLOON_PAGE_SIZE - 1);
-		last = (gpa + chain->iov[i].iov_len) &
-			~(VIRTIO_BALLOON_PAGE_SIZE - 1);
-		if (last <= first)
-			continue;
-		release_range(b, first, hva + (first - gpa), last - first,
-			      true);
+		virtio_stat_add(&b->counters.report_ranges, 1);
+		if (!release_free_range(b, i, RELEASE_REPORTED))
+			virtio_stat_add(&b->counters.report_fails, 1);
 	}
+}
+
+/* Free page hinting (spec 5.5.6.4): a device-readable part of exactly 4
+ * bytes is a command id from the guest (the run it starts sending for,
+ * or STOP); device-writable segments are blocks of free pages the guest
+ * holds for the host. Blocks are released only while they belong to the
+ * run the host asked for: after DONE or STOP the guest may be using them
+ * again. Returns true when the config-change interrupt is due (the
+ * guest's STOP was acknowledged with DONE). */
+static bool serve_hint_buffer(struct virtio_balloon *b)
+{
+	const struct virtq_chain *chain = &b->chain;
+	int end = chain->readable_count + chain->writable_count;
+	bool signal = false;
+	uint32_t cmd;
+
+	if (chain->readable_len == sizeof(cmd)) {
+		/* One copy of a buffer the guest may rewrite meanwhile. */
+		if (virtq_chain_read(chain, 0, &cmd, sizeof(cmd)) ==
+		    sizeof(cmd)) {
+			signal = balloon_hint_guest_cmd(&b->state.hint,
+							le32toh(cmd));
+			virtio_stat_add(&b->vdev.stats.bytes_read, sizeof(cmd));
+		}
+	} else if (chain->readable_len) {
+		count_error(b); /* not a command id: ignored */
+	}
+	for (int i = chain->readable_count; i < end; i++) {
+		if (!balloon_hint_takes_ranges(&b->state.hint))
+			break; /* stale blocks: the guest owns them again */
+		virtio_stat_add(&b->counters.hint_ranges, 1);
+		if (!release_free_range(b, i, RELEASE_HINTED))
+			virtio_stat_add(&b->counters.hint_fails, 1);
+	}
+	return signal;
 }
 
 static void log_stats(struct virtio_balloon *b)
@@ -381,7 +441,7 @@ static void balloon_queue_notify(struct virtio_device *vdev, uint16_t q)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
 	struct virtq *vq = &vdev->queues[q].vq;
-	bool used = false;
+	bool used = false, config_changed = false;
 	int ret;
 
 	do {
@@ -396,6 +456,8 @@ static void balloon_queue_notify(struct virtio_device *vdev, uint16_t q)
 				serve_pfn_buffer(b, q == QUEUE_INFLATE);
 			else if (q == b->state.reporting_queue)
 				serve_report_buffer(b);
+			else if (q == b->state.hint_queue)
+				config_changed |= serve_hint_buffer(b);
 			else
 				count_error(b); /* a queue with no role */
 			ret = virtq_push(vq, b->chain.head, 0);
@@ -410,13 +472,19 @@ static void balloon_queue_notify(struct virtio_device *vdev, uint16_t q)
 	} while (virtq_enable_notify(vq));
 	if (used)
 		virtio_device_signal_used(vdev, q);
+	if (config_changed)
+		virtio_device_signal_config(vdev);
 }
 
 static void balloon_config_read(struct virtio_device *vdev, uint32_t offset,
 				void *data, uint32_t size)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
-	uint32_t config[2] = {b->state.num_pages, b->state.actual};
+	/* The core checked offset + size against config_size (12 with
+	 * hinting, 8 without). */
+	uint32_t config[3] = {htole32(b->state.num_pages),
+			      htole32(b->state.actual),
+			      htole32(b->state.hint.host_cmd)};
 
 	memcpy(data, (uint8_t *)config + offset, size);
 }
@@ -425,12 +493,15 @@ static void balloon_config_write(struct virtio_device *vdev, uint32_t offset,
 				 const void *data, uint32_t size)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
-	uint32_t config[2] = {b->state.num_pages, b->state.actual};
+	uint32_t config[3] = {htole32(b->state.num_pages),
+			      htole32(b->state.actual),
+			      htole32(b->state.hint.host_cmd)};
 	uint32_t before = b->state.actual;
 
-	/* Only `actual` is the driver's to write; num_pages stays. */
+	/* Only `actual` is the driver's to write; num_pages and the hint
+	 * command id stay the host's. */
 	memcpy((uint8_t *)config + offset, data, size);
-	b->state.actual = config[1];
+	b->state.actual = le32toh(config[1]);
 	if (b->state.actual != before && b->state.actual == b->state.num_pages)
 		log_debug(
 			"%s: the guest reached the target: %llu MiB in the "
@@ -447,9 +518,12 @@ static int balloon_features_ok(struct virtio_device *vdev, uint64_t features)
 	int next = QUEUE_DEFLATE + 1;
 
 	b->state.stats_queue = NO_QUEUE;
+	b->state.hint_queue = NO_QUEUE;
 	b->state.reporting_queue = NO_QUEUE;
 	if (features & (1ULL << VIRTIO_BALLOON_F_STATS_VQ))
 		b->state.stats_queue = next++;
+	if (features & (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		b->state.hint_queue = next++;
 	if (features & (1ULL << VIRTIO_BALLOON_F_REPORTING))
 		b->state.reporting_queue = next++;
 	return 0;
@@ -475,7 +549,10 @@ static void balloon_reset(struct virtio_device *vdev)
 	b->state.stats_held = false;
 	b->state.actual = 0;
 	b->state.stats_queue = NO_QUEUE;
+	b->state.hint_queue = NO_QUEUE;
 	b->state.reporting_queue = NO_QUEUE;
+	/* A new driver starts with no hinting run (it holds no blocks). */
+	balloon_hint_reset(&b->state.hint);
 	if (b->timer_fd >= 0)
 		timer_fd_disarm(b->timer_fd);
 }
@@ -503,14 +580,31 @@ struct balloon_snapshot {
 	uint64_t stats[VIRTIO_BALLOON_STAT_TAGS];
 };
 
+/* Since free page hinting: its queue and command ids follow (a state
+ * without them, from an older tern, had no hinting to restore). */
+struct balloon_snapshot_hinting {
+	struct balloon_snapshot balloon;
+	int32_t hint_queue;
+	uint32_t host_cmd, last_run_id, guest_cmd, guest_run;
+	uint8_t guest_cmd_valid, ack_on_stop;
+	uint8_t pad[2];
+};
+
+_Static_assert(sizeof(struct balloon_snapshot) % 8 == 0,
+	       "balloon state padding");
+_Static_assert(sizeof(struct balloon_snapshot_hinting) % 8 == 0,
+	       "balloon hinting state padding");
+
 static int balloon_save(struct virtio_device *vdev, void *buf, size_t *len)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
-	struct balloon_snapshot *s = buf;
+	struct balloon_snapshot_hinting *saved = buf;
+	struct balloon_snapshot *s = &saved->balloon;
+	const struct balloon_hint *h = &b->state.hint;
 
-	if (*len < sizeof(*s))
+	if (*len < sizeof(*saved))
 		return -ENOSPC;
-	memset(s, 0, sizeof(*s));
+	memset(saved, 0, sizeof(*saved));
 	s->num_pages = b->state.num_pages;
 	s->actual = b->state.actual;
 	s->stats_queue = b->state.stats_queue;
@@ -520,22 +614,36 @@ static int balloon_save(struct virtio_device *vdev, void *buf, size_t *len)
 	s->stats_head = b->state.stats_head;
 	s->stats_valid = b->state.stats_valid;
 	memcpy(s->stats, b->state.stats, sizeof(s->stats));
-	*len = sizeof(*s);
+	saved->hint_queue = b->state.hint_queue;
+	saved->host_cmd = h->host_cmd;
+	saved->last_run_id = h->last_run_id;
+	saved->guest_cmd = h->guest_cmd;
+	saved->guest_run = h->guest_run;
+	saved->guest_cmd_valid = h->guest_cmd_valid;
+	saved->ack_on_stop = h->ack_on_stop;
+	*len = sizeof(*saved);
 	return 0;
 }
 
+/* NO_QUEUE, or a queue after inflate and deflate that the device has. */
 static bool queue_ok(const struct virtio_device *vdev, int32_t q)
 {
-	return q == NO_QUEUE || (q >= 0 && q < vdev->queue_count);
+	return q == NO_QUEUE || (q > QUEUE_DEFLATE && q < vdev->queue_count);
+}
+
+static bool hinting_offered(const struct virtio_device *vdev)
+{
+	return (vdev->device_features >> VIRTIO_BALLOON_F_FREE_PAGE_HINT) & 1;
 }
 
 static int balloon_check(struct virtio_device *vdev, const void *buf,
 			 size_t len)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
+	struct balloon_snapshot_hinting h;
 	struct balloon_snapshot s;
 
-	if (len != sizeof(s))
+	if (len != sizeof(s) && len != sizeof(h))
 		return -EINVAL;
 	memcpy(&s, buf, sizeof(s));
 	if (!queue_ok(vdev, s.stats_queue) ||
@@ -549,6 +657,14 @@ static int balloon_check(struct virtio_device *vdev, const void *buf,
 	 * already checked that the same features are offered). */
 	if (s.stats_queue != NO_QUEUE && b->timer_fd < 0)
 		return -EINVAL;
+	if (len == sizeof(s))
+		/* An older tern never offered hinting. */
+		return hinting_offered(vdev) ? -EINVAL : 0;
+	memcpy(&h, buf, sizeof(h));
+	if (!queue_ok(vdev, h.hint_queue) || h.guest_cmd_valid > 1 ||
+	    h.ack_on_stop > 1 ||
+	    (h.hint_queue != NO_QUEUE && !hinting_offered(vdev)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -556,6 +672,8 @@ static int balloon_restore(struct virtio_device *vdev, const void *buf,
 			   size_t len)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
+	struct balloon_hint *hint = &b->state.hint;
+	struct balloon_snapshot_hinting h;
 	struct balloon_snapshot s;
 	int ret = balloon_check(vdev, buf, len);
 
@@ -573,6 +691,24 @@ static int balloon_restore(struct virtio_device *vdev, const void *buf,
 		s.stats_valid & ((1U << VIRTIO_BALLOON_STAT_TAGS) - 1);
 	memcpy(b->state.stats, s.stats, sizeof(s.stats));
 	b->state.stats_updated_ns = s.stats_valid ? monotonic_ns() : 0;
+	balloon_hint_init(hint);
+	b->state.hint_queue = NO_QUEUE;
+	if (len == sizeof(h)) {
+		memcpy(&h, buf, sizeof(h));
+		b->state.hint_queue = h.hint_queue;
+		hint->last_run_id = h.last_run_id;
+		hint->guest_cmd = h.guest_cmd;
+		hint->guest_cmd_valid = h.guest_cmd_valid;
+		hint->guest_run = h.guest_run;
+		hint->ack_on_stop = h.ack_on_stop;
+		/* As Firecracker: a run does not go on after a restore.
+		 * DONE lets the guest take its blocks back (it reads it on
+		 * the next config change: PATCH /balloon/hinting/stop
+		 * raises one), and blocks still on their way are not
+		 * released. */
+		hint->host_cmd = hinting_offered(vdev) ? BALLOON_HINT_CMD_DONE
+						       : BALLOON_HINT_CMD_STOP;
+	}
 	/* The held buffer goes back after one interval, as if just taken. */
 	if (b->state.stats_held && b->options.stats_interval_s)
 		arm_stats_timer(b);
@@ -612,7 +748,9 @@ virtio_balloon_create(const struct virtio_balloon_options *options)
 	b->state.num_pages =
 		(uint32_t)(options->target_bytes / VIRTIO_BALLOON_PAGE_SIZE);
 	b->state.stats_queue = NO_QUEUE;
+	b->state.hint_queue = NO_QUEUE;
 	b->state.reporting_queue = NO_QUEUE;
+	balloon_hint_init(&b->state.hint);
 	b->timer_fd = -1;
 	if (options->deflate_on_oom)
 		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
@@ -627,12 +765,17 @@ virtio_balloon_create(const struct virtio_balloon_options *options)
 			return NULL;
 		}
 	}
+	if (options->free_page_hinting) {
+		features |= 1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
+		queues++;
+	}
 	if (options->free_page_reporting) {
 		features |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
 		queues++;
 	}
 	if (virtio_device_init(&b->vdev, &virtio_balloon_ops, queues, features,
-			       CONFIG_SIZE)) {
+			       options->free_page_hinting ? CONFIG_SIZE_HINTING
+							  : CONFIG_SIZE)) {
 		if (b->timer_fd >= 0)
 			close(b->timer_fd);
 		free(b);
@@ -708,6 +851,7 @@ void virtio_balloon_get_info(struct virtio_device *vdev,
 	info->reporting_negotiated = b->state.reporting_queue != NO_QUEUE;
 	info->deflate_on_oom_negotiated = virtio_device_has_feature(
 		vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+	info->hinting_negotiated = b->state.hint_queue != NO_QUEUE;
 	info->stats_valid = b->state.stats_valid;
 	memcpy(info->stats, b->state.stats, sizeof(info->stats));
 	info->stats_updated_ns = b->state.stats_updated_ns;
@@ -718,6 +862,11 @@ void virtio_balloon_get_info(struct virtio_device *vdev,
 	info->reported_bytes = atomic_load(&c->reported_bytes);
 	info->release_calls = atomic_load(&c->release_calls);
 	info->stats_updates = atomic_load(&c->stats_updates);
+	info->hinted_bytes = atomic_load(&c->hinted_bytes);
+	info->hint_ranges = atomic_load(&c->hint_ranges);
+	info->hint_fails = atomic_load(&c->hint_fails);
+	info->report_ranges = atomic_load(&c->report_ranges);
+	info->report_fails = atomic_load(&c->report_fails);
 	info->requests = atomic_load(&vdev->stats.requests);
 	info->errors = atomic_load(&vdev->stats.errors);
 }
@@ -727,6 +876,62 @@ void virtio_balloon_request_stats(struct virtio_device *vdev)
 	pthread_mutex_lock(&vdev->lock);
 	return_stats_buffer(to_balloon(vdev));
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* Writes a new host command id and tells the driver (lock held). */
+static int set_hint_cmd(struct virtio_balloon *b, bool start, bool ack)
+{
+	struct virtio_device *vdev = &b->vdev;
+	uint32_t id = BALLOON_HINT_CMD_DONE;
+
+	if (!device_live(vdev))
+		return -EAGAIN;
+	if (start)
+		id = balloon_hint_start(&b->state.hint, ack);
+	else
+		balloon_hint_stop(&b->state.hint);
+	log_debug("%s: free page hinting: command id %u", vdev->ops->name, id);
+	virtio_device_signal_config(vdev);
+	return 0;
+}
+
+int virtio_balloon_hint_start(struct virtio_device *vdev, bool ack_on_stop)
+{
+	int ret;
+
+	if (!hinting_offered(vdev))
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	ret = set_hint_cmd(to_balloon(vdev), true, ack_on_stop);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
+int virtio_balloon_hint_stop(struct virtio_device *vdev)
+{
+	int ret;
+
+	if (!hinting_offered(vdev))
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	ret = set_hint_cmd(to_balloon(vdev), false, false);
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
+}
+
+int virtio_balloon_hint_status(struct virtio_device *vdev,
+			       struct virtio_balloon_hint_status *status)
+{
+	const struct balloon_hint *h = &to_balloon(vdev)->state.hint;
+
+	if (!hinting_offered(vdev))
+		return -ENOTSUP;
+	pthread_mutex_lock(&vdev->lock);
+	status->host_cmd = h->host_cmd;
+	status->guest_cmd = h->guest_cmd;
+	status->guest_cmd_valid = h->guest_cmd_valid;
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
 }
 
 const char *virtio_balloon_stat_name(unsigned tag)

@@ -13,6 +13,10 @@
  *    keeps one buffer of (tag, value) pairs in the queue; tern keeps the
  *    last set and hands the buffer back every stats_interval_s seconds to
  *    ask for fresh values;
+ *  - free page hinting (VIRTIO_BALLOON_F_FREE_PAGE_HINT, spec 5.5.6.4):
+ *    on the host's request (a command id in config) the guest hands over
+ *    blocks of its free pages and holds them until the host says DONE;
+ *    tern releases them like inflated pages (virtio_balloon_hint.h);
  *  - free page reporting (VIRTIO_BALLOON_F_REPORTING, spec 5.5.6.7): the
  *    guest reports ranges of free pages, tern releases them like inflated
  *    pages and returns the buffer;
@@ -20,9 +24,9 @@
  *    pages back from the balloon when it runs out of memory.
  *
  * Queue numbers (spec 5.5.2): 0 inflate, 1 deflate, then the statistics
- * queue if STATS_VQ was negotiated, then the reporting queue if REPORTING
- * was: a queue whose feature is not negotiated takes no number, as the
- * Linux driver counts them. */
+ * queue if STATS_VQ was negotiated, the free page queue if FREE_PAGE_HINT
+ * was, then the reporting queue if REPORTING was: a queue whose feature is
+ * not negotiated takes no number, as the Linux driver counts them. */
 #ifndef TERN_VIRTIO_VIRTIO_BALLOON_H
 #define TERN_VIRTIO_VIRTIO_BALLOON_H
 
@@ -50,6 +54,7 @@ struct virtio_balloon_options {
 	bool deflate_on_oom;
 	uint32_t stats_interval_s; /* 0: no statistics queue */
 	bool free_page_reporting;
+	bool free_page_hinting;
 };
 
 /* Gives [gpa, gpa+len) back to the host; hva is its host address (both
@@ -67,6 +72,11 @@ struct virtio_balloon_counters {
 	_Atomic uint64_t reported_bytes; /* of which by free page reporting */
 	_Atomic uint64_t release_calls; /* madvise calls (after batching) */
 	_Atomic uint64_t stats_updates; /* statistics buffers received */
+	_Atomic uint64_t hinted_bytes; /* released by free page hinting */
+	_Atomic uint64_t hint_ranges; /* hinted ranges taken (descriptors) */
+	_Atomic uint64_t hint_fails; /* hinted ranges not released */
+	_Atomic uint64_t report_ranges; /* reported ranges (descriptors) */
+	_Atomic uint64_t report_fails; /* reported ranges not released */
 };
 
 /* A snapshot for the API (GET /balloon, /balloon/statistics). */
@@ -77,12 +87,23 @@ struct virtio_balloon_info {
 	bool stats_negotiated;
 	bool reporting_negotiated;
 	bool deflate_on_oom_negotiated;
+	bool hinting_negotiated;
 	uint32_t stats_valid; /* bit t: stats[t] came from the guest */
 	uint64_t stats[VIRTIO_BALLOON_STAT_TAGS];
 	uint64_t stats_updated_ns; /* CLOCK_MONOTONIC, 0: none yet */
 	uint64_t inflated_pages, deflated_pages, released_bytes, reported_bytes,
 		release_calls, stats_updates;
+	uint64_t hinted_bytes, hint_ranges, hint_fails, report_ranges,
+		report_fails;
 	uint64_t requests, errors;
+};
+
+/* GET /balloon/hinting/status: the host's last command id and the
+ * guest's (guest_cmd_valid false: the guest sent none yet). */
+struct virtio_balloon_hint_status {
+	uint32_t host_cmd;
+	uint32_t guest_cmd;
+	bool guest_cmd_valid;
 };
 
 /* NULL: out of memory or no timerfd. Plug it with vm_add_virtio_device(). */
@@ -115,6 +136,21 @@ void virtio_balloon_get_info(struct virtio_device *vdev,
  * fresh values (what the interval timer does). Thread-safe; nothing
  * happens when no buffer is held. */
 void virtio_balloon_request_stats(struct virtio_device *vdev);
+
+/* Free page hinting (a device created with free_page_hinting; -ENOTSUP
+ * otherwise). Thread-safe.
+ * start: a new command id into config and the config-change interrupt; the
+ *   guest answers with its free blocks, which tern releases. With
+ *   ack_on_stop, tern writes DONE itself when the guest sends STOP.
+ *   -EAGAIN when the driver has not set the device up (DRIVER_OK).
+ * stop: DONE into config and the interrupt: the guest takes its blocks
+ *   back (always signalled, also when DONE was already there: a restored
+ *   VM's guest learns it this way). -EAGAIN as start.
+ * status: the last ids of both sides. */
+int virtio_balloon_hint_start(struct virtio_device *vdev, bool ack_on_stop);
+int virtio_balloon_hint_stop(struct virtio_device *vdev);
+int virtio_balloon_hint_status(struct virtio_device *vdev,
+			       struct virtio_balloon_hint_status *status);
 
 /* "free-memory" for VIRTIO_BALLOON_S_MEMFREE, ...; NULL for unknown tags. */
 const char *virtio_balloon_stat_name(unsigned tag);

@@ -597,6 +597,7 @@ static int add_balloon(struct vm *vm, struct tern_error *err)
 		.deflate_on_oom = cfg->deflate_on_oom,
 		.stats_interval_s = cfg->stats_interval_s,
 		.free_page_reporting = cfg->free_page_reporting,
+		.free_page_hinting = cfg->free_page_hinting,
 	};
 	struct virtio_device *balloon = virtio_balloon_create(&options);
 	int ret = vm_add_virtio_device(vm, balloon, err);

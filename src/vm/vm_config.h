@@ -70,6 +70,7 @@ struct vm_balloon_config {
 	int deflate_on_oom; /* deflate-on-oom */
 	uint32_t stats_interval_s; /* stats=SECONDS; 0: no statistics */
 	int free_page_reporting; /* free-page-reporting */
+	int free_page_hinting; /* free-page-hinting */
 };
 
 /* A Multiboot module after the initrd (--module PATH[,STRING]). */

@@ -633,7 +633,7 @@ def balloon_configured_before_start_and_driven_after():
         f("PUT", "/balloon", {"amount_mib": 8, "deflate_on_oom": False,
                               "stats_polling_interval_s": 90000}, words=["stats_polling"])
         f("PUT", "/balloon", {"amount_mib": 8, "deflate_on_oom": False,
-                              "free_page_hinting": True}, words=["free_page_hinting"])
+                              "free_page_hinting": 1}, words=["free_page_hinting"])
         assert t.api.get("/vm/config")[1]["balloon"] is None   # refused: nothing changed
         t.api.ok("PUT", "/balloon", {"amount_mib": 100, "deflate_on_oom": True,
                                      "stats_polling_interval_s": 1,
@@ -681,6 +681,56 @@ def balloon_configured_before_start_and_driven_after():
         t.api.fault("GET", "/balloon/statistics", words=["not enabled"])
     with started() as t:
         t.api.fault("PATCH", "/balloon", {"amount_mib": 1}, words=["no balloon device"])
+
+
+@test
+def balloon_free_page_hinting_routes():
+    """Firecracker's /balloon/hinting/{start,status,stop}: refused before
+    start, without a balloon, without hinting enabled, and (the fake guest
+    has no driver) while the device is not set up; the status answers."""
+    needs_kvm()
+    with Tern("--memory", "256M") as t:
+        f = t.api.fault
+        t.api.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                     "free_page_hinting": True})
+        expected = {"amount_mib": 0, "deflate_on_oom": False, "stats_polling_interval_s": 0,
+                    "free_page_hinting": True, "free_page_reporting": False}
+        assert t.api.get("/balloon") == (200, expected)
+        assert t.api.get("/vm/config")[1]["balloon"] == expected
+        f("PATCH", "/balloon/hinting/start", {}, words=["started VM"])
+        f("PATCH", "/balloon/hinting/start", words=["started VM"])
+        f("GET", "/balloon/hinting/status", words=["started VM"])
+        f("PATCH", "/balloon/hinting/stop", words=["started VM"])
+        f("GET", "/balloon/hinting/start", words=["invalid request method"])
+        f("PUT", "/balloon/hinting/stop", {}, words=["invalid request method"])
+        f("PATCH", "/balloon/hinting", {}, words=["invalid request method"])
+        f("PATCH", "/balloon/hinting/start", {"acknowledge_on_stop": 1},
+          words=["acknowledge_on_stop"])
+        f("PATCH", "/balloon/hinting/start", {"ack": True}, words=["unknown field 'ack'"])
+        f("PATCH", "/balloon/hinting/start", raw=b"{", words=["malformed JSON"])
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        assert t.api.get("/balloon/hinting/status") == (200, {"host_cmd": 0,
+                                                              "guest_cmd": None})
+        f("PATCH", "/balloon/hinting/start", {"acknowledge_on_stop": False},
+          words=["driver", "not set the device up"])
+        f("PATCH", "/balloon/hinting/start", words=["driver"])
+        f("PATCH", "/balloon/hinting/stop", words=["driver"])
+        assert t.api.get("/balloon/hinting/status")[1]["host_cmd"] == 0
+        samples = parse_prometheus(t.api.get("/metrics")[1])
+        assert samples[("tern_balloon_hinted_bytes_total", "")] == 0
+    # The command line's free-page-hinting is the same setting.
+    with started("--balloon", "size=4M,free-page-hinting") as t:
+        assert t.api.get("/balloon")[1]["free_page_hinting"] is True
+        assert t.api.get("/balloon/hinting/status")[1] == {"host_cmd": 0, "guest_cmd": None}
+    with started("--balloon", "size=4M,free-page-reporting") as t:
+        for method, path in (("PATCH", "/balloon/hinting/start"),
+                             ("GET", "/balloon/hinting/status"),
+                             ("PATCH", "/balloon/hinting/stop")):
+            t.api.fault(method, path, words=["hinting is not enabled"])
+    with started() as t:
+        t.api.fault("PATCH", "/balloon/hinting/start", words=["no balloon device"])
+        t.api.fault("GET", "/balloon/hinting/status", words=["no balloon device"])
 
 
 @test

@@ -78,7 +78,8 @@ def help_describes_every_option_and_exit_status():
     assert result.returncode == 0
     for option in ("--kernel", "--initrd", "--cmdline", "--cpus", "--memory", "--serial",
                    "--cpu-template", "minimal", "--rng", "--transport", "--config-file",
-                   "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting", "Ctrl-A b",
+                   "--api-sock", "--balloon", "deflate-on-oom", "free-page-reporting",
+                   "free-page-hinting", "Ctrl-A b",
                    "--disk", "readonly", "cache=none", "engine=io_uring|threads",
                    "--vsock", "CONNECT", "--net tap=NAME[,mac=MAC]", "Exit status", "128+N",
                    "--serial-file-limit", "--allow-block-devices", "--on-reboot", "restart",
@@ -315,6 +316,7 @@ def balloon_settings_are_accepted_in_both_spellings():
     needs_kvm()
     for args in (["--balloon"], ["--balloon", "size=128M,stats=1"],
                  ["--memory", "512M", "--balloon=size=256M,deflate-on-oom,free-page-reporting"],
+                 ["--balloon", "free-page-hinting,free-page-reporting,stats=1"],
                  ["--balloon", "stats=0", "--rng"]):
         expect_error(tern("run", "--kernel", os.path.join(WORK, "absent"), *args), 1,
                      "absent")

@@ -7,18 +7,22 @@ tern's resident set is high; inflating the balloon must then give at least
 MemTotal shrinks by the balloon, statistics arrive every second, and
 deflating through the console escape (Ctrl-A b 0 Enter) brings MemTotal
 back. Free page reporting gives a deleted tmpfs file's memory back without
-any inflation. tern's log goes to a file (debug level: the statistics lines)
+any inflation; free page hinting does when the API asks for it
+(/balloon/hinting/start, status, stop). tern's log goes to a file (debug level: the statistics lines)
 so it cannot mix with the guest's shell output."""
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
 import guestlib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
+from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
 
 MiB = 1 << 20
 TERN_WARNING = re.compile(r"tern: \[[^\]]*\] (warning|error)")
@@ -193,6 +197,87 @@ def free_page_reporting_gives_freed_memory_back():
         print(f"# RSS {rss_full // MiB} MiB -> {tern_rss(guest) // MiB} MiB after deleting "
               "256 MiB")
         assert not TERN_WARNING.search(read_log(log))
+        assert guest.reboot() == 0
+    os.unlink(log)
+
+
+def start_through_the_api(sock):
+    """tern run --api-sock waits for InstanceStart (the command line only
+    pre-configures): sent from a thread while guestlib waits for the boot."""
+    def start():
+        wait_for_socket(sock, timeout=60)
+        Api(sock).ok("PUT", "/actions", {"action_type": "InstanceStart"})
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    return thread
+
+
+def hint_status(api):
+    status, body = api.get("/balloon/hinting/status")
+    assert status == 200, (status, body)
+    return body
+
+
+@test
+def free_page_hinting_gives_free_memory_back_when_asked():
+    log = log_file("hinting")
+    sock = log + ".sock"
+    start_through_the_api(sock)
+    with guestlib.Guest(cpus=2, memory="512M", log_path=log,
+                        extra=["--balloon", "free-page-hinting", "--api-sock", sock,
+                               "--log-level", "debug"]) as guest:
+        api = Api(sock)
+        # No driver yet: nothing asked, nothing answered, and a start is
+        # refused (the device is not set up).
+        assert hint_status(api) == {"host_cmd": 0, "guest_cmd": None}
+        api.fault("PATCH", "/balloon/hinting/start", {}, words=["driver"])
+        touched = touch_guest_memory(guest, leave_free=48 * MiB)
+        guest.shell("modprobe virtio_pci; modprobe virtio_balloon")
+        bits = features(guest, balloon_sysfs(guest))
+        assert bits[3] == "1", bits  # VIRTIO_BALLOON_F_FREE_PAGE_HINT
+        assert bits[1] == "0" and bits[5] == "0", bits  # no stats, reporting
+        rss_before = tern_rss(guest)
+        assert rss_before > touched, (rss_before, touched)
+
+        # A run the host ends itself: the guest sends its free blocks,
+        # then STOP, and holds them until told DONE.
+        api.ok("PATCH", "/balloon/hinting/start", {"acknowledge_on_stop": False})
+        assert hint_status(api)["host_cmd"] == 2
+        wait_for("the guest to finish the run",
+                 lambda: hint_status(api) == {"host_cmd": 2, "guest_cmd": 0},
+                 timeout=120, interval=1)
+        rss_after = tern_rss(guest)
+        released = rss_before - rss_after
+        print(f"# RSS {rss_before // MiB} MiB -> {rss_after // MiB} MiB after hinting "
+              f"({touched // MiB} MiB freed in the guest before)")
+        assert released >= 0.6 * touched, (rss_before, rss_after, touched)
+        samples = parse_prometheus(api.get("/metrics")[1])
+        hinted = samples[("tern_balloon_hinted_bytes_total", "")]
+        assert hinted >= released * 0.9, (hinted, released)
+        # The guest holds its blocks: its free memory is low until DONE.
+        held_free = meminfo(guest, "MemFree")
+        api.ok("PATCH", "/balloon/hinting/stop")
+        assert hint_status(api)["host_cmd"] == 1
+        wait_for("the guest to take its blocks back",
+                 lambda: meminfo(guest, "MemFree") > held_free + touched // 2,
+                 timeout=60, interval=1)
+
+        # A second run with Firecracker's default (acknowledge_on_stop,
+        # no body): tern sends DONE itself when the guest sends STOP. The
+        # memory given back is usable again.
+        touch_guest_memory(guest, leave_free=48 * MiB)
+        rss_full = tern_rss(guest)
+        api.ok("PATCH", "/balloon/hinting/start")
+        wait_for("the run to end by itself",
+                 lambda: hint_status(api) == {"host_cmd": 1, "guest_cmd": 0},
+                 timeout=120, interval=1)
+        assert rss_full - tern_rss(guest) >= 0.6 * touched, (rss_full, tern_rss(guest))
+        out = guest.shell("mkdir -p /c; mount -t tmpfs t /c; "
+                          "dd if=/dev/urandom of=/c/r bs=1M count=64 2>/dev/null; "
+                          "md5sum /c/r | cut -c1-32; sync; md5sum /c/r | cut -c1-32")
+        sums = out.split()
+        assert len(sums) == 2 and sums[0] == sums[1], out
+        assert not TERN_WARNING.search(read_log(log)), read_log(log)[-2000:]
         assert guest.reboot() == 0
     os.unlink(log)
 

@@ -205,7 +205,11 @@ static void mismatches_are_named(void **state)
 	expect_mismatch(&snap, &h, mmio, "has a balloon, this VM has none");
 	h = c;
 	h.balloon.free_page_reporting = 1;
-	expect_mismatch(&snap, &h, mmio, "free_page_reporting off, this VM's");
+	expect_mismatch(&snap, &h, mmio,
+			"free_page_reporting off and free_page_hinting off");
+	h = c;
+	h.balloon.free_page_hinting = 1;
+	expect_mismatch(&snap, &h, mmio, "free_page_hinting off, this VM's");
 	h = c;
 	h.virtio_rng = 0;
 	expect_mismatch(&snap, &h, mmio,

@@ -1,8 +1,10 @@
 /* virtio-balloon against rings built by hand in guest memory, playing the
  * driver: which host ranges inflating and free page reporting would give
  * back (the release function is replaced by a recorder), statistics kept
- * and their buffer handed back, the target and config space, and hostile
- * buffers that must release nothing and break nothing. */
+ * and their buffer handed back, the target and config space, free page
+ * hinting's command ids and ranges, the queue numbers for every feature
+ * combination, save/restore, and hostile buffers that must release nothing
+ * and break nothing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -36,7 +38,7 @@ struct release {
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	uint16_t avail_idx[4];
+	uint16_t avail_idx[8];
 	struct release released[64];
 	int release_count;
 };
@@ -607,6 +609,379 @@ static void reset_drops_the_held_stats_buffer(void **state)
 	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 5);
 }
 
+/* ---- free page hinting (spec 5.5.6.4) ---- */
+
+#define HINT_BIT (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT)
+#define STATS_BIT (1ULL << VIRTIO_BALLOON_F_STATS_VQ)
+#define REPORT_BIT (1ULL << VIRTIO_BALLOON_F_REPORTING)
+#define CMD_GPA (DATA_GPA + 0x200000)
+
+static int setup_hinting(void **state)
+{
+	*state = create((struct virtio_balloon_options){
+		.stats_interval_s = 3600,
+		.free_page_hinting = true,
+		.free_page_reporting = true,
+	});
+	return 0;
+}
+
+/* The driver's command id: a 4-byte device-readable buffer. */
+static void send_cmd(struct fixture *f, unsigned q, unsigned slot, uint32_t cmd)
+{
+	uint64_t gpa = CMD_GPA + 8ULL * slot;
+
+	memcpy(guest_memory_ptr(&f->mem, gpa, 4), &cmd, 4);
+	set_desc(f, q, slot, gpa, 4, 0, 0);
+	offer(f, q, (uint16_t)slot);
+	notify(f, q);
+}
+
+/* One free block: a device-writable buffer. */
+static void send_block(struct fixture *f, unsigned q, unsigned slot,
+		       uint64_t gpa, uint32_t len)
+{
+	set_desc(f, q, slot, gpa, len, VRING_DESC_F_WRITE, 0);
+	offer(f, q, (uint16_t)slot);
+	notify(f, q);
+}
+
+static struct virtio_balloon_hint_status hint_status(struct fixture *f)
+{
+	struct virtio_balloon_hint_status st;
+
+	assert_int_equal(virtio_balloon_hint_status(f->vdev, &st), 0);
+	return st;
+}
+
+static void hinting_run_releases_blocks_and_acknowledges_stop(void **state)
+{
+	struct fixture *f = *state;
+	unsigned q = 2; /* inflate, deflate, free page (no stats, reporting) */
+	uint32_t generation;
+
+	bring_up(f, HINT_BIT);
+	assert_true(info(f).hinting_negotiated);
+	assert_int_equal(f->vdev->config_size, 12);
+	assert_int_equal(config_u32(f, 8), 0); /* STOP: nothing asked */
+	assert_false(hint_status(f).guest_cmd_valid);
+
+	/* A block before any run: the guest owns it, nothing released. */
+	send_block(f, q, 0, MiB(8), MiB(4));
+	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(f->release_count, 0);
+
+	generation = f->vdev->config_generation;
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	assert_int_equal(config_u32(f, 8), 2);
+	assert_int_equal(f->vdev->config_generation, generation + 1);
+	assert_int_equal(hint_status(f).host_cmd, 2);
+	/* Blocks before the guest's id for this run are not taken. */
+	send_block(f, q, 1, MiB(8), MiB(4));
+	assert_int_equal(f->release_count, 0);
+
+	send_cmd(f, q, 2, 2);
+	assert_int_equal(hint_status(f).guest_cmd, 2);
+	assert_true(hint_status(f).guest_cmd_valid);
+	send_block(f, q, 3, MiB(8), MiB(4));
+	/* Unaligned: only the whole page inside. */
+	send_block(f, q, 4, MiB(16) + 0x800, 0x2000);
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(f->released[0].gpa, MiB(8));
+	assert_int_equal(f->released[0].len, MiB(4));
+	assert_int_equal(f->released[1].gpa, MiB(16) + PAGE);
+	assert_int_equal(f->released[1].len, PAGE);
+	assert_int_equal(info(f).hinted_bytes, MiB(4) + PAGE);
+	assert_int_equal(info(f).hint_ranges, 2);
+	assert_int_equal(info(f).reported_bytes, 0);
+
+	/* STOP with acknowledge_on_stop: DONE at once, the driver told. */
+	generation = f->vdev->config_generation;
+	send_cmd(f, q, 5, 0);
+	assert_int_equal(hint_status(f).guest_cmd, 0);
+	assert_int_equal(hint_status(f).host_cmd, 1);
+	assert_int_equal(config_u32(f, 8), 1);
+	assert_int_equal(f->vdev->config_generation, generation + 1);
+	/* After DONE the guest uses its blocks again: none released. */
+	send_block(f, q, 6, MiB(24), MiB(4));
+	assert_int_equal(f->release_count, 2);
+	assert_int_equal(used_idx(f, q), 7);
+	assert_int_equal(info(f).errors, 0);
+	assert_false(needs_reset(f));
+}
+
+static void hinting_without_acknowledge_waits_for_stop(void **state)
+{
+	struct fixture *f = *state;
+	unsigned q = 2;
+
+	bring_up(f, HINT_BIT);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, false), 0);
+	send_cmd(f, q, 0, 2);
+	send_cmd(f, q, 1, 0);
+	/* The guest is done, the host keeps the run until it says stop. */
+	assert_int_equal(hint_status(f).host_cmd, 2);
+	assert_int_equal(hint_status(f).guest_cmd, 0);
+	assert_int_equal(virtio_balloon_hint_stop(f->vdev), 0);
+	assert_int_equal(hint_status(f).host_cmd, 1);
+	assert_int_equal(config_u32(f, 8), 1);
+
+	/* A new run gets a new id; a STOP closing an older run (the guest
+	 * was still busy with it) does not end the new one, and that run's
+	 * late blocks are not released. */
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	assert_int_equal(hint_status(f).host_cmd, 3);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	assert_int_equal(hint_status(f).host_cmd, 4);
+	send_cmd(f, q, 2, 3);
+	send_block(f, q, 3, MiB(8), MiB(4));
+	send_cmd(f, q, 4, 0);
+	assert_int_equal(hint_status(f).host_cmd, 4);
+	assert_int_equal(f->release_count, 0);
+	send_cmd(f, q, 5, 4);
+	send_block(f, q, 6, MiB(8), MiB(4));
+	assert_int_equal(f->release_count, 1);
+}
+
+static void hostile_hint_buffers_release_nothing(void **state)
+{
+	struct fixture *f = *state;
+	unsigned q = 2;
+	uint32_t cmd = 2;
+	uint64_t eight = 2;
+
+	bring_up(f, HINT_BIT);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	/* Command ids of 3 and 8 bytes: not ids, counted, ignored. */
+	memcpy(guest_memory_ptr(&f->mem, CMD_GPA, 4), &cmd, 4);
+	set_desc(f, q, 0, CMD_GPA, 3, 0, 0);
+	offer(f, q, 0);
+	memcpy(guest_memory_ptr(&f->mem, CMD_GPA + 8, 8), &eight, 8);
+	set_desc(f, q, 1, CMD_GPA + 8, 8, 0, 0);
+	offer(f, q, 1);
+	notify(f, q);
+	assert_int_equal(info(f).errors, 2);
+	assert_false(hint_status(f).guest_cmd_valid);
+	send_block(f, q, 2, MiB(8), MiB(4));
+	assert_int_equal(f->release_count, 0);
+
+	/* The guest may not write the command id (config is the host's). */
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_write(f->vdev, 8, &cmd, 4);
+	pthread_mutex_unlock(&f->vdev->lock);
+	cmd = 0x1234;
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_write(f->vdev, 8, &cmd, 4);
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_int_equal(config_u32(f, 8), 2);
+	/* No poison_val without PAGE_POISON: past the end reads zero. */
+	assert_int_equal(config_u32(f, 12), 0);
+
+	/* An id split over two descriptors is still one id; with a block
+	 * in the same chain. A block with no whole page releases nothing. */
+	cmd = 2;
+	memcpy(guest_memory_ptr(&f->mem, CMD_GPA, 4), &cmd, 4);
+	set_desc(f, q, 3, CMD_GPA, 2, VRING_DESC_F_NEXT, 4);
+	set_desc(f, q, 4, CMD_GPA + 2, 2, VRING_DESC_F_NEXT, 5);
+	set_desc(f, q, 5, MiB(8) + 1, PAGE,
+		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 6);
+	set_desc(f, q, 6, MiB(12), MiB(1), VRING_DESC_F_WRITE, 0);
+	offer(f, q, 3);
+	notify(f, q);
+	assert_int_equal(hint_status(f).guest_cmd, 2);
+	assert_int_equal(f->release_count, 1);
+	assert_int_equal(f->released[0].gpa, MiB(12));
+	assert_int_equal(info(f).hint_ranges, 2);
+	assert_false(needs_reset(f));
+
+	/* A block running out of guest RAM (into the MMIO hole) or wrapping
+	 * around: the ring walker refuses it, the device breaks, nothing
+	 * more is released. */
+	send_block(f, q, 7, LAYOUT_MMIO_HOLE_START - PAGE, 2 * PAGE);
+	assert_true(needs_reset(f));
+	send_block(f, q, 8, MiB(8), MiB(4));
+	assert_int_equal(f->release_count, 1);
+}
+
+static void hinted_block_wrapping_around_releases_nothing(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f, HINT_BIT);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	send_cmd(f, 2, 0, 2);
+	send_block(f, 2, 1, 0xfffffffffffff000ULL, 0x2000);
+	assert_int_equal(f->release_count, 0);
+	assert_true(needs_reset(f));
+}
+
+static void hinting_refused_without_the_feature_or_driver(void **state)
+{
+	struct fixture *f = *state; /* setup: no hinting offered */
+	struct virtio_balloon_options opts = {.free_page_hinting = true};
+	struct virtio_device *hinting = virtio_balloon_create(&opts);
+	struct virtio_balloon_hint_status st;
+
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), -ENOTSUP);
+	assert_int_equal(virtio_balloon_hint_stop(f->vdev), -ENOTSUP);
+	assert_int_equal(virtio_balloon_hint_status(f->vdev, &st), -ENOTSUP);
+	assert_int_equal(f->vdev->config_size, 8);
+	/* Offered, but the driver has not set DRIVER_OK. */
+	assert_non_null(hinting);
+	assert_int_equal(virtio_balloon_hint_start(hinting, true), -EAGAIN);
+	assert_int_equal(virtio_balloon_hint_stop(hinting), -EAGAIN);
+	assert_int_equal(virtio_balloon_hint_status(hinting, &st), 0);
+	assert_int_equal(st.host_cmd, 0);
+	virtio_device_destroy(hinting);
+}
+
+/* The queue each role gets for every combination of negotiated optional
+ * queues (spec 5.5.2): inflate 0, deflate 1, then stats, free page,
+ * reporting, each only when negotiated. */
+static void queue_numbers_follow_negotiated_features(void **state)
+{
+	static const struct {
+		uint64_t features;
+		int stats, hint, report;
+	} cases[] = {
+		{0, -1, -1, -1},
+		{STATS_BIT, 2, -1, -1},
+		{HINT_BIT, -1, 2, -1},
+		{REPORT_BIT, -1, -1, 2},
+		{STATS_BIT | HINT_BIT, 2, 3, -1},
+		{STATS_BIT | REPORT_BIT, 2, -1, 3},
+		{HINT_BIT | REPORT_BIT, -1, 2, 3},
+		{STATS_BIT | HINT_BIT | REPORT_BIT, 2, 3, 4},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct fixture *f;
+		unsigned released = 0;
+
+		setup_hinting((void **)&f);
+		bring_up(f, cases[c].features);
+		assert_int_equal(f->vdev->queue_count, 5);
+		assert_int_equal(info(f).stats_negotiated, cases[c].stats >= 0);
+		assert_int_equal(info(f).hinting_negotiated,
+				 cases[c].hint >= 0);
+		assert_int_equal(info(f).reporting_negotiated,
+				 cases[c].report >= 0);
+		/* A block on every optional queue: only the hint queue's
+		 * (during a run) and the reporting queue's are released,
+		 * each once, counted where it belongs. */
+		if (cases[c].hint >= 0) {
+			assert_int_equal(
+				virtio_balloon_hint_start(f->vdev, false), 0);
+			send_cmd(f, (unsigned)cases[c].hint, 0, 2);
+		}
+		for (unsigned q = 2; q < 5; q++) {
+			if ((int)q == cases[c].stats)
+				continue; /* a stats buffer would be held */
+			send_block(f, q, 1, MiB(8) + MiB(4) * q, MiB(4));
+			if ((int)q == cases[c].hint ||
+			    (int)q == cases[c].report)
+				released++;
+			assert_int_equal(f->release_count, released);
+		}
+		assert_int_equal(info(f).hinted_bytes,
+				 cases[c].hint >= 0 ? MiB(4) : 0);
+		assert_int_equal(info(f).reported_bytes,
+				 cases[c].report >= 0 ? MiB(4) : 0);
+		assert_false(needs_reset(f));
+		teardown((void **)&f);
+	}
+}
+
+static void hinting_state_survives_save_and_restore(void **state)
+{
+	struct fixture *f = *state;
+	struct fixture *g;
+	uint8_t buf[1024];
+	size_t len = sizeof(buf);
+	struct virtio_balloon_hint_status st;
+
+	bring_up(f, STATS_BIT | HINT_BIT | REPORT_BIT);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, false), 0);
+	send_cmd(f, 3, 0, 2);
+	pthread_mutex_lock(&f->vdev->lock);
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+
+	setup_hinting((void **)&g);
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), 0);
+	assert_int_equal(g->vdev->ops->restore(g->vdev, buf, len), 0);
+	st = hint_status(g);
+	/* The guest's last id survives; the run does not (as Firecracker:
+	 * DONE, the guest may take its blocks back). */
+	assert_int_equal(st.guest_cmd, 2);
+	assert_true(st.guest_cmd_valid);
+	assert_int_equal(st.host_cmd, 1);
+	assert_int_equal(config_u32(g, 8), 1);
+	assert_true(info(g).hinting_negotiated);
+	/* Ids go on from the saved ones. */
+	pthread_mutex_lock(&g->vdev->lock);
+	g->vdev->status |= VIRTIO_CONFIG_S_DRIVER_OK;
+	pthread_mutex_unlock(&g->vdev->lock);
+	assert_int_equal(virtio_balloon_hint_start(g->vdev, true), 0);
+	assert_int_equal(hint_status(g).host_cmd, 3);
+
+	/* The state before hinting existed (its first 160 bytes, no
+	 * hinting part) is refused where hinting is offered, and taken
+	 * where it is not. */
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, 160), -EINVAL);
+	teardown((void **)&g);
+	g = create((struct virtio_balloon_options){
+		.stats_interval_s = 3600,
+		.free_page_reporting = true,
+	});
+	bring_up(g, STATS_BIT | REPORT_BIT);
+	len = sizeof(buf);
+	pthread_mutex_lock(&g->vdev->lock);
+	assert_int_equal(g->vdev->ops->save(g->vdev, buf, &len), 0);
+	pthread_mutex_unlock(&g->vdev->lock);
+	assert_int_equal(len, 184);
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, 160), 0);
+	assert_int_equal(g->vdev->ops->restore(g->vdev, buf, 160), 0);
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), 0);
+	/* A hint queue in a state for a device without hinting: refused. */
+	buf[160] = 2;
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), -EINVAL);
+	teardown((void **)&g);
+
+	/* A hint queue numbered as deflate or past the last, a flag that is
+	 * not a bool, a length of neither format: refused. */
+	len = sizeof(buf);
+	pthread_mutex_lock(&f->vdev->lock);
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	setup_hinting((void **)&g);
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), 0);
+	buf[160] = 1; /* hint_queue: int32 right after the old state */
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), -EINVAL);
+	buf[160] = 5;
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), -EINVAL);
+	buf[160] = 3;
+	buf[len - 3] = 2; /* ack_on_stop not a bool */
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len), -EINVAL);
+	assert_int_equal(g->vdev->ops->check(g->vdev, buf, len - 1), -EINVAL);
+	teardown((void **)&g);
+}
+
+static void reset_ends_the_hinting_run(void **state)
+{
+	struct fixture *f = *state;
+
+	bring_up(f, HINT_BIT);
+	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
+	send_cmd(f, 2, 0, 2);
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_write_status(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_int_equal(hint_status(f).host_cmd, 0);
+	assert_false(info(f).hinting_negotiated);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -627,6 +1002,15 @@ int main(void)
 		T(target_and_actual_in_config_space),
 		T(features_offered_follow_the_options),
 		T(reset_drops_the_held_stats_buffer),
+#define H(fn) cmocka_unit_test_setup_teardown(fn, setup_hinting, teardown)
+		H(hinting_run_releases_blocks_and_acknowledges_stop),
+		H(hinting_without_acknowledge_waits_for_stop),
+		H(hostile_hint_buffers_release_nothing),
+		H(hinted_block_wrapping_around_releases_nothing),
+		T(hinting_refused_without_the_feature_or_driver),
+		cmocka_unit_test(queue_numbers_follow_negotiated_features),
+		H(hinting_state_survives_save_and_restore),
+		H(reset_ends_the_hinting_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

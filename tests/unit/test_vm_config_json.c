@@ -454,9 +454,11 @@ static void balloon_round_trips(void **state)
 			  " \"balloon\": {\"amount_mib\": 64, "
 			  "\"deflate_on_oom\": true, "
 			  "\"stats_polling_interval_s\": 5, "
-			  "\"free_page_reporting\": true}}"),
+			  "\"free_page_reporting\": true, "
+			  "\"free_page_hinting\": true}}"),
 		"");
 	assert_true(config.balloon.enabled);
+	assert_true(config.balloon.free_page_hinting);
 	assert_int_equal(config.balloon.target_bytes, 64ULL << 20);
 	assert_true(config.balloon.deflate_on_oom);
 	assert_int_equal(config.balloon.stats_interval_s, 5);
@@ -467,6 +469,8 @@ static void balloon_round_trips(void **state)
 		json_integer_value(json_object_get(
 			json_object_get(exported, "balloon"), "amount_mib")),
 		64);
+	assert_true(json_is_true(json_object_get(
+		json_object_get(exported, "balloon"), "free_page_hinting")));
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -516,7 +520,7 @@ static void bad_balloon_is_refused(void **state)
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"balloon\": {\"amount_mib\": 1, "
 		       "\"deflate_on_oom\": false, "
-		       "\"free_page_hinting\": true}}",
+		       "\"free_page_hinting\": 1}}",
 		       "balloon.free_page_hinting");
 	/* Checked against the RAM whatever the order of the sections. */
 	expect_refused("{\"balloon\": {\"amount_mib\": 128, "
