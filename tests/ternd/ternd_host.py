@@ -48,6 +48,14 @@ def netns():
         holder.wait(timeout=10)
 
 
+def network_tools_missing():
+    """Why ternd's managed networks cannot be made here, or None."""
+    for tool in ("/usr/sbin/dnsmasq", "/usr/sbin/nft"):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} is missing: scripts/install-deps.sh installs it"
+    return None
+
+
 def guest_paths():
     """The Debian kernel and the busybox initramfs (guest/build.sh)."""
     out = subprocess.run(["bash", "-c", "source guest/paths.sh >/dev/null && "

@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import test_with_timeout  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
 from ternd_host import (main, Host, console_log, guest_paths,  # noqa: E402
-                        netns, setup as host_setup, sh, wait_console, wait_until)
+                        netns, network_tools_missing, setup as host_setup, sh,
+                        wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
 MEM_MIB = 192
@@ -174,10 +175,7 @@ def setup():
     for path in (kernel, initrd):
         if not os.path.exists(path):
             return f"{path} is missing: guest/build.sh"
-    for tool in ("/usr/sbin/dnsmasq", "/usr/sbin/nft"):
-        if not os.access(tool, os.X_OK):
-            return f"{tool} is missing: scripts/install-deps.sh installs it"
-    return None
+    return network_tools_missing()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "guest"))
 from tap import test, test_in_builds_where, test_with_timeout  # noqa: E402
 from ternd_host import (main, GUEST, Host, console_log as console, guest_paths, has_test_hooks,  # noqa: E402
-                        netns, setup as host_setup, sh, wait_console, wait_until)
+                        netns, network_tools_missing, setup as host_setup, sh,
+                        wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
 BRIDGE = "ternbr0"
@@ -337,10 +338,7 @@ def setup():
     reason = host_setup()
     if reason:
         return reason
-    for tool in ("/usr/sbin/dnsmasq", "/usr/sbin/nft"):
-        if not os.access(tool, os.X_OK):
-            return f"{tool} is missing: scripts/install-deps.sh installs it"
-    return None
+    return network_tools_missing()
 
 
 if __name__ == "__main__":
