@@ -8,7 +8,9 @@ round trip through a terminal that reads and writes the volume, setmem,
 snapshot and revert, kill -9 of ternd while all three run (listed as
 running after it, console and API working), autostart at the next ternd
 start, a shutdown through the ACPI power button that the guest obeys, and
-nothing left behind.
+nothing left behind. Then a Linux guest moved live between two ternds, each
+in a network namespace of its own (test_ternd_migrate.py's pair of hosts):
+what it kept in RAM and its console are there on the destination.
 
 tests/run runs it once, against the plain build (TERND_PLAIN_ONLY): it
 boots Linux guests for minutes, and every ternd path it drives runs under
@@ -25,6 +27,7 @@ from console_client import DETACH, Console  # noqa: E402
 from ternd_host import (main, Host, console_log, guest_paths,  # noqa: E402
                         netns, network_tools_missing, setup as host_setup, sh,
                         wait_console, wait_until)
+from test_ternd_migrate import two_hosts, migrate  # noqa: E402
 
 SUBNET = "192.168.122.0/24"
 MEM_MIB = 192
@@ -165,6 +168,35 @@ def three_linux_vms_under_one_ternd_from_define_to_shutdown():
                 if entry["ifname"].startswith("tn")]
         assert not taps, taps
         h.stop()
+
+
+@test_with_timeout(900)
+def a_linux_guest_moves_between_two_ternds_with_its_memory_and_console():
+    with two_hosts() as (src, dst):
+        define_linux(src, "mover", "")
+        src.ok("start", "mover")
+        wait_console(src, "mover", r"TERN-GUEST-READY")
+        shell(src, "mover", "echo moved > /tmp/mark && echo saved-$((6*7))", "saved-42")
+        src_pid = src.info("mover")["pid"]
+
+        out = migrate(src, dst, "mover", check=0).stdout
+        assert "VM 'mover' migrated to" in out, out
+        assert src.info("mover")["state"] == "shut off"
+        wait_until(lambda: not os.path.exists(f"/proc/{src_pid}"), what="source tern gone")
+        assert dst.info("mover")["state"] == "running"
+
+        # The same guest, not a new boot: its tmpfs file is there, and the
+        # destination's console (ternd's own connection to the new tern)
+        # carries a round trip. The answer is not in the typed command.
+        shell(dst, "mover", "echo $(cat /tmp/mark)-$((6*7))", "moved-42")
+        assert "TERN-GUEST-READY" not in console_log(dst, "mover"), \
+            "the destination's console shows a boot: the guest started again"
+        dst.ok("destroy", "mover")
+        dst.ok("undefine", "mover")
+        src.ok("undefine", "mover")
+        assert not dst.tern_pids() and not src.tern_pids()
+        src.stop()
+        dst.stop()
 
 
 def setup():
