@@ -510,7 +510,6 @@ int firecracker_command_main(int argc, char **argv)
 	struct tern_error err = {{0}};
 	struct run_request *request;
 	struct fc_args args;
-	int ret;
 
 	if (parse_args(argc, argv, &args, &err)) {
 		fprintf(stderr, "tern: %s (see 'firecracker --help')\n",
@@ -546,7 +545,5 @@ int firecracker_command_main(int argc, char **argv)
 	}
 	log_info("running as Firecracker v%s (tern %s)",
 		 TERN_FIRECRACKER_API_VERSION, TERN_VERSION);
-	ret = run_command_execute(request, NULL);
-	free(request);
-	return ret;
+	return run_command_execute(request, NULL);
 }

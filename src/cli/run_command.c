@@ -931,6 +931,12 @@ void run_request_free(struct run_request *request)
 	request->mmds_metadata = NULL;
 }
 
+static void discard_request(struct run_request *request)
+{
+	run_request_free(request);
+	free(request);
+}
+
 static int exit_status_for(enum vm_stop_reason reason, int stop_signal,
 			   uint32_t debug_exit_value)
 {
@@ -1019,12 +1025,12 @@ int run_command_execute(struct run_request *request,
 	struct api_server *server = NULL;
 	struct instance *instance;
 	struct instance_outcome outcome;
-	int ret, status;
+	int ret, status, boot_now;
 
 	/* Before the first thread and before anything a guest or client
 	 * sends: every thread tern creates starts under the ceiling. */
 	if (seccomp_start_process(request->seccomp, &err)) {
-		run_request_free(request);
+		discard_request(request);
 		fprintf(stderr, "tern: %s\n", err.message);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
@@ -1047,7 +1053,7 @@ int run_command_execute(struct run_request *request,
 	    instance_mmds_put(instance, request->mmds_metadata, &err)) {
 		fprintf(stderr, "tern: --metadata: %s\n", err.message);
 		instance_destroy(instance);
-		run_request_free(request);
+		discard_request(request);
 		return TERN_EXIT_USAGE;
 	}
 	json_decref(request->mmds_metadata);
@@ -1059,6 +1065,7 @@ int run_command_execute(struct run_request *request,
 					    !from_snapshot->paused, &err)) {
 		fprintf(stderr, "tern: %s\n", err.message);
 		instance_destroy(instance);
+		discard_request(request);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	if (instance && from_snapshot &&
@@ -1066,6 +1073,7 @@ int run_command_execute(struct run_request *request,
 		fprintf(stderr, "tern: %s (see 'tern restore --help')\n",
 			err.message);
 		instance_destroy(instance);
+		discard_request(request);
 		return TERN_EXIT_USAGE;
 	}
 	if (instance && request->api_sock)
@@ -1074,15 +1082,18 @@ int run_command_execute(struct run_request *request,
 	if (!instance || (request->api_sock && !server)) {
 		fprintf(stderr, "tern: %s\n", err.message);
 		instance_destroy(instance);
+		discard_request(request);
 		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	instance_report_start_times(instance, &request->start_times);
 	/* Without an API socket, or with a config file (as Firecracker
 	 * does), the VM boots at once; otherwise it waits for InstanceStart. */
-	ret = instance_run(instance,
-			   !request->api_sock || request->config_file ||
-				   from_snapshot,
-			   &outcome, &err);
+	boot_now = !request->api_sock || request->config_file || from_snapshot;
+	/* The instance has its own copy of the configuration now: the
+	 * request's (~70 KiB) goes before the VM runs, so the trim after
+	 * set-up (util/idle_memory.h) gives its pages back to the host. */
+	discard_request(request);
+	ret = instance_run(instance, boot_now, &outcome, &err);
 	api_server_stop(server);
 	if (ret) {
 		fprintf(stderr, "tern: %s\n", err.message);
@@ -1141,9 +1152,7 @@ static int run_main(int argc, char **argv,
 			err.message, from_snapshot ? "restore" : "run");
 		return TERN_EXIT_USAGE;
 	}
-	ret = run_command_execute(request, from_snapshot);
-	free(request);
-	return ret;
+	return run_command_execute(request, from_snapshot);
 }
 
 int run_command_main(int argc, char **argv)

@@ -48,8 +48,10 @@ struct run_from_snapshot {
 	int paused; /* leave the restored VM paused (resume through the API) */
 };
 
-/* Runs a parsed request (the VM, the API, until the guest stops), then
- * frees it. Returns the process exit status. from_snapshot may be NULL. */
+/* Runs a parsed request (the VM, the API, until the guest stops). Takes
+ * the request, which must come from malloc: it is freed as soon as the
+ * instance holds its configuration (before the VM runs). Returns the
+ * process exit status. from_snapshot may be NULL. */
 int run_command_execute(struct run_request *request,
 			const struct run_from_snapshot *from_snapshot);
 
