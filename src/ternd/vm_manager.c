@@ -59,6 +59,7 @@ struct pending_start {
 	int interval_ms, probes;
 	int probing; /* probe_start() is at it: record_exit leaves it */
 	vm_start_done done; /* NULL: nobody waits (autostart, adopted) */
+	const char *what; /* for the log without done: "autostart", ... */
 	void *opaque;
 };
 
@@ -341,6 +342,7 @@ static void adopt_start(struct vm_manager *m, const struct vm_record *r)
 		 r->runtime.api_socket);
 	snprintf(p.why, sizeof(p.why), "started (its start adopted by ternd)");
 	snprintf(p.event, sizeof(p.event), "started");
+	p.what = "adopted start";
 	log_info("VM '%s' (pid %d) was starting when ternd stopped: its start "
 		 "goes on",
 		 r->name, (int)r->runtime.pid);
@@ -783,7 +785,8 @@ static void start_told(struct pending_start *p, struct vm_manager *m,
 	if (ret) {
 		ternd_stats_start(p->began_us, 0);
 		if (!p->done)
-			log_error("start of VM '%s' failed: %s", p->name,
+			log_error("%s of VM '%s' failed: %s",
+				  p->what ? p->what : "start", p->name,
 				  err->message);
 	}
 	if (p->done)
@@ -1257,8 +1260,8 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 
 /* Launches the VM and leaves the rest to the loop (serve_starts). */
 static int start_async(struct vm_manager *m, const char *name,
-		       const char *why, vm_start_done done, void *opaque,
-		       struct tern_error *err)
+		       const char *why, const char *what, vm_start_done done,
+		       void *opaque, struct tern_error *err)
 {
 	struct pending_start p;
 	int ret = launch_start(m, name, why, NULL, &p, err);
@@ -1269,6 +1272,7 @@ static int start_async(struct vm_manager *m, const char *name,
 	}
 	p.done = done;
 	p.opaque = opaque;
+	p.what = what;
 	/* Out of memory for the list: waited for here instead. */
 	if (add_start(m, &p, err)) {
 		ret = wait_start(m, &p, err);
@@ -1287,7 +1291,7 @@ int vm_manager_start_async(struct vm_manager *m, const char *name,
 			   vm_start_done done, void *opaque,
 			   struct tern_error *err)
 {
-	return start_async(m, name, "started", done, opaque, err);
+	return start_async(m, name, "started", "start", done, opaque, err);
 }
 
 int vm_manager_start_restore(struct vm_manager *m, const char *name,
@@ -1327,7 +1331,7 @@ void vm_manager_autostart(struct vm_manager *m)
 			continue;
 		/* All launched at once; the loop sees them answer. */
 		if (start_async(m, records[i].name, "started by autostart",
-				NULL, NULL, &err) < 0)
+				"autostart", NULL, NULL, &err) < 0)
 			log_error("autostart of VM '%s' failed: %s",
 				  records[i].name, err.message);
 	}
