@@ -179,6 +179,28 @@ def kill9_while_vms_start_next_ternd_finishes_or_cleans_them():
         h.stop()
 
 
+@test
+def ternd_stopped_while_a_vm_starts_answers_and_the_next_ternd_adopts_it():
+    with Host() as h:
+        start_fake(h)
+        h.define("slow")
+        threads, results = started_in_threads(h, ["slow"])
+        wait_until(lambda: h.info("slow")["reason"] == "starting", timeout=DELAY * 0.8,
+                   what="slow launched")
+        pid = h.info("slow")["pid"]
+        h.stop()  # SIGTERM: exits 0 (and, under ASan, without a leak)
+        threads[0].join(timeout=30)
+        stopped = results["slow"]
+        assert stopped.returncode == 1 and "ternd is stopping" in stopped.stderr, stopped.stderr
+        start_fake(h)
+        wait_until(lambda: h.info("slow")["reason"] != "starting", timeout=DELAY + 20,
+                   what="the start seen through")
+        info = h.info("slow")
+        assert info["state"] == "running" and info["pid"] == pid, info
+        h.ok("destroy", "slow")
+        h.stop()
+
+
 def setup():
     for path in (TERND, TERNCTL):
         if not os.access(path, os.X_OK):
