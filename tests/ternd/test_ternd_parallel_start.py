@@ -18,7 +18,7 @@ from tap import test  # noqa: E402
 from ternd_host import main, TERND, TERNCTL, GUEST, Host, wait_until  # noqa: E402
 
 FAKE_TERN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_tern.py")
-DELAY = 3.0  # each fake tern's start
+DELAY = 5.0  # each fake tern's start (after its Python start-up)
 COUNT = 6
 
 
@@ -27,12 +27,15 @@ def start_fake(h, env=None):
             env=dict({"FAKE_TERN_DELAY": str(DELAY)}, **(env or {})))
 
 
-def started_in_threads(h, names):
-    """ternctl start for each name at once; {name: CompletedProcess}."""
+def started_in_threads(h, names, finished=None):
+    """ternctl start for each name at once; {name: CompletedProcess}, and
+    in finished (if given) when each returned."""
     results = {}
 
     def one(name):
         results[name] = h.ctl("start", name)
+        if finished is not None:
+            finished[name] = time.monotonic()
     threads = [threading.Thread(target=one, args=(n,)) for n in names]
     for t in threads:
         t.start()
@@ -52,13 +55,14 @@ def several_starts_at_once_overlap_and_list_answers_meanwhile():
         names = [f"vm{i}" for i in range(COUNT)]
         for name in names:
             h.define(name)
-        began = time.monotonic()
-        threads, results = started_in_threads(h, names)
+        finished = {}
+        threads, results = started_in_threads(h, names, finished)
         # While they start: list and info answer at once, the VMs shown
         # running (their tern launched) with the reason "starting".
         wait_until(lambda: sum(vm["state"] == "running"
                                for vm in h.listing("--all").values()) == COUNT,
                    timeout=DELAY * 0.8, what="every VM launched")
+        all_launched = time.monotonic()
         listing, took = timed(lambda: h.listing("--all"))
         assert took < 1.5, f"list took {took:.2f} s during the starts"
         info, took = timed(lambda: h.info("vm0"))
@@ -69,15 +73,17 @@ def several_starts_at_once_overlap_and_list_answers_meanwhile():
         h.fails("shutdown", "vm1", words=["starting"])
         for t in threads:
             t.join(timeout=60)
-        elapsed = time.monotonic() - began
         for name in names:
             assert results[name].returncode == 0, (name, results[name].stderr)
             assert f"VM '{name}' started" in results[name].stdout, results[name].stdout
             info = h.info(name)
             assert info["state"] == "running" and info["reason"] == "started", info
-        # One at a time would take COUNT * DELAY.
-        assert elapsed < COUNT * DELAY / 2, \
-            f"{COUNT} starts of {DELAY} s each took {elapsed:.1f} s: not at once"
+        # At once: every VM was launched before any start was answered
+        # (one at a time, the first answers before the second launches).
+        # How long they took in all says little: the fake terns' Python
+        # start-up is CPU-bound on a loaded test host.
+        assert min(finished.values()) > all_launched, \
+            f"a start answered before all {COUNT} were launched"
         started = [e["name"] for e in h.events() if e["kind"] == "started"]
         assert sorted(started) == sorted(names), started
         for name in names:
@@ -188,6 +194,9 @@ def ternd_stopped_while_a_vm_starts_answers_and_the_next_ternd_adopts_it():
         wait_until(lambda: h.info("slow")["reason"] == "starting", timeout=DELAY * 0.8,
                    what="slow launched")
         pid = h.info("slow")["pid"]
+        # What a re-attaching ternd recognises as tern (fake_tern.py).
+        wait_until(lambda: h.tern_pids() == [pid], timeout=DELAY * 0.8,
+                   what="the tern running")
         h.stop()  # SIGTERM: exits 0 (and, under ASan, without a leak)
         threads[0].join(timeout=30)
         stopped = results["slow"]
