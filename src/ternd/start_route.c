@@ -40,8 +40,7 @@ int start_route(struct vm_manager *m, const struct ternd_request *request,
 	if (!no_wait && !request->later)
 		ret = vm_manager_start(m, vm, &err);
 	else
-		ret = vm_manager_start_async(m, vm,
-					     no_wait ? NULL : start_done,
+		ret = vm_manager_start_async(m, vm, no_wait ? NULL : start_done,
 					     no_wait ? NULL : request->later,
 					     &err);
 	if (ret < 0)

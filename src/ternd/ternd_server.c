@@ -158,9 +158,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 static void deferred_answer(struct ternd_deferral *later,
 			    struct ternd_reply *reply)
 {
-	struct request *req = (struct request *)((char *)later -
-						 offsetof(struct request,
-							  later));
+	struct request *req =
+		(struct request *)((char *)later -
+				   offsetof(struct request, later));
 
 	req->answer = *reply;
 	req->answered = 1;

@@ -779,8 +779,8 @@ static int refuse_starting(struct vm_manager *m, const char *name,
 
 /* The start's end, told to whoever waits (a suspended request) or
  * logged; a failure is counted in GET /v1/metrics. */
-static void start_told(struct pending_start *p, struct vm_manager *m,
-		       int ret, const struct tern_error *err)
+static void start_told(struct pending_start *p, struct vm_manager *m, int ret,
+		       const struct tern_error *err)
 {
 	if (ret) {
 		ternd_stats_start(p->began_us, 0);
@@ -834,10 +834,9 @@ static int probe_start(struct vm_manager *m, struct pending_start *p,
 				sizeof(log_path));
 		file_last_line(log_path, line, sizeof(line));
 		record_exit(m, vm, "failed to start", 0);
-		return tern_error_set(err, EREMOTEIO,
-				      "VM '%s' failed to start: %s (log: %s)",
-				      p->name, line[0] ? line : "tern ended",
-				      log_path);
+		return tern_error_set(
+			err, EREMOTEIO, "VM '%s' failed to start: %s (log: %s)",
+			p->name, line[0] ? line : "tern ended", log_path);
 	}
 	if (now < p->next_probe_ms)
 		return 0;
@@ -1114,8 +1113,8 @@ static int give_taps(struct vm_manager *m, const char *name, uint32_t uid,
 
 /* A start up to its released tern, recorded running (reason "starting");
  * p says what to wait for. */
-static int launch_start(struct vm_manager *m, const char *name,
-			const char *why, const struct vm_restore *restore,
+static int launch_start(struct vm_manager *m, const char *name, const char *why,
+			const struct vm_restore *restore,
 			struct pending_start *p, struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
@@ -1259,9 +1258,9 @@ static int start_vm(struct vm_manager *m, const char *name, const char *why,
 }
 
 /* Launches the VM and leaves the rest to the loop (serve_starts). */
-static int start_async(struct vm_manager *m, const char *name,
-		       const char *why, const char *what, vm_start_done done,
-		       void *opaque, struct tern_error *err)
+static int start_async(struct vm_manager *m, const char *name, const char *why,
+		       const char *what, vm_start_done done, void *opaque,
+		       struct tern_error *err)
 {
 	struct pending_start p;
 	int ret = launch_start(m, name, why, NULL, &p, err);
