@@ -71,6 +71,8 @@ def several_starts_at_once_overlap_and_list_answers_meanwhile():
         # A VM being started cannot be started twice, nor shut down yet.
         h.fails("start", "vm1", words=["already running"])
         h.fails("shutdown", "vm1", words=["starting"])
+        h.fails("pause", "vm1", words=["starting"])
+        h.fails("undefine", "vm2", words=["destroy"])
         for t in threads:
             t.join(timeout=60)
         for name in names:
