@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ternd/start_route.h"
 #include "ternd/vm_view.h"
 #include "util/version.h"
 
@@ -102,7 +103,6 @@ static const struct {
 	vm_action run;
 	unsigned status;
 } actions[] = {
-	{"start", vm_manager_start, 200},
 	{"destroy", vm_manager_destroy, 200},
 	{"pause", vm_manager_pause, 200},
 	{"resume", vm_manager_resume, 200},
@@ -309,6 +309,8 @@ static void route_vm(struct vm_manager *m, const struct ternd_request *request,
 	if (action && vm_guest_route(m, request, name, action, reply))
 		return;
 	if (action && migration_route(m, request, name, action, reply))
+		return;
+	if (action && start_route(m, request, name, action, reply))
 		return;
 	if (action && !strcmp(action, "autostart")) {
 		if (strcmp(method, "PUT"))

@@ -24,6 +24,15 @@ struct ternd_reply {
 	const char *content_type; /* NULL: application/json */
 };
 
+/* A request answered later (a start waiting for its tern): the route sets
+ * deferred, answers nothing now, and calls answer() once it knows (from
+ * ternd's loop, not from inside the route). The server keeps the
+ * connection meanwhile. */
+struct ternd_deferral {
+	int deferred;
+	void (*answer)(struct ternd_deferral *later, struct ternd_reply *reply);
+};
+
 struct ternd_request {
 	const char *method;
 	const char *url; /* percent-decoded, without the query */
@@ -33,6 +42,8 @@ struct ternd_request {
 	const char *since, *limit, *wait;
 	/* DELETE /v1/vms/NAME?snapshots=true: its snapshots go too. */
 	const char *snapshots;
+	/* NULL: the answer must come now. */
+	struct ternd_deferral *later;
 };
 
 void ternd_route(struct vm_manager *m, const struct ternd_request *request,

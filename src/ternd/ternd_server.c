@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,9 @@ struct ternd_server {
 	struct waiter waiters[TERND_MAX_CONNECTIONS];
 	size_t waiter_count;
 	int metrics_only; /* --metrics-listen's TCP port: GET /metrics only */
+	/* Deferred answers given since the daemons last ran: they run
+	 * again (a resumed connection wakes no epoll descriptor). */
+	unsigned answers_ready;
 };
 
 struct request {
@@ -46,6 +50,13 @@ struct request {
 	int too_large;
 	int resumed; /* a long poll that waited: answer now */
 	void *upgrade; /* a console's (console_route.h), freed at the end */
+	/* A deferred request (a start): suspended until answer() fills
+	 * answer; answered is then 1. */
+	struct ternd_deferral later;
+	struct ternd_reply answer;
+	int answered;
+	struct MHD_Connection *conn;
+	struct ternd_server *server;
 };
 
 static int64_t now_ms(void)
@@ -142,6 +153,21 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn,
 	return ret;
 }
 
+/* A route's deferred answer (ternd_routes.h): kept, and the connection
+ * resumed; handle_request() sends it on the daemon's next run. */
+static void deferred_answer(struct ternd_deferral *later,
+			    struct ternd_reply *reply)
+{
+	struct request *req =
+		(struct request *)((char *)later -
+				   offsetof(struct request, later));
+
+	req->answer = *reply;
+	req->answered = 1;
+	req->server->answers_ready++;
+	MHD_resume_connection(req->conn);
+}
+
 static int declared_too_large(struct MHD_Connection *conn)
 {
 	const char *length = MHD_lookup_connection_value(
@@ -231,6 +257,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		req = calloc(1, sizeof(*req));
 		if (!req)
 			return MHD_NO;
+		req->conn = conn;
+		req->server = server;
+		req->later.answer = deferred_answer;
 		*con_cls = req;
 		return declared_too_large(conn) ? too_large(conn, method, url)
 						: MHD_YES;
@@ -243,6 +272,10 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->too_large)
 		return too_large(conn, method, url);
+	if (req->answered) {
+		req->answered = 0;
+		return send_reply(conn, method, url, &req->answer);
+	}
 	request = (struct ternd_request){
 		.method = method,
 		.url = url,
@@ -256,6 +289,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 						    "wait"),
 		.snapshots = MHD_lookup_connection_value(
 			conn, MHD_GET_ARGUMENT_KIND, "snapshots"),
+		.later = &req->later,
 	};
 	if (server->metrics_only) {
 		metrics_only_route(server->manager, &request, &reply);
@@ -271,6 +305,13 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn,
 		return send_reply(conn, method, url, &reply);
 	}
 	ternd_route(server->manager, &request, &reply);
+	if (req->later.deferred) {
+		/* Answered from the loop (deferred_answer); until then the
+		 * connection waits, the loop and other requests go on. */
+		req->later.deferred = 0;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	return send_reply(conn, method, url, &reply);
 }
 
@@ -449,14 +490,23 @@ static void run_daemons(struct ternd_server *server)
 
 void ternd_server_run(struct ternd_server *server)
 {
-	/* Events logged by exits recorded since the last run. */
+	/* Events logged by exits recorded since the last run, and the
+	 * starts answered there (vm_manager_reap). */
 	wake_waiters(server, 0);
+	server->answers_ready = 0;
 	run_daemons(server);
-	/* Events this run's requests logged: answered now, not at the next
-	 * wake-up (a resumed connection does not make the epoll descriptor
-	 * readable in libmicrohttpd's external-poll mode). */
-	if (wake_waiters(server, 0))
+	/* Events this run's requests logged, and starts they ended (a
+	 * destroy): answered now, not at the next wake-up (a resumed
+	 * connection does not make the epoll descriptor readable in
+	 * libmicrohttpd's external-poll mode). */
+	for (int i = 0; i < 4; i++) {
+		int woken = (int)wake_waiters(server, 0);
+
+		if (!woken && !server->answers_ready)
+			break;
+		server->answers_ready = 0;
 		run_daemons(server);
+	}
 }
 
 void ternd_server_stop(struct ternd_server *server)
@@ -467,7 +517,10 @@ void ternd_server_stop(struct ternd_server *server)
 	 * an upgraded one (a console) counts as suspended. */
 	wake_waiters(server, 1);
 	vm_consoles_drop_clients(vm_manager_consoles(server->manager));
-	MHD_run(server->daemon);
+	/* Nor with a start's request waiting: answered, the VM going on. */
+	if (!server->metrics_only)
+		vm_manager_starts_abandon(server->manager);
+	run_daemons(server);
 	tls_listener_close(server->tls);
 	MHD_stop_daemon(server->daemon);
 	close(server->epoll_fd);

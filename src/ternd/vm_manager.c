@@ -42,7 +42,70 @@ struct vm_manager {
 	size_t live_count;
 	const struct vm_jail_config *jail; /* NULL: no jails */
 	struct vm_migrations *migrations; /* vm_migration.h */
+	struct pending_start *starts; /* tern launched, not yet answering */
+	size_t start_count;
 };
+
+/* A start whose tern has not answered yet: the loop probes it
+ * (vm_manager_reap), so a boot holds no request and no other start. */
+struct pending_start {
+	char name[VM_NAME_MAX + 1];
+	pid_t pid; /* its tern's: a later start of the name is another */
+	char api_socket[108];
+	char why[96], event[32];
+	int incoming;
+	int64_t began_us, launched_us; /* ternd_stats_now_us() */
+	int64_t deadline_ms, next_probe_ms; /* monotonic */
+	int interval_ms, probes;
+	int probing; /* probe_start() is at it: record_exit leaves it */
+	vm_start_done done; /* NULL: nobody waits (autostart, adopted) */
+	const char *what; /* for the log without done: "autostart", ... */
+	void *opaque;
+};
+
+/* The first probe soon after the launch, then less often: tern answers
+ * within milliseconds on real hardware, and a probe of a tern not yet
+ * listening is a stat() or a refused connect. */
+#define START_PROBE_FIRST_MS 2
+#define START_PROBE_MAX_MS 25
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct pending_start *find_start(struct vm_manager *m, const char *name)
+{
+	for (size_t i = 0; i < m->start_count; i++)
+		if (!strcmp(m->starts[i].name, name))
+			return &m->starts[i];
+	return NULL;
+}
+
+static int add_start(struct vm_manager *m, const struct pending_start *p,
+		     struct tern_error *err)
+{
+	struct pending_start *grown =
+		realloc(m->starts, (m->start_count + 1) * sizeof(*m->starts));
+
+	if (!grown)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	m->starts = grown;
+	grown[m->start_count++] = *p;
+	return 0;
+}
+
+static void remove_start(struct vm_manager *m, struct pending_start *p)
+{
+	size_t i = (size_t)(p - m->starts);
+
+	memmove(&m->starts[i], &m->starts[i + 1],
+		(m->start_count - i - 1) * sizeof(*m->starts));
+	m->start_count--;
+}
 
 static const char *const file_names[] = {
 	[VM_FILE_DIR] = "",
@@ -118,6 +181,10 @@ static void jail_cleanup(struct vm_manager *m, const char *name)
 		vm_jail_cleanup(dir);
 }
 
+static void end_start(struct vm_manager *m, const char *name,
+		      const char *reason);
+static void serve_starts(struct vm_manager *m);
+
 /* Records the end of a followed VM's process and stops following it. */
 static void record_exit(struct vm_manager *m, struct live_vm *vm,
 			const char *why, int asked)
@@ -144,6 +211,7 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 		log_error("VM '%s' stopped, but recording it failed: %s",
 			  vm->name, err.message);
 	log_info("VM '%s' is shut off: %s", vm->name, reason);
+	end_start(m, vm->name, reason);
 	remove_live(m, vm);
 }
 
@@ -156,7 +224,12 @@ size_t vm_manager_poll_count(const struct vm_manager *m)
 
 int vm_manager_timeout_ms(const struct vm_manager *m)
 {
-	return vm_migrations_timeout_ms(m->migrations);
+	int migrations = vm_migrations_timeout_ms(m->migrations);
+	int starts = vm_manager_starts_timeout_ms(m);
+
+	if (starts < 0 || (migrations >= 0 && migrations < starts))
+		return migrations;
+	return starts;
 }
 
 void vm_manager_poll_fill(struct vm_manager *m, struct pollfd *fds)
@@ -185,6 +258,9 @@ void vm_manager_reap(struct vm_manager *m, const struct pollfd *fds)
 	/* The consoles first: an exit below drops its console. */
 	vm_consoles_serve(m->consoles,
 			  fds + m->live_count + networks_poll_count(m->nets));
+	/* Then the starts: a tern that ended while starting is a failed
+	 * start, with its log's last line. */
+	serve_starts(m);
 	for (size_t i = 0; i < m->live_count;) {
 		if (vm_process_exited(&m->live[i].proc))
 			record_exit(m, &m->live[i], "its tern process ended",
@@ -246,6 +322,34 @@ int vm_manager_attach_console(struct vm_manager *m, const char *name,
 			      name, why);
 }
 
+/* A VM whose start an earlier ternd did not see through (killed while
+ * its tern set up): followed as any start, finished when its tern
+ * answers, or ended and recorded shut off when it does not in time. */
+static void adopt_start(struct vm_manager *m, const struct vm_record *r)
+{
+	struct pending_start p = {
+		.pid = r->runtime.pid,
+		.began_us = ternd_stats_now_us(),
+		.launched_us = ternd_stats_now_us(),
+		.deadline_ms = monotonic_ms() + VM_START_TIMEOUT_MS,
+		.next_probe_ms = monotonic_ms(),
+		.interval_ms = START_PROBE_FIRST_MS,
+	};
+	struct tern_error err;
+
+	snprintf(p.name, sizeof(p.name), "%s", r->name);
+	snprintf(p.api_socket, sizeof(p.api_socket), "%s",
+		 r->runtime.api_socket);
+	snprintf(p.why, sizeof(p.why), "started (its start adopted by ternd)");
+	snprintf(p.event, sizeof(p.event), "started");
+	p.what = "adopted start";
+	log_info("VM '%s' (pid %d) was starting when ternd stopped: its start "
+		 "goes on",
+		 r->name, (int)r->runtime.pid);
+	if (add_start(m, &p, &err))
+		log_error("VM '%s': %s", r->name, err.message);
+}
+
 static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 {
 	const struct vm_runtime *rec = &r->runtime;
@@ -268,6 +372,11 @@ static void reattach_one(struct vm_manager *m, const struct vm_record *r)
 	if (add_live(m, r->name, &proc, &err)) {
 		log_error("VM '%s': %s", r->name, err.message);
 		vm_process_forget(&proc);
+		return;
+	}
+	if (!strcmp(rec->reason, "starting") &&
+	    rec->state != VM_STATE_INCOMING) {
+		adopt_start(m, r);
 		return;
 	}
 	if (rec->state == VM_STATE_INCOMING &&
@@ -437,6 +546,7 @@ void vm_manager_close(struct vm_manager *m)
 	for (size_t i = 0; i < m->live_count; i++)
 		vm_process_forget(&m->live[i].proc);
 	free(m->live);
+	free(m->starts);
 	vm_consoles_free(m->consoles);
 	vm_migrations_free(m->migrations);
 	networks_close(m->nets);
@@ -651,39 +761,197 @@ static int write_config(const char *path, const char *text,
 	return 0;
 }
 
-/* Waits for the new tern to answer with its VM running. */
-static int wait_started(struct vm_manager *m, const char *name,
-			struct live_vm *vm, const char *api_socket,
-			int incoming, struct tern_error *err)
+int vm_manager_starting(struct vm_manager *m, const char *name)
+{
+	return find_start(m, name) != NULL;
+}
+
+static int refuse_starting(struct vm_manager *m, const char *name,
+			   struct tern_error *err)
+{
+	if (!find_start(m, name))
+		return 0;
+	return tern_error_set(err, EBUSY,
+			      "VM '%s' is starting: wait until its tern "
+			      "answers (or destroy it)",
+			      name);
+}
+
+/* The start's end, told to whoever waits (a suspended request) or
+ * logged; a failure is counted in GET /v1/metrics. */
+static void start_told(struct pending_start *p, struct vm_manager *m, int ret,
+		       const struct tern_error *err)
+{
+	if (ret) {
+		ternd_stats_start(p->began_us, 0);
+		if (!p->done)
+			log_error("%s of VM '%s' failed: %s",
+				  p->what ? p->what : "start", p->name,
+				  err->message);
+	}
+	if (p->done)
+		p->done(p->opaque, m, p->name, ret, err);
+}
+
+/* record_exit's: a VM that ends while its start waits (a destroy, or a
+ * tern that ended between two probes) fails that start. */
+static void end_start(struct vm_manager *m, const char *name,
+		      const char *reason)
+{
+	struct pending_start *p = find_start(m, name);
+	struct pending_start copy;
+	struct tern_error err;
+
+	if (!p || p->probing)
+		return;
+	copy = *p;
+	remove_start(m, p);
+	tern_error_set(&err, EBUSY, "VM '%s' did not finish starting: %s",
+		       copy.name, reason);
+	start_told(&copy, m, -EBUSY, &err);
+}
+
+/* One look at a starting VM: 1 when its tern answers with the VM
+ * running (or paused; an incoming tern, at all), 0 while it may still,
+ * else a failure with the VM recorded shut off. */
+static int probe_start(struct vm_manager *m, struct pending_start *p,
+		       struct tern_error *err)
 {
 	char log_path[4200], line[300];
+	struct live_vm *vm = find_live(m, p->name);
 	struct tern_error probe;
 	enum vm_state state;
+	int64_t now = monotonic_ms();
+	int answer;
 
-	for (int waited = 0; waited < VM_START_TIMEOUT_MS; waited += 50) {
-		if (vm_process_wait_exit(&vm->proc, 50)) {
-			vm_manager_path(m, name, VM_FILE_LOG, log_path,
-					sizeof(log_path));
-			file_last_line(log_path, line, sizeof(line));
-			record_exit(m, vm, "failed to start", 0);
-			return tern_error_set(
-				err, EREMOTEIO,
-				"VM '%s' failed to start: %s "
-				"(log: %s)",
-				name, line[0] ? line : "tern ended", log_path);
-		}
-		int answer = vm_api_state(api_socket, &state, &probe);
-
-		/* An incoming tern has no VM until the stream comes. */
-		if (answer == 0 || (incoming && answer == -EAGAIN))
-			return 0;
+	if (!vm || vm->proc.pid != p->pid)
+		return tern_error_set(err, EBUSY,
+				      "VM '%s' stopped before it finished "
+				      "starting",
+				      p->name);
+	if (vm_process_exited(&vm->proc)) {
+		vm_manager_path(m, p->name, VM_FILE_LOG, log_path,
+				sizeof(log_path));
+		file_last_line(log_path, line, sizeof(line));
+		record_exit(m, vm, "failed to start", 0);
+		return tern_error_set(
+			err, EREMOTEIO, "VM '%s' failed to start: %s (log: %s)",
+			p->name, line[0] ? line : "tern ended", log_path);
 	}
-	vm_process_signal(&vm->proc, SIGKILL);
-	vm_process_wait_exit(&vm->proc, 5000);
-	record_exit(m, vm, "did not answer on its API socket in time", 1);
-	return tern_error_set(err, EREMOTEIO,
-			      "VM '%s': tern did not answer on %s within %d s",
-			      name, api_socket, VM_START_TIMEOUT_MS / 1000);
+	if (now < p->next_probe_ms)
+		return 0;
+	p->probes++;
+	/* No socket yet: tern is still setting its VM up. */
+	answer = access(p->api_socket, F_OK)
+		? -ENOENT
+		: vm_api_state(p->api_socket, &state, &probe);
+	if (answer == 0 || (p->incoming && answer == -EAGAIN))
+		return 1;
+	now = monotonic_ms();
+	if (now >= p->deadline_ms) {
+		vm_process_signal(&vm->proc, SIGKILL);
+		vm_process_wait_exit(&vm->proc, 5000);
+		record_exit(m, vm, "did not answer on its API socket in time",
+			    1);
+		return tern_error_set(err, EREMOTEIO,
+				      "VM '%s': tern did not answer on %s "
+				      "within %d s",
+				      p->name, p->api_socket,
+				      VM_START_TIMEOUT_MS / 1000);
+	}
+	p->next_probe_ms = now + p->interval_ms;
+	if (p->interval_ms < START_PROBE_MAX_MS)
+		p->interval_ms = p->interval_ms * 2 < START_PROBE_MAX_MS
+			? p->interval_ms * 2
+			: START_PROBE_MAX_MS;
+	return 0;
+}
+
+/* A start's last steps once its tern answers: the console, and the event
+ * (the runtime record says running since the launch; its reason
+ * "starting" becomes why). */
+static void finish_start(struct vm_manager *m, const struct pending_start *p)
+{
+	struct tern_error err;
+	struct vm_record r;
+	struct vm_runtime rt;
+	int64_t answered = ternd_stats_now_us();
+
+	log_info("VM '%s' %s (pid %d)", p->name, p->why, (int)p->pid);
+	/* An incoming VM's console comes once its guest runs here
+	 * (vm_migration.c). */
+	if (!p->incoming)
+		attach_console(m, p->name);
+	if (!vm_manager_get(m, p->name, &r, &err)) {
+		rt = r.runtime;
+		vm_record_free(&r);
+		snprintf(rt.reason, sizeof(rt.reason), "%s", p->why);
+		if (ternd_db_set_runtime(m->db, p->name, &rt, p->event, &err))
+			log_error("VM '%s': %s", p->name, err.message);
+	}
+	ternd_stats_start(p->began_us, 1);
+	log_debug("VM '%s' start: %lld ms to launch, %lld ms until tern "
+		  "answered (%d probes), %lld ms to record",
+		  p->name, (long long)(p->launched_us - p->began_us) / 1000,
+		  (long long)(answered - p->launched_us) / 1000, p->probes,
+		  (long long)(ternd_stats_now_us() - answered) / 1000);
+}
+
+/* Probes the starts due, finishes those whose tern answered and fails
+ * those that cannot start any more. */
+static void serve_starts(struct vm_manager *m)
+{
+	for (size_t i = 0; i < m->start_count;) {
+		struct pending_start *p = &m->starts[i], copy;
+		struct tern_error err;
+		int ret;
+
+		p->probing = 1;
+		ret = probe_start(m, p, &err);
+		p = &m->starts[i]; /* unmoved: record_exit left it */
+		p->probing = 0;
+		if (!ret) {
+			i++;
+			continue;
+		}
+		copy = *p;
+		remove_start(m, p);
+		if (ret > 0)
+			finish_start(m, &copy);
+		start_told(&copy, m, ret > 0 ? 0 : ret, &err);
+	}
+}
+
+int vm_manager_starts_timeout_ms(const struct vm_manager *m)
+{
+	int64_t now = monotonic_ms(), timeout = -1;
+
+	for (size_t i = 0; i < m->start_count; i++) {
+		int64_t left = m->starts[i].next_probe_ms - now;
+
+		if (left < 0)
+			left = 0;
+		if (timeout < 0 || left < timeout)
+			timeout = left;
+	}
+	return (int)timeout;
+}
+
+void vm_manager_starts_abandon(struct vm_manager *m)
+{
+	struct tern_error err;
+
+	while (m->start_count) {
+		struct pending_start copy = m->starts[m->start_count - 1];
+
+		m->start_count--;
+		tern_error_set(&err, ESHUTDOWN,
+			       "ternd is stopping while VM '%s' starts: the "
+			       "next ternd adopts it",
+			       copy.name);
+		if (copy.done)
+			copy.done(copy.opaque, m, copy.name, -ESHUTDOWN, &err);
+	}
 }
 
 struct start_files {
@@ -747,8 +1015,10 @@ static int launch(struct vm_manager *m, const struct vm_record *r,
 	rt.pid = proc.pid;
 	rt.pid_start_time = proc.start_time;
 	snprintf(rt.api_socket, sizeof(rt.api_socket), "%s", f->api_socket);
-	snprintf(rt.reason, sizeof(rt.reason), "started");
-	/* The event comes once tern answers (vm_manager_start). */
+	/* "starting" until tern answers (finish_start): a ternd that finds
+	 * it so after a restart adopts the start (reattach_one). */
+	snprintf(rt.reason, sizeof(rt.reason), "starting");
+	/* The event comes once tern answers (finish_start). */
 	ret = ternd_db_set_runtime(m->db, r->name, &rt, NULL, err);
 	if (!ret)
 		ret = add_live(m, r->name, &proc, err);
@@ -841,19 +1111,22 @@ static int give_taps(struct vm_manager *m, const char *name, uint32_t uid,
 	return ret;
 }
 
-static int start_vm_untimed(struct vm_manager *m, const char *name,
-			    const char *why, const struct vm_restore *restore,
-			    struct tern_error *err)
+/* A start up to its released tern, recorded running (reason "starting");
+ * p says what to wait for. */
+static int launch_start(struct vm_manager *m, const char *name, const char *why,
+			const struct vm_restore *restore,
+			struct pending_start *p, struct tern_error *err)
 {
 	struct vm_network_refs networks = {0};
 	const char *event = "started";
 	struct vm_jail jail = {0};
 	struct start_files files;
-	struct vm_runtime rt;
 	struct vm_record r;
 	char *config = NULL;
-	int launched = 0, ret = vm_manager_get(m, name, &r, err);
+	int launched = 0, ret;
 
+	*p = (struct pending_start){.began_us = ternd_stats_now_us()};
+	ret = vm_manager_get(m, name, &r, err);
 	if (ret)
 		return ret;
 	if (restore && restore->why)
@@ -927,45 +1200,97 @@ static int start_vm_untimed(struct vm_manager *m, const char *name,
 	}
 	if (ret)
 		return ret;
-	ret = wait_started(m, name, find_live(m, name), files.api_socket,
-			   restore && restore->incoming, err);
-	if (ret)
-		return ret;
-	log_info("VM '%s' %s (pid %d)", name, why,
-		 (int)find_live(m, name)->proc.pid);
-	/* An incoming VM's console comes once its guest runs here
-	 * (vm_migration.c). */
-	if (!restore || !restore->incoming)
-		attach_console(m, name);
-	/* The runtime record says so already; this logs the event, with
-	 * why, once tern answers. */
-	if (!vm_manager_get(m, name, &r, err)) {
-		rt = r.runtime;
-		vm_record_free(&r);
-		snprintf(rt.reason, sizeof(rt.reason), "%s", why);
-		if (ternd_db_set_runtime(m->db, name, &rt, event, err))
-			log_error("VM '%s': %s", name, err->message);
-	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->pid = find_live(m, name)->proc.pid;
+	snprintf(p->api_socket, sizeof(p->api_socket), "%s", files.api_socket);
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	snprintf(p->event, sizeof(p->event), "%s", event);
+	p->incoming = restore && restore->incoming;
+	p->launched_us = ternd_stats_now_us();
+	p->deadline_ms = monotonic_ms() + VM_START_TIMEOUT_MS;
+	p->next_probe_ms = monotonic_ms() + START_PROBE_FIRST_MS;
+	p->interval_ms = START_PROBE_FIRST_MS;
 	return 0;
 }
 
-/* Timed for GET /v1/metrics; a refusal (no such VM, wrong state) is not a
- * failed start. */
+/* A refusal (no such VM, wrong state) is not a failed start in GET
+ * /v1/metrics. */
+static void count_refused(const struct pending_start *p, int ret)
+{
+	if (ret != -ENOENT && ret != -EBUSY)
+		ternd_stats_start(p->began_us, 0);
+}
+
+/* Waits here for a launched start: ternd's loop does nothing else
+ * meanwhile (a revert, a reboot, a migration's destination). */
+static int wait_start(struct vm_manager *m, struct pending_start *p,
+		      struct tern_error *err)
+{
+	int ret;
+
+	p->probing = 1;
+	while (!(ret = probe_start(m, p, err))) {
+		struct live_vm *vm = find_live(m, p->name);
+		int64_t left = p->next_probe_ms - monotonic_ms();
+
+		if (vm && left > 0)
+			vm_process_wait_exit(&vm->proc, (int)left);
+	}
+	if (ret < 0) {
+		ternd_stats_start(p->began_us, 0);
+		return ret;
+	}
+	finish_start(m, p);
+	return 0;
+}
+
 static int start_vm(struct vm_manager *m, const char *name, const char *why,
 		    const struct vm_restore *restore, struct tern_error *err)
 {
-	int64_t since = ternd_stats_now_us();
-	int ret = start_vm_untimed(m, name, why, restore, err);
+	struct pending_start p;
+	int ret = launch_start(m, name, why, restore, &p, err);
 
-	if (ret != -ENOENT && ret != -EBUSY)
-		ternd_stats_start(since, !ret);
-	return ret;
+	if (ret) {
+		count_refused(&p, ret);
+		return ret;
+	}
+	return wait_start(m, &p, err);
+}
+
+/* Launches the VM and leaves the rest to the loop (serve_starts). */
+static int start_async(struct vm_manager *m, const char *name, const char *why,
+		       const char *what, vm_start_done done, void *opaque,
+		       struct tern_error *err)
+{
+	struct pending_start p;
+	int ret = launch_start(m, name, why, NULL, &p, err);
+
+	if (ret) {
+		count_refused(&p, ret);
+		return ret;
+	}
+	p.done = done;
+	p.opaque = opaque;
+	p.what = what;
+	/* Out of memory for the list: waited for here instead. */
+	if (add_start(m, &p, err)) {
+		ret = wait_start(m, &p, err);
+		return ret ? ret : 1;
+	}
+	return 0;
 }
 
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err)
 {
 	return start_vm(m, name, "started", NULL, err);
+}
+
+int vm_manager_start_async(struct vm_manager *m, const char *name,
+			   vm_start_done done, void *opaque,
+			   struct tern_error *err)
+{
+	return start_async(m, name, "started", "start", done, opaque, err);
 }
 
 int vm_manager_start_restore(struct vm_manager *m, const char *name,
@@ -1003,8 +1328,9 @@ void vm_manager_autostart(struct vm_manager *m)
 		if (!records[i].autostart ||
 		    vm_state_active(records[i].runtime.state))
 			continue;
-		if (start_vm(m, records[i].name, "started by autostart", NULL,
-			     &err))
+		/* All launched at once; the loop sees them answer. */
+		if (start_async(m, records[i].name, "started by autostart",
+				"autostart", NULL, NULL, &err) < 0)
 			log_error("autostart of VM '%s' failed: %s",
 				  records[i].name, err.message);
 	}
@@ -1081,6 +1407,8 @@ int vm_manager_shutdown(struct vm_manager *m, const char *name,
 		return ret;
 	if (vm_state_migration(r.runtime.state))
 		ret = vm_manager_migration_busy(&r, err);
+	else if (find_start(m, name))
+		ret = refuse_starting(m, name, err);
 	else if (r.runtime.state == VM_STATE_PAUSED)
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s' is paused: resume it first, "
@@ -1154,6 +1482,8 @@ static int set_paused(struct vm_manager *m, const char *name, int pause,
 		return ret;
 	if (vm_state_migration(r.runtime.state))
 		ret = vm_manager_migration_busy(&r, err);
+	else if (find_start(m, name))
+		ret = refuse_starting(m, name, err);
 	else if (r.runtime.state == want)
 		ret = tern_error_set(err, EBUSY, "VM '%s' is already %s", name,
 				     vm_state_name(want));

@@ -9,7 +9,9 @@
  * is in the wrong state, -EREMOTEIO the VM's tern refused or failed,
  * anything else ternd's own trouble.
  *
- * Single-threaded: ternd's one loop calls everything here. */
+ * Single-threaded: ternd's one loop calls everything here. A start's
+ * wait for its tern is followed by that loop too (vm_manager_start_async),
+ * so many starts proceed at once and none holds other requests. */
 #ifndef TERN_TERND_VM_MANAGER_H
 #define TERN_TERND_VM_MANAGER_H
 
@@ -41,7 +43,8 @@ struct vm_manager_options {
  * pending in it, volume_pool.h), then re-attaches to the VMs recorded as
  * running or paused: each that is still its tern process and answers is
  * followed again; each that is gone is recorded as shut off (and
- * logged). */
+ * logged); one that was starting (reason "starting": ternd was killed
+ * before its tern answered) has its start seen through by the loop. */
 int vm_manager_open(const struct vm_manager_options *options,
 		    struct vm_manager **manager, struct tern_error *err);
 /* Leaves every VM running. */
@@ -89,6 +92,31 @@ int vm_manager_undefine(struct vm_manager *m, const char *name,
 /* Returns once the VM's tern answers with its vCPUs running. */
 int vm_manager_start(struct vm_manager *m, const char *name,
 		     struct tern_error *err);
+
+/* A start's end: ret 0 (running; the event logged) or the failure, err
+ * saying why (-EREMOTEIO tern failed or did not answer, -EBUSY the VM
+ * was destroyed meanwhile, -ESHUTDOWN ternd stops). */
+typedef void (*vm_start_done)(void *opaque, struct vm_manager *m,
+			      const char *name, int ret,
+			      const struct tern_error *err);
+/* Launches the VM's tern (recorded running, reason "starting") and
+ * returns: 0 when the start goes on in the loop (vm_manager_reap probes
+ * the tern and calls done, unless NULL, at its end), 1 when it already
+ * ended well (done not called), or a refusal or failure as
+ * vm_manager_start's, done not called. While it goes on, shutdown,
+ * pause and resume are refused (-EBUSY), a second start finds the VM
+ * running, and destroy ends it (done gets -EBUSY). */
+int vm_manager_start_async(struct vm_manager *m, const char *name,
+			   vm_start_done done, void *opaque,
+			   struct tern_error *err);
+/* Whether a start of the VM waits for its tern. */
+int vm_manager_starting(struct vm_manager *m, const char *name);
+/* The longest the loop may sleep before the next probe of a start, or
+ * -1 (inside vm_manager_timeout_ms). */
+int vm_manager_starts_timeout_ms(const struct vm_manager *m);
+/* ternd stops: each start waiting is told -ESHUTDOWN (its tern goes on;
+ * the next ternd adopts it, see vm_manager_open). */
+void vm_manager_starts_abandon(struct vm_manager *m);
 /* How a shutdown asks the guest, as virsh shutdown --mode: the ACPI power
  * button (tern's SendPowerButton; the default) or Ctrl-Alt-Del on its
  * keyboard (SendCtrlAltDel, which a systemd guest takes as a reboot). */

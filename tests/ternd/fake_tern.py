@@ -3,12 +3,17 @@
 tests/ternd/fake_tern.py`): `run ... --api-sock S ...` serves GET / as a
 running VM and GET /metrics with the text in $FAKE_TERN_METRICS/NAME
 (NAME: the VM, from S's directory), read at each request, so a test
-chooses what each "VM" exports, hostile text included, without KVM."""
+chooses what each "VM" exports, hostile text included, without KVM.
+
+$FAKE_TERN_DELAY seconds (default 0) pass before it listens: a VM that
+takes that long to start (test_ternd_parallel_start.py); a file
+$FAKE_TERN_DELAY_FAIL/NAME makes it exit with status 1 instead."""
 import http.server
 import os
 import signal
 import socketserver
 import sys
+import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -44,9 +49,32 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+def look_like_tern():
+    """ternd re-attaches (and the tests count) only processes whose
+    command line is `... run ... --api-sock S`: run again as `python3 run
+    ...`, "run" a link to this file."""
+    if os.path.basename(sys.argv[0]) == "run" or sys.argv[1:2] != ["run"]:
+        return
+    d = f"/tmp/fake-tern-{os.getuid()}"
+    os.makedirs(d, exist_ok=True)
+    try:
+        os.symlink(os.path.abspath(__file__), os.path.join(d, "run"))
+    except FileExistsError:
+        pass
+    os.chdir(d)
+    os.execv(sys.executable, [sys.executable, "run"] + sys.argv[2:])
+
+
 def main():
+    look_like_tern()
     argv = sys.argv[1:]
     sock = argv[argv.index("--api-sock") + 1]
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    time.sleep(float(os.environ.get("FAKE_TERN_DELAY", "0")))
+    fail = os.environ.get("FAKE_TERN_DELAY_FAIL")
+    if fail and os.path.exists(os.path.join(fail, os.path.basename(os.path.dirname(sock)))):
+        print("fake tern: told to fail", file=sys.stderr)
+        sys.exit(1)
     if os.path.exists(sock):
         os.unlink(sock)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
