@@ -49,8 +49,8 @@ int hyperv_check_host(int kvm_fd, int (*check)(int fd, int cap),
 int hyperv_supported_cpuid(int kvm_fd, int vcpu_fd, struct cpuid_table *out,
 			   struct tern_error *err)
 {
-	int fd = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) >
-			0
+	int fd =
+		ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) > 0
 		? kvm_fd
 		: vcpu_fd;
 
@@ -90,7 +90,8 @@ int cpuid_place_hyperv_leaves(struct cpuid_table *out,
 			    in_hyperv_range(e.eax))
 				e.eax += HYPERV_CPUID_KVM_BASE -
 					HYPERV_CPUID_FIRST;
-			e.function += HYPERV_CPUID_KVM_BASE - HYPERV_CPUID_FIRST;
+			e.function +=
+				HYPERV_CPUID_KVM_BASE - HYPERV_CPUID_FIRST;
 			moved[n++] = e;
 		} else {
 			out->entries[kept++] = e;
@@ -151,8 +152,9 @@ int hyperv_enable_vcpu(struct vcpu *vcpu, struct tern_error *err)
 	/* Enforcement is a narrowing only: without it (kernels before
 	 * 5.14) the guest may also use Hyper-V features the CPUID does not
 	 * announce, which is what KVM did before it existed. */
-	if (!ret && ioctl(vcpu->vm->kvm.fd, KVM_CHECK_EXTENSION,
-			  KVM_CAP_HYPERV_ENFORCE_CPUID) > 0)
+	if (!ret &&
+	    ioctl(vcpu->vm->kvm.fd, KVM_CHECK_EXTENSION,
+		  KVM_CAP_HYPERV_ENFORCE_CPUID) > 0)
 		ret = enable_vcpu_cap(vcpu, KVM_CAP_HYPERV_ENFORCE_CPUID, 1,
 				      "KVM_CAP_HYPERV_ENFORCE_CPUID", err);
 	/* KVM numbers a vCPU by creation order, which is tern's index
@@ -183,13 +185,11 @@ void hyperv_handle_exit(struct vcpu *vcpu)
 		record_synic(vcpu, hv);
 		break;
 	case KVM_EXIT_HYPERV_HCALL:
-		hv->u.hcall.result =
-			handler->call
-				? handler->call(handler->opaque, vcpu,
-						hv->u.hcall.input,
-						hv->u.hcall.params[0],
-						hv->u.hcall.params[1])
-				: HV_STATUS_INVALID_HYPERCALL_CODE;
+		hv->u.hcall.result = handler->call
+			? handler->call(
+				  handler->opaque, vcpu, hv->u.hcall.input,
+				  hv->u.hcall.params[0], hv->u.hcall.params[1])
+			: HV_STATUS_INVALID_HYPERCALL_CODE;
 		break;
 	default:
 		/* KVM_EXIT_HYPERV_SYNDBG: the debugger interface, not
@@ -201,32 +201,72 @@ void hyperv_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Hyper-V MSR numbers (TLFS; the kernel's hyperv-tlfs.h). */
+#define HV_MSR_GUEST_OS_ID 0x40000000u
+#define HV_MSR_HYPERCALL 0x40000001u
+#define HV_MSR_VP_RUNTIME 0x40000010u
+#define HV_MSR_REFERENCE_TSC 0x40000021u
+#define HV_MSR_VP_ASSIST_PAGE 0x40000073u
+#define HV_MSR_SCONTROL 0x40000080u
+#define HV_MSR_SVERSION 0x40000081u
+#define HV_MSR_SIEFP 0x40000082u
+#define HV_MSR_SIMP 0x40000083u
+#define HV_MSR_SINT(n) (0x40000090u + (n))
+#define HV_MSR_STIMER_CONFIG(n) (0x400000b0u + 2 * (n))
+#define HV_MSR_STIMER_COUNT(n) (0x400000b1u + 2 * (n))
+#define HV_MSR_CRASH_P(n) (0x40000100u + (n))
+#define HV_MSR_CRASH_CTL 0x40000105u
+#define HV_MSR_REENLIGHTENMENT_CONTROL 0x40000106u
+#define HV_MSR_TSC_EMULATION_CONTROL 0x40000107u
+#define HV_MSR_TSC_EMULATION_STATUS 0x40000108u
+#define HV_MSR_TSC_INVARIANT_CONTROL 0x40000118u
+
 /* The order is the restore order (hyperv.h). */
 const uint32_t hyperv_saved_msrs[] = {
-	0x40000000, /* HV_X64_MSR_GUEST_OS_ID */
-	0x40000001, /* HV_X64_MSR_HYPERCALL */
+	HV_MSR_GUEST_OS_ID,
+	HV_MSR_HYPERCALL,
 	HV_X64_MSR_VP_INDEX,
-	0x40000010, /* HV_X64_MSR_VP_RUNTIME */
-	0x40000021, /* HV_X64_MSR_REFERENCE_TSC */
-	0x40000073, /* HV_X64_MSR_VP_ASSIST_PAGE */
-	0x40000080, /* HV_X64_MSR_SCONTROL */
-	0x40000081, /* HV_X64_MSR_SVERSION */
-	0x40000082, /* HV_X64_MSR_SIEFP */
-	0x40000083, /* HV_X64_MSR_SIMP */
-	0x40000090, 0x40000091, 0x40000092, 0x40000093, /* SINT0-15 */
-	0x40000094, 0x40000095, 0x40000096, 0x40000097,
-	0x40000098, 0x40000099, 0x4000009a, 0x4000009b,
-	0x4000009c, 0x4000009d, 0x4000009e, 0x4000009f,
-	0x400000b0, 0x400000b1, /* STIMER0 config, count */
-	0x400000b2, 0x400000b3, 0x400000b4, 0x400000b5,
-	0x400000b6, 0x400000b7,
-	0x40000100, 0x40000101, 0x40000102, /* CRASH_P0-P4 */
-	0x40000103, 0x40000104,
-	0x40000105, /* HV_X64_MSR_CRASH_CTL */
-	0x40000106, /* HV_X64_MSR_REENLIGHTENMENT_CONTROL */
-	0x40000107, /* HV_X64_MSR_TSC_EMULATION_CONTROL */
-	0x40000108, /* HV_X64_MSR_TSC_EMULATION_STATUS */
-	0x40000118, /* HV_X64_MSR_TSC_INVARIANT_CONTROL */
+	HV_MSR_VP_RUNTIME,
+	HV_MSR_REFERENCE_TSC,
+	HV_MSR_VP_ASSIST_PAGE,
+	HV_MSR_SCONTROL,
+	HV_MSR_SVERSION,
+	HV_MSR_SIEFP,
+	HV_MSR_SIMP,
+	HV_MSR_SINT(0),
+	HV_MSR_SINT(1),
+	HV_MSR_SINT(2),
+	HV_MSR_SINT(3),
+	HV_MSR_SINT(4),
+	HV_MSR_SINT(5),
+	HV_MSR_SINT(6),
+	HV_MSR_SINT(7),
+	HV_MSR_SINT(8),
+	HV_MSR_SINT(9),
+	HV_MSR_SINT(10),
+	HV_MSR_SINT(11),
+	HV_MSR_SINT(12),
+	HV_MSR_SINT(13),
+	HV_MSR_SINT(14),
+	HV_MSR_SINT(15),
+	HV_MSR_STIMER_CONFIG(0),
+	HV_MSR_STIMER_COUNT(0),
+	HV_MSR_STIMER_CONFIG(1),
+	HV_MSR_STIMER_COUNT(1),
+	HV_MSR_STIMER_CONFIG(2),
+	HV_MSR_STIMER_COUNT(2),
+	HV_MSR_STIMER_CONFIG(3),
+	HV_MSR_STIMER_COUNT(3),
+	HV_MSR_CRASH_P(0),
+	HV_MSR_CRASH_P(1),
+	HV_MSR_CRASH_P(2),
+	HV_MSR_CRASH_P(3),
+	HV_MSR_CRASH_P(4),
+	HV_MSR_CRASH_CTL,
+	HV_MSR_REENLIGHTENMENT_CONTROL,
+	HV_MSR_TSC_EMULATION_CONTROL,
+	HV_MSR_TSC_EMULATION_STATUS,
+	HV_MSR_TSC_INVARIANT_CONTROL,
 };
 const unsigned hyperv_saved_msr_count =
 	sizeof(hyperv_saved_msrs) / sizeof(hyperv_saved_msrs[0]);

@@ -107,8 +107,8 @@ static struct sint_route *route_of(struct hyperv_testdev *t, unsigned vp_index,
 	return &t->routes[vp_index * HV_SYNIC_SINT_COUNT + sint];
 }
 
-static struct sint_route *route_get(struct hyperv_testdev *t,
-				    unsigned vp_index, unsigned sint)
+static struct sint_route *route_get(struct hyperv_testdev *t, unsigned vp_index,
+				    unsigned sint)
 {
 	struct sint_route *r = route_of(t, vp_index, sint);
 	int ret;
@@ -203,8 +203,8 @@ static void deliver(struct hyperv_testdev *t, struct msg_conn *c)
 	}
 	/* Everything but the type first; the type, which hands the slot to
 	 * the guest, last. The staged flags are 0: pending is cleared. */
-	memcpy(slot + sizeof(uint32_t), (const uint8_t *)&c->staged +
-					       sizeof(uint32_t),
+	memcpy(slot + sizeof(uint32_t),
+	       (const uint8_t *)&c->staged + sizeof(uint32_t),
 	       HV_MESSAGE_SIZE - sizeof(uint32_t));
 	atomic_store_explicit(type, c->staged.type, memory_order_release);
 	guest_memory_mark_dirty(t->host.memory, slot, HV_MESSAGE_SIZE);
@@ -261,8 +261,9 @@ static uint64_t signal_event(struct hyperv_testdev *t, bool fast, uint64_t in)
 	uint32_t flag;
 	uint64_t bit;
 
-	if (!fast && ((in & 7) || guest_memory_read(t->host.memory, in, &param,
-						    sizeof(param))))
+	if (!fast &&
+	    ((in & 7) ||
+	     guest_memory_read(t->host.memory, in, &param, sizeof(param))))
 		return HV_STATUS_INVALID_HYPERCALL_INPUT;
 	/* Flag numbers other than 0 are for ports tern does not offer. */
 	if (param & HV_EVENT_FLAG_NUMBER_MASK)
@@ -332,9 +333,8 @@ static void msg_conn_create(struct hyperv_testdev *t,
 	memset(c, 0, sizeof(*c));
 	c->ack_handle = -1;
 	if (t->host.watch_ack) {
-		c->ack_handle = t->host.watch_ack(t->host.opaque,
-						  (uint32_t)r->gsi,
-						  t->host.ack_fd);
+		c->ack_handle = t->host.watch_ack(
+			t->host.opaque, (uint32_t)r->gsi, t->host.ack_fd);
 		if (c->ack_handle < 0) {
 			route_put(t, r);
 			return ignored(t, value,
@@ -436,8 +436,8 @@ static void testdev_read(struct device *dev, uint64_t offset, void *data,
 	memset(data, 0, size); /* write-only, as QEMU's */
 }
 
-static void testdev_write(struct device *dev, uint64_t offset,
-			  const void *data, uint32_t size)
+static void testdev_write(struct device *dev, uint64_t offset, const void *data,
+			  uint32_t size)
 {
 	struct hyperv_testdev *t = to_testdev(dev);
 	struct hyperv_testdev_command cmd;
@@ -491,7 +491,8 @@ static void testdev_destroy(struct device *dev)
 		if (c->used && c->ack_handle >= 0 && t->host.unwatch_ack)
 			t->host.unwatch_ack(
 				t->host.opaque,
-				(uint32_t)route_of(t, c->vp_index, c->sint)->gsi,
+				(uint32_t)route_of(t, c->vp_index, c->sint)
+					->gsi,
 				c->ack_handle);
 	}
 	if (t->host.ack_fd >= 0)
@@ -509,7 +510,8 @@ static const struct device_ops hyperv_testdev_ops = {
 	/* No save: a test device; a VM with it is not snapshotted. */
 };
 
-struct hyperv_testdev *hyperv_testdev_create(const struct hyperv_testdev_host *h)
+struct hyperv_testdev *
+hyperv_testdev_create(const struct hyperv_testdev_host *h)
 {
 	struct hyperv_testdev *t = calloc(1, sizeof(*t));
 

@@ -93,7 +93,8 @@ struct hyperv_testdev;
 struct vcpu;
 
 /* NULL: out of memory, or the thread could not start. */
-struct hyperv_testdev *hyperv_testdev_create(const struct hyperv_testdev_host *h);
+struct hyperv_testdev *
+hyperv_testdev_create(const struct hyperv_testdev_host *h);
 struct device *hyperv_testdev_device(struct hyperv_testdev *t);
 
 /* A struct hyperv_hcall_handler's call (opaque: the device). */

@@ -107,12 +107,13 @@ int vm_add_hyperv_testdev(struct vm *vm, struct tern_error *err)
 			      HYPERV_TESTDEV_PORT_COUNT,
 			      hyperv_testdev_device(t));
 	if (ret) {
-		hyperv_testdev_device(t)->ops->destroy(hyperv_testdev_device(t));
+		hyperv_testdev_device(t)->ops->destroy(
+			hyperv_testdev_device(t));
 		return tern_error_set(err, -ret,
 				      "cannot place hyperv-testdev at 0x%x: %s",
 				      HYPERV_TESTDEV_PORT, strerror(-ret));
 	}
-	vm->hyperv_hcall = (struct hyperv_hcall_handler){
-		hyperv_testdev_hypercall, t};
+	vm->hyperv_hcall =
+		(struct hyperv_hcall_handler){hyperv_testdev_hypercall, t};
 	return 0;
 }

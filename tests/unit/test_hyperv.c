@@ -337,8 +337,8 @@ static void hostile_commands_change_nothing(void **state)
 	assert_int_equal(back[0] | back[1] | back[2] | back[3], 0);
 }
 
-static uint64_t post(struct rig *r, uint32_t conn, uint32_t type,
-		     uint32_t size, uint64_t first)
+static uint64_t post(struct rig *r, uint32_t conn, uint32_t type, uint32_t size,
+		     uint64_t first)
 {
 	uint8_t *in = ram(r, INPUT);
 
@@ -424,9 +424,8 @@ static void hostile_messages_are_refused(void **state)
 	assert_int_equal(post(r, 0x1234, 0x1, 8, 0),
 			 HV_STATUS_INVALID_CONNECTION_ID);
 	/* Misaligned, across a page, outside RAM, or "fast". */
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_POST_MESSAGE,
-						  INPUT + 4, 0),
+	assert_int_equal(hyperv_testdev_hypercall(
+				 r->t, NULL, HVCALL_POST_MESSAGE, INPUT + 4, 0),
 			 HV_STATUS_INVALID_ALIGNMENT);
 	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
 						  HVCALL_POST_MESSAGE,
@@ -436,11 +435,10 @@ static void hostile_messages_are_refused(void **state)
 						  HVCALL_POST_MESSAGE,
 						  0xfff00000ull, 0),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_POST_MESSAGE |
-							  (1u << 16),
-						  INPUT, 0),
-			 HV_STATUS_INVALID_HYPERCALL_INPUT);
+	assert_int_equal(
+		hyperv_testdev_hypercall(
+			r->t, NULL, HVCALL_POST_MESSAGE | (1u << 16), INPUT, 0),
+		HV_STATUS_INVALID_HYPERCALL_INPUT);
 	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL, 0x99, 0, 0),
 			 HV_STATUS_INVALID_HYPERCALL_CODE);
 	/* A message page outside RAM, or SynIC off: dropped, no crash. */
@@ -462,37 +460,32 @@ static void events_set_their_flag_once(void **state)
 	gsi = gsi_of(r, 0, 9);
 	assert_true(gsi >= 0);
 	/* Fast call: the connection id in the input register. */
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_SIGNAL_EVENT |
-							  (1u << 16),
-						  0x41, 0),
-			 HV_STATUS_SUCCESS);
+	assert_int_equal(
+		hyperv_testdev_hypercall(
+			r->t, NULL, HVCALL_SIGNAL_EVENT | (1u << 16), 0x41, 0),
+		HV_STATUS_SUCCESS);
 	/* Flag 0x41: word 1, bit 1 of slot 9. */
 	memcpy(&word, ram(r, EVT_PAGE + 256 * 9 + 8), 8);
 	assert_int_equal(word, 2);
 	assert_int_equal(r->vm.raised[gsi], 1);
 	/* Already set: no second interrupt. */
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_SIGNAL_EVENT |
-							  (1u << 16),
-						  0x41, 0),
-			 HV_STATUS_SUCCESS);
+	assert_int_equal(
+		hyperv_testdev_hypercall(
+			r->t, NULL, HVCALL_SIGNAL_EVENT | (1u << 16), 0x41, 0),
+		HV_STATUS_SUCCESS);
 	assert_int_equal(r->vm.raised[gsi], 1);
 	/* kvm-unit-tests' probe, a flag number, a wide id. */
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_SIGNAL_EVENT |
-							  (1u << 16),
-						  0x1234, 0),
+	assert_int_equal(hyperv_testdev_hypercall(
+				 r->t, NULL, HVCALL_SIGNAL_EVENT | (1u << 16),
+				 0x1234, 0),
 			 HV_STATUS_INVALID_CONNECTION_ID);
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_SIGNAL_EVENT |
-							  (1u << 16),
-						  0x100000041ull, 0),
+	assert_int_equal(hyperv_testdev_hypercall(
+				 r->t, NULL, HVCALL_SIGNAL_EVENT | (1u << 16),
+				 0x100000041ull, 0),
 			 0x11);
-	assert_int_equal(hyperv_testdev_hypercall(r->t, NULL,
-						  HVCALL_SIGNAL_EVENT |
-							  (1u << 16),
-						  0x1000041ull, 0),
+	assert_int_equal(hyperv_testdev_hypercall(
+				 r->t, NULL, HVCALL_SIGNAL_EVENT | (1u << 16),
+				 0x1000041ull, 0),
 			 HV_STATUS_INVALID_HYPERCALL_INPUT);
 	command(r, HYPERV_TESTDEV_EVT_CONN_DESTROY, 0, 0, 0x41);
 	assert_int_equal(gsi_of(r, 0, 9), -1);
