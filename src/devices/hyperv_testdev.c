@@ -1,5 +1,6 @@
 #include "devices/hyperv_testdev.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -480,9 +481,12 @@ static void testdev_destroy(struct device *dev)
 	uint64_t one = 1;
 
 	if (t->thread_started) {
+		/* The count can only overflow after 2^64 - 2 wake-ups. */
 		atomic_store(&t->stopping, true);
-		if (write(t->host.ack_fd, &one, sizeof(one)) == sizeof(one))
-			pthread_join(t->thread, NULL);
+		if (write(t->host.ack_fd, &one, sizeof(one)) != sizeof(one))
+			log_error("hyperv-testdev: cannot wake its thread: %s",
+				  strerror(errno));
+		pthread_join(t->thread, NULL);
 	}
 	/* The routes go with the VM; only the irqfds are the device's. */
 	for (int i = 0; i < CONN_COUNT; i++) {
