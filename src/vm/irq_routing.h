@@ -2,9 +2,10 @@
  * table, including the default routes KVM installs with its in-kernel
  * irqchip (GSI 0-15 to PIC and IOAPIC, 16-23 to the IOAPIC), so every
  * change goes through here: the table starts as KVM's default, MSI routes
- * (for MSI-X vectors delivered through irqfds) are added on top, and each
- * commit pushes it all again. Thread-safe: devices update routes from vCPU
- * threads when the guest programs an MSI-X table. */
+ * (for MSI-X vectors delivered through irqfds) and Hyper-V SINT routes
+ * (--hyperv-testdev) are added on top, and each commit pushes it all
+ * again. Thread-safe: devices update routes from vCPU threads when the
+ * guest programs an MSI-X table or the test device. */
 #ifndef TERN_VM_IRQ_ROUTING_H
 #define TERN_VM_IRQ_ROUTING_H
 
