@@ -55,6 +55,8 @@ enum {
 	OPT_MODULE,
 	OPT_DEBUG_EXIT,
 	OPT_PC_TESTDEV,
+	OPT_HYPERV,
+	OPT_HYPERV_TESTDEV,
 	OPT_ON_REBOOT,
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
@@ -90,6 +92,8 @@ static const struct option run_options[] = {
 	{"module", required_argument, NULL, OPT_MODULE},
 	{"debug-exit", optional_argument, NULL, OPT_DEBUG_EXIT},
 	{"pc-testdev", no_argument, NULL, OPT_PC_TESTDEV},
+	{"hyperv", no_argument, NULL, OPT_HYPERV},
+	{"hyperv-testdev", no_argument, NULL, OPT_HYPERV_TESTDEV},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
@@ -206,7 +210,14 @@ void run_command_print_help(FILE *out)
 		"                         host's 2 MiB hugetlbfs pool, "
 		"reserved at start; --memory\n"
 		"                         a multiple of 2 MiB) (default: "
-		"None)\n");
+		"None)\n"
+		"      --hyperv           Hyper-V enlightenments "
+		"(machine-config.kvm_hyperv):\n"
+		"                         the Hyper-V CPUID leaves, MSRs, "
+		"SynIC and timers KVM\n"
+		"                         offers, as QEMU's hv_passthrough; "
+		"for Windows guests\n"
+		"                         (default: off)\n");
 	fprintf(out,
 		"      --disk path=FILE[,readonly][,id=NAME][,cache=MODE]"
 		"[,engine=ENGINE]\n"
@@ -339,6 +350,12 @@ void run_command_print_help(FILE *out)
 		"                         MMIO at 0xff000000. For test "
 		"guests; not with\n"
 		"                         --firmware\n"
+		"      --hyperv-testdev   QEMU's hyperv-testdev at port "
+		"0x3000, kvm-unit-tests'\n"
+		"                         Hyper-V test device: SINT routes, "
+		"message and event\n"
+		"                         connections. For test guests; needs "
+		"--hyperv\n"
 		"      --on-reboot ACTION what a guest reset does: exit (tern "
 		"exits with status 0;\n"
 		"                         the default) or restart (the VM "
@@ -744,6 +761,12 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return parse_debug_exit(arg, &config->debug_exit_port, err);
 	case OPT_PC_TESTDEV:
 		config->pc_testdev = 1;
+		return 0;
+	case OPT_HYPERV:
+		config->kvm_hyperv = 1;
+		return 0;
+	case OPT_HYPERV_TESTDEV:
+		config->hyperv_testdev = 1;
 		return 0;
 	case OPT_CMDLINE:
 		config->cmdline = arg;

@@ -80,6 +80,7 @@ static const struct json_field machine_fields[] = {
 	{"vcpu_count", JSON_FIELD_INT, 1, 0, 0},
 	{"mem_size_mib", JSON_FIELD_INT, 1, 0, 0},
 	{"smt", JSON_FIELD_BOOL, 0, 0, 0},
+	{"kvm_hyperv", JSON_FIELD_BOOL, 0, 0, 0},
 	{"track_dirty_pages", JSON_FIELD_BOOL, 0, 0, 0},
 	{"cpu_template", JSON_FIELD_STRING, 0, 0, 0},
 	{"huge_pages", JSON_FIELD_STRING, 0, 0, 0},
@@ -121,6 +122,7 @@ static int apply_machine(struct vm_config *config,
 	 * as Firecracker's does: a client may send /cpu-config first. */
 	if (!partial) {
 		config->smt = 0;
+		config->kvm_hyperv = 0;
 		config->track_dirty_pages = 0;
 		config->huge_pages = VM_HUGE_PAGES_NONE;
 	}
@@ -165,6 +167,11 @@ static int apply_machine(struct vm_config *config,
 	value = json_fields_get(body, "track_dirty_pages");
 	if (value)
 		config->track_dirty_pages = json_is_true(value);
+	/* Cloud Hypervisor's name (cpus.kvm_hyperv); tern's own field, which
+	 * Firecracker does not have. */
+	value = json_fields_get(body, "kvm_hyperv");
+	if (value)
+		config->kvm_hyperv = json_is_true(value);
 	value = json_fields_get(body, "huge_pages");
 	if (value) {
 		ret = config_parse_huge_pages("machine-config.huge_pages",
@@ -1407,14 +1414,19 @@ json_t *vm_config_json_export_machine(const struct vm_config *config)
 {
 	const char *tmpl =
 		config->cpu_template ? config->cpu_template->name : "host";
+	json_t *machine = json_pack(
+		"{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count",
+		config->cpu_count, "mem_size_mib",
+		(json_int_t)(config->memory_size / MIB), "smt", config->smt,
+		"track_dirty_pages", config->track_dirty_pages, "huge_pages",
+		config_huge_pages_name(config->huge_pages), "cpu_template",
+		strcmp(tmpl, "host") ? tmpl : "None");
 
-	return json_pack("{s:i, s:I, s:b, s:b, s:s, s:s}", "vcpu_count",
-			 config->cpu_count, "mem_size_mib",
-			 (json_int_t)(config->memory_size / MIB), "smt",
-			 config->smt, "track_dirty_pages",
-			 config->track_dirty_pages, "huge_pages",
-			 config_huge_pages_name(config->huge_pages),
-			 "cpu_template", strcmp(tmpl, "host") ? tmpl : "None");
+	/* Only when on: the document stays Firecracker's otherwise, and a
+	 * snapshot without the field is a VM without the enlightenments. */
+	if (machine && config->kvm_hyperv)
+		json_object_set_new(machine, "kvm_hyperv", json_true());
+	return machine;
 }
 
 static json_t *export_boot_source(const struct vm_config *config)

@@ -83,6 +83,7 @@ static int take_snapshot_config(struct instance *inst,
 	merged.cpu_template = snap->config.cpu_template;
 	merged.cpu_custom = snap->config.cpu_custom;
 	merged.smt = snap->config.smt;
+	merged.kvm_hyperv = snap->config.kvm_hyperv;
 	merged.kernel_path = snap->config.kernel_path;
 	merged.initrd_path = snap->config.initrd_path;
 	merged.cmdline = snap->config.cmdline;

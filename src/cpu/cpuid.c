@@ -16,6 +16,8 @@
  * Documentation/virt/kvm/x86/cpuid.rst (0x40000000 onwards). */
 #include "cpu/cpuid.h"
 
+#include "cpu/hyperv.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -524,6 +526,8 @@ int cpuid_build(const struct cpuid_table *supported,
 		return ret;
 	set_topology_fields(out, tmpl, &topo);
 	ret = set_kvm_leaves(out, params->tsc_khz);
+	if (!ret && params->hyperv)
+		ret = cpuid_place_hyperv_leaves(out, params->hyperv);
 	if (ret)
 		return tern_error_set(err, -ret,
 				      "the guest's CPUID has more than %d "

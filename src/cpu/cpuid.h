@@ -73,6 +73,10 @@ struct cpuid_params {
 	/* 1, or 2 with SMT (machine-config.smt; cpu_count is then even). */
 	int threads_per_core;
 	uint32_t tsc_khz; /* 0: no TSC frequency leaf */
+	/* KVM_GET_SUPPORTED_HV_CPUID with machine-config.kvm_hyperv: its
+	 * leaves at 0x40000000, KVM's moved to 0x40000100 (cpu/hyperv.h).
+	 * NULL: no Hyper-V leaves. */
+	const struct cpuid_table *hyperv;
 };
 
 /* Builds vCPU cpu_index's CPUID from the host-supported table: applies the

@@ -49,6 +49,7 @@ static int set_cpuid(struct vcpu *vcpu, struct tern_error *err)
 	const struct vm *vm = vcpu->vm;
 	int tsc_khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
 	struct cpuid_table *table = malloc(sizeof(*table));
+	struct cpuid_table *hyperv = NULL;
 	/* A TSC frequency in CPUID lets the guest skip its calibration loop;
 	 * without KVM_GET_TSC_KHZ the guest calibrates as usual. SMT pairs
 	 * the vCPUs as threads of one core (Firecracker: 1 or an even
@@ -67,11 +68,25 @@ static int set_cpuid(struct vcpu *vcpu, struct tern_error *err)
 
 	if (!table)
 		return tern_error_set(err, ENOMEM, "out of memory for CPUID");
+	if (vm->config.kvm_hyperv) {
+		hyperv = malloc(sizeof(*hyperv));
+		ret = hyperv ? hyperv_supported_cpuid(vm->kvm.fd, vcpu->fd,
+						      hyperv, err)
+			     : tern_error_set(err, ENOMEM,
+					      "out of memory for CPUID");
+		if (ret) {
+			free(hyperv);
+			free(table);
+			return ret;
+		}
+		params.hyperv = hyperv;
+	}
 	ret = cpuid_build(&vm->kvm.supported_cpuid, &params, table, err);
 	if (!ret && ioctl(vcpu->fd, KVM_SET_CPUID2, table) < 0)
 		ret = tern_error_set(err, errno,
 				     "KVM_SET_CPUID2 failed for vCPU %d: %s",
 				     vcpu->index, strerror(errno));
+	free(hyperv);
 	free(table);
 	return ret;
 }
@@ -120,6 +135,8 @@ int vcpu_configure(struct vcpu *vcpu, struct tern_error *err)
 	const struct vm_config *config = &vcpu->vm->config;
 	int ret = set_cpuid(vcpu, err);
 
+	if (!ret && config->kvm_hyperv)
+		ret = hyperv_enable_vcpu(vcpu, err);
 	if (!ret)
 		ret = x86_vcpu_init_platform_state(vcpu->fd, err);
 	/* After the platform's own MSR values, which they change; the
@@ -207,6 +224,10 @@ static int handle_exit(struct vcpu *vcpu)
 		handle_mmio(vcpu);
 		return 0;
 	case KVM_EXIT_INTR:
+		return 0;
+	case KVM_EXIT_HYPERV:
+		/* Only once kvm_hyperv gave the vCPU a SynIC. */
+		hyperv_handle_exit(vcpu);
 		return 0;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; with one, HLT sleeps in

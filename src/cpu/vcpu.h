@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "cpu/hyperv.h"
 #include "util/error.h"
 
 struct vm;
@@ -31,6 +32,8 @@ struct vcpu {
 	/* Exits by KVM_EXIT_* reason (metrics); reasons at or above
 	 * VCPU_EXIT_REASON_SLOTS - 1 share the last slot. */
 	_Atomic uint64_t exits_by_reason[VCPU_EXIT_REASON_SLOTS];
+	/* --hyperv: the guest's SynIC pages, for devices that post to it. */
+	struct hyperv_synic_state synic;
 	/* Set by vcpu_request_report(); the vCPU's own thread reports. */
 	_Atomic int report_requested;
 };

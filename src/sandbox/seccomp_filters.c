@@ -124,7 +124,9 @@ static const struct seccomp_rule kvm_vcpu[] = {
 		    "serial, keyboard, RTC, ACPI and "
 		    "virtio-mmio interrupts"),
 	ALLOW_IOCTL(KVM_SET_GSI_ROUTING, "the guest programs MSI/MSI-X"),
-	ALLOW_IOCTL(KVM_IRQFD, "MSI-X vectors bound to irqfds"),
+	ALLOW_IOCTL(KVM_IRQFD,
+		    "MSI-X vectors bound to irqfds; --hyperv-testdev's "
+		    "message connections"),
 	ALLOW_IOCTL(KVM_IOEVENTFD,
 		    "the guest maps a virtio BAR: queue "
 		    "notifications become eventfds"),
@@ -374,6 +376,12 @@ static const struct seccomp_rule rtc_timer[] = {
 	ALLOW_IOCTL(KVM_IRQ_LINE, "IRQ 8 when an interrupt comes due"),
 };
 
+/* --- --hyperv-testdev's thread: a message slot the guest freed --------- */
+static const struct seccomp_rule hyperv_testdev_thread[] = {
+	ALLOW(read, "the acknowledgement eventfd (irqfd resample)"),
+	ALLOW_IOCTL(KVM_IRQ_LINE, "the SINT of a message posted again"),
+};
+
 /* --- Setup: the main thread before the vCPUs run -------------------------
  * Only the ceiling has these: opening files and devices, creating the VM,
  * the API and vsock sockets, waiting for a migration. Nothing here runs
@@ -450,6 +458,9 @@ static const struct seccomp_rule setup[] = {
 	ALLOW_IOCTL(KVM_CHECK_EXTENSION, "KVM checks"),
 	ALLOW_IOCTL(KVM_GET_VCPU_MMAP_SIZE, "KVM checks"),
 	ALLOW_IOCTL(KVM_GET_SUPPORTED_CPUID, "CPUID the guest sees"),
+	ALLOW_IOCTL(KVM_GET_SUPPORTED_HV_CPUID,
+		    "--hyperv: the Hyper-V CPUID leaves"),
+	ALLOW_IOCTL(KVM_ENABLE_CAP, "--hyperv: each vCPU's SynIC"),
 	ALLOW_IOCTL(KVM_GET_MSR_INDEX_LIST, "MSRs to restore"),
 	ALLOW_IOCTL(KVM_CREATE_VM, "the VM"),
 	ALLOW_IOCTL(KVM_CREATE_IRQCHIP, "the VM's PIC and IOAPIC"),
@@ -584,7 +595,8 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_PMEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER,
 				     SECCOMP_THREAD_BLOCK_WORKER,
-				     SECCOMP_THREAD_RTC},
+				     SECCOMP_THREAD_RTC,
+				     SECCOMP_THREAD_HYPERV_TESTDEV},
 			.include_count = SECCOMP_THREAD_KIND_COUNT - 1,
 		},
 	[SECCOMP_THREAD_MAIN] = {KIND("main", GROUP(main_loop))},
@@ -634,6 +646,8 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 	[SECCOMP_THREAD_BLOCK_WORKER] = {KIND("block-worker",
 					      GROUP(block_worker))},
 	[SECCOMP_THREAD_RTC] = {KIND("rtc", GROUP(rtc_timer))},
+	[SECCOMP_THREAD_HYPERV_TESTDEV] = {KIND("hyperv-testdev",
+						GROUP(hyperv_testdev_thread))},
 };
 
 const char *seccomp_kind_name(enum seccomp_thread_kind kind)

@@ -37,6 +37,8 @@ enum seccomp_thread_kind {
 	SECCOMP_THREAD_VIRTIO_OTHER,
 	SECCOMP_THREAD_BLOCK_WORKER, /* engine=threads workers */
 	SECCOMP_THREAD_RTC, /* the CMOS RTC's interrupt timer */
+	/* --hyperv-testdev: messages posted again once a slot is free */
+	SECCOMP_THREAD_HYPERV_TESTDEV,
 	SECCOMP_THREAD_KIND_COUNT,
 };
 

@@ -56,7 +56,10 @@ static const uint32_t wanted_msrs[] = {
  * IA32_ARCH_CAPABILITIES, a custom template's msr_modifiers): a restored
  * or migrated guest keeps the values it was given. */
 #define TEMPLATE_MSR_MAX (CPU_CUSTOM_MAX_MSRS + 8)
-#define SAVED_MSR_MAX (WANTED_MSR_COUNT + TEMPLATE_MSR_MAX)
+/* And with kvm_hyperv, the Hyper-V MSRs (cpu/hyperv.h). A snapshot
+ * holds at most this many; older snapshots hold fewer and still load. */
+#define SAVED_MSR_MAX                                                          \
+	(WANTED_MSR_COUNT + TEMPLATE_MSR_MAX + HYPERV_SAVED_MSR_MAX)
 
 struct msr_block {
 	struct kvm_msrs header;
@@ -121,26 +124,30 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd)
 	return list;
 }
 
+/* Adds index to the block unless it is there already. */
+static void append_msr(struct msr_block *block, uint32_t index)
+{
+	uint32_t n = block->header.nmsrs;
+
+	for (uint32_t j = 0; j < n; j++)
+		if (block->entries[j].index == index)
+			return;
+	if (!index || n >= SAVED_MSR_MAX)
+		return;
+	block->entries[n].index = index;
+	/* Before the TSC deadline, which stays last. */
+	if (n && block->entries[n - 1].index == MSR_IA32_TSC_DEADLINE) {
+		block->entries[n] = block->entries[n - 1];
+		block->entries[n - 1].index = index;
+	}
+	block->header.nmsrs++;
+}
+
 static void add_msr_modifiers(struct msr_block *block,
 			      const struct cpu_modifiers *mods)
 {
-	for (int i = 0; mods && i < mods->msr_count; i++) {
-		uint32_t index = mods->msrs[i].addr;
-		uint32_t n = block->header.nmsrs;
-
-		for (uint32_t j = 0; j < n; j++)
-			if (block->entries[j].index == index)
-				index = 0;
-		if (!index || n >= SAVED_MSR_MAX)
-			continue;
-		block->entries[n].index = index;
-		/* Before the TSC deadline, which stays last. */
-		if (n && block->entries[n - 1].index == MSR_IA32_TSC_DEADLINE) {
-			block->entries[n] = block->entries[n - 1];
-			block->entries[n - 1].index = index;
-		}
-		block->header.nmsrs++;
-	}
+	for (int i = 0; mods && i < mods->msr_count; i++)
+		append_msr(block, mods->msrs[i].addr);
 }
 
 static void add_template_msrs(const struct vcpu *vcpu, struct msr_block *block)
@@ -151,6 +158,15 @@ static void add_template_msrs(const struct vcpu *vcpu, struct msr_block *block)
 		add_msr_modifiers(block, config->cpu_template->modifiers);
 	if (config->cpu_custom)
 		add_msr_modifiers(block, &config->cpu_custom->mods);
+}
+
+/* Not filtered by KVM_GET_MSR_INDEX_LIST, which names only some of them
+ * (SCONTROL for the whole SynIC, STIMER0_CONFIG for the timers); the
+ * read below drops any this KVM cannot give. */
+static void add_hyperv_msrs(struct msr_block *block)
+{
+	for (unsigned i = 0; i < hyperv_saved_msr_count; i++)
+		append_msr(block, hyperv_saved_msrs[i]);
 }
 
 static int save_msrs(struct vcpu *vcpu, struct state_file *sf,
@@ -171,6 +187,8 @@ static int save_msrs(struct vcpu *vcpu, struct state_file *sf,
 				wanted_msrs[i];
 	free(list);
 	add_template_msrs(vcpu, &block);
+	if (vcpu->vm->config.kvm_hyperv)
+		add_hyperv_msrs(&block);
 
 	/* KVM_GET_MSRS stops at the first MSR it cannot read (a listed one
 	 * the vCPU's CPUID does not expose): drop that one and retry. */

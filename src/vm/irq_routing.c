@@ -89,28 +89,57 @@ static void remove_entry(struct kvm_irq_routing *table, uint32_t gsi,
 	}
 }
 
-int irq_routing_set_msi(struct irq_routing *routing, uint32_t gsi,
-			uint64_t address, uint32_t data)
+/* One route per GSI above the IOAPIC's pins: whatever gsi had (an MSI
+ * or a SINT) goes before its new route comes. */
+static void remove_routes(struct kvm_irq_routing *table, uint32_t gsi)
+{
+	remove_entry(table, gsi, KVM_IRQ_ROUTING_MSI);
+	remove_entry(table, gsi, KVM_IRQ_ROUTING_HV_SINT);
+}
+
+/* Replaces gsi's route with *entry (its gsi set here) and commits. */
+static int set_route(struct irq_routing *routing, uint32_t gsi,
+		     const struct kvm_irq_routing_entry *entry)
 {
 	struct kvm_irq_routing_entry *e;
 	int ret;
 
 	pthread_mutex_lock(&routing->lock);
-	remove_entry(routing->table, gsi, KVM_IRQ_ROUTING_MSI);
+	remove_routes(routing->table, gsi);
 	if (routing->table->nr >= IRQ_ROUTING_MAX_ENTRIES) {
 		pthread_mutex_unlock(&routing->lock);
 		return -ENOSPC;
 	}
 	e = &routing->table->entries[routing->table->nr++];
-	memset(e, 0, sizeof(*e));
+	*e = *entry;
 	e->gsi = gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	e->u.msi.address_lo = (uint32_t)address;
-	e->u.msi.address_hi = (uint32_t)(address >> 32);
-	e->u.msi.data = data;
 	ret = commit(routing);
 	pthread_mutex_unlock(&routing->lock);
 	return ret;
+}
+
+int irq_routing_set_msi(struct irq_routing *routing, uint32_t gsi,
+			uint64_t address, uint32_t data)
+{
+	struct kvm_irq_routing_entry e = {
+		.type = KVM_IRQ_ROUTING_MSI,
+		.u.msi = {.address_lo = (uint32_t)address,
+			  .address_hi = (uint32_t)(address >> 32),
+			  .data = data},
+	};
+
+	return set_route(routing, gsi, &e);
+}
+
+int irq_routing_set_hv_sint(struct irq_routing *routing, uint32_t gsi,
+			    uint32_t vp_index, uint32_t sint)
+{
+	struct kvm_irq_routing_entry e = {
+		.type = KVM_IRQ_ROUTING_HV_SINT,
+		.u.hv_sint = {.vcpu = vp_index, .sint = sint},
+	};
+
+	return set_route(routing, gsi, &e);
 }
 
 int irq_routing_clear(struct irq_routing *routing, uint32_t gsi)
@@ -118,7 +147,7 @@ int irq_routing_clear(struct irq_routing *routing, uint32_t gsi)
 	int ret;
 
 	pthread_mutex_lock(&routing->lock);
-	remove_entry(routing->table, gsi, KVM_IRQ_ROUTING_MSI);
+	remove_routes(routing->table, gsi);
 	ret = commit(routing);
 	pthread_mutex_unlock(&routing->lock);
 	return ret;

@@ -2,9 +2,10 @@
  * table, including the default routes KVM installs with its in-kernel
  * irqchip (GSI 0-15 to PIC and IOAPIC, 16-23 to the IOAPIC), so every
  * change goes through here: the table starts as KVM's default, MSI routes
- * (for MSI-X vectors delivered through irqfds) are added on top, and each
- * commit pushes it all again. Thread-safe: devices update routes from vCPU
- * threads when the guest programs an MSI-X table. */
+ * (for MSI-X vectors delivered through irqfds) and Hyper-V SINT routes
+ * (--hyperv-testdev) are added on top, and each commit pushes it all
+ * again. Thread-safe: devices update routes from vCPU threads when the
+ * guest programs an MSI-X table or the test device. */
 #ifndef TERN_VM_IRQ_ROUTING_H
 #define TERN_VM_IRQ_ROUTING_H
 
@@ -40,7 +41,14 @@ int irq_routing_alloc_gsi(struct irq_routing *routing);
 int irq_routing_set_msi(struct irq_routing *routing, uint32_t gsi,
 			uint64_t address, uint32_t data);
 
-/* Removes gsi's route (if any) and commits. */
+/* Routes gsi to SynIC interrupt source `sint` of the vCPU whose Hyper-V
+ * VP index is vp_index (KVM_IRQ_ROUTING_HV_SINT: raising the GSI raises
+ * the SINT; the guest's EOM or EOI of it acks the GSI), replacing its
+ * route, and commits. Returns 0 or a negative errno (KVM's refusal). */
+int irq_routing_set_hv_sint(struct irq_routing *routing, uint32_t gsi,
+			    uint32_t vp_index, uint32_t sint);
+
+/* Removes gsi's MSI or SINT route (if any) and commits. */
 int irq_routing_clear(struct irq_routing *routing, uint32_t gsi);
 
 /* Entry for gsi in the current table, or NULL (for tests). */

@@ -49,6 +49,7 @@
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
+#include "vm/vm_hyperv.h"
 #include "vm/vm_pmem.h"
 #include "vm/vm_reset.h"
 #include "vm/vm_virtio.h"
@@ -62,6 +63,11 @@
 /* Console escape: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, as in
  * QEMU's -nographic console, which people already know. */
 #define CONSOLE_ESCAPE 0x01
+
+static int kvm_check_extension(int fd, int cap)
+{
+	return ioctl(fd, KVM_CHECK_EXTENSION, cap);
+}
 
 static int vm_ioctl_check(int ret, const char *what, struct tern_error *err)
 {
@@ -431,6 +437,11 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 		if (ret)
 			return ret;
 	}
+	if (vm->config.hyperv_testdev) {
+		ret = vm_add_hyperv_testdev(vm, err);
+		if (ret)
+			return ret;
+	}
 
 	vm->boot_marker = boot_marker_create();
 	return register_device(&vm->pio_bus, TERN_BOOT_MARKER_PORT, 1,
@@ -678,6 +689,9 @@ static int check_cpu_config(struct vm *vm, struct tern_error *err)
 	int ret = cpu_template_check_host(vm->config.cpu_template,
 					  &vm->kvm.supported_cpuid,
 					  "CPU template", err);
+
+	if (!ret && vm->config.kvm_hyperv)
+		ret = hyperv_check_host(vm->kvm.fd, kvm_check_extension, err);
 
 	for (int i = 0; !ret && custom && i < custom->mods.cap_count; i++) {
 		const struct kvm_cap_modifier *cap = &custom->mods.caps[i];

@@ -13,6 +13,7 @@ struct vm_power_on_state;
 #include "devices/io_bus.h"
 #include "memory/guest_memory.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "virtio/virtio_mmio.h"
 #include "vm/irq_routing.h"
 #include "vm/kvm_system.h"
@@ -64,6 +65,11 @@ struct vm {
 	int vcpu_count;
 
 	struct irq_routing irq_routing; /* GSI routes: the one owner */
+	/* --hyperv: who answers the hypercalls KVM passes to userspace
+	 * (--hyperv-testdev; none: HV_STATUS_INVALID_HYPERCALL_CODE), and
+	 * the limiter for what guests can repeat there. */
+	struct hyperv_hcall_handler hyperv_hcall;
+	struct log_ratelimit hyperv_log;
 	struct pci_bus *pci_bus;
 	/* virtio-mmio slots in use, for the DSDT and the command line */
 	struct acpi_mmio_device virtio_mmio[VIRTIO_MMIO_MAX_DEVICES];

@@ -151,6 +151,12 @@ struct vm_config {
 	/* --pc-testdev: QEMU's pc-testdev for kvm-unit-tests
 	 * (devices/pc_testdev.h) */
 	int pc_testdev;
+	/* machine-config.kvm_hyperv (--hyperv): Hyper-V enlightenments
+	 * (cpu/hyperv.h); off by default. */
+	int kvm_hyperv;
+	/* --hyperv-testdev: QEMU's hyperv-testdev for kvm-unit-tests
+	 * (devices/hyperv_testdev.h); needs kvm_hyperv. */
+	int hyperv_testdev;
 	enum vm_reboot_action on_reboot; /* --on-reboot */
 	/* Firecracker's machine-config.smt: two threads per core in the
 	 * guest's topology (cpu/cpuid.c). track_dirty_pages: recorded and

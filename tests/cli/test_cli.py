@@ -85,6 +85,7 @@ def help_describes_every_option_and_exit_status():
                    "--serial-file-limit", "--allow-block-devices", "--on-reboot", "restart",
                    "0xcf9",
                    "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
+                   "--hyperv", "hv_passthrough", "--hyperv-testdev", "0x3000",
                    "fw_cfg", "--firmware PATH", "bios.bin", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS"):
         assert option in result.stdout, option
 
@@ -649,6 +650,19 @@ def debug_exit_and_module_usage_errors():
     for i in range(17):
         too_many += ["--module", f"m{i}"]
     expect_error(tern("run", "--kernel", "k", *too_many), 2, "at most 16 modules")
+
+
+@test
+def hyperv_testdev_needs_hyperv():
+    needs_kvm()
+    kernel = built_guest("multiboot_aout.bin")
+    expect_error(tern("run", "--kernel", kernel, "--memory", "64M", "--hyperv-testdev"), 1,
+                 "--hyperv-testdev needs --hyperv")
+    # With it, the guest runs as before (it never looks at the Hyper-V
+    # leaves) and ends through the debug-exit port.
+    result = tern("run", "--kernel", kernel, "--debug-exit=0xf4", "--memory", "64M",
+                  "--hyperv", "--hyperv-testdev", "--log-level", "warn")
+    assert result.returncode == 43, (result.returncode, result.stdout, result.stderr)
 
 
 @test

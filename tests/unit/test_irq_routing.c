@@ -74,11 +74,44 @@ static void msi_routes_are_added_replaced_and_removed(void **state)
 	irq_routing_destroy(&r);
 }
 
+/* A GSI has one route above the IOAPIC's pins: a SINT route replaces an
+ * MSI one and the other way round, and clearing removes either. */
+static void sint_routes_replace_msi_routes(void **state)
+{
+	struct irq_routing r;
+	const struct kvm_irq_routing_entry *e;
+	uint32_t base;
+	int gsi;
+
+	(void)state;
+	assert_int_equal(irq_routing_init(&r, -1), 0);
+	base = r.table->nr;
+	gsi = irq_routing_alloc_gsi(&r);
+	assert_int_equal(
+		irq_routing_set_msi(&r, (uint32_t)gsi, 0xfee00000, 0x31), 0);
+	assert_int_equal(irq_routing_set_hv_sint(&r, (uint32_t)gsi, 3, 15), 0);
+	assert_int_equal(r.table->nr, base + 1);
+	assert_null(irq_routing_find(&r, (uint32_t)gsi, KVM_IRQ_ROUTING_MSI));
+	e = irq_routing_find(&r, (uint32_t)gsi, KVM_IRQ_ROUTING_HV_SINT);
+	assert_non_null(e);
+	assert_int_equal(e->u.hv_sint.vcpu, 3);
+	assert_int_equal(e->u.hv_sint.sint, 15);
+	assert_int_equal(
+		irq_routing_set_msi(&r, (uint32_t)gsi, 0xfee00000, 0x32), 0);
+	assert_null(
+		irq_routing_find(&r, (uint32_t)gsi, KVM_IRQ_ROUTING_HV_SINT));
+	assert_int_equal(irq_routing_set_hv_sint(&r, (uint32_t)gsi, 0, 1), 0);
+	assert_int_equal(irq_routing_clear(&r, (uint32_t)gsi), 0);
+	assert_int_equal(r.table->nr, base);
+	irq_routing_destroy(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(starts_as_kvm_default_routing),
 		cmocka_unit_test(msi_routes_are_added_replaced_and_removed),
+		cmocka_unit_test(sint_routes_replace_msi_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

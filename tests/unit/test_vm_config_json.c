@@ -357,6 +357,49 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
 	vm_config_storage_free(&storage);
 }
 
+/* machine-config.kvm_hyperv: off unless asked for, back off on a PUT
+ * without it, kept by a PATCH of something else, exported only when on
+ * (so a Firecracker client's document is unchanged), a boolean only. */
+static void kvm_hyperv_is_opt_in(void **state)
+{
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	json_t *machine;
+
+	(void)state;
+	vm_config_set_defaults(&config);
+	assert_false(config.kvm_hyperv);
+	machine = vm_config_json_export_machine(&config);
+	assert_null(json_object_get(machine, "kvm_hyperv"));
+	json_decref(machine);
+
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 2, "
+					  "\"mem_size_mib\": 256, "
+					  "\"kvm_hyperv\": true}",
+					  0),
+			    "");
+	assert_true(config.kvm_hyperv);
+	machine = vm_config_json_export_machine(&config);
+	assert_true(json_is_true(json_object_get(machine, "kvm_hyperv")));
+	json_decref(machine);
+	assert_string_equal(
+		apply_machine(&config, &storage, "{\"vcpu_count\": 4}", 1), "");
+	assert_true(config.kvm_hyperv);
+
+	assert_string_equal(apply_machine(&config, &storage,
+					  "{\"vcpu_count\": 2, "
+					  "\"mem_size_mib\": 256}",
+					  0),
+			    "");
+	assert_false(config.kvm_hyperv);
+	assert_string_equal(
+		apply_machine(&config, &storage, "{\"kvm_hyperv\": \"on\"}", 1),
+		"machine-config.kvm_hyperv: expected true or false");
+	assert_false(config.kvm_hyperv);
+	vm_config_storage_free(&storage);
+}
+
 /* Firecracker's pmem section: kept in order and exported; the same id
  * twice, two root devices (or a root drive beside a root pmem), more
  * than VM_MAX_PMEM devices and unknown fields refused by name. */
@@ -1097,6 +1140,7 @@ int main(void)
 		cmocka_unit_test(cpu_config_from_a_file),
 		cmocka_unit_test(cpu_config_file_contents_are_not_echoed),
 		cmocka_unit_test(firmware_round_trips),
+		cmocka_unit_test(kvm_hyperv_is_opt_in),
 		cmocka_unit_test(huge_pages_are_parsed_checked_and_exported),
 		cmocka_unit_test(pmem_section_is_parsed_checked_and_exported),
 		cmocka_unit_test(defaults_fill_what_the_document_leaves_out),
