@@ -26,6 +26,13 @@ typedef void (*cmos_rtc_clock)(struct timespec *ts);
  * memory. */
 struct device *cmos_rtc_create(cmos_rtc_clock now, const struct irq_line *irq);
 
+/* hook(opaque) runs each time the alarm interrupt rises (AF set with AIE):
+ * the chipset's RTC wake event (ACPI RTC_STS, vm/vm_sleep.h). It runs with
+ * the RTC's lock held, on the timer thread or a vCPU thread: it must not
+ * touch the RTC. */
+void cmos_rtc_set_alarm_hook(struct device *dev, void (*hook)(void *opaque),
+			     void *opaque);
+
 /* Starts the RTC's timer thread, which raises the interrupt line when an
  * enabled event comes due. Returns 0 or a negative errno. destroy stops it.
  */

@@ -83,6 +83,11 @@ uint8_t acpi_checksum(const void *data, size_t len);
 /* The SLP_TYP value \_S5 names; ACPI 6.4 section 4.8.3.7 puts SLP_TYP in
  * bits 2-4 and SLP_EN in bit 5 of the sleep control register. */
 #define ACPI_S5_SLEEP_TYPE 5
+/* S3 (suspend to RAM): 1, the value QEMU's PIIX4 gives \_S3, which
+ * kvm-unit-tests' s3 test writes without reading the DSDT. The same value
+ * in the PM1 control block (full ACPI) and the sleep control register. */
+#define ACPI_S3_SLEEP_TYPE 1
+#define ACPI_SLEEP_STATUS_WAK 0x80
 #define ACPI_SLEEP_TYPE_SHIFT 2
 #define ACPI_SLEEP_TYPE_MASK 0x1c
 #define ACPI_SLEEP_ENABLE 0x20
