@@ -208,3 +208,15 @@ int state_sequence_reset(struct vm *vm, const struct state_file *sf,
 			ret = entries[i].reset(vm, sf, err);
 	return ret;
 }
+
+int state_sequence_save_vcpus(struct vm *vm, struct state_file *sf,
+			      struct tern_error *err)
+{
+	return vcpus_save(vm, sf, err);
+}
+
+int state_sequence_reset_vcpu(struct vcpu *vcpu, const struct state_file *sf,
+			      struct tern_error *err)
+{
+	return vcpu_state_reset(vcpu, sf, err);
+}

@@ -12,7 +12,7 @@
 #include "devices/acpi_pm1.h"
 #include "devices/acpi_power.h"
 #include "snapshot/state_file.h"
-#include "snapshot/vcpu_state.h"
+#include "snapshot/state_sequence.h"
 #include "util/log.h"
 #include "vm/vm.h"
 
@@ -24,8 +24,7 @@ int vm_sleep_prepare(struct vm *vm, struct tern_error *err)
 	if (!sf)
 		return tern_error_set(err, ENOMEM, "out of memory");
 	state_file_init(sf);
-	for (int i = 0; !ret && i < vm->vcpu_count; i++)
-		ret = vcpu_state_save(&vm->vcpus[i], sf, err);
+	ret = state_sequence_save_vcpus(vm, sf, err);
 	if (ret) {
 		state_file_free(sf);
 		free(sf);
@@ -186,7 +185,7 @@ static void reset_self(struct vm *vm, struct vcpu *vcpu)
 {
 	struct tern_error err = {0};
 
-	if (vcpu_state_reset(vcpu, vm->sleep.power_on, &err)) {
+	if (state_sequence_reset_vcpu(vcpu, vm->sleep.power_on, &err)) {
 		log_error("S3 wake: vCPU %d cannot reset: %s", vcpu->index,
 			  err.message);
 		vm->sleep.wake_failed = VM_STOP_INTERNAL_ERROR;

@@ -110,6 +110,15 @@ static void fadt_is_hardware_reduced_with_sleep_registers(void **state)
 	assert_int_equal(fadt[128], ACPI_RESET_VALUE);
 	/* MSI must stay allowed: virtio devices need it. */
 	assert_false(fadt[109] & (1u << 3));
+	/* A FACS for S3's waking vector, in both FIRMWARE_CTRL fields, and
+	 * no PM1 blocks. */
+	assert_int_equal(get32(fadt + 36), get64(fadt + 132));
+	assert_true(get64(fadt + 132) >= BASE &&
+		    get64(fadt + 132) + 64 <= BASE + (uint64_t)used);
+	assert_int_equal(get64(fadt + 132) % 64, 0);
+	assert_memory_equal(area + (get64(fadt + 132) - BASE), "FACS", 4);
+	assert_int_equal(get32(fadt + 56), 0);
+	assert_int_equal(get32(fadt + 64), 0);
 }
 
 static void madt_lists_every_cpu_and_the_ioapic(void **state)
@@ -316,12 +325,14 @@ static void run_loader(struct acpi_firmware_blobs *b, int *allocs)
 		case 2: /* ADD_POINTER: dest, src, offset, size */
 			blob = fw_blob((const char *)e + 4, b, &gpa, &len);
 			fw_blob((const char *)e + 60, b, &src_gpa, &src_len);
-			assert_int_equal(e[120], 8);
-			assert_true(get32(e + 116) + 8 <= len);
+			/* 8 bytes, or 4 for FIRMWARE_CTRL */
+			assert_true(e[120] == 8 || e[120] == 4);
+			assert_true(get32(e + 116) + e[120] <= len);
 			blob += get32(e + 116);
-			assert_true(get64(blob) < src_len);
-			src_gpa += get64(blob);
-			for (int i = 0; i < 8; i++)
+			assert_true((e[120] == 8 ? get64(blob) : get32(blob)) <
+				    src_len);
+			src_gpa += e[120] == 8 ? get64(blob) : get32(blob);
+			for (int i = 0; i < e[120]; i++)
 				blob[i] = (uint8_t)(src_gpa >> (8 * i));
 			break;
 		case 3: /* ADD_CHECKSUM: file, offset, start, length */
@@ -389,6 +400,8 @@ static void firmware_loader_links_the_tables_where_it_puts_them(void **state)
 	assert_int_equal(get64(fadt + 152), 0x608);
 	assert_int_equal(get64(fadt + 176), 0x60c);
 	assert_int_equal(get64(fadt + 132) % 64, 0);
+	/* FIRMWARE_CTRL too (kvm-unit-tests reads only that one). */
+	assert_int_equal(get32(fadt + 36), get64(fadt + 132));
 	facs = b.tables + (get64(fadt + 132) - FW_TABLES_GPA);
 	assert_memory_equal(facs, "FACS", 4);
 	assert_int_equal(get32(facs + 4), 64);
