@@ -678,6 +678,20 @@ void cmos_rtc_set_alarm_hook(struct device *dev, void (*hook)(void *opaque),
 	pthread_mutex_unlock(&rtc->lock);
 }
 
+bool cmos_rtc_alarm_pending(struct device *dev)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+	struct timespec now;
+	bool pending;
+
+	pthread_mutex_lock(&rtc->lock);
+	now_and_catch_up(rtc, &now);
+	update_irq(rtc);
+	pending = rtc->alarm_up;
+	pthread_mutex_unlock(&rtc->lock);
+	return pending;
+}
+
 int cmos_rtc_start(struct device *dev)
 {
 	struct cmos_rtc *rtc = to_rtc(dev);

@@ -4,6 +4,7 @@
 #ifndef TERN_DEVICES_CMOS_RTC_H
 #define TERN_DEVICES_CMOS_RTC_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "devices/device.h"
@@ -32,6 +33,10 @@ struct device *cmos_rtc_create(cmos_rtc_clock now, const struct irq_line *irq);
  * touch the RTC. */
 void cmos_rtc_set_alarm_hook(struct device *dev, void (*hook)(void *opaque),
 			     void *opaque);
+
+/* Whether the alarm interrupt is up (AF set with AIE, register C not read
+ * since): a sleeping OS that left it pending is woken at once. */
+bool cmos_rtc_alarm_pending(struct device *dev);
 
 /* Starts the RTC's timer thread, which raises the interrupt line when an
  * enabled event comes due. Returns 0 or a negative errno. destroy stops it.

@@ -11,6 +11,7 @@
 #include "arch/x86/acpi/acpi_waking_vector.h"
 #include "devices/acpi_pm1.h"
 #include "devices/acpi_power.h"
+#include "devices/cmos_rtc.h"
 #include "snapshot/state_file.h"
 #include "snapshot/state_sequence.h"
 #include "util/log.h"
@@ -65,6 +66,12 @@ void vm_sleep_enter(void *opaque)
 	for (int i = 0; i < vm->vcpu_count; i++)
 		if (!pthread_equal(vm->vcpus[i].thread, pthread_self()))
 			vcpu_kick(&vm->vcpus[i]);
+	/* Hardware-reduced ACPI has no RTC_STS to remember an alarm that
+	 * fired just before the sleep: the RTC's own pending interrupt is the
+	 * wake event then (full ACPI's PM1 checks its status bits itself). */
+	if (!vm->acpi_pm1 && vm->acpi_power && vm->rtc &&
+	    cmos_rtc_alarm_pending(vm->rtc))
+		acpi_power_wake(vm->acpi_power, "the RTC alarm (pending)");
 }
 
 int vm_sleep_wake(void *opaque, const char *why)
