@@ -180,6 +180,10 @@ static void dsdt_has_pci_serial_s5_and_mmio_devices(void **state)
 	assert_true(dsdt_contains(dsdt, "COM1", 4));
 	assert_true(dsdt_contains(dsdt, "PS2K", 4));
 	assert_true(dsdt_contains(dsdt, "_S5_", 4));
+	/* Name (\_S3, Package (2) { 1, 0 }): NameOp, root, the name,
+	 * PackageOp, length 4, 2 elements, One, Zero. */
+	assert_true(dsdt_contains(dsdt,
+				  "\x08\\_S3_\x12\x04\x02\x01\x00", 10));
 	assert_true(dsdt_contains(dsdt, "VR00", 4));
 	assert_true(dsdt_contains(dsdt, "VR01", 4));
 	assert_true(dsdt_contains(dsdt, "LNRO0005", 8));

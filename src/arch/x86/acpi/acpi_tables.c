@@ -357,6 +357,15 @@ static uint64_t write_dsdt(struct table_writer *w,
 	for (int i = 0; i < platform->mmio_device_count; i++)
 		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
 	aml_close(&aml);
+	/* \_S3: suspend to RAM (vm/vm_sleep.h), with the SLP_TYP value
+	 * QEMU's PIIX4 gives it. Its presence is what makes Linux offer "mem"
+	 * in /sys/power/state, so it is there only because Linux resumes on
+	 * tern (tests/guest/test_suspend.py). */
+	aml_name(&aml, "\\_S3_");
+	aml_package_open(&aml, 2);
+	aml_integer(&aml, ACPI_S3_SLEEP_TYPE);
+	aml_integer(&aml, 0);
+	aml_close(&aml);
 	/* \_S5: SLP_TYPa, SLP_TYPb; what the guest writes to power off. */
 	aml_name(&aml, "\\_S5_");
 	aml_package_open(&aml, 2);
