@@ -6,6 +6,7 @@ and a wake event brings it back through the FACS waking vector: the RTC
 alarm it set with /sys/class/rtc/rtc0/wakealarm, or the API's
 SendPowerButton. After the resume the shell answers, both CPUs are online
 again, and the kernel logged its resume."""
+import json
 import os
 import sys
 import tempfile
@@ -35,7 +36,15 @@ def wait_metric(api, name, value, timeout):
 def suspend_and_resume(wake, acpi=None):
     sock = os.path.join(WORK, f"api-{wake}-{acpi}.sock")
     log = os.path.join(WORK, f"tern-{wake}-{acpi}.log")
-    extra = ["--api-sock", sock] + (["--acpi", acpi] if acpi else [])
+    # With --api-sock tern boots at once only from a config file; the
+    # command line's options (guestlib's kernel, initrd, vCPUs) win over it.
+    config = os.path.join(WORK, f"vm-{wake}-{acpi}.json")
+    p = guestlib.paths()
+    with open(config, "w") as f:
+        json.dump({"boot-source": {"kernel_image_path": p["GUEST_BZIMAGE"],
+                                   "initrd_path": p["GUEST_INITRAMFS"]},
+                   "machine-config": {"vcpu_count": 2, "mem_size_mib": 256}}, f)
+    extra = ["--config-file", config, "--api-sock", sock] + (["--acpi", acpi] if acpi else [])
     with guestlib.Guest(cpus=2, memory="256M", extra=extra, log_path=log) as guest:
         api = Api(sock)
         assert "mem" in guest.shell("cat /sys/power/state").split()
