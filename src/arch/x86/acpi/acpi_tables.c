@@ -359,13 +359,19 @@ static uint64_t write_dsdt(struct table_writer *w,
 	aml_close(&aml);
 	/* \_S3: suspend to RAM (vm/vm_sleep.h), with the SLP_TYP value
 	 * QEMU's PIIX4 gives it. Its presence is what makes Linux offer "mem"
-	 * in /sys/power/state, so it is there only because Linux resumes on
-	 * tern (tests/guest/test_suspend.py). */
-	aml_name(&aml, "\\_S3_");
-	aml_package_open(&aml, 2);
-	aml_integer(&aml, ACPI_S3_SLEEP_TYPE);
-	aml_integer(&aml, 0);
-	aml_close(&aml);
+	 * in /sys/power/state, so it is there only where Linux resumes: with
+	 * full ACPI. With hardware-reduced ACPI, ACPICA ignores the FACS
+	 * ("if Hardware Reduced flag is set, there is no FACS",
+	 * acpi_tb_initialize_facs) and never writes a waking vector, so a
+	 * Linux that slept there could only be reset; the sleep registers
+	 * still do S3 for a guest that writes the FACS itself. */
+	if (platform->full_acpi) {
+		aml_name(&aml, "\\_S3_");
+		aml_package_open(&aml, 2);
+		aml_integer(&aml, ACPI_S3_SLEEP_TYPE);
+		aml_integer(&aml, 0);
+		aml_close(&aml);
+	}
 	/* \_S5: SLP_TYPa, SLP_TYPb; what the guest writes to power off. */
 	aml_name(&aml, "\\_S5_");
 	aml_package_open(&aml, 2);

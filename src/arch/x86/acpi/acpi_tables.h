@@ -3,8 +3,8 @@
  * DSDT describing the PCI root bridge, the serial port, the keyboard
  * controller, the CMOS RTC, the power button and its Generic Event Device
  * (hardware-reduced only: full ACPI has PM1's fixed button), virtio-mmio
- * devices and the S3 (suspend to RAM, vm/vm_sleep.h) and S5 (soft-off)
- * sleep states. They replace
+ * devices, and the S3 (suspend to RAM, vm/vm_sleep.h; full ACPI only, see
+ * acpi_tables.c) and S5 (soft-off) sleep states. They replace
  * the MP table: Linux reads CPUs, the IOAPIC, PCI and power-off from them,
  * with no kernel parameters. */
 #ifndef TERN_ARCH_X86_ACPI_ACPI_TABLES_H
