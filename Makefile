@@ -141,7 +141,8 @@ MULTIBOOT_GUEST_SRCS := $(wildcard tests/kvm/guests/multiboot_*.S)
 GUEST_SRCS := $(filter-out $(MULTIBOOT_GUEST_SRCS),$(wildcard tests/kvm/guests/*.S))
 GUEST_BINS := $(GUEST_SRCS:tests/kvm/guests/%.S=build/guests/%.bin)
 MULTIBOOT_GUESTS := build/guests/multiboot_elf.elf build/guests/multiboot_aout.bin \
-	build/guests/multiboot_realmode.elf
+	build/guests/multiboot_realmode.elf \
+	build/guests/multiboot_s3.elf build/guests/multiboot_s3button.elf
 guests: $(GUEST_BINS) $(MULTIBOOT_GUESTS)
 
 # Linked at 0x1000, where the tests load and enter them in real mode.
@@ -176,7 +177,7 @@ build/guests/%-pvh.elf: build/guests/%.bin build/guests/pvh_note.o
 # 1 MiB (-n: no page-aligned headers below it), and a flat binary at 2 MiB
 # whose header carries its addresses (the a.out kludge).
 MULTIBOOT_GUEST_DEPS := tests/kvm/guests/multiboot_defs.inc \
-	tests/kvm/guests/multiboot_common.inc
+	tests/kvm/guests/multiboot_common.inc tests/kvm/guests/multiboot_s3.S
 build/guests/multiboot_%.o: tests/kvm/guests/multiboot_%.S $(MULTIBOOT_GUEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) -m32 -c -o $@ $<

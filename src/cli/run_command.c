@@ -61,6 +61,7 @@ enum {
 	OPT_SECCOMP,
 	OPT_NO_SECCOMP,
 	OPT_FIRMWARE,
+	OPT_ACPI,
 };
 
 static const struct option run_options[] = {
@@ -95,6 +96,7 @@ static const struct option run_options[] = {
 	{"hyperv", no_argument, NULL, OPT_HYPERV},
 	{"hyperv-testdev", no_argument, NULL, OPT_HYPERV_TESTDEV},
 	{"on-reboot", required_argument, NULL, OPT_ON_REBOOT},
+	{"acpi", required_argument, NULL, OPT_ACPI},
 	{"seccomp", required_argument, NULL, OPT_SECCOMP},
 	{"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -372,6 +374,14 @@ void run_command_print_help(FILE *out)
 		"to the reset vector,\n"
 		"                         or a triple fault (its registers "
 		"are logged)\n"
+		"      --acpi MODE        the ACPI the guest sees: reduced "
+		"(hardware-reduced, as\n"
+		"                         QEMU's microvm; the default for a "
+		"kernel) or full (PM1\n"
+		"                         event and control blocks, as QEMU's "
+		"pc; always with\n"
+		"                         --firmware). Both offer ACPI S3 "
+		"sleep (docs/api.md)\n"
 		"      --kvm-device PATH  KVM device node (default: /dev/kvm)\n"
 		"      --log-level LEVEL  error, warn, info, debug or off "
 		"(default: info)\n"
@@ -768,6 +778,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 	case OPT_HYPERV_TESTDEV:
 		config->hyperv_testdev = 1;
 		return 0;
+	case OPT_ACPI:
+		return config_parse_acpi_mode("--acpi", arg, &config->acpi_mode,
+					      err);
 	case OPT_CMDLINE:
 		config->cmdline = arg;
 		return 0;

@@ -221,6 +221,20 @@ int config_parse_on_reboot(const char *field, const char *text,
 	return 0;
 }
 
+int config_parse_acpi_mode(const char *field, const char *text,
+			   enum vm_acpi_mode *mode, struct tern_error *err)
+{
+	if (!strcmp(text, "full"))
+		*mode = VM_ACPI_FULL;
+	else if (!strcmp(text, "reduced"))
+		*mode = VM_ACPI_REDUCED;
+	else
+		return tern_error_set(err, EINVAL,
+				      "%s '%s': use full or reduced", field,
+				      text);
+	return 0;
+}
+
 const char *config_on_reboot_name(enum vm_reboot_action action)
 {
 	return action == VM_REBOOT_RESTART ? "restart" : "exit";
@@ -672,6 +686,13 @@ int config_check_firmware(const struct vm_config *config,
 		return tern_error_set(err, EINVAL,
 				      "--pc-testdev is for test kernels, "
 				      "not with a firmware");
+	/* The BIOS leaves the 8259 PIC programmed: an OS told by a
+	 * hardware-reduced FADT that there is none never masks it
+	 * (devices/acpi_pm1.h). */
+	if (config->acpi_mode == VM_ACPI_REDUCED)
+		return tern_error_set(err, EINVAL,
+				      "--acpi reduced is for direct kernel "
+				      "boots: a firmware VM has full ACPI");
 	/* SeaBIOS finds virtio-blk disks on PCI only. */
 	if (config->virtio_transport == VIRTIO_TRANSPORT_MMIO)
 		return tern_error_set(err, EINVAL,

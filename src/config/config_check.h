@@ -37,6 +37,9 @@ int config_parse_on_reboot(const char *field, const char *text,
 			   enum vm_reboot_action *action,
 			   struct tern_error *err);
 const char *config_on_reboot_name(enum vm_reboot_action action);
+/* full or reduced (--acpi). */
+int config_parse_acpi_mode(const char *field, const char *text,
+			   enum vm_acpi_mode *mode, struct tern_error *err);
 int config_find_cpu_template(const char *field, const char *name,
 			     const struct cpu_template **tmpl,
 			     struct tern_error *err);

@@ -468,6 +468,7 @@ static const struct json_field tern_fields[] = {
 	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
+	{"acpi", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 static int apply_tern(struct vm_config *config,
@@ -504,6 +505,14 @@ static int apply_tern(struct vm_config *config,
 		ret = config_parse_on_reboot("tern.on_reboot",
 					     json_string_value(value),
 					     &config->on_reboot, err);
+		if (ret)
+			return ret;
+	}
+	value = json_fields_get(body, "acpi");
+	if (value) {
+		ret = config_parse_acpi_mode("tern.acpi",
+					     json_string_value(value),
+					     &config->acpi_mode, err);
 		if (ret)
 			return ret;
 	}
@@ -1532,6 +1541,14 @@ static json_t *export_tern(const struct vm_config *config, int only_changed)
 		json_object_set_new(
 			tern, "on_reboot",
 			json_string(config_on_reboot_name(config->on_reboot)));
+	/* Shown only when chosen: absent means the boot's own (full with a
+	 * firmware, reduced for a kernel). */
+	if (config->acpi_mode != VM_ACPI_DEFAULT)
+		json_object_set_new(
+			tern, "acpi",
+			json_string(config->acpi_mode == VM_ACPI_FULL
+					    ? "full"
+					    : "reduced"));
 	/* No default to show: absent means no firmware. */
 	if (config->firmware_path)
 		json_object_set_new(tern, "firmware",

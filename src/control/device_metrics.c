@@ -209,6 +209,13 @@ static void write_device_metrics(void *opaque, struct metrics_out *out)
 			      METRICS_COUNTER,
 			      "ACPI power button presses sent to the guest.",
 			      vm_power_button_presses(inst->vm));
+		single_sample(out, "tern_acpi_sleeps_total", METRICS_COUNTER,
+			      "Times the guest entered ACPI S3 (suspend to "
+			      "RAM).",
+			      vm_sleep_count(inst->vm));
+		single_sample(out, "tern_acpi_wakes_total", METRICS_COUNTER,
+			      "Times the guest woke from ACPI S3.",
+			      vm_wake_count(inst->vm));
 		for (int i = 0; i < inst->vm->virtio_device_count; i++) {
 			struct virtio_device *vdev =
 				inst->vm->virtio_devices[i].vdev;

@@ -316,7 +316,7 @@ static void *vcpu_thread(void *arg)
 			vcpu_report_state(vcpu);
 		if (vm_pause_requested(vcpu->vm)) {
 			complete_pending_exit(vcpu);
-			vm_vcpu_pause_point(vcpu->vm);
+			vm_vcpu_pause_point(vcpu->vm, vcpu);
 			continue;
 		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {

@@ -15,12 +15,17 @@
 #define OFF_CONTROL 4
 
 /* Guest-visible state, saved as is. The first layout (before the power
- * button) ended after control: status 0. */
+ * button) ended after control: status 0. S3 added status bits, not
+ * fields: RTC_STS and WAK_STS. */
 struct acpi_pm1_state {
 	uint16_t enable;
 	uint16_t control; /* SLP_TYP as last written; SLP_EN never kept */
-	uint16_t status; /* only PWRBTN_STS is ever set */
+	uint16_t status; /* PWRBTN_STS, RTC_STS, WAK_STS */
 };
+
+#define STATUS_BITS (ACPI_PM1_PWRBTN | ACPI_PM1_RTC | ACPI_PM1_WAK)
+/* The fixed events that raise the SCI (WAK_STS has no enable bit). */
+#define EVENT_BITS (ACPI_PM1_PWRBTN | ACPI_PM1_RTC)
 
 #define FIRST_LAYOUT_SIZE offsetof(struct acpi_pm1_state, status)
 
@@ -42,7 +47,8 @@ static struct acpi_pm1 *to_pm1(struct device *dev)
  * the lock. */
 static void update_sci(struct acpi_pm1 *pm)
 {
-	irq_line_set(&pm->sci, (pm->state.status & pm->state.enable) != 0);
+	irq_line_set(&pm->sci,
+		     (pm->state.status & pm->state.enable & EVENT_BITS) != 0);
 }
 
 static uint8_t register_byte(const struct acpi_pm1 *pm, uint64_t offset)
@@ -79,12 +85,33 @@ static void pm1_io_read(struct device *dev, uint64_t offset, void *data,
 	pthread_mutex_unlock(&pm->lock);
 }
 
+int acpi_pm1_sleep_request(uint16_t control)
+{
+	if (!(control & ACPI_PM1_SLP_EN))
+		return -1;
+	return (control & ACPI_PM1_SLP_TYP_MASK) >> ACPI_PM1_SLP_TYP_SHIFT;
+}
+
+/* A wake event's status bit is set; with enabled, the VM wakes if it
+ * sleeps, and WAK_STS says so. Under the lock. */
+static int wake_event(struct acpi_pm1 *pm, uint16_t status, int enabled,
+		      const char *why)
+{
+	pm->state.status |= status;
+	if (enabled && pm->events.wake &&
+	    pm->events.wake(pm->events.opaque, why)) {
+		pm->state.status |= ACPI_PM1_WAK;
+		return 1;
+	}
+	return 0;
+}
+
 static void pm1_io_write(struct device *dev, uint64_t offset, const void *data,
 			 uint32_t size)
 {
 	struct acpi_pm1 *pm = to_pm1(dev);
 	const uint8_t *bytes = data;
-	int poweroff = 0;
+	int type = -1;
 
 	pthread_mutex_lock(&pm->lock);
 	for (uint32_t i = 0; i < size; i++) {
@@ -107,19 +134,25 @@ static void pm1_io_write(struct device *dev, uint64_t offset, const void *data,
 						       bytes[i] << shift);
 		}
 	}
-	if (pm->state.control & ACPI_PM1_SLP_EN) {
-		poweroff = ((pm->state.control & ACPI_PM1_SLP_TYP_MASK) >>
-			    ACPI_PM1_SLP_TYP_SHIFT) == ACPI_S5_SLEEP_TYPE;
-		/* SLP_EN is write-only: it starts the transition and reads 0;
-		 * other sleep types are ignored, as a chipset ignores states
-		 * it does not implement. */
-		pm->state.control &= (uint16_t)~ACPI_PM1_SLP_EN;
-	}
-	pm->state.control &= (uint16_t)~ACPI_PM1_SCI_EN;
+	/* SLP_EN is write-only: it starts the transition and reads 0; other
+	 * sleep types than S3 and S5 are ignored, as a chipset ignores states
+	 * it does not implement. */
+	type = acpi_pm1_sleep_request(pm->state.control);
+	pm->state.control &= (uint16_t) ~(ACPI_PM1_SLP_EN | ACPI_PM1_SCI_EN);
 	update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
-	if (poweroff)
+	if (type == ACPI_S5_SLEEP_TYPE) {
 		pm->events.poweroff(pm->events.opaque);
+	} else if (type == ACPI_S3_SLEEP_TYPE && pm->events.sleep) {
+		pm->events.sleep(pm->events.opaque);
+		/* An enabled wake event already pending wakes the VM at once,
+		 * as on a PC (the OS clears the status bits before it sleeps;
+		 * one it left set means "come back"). */
+		pthread_mutex_lock(&pm->lock);
+		if (pm->state.status & pm->state.enable & EVENT_BITS)
+			wake_event(pm, 0, 1, "a wake event already pending");
+		pthread_mutex_unlock(&pm->lock);
+	}
 }
 
 static int pm1_save(struct device *dev, void *buf, size_t *len)
@@ -134,7 +167,7 @@ static int pm1_save(struct device *dev, void *buf, size_t *len)
 }
 
 /* Either layout into st; -EINVAL for anything a write cannot leave:
- * SLP_EN or SCI_EN stored, a status bit other than the power button's. */
+ * SLP_EN or SCI_EN stored, a status bit the device never sets. */
 static int decode_state(const void *buf, size_t len, struct acpi_pm1_state *st)
 {
 	if (len != sizeof(*st) && len != FIRST_LAYOUT_SIZE)
@@ -143,7 +176,7 @@ static int decode_state(const void *buf, size_t len, struct acpi_pm1_state *st)
 	memcpy(st, buf, len);
 	if (st->control & (ACPI_PM1_SLP_EN | ACPI_PM1_SCI_EN))
 		return -EINVAL;
-	return st->status & (uint16_t)~ACPI_PM1_PWRBTN ? -EINVAL : 0;
+	return st->status & (uint16_t)~STATUS_BITS ? -EINVAL : 0;
 }
 
 static int pm1_check(struct device *dev, const void *buf, size_t len)
@@ -185,16 +218,32 @@ int acpi_pm1_press_power_button(struct device *dev)
 	int ret = 0;
 
 	pthread_mutex_lock(&pm->lock);
-	if (!(pm->state.enable & ACPI_PM1_PWRBTN)) {
-		ret = -ENODEV;
-	} else {
+	/* A sleeping machine's power button always wakes it, PWRBTN_EN or not
+	 * (ACPI 6.4 section 4.8.3.1.1): the OS set no enables for a button
+	 * it cannot hear while asleep. */
+	if (wake_event(pm, 0, 1, "the power button"))
 		pm->state.status |= ACPI_PM1_PWRBTN;
-		update_sci(pm);
+	else if (!(pm->state.enable & ACPI_PM1_PWRBTN))
+		ret = -ENODEV;
+	else
+		pm->state.status |= ACPI_PM1_PWRBTN;
+	update_sci(pm);
+	if (!ret)
 		atomic_fetch_add_explicit(&pm->presses, 1,
 					  memory_order_relaxed);
-	}
 	pthread_mutex_unlock(&pm->lock);
 	return ret;
+}
+
+void acpi_pm1_rtc_alarm(struct device *dev)
+{
+	struct acpi_pm1 *pm = to_pm1(dev);
+
+	pthread_mutex_lock(&pm->lock);
+	wake_event(pm, ACPI_PM1_RTC, pm->state.enable & ACPI_PM1_RTC,
+		   "the RTC alarm");
+	update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
 }
 
 uint64_t acpi_pm1_power_button_presses(struct device *dev)

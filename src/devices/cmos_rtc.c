@@ -110,6 +110,11 @@ struct cmos_rtc {
 	cmos_rtc_clock now;
 	struct irq_line irq;
 	int irq_level;
+	/* The alarm hook (cmos_rtc_set_alarm_hook) and whether the alarm's
+	 * interrupt was up when it last looked. */
+	void (*alarm_hook)(void *opaque);
+	void *alarm_opaque;
+	bool alarm_up;
 	time_t offset; /* guest time minus host time, set by guest writes */
 	struct timespec checked; /* host time C's flags are brought up to */
 	uint8_t index;
@@ -447,10 +452,18 @@ static bool irqf(const struct cmos_rtc *rtc)
 }
 
 /* The line follows IRQF: a rising edge for each interrupt, as ISA IRQ 8
- * is edge-triggered. */
+ * is edge-triggered. The alarm hook hears each alarm interrupt on its own,
+ * whether or not IRQF was already up for another flag: a PC chipset's
+ * RTC_STS follows the alarm. */
 static void update_irq(struct cmos_rtc *rtc)
 {
 	int level = irqf(rtc);
+	bool alarm = rtc->nvram[REG_STATUS_C] & rtc->nvram[REG_STATUS_B] &
+		STATUS_C_AF;
+
+	if (alarm && !rtc->alarm_up && rtc->alarm_hook)
+		rtc->alarm_hook(rtc->alarm_opaque);
+	rtc->alarm_up = alarm;
 
 	if (level != rtc->irq_level) {
 		rtc->irq_level = level;
@@ -654,6 +667,31 @@ static void *rtc_timer_thread(void *opaque)
 	return NULL;
 }
 
+void cmos_rtc_set_alarm_hook(struct device *dev, void (*hook)(void *opaque),
+			     void *opaque)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+
+	pthread_mutex_lock(&rtc->lock);
+	rtc->alarm_hook = hook;
+	rtc->alarm_opaque = opaque;
+	pthread_mutex_unlock(&rtc->lock);
+}
+
+bool cmos_rtc_alarm_pending(struct device *dev)
+{
+	struct cmos_rtc *rtc = to_rtc(dev);
+	struct timespec now;
+	bool pending;
+
+	pthread_mutex_lock(&rtc->lock);
+	now_and_catch_up(rtc, &now);
+	update_irq(rtc);
+	pending = rtc->alarm_up;
+	pthread_mutex_unlock(&rtc->lock);
+	return pending;
+}
+
 int cmos_rtc_start(struct device *dev)
 {
 	struct cmos_rtc *rtc = to_rtc(dev);
@@ -812,6 +850,9 @@ static int rtc_restore(struct device *dev, const void *buf, size_t len)
 	/* The line's level is the restored irqchip's; restored() raises it
 	 * again if IRQF is set. */
 	rtc->irq_level = irqf(rtc);
+	/* An alarm pending in the state was heard before it was saved. */
+	rtc->alarm_up = rtc->nvram[REG_STATUS_C] & rtc->nvram[REG_STATUS_B] &
+		STATUS_C_AF;
 	pthread_cond_signal(&rtc->wake);
 	pthread_mutex_unlock(&rtc->lock);
 	return 0;

@@ -4,6 +4,7 @@
 #ifndef TERN_DEVICES_CMOS_RTC_H
 #define TERN_DEVICES_CMOS_RTC_H
 
+#include <stdbool.h>
 #include <time.h>
 
 #include "devices/device.h"
@@ -25,6 +26,17 @@ typedef void (*cmos_rtc_clock)(struct timespec *ts);
  * thread), so tests with a fake clock simply do not call it. NULL: out of
  * memory. */
 struct device *cmos_rtc_create(cmos_rtc_clock now, const struct irq_line *irq);
+
+/* hook(opaque) runs each time the alarm interrupt rises (AF set with AIE):
+ * the chipset's RTC wake event (ACPI RTC_STS, vm/vm_sleep.h). It runs with
+ * the RTC's lock held, on the timer thread or a vCPU thread: it must not
+ * touch the RTC. */
+void cmos_rtc_set_alarm_hook(struct device *dev, void (*hook)(void *opaque),
+			     void *opaque);
+
+/* Whether the alarm interrupt is up (AF set with AIE, register C not read
+ * since): a sleeping OS that left it pending is woken at once. */
+bool cmos_rtc_alarm_pending(struct device *dev);
 
 /* Starts the RTC's timer thread, which raises the interrupt line when an
  * enabled event comes due. Returns 0 or a negative errno. destroy stops it.

@@ -148,6 +148,19 @@ static const struct seccomp_rule kvm_vcpu[] = {
 	ALLOW(pwritev, "as preadv"),
 	ALLOW(fdatasync, "as preadv"),
 	ALLOW(shutdown, "virtio-vsock's reset ends host connections"),
+	/* An ACPI S3 wake (vm/vm_sleep.c): each vCPU resets itself to its
+	 * power-on state, and vCPU 0 goes to the waking vector. */
+	ALLOW_IOCTL(KVM_SET_REGS, "S3 wake: power-on state, waking vector"),
+	ALLOW_IOCTL(KVM_SET_SREGS, "S3 wake: power-on state, waking vector"),
+	ALLOW_IOCTL(KVM_SET_FPU, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_XSAVE, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_XCRS, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_MSRS, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_MP_STATE, "S3 wake: APs wait for INIT/SIPI"),
+	ALLOW_IOCTL(KVM_SET_LAPIC, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_VCPU_EVENTS, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_SET_DEBUGREGS, "S3 wake: power-on state"),
+	ALLOW_IOCTL(KVM_CHECK_EXTENSION, "S3 wake: the XSAVE size"),
 };
 
 /* --- The main thread once the VM runs --------------------------------- */

@@ -212,6 +212,8 @@ static const struct json_field tern_fields[] = {
 	/* The restored VM's boot source (its slot's size comes from the
 	 * file there; the image itself from the firmware section). */
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
+	/* The restored VM's ACPI (its devices: PM1 or not). */
+	{"acpi", JSON_FIELD_STRING, 0, 0, 0},
 };
 
 /* The snapshot's pmem devices: their files hold their contents (shared
@@ -293,6 +295,11 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 		if (firmware)
 			ret = keep(snap, VM_CONFIG_STR_FIRMWARE, firmware,
 				   &config->firmware_path, err);
+		if (!ret && json_fields_get(value, "acpi"))
+			ret = config_parse_acpi_mode(
+				"tern.acpi",
+				json_string_value(json_fields_get(value, "acpi")),
+				&config->acpi_mode, err);
 		return ret ? ret
 			   : config_parse_transport(
 				     "tern.virtio_transport",

@@ -143,6 +143,14 @@ int state_sequence_save(struct vm *vm, struct state_file *sf,
 {
 	int ret = 0;
 
+	/* A sleeping VM's vCPUs hold the state they had when it slept, which
+	 * is not what it resumes from (vm/vm_sleep.h): a snapshot of it would
+	 * restore a machine that never slept. */
+	if (vm_sleep_state(&vm->sleep) != VM_SLEEP_AWAKE)
+		return tern_error_set(err, EBUSY,
+				      "the guest is asleep (ACPI S3): wake it "
+				      "first (SendPowerButton), then save "
+				      "its state");
 	for (size_t i = 0; !ret && i < ENTRY_COUNT; i++)
 		ret = entries[i].save(vm, sf, err);
 	return ret;
@@ -199,4 +207,16 @@ int state_sequence_reset(struct vm *vm, const struct state_file *sf,
 		if (entries[i].reset)
 			ret = entries[i].reset(vm, sf, err);
 	return ret;
+}
+
+int state_sequence_save_vcpus(struct vm *vm, struct state_file *sf,
+			      struct tern_error *err)
+{
+	return vcpus_save(vm, sf, err);
+}
+
+int state_sequence_reset_vcpu(struct vcpu *vcpu, const struct state_file *sf,
+			      struct tern_error *err)
+{
+	return vcpu_state_reset(vcpu, sf, err);
 }

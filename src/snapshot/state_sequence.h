@@ -68,4 +68,12 @@ int state_sequence_restore(struct vm *vm, const struct state_file *sf,
 int state_sequence_reset(struct vm *vm, const struct state_file *sf,
 			 struct tern_error *err);
 
+/* An ACPI S3 wake (vm/vm_sleep.c) resets the vCPUs and nothing else: the
+ * vcpus entry's save, for every vCPU, into a file of its own before the VM
+ * first ran; and its reset, for one vCPU, on that vCPU's thread. */
+int state_sequence_save_vcpus(struct vm *vm, struct state_file *sf,
+			      struct tern_error *err);
+int state_sequence_reset_vcpu(struct vcpu *vcpu, const struct state_file *sf,
+			      struct tern_error *err);
+
 #endif

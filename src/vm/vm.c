@@ -366,17 +366,19 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 			      vm->rtc, err);
 	if (ret)
 		return ret;
+	if (vm->rtc)
+		cmos_rtc_set_alarm_hook(vm->rtc, vm_sleep_rtc_alarm, vm);
 	ret = cmos_rtc_start(vm->rtc);
 	if (ret)
 		return tern_error_set(err, -ret,
 				      "cannot start the RTC's timer thread: %s",
 				      strerror(-ret));
 
-	ret = register_device(
-		&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT, ACPI_POWER_PORT_COUNT,
-		acpi_power_create(&(struct acpi_power_events){
-			request_guest_poweroff, reset_by_acpi, vm}),
-		err);
+	vm->acpi_power = acpi_power_create(&(struct acpi_power_events){
+		request_guest_poweroff, reset_by_acpi, vm, vm_sleep_enter,
+		vm_sleep_wake});
+	ret = register_device(&vm->pio_bus, ACPI_SLEEP_CONTROL_PORT,
+			      ACPI_POWER_PORT_COUNT, vm->acpi_power, err);
 	if (ret)
 		return ret;
 
@@ -402,11 +404,15 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 				      debug_console_create(), err);
 		if (ret)
 			return ret;
+	}
+	if (vm_config_full_acpi(&vm->config)) {
 		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why), with
 		 * the fixed power button on the SCI. */
 		vm->acpi_pm1 = acpi_pm1_create(
 			&(struct acpi_power_events){request_guest_poweroff,
-						    reset_by_acpi, vm},
+						    reset_by_acpi, vm,
+						    vm_sleep_enter,
+						    vm_sleep_wake},
 			&(struct irq_line){kvm_set_irq_level, vm,
 					   ACPI_PM1_SCI_GSI});
 		ret = register_device(&vm->pio_bus, ACPI_PM1_EVT_PORT,
@@ -569,7 +575,7 @@ static void fill_acpi_platform(struct vm *vm, struct acpi_platform *platform,
 		.apic_ids = apic_ids,
 		.mmio_devices = vm->virtio_mmio,
 		.mmio_device_count = vm->virtio_mmio_count,
-		.full_acpi = vm->config.firmware_path != NULL,
+		.full_acpi = vm_config_full_acpi(&vm->config),
 	};
 }
 
@@ -762,6 +768,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	/* Before any guest code runs: this is the state a reset returns to. */
 	if (!ret && config->on_reboot == VM_REBOOT_RESTART)
 		ret = vm_reset_prepare(vm, err);
+	/* And the vCPUs' state an S3 wake returns them to. */
+	if (!ret)
+		ret = vm_sleep_prepare(vm, err);
 	return ret;
 }
 
@@ -902,7 +911,8 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 
 int vm_pause_requested(struct vm *vm)
 {
-	return atomic_load(&vm->pause_requested);
+	return atomic_load(&vm->pause_requested) ||
+		vm_sleep_state(&vm->sleep) != VM_SLEEP_AWAKE;
 }
 
 void vm_vcpu_thread_started(struct vm *vm)
@@ -920,15 +930,19 @@ void vm_vcpu_thread_exited(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
-void vm_vcpu_pause_point(struct vm *vm)
+void vm_vcpu_pause_point(struct vm *vm, struct vcpu *vcpu)
 {
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->vcpus_parked++;
 	pthread_cond_broadcast(&vm->pause_cond);
-	while (atomic_load(&vm->pause_requested) && !vm_stop_requested(vm))
+	/* A pause first: an S3 wake resets the vCPUs only once the VM
+	 * runs again, so a paused VM's state is what it was. */
+	while (!vm_stop_requested(vm) &&
+	       (atomic_load(&vm->pause_requested) || vm_sleep_hold(vm, vcpu)))
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
 	vm->vcpus_parked--;
 	pthread_mutex_unlock(&vm->pause_lock);
+	vm_sleep_after_park(vm, vcpu);
 }
 
 int vm_pause(struct vm *vm, struct tern_error *err)
@@ -1254,12 +1268,17 @@ enum vm_stop_reason vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	vm_reset_forget(vm);
+	vm_sleep_forget(vm);
+	/* The RTC's thread must not wake a VM whose devices go away. */
+	if (vm->rtc)
+		cmos_rtc_set_alarm_hook(vm->rtc, NULL, NULL);
 	for (int i = 0; i < vm->vcpu_count; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpu_count = 0;
 	io_bus_destroy_devices(&vm->pio_bus);
 	io_bus_destroy_devices(&vm->mmio_bus);
 	vm->acpi_pm1 = NULL; /* destroyed with the port bus's devices */
+	vm->acpi_power = NULL;
 	if (vm->acpi_ged)
 		vm->acpi_ged->ops->destroy(vm->acpi_ged);
 	vm->acpi_ged = NULL;

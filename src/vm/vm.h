@@ -18,6 +18,7 @@ struct vm_power_on_state;
 #include "vm/irq_routing.h"
 #include "vm/kvm_system.h"
 #include "vm/vm_config.h"
+#include "vm/vm_sleep.h"
 
 #define VM_MAX_VIRTIO_DEVICES 32
 #define VM_DEVICE_ID_MAX 65 /* Firecracker's ids: up to 64 characters */
@@ -114,6 +115,11 @@ struct vm {
 	 * --firmware full ACPI's PM1 device (owned by the port bus). */
 	struct device *acpi_ged;
 	struct device *acpi_pm1;
+	/* Hardware-reduced ACPI's sleep and reset registers (owned by the
+	 * port bus). */
+	struct device *acpi_power;
+	/* ACPI S3 (vm/vm_sleep.h): the vCPUs park while it is not awake. */
+	struct vm_sleep sleep;
 	/* KVM_MEM_LOG_DIRTY_PAGES is set on the memory slots: a snapshot was
 	 * taken or restored, and a Diff snapshot may follow (src/snapshot). */
 	int memory_dirty_log;
@@ -156,9 +162,10 @@ int vm_resume(struct vm *vm, struct tern_error *err);
  * resume_vm). */
 void vm_set_start_paused(struct vm *vm);
 
-/* For the vCPU threads (cpu/vcpu.c). */
+/* For the vCPU threads (cpu/vcpu.c). A pause or an S3 sleep
+ * (vm/vm_sleep.h) holds them at the pause point. */
 int vm_pause_requested(struct vm *vm);
-void vm_vcpu_pause_point(struct vm *vm);
+void vm_vcpu_pause_point(struct vm *vm, struct vcpu *vcpu);
 void vm_vcpu_thread_started(struct vm *vm);
 void vm_vcpu_thread_exited(struct vm *vm);
 

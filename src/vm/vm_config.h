@@ -50,6 +50,13 @@ enum vm_reboot_action {
 	VM_REBOOT_RESTART, /* the VM boots its kernel again, same process */
 };
 
+/* --acpi (see vm_config_full_acpi()). */
+enum vm_acpi_mode {
+	VM_ACPI_DEFAULT, /* full with --firmware, else reduced */
+	VM_ACPI_REDUCED,
+	VM_ACPI_FULL,
+};
+
 /* Firecracker's mmds-config: which interfaces answer MMDS requests, at
  * which address, with which MMDS version (src/mmds). */
 struct vm_mmds_config {
@@ -158,6 +165,8 @@ struct vm_config {
 	 * (devices/hyperv_testdev.h); needs kvm_hyperv. */
 	int hyperv_testdev;
 	enum vm_reboot_action on_reboot; /* --on-reboot */
+	/* --acpi: which ACPI the tables describe (vm_config_full_acpi()). */
+	enum vm_acpi_mode acpi_mode;
 	/* Firecracker's machine-config.smt: two threads per core in the
 	 * guest's topology (cpu/cpuid.c). track_dirty_pages: recorded and
 	 * reported (docs/api.md says what it changes in tern). */
@@ -184,6 +193,16 @@ struct vm_config {
 	 * text, copied into each metrics line; NULL: none. */
 	const char *metrics_properties;
 };
+
+/* Full ACPI (PM1 event and control blocks, an 8259 PIC the OS must mask:
+ * devices/acpi_pm1.h) or hardware-reduced ACPI (GED, sleep registers), as
+ * QEMU's pc and microvm machines. A firmware VM is always full: a BIOS
+ * programs the PIC. A direct kernel boot is reduced unless --acpi full
+ * (kvm-unit-tests' s3 test reads the PM1 blocks from the FADT). */
+static inline int vm_config_full_acpi(const struct vm_config *c)
+{
+	return c->firmware_path != NULL || c->acpi_mode == VM_ACPI_FULL;
+}
 
 #define SERIAL_FILE_LIMIT_DEFAULT (256ULL << 20)
 

@@ -8,6 +8,7 @@
 
 #include "devices/acpi_ged.h"
 #include "devices/acpi_pm1.h"
+#include "devices/acpi_power.h"
 
 /* Whether the guest unmasked the GED's IOAPIC pin: Linux's GED driver does
  * so when it requests the interrupt, and an edge on a masked pin is lost
@@ -42,6 +43,11 @@ int vm_press_power_button(struct vm *vm, struct tern_error *err)
 	if (!vm->acpi_ged)
 		return tern_error_set(err, ENODEV,
 				      "this VM has no power button");
+	/* A sleeping VM wakes whatever its GED's pin says: the OS masked
+	 * nothing for a button it cannot hear while asleep. */
+	if (vm->acpi_power && acpi_power_wake(vm->acpi_power,
+					      "the power button"))
+		return 0;
 	ret = ged_pin_unmasked(vm, err);
 	if (ret < 0)
 		return ret;

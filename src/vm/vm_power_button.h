@@ -4,7 +4,8 @@
  * has the GED of devices/acpi_ged.h, a --firmware VM (full ACPI) the fixed
  * power button of devices/acpi_pm1.h. A press nobody would hear is refused
  * rather than reported as done: the GED's IOAPIC pin still masked (no ACPI
- * GED driver bound), or PWRBTN_EN clear (no button driver). */
+ * GED driver bound), or PWRBTN_EN clear (no button driver). A press also
+ * wakes a VM asleep in ACPI S3 (vm/vm_sleep.h), in both modes. */
 #ifndef TERN_VM_VM_POWER_BUTTON_H
 #define TERN_VM_VM_POWER_BUTTON_H
 

@@ -80,6 +80,7 @@ static void clear_stop(struct vm *vm)
 	vm->paused = 0;
 	vm->paused_clock.clock = 0;
 	vm->stop_signal = 0;
+	vm_sleep_clear(vm);
 }
 
 int vm_reset(struct vm *vm, struct tern_error *err)

@@ -289,6 +289,23 @@ def firmware_goes_without_a_kernel_and_with_pci():
     expect_error(tern("run", "--config-file", doc), 2, "tern.firmware")
 
 
+# --acpi (ACPI S3's machine shapes, docs/api.md): a bad mode, and reduced
+# with a firmware (whose BIOS programs the 8259 PIC), are usage errors, on
+# the command line and as tern.acpi.
+@test
+def acpi_mode_errors_are_usage_errors():
+    assert "--acpi MODE" in tern("run", "--help").stdout
+    expect_error(tern("run", "--kernel", KERNEL_OK, "--acpi", "half"), 2,
+                 "--acpi 'half'", "full or reduced")
+    bios = write_file("bios-acpi.bin", bytes(128 * 1024))
+    expect_error(tern("run", "--firmware", bios, "--acpi", "reduced"), 2,
+                 "--acpi reduced", "full ACPI")
+    doc = write_file("acpi-bad.json", json.dumps({
+        "boot-source": {"kernel_image_path": KERNEL_OK},
+        "tern": {"acpi": "none"}}).encode())
+    expect_error(tern("run", "--config-file", doc), 2, "tern.acpi", "full or reduced")
+
+
 @test
 def missing_config_file_is_a_usage_error():
     expect_error(tern("run", "--config-file", "/nonexistent/vm.json"), 2, "/nonexistent/vm.json")

@@ -46,7 +46,16 @@ static void write_temp(char *path, size_t size, const char *data)
 	close(fd);
 }
 
+static struct mb_vm *boot_acpi(const char *image, const char *cmdline,
+			       enum vm_acpi_mode acpi);
+
 static struct mb_vm *boot(const char *image, const char *cmdline)
+{
+	return boot_acpi(image, cmdline, VM_ACPI_DEFAULT);
+}
+
+static struct mb_vm *boot_acpi(const char *image, const char *cmdline,
+			       enum vm_acpi_mode acpi)
 {
 	struct mb_vm *t = calloc(1, sizeof(*t));
 	struct tern_error err = {{0}};
@@ -71,6 +80,7 @@ static struct mb_vm *boot(const char *image, const char *cmdline)
 		.serial_path = t->serial_path,
 		.cpu_template = cpu_template_find("host"),
 		.debug_exit_port = DEBUG_EXIT_DEFAULT_PORT,
+		.acpi_mode = acpi,
 	};
 	if (vm_create(&t->vm, &t->config, &err) || vm_load_kernel(&t->vm, &err))
 		fail_msg("%s", err.message);
@@ -160,12 +170,43 @@ static void realmode_guest_is_woken_by_the_bios_tick(void **state)
 	finish(t);
 }
 
+/* ACPI S3 (vm/vm_sleep.c) as an OS drives it: the waking vector in the
+ * FACS, the RTC alarm armed, SLP_TYP 1 with SLP_EN; the alarm wakes the VM
+ * and the boot vCPU (of two) resumes at the vector in real mode with RAM
+ * kept and WAK_STS set. With full ACPI through PM1 (RTC_EN, RTC_STS) and
+ * with hardware-reduced ACPI through the sleep registers. */
+static void s3_guest_resumes_at_its_waking_vector(enum vm_acpi_mode acpi)
+{
+	struct mb_vm *t = boot_acpi("multiboot_s3.elf", NULL, acpi);
+
+	assert_int_equal(vm_run(&t->vm), VM_STOP_DEBUG_EXIT);
+	if (t->vm.debug_exit_value != 0x2c)
+		fail_msg("exit 0x%x; the guest said:\n%s",
+			 t->vm.debug_exit_value, serial_output(t));
+	assert_string_equal(serial_output(t), "sleeping\nresumed\n");
+	assert_int_equal(vm_sleep_count(&t->vm), 1);
+	assert_int_equal(vm_wake_count(&t->vm), 1);
+	finish(t);
+}
+
+static void s3_with_full_acpi_wakes_on_the_rtc_alarm(void **state)
+{
+	s3_guest_resumes_at_its_waking_vector(VM_ACPI_FULL);
+}
+
+static void s3_with_reduced_acpi_wakes_on_the_rtc_alarm(void **state)
+{
+	s3_guest_resumes_at_its_waking_vector(VM_ACPI_REDUCED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(elf_guest_reads_info_and_fw_cfg),
 		cmocka_unit_test(aout_guest_loads_by_its_header),
 		cmocka_unit_test(realmode_guest_is_woken_by_the_bios_tick),
+		cmocka_unit_test(s3_with_full_acpi_wakes_on_the_rtc_alarm),
+		cmocka_unit_test(s3_with_reduced_acpi_wakes_on_the_rtc_alarm),
 	};
 
 	log_mark_start();

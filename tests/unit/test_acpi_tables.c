@@ -110,6 +110,15 @@ static void fadt_is_hardware_reduced_with_sleep_registers(void **state)
 	assert_int_equal(fadt[128], ACPI_RESET_VALUE);
 	/* MSI must stay allowed: virtio devices need it. */
 	assert_false(fadt[109] & (1u << 3));
+	/* A FACS for S3's waking vector, in both FIRMWARE_CTRL fields, and
+	 * no PM1 blocks. */
+	assert_int_equal(get32(fadt + 36), get64(fadt + 132));
+	assert_true(get64(fadt + 132) >= BASE &&
+		    get64(fadt + 132) + 64 <= BASE + (uint64_t)used);
+	assert_int_equal(get64(fadt + 132) % 64, 0);
+	assert_memory_equal(area + (get64(fadt + 132) - BASE), "FACS", 4);
+	assert_int_equal(get32(fadt + 56), 0);
+	assert_int_equal(get32(fadt + 64), 0);
 }
 
 static void madt_lists_every_cpu_and_the_ioapic(void **state)
@@ -171,6 +180,9 @@ static void dsdt_has_pci_serial_s5_and_mmio_devices(void **state)
 	assert_true(dsdt_contains(dsdt, "COM1", 4));
 	assert_true(dsdt_contains(dsdt, "PS2K", 4));
 	assert_true(dsdt_contains(dsdt, "_S5_", 4));
+	/* No \_S3 with hardware-reduced ACPI: Linux would sleep and never
+	 * write a waking vector (acpi_tables.c). */
+	assert_false(dsdt_contains(dsdt, "_S3_", 4));
 	assert_true(dsdt_contains(dsdt, "VR00", 4));
 	assert_true(dsdt_contains(dsdt, "VR01", 4));
 	assert_true(dsdt_contains(dsdt, "LNRO0005", 8));
@@ -276,6 +288,10 @@ static void full_acpi_has_the_fixed_power_button(void **state)
 	assert_false(get32(fadt + 112) & (1u << 20));
 	assert_int_equal(fadt[46], ACPI_PM1_SCI_GSI);
 	assert_false(dsdt_contains(dsdt, "GED_", 4));
+	/* Name (\_S3, Package (2) { 1, 0 }): NameOp, root, the name,
+	 * PackageOp, length 4, 2 elements, One, Zero. */
+	assert_true(dsdt_contains(dsdt,
+				  "\x08\\_S3_\x12\x04\x02\x01\x00", 10));
 }
 
 /* SeaBIOS's romfile_loader, as a test double: places the two blobs at the
@@ -316,12 +332,14 @@ static void run_loader(struct acpi_firmware_blobs *b, int *allocs)
 		case 2: /* ADD_POINTER: dest, src, offset, size */
 			blob = fw_blob((const char *)e + 4, b, &gpa, &len);
 			fw_blob((const char *)e + 60, b, &src_gpa, &src_len);
-			assert_int_equal(e[120], 8);
-			assert_true(get32(e + 116) + 8 <= len);
+			/* 8 bytes, or 4 for FIRMWARE_CTRL */
+			assert_true(e[120] == 8 || e[120] == 4);
+			assert_true(get32(e + 116) + e[120] <= len);
 			blob += get32(e + 116);
-			assert_true(get64(blob) < src_len);
-			src_gpa += get64(blob);
-			for (int i = 0; i < 8; i++)
+			assert_true((e[120] == 8 ? get64(blob) : get32(blob)) <
+				    src_len);
+			src_gpa += e[120] == 8 ? get64(blob) : get32(blob);
+			for (int i = 0; i < e[120]; i++)
 				blob[i] = (uint8_t)(src_gpa >> (8 * i));
 			break;
 		case 3: /* ADD_CHECKSUM: file, offset, start, length */
@@ -389,6 +407,8 @@ static void firmware_loader_links_the_tables_where_it_puts_them(void **state)
 	assert_int_equal(get64(fadt + 152), 0x608);
 	assert_int_equal(get64(fadt + 176), 0x60c);
 	assert_int_equal(get64(fadt + 132) % 64, 0);
+	/* FIRMWARE_CTRL too (kvm-unit-tests reads only that one). */
+	assert_int_equal(get32(fadt + 36), get64(fadt + 132));
 	facs = b.tables + (get64(fadt + 132) - FW_TABLES_GPA);
 	assert_memory_equal(facs, "FACS", 4);
 	assert_int_equal(get32(facs + 4), 64);

@@ -270,6 +270,47 @@ static void alarm_matches_with_dont_care_values(void **state)
 	rtc->ops->destroy(rtc);
 }
 
+static void count_alarm(void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
+/* The hook behind ACPI's RTC wake (RTC_STS): once per alarm interrupt,
+ * even while IRQF is already up for the update flag, and never for the
+ * update or periodic flags, nor for an alarm with AIE clear. */
+static void alarm_hook_hears_each_alarm_interrupt(void **state)
+{
+	struct irq_recorder rec = {0};
+	struct device *rtc = rtc_with(&rec);
+	int alarms = 0;
+
+	cmos_rtc_set_alarm_hook(rtc, count_alarm, &alarms);
+	wr(rtc, 0x0a, 0x20);
+	wr(rtc, 0x01, 0xc0); /* every second */
+	wr(rtc, 0x03, 0xc0);
+	wr(rtc, 0x05, 0xc0);
+	wr(rtc, 0x0b, 0x12); /* UIE only */
+	set_time(T0 + 1, 0);
+	rd(rtc, 0x0a);
+	assert_int_equal(atomic_load(&rec.level), 1);
+	assert_int_equal(alarms, 0);
+	wr(rtc, 0x0b, 0x32); /* AIE too: AF was already set, it fires now */
+	assert_int_equal(alarms, 1);
+	set_time(T0 + 2, 0);
+	rd(rtc, 0x0a); /* AF still set, not read: no new interrupt */
+	assert_int_equal(alarms, 1);
+	rd(rtc, 0x0c);
+	set_time(T0 + 3, 0);
+	rd(rtc, 0x0a);
+	assert_int_equal(alarms, 2);
+	rd(rtc, 0x0c);
+	cmos_rtc_set_alarm_hook(rtc, NULL, NULL);
+	set_time(T0 + 4, 0);
+	rd(rtc, 0x0a);
+	assert_int_equal(alarms, 2);
+	rtc->ops->destroy(rtc);
+}
+
 static void uip_rises_just_before_each_update(void **state)
 {
 	struct irq_recorder rec = {0};
@@ -484,6 +525,7 @@ int main(void)
 		cmocka_unit_test(update_interrupt_once_a_second),
 		cmocka_unit_test(periodic_interrupt_follows_register_a),
 		cmocka_unit_test(alarm_matches_with_dont_care_values),
+		cmocka_unit_test(alarm_hook_hears_each_alarm_interrupt),
 		cmocka_unit_test(uip_rises_just_before_each_update),
 		cmocka_unit_test(save_and_restore_carry_clock_and_interrupts),
 		cmocka_unit_test(restore_refuses_hostile_states),

@@ -158,7 +158,8 @@ static void pm1_write16(struct device *dev, uint64_t port, uint16_t v)
 static void pm1_blocks_power_off_on_s5(void **state)
 {
 	struct device *dev = acpi_pm1_create(
-		&(struct acpi_power_events){count_poweroff, never_called, NULL},
+		&(struct acpi_power_events){count_poweroff, never_called, NULL,
+					    NULL, NULL},
 		NULL);
 	uint8_t buf[16], hi;
 	size_t len = sizeof(buf);
@@ -174,8 +175,10 @@ static void pm1_blocks_power_off_on_s5(void **state)
 	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT + 2), 0x0120);
 	pm1_write16(dev, ACPI_PM1_EVT_PORT, 0xffff); /* clear all: none set */
 	assert_int_equal(pm1_read16(dev, ACPI_PM1_EVT_PORT), 0);
-	/* S1 (not offered) is ignored; S5 powers off, written whole or as
-	 * the high byte alone. */
+	/* S1 (not offered) is ignored, and so is S3 with no sleep callback;
+	 * S5 powers off, written whole or as the high byte alone. */
+	pm1_write16(dev, ACPI_PM1_CNT_PORT,
+		    2 << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_SLP_EN);
 	pm1_write16(dev, ACPI_PM1_CNT_PORT,
 		    1 << ACPI_PM1_SLP_TYP_SHIFT | ACPI_PM1_SLP_EN);
 	assert_int_equal(poweroffs, 0);
@@ -218,7 +221,8 @@ static void pm1_fixed_power_button_raises_the_sci(void **state)
 {
 	struct sci_recorder rec = {0};
 	struct device *dev = acpi_pm1_create(
-		&(struct acpi_power_events){count_poweroff, never_called, NULL},
+		&(struct acpi_power_events){count_poweroff, never_called, NULL,
+					    NULL, NULL},
 		&(struct irq_line){record_sci, &rec, ACPI_PM1_SCI_GSI});
 	uint8_t buf[16];
 	size_t len = sizeof(buf);

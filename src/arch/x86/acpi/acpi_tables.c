@@ -357,6 +357,21 @@ static uint64_t write_dsdt(struct table_writer *w,
 	for (int i = 0; i < platform->mmio_device_count; i++)
 		dsdt_virtio_mmio(&aml, &platform->mmio_devices[i], i);
 	aml_close(&aml);
+	/* \_S3: suspend to RAM (vm/vm_sleep.h), with the SLP_TYP value
+	 * QEMU's PIIX4 gives it. Its presence is what makes Linux offer "mem"
+	 * in /sys/power/state, so it is there only where Linux resumes: with
+	 * full ACPI. With hardware-reduced ACPI, ACPICA ignores the FACS
+	 * ("if Hardware Reduced flag is set, there is no FACS",
+	 * acpi_tb_initialize_facs) and never writes a waking vector, so a
+	 * Linux that slept there could only be reset; the sleep registers
+	 * still do S3 for a guest that writes the FACS itself. */
+	if (platform->full_acpi) {
+		aml_name(&aml, "\\_S3_");
+		aml_package_open(&aml, 2);
+		aml_integer(&aml, ACPI_S3_SLEEP_TYPE);
+		aml_integer(&aml, 0);
+		aml_close(&aml);
+	}
 	/* \_S5: SLP_TYPa, SLP_TYPb; what the guest writes to power off. */
 	aml_name(&aml, "\\_S5_");
 	aml_package_open(&aml, 2);
@@ -380,8 +395,14 @@ static uint64_t write_dsdt(struct table_writer *w,
 	return gpa;
 }
 
-/* Full ACPI's firmware control structure: its global lock and waking
- * vector, unused (no S3); 64-byte aligned, no checksum (ACPI 6.4 5.2.10). */
+/* The firmware control structure: the global lock (unused) and the waking
+ * vector an OS that sleeps in S3 writes and the waking VM resumes at
+ * (vm/vm_sleep.c reads it). Hardware-reduced ACPI may have one too (ACPI
+ * 6.4 section 5.2.9: only when both FIRMWARE_CTRL fields are zero is there
+ * none), and S3 needs it in both modes. 64-byte aligned, no checksum (ACPI
+ * 6.4 section 5.2.10); version 2: X_Firmware_Waking_Vector exists, and no
+ * 64BIT_WAKE_SUPPORTED_F (a 64-bit vector is entered in 32-bit protected
+ * mode). */
 #define FACS_SIZE 64
 
 static uint64_t write_facs(struct table_writer *w)
@@ -397,17 +418,25 @@ static uint64_t write_facs(struct table_writer *w)
 	return gpa;
 }
 
+/* Both fields, as QEMU fills the 32-bit one only and kvm-unit-tests reads
+ * only that one; ACPI 6.4 lets an OS use X_FIRMWARE_CTRL when both are
+ * set, and they agree. */
+static void fadt_facs(struct table_writer *w, uint8_t *t, uint64_t facs_gpa)
+{
+	le_put32(t + 36, (uint32_t)facs_gpa); /* FIRMWARE_CTRL */
+	log_pointer(w, t + 36, 0, 4);
+	le_put64(t + 132, facs_gpa); /* X_FIRMWARE_CTRL */
+	log_pointer(w, t + 132, 0, 8);
+}
+
 /* The PM1 blocks of devices/acpi_pm1.h, in both the 32-bit and the
  * extended fields. SMI_CMD stays 0: ACPI mode is always on. */
-static void fadt_full_acpi(struct table_writer *w, uint8_t *t,
-			   uint64_t facs_gpa)
+static void fadt_full_acpi(uint8_t *t)
 {
 	le_put32(t + 56, ACPI_PM1_EVT_PORT); /* PM1a_EVT_BLK */
 	le_put32(t + 64, ACPI_PM1_CNT_PORT); /* PM1a_CNT_BLK */
 	t[88] = ACPI_PM1_EVT_LEN;
 	t[89] = ACPI_PM1_CNT_LEN;
-	le_put64(t + 132, facs_gpa); /* X_FIRMWARE_CTRL */
-	log_pointer(w, t + 132, 0, 8);
 	t[148] = GAS_SYSTEM_IO; /* X_PM1a_EVT_BLK */
 	t[149] = ACPI_PM1_EVT_LEN * 8;
 	t[151] = 2; /* word access */
@@ -421,7 +450,7 @@ static void fadt_full_acpi(struct table_writer *w, uint8_t *t,
 static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa,
 			   const struct acpi_platform *platform)
 {
-	uint64_t gpa, facs = platform->full_acpi ? write_facs(w) : 0;
+	uint64_t gpa, facs = write_facs(w);
 	uint8_t *t = table_alloc(w, FADT_SIZE, &gpa);
 
 	if (!t)
@@ -438,8 +467,10 @@ static uint64_t write_fadt(struct table_writer *w, uint64_t dsdt_gpa,
 		 (platform->full_acpi ? 0 : FADT_FLAG_HW_REDUCED_ACPI) |
 			 (platform->full_acpi ? 0 : FADT_FLAG_PWR_BUTTON) |
 			 FADT_FLAG_RESET_REG_SUP | FADT_FLAG_SLP_BUTTON);
+	if (facs)
+		fadt_facs(w, t, facs);
 	if (platform->full_acpi)
-		fadt_full_acpi(w, t, facs);
+		fadt_full_acpi(t);
 	put_gas_io(t, 116, ACPI_RESET_PORT);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = FADT_MINOR_REVISION;

@@ -1,8 +1,10 @@
 /* The ACPI tables a tern guest boots with: RSDP, XSDT, FADT (hardware-
- * reduced), MADT, MCFG and a DSDT describing the PCI root bridge, the serial
- * port, the keyboard controller, the CMOS RTC, the power button and its
- * Generic Event Device (hardware-reduced only: full ACPI has PM1's fixed
- * button), virtio-mmio devices and the S5 (soft-off) sleep state. They replace
+ * reduced unless full_acpi), FACS (the S3 waking vector), MADT, MCFG and a
+ * DSDT describing the PCI root bridge, the serial port, the keyboard
+ * controller, the CMOS RTC, the power button and its Generic Event Device
+ * (hardware-reduced only: full ACPI has PM1's fixed button), virtio-mmio
+ * devices, and the S3 (suspend to RAM, vm/vm_sleep.h; full ACPI only, see
+ * acpi_tables.c) and S5 (soft-off) sleep states. They replace
  * the MP table: Linux reads CPUs, the IOAPIC, PCI and power-off from them,
  * with no kernel parameters. */
 #ifndef TERN_ARCH_X86_ACPI_ACPI_TABLES_H
@@ -26,7 +28,8 @@ struct acpi_platform {
 	const uint32_t *apic_ids; /* cpu_count entries */
 	const struct acpi_mmio_device *mmio_devices;
 	int mmio_device_count;
-	/* Full ACPI instead of hardware-reduced (--firmware): the FADT names
+	/* Full ACPI instead of hardware-reduced (--firmware, --acpi full:
+	 * vm_config_full_acpi()): the FADT names
 	 * the PM1 blocks of devices/acpi_pm1.h, a FACS and the 8042, so the
 	 * OS treats the machine as a PC with an 8259 PIC (which the BIOS has
 	 * programmed and the OS must mask; see acpi_pm1.h). */
@@ -83,6 +86,11 @@ uint8_t acpi_checksum(const void *data, size_t len);
 /* The SLP_TYP value \_S5 names; ACPI 6.4 section 4.8.3.7 puts SLP_TYP in
  * bits 2-4 and SLP_EN in bit 5 of the sleep control register. */
 #define ACPI_S5_SLEEP_TYPE 5
+/* S3 (suspend to RAM): 1, the value QEMU's PIIX4 gives \_S3, which
+ * kvm-unit-tests' s3 test writes without reading the DSDT. The same value
+ * in the PM1 control block (full ACPI) and the sleep control register. */
+#define ACPI_S3_SLEEP_TYPE 1
+#define ACPI_SLEEP_STATUS_WAK 0x80
 #define ACPI_SLEEP_TYPE_SHIFT 2
 #define ACPI_SLEEP_TYPE_MASK 0x1c
 #define ACPI_SLEEP_ENABLE 0x20

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""ACPI S3 (suspend to RAM) seen from the API: a guest asleep with no wake
+event enabled (build/guests/multiboot_s3button.elf, which arms no RTC
+alarm) keeps tern controllable. Its vCPUs use no CPU, the metrics count the
+sleep, a pause pauses it, a snapshot is refused with a reason, SIGTERM ends
+it, and SendPowerButton wakes it: the guest resumes at its waking vector in
+real mode, checks RAM and the PM1 (or sleep status) bits, prints "resumed"
+and exits through the debug-exit port with 0x2c (tern exits 89). For full
+ACPI (--acpi full: the PM1 blocks) and hardware-reduced ACPI."""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, skip, test  # noqa: E402
+from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
+GUEST = os.path.join(ROOT, "build/guests/multiboot_s3button.elf")
+WORK = tempfile.mkdtemp(prefix="tern-s3-")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+RESUMED_STATUS = (0x2c << 1) | 1
+
+
+class SleepingGuest:
+    counter = 0
+
+    def __init__(self, acpi):
+        SleepingGuest.counter += 1
+        n = SleepingGuest.counter
+        self.sock = os.path.join(WORK, f"api{n}.sock")
+        self.serial = os.path.join(WORK, f"serial{n}")
+        self.stderr_path = os.path.join(WORK, f"stderr{n}")
+        self.proc = subprocess.Popen(
+            [TERN, "run", "--api-sock", self.sock, "--kernel", GUEST, "--debug-exit",
+             "--acpi", acpi, "--cpus", "2", "--memory", "64M",
+             "--serial", f"file:{self.serial}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.stderr_path, "w"))
+        self.api = Api(self.sock)
+        wait_for_socket(self.sock, self.proc)
+        self.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        deadline = time.time() + 30
+        while self.metric("tern_acpi_sleeps_total") < 1:
+            assert time.time() < deadline, f"the guest never slept: {self.output()!r}"
+            time.sleep(0.1)
+
+    def output(self):
+        with open(self.serial) as f:
+            return f.read()
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def metric(self, name):
+        return parse_prometheus(self.api.get("/metrics")[1])[(name, "")]
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def wait(self, timeout=30):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"tern did not exit; stderr:\n{self.stderr()}")
+
+
+def setup():
+    if not os.access(TERN, os.X_OK):
+        return f"{TERN} is missing: the build failed"
+    if not os.path.exists(GUEST):
+        return f"{GUEST} is missing: make guests"
+    return None
+
+
+def needs_kvm():
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this machine")
+
+
+def sleeps_until_the_power_button(acpi):
+    g = SleepingGuest(acpi)
+    try:
+        assert g.output() == "sleeping\n", g.output()
+        assert g.metric("tern_acpi_wakes_total") == 0
+        assert "entered ACPI S3" in g.stderr()
+        # Parked, not spinning: both vCPUs are asleep.
+        before = g.cpu_seconds()
+        time.sleep(1.0)
+        used = g.cpu_seconds() - before
+        assert used < 0.2, f"a sleeping VM used {used:.2f} s of CPU in 1 s"
+        assert g.api.get("/")[1]["state"] == "Running"
+        # Paused while asleep; a snapshot is refused, saying why.
+        g.api.ok("PATCH", "/vm", {"state": "Paused"})
+        g.api.fault("PUT", "/snapshot/create",
+                    {"snapshot_path": os.path.join(WORK, "snap"),
+                     "mem_file_path": os.path.join(WORK, "mem")},
+                    words=["asleep", "S3"])
+        g.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        time.sleep(0.3)
+        assert g.output() == "sleeping\n", g.output()
+        assert g.proc.poll() is None
+        # The power button wakes it, whether or not the guest enabled it.
+        g.api.ok("PUT", "/actions", {"action_type": "SendPowerButton"})
+        status = g.wait()
+        assert status == RESUMED_STATUS, \
+            f"exit {status}, guest said {g.output()!r}; stderr:\n{g.stderr()}"
+        assert g.output() == "sleeping\nresumed\n", g.output()
+        assert "wakes from ACPI S3: the power button" in g.stderr()
+    finally:
+        if g.proc.poll() is None:
+            g.proc.kill()
+            g.proc.wait()
+
+
+@test
+def full_acpi_guest_sleeps_until_the_power_button():
+    needs_kvm()
+    sleeps_until_the_power_button("full")
+
+
+@test
+def reduced_acpi_guest_sleeps_until_the_power_button():
+    needs_kvm()
+    sleeps_until_the_power_button("reduced")
+
+
+@test
+def sigterm_ends_a_sleeping_vm():
+    needs_kvm()
+    g = SleepingGuest("full")
+    g.proc.send_signal(signal.SIGTERM)
+    assert g.wait(timeout=10) == 128 + signal.SIGTERM
+    assert g.output() == "sleeping\n"
+
+
+if __name__ == "__main__":
+    run(setup)
