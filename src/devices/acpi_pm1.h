@@ -2,10 +2,10 @@
  * PM1a event block (status, enable) and control block (SCI_EN, SLP_TYP,
  * SLP_EN), ACPI 6.4 section 4.8.3. Only VMs booted through --firmware (or
  * with --acpi full) get them, with a FADT that is not hardware-reduced: an
- * OS that reads a hardware-reduced FADT assumes there is no 8259 PIC, and leaves the one
- * the BIOS programmed (vector base 8, the PIT's IRQ 0 unmasked, the local
- * APIC's LINT0 in ExtINT "virtual wire" mode) to deliver the timer tick as
- * vector 8, a double fault, the moment it enables interrupts. With full
+ * OS that reads a hardware-reduced FADT assumes there is no 8259 PIC, and
+ * leaves the one the BIOS programmed (vector base 8, the PIT's IRQ 0 unmasked,
+ * the local APIC's LINT0 in ExtINT "virtual wire" mode) to deliver the timer
+ * tick as vector 8, a double fault, the moment it enables interrupts. With full
  * ACPI Linux masks and remaps the PIC as on any PC. The one fixed event is
  * the power button (PWRBTN_STS/PWRBTN_EN, ACPI 6.4 section 4.8.3.1): a
  * press sets its status bit, and the SCI (level-triggered, FADT SCI_INT)

@@ -35,8 +35,7 @@ static void power_io_read(struct device *dev, uint64_t offset, void *data,
 
 	pthread_mutex_lock(&power->lock);
 	for (uint32_t i = 0; i < size; i++)
-		((uint8_t *)data)[i] =
-			ACPI_SLEEP_CONTROL_PORT + offset + i ==
+		((uint8_t *)data)[i] = ACPI_SLEEP_CONTROL_PORT + offset + i ==
 				ACPI_SLEEP_STATUS_PORT
 			? power->status
 			: 0;

@@ -298,7 +298,8 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 		if (!ret && json_fields_get(value, "acpi"))
 			ret = config_parse_acpi_mode(
 				"tern.acpi",
-				json_string_value(json_fields_get(value, "acpi")),
+				json_string_value(
+					json_fields_get(value, "acpi")),
 				&config->acpi_mode, err);
 		return ret ? ret
 			   : config_parse_transport(

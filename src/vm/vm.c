@@ -409,10 +409,9 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why), with
 		 * the fixed power button on the SCI. */
 		vm->acpi_pm1 = acpi_pm1_create(
-			&(struct acpi_power_events){request_guest_poweroff,
-						    reset_by_acpi, vm,
-						    vm_sleep_enter,
-						    vm_sleep_wake},
+			&(struct acpi_power_events){
+				request_guest_poweroff, reset_by_acpi, vm,
+				vm_sleep_enter, vm_sleep_wake},
 			&(struct irq_line){kvm_set_irq_level, vm,
 					   ACPI_PM1_SCI_GSI});
 		ret = register_device(&vm->pio_bus, ACPI_PM1_EVT_PORT,

@@ -45,8 +45,8 @@ int vm_press_power_button(struct vm *vm, struct tern_error *err)
 				      "this VM has no power button");
 	/* A sleeping VM wakes whatever its GED's pin says: the OS masked
 	 * nothing for a button it cannot hear while asleep. */
-	if (vm->acpi_power && acpi_power_wake(vm->acpi_power,
-					      "the power button"))
+	if (vm->acpi_power &&
+	    acpi_power_wake(vm->acpi_power, "the power button"))
 		return 0;
 	ret = ged_pin_unmasked(vm, err);
 	if (ret < 0)

@@ -162,10 +162,11 @@ static int enter_waking_vector(struct vm *vm, struct vcpu *vcpu)
 		 * (SeaBIOS boots then). */
 		if (!wv.vector || wv.vector >= 0x100000 ||
 		    !guest_memory_ptr(&vm->memory, wv.vector, 1)) {
-			log_warn("S3 wake: Firmware_Waking_Vector 0x%x is not a "
-				 "real-mode address in guest RAM; the VM "
-				 "resets",
-				 wv.vector);
+			log_warn(
+				"S3 wake: Firmware_Waking_Vector 0x%x is not a "
+				"real-mode address in guest RAM; the VM "
+				"resets",
+				wv.vector);
 			return -ENOENT;
 		}
 		sregs.cs.selector = (uint16_t)(wv.vector >> 4);

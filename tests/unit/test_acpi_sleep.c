@@ -110,13 +110,13 @@ static void pm1_control_decodes_the_sleep_type(void **state)
 	assert_int_equal(acpi_pm1_sleep_request(SLP(7)), 7);
 
 	assert_int_equal(acpi_power_sleep_request(0x04), -1);
-	assert_int_equal(acpi_power_sleep_request(ACPI_SLEEP_ENABLE |
-						  ACPI_S3_SLEEP_TYPE
-							  << ACPI_SLEEP_TYPE_SHIFT),
+	assert_int_equal(acpi_power_sleep_request(
+				 ACPI_SLEEP_ENABLE |
+				 ACPI_S3_SLEEP_TYPE << ACPI_SLEEP_TYPE_SHIFT),
 			 ACPI_S3_SLEEP_TYPE);
-	assert_int_equal(acpi_power_sleep_request(ACPI_SLEEP_ENABLE |
-						  ACPI_S5_SLEEP_TYPE
-							  << ACPI_SLEEP_TYPE_SHIFT),
+	assert_int_equal(acpi_power_sleep_request(
+				 ACPI_SLEEP_ENABLE |
+				 ACPI_S5_SLEEP_TYPE << ACPI_SLEEP_TYPE_SHIFT),
 			 ACPI_S5_SLEEP_TYPE);
 }
 

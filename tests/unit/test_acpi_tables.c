@@ -290,8 +290,7 @@ static void full_acpi_has_the_fixed_power_button(void **state)
 	assert_false(dsdt_contains(dsdt, "GED_", 4));
 	/* Name (\_S3, Package (2) { 1, 0 }): NameOp, root, the name,
 	 * PackageOp, length 4, 2 elements, One, Zero. */
-	assert_true(dsdt_contains(dsdt,
-				  "\x08\\_S3_\x12\x04\x02\x01\x00", 10));
+	assert_true(dsdt_contains(dsdt, "\x08\\_S3_\x12\x04\x02\x01\x00", 10));
 }
 
 /* SeaBIOS's romfile_loader, as a test double: places the two blobs at the
