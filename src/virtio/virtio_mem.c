@@ -413,7 +413,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 
 	if (len < sizeof(s))
 		return virtio_device_restore_refused(
-			vdev, "virtio-mem: the state is too short");
+			vdev, "the state is too short");
 	memcpy(&s, buf, sizeof(s));
 	if (s.addr != m->mem->hotplug_gpa ||
 	    s.region_size != m->mem->hotplug_size ||
@@ -422,7 +422,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 	    s.block_count != m->block_count)
 		return virtio_device_restore_refused(
 			vdev,
-			"virtio-mem: the snapshot's hotpluggable memory is "
+			"the snapshot's hotpluggable memory is "
 			"%llu MiB at 0x%llx in blocks of %llu MiB and slots "
 			"of %llu MiB; this VM's %llu MiB at 0x%llx, %llu MiB "
 			"and %llu MiB",
@@ -436,7 +436,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 			(unsigned long long)(m->options.slot_size >> 20));
 	if (len != sizeof(s) + words * sizeof(uint64_t))
 		return virtio_device_restore_refused(
-			vdev, "virtio-mem: the state has the wrong length");
+			vdev, "the state has the wrong length");
 	for (size_t w = 0; w < words; w++) {
 		uint64_t word = saved_word(buf, w);
 
@@ -444,7 +444,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 		if (w == words - 1 && m->block_count % 64 &&
 		    word >> (m->block_count % 64))
 			return virtio_device_restore_refused(
-				vdev, "virtio-mem: a plugged block past the "
+				vdev, "a plugged block past the "
 				      "region's end");
 		plugged += (uint64_t)__builtin_popcountll(word);
 	}
@@ -453,7 +453,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 	    s.requested_size > s.region_size ||
 	    s.requested_size % s.block_size)
 		return virtio_device_restore_refused(
-			vdev, "virtio-mem: the state's sizes do not add up");
+			vdev, "the state's sizes do not add up");
 	return 0;
 }
 
@@ -481,7 +481,7 @@ static int mem_restore(struct virtio_device *vdev, const void *buf,
 		ret = set_slot(m, slot, !had);
 		if (ret)
 			return virtio_device_restore_refused(
-				vdev, "virtio-mem: KVM refused slot %u: %s",
+				vdev, "KVM refused slot %u: %s",
 				slot, strerror(-ret));
 	}
 	m->plugged_size = s.plugged_size;
