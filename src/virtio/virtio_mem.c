@@ -194,12 +194,14 @@ static uint16_t do_unplug(struct virtio_mem *m, uint64_t addr, uint16_t nb)
 	    guest_memory_hotplug_count(m->mem, first, nb) != nb)
 		return VIRTIO_MEM_RESP_ERROR;
 	guest_memory_hotplug_mark(m->mem, first, nb, false);
-	release_blocks(m, first, nb);
+	/* Emptied slots go first: the guest cannot touch (and so fault
+	 * back in) what is released next. */
 	slot_first = (uint32_t)(first / blocks_per_slot(m));
 	slot_last = (uint32_t)((first + nb - 1) / blocks_per_slot(m));
 	for (uint32_t s = slot_first; s <= slot_last; s++)
 		if (!slot_plugged(m, s) && set_slot(m, s, false))
 			log_warn("virtio-mem: cannot remove KVM slot %u", s);
+	release_blocks(m, first, nb);
 	m->plugged_size -= bytes;
 	virtio_stat_add(&m->counters.unplug_bytes, bytes);
 	return VIRTIO_MEM_RESP_ACK;
@@ -214,9 +216,9 @@ static uint16_t do_unplug_all(struct virtio_mem *m)
 			continue;
 		guest_memory_hotplug_mark(m->mem, first, blocks_per_slot(m),
 					  false);
-		release_blocks(m, first, blocks_per_slot(m));
 		if (set_slot(m, s, false))
 			log_warn("virtio-mem: cannot remove KVM slot %u", s);
+		release_blocks(m, first, blocks_per_slot(m));
 	}
 	virtio_stat_add(&m->counters.unplug_bytes, m->plugged_size);
 	m->plugged_size = 0;
