@@ -34,9 +34,9 @@ static int release(void *opaque, void *hva, uint64_t len)
 	uint8_t *p = hva;
 
 	(void)opaque;
-	if (p < hotplug.hotplug_hva || (uint64_t)(p - hotplug.hotplug_hva) % BLOCK ||
-	    !len || len % BLOCK ||
-	    len > HP_SIZE - (uint64_t)(p - hotplug.hotplug_hva))
+	if (p < hotplug.hotplug_hva ||
+	    (uint64_t)(p - hotplug.hotplug_hva) % BLOCK || !len ||
+	    len % BLOCK || len > HP_SIZE - (uint64_t)(p - hotplug.hotplug_hva))
 		abort();
 	return 0;
 }

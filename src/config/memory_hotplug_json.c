@@ -43,10 +43,9 @@ int memory_hotplug_json_parse(const json_t *body, const char *where,
 			      struct vm_memory_hotplug_config *out,
 			      struct tern_error *err)
 {
-	int ret = json_fields_check(body, where, hotplug_fields,
-				    sizeof(hotplug_fields) /
-					    sizeof(hotplug_fields[0]),
-				    0, err);
+	int ret = json_fields_check(
+		body, where, hotplug_fields,
+		sizeof(hotplug_fields) / sizeof(hotplug_fields[0]), 0, err);
 	json_t *slot, *block;
 
 	if (ret)

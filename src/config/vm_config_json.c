@@ -1005,8 +1005,8 @@ int vm_config_json_apply_memory_hotplug(struct vm_config *config,
 					const json_t *body,
 					struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_memory_hotplug, body,
-				0, err);
+	return apply_atomically(config, storage, apply_memory_hotplug, body, 0,
+				err);
 }
 
 static const struct json_field entropy_fields[] = {
@@ -1589,8 +1589,9 @@ static json_t *export_document(const struct vm_config *config,
 				    : json_null());
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
-	json_object_set_new(doc, "memory-hotplug",
-			    memory_hotplug_json_export(&config->memory_hotplug));
+	json_object_set_new(
+		doc, "memory-hotplug",
+		memory_hotplug_json_export(&config->memory_hotplug));
 	json_object_set_new(doc, "entropy", export_entropy(config));
 	json_object_set_new(doc, "mmds-config",
 			    vm_config_json_export_mmds(config));

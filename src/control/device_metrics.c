@@ -313,18 +313,12 @@ static void fc_memory_hotplug(struct virtio_device *vdev, json_t *doc)
 		const char *key;
 		uint64_t value;
 	} keys[] = {
-		{"queue_event_count", 0},
-		{"plug_count", 0},
-		{"plug_bytes", 0},
-		{"plug_fails", 0},
-		{"unplug_count", 0},
-		{"unplug_bytes", 0},
-		{"unplug_fails", 0},
-		{"unplug_discard_fails", 0},
-		{"unplug_all_count", 0},
-		{"unplug_all_fails", 0},
-		{"state_count", 0},
-		{"state_fails", 0},
+		{"queue_event_count", 0}, {"plug_count", 0},
+		{"plug_bytes", 0},	  {"plug_fails", 0},
+		{"unplug_count", 0},	  {"unplug_bytes", 0},
+		{"unplug_fails", 0},	  {"unplug_discard_fails", 0},
+		{"unplug_all_count", 0},  {"unplug_all_fails", 0},
+		{"state_count", 0},	  {"state_fails", 0},
 	};
 	uint64_t values[sizeof(keys) / sizeof(keys[0])];
 
@@ -354,8 +348,7 @@ static void write_memory_hotplug(struct virtio_device *vdev,
 	single_sample(out, "tern_memory_hotplug_region_bytes", METRICS_GAUGE,
 		      "Hotpluggable memory the guest may plug (virtio-mem).",
 		      info.region_size);
-	single_sample(out, "tern_memory_hotplug_requested_bytes",
-		      METRICS_GAUGE,
+	single_sample(out, "tern_memory_hotplug_requested_bytes", METRICS_GAUGE,
 		      "Hotpluggable memory the host asks the guest to plug.",
 		      info.requested_size);
 	single_sample(out, "tern_memory_hotplug_plugged_bytes", METRICS_GAUGE,

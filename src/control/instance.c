@@ -500,7 +500,8 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_NET] = "configuring a network interface",
 		[INSTANCE_SET_MMDS] = "configuring the MMDS",
 		[INSTANCE_SET_PMEM] = "configuring a pmem device",
-		[INSTANCE_SET_MEMORY_HOTPLUG] = "configuring hotpluggable memory",
+		[INSTANCE_SET_MEMORY_HOTPLUG] =
+			"configuring hotpluggable memory",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;

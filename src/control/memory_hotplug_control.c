@@ -33,8 +33,8 @@ int instance_memory_hotplug_request(struct instance *inst, long long mib,
 	int ret;
 
 	pthread_mutex_lock(&inst->lock);
-	ret = running_device(inst, "changing the hotplugged memory size",
-			     &vdev, err);
+	ret = running_device(inst, "changing the hotplugged memory size", &vdev,
+			     err);
 	if (!ret) {
 		virtio_mem_get_info(vdev, &info);
 		if (mib < 0 || (uint64_t)mib > info.region_size / MIB ||
@@ -44,7 +44,8 @@ int instance_memory_hotplug_request(struct instance *inst, long long mib,
 				"requested_size_mib %lld: must be a multiple "
 				"of block_size_mib (%llu) and at most "
 				"total_size_mib (%llu)",
-				mib, (unsigned long long)(info.block_size / MIB),
+				mib,
+				(unsigned long long)(info.block_size / MIB),
 				(unsigned long long)(info.region_size / MIB));
 	}
 	if (!ret) {
@@ -70,16 +71,14 @@ json_t *instance_memory_hotplug_status(struct instance *inst,
 	if (!running_device(inst, "the hotplugged memory's status", &vdev,
 			    err)) {
 		virtio_mem_get_info(vdev, &info);
-		doc = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total_size_mib",
-				(json_int_t)(info.region_size / MIB),
-				"slot_size_mib",
-				(json_int_t)(info.slot_size / MIB),
-				"block_size_mib",
-				(json_int_t)(info.block_size / MIB),
-				"plugged_size_mib",
-				(json_int_t)(info.plugged_size / MIB),
-				"requested_size_mib",
-				(json_int_t)(info.requested_size / MIB));
+		doc = json_pack(
+			"{s:I, s:I, s:I, s:I, s:I}", "total_size_mib",
+			(json_int_t)(info.region_size / MIB), "slot_size_mib",
+			(json_int_t)(info.slot_size / MIB), "block_size_mib",
+			(json_int_t)(info.block_size / MIB), "plugged_size_mib",
+			(json_int_t)(info.plugged_size / MIB),
+			"requested_size_mib",
+			(json_int_t)(info.requested_size / MIB));
 		if (!doc)
 			tern_error_set(err, ENOMEM, "out of memory");
 	}

@@ -275,7 +275,8 @@ int guest_memory_hotplug_attach(struct guest_memory *mem, uint64_t gpa,
 
 	if (!mem->hotplug_size || mem->hotplug_plugged || !block_size ||
 	    (block_size & (block_size - 1)) || gpa % block_size ||
-	    mem->hotplug_size % block_size || gpa > UINT64_MAX - mem->hotplug_size)
+	    mem->hotplug_size % block_size ||
+	    gpa > UINT64_MAX - mem->hotplug_size)
 		return -EINVAL;
 	blocks = mem->hotplug_size / block_size;
 	mem->hotplug_plugged = calloc((blocks + 63) / 64, sizeof(uint64_t));
@@ -314,7 +315,8 @@ uint64_t guest_memory_hotplug_count(const struct guest_memory *mem,
 		unsigned bit = (unsigned)(b % 64);
 		uint64_t take = first + count - b < 64 - bit ? first + count - b
 							     : 64 - bit;
-		uint64_t mask = take == 64 ? ~0ULL : ((1ULL << take) - 1) << bit;
+		uint64_t mask =
+			take == 64 ? ~0ULL : ((1ULL << take) - 1) << bit;
 
 		n += (uint64_t)__builtin_popcountll(word & mask);
 		b += take;

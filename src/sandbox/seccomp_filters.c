@@ -641,7 +641,7 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 	[SECCOMP_THREAD_VIRTIO_PMEM] = {KIND(
 		"virtio-pmem", GROUP(virtio_io_loop), GROUP(pmem_io))},
 	[SECCOMP_THREAD_VIRTIO_MEM] = {KIND("virtio-mem", GROUP(virtio_io_loop),
-					   GROUP(mem_io))},
+					    GROUP(mem_io))},
 	[SECCOMP_THREAD_VIRTIO_OTHER] = {KIND(
 		"virtio-other", GROUP(virtio_io_loop), GROUP(close_fds))},
 	[SECCOMP_THREAD_BLOCK_WORKER] = {KIND("block-worker",

@@ -468,13 +468,13 @@ static int compare_memory_hotplug(const struct vm_memory_hotplug_config *old,
 	    old->block_bytes == cur->block_bytes)
 		return 0;
 	if (!old->total_bytes || !cur->total_bytes)
-		return tern_error_set(err, EINVAL,
-				      "the snapshot's VM has %s, this VM "
-				      "%s" HINT,
-				      old->total_bytes
-					      ? "hotpluggable memory"
-					      : "no hotpluggable memory",
-				      cur->total_bytes ? "has some" : "has none");
+		return tern_error_set(
+			err, EINVAL,
+			"the snapshot's VM has %s, this VM "
+			"%s" HINT,
+			old->total_bytes ? "hotpluggable memory"
+					 : "no hotpluggable memory",
+			cur->total_bytes ? "has some" : "has none");
 	return tern_error_set(
 		err, EINVAL,
 		"the snapshot's hotpluggable memory is %llu MiB in slots of "

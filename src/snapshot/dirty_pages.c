@@ -103,8 +103,7 @@ int dirty_pages_collect(struct vm *vm, uint64_t *bitmap, size_t words,
 	 * theirs are read from the slots present now. */
 	ret = vm_memory_hotplug_collect(vm, bitmap, words);
 	if (ret)
-		return tern_error_set(err, -ret,
-				      "KVM_GET_DIRTY_LOG failed: %s",
+		return tern_error_set(err, -ret, "KVM_GET_DIRTY_LOG failed: %s",
 				      strerror(-ret));
 	guest_memory_dirty_take(&vm->memory, bitmap, words);
 	return 0;

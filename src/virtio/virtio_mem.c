@@ -100,10 +100,9 @@ static uint64_t slot_plugged(const struct virtio_mem *m, uint32_t slot)
 
 static int set_slot(struct virtio_mem *m, uint32_t slot, bool present)
 {
-	int ret = m->options.set_slot ? m->options.set_slot(
-						m->options.slot_opaque, slot,
-						present)
-				      : 0;
+	int ret = m->options.set_slot
+		? m->options.set_slot(m->options.slot_opaque, slot, present)
+		: 0;
 
 	if (!ret) {
 		if (present)
@@ -126,7 +125,8 @@ static bool request_range(const struct virtio_mem *m, uint64_t addr,
 		return false;
 	off = addr - m->mem->hotplug_gpa;
 	if (off % m->options.block_size || off >= m->usable_region_size ||
-	    (uint64_t)nb > (m->usable_region_size - off) / m->options.block_size)
+	    (uint64_t)nb >
+		    (m->usable_region_size - off) / m->options.block_size)
 		return false;
 	*first = off / m->options.block_size;
 	return true;
@@ -387,8 +387,8 @@ static int mem_save(struct virtio_device *vdev, void *buf, size_t *len)
 		return -ENOSPC;
 	memcpy(buf, &s, sizeof(s));
 	for (size_t w = 0; w < bitmap_words(m); w++) {
-		uint64_t word = atomic_load_explicit(&m->mem->hotplug_plugged[w],
-						     memory_order_acquire);
+		uint64_t word = atomic_load_explicit(
+			&m->mem->hotplug_plugged[w], memory_order_acquire);
 
 		memcpy(&words[w], &word, sizeof(word));
 	}
@@ -400,8 +400,9 @@ static uint64_t saved_word(const void *buf, size_t w)
 {
 	uint64_t word;
 
-	memcpy(&word, (const uint8_t *)buf + sizeof(struct mem_snapshot) +
-			      w * sizeof(word),
+	memcpy(&word,
+	       (const uint8_t *)buf + sizeof(struct mem_snapshot) +
+		       w * sizeof(word),
 	       sizeof(word));
 	return word;
 }
@@ -414,8 +415,8 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 	size_t words = bitmap_words(m);
 
 	if (len < sizeof(s))
-		return virtio_device_restore_refused(
-			vdev, "the state is too short");
+		return virtio_device_restore_refused(vdev,
+						     "the state is too short");
 	memcpy(&s, buf, sizeof(s));
 	if (s.addr != m->mem->hotplug_gpa ||
 	    s.region_size != m->mem->hotplug_size ||
@@ -446,14 +447,14 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 		if (w == words - 1 && m->block_count % 64 &&
 		    word >> (m->block_count % 64))
 			return virtio_device_restore_refused(
-				vdev, "a plugged block past the "
-				      "region's end");
+				vdev,
+				"a plugged block past the "
+				"region's end");
 		plugged += (uint64_t)__builtin_popcountll(word);
 	}
 	if (plugged * m->options.block_size != s.plugged_size ||
 	    s.usable_region_size != m->usable_region_size ||
-	    s.requested_size > s.region_size ||
-	    s.requested_size % s.block_size)
+	    s.requested_size > s.region_size || s.requested_size % s.block_size)
 		return virtio_device_restore_refused(
 			vdev, "the state's sizes do not add up");
 	return 0;
@@ -461,8 +462,7 @@ static int mem_check(struct virtio_device *vdev, const void *buf, size_t len)
 
 /* The snapshot's plugged blocks, and a KVM slot for each slot that has
  * one. Memory contents come from the snapshot's memory file. */
-static int mem_restore(struct virtio_device *vdev, const void *buf,
-		       size_t len)
+static int mem_restore(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_mem *m = to_mem(vdev);
 	struct mem_snapshot s;
@@ -477,14 +477,15 @@ static int mem_restore(struct virtio_device *vdev, const void *buf,
 
 		for (uint64_t b = first; b < first + blocks_per_slot(m); b++)
 			guest_memory_hotplug_mark(
-				m->mem, b, 1, (saved_word(buf, b / 64) >> (b % 64)) & 1);
+				m->mem, b, 1,
+				(saved_word(buf, b / 64) >> (b % 64)) & 1);
 		if (had == (slot_plugged(m, slot) != 0))
 			continue;
 		ret = set_slot(m, slot, !had);
 		if (ret)
 			return virtio_device_restore_refused(
-				vdev, "KVM refused slot %u: %s",
-				slot, strerror(-ret));
+				vdev, "KVM refused slot %u: %s", slot,
+				strerror(-ret));
 	}
 	m->plugged_size = s.plugged_size;
 	m->requested_size = s.requested_size;
@@ -505,8 +506,9 @@ static const struct virtio_device_ops virtio_mem_ops = {
 	.check = mem_check,
 };
 
-struct virtio_device *virtio_mem_create(struct guest_memory *mem,
-					const struct virtio_mem_options *options)
+struct virtio_device *
+virtio_mem_create(struct guest_memory *mem,
+		  const struct virtio_mem_options *options)
 {
 	struct virtio_mem *m;
 	const char *why;

@@ -92,8 +92,9 @@ int virtio_mem_check_sizes(uint64_t region_size, uint64_t slot_size,
  * attach() placed already (block size as options->block_size). Every
  * block starts unplugged, requested_size 0. NULL: bad sizes or out of
  * memory. Plug it with vm_add_virtio_device(). */
-struct virtio_device *virtio_mem_create(struct guest_memory *mem,
-					const struct virtio_mem_options *options);
+struct virtio_device *
+virtio_mem_create(struct guest_memory *mem,
+		  const struct virtio_mem_options *options);
 
 /* Replaces how memory is given back (tests). Before the guest runs. */
 void virtio_mem_set_release(struct virtio_device *vdev,

@@ -205,9 +205,9 @@ static int map_guest_memory(struct vm *vm, struct tern_error *err)
 {
 	bool hugetlb = vm->config.huge_pages == VM_HUGE_PAGES_2M;
 	uint64_t hotplug = vm->config.memory_hotplug.total_bytes;
-	int ret = hugetlb ? check_hugetlb_pool(vm->config.memory_size + hotplug,
-					       err)
-			  : 0;
+	int ret = hugetlb
+		? check_hugetlb_pool(vm->config.memory_size + hotplug, err)
+		: 0;
 
 	if (ret)
 		return ret;

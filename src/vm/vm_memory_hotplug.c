@@ -32,8 +32,9 @@ struct vm_hotplug_slots {
 uint64_t vm_memory_hotplug_base(uint64_t device_end, uint64_t block_size)
 {
 	uint64_t align = block_size > GiB(1) ? block_size : GiB(1);
-	uint64_t base =
-		device_end > LAYOUT_MMIO_HOLE_END ? device_end : LAYOUT_MMIO_HOLE_END;
+	uint64_t base = device_end > LAYOUT_MMIO_HOLE_END
+		? device_end
+		: LAYOUT_MMIO_HOLE_END;
 
 	return (base + align - 1) / align * align;
 }
@@ -54,7 +55,7 @@ static int register_slot(struct vm_hotplug_slots *slots, uint32_t slot,
 	};
 
 	return ioctl(slots->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno
-								      : 0;
+								       : 0;
 }
 
 /* The device's virtio_mem_slot_fn. */
@@ -73,8 +74,7 @@ static int set_slot(void *opaque, uint32_t slot, bool present)
 	return ret;
 }
 
-static int check_memslots(struct vm *vm, uint32_t count,
-			  struct tern_error *err)
+static int check_memslots(struct vm *vm, uint32_t count, struct tern_error *err)
 {
 	int max = ioctl(vm->kvm.fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 
@@ -110,11 +110,12 @@ int vm_create_memory_hotplug(struct vm *vm, struct tern_error *err)
 	gpa = vm_memory_hotplug_base(vm->device_memory_end, cfg->block_bytes);
 	ret = guest_memory_hotplug_attach(&vm->memory, gpa, cfg->block_bytes);
 	if (ret)
-		return tern_error_set(err, -ret,
-				      "memory-hotplug: cannot place %llu MiB "
-				      "at 0x%llx: %s",
-				      (unsigned long long)(cfg->total_bytes >> 20),
-				      (unsigned long long)gpa, strerror(-ret));
+		return tern_error_set(
+			err, -ret,
+			"memory-hotplug: cannot place %llu MiB "
+			"at 0x%llx: %s",
+			(unsigned long long)(cfg->total_bytes >> 20),
+			(unsigned long long)gpa, strerror(-ret));
 	slots = calloc(1, sizeof(*slots) + count * sizeof(bool));
 	if (!slots)
 		return tern_error_set(err, ENOMEM, "out of memory");
@@ -123,7 +124,8 @@ int vm_create_memory_hotplug(struct vm *vm, struct tern_error *err)
 	slots->hva = vm->memory.hotplug_hva;
 	slots->gpa = gpa;
 	slots->slot_size = cfg->slot_bytes;
-	slots->first_page = (size_t)(vm->memory.hotplug_hva - vm->memory.mapping) /
+	slots->first_page =
+		(size_t)(vm->memory.hotplug_hva - vm->memory.mapping) /
 		GUEST_MEMORY_PAGE_SIZE;
 	slots->count = count;
 	vm->hotplug_slots = slots;
@@ -135,8 +137,8 @@ int vm_create_memory_hotplug(struct vm *vm, struct tern_error *err)
 	};
 	vdev = virtio_mem_create(&vm->memory, &options);
 	if (!vdev)
-		return tern_error_set(err, ENOMEM,
-				      "out of memory for the virtio-mem device");
+		return tern_error_set(
+			err, ENOMEM, "out of memory for the virtio-mem device");
 	ret = vm_add_virtio_device_id(vm, vdev, "memory_hotplug", err);
 	if (!ret) {
 		vm->memory_hotplug = vdev;
@@ -207,8 +209,8 @@ int vm_memory_hotplug_collect(struct vm *vm, uint64_t *bitmap, size_t words)
 		for (size_t p = 0; p < pages; p++)
 			if ((log[p / 64] >> (p % 64)) & 1 &&
 			    (first + p) / 64 < words)
-				bitmap[(first + p) / 64] |=
-					1ULL << ((first + p) % 64);
+				bitmap[(first + p) / 64] |= 1ULL
+					<< ((first + p) % 64);
 	}
 	pthread_mutex_unlock(&slots->lock);
 	free(log);

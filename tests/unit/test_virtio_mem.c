@@ -192,7 +192,8 @@ static uint32_t used_len(struct fixture *f)
 
 static struct virtio_mem_resp *response(struct fixture *f)
 {
-	return guest_memory_ptr(&f->mem, DATA_GPA + 0x100, sizeof(struct virtio_mem_resp));
+	return guest_memory_ptr(&f->mem, DATA_GPA + 0x100,
+				sizeof(struct virtio_mem_resp));
 }
 
 /* One request; returns the response's type (state in *state). */
@@ -286,18 +287,18 @@ static void plug_stays_within_the_requested_size(void **state)
 	assert_null(guest_memory_ptr(&f->mem, HP_GPA + MiB(4), 8));
 	assert_null(guest_memory_ptr(&f->mem, HP_GPA + MiB(4) - 4, 8));
 	/* Already plugged: an error. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + BLOCK, 1,
-				 NULL),
-			 VIRTIO_MEM_RESP_ERROR);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + BLOCK, 1, NULL),
+		VIRTIO_MEM_RESP_ERROR);
 	/* 4 + 6 MiB is more than the 8 requested: NACK, nothing changes. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + MiB(4), 3,
-				 NULL),
-			 VIRTIO_MEM_RESP_NACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + MiB(4), 3, NULL),
+		VIRTIO_MEM_RESP_NACK);
 	assert_int_equal(config(f).plugged_size, MiB(4));
 	/* A block in the second slot adds that slot. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 1,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 1, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	assert_true(f->slot_present[1]);
 	assert_int_equal(request(f, VIRTIO_MEM_REQ_STATE, HP_GPA, 2, &st),
 			 VIRTIO_MEM_RESP_ACK);
@@ -305,9 +306,9 @@ static void plug_stays_within_the_requested_size(void **state)
 	assert_int_equal(request(f, VIRTIO_MEM_REQ_STATE, HP_GPA, 3, &st),
 			 VIRTIO_MEM_RESP_ACK);
 	assert_int_equal(st, VIRTIO_MEM_STATE_MIXED);
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_STATE, HP_GPA + MiB(4),
-				 60, &st),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_STATE, HP_GPA + MiB(4), 60, &st),
+		VIRTIO_MEM_RESP_ACK);
 	assert_int_equal(st, VIRTIO_MEM_STATE_UNPLUGGED);
 	assert_int_equal(f->vdev->stats.requests, 8);
 }
@@ -334,17 +335,16 @@ static void hostile_requests_are_errors(void **state)
 				 VIRTIO_MEM_RESP_ERROR);
 		assert_int_equal(request(f, t, HP_GPA + HP_SIZE, 1, NULL),
 				 VIRTIO_MEM_RESP_ERROR);
-		assert_int_equal(request(f, t, HP_GPA + HP_SIZE - BLOCK, 2,
-					 NULL),
-				 VIRTIO_MEM_RESP_ERROR);
-		assert_int_equal(request(f, t, UINT64_MAX - BLOCK + 1, 0xffff,
-					 NULL),
-				 VIRTIO_MEM_RESP_ERROR);
+		assert_int_equal(
+			request(f, t, HP_GPA + HP_SIZE - BLOCK, 2, NULL),
+			VIRTIO_MEM_RESP_ERROR);
+		assert_int_equal(
+			request(f, t, UINT64_MAX - BLOCK + 1, 0xffff, NULL),
+			VIRTIO_MEM_RESP_ERROR);
 		assert_int_equal(request(f, t, 0, 1, NULL),
 				 VIRTIO_MEM_RESP_ERROR);
 	}
-	assert_int_equal(request(f, 9, HP_GPA, 1, NULL),
-			 VIRTIO_MEM_RESP_ERROR);
+	assert_int_equal(request(f, 9, HP_GPA, 1, NULL), VIRTIO_MEM_RESP_ERROR);
 	assert_int_equal(config(f).plugged_size, 0);
 	assert_int_equal(f->slot_calls, 0);
 	/* A request shorter than its fields. */
@@ -371,31 +371,31 @@ static void unplug_gives_memory_back_and_removes_empty_slots(void **state)
 	assert_int_equal(virtio_mem_set_requested(f->vdev, MiB(16)), 0);
 	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA, 4, NULL),
 			 VIRTIO_MEM_RESP_ACK);
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 4,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 4, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	memset(f->mem.hotplug_hva, 1, MiB(8));
 	/* Not all plugged: an error, nothing released. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + MiB(6), 2,
-				 NULL),
-			 VIRTIO_MEM_RESP_ERROR);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + MiB(6), 2, NULL),
+		VIRTIO_MEM_RESP_ERROR);
 	assert_int_equal(f->release_calls, 0);
 	/* Part of slot 0: released, the slot stays. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + BLOCK, 2,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + BLOCK, 2, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	assert_int_equal(f->released, MiB(4));
 	assert_ptr_equal(f->last_release, f->mem.hotplug_hva + BLOCK);
 	assert_true(f->slot_present[0]);
 	assert_int_equal(config(f).plugged_size, MiB(12));
 	/* Plugging goes on up to the requested size again. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + BLOCK, 2,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + BLOCK, 2, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	/* All of slot 1's plugged blocks: the slot goes. */
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + SLOT, 4,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_UNPLUG, HP_GPA + SLOT, 4, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	assert_false(f->slot_present[1]);
 	assert_null(guest_memory_ptr(&f->mem, HP_GPA + SLOT, 8));
 	/* Everything. */
@@ -403,9 +403,8 @@ static void unplug_gives_memory_back_and_removes_empty_slots(void **state)
 			 VIRTIO_MEM_RESP_ACK);
 	assert_false(f->slot_present[0]);
 	assert_int_equal(config(f).plugged_size, 0);
-	assert_int_equal(guest_memory_hotplug_count(&f->mem, 0,
-						    HP_SIZE / BLOCK),
-			 0);
+	assert_int_equal(
+		guest_memory_hotplug_count(&f->mem, 0, HP_SIZE / BLOCK), 0);
 	virtio_mem_get_info(f->vdev, &info);
 	assert_int_equal(info.plug_count, 3);
 	assert_int_equal(info.plug_bytes, MiB(20));
@@ -454,25 +453,23 @@ static void attach_refuses_bad_geometry(void **state)
 	struct guest_memory mem;
 
 	(void)state;
-	assert_int_equal(guest_memory_init_hotplug(&mem, MiB(64),
-						   GUEST_MEMORY_ANONYMOUS,
-						   MiB(3)),
+	assert_int_equal(guest_memory_init_hotplug(
+				 &mem, MiB(64), GUEST_MEMORY_ANONYMOUS, MiB(3)),
 			 -EINVAL);
 	assert_int_equal(guest_memory_init(&mem, MiB(64)), 0);
 	assert_int_equal(guest_memory_hotplug_attach(&mem, HP_GPA, BLOCK),
 			 -EINVAL); /* no hotplug memory */
 	guest_memory_destroy(&mem);
-	assert_int_equal(guest_memory_init_hotplug(&mem, MiB(64),
-						   GUEST_MEMORY_ANONYMOUS,
-						   SLOT),
+	assert_int_equal(guest_memory_init_hotplug(
+				 &mem, MiB(64), GUEST_MEMORY_ANONYMOUS, SLOT),
 			 0);
 	assert_int_equal(guest_memory_hotplug_attach(&mem, HP_GPA, MiB(3)),
 			 -EINVAL);
-	assert_int_equal(guest_memory_hotplug_attach(&mem, HP_GPA + 4096,
-						     BLOCK),
-			 -EINVAL);
-	assert_int_equal(guest_memory_hotplug_attach(&mem, UINT64_MAX - BLOCK + 1,
-						     BLOCK),
+	assert_int_equal(
+		guest_memory_hotplug_attach(&mem, HP_GPA + 4096, BLOCK),
+		-EINVAL);
+	assert_int_equal(guest_memory_hotplug_attach(
+				 &mem, UINT64_MAX - BLOCK + 1, BLOCK),
 			 -EINVAL);
 	assert_int_equal(guest_memory_hotplug_attach(&mem, HP_GPA, BLOCK), 0);
 	assert_int_equal(guest_memory_hotplug_attach(&mem, HP_GPA, BLOCK),
@@ -490,9 +487,9 @@ static void state_is_saved_checked_and_restored(void **state)
 
 	bring_up(f);
 	assert_int_equal(virtio_mem_set_requested(f->vdev, MiB(16)), 0);
-	assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 3,
-				 NULL),
-			 VIRTIO_MEM_RESP_ACK);
+	assert_int_equal(
+		request(f, VIRTIO_MEM_REQ_PLUG, HP_GPA + SLOT, 3, NULL),
+		VIRTIO_MEM_RESP_ACK);
 	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
 	assert_int_equal(len, 64 + words * 8);
 	saved_len = len;
@@ -558,35 +555,40 @@ static void sizes_follow_firecrackers_rules(void **state)
 	assert_int_equal(c.slot_bytes, MiB(256));
 	assert_int_equal(c.block_bytes, MiB(4));
 	const char *bad[] = {
-		"",		     "slot=128",	   "total=100",
-		"total=1024,slot=64", "total=1024,block=3", "total=1024,block=1",
-		"total=384,slot=256", "total=1G",	   "total=1024,size=2",
-		"total=1024,,",	     "total=-1",	   "total=2097152",
+		"",
+		"slot=128",
+		"total=100",
+		"total=1024,slot=64",
+		"total=1024,block=3",
+		"total=1024,block=1",
+		"total=384,slot=256",
+		"total=1G",
+		"total=1024,size=2",
+		"total=1024,,",
+		"total=-1",
+		"total=2097152",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_not_equal(
 			memory_hotplug_parse_option(bad[i], &c, &err), 0);
 	doc = json_pack("{s:i}", "total_size_mib", 256);
-	assert_int_equal(memory_hotplug_json_parse(doc, "memory-hotplug", &c,
-						   &err),
-			 0);
+	assert_int_equal(
+		memory_hotplug_json_parse(doc, "memory-hotplug", &c, &err), 0);
 	json_decref(doc);
 	assert_int_equal(c.total_bytes, MiB(256));
 	doc = memory_hotplug_json_export(&c);
-	assert_int_equal(json_integer_value(json_object_get(doc, "slot_size_mib")),
-			 128);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "slot_size_mib")), 128);
 	json_decref(doc);
 	doc = json_pack("{s:i, s:i}", "total_size_mib", 256, "block_size_mib",
 			256);
-	assert_int_not_equal(memory_hotplug_json_parse(doc, "memory-hotplug",
-						       &c, &err),
-			     0);
+	assert_int_not_equal(
+		memory_hotplug_json_parse(doc, "memory-hotplug", &c, &err), 0);
 	assert_non_null(strstr(err.message, "slot size"));
 	json_decref(doc);
 	doc = json_pack("{s:i, s:i}", "total_size_mib", 256, "extra", 1);
-	assert_int_not_equal(memory_hotplug_json_parse(doc, "memory-hotplug",
-						       &c, &err),
-			     0);
+	assert_int_not_equal(
+		memory_hotplug_json_parse(doc, "memory-hotplug", &c, &err), 0);
 	json_decref(doc);
 	c.total_bytes = 0;
 	doc = memory_hotplug_json_export(&c);

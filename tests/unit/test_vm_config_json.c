@@ -473,12 +473,13 @@ static void memory_hotplug_is_checked_and_round_trips(void **state)
 	assert_int_equal(config.memory_hotplug.block_bytes, 2ULL << 20);
 	exported = vm_config_json_export(&config);
 	doc = json_object_get(exported, "memory-hotplug");
-	assert_int_equal(json_integer_value(json_object_get(doc, "total_size_mib")),
-			 1024);
-	assert_int_equal(json_integer_value(json_object_get(doc, "slot_size_mib")),
-			 256);
-	assert_int_equal(json_integer_value(json_object_get(doc, "block_size_mib")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "total_size_mib")),
+		1024);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "slot_size_mib")), 256);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "block_size_mib")), 2);
 	json_decref(exported);
 	vm_config_storage_free(&storage);
 }
@@ -1147,8 +1148,7 @@ int main(void)
 		cmocka_unit_test(wrong_types_are_refused),
 		cmocka_unit_test(out_of_range_values_are_refused),
 		cmocka_unit_test(missing_required_fields_are_refused),
-		cmocka_unit_test(
-			memory_hotplug_is_checked_and_round_trips),
+		cmocka_unit_test(memory_hotplug_is_checked_and_round_trips),
 		cmocka_unit_test(balloon_round_trips),
 		cmocka_unit_test(drives_round_trip),
 		cmocka_unit_test(vsock_round_trips),
