@@ -142,12 +142,12 @@ int vm_create_memory_hotplug(struct vm *vm, struct tern_error *err)
 	ret = vm_add_virtio_device_id(vm, vdev, "memory_hotplug", err);
 	if (!ret) {
 		vm->memory_hotplug = vdev;
-		log_info("memory-hotplug: %llu MiB at 0x%llx, blocks of %llu "
-			 "MiB, slots of %llu MiB",
-			 (unsigned long long)(cfg->total_bytes >> 20),
-			 (unsigned long long)gpa,
-			 (unsigned long long)(cfg->block_bytes >> 20),
-			 (unsigned long long)(cfg->slot_bytes >> 20));
+		log_debug("memory-hotplug: %llu MiB at 0x%llx, blocks of %llu "
+			  "MiB, slots of %llu MiB",
+			  (unsigned long long)(cfg->total_bytes >> 20),
+			  (unsigned long long)gpa,
+			  (unsigned long long)(cfg->block_bytes >> 20),
+			  (unsigned long long)(cfg->slot_bytes >> 20));
 	}
 	return ret;
 }

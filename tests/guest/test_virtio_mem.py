@@ -198,6 +198,8 @@ def snapshot_with_plugged_memory_restores():
         a.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         a.child.expect("TERN-GUEST-READY")
         a.child.expect("# ")
+        # As guestlib.Guest does: long commands must not wrap at 80.
+        a.shell("stty cols 4000")
         before = mem_total(a.shell)
         a.api.ok("PATCH", "/hotplug/memory", {"requested_size_mib": 256})
         wait_for("the guest to plug 256 MiB", plugged(a.api, 256))
