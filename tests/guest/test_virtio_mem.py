@@ -72,13 +72,18 @@ def plugged(api, mib):
 
 
 def fill(shell, mib, name):
-    """A file of random bytes in a tmpfs, written a chunk per command (the
-    test host is slow); returns its checksum."""
+    """A file of mib MiB in a tmpfs: 32 MiB of random bytes (urandom is
+    slow in the emulated test host) repeated, a chunk per command; returns
+    its checksum."""
     shell("mkdir -p /h; mountpoint -q /h || mount -t tmpfs -o size=90% h /h")
+    out = shell("dd if=/dev/urandom of=/tmp/seed bs=1M count=32 2>&1 | tail -n1",
+                timeout=120)
+    assert "32+0 records out" in out, out
     for i in range(0, mib, 32):
-        out = shell(f"dd if=/dev/urandom of=/h/{name} bs=1M count=32 seek={i} "
-                    f"conv=notrunc 2>&1 | tail -n1", timeout=120)
+        out = shell(f"dd if=/tmp/seed of=/h/{name} bs=1M seek={i} conv=notrunc "
+                    f"2>&1 | tail -n1", timeout=120)
         assert "32+0 records out" in out, out
+    shell("rm /tmp/seed")
     return shell(f"md5sum /h/{name} | cut -c1-32", timeout=120)
 
 
