@@ -43,10 +43,11 @@ cc -static -O2 -Wall -Werror -o "$root/bin/tern-default-signals" \
 	"$TERN_ROOT/guest/tools/default-signals.c"
 chmod +x "$root/init"
 
-# virtio devices the later issues give the guest, with their dependencies,
+# virtio devices the later issues give the guest (virtio_mem: memory
+# hotplug), with their dependencies,
 # and the ACPI power button's driver and evdev for tern.power=button.
 wanted="virtio_pci virtio_mmio virtio_blk virtio_net virtio_console virtio_balloon
-	virtio_rng vmw_vsock_virtio_transport virtio_pmem nd_pmem
+	virtio_rng vmw_vsock_virtio_transport virtio_pmem nd_pmem virtio_mem
 	button evdev"
 dst="$root/lib/modules/$version"
 declare -A seen=()

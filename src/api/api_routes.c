@@ -12,6 +12,7 @@
 #include "control/balloon_hinting_control.h"
 #include "control/migration_control.h"
 #include "control/drive_control.h"
+#include "control/memory_hotplug_control.h"
 #include "control/rate_limiter_control.h"
 #include "control/snapshot_control.h"
 #include "util/log.h"
@@ -288,6 +289,35 @@ static void route_balloon_hint_stop(struct api_call *call)
 	int ret = instance_balloon_hint_stop(call->inst, &err);
 
 	reply_result(call->reply, ret, &err);
+}
+
+static const struct json_field hotplug_update_fields[] = {
+	{"requested_size_mib", JSON_FIELD_INT, 1, 0, 4294967295LL},
+};
+
+/* Firecracker's /hotplug/memory: PUT before start, PATCH and GET after. */
+static void route_memory_hotplug(struct api_call *call)
+{
+	struct tern_error err;
+	int ret;
+
+	if (!strcmp(call->method, "GET")) {
+		reply_json_or_fault(
+			call, instance_memory_hotplug_status(call->inst, &err),
+			&err);
+	} else if (!strcmp(call->method, "PUT")) {
+		configure(call, INSTANCE_SET_MEMORY_HOTPLUG);
+	} else if (JSON_FIELDS_CHECK(call->body, "hotplug/memory",
+				     hotplug_update_fields, 0, &err)) {
+		api_reply_fault(call->reply, 400, err.message);
+	} else {
+		ret = instance_memory_hotplug_request(
+			call->inst,
+			json_integer_value(json_object_get(
+				call->body, "requested_size_mib")),
+			&err);
+		reply_result(call->reply, ret, &err);
+	}
 }
 
 static void route_entropy(struct api_call *call)
@@ -674,6 +704,7 @@ static const struct route routes[] = {
 	{"/balloon/hinting/stop", M_PATCH | BODY_OPTIONAL,
 	 route_balloon_hint_stop},
 	{"/entropy", M_PUT, route_entropy},
+	{"/hotplug/memory", M_GET | M_PUT | M_PATCH, route_memory_hotplug},
 	{"/mmds", M_GET | M_PUT | M_PATCH, route_mmds},
 	{"/mmds/config", M_PUT, route_mmds_config},
 	{"/snapshot/create", M_PUT, route_snapshot_create},

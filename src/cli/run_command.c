@@ -11,6 +11,7 @@
 #include "arch/x86/layout.h"
 #include "cli/disk_option.h"
 #include "cli/pmem_option.h"
+#include "config/memory_hotplug_json.h"
 #include "cli/exit_status.h"
 #include "cli/net_option.h"
 #include "devices/debug_exit.h"
@@ -62,6 +63,7 @@ enum {
 	OPT_NO_SECCOMP,
 	OPT_FIRMWARE,
 	OPT_ACPI,
+	OPT_MEMORY_HOTPLUG,
 };
 
 static const struct option run_options[] = {
@@ -84,6 +86,7 @@ static const struct option run_options[] = {
 	{"config-file", required_argument, NULL, OPT_CONFIG_FILE},
 	{"api-sock", required_argument, NULL, OPT_API_SOCK},
 	{"balloon", optional_argument, NULL, OPT_BALLOON},
+	{"memory-hotplug", required_argument, NULL, OPT_MEMORY_HOTPLUG},
 	{"vsock", required_argument, NULL, OPT_VSOCK},
 	{"incoming", required_argument, NULL, OPT_INCOMING},
 	{"serial-file-limit", required_argument, NULL, OPT_SERIAL_FILE_LIMIT},
@@ -274,6 +277,19 @@ void run_command_print_help(FILE *out)
 		"guest's writes are\n"
 		"                                      dropped\n",
 		VM_MAX_PMEM);
+	fprintf(out,
+		"      --memory-hotplug total=MiB[,slot=MiB][,block=MiB]\n"
+		"                         hotpluggable memory (virtio-mem; "
+		"Firecracker's\n"
+		"                         /hotplug/memory): total MiB above "
+		"--memory, plugged\n"
+		"                         as PATCH /hotplug/memory asks. "
+		"slot: KVM slot size\n"
+		"                         (default 128, at least 128), block: "
+		"the guest's unit\n"
+		"                         (default 2, a power of 2); total a "
+		"multiple of slot,\n"
+		"                         slot of block\n");
 	fprintf(out,
 		"      --net tap=NAME[,mac=MAC]\n"
 		"                         a virtio-net interface on the host "
@@ -821,6 +837,9 @@ static int parse_option(int opt, const char *arg, struct vm_config *config,
 		return 0;
 	case OPT_BALLOON:
 		return parse_balloon(arg, &config->balloon, err);
+	case OPT_MEMORY_HOTPLUG:
+		return memory_hotplug_parse_option(arg, &config->memory_hotplug,
+						   err);
 	case OPT_VSOCK:
 		return parse_vsock(arg, config, err);
 	case OPT_TRANSPORT:

@@ -12,6 +12,7 @@
 #include "config/config_check.h"
 #include "config/cpu_config_json.h"
 #include "config/json_fields.h"
+#include "config/memory_hotplug_json.h"
 #include "config/rate_limiter_json.h"
 #include "util/log.h"
 
@@ -537,13 +538,6 @@ static int apply_tern(struct vm_config *config,
 	return ret;
 }
 
-/* Sections for devices tern does not have through its API yet: an export
- * from Firecracker carries them empty, which is accepted; anything in them
- * is refused rather than silently dropped. */
-static const char *const device_sections[] = {
-	"memory-hotplug",
-};
-
 static const struct json_field net_fields[] = {
 	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
@@ -1012,6 +1006,25 @@ int vm_config_json_apply_balloon(struct vm_config *config,
 	return apply_atomically(config, storage, apply_balloon, body, 0, err);
 }
 
+static int apply_memory_hotplug(struct vm_config *config,
+				struct vm_config_storage *storage,
+				const json_t *body, int unused,
+				struct tern_error *err)
+{
+	(void)storage;
+	return memory_hotplug_json_parse(body, "memory-hotplug",
+					 &config->memory_hotplug, err);
+}
+
+int vm_config_json_apply_memory_hotplug(struct vm_config *config,
+					struct vm_config_storage *storage,
+					const json_t *body,
+					struct tern_error *err)
+{
+	return apply_atomically(config, storage, apply_memory_hotplug, body, 0,
+				err);
+}
+
 static const struct json_field entropy_fields[] = {
 	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 };
@@ -1259,22 +1272,7 @@ static int apply_document(struct vm_config *config,
 				      "object");
 	json_object_foreach((json_t *)doc, key, value)
 	{
-		int known = 0;
-
-		for (size_t i = 0; i < sizeof(device_sections) / sizeof(char *);
-		     i++) {
-			if (strcmp(key, device_sections[i]))
-				continue;
-			known = 1;
-			if (!is_empty(value))
-				return tern_error_set(
-					err, EINVAL,
-					"%s: this device is not available "
-					"through tern's configuration yet",
-					key);
-		}
-		if (known || !strcmp(key, "mmds-config") ||
-		    !strcmp(key, "cpu-config"))
+		if (!strcmp(key, "mmds-config") || !strcmp(key, "cpu-config"))
 			continue;
 		/* null: judged below, once tern.firmware is known. */
 		if (!strcmp(key, "boot-source"))
@@ -1316,6 +1314,12 @@ static int apply_document(struct vm_config *config,
 				: apply_balloon(config, storage, value, 0, err);
 		else if (!strcmp(key, "tern"))
 			ret = apply_tern(config, storage, value, err);
+		else if (!strcmp(key, "memory-hotplug"))
+			ret = is_empty(value)
+				? 0
+				: memory_hotplug_json_parse(
+					  value, key, &config->memory_hotplug,
+					  err);
 
 		else
 			ret = tern_error_set(err, EINVAL,
@@ -1614,6 +1618,9 @@ static json_t *export_document(const struct vm_config *config,
 				    : json_null());
 	json_object_set_new(doc, "balloon",
 			    vm_config_json_export_balloon(config));
+	json_object_set_new(
+		doc, "memory-hotplug",
+		memory_hotplug_json_export(&config->memory_hotplug));
 	json_object_set_new(doc, "entropy", export_entropy(config));
 	json_object_set_new(doc, "mmds-config",
 			    vm_config_json_export_mmds(config));

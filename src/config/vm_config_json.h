@@ -114,6 +114,13 @@ int vm_config_json_apply_balloon(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err);
 
+/* PUT /hotplug/memory: the virtio-mem device's hotpluggable memory (the
+ * same as --memory-hotplug); a second PUT replaces the first. */
+int vm_config_json_apply_memory_hotplug(struct vm_config *config,
+					struct vm_config_storage *storage,
+					const json_t *body,
+					struct tern_error *err);
+
 /* PUT /cpu-config: Firecracker's custom CPU template (config/cpu_config_json.h)
  * and tern's "template": NAME, the template the modifiers apply on top of
  * (absent: host, as in Firecracker, where the last of a static and a custom

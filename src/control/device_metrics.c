@@ -6,6 +6,7 @@
 #include "metrics/fc_metrics.h"
 
 #include "virtio/virtio_balloon.h"
+#include "virtio/virtio_mem.h"
 #include "virtio/virtio_net.h"
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
@@ -82,6 +83,9 @@ static void single_sample(struct metrics_out *out, const char *name,
 	metrics_family(out, name, type, help);
 	metrics_sample(out, name, (double)value, NULL);
 }
+
+static void write_memory_hotplug(struct virtio_device *vdev,
+				 struct metrics_out *out);
 
 static void write_balloon(struct virtio_device *balloon,
 			  struct metrics_out *out)
@@ -204,6 +208,8 @@ static void write_device_metrics(void *opaque, struct metrics_out *out)
 		write_core(inst->vm, out);
 		if (inst->vm->balloon)
 			write_balloon(inst->vm->balloon, out);
+		if (inst->vm->memory_hotplug)
+			write_memory_hotplug(inst->vm->memory_hotplug, out);
 		write_nets(inst->vm, out);
 		single_sample(out, "tern_power_button_presses_total",
 			      METRICS_COUNTER,
@@ -305,6 +311,74 @@ static void fc_balloon(struct virtio_device *vdev, json_t *doc)
 	fc_metrics_add(doc, "balloon", "free_page_hint_fails", info.hint_fails);
 }
 
+/* virtio-mem: Firecracker's memory_hotplug group (its latency aggregates
+ * stay 0: tern does not time requests) and tern's own gauges. */
+static void fc_memory_hotplug(struct virtio_device *vdev, json_t *doc)
+{
+	struct virtio_mem_info info;
+	const struct {
+		const char *key;
+		uint64_t value;
+	} keys[] = {
+		{"queue_event_count", 0}, {"plug_count", 0},
+		{"plug_bytes", 0},	  {"plug_fails", 0},
+		{"unplug_count", 0},	  {"unplug_bytes", 0},
+		{"unplug_fails", 0},	  {"unplug_discard_fails", 0},
+		{"unplug_all_count", 0},  {"unplug_all_fails", 0},
+		{"state_count", 0},	  {"state_fails", 0},
+	};
+	uint64_t values[sizeof(keys) / sizeof(keys[0])];
+
+	virtio_mem_get_info(vdev, &info);
+	values[0] = info.notifications;
+	values[1] = info.plug_count;
+	values[2] = info.plug_bytes;
+	values[3] = info.plug_fails;
+	values[4] = info.unplug_count;
+	values[5] = info.unplug_bytes;
+	values[6] = info.unplug_fails;
+	values[7] = info.unplug_discard_fails;
+	values[8] = info.unplug_all_count;
+	values[9] = info.unplug_all_fails;
+	values[10] = info.state_count;
+	values[11] = info.state_fails;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		fc_metrics_add(doc, "memory_hotplug", keys[i].key, values[i]);
+}
+
+static void write_memory_hotplug(struct virtio_device *vdev,
+				 struct metrics_out *out)
+{
+	struct virtio_mem_info info;
+
+	virtio_mem_get_info(vdev, &info);
+	single_sample(out, "tern_memory_hotplug_region_bytes", METRICS_GAUGE,
+		      "Hotpluggable memory the guest may plug (virtio-mem).",
+		      info.region_size);
+	single_sample(out, "tern_memory_hotplug_requested_bytes", METRICS_GAUGE,
+		      "Hotpluggable memory the host asks the guest to plug.",
+		      info.requested_size);
+	single_sample(out, "tern_memory_hotplug_plugged_bytes", METRICS_GAUGE,
+		      "Hotpluggable memory the guest has plugged.",
+		      info.plugged_size);
+	single_sample(out, "tern_memory_hotplug_slots_present", METRICS_GAUGE,
+		      "KVM memory slots of hotpluggable memory the guest can "
+		      "reach.",
+		      info.slots_present);
+	single_sample(out, "tern_memory_hotplug_plugged_bytes_total",
+		      METRICS_COUNTER, "Bytes the guest plugged.",
+		      info.plug_bytes);
+	single_sample(out, "tern_memory_hotplug_unplugged_bytes_total",
+		      METRICS_COUNTER,
+		      "Bytes the guest unplugged (given back to the host).",
+		      info.unplug_bytes);
+	single_sample(out, "tern_memory_hotplug_failed_requests_total",
+		      METRICS_COUNTER,
+		      "Plug, unplug and state requests refused as invalid.",
+		      info.plug_fails + info.unplug_fails +
+			      info.unplug_all_fails + info.state_fails);
+}
+
 static void fc_entropy(struct virtio_device *vdev, json_t *doc)
 {
 	fc_metrics_add(doc, "entropy", "entropy_event_count",
@@ -332,6 +406,9 @@ static void fc_device(const struct vm_virtio_entry *e, json_t *doc)
 		break;
 	case VIRTIO_ID_RNG_DEVICE:
 		fc_entropy(e->vdev, doc);
+		break;
+	case VIRTIO_ID_MEM_DEVICE:
+		fc_memory_hotplug(e->vdev, doc);
 		break;
 	}
 	fc_metrics_add(doc, "interrupts", "triggers",

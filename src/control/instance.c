@@ -500,6 +500,8 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		[INSTANCE_SET_NET] = "configuring a network interface",
 		[INSTANCE_SET_MMDS] = "configuring the MMDS",
 		[INSTANCE_SET_PMEM] = "configuring a pmem device",
+		[INSTANCE_SET_MEMORY_HOTPLUG] =
+			"configuring hotpluggable memory",
 	};
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
@@ -554,6 +556,10 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 		break;
 	case INSTANCE_SET_PMEM:
 		ret = vm_config_json_apply_pmem(config, storage, body, err);
+		break;
+	case INSTANCE_SET_MEMORY_HOTPLUG:
+		ret = vm_config_json_apply_memory_hotplug(config, storage, body,
+							  err);
 		break;
 	}
 	applied = *config;

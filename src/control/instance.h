@@ -41,6 +41,7 @@ enum instance_setting {
 	INSTANCE_SET_NET, /* PUT /network-interfaces/{id}: virtio-net */
 	INSTANCE_SET_MMDS, /* PUT /mmds/config */
 	INSTANCE_SET_PMEM, /* PUT /pmem/{id}: virtio-pmem */
+	INSTANCE_SET_MEMORY_HOTPLUG, /* PUT /hotplug/memory: virtio-mem */
 };
 
 /* Seconds between two JSON metrics lines when a metrics file is set. */

@@ -80,6 +80,9 @@ static int take_snapshot_config(struct instance *inst,
 	 * the snapshotted VM had. hugetlbfs RAM reads the memory file in
 	 * (guest_memory_map_file), so 2M works with a File backend too. */
 	merged.huge_pages = snap->config.huge_pages;
+	/* Hotpluggable memory is the snapshot's too, as in Firecracker
+	 * (its place and geometry are part of the guest's memory map). */
+	merged.memory_hotplug = snap->config.memory_hotplug;
 	merged.cpu_template = snap->config.cpu_template;
 	merged.cpu_custom = snap->config.cpu_custom;
 	merged.smt = snap->config.smt;

@@ -162,11 +162,20 @@ int guest_memory_init(struct guest_memory *mem, uint64_t ram_size)
 int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
 			     enum guest_memory_backing backing)
 {
+	return guest_memory_init_hotplug(mem, ram_size, backing, 0);
+}
+
+int guest_memory_init_hotplug(struct guest_memory *mem, uint64_t ram_size,
+			      enum guest_memory_backing backing,
+			      uint64_t hotplug_size)
+{
 	uint64_t low_size;
 	void *mapping;
 
 	memset(mem, 0, sizeof(*mem));
-	if (ram_size == 0 || ram_size > SIZE_MAX)
+	if (ram_size == 0 || ram_size > SIZE_MAX ||
+	    hotplug_size > SIZE_MAX - ram_size ||
+	    hotplug_size % GUEST_MEMORY_HUGE_PAGE_SIZE)
 		return -EINVAL;
 	if (backing == GUEST_MEMORY_HUGETLB_2M &&
 	    ram_size % GUEST_MEMORY_HUGE_PAGE_SIZE)
@@ -176,7 +185,7 @@ int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
 	 * madvise, one dump for snapshots); anonymous RAM is MAP_NORESERVE
 	 * because the guest rarely touches all of it and overcommit should
 	 * count only what it does. */
-	mem->mapping_size = ram_size;
+	mem->mapping_size = ram_size + hotplug_size;
 	mem->backing = backing;
 	mapping = map_ram(mem, NULL);
 	if (!mapping) {
@@ -188,6 +197,10 @@ int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
 
 	mem->mapping = mapping;
 	mem->ram_size = ram_size;
+	if (hotplug_size) {
+		mem->hotplug_hva = (uint8_t *)mapping + ram_size;
+		mem->hotplug_size = hotplug_size;
+	}
 
 	low_size = ram_size < LAYOUT_MMIO_HOLE_START ? ram_size
 						     : LAYOUT_MMIO_HOLE_START;
@@ -251,7 +264,84 @@ void guest_memory_destroy(struct guest_memory *mem)
 	if (mem->mapping)
 		munmap(mem->mapping, mem->mapping_size);
 	free((void *)mem->vmm_dirty);
+	free((void *)mem->hotplug_plugged);
 	memset(mem, 0, sizeof(*mem));
+}
+
+int guest_memory_hotplug_attach(struct guest_memory *mem, uint64_t gpa,
+				uint64_t block_size)
+{
+	uint64_t blocks;
+
+	if (!mem->hotplug_size || mem->hotplug_plugged || !block_size ||
+	    (block_size & (block_size - 1)) || gpa % block_size ||
+	    mem->hotplug_size % block_size ||
+	    gpa > UINT64_MAX - mem->hotplug_size)
+		return -EINVAL;
+	blocks = mem->hotplug_size / block_size;
+	mem->hotplug_plugged = calloc((blocks + 63) / 64, sizeof(uint64_t));
+	if (!mem->hotplug_plugged)
+		return -ENOMEM;
+	mem->hotplug_gpa = gpa;
+	mem->hotplug_block_size = block_size;
+	return 0;
+}
+
+void guest_memory_hotplug_mark(struct guest_memory *mem, uint64_t first,
+			       uint64_t count, bool plugged)
+{
+	for (uint64_t b = first; b < first + count; b++) {
+		uint64_t bit = 1ULL << (b % 64);
+
+		if (plugged)
+			atomic_fetch_or_explicit(&mem->hotplug_plugged[b / 64],
+						 bit, memory_order_release);
+		else
+			atomic_fetch_and_explicit(&mem->hotplug_plugged[b / 64],
+						  ~bit, memory_order_release);
+	}
+}
+
+uint64_t guest_memory_hotplug_count(const struct guest_memory *mem,
+				    uint64_t first, uint64_t count)
+{
+	uint64_t n = 0;
+
+	if (!mem->hotplug_plugged)
+		return 0;
+	for (uint64_t b = first; b < first + count;) {
+		uint64_t word = atomic_load_explicit(
+			&mem->hotplug_plugged[b / 64], memory_order_acquire);
+		unsigned bit = (unsigned)(b % 64);
+		uint64_t take = first + count - b < 64 - bit ? first + count - b
+							     : 64 - bit;
+		uint64_t mask =
+			take == 64 ? ~0ULL : ((1ULL << take) - 1) << bit;
+
+		n += (uint64_t)__builtin_popcountll(word & mask);
+		b += take;
+	}
+	return n;
+}
+
+/* A device's access to hotpluggable memory: only inside plugged blocks,
+ * so a guest cannot make tern read or populate memory it gave back. */
+static void *hotplug_ptr(const struct guest_memory *mem, uint64_t gpa,
+			 uint64_t len)
+{
+	uint64_t off, first, last;
+
+	if (!mem->hotplug_plugged || gpa < mem->hotplug_gpa)
+		return NULL;
+	off = gpa - mem->hotplug_gpa;
+	if (off >= mem->hotplug_size || len > mem->hotplug_size - off)
+		return NULL;
+	first = off / mem->hotplug_block_size;
+	last = (off + len - 1) / mem->hotplug_block_size;
+	if (guest_memory_hotplug_count(mem, first, last - first + 1) !=
+	    last - first + 1)
+		return NULL;
+	return mem->hotplug_hva + off;
 }
 
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,
@@ -273,7 +363,7 @@ void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,
 			return NULL;
 		return region->hva + (gpa - region->gpa);
 	}
-	return NULL;
+	return hotplug_ptr(mem, gpa, len);
 }
 
 int guest_memory_write(const struct guest_memory *mem, uint64_t gpa,

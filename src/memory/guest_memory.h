@@ -41,6 +41,19 @@ struct guest_memory {
 	_Atomic uint64_t *vmm_dirty;
 	size_t vmm_dirty_words;
 	_Atomic bool vmm_dirty_on;
+
+	/* Hotpluggable memory (virtio-mem, virtio/virtio_mem.h): the last
+	 * hotplug_size bytes of `mapping`, after RAM, so snapshots, live
+	 * migration and dirty tracking cover it like RAM. It is in no
+	 * region (the e820 map and RAM's KVM slots never show it); the
+	 * guest sees it at hotplug_gpa once the device is attached, and
+	 * guest_memory_ptr() reaches only its plugged blocks (one bit per
+	 * hotplug_block_size bytes in hotplug_plugged). */
+	uint8_t *hotplug_hva;
+	uint64_t hotplug_size;
+	uint64_t hotplug_gpa;
+	uint64_t hotplug_block_size;
+	_Atomic uint64_t *hotplug_plugged;
 };
 
 #define GUEST_MEMORY_PAGE_SIZE 4096
@@ -67,6 +80,29 @@ int guest_memory_init_backed(struct guest_memory *mem, uint64_t ram_size,
 int guest_memory_hugetlb_available(const char *sysfs_dir, uint64_t *pages);
 void guest_memory_destroy(struct guest_memory *mem);
 
+/* guest_memory_init_backed with hotplug_size more bytes mapped after RAM
+ * for hotpluggable memory (0: none), backed the same way. Returns 0 or a
+ * negative errno. */
+int guest_memory_init_hotplug(struct guest_memory *mem, uint64_t ram_size,
+			      enum guest_memory_backing backing,
+			      uint64_t hotplug_size);
+
+/* Places the hotpluggable memory at gpa in blocks of block_size (a power
+ * of two dividing hotplug_size), every block unplugged. Once, before the
+ * guest runs. Returns 0, -EINVAL (no hotplug memory, bad sizes, already
+ * attached) or -ENOMEM. */
+int guest_memory_hotplug_attach(struct guest_memory *mem, uint64_t gpa,
+				uint64_t block_size);
+
+/* Marks blocks [first, first+count) plugged or unplugged (the caller
+ * checked the range). Any thread. */
+void guest_memory_hotplug_mark(struct guest_memory *mem, uint64_t first,
+			       uint64_t count, bool plugged);
+
+/* How many of blocks [first, first+count) are plugged. */
+uint64_t guest_memory_hotplug_count(const struct guest_memory *mem,
+				    uint64_t first, uint64_t count);
+
 /* Replaces the contents of guest RAM with a private (copy-on-write) mapping
  * of fd, at the same host addresses, so KVM's memory slots stay valid and
  * pages are read from the file only when first touched (snapshot restore).
@@ -83,7 +119,8 @@ int guest_memory_map_file(struct guest_memory *mem, int fd);
 int guest_memory_clear(struct guest_memory *mem);
 
 /* Host pointer for [gpa, gpa+len), or NULL when any byte of the range lies
- * outside guest RAM or the range crosses regions. len 0 is refused. */
+ * outside guest RAM and the plugged blocks of hotpluggable memory, or the
+ * range crosses regions. len 0 is refused. */
 void *guest_memory_ptr(const struct guest_memory *mem, uint64_t gpa,
 		       uint64_t len);
 

@@ -375,6 +375,14 @@ static const struct seccomp_rule pmem_io[] = {
 	      "to the file's shared mapping made durable"),
 };
 
+static const struct seccomp_rule mem_io[] = {
+	ALLOW_IF(madvise, 2, MADV_DONTNEED,
+		 "unplugged hotpluggable memory goes back to the host"),
+	ALLOW_IOCTL(KVM_SET_USER_MEMORY_REGION,
+		    "virtio-mem's slots added and removed as the guest "
+		    "plugs and unplugs"),
+};
+
 /* --- engine=threads block workers --------------------------------------- */
 static const struct seccomp_rule block_worker[] = {
 	ALLOW(preadv, "disk reads"),
@@ -606,6 +614,7 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
 				     SECCOMP_THREAD_VIRTIO_PMEM,
+				     SECCOMP_THREAD_VIRTIO_MEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER,
 				     SECCOMP_THREAD_BLOCK_WORKER,
 				     SECCOMP_THREAD_RTC,
@@ -625,8 +634,9 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
 				     SECCOMP_THREAD_VIRTIO_PMEM,
+				     SECCOMP_THREAD_VIRTIO_MEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER},
-			.include_count = 8,
+			.include_count = 9,
 		},
 	[SECCOMP_THREAD_METRICS] = {KIND("metrics", GROUP(metrics_writer))},
 	[SECCOMP_THREAD_MIGRATION] =
@@ -639,8 +649,9 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 				     SECCOMP_THREAD_VIRTIO_BALLOON,
 				     SECCOMP_THREAD_VIRTIO_RNG,
 				     SECCOMP_THREAD_VIRTIO_PMEM,
+				     SECCOMP_THREAD_VIRTIO_MEM,
 				     SECCOMP_THREAD_VIRTIO_OTHER},
-			.include_count = 7,
+			.include_count = 8,
 		},
 	[SECCOMP_THREAD_VIRTIO_BLK] = {KIND("virtio-blk", GROUP(virtio_io_loop),
 					    GROUP(block_io))},
@@ -654,6 +665,8 @@ static const struct kind_spec kinds[SECCOMP_THREAD_KIND_COUNT] = {
 					    GROUP(rng_io))},
 	[SECCOMP_THREAD_VIRTIO_PMEM] = {KIND(
 		"virtio-pmem", GROUP(virtio_io_loop), GROUP(pmem_io))},
+	[SECCOMP_THREAD_VIRTIO_MEM] = {KIND("virtio-mem", GROUP(virtio_io_loop),
+					    GROUP(mem_io))},
 	[SECCOMP_THREAD_VIRTIO_OTHER] = {KIND(
 		"virtio-other", GROUP(virtio_io_loop), GROUP(close_fds))},
 	[SECCOMP_THREAD_BLOCK_WORKER] = {KIND("block-worker",

@@ -33,6 +33,7 @@ enum seccomp_thread_kind {
 	SECCOMP_THREAD_VIRTIO_BALLOON,
 	SECCOMP_THREAD_VIRTIO_RNG,
 	SECCOMP_THREAD_VIRTIO_PMEM,
+	SECCOMP_THREAD_VIRTIO_MEM,
 	/* A virtio device without a list of its own: the I/O loop only. */
 	SECCOMP_THREAD_VIRTIO_OTHER,
 	SECCOMP_THREAD_BLOCK_WORKER, /* engine=threads workers */

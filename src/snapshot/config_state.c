@@ -277,6 +277,11 @@ static int parse_section(struct snapshot_config *snap, const char *key,
 						       value, err);
 	if (!strcmp(key, "pmem"))
 		return parse_pmems(snap, value, err);
+	if (!strcmp(key, "memory-hotplug"))
+		return json_is_null(value)
+			? 0
+			: vm_config_json_apply_memory_hotplug(
+				  config, &snap->storage, value, err);
 	/* After the interfaces it names (parse_document). */
 	if (!strcmp(key, "mmds-config"))
 		return 0;
@@ -460,6 +465,37 @@ static int compare_list(const struct snapshot_config *snap,
 	return 0;
 }
 
+/* The hotpluggable region's place and geometry are the guest's: its
+ * memory map and the device's state depend on them. */
+static int compare_memory_hotplug(const struct vm_memory_hotplug_config *old,
+				  const struct vm_memory_hotplug_config *cur,
+				  struct tern_error *err)
+{
+	if (old->total_bytes == cur->total_bytes &&
+	    old->slot_bytes == cur->slot_bytes &&
+	    old->block_bytes == cur->block_bytes)
+		return 0;
+	if (!old->total_bytes || !cur->total_bytes)
+		return tern_error_set(
+			err, EINVAL,
+			"the snapshot's VM has %s, this VM "
+			"%s" HINT,
+			old->total_bytes ? "hotpluggable memory"
+					 : "no hotpluggable memory",
+			cur->total_bytes ? "has some" : "has none");
+	return tern_error_set(
+		err, EINVAL,
+		"the snapshot's hotpluggable memory is %llu MiB in slots of "
+		"%llu MiB and blocks of %llu MiB, this VM's %llu, %llu and "
+		"%llu MiB" HINT,
+		(unsigned long long)(old->total_bytes >> 20),
+		(unsigned long long)(old->slot_bytes >> 20),
+		(unsigned long long)(old->block_bytes >> 20),
+		(unsigned long long)(cur->total_bytes >> 20),
+		(unsigned long long)(cur->slot_bytes >> 20),
+		(unsigned long long)(cur->block_bytes >> 20));
+}
+
 static int compare_balloon(const struct vm_balloon_config *old,
 			   const struct vm_balloon_config *cur,
 			   struct tern_error *err)
@@ -511,7 +547,8 @@ int config_state_compare(const struct snapshot_config *snap,
 			(unsigned long long)(current->memory_size / MIB));
 	if (snap->transport != transport &&
 	    (old->disk_count || old->net_count || old->vsock_cid ||
-	     old->pmem_count || old->balloon.enabled || old->virtio_rng))
+	     old->pmem_count || old->balloon.enabled || old->virtio_rng ||
+	     old->memory_hotplug.total_bytes))
 		return tern_error_set(
 			err, EINVAL,
 			"the snapshot's virtio devices are on %s, this VM's on "
@@ -561,6 +598,10 @@ int config_state_compare(const struct snapshot_config *snap,
 				current->pmems[i].id,
 				current->pmems[i].readonly ? " (read-only)"
 							   : "");
+	ret = compare_memory_hotplug(&old->memory_hotplug,
+				     &current->memory_hotplug, err);
+	if (ret)
+		return ret;
 	if (!old->virtio_rng != !current->virtio_rng)
 		return tern_error_set(err, EINVAL,
 				      "the snapshot's VM has %s (virtio-rng), "

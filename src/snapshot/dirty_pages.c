@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vm/vm_memory_hotplug.h"
+
 size_t dirty_pages_words(const struct vm *vm)
 {
 	return (vm->memory.mapping_size / GUEST_MEMORY_PAGE_SIZE + 63) / 64;
@@ -62,6 +64,8 @@ int dirty_pages_start(struct vm *vm, struct tern_error *err)
 	for (int i = 0;
 	     !ret && !vm->memory_dirty_log && i < vm->memory.region_count; i++)
 		ret = set_slot_flags(vm, i, KVM_MEM_LOG_DIRTY_PAGES);
+	if (!ret)
+		ret = vm_memory_hotplug_dirty_log(vm);
 	if (ret)
 		return tern_error_set(err, -ret,
 				      "cannot turn on KVM's dirty log: %s",
@@ -81,18 +85,26 @@ int dirty_pages_start(struct vm *vm, struct tern_error *err)
 int dirty_pages_collect(struct vm *vm, uint64_t *bitmap, size_t words,
 			struct tern_error *err)
 {
+	int ret;
+
 	if (!vm->memory_dirty_log)
 		return tern_error_set(err, EINVAL,
 				      "dirty page tracking is not on");
 	memset(bitmap, 0, words * sizeof(uint64_t));
 	for (int i = 0; i < vm->memory.region_count; i++) {
-		int ret = merge_kvm_log(vm, i, bitmap, words);
+		ret = merge_kvm_log(vm, i, bitmap, words);
 
 		if (ret)
 			return tern_error_set(err, -ret,
 					      "KVM_GET_DIRTY_LOG failed: %s",
 					      strerror(-ret));
 	}
+	/* Hotpluggable memory's slots come and go with the guest's plugs:
+	 * theirs are read from the slots present now. */
+	ret = vm_memory_hotplug_collect(vm, bitmap, words);
+	if (ret)
+		return tern_error_set(err, -ret, "KVM_GET_DIRTY_LOG failed: %s",
+				      strerror(-ret));
 	guest_memory_dirty_take(&vm->memory, bitmap, words);
 	return 0;
 }

@@ -178,13 +178,16 @@ int memory_file_write_diff(struct vm *vm, const char *path, uint64_t *written,
 				     err);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != vm->memory.ram_size) {
+	/* Hotpluggable memory follows RAM in the file, as in the mapping. */
+	if (fstat(fd, &st) < 0 ||
+	    (uint64_t)st.st_size != vm->memory.mapping_size) {
 		close(fd);
 		return tern_error_set(
 			err, EINVAL,
 			"memory file %s is not %llu MiB: not "
 			"this VM's last snapshot",
-			path, (unsigned long long)(vm->memory.ram_size >> 20));
+			path,
+			(unsigned long long)(vm->memory.mapping_size >> 20));
 	}
 	ret = write_dirty_pages(vm, fd, &total, err);
 	if (!ret && fsync(fd) < 0)
@@ -206,15 +209,15 @@ int memory_file_map(struct vm *vm, const char *path, struct tern_error *err)
 		return tern_error_set(err, errno, "memory file %s: %s", path,
 				      strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != vm->memory.ram_size) {
+	    (uint64_t)st.st_size != vm->memory.mapping_size) {
 		close(fd);
 		return tern_error_set(
 			err, EINVAL,
 			"memory file %s has %llu bytes; the VM has %llu MiB "
-			"(%llu bytes)",
+			"(%llu bytes, hotpluggable memory included)",
 			path, (unsigned long long)st.st_size,
-			(unsigned long long)(vm->memory.ram_size >> 20),
-			(unsigned long long)vm->memory.ram_size);
+			(unsigned long long)(vm->memory.mapping_size >> 20),
+			(unsigned long long)vm->memory.mapping_size);
 	}
 	ret = guest_memory_map_file(&vm->memory, fd);
 	close(fd);

@@ -50,6 +50,7 @@
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_hyperv.h"
+#include "vm/vm_memory_hotplug.h"
 #include "vm/vm_pmem.h"
 #include "vm/vm_reset.h"
 #include "vm/vm_virtio.h"
@@ -209,13 +210,18 @@ static int check_hugetlb_pool(uint64_t ram_size, struct tern_error *err)
 static int map_guest_memory(struct vm *vm, struct tern_error *err)
 {
 	bool hugetlb = vm->config.huge_pages == VM_HUGE_PAGES_2M;
-	int ret = hugetlb ? check_hugetlb_pool(vm->config.memory_size, err) : 0;
+	uint64_t hotplug = vm->config.memory_hotplug.total_bytes;
+	int ret = hugetlb
+		? check_hugetlb_pool(vm->config.memory_size + hotplug, err)
+		: 0;
 
 	if (ret)
 		return ret;
-	ret = guest_memory_init_backed(&vm->memory, vm->config.memory_size,
-				       hugetlb ? GUEST_MEMORY_HUGETLB_2M
-					       : GUEST_MEMORY_ANONYMOUS);
+	/* Hotpluggable memory is the mapping's tail (vm_memory_hotplug.c). */
+	ret = guest_memory_init_hotplug(&vm->memory, vm->config.memory_size,
+					hugetlb ? GUEST_MEMORY_HUGETLB_2M
+						: GUEST_MEMORY_ANONYMOUS,
+					hotplug);
 	if (ret && hugetlb)
 		return tern_error_set(
 			err, -ret,
@@ -760,6 +766,8 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 		ret = vm_create_disks(vm, err);
 	if (!ret)
 		ret = vm_create_pmem_devices(vm, err);
+	if (!ret)
+		ret = vm_create_memory_hotplug(vm, err);
 	if (!ret && config->firmware_path)
 		ret = fill_firmware_config(vm, err);
 	if (!ret)
@@ -1286,6 +1294,7 @@ void vm_destroy(struct vm *vm)
 	pci_bus_destroy(vm->pci_bus);
 	vm->pci_bus = NULL;
 	vm->balloon = NULL; /* destroyed with its transport above */
+	vm_memory_hotplug_destroy(vm);
 	vm->virtio_device_count = 0;
 	irq_routing_destroy(&vm->irq_routing);
 	/* After the UART (destroyed with the port bus) that wrote to it. */

@@ -7,6 +7,7 @@
 
 struct pci_bus;
 struct vm_power_on_state;
+struct vm_hotplug_slots;
 
 #include "arch/x86/acpi/acpi_tables.h"
 #include "cpu/vcpu.h"
@@ -84,6 +85,11 @@ struct vm {
 	/* --balloon's device, for run-time targets (API, console escape);
 	 * owned by its transport like every virtio device. NULL: none. */
 	struct virtio_device *balloon;
+	/* The virtio-mem device (vm/vm_memory_hotplug.h), NULL: none; its
+	 * KVM slots; where RAM and pmem end in guest physical addresses. */
+	struct virtio_device *memory_hotplug;
+	struct vm_hotplug_slots *hotplug_slots;
+	uint64_t device_memory_end;
 
 	struct device *serial;
 	struct device *boot_marker;

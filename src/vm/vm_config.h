@@ -110,6 +110,15 @@ struct vm_pmem_config {
 	bool readonly; /* mapped read-only; the guest's writes are dropped */
 };
 
+/* Firecracker's memory-hotplug (PUT /hotplug/memory, --memory-hotplug):
+ * a virtio-mem device (virtio/virtio_mem.h) with total_bytes of
+ * hotpluggable memory; total_bytes 0: none. */
+struct vm_memory_hotplug_config {
+	uint64_t total_bytes;
+	uint64_t slot_bytes; /* default 128 MiB */
+	uint64_t block_bytes; /* default 2 MiB */
+};
+
 struct vm_config {
 	const char *kvm_path;
 	uint64_t memory_size;
@@ -153,6 +162,7 @@ struct vm_config {
 	struct vm_balloon_config balloon;
 	struct vm_pmem_config pmems[VM_MAX_PMEM]; /* in order: /dev/pmem0.. */
 	int pmem_count;
+	struct vm_memory_hotplug_config memory_hotplug;
 	/* --debug-exit[=PORT]: QEMU's isa-debug-exit on this port; 0: none */
 	uint16_t debug_exit_port;
 	/* --pc-testdev: QEMU's pc-testdev for kvm-unit-tests

@@ -98,5 +98,6 @@ int vm_create_pmem_devices(struct vm *vm, struct tern_error *err)
 			return ret;
 		gpa += mapping.size;
 	}
+	vm->device_memory_end = gpa;
 	return 0;
 }

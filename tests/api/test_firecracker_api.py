@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import UnixHTTPConnection, Api, fake_bzimage, wait_for_socket  # noqa: E402
+from apiclient import UnixHTTPConnection, Api, fake_bzimage, parse_prometheus, wait_for_socket  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -88,6 +88,8 @@ MMDS_CONFIG = obj({"version": enum("V1", "V2"), "network_interfaces": {"type": "
 PMEM = obj({"id": S, "path_on_host": S, "root_device": B, "read_only": B,
             "rate_limiter": RATE_LIMITER}, ["id", "path_on_host"])
 HOTPLUG = obj({"total_size_mib": I, "slot_size_mib": I, "block_size_mib": I})
+HOTPLUG_STATUS = obj({"total_size_mib": I, "slot_size_mib": I, "block_size_mib": I,
+                      "plugged_size_mib": I, "requested_size_mib": I})
 CPU_CONFIG = obj({k: {"type": "array"} for k in (
     "kvm_capabilities", "cpuid_modifiers", "msr_modifiers", "reg_modifiers", "vcpu_features")})
 FULL_CONFIG = obj({
@@ -633,6 +635,66 @@ def running_instance_answers_in_the_specifications_shapes():
         check_fc_metrics_line(line)
         assert all(f"block_d{i}" in line for i in range(9)), sorted(line)
         assert line["latencies_us"]["pause_vm"] > 0, line["latencies_us"]
+
+
+@test
+def memory_hotplug_follows_firecrackers_rules():
+    with Firecracker() as fc:
+        # Before the start: only PUT; there is no device to ask or resize.
+        fc.fault("GET", "/hotplug/memory", None, "started")
+        fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 128}, "started")
+        for body, words in (({"slot_size_mib": 128}, "total_size_mib"),
+                            ({"total_size_mib": 100}, "at least the slot size"),
+                            ({"total_size_mib": 384, "slot_size_mib": 256}, "multiple of the slot"),
+                            ({"total_size_mib": 256, "block_size_mib": 3}, "power of 2"),
+                            ({"total_size_mib": 256, "block_size_mib": 1}, "at least 2 MiB"),
+                            ({"total_size_mib": 256, "slot_size_mib": 64}, "at least 128 MiB"),
+                            ({"total_size_mib": 256, "slot_size_mib": 130,
+                              "block_size_mib": 4}, "multiple of the block"),
+                            ({"total_size_mib": 256, "size": 1}, "size"),
+                            ({"total_size_mib": -1}, "total_size_mib"),
+                            ({"total_size_mib": "256"}, "total_size_mib")):
+            fc.fault("PUT", "/hotplug/memory", body, words)
+        assert fc.get("/vm/config", FULL_CONFIG)["memory-hotplug"] is None
+        fc.api.ok("PUT", "/hotplug/memory", {"total_size_mib": 1024})
+        fc.api.ok("PUT", "/hotplug/memory", {"total_size_mib": 512, "slot_size_mib": 256,
+                                             "block_size_mib": 4})
+        assert fc.get("/vm/config", FULL_CONFIG)["memory-hotplug"] == {
+            "total_size_mib": 512, "slot_size_mib": 256, "block_size_mib": 4}
+    needs_kvm()
+    metrics = os.path.join(WORK, "hotplug.metrics")
+    with Firecracker("--metrics-path", metrics) as fc:
+        fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        fc.api.ok("PUT", "/hotplug/memory", {"total_size_mib": 256})
+        fc.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        assert fc.get("/hotplug/memory", HOTPLUG_STATUS) == {
+            "total_size_mib": 256, "slot_size_mib": 128, "block_size_mib": 2,
+            "plugged_size_mib": 0, "requested_size_mib": 0}
+        fc.api.ok("PATCH", "/hotplug/memory", {"requested_size_mib": 128})
+        assert fc.get("/hotplug/memory", HOTPLUG_STATUS)["requested_size_mib"] == 128
+        fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 3}, "block_size_mib")
+        fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 258}, "total_size_mib")
+        fc.fault("PATCH", "/hotplug/memory", {}, "requested_size_mib")
+        fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 2, "x": 1}, "x")
+        fc.fault("PUT", "/hotplug/memory", {"total_size_mib": 256}, "before the VM starts")
+        assert fc.get("/hotplug/memory", HOTPLUG_STATUS)["requested_size_mib"] == 128
+        samples = parse_prometheus(fc.api.get("/metrics")[1])
+        assert samples[("tern_memory_hotplug_requested_bytes", "")] == 128 << 20
+        assert samples[("tern_memory_hotplug_region_bytes", "")] == 256 << 20
+        assert samples[("tern_memory_hotplug_plugged_bytes", "")] == 0
+        fc.api.ok("PUT", "/actions", {"action_type": "FlushMetrics"})
+        line = read_metrics_lines(metrics)[-1]
+        check_fc_metrics_line(line)
+        assert line["get_api_requests"]["hotplug_memory_count"] >= 2, line["get_api_requests"]
+        assert line["patch_api_requests"]["hotplug_memory_fails"] >= 4, line["patch_api_requests"]
+    # A VM without hotplug memory: the status is an error, not a crash.
+    with Firecracker() as fc:
+        fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        fc.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        fc.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        fc.fault("GET", "/hotplug/memory", None, "no hotpluggable memory")
+        fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 0}, "no hotpluggable memory")
 
 
 if __name__ == "__main__":

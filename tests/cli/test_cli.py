@@ -86,7 +86,8 @@ def help_describes_every_option_and_exit_status():
                    "0xcf9",
                    "Multiboot", "--module PATH[,STRING]", "--debug-exit[=PORT]", "(V << 1) | 1",
                    "--hyperv", "hv_passthrough", "--hyperv-testdev", "0x3000",
-                   "fw_cfg", "--firmware PATH", "bios.bin", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS"):
+                   "fw_cfg", "--firmware PATH", "bios.bin", "--seccomp MODE", "--no-seccomp", "UNSAFE", "SIGSYS",
+                   "--memory-hotplug total=MiB[,slot=MiB][,block=MiB]", "virtio-mem"):
         assert option in result.stdout, option
 
 
@@ -325,6 +326,32 @@ def bad_balloon_settings_are_usage_errors():
     ]
     for args, words in cases:
         expect_error(tern("run", "--kernel", "k", *args), 2, "--balloon", words)
+
+
+@test
+def bad_memory_hotplug_settings_are_usage_errors():
+    cases = [
+        (["--memory-hotplug", "slot=128"], "total= is required"),
+        (["--memory-hotplug", "total=1G"], "whole MiB"),
+        (["--memory-hotplug", "total=1024,size=2"], "whole MiB"),
+        (["--memory-hotplug", "total=100"], "at least the slot size"),
+        (["--memory-hotplug", "total=1024,block=3"], "power of 2"),
+        (["--memory-hotplug", "total=1024,slot=64"], "at least 128 MiB"),
+        (["--memory-hotplug", "total=384,slot=256"], "multiple of the slot size"),
+        (["--memory-hotplug", "total=2097152"], "at most 1 TiB"),
+    ]
+    for args, words in cases:
+        expect_error(tern("run", "--kernel", "k", *args), 2, "--memory-hotplug", words)
+
+
+@test
+def memory_hotplug_sizes_are_accepted():
+    """Valid sizes get past the command line (to the missing kernel)."""
+    needs_kvm()
+    for args in (["--memory-hotplug", "total=128"],
+                 ["--memory-hotplug=total=1024,slot=256,block=4"]):
+        expect_error(tern("run", "--kernel", os.path.join(WORK, "absent"), *args), 1,
+                     "absent")
 
 
 @test

@@ -29,6 +29,10 @@ def paths():
              "echo $GUEST_BZIMAGE; echo $GUEST_VMLINUX; echo $GUEST_INITRAMFS"],
             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
         _paths = dict(zip(("GUEST_BZIMAGE", "GUEST_VMLINUX", "GUEST_INITRAMFS"), out))
+        # GUEST_INITRAMFS=PATH: an initramfs built with guest/build-initramfs.sh
+        # outside the cache (a module added before the cache is rebuilt).
+        if os.environ.get("GUEST_INITRAMFS"):
+            _paths["GUEST_INITRAMFS"] = os.environ["GUEST_INITRAMFS"]
     return _paths
 
 

@@ -315,7 +315,7 @@ static void hostile_sections(void **state)
 	expect_invalid("{\"machine-config\":{\"vcpu_count\":1}}",
 		       "mem_size_mib");
 	expect_invalid("{" MACHINE ",\"memory-hotplug\":{}}",
-		       "unknown section 'memory-hotplug'");
+		       "memory-hotplug.total_size_mib");
 	expect_invalid("{" MACHINE ",\"pmem\":{}}",
 		       "pmem: expected a JSON array");
 	expect_invalid("{" MACHINE ",\"pmem\":[{\"id\":\"p\"}]}",

@@ -476,11 +476,55 @@ static void missing_required_fields_are_refused(void **state)
 		       "missing");
 }
 
-static void devices_not_yet_available_are_refused_not_dropped(void **state)
+/* Firecracker's memory-hotplug section: its size rules, and the export
+ * (null without hotpluggable memory) read back the same. */
+static void memory_hotplug_is_checked_and_round_trips(void **state)
 {
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	struct tern_error err;
+	json_t *doc, *exported;
+
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"memory-hotplug\": {\"total_size_mib\": 1}}",
-		       "memory-hotplug: this device is not available");
+		       "memory-hotplug: the total size must be at least the "
+		       "slot size");
+	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		       "\"memory-hotplug\": {\"total_size_mib\": 256, "
+		       "\"block_size_mib\": 6}}",
+		       "power of 2");
+	vm_config_set_defaults(&config);
+	doc = json_loads("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+			 "\"memory-hotplug\": null}",
+			 0, NULL);
+	assert_int_equal(
+		vm_config_json_apply_document(&config, &storage, doc, &err), 0);
+	json_decref(doc);
+	assert_int_equal(config.memory_hotplug.total_bytes, 0);
+	exported = vm_config_json_export(&config);
+	assert_true(json_is_null(json_object_get(exported, "memory-hotplug")));
+	json_decref(exported);
+	doc = json_loads("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+			 "\"memory-hotplug\": {\"total_size_mib\": 1024, "
+			 "\"slot_size_mib\": 256}}",
+			 0, NULL);
+	assert_int_equal(
+		vm_config_json_apply_document(&config, &storage, doc, &err), 0);
+	json_decref(doc);
+	assert_int_equal(config.memory_hotplug.total_bytes, 1ULL << 30);
+	assert_int_equal(config.memory_hotplug.slot_bytes, 256ULL << 20);
+	assert_int_equal(config.memory_hotplug.block_bytes, 2ULL << 20);
+	exported = vm_config_json_export(&config);
+	doc = json_object_get(exported, "memory-hotplug");
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "total_size_mib")),
+		1024);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "slot_size_mib")), 256);
+	assert_int_equal(
+		json_integer_value(json_object_get(doc, "block_size_mib")), 2);
+	json_decref(exported);
+	vm_config_storage_free(&storage);
 }
 
 static void balloon_round_trips(void **state)
@@ -1148,8 +1192,7 @@ int main(void)
 		cmocka_unit_test(wrong_types_are_refused),
 		cmocka_unit_test(out_of_range_values_are_refused),
 		cmocka_unit_test(missing_required_fields_are_refused),
-		cmocka_unit_test(
-			devices_not_yet_available_are_refused_not_dropped),
+		cmocka_unit_test(memory_hotplug_is_checked_and_round_trips),
 		cmocka_unit_test(balloon_round_trips),
 		cmocka_unit_test(drives_round_trip),
 		cmocka_unit_test(vsock_round_trips),
