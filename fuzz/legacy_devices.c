@@ -96,6 +96,7 @@ struct devices {
 	struct device *dev[DEV_COUNT];
 	struct lines com1, kbd, rtc, sci, ged, testdev;
 	unsigned events; /* resets, poweroffs, debug exits: counted only */
+	int asleep; /* ACPI S3 as vm/vm_sleep.c tracks it, without vCPUs */
 	uint32_t testdev_data; /* what the guest last wrote to 0xe0-0xe3 */
 };
 
@@ -116,6 +117,20 @@ static void set_level(void *opaque, unsigned gsi, int level)
 static void count_event(void *opaque)
 {
 	((struct devices *)opaque)->events++;
+}
+
+static void enter_sleep(void *opaque)
+{
+	((struct devices *)opaque)->asleep = 1;
+}
+
+static int wake_from_sleep(void *opaque, const char *why)
+{
+	struct devices *d = opaque;
+	int was_asleep = d->asleep;
+
+	d->asleep = 0;
+	return was_asleep;
 }
 
 static void count_exit(void *opaque, uint32_t value)
@@ -167,7 +182,8 @@ static void make_devices(struct devices *d)
 		fuzz_now, &(struct irq_line){set_level, &d->rtc, CMOS_RTC_GSI});
 	d->dev[DEV_FW_CFG] = make_fw_cfg();
 	d->dev[DEV_PM1] = acpi_pm1_create(
-		&(struct acpi_power_events){count_event, count_event, d},
+		&(struct acpi_power_events){count_event, count_event, d,
+					    enter_sleep, wake_from_sleep},
 		&(struct irq_line){set_level, &d->sci, ACPI_PM1_SCI_GSI});
 	d->dev[DEV_GED] = acpi_ged_create(
 		&(struct irq_line){set_level, &d->ged, ACPI_GED_GSI});
@@ -181,8 +197,8 @@ static void make_devices(struct devices *d)
 		pc_testdev_window(testdev, PC_TESTDEV_WINDOW_IRQ);
 	d->dev[DEV_TESTDEV_IOMEM] =
 		pc_testdev_window(testdev, PC_TESTDEV_WINDOW_IOMEM);
-	d->dev[DEV_ACPI_POWER] = acpi_power_create(
-		&(struct acpi_power_events){count_event, count_event, d});
+	d->dev[DEV_ACPI_POWER] = acpi_power_create(&(struct acpi_power_events){
+		count_event, count_event, d, enter_sleep, wake_from_sleep});
 	d->dev[DEV_RESET_PORT] = reset_port_create(
 		"reset-vector-port", 0xff, TERN_RESET_PORT_VALUE,
 		&(struct reset_port_events){count_event, d});
@@ -239,11 +255,12 @@ static void restore_op(struct devices *d, unsigned which, struct fuzz_input *in)
 static void press_pm1(struct devices *d)
 {
 	uint16_t enable = 0;
-	int ret;
+	int ret, asleep = d->asleep;
 
 	io_bus_read(&d->pio, ACPI_PM1_EVT_PORT + 2, &enable, 2);
 	ret = acpi_pm1_press_power_button(d->dev[DEV_PM1]);
-	if ((ret == -ENODEV) != !(enable & ACPI_PM1_PWRBTN) ||
+	/* Asleep, the button wakes the machine whatever the enables say. */
+	if ((ret == -ENODEV) != (!asleep && !(enable & ACPI_PM1_PWRBTN)) ||
 	    (ret != 0 && ret != -ENODEV))
 		abort();
 }
@@ -393,9 +410,12 @@ static void check(struct devices *d)
 	io_bus_read(&d->pio, ACPI_PM1_EVT_PORT, &status, 2);
 	io_bus_read(&d->pio, ACPI_PM1_EVT_PORT + 2, &enable, 2);
 	io_bus_read(&d->pio, ACPI_PM1_CNT_PORT, &control, 2);
-	if (d->sci.level[ACPI_PM1_SCI_GSI] != ((status & enable) != 0) ||
-	    (status & ~ACPI_PM1_PWRBTN) || !(control & ACPI_PM1_SCI_EN) ||
-	    (control & ACPI_PM1_SLP_EN))
+	/* WAK_STS has no enable bit: it never raises the SCI. */
+	if (d->sci.level[ACPI_PM1_SCI_GSI] !=
+		    ((status & enable & (ACPI_PM1_PWRBTN | ACPI_PM1_RTC)) !=
+		     0) ||
+	    (status & ~(ACPI_PM1_PWRBTN | ACPI_PM1_RTC | ACPI_PM1_WAK)) ||
+	    !(control & ACPI_PM1_SCI_EN) || (control & ACPI_PM1_SLP_EN))
 		abort();
 	if (d->ged.level[ACPI_GED_GSI])
 		abort();

@@ -65,8 +65,8 @@ static void add_platform(struct vm *vm)
 {
 	static const struct irq_line com1 = {no_irq, NULL, SERIAL_COM1_GSI};
 	static const struct irq_line kbd = {no_irq, NULL, I8042_KEYBOARD_GSI};
-	static const struct acpi_power_events power = {no_event, no_event,
-						       NULL};
+	static const struct acpi_power_events power = {
+		.poweroff = no_event, .reset = no_event}; /* S3 ignored */
 
 	vm->serial = serial_8250_create(&com1, -1);
 	must(io_bus_register(&vm->pio_bus, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,

@@ -18,6 +18,7 @@
 #include "devices/fw_cfg.h"
 #include "config/config_check.h"
 #include "control/instance.h"
+#include "control/migration_control.h"
 #include "control/snapshot_control.h"
 #include "util/log.h"
 #include "util/size.h"
@@ -1130,6 +1131,15 @@ int run_command_execute(struct run_request *request,
 		instance_destroy(instance);
 		discard_request(request);
 		return TERN_EXIT_USAGE;
+	}
+	/* The migration listener before the API socket: whoever sees the API
+	 * answer may send the source at once (ternd does). */
+	if (instance && instance->incoming_address &&
+	    instance_migration_listen(instance, &err)) {
+		fprintf(stderr, "tern: %s\n", err.message);
+		instance_destroy(instance);
+		discard_request(request);
+		return TERN_EXIT_RUNTIME_ERROR;
 	}
 	if (instance && request->api_sock)
 		server = api_server_start(request->api_sock, instance,

@@ -86,6 +86,7 @@ struct instance {
 	struct migration_job *migration;
 	struct migration_transport_config migration_transport;
 	const char *incoming_address; /* --incoming; NULL: none */
+	struct migration_listener *incoming_listener; /* bound, not accepted */
 	struct migration_stream *incoming_stream;
 	struct migration_machine incoming_machine;
 

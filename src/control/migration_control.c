@@ -253,6 +253,8 @@ void instance_migration_free(struct instance *inst)
 	inst->migration = NULL;
 	migration_stream_close(inst->incoming_stream);
 	inst->incoming_stream = NULL;
+	migration_listener_close(inst->incoming_listener);
+	inst->incoming_listener = NULL;
 	migration_transport_config_free(&inst->migration_transport);
 }
 
@@ -305,6 +307,18 @@ static int accept_authenticated(struct migration_listener *l, int signal_fd,
 	}
 }
 
+int instance_migration_listen(struct instance *inst, struct tern_error *err)
+{
+	int ret = migration_listener_open(inst->incoming_address,
+					  &inst->migration_transport,
+					  &inst->incoming_listener, err);
+
+	if (!ret)
+		log_info("waiting for an incoming migration on %s",
+			 inst->incoming_address);
+	return ret;
+}
+
 int instance_migration_accept(struct instance *inst, int signal_fd,
 			      int *stopped_by_signal, int *stop_signal,
 			      struct tern_error *err)
@@ -315,13 +329,13 @@ int instance_migration_accept(struct instance *inst, int signal_fd,
 	int ret;
 
 	*stopped_by_signal = 0;
-	ret = migration_listener_open(inst->incoming_address,
-				      &inst->migration_transport, &listener,
-				      err);
-	if (ret)
-		return ret;
-	log_info("waiting for an incoming migration on %s",
-		 inst->incoming_address);
+	if (!inst->incoming_listener) {
+		ret = instance_migration_listen(inst, err);
+		if (ret)
+			return ret;
+	}
+	listener = inst->incoming_listener;
+	inst->incoming_listener = NULL;
 	ret = accept_authenticated(listener, signal_fd, stopped_by_signal,
 				   stop_signal, &stream, err);
 	/* One migration: nobody else may connect from now on. */
@@ -371,5 +385,7 @@ int instance_migration_acknowledge(struct instance *inst,
 
 	migration_stream_close(inst->incoming_stream);
 	inst->incoming_stream = NULL;
+	migration_listener_close(inst->incoming_listener);
+	inst->incoming_listener = NULL;
 	return ret;
 }

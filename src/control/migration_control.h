@@ -29,7 +29,12 @@ void instance_migration_free(struct instance *inst);
 #define MIGRATION_LINGER_MS 3000
 void instance_migration_linger(struct instance *inst);
 
-/* Destination, main thread: listens on inst->incoming_address, accepts one
+/* Destination: binds inst->incoming_address before tern's API socket
+ * exists, so a manager that sees the API answer (ternd) may let the
+ * source connect at once. */
+int instance_migration_listen(struct instance *inst, struct tern_error *err);
+/* Destination, main thread: listens on inst->incoming_address (bound
+ * already when instance_migration_listen ran), accepts one
  * source that passes the TLS handshake (inst->migration_transport) and
  * reads the VM's shape into inst->config. Returns 0, 1 when a
  * stop signal came first (outcome set), or an error. */

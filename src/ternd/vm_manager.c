@@ -182,7 +182,7 @@ static void jail_cleanup(struct vm_manager *m, const char *name)
 }
 
 static void end_start(struct vm_manager *m, const char *name,
-		      const char *reason);
+		      const char *reason, int asked);
 static void serve_starts(struct vm_manager *m);
 
 /* Records the end of a followed VM's process and stops following it. */
@@ -195,6 +195,11 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 	int clean = vm_process_finish(&vm->proc, how, sizeof(how));
 	const char *event = asked || clean ? "stopped" : "crashed";
 
+	/* A tern that ends on its own while its start waits failed to start,
+	 * whichever of the loop's exit watch and the start's probe sees it
+	 * first (probe_start says the same). */
+	if (!asked && find_start(m, vm->name))
+		why = "failed to start";
 	snprintf(reason, sizeof(reason), "%s (tern %s)", why, how);
 	/* A migration's end: "migrated to ...", or why it failed. */
 	vm_migrations_tern_exited(m->migrations, vm->name, clean, asked, how,
@@ -211,7 +216,7 @@ static void record_exit(struct vm_manager *m, struct live_vm *vm,
 		log_error("VM '%s' stopped, but recording it failed: %s",
 			  vm->name, err.message);
 	log_info("VM '%s' is shut off: %s", vm->name, reason);
-	end_start(m, vm->name, reason);
+	end_start(m, vm->name, reason, asked);
 	remove_live(m, vm);
 }
 
@@ -796,19 +801,32 @@ static void start_told(struct pending_start *p, struct vm_manager *m, int ret,
 /* record_exit's: a VM that ends while its start waits (a destroy, or a
  * tern that ended between two probes) fails that start. */
 static void end_start(struct vm_manager *m, const char *name,
-		      const char *reason)
+		      const char *reason, int asked)
 {
 	struct pending_start *p = find_start(m, name);
 	struct pending_start copy;
 	struct tern_error err;
+	char log_path[4200], line[300];
+	int ret;
 
 	if (!p || p->probing)
 		return;
 	copy = *p;
 	remove_start(m, p);
-	tern_error_set(&err, EBUSY, "VM '%s' did not finish starting: %s",
-		       copy.name, reason);
-	start_told(&copy, m, -EBUSY, &err);
+	if (asked) {
+		ret = tern_error_set(&err, EBUSY,
+				     "VM '%s' did not finish starting: %s",
+				     copy.name, reason);
+	} else {
+		vm_manager_path(m, copy.name, VM_FILE_LOG, log_path,
+				sizeof(log_path));
+		file_last_line(log_path, line, sizeof(line));
+		ret = tern_error_set(&err, EREMOTEIO,
+				     "VM '%s' failed to start: %s (log: %s)",
+				     copy.name, line[0] ? line : reason,
+				     log_path);
+	}
+	start_told(&copy, m, ret, &err);
 }
 
 /* One look at a starting VM: 1 when its tern answers with the VM

@@ -1155,6 +1155,7 @@ def config_file_with_every_device_boots_and_reads_back():
                        "free_page_reporting": False},
            "entropy": {},
            "pmem": [],
+           "memory-hotplug": None,
            "mmds-config": None,
            # restart: the power-on state of every device is taken at start
            "tern": {"serial": "none", "on_reboot": "restart"}}

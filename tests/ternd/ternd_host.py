@@ -266,6 +266,51 @@ class Host:
         return False
 
 
+# Two hosts for migration: SRC_IP and DST_IP on a veth pair.
+SRC_IP, DST_IP = "10.77.0.1", "10.77.0.2"
+
+
+@contextlib.contextmanager
+def two_namespaces():
+    """Two fresh network namespaces held by sleeping processes, joined by a
+    veth pair with SRC_IP and DST_IP; yields their nsenter prefixes. The
+    namespaces, and the pair with them, go when the holders are killed."""
+    holders = [subprocess.Popen(["unshare", "--net", "sleep", "infinity"]) for _ in range(2)]
+    try:
+        own = os.readlink("/proc/self/ns/net")
+        prefixes = []
+        for holder in holders:
+            ns_path = f"/proc/{holder.pid}/ns/net"
+            wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
+            prefixes.append(["nsenter", f"--net={ns_path}"])
+            sh(*prefixes[-1], "ip", "link", "set", "lo", "up")
+        a, b = prefixes
+        sh(*a, "ip", "link", "add", "mig0", "type", "veth", "peer", "name", "mig1",
+           "netns", str(holders[1].pid))
+        sh(*a, "ip", "addr", "add", f"{SRC_IP}/24", "dev", "mig0")
+        sh(*a, "ip", "link", "set", "mig0", "up")
+        sh(*b, "ip", "addr", "add", f"{DST_IP}/24", "dev", "mig1")
+        sh(*b, "ip", "link", "set", "mig1", "up")
+        yield a, b
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def two_hosts(src_args=(), dst_args=()):
+    with two_namespaces() as (ns_a, ns_b), Host() as src, Host() as dst:
+        src.start(wrapper=ns_a, args=src_args)
+        dst.start(wrapper=ns_b, args=dst_args)
+        yield src, dst
+
+
+def migrate(src, dst, name, *extra, listen=DST_IP, check=None):
+    args = ["migrate", name, dst.sock] + (["--listen-address", listen] if listen else [])
+    return src.ctl(*args, *extra, check=check)
+
+
 def setup():
     for path in (TERND, TERNCTL, TERN):
         if not os.access(path, os.X_OK):

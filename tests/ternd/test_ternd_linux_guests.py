@@ -9,7 +9,7 @@ snapshot and revert, kill -9 of ternd while all three run (listed as
 running after it, console and API working), autostart at the next ternd
 start, a shutdown through the ACPI power button that the guest obeys, and
 nothing left behind. Then a Linux guest moved live between two ternds, each
-in a network namespace of its own (test_ternd_migrate.py's pair of hosts):
+in a network namespace of its own (ternd_host.py's pair of hosts):
 what it kept in RAM and its console are there on the destination.
 
 tests/run runs it once, against the plain build (TERND_PLAIN_ONLY): it
@@ -25,9 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import test_with_timeout  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
 from ternd_host import (main, Host, console_log, guest_paths,  # noqa: E402
-                        netns, network_tools_missing, setup as host_setup, sh,
-                        wait_console, wait_until)
-from test_ternd_migrate import two_hosts, migrate  # noqa: E402
+                        migrate, netns, network_tools_missing, setup as host_setup,
+                        sh, two_hosts, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
 MEM_MIB = 192

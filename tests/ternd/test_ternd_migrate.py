@@ -14,63 +14,20 @@ the guest runs on at the source, the destination drops what it made.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
-import contextlib
 import os
 import struct
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import test_in_builds_where, test_with_timeout  # noqa: E402
-from ternd_host import main, ROOT, Host, setup as host_setup, sh, wait_until  # noqa: E402
+from ternd_host import (main, ROOT, setup as host_setup, wait_until,  # noqa: E402
+                        SRC_IP, DST_IP, two_hosts, migrate)
 
 # Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
 COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
 COUNTER = 0x70000
-SRC_IP, DST_IP = "10.77.0.1", "10.77.0.2"
-
-
-@contextlib.contextmanager
-def two_namespaces():
-    """Two fresh network namespaces held by sleeping processes, joined by a
-    veth pair with SRC_IP and DST_IP; yields their nsenter prefixes. The
-    namespaces, and the pair with them, go when the holders are killed."""
-    holders = [subprocess.Popen(["unshare", "--net", "sleep", "infinity"]) for _ in range(2)]
-    try:
-        own = os.readlink("/proc/self/ns/net")
-        prefixes = []
-        for holder in holders:
-            ns_path = f"/proc/{holder.pid}/ns/net"
-            wait_until(lambda: os.readlink(ns_path) != own, what="unshare --net")
-            prefixes.append(["nsenter", f"--net={ns_path}"])
-            sh(*prefixes[-1], "ip", "link", "set", "lo", "up")
-        a, b = prefixes
-        sh(*a, "ip", "link", "add", "mig0", "type", "veth", "peer", "name", "mig1",
-           "netns", str(holders[1].pid))
-        sh(*a, "ip", "addr", "add", f"{SRC_IP}/24", "dev", "mig0")
-        sh(*a, "ip", "link", "set", "mig0", "up")
-        sh(*b, "ip", "addr", "add", f"{DST_IP}/24", "dev", "mig1")
-        sh(*b, "ip", "link", "set", "mig1", "up")
-        yield a, b
-    finally:
-        for holder in holders:
-            holder.kill()
-            holder.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def two_hosts(src_args=(), dst_args=()):
-    with two_namespaces() as (ns_a, ns_b), Host() as src, Host() as dst:
-        src.start(wrapper=ns_a, args=src_args)
-        dst.start(wrapper=ns_b, args=dst_args)
-        yield src, dst
-
-
-def migrate(src, dst, name, *extra, listen=DST_IP, check=None):
-    args = ["migrate", name, dst.sock] + (["--listen-address", listen] if listen else [])
-    return src.ctl(*args, *extra, check=check)
 
 
 def state(h, name):
