@@ -341,8 +341,8 @@ def kata_config(p):
         drives.append({"drive_id": f"drive_{i}", "path_on_host": empty_file(f"drive_{i}"),
                        "is_root_device": False, "is_read_only": False})
     return {
-        "boot-source": {"kernel_image_path": p["GUEST_BZIMAGE"], "initrd_path": p["GUEST_INITRAMFS"],
-                        "boot_args": KATA_BOOT_ARGS},
+        "boot-source": {"kernel_image_path": p["GUEST_BZIMAGE"],
+                        "initrd_path": p["GUEST_INITRAMFS"], "boot_args": KATA_BOOT_ARGS},
         "machine-config": {"smt": False, "mem_size_mib": 256, "vcpu_count": 1},
         "vsock": {"guest_cid": 3, "uds_path": in_work("kata-hvsock"), "vsock_id": "root"},
         "logger": {"level": "Debug", "log_path": in_work("logs.fifo")},
@@ -355,7 +355,8 @@ KATA_AFTER_BOOT = [
     ("GET", "/", None, 200),                          # waitVMMRunning
     # A container's block device hot-plugged into the pool's first slot,
     # then unplugged: the slot's empty file back.
-    ("PATCH", "/drives/drive_0", {"drive_id": "drive_0", "path_on_host": "@WORK@/container.img"}, 204),
+    ("PATCH", "/drives/drive_0",
+     {"drive_id": "drive_0", "path_on_host": "@WORK@/container.img"}, 204),
     ("PATCH", "/drives/drive_0", {"drive_id": "drive_0", "path_on_host": "@WORK@/drive_0"}, 204),
 ]
 
