@@ -261,9 +261,10 @@ def firecracker_go_sdk():
 # requests. Run as `firectl --kernel K --initrd-path I --root-drive R -l LOG
 # --kernel-opts ARGS`, ARGS being firectl's default without `noapic`: with
 # it the Debian kernel has no interrupt controller at all under tern's
-# hardware-reduced ACPI tables (Linux sets up no legacy PIC there), so the
-# console's open fails and the guest's init reboots at once (docs/api.md,
-# "Firecracker's clients"). Every request is as firectl sends it.
+# hardware-reduced ACPI tables (Linux sets up no legacy PIC there): no
+# init output reaches the console and the guest reboots at once
+# (docs/api.md, "Firecracker's clients"). Every request is as firectl
+# sends it.
 FIRECTL_DEFAULT_BOOT_ARGS = "ro console=ttyS0 noapic reboot=k panic=1 pci=off nomodules"
 FIRECTL_BOOT_ARGS = FIRECTL_DEFAULT_BOOT_ARGS.replace(" noapic", "")
 FIRECTL_SEQUENCE = [
