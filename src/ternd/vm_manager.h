@@ -23,8 +23,12 @@
 #include "ternd/volume_pool.h"
 #include "util/error.h"
 
-/* How long a started tern has to answer on its API socket. */
-#define VM_START_TIMEOUT_MS 15000
+/* How long a started tern has to answer on its API socket: generous,
+ * since many terns setting up at once on a busy host (bench/density: 16
+ * on 2 CPUs) or a large prefaulted guest take seconds each, and a hung
+ * tern is rare; under ternctl's own 60 s (TERNCTL_TIMEOUT_S), so ternctl
+ * always gets ternd's answer. */
+#define VM_START_TIMEOUT_MS 45000
 /* destroy: SIGTERM, this long, then SIGKILL. */
 #define VM_DESTROY_GRACE_MS 5000
 
