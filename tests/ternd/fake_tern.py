@@ -57,10 +57,12 @@ def look_like_tern():
         return
     d = f"/tmp/fake-tern-{os.getuid()}"
     os.makedirs(d, exist_ok=True)
-    try:
-        os.symlink(os.path.abspath(__file__), os.path.join(d, "run"))
-    except FileExistsError:
-        pass
+    # Always (re)point the link: one left by a checkout since deleted
+    # would dangle, and every fake tern would fail to start. A private
+    # name renamed over "run" is atomic for fake terns starting together.
+    private = os.path.join(d, f"run.{os.getpid()}")
+    os.symlink(os.path.abspath(__file__), private)
+    os.replace(private, os.path.join(d, "run"))
     os.chdir(d)
     os.execv(sys.executable, [sys.executable, "run"] + sys.argv[2:])
 
