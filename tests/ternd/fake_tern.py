@@ -6,7 +6,9 @@ running VM and GET /metrics with the text in $FAKE_TERN_METRICS/NAME
 chooses what each "VM" exports, hostile text included, without KVM.
 
 $FAKE_TERN_DELAY seconds (default 0) pass before it listens: a VM that
-takes that long to start (test_ternd_parallel_start.py); a file
+takes that long to start (test_ternd_parallel_start.py); then, with
+$FAKE_TERN_GATE set, it waits until that file exists, so a test decides
+when the VMs come up instead of racing a delay; a file
 $FAKE_TERN_DELAY_FAIL/NAME makes it exit with status 1 instead."""
 import http.server
 import os
@@ -73,6 +75,9 @@ def main():
     sock = argv[argv.index("--api-sock") + 1]
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     time.sleep(float(os.environ.get("FAKE_TERN_DELAY", "0")))
+    gate = os.environ.get("FAKE_TERN_GATE")
+    while gate and not os.path.exists(gate):
+        time.sleep(0.05)
     fail = os.environ.get("FAKE_TERN_DELAY_FAIL")
     if fail and os.path.exists(os.path.join(fail, os.path.basename(os.path.dirname(sock)))):
         print("fake tern: told to fail", file=sys.stderr)
