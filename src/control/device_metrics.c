@@ -84,8 +84,91 @@ static void single_sample(struct metrics_out *out, const char *name,
 	metrics_sample(out, name, (double)value, NULL);
 }
 
-static void write_memory_hotplug(struct virtio_device *vdev,
-				 struct metrics_out *out);
+/* One unlabelled sample per field of a device's statistics. */
+struct single_metric {
+	const char *name;
+	enum metrics_type type;
+	const char *help;
+	size_t offset; /* of a uint64_t (atomic or not) in the stats */
+};
+
+#define SINGLE_METRICS(table) (table), sizeof(table) / sizeof((table)[0])
+
+static void write_single_metrics(struct metrics_out *out,
+				 const struct single_metric *table,
+				 size_t count, const void *stats, bool atomic)
+{
+	for (size_t i = 0; i < count; i++) {
+		const char *field = (const char *)stats + table[i].offset;
+		uint64_t value = atomic ? load((const _Atomic uint64_t *)field)
+					: *(const uint64_t *)field;
+
+		single_sample(out, table[i].name, table[i].type, table[i].help,
+			      value);
+	}
+}
+
+#define BALLOON(field) offsetof(struct virtio_balloon_info, field)
+static const struct single_metric balloon_metrics[] = {
+	{"tern_balloon_target_bytes", METRICS_GAUGE,
+	 "What the balloon asks the guest to give back.",
+	 BALLOON(target_bytes)},
+	{"tern_balloon_actual_bytes", METRICS_GAUGE,
+	 "What the guest says its balloon holds.", BALLOON(actual_bytes)},
+	{"tern_balloon_inflated_pages_total", METRICS_COUNTER,
+	 "4 KiB pages the guest inflated.", BALLOON(inflated_pages)},
+	{"tern_balloon_deflated_pages_total", METRICS_COUNTER,
+	 "4 KiB pages the guest deflated.", BALLOON(deflated_pages)},
+	{"tern_balloon_released_bytes_total", METRICS_COUNTER,
+	 "Guest memory given back to the host (madvise).",
+	 BALLOON(released_bytes)},
+	{"tern_balloon_reported_bytes_total", METRICS_COUNTER,
+	 "Of which the guest reported free (free page reporting).",
+	 BALLOON(reported_bytes)},
+	{"tern_balloon_hinted_bytes_total", METRICS_COUNTER,
+	 "Of which the guest hinted free (free page hinting).",
+	 BALLOON(hinted_bytes)},
+	{"tern_balloon_stats_updates_total", METRICS_COUNTER,
+	 "Statistics buffers the guest sent.", BALLOON(stats_updates)},
+};
+
+#define VSOCK(field) offsetof(struct virtio_vsock_stats, field)
+static const struct single_metric vsock_metrics[] = {
+	{"tern_vsock_connections_opened_total", METRICS_COUNTER,
+	 "Vsock connections that reached ESTABLISHED.",
+	 VSOCK(connections_opened)},
+	{"tern_vsock_connections_refused_total", METRICS_COUNTER,
+	 "Vsock connection requests refused (either side).",
+	 VSOCK(connections_refused)},
+	{"tern_vsock_connections_active", METRICS_GAUGE,
+	 "Vsock connections open now.", VSOCK(connections_active)},
+	{"tern_vsock_resets_sent_total", METRICS_COUNTER,
+	 "RST packets sent to the guest.", VSOCK(resets_sent)},
+	{"tern_vsock_credit_updates_sent_total", METRICS_COUNTER,
+	 "Credit updates sent to the guest.", VSOCK(credit_updates_sent)},
+	{"tern_vsock_bad_packets_total", METRICS_COUNTER,
+	 "Packets from the guest that failed to parse.", VSOCK(bad_packets)},
+};
+
+#define MEM(field) offsetof(struct virtio_mem_info, field)
+static const struct single_metric memory_hotplug_metrics[] = {
+	{"tern_memory_hotplug_region_bytes", METRICS_GAUGE,
+	 "Hotpluggable memory the guest may plug (virtio-mem).",
+	 MEM(region_size)},
+	{"tern_memory_hotplug_requested_bytes", METRICS_GAUGE,
+	 "Hotpluggable memory the host asks the guest to plug.",
+	 MEM(requested_size)},
+	{"tern_memory_hotplug_plugged_bytes", METRICS_GAUGE,
+	 "Hotpluggable memory the guest has plugged.", MEM(plugged_size)},
+	{"tern_memory_hotplug_slots_present", METRICS_GAUGE,
+	 "KVM memory slots of hotpluggable memory the guest can reach.",
+	 MEM(slots_present)},
+	{"tern_memory_hotplug_plugged_bytes_total", METRICS_COUNTER,
+	 "Bytes the guest plugged.", MEM(plug_bytes)},
+	{"tern_memory_hotplug_unplugged_bytes_total", METRICS_COUNTER,
+	 "Bytes the guest unplugged (given back to the host).",
+	 MEM(unplug_bytes)},
+};
 
 static void write_balloon(struct virtio_device *balloon,
 			  struct metrics_out *out)
@@ -93,54 +176,29 @@ static void write_balloon(struct virtio_device *balloon,
 	struct virtio_balloon_info info;
 
 	virtio_balloon_get_info(balloon, &info);
-	single_sample(out, "tern_balloon_target_bytes", METRICS_GAUGE,
-		      "What the balloon asks the guest to give back.",
-		      info.target_bytes);
-	single_sample(out, "tern_balloon_actual_bytes", METRICS_GAUGE,
-		      "What the guest says its balloon holds.",
-		      info.actual_bytes);
-	single_sample(out, "tern_balloon_inflated_pages_total", METRICS_COUNTER,
-		      "4 KiB pages the guest inflated.", info.inflated_pages);
-	single_sample(out, "tern_balloon_deflated_pages_total", METRICS_COUNTER,
-		      "4 KiB pages the guest deflated.", info.deflated_pages);
-	single_sample(out, "tern_balloon_released_bytes_total", METRICS_COUNTER,
-		      "Guest memory given back to the host (madvise).",
-		      info.released_bytes);
-	single_sample(out, "tern_balloon_reported_bytes_total", METRICS_COUNTER,
-		      "Of which the guest reported free (free page "
-		      "reporting).",
-		      info.reported_bytes);
-	single_sample(out, "tern_balloon_hinted_bytes_total", METRICS_COUNTER,
-		      "Of which the guest hinted free (free page hinting).",
-		      info.hinted_bytes);
-	single_sample(out, "tern_balloon_stats_updates_total", METRICS_COUNTER,
-		      "Statistics buffers the guest sent.", info.stats_updates);
+	write_single_metrics(out, SINGLE_METRICS(balloon_metrics), &info,
+			     false);
 }
 
 static void write_vsock(struct virtio_device *vsock, struct metrics_out *out)
 {
-	const struct virtio_vsock_stats *stats = virtio_vsock_stats(vsock);
+	write_single_metrics(out, SINGLE_METRICS(vsock_metrics),
+			     virtio_vsock_stats(vsock), true);
+}
 
-	single_sample(out, "tern_vsock_connections_opened_total",
+static void write_memory_hotplug(struct virtio_device *vdev,
+				 struct metrics_out *out)
+{
+	struct virtio_mem_info info;
+
+	virtio_mem_get_info(vdev, &info);
+	write_single_metrics(out, SINGLE_METRICS(memory_hotplug_metrics), &info,
+			     false);
+	single_sample(out, "tern_memory_hotplug_failed_requests_total",
 		      METRICS_COUNTER,
-		      "Vsock connections that reached ESTABLISHED.",
-		      load(&stats->connections_opened));
-	single_sample(out, "tern_vsock_connections_refused_total",
-		      METRICS_COUNTER,
-		      "Vsock connection requests refused (either side).",
-		      load(&stats->connections_refused));
-	single_sample(out, "tern_vsock_connections_active", METRICS_GAUGE,
-		      "Vsock connections open now.",
-		      load(&stats->connections_active));
-	single_sample(out, "tern_vsock_resets_sent_total", METRICS_COUNTER,
-		      "RST packets sent to the guest.",
-		      load(&stats->resets_sent));
-	single_sample(out, "tern_vsock_credit_updates_sent_total",
-		      METRICS_COUNTER, "Credit updates sent to the guest.",
-		      load(&stats->credit_updates_sent));
-	single_sample(out, "tern_vsock_bad_packets_total", METRICS_COUNTER,
-		      "Packets from the guest that failed to parse.",
-		      load(&stats->bad_packets));
+		      "Plug, unplug and state requests refused as invalid.",
+		      info.plug_fails + info.unplug_fails +
+			      info.unplug_all_fails + info.state_fails);
 }
 
 struct net_counter {
@@ -344,39 +402,6 @@ static void fc_memory_hotplug(struct virtio_device *vdev, json_t *doc)
 	values[11] = info.state_fails;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		fc_metrics_add(doc, "memory_hotplug", keys[i].key, values[i]);
-}
-
-static void write_memory_hotplug(struct virtio_device *vdev,
-				 struct metrics_out *out)
-{
-	struct virtio_mem_info info;
-
-	virtio_mem_get_info(vdev, &info);
-	single_sample(out, "tern_memory_hotplug_region_bytes", METRICS_GAUGE,
-		      "Hotpluggable memory the guest may plug (virtio-mem).",
-		      info.region_size);
-	single_sample(out, "tern_memory_hotplug_requested_bytes", METRICS_GAUGE,
-		      "Hotpluggable memory the host asks the guest to plug.",
-		      info.requested_size);
-	single_sample(out, "tern_memory_hotplug_plugged_bytes", METRICS_GAUGE,
-		      "Hotpluggable memory the guest has plugged.",
-		      info.plugged_size);
-	single_sample(out, "tern_memory_hotplug_slots_present", METRICS_GAUGE,
-		      "KVM memory slots of hotpluggable memory the guest can "
-		      "reach.",
-		      info.slots_present);
-	single_sample(out, "tern_memory_hotplug_plugged_bytes_total",
-		      METRICS_COUNTER, "Bytes the guest plugged.",
-		      info.plug_bytes);
-	single_sample(out, "tern_memory_hotplug_unplugged_bytes_total",
-		      METRICS_COUNTER,
-		      "Bytes the guest unplugged (given back to the host).",
-		      info.unplug_bytes);
-	single_sample(out, "tern_memory_hotplug_failed_requests_total",
-		      METRICS_COUNTER,
-		      "Plug, unplug and state requests refused as invalid.",
-		      info.plug_fails + info.unplug_fails +
-			      info.unplug_all_fails + info.state_fails);
 }
 
 static void fc_entropy(struct virtio_device *vdev, json_t *doc)
