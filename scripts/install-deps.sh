@@ -30,6 +30,7 @@ packages=(
 	grub-pc-bin grub-common fdisk  # the GRUB disk it boots (guest/build-debian-disk.sh)
 	e2fsprogs              # mke2fs in the guest image, debugfs in disk tests
 	python3 python3-pexpect                 # guest and CLI tests
+	pyflakes3              # the format suite checks every Python file
 	util-linux iproute2 procps
 	fio iperf3             # guest userland of bench/blk and bench/net
 )

@@ -5,7 +5,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import time
 
 

@@ -7,7 +7,6 @@ InstanceStart build a real VM on /dev/kvm; without one (this machine, no
 KVM) the start-time tests skip and tests/run api runs them in the test host.
 
 TERN=build/asan/tern runs the same tests against the sanitizer build."""
-import json
 import os
 import signal
 import subprocess

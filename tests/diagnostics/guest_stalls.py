@@ -331,7 +331,7 @@ def one_run(workload, config, transcript_dir, trace=None):
             if trace:
                 tail = trace.stop_and_tail()
                 run["trace"] = tail
-                print(f"# last kvm trace events of the failed run:\n"
+                print("# last kvm trace events of the failed run:\n"
                       + "".join(tail.splitlines(True)[-60:]), flush=True)
             return f"{ended} after {phases} ({type(e).__name__})"
         finally:
