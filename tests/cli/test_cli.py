@@ -660,6 +660,26 @@ def disk_image_of_odd_size_hides_its_partial_sector_with_a_warning():
 
 
 @test
+def noapic_with_reduced_acpi_is_warned_about():
+    """A noapic command line gets full ACPI unless --acpi says otherwise
+    (docs/api.md, "Firecracker's clients"); --acpi reduced with noapic
+    leaves a Linux guest no interrupt controller: tern says so and runs."""
+    needs_kvm()
+    kernel = built_guest("multiboot_aout.bin")
+    base = ["run", "--kernel", kernel, "--debug-exit=0xf4", "--memory", "64M",
+            "--log-level", "warn", "--cmdline", "console=ttyS0 noapic"]
+    result = tern(*base, "--acpi", "reduced")
+    assert result.returncode == 43, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "noapic" in lines[0] and \
+        "no interrupt controller" in lines[0], lines
+    for extra in ([], ["--acpi", "full"]):
+        result = tern(*base, *extra)
+        assert result.returncode == 43, (extra, result.returncode, result.stderr)
+        assert result.stderr == "", (extra, result.stderr)
+
+
+@test
 def sigusr2_logs_each_vcpus_report_and_tern_runs_on():
     needs_kvm()
     kernel = built_guest("spin32-pvh.elf")
