@@ -1,15 +1,20 @@
 /* Fuzz target: virtio-blk requests (src/virtio/virtio_blk.c and its
  * decoder) from a hostile driver, on a 1 MiB image in /dev/shm and either
- * block engine, requests completing through the watched completion fd. */
+ * block engine, requests completing through the watched completion fd.
+ * The image has a partial sector after its last whole one, as Firecracker
+ * takes such files: no request may reach it (checked after each input). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fuzz_virtio.h"
 #include "virtio/virtio_blk.h"
 
 #define IMAGE_SIZE (1u << 20)
+#define TAIL_SIZE 100
+#define TAIL_BYTE 0xe7
 
 static char image_path[64];
 
@@ -20,6 +25,7 @@ static void remove_image(void)
 
 static const char *image(void)
 {
+	uint8_t tail[TAIL_SIZE];
 	int fd;
 
 	if (image_path[0])
@@ -27,11 +33,28 @@ static const char *image(void)
 	snprintf(image_path, sizeof(image_path), "/dev/shm/tern-fuzz-blk-%d",
 		 (int)getpid());
 	fd = open(image_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || ftruncate(fd, IMAGE_SIZE) < 0)
+	memset(tail, TAIL_BYTE, sizeof(tail));
+	if (fd < 0 || pwrite(fd, tail, sizeof(tail), IMAGE_SIZE) != TAIL_SIZE)
 		abort();
 	close(fd);
 	atexit(remove_image);
 	return image_path;
+}
+
+/* The partial sector is as written and the file as long as it was. */
+static void check_tail(void)
+{
+	uint8_t tail[TAIL_SIZE + 1];
+	int fd = open(image_path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : pread(fd, tail, sizeof(tail), IMAGE_SIZE);
+
+	if (fd >= 0)
+		close(fd);
+	if (n != TAIL_SIZE)
+		abort();
+	for (size_t i = 0; i < TAIL_SIZE; i++)
+		if (tail[i] != TAIL_BYTE)
+			abort();
 }
 
 static unsigned failures_in_a_row;
@@ -68,5 +91,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_driver_init(&d, vdev->queue_count);
 	fuzz_device_attach(&d, vdev, &in);
 	fuzz_device_run(&d, &in);
+	check_tail();
 	return 0;
 }

@@ -55,12 +55,11 @@ static int image_size(struct block_file *file, const char *path,
 				      "device",
 				      path);
 	}
-	if (file->size % BLOCK_SECTOR_SIZE)
-		return tern_error_set(err, EINVAL,
-				      "disk %s: its size (%llu bytes) is not a "
-				      "multiple of %d bytes",
-				      path, (unsigned long long)file->size,
-				      BLOCK_SECTOR_SIZE);
+	/* As Firecracker: the guest gets the whole sectors, and a partial
+	 * one at the end stays out of its reach (every request is checked
+	 * against size). */
+	file->hidden_bytes = (uint32_t)(file->size % BLOCK_SECTOR_SIZE);
+	file->size -= file->hidden_bytes;
 	return 0;
 }
 
@@ -204,9 +203,12 @@ int block_file_refresh_size(struct block_file *file, const char *path,
 			    struct tern_error *err)
 {
 	uint64_t old = file->size;
+	uint32_t old_hidden = file->hidden_bytes;
 	int ret = image_size(file, path, err);
 
-	if (ret)
+	if (ret) {
 		file->size = old;
+		file->hidden_bytes = old_hidden;
+	}
 	return ret;
 }

@@ -34,7 +34,12 @@ enum block_cache_mode {
 struct block_file {
 	int fd; /* O_DIRECT with cache=none */
 	int buffered_fd; /* cache=none only: for unaligned requests; else -1 */
-	uint64_t size; /* bytes, a multiple of BLOCK_SECTOR_SIZE */
+	/* What the guest may reach: the image's whole sectors, in bytes (a
+	 * multiple of BLOCK_SECTOR_SIZE). */
+	uint64_t size;
+	/* The image's bytes past its last whole sector (0 to 511): never
+	 * read or written, as Firecracker hides them. */
+	uint32_t hidden_bytes;
 	bool readonly;
 	bool is_block_device;
 	enum block_cache_mode cache;
@@ -47,8 +52,9 @@ struct block_file {
 /* Opens path read-write (or read-only) and takes an OFD lock on it: an
  * exclusive one for read-write, a shared one for read-only, so no two VMs
  * (or two disks of one VM) write one image and nobody writes an image
- * another VM reads. Refuses anything but a regular file or a block device,
- * and sizes that are not a multiple of 512. */
+ * another VM reads. Refuses anything but a regular file or a block device.
+ * A size that is not a multiple of 512 is taken: the partial sector at the
+ * end is hidden (size leaves it out, hidden_bytes counts it). */
 int block_file_open(struct block_file *file, const char *path, bool readonly,
 		    enum block_cache_mode cache, struct tern_error *err);
 /* The same without the lock, for a live migration's destination: the

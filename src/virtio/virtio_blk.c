@@ -554,6 +554,21 @@ static uint32_t logical_block_size(const struct block_file *file)
 	return BLOCK_SECTOR_SIZE;
 }
 
+/* Firecracker takes an image whose size is not a multiple of 512 and warns;
+ * so does tern (Kata Containers hands over such files). */
+static void warn_hidden_bytes(const char *path, uint64_t size,
+			      uint32_t hidden_bytes)
+{
+	if (hidden_bytes)
+		log_warn("disk %s: its size (%llu bytes) is not a multiple of "
+			 "%d bytes: the guest sees %llu sectors, the last %u "
+			 "bytes are hidden from it",
+			 path, (unsigned long long)(size + hidden_bytes),
+			 BLOCK_SECTOR_SIZE,
+			 (unsigned long long)(size / BLOCK_SECTOR_SIZE),
+			 hidden_bytes);
+}
+
 static uint64_t fill_config(struct virtio_blk *blk)
 {
 	struct virtio_blk_config *c = &blk->config;
@@ -596,6 +611,7 @@ int virtio_blk_replace_file(struct virtio_device *vdev, const char *path,
 	struct block_file next;
 	bool same = block_file_is(&blk->file, path);
 	uint64_t capacity;
+	uint32_t hidden;
 	int ret = 0;
 
 	/* Opened (and locked) before the device is touched: a file that
@@ -638,7 +654,10 @@ int virtio_blk_replace_file(struct virtio_device *vdev, const char *path,
 	if (blk->starved && can_process(blk))
 		process_queue(blk);
 	capacity = blk->limits.capacity;
+	hidden = blk->file.hidden_bytes;
 	pthread_mutex_unlock(&vdev->lock);
+	if (!ret)
+		warn_hidden_bytes(path, capacity * BLOCK_SECTOR_SIZE, hidden);
 	if (!ret)
 		log_info("disk %s: %s, %llu sectors", path,
 			 same ? "size read again" : "backing file replaced",
@@ -673,6 +692,7 @@ int virtio_blk_create(const struct virtio_blk_options *opts,
 		free(blk);
 		return ret;
 	}
+	warn_hidden_bytes(opts->path, blk->file.size, blk->file.hidden_bytes);
 	ret = block_queue_create(&blk->queue, &blk->file, opts->engine,
 				 VIRTIO_BLK_QUEUE_DEPTH, err);
 	if (ret) {

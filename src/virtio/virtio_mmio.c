@@ -333,6 +333,15 @@ uint32_t virtio_mmio_slot_gsi(int slot)
 	return gsis[slot];
 }
 
+uint32_t virtio_mmio_slot_gsi_pic(int slot)
+{
+	static const uint8_t gsis[VIRTIO_MMIO_MAX_DEVICES] = {
+		3, 6, 7, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+	};
+
+	return gsis[slot];
+}
+
 struct device *virtio_mmio_create(struct virtio_device *vdev, uint64_t base,
 				  uint32_t gsi, int vm_fd, int *error)
 {

@@ -89,6 +89,10 @@ struct virtio_mmio {
  * Firecracker also gives its devices ISA pins. A slot keeps its GSI in
  * every tern version, so a snapshot's devices find theirs again. */
 uint32_t virtio_mmio_slot_gsi(int slot);
+/* The same for a guest that uses the 8259 PIC, not the IOAPIC
+ * (vm/vm_legacy_pic.h): the free ISA pins first, as the PIC has only those,
+ * then 16-23. */
+uint32_t virtio_mmio_slot_gsi_pic(int slot);
 
 struct device *virtio_mmio_create(struct virtio_device *vdev, uint64_t base,
 				  uint32_t gsi, int vm_fd, int *error);

@@ -50,6 +50,7 @@
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_disks.h"
 #include "vm/vm_hyperv.h"
+#include "vm/vm_legacy_pic.h"
 #include "vm/vm_memory_hotplug.h"
 #include "vm/vm_pmem.h"
 #include "vm/vm_reset.h"
@@ -411,6 +412,7 @@ static int create_platform_devices(struct vm *vm, struct tern_error *err)
 		if (ret)
 			return ret;
 	}
+	vm_legacy_pic_warn(&vm->config);
 	if (vm_config_full_acpi(&vm->config)) {
 		/* Full ACPI's PM1 blocks (devices/acpi_pm1.h says why), with
 		 * the fixed power button on the SCI. */

@@ -3,6 +3,7 @@
 #ifndef TERN_VM_VM_CONFIG_H
 #define TERN_VM_VM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -204,14 +205,21 @@ struct vm_config {
 	const char *metrics_properties;
 };
 
+/* vm/vm_legacy_pic.h: a kernel command line with noapic or acpi=off. */
+bool vm_config_guest_uses_pic(const struct vm_config *config);
+
 /* Full ACPI (PM1 event and control blocks, an 8259 PIC the OS must mask:
  * devices/acpi_pm1.h) or hardware-reduced ACPI (GED, sleep registers), as
  * QEMU's pc and microvm machines. A firmware VM is always full: a BIOS
  * programs the PIC. A direct kernel boot is reduced unless --acpi full
- * (kvm-unit-tests' s3 test reads the PM1 blocks from the FADT). */
+ * (kvm-unit-tests' s3 test reads the PM1 blocks from the FADT), or unless
+ * its command line has noapic and --acpi is not given: Linux sets up the
+ * PIC only when the FADT is not hardware-reduced (vm/vm_legacy_pic.h). */
 static inline int vm_config_full_acpi(const struct vm_config *c)
 {
-	return c->firmware_path != NULL || c->acpi_mode == VM_ACPI_FULL;
+	return c->firmware_path != NULL || c->acpi_mode == VM_ACPI_FULL ||
+		(c->acpi_mode == VM_ACPI_DEFAULT &&
+		 vm_config_guest_uses_pic(c));
 }
 
 #define SERIAL_FILE_LIMIT_DEFAULT (256ULL << 20)

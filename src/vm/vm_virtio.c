@@ -9,7 +9,9 @@
 #include "devices/pci/pci_bus.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_pci.h"
+#include "util/log.h"
 #include "vm/vm.h"
+#include "vm/vm_legacy_pic.h"
 
 static int add_pci(struct vm *vm, struct virtio_device *vdev,
 		   struct tern_error *err)
@@ -54,7 +56,17 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 				      "devices (one IOAPIC pin each)",
 				      name, VIRTIO_MMIO_MAX_DEVICES);
 	}
-	gsi = virtio_mmio_slot_gsi(slot);
+	if (vm_config_guest_uses_pic(&vm->config)) {
+		gsi = virtio_mmio_slot_gsi_pic(slot);
+		if (gsi >= VM_LEGACY_PIC_PINS)
+			log_warn("%s: virtio-mmio device %d is on GSI %u, "
+				 "which the guest's PIC (noapic or acpi=off "
+				 "on its command line) does not have: it "
+				 "gets no interrupts",
+				 name, slot + 1, gsi);
+	} else {
+		gsi = virtio_mmio_slot_gsi(slot);
+	}
 	dev = virtio_mmio_create(vdev, base, gsi, vm->fd, &ret);
 	if (!dev) {
 		virtio_device_destroy(vdev);
@@ -80,23 +92,13 @@ static int add_mmio(struct vm *vm, struct virtio_device *vdev,
 	return 0;
 }
 
-static int cmdline_turns_pci_off(const char *cmdline)
-{
-	size_t len = strlen("pci=off");
-
-	for (const char *p = cmdline; p && (p = strstr(p, "pci=off")); p++)
-		if ((p == cmdline || p[-1] == ' ') &&
-		    (p[len] == '\0' || p[len] == ' '))
-			return 1;
-	return 0;
-}
-
 enum virtio_transport vm_config_virtio_transport(const struct vm_config *config)
 {
 	if (config->virtio_transport != VIRTIO_TRANSPORT_AUTO)
 		return config->virtio_transport;
-	return cmdline_turns_pci_off(config->cmdline) ? VIRTIO_TRANSPORT_MMIO
-						      : VIRTIO_TRANSPORT_PCI;
+	return vm_cmdline_has_word(config->cmdline, "pci=off")
+		? VIRTIO_TRANSPORT_MMIO
+		: VIRTIO_TRANSPORT_PCI;
 }
 
 enum virtio_transport vm_virtio_transport(const struct vm *vm)

@@ -159,6 +159,45 @@ def two_disks_one_readonly_which_refuses_writes():
 
 
 @test
+def an_image_of_odd_size_is_its_whole_sectors():
+    """As Firecracker: an image of 4 MiB + 300 bytes is a disk of 8192
+    sectors. The guest writes all of it; a write past it fails; the 300
+    bytes after the last whole sector are as they were; tern's log names
+    the file and the bytes hidden."""
+    img = image("odd", 4 * MIB)
+    tail = b"tern-hidden-tail" * 18 + b"!" * 12
+    with open(img, "ab") as f:
+        f.write(tail)
+    log = img + ".log"
+    try:
+        with guestlib.Guest(cpus=1, memory="256M", extra=["--disk", f"path={img}"],
+                            log_path=log) as guest:
+            load_virtio_blk(guest, 1)
+            assert guest.shell("cat /sys/block/vda/size") == str(4 * MIB // 512)
+            shell_ok(guest, "dd if=/dev/urandom of=/tmp/all bs=64k count=64 2>/dev/null")
+            shell_ok(guest, "dd if=/tmp/all of=/dev/vda bs=64k oflag=direct conv=fsync"
+                            " 2>/dev/null")
+            guest_sum = shell_ok(guest, "sha256sum < /tmp/all").split()[0]
+            out = guest.shell("dd if=/dev/zero of=/dev/vda bs=512 seek=8192 count=1"
+                              " oflag=direct 2>&1; echo status=$?")
+            assert not out.endswith("status=0"), out
+            assert guest.reboot() == 0
+        with open(img, "rb") as f:
+            data = f.read()
+        assert len(data) == 4 * MIB + 300, len(data)
+        assert hashlib.sha256(data[:4 * MIB]).hexdigest() == guest_sum
+        assert data[4 * MIB:] == tail
+        with open(log) as f:
+            text = f.read()
+        assert f"disk {img}: its size ({4 * MIB + 300} bytes) is not a multiple of 512" \
+            in text and "the last 300 bytes are hidden" in text, text[-2000:]
+    finally:
+        os.unlink(img)
+        if os.path.exists(log):
+            os.unlink(log)
+
+
+@test
 def virtio_mmio_transport_carries_the_disk_too():
     img = image("mmio", 8 * MIB)
     try:
@@ -216,11 +255,16 @@ def a_running_drive_takes_a_new_backing_file():
     """PATCH /drives with path_on_host after start (Firecracker's, and how
     Kata Containers plugs a container's disk into a placeholder drive):
     the guest hears of the new capacity through a configuration change,
-    reads the new file's bytes and writes to it, not to the old one."""
+    reads the new file's bytes and writes to it, not to the old one; the
+    new file's partial sector at its end stays out of the guest's reach."""
     first, second = image("swap-first", 4 * MIB), image("swap-second", 8 * MIB)
     for path, words in ((first, b"tern-first-file"), (second, b"tern-other-file")):
         with open(path, "r+b") as f:
             f.write(words)
+    # The new file's size is not a multiple of 512 (Kata's initrd asset in
+    # its rootfs drive): the guest sees its whole sectors only.
+    with open(second, "ab") as f:
+        f.write(b"\xe7" * 100)
     work = tempfile.mkdtemp(prefix="tern-blk-swap-")
     sock, config = os.path.join(work, "api.sock"), os.path.join(work, "vm.json")
     with open(config, "w") as f:
@@ -245,9 +289,15 @@ def a_running_drive_takes_a_new_backing_file():
             assert shell_ok(guest, read_first_sector) == "tern-other-file"
             shell_ok(guest, "printf tern-written | dd of=/dev/vda bs=512 seek=10"
                             " oflag=direct conv=fsync 2>/dev/null")
+            shell_ok(guest, f"dd if=/dev/zero of=/dev/vda bs=512 seek={8 * MIB // 512 - 1}"
+                            " count=1 oflag=direct 2>/dev/null")
+            out = guest.shell(f"dd if=/dev/zero of=/dev/vda bs=512 seek={8 * MIB // 512}"
+                              " count=1 oflag=direct 2>&1; echo status=$?")
+            assert not out.endswith("status=0"), out
             assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == second
             assert guest.reboot() == 0
         assert read_at(second, 10 * 512, 12) == b"tern-written"
+        assert read_at(second, 8 * MIB, 200) == b"\xe7" * 100
         assert read_at(first, 10 * 512, 12) == bytes(12)
     finally:
         os.unlink(first)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/virtio_blk.h>
@@ -487,6 +488,118 @@ static void write_zeroes_and_discard_reach_the_image(void **state)
 	close(fd);
 }
 
+/* Grows the file by `len` bytes (< 512) of value: a partial sector. */
+static void append_partial_sector(const char *path, size_t len, uint8_t value)
+{
+	uint8_t buf[511];
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	assert_true(fd >= 0 && len <= sizeof(buf));
+	memset(buf, value, len);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The file is `whole` bytes then `len` bytes of value, and its last whole
+ * sector holds `last`. */
+static void assert_image_ends(const char *path, uint64_t whole, size_t len,
+			      uint8_t value, uint8_t last)
+{
+	uint8_t buf[512];
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, whole + len);
+	assert_int_equal(pread(fd, buf, len, (off_t)whole), (ssize_t)len);
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(buf[i], value);
+	assert_int_equal(pread(fd, buf, 512, (off_t)whole - 512), 512);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(buf[i], last);
+	close(fd);
+}
+
+static uint64_t config_capacity(struct fixture *f)
+{
+	struct virtio_blk_config config;
+
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_config_read(f->vdev, 0, &config, sizeof(config));
+	pthread_mutex_unlock(&f->vdev->lock);
+	return config.capacity;
+}
+
+/* Requests at and across the end of a disk of `sectors` sectors fail,
+ * each kind of them, and the last sector takes a write of `last`. */
+static void probe_the_end(struct fixture *f, uint64_t sectors, uint8_t last)
+{
+	uint8_t *seg;
+
+	memset(slot_data(f, 0), last, 512);
+	request(f, 0, VIRTIO_BLK_T_OUT, sectors - 1, 512, false);
+	request(f, 1, VIRTIO_BLK_T_OUT, sectors, 512, false);
+	request(f, 2, VIRTIO_BLK_T_OUT, sectors - 1, 1024, false);
+	request(f, 3, VIRTIO_BLK_T_IN, sectors, 512, true);
+	seg = slot_data(f, 4);
+	memset(seg, 0, 16);
+	*(uint64_t *)seg = sectors - 1;
+	*(uint32_t *)(seg + 8) = 2;
+	request(f, 4, VIRTIO_BLK_T_WRITE_ZEROES, 0, 16, false);
+	seg = slot_data(f, 5);
+	memset(seg, 0, 16);
+	*(uint64_t *)seg = sectors;
+	*(uint32_t *)(seg + 8) = 1;
+	request(f, 5, VIRTIO_BLK_T_DISCARD, 0, 16, false);
+	kick(f);
+	assert_true(wait_used(f, 6));
+	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
+	for (unsigned i = 1; i < 6; i++)
+		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_IOERR);
+}
+
+/* As Firecracker: an image of 4 MiB + 100 bytes is a disk of 8192
+ * sectors. The guest writes all of it; the 100 bytes past the last whole
+ * sector stay as they were. A backing file of odd size swapped in after
+ * boot (PATCH /drives) is cut the same way. */
+static void odd_sized_image_ends_at_its_last_whole_sector(void **state)
+{
+	struct fixture *f = *state;
+	struct tern_error err = {{0}};
+	char other[64];
+	int fd;
+
+	append_partial_sector(f->path, 100, 0xe7);
+	start_device(f, false);
+	assert_int_equal(config_capacity(f), IMAGE_SIZE / 512);
+	for (unsigned round = 0; round < IMAGE_SIZE / (16 * 65536); round++) {
+		for (unsigned i = 0; i < 16; i++) {
+			memset(slot_data(f, i), 0x3c, 65536);
+			request(f, i, VIRTIO_BLK_T_OUT,
+				(round * 16 + i) * 128ULL, 65536, false);
+		}
+		kick(f);
+		assert_true(wait_used(f, 16));
+		for (unsigned i = 0; i < 16; i++)
+			assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
+	}
+	probe_the_end(f, IMAGE_SIZE / 512, 0x4d);
+	assert_image_ends(f->path, IMAGE_SIZE, 100, 0xe7, 0x4d);
+
+	snprintf(other, sizeof(other), "/tmp/tern-vblk-XXXXXX");
+	fd = mkstemp(other);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	append_partial_sector(other, 511, 0xd2);
+	assert_int_equal(virtio_blk_replace_file(f->vdev, other, false, &err),
+			 0);
+	assert_int_equal(config_capacity(f), (1 << 20) / 512);
+	probe_the_end(f, (1 << 20) / 512, 0x5e);
+	assert_image_ends(other, 1 << 20, 511, 0xd2, 0x5e);
+	unlink(other);
+}
+
 static void readonly_disk_fails_writes_and_keeps_going(void **state)
 {
 	struct fixture *f = *state;
@@ -711,6 +824,9 @@ int main(void)
 			get_id_and_unknown_and_out_of_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			write_zeroes_and_discard_reach_the_image, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			odd_sized_image_ends_at_its_last_whole_sector, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			readonly_disk_fails_writes_and_keeps_going, setup,

@@ -23,6 +23,7 @@
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_rng.h"
 #include "vm/vm.h"
+#include "vm/vm_legacy_pic.h"
 #include "vm/vm_virtio.h"
 
 #define BASE LAYOUT_VIRTIO_MMIO_GPA
@@ -264,6 +265,56 @@ static void sixteen_mmio_devices_get_distinct_free_pins(void **state)
 	free(vm);
 }
 
+/* A guest on the 8259 PIC (noapic or acpi=off: vm/vm_legacy_pic.h) gets
+ * the PIC's free pins first; noapic alone also turns full ACPI on unless
+ * --acpi says otherwise (Linux sets up no PIC under hardware-reduced
+ * ACPI). */
+static void pic_guests_get_isa_pins_first(void **state)
+{
+	static const uint32_t expected[16] = {3,  6,  7,  10, 11, 13, 14, 15,
+					      16, 17, 18, 19, 20, 21, 22, 23};
+	static const char *const pic_lines[] = {"console=ttyS0 noapic reboot=k",
+						"noapic", "acpi=off pci=off"};
+	static const char *const apic_lines[] = {"console=ttyS0", "noapicx",
+						 "xnoapic", "acpi=offx", NULL};
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct tern_error err = {{0}};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		vm->config.cmdline = pic_lines[i];
+		assert_true(vm_config_guest_uses_pic(&vm->config));
+	}
+	for (size_t i = 0; i < 5; i++) {
+		vm->config.cmdline = apic_lines[i];
+		assert_false(vm_config_guest_uses_pic(&vm->config));
+		assert_false(vm_config_full_acpi(&vm->config));
+	}
+	/* acpi_mode: absent follows noapic, given wins */
+	vm->config.cmdline = "console=ttyS0 noapic";
+	assert_true(vm_config_full_acpi(&vm->config));
+	vm->config.acpi_mode = VM_ACPI_REDUCED;
+	assert_false(vm_config_full_acpi(&vm->config));
+	vm->config.acpi_mode = VM_ACPI_DEFAULT;
+	/* a firmware boots its own command line */
+	vm->config.firmware_path = "bios.bin";
+	assert_false(vm_config_guest_uses_pic(&vm->config));
+	vm->config.firmware_path = NULL;
+
+	vm->fd = -1;
+	vm->config.virtio_transport = VIRTIO_TRANSPORT_MMIO;
+	assert_int_equal(guest_memory_init(&vm->memory, MiB(64)), 0);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(
+			vm_add_virtio_device(vm, virtio_rng_create(), &err), 0);
+		assert_int_equal(vm->virtio_mmio[i].gsi, expected[i]);
+		assert_int_equal(virtio_mmio_slot_gsi_pic(i), expected[i]);
+	}
+	io_bus_destroy_devices(&vm->mmio_bus);
+	guest_memory_destroy(&vm->memory);
+	free(vm);
+}
+
 static void root_disk_is_named_on_the_command_line(void **state)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
@@ -321,6 +372,7 @@ int main(void)
 		T(bad_queue_sets_needs_reset_with_a_config_edge),
 		cmocka_unit_test(mmio_devices_get_slots_gsis_and_cmdline),
 		cmocka_unit_test(sixteen_mmio_devices_get_distinct_free_pins),
+		cmocka_unit_test(pic_guests_get_isa_pins_first),
 		cmocka_unit_test(root_disk_is_named_on_the_command_line),
 		cmocka_unit_test(root_pmem_is_named_on_the_command_line),
 #undef T
