@@ -356,8 +356,8 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		ret = make_dir(p.pending, err);
 	}
 	if (!ret && vm_manager_path(m, vm, VM_FILE_DIR, vm_dir, sizeof(vm_dir)))
-		ret = tern_error_set(err, ENAMETOOLONG, "VM '%s': path too long",
-				     vm);
+		ret = tern_error_set(err, ENAMETOOLONG,
+				     "VM '%s': path too long", vm);
 	if (!ret) {
 		/* A jailed VM's tern (the jail-dir it runs with, whatever
 		 * this ternd's options) writes inside its jail. */

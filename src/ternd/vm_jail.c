@@ -350,8 +350,7 @@ long vm_jail_uid(const char *vm_dir)
 
 /* The jail's directory (the first line of jail-dir) and its uid, from
  * what ternd wrote: BASE/NAME/uUID. */
-static int recorded_jail(const char *vm_dir, char *dir, size_t size,
-			 long *uid)
+static int recorded_jail(const char *vm_dir, char *dir, size_t size, long *uid)
 {
 	char path[4400], buf[8500] = {0}, *end;
 	const char *id;

@@ -74,7 +74,6 @@ struct vm_jail {
 /* Where a running jailed tern writes a snapshot (vm_jail_files.h). */
 #define VM_JAIL_SNAPSHOT_DIR "snapshot"
 
-
 /* Checks the options (ternd must be root; the static tern there). */
 int vm_jail_config_init(struct vm_jail_config *c, const char *state_dir,
 			const char *tern_static, uint32_t uid_base,

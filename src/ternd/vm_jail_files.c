@@ -56,9 +56,9 @@ int vm_jail_stage_open(const char *vm_dir, struct vm_jail_stage *s,
 	if (!ret && mkdirat(s->root_fd, VM_JAIL_SNAPSHOT_DIR, 0700))
 		ret = -errno;
 	if (!ret) {
-		s->dir_fd = openat(s->root_fd, VM_JAIL_SNAPSHOT_DIR,
-				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					   O_CLOEXEC);
+		s->dir_fd =
+			openat(s->root_fd, VM_JAIL_SNAPSHOT_DIR,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (s->dir_fd < 0 || fchown(s->dir_fd, s->uid, s->uid))
 			ret = -errno;
 	}
@@ -72,9 +72,8 @@ int vm_jail_stage_open(const char *vm_dir, struct vm_jail_stage *s,
 	return 0;
 }
 
-int vm_jail_stage_take(struct vm_jail_stage *s, const char *name,
-		       int to_dir_fd, const char *to_dir,
-		       struct tern_error *err)
+int vm_jail_stage_take(struct vm_jail_stage *s, const char *name, int to_dir_fd,
+		       const char *to_dir, struct tern_error *err)
 {
 	struct stat st;
 	int fd;
@@ -123,8 +122,7 @@ void vm_jail_stage_close(struct vm_jail_stage *s)
 	s->dir_fd = s->root_fd = -1;
 }
 
-int vm_jail_put_psk(const char *vm_dir, const char *psk,
-		    struct tern_error *err)
+int vm_jail_put_psk(const char *vm_dir, const char *psk, struct tern_error *err)
 {
 	const char *name = VM_JAIL_PSK + 1;
 	size_t len = strlen(psk);
@@ -141,7 +139,7 @@ int vm_jail_put_psk(const char *vm_dir, const char *psk,
 	fd = openat(root, name,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0400);
 	ok = fd >= 0 && write(fd, psk, len) == (ssize_t)len &&
-	     write(fd, "\n", 1) == 1 && !fchown(fd, uid, uid);
+		write(fd, "\n", 1) == 1 && !fchown(fd, uid, uid);
 	if (fd >= 0)
 		ok = !close(fd) && ok;
 	if (!ok) {

@@ -28,9 +28,8 @@ int vm_jail_stage_open(const char *vm_dir, struct vm_jail_stage *s,
 		       struct tern_error *err);
 /* Moves the file the jailed tern wrote as name into to_dir_fd (as name),
  * root's, 0600; to_dir names that directory in errors. */
-int vm_jail_stage_take(struct vm_jail_stage *s, const char *name,
-		       int to_dir_fd, const char *to_dir,
-		       struct tern_error *err);
+int vm_jail_stage_take(struct vm_jail_stage *s, const char *name, int to_dir_fd,
+		       const char *to_dir, struct tern_error *err);
 /* Removes the directory and what is left in it. */
 void vm_jail_stage_close(struct vm_jail_stage *s);
 

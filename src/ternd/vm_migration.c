@@ -753,8 +753,7 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 		/* A jailed tern opens the key inside its jail. */
 		ret = vm_jail_put_psk(vm_dir, req->psk, err);
 		if (!ret)
-			snprintf(psk_path, sizeof(psk_path), "%s",
-				 VM_JAIL_PSK);
+			snprintf(psk_path, sizeof(psk_path), "%s", VM_JAIL_PSK);
 		else if (ret == -ENOENT)
 			ret = 0;
 	}

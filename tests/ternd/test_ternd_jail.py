@@ -248,12 +248,13 @@ def count_in(h, vm, snap):
     return count
 
 
-def check_catalog_files(h, vm, snap, group=0):
+def check_catalog_files(h, vm, snap, group=0, links=1):
     """The snapshot's files are in the catalog, root's, never the jail's
-    uid's (group: the VM's gid once a revert linked them into a jail)."""
+    uid's (group: the VM's gid once a revert linked them into a jail;
+    links 2 while that jail runs)."""
     for name in ("state", "mem"):
         st = os.lstat(os.path.join(snap_dir(h, vm, snap), name))
-        assert (st.st_uid, st.st_gid, st.st_nlink) == (0, group, 1), (name, st)
+        assert (st.st_uid, st.st_gid, st.st_nlink) == (0, group, links), (name, st)
         assert st.st_mode & 0o777 == (0o640 if group else 0o600), (name, oct(st.st_mode))
 
 
@@ -284,7 +285,7 @@ def a_jailed_vm_s_snapshots_revert_with_the_guest_s_memory():
         pid, again = check_jailed(h, "counter", verb=b"restore")
         assert again == uid, (uid, again)
         assert b"/snapshot-state" in argv(pid), argv(pid)
-        check_catalog_files(h, "counter", "a", group=uid)
+        check_catalog_files(h, "counter", "a", group=uid, links=2)
         h.ok("snapshot-create", "counter", "c")
         c = count_in(h, "counter", "c")
         assert a < c < b, (a, c, b)
