@@ -269,8 +269,10 @@ def jailed_vms_migrate_between_jailing_ternds():
         after = count_in(dst, "counter", "after")
         assert after > before, (before, after)
 
-        # And back, jailed on both sides again.
+        # And back, jailed on both sides again (--undefine-source: the
+        # destination's snapshot first, or the undefine is refused).
         src.ok("undefine", "counter", "--snapshots-too")
+        dst.ok("snapshot-delete", "counter", "after")
         dst.ok("migrate", "counter", src.sock, "--listen-address", SRC_IP,
                "--undefine-source")
         assert "counter" not in dst.listing("--all")
