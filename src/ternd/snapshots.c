@@ -347,14 +347,6 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 				     "%s is in the way, and ternd did not make "
 				     "it (no snapshot '%s' in its catalog)",
 				     p.dir, name);
-	if (!ret)
-		ret = make_dir(p.root, err);
-	if (!ret) {
-		/* Only a snapshot that failed mid-way leaves one (and the
-		 * next start removes it). */
-		remove_tree(p.pending);
-		ret = make_dir(p.pending, err);
-	}
 	if (!ret && vm_manager_path(m, vm, VM_FILE_DIR, vm_dir, sizeof(vm_dir)))
 		ret = tern_error_set(err, ENAMETOOLONG,
 				     "VM '%s': path too long", vm);
@@ -366,8 +358,19 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		if (ret == -ENOENT)
 			ret = 0;
 	}
+	if (!ret)
+		ret = make_dir(p.root, err);
+	if (!ret) {
+		/* Only a snapshot that failed mid-way leaves one (and the
+		 * next start removes it). */
+		remove_tree(p.pending);
+		ret = make_dir(p.pending, err);
+	}
+	if (ret && jailed)
+		vm_jail_stage_close(&stage);
 	if (!ret) {
 		ret = write_files(&r, &p, jailed ? &stage : NULL, &taken, err);
+		/* Nothing of the snapshot stays in the jail. */
 		if (jailed)
 			vm_jail_stage_close(&stage);
 		if (!ret)
