@@ -262,7 +262,11 @@ def check_catalog_files(h, vm, snap, group=0, links=1):
 def a_jailed_vm_s_snapshots_revert_with_the_guest_s_memory():
     with Host() as h:
         h.start(args=ARGS)
-        h.define("counter", kernel=COUNTING_GUEST)
+        # A writable volume: linked into each new jail, as at any start.
+        h.ok("vol-create", "disk", "1M")
+        volume = os.path.join(h.state, "pools", "default", "disk")
+        h.define("counter", kernel=COUNTING_GUEST,
+                 drives=[{"drive_id": "d", "is_root_device": False, "volume": "disk"}])
         h.ok("start", "counter")
         pid, uid = check_jailed(h, "counter")
         time.sleep(2)
@@ -286,6 +290,8 @@ def a_jailed_vm_s_snapshots_revert_with_the_guest_s_memory():
         assert again == uid, (uid, again)
         assert b"/snapshot-state" in argv(pid), argv(pid)
         check_catalog_files(h, "counter", "a", group=uid, links=2)
+        assert os.stat(volume).st_uid == uid
+        assert "drive0" in os.listdir(f"/proc/{pid}/root/")
         h.ok("snapshot-create", "counter", "c")
         c = count_in(h, "counter", "c")
         assert a < c < b, (a, c, b)
@@ -318,6 +324,7 @@ def a_jailed_vm_s_snapshots_revert_with_the_guest_s_memory():
         wait_until(lambda: not pid_alive(pid), what="tern gone")
         # The catalog keeps its files (the jail's links went with it).
         check_catalog_files(h, "counter", "a", group=uid)
+        assert os.stat(volume).st_uid == 0, "the volume was not given back"
         assert len(json.loads(h.ok("snapshot-list", "counter", "--json"))["snapshots"]) == 7
         h.ok("undefine", "counter", "--snapshots-too")
         assert not os.path.exists(os.path.join(h.state, "vms", "counter"))
