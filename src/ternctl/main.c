@@ -1153,7 +1153,7 @@ static const struct verb verbs[] = {
 	 "destination\n"
 	 "                         is abandoned, the guest stays on the "
 	 "source\n"
-	 "Not yet for jailed VMs (ternd --jail-uid-base). Disks must be the "
+	 "Jailed VMs (ternd --jail-uid-base) too. Disks must be the "
 	 "same files\n"
 	 "on both hosts (shared storage as the pool directory).",
 	 2, OPT_UNDEFINE_SOURCE, run_migrate},

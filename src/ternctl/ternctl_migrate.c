@@ -182,7 +182,7 @@ int ternctl_migrate(const struct ternctl_migrate_options *o)
 		 o->name);
 
 	/* The source first: nothing is asked of the destination for a VM
-	 * that cannot go (not running, jailed, already migrating). */
+	 * that cannot go (not running, already migrating). */
 	if (post(o->source, migrate_path, json_pack("{s:b}", "check", 1),
 		 &answer, &err))
 		return fail("%s%s", err.message, "");

@@ -13,6 +13,8 @@
 #include "ternd/ternd_name.h"
 #include "ternd/test_hooks.h"
 #include "ternd/vm_api.h"
+#include "ternd/vm_jail.h"
+#include "ternd/vm_jail_files.h"
 #include "util/log.h"
 
 #define STATE_FILE "state"
@@ -169,8 +171,9 @@ json_t *snapshots_view(const struct vm_manager *m,
 }
 
 /* PUT /snapshot/create on the VM's own socket, with a long timeout: the
- * memory file is as large as the guest's RAM. */
-static int tern_snapshot(const char *api_socket, const struct snap_paths *p,
+ * memory file is as large as the guest's RAM. dir is the directory as the
+ * VM's tern sees it: the pending one, or in its jail. */
+static int tern_snapshot(const char *api_socket, const char *dir,
 			 struct tern_error *err)
 {
 	char state[4400], mem[4400];
@@ -178,8 +181,8 @@ static int tern_snapshot(const char *api_socket, const struct snap_paths *p,
 	char *text;
 	int ret;
 
-	snprintf(state, sizeof(state), "%s/" STATE_FILE, p->pending);
-	snprintf(mem, sizeof(mem), "%s/" MEM_FILE, p->pending);
+	snprintf(state, sizeof(state), "%s/" STATE_FILE, dir);
+	snprintf(mem, sizeof(mem), "%s/" MEM_FILE, dir);
 	body = json_pack("{s:s, s:s, s:s}", "snapshot_path", state,
 			 "mem_file_path", mem, "snapshot_type", "Full");
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -189,6 +192,30 @@ static int tern_snapshot(const char *api_socket, const struct snap_paths *p,
 	ret = vm_api_call_within(api_socket, "PUT", "/snapshot/create", text,
 				 SNAPSHOT_CREATE_TIMEOUT_S, err);
 	free(text);
+	return ret;
+}
+
+/* A jailed tern writes into a directory of its jail (vm_jail_files.h);
+ * its files are then moved into the pending directory, root's. */
+static int jailed_snapshot(const struct vm_record *r,
+			   const struct vm_jail_stage *stage,
+			   const struct snap_paths *p, struct tern_error *err)
+{
+	struct vm_jail_stage st = *stage;
+	int to = open(p->pending, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = to < 0 ? tern_error_set(err, errno, "cannot open %s: %s",
+					  p->pending, strerror(errno))
+			 : 0;
+
+	if (!ret)
+		ret = tern_snapshot(r->runtime.api_socket,
+				    "/" VM_JAIL_SNAPSHOT_DIR, err);
+	if (!ret)
+		ret = vm_jail_stage_take(&st, MEM_FILE, to, p->pending, err);
+	if (!ret)
+		ret = vm_jail_stage_take(&st, STATE_FILE, to, p->pending, err);
+	if (to >= 0)
+		close(to);
 	return ret;
 }
 
@@ -219,7 +246,8 @@ static int sync_snapshot(const struct snap_paths *p, struct tern_error *err)
 /* Pauses a running VM, has its tern write the files, and resumes it; the
  * VM's state then is *taken. */
 static int write_files(const struct vm_record *r, const struct snap_paths *p,
-		       enum vm_state *taken, struct tern_error *err)
+		       const struct vm_jail_stage *stage, enum vm_state *taken,
+		       struct tern_error *err)
 {
 	const char *sock = r->runtime.api_socket;
 	struct tern_error resume_err;
@@ -232,8 +260,10 @@ static int write_files(const struct vm_record *r, const struct snap_paths *p,
 	if (*taken == VM_STATE_RUNNING)
 		ret = vm_api_call(sock, "PATCH", "/vm",
 				  "{\"state\": \"Paused\"}", err);
-	if (!ret)
-		ret = tern_snapshot(sock, p, err);
+	if (!ret && stage)
+		ret = jailed_snapshot(r, stage, p, err);
+	else if (!ret)
+		ret = tern_snapshot(sock, p->pending, err);
 	if (*taken == VM_STATE_RUNNING &&
 	    vm_api_call(sock, "PATCH", "/vm", "{\"state\": \"Resumed\"}",
 			&resume_err))
@@ -271,17 +301,6 @@ static int time_name(struct vm_manager *m, const char *vm, char *name,
 	return tern_error_set(err, EEXIST, "no free snapshot name");
 }
 
-/* A jailed tern sees only its jail: it could neither write the files
- * under the state directory nor be restored from them. */
-static int refuse_jailed(const struct vm_manager *m, struct tern_error *err)
-{
-	if (!vm_manager_jailed(m))
-		return 0;
-	return tern_error_set(err, EBUSY,
-			      "snapshots are not supported yet when ternd "
-			      "jails its VMs (--jail-uid-base)");
-}
-
 int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		     char *name_out, struct tern_error *err)
 {
@@ -290,11 +309,11 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 	char name[TERND_NAME_MAX + 1], reason[200];
 	struct snap_paths p;
 	struct vm_record r;
+	struct vm_jail_stage stage;
+	char vm_dir[4200];
 	struct stat st;
-	int ret = refuse_jailed(m, err);
+	int jailed = 0, ret = vm_manager_get(m, vm, &r, err);
 
-	if (!ret)
-		ret = vm_manager_get(m, vm, &r, err);
 	if (ret)
 		return ret;
 	if (vm_state_migration(r.runtime.state))
@@ -328,6 +347,17 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 				     "%s is in the way, and ternd did not make "
 				     "it (no snapshot '%s' in its catalog)",
 				     p.dir, name);
+	if (!ret && vm_manager_path(m, vm, VM_FILE_DIR, vm_dir, sizeof(vm_dir)))
+		ret = tern_error_set(err, ENAMETOOLONG,
+				     "VM '%s': path too long", vm);
+	if (!ret) {
+		/* A jailed VM's tern (the jail-dir it runs with, whatever
+		 * this ternd's options) writes inside its jail. */
+		ret = vm_jail_stage_open(vm_dir, &stage, err);
+		jailed = !ret;
+		if (ret == -ENOENT)
+			ret = 0;
+	}
 	if (!ret)
 		ret = make_dir(p.root, err);
 	if (!ret) {
@@ -336,8 +366,13 @@ int snapshots_create(struct vm_manager *m, const char *vm, const char *snap,
 		remove_tree(p.pending);
 		ret = make_dir(p.pending, err);
 	}
+	if (ret && jailed)
+		vm_jail_stage_close(&stage);
 	if (!ret) {
-		ret = write_files(&r, &p, &taken, err);
+		ret = write_files(&r, &p, jailed ? &stage : NULL, &taken, err);
+		/* Nothing of the snapshot stays in the jail. */
+		if (jailed)
+			vm_jail_stage_close(&stage);
 		if (!ret)
 			ret = sync_snapshot(&p, err);
 		if (!ret) {
@@ -378,10 +413,8 @@ int snapshots_revert(struct vm_manager *m, const char *vm, const char *snap,
 	struct snap_paths p;
 	struct vm_record r;
 	struct stat st;
-	int created, ret = refuse_jailed(m, err);
+	int created, ret = snapshots_get(m, vm, snap, &s, err);
 
-	if (!ret)
-		ret = snapshots_get(m, vm, snap, &s, err);
 	if (ret)
 		return ret;
 	ret = paths_for(m, vm, snap, NULL, &p, err);

@@ -348,6 +348,49 @@ long vm_jail_uid(const char *vm_dir)
 	return read_number_file(path, &value) ? -1 : value;
 }
 
+/* The jail's directory (the first line of jail-dir) and its uid, from
+ * what ternd wrote: BASE/NAME/uUID. */
+static int recorded_jail(const char *vm_dir, char *dir, size_t size, long *uid)
+{
+	char path[4400], buf[8500] = {0}, *end;
+	const char *id;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/jail-dir", vm_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[strcspn(buf, "\n")] = '\0';
+	id = strrchr(buf, '/');
+	if (n <= 0 || !id || id[1] != 'u')
+		return -ENOENT;
+	errno = 0;
+	*uid = strtol(id + 2, &end, 10);
+	if (errno || *end || *uid <= 0 ||
+	    snprintf(dir, size, "%s", buf) >= (int)size)
+		return -ENOENT;
+	return 0;
+}
+
+int vm_jail_open_root(const char *vm_dir, uid_t *uid)
+{
+	char dir[8500], root[8600];
+	long value;
+	int fd;
+
+	if (recorded_jail(vm_dir, dir, sizeof(dir), &value))
+		return -ENOENT;
+	snprintf(root, sizeof(root), "%s/root", dir);
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*uid = (uid_t)value;
+	return fd;
+}
+
 void vm_jail_cleanup(const char *vm_dir)
 {
 	char path[4400], dir[8500] = {0};
@@ -440,6 +483,35 @@ void vm_jail_free(struct vm_jail *j)
 	j->document = NULL;
 }
 
+int vm_jail_set_restore(struct vm_jail *j, const char *state_file,
+			const char *mem_file, int paused,
+			struct tern_error *err)
+{
+	int ret = add_file(j, state_file, VM_JAIL_SNAPSHOT_STATE, 0, err);
+
+	if (!ret)
+		j->files[j->file_count - 1].shared = 1;
+	if (!ret)
+		ret = add_file(j, mem_file, VM_JAIL_SNAPSHOT_MEM, 0, err);
+	if (!ret)
+		j->files[j->file_count - 1].shared = 1;
+	j->restore = !ret;
+	j->paused = paused;
+	return ret;
+}
+
+int vm_jail_set_incoming(struct vm_jail *j, const char *incoming,
+			 const char *psk_file, struct tern_error *err)
+{
+	if (snprintf(j->incoming, sizeof(j->incoming), "%s", incoming) >=
+	    (int)sizeof(j->incoming))
+		return tern_error_set(err, ENAMETOOLONG,
+				      "the incoming address %s is too long",
+				      incoming);
+	/* 0600 and root's: copied in as the uid's (place_file). */
+	return add_file(j, psk_file, VM_JAIL_PSK, 0, err);
+}
+
 /* ---- in the child ---- */
 
 static int copy_file(const char *from, const char *to, uint32_t uid,
@@ -475,6 +547,25 @@ static int copy_file(const char *from, const char *to, uint32_t uid,
 	return 0;
 }
 
+/* A snapshot's file: the catalog's own inode (a memory file is as large
+ * as the guest's RAM: never copied), root's, readable by the VM's group
+ * alone. */
+static int place_shared(const struct vm_jail *j, const struct vm_jail_file *f,
+			const char *to, struct tern_error *err)
+{
+	if (chown(f->host, 0, j->uid) || chmod(f->host, 0640))
+		return tern_error_set(err, errno, "jail: %s: %s", f->host,
+				      strerror(errno));
+	if (link(f->host, to))
+		return tern_error_set(err, errno,
+				      "jail: cannot link the snapshot's %s "
+				      "into the jail: %s (the state directory "
+				      "must be one file system with %s)",
+				      f->host, strerror(errno),
+				      j->config->base_dir);
+	return 0;
+}
+
 /* A hard link (a copy for a read-only file that cannot be linked or
  * that the VM's uid could not read); a writable file becomes the uid's. */
 static int place_file(const struct vm_jail *j, const struct vm_jail_file *f,
@@ -484,6 +575,8 @@ static int place_file(const struct vm_jail *j, const struct vm_jail_file *f,
 	struct stat st;
 
 	snprintf(to, sizeof(to), "%s%s", root, f->inside);
+	if (f->shared)
+		return place_shared(j, f, to, err);
 	if (stat(f->host, &st))
 		return tern_error_set(err, errno, "jail: %s: %s", f->host,
 				      strerror(errno));
@@ -540,43 +633,63 @@ static int populate(const char *root, void *opaque, struct tern_error *err)
 	return ret;
 }
 
-static int argc_of(char *const argv[])
-{
-	int n = 0;
-
-	while (argv[n])
-		n++;
-	return n;
-}
-
 int vm_jail_enter(void *opaque)
 {
 	struct vm_jail *j = opaque;
-	char uid[16], version[4];
-	char *argv[] = {"jailer", "--id", j->id, "--exec-file",
-			(char *)j->config->tern_static, "--uid", uid, "--gid",
-			uid, "--chroot-base-dir", (char *)j->config->base_dir,
-			"--parent-cgroup", VM_JAIL_CGROUP_PARENT,
-			/* A setting, so that the jailer makes the VM a cgroup
-			 * of its own (it joins the parent's otherwise). The
-			 * last four are left out without a pids hierarchy. */
-			"--cgroup-version", version, "--cgroup", "pids.max=max",
-			"--", "run", "--config-file", "/config.json",
-			"--api-sock", VM_JAIL_API_SOCKET, "--serial",
-			"file:/console.log", NULL};
+	char uid[16], version[4], psk[32];
+	char *argv[48];
 	struct jailer_options opts;
 	struct tern_error err;
-	int ret;
+	int n = 0, ret;
 
 	snprintf(uid, sizeof(uid), "%u", j->uid);
 	snprintf(version, sizeof(version), "%d", j->config->cgroup_version);
-	if (!j->config->cgroup_version) {
-		/* Drop the cgroup options: move "--" and what follows up. */
-		size_t at = 13, n = sizeof(argv) / sizeof(argv[0]);
-
-		memmove(&argv[at], &argv[at + 4], (n - at - 4) * sizeof(*argv));
+	snprintf(psk, sizeof(psk), "psk=%s", VM_JAIL_PSK);
+	argv[n++] = "jailer";
+	argv[n++] = "--id";
+	argv[n++] = j->id;
+	argv[n++] = "--exec-file";
+	argv[n++] = (char *)j->config->tern_static;
+	argv[n++] = "--uid";
+	argv[n++] = uid;
+	argv[n++] = "--gid";
+	argv[n++] = uid;
+	argv[n++] = "--chroot-base-dir";
+	argv[n++] = (char *)j->config->base_dir;
+	argv[n++] = "--parent-cgroup";
+	argv[n++] = VM_JAIL_CGROUP_PARENT;
+	if (j->config->cgroup_version) {
+		/* A setting, so that the jailer makes the VM a cgroup of its
+		 * own (it joins the parent's otherwise). */
+		argv[n++] = "--cgroup-version";
+		argv[n++] = version;
+		argv[n++] = "--cgroup";
+		argv[n++] = "pids.max=max";
 	}
-	ret = jailer_options_parse(argc_of(argv), argv, &opts, &err);
+	argv[n++] = "--";
+	argv[n++] = j->restore ? "restore" : "run";
+	if (j->restore) {
+		argv[n++] = "--snapshot";
+		argv[n++] = VM_JAIL_SNAPSHOT_STATE;
+		argv[n++] = "--mem";
+		argv[n++] = VM_JAIL_SNAPSHOT_MEM;
+		if (j->paused)
+			argv[n++] = "--paused";
+	}
+	argv[n++] = "--config-file";
+	argv[n++] = "/config.json";
+	argv[n++] = "--api-sock";
+	argv[n++] = VM_JAIL_API_SOCKET;
+	argv[n++] = "--serial";
+	argv[n++] = "file:/console.log";
+	if (j->incoming[0]) {
+		argv[n++] = "--incoming";
+		argv[n++] = j->incoming;
+		argv[n++] = "--migration-tls";
+		argv[n++] = psk;
+	}
+	argv[n] = NULL;
+	ret = jailer_options_parse(n, argv, &opts, &err);
 	if (!ret) {
 		opts.populate = populate;
 		opts.populate_opaque = j;

@@ -43,6 +43,10 @@ struct vm_jail_file {
 	char host[4096];
 	char inside[32]; /* "/kernel", "/drive0"... */
 	int writable;
+	/* A snapshot's file (a revert): linked, never copied, and made
+	 * root's and readable by the VM's group alone (0640), so the
+	 * jailed tern reads it and cannot change it. */
+	int shared;
 };
 
 /* One start's jail, filled by vm_jail_prepare() in ternd, used in the
@@ -57,7 +61,18 @@ struct vm_jail {
 	char *document; /* the jailed config.json; malloc'd */
 	struct vm_jail_file files[VM_JAIL_MAX_FILES];
 	size_t file_count;
+	/* What the jailed tern does instead of `run`: restore a snapshot
+	 * (VM_JAIL_SNAPSHOT_STATE and _MEM in the jail), or wait for a
+	 * migration on incoming (the key as VM_JAIL_PSK). */
+	int restore, paused;
+	char incoming[128];
 };
+
+#define VM_JAIL_SNAPSHOT_STATE "/snapshot-state"
+#define VM_JAIL_SNAPSHOT_MEM "/snapshot-mem"
+#define VM_JAIL_PSK "/migration.psk"
+/* Where a running jailed tern writes a snapshot (vm_jail_files.h). */
+#define VM_JAIL_SNAPSHOT_DIR "snapshot"
 
 /* Checks the options (ternd must be root; the static tern there). */
 int vm_jail_config_init(struct vm_jail_config *c, const char *state_dir,
@@ -74,6 +89,16 @@ int vm_jail_prepare(const struct vm_jail_config *c, const char *state_dir,
 		    struct vm_jail *j, struct tern_error *err);
 void vm_jail_free(struct vm_jail *j);
 
+/* After vm_jail_prepare(): the jailed tern restores the snapshot (its
+ * files linked in: on the jail's file system, as the state directory
+ * is), or waits for a migration on incoming (a tcp: address) with the
+ * key file psk_file (copied in, the VM's uid's, 0400). */
+int vm_jail_set_restore(struct vm_jail *j, const char *state_file,
+			const char *mem_file, int paused,
+			struct tern_error *err);
+int vm_jail_set_incoming(struct vm_jail *j, const char *incoming,
+			 const char *psk_file, struct tern_error *err);
+
 /* In ternd's child, instead of exec'ing tern: runs the jailer, which
  * execs the jailed tern; returns only on failure (the reason written to
  * stderr, tern.log). opaque is the struct vm_jail. */
@@ -86,6 +111,12 @@ void vm_jail_cleanup(const char *vm_dir);
 
 /* At undefine: vm_jail_cleanup(), and the VM's uid is free again. */
 void vm_jail_forget(const char *vm_dir);
+
+/* The running jail's root (BASE/tern-static/uUID/root), opened
+ * O_DIRECTORY | O_NOFOLLOW, and its uid; -ENOENT when the VM has no
+ * jail. The root is the VM's uid's: whatever ternd does in it goes
+ * through this descriptor, never a path a jailed tern could redirect. */
+int vm_jail_open_root(const char *vm_dir, uid_t *uid);
 
 /* The uid a jailed VM runs as (its jail-uid file), or -1 when it is not
  * jailed. */

@@ -1179,6 +1179,13 @@ static int launch_start(struct vm_manager *m, const char *name, const char *why,
 		else
 			ret = vm_jail_prepare(m->jail, m->state_dir, files.dir,
 					      config, console_log, &jail, err);
+		if (!ret && restore && restore->snapshot_path)
+			ret = vm_jail_set_restore(&jail, restore->snapshot_path,
+						  restore->mem_path,
+						  restore->paused, err);
+		else if (!ret && restore && restore->incoming)
+			ret = vm_jail_set_incoming(&jail, restore->incoming,
+						   restore->psk_file, err);
 		if (!ret)
 			memcpy(files.api_socket, jail.api_socket,
 			       sizeof(files.api_socket));
@@ -1315,15 +1322,6 @@ int vm_manager_start_restore(struct vm_manager *m, const char *name,
 			     const struct vm_restore *restore,
 			     struct tern_error *err)
 {
-	/* A jailed tern sees only its jail: the snapshot's files are not
-	 * there, and vm_jail_enter execs `run`. */
-	if (restore && (restore->snapshot_path || restore->incoming) && m->jail)
-		return tern_error_set(
-			err, EBUSY,
-			"VM '%s': %s not supported yet when ternd "
-			"jails its VMs (--jail-uid-base)",
-			name,
-			restore->incoming ? "migrations are" : "snapshots are");
 	return start_vm(m, name, "started", restore, err);
 }
 

@@ -164,7 +164,8 @@ int vm_manager_start_restore(struct vm_manager *m, const char *name,
 			     const struct vm_restore *restore,
 			     struct tern_error *err);
 
-/* Whether ternd runs its VMs jailed (snapshots are refused then). */
+/* Whether ternd runs its VMs jailed (a migration's destination then
+ * listens from a jail: no port below 1024). */
 int vm_manager_jailed(const struct vm_manager *m);
 
 int vm_manager_pause(struct vm_manager *m, const char *name,

@@ -16,6 +16,8 @@
 #include "migration/migration_wire.h"
 #include "ternd/migration_address.h"
 #include "ternd/vm_api.h"
+#include "ternd/vm_jail.h"
+#include "ternd/vm_jail_files.h"
 #include "ternd/vm_process.h"
 #include "util/log.h"
 #include "util/last_line.h"
@@ -165,6 +167,8 @@ static void remove_psk(struct vm_manager *m, const char *name)
 
 	if (!vm_file(m, name, "migration.psk", path, sizeof(path)))
 		unlink(path);
+	if (!vm_file(m, name, "", path, sizeof(path)))
+		vm_jail_remove_psk(path);
 }
 
 /* The key, 0600 in the VM's directory (made 0700 if new), written anew:
@@ -615,12 +619,12 @@ int vm_migration_prepare(struct vm_manager *m, const char *name,
 	} else if (ret != -ENOENT) {
 		return ret;
 	}
-	if (vm_manager_jailed(m))
-		return tern_error_set(err, EBUSY,
-				      "VM '%s': migrations are not supported "
-				      "yet when ternd jails its VMs "
-				      "(--jail-uid-base)",
-				      name);
+	/* A jailed tern has no capabilities: no port below 1024. */
+	if (vm_manager_jailed(m) && req->port && req->port < 1024)
+		return tern_error_set(err, EINVAL,
+				      "port %u: a jailed VM's tern (no "
+				      "capabilities) cannot listen below 1024",
+				      req->port);
 	ret = probe_port(req->listen_address, req->port, &port, err);
 	if (!ret)
 		ret = migration_tcp_address(req->listen_address, port, address,
@@ -719,6 +723,7 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 {
 	struct vm_migrations *migs = vm_manager_migrations(m);
 	char psk_path[4300], psk_arg[4400], log_path[4300], reason[160];
+	char vm_dir[4300];
 	struct outgoing *o, *grown;
 	struct vm_process child;
 	struct vm_record r;
@@ -734,12 +739,6 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 			r.runtime.state == VM_STATE_PAUSED
 				? " (resume it first)"
 				: "");
-	else if (vm_manager_jailed(m))
-		ret = tern_error_set(err, EBUSY,
-				     "VM '%s': migrations are not supported "
-				     "yet when ternd jails its VMs "
-				     "(--jail-uid-base)",
-				     name);
 	else if (find_out(migs, name))
 		ret = tern_error_set(err, EBUSY,
 				     "VM '%s': its last migration has not "
@@ -750,6 +749,14 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 		return ret;
 	}
 	ret = write_psk(m, name, req->psk, psk_path, sizeof(psk_path), err);
+	if (!ret && !vm_file(m, name, "", vm_dir, sizeof(vm_dir))) {
+		/* A jailed tern opens the key inside its jail. */
+		ret = vm_jail_put_psk(vm_dir, req->psk, err);
+		if (!ret)
+			snprintf(psk_path, sizeof(psk_path), "%s", VM_JAIL_PSK);
+		else if (ret == -ENOENT)
+			ret = 0;
+	}
 	if (!ret &&
 	    vm_file(m, name, "migration.log", log_path, sizeof(log_path)))
 		ret = tern_error_set(err, ENAMETOOLONG,

@@ -2,21 +2,26 @@
 """ternd --jail-uid-base: each VM's tern jailed (the static tern in a
 chroot under STATE/jail, a mount namespace, a cgroup of its own, a uid and
 gid of its own from the range, no capabilities), through its whole life
-cycle, across kill -9 of ternd, and cleaned up after.
+cycle, across kill -9 of ternd, and cleaned up after; a jailed VM's
+snapshots (written in its jail, moved into the catalog, linked into the
+next jail at a revert) with the guest's count checked after the revert.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern-static."""
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
-from tap import test  # noqa: E402
+from tap import test, test_in_builds_where  # noqa: E402
 from apiclient import Api  # noqa: E402
-from ternd_host import main, ROOT, TERN, TERND, Host, netns, pid_alive, setup, wait_until  # noqa: E402
+from ternd_host import (main, ROOT, TERN, TERND, Host, has_test_hooks, netns,  # noqa: E402
+                        pid_alive, setup, wait_until)
 import prom_text  # noqa: E402
 
 BASE = 300000
@@ -72,7 +77,7 @@ def uid_of(h, name):
         return int(f.read())
 
 
-def check_jailed(h, name):
+def check_jailed(h, name, verb=b"run"):
     """The VM's tern runs jailed as its own uid; returns (pid, uid)."""
     info = h.info(name)
     pid, uid = info["pid"], uid_of(h, name)
@@ -83,7 +88,7 @@ def check_jailed(h, name):
     assert int(st["CapEff"], 16) == 0 and int(st["CapBnd"], 16) == 0, st
     assert st["NoNewPrivs"].strip() == "1"
     a = argv(pid)
-    assert a[:2] == [b"tern-static", b"run"] and b"/run/api.sock" in a, a
+    assert a[:2] == [b"tern-static", verb] and b"/run/api.sock" in a, a
     assert info["api_socket"] == os.path.join(jail_dir(h, uid), "root/run/api.sock")
     assert any(line.endswith(f"/ternd/u{uid}") for line in cgroup_of(pid).splitlines()), \
         cgroup_of(pid)
@@ -221,6 +226,142 @@ def jailing_needs_a_static_tern_and_refuses_what_a_jail_cannot_hold():
         h.fails("start", "v", words=["jailed VM cannot have a vsock"])
         assert h.listing("--all")["v"]["state"] == "shut off"
         assert os.listdir(os.path.join(h.state, "jail")) in ([], ["tern-static"])
+        h.stop()
+
+
+# Counts in RAM at 0x70000, "CNT!" beside it (tests/kvm/guests/count32.S).
+COUNTING_GUEST = os.path.join(ROOT, "build/guests/count32-pvh.elf")
+COUNTER = 0x70000
+
+
+def snap_dir(h, vm, snap=""):
+    return os.path.join(h.state, "vms", vm, "snapshots", snap)
+
+
+def count_in(h, vm, snap):
+    """The guest's count in the snapshot's memory file (guest physical
+    address = file offset)."""
+    with open(os.path.join(snap_dir(h, vm, snap), "mem"), "rb") as f:
+        f.seek(COUNTER)
+        count, marker = struct.unpack("<II", f.read(8))
+    assert marker == 0x21544E43, f"no CNT! marker at {COUNTER:#x}: the layout changed"
+    return count
+
+
+def check_catalog_files(h, vm, snap, group=0, links=1):
+    """The snapshot's files are in the catalog, root's, never the jail's
+    uid's (group: the VM's gid once a revert linked them into a jail;
+    links 2 while that jail runs)."""
+    for name in ("state", "mem"):
+        st = os.lstat(os.path.join(snap_dir(h, vm, snap), name))
+        assert (st.st_uid, st.st_gid, st.st_nlink) == (0, group, links), (name, st)
+        assert st.st_mode & 0o777 == (0o640 if group else 0o600), (name, oct(st.st_mode))
+
+
+@test
+def a_jailed_vm_s_snapshots_revert_with_the_guest_s_memory():
+    with Host() as h:
+        h.start(args=ARGS)
+        # A writable volume: linked into each new jail, as at any start.
+        h.ok("vol-create", "disk", "1M")
+        volume = os.path.join(h.state, "pools", "default", "disk")
+        h.define("counter", kernel=COUNTING_GUEST,
+                 drives=[{"drive_id": "d", "is_root_device": False, "volume": "disk"}])
+        h.ok("start", "counter")
+        pid, uid = check_jailed(h, "counter")
+        time.sleep(2)
+        out = h.ok("snapshot-create", "counter", "a")
+        assert "the VM was running" in out, out
+        a = count_in(h, "counter", "a")
+        check_catalog_files(h, "counter", "a")
+        # Nothing of the snapshot stays in the jail, and the VM runs on.
+        assert "snapshot" not in os.listdir(f"/proc/{pid}/root/")
+        assert h.info("counter")["pid"] == pid
+        time.sleep(3)
+        h.ok("snapshot-create", "counter", "b")
+        b = count_in(h, "counter", "b")
+        assert b > a > 0, (a, b)
+
+        # Back to a: a new jail (same uid) restores it, the count resumes
+        # from a's (a new boot would start from 0).
+        h.ok("snapshot-revert", "counter", "a")
+        wait_until(lambda: not pid_alive(pid), what="the old tern gone")
+        pid, again = check_jailed(h, "counter", verb=b"restore")
+        assert again == uid, (uid, again)
+        assert b"/snapshot-state" in argv(pid), argv(pid)
+        check_catalog_files(h, "counter", "a", group=uid, links=2)
+        assert os.stat(volume).st_uid == uid
+        assert "drive0" in os.listdir(f"/proc/{pid}/root/")
+        h.ok("snapshot-create", "counter", "c")
+        c = count_in(h, "counter", "c")
+        assert a < c < b, (a, c, b)
+
+        # Paused: it reverts paused, the count as it was.
+        h.ok("pause", "counter")
+        h.ok("snapshot-create", "counter", "p")
+        p = count_in(h, "counter", "p")
+        h.ok("resume", "counter")
+        time.sleep(1)
+        h.ok("snapshot-revert", "counter", "p")
+        assert h.info("counter")["state"] == "paused"
+        pid, _ = check_jailed(h, "counter", verb=b"restore")
+        assert b"--paused" in argv(pid), argv(pid)
+        h.ok("snapshot-create", "counter", "p2")
+        assert count_in(h, "counter", "p2") == p
+        h.ok("resume", "counter")
+        time.sleep(1)
+        h.ok("snapshot-create", "counter", "p3")
+        assert count_in(h, "counter", "p3") > p
+
+        # Shut off: a revert starts it from the snapshot, in a jail.
+        h.ok("destroy", "counter")
+        wait_until(lambda: not os.path.exists(jail_dir(h, uid)), what="the jail removed")
+        h.ok("snapshot-revert", "counter", "b")
+        pid, _ = check_jailed(h, "counter", verb=b"restore")
+        h.ok("snapshot-create", "counter", "d")
+        assert count_in(h, "counter", "d") >= b
+        h.ok("destroy", "counter")
+        wait_until(lambda: not pid_alive(pid), what="tern gone")
+        # The catalog keeps its files (the jail's links went with it).
+        check_catalog_files(h, "counter", "a", group=uid)
+        assert os.stat(volume).st_uid == 0, "the volume was not given back"
+        assert len(json.loads(h.ok("snapshot-list", "counter", "--json"))["snapshots"]) == 7
+        h.ok("undefine", "counter", "--snapshots-too")
+        assert not os.path.exists(os.path.join(h.state, "vms", "counter"))
+        h.stop()
+
+
+# ternd's test hooks exist in the sanitizer build only (build/asan/ternd).
+@test_in_builds_where(has_test_hooks)
+def kill9_inside_a_jailed_vm_s_snapshot_leaves_it_whole_or_nothing():
+    with Host() as h:
+        h.start(args=ARGS)
+        h.define("web")
+        h.ok("start", "web")
+        pid, uid = check_jailed(h, "web")
+        h.ok("snapshot-create", "web", "kept")
+        h.stop()
+        # Moved out of the jail, not committed: no snapshot.
+        h.start(args=ARGS, env={"TERND_TEST_KILL_AT": "snapshot"})
+        h.ctl("snapshot-create", "web", "half", check=1)
+        h.proc.wait(timeout=10)
+        assert ".half.new" in os.listdir(snap_dir(h, "web")), "the test killed too early"
+        h.start(args=ARGS)
+        assert sorted(os.listdir(snap_dir(h, "web"))) == ["kept"]
+        assert "interrupted snapshot create; removed" in h.stderr()
+        assert h.info("web")["state"] == "running" and h.info("web")["pid"] == pid
+        assert "snapshot" not in os.listdir(f"/proc/{pid}/root/")
+        h.stop()
+        # Committed, not renamed: the next ternd finishes it.
+        h.start(args=ARGS, env={"TERND_TEST_KILL_AT": "snapshot-rename"})
+        h.ctl("snapshot-create", "web", "whole", check=1)
+        h.proc.wait(timeout=10)
+        h.start(args=ARGS)
+        assert sorted(os.listdir(snap_dir(h, "web"))) == ["kept", "whole"]
+        check_catalog_files(h, "web", "whole")
+        h.ok("snapshot-revert", "web", "whole")
+        check_jailed(h, "web", verb=b"restore")
+        h.ok("destroy", "web")
         h.stop()
 
 

@@ -8,9 +8,10 @@ after shows the count went on from where it was (a new boot would start
 again from 0). Then the refusals, each of which leaves both sides as they
 were: a VM that is not running, a name the destination has already
 (running, or defined and shut off), an unreachable destination, a listen
-address that is not the destination's, jailed VMs; and a migration that
+address that is not the destination's; and a migration that
 fails after both sides agreed (the source's key is not the destination's):
 the guest runs on at the source, the destination drops what it made.
+Jailed VMs (as root) migrate between two jailing ternds and back.
 
 TERND=build/asan/ternd TERNCTL=build/asan/ternctl runs the same tests
 against the sanitizer build; the VMs always run build/tern."""
@@ -219,19 +220,72 @@ def can_jail():
     return os.geteuid() == 0 and os.access(os.path.join(ROOT, "build/tern-static"), os.X_OK)
 
 
+def jail(base):
+    return ["--jail-uid-base", str(base), "--jail-tern", os.path.join(ROOT, "build/tern-static")]
+
+
+def jailed_as(h, name):
+    """The uid the VM's tern runs as, which must be its jail's."""
+    pid = h.info(name)["pid"]
+    with open(os.path.join(h.state, "vms", name, "jail-uid")) as f:
+        uid = int(f.read())
+    with open(f"/proc/{pid}/status") as f:
+        line = [entry for entry in f.read().splitlines() if entry.startswith("Uid:")][0]
+    assert line.split()[1:] == [str(uid)] * 4, line
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0] == b"tern-static"
+    return pid, uid
+
+
 @test_in_builds_where(can_jail)
-def jailed_vms_are_refused_and_touch_nothing():
-    jail = ["--jail-uid-base", "320000", "--jail-tern", os.path.join(ROOT, "build/tern-static")]
-    with two_hosts(src_args=jail) as (src, dst):
-        src.define("jailed")
-        src.ok("start", "jailed")
+def jailed_vms_migrate_between_jailing_ternds():
+    # Different uid ranges: the two ternds share this machine's uids.
+    with two_hosts(src_args=jail(320000), dst_args=jail(330000)) as (src, dst):
+        src.define("counter", kernel=COUNTING_GUEST)
+        src.ok("start", "counter")
+        src_pid, src_uid = jailed_as(src, "counter")
+        time.sleep(2)
+        src.ok("snapshot-create", "counter", "before")
+        before = count_in(src, "counter", "before")
+
+        # A jailed tern has no capabilities: no listener below 1024.
         counts = len(src.events()), len(dst.events())
-        src.fails("migrate", "jailed", dst.sock, "--listen-address", DST_IP,
-                  words=("not supported yet", "jail"))
-        untouched(src, dst, "jailed", "running", None, *counts)
-        src.ok("destroy", "jailed")
+        migrate(src, dst, "counter", "--port", "80", check=1)
+        untouched(src, dst, "counter", "running", None, *counts)
+
+        out = migrate(src, dst, "counter", check=0).stdout
+        assert "VM 'counter' migrated to" in out, out
+        assert state(src, "counter") == "shut off"
+        wait_until(lambda: not os.path.exists(f"/proc/{src_pid}"), what="source tern gone")
+        info = dst.info("counter")
+        assert info["state"] == "running" and info["reason"] == "migrated in", info
+        dst_pid, dst_uid = jailed_as(dst, "counter")
+        assert 330000 <= dst_uid < 331000, dst_uid
+        # The keys are gone, beside the VM and in its jail.
+        assert not os.path.exists(psk_file(src, "counter"))
+        assert not os.path.exists(psk_file(dst, "counter"))
+        assert "migration.psk" not in os.listdir(f"/proc/{dst_pid}/root/")
+        dst.ok("snapshot-create", "counter", "after")
+        after = count_in(dst, "counter", "after")
+        assert after > before, (before, after)
+
+        # And back, jailed on both sides again (--undefine-source: the
+        # destination's snapshot first, or the undefine is refused).
+        src.ok("undefine", "counter", "--snapshots-too")
+        dst.ok("snapshot-delete", "counter", "after")
+        dst.ok("migrate", "counter", src.sock, "--listen-address", SRC_IP,
+               "--undefine-source")
+        assert "counter" not in dst.listing("--all")
+        back_pid, back_uid = jailed_as(src, "counter")
+        assert 320000 <= back_uid < 321000, back_uid
+        src.ok("snapshot-create", "counter", "back")
+        assert count_in(src, "counter", "back") > after
+        src.ok("destroy", "counter")
         src.stop()
         dst.stop()
+
+
+jailed_vms_migrate_between_jailing_ternds.tap_timeout = 600
 
 
 def setup():

@@ -390,30 +390,6 @@ def bash_completion_offers_snapshots_and_modes():
         h.stop()
 
 
-def can_jail():
-    return os.geteuid() == 0 and os.access(os.path.join(ROOT, "build/tern-static"), os.X_OK)
-
-
-# Jailed VMs (ternd --jail-uid-base, test_ternd_jail.py) need root and the
-# static tern.
-@test_in_builds_where(can_jail)
-def snapshots_of_jailed_vms_are_refused_and_touch_nothing():
-    with Host() as h:
-        h.start(args=["--jail-uid-base", "310000",
-                      "--jail-tern", os.path.join(ROOT, "build/tern-static")])
-        h.define("jailed")
-        h.ok("start", "jailed")
-        pid = h.info("jailed")["pid"]
-        h.fails("snapshot-create", "jailed", "s", words=("not supported yet", "jail"))
-        h.fails("snapshot-revert", "jailed", "s", words=("not supported yet",))
-        assert snapshots(h, "jailed") == {}
-        info = h.info("jailed")
-        assert (info["state"], info["pid"]) == ("running", pid), info
-        assert not os.path.exists(snaps_dir(h, "jailed"))
-        h.ok("destroy", "jailed")
-        h.stop()
-
-
 # ternd's test hooks exist in the sanitizer build only (build/asan/ternd).
 @test_in_builds_where(has_test_hooks)
 def kill9_inside_a_snapshot_leaves_the_whole_snapshot_or_nothing():
