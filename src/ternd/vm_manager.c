@@ -115,6 +115,7 @@ static const char *const file_names[] = {
 	[VM_FILE_CONSOLE] = "/console.log",
 	[VM_FILE_CONSOLE_SOCKET] = "/console.sock",
 	[VM_FILE_SNAPSHOTS] = "/snapshots",
+	[VM_FILE_MIGRATION_LOG] = "/migration.log",
 };
 
 int vm_manager_path(const struct vm_manager *m, const char *name,
@@ -673,10 +674,14 @@ int vm_manager_define(struct vm_manager *m, const char *name,
 /* The files ternd made for the VM; its logs go with the definition. */
 static void remove_vm_files(struct vm_manager *m, const char *name)
 {
-	static const enum vm_file files[] = {
-		VM_FILE_CONFIG,	 VM_FILE_API_SOCKET,	 VM_FILE_LOG,
-		VM_FILE_CONSOLE, VM_FILE_CONSOLE_SOCKET, VM_FILE_SNAPSHOTS,
-		VM_FILE_DIR};
+	static const enum vm_file files[] = {VM_FILE_CONFIG,
+					     VM_FILE_API_SOCKET,
+					     VM_FILE_LOG,
+					     VM_FILE_CONSOLE,
+					     VM_FILE_CONSOLE_SOCKET,
+					     VM_FILE_MIGRATION_LOG,
+					     VM_FILE_SNAPSHOTS,
+					     VM_FILE_DIR};
 	char path[4200];
 
 	/* A jailed VM's uid is free again. */

@@ -193,7 +193,9 @@ enum vm_file {
 	VM_FILE_LOG,
 	VM_FILE_CONSOLE,
 	VM_FILE_CONSOLE_SOCKET, /* tern's --serial unix: socket */
-	VM_FILE_SNAPSHOTS /* the directory of its snapshots (snapshots.h) */
+	VM_FILE_SNAPSHOTS, /* the directory of its snapshots (snapshots.h) */
+	VM_FILE_MIGRATION_LOG /* the last migration's outcome (vm_migration.c)
+			       */
 };
 int vm_manager_path(const struct vm_manager *m, const char *name,
 		    enum vm_file file, char *buf, size_t size);

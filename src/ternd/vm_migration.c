@@ -270,7 +270,8 @@ static void child_ended(struct vm_manager *m, struct outgoing *o)
 		return;
 	}
 	line[0] = '\0';
-	if (!vm_file(m, o->name, "migration.log", log_path, sizeof(log_path)))
+	if (!vm_manager_path(m, o->name, VM_FILE_MIGRATION_LOG, log_path,
+			     sizeof(log_path)))
 		file_last_line(log_path, line, sizeof(line));
 	snprintf(reason, sizeof(reason), "migration to %s failed: %s",
 		 o->destination, line[0] ? line : how);
@@ -758,7 +759,8 @@ int vm_migration_start(struct vm_manager *m, const char *name,
 			ret = 0;
 	}
 	if (!ret &&
-	    vm_file(m, name, "migration.log", log_path, sizeof(log_path)))
+	    vm_manager_path(m, name, VM_FILE_MIGRATION_LOG, log_path,
+			    sizeof(log_path)))
 		ret = tern_error_set(err, ENAMETOOLONG,
 				     "VM '%s': path too long", name);
 	if (!ret) {

@@ -113,11 +113,15 @@ def a_running_vm_moves_and_its_guest_runs_on():
         assert "nothing was changed" in line, line
         untouched(dst, src, "counter", "running", "shut off", counts[1], counts[0])
         src.ok("undefine", "counter", "--snapshots-too")
+        # Its migration's log went with it: nothing of the VM is left.
+        assert not os.path.exists(os.path.join(src.state, "vms", "counter"))
+        assert "cannot remove" not in src.stderr(), src.stderr()
         for snap in ("after", "later"):
             dst.ok("snapshot-delete", "counter", snap)
         dst.ok("migrate", "counter", src.sock, "--listen-address", SRC_IP,
                "--undefine-source")
         assert "counter" not in dst.listing("--all")
+        assert not os.path.exists(os.path.join(dst.state, "vms", "counter"))
         assert state(src, "counter") == "running"
         src.ok("destroy", "counter")
         src.stop()
