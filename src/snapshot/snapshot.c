@@ -122,8 +122,8 @@ int snapshot_load_uffd(struct vm *vm, const char *snapshot_path,
 		       const char *handler_socket_path,
 		       struct snapshot_stats *stats, struct tern_error *err)
 {
-	return load(vm, snapshot_path, uffd_backend_attach,
-		    handler_socket_path, stats, err);
+	return load(vm, snapshot_path, uffd_backend_attach, handler_socket_path,
+		    stats, err);
 }
 
 int snapshot_read_config(const char *snapshot_path, struct snapshot_config *out,

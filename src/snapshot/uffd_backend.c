@@ -111,12 +111,14 @@ static int create_uffd(struct tern_error *err)
 	if (sys_errno == EPERM)
 		return tern_error_set(
 			err, EPERM,
-			"mem_backend Uffd: cannot create the UFFD object: the kernel refuses "
+			"mem_backend Uffd: cannot create the UFFD object: the "
+			"kernel refuses "
 			"userfaultfd to tern (Operation not permitted): set "
 			"sysctl vm.unprivileged_userfaultfd=1, or let tern "
 			"open /dev/userfaultfd");
 	return tern_error_set(err, sys_errno,
-			      "mem_backend Uffd: cannot create the UFFD object: userfaultfd: %s (os "
+			      "mem_backend Uffd: cannot create the UFFD "
+			      "object: userfaultfd: %s (os "
 			      "error %d)",
 			      strerror(sys_errno), sys_errno);
 }
@@ -138,7 +140,8 @@ static int negotiate(int uffd, const struct guest_memory *mem,
 	if (ioctl(uffd, UFFDIO_API, &api) < 0)
 		return tern_error_set(
 			err, errno,
-			"mem_backend Uffd: cannot create the UFFD object: UFFDIO_API with %s: %s (this "
+			"mem_backend Uffd: cannot create the UFFD object: "
+			"UFFDIO_API with %s: %s (this "
 			"host's kernel lacks the feature)",
 			mem->backing == GUEST_MEMORY_HUGETLB_2M
 				? "EVENT_REMOVE and MISSING_HUGETLBFS"
@@ -146,7 +149,8 @@ static int negotiate(int uffd, const struct guest_memory *mem,
 			strerror(errno));
 	if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER)))
 		return tern_error_set(err, ENOTSUP,
-				      "mem_backend Uffd: cannot create the UFFD object: the kernel "
+				      "mem_backend Uffd: cannot create the "
+				      "UFFD object: the kernel "
 				      "offers no UFFDIO_REGISTER");
 	return 0;
 }
@@ -188,7 +192,8 @@ static int connect_handler(const char *path, struct tern_error *err)
 
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return tern_error_set(err, ENAMETOOLONG,
-				      "mem_backend Uffd: Failed to connect to UDS Unix stream "
+				      "mem_backend Uffd: Failed to connect to "
+				      "UDS Unix stream "
 				      "'%.100s...': the path is longer than "
 				      "%zu bytes",
 				      path, sizeof(addr.sun_path) - 1);
@@ -201,13 +206,14 @@ static int connect_handler(const char *path, struct tern_error *err)
 		return fd;
 	e = errno;
 	close(fd);
-	return tern_error_set(err, e,
-			      "mem_backend Uffd: Failed to connect to UDS Unix stream "
-			      "'%.100s': %s (os error %d)%s",
-			      path, strerror(e), e,
-			      e == ECONNREFUSED || e == ENOENT
-				      ? ": no page fault handler listens there"
-				      : "");
+	return tern_error_set(
+		err, e,
+		"mem_backend Uffd: Failed to connect to UDS Unix stream "
+		"'%.100s': %s (os error %d)%s",
+		path, strerror(e), e,
+		e == ECONNREFUSED || e == ENOENT
+			? ": no page fault handler listens there"
+			: "");
 }
 
 static int send_message(int sock, const char *msg, size_t len, int uffd,
@@ -237,18 +243,20 @@ static int send_message(int sock, const char *msg, size_t len, int uffd,
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return tern_error_set(err, errno,
-				      "mem_backend Uffd: Failed to send the "
-				      "file descriptor to the handler: %s (os error "
-				      "%d)",
-				      strerror(errno), errno);
+		return tern_error_set(
+			err, errno,
+			"mem_backend Uffd: Failed to send the "
+			"file descriptor to the handler: %s (os error "
+			"%d)",
+			strerror(errno), errno);
 	/* A stream socket with room takes a message this small whole. */
 	if ((size_t)n != len)
-		return tern_error_set(err, EIO,
-				      "mem_backend Uffd: Failed to send the "
-				      "file descriptor to the handler: %zd of %zu "
-				      "bytes sent",
-				      n, len);
+		return tern_error_set(
+			err, EIO,
+			"mem_backend Uffd: Failed to send the "
+			"file descriptor to the handler: %zd of %zu "
+			"bytes sent",
+			n, len);
 	return 0;
 }
 

@@ -242,6 +242,50 @@ def run_loaded_guest(s, handler, before):
         t.wait_for_lines(lines + 1)
 
 
+NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+
+
+@test
+def huge_page_guest_is_served_in_2_mib_pages():
+    """A huge_pages 2M VM (the snapshot records it; the load takes it):
+    the handler is told page_size 2 MiB and copies whole huge pages
+    (userfaultfd's MISSING_HUGETLBFS), as Firecracker's handlers do."""
+    needs_kvm()
+    if not os.path.exists(NR_HUGEPAGES):
+        skip("no hugetlbfs pool on this host")
+    with open(NR_HUGEPAGES) as f:
+        old = int(f.read())
+    try:
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(old + 64))
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            if int(f.read()) < 64:
+                skip("the host gave fewer than 64 free 2 MiB pages")
+        snap, mem = os.path.join(WORK, "snap-2m"), os.path.join(WORK, "mem-2m")
+        with Tern("--kernel", GUEST, "--memory", MEMORY, "--huge-pages", "2M") as t:
+            t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+            t.wait_for_lines(2)
+            t.api.ok("PATCH", "/vm", {"state": "Paused"})
+            t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
+            printed = t.output()
+        handler = Handler(mem)
+        with Tern() as t:
+            t.api.ok("PUT", "/snapshot/load", load_body({"snap": snap}, handler.sock))
+            assert t.api.get("/machine-config")[1]["huge_pages"] == "2M"
+            t.wait_for_lines(2)
+            whole = ticks(printed + t.output())
+            assert whole == list(range(1, len(whole) + 1)), (printed, t.output())
+            assert len(whole) > len(ticks(printed)), whole
+        import json
+        regions = json.loads(handler.message())
+        assert all(r["page_size"] == r["page_size_kib"] == 2 << 20 for r in regions), regions
+        assert handler.counts().get("pages", 0) >= 1, handler.counts()
+        assert handler.wait() == 0, handler.output()
+    finally:
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(old))
+
+
 @test
 def missing_or_silent_sockets_are_refused():
     needs_kvm()

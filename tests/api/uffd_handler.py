@@ -41,7 +41,9 @@ class Handler:
         self.pages = 0
         self.removed = 0
         self.page_size = regions[0]["page_size"]
-        self.buffer = ctypes.create_string_buffer(self.page_size * BLOCK_PAGES)
+        # Blocks of small pages only: a 2 MiB page is a block already.
+        self.block_pages = BLOCK_PAGES if self.page_size == 4096 else 1
+        self.buffer = ctypes.create_string_buffer(self.page_size * self.block_pages)
 
     def save_counts(self):
         tmp = self.count_file + ".tmp"
@@ -69,7 +71,7 @@ class Handler:
             base = r["base_host_virt_addr"]
             if not base <= page < base + r["size"]:
                 continue
-            block = self.page_size * BLOCK_PAGES
+            block = self.page_size * self.block_pages
             start = max(base, base + (page - base) // block * block)
             length = min(block, base + r["size"] - start)
             for dst, size in ((start, length), (page, self.page_size)):

@@ -102,9 +102,9 @@ static void message_never_overflows(void **state)
 	assert_int_equal(buf[0], '[');
 	assert_int_equal(buf[len - 1], ']');
 	for (size_t size = 0; size <= (size_t)len; size++)
-		assert_int_equal(uffd_message_encode(big, UFFD_MAX_REGIONS,
-						     small, size),
-				 -ENOSPC);
+		assert_int_equal(
+			uffd_message_encode(big, UFFD_MAX_REGIONS, small, size),
+			-ENOSPC);
 	assert_int_equal(uffd_message_encode(big, UFFD_MAX_REGIONS, small,
 					     (size_t)len + 1),
 			 len);
@@ -214,12 +214,14 @@ static void serve(struct handler *h, int conn, int uffd)
 		for (size_t i = 0; i < json_array_size(doc); i++) {
 			const json_t *o = json_array_get(doc, i);
 			uint64_t base = field(o, "base_host_virt_addr");
-			uint64_t addr = msg.arg.pagefault.address & ~(PAGE - 1ull);
+			uint64_t addr =
+				msg.arg.pagefault.address & ~(PAGE - 1ull);
 			struct uffdio_copy copy;
 
 			if (addr < base || addr >= base + field(o, "size"))
 				continue;
-			memset(page, pattern_of(field(o, "offset") + addr - base),
+			memset(page,
+			       pattern_of(field(o, "offset") + addr - base),
 			       PAGE);
 			copy = (struct uffdio_copy){.dst = addr,
 						    .src = (uintptr_t)page,
@@ -267,12 +269,10 @@ static void handler_start(struct handler *h, enum handler_kind kind)
 	strcpy(addr.sun_path, h->path);
 	h->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(h->listen_fd >= 0);
-	assert_int_equal(bind(h->listen_fd, (struct sockaddr *)&addr,
-			      sizeof(addr)),
-			 0);
+	assert_int_equal(
+		bind(h->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	assert_int_equal(listen(h->listen_fd, 1), 0);
-	assert_int_equal(pthread_create(&h->thread, NULL, handler_main, h),
-			 0);
+	assert_int_equal(pthread_create(&h->thread, NULL, handler_main, h), 0);
 }
 
 static void handler_join(struct handler *h)
@@ -337,7 +337,8 @@ static void handler_serves_guest_memory(void **state)
 	assert_true(atomic_load(&h.served) >= 1);
 	assert_int_equal(vm->memory.mapping[0], pattern_of(0));
 	/* A page tern wrote before the load reads as the handler's. */
-	assert_int_equal(vm->memory.mapping[5 * PAGE + 9], pattern_of(5 * PAGE));
+	assert_int_equal(vm->memory.mapping[5 * PAGE + 9],
+			 pattern_of(5 * PAGE));
 	assert_int_equal(vm->memory.mapping[(8u << 20) - 1],
 			 pattern_of((8u << 20) - 1));
 	/* Hotpluggable memory is the third part of the file. */
@@ -361,11 +362,12 @@ static void missing_socket_is_refused(void **state)
 		return;
 	}
 	vm = small_vm();
-	assert_int_equal(uffd_backend_attach(vm, "/nonexistent/uffd.sock",
-					     &err),
-			 -ENOENT);
-	assert_non_null(strstr(err.message, "Failed to connect to UDS Unix "
-					    "stream '/nonexistent/uffd.sock'"));
+	assert_int_equal(
+		uffd_backend_attach(vm, "/nonexistent/uffd.sock", &err),
+		-ENOENT);
+	assert_non_null(strstr(err.message,
+			       "Failed to connect to UDS Unix "
+			       "stream '/nonexistent/uffd.sock'"));
 	assert_non_null(strstr(err.message, "(os error 2)"));
 	assert_null(vm->uffd);
 	/* Nothing stays registered: memory reads as plain empty pages. */
