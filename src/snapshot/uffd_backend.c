@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -415,6 +416,25 @@ static int probe_first_page(const struct vm *vm, int sock,
 	return ret;
 }
 
+/* Pages tern wrote while creating the VM would be present, and a
+ * missing-page handler never sees a present page. MADV_DONTNEED drops them
+ * in place (the mapping and its advice stay; hugetlbfs pages since Linux
+ * 5.18); a fresh mapping over the old one where it cannot. */
+static int empty_guest_memory(struct guest_memory *mem, struct tern_error *err)
+{
+	int ret;
+
+	if (madvise(mem->mapping, mem->mapping_size, MADV_DONTNEED) == 0)
+		return 0;
+	ret = guest_memory_clear(mem);
+	if (ret)
+		return tern_error_set(err, -ret,
+				      "cannot empty guest memory for the page "
+				      "fault handler: %s",
+				      strerror(-ret));
+	return 0;
+}
+
 void uffd_backend_close(struct uffd_backend *backend)
 {
 	if (!backend)
@@ -446,14 +466,7 @@ int uffd_backend_attach(struct vm *vm, const char *socket_path,
 		return tern_error_set(err, ENOMEM, "out of memory");
 	b->uffd = -1;
 	b->socket = -1;
-	/* Pages tern wrote while creating the VM would be present, and a
-	 * missing-page handler never sees a present page. */
-	ret = guest_memory_clear(&vm->memory);
-	if (ret)
-		ret = tern_error_set(err, -ret,
-				     "cannot empty guest memory for the "
-				     "handler: %s",
-				     strerror(-ret));
+	ret = empty_guest_memory(&vm->memory, err);
 	if (!ret) {
 		b->uffd = create_uffd(err);
 		if (b->uffd < 0)

@@ -37,8 +37,11 @@ struct uffd_region_mapping {
 
 /* How long tern waits for the handler to take the message, then to serve
  * the first page, before the load fails (a handler that never answers
- * would otherwise hang the load for good). */
-#define UFFD_HANDSHAKE_TIMEOUT_MS 10000
+ * would otherwise hang the load for good). Long: Firecracker's example
+ * handler reads the whole memory file in (MAP_POPULATE) between accepting
+ * and reading the message. A handler that closes or exits is noticed at
+ * once. */
+#define UFFD_HANDSHAKE_TIMEOUT_MS 60000
 
 struct uffd_backend {
 	int uffd; /* kept while the VM lives: its faults must never fall
@@ -59,8 +62,8 @@ int uffd_message_encode(const struct uffd_region_mapping *mappings, int count,
 int uffd_backend_mappings(const struct vm *vm,
 			  struct uffd_region_mapping out[UFFD_MAX_REGIONS]);
 
-/* Empties guest RAM (fresh mappings at the same addresses, so nothing tern
- * wrote at creation shadows the snapshot's pages), creates a userfaultfd,
+/* Empties guest RAM (so nothing tern wrote at creation shadows the
+ * snapshot's pages), creates a userfaultfd,
  * registers every region for missing-page faults, connects to
  * socket_path, sends the message with the userfaultfd, waits until the
  * handler took it and served one page. On success vm->uffd holds the
