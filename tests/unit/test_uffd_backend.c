@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -158,6 +159,7 @@ struct handler {
 	char path[108];
 	pthread_t thread;
 	_Atomic int served;
+	_Atomic int removed;
 	char message[UFFD_MESSAGE_MAX];
 	size_t file_size;
 };
@@ -209,6 +211,18 @@ static void serve(struct handler *h, int conn, int uffd)
 			break;
 		if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
 			continue;
+		if (msg.event == UFFD_EVENT_REMOVE) {
+			/* As Firecracker's example handler: the range reads
+			 * as zeros from now on. */
+			struct uffdio_range range = {
+				.start = msg.arg.remove.start,
+				.len = msg.arg.remove.end -
+					msg.arg.remove.start};
+
+			if (ioctl(uffd, UFFDIO_UNREGISTER, &range) == 0)
+				atomic_fetch_add(&h->removed, 1);
+			continue;
+		}
 		if (msg.event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		for (size_t i = 0; i < json_array_size(doc); i++) {
@@ -348,6 +362,16 @@ static void handler_serves_guest_memory(void **state)
 	doc = parse(h.message);
 	assert_int_equal(json_array_size(doc), 2);
 	json_decref(doc);
+	/* Memory tern gives back (the balloon's madvise) reaches the handler
+	 * as a remove event (EVENT_REMOVE, as Firecracker asks for). */
+	assert_int_equal(
+		madvise(vm->memory.mapping + 5 * PAGE, PAGE, MADV_DONTNEED), 0);
+	/* madvise returns once the handler read the event; it unregisters
+	 * just after. */
+	for (int i = 0; i < 5000 && !atomic_load(&h.removed); i++)
+		usleep(1000);
+	assert_int_equal(atomic_load(&h.removed), 1);
+	assert_int_equal(vm->memory.mapping[5 * PAGE + 9], 0);
 	free_vm(vm); /* closes tern's end: the handler ends */
 	handler_join(&h);
 }
