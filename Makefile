@@ -159,11 +159,12 @@ build/guests/%.bin: tests/kvm/guests/%.S
 # the same after unmasking the power button's IOAPIC pin (the API's and
 # ternd's power button tests); fill32 dirties 480 MiB and spins
 # (bench/migration-transport); echo32 echoes its serial input (ternd's
-# console tests); count32 counts in RAM (ternd's snapshot tests).
+# console tests); count32 counts in RAM (ternd's snapshot tests); tick32
+# counts and prints the count (the API's Uffd snapshot test).
 guests: build/guests/protected32-pvh.elf build/guests/spin32-pvh.elf \
 	build/guests/idle32-pvh.elf build/guests/ged32-pvh.elf \
 	build/guests/fill32-pvh.elf build/guests/echo32-pvh.elf \
-	build/guests/count32-pvh.elf
+	build/guests/count32-pvh.elf build/guests/tick32-pvh.elf
 # The note is its own target: built inside each link, parallel links (make
 # -j) rewrote it under one another and a guest could lose its PVH entry.
 build/guests/pvh_note.o: tests/sandbox/pvh_note.S

@@ -521,8 +521,8 @@ static void route_snapshot_create(struct api_call *call)
 	reply_result(call->reply, ret, &err);
 }
 
-/* Firecracker's shape: mem_backend {backend_path, backend_type File}, or
- * the older mem_file_path. */
+/* Firecracker's shape: mem_backend {backend_path, backend_type File or
+ * Uffd}, or the older mem_file_path. */
 static const struct json_field snapshot_load_fields[] = {
 	{"snapshot_path", JSON_FIELD_STRING, 1, 0, 0},
 	{"mem_backend", JSON_FIELD_OBJECT, 0, 0, 0},
@@ -541,6 +541,7 @@ static void route_snapshot_load(struct api_call *call)
 	struct tern_error err;
 	const json_t *backend;
 	const char *mem_path;
+	int uffd = 0;
 	int ret = JSON_FIELDS_CHECK(call->body, "snapshot/load",
 				    snapshot_load_fields, 0, &err);
 
@@ -566,17 +567,18 @@ static void route_snapshot_load(struct api_call *call)
 
 		mem_path = json_string_value(
 			json_object_get(backend, "backend_path"));
-		if (strcmp(type, "File"))
+		uffd = !strcmp(type, "Uffd");
+		if (strcmp(type, "File") && !uffd)
 			ret = tern_error_set(&err, EINVAL,
 					     "snapshot/load.mem_backend."
-					     "backend_type '%.32s': tern "
-					     "supports File",
+					     "backend_type '%.32s': use File "
+					     "or Uffd",
 					     type);
 	}
 	if (!ret)
 		ret = instance_snapshot_load(
 			call->inst, body_string(call, "snapshot_path"),
-			mem_path,
+			mem_path, uffd,
 			json_is_true(json_object_get(call->body, "resume_vm")),
 			&err);
 	reply_result(call->reply, ret, &err);

@@ -789,8 +789,12 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 			    config->mmds.imds_compat);
 	ret = vm_create(vm, config, err);
 	if (!ret && inst->load_snapshot_path) {
-		ret = snapshot_load(vm, inst->load_snapshot_path,
-				    inst->load_mem_file_path, NULL, err);
+		ret = inst->load_mem_uffd
+			? snapshot_load_uffd(vm, inst->load_snapshot_path,
+					     inst->load_mem_file_path, NULL,
+					     err)
+			: snapshot_load(vm, inst->load_snapshot_path,
+					inst->load_mem_file_path, NULL, err);
 		if (!ret && !inst->load_resume)
 			vm_set_start_paused(vm);
 	} else if (!ret && inst->incoming_stream) {

@@ -76,7 +76,8 @@ struct instance {
 	/* PUT /snapshot/load: the VM is created from this snapshot instead
 	 * of a kernel (src/control/snapshot_control.c). */
 	char *load_snapshot_path;
-	char *load_mem_file_path;
+	char *load_mem_file_path; /* with load_mem_uffd: the handler's socket */
+	int load_mem_uffd; /* mem_backend Uffd (snapshot/uffd_backend.h) */
 	int load_resume;
 
 	/* Live migration (src/control/migration_control.c): the source's

@@ -113,7 +113,7 @@ static int take_snapshot_config(struct instance *inst,
 }
 
 int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
-			   const char *mem_file_path, int resume,
+			   const char *mem_file_path, int mem_uffd, int resume,
 			   struct tern_error *err)
 {
 	struct snapshot_config snap;
@@ -149,6 +149,7 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		return tern_error_set(err, ENOMEM, "out of memory");
 	}
 	inst->load_resume = resume;
+	inst->load_mem_uffd = mem_uffd;
 
 	/* The same hand-over to the main thread as InstanceStart. */
 	inst->state = INSTANCE_STARTING;
@@ -167,6 +168,7 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		free(inst->load_mem_file_path);
 		inst->load_snapshot_path = NULL;
 		inst->load_mem_file_path = NULL;
+		inst->load_mem_uffd = 0;
 	}
 	pthread_mutex_unlock(&inst->lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -208,6 +210,7 @@ int instance_snapshot_load_at_start(struct instance *inst,
 	inst->load_snapshot_path = strdup(snapshot_path);
 	inst->load_mem_file_path = strdup(mem_file_path);
 	inst->load_resume = resume;
+	inst->load_mem_uffd = 0;
 	ret = inst->load_snapshot_path && inst->load_mem_file_path
 		? 0
 		: tern_error_set(err, ENOMEM, "out of memory");

@@ -13,9 +13,11 @@ int instance_snapshot_create(struct instance *inst, const char *snapshot_path,
 
 /* Into an instance not started yet: creates a VM of the snapshot's shape
  * (vCPUs, memory) from the rest of the configuration, loads the snapshot
- * into it and starts it, running (resume) or paused. */
+ * into it and starts it, running (resume) or paused. mem_path is the
+ * memory file, or with mem_uffd (mem_backend Uffd) the socket of the page
+ * fault handler that serves the memory (snapshot/uffd_backend.h). */
 int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
-			   const char *mem_file_path, int resume,
+			   const char *mem_path, int mem_uffd, int resume,
 			   struct tern_error *err);
 
 /* tern restore: before instance_run(boot_now), makes the coming start load

@@ -7,6 +7,7 @@
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -433,7 +434,7 @@ static const struct seccomp_rule setup[] = {
 	ALLOW(timerfd_settime, "vsock time limits"),
 	ALLOW(poll, "waiting for InstanceStart or a migration"),
 	ALLOW(ppoll, "waiting"),
-	ALLOW(pipe2, "libmicrohttpd's wake-up channel"),
+	ALLOW(pipe2, "libmicrohttpd's wake-up channel; the Uffd probe"),
 	ALLOW_IF(socket, 0, AF_UNIX, "the API and vsock sockets"),
 	ALLOW_IF(socket, 0, AF_INET,
 		 "--incoming; the tap's interface "
@@ -523,6 +524,19 @@ static const struct seccomp_rule setup[] = {
 	ALLOW_IOCTL(TCGETS, "the terminal"),
 	ALLOW_IOCTL(TCSETS, "raw mode"),
 	ALLOW_IOCTL(TIOCGWINSZ, "stdio checks"),
+	/* Snapshot load with mem_backend Uffd (snapshot/uffd_backend.c):
+	 * only here, in the main thread before the vCPUs run; no thread
+	 * that runs afterwards may create or register one. */
+	ALLOW_IF(userfaultfd, 0, O_CLOEXEC | O_NONBLOCK,
+		 "Uffd: guest RAM served by a page fault handler"),
+	ALLOW_IOCTL(USERFAULTFD_IOC_NEW,
+		    "Uffd: a userfaultfd from /dev/userfaultfd where the "
+		    "system call is not for unprivileged users"),
+	ALLOW_IOCTL(UFFDIO_API, "Uffd: the features Firecracker asks for"),
+	ALLOW_IOCTL(UFFDIO_REGISTER, "Uffd: guest RAM's regions registered"),
+	ALLOW_IOCTL(SIOCOUTQ, "Uffd: has the handler read the message?"),
+	ALLOW(connect, "Uffd: the page fault handler's socket"),
+	ALLOW(sendmsg, "Uffd: the regions and the userfaultfd to the handler"),
 };
 
 /* What the AddressSanitizer/UndefinedBehaviorSanitizer runtime does in a

@@ -11,6 +11,7 @@
 #include "snapshot/snapshot_sections.h"
 #include "snapshot/state_file.h"
 #include "snapshot/state_sequence.h"
+#include "snapshot/uffd_backend.h"
 #include "snapshot/vm_state.h"
 
 static uint64_t now_ns(void)
@@ -71,9 +72,14 @@ int snapshot_create(struct vm *vm, const struct snapshot_create_request *req,
 	return ret;
 }
 
-int snapshot_load(struct vm *vm, const char *snapshot_path,
-		  const char *mem_file_path, struct snapshot_stats *stats,
-		  struct tern_error *err)
+/* Places the snapshot's memory under guest RAM: a File mapped, or a page
+ * fault handler given the userfaultfd (Uffd). */
+typedef int (*memory_source_fn)(struct vm *vm, const char *path,
+				struct tern_error *err);
+
+static int load(struct vm *vm, const char *snapshot_path,
+		memory_source_fn attach_memory, const char *memory_path,
+		struct snapshot_stats *stats, struct tern_error *err)
 {
 	uint64_t start = now_ns();
 	struct state_file sf;
@@ -86,9 +92,11 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 	ret = state_file_read(&sf, snapshot_path, err);
 	if (!ret)
 		ret = state_sequence_check(vm, &sf, err);
-	/* From here on the VM changes. */
+	/* From here on the VM changes. Memory comes before the state: the
+	 * devices' restore reads their rings in guest memory, which with a
+	 * page fault handler must be the handler's already. */
 	if (!ret)
-		ret = memory_file_map(vm, mem_file_path, err);
+		ret = attach_memory(vm, memory_path, err);
 	if (!ret)
 		ret = state_sequence_restore(vm, &sf, err);
 	/* A Diff of this VM can go onto the file it was restored from. */
@@ -100,6 +108,22 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		stats->duration_ns = now_ns() - start;
 	}
 	return ret;
+}
+
+int snapshot_load(struct vm *vm, const char *snapshot_path,
+		  const char *mem_file_path, struct snapshot_stats *stats,
+		  struct tern_error *err)
+{
+	return load(vm, snapshot_path, memory_file_map, mem_file_path, stats,
+		    err);
+}
+
+int snapshot_load_uffd(struct vm *vm, const char *snapshot_path,
+		       const char *handler_socket_path,
+		       struct snapshot_stats *stats, struct tern_error *err)
+{
+	return load(vm, snapshot_path, uffd_backend_attach, handler_socket_path,
+		    stats, err);
 }
 
 int snapshot_read_config(const char *snapshot_path, struct snapshot_config *out,

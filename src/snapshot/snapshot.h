@@ -41,6 +41,14 @@ int snapshot_load(struct vm *vm, const char *snapshot_path,
 		  const char *mem_file_path, struct snapshot_stats *stats,
 		  struct tern_error *err);
 
+/* snapshot_load with Firecracker's mem_backend Uffd: guest memory is
+ * served by the page fault handler listening on handler_socket_path
+ * (snapshot/uffd_backend.h), which gets the userfaultfd before any state
+ * is restored. */
+int snapshot_load_uffd(struct vm *vm, const char *snapshot_path,
+		       const char *handler_socket_path,
+		       struct snapshot_stats *stats, struct tern_error *err);
+
 /* The configuration of the VM in a snapshot (checked: see
  * snapshot/config_state.h), so that a fresh tern can create a VM of that
  * shape to load it into and show it in GET /vm/config. Free it with

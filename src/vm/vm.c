@@ -38,6 +38,7 @@
 #include "devices/reset_port.h"
 #include "devices/serial_8250.h"
 #include "mmds/mmds_store.h"
+#include "snapshot/uffd_backend.h"
 #include "util/file_map.h"
 #include "util/host_path.h"
 #include "util/idle_memory.h"
@@ -1308,6 +1309,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	guest_memory_destroy(&vm->memory);
+	uffd_backend_close(vm->uffd);
+	vm->uffd = NULL;
 	if (vm->reset_rom)
 		munmap(vm->reset_rom, vm->reset_rom_size);
 	vm->reset_rom = NULL;

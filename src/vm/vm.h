@@ -8,6 +8,7 @@
 struct pci_bus;
 struct vm_power_on_state;
 struct vm_hotplug_slots;
+struct uffd_backend;
 
 #include "arch/x86/acpi/acpi_tables.h"
 #include "cpu/vcpu.h"
@@ -129,6 +130,9 @@ struct vm {
 	/* KVM_MEM_LOG_DIRTY_PAGES is set on the memory slots: a snapshot was
 	 * taken or restored, and a Diff snapshot may follow (src/snapshot). */
 	int memory_dirty_log;
+	/* Loaded with mem_backend Uffd (snapshot/uffd_backend.h): the
+	 * userfaultfd and the handler's connection, NULL otherwise. */
+	struct uffd_backend *uffd;
 };
 
 /* Opens KVM, creates the VM with its in-kernel interrupt controllers, guest

@@ -511,8 +511,8 @@ def snapshot_requests_are_checked():
                                     "mem_backend": {"backend_path": "/m", "backend_type": "File"}},
           words=["/nonexistent/s", "No such file"])
         f("PUT", "/snapshot/load", {"snapshot_path": "/s",
-                                    "mem_backend": {"backend_path": "/m", "backend_type": "Uffd"}},
-          words=["supports File"])
+                                    "mem_backend": {"backend_path": "/m", "backend_type": "Mmap"}},
+          words=["backend_type 'Mmap'", "use File or Uffd"])
         f("PUT", "/snapshot/load", {"snapshot_path": "/s"}, words=["mem_backend is missing"])
         with open(os.path.join(WORK, "junk"), "wb") as junk:
             junk.write(b"not a snapshot at all")

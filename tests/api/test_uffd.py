@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""PUT /snapshot/load with mem_backend Uffd (docs/snapshots.md, "Memory
+from a page fault handler"): a guest that counts and prints its count
+(build/guests/tick32-pvh.elf) is snapshotted, then loaded into a new tern
+whose memory a page fault handler serves (tests/api/uffd_handler.py, made
+as Firecracker's example handlers are). The guest's console goes on from
+the snapshot's count, the handler served the pages, tern's own reads of all
+of memory (a Full snapshot of the loaded VM) go through the handler too,
+and every refusal is a 400 that leaves the tern Not started: no socket,
+nobody listening, a handler that closes at once, an unknown backend_type.
+
+TERN=build/asan/tern runs the same tests against the sanitizer build."""
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import run, skip, test  # noqa: E402
+from apiclient import Api, wait_for_socket  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
+GUEST = os.path.join(ROOT, "build/guests/tick32-pvh.elf")
+HANDLER = os.path.join(ROOT, "tests/api/uffd_handler.py")
+WORK = tempfile.mkdtemp(prefix="tern-uffd-")
+MEMORY = "64M"
+COUNTER_GPA = 0x70000
+
+
+class Tern:
+    counter = 0
+
+    def __init__(self, *extra):
+        Tern.counter += 1
+        n = Tern.counter
+        self.sock = os.path.join(WORK, f"api{n}.sock")
+        self.serial = os.path.join(WORK, f"serial{n}")
+        self.stderr_path = os.path.join(WORK, f"stderr{n}")
+        self.proc = subprocess.Popen(
+            [TERN, "run", "--api-sock", self.sock, "--serial", f"file:{self.serial}"]
+            + list(extra),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.stderr_path, "w"))
+        self.api = Api(self.sock)
+        wait_for_socket(self.sock, self.proc)
+
+    def output(self):
+        try:
+            with open(self.serial) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def wait_for_lines(self, count, timeout=60):
+        deadline = time.time() + timeout
+        while self.output().count("\n") < count:
+            assert self.proc.poll() is None, f"tern exited: {self.stderr()}"
+            assert time.time() < deadline, \
+                f"{count} lines not printed in {timeout} s: {self.output()!r}"
+            time.sleep(0.1)
+
+    def state(self):
+        return self.api.get("/")[1]["state"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"tern did not stop; stderr:\n{self.stderr()}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        if exc[0] is not None:
+            for line in self.stderr().splitlines()[-30:]:
+                print(f"#   {line}")
+        assert status in (0, 128 + signal.SIGTERM, -signal.SIGTERM), \
+            f"tern exited with {status}: {self.stderr()}"
+        return False
+
+
+class Handler:
+    counter = 0
+
+    def __init__(self, memory_file, *extra):
+        Handler.counter += 1
+        n = Handler.counter
+        self.sock = os.path.join(WORK, f"uffd{n}.sock")
+        self.counts_path = os.path.join(WORK, f"uffd{n}.counts")
+        self.log = os.path.join(WORK, f"uffd{n}.log")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-u", HANDLER, self.sock, memory_file, self.counts_path]
+            + list(extra), stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while not os.path.exists(self.sock):
+            assert self.proc.poll() is None, f"the handler exited: {self.output()}"
+            assert time.time() < deadline, "the handler never listened"
+            time.sleep(0.05)
+
+    def output(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def counts(self):
+        try:
+            with open(self.counts_path) as f:
+                return {k: int(v) for k, v in (line.split() for line in f)}
+        except FileNotFoundError:
+            return {}
+
+    def message(self):
+        with open(self.counts_path + ".message") as f:
+            return f.read()
+
+    def wait(self, timeout=30):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"the handler did not end: {self.output()}")
+
+
+def setup():
+    if not os.access(TERN, os.X_OK):
+        return f"{TERN} is missing: the build failed"
+    if not os.path.exists(GUEST):
+        return f"{GUEST} is missing: make guests"
+    return None
+
+
+def needs_kvm():
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this machine")
+
+
+def counter_in(memory_file):
+    with open(memory_file, "rb") as f:
+        f.seek(COUNTER_GPA)
+        count, marker = struct.unpack("<II", f.read(8))
+    assert marker == 0x4b434954, f"no TICK marker in {memory_file}"
+    return count
+
+
+SNAPSHOT = {}
+
+
+def snapshot_of_a_ticking_guest():
+    """Once: the state and memory files of the guest after a few ticks,
+    and what its console had printed."""
+    if SNAPSHOT:
+        return SNAPSHOT
+    snap, mem = os.path.join(WORK, "snap"), os.path.join(WORK, "mem")
+    with Tern("--kernel", GUEST, "--memory", MEMORY) as t:
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        t.wait_for_lines(3)
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem,
+                                             "snapshot_type": "Full"})
+        printed = t.output()
+    SNAPSHOT.update(snap=snap, mem=mem, printed=printed, count=counter_in(mem))
+    return SNAPSHOT
+
+
+def ticks(text):
+    """The complete lines of the console as numbers."""
+    return [int(line, 16) for line in text.split("\n")[:-1]]
+
+
+def load_body(snapshot, backend_path, backend_type="Uffd", resume=True):
+    return {"snapshot_path": snapshot["snap"],
+            "mem_backend": {"backend_path": backend_path, "backend_type": backend_type},
+            "resume_vm": resume}
+
+
+@test
+def guest_goes_on_with_memory_from_the_handler():
+    needs_kvm()
+    s = snapshot_of_a_ticking_guest()
+    before = ticks(s["printed"])
+    assert before == list(range(1, len(before) + 1)), s["printed"]
+    handler = Handler(s["mem"])
+    try:
+        run_loaded_guest(s, handler, before)
+    except BaseException:
+        print(f"# handler: {handler.counts()} {handler.output()!r}")
+        raise
+    # The message: Firecracker's field names, the regions covering the file.
+    import json
+    regions = json.loads(handler.message())
+    assert sum(r["size"] for r in regions) == os.path.getsize(s["mem"]), regions
+    for r in regions:
+        assert set(r) == {"base_host_virt_addr", "size", "offset", "page_size",
+                          "page_size_kib"}, r
+        assert r["page_size"] == r["page_size_kib"] == 4096, r
+    # tern's exit closes its end: the handler ends.
+    assert handler.wait() == 0, handler.output()
+
+
+def run_loaded_guest(s, handler, before):
+    with Tern() as t:
+        t.api.ok("PUT", "/snapshot/load", load_body(s, handler.sock))
+        assert t.state() == "Running"
+        t.wait_for_lines(3)
+        # The console goes on from the snapshot's count: source then
+        # restored output read as one stream count 1, 2, 3, ... (a pause
+        # in the middle of a line finishes that line here).
+        whole = ticks(s["printed"] + t.output())
+        assert whole == list(range(1, len(whole) + 1)), (s["printed"], t.output())
+        assert len(whole) >= len(before) + 2, whole
+        counts = handler.counts()
+        # At least the guest's code and its counter's page, and tern's probe.
+        assert counts.get("pages", 0) >= 2, counts
+        served_before = counts["pages"]
+        # tern reads all of memory for a Full snapshot: the API thread's
+        # reads fault to the handler too, and the guest's count is on.
+        snap2, mem2 = os.path.join(WORK, "snap-of-loaded"), os.path.join(WORK, "mem-of-loaded")
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap2, "mem_file_path": mem2})
+        assert counter_in(mem2) > s["count"], (counter_in(mem2), s["count"])
+        pages = (64 << 20) // 4096
+        deadline = time.time() + 10
+        while handler.counts()["pages"] < pages and time.time() < deadline:
+            time.sleep(0.1)
+        counts = handler.counts()
+        assert served_before < counts["pages"] <= pages, (served_before, counts)
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        lines = len(ticks(t.output()))
+        t.wait_for_lines(lines + 1)
+
+
+NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
+
+
+@test
+def huge_page_guest_is_served_in_2_mib_pages():
+    """A huge_pages 2M VM (the snapshot records it; the load takes it):
+    the handler is told page_size 2 MiB and copies whole huge pages
+    (userfaultfd's MISSING_HUGETLBFS), as Firecracker's handlers do."""
+    needs_kvm()
+    if not os.path.exists(NR_HUGEPAGES):
+        skip("no hugetlbfs pool on this host")
+    with open(NR_HUGEPAGES) as f:
+        old = int(f.read())
+    try:
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(old + 64))
+        with open("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") as f:
+            if int(f.read()) < 64:
+                skip("the host gave fewer than 64 free 2 MiB pages")
+        snap, mem = os.path.join(WORK, "snap-2m"), os.path.join(WORK, "mem-2m")
+        with Tern("--kernel", GUEST, "--memory", MEMORY, "--huge-pages", "2M") as t:
+            t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+            t.wait_for_lines(2)
+            t.api.ok("PATCH", "/vm", {"state": "Paused"})
+            t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
+            printed = t.output()
+        handler = Handler(mem)
+        with Tern() as t:
+            t.api.ok("PUT", "/snapshot/load", load_body({"snap": snap}, handler.sock))
+            assert t.api.get("/machine-config")[1]["huge_pages"] == "2M"
+            t.wait_for_lines(2)
+            whole = ticks(printed + t.output())
+            assert whole == list(range(1, len(whole) + 1)), (printed, t.output())
+            assert len(whole) > len(ticks(printed)), whole
+        import json
+        regions = json.loads(handler.message())
+        assert all(r["page_size"] == r["page_size_kib"] == 2 << 20 for r in regions), regions
+        assert handler.counts().get("pages", 0) >= 1, handler.counts()
+        assert handler.wait() == 0, handler.output()
+    finally:
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(old))
+
+
+@test
+def missing_or_silent_sockets_are_refused():
+    needs_kvm()
+    s = snapshot_of_a_ticking_guest()
+    with Tern() as t:
+        t.api.fault("PUT", "/snapshot/load", load_body(s, os.path.join(WORK, "nothing.sock")),
+                    words=["Failed to connect to UDS Unix stream",
+                           "No such file or directory (os error 2)"])
+        assert t.state() == "Not started"
+        # A socket file nobody listens on any more.
+        import socket
+        stale = os.path.join(WORK, "stale.sock")
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(stale)
+        listener.close()
+        t.api.fault("PUT", "/snapshot/load", load_body(s, stale),
+                    words=["Failed to connect to UDS Unix stream",
+                           "Connection refused (os error 111)"])
+        assert t.state() == "Not started"
+        t.api.fault("PUT", "/snapshot/load", load_body(s, s["mem"], backend_type="Mmap"),
+                    words=["backend_type 'Mmap'", "use File or Uffd"])
+        # Nothing was left behind: a File load into the same tern works.
+        t.api.ok("PUT", "/snapshot/load", load_body(s, s["mem"], backend_type="File"))
+        assert t.state() == "Running"
+        t.wait_for_lines(1)
+
+
+@test
+def handler_closing_at_once_is_refused():
+    needs_kvm()
+    s = snapshot_of_a_ticking_guest()
+    handler = Handler(s["mem"], "--close-at-once")
+    with Tern() as t:
+        started = time.time()
+        fault = t.api.fault("PUT", "/snapshot/load", load_body(s, handler.sock))
+        assert "closed the connection" in fault or "Failed to send" in fault, fault
+        assert time.time() - started < 15, "the refusal took the whole time limit"
+        assert t.state() == "Not started"
+        assert handler.wait() == 0, handler.output()
+        # A handler that serves, next: the same tern loads.
+        good = Handler(s["mem"])
+        t.api.ok("PUT", "/snapshot/load", load_body(s, good.sock))
+        t.wait_for_lines(1)
+    assert good.wait() == 0, good.output()
+
+
+if __name__ == "__main__":
+    run(setup)
