@@ -124,7 +124,7 @@ void vm_jail_stage_close(struct vm_jail_stage *s)
 
 int vm_jail_put_psk(const char *vm_dir, const char *psk, struct tern_error *err)
 {
-	const char *name = VM_JAIL_PSK + 1;
+	const char *name = &VM_JAIL_PSK[1]; /* relative to the root */
 	size_t len = strlen(psk);
 	uid_t uid;
 	int root = vm_jail_open_root(vm_dir, &uid), fd, ok;
@@ -163,7 +163,7 @@ void vm_jail_remove_psk(const char *vm_dir)
 
 	if (root < 0)
 		return;
-	if (unlinkat(root, VM_JAIL_PSK + 1, 0) && errno != ENOENT)
+	if (unlinkat(root, &VM_JAIL_PSK[1], 0) && errno != ENOENT)
 		log_warn("cannot remove the migration key from the jail of "
 			 "%s: %s",
 			 vm_dir, strerror(errno));
