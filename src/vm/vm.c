@@ -18,6 +18,7 @@
 #include "arch/x86/boot/kernel_loader.h"
 #include "arch/x86/firmware.h"
 #include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/reset_rom.h"
 #include "arch/x86/vcpu_setup.h"
@@ -839,6 +840,14 @@ static int load_boot_image(struct vm *vm, struct boot_files *files,
 		ret = bios_handover_apply(vm->fd, &vm->memory, err);
 		if (ret)
 			return ret;
+	} else {
+		/* For a guest booted with acpi=off (arch/x86/mptable.h). */
+		ret = mptable_write(&vm->memory, platform.cpu_count,
+				    platform.apic_ids);
+		if (ret)
+			return tern_error_set(err, -ret,
+					      "cannot write the MP table: %s",
+					      strerror(-ret));
 	}
 
 	return x86_vcpu_set_boot_entry(vm->vcpus[0].fd, &vm->memory, &entry,

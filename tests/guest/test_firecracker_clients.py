@@ -362,7 +362,9 @@ def kata_config(p):
     return {
         "boot-source": {"kernel_image_path": p["GUEST_BZIMAGE"],
                         "initrd_path": p["GUEST_INITRAMFS"], "boot_args": KATA_BOOT_ARGS},
-        "machine-config": {"smt": False, "mem_size_mib": 256, "vcpu_count": 1},
+        # Kata's default_vcpus is 1; 2 here, so that the acpi=off guest
+        # must find its second processor (tern's MP table, as Firecracker's).
+        "machine-config": {"smt": False, "mem_size_mib": 256, "vcpu_count": 2},
         "vsock": {"guest_cid": 3, "uds_path": in_work("kata-hvsock"), "vsock_id": "root"},
         "logger": {"level": "Debug", "log_path": in_work("logs.fifo")},
         "metrics": {"metrics_path": in_work("metrics.fifo")},
@@ -408,6 +410,10 @@ def kata_containers():
             time.sleep(0.01)
         vmm.wait_for_init()
         assert "acpi=off" in vmm.shell("cat /proc/cmdline")
+        # No ACPI: the processors and the IOAPIC come from the MP table.
+        assert vmm.shell("grep -c ^processor /proc/cpuinfo") == "2"
+        interrupts = vmm.shell("cat /proc/interrupts")
+        assert re.search(r"IO-APIC\s+\d+-edge\s+ttyS0", interrupts), interrupts
         vmm.send("kata", KATA_AFTER_BOOT, {"@WORK@": WORK})
         doc = vmm.api.get("/vm/config")[1]
         assert len(doc["drives"]) == 9, doc["drives"]

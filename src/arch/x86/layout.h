@@ -76,6 +76,8 @@
 /* IOAPIC and LAPIC default bases (Intel MP spec / SDM). */
 #define LAYOUT_IOAPIC_GPA 0xfec00000ULL
 #define LAYOUT_LAPIC_GPA 0xfee00000ULL
+/* The IOAPIC's id in the MADT and the MP table (KVM's IOAPIC resets to 0). */
+#define LAYOUT_IOAPIC_ID 0
 
 /* tern's reset-vector ROM (src/arch/x86/reset_rom.c): the last 64 KiB below
  * 4 GiB, where a PC's firmware sits and where a CPU fetches its first

@@ -50,7 +50,6 @@
 #define MADT_TYPE_IOAPIC 1
 #define MADT_TYPE_LOCAL_APIC_NMI 4
 #define MADT_LAPIC_ENABLED 1u
-#define IOAPIC_ID 0
 
 uint8_t acpi_checksum(const void *data, size_t len)
 {
@@ -506,7 +505,7 @@ static uint64_t write_madt(struct table_writer *w,
 	}
 	t[off] = MADT_TYPE_IOAPIC;
 	t[off + 1] = 12;
-	t[off + 2] = IOAPIC_ID;
+	t[off + 2] = LAYOUT_IOAPIC_ID;
 	le_put32(t + off + 4, (uint32_t)LAYOUT_IOAPIC_GPA);
 	le_put32(t + off + 8, 0); /* GSI base */
 	off += 12;
