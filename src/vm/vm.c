@@ -729,7 +729,6 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->config = *config;
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->serial_output_fd = -1;
@@ -739,6 +738,10 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	if (vm->stop_eventfd < 0)
 		return tern_error_set(err, errno, "eventfd: %s",
 				      strerror(errno));
+	/* The VM's own: the instance's may change while it runs (PATCH
+	 * /drives). */
+	if (vm_config_copy(&vm->config, config))
+		return tern_error_set(err, ENOMEM, "out of memory");
 
 	ret = kvm_system_open(&vm->kvm, config->kvm_path, err);
 	if (ret)
@@ -1317,4 +1320,5 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->pause_lock);
 	vm->fd = -1;
 	vm->stop_eventfd = -1;
+	vm_config_release(&vm->config);
 }
