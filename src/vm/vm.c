@@ -751,6 +751,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 				      "%d vCPUs requested but this host's KVM "
 				      "allows at most %d",
 				      config->cpu_count, vm->kvm.max_vcpus);
+	vm->vcpus = calloc((size_t)config->cpu_count, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return tern_error_set(err, ENOMEM, "out of memory");
 	ret = check_cpu_config(vm, err);
 	if (!ret)
 		ret = create_kvm_vm(vm, err);
@@ -1285,6 +1288,8 @@ void vm_destroy(struct vm *vm)
 	for (int i = 0; i < vm->vcpu_count; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpu_count = 0;
+	free(vm->vcpus);
+	vm->vcpus = NULL;
 	io_bus_destroy_devices(&vm->pio_bus);
 	io_bus_destroy_devices(&vm->mmio_bus);
 	vm->acpi_pm1 = NULL; /* destroyed with the port bus's devices */
