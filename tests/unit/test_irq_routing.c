@@ -123,8 +123,7 @@ static void table_grows_to_its_limit(void **state)
 		assert_int_equal(irq_routing_set_msi(&r, gsi, 0xfee00000, gsi),
 				 0);
 	assert_int_equal(r.table->nr, IRQ_ROUTING_MAX_ENTRIES);
-	assert_int_equal(irq_routing_set_msi(&r, gsi, 0xfee00000, 1),
-			 -ENOSPC);
+	assert_int_equal(irq_routing_set_msi(&r, gsi, 0xfee00000, 1), -ENOSPC);
 	for (uint32_t g = IRQ_ROUTING_IOAPIC_PINS; g < gsi; g++) {
 		e = irq_routing_find(&r, g, KVM_IRQ_ROUTING_MSI);
 		assert_non_null(e);
