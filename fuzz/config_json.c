@@ -62,6 +62,7 @@ static void round_trip(const struct vm_config *config)
 		abort();
 	}
 	json_decref(doc);
+	vm_config_release(&again);
 	vm_config_storage_free(&storage);
 }
 
@@ -110,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "refused: %s\n", err.message);
 	}
 	json_decref(doc);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage);
 	return 0;
 }

@@ -142,6 +142,9 @@ struct vm *fuzz_vm_get(void)
 	/* One vCPU without a KVM fd: its state sections are checked, and
 	 * the ioctls that would apply them fail with EBADF. */
 	vm->vcpu_count = 1;
+	vm->vcpus = calloc(1, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		abort();
 	vm->vcpus[0] = (struct vcpu){.vm = vm, .index = 0, .fd = -1};
 	vm->serial_output_fd = -1;
 	vm->stop_eventfd = -1;

@@ -8,7 +8,8 @@
 #include "config/config_check.h"
 
 struct disk_items {
-	struct vm_disk_config disk;
+	struct vm_disk_config disk; /* disk.path: path, lent */
+	char path[PATH_MAX];
 	bool have_path;
 };
 
@@ -35,7 +36,7 @@ static int parse_item(const struct option_item *item, void *ctx,
 		d->disk.readonly = true;
 	} else if (option_item_is(item, "path", true)) {
 		if (!item->value_len ||
-		    !option_item_copy(item, d->disk.path, sizeof(d->disk.path)))
+		    !option_item_copy(item, d->path, sizeof(d->path)))
 			return tern_error_set(err, EINVAL,
 					      "--disk: path= needs a file name "
 					      "(at most %d bytes)",
@@ -76,6 +77,7 @@ int disk_option_parse(const char *text, struct vm_config *config,
 		return tern_error_set(err, EINVAL,
 				      "--disk: at most %d disks are supported",
 				      VM_MAX_DISKS);
+	d.disk.path = d.path;
 	d.disk.cache = BLOCK_CACHE_WRITEBACK;
 	d.disk.engine = BLOCK_ENGINE_AUTO;
 	snprintf(d.disk.id, sizeof(d.disk.id), "disk%d", config->disk_count);

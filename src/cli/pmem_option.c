@@ -8,7 +8,8 @@
 #include "config/config_check.h"
 
 struct pmem_items {
-	struct vm_pmem_config pmem;
+	struct vm_pmem_config pmem; /* pmem.path: path, lent */
+	char path[PATH_MAX];
 	bool have_path;
 };
 
@@ -23,7 +24,7 @@ static int parse_item(const struct option_item *item, void *ctx,
 		p->pmem.root = true;
 	} else if (option_item_is(item, "path", true)) {
 		if (!item->value_len ||
-		    !option_item_copy(item, p->pmem.path, sizeof(p->pmem.path)))
+		    !option_item_copy(item, p->path, sizeof(p->path)))
 			return tern_error_set(err, EINVAL,
 					      "--pmem: path= needs a file name "
 					      "(at most %d bytes)",
@@ -56,6 +57,7 @@ int pmem_option_parse(const char *text, struct vm_config *config,
 	int ret;
 
 	memset(&p, 0, sizeof(p));
+	p.pmem.path = p.path;
 	snprintf(p.pmem.id, sizeof(p.pmem.id), "pmem%d", config->pmem_count);
 	ret = option_list_each("--pmem", text, parse_item, &p, err);
 	if (ret)

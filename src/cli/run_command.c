@@ -987,6 +987,7 @@ int run_command_parse(int argc, char **argv, struct run_request *request,
 
 void run_request_free(struct run_request *request)
 {
+	vm_config_release(&request->config);
 	vm_config_storage_free(&request->storage);
 	migration_transport_config_free(&request->migration_transport);
 	json_decref(request->mmds_metadata);

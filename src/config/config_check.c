@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -415,12 +416,30 @@ int config_parse_disk_engine(const char *field, const char *text,
 	return 0;
 }
 
+/* The config's own copy of a disk's or pmem device's path. */
+static char *config_path_copy(const char *where, const char *path, int *ret,
+			      struct tern_error *err)
+{
+	char *copy = vm_config_path_dup(path);
+
+	if (copy)
+		return copy;
+	*ret = errno == ENAMETOOLONG
+		? tern_error_set(err, ENAMETOOLONG,
+				 "%s: the path is longer than %d bytes", where,
+				 PATH_MAX - 1)
+		: tern_error_set(err, ENOMEM, "out of memory");
+	return NULL;
+}
+
 int config_add_disk(const char *where, struct vm_config *config,
 		    const struct vm_disk_config *disk, int replace,
 		    struct tern_error *err)
 {
 	struct stat st, other;
 	int slot = config->disk_count;
+	char *path;
+	int ret;
 
 	if (stat(disk->path, &st) < 0)
 		return tern_error_set(err, EINVAL, "%s path=%s: %s", where,
@@ -455,15 +474,18 @@ int config_add_disk(const char *where, struct vm_config *config,
 					      "root device",
 					      where, o->id, disk->id);
 	}
-	if (slot == config->disk_count) {
-		if (config->disk_count >= VM_MAX_DISKS)
-			return tern_error_set(err, EINVAL,
-					      "%s: at most %d disks are "
-					      "supported",
-					      where, VM_MAX_DISKS);
+	if (slot == config->disk_count && config->disk_count >= VM_MAX_DISKS)
+		return tern_error_set(err, EINVAL,
+				      "%s: at most %d disks are supported",
+				      where, VM_MAX_DISKS);
+	path = config_path_copy(where, disk->path, &ret, err);
+	if (!path)
+		return ret;
+	if (slot == config->disk_count)
 		config->disk_count++;
-	}
+	free(config->disks[slot].path);
 	config->disks[slot] = *disk;
+	config->disks[slot].path = path;
 	return 0;
 }
 
@@ -471,7 +493,8 @@ int config_add_pmem(const char *where, struct vm_config *config,
 		    const struct vm_pmem_config *pmem, int replace,
 		    struct tern_error *err)
 {
-	int slot;
+	char *path;
+	int slot, ret;
 
 	for (slot = 0; slot < config->pmem_count; slot++)
 		if (!strcmp(config->pmems[slot].id, pmem->id))
@@ -496,7 +519,12 @@ int config_add_pmem(const char *where, struct vm_config *config,
 					      "root device already",
 					      where, pmem->id,
 					      config->disks[i].id);
+	path = config_path_copy(where, pmem->path, &ret, err);
+	if (!path)
+		return ret;
+	free(config->pmems[slot].path);
 	config->pmems[slot] = *pmem;
+	config->pmems[slot].path = path;
 	if (slot == config->pmem_count)
 		config->pmem_count++;
 	return 0;

@@ -101,12 +101,14 @@ int config_parse_disk_engine(const char *field, const char *text,
 /* Adds *disk to config->disks (where names the list: "--disk",
  * "drives"): the file must exist and not be another disk's, the id must be
  * new unless replace (PUT of an existing drive_id: that disk is replaced in
- * place), at most one root device, at most VM_MAX_DISKS. */
+ * place), at most one root device, at most VM_MAX_DISKS, a path shorter
+ * than PATH_MAX. The config gets its own copy of disk->path. */
 int config_add_disk(const char *where, struct vm_config *config,
 		    const struct vm_disk_config *disk, int replace,
 		    struct tern_error *err);
 /* Adds (or, with replace, replaces by id) a pmem device: ids unique, at
- * most VM_MAX_PMEM, one root device among pmem devices and drives. */
+ * most VM_MAX_PMEM, one root device among pmem devices and drives. The
+ * config gets its own copy of pmem->path. */
 int config_add_pmem(const char *where, struct vm_config *config,
 		    const struct vm_pmem_config *pmem, int replace,
 		    struct tern_error *err);

@@ -55,11 +55,15 @@ static int apply_atomically(struct vm_config *config,
 			    const json_t *body, int flag,
 			    struct tern_error *err)
 {
-	struct vm_config scratch = *config;
+	struct vm_config scratch;
 	struct vm_config_storage fresh = {0};
-	int ret = fn(&scratch, &fresh, body, flag, err);
+	int ret;
 
+	if (vm_config_copy(&scratch, config))
+		return tern_error_set(err, ENOMEM, "out of memory");
+	ret = fn(&scratch, &fresh, body, flag, err);
 	if (ret) {
+		vm_config_release(&scratch);
 		vm_config_storage_free(&fresh);
 		return ret;
 	}
@@ -73,7 +77,8 @@ static int apply_atomically(struct vm_config *config,
 		free(storage->cpu_custom);
 		storage->cpu_custom = fresh.cpu_custom;
 	}
-	*config = scratch;
+	vm_config_release(config);
+	vm_config_move(config, &scratch);
 	return 0;
 }
 
@@ -761,13 +766,13 @@ static int apply_drive(struct vm_config *config,
 		ret = config_check_path("drives.path_on_host", path, err);
 	if (ret)
 		return ret;
-	if (strlen(path) >= sizeof(disk.path))
+	if (strlen(path) >= PATH_MAX)
 		return tern_error_set(err, EINVAL,
-				      "drives.path_on_host is longer than %zu "
+				      "drives.path_on_host is longer than %d "
 				      "bytes",
-				      sizeof(disk.path) - 1);
+				      PATH_MAX - 1);
 	snprintf(disk.id, sizeof(disk.id), "%s", id);
-	snprintf(disk.path, sizeof(disk.path), "%s", path);
+	disk.path = (char *)path; /* config_add_disk keeps its own copy */
 	disk.root = json_is_true(json_fields_get(body, "is_root_device"));
 	disk.readonly = json_is_true(json_fields_get(body, "is_read_only"));
 	value = json_fields_get(body, "cache_type");
@@ -884,13 +889,13 @@ static int apply_pmem(struct vm_config *config,
 			: config_check_path("pmem.path_on_host", path, err);
 	if (ret)
 		return ret;
-	if (strlen(path) >= sizeof(pmem.path))
+	if (strlen(path) >= PATH_MAX)
 		return tern_error_set(err, EINVAL,
-				      "pmem.path_on_host is longer than %zu "
+				      "pmem.path_on_host is longer than %d "
 				      "bytes",
-				      sizeof(pmem.path) - 1);
+				      PATH_MAX - 1);
 	snprintf(pmem.id, sizeof(pmem.id), "%s", id);
-	snprintf(pmem.path, sizeof(pmem.path), "%s", path);
+	pmem.path = (char *)path; /* config_add_pmem keeps its own copy */
 	pmem.root = json_is_true(json_fields_get(body, "root_device"));
 	pmem.readonly = json_is_true(json_fields_get(body, "read_only"));
 	(void)storage;

@@ -51,6 +51,8 @@ int instance_balloon_set_target(struct instance *inst, long long amount_mib,
 	ret = instance_running_balloon(inst, "changing the balloon size",
 				       &balloon, err);
 	if (!ret) {
+		/* For the check only: shares the configuration's paths
+		 * (vm_config.h); only its balloon is kept. */
 		changed = inst->config;
 		changed.balloon.target_bytes = (uint64_t)amount_mib * MIB;
 		ret = config_check_balloon_fits(&changed, "balloon.amount_mib",

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <linux/virtio_ids.h>
@@ -35,6 +36,7 @@ static int replace(struct instance *inst, const char *id, const char *path,
 {
 	struct vm_disk_config *disk = configured_disk(&inst->config, id);
 	struct virtio_device *vdev;
+	char *copy;
 	int ret;
 
 	if (!disk)
@@ -51,18 +53,29 @@ static int replace(struct instance *inst, const char *id, const char *path,
 	ret = config_check_path("drives.path_on_host", path, err);
 	if (ret)
 		return ret;
-	if (strlen(path) >= sizeof(disk->path))
+	if (strlen(path) >= PATH_MAX)
 		return tern_error_set(err, ENAMETOOLONG,
-				      "drives.path_on_host is too long");
+				      "drives.path_on_host is longer than %d "
+				      "bytes",
+				      PATH_MAX - 1);
 	vdev = running_disk(inst->vm, id);
 	if (!vdev)
 		return tern_error_set(err, ENODEV,
 				      "drive '%s' has no device to update", id);
+	/* Before the file changes: once it has, the configuration must be
+	 * able to show it. */
+	copy = vm_config_path_dup(path);
+	if (!copy)
+		return tern_error_set(err, ENOMEM, "out of memory");
 	ret = virtio_blk_replace_file(vdev, path,
 				      inst->config.allow_block_devices, err);
-	if (!ret)
-		snprintf(disk->path, sizeof(disk->path), "%s", path);
-	return ret;
+	if (ret) {
+		free(copy);
+		return ret;
+	}
+	free(disk->path);
+	disk->path = copy;
+	return 0;
 }
 
 int instance_replace_drive_file(struct instance *inst, const char *id,

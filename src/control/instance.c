@@ -365,7 +365,7 @@ static int apply_logging(const struct vm_config *config, struct tern_error *err)
 			     config->log_show_origin, err);
 }
 
-struct instance *instance_create(const struct vm_config *config,
+struct instance *instance_create(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 struct tern_error *err)
 {
@@ -374,6 +374,7 @@ struct instance *instance_create(const struct vm_config *config,
 	sigset_t stop_signals;
 
 	if (!inst) {
+		vm_config_release(config);
 		vm_config_storage_free(storage);
 		tern_error_set(err, ENOMEM, "out of memory");
 		return NULL;
@@ -388,7 +389,7 @@ struct instance *instance_create(const struct vm_config *config,
 	pthread_cond_init(&inst->flusher_cond, &monotonic);
 	pthread_condattr_destroy(&monotonic);
 	metrics_registry_init(&inst->metrics);
-	inst->config = *config;
+	vm_config_move(&inst->config, config);
 	inst->storage = *storage;
 	memset(storage, 0, sizeof(*storage));
 	inst->metrics_fd = -1;
@@ -399,16 +400,16 @@ struct instance *instance_create(const struct vm_config *config,
 		tern_error_set(err, errno, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (apply_logging(config, err))
+	if (apply_logging(&inst->config, err))
 		goto fail;
-	inst->mmds = mmds_store_create(config->mmds_size_limit
-					       ? config->mmds_size_limit
+	inst->mmds = mmds_store_create(inst->config.mmds_size_limit
+					       ? inst->config.mmds_size_limit
 					       : MMDS_DEFAULT_SIZE_LIMIT,
 				       err);
 	if (!inst->mmds)
 		goto fail;
-	if (config->metrics_path &&
-	    open_metrics_file(inst, config->metrics_path, err))
+	if (inst->config.metrics_path &&
+	    open_metrics_file(inst, inst->config.metrics_path, err))
 		goto fail;
 	if (metrics_register(&inst->metrics, "process", write_process_metrics,
 			     inst, err) ||
@@ -455,6 +456,7 @@ void instance_destroy(struct instance *inst)
 	log_close_file();
 	free(inst->load_snapshot_path);
 	free(inst->load_mem_file_path);
+	vm_config_release(&inst->config);
 	vm_config_storage_free(&inst->storage);
 	mmds_store_destroy(inst->mmds);
 	free(inst);
@@ -562,6 +564,8 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 							  err);
 		break;
 	}
+	/* Shares the configuration's strings (vm_config.h): read below,
+	 * never released. */
 	applied = *config;
 out:
 	pthread_mutex_unlock(&inst->lock);
@@ -765,22 +769,24 @@ static void finish_start(struct instance *inst, struct vm *vm, int ret,
 /* Creates the VM from the configuration as it stands; NULL with err set. */
 static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 {
-	/* On the heap, not this thread's stack: a configuration is ~70 KiB,
-	 * and stack pages once touched stay resident for the VM's life while
-	 * the heap's go back (vm_run trims it). */
+	/* On the heap, not this thread's stack: stack pages once touched
+	 * stay resident for the VM's life while the heap's go back (vm_run
+	 * trims it). */
 	struct vm_config *config = malloc(sizeof(*config));
 	struct vm *vm = malloc(sizeof(*vm));
-	int ret;
+	int ret = -ENOMEM;
 
-	if (!vm || !config) {
+	if (vm && config) {
+		pthread_mutex_lock(&inst->lock);
+		ret = vm_config_copy(config, &inst->config);
+		pthread_mutex_unlock(&inst->lock);
+	}
+	if (ret) {
 		free(vm);
 		free(config);
 		tern_error_set(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_lock(&inst->lock);
-	*config = inst->config;
-	pthread_mutex_unlock(&inst->lock);
 	/* The store outlives the VM; a snapshot's mmds-config has replaced
 	 * the configured one by now (snapshot_control.c). */
 	config->mmds_store = inst->mmds;
@@ -805,6 +811,7 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 	if (!ret)
 		log_debug("VM ready: %d vCPUs, %llu MiB", config->cpu_count,
 			  (unsigned long long)(config->memory_size >> 20));
+	vm_config_release(config);
 	free(config);
 	if (ret) {
 		vm_destroy(vm);

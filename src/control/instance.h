@@ -135,11 +135,12 @@ struct instance_outcome {
 		debug_exit_value; /* VM_STOP_DEBUG_EXIT: what the guest wrote */
 };
 
-/* Takes over the strings in *storage (always, even on failure). Applies the
- * logger and metrics settings of config. Blocks SIGINT, SIGTERM and SIGHUP
+/* Takes over the strings in *storage and the paths *config owns
+ * (vm_config_move: always, even on failure). Applies the logger and
+ * metrics settings of config. Blocks SIGINT, SIGTERM and SIGHUP
  * in the calling thread, so every thread created afterwards leaves them to
  * the main loop. */
-struct instance *instance_create(const struct vm_config *config,
+struct instance *instance_create(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 struct tern_error *err);
 void instance_destroy(struct instance *inst);

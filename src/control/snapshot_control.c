@@ -68,6 +68,9 @@ static int take_snapshot_config(struct instance *inst,
 				struct snapshot_config *snap,
 				struct tern_error *err)
 {
+	/* The instance's configuration with the snapshot's machine: it
+	 * shares the instance's disk and pmem paths (vm_config.h), which it
+	 * leaves as they are, and replaces the instance's at the end. */
 	struct vm_config merged = inst->config;
 	static const enum vm_config_string moved[] = {
 		VM_CONFIG_STR_KERNEL, VM_CONFIG_STR_INITRD,

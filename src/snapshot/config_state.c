@@ -39,6 +39,7 @@ int config_state_save(const struct vm_config *config, struct state_file *sf,
 
 void config_state_free(struct snapshot_config *snap)
 {
+	vm_config_release(&snap->config);
 	vm_config_storage_free(&snap->storage);
 	memset(snap, 0, sizeof(*snap));
 }
@@ -115,6 +116,7 @@ static int parse_drive(struct vm_config *config, const json_t *body,
 {
 	struct vm_disk_config *disk;
 	const char *id, *path;
+	char *copy;
 	json_t *value;
 	int ret = JSON_FIELDS_CHECK(body, "drives", drive_fields, 0, err);
 
@@ -128,17 +130,25 @@ static int parse_drive(struct vm_config *config, const json_t *body,
 	ret = config_check_disk_id("drives.drive_id", id, err);
 	if (ret)
 		return ret;
-	if (strlen(path) >= sizeof(disk->path))
+	if (strlen(path) >= PATH_MAX)
 		return tern_error_set(err, EINVAL,
-				      "drives.path_on_host is too long");
+				      "drives.path_on_host is longer than %d "
+				      "bytes",
+				      PATH_MAX - 1);
 	for (int i = 0; i < config->disk_count; i++)
 		if (!strcmp(config->disks[i].id, id))
 			return tern_error_set(err, EINVAL,
 					      "drive '%s' is listed twice", id);
+	copy = vm_config_path_dup(path);
+	if (!copy)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	/* The slot owns its path even if the drive is refused below
+	 * (vm_config_release frees every slot's). */
 	disk = &config->disks[config->disk_count];
+	free(disk->path);
 	memset(disk, 0, sizeof(*disk));
+	disk->path = copy;
 	snprintf(disk->id, sizeof(disk->id), "%s", id);
-	snprintf(disk->path, sizeof(disk->path), "%s", path);
 	disk->root = json_is_true(json_fields_get(body, "is_root_device"));
 	disk->readonly = json_is_true(json_fields_get(body, "is_read_only"));
 	disk->cache = BLOCK_CACHE_WRITEBACK;

@@ -185,12 +185,14 @@ int vm_definition_check(const json_t *doc, const char *pool_dir,
 	ret = vm_config_json_apply_document(&config, &storage, resolved, err);
 	json_decref(resolved);
 	if (ret) {
+		vm_config_release(&config);
 		vm_config_storage_free(&storage);
 		return -EINVAL;
 	}
 	/* A firmware VM boots from its disk: its document has boot-source
 	 * null and tern.firmware instead (docs/firmware.md). */
 	if (!config.kernel_path && !config.firmware_path) {
+		vm_config_release(&config);
 		vm_config_storage_free(&storage);
 		return tern_error_set(err, EINVAL,
 				      "the definition names no kernel "
@@ -203,6 +205,7 @@ int vm_definition_check(const json_t *doc, const char *pool_dir,
 		summary->vcpus = config.cpu_count;
 		summary->memory_mib = config.memory_size >> 20;
 	}
+	vm_config_release(&config);
 	vm_config_storage_free(&storage);
 	return 0;
 }

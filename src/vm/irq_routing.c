@@ -25,10 +25,11 @@ int irq_routing_init(struct irq_routing *routing, int vm_fd)
 	routing->table =
 		calloc(1,
 		       sizeof(*routing->table) +
-			       IRQ_ROUTING_MAX_ENTRIES *
+			       IRQ_ROUTING_INITIAL_ENTRIES *
 				       sizeof(routing->table->entries[0]));
 	if (!routing->table)
 		return -ENOMEM;
+	routing->capacity = IRQ_ROUTING_INITIAL_ENTRIES;
 	pthread_mutex_init(&routing->lock, NULL);
 	/* The same table as KVM's kvm_setup_default_irq_routing(): the ISA
 	 * interrupts reach both the PICs and the IOAPIC, so the guest may use
@@ -97,6 +98,28 @@ static void remove_routes(struct kvm_irq_routing *table, uint32_t gsi)
 	remove_entry(table, gsi, KVM_IRQ_ROUTING_HV_SINT);
 }
 
+/* Room for one more entry; lock held. */
+static int make_room(struct irq_routing *routing)
+{
+	struct kvm_irq_routing *bigger;
+	uint32_t capacity = routing->capacity * 2;
+
+	if (routing->table->nr < routing->capacity)
+		return 0;
+	if (routing->capacity >= IRQ_ROUTING_MAX_ENTRIES)
+		return -ENOSPC;
+	if (capacity > IRQ_ROUTING_MAX_ENTRIES)
+		capacity = IRQ_ROUTING_MAX_ENTRIES;
+	bigger = realloc(routing->table,
+			 sizeof(*bigger) +
+				 capacity * sizeof(bigger->entries[0]));
+	if (!bigger)
+		return -ENOMEM;
+	routing->table = bigger;
+	routing->capacity = capacity;
+	return 0;
+}
+
 /* Replaces gsi's route with *entry (its gsi set here) and commits. */
 static int set_route(struct irq_routing *routing, uint32_t gsi,
 		     const struct kvm_irq_routing_entry *entry)
@@ -106,9 +129,10 @@ static int set_route(struct irq_routing *routing, uint32_t gsi,
 
 	pthread_mutex_lock(&routing->lock);
 	remove_routes(routing->table, gsi);
-	if (routing->table->nr >= IRQ_ROUTING_MAX_ENTRIES) {
+	ret = make_room(routing);
+	if (ret) {
 		pthread_mutex_unlock(&routing->lock);
-		return -ENOSPC;
+		return ret;
 	}
 	e = &routing->table->entries[routing->table->nr++];
 	*e = *entry;

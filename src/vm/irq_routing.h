@@ -18,12 +18,18 @@
 
 #define IRQ_ROUTING_IOAPIC_PINS 24
 #define IRQ_ROUTING_MAX_ENTRIES 1024
+/* KVM's default routes (40) and as many MSI vectors. */
+#define IRQ_ROUTING_INITIAL_ENTRIES 64
 
 struct irq_routing {
 	int vm_fd; /* -1: keep the table but call no KVM (unit tests) */
 	pthread_mutex_t lock;
 	uint32_t next_gsi; /* next GSI handed out for MSI */
-	struct kvm_irq_routing *table; /* nr entries, capacity MAX */
+	/* nr entries of capacity; grows (up to IRQ_ROUTING_MAX_ENTRIES) as
+	 * MSI routes come: the whole table was 48 KiB of every VM, which
+	 * uses a few dozen. */
+	struct kvm_irq_routing *table;
+	uint32_t capacity;
 	uint64_t commits; /* KVM_SET_GSI_ROUTING calls, for tests */
 };
 

@@ -733,7 +733,6 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->config = *config;
 	vm->fd = -1;
 	vm->kvm.fd = -1;
 	vm->serial_output_fd = -1;
@@ -743,6 +742,10 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 	if (vm->stop_eventfd < 0)
 		return tern_error_set(err, errno, "eventfd: %s",
 				      strerror(errno));
+	/* The VM's own: the instance's may change while it runs (PATCH
+	 * /drives). */
+	if (vm_config_copy(&vm->config, config))
+		return tern_error_set(err, ENOMEM, "out of memory");
 
 	ret = kvm_system_open(&vm->kvm, config->kvm_path, err);
 	if (ret)
@@ -752,6 +755,9 @@ int vm_create(struct vm *vm, const struct vm_config *config,
 				      "%d vCPUs requested but this host's KVM "
 				      "allows at most %d",
 				      config->cpu_count, vm->kvm.max_vcpus);
+	vm->vcpus = calloc((size_t)config->cpu_count, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return tern_error_set(err, ENOMEM, "out of memory");
 	ret = check_cpu_config(vm, err);
 	if (!ret)
 		ret = create_kvm_vm(vm, err);
@@ -1294,6 +1300,8 @@ void vm_destroy(struct vm *vm)
 	for (int i = 0; i < vm->vcpu_count; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	vm->vcpu_count = 0;
+	free(vm->vcpus);
+	vm->vcpus = NULL;
 	io_bus_destroy_devices(&vm->pio_bus);
 	io_bus_destroy_devices(&vm->mmio_bus);
 	vm->acpi_pm1 = NULL; /* destroyed with the port bus's devices */
@@ -1331,4 +1339,5 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->pause_lock);
 	vm->fd = -1;
 	vm->stop_eventfd = -1;
+	vm_config_release(&vm->config);
 }

@@ -64,7 +64,9 @@ struct vm {
 	struct device *fw_cfg;
 	struct io_bus pio_bus;
 	struct io_bus mmio_bus;
-	struct vcpu vcpus[VM_MAX_CPUS];
+	/* config.cpu_count of them, on the heap: a VM_MAX_CPUS array here
+	 * was 30 KiB of every VM, most of it for vCPUs it does not have. */
+	struct vcpu *vcpus;
 	int vcpu_count;
 
 	struct irq_routing irq_routing; /* GSI routes: the one owner */

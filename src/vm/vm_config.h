@@ -106,7 +106,8 @@ enum vm_huge_pages {
 #define VM_MAX_PMEM 4
 struct vm_pmem_config {
 	char id[VM_DISK_ID_MAX + 1];
-	char path[PATH_MAX];
+	/* Owned like a disk's path (vm_disk_config.h). */
+	char *path;
 	bool root; /* root=/dev/pmem0 on a command line that names no root */
 	bool readonly; /* mapped read-only; the guest's writes are dropped */
 };
@@ -207,6 +208,23 @@ struct vm_config {
 
 /* vm/vm_legacy_pic.h: a kernel command line with noapic or acpi=off. */
 bool vm_config_guest_uses_pic(const struct vm_config *config);
+
+/* A configuration owns its disks' and pmem devices' paths (heap strings
+ * sized to their content: a PATH_MAX array per slot made each copy of the
+ * configuration 85 KiB, resident for the VM's life). Every slot's path is
+ * NULL or owned, also past disk_count and pmem_count. So a struct
+ * assignment would share them: copy with vm_config_copy(), hand over with
+ * vm_config_move(), free with vm_config_release(). */
+/* dst gets its own copy of src; 0, or -ENOMEM with dst holding nothing to
+ * release. dst's previous strings are not freed. */
+int vm_config_copy(struct vm_config *dst, const struct vm_config *src);
+/* *dst = *src, and src no longer owns the strings. */
+void vm_config_move(struct vm_config *dst, struct vm_config *src);
+/* Frees the owned strings (the rest of the struct is left as it is). */
+void vm_config_release(struct vm_config *config);
+/* A copy of path for a disk or pmem slot: NULL when path is PATH_MAX
+ * bytes or longer (errno ENAMETOOLONG) or memory ran out (ENOMEM). */
+char *vm_config_path_dup(const char *path);
 
 /* Full ACPI (PM1 event and control blocks, an 8259 PIC the OS must mask:
  * devices/acpi_pm1.h) or hardware-reduced ACPI (GED, sleep registers), as

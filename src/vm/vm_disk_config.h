@@ -1,5 +1,7 @@
 /* One --disk as the VM core gets it: checked, with its own copy of the
- * strings (the config outlives the command line's parsing). */
+ * strings (the config outlives the command line's parsing). The path is a
+ * heap string the holding vm_config owns (vm/vm_config.h: copy and release
+ * it with vm_config_copy() and vm_config_release(), never by assignment). */
 #ifndef TERN_VM_VM_DISK_CONFIG_H
 #define TERN_VM_VM_DISK_CONFIG_H
 
@@ -20,7 +22,10 @@
 #define VM_DISK_PARTUUID_MAX 36
 
 struct vm_disk_config {
-	char path[PATH_MAX];
+	/* Owned by the vm_config holding the disk; at most PATH_MAX - 1
+	 * bytes (config_add_disk). A disk handed to config_add_disk only
+	 * lends it: the config keeps its own copy. */
+	char *path;
 	char id[VM_DISK_ID_MAX + 1];
 	bool readonly;
 	/* Firecracker's is_root_device: the first disk (/dev/vda), and

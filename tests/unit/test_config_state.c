@@ -28,11 +28,11 @@ static void full_config(struct vm_config *c)
 	c->virtio_transport = VIRTIO_TRANSPORT_AUTO;
 	c->disk_count = 2;
 	snprintf(c->disks[0].id, sizeof(c->disks[0].id), "rootfs");
-	snprintf(c->disks[0].path, sizeof(c->disks[0].path), "/img/root.ext4");
+	c->disks[0].path = strdup("/img/root.ext4");
 	c->disks[0].root = 1;
 	c->disks[0].readonly = 1;
 	snprintf(c->disks[1].id, sizeof(c->disks[1].id), "data");
-	snprintf(c->disks[1].path, sizeof(c->disks[1].path), "/img/data");
+	c->disks[1].path = strdup("/img/data");
 	c->net_count = 1;
 	snprintf(c->nets[0].id, sizeof(c->nets[0].id), "eth0");
 	snprintf(c->nets[0].tap_name, sizeof(c->nets[0].tap_name), "tap0");
@@ -47,7 +47,7 @@ static void full_config(struct vm_config *c)
 	c->virtio_rng = 1;
 	c->pmem_count = 1;
 	snprintf(c->pmems[0].id, sizeof(c->pmems[0].id), "pm0");
-	snprintf(c->pmems[0].path, sizeof(c->pmems[0].path), "/img/pm");
+	c->pmems[0].path = strdup("/img/pm");
 	c->pmems[0].readonly = 1;
 }
 
@@ -110,6 +110,7 @@ static void round_trip(void **state)
 		config_state_compare(&snap, &c, VIRTIO_TRANSPORT_MMIO, &err),
 		0);
 	config_state_free(&snap);
+	vm_config_release(&c);
 }
 
 /* Another host: other image paths, tap, vsock socket, cache, serial. */
@@ -122,18 +123,20 @@ static void host_paths_may_differ(void **state)
 	full_config(&c);
 	saved(&c, &snap);
 	here = c;
-	snprintf(here.disks[0].path, sizeof(here.disks[0].path), "/x/root");
-	snprintf(here.disks[1].path, sizeof(here.disks[1].path), "/x/data");
+	/* A view of c's configuration (it owns the paths): compared only. */
+	here.disks[0].path = (char *)"/x/root";
+	here.disks[1].path = (char *)"/x/data";
 	here.disks[1].cache = BLOCK_CACHE_NONE;
 	snprintf(here.nets[0].tap_name, sizeof(here.nets[0].tap_name), "tap9");
 	snprintf(here.vsock_socket_path, sizeof(here.vsock_socket_path),
 		 "/tmp/other.sock");
 	here.serial_mode = SERIAL_MODE_NONE;
-	snprintf(here.pmems[0].path, sizeof(here.pmems[0].path), "/x/pm");
+	here.pmems[0].path = (char *)"/x/pm";
 	here.balloon.target_bytes = 0;
 	if (config_state_compare(&snap, &here, VIRTIO_TRANSPORT_MMIO, &err))
 		fail_msg("refused: %s", err.message);
 	config_state_free(&snap);
+	vm_config_release(&c);
 }
 
 static void expect_mismatch(const struct snapshot_config *snap,
@@ -157,6 +160,7 @@ static void mismatches_are_named(void **state)
 	full_config(&c);
 	saved(&c, &snap);
 
+	/* Each h is a view of c (c owns the paths), compared only. */
 	h = c;
 	h.cpu_count = 1;
 	expect_mismatch(&snap, &h, mmio, "the snapshot has 2 vCPUs, this VM 1");
@@ -225,6 +229,7 @@ static void mismatches_are_named(void **state)
 	config_state_free(&snap);
 
 	/* The other way round: this VM has devices the snapshot lacks. */
+	vm_config_release(&c);
 	vm_config_set_defaults(&c);
 	saved(&c, &snap);
 	full_config(&h);
@@ -234,6 +239,7 @@ static void mismatches_are_named(void **state)
 	expect_mismatch(&snap, &h, VIRTIO_TRANSPORT_PCI,
 			"has 0 drives (), this VM 2 (rootfs, data)");
 	config_state_free(&snap);
+	vm_config_release(&h);
 }
 
 /* A --firmware VM has no boot source (null in the document): its
@@ -254,6 +260,7 @@ static void firmware_vm_round_trips(void **state)
 	assert_string_equal(snap.config.firmware_path,
 			    "/usr/share/seabios/bios.bin");
 	config_state_free(&snap);
+	vm_config_release(&c);
 }
 
 static void missing_section(void **state)
@@ -388,6 +395,7 @@ static void random_corruption(void **state)
 	}
 	free(text);
 	state_file_free(&sf);
+	vm_config_release(&c);
 }
 
 /* The CPU configuration goes with the snapshot: SMT, the template and a
@@ -430,6 +438,7 @@ static void cpu_configuration_round_trips(void **state)
 	assert_null(snap.config.cpu_custom);
 	config_state_free(&snap);
 	free(custom);
+	vm_config_release(&c);
 }
 
 int main(void)

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+
 #include "vm/irq_routing.h"
 
 static void starts_as_kvm_default_routing(void **state)
@@ -106,12 +108,39 @@ static void sint_routes_replace_msi_routes(void **state)
 	irq_routing_destroy(&r);
 }
 
+/* The table grows as routes come, up to IRQ_ROUTING_MAX_ENTRIES; past
+ * it a new route is refused, and every route set before is still there. */
+static void table_grows_to_its_limit(void **state)
+{
+	struct irq_routing r;
+	const struct kvm_irq_routing_entry *e;
+	uint32_t base, gsi = IRQ_ROUTING_IOAPIC_PINS;
+
+	(void)state;
+	assert_int_equal(irq_routing_init(&r, -1), 0);
+	base = r.table->nr;
+	for (uint32_t i = base; i < IRQ_ROUTING_MAX_ENTRIES; i++, gsi++)
+		assert_int_equal(irq_routing_set_msi(&r, gsi, 0xfee00000, gsi),
+				 0);
+	assert_int_equal(r.table->nr, IRQ_ROUTING_MAX_ENTRIES);
+	assert_int_equal(irq_routing_set_msi(&r, gsi, 0xfee00000, 1), -ENOSPC);
+	for (uint32_t g = IRQ_ROUTING_IOAPIC_PINS; g < gsi; g++) {
+		e = irq_routing_find(&r, g, KVM_IRQ_ROUTING_MSI);
+		assert_non_null(e);
+		assert_int_equal(e->u.msi.data, g);
+	}
+	/* Replacing a route needs no room. */
+	assert_int_equal(irq_routing_set_msi(&r, gsi - 1, 0xfee00000, 7), 0);
+	irq_routing_destroy(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(starts_as_kvm_default_routing),
 		cmocka_unit_test(msi_routes_are_added_replaced_and_removed),
 		cmocka_unit_test(sint_routes_replace_msi_routes),
+		cmocka_unit_test(table_grows_to_its_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,6 +57,7 @@ static void keys_and_defaults(void **state)
 	assert_false(c->pmems[0].root || c->pmems[0].readonly);
 	assert_string_equal(c->pmems[1].id, "data");
 	assert_true(c->pmems[1].root && c->pmems[1].readonly);
+	vm_config_release(c);
 	free(c);
 }
 
@@ -70,6 +71,7 @@ static void expect_refused(const char *fmt, const char *words)
 	if (!strstr(err.message, words))
 		fail_msg("'%s' not in '%s'", words, err.message);
 	assert_int_equal(c->pmem_count, 1);
+	vm_config_release(c);
 	free(c);
 }
 
@@ -96,6 +98,7 @@ static void at_most_four(void **state)
 		assert_int_equal(parse(c, &err, "path=%s"), 0);
 	assert_int_equal(parse(c, &err, "path=%s"), -EINVAL);
 	assert_non_null(strstr(err.message, "at most"));
+	vm_config_release(c);
 	free(c);
 }
 
@@ -115,6 +118,36 @@ static void disk_items_still_parse(void **state)
 	snprintf(text, sizeof(text), "path=%s,bogus", file);
 	assert_int_equal(disk_option_parse(text, c, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "unknown key 'bogus'"));
+	vm_config_release(c);
+	free(c);
+}
+
+/* A path is bounded (PATH_MAX - 1 bytes) and refused by name when longer,
+ * for --pmem and --disk alike. */
+static void over_long_paths_are_refused(void **state)
+{
+	static const char *const options[] = {"--pmem", "--disk"};
+	struct vm_config *c = calloc(1, sizeof(*c));
+	struct tern_error err = {{0}};
+	char *text = malloc(PATH_MAX + 16);
+
+	assert_non_null(c);
+	assert_non_null(text);
+	snprintf(text, PATH_MAX + 16, "path=/");
+	memset(text + 6, 'a', PATH_MAX);
+	text[6 + PATH_MAX] = '\0';
+	for (int i = 0; i < 2; i++) {
+		int ret = i ? disk_option_parse(text, c, &err)
+			    : pmem_option_parse(text, c, &err);
+
+		assert_int_equal(ret, -EINVAL);
+		if (!strstr(err.message, options[i]) ||
+		    !strstr(err.message, "at most 4095 bytes"))
+			fail_msg("unexpected: %s", err.message);
+	}
+	assert_int_equal(c->pmem_count + c->disk_count, 0);
+	free(text);
+	vm_config_release(c);
 	free(c);
 }
 
@@ -125,6 +158,7 @@ int main(void)
 		cmocka_unit_test(bad_values_are_refused_naming_the_reason),
 		cmocka_unit_test(at_most_four),
 		cmocka_unit_test(disk_items_still_parse),
+		cmocka_unit_test(over_long_paths_are_refused),
 	};
 
 	return cmocka_run_group_tests(tests, make_file, remove_file);

@@ -45,23 +45,26 @@ static const char *apply_doc(struct vm_config *config,
 
 static void expect_refused(const char *text, const char *words)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	const char *message;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	message = apply_doc(&config, &storage, text);
 	if (!strstr(message, words))
 		fail_msg("'%s' not in '%s' for %s", words, message, text);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 static void full_document_round_trips(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	json_t *exported, *reexported;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -95,6 +98,7 @@ static void full_document_round_trips(void **state)
 
 	exported = vm_config_json_export(&config);
 	assert_non_null(exported);
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	{
 		struct tern_error err;
@@ -108,18 +112,21 @@ static void full_document_round_trips(void **state)
 	json_decref(exported);
 	json_decref(reexported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 /* tern.firmware: kept, exported beside a null boot source (a firmware VM
  * has no kernel), and the export applies again to the same document. */
 static void firmware_round_trips(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err = {{0}};
 	json_t *exported, *reexported;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -134,6 +141,7 @@ static void firmware_round_trips(void **state)
 		json_string_value(json_object_get(
 			json_object_get(exported, "tern"), "firmware")),
 		"/fw/bios.bin");
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -148,15 +156,18 @@ static void firmware_round_trips(void **state)
 	json_decref(exported);
 	json_decref(reexported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 	expect_refused("{\"tern\": {\"firmware\": 1}}", "tern.firmware");
 }
 
 static void defaults_fill_what_the_document_leaves_out(void **state)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(apply_doc(&config, &storage,
 				      "{\"boot-source\": "
@@ -168,6 +179,7 @@ static void defaults_fill_what_the_document_leaves_out(void **state)
 	assert_null(config.initrd_path);
 	assert_int_equal(config.serial_mode, SERIAL_MODE_STDIO);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 static void unknown_fields_and_sections_are_refused(void **state)
@@ -288,13 +300,14 @@ static const char *apply_machine(struct vm_config *config,
 static void huge_pages_are_parsed_checked_and_exported(void **state)
 {
 	static const char *const names[] = {"None", "Transparent", "2M"};
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 
 	for (int i = 0; i < 3; i++) {
 		char body[128];
 		json_t *machine;
 
+		vm_config_release(&config);
 		vm_config_set_defaults(&config);
 		snprintf(body, sizeof(body),
 			 "{\"vcpu_count\": 1, \"mem_size_mib\": 256, "
@@ -317,6 +330,7 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
 			    "");
 	assert_int_equal(config.huge_pages, VM_HUGE_PAGES_NONE);
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(apply_machine(&config, &storage,
 					  "{\"vcpu_count\": 1, "
@@ -355,6 +369,7 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
 		apply_machine(&config, &storage, "{\"mem_size_mib\": 259}", 1),
 		"");
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 /* machine-config.kvm_hyperv: off unless asked for, back off on a PUT
@@ -362,11 +377,12 @@ static void huge_pages_are_parsed_checked_and_exported(void **state)
  * (so a Firecracker client's document is unchanged), a boolean only. */
 static void kvm_hyperv_is_opt_in(void **state)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	json_t *machine;
 
 	(void)state;
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_false(config.kvm_hyperv);
 	machine = vm_config_json_export_machine(&config);
@@ -398,6 +414,7 @@ static void kvm_hyperv_is_opt_in(void **state)
 		"machine-config.kvm_hyperv: expected true or false");
 	assert_false(config.kvm_hyperv);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 /* Firecracker's pmem section: kept in order and exported; the same id
@@ -405,11 +422,12 @@ static void kvm_hyperv_is_opt_in(void **state)
  * than VM_MAX_PMEM devices and unknown fields refused by name. */
 static void pmem_section_is_parsed_checked_and_exported(void **state)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	json_t *doc;
 	const json_t *list;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(
@@ -433,6 +451,7 @@ static void pmem_section_is_parsed_checked_and_exported(void **state)
 		json_object_get(json_array_get(list, 0), "read_only")));
 	json_decref(doc);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 
 	expect_refused("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 		       "\"pmem\": [{\"id\": \"a\", \"path_on_host\": \"/a\"}, "
@@ -480,7 +499,7 @@ static void missing_required_fields_are_refused(void **state)
  * (null without hotpluggable memory) read back the same. */
 static void memory_hotplug_is_checked_and_round_trips(void **state)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	struct tern_error err;
 	json_t *doc, *exported;
@@ -493,6 +512,7 @@ static void memory_hotplug_is_checked_and_round_trips(void **state)
 		       "\"memory-hotplug\": {\"total_size_mib\": 256, "
 		       "\"block_size_mib\": 6}}",
 		       "power of 2");
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	doc = json_loads("{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
 			 "\"memory-hotplug\": null}",
@@ -525,15 +545,17 @@ static void memory_hotplug_is_checked_and_round_trips(void **state)
 		json_integer_value(json_object_get(doc, "block_size_mib")), 2);
 	json_decref(exported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 static void balloon_round_trips(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -558,6 +580,7 @@ static void balloon_round_trips(void **state)
 		64);
 	assert_true(json_is_true(json_object_get(
 		json_object_get(exported, "balloon"), "free_page_hinting")));
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -568,6 +591,7 @@ static void balloon_round_trips(void **state)
 	json_decref(reexported);
 
 	/* null: no balloon, and it exports as null. */
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(apply_doc(&config, &storage,
 				      "{\"boot-source\": "
@@ -579,7 +603,9 @@ static void balloon_round_trips(void **state)
 	assert_true(json_is_null(json_object_get(exported, "balloon")));
 	json_decref(exported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 static void bad_balloon_is_refused(void **state)
@@ -621,11 +647,12 @@ static void bad_balloon_is_refused(void **state)
 
 static void network_interfaces_round_trip(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *list, *put;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -649,6 +676,7 @@ static void network_interfaces_round_trip(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(list, 0), "guest_mac")),
 			    "52:54:00:12:34:56");
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -665,7 +693,9 @@ static void network_interfaces_round_trip(void **state)
 	assert_int_equal(again.net_count, 2);
 	assert_string_equal(again.nets[1].tap_name, "tap9");
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 static void bad_network_interfaces_are_refused(void **state)
@@ -710,11 +740,12 @@ static void bad_network_interfaces_are_refused(void **state)
 
 static void vsock_round_trips(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *vsock;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -733,6 +764,7 @@ static void vsock_round_trips(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(vsock, "uds_path")),
 		"/run/v.sock");
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -741,12 +773,15 @@ static void vsock_round_trips(void **state)
 	assert_true(json_equal(exported, reexported));
 	json_decref(exported);
 	json_decref(reexported);
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	exported = vm_config_json_export(&config);
 	assert_true(json_is_null(json_object_get(exported, "vsock")));
 	json_decref(exported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 static void bad_vsock_is_refused(void **state)
@@ -786,11 +821,12 @@ static char image_a[64], image_b[64];
  * in GET /vm/config's shape; Kata's empty ones are shown as absent. */
 static void rate_limiters_round_trip(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *net;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -817,6 +853,7 @@ static void rate_limiters_round_trip(void **state)
 					"bandwidth"),
 			"refill_time")),
 		1000);
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -826,7 +863,9 @@ static void rate_limiters_round_trip(void **state)
 	json_decref(exported);
 	json_decref(reexported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 static void make_images(void)
@@ -845,13 +884,14 @@ static void make_images(void)
 
 static void drives_round_trip(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *reexported, *put;
 	char text[1024];
 
 	make_images();
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	snprintf(text, sizeof(text),
 		 "{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
@@ -876,6 +916,7 @@ static void drives_round_trip(void **state)
 
 	exported = vm_config_json_export(&config);
 	assert_non_null(exported);
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -898,9 +939,73 @@ static void drives_round_trip(void **state)
 	assert_int_equal(again.disks[0].engine, BLOCK_ENGINE_IO_URING);
 	json_decref(exported);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 	unlink(image_a);
 	unlink(image_b);
+}
+
+/* A drive's or pmem device's path is at most PATH_MAX - 1 bytes, refused
+ * by name when longer; a refused PUT /drives leaves the drive as it was
+ * (the configuration owns its paths: vm_config.h). */
+static void paths_are_bounded_and_kept_on_refusal(void **state)
+{
+	static const char *const fmt[] = {
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		"\"drives\": [{\"drive_id\": \"d\", \"path_on_host\": "
+		"\"/%s\", \"is_root_device\": false, \"is_read_only\": "
+		"false}]}",
+		"{\"boot-source\": {\"kernel_image_path\": \"/k\"}, "
+		"\"pmem\": [{\"id\": \"p\", \"path_on_host\": \"/%s\"}]}"};
+	static const char *const words[] = {
+		"drives.path_on_host is longer than 4095 bytes",
+		"pmem.path_on_host is longer than 4095 bytes"};
+	struct vm_config config = {0};
+	struct vm_config_storage storage = {0};
+	struct tern_error err;
+	char *name = malloc(PATH_MAX + 1);
+	char *text = malloc(PATH_MAX + 512);
+	char small[512];
+	json_t *put;
+
+	assert_non_null(name);
+	assert_non_null(text);
+	memset(name, 'a', PATH_MAX);
+	name[PATH_MAX] = '\0';
+	for (int i = 0; i < 2; i++) {
+		snprintf(text, PATH_MAX + 512, fmt[i], name);
+		expect_refused(text, words[i]);
+	}
+
+	make_images();
+	vm_config_set_defaults(&config);
+	snprintf(small, sizeof(small),
+		 "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", "
+		 "\"is_root_device\": false, \"is_read_only\": false}",
+		 image_a);
+	put = parse(small);
+	assert_int_equal(
+		vm_config_json_apply_drive(&config, &storage, put, &err), 0);
+	json_decref(put);
+	snprintf(small, sizeof(small),
+		 "{\"drive_id\": \"d\", \"path_on_host\": "
+		 "\"/nonexistent/x\", \"is_root_device\": false, "
+		 "\"is_read_only\": true}");
+	put = parse(small);
+	assert_int_equal(
+		vm_config_json_apply_drive(&config, &storage, put, &err),
+		-EINVAL);
+	json_decref(put);
+	assert_int_equal(config.disk_count, 1);
+	assert_string_equal(config.disks[0].path, image_a);
+	assert_false(config.disks[0].readonly);
+	vm_config_release(&config);
+	vm_config_storage_free(&storage);
+	unlink(image_a);
+	unlink(image_b);
+	free(name);
+	free(text);
 }
 
 static void bad_drives_are_refused(void **state)
@@ -965,7 +1070,7 @@ static void bad_drives_are_refused(void **state)
 
 static void a_refused_update_changes_nothing(void **state)
 {
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	struct tern_error err;
 	json_t *good = parse("{\"vcpu_count\": 2, \"mem_size_mib\": 128}");
@@ -983,6 +1088,7 @@ static void a_refused_update_changes_nothing(void **state)
 	bad_boot = json_pack("{s:s, s:i}", "kernel_image_path", kernel,
 			     "boot_args", 5);
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_int_equal(
 		vm_config_json_apply_machine(&config, &storage, good, 0, &err),
@@ -1013,13 +1119,14 @@ static void a_refused_update_changes_nothing(void **state)
 	json_decref(boot);
 	json_decref(bad_boot);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 static void config_file_errors_name_the_file_and_position(void **state)
 {
 	char path[] = "/tmp/tern-config-XXXXXX";
 	int fd = mkstemp(path);
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	struct tern_error err;
 	const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/k\"\n"
@@ -1028,6 +1135,7 @@ static void config_file_errors_name_the_file_and_position(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_int_not_equal(
 		vm_config_json_load_file(&config, &storage, path, &err), 0);
@@ -1038,6 +1146,7 @@ static void config_file_errors_name_the_file_and_position(void **state)
 		vm_config_json_load_file(&config, &storage, path, &err), 0);
 	assert_non_null(strstr(err.message, "No such file"));
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 #define CPU_CONFIG                                                             \
@@ -1050,11 +1159,12 @@ static void config_file_errors_name_the_file_and_position(void **state)
  * in Firecracker, and both go through the exported document. */
 static void cpu_templates_static_and_custom(void **state)
 {
-	struct vm_config config, again;
+	struct vm_config config = {0}, again = {0};
 	struct vm_config_storage storage = {0}, storage2 = {0};
 	struct tern_error err;
 	json_t *exported, *cpu;
 
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(
 		apply_doc(&config, &storage,
@@ -1089,6 +1199,7 @@ static void cpu_templates_static_and_custom(void **state)
 	/* The document carries it and applies again to the same VM. */
 	exported = vm_config_json_export(&config);
 	assert_non_null(json_object_get(exported, "cpu-config"));
+	vm_config_release(&again);
 	vm_config_set_defaults(&again);
 	assert_int_equal(vm_config_json_apply_document(&again, &storage2,
 						       exported, &err),
@@ -1123,7 +1234,9 @@ static void cpu_templates_static_and_custom(void **state)
 	assert_string_equal(config.cpu_template->name, "C3");
 	assert_null(config.cpu_custom);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 	vm_config_storage_free(&storage2);
+	vm_config_release(&again);
 }
 
 /* A cpu-config file that is not JSON: where, never what it holds. */
@@ -1131,7 +1244,7 @@ static void cpu_config_file_contents_are_not_echoed(void **state)
 {
 	char path[] = "/tmp/tern-cpu-config-XXXXXX";
 	int fd = mkstemp(path);
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	const char *message;
 	char doc[256];
@@ -1143,12 +1256,14 @@ static void cpu_config_file_contents_are_not_echoed(void **state)
 		 "{\"cpu-config\": \"%s\", \"boot-source\": "
 		 "{\"kernel_image_path\": \"/k\"}}",
 		 path);
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	message = apply_doc(&config, &storage, doc);
 	assert_non_null(strstr(message, "is not valid JSON (line 1 column"));
 	assert_null(strstr(message, "secret"));
 	unlink(path);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 /* Firecracker's config file may name a file holding the cpu-config. */
@@ -1156,7 +1271,7 @@ static void cpu_config_from_a_file(void **state)
 {
 	char path[] = "/tmp/tern-cpu-config-XXXXXX";
 	int fd = mkstemp(path);
-	struct vm_config config;
+	struct vm_config config = {0};
 	struct vm_config_storage storage = {0};
 	char doc[256];
 
@@ -1168,12 +1283,14 @@ static void cpu_config_from_a_file(void **state)
 		 "{\"cpu-config\": \"%s\", \"boot-source\": "
 		 "{\"kernel_image_path\": \"/k\"}}",
 		 path);
+	vm_config_release(&config);
 	vm_config_set_defaults(&config);
 	assert_string_equal(apply_doc(&config, &storage, doc), "");
 	assert_non_null(config.cpu_custom);
 	assert_int_equal(config.cpu_custom->mods.cap_count, 1);
 	unlink(path);
 	vm_config_storage_free(&storage);
+	vm_config_release(&config);
 }
 
 int main(void)
@@ -1201,6 +1318,7 @@ int main(void)
 		cmocka_unit_test(bad_network_interfaces_are_refused),
 		cmocka_unit_test(bad_vsock_is_refused),
 		cmocka_unit_test(bad_drives_are_refused),
+		cmocka_unit_test(paths_are_bounded_and_kept_on_refusal),
 		cmocka_unit_test(bad_balloon_is_refused),
 		cmocka_unit_test(a_refused_update_changes_nothing),
 		cmocka_unit_test(config_file_errors_name_the_file_and_position),
