@@ -345,8 +345,8 @@ KATA_BOOT_ARGS = ("root=/dev/vda1 rootflags=data=ordered,errors=remount-ro ro ro
 def guest_bytes(vmm, gpa, length):
     """Guest memory below 1 MiB as the guest reads it (/dev/mem allows
     that range even with STRICT_DEVMEM)."""
-    out = vmm.shell(f"dd if=/dev/mem bs=1 skip={gpa} count={length} 2>/dev/null "
-                    "| od -An -v -tx1")
+    # Short: a command wider than the console's line is echoed wrapped.
+    out = vmm.shell(f"od -An -v -tx1 -j{gpa} -N{length} /dev/mem")
     data = bytes(int(x, 16) for x in out.split())
     assert len(data) == length, out
     return data
