@@ -125,3 +125,19 @@ def parse_prometheus(text):
             labels = head[len(name):]
             samples[(name, labels)] = float(value)
     return samples
+
+
+def needs_kvm():
+    """Skips the calling test where this machine has no usable /dev/kvm."""
+    from tap import skip
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        skip("no usable /dev/kvm on this machine")
+
+
+def missing(tern, guest=None):
+    """setup()'s reason to skip a file: tern or the test guest not built."""
+    if not os.access(tern, os.X_OK):
+        return f"{tern} is missing: the build failed"
+    if guest is not None and not os.path.exists(guest):
+        return f"{guest} is missing: make guests"
+    return None

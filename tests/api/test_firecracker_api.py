@@ -24,8 +24,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
-from tap import run, skip, test  # noqa: E402
-from apiclient import UnixHTTPConnection, Api, fake_bzimage, parse_prometheus, wait_for_socket  # noqa: E402
+from tap import run, test  # noqa: E402
+from apiclient import (  # noqa: E402
+    UnixHTTPConnection, Api, fake_bzimage, parse_prometheus, wait_for_socket, needs_kvm)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -222,11 +223,6 @@ def setup():
     with open(KERNEL, "wb") as f:
         f.write(fake_bzimage())
     return None
-
-
-def needs_kvm():
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        skip("no usable /dev/kvm on this machine")
 
 
 @test

@@ -16,8 +16,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
-from tap import run, skip, test  # noqa: E402
-from apiclient import Api, parse_prometheus, wait_for_socket  # noqa: E402
+from tap import run, test  # noqa: E402
+from apiclient import Api, parse_prometheus, wait_for_socket, needs_kvm, missing  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -75,16 +75,7 @@ class SleepingGuest:
 
 
 def setup():
-    if not os.access(TERN, os.X_OK):
-        return f"{TERN} is missing: the build failed"
-    if not os.path.exists(GUEST):
-        return f"{GUEST} is missing: make guests"
-    return None
-
-
-def needs_kvm():
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        skip("no usable /dev/kvm on this machine")
+    return missing(TERN, GUEST)
 
 
 def sleeps_until_the_power_button(acpi):
