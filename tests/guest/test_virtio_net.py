@@ -188,7 +188,13 @@ def tcp_both_ways(guest, ns, host_address, tso_tap=None):
         assert largest > LARGEST_FRAME_WITHOUT_TSO, largest
 
 
-STREAM_MIB = 64
+# 16 MiB: still 16 times what the guest's receive ring holds. The 64 MiB
+# this test streamed until 2026-12-03 kept the emulated test host's vCPU
+# in the stream long enough that its CPU state broke in about half of full
+# CI runs (README, "Known open problem": a guest CR3 with bit 32 set, an
+# interrupt taken on a user stack); tests/diagnostics/guest_stalls.py
+# --workload net streams 64 MiB for that investigation.
+STREAM_MIB = 16
 # Without segmentation offloads no frame exceeds the MTU plus the Ethernet
 # header, so one frame above it proves TSO frames crossed. How many do
 # varies with the guest's TCP pacing in the emulated test host (mean frames
@@ -245,7 +251,7 @@ def largest_frame(watcher, seconds):
 
 
 def stream_both_ways(guest, ns, host_address, iface, tap):
-    """64 MiB each way without files, hashed on the fly: long enough for the
+    """STREAM_MIB each way without files, hashed on the fly: long enough for the
     guest to run out of receive buffers. Frames above the 1500-byte MTU on
     the tap prove the TSO offloads: the guest sends segments of up to 64 KiB
     (HOST_TSO4) and receives them whole in mergeable buffers (GUEST_TSO4)."""
@@ -344,7 +350,7 @@ def one_interface_pings_and_moves_data_each_way():
 # the suite again: a recurrence fails with the test host's record of the
 # triple fault (testhost/kvm-trace.sh) or tern's vCPU report.
 @test
-def one_interface_streams_64_mib_each_way():
+def one_interface_streams_16_mib_each_way():
     mac = "52:54:00:12:34:56"
     with netns_with_taps([("tap0", "10.0.2.1/24")]) as ns:
         with net_guest(ns, [f"tap=tap0,mac={mac}"]) as guest:
