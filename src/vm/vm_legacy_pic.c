@@ -3,17 +3,7 @@
 #include <string.h>
 
 #include "util/log.h"
-
-bool vm_cmdline_has_word(const char *cmdline, const char *word)
-{
-	size_t len = strlen(word);
-
-	for (const char *p = cmdline; p && (p = strstr(p, word)); p++)
-		if ((p == cmdline || p[-1] == ' ') &&
-		    (p[len] == '\0' || p[len] == ' '))
-			return true;
-	return false;
-}
+#include "vm/kernel_cmdline.h"
 
 bool vm_config_guest_uses_pic(const struct vm_config *config)
 {
@@ -21,14 +11,14 @@ bool vm_config_guest_uses_pic(const struct vm_config *config)
 	 * command line that counts. */
 	if (config->firmware_path)
 		return false;
-	return vm_cmdline_has_word(config->cmdline, "noapic") ||
-		vm_cmdline_has_word(config->cmdline, "acpi=off");
+	return kernel_cmdline_has_word(config->cmdline, "noapic") ||
+		kernel_cmdline_has_word(config->cmdline, "acpi=off");
 }
 
 void vm_legacy_pic_warn(const struct vm_config *config)
 {
 	if (config->acpi_mode == VM_ACPI_REDUCED &&
-	    vm_cmdline_has_word(config->cmdline, "noapic") &&
+	    kernel_cmdline_has_word(config->cmdline, "noapic") &&
 	    !config->firmware_path)
 		log_warn("the kernel command line has noapic, and with "
 			 "hardware-reduced ACPI (--acpi reduced) Linux sets up "

@@ -6,19 +6,17 @@
  * have no interrupt controller. tern therefore gives a `noapic` guest full
  * ACPI (unless --acpi reduced is asked for: vm_config_full_acpi()) and
  * puts its virtio-mmio devices on the PIC's free pins first. A guest
- * booted with `acpi=off` finds no IOAPIC either (tern writes no MP table)
- * and gets the same pins. Both follow from the command line alone, which a
- * snapshot keeps, so a restored VM gets the same machine. */
+ * booted with `acpi=off` gets the same pins: its kernel finds the IOAPIC
+ * only in the MP table (arch/x86/mptable.h), which a kernel built without
+ * CONFIG_X86_MPPARSE (Debian's cloud kernel) does not read. Both follow from
+ * the command line alone, which a snapshot keeps, so a restored VM gets the
+ * same machine. */
 #ifndef TERN_VM_VM_LEGACY_PIC_H
 #define TERN_VM_VM_LEGACY_PIC_H
 
 #include <stdbool.h>
 
 #include "vm/vm_config.h"
-
-/* Whether the kernel command line has word as a parameter of its own
- * (space-separated, the whole parameter: "noapic", "pci=off"). */
-bool vm_cmdline_has_word(const char *cmdline, const char *word);
 
 /* Whether the guest will leave the IOAPIC alone and use the PIC: a kernel
  * (no firmware) whose command line has noapic or acpi=off. */

@@ -11,6 +11,7 @@
 #include "virtio/virtio_pci.h"
 #include "util/log.h"
 #include "vm/vm.h"
+#include "vm/kernel_cmdline.h"
 #include "vm/vm_legacy_pic.h"
 
 static int add_pci(struct vm *vm, struct virtio_device *vdev,
@@ -96,7 +97,7 @@ enum virtio_transport vm_config_virtio_transport(const struct vm_config *config)
 {
 	if (config->virtio_transport != VIRTIO_TRANSPORT_AUTO)
 		return config->virtio_transport;
-	return vm_cmdline_has_word(config->cmdline, "pci=off")
+	return kernel_cmdline_has_word(config->cmdline, "pci=off")
 		? VIRTIO_TRANSPORT_MMIO
 		: VIRTIO_TRANSPORT_PCI;
 }
@@ -172,7 +173,7 @@ static void root_device_args(const struct vm *vm, const char *base, char *out,
 	for (int i = 0; i < vm->config.pmem_count; i++) {
 		if (!vm->config.pmems[i].root)
 			continue;
-		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
+		if (kernel_cmdline_has_key(base, "root"))
 			return;
 		snprintf(out, size, " root=/dev/pmem0 %s",
 			 vm->config.pmems[i].readonly ? "ro" : "rw");
@@ -183,7 +184,7 @@ static void root_device_args(const struct vm *vm, const char *base, char *out,
 
 		if (!disk->root)
 			continue;
-		if (!strncmp(base, "root=", 5) || strstr(base, " root="))
+		if (kernel_cmdline_has_key(base, "root"))
 			return;
 		if (disk->partuuid[0])
 			snprintf(out, size, " root=PARTUUID=%s %s",
