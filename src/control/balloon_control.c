@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "config/config_check.h"
+#include "control/migration_control.h"
 #include "virtio/virtio_balloon.h"
 
 #define MIB (1ULL << 20)
@@ -69,6 +70,11 @@ int instance_balloon_set_target(struct instance *inst, long long amount_mib,
 				       amount_mib);
 		else
 			inst->config.balloon = changed.balloon;
+		/* The VM's copy goes into the next snapshot's record; a
+		 * migration thread reads it unlocked, and sends the target
+		 * in the device's own state anyway. */
+		if (!ret && !instance_migration_active(inst))
+			inst->vm->config.balloon = changed.balloon;
 	}
 	pthread_mutex_unlock(&inst->lock);
 	return ret;

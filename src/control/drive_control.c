@@ -8,6 +8,7 @@
 #include <linux/virtio_ids.h>
 
 #include "config/config_check.h"
+#include "control/migration_control.h"
 #include "virtio/virtio_blk.h"
 
 static struct vm_disk_config *configured_disk(struct vm_config *config,
@@ -35,8 +36,9 @@ static int replace(struct instance *inst, const char *id, const char *path,
 		   struct tern_error *err)
 {
 	struct vm_disk_config *disk = configured_disk(&inst->config, id);
+	struct vm_disk_config *running;
 	struct virtio_device *vdev;
-	char *copy;
+	char *copy, *running_copy;
 	int ret;
 
 	if (!disk)
@@ -58,23 +60,37 @@ static int replace(struct instance *inst, const char *id, const char *path,
 				      "drives.path_on_host is longer than %d "
 				      "bytes",
 				      PATH_MAX - 1);
+	if (instance_migration_active(inst))
+		return tern_error_set(err, EBUSY,
+				      "drive '%s': a migration is sending this "
+				      "VM; replace its file after it ends",
+				      id);
 	vdev = running_disk(inst->vm, id);
-	if (!vdev)
+	running = configured_disk(&inst->vm->config, id);
+	if (!vdev || !running)
 		return tern_error_set(err, ENODEV,
 				      "drive '%s' has no device to update", id);
-	/* Before the file changes: once it has, the configuration must be
-	 * able to show it. */
+	/* Before the file changes: once it has, both configurations must be
+	 * able to show it (the instance's for GET /vm/config, the VM's for
+	 * the next snapshot's record). */
 	copy = vm_config_path_dup(path);
-	if (!copy)
+	running_copy = vm_config_path_dup(path);
+	if (!copy || !running_copy) {
+		free(copy);
+		free(running_copy);
 		return tern_error_set(err, ENOMEM, "out of memory");
+	}
 	ret = virtio_blk_replace_file(vdev, path,
 				      inst->config.allow_block_devices, err);
 	if (ret) {
 		free(copy);
+		free(running_copy);
 		return ret;
 	}
 	free(disk->path);
 	disk->path = copy;
+	free(running->path);
+	running->path = running_copy;
 	return 0;
 }
 

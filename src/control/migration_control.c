@@ -85,6 +85,11 @@ static int job_active(const struct migration_job *job)
 	return phase == MIGRATION_PRECOPY || phase == MIGRATION_STOP_AND_COPY;
 }
 
+bool instance_migration_active(const struct instance *inst)
+{
+	return inst->migration && job_active(inst->migration);
+}
+
 int instance_migrate(struct instance *inst, const char *destination,
 		     const struct migration_transport_config *transport,
 		     struct tern_error *err)

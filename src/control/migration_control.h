@@ -18,6 +18,10 @@ int instance_migrate(struct instance *inst, const char *destination,
 		     const struct migration_transport_config *transport,
 		     struct tern_error *err);
 json_t *instance_export_migration(struct instance *inst);
+/* With inst->lock held: true while a migration thread sends the VM. It
+ * reads the VM's own configuration (vm->config) without that lock, so
+ * whoever would change that configuration waits until it is over. */
+bool instance_migration_active(const struct instance *inst);
 /* Main thread, after the VM stopped and before it is destroyed: waits for
  * the migration thread. Then frees what instance_destroy() leaves. */
 void instance_migration_join(struct instance *inst);

@@ -5,6 +5,8 @@
 
 #include <linux/virtio_ids.h>
 
+#include "control/migration_control.h"
+
 /* The configuration's limiters for the device, so that GET /vm/config and
  * a snapshot's record show the change. NULL: no such id. */
 static struct rate_limiter_config *configured(struct vm_config *config,
@@ -61,8 +63,14 @@ static int apply(struct instance *inst, enum rate_limited_kind kind,
 				      "(state: %s); before InstanceStart use "
 				      "PUT",
 				      what, instance_state_name(inst->state));
+	if (instance_migration_active(inst))
+		return tern_error_set(err, EBUSY,
+				      "%s '%s': a migration is sending this "
+				      "VM; change its limits after it ends",
+				      what, id);
 	vdev = running_device(inst->vm, kind, id);
-	if (!vdev || !vdev->ops->update_rate_limiter)
+	if (!vdev || !vdev->ops->update_rate_limiter ||
+	    !configured(&inst->vm->config, kind, id, 0))
 		return tern_error_set(err, ENODEV,
 				      "%s '%s' has no device to update", what,
 				      id);
@@ -75,9 +83,15 @@ static int apply(struct instance *inst, enum rate_limited_kind kind,
 	if (ret)
 		return tern_error_set(err, -ret, "%s '%s': %s", what, id,
 				      strerror(-ret));
-	for (int i = 0; i < count; i++)
+	/* Both configurations: the instance's shows in GET /vm/config, the
+	 * VM's goes into the next snapshot's record. */
+	for (int i = 0; i < count; i++) {
 		rate_limiter_config_apply_update(
 			configured(&inst->config, kind, id, i), &updates[i]);
+		rate_limiter_config_apply_update(
+			configured(&inst->vm->config, kind, id, i),
+			&updates[i]);
+	}
 	return 0;
 }
 

@@ -256,7 +256,8 @@ def a_running_drive_takes_a_new_backing_file():
     Kata Containers plugs a container's disk into a placeholder drive):
     the guest hears of the new capacity through a configuration change,
     reads the new file's bytes and writes to it, not to the old one; the
-    new file's partial sector at its end stays out of the guest's reach."""
+    new file's partial sector at its end stays out of the guest's reach; a
+    snapshot taken after it records the new file."""
     first, second = image("swap-first", 4 * MIB), image("swap-second", 8 * MIB)
     for path, words in ((first, b"tern-first-file"), (second, b"tern-other-file")):
         with open(path, "r+b") as f:
@@ -295,6 +296,16 @@ def a_running_drive_takes_a_new_backing_file():
                               " count=1 oflag=direct 2>&1; echo status=$?")
             assert not out.endswith("status=0"), out
             assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == second
+            # A snapshot taken now records the new file, not the first.
+            snap, mem = os.path.join(work, "snap"), os.path.join(work, "mem")
+            api.ok("PATCH", "/vm", {"state": "Paused"})
+            api.ok("PUT", "/snapshot/create", {"snapshot_type": "Full",
+                                               "snapshot_path": snap, "mem_file_path": mem})
+            api.ok("PATCH", "/vm", {"state": "Resumed"})
+            with open(snap, "rb") as f:
+                record = f.read()
+            assert second.encode() in record and first.encode() not in record
+            os.unlink(mem)
             assert guest.reboot() == 0
         assert read_at(second, 10 * 512, 12) == b"tern-written"
         assert read_at(second, 8 * MIB, 200) == b"\xe7" * 100
