@@ -20,14 +20,20 @@
 #define MIB (1ULL << 20)
 
 /* Where a section's value comes from (the `from` of the apply functions
- * that treat them differently). */
-#define FROM_DOCUMENT                                                          \
-	0 /* a config file or document: ids new, files checked                 \
-	     when the VM boots */
-#define FROM_API 1 /* a PUT: a known id replaced, files opened now */
-#define FROM_RECORD                                                            \
-	2 /* a snapshot's record: no file need be on this host,                \
-	     the host's settings left alone */
+ * that treat them differently). A config file or a document: every id
+ * new, files checked when the VM boots. */
+#define FROM_DOCUMENT 0
+/* A PUT: a known id replaced, files opened now. */
+#define FROM_API 1
+/* A snapshot's record: no file need be on this host, and the host's own
+ * settings are left alone. */
+#define FROM_RECORD 2
+
+/* A section's flags (CONFIG_SECTION_*) as a from. */
+static int section_from(int flags)
+{
+	return flags & CONFIG_SECTION_FROM_RECORD ? FROM_RECORD : FROM_DOCUMENT;
+}
 
 void vm_config_storage_free(struct vm_config_storage *storage)
 {
@@ -504,10 +510,12 @@ static const struct json_field tern_fields[] = {
  * size comes from the file there, the image from the snapshot's firmware
  * section). serial, kvm_device and on_reboot are the restoring tern's own
  * choice. */
-static int apply_tern(struct vm_config *config,
-		      struct vm_config_storage *storage, const json_t *body,
-		      int from, struct tern_error *err)
+int vm_config_section_tern(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *body, int flags,
+			   struct tern_error *err)
 {
+	int from = section_from(flags);
 	int record = from == FROM_RECORD;
 	json_t *value;
 	int ret = JSON_FIELDS_CHECK(body, "tern", tern_fields,
@@ -646,10 +654,12 @@ int vm_config_json_apply_net(struct vm_config *config,
 
 /* A record's interfaces are checked as PUT checks them (id, tap name,
  * MAC), and one listed twice is named as such. */
-static int apply_nets(struct vm_config *config,
-		      struct vm_config_storage *storage, const json_t *list,
-		      int from, struct tern_error *err)
+int vm_config_section_nets(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *list, int flags,
+			   struct tern_error *err)
 {
+	int from = section_from(flags);
 	int record = from == FROM_RECORD;
 	size_t i;
 	json_t *net;
@@ -879,10 +889,12 @@ int vm_config_json_apply_drive(struct vm_config *config,
 					       body, FROM_API, err);
 }
 
-static int apply_drives(struct vm_config *config,
-			struct vm_config_storage *storage, const json_t *list,
-			int from, struct tern_error *err)
+int vm_config_section_drives(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *list, int flags,
+			     struct tern_error *err)
 {
+	int from = section_from(flags);
 	size_t i;
 	json_t *drive;
 	int ret;
@@ -982,10 +994,12 @@ int vm_config_json_apply_pmem(struct vm_config *config,
 					       body, FROM_API, err);
 }
 
-static int apply_pmems(struct vm_config *config,
-		       struct vm_config_storage *storage, const json_t *list,
-		       int from, struct tern_error *err)
+int vm_config_section_pmem(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *list, int flags,
+			   struct tern_error *err)
 {
+	int from = section_from(flags);
 	size_t i;
 	json_t *item;
 	int ret;
@@ -1322,11 +1336,6 @@ int vm_config_section_cpu_config(struct vm_config *config,
 	return ret;
 }
 
-static int section_from(int flags)
-{
-	return flags & CONFIG_SECTION_FROM_RECORD ? FROM_RECORD : FROM_DOCUMENT;
-}
-
 /* null or absent (CONFIG_SECTION_LATE): a firmware boots from its disk,
  * with no boot source (the export shows it as null). */
 int vm_config_section_boot_source(struct vm_config *config,
@@ -1353,43 +1362,11 @@ int vm_config_section_machine(struct vm_config *config,
 	return apply_machine(config, storage, value, 0, err);
 }
 
-int vm_config_section_nets(struct vm_config *config,
-			   struct vm_config_storage *storage,
-			   const json_t *value, int flags,
-			   struct tern_error *err)
-{
-	return apply_nets(config, storage, value, section_from(flags), err);
-}
-
-int vm_config_section_drives(struct vm_config *config,
-			     struct vm_config_storage *storage,
-			     const json_t *value, int flags,
-			     struct tern_error *err)
-{
-	return apply_drives(config, storage, value, section_from(flags), err);
-}
-
-int vm_config_section_pmem(struct vm_config *config,
-			   struct vm_config_storage *storage,
-			   const json_t *value, int flags,
-			   struct tern_error *err)
-{
-	return apply_pmems(config, storage, value, section_from(flags), err);
-}
-
 int vm_config_section_balloon_fits(const struct vm_config *config,
 				   struct tern_error *err)
 {
 	return config_check_balloon_fits(config, "balloon.amount_mib",
 					 "machine-config.mem_size_mib", err);
-}
-
-int vm_config_section_tern(struct vm_config *config,
-			   struct vm_config_storage *storage,
-			   const json_t *value, int flags,
-			   struct tern_error *err)
-{
-	return apply_tern(config, storage, value, section_from(flags), err);
 }
 
 int vm_config_json_apply_machine(struct vm_config *config,

@@ -226,6 +226,52 @@ static void order_rules(void **state)
 	vm_config_storage_free(&storage);
 }
 
+/* What a record's reader does differently from a document's: the host's
+ * settings only checked for shape, no file opened, only null skipped. */
+static void record_reads_as_the_table_says(void **state)
+{
+	struct snapshot_config snap;
+	struct vm_config config;
+	struct vm_config_storage storage = {0};
+	struct tern_error err = {{0}};
+	json_t *doc = load(every_section);
+	char *text;
+
+	(void)state;
+	/* A document's drive must exist on this host. */
+	vm_config_set_defaults(&config);
+	assert_int_not_equal(
+		vm_config_json_apply_document(&config, &storage, doc, &err), 0);
+	assert_non_null(strstr(err.message, "/nowhere/root.ext4"));
+	vm_config_release(&config);
+	vm_config_storage_free(&storage);
+
+	json_object_set_new(doc, "logger", json_pack("{s:s}", "level", "?"));
+	text = json_dumps(doc, JSON_COMPACT);
+	if (parse_record(text, &snap, &err))
+		fail_msg("record: %s", err.message);
+	config_state_free(&snap);
+	free(text);
+
+	json_object_set_new(doc, "logger", json_integer(5));
+	text = json_dumps(doc, JSON_COMPACT);
+	assert_int_not_equal(parse_record(text, &snap, &err), 0);
+	assert_string_equal(err.message,
+			    "the snapshot's configuration (section vm.config) "
+			    "is invalid: logger: expected a JSON object");
+	config_state_free(&snap);
+	free(text);
+
+	json_object_set_new(doc, "logger", json_null());
+	json_object_set_new(doc, "memory-hotplug", json_object());
+	text = json_dumps(doc, JSON_COMPACT);
+	assert_int_not_equal(parse_record(text, &snap, &err), 0);
+	assert_non_null(strstr(err.message, "memory-hotplug"));
+	config_state_free(&snap);
+	free(text);
+	json_decref(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +279,7 @@ int main(void)
 		cmocka_unit_test(export_names_only_rows),
 		cmocka_unit_test(record_with_every_section),
 		cmocka_unit_test(order_rules),
+		cmocka_unit_test(record_reads_as_the_table_says),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
