@@ -186,12 +186,11 @@ int config_sections_apply(struct vm_config *config,
 	return 0;
 }
 
-/* The sections come in the order config/the table gives. */
+/* A whole document, in the order the table gives. */
 static int apply_document(struct vm_config *config,
 			  struct vm_config_storage *storage, const json_t *doc,
 			  int unused, struct tern_error *err)
 {
-	(void)unused;
 	if (!json_is_object(doc))
 		return tern_error_set(err, EINVAL,
 				      "the configuration must be a JSON "
