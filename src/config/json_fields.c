@@ -46,9 +46,24 @@ static const struct json_field *find_field(const struct json_field *fields,
 	return NULL;
 }
 
+static int is_required(const struct json_field *field, int mode)
+{
+	int record = mode & JSON_FIELDS_RECORD;
+
+	switch (field->required) {
+	case 0:
+		return 0;
+	case JSON_FIELD_REQUIRED_IN_RECORD:
+		return record;
+	case JSON_FIELD_REQUIRED_UNLESS_RECORD:
+		return !record;
+	}
+	return 1;
+}
+
 int json_fields_check(const json_t *object, const char *where,
-		      const struct json_field *fields, size_t count,
-		      int partial, struct tern_error *err)
+		      const struct json_field *fields, size_t count, int mode,
+		      struct tern_error *err)
 {
 	const char *key;
 	json_t *value;
@@ -64,7 +79,7 @@ int json_fields_check(const json_t *object, const char *where,
 			return tern_error_set(err, EINVAL,
 					      "%s: unknown field '%.64s'",
 					      where, key);
-		if (json_is_null(value) && !field->required)
+		if (json_is_null(value) && !is_required(field, mode))
 			continue;
 		if (!type_matches(value, field->type))
 			return tern_error_set(err, EINVAL, "%s.%s: expected %s",
@@ -88,9 +103,10 @@ int json_fields_check(const json_t *object, const char *where,
 					field->max);
 		}
 	}
-	for (size_t i = 0; i < count && !partial; i++) {
+	for (size_t i = 0; i < count && !(mode & JSON_FIELDS_PARTIAL); i++) {
 		value = json_object_get(object, fields[i].name);
-		if (fields[i].required && (!value || json_is_null(value)))
+		if (is_required(&fields[i], mode) &&
+		    (!value || json_is_null(value)))
 			return tern_error_set(
 				err, EINVAL, "%s.%s: required field is missing",
 				where, fields[i].name);

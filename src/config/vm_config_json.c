@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/config_check.h"
+#include "config/config_section_names.h"
 #include "config/cpu_config_json.h"
 #include "config/json_fields.h"
 #include "config/memory_hotplug_json.h"
@@ -18,9 +19,21 @@
 
 #define MIB (1ULL << 20)
 
-typedef int (*apply_fn)(struct vm_config *config,
-			struct vm_config_storage *storage, const json_t *body,
-			int flag, struct tern_error *err);
+/* Where a section's value comes from (the `from` of the apply functions
+ * that treat them differently). A config file or a document: every id
+ * new, files checked when the VM boots. */
+#define FROM_DOCUMENT 0
+/* A PUT: a known id replaced, files opened now. */
+#define FROM_API 1
+/* A snapshot's record: no file need be on this host, and the host's own
+ * settings are left alone. */
+#define FROM_RECORD 2
+
+/* A section's flags (CONFIG_SECTION_*) as a from. */
+static int section_from(int flags)
+{
+	return flags & CONFIG_SECTION_FROM_RECORD ? FROM_RECORD : FROM_DOCUMENT;
+}
 
 void vm_config_storage_free(struct vm_config_storage *storage)
 {
@@ -48,12 +61,10 @@ static int keep_string(struct vm_config_storage *storage,
 	return 0;
 }
 
-/* Runs fn on a copy and commits only if it succeeds: a refused request
- * leaves the configuration as it was. */
-static int apply_atomically(struct vm_config *config,
-			    struct vm_config_storage *storage, apply_fn fn,
-			    const json_t *body, int flag,
-			    struct tern_error *err)
+int vm_config_json_apply_atomically(struct vm_config *config,
+				    struct vm_config_storage *storage,
+				    vm_config_apply_fn fn, const json_t *body,
+				    int flag, struct tern_error *err)
 {
 	struct vm_config scratch;
 	struct vm_config_storage fresh = {0};
@@ -201,22 +212,35 @@ static int apply_machine(struct vm_config *config,
 }
 
 static const struct json_field boot_source_fields[] = {
-	{"kernel_image_path", JSON_FIELD_STRING, 1, 0, 0},
+	/* A record shows a VM before its kernel was set. */
+	{"kernel_image_path", JSON_FIELD_STRING,
+	 JSON_FIELD_REQUIRED_UNLESS_RECORD, 0, 0},
 	{"initrd_path", JSON_FIELD_STRING, 0, 0, 0},
 	{"boot_args", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-/* open_files: PUT /boot-source. A config file's paths are checked when
- * the VM boots instead, so a --kernel given beside the file can replace a
- * kernel the file names but this host lacks. */
+static int check_boot_file(int open_files, const char *field,
+			   const json_t *path, struct tern_error *err)
+{
+	return (open_files ? config_check_input_file : config_check_path)(
+		field, json_string_value(path), err);
+}
+
+/* FROM_API: PUT /boot-source. A config file's paths are checked when the
+ * VM boots instead, so a --kernel given beside the file can replace a
+ * kernel the file names but this host lacks; a record's only recorded
+ * (GET /vm/config after a load shows them; the command line decides an
+ * automatic transport). */
 static int apply_boot_source(struct vm_config *config,
 			     struct vm_config_storage *storage,
-			     const json_t *body, int open_files,
+			     const json_t *body, int from,
 			     struct tern_error *err)
 {
+	int open_files = from == FROM_API;
 	json_t *kernel, *initrd, *args;
-	int ret = JSON_FIELDS_CHECK(body, "boot-source", boot_source_fields, 0,
-				    err);
+	int ret = JSON_FIELDS_CHECK(
+		body, "boot-source", boot_source_fields,
+		from == FROM_RECORD ? JSON_FIELDS_RECORD : 0, err);
 
 	if (ret)
 		return ret;
@@ -225,22 +249,22 @@ static int apply_boot_source(struct vm_config *config,
 	args = json_fields_get(body, "boot_args");
 	/* As Firecracker: the API opens the files when the request comes,
 	 * so a wrong path is this request's 400, not InstanceStart's. */
-	ret = (open_files ? config_check_input_file
-			  : config_check_path)("boot-source.kernel_image_path",
-					       json_string_value(kernel), err);
-	if (!ret && initrd)
-		ret = (open_files ? config_check_input_file
-				  : config_check_path)(
-			"boot-source.initrd_path", json_string_value(initrd),
-			err);
+	if (from != FROM_RECORD)
+		ret = check_boot_file(open_files,
+				      "boot-source.kernel_image_path", kernel,
+				      err);
+	if (!ret && from != FROM_RECORD && initrd)
+		ret = check_boot_file(open_files, "boot-source.initrd_path",
+				      initrd, err);
 	if (ret)
 		return ret;
 	/* PUT replaces the whole boot source: what is left out goes back to
 	 * its default. */
 	config->initrd_path = NULL;
 	config->cmdline = VM_CONFIG_DEFAULT_CMDLINE;
-	ret = keep_string(storage, VM_CONFIG_STR_KERNEL, kernel,
-			  &config->kernel_path, err);
+	if (kernel)
+		ret = keep_string(storage, VM_CONFIG_STR_KERNEL, kernel,
+				  &config->kernel_path, err);
 	if (!ret && initrd)
 		ret = keep_string(storage, VM_CONFIG_STR_INITRD, initrd,
 				  &config->initrd_path, err);
@@ -258,9 +282,10 @@ static const struct json_field logger_fields[] = {
 	{"module", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-static int apply_logger(struct vm_config *config,
-			struct vm_config_storage *storage, const json_t *body,
-			int unused, struct tern_error *err)
+int vm_config_section_logger(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *body, int unused,
+			     struct tern_error *err)
 {
 	json_t *value;
 	int ret = JSON_FIELDS_CHECK(body, "logger", logger_fields, 0, err);
@@ -342,9 +367,10 @@ static int keep_metrics_properties(struct vm_config *config,
 	return 0;
 }
 
-static int apply_metrics(struct vm_config *config,
-			 struct vm_config_storage *storage, const json_t *body,
-			 int unused, struct tern_error *err)
+int vm_config_section_metrics(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, int unused,
+			      struct tern_error *err)
 {
 	json_t *path, *properties;
 	int ret = JSON_FIELDS_CHECK(body, "metrics", metrics_fields, 0, err);
@@ -464,29 +490,40 @@ int vm_config_json_apply_cpu_config(struct vm_config *config,
 				    struct vm_config_storage *storage,
 				    const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_cpu_config, body, 0,
-				err);
+	return vm_config_json_apply_atomically(config, storage,
+					       apply_cpu_config, body, 0, err);
 }
 
 static const struct json_field tern_fields[] = {
 	{"serial", JSON_FIELD_STRING, 0, 0, 0},
 	{"kvm_device", JSON_FIELD_STRING, 0, 0, 0},
-	{"virtio_transport", JSON_FIELD_STRING, 0, 0, 0},
+	/* A record's decides where its virtio devices are. */
+	{"virtio_transport", JSON_FIELD_STRING, JSON_FIELD_REQUIRED_IN_RECORD,
+	 0, 0},
 	{"on_reboot", JSON_FIELD_STRING, 0, 0, 0},
 	{"firmware", JSON_FIELD_STRING, 0, 0, 0},
 	{"acpi", JSON_FIELD_STRING, 0, 0, 0},
 };
 
-static int apply_tern(struct vm_config *config,
-		      struct vm_config_storage *storage, const json_t *body,
-		      struct tern_error *err)
+/* From a record only what the restored VM needs: its transport, its ACPI
+ * (its devices: PM1 or not) and its firmware (the boot source; the slot's
+ * size comes from the file there, the image from the snapshot's firmware
+ * section). serial, kvm_device and on_reboot are the restoring tern's own
+ * choice. */
+int vm_config_section_tern(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *body, int flags,
+			   struct tern_error *err)
 {
+	int from = section_from(flags);
+	int record = from == FROM_RECORD;
 	json_t *value;
-	int ret = JSON_FIELDS_CHECK(body, "tern", tern_fields, 0, err);
+	int ret = JSON_FIELDS_CHECK(body, "tern", tern_fields,
+				    record ? JSON_FIELDS_RECORD : 0, err);
 
 	if (ret)
 		return ret;
-	value = json_fields_get(body, "serial");
+	value = record ? NULL : json_fields_get(body, "serial");
 	if (value) {
 		const char *serial = NULL;
 
@@ -506,7 +543,7 @@ static int apply_tern(struct vm_config *config,
 		if (ret)
 			return ret;
 	}
-	value = json_fields_get(body, "on_reboot");
+	value = record ? NULL : json_fields_get(body, "on_reboot");
 	if (value) {
 		ret = config_parse_on_reboot("tern.on_reboot",
 					     json_string_value(value),
@@ -524,15 +561,16 @@ static int apply_tern(struct vm_config *config,
 	}
 	value = json_fields_get(body, "firmware");
 	if (value) {
-		ret = config_check_path("tern.firmware",
-					json_string_value(value), err);
+		ret = record ? 0
+			     : config_check_path("tern.firmware",
+						 json_string_value(value), err);
 		if (!ret)
 			ret = keep_string(storage, VM_CONFIG_STR_FIRMWARE,
 					  value, &config->firmware_path, err);
 		if (ret)
 			return ret;
 	}
-	value = json_fields_get(body, "kvm_device");
+	value = record ? NULL : json_fields_get(body, "kvm_device");
 	if (value) {
 		ret = config_check_path("tern.kvm_device",
 					json_string_value(value), err);
@@ -610,13 +648,19 @@ int vm_config_json_apply_net(struct vm_config *config,
 			     struct vm_config_storage *storage,
 			     const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_net, body, 1, err);
+	return vm_config_json_apply_atomically(config, storage, apply_net, body,
+					       1, err);
 }
 
-static int apply_nets(struct vm_config *config,
-		      struct vm_config_storage *storage, const json_t *list,
-		      struct tern_error *err)
+/* A record's interfaces are checked as PUT checks them (id, tap name,
+ * MAC), and one listed twice is named as such. */
+int vm_config_section_nets(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *list, int flags,
+			   struct tern_error *err)
 {
+	int from = section_from(flags);
+	int record = from == FROM_RECORD;
 	size_t i;
 	json_t *net;
 	int ret;
@@ -628,7 +672,15 @@ static int apply_nets(struct vm_config *config,
 	config->net_count = 0; /* the document's list is the whole list */
 	json_array_foreach(list, i, net)
 	{
-		ret = apply_net(config, storage, net, 0, err);
+		int before = config->net_count;
+
+		ret = apply_net(config, storage, net, record, err);
+		if (!ret && record && config->net_count == before)
+			ret = tern_error_set(
+				err, EINVAL,
+				"network interface '%s' is listed twice",
+				json_string_value(
+					json_object_get(net, "iface_id")));
 		if (ret)
 			return ret;
 	}
@@ -681,9 +733,10 @@ static const struct json_field vsock_fields[] = {
  * socket= (host programs connect there and write "CONNECT <port>\n";
  * guest connections to port P reach uds_path_P). vsock_id, deprecated in
  * Firecracker, is accepted and not kept. */
-static int apply_vsock(struct vm_config *config,
-		       struct vm_config_storage *storage, const json_t *body,
-		       int unused, struct tern_error *err)
+int vm_config_section_vsock(struct vm_config *config,
+			    struct vm_config_storage *storage,
+			    const json_t *body, int unused,
+			    struct tern_error *err)
 {
 	json_int_t cid;
 	const char *path;
@@ -710,14 +763,16 @@ int vm_config_json_apply_vsock(struct vm_config *config,
 			       struct vm_config_storage *storage,
 			       const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_vsock, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_vsock, body, 0, err);
 }
 
 static const struct json_field drive_fields[] = {
 	{"drive_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"is_root_device", JSON_FIELD_BOOL, 1, 0, 0},
 	{"path_on_host", JSON_FIELD_STRING, 1, 0, 0},
-	{"is_read_only", JSON_FIELD_BOOL, 0, 0, 0},
+	/* A record's: compared with the restoring VM's. */
+	{"is_read_only", JSON_FIELD_BOOL, JSON_FIELD_REQUIRED_IN_RECORD, 0, 0},
 	{"cache_type", JSON_FIELD_STRING, 0, 0, 0},
 	{"io_engine", JSON_FIELD_STRING, 0, 0, 0},
 	{"partuuid", JSON_FIELD_STRING, 0, 0, 0},
@@ -725,19 +780,48 @@ static const struct json_field drive_fields[] = {
 	{"socket", JSON_FIELD_STRING, 0, 0, 0},
 };
 
+/* A record's drive, whose image need not exist on this host: kept
+ * without looking at the file (config_add_disk stats it). */
+static int add_recorded_disk(struct vm_config *config,
+			     const struct vm_disk_config *disk,
+			     struct tern_error *err)
+{
+	struct vm_disk_config *slot;
+	char *copy;
+
+	if (config->disk_count >= VM_MAX_DISKS)
+		return tern_error_set(err, EINVAL, "more than %d drives",
+				      VM_MAX_DISKS);
+	for (int i = 0; i < config->disk_count; i++)
+		if (!strcmp(config->disks[i].id, disk->id))
+			return tern_error_set(err, EINVAL,
+					      "drive '%s' is listed twice",
+					      disk->id);
+	copy = vm_config_path_dup(disk->path);
+	if (!copy)
+		return tern_error_set(err, ENOMEM, "out of memory");
+	slot = &config->disks[config->disk_count++];
+	free(slot->path);
+	*slot = *disk;
+	slot->path = copy;
+	return 0;
+}
+
 /* One Firecracker drive is one tern --disk: drive_id is the disk's id (the
  * serial the guest reads), is_read_only readonly, cache_type cache=,
- * io_engine engine=. replace: PUT /drives/{id} of a known id replaces that
- * disk; in a document every id must be new. */
+ * io_engine engine=. FROM_API: PUT /drives/{id} of a known id replaces that
+ * disk; in a document or a record every id must be new. */
 static int apply_drive(struct vm_config *config,
 		       struct vm_config_storage *storage, const json_t *body,
-		       int replace, struct tern_error *err)
+		       int from, struct tern_error *err)
 {
 	struct vm_disk_config disk = {.cache = BLOCK_CACHE_WRITEBACK,
 				      .engine = BLOCK_ENGINE_AUTO};
+	int record = from == FROM_RECORD;
 	const char *id, *path;
 	json_t *value;
-	int ret = JSON_FIELDS_CHECK(body, "drives", drive_fields, 0, err);
+	int ret = JSON_FIELDS_CHECK(body, "drives", drive_fields,
+				    record ? JSON_FIELDS_RECORD : 0, err);
 
 	if (ret)
 		return ret;
@@ -762,7 +846,7 @@ static int apply_drive(struct vm_config *config,
 	id = json_string_value(json_fields_get(body, "drive_id"));
 	path = json_string_value(json_fields_get(body, "path_on_host"));
 	ret = config_check_disk_id("drives.drive_id", id, err);
-	if (!ret)
+	if (!ret && !record)
 		ret = config_check_path("drives.path_on_host", path, err);
 	if (ret)
 		return ret;
@@ -792,20 +876,25 @@ static int apply_drive(struct vm_config *config,
 			return ret;
 	}
 	(void)storage;
-	return config_add_disk("drives", config, &disk, replace, err);
+	if (record)
+		return add_recorded_disk(config, &disk, err);
+	return config_add_disk("drives", config, &disk, from == FROM_API, err);
 }
 
 int vm_config_json_apply_drive(struct vm_config *config,
 			       struct vm_config_storage *storage,
 			       const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_drive, body, 1, err);
+	return vm_config_json_apply_atomically(config, storage, apply_drive,
+					       body, FROM_API, err);
 }
 
-static int apply_drives(struct vm_config *config,
-			struct vm_config_storage *storage, const json_t *list,
-			struct tern_error *err)
+int vm_config_section_drives(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *list, int flags,
+			     struct tern_error *err)
 {
+	int from = section_from(flags);
 	size_t i;
 	json_t *drive;
 	int ret;
@@ -816,7 +905,7 @@ static int apply_drives(struct vm_config *config,
 	config->disk_count = 0; /* the document's list is the whole list */
 	json_array_foreach(list, i, drive)
 	{
-		ret = apply_drive(config, storage, drive, 0, err);
+		ret = apply_drive(config, storage, drive, from, err);
 		if (ret)
 			return ret;
 	}
@@ -859,11 +948,6 @@ static const struct json_field pmem_fields[] = {
 	{"read_only", JSON_FIELD_BOOL, 0, 0, 0},
 };
 
-/* Where a pmem device comes from (apply_pmem's `from`). */
-#define PMEM_FROM_DOCUMENT 0 /* every id new; the file checked at boot */
-#define PMEM_FROM_API 1 /* a known id replaced; the file checked now */
-#define PMEM_FROM_RECORD 2 /* a snapshot's: the file need not be here */
-
 /* One Firecracker pmem device. PUT /pmem/{id} of a known id replaces that
  * device, and its file is opened when the request comes (as Firecracker
  * does, and as PUT /drives); in a document every id must be new. Only one
@@ -872,7 +956,7 @@ static int apply_pmem(struct vm_config *config,
 		      struct vm_config_storage *storage, const json_t *body,
 		      int from, struct tern_error *err)
 {
-	int replace = from != PMEM_FROM_DOCUMENT;
+	int replace = from != FROM_DOCUMENT;
 	struct vm_pmem_config pmem = {0};
 	const char *id, *path;
 	int ret = JSON_FIELDS_CHECK(body, "pmem", pmem_fields, 0, err);
@@ -883,7 +967,7 @@ static int apply_pmem(struct vm_config *config,
 	path = json_string_value(json_fields_get(body, "path_on_host"));
 	ret = config_check_disk_id("pmem.id", id, err);
 	if (!ret)
-		ret = from == PMEM_FROM_API
+		ret = from == FROM_API
 			? config_check_input_file("pmem.path_on_host", path,
 						  err)
 			: config_check_path("pmem.path_on_host", path, err);
@@ -906,22 +990,16 @@ int vm_config_json_apply_pmem(struct vm_config *config,
 			      struct vm_config_storage *storage,
 			      const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_pmem, body,
-				PMEM_FROM_API, err);
+	return vm_config_json_apply_atomically(config, storage, apply_pmem,
+					       body, FROM_API, err);
 }
 
-int vm_config_json_apply_pmem_record(struct vm_config *config,
-				     struct vm_config_storage *storage,
-				     const json_t *body, struct tern_error *err)
+int vm_config_section_pmem(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *list, int flags,
+			   struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_pmem, body,
-				PMEM_FROM_RECORD, err);
-}
-
-static int apply_pmems(struct vm_config *config,
-		       struct vm_config_storage *storage, const json_t *list,
-		       struct tern_error *err)
-{
+	int from = section_from(flags);
 	size_t i;
 	json_t *item;
 	int ret;
@@ -932,8 +1010,7 @@ static int apply_pmems(struct vm_config *config,
 	config->pmem_count = 0; /* the document's list is the whole list */
 	json_array_foreach(list, i, item)
 	{
-		ret = apply_pmem(config, storage, item, PMEM_FROM_DOCUMENT,
-				 err);
+		ret = apply_pmem(config, storage, item, from, err);
 		if (ret)
 			return ret;
 	}
@@ -968,9 +1045,10 @@ static const struct json_field balloon_fields[] = {
  * --balloon size=, stats_polling_interval_s stats=, free_page_reporting
  * free-page-reporting and free_page_hinting free-page-hinting. PUT replaces the
  * whole device configuration. */
-static int apply_balloon(struct vm_config *config,
-			 struct vm_config_storage *storage, const json_t *body,
-			 int unused, struct tern_error *err)
+int vm_config_section_balloon(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, int unused,
+			      struct tern_error *err)
 {
 	struct vm_balloon_config balloon = {.enabled = 1};
 	json_t *value;
@@ -1008,13 +1086,14 @@ int vm_config_json_apply_balloon(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_balloon, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_balloon, body, 0, err);
 }
 
-static int apply_memory_hotplug(struct vm_config *config,
-				struct vm_config_storage *storage,
-				const json_t *body, int unused,
-				struct tern_error *err)
+int vm_config_section_memory_hotplug(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *body, int unused,
+				     struct tern_error *err)
 {
 	(void)storage;
 	return memory_hotplug_json_parse(body, "memory-hotplug",
@@ -1026,8 +1105,9 @@ int vm_config_json_apply_memory_hotplug(struct vm_config *config,
 					const json_t *body,
 					struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_memory_hotplug, body, 0,
-				err);
+	return vm_config_json_apply_atomically(config, storage,
+					       vm_config_section_memory_hotplug,
+					       body, 0, err);
 }
 
 static const struct json_field entropy_fields[] = {
@@ -1036,9 +1116,10 @@ static const struct json_field entropy_fields[] = {
 
 /* Firecracker's entropy device is tern's virtio-rng (--rng): an object
  * adds it, null leaves it out. */
-static int apply_entropy(struct vm_config *config,
-			 struct vm_config_storage *storage, const json_t *body,
-			 int unused, struct tern_error *err)
+int vm_config_section_entropy(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *body, int unused,
+			      struct tern_error *err)
 {
 	int ret = JSON_FIELDS_CHECK(body, "entropy", entropy_fields, 0, err);
 
@@ -1058,7 +1139,8 @@ int vm_config_json_apply_entropy(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_entropy, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_entropy, body, 0, err);
 }
 
 static const struct json_field mmds_fields[] = {
@@ -1131,9 +1213,10 @@ static int parse_mmds_interfaces(struct vm_mmds_config *mmds,
 	return 0;
 }
 
-static int apply_mmds(struct vm_config *config,
-		      struct vm_config_storage *storage, const json_t *body,
-		      int unused, struct tern_error *err)
+int vm_config_section_mmds(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *body, int unused,
+			   struct tern_error *err)
 {
 	struct vm_mmds_config mmds = {.enabled = 1, .version = 1};
 	const char *version, *address;
@@ -1168,7 +1251,8 @@ int vm_config_json_apply_mmds(struct vm_config *config,
 			      struct vm_config_storage *storage,
 			      const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_mmds, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_mmds, body, 0, err);
 }
 
 json_t *vm_config_json_export_mmds(const struct vm_config *config)
@@ -1189,13 +1273,8 @@ json_t *vm_config_json_export_mmds(const struct vm_config *config)
 			 "imds_compat", mmds->imds_compat);
 }
 
-/* Reads a JSON file of at most VM_CONFIG_FILE_MAX bytes; what names it in
- * messages ("config file"). quiet: a file named inside a document, which
- * may come from someone other than the operator (ternd's VM definitions):
- * only a regular file, and a parse error says where, not what jansson
- * read there. */
-static int load_json_file(const char *path, const char *what, int quiet,
-			  json_t **doc, struct tern_error *err)
+int vm_config_json_read_file(const char *path, const char *what, int quiet,
+			     json_t **doc, struct tern_error *err)
 {
 	json_error_t json_err;
 	struct stat st;
@@ -1234,21 +1313,22 @@ static int load_json_file(const char *path, const char *what, int quiet,
 }
 
 /* Firecracker's config file takes cpu-config inline or as the path of a
- * JSON file holding it. */
-static int apply_cpu_config_section(struct vm_config *config,
-				    struct vm_config_storage *storage,
-				    const json_t *value, struct tern_error *err)
+ * JSON file holding it; a record's is inline (it opens no file). */
+int vm_config_section_cpu_config(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *value, int flags,
+				 struct tern_error *err)
 {
 	json_t *doc;
 	int ret;
 
-	if (!json_is_string(value))
+	if (!json_is_string(value) || (flags & CONFIG_SECTION_FROM_RECORD))
 		return apply_cpu_config(config, storage, value, 0, err);
 	ret = config_check_path("cpu-config", json_string_value(value), err);
 	if (ret)
 		return ret;
-	ret = load_json_file(json_string_value(value), "cpu-config file", 1,
-			     &doc, err);
+	ret = vm_config_json_read_file(json_string_value(value),
+				       "cpu-config file", 1, &doc, err);
 	if (ret)
 		return ret;
 	ret = apply_cpu_config(config, storage, doc, 0, err);
@@ -1256,118 +1336,37 @@ static int apply_cpu_config_section(struct vm_config *config,
 	return ret;
 }
 
-static int is_empty(const json_t *value)
+/* null or absent (CONFIG_SECTION_LATE): a firmware boots from its disk,
+ * with no boot source (the export shows it as null). */
+int vm_config_section_boot_source(struct vm_config *config,
+				  struct vm_config_storage *storage,
+				  const json_t *value, int flags,
+				  struct tern_error *err)
 {
-	return !value || json_is_null(value) ||
-		(json_is_array(value) && json_array_size(value) == 0) ||
-		(json_is_object(value) && json_object_size(value) == 0);
-}
-
-static int apply_document(struct vm_config *config,
-			  struct vm_config_storage *storage, const json_t *doc,
-			  int unused, struct tern_error *err)
-{
-	const char *key;
-	json_t *value;
-	int ret = 0;
-
-	if (!json_is_object(doc))
-		return tern_error_set(err, EINVAL,
-				      "the configuration must be a JSON "
-				      "object");
-	json_object_foreach((json_t *)doc, key, value)
-	{
-		if (!strcmp(key, "mmds-config") || !strcmp(key, "cpu-config"))
-			continue;
-		/* null: judged below, once tern.firmware is known. */
-		if (!strcmp(key, "boot-source"))
-			ret = json_is_null(value)
-				? 0
-				: apply_boot_source(config, storage, value, 0,
-						    err);
-		else if (!strcmp(key, "machine-config"))
-			ret = apply_machine(config, storage, value, 0, err);
-		else if (!strcmp(key, "logger"))
-			ret = apply_logger(config, storage, value, 0, err);
-		else if (!strcmp(key, "metrics"))
-			ret = is_empty(value)
-				? 0
-				: apply_metrics(config, storage, value, 0, err);
-		else if (!strcmp(key, "entropy"))
-			ret = json_is_null(value)
-				? 0
-				: apply_entropy(config, storage, value, 0, err);
-		else if (!strcmp(key, "vsock"))
-			ret = json_is_null(value)
-				? 0
-				: apply_vsock(config, storage, value, 0, err);
-		else if (!strcmp(key, "network-interfaces"))
-			ret = json_is_null(value)
-				? 0
-				: apply_nets(config, storage, value, err);
-		else if (!strcmp(key, "drives"))
-			ret = json_is_null(value)
-				? 0
-				: apply_drives(config, storage, value, err);
-		else if (!strcmp(key, "pmem"))
-			ret = json_is_null(value)
-				? 0
-				: apply_pmems(config, storage, value, err);
-		else if (!strcmp(key, "balloon"))
-			ret = json_is_null(value)
-				? 0
-				: apply_balloon(config, storage, value, 0, err);
-		else if (!strcmp(key, "tern"))
-			ret = apply_tern(config, storage, value, err);
-		else if (!strcmp(key, "memory-hotplug"))
-			ret = is_empty(value)
-				? 0
-				: memory_hotplug_json_parse(
-					  value, key, &config->memory_hotplug,
-					  err);
-
-		else
-			ret = tern_error_set(err, EINVAL,
-					     "unknown section '%.64s'", key);
-		if (ret)
-			return ret;
-	}
-	/* A firmware boots from its disk: no boot source then (the export
-	 * shows it as null). */
-	value = json_object_get(doc, "boot-source");
-	if (!value && !config->firmware_path)
+	if ((flags & CONFIG_SECTION_LATE) && config->firmware_path)
+		return 0;
+	if ((flags & CONFIG_SECTION_LATE) && !value)
 		return tern_error_set(err, EINVAL,
 				      "boot-source: required section is "
 				      "missing");
-	if (json_is_null(value) && !config->firmware_path)
-		return apply_boot_source(config, storage, value, 0, err);
-	/* After machine-config, whatever the document's order: a custom
-	 * template replaces its cpu_template, as in Firecracker. */
-	value = json_object_get(doc, "cpu-config");
-	if (value && !json_is_null(value)) {
-		ret = apply_cpu_config_section(config, storage, value, err);
-		if (ret)
-			return ret;
-	}
-	/* After the interfaces, whatever the document's order: it names
-	 * them. */
-	value = json_object_get(doc, "mmds-config");
-	if (value && !json_is_null(value)) {
-		ret = apply_mmds(config, storage, value, 0, err);
-		if (ret)
-			return ret;
-	}
-	/* Sections come in any order: the balloon is checked against the
-	 * RAM size once both are read. */
-	return config_check_balloon_fits(config, "balloon.amount_mib",
-					 "machine-config.mem_size_mib", err);
+	return apply_boot_source(config, storage, value, section_from(flags),
+				 err);
 }
 
-int vm_config_json_apply_document(struct vm_config *config,
-				  struct vm_config_storage *storage,
-				  const json_t *doc, struct tern_error *err)
+int vm_config_section_machine(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *value, int flags,
+			      struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_document, doc, 0, err);
+	(void)flags;
+	return apply_machine(config, storage, value, 0, err);
+}
+
+int vm_config_section_balloon_fits(const struct vm_config *config,
+				   struct tern_error *err)
+{
+	return config_check_balloon_fits(config, "balloon.amount_mib",
+					 "machine-config.mem_size_mib", err);
 }
 
 int vm_config_json_apply_machine(struct vm_config *config,
@@ -1375,57 +1374,40 @@ int vm_config_json_apply_machine(struct vm_config *config,
 				 const json_t *body, int partial,
 				 struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_machine, body, partial,
-				err);
+	return vm_config_json_apply_atomically(config, storage, apply_machine,
+					       body, partial, err);
 }
 
 int vm_config_json_apply_boot_source(struct vm_config *config,
 				     struct vm_config_storage *storage,
 				     const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_boot_source, body, 1,
-				err);
+	return vm_config_json_apply_atomically(config, storage,
+					       apply_boot_source, body, 1, err);
 }
 
 int vm_config_json_apply_logger(struct vm_config *config,
 				struct vm_config_storage *storage,
 				const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_logger, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_logger, body, 0, err);
 }
 
 int vm_config_json_apply_metrics(struct vm_config *config,
 				 struct vm_config_storage *storage,
 				 const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_metrics, body, 0, err);
+	return vm_config_json_apply_atomically(
+		config, storage, vm_config_section_metrics, body, 0, err);
 }
 
 int vm_config_json_apply_serial(struct vm_config *config,
 				struct vm_config_storage *storage,
 				const json_t *body, struct tern_error *err)
 {
-	return apply_atomically(config, storage, apply_serial, body, 0, err);
-}
-
-int vm_config_json_load_file(struct vm_config *config,
-			     struct vm_config_storage *storage,
-			     const char *path, struct tern_error *err)
-{
-	json_t *doc;
-	int ret = load_json_file(path, "config file", 0, &doc, err);
-
-	if (ret)
-		return ret;
-	ret = vm_config_json_apply_document(config, storage, doc, err);
-	json_decref(doc);
-	if (ret) {
-		char reason[sizeof(err->message)];
-
-		snprintf(reason, sizeof(reason), "%s", err->message);
-		tern_error_set(err, -ret, "config file %s: %s", path, reason);
-	}
-	return ret;
+	return vm_config_json_apply_atomically(config, storage, apply_serial,
+					       body, 0, err);
 }
 
 json_t *vm_config_json_export_machine(const struct vm_config *config)
@@ -1601,44 +1583,46 @@ static json_t *export_document(const struct vm_config *config,
 		return NULL;
 	/* Firecracker's BootSource requires kernel_image_path: before one is
 	 * set the API shows no boot source (null), as an absent section. */
-	json_object_set_new(doc, "boot-source",
+	json_object_set_new(doc, CONFIG_SECTION_BOOT_SOURCE,
 			    config->kernel_path ||
 					    (shape == VM_CONFIG_EXPORT_FULL &&
 					     !config->firmware_path)
 				    ? export_boot_source(config)
 				    : json_null());
-	json_object_set_new(doc, "machine-config",
+	json_object_set_new(doc, CONFIG_SECTION_MACHINE,
 			    vm_config_json_export_machine(config));
-	json_object_set_new(doc, "logger", export_logger(config));
-	json_object_set_new(doc, "metrics", export_metrics(config));
-	json_object_set_new(doc, "drives", export_drives(config));
-	json_object_set_new(doc, "pmem", export_pmems(config));
-	json_object_set_new(doc, "network-interfaces", export_nets(config));
-	json_object_set_new(doc, "vsock",
+	json_object_set_new(doc, CONFIG_SECTION_LOGGER, export_logger(config));
+	json_object_set_new(doc, CONFIG_SECTION_METRICS,
+			    export_metrics(config));
+	json_object_set_new(doc, CONFIG_SECTION_DRIVES, export_drives(config));
+	json_object_set_new(doc, CONFIG_SECTION_PMEM, export_pmems(config));
+	json_object_set_new(doc, CONFIG_SECTION_NETS, export_nets(config));
+	json_object_set_new(doc, CONFIG_SECTION_VSOCK,
 			    config->vsock_cid
 				    ? json_pack("{s:I, s:s}", "guest_cid",
 						(json_int_t)config->vsock_cid,
 						"uds_path",
 						config->vsock_socket_path)
 				    : json_null());
-	json_object_set_new(doc, "balloon",
+	json_object_set_new(doc, CONFIG_SECTION_BALLOON,
 			    vm_config_json_export_balloon(config));
 	json_object_set_new(
-		doc, "memory-hotplug",
+		doc, CONFIG_SECTION_MEMORY_HOTPLUG,
 		memory_hotplug_json_export(&config->memory_hotplug));
-	json_object_set_new(doc, "entropy", export_entropy(config));
-	json_object_set_new(doc, "mmds-config",
+	json_object_set_new(doc, CONFIG_SECTION_ENTROPY,
+			    export_entropy(config));
+	json_object_set_new(doc, CONFIG_SECTION_MMDS,
 			    vm_config_json_export_mmds(config));
 	/* The custom template: what PUT /cpu-config set, in the same shape,
 	 * so the snapshot's record and GET /vm/config carry it. */
 	if (config->cpu_custom)
-		json_object_set_new(doc, "cpu-config",
+		json_object_set_new(doc, CONFIG_SECTION_CPU_CONFIG,
 				    export_cpu_config(config, shape));
 	if (shape == VM_CONFIG_EXPORT_FIRECRACKER)
 		return doc;
 	tern = export_tern(config, shape == VM_CONFIG_EXPORT_API);
 	if (tern && json_object_size(tern))
-		json_object_set_new(doc, "tern", tern);
+		json_object_set_new(doc, CONFIG_SECTION_TERN, tern);
 	else
 		json_decref(tern);
 	return doc;

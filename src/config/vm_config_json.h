@@ -41,9 +41,105 @@ struct vm_config_storage {
 
 void vm_config_storage_free(struct vm_config_storage *storage);
 
+/* How a function applying a JSON value reads it: flags is the API
+ * wrappers' own argument (partial, from) or, for a section's apply
+ * function, CONFIG_SECTION_* below. */
+typedef int (*vm_config_apply_fn)(struct vm_config *config,
+				  struct vm_config_storage *storage,
+				  const json_t *value, int flags,
+				  struct tern_error *err);
+
+/* Runs fn on a copy and commits only if it succeeds: a refused request
+ * leaves the configuration as it was. */
+int vm_config_json_apply_atomically(struct vm_config *config,
+				    struct vm_config_storage *storage,
+				    vm_config_apply_fn fn, const json_t *value,
+				    int flags, struct tern_error *err);
+
+/* Reads a JSON file of at most VM_CONFIG_FILE_MAX bytes; what names it in
+ * messages ("config file"). quiet: a file named inside a document, which
+ * may come from someone other than the operator (ternd's VM definitions):
+ * only a regular file, and a parse error says where, not what jansson
+ * read there. */
+int vm_config_json_read_file(const char *path, const char *what, int quiet,
+			     json_t **doc, struct tern_error *err);
+
+/* An apply function's flags. */
+/* The value comes from a snapshot's configuration record: open no file
+ * (drive images, the kernel, a cpu-config file need not exist on the
+ * restoring host), leave the host's own settings alone, and take the
+ * record's shape (fields tern always writes are required). */
+#define CONFIG_SECTION_FROM_RECORD 1
+/* The section is null or absent (value NULL) in a document and the other
+ * sections have been read: apply judges whether that is allowed. */
+#define CONFIG_SECTION_LATE 2
+
+/* A section's apply functions, one per row of the table of sections
+ * (config/config_sections.c). */
+int vm_config_section_boot_source(struct vm_config *config,
+				  struct vm_config_storage *storage,
+				  const json_t *value, int flags,
+				  struct tern_error *err);
+int vm_config_section_machine(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *value, int flags,
+			      struct tern_error *err);
+int vm_config_section_logger(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *value, int flags,
+			     struct tern_error *err);
+int vm_config_section_metrics(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *value, int flags,
+			      struct tern_error *err);
+int vm_config_section_entropy(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *value, int flags,
+			      struct tern_error *err);
+int vm_config_section_vsock(struct vm_config *config,
+			    struct vm_config_storage *storage,
+			    const json_t *value, int flags,
+			    struct tern_error *err);
+int vm_config_section_nets(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *value, int flags,
+			   struct tern_error *err);
+int vm_config_section_drives(struct vm_config *config,
+			     struct vm_config_storage *storage,
+			     const json_t *value, int flags,
+			     struct tern_error *err);
+int vm_config_section_pmem(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *value, int flags,
+			   struct tern_error *err);
+int vm_config_section_balloon(struct vm_config *config,
+			      struct vm_config_storage *storage,
+			      const json_t *value, int flags,
+			      struct tern_error *err);
+int vm_config_section_memory_hotplug(struct vm_config *config,
+				     struct vm_config_storage *storage,
+				     const json_t *value, int flags,
+				     struct tern_error *err);
+int vm_config_section_mmds(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *value, int flags,
+			   struct tern_error *err);
+int vm_config_section_cpu_config(struct vm_config *config,
+				 struct vm_config_storage *storage,
+				 const json_t *value, int flags,
+				 struct tern_error *err);
+int vm_config_section_tern(struct vm_config *config,
+			   struct vm_config_storage *storage,
+			   const json_t *value, int flags,
+			   struct tern_error *err);
+int vm_config_section_balloon_fits(const struct vm_config *config,
+				   struct tern_error *err);
+
 /* The largest config file tern reads. */
 #define VM_CONFIG_FILE_MAX (1 << 20)
 
+/* A whole document (the config file, PUT /vm/config, ternd's
+ * definitions): config/config_sections.c. */
 int vm_config_json_apply_document(struct vm_config *config,
 				  struct vm_config_storage *storage,
 				  const json_t *doc, struct tern_error *err);
@@ -85,15 +181,10 @@ json_t *vm_config_json_export_mmds(const struct vm_config *config);
 /* PUT /drives/{id}: a virtio-blk disk (the same as --disk); a known
  * drive_id replaces that disk. */
 /* PUT /pmem/{id}: one virtio-pmem device (a known id is replaced; the
- * file must be there). _record: the same from a snapshot's configuration,
- * whose file need not exist on this host. */
+ * file must be there). */
 int vm_config_json_apply_pmem(struct vm_config *config,
 			      struct vm_config_storage *storage,
 			      const json_t *body, struct tern_error *err);
-int vm_config_json_apply_pmem_record(struct vm_config *config,
-				     struct vm_config_storage *storage,
-				     const json_t *body,
-				     struct tern_error *err);
 int vm_config_json_apply_drive(struct vm_config *config,
 			       struct vm_config_storage *storage,
 			       const json_t *body, struct tern_error *err);
@@ -129,7 +220,7 @@ int vm_config_json_apply_cpu_config(struct vm_config *config,
 				    struct vm_config_storage *storage,
 				    const json_t *body, struct tern_error *err);
 
-/* Reads, parses and applies a config file. */
+/* Reads, parses and applies a config file (config/config_sections.c). */
 int vm_config_json_load_file(struct vm_config *config,
 			     struct vm_config_storage *storage,
 			     const char *path, struct tern_error *err);
