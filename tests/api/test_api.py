@@ -565,8 +565,12 @@ def snapshot_create_then_load_into_a_new_tern():
     other = disk_image("snapother.img", 2 << 20)
     t = Tern()
     with t:
+        # With a rate limiter: the record keeps it, and a load reads it
+        # (it once refused the field it had written itself).
         t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
-                                         "is_root_device": False, "is_read_only": True})
+                                         "is_root_device": False, "is_read_only": True,
+                                         "rate_limiter": {"bandwidth": {
+                                             "size": 1 << 20, "refill_time": 1000}}})
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         t.api.ok("PATCH", "/vm", {"state": "Paused"})
