@@ -3,8 +3,10 @@ no curl needed), shared by the API and guest tests."""
 import http.client
 import json
 import os
+import signal
 import socket
 import struct
+import subprocess
 import time
 
 
@@ -141,3 +143,81 @@ def missing(tern, guest=None):
     if guest is not None and not os.path.exists(guest):
         return f"{guest} is missing: make guests"
     return None
+
+
+class TernProcess:
+    """`tern run --api-sock` in the background, its files (socket, serial
+    output, stderr) numbered in work; a context manager that stops it with
+    SIGTERM and checks its exit status (under ASan, a leak or an error
+    changes it), printing the end of its stderr when the block failed.
+    serial: "none" or a file the guest's console goes to (output())."""
+    counter = 0
+    STOP_TIMEOUT = 30
+    # A tern that handles SIGTERM exits 0 or 128 + SIGTERM; killed by the
+    # signal itself (-SIGTERM) it had not installed its handler yet.
+    EXIT_STATUSES = (0, 128 + signal.SIGTERM)
+
+    def __init__(self, tern, work, *extra, serial=False, wait=True, wrapper=()):
+        TernProcess.counter += 1
+        n = TernProcess.counter
+        self.sock = os.path.join(work, f"api{n}.sock")
+        self.serial = os.path.join(work, f"serial{n}") if serial else None
+        self.stderr_path = os.path.join(work, f"stderr{n}")
+        console = f"file:{self.serial}" if serial else "none"
+        with open(self.stderr_path, "w") as stderr:
+            self.proc = subprocess.Popen(
+                list(wrapper) + [tern, "run", "--api-sock", self.sock, "--serial", console]
+                + list(extra),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+        self.api = Api(self.sock)
+        if wait:
+            wait_for_socket(self.sock, self.proc)
+
+    def output(self):
+        try:
+            with open(self.serial) as f:
+                return f.read()
+        except (FileNotFoundError, TypeError):
+            return ""
+
+    def stderr(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def state(self):
+        return self.api.get("/")[1]["state"]
+
+    def wait_for_lines(self, count, timeout=60):
+        deadline = time.time() + timeout
+        while self.output().count("\n") < count:
+            assert self.proc.poll() is None, f"tern exited: {self.stderr()}"
+            assert time.time() < deadline, \
+                f"{count} lines not printed in {timeout} s: {self.output()!r}"
+            time.sleep(0.1)
+
+    def cpu_seconds(self):
+        """utime + stime of the whole process so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=self.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"tern did not stop; stderr:\n{self.stderr()}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        status = self.stop()
+        if exc[0] is not None:
+            for line in self.stderr().splitlines()[-30:]:
+                print(f"#   {line}")
+        assert status in self.EXIT_STATUSES, \
+            f"tern exited with {status}: {self.stderr()[-2000:]}"
+        return False

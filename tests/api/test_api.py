@@ -23,64 +23,23 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import Api, fake_bzimage, parse_prometheus, wait_for_socket, needs_kvm  # noqa: E402
+from apiclient import Api, fake_bzimage, parse_prometheus, wait_for_socket, needs_kvm, TernProcess  # noqa: E402
 from tlskeys import TlsKeys  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
 WORK = tempfile.mkdtemp(prefix="tern-api-")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 KERNEL = os.path.join(WORK, "kernel")
 
 
-class Tern:
+class Tern(TernProcess):
     """tern run --api-sock in the background; stderr kept for checks."""
-    counter = 0
+    STOP_TIMEOUT = 20
 
     def __init__(self, *extra, wait=True, wrapper=()):
-        Tern.counter += 1
-        self.sock = os.path.join(WORK, f"api{Tern.counter}.sock")
-        self.stderr_path = os.path.join(WORK, f"stderr{Tern.counter}")
-        self.proc = subprocess.Popen(
-            list(wrapper) + [TERN, "run", "--api-sock", self.sock, "--serial", "none"]
-            + list(extra),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.stderr_path, "w"))
-        self.api = Api(self.sock)
-        if wait:
-            wait_for_socket(self.sock, self.proc)
-
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        status = self.stop()
-        if exc[0] is not None:
-            for line in self.stderr().splitlines()[-30:]:
-                print(f"#   {line}")
-        # Under ASan a leak or error changes the exit status.
-        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
-        return False
+        super().__init__(TERN, WORK, *extra, wait=wait, wrapper=wrapper)
 
 
 def started(*extra):

@@ -8,15 +8,13 @@ KVM) the start-time tests skip and tests/run api runs them in the test host.
 
 TERN=build/asan/tern runs the same tests against the sanitizer build."""
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import Api, fake_bzimage, wait_for_socket  # noqa: E402
+from apiclient import fake_bzimage, TernProcess  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -28,33 +26,11 @@ CLEAR_POPCNT = {"leaf": "0x1", "subleaf": "0x0", "flags": 0,
                 "modifiers": [{"register": "ecx", "bitmap": "0bxxxxxxxx0xxxxxxxxxxxxxxxxxxxxxxx"}]}
 
 
-class Tern:
-    counter = 0
+class Tern(TernProcess):
+    STOP_TIMEOUT = 20
 
     def __init__(self, *extra):
-        Tern.counter += 1
-        self.sock = os.path.join(WORK, f"api{Tern.counter}.sock")
-        self.stderr_path = os.path.join(WORK, f"stderr{Tern.counter}")
-        self.proc = subprocess.Popen(
-            [TERN, "run", "--api-sock", self.sock, "--serial", "none"] + list(extra),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.stderr_path, "w"))
-        self.api = Api(self.sock)
-        wait_for_socket(self.sock, self.proc)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        status = self.proc.wait(timeout=20)
-        if exc[0] is not None:
-            with open(self.stderr_path) as f:
-                for line in f.read().splitlines()[-30:]:
-                    print(f"#   {line}")
-        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
-        return False
+        super().__init__(TERN, WORK, *extra)
 
 
 def host_vendor():

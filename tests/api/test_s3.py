@@ -17,54 +17,29 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
-from apiclient import Api, parse_prometheus, wait_for_socket, needs_kvm, missing  # noqa: E402
+from apiclient import parse_prometheus, needs_kvm, missing, TernProcess  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
 GUEST = os.path.join(ROOT, "build/guests/multiboot_s3button.elf")
 WORK = tempfile.mkdtemp(prefix="tern-s3-")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 RESUMED_STATUS = (0x2c << 1) | 1
 
 
-class SleepingGuest:
-    counter = 0
+class SleepingGuest(TernProcess):
+    """The test guest started, and asleep (S3) once this returns."""
 
     def __init__(self, acpi):
-        SleepingGuest.counter += 1
-        n = SleepingGuest.counter
-        self.sock = os.path.join(WORK, f"api{n}.sock")
-        self.serial = os.path.join(WORK, f"serial{n}")
-        self.stderr_path = os.path.join(WORK, f"stderr{n}")
-        self.proc = subprocess.Popen(
-            [TERN, "run", "--api-sock", self.sock, "--kernel", GUEST, "--debug-exit",
-             "--acpi", acpi, "--cpus", "2", "--memory", "64M",
-             "--serial", f"file:{self.serial}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.stderr_path, "w"))
-        self.api = Api(self.sock)
-        wait_for_socket(self.sock, self.proc)
+        super().__init__(TERN, WORK, "--kernel", GUEST, "--debug-exit", "--acpi", acpi,
+                         "--cpus", "2", "--memory", "64M", serial=True)
         self.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         deadline = time.time() + 30
         while self.metric("tern_acpi_sleeps_total") < 1:
             assert time.time() < deadline, f"the guest never slept: {self.output()!r}"
             time.sleep(0.1)
 
-    def output(self):
-        with open(self.serial) as f:
-            return f.read()
-
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
-
     def metric(self, name):
         return parse_prometheus(self.api.get("/metrics")[1])[(name, "")]
-
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def wait(self, timeout=30):
         try:

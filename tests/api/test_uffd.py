@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, skip, test  # noqa: E402
-from apiclient import Api, wait_for_socket, needs_kvm, missing  # noqa: E402
+from apiclient import needs_kvm, missing, TernProcess  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -32,65 +32,13 @@ MEMORY = "64M"
 COUNTER_GPA = 0x70000
 
 
-class Tern:
-    counter = 0
+class Tern(TernProcess):
+    """The guest's console in a file (output()); a tern killed by SIGTERM
+    before its handler is installed counts as stopped."""
+    EXIT_STATUSES = TernProcess.EXIT_STATUSES + (-signal.SIGTERM,)
 
     def __init__(self, *extra):
-        Tern.counter += 1
-        n = Tern.counter
-        self.sock = os.path.join(WORK, f"api{n}.sock")
-        self.serial = os.path.join(WORK, f"serial{n}")
-        self.stderr_path = os.path.join(WORK, f"stderr{n}")
-        self.proc = subprocess.Popen(
-            [TERN, "run", "--api-sock", self.sock, "--serial", f"file:{self.serial}"]
-            + list(extra),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.stderr_path, "w"))
-        self.api = Api(self.sock)
-        wait_for_socket(self.sock, self.proc)
-
-    def output(self):
-        try:
-            with open(self.serial) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
-
-    def wait_for_lines(self, count, timeout=60):
-        deadline = time.time() + timeout
-        while self.output().count("\n") < count:
-            assert self.proc.poll() is None, f"tern exited: {self.stderr()}"
-            assert time.time() < deadline, \
-                f"{count} lines not printed in {timeout} s: {self.output()!r}"
-            time.sleep(0.1)
-
-    def state(self):
-        return self.api.get("/")[1]["state"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"tern did not stop; stderr:\n{self.stderr()}")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        status = self.stop()
-        if exc[0] is not None:
-            for line in self.stderr().splitlines()[-30:]:
-                print(f"#   {line}")
-        assert status in (0, 128 + signal.SIGTERM, -signal.SIGTERM), \
-            f"tern exited with {status}: {self.stderr()}"
-        return False
+        super().__init__(TERN, WORK, *extra, serial=True)
 
 
 class Handler:
