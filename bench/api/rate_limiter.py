@@ -75,12 +75,7 @@ def inner():
                                   "--api-sock", sock]) as guest:
         api = Api(sock)
         wait_for_socket(sock)
-        out = guest.shell("modprobe virtio_pci; modprobe virtio_blk; modprobe virtio_net; "
-                          "for i in $(seq 100); do [ -b /dev/vda ] && "
-                          "[ -e /sys/class/net/eth0 ] && break; sleep 0.1; done; "
-                          f"ip link set eth0 up && ip addr add {rl.GUEST_IP}/24 dev eth0 && "
-                          "echo ready")
-        assert out.endswith("ready"), out
+        rl.bring_up_devices(guest)
         skip = 0
         for mib in DISK_RATES:
             rate = mib * MIB

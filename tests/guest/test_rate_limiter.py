@@ -164,6 +164,16 @@ def host_result(proc):
     return int(count), digest, float(seconds)
 
 
+def bring_up_devices(guest):
+    """The drive as /dev/vda, eth0 up at GUEST_IP."""
+    out = guest.shell("modprobe virtio_pci; modprobe virtio_blk; modprobe virtio_net; "
+                      "for i in $(seq 100); do [ -b /dev/vda ] && "
+                      "[ -e /sys/class/net/eth0 ] && break; sleep 0.1; done; "
+                      f"ip link set eth0 up && ip addr add {GUEST_IP}/24 dev eth0 && "
+                      "echo ready")
+    assert out.endswith("ready"), out
+
+
 def write_config(disk):
     limited = {"bandwidth": {"size": NET_BUCKET, "refill_time": 500}}
     doc = {
@@ -193,12 +203,7 @@ def disk_and_network_limits_hold():
                                   "--api-sock", sock]) as guest:
         api = Api(sock)
         wait_for_socket(sock)
-        out = guest.shell("modprobe virtio_pci; modprobe virtio_blk; modprobe virtio_net; "
-                          "for i in $(seq 100); do [ -b /dev/vda ] && "
-                          "[ -e /sys/class/net/eth0 ] && break; sleep 0.1; done; "
-                          f"ip link set eth0 up && ip addr add {GUEST_IP}/24 dev eth0 && "
-                          "echo ready")
-        assert out.endswith("ready"), out
+        bring_up_devices(guest)
         # Let the buckets fill after the drivers' probes.
         time.sleep(1.5)
 
