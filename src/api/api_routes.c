@@ -411,12 +411,11 @@ static void route_machine(struct api_call *call)
 	 * in favour of PUT /cpu-config, whatever the outcome. */
 	if (strcmp(call->method, "GET") &&
 	    json_object_get(call->body, "cpu_template"))
-		call->reply->deprecation =
-			strcmp(call->method, "PUT")
-				? "PATCH /machine-config: cpu_template field "
-				  "is deprecated."
-				: "PUT /machine-config: cpu_template field is "
-				  "deprecated.";
+		call->reply->deprecation = strcmp(call->method, "PUT")
+			? "PATCH /machine-config: cpu_template field "
+			  "is deprecated."
+			: "PUT /machine-config: cpu_template field is "
+			  "deprecated.";
 }
 
 static void route_boot_source(struct api_call *call)

@@ -632,6 +632,69 @@ def get_full_config():
                 fc.start()
 
 
+def full_setup(fc, rootfs, uds, tx=None):
+    """test_get_full_config_after_restoring_snapshot's devices, put again
+    before the load: tern restores into the devices it is given."""
+    fc.step("rootfs", "PUT", "/drives/rootfs",
+            drive("rootfs", rootfs, True, True, io_engine="Sync"))
+    fc.step("pmem", "PUT", "/pmem/pmem", {"id": "pmem", "path_on_host": rootfs,
+                                          "root_device": False, "read_only": False})
+    fc.step("balloon", "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True})
+    fc.step("vsock", "PUT", "/vsock", {"guest_cid": 15, "uds_path": uds})
+    fc.step("hotplug", "PUT", "/hotplug/memory",
+            {"total_size_mib": 1024, "block_size_mib": 128, "slot_size_mib": 1024})
+    iface = {"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "fcrstap0"}
+    if tx:
+        iface["tx_rate_limiter"] = tx
+    fc.step("iface", "PUT", "/network-interfaces/eth0", iface)
+    fc.step("mmds config", "PUT", "/mmds/config", {"version": "V1",
+                                                   "network_interfaces": ["eth0"]})
+
+
+@test
+def get_full_config_after_restoring_snapshot():
+    needs_kvm()
+    rootfs = image("restore-root.img", 2)
+    snap, mem = os.path.join(WORK, "full.snap"), os.path.join(WORK, "full.mem")
+    tx = {"bandwidth": {"size": 1000000, "refill_time": 100}}
+    with Firecracker() as fc:
+        fc.step("machine", "PUT", "/machine-config",
+                {"vcpu_count": 2, "mem_size_mib": 256, "smt": True, "track_dirty_pages": False,
+                 "huge_pages": "None"})
+        fc.step("kernel", "PUT", "/boot-source",
+                {"kernel_image_path": KERNEL, "boot_args": "console=ttyS0 reboot=k panic=1"})
+        full_setup(fc, rootfs, os.path.join(WORK, "restore1.sock"))
+        fc.start()
+        fc.step("patch tx limiter", "PATCH", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "tx_rate_limiter": dict(tx, ops=None)})
+        fc.step("pause", "PATCH", "/vm", {"state": "Paused"})
+        fc.step("snapshot", "PUT", "/snapshot/create",
+                {"snapshot_path": snap, "mem_file_path": mem, "snapshot_type": "Full"})
+        before = without_nulls(fc.get("/vm/config"))
+    with Firecracker() as fc:
+        uds = os.path.join(WORK, "restore2.sock")
+        full_setup(fc, rootfs, uds)
+        fc.step("load", "PUT", "/snapshot/load",
+                {"snapshot_path": snap, "mem_backend": {"backend_type": "File",
+                                                        "backend_path": mem}})
+        after = without_nulls(fc.get("/vm/config"))
+        before["vsock"]["uds_path"] = uds
+        for section in ("machine-config", "boot-source", "drives", "pmem", "balloon",
+                        "vsock", "memory-hotplug", "mmds-config"):
+            fc.value(f"{section} after the load", after.get(section), before.get(section))
+        # The limiter PATCHed into the running VM: Firecracker's snapshot
+        # carries it; tern's loaded VM has the limiters it was given.
+        fc.value("tx limiter after the load",
+                 after["network-interfaces"][0].get("tx_rate_limiter"), None,
+                 firecracker=tx)
+        fc.value("machine after the load",
+                 [after["machine-config"][k] for k in ("vcpu_count", "mem_size_mib", "smt")],
+                 [2, 256, True])
+        fc.value("mmds-config after the load", after["mmds-config"],
+                 {"version": "V1", "ipv4_address": "169.254.169.254",
+                  "network_interfaces": ["eth0"], "imds_compat": False})
+        fc.value("no entropy device", after.get("entropy"), None)
+
 @test
 def map_private_seccomp_regression():
     with Firecracker("--http-api-max-payload-size", str(2 << 20)) as fc:
@@ -665,6 +728,170 @@ def negative_snapshot_load_api():
                              {"snapshot_path": "foo", "mem_file_path": "bar"}, 400)
         fc.value("Deprecation header for mem_file_path", headers.get("deprecation"), "true")
 
+
+
+# --- Other functional tests' API steps ---------------------------------------
+
+@test
+def mmds_dummy_and_limit_scenario():
+    # test_mmds.py: test_mmds_dummy and test_mmds_limit_scenario's steps
+    # that test_firecracker_api.py's mmds test does not take.
+    with Firecracker("--http-api-max-payload-size", "512000",
+                     "--mmds-size-limit", "51200") as fc:
+        dummy = {"latest": {"meta-data": {"ami-id": "dummy"}}}
+        fc.step("patch before any put", "PATCH", "/mmds", dummy, 400, ["not initialized"])
+        fc.step("put", "PUT", "/mmds", dummy)
+        fc.value("get after put", fc.get("/mmds"), dummy)
+        other = {"latest": {"meta-data": {"ami-id": "another_dummy",
+                                          "secret_key": "eaasda48141411aeaeae"}}}
+        fc.step("patch", "PATCH", "/mmds", other)
+        fc.value("get after patch", fc.get("/mmds"), other)
+        fc.step("put over the limit", "PUT", "/mmds",
+                {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 51200}}}, 413)
+        fc.step("patch to the limit", "PATCH", "/mmds",
+                {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 51137}}})
+        fc.step("patch past the limit", "PATCH", "/mmds",
+                {"latest": {"meta-data": {"secret_key2": "b" * 10}}}, 413)
+        fc.value("store unchanged", "secret_key2" in json.dumps(fc.get("/mmds")), False)
+        fc.step("patch smaller", "PATCH", "/mmds",
+                {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a"}}})
+        fc.value("size shrunk", len(str(fc.get("/mmds")).replace(" ", "")), 59)
+        fc.step("patch grows again", "PATCH", "/mmds",
+                {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 100}}})
+        fc.value("size grew", len(str(fc.get("/mmds")).replace(" ", "")), 158)
+
+
+@test
+def deprecated_mmds_config_counted():
+    # test_mmds.py's test_deprecated_mmds_config: V1 (named or not) is
+    # deprecated, V2 not, and the metrics count the two.
+    needs_kvm()
+    metrics = os.path.join(WORK, "deprecated.metrics")
+    with Firecracker("--metrics-path", metrics) as fc:
+        fc.basic_config()
+        fc.step("iface eth0", "PUT", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "host_dev_name": "fcdtap0"})
+        for version, header in ((None, "true"), ("V1", "true"), ("V2", None)):
+            body = {"network_interfaces": ["eth0"]}
+            if version:
+                body["version"] = version
+            _, headers = fc.step(f"mmds config {version}", "PUT", "/mmds/config", body)
+            fc.value(f"Deprecation header for {version}", headers.get("deprecation"), header)
+        fc.start()
+        fc.step("flush metrics", "PUT", "/actions", {"action_type": "FlushMetrics"})
+        with open(metrics) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        fc.value("deprecated calls counted",
+                 sum(line["deprecated_api"]["deprecated_http_api_calls"] for line in lines), 2)
+
+
+@test
+def api_requests_logs():
+    # test_logging.py's test_api_requests_logs: every request is logged,
+    # and a refused one with its message. tern's line is its own
+    # (method, path, status; docs/api.md, Logs), not Firecracker's text.
+    with Firecracker() as fc:
+        fc.basic_config()
+        log = os.path.join(WORK, "requests.log")
+        fc.step("logger", "PUT", "/logger", {"log_path": log, "level": "Info",
+                                             "show_level": True, "show_log_origin": True})
+        fc.step("patch machine", "PATCH", "/machine-config", {"vcpu_count": 4})
+        fc.step("put machine", "PUT", "/machine-config", {"vcpu_count": 4, "mem_size_mib": 128})
+        fc.get("/machine-config")
+        dummy = {"latest": {"meta-data": {"ami-id": "dummy"}}}
+        fc.step("put mmds", "PUT", "/mmds", dummy)
+        fc.step("patch mmds", "PATCH", "/mmds", dummy)
+        fc.get("/mmds")
+        fc.step("kernel that does not exist", "PUT", "/boot-source",
+                {"kernel_image_path": "inexistent_path"}, 400, ["No such file"])
+        with open(log) as f:
+            text = f.read()
+        for method, path, status in (("PATCH", "/machine-config", 204),
+                                     ("PUT", "/machine-config", 204),
+                                     ("GET", "/machine-config", 200),
+                                     ("PUT", "/mmds", 204), ("PATCH", "/mmds", 204),
+                                     ("GET", "/mmds", 200), ("PUT", "/boot-source", 400)):
+            fc.value(f"{method} {path} logged",
+                     f"api request method={method} path={path} status={status}" in text, True)
+        fc.value("the refusal's message logged", "inexistent_path" in text, True)
+        fc.value("no MMDS body logged", "ami-id" in text, False)
+
+
+@test
+def pause_resume_and_describe():
+    # test_pause_resume.py: test_pause_resume_preboot, test_pause_resume's
+    # API steps and test_describe_instance.
+    needs_kvm()
+    with Firecracker() as fc:
+        fc.basic_config()
+        fc.value("state before the start", fc.get("/")["state"], "Not started")
+        for state in ("Paused", "Resumed"):
+            fc.step(f"{state} before the start", "PATCH", "/vm", {"state": state}, 400,
+                    ["start"])
+        fc.start()
+        fc.value("state after the start", fc.get("/")["state"], "Running")
+        fc.step("pause", "PATCH", "/vm", {"state": "Paused"})
+        fc.value("state paused", fc.get("/")["state"], "Paused")
+        fc.step("pause again", "PATCH", "/vm", {"state": "Paused"})
+        fc.step("resume", "PATCH", "/vm", {"state": "Resumed"})
+        fc.value("state resumed", fc.get("/")["state"], "Running")
+        fc.step("resume again", "PATCH", "/vm", {"state": "Resumed"})
+
+
+@test
+def snapshot_negative_steps():
+    # test_snapshot_basic.py: test_negative_snapshot_create,
+    # test_negative_postload_api, test_load_snapshot_failure_handling;
+    # test_uffd.py: test_bad_socket_path, test_unbinded_socket.
+    needs_kvm()
+    snap, mem = os.path.join(WORK, "neg.snap"), os.path.join(WORK, "neg.mem")
+    with Firecracker() as fc:
+        fc.basic_config()
+        fc.start()
+        fc.step("create while running", "PUT", "/snapshot/create",
+                {"snapshot_path": snap, "mem_file_path": mem, "snapshot_type": "Full"}, 400,
+                ["paused"])
+        fc.step("pause", "PATCH", "/vm", {"state": "Paused"})
+        # Firecracker's test takes a Diff of a VM booted with
+        # track_dirty_pages; tern's first snapshot of a VM is a Full.
+        fc.step("first snapshot as Diff", "PUT", "/snapshot/create",
+                {"snapshot_path": snap, "mem_file_path": mem, "snapshot_type": "Diff"}, 400,
+                ["Full"], firecracker=204)
+        fc.step("create", "PUT", "/snapshot/create",
+                {"snapshot_path": snap, "mem_file_path": mem, "snapshot_type": "Full"})
+    with Firecracker() as fc:
+        # Firecracker takes the devices from the snapshot (and refuses a
+        # load after any configuration); tern needs them given first.
+        fc.step("the snapshot's drive", "PUT", "/drives/rootfs",
+                drive("rootfs", image("rootfs.img"), True, True))
+        fc.step("load", "PUT", "/snapshot/load",
+                {"snapshot_path": snap, "mem_backend": {"backend_type": "File",
+                                                        "backend_path": mem}})
+        fc.step("start after a load", "PUT", "/actions", {"action_type": "InstanceStart"},
+                400, ["start"])
+        fc.step("machine config after a load", "PUT", "/machine-config",
+                {"vcpu_count": 2, "mem_size_mib": 256}, 400, ["start"])
+    empty_state, empty_mem = image("empty.snap", 0), image("empty.mem", 0)
+    with Firecracker() as fc:
+        fc.step("load empty files", "PUT", "/snapshot/load",
+                {"snapshot_path": empty_state, "mem_file_path": empty_mem}, 400)
+        # Firecracker exits after a failed load; tern stays and answers.
+        fc.value("still serving after a failed load", fc.get("/")["state"], "Not started",
+                 firecracker="exited")
+    with Firecracker() as fc:
+        fc.step("the snapshot's drive", "PUT", "/drives/rootfs",
+                drive("rootfs", image("rootfs.img"), True, True))
+        fc.step("uffd socket that does not exist", "PUT", "/snapshot/load",
+                {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd",
+                                                        "backend_path": "inexistent"}},
+                400, ["No such file"])
+    with Firecracker() as fc:
+        fc.step("the snapshot's drive", "PUT", "/drives/rootfs",
+                drive("rootfs", image("rootfs.img"), True, True))
+        fc.step("uffd socket nobody listens on", "PUT", "/snapshot/load",
+                {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd",
+                                                        "backend_path": image("unbound.sock", 0)}},
+                400, ["refused"])
 
 if __name__ == "__main__":
     run(setup)
