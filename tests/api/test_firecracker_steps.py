@@ -17,6 +17,7 @@ TERN=build/asan/tern runs the same steps against the sanitizer build."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -632,22 +633,22 @@ def get_full_config():
                 fc.start()
 
 
-def full_setup(fc, rootfs, uds, tx=None):
+def full_setup(fc, rootfs, uds, tx=None, prefix=""):
     """test_get_full_config_after_restoring_snapshot's devices, put again
     before the load: tern restores into the devices it is given."""
-    fc.step("rootfs", "PUT", "/drives/rootfs",
+    fc.step(prefix + "rootfs", "PUT", "/drives/rootfs",
             drive("rootfs", rootfs, True, True, io_engine="Sync"))
-    fc.step("pmem", "PUT", "/pmem/pmem", {"id": "pmem", "path_on_host": rootfs,
+    fc.step(prefix + "pmem", "PUT", "/pmem/pmem", {"id": "pmem", "path_on_host": rootfs,
                                           "root_device": False, "read_only": False})
-    fc.step("balloon", "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True})
-    fc.step("vsock", "PUT", "/vsock", {"guest_cid": 15, "uds_path": uds})
-    fc.step("hotplug", "PUT", "/hotplug/memory",
+    fc.step(prefix + "balloon", "PUT", "/balloon", {"amount_mib": 1, "deflate_on_oom": True})
+    fc.step(prefix + "vsock", "PUT", "/vsock", {"guest_cid": 15, "uds_path": uds})
+    fc.step(prefix + "hotplug", "PUT", "/hotplug/memory",
             {"total_size_mib": 1024, "block_size_mib": 128, "slot_size_mib": 1024})
     iface = {"iface_id": "eth0", "guest_mac": "06:00:ac:10:00:02", "host_dev_name": "fcrstap0"}
     if tx:
         iface["tx_rate_limiter"] = tx
-    fc.step("iface", "PUT", "/network-interfaces/eth0", iface)
-    fc.step("mmds config", "PUT", "/mmds/config", {"version": "V1",
+    fc.step(prefix + "iface", "PUT", "/network-interfaces/eth0", iface)
+    fc.step(prefix + "mmds config", "PUT", "/mmds/config", {"version": "V1",
                                                    "network_interfaces": ["eth0"]})
 
 
@@ -673,7 +674,7 @@ def get_full_config_after_restoring_snapshot():
         before = without_nulls(fc.get("/vm/config"))
     with Firecracker() as fc:
         uds = os.path.join(WORK, "restore2.sock")
-        full_setup(fc, rootfs, uds)
+        full_setup(fc, rootfs, uds, prefix="the snapshot's ")
         fc.step("load", "PUT", "/snapshot/load",
                 {"snapshot_path": snap, "mem_backend": {"backend_type": "File",
                                                         "backend_path": mem}})
@@ -892,6 +893,42 @@ def snapshot_negative_steps():
                 {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd",
                                                         "backend_path": image("unbound.sock", 0)}},
                 400, ["refused"])
+
+
+def declared_length_status(sock, length):
+    """The status of a PUT /mmds/config that declares length bytes and
+    sends a few: answered from the headers."""
+    conn = socket.socket(socket.AF_UNIX)
+    conn.connect(sock)
+    conn.sendall(b"PUT /mmds/config HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                 b"Content-Type: application/json\r\n\r\nsome body" % length)
+    conn.settimeout(10)
+    reply = conn.recv(4096).decode()
+    conn.close()
+    return int(reply.split()[1]), reply
+
+
+@test
+def command_line_limits_and_metrics():
+    # test_cmd_line_start.py's test_config_start_with_limit and
+    # test_config_with_default_limit (a body over the limit), and
+    # test_cmd_line_parameters.py's metrics configured twice.
+    for extra, limit in ((["--http-api-max-payload-size", "250"], 250), ([], 51200)):
+        with Firecracker(*extra) as fc:
+            status, reply = declared_length_status(fc.sock, limit + 10 if extra else limit + 1)
+            # Firecracker answers 400 with {"error": ...}; tern 413
+            # (Payload Too Large) with its fault_message.
+            fc.value(f"body over the limit of {limit}", status, 413, firecracker=400)
+            fc.value(f"the limit named ({limit})", f"{limit} bytes" in reply, True)
+            fc.value("API still answers", fc.get("/")["state"], "Not started")
+    first, second = os.path.join(WORK, "metrics1"), os.path.join(WORK, "metrics2")
+    with Firecracker("--metrics-path", first) as fc:
+        fc.step("metrics again through the API", "PUT", "/metrics", {"metrics_path": second},
+                400, ["Reinitialization of metrics", first])
+    with Firecracker() as fc:
+        fc.step("metrics through the API", "PUT", "/metrics", {"metrics_path": first})
+        fc.step("metrics through the API again", "PUT", "/metrics", {"metrics_path": second},
+                400, ["Reinitialization of metrics"])
 
 if __name__ == "__main__":
     run(setup)
