@@ -128,6 +128,14 @@ static void patch_drive(struct api_call *call)
 		ret = instance_update_rate_limiters(call->inst,
 						    RATE_LIMITED_DRIVE,
 						    call->id, updates, &err);
+	/* Only now, so a stopped VM or an unknown drive is reported first,
+	 * as Firecracker: there an empty PATCH updates a vhost-user drive,
+	 * and a virtio-blk one refuses it. */
+	if (!ret && !path && !json_fields_get(call->body, "rate_limiter"))
+		ret = tern_error_set(&err, EINVAL,
+				     "drives: give path_on_host or "
+				     "rate_limiter (an empty PATCH is for "
+				     "vhost-user drives, which tern has not)");
 	reply_result(call->reply, ret, &err);
 }
 
@@ -185,6 +193,10 @@ static void route_network(struct api_call *call)
 static void route_vsock(struct api_call *call)
 {
 	configure(call, INSTANCE_SET_VSOCK);
+	/* Firecracker still takes vsock_id but marks it deprecated. */
+	if (json_object_get(call->body, "vsock_id"))
+		call->reply->deprecation =
+			"PUT /vsock: vsock_id field is deprecated.";
 }
 
 /* The body of a PATCH checked against its table, then its one integer. */
@@ -395,6 +407,15 @@ static void route_machine(struct api_call *call)
 		configure(call,
 			  strcmp(call->method, "PUT") ? INSTANCE_PATCH_MACHINE
 						      : INSTANCE_SET_MACHINE);
+	/* Firecracker deprecates the static templates' field (even "None")
+	 * in favour of PUT /cpu-config, whatever the outcome. */
+	if (strcmp(call->method, "GET") &&
+	    json_object_get(call->body, "cpu_template"))
+		call->reply->deprecation = strcmp(call->method, "PUT")
+			? "PATCH /machine-config: cpu_template field "
+			  "is deprecated."
+			: "PUT /machine-config: cpu_template field is "
+			  "deprecated.";
 }
 
 static void route_boot_source(struct api_call *call)
@@ -551,6 +572,11 @@ static void route_snapshot_load(struct api_call *call)
 	}
 	backend = json_object_get(call->body, "mem_backend");
 	mem_path = body_string(call, "mem_file_path");
+	/* As Firecracker: mem_file_path is deprecated for mem_backend,
+	 * and the header says so whatever the outcome. */
+	if (mem_path)
+		call->reply->deprecation = "PUT /snapshot/load: mem_file_path "
+					   "field is deprecated.";
 	if (backend && mem_path)
 		ret = tern_error_set(&err, EINVAL,
 				     "snapshot/load: give mem_backend or "

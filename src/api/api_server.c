@@ -185,7 +185,7 @@ static enum MHD_Result send_reply(struct api_server *server,
 	struct MHD_Response *response;
 	enum MHD_Result ret;
 	size_t len = reply->body ? strlen(reply->body) : 0;
-	char printable_path[201], printable_method[17];
+	char printable_path[201], printable_method[17], fault[301] = "";
 
 	/* The path arrives percent-decoded: keep control bytes off the
 	 * terminal that shows the log. */
@@ -218,10 +218,16 @@ static enum MHD_Result send_reply(struct api_server *server,
 			&server->requests[method_index(method)]
 					 [reply->status - API_STATUS_MIN],
 			1, memory_order_relaxed);
+	/* A refused request's reason goes to the log too (as Firecracker
+	 * logs each error's message), so an operator sees why a client
+	 * failed without the client's own log. */
+	if (reply->status >= 400 && reply->body)
+		log_printable_copy(fault, sizeof(fault), reply->body);
 	log_info("api request method=%.16s path=%s status=%u "
-		 "duration_ms=%.3f",
+		 "duration_ms=%.3f%s%s",
 		 printable_method, printable_path, reply->status,
-		 (double)(log_elapsed_ns() - req->start_ns) / 1e6);
+		 (double)(log_elapsed_ns() - req->start_ns) / 1e6,
+		 fault[0] ? " reply=" : "", fault);
 	return ret;
 }
 

@@ -508,8 +508,22 @@ int instance_configure(struct instance *inst, enum instance_setting what,
 	struct vm_config *config = &inst->config;
 	struct vm_config_storage *storage = &inst->storage;
 	struct vm_config applied;
-	int ret;
+	int ret, metrics_open;
 
+	/* Firecracker sets its metrics up once (--metrics-path or one PUT
+	 * /metrics) and refuses a second; tern run may move them. */
+	if (what == INSTANCE_SET_METRICS && inst->firecracker_api) {
+		pthread_mutex_lock(&inst->metrics_lock);
+		metrics_open = inst->metrics_fd >= 0;
+		pthread_mutex_unlock(&inst->metrics_lock);
+		if (metrics_open)
+			return tern_error_set(err, EINVAL,
+					      "Reinitialization of metrics not "
+					      "allowed: they already go to %s",
+					      config->metrics_path
+						      ? config->metrics_path
+						      : "a file");
+	}
 	pthread_mutex_lock(&inst->lock);
 	ret = require_not_started(inst, names[what], err);
 	if (ret)
