@@ -6,6 +6,9 @@ GUEST_CACHE="$TERN_CACHE/guest"
 GUEST_BZIMAGE="$TESTHOST_KERNEL"
 GUEST_VMLINUX="$GUEST_CACHE/vmlinux"
 GUEST_INITRAMFS="$GUEST_CACHE/initramfs.cpio.gz"
+# Debian's generic kernel of the cloud kernel's release, built with
+# CONFIG_X86_MPPARSE (testhost/fetch-generic-kernel.sh): its bzImage only.
+GUEST_MPPARSE_BZIMAGE="$TERN_CACHE/generic-kernel/vmlinuz"
 # The test initramfs plus fio and iperf3, for bench/blk and bench/net.
 GUEST_BENCH_INITRAMFS="$GUEST_CACHE/bench-initramfs.cpio"
 # The Debian 12 system of guest/build-debian.sh: a raw ext4 root disk and the

@@ -21,14 +21,17 @@ _paths = None
 
 
 def paths():
-    """GUEST_BZIMAGE, GUEST_VMLINUX, GUEST_INITRAMFS from guest/paths.sh."""
+    """GUEST_BZIMAGE, GUEST_VMLINUX, GUEST_INITRAMFS, GUEST_MPPARSE_BZIMAGE
+    from guest/paths.sh."""
     global _paths
     if _paths is None:
         out = subprocess.run(
             ["bash", "-c", "source guest/paths.sh >/dev/null && "
-             "echo $GUEST_BZIMAGE; echo $GUEST_VMLINUX; echo $GUEST_INITRAMFS"],
+             "echo $GUEST_BZIMAGE; echo $GUEST_VMLINUX; echo $GUEST_INITRAMFS; "
+             "echo $GUEST_MPPARSE_BZIMAGE"],
             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\n")
-        _paths = dict(zip(("GUEST_BZIMAGE", "GUEST_VMLINUX", "GUEST_INITRAMFS"), out))
+        _paths = dict(zip(("GUEST_BZIMAGE", "GUEST_VMLINUX", "GUEST_INITRAMFS",
+                           "GUEST_MPPARSE_BZIMAGE"), out))
         # GUEST_INITRAMFS=PATH: an initramfs built with guest/build-initramfs.sh
         # outside the cache (a module added before the cache is rebuilt).
         if os.environ.get("GUEST_INITRAMFS"):

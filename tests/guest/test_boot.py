@@ -3,7 +3,9 @@
 (tests/run starts it there through testhost/run.sh): user space is reached,
 vCPU count and memory size are what was asked, the clock is right, the serial
 console works both ways, reboot ends tern with status 0, and both kernel
-formats (bzImage, vmlinux through PVH) boot."""
+formats (bzImage, vmlinux through PVH) boot. Debian's generic kernel of the
+same release, built with CONFIG_X86_MPPARSE, finds its vCPUs and the IOAPIC
+in tern's MP table with acpi=off."""
 import os
 import re
 import signal
@@ -136,6 +138,37 @@ def acpi_tables_are_found_and_poweroff_exits_zero():
             assert name in tables, f"no {name} table in {tables}"
         assert "RSDP was not found" not in guest.transcript()
         assert guest.exit_with("poweroff -f") == 0
+
+
+@test
+def acpi_off_generic_kernel_finds_vcpus_and_ioapic_in_the_mp_table():
+    """Kata's acpi=off (tests/guest/test_firecracker_clients.py) with a
+    kernel that reads the MP table, as kernels built for Firecracker do:
+    src/arch/x86/mptable.c's processors and IOAPIC are what it runs on.
+    The cloud kernel lacks CONFIG_X86_MPPARSE; the generic one of the same
+    release has it (testhost/fetch-generic-kernel.sh). The test initramfs's
+    modules are the cloud kernel's: none is loaded."""
+    kernel = guestlib.paths()["GUEST_MPPARSE_BZIMAGE"]
+    with guestlib.Guest(cpus=2, memory="256M", kernel=kernel,
+                        cmdline="console=ttyS0 reboot=k quiet acpi=off") as guest:
+        release = guest.shell("uname -r")
+        assert release.endswith("-amd64") and "cloud" not in release, release
+        assert "acpi=off" in guest.shell("cat /proc/cmdline")
+        # No ACPI: what the kernel knows of its CPUs and interrupt
+        # controllers comes from the MP table.
+        assert guest.shell("[ -e /sys/firmware/acpi ] && echo acpi || echo none") == "none"
+        log = guest.shell("dmesg | grep -E 'MP-table|MultiProc|IOAPIC|CPUs'")
+        assert re.search(r"found SMP MP-table at \[mem 0x0009fc00-", log), log
+        assert "Intel MultiProcessor Specification v1.4" in log, log
+        assert re.search(r"IOAPIC\[0\]: apic_id \d+, version \d+, "
+                         r"address 0xfec00000, GSI 0-23", log), log
+        assert "Brought up 1 node, 2 CPUs" in log, log
+        assert guest.shell("grep -c ^processor /proc/cpuinfo") == "2"
+        # The console's UART interrupt arrives through the IOAPIC, wired
+        # by the table's interrupt entries (ISA IRQ 4 on pin 4).
+        serial = guest.shell("grep ttyS /proc/interrupts")
+        assert re.search(r"^\s*4:.*IO-APIC\s+4-edge\s+ttyS0", serial, re.M), serial
+        assert guest.reboot() == 0
 
 
 @test

@@ -356,11 +356,11 @@ def check_mp_table(vmm, cpus):
     """An acpi=off guest finds its vCPUs and the IOAPIC in the MP table
     (src/arch/x86/mptable.h), as under Firecracker. The Debian cloud
     kernel is built without CONFIG_X86_MPPARSE, so it cannot use it and
-    runs one vCPU; a kernel built for Firecracker (Kata's) reads it. So
-    the test reads the table as such a kernel would: the floating pointer
-    where Linux scans (the last KiB of base memory), checksums, one
-    enabled processor entry per vCPU (the first the boot processor), the
-    IOAPIC."""
+    runs one vCPU; a kernel built for Firecracker (Kata's) reads it, as
+    Debian's generic kernel does in test_boot.py. So the test reads the
+    table as such a kernel would: the floating pointer where Linux scans
+    (the last KiB of base memory), checksums, one enabled processor entry
+    per vCPU (the first the boot processor), the IOAPIC."""
     floating = guest_bytes(vmm, 0x9fc00, 16)
     assert floating[:4] == b"_MP_" and sum(floating) % 256 == 0, floating
     assert floating[8] == 1 and floating[9] == 4, floating
