@@ -550,7 +550,71 @@ static const struct json_field snapshot_load_fields[] = {
 	{"mem_file_path", JSON_FIELD_STRING, 0, 0, 0},
 	{"resume_vm", JSON_FIELD_BOOL, 0, 0, 0},
 	{"enable_diff_snapshots", JSON_FIELD_BOOL, 0, 0, 0},
+	{"track_dirty_pages", JSON_FIELD_BOOL, 0, 0, 0},
+	{"clock_realtime", JSON_FIELD_BOOL, 0, 0, 0},
+	{"network_overrides", JSON_FIELD_ARRAY, 0, 0, 0},
+	{"vsock_override", JSON_FIELD_OBJECT, 0, 0, 0},
 };
+
+static const struct json_field network_override_fields[] = {
+	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
+	{"host_dev_name", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+static const struct json_field vsock_override_fields[] = {
+	{"uds_path", JSON_FIELD_STRING, 1, 0, 0},
+};
+
+/* network_overrides, vsock_override and the flags into options; the
+ * strings stay the body's. */
+static int snapshot_load_options(const json_t *body,
+				 struct snapshot_load_net_override *nets,
+				 struct snapshot_load_options *options,
+				 struct tern_error *err)
+{
+	const json_t *list = json_object_get(body, "network_overrides");
+	const json_t *vsock = json_object_get(body, "vsock_override");
+	const json_t *dirty = json_object_get(body, "track_dirty_pages");
+	const json_t *diff = json_object_get(body, "enable_diff_snapshots");
+	const json_t *item;
+	size_t i;
+	int ret = 0;
+
+	options->resume = json_is_true(json_object_get(body, "resume_vm"));
+	options->clock_realtime =
+		json_is_true(json_object_get(body, "clock_realtime"));
+	options->track_dirty_pages = dirty && !json_is_null(dirty)
+		? json_is_true(dirty)
+		: diff && !json_is_null(diff) ? json_is_true(diff)
+					      : -1;
+	if (json_array_size(list) > VM_MAX_NETS)
+		return tern_error_set(err, EINVAL,
+				      "snapshot/load.network_overrides: more "
+				      "than %d interfaces",
+				      VM_MAX_NETS);
+	json_array_foreach(list, i, item)
+	{
+		ret = JSON_FIELDS_CHECK(item,
+					"snapshot/load.network_overrides[]",
+					network_override_fields, 0, err);
+		if (ret)
+			return ret;
+		nets[i].iface_id =
+			json_string_value(json_object_get(item, "iface_id"));
+		nets[i].host_dev_name = json_string_value(
+			json_object_get(item, "host_dev_name"));
+	}
+	options->net_overrides = nets;
+	options->net_override_count = (int)json_array_size(list);
+	if (vsock && !json_is_null(vsock)) {
+		ret = JSON_FIELDS_CHECK(vsock, "snapshot/load.vsock_override",
+					vsock_override_fields, 0, err);
+		if (!ret)
+			options->vsock_uds_path = json_string_value(
+				json_object_get(vsock, "uds_path"));
+	}
+	return ret;
+}
 
 static const struct json_field mem_backend_fields[] = {
 	{"backend_path", JSON_FIELD_STRING, 1, 0, 0},
@@ -559,6 +623,8 @@ static const struct json_field mem_backend_fields[] = {
 
 static void route_snapshot_load(struct api_call *call)
 {
+	struct snapshot_load_net_override nets[VM_MAX_NETS];
+	struct snapshot_load_options options = {0};
 	struct tern_error err;
 	const json_t *backend;
 	const char *mem_path;
@@ -602,11 +668,12 @@ static void route_snapshot_load(struct api_call *call)
 					     type);
 	}
 	if (!ret)
-		ret = instance_snapshot_load(
-			call->inst, body_string(call, "snapshot_path"),
-			mem_path, uffd,
-			json_is_true(json_object_get(call->body, "resume_vm")),
-			&err);
+		ret = snapshot_load_options(call->body, nets, &options, &err);
+	options.mem_uffd = uffd;
+	if (!ret)
+		ret = instance_snapshot_load(call->inst,
+					     body_string(call, "snapshot_path"),
+					     mem_path, &options, &err);
 	reply_result(call->reply, ret, &err);
 }
 

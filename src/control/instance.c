@@ -809,6 +809,7 @@ static struct vm *create_vm(struct instance *inst, struct tern_error *err)
 			    config->mmds.imds_compat);
 	ret = vm_create(vm, config, err);
 	if (!ret && inst->load_snapshot_path) {
+		vm->restore_clock_realtime = inst->load_clock_realtime;
 		ret = inst->load_mem_uffd
 			? snapshot_load_uffd(vm, inst->load_snapshot_path,
 					     inst->load_mem_file_path, NULL,

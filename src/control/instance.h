@@ -79,6 +79,7 @@ struct instance {
 	char *load_mem_file_path; /* with load_mem_uffd: the handler's socket */
 	int load_mem_uffd; /* mem_backend Uffd (snapshot/uffd_backend.h) */
 	int load_resume;
+	int load_clock_realtime; /* snapshot_load_options.clock_realtime */
 
 	/* Live migration (src/control/migration_control.c): the source's
 	 * job, and the destination's address and connection; the transport

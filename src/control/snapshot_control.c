@@ -59,6 +59,94 @@ static void take_rate_limiters(struct vm_config *merged,
 	merged->rng_rate_limiter = snap->rng_rate_limiter;
 }
 
+static int has_devices(const struct vm_config *config)
+{
+	return config->disk_count || config->net_count || config->virtio_rng ||
+		config->vsock_cid || config->balloon.enabled ||
+		config->pmem_count;
+}
+
+/* A tern given no device takes the snapshot's, as Firecracker's load
+ * does (its devices come from the snapshot only): the paths, taps and
+ * sockets recorded, which the overrides may change next. The snapshot's
+ * disk and pmem paths move over to merged. */
+static void take_snapshot_devices(struct vm_config *merged,
+				  struct vm_config *snap)
+{
+	merged->disk_count = snap->disk_count;
+	for (int i = 0; i < snap->disk_count; i++) {
+		merged->disks[i] = snap->disks[i];
+		snap->disks[i].path = NULL;
+	}
+	merged->net_count = snap->net_count;
+	memcpy(merged->nets, snap->nets, sizeof(merged->nets));
+	merged->virtio_rng = snap->virtio_rng;
+	merged->rng_rate_limiter = snap->rng_rate_limiter;
+	merged->vsock_cid = snap->vsock_cid;
+	memcpy(merged->vsock_socket_path, snap->vsock_socket_path,
+	       sizeof(merged->vsock_socket_path));
+	merged->balloon = snap->balloon;
+	merged->pmem_count = snap->pmem_count;
+	for (int i = 0; i < snap->pmem_count; i++) {
+		merged->pmems[i] = snap->pmems[i];
+		snap->pmems[i].path = NULL;
+	}
+	merged->virtio_transport = snap->virtio_transport;
+}
+
+static int apply_overrides(struct vm_config *merged,
+			   const struct snapshot_load_options *options,
+			   struct tern_error *err)
+{
+	for (int i = 0; i < options->net_override_count; i++) {
+		const struct snapshot_load_net_override *o =
+			&options->net_overrides[i];
+		struct vm_net_config *net = NULL;
+
+		for (int n = 0; n < merged->net_count && !net; n++)
+			if (!strcmp(merged->nets[n].id, o->iface_id))
+				net = &merged->nets[n];
+		if (!net)
+			return tern_error_set(
+				err, EINVAL,
+				"snapshot/load.network_overrides: "
+				"the snapshot has no network "
+				"interface '%.64s'",
+				o->iface_id);
+		if (!o->host_dev_name[0] ||
+		    strlen(o->host_dev_name) >= sizeof(net->tap_name))
+			return tern_error_set(
+				err, EINVAL,
+				"snapshot/load.network_overrides: "
+				"host_dev_name '%.64s' is not a "
+				"tap name (1 to %zu bytes)",
+				o->host_dev_name, sizeof(net->tap_name) - 1);
+		snprintf(net->tap_name, sizeof(net->tap_name), "%s",
+			 o->host_dev_name);
+	}
+	if (options->vsock_uds_path) {
+		if (!merged->vsock_cid)
+			return tern_error_set(err, EINVAL,
+					      "snapshot/load.vsock_override: "
+					      "the snapshot has no vsock "
+					      "device");
+		if (!options->vsock_uds_path[0] ||
+		    strlen(options->vsock_uds_path) >=
+			    sizeof(merged->vsock_socket_path))
+			return tern_error_set(
+				err, EINVAL,
+				"snapshot/load.vsock_override."
+				"uds_path: 1 to %zu bytes",
+				sizeof(merged->vsock_socket_path) - 1);
+		snprintf(merged->vsock_socket_path,
+			 sizeof(merged->vsock_socket_path), "%s",
+			 options->vsock_uds_path);
+	}
+	if (options->track_dirty_pages >= 0)
+		merged->track_dirty_pages = options->track_dirty_pages;
+	return 0;
+}
+
 /* The loaded VM is the snapshot's: its vCPUs, memory (size and huge
  * pages), SMT, CPU template (static and custom) and boot source replace
  * the configuration's (GET
@@ -66,6 +154,7 @@ static void take_rate_limiters(struct vm_config *merged,
  * paths may differ). Lock held; takes the snapshot's strings over. */
 static int take_snapshot_config(struct instance *inst,
 				struct snapshot_config *snap,
+				const struct snapshot_load_options *options,
 				struct tern_error *err)
 {
 	/* The instance's configuration with the snapshot's machine: it
@@ -75,7 +164,7 @@ static int take_snapshot_config(struct instance *inst,
 	static const enum vm_config_string moved[] = {
 		VM_CONFIG_STR_KERNEL, VM_CONFIG_STR_INITRD,
 		VM_CONFIG_STR_CMDLINE, VM_CONFIG_STR_FIRMWARE};
-	int ret;
+	int took_devices, ret;
 
 	merged.cpu_count = snap->config.cpu_count;
 	merged.memory_size = snap->config.memory_size;
@@ -95,10 +184,21 @@ static int take_snapshot_config(struct instance *inst,
 	merged.cmdline = snap->config.cmdline;
 	merged.firmware_path = snap->config.firmware_path;
 	merged.mmds = snap->config.mmds;
-	ret = config_state_compare(snap, &merged,
-				   vm_config_virtio_transport(&merged), err);
-	if (ret)
+	merged.track_dirty_pages = snap->config.track_dirty_pages;
+	took_devices = !has_devices(&inst->config);
+	if (took_devices)
+		take_snapshot_devices(&merged, &snap->config);
+	ret = apply_overrides(&merged, options, err);
+	if (!ret)
+		ret = config_state_compare(snap, &merged,
+					   vm_config_virtio_transport(&merged),
+					   err);
+	if (ret) {
+		/* Only the paths taken from the snapshot are merged's own. */
+		if (took_devices)
+			vm_config_release(&merged);
 		return ret;
+	}
 	take_rate_limiters(&merged, &snap->config);
 	for (size_t i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
 		free(inst->storage.strings[moved[i]]);
@@ -116,7 +216,8 @@ static int take_snapshot_config(struct instance *inst,
 }
 
 int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
-			   const char *mem_file_path, int mem_uffd, int resume,
+			   const char *mem_file_path,
+			   const struct snapshot_load_options *options,
 			   struct tern_error *err)
 {
 	struct snapshot_config snap;
@@ -137,7 +238,7 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 				     "VM has not started (state: %s)",
 				     instance_state_name(inst->state));
 	else
-		ret = take_snapshot_config(inst, &snap, err);
+		ret = take_snapshot_config(inst, &snap, options, err);
 	config_state_free(&snap);
 	if (ret) {
 		pthread_mutex_unlock(&inst->lock);
@@ -151,8 +252,9 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		pthread_mutex_unlock(&inst->lock);
 		return tern_error_set(err, ENOMEM, "out of memory");
 	}
-	inst->load_resume = resume;
-	inst->load_mem_uffd = mem_uffd;
+	inst->load_resume = options->resume;
+	inst->load_mem_uffd = options->mem_uffd;
+	inst->load_clock_realtime = options->clock_realtime;
 
 	/* The same hand-over to the main thread as InstanceStart. */
 	inst->state = INSTANCE_STARTING;
@@ -172,6 +274,7 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 		inst->load_snapshot_path = NULL;
 		inst->load_mem_file_path = NULL;
 		inst->load_mem_uffd = 0;
+		inst->load_clock_realtime = 0;
 	}
 	pthread_mutex_unlock(&inst->lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -189,6 +292,8 @@ int instance_snapshot_load_at_start(struct instance *inst,
 				    const char *mem_file_path, int resume,
 				    struct tern_error *err)
 {
+	static const struct snapshot_load_options defaults = {
+		.track_dirty_pages = -1};
 	struct snapshot_config snap;
 	int ret;
 
@@ -202,7 +307,7 @@ int instance_snapshot_load_at_start(struct instance *inst,
 	if (inst->state != INSTANCE_NOT_STARTED)
 		ret = tern_error_set(err, EPERM, "the VM has started already");
 	else
-		ret = take_snapshot_config(inst, &snap, err);
+		ret = take_snapshot_config(inst, &snap, &defaults, err);
 	config_state_free(&snap);
 	if (ret) {
 		pthread_mutex_unlock(&inst->lock);

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "snapshot/snapshot_sections.h"
+#include "util/log.h"
 
 static int vm_ioctl_error(struct tern_error *err, const char *what)
 {
@@ -47,9 +49,17 @@ int vm_state_save(struct vm *vm, struct state_file *sf, struct tern_error *err)
 	 * so the pause does not count as guest time. */
 	memset(&clock, 0, sizeof(clock));
 	if (vm->paused_clock.clock)
-		clock.clock = vm->paused_clock.clock;
+		clock = vm->paused_clock;
 	else if (ioctl(vm->fd, KVM_GET_CLOCK, &clock) < 0)
 		return vm_ioctl_error(err, "KVM_GET_CLOCK");
+	/* Only the value and, for a restore's clock_realtime, the host's
+	 * real time it was read at: the rest describes this host. */
+	clock = (struct kvm_clock_data){
+		.clock = clock.clock,
+		.flags = clock.flags & KVM_CLOCK_REALTIME,
+		.realtime =
+			clock.flags & KVM_CLOCK_REALTIME ? clock.realtime : 0,
+	};
 	ret = state_file_add(sf, SNAP_VM_CLOCK, "vm.clock", &clock,
 			     sizeof(clock), err);
 
@@ -138,6 +148,33 @@ int vm_state_reset(struct vm *vm, const struct state_file *sf,
 	return 0;
 }
 
+/* clock_realtime: the saved clock plus the host's real time since it
+ * was read (the snapshotted VM's pause), as Firecracker asks KVM with
+ * KVM_CLOCK_REALTIME. A snapshot that recorded no real time (older tern)
+ * or a host clock that went back keeps the saved value. */
+static uint64_t realtime_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+}
+
+static uint64_t advanced_by_real_time(const struct kvm_clock_data *saved)
+{
+	uint64_t now_ns;
+
+	if (!(saved->flags & KVM_CLOCK_REALTIME)) {
+		log_warn("clock_realtime: the snapshot records no host time; "
+			 "the guest's clock goes on from the snapshot's");
+		return saved->clock;
+	}
+	now_ns = realtime_now_ns();
+	if (now_ns <= saved->realtime)
+		return saved->clock;
+	return saved->clock + (now_ns - saved->realtime);
+}
+
 int vm_state_restore(struct vm *vm, const struct state_file *sf,
 		     struct tern_error *err)
 {
@@ -152,12 +189,20 @@ int vm_state_restore(struct vm *vm, const struct state_file *sf,
 	if (!s)
 		return -EINVAL;
 	memcpy(&clock, s->data, sizeof(clock));
+	if (vm->restore_clock_realtime)
+		clock.clock = advanced_by_real_time(&clock);
 	/* Only the value: the flags and the host-time fields describe the
 	 * old host. */
 	clock = (struct kvm_clock_data){.clock = clock.clock};
 	if (ioctl(vm->fd, KVM_SET_CLOCK, &clock) < 0)
 		return vm_ioctl_error(err, "KVM_SET_CLOCK");
-	/* vm_resume() sets it again if the VM starts paused. */
-	vm->paused_clock.clock = clock.clock;
+	/* vm_resume() sets it again if the VM starts paused; a snapshot of
+	 * it before then records the host's time now, for its own
+	 * clock_realtime. */
+	vm->paused_clock = (struct kvm_clock_data){
+		.clock = clock.clock,
+		.flags = KVM_CLOCK_REALTIME,
+		.realtime = realtime_now_ns(),
+	};
 	return 0;
 }

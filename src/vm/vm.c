@@ -1021,6 +1021,16 @@ int vm_pause(struct vm *vm, struct tern_error *err)
 			 "include the pause",
 			 strerror(errno));
 		vm->paused_clock.clock = 0;
+	} else if (!(vm->paused_clock.flags & KVM_CLOCK_REALTIME)) {
+		/* Older kernels, or a host clocksource other than the TSC:
+		 * the host's time now, for a snapshot's clock_realtime. */
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		vm->paused_clock.realtime =
+			(uint64_t)now.tv_sec * 1000000000ULL +
+			(uint64_t)now.tv_nsec;
+		vm->paused_clock.flags |= KVM_CLOCK_REALTIME;
 	}
 	return 0;
 }

@@ -117,7 +117,12 @@ struct vm {
 	int vcpus_running; /* threads alive, under pause_lock */
 	int vcpus_parked; /* threads parked, under pause_lock */
 	int paused; /* vm_pause() finished, under pause_lock */
+	/* The kvmclock when the pause began; with KVM_CLOCK_REALTIME in its
+	 * flags, realtime is the host's CLOCK_REALTIME then (ns). */
 	struct kvm_clock_data paused_clock;
+	/* A snapshot restore advances the kvmclock by the host's real time
+	 * since the snapshotted VM's pause (clock_realtime). */
+	int restore_clock_realtime;
 	struct device *i8042;
 	/* The power button (vm/vm_power_button.h): hardware-reduced ACPI's
 	 * GED (owned here: it has no ports, so no bus holds it), or with

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -581,6 +582,85 @@ def snapshot_create_then_load_into_a_new_tern():
                                               "mem_file_path": os.path.join(WORK, "short")},
                     words=["memory file", "256 MiB"])
         assert t.api.get("/")[1]["state"] == "Not started"
+
+
+def saved_kvmclock(path):
+    """The guest's kvmclock (ns) in a snapshot's vm.clock section: the
+    state file's header (48 bytes: magic, format, count, version), then a
+    table of sections (id, reserved, name[24], offset, length)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    count = struct.unpack_from("<I", data, 12)[0]
+    for i in range(count):
+        _, _, name, offset, _ = struct.unpack_from("<II24sQQ", data, 48 + 48 * i)
+        if name.rstrip(b"\0") == b"vm.clock":
+            return struct.unpack_from("<Q", data, offset)[0]
+    raise AssertionError(f"no vm.clock section in {path}")
+
+
+@test
+def snapshot_load_into_a_bare_tern_takes_the_snapshots_devices():
+    """As Firecracker: a tern given no device before PUT /snapshot/load
+    gets the snapshot's, at their recorded paths, with vsock_override and
+    network_overrides applied and track_dirty_pages, clock_realtime taken;
+    a bad override refuses the load and leaves the tern as it was."""
+    needs_kvm()
+    data = disk_image("adopt.img")
+    snap, mem = os.path.join(WORK, "adopt.snap"), os.path.join(WORK, "adopt.mem")
+    limiter = {"bandwidth": {"size": 1 << 20, "refill_time": 1000}}
+    with Tern() as t:
+        t.api.ok("PUT", "/drives/data", {"drive_id": "data", "path_on_host": data,
+                                         "is_root_device": False, "is_read_only": False,
+                                         "rate_limiter": limiter})
+        t.api.ok("PUT", "/vsock", {"guest_cid": 5, "uds_path": os.path.join(WORK, "adopt1.v")})
+        t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
+        t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        t.api.ok("PATCH", "/vm", {"state": "Paused"})
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap, "mem_file_path": mem})
+    backend = {"backend_type": "File", "backend_path": mem}
+    with Tern() as t:
+        f = t.api.fault
+        f("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": backend,
+                                    "network_overrides": [{"iface_id": "eth9",
+                                                           "host_dev_name": "tap9"}]},
+          words=["network_overrides", "no network interface 'eth9'"])
+        f("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": backend,
+                                    "network_overrides": [{"iface_id": "eth9"}]},
+          words=["host_dev_name"])
+        f("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": backend,
+                                    "vsock_override": {}}, words=["uds_path"])
+        assert t.api.get("/")[1]["state"] == "Not started"
+        assert t.api.get("/vm/config")[1]["drives"] == []
+        uds = os.path.join(WORK, "adopt2.v")
+        time.sleep(2)
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": backend,
+                                           "vsock_override": {"uds_path": uds},
+                                           "track_dirty_pages": True,
+                                           "clock_realtime": True})
+        assert t.api.get("/")[1]["state"] == "Paused"
+        config = t.api.get("/vm/config")[1]
+        assert [(d["drive_id"], d["path_on_host"], d["rate_limiter"])
+                for d in config["drives"]] == [("data", data, limiter)], config["drives"]
+        assert config["vsock"]["uds_path"] == uds and config["vsock"]["guest_cid"] == 5, config
+        assert config["machine-config"]["track_dirty_pages"] is True, config
+        # clock_realtime: the guest's clock went on by the real time since
+        # the snapshot (2 s and more), as a snapshot of it now records.
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap + "-rt",
+                                             "mem_file_path": mem + "-rt"})
+        advanced = saved_kvmclock(snap + "-rt") - saved_kvmclock(snap)
+        assert 2e9 <= advanced < 600e9, advanced
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+    # Without vsock_override: the socket path the snapshot recorded;
+    # without clock_realtime: the clock the snapshot recorded.
+    with Tern() as t:
+        t.api.ok("PUT", "/snapshot/load", {"snapshot_path": snap, "mem_backend": backend})
+        assert t.api.get("/vm/config")[1]["vsock"]["uds_path"] == os.path.join(WORK,
+                                                                               "adopt1.v")
+        t.api.ok("PUT", "/snapshot/create", {"snapshot_path": snap + "-same",
+                                             "mem_file_path": mem + "-same"})
+        assert saved_kvmclock(snap + "-same") == saved_kvmclock(snap)
+        t.api.ok("PATCH", "/vm", {"state": "Resumed"})
+        assert t.api.get("/")[1]["state"] == "Running"
 
 
 @test
