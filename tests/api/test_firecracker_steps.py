@@ -876,15 +876,11 @@ def snapshot_negative_steps():
         fc.value("still serving after a failed load", fc.get("/")["state"], "Not started",
                  firecracker="exited")
     with Firecracker() as fc:
-        fc.step("the snapshot's drive", "PUT", "/drives/rootfs",
-                drive("rootfs", image("rootfs.img"), True, True))
         fc.step("uffd socket that does not exist", "PUT", "/snapshot/load",
                 {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd",
                                                         "backend_path": "inexistent"}},
                 400, ["No such file"])
     with Firecracker() as fc:
-        fc.step("the snapshot's drive", "PUT", "/drives/rootfs",
-                drive("rootfs", image("rootfs.img"), True, True))
         fc.step("uffd socket nobody listens on", "PUT", "/snapshot/load",
                 {"snapshot_path": snap, "mem_backend": {"backend_type": "Uffd",
                                                         "backend_path": image("unbound.sock", 0)}},
