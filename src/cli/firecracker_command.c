@@ -481,6 +481,7 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	config->log_show_origin = a->show_log_origin;
 	config->log_module = a->module;
 	config->metrics_path = a->metrics_path;
+	config->drive_cache_unsafe_by_default = 1;
 	/* As in Firecracker, the file's logger and metrics sections, read
 	 * after the command line's, win. */
 	if (a->config_file) {

@@ -815,8 +815,11 @@ static int apply_drive(struct vm_config *config,
 		       struct vm_config_storage *storage, const json_t *body,
 		       int from, struct tern_error *err)
 {
-	struct vm_disk_config disk = {.cache = BLOCK_CACHE_WRITEBACK,
-				      .engine = BLOCK_ENGINE_AUTO};
+	struct vm_disk_config disk = {
+		.cache = config->drive_cache_unsafe_by_default
+			? BLOCK_CACHE_UNSAFE
+			: BLOCK_CACHE_WRITEBACK,
+		.engine = BLOCK_ENGINE_AUTO};
 	int record = from == FROM_RECORD;
 	const char *id, *path;
 	json_t *value;

@@ -147,6 +147,10 @@ struct vm_config {
 	 * it only regular files. The operator's choice on the command line,
 	 * never the config file's or the API's. */
 	int allow_block_devices;
+	/* Started as `firecracker`: a drive that names no cache_type is
+	 * Unsafe, Firecracker's default (run as writeback with flushes
+	 * honoured all the same: block_file.h); tern's own is Writeback. */
+	int drive_cache_unsafe_by_default;
 	const struct cpu_template *cpu_template;
 	/* Firecracker's custom CPU template (cpu-config), applied after
 	 * cpu_template; NULL: none. Owned by the configuration's storage. */
