@@ -90,6 +90,11 @@ static const struct json_field drive_patch_fields[] = {
 	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 };
 
+static const struct json_field pmem_patch_fields[] = {
+	{"id", JSON_FIELD_STRING, 1, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
+};
+
 static const struct json_field net_patch_fields[] = {
 	{"iface_id", JSON_FIELD_STRING, 1, 0, 0},
 	{"rx_rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
@@ -149,11 +154,35 @@ static void route_drive(struct api_call *call)
 		patch_drive(call);
 }
 
-/* PUT /pmem/{id}, before start (Firecracker has no PATCH for it). */
+/* PATCH /pmem/{id}: the rate limiter, after start. Without one the
+ * device stays as it is (Firecracker answers 204 too). */
+static void patch_pmem(struct api_call *call)
+{
+	struct rate_limiter_update updates[2] = {{0}};
+	struct tern_error err;
+	int ret = JSON_FIELDS_CHECK(call->body, "pmem", pmem_patch_fields, 0,
+				    &err);
+
+	if (!ret)
+		ret = rate_limiter_json_parse_update(
+			"pmem.rate_limiter",
+			json_fields_get(call->body, "rate_limiter"),
+			&updates[0], &err);
+	if (!ret)
+		ret = instance_update_rate_limiters(
+			call->inst, RATE_LIMITED_PMEM, call->id, updates, &err);
+	reply_result(call->reply, ret, &err);
+}
+
+/* PUT /pmem/{id} before start, PATCH after. */
 static void route_pmem(struct api_call *call)
 {
-	if (id_matches(call, "id"))
+	if (!id_matches(call, "id"))
+		return;
+	if (!strcmp(call->method, "PUT"))
 		configure(call, INSTANCE_SET_PMEM);
+	else
+		patch_pmem(call);
 }
 
 /* PATCH /network-interfaces/{id}: rx_rate_limiter, tx_rate_limiter. */
@@ -788,7 +817,7 @@ static const struct route routes[] = {
 	{"/vm", M_PATCH, route_vm},
 	{"/vm/config", M_GET, route_vm_config},
 	{"/drives/", M_PUT | M_PATCH, route_drive},
-	{"/pmem/", M_PUT, route_pmem},
+	{"/pmem/", M_PUT | M_PATCH, route_pmem},
 	{"/network-interfaces/", M_PUT | M_PATCH, route_network},
 	{"/vsock", M_PUT, route_vsock},
 	{"/balloon", M_GET | M_PUT | M_PATCH, route_balloon},

@@ -949,6 +949,7 @@ static const struct json_field pmem_fields[] = {
 	{"path_on_host", JSON_FIELD_STRING, 1, 0, 0},
 	{"root_device", JSON_FIELD_BOOL, 0, 0, 0},
 	{"read_only", JSON_FIELD_BOOL, 0, 0, 0},
+	{"rate_limiter", JSON_FIELD_OBJECT, 0, 0, 0},
 };
 
 /* One Firecracker pmem device. PUT /pmem/{id} of a known id replaces that
@@ -974,6 +975,11 @@ static int apply_pmem(struct vm_config *config,
 			? config_check_input_file("pmem.path_on_host", path,
 						  err)
 			: config_check_path("pmem.path_on_host", path, err);
+	if (!ret)
+		ret = rate_limiter_json_parse("pmem.rate_limiter",
+					      json_fields_get(body,
+							      "rate_limiter"),
+					      &pmem.rate_limiter, err);
 	if (ret)
 		return ret;
 	if (strlen(path) >= PATH_MAX)
@@ -1026,12 +1032,13 @@ static json_t *export_pmems(const struct vm_config *config)
 
 	for (int i = 0; list && i < config->pmem_count; i++) {
 		const struct vm_pmem_config *pmem = &config->pmems[i];
+		json_t *entry = json_pack(
+			"{s:s, s:s, s:b, s:b}", "id", pmem->id, "path_on_host",
+			pmem->path, "root_device", pmem->root, "read_only",
+			pmem->readonly);
 
-		json_array_append_new(
-			list,
-			json_pack("{s:s, s:s, s:b, s:b}", "id", pmem->id,
-				  "path_on_host", pmem->path, "root_device",
-				  pmem->root, "read_only", pmem->readonly));
+		set_limiter(entry, "rate_limiter", &pmem->rate_limiter);
+		json_array_append_new(list, entry);
 	}
 	return list;
 }

@@ -8,6 +8,7 @@
 #include "virtio/virtio_balloon.h"
 #include "virtio/virtio_mem.h"
 #include "virtio/virtio_net.h"
+#include "virtio/virtio_pmem.h"
 #include "virtio/virtio_rng.h"
 #include "virtio/virtio_vsock.h"
 #include "vm/vm_power_button.h"
@@ -414,6 +415,16 @@ static void fc_entropy(struct virtio_device *vdev, json_t *doc)
 		       load(&vdev->stats.rate_limiter_throttled));
 }
 
+/* Firecracker's "pmem" sum (its per-device pmem_ groups are not made). */
+static void fc_pmem(struct virtio_device *vdev, json_t *doc)
+{
+	fc_metrics_add(doc, "pmem", "queue_event_count",
+		       load(&vdev->stats.notifications));
+	fc_metrics_add(doc, "pmem", "event_fails", load(&vdev->stats.errors));
+	fc_metrics_add(doc, "pmem", "rate_limiter_throttled_events",
+		       load(&vdev->stats.rate_limiter_throttled));
+}
+
 static void fc_device(const struct vm_virtio_entry *e, json_t *doc)
 {
 	switch (e->vdev->ops->device_id) {
@@ -434,6 +445,9 @@ static void fc_device(const struct vm_virtio_entry *e, json_t *doc)
 		break;
 	case VIRTIO_ID_MEM_DEVICE:
 		fc_memory_hotplug(e->vdev, doc);
+		break;
+	case VIRTIO_ID_PMEM_DEVICE:
+		fc_pmem(e->vdev, doc);
 		break;
 	}
 	fc_metrics_add(doc, "interrupts", "triggers",

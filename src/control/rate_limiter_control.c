@@ -19,6 +19,12 @@ static struct rate_limiter_config *configured(struct vm_config *config,
 				return &config->disks[i].rate_limiter;
 		return NULL;
 	}
+	if (kind == RATE_LIMITED_PMEM) {
+		for (int i = 0; i < config->pmem_count; i++)
+			if (!strcmp(config->pmems[i].id, id))
+				return &config->pmems[i].rate_limiter;
+		return NULL;
+	}
 	for (int i = 0; i < config->net_count; i++)
 		if (!strcmp(config->nets[i].id, id))
 			return which ? &config->nets[i].tx_rate_limiter
@@ -29,8 +35,9 @@ static struct rate_limiter_config *configured(struct vm_config *config,
 static struct virtio_device *
 running_device(struct vm *vm, enum rate_limited_kind kind, const char *id)
 {
-	uint16_t type =
-		kind == RATE_LIMITED_DRIVE ? VIRTIO_ID_BLOCK : VIRTIO_ID_NET;
+	uint16_t type = kind == RATE_LIMITED_DRIVE ? VIRTIO_ID_BLOCK
+			: kind == RATE_LIMITED_PMEM ? VIRTIO_ID_PMEM
+						    : VIRTIO_ID_NET;
 
 	for (int i = 0; i < vm->virtio_device_count; i++) {
 		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
@@ -46,9 +53,10 @@ static int apply(struct instance *inst, enum rate_limited_kind kind,
 		 const char *id, const struct rate_limiter_update updates[2],
 		 struct tern_error *err)
 {
-	const char *what =
-		kind == RATE_LIMITED_DRIVE ? "drive" : "network interface";
-	int count = kind == RATE_LIMITED_DRIVE ? 1 : 2;
+	const char *what = kind == RATE_LIMITED_DRIVE ? "drive"
+			   : kind == RATE_LIMITED_PMEM ? "pmem device"
+						       : "network interface";
+	int count = kind == RATE_LIMITED_NET ? 2 : 1;
 	struct virtio_device *vdev;
 	int ret = 0;
 

@@ -1,5 +1,5 @@
-/* Rate limiters changed while the VM runs: PATCH /drives/{id}
- * {"rate_limiter": ...} and PATCH /network-interfaces/{id}
+/* Rate limiters changed while the VM runs: PATCH /drives/{id} and
+ * PATCH /pmem/{id} {"rate_limiter": ...}, PATCH /network-interfaces/{id}
  * {"rx_rate_limiter": ..., "tx_rate_limiter": ...}, with Firecracker's
  * rules: only after InstanceStart; each bucket given replaces that bucket
  * with a new full one (size or refill_time 0 turns it off), each bucket
@@ -14,6 +14,7 @@
 enum rate_limited_kind {
 	RATE_LIMITED_DRIVE, /* updates[0]: the drive's rate_limiter */
 	RATE_LIMITED_NET, /* updates[0]: rx, updates[1]: tx */
+	RATE_LIMITED_PMEM, /* updates[0]: the pmem device's rate_limiter */
 };
 
 /* 0, or a negative errno with err set: -ENODEV no such id, -EPERM not

@@ -56,6 +56,8 @@ static void take_rate_limiters(struct vm_config *merged,
 		merged->nets[i].rx_rate_limiter = snap->nets[i].rx_rate_limiter;
 		merged->nets[i].tx_rate_limiter = snap->nets[i].tx_rate_limiter;
 	}
+	for (int i = 0; i < merged->pmem_count && i < snap->pmem_count; i++)
+		merged->pmems[i].rate_limiter = snap->pmems[i].rate_limiter;
 	merged->rng_rate_limiter = snap->rng_rate_limiter;
 }
 

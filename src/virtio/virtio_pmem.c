@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,11 +27,18 @@ struct virtio_pmem {
 	struct virtio_device vdev;
 	struct virtio_pmem_mapping mapping;
 	uint64_t gpa;
+	/* Firecracker's pmem rate_limiter: one op and the file's size in
+	 * bytes per flush (a flush writes back the whole file); held-back
+	 * requests wait in the ring. */
+	struct rate_limiter limiter;
+	bool limiter_watched;
 };
 
 /* What a snapshot keeps: where the guest saw the range. A restore into a
  * range elsewhere or of another size (the file grew or shrank) would
- * show the guest's driver memory that is not what it mapped. */
+ * show the guest's driver memory that is not what it mapped. The
+ * limiter's state follows it (a state from before pmem limiters has
+ * none). */
 struct pmem_state {
 	uint64_t gpa;
 	uint64_t size;
@@ -150,10 +158,15 @@ static enum virtio_serve_result serve_chain(struct virtio_device *vdev,
 					    struct virtq_chain *chain,
 					    uint32_t *written)
 {
-	struct virtio_pmem_resp resp = {
-		.ret = serve_request(to_pmem(vdev), chain),
-	};
+	struct virtio_pmem *pmem = to_pmem(vdev);
+	struct virtio_pmem_resp resp;
 
+	if (!rate_limiter_consume(&pmem->limiter, pmem->mapping.file_size)) {
+		/* Back to the ring until the limiter's timer fires. */
+		virtio_stat_add(&vdev->stats.rate_limiter_throttled, 1);
+		return VIRTIO_SERVE_LATER;
+	}
+	resp = (struct virtio_pmem_resp){.ret = serve_request(pmem, chain)};
 	*written = (uint32_t)virtq_chain_write(chain, 0, &resp, sizeof(resp));
 	virtio_stat_add(&vdev->stats.requests, 1);
 	virtio_stat_add(&vdev->stats.bytes_read, chain->readable_len);
@@ -170,25 +183,69 @@ static void pmem_queue_notify(struct virtio_device *vdev, uint16_t q)
 	virtio_device_serve_queue(vdev, q, serve_chain);
 }
 
+static void pmem_limiter_ready(struct virtio_device *vdev, int fd,
+			       uint32_t events)
+{
+	rate_limiter_timer_fired(&to_pmem(vdev)->limiter);
+	if (vdev->queues[0].enabled &&
+	    (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		pmem_queue_notify(vdev, 0);
+}
+
+static int pmem_activate(struct virtio_device *vdev)
+{
+	struct virtio_pmem *pmem = to_pmem(vdev);
+	int ret;
+
+	if (pmem->limiter_watched)
+		return 0;
+	ret = virtio_device_watch_fd(vdev,
+				     rate_limiter_timer_fd(&pmem->limiter),
+				     EPOLLIN, pmem_limiter_ready);
+	if (!ret)
+		pmem->limiter_watched = true;
+	return ret;
+}
+
+static void pmem_reset(struct virtio_device *vdev)
+{
+	rate_limiter_unblock(&to_pmem(vdev)->limiter);
+}
+
+static int pmem_update_rate_limiter(struct virtio_device *vdev,
+				    unsigned which,
+				    const struct rate_limiter_update *update)
+{
+	if (which != 0)
+		return -ENOENT;
+	rate_limiter_update(&to_pmem(vdev)->limiter, update);
+	return 0;
+}
+
 static void pmem_destroy(struct virtio_device *vdev)
 {
 	struct virtio_pmem *pmem = to_pmem(vdev);
 
 	virtio_pmem_unmap(&pmem->mapping);
+	rate_limiter_destroy(&pmem->limiter);
 	free(pmem);
 }
 
-/* Requests are answered at once: no state but the range itself; the
- * contents live in the file (a shared mapping). */
+/* Requests are answered at once: no state but the range and the limiter;
+ * the contents live in the file (a shared mapping). */
 static int pmem_save(struct virtio_device *vdev, void *buf, size_t *len)
 {
 	struct virtio_pmem *pmem = to_pmem(vdev);
 	struct pmem_state state = {pmem->gpa, pmem->mapping.size};
+	struct rate_limiter_state limiter;
 
-	if (*len < sizeof(state))
+	if (*len < sizeof(state) + sizeof(limiter))
 		return -ENOSPC;
+	rate_limiter_save(&pmem->limiter, &limiter);
 	memcpy(buf, &state, sizeof(state));
-	*len = sizeof(state);
+	memcpy((uint8_t *)buf + sizeof(state), &limiter, sizeof(limiter));
+	*len = sizeof(state) + sizeof(limiter);
 	return 0;
 }
 
@@ -196,10 +253,17 @@ static int pmem_check(struct virtio_device *vdev, const void *buf, size_t len)
 {
 	struct virtio_pmem *pmem = to_pmem(vdev);
 	struct pmem_state state;
+	struct rate_limiter_state limiter;
 
-	if (len != sizeof(state))
+	if (len != sizeof(state) && len != sizeof(state) + sizeof(limiter))
 		return -EINVAL;
 	memcpy(&state, buf, sizeof(state));
+	if (len > sizeof(state)) {
+		memcpy(&limiter, (const uint8_t *)buf + sizeof(state),
+		       sizeof(limiter));
+		if (rate_limiter_state_check(&limiter))
+			return -EINVAL;
+	}
 	if (state.gpa != pmem->gpa || state.size != pmem->mapping.size) {
 		log_error("virtio-pmem: the snapshot's device is %llu bytes "
 			  "at 0x%llx, this one %llu bytes at 0x%llx (the "
@@ -215,7 +279,15 @@ static int pmem_check(struct virtio_device *vdev, const void *buf, size_t len)
 
 static int pmem_restore(struct virtio_device *vdev, const void *buf, size_t len)
 {
-	return pmem_check(vdev, buf, len);
+	struct pmem_state state;
+	struct rate_limiter_state limiter;
+	int ret = pmem_check(vdev, buf, len);
+
+	if (ret || len == sizeof(state))
+		return ret;
+	memcpy(&limiter, (const uint8_t *)buf + sizeof(state), sizeof(limiter));
+	rate_limiter_restore(&to_pmem(vdev)->limiter, &limiter);
+	return 0;
 }
 
 static const struct virtio_device_ops virtio_pmem_ops = {
@@ -228,19 +300,32 @@ static const struct virtio_device_ops virtio_pmem_ops = {
 	.save = pmem_save,
 	.restore = pmem_restore,
 	.check = pmem_check,
+	.activate = pmem_activate,
+	.reset = pmem_reset,
+	.update_rate_limiter = pmem_update_rate_limiter,
 };
 
-struct virtio_device *virtio_pmem_create(struct virtio_pmem_mapping *mapping,
-					 uint64_t gpa)
+struct virtio_device *
+virtio_pmem_create_limited(struct virtio_pmem_mapping *mapping, uint64_t gpa,
+			   const struct rate_limiter_config *limit)
 {
+	static const struct rate_limiter_config no_limit;
 	struct virtio_pmem *pmem = calloc(1, sizeof(*pmem));
+	struct tern_error err;
 
 	if (!pmem)
 		return NULL;
+	if (rate_limiter_init(&pmem->limiter, limit ? limit : &no_limit,
+			      &err)) {
+		log_error("virtio-pmem: %s", err.message);
+		free(pmem);
+		return NULL;
+	}
 	/* No features (VIRTIO_PMEM_F_SHMEM_REGION is for transports with
 	 * shared memory regions); one request queue. */
 	if (virtio_device_init(&pmem->vdev, &virtio_pmem_ops, 1, 0,
 			       sizeof(struct virtio_pmem_config))) {
+		rate_limiter_destroy(&pmem->limiter);
 		free(pmem);
 		return NULL;
 	}
@@ -249,4 +334,10 @@ struct virtio_device *virtio_pmem_create(struct virtio_pmem_mapping *mapping,
 	mapping->hva = NULL;
 	mapping->fd = -1;
 	return &pmem->vdev;
+}
+
+struct virtio_device *virtio_pmem_create(struct virtio_pmem_mapping *mapping,
+					 uint64_t gpa)
+{
+	return virtio_pmem_create_limited(mapping, gpa, NULL);
 }

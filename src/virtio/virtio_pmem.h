@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/rate_limiter.h"
 #include "virtio/virtio_device.h"
 
 #define VIRTIO_ID_PMEM_DEVICE 27
@@ -44,5 +45,11 @@ void virtio_pmem_unmap(struct virtio_pmem_mapping *mapping);
  * caller's still). Plug it with vm_add_virtio_device_id(). */
 struct virtio_device *virtio_pmem_create(struct virtio_pmem_mapping *mapping,
 					 uint64_t gpa);
+/* The same with Firecracker's rate_limiter on flushes (NULL: none): each
+ * costs one op and the file's size in bytes; a flush over the limit waits
+ * in the ring until the limiter's timer fires. */
+struct virtio_device *
+virtio_pmem_create_limited(struct virtio_pmem_mapping *mapping, uint64_t gpa,
+			   const struct rate_limiter_config *limit);
 
 #endif

@@ -110,6 +110,9 @@ struct vm_pmem_config {
 	char *path;
 	bool root; /* root=/dev/pmem0 on a command line that names no root */
 	bool readonly; /* mapped read-only; the guest's writes are dropped */
+	/* Firecracker's pmem rate_limiter: each flush costs one op and the
+	 * file's size in bytes. */
+	struct rate_limiter_config rate_limiter;
 };
 
 /* Firecracker's memory-hotplug (PUT /hotplug/memory, --memory-hotplug):

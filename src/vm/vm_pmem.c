@@ -82,10 +82,12 @@ int vm_create_pmem_devices(struct vm *vm, struct tern_error *err)
 		if (ret)
 			return ret;
 		ret = register_slot(vm, n, gpa, &mapping, err);
-		vdev = ret ? NULL : virtio_pmem_create(&mapping, gpa);
+		vdev = ret ? NULL
+			   : virtio_pmem_create_limited(&mapping, gpa,
+							&pmem->rate_limiter);
 		if (!ret && !vdev)
 			ret = tern_error_set(err, ENOMEM,
-					     "out of memory for pmem '%s'",
+					     "no memory or timer for pmem '%s'",
 					     pmem->id);
 		/* The slot may stay registered: the VM is torn down on any
 		 * error here, and its slots with it. */

@@ -430,7 +430,8 @@ def drives_configured_before_start():
 @test
 def pmem_configured_before_start():
     """PUT /pmem/{id}: Firecracker's fields, its file opened when the
-    request comes, kept in order and read back; refused after start."""
+    request comes, kept in order and read back; refused after start, when
+    PATCH /pmem/{id} changes the rate limiter instead."""
     needs_kvm()
     path = disk_image("pmem.img")
     with Tern() as t:
@@ -445,16 +446,31 @@ def pmem_configured_before_start():
         t.api.ok("PUT", "/pmem/pm1", dict(pmem, id="pm1", root_device=True, read_only=True))
         f("PUT", "/pmem/pm2", dict(pmem, id="pm2", root_device=True),
           words=["'pm1' is the root device already"])
+        f("PUT", "/pmem/pm0",
+          dict(pmem, rate_limiter={"ops": {"size": 10, "refill_time": -100}}),
+          words=["pmem.rate_limiter.ops.refill_time", "negative"])
         # PUT of a known id replaces that device.
-        t.api.ok("PUT", "/pmem/pm0", dict(pmem, read_only=True))
+        bandwidth = {"bandwidth": {"size": 4096, "refill_time": 100}}
+        t.api.ok("PUT", "/pmem/pm0", dict(pmem, read_only=True, rate_limiter=bandwidth))
         assert t.api.get("/vm/config")[1]["pmem"] == [
-            dict(pmem, read_only=True),
+            dict(pmem, read_only=True, rate_limiter=bandwidth),
             {"id": "pm1", "path_on_host": path, "root_device": True, "read_only": True}]
+        f("PATCH", "/pmem/pm0", {"id": "pm0", "rate_limiter": {}}, words=["started VM"])
         t.api.ok("PUT", "/boot-source", {"kernel_image_path": KERNEL})
         t.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         f("PUT", "/pmem/pm0", pmem, words=["before the VM"])
+        ops = {"ops": {"size": 10, "refill_time": 100}}
+        t.api.ok("PATCH", "/pmem/pm0", {"id": "pm0", "rate_limiter": ops})
+        assert t.api.get("/vm/config")[1]["pmem"][0]["rate_limiter"] == dict(bandwidth, **ops)
+        f("PATCH", "/pmem/pm9", {"id": "pm9", "rate_limiter": ops}, words=["'pm9'"])
+        f("PATCH", "/pmem/pm0", {"id": "pm0", "path_on_host": path},
+          words=["unknown field 'path_on_host'"])
+        f("PATCH", "/pmem/pm0", {"id": "pm0", "rate_limiter": {"ops": {"size": -1}}},
+          words=["pmem.rate_limiter.ops"])
         samples = parse_prometheus(t.api.get("/metrics")[1])
         assert samples[("tern_virtio_requests_total", '{device="virtio-pmem",id="pm0"}')] == 0
+        assert samples[("tern_virtio_rate_limiter_throttled_total",
+                        '{device="virtio-pmem",id="pm0"}')] == 0
 
 
 @test

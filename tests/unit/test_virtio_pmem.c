@@ -2,16 +2,19 @@
  * driver: the host file mapped with a zero tail up to 2 MiB, config space
  * (start, size), flush requests answered, and hostile chains (short,
  * unknown type, no room for the answer) answered with an error and
- * counted, never crashing; the saved range checked on restore. */
+ * counted, never crashing; the saved range checked on restore; flushes
+ * over the rate limiter wait in the ring for its timer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -32,6 +35,7 @@ struct fixture {
 	struct virtio_device *vdev;
 	char path[64];
 	uint16_t avail_idx;
+	const struct rate_limiter_config *limit; /* NULL: none */
 };
 
 struct desc {
@@ -41,7 +45,8 @@ struct desc {
 	uint16_t next;
 };
 
-static struct fixture *create(bool readonly)
+static struct fixture *create_limited(bool readonly,
+				      const struct rate_limiter_config *limit)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct virtio_pmem_mapping mapping;
@@ -63,11 +68,18 @@ static struct fixture *create(bool readonly)
 	assert_memory_equal(mapping.hva, "host", 4);
 	/* Past the file's end: zeros, not SIGBUS. */
 	assert_int_equal(mapping.hva[MiB(4) - 1], 0);
-	f->vdev = virtio_pmem_create(&mapping, PMEM_GPA);
+	f->limit = limit;
+	f->vdev = limit ? virtio_pmem_create_limited(&mapping, PMEM_GPA, limit)
+			: virtio_pmem_create(&mapping, PMEM_GPA);
 	assert_non_null(f->vdev);
 	assert_int_equal(mapping.fd, -1); /* taken over */
 	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
 	return f;
+}
+
+static struct fixture *create(bool readonly)
+{
+	return create_limited(readonly, NULL);
 }
 
 static int setup(void **state)
@@ -221,19 +233,137 @@ static void hostile_requests_are_answered_with_errors(void **state)
 static void saved_range_is_checked_on_restore(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t buf[64];
+	uint8_t buf[256];
 	size_t len = sizeof(buf);
 	uint64_t *words = (uint64_t *)buf;
 
 	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
-	assert_int_equal(len, 16);
+	assert_int_equal(len, 16 + sizeof(struct rate_limiter_state));
 	assert_int_equal(f->vdev->ops->check(f->vdev, buf, len), 0);
 	assert_int_equal(f->vdev->ops->restore(f->vdev, buf, len), 0);
+	/* A state from before pmem limiters: the range alone. */
+	assert_int_equal(f->vdev->ops->check(f->vdev, buf, 16), 0);
+	assert_int_equal(f->vdev->ops->restore(f->vdev, buf, 16), 0);
 	words[1] += MiB(2);
 	assert_int_not_equal(f->vdev->ops->check(f->vdev, buf, len), 0);
+	assert_int_not_equal(f->vdev->ops->check(f->vdev, buf, 16), 0);
 	assert_int_not_equal(f->vdev->ops->check(f->vdev, buf, 8), 0);
 	len = 8;
 	assert_int_not_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+}
+
+/* The saved limiter comes back in a device made without one, and a
+ * corrupt one is refused. */
+static void the_saved_state_carries_the_limiter(void **state)
+{
+	static const struct rate_limiter_config limit = {.ops = {7, 3, 250}};
+	struct fixture *f = create_limited(false, &limit);
+	struct fixture *plain = *state;
+	struct rate_limiter_state again;
+	uint8_t buf[256], buf2[256];
+	size_t len = sizeof(buf), len2 = sizeof(buf2);
+
+	assert_int_equal(f->vdev->ops->save(f->vdev, buf, &len), 0);
+	assert_int_equal(plain->vdev->ops->restore(plain->vdev, buf, len), 0);
+	assert_int_equal(plain->vdev->ops->save(plain->vdev, buf2, &len2), 0);
+	assert_int_equal(len2, len);
+	memcpy(&again, buf2 + 16, sizeof(again));
+	assert_int_equal(again.ops.size, 7);
+	assert_int_equal(again.ops.one_time_burst, 3);
+	assert_int_equal(again.ops.refill_time_ms, 250);
+	again.ops.budget = 8; /* more than the bucket holds */
+	memcpy(buf + 16, &again, sizeof(again));
+	assert_int_equal(plain->vdev->ops->check(plain->vdev, buf, len),
+			 -EINVAL);
+	assert_int_equal(plain->vdev->ops->check(plain->vdev, buf, len - 1),
+			 -EINVAL);
+	teardown((void **)&f);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Waits up to 3 s for the used ring to reach idx. */
+static bool wait_used_idx(struct fixture *f, uint16_t idx)
+{
+	for (int i = 0; i < 300; i++) {
+		if (used_idx(f) == idx)
+			return true;
+		usleep(10000);
+	}
+	return used_idx(f) == idx;
+}
+
+/* Flush n on descriptors 2n, 2n+1 with its own answer slot. */
+static void offer_flush(struct fixture *f, unsigned n)
+{
+	uint64_t req = DATA_GPA + 0x1000 * (n + 1);
+
+	*(uint32_t *)guest_memory_ptr(&f->mem, req, 4) =
+		VIRTIO_PMEM_REQ_TYPE_FLUSH;
+	*(uint32_t *)guest_memory_ptr(&f->mem, req + 0x100, 4) = 0xdead;
+	set_desc(f, 2 * n, req, 4, VRING_DESC_F_NEXT, (uint16_t)(2 * n + 1));
+	set_desc(f, 2 * n + 1, req + 0x100, 4, VRING_DESC_F_WRITE, 0);
+	offer_and_notify(f, (uint16_t)(2 * n));
+}
+
+/* One op per 300 ms: the first flush is answered at once, the second
+ * waits in the ring until the limiter's timer fires, then is answered. */
+static void a_flush_over_the_limit_waits_for_the_timer(void **state)
+{
+	static const struct rate_limiter_config limit = {.ops = {1, 0, 300}};
+	struct fixture *f = create_limited(false, &limit);
+	uint64_t start;
+
+	*state = f;
+	bring_up(f);
+	start = now_ms();
+	offer_flush(f, 0);
+	assert_int_equal(used_idx(f), 1);
+	offer_flush(f, 1);
+	usleep(50000);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(*(uint32_t *)guest_memory_ptr(
+				 &f->mem, DATA_GPA + 0x2100, 4),
+			 0xdead);
+	assert_true(f->vdev->stats.rate_limiter_throttled > 0);
+	assert_true(wait_used_idx(f, 2));
+	assert_true(now_ms() - start >= 250);
+	assert_int_equal(
+		*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA + 0x2100, 4),
+		0);
+	assert_int_equal(f->vdev->stats.requests, 2);
+}
+
+/* The byte bucket is charged the file's size per flush: a bucket of
+ * one file's bytes lets one flush through, then holds the next; an
+ * update turning the bucket off frees it. */
+static void a_flush_costs_the_file_size_and_an_update_frees_it(void **state)
+{
+	static const struct rate_limiter_config limit = {
+		.bandwidth = {MiB(3) + 100, 0, 100000}};
+	struct rate_limiter_update off = {.set_bandwidth = true};
+	struct fixture *f = create_limited(false, &limit);
+
+	*state = f;
+	bring_up(f);
+	offer_flush(f, 0);
+	assert_int_equal(used_idx(f), 1);
+	offer_flush(f, 1);
+	usleep(50000);
+	assert_int_equal(used_idx(f), 1); /* the next waits 100 s */
+	pthread_mutex_lock(&f->vdev->lock);
+	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 0, &off),
+			 0);
+	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 1, &off),
+			 -ENOENT);
+	pthread_mutex_unlock(&f->vdev->lock);
+	assert_true(wait_used_idx(f, 2));
 }
 
 static void files_that_cannot_be_shown_are_refused(void **state)
@@ -275,6 +405,12 @@ int main(void)
 		T(flush_is_answered_with_success),
 		T(hostile_requests_are_answered_with_errors),
 		T(saved_range_is_checked_on_restore),
+		T(the_saved_state_carries_the_limiter),
+		cmocka_unit_test_teardown(
+			a_flush_over_the_limit_waits_for_the_timer, teardown),
+		cmocka_unit_test_teardown(
+			a_flush_costs_the_file_size_and_an_update_frees_it,
+			teardown),
 		cmocka_unit_test(files_that_cannot_be_shown_are_refused),
 		cmocka_unit_test_teardown(read_only_file_is_mapped_read_only,
 					  teardown),
