@@ -976,10 +976,10 @@ static int apply_pmem(struct vm_config *config,
 						  err)
 			: config_check_path("pmem.path_on_host", path, err);
 	if (!ret)
-		ret = rate_limiter_json_parse("pmem.rate_limiter",
-					      json_fields_get(body,
-							      "rate_limiter"),
-					      &pmem.rate_limiter, err);
+		ret = rate_limiter_json_parse(
+			"pmem.rate_limiter",
+			json_fields_get(body, "rate_limiter"),
+			&pmem.rate_limiter, err);
 	if (ret)
 		return ret;
 	if (strlen(path) >= PATH_MAX)
@@ -1032,10 +1032,10 @@ static json_t *export_pmems(const struct vm_config *config)
 
 	for (int i = 0; list && i < config->pmem_count; i++) {
 		const struct vm_pmem_config *pmem = &config->pmems[i];
-		json_t *entry = json_pack(
-			"{s:s, s:s, s:b, s:b}", "id", pmem->id, "path_on_host",
-			pmem->path, "root_device", pmem->root, "read_only",
-			pmem->readonly);
+		json_t *entry =
+			json_pack("{s:s, s:s, s:b, s:b}", "id", pmem->id,
+				  "path_on_host", pmem->path, "root_device",
+				  pmem->root, "read_only", pmem->readonly);
 
 		set_limiter(entry, "rate_limiter", &pmem->rate_limiter);
 		json_array_append_new(list, entry);

@@ -32,12 +32,34 @@ static struct rate_limiter_config *configured(struct vm_config *config,
 	return NULL;
 }
 
+static uint16_t device_type(enum rate_limited_kind kind)
+{
+	switch (kind) {
+	case RATE_LIMITED_DRIVE:
+		return VIRTIO_ID_BLOCK;
+	case RATE_LIMITED_PMEM:
+		return VIRTIO_ID_PMEM;
+	default:
+		return VIRTIO_ID_NET;
+	}
+}
+
+static const char *kind_name(enum rate_limited_kind kind)
+{
+	switch (kind) {
+	case RATE_LIMITED_DRIVE:
+		return "drive";
+	case RATE_LIMITED_PMEM:
+		return "pmem device";
+	default:
+		return "network interface";
+	}
+}
+
 static struct virtio_device *
 running_device(struct vm *vm, enum rate_limited_kind kind, const char *id)
 {
-	uint16_t type = kind == RATE_LIMITED_DRIVE ? VIRTIO_ID_BLOCK
-			: kind == RATE_LIMITED_PMEM ? VIRTIO_ID_PMEM
-						    : VIRTIO_ID_NET;
+	uint16_t type = device_type(kind);
 
 	for (int i = 0; i < vm->virtio_device_count; i++) {
 		struct virtio_device *vdev = vm->virtio_devices[i].vdev;
@@ -53,9 +75,7 @@ static int apply(struct instance *inst, enum rate_limited_kind kind,
 		 const char *id, const struct rate_limiter_update updates[2],
 		 struct tern_error *err)
 {
-	const char *what = kind == RATE_LIMITED_DRIVE ? "drive"
-			   : kind == RATE_LIMITED_PMEM ? "pmem device"
-						       : "network interface";
+	const char *what = kind_name(kind);
 	int count = kind == RATE_LIMITED_NET ? 2 : 1;
 	struct virtio_device *vdev;
 	int ret = 0;

@@ -213,8 +213,7 @@ static void pmem_reset(struct virtio_device *vdev)
 	rate_limiter_unblock(&to_pmem(vdev)->limiter);
 }
 
-static int pmem_update_rate_limiter(struct virtio_device *vdev,
-				    unsigned which,
+static int pmem_update_rate_limiter(struct virtio_device *vdev, unsigned which,
 				    const struct rate_limiter_update *update)
 {
 	if (which != 0)

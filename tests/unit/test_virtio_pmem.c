@@ -328,9 +328,9 @@ static void a_flush_over_the_limit_waits_for_the_timer(void **state)
 	offer_flush(f, 1);
 	usleep(50000);
 	assert_int_equal(used_idx(f), 1);
-	assert_int_equal(*(uint32_t *)guest_memory_ptr(
-				 &f->mem, DATA_GPA + 0x2100, 4),
-			 0xdead);
+	assert_int_equal(
+		*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA + 0x2100, 4),
+		0xdead);
 	assert_true(f->vdev->stats.rate_limiter_throttled > 0);
 	assert_true(wait_used_idx(f, 2));
 	assert_true(now_ms() - start >= 250);
