@@ -41,6 +41,7 @@ static const apply_fn sections[] = {
 	vm_config_json_apply_vsock,
 	vm_config_json_apply_balloon,
 	vm_config_json_apply_cpu_config,
+	vm_config_json_apply_pmem,
 };
 #define SECTION_COUNT (sizeof(sections) / sizeof(sections[0]))
 
