@@ -5,12 +5,14 @@ a host file given as Firecracker's pmem section is /dev/pmem0 in the guest
 reads what the host wrote in the file, and what the guest writes and
 flushes (fsync: virtio-pmem's flush request) is in the host file after.
 A read-only device shows the file, and the guest's writes never reach
-it."""
+it. A rate_limiter of one flush a second holds the guest's flushes back
+(counted as throttled) until PATCH /pmem/{id} lifts it."""
 import os
 import shutil
 import sys
 import tempfile
 import json
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -80,6 +82,43 @@ def guest_reads_the_host_file_and_its_flushed_writes_reach_it():
         f.seek(2 * MiB)
         assert f.read(16) == b"guest-wrote-this"
     assert os.path.getsize(path) == FILE_SIZE
+
+
+def throttled(sock):
+    metrics = parse_prometheus(Api(sock).get("/metrics")[1])
+    return sum(v for (name, labels), v in metrics.items()
+               if name == "tern_virtio_rate_limiter_throttled_total" and "pm0" in labels)
+
+
+@test
+def rate_limited_flushes_wait_and_a_patch_lifts_the_limit():
+    path = backing_file("limited.img")
+    limiter = {"ops": {"size": 1, "refill_time": 1000}}
+    conf = config_file([{"id": "pm0", "path_on_host": path, "rate_limiter": limiter}])
+    sock = os.path.join(WORK, "limited.sock")
+    with guestlib.Guest(extra=["--config-file", conf, "--api-sock", sock]) as guest:
+        load_driver(guest)
+        start = time.monotonic()
+        for i in range(3):
+            guest.shell(f"printf flush{i} | dd of=/dev/pmem0 bs=1 seek={2 * MiB + 8 * i} "
+                        "conv=notrunc,fsync 2>/dev/null")
+        took = time.monotonic() - start
+        print(f"# 3 limited fsyncs took {took:.1f} s, throttled {throttled(sock)}")
+        # One flush a second: at least the second and third waited.
+        assert took >= 1.5, took
+        assert throttled(sock) >= 1
+        api = Api(sock)
+        api.ok("PATCH", "/pmem/pm0", {"id": "pm0", "rate_limiter": {
+            "ops": {"size": 0, "refill_time": 0}}})
+        assert "rate_limiter" not in api.get("/vm/config")[1]["pmem"][0]
+        guest.shell(f"printf after | dd of=/dev/pmem0 bs=1 seek={3 * MiB} "
+                    "conv=notrunc,fsync 2>/dev/null")
+        assert guest.exit_with("poweroff -f") == 0
+    with open(path, "rb") as f:
+        f.seek(2 * MiB)
+        assert f.read(22) == b"flush0\0\0flush1\0\0flush2"
+        f.seek(3 * MiB)
+        assert f.read(5) == b"after"
 
 
 @test
