@@ -150,24 +150,29 @@ class TernProcess:
     output, stderr) numbered in work; a context manager that stops it with
     SIGTERM and checks its exit status (under ASan, a leak or an error
     changes it), printing the end of its stderr when the block failed.
-    serial: "none" or a file the guest's console goes to (output())."""
+    serial: False (--serial none), True (a file the guest's console goes
+    to: output()) or None (no --serial: tern's default, stdout, discarded).
+    firecracker: tern is the `firecracker` link, started with Firecracker's
+    options only (its serial is stdout)."""
     counter = 0
     STOP_TIMEOUT = 30
     # A tern that handles SIGTERM exits 0 or 128 + SIGTERM; killed by the
     # signal itself (-SIGTERM) it had not installed its handler yet.
     EXIT_STATUSES = (0, 128 + signal.SIGTERM)
 
-    def __init__(self, tern, work, *extra, serial=False, wait=True, wrapper=()):
+    def __init__(self, tern, work, *extra, serial=False, wait=True, wrapper=(),
+                 firecracker=False):
         TernProcess.counter += 1
         n = TernProcess.counter
         self.sock = os.path.join(work, f"api{n}.sock")
         self.serial = os.path.join(work, f"serial{n}") if serial else None
         self.stderr_path = os.path.join(work, f"stderr{n}")
-        console = f"file:{self.serial}" if serial else "none"
+        argv = [tern] + ([] if firecracker else ["run"]) + ["--api-sock", self.sock]
+        if not firecracker and serial is not None:
+            argv += ["--serial", f"file:{self.serial}" if serial else "none"]
         with open(self.stderr_path, "w") as stderr:
             self.proc = subprocess.Popen(
-                list(wrapper) + [tern, "run", "--api-sock", self.sock, "--serial", console]
-                + list(extra),
+                list(wrapper) + argv + list(extra), cwd=work,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
         self.api = Api(self.sock)
         if wait:

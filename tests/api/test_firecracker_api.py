@@ -14,10 +14,8 @@ TERN=build/asan/tern runs the same tests against the sanitizer build (as
 `firecracker`, through a link made in a scratch directory)."""
 import json
 import os
-import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
 from apiclient import (  # noqa: E402
-    UnixHTTPConnection, Api, fake_bzimage, parse_prometheus, wait_for_socket, needs_kvm)
+    UnixHTTPConnection, fake_bzimage, parse_prometheus, needs_kvm, TernProcess)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -162,24 +160,14 @@ def the_checker_itself_fails_on_what_the_issue_found():
 
 # --- tern started as firecracker -------------------------------------------
 
-class Firecracker:
-    counter = 0
+class Firecracker(TernProcess):
+    """tern started as `firecracker` (or, tern_run, as `tern run` with its
+    own defaults)."""
+    STOP_TIMEOUT = 20
 
     def __init__(self, *extra, tern_run=False):
-        Firecracker.counter += 1
-        self.sock = os.path.join(WORK, f"fc{Firecracker.counter}.sock")
-        self.stderr_path = os.path.join(WORK, f"stderr{Firecracker.counter}")
-        argv = ([TERN, "run"] if tern_run else [FIRECRACKER]) + \
-            ["--api-sock", self.sock]
-        self.proc = subprocess.Popen(argv + list(extra), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(self.stderr_path, "w"))
-        self.api = Api(self.sock)
-        wait_for_socket(self.sock, self.proc)
-
-    def stderr(self):
-        with open(self.stderr_path) as f:
-            return f.read()
+        super().__init__(TERN if tern_run else FIRECRACKER, WORK, *extra,
+                         firecracker=not tern_run, serial=None)
 
     def get(self, url, schema):
         status, body = self.api.get(url)
@@ -194,19 +182,6 @@ class Firecracker:
         for word in words:
             assert word in reply["fault_message"], (word, reply)
         return reply["fault_message"]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        status = self.proc.wait(timeout=20)
-        if exc[0] is not None:
-            for line in self.stderr().splitlines()[-20:]:
-                print(f"#   {line}")
-        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
-        return False
 
 
 def image(name, size=1 << 20):

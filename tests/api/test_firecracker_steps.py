@@ -16,7 +16,6 @@ the test fails, so one run lists every difference.
 TERN=build/asan/tern runs the same steps against the sanitizer build."""
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
-from apiclient import UnixHTTPConnection, fake_bzimage, wait_for_socket, needs_kvm  # noqa: E402
+from apiclient import UnixHTTPConnection, fake_bzimage, needs_kvm, TernProcess  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -53,22 +52,13 @@ def without_nulls(value):
     return value
 
 
-class Firecracker:
+class Firecracker(TernProcess):
     """tern as `firecracker`, with a step() that records every mismatch
     with the status Firecracker's test asserts."""
-    counter = 0
+    STOP_TIMEOUT = 20
 
     def __init__(self, *extra):
-        Firecracker.counter += 1
-        n = Firecracker.counter
-        self.sock = os.path.join(WORK, f"fc{n}.sock")
-        self.log = os.path.join(WORK, f"fc{n}.log")
-        self.stderr_path = os.path.join(WORK, f"stderr{n}")
-        self.proc = subprocess.Popen([FIRECRACKER, "--api-sock", self.sock] + list(extra),
-                                     cwd=WORK, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(self.stderr_path, "w"))
-        wait_for_socket(self.sock, self.proc)
+        super().__init__(FIRECRACKER, WORK, *extra, firecracker=True)
         self.differences = []
 
     def request(self, method, url, body=None, raw=None):
@@ -133,18 +123,11 @@ class Firecracker:
     def start(self, want=204, words=()):
         self.step("start", "PUT", "/actions", {"action_type": "InstanceStart"}, want, words)
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        status = self.proc.wait(timeout=20)
-        if exc[0] is not None or self.differences:
-            with open(self.stderr_path) as f:
-                for line in f.read().splitlines()[-10:]:
-                    print(f"#   {line}")
-        assert status in (0, 128 + signal.SIGTERM), f"tern exited with {status}"
+        if exc[0] is None and self.differences:
+            for line in self.stderr().splitlines()[-10:]:
+                print(f"#   {line}")
+        super().__exit__(*exc)
         assert exc[0] is not None or not self.differences, self.differences
         return False
 
