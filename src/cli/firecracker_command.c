@@ -90,6 +90,7 @@ struct fc_args {
 	const char *metrics_path;
 	const char *describe_snapshot;
 	const char *metadata; /* --metadata FILE */
+	const char *seccomp_filter; /* --seccomp-filter FILE */
 	struct instance_start_times start_times; /* the jailer's */
 	int no_api, no_seccomp, show_level, show_log_origin, enable_pci;
 	int version, snapshot_version, help;
@@ -192,14 +193,17 @@ void firecracker_command_print_help(FILE *out)
 		"devices, as in\n"
 		"                         Firecracker (at most %d in all)\n"
 		"  --no-seccomp           no system call filters: UNSAFE\n"
-		"  --seccomp-filter FILE  refused: a Firecracker filter file "
-		"lists Firecracker's\n"
-		"                         threads and system calls, which "
-		"are not tern's. tern\n"
-		"                         always applies its own built-in "
-		"filters, one per kind\n"
-		"                         of thread (docs/security.md); use "
-		"them, or --no-seccomp\n"
+		"  --seccomp-filter FILE  seccompiler-bin's compiled filters "
+		"(vmm, api, vcpu)\n"
+		"                         instead of tern's own: api on the "
+		"API thread, vcpu on\n"
+		"                         the vCPUs, vmm on every other "
+		"thread. A file made for\n"
+		"                         Firecracker's system calls is "
+		"likely to stop tern;\n"
+		"                         without the option tern's "
+		"built-in filters apply\n"
+		"                         (docs/security.md)\n"
 		"  --start-time-us US, --start-time-cpu-us US, "
 		"--parent-cpu-time-us US\n"
 		"                         what Firecracker's jailer passes: "
@@ -265,18 +269,6 @@ static int check_instance_id(const char *id, struct tern_error *err)
 	return 0;
 }
 
-static int refuse_seccomp_filter(const char *path, struct tern_error *err)
-{
-	return tern_error_set(err, ENOTSUP,
-			      "--seccomp-filter %.200s: refused: a Firecracker "
-			      "filter file names Firecracker's threads and "
-			      "system calls, not tern's; tern always applies "
-			      "its own built-in filters (docs/security.md). "
-			      "Leave the option out, or use --no-seccomp "
-			      "(unsafe)",
-			      path);
-}
-
 static int take_option(int opt, const char *arg, struct fc_args *a,
 		       struct tern_error *err)
 {
@@ -290,7 +282,8 @@ static int take_option(int opt, const char *arg, struct fc_args *a,
 		a->id = arg;
 		return check_instance_id(arg, err);
 	case FC_SECCOMP_FILTER:
-		return refuse_seccomp_filter(arg, err);
+		a->seccomp_filter = arg;
+		return 0;
 	case FC_NO_SECCOMP:
 		a->no_seccomp = 1;
 		return 0;
@@ -492,7 +485,12 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 	}
 	req->config_file = a->config_file;
 	req->api_sock = a->no_api ? NULL : a->api_sock;
+	if (a->no_seccomp && a->seccomp_filter)
+		return tern_error_set(err, EINVAL,
+				      "give --seccomp-filter or --no-seccomp, "
+				      "not both");
 	req->seccomp = a->no_seccomp ? TERN_SECCOMP_OFF : TERN_SECCOMP_KILL;
+	req->seccomp_filter = a->seccomp_filter;
 	req->instance_id = a->id;
 	req->api_max_body = (size_t)a->max_payload;
 	/* Firecracker's default: the API's body limit. */

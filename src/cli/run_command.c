@@ -1092,7 +1092,10 @@ int run_command_execute(struct run_request *request,
 
 	/* Before the first thread and before anything a guest or client
 	 * sends: every thread tern creates starts under the ceiling. */
-	if (seccomp_start_process(request->seccomp, &err)) {
+	if (request->seccomp_filter
+		    ? seccomp_start_process_with_file(request->seccomp_filter,
+						      &err)
+		    : seccomp_start_process(request->seccomp, &err)) {
 		discard_request(request);
 		fprintf(stderr, "tern: %s\n", err.message);
 		return TERN_EXIT_RUNTIME_ERROR;

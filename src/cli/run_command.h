@@ -20,6 +20,8 @@ struct run_request {
 	struct migration_transport_config migration_transport;
 	int cpus_given, memory_given; /* --cpus, --memory on the command line */
 	enum tern_seccomp_mode seccomp; /* --seccomp, --no-seccomp */
+	/* tern firecracker --seccomp-filter: replaces seccomp's lists */
+	const char *seccomp_filter;
 	/* Set by tern firecracker (src/cli/firecracker_command.c): */
 	const char *instance_id; /* --id; NULL: "anonymous-instance" */
 	size_t api_max_body; /* --http-api-max-payload-size; 0: default */

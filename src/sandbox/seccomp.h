@@ -38,6 +38,7 @@
 #ifndef TERN_SANDBOX_SECCOMP_H
 #define TERN_SANDBOX_SECCOMP_H
 
+#include "sandbox/seccomp_filter_file.h"
 #include "sandbox/seccomp_filters.h"
 #include "util/error.h"
 
@@ -55,6 +56,11 @@ int tern_seccomp_parse_mode(const char *text, enum tern_seccomp_mode *mode,
  * seccomp_enter_thread() after it does nothing). Not calling it at all
  * (unit and kvm test programs) is the same as off. */
 int seccomp_start_process(enum tern_seccomp_mode mode, struct tern_error *err);
+
+/* Instead of seccomp_start_process(): reads Firecracker's filter file
+ * (sandbox/seccomp_filter_file.h), whose programs seccomp_enter_thread()
+ * then installs in place of tern's lists; nothing at process start. */
+int seccomp_start_process_with_file(const char *path, struct tern_error *err);
 
 /* Step 2: narrows the calling thread to kind's list. A failure ends tern
  * (a thread must not run unfiltered when filters are on). */

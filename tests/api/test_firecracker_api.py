@@ -14,8 +14,11 @@ TERN=build/asan/tern runs the same tests against the sanitizer build (as
 `firecracker`, through a link made in a scratch directory)."""
 import json
 import os
+import signal
 import socket
 import stat
+import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -165,9 +168,9 @@ class Firecracker(TernProcess):
     own defaults)."""
     STOP_TIMEOUT = 20
 
-    def __init__(self, *extra, tern_run=False):
+    def __init__(self, *extra, tern_run=False, wait=True):
         super().__init__(TERN if tern_run else FIRECRACKER, WORK, *extra,
-                         firecracker=not tern_run, serial=None)
+                         firecracker=not tern_run, serial=None, wait=wait)
 
     def get(self, url, schema):
         status, body = self.api.get(url)
@@ -666,6 +669,68 @@ def memory_hotplug_follows_firecrackers_rules():
         fc.api.ok("PUT", "/actions", {"action_type": "InstanceStart"})
         fc.fault("GET", "/hotplug/memory", None, "no hotpluggable memory")
         fc.fault("PATCH", "/hotplug/memory", {"requested_size_mib": 0}, "no hotpluggable memory")
+
+
+# --- --seccomp-filter ----------------------------------------------------------
+
+SECCOMP_RET_ALLOW, SECCOMP_RET_TRAP = 0x7fff0000, 0x00030000
+BPF_RET_K, BPF_LD_W_ABS, BPF_JEQ_K = 0x06, 0x20, 0x15
+# "write-only": load the call's number; write(2) (1) is allowed, any
+# other traps.
+WRITE_ONLY = [(BPF_LD_W_ABS, 0, 0, 0), (BPF_JEQ_K, 0, 1, 1),
+              (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW), (BPF_RET_K, 0, 0, SECCOMP_RET_TRAP)]
+
+
+def filter_file(name, programs):
+    """A filter file as seccompiler-bin writes it (bincode: the entry
+    count, then per category its name and its instructions, every integer
+    little-endian, u64 lengths): each program one `return action`, none,
+    or WRITE_ONLY."""
+    data = struct.pack("<Q", len(programs))
+    for category, action in programs.items():
+        data += struct.pack("<Q", len(category)) + category.encode()
+        program = [] if action is None else WRITE_ONLY if action == "write-only" \
+            else [(BPF_RET_K, 0, 0, action)]
+        data += struct.pack("<Q", len(program)) + \
+            b"".join(struct.pack("<HBBI", *insn) for insn in program)
+    path = os.path.join(WORK, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+@test
+def seccomp_filter_files_replace_terns_filters():
+    """Firecracker's --seccomp-filter: the file's api program on the API
+    thread (vmm and vcpu on the others), instead of tern's own lists."""
+    allow = filter_file("allow.bpf", {"vmm": SECCOMP_RET_ALLOW, "api": SECCOMP_RET_ALLOW,
+                                      "vcpu": None})
+    with Firecracker("--seccomp-filter", allow) as fc:
+        assert fc.get("/", INSTANCE_INFO)["state"] == "Not started"
+        fc.api.ok("PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 64})
+        assert "replace tern's own" in fc.stderr(), fc.stderr()
+    # An api program that traps every call but write(2) stops tern at the
+    # API thread's first request (it narrows then), with tern's report.
+    trap = filter_file("trap.bpf", {"vmm": SECCOMP_RET_ALLOW, "api": "write-only",
+                                    "vcpu": SECCOMP_RET_ALLOW})
+    fc = Firecracker("--seccomp-filter", trap)
+    try:
+        fc.api.get("/")
+    except OSError:
+        pass
+    status = fc.proc.wait(timeout=30)
+    assert status == -signal.SIGSYS, (status, fc.stderr())
+    assert "made the forbidden system call" in fc.stderr(), fc.stderr()
+    # Bad files and option pairs: refused before anything runs.
+    missing = filter_file("missing.bpf", {"vmm": SECCOMP_RET_ALLOW, "api": SECCOMP_RET_ALLOW})
+    for argv, words in (
+            (["--seccomp-filter", missing], "thread category 'vcpu' is missing"),
+            (["--seccomp-filter", os.path.join(WORK, "none.bpf")], "none.bpf"),
+            (["--seccomp-filter", allow, "--no-seccomp"], "not both")):
+        result = subprocess.run([FIRECRACKER, "--api-sock", os.path.join(WORK, "x.sock")] + argv,
+                                capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode != 0 and words in result.stderr, (argv, result)
 
 
 if __name__ == "__main__":
