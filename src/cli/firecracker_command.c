@@ -489,6 +489,17 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 		return tern_error_set(err, EINVAL,
 				      "give --seccomp-filter or --no-seccomp, "
 				      "not both");
+	if (a->seccomp_filter) {
+		/* Read now so that a bad file is the command line's one
+		 * error; read again when the filters go in. */
+		struct seccomp_filter_file filters;
+
+		ret = seccomp_filter_file_read(a->seccomp_filter, &filters,
+					       err);
+		if (ret)
+			return ret;
+		seccomp_filter_file_free(&filters);
+	}
 	req->seccomp = a->no_seccomp ? TERN_SECCOMP_OFF : TERN_SECCOMP_KILL;
 	req->seccomp_filter = a->seccomp_filter;
 	req->instance_id = a->id;

@@ -1142,10 +1142,20 @@ def firecracker_metadata_fills_the_mmds():
 
 
 @test
-def firecracker_seccomp_filter_file_is_refused_with_the_reason():
-    result = firecracker("--seccomp-filter", "/tmp/filter.bpf")
-    expect_error(result, 2, "--seccomp-filter", "Firecracker's threads", "built-in",
-                 "--no-seccomp")
+def firecracker_seccomp_filter_file_is_checked_before_anything_runs():
+    """A missing or malformed --seccomp-filter file, or one beside
+    --no-seccomp, is the command line's one error (the filters themselves:
+    tests/api/test_firecracker_api.py)."""
+    sock = os.path.join(WORK, "fc-filter.sock")
+    expect_error(firecracker("--api-sock", sock, "--seccomp-filter",
+                             os.path.join(WORK, "no-such.bpf")),
+                 2, "--seccomp-filter", "no-such.bpf", "No such file")
+    short = write_file("short.bpf", b"\x03\x00")
+    expect_error(firecracker("--api-sock", sock, "--seccomp-filter", short),
+                 2, "--seccomp-filter", "short.bpf", "ends early")
+    expect_error(firecracker("--api-sock", sock, "--seccomp-filter", short, "--no-seccomp"),
+                 2, "not both")
+    assert not os.path.exists(sock)
 
 
 @test
