@@ -226,3 +226,14 @@ class TernProcess:
         assert status in self.EXIT_STATUSES, \
             f"tern exited with {status}: {self.stderr()[-2000:]}"
         return False
+
+
+def firecracker_setup(tern, link, kernel):
+    """The Firecracker files' setup: tern built, its `firecracker` link at
+    link, a fake bzImage at kernel. None, or why the tests cannot run."""
+    if not os.access(tern, os.X_OK):
+        return f"{tern} is missing: the build failed"
+    os.symlink(tern, link)
+    with open(kernel, "wb") as f:
+        f.write(fake_bzimage())
+    return None

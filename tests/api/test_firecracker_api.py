@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
 from apiclient import (  # noqa: E402
-    UnixHTTPConnection, fake_bzimage, parse_prometheus, needs_kvm, TernProcess)
+    UnixHTTPConnection, parse_prometheus, needs_kvm, TernProcess, firecracker_setup)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -195,12 +195,7 @@ def image(name, size=1 << 20):
 
 
 def setup():
-    if not os.access(TERN, os.X_OK):
-        return f"{TERN} is missing: the build failed"
-    os.symlink(TERN, FIRECRACKER)
-    with open(KERNEL, "wb") as f:
-        f.write(fake_bzimage())
-    return None
+    return firecracker_setup(TERN, FIRECRACKER, KERNEL)
 
 
 @test

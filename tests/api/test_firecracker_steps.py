@@ -24,7 +24,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import run, test  # noqa: E402
-from apiclient import UnixHTTPConnection, fake_bzimage, needs_kvm, TernProcess  # noqa: E402
+from apiclient import UnixHTTPConnection, needs_kvm, TernProcess, firecracker_setup  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TERN = os.path.join(ROOT, os.environ.get("TERN", "build/tern"))
@@ -138,12 +138,7 @@ def drive(drive_id, path, root=False, read_only=False, **more):
 
 
 def setup():
-    if not os.access(TERN, os.X_OK):
-        return f"{TERN} is missing: the build failed"
-    os.symlink(TERN, FIRECRACKER)
-    with open(KERNEL, "wb") as f:
-        f.write(fake_bzimage())
-    return None
+    return firecracker_setup(TERN, FIRECRACKER, KERNEL)
 
 
 @test
