@@ -35,7 +35,7 @@ class Console:
         deadline = time.time() + timeout
         while text not in self.out:
             left = deadline - time.time()
-            assert left > 0, f"{text!r} not seen; got {self.out!r}"
+            assert left > 0, f"{text!r} not seen on the console in {timeout} s; got {self.out!r}"
             ready, _, _ = select.select([self.read_fd], [], [], left)
             if ready:
                 try:

@@ -73,6 +73,32 @@ def console_log(h, name):
         return ""
 
 
+def report_quiet_guest(h, name):
+    """For a Linux guest that stopped answering: tern's own view (SIGUSR2:
+    each vCPU's state, the UART's registers and unread input) and the
+    console's last lines, in the TAP output, so a failure says whether the
+    guest or tern stalled."""
+    vm_dir = os.path.join(h.state, "vms", name)
+    for pid in h.tern_pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if vm_dir.encode() not in f.read():
+                    continue
+            os.kill(pid, signal.SIGUSR2)
+        except (OSError, ProcessLookupError):
+            continue
+    time.sleep(2)
+    for what, path in (("tern.log", os.path.join(vm_dir, "tern.log")),
+                       ("console.log", os.path.join(vm_dir, "console.log"))):
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.read().splitlines()[-30:]
+        except OSError as e:
+            lines = [f"(unreadable: {e})"]
+        print(f"# {name}'s {what}, its end:")
+        print("\n".join(f"#   {line}" for line in lines), flush=True)
+
+
 def wait_console(h, name, pattern, timeout=240, after=0):
     """The first match of pattern in VM name's console log from offset
     after on; the log's last lines go to the TAP output when it never

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "api"))
 from tap import test_with_timeout  # noqa: E402
 from console_client import DETACH, Console  # noqa: E402
 from ternd_host import (main, Host, console_log, guest_paths,  # noqa: E402
-                        migrate, netns, network_tools_missing, setup as host_setup,
+                        migrate, netns, network_tools_missing, report_quiet_guest,
+                        setup as host_setup,
                         sh, two_hosts, wait_console, wait_until)
 
 SUBNET = "192.168.122.0/24"
@@ -58,11 +59,15 @@ def shell(h, name, command, answer, timeout=60):
     the console detaches with Ctrl-] and the VM runs on."""
     c = Console(h, name)
     try:
-        c.send(b"\r")
-        c.expect(b"# ", timeout=timeout)
-        c.out = b""
-        c.send(command.encode() + b"\r")
-        c.expect(answer.encode(), timeout=timeout)
+        try:
+            c.send(b"\r")
+            c.expect(b"# ", timeout=timeout)
+            c.out = b""
+            c.send(command.encode() + b"\r")
+            c.expect(answer.encode(), timeout=timeout)
+        except AssertionError:
+            report_quiet_guest(h, name)
+            raise
         c.send(DETACH)
         status, err = c.wait()
         assert status == 0, err
