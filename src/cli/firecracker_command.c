@@ -490,18 +490,21 @@ static int build_request(const struct fc_args *a, struct run_request *req,
 				      "give --seccomp-filter or --no-seccomp, "
 				      "not both");
 	if (a->seccomp_filter) {
-		/* Read now so that a bad file is the command line's one
-		 * error; read again when the filters go in. */
-		struct seccomp_filter_file filters;
-
-		ret = seccomp_filter_file_read(a->seccomp_filter, &filters,
-					       err);
-		if (ret)
+		/* Read with the command line: a bad file is its one error,
+		 * and what is checked is what goes in. */
+		req->seccomp_filters = calloc(1, sizeof(*req->seccomp_filters));
+		if (!req->seccomp_filters)
+			return tern_error_set(err, ENOMEM, "out of memory");
+		ret = seccomp_filter_file_read(a->seccomp_filter,
+					       req->seccomp_filters, err);
+		if (ret) {
+			free(req->seccomp_filters);
+			req->seccomp_filters = NULL;
 			return ret;
-		seccomp_filter_file_free(&filters);
+		}
+		req->seccomp_filter_path = a->seccomp_filter;
 	}
 	req->seccomp = a->no_seccomp ? TERN_SECCOMP_OFF : TERN_SECCOMP_KILL;
-	req->seccomp_filter = a->seccomp_filter;
 	req->instance_id = a->id;
 	req->api_max_body = (size_t)a->max_payload;
 	/* Firecracker's default: the API's body limit. */

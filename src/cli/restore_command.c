@@ -1,6 +1,6 @@
 /* tern restore: a new tern whose VM comes from a snapshot instead of a
- * kernel. It takes its own options (--snapshot, --mem, --paused) off the
- * command line and hands the rest, the devices, to `tern run`
+ * kernel. It takes its own options (--snapshot, --mem or --uffd, --paused)
+ * off the command line and hands the rest, the devices, to `tern run`
  * (run_command_main_from_snapshot), which loads the snapshot through the
  * same path as PUT /snapshot/load. */
 #include "cli/restore_command.h"
@@ -15,9 +15,10 @@
 void restore_command_print_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: tern restore --snapshot FILE --mem FILE [--paused] "
-		"[--api-sock PATH]\n"
-		"                    [--serial MODE] [DEVICE OPTIONS]\n"
+		"Usage: tern restore --snapshot FILE (--mem FILE | --uffd "
+		"SOCKET) [--paused]\n"
+		"                    [--api-sock PATH] [--serial MODE] "
+		"[DEVICE OPTIONS]\n"
 		"\n"
 		"Start a new VM from a snapshot that 'tern snapshot' (or PUT "
 		"/snapshot/create)\n"
@@ -29,9 +30,16 @@ void restore_command_print_help(FILE *out)
 		"Options:\n"
 		"      --snapshot FILE    the snapshot's state file "
 		"(required)\n"
-		"      --mem FILE         its memory file (required); mapped "
-		"private, so the\n"
-		"                         restored guest never writes it\n"
+		"      --mem FILE         its memory file; mapped "
+		"private, so the restored\n"
+		"                         guest never writes it\n"
+		"      --uffd SOCKET      instead of --mem: the guest's memory "
+		"comes page by page\n"
+		"                         from a page fault handler "
+		"listening on this Unix\n"
+		"                         socket (Firecracker's Uffd backend "
+		"and protocol; see\n"
+		"                         docs/snapshots.md)\n"
 		"      --paused           leave the restored VM paused; "
 		"resume it with PATCH /vm\n"
 		"                         {\"state\": \"Resumed\"} (needs "
@@ -100,7 +108,7 @@ int restore_command_main(int argc, char **argv)
 	struct run_from_snapshot start = {0};
 	const char *api_sock = NULL;
 	char **run_argv = calloc((size_t)argc + 1, sizeof(*run_argv));
-	int run_argc = 0, status, missing_value = 0;
+	int run_argc = 0, status, missing_value = 0, memory_options = 0;
 
 	if (!run_argv) {
 		fprintf(stderr, "tern: out of memory\n");
@@ -126,7 +134,14 @@ int restore_command_main(int argc, char **argv)
 			start.snapshot_path = value;
 			missing_value |= !value;
 		} else if (take_value(argc, argv, &i, "--mem", &value)) {
+			memory_options++;
 			start.mem_file_path = value;
+			start.mem_uffd = 0;
+			missing_value |= !value;
+		} else if (take_value(argc, argv, &i, "--uffd", &value)) {
+			memory_options++;
+			start.mem_file_path = value;
+			start.mem_uffd = 1;
 			missing_value |= !value;
 		} else {
 			/* Remembered for the --paused check; run parses it. */
@@ -139,16 +154,19 @@ int restore_command_main(int argc, char **argv)
 	}
 	if (missing_value || !start.snapshot_path || !start.mem_file_path ||
 	    !start.snapshot_path[0] || !start.mem_file_path[0] ||
-	    (start.paused && !api_sock)) {
+	    memory_options > 1 || (start.paused && !api_sock)) {
 		free(run_argv);
 		fprintf(stderr, "tern: %s (see 'tern restore --help')\n",
-			missing_value ? "--snapshot and --mem need a value"
+			missing_value
+				? "--snapshot, --mem and --uffd need a value"
 				: !start.snapshot_path ||
 					!start.snapshot_path[0]
 				? "--snapshot is required"
 				: !start.mem_file_path ||
 					!start.mem_file_path[0]
-				? "--mem is required"
+				? "--mem is required (or --uffd)"
+				: memory_options > 1
+				? "give one of --mem and --uffd, once"
 				: "--paused needs --api-sock (nothing could "
 				  "resume the VM otherwise)");
 		return TERN_EXIT_USAGE;

@@ -992,6 +992,11 @@ void run_request_free(struct run_request *request)
 	migration_transport_config_free(&request->migration_transport);
 	json_decref(request->mmds_metadata);
 	request->mmds_metadata = NULL;
+	if (request->seccomp_filters) {
+		seccomp_filter_file_free(request->seccomp_filters);
+		free(request->seccomp_filters);
+		request->seccomp_filters = NULL;
+	}
 }
 
 static void discard_request(struct run_request *request)
@@ -1092,9 +1097,10 @@ int run_command_execute(struct run_request *request,
 
 	/* Before the first thread and before anything a guest or client
 	 * sends: every thread tern creates starts under the ceiling. */
-	if (request->seccomp_filter
-		    ? seccomp_start_process_with_file(request->seccomp_filter,
-						      &err)
+	if (request->seccomp_filters
+		    ? seccomp_start_process_with_filters(
+			      request->seccomp_filters,
+			      request->seccomp_filter_path, &err)
 		    : seccomp_start_process(request->seccomp, &err)) {
 		discard_request(request);
 		fprintf(stderr, "tern: %s\n", err.message);
@@ -1125,10 +1131,10 @@ int run_command_execute(struct run_request *request,
 	json_decref(request->mmds_metadata);
 	request->mmds_metadata = NULL;
 	if (instance && from_snapshot &&
-	    instance_snapshot_load_at_start(instance,
-					    from_snapshot->snapshot_path,
-					    from_snapshot->mem_file_path,
-					    !from_snapshot->paused, &err)) {
+	    instance_snapshot_load_at_start(
+		    instance, from_snapshot->snapshot_path,
+		    from_snapshot->mem_file_path, from_snapshot->mem_uffd,
+		    !from_snapshot->paused, &err)) {
 		fprintf(stderr, "tern: %s\n", err.message);
 		instance_destroy(instance);
 		discard_request(request);

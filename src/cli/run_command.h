@@ -7,6 +7,7 @@
 #include "control/instance.h"
 #include "migration/migration_transport.h"
 #include "sandbox/seccomp.h"
+#include "sandbox/seccomp_filter_file.h"
 #include "util/error.h"
 #include "vm/vm_config.h"
 
@@ -20,8 +21,10 @@ struct run_request {
 	struct migration_transport_config migration_transport;
 	int cpus_given, memory_given; /* --cpus, --memory on the command line */
 	enum tern_seccomp_mode seccomp; /* --seccomp, --no-seccomp */
-	/* tern firecracker --seccomp-filter: replaces seccomp's lists */
-	const char *seccomp_filter;
+	/* tern firecracker --seccomp-filter: the file's programs, read with
+	 * the command line, replace seccomp's lists; owned; NULL: none */
+	struct seccomp_filter_file *seccomp_filters;
+	const char *seccomp_filter_path;
 	/* Set by tern firecracker (src/cli/firecracker_command.c): */
 	const char *instance_id; /* --id; NULL: "anonymous-instance" */
 	size_t api_max_body; /* --http-api-max-payload-size; 0: default */
@@ -47,6 +50,7 @@ int run_command_main(int argc, char **argv);
 struct run_from_snapshot {
 	const char *snapshot_path;
 	const char *mem_file_path;
+	int mem_uffd; /* mem_file_path is a page fault handler's socket */
 	int paused; /* leave the restored VM paused (resume through the API) */
 };
 

@@ -291,17 +291,19 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 
 int instance_snapshot_load_at_start(struct instance *inst,
 				    const char *snapshot_path,
-				    const char *mem_file_path, int resume,
-				    struct tern_error *err)
+				    const char *mem_path, int mem_uffd,
+				    int resume, struct tern_error *err)
 {
 	static const struct snapshot_load_options defaults = {
 		.track_dirty_pages = -1};
 	struct snapshot_config snap;
 	int ret;
 
-	if (access(mem_file_path, R_OK))
+	/* The handler's socket is connected to at the load itself, whose
+	 * error names it; a memory file is checked now, before the VM. */
+	if (!mem_uffd && access(mem_path, R_OK))
 		return tern_error_set(err, errno, "memory file '%.100s': %s",
-				      mem_file_path, strerror(errno));
+				      mem_path, strerror(errno));
 	ret = snapshot_read_config(snapshot_path, &snap, err);
 	if (ret)
 		return ret;
@@ -318,9 +320,9 @@ int instance_snapshot_load_at_start(struct instance *inst,
 	free(inst->load_snapshot_path);
 	free(inst->load_mem_file_path);
 	inst->load_snapshot_path = strdup(snapshot_path);
-	inst->load_mem_file_path = strdup(mem_file_path);
+	inst->load_mem_file_path = strdup(mem_path);
 	inst->load_resume = resume;
-	inst->load_mem_uffd = 0;
+	inst->load_mem_uffd = mem_uffd;
 	ret = inst->load_snapshot_path && inst->load_mem_file_path
 		? 0
 		: tern_error_set(err, ENOMEM, "out of memory");

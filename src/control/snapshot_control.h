@@ -50,10 +50,12 @@ int instance_snapshot_load(struct instance *inst, const char *snapshot_path,
 
 /* tern restore: before instance_run(boot_now), makes the coming start load
  * this snapshot instead of booting a kernel (the same path as PUT
- * /snapshot/load). Reads and checks the file's machine shape now. */
+ * /snapshot/load). Reads and checks the file's machine shape now. mem_uffd:
+ * mem_path is a page fault handler's socket (mem_backend Uffd), else the
+ * memory file. */
 int instance_snapshot_load_at_start(struct instance *inst,
 				    const char *snapshot_path,
-				    const char *mem_file_path, int resume,
-				    struct tern_error *err);
+				    const char *mem_path, int mem_uffd,
+				    int resume, struct tern_error *err);
 
 #endif

@@ -343,14 +343,16 @@ void seccomp_enter_thread(enum seccomp_thread_kind kind)
 	test_forbidden_call(kind);
 }
 
-int seccomp_start_process_with_file(const char *path, struct tern_error *err)
+int seccomp_start_process_with_filters(struct seccomp_filter_file *filters,
+				       const char *origin,
+				       struct tern_error *err)
 {
 	struct sigaction sa = {.sa_sigaction = sigsys_handler,
 			       .sa_flags = SA_SIGINFO};
-	int ret = seccomp_filter_file_read(path, &custom, err);
+	int ret;
 
-	if (ret)
-		return ret;
+	custom = *filters;
+	memset(filters, 0, sizeof(*filters));
 	tzset(); /* as seccomp_start_process(): before any filter */
 	resolve_syscall_names();
 	/* A filter that traps (SECCOMP_RET_TRAP) gets tern's report. */
@@ -364,6 +366,6 @@ int seccomp_start_process_with_file(const char *path, struct tern_error *err)
 	custom_active = 1;
 	log_info("seccomp: the filters of %s replace tern's own (vmm, api, "
 		 "vcpu)",
-		 path);
+		 origin);
 	return 0;
 }

@@ -57,10 +57,15 @@ int tern_seccomp_parse_mode(const char *text, enum tern_seccomp_mode *mode,
  * (unit and kvm test programs) is the same as off. */
 int seccomp_start_process(enum tern_seccomp_mode mode, struct tern_error *err);
 
-/* Instead of seccomp_start_process(): reads Firecracker's filter file
- * (sandbox/seccomp_filter_file.h), whose programs seccomp_enter_thread()
- * then installs in place of tern's lists; nothing at process start. */
-int seccomp_start_process_with_file(const char *path, struct tern_error *err);
+/* Instead of seccomp_start_process(): the programs of Firecracker's
+ * filter file (sandbox/seccomp_filter_file.h, read by the caller from
+ * origin), which seccomp_enter_thread() then installs in place of tern's
+ * lists; nothing at process start. Takes the programs: *filters is left
+ * empty, on error too. */
+struct seccomp_filter_file;
+int seccomp_start_process_with_filters(struct seccomp_filter_file *filters,
+				       const char *origin,
+				       struct tern_error *err);
 
 /* Step 2: narrows the calling thread to kind's list. A failure ends tern
  * (a thread must not run unfiltered when filters are on). */

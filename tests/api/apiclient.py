@@ -153,7 +153,8 @@ class TernProcess:
     serial: False (--serial none), True (a file the guest's console goes
     to: output()) or None (no --serial: tern's default, stdout, discarded).
     firecracker: tern is the `firecracker` link, started with Firecracker's
-    options only (its serial is stdout)."""
+    options only (its serial is stdout). command: tern's command ("run",
+    or "restore" with its own options in extra)."""
     counter = 0
     STOP_TIMEOUT = 30
     # A tern that handles SIGTERM exits 0 or 128 + SIGTERM; killed by the
@@ -161,13 +162,13 @@ class TernProcess:
     EXIT_STATUSES = (0, 128 + signal.SIGTERM)
 
     def __init__(self, tern, work, *extra, serial=False, wait=True, wrapper=(),
-                 firecracker=False):
+                 firecracker=False, command="run"):
         TernProcess.counter += 1
         n = TernProcess.counter
         self.sock = os.path.join(work, f"api{n}.sock")
         self.serial = os.path.join(work, f"serial{n}") if serial else None
         self.stderr_path = os.path.join(work, f"stderr{n}")
-        argv = [tern] + ([] if firecracker else ["run"]) + ["--api-sock", self.sock]
+        argv = [tern] + ([] if firecracker else [command]) + ["--api-sock", self.sock]
         if not firecracker and serial is not None:
             argv += ["--serial", f"file:{self.serial}" if serial else "none"]
         with open(self.stderr_path, "w") as stderr:

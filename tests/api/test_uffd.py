@@ -37,8 +37,8 @@ class Tern(TernProcess):
     before its handler is installed counts as stopped."""
     EXIT_STATUSES = TernProcess.EXIT_STATUSES + (-signal.SIGTERM,)
 
-    def __init__(self, *extra):
-        super().__init__(TERN, WORK, *extra, serial=True)
+    def __init__(self, *extra, command="run", wait=True):
+        super().__init__(TERN, WORK, *extra, serial=True, command=command, wait=wait)
 
 
 class Handler:
@@ -269,6 +269,30 @@ def handler_closing_at_once_is_refused():
         t.api.ok("PUT", "/snapshot/load", load_body(s, good.sock))
         t.wait_for_lines(1)
     assert good.wait() == 0, good.output()
+
+
+@test
+def tern_restore_takes_its_memory_from_a_handler():
+    """`tern restore --uffd SOCKET`: the command line's way to the same
+    load; a socket nobody listens on is its one error (exit 1)."""
+    needs_kvm()
+    s = snapshot_of_a_ticking_guest()
+    before = ticks(s["printed"])
+    handler = Handler(s["mem"])
+    with Tern("--snapshot", s["snap"], "--uffd", handler.sock, command="restore") as t:
+        t.wait_for_lines(2)
+        whole = ticks(s["printed"] + t.output())
+        assert whole == list(range(1, len(whole) + 1)), (s["printed"], t.output())
+        assert len(whole) >= len(before) + 2, whole
+        assert handler.counts().get("pages", 0) >= 2, handler.counts()
+    assert handler.wait() == 0, handler.output()
+    nothing = os.path.join(WORK, "nobody.sock")
+    refused = subprocess.run([TERN, "restore", "--snapshot", s["snap"], "--uffd", nothing,
+                              "--serial", "none"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1, (refused.returncode, refused.stderr)
+    assert "nobody.sock" in refused.stderr and "No such file" in refused.stderr, \
+        refused.stderr
 
 
 if __name__ == "__main__":

@@ -825,8 +825,8 @@ def snapshot_and_restore_help_and_command_list():
         assert word in result.stdout, word
     result = tern("restore", "--help")
     assert result.returncode == 0
-    for word in ("--snapshot", "--mem", "--paused", "--api-sock", "--serial", "--disk",
-                 "Exit status"):
+    for word in ("--snapshot", "--mem", "--uffd", "--paused", "--api-sock", "--serial",
+                 "--disk", "Exit status"):
         assert word in result.stdout, word
 
 
@@ -857,6 +857,9 @@ def restore_usage_errors():
     expect_error(tern("restore"), 2, "--snapshot is required")
     expect_error(tern("restore", "--snapshot", "a"), 2, "--mem is required")
     expect_error(tern("restore", "--snapshot", "a", "--mem"), 2, "need a value")
+    expect_error(tern("restore", "--snapshot", "a", "--uffd"), 2, "need a value")
+    expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--uffd", "c"), 2,
+                 "one of --mem and --uffd")
     expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--paused"), 2,
                  "--paused needs --api-sock")
     expect_error(tern("restore", "--snapshot", "a", "--mem", "b", "--bogus"), 2,
