@@ -90,13 +90,38 @@ build/asan/ternd: build/asan/obj/src/ternd/main.o build/asan/libtern.a
 build/asan/ternctl: build/asan/obj/src/ternctl/main.o build/asan/libtern.a
 	$(CC) $(CFLAGS_ASAN) -o $@ $^ $(LDLIBS)
 
-build/unit/%: tests/unit/%.c build/libtern.a
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/libtern.a -lcmocka $(LDLIBS)
+# What the unit tests share (tests/unit/*.c not named test_*, e.g. the
+# virtio test driver) is an archive linked into each, so a test takes in
+# only what it calls.
+UNIT_SHARED_SRCS := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+UNIT_SHARED_OBJS := $(UNIT_SHARED_SRCS:tests/unit/%.c=build/unit/obj/%.o)
+UNIT_SHARED_ASAN_OBJS := $(UNIT_SHARED_SRCS:tests/unit/%.c=build/asan/unit/obj/%.o)
 
-build/asan/unit/%: tests/unit/%.c build/asan/libtern.a
+build/unit/obj/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ASAN) -Itests -o $@ $< build/asan/libtern.a -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_RELEASE) -Itests -c $< -o $@
+
+build/asan/unit/obj/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ASAN) -Itests -c $< -o $@
+
+build/unit/libunit.a: $(UNIT_SHARED_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/unit/libunit.a: $(UNIT_SHARED_ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/unit/%: tests/unit/%.c build/unit/libunit.a build/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Itests -o $@ $< build/unit/libunit.a \
+		build/libtern.a -lcmocka $(LDLIBS)
+
+build/asan/unit/%: tests/unit/%.c build/asan/unit/libunit.a build/asan/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ASAN) -Itests -o $@ $< build/asan/unit/libunit.a \
+		build/asan/libtern.a -lcmocka $(LDLIBS)
 
 # Unit tests of ternd's state database link SQLite.
 build/unit/test_ternd_db build/asan/unit/test_ternd_db: LDLIBS := -lsqlite3 $(LDLIBS)
@@ -231,4 +256,7 @@ clean:
 	build/obj/src/ternd/main.d build/obj/src/ternctl/main.d \
 	build/asan/obj/src/ternd/main.d build/asan/obj/src/ternctl/main.d \
 	build/obj/src/static/microhttpd_without_gnutls.d
+# The unit tests' header dependencies (each program's .d is written beside it).
+-include $(UNIT_TESTS:%=build/unit/%.d) $(UNIT_TESTS:%=build/asan/unit/%.d) \
+	$(UNIT_SHARED_OBJS:.o=.d) $(UNIT_SHARED_ASAN_OBJS:.o=.d)
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_TARGETS:%=build/fuzz/obj/fuzz/%.d)

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_config.h>
@@ -23,6 +22,7 @@
 #include "arch/x86/layout.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_balloon.h"
+#include "unit/virtio_test_driver.h"
 
 #define QSIZE 16
 #define RING_GPA(q) (0x100000ULL + 0x10000ULL * (q))
@@ -38,16 +38,9 @@ struct release {
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	uint16_t avail_idx[8];
+	struct test_driver driver;
 	struct release released[64];
 	int release_count;
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
 };
 
 static int record_release(void *opaque, uint64_t gpa, void *hva, uint64_t len)
@@ -75,6 +68,9 @@ static struct fixture *create(struct virtio_balloon_options options)
 	virtio_balloon_set_release(f->vdev, record_release, f);
 	/* The I/O thread gives activate its epoll set (stats timer). */
 	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
+	for (uint16_t q = 0; q < f->vdev->queue_count; q++)
+		driver_lay_out_queue(&f->driver, q, RING_GPA(q), QSIZE);
 	return f;
 }
 
@@ -98,64 +94,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Driver side of initialization (spec 3.1.1). Queues are enabled after
- * DRIVER_OK so that the core's start-up kick finds none and every
- * queue_notify in a test is the test's own. */
+/* Queues are enabled after DRIVER_OK so that the core's start-up kick
+ * finds none and every queue_notify in a test is the test's own. */
 static void bring_up(struct fixture *f, uint64_t features)
 {
-	struct virtio_device *vdev = f->vdev;
-	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	features |= 1ULL << VIRTIO_F_VERSION_1;
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(vdev, status);
-	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
-	virtio_device_write_driver_features(vdev, 1,
-					    (uint32_t)(features >> 32));
-	status |= VIRTIO_CONFIG_S_FEATURES_OK;
-	virtio_device_write_status(vdev, status);
-	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
-	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
-	for (uint16_t q = 0; q < vdev->queue_count; q++) {
-		vdev->queues[q].size = QSIZE;
-		vdev->queues[q].desc_gpa = RING_GPA(q);
-		vdev->queues[q].avail_gpa = RING_GPA(q) + 0x1000;
-		vdev->queues[q].used_gpa = RING_GPA(q) + 0x2000;
-		virtio_device_enable_queue(vdev, q);
-		assert_true(vdev->queues[q].enabled);
-	}
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-static void set_desc(struct fixture *f, unsigned q, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct desc *d = guest_memory_ptr(&f->mem, RING_GPA(q) + 16ULL * i, 16);
-
-	*d = (struct desc){addr, len, flags, next};
-}
-
-static void offer(struct fixture *f, unsigned q, uint16_t head)
-{
-	uint16_t *avail =
-		guest_memory_ptr(&f->mem, RING_GPA(q) + 0x1000, 4 + 2 * QSIZE);
-
-	avail[2 + f->avail_idx[q] % QSIZE] = head;
-	__atomic_store_n(&avail[1], ++f->avail_idx[q], __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct fixture *f, unsigned q)
-{
-	uint16_t *idx = guest_memory_ptr(&f->mem, RING_GPA(q) + 0x2002, 2);
-
-	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
-}
-
-static void notify(struct fixture *f, uint16_t q)
-{
-	pthread_mutex_lock(&f->vdev->lock);
-	f->vdev->ops->queue_notify(f->vdev, q);
-	pthread_mutex_unlock(&f->vdev->lock);
+	driver_bring_up_queues_last(&f->driver,
+				    features | 1ULL << VIRTIO_F_VERSION_1);
 }
 
 /* One-descriptor buffer of PFNs at DATA_GPA + slot * 64 KiB. */
@@ -166,9 +110,8 @@ static void send_pfns(struct fixture *f, unsigned q, unsigned slot,
 
 	if (bytes)
 		memcpy(guest_memory_ptr(&f->mem, gpa, bytes), pfns, bytes);
-	set_desc(f, q, slot, gpa, bytes, 0, 0);
-	offer(f, q, (uint16_t)slot);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, slot, gpa, bytes, 0, 0);
+	driver_offer_and_notify(&f->driver, q, (uint16_t)slot);
 }
 
 static struct virtio_balloon_info info(struct fixture *f)
@@ -195,12 +138,11 @@ static void inflate_releases_sorted_runs_once_each(void **state)
 	/* The array split across two descriptors in the middle of a PFN. */
 	memcpy(guest_memory_ptr(&f->mem, gpa, sizeof(pfns)), pfns,
 	       sizeof(pfns));
-	set_desc(f, 0, 0, gpa, 6, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 0, 1, gpa + 6, sizeof(pfns) - 6, 0, 0);
-	offer(f, 0, 0);
-	notify(f, 0);
+	driver_set_desc(&f->driver, 0, 0, gpa, 6, VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, 0, 1, gpa + 6, sizeof(pfns) - 6, 0, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
 
-	assert_int_equal(used_idx(f, 0), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	assert_int_equal(f->release_count, 2);
 	assert_int_equal(f->released[0].gpa, 0x100 * PAGE);
 	assert_int_equal(f->released[0].len, 3 * PAGE);
@@ -236,7 +178,7 @@ static void deflate_releases_nothing_and_counts(void **state)
 
 	bring_up(f, 0);
 	send_pfns(f, 1, 0, pfns, sizeof(pfns));
-	assert_int_equal(used_idx(f, 1), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 1), 1);
 	assert_int_equal(f->release_count, 0);
 	assert_int_equal(info(f).deflated_pages, 3);
 	assert_int_equal(info(f).inflated_pages, 0);
@@ -263,17 +205,17 @@ static void hostile_inflate_buffers_release_nothing(void **state)
 	send_pfns(f, 0, slot++, hole, sizeof(hole));
 	send_pfns(f, 0, slot++, top, sizeof(top));
 	/* Longer than the device takes: refused, not truncated. */
-	set_desc(f, 0, slot, DATA_GPA + 0x100000, sizeof(huge), 0, 0);
+	driver_set_desc(&f->driver, 0, slot, DATA_GPA + 0x100000, sizeof(huge),
+			0, 0);
 	memcpy(guest_memory_ptr(&f->mem, DATA_GPA + 0x100000, sizeof(huge)),
 	       huge, sizeof(huge));
-	offer(f, 0, (uint16_t)slot++);
-	notify(f, 0);
+	driver_offer_and_notify(&f->driver, 0, (uint16_t)slot++);
 
 	assert_int_equal(f->release_count, 0);
 	assert_int_equal(info(f).errors, 5);
 	assert_int_equal(info(f).inflated_pages, 0);
 	/* Each bad buffer was still returned, and the device goes on. */
-	assert_int_equal(used_idx(f, 0), 5);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 5);
 	assert_false(needs_reset(f));
 	send_pfns(f, 0, slot++, good, sizeof(good));
 	assert_int_equal(f->release_count, 1);
@@ -310,11 +252,10 @@ static void stats_are_kept_and_the_buffer_handed_back(void **state)
 
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
 	len = write_stats(f, DATA_GPA, tags, values, 3);
-	set_desc(f, q, 0, DATA_GPA, len, 0, 0);
-	offer(f, q, 0);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 0, DATA_GPA, len, 0, 0);
+	driver_offer_and_notify(&f->driver, q, 0);
 	/* Held: the device keeps the buffer until it wants new values. */
-	assert_int_equal(used_idx(f, q), 0);
+	assert_int_equal(driver_used_idx(&f->driver, q), 0);
 	i = info(f);
 	assert_true(i.stats_negotiated);
 	assert_int_equal(i.stats_valid,
@@ -326,25 +267,23 @@ static void stats_are_kept_and_the_buffer_handed_back(void **state)
 	assert_true(i.stats_updated_ns > 0);
 
 	virtio_balloon_request_stats(f->vdev);
-	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(driver_used_idx(&f->driver, q), 1);
 	virtio_balloon_request_stats(f->vdev); /* nothing held: no-op */
-	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(driver_used_idx(&f->driver, q), 1);
 
 	/* The driver refills it; a malformed length keeps the old values
 	 * but the buffer is still held and handed back. */
 	values[0] = 100 * MiB(1);
 	write_stats(f, DATA_GPA, tags, values, 3);
-	set_desc(f, q, 0, DATA_GPA, 15, 0, 0);
-	offer(f, q, 0);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 0, DATA_GPA, 15, 0, 0);
+	driver_offer_and_notify(&f->driver, q, 0);
 	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 123 * MiB(1));
 	assert_int_equal(info(f).errors, 1);
 	virtio_balloon_request_stats(f->vdev);
-	assert_int_equal(used_idx(f, q), 2);
+	assert_int_equal(driver_used_idx(&f->driver, q), 2);
 
-	set_desc(f, q, 0, DATA_GPA, len, 0, 0);
-	offer(f, q, 0);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 0, DATA_GPA, len, 0, 0);
+	driver_offer_and_notify(&f->driver, q, 0);
 	assert_int_equal(info(f).stats[VIRTIO_BALLOON_S_MEMFREE], 100 * MiB(1));
 	assert_string_equal(virtio_balloon_stat_name(VIRTIO_BALLOON_S_MEMFREE),
 			    "free-memory");
@@ -358,18 +297,14 @@ static void stats_timer_hands_the_buffer_back(void **state)
 	});
 	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
 	uint64_t value = 1;
-	struct timespec nap = {0, 20 * 1000 * 1000};
 
 	*state = f;
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
-	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
-		 0, 0);
-	offer(f, 2, 0);
-	notify(f, 2);
-	assert_int_equal(used_idx(f, 2), 0);
-	for (int i = 0; i < 250 && used_idx(f, 2) == 0; i++)
-		nanosleep(&nap, NULL);
-	assert_int_equal(used_idx(f, 2), 1);
+	driver_set_desc(&f->driver, 2, 0, DATA_GPA,
+			write_stats(f, DATA_GPA, &tag, &value, 1), 0, 0);
+	driver_offer_and_notify(&f->driver, 2, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 2), 0);
+	assert_true(driver_wait_used_idx(&f->driver, 2, 1));
 }
 
 static void stats_interval_changes_at_run_time(void **state)
@@ -379,7 +314,6 @@ static void stats_interval_changes_at_run_time(void **state)
 	struct virtio_device *without = virtio_balloon_create(&plain);
 	uint16_t tag = VIRTIO_BALLOON_S_MEMFREE;
 	uint64_t value = 1;
-	struct timespec nap = {0, 20 * 1000 * 1000};
 
 	assert_non_null(without);
 	assert_int_equal(virtio_balloon_set_stats_interval(without, 1),
@@ -390,15 +324,12 @@ static void stats_interval_changes_at_run_time(void **state)
 
 	/* Held for an hour, then the interval drops to 1 s: handed back. */
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
-	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
-		 0, 0);
-	offer(f, 2, 0);
-	notify(f, 2);
+	driver_set_desc(&f->driver, 2, 0, DATA_GPA,
+			write_stats(f, DATA_GPA, &tag, &value, 1), 0, 0);
+	driver_offer_and_notify(&f->driver, 2, 0);
 	assert_int_equal(virtio_balloon_set_stats_interval(f->vdev, 1), 0);
 	assert_int_equal(info(f).stats_interval_s, 1);
-	for (int i = 0; i < 250 && used_idx(f, 2) == 0; i++)
-		nanosleep(&nap, NULL);
-	assert_int_equal(used_idx(f, 2), 1);
+	assert_true(driver_wait_used_idx(&f->driver, 2, 1));
 }
 
 static void reporting_releases_whole_pages_inside_ranges(void **state)
@@ -409,17 +340,17 @@ static void reporting_releases_whole_pages_inside_ranges(void **state)
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
 	assert_true(info(f).reporting_negotiated);
 	assert_false(info(f).stats_negotiated);
-	set_desc(f, q, 0, MiB(2), MiB(2),
-		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, q, 0, MiB(2), MiB(2),
+			VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
 	/* Unaligned: only the one whole page inside is released. */
-	set_desc(f, q, 1, MiB(3) + 0x800, 0x2000,
-		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
+	driver_set_desc(&f->driver, q, 1, MiB(3) + 0x800, 0x2000,
+			VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2);
 	/* No whole page inside: nothing. */
-	set_desc(f, q, 2, MiB(4) + 0x100, 0x100, VRING_DESC_F_WRITE, 0);
-	offer(f, q, 0);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 2, MiB(4) + 0x100, 0x100,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, q, 0);
 
-	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(driver_used_idx(&f->driver, q), 1);
 	assert_int_equal(f->release_count, 2);
 	assert_int_equal(f->released[0].gpa, MiB(2));
 	assert_int_equal(f->released[0].len, MiB(2));
@@ -430,10 +361,10 @@ static void reporting_releases_whole_pages_inside_ranges(void **state)
 
 	/* Queue 3 exists (statistics were offered) but has no role without
 	 * them: its buffers are returned untouched and counted as errors. */
-	set_desc(f, 3, 0, MiB(8), MiB(2), VRING_DESC_F_WRITE, 0);
-	offer(f, 3, 0);
-	notify(f, 3);
-	assert_int_equal(used_idx(f, 3), 1);
+	driver_set_desc(&f->driver, 3, 0, MiB(8), MiB(2), VRING_DESC_F_WRITE,
+			0);
+	driver_offer_and_notify(&f->driver, 3, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 3), 1);
 	assert_int_equal(f->release_count, 2);
 	assert_int_equal(info(f).errors, 1);
 	assert_false(needs_reset(f));
@@ -455,11 +386,11 @@ static void hugetlb_ram_releases_only_whole_huge_pages(void **state)
 	assert_int_equal(info(f).inflated_pages, 3);
 	assert_int_equal(info(f).released_bytes, 0);
 
-	set_desc(f, q, 0, MiB(2) + PAGE, MiB(4),
-		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
-	set_desc(f, q, 1, MiB(8), MiB(2), VRING_DESC_F_WRITE, 0);
-	offer(f, q, 0);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 0, MiB(2) + PAGE, MiB(4),
+			VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, q, 1, MiB(8), MiB(2), VRING_DESC_F_WRITE,
+			0);
+	driver_offer_and_notify(&f->driver, q, 0);
 	assert_int_equal(f->release_count, 2);
 	assert_int_equal(f->released[0].gpa, MiB(4));
 	assert_int_equal(f->released[0].len, MiB(2));
@@ -476,9 +407,9 @@ static void reporting_follows_stats_when_both_are_negotiated(void **state)
 	bring_up(f,
 		 (1ULL << VIRTIO_BALLOON_F_STATS_VQ) |
 			 (1ULL << VIRTIO_BALLOON_F_REPORTING));
-	set_desc(f, 3, 0, MiB(2), MiB(2), VRING_DESC_F_WRITE, 0);
-	offer(f, 3, 0);
-	notify(f, 3);
+	driver_set_desc(&f->driver, 3, 0, MiB(2), MiB(2), VRING_DESC_F_WRITE,
+			0);
+	driver_offer_and_notify(&f->driver, 3, 0);
 	assert_int_equal(f->release_count, 1);
 	assert_int_equal(info(f).reported_bytes, MiB(2));
 }
@@ -489,14 +420,13 @@ static void reported_range_outside_ram_releases_nothing(void **state)
 
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
 	/* Runs from the last low page into the MMIO hole. */
-	set_desc(f, 2, 0, LAYOUT_MMIO_HOLE_START - PAGE, 2 * PAGE,
-		 VRING_DESC_F_WRITE, 0);
-	offer(f, 2, 0);
-	notify(f, 2);
+	driver_set_desc(&f->driver, 2, 0, LAYOUT_MMIO_HOLE_START - PAGE,
+			2 * PAGE, VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 2, 0);
 	assert_int_equal(f->release_count, 0);
 	assert_true(needs_reset(f));
 	/* Broken until reset: nothing more is served. */
-	notify(f, 2);
+	driver_notify(&f->driver, 2);
 	assert_int_equal(f->release_count, 0);
 }
 
@@ -505,9 +435,9 @@ static void reported_range_wrapping_around_releases_nothing(void **state)
 	struct fixture *f = *state;
 
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_REPORTING);
-	set_desc(f, 2, 0, 0xfffffffffffff000ULL, 0x2000, VRING_DESC_F_WRITE, 0);
-	offer(f, 2, 0);
-	notify(f, 2);
+	driver_set_desc(&f->driver, 2, 0, 0xfffffffffffff000ULL, 0x2000,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 2, 0);
 	assert_int_equal(f->release_count, 0);
 	assert_true(needs_reset(f));
 }
@@ -591,17 +521,16 @@ static void reset_drops_the_held_stats_buffer(void **state)
 	uint32_t actual = 77;
 
 	bring_up(f, 1ULL << VIRTIO_BALLOON_F_STATS_VQ);
-	set_desc(f, 2, 0, DATA_GPA, write_stats(f, DATA_GPA, &tag, &value, 1),
-		 0, 0);
-	offer(f, 2, 0);
-	notify(f, 2);
+	driver_set_desc(&f->driver, 2, 0, DATA_GPA,
+			write_stats(f, DATA_GPA, &tag, &value, 1), 0, 0);
+	driver_offer_and_notify(&f->driver, 2, 0);
 	pthread_mutex_lock(&f->vdev->lock);
 	virtio_device_config_write(f->vdev, 4, &actual, 4);
 	virtio_device_write_status(f->vdev, 0);
 	pthread_mutex_unlock(&f->vdev->lock);
 	/* No buffer held any more: asking for stats touches no ring. */
 	virtio_balloon_request_stats(f->vdev);
-	assert_int_equal(used_idx(f, 2), 0);
+	assert_int_equal(driver_used_idx(&f->driver, 2), 0);
 	assert_int_equal(info(f).actual_bytes, 0);
 	/* The host's target survives the driver's reset. */
 	assert_int_equal(info(f).target_bytes, MiB(32));
@@ -632,18 +561,16 @@ static void send_cmd(struct fixture *f, unsigned q, unsigned slot, uint32_t cmd)
 	uint64_t gpa = CMD_GPA + 8ULL * slot;
 
 	memcpy(guest_memory_ptr(&f->mem, gpa, 4), &cmd, 4);
-	set_desc(f, q, slot, gpa, 4, 0, 0);
-	offer(f, q, (uint16_t)slot);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, slot, gpa, 4, 0, 0);
+	driver_offer_and_notify(&f->driver, q, (uint16_t)slot);
 }
 
 /* One free block: a device-writable buffer. */
 static void send_block(struct fixture *f, unsigned q, unsigned slot,
 		       uint64_t gpa, uint32_t len)
 {
-	set_desc(f, q, slot, gpa, len, VRING_DESC_F_WRITE, 0);
-	offer(f, q, (uint16_t)slot);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, slot, gpa, len, VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, q, (uint16_t)slot);
 }
 
 static struct virtio_balloon_hint_status hint_status(struct fixture *f)
@@ -668,7 +595,7 @@ static void hinting_run_releases_blocks_and_acknowledges_stop(void **state)
 
 	/* A block before any run: the guest owns it, nothing released. */
 	send_block(f, q, 0, MiB(8), MiB(4));
-	assert_int_equal(used_idx(f, q), 1);
+	assert_int_equal(driver_used_idx(&f->driver, q), 1);
 	assert_int_equal(f->release_count, 0);
 
 	generation = f->vdev->config_generation;
@@ -705,7 +632,7 @@ static void hinting_run_releases_blocks_and_acknowledges_stop(void **state)
 	/* After DONE the guest uses its blocks again: none released. */
 	send_block(f, q, 6, MiB(24), MiB(4));
 	assert_int_equal(f->release_count, 2);
-	assert_int_equal(used_idx(f, q), 7);
+	assert_int_equal(driver_used_idx(&f->driver, q), 7);
 	assert_int_equal(info(f).errors, 0);
 	assert_false(needs_reset(f));
 }
@@ -754,12 +681,11 @@ static void hostile_hint_buffers_release_nothing(void **state)
 	assert_int_equal(virtio_balloon_hint_start(f->vdev, true), 0);
 	/* Command ids of 3 and 8 bytes: not ids, counted, ignored. */
 	memcpy(guest_memory_ptr(&f->mem, CMD_GPA, 4), &cmd, 4);
-	set_desc(f, q, 0, CMD_GPA, 3, 0, 0);
-	offer(f, q, 0);
+	driver_set_desc(&f->driver, q, 0, CMD_GPA, 3, 0, 0);
+	driver_offer(&f->driver, q, 0);
 	memcpy(guest_memory_ptr(&f->mem, CMD_GPA + 8, 8), &eight, 8);
-	set_desc(f, q, 1, CMD_GPA + 8, 8, 0, 0);
-	offer(f, q, 1);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 1, CMD_GPA + 8, 8, 0, 0);
+	driver_offer_and_notify(&f->driver, q, 1);
 	assert_int_equal(info(f).errors, 2);
 	assert_false(hint_status(f).guest_cmd_valid);
 	send_block(f, q, 2, MiB(8), MiB(4));
@@ -781,13 +707,13 @@ static void hostile_hint_buffers_release_nothing(void **state)
 	 * in the same chain. A block with no whole page releases nothing. */
 	cmd = 2;
 	memcpy(guest_memory_ptr(&f->mem, CMD_GPA, 4), &cmd, 4);
-	set_desc(f, q, 3, CMD_GPA, 2, VRING_DESC_F_NEXT, 4);
-	set_desc(f, q, 4, CMD_GPA + 2, 2, VRING_DESC_F_NEXT, 5);
-	set_desc(f, q, 5, MiB(8) + 1, PAGE,
-		 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 6);
-	set_desc(f, q, 6, MiB(12), MiB(1), VRING_DESC_F_WRITE, 0);
-	offer(f, q, 3);
-	notify(f, q);
+	driver_set_desc(&f->driver, q, 3, CMD_GPA, 2, VRING_DESC_F_NEXT, 4);
+	driver_set_desc(&f->driver, q, 4, CMD_GPA + 2, 2, VRING_DESC_F_NEXT, 5);
+	driver_set_desc(&f->driver, q, 5, MiB(8) + 1, PAGE,
+			VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 6);
+	driver_set_desc(&f->driver, q, 6, MiB(12), MiB(1), VRING_DESC_F_WRITE,
+			0);
+	driver_offer_and_notify(&f->driver, q, 3);
 	assert_int_equal(hint_status(f).guest_cmd, 2);
 	assert_int_equal(f->release_count, 1);
 	assert_int_equal(f->released[0].gpa, MiB(12));

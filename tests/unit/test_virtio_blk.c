@@ -25,11 +25,10 @@
 #include "arch/x86/layout.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_blk.h"
+#include "unit/virtio_test_driver.h"
 
 #define QSIZE 64
-#define DESC_GPA 0x10000ULL
-#define AVAIL_GPA 0x11000ULL
-#define USED_GPA 0x12000ULL
+#define RING_GPA 0x10000ULL
 #define HDR_GPA 0x20000ULL /* 16-byte headers, one per descriptor slot */
 #define STATUS_GPA 0x30000ULL /* one status byte per slot */
 #define DATA_GPA 0x100000ULL /* 64 KiB of data per slot */
@@ -39,8 +38,7 @@ struct fixture {
 	char path[64];
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	uint16_t avail_idx, used_seen;
-	unsigned next_desc;
+	struct test_driver driver;
 	enum block_engine engine;
 	const struct rate_limiter_config *limit; /* NULL: none */
 };
@@ -79,40 +77,17 @@ static void start_device_with(struct fixture *f, bool readonly, bool event_idx)
 		.engine = f->engine,
 		.rate_limiter = f->limit,
 	};
-	struct virtio_device *vdev;
 	uint64_t features;
 
 	assert_int_equal(virtio_blk_create(&opts, &f->vdev, &err), 0);
-	vdev = f->vdev;
-	vdev->transport = &fake_transport;
-	assert_int_equal(virtio_device_start(vdev, &f->mem), 0);
-
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(
-		vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	features = vdev->device_features;
+	f->vdev->transport = &fake_transport;
+	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
+	driver_lay_out_queue(&f->driver, 0, RING_GPA, QSIZE);
+	features = f->vdev->device_features;
 	if (!event_idx)
 		features &= ~(1ULL << VIRTIO_RING_F_EVENT_IDX);
-	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
-	virtio_device_write_driver_features(vdev, 1,
-					    (uint32_t)(features >> 32));
-	virtio_device_write_status(vdev,
-				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK);
-	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
-	vdev->queues[0].size = QSIZE;
-	vdev->queues[0].desc_gpa = DESC_GPA;
-	vdev->queues[0].avail_gpa = AVAIL_GPA;
-	vdev->queues[0].used_gpa = USED_GPA;
-	virtio_device_enable_queue(vdev, 0);
-	virtio_device_write_status(vdev,
-				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK |
-					   VIRTIO_CONFIG_S_DRIVER_OK);
-	assert_false(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	pthread_mutex_unlock(&vdev->lock);
+	driver_bring_up(&f->driver, features);
 }
 
 static void start_device(struct fixture *f, bool readonly)
@@ -153,59 +128,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void set_desc(struct fixture *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct vring_desc *d = gpa(f, DESC_GPA + 16ULL * i, 16);
-
-	*d = (struct vring_desc){addr, len, flags, next};
-}
-
-static void offer(struct fixture *f, uint16_t head)
-{
-	uint16_t *avail = gpa(f, AVAIL_GPA, 4 + 2 * QSIZE);
-
-	avail[2 + f->avail_idx % QSIZE] = head;
-	f->avail_idx++;
-	__atomic_store_n(&avail[1], f->avail_idx, __ATOMIC_RELEASE);
-}
-
-static void kick(struct fixture *f)
-{
-	virtio_device_kick(f->vdev, 0);
-}
-
-static uint16_t used_idx(struct fixture *f)
-{
-	uint16_t *idx = gpa(f, USED_GPA + 2, 2);
-
-	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
-}
-
-/* Waits until `count` more chains were used; returns false on timeout. */
-static bool wait_used(struct fixture *f, uint16_t count)
-{
-	for (int i = 0; i < 5000; i++) {
-		if ((uint16_t)(used_idx(f) - f->used_seen) >= count) {
-			f->used_seen += count;
-			return true;
-		}
-		usleep(1000);
-	}
-	return false;
-}
-
 static uint32_t used_len_of(struct fixture *f, uint16_t head)
 {
-	uint32_t *e = gpa(f, USED_GPA + 4, 8ULL * QSIZE);
-	uint16_t idx = used_idx(f);
+	uint16_t idx = driver_used_idx(&f->driver, 0);
+	uint32_t id, len;
 
 	/* newest first: a head comes back many times */
 	for (int i = 1; i <= QSIZE; i++) {
-		unsigned at = (uint16_t)(idx - i) % QSIZE;
-
-		if (e[2 * at] == head)
-			return e[2 * at + 1];
+		driver_used_elem(&f->driver, 0, (uint16_t)(idx - i), &id, &len);
+		if (id == head)
+			return len;
 	}
 	fail_msg("head %u not in the used ring", head);
 	return 0;
@@ -216,30 +148,29 @@ static uint32_t used_len_of(struct fixture *f, uint16_t head)
 static uint16_t request(struct fixture *f, unsigned slot, uint32_t type,
 			uint64_t sector, uint32_t data_len, bool data_writable)
 {
+	struct test_driver *d = &f->driver;
 	uint16_t head = (uint16_t)(slot * 3);
 	struct virtio_blk_outhdr *hdr = gpa(f, HDR_GPA + 16ULL * slot, 16);
 	uint8_t *status = gpa(f, STATUS_GPA + slot, 1);
+	uint16_t data_flags =
+		VRING_DESC_F_NEXT | (data_writable ? VRING_DESC_F_WRITE : 0);
 
 	hdr->type = type;
 	hdr->ioprio = 0;
 	hdr->sector = sector;
 	*status = 0xff;
 	if (data_len) {
-		set_desc(f, head, HDR_GPA + 16ULL * slot, 16, VRING_DESC_F_NEXT,
-			 head + 1);
-		set_desc(f, head + 1, DATA_GPA + 0x10000ULL * slot, data_len,
-			 VRING_DESC_F_NEXT |
-				 (data_writable ? VRING_DESC_F_WRITE : 0),
-			 head + 2);
-		set_desc(f, head + 2, STATUS_GPA + slot, 1, VRING_DESC_F_WRITE,
-			 0);
+		driver_set_desc(d, 0, head, HDR_GPA + 16ULL * slot, 16,
+				VRING_DESC_F_NEXT, head + 1);
+		driver_set_desc(d, 0, head + 1, DATA_GPA + 0x10000ULL * slot,
+				data_len, data_flags, head + 2);
 	} else {
-		set_desc(f, head, HDR_GPA + 16ULL * slot, 16, VRING_DESC_F_NEXT,
-			 head + 2);
-		set_desc(f, head + 2, STATUS_GPA + slot, 1, VRING_DESC_F_WRITE,
-			 0);
+		driver_set_desc(d, 0, head, HDR_GPA + 16ULL * slot, 16,
+				VRING_DESC_F_NEXT, head + 2);
 	}
-	offer(f, head);
+	driver_set_desc(d, 0, head + 2, STATUS_GPA + slot, 1,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer(d, 0, head);
 	return head;
 }
 
@@ -283,23 +214,23 @@ static void many_writes_in_flight_then_read_back(void **state)
 		memset(slot_data(f, i), 'a' + (int)i, 8192);
 		request(f, i, VIRTIO_BLK_T_OUT, 16ULL * i, 8192, false);
 	}
-	kick(f);
-	assert_true(wait_used(f, (uint16_t)n));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, (uint16_t)n));
 	for (unsigned i = 0; i < n; i++) {
 		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
 		assert_int_equal(used_len_of(f, (uint16_t)(i * 3)), 1);
 	}
 	/* flush, then read every block back into other buffers */
 	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
 	for (unsigned i = 0; i < n; i++) {
 		memset(slot_data(f, i), 0, 8192);
 		request(f, i, VIRTIO_BLK_T_IN, 16ULL * i, 8192, true);
 	}
-	kick(f);
-	assert_true(wait_used(f, (uint16_t)n));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, (uint16_t)n));
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *data = slot_data(f, i);
 
@@ -332,9 +263,9 @@ static void rate_limited_requests_wait_in_the_ring(void **state)
 	start = now_ms();
 	for (unsigned i = 0; i < 8; i++)
 		request(f, i, VIRTIO_BLK_T_OUT, 128ULL * i, 32 << 10, false);
-	kick(f);
-	assert_true(wait_used(f, 2));
-	assert_true(wait_used(f, 6));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 2));
+	assert_true(driver_wait_used(&f->driver, 0, 6));
 	took = now_ms() - start;
 	assert_true(took >= 280);
 	assert_true(took < 3000);
@@ -355,12 +286,12 @@ static void an_oversized_request_is_served_then_paid_for(void **state)
 	start_device(f, false);
 	start = now_ms();
 	request(f, 0, VIRTIO_BLK_T_IN, 0, 64 << 10, true);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	assert_true(now_ms() - start < 250);
 	request(f, 1, VIRTIO_BLK_T_IN, 0, 512, true);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	/* 48 KiB owed at 16 KiB per 100 ms */
 	assert_true(now_ms() - start >= 280);
 }
@@ -376,17 +307,18 @@ static void an_update_frees_a_throttled_queue(void **state)
 	start_device(f, false);
 	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
 	request(f, 1, VIRTIO_BLK_T_FLUSH, 0, 0, false);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	usleep(50000);
-	assert_int_equal(used_idx(f), 1); /* the second waits 100 s */
+	/* the second waits 100 s */
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	pthread_mutex_lock(&f->vdev->lock);
 	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 0, &off),
 			 0);
 	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 1, &off),
 			 -ENOENT);
 	pthread_mutex_unlock(&f->vdev->lock);
-	assert_true(wait_used(f, 1));
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 }
 
 /* The device's state carries its limiter (Firecracker's persisted
@@ -436,10 +368,10 @@ static void get_id_and_unknown_and_out_of_range(void **state)
 	request(f, 2, VIRTIO_BLK_T_IN, IMAGE_SIZE / 512, 512, true);
 	request(f, 3, VIRTIO_BLK_T_OUT, UINT64_MAX / 256, 512, false);
 	/* a header alone: no status byte to answer in */
-	set_desc(f, 12, HDR_GPA, 16, 0, 0);
-	offer(f, 12);
-	kick(f);
-	assert_true(wait_used(f, 5));
+	driver_set_desc(&f->driver, 0, 12, HDR_GPA, 16, 0, 0);
+	driver_offer(&f->driver, 0, 12);
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 5));
 	assert_int_equal(used_len_of(f, 12), 0);
 	assert_int_equal(atomic_load(&f->vdev->stats.errors), 4);
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
@@ -460,8 +392,8 @@ static void write_zeroes_and_discard_reach_the_image(void **state)
 	start_device(f, false);
 	memset(slot_data(f, 0), 0x5a, 65536);
 	request(f, 0, VIRTIO_BLK_T_OUT, 0, 65536, false);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	/* segments: zero sectors 8..15, discard 64..127 */
 	seg = slot_data(f, 1);
 	memset(seg, 0, 16);
@@ -473,8 +405,8 @@ static void write_zeroes_and_discard_reach_the_image(void **state)
 	*(uint64_t *)seg = 64;
 	*(uint32_t *)(seg + 8) = 64;
 	request(f, 2, VIRTIO_BLK_T_DISCARD, 0, 16, false);
-	kick(f);
-	assert_true(wait_used(f, 2));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 2));
 	assert_int_equal(slot_status(f, 1), VIRTIO_BLK_S_OK);
 	assert_int_equal(slot_status(f, 2), VIRTIO_BLK_S_OK);
 	fd = open(f->path, O_RDONLY);
@@ -552,8 +484,8 @@ static void probe_the_end(struct fixture *f, uint64_t sectors, uint8_t last)
 	*(uint64_t *)seg = sectors;
 	*(uint32_t *)(seg + 8) = 1;
 	request(f, 5, VIRTIO_BLK_T_DISCARD, 0, 16, false);
-	kick(f);
-	assert_true(wait_used(f, 6));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 6));
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
 	for (unsigned i = 1; i < 6; i++)
 		assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_IOERR);
@@ -579,8 +511,8 @@ static void odd_sized_image_ends_at_its_last_whole_sector(void **state)
 			request(f, i, VIRTIO_BLK_T_OUT,
 				(round * 16 + i) * 128ULL, 65536, false);
 		}
-		kick(f);
-		assert_true(wait_used(f, 16));
+		driver_kick(&f->driver, 0);
+		assert_true(driver_wait_used(&f->driver, 0, 16));
 		for (unsigned i = 0; i < 16; i++)
 			assert_int_equal(slot_status(f, i), VIRTIO_BLK_S_OK);
 	}
@@ -612,8 +544,8 @@ static void readonly_disk_fails_writes_and_keeps_going(void **state)
 	memset(slot_data(f, 0), 0x77, 512);
 	request(f, 0, VIRTIO_BLK_T_OUT, 0, 512, false);
 	request(f, 1, VIRTIO_BLK_T_IN, 0, 512, true);
-	kick(f);
-	assert_true(wait_used(f, 2));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 2));
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(slot_status(f, 1), VIRTIO_BLK_S_OK);
 	fd = open(f->path, O_RDONLY);
@@ -627,23 +559,23 @@ static void readonly_disk_fails_writes_and_keeps_going(void **state)
 static void event_idx_driver_keeps_getting_answers(void **state)
 {
 	struct fixture *f = *state;
-	uint16_t *avail_event = gpa(f, USED_GPA + 4 + 8ULL * QSIZE, 2);
+	struct test_driver_queue *dq = &f->driver.queues[0];
 	int kicks = 0;
 
 	start_device_with(f, false, true);
 	for (unsigned round = 0; round < 40; round++) {
-		uint16_t old = f->avail_idx;
+		uint16_t old = dq->avail_idx;
 		uint16_t event;
 
 		request(f, round % 8, VIRTIO_BLK_T_FLUSH, 0, 0, false);
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		event = __atomic_load_n(avail_event, __ATOMIC_ACQUIRE);
-		if ((uint16_t)(f->avail_idx - event - 1) <
-		    (uint16_t)(f->avail_idx - old)) {
-			kick(f);
+		event = driver_avail_event(&f->driver, 0);
+		if ((uint16_t)(dq->avail_idx - event - 1) <
+		    (uint16_t)(dq->avail_idx - old)) {
+			driver_kick(&f->driver, 0);
 			kicks++;
 		}
-		if (!wait_used(f, 1))
+		if (!driver_wait_used(&f->driver, 0, 1))
 			fail_msg("round %u: no answer (avail_event %u, kicks "
 				 "%d)",
 				 round, event, kicks);
@@ -657,8 +589,8 @@ static void broken_ring_sets_needs_reset(void **state)
 	struct fixture *f = *state;
 
 	start_device(f, false);
-	offer(f, QSIZE + 5); /* a head outside the table */
-	kick(f);
+	driver_offer(&f->driver, 0, QSIZE + 5); /* a head outside the table */
+	driver_kick(&f->driver, 0);
 	for (int i = 0; i < 2000; i++) {
 		pthread_mutex_lock(&f->vdev->lock);
 		uint8_t status = f->vdev->status;
@@ -678,21 +610,19 @@ static void reset_with_requests_in_flight(void **state)
 	start_device(f, false);
 	for (unsigned i = 0; i < 16; i++)
 		request(f, i, VIRTIO_BLK_T_OUT, 128ULL * i, 65536, false);
-	kick(f);
+	driver_kick(&f->driver, 0);
 	usleep(1000);
 	pthread_mutex_lock(&f->vdev->lock);
 	virtio_device_write_status(f->vdev, 0);
 	assert_int_equal(f->vdev->status, 0);
 	pthread_mutex_unlock(&f->vdev->lock);
-	/* and it comes back */
+	/* and it comes back (on rings laid out afresh) */
 	virtio_device_destroy(f->vdev);
 	f->vdev = NULL;
-	f->avail_idx = f->used_seen = 0;
-	memset(gpa(f, DESC_GPA, 0x3000), 0, 0x3000);
 	start_device(f, false);
 	request(f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, false);
-	kick(f);
-	assert_true(wait_used(f, 1));
+	driver_kick(&f->driver, 0);
+	assert_true(driver_wait_used(&f->driver, 0, 1));
 	assert_int_equal(slot_status(f, 0), VIRTIO_BLK_S_OK);
 }
 
@@ -723,13 +653,13 @@ static void reads_in_flight_each_answered_once(void **state)
 {
 	struct fixture *f = *state;
 	const unsigned n = 20, blocks = IMAGE_SIZE / 65536;
-	uint32_t *used = gpa(f, USED_GPA + 4, 8ULL * QSIZE);
+	struct test_driver_queue *dq = &f->driver.queues[0];
 
 	fill_image_blocks(f, blocks);
 	start_device(f, false);
 	for (unsigned round = 0; round < 30; round++) {
 		unsigned seen[20] = {0};
-		uint16_t first = f->used_seen;
+		uint16_t first = dq->used_seen;
 
 		for (unsigned i = 0; i < n; i++) {
 			unsigned b = (round * n + i) % blocks;
@@ -737,18 +667,19 @@ static void reads_in_flight_each_answered_once(void **state)
 			memset(slot_data(f, i), 0, 65536);
 			request(f, i, VIRTIO_BLK_T_IN, 128ULL * b, 65536, true);
 		}
-		kick(f);
-		assert_true(wait_used(f, (uint16_t)n));
+		driver_kick(&f->driver, 0);
+		assert_true(driver_wait_used(&f->driver, 0, (uint16_t)n));
 		/* Nothing more than this round's answers. */
 		usleep(2000);
-		assert_int_equal(used_idx(f), f->used_seen);
+		assert_int_equal(driver_used_idx(&f->driver, 0), dq->used_seen);
 		for (unsigned k = 0; k < n; k++) {
-			unsigned at = (uint16_t)(first + k) % QSIZE;
-			uint32_t head = used[2 * at];
+			uint32_t head, len;
 
+			driver_used_elem(&f->driver, 0, (uint16_t)(first + k),
+					 &head, &len);
 			assert_true(head % 3 == 0 && head / 3 < n);
 			seen[head / 3]++;
-			assert_int_equal(used[2 * at + 1], 65537);
+			assert_int_equal(len, 65537);
 		}
 		for (unsigned i = 0; i < n; i++) {
 			uint8_t want = block_byte((round * n + i) % blocks);
@@ -776,18 +707,18 @@ static void reset_leaves_no_write_behind(void **state)
 	start_device(f, false);
 	for (unsigned i = 0; i < n; i++)
 		request(f, i, VIRTIO_BLK_T_IN, 128ULL * i, 65536, true);
-	kick(f);
+	driver_kick(&f->driver, 0);
 	usleep(500);
 	pthread_mutex_lock(&f->vdev->lock);
 	virtio_device_write_status(f->vdev, 0);
 	pthread_mutex_unlock(&f->vdev->lock);
-	used_after = used_idx(f);
+	used_after = driver_used_idx(&f->driver, 0);
 	for (unsigned i = 0; i < n; i++) {
 		memset(slot_data(f, i), 0xee, 65536);
 		*(uint8_t *)gpa(f, STATUS_GPA + i, 1) = 0xee;
 	}
 	usleep(20000);
-	assert_int_equal(used_idx(f), used_after);
+	assert_int_equal(driver_used_idx(&f->driver, 0), used_after);
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *data = slot_data(f, i);
 

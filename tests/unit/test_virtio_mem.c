@@ -25,6 +25,7 @@
 #include "config/memory_hotplug_json.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_mem.h"
+#include "unit/virtio_test_driver.h"
 
 #define QSIZE 16
 #define RING_GPA 0x100000ULL
@@ -37,20 +38,13 @@
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	uint16_t avail_idx;
+	struct test_driver driver;
 	int slot_calls;
 	bool slot_present[2];
 	int release_calls;
 	uint64_t released;
 	uint8_t *last_release;
 	bool fail_slots;
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
 };
 
 static int record_slot(void *opaque, uint32_t slot, bool present)
@@ -98,6 +92,8 @@ static struct fixture *create(void)
 	assert_non_null(f->vdev);
 	virtio_mem_set_release(f->vdev, record_release, f);
 	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
+	driver_lay_out_queue(&f->driver, 0, RING_GPA, QSIZE);
 	return f;
 }
 
@@ -120,74 +116,22 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint8_t negotiate(struct fixture *f, uint32_t features)
-{
-	struct virtio_device *vdev = f->vdev;
-	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+#define FEATURES                                                               \
+	((1ULL << VIRTIO_F_VERSION_1) |                                        \
+	 (1ULL << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE))
 
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(vdev, 0);
-	virtio_device_write_status(vdev, status);
-	virtio_device_write_driver_features(vdev, 0, features);
-	virtio_device_write_driver_features(vdev, 1, 1); /* VERSION_1 */
-	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_FEATURES_OK);
-	status = vdev->status;
-	pthread_mutex_unlock(&vdev->lock);
-	return status;
+/* Negotiation from a reset device; returns the status it shows then. */
+static uint8_t negotiate(struct fixture *f, uint64_t features)
+{
+	pthread_mutex_lock(&f->vdev->lock);
+	virtio_device_write_status(f->vdev, 0);
+	pthread_mutex_unlock(&f->vdev->lock);
+	return driver_negotiate(&f->driver, features);
 }
 
 static void bring_up(struct fixture *f)
 {
-	struct virtio_device *vdev = f->vdev;
-	uint8_t status =
-		negotiate(f, 1u << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE);
-
-	assert_true(status & VIRTIO_CONFIG_S_FEATURES_OK);
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
-	vdev->queues[0].size = QSIZE;
-	vdev->queues[0].desc_gpa = RING_GPA;
-	vdev->queues[0].avail_gpa = RING_GPA + 0x1000;
-	vdev->queues[0].used_gpa = RING_GPA + 0x2000;
-	virtio_device_enable_queue(vdev, 0);
-	assert_true(vdev->queues[0].enabled);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-static void set_desc(struct fixture *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct desc *d = guest_memory_ptr(&f->mem, RING_GPA + 16ULL * i, 16);
-
-	*d = (struct desc){addr, len, flags, next};
-}
-
-static void offer_and_notify(struct fixture *f, uint16_t head)
-{
-	uint16_t *avail =
-		guest_memory_ptr(&f->mem, RING_GPA + 0x1000, 4 + 2 * QSIZE);
-
-	avail[2 + f->avail_idx % QSIZE] = head;
-	__atomic_store_n(&avail[1], ++f->avail_idx, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&f->vdev->lock);
-	f->vdev->ops->queue_notify(f->vdev, 0);
-	pthread_mutex_unlock(&f->vdev->lock);
-}
-
-static uint16_t used_idx(struct fixture *f)
-{
-	uint16_t *idx = guest_memory_ptr(&f->mem, RING_GPA + 0x2002, 2);
-
-	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
-}
-
-static uint32_t used_len(struct fixture *f)
-{
-	uint32_t *elem = guest_memory_ptr(
-		&f->mem, RING_GPA + 0x2004 + 8 * ((used_idx(f) - 1) % QSIZE),
-		8);
-
-	return elem[1];
+	driver_bring_up_queues_last(&f->driver, FEATURES);
 }
 
 static struct virtio_mem_resp *response(struct fixture *f)
@@ -202,19 +146,22 @@ static uint16_t request(struct fixture *f, uint16_t type, uint64_t addr,
 {
 	struct virtio_mem_req *req =
 		guest_memory_ptr(&f->mem, DATA_GPA, sizeof(*req));
-	uint16_t before = used_idx(f);
+	uint16_t before = driver_used_idx(&f->driver, 0);
 
 	memset(req, 0, sizeof(*req));
 	req->type = type;
 	req->u.plug.addr = addr;
 	req->u.plug.nb_blocks = nb;
 	memset(response(f), 0xee, sizeof(struct virtio_mem_resp));
-	set_desc(f, 0, DATA_GPA, sizeof(*req), VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA + 0x100, sizeof(struct virtio_mem_resp),
-		 VRING_DESC_F_WRITE, 0);
-	offer_and_notify(f, 0);
-	assert_int_equal(used_idx(f), (uint16_t)(before + 1));
-	assert_int_equal(used_len(f), sizeof(struct virtio_mem_resp));
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, sizeof(*req),
+			VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, 0, 1, DATA_GPA + 0x100,
+			sizeof(struct virtio_mem_resp), VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 0),
+			 (uint16_t)(before + 1));
+	assert_int_equal(driver_last_used_len(&f->driver, 0),
+			 sizeof(struct virtio_mem_resp));
 	if (state)
 		*state = response(f)->u.state.state;
 	return response(f)->type;
@@ -259,9 +206,9 @@ static void a_driver_without_unplugged_inaccessible_is_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_false(negotiate(f, 0) & VIRTIO_CONFIG_S_FEATURES_OK);
-	assert_true(negotiate(f, 1u << VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE) &
-		    VIRTIO_CONFIG_S_FEATURES_OK);
+	assert_false(negotiate(f, 1ULL << VIRTIO_F_VERSION_1) &
+		     VIRTIO_CONFIG_S_FEATURES_OK);
+	assert_true(negotiate(f, FEATURES) & VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
 static void plug_stays_within_the_requested_size(void **state)
@@ -348,17 +295,18 @@ static void hostile_requests_are_errors(void **state)
 	assert_int_equal(config(f).plugged_size, 0);
 	assert_int_equal(f->slot_calls, 0);
 	/* A request shorter than its fields. */
-	set_desc(f, 0, DATA_GPA, 8, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA + 0x100, 10, VRING_DESC_F_WRITE, 0);
-	offer_and_notify(f, 0);
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, 8, VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, 0, 1, DATA_GPA + 0x100, 10,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
 	assert_int_equal(response(f)->type, VIRTIO_MEM_RESP_ERROR);
 	/* No room for the answer: handed back with nothing written. */
-	set_desc(f, 0, DATA_GPA, 24, 0, 0);
-	offer_and_notify(f, 0);
-	assert_int_equal(used_len(f), 0);
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, 24, 0, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
+	assert_int_equal(driver_last_used_len(&f->driver, 0), 0);
 	/* A descriptor outside guest memory breaks the ring: NEEDS_RESET. */
-	set_desc(f, 0, GiB(2), 24, VRING_DESC_F_NEXT, 1);
-	offer_and_notify(f, 0);
+	driver_set_desc(&f->driver, 0, 0, GiB(2), 24, VRING_DESC_F_NEXT, 1);
+	driver_offer_and_notify(&f->driver, 0, 0);
 	assert_true(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 

@@ -34,6 +34,7 @@
 #include "arch/x86/layout.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_net.h"
+#include "unit/virtio_test_driver.h"
 
 #define TAP_NAME "ternvn0"
 #define QSIZE 16
@@ -50,24 +51,18 @@
 	 F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |               \
 	 F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS))
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct ring {
-	uint64_t desc, avail, used;
-	uint16_t avail_idx;
+/* Where a queue's next chain goes: descriptors in ring order, buffers
+ * from a bump allocator. */
+struct queue_space {
 	uint16_t next_desc;
-	uint64_t next_buf; /* bump allocator for buffers */
+	uint64_t next_buf;
 };
 
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	struct ring rings[2];
+	struct test_driver driver;
+	struct queue_space space[2];
 	int sock; /* AF_PACKET on the tap, TEST_ETHERTYPE only */
 	_Atomic int interrupts[2];
 };
@@ -165,41 +160,18 @@ static int packet_socket(uint16_t proto, int vnet_hdr)
 	return sock;
 }
 
-/* Negotiates `features`, sets up both queues and sets DRIVER_OK, the way
- * a driver does, holding the device lock as a vCPU thread would. */
+/* Negotiates `features`, sets up both queues (on rings laid out afresh)
+ * and sets DRIVER_OK, the way a driver does. */
 static void bring_up(struct fixture *f, uint64_t features)
 {
-	struct virtio_device *vdev = f->vdev;
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(vdev, s);
-	virtio_device_write_driver_features(vdev, 0, (uint32_t)features);
-	virtio_device_write_driver_features(vdev, 1,
-					    (uint32_t)(features >> 32));
-	s |= VIRTIO_CONFIG_S_FEATURES_OK;
-	virtio_device_write_status(vdev, s);
-	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
-	for (int q = 0; q < 2; q++) {
-		struct ring *r = &f->rings[q];
-
-		*r = (struct ring){
-			.desc = 0x100000 + 0x10000ULL * q,
-			.avail = 0x100000 + 0x10000ULL * q + 0x1000,
-			.used = 0x100000 + 0x10000ULL * q + 0x2000,
+	for (uint16_t q = 0; q < 2; q++) {
+		driver_lay_out_queue(&f->driver, q, 0x100000 + 0x10000ULL * q,
+				     QSIZE);
+		f->space[q] = (struct queue_space){
 			.next_buf = 0x400000 + 0x400000ULL * q,
 		};
-		memset(gpa_ptr(f, r->desc, 0x3000), 0, 0x3000);
-		vdev->queues[q].size = QSIZE;
-		vdev->queues[q].desc_gpa = r->desc;
-		vdev->queues[q].avail_gpa = r->avail;
-		vdev->queues[q].used_gpa = r->used;
-		virtio_device_enable_queue(vdev, (uint16_t)q);
-		assert_true(vdev->queues[q].enabled);
 	}
-	virtio_device_write_status(vdev, s | VIRTIO_CONFIG_S_DRIVER_OK);
-	assert_false(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
-	pthread_mutex_unlock(&vdev->lock);
+	driver_bring_up(&f->driver, features);
 }
 
 static int setup(void **state)
@@ -223,6 +195,7 @@ static int setup(void **state)
 	f->vdev->transport = &fake_transport;
 	f->vdev->transport_data = f;
 	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
 	set_link_up(TAP_NAME);
 	f->sock = packet_socket(TEST_ETHERTYPE, 0);
 	*state = f;
@@ -251,65 +224,29 @@ struct seg {
 
 /* Puts one chain of fresh buffers in the ring and makes it available;
  * returns the gpa of its first buffer. */
-static uint64_t offer(struct fixture *f, int q, const struct seg *segs,
+static uint64_t offer(struct fixture *f, uint16_t q, const struct seg *segs,
 		      int count)
 {
-	struct ring *r = &f->rings[q];
-	uint16_t head = r->next_desc % QSIZE;
-	uint64_t first = r->next_buf;
+	struct queue_space *space = &f->space[q];
+	uint16_t head = space->next_desc % QSIZE;
+	uint64_t first = space->next_buf;
 
 	for (int i = 0; i < count; i++) {
-		uint16_t d = r->next_desc++ % QSIZE;
-		struct desc *desc = gpa_ptr(f, r->desc + 16ULL * d, 16);
-		uint8_t *buf = gpa_ptr(f, r->next_buf, segs[i].len ?: 1);
+		uint16_t d = space->next_desc++ % QSIZE;
+		uint8_t *buf = gpa_ptr(f, space->next_buf, segs[i].len ?: 1);
+		uint16_t flags = (segs[i].writable ? VRING_DESC_F_WRITE : 0) |
+			(i + 1 < count ? VRING_DESC_F_NEXT : 0);
 
 		if (segs[i].data)
 			memcpy(buf, segs[i].data, segs[i].len);
 		else
 			memset(buf, 0, segs[i].len);
-		*desc = (struct desc){
-			.addr = r->next_buf,
-			.len = segs[i].len,
-			.flags = (uint16_t)((segs[i].writable
-						     ? VRING_DESC_F_WRITE
-						     : 0) |
-					    (i + 1 < count ? VRING_DESC_F_NEXT
-							   : 0)),
-			.next = (uint16_t)(r->next_desc % QSIZE),
-		};
-		r->next_buf += (segs[i].len + 4095) & ~4095ULL;
+		driver_set_desc(&f->driver, q, d, space->next_buf, segs[i].len,
+				flags, (uint16_t)(space->next_desc % QSIZE));
+		space->next_buf += (segs[i].len + 4095) & ~4095ULL;
 	}
-	*(uint16_t *)gpa_ptr(f, r->avail + 4 + 2ULL * (r->avail_idx % QSIZE),
-			     2) = head;
-	r->avail_idx++;
-	__atomic_store_n((uint16_t *)gpa_ptr(f, r->avail + 2, 2), r->avail_idx,
-			 __ATOMIC_RELEASE);
+	driver_offer(&f->driver, q, head);
 	return first;
-}
-
-static uint16_t used_idx(struct fixture *f, int q)
-{
-	return __atomic_load_n((uint16_t *)gpa_ptr(f, f->rings[q].used + 2, 2),
-			       __ATOMIC_ACQUIRE);
-}
-
-static void used_elem(struct fixture *f, int q, unsigned i, uint32_t *id,
-		      uint32_t *len)
-{
-	uint32_t *e = gpa_ptr(f, f->rings[q].used + 4 + 8ULL * (i % QSIZE), 8);
-
-	*id = e[0];
-	*len = e[1];
-}
-
-static bool wait_used(struct fixture *f, int q, uint16_t idx)
-{
-	for (int i = 0; i < 400; i++) {
-		if (used_idx(f, q) == idx)
-			return true;
-		usleep(5000);
-	}
-	return false;
 }
 
 static size_t test_frame(uint8_t *frame, size_t len, uint8_t seed)
@@ -353,8 +290,8 @@ static void transmitted_frame_reaches_the_tap(void **state)
 		{sizeof(frame) - 50, false, frame + 50},
 	};
 	offer(f, TX, segs, 3);
-	virtio_device_kick(f->vdev, TX);
-	assert_true(wait_used(f, TX, 1));
+	driver_kick(&f->driver, TX);
+	assert_true(driver_wait_used_idx(&f->driver, TX, 1));
 	assert_int_equal(recv_test_frame(f->sock, got, sizeof(got), 2000),
 			 sizeof(frame));
 	assert_memory_equal(got, frame, sizeof(frame));
@@ -369,21 +306,19 @@ static void transmitted_frame_reaches_the_tap(void **state)
 static void transmit_completions_are_signalled_as_they_happen(void **state)
 {
 	struct fixture *f = *state;
-	struct ring *r;
 	uint8_t frame[HDR + 100];
 
 	if (!require_tun())
 		skip();
 	bring_up(f, ALL_FEATURES | F(VIRTIO_RING_F_EVENT_IDX));
-	r = &f->rings[TX];
 	memset(frame, 0, HDR);
 	test_frame(frame + HDR, sizeof(frame) - HDR, 3);
 	/* used_event, after the avail ring's entries (spec 2.7.10). */
-	*(uint16_t *)gpa_ptr(f, r->avail + 4 + 2ULL * QSIZE, 2) = 1;
+	driver_set_used_event(&f->driver, TX, 1);
 	for (int i = 0; i < 4; i++)
 		offer(f, TX, (struct seg[]){{sizeof(frame), false, frame}}, 1);
-	virtio_device_kick(f->vdev, TX);
-	assert_true(wait_used(f, TX, 4));
+	driver_kick(&f->driver, TX);
+	assert_true(driver_wait_used_idx(&f->driver, TX, 4));
 	/* The first is never suppressed; the second is the one asked for. */
 	assert_int_equal(f->interrupts[TX], 2);
 	assert_int_equal(atomic_load(&f->vdev->stats.interrupts), 2);
@@ -412,10 +347,10 @@ static void hostile_transmit_chains_are_completed_not_sent(void **state)
 	memcpy(good + HDR, frame, sizeof(frame));
 	offer(f, TX, (struct seg[]){{sizeof(good), false, good}}, 1);
 
-	virtio_device_kick(f->vdev, TX);
-	assert_true(wait_used(f, TX, 4));
+	driver_kick(&f->driver, TX);
+	assert_true(driver_wait_used_idx(&f->driver, TX, 4));
 	for (unsigned i = 0; i < 4; i++) {
-		used_elem(f, TX, i, &id, &len);
+		driver_used_elem(&f->driver, TX, i, &id, &len);
 		assert_int_equal(len, 0);
 	}
 	assert_int_equal(recv_test_frame(f->sock, got, sizeof(got), 2000),
@@ -440,13 +375,13 @@ static void received_frame_fills_mergeable_buffers(void **state)
 	bring_up(f, ALL_FEATURES);
 	for (int i = 0; i < 4; i++)
 		bufs[i] = offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 
 	test_frame(frame, sizeof(frame), 3);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
-	assert_true(wait_used(f, RX, 3));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 3));
 	for (unsigned i = 0; i < 3; i++) {
-		used_elem(f, RX, i, &id, &lens[i]);
+		driver_used_elem(&f->driver, RX, i, &id, &lens[i]);
 		assert_int_equal(id, i); /* one descriptor per chain */
 		memcpy(whole + off, gpa_ptr(f, bufs[i], lens[i]), lens[i]);
 		off += lens[i];
@@ -464,8 +399,8 @@ static void received_frame_fills_mergeable_buffers(void **state)
 	 * alone, with num_buffers 1. */
 	test_frame(frame, 100, 4);
 	assert_int_equal(send(f->sock, frame, 100, 0), 100);
-	assert_true(wait_used(f, RX, 4));
-	used_elem(f, RX, 3, &id, &len);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 4));
+	driver_used_elem(&f->driver, RX, 3, &id, &len);
 	assert_int_equal(len, HDR + 100);
 	memcpy(&hdr, gpa_ptr(f, bufs[3], HDR), HDR);
 	assert_int_equal(hdr.num_buffers, 1);
@@ -479,7 +414,7 @@ static void expect_received(struct fixture *f, unsigned i, uint32_t want_id,
 {
 	uint32_t id, len;
 
-	used_elem(f, RX, i, &id, &len);
+	driver_used_elem(&f->driver, RX, i, &id, &len);
 	assert_int_equal(id, want_id);
 	assert_int_equal(len, want_len);
 }
@@ -503,14 +438,14 @@ static void received_frames_span_overflow_and_give_back_buffers(void **state)
 	bring_up(f, ALL_FEATURES);
 	for (int i = 0; i < 10; i++)
 		bufs[i] = offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 
 	/* 3012 bytes: more than the two buffers the first guess takes. */
 	test_frame(frame, 3000, 21);
 	assert_int_equal(send(f->sock, frame, 3000, 0), 3000);
-	assert_true(wait_used(f, RX, 3));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 3));
 	for (unsigned i = 0; i < 3; i++) {
-		used_elem(f, RX, i, &id, &len);
+		driver_used_elem(&f->driver, RX, i, &id, &len);
 		assert_int_equal(id, i);
 		memcpy(whole + off, gpa_ptr(f, bufs[i], len), len);
 		off += len;
@@ -525,7 +460,8 @@ static void received_frames_span_overflow_and_give_back_buffers(void **state)
 	for (unsigned i = 0; i < 2; i++) {
 		test_frame(frame, 100, (uint8_t)(22 + i));
 		assert_int_equal(send(f->sock, frame, 100, 0), 100);
-		assert_true(wait_used(f, RX, (uint16_t)(4 + i)));
+		assert_true(driver_wait_used_idx(&f->driver, RX,
+						 (uint16_t)(4 + i)));
 		expect_received(f, 3 + i, 3 + i, HDR + 100);
 		memcpy(&hdr, gpa_ptr(f, bufs[3 + i], HDR), HDR);
 		assert_int_equal(hdr.num_buffers, 1);
@@ -536,7 +472,7 @@ static void received_frames_span_overflow_and_give_back_buffers(void **state)
 	/* Exactly two buffers' worth. */
 	test_frame(frame, 2048 - HDR, 24);
 	assert_int_equal(send(f->sock, frame, 2048 - HDR, 0), 2048 - HDR);
-	assert_true(wait_used(f, RX, 7));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 7));
 	expect_received(f, 5, 5, 1024);
 	expect_received(f, 6, 6, 1024);
 	memcpy(&hdr, gpa_ptr(f, bufs[5], HDR), HDR);
@@ -553,7 +489,7 @@ static void received_frames_span_overflow_and_give_back_buffers(void **state)
 	test_frame(frame, 3 * 1024 - HDR, 25);
 	assert_int_equal(send(f->sock, frame, 3 * 1024 - HDR, 0),
 			 3 * 1024 - HDR);
-	assert_true(wait_used(f, RX, 10));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 10));
 	for (unsigned i = 7; i < 10; i++)
 		expect_received(f, i, i, 1024);
 	memcpy(&hdr, gpa_ptr(f, bufs[7], HDR), HDR);
@@ -579,16 +515,16 @@ static void short_receive_chains_drop_the_frame_not_the_device(void **state)
 	tiny = offer(f, RX, (struct seg[]){{HDR - 1, true, NULL}}, 1);
 	memset(gpa_ptr(f, tiny + HDR - 1, 1), 0xee, 1);
 	good = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, 100, 31);
 	assert_int_equal(send(f->sock, frame, 100, 0), 100);
-	assert_true(wait_used(f, RX, 1));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 1));
 	expect_received(f, 0, 0, 0);
 	/* The byte after the tiny buffer is untouched. */
 	assert_int_equal(*(uint8_t *)gpa_ptr(f, tiny + HDR - 1, 1), 0xee);
 	test_frame(frame, 100, 32);
 	assert_int_equal(send(f->sock, frame, 100, 0), 100);
-	assert_true(wait_used(f, RX, 2));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 2));
 	expect_received(f, 1, 1, HDR + 100);
 	assert_memory_equal(gpa_ptr(f, good + HDR, 100), frame, 100);
 
@@ -598,10 +534,10 @@ static void short_receive_chains_drop_the_frame_not_the_device(void **state)
 	readonly = offer(f, RX, (struct seg[]){{1024, false, NULL}}, 1);
 	memset(gpa_ptr(f, readonly, 1024), 0xab, 1024);
 	good = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, sizeof(frame), 33);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
-	assert_true(wait_used(f, RX, 4));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 4));
 	expect_received(f, 2, 2, 0);
 	expect_received(f, 3, 3, 0);
 	for (int i = 0; i < 1024; i++)
@@ -609,8 +545,8 @@ static void short_receive_chains_drop_the_frame_not_the_device(void **state)
 				 0xab);
 	test_frame(frame, 100, 34);
 	assert_int_equal(send(f->sock, frame, 100, 0), 100);
-	assert_true(wait_used(f, RX, 5));
-	used_elem(f, RX, 4, &id, &len);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 5));
+	driver_used_elem(&f->driver, RX, 4, &id, &len);
 	assert_int_equal(id, 4);
 	assert_int_equal(len, HDR + 100);
 	assert_memory_equal(gpa_ptr(f, good + HDR, 100), frame, 100);
@@ -649,17 +585,17 @@ static void without_buffers_the_device_waits_and_loses_nothing(void **state)
 	before = cpu_seconds();
 	usleep(400 * 1000);
 	assert_true(cpu_seconds() - before < 0.15);
-	assert_int_equal(used_idx(f, RX), 0);
+	assert_int_equal(driver_used_idx(&f->driver, RX), 0);
 
 	for (int i = 0; i < 3; i++)
 		bufs[i] = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
 	/* The device asked to be told about new buffers. */
-	assert_false(*(uint16_t *)gpa_ptr(f, f->rings[RX].used, 2) &
+	assert_false(driver_used_flags(&f->driver, RX) &
 		     VRING_USED_F_NO_NOTIFY);
-	virtio_device_kick(f->vdev, RX);
-	assert_true(wait_used(f, RX, 3));
+	driver_kick(&f->driver, RX);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 3));
 	for (int i = 0; i < 3; i++) {
-		used_elem(f, RX, (unsigned)i, &id, &len);
+		driver_used_elem(&f->driver, RX, (unsigned)i, &id, &len);
 		assert_int_equal(len, HDR + sizeof(frame));
 		test_frame(frame, sizeof(frame), (uint8_t)(10 + i));
 		assert_memory_equal(gpa_ptr(f, bufs[i] + HDR, sizeof(frame)),
@@ -679,20 +615,20 @@ static void frame_too_big_for_a_single_buffer_is_dropped(void **state)
 	/* No mergeable buffers: each frame must fit one chain. */
 	bring_up(f, ALL_FEATURES & ~F(VIRTIO_NET_F_MRG_RXBUF));
 	offer(f, RX, (struct seg[]){{200, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, sizeof(frame), 5);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
-	assert_true(wait_used(f, RX, 1));
-	used_elem(f, RX, 0, &id, &len);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 1));
+	driver_used_elem(&f->driver, RX, 0, &id, &len);
 	assert_int_equal(len, 0);
 
 	/* The device goes on with the next frame and a big enough buffer. */
 	buf = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, sizeof(frame), 6);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
-	assert_true(wait_used(f, RX, 2));
-	used_elem(f, RX, 1, &id, &len);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 2));
+	driver_used_elem(&f->driver, RX, 1, &id, &len);
 	assert_int_equal(len, HDR + sizeof(frame));
 	assert_memory_equal(gpa_ptr(f, buf + HDR, sizeof(frame)), frame,
 			    sizeof(frame));
@@ -711,22 +647,22 @@ static void reset_drops_a_half_delivered_frame(void **state)
 	bring_up(f, ALL_FEATURES);
 	/* One buffer for a frame that needs three: the device holds it. */
 	offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, sizeof(frame), 8);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
 	usleep(200 * 1000);
-	assert_int_equal(used_idx(f, RX), 0);
+	assert_int_equal(driver_used_idx(&f->driver, RX), 0);
 
 	pthread_mutex_lock(&f->vdev->lock);
 	virtio_device_write_status(f->vdev, 0);
 	pthread_mutex_unlock(&f->vdev->lock);
 	bring_up(f, ALL_FEATURES);
 	buf = offer(f, RX, (struct seg[]){{2048, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, 100, 9);
 	assert_int_equal(send(f->sock, frame, 100, 0), 100);
-	assert_true(wait_used(f, RX, 1));
-	used_elem(f, RX, 0, &id, &len);
+	assert_true(driver_wait_used_idx(&f->driver, RX, 1));
+	driver_used_elem(&f->driver, RX, 0, &id, &len);
 	assert_int_equal(len, HDR + 100);
 	assert_memory_equal(gpa_ptr(f, buf + HDR, 100), frame, 100);
 	assert_false(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -748,15 +684,15 @@ save_gives_back_a_held_frame_and_restore_checks_the_mac(void **state)
 		skip();
 	bring_up(f, ALL_FEATURES);
 	offer(f, RX, (struct seg[]){{1024, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	test_frame(frame, sizeof(frame), 8);
 	assert_int_equal(send(f->sock, frame, sizeof(frame), 0), sizeof(frame));
 	usleep(200 * 1000);
-	assert_int_equal(used_idx(f, RX), 0);
+	assert_int_equal(driver_used_idx(&f->driver, RX), 0);
 
 	assert_int_equal(virtio_device_save_state(f->vdev, snap, &snap_len), 0);
-	assert_int_equal(used_idx(f, RX), 1);
-	used_elem(f, RX, 0, &id, &len);
+	assert_int_equal(driver_used_idx(&f->driver, RX), 1);
+	driver_used_elem(&f->driver, RX, 0, &id, &len);
 	assert_int_equal(len, 0);
 	assert_int_equal(virtio_device_restore_state(f->vdev, snap, snap_len),
 			 0);
@@ -864,10 +800,10 @@ static void guest_tso_decides_whether_segments_arrive_whole(void **state)
 	first = offer(f, RX, (struct seg[]){{4096, true, NULL}}, 1);
 	for (int i = 0; i < 3; i++)
 		offer(f, RX, (struct seg[]){{4096, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	size_t n = tso_frame(buf);
 	assert_int_equal(send(sock, buf, n, 0), n);
-	assert_true(wait_used(f, RX, 1));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 1));
 	memcpy(&hdr, gpa_ptr(f, first, HDR), HDR);
 	assert_int_equal(hdr.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
 	assert_int_equal(hdr.gso_size, 1000);
@@ -886,9 +822,9 @@ static void guest_tso_decides_whether_segments_arrive_whole(void **state)
 	first = offer(f, RX, (struct seg[]){{4096, true, NULL}}, 1);
 	for (int i = 0; i < 3; i++)
 		offer(f, RX, (struct seg[]){{4096, true, NULL}}, 1);
-	virtio_device_kick(f->vdev, RX);
+	driver_kick(&f->driver, RX);
 	assert_int_equal(send(sock, buf, n, 0), n);
-	assert_true(wait_used(f, RX, 3));
+	assert_true(driver_wait_used_idx(&f->driver, RX, 3));
 	memcpy(&hdr, gpa_ptr(f, first, HDR), HDR);
 	assert_int_equal(hdr.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	assert_int_equal(hdr.flags, 0);

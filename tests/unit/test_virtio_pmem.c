@@ -24,6 +24,7 @@
 #include "arch/x86/layout.h"
 #include "memory/guest_memory.h"
 #include "virtio/virtio_pmem.h"
+#include "unit/virtio_test_driver.h"
 
 #define QSIZE 16
 #define RING_GPA 0x100000ULL
@@ -33,16 +34,9 @@
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
+	struct test_driver driver;
 	char path[64];
-	uint16_t avail_idx;
 	const struct rate_limiter_config *limit; /* NULL: none */
-};
-
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
 };
 
 static struct fixture *create_limited(bool readonly,
@@ -74,6 +68,8 @@ static struct fixture *create_limited(bool readonly,
 	assert_non_null(f->vdev);
 	assert_int_equal(mapping.fd, -1); /* taken over */
 	assert_int_equal(virtio_device_start(f->vdev, &f->mem), 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
+	driver_lay_out_queue(&f->driver, 0, RING_GPA, QSIZE);
 	return f;
 }
 
@@ -101,61 +97,7 @@ static int teardown(void **state)
 
 static void bring_up(struct fixture *f)
 {
-	struct virtio_device *vdev = f->vdev;
-	uint8_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	pthread_mutex_lock(&vdev->lock);
-	virtio_device_write_status(vdev, status);
-	virtio_device_write_driver_features(vdev, 0, 0);
-	virtio_device_write_driver_features(vdev, 1, 1); /* VERSION_1 */
-	status |= VIRTIO_CONFIG_S_FEATURES_OK;
-	virtio_device_write_status(vdev, status);
-	assert_true(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
-	virtio_device_write_status(vdev, status | VIRTIO_CONFIG_S_DRIVER_OK);
-	vdev->queues[0].size = QSIZE;
-	vdev->queues[0].desc_gpa = RING_GPA;
-	vdev->queues[0].avail_gpa = RING_GPA + 0x1000;
-	vdev->queues[0].used_gpa = RING_GPA + 0x2000;
-	virtio_device_enable_queue(vdev, 0);
-	assert_true(vdev->queues[0].enabled);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-static void set_desc(struct fixture *f, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct desc *d = guest_memory_ptr(&f->mem, RING_GPA + 16ULL * i, 16);
-
-	*d = (struct desc){addr, len, flags, next};
-}
-
-static void offer_and_notify(struct fixture *f, uint16_t head)
-{
-	uint16_t *avail =
-		guest_memory_ptr(&f->mem, RING_GPA + 0x1000, 4 + 2 * QSIZE);
-
-	avail[2 + f->avail_idx % QSIZE] = head;
-	__atomic_store_n(&avail[1], ++f->avail_idx, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&f->vdev->lock);
-	f->vdev->ops->queue_notify(f->vdev, 0);
-	pthread_mutex_unlock(&f->vdev->lock);
-}
-
-static uint16_t used_idx(struct fixture *f)
-{
-	uint16_t *idx = guest_memory_ptr(&f->mem, RING_GPA + 0x2002, 2);
-
-	return __atomic_load_n(idx, __ATOMIC_ACQUIRE);
-}
-
-/* The used element's written length for the last completed chain. */
-static uint32_t used_len(struct fixture *f)
-{
-	uint32_t *elem = guest_memory_ptr(
-		&f->mem, RING_GPA + 0x2004 + 8 * ((used_idx(f) - 1) % QSIZE),
-		8);
-
-	return elem[1];
+	driver_bring_up_queues_last(&f->driver, 1ULL << VIRTIO_F_VERSION_1);
 }
 
 static uint32_t *response(struct fixture *f)
@@ -168,9 +110,10 @@ static void send_request(struct fixture *f, uint32_t type)
 {
 	*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA, 4) = type;
 	*response(f) = 0xdead;
-	set_desc(f, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA + 0x100, 4, VRING_DESC_F_WRITE, 0);
-	offer_and_notify(f, 0);
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, 4, VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, 0, 1, DATA_GPA + 0x100, 4,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
 }
 
 static void config_space_says_where_the_range_is(void **state)
@@ -190,8 +133,8 @@ static void flush_is_answered_with_success(void **state)
 
 	bring_up(f);
 	send_request(f, VIRTIO_PMEM_REQ_TYPE_FLUSH);
-	assert_int_equal(used_idx(f), 1);
-	assert_int_equal(used_len(f), 4);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
+	assert_int_equal(driver_last_used_len(&f->driver, 0), 4);
 	assert_int_equal(*response(f), 0);
 	assert_int_equal(f->vdev->stats.requests, 1);
 	assert_int_equal(f->vdev->stats.errors, 0);
@@ -204,26 +147,27 @@ static void hostile_requests_are_answered_with_errors(void **state)
 	bring_up(f);
 	/* An unknown type. */
 	send_request(f, 7);
-	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	assert_int_equal(*response(f), 1);
 	/* A request shorter than its type field. */
-	set_desc(f, 0, DATA_GPA, 2, VRING_DESC_F_NEXT, 1);
-	set_desc(f, 1, DATA_GPA + 0x100, 4, VRING_DESC_F_WRITE, 0);
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, 2, VRING_DESC_F_NEXT, 1);
+	driver_set_desc(&f->driver, 0, 1, DATA_GPA + 0x100, 4,
+			VRING_DESC_F_WRITE, 0);
 	*response(f) = 0xdead;
-	offer_and_notify(f, 0);
-	assert_int_equal(used_idx(f), 2);
+	driver_offer_and_notify(&f->driver, 0, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 2);
 	assert_int_equal(*response(f), 1);
 	/* No room for the answer: handed back with nothing written. */
-	set_desc(f, 0, DATA_GPA, 4, 0, 0);
-	offer_and_notify(f, 0);
-	assert_int_equal(used_idx(f), 3);
-	assert_int_equal(used_len(f), 0);
+	driver_set_desc(&f->driver, 0, 0, DATA_GPA, 4, 0, 0);
+	driver_offer_and_notify(&f->driver, 0, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 3);
+	assert_int_equal(driver_last_used_len(&f->driver, 0), 0);
 	assert_int_equal(f->vdev->stats.errors, 3);
 	/* A descriptor outside guest RAM breaks the ring: NEEDS_RESET, no
 	 * crash, nothing written. */
-	set_desc(f, 0, GiB(1), 4, VRING_DESC_F_NEXT, 1);
-	offer_and_notify(f, 0);
-	assert_int_equal(used_idx(f), 3);
+	driver_set_desc(&f->driver, 0, 0, GiB(1), 4, VRING_DESC_F_NEXT, 1);
+	driver_offer_and_notify(&f->driver, 0, 0);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 3);
 	assert_true(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(f->vdev->stats.requests, 3);
 }
@@ -288,17 +232,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Waits up to 3 s for the used ring to reach idx. */
-static bool wait_used_idx(struct fixture *f, uint16_t idx)
-{
-	for (int i = 0; i < 300; i++) {
-		if (used_idx(f) == idx)
-			return true;
-		usleep(10000);
-	}
-	return used_idx(f) == idx;
-}
-
 /* Flush n on descriptors 2n, 2n+1 with its own answer slot. */
 static void offer_flush(struct fixture *f, unsigned n)
 {
@@ -307,9 +240,11 @@ static void offer_flush(struct fixture *f, unsigned n)
 	*(uint32_t *)guest_memory_ptr(&f->mem, req, 4) =
 		VIRTIO_PMEM_REQ_TYPE_FLUSH;
 	*(uint32_t *)guest_memory_ptr(&f->mem, req + 0x100, 4) = 0xdead;
-	set_desc(f, 2 * n, req, 4, VRING_DESC_F_NEXT, (uint16_t)(2 * n + 1));
-	set_desc(f, 2 * n + 1, req + 0x100, 4, VRING_DESC_F_WRITE, 0);
-	offer_and_notify(f, (uint16_t)(2 * n));
+	driver_set_desc(&f->driver, 0, 2 * n, req, 4, VRING_DESC_F_NEXT,
+			(uint16_t)(2 * n + 1));
+	driver_set_desc(&f->driver, 0, 2 * n + 1, req + 0x100, 4,
+			VRING_DESC_F_WRITE, 0);
+	driver_offer_and_notify(&f->driver, 0, (uint16_t)(2 * n));
 }
 
 /* One op per 300 ms: the first flush is answered at once, the second
@@ -324,15 +259,15 @@ static void a_flush_over_the_limit_waits_for_the_timer(void **state)
 	bring_up(f);
 	start = now_ms();
 	offer_flush(f, 0);
-	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	offer_flush(f, 1);
 	usleep(50000);
-	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	assert_int_equal(
 		*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA + 0x2100, 4),
 		0xdead);
 	assert_true(f->vdev->stats.rate_limiter_throttled > 0);
-	assert_true(wait_used_idx(f, 2));
+	assert_true(driver_wait_used_idx(&f->driver, 0, 2));
 	assert_true(now_ms() - start >= 250);
 	assert_int_equal(
 		*(uint32_t *)guest_memory_ptr(&f->mem, DATA_GPA + 0x2100, 4),
@@ -353,17 +288,18 @@ static void a_flush_costs_the_file_size_and_an_update_frees_it(void **state)
 	*state = f;
 	bring_up(f);
 	offer_flush(f, 0);
-	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	offer_flush(f, 1);
 	usleep(50000);
-	assert_int_equal(used_idx(f), 1); /* the next waits 100 s */
+	/* the next waits 100 s */
+	assert_int_equal(driver_used_idx(&f->driver, 0), 1);
 	pthread_mutex_lock(&f->vdev->lock);
 	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 0, &off),
 			 0);
 	assert_int_equal(f->vdev->ops->update_rate_limiter(f->vdev, 1, &off),
 			 -ENOENT);
 	pthread_mutex_unlock(&f->vdev->lock);
-	assert_true(wait_used_idx(f, 2));
+	assert_true(driver_wait_used_idx(&f->driver, 0, 2));
 }
 
 static void files_that_cannot_be_shown_are_refused(void **state)

@@ -1,6 +1,6 @@
-/* The virtio-vsock device without KVM: the test plays the guest driver on
- * rx/tx rings built in a guest_memory (as tests/unit/test_virtqueue.c
- * does), the host programs with real Unix sockets in a temporary
+/* The virtio-vsock device without KVM: the test plays the guest driver
+ * (tests/unit/virtio_test_driver.h) on rx/tx rings built in a guest_memory,
+ * the host programs with real Unix sockets in a temporary
  * directory, and the device's I/O thread by calling queue_notify and the
  * host-event handler itself. Covers both connection directions, credit in
  * both directions, shutdown and reset, and a hostile guest. */
@@ -30,6 +30,7 @@
 #include "virtio/virtio_vsock.h"
 #include "virtio/vsock/vsock_conn.h"
 #include "virtio/vsock/vsock_packet.h"
+#include "unit/virtio_test_driver.h"
 
 #define GUEST_CID 3
 #define QSIZE 16
@@ -37,30 +38,15 @@
 #define TX 1
 #define EVQ 2
 #define RING_GPA(q) (0x10000ULL + 0x4000ULL * (q))
-#define DESC_GPA(q) RING_GPA(q)
-#define AVAIL_GPA(q) (RING_GPA(q) + 0x1000)
-#define USED_GPA(q) (RING_GPA(q) + 0x2000)
 #define RX_BUF_GPA 0x100000ULL
 #define RX_BUF_SIZE (VSOCK_HDR_SIZE + 4096)
 #define TX_BUF_GPA 0x200000ULL
 #define TX_BUF_SIZE (VSOCK_HDR_SIZE + 65536)
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct driver_queue {
-	uint16_t avail_idx;
-	uint16_t used_seen;
-};
-
 struct fixture {
 	struct guest_memory mem;
 	struct virtio_device *vdev;
-	struct driver_queue q[3];
+	struct test_driver driver;
 	char dir[40];
 	char path[64];
 	uint16_t tx_next; /* tx descriptor pair to use next */
@@ -72,56 +58,12 @@ struct rx_packet {
 	uint8_t payload[4096];
 };
 
-static uint16_t *avail_word(struct fixture *f, int q, unsigned word)
-{
-	return guest_memory_ptr(&f->mem, AVAIL_GPA(q) + 2ULL * word, 2);
-}
-
-static void set_desc(struct fixture *f, int q, unsigned i, uint64_t addr,
-		     uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct desc *d = guest_memory_ptr(&f->mem, DESC_GPA(q) + 16ULL * i, 16);
-
-	*d = (struct desc){addr, len, flags, next};
-}
-
-static void offer(struct fixture *f, int q, uint16_t head)
-{
-	struct driver_queue *dq = &f->q[q];
-
-	*avail_word(f, q, 2 + dq->avail_idx % QSIZE) = head;
-	dq->avail_idx++;
-	__atomic_store_n(avail_word(f, q, 1), dq->avail_idx, __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct fixture *f, int q)
-{
-	return __atomic_load_n(
-		(uint16_t *)guest_memory_ptr(&f->mem, USED_GPA(q) + 2, 2),
-		__ATOMIC_ACQUIRE);
-}
-
-static void used_elem(struct fixture *f, int q, unsigned i, uint32_t *id,
-		      uint32_t *len)
-{
-	uint32_t *e = guest_memory_ptr(&f->mem,
-				       USED_GPA(q) + 4 + 8ULL * (i % QSIZE), 8);
-
-	*id = e[0];
-	*len = e[1];
-}
-
 /* Gives the device rx buffer `slot` (header + 4 KiB, writable). */
 static void give_rx(struct fixture *f, unsigned slot)
 {
-	set_desc(f, RX, slot, RX_BUF_GPA + RX_BUF_SIZE * slot, RX_BUF_SIZE,
-		 VRING_DESC_F_WRITE, 0);
-	offer(f, RX, (uint16_t)slot);
-}
-
-static void notify(struct fixture *f, int q)
-{
-	f->vdev->ops->queue_notify(f->vdev, (uint16_t)q);
+	driver_set_desc(&f->driver, RX, slot, RX_BUF_GPA + RX_BUF_SIZE * slot,
+			RX_BUF_SIZE, VRING_DESC_F_WRITE, 0);
+	driver_offer(&f->driver, RX, (uint16_t)slot);
 }
 
 /* Runs the device's host-socket handling until nothing is ready. */
@@ -138,13 +80,11 @@ static void pump(struct fixture *f)
  * there is none. */
 static bool take_rx(struct fixture *f, struct rx_packet *pkt)
 {
-	struct driver_queue *dq = &f->q[RX];
 	uint8_t *buf;
 	uint32_t id, len;
 
-	if (used_idx(f, RX) == dq->used_seen)
+	if (!driver_take_used(&f->driver, RX, &id, &len))
 		return false;
-	used_elem(f, RX, dq->used_seen++, &id, &len);
 	assert_true(id < QSIZE);
 	assert_true(len >= VSOCK_HDR_SIZE && len <= RX_BUF_SIZE);
 	buf = guest_memory_ptr(&f->mem, RX_BUF_GPA + RX_BUF_SIZE * id,
@@ -164,7 +104,7 @@ static void take_next(struct fixture *f, struct rx_packet *pkt)
 {
 	if (!take_rx(f, pkt)) {
 		pump(f);
-		notify(f, RX);
+		driver_notify(&f->driver, RX);
 		assert_true(take_rx(f, pkt));
 	}
 }
@@ -194,7 +134,7 @@ static void send_raw(struct fixture *f, const struct vsock_hdr *hdr,
 	uint64_t gpa = TX_BUF_GPA + (uint64_t)TX_BUF_SIZE * (head / 2);
 	uint8_t *buf = guest_memory_ptr(&f->mem, gpa, TX_BUF_SIZE);
 	uint32_t hdr_len = VSOCK_HDR_SIZE, data_len = payload_len;
-	uint16_t before = used_idx(f, TX);
+	uint16_t before = driver_used_idx(&f->driver, TX);
 
 	f->tx_next++;
 	vsock_hdr_encode(hdr, buf);
@@ -206,16 +146,17 @@ static void send_raw(struct fixture *f, const struct vsock_hdr *hdr,
 		data_len = (uint32_t)readable - hdr_len;
 	}
 	if (data_len) {
-		set_desc(f, TX, head, gpa, hdr_len, VRING_DESC_F_NEXT,
-			 head + 1);
-		set_desc(f, TX, head + 1, gpa + VSOCK_HDR_SIZE, data_len, 0, 0);
+		driver_set_desc(&f->driver, TX, head, gpa, hdr_len,
+				VRING_DESC_F_NEXT, head + 1);
+		driver_set_desc(&f->driver, TX, head + 1, gpa + VSOCK_HDR_SIZE,
+				data_len, 0, 0);
 	} else {
-		set_desc(f, TX, head, gpa, hdr_len, 0, 0);
+		driver_set_desc(&f->driver, TX, head, gpa, hdr_len, 0, 0);
 	}
-	offer(f, TX, head);
-	notify(f, TX);
-	assert_int_equal(used_idx(f, TX), (uint16_t)(before + 1));
-	f->q[TX].used_seen++;
+	driver_offer_and_notify(&f->driver, TX, head);
+	assert_int_equal(driver_used_idx(&f->driver, TX),
+			 (uint16_t)(before + 1));
+	f->driver.queues[TX].used_seen++;
 }
 
 static void send_op(struct fixture *f, uint16_t op, uint32_t src_port,
@@ -242,18 +183,6 @@ static void send_op(struct fixture *f, uint16_t op, uint32_t src_port,
 #define send_simple(f, op, sport, dport)                                       \
 	send_op(f, op, sport, dport, 0, NULL, 0, GUEST_BUF, 0)
 
-static void enable_queue(struct fixture *f, int q)
-{
-	struct virtio_queue *queue = &f->vdev->queues[q];
-
-	queue->size = QSIZE;
-	queue->desc_gpa = DESC_GPA(q);
-	queue->avail_gpa = AVAIL_GPA(q);
-	queue->used_gpa = USED_GPA(q);
-	virtio_device_enable_queue(f->vdev, (uint16_t)q);
-	assert_true(queue->enabled);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -269,21 +198,10 @@ static int setup(void **state)
 	/* What virtio_device_start would do, minus the I/O thread. */
 	f->vdev->mem = &f->mem;
 	f->vdev->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	virtio_device_write_status(
-		f->vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	virtio_device_write_driver_features(f->vdev, 1, 1); /* VERSION_1 */
-	virtio_device_write_status(f->vdev,
-				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK);
-	for (int q = 0; q < 3; q++)
-		enable_queue(f, q);
-	virtio_device_write_status(f->vdev,
-				   VIRTIO_CONFIG_S_ACKNOWLEDGE |
-					   VIRTIO_CONFIG_S_DRIVER |
-					   VIRTIO_CONFIG_S_FEATURES_OK |
-					   VIRTIO_CONFIG_S_DRIVER_OK);
-	assert_int_equal(f->vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	driver_init(&f->driver, &f->mem, f->vdev);
+	for (uint16_t q = 0; q < 3; q++)
+		driver_lay_out_queue(&f->driver, q, RING_GPA(q), QSIZE);
+	driver_bring_up(&f->driver, 1ULL << VIRTIO_F_VERSION_1);
 	for (unsigned i = 0; i < QSIZE; i++)
 		give_rx(f, i);
 	*state = f;
@@ -554,7 +472,7 @@ static void unanswered_connect_times_out(void **state)
 	for (int i = 0; i < 100 && poll(&p, 1, 0) == 0; i++)
 		pump(f);
 	assert_closed(fd);
-	notify(f, RX);
+	driver_notify(&f->driver, RX);
 	expect_rx(f, &pkt, VIRTIO_VSOCK_OP_RST);
 	assert_int_equal(pkt.hdr.src_port, port);
 	assert_int_equal(pkt.hdr.dst_port, 77);
@@ -581,7 +499,7 @@ static void silent_host_client_is_closed_and_frees_its_slot(void **state)
 	assert_closed(fd);
 	assert_int_equal(stats(f)->connections_active, 0);
 	assert_int_equal(stats(f)->connections_refused, 1);
-	notify(f, RX);
+	driver_notify(&f->driver, RX);
 	expect_no_rx(f);
 	close(fd);
 }
@@ -610,7 +528,7 @@ static void bad_connect_lines_close_the_client(void **state)
 	expect_no_rx(f);
 	assert_int_equal(send(fd, "ECT 7\n", 6, 0), 6);
 	pump(f);
-	notify(f, RX);
+	driver_notify(&f->driver, RX);
 	{
 		struct rx_packet pkt;
 
@@ -637,12 +555,12 @@ static void host_data_respects_the_guest_credit(void **state)
 		data[i] = (uint8_t)i;
 	assert_int_equal(send(fd, data, sizeof(data), 0), sizeof(data));
 	pump(f);
-	notify(f, RX);
+	driver_notify(&f->driver, RX);
 	while (take_rx(f, &pkt)) {
 		assert_int_equal(pkt.hdr.op, VIRTIO_VSOCK_OP_RW);
 		assert_memory_equal(pkt.payload, data + got, pkt.hdr.len);
 		got += pkt.hdr.len;
-		notify(f, RX);
+		driver_notify(&f->driver, RX);
 	}
 	assert_int_equal(got, 8192);
 	/* The guest consumed it all: the next 8 KiB flow. */
@@ -651,7 +569,7 @@ static void host_data_respects_the_guest_credit(void **state)
 	while (take_rx(f, &pkt)) {
 		assert_memory_equal(pkt.payload, data + got, pkt.hdr.len);
 		got += pkt.hdr.len;
-		notify(f, RX);
+		driver_notify(&f->driver, RX);
 	}
 	assert_int_equal(got, 16384);
 	/* A CREDIT_REQUEST is answered with tern's own credit. */
@@ -729,7 +647,7 @@ static void slow_host_reader_gets_credit_updates_and_blocks_nobody(void **state)
 		while ((n = host_read(slow, sink, sizeof(sink))) > 0)
 			drained += n;
 		pump(f);
-		notify(f, RX);
+		driver_notify(&f->driver, RX);
 		fwd_cnt_seen = take_credit_updates(f, 1234, fwd_cnt_seen);
 	}
 	assert_int_equal(drained, VSOCK_CONN_BUF_SIZE);
@@ -842,13 +760,14 @@ static void rst_from_another_cid_keeps_the_addressed_cid(void **state)
 		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.op = VIRTIO_VSOCK_OP_REQUEST,
 	};
-	struct driver_queue *dq = &f->q[RX];
+	struct test_driver_queue *dq = &f->driver.queues[RX];
 	uint32_t id, len;
 	struct vsock_hdr out;
 
 	send_raw(f, &hdr, NULL, 0, -1);
-	assert_int_equal(used_idx(f, RX), (uint16_t)(dq->used_seen + 1));
-	used_elem(f, RX, dq->used_seen++, &id, &len);
+	assert_int_equal(driver_used_idx(&f->driver, RX),
+			 (uint16_t)(dq->used_seen + 1));
+	assert_true(driver_take_used(&f->driver, RX, &id, &len));
 	vsock_hdr_decode(&out,
 			 guest_memory_ptr(&f->mem,
 					  RX_BUF_GPA + RX_BUF_SIZE * id,
@@ -902,12 +821,12 @@ static void without_rx_buffers_data_waits(void **state)
 
 	assert_int_equal(send(fd, data, sizeof(data), 0), sizeof(data));
 	pump(f);
-	assert_int_equal(used_idx(f, RX),
-			 (uint16_t)(f->q[RX].used_seen + QSIZE));
+	assert_int_equal(driver_used_idx(&f->driver, RX),
+			 (uint16_t)(f->driver.queues[RX].used_seen + QSIZE));
 	/* The guest takes them back one by one; the rest follows. */
 	for (unsigned i = 0; i < QSIZE; i++)
 		assert_true(take_rx(f, &pkt));
-	notify(f, RX);
+	driver_notify(&f->driver, RX);
 	expect_rx(f, &pkt, VIRTIO_VSOCK_OP_RW);
 	assert_int_equal(pkt.hdr.len, 100);
 	close(fd);
