@@ -22,6 +22,7 @@
 #include "arch/x86/acpi/acpi_tables.h"
 #include "arch/x86/reset_rom.h"
 #include "arch/x86/vcpu_setup.h"
+#include "backends/console_escape.h"
 #include "backends/serial_backend.h"
 #include "backends/terminal.h"
 #include "config/config_check.h"
@@ -63,10 +64,6 @@
  * 32-bit hole where no RAM or device lives (api.rst, KVM_SET_TSS_ADDR). */
 #define KVM_TSS_GPA 0xfffbd000ULL
 #define KVM_IDENTITY_MAP_GPA 0xfffbc000ULL
-
-/* Console escape: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A, as in
- * QEMU's -nographic console, which people already know. */
-#define CONSOLE_ESCAPE 0x01
 
 static int kvm_check_extension(int fd, int cap)
 {
@@ -1098,12 +1095,9 @@ static int setup_signals(sigset_t *stop_signals)
 
 struct console_input {
 	int open; /* stdin not yet at end of file */
-	int escape_armed; /* Ctrl-A seen */
+	struct console_escape escape; /* Ctrl-A's keys (console_escape.h) */
 	uint8_t pending[256];
 	size_t pending_len; /* bytes read but not yet taken by the UART */
-	int balloon_line; /* after Ctrl-A b: a balloon target up to Enter */
-	char balloon_text[32];
-	size_t balloon_len;
 };
 
 /* Ctrl-A b SIZE Enter: the least a person (or a test) needs to move the
@@ -1131,40 +1125,26 @@ static void console_set_balloon(struct vm *vm, const char *text)
 			 (unsigned long long)(bytes >> 20));
 }
 
-/* Filters the escape sequence out of fresh input; returns 1 on Ctrl-A x. */
+/* Filters the console's escapes out of fresh input into in->pending, acting
+ * on each as it comes; returns 1 on Ctrl-A x. stdin is read only into an
+ * empty pending, no longer than it, so pending has room for what is kept. */
 static int filter_escape(struct vm *vm, struct console_input *in,
 			 const uint8_t *buf, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = buf[i];
+	size_t done = 0;
 
-		if (in->balloon_line) {
-			if (c == '\r' || c == '\n') {
-				in->balloon_text[in->balloon_len] = '\0';
-				in->balloon_line = 0;
-				console_set_balloon(vm, in->balloon_text);
-			} else if (in->balloon_len + 1 <
-				   sizeof(in->balloon_text)) {
-				in->balloon_text[in->balloon_len++] = (char)c;
-			}
-			continue;
-		}
-		if (in->escape_armed) {
-			in->escape_armed = 0;
-			if (c == 'x' || c == 'X')
-				return 1;
-			if (c == 'b' || c == 'B') {
-				in->balloon_line = 1;
-				in->balloon_len = 0;
-				continue;
-			}
-			if (c != CONSOLE_ESCAPE)
-				continue; /* unknown escape: swallowed */
-		} else if (c == CONSOLE_ESCAPE) {
-			in->escape_armed = 1;
-			continue;
-		}
-		in->pending[in->pending_len++] = c;
+	while (done < len) {
+		size_t out_len, used;
+		enum console_escape_event event = console_escape_feed(
+			&in->escape, buf + done, len - done,
+			in->pending + in->pending_len, &out_len, &used);
+
+		in->pending_len += out_len;
+		done += used;
+		if (event == CONSOLE_ESCAPE_QUIT)
+			return 1;
+		if (event == CONSOLE_ESCAPE_BALLOON)
+			console_set_balloon(vm, in->escape.balloon_text);
 	}
 	return 0;
 }
