@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import re
+import select
 import signal
 import socket
 import stat
@@ -721,6 +722,60 @@ def sigusr2_logs_each_vcpus_report_and_tern_runs_on():
         proc.terminate()
         status = proc.wait(timeout=30)
     assert status == 128 + signal.SIGTERM, (status, open(log).read())
+
+
+def read_until(fd, wanted, proc, timeout=30):
+    """What fd gave until it holds wanted (bytes), or fails saying what came."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in data:
+        assert proc.poll() is None and time.monotonic() < deadline, (wanted, data, proc.poll())
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            data += os.read(fd, 4096)
+    return data
+
+
+@test
+def console_ctrl_a_keys_reach_tern_and_the_rest_the_guest():
+    """--serial stdio end to end, on echo32 (it echoes what COM1 receives,
+    CR as CR LF): Ctrl-A Ctrl-A is one Ctrl-A to the guest, an unknown
+    escape is swallowed, Ctrl-A b SIZE Enter is tern's (here: no balloon,
+    a warning) with the LF after its CR the guest's, and Ctrl-A x, split
+    across two writes, ends tern with status 0. The cases one by one:
+    tests/unit/test_console_escape.c."""
+    needs_kvm()
+    kernel = built_guest("echo32-pvh.elf")
+    log = os.path.join(WORK, "escape.log")
+    with open(log, "w") as err:
+        proc = subprocess.Popen([TERN, "run", "--kernel", kernel, "--memory", "64M",
+                                 "--serial", "stdio", "--log-level", "warn"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                cwd=WORK)
+    try:
+        out = proc.stdout.fileno()
+        read_until(out, b"echo32 ready", proc)
+        proc.stdin.write(b"a\x01\x01b\x01zc\r")
+        proc.stdin.flush()
+        assert read_until(out, b"\r\n", proc).endswith(b"a\x01bc\r\n")
+        proc.stdin.write(b"\x01b1G\r\nd\r")
+        proc.stdin.flush()
+        assert read_until(out, b"d\r\n", proc).endswith(b"\nd\r\n")
+        proc.stdin.write(b"e\x01")
+        proc.stdin.flush()
+        read_until(out, b"e", proc)
+        time.sleep(0.2)
+        assert proc.poll() is None, "Ctrl-A alone ended tern"
+        proc.stdin.write(b"x")
+        proc.stdin.flush()
+        status = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = open(log).read()
+    assert status == 0, (status, text)
+    assert "no balloon to set" in text, text
 
 
 @test
