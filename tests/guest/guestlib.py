@@ -94,7 +94,7 @@ class Guest:
         if exc[0] is not None and self.child and self.child.isalive():
             threads = _thread_activity(self.child.pid)
             self.ask_vcpu_report()
-        if exc[0] is not None and self.child:
+        if exc[0] is not None and self.child and not self.child.closed:
             # What tern or the guest printed while the test was not reading
             # the console (waiting on the API, say), tern's last words
             # included, belongs in the transcript.
@@ -102,6 +102,10 @@ class Guest:
                 self.child.expect(pexpect.EOF, timeout=1)
             except (pexpect.TIMEOUT, pexpect.EOF, OSError):
                 pass
+        if exc[0] is not None and self.child and self.child.closed:
+            # exit_with() ended it: how tern ended is the first clue.
+            print(f"# tern ended with exit status {self.child.exitstatus}, "
+                  f"signal {self.child.signalstatus}")
         if self.child and self.child.isalive():
             self.child.terminate(force=True)
         if exc[0] is not None:
