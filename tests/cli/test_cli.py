@@ -754,13 +754,17 @@ def console_ctrl_a_keys_reach_tern_and_the_rest_the_guest():
                                 cwd=WORK)
     try:
         out = proc.stdout.fileno()
-        read_until(out, b"echo32 ready", proc)
+        # Whole lines: the guest's output comes a few bytes per read, so a
+        # read may end inside a line; each echo is waited for exactly.
+        read_until(out, b"echo32 ready\r\n", proc)
         proc.stdin.write(b"a\x01\x01b\x01zc\r")
         proc.stdin.flush()
-        assert read_until(out, b"\r\n", proc).endswith(b"a\x01bc\r\n")
+        got = read_until(out, b"\r\n", proc)
+        assert got == b"a\x01bc\r\n", got
         proc.stdin.write(b"\x01b1G\r\nd\r")
         proc.stdin.flush()
-        assert read_until(out, b"d\r\n", proc).endswith(b"\nd\r\n")
+        got = read_until(out, b"d\r\n", proc)
+        assert got == b"\nd\r\n", got
         proc.stdin.write(b"e\x01")
         proc.stdin.flush()
         read_until(out, b"e", proc)
