@@ -102,7 +102,9 @@ def report_quiet_guest(h, name):
 def wait_console(h, name, pattern, timeout=240, after=0):
     """The first match of pattern in VM name's console log from offset
     after on; the log's last lines go to the TAP output when it never
-    comes."""
+    comes. The log is read while the guest writes it: a pattern whose
+    group has no fixed length (an address) must end with the line's end,
+    or it can match a line still being written ("192.168.122.6" of .62)."""
     found = []
 
     def seen():

@@ -98,7 +98,7 @@ def three_linux_vms_under_one_ternd_from_define_to_shutdown():
                                     "stats_polling_interval_s": 1}})
         h.ok("start", "store")
         h.ok("start", "web")
-        web_ip = wait_console(h, "web", r"TERN-DHCP (192\.168\.122\.\d+)").group(1)
+        web_ip = wait_console(h, "web", r"TERN-DHCP (192\.168\.122\.\d+)\r?\n").group(1)
         define_linux(h, "client", f"tern.mode=dhcp tern.ping={web_ip}",
                      **{"network-interfaces": nic})
         h.ok("start", "client")

@@ -309,19 +309,19 @@ def two_guests_get_dhcp_addresses_ping_each_other_and_reach_out_through_nat():
         h.ok("net-start", "default")
         linux_vm(h, "a", kernel, initrd, "10.99.0.1")
         h.ok("start", "a")
-        a_ip = wait_console(h, "a", r"TERN-DHCP (192\.168\.122\.\d+)").group(1)
+        a_ip = wait_console(h, "a", r"TERN-DHCP (192\.168\.122\.\d+)\r?\n").group(1)
         wait_console(h, "a", r"TERN-PING 10\.99\.0\.1 (ok|failed)")
         assert "TERN-PING 10.99.0.1 ok" in console(h, "a"), "NAT: no answer from outside"
 
         linux_vm(h, "b", kernel, initrd, a_ip)
         h.ok("start", "b")
-        b_ip = wait_console(h, "b", r"TERN-DHCP (192\.168\.122\.\d+)").group(1)
+        b_ip = wait_console(h, "b", r"TERN-DHCP (192\.168\.122\.\d+)\r?\n").group(1)
         assert b_ip != a_ip
         wait_console(h, "b", rf"TERN-PING {re.escape(a_ip)} (ok|failed)")
         assert f"TERN-PING {a_ip} ok" in console(h, "b"), "b cannot ping a"
 
         leases = {lease["vm"]: lease["ip"] for lease in network(h, "default")["leases"]}
-        assert leases == {"a": a_ip, "b": b_ip}, leases
+        assert leases == {"a": a_ip, "b": b_ip}, (leases, a_ip, b_ip)
         info = h.ok("net-info", "default")
         assert a_ip in info and "Leases:" in info, info
 
